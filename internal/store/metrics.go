@@ -1,0 +1,31 @@
+package store
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	appended     prometheus.Counter
+	backpressure prometheus.Counter
+	fsync        prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		appended: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "opentrail_store_appended_events_total",
+			Help: "Events made durable in the write-ahead log.",
+		}),
+		backpressure: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "opentrail_store_backpressure_total",
+			Help: "Appends refused because followers were too far behind.",
+		}),
+		fsync: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "opentrail_store_group_commit_seconds",
+			Help:    "Time to write and fsync one group commit.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.appended, m.backpressure, m.fsync)
+	}
+	return m
+}
