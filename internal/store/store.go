@@ -83,8 +83,8 @@ type Store struct {
 	stop       chan struct{}
 	writerDone chan struct{}
 	wg         sync.WaitGroup
-	closed  atomic.Bool
-	metrics *metrics
+	closed     atomic.Bool
+	metrics    *metrics
 }
 
 type appendReq struct {
@@ -146,9 +146,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	s := &Store{
 		opts: opts, log: opts.Logger, wal: w, ix: ix,
-		reqs:     make(chan *appendReq, 1024),
-		progress: make(chan struct{}),
-		pending:  map[string]struct{}{},
+		reqs:       make(chan *appendReq, 1024),
+		progress:   make(chan struct{}),
+		pending:    map[string]struct{}{},
 		stop:       make(chan struct{}),
 		writerDone: make(chan struct{}),
 		walPath:    filepath.Join(dir, "wal"),
