@@ -1,0 +1,192 @@
+// Package config is OpenTrail's configuration: the server config file's
+// schema, its defaults, and validation whose errors name the field path.
+// It also owns settings.json, the settings a data directory keeps between
+// runs so that `serve` and `import` agree (event-history retention).
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/store/fileutil"
+)
+
+// Defaults.
+const (
+	DefaultDataDir       = "./opentrail-data"
+	DefaultListen        = "127.0.0.1:4750"
+	DefaultRetentionDays = 90
+	MaxRetentionDays     = 3653 // ten years
+)
+
+// Config is the server configuration. The file is JSON; command-line flags
+// override it.
+type Config struct {
+	// DataDir holds the event store, accounts and credentials.
+	DataDir string `json:"dataDir,omitempty"`
+	// Listen is the host:port the API listens on.
+	Listen string `json:"listen,omitempty"`
+	// AccountID is the id of the account created on first start (random
+	// when empty).
+	AccountID string `json:"accountId,omitempty"`
+	// EventHistoryRetentionDays is how long LookupEvents keeps events; 0
+	// keeps everything. Nil means "what the data directory says" (default
+	// 90 days).
+	EventHistoryRetentionDays *int `json:"eventHistoryRetentionDays,omitempty"`
+	// LookupEventsRateLimit is the per-account, per-region LookupEvents
+	// rate in requests per second (AWS enforces 2); 0 turns it off.
+	LookupEventsRateLimit float64 `json:"lookupEventsRateLimit,omitempty"`
+	// Regions, when set, are the only signing regions served.
+	Regions []string `json:"regions,omitempty"`
+	// MaxRequestBytes caps request bodies.
+	MaxRequestBytes int64 `json:"maxRequestBytes,omitempty"`
+	// ShutdownTimeout bounds a graceful shutdown, e.g. "30s".
+	ShutdownTimeout Duration `json:"shutdownTimeout,omitempty"`
+}
+
+// Default returns the built-in configuration.
+func Default() Config {
+	return Config{
+		DataDir:         DefaultDataDir,
+		Listen:          DefaultListen,
+		MaxRequestBytes: 2 << 20,
+		ShutdownTimeout: Duration(30 * time.Second),
+	}
+}
+
+// FieldError is a validation error naming the offending field.
+type FieldError struct {
+	Path string
+	Msg  string
+}
+
+func (e *FieldError) Error() string { return e.Path + ": " + e.Msg }
+
+// Load reads a config file over the defaults. Unknown fields are errors, so
+// a typo does not pass silently.
+func Load(path string) (Config, error) {
+	c := Default()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return c, fmt.Errorf("load config: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return c, fmt.Errorf("load config %s: %w", path, err)
+	}
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("load config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Validate checks every field and returns all problems found.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, &FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
+	}
+	if c.DataDir == "" {
+		bad("dataDir", "must not be empty")
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen", "%q is not host:port (%v)", c.Listen, err)
+	}
+	if c.AccountID != "" && !event.ValidAccountID(c.AccountID) {
+		bad("accountId", "%q is not a 12-digit account id", c.AccountID)
+	}
+	if d := c.EventHistoryRetentionDays; d != nil && (*d < 0 || *d > MaxRetentionDays) {
+		bad("eventHistoryRetentionDays", "%d is outside 0..%d (0 keeps everything)", *d, MaxRetentionDays)
+	}
+	if c.LookupEventsRateLimit < 0 {
+		bad("lookupEventsRateLimit", "must not be negative")
+	}
+	for i, r := range c.Regions {
+		if !event.ValidRegion(r) {
+			bad(fmt.Sprintf("regions[%d]", i), "%q is not a region name", r)
+		}
+	}
+	if c.MaxRequestBytes < 64<<10 {
+		bad("maxRequestBytes", "%d is below the 64 KiB minimum", c.MaxRequestBytes)
+	}
+	if c.ShutdownTimeout <= 0 {
+		bad("shutdownTimeout", "must be positive")
+	}
+	return errors.Join(errs...)
+}
+
+// Duration is a time.Duration written as a string like "30s" in JSON.
+type Duration time.Duration
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON reads a string such as "30s".
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration must be a string like \"30s\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// SettingsFile is the name of the per-data-directory settings file.
+const SettingsFile = "settings.json"
+
+// Settings are kept in the data directory between runs.
+type Settings struct {
+	// EventHistoryRetentionDays: 0 keeps everything.
+	EventHistoryRetentionDays int `json:"eventHistoryRetentionDays"`
+}
+
+// ResolveSettings loads DIR/settings.json (defaults when missing), applies
+// an explicit retention override, and saves the result when it changed. A
+// retention given once therefore sticks for later runs of serve and import.
+func ResolveSettings(dir string, retentionDays *int) (Settings, error) {
+	path := filepath.Join(dir, SettingsFile)
+	s := Settings{EventHistoryRetentionDays: DefaultRetentionDays}
+	b, err := os.ReadFile(path)
+	exists := err == nil
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return s, fmt.Errorf("settings: %w", err)
+	default:
+		if err := json.Unmarshal(b, &s); err != nil {
+			return s, fmt.Errorf("settings %s: %w", path, err)
+		}
+	}
+	changed := !exists
+	if retentionDays != nil && *retentionDays != s.EventHistoryRetentionDays {
+		if *retentionDays < 0 || *retentionDays > MaxRetentionDays {
+			return s, &FieldError{Path: "eventHistoryRetentionDays", Msg: fmt.Sprintf("%d is outside 0..%d (0 keeps everything)", *retentionDays, MaxRetentionDays)}
+		}
+		s.EventHistoryRetentionDays = *retentionDays
+		changed = true
+	}
+	if changed {
+		out, _ := json.MarshalIndent(s, "", "  ")
+		if err := fileutil.WriteFileAtomic(path, append(out, '\n'), 0o644); err != nil {
+			return s, fmt.Errorf("settings: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// Retention returns the retention as a duration (0 = keep everything).
+func (s Settings) Retention() time.Duration {
+	return time.Duration(s.EventHistoryRetentionDays) * 24 * time.Hour
+}

@@ -1,0 +1,220 @@
+// Package daemon builds every OpenTrail component from a configuration and
+// owns their lifecycle: it takes the data directory's lock, opens the
+// accounts and the event store, serves the API, and shuts down in reverse
+// order (HTTP, followers, store) under a deadline. It is the only package
+// that knows the concrete types; cmd/opentrail is its only importer.
+package daemon
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/opentrail/opentrail/internal/api"
+	"github.com/opentrail/opentrail/internal/config"
+	"github.com/opentrail/opentrail/internal/identity"
+	"github.com/opentrail/opentrail/internal/sigv4"
+	"github.com/opentrail/opentrail/internal/store"
+	"github.com/opentrail/opentrail/internal/store/fileutil"
+)
+
+// EventsDir is the store's directory inside the data directory.
+const EventsDir = "events"
+
+// MetricsPath serves Prometheus metrics. A leading underscore cannot start
+// an S3 bucket name, so the path never collides with the S3 front end.
+const MetricsPath = "/_opentrail/metrics"
+
+// Daemon is a running OpenTrail server.
+type Daemon struct {
+	cfg      config.Config
+	log      *slog.Logger
+	lock     *fileutil.Lock
+	ids      *identity.Store
+	store    *store.Store
+	srv      *http.Server
+	ln       net.Listener
+	account  string
+	created  bool
+	settings config.Settings
+	served   bool
+}
+
+// New opens the data directory and binds the listener; Run serves.
+func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	d = &Daemon{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			d.Close()
+		}
+	}()
+	if d.lock, err = fileutil.LockDir(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	if d.settings, err = config.ResolveSettings(cfg.DataDir, cfg.EventHistoryRetentionDays); err != nil {
+		return nil, err
+	}
+	if d.ids, err = identity.Open(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	if d.account, d.created, err = d.ids.CreateDefault(cfg.AccountID); err != nil {
+		return nil, err
+	}
+	key, err := tokenKey(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	so := store.DefaultOptions()
+	so.Retention = d.settings.Retention()
+	so.Logger = log
+	so.Registerer = reg
+	if d.store, err = store.Open(filepath.Join(cfg.DataDir, EventsDir), so); err != nil {
+		return nil, err
+	}
+	ao := api.DefaultOptions()
+	ao.Auth = identity.NewAuthenticator(d.ids, sigv4.DefaultOptions())
+	ao.Events = d.store
+	ao.TokenKey = key
+	ao.Retention = d.settings.Retention()
+	ao.LookupRateLimit = cfg.LookupEventsRateLimit
+	ao.MaxBodyBytes = cfg.MaxRequestBytes
+	ao.Regions = cfg.Regions
+	ao.Logger = log
+	ao.Registerer = reg
+	h, err := api.New(ao)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle(MetricsPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("/", h)
+	d.srv = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	if d.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, fmt.Errorf("listen on %s: %w (is another server using the port? pick another with --listen)", cfg.Listen, err)
+	}
+	return d, nil
+}
+
+// tokenKey loads or creates the key that signs pagination tokens.
+func tokenKey(dir string) ([]byte, error) {
+	path := filepath.Join(dir, "token.key")
+	b, err := os.ReadFile(path)
+	if err == nil && len(b) >= api.MinTokenKeyBytes {
+		return b, nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("token key: %w", err)
+	}
+	b = make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, fmt.Errorf("token key: %w", err)
+	}
+	if err := fileutil.WriteFileAtomic(path, b, 0o600); err != nil {
+		return nil, fmt.Errorf("token key: %w", err)
+	}
+	return b, nil
+}
+
+// Addr is the address the server listens on.
+func (d *Daemon) Addr() string { return d.ln.Addr().String() }
+
+// URL is the endpoint URL clients use.
+func (d *Daemon) URL() string { return "http://" + d.Addr() }
+
+// Account is the default account's id.
+func (d *Daemon) Account() string { return d.account }
+
+// Identities gives tests and tools access to the account store.
+func (d *Daemon) Identities() *identity.Store { return d.ids }
+
+// Store gives tests and tools access to the event store.
+func (d *Daemon) Store() *store.Store { return d.store }
+
+// PrintHints tells a new user how to reach the server.
+func (d *Daemon) PrintHints(w io.Writer) {
+	creds := filepath.Join(d.cfg.DataDir, identity.CredentialsFile)
+	if abs, err := filepath.Abs(creds); err == nil {
+		creds = abs
+	}
+	if d.created {
+		fmt.Fprintf(w, "Created account %s; its access key is in %s (profile default).\n", d.account, creds)
+	}
+	ret := "kept forever"
+	if n := d.settings.EventHistoryRetentionDays; n > 0 {
+		ret = fmt.Sprintf("%d days", n)
+	}
+	fmt.Fprintf(w, "OpenTrail is listening on %s (data: %s, event history %s).\n", d.URL(), d.cfg.DataDir, ret)
+	fmt.Fprintf(w, "Try:\n  AWS_SHARED_CREDENTIALS_FILE=%s aws --endpoint-url %s cloudtrail lookup-events\n", creds, d.URL())
+}
+
+// Run serves until ctx is cancelled, then shuts down gracefully.
+func (d *Daemon) Run(ctx context.Context) error {
+	errc := make(chan error, 1)
+	d.served = true
+	go func() { errc <- d.srv.Serve(d.ln) }()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return errors.Join(fmt.Errorf("serve: %w", err), d.Close())
+		}
+		return d.Close()
+	case <-ctx.Done():
+	}
+	d.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), time.Duration(d.cfg.ShutdownTimeout))
+	defer cancel()
+	err := d.srv.Shutdown(sctx)
+	if err != nil {
+		err = fmt.Errorf("http shutdown: %w", err)
+	}
+	return errors.Join(err, d.Close())
+}
+
+// Close releases everything New opened. It is safe to call twice.
+func (d *Daemon) Close() error {
+	var errs []error
+	if d.ln != nil && !d.served {
+		errs = append(errs, d.ln.Close())
+		d.ln = nil
+	}
+	if d.store != nil {
+		errs = append(errs, d.store.Close())
+		d.store = nil
+	}
+	if d.lock != nil {
+		errs = append(errs, d.lock.Unlock())
+		d.lock = nil
+	}
+	return errors.Join(errs...)
+}
