@@ -1,0 +1,243 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/opentrail/opentrail/internal/awsjson"
+	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/identity"
+	"github.com/opentrail/opentrail/internal/store"
+)
+
+// Authenticator verifies a request's SigV4 signature over its body.
+//
+// Authenticate MUST return an error wrapping one of the sigv4 sentinels
+// (ErrMissingAuth, ErrIncomplete, ErrUnknownKey, ErrSignatureMismatch,
+// ErrExpired), optionally inside a *sigv4.Error whose Message is shown to
+// the client, when the request is not authentic. On success the Caller's
+// Region and Service MUST be the credential scope's. Authenticate MUST NOT
+// read r.Body: the handler has already read it into body.
+type Authenticator interface {
+	Authenticate(r *http.Request, body []byte) (identity.Caller, error)
+}
+
+// EventStore is the event store as the API uses it: to record its own
+// calls and to serve LookupEvents.
+//
+// Append MUST return only once the events are durable, and
+// store.ErrBackpressure when it cannot accept more for now. Lookup MUST
+// fill each event's Summary and return store.ErrBadCursor for a cursor it
+// did not issue.
+type EventStore interface {
+	Append(ctx context.Context, evs []event.Event, opt store.AppendOptions) (store.AppendResult, error)
+	Lookup(ctx context.Context, q store.Query) (store.Page, error)
+}
+
+// Options configure a [Handler]. Start from [DefaultOptions].
+type Options struct {
+	Auth   Authenticator // required
+	Events EventStore    // required
+
+	// TokenKey is the HMAC-SHA256 key that signs pagination tokens; at
+	// least 32 bytes. The caller persists it, so tokens survive restarts
+	// and are accepted by every replica.
+	TokenKey []byte
+
+	// Retention is the event history window: LookupEvents' default
+	// StartTime is now-Retention, and older StartTimes are clamped to it.
+	// 0 means unlimited (the default StartTime is then the zero time).
+	Retention time.Duration
+
+	// LookupRateLimit is the LookupEvents rate per account and region, in
+	// requests per second, with a burst of the same size (at least 1).
+	// Beyond it callers get ThrottlingException. 0 turns the limit off.
+	// AWS enforces 2.
+	LookupRateLimit float64
+
+	// MaxBodyBytes limits request bodies; larger ones are refused with
+	// 413. 0 means awsjson.DefaultMaxBody (2 MiB).
+	MaxBodyBytes int64
+
+	// Regions, if not empty, are the only signing regions served; requests
+	// signed for any other region are refused with AccessDeniedException.
+	Regions []string
+
+	Now        func() time.Time      // clock for event times and lookups; nil means time.Now
+	Logger     *slog.Logger          // nil discards logs
+	Registerer prometheus.Registerer // nil registers no metrics
+}
+
+// DefaultOptions returns the defaults: a 90-day event history, as AWS
+// keeps, a 2 MiB body limit, no lookup rate limit, every region, the real
+// clock and slog's default logger. Auth, Events and TokenKey have no
+// default.
+func DefaultOptions() Options {
+	return Options{
+		Retention:    90 * 24 * time.Hour,
+		MaxBodyBytes: awsjson.DefaultMaxBody,
+		Now:          time.Now,
+		Logger:       slog.Default(),
+	}
+}
+
+// MinTokenKeyBytes is the shortest accepted [Options.TokenKey].
+const MinTokenKeyBytes = 32
+
+// Handler serves the cloudtrail API. It is safe for concurrent use and
+// starts no goroutines.
+type Handler struct {
+	opts    Options
+	log     *slog.Logger
+	now     func() time.Time
+	ops     map[string]*operation
+	tokens  tokenSigner
+	lookups *limiter // nil when LookupRateLimit is 0
+	metrics *metrics
+}
+
+var _ http.Handler = (*Handler)(nil)
+
+// New validates opts and builds a Handler.
+func New(opts Options) (*Handler, error) {
+	switch {
+	case opts.Auth == nil:
+		return nil, errors.New("api: Options.Auth is required")
+	case opts.Events == nil:
+		return nil, errors.New("api: Options.Events is required")
+	case len(opts.TokenKey) < MinTokenKeyBytes:
+		return nil, fmt.Errorf("api: Options.TokenKey is %d bytes, want at least %d", len(opts.TokenKey), MinTokenKeyBytes)
+	case opts.Retention < 0:
+		return nil, fmt.Errorf("api: Options.Retention is negative (%v)", opts.Retention)
+	case opts.LookupRateLimit < 0:
+		return nil, fmt.Errorf("api: Options.LookupRateLimit is negative (%v)", opts.LookupRateLimit)
+	case opts.MaxBodyBytes < 0:
+		return nil, fmt.Errorf("api: Options.MaxBodyBytes is negative (%d)", opts.MaxBodyBytes)
+	}
+	for i, r := range opts.Regions {
+		if !event.ValidRegion(r) {
+			return nil, fmt.Errorf("api: Options.Regions[%d]: %q is not a region name", i, r)
+		}
+	}
+	if opts.MaxBodyBytes == 0 {
+		opts.MaxBodyBytes = awsjson.DefaultMaxBody
+	}
+	opts.TokenKey = slices.Clone(opts.TokenKey)
+	opts.Regions = slices.Clone(opts.Regions)
+	h := &Handler{
+		opts:   opts,
+		log:    opts.Logger,
+		now:    opts.Now,
+		tokens: tokenSigner{key: opts.TokenKey},
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if opts.LookupRateLimit > 0 {
+		h.lookups = newLimiter(opts.LookupRateLimit)
+	}
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	h.metrics = m
+	impl := h.implemented()
+	h.ops = make(map[string]*operation, len(modelOperations))
+	for _, spec := range modelOperations {
+		inv := impl[spec.Name]
+		if inv == nil {
+			inv = unsupported(spec.Name)
+		}
+		h.ops[spec.Name] = &operation{opSpec: spec, invoke: inv}
+	}
+	return h, nil
+}
+
+// implemented lists the operations OpenTrail implements. Every other
+// operation of modelOperations answers UnsupportedOperationException.
+func (h *Handler) implemented() map[string]invoker {
+	return map[string]invoker{
+		"LookupEvents": adapt(h.lookupEvents),
+	}
+}
+
+// Log attribute keys.
+const (
+	logKeyRequestID = "request_id"
+	logKeyOperation = "operation"
+	logKeyErr       = "err"
+)
+
+// RequestIDHeader carries the request id on every response.
+const RequestIDHeader = "x-amzn-RequestId"
+
+// ServeHTTP serves one cloudtrail API request; see the package
+// documentation for the steps.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c := &call{start: time.Now(), requestID: newUUID(), opName: "Unknown"}
+	w.Header().Set(RequestIDHeader, c.requestID)
+	defer func() { h.metrics.observe(c) }()
+
+	op, err := h.route(r)
+	if err != nil {
+		h.writeError(w, r, c, err)
+		return
+	}
+	c.opName = op.Name
+	body, err := awsjson.ReadBody(r.Body, h.opts.MaxBodyBytes)
+	if err != nil {
+		h.writeError(w, r, c, err)
+		return
+	}
+	caller, err := h.authenticate(r, body)
+	if err != nil {
+		h.writeError(w, r, c, err)
+		return
+	}
+	h.serveOp(w, r, c, op, caller, body)
+}
+
+// route resolves the request's operation.
+func (h *Handler) route(r *http.Request) (*operation, error) {
+	if r.Method != http.MethodPost {
+		return nil, errMethod(r.Method)
+	}
+	name, err := awsjson.ParseTarget(r.Header.Get("X-Amz-Target"))
+	if err != nil {
+		return nil, err
+	}
+	op := h.ops[name]
+	if op == nil {
+		return nil, errUnknownOperation(name)
+	}
+	return op, nil
+}
+
+// authenticate verifies the signature and checks the credential scope.
+func (h *Handler) authenticate(r *http.Request, body []byte) (identity.Caller, error) {
+	caller, err := h.opts.Auth.Authenticate(r, body)
+	if err != nil {
+		return identity.Caller{}, err
+	}
+	if caller.Service != signingService {
+		return identity.Caller{}, errWrongService(caller.Service)
+	}
+	if !event.ValidRegion(caller.Region) ||
+		len(h.opts.Regions) > 0 && !slices.Contains(h.opts.Regions, caller.Region) {
+		return identity.Caller{}, errRegionNotServed(caller.Region, h.opts.Regions)
+	}
+	return caller, nil
+}
+
+// signingService is the SigV4 service name of the cloudtrail API.
+const signingService = "cloudtrail"
