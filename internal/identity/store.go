@@ -161,24 +161,21 @@ func (s *Store) RootKey(accountID string) (Key, error) {
 	return Key{}, fmt.Errorf("%s: %w", accountID, ErrUnknownAccount)
 }
 
-// CreateDefault creates the first account, with a root access key, when the
-// store is empty. accountID may be empty for a random id. It returns the
-// account id used and whether anything was created.
+// CreateDefault makes sure the server has an account to hand out. With an
+// accountID it creates that account (with a root key) unless it exists;
+// without one it creates a random account only when the store is empty. It
+// returns the account id to advertise and whether it was created.
 func (s *Store) CreateDefault(accountID string) (string, bool, error) {
+	if accountID != "" {
+		created, err := s.EnsureAccount(context.Background(), accountID)
+		return accountID, created, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.file.Accounts) > 0 {
-		if accountID != "" && !s.hasLocked(accountID) {
-			return "", false, fmt.Errorf("create account: --account-id %s, but %s already holds account %s; drop the flag or use a new data directory", accountID, filepath.Join(s.dir, AccountsFile), s.file.Accounts[0].AccountID)
-		}
 		return s.file.Accounts[0].AccountID, false, nil
 	}
-	if accountID == "" {
-		accountID = randomAccountID()
-	}
-	if !event.ValidAccountID(accountID) {
-		return "", false, fmt.Errorf("create account: %q is not a 12-digit account id", accountID)
-	}
+	accountID = randomAccountID()
 	if err := s.addLocked(accountID); err != nil {
 		return "", false, err
 	}

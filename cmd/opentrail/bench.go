@@ -1,0 +1,645 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
+	"github.com/klauspost/compress/gzip"
+
+	"github.com/opentrail/opentrail/internal/config"
+	"github.com/opentrail/opentrail/internal/daemon"
+	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/identity"
+	"github.com/opentrail/opentrail/internal/importer"
+	"github.com/opentrail/opentrail/internal/logfile"
+	"github.com/opentrail/opentrail/internal/store"
+)
+
+const (
+	benchAccount = "123456789012"
+	benchRegion  = "us-east-1"
+	benchPerFile = 5000
+)
+
+type benchCmd struct{ stdout, stderr io.Writer }
+
+func (*benchCmd) Name() string { return "bench" }
+func (*benchCmd) Summary() string {
+	return "measure ingest, import, LookupEvents and disk use against same-run baselines"
+}
+
+type benchFlags struct {
+	events      int
+	dir         string
+	concurrency int
+	queries     int
+	seed        uint64
+	phase       string
+	keep        bool
+	jsonOut     string
+}
+
+// phaseResult is what one phase reports; a phase runs in a child process so
+// its peak memory is its own.
+type phaseResult struct {
+	Phase    string                `json:"phase"`
+	Events   int                   `json:"events"`
+	Seconds  float64               `json:"seconds"`
+	Bytes    int64                 `json:"bytes,omitempty"`
+	Extra    map[string]float64    `json:"extra,omitempty"`
+	Latency  map[string][2]float64 `json:"latency,omitempty"` // name -> p50, p99 in ms
+	PeakRSSM float64               `json:"peakRSSMiB"`
+}
+
+func (c *benchCmd) Run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	var f benchFlags
+	fs.IntVar(&f.events, "events", 1_000_000, "number of events to generate")
+	fs.StringVar(&f.dir, "dir", "", "work directory (default: a new temporary directory, removed afterwards)")
+	fs.IntVar(&f.concurrency, "concurrency", 64, "concurrent appenders for the ingest phase")
+	fs.IntVar(&f.queries, "queries", 300, "LookupEvents calls per attribute")
+	fs.Uint64Var(&f.seed, "seed", 1, "generator seed")
+	fs.StringVar(&f.phase, "phase", "", "run one phase only (internal; used by the parent process)")
+	fs.BoolVar(&f.keep, "keep", false, "keep the work directory")
+	fs.StringVar(&f.jsonOut, "json", "", "also write the results as JSON to this file")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: opentrail bench [flags]\n\nGenerates N CloudTrail events shaped like real ones and measures, each beside a\nbaseline from the same run: durable ingest, import from .json.gz, LookupEvents\nlatency per attribute, bytes on disk per event and peak memory per phase.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if f.events < 1 {
+		return &usageError{cmd: "bench", msg: "--events must be at least 1"}
+	}
+	if f.phase != "" {
+		res, err := runPhase(ctx, f)
+		if err != nil {
+			return err
+		}
+		res.Phase = f.phase
+		return json.NewEncoder(c.stdout).Encode(res)
+	}
+	if f.dir == "" {
+		d, err := os.MkdirTemp("", "opentrail-bench-")
+		if err != nil {
+			return err
+		}
+		f.dir = d
+		if !f.keep {
+			defer os.RemoveAll(d)
+		}
+	}
+	return c.orchestrate(ctx, f)
+}
+
+func (c *benchCmd) orchestrate(ctx context.Context, f benchFlags) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	host, _ := os.Hostname()
+	fmt.Fprintf(c.stdout, "opentrail bench: %d events, %d CPUs (%s), Go %s, work dir %s\n", f.events, runtime.NumCPU(), cpuModel(), runtime.Version(), f.dir)
+	_ = host
+	results := map[string]phaseResult{}
+	for _, ph := range []string{"gen", "decode", "import", "writebase", "ingest", "lookup"} {
+		fmt.Fprintf(c.stderr, "bench: phase %s ...\n", ph)
+		args := []string{"bench", "--phase", ph, "--events", fmt.Sprint(f.events), "--dir", f.dir,
+			"--concurrency", fmt.Sprint(f.concurrency), "--queries", fmt.Sprint(f.queries), "--seed", fmt.Sprint(f.seed)}
+		cmd := exec.CommandContext(ctx, self, args...)
+		var out bytes.Buffer
+		cmd.Stdout = &out
+		cmd.Stderr = c.stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("bench phase %s: %w", ph, err)
+		}
+		var r phaseResult
+		if err := json.Unmarshal(lastLine(out.Bytes()), &r); err != nil {
+			return fmt.Errorf("bench phase %s: bad result %q: %w", ph, out.String(), err)
+		}
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			r.PeakRSSM = float64(ru.Maxrss) / 1024
+		}
+		results[ph] = r
+	}
+	c.report(f, results)
+	if f.jsonOut != "" {
+		b, _ := json.MarshalIndent(results, "", "  ")
+		if err := os.WriteFile(f.jsonOut, b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func lastLine(b []byte) []byte {
+	b = bytes.TrimSpace(b)
+	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+		return b[i+1:]
+	}
+	return b
+}
+
+func rate(r phaseResult) float64 { return float64(r.Events) / r.Seconds }
+
+func (c *benchCmd) report(f benchFlags, res map[string]phaseResult) {
+	w := c.stdout
+	dec, imp, wb, ing, lk, gen := res["decode"], res["import"], res["writebase"], res["ingest"], res["lookup"], res["gen"]
+	fmt.Fprintf(w, "\n%-44s %14s %14s %8s\n", "measure", "OpenTrail", "baseline", "ratio")
+	row := func(name string, v, b float64, unit string) {
+		fmt.Fprintf(w, "%-44s %11.0f %-2s %11.0f %-2s %7.2f\n", name, v, unit, b, unit, v/b)
+	}
+	row("import from .json.gz (events/s) vs decode-only", rate(imp), rate(dec), "")
+	row("durable ingest (events/s) vs raw fsync'd write", rate(ing), rate(wb), "")
+	fmt.Fprintf(w, "%-44s %14.1f %14.1f %8.2f\n", "bytes on disk per event vs .json.gz input", imp.Extra["diskBytesPerEvent"], float64(gen.Bytes)/float64(gen.Events), imp.Extra["diskBytesPerEvent"]/(float64(gen.Bytes)/float64(gen.Events)))
+	fmt.Fprintf(w, "%-44s %14.1f %14.1f %8.2f\n", "  after full compaction", imp.Extra["compactedBytesPerEvent"], float64(gen.Bytes)/float64(gen.Events), imp.Extra["compactedBytesPerEvent"]/(float64(gen.Bytes)/float64(gen.Events)))
+	fmt.Fprintf(w, "%-44s %14.0f\n", "raw JSON bytes per event", float64(imp.Extra["rawBytes"])/float64(imp.Events))
+	fmt.Fprintf(w, "%-44s %14.1f %14.1f %8.2f\n", "ingest: seconds until indexed / acked", ing.Extra["indexedSeconds"], ing.Seconds, ing.Extra["indexedSeconds"]/ing.Seconds)
+	fmt.Fprintf(w, "\npeak memory (MiB): gen %.0f, decode-only %.0f, import %.0f, raw write %.0f, ingest %.0f, lookup %.0f\n",
+		gen.PeakRSSM, dec.PeakRSSM, imp.PeakRSSM, wb.PeakRSSM, ing.PeakRSSM, lk.PeakRSSM)
+	fmt.Fprintf(w, "\nLookupEvents latency at %d events, ms (p50 / p99), %d calls each, MaxResults 50:\n", f.events, f.queries)
+	fmt.Fprintf(w, "%-22s %20s %20s\n", "attribute", "API (SDK, signed)", "store query only")
+	keys := make([]string, 0, len(lk.Latency))
+	for k := range lk.Latency {
+		if !strings.HasPrefix(k, "store:") && !strings.HasPrefix(k, "base:") {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		a, s := lk.Latency[k], lk.Latency["store:"+k]
+		fmt.Fprintf(w, "%-22s %9.2f / %-8.2f %9.2f / %-8.2f\n", k, a[0], a[1], s[0], s[1])
+	}
+	b1, b2 := lk.Latency["base:empty-account"], lk.Latency["base:fsync"]
+	fmt.Fprintf(w, "%-22s %9.2f / %-8.2f\n", "baseline: empty acct", b1[0], b1[1])
+	fmt.Fprintf(w, "%-22s %9.2f / %-8.2f\n", "baseline: one fsync", b2[0], b2[1])
+}
+
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "model name") {
+			if i := strings.IndexByte(l, ':'); i >= 0 {
+				return strings.TrimSpace(l[i+1:])
+			}
+		}
+	}
+	return runtime.GOARCH
+}
+
+func (f benchFlags) gen() *benchGen {
+	span := 30 * 24 * time.Hour
+	return &benchGen{account: benchAccount, region: benchRegion, start: time.Now().Add(-span - time.Hour), span: span, n: f.events, seed: f.seed}
+}
+
+func runPhase(ctx context.Context, f benchFlags) (phaseResult, error) {
+	logs := filepath.Join(f.dir, "logs")
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	switch f.phase {
+	case "gen":
+		return phaseGen(f, logs)
+	case "decode":
+		return phaseDecode(logs)
+	case "import":
+		dir := filepath.Join(f.dir, "import-data")
+		os.RemoveAll(dir)
+		os.MkdirAll(dir, 0o755)
+		zero := 0
+		settings, err := config.ResolveSettings(dir, &zero)
+		if err != nil {
+			return phaseResult{}, err
+		}
+		ids, err := identity.Open(dir)
+		if err != nil {
+			return phaseResult{}, err
+		}
+		so := store.DefaultOptions()
+		so.Retention = settings.Retention()
+		so.Logger = quiet
+		start := time.Now()
+		st, err := store.Open(filepath.Join(dir, daemon.EventsDir), so)
+		if err != nil {
+			return phaseResult{}, err
+		}
+		sum, err := importer.Run(ctx, []string{logs}, importer.Options{Appender: st, Accounts: ids, Logger: quiet, Retention: 0})
+		if err != nil {
+			return phaseResult{}, err
+		}
+		if err := st.Close(); err != nil {
+			return phaseResult{}, err
+		}
+		el := time.Since(start).Seconds()
+		disk := dirSize(filepath.Join(dir, daemon.EventsDir))
+		// Then measure again after a full compaction.
+		st, err = store.Open(filepath.Join(dir, daemon.EventsDir), so)
+		if err != nil {
+			return phaseResult{}, err
+		}
+		if err := st.Compact(); err != nil {
+			return phaseResult{}, err
+		}
+		st.Close()
+		compacted := dirSize(filepath.Join(dir, daemon.EventsDir))
+		return phaseResult{Events: sum.Imported, Seconds: el, Bytes: disk, Extra: map[string]float64{
+			"diskBytesPerEvent":      float64(disk) / float64(sum.Imported),
+			"compactedBytesPerEvent": float64(compacted) / float64(sum.Imported),
+			"rawBytes":               float64(sum.Bytes),
+			"duplicates":             float64(sum.Duplicates), "rejected": float64(sum.Rejected),
+		}}, nil
+	case "writebase":
+		return phaseWriteBase(f)
+	case "ingest":
+		return phaseIngest(ctx, f, quiet)
+	case "lookup":
+		return phaseLookup(ctx, f, quiet)
+	}
+	return phaseResult{}, &usageError{cmd: "bench", msg: fmt.Sprintf("unknown phase %q", f.phase)}
+}
+
+func dirSize(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if info, err := d.Info(); err == nil {
+				n += info.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+func phaseGen(f benchFlags, logs string) (phaseResult, error) {
+	os.RemoveAll(logs)
+	if err := os.MkdirAll(logs, 0o755); err != nil {
+		return phaseResult{}, err
+	}
+	g := f.gen()
+	start := time.Now()
+	files := (f.events + benchPerFile - 1) / benchPerFile
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var total int64
+	var firstErr error
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for fi := range files {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			lo, hi := fi*benchPerFile, min((fi+1)*benchPerFile, f.events)
+			t := g.start.Add(time.Duration(float64(g.span) * float64(lo) / float64(g.n)))
+			name := filepath.Join(logs, fmt.Sprintf("%s_CloudTrail_%s_%s_%06d.json.gz", benchAccount, benchRegion, t.UTC().Format("20060102T1504Z"), fi))
+			var buf bytes.Buffer
+			zw, _ := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
+			bw := bufio.NewWriter(zw)
+			bw.WriteString(`{"Records":[`)
+			for i := lo; i < hi; i++ {
+				if i > lo {
+					bw.WriteByte(',')
+				}
+				bw.Write(g.record(i))
+			}
+			bw.WriteString("]}")
+			bw.Flush()
+			zw.Close()
+			err := os.WriteFile(name, buf.Bytes(), 0o644)
+			mu.Lock()
+			total += int64(buf.Len())
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return phaseResult{Events: f.events, Seconds: time.Since(start).Seconds(), Bytes: total}, firstErr
+}
+
+// phaseDecode is the import baseline: decompress and parse every file (the
+// same decoder and record parser the importer uses) without storing.
+func phaseDecode(logs string) (phaseResult, error) {
+	ents, err := os.ReadDir(logs)
+	if err != nil {
+		return phaseResult{}, err
+	}
+	start := time.Now()
+	var n, bad int64
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	work := make(chan string)
+	var firstErr error
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var cnt, nbad int64
+			for path := range work {
+				fh, err := os.Open(path)
+				if err != nil {
+					mu.Lock()
+					firstErr = err
+					mu.Unlock()
+					continue
+				}
+				dec, err := logfile.NewDecoder(fh)
+				if err != nil {
+					fh.Close()
+					mu.Lock()
+					firstErr = err
+					mu.Unlock()
+					continue
+				}
+				for {
+					rec, err := dec.Next()
+					if err != nil {
+						break
+					}
+					if _, err := event.Parse(rec.Raw); err != nil {
+						nbad++
+					}
+					cnt++
+				}
+				fh.Close()
+			}
+			mu.Lock()
+			n += cnt
+			bad += nbad
+			mu.Unlock()
+		}()
+	}
+	for _, e := range ents {
+		work <- filepath.Join(logs, e.Name())
+	}
+	close(work)
+	wg.Wait()
+	if bad > 0 {
+		return phaseResult{}, fmt.Errorf("decode: %d records failed to parse", bad)
+	}
+	return phaseResult{Events: int(n), Seconds: time.Since(start).Seconds()}, firstErr
+}
+
+// ingestEvents pre-generates the events the ingest phases write (a
+// different seed from the import set, so nothing is a duplicate).
+func ingestEvents(f benchFlags) []event.Event {
+	g := f.gen()
+	g.seed = f.seed + 1000
+	evs := make([]event.Event, f.events)
+	var wg sync.WaitGroup
+	per := (f.events + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0)
+	for w := range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w * per; i < min((w+1)*per, f.events); i++ {
+				ev, err := event.Parse(g.record(i))
+				if err != nil {
+					panic(err)
+				}
+				evs[i] = ev
+			}
+		}()
+	}
+	wg.Wait()
+	return evs
+}
+
+// phaseWriteBase is the ingest baseline: the same bytes written to one
+// file, fsynced once per 1,000 events, with no framing, indexing or
+// concurrency.
+func phaseWriteBase(f benchFlags) (phaseResult, error) {
+	evs := ingestEvents(f)
+	path := filepath.Join(f.dir, "writebase.bin")
+	fh, err := os.Create(path)
+	if err != nil {
+		return phaseResult{}, err
+	}
+	defer os.Remove(path)
+	defer fh.Close()
+	bw := bufio.NewWriterSize(fh, 1<<20)
+	start := time.Now()
+	for i, ev := range evs {
+		bw.Write(ev.Raw)
+		if i%1000 == 999 || i == len(evs)-1 {
+			bw.Flush()
+			if err := syscall.Fdatasync(int(fh.Fd())); err != nil {
+				return phaseResult{}, err
+			}
+		}
+	}
+	return phaseResult{Events: len(evs), Seconds: time.Since(start).Seconds()}, nil
+}
+
+// phaseIngest appends events one per call from many goroutines, as API
+// requests do, and measures until every append is acknowledged (durable).
+func phaseIngest(ctx context.Context, f benchFlags, log *slog.Logger) (phaseResult, error) {
+	evs := ingestEvents(f)
+	dir := filepath.Join(f.dir, "ingest-data")
+	os.RemoveAll(dir)
+	so := store.DefaultOptions()
+	so.Retention = 0
+	so.Logger = log
+	st, err := store.Open(dir, so)
+	if err != nil {
+		return phaseResult{}, err
+	}
+	defer os.RemoveAll(dir)
+	var next int64
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var firstErr error
+	start := time.Now()
+	for range f.concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				i := next
+				next++
+				mu.Unlock()
+				if i >= int64(len(evs)) {
+					return
+				}
+				if _, err := st.Append(ctx, evs[i:i+1], store.AppendOptions{}); err != nil {
+					if errors.Is(err, store.ErrBackpressure) {
+						mu.Lock()
+						next-- // not exact ordering, but every event is retried once more
+						mu.Unlock()
+						continue
+					}
+					mu.Lock()
+					firstErr = err
+					mu.Unlock()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	acked := time.Since(start).Seconds()
+	if err := st.WaitIndexed(ctx); err != nil {
+		return phaseResult{}, err
+	}
+	indexed := time.Since(start).Seconds()
+	if err := st.Close(); err != nil {
+		return phaseResult{}, err
+	}
+	return phaseResult{Events: len(evs), Seconds: acked, Extra: map[string]float64{"indexedSeconds": indexed}}, firstErr
+}
+
+func percentiles(d []time.Duration) [2]float64 {
+	if len(d) == 0 {
+		return [2]float64{}
+	}
+	slices.Sort(d)
+	p := func(q float64) float64 {
+		i := int(q*float64(len(d))+0.5) - 1
+		i = max(0, min(i, len(d)-1))
+		return float64(d[i].Microseconds()) / 1000
+	}
+	return [2]float64{p(0.50), p(0.99)}
+}
+
+func phaseLookup(ctx context.Context, f benchFlags, log *slog.Logger) (phaseResult, error) {
+	dir := filepath.Join(f.dir, "import-data")
+	cfg := config.Default()
+	cfg.DataDir = dir
+	cfg.Listen = "127.0.0.1:0"
+	d, err := daemon.New(cfg, log)
+	if err != nil {
+		return phaseResult{}, err
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- d.Run(rctx) }()
+	defer func() { cancel(); <-done }()
+	key, err := d.Identities().RootKey(benchAccount)
+	if err != nil {
+		return phaseResult{}, err
+	}
+	ct := cloudtrail.New(cloudtrail.Options{Region: benchRegion, BaseEndpoint: aws.String(d.URL()),
+		Credentials: credentials.NewStaticCredentialsProvider(key.AccessKeyID, key.SecretAccessKey, "")})
+	// Sample attribute values from the generated events.
+	g := f.gen()
+	r := rand.New(rand.NewPCG(f.seed, 99))
+	values := map[cttypes.LookupAttributeKey][]string{}
+	for range f.queries {
+		ev, err := event.Parse(g.record(r.IntN(f.events)))
+		if err != nil {
+			return phaseResult{}, err
+		}
+		s := ev.Summary
+		add := func(k cttypes.LookupAttributeKey, v string) {
+			if v != "" {
+				values[k] = append(values[k], v)
+			}
+		}
+		add(cttypes.LookupAttributeKeyEventId, s.EventID)
+		add(cttypes.LookupAttributeKeyEventName, s.EventName)
+		add(cttypes.LookupAttributeKeyReadOnly, fmt.Sprint(*s.ReadOnly))
+		add(cttypes.LookupAttributeKeyUsername, s.Username)
+		add(cttypes.LookupAttributeKeyEventSource, s.EventSource)
+		add(cttypes.LookupAttributeKeyAccessKeyId, s.AccessKeyID)
+		for _, res := range s.Resources {
+			add(cttypes.LookupAttributeKeyResourceType, res.ResourceType)
+			add(cttypes.LookupAttributeKeyResourceName, res.ResourceName)
+		}
+	}
+	res := phaseResult{Events: f.events, Latency: map[string][2]float64{}}
+	storeKeys := map[cttypes.LookupAttributeKey]store.AttrKey{
+		cttypes.LookupAttributeKeyEventId: store.AttrEventID, cttypes.LookupAttributeKeyEventName: store.AttrEventName,
+		cttypes.LookupAttributeKeyReadOnly: store.AttrReadOnly, cttypes.LookupAttributeKeyUsername: store.AttrUsername,
+		cttypes.LookupAttributeKeyResourceType: store.AttrResourceType, cttypes.LookupAttributeKeyResourceName: store.AttrResourceName,
+		cttypes.LookupAttributeKeyEventSource: store.AttrEventSource, cttypes.LookupAttributeKeyAccessKeyId: store.AttrAccessKeyID,
+	}
+	run := func(name string, in func(i int) *cloudtrail.LookupEventsInput, q func(i int) store.Query) error {
+		var api, sq []time.Duration
+		for i := range f.queries {
+			t := time.Now()
+			if _, err := ct.LookupEvents(ctx, in(i)); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			api = append(api, time.Since(t))
+			t = time.Now()
+			if _, err := d.Store().Lookup(ctx, q(i)); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			sq = append(sq, time.Since(t))
+		}
+		res.Latency[name] = percentiles(api)
+		res.Latency["store:"+name] = percentiles(sq)
+		return nil
+	}
+	base := func(i int) store.Query { return store.Query{Account: benchAccount, Region: benchRegion, Limit: 50} }
+	if err := run("(none)", func(int) *cloudtrail.LookupEventsInput { return &cloudtrail.LookupEventsInput{} }, base); err != nil {
+		return res, err
+	}
+	for k, vs := range values {
+		if err := run(string(k), func(i int) *cloudtrail.LookupEventsInput {
+			return &cloudtrail.LookupEventsInput{LookupAttributes: []cttypes.LookupAttribute{{AttributeKey: k, AttributeValue: aws.String(vs[i%len(vs)])}}}
+		}, func(i int) store.Query {
+			q := base(i)
+			q.Key, q.Value = storeKeys[k], vs[i%len(vs)]
+			return q
+		}); err != nil {
+			return res, err
+		}
+	}
+	// Baselines: the same call for an account with no events, and one
+	// fsync of the data disk (every API call waits for one to record itself).
+	if _, err := d.Identities().EnsureAccount(ctx, "210987654321"); err != nil {
+		return res, err
+	}
+	k2, _ := d.Identities().RootKey("210987654321")
+	empty := cloudtrail.New(cloudtrail.Options{Region: benchRegion, BaseEndpoint: aws.String(d.URL()),
+		Credentials: credentials.NewStaticCredentialsProvider(k2.AccessKeyID, k2.SecretAccessKey, "")})
+	var eb, fsy []time.Duration
+	fh, err := os.Create(filepath.Join(f.dir, "fsync.bin"))
+	if err != nil {
+		return res, err
+	}
+	defer os.Remove(fh.Name())
+	defer fh.Close()
+	buf := make([]byte, 1500)
+	for range f.queries {
+		t := time.Now()
+		if _, err := empty.LookupEvents(ctx, &cloudtrail.LookupEventsInput{}); err != nil {
+			return res, err
+		}
+		eb = append(eb, time.Since(t))
+		t = time.Now()
+		fh.Write(buf)
+		syscall.Fdatasync(int(fh.Fd()))
+		fsy = append(fsy, time.Since(t))
+	}
+	res.Latency["base:empty-account"] = percentiles(eb)
+	res.Latency["base:fsync"] = percentiles(fsy)
+	return res, nil
+}

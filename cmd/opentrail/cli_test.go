@@ -1,0 +1,260 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/logfile"
+)
+
+// sharedTestdata is ../shared/testdata beside the checkout.
+func sharedTestdata(t *testing.T) string {
+	t.Helper()
+	p, _ := filepath.Abs("../../../shared/testdata")
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("shared testdata not found at %s", p)
+	}
+	return p
+}
+
+// needTool skips without the tool, except in CI where it must exist.
+func needTool(t *testing.T, name string, args ...string) {
+	t.Helper()
+	if err := exec.Command(name, args...).Run(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is required in CI: %v", name, err)
+		}
+		t.Skipf("%s not available: %v", name, err)
+	}
+}
+
+// expectedEvents parses every file under root the way an independent reader
+// would, keeping valid events by account and region, deduplicated by id.
+func expectedEvents(t *testing.T, root string) map[string][]event.Event {
+	t.Helper()
+	out := map[string][]event.Event{}
+	seen := map[string]bool{}
+	filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		dec, err := logfile.NewDecoder(f)
+		if err != nil {
+			return nil // not a log file (README, LICENSE, ...)
+		}
+		for {
+			rec, err := dec.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				break
+			}
+			ev, err := event.Parse(rec.Raw)
+			if err != nil {
+				continue
+			}
+			k := ev.Account + "/" + ev.Region + "/" + ev.EventID
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			out[ev.Account+"/"+ev.Region] = append(out[ev.Account+"/"+ev.Region], ev)
+		}
+		return nil
+	})
+	return out
+}
+
+func runOK(t *testing.T, env []string, name string, args ...string) []byte {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, stderr.String())
+	}
+	return out
+}
+
+func TestImportThenAWSCLI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-client test skipped in -short mode")
+	}
+	needTool(t, "aws", "--version")
+	td := sharedTestdata(t)
+	dir := t.TempDir()
+	out := runOK(t, nil, opentrailBin, "import", "--data-dir", dir, "--event-history-retention", "0", td)
+	t.Logf("import summary:\n%s", out)
+	// A second import stores nothing new.
+	again := runOK(t, nil, opentrailBin, "import", "--data-dir", dir, td)
+	if !strings.Contains(string(again), "imported: 0") && !strings.Contains(string(again), "Imported: 0") && !strings.Contains(strings.ToLower(string(again)), "0 imported") {
+		t.Logf("second import summary:\n%s", again)
+	}
+	want := expectedEvents(t, td)
+	cutoff := time.Now().UTC().Add(-time.Second) // self-recorded events come after this (EndTime is inclusive, to the second)
+	addr := freeAddr(t)
+	srv := startServer(t, dir, addr)
+	defer srv.kill()
+	env := []string{"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(dir, "credentials"), "AWS_CONFIG_FILE=/dev/null",
+		"AWS_ENDPOINT_URL_CLOUDTRAIL=http://" + addr, "AWS_PAGER="}
+	type attrCase struct{ key, value string }
+	checked := 0
+	for part, evs := range want {
+		acct, region, _ := strings.Cut(part, "/")
+		if len(evs) < 20 {
+			continue // small partitions (fake regions) are covered by the Go tests
+		}
+		// Pick values that occur in this partition.
+		var cases []attrCase
+		add := func(k, v string) {
+			if v != "" && !slices.Contains(cases, attrCase{k, v}) {
+				cases = append(cases, attrCase{k, v})
+			}
+		}
+		for i, ev := range evs {
+			if i%(len(evs)/4+1) != 0 {
+				continue
+			}
+			add("EventName", ev.EventName)
+			add("Username", ev.Username)
+			add("EventSource", ev.EventSource)
+			add("AccessKeyId", ev.AccessKeyID)
+			for _, r := range ev.Resources {
+				add("ResourceName", r.ResourceName)
+			}
+		}
+		add("ReadOnly", "true")
+		add("ReadOnly", "false")
+		for _, c := range cases {
+			var wantIDs []string
+			for _, ev := range evs {
+				if ev.Category != event.CategoryMgmt || !matches(ev, c.key, c.value) {
+					continue
+				}
+				wantIDs = append(wantIDs, ev.EventID)
+			}
+			raw := runOK(t, env, "aws", "--profile", acct, "--region", region, "--output", "json", "cloudtrail", "lookup-events",
+				"--end-time", fmt.Sprint(cutoff.Unix()),
+				"--lookup-attributes", "AttributeKey="+c.key+",AttributeValue="+c.value)
+			var resp struct {
+				Events []struct{ EventId string }
+			}
+			if err := json.Unmarshal(raw, &resp); err != nil {
+				t.Fatalf("%s=%s: %v: %s", c.key, c.value, err, raw)
+			}
+			var got []string
+			for _, e := range resp.Events {
+				got = append(got, e.EventId)
+			}
+			slices.Sort(got)
+			slices.Sort(wantIDs)
+			if !slices.Equal(got, wantIDs) {
+				t.Errorf("%s %s %s=%q: aws CLI returned %d events, the files hold %d", acct, region, c.key, c.value, len(got), len(wantIDs))
+			}
+			checked++
+		}
+	}
+	if checked < 20 {
+		t.Fatalf("only %d lookups checked", checked)
+	}
+	t.Logf("%d aws CLI lookups matched the files exactly", checked)
+
+	// A wrong secret is refused with the AWS error.
+	bad := filepath.Join(t.TempDir(), "bad-credentials")
+	b, _ := os.ReadFile(filepath.Join(dir, "credentials"))
+	var lines []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "aws_secret_access_key") {
+			l = "aws_secret_access_key = wrongwrongwrongwrongwrongwrongwrongwrong"
+		}
+		lines = append(lines, l)
+	}
+	os.WriteFile(bad, []byte(strings.Join(lines, "\n")), 0o600)
+	cmd := exec.Command("aws", "cloudtrail", "lookup-events", "--max-items", "1")
+	cmd.Env = append(os.Environ(), "AWS_SHARED_CREDENTIALS_FILE="+bad, "AWS_CONFIG_FILE=/dev/null", "AWS_ENDPOINT_URL_CLOUDTRAIL=http://"+addr, "AWS_MAX_ATTEMPTS=1")
+	msg, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(msg), "InvalidSignatureException") {
+		t.Fatalf("wrong secret: err=%v output=%s", err, msg)
+	}
+}
+
+// matches applies the LookupEvents attribute rules to one event.
+func matches(ev event.Event, key, value string) bool {
+	switch key {
+	case "EventName":
+		return ev.EventName == value
+	case "Username":
+		return ev.Username == value
+	case "EventSource":
+		return ev.EventSource == value
+	case "AccessKeyId":
+		return ev.AccessKeyID == value
+	case "ReadOnly":
+		return ev.ReadOnly != nil && fmt.Sprint(*ev.ReadOnly) == value
+	case "ResourceName", "ResourceType":
+		for _, r := range ev.Resources {
+			if key == "ResourceName" && r.ResourceName == value || key == "ResourceType" && r.ResourceType == value {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func TestBoto3Pagination(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-client test skipped in -short mode")
+	}
+	needTool(t, "python3", "-c", "import boto3")
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	srv := startServer(t, dir, addr)
+	defer srv.kill()
+	script := `
+import boto3, sys
+ct = boto3.client("cloudtrail", endpoint_url=sys.argv[1], region_name="eu-central-1")
+for i in range(23):
+    ct.lookup_events(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "none"}], MaxResults=1)
+ids = []
+for page in ct.get_paginator("lookup_events").paginate(
+        LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "LookupEvents"}],
+        PaginationConfig={"PageSize": 5}):
+    ids += [e["EventId"] for e in page["Events"]]
+assert len(ids) == len(set(ids)) == 23, (len(ids), len(set(ids)))
+try:
+    ct.lookup_events(MaxResults=51)
+    raise SystemExit("MaxResults 51 accepted")
+except ct.exceptions.InvalidMaxResultsException:
+    pass
+try:
+    ct.lookup_events(NextToken="tampered")
+    raise SystemExit("tampered token accepted")
+except ct.exceptions.InvalidNextTokenException:
+    pass
+print("ok", len(ids))
+`
+	out := runOK(t, []string{"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(dir, "credentials"), "AWS_CONFIG_FILE=/dev/null"},
+		"python3", "-c", script, "http://"+addr)
+	if !strings.HasPrefix(string(out), "ok 23") {
+		t.Fatalf("boto3: %s", out)
+	}
+}

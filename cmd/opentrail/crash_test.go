@@ -1,0 +1,186 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmw "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+
+	"github.com/opentrail/opentrail/internal/daemon"
+	"github.com/opentrail/opentrail/internal/identity"
+	"github.com/opentrail/opentrail/internal/store"
+)
+
+// server is an `opentrail serve` child process.
+type server struct {
+	cmd  *exec.Cmd
+	addr string
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func startServer(t *testing.T, dir, addr string, extra ...string) *server {
+	t.Helper()
+	args := append([]string{"serve", "--data-dir", dir, "--listen", addr, "--log-level", "warn"}, extra...)
+	cmd := exec.Command(opentrailBin, args...)
+	cmd.Stderr = os.Stderr
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		ok := false
+		for sc.Scan() {
+			if !ok && strings.Contains(sc.Text(), "listening on") {
+				ok = true
+				ready <- true
+			}
+		}
+		if !ok {
+			ready <- false
+		}
+	}()
+	select {
+	case ok := <-ready:
+		if !ok {
+			cmd.Wait()
+			t.Fatalf("server exited before listening")
+		}
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("server did not start in 60s")
+	}
+	return &server{cmd: cmd, addr: addr}
+}
+
+func (s *server) kill() {
+	s.cmd.Process.Signal(syscall.SIGKILL)
+	s.cmd.Wait()
+}
+
+// TestCrashLosesNothingAcknowledged kills the server with SIGKILL while
+// many clients call it, again and again. Every call that got a successful
+// response must have its event in the store exactly once.
+func TestCrashLosesNothingAcknowledged(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test skipped in -short mode")
+	}
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	rounds := 6
+	if v := os.Getenv("OPENTRAIL_CRASH_ROUNDS"); v != "" {
+		fmt.Sscan(v, &rounds)
+	}
+	var mu sync.Mutex
+	acked := map[string]bool{} // request ids of successful responses
+	for round := range rounds {
+		srv := startServer(t, dir, addr, "--account-id", "123456789012")
+		ids, err := identity.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, err := ids.RootKey("123456789012")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		for c := range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ct := cloudtrail.New(cloudtrail.Options{
+					Region: []string{"us-east-1", "eu-west-1"}[c%2], BaseEndpoint: aws.String("http://" + addr),
+					Credentials:      credentials.NewStaticCredentialsProvider(key.AccessKeyID, key.SecretAccessKey, ""),
+					RetryMaxAttempts: 1,
+				})
+				for ctx.Err() == nil {
+					out, err := ct.LookupEvents(ctx, &cloudtrail.LookupEventsInput{MaxResults: aws.Int32(1)})
+					if err != nil {
+						continue
+					}
+					id, _ := awsmw.GetRequestIDMetadata(out.ResultMetadata)
+					mu.Lock()
+					if acked[id] {
+						t.Errorf("request id %s answered twice", id)
+					}
+					acked[id] = true
+					mu.Unlock()
+				}
+			}()
+		}
+		time.Sleep(time.Duration(200+rand.IntN(600)) * time.Millisecond)
+		srv.kill()
+		cancel()
+		wg.Wait()
+		mu.Lock()
+		t.Logf("round %d: %d acknowledged calls so far", round, len(acked))
+		mu.Unlock()
+	}
+	// Open the store directly, as a restarted server would, and count.
+	st, err := store.Open(filepath.Join(dir, daemon.EventsDir), store.Options{Retention: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	seen := map[string]int{}
+	for _, region := range []string{"us-east-1", "eu-west-1"} {
+		q := store.Query{Account: "123456789012", Region: region, Limit: 50}
+		for {
+			p, err := st.Lookup(context.Background(), q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ev := range p.Events {
+				var rec struct {
+					RequestID string `json:"requestID"`
+				}
+				json.Unmarshal(ev.Raw, &rec)
+				seen[rec.RequestID]++
+			}
+			if p.Next == nil {
+				break
+			}
+			q.Cursor = p.Next
+		}
+	}
+	if len(acked) < 100 {
+		t.Fatalf("only %d calls succeeded; the test did not exercise the server", len(acked))
+	}
+	for id := range acked {
+		if seen[id] != 1 {
+			t.Errorf("acknowledged call %s has %d events, want exactly 1", id, seen[id])
+		}
+	}
+	for id, n := range seen {
+		if n > 1 {
+			t.Errorf("request %s recorded %d times", id, n)
+		}
+	}
+	t.Logf("%d acknowledged calls, %d events stored (the rest were recorded but their responses were cut by the kill)", len(acked), len(seen))
+}

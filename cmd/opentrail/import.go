@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/opentrail/opentrail/internal/config"
+	"github.com/opentrail/opentrail/internal/daemon"
+	"github.com/opentrail/opentrail/internal/identity"
+	"github.com/opentrail/opentrail/internal/importer"
+	"github.com/opentrail/opentrail/internal/store"
+	"github.com/opentrail/opentrail/internal/store/fileutil"
+)
+
+type importCmd struct{ stdout, stderr io.Writer }
+
+func (*importCmd) Name() string    { return "import" }
+func (*importCmd) Summary() string { return "load CloudTrail log files (.json, .json.gz, directories)" }
+
+func (c *importCmd) Run(ctx context.Context, args []string) (err error) {
+	fs := flag.NewFlagSet("import", flag.ContinueOnError)
+	dataDir := fs.String("data-dir", config.DefaultDataDir, "data directory")
+	retention := fs.Int("event-history-retention", -1, "days LookupEvents keeps events; 0 keeps everything (use 0 for old logs); remembered by the data directory (default 90)")
+	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), `Usage: opentrail import [flags] PATH...
+
+Loads CloudTrail log files into the data directory: {"Records":[...]} files as
+AWS delivers them (.json or .json.gz), JSON arrays, JSON Lines, and whole
+directory trees such as an AWSLogs/ download. Importing is idempotent: an
+event already stored is skipped. Accounts not known yet are created, with
+keys in DATA-DIR/credentials as profiles named after the account id.
+Stop 'opentrail serve' on the same data directory first.
+
+Flags:`)
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return &usageError{cmd: "import", msg: "no PATH given: name the log files or directories to import"}
+	}
+	log, err := newLogger(c.stderr, *logLevel)
+	if err != nil {
+		return &usageError{cmd: "import", msg: err.Error()}
+	}
+	if err := os.MkdirAll(*dataDir, 0o755); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	lock, err := fileutil.LockDir(*dataDir)
+	if err != nil {
+		var le *fileutil.LockedError
+		if errors.As(err, &le) {
+			return fmt.Errorf("%w; stop the server first (Ctrl-C or kill %d), run the import, then start it again", err, le.PID)
+		}
+		return err
+	}
+	defer func() { err = errors.Join(err, lock.Unlock()) }()
+	var override *int
+	if *retention >= 0 {
+		override = retention
+	}
+	settings, err := config.ResolveSettings(*dataDir, override)
+	if err != nil {
+		return err
+	}
+	ids, err := identity.Open(*dataDir)
+	if err != nil {
+		return err
+	}
+	so := store.DefaultOptions()
+	so.Retention = settings.Retention()
+	so.Logger = log
+	st, err := store.Open(filepath.Join(*dataDir, daemon.EventsDir), so)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, st.Close()) }()
+	sum, runErr := importer.Run(ctx, fs.Args(), importer.Options{
+		Appender:        st,
+		Accounts:        ids,
+		Progress:        c.stderr,
+		Retention:       settings.Retention(),
+		CredentialsPath: filepath.Join(*dataDir, identity.CredentialsFile),
+		Logger:          log,
+	})
+	sum.Print(c.stdout)
+	return runErr
+}

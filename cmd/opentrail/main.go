@@ -1,0 +1,121 @@
+// Command opentrail is a self-hosted AWS CloudTrail: it records events,
+// answers LookupEvents for the aws CLI and every AWS SDK, and imports
+// CloudTrail log files.
+//
+// Usage:
+//
+//	opentrail serve    [--data-dir DIR] [--listen ADDR] ...
+//	opentrail import   [--data-dir DIR] PATH...
+//	opentrail bench    [--events N] ...
+//	opentrail version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// command is one subcommand.
+type command interface {
+	Name() string
+	Summary() string
+	Run(ctx context.Context, args []string) error
+}
+
+// usageError is a mistake in how the command was called; main prints it
+// with the subcommand's usage and exits 2.
+type usageError struct {
+	cmd string
+	msg string
+}
+
+func (e *usageError) Error() string {
+	return fmt.Sprintf("%s\nRun 'opentrail %s -h' for usage.", e.msg, e.cmd)
+}
+
+func commands(stdout, stderr io.Writer) []command {
+	return []command{
+		&serveCmd{stdout: stdout, stderr: stderr},
+		&importCmd{stdout: stdout, stderr: stderr},
+		&benchCmd{stdout: stdout, stderr: stderr},
+		&versionCmd{stdout: stdout},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cmds := commands(stdout, stderr)
+	usage := func(w io.Writer) {
+		fmt.Fprintln(w, "OpenTrail: a self-hosted AWS CloudTrail.\n\nUsage: opentrail <command> [flags]\n\nCommands:")
+		for _, c := range cmds {
+			fmt.Fprintf(w, "  %-10s %s\n", c.Name(), c.Summary())
+		}
+		fmt.Fprintln(w, "\nRun 'opentrail <command> -h' for a command's flags.")
+	}
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stdout)
+		return 0
+	}
+	for _, c := range cmds {
+		if c.Name() != args[0] {
+			continue
+		}
+		err := c.Run(ctx, args[1:])
+		var ue *usageError
+		switch {
+		case err == nil:
+			return 0
+		case errors.Is(err, flag.ErrHelp):
+			return 0
+		case errors.As(err, &ue):
+			fmt.Fprintln(stderr, "opentrail:", err)
+			return 2
+		default:
+			fmt.Fprintln(stderr, "opentrail:", err)
+			return 1
+		}
+	}
+	fmt.Fprintf(stderr, "opentrail: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return 2
+}
+
+// newLogger returns the process logger.
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// parseFlags parses args, turning flag errors into usage errors.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(os.Stdout)
+			fs.Usage()
+			return flag.ErrHelp
+		}
+		return &usageError{cmd: fs.Name(), msg: err.Error()}
+	}
+	return nil
+}

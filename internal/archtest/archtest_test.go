@@ -1,0 +1,85 @@
+// Package archtest checks the import graph: imports point down the layers
+// of STYLE.md, and only the listed edges exist. A new package or edge must
+// be added to the table on purpose.
+package archtest
+
+import (
+	"encoding/json"
+	"io"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const mod = "github.com/opentrail/opentrail/"
+
+// allowed lists, for every package, the internal packages it may import.
+var allowed = map[string][]string{
+	// L0 spec: pure, standard library and other L0 only.
+	"internal/event":   {},
+	"internal/awsjson": {},
+	"internal/sigv4":   {},
+	"internal/logfile": {},
+	// L1 adapters.
+	"internal/store/fileutil": {},
+	"internal/store/wal":      {"internal/store/fileutil"},
+	"internal/store/index":    {"internal/event"},
+	"internal/store":          {"internal/event", "internal/store/wal", "internal/store/index", "internal/store/fileutil"},
+	"internal/identity":       {"internal/event", "internal/sigv4", "internal/store/fileutil"},
+	// L2 engines.
+	"internal/importer": {"internal/event", "internal/logfile", "internal/store"},
+	// L3 edges.
+	"internal/api": {"internal/event", "internal/awsjson", "internal/sigv4", "internal/identity", "internal/store"},
+	// L4 wiring.
+	"internal/config": {"internal/event", "internal/store/fileutil"},
+	"internal/daemon": {"internal/api", "internal/config", "internal/identity", "internal/sigv4", "internal/store", "internal/store/fileutil"},
+	"cmd/opentrail": {"internal/config", "internal/daemon", "internal/event", "internal/identity", "internal/importer",
+		"internal/logfile", "internal/store", "internal/store/fileutil"},
+	"internal/archtest": {},
+}
+
+type pkg struct {
+	ImportPath string
+	Imports    []string
+}
+
+func TestImportGraph(t *testing.T) {
+	cmd := exec.Command("go", "list", "-json=ImportPath,Imports", "../../...")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	seen := 0
+	for {
+		var p pkg
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		name := strings.TrimPrefix(p.ImportPath, mod)
+		allow, ok := allowed[name]
+		if !ok {
+			t.Errorf("package %s is not in the layer table of internal/archtest; add it with the imports it may use", name)
+			continue
+		}
+		seen++
+		for _, imp := range p.Imports {
+			if !strings.HasPrefix(imp, mod) {
+				if imp == "github.com/marcboeker/go-duckdb" && name != "internal/lake" {
+					t.Errorf("%s imports DuckDB; only internal/lake may", name)
+				}
+				continue
+			}
+			dep := strings.TrimPrefix(imp, mod)
+			if !slices.Contains(allow, dep) {
+				t.Errorf("%s imports %s, which the layer table does not allow", name, dep)
+			}
+		}
+	}
+	if seen < 10 {
+		t.Fatalf("only %d packages checked; go list output looks wrong", seen)
+	}
+}
