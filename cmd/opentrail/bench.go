@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -59,6 +60,7 @@ type benchFlags struct {
 	phase       string
 	keep        bool
 	jsonOut     string
+	cpuprofile  string
 }
 
 // phaseResult is what one phase reports; a phase runs in a child process so
@@ -84,6 +86,7 @@ func (c *benchCmd) Run(ctx context.Context, args []string) error {
 	fs.StringVar(&f.phase, "phase", "", "run one phase only (internal; used by the parent process)")
 	fs.BoolVar(&f.keep, "keep", false, "keep the work directory")
 	fs.StringVar(&f.jsonOut, "json", "", "also write the results as JSON to this file")
+	fs.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile of each phase to DIR/<phase>.pprof")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: opentrail bench [flags]\n\nGenerates N CloudTrail events shaped like real ones and measures, each beside a\nbaseline from the same run: durable ingest, import from .json.gz, LookupEvents\nlatency per attribute, bytes on disk per event and peak memory per phase.\n\nFlags:")
 		fs.PrintDefaults()
@@ -95,6 +98,15 @@ func (c *benchCmd) Run(ctx context.Context, args []string) error {
 		return &usageError{cmd: "bench", msg: "--events must be at least 1"}
 	}
 	if f.phase != "" {
+		if f.cpuprofile != "" {
+			pf, err := os.Create(filepath.Join(f.cpuprofile, f.phase+".pprof"))
+			if err != nil {
+				return err
+			}
+			defer pf.Close()
+			pprof.StartCPUProfile(pf)
+			defer pprof.StopCPUProfile()
+		}
 		res, err := runPhase(ctx, f)
 		if err != nil {
 			return err
@@ -128,6 +140,9 @@ func (c *benchCmd) orchestrate(ctx context.Context, f benchFlags) error {
 		fmt.Fprintf(c.stderr, "bench: phase %s ...\n", ph)
 		args := []string{"bench", "--phase", ph, "--events", fmt.Sprint(f.events), "--dir", f.dir,
 			"--concurrency", fmt.Sprint(f.concurrency), "--queries", fmt.Sprint(f.queries), "--seed", fmt.Sprint(f.seed)}
+		if f.cpuprofile != "" {
+			args = append(args, "--cpuprofile", f.cpuprofile)
+		}
 		cmd := exec.CommandContext(ctx, self, args...)
 		var out bytes.Buffer
 		cmd.Stdout = &out
@@ -175,7 +190,7 @@ func (c *benchCmd) report(f benchFlags, res map[string]phaseResult) {
 	row("durable ingest (events/s) vs raw fsync'd write", rate(ing), rate(wb), "")
 	fmt.Fprintf(w, "%-44s %14.1f %14.1f %8.2f\n", "bytes on disk per event vs .json.gz input", imp.Extra["diskBytesPerEvent"], float64(gen.Bytes)/float64(gen.Events), imp.Extra["diskBytesPerEvent"]/(float64(gen.Bytes)/float64(gen.Events)))
 	fmt.Fprintf(w, "%-44s %14.1f %14.1f %8.2f\n", "  after full compaction", imp.Extra["compactedBytesPerEvent"], float64(gen.Bytes)/float64(gen.Events), imp.Extra["compactedBytesPerEvent"]/(float64(gen.Bytes)/float64(gen.Events)))
-	fmt.Fprintf(w, "%-44s %14.0f\n", "raw JSON bytes per event", float64(imp.Extra["rawBytes"])/float64(imp.Events))
+	fmt.Fprintf(w, "%-44s %14.0f\n", "record JSON bytes per event (uncompressed)", gen.Extra["jsonBytes"]/float64(gen.Events))
 	fmt.Fprintf(w, "%-44s %14.1f %14.1f %8.2f\n", "ingest: seconds until indexed / acked", ing.Extra["indexedSeconds"], ing.Seconds, ing.Extra["indexedSeconds"]/ing.Seconds)
 	fmt.Fprintf(w, "\npeak memory (MiB): gen %.0f, decode-only %.0f, import %.0f, raw write %.0f, ingest %.0f, lookup %.0f\n",
 		gen.PeakRSSM, dec.PeakRSSM, imp.PeakRSSM, wb.PeakRSSM, ing.PeakRSSM, lk.PeakRSSM)
@@ -254,6 +269,14 @@ func runPhase(ctx context.Context, f benchFlags) (phaseResult, error) {
 			return phaseResult{}, err
 		}
 		el := time.Since(start).Seconds()
+		// Reopen once: the index deletes files made obsolete by its last
+		// compactions lazily, so measure what stays on disk.
+		st, err = store.Open(filepath.Join(dir, daemon.EventsDir), so)
+		if err != nil {
+			return phaseResult{}, err
+		}
+		time.Sleep(2 * time.Second)
+		st.Close()
 		disk := dirSize(filepath.Join(dir, daemon.EventsDir))
 		// Then measure again after a full compaction.
 		st, err = store.Open(filepath.Join(dir, daemon.EventsDir), so)
@@ -263,6 +286,9 @@ func runPhase(ctx context.Context, f benchFlags) (phaseResult, error) {
 		if err := st.Compact(); err != nil {
 			return phaseResult{}, err
 		}
+		st.Close()
+		st, _ = store.Open(filepath.Join(dir, daemon.EventsDir), so)
+		time.Sleep(2 * time.Second)
 		st.Close()
 		compacted := dirSize(filepath.Join(dir, daemon.EventsDir))
 		return phaseResult{Events: sum.Imported, Seconds: el, Bytes: disk, Extra: map[string]float64{
@@ -304,7 +330,7 @@ func phaseGen(f benchFlags, logs string) (phaseResult, error) {
 	files := (f.events + benchPerFile - 1) / benchPerFile
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	var total int64
+	var total, jsonBytes int64
 	var firstErr error
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
 	for fi := range files {
@@ -320,11 +346,14 @@ func phaseGen(f benchFlags, logs string) (phaseResult, error) {
 			zw, _ := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
 			bw := bufio.NewWriter(zw)
 			bw.WriteString(`{"Records":[`)
+			var js int64
 			for i := lo; i < hi; i++ {
 				if i > lo {
 					bw.WriteByte(',')
 				}
-				bw.Write(g.record(i))
+				rec := g.record(i)
+				js += int64(len(rec))
+				bw.Write(rec)
 			}
 			bw.WriteString("]}")
 			bw.Flush()
@@ -332,6 +361,7 @@ func phaseGen(f benchFlags, logs string) (phaseResult, error) {
 			err := os.WriteFile(name, buf.Bytes(), 0o644)
 			mu.Lock()
 			total += int64(buf.Len())
+			jsonBytes += js
 			if err != nil && firstErr == nil {
 				firstErr = err
 			}
@@ -339,7 +369,7 @@ func phaseGen(f benchFlags, logs string) (phaseResult, error) {
 		}()
 	}
 	wg.Wait()
-	return phaseResult{Events: f.events, Seconds: time.Since(start).Seconds(), Bytes: total}, firstErr
+	return phaseResult{Events: f.events, Seconds: time.Since(start).Seconds(), Bytes: total, Extra: map[string]float64{"jsonBytes": float64(jsonBytes)}}, firstErr
 }
 
 // phaseDecode is the import baseline: decompress and parse every file (the

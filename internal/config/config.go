@@ -9,9 +9,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"time"
 
 	"github.com/opentrail/opentrail/internal/event"
@@ -80,7 +82,20 @@ func Load(path string) (Config, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			msg := fmt.Sprintf("got a JSON %s, want %s", te.Value, te.Type)
+			if te.Type == reflect.TypeFor[Duration]() {
+				msg = te.Value + ` is not a duration such as "30s"`
+			}
+			err = &FieldError{Path: te.Field, Msg: msg}
+		}
 		return c, fmt.Errorf("load config %s: %w", path, err)
+	}
+	// A second value, or a stray bracket, after the object is a mistake
+	// too; Decode alone would ignore it.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return c, fmt.Errorf("load config %s: unexpected data after the configuration object", path)
 	}
 	if err := c.Validate(); err != nil {
 		return c, fmt.Errorf("load config %s: %w", path, err)
@@ -103,8 +118,10 @@ func (c Config) Validate() error {
 	if c.AccountID != "" && !event.ValidAccountID(c.AccountID) {
 		bad("accountId", "%q is not a 12-digit account id", c.AccountID)
 	}
-	if d := c.EventHistoryRetentionDays; d != nil && (*d < 0 || *d > MaxRetentionDays) {
-		bad("eventHistoryRetentionDays", "%d is outside 0..%d (0 keeps everything)", *d, MaxRetentionDays)
+	if d := c.EventHistoryRetentionDays; d != nil {
+		if err := checkRetention(*d); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if c.LookupEventsRateLimit < 0 {
 		bad("lookupEventsRateLimit", "must not be negative")
@@ -129,15 +146,20 @@ type Duration time.Duration
 // MarshalJSON writes the duration as a string.
 func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
 
-// UnmarshalJSON reads a string such as "30s".
+// UnmarshalJSON reads a string such as "30s"; null leaves d unchanged. It
+// fails with a [*json.UnmarshalTypeError], which the decoder completes with
+// the field's name.
 func (d *Duration) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("duration must be a string like \"30s\": %w", err)
+		return &json.UnmarshalTypeError{Value: string(b), Type: reflect.TypeFor[Duration]()}
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		return err
+		return &json.UnmarshalTypeError{Value: string(b), Type: reflect.TypeFor[Duration]()}
 	}
 	*d = Duration(v)
 	return nil
@@ -171,11 +193,16 @@ func ResolveSettings(dir string, retentionDays *int) (Settings, error) {
 	}
 	changed := !exists
 	if retentionDays != nil && *retentionDays != s.EventHistoryRetentionDays {
-		if *retentionDays < 0 || *retentionDays > MaxRetentionDays {
-			return s, &FieldError{Path: "eventHistoryRetentionDays", Msg: fmt.Sprintf("%d is outside 0..%d (0 keeps everything)", *retentionDays, MaxRetentionDays)}
+		if err := checkRetention(*retentionDays); err != nil {
+			return s, err
 		}
 		s.EventHistoryRetentionDays = *retentionDays
 		changed = true
+	}
+	// A hand-edited file must not slip an invalid retention past the
+	// checks a flag or the config file would get.
+	if err := checkRetention(s.EventHistoryRetentionDays); err != nil {
+		return s, fmt.Errorf("settings %s: %w", path, err)
 	}
 	if changed {
 		out, _ := json.MarshalIndent(s, "", "  ")
@@ -184,6 +211,14 @@ func ResolveSettings(dir string, retentionDays *int) (Settings, error) {
 		}
 	}
 	return s, nil
+}
+
+// checkRetention returns a *FieldError unless days is within 0..MaxRetentionDays.
+func checkRetention(days int) error {
+	if days < 0 || days > MaxRetentionDays {
+		return &FieldError{Path: "eventHistoryRetentionDays", Msg: fmt.Sprintf("%d is outside 0..%d (0 keeps everything)", days, MaxRetentionDays)}
+	}
+	return nil
 }
 
 // Retention returns the retention as a duration (0 = keep everything).

@@ -81,29 +81,40 @@ func Open(dir string) (*Store, error) {
 	return s, nil
 }
 
+// reindex validates s.file and rebuilds the key maps from it. On error the
+// maps are left as they were, so a rejected change cannot drop valid keys.
 func (s *Store) reindex() error {
-	s.keys, s.sec = map[string]Principal{}, map[string]string{}
+	keys, sec := map[string]Principal{}, map[string]string{}
+	accounts := map[string]int{}
 	for i, a := range s.file.Accounts {
 		if !event.ValidAccountID(a.AccountID) {
 			return fmt.Errorf("accounts[%d].accountId: %q is not a 12-digit account id", i, a.AccountID)
 		}
+		if first, dup := accounts[a.AccountID]; dup {
+			// Two profiles of one name would also break the credentials file.
+			return fmt.Errorf("accounts[%d].accountId: %s is already accounts[%d]", i, a.AccountID, first)
+		}
+		accounts[a.AccountID] = i
 		for j, k := range a.Keys {
 			path := fmt.Sprintf("accounts[%d].keys[%d]", i, j)
 			switch {
-			case k.AccessKeyID == "" || k.SecretAccessKey == "":
-				return fmt.Errorf("%s: accessKeyId and secretAccessKey are required", path)
+			case k.AccessKeyID == "":
+				return fmt.Errorf("%s.accessKeyId: required", path)
+			case k.SecretAccessKey == "":
+				return fmt.Errorf("%s.secretAccessKey: required", path)
 			case k.Type != TypeRoot && k.Type != TypeIAMUser:
 				return fmt.Errorf("%s.type: %q, want %q or %q", path, k.Type, TypeRoot, TypeIAMUser)
 			case k.Type == TypeIAMUser && k.UserName == "":
 				return fmt.Errorf("%s.userName: required for IAM users", path)
 			}
-			if _, dup := s.keys[k.AccessKeyID]; dup {
+			if _, dup := keys[k.AccessKeyID]; dup {
 				return fmt.Errorf("%s.accessKeyId: %s is used twice", path, k.AccessKeyID)
 			}
-			s.keys[k.AccessKeyID] = Principal{AccountID: a.AccountID, Type: k.Type, UserName: k.UserName, AccessKeyID: k.AccessKeyID}
-			s.sec[k.AccessKeyID] = k.SecretAccessKey
+			keys[k.AccessKeyID] = Principal{AccountID: a.AccountID, Type: k.Type, UserName: k.UserName, AccessKeyID: k.AccessKeyID}
+			sec[k.AccessKeyID] = k.SecretAccessKey
 		}
 	}
+	s.keys, s.sec = keys, sec
 	return nil
 }
 

@@ -341,27 +341,14 @@ func (s *Store) commit(group []*appendReq) {
 	var items []*event.Event
 	results := make([]AppendResult, len(group))
 	batchIDs := map[string]struct{}{}
+	stored := s.storedIDs(group)
 	for gi, r := range group {
 		for i := range r.evs {
 			ev := &r.evs[i]
 			if r.opt.SkipDuplicates {
 				k := dedupeKey(ev.Account, ev.Region, ev.EventID)
-				dup := false
-				if _, ok := batchIDs[k]; ok {
-					dup = true
-				} else {
-					s.mu.Lock()
-					_, dup = s.pending[k]
-					s.mu.Unlock()
-					if !dup {
-						has, err := s.ix.HasEventID(ev.Account, ev.Region, ev.EventID)
-						if err != nil {
-							s.log.Error("store: dedupe lookup failed; storing the event", "err", err)
-						}
-						dup = has
-					}
-				}
-				if dup {
+				_, dup := batchIDs[k]
+				if dup || stored[gi][i] {
 					results[gi].Duplicates = append(results[gi].Duplicates, i)
 					continue
 				}
@@ -423,6 +410,48 @@ func (s *Store) commit(group []*appendReq) {
 		res.LastSeq = seq
 		r.done <- appendResp{res: res}
 	}
+}
+
+// storedIDs reports which events of the SkipDuplicates requests in group
+// are already stored: in the WAL waiting for the index (pending), or in the
+// index. Pending is checked first: an event leaves pending only after the
+// index has it, so pending-then-index never misses one, whereas the other
+// order could miss an event the indexer moves in between.
+func (s *Store) storedIDs(group []*appendReq) [][]bool {
+	out := make([][]bool, len(group))
+	var keys []index.EventKey
+	s.mu.Lock()
+	for gi, r := range group {
+		if !r.opt.SkipDuplicates {
+			continue
+		}
+		out[gi] = make([]bool, len(r.evs))
+		for i := range r.evs {
+			ev := &r.evs[i]
+			_, out[gi][i] = s.pending[dedupeKey(ev.Account, ev.Region, ev.EventID)]
+			keys = append(keys, index.EventKey{Account: ev.Account, Region: ev.Region, EventID: ev.EventID})
+		}
+	}
+	s.mu.Unlock()
+	if len(keys) == 0 {
+		return out
+	}
+	has, err := s.ix.HasEventIDs(keys)
+	if err != nil {
+		s.log.Error("store: dedupe lookup failed; storing the events", "err", err)
+		return out
+	}
+	j := 0
+	for gi, r := range group {
+		if !r.opt.SkipDuplicates {
+			continue
+		}
+		for i := range r.evs {
+			out[gi][i] = out[gi][i] || has[j]
+			j++
+		}
+	}
+	return out
 }
 
 // truncate deletes WAL segments the index has durably applied. Only the
