@@ -80,7 +80,7 @@ func (c *benchCmd) Run(ctx context.Context, args []string) error {
 	var f benchFlags
 	fs.IntVar(&f.events, "events", 1_000_000, "number of events to generate")
 	fs.StringVar(&f.dir, "dir", "", "work directory (default: a new temporary directory, removed afterwards)")
-	fs.IntVar(&f.concurrency, "concurrency", 64, "concurrent appenders for the ingest phase")
+	fs.IntVar(&f.concurrency, "concurrency", 256, "concurrent appenders (API clients) for the ingest phase")
 	fs.IntVar(&f.queries, "queries", 300, "LookupEvents calls per attribute")
 	fs.Uint64Var(&f.seed, "seed", 1, "generator seed")
 	fs.StringVar(&f.phase, "phase", "", "run one phase only (internal; used by the parent process)")
@@ -136,7 +136,7 @@ func (c *benchCmd) orchestrate(ctx context.Context, f benchFlags) error {
 	fmt.Fprintf(c.stdout, "opentrail bench: %d events, %d CPUs (%s), Go %s, work dir %s\n", f.events, runtime.NumCPU(), cpuModel(), runtime.Version(), f.dir)
 	_ = host
 	results := map[string]phaseResult{}
-	for _, ph := range []string{"gen", "decode", "import", "writebase", "ingest", "lookup"} {
+	for _, ph := range []string{"gen", "decode", "import", "writebase", "ingest", "ingest100", "lookup"} {
 		fmt.Fprintf(c.stderr, "bench: phase %s ...\n", ph)
 		args := []string{"bench", "--phase", ph, "--events", fmt.Sprint(f.events), "--dir", f.dir,
 			"--concurrency", fmt.Sprint(f.concurrency), "--queries", fmt.Sprint(f.queries), "--seed", fmt.Sprint(f.seed)}
@@ -187,13 +187,14 @@ func (c *benchCmd) report(f benchFlags, res map[string]phaseResult) {
 		fmt.Fprintf(w, "%-44s %11.0f %-2s %11.0f %-2s %7.2f\n", name, v, unit, b, unit, v/b)
 	}
 	row("import from .json.gz (events/s) vs decode-only", rate(imp), rate(dec), "")
-	row("durable ingest (events/s) vs raw fsync'd write", rate(ing), rate(wb), "")
+	row("durable ingest, 1 event/call (events/s)", rate(ing), rate(wb), "")
+	row("durable ingest, 100 events/call (events/s)", rate(res["ingest100"]), rate(wb), "")
 	fmt.Fprintf(w, "%-44s %14.1f %14.1f %8.2f\n", "bytes on disk per event vs .json.gz input", imp.Extra["diskBytesPerEvent"], float64(gen.Bytes)/float64(gen.Events), imp.Extra["diskBytesPerEvent"]/(float64(gen.Bytes)/float64(gen.Events)))
 	fmt.Fprintf(w, "%-44s %14.1f %14.1f %8.2f\n", "  after full compaction", imp.Extra["compactedBytesPerEvent"], float64(gen.Bytes)/float64(gen.Events), imp.Extra["compactedBytesPerEvent"]/(float64(gen.Bytes)/float64(gen.Events)))
 	fmt.Fprintf(w, "%-44s %14.0f\n", "record JSON bytes per event (uncompressed)", gen.Extra["jsonBytes"]/float64(gen.Events))
 	fmt.Fprintf(w, "%-44s %14.1f %14.1f %8.2f\n", "ingest: seconds until indexed / acked", ing.Extra["indexedSeconds"], ing.Seconds, ing.Extra["indexedSeconds"]/ing.Seconds)
-	fmt.Fprintf(w, "\npeak memory (MiB): gen %.0f, decode-only %.0f, import %.0f, raw write %.0f, ingest %.0f, lookup %.0f\n",
-		gen.PeakRSSM, dec.PeakRSSM, imp.PeakRSSM, wb.PeakRSSM, ing.PeakRSSM, lk.PeakRSSM)
+	fmt.Fprintf(w, "\npeak memory (MiB): gen %.0f, decode-only %.0f, import %.0f, raw write %.0f, ingest %.0f, ingest100 %.0f, lookup %.0f\n",
+		gen.PeakRSSM, dec.PeakRSSM, imp.PeakRSSM, wb.PeakRSSM, ing.PeakRSSM, res["ingest100"].PeakRSSM, lk.PeakRSSM)
 	fmt.Fprintf(w, "\nLookupEvents latency at %d events, ms (p50 / p99), %d calls each, MaxResults 50:\n", f.events, f.queries)
 	fmt.Fprintf(w, "%-22s %20s %20s\n", "attribute", "API (SDK, signed)", "store query only")
 	keys := make([]string, 0, len(lk.Latency))
@@ -300,7 +301,10 @@ func runPhase(ctx context.Context, f benchFlags) (phaseResult, error) {
 	case "writebase":
 		return phaseWriteBase(f)
 	case "ingest":
-		return phaseIngest(ctx, f, quiet)
+		return phaseIngest(ctx, f, 1, quiet)
+	case "ingest100":
+		f.concurrency = max(1, f.concurrency/8)
+		return phaseIngest(ctx, f, 100, quiet)
 	case "lookup":
 		return phaseLookup(ctx, f, quiet)
 	}
@@ -435,36 +439,56 @@ func phaseDecode(logs string) (phaseResult, error) {
 	return phaseResult{Events: int(n), Seconds: time.Since(start).Seconds()}, firstErr
 }
 
-// ingestEvents pre-generates the events the ingest phases write (a
-// different seed from the import set, so nothing is a duplicate).
-func ingestEvents(f benchFlags) []event.Event {
+// ingestTemplates is how many distinct events the ingest phases generate;
+// event i is template i%ingestTemplates with a fresh eventID, so memory
+// stays bounded at any --events.
+const ingestTemplates = 50_000
+
+// ingestSource pre-generates the templates (a different seed from the
+// import set, so nothing is a duplicate).
+type ingestSource struct{ tmpl []event.Event }
+
+func newIngestSource(f benchFlags) *ingestSource {
 	g := f.gen()
 	g.seed = f.seed + 1000
-	evs := make([]event.Event, f.events)
+	n := min(f.events, ingestTemplates)
+	src := &ingestSource{tmpl: make([]event.Event, n)}
 	var wg sync.WaitGroup
-	per := (f.events + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0)
+	per := (n + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0)
 	for w := range runtime.GOMAXPROCS(0) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := w * per; i < min((w+1)*per, f.events); i++ {
+			for i := w * per; i < min((w+1)*per, n); i++ {
 				ev, err := event.Parse(g.record(i))
 				if err != nil {
 					panic(err)
 				}
-				evs[i] = ev
+				src.tmpl[i] = ev
 			}
 		}()
 	}
 	wg.Wait()
-	return evs
+	return src
+}
+
+// event returns event i: its template with the eventID's last 12 hex digits
+// replaced by i, patched in the JSON bytes (same length, so still valid).
+func (s *ingestSource) event(i int) event.Event {
+	t := s.tmpl[i%len(s.tmpl)]
+	id := []byte(t.EventID)
+	copy(id[len(id)-12:], fmt.Sprintf("%012x", i))
+	ev := t
+	ev.EventID = string(id)
+	ev.Raw = bytes.Replace(t.Raw, []byte(`"eventID":"`+t.EventID+`"`), []byte(`"eventID":"`+ev.EventID+`"`), 1)
+	return ev
 }
 
 // phaseWriteBase is the ingest baseline: the same bytes written to one
 // file, fsynced once per 1,000 events, with no framing, indexing or
 // concurrency.
 func phaseWriteBase(f benchFlags) (phaseResult, error) {
-	evs := ingestEvents(f)
+	src := newIngestSource(f)
 	path := filepath.Join(f.dir, "writebase.bin")
 	fh, err := os.Create(path)
 	if err != nil {
@@ -474,22 +498,24 @@ func phaseWriteBase(f benchFlags) (phaseResult, error) {
 	defer fh.Close()
 	bw := bufio.NewWriterSize(fh, 1<<20)
 	start := time.Now()
-	for i, ev := range evs {
+	for i := range f.events {
+		ev := src.event(i)
 		bw.Write(ev.Raw)
-		if i%1000 == 999 || i == len(evs)-1 {
+		if i%1000 == 999 || i == f.events-1 {
 			bw.Flush()
 			if err := syscall.Fdatasync(int(fh.Fd())); err != nil {
 				return phaseResult{}, err
 			}
 		}
 	}
-	return phaseResult{Events: len(evs), Seconds: time.Since(start).Seconds()}, nil
+	return phaseResult{Events: f.events, Seconds: time.Since(start).Seconds()}, nil
 }
 
-// phaseIngest appends events one per call from many goroutines, as API
-// requests do, and measures until every append is acknowledged (durable).
-func phaseIngest(ctx context.Context, f benchFlags, log *slog.Logger) (phaseResult, error) {
-	evs := ingestEvents(f)
+// phaseIngest appends events from many goroutines, batch events per call
+// (1 like API requests, 100 like PutAuditEvents), and measures until every
+// append is acknowledged (durable).
+func phaseIngest(ctx context.Context, f benchFlags, batch int, log *slog.Logger) (phaseResult, error) {
+	src := newIngestSource(f)
 	dir := filepath.Join(f.dir, "ingest-data")
 	os.RemoveAll(dir)
 	so := store.DefaultOptions()
@@ -512,18 +538,22 @@ func phaseIngest(ctx context.Context, f benchFlags, log *slog.Logger) (phaseResu
 			for {
 				mu.Lock()
 				i := next
-				next++
+				next += int64(batch)
 				mu.Unlock()
-				if i >= int64(len(evs)) {
+				if i >= int64(f.events) {
 					return
 				}
-				if _, err := st.Append(ctx, evs[i:i+1], store.AppendOptions{}); err != nil {
-					if errors.Is(err, store.ErrBackpressure) {
-						mu.Lock()
-						next-- // not exact ordering, but every event is retried once more
-						mu.Unlock()
-						continue
+				evs := make([]event.Event, 0, batch)
+				for j := i; j < min(i+int64(batch), int64(f.events)); j++ {
+					evs = append(evs, src.event(int(j)))
+				}
+				for {
+					_, err := st.Append(ctx, evs, store.AppendOptions{})
+					if !errors.Is(err, store.ErrBackpressure) {
+						break
 					}
+				}
+				if err := ctx.Err(); err != nil {
 					mu.Lock()
 					firstErr = err
 					mu.Unlock()
@@ -541,7 +571,7 @@ func phaseIngest(ctx context.Context, f benchFlags, log *slog.Logger) (phaseResu
 	if err := st.Close(); err != nil {
 		return phaseResult{}, err
 	}
-	return phaseResult{Events: len(evs), Seconds: acked, Extra: map[string]float64{"indexedSeconds": indexed}}, firstErr
+	return phaseResult{Events: f.events, Seconds: acked, Extra: map[string]float64{"indexedSeconds": indexed}}, firstErr
 }
 
 func percentiles(d []time.Duration) [2]float64 {

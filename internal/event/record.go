@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"time"
 )
@@ -71,12 +72,19 @@ type Record struct {
 	EventContext                 json.RawMessage `json:"eventContext,omitempty"`
 	InsightDetails               json.RawMessage `json:"insightDetails,omitempty"`
 
-	// Extra holds members not listed above, keyed by member name.
+	// Extra holds members not listed above, keyed by member name, as raw
+	// JSON. It also keeps, under its own name, a known member whose JSON the
+	// typed field cannot carry exactly: a string member that is "" or null
+	// (an empty field means absent), null for a pointer or slice field, a
+	// value of an unexpected JSON type (the field is then left zero), or
+	// resources or tlsDetails with members Resource or TLSDetails lack.
+	// MarshalJSON writes such a kept member in its AWS position, unless the
+	// typed field has since been set to a different value, which then wins.
 	Extra map[string]json.RawMessage `json:"-"`
 }
 
-// UserIdentity is the userIdentity element. Unknown members are kept in
-// Extra, as for [Record].
+// UserIdentity is the userIdentity element. Unknown members, and known ones
+// the typed fields cannot carry exactly, are kept in Extra, as for [Record].
 type UserIdentity struct {
 	Type             string                     `json:"type,omitempty"`
 	PrincipalID      string                     `json:"principalId,omitempty"`
@@ -195,6 +203,16 @@ type field[T any] struct {
 
 type fieldTable[T any] []field[T]
 
+// known reports whether name is one of the table's members.
+func (ft fieldTable[T]) known(name string) bool {
+	for _, f := range ft {
+		if f.name == name {
+			return true
+		}
+	}
+	return false
+}
+
 func (ft fieldTable[T]) marshal(v *T, extra map[string]json.RawMessage) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.WriteByte('{')
@@ -210,9 +228,17 @@ func (ft fieldTable[T]) marshal(v *T, extra map[string]json.RawMessage) ([]byte,
 		buf.Write(raw)
 	}
 	for _, f := range ft {
-		raw, ok, err := encodeMember(f.ptr(v))
+		p := f.ptr(v)
+		raw, ok, err := encodeMember(p)
 		if err != nil {
 			return nil, fmt.Errorf("encode %s: %w", f.name, err)
+		}
+		// A known member kept in extra is the exact JSON it arrived as.
+		// It is written back unless the typed field now holds something
+		// else (the caller changed it).
+		if kept, isKept := extra[f.name]; isKept && (!ok || keptMatches(kept, p)) {
+			put(f.name, kept)
+			continue
 		}
 		if ok {
 			put(f.name, raw)
@@ -220,7 +246,9 @@ func (ft fieldTable[T]) marshal(v *T, extra map[string]json.RawMessage) ([]byte,
 	}
 	keys := make([]string, 0, len(extra))
 	for k := range extra {
-		keys = append(keys, k)
+		if !ft.known(k) {
+			keys = append(keys, k)
+		}
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
@@ -281,18 +309,114 @@ func (ft fieldTable[T]) unmarshal(v *T, b []byte) (map[string]json.RawMessage, e
 		if !ok {
 			continue
 		}
-		delete(m, f.name)
-		p := f.ptr(v)
-		if rm, isRaw := p.(*json.RawMessage); isRaw {
-			*rm = append(json.RawMessage(nil), raw...)
-			continue
-		}
-		if err := json.Unmarshal(raw, p); err != nil {
-			return nil, fmt.Errorf("member %s: %w", f.name, err)
+		if decodeMember(raw, f.ptr(v)) {
+			delete(m, f.name)
 		}
 	}
 	if len(m) == 0 {
 		return nil, nil
 	}
 	return m, nil
+}
+
+// decodeMember decodes the member value raw into *p and reports whether
+// encoding *p gives back the same JSON value, so that raw need not be kept.
+// It is false for a string member that is "" or null (the typed field
+// cannot tell those from absent), for null where the field is a pointer or
+// slice, for a value of a JSON type the field cannot hold (then *p is left
+// zero), and for resources or tlsDetails holding members or values the Go
+// types do not carry.
+func decodeMember(raw json.RawMessage, p any) bool {
+	if len(raw) == 0 {
+		return false
+	}
+	switch v := p.(type) {
+	case *json.RawMessage:
+		*v = append(json.RawMessage(nil), raw...)
+		return true
+	case *string:
+		if raw[0] != '"' {
+			return false
+		}
+		if s, ok := plainString(raw); ok {
+			*v = s
+		} else if json.Unmarshal(raw, v) != nil {
+			*v = ""
+		}
+		return *v != ""
+	case **string:
+		if raw[0] != '"' {
+			return false
+		}
+	case **bool:
+		if raw[0] != 't' && raw[0] != 'f' {
+			return false
+		}
+	case **UserIdentity:
+		if raw[0] != '{' {
+			return false
+		}
+	case **TLSDetails:
+		if raw[0] != '{' || json.Unmarshal(raw, v) != nil {
+			*v = nil
+			return false
+		}
+		return sameJSON(raw, *v)
+	case *[]Resource:
+		if raw[0] != '[' || json.Unmarshal(raw, v) != nil {
+			*v = nil
+			return false
+		}
+		return sameJSON(raw, *v)
+	}
+	if err := json.Unmarshal(raw, p); err != nil {
+		reflect.ValueOf(p).Elem().SetZero()
+		return false
+	}
+	return true
+}
+
+// keptMatches reports whether kept, a member's JSON kept in Extra, decodes
+// to the value the typed field *p now holds.
+func keptMatches(kept json.RawMessage, p any) bool {
+	cur := reflect.ValueOf(p).Elem()
+	fresh := reflect.New(cur.Type())
+	decodeMember(kept, fresh.Interface())
+	return reflect.DeepEqual(cur.Interface(), fresh.Elem().Interface())
+}
+
+// plainString returns the value of the JSON string literal raw when it holds
+// only printable ASCII without escapes, the common case, in which it equals
+// what encoding/json would decode.
+func plainString(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	body := raw[1 : len(raw)-1]
+	for _, c := range body {
+		if c < 0x20 || c >= 0x80 || c == '\\' || c == '"' {
+			return "", false
+		}
+	}
+	return string(body), true
+}
+
+// sameJSON reports whether the JSON text raw and the encoding of v are the
+// same JSON value (member order aside).
+func sameJSON(raw []byte, v any) bool {
+	enc, err := json.Marshal(v)
+	if err != nil {
+		return false
+	}
+	a, errA := decodeAny(raw)
+	b, errB := decodeAny(enc)
+	return errA == nil && errB == nil && reflect.DeepEqual(a, b)
+}
+
+func decodeAny(b []byte) (any, error) {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var v any
+	err := d.Decode(&v)
+	return v, err
 }

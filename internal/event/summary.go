@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -75,69 +76,390 @@ func invalid(field, format string, args ...any) error {
 	return &ValidationError{Field: field, Reason: fmt.Sprintf(format, args...)}
 }
 
-// summaryDoc is the subset of a record that Parse decodes. Decoding into it
-// skips every other member without allocating.
+// summaryDoc is the subset of a record that Parse decodes. Members are
+// matched by exact name, as [Record] and every other JSON consumer of the
+// stored bytes match them (encoding/json's struct decoding would also accept
+// "EventName" for eventName); when a name repeats, the last one wins; null
+// counts as absent.
 type summaryDoc struct {
-	EventVersion       *string `json:"eventVersion"`
-	EventTime          *string `json:"eventTime"`
-	EventSource        string  `json:"eventSource"`
-	EventName          string  `json:"eventName"`
-	AWSRegion          string  `json:"awsRegion"`
-	EventID            string  `json:"eventID"`
-	EventType          string  `json:"eventType"`
-	EventCategory      string  `json:"eventCategory"`
-	ReadOnly           *bool   `json:"readOnly"`
-	ManagementEvent    *bool   `json:"managementEvent"`
-	RecipientAccountID string  `json:"recipientAccountId"`
-	UserIdentity       *struct {
-		Type        string `json:"type"`
-		PrincipalID string `json:"principalId"`
-		ARN         string `json:"arn"`
-		AccountID   string `json:"accountId"`
-		AccessKeyID string `json:"accessKeyId"`
-		UserName    string `json:"userName"`
-		InvokedBy   string `json:"invokedBy"`
-	} `json:"userIdentity"`
-	Resources []struct {
-		ARN       string `json:"ARN"`
-		ARNPrefix string `json:"ARNPrefix"`
-		Type      string `json:"type"`
-	} `json:"resources"`
-	InsightDetails *struct {
-		EventName   string `json:"eventName"`
-		EventSource string `json:"eventSource"`
-	} `json:"insightDetails"`
+	EventVersion       *string
+	EventTime          *string
+	EventSource        string
+	EventName          string
+	AWSRegion          string
+	EventID            string
+	EventType          string
+	EventCategory      string
+	ReadOnly           *bool
+	ManagementEvent    *bool
+	RecipientAccountID string
+	UserIdentity       *docIdentity
+	Resources          []docResource
+	InsightDetails     *docInsight
+}
+
+type docIdentity struct {
+	Type        string
+	PrincipalID string
+	ARN         string
+	AccountID   string
+	AccessKeyID string
+	UserName    string
+	InvokedBy   string
+}
+
+type docResource struct {
+	ARN       string
+	ARNPrefix string
+	Type      string
+}
+
+type docInsight struct {
+	EventName   string
+	EventSource string
 }
 
 // Parse validates a record and derives its Summary. raw may contain
-// insignificant whitespace; Event.Raw is its compact form. Parse does not
-// keep a reference to raw.
+// insignificant whitespace; Event.Raw is its compact form, which must be at
+// most [MaxRecordSize] bytes. Parse does not keep a reference to raw.
 func Parse(raw []byte) (Event, error) {
-	if len(raw) > MaxRecordSize {
-		return Event{}, invalid("", "record is %d bytes, larger than the 256 KB limit", len(raw))
+	b, err := compactCopy(raw)
+	if err != nil {
+		return Event{}, err
 	}
-	var compact bytes.Buffer
-	compact.Grow(len(raw))
-	if err := json.Compact(&compact, raw); err != nil {
-		return Event{}, invalid("", "not valid JSON: %v", err)
-	}
-	b := compact.Bytes()
 	if len(b) == 0 || b[0] != '{' {
 		return Event{}, invalid("", "not a JSON object")
 	}
 	var d summaryDoc
-	if err := json.Unmarshal(b, &d); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			return Event{}, invalid(te.Field, "has JSON type %s, want %s", te.Value, te.Type)
-		}
-		return Event{}, invalid("", "%v", err)
+	if err := d.decode(b); err != nil {
+		return Event{}, err
 	}
 	s, err := summarize(&d)
 	if err != nil {
 		return Event{}, err
 	}
 	return Event{Raw: b, Summary: s}, nil
+}
+
+// compactCopy validates raw as JSON and returns a new slice holding its
+// compact form, or a *ValidationError.
+func compactCopy(raw []byte) ([]byte, error) {
+	tooLarge := func(n int) error {
+		return invalid("", "record is %d bytes, larger than the 256 KB limit", n)
+	}
+	// Records read from log files and from the store are compact already:
+	// validating and copying them is cheaper than json.Compact.
+	if isCompact(raw) {
+		if len(raw) > MaxRecordSize {
+			return nil, tooLarge(len(raw))
+		}
+		if json.Valid(raw) {
+			return bytes.Clone(raw), nil
+		}
+	}
+	var compact bytes.Buffer
+	compact.Grow(min(len(raw), MaxRecordSize+1))
+	if err := json.Compact(&compact, raw); err != nil {
+		return nil, invalid("", "not valid JSON: %v", err)
+	}
+	if compact.Len() > MaxRecordSize {
+		return nil, tooLarge(compact.Len())
+	}
+	return compact.Bytes(), nil
+}
+
+// isCompact reports whether raw has no whitespace outside JSON strings.
+// It may answer either way for text that is not valid JSON.
+func isCompact(raw []byte) bool {
+	for i := 0; i < len(raw); i++ {
+		switch raw[i] {
+		case ' ', '\t', '\n', '\r':
+			return false
+		case '"':
+			i = stringEnd(raw, i) - 1
+		}
+	}
+	return true
+}
+
+// stringEnd returns the index just past the JSON string starting at b[i],
+// or len(b) if it is not terminated.
+func stringEnd(b []byte, i int) int {
+	for j := i + 1; j < len(b); {
+		k := bytes.IndexByte(b[j:], '"')
+		if k < 0 {
+			break
+		}
+		q := j + k
+		n := 0
+		for p := q - 1; p > i && b[p] == '\\'; p-- {
+			n++
+		}
+		if n%2 == 0 {
+			return q + 1
+		}
+		j = q + 1
+	}
+	return len(b)
+}
+
+// valueEnd returns the index just past the JSON value starting at b[i].
+// b must be valid compact JSON.
+func valueEnd(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		return stringEnd(b, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				j = stringEnd(b, j) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return len(b)
+	}
+	j := i
+	for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' {
+		j++
+	}
+	return j
+}
+
+// eachMember calls fn with the name and value of each member of the JSON
+// object obj, in order. obj must be valid compact JSON. name is the decoded
+// member name; fn must not keep it.
+func eachMember(obj []byte, fn func(name, val []byte) error) error {
+	i := 1
+	for i < len(obj) && obj[i] == '"' {
+		ke := stringEnd(obj, i)
+		name := obj[i+1 : ke-1]
+		if bytes.IndexByte(name, '\\') >= 0 {
+			name = []byte(jsonString(obj[i:ke]))
+		}
+		ve := valueEnd(obj, ke+1)
+		if err := fn(name, obj[ke+1:ve]); err != nil {
+			return err
+		}
+		i = ve + 1 // past ',' or the closing '}'
+	}
+	return nil
+}
+
+// eachElement calls fn with each element of the JSON array arr, in order.
+// arr must be valid compact JSON.
+func eachElement(arr []byte, fn func(i int, val []byte) error) error {
+	for i, n := 1, 0; i < len(arr) && arr[i] != ']'; n++ {
+		ve := valueEnd(arr, i)
+		if err := fn(n, arr[i:ve]); err != nil {
+			return err
+		}
+		i = ve + 1
+	}
+	return nil
+}
+
+// jsonString decodes the valid JSON string literal lit.
+func jsonString(lit []byte) string {
+	if s, ok := plainString(lit); ok {
+		return s
+	}
+	var s string
+	_ = json.Unmarshal(lit, &s) // lit is valid: cannot fail
+	return s
+}
+
+// jsonKind names the JSON type of the value val for messages.
+func jsonKind(val []byte) string {
+	switch val[0] {
+	case '"':
+		return "string"
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case 't', 'f':
+		return "boolean"
+	case 'n':
+		return "null"
+	}
+	return "number"
+}
+
+// wrongType reports that member prefix+name has the wrong JSON type. The
+// path is built only here, so that decoding valid records does not.
+func wrongType(prefix, name string, val []byte, want string) error {
+	return invalid(prefix+name, "is a JSON %s, want %s", jsonKind(val), want)
+}
+
+// pick sets vals[i] to the value of the last member of obj named names[i],
+// or nil if there is none. obj must be valid compact JSON.
+func pick(obj []byte, names []string, vals [][]byte) {
+	_ = eachMember(obj, func(name, val []byte) error {
+		for i, n := range names {
+			if string(name) == n {
+				vals[i] = val
+				break
+			}
+		}
+		return nil
+	})
+}
+
+// decodeString sets *dst from a string or null member value; val nil
+// (absent) leaves *dst unchanged.
+func decodeString(prefix, name string, val []byte, dst *string) error {
+	switch {
+	case val == nil:
+	case val[0] == '"':
+		*dst = jsonString(val)
+	case val[0] == 'n':
+		*dst = ""
+	default:
+		return wrongType(prefix, name, val, "string")
+	}
+	return nil
+}
+
+func decodeStringPtr(name string, val []byte, dst **string) error {
+	if val == nil || val[0] == 'n' {
+		*dst = nil
+		return nil
+	}
+	var s string
+	if err := decodeString("", name, val, &s); err != nil {
+		return err
+	}
+	*dst = &s
+	return nil
+}
+
+func decodeBoolPtr(name string, val []byte, dst **bool) error {
+	switch {
+	case val == nil || val[0] == 'n':
+		*dst = nil
+	case val[0] == 't' || val[0] == 'f':
+		v := val[0] == 't'
+		*dst = &v
+	default:
+		return wrongType("", name, val, "boolean")
+	}
+	return nil
+}
+
+// decodeStrings decodes the string members names (at most 8) of obj into
+// dsts, naming them prefix+name in errors.
+func decodeStrings(prefix string, obj []byte, names []string, dsts ...*string) error {
+	var buf [8][]byte
+	vals := buf[:len(names)]
+	pick(obj, names, vals)
+	for i, v := range vals {
+		if err := decodeString(prefix, names[i], v, dsts[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Members of a record that Parse reads, in the order decode checks them.
+var docNames = [...]string{
+	"eventVersion", "eventTime", "eventSource", "eventName", "awsRegion", "eventID",
+	"eventType", "eventCategory", "readOnly", "managementEvent", "recipientAccountId",
+	"userIdentity", "resources", "insightDetails",
+}
+
+var (
+	identityNames = []string{"type", "principalId", "arn", "accountId", "accessKeyId", "userName", "invokedBy"}
+	resourceNames = []string{"ARN", "ARNPrefix", "type"}
+	insightNames  = []string{"eventName", "eventSource"}
+)
+
+// decode fills d from the valid compact JSON object b.
+func (d *summaryDoc) decode(b []byte) error {
+	var v [len(docNames)][]byte
+	pick(b, docNames[:], v[:])
+	for _, err := range []error{
+		decodeStringPtr("eventVersion", v[0], &d.EventVersion),
+		decodeStringPtr("eventTime", v[1], &d.EventTime),
+		decodeString("", "eventSource", v[2], &d.EventSource),
+		decodeString("", "eventName", v[3], &d.EventName),
+		decodeString("", "awsRegion", v[4], &d.AWSRegion),
+		decodeString("", "eventID", v[5], &d.EventID),
+		decodeString("", "eventType", v[6], &d.EventType),
+		decodeString("", "eventCategory", v[7], &d.EventCategory),
+		decodeBoolPtr("readOnly", v[8], &d.ReadOnly),
+		decodeBoolPtr("managementEvent", v[9], &d.ManagementEvent),
+		decodeString("", "recipientAccountId", v[10], &d.RecipientAccountID),
+		d.decodeIdentity(v[11]),
+		d.decodeResources(v[12]),
+		d.decodeInsight(v[13]),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *summaryDoc) decodeIdentity(val []byte) error {
+	switch {
+	case val == nil || val[0] == 'n':
+		d.UserIdentity = nil
+		return nil
+	case val[0] != '{':
+		return wrongType("", "userIdentity", val, "object")
+	}
+	u := new(docIdentity)
+	d.UserIdentity = u
+	return decodeStrings("userIdentity.", val, identityNames,
+		&u.Type, &u.PrincipalID, &u.ARN, &u.AccountID, &u.AccessKeyID, &u.UserName, &u.InvokedBy)
+}
+
+func (d *summaryDoc) decodeResources(val []byte) error {
+	switch {
+	case val == nil || val[0] == 'n':
+		d.Resources = nil
+		return nil
+	case val[0] != '[':
+		return wrongType("", "resources", val, "array")
+	}
+	d.Resources = []docResource{}
+	return eachElement(val, func(i int, val []byte) error {
+		var r docResource
+		switch val[0] {
+		case 'n':
+		case '{':
+			if err := decodeStrings("", val, resourceNames, &r.ARN, &r.ARNPrefix, &r.Type); err != nil {
+				if ve, ok := errors.AsType[*ValidationError](err); ok {
+					ve.Field = "resources[" + strconv.Itoa(i) + "]." + ve.Field
+				}
+				return err
+			}
+		default:
+			return wrongType("resources", "["+strconv.Itoa(i)+"]", val, "object")
+		}
+		d.Resources = append(d.Resources, r)
+		return nil
+	})
+}
+
+func (d *summaryDoc) decodeInsight(val []byte) error {
+	switch {
+	case val == nil || val[0] == 'n':
+		d.InsightDetails = nil
+		return nil
+	case val[0] != '{':
+		return wrongType("", "insightDetails", val, "object")
+	}
+	in := new(docInsight)
+	d.InsightDetails = in
+	return decodeStrings("insightDetails.", val, insightNames, &in.EventName, &in.EventSource)
 }
 
 func summarize(d *summaryDoc) (Summary, error) {
@@ -165,22 +487,32 @@ func summarize(d *summaryDoc) (Summary, error) {
 		return s, invalid("awsRegion", "%q is not a region name (lowercase letters, digits and '-', at most 32)", s.Region)
 	}
 	s.Account = d.RecipientAccountID
-	if s.Account == "" && d.UserIdentity != nil {
-		s.Account = d.UserIdentity.AccountID
+	accountField := "recipientAccountId"
+	if s.Account == "" && d.UserIdentity != nil && d.UserIdentity.AccountID != "" {
+		s.Account, accountField = d.UserIdentity.AccountID, "userIdentity.accountId"
 	}
 	if !ValidAccountID(s.Account) {
 		if s.Account == "" {
 			return s, invalid("recipientAccountId", "missing, and userIdentity.accountId is missing too")
 		}
-		return s, invalid("recipientAccountId", "%q is not a 12-digit account id", s.Account)
+		return s, invalid(accountField, "%q is not a 12-digit account id", s.Account)
 	}
 	s.Category = deriveCategory(d)
 	s.ReadOnly = d.ReadOnly
 	if s.Category == CategoryInsight {
-		if d.InsightDetails != nil {
-			s.EventName = d.InsightDetails.EventName
-			s.EventSource = d.InsightDetails.EventSource
+		// Insights records name the subject API inside insightDetails,
+		// where both members are required (insights.md §3).
+		if d.InsightDetails == nil {
+			return s, invalid("insightDetails", "missing; an Insights record names its subject API there")
 		}
+		if d.InsightDetails.EventSource == "" {
+			return s, invalid("insightDetails.eventSource", "missing")
+		}
+		if d.InsightDetails.EventName == "" {
+			return s, invalid("insightDetails.eventName", "missing")
+		}
+		s.EventName = d.InsightDetails.EventName
+		s.EventSource = d.InsightDetails.EventSource
 	} else {
 		if d.EventSource == "" {
 			return s, invalid("eventSource", "missing")

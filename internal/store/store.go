@@ -671,6 +671,12 @@ func (s *Store) Close() error {
 		errs = append(errs, err)
 	} else {
 		s.durable.Store(s.ix.Checkpoint())
+		// Everything is applied and synced: seal the active segment so no
+		// WAL data outlives the shutdown. Followers added later (trail
+		// delivery, lake) will hold segments back with their checkpoints.
+		if err := s.wal.Seal(); err != nil {
+			errs = append(errs, err)
+		}
 		s.truncate()
 	}
 	errs = append(errs, s.wal.Close(), s.ix.Close())

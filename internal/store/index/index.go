@@ -98,6 +98,11 @@ func Open(dir string, opts Options) (*Index, error) {
 		// The newest format: its tables support zstd and columnar blocks.
 		FormatMajorVersion: pebble.FormatNewest,
 	}
+	// Records (about 1 KB each) go to blob files at flush time and are not
+	// rewritten by every compaction; only the small keys are.
+	po.Experimental.ValueSeparationPolicy = func() pebble.ValueSeparationPolicy {
+		return pebble.ValueSeparationPolicy{Enabled: true, MinimumSize: 256, MaxBlobReferenceDepth: 10, RewriteMinimumAge: 5 * time.Minute, TargetGarbageRatio: 0.2}
+	}
 	po.EnsureDefaults()
 	for i := range po.Levels {
 		po.Levels[i].BlockSize = 32 << 10
@@ -107,7 +112,7 @@ func Open(dir string, opts Options) (*Index, error) {
 		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
 	po.ApplyCompressionSettings(func() pebble.DBCompressionSettings {
-		return pebble.UniformDBCompressionSettings(block.BalancedCompression)
+		return pebble.UniformDBCompressionSettings(block.GoodCompression)
 	})
 	db, err := pebble.Open(dir, po)
 	cache.Unref()

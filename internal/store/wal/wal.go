@@ -266,6 +266,19 @@ func (w *WAL) startSegment(first uint64) error {
 	return nil
 }
 
+// Seal closes the active segment and starts a new, empty one, so that
+// Truncate can remove everything written so far. Stores call it on a clean
+// shutdown once every follower has applied the whole log.
+func (w *WAL) Seal() error {
+	if w.closed {
+		return ErrClosed
+	}
+	if w.size <= int64(len(magic)) {
+		return nil // already empty
+	}
+	return w.rotate()
+}
+
 // Truncate deletes sealed segments whose records all have seq < before. The
 // active segment is never deleted.
 func (w *WAL) Truncate(before uint64) (int, error) {
