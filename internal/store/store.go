@@ -29,6 +29,9 @@ type Options struct {
 	// MaxLag is how many acknowledged events may wait for the index before
 	// Append applies back-pressure.
 	MaxLag uint64
+	// MaxLagBytes bounds the same queue by the events' size, so memory
+	// stays bounded however large the events are.
+	MaxLagBytes int64
 	// BackpressureWait is how long Append waits for the index to catch up
 	// before it gives up with ErrBackpressure.
 	BackpressureWait time.Duration
@@ -49,10 +52,11 @@ func DefaultOptions() Options {
 		Retention:        90 * 24 * time.Hour,
 		SegmentSize:      32 << 20,
 		MaxLag:           200_000,
+		MaxLagBytes:      128 << 20,
 		BackpressureWait: 10 * time.Second,
 		MaxBatchBytes:    8 << 20,
 		SweepInterval:    time.Hour,
-		IndexCacheSize:   128 << 20,
+		IndexCacheSize:   512 << 20,
 		Now:              time.Now,
 		Logger:           slog.Default(),
 	}
@@ -74,6 +78,7 @@ type Store struct {
 	indexed  uint64
 	progress chan struct{}
 	queue    []index.Item
+	lagBytes int64               // bytes of the events in queue
 	pending  map[string]struct{} // eventIDs in the WAL but not yet indexed
 	closing  bool
 
@@ -107,6 +112,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	if opts.MaxLag == 0 {
 		opts.MaxLag = def.MaxLag
+	}
+	if opts.MaxLagBytes <= 0 {
+		opts.MaxLagBytes = def.MaxLagBytes
 	}
 	if opts.BackpressureWait <= 0 {
 		opts.BackpressureWait = def.BackpressureWait
@@ -259,14 +267,14 @@ func (s *Store) waitRoom(ctx context.Context) error {
 	var timer <-chan time.Time
 	for {
 		s.mu.Lock()
-		lag := s.acked - s.indexed
+		lag, lagBytes := s.acked-s.indexed, s.lagBytes
 		ch := s.progress
 		closing := s.closing
 		s.mu.Unlock()
 		if closing {
 			return ErrClosed
 		}
-		if lag < s.opts.MaxLag {
+		if lag < s.opts.MaxLag && lagBytes < s.opts.MaxLagBytes {
 			return nil
 		}
 		if timer == nil {
@@ -394,6 +402,9 @@ func (s *Store) commit(group []*appendReq) {
 	}
 	if len(qitems) > 0 {
 		s.queue = append(s.queue, qitems...)
+		for _, e := range entries {
+			s.lagBytes += int64(len(e.Raw))
+		}
 		s.acked = qitems[len(qitems)-1].Seq
 	}
 	close(s.progress)
@@ -499,6 +510,7 @@ func (s *Store) indexer() {
 			s.mu.Lock()
 			for _, it := range items[:n] {
 				delete(s.pending, dedupeKey(it.Event.Account, it.Event.Region, it.Event.EventID))
+				s.lagBytes -= int64(len(it.Event.Raw))
 			}
 			s.indexed = items[n-1].Seq
 			close(s.progress)
