@@ -227,7 +227,7 @@ func (s *Store) replay() error {
 	if s.ix.Checkpoint() != next-1 {
 		return fmt.Errorf("replay: WAL ends at %d but index reached %d", next-1, s.ix.Checkpoint())
 	}
-	if err := s.ix.Sync(); err != nil {
+	if _, err := s.ix.Sync(); err != nil {
 		return fmt.Errorf("replay: %w", err)
 	}
 	s.log.Info("store: replayed WAL into index", "events", n, "from", from, "elapsed", time.Since(start).Round(time.Millisecond))
@@ -301,6 +301,7 @@ func (s *Store) writer() {
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
 	var group []*appendReq
+	lastGroup := 0
 	for {
 		group = group[:0]
 		select {
@@ -321,6 +322,13 @@ func (s *Store) writer() {
 			}
 		}
 		size := reqBytes(group[0])
+		// Under load (the last group was large), wait a moment for more
+		// appends so one fsync covers more of them; a lone caller never
+		// waits.
+		var linger <-chan time.Time
+		if lastGroup >= 32 {
+			linger = time.After(200 * time.Microsecond)
+		}
 	more:
 		for size < s.opts.MaxBatchBytes {
 			select {
@@ -328,9 +336,19 @@ func (s *Store) writer() {
 				group = append(group, r)
 				size += reqBytes(r)
 			default:
-				break more
+				if linger == nil || len(group) >= 2*lastGroup {
+					break more
+				}
+				select {
+				case r := <-s.reqs:
+					group = append(group, r)
+					size += reqBytes(r)
+				case <-linger:
+					linger = nil
+				}
 			}
 		}
+		lastGroup = len(group)
 		s.commit(group)
 	}
 }
@@ -492,7 +510,9 @@ func (s *Store) indexer() {
 			select {
 			case <-ch:
 			case <-time.After(time.Second):
-				s.syncIndex(&lastSync)
+				if time.Since(lastSync) > 30*time.Second {
+					s.syncIndex(&lastSync)
+				}
 			}
 			s.mu.Lock()
 		}
@@ -518,18 +538,20 @@ func (s *Store) indexer() {
 			s.mu.Unlock()
 			items = items[n:]
 		}
-		if time.Since(lastSync) > 2*time.Second {
+		// The index syncs by flushing its memtable, so not too often:
+		// until then the WAL keeps what the index might lose.
+		if time.Since(lastSync) > 30*time.Second {
 			s.syncIndex(&lastSync)
 		}
 	}
 }
 
 func (s *Store) syncIndex(last *time.Time) {
-	ck := s.ix.Checkpoint()
-	if ck == s.durable.Load() {
+	if s.ix.Checkpoint() == s.durable.Load() {
 		return
 	}
-	if err := s.ix.Sync(); err != nil {
+	ck, err := s.ix.Sync()
+	if err != nil {
 		s.log.Error("store: index sync failed", "err", err)
 		return
 	}
@@ -679,10 +701,10 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	s.wg.Wait() // the indexer has applied everything acknowledged
 	var errs []error
-	if err := s.ix.Sync(); err != nil {
+	if ck, err := s.ix.Sync(); err != nil {
 		errs = append(errs, err)
 	} else {
-		s.durable.Store(s.ix.Checkpoint())
+		s.durable.Store(ck)
 		// Everything is applied and synced: seal the active segment so no
 		// WAL data outlives the shutdown. Followers added later (trail
 		// delivery, lake) will hold segments back with their checkpoints.

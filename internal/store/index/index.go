@@ -97,6 +97,10 @@ func Open(dir string, opts Options) (*Index, error) {
 		Logger:                     quietLogger{opts.Logger},
 		// The newest format: its tables support zstd and columnar blocks.
 		FormatMajorVersion: pebble.FormatNewest,
+		// OpenTrail's WAL is the source of truth and the index records its
+		// checkpoint with the keys, so a lost memtable is replayed from the
+		// WAL; Pebble's own log would only double the writes.
+		DisableWAL: true,
 	}
 	// Records (about 1 KB each) go to blob files at flush time and are not
 	// rewritten by every compaction; only the small keys are.
@@ -199,9 +203,9 @@ func KindOf(s *event.Summary) byte {
 }
 
 // Apply stores items, which must continue the sequence from Checkpoint, in
-// one atomic batch together with the new checkpoint. It is not synced: call
-// Sync before relying on it surviving a machine crash (a process crash is
-// survived either way).
+// one atomic batch together with the new checkpoint. It is not durable
+// until Sync: a crash loses applied batches back to the last Sync (the
+// checkpoint goes back with them), and the store replays them from the WAL.
 func (ix *Index) Apply(items []Item) error {
 	if len(items) == 0 {
 		return nil
@@ -283,12 +287,14 @@ func (ix *Index) Apply(items []Item) error {
 	return nil
 }
 
-// Sync makes everything applied so far durable against machine crashes.
-func (ix *Index) Sync() error {
-	if err := ix.db.LogData(nil, pebble.Sync); err != nil {
-		return fmt.Errorf("index sync: %w", err)
+// Sync makes everything applied so far durable (it flushes the memtable)
+// and returns the checkpoint that is now durable.
+func (ix *Index) Sync() (uint64, error) {
+	ck := ix.ckpt
+	if err := ix.db.Flush(); err != nil {
+		return 0, fmt.Errorf("index sync: %w", err)
 	}
-	return nil
+	return ck, nil
 }
 
 // forEachAttr calls fn for every lookup key the event is indexed under
@@ -651,7 +657,7 @@ func (ix *Index) Close() error {
 		return nil
 	}
 	ix.closed = true
-	err := ix.db.LogData(nil, pebble.Sync)
+	_, err := ix.Sync()
 	return errors.Join(err, ix.db.Close())
 }
 
