@@ -85,6 +85,7 @@ type Store struct {
 	durable atomic.Uint64 // index checkpoint known to be synced
 
 	walPath    string
+	replayed   int // WAL records applied to the index by Open
 	stop       chan struct{}
 	writerDone chan struct{}
 	wg         sync.WaitGroup
@@ -224,6 +225,7 @@ func (s *Store) replay() error {
 		return fmt.Errorf("replay: %w", err)
 	}
 	n += len(batch)
+	s.replayed = n
 	if s.ix.Checkpoint() != next-1 {
 		return fmt.Errorf("replay: WAL ends at %d but index reached %d", next-1, s.ix.Checkpoint())
 	}
@@ -667,6 +669,10 @@ func (s *Store) Lookup(ctx context.Context, q Query) (Page, error) {
 	}
 	return page, nil
 }
+
+// Replayed reports how many WAL records Open had to apply to the index:
+// only the tail the index had not made durable, never the whole history.
+func (s *Store) Replayed() int { return s.replayed }
 
 // Stats describes the store for benchmarks and operators.
 type Stats struct {

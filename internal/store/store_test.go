@@ -236,6 +236,40 @@ func TestReplayUnindexedWAL(t *testing.T) {
 	}
 }
 
+func TestOpenReplaysOnlyTheTail(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, nil)
+	var evs []event.Event
+	for i := range 2000 {
+		evs = append(evs, mkEvent(t, i, nil))
+	}
+	s.Append(context.Background(), evs, store.AppendOptions{})
+	s.Close()
+	s = openStore(t, dir, nil)
+	if n := s.Replayed(); n != 0 {
+		t.Fatalf("after a clean close Open replayed %d records, want 0", n)
+	}
+	s.Close()
+	// Three records the index never saw (a crash right after their fsync).
+	w, err := wal.Open(filepath.Join(dir, "wal"), wal.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 5000; i < 5003; i++ {
+		ev := mkEvent(t, i, nil)
+		w.Write([]wal.Entry{{Account: ev.Account, Region: ev.Region, Raw: ev.Raw}})
+	}
+	w.Sync()
+	w.Close()
+	s = openStore(t, dir, nil)
+	if n := s.Replayed(); n != 3 {
+		t.Fatalf("Open replayed %d records, want exactly the 3 unapplied ones", n)
+	}
+	if got := lookupAll(t, s, store.Query{Account: acct, Region: region, Limit: 50}); len(got) != 2003 {
+		t.Fatalf("found %d events, want 2003", len(got))
+	}
+}
+
 func TestConcurrentAppendsGroupCommit(t *testing.T) {
 	s := openStore(t, t.TempDir(), nil)
 	var wg sync.WaitGroup

@@ -220,3 +220,29 @@ func FuzzSegmentDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestSealThenTruncateLeavesOnlyAnEmptySegment(t *testing.T) {
+	dir := t.TempDir()
+	w := openT(t, dir, 1<<20)
+	w.Write(entries(0, 10))
+	w.Sync()
+	if err := w.Seal(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Seal(); err != nil { // sealing an empty segment is a no-op
+		t.Fatal(err)
+	}
+	if n, err := w.Truncate(w.NextSeq()); err != nil || n != 1 {
+		t.Fatalf("Truncate = %d, %v; want the one sealed segment removed", n, err)
+	}
+	w.Close()
+	segs, _ := listSegments(dir)
+	if len(segs) != 1 || segs[0] != 11 {
+		t.Fatalf("segments = %v, want one starting at 11", segs)
+	}
+	w = openT(t, dir, 1<<20)
+	defer w.Close()
+	if w.NextSeq() != 11 {
+		t.Fatalf("NextSeq after reopen = %d, want 11: sequence numbers never restart", w.NextSeq())
+	}
+}
