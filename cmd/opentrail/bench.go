@@ -32,8 +32,6 @@ import (
 	"github.com/opentrail/opentrail/internal/config"
 	"github.com/opentrail/opentrail/internal/daemon"
 	"github.com/opentrail/opentrail/internal/event"
-	"github.com/opentrail/opentrail/internal/identity"
-	"github.com/opentrail/opentrail/internal/importer"
 	"github.com/opentrail/opentrail/internal/logfile"
 	"github.com/opentrail/opentrail/internal/store"
 )
@@ -246,33 +244,17 @@ func runPhase(ctx context.Context, f benchFlags) (phaseResult, error) {
 		os.RemoveAll(dir)
 		os.MkdirAll(dir, 0o755)
 		zero := 0
-		settings, err := config.ResolveSettings(dir, &zero)
-		if err != nil {
-			return phaseResult{}, err
-		}
-		ids, err := identity.Open(dir)
-		if err != nil {
-			return phaseResult{}, err
-		}
-		so := store.DefaultOptions()
-		so.Retention = settings.Retention()
-		so.Logger = quiet
 		start := time.Now()
-		st, err := store.Open(filepath.Join(dir, daemon.EventsDir), so)
+		sum, err := importInto(ctx, dir, &zero, []string{logs}, nil, quiet)
 		if err != nil {
-			return phaseResult{}, err
-		}
-		sum, err := importer.Run(ctx, []string{logs}, importer.Options{Appender: st, Accounts: ids, Logger: quiet, Retention: 0})
-		if err != nil {
-			return phaseResult{}, err
-		}
-		if err := st.Close(); err != nil {
 			return phaseResult{}, err
 		}
 		el := time.Since(start).Seconds()
 		// Reopen once: the index deletes files made obsolete by its last
 		// compactions lazily, so measure what stays on disk.
-		st, err = store.Open(filepath.Join(dir, daemon.EventsDir), so)
+		so := store.DefaultOptions()
+		so.Retention, so.Logger = 0, quiet
+		st, err := store.Open(filepath.Join(dir, daemon.EventsDir), so)
 		if err != nil {
 			return phaseResult{}, err
 		}

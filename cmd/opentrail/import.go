@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -66,30 +67,37 @@ Flags:`)
 	if *retention >= 0 {
 		override = retention
 	}
-	settings, err := config.ResolveSettings(*dataDir, override)
+	sum, err := importInto(ctx, *dataDir, override, fs.Args(), c.stderr, log)
+	sum.Print(c.stdout)
+	return err
+}
+
+// importInto imports paths into the (locked) data directory dir and closes
+// the store, so that every event is indexed when it returns. The caller
+// holds the directory lock.
+func importInto(ctx context.Context, dir string, retention *int, paths []string, progress io.Writer, log *slog.Logger) (sum importer.Summary, err error) {
+	settings, err := config.ResolveSettings(dir, retention)
 	if err != nil {
-		return err
+		return sum, err
 	}
-	ids, err := identity.Open(*dataDir)
+	ids, err := identity.Open(dir)
 	if err != nil {
-		return err
+		return sum, err
 	}
 	so := store.DefaultOptions()
 	so.Retention = settings.Retention()
 	so.Logger = log
-	st, err := store.Open(filepath.Join(*dataDir, daemon.EventsDir), so)
+	st, err := store.Open(filepath.Join(dir, daemon.EventsDir), so)
 	if err != nil {
-		return err
+		return sum, err
 	}
 	defer func() { err = errors.Join(err, st.Close()) }()
-	sum, runErr := importer.Run(ctx, fs.Args(), importer.Options{
+	return importer.Run(ctx, paths, importer.Options{
 		Appender:        st,
 		Accounts:        ids,
-		Progress:        c.stderr,
+		Progress:        progress,
 		Retention:       settings.Retention(),
-		CredentialsPath: filepath.Join(*dataDir, identity.CredentialsFile),
+		CredentialsPath: filepath.Join(dir, identity.CredentialsFile),
 		Logger:          log,
 	})
-	sum.Print(c.stdout)
-	return runErr
 }
