@@ -1,0 +1,204 @@
+package index
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/opentrail/opentrail/internal/event"
+)
+
+var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func ev(t *testing.T, id string, sec int, category string) *event.Event {
+	t.Helper()
+	m := map[string]any{"eventTime": event.FormatTime(t0.Add(time.Duration(sec) * time.Second)), "eventID": id,
+		"awsRegion": "us-east-1", "recipientAccountId": "123456789012", "eventSource": "s3.amazonaws.com",
+		"eventName": "GetObject", "eventCategory": category, "readOnly": true}
+	if category == event.CategoryInsight {
+		m["insightDetails"] = map[string]any{"eventName": "GetObject", "eventSource": "s3.amazonaws.com"}
+	}
+	b, _ := json.Marshal(m)
+	e, err := event.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &e
+}
+
+func open(t *testing.T, dir string) *Index {
+	t.Helper()
+	ix, err := Open(dir, DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ix.Close() })
+	return ix
+}
+
+func hitIDs(t *testing.T, hits []Hit) []string {
+	var ids []string
+	for _, h := range hits {
+		e, err := event.Parse(h.Raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, e.EventID)
+	}
+	return ids
+}
+
+func TestApplyLookupKindsAndCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	ix := open(t, dir)
+	items := []Item{
+		{1, ev(t, "m1", 1, event.CategoryMgmt)},
+		{2, ev(t, "d1", 2, event.CategoryData)},
+		{3, ev(t, "i1", 3, event.CategoryInsight)},
+		{4, ev(t, "m2", 4, event.CategoryMgmt)},
+	}
+	if err := ix.Apply(items); err != nil {
+		t.Fatal(err)
+	}
+	if ix.Checkpoint() != 4 {
+		t.Fatalf("checkpoint %d", ix.Checkpoint())
+	}
+	q := Query{Account: "123456789012", Region: "us-east-1", Kind: KindManagement, Start: 0, End: t0.Unix() + 100, Limit: 10}
+	hits, next, err := ix.Lookup(q)
+	if err != nil || next != nil {
+		t.Fatal(err, next)
+	}
+	if diff := cmp.Diff([]string{"m2", "m1"}, hitIDs(t, hits)); diff != "" {
+		t.Fatal(diff)
+	}
+	q.Kind = KindInsight
+	hits, _, _ = ix.Lookup(q)
+	if diff := cmp.Diff([]string{"i1"}, hitIDs(t, hits)); diff != "" {
+		t.Fatal(diff)
+	}
+	// Durable across reopen once synced.
+	if ck, err := ix.Sync(); err != nil || ck != 4 {
+		t.Fatalf("Sync = %d, %v", ck, err)
+	}
+	ix.Close()
+	ix = open(t, dir)
+	if ix.Checkpoint() != 4 {
+		t.Fatalf("checkpoint after reopen %d", ix.Checkpoint())
+	}
+	q.Kind, q.Attr, q.Value = KindManagement, AttrEventName, "GetObject"
+	hits, _, _ = ix.Lookup(q)
+	if diff := cmp.Diff([]string{"m2", "m1"}, hitIDs(t, hits)); diff != "" {
+		t.Fatal(diff)
+	}
+}
+
+func TestHasEventIDs(t *testing.T) {
+	ix := open(t, t.TempDir())
+	var items []Item
+	for i := range 500 {
+		items = append(items, Item{uint64(i + 1), ev(t, fmt.Sprintf("id-%03d", i), i, event.CategoryMgmt)})
+	}
+	ix.Apply(items)
+	keys := []EventKey{
+		{"123456789012", "us-east-1", "id-007"},
+		{"123456789012", "us-east-1", "id-999"},
+		{"123456789012", "eu-west-1", "id-007"}, // unknown partition
+		{"123456789012", "us-east-1", "id-499"},
+		{"123456789012", "us-east-1", "id-00"}, // prefix of a stored id
+	}
+	got, err := ix.HasEventIDs(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]bool{true, false, false, true, false}, got); diff != "" {
+		t.Fatal(diff)
+	}
+	if ok, _ := ix.HasEventID("123456789012", "us-east-1", "id-123"); !ok {
+		t.Fatal("HasEventID missed a stored id")
+	}
+}
+
+func TestEventIDLookupRespectsRangeAndKind(t *testing.T) {
+	ix := open(t, t.TempDir())
+	ix.Apply([]Item{{1, ev(t, "a", 10, event.CategoryMgmt)}, {2, ev(t, "b", 20, event.CategoryData)}})
+	base := Query{Account: "123456789012", Region: "us-east-1", Kind: KindManagement, Attr: AttrEventID, Limit: 5}
+	for _, c := range []struct {
+		name       string
+		value      string
+		start, end int64
+		want       int
+	}{
+		{"in range", "a", t0.Unix(), t0.Unix() + 10, 1},
+		{"end excludes", "a", t0.Unix(), t0.Unix() + 9, 0},
+		{"start excludes", "a", t0.Unix() + 11, t0.Unix() + 100, 0},
+		{"data event never", "b", 0, t0.Unix() + 100, 0},
+		{"unknown", "zz", 0, t0.Unix() + 100, 0},
+	} {
+		q := base
+		q.Value, q.Start, q.End = c.value, c.start, c.end
+		hits, next, err := ix.Lookup(q)
+		if err != nil || next != nil || len(hits) != c.want {
+			t.Errorf("%s: %d hits, next %v, err %v; want %d", c.name, len(hits), next, err, c.want)
+		}
+	}
+}
+
+func TestCursor(t *testing.T) {
+	ix := open(t, t.TempDir())
+	var items []Item
+	for i := range 7 {
+		items = append(items, Item{uint64(i + 1), ev(t, fmt.Sprint("e", i), i/2, event.CategoryMgmt)}) // pairs share a second
+	}
+	ix.Apply(items)
+	q := Query{Account: "123456789012", Region: "us-east-1", Kind: KindManagement, End: t0.Unix() + 10, Limit: 3}
+	var all []string
+	for {
+		hits, next, err := ix.Lookup(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, hitIDs(t, hits)...)
+		if next == nil {
+			break
+		}
+		q.Cursor = next
+	}
+	// Same second: later arrival (higher sequence number) first.
+	if diff := cmp.Diff([]string{"e6", "e5", "e4", "e3", "e2", "e1", "e0"}, all); diff != "" {
+		t.Fatal(diff)
+	}
+	for _, bad := range [][]byte{{}, {9}, make([]byte, 14), append([]byte{cursorV1}, make([]byte, 5)...)} {
+		q.Cursor = bad
+		if len(bad) == 0 {
+			q.Cursor = []byte{}
+		}
+		if _, _, err := ix.Lookup(q); !errors.Is(err, ErrBadCursor) {
+			t.Errorf("cursor %x: err %v, want ErrBadCursor", bad, err)
+		}
+	}
+}
+
+func TestSweep(t *testing.T) {
+	ix := open(t, t.TempDir())
+	var items []Item
+	for i := range 10 {
+		items = append(items, Item{uint64(i + 1), ev(t, fmt.Sprint("s", i), i, event.CategoryMgmt)})
+	}
+	ix.Apply(items)
+	n, err := ix.Sweep(t0.Unix() + 4)
+	if err != nil || n != 4 {
+		t.Fatalf("Sweep = %d, %v; want 4", n, err)
+	}
+	q := Query{Account: "123456789012", Region: "us-east-1", Kind: KindManagement, Attr: AttrReadOnly, Value: "true", End: t0.Unix() + 100, Limit: 50}
+	hits, _, _ := ix.Lookup(q)
+	if len(hits) != 6 {
+		t.Fatalf("after sweep %d events found by attribute, want 6", len(hits))
+	}
+	if has, _ := ix.HasEventIDs([]EventKey{{"123456789012", "us-east-1", "s2"}}); has[0] {
+		t.Fatal("swept event's id still known")
+	}
+}
