@@ -373,15 +373,16 @@ func (s *Store) commit(group []*appendReq) {
 	for gi, r := range group {
 		for i := range r.evs {
 			ev := &r.evs[i]
+			k := dedupeKey(ev.Account, ev.Region, ev.EventID)
 			if r.opt.SkipDuplicates {
-				k := dedupeKey(ev.Account, ev.Region, ev.EventID)
-				_, dup := batchIDs[k]
-				if dup || stored[gi][i] {
+				if _, dup := batchIDs[k]; dup || stored[gi][i] {
 					results[gi].Duplicates = append(results[gi].Duplicates, i)
 					continue
 				}
-				batchIDs[k] = struct{}{}
 			}
+			// Every stored event goes into pending, not only deduplicated
+			// ones: a later deduplicating append must see it too.
+			batchIDs[k] = struct{}{}
 			entries = append(entries, wal.Entry{Account: ev.Account, Region: ev.Region, Raw: ev.Raw})
 			items = append(items, ev)
 			results[gi].Appended++

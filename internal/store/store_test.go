@@ -206,6 +206,16 @@ func TestDedupe(t *testing.T) {
 	if res.Appended != 0 || len(res.Duplicates) != 2 {
 		t.Fatalf("after reopen = %+v", res)
 	}
+	// An event stored without dedupe (an API call) is still seen by a
+	// deduplicating append right after, indexed or not yet.
+	for i := 10; i < 200; i++ {
+		e := mkEvent(t, i, nil)
+		s.Append(context.Background(), []event.Event{e}, store.AppendOptions{})
+		res, _ := s.Append(context.Background(), []event.Event{e}, store.AppendOptions{SkipDuplicates: true})
+		if res.Appended != 0 {
+			t.Fatalf("event %d stored twice", i)
+		}
+	}
 }
 
 func TestReplayUnindexedWAL(t *testing.T) {
