@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand"
+	"slices"
 	"testing"
 	"time"
 
@@ -200,5 +202,82 @@ func TestSweep(t *testing.T) {
 	}
 	if has, _ := ix.HasEventIDs([]EventKey{{"123456789012", "us-east-1", "s2"}}); has[0] {
 		t.Fatal("swept event's id still known")
+	}
+}
+
+// TestAttributeLookupsMatchModel checks attribute lookups
+// against a brute-force model: events with random, out-of-order times,
+// applied in batches of random size, paged with random limits and ranges.
+func TestAttributeLookupsMatchModel(t *testing.T) {
+	for seed := int64(1); seed <= 4; seed++ {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			rng := rand.New(rand.NewSource(seed))
+			ix := open(t, t.TempDir())
+			type rec struct {
+				id   string
+				sec  int
+				seq  uint64
+				name string
+			}
+			var model []rec
+			seq := uint64(0)
+			for len(model) < 3000 {
+				n := 1 + rng.Intn(400)
+				var items []Item
+				for range n {
+					seq++
+					r := rec{id: fmt.Sprint("p", seq), sec: rng.Intn(900), seq: seq, name: fmt.Sprint("N", rng.Intn(4))}
+					if rng.Intn(10) == 0 {
+						r.sec = 400 // many events in one second
+					}
+					e := ev(t, r.id, r.sec, event.CategoryMgmt)
+					e.EventName = r.name
+					items = append(items, Item{seq, e})
+					model = append(model, r)
+				}
+				if err := ix.Apply(items); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for range 60 {
+				name := fmt.Sprint("N", rng.Intn(5)) // N4 matches nothing
+				start := rng.Intn(900)
+				end := start + rng.Intn(900-start+50)
+				limit := 1 + rng.Intn(60)
+				var want []string
+				sorted := slices.Clone(model)
+				slices.SortFunc(sorted, func(a, b rec) int {
+					if a.sec != b.sec {
+						return b.sec - a.sec
+					}
+					return int(int64(b.seq) - int64(a.seq))
+				})
+				for _, r := range sorted {
+					if r.name == name && r.sec >= start && r.sec <= end {
+						want = append(want, r.id)
+					}
+				}
+				q := Query{Account: "123456789012", Region: "us-east-1", Kind: KindManagement, Attr: AttrEventName, Value: name,
+					Start: t0.Unix() + int64(start), End: t0.Unix() + int64(end), Limit: limit}
+				var got []string
+				for pages := 0; ; pages++ {
+					hits, next, err := ix.Lookup(q)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(hits) > limit || (next != nil && len(hits) != limit) {
+						t.Fatalf("page of %d hits with limit %d, next %v", len(hits), limit, next != nil)
+					}
+					got = append(got, hitIDs(t, hits)...)
+					if next == nil {
+						break
+					}
+					q.Cursor = next
+				}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Fatalf("%s [%d,%d] limit %d (-want +got):\n%s", name, start, end, limit, diff)
+				}
+			}
+		})
 	}
 }
