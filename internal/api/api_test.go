@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -56,7 +57,7 @@ func TestLookupEventsSDK(t *testing.T) {
 	e.seed(t, acct1, "eu-west-1", "RunInstances", base, nil) // other region
 	e.seed(t, acct2, "us-east-1", "RunInstances", base, nil) // other account
 
-	out, err := e.client("AKIDALICE", "us-east-1").LookupEvents(t.Context(), &cloudtrail.LookupEventsInput{
+	out, err := e.client("AKIDALICE", "us-east-1").LookupEvents(context.Background(), &cloudtrail.LookupEventsInput{
 		LookupAttributes: eventNameAttr("RunInstances"),
 	})
 	if err != nil {
@@ -85,7 +86,7 @@ func TestLookupEventsSDK(t *testing.T) {
 	}
 
 	// ReadOnly is filtered as a string attribute.
-	out, err = e.client("AKIDROOT", "us-east-1").LookupEvents(t.Context(), &cloudtrail.LookupEventsInput{
+	out, err = e.client("AKIDROOT", "us-east-1").LookupEvents(context.Background(), &cloudtrail.LookupEventsInput{
 		LookupAttributes: []types.LookupAttribute{{AttributeKey: types.LookupAttributeKeyReadOnly, AttributeValue: aws.String("true")}},
 	})
 	if err != nil {
@@ -216,7 +217,7 @@ func TestMethodNotAllowed(t *testing.T) {
 func TestUnsupportedOperationRecorded(t *testing.T) {
 	e := newEnv(t, nil)
 	c := e.client("AKIDROOT", "eu-west-1")
-	_, err := c.CreateTrail(t.Context(), &cloudtrail.CreateTrailInput{Name: aws.String("t1"), S3BucketName: aws.String("b")})
+	_, err := c.CreateTrail(context.Background(), &cloudtrail.CreateTrailInput{Name: aws.String("t1"), S3BucketName: aws.String("b")})
 	code, reqID := apiCode(t, err)
 	if code != "UnsupportedOperationException" {
 		t.Fatalf("code = %q", code)
@@ -238,7 +239,7 @@ func TestUnsupportedOperationRecorded(t *testing.T) {
 	}
 
 	// A read-only unsupported operation.
-	_, err = c.ListTrails(t.Context(), &cloudtrail.ListTrailsInput{})
+	_, err = c.ListTrails(context.Background(), &cloudtrail.ListTrailsInput{})
 	code, reqID = apiCode(t, err)
 	if rec := e.store.recordFor(t, reqID); code != "UnsupportedOperationException" || !*rec.ReadOnly || string(rec.RequestParameters) != "null" {
 		t.Errorf("ListTrails: %s, recorded readOnly=%v params=%s", code, *rec.ReadOnly, rec.RequestParameters)
@@ -285,7 +286,7 @@ func TestLookupEventsValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := c.LookupEvents(t.Context(), &tt.in)
+			_, err := c.LookupEvents(context.Background(), &tt.in)
 			if tt.code == "" {
 				if err != nil {
 					t.Fatalf("LookupEvents: %v", err)
@@ -350,7 +351,7 @@ func TestLookupEventsTimeRange(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := c.LookupEvents(t.Context(), &cloudtrail.LookupEventsInput{StartTime: tt.start, EndTime: tt.end}); err != nil {
+			if _, err := c.LookupEvents(context.Background(), &cloudtrail.LookupEventsInput{StartTime: tt.start, EndTime: tt.end}); err != nil {
 				t.Fatal(err)
 			}
 			q := e.store.lastQuery(t)
@@ -362,7 +363,7 @@ func TestLookupEventsTimeRange(t *testing.T) {
 
 	// Unlimited retention: the default start is the zero time.
 	e2 := newEnv(t, func(o *Options) { o.Retention = 0 })
-	if _, err := e2.client("AKIDALICE", "us-east-1").LookupEvents(t.Context(), &cloudtrail.LookupEventsInput{}); err != nil {
+	if _, err := e2.client("AKIDALICE", "us-east-1").LookupEvents(context.Background(), &cloudtrail.LookupEventsInput{}); err != nil {
 		t.Fatal(err)
 	}
 	if q := e2.store.lastQuery(t); !q.Start.IsZero() || !q.End.Equal(testNow) {
@@ -372,7 +373,7 @@ func TestLookupEventsTimeRange(t *testing.T) {
 
 func TestLookupEventsInsight(t *testing.T) {
 	e := newEnv(t, nil)
-	_, err := e.client("AKIDALICE", "us-east-1").LookupEvents(t.Context(), &cloudtrail.LookupEventsInput{
+	_, err := e.client("AKIDALICE", "us-east-1").LookupEvents(context.Background(), &cloudtrail.LookupEventsInput{
 		EventCategory: types.EventCategoryInsight, LookupAttributes: eventNameAttr("RunInstances"),
 	})
 	if err != nil {
@@ -398,7 +399,7 @@ func TestPagination(t *testing.T) {
 	var got []string
 	var sizes []int
 	for p.HasMorePages() {
-		page, err := p.NextPage(t.Context())
+		page, err := p.NextPage(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -426,7 +427,7 @@ func TestNextTokenBinding(t *testing.T) {
 		return &cloudtrail.LookupEventsInput{LookupAttributes: eventNameAttr("Seed"), MaxResults: aws.Int32(2), StartTime: start}
 	}
 	alice := e.client("AKIDALICE", "us-east-1")
-	out, err := alice.LookupEvents(t.Context(), first())
+	out, err := alice.LookupEvents(context.Background(), first())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -470,7 +471,7 @@ func TestNextTokenBinding(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := tt.client.LookupEvents(t.Context(), tt.in)
+			_, err := tt.client.LookupEvents(context.Background(), tt.in)
 			if tt.ok {
 				if err != nil {
 					t.Fatal(err)
@@ -487,7 +488,7 @@ func TestNextTokenBinding(t *testing.T) {
 	e.store.mu.Lock()
 	e.store.badCursor = true
 	e.store.mu.Unlock()
-	_, err = alice.LookupEvents(t.Context(), withToken(token, nil))
+	_, err = alice.LookupEvents(context.Background(), withToken(token, nil))
 	if code, _ := apiCode(t, err); code != "InvalidNextTokenException" {
 		t.Errorf("store.ErrBadCursor: code = %q", code)
 	}
@@ -495,7 +496,7 @@ func TestNextTokenBinding(t *testing.T) {
 
 func TestRequestIDMatchesRecord(t *testing.T) {
 	e := newEnv(t, nil)
-	out, err := e.client("AKIDALICE", "us-east-1").LookupEvents(t.Context(), &cloudtrail.LookupEventsInput{})
+	out, err := e.client("AKIDALICE", "us-east-1").LookupEvents(context.Background(), &cloudtrail.LookupEventsInput{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -613,7 +614,7 @@ func TestAuthFailures(t *testing.T) {
 		})
 	}
 	// Through the SDK, too.
-	_, err := e.client("AKIDEXPIRED", "us-east-1").LookupEvents(t.Context(), &cloudtrail.LookupEventsInput{})
+	_, err := e.client("AKIDEXPIRED", "us-east-1").LookupEvents(context.Background(), &cloudtrail.LookupEventsInput{})
 	if code, reqID := apiCode(t, err); code != "InvalidSignatureException" || reqID == "" {
 		t.Errorf("SDK: code %q, request id %q", code, reqID)
 	}
@@ -693,7 +694,7 @@ func TestAppendFailureHidesResult(t *testing.T) {
 				t.Errorf("InternalFailure message %q lacks the request id", msg)
 			}
 			// The SDK sees the same code (and would retry throttling).
-			_, err := e.client("AKIDALICE", "us-east-1").LookupEvents(t.Context(), &cloudtrail.LookupEventsInput{})
+			_, err := e.client("AKIDALICE", "us-east-1").LookupEvents(context.Background(), &cloudtrail.LookupEventsInput{})
 			if code, _ := apiCode(t, err); code != tt.code {
 				t.Errorf("SDK code = %q", code)
 			}
@@ -704,10 +705,10 @@ func TestAppendFailureHidesResult(t *testing.T) {
 func TestLookupRateLimit(t *testing.T) {
 	e := newEnv(t, func(o *Options) { o.LookupRateLimit = 1 })
 	alice := e.client("AKIDALICE", "us-east-1")
-	if _, err := alice.LookupEvents(t.Context(), &cloudtrail.LookupEventsInput{}); err != nil {
+	if _, err := alice.LookupEvents(context.Background(), &cloudtrail.LookupEventsInput{}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := alice.LookupEvents(t.Context(), &cloudtrail.LookupEventsInput{})
+	_, err := alice.LookupEvents(context.Background(), &cloudtrail.LookupEventsInput{})
 	code, reqID := apiCode(t, err)
 	if code != "ThrottlingException" {
 		t.Fatalf("second call: code %q", code)
@@ -716,14 +717,14 @@ func TestLookupRateLimit(t *testing.T) {
 		t.Errorf("throttled call recorded with errorCode %q", rec.ErrorCode)
 	}
 	// Other partitions have their own bucket.
-	if _, err := alice.LookupEvents(t.Context(), &cloudtrail.LookupEventsInput{}, func(o *cloudtrail.Options) { o.Region = "eu-west-1" }); err != nil {
+	if _, err := alice.LookupEvents(context.Background(), &cloudtrail.LookupEventsInput{}, func(o *cloudtrail.Options) { o.Region = "eu-west-1" }); err != nil {
 		t.Errorf("other region: %v", err)
 	}
-	if _, err := e.client("AKIDOTHER", "us-east-1").LookupEvents(t.Context(), &cloudtrail.LookupEventsInput{}); err != nil {
+	if _, err := e.client("AKIDOTHER", "us-east-1").LookupEvents(context.Background(), &cloudtrail.LookupEventsInput{}); err != nil {
 		t.Errorf("other account: %v", err)
 	}
 	e.clock.Advance(time.Second)
-	if _, err := alice.LookupEvents(t.Context(), &cloudtrail.LookupEventsInput{}); err != nil {
+	if _, err := alice.LookupEvents(context.Background(), &cloudtrail.LookupEventsInput{}); err != nil {
 		t.Errorf("after a second: %v", err)
 	}
 }

@@ -34,7 +34,7 @@ func TestRealSigV4(t *testing.T) {
 		return "", sigv4.ErrUnknownKey
 	}
 	e := newEnv(t, func(o *Options) { o.Auth = verifierAuth{sigv4.NewVerifier(lookup, sigv4.DefaultOptions())} })
-	if _, err := e.client("AKIDALICE", "us-east-1").LookupEvents(t.Context(), &cloudtrail.LookupEventsInput{}); err != nil {
+	if _, err := e.client("AKIDALICE", "us-east-1").LookupEvents(context.Background(), &cloudtrail.LookupEventsInput{}); err != nil {
 		t.Fatalf("signed request: %v", err)
 	}
 	r := e.post(t, targetLong, `{"MaxResults": 5}`)
@@ -42,13 +42,13 @@ func TestRealSigV4(t *testing.T) {
 		t.Errorf("botocore-style request: %d %s", r.Status, r.Body)
 	}
 	wrong := e.client("AKIDALICE", "us-east-1")
-	_, err := wrong.LookupEvents(t.Context(), &cloudtrail.LookupEventsInput{}, func(o *cloudtrail.Options) {
+	_, err := wrong.LookupEvents(context.Background(), &cloudtrail.LookupEventsInput{}, func(o *cloudtrail.Options) {
 		o.Credentials = staticCreds("AKIDALICE", "not-the-secret")
 	})
 	if code, _ := apiCode(t, err); code != "InvalidSignatureException" {
 		t.Errorf("wrong secret: %q", code)
 	}
-	_, err = e.client("AKIDNOBODY", "us-east-1").LookupEvents(t.Context(), &cloudtrail.LookupEventsInput{})
+	_, err = e.client("AKIDNOBODY", "us-east-1").LookupEvents(context.Background(), &cloudtrail.LookupEventsInput{})
 	if code, _ := apiCode(t, err); code != "UnrecognizedClientException" {
 		t.Errorf("unknown key: %q", code)
 	}
