@@ -213,7 +213,9 @@ func (ix *Index) Apply(items []Item) error {
 	b := ix.db.NewBatch()
 	defer b.Close()
 	var newPIDs map[string]uint32
-	var key []byte
+	// Keys are collected, sorted and then written: the memtable's skiplist
+	// inserts keys that arrive in order far more cheaply.
+	kvs := make([]kv, 0, len(items)*9)
 	for _, it := range items {
 		ev := it.Event
 		name := partitionName(ev.Account, ev.Region)
@@ -230,33 +232,31 @@ func (ix *Index) Apply(items []Item) error {
 				newPIDs[name] = p
 				var v [4]byte
 				binary.BigEndian.PutUint32(v[:], p)
-				if err := b.Set(append([]byte("p"), name...), v[:], nil); err != nil {
-					return fmt.Errorf("index apply: %w", err)
-				}
+				kvs = append(kvs, kv{append([]byte("p"), name...), bytes.Clone(v[:])})
 			}
 		}
 		kind := KindOf(&ev.Summary)
 		var suffix [suffixLen]byte
 		putSuffix(suffix[:], ev.EventTime, it.Seq)
-		key = recordKey(key[:0], p, kind, suffix[:])
-		if err := b.Set(key, ev.Raw, nil); err != nil {
-			return fmt.Errorf("index apply: %w", err)
-		}
+		kvs = append(kvs, kv{recordKey(nil, p, kind, suffix[:]), ev.Raw})
 		var ev14 [1 + suffixLen]byte
 		ev14[0] = kind
 		copy(ev14[1:], suffix[:])
-		key = eventIDKey(key[:0], p, ev.EventID)
-		if err := b.Set(key, ev14[:], nil); err != nil {
-			return fmt.Errorf("index apply: %w", err)
-		}
+		kvs = append(kvs, kv{eventIDKey(nil, p, ev.EventID), bytes.Clone(ev14[:])})
 		if kind == KindOther {
 			continue
 		}
-		if err := forEachAttr(&ev.Summary, func(attr byte, value string) error {
-			key = attrKey(key[:0], p, kind, attr, value)
-			key = append(key, suffix[:]...)
-			return b.Set(key, nil, nil)
-		}); err != nil {
+		_ = forEachAttr(&ev.Summary, func(attr byte, value string) error {
+			k := attrKey(make([]byte, 0, 24+len(value)), p, kind, attr, value)
+			kvs = append(kvs, kv{append(k, suffix[:]...), nil})
+			return nil
+		})
+	}
+	// Stable: for equal keys (an eventID twice in one batch) the later
+	// event still wins, as it would unsorted.
+	slices.SortStableFunc(kvs, func(a, b kv) int { return bytes.Compare(a.k, b.k) })
+	for _, e := range kvs {
+		if err := b.Set(e.k, e.v, nil); err != nil {
 			return fmt.Errorf("index apply: %w", err)
 		}
 	}
@@ -286,6 +286,8 @@ func (ix *Index) Apply(items []Item) error {
 	ix.ckpt = last
 	return nil
 }
+
+type kv struct{ k, v []byte }
 
 // Sync makes everything applied so far durable (it flushes the memtable)
 // and returns the checkpoint that is now durable.
