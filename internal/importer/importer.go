@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -447,6 +448,9 @@ func (p *parser) parse(ctx context.Context, c chunk) {
 				reason = ve.Reason
 				if ve.Field != "" {
 					reason = ve.Field + ": " + ve.Reason
+				}
+				if ve.Field == "eventTime" && bytes.Contains(rec.Raw, []byte(`"@timestamp"`)) {
+					reason += " (the record has Logstash's @timestamp instead: it was reshaped on its way here; import the original CloudTrail files)"
 				}
 			}
 			im.rejects.add(c.job.order, Rejection{File: c.job.path, Index: rec.Index, Line: rec.Line, Reason: reason})
