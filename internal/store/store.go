@@ -675,19 +675,6 @@ func (s *Store) Lookup(ctx context.Context, q Query) (Page, error) {
 // only the tail the index had not made durable, never the whole history.
 func (s *Store) Replayed() int { return s.replayed }
 
-// Stats describes the store for benchmarks and operators.
-type Stats struct {
-	Acked, Indexed uint64
-	IndexBytes     uint64
-}
-
-// Stats returns current counters.
-func (s *Store) Stats() Stats {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return Stats{Acked: s.acked, Indexed: s.indexed, IndexBytes: s.ix.DiskUsage()}
-}
-
 // Compact fully compacts the index (benchmarks use it before measuring
 // bytes on disk).
 func (s *Store) Compact() error { return s.ix.Compact() }

@@ -392,23 +392,6 @@ func attrKey(dst []byte, p uint32, kind, attr byte, value string) []byte {
 	return append(dst, value...)
 }
 
-// HasEventID reports whether the partition holds an event with this id.
-func (ix *Index) HasEventID(account, region, id string) (bool, error) {
-	p, ok := ix.pid(account, region)
-	if !ok {
-		return false, nil
-	}
-	_, closer, err := ix.db.Get(eventIDKey(nil, p, id))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("index get: %w", err)
-	}
-	closer.Close()
-	return true, nil
-}
-
 // EventKey names one event for HasEventIDs.
 type EventKey struct{ Account, Region, EventID string }
 
@@ -644,9 +627,6 @@ func (ix *Index) sweepRange(p uint32, kind byte, cutoff int64) (int, error) {
 	}
 	return n, nil
 }
-
-// Metrics summarises the index's size on disk.
-func (ix *Index) DiskUsage() uint64 { return ix.db.Metrics().DiskSpaceUsage() }
 
 // Compact compacts the whole key space (used by benchmarks and fsck).
 func (ix *Index) Compact() error {

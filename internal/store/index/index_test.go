@@ -119,8 +119,8 @@ func TestHasEventIDs(t *testing.T) {
 	if diff := cmp.Diff([]bool{true, false, false, true, false}, got); diff != "" {
 		t.Fatal(diff)
 	}
-	if ok, _ := ix.HasEventID("123456789012", "us-east-1", "id-123"); !ok {
-		t.Fatal("HasEventID missed a stored id")
+	if got, _ := ix.HasEventIDs([]EventKey{{"123456789012", "us-east-1", "id-123"}}); !got[0] {
+		t.Fatal("HasEventIDs missed a stored id")
 	}
 }
 
