@@ -7,6 +7,7 @@
 //	opentrail serve    [--data-dir DIR] [--listen ADDR] ...
 //	opentrail import   [--data-dir DIR] PATH...
 //	opentrail bench    [--events N] ...
+//	opentrail fsck     [--data-dir DIR]
 //	opentrail version
 package main
 
@@ -45,6 +46,7 @@ func commands(stdout, stderr io.Writer) []command {
 		&serveCmd{stdout: stdout, stderr: stderr},
 		&importCmd{stdout: stdout, stderr: stderr},
 		&benchCmd{stdout: stdout, stderr: stderr},
+		&fsckCmd{stdout: stdout, stderr: stderr},
 		&versionCmd{stdout: stdout},
 	}
 }

@@ -35,7 +35,7 @@ var allowed = map[string][]string{
 	"internal/config": {"internal/event", "internal/store/fileutil"},
 	"internal/daemon": {"internal/api", "internal/config", "internal/identity", "internal/sigv4", "internal/store", "internal/store/fileutil"},
 	"cmd/opentrail": {"internal/config", "internal/daemon", "internal/event", "internal/identity", "internal/importer",
-		"internal/logfile", "internal/store", "internal/store/fileutil"},
+		"internal/logfile", "internal/store", "internal/store/fileutil", "internal/store/index", "internal/store/wal"},
 	"internal/archtest": {},
 }
 

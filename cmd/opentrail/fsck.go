@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/opentrail/opentrail/internal/config"
+	"github.com/opentrail/opentrail/internal/daemon"
+	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/store/fileutil"
+	"github.com/opentrail/opentrail/internal/store/index"
+	"github.com/opentrail/opentrail/internal/store/wal"
+)
+
+type fsckCmd struct{ stdout, stderr io.Writer }
+
+func (*fsckCmd) Name() string    { return "fsck" }
+func (*fsckCmd) Summary() string { return "check a data directory's event store without changing it" }
+
+// errFsckProblems makes fsck exit non-zero after reporting problems.
+var errFsckProblems = errors.New("fsck found problems (see above)")
+
+func (c *fsckCmd) Run(_ context.Context, args []string) error {
+	fs := flag.NewFlagSet("fsck", flag.ContinueOnError)
+	dataDir := fs.String("data-dir", config.DefaultDataDir, "data directory")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: opentrail fsck [--data-dir DIR]\n\nReads every WAL record (checking framing, checksums, sequence numbers and\nthat each record is a valid event) and compares the index's checkpoint with\nthe WAL. It changes nothing. Stop the server on DIR first.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return &usageError{cmd: "fsck", msg: fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	lock, err := fileutil.LockDir(*dataDir)
+	if err != nil {
+		return fmt.Errorf("%w; stop the server first", err)
+	}
+	defer lock.Unlock()
+	events := filepath.Join(*dataDir, daemon.EventsDir)
+	if _, err := os.Stat(events); err != nil {
+		return fmt.Errorf("no event store in %s: %w", *dataDir, err)
+	}
+	problems := 0
+	report := func(format string, a ...any) {
+		problems++
+		fmt.Fprintf(c.stdout, "PROBLEM: "+format+"\n", a...)
+	}
+
+	// The WAL: every record, in order.
+	rd, err := wal.NewReader(filepath.Join(events, "wal"), 0)
+	if err != nil {
+		return err
+	}
+	var first, last uint64
+	var records, invalid int
+	for {
+		rec, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			var ce *wal.CorruptionError
+			if errors.As(err, &ce) {
+				report("WAL segment %s is damaged at offset %d: %v. Records after it cannot be read; the events in it that the index already holds are still served.", ce.Segment, ce.Offset, ce.Err)
+			} else {
+				report("reading the WAL: %v", err)
+			}
+			break
+		}
+		if first == 0 {
+			first = rec.Seq
+		}
+		last = rec.Seq
+		records++
+		if _, err := event.Parse(rec.Raw); err != nil {
+			invalid++
+			if invalid <= 5 {
+				report("WAL record %d is not a valid event: %v", rec.Seq, err)
+			}
+		}
+	}
+	rd.Close()
+	if invalid > 5 {
+		report("%d more WAL records are not valid events", invalid-5)
+	}
+	if records == 0 {
+		fmt.Fprintln(c.stdout, "WAL: empty (everything has been applied to the index)")
+	} else {
+		fmt.Fprintf(c.stdout, "WAL: %d records, sequence %d to %d\n", records, first, last)
+	}
+
+	// The index: its checkpoint must lie within what the WAL can replay.
+	ix, err := index.Open(filepath.Join(events, "index"), index.DefaultOptions())
+	if err != nil {
+		report("the index does not open: %v", err)
+		return errFsckProblems
+	}
+	ck := ix.Checkpoint()
+	ix.Close()
+	fmt.Fprintf(c.stdout, "index: checkpoint %d\n", ck)
+	switch {
+	case records > 0 && ck+1 < first:
+		report("the index stops at %d but the WAL starts at %d: events %d to %d are in neither", ck, first, ck+1, first-1)
+	case records > 0 && ck > last:
+		report("the index is at %d, past the WAL's last record %d: the WAL lost records the index had applied", ck, last)
+	case records > 0:
+		fmt.Fprintf(c.stdout, "the next start replays %d WAL records into the index\n", last-ck)
+	}
+	if problems > 0 {
+		return errFsckProblems
+	}
+	fmt.Fprintln(c.stdout, "OK")
+	return nil
+}

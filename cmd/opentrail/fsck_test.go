@@ -1,0 +1,65 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/opentrail/opentrail/internal/store/wal"
+)
+
+func runBin(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	out, err := exec.Command(opentrailBin, args...).CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), code
+}
+
+func TestFsck(t *testing.T) {
+	dir := t.TempDir()
+	walDir := filepath.Join(dir, "events", "wal")
+	o := wal.DefaultOptions()
+	o.SegmentSize = 4096 // several segments
+	w, err := wal.Open(walDir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 60 {
+		raw := fmt.Sprintf(`{"eventTime":"2026-01-01T00:00:%02dZ","eventID":"f%d","awsRegion":"us-east-1","recipientAccountId":"123456789012","eventSource":"s3.amazonaws.com","eventName":"GetObject"}`, i%60, i)
+		if _, err := w.Write([]wal.Entry{{Account: "123456789012", Region: "us-east-1", Raw: []byte(raw)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+
+	out, code := runBin(t, "fsck", "--data-dir", dir)
+	if code != 0 || !strings.Contains(out, "WAL: 60 records, sequence 1 to 60") || !strings.Contains(out, "replays 60 WAL records") || !strings.Contains(out, "OK") {
+		t.Fatalf("healthy store: exit %d\n%s", code, out)
+	}
+
+	// Damage a record in the first (sealed) segment.
+	first := filepath.Join(walDir, fmt.Sprintf("%020d.wal", 1))
+	b, err := os.ReadFile(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[40] ^= 0xff
+	os.WriteFile(first, b, 0o644)
+	out, code = runBin(t, "fsck", "--data-dir", dir)
+	if code != 1 || !strings.Contains(out, "PROBLEM: WAL segment "+first+" is damaged") {
+		t.Fatalf("damaged store: exit %d\n%s", code, out)
+	}
+
+	// A usage mistake is exit status 2.
+	if _, code := runBin(t, "fsck", "extra"); code != 2 {
+		t.Fatalf("usage error exit %d", code)
+	}
+}
