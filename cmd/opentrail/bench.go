@@ -130,9 +130,7 @@ func (c *benchCmd) orchestrate(ctx context.Context, f benchFlags) error {
 	if err != nil {
 		return err
 	}
-	host, _ := os.Hostname()
 	fmt.Fprintf(c.stdout, "opentrail bench: %d events, %d CPUs (%s), Go %s, work dir %s\n", f.events, runtime.NumCPU(), cpuModel(), runtime.Version(), f.dir)
-	_ = host
 	results := map[string]phaseResult{}
 	for _, ph := range []string{"gen", "decode", "import", "writebase", "ingest", "ingest100", "lookup"} {
 		fmt.Fprintf(c.stderr, "bench: phase %s ...\n", ph)
@@ -277,7 +275,6 @@ func runPhase(ctx context.Context, f benchFlags) (phaseResult, error) {
 		return phaseResult{Events: sum.Imported, Seconds: el, Bytes: disk, Extra: map[string]float64{
 			"diskBytesPerEvent":      float64(disk) / float64(sum.Imported),
 			"compactedBytesPerEvent": float64(compacted) / float64(sum.Imported),
-			"rawBytes":               float64(sum.Bytes),
 			"duplicates":             float64(sum.Duplicates), "rejected": float64(sum.Rejected),
 		}}, nil
 	case "writebase":
@@ -529,13 +526,14 @@ func phaseIngest(ctx context.Context, f benchFlags, batch int, log *slog.Logger)
 				for j := i; j < min(i+int64(batch), int64(f.events)); j++ {
 					evs = append(evs, src.event(int(j)))
 				}
+				var err error
 				for {
-					_, err := st.Append(ctx, evs, store.AppendOptions{})
-					if !errors.Is(err, store.ErrBackpressure) {
+					// Back-pressure is the store asking us to wait: retry.
+					if _, err = st.Append(ctx, evs, store.AppendOptions{}); !errors.Is(err, store.ErrBackpressure) {
 						break
 					}
 				}
-				if err := ctx.Err(); err != nil {
+				if err != nil {
 					mu.Lock()
 					firstErr = err
 					mu.Unlock()
