@@ -39,7 +39,8 @@ type Options struct {
 	MaxBatchBytes int
 	// SweepInterval is how often expired events are deleted.
 	SweepInterval time.Duration
-	// IndexCacheSize is the index block cache in bytes.
+	// IndexCacheSize is the index block cache in bytes; 0 means the
+	// index's default.
 	IndexCacheSize int64
 	Now            func() time.Time
 	Logger         *slog.Logger
@@ -56,7 +57,6 @@ func DefaultOptions() Options {
 		BackpressureWait: 10 * time.Second,
 		MaxBatchBytes:    8 << 20,
 		SweepInterval:    time.Hour,
-		IndexCacheSize:   512 << 20,
 		Now:              time.Now,
 		Logger:           slog.Default(),
 	}
@@ -187,7 +187,7 @@ func (s *Store) replay() error {
 		return fmt.Errorf("replay: index checkpoint %d is older than the WAL's first record %d; run opentrail fsck", from-1, first)
 	}
 	start := time.Now()
-	rd, err := wal.NewReader(s.walDir(), from)
+	rd, err := wal.NewReader(s.walPath, from)
 	if err != nil {
 		return fmt.Errorf("replay: %w", err)
 	}
@@ -235,8 +235,6 @@ func (s *Store) replay() error {
 	s.log.Info("store: replayed WAL into index", "events", n, "from", from, "elapsed", time.Since(start).Round(time.Millisecond))
 	return nil
 }
-
-func (s *Store) walDir() string { return s.walPath }
 
 // Append makes evs durable and returns once they are fsynced. Under
 // back-pressure it waits up to Options.BackpressureWait, then returns

@@ -69,7 +69,6 @@ func DefaultOptions() Options { return Options{CacheSize: 512 << 20, Logger: slo
 // Index is the event-history store.
 type Index struct {
 	db     *pebble.DB
-	cache  *pebble.Cache
 	log    *slog.Logger
 	mu     sync.RWMutex // guards pids
 	pids   map[string]uint32

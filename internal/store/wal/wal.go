@@ -378,7 +378,8 @@ func (r *segReader) readMagic() error {
 	return nil
 }
 
-// errTail marks the clean end of data (io.EOF) or a torn record.
+// errTorn marks a short, torn or corrupt record; a clean end of data is
+// io.EOF.
 var errTorn = errors.New("torn or corrupt record")
 
 // next returns the next record. At a clean end of file it returns io.EOF;
