@@ -329,7 +329,10 @@ func TestRetention(t *testing.T) {
 	}
 }
 
-func TestBackpressure(t *testing.T) {
+// TestTightLagLimitErrors checks that a burst under a tight lag limit gets
+// only success or ErrBackpressure; TestBackpressureRefusesThenWaits (internal)
+// checks that back-pressure itself happens.
+func TestTightLagLimitErrors(t *testing.T) {
 	s := openStore(t, t.TempDir(), func(o *store.Options) {
 		o.MaxLag = 1
 		o.BackpressureWait = time.Millisecond
