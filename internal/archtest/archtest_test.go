@@ -24,7 +24,7 @@ var allowed = map[string][]string{
 	// L1 adapters.
 	"internal/store/fileutil": {},
 	"internal/store/wal":      {"internal/store/fileutil"},
-	"internal/store/index":    {"internal/event"},
+	"internal/store/index":    {"internal/event", "internal/store/fileutil"},
 	"internal/store":          {"internal/event", "internal/store/wal", "internal/store/index", "internal/store/fileutil"},
 	"internal/identity":       {"internal/event", "internal/sigv4", "internal/store/fileutil"},
 	// L2 engines.

@@ -498,7 +498,6 @@ func (s *Store) truncate() {
 // indexer applies acknowledged events to the index.
 func (s *Store) indexer() {
 	defer s.wg.Done()
-	lastSync := time.Now()
 	for {
 		s.mu.Lock()
 		for len(s.queue) == 0 {
@@ -511,9 +510,9 @@ func (s *Store) indexer() {
 			select {
 			case <-ch:
 			case <-time.After(time.Second):
-				if time.Since(lastSync) > 30*time.Second {
-					s.syncIndex(&lastSync)
-				}
+				// The index flushes on its own (by size and age);
+				// what it has flushed, the WAL may drop.
+				s.durable.Store(s.ix.Durable())
 			}
 			s.mu.Lock()
 		}
@@ -539,25 +538,8 @@ func (s *Store) indexer() {
 			s.mu.Unlock()
 			items = items[n:]
 		}
-		// The index syncs by flushing its memtable, so not too often:
-		// until then the WAL keeps what the index might lose.
-		if time.Since(lastSync) > 30*time.Second {
-			s.syncIndex(&lastSync)
-		}
+		s.durable.Store(s.ix.Durable())
 	}
-}
-
-func (s *Store) syncIndex(last *time.Time) {
-	if s.ix.Checkpoint() == s.durable.Load() {
-		return
-	}
-	ck, err := s.ix.Sync()
-	if err != nil {
-		s.log.Error("store: index sync failed", "err", err)
-		return
-	}
-	s.durable.Store(ck)
-	*last = time.Now()
 }
 
 // sweeper deletes events older than the retention window.

@@ -1,26 +1,30 @@
-// Package index keeps event history: every event's record plus the lookup
-// keys LookupEvents scans, in a Pebble key-value store. It is a follower of
-// the WAL: [Index.Apply] takes records in sequence order and stores its
-// checkpoint in the same atomic batch. The key scheme is documented in
+// Package index keeps event history: every event's record plus the posting
+// lists LookupEvents reads. It is a follower of the WAL: [Index.Apply] takes
+// records in sequence order into an in-memory memtable, which is flushed to
+// an immutable segment file; the MANIFEST names the live segments and the
+// checkpoint, the last WAL sequence number they hold. The formats are in
 // docs/format/index.md.
 package index
 
 import (
-	"bytes"
-	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/bloom"
-	"github.com/cockroachdb/pebble/v2/sstable/block"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/store/fileutil"
 )
 
 // Attribute numbers, as in docs/format/index.md. They equal store.AttrKey.
@@ -47,11 +51,13 @@ const (
 	seqLen    = 8
 	suffixLen = timeLen + seqLen
 	cursorV1  = 1
-)
 
-var (
-	keyCheckpoint = []byte("mcheckpoint")
-	keyNextPID    = []byte("mnextpid")
+	manifestName    = "MANIFEST"
+	manifestVersion = 1
+	// A run of segments is merged into one once it has this many.
+	mergeMinRun = 4
+	// Segments this large are not merged again.
+	mergeMaxEvents = 4 << 20
 )
 
 // ErrBadCursor means a cursor was not made by this package.
@@ -59,121 +65,184 @@ var ErrBadCursor = errors.New("index: malformed cursor")
 
 // Options configure the index.
 type Options struct {
-	CacheSize int64 // block cache bytes
-	Logger    *slog.Logger
+	CacheSize     int64         // decompressed block cache, bytes
+	MemtableBytes int64         // flush a memtable once its records reach this size
+	FlushAge      time.Duration // flush a memtable once its oldest event is this old
+	Logger        *slog.Logger
 }
 
 // DefaultOptions returns the defaults.
-func DefaultOptions() Options { return Options{CacheSize: 512 << 20, Logger: slog.Default()} }
+func DefaultOptions() Options {
+	return Options{CacheSize: 128 << 20, MemtableBytes: 128 << 20, FlushAge: 5 * time.Minute, Logger: slog.Default()}
+}
+
+type manifest struct {
+	Version     int      `json:"version"`
+	Checkpoint  uint64   `json:"checkpoint"`
+	SweptBefore int64    `json:"sweptBefore"`
+	NextFile    uint64   `json:"nextFile"`
+	Segments    []string `json:"segments"`
+}
 
 // Index is the event-history store.
 type Index struct {
-	db     *pebble.DB
-	log    *slog.Logger
-	mu     sync.RWMutex // guards pids
-	pids   map[string]uint32
-	next   uint32
-	ckpt   uint64
-	closed bool
+	dir   string
+	opts  Options
+	log   *slog.Logger
+	cache *blockCache
+	enc   *zstd.Encoder
+	dec   *zstd.Decoder
+
+	// manMu serializes changes to the set of segments and the MANIFEST; it
+	// is taken before mu.
+	manMu sync.Mutex
+	man   manifest
+
+	mu       sync.RWMutex
+	cond     *sync.Cond // on mu: imm flushed or failed
+	mem      *memtable
+	imm      *memtable // being flushed
+	segs     []*segment
+	applied  uint64
+	swept    int64
+	flushErr error
+	keyBuf   []byte
+
+	flushCh chan *memtable
+	mergeCh chan struct{}
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	closed  bool
 }
 
 // Open opens or creates the index in dir.
 func Open(dir string, opts Options) (*Index, error) {
+	def := DefaultOptions()
 	if opts.Logger == nil {
-		opts.Logger = slog.Default()
+		opts.Logger = def.Logger
 	}
 	if opts.CacheSize <= 0 {
-		opts.CacheSize = DefaultOptions().CacheSize
+		opts.CacheSize = def.CacheSize
 	}
-	cache := pebble.NewCache(opts.CacheSize)
-	po := &pebble.Options{
-		Cache:                      cache,
-		MemTableSize:               64 << 20,
-		L0CompactionThreshold:      4,
-		L0StopWritesThreshold:      1000,
-		LBaseMaxBytes:              256 << 20,
-		CompactionConcurrencyRange: func() (int, int) { return 1, 2 },
-		Logger:                     quietLogger{opts.Logger},
-		// The newest format: its tables support zstd and columnar blocks.
-		FormatMajorVersion: pebble.FormatNewest,
-		// OpenTrail's WAL is the source of truth and the index records its
-		// checkpoint with the keys, so a lost memtable is replayed from the
-		// WAL; Pebble's own log would only double the writes.
-		DisableWAL: true,
+	if opts.MemtableBytes <= 0 {
+		opts.MemtableBytes = def.MemtableBytes
 	}
-	// Records (about 1 KB each) go to blob files at flush time and are not
-	// rewritten by every compaction; only the small keys are.
-	po.Experimental.ValueSeparationPolicy = func() pebble.ValueSeparationPolicy {
-		return pebble.ValueSeparationPolicy{Enabled: true, MinimumSize: 256, MaxBlobReferenceDepth: 10, RewriteMinimumAge: 5 * time.Minute, TargetGarbageRatio: 0.2}
+	if opts.FlushAge <= 0 {
+		opts.FlushAge = def.FlushAge
 	}
-	po.EnsureDefaults()
-	for i := range po.Levels {
-		po.Levels[i].BlockSize = 32 << 10
-		po.Levels[i].IndexBlockSize = 256 << 10
-		// Import dedupe probes an eventID per event, almost always absent:
-		// a bloom filter answers those without reading a data block.
-		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("open index: %w", err)
 	}
-	// Keys are rewritten by every compaction on their way down, so the upper
-	// levels compress key blocks cheaply and only the bottom levels use zstd.
-	// Records are written once, to blob files at flush time (value
-	// separation, below), and never rewritten, so their value blocks get
-	// zstd level 3 from the start.
-	upper := *block.FastestCompression
-	upper.Name = "opentrail-upper"
-	upper.ValueBlocks = block.GoodCompression.ValueBlocks
-	po.ApplyCompressionSettings(func() pebble.DBCompressionSettings {
-		cs := pebble.DBCompressionSettings{Name: "opentrail"}
-		for i := range cs.Levels {
-			switch {
-			case i < len(cs.Levels)-2:
-				cs.Levels[i] = &upper
-			case i == len(cs.Levels)-2:
-				cs.Levels[i] = block.BalancedCompression
-			default:
-				cs.Levels[i] = block.GoodCompression
-			}
-		}
-		return cs
-	})
-	db, err := pebble.Open(dir, po)
-	cache.Unref()
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
 	if err != nil {
 		return nil, fmt.Errorf("open index: %w", err)
 	}
-	ix := &Index{db: db, log: opts.Logger, pids: map[string]uint32{}, next: 1}
-	if err := ix.load(); err != nil {
-		db.Close()
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(64<<20))
+	if err != nil {
 		return nil, fmt.Errorf("open index: %w", err)
 	}
+	ix := &Index{
+		dir: dir, opts: opts, log: opts.Logger, cache: newBlockCache(opts.CacheSize), enc: enc, dec: dec,
+		mem: newMemtable(), flushCh: make(chan *memtable, 1), mergeCh: make(chan struct{}, 1), stop: make(chan struct{}),
+	}
+	ix.cond = sync.NewCond(&ix.mu)
+	if err := ix.load(); err != nil {
+		for _, sg := range ix.segs {
+			sg.release()
+		}
+		dec.Close()
+		return nil, fmt.Errorf("open index: %w", err)
+	}
+	ix.wg.Add(2)
+	go ix.flushLoop()
+	go ix.mergeLoop()
+	ix.nudgeMerge()
 	return ix, nil
 }
 
 func (ix *Index) load() error {
-	if v, closer, err := ix.db.Get(keyCheckpoint); err == nil {
-		ix.ckpt = binary.BigEndian.Uint64(v)
-		closer.Close()
-	} else if !errors.Is(err, pebble.ErrNotFound) {
+	b, err := os.ReadFile(filepath.Join(ix.dir, manifestName))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		ix.man = manifest{Version: manifestVersion, NextFile: 1}
+	case err != nil:
 		return err
+	default:
+		if err := json.Unmarshal(b, &ix.man); err != nil {
+			return fmt.Errorf("%s: %w", manifestName, err)
+		}
+		if ix.man.Version != manifestVersion {
+			return fmt.Errorf("%s: unsupported version %d", manifestName, ix.man.Version)
+		}
 	}
-	if v, closer, err := ix.db.Get(keyNextPID); err == nil {
-		ix.next = binary.BigEndian.Uint32(v)
-		closer.Close()
-	} else if !errors.Is(err, pebble.ErrNotFound) {
-		return err
+	live := map[string]bool{}
+	for _, name := range ix.man.Segments {
+		num, err := segNum(name)
+		if err != nil {
+			return fmt.Errorf("%s: %w", manifestName, err)
+		}
+		sg, err := openSegment(filepath.Join(ix.dir, name), num, ix.cache, ix.dec)
+		if err != nil {
+			return err
+		}
+		ix.segs = append(ix.segs, sg)
+		live[name] = true
 	}
-	it, err := ix.db.NewIter(&pebble.IterOptions{LowerBound: []byte("p"), UpperBound: []byte("q")})
+	// Files a crash left behind during a flush or merge.
+	entries, err := os.ReadDir(ix.dir)
 	if err != nil {
 		return err
 	}
-	for ok := it.First(); ok; ok = it.Next() {
-		ix.pids[string(it.Key()[1:])] = binary.BigEndian.Uint32(it.Value())
+	for _, e := range entries {
+		n := e.Name()
+		if (strings.HasSuffix(n, ".seg") || strings.HasSuffix(n, ".tmp")) && !live[n] {
+			ix.log.Info("index: removing a file left by an interrupted flush or merge", "file", n)
+			if err := os.Remove(filepath.Join(ix.dir, n)); err != nil {
+				return err
+			}
+		}
 	}
-	return it.Close()
+	ix.applied = ix.man.Checkpoint
+	ix.swept = ix.man.SweptBefore
+	return nil
+}
+
+func segName(num uint64) string { return fmt.Sprintf("%016x.seg", num) }
+
+func segNum(name string) (uint64, error) {
+	if !strings.HasSuffix(name, ".seg") {
+		return 0, fmt.Errorf("bad segment name %q", name)
+	}
+	return strconv.ParseUint(strings.TrimSuffix(name, ".seg"), 16, 64)
+}
+
+// writeManifest replaces MANIFEST; the caller holds manMu.
+func (ix *Index) writeManifest(m manifest) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	if err := fileutil.WriteFileAtomic(filepath.Join(ix.dir, manifestName), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write index manifest: %w", err)
+	}
+	ix.man = m
+	return nil
 }
 
 // Checkpoint is the sequence number of the last WAL record applied.
-func (ix *Index) Checkpoint() uint64 { return ix.ckpt }
+func (ix *Index) Checkpoint() uint64 {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.applied
+}
+
+// Durable is the sequence number of the last WAL record in a flushed
+// segment: after a crash the index resumes from there.
+func (ix *Index) Durable() uint64 {
+	ix.manMu.Lock()
+	defer ix.manMu.Unlock()
+	return ix.man.Checkpoint
+}
 
 // Item is one WAL record to apply.
 type Item struct {
@@ -181,14 +250,7 @@ type Item struct {
 	Event *event.Event
 }
 
-func partitionName(account, region string) string { return account + "/" + region }
-
-func (ix *Index) pid(account, region string) (uint32, bool) {
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
-	p, ok := ix.pids[partitionName(account, region)]
-	return p, ok
-}
+func partName(account, region string) string { return account + "/" + region }
 
 // KindOf tells which kind an event is stored as.
 func KindOf(s *event.Summary) byte {
@@ -201,105 +263,210 @@ func KindOf(s *event.Summary) byte {
 	return KindOther
 }
 
-// Apply stores items, which must continue the sequence from Checkpoint, in
-// one atomic batch together with the new checkpoint. It is not durable
-// until Sync: a crash loses applied batches back to the last Sync (the
-// checkpoint goes back with them), and the store replays them from the WAL.
+// Apply adds items, which must continue the sequence from Checkpoint, to
+// the memtable. They are not durable until a flush: a crash loses them back
+// to Durable, and the store replays them from the WAL. When the memtable is
+// full Apply hands it to the flusher, waiting if the previous one is still
+// being flushed.
 func (ix *Index) Apply(items []Item) error {
 	if len(items) == 0 {
 		return nil
 	}
-	b := ix.db.NewBatch()
-	defer b.Close()
-	var newPIDs map[string]uint32
-	// Keys are collected, sorted and then written: the memtable's skiplist
-	// inserts keys that arrive in order far more cheaply.
-	kvs := make([]kv, 0, len(items)*9)
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.closed {
+		return errors.New("index apply: closed")
+	}
+	if len(ix.mem.recs) == 0 {
+		ix.mem.created = time.Now()
+	}
 	for _, it := range items {
-		ev := it.Event
-		name := partitionName(ev.Account, ev.Region)
-		ix.mu.RLock()
-		p, ok := ix.pids[name]
-		ix.mu.RUnlock()
-		if !ok {
-			if p, ok = newPIDs[name]; !ok {
-				p = ix.next
-				ix.next++
-				if newPIDs == nil {
-					newPIDs = map[string]uint32{}
-				}
-				newPIDs[name] = p
-				var v [4]byte
-				binary.BigEndian.PutUint32(v[:], p)
-				kvs = append(kvs, kv{append([]byte("p"), name...), bytes.Clone(v[:])})
-			}
-		}
-		kind := KindOf(&ev.Summary)
-		var suffix [suffixLen]byte
-		putSuffix(suffix[:], ev.EventTime, it.Seq)
-		kvs = append(kvs, kv{recordKey(nil, p, kind, suffix[:]), ev.Raw})
-		var ev14 [1 + suffixLen]byte
-		ev14[0] = kind
-		copy(ev14[1:], suffix[:])
-		kvs = append(kvs, kv{eventIDKey(nil, p, ev.EventID), bytes.Clone(ev14[:])})
-		if kind == KindOther {
-			continue
-		}
-		_ = forEachAttr(&ev.Summary, func(attr byte, value string) error {
-			k := attrKey(make([]byte, 0, 24+len(value)), p, kind, attr, value)
-			kvs = append(kvs, kv{append(k, suffix[:]...), nil})
-			return nil
-		})
+		ix.keyBuf = ix.mem.add(it.Seq, it.Event, ix.keyBuf)
 	}
-	// Stable: for equal keys (an eventID twice in one batch) the later
-	// event still wins, as it would unsorted.
-	slices.SortStableFunc(kvs, func(a, b kv) int { return bytes.Compare(a.k, b.k) })
-	for _, e := range kvs {
-		if err := b.Set(e.k, e.v, nil); err != nil {
-			return fmt.Errorf("index apply: %w", err)
-		}
+	ix.applied = items[len(items)-1].Seq
+	if ix.mem.bytes >= ix.opts.MemtableBytes {
+		ix.rotateLocked()
 	}
-	last := items[len(items)-1].Seq
-	var v [8]byte
-	binary.BigEndian.PutUint64(v[:], last)
-	if err := b.Set(keyCheckpoint, v[:], nil); err != nil {
-		return fmt.Errorf("index apply: %w", err)
-	}
-	if newPIDs != nil {
-		var n [4]byte
-		binary.BigEndian.PutUint32(n[:], ix.next)
-		if err := b.Set(keyNextPID, n[:], nil); err != nil {
-			return fmt.Errorf("index apply: %w", err)
-		}
-	}
-	if err := b.Commit(pebble.NoSync); err != nil {
-		return fmt.Errorf("index apply: %w", err)
-	}
-	if newPIDs != nil {
-		ix.mu.Lock()
-		for k, v := range newPIDs {
-			ix.pids[k] = v
-		}
-		ix.mu.Unlock()
-	}
-	ix.ckpt = last
 	return nil
 }
 
-type kv struct{ k, v []byte }
+// rotateLocked freezes the memtable and queues it for flushing, waiting for
+// the previous flush first. The caller holds mu.
+func (ix *Index) rotateLocked() {
+	if len(ix.mem.recs) == 0 {
+		return
+	}
+	for ix.imm != nil {
+		ix.cond.Wait()
+	}
+	ix.imm, ix.mem = ix.mem, newMemtable()
+	ix.flushCh <- ix.imm
+}
 
-// Sync makes everything applied so far durable (it flushes the memtable)
-// and returns the checkpoint that is now durable.
+// Sync flushes everything applied so far and returns the checkpoint that is
+// now durable.
 func (ix *Index) Sync() (uint64, error) {
-	ck := ix.ckpt
-	if err := ix.db.Flush(); err != nil {
+	ix.mu.Lock()
+	ix.rotateLocked()
+	for ix.imm != nil && ix.flushErr == nil {
+		ix.cond.Wait()
+	}
+	err := ix.flushErr
+	ix.mu.Unlock()
+	if err != nil {
 		return 0, fmt.Errorf("index sync: %w", err)
 	}
-	return ck, nil
+	return ix.Durable(), nil
+}
+
+func (ix *Index) flushLoop() {
+	defer ix.wg.Done()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case m := <-ix.flushCh:
+			for {
+				err := ix.flush(m)
+				ix.mu.Lock()
+				ix.flushErr = err
+				ix.cond.Broadcast()
+				ix.mu.Unlock()
+				if err == nil {
+					break
+				}
+				ix.log.Error("index: flush failed; retrying (the WAL keeps the events)", "err", err)
+				select {
+				case <-ix.stop:
+					return
+				case <-time.After(time.Second):
+				}
+			}
+			ix.nudgeMerge()
+		case <-tick.C:
+			ix.mu.Lock()
+			if len(ix.mem.recs) > 0 && ix.imm == nil && time.Since(ix.mem.created) >= ix.opts.FlushAge {
+				ix.rotateLocked()
+			}
+			ix.mu.Unlock()
+		case <-ix.stop:
+			return
+		}
+	}
+}
+
+// nextFile reserves a segment file number.
+func (ix *Index) nextFile() uint64 {
+	ix.manMu.Lock()
+	defer ix.manMu.Unlock()
+	n := ix.man.NextFile
+	ix.man.NextFile++
+	return n
+}
+
+// flush writes the frozen memtable m as a segment and commits it.
+func (ix *Index) flush(m *memtable) error {
+	ix.mu.RLock()
+	swept := ix.swept
+	ix.mu.RUnlock()
+	num := ix.nextFile()
+	path := filepath.Join(ix.dir, segName(num))
+	last := m.recs[len(m.recs)-1].seq
+	wrote, err := ix.writeMemtable(m, path, swept)
+	if err != nil {
+		return err
+	}
+	var sg *segment
+	if wrote {
+		if sg, err = openSegment(path, num, ix.cache, ix.dec); err != nil {
+			os.Remove(path)
+			return err
+		}
+	}
+	ix.manMu.Lock()
+	defer ix.manMu.Unlock()
+	nm := ix.man
+	nm.Checkpoint = last
+	nm.Segments = slices.Clone(ix.man.Segments)
+	if sg != nil {
+		nm.Segments = append(nm.Segments, segName(num))
+	}
+	if err := ix.writeManifest(nm); err != nil {
+		if sg != nil {
+			sg.release()
+			os.Remove(path)
+		}
+		return err
+	}
+	ix.mu.Lock()
+	if sg != nil {
+		ix.segs = append(slices.Clone(ix.segs), sg)
+	}
+	ix.imm = nil
+	ix.mu.Unlock()
+	return nil
+}
+
+// writeMemtable writes m's events not before swept as a segment file. It
+// reports false, writing nothing, when none are left.
+func (ix *Index) writeMemtable(m *memtable, path string, swept int64) (bool, error) {
+	type idEnt struct{ h, seq uint64 }
+	ids := make([]idEnt, 0, len(m.recs))
+	for _, r := range m.recs {
+		if r.t >= swept {
+			ids = append(ids, idEnt{r.h, r.seq})
+		}
+	}
+	if len(ids) == 0 {
+		return false, nil
+	}
+	w, err := newSegWriter(path, ix.enc, m.recs[0].seq, len(ids))
+	if err != nil {
+		return false, fmt.Errorf("flush index: %w", err)
+	}
+	for _, r := range m.recs {
+		if r.t >= swept {
+			w.addRecord(r.seq, r.raw)
+		}
+	}
+	var ents []pos
+	for _, k := range m.sortedKeys() {
+		ents = m.entries(m.post[k], swept, ents)
+		if err := w.addPosting([]byte(k), ents); err != nil {
+			w.abort()
+			return false, err
+		}
+	}
+	slices.SortFunc(ids, func(a, b idEnt) int {
+		if a.h != b.h {
+			return cmpU64(a.h, b.h)
+		}
+		return cmpU64(a.seq, b.seq)
+	})
+	for _, e := range ids {
+		if err := w.addID(e.h, e.seq); err != nil {
+			w.abort()
+			return false, err
+		}
+	}
+	if err := w.finish(m.recs[len(m.recs)-1].seq); err != nil {
+		return false, fmt.Errorf("flush index: %w", err)
+	}
+	return true, nil
+}
+
+func cmpU64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
 
 // forEachAttr calls fn for every lookup key the event is indexed under
-// (EventId excluded: it has its own key).
+// (EventId excluded: it has its own table).
 func forEachAttr(s *event.Summary, fn func(attr byte, value string) error) error {
 	if s.EventName != "" {
 		if err := fn(AttrEventName, s.EventName); err != nil {
@@ -320,16 +487,14 @@ func forEachAttr(s *event.Summary, fn func(attr byte, value string) error) error
 			return err
 		}
 	}
-	var seen []string
-	for _, r := range s.Resources {
-		if r.ResourceType != "" && !slices.Contains(seen, "t"+r.ResourceType) {
-			seen = append(seen, "t"+r.ResourceType)
+	for i, r := range s.Resources {
+		earlier := s.Resources[:i]
+		if r.ResourceType != "" && !slices.ContainsFunc(earlier, func(e event.LookupResource) bool { return e.ResourceType == r.ResourceType }) {
 			if err := fn(AttrResourceType, r.ResourceType); err != nil {
 				return err
 			}
 		}
-		if r.ResourceName != "" && !slices.Contains(seen, "n"+r.ResourceName) {
-			seen = append(seen, "n"+r.ResourceName)
+		if r.ResourceName != "" && !slices.ContainsFunc(earlier, func(e event.LookupResource) bool { return e.ResourceName == r.ResourceName }) {
 			if err := fn(AttrResourceName, r.ResourceName); err != nil {
 				return err
 			}
@@ -348,88 +513,102 @@ func forEachAttr(s *event.Summary, fn func(attr byte, value string) error) error
 	return nil
 }
 
-func putSuffix(dst []byte, t time.Time, seq uint64) {
-	sec := t.Unix()
-	if sec < 0 {
-		sec = 0
+// view is what a reader sees: the memtables (read under mu) and the
+// segments, each acquired until release.
+type view struct {
+	mems []*memtable
+	segs []*segment
+}
+
+// viewLocked snapshots the sources, newest first; the caller holds mu.
+func (ix *Index) viewLocked() view {
+	v := view{mems: []*memtable{ix.mem}}
+	if ix.imm != nil {
+		v.mems = append(v.mems, ix.imm)
 	}
-	var tb [8]byte
-	binary.BigEndian.PutUint64(tb[:], uint64(sec))
-	copy(dst[:timeLen], tb[8-timeLen:])
-	binary.BigEndian.PutUint64(dst[timeLen:], seq)
-}
-
-func timeBytes(dst []byte, sec int64) []byte {
-	if sec < 0 {
-		sec = 0
+	for i := len(ix.segs) - 1; i >= 0; i-- {
+		ix.segs[i].acquire()
+		v.segs = append(v.segs, ix.segs[i])
 	}
-	var tb [8]byte
-	binary.BigEndian.PutUint64(tb[:], uint64(sec))
-	return append(dst, tb[8-timeLen:]...)
+	return v
 }
 
-func appendPID(dst []byte, p uint32) []byte { return binary.BigEndian.AppendUint32(dst, p) }
-
-func recordKey(dst []byte, p uint32, kind byte, suffix []byte) []byte {
-	dst = append(dst, 'r')
-	dst = appendPID(dst, p)
-	dst = append(dst, kind)
-	return append(dst, suffix...)
-}
-
-func eventIDKey(dst []byte, p uint32, id string) []byte {
-	dst = append(dst, 'e')
-	dst = appendPID(dst, p)
-	return append(dst, id...)
-}
-
-func attrKey(dst []byte, p uint32, kind, attr byte, value string) []byte {
-	dst = append(dst, 'x')
-	dst = appendPID(dst, p)
-	dst = append(dst, kind, attr)
-	dst = binary.AppendUvarint(dst, uint64(len(value)))
-	return append(dst, value...)
+func (v view) release() {
+	for _, sg := range v.segs {
+		sg.release()
+	}
 }
 
 // EventKey names one event for HasEventIDs.
 type EventKey struct{ Account, Region, EventID string }
 
 // HasEventIDs reports, for each key, whether its partition holds an event
-// with that id. One iterator serves the whole batch, probed in key order,
-// which is far cheaper than a Get per key during bulk imports.
+// with that id.
 func (ix *Index) HasEventIDs(keys []EventKey) ([]bool, error) {
 	out := make([]bool, len(keys))
-	type probe struct {
-		key []byte
-		i   int
-	}
-	probes := make([]probe, 0, len(keys))
+	hashes := make([]uint64, len(keys))
+	ix.mu.RLock()
+	swept := ix.swept
+	v := ix.viewLocked()
 	for i, k := range keys {
-		p, ok := ix.pid(k.Account, k.Region)
-		if !ok {
+		part := partName(k.Account, k.Region)
+		hashes[i] = idHash(part, k.EventID)
+		for _, m := range v.mems {
+			m.byID(hashes[i], func(r *memRec) bool {
+				if r.id == k.EventID && r.part == part && r.t >= swept {
+					out[i] = true
+				}
+				return !out[i]
+			})
+		}
+	}
+	ix.mu.RUnlock()
+	defer v.release()
+	for i, k := range keys {
+		if out[i] {
 			continue
 		}
-		probes = append(probes, probe{eventIDKey(nil, p, k.EventID), i})
-	}
-	if len(probes) == 0 {
-		return out, nil
-	}
-	slices.SortFunc(probes, func(a, b probe) int { return bytes.Compare(a.key, b.key) })
-	// Pebble skips bottom-level filters unless asked; almost every probe
-	// misses, so the filters save a block read per probe there too.
-	it, err := ix.db.NewIter(&pebble.IterOptions{LowerBound: []byte("e"), UpperBound: []byte("f"), UseL6Filters: true})
-	if err != nil {
-		return nil, fmt.Errorf("index get: %w", err)
-	}
-	for _, pr := range probes {
-		if it.SeekPrefixGE(pr.key) && bytes.Equal(it.Key(), pr.key) {
-			out[pr.i] = true
+		for _, sg := range v.segs {
+			if _, ok := sg.partSet[partName(k.Account, k.Region)]; !ok {
+				continue
+			}
+			ev, err := sg.eventByID(hashes[i], k.Account, k.Region, k.EventID)
+			if err != nil {
+				return nil, fmt.Errorf("index get: %w", err)
+			}
+			if ev != nil && eventTime(ev) >= swept {
+				out[i] = true
+				break
+			}
 		}
 	}
-	if err := it.Close(); err != nil {
-		return nil, fmt.Errorf("index get: %w", err)
-	}
 	return out, nil
+}
+
+// eventByID returns the segment's event with that id in that partition, or
+// nil.
+func (sg *segment) eventByID(h uint64, account, region, id string) (*event.Event, error) {
+	seqs, err := sg.ids(h)
+	if err != nil {
+		return nil, err
+	}
+	for _, seq := range seqs {
+		raw, err := sg.record(seq)
+		if err != nil {
+			return nil, err
+		}
+		if raw == nil {
+			continue
+		}
+		ev, err := event.Parse(raw)
+		if err != nil {
+			return nil, sg.corrupt("record %d does not parse: %v", seq, err)
+		}
+		if ev.EventID == id && ev.Account == account && ev.Region == region {
+			return &ev, nil
+		}
+	}
+	return nil, nil
 }
 
 // Query is one lookup. Start and End are inclusive Unix seconds.
@@ -447,209 +626,307 @@ type Query struct {
 type Hit struct {
 	Seq uint64
 	Raw []byte
-	sfx [suffixLen]byte
 }
 
-func (h *Hit) suffix() []byte { return h.sfx[:] }
+func cursorOf(p pos) []byte {
+	c := make([]byte, 1+suffixLen)
+	c[0] = cursorV1
+	var tb [8]byte
+	binary.BigEndian.PutUint64(tb[:], uint64(p.t))
+	copy(c[1:], tb[8-timeLen:])
+	binary.BigEndian.PutUint64(c[1+timeLen:], p.s)
+	return c
+}
+
+func parseCursor(c []byte) (pos, error) {
+	if len(c) != 1+suffixLen || c[0] != cursorV1 {
+		return pos{}, ErrBadCursor
+	}
+	var tb [8]byte
+	copy(tb[8-timeLen:], c[1:1+timeLen])
+	return pos{int64(binary.BigEndian.Uint64(tb[:])), binary.BigEndian.Uint64(c[1+timeLen:])}, nil
+}
+
+type cand struct {
+	p   pos
+	src int // index into mems, then segs
+}
 
 // Lookup returns up to q.Limit events, newest first, and a cursor for the
 // next page (nil when there is none).
 func (ix *Index) Lookup(q Query) ([]Hit, []byte, error) {
-	p, ok := ix.pid(q.Account, q.Region)
-	if !ok || q.Limit <= 0 || q.End < q.Start {
+	if q.Limit <= 0 || q.End < q.Start {
 		return nil, nil, nil
 	}
-	var after []byte // exclusive upper bound suffix from the cursor
+	upper := pos{q.End + 1, 0}
 	if q.Cursor != nil {
-		if len(q.Cursor) != 1+suffixLen || q.Cursor[0] != cursorV1 {
-			return nil, nil, ErrBadCursor
+		c, err := parseCursor(q.Cursor)
+		if err != nil {
+			return nil, nil, err
 		}
-		after = q.Cursor[1:]
-	}
-	if q.Attr == AttrEventID {
-		return ix.lookupID(p, q, after)
-	}
-	var prefix []byte
-	if q.Attr == 0 {
-		prefix = append([]byte{'r'}, appendPID(nil, p)...)
-		prefix = append(prefix, q.Kind)
-	} else {
-		prefix = attrKey(nil, p, q.Kind, q.Attr, q.Value)
-	}
-	lower := timeBytes(bytes.Clone(prefix), q.Start)
-	upper := timeBytes(bytes.Clone(prefix), q.End+1)
-	if after != nil {
-		c := append(bytes.Clone(prefix), after...)
-		if bytes.Compare(c, upper) < 0 {
+		if q.Attr == AttrEventID {
+			return nil, nil, nil // an id matches at most one event: no second page
+		}
+		if c.less(upper) {
 			upper = c
 		}
 	}
-	it, err := ix.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
-	if err != nil {
-		return nil, nil, fmt.Errorf("index lookup: %w", err)
+	part := partName(q.Account, q.Region)
+	ix.mu.RLock()
+	lo := max(q.Start, ix.swept)
+	v := ix.viewLocked()
+	defer v.release()
+	if q.Attr == AttrEventID {
+		ix.mu.RUnlock()
+		return ix.lookupID(v, q, lo)
 	}
-	defer it.Close()
-	var hits []Hit
+	var k []byte
+	if q.Attr == 0 {
+		k = appendKey(nil, part, q.Kind, 0, "")
+	} else {
+		k = appendKey(nil, part, q.Kind, q.Attr, q.Value)
+	}
+	var cands []cand
+	var buf []pos
+	for i, m := range v.mems {
+		buf = m.top(buf[:0], k, lo, upper, q.Limit+1)
+		for _, p := range buf {
+			cands = append(cands, cand{p, i})
+		}
+	}
+	ix.mu.RUnlock()
+	for i, sg := range v.segs {
+		if _, ok := sg.partSet[part]; !ok {
+			continue
+		}
+		e, ok, err := sg.find(k)
+		if err != nil {
+			return nil, nil, fmt.Errorf("index lookup: %w", err)
+		}
+		if !ok {
+			continue
+		}
+		if buf, err = sg.top(buf[:0], e, lo, upper, q.Limit+1); err != nil {
+			return nil, nil, fmt.Errorf("index lookup: %w", err)
+		}
+		for _, p := range buf {
+			cands = append(cands, cand{p, len(v.mems) + i})
+		}
+	}
+	slices.SortFunc(cands, func(a, b cand) int { return cmpDesc(a.p, b.p) })
 	var next []byte
-	rkey := make([]byte, 0, 32)
-	for ok := it.Last(); ok; ok = it.Prev() {
-		k := it.Key()
-		suffix := k[len(k)-suffixLen:]
-		if len(hits) == q.Limit {
-			next = append([]byte{cursorV1}, hits[len(hits)-1].suffix()...)
-			break
-		}
-		var raw []byte
-		if q.Attr == 0 {
-			raw = bytes.Clone(it.Value())
-		} else {
-			rkey = recordKey(rkey[:0], p, q.Kind, suffix)
-			v, closer, err := ix.db.Get(rkey)
-			if errors.Is(err, pebble.ErrNotFound) {
-				continue // swept between the scan and the get
-			}
-			if err != nil {
-				return nil, nil, fmt.Errorf("index lookup: %w", err)
-			}
-			raw = bytes.Clone(v)
-			closer.Close()
-		}
-		hits = append(hits, Hit{Seq: binary.BigEndian.Uint64(suffix[timeLen:]), Raw: raw, sfx: [suffixLen]byte(suffix)})
+	if len(cands) > q.Limit {
+		cands = cands[:q.Limit]
+		next = cursorOf(cands[q.Limit-1].p)
 	}
-	if err := it.Error(); err != nil {
-		return nil, nil, fmt.Errorf("index lookup: %w", err)
+	hits := make([]Hit, 0, len(cands))
+	ix.mu.RLock()
+	for _, c := range cands {
+		if c.src < len(v.mems) {
+			raw, _ := v.mems[c.src].record(c.p.s)
+			hits = append(hits, Hit{Seq: c.p.s, Raw: raw})
+		} else {
+			hits = append(hits, Hit{Seq: c.p.s})
+		}
+	}
+	ix.mu.RUnlock()
+	for i, c := range cands {
+		if c.src < len(v.mems) {
+			continue
+		}
+		raw, err := v.segs[c.src-len(v.mems)].record(c.p.s)
+		if err != nil {
+			return nil, nil, fmt.Errorf("index lookup: %w", err)
+		}
+		if raw == nil {
+			return nil, nil, fmt.Errorf("index lookup: %w", v.segs[c.src-len(v.mems)].corrupt("posting names record %d, which is missing", c.p.s))
+		}
+		hits[i].Raw = raw
 	}
 	return hits, next, nil
 }
 
-func (ix *Index) lookupID(p uint32, q Query, after []byte) ([]Hit, []byte, error) {
-	if after != nil {
-		return nil, nil, nil // an id matches at most one event: no second page
+func (ix *Index) lookupID(v view, q Query, lo int64) ([]Hit, []byte, error) {
+	part := partName(q.Account, q.Region)
+	h := idHash(part, q.Value)
+	match := func(ev *event.Event) bool {
+		t := eventTime(ev)
+		return KindOf(&ev.Summary) == q.Kind && t >= lo && t <= q.End
 	}
-	v, closer, err := ix.db.Get(eventIDKey(nil, p, q.Value))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return nil, nil, nil
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("index lookup: %w", err)
-	}
-	loc := bytes.Clone(v)
-	closer.Close()
-	if len(loc) != 1+suffixLen || loc[0] != q.Kind {
-		return nil, nil, nil
-	}
-	var tb [8]byte
-	copy(tb[8-timeLen:], loc[1:1+timeLen])
-	sec := int64(binary.BigEndian.Uint64(tb[:]))
-	if sec < q.Start || sec > q.End {
-		return nil, nil, nil
-	}
-	raw, closer, err := ix.db.Get(recordKey(nil, p, q.Kind, loc[1:]))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return nil, nil, nil
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("index lookup: %w", err)
-	}
-	h := Hit{Seq: binary.BigEndian.Uint64(loc[1+timeLen:]), Raw: bytes.Clone(raw), sfx: [suffixLen]byte(loc[1:])}
-	closer.Close()
-	return []Hit{h}, nil, nil
-}
-
-// Sweep deletes every event older than cutoff (Unix seconds, exclusive),
-// with its lookup keys. It returns how many events it deleted.
-func (ix *Index) Sweep(cutoff int64) (int, error) {
+	var hit []Hit
 	ix.mu.RLock()
-	pids := make([]uint32, 0, len(ix.pids))
-	for _, p := range ix.pids {
-		pids = append(pids, p)
+	for _, m := range v.mems {
+		m.byID(h, func(r *memRec) bool {
+			if r.id != q.Value || r.part != part {
+				return true
+			}
+			if ev, err := event.Parse(r.raw); err == nil && match(&ev) {
+				hit = []Hit{{Seq: r.seq, Raw: r.raw}}
+			}
+			return false
+		})
+		if hit != nil {
+			break
+		}
 	}
 	ix.mu.RUnlock()
-	total := 0
-	for _, p := range pids {
-		for _, kind := range []byte{KindManagement, KindInsight, KindOther} {
-			n, err := ix.sweepRange(p, kind, cutoff)
-			total += n
-			if err != nil {
-				return total, err
+	if hit != nil {
+		return hit, nil, nil
+	}
+	for _, sg := range v.segs {
+		if _, ok := sg.partSet[part]; !ok {
+			continue
+		}
+		ev, err := sg.eventByID(h, q.Account, q.Region, q.Value)
+		if err != nil {
+			return nil, nil, fmt.Errorf("index lookup: %w", err)
+		}
+		if ev != nil {
+			if match(ev) {
+				return []Hit{{Raw: ev.Raw}}, nil, nil
 			}
+			return nil, nil, nil
 		}
 	}
-	return total, nil
+	return nil, nil, nil
 }
 
-func (ix *Index) sweepRange(p uint32, kind byte, cutoff int64) (int, error) {
-	prefix := append([]byte{'r'}, appendPID(nil, p)...)
-	prefix = append(prefix, kind)
-	upper := timeBytes(bytes.Clone(prefix), cutoff)
-	it, err := ix.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: upper})
-	if err != nil {
+// Sweep deletes every event older than cutoff (Unix seconds, exclusive). It
+// returns how many events it deleted.
+func (ix *Index) Sweep(cutoff int64) (int, error) {
+	ix.manMu.Lock()
+	defer ix.manMu.Unlock()
+	old := ix.man.SweptBefore
+	if cutoff <= old {
+		return 0, nil
+	}
+	n := 0
+	ix.mu.RLock()
+	v := ix.viewLocked()
+	for _, m := range v.mems {
+		for _, r := range m.recs {
+			if r.t >= old && r.t < cutoff {
+				n++
+			}
+		}
+	}
+	ix.mu.RUnlock()
+	defer v.release()
+	var drop []*segment
+	for _, sg := range v.segs {
+		c, err := sg.countRange(old, cutoff)
+		if err != nil {
+			return 0, fmt.Errorf("index sweep: %w", err)
+		}
+		n += c
+		if sg.maxTime < cutoff {
+			drop = append(drop, sg)
+		}
+	}
+	nm := ix.man
+	nm.SweptBefore = cutoff
+	nm.Segments = nil
+	for _, name := range ix.man.Segments {
+		if !slices.ContainsFunc(drop, func(sg *segment) bool { return segName(sg.num) == name }) {
+			nm.Segments = append(nm.Segments, name)
+		}
+	}
+	if err := ix.writeManifest(nm); err != nil {
 		return 0, fmt.Errorf("index sweep: %w", err)
 	}
-	defer it.Close()
-	b := ix.db.NewBatch()
-	defer func() { b.Close() }()
-	n := 0
-	var key []byte
-	for ok := it.First(); ok; ok = it.Next() {
-		k := it.Key()
-		suffix := bytes.Clone(k[len(k)-suffixLen:])
-		if err := b.Delete(k, nil); err != nil {
-			return n, fmt.Errorf("index sweep: %w", err)
-		}
-		ev, err := event.Parse(it.Value())
-		if err == nil {
-			key = eventIDKey(key[:0], p, ev.EventID)
-			_ = b.Delete(key, nil)
-			if kind != KindOther {
-				_ = forEachAttr(&ev.Summary, func(attr byte, value string) error {
-					key = attrKey(key[:0], p, kind, attr, value)
-					key = append(key, suffix...)
-					return b.Delete(key, nil)
-				})
-			}
-		}
-		n++
-		if b.Count() > 10000 {
-			if err := b.Commit(pebble.NoSync); err != nil {
-				return n, fmt.Errorf("index sweep: %w", err)
-			}
-			b.Close()
-			b = ix.db.NewBatch()
-		}
-	}
-	if err := it.Error(); err != nil {
-		return n, fmt.Errorf("index sweep: %w", err)
-	}
-	if err := b.Commit(pebble.NoSync); err != nil {
-		return n, fmt.Errorf("index sweep: %w", err)
+	ix.mu.Lock()
+	ix.swept = cutoff
+	ix.segs = slices.DeleteFunc(slices.Clone(ix.segs), func(sg *segment) bool { return slices.Contains(drop, sg) })
+	ix.mu.Unlock()
+	for _, sg := range drop {
+		ix.retire(sg)
 	}
 	return n, nil
 }
 
-// Compact compacts the whole key space (used by benchmarks and fsck).
+// retire deletes a segment that is no longer listed; readers holding it
+// keep reading the open file.
+func (ix *Index) retire(sg *segment) {
+	if err := os.Remove(sg.path); err != nil {
+		ix.log.Error("index: removing an obsolete segment failed", "file", sg.path, "err", err)
+	}
+	sg.release()
+}
+
+// countRange counts the segment's events with time in [lo, hi).
+func (sg *segment) countRange(lo, hi int64) (int, error) {
+	n := 0
+	for _, p := range sg.parts {
+		if p.max < lo || p.min >= hi {
+			continue
+		}
+		if p.min >= lo && p.max < hi {
+			n += int(p.events)
+			continue
+		}
+		e, ok, err := sg.find(appendKey(nil, p.name, p.kind, 0, ""))
+		if err != nil {
+			return 0, err
+		}
+		if !ok {
+			return 0, sg.corrupt("partition %s has no event list", p.name)
+		}
+		all, err := sg.all(sg, e, nil)
+		if err != nil {
+			return 0, err
+		}
+		for _, x := range all {
+			if x.t >= lo && x.t < hi {
+				n++
+			}
+		}
+	}
+	return n, nil
+}
+
+// Compact flushes the memtable and merges every segment into one (used by
+// benchmarks and fsck).
 func (ix *Index) Compact() error {
-	return ix.db.Compact(context.Background(), []byte{0}, []byte{0xff}, true)
+	if _, err := ix.Sync(); err != nil {
+		return err
+	}
+	ix.mu.RLock()
+	run := slices.Clone(ix.segs)
+	for _, sg := range run {
+		sg.acquire()
+	}
+	ix.mu.RUnlock()
+	defer func() {
+		for _, sg := range run {
+			sg.release()
+		}
+	}()
+	if len(run) < 2 {
+		return nil
+	}
+	return ix.merge(run)
 }
 
 // Close flushes and closes the index. It is safe to call twice.
 func (ix *Index) Close() error {
+	ix.mu.Lock()
 	if ix.closed {
+		ix.mu.Unlock()
 		return nil
 	}
-	ix.closed = true
+	ix.mu.Unlock()
 	_, err := ix.Sync()
-	return errors.Join(err, ix.db.Close())
-}
-
-type quietLogger struct{ l *slog.Logger }
-
-func (q quietLogger) Infof(format string, args ...any) {
-	q.l.Debug(fmt.Sprintf(format, args...), "component", "pebble")
-}
-func (q quietLogger) Errorf(format string, args ...any) {
-	q.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
-}
-func (q quietLogger) Fatalf(format string, args ...any) {
-	panic(fmt.Sprintf("pebble: "+format, args...))
+	ix.mu.Lock()
+	ix.closed = true
+	ix.mu.Unlock()
+	close(ix.stop)
+	ix.wg.Wait()
+	ix.mu.Lock()
+	for _, sg := range ix.segs {
+		sg.release()
+	}
+	ix.segs = nil
+	ix.mu.Unlock()
+	ix.dec.Close()
+	return err
 }

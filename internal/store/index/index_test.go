@@ -32,14 +32,59 @@ func ev(t *testing.T, id string, sec int, category string) *event.Event {
 	return &e
 }
 
-func open(t *testing.T, dir string) *Index {
+func open(t *testing.T, dir string) *Index { return openOpts(t, dir, nil) }
+
+func openOpts(t *testing.T, dir string, edit func(*Options)) *Index {
 	t.Helper()
-	ix, err := Open(dir, DefaultOptions())
+	o := DefaultOptions()
+	if edit != nil {
+		edit(&o)
+	}
+	ix, err := Open(dir, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ix.Close() })
 	return ix
+}
+
+// modes runs a test with its events left in the memtable, flushed to
+// segments after every Apply, and merged into one segment.
+func modes(t *testing.T, test func(t *testing.T, apply func(*Index, []Item))) {
+	t.Run("memtable", func(t *testing.T) {
+		test(t, func(ix *Index, items []Item) {
+			if err := ix.Apply(items); err != nil {
+				t.Fatal(err)
+			}
+		})
+	})
+	t.Run("segments", func(t *testing.T) {
+		test(t, func(ix *Index, items []Item) {
+			if err := ix.Apply(items); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ix.Sync(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	})
+	t.Run("merged", func(t *testing.T) {
+		test(t, func(ix *Index, items []Item) {
+			// Two segments per call, then one.
+			half := len(items) / 2
+			for _, part := range [][]Item{items[:half], items[half:]} {
+				if err := ix.Apply(part); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := ix.Sync(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := ix.Compact(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	})
 }
 
 func hitIDs(t *testing.T, hits []Hit) []string {
@@ -99,110 +144,118 @@ func TestApplyLookupKindsAndCheckpoint(t *testing.T) {
 }
 
 func TestHasEventIDs(t *testing.T) {
-	ix := open(t, t.TempDir())
-	var items []Item
-	for i := range 500 {
-		items = append(items, Item{uint64(i + 1), ev(t, fmt.Sprintf("id-%03d", i), i, event.CategoryMgmt)})
-	}
-	ix.Apply(items)
-	keys := []EventKey{
-		{"123456789012", "us-east-1", "id-007"},
-		{"123456789012", "us-east-1", "id-999"},
-		{"123456789012", "eu-west-1", "id-007"}, // unknown partition
-		{"123456789012", "us-east-1", "id-499"},
-		{"123456789012", "us-east-1", "id-00"}, // prefix of a stored id
-	}
-	got, err := ix.HasEventIDs(keys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff([]bool{true, false, false, true, false}, got); diff != "" {
-		t.Fatal(diff)
-	}
-	if got, _ := ix.HasEventIDs([]EventKey{{"123456789012", "us-east-1", "id-123"}}); !got[0] {
-		t.Fatal("HasEventIDs missed a stored id")
-	}
-}
-
-func TestEventIDLookupRespectsRangeAndKind(t *testing.T) {
-	ix := open(t, t.TempDir())
-	ix.Apply([]Item{{1, ev(t, "a", 10, event.CategoryMgmt)}, {2, ev(t, "b", 20, event.CategoryData)}})
-	base := Query{Account: "123456789012", Region: "us-east-1", Kind: KindManagement, Attr: AttrEventID, Limit: 5}
-	for _, c := range []struct {
-		name       string
-		value      string
-		start, end int64
-		want       int
-	}{
-		{"in range", "a", t0.Unix(), t0.Unix() + 10, 1},
-		{"end excludes", "a", t0.Unix(), t0.Unix() + 9, 0},
-		{"start excludes", "a", t0.Unix() + 11, t0.Unix() + 100, 0},
-		{"data event never", "b", 0, t0.Unix() + 100, 0},
-		{"unknown", "zz", 0, t0.Unix() + 100, 0},
-	} {
-		q := base
-		q.Value, q.Start, q.End = c.value, c.start, c.end
-		hits, next, err := ix.Lookup(q)
-		if err != nil || next != nil || len(hits) != c.want {
-			t.Errorf("%s: %d hits, next %v, err %v; want %d", c.name, len(hits), next, err, c.want)
+	modes(t, func(t *testing.T, apply func(*Index, []Item)) {
+		ix := open(t, t.TempDir())
+		var items []Item
+		for i := range 500 {
+			items = append(items, Item{uint64(i + 1), ev(t, fmt.Sprintf("id-%03d", i), i, event.CategoryMgmt)})
 		}
-	}
-}
-
-func TestCursor(t *testing.T) {
-	ix := open(t, t.TempDir())
-	var items []Item
-	for i := range 7 {
-		items = append(items, Item{uint64(i + 1), ev(t, fmt.Sprint("e", i), i/2, event.CategoryMgmt)}) // pairs share a second
-	}
-	ix.Apply(items)
-	q := Query{Account: "123456789012", Region: "us-east-1", Kind: KindManagement, End: t0.Unix() + 10, Limit: 3}
-	var all []string
-	for {
-		hits, next, err := ix.Lookup(q)
+		apply(ix, items)
+		keys := []EventKey{
+			{"123456789012", "us-east-1", "id-007"},
+			{"123456789012", "us-east-1", "id-999"},
+			{"123456789012", "eu-west-1", "id-007"}, // unknown partition
+			{"123456789012", "us-east-1", "id-499"},
+			{"123456789012", "us-east-1", "id-00"}, // prefix of a stored id
+		}
+		got, err := ix.HasEventIDs(keys)
 		if err != nil {
 			t.Fatal(err)
 		}
-		all = append(all, hitIDs(t, hits)...)
-		if next == nil {
-			break
+		if diff := cmp.Diff([]bool{true, false, false, true, false}, got); diff != "" {
+			t.Fatal(diff)
 		}
-		q.Cursor = next
-	}
-	// Same second: later arrival (higher sequence number) first.
-	if diff := cmp.Diff([]string{"e6", "e5", "e4", "e3", "e2", "e1", "e0"}, all); diff != "" {
-		t.Fatal(diff)
-	}
-	for _, bad := range [][]byte{{}, {9}, make([]byte, 14), append([]byte{cursorV1}, make([]byte, 5)...)} {
-		q.Cursor = bad
-		if len(bad) == 0 {
-			q.Cursor = []byte{}
+		if got, _ := ix.HasEventIDs([]EventKey{{"123456789012", "us-east-1", "id-123"}}); !got[0] {
+			t.Fatal("HasEventIDs missed a stored id")
 		}
-		if _, _, err := ix.Lookup(q); !errors.Is(err, ErrBadCursor) {
-			t.Errorf("cursor %x: err %v, want ErrBadCursor", bad, err)
+	})
+}
+
+func TestEventIDLookupRespectsRangeAndKind(t *testing.T) {
+	modes(t, func(t *testing.T, apply func(*Index, []Item)) {
+		ix := open(t, t.TempDir())
+		apply(ix, []Item{{1, ev(t, "a", 10, event.CategoryMgmt)}, {2, ev(t, "b", 20, event.CategoryData)}})
+		base := Query{Account: "123456789012", Region: "us-east-1", Kind: KindManagement, Attr: AttrEventID, Limit: 5}
+		for _, c := range []struct {
+			name       string
+			value      string
+			start, end int64
+			want       int
+		}{
+			{"in range", "a", t0.Unix(), t0.Unix() + 10, 1},
+			{"end excludes", "a", t0.Unix(), t0.Unix() + 9, 0},
+			{"start excludes", "a", t0.Unix() + 11, t0.Unix() + 100, 0},
+			{"data event never", "b", 0, t0.Unix() + 100, 0},
+			{"unknown", "zz", 0, t0.Unix() + 100, 0},
+		} {
+			q := base
+			q.Value, q.Start, q.End = c.value, c.start, c.end
+			hits, next, err := ix.Lookup(q)
+			if err != nil || next != nil || len(hits) != c.want {
+				t.Errorf("%s: %d hits, next %v, err %v; want %d", c.name, len(hits), next, err, c.want)
+			}
 		}
-	}
+	})
+}
+
+func TestCursor(t *testing.T) {
+	modes(t, func(t *testing.T, apply func(*Index, []Item)) {
+		ix := open(t, t.TempDir())
+		var items []Item
+		for i := range 7 {
+			items = append(items, Item{uint64(i + 1), ev(t, fmt.Sprint("e", i), i/2, event.CategoryMgmt)}) // pairs share a second
+		}
+		apply(ix, items)
+		q := Query{Account: "123456789012", Region: "us-east-1", Kind: KindManagement, End: t0.Unix() + 10, Limit: 3}
+		var all []string
+		for {
+			hits, next, err := ix.Lookup(q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, hitIDs(t, hits)...)
+			if next == nil {
+				break
+			}
+			q.Cursor = next
+		}
+		// Same second: later arrival (higher sequence number) first.
+		if diff := cmp.Diff([]string{"e6", "e5", "e4", "e3", "e2", "e1", "e0"}, all); diff != "" {
+			t.Fatal(diff)
+		}
+		for _, bad := range [][]byte{{}, {9}, make([]byte, 14), append([]byte{cursorV1}, make([]byte, 5)...)} {
+			q.Cursor = bad
+			if len(bad) == 0 {
+				q.Cursor = []byte{}
+			}
+			if _, _, err := ix.Lookup(q); !errors.Is(err, ErrBadCursor) {
+				t.Errorf("cursor %x: err %v, want ErrBadCursor", bad, err)
+			}
+		}
+	})
 }
 
 func TestSweep(t *testing.T) {
-	ix := open(t, t.TempDir())
-	var items []Item
-	for i := range 10 {
-		items = append(items, Item{uint64(i + 1), ev(t, fmt.Sprint("s", i), i, event.CategoryMgmt)})
-	}
-	ix.Apply(items)
-	n, err := ix.Sweep(t0.Unix() + 4)
-	if err != nil || n != 4 {
-		t.Fatalf("Sweep = %d, %v; want 4", n, err)
-	}
-	q := Query{Account: "123456789012", Region: "us-east-1", Kind: KindManagement, Attr: AttrReadOnly, Value: "true", End: t0.Unix() + 100, Limit: 50}
-	hits, _, _ := ix.Lookup(q)
-	if len(hits) != 6 {
-		t.Fatalf("after sweep %d events found by attribute, want 6", len(hits))
-	}
-	if has, _ := ix.HasEventIDs([]EventKey{{"123456789012", "us-east-1", "s2"}}); has[0] {
-		t.Fatal("swept event's id still known")
-	}
+	modes(t, func(t *testing.T, apply func(*Index, []Item)) {
+		ix := open(t, t.TempDir())
+		var items []Item
+		for i := range 10 {
+			items = append(items, Item{uint64(i + 1), ev(t, fmt.Sprint("s", i), i, event.CategoryMgmt)})
+		}
+		apply(ix, items)
+		n, err := ix.Sweep(t0.Unix() + 4)
+		if err != nil || n != 4 {
+			t.Fatalf("Sweep = %d, %v; want 4", n, err)
+		}
+		q := Query{Account: "123456789012", Region: "us-east-1", Kind: KindManagement, Attr: AttrReadOnly, Value: "true", End: t0.Unix() + 100, Limit: 50}
+		hits, _, _ := ix.Lookup(q)
+		if len(hits) != 6 {
+			t.Fatalf("after sweep %d events found by attribute, want 6", len(hits))
+		}
+		if has, _ := ix.HasEventIDs([]EventKey{{"123456789012", "us-east-1", "s2"}}); has[0] {
+			t.Fatal("swept event's id still known")
+		}
+	})
 }
 
 // TestAttributeLookupsMatchModel checks attribute lookups
@@ -212,7 +265,11 @@ func TestAttributeLookupsMatchModel(t *testing.T) {
 	for seed := int64(1); seed <= 4; seed++ {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			rng := rand.New(rand.NewSource(seed))
-			ix := open(t, t.TempDir())
+			dir := t.TempDir()
+			// A tiny memtable: flushes and merges run in the background
+			// while batches are applied.
+			small := func(o *Options) { o.MemtableBytes = 16 << 10 }
+			ix := openOpts(t, dir, small)
 			type rec struct {
 				id   string
 				sec  int
@@ -238,6 +295,33 @@ func TestAttributeLookupsMatchModel(t *testing.T) {
 				if err := ix.Apply(items); err != nil {
 					t.Fatal(err)
 				}
+				switch rng.Intn(10) {
+				case 0:
+					if _, err := ix.Sync(); err != nil {
+						t.Fatal(err)
+					}
+				case 1:
+					if err := ix.Compact(); err != nil {
+						t.Fatal(err)
+					}
+				case 2:
+					if err := ix.Close(); err != nil {
+						t.Fatal(err)
+					}
+					ix = openOpts(t, dir, small)
+				}
+			}
+			ids := make([]EventKey, 0, len(model)+1)
+			for _, r := range model {
+				ids = append(ids, EventKey{"123456789012", "us-east-1", r.id})
+			}
+			ids = append(ids, EventKey{"123456789012", "us-east-1", "absent"})
+			has, err := ix.HasEventIDs(ids)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := len(slices.DeleteFunc(has, func(b bool) bool { return b })); n != 1 {
+				t.Fatalf("HasEventIDs: %d of %d ids not found, want only the absent one", n, len(ids))
 			}
 			for range 60 {
 				name := fmt.Sprint("N", rng.Intn(5)) // N4 matches nothing

@@ -1,0 +1,557 @@
+package index
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"sort"
+	"sync/atomic"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// CorruptionError reports a segment file that fails its checks.
+type CorruptionError struct {
+	Path   string
+	Reason string
+}
+
+func (e *CorruptionError) Error() string {
+	return fmt.Sprintf("index segment %s is corrupt: %s; run opentrail fsck", e.Path, e.Reason)
+}
+
+// key is a parsed posting key: part 0x00 kind attr value.
+type key struct {
+	part       string
+	kind, attr byte
+	value      string
+}
+
+func appendKey(dst []byte, part string, kind, attr byte, value string) []byte {
+	dst = append(dst, part...)
+	dst = append(dst, 0, kind, attr)
+	return append(dst, value...)
+}
+
+func parseKey(k []byte) (key, error) {
+	i := bytes.IndexByte(k, 0)
+	if i < 0 || len(k) < i+3 {
+		return key{}, errors.New("malformed posting key")
+	}
+	return key{part: string(k[:i]), kind: k[i+1], attr: k[i+2], value: string(k[i+3:])}, nil
+}
+
+// segment is one open, immutable segment file. refs counts the index's
+// list (1 while the segment is live) plus readers; the file closes when it
+// drops to 0.
+type segment struct {
+	num         uint64
+	path        string
+	f           *os.File
+	size        int64
+	first, last uint64
+	events      int
+	blocks      []blockRef
+	dirIdx      []dirRef
+	parts       []partInfo
+	partSet     map[string]struct{}
+	maxTime     int64
+	idsOff      int64
+	idCount     int
+	idSparse    []uint64
+	bloom       bloom
+	refs        atomic.Int32
+	cache       *blockCache
+	dec         *zstd.Decoder
+}
+
+func openSegment(path string, num uint64, cache *blockCache, dec *zstd.Decoder) (*segment, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	sg := &segment{num: num, path: path, f: f, cache: cache, dec: dec, partSet: map[string]struct{}{}}
+	if err := sg.load(); err != nil {
+		f.Close()
+		var ce *CorruptionError
+		if errors.As(err, &ce) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("open segment %s: %w", path, err)
+	}
+	sg.refs.Store(1)
+	return sg, nil
+}
+
+func (sg *segment) corrupt(format string, args ...any) error {
+	return &CorruptionError{Path: sg.path, Reason: fmt.Sprintf(format, args...)}
+}
+
+func (sg *segment) load() error {
+	st, err := sg.f.Stat()
+	if err != nil {
+		return err
+	}
+	sg.size = st.Size()
+	if sg.size < int64(len(segMagic))+footerLen {
+		return sg.corrupt("file too short (%d bytes)", sg.size)
+	}
+	var ft [footerLen]byte
+	if _, err := sg.f.ReadAt(ft[:], sg.size-footerLen); err != nil {
+		return err
+	}
+	if string(ft[40:]) != segEndMagic {
+		return sg.corrupt("bad footer magic")
+	}
+	metaOff := int64(binary.LittleEndian.Uint64(ft[0:]))
+	metaLen := int64(binary.LittleEndian.Uint64(ft[8:]))
+	sg.first = binary.LittleEndian.Uint64(ft[16:])
+	sg.last = binary.LittleEndian.Uint64(ft[24:])
+	sg.events = int(binary.LittleEndian.Uint32(ft[32:]))
+	if metaOff < int64(len(segMagic)) || metaLen < 0 || metaOff+metaLen != sg.size-footerLen {
+		return sg.corrupt("bad meta section bounds")
+	}
+	m := make([]byte, metaLen)
+	if _, err := sg.f.ReadAt(m, metaOff); err != nil {
+		return err
+	}
+	if crc32.Checksum(m, castagnoli) != binary.LittleEndian.Uint32(ft[36:]) {
+		return sg.corrupt("meta section checksum mismatch")
+	}
+	r := &metaReader{b: m}
+	n := r.count(20)
+	sg.blocks = make([]blockRef, n)
+	for i := range sg.blocks {
+		sg.blocks[i] = blockRef{int64(r.u64()), r.u32(), r.u64()}
+		if b := sg.blocks[i]; b.off < 0 || b.off+int64(b.n) > metaOff {
+			return sg.corrupt("record block %d out of bounds", i)
+		}
+	}
+	n = r.count(13)
+	sg.dirIdx = make([]dirRef, n)
+	for i := range sg.dirIdx {
+		first := r.bytes()
+		sg.dirIdx[i] = dirRef{first, int64(r.u64()), r.u32()}
+		if d := sg.dirIdx[i]; d.off < 0 || d.off+int64(d.n) > metaOff {
+			return sg.corrupt("directory block %d out of bounds", i)
+		}
+	}
+	n = r.count(22)
+	sg.parts = make([]partInfo, n)
+	sg.maxTime = -1 << 63
+	for i := range sg.parts {
+		p := partInfo{name: string(r.bytes())}
+		p.kind = r.byte()
+		p.events = r.u32()
+		p.min, p.max = int64(r.u64()), int64(r.u64())
+		sg.parts[i] = p
+		sg.partSet[p.name] = struct{}{}
+		sg.maxTime = max(sg.maxTime, p.max)
+	}
+	sg.idsOff = int64(r.u64())
+	sg.idCount = r.count(0)
+	n = r.count(8)
+	sg.idSparse = make([]uint64, n)
+	for i := range sg.idSparse {
+		sg.idSparse[i] = r.u64()
+	}
+	n = r.count(8)
+	sg.bloom = make(bloom, n)
+	for i := range sg.bloom {
+		sg.bloom[i] = r.u64()
+	}
+	if r.err != nil || len(r.b) != 0 {
+		return sg.corrupt("malformed meta section")
+	}
+	if sg.idsOff < 0 || sg.idsOff+int64(sg.idCount)*idEntryLen > metaOff || len(sg.idSparse) != (sg.idCount+idSparseStep-1)/idSparseStep || len(sg.bloom)%8 != 0 {
+		return sg.corrupt("bad eventID table")
+	}
+	return nil
+}
+
+type metaReader struct {
+	b   []byte
+	err error
+}
+
+func (r *metaReader) fail() {
+	if r.err == nil {
+		r.err = errors.New("short meta")
+	}
+	r.b = nil
+}
+
+func (r *metaReader) uvarint() uint64 {
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.fail()
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+// count reads a count of items of at least minSize bytes each, checking it
+// against what is left.
+func (r *metaReader) count(minSize int) int {
+	v := r.uvarint()
+	if minSize > 0 && v > uint64(len(r.b)/minSize) {
+		r.fail()
+		return 0
+	}
+	if v > 1<<40 {
+		r.fail()
+		return 0
+	}
+	return int(v)
+}
+
+func (r *metaReader) take(n int) []byte {
+	if len(r.b) < n {
+		r.fail()
+		return make([]byte, n)
+	}
+	b := r.b[:n]
+	r.b = r.b[n:]
+	return b
+}
+
+func (r *metaReader) u64() uint64 { return binary.LittleEndian.Uint64(r.take(8)) }
+func (r *metaReader) u32() uint32 { return binary.LittleEndian.Uint32(r.take(4)) }
+func (r *metaReader) byte() byte  { return r.take(1)[0] }
+func (r *metaReader) bytes() []byte {
+	n := r.uvarint()
+	if n > uint64(len(r.b)) {
+		r.fail()
+		return nil
+	}
+	return bytes.Clone(r.take(int(n)))
+}
+
+func (sg *segment) acquire() { sg.refs.Add(1) }
+
+func (sg *segment) release() {
+	if sg.refs.Add(-1) == 0 {
+		sg.f.Close()
+		sg.cache.drop(sg.num)
+	}
+}
+
+func (sg *segment) readAt(off int64, n int) ([]byte, error) {
+	b := make([]byte, n)
+	if _, err := sg.f.ReadAt(b, off); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, sg.corrupt("read past the end at %d", off)
+		}
+		return nil, fmt.Errorf("read segment %s: %w", sg.path, err)
+	}
+	return b, nil
+}
+
+// block returns a decompressed record (dir false) or directory block.
+func (sg *segment) block(dir bool, i int) ([]byte, error) {
+	k := cacheKey{sg.num, dir, i}
+	if b, ok := sg.cache.get(k); ok {
+		return b, nil
+	}
+	var off int64
+	var n uint32
+	if dir {
+		off, n = sg.dirIdx[i].off, sg.dirIdx[i].n
+	} else {
+		off, n = sg.blocks[i].off, sg.blocks[i].n
+	}
+	comp, err := sg.readAt(off, int(n))
+	if err != nil {
+		return nil, err
+	}
+	b, err := sg.dec.DecodeAll(comp, nil)
+	if err != nil {
+		return nil, sg.corrupt("block at %d: %v", off, err)
+	}
+	sg.cache.put(k, b)
+	return b, nil
+}
+
+// dirEntry locates one posting list.
+type dirEntry struct {
+	key     []byte
+	off     int64
+	entries int
+	chunks  int
+	crc     uint32
+}
+
+// parseDirEntry decodes the entry at the start of b and returns the rest.
+func parseDirEntry(b []byte) (dirEntry, []byte, bool) {
+	r := metaReader{b: b}
+	var e dirEntry
+	e.key = r.take(int(r.uvarint()))
+	e.off = int64(r.uvarint())
+	e.entries = int(r.uvarint())
+	e.chunks = int(r.uvarint())
+	e.crc = r.u32()
+	if r.err != nil || e.entries <= 0 || e.chunks != (e.entries+chunkEntries-1)/chunkEntries {
+		return e, nil, false
+	}
+	return e, r.b, true
+}
+
+// find returns the directory entry for k.
+func (sg *segment) find(k []byte) (dirEntry, bool, error) {
+	i := sort.Search(len(sg.dirIdx), func(i int) bool { return bytes.Compare(sg.dirIdx[i].first, k) > 0 }) - 1
+	if i < 0 {
+		return dirEntry{}, false, nil
+	}
+	b, err := sg.block(true, i)
+	if err != nil {
+		return dirEntry{}, false, err
+	}
+	for len(b) > 0 {
+		e, rest, ok := parseDirEntry(b)
+		if !ok {
+			return dirEntry{}, false, sg.corrupt("malformed directory block %d", i)
+		}
+		switch c := bytes.Compare(e.key, k); {
+		case c == 0:
+			return e, true, nil
+		case c > 0:
+			return dirEntry{}, false, nil
+		}
+		b = rest
+	}
+	return dirEntry{}, false, nil
+}
+
+// reader reads a segment's bytes: the segment itself (positioned reads) or
+// a window over it for sequential passes.
+type reader interface {
+	readAt(off int64, n int) ([]byte, error)
+}
+
+// window serves the sequential reads of a merge from 1 MiB reads.
+type window struct {
+	sg    *segment
+	buf   []byte
+	start int64
+}
+
+func (w *window) readAt(off int64, n int) ([]byte, error) {
+	if off >= w.start && off+int64(n) <= w.start+int64(len(w.buf)) {
+		return w.buf[off-w.start : off-w.start+int64(n)], nil
+	}
+	size := min(max(int64(n), 1<<20), w.sg.size-off)
+	if size < int64(n) {
+		return nil, w.sg.corrupt("read past the end at %d", off)
+	}
+	b, err := w.sg.readAt(off, int(size))
+	if err != nil {
+		return nil, err
+	}
+	w.buf, w.start = b, off
+	return b[:n], nil
+}
+
+func (sg *segment) headers(r reader, e dirEntry) ([]chunkHeader, error) {
+	hb, err := r.readAt(e.off, e.chunks*chunkHdrLen)
+	if err != nil {
+		return nil, err
+	}
+	if crc32.Checksum(hb, castagnoli) != e.crc {
+		return nil, sg.corrupt("posting list at %d: header checksum mismatch", e.off)
+	}
+	hs, err := parseChunkHeaders(hb, e.chunks)
+	if err != nil {
+		return nil, sg.corrupt("posting list at %d: %v", e.off, err)
+	}
+	return hs, nil
+}
+
+func (sg *segment) chunk(dst []pos, e dirEntry, hs []chunkHeader, c int) ([]pos, error) {
+	start := uint32(0)
+	if c > 0 {
+		start = hs[c-1].end
+	}
+	data, err := sg.readAt(e.off+int64(e.chunks*chunkHdrLen)+int64(start), int(hs[c].end-start))
+	if err != nil {
+		return dst, err
+	}
+	dst, err = decodeChunk(dst, hs[c], data, chunkLen(e.entries, c))
+	if err != nil {
+		return dst, sg.corrupt("posting list at %d: %v", e.off, err)
+	}
+	return dst, nil
+}
+
+// top appends to dst up to limit entries of the list strictly below upper
+// and not before lo, newest first.
+func (sg *segment) top(dst []pos, e dirEntry, lo int64, upper pos, limit int) ([]pos, error) {
+	hs, err := sg.headers(sg, e)
+	if err != nil {
+		return dst, err
+	}
+	// The first chunk whose first entry is below upper; entries below
+	// upper may also sit at the end of the chunk before it.
+	c := sort.Search(len(hs), func(i int) bool { return hs[i].first.less(upper) })
+	c = max(c-1, 0)
+	var buf []pos
+	for ; c < len(hs) && limit > 0; c++ {
+		if hs[c].first.t < lo {
+			break
+		}
+		if buf, err = sg.chunk(buf[:0], e, hs, c); err != nil {
+			return dst, err
+		}
+		n := len(dst)
+		dst = topBelow(dst, buf, lo, upper, limit)
+		limit -= len(dst) - n
+	}
+	return dst, nil
+}
+
+// all appends every entry of a list to out, newest first.
+func (sg *segment) all(r reader, e dirEntry, out []pos) ([]pos, error) {
+	hs, err := sg.headers(r, e)
+	if err != nil {
+		return nil, err
+	}
+	if len(hs) == 0 {
+		return out, nil
+	}
+	data, err := r.readAt(e.off+int64(e.chunks*chunkHdrLen), int(hs[len(hs)-1].end))
+	if err != nil {
+		return nil, err
+	}
+	start := uint32(0)
+	for c, h := range hs {
+		if out, err = decodeChunk(out, h, data[start:h.end], chunkLen(e.entries, c)); err != nil {
+			return nil, sg.corrupt("posting list at %d: %v", e.off, err)
+		}
+		start = h.end
+	}
+	return out, nil
+}
+
+// record returns the record with sequence number seq.
+func (sg *segment) record(seq uint64) ([]byte, error) {
+	i := sort.Search(len(sg.blocks), func(i int) bool { return sg.blocks[i].first > seq }) - 1
+	if i < 0 {
+		return nil, nil
+	}
+	b, err := sg.block(false, i)
+	if err != nil {
+		return nil, err
+	}
+	first := sg.blocks[i].first
+	for len(b) > 0 {
+		d, n := binary.Uvarint(b)
+		if n <= 0 {
+			break
+		}
+		b = b[n:]
+		l, n := binary.Uvarint(b)
+		if n <= 0 || l > uint64(len(b)-n) {
+			break
+		}
+		b = b[n:]
+		if first+d == seq {
+			return b[:l], nil
+		}
+		b = b[l:]
+	}
+	if len(b) != 0 {
+		return nil, sg.corrupt("malformed record block %d", i)
+	}
+	return nil, nil
+}
+
+// ids returns the sequence numbers whose eventID hash is h.
+func (sg *segment) ids(h uint64) ([]uint64, error) {
+	if sg.idCount == 0 || !sg.bloom.mayContain(h) {
+		return nil, nil
+	}
+	g := sort.Search(len(sg.idSparse), func(i int) bool { return sg.idSparse[i] >= h })
+	g = max(g-1, 0)
+	var out []uint64
+	for ; g < len(sg.idSparse) && sg.idSparse[g] <= h; g++ {
+		n := min(idSparseStep, sg.idCount-g*idSparseStep)
+		b, err := sg.readAt(sg.idsOff+int64(g*idSparseStep*idEntryLen), n*idEntryLen)
+		if err != nil {
+			return nil, err
+		}
+		for i := range n {
+			e := b[i*idEntryLen:]
+			if hh := binary.LittleEndian.Uint64(e); hh == h {
+				out = append(out, sg.first+uint64(binary.LittleEndian.Uint32(e[8:])))
+			} else if hh > h {
+				return out, nil
+			}
+		}
+	}
+	return out, nil
+}
+
+// dirIter walks every directory entry in key order (merges).
+type dirIter struct {
+	sg    *segment
+	block int
+	rest  []byte
+	cur   dirEntry
+	err   error
+}
+
+func (it *dirIter) next() bool {
+	for len(it.rest) == 0 {
+		if it.block >= len(it.sg.dirIdx) {
+			return false
+		}
+		b, err := it.sg.block(true, it.block)
+		if err != nil {
+			it.err = err
+			return false
+		}
+		it.block++
+		it.rest = b
+	}
+	e, rest, ok := parseDirEntry(it.rest)
+	if !ok {
+		it.err = it.sg.corrupt("malformed directory block %d", it.block-1)
+		return false
+	}
+	it.cur, it.rest = e, rest
+	return true
+}
+
+// idIter walks the eventID table in order (merges).
+type idIter struct {
+	sg   *segment
+	r    *bufio.Reader
+	left int
+	h    uint64
+	seq  uint64
+	err  error
+}
+
+func (sg *segment) idIterator() *idIter {
+	return &idIter{sg: sg, r: bufio.NewReaderSize(io.NewSectionReader(sg.f, sg.idsOff, int64(sg.idCount)*idEntryLen), 64<<10), left: sg.idCount}
+}
+
+func (it *idIter) next() bool {
+	if it.left == 0 {
+		return false
+	}
+	var b [idEntryLen]byte
+	if _, err := io.ReadFull(it.r, b[:]); err != nil {
+		it.err = fmt.Errorf("read segment %s: %w", it.sg.path, err)
+		return false
+	}
+	it.left--
+	it.h = binary.LittleEndian.Uint64(b[:])
+	it.seq = it.sg.first + uint64(binary.LittleEndian.Uint32(b[8:]))
+	return true
+}

@@ -1,0 +1,279 @@
+package index
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"math"
+	"os"
+	"path/filepath"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/opentrail/opentrail/internal/store/fileutil"
+)
+
+const (
+	segMagic     = "OTSEG001"
+	segEndMagic  = "OTSEGEND"
+	footerLen    = 48
+	blockTarget  = 64 << 10
+	dirTarget    = 8 << 10
+	idEntryLen   = 12
+	idSparseStep = 256
+)
+
+type blockRef struct {
+	off   int64
+	n     uint32
+	first uint64
+}
+
+type dirRef struct {
+	first []byte
+	off   int64
+	n     uint32
+}
+
+type partInfo struct {
+	name     string
+	kind     byte
+	events   uint32
+	min, max int64
+}
+
+// segWriter writes one segment file (docs/format/index.md) in section
+// order: records, then postings with their directory, then the eventID
+// table. It writes to a temporary name and renames on finish.
+type segWriter struct {
+	path, tmp string
+	f         *os.File
+	w         *bufio.Writer
+	off       int64
+	enc       *zstd.Encoder
+	firstSeq  uint64
+
+	cur      []byte
+	curFirst uint64
+	curOpen  bool
+	blocks   []blockRef
+
+	postings bool
+	lastKey  []byte
+	dirBuf   []byte
+	dirFirst []byte
+	dirIdx   []dirRef
+	scratch  []byte
+	parts    []partInfo
+	events   int
+
+	idsOpen  bool
+	idsOff   int64
+	idCount  int
+	idSparse []uint64
+	lastID   [2]uint64
+	bloom    bloom
+}
+
+func newSegWriter(path string, enc *zstd.Encoder, firstSeq uint64, expectedIDs int) (*segWriter, error) {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	sw := &segWriter{path: path, tmp: tmp, f: f, w: bufio.NewWriterSize(f, 1<<20), enc: enc, firstSeq: firstSeq, bloom: newBloom(expectedIDs)}
+	sw.write([]byte(segMagic))
+	return sw, nil
+}
+
+func (sw *segWriter) write(b []byte) {
+	n, _ := sw.w.Write(b) // a write error sticks in the bufio.Writer and is reported by Flush
+	sw.off += int64(n)
+}
+
+// abort removes the unfinished file.
+func (sw *segWriter) abort() {
+	sw.f.Close()
+	os.Remove(sw.tmp)
+}
+
+// addRecord appends a record; records come in sequence order.
+func (sw *segWriter) addRecord(seq uint64, raw []byte) {
+	if !sw.curOpen {
+		sw.curFirst, sw.curOpen = seq, true
+	}
+	sw.cur = binary.AppendUvarint(sw.cur, seq-sw.curFirst)
+	sw.cur = binary.AppendUvarint(sw.cur, uint64(len(raw)))
+	sw.cur = append(sw.cur, raw...)
+	if len(sw.cur) >= blockTarget {
+		sw.finishBlock()
+	}
+}
+
+func (sw *segWriter) finishBlock() {
+	if !sw.curOpen {
+		return
+	}
+	sw.scratch = sw.enc.EncodeAll(sw.cur, sw.scratch[:0])
+	sw.blocks = append(sw.blocks, blockRef{sw.off, uint32(len(sw.scratch)), sw.curFirst})
+	sw.write(sw.scratch)
+	sw.cur, sw.curOpen = sw.cur[:0], false
+}
+
+// addBlock copies a compressed record block from another segment.
+func (sw *segWriter) addBlock(first uint64, comp []byte) {
+	sw.finishBlock()
+	sw.blocks = append(sw.blocks, blockRef{sw.off, uint32(len(comp)), first})
+	sw.write(comp)
+}
+
+// addPosting appends a posting list; keys come in increasing order and
+// entries newest first.
+func (sw *segWriter) addPosting(key []byte, entries []pos) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	if !sw.postings {
+		sw.finishBlock()
+		sw.postings = true
+	} else if bytes.Compare(key, sw.lastKey) <= 0 {
+		return fmt.Errorf("segment writer: key %q out of order", key)
+	}
+	sw.lastKey = append(sw.lastKey[:0], key...)
+	var chunks int
+	sw.scratch, chunks = encodePosting(sw.scratch[:0], entries)
+	crc := crc32.Checksum(sw.scratch[:chunks*chunkHdrLen], castagnoli)
+	off := sw.off
+	sw.write(sw.scratch)
+	if len(sw.dirBuf) == 0 {
+		sw.dirFirst = append(sw.dirFirst[:0], key...)
+	}
+	sw.dirBuf = binary.AppendUvarint(sw.dirBuf, uint64(len(key)))
+	sw.dirBuf = append(sw.dirBuf, key...)
+	sw.dirBuf = binary.AppendUvarint(sw.dirBuf, uint64(off))
+	sw.dirBuf = binary.AppendUvarint(sw.dirBuf, uint64(len(entries)))
+	sw.dirBuf = binary.AppendUvarint(sw.dirBuf, uint64(chunks))
+	sw.dirBuf = binary.LittleEndian.AppendUint32(sw.dirBuf, crc)
+	if len(sw.dirBuf) >= dirTarget {
+		sw.finishDir()
+	}
+	if k, err := parseKey(key); err == nil && k.attr == 0 {
+		sw.parts = append(sw.parts, partInfo{name: k.part, kind: k.kind, events: uint32(len(entries)), min: entries[len(entries)-1].t, max: entries[0].t})
+		sw.events += len(entries)
+	}
+	return nil
+}
+
+func (sw *segWriter) finishDir() {
+	if len(sw.dirBuf) == 0 {
+		return
+	}
+	sw.scratch = sw.enc.EncodeAll(sw.dirBuf, sw.scratch[:0])
+	sw.dirIdx = append(sw.dirIdx, dirRef{bytes.Clone(sw.dirFirst), sw.off, uint32(len(sw.scratch))})
+	sw.write(sw.scratch)
+	sw.dirBuf = sw.dirBuf[:0]
+}
+
+// addID appends an eventID table entry; entries come sorted by hash, then
+// seq.
+func (sw *segWriter) addID(h, seq uint64) error {
+	if !sw.idsOpen {
+		sw.finishBlock()
+		sw.finishDir()
+		sw.idsOpen, sw.idsOff = true, sw.off
+	} else if h < sw.lastID[0] || (h == sw.lastID[0] && seq <= sw.lastID[1]) {
+		return errors.New("segment writer: eventID entries out of order")
+	}
+	if seq < sw.firstSeq || seq-sw.firstSeq > math.MaxUint32 {
+		return fmt.Errorf("segment writer: seq %d outside the segment's range", seq)
+	}
+	sw.lastID = [2]uint64{h, seq}
+	if sw.idCount%idSparseStep == 0 {
+		sw.idSparse = append(sw.idSparse, h)
+	}
+	var b [idEntryLen]byte
+	binary.LittleEndian.PutUint64(b[:], h)
+	binary.LittleEndian.PutUint32(b[8:], uint32(seq-sw.firstSeq))
+	sw.write(b[:])
+	sw.idCount++
+	sw.bloom.add(h)
+	return nil
+}
+
+// finish writes the meta section and footer, syncs the file and renames it
+// into place.
+func (sw *segWriter) finish(lastSeq uint64) (err error) {
+	defer func() {
+		if err != nil {
+			sw.abort()
+		}
+	}()
+	sw.finishBlock()
+	sw.finishDir()
+	if !sw.idsOpen {
+		sw.idsOff = sw.off
+	}
+	var m []byte
+	m = binary.AppendUvarint(m, uint64(len(sw.blocks)))
+	for _, b := range sw.blocks {
+		m = binary.LittleEndian.AppendUint64(m, uint64(b.off))
+		m = binary.LittleEndian.AppendUint32(m, b.n)
+		m = binary.LittleEndian.AppendUint64(m, b.first)
+	}
+	m = binary.AppendUvarint(m, uint64(len(sw.dirIdx)))
+	for _, d := range sw.dirIdx {
+		m = binary.AppendUvarint(m, uint64(len(d.first)))
+		m = append(m, d.first...)
+		m = binary.LittleEndian.AppendUint64(m, uint64(d.off))
+		m = binary.LittleEndian.AppendUint32(m, d.n)
+	}
+	m = binary.AppendUvarint(m, uint64(len(sw.parts)))
+	for _, p := range sw.parts {
+		m = binary.AppendUvarint(m, uint64(len(p.name)))
+		m = append(m, p.name...)
+		m = append(m, p.kind)
+		m = binary.LittleEndian.AppendUint32(m, p.events)
+		m = binary.LittleEndian.AppendUint64(m, uint64(p.min))
+		m = binary.LittleEndian.AppendUint64(m, uint64(p.max))
+	}
+	m = binary.LittleEndian.AppendUint64(m, uint64(sw.idsOff))
+	m = binary.AppendUvarint(m, uint64(sw.idCount))
+	m = binary.AppendUvarint(m, uint64(len(sw.idSparse)))
+	for _, h := range sw.idSparse {
+		m = binary.LittleEndian.AppendUint64(m, h)
+	}
+	if sw.idCount == 0 {
+		sw.bloom = nil
+	}
+	m = binary.AppendUvarint(m, uint64(len(sw.bloom)))
+	for _, w := range sw.bloom {
+		m = binary.LittleEndian.AppendUint64(m, w)
+	}
+	metaOff := sw.off
+	sw.write(m)
+	var ft [footerLen]byte
+	binary.LittleEndian.PutUint64(ft[0:], uint64(metaOff))
+	binary.LittleEndian.PutUint64(ft[8:], uint64(len(m)))
+	binary.LittleEndian.PutUint64(ft[16:], sw.firstSeq)
+	binary.LittleEndian.PutUint64(ft[24:], lastSeq)
+	binary.LittleEndian.PutUint32(ft[32:], uint32(sw.events))
+	binary.LittleEndian.PutUint32(ft[36:], crc32.Checksum(m, castagnoli))
+	copy(ft[40:], segEndMagic)
+	sw.write(ft[:])
+	if err := sw.w.Flush(); err != nil {
+		return fmt.Errorf("write segment: %w", err)
+	}
+	if err := sw.f.Sync(); err != nil {
+		return fmt.Errorf("write segment: %w", err)
+	}
+	if err := sw.f.Close(); err != nil {
+		return fmt.Errorf("write segment: %w", err)
+	}
+	if err := os.Rename(sw.tmp, sw.path); err != nil {
+		return fmt.Errorf("write segment: %w", err)
+	}
+	return fileutil.SyncDir(filepath.Dir(sw.path))
+}
