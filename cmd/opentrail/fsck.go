@@ -29,7 +29,7 @@ func (c *fsckCmd) Run(_ context.Context, args []string) error {
 	fs := flag.NewFlagSet("fsck", flag.ContinueOnError)
 	dataDir := fs.String("data-dir", config.DefaultDataDir, "data directory")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: opentrail fsck [--data-dir DIR]\n\nReads every WAL record (checking framing, checksums, sequence numbers and\nthat each record is a valid event) and compares the index's checkpoint with\nthe WAL. It changes nothing. Stop the server on DIR first.\n\nFlags:")
+		fmt.Fprintln(fs.Output(), "Usage: opentrail fsck [--data-dir DIR]\n\nReads every WAL record (checking framing, checksums, sequence numbers and\nthat each record is a valid event), reads every index segment whole\n(checksums, order, counts) and compares the index's checkpoint with the WAL.\nIt changes nothing. Stop the server on DIR first.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
@@ -97,14 +97,20 @@ func (c *fsckCmd) Run(_ context.Context, args []string) error {
 	}
 
 	// The index: its checkpoint must lie within what the WAL can replay.
-	ix, err := index.Open(filepath.Join(events, "index"), index.DefaultOptions())
+	ixo := index.DefaultOptions()
+	ixo.ReadOnly = true
+	ix, err := index.Open(filepath.Join(events, "index"), ixo)
 	if err != nil {
 		report("the index does not open: %v", err)
 		return errFsckProblems
 	}
 	ck := ix.Checkpoint()
+	vr := ix.Verify()
 	ix.Close()
-	fmt.Fprintf(c.stdout, "index: checkpoint %d\n", ck)
+	fmt.Fprintf(c.stdout, "index: checkpoint %d, %d segments, %d events\n", ck, vr.Segments, vr.Events)
+	for _, p := range vr.Problems {
+		report("%s", p)
+	}
 	switch {
 	case records > 0 && ck+1 < first:
 		report("the index stops at %d but the WAL starts at %d: events %d to %d are in neither", ck, first, ck+1, first-1)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/store"
 	"github.com/opentrail/opentrail/internal/store/wal"
 )
 
@@ -61,5 +64,59 @@ func TestFsck(t *testing.T) {
 	// A usage mistake is exit status 2.
 	if _, code := runBin(t, "fsck", "extra"); code != 2 {
 		t.Fatalf("usage error exit %d", code)
+	}
+}
+
+func TestFsckIndexSegments(t *testing.T) {
+	dir := t.TempDir()
+	st, err := store.Open(filepath.Join(dir, "events"), store.Options{Retention: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evs []event.Event
+	for i := range 300 {
+		raw := fmt.Sprintf(`{"eventVersion":"1.08","eventTime":"2026-01-01T00:%02d:%02dZ","eventID":"seg-%d","awsRegion":"us-east-1","recipientAccountId":"123456789012","eventSource":"s3.amazonaws.com","eventName":"GetObject%d","eventCategory":"Management","readOnly":true}`, i/60, i%60, i, i%7)
+		ev, err := event.Parse([]byte(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, ev)
+	}
+	if _, err := st.Append(context.Background(), evs, store.AppendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out, code := runBin(t, "fsck", "--data-dir", dir)
+	if code != 0 || !strings.Contains(out, "1 segments, 300 events") || !strings.Contains(out, "OK") {
+		t.Fatalf("healthy store: exit %d\n%s", code, out)
+	}
+	ixDir := filepath.Join(dir, "events", "index")
+	segs, _ := filepath.Glob(filepath.Join(ixDir, "*.seg"))
+	if len(segs) != 1 {
+		t.Fatalf("segments %v", segs)
+	}
+	// A leftover file is reported, not deleted: fsck changes nothing.
+	stray := filepath.Join(ixDir, "00000000000000ff.seg")
+	os.WriteFile(stray, []byte("partial"), 0o644)
+	out, code = runBin(t, "fsck", "--data-dir", dir)
+	if code != 1 || !strings.Contains(out, "PROBLEM: 00000000000000ff.seg is not listed in MANIFEST") {
+		t.Fatalf("stray file: exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(stray); err != nil {
+		t.Fatalf("fsck removed the stray file: %v", err)
+	}
+	os.Remove(stray)
+	// Damage inside the first record block.
+	b, err := os.ReadFile(segs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[100] ^= 0xff
+	os.WriteFile(segs[0], b, 0o644)
+	out, code = runBin(t, "fsck", "--data-dir", dir)
+	if code != 1 || !strings.Contains(out, "PROBLEM: index segment "+segs[0]+" is corrupt") {
+		t.Fatalf("damaged segment: exit %d\n%s", code, out)
 	}
 }

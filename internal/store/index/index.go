@@ -69,6 +69,10 @@ type Options struct {
 	MemtableBytes int64         // flush a memtable once its records reach this size
 	FlushAge      time.Duration // flush a memtable once its oldest event is this old
 	Logger        *slog.Logger
+	// ReadOnly opens the index for checking (fsck): nothing on disk
+	// changes, leftover files are reported by Verify instead of deleted,
+	// and Apply fails.
+	ReadOnly bool
 }
 
 // DefaultOptions returns the defaults.
@@ -108,6 +112,8 @@ type Index struct {
 	flushErr error
 	keyBuf   []byte
 
+	orphans []string // leftover files, in read-only mode
+
 	flushCh chan *memtable
 	mergeCh chan struct{}
 	stop    chan struct{}
@@ -130,8 +136,10 @@ func Open(dir string, opts Options) (*Index, error) {
 	if opts.FlushAge <= 0 {
 		opts.FlushAge = def.FlushAge
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("open index: %w", err)
+	if !opts.ReadOnly {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("open index: %w", err)
+		}
 	}
 	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
 	if err != nil {
@@ -153,6 +161,10 @@ func Open(dir string, opts Options) (*Index, error) {
 		dec.Close()
 		return nil, fmt.Errorf("open index: %w", err)
 	}
+	if opts.ReadOnly {
+		ix.closed = true
+		return ix, nil
+	}
 	ix.wg.Add(2)
 	go ix.flushLoop()
 	go ix.mergeLoop()
@@ -163,6 +175,9 @@ func Open(dir string, opts Options) (*Index, error) {
 func (ix *Index) load() error {
 	b, err := os.ReadFile(filepath.Join(ix.dir, manifestName))
 	switch {
+	case errors.Is(err, fs.ErrNotExist) && ix.opts.ReadOnly:
+		ix.man = manifest{Version: manifestVersion, NextFile: 1}
+		return nil
 	case errors.Is(err, fs.ErrNotExist):
 		ix.man = manifest{Version: manifestVersion, NextFile: 1}
 	case err != nil:
@@ -196,6 +211,10 @@ func (ix *Index) load() error {
 	for _, e := range entries {
 		n := e.Name()
 		if (strings.HasSuffix(n, ".seg") || strings.HasSuffix(n, ".tmp")) && !live[n] {
+			if ix.opts.ReadOnly {
+				ix.orphans = append(ix.orphans, n)
+				continue
+			}
 			ix.log.Info("index: removing a file left by an interrupted flush or merge", "file", n)
 			if err := os.Remove(filepath.Join(ix.dir, n)); err != nil {
 				return err
@@ -910,6 +929,14 @@ func (ix *Index) Compact() error {
 // Close flushes and closes the index. It is safe to call twice.
 func (ix *Index) Close() error {
 	ix.mu.Lock()
+	if ix.opts.ReadOnly {
+		for _, sg := range ix.segs {
+			sg.release()
+		}
+		ix.segs = nil
+		ix.mu.Unlock()
+		return nil
+	}
 	if ix.closed {
 		ix.mu.Unlock()
 		return nil
