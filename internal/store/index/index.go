@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -69,6 +70,11 @@ type Options struct {
 	MemtableBytes int64         // flush a memtable once its records reach this size
 	FlushAge      time.Duration // flush a memtable once its oldest event is this old
 	Logger        *slog.Logger
+	// Merges wait until no memtable has been flushed for MergeIdle, so a
+	// bulk import is not slowed by them, unless there are more than
+	// MaxSegments segments.
+	MergeIdle   time.Duration
+	MaxSegments int
 	// ReadOnly opens the index for checking (fsck): nothing on disk
 	// changes, leftover files are reported by Verify instead of deleted,
 	// and Apply fails.
@@ -77,7 +83,7 @@ type Options struct {
 
 // DefaultOptions returns the defaults.
 func DefaultOptions() Options {
-	return Options{CacheSize: 128 << 20, MemtableBytes: 128 << 20, FlushAge: 5 * time.Minute, Logger: slog.Default()}
+	return Options{CacheSize: 128 << 20, MemtableBytes: 128 << 20, FlushAge: 5 * time.Minute, MergeIdle: 10 * time.Second, MaxSegments: 24, Logger: slog.Default()}
 }
 
 type manifest struct {
@@ -114,6 +120,8 @@ type Index struct {
 
 	orphans []string // leftover files, in read-only mode
 
+	lastFlush atomic.Int64 // UnixNano of the last flush
+
 	flushCh chan *memtable
 	mergeCh chan struct{}
 	stop    chan struct{}
@@ -135,6 +143,12 @@ func Open(dir string, opts Options) (*Index, error) {
 	}
 	if opts.FlushAge <= 0 {
 		opts.FlushAge = def.FlushAge
+	}
+	if opts.MergeIdle <= 0 {
+		opts.MergeIdle = def.MergeIdle
+	}
+	if opts.MaxSegments <= 0 {
+		opts.MaxSegments = def.MaxSegments
 	}
 	if !opts.ReadOnly {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -423,6 +437,7 @@ func (ix *Index) flush(m *memtable) error {
 	}
 	ix.imm = nil
 	ix.mu.Unlock()
+	ix.lastFlush.Store(time.Now().UnixNano())
 	return nil
 }
 

@@ -268,7 +268,7 @@ func TestAttributeLookupsMatchModel(t *testing.T) {
 			dir := t.TempDir()
 			// A tiny memtable: flushes and merges run in the background
 			// while batches are applied.
-			small := func(o *Options) { o.MemtableBytes = 16 << 10 }
+			small := func(o *Options) { o.MemtableBytes, o.MaxSegments, o.MergeIdle = 16<<10, 3, 20*time.Millisecond }
 			ix := openOpts(t, dir, small)
 			type rec struct {
 				id   string

@@ -2,11 +2,16 @@ package index
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 )
+
+// errStopped ends a merge when the index closes.
+var errStopped = errors.New("index closing")
 
 func (ix *Index) nudgeMerge() {
 	select {
@@ -17,15 +22,22 @@ func (ix *Index) nudgeMerge() {
 
 func (ix *Index) mergeLoop() {
 	defer ix.wg.Done()
+	tick := time.NewTicker(ix.opts.MergeIdle / 4)
+	defer tick.Stop()
 	for {
 		select {
 		case <-ix.stop:
 			return
 		case <-ix.mergeCh:
+		case <-tick.C:
 		}
 		for {
 			ix.mu.RLock()
-			run := pickRun(ix.segs)
+			var run []*segment
+			idle := time.Since(time.Unix(0, ix.lastFlush.Load())) >= ix.opts.MergeIdle
+			if idle || len(ix.segs) > ix.opts.MaxSegments {
+				run = pickRun(ix.segs)
+			}
 			for _, sg := range run {
 				sg.acquire()
 			}
@@ -36,6 +48,9 @@ func (ix *Index) mergeLoop() {
 			err := ix.merge(run)
 			for _, sg := range run {
 				sg.release()
+			}
+			if errors.Is(err, errStopped) {
+				return
 			}
 			if err != nil {
 				ix.log.Error("index: merge failed", "err", err)
@@ -82,6 +97,9 @@ func (ix *Index) merge(run []*segment) error {
 	num := ix.nextFile()
 	path := filepath.Join(ix.dir, segName(num))
 	wrote, err := ix.writeMerged(run, path, swept)
+	if errors.Is(err, errStopped) {
+		return err
+	}
 	if err != nil {
 		os.Remove(path + ".tmp")
 		return fmt.Errorf("merge index segments: %w", err)
@@ -226,6 +244,7 @@ func (ix *Index) writeMerged(run []*segment, path string, swept int64) (bool, er
 	var ents []pos
 	var key []byte
 	lists := make([][]pos, len(run))
+	keys := 0
 	for {
 		key = key[:0]
 		found := false
@@ -253,6 +272,9 @@ func (ix *Index) writeMerged(run []*segment, path string, swept int64) (bool, er
 			}
 		}
 		ents = mergeDesc(ents[:0], lists[:nl], swept)
+		if keys++; keys%4096 == 0 && ix.stopping() {
+			return fail(errStopped)
+		}
 		if err := w.addPosting(key, ents); err != nil {
 			return fail(err)
 		}
@@ -318,5 +340,14 @@ func mergeDesc(dst []pos, lists [][]pos, notBefore int64) []pos {
 		}
 		dst = append(dst, lists[best][idx[best]])
 		idx[best]++
+	}
+}
+
+func (ix *Index) stopping() bool {
+	select {
+	case <-ix.stop:
+		return true
+	default:
+		return false
 	}
 }

@@ -120,15 +120,18 @@ func (sg *segment) load() error {
 	if _, err := sg.f.ReadAt(m, metaOff); err != nil {
 		return err
 	}
-	if crc32.Checksum(m, castagnoli) != binary.LittleEndian.Uint32(ft[36:]) {
+	if metaChecksum(m, ft[:]) != binary.LittleEndian.Uint32(ft[36:]) {
 		return sg.corrupt("meta section checksum mismatch")
+	}
+	if sg.last < sg.first {
+		return sg.corrupt("sequence range %d..%d", sg.first, sg.last)
 	}
 	r := &metaReader{b: m}
 	n := r.count(20)
 	sg.blocks = make([]blockRef, n)
 	for i := range sg.blocks {
 		sg.blocks[i] = blockRef{int64(r.u64()), r.u32(), r.u64()}
-		if b := sg.blocks[i]; b.off < 0 || b.off+int64(b.n) > metaOff {
+		if b := sg.blocks[i]; !within(b.off, int64(b.n), metaOff) || b.first < sg.first || b.first > sg.last || (i > 0 && b.first <= sg.blocks[i-1].first) {
 			return sg.corrupt("record block %d out of bounds", i)
 		}
 	}
@@ -137,7 +140,7 @@ func (sg *segment) load() error {
 	for i := range sg.dirIdx {
 		first := r.bytes()
 		sg.dirIdx[i] = dirRef{first, int64(r.u64()), r.u32()}
-		if d := sg.dirIdx[i]; d.off < 0 || d.off+int64(d.n) > metaOff {
+		if d := sg.dirIdx[i]; !within(d.off, int64(d.n), metaOff) {
 			return sg.corrupt("directory block %d out of bounds", i)
 		}
 	}
@@ -168,10 +171,21 @@ func (sg *segment) load() error {
 	if r.err != nil || len(r.b) != 0 {
 		return sg.corrupt("malformed meta section")
 	}
-	if sg.idsOff < 0 || sg.idsOff+int64(sg.idCount)*idEntryLen > metaOff || len(sg.idSparse) != (sg.idCount+idSparseStep-1)/idSparseStep || len(sg.bloom)%8 != 0 {
+	if !within(sg.idsOff, int64(sg.idCount)*idEntryLen, metaOff) || len(sg.idSparse) != (sg.idCount+idSparseStep-1)/idSparseStep || len(sg.bloom)%8 != 0 {
 		return sg.corrupt("bad eventID table")
 	}
 	return nil
+}
+
+// within reports whether [off, off+n) lies inside the file's data, between
+// the header and limit, without overflowing.
+func within(off, n, limit int64) bool {
+	return off >= int64(len(segMagic)) && n >= 0 && off <= limit && n <= limit-off
+}
+
+// metaChecksum covers the meta section and the footer's first 36 bytes.
+func metaChecksum(meta, footer []byte) uint32 {
+	return crc32.Update(crc32.Checksum(meta, castagnoli), castagnoli, footer[:36])
 }
 
 type metaReader struct {
@@ -288,18 +302,31 @@ type dirEntry struct {
 }
 
 // parseDirEntry decodes the entry at the start of b and returns the rest.
-func parseDirEntry(b []byte) (dirEntry, []byte, bool) {
+// The list it names must lie before limit and hold at most maxEntries.
+func parseDirEntry(b []byte, limit int64, maxEntries int) (dirEntry, []byte, bool) {
 	r := metaReader{b: b}
 	var e dirEntry
-	e.key = r.take(int(r.uvarint()))
-	e.off = int64(r.uvarint())
-	e.entries = int(r.uvarint())
-	e.chunks = int(r.uvarint())
+	kl := r.uvarint()
+	if kl > uint64(len(r.b)) {
+		return e, nil, false
+	}
+	e.key = r.take(int(kl))
+	off, entries, chunks := r.uvarint(), r.uvarint(), r.uvarint()
 	e.crc = r.u32()
-	if r.err != nil || e.entries <= 0 || e.chunks != (e.entries+chunkEntries-1)/chunkEntries {
+	if r.err != nil || entries == 0 || entries > uint64(maxEntries) || chunks != (entries+chunkEntries-1)/chunkEntries || off > uint64(limit) {
+		return e, nil, false
+	}
+	e.off, e.entries, e.chunks = int64(off), int(entries), int(chunks)
+	if !within(e.off, int64(e.chunks)*chunkHdrLen, limit) {
 		return e, nil, false
 	}
 	return e, r.b, true
+}
+
+// parseDir is parseDirEntry with the segment's bounds: lists lie before the
+// eventID table, and none has more entries than the segment has events.
+func (sg *segment) parseDir(b []byte) (dirEntry, []byte, bool) {
+	return parseDirEntry(b, sg.idsOff, sg.events)
 }
 
 // find returns the directory entry for k.
@@ -313,7 +340,7 @@ func (sg *segment) find(k []byte) (dirEntry, bool, error) {
 		return dirEntry{}, false, err
 	}
 	for len(b) > 0 {
-		e, rest, ok := parseDirEntry(b)
+		e, rest, ok := sg.parseDir(b)
 		if !ok {
 			return dirEntry{}, false, sg.corrupt("malformed directory block %d", i)
 		}
@@ -368,6 +395,10 @@ func (sg *segment) headers(r reader, e dirEntry) ([]chunkHeader, error) {
 	hs, err := parseChunkHeaders(hb, e.chunks)
 	if err != nil {
 		return nil, sg.corrupt("posting list at %d: %v", e.off, err)
+	}
+	// Each entry takes at most 20 bytes after its chunk's first.
+	if data := e.off + int64(e.chunks)*chunkHdrLen; !within(data, int64(hs[len(hs)-1].end), sg.idsOff) || int64(hs[len(hs)-1].end) > int64(e.entries)*20 {
+		return nil, sg.corrupt("posting list at %d: chunks out of bounds", e.off)
 	}
 	return hs, nil
 }
@@ -518,7 +549,7 @@ func (it *dirIter) next() bool {
 		it.block++
 		it.rest = b
 	}
-	e, rest, ok := parseDirEntry(it.rest)
+	e, rest, ok := it.sg.parseDir(it.rest)
 	if !ok {
 		it.err = it.sg.corrupt("malformed directory block %d", it.block-1)
 		return false

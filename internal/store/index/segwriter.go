@@ -260,7 +260,7 @@ func (sw *segWriter) finish(lastSeq uint64) (err error) {
 	binary.LittleEndian.PutUint64(ft[16:], sw.firstSeq)
 	binary.LittleEndian.PutUint64(ft[24:], lastSeq)
 	binary.LittleEndian.PutUint32(ft[32:], uint32(sw.events))
-	binary.LittleEndian.PutUint32(ft[36:], crc32.Checksum(m, castagnoli))
+	binary.LittleEndian.PutUint32(ft[36:], metaChecksum(m, ft[:]))
 	copy(ft[40:], segEndMagic)
 	sw.write(ft[:])
 	if err := sw.w.Flush(); err != nil {
