@@ -224,7 +224,8 @@ func (ix *Index) load() error {
 	}
 	for _, e := range entries {
 		n := e.Name()
-		if (strings.HasSuffix(n, ".seg") || strings.HasSuffix(n, ".tmp")) && !live[n] {
+		leftover := strings.HasSuffix(n, ".seg") || strings.HasSuffix(n, ".tmp") || strings.HasPrefix(n, "."+manifestName+".tmp")
+		if leftover && !live[n] {
 			if ix.opts.ReadOnly {
 				ix.orphans = append(ix.orphans, n)
 				continue

@@ -64,6 +64,7 @@ type segment struct {
 	idsOff      int64
 	idCount     int
 	idSparse    []uint64
+	idCRCs      []uint32
 	bloom       bloom
 	refs        atomic.Int32
 	cache       *blockCache
@@ -158,10 +159,12 @@ func (sg *segment) load() error {
 	}
 	sg.idsOff = int64(r.u64())
 	sg.idCount = r.count(0)
-	n = r.count(8)
+	n = r.count(12)
 	sg.idSparse = make([]uint64, n)
+	sg.idCRCs = make([]uint32, n)
 	for i := range sg.idSparse {
 		sg.idSparse[i] = r.u64()
+		sg.idCRCs[i] = r.u32()
 	}
 	n = r.count(8)
 	sg.bloom = make(bloom, n)
@@ -515,6 +518,9 @@ func (sg *segment) ids(h uint64) ([]uint64, error) {
 		if err != nil {
 			return nil, err
 		}
+		if crc32.Checksum(b, castagnoli) != sg.idCRCs[g] {
+			return nil, sg.corrupt("eventID table group %d: checksum mismatch", g)
+		}
 		for i := range n {
 			e := b[i*idEntryLen:]
 			if hh := binary.LittleEndian.Uint64(e); hh == h {
@@ -563,6 +569,7 @@ type idIter struct {
 	sg   *segment
 	r    *bufio.Reader
 	left int
+	crc  uint32
 	h    uint64
 	seq  uint64
 	err  error
@@ -581,7 +588,16 @@ func (it *idIter) next() bool {
 		it.err = fmt.Errorf("read segment %s: %w", it.sg.path, err)
 		return false
 	}
+	g := (it.sg.idCount - it.left) / idSparseStep
+	it.crc = crc32.Update(it.crc, castagnoli, b[:])
 	it.left--
+	if (it.sg.idCount-it.left)%idSparseStep == 0 || it.left == 0 {
+		if it.crc != it.sg.idCRCs[g] {
+			it.err = it.sg.corrupt("eventID table group %d: checksum mismatch", g)
+			return false
+		}
+		it.crc = 0
+	}
 	it.h = binary.LittleEndian.Uint64(b[:])
 	it.seq = it.sg.first + uint64(binary.LittleEndian.Uint32(b[8:]))
 	return true

@@ -74,6 +74,7 @@ type segWriter struct {
 	idsOff   int64
 	idCount  int
 	idSparse []uint64
+	idCRCs   []uint32 // CRC-32C of each group of idSparseStep entries
 	lastID   [2]uint64
 	bloom    bloom
 }
@@ -198,6 +199,11 @@ func (sw *segWriter) addID(h, seq uint64) error {
 	binary.LittleEndian.PutUint64(b[:], h)
 	binary.LittleEndian.PutUint32(b[8:], uint32(seq-sw.firstSeq))
 	sw.write(b[:])
+	if sw.idCount%idSparseStep == 0 {
+		sw.idCRCs = append(sw.idCRCs, 0)
+	}
+	g := len(sw.idCRCs) - 1
+	sw.idCRCs[g] = crc32.Update(sw.idCRCs[g], castagnoli, b[:])
 	sw.idCount++
 	sw.bloom.add(h)
 	return nil
@@ -242,8 +248,9 @@ func (sw *segWriter) finish(lastSeq uint64) (err error) {
 	m = binary.LittleEndian.AppendUint64(m, uint64(sw.idsOff))
 	m = binary.AppendUvarint(m, uint64(sw.idCount))
 	m = binary.AppendUvarint(m, uint64(len(sw.idSparse)))
-	for _, h := range sw.idSparse {
+	for i, h := range sw.idSparse {
 		m = binary.LittleEndian.AppendUint64(m, h)
+		m = binary.LittleEndian.AppendUint32(m, sw.idCRCs[i])
 	}
 	if sw.idCount == 0 {
 		sw.bloom = nil
