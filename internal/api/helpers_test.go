@@ -24,6 +24,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 
+	"github.com/opentrail/opentrail/internal/sdktest"
+
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/identity"
 	"github.com/opentrail/opentrail/internal/sigv4"
@@ -288,42 +290,10 @@ func (e *env) client(key, region string) *cloudtrail.Client {
 		Region:           region,
 		Credentials:      staticCreds(key, "secret"),
 		RetryMaxAttempts: 1,
-		HTTPClient:       sdkHTTPClient(awshttp.NewBuildableClient().GetTransport()),
+		HTTPClient:       sdktest.HTTPClient(awshttp.NewBuildableClient().GetTransport()),
 	}, func(o *cloudtrail.Options) {
 		o.BaseEndpoint = aws.String(e.srv.URL)
 	})
-}
-
-// sdkHTTPClient is the HTTP client the tests give the SDK: next (the SDK's
-// default transport, keep-alive on) behind [hideWriteTo].
-//
-// smithy-go closes each attempt's request body as soon as http.Client.Do
-// returns, and its body wrapper's WriteTo then returns io.EOF instead of
-// (0, nil). net/http's writeLoop, after sending Content-Length bytes,
-// checks for surplus with io.Copy(io.Discard, body), which uses that
-// WriteTo. A server that answers as soon as it has read the body, as ours
-// does over the in-memory store, can have the response back before the
-// writeLoop gets there (often, under -race): net/http then takes the EOF
-// for a failed request write and closes the connection while the SDK is
-// still decoding the response, and the call fails with "use of closed
-// network connection" (aws/aws-sdk-go-v2#2737). The SDK retries that error
-// by default; these tests make one attempt, so they would flake.
-// TestSDKClientEarlyBodyClose forces that ordering.
-func sdkHTTPClient(next http.RoundTripper) *http.Client {
-	return &http.Client{Transport: hideWriteTo{next}}
-}
-
-// hideWriteTo hands next each request body without its WriteTo method, so
-// net/http reads it with Read, which reports a closed smithy-go body as a
-// plain io.EOF.
-type hideWriteTo struct{ next http.RoundTripper }
-
-func (t hideWriteTo) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Body != nil && r.Body != http.NoBody {
-		r = r.Clone(r.Context())
-		r.Body = struct{ io.ReadCloser }{r.Body}
-	}
-	return t.next.RoundTrip(r)
 }
 
 // rawResponse is a response to a hand-built request.

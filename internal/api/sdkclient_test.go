@@ -16,14 +16,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/smithy-go/middleware"
 
+	"github.com/opentrail/opentrail/internal/sdktest"
+
 	"github.com/opentrail/opentrail/internal/event"
 )
 
 // TestSDKClientEarlyBodyClose checks that the tests' SDK client survives
-// the ordering that made this package's tests flake (see sdkHTTPClient):
+// the ordering that made this package's tests flake (see package sdktest):
 // the response is back and the SDK has closed the request body before
 // net/http's writeLoop checks the body for bytes past Content-Length.
-// Without hideWriteTo, net/http closes the connection under the response
+// Without sdktest.HTTPClient, net/http closes the connection under the response
 // and every call here fails with "use of closed network connection".
 func TestSDKClientEarlyBodyClose(t *testing.T) {
 	e := newEnv(t, nil)
@@ -47,7 +49,7 @@ func TestSDKClientEarlyBodyClose(t *testing.T) {
 		Region:           "us-east-1",
 		Credentials:      staticCreds("AKIDALICE", "secret"),
 		RetryMaxAttempts: 1,
-		HTTPClient:       sdkHTTPClient(g),
+		HTTPClient:       sdktest.HTTPClient(g),
 	}, func(o *cloudtrail.Options) {
 		o.BaseEndpoint = aws.String(e.srv.URL)
 		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {

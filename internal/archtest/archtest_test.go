@@ -37,6 +37,7 @@ var allowed = map[string][]string{
 	"cmd/opentrail": {"internal/config", "internal/daemon", "internal/event", "internal/identity", "internal/importer",
 		"internal/logfile", "internal/store", "internal/store/fileutil", "internal/store/index", "internal/store/wal"},
 	"internal/archtest": {},
+	"internal/sdktest":  {},
 }
 
 type pkg struct {

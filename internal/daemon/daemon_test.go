@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmw "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/opentrail/opentrail/internal/config"
 	"github.com/opentrail/opentrail/internal/daemon"
+	"github.com/opentrail/opentrail/internal/sdktest"
 )
 
 const testAccount = "111122223333"
@@ -58,6 +60,7 @@ func client(t *testing.T, d *daemon.Daemon, keyID, secret, region string) *cloud
 		BaseEndpoint:     aws.String(d.URL()),
 		Credentials:      credentials.NewStaticCredentialsProvider(keyID, secret, ""),
 		RetryMaxAttempts: 1,
+		HTTPClient:       sdktest.HTTPClient(awshttp.NewBuildableClient().GetTransport()),
 	})
 }
 
