@@ -533,49 +533,10 @@ func (d *dirFuzzBase) with(dirBuf []byte) []byte {
 	out = append(out, comp...)
 	idsOff := int64(len(out))
 	out = append(out, d.ref[sg.idsOff:sg.idsOff+int64(sg.idCount)*idEntryLen]...)
-	var m []byte
-	m = binary.AppendUvarint(m, uint64(len(sg.blocks)))
-	for _, b := range sg.blocks {
-		m = binary.LittleEndian.AppendUint64(m, uint64(b.off))
-		m = binary.LittleEndian.AppendUint32(m, b.n)
-		m = binary.LittleEndian.AppendUint64(m, b.first)
-	}
-	m = binary.AppendUvarint(m, 1)
-	m = binary.AppendUvarint(m, uint64(len(sg.dirIdx[0].first)))
-	m = append(m, sg.dirIdx[0].first...)
-	m = binary.LittleEndian.AppendUint64(m, uint64(dirOff))
-	m = binary.LittleEndian.AppendUint32(m, uint32(len(comp)))
-	m = binary.AppendUvarint(m, uint64(len(sg.parts)))
-	for _, p := range sg.parts {
-		m = binary.AppendUvarint(m, uint64(len(p.name)))
-		m = append(m, p.name...)
-		m = append(m, p.kind)
-		m = binary.LittleEndian.AppendUint32(m, p.events)
-		m = binary.LittleEndian.AppendUint64(m, uint64(p.min))
-		m = binary.LittleEndian.AppendUint64(m, uint64(p.max))
-	}
-	m = binary.LittleEndian.AppendUint64(m, uint64(idsOff))
-	m = binary.AppendUvarint(m, uint64(sg.idCount))
-	m = binary.AppendUvarint(m, uint64(len(sg.idSparse)))
-	for i, h := range sg.idSparse {
-		m = binary.LittleEndian.AppendUint64(m, h)
-		m = binary.LittleEndian.AppendUint32(m, sg.idCRCs[i])
-	}
-	m = binary.AppendUvarint(m, uint64(len(sg.bloom)))
-	for _, w := range sg.bloom {
-		m = binary.LittleEndian.AppendUint64(m, w)
-	}
-	metaOff := len(out)
-	out = append(out, m...)
-	var ft [footerLen]byte
-	binary.LittleEndian.PutUint64(ft[0:], uint64(metaOff))
-	binary.LittleEndian.PutUint64(ft[8:], uint64(len(m)))
-	binary.LittleEndian.PutUint64(ft[16:], sg.first)
-	binary.LittleEndian.PutUint64(ft[24:], sg.last)
-	binary.LittleEndian.PutUint32(ft[32:], uint32(sg.events))
-	binary.LittleEndian.PutUint32(ft[36:], metaChecksum(m, ft[:]))
-	copy(ft[40:], segEndMagic)
-	return append(out, ft[:]...)
+	meta := segMeta{blocks: sg.blocks, dirIdx: []dirRef{{sg.dirIdx[0].first, dirOff, uint32(len(comp))}}, parts: sg.parts,
+		idsOff: idsOff, idCount: sg.idCount, idSparse: sg.idSparse, idCRCs: sg.idCRCs, bloom: sg.bloom,
+		first: sg.first, last: sg.last, events: sg.events}
+	return meta.appendTail(out, int64(len(out)))
 }
 
 // FuzzDirectoryBlock puts arbitrary directory blocks, under a valid zstd

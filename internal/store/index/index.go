@@ -899,14 +899,7 @@ func (sg *segment) countRange(lo, hi int64) (int, error) {
 			n += int(p.events)
 			continue
 		}
-		e, ok, err := sg.find(appendKey(nil, p.name, p.kind, 0, ""))
-		if err != nil {
-			return 0, err
-		}
-		if !ok {
-			return 0, sg.corrupt("partition %s has no event list", p.name)
-		}
-		all, err := sg.all(sg, e, nil)
+		all, err := sg.partEvents(p)
 		if err != nil {
 			return 0, err
 		}

@@ -172,14 +172,7 @@ func (ix *Index) writeMerged(run []*segment, path string, swept int64) (bool, er
 	if filter {
 		for _, sg := range run {
 			for _, p := range sg.parts {
-				e, ok, err := sg.find(appendKey(nil, p.name, p.kind, 0, ""))
-				if err != nil {
-					return false, err
-				}
-				if !ok {
-					return false, sg.corrupt("partition %s has no event list", p.name)
-				}
-				all, err := sg.all(sg, e, nil)
+				all, err := sg.partEvents(p)
 				if err != nil {
 					return false, err
 				}

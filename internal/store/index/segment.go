@@ -481,27 +481,53 @@ func (sg *segment) record(seq uint64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	first := sg.blocks[i].first
+	var raw []byte
+	ok := forEachRecord(b, sg.blocks[i].first, func(s uint64, r []byte) bool {
+		if s == seq {
+			raw = r
+		}
+		return raw == nil
+	})
+	if !ok {
+		return nil, sg.corrupt("malformed record block %d", i)
+	}
+	return raw, nil
+}
+
+// forEachRecord calls fn for each record of a decompressed record block
+// whose first sequence number is first, until fn returns false. It reports
+// false if the block is malformed.
+func forEachRecord(b []byte, first uint64, fn func(seq uint64, raw []byte) bool) bool {
 	for len(b) > 0 {
 		d, n := binary.Uvarint(b)
 		if n <= 0 {
-			break
+			return false
 		}
 		b = b[n:]
 		l, n := binary.Uvarint(b)
 		if n <= 0 || l > uint64(len(b)-n) {
-			break
+			return false
 		}
 		b = b[n:]
-		if first+d == seq {
-			return b[:l], nil
+		if !fn(first+d, b[:l]) {
+			return true
 		}
 		b = b[l:]
 	}
-	if len(b) != 0 {
-		return nil, sg.corrupt("malformed record block %d", i)
+	return true
+}
+
+// partEvents returns the attr-0 posting list of one partition and kind:
+// every event of it in the segment, newest first.
+func (sg *segment) partEvents(p partInfo) ([]pos, error) {
+	e, ok, err := sg.find(appendKey(nil, p.name, p.kind, 0, ""))
+	if err != nil {
+		return nil, err
 	}
-	return nil, nil
+	if !ok {
+		return nil, sg.corrupt("partition %s has no event list", p.name)
+	}
+	return sg.all(sg, e, nil)
 }
 
 // ids returns the sequence numbers whose eventID hash is h.

@@ -222,54 +222,12 @@ func (sw *segWriter) finish(lastSeq uint64) (err error) {
 	if !sw.idsOpen {
 		sw.idsOff = sw.off
 	}
-	var m []byte
-	m = binary.AppendUvarint(m, uint64(len(sw.blocks)))
-	for _, b := range sw.blocks {
-		m = binary.LittleEndian.AppendUint64(m, uint64(b.off))
-		m = binary.LittleEndian.AppendUint32(m, b.n)
-		m = binary.LittleEndian.AppendUint64(m, b.first)
-	}
-	m = binary.AppendUvarint(m, uint64(len(sw.dirIdx)))
-	for _, d := range sw.dirIdx {
-		m = binary.AppendUvarint(m, uint64(len(d.first)))
-		m = append(m, d.first...)
-		m = binary.LittleEndian.AppendUint64(m, uint64(d.off))
-		m = binary.LittleEndian.AppendUint32(m, d.n)
-	}
-	m = binary.AppendUvarint(m, uint64(len(sw.parts)))
-	for _, p := range sw.parts {
-		m = binary.AppendUvarint(m, uint64(len(p.name)))
-		m = append(m, p.name...)
-		m = append(m, p.kind)
-		m = binary.LittleEndian.AppendUint32(m, p.events)
-		m = binary.LittleEndian.AppendUint64(m, uint64(p.min))
-		m = binary.LittleEndian.AppendUint64(m, uint64(p.max))
-	}
-	m = binary.LittleEndian.AppendUint64(m, uint64(sw.idsOff))
-	m = binary.AppendUvarint(m, uint64(sw.idCount))
-	m = binary.AppendUvarint(m, uint64(len(sw.idSparse)))
-	for i, h := range sw.idSparse {
-		m = binary.LittleEndian.AppendUint64(m, h)
-		m = binary.LittleEndian.AppendUint32(m, sw.idCRCs[i])
-	}
 	if sw.idCount == 0 {
 		sw.bloom = nil
 	}
-	m = binary.AppendUvarint(m, uint64(len(sw.bloom)))
-	for _, w := range sw.bloom {
-		m = binary.LittleEndian.AppendUint64(m, w)
-	}
-	metaOff := sw.off
-	sw.write(m)
-	var ft [footerLen]byte
-	binary.LittleEndian.PutUint64(ft[0:], uint64(metaOff))
-	binary.LittleEndian.PutUint64(ft[8:], uint64(len(m)))
-	binary.LittleEndian.PutUint64(ft[16:], sw.firstSeq)
-	binary.LittleEndian.PutUint64(ft[24:], lastSeq)
-	binary.LittleEndian.PutUint32(ft[32:], uint32(sw.events))
-	binary.LittleEndian.PutUint32(ft[36:], metaChecksum(m, ft[:]))
-	copy(ft[40:], segEndMagic)
-	sw.write(ft[:])
+	meta := segMeta{blocks: sw.blocks, dirIdx: sw.dirIdx, parts: sw.parts, idsOff: sw.idsOff, idCount: sw.idCount,
+		idSparse: sw.idSparse, idCRCs: sw.idCRCs, bloom: sw.bloom, first: sw.firstSeq, last: lastSeq, events: sw.events}
+	sw.write(meta.appendTail(nil, sw.off))
 	if err := sw.w.Flush(); err != nil {
 		return fmt.Errorf("write segment: %w", err)
 	}
@@ -283,4 +241,67 @@ func (sw *segWriter) finish(lastSeq uint64) (err error) {
 		return fmt.Errorf("write segment: %w", err)
 	}
 	return fileutil.SyncDir(filepath.Dir(sw.path))
+}
+
+// segMeta is what a segment's meta section and footer hold.
+type segMeta struct {
+	blocks      []blockRef
+	dirIdx      []dirRef
+	parts       []partInfo
+	idsOff      int64
+	idCount     int
+	idSparse    []uint64
+	idCRCs      []uint32
+	bloom       bloom
+	first, last uint64
+	events      int
+}
+
+// appendTail appends the meta section and the footer, for a meta section
+// that starts at file offset metaOff.
+func (sm *segMeta) appendTail(dst []byte, metaOff int64) []byte {
+	start := len(dst)
+	m := binary.AppendUvarint(dst, uint64(len(sm.blocks)))
+	for _, b := range sm.blocks {
+		m = binary.LittleEndian.AppendUint64(m, uint64(b.off))
+		m = binary.LittleEndian.AppendUint32(m, b.n)
+		m = binary.LittleEndian.AppendUint64(m, b.first)
+	}
+	m = binary.AppendUvarint(m, uint64(len(sm.dirIdx)))
+	for _, d := range sm.dirIdx {
+		m = binary.AppendUvarint(m, uint64(len(d.first)))
+		m = append(m, d.first...)
+		m = binary.LittleEndian.AppendUint64(m, uint64(d.off))
+		m = binary.LittleEndian.AppendUint32(m, d.n)
+	}
+	m = binary.AppendUvarint(m, uint64(len(sm.parts)))
+	for _, p := range sm.parts {
+		m = binary.AppendUvarint(m, uint64(len(p.name)))
+		m = append(m, p.name...)
+		m = append(m, p.kind)
+		m = binary.LittleEndian.AppendUint32(m, p.events)
+		m = binary.LittleEndian.AppendUint64(m, uint64(p.min))
+		m = binary.LittleEndian.AppendUint64(m, uint64(p.max))
+	}
+	m = binary.LittleEndian.AppendUint64(m, uint64(sm.idsOff))
+	m = binary.AppendUvarint(m, uint64(sm.idCount))
+	m = binary.AppendUvarint(m, uint64(len(sm.idSparse)))
+	for i, h := range sm.idSparse {
+		m = binary.LittleEndian.AppendUint64(m, h)
+		m = binary.LittleEndian.AppendUint32(m, sm.idCRCs[i])
+	}
+	m = binary.AppendUvarint(m, uint64(len(sm.bloom)))
+	for _, w := range sm.bloom {
+		m = binary.LittleEndian.AppendUint64(m, w)
+	}
+	meta := m[start:]
+	var ft [footerLen]byte
+	binary.LittleEndian.PutUint64(ft[0:], uint64(metaOff))
+	binary.LittleEndian.PutUint64(ft[8:], uint64(len(meta)))
+	binary.LittleEndian.PutUint64(ft[16:], sm.first)
+	binary.LittleEndian.PutUint64(ft[24:], sm.last)
+	binary.LittleEndian.PutUint32(ft[32:], uint32(sm.events))
+	binary.LittleEndian.PutUint32(ft[36:], metaChecksum(meta, ft[:]))
+	copy(ft[40:], segEndMagic)
+	return append(m, ft[:]...)
 }

@@ -1,9 +1,6 @@
 package index
 
-import (
-	"encoding/binary"
-	"fmt"
-)
+import "fmt"
 
 // VerifyResult is what Verify found.
 type VerifyResult struct {
@@ -46,18 +43,8 @@ func (sg *segment) verify() error {
 		if err != nil {
 			return err
 		}
-		for len(data) > 0 {
-			_, n := binary.Uvarint(data)
-			if n <= 0 {
-				return sg.corrupt("malformed record block %d", i)
-			}
-			data = data[n:]
-			l, n := binary.Uvarint(data)
-			if n <= 0 || l > uint64(len(data)-n) {
-				return sg.corrupt("malformed record block %d", i)
-			}
-			data = data[n+int(l):]
-			records++
+		if !forEachRecord(data, b.first, func(uint64, []byte) bool { records++; return true }) {
+			return sg.corrupt("malformed record block %d", i)
 		}
 	}
 	w := &window{sg: sg}
