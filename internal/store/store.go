@@ -42,7 +42,11 @@ type Options struct {
 	// IndexCacheSize is the index block cache in bytes; 0 means the
 	// index's default.
 	IndexCacheSize int64
-	Now            func() time.Time
+	// Followers names the followers (see Follow) that will register after
+	// Open; until every one of them has, the log keeps all its records, so
+	// none misses events the store acknowledged before it started.
+	Followers []string
+	Now       func() time.Time
 	Logger         *slog.Logger
 	Registerer     prometheus.Registerer
 }
@@ -83,6 +87,9 @@ type Store struct {
 	closing  bool
 
 	durable atomic.Uint64 // index checkpoint known to be synced
+
+	followers map[string]*Follower // guarded by mu
+	firstSeq  atomic.Uint64        // the WAL's first record, for Follow
 
 	walPath    string
 	replayed   int // WAL records applied to the index by Open
@@ -158,6 +165,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		reqs:       make(chan *appendReq, 1024),
 		progress:   make(chan struct{}),
 		pending:    map[string]struct{}{},
+		followers:  map[string]*Follower{},
 		stop:       make(chan struct{}),
 		writerDone: make(chan struct{}),
 		walPath:    filepath.Join(dir, "wal"),
@@ -167,6 +175,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, errors.Join(fmt.Errorf("open store: %w", err), ix.Close(), w.Close())
 	}
 	s.acked = w.NextSeq() - 1
+	s.firstSeq.Store(w.FirstSeq())
 	s.indexed = s.acked
 	s.durable.Store(s.indexed)
 	s.wg.Add(2)
@@ -484,11 +493,19 @@ func (s *Store) storedIDs(group []*appendReq) [][]bool {
 	return out
 }
 
-// truncate deletes WAL segments the index has durably applied. Only the
-// writer goroutine calls it, since it owns the WAL.
+// truncate deletes WAL segments the index has durably applied and every
+// follower has released. Only the writer goroutine calls it, since it owns
+// the WAL.
 func (s *Store) truncate() {
-	d := s.durable.Load()
-	if n, err := s.wal.Truncate(d + 1); err != nil {
+	before := s.durable.Load() + 1
+	hold, ok := s.holdBefore()
+	if !ok {
+		return
+	}
+	before = min(before, hold)
+	n, err := s.wal.Truncate(before)
+	s.firstSeq.Store(s.wal.FirstSeq())
+	if err != nil {
 		s.log.Error("store: WAL truncate failed", "err", err)
 	} else if n > 0 {
 		s.log.Debug("store: WAL segments removed", "segments", n)

@@ -444,6 +444,7 @@ type Reader struct {
 	segs []uint64
 	i    int
 	from uint64
+	last uint64 // seq of the last record returned; 0 before the first
 	f    *os.File
 	r    *segReader
 }
@@ -488,6 +489,7 @@ func (rd *Reader) Next() (Record, error) {
 			if rec.Seq < rd.from {
 				continue
 			}
+			rd.last = rec.Seq
 			return rec, nil
 		}
 		last := rd.i == len(rd.segs)-1
@@ -506,6 +508,49 @@ func (rd *Reader) Next() (Record, error) {
 		}
 		rd.i++
 	}
+}
+
+// NextBefore is Next for a reader that follows a live WAL: it returns the
+// next record if its seq is below end, and io.EOF without reading anything
+// once the reader has reached end. Records below end MUST be durable (the
+// writer has fsynced them), so they are read whole even while the writer
+// appends after them; segments the writer started after the reader was
+// opened are found when the reader gets to them.
+func (rd *Reader) NextBefore(end uint64) (Record, error) {
+	for {
+		if rd.want() >= end {
+			return Record{}, io.EOF
+		}
+		rec, err := rd.Next()
+		if !errors.Is(err, io.EOF) {
+			return rec, err
+		}
+		// The segments known at open are exhausted but records below end
+		// exist: the writer has rotated since. Find the segment holding
+		// the next record and continue there.
+		want := rd.want()
+		segs, lerr := listSegments(rd.dir)
+		if lerr != nil {
+			return Record{}, fmt.Errorf("wal reader: %w", lerr)
+		}
+		i := len(segs) - 1
+		for i >= 0 && segs[i] > want {
+			i--
+		}
+		if i < 0 || len(rd.segs) > 0 && segs[i] <= rd.segs[len(rd.segs)-1] {
+			return Record{}, fmt.Errorf("wal reader: record %d is below the durable end %d but not on disk", want, end)
+		}
+		rd.segs, rd.i = segs, i
+		rd.from = want
+	}
+}
+
+// want is the seq of the next record the reader will return.
+func (rd *Reader) want() uint64 {
+	if rd.last+1 > rd.from {
+		return rd.last + 1
+	}
+	return rd.from
 }
 
 // Close releases the reader's file.

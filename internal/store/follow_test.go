@@ -1,0 +1,166 @@
+package store_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/store"
+)
+
+func appendN(t *testing.T, s *store.Store, from, n int) {
+	t.Helper()
+	evs := make([]event.Event, n)
+	for i := range evs {
+		evs[i] = mkEvent(t, from+i, nil)
+	}
+	if _, err := s.Append(t.Context(), evs, store.AppendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readAll(t *testing.T, f *store.Follower) []store.Record {
+	t.Helper()
+	var out []store.Record
+	for {
+		recs, err := f.Read(100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) == 0 {
+			return out
+		}
+		out = append(out, recs...)
+	}
+}
+
+func walSegments(t *testing.T, dir string) int {
+	t.Helper()
+	ents, err := os.ReadDir(filepath.Join(dir, "wal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+// A follower reads every acknowledged event in order, across segment
+// rotations that happen while it reads, and resumes from its checkpoint
+// after a reopen; the log keeps what it has not released.
+func TestFollowerReadsAcrossRotationsAndReopen(t *testing.T) {
+	dir := t.TempDir()
+	small := func(o *store.Options) { o.SegmentSize = 4 << 10; o.Followers = []string{"trails"} }
+	s := openStore(t, dir, small)
+	appendN(t, s, 0, 50)
+	f, err := s.Follow("trails", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := readAll(t, f)
+	if len(got) != 50 || got[0].Seq != 1 || got[49].Seq != 50 {
+		t.Fatalf("read %d records (first %+v)", len(got), got[0].Seq)
+	}
+	if got[7].Account != acct || got[7].Region != region {
+		t.Fatalf("partition = %s/%s", got[7].Account, got[7].Region)
+	}
+	ev, err := event.Parse(got[7].Raw)
+	if err != nil || ev.EventID != "id-000007" {
+		t.Fatalf("record 8 = %q, %v", ev.EventID, err)
+	}
+	// More events, rotating segments under the open reader.
+	for i := range 10 {
+		appendN(t, s, 50+i*20, 20)
+		recs := readAll(t, f)
+		if len(recs) != 20 || recs[0].Seq != uint64(51+i*20) {
+			t.Fatalf("round %d: %d records from %d", i, len(recs), recs[0].Seq)
+		}
+	}
+	f.Release(120)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = openStore(t, dir, small)
+	f, err = s.Follow("trails", 120)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = readAll(t, f)
+	if len(got) != 130 || got[0].Seq != 121 || got[len(got)-1].Seq != 250 {
+		t.Fatalf("after reopen read %d records from %d", len(got), got[0].Seq)
+	}
+	if _, err := s.Follow("trails", 0); err == nil {
+		t.Fatal("a second follower with the same name was accepted")
+	}
+}
+
+// The log keeps segments until every named follower has registered and
+// released them, and drops them afterwards.
+func TestFollowerHoldsTheLog(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, func(o *store.Options) { o.SegmentSize = 4 << 10; o.Followers = []string{"trails"} })
+	appendN(t, s, 0, 200)
+	if err := s.WaitIndexed(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Compact(); err != nil { // the index is durable: only followers hold the log now
+		t.Fatal(err)
+	}
+	time.Sleep(2500 * time.Millisecond) // one writer tick: would truncate if nothing held
+	held := walSegments(t, dir)
+	if held < 10 {
+		t.Fatalf("only %d segments kept before the follower registered", held)
+	}
+	f, err := s.Follow("trails", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(readAll(t, f)); n != 200 {
+		t.Fatalf("read %d of 200", n)
+	}
+	f.Release(200)
+	deadline := time.Now().Add(10 * time.Second)
+	for walSegments(t, dir) >= held/2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("segments not dropped after release: %d", walSegments(t, dir))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestFollowerCheckpointChecks(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, nil)
+	appendN(t, s, 0, 3)
+	if _, err := s.Follow("x", 9); err == nil {
+		t.Fatal("a checkpoint ahead of the log was accepted")
+	}
+	if s.Head() != 3 {
+		t.Fatalf("Head = %d", s.Head())
+	}
+	f, err := s.Follow("x", s.Head())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(readAll(t, f)); n != 0 {
+		t.Fatalf("a follower starting at the head read %d", n)
+	}
+	appendN(t, s, 3, 2)
+	select {
+	case <-f.Progress():
+	case <-time.After(5 * time.Second):
+	}
+	if n := len(readAll(t, f)); n != 2 {
+		t.Fatalf("read %d new records, want 2", n)
+	}
+	f.Close()
+	s.Close()
+	// Without a hold the index checkpoint alone decides; a follower far
+	// behind is told so.
+	s = openStore(t, dir, nil)
+	if _, err := s.Follow("y", 0); !errors.Is(err, store.ErrFollowerBehind) {
+		t.Fatalf("err = %v", err)
+	}
+}
