@@ -45,10 +45,10 @@ type Options struct {
 	// Followers names the followers (see Follow) that will register after
 	// Open; until every one of them has, the log keeps all its records, so
 	// none misses events the store acknowledged before it started.
-	Followers []string
-	Now       func() time.Time
-	Logger         *slog.Logger
-	Registerer     prometheus.Registerer
+	Followers  []string
+	Now        func() time.Time
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
 }
 
 // DefaultOptions returns the defaults: 90-day retention, 32 MiB segments.
