@@ -11,9 +11,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/opentrail/opentrail/internal/event"
@@ -51,6 +53,41 @@ type Config struct {
 	MaxRequestBytes int64 `json:"maxRequestBytes,omitempty"`
 	// ShutdownTimeout bounds a graceful shutdown, e.g. "30s".
 	ShutdownTimeout Duration `json:"shutdownTimeout,omitempty"`
+	// Delivery tunes trail delivery.
+	Delivery Delivery `json:"delivery,omitzero"`
+	// Buckets says where trail buckets live: the embedded store under the
+	// data directory (the default) or an S3-compatible endpoint.
+	Buckets Buckets `json:"buckets,omitzero"`
+	// Notifications says where trails' SNS notifications go.
+	Notifications Notifications `json:"notifications,omitzero"`
+}
+
+// Delivery tunes trail delivery.
+type Delivery struct {
+	// Interval is how often buffered events are written as log files
+	// (default 5m, as AWS).
+	Interval Duration `json:"interval,omitempty"`
+	// DigestInterval is the digest window (default 1h, as AWS).
+	DigestInterval Duration `json:"digestInterval,omitempty"`
+	// MaxFileBytes caps a log file's uncompressed size (default 48 MiB).
+	MaxFileBytes int `json:"maxFileBytes,omitempty"`
+}
+
+// Buckets configures the object store trail buckets live in. With no
+// Endpoint, buckets are directories under DATA-DIR/buckets, served by
+// OpenTrail's S3 front end on the API port.
+type Buckets struct {
+	Endpoint        string `json:"endpoint,omitempty"` // e.g. http://127.0.0.1:7070
+	Region          string `json:"region,omitempty"`   // default us-east-1
+	AccessKeyID     string `json:"accessKeyId,omitempty"`
+	SecretAccessKey string `json:"secretAccessKey,omitempty"`
+}
+
+// Notifications maps SNS topic ARNs to HTTP webhooks that receive the SNS
+// notification envelope; Webhook receives the topics not listed.
+type Notifications struct {
+	Webhook string            `json:"webhook,omitempty"`
+	Topics  map[string]string `json:"topics,omitempty"`
 }
 
 // Default returns the built-in configuration.
@@ -136,6 +173,40 @@ func (c Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("shutdownTimeout", "must be positive")
+	}
+	if c.Delivery.Interval < 0 {
+		bad("delivery.interval", "must not be negative")
+	}
+	if d := c.Delivery.DigestInterval; d < 0 || d > 0 && time.Duration(d) < time.Second {
+		bad("delivery.digestInterval", "must be at least 1s")
+	}
+	if c.Delivery.MaxFileBytes < 0 || c.Delivery.MaxFileBytes > 48<<20 {
+		bad("delivery.maxFileBytes", "%d is outside 0..%d (files must stay under AWS's 50 MB limit)", c.Delivery.MaxFileBytes, 48<<20)
+	}
+	if e := c.Buckets.Endpoint; e != "" {
+		if u, err := url.Parse(e); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("buckets.endpoint", "%q is not an http:// or https:// URL", e)
+		}
+		if c.Buckets.AccessKeyID == "" || c.Buckets.SecretAccessKey == "" {
+			bad("buckets", "accessKeyId and secretAccessKey are required with an endpoint")
+		}
+	}
+	if r := c.Buckets.Region; r != "" && !event.ValidRegion(r) {
+		bad("buckets.region", "%q is not a region name", r)
+	}
+	checkURL := func(path, v string) {
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad(path, "%q is not an http:// or https:// URL", v)
+		}
+	}
+	if c.Notifications.Webhook != "" {
+		checkURL("notifications.webhook", c.Notifications.Webhook)
+	}
+	for topic, u := range c.Notifications.Topics {
+		if !strings.HasPrefix(topic, "arn:") {
+			bad("notifications.topics", "key %q is not an SNS topic ARN", topic)
+		}
+		checkURL("notifications.topics["+topic+"]", u)
 	}
 	return errors.Join(errs...)
 }

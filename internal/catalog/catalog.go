@@ -1,0 +1,326 @@
+// Package catalog owns OpenTrail's trail definitions: each trail's
+// settings, event and Insights selectors, tags and logging state, kept in
+// one JSON file (DIR/trails.json) that every change replaces atomically.
+//
+// The catalog enforces what needs the whole set at once: unique names per
+// account and home region, and the per-region trail quota. Field-level
+// validation (names, buckets, selectors) belongs to the API, which reports
+// it with CloudTrail's error codes. Trail delivery reads [Catalog.All] to
+// learn which trails log what.
+package catalog
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/opentrail/opentrail/internal/selector"
+	"github.com/opentrail/opentrail/internal/store/fileutil"
+)
+
+// FileName is the catalog's file inside its directory.
+const FileName = "trails.json"
+
+// Sentinel errors.
+var (
+	// ErrExists: a trail with this name already exists in the account and
+	// home region (TrailAlreadyExistsException).
+	ErrExists = errors.New("catalog: trail already exists")
+	// ErrNotFound: no trail has this ARN (TrailNotFoundException).
+	ErrNotFound = errors.New("catalog: trail not found")
+	// ErrLimit: the region already shows the maximum number of trails
+	// (MaximumNumberOfTrailsExceededException).
+	ErrLimit = errors.New("catalog: too many trails in the region")
+)
+
+// Trail is one trail.
+type Trail struct {
+	Name       string `json:"name"`
+	Account    string `json:"account"`
+	HomeRegion string `json:"homeRegion"`
+
+	S3BucketName               string `json:"s3BucketName"`
+	S3KeyPrefix                string `json:"s3KeyPrefix,omitempty"` // without a trailing "/"
+	SnsTopicARN                string `json:"snsTopicArn,omitempty"`
+	IncludeGlobalServiceEvents bool   `json:"includeGlobalServiceEvents"`
+	IsMultiRegionTrail         bool   `json:"isMultiRegionTrail"`
+	LogFileValidationEnabled   bool   `json:"logFileValidationEnabled"`
+	CloudWatchLogsLogGroupArn  string `json:"cloudWatchLogsLogGroupArn,omitempty"`
+	CloudWatchLogsRoleArn      string `json:"cloudWatchLogsRoleArn,omitempty"`
+	KmsKeyID                   string `json:"kmsKeyId,omitempty"`
+	IsOrganizationTrail        bool   `json:"isOrganizationTrail"`
+
+	// Selectors are the event selectors; the zero Set means the default
+	// (all management events).
+	Selectors        selector.Set      `json:"selectors"`
+	InsightSelectors []InsightSelector `json:"insightSelectors,omitempty"`
+	Tags             []Tag             `json:"tags,omitempty"`
+
+	Logging          bool      `json:"logging"`
+	StartLoggingTime time.Time `json:"startLoggingTime,omitzero"`
+	StopLoggingTime  time.Time `json:"stopLoggingTime,omitzero"`
+	CreatedTime      time.Time `json:"createdTime"`
+	// Generation increases with every change; followers use it to notice
+	// that a trail changed.
+	Generation uint64 `json:"generation"`
+}
+
+// InsightSelector is one Insights type a trail logs.
+type InsightSelector struct {
+	InsightType     string   `json:"InsightType"`
+	EventCategories []string `json:"EventCategories,omitempty"`
+}
+
+// Tag is a resource tag; Value nil is a key without a value.
+type Tag struct {
+	Key   string  `json:"Key"`
+	Value *string `json:"Value,omitempty"`
+}
+
+// ARN returns the trail's ARN.
+func (t *Trail) ARN() string { return ARN(t.HomeRegion, t.Account, t.Name) }
+
+// ARN builds a trail ARN.
+func ARN(region, account, name string) string {
+	return "arn:aws:cloudtrail:" + region + ":" + account + ":trail/" + name
+}
+
+// VisibleIn reports whether the trail shows in region: its home region,
+// and every region for a multi-region trail (as a shadow trail).
+func (t *Trail) VisibleIn(region string) bool {
+	return t.HomeRegion == region || t.IsMultiRegionTrail
+}
+
+// Covers reports whether the trail records events of region.
+func (t *Trail) Covers(region string) bool { return t.VisibleIn(region) }
+
+// Clone returns a deep copy.
+func (t Trail) Clone() Trail {
+	t.Selectors = cloneSet(t.Selectors)
+	t.InsightSelectors = slices.Clone(t.InsightSelectors)
+	for i := range t.InsightSelectors {
+		t.InsightSelectors[i].EventCategories = slices.Clone(t.InsightSelectors[i].EventCategories)
+	}
+	t.Tags = slices.Clone(t.Tags)
+	return t
+}
+
+func cloneSet(s selector.Set) selector.Set {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return s
+	}
+	var out selector.Set
+	if json.Unmarshal(b, &out) != nil {
+		return s
+	}
+	return out
+}
+
+// file is the JSON document.
+type file struct {
+	Version int     `json:"version"`
+	Trails  []Trail `json:"trails"`
+}
+
+// Catalog holds the trails. It is safe for concurrent use.
+type Catalog struct {
+	path     string
+	maxTrail int
+
+	mu     sync.RWMutex
+	trails map[string]*Trail // by ARN
+	gen    uint64
+}
+
+// Options configure a Catalog.
+type Options struct {
+	// MaxTrailsPerRegion is the trail quota per account and region (AWS:
+	// 5). A multi-region trail counts in every region.
+	MaxTrailsPerRegion int
+}
+
+// DefaultOptions returns AWS's quota.
+func DefaultOptions() Options { return Options{MaxTrailsPerRegion: 5} }
+
+// Open loads DIR/trails.json; a missing file is an empty catalog.
+func Open(dir string, opts Options) (*Catalog, error) {
+	if opts.MaxTrailsPerRegion <= 0 {
+		opts.MaxTrailsPerRegion = DefaultOptions().MaxTrailsPerRegion
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("open catalog: %w", err)
+	}
+	c := &Catalog{path: filepath.Join(dir, FileName), maxTrail: opts.MaxTrailsPerRegion, trails: map[string]*Trail{}}
+	b, err := os.ReadFile(c.path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return c, nil
+	case err != nil:
+		return nil, fmt.Errorf("open catalog: %w", err)
+	}
+	var f file
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("open catalog: %s is damaged (%v); restore it from a backup or remove it to start without trails", c.path, err)
+	}
+	for i := range f.Trails {
+		t := f.Trails[i]
+		c.trails[t.ARN()] = &t
+		c.gen = max(c.gen, t.Generation)
+	}
+	return c, nil
+}
+
+// Get returns the trail with this ARN.
+func (c *Catalog) Get(arn string) (Trail, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	t, ok := c.trails[arn]
+	if !ok {
+		return Trail{}, false
+	}
+	return t.Clone(), true
+}
+
+// List returns the account's trails visible in region ("" for every
+// region), sorted by ARN.
+func (c *Catalog) List(account, region string) []Trail {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	var out []Trail
+	for _, t := range c.trails {
+		if t.Account == account && (region == "" || t.VisibleIn(region)) {
+			out = append(out, t.Clone())
+		}
+	}
+	slices.SortFunc(out, func(a, b Trail) int { return strings.Compare(a.ARN(), b.ARN()) })
+	return out
+}
+
+// All returns every trail of every account, sorted by ARN.
+func (c *Catalog) All() []Trail {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]Trail, 0, len(c.trails))
+	for _, t := range c.trails {
+		out = append(out, t.Clone())
+	}
+	slices.SortFunc(out, func(a, b Trail) int { return strings.Compare(a.ARN(), b.ARN()) })
+	return out
+}
+
+// Create adds t; it fails with ErrExists or ErrLimit.
+func (c *Catalog) Create(t Trail) (Trail, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	arn := t.ARN()
+	if _, ok := c.trails[arn]; ok {
+		return Trail{}, fmt.Errorf("%w: %s", ErrExists, arn)
+	}
+	if err := c.checkLimitLocked(&t, ""); err != nil {
+		return Trail{}, err
+	}
+	c.gen++
+	t.Generation = c.gen
+	t = t.Clone()
+	c.trails[arn] = &t
+	if err := c.saveLocked(); err != nil {
+		delete(c.trails, arn)
+		return Trail{}, err
+	}
+	return t.Clone(), nil
+}
+
+// checkLimitLocked fails when adding t (or changing the trail skip into
+// t) would make some region show more than the quota.
+func (c *Catalog) checkLimitLocked(t *Trail, skip string) error {
+	regions := map[string]bool{t.HomeRegion: true}
+	if t.IsMultiRegionTrail {
+		for _, o := range c.trails {
+			if o.Account == t.Account {
+				regions[o.HomeRegion] = true
+			}
+		}
+	}
+	for r := range regions {
+		n := 1
+		for arn, o := range c.trails {
+			if arn != skip && o.Account == t.Account && o.VisibleIn(r) {
+				n++
+			}
+		}
+		if n > c.maxTrail {
+			return fmt.Errorf("%w: %s already has %d trails, the most allowed", ErrLimit, r, c.maxTrail)
+		}
+	}
+	return nil
+}
+
+// Update applies fn to a copy of the trail and stores the result; an error
+// from fn leaves the trail unchanged and is returned as is.
+func (c *Catalog) Update(arn string, fn func(*Trail) error) (Trail, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old, ok := c.trails[arn]
+	if !ok {
+		return Trail{}, fmt.Errorf("%w: %s", ErrNotFound, arn)
+	}
+	t := old.Clone()
+	if err := fn(&t); err != nil {
+		return Trail{}, err
+	}
+	if t.ARN() != arn {
+		return Trail{}, fmt.Errorf("catalog: update may not change the trail's identity (%s to %s)", arn, t.ARN())
+	}
+	if t.IsMultiRegionTrail && !old.IsMultiRegionTrail {
+		if err := c.checkLimitLocked(&t, arn); err != nil {
+			return Trail{}, err
+		}
+	}
+	c.gen++
+	t.Generation = c.gen
+	c.trails[arn] = &t
+	if err := c.saveLocked(); err != nil {
+		c.trails[arn] = old
+		return Trail{}, err
+	}
+	return t.Clone(), nil
+}
+
+// Delete removes the trail.
+func (c *Catalog) Delete(arn string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old, ok := c.trails[arn]
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrNotFound, arn)
+	}
+	delete(c.trails, arn)
+	if err := c.saveLocked(); err != nil {
+		c.trails[arn] = old
+		return err
+	}
+	return nil
+}
+
+func (c *Catalog) saveLocked() error {
+	f := file{Version: 1, Trails: make([]Trail, 0, len(c.trails))}
+	for _, t := range c.trails {
+		f.Trails = append(f.Trails, *t)
+	}
+	slices.SortFunc(f.Trails, func(a, b Trail) int { return strings.Compare(a.ARN(), b.ARN()) })
+	b, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return fmt.Errorf("save catalog: %w", err)
+	}
+	if err := fileutil.WriteFileAtomic(c.path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("save catalog: %w", err)
+	}
+	return nil
+}
