@@ -34,7 +34,7 @@ type Targets struct {
 // LatestNotificationError.
 type Error struct {
 	ErrCode string
-	Msg   string
+	Msg     string
 }
 
 func (e *Error) Error() string { return e.ErrCode + ": " + e.Msg }
