@@ -46,6 +46,15 @@ type Options struct {
 	Auth   Authenticator // required
 	Events EventStore    // required
 
+	// Trails, when set, enables the trail operations; Buckets checks
+	// their buckets, Delivery flushes and reports on them, and Keys
+	// serves ListPublicKeys. Each may be nil (no check, no flush, no
+	// keys).
+	Trails   TrailStore
+	Buckets  BucketChecker
+	Delivery Delivery
+	Keys     PublicKeys
+
 	// TokenKey is the HMAC-SHA256 key that signs pagination tokens; at
 	// least 32 bytes. The caller persists it, so tokens survive restarts
 	// and are accepted by every replica.
@@ -166,9 +175,33 @@ func New(opts Options) (*Handler, error) {
 // implemented lists the operations OpenTrail implements. Every other
 // operation of modelOperations answers UnsupportedOperationException.
 func (h *Handler) implemented() map[string]invoker {
-	return map[string]invoker{
-		"LookupEvents": adapt(h.lookupEvents),
+	ops := map[string]invoker{
+		"LookupEvents":   adapt(h.lookupEvents),
+		"ListPublicKeys": adapt(h.listPublicKeys),
 	}
+	if h.opts.Trails != nil {
+		for name, inv := range map[string]invoker{
+			"CreateTrail":         adapt(h.createTrail),
+			"UpdateTrail":         adapt(h.updateTrail),
+			"DeleteTrail":         adapt(h.deleteTrail),
+			"GetTrail":            adapt(h.getTrail),
+			"DescribeTrails":      adapt(h.describeTrails),
+			"ListTrails":          adapt(h.listTrails),
+			"GetTrailStatus":      adapt(h.getTrailStatus),
+			"StartLogging":        adapt(h.startLogging),
+			"StopLogging":         adapt(h.stopLogging),
+			"PutEventSelectors":   adapt(h.putEventSelectors),
+			"GetEventSelectors":   adapt(h.getEventSelectors),
+			"PutInsightSelectors": adapt(h.putInsightSelectors),
+			"GetInsightSelectors": adapt(h.getInsightSelectors),
+			"AddTags":             adapt(h.addTags),
+			"RemoveTags":          adapt(h.removeTags),
+			"ListTags":            adapt(h.listTags),
+		} {
+			ops[name] = inv
+		}
+	}
+	return ops
 }
 
 // Log attribute keys.

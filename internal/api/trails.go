@@ -1,0 +1,948 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/opentrail/opentrail/internal/awsjson"
+	"github.com/opentrail/opentrail/internal/catalog"
+	"github.com/opentrail/opentrail/internal/identity"
+	"github.com/opentrail/opentrail/internal/layout"
+	"github.com/opentrail/opentrail/internal/objstore"
+	"github.com/opentrail/opentrail/internal/selector"
+)
+
+// Trail operations (operations.md §2.1–§2.3, §3.1).
+
+// TrailStore is the trail catalogue (a *catalog.Catalog).
+type TrailStore interface {
+	Get(arn string) (catalog.Trail, bool)
+	List(account, region string) []catalog.Trail
+	Create(t catalog.Trail) (catalog.Trail, error)
+	Update(arn string, fn func(*catalog.Trail) error) (catalog.Trail, error)
+	Delete(arn string) error
+}
+
+// BucketChecker tells whether a trail's bucket exists (an objstore.Store).
+type BucketChecker interface {
+	HeadBucket(ctx context.Context, bucket string) (objstore.Bucket, error)
+}
+
+// Delivery is trail delivery as the API uses it: Flush before a trail
+// changes, so events recorded before the change are delivered under the
+// old settings, and the status GetTrailStatus reports.
+type Delivery interface {
+	Flush(ctx context.Context) error
+	Status(trailARN, region string) TrailStatus
+}
+
+// TrailStatus is one trail's delivery status in one region.
+type TrailStatus struct {
+	LatestDeliveryTime, LatestDeliveryAttemptTime, LatestDeliveryAttemptSucceeded             time.Time
+	LatestNotificationTime, LatestNotificationAttemptTime, LatestNotificationAttemptSucceeded time.Time
+	LatestDigestDeliveryTime                                                                  time.Time
+	LatestDeliveryError, LatestNotificationError, LatestDigestDeliveryError                   string
+}
+
+const (
+	codeTrailNotFound       = "TrailNotFoundException"
+	codeInvalidTrailName    = "InvalidTrailNameException"
+	codeARNInvalid          = "CloudTrailARNInvalidException"
+	codeInvalidHomeRegion   = "InvalidHomeRegionException"
+	codeInvalidParamCombo   = "InvalidParameterCombinationException"
+	codeInvalidParameter    = "InvalidParameterException"
+	codeInvalidBucketName   = "InvalidS3BucketNameException"
+	codeInvalidPrefix       = "InvalidS3PrefixException"
+	codeInvalidSnsTopic     = "InvalidSnsTopicNameException"
+	codeInvalidKmsKey       = "InvalidKmsKeyIdException"
+	codeInvalidTag          = "InvalidTagParameterException"
+	codeTagsLimit           = "TagsLimitExceededException"
+	codeInvalidSelectors    = "InvalidEventSelectorsException"
+	codeInvalidInsights     = "InvalidInsightSelectorsException"
+	codeResourceNotFound    = "ResourceNotFoundException"
+	codeResourceUnsupported = "ResourceTypeNotSupportedException"
+
+	maxTagsPerResource = 50
+	maxListTagsIDs     = 20
+	listTrailsPageSize = 50
+)
+
+// trailOut is the Trail shape (DescribeTrails, GetTrail) and, without the
+// Has*/HomeRegion members, the CreateTrail/UpdateTrail response.
+type trailOut struct {
+	Name                       string `json:"Name"`
+	S3BucketName               string `json:"S3BucketName,omitempty"`
+	S3KeyPrefix                string `json:"S3KeyPrefix,omitempty"`
+	SnsTopicName               string `json:"SnsTopicName,omitempty"`
+	SnsTopicARN                string `json:"SnsTopicARN,omitempty"`
+	IncludeGlobalServiceEvents bool   `json:"IncludeGlobalServiceEvents"`
+	IsMultiRegionTrail         bool   `json:"IsMultiRegionTrail"`
+	HomeRegion                 string `json:"HomeRegion,omitempty"`
+	TrailARN                   string `json:"TrailARN"`
+	LogFileValidationEnabled   bool   `json:"LogFileValidationEnabled"`
+	CloudWatchLogsLogGroupArn  string `json:"CloudWatchLogsLogGroupArn,omitempty"`
+	CloudWatchLogsRoleArn      string `json:"CloudWatchLogsRoleArn,omitempty"`
+	KmsKeyID                   string `json:"KmsKeyId,omitempty"`
+	HasCustomEventSelectors    *bool  `json:"HasCustomEventSelectors,omitempty"`
+	HasInsightSelectors        *bool  `json:"HasInsightSelectors,omitempty"`
+	IsOrganizationTrail        bool   `json:"IsOrganizationTrail"`
+}
+
+func topicName(arn string) string {
+	if i := strings.LastIndexByte(arn, ':'); i >= 0 {
+		return arn[i+1:]
+	}
+	return arn
+}
+
+// describe renders t as a Trail; full adds the members only
+// DescribeTrails and GetTrail return.
+func describe(t *catalog.Trail, full bool) trailOut {
+	o := trailOut{
+		Name: t.Name, S3BucketName: t.S3BucketName, S3KeyPrefix: t.S3KeyPrefix,
+		SnsTopicARN: t.SnsTopicARN, IncludeGlobalServiceEvents: t.IncludeGlobalServiceEvents,
+		IsMultiRegionTrail: t.IsMultiRegionTrail, TrailARN: t.ARN(),
+		LogFileValidationEnabled: t.LogFileValidationEnabled,
+		CloudWatchLogsLogGroupArn: t.CloudWatchLogsLogGroupArn, CloudWatchLogsRoleArn: t.CloudWatchLogsRoleArn,
+		KmsKeyID: t.KmsKeyID, IsOrganizationTrail: t.IsOrganizationTrail,
+	}
+	if t.SnsTopicARN != "" {
+		o.SnsTopicName = topicName(t.SnsTopicARN)
+	}
+	if full {
+		o.HomeRegion = t.HomeRegion
+		custom := !t.Selectors.IsZero() && !isDefaultSelectors(t.Selectors)
+		insights := len(t.InsightSelectors) > 0
+		o.HasCustomEventSelectors, o.HasInsightSelectors = &custom, &insights
+	}
+	return o
+}
+
+func isDefaultSelectors(s selector.Set) bool {
+	e, d := s.Effective(), selector.Default()
+	if e.IsAdvanced() || len(e.EventSelectors) != 1 {
+		return false
+	}
+	a, b := e.EventSelectors[0], d.EventSelectors[0]
+	return a.ReadWriteType == b.ReadWriteType && ptrEq(a.IncludeManagementEvents, b.IncludeManagementEvents) &&
+		len(a.DataResources) == 0 && len(a.ExcludeManagementEventSources) == 0
+}
+
+func ptrEq[T comparable](a, b *T) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+// --- names and ARNs ---
+
+// checkTrailName enforces the trail naming rules (operations.md §3.1) with
+// AWS's messages.
+func checkTrailName(name string) error {
+	n := len(name)
+	switch {
+	case n < 3:
+		return invalid(codeInvalidTrailName, "Trail name too short. Minimum allowed length: 3 characters. Specified name length: %d characters.", n)
+	case n > 128:
+		return invalid(codeInvalidTrailName, "Trail name too long. Maximum allowed length: 128 characters. Specified name length: %d characters.", n)
+	}
+	for i := 0; i < n; i++ {
+		if !isNameByte(name[i]) {
+			return invalid(codeInvalidTrailName, "Trail name or ARN can only contain uppercase letters, lowercase letters, numbers, periods (.), hyphens (-), and underscores (_).")
+		}
+	}
+	switch {
+	case !isAlnumByte(name[0]):
+		return invalid(codeInvalidTrailName, "Trail name must starts with a letter or number.")
+	case !isAlnumByte(name[n-1]):
+		return invalid(codeInvalidTrailName, "Trail name must ends with a letter or number.")
+	}
+	for i := 1; i < n; i++ {
+		if !isAlnumByte(name[i]) && !isAlnumByte(name[i-1]) {
+			return invalid(codeInvalidTrailName, "Trail name cannot contain adjacent periods, hyphens or underscores (%q).", name[i-1:i+1])
+		}
+	}
+	if ip := net.ParseIP(name); ip != nil && ip.To4() != nil {
+		return invalid(codeInvalidTrailName, "Trail name cannot be formatted as an IP address (%s).", name)
+	}
+	return nil
+}
+
+func isAlnumByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}
+func isNameByte(c byte) bool { return isAlnumByte(c) || c == '.' || c == '-' || c == '_' }
+
+// trailRef is a parsed name-or-ARN input.
+type trailRef struct {
+	input string
+	arn   string
+	isARN bool
+}
+
+// parseTrailRef accepts a trail name (resolved in the caller's account and
+// region) or a trail ARN.
+func parseTrailRef(caller identity.Caller, in string) (trailRef, error) {
+	if strings.HasPrefix(in, "arn:") {
+		p := strings.SplitN(in, ":", 6)
+		if len(p) != 6 || p[1] == "" || p[2] != "cloudtrail" || !validRegionName(p[3]) || !isAccountID(p[4]) ||
+			!strings.HasPrefix(p[5], "trail/") {
+			return trailRef{}, invalid(codeARNInvalid, "Invalid trail ARN: %s. Expected arn:<partition>:cloudtrail:<region>:<12-digit account>:trail/<name>.", in)
+		}
+		name := strings.TrimPrefix(p[5], "trail/")
+		if err := checkTrailName(name); err != nil {
+			return trailRef{}, err
+		}
+		return trailRef{input: in, arn: catalog.ARN(p[3], p[4], name), isARN: true}, nil
+	}
+	if err := checkTrailName(in); err != nil {
+		return trailRef{}, err
+	}
+	return trailRef{input: in, arn: catalog.ARN(caller.Region, caller.AccountID, in)}, nil
+}
+
+func validRegionName(s string) bool {
+	if s == "" || len(s) > 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func isAccountID(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func errTrailNotFound(caller identity.Caller, input string) error {
+	return invalid(codeTrailNotFound, "Unknown trail: %s for the user: %s", input, caller.AccountID)
+}
+
+// findTrail resolves a name-or-ARN to a trail the caller can see in its
+// region. homeOnly additionally requires the caller to be in the trail's
+// home region (the operations that change a trail).
+func (h *Handler) findTrail(caller identity.Caller, in *string, member string, homeOnly bool) (catalog.Trail, error) {
+	if in == nil || *in == "" {
+		return catalog.Trail{}, invalid(codeInvalidTrailName, "%s is required: give a trail name or ARN.", member)
+	}
+	ref, err := parseTrailRef(caller, *in)
+	if err != nil {
+		return catalog.Trail{}, err
+	}
+	t, ok := h.opts.Trails.Get(ref.arn)
+	if !ok || t.Account != caller.AccountID || !t.VisibleIn(caller.Region) {
+		return catalog.Trail{}, errTrailNotFound(caller, *in)
+	}
+	if homeOnly && t.HomeRegion != caller.Region {
+		return catalog.Trail{}, invalid(codeInvalidHomeRegion, "This operation must be called from the trail's home region, %s; it was called in %s.", t.HomeRegion, caller.Region)
+	}
+	return t, nil
+}
+
+// --- settings shared by CreateTrail and UpdateTrail ---
+
+// trailSettings are the members CreateTrail and UpdateTrail share.
+type trailSettings struct {
+	S3BucketName               *string `json:"S3BucketName,omitempty"`
+	S3KeyPrefix                *string `json:"S3KeyPrefix,omitempty"`
+	SnsTopicName               *string `json:"SnsTopicName,omitempty"`
+	IncludeGlobalServiceEvents *bool   `json:"IncludeGlobalServiceEvents,omitempty"`
+	IsMultiRegionTrail         *bool   `json:"IsMultiRegionTrail,omitempty"`
+	EnableLogFileValidation    *bool   `json:"EnableLogFileValidation,omitempty"`
+	CloudWatchLogsLogGroupArn  *string `json:"CloudWatchLogsLogGroupArn,omitempty"`
+	CloudWatchLogsRoleArn      *string `json:"CloudWatchLogsRoleArn,omitempty"`
+	KmsKeyID                   *string `json:"KmsKeyId,omitempty"`
+	IsOrganizationTrail        *bool   `json:"IsOrganizationTrail,omitempty"`
+}
+
+// apply checks the supplied settings and writes them into t.
+func (h *Handler) apply(ctx context.Context, caller identity.Caller, s *trailSettings, t *catalog.Trail) error {
+	if s.S3BucketName != nil {
+		if err := checkBucketName(*s.S3BucketName); err != nil {
+			return err
+		}
+		if err := h.checkBucket(ctx, caller, *s.S3BucketName); err != nil {
+			return err
+		}
+		t.S3BucketName = *s.S3BucketName
+	}
+	if s.S3KeyPrefix != nil {
+		if n := len(*s.S3KeyPrefix); n > 200 {
+			return invalid(codeInvalidPrefix, "S3KeyPrefix is %d characters; the maximum is 200.", n)
+		}
+		p := layout.NormalizePrefix(*s.S3KeyPrefix)
+		if strings.Contains(p, "//") || strings.HasPrefix(p, "/") {
+			return invalid(codeInvalidPrefix, "S3KeyPrefix %q would make object keys with empty path segments.", *s.S3KeyPrefix)
+		}
+		t.S3KeyPrefix = p
+	}
+	if s.SnsTopicName != nil {
+		arn, err := topicARN(caller, *s.SnsTopicName)
+		if err != nil {
+			return err
+		}
+		t.SnsTopicARN = arn
+	}
+	if s.IncludeGlobalServiceEvents != nil {
+		t.IncludeGlobalServiceEvents = *s.IncludeGlobalServiceEvents
+	}
+	if s.IsMultiRegionTrail != nil {
+		t.IsMultiRegionTrail = *s.IsMultiRegionTrail
+	}
+	if s.EnableLogFileValidation != nil {
+		t.LogFileValidationEnabled = *s.EnableLogFileValidation
+	}
+	if s.IsOrganizationTrail != nil && *s.IsOrganizationTrail {
+		return invalid("OrganizationsNotInUseException", "This account is not a member of an organization: OpenTrail does not support organization trails yet.")
+	}
+	if s.KmsKeyID != nil && *s.KmsKeyID != "" {
+		if !validKMSKeyID(*s.KmsKeyID) {
+			return invalid(codeInvalidKmsKey, "KmsKeyId %q is not a key id, key ARN, alias name or alias ARN.", *s.KmsKeyID)
+		}
+		return invalid("KmsKeyNotFoundException", "KMS key %s was not found: OpenTrail has no KMS, so it cannot encrypt log files with a KMS key. Leave KmsKeyId out to use the bucket's default encryption.", *s.KmsKeyID)
+	} else if s.KmsKeyID != nil {
+		t.KmsKeyID = ""
+	}
+	if s.CloudWatchLogsLogGroupArn != nil || s.CloudWatchLogsRoleArn != nil {
+		group, role := deref(s.CloudWatchLogsLogGroupArn), deref(s.CloudWatchLogsRoleArn)
+		switch {
+		case group == "" && role == "":
+			t.CloudWatchLogsLogGroupArn, t.CloudWatchLogsRoleArn = "", ""
+		case role == "":
+			return invalid("InvalidCloudWatchLogsRoleArnException", "CloudWatchLogsRoleArn is required with CloudWatchLogsLogGroupArn.")
+		case group == "":
+			return invalid("InvalidCloudWatchLogsLogGroupArnException", "CloudWatchLogsLogGroupArn is required with CloudWatchLogsRoleArn.")
+		case !strings.HasPrefix(group, "arn:") || !strings.Contains(group, ":logs:"):
+			return invalid("InvalidCloudWatchLogsLogGroupArnException", "CloudWatchLogsLogGroupArn %q is not a CloudWatch Logs log group ARN.", group)
+		case !strings.HasPrefix(role, "arn:") || !strings.Contains(role, ":iam::"):
+			return invalid("InvalidCloudWatchLogsRoleArnException", "CloudWatchLogsRoleArn %q is not an IAM role ARN.", role)
+		default:
+			return invalid("CloudWatchLogsDeliveryUnavailableException", "OpenTrail does not deliver events to CloudWatch Logs; leave CloudWatchLogsLogGroupArn and CloudWatchLogsRoleArn out.")
+		}
+	}
+	if t.IsMultiRegionTrail && !t.IncludeGlobalServiceEvents {
+		return invalid(codeInvalidParamCombo, "Multi-Region trail must include global service events.")
+	}
+	return nil
+}
+
+// checkBucketName enforces the S3 bucket naming rules.
+func checkBucketName(b string) error {
+	bad := func(why string) error {
+		return invalid(codeInvalidBucketName, "Bucket name %q is not valid: %s.", b, why)
+	}
+	if len(b) < 3 || len(b) > 63 {
+		return bad("it must be 3 to 63 characters long")
+	}
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '.' || c == '-') {
+			return bad("only lowercase letters, numbers, periods and hyphens are allowed")
+		}
+	}
+	if !isAlnumByte(b[0]) || !isAlnumByte(b[len(b)-1]) {
+		return bad("it must begin and end with a letter or number")
+	}
+	if strings.Contains(b, "..") {
+		return bad("it must not contain two adjacent periods")
+	}
+	if ip := net.ParseIP(b); ip != nil {
+		return bad("it must not be formatted as an IP address")
+	}
+	return nil
+}
+
+// checkBucket requires the bucket to exist and be the caller's.
+func (h *Handler) checkBucket(ctx context.Context, caller identity.Caller, bucket string) error {
+	if h.opts.Buckets == nil {
+		return nil
+	}
+	b, err := h.opts.Buckets.HeadBucket(ctx, bucket)
+	switch {
+	case errors.Is(err, objstore.ErrNoSuchBucket):
+		return invalid("S3BucketDoesNotExistException", "S3 bucket %s does not exist. Create it first (aws s3 mb s3://%s).", bucket, bucket)
+	case errors.Is(err, objstore.ErrAccessDenied):
+		return invalid("InsufficientS3BucketPolicyException", "Incorrect S3 bucket policy is detected for bucket: %s (access denied).", bucket)
+	case err != nil:
+		return fmt.Errorf("check bucket %s: %w", bucket, err)
+	case b.Owner != "" && b.Owner != caller.AccountID:
+		return invalid("InsufficientS3BucketPolicyException", "Incorrect S3 bucket policy is detected for bucket: %s (it belongs to another account).", bucket)
+	}
+	return nil
+}
+
+// topicARN resolves an SnsTopicName (a name or an ARN) to an ARN; "" clears.
+func topicARN(caller identity.Caller, in string) (string, error) {
+	if in == "" {
+		return "", nil
+	}
+	if len(in) > 256 {
+		return "", invalid(codeInvalidSnsTopic, "SnsTopicName is %d characters; the maximum is 256.", len(in))
+	}
+	name := in
+	arn := ""
+	if strings.HasPrefix(in, "arn:") {
+		p := strings.SplitN(in, ":", 6)
+		if len(p) != 6 || p[2] != "sns" || !validRegionName(p[3]) || !isAccountID(p[4]) {
+			return "", invalid(codeInvalidSnsTopic, "SnsTopicName %q is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>).", in)
+		}
+		name, arn = p[5], in
+	}
+	if name == "" || len(name) > 256 {
+		return "", invalid(codeInvalidSnsTopic, "SNS topic name %q must be 1 to 256 characters.", name)
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; !isAlnumByte(c) && c != '-' && c != '_' {
+			return "", invalid(codeInvalidSnsTopic, "SNS topic name %q may contain only letters, numbers, hyphens and underscores.", name)
+		}
+	}
+	if arn == "" {
+		arn = "arn:aws:sns:" + caller.Region + ":" + caller.AccountID + ":" + name
+	}
+	return arn, nil
+}
+
+func validKMSKeyID(s string) bool {
+	switch {
+	case strings.HasPrefix(s, "alias/"):
+		return len(s) > len("alias/")
+	case strings.HasPrefix(s, "arn:"):
+		p := strings.SplitN(s, ":", 6)
+		return len(p) == 6 && p[2] == "kms" && (strings.HasPrefix(p[5], "key/") || strings.HasPrefix(p[5], "alias/"))
+	}
+	// A key id is a UUID or an mrk- multi-region key id.
+	if strings.HasPrefix(s, "mrk-") {
+		return len(s) > 4
+	}
+	return len(s) == 36 && strings.Count(s, "-") == 4
+}
+
+// --- CreateTrail ---
+
+type createTrailInput struct {
+	Name *string `json:"Name,omitempty"`
+	trailSettings
+	TagsList []tagIn `json:"TagsList,omitempty"`
+}
+
+func (h *Handler) createTrail(ctx context.Context, caller identity.Caller, in *createTrailInput) (*trailOut, error) {
+	if in.Name == nil {
+		return nil, invalid(codeInvalidTrailName, "Name is required.")
+	}
+	if err := checkTrailName(*in.Name); err != nil {
+		return nil, err
+	}
+	if in.S3BucketName == nil || *in.S3BucketName == "" {
+		return nil, invalid(codeInvalidBucketName, "S3BucketName is required.")
+	}
+	tags, err := checkTags(in.TagsList, true)
+	if err != nil {
+		return nil, err
+	}
+	if len(tags) > maxTagsPerResource {
+		return nil, invalid(codeTagsLimit, "A trail can have at most %d tags; the request has %d.", maxTagsPerResource, len(tags))
+	}
+	t := catalog.Trail{
+		Name: *in.Name, Account: caller.AccountID, HomeRegion: caller.Region,
+		IncludeGlobalServiceEvents: true, CreatedTime: h.now().UTC(), Tags: tags,
+	}
+	if _, exists := h.opts.Trails.Get(t.ARN()); exists {
+		return nil, invalid("TrailAlreadyExistsException", "Trail %s already exists for customer: %s", t.Name, caller.AccountID)
+	}
+	if err := h.apply(ctx, caller, &in.trailSettings, &t); err != nil {
+		return nil, err
+	}
+	created, err := h.opts.Trails.Create(t)
+	switch {
+	case errors.Is(err, catalog.ErrExists):
+		return nil, invalid("TrailAlreadyExistsException", "Trail %s already exists for customer: %s", t.Name, caller.AccountID)
+	case errors.Is(err, catalog.ErrLimit):
+		return nil, invalid("MaximumNumberOfTrailsExceededException", "User: %s already has 5 trails in %s.", caller.AccountID, caller.Region)
+	case err != nil:
+		return nil, err
+	}
+	out := describe(&created, false)
+	return &out, nil
+}
+
+// --- UpdateTrail ---
+
+type updateTrailInput struct {
+	Name *string `json:"Name,omitempty"`
+	trailSettings
+}
+
+func (h *Handler) updateTrail(ctx context.Context, caller identity.Caller, in *updateTrailInput) (*trailOut, error) {
+	t, err := h.findTrail(caller, in.Name, "Name", true)
+	if err != nil {
+		return nil, err
+	}
+	next := t.Clone()
+	if err := h.apply(ctx, caller, &in.trailSettings, &next); err != nil {
+		return nil, err
+	}
+	if err := h.flushDelivery(ctx); err != nil {
+		return nil, err
+	}
+	updated, err := h.opts.Trails.Update(t.ARN(), func(cur *catalog.Trail) error {
+		logging, start, stop := cur.Logging, cur.StartLoggingTime, cur.StopLoggingTime
+		sel, ins, tags := cur.Selectors, cur.InsightSelectors, cur.Tags
+		*cur = next.Clone()
+		cur.Logging, cur.StartLoggingTime, cur.StopLoggingTime = logging, start, stop
+		cur.Selectors, cur.InsightSelectors, cur.Tags = sel, ins, tags
+		return nil
+	})
+	if errors.Is(err, catalog.ErrLimit) {
+		return nil, invalid("MaximumNumberOfTrailsExceededException", "User: %s already has 5 trails in a region this multi-region trail would show in.", caller.AccountID)
+	}
+	if err != nil {
+		return nil, h.trailErr(caller, in.Name, err)
+	}
+	out := describe(&updated, false)
+	return &out, nil
+}
+
+func (h *Handler) flushDelivery(ctx context.Context) error {
+	if h.opts.Delivery == nil {
+		return nil
+	}
+	if err := h.opts.Delivery.Flush(ctx); err != nil {
+		return fmt.Errorf("flush trail delivery: %w", err)
+	}
+	return nil
+}
+
+// trailErr maps a catalog error for the trail named by in.
+func (h *Handler) trailErr(caller identity.Caller, in *string, err error) error {
+	if errors.Is(err, catalog.ErrNotFound) {
+		return errTrailNotFound(caller, deref(in))
+	}
+	return err
+}
+
+// --- DeleteTrail ---
+
+type nameInput struct {
+	Name *string `json:"Name,omitempty"`
+}
+
+type empty struct{}
+
+func (h *Handler) deleteTrail(ctx context.Context, caller identity.Caller, in *nameInput) (*empty, error) {
+	t, err := h.findTrail(caller, in.Name, "Name", true)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.flushDelivery(ctx); err != nil {
+		return nil, err
+	}
+	if err := h.opts.Trails.Delete(t.ARN()); err != nil {
+		return nil, h.trailErr(caller, in.Name, err)
+	}
+	return nil, nil
+}
+
+// --- GetTrail, DescribeTrails, ListTrails ---
+
+type getTrailOutput struct {
+	Trail trailOut `json:"Trail"`
+}
+
+func (h *Handler) getTrail(_ context.Context, caller identity.Caller, in *nameInput) (*getTrailOutput, error) {
+	t, err := h.findTrail(caller, in.Name, "Name", false)
+	if err != nil {
+		return nil, err
+	}
+	return &getTrailOutput{Trail: describe(&t, true)}, nil
+}
+
+type describeTrailsInput struct {
+	TrailNameList       []string `json:"trailNameList,omitempty"`
+	IncludeShadowTrails *bool    `json:"includeShadowTrails,omitempty"`
+}
+
+type describeTrailsOutput struct {
+	TrailList []trailOut `json:"trailList"`
+}
+
+func (h *Handler) describeTrails(_ context.Context, caller identity.Caller, in *describeTrailsInput) (*describeTrailsOutput, error) {
+	shadow := in.IncludeShadowTrails == nil || *in.IncludeShadowTrails
+	out := &describeTrailsOutput{TrailList: []trailOut{}}
+	visible := h.opts.Trails.List(caller.AccountID, caller.Region)
+	if len(in.TrailNameList) == 0 {
+		for i := range visible {
+			if shadow || visible[i].HomeRegion == caller.Region {
+				out.TrailList = append(out.TrailList, describe(&visible[i], true))
+			}
+		}
+		return out, nil
+	}
+	seen := map[string]bool{}
+	for _, n := range in.TrailNameList {
+		ref, err := parseTrailRef(caller, n)
+		if err != nil {
+			return nil, err
+		}
+		for i := range visible {
+			t := &visible[i]
+			if t.ARN() != ref.arn || seen[ref.arn] || (!shadow && t.HomeRegion != caller.Region) {
+				continue
+			}
+			seen[ref.arn] = true
+			out.TrailList = append(out.TrailList, describe(t, true))
+		}
+	}
+	return out, nil
+}
+
+type listTrailsInput struct {
+	NextToken *string `json:"NextToken,omitempty"`
+}
+
+type trailInfo struct {
+	TrailARN   string `json:"TrailARN"`
+	Name       string `json:"Name"`
+	HomeRegion string `json:"HomeRegion"`
+}
+
+type listTrailsOutput struct {
+	Trails    []trailInfo `json:"Trails"`
+	NextToken string      `json:"NextToken,omitempty"`
+}
+
+func (h *Handler) listTrails(_ context.Context, caller identity.Caller, in *listTrailsInput) (*listTrailsOutput, error) {
+	scope := tokenScope{op: "ListTrails", account: caller.AccountID, region: caller.Region}
+	after := ""
+	if in.NextToken != nil {
+		cur, err := h.tokens.open(scope, *in.NextToken)
+		if err != nil {
+			return nil, invalid(codeInvalidNextToken, msgBadToken)
+		}
+		after = string(cur)
+	}
+	out := &listTrailsOutput{Trails: []trailInfo{}}
+	for _, t := range h.opts.Trails.List(caller.AccountID, caller.Region) {
+		arn := t.ARN()
+		if arn <= after {
+			continue
+		}
+		if len(out.Trails) == listTrailsPageSize {
+			out.NextToken = h.tokens.seal(scope, []byte(out.Trails[len(out.Trails)-1].TrailARN))
+			break
+		}
+		out.Trails = append(out.Trails, trailInfo{TrailARN: arn, Name: t.Name, HomeRegion: t.HomeRegion})
+	}
+	return out, nil
+}
+
+// --- GetTrailStatus, StartLogging, StopLogging ---
+
+type trailStatusOutput struct {
+	IsLogging                          bool          `json:"IsLogging"`
+	LatestDeliveryError                string        `json:"LatestDeliveryError,omitempty"`
+	LatestNotificationError            string        `json:"LatestNotificationError,omitempty"`
+	LatestDeliveryTime                 *awsjson.Time `json:"LatestDeliveryTime,omitempty"`
+	LatestNotificationTime             *awsjson.Time `json:"LatestNotificationTime,omitempty"`
+	StartLoggingTime                   *awsjson.Time `json:"StartLoggingTime,omitempty"`
+	StopLoggingTime                    *awsjson.Time `json:"StopLoggingTime,omitempty"`
+	LatestDigestDeliveryTime           *awsjson.Time `json:"LatestDigestDeliveryTime,omitempty"`
+	LatestDigestDeliveryError          string        `json:"LatestDigestDeliveryError,omitempty"`
+	LatestDeliveryAttemptTime          string        `json:"LatestDeliveryAttemptTime,omitempty"`
+	LatestNotificationAttemptTime      string        `json:"LatestNotificationAttemptTime,omitempty"`
+	LatestNotificationAttemptSucceeded string        `json:"LatestNotificationAttemptSucceeded,omitempty"`
+	LatestDeliveryAttemptSucceeded     string        `json:"LatestDeliveryAttemptSucceeded,omitempty"`
+	TimeLoggingStarted                 string        `json:"TimeLoggingStarted,omitempty"`
+	TimeLoggingStopped                 string        `json:"TimeLoggingStopped,omitempty"`
+}
+
+func optTime(t time.Time) *awsjson.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &awsjson.Time{Time: t}
+}
+
+// legacyTime is the format of GetTrailStatus' legacy string members.
+func legacyTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02T15:04:05Z")
+}
+
+func (h *Handler) getTrailStatus(_ context.Context, caller identity.Caller, in *nameInput) (*trailStatusOutput, error) {
+	t, err := h.findTrail(caller, in.Name, "Name", false)
+	if err != nil {
+		return nil, err
+	}
+	var s TrailStatus
+	if h.opts.Delivery != nil {
+		s = h.opts.Delivery.Status(t.ARN(), caller.Region)
+	}
+	return &trailStatusOutput{
+		IsLogging:           t.Logging,
+		LatestDeliveryError: s.LatestDeliveryError, LatestNotificationError: s.LatestNotificationError,
+		LatestDeliveryTime: optTime(s.LatestDeliveryTime), LatestNotificationTime: optTime(s.LatestNotificationTime),
+		StartLoggingTime: optTime(t.StartLoggingTime), StopLoggingTime: optTime(t.StopLoggingTime),
+		LatestDigestDeliveryTime: optTime(s.LatestDigestDeliveryTime), LatestDigestDeliveryError: s.LatestDigestDeliveryError,
+		LatestDeliveryAttemptTime:          legacyTime(s.LatestDeliveryAttemptTime),
+		LatestNotificationAttemptTime:      legacyTime(s.LatestNotificationAttemptTime),
+		LatestNotificationAttemptSucceeded: legacyTime(s.LatestNotificationAttemptSucceeded),
+		LatestDeliveryAttemptSucceeded:     legacyTime(s.LatestDeliveryAttemptSucceeded),
+		TimeLoggingStarted:                 legacyTime(t.StartLoggingTime),
+		TimeLoggingStopped:                 legacyTime(t.StopLoggingTime),
+	}, nil
+}
+
+func (h *Handler) startLogging(ctx context.Context, caller identity.Caller, in *nameInput) (*empty, error) {
+	return h.setLogging(ctx, caller, in, true)
+}
+
+func (h *Handler) stopLogging(ctx context.Context, caller identity.Caller, in *nameInput) (*empty, error) {
+	return h.setLogging(ctx, caller, in, false)
+}
+
+func (h *Handler) setLogging(ctx context.Context, caller identity.Caller, in *nameInput, on bool) (*empty, error) {
+	t, err := h.findTrail(caller, in.Name, "Name", true)
+	if err != nil {
+		return nil, err
+	}
+	if t.Logging == on {
+		return nil, nil
+	}
+	if err := h.flushDelivery(ctx); err != nil {
+		return nil, err
+	}
+	now := h.now().UTC()
+	_, err = h.opts.Trails.Update(t.ARN(), func(cur *catalog.Trail) error {
+		cur.Logging = on
+		if on {
+			cur.StartLoggingTime = now
+		} else {
+			cur.StopLoggingTime = now
+		}
+		return nil
+	})
+	return nil, h.trailErr(caller, in.Name, err)
+}
+
+// --- event selectors ---
+
+type putEventSelectorsInput struct {
+	TrailName              *string                          `json:"TrailName,omitempty"`
+	EventSelectors         []selector.EventSelector         `json:"EventSelectors,omitempty"`
+	AdvancedEventSelectors []selector.AdvancedEventSelector `json:"AdvancedEventSelectors,omitempty"`
+}
+
+type eventSelectorsOutput struct {
+	TrailARN               string                           `json:"TrailARN"`
+	EventSelectors         []selector.EventSelector         `json:"EventSelectors,omitempty"`
+	AdvancedEventSelectors []selector.AdvancedEventSelector `json:"AdvancedEventSelectors,omitempty"`
+}
+
+func selectorsOut(arn string, s selector.Set) *eventSelectorsOutput {
+	e := s.Effective()
+	return &eventSelectorsOutput{TrailARN: arn, EventSelectors: e.EventSelectors, AdvancedEventSelectors: e.AdvancedEventSelectors}
+}
+
+func (h *Handler) putEventSelectors(ctx context.Context, caller identity.Caller, in *putEventSelectorsInput) (*eventSelectorsOutput, error) {
+	t, err := h.findTrail(caller, in.TrailName, "TrailName", true)
+	if err != nil {
+		return nil, err
+	}
+	set := selector.Set{EventSelectors: in.EventSelectors, AdvancedEventSelectors: in.AdvancedEventSelectors}
+	if set.IsZero() {
+		return nil, invalid(codeInvalidParamCombo, "Specify EventSelectors or AdvancedEventSelectors (one of the two, with at least one selector).")
+	}
+	if err := set.Validate(); err != nil {
+		if errors.Is(err, selector.ErrBothKinds) {
+			return nil, invalid(codeInvalidParamCombo, "%s", err.Error())
+		}
+		if errors.Is(err, selector.ErrInvalid) {
+			return nil, invalid(codeInvalidSelectors, "%s", err.Error())
+		}
+		return nil, err
+	}
+	if err := h.flushDelivery(ctx); err != nil {
+		return nil, err
+	}
+	updated, err := h.opts.Trails.Update(t.ARN(), func(cur *catalog.Trail) error {
+		cur.Selectors = set
+		return nil
+	})
+	if err != nil {
+		return nil, h.trailErr(caller, in.TrailName, err)
+	}
+	return selectorsOut(updated.ARN(), updated.Selectors), nil
+}
+
+type trailNameInput struct {
+	TrailName *string `json:"TrailName,omitempty"`
+}
+
+func (h *Handler) getEventSelectors(_ context.Context, caller identity.Caller, in *trailNameInput) (*eventSelectorsOutput, error) {
+	t, err := h.findTrail(caller, in.TrailName, "TrailName", false)
+	if err != nil {
+		return nil, err
+	}
+	return selectorsOut(t.ARN(), t.Selectors), nil
+}
+
+// --- Insights selectors ---
+
+type insightSelectorsInput struct {
+	TrailName           *string                   `json:"TrailName,omitempty"`
+	EventDataStore      *string                   `json:"EventDataStore,omitempty"`
+	InsightsDestination *string                   `json:"InsightsDestination,omitempty"`
+	InsightSelectors    []catalog.InsightSelector `json:"InsightSelectors"`
+}
+
+type insightSelectorsOutput struct {
+	TrailARN         string                    `json:"TrailARN,omitempty"`
+	InsightSelectors []catalog.InsightSelector `json:"InsightSelectors"`
+}
+
+func (h *Handler) putInsightSelectors(ctx context.Context, caller identity.Caller, in *insightSelectorsInput) (*insightSelectorsOutput, error) {
+	if in.EventDataStore != nil || in.InsightsDestination != nil {
+		if in.TrailName != nil {
+			return nil, invalid(codeInvalidParamCombo, "Specify TrailName, or EventDataStore with InsightsDestination, not both.")
+		}
+		return nil, errUnsupported("PutInsightSelectors for event data stores")
+	}
+	if in.InsightSelectors == nil {
+		return nil, invalid(codeInvalidParameter, "InsightSelectors is required (an empty list turns Insights off).")
+	}
+	t, err := h.findTrail(caller, in.TrailName, "TrailName", true)
+	if err != nil {
+		return nil, err
+	}
+	sel, err := checkInsightSelectors(in.InsightSelectors, t.Selectors)
+	if err != nil {
+		return nil, err
+	}
+	updated, err := h.opts.Trails.Update(t.ARN(), func(cur *catalog.Trail) error {
+		cur.InsightSelectors = sel
+		return nil
+	})
+	if err != nil {
+		return nil, h.trailErr(caller, in.TrailName, err)
+	}
+	return &insightSelectorsOutput{TrailARN: updated.ARN(), InsightSelectors: nonNil(updated.InsightSelectors)}, nil
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// checkInsightSelectors validates the Insights types and categories and
+// their prerequisites on the trail's event selectors (operations.md §2.5).
+func checkInsightSelectors(in []catalog.InsightSelector, events selector.Set) ([]catalog.InsightSelector, error) {
+	seen := map[string]bool{}
+	out := make([]catalog.InsightSelector, 0, len(in))
+	for i, s := range in {
+		switch s.InsightType {
+		case "ApiCallRateInsight", "ApiErrorRateInsight":
+		default:
+			return nil, invalid(codeInvalidInsights, "InsightSelectors[%d].InsightType %q is not valid; use ApiCallRateInsight or ApiErrorRateInsight.", i, s.InsightType)
+		}
+		if seen[s.InsightType] {
+			return nil, invalid(codeInvalidInsights, "InsightType %s appears more than once.", s.InsightType)
+		}
+		seen[s.InsightType] = true
+		cats := slices.Clone(s.EventCategories)
+		for _, c := range cats {
+			if c != "Management" && c != "Data" {
+				return nil, invalid(codeInvalidInsights, "InsightSelectors[%d].EventCategories: %q is not valid; use Management or Data.", i, c)
+			}
+		}
+		if len(cats) == 0 {
+			cats = []string{"Management"}
+		}
+		for _, c := range cats {
+			if !logsFor(events, s.InsightType, c) {
+				return nil, invalid(codeInvalidInsights, "%s on %s events needs the trail to log %s; change its event selectors first.",
+					s.InsightType, c, map[string]string{
+						"ApiCallRateInsight/Management": "write management events", "ApiErrorRateInsight/Management": "management events",
+						"ApiCallRateInsight/Data": "data events", "ApiErrorRateInsight/Data": "data events",
+					}[s.InsightType+"/"+c])
+			}
+		}
+		out = append(out, catalog.InsightSelector{InsightType: s.InsightType, EventCategories: s.EventCategories})
+	}
+	return out, nil
+}
+
+// logsFor reports whether selectors log what an Insights type needs.
+func logsFor(set selector.Set, typ, category string) bool {
+	e := set.Effective()
+	if e.IsAdvanced() {
+		for _, a := range e.AdvancedEventSelectors {
+			cat, readOnlyTrue := "", false
+			for _, f := range a.FieldSelectors {
+				switch f.Field {
+				case "eventCategory":
+					if len(f.Equals) > 0 {
+						cat = f.Equals[0]
+					}
+				case "readOnly":
+					readOnlyTrue = slices.Equal(f.Equals, []string{"true"})
+				}
+			}
+			if cat == category && (typ != "ApiCallRateInsight" || category != "Management" || !readOnlyTrue) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, s := range e.EventSelectors {
+		rw := s.ReadWriteType
+		if category == "Management" {
+			if s.IncludeManagementEvents != nil && !*s.IncludeManagementEvents {
+				continue
+			}
+			if typ == "ApiCallRateInsight" && rw == "ReadOnly" {
+				continue
+			}
+			return true
+		}
+		if len(s.DataResources) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *Handler) getInsightSelectors(_ context.Context, caller identity.Caller, in *insightSelectorsInput) (*insightSelectorsOutput, error) {
+	if in.EventDataStore != nil {
+		return nil, errUnsupported("GetInsightSelectors for event data stores")
+	}
+	t, err := h.findTrail(caller, in.TrailName, "TrailName", false)
+	if err != nil {
+		return nil, err
+	}
+	if len(t.InsightSelectors) == 0 {
+		return nil, invalid("InsightNotEnabledException", "Trail %s does not have Insights enabled.", t.ARN())
+	}
+	return &insightSelectorsOutput{TrailARN: t.ARN(), InsightSelectors: t.InsightSelectors}, nil
+}

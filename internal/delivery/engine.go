@@ -1,0 +1,645 @@
+package delivery
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/opentrail/opentrail/internal/catalog"
+	"github.com/opentrail/opentrail/internal/digest"
+	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/keyring"
+	"github.com/opentrail/opentrail/internal/layout"
+	"github.com/opentrail/opentrail/internal/objstore"
+	"github.com/opentrail/opentrail/internal/selector"
+	"github.com/opentrail/opentrail/internal/store"
+	"github.com/opentrail/opentrail/internal/store/fileutil"
+)
+
+// Options configure an [Engine]. Start from [DefaultOptions].
+type Options struct {
+	// Interval is how often each trail's buffered events are written as
+	// log files (AWS: about 5 minutes).
+	Interval time.Duration
+	// DigestInterval is the length of a digest window (AWS: 1 hour).
+	DigestInterval time.Duration
+	// MaxFileBytes caps a log file's uncompressed size; a buffer that
+	// reaches it is written at once. The default, 48 MiB, keeps every file
+	// under AWS's 50 MB compressed limit.
+	MaxFileBytes int
+	// RetryMin and RetryMax bound the back-off between attempts to reach
+	// a bucket or a notification target.
+	RetryMin, RetryMax time.Duration
+	Now                func() time.Time
+	Logger             *slog.Logger
+	Registerer         prometheus.Registerer // nil registers no metrics
+}
+
+// DefaultOptions returns AWS's cadence: files every 5 minutes, hourly
+// digests.
+func DefaultOptions() Options {
+	return Options{
+		Interval:       5 * time.Minute,
+		DigestInterval: time.Hour,
+		MaxFileBytes:   48 << 20,
+		RetryMin:       time.Second,
+		RetryMax:       time.Minute,
+		Now:            time.Now,
+		Logger:         slog.Default(),
+	}
+}
+
+// Log is the event log as delivery follows it (a *store.Follower).
+type Log interface {
+	Read(max int) ([]store.Record, error)
+	Progress() <-chan struct{}
+	Release(seq uint64)
+}
+
+// Trails lists every trail (a *catalog.Catalog).
+type Trails interface {
+	All() []catalog.Trail
+}
+
+// Objects is where log and digest files go.
+type Objects interface {
+	Put(ctx context.Context, bucket, key string, body []byte, opt objstore.PutOptions) error
+}
+
+// Signer hands out the current signing key of a region (a *keyring.Keyring).
+type Signer interface {
+	Current(region string) (keyring.Key, error)
+}
+
+// Publisher delivers a trail's notification message (the SNS Message
+// member) to the target configured for topicARN. Publish MUST return an
+// error, so the note is retried, unless the target accepted it.
+type Publisher interface {
+	Publish(ctx context.Context, topicARN, message string) error
+}
+
+// Deps are the engine's collaborators.
+type Deps struct {
+	Log       Log
+	Trails    Trails
+	Objects   Objects
+	Signer    Signer
+	Publisher Publisher // nil: notifications fail with NoNotificationTarget
+}
+
+// Engine delivers trails' log files, digests and notifications.
+type Engine struct {
+	dir  string
+	opts Options
+	log  *slog.Logger
+	now  func() time.Time
+
+	mu sync.Mutex // guards st and the spool directory
+	st *state
+
+	// Owned by the loop goroutine.
+	deps     Deps
+	buffers  map[string]*buffer
+	matchers map[string]compiled
+	readPos  uint64
+	prev     map[string]catalog.Trail
+
+	flushes  chan chan error
+	upload   chan struct{}
+	notify   chan struct{}
+	progress chan struct{} // closed and replaced when files land or digests are written
+	metrics  *metrics
+}
+
+type compiled struct {
+	gen uint64
+	m   *selector.Matcher
+}
+
+// buffer collects one trail's events of one account and region.
+type buffer struct {
+	trail          catalog.Trail
+	account        string
+	region         string
+	raws           [][]byte
+	size           int
+	last           uint64
+	newest, oldest time.Time
+	firstRead      time.Time
+}
+
+// Open loads the engine's state from dir (created if missing). It starts
+// nothing; call Run.
+func Open(dir string, opts Options) (*Engine, error) {
+	def := DefaultOptions()
+	if opts.Interval <= 0 {
+		opts.Interval = def.Interval
+	}
+	if opts.DigestInterval <= 0 {
+		opts.DigestInterval = def.DigestInterval
+	}
+	if opts.MaxFileBytes <= 0 {
+		opts.MaxFileBytes = def.MaxFileBytes
+	}
+	if opts.RetryMin <= 0 {
+		opts.RetryMin = def.RetryMin
+	}
+	if opts.RetryMax < opts.RetryMin {
+		opts.RetryMax = max(def.RetryMax, opts.RetryMin)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if err := os.MkdirAll(filepath.Join(dir, spoolDir), 0o755); err != nil {
+		return nil, fmt.Errorf("open delivery: %w", err)
+	}
+	st, err := loadState(dir)
+	if err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	return &Engine{
+		dir: dir, opts: opts, log: opts.Logger, now: opts.Now, st: st,
+		buffers:  map[string]*buffer{},
+		matchers: map[string]compiled{},
+		flushes:  make(chan chan error),
+		upload:   make(chan struct{}, 1),
+		notify:   make(chan struct{}, 1),
+		progress: make(chan struct{}),
+		metrics:  m,
+	}, nil
+}
+
+// Checkpoint is the last WAL seq the engine has durably handled; the
+// follower starts after it. A new engine returns 0 and ok false: it starts
+// at the log's head.
+func (e *Engine) Checkpoint() (seq uint64, ok bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	_, err := os.Stat(filepath.Join(e.dir, stateFile))
+	return e.st.Checkpoint, err == nil
+}
+
+// Init records the starting checkpoint of a new engine (the log's head),
+// so a crash before the first file cannot skip the events in between.
+func (e *Engine) Init(head uint64) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.st.Checkpoint = head
+	return e.st.save(e.dir)
+}
+
+// Run delivers until ctx is cancelled. On return every buffered event is
+// staged and the state is saved, so nothing is replayed needlessly.
+func (e *Engine) Run(ctx context.Context, deps Deps) error {
+	e.deps = deps
+	e.readPos = e.st.Checkpoint
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); e.uploader(ctx) }()
+	go func() { defer wg.Done(); e.notifier(ctx) }()
+	err := e.loop(ctx)
+	wg.Wait()
+	return err
+}
+
+// Flush makes the engine process every event acknowledged so far and stage
+// every buffered event, and returns once that is durable. The API calls it
+// before a trail changes, so events recorded before the change are
+// delivered under the settings they were recorded with.
+func (e *Engine) Flush(ctx context.Context) error {
+	ch := make(chan error, 1)
+	select {
+	case e.flushes <- ch:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-ch:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Status returns the delivery status of trail in region.
+func (e *Engine) Status(trailARN, region string) Status {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if s := e.st.Status[chainKey(trailARN, region)]; s != nil {
+		return *s
+	}
+	return Status{}
+}
+
+// Progress returns a channel closed when files or digests next land.
+func (e *Engine) Progress() <-chan struct{} {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.progress
+}
+
+// HasChain reports whether the trail has an open or closing digest chain
+// for region.
+func (e *Engine) HasChain(trailARN, region string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.st.Chains[chainKey(trailARN, region)] != nil
+}
+
+// Pending reports how many staged files and queued notifications are not
+// delivered yet.
+func (e *Engine) Pending() (files, notes int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.st.Spool), len(e.st.Notes)
+}
+
+func (e *Engine) signalLocked() {
+	close(e.progress)
+	e.progress = make(chan struct{})
+}
+
+func kick(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// loop follows the log.
+func (e *Engine) loop(ctx context.Context) error {
+	tick := time.NewTicker(min(e.opts.Interval, time.Second))
+	defer tick.Stop()
+	nextFlush := e.now().Add(e.opts.Interval)
+	for {
+		progress := e.deps.Log.Progress()
+		n, err := e.consume()
+		if err != nil {
+			e.log.Error("delivery: reading the event log failed; retrying", "err", err)
+		}
+		if now := e.now(); !now.Before(nextFlush) {
+			if err := e.stageAll(); err != nil {
+				e.log.Error("delivery: staging log files failed; retrying", "err", err)
+			} else {
+				nextFlush = now.Add(e.opts.Interval)
+			}
+			e.digests(ctx)
+		}
+		if n > 0 {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			if _, err := e.consume(); err != nil {
+				return err
+			}
+			return e.stageAll()
+		case ch := <-e.flushes:
+			_, err := e.consume()
+			if err == nil {
+				err = e.stageAll()
+			}
+			ch <- err
+			e.digests(ctx)
+		case <-progress:
+		case <-tick.C:
+		}
+	}
+}
+
+// consume reads what the log has and buffers it. It returns the number of
+// records read.
+func (e *Engine) consume() (int, error) {
+	total := 0
+	for {
+		recs, err := e.deps.Log.Read(2048)
+		if err != nil {
+			return total, err
+		}
+		if len(recs) == 0 {
+			e.syncTrails()
+			if len(e.buffers) == 0 && total > 0 {
+				// Nothing is buffered: everything read is handled.
+				if err := e.commit(nil, e.readPos); err != nil {
+					return total, err
+				}
+			}
+			return total, nil
+		}
+		total += len(recs)
+		trails := e.syncTrails()
+		for i := range recs {
+			if err := e.route(&recs[i], trails); err != nil {
+				return total, err
+			}
+			e.readPos = recs[i].Seq
+		}
+	}
+}
+
+// syncTrails returns the logging trails, compiles changed selectors and
+// starts or closes digest chains for trails whose settings changed.
+func (e *Engine) syncTrails() []catalog.Trail {
+	all := e.deps.Trails.All()
+	cur := make(map[string]catalog.Trail, len(all))
+	var logging []catalog.Trail
+	for _, t := range all {
+		arn := t.ARN()
+		cur[arn] = t
+		if c, ok := e.matchers[arn]; !ok || c.gen != t.Generation {
+			e.matchers[arn] = compiled{gen: t.Generation, m: selector.Compile(t.Selectors.Effective())}
+		}
+		if t.Logging {
+			logging = append(logging, t)
+		}
+	}
+	for arn := range e.matchers {
+		if _, ok := cur[arn]; !ok {
+			delete(e.matchers, arn)
+		}
+	}
+	e.mu.Lock()
+	changed := false
+	for k, c := range e.st.Chains {
+		t, ok := cur[c.Trail]
+		if c.Closing {
+			continue
+		}
+		if !ok || !t.Logging || !t.LogFileValidationEnabled {
+			c.Closing = true
+			c.ClosingEnd = e.now().UTC().Truncate(time.Second)
+			changed = true
+			e.log.Info("delivery: digest chain closing", "chain", k)
+		}
+	}
+	for _, t := range logging {
+		if t.LogFileValidationEnabled {
+			if e.openChainLocked(&t, t.HomeRegion) {
+				changed = true
+			}
+		}
+	}
+	if changed {
+		if err := e.st.save(e.dir); err != nil {
+			e.log.Error("delivery: saving digest chains failed", "err", err)
+		}
+	}
+	e.mu.Unlock()
+	e.prev = cur
+	return logging
+}
+
+// openChainLocked starts the trail's digest chain for region if none is
+// open; it reports whether it started one.
+func (e *Engine) openChainLocked(t *catalog.Trail, region string) bool {
+	k := chainKey(t.ARN(), region)
+	if c := e.st.Chains[k]; c != nil && !c.Closing {
+		return false
+	}
+	if c := e.st.Chains[k]; c != nil && c.Closing {
+		// The old chain still owes its final digest; the new one starts
+		// once it is written (digests() reopens it).
+		return false
+	}
+	e.st.Chains[k] = &chain{Trail: t.ARN(), Account: t.Account, Region: region, Start: e.now().UTC().Truncate(time.Second)}
+	return true
+}
+
+// globalSources are the services whose events AWS records as global
+// service events (in us-east-1); IncludeGlobalServiceEvents=false drops
+// them.
+var globalSources = map[string]bool{
+	"iam.amazonaws.com": true, "sts.amazonaws.com": true, "cloudfront.amazonaws.com": true,
+	"route53.amazonaws.com": true, "waf.amazonaws.com": true, "organizations.amazonaws.com": true,
+	"signin.amazonaws.com": true,
+}
+
+// route adds rec to the buffer of every logging trail that records it.
+func (e *Engine) route(rec *store.Record, trails []catalog.Trail) error {
+	var ev *event.Event
+	var fields *selector.Fields
+	for i := range trails {
+		t := &trails[i]
+		if t.Account != rec.Account || !t.Covers(rec.Region) {
+			continue
+		}
+		c := e.matchers[t.ARN()]
+		if c.m == nil {
+			continue
+		}
+		if ev == nil {
+			p, err := event.Parse(rec.Raw)
+			if err != nil {
+				e.log.Error("delivery: stored event does not parse; not delivered", "seq", rec.Seq, "err", err)
+				return nil
+			}
+			ev = &p
+			f := selector.FieldsOf(p)
+			fields = &f
+		}
+		if !t.IncludeGlobalServiceEvents && globalSources[ev.EventSource] {
+			continue
+		}
+		if !c.m.Match(fields) {
+			continue
+		}
+		k := bufKey(t.ARN(), rec.Account, rec.Region)
+		e.mu.Lock()
+		mark := e.st.Marks[k]
+		e.mu.Unlock()
+		if rec.Seq <= mark {
+			continue // staged before a crash
+		}
+		b := e.buffers[k]
+		if b != nil && len(b.raws) > 0 && b.size+len(rec.Raw)+1+len(`{"Records":[]}`) > e.opts.MaxFileBytes {
+			// The event would take the file over the cap: write what
+			// the buffer holds first.
+			if err := e.stage([]string{k}, 0); err != nil {
+				return err
+			}
+			b = nil
+		}
+		if b == nil {
+			b = &buffer{trail: *t, account: rec.Account, region: rec.Region, firstRead: e.now()}
+			e.buffers[k] = b
+		}
+		b.trail = *t
+		b.raws = append(b.raws, rec.Raw)
+		b.size += len(rec.Raw) + 1
+		b.last = rec.Seq
+		if b.newest.IsZero() || ev.EventTime.After(b.newest) {
+			b.newest = ev.EventTime
+		}
+		if b.oldest.IsZero() || ev.EventTime.Before(b.oldest) {
+			b.oldest = ev.EventTime
+		}
+	}
+	return nil
+}
+
+// stageAll stages every buffer and moves the checkpoint to the read
+// position.
+func (e *Engine) stageAll() error {
+	keys := make([]string, 0, len(e.buffers))
+	for k := range e.buffers {
+		keys = append(keys, k)
+	}
+	return e.stage(keys, e.readPos)
+}
+
+// stage writes the buffers keys as spool files and commits them, with
+// checkpoint (0 keeps the current one).
+func (e *Engine) stage(keys []string, checkpoint uint64) error {
+	var files []*spoolFile
+	for _, k := range keys {
+		b := e.buffers[k]
+		if b == nil || len(b.raws) == 0 {
+			continue
+		}
+		f, err := e.writeSpool(b)
+		if err != nil {
+			// Remove what this round wrote; the events stay buffered.
+			for _, f := range files {
+				os.Remove(filepath.Join(e.dir, spoolDir, f.ID+spoolExt))
+			}
+			return err
+		}
+		files = append(files, f)
+	}
+	if len(files) > 0 {
+		if err := fileutil.SyncDir(filepath.Join(e.dir, spoolDir)); err != nil {
+			return fmt.Errorf("stage: %w", err)
+		}
+	}
+	marks := map[string]uint64{}
+	for _, k := range keys {
+		if b := e.buffers[k]; b != nil && b.last > 0 {
+			marks[k] = b.last
+		}
+	}
+	if err := e.commitStaged(files, marks, checkpoint); err != nil {
+		for _, f := range files {
+			os.Remove(filepath.Join(e.dir, spoolDir, f.ID+spoolExt))
+		}
+		return err
+	}
+	for _, k := range keys {
+		delete(e.buffers, k)
+	}
+	if len(files) > 0 {
+		kick(e.upload)
+	}
+	return nil
+}
+
+// commit saves a new checkpoint with nothing staged.
+func (e *Engine) commit(_ []*spoolFile, checkpoint uint64) error {
+	return e.commitStaged(nil, nil, checkpoint)
+}
+
+func (e *Engine) commitStaged(files []*spoolFile, marks map[string]uint64, checkpoint uint64) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	old := *e.st
+	oldMarks := make(map[string]uint64, len(e.st.Marks))
+	for k, v := range e.st.Marks {
+		oldMarks[k] = v
+	}
+	e.st.Spool = append(e.st.Spool[:len(e.st.Spool):len(e.st.Spool)], files...)
+	for k, v := range marks {
+		e.st.Marks[k] = v
+	}
+	if checkpoint > e.st.Checkpoint {
+		e.st.Checkpoint = checkpoint
+		for k, v := range e.st.Marks {
+			if v <= checkpoint {
+				delete(e.st.Marks, k)
+			}
+		}
+	}
+	if len(files) == 0 && len(marks) == 0 && checkpoint <= old.Checkpoint {
+		return nil
+	}
+	for _, f := range files {
+		if f.Digest {
+			t, ok := e.prev[f.Trail]
+			if ok && t.Logging && t.LogFileValidationEnabled {
+				e.openChainLocked(&t, f.Region)
+			}
+		}
+	}
+	if err := e.st.save(e.dir); err != nil {
+		e.st.Spool, e.st.Checkpoint, e.st.Marks = old.Spool, old.Checkpoint, oldMarks
+		return err
+	}
+	if e.st.Checkpoint > old.Checkpoint {
+		e.deps.Log.Release(e.st.Checkpoint)
+	}
+	return nil
+}
+
+// writeSpool serialises a buffer into a staged file.
+func (e *Engine) writeSpool(b *buffer) (*spoolFile, error) {
+	var raw bytes.Buffer
+	raw.Grow(b.size + 16)
+	raw.WriteString(`{"Records":[`)
+	for i, r := range b.raws {
+		if i > 0 {
+			raw.WriteByte(',')
+		}
+		raw.Write(r)
+	}
+	raw.WriteString(`]}`)
+	enc, err := digest.EncodeLogFile(raw.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("stage: %w", err)
+	}
+	now := e.now().UTC()
+	key, err := layout.LogKey{
+		Prefix: b.trail.S3KeyPrefix, Account: b.account, Region: b.region,
+		Time: now, Unique: layout.NewUnique(),
+	}.Build()
+	if err != nil {
+		return nil, fmt.Errorf("stage: %w", err)
+	}
+	f := &spoolFile{
+		ID: layout.NewUnique(), Trail: b.trail.ARN(), Account: b.account, Region: b.region,
+		Bucket: b.trail.S3BucketName, Key: key, Hash: enc.Hash,
+		Newest: b.newest, Oldest: b.oldest, Events: len(b.raws),
+		Topic: b.trail.SnsTopicARN, KMSKeyID: b.trail.KmsKeyID,
+		Digest: b.trail.LogFileValidationEnabled, Staged: now, FirstRead: b.firstRead,
+	}
+	path := filepath.Join(e.dir, spoolDir, f.ID+spoolExt)
+	if err := writeSynced(path, enc.Gzip); err != nil {
+		return nil, fmt.Errorf("stage: %w", err)
+	}
+	return f, nil
+}
+
+// writeSynced creates path with data and fsyncs it.
+func writeSynced(path string, data []byte) error {
+	fh, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = fh.Write(data)
+	if err == nil {
+		err = fh.Sync()
+	}
+	return errors.Join(err, fh.Close())
+}

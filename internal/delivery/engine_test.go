@@ -1,0 +1,515 @@
+package delivery_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/opentrail/opentrail/internal/catalog"
+	"github.com/opentrail/opentrail/internal/delivery"
+	"github.com/opentrail/opentrail/internal/digest"
+	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/keyring"
+	"github.com/opentrail/opentrail/internal/layout"
+	"github.com/opentrail/opentrail/internal/objstore"
+	"github.com/opentrail/opentrail/internal/store"
+)
+
+const (
+	acct  = "123456789012"
+	other = "210987654321"
+)
+
+// objects is an in-memory bucket store that can be told to fail.
+type objects struct {
+	mu    sync.Mutex
+	objs  map[string][]byte // bucket/key
+	meta  map[string]map[string]string
+	puts  map[string]int
+	fail  error
+	calls int
+}
+
+func newObjects() *objects {
+	return &objects{objs: map[string][]byte{}, meta: map[string]map[string]string{}, puts: map[string]int{}}
+}
+
+func (o *objects) Put(_ context.Context, bucket, key string, body []byte, opt objstore.PutOptions) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.calls++
+	if o.fail != nil {
+		return o.fail
+	}
+	if opt.ACL != "bucket-owner-full-control" || opt.ContentType != "application/x-gzip" {
+		return fmt.Errorf("bad put options %+v", opt)
+	}
+	o.objs[bucket+"/"+key] = append([]byte(nil), body...)
+	o.meta[bucket+"/"+key] = opt.Metadata
+	o.puts[bucket+"/"+key]++
+	return nil
+}
+
+func (o *objects) setFail(err error) {
+	o.mu.Lock()
+	o.fail = err
+	o.mu.Unlock()
+}
+
+func (o *objects) snapshot() map[string][]byte {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := map[string][]byte{}
+	for k, v := range o.objs {
+		out[k] = v
+	}
+	return out
+}
+
+type publisher struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (p *publisher) Publish(_ context.Context, topic, msg string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.msgs = append(p.msgs, topic+" "+msg)
+	return nil
+}
+
+var base = time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+
+func mkEvent(t testing.TB, i int, account, region string) event.Event {
+	t.Helper()
+	m := map[string]any{
+		"eventVersion": "1.11",
+		"userIdentity": map[string]any{"type": "Root", "accountId": account, "arn": "arn:aws:iam::" + account + ":root"},
+		"eventTime":    event.FormatTime(base.Add(time.Duration(i) * time.Second)),
+		"eventSource":  "ec2.amazonaws.com", "eventName": "DescribeInstances", "awsRegion": region,
+		"eventID": fmt.Sprintf("ev-%s-%s-%06d", account, region, i), "readOnly": i%2 == 0, "eventType": "AwsApiCall",
+		"managementEvent": true, "recipientAccountId": account, "eventCategory": "Management",
+	}
+	b, _ := json.Marshal(m)
+	ev, err := event.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+type harness struct {
+	t      *testing.T
+	dir    string
+	st     *store.Store
+	cat    *catalog.Catalog
+	keys   *keyring.Keyring
+	objs   *objects
+	pub    *publisher
+	eng    *delivery.Engine
+	cancel context.CancelFunc
+	done   chan error
+	opts   delivery.Options
+}
+
+func newHarness(t *testing.T, mut func(*delivery.Options)) *harness {
+	h := &harness{t: t, dir: t.TempDir(), objs: newObjects(), pub: &publisher{}}
+	so := store.DefaultOptions()
+	so.Retention = 0
+	so.Followers = []string{"delivery"}
+	var err error
+	if h.st, err = store.Open(h.dir+"/events", so); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.st.Close() })
+	if h.cat, err = catalog.Open(h.dir+"/trails", catalog.DefaultOptions()); err != nil {
+		t.Fatal(err)
+	}
+	ko := keyring.DefaultOptions()
+	ko.Bits = 1024
+	if h.keys, err = keyring.Open(h.dir+"/keys", ko); err != nil {
+		t.Fatal(err)
+	}
+	h.opts = delivery.DefaultOptions()
+	h.opts.Interval = 100 * time.Millisecond
+	h.opts.RetryMin, h.opts.RetryMax = 20*time.Millisecond, 100*time.Millisecond
+	h.opts.Logger = slog.New(slog.DiscardHandler)
+	if mut != nil {
+		mut(&h.opts)
+	}
+	h.start()
+	return h
+}
+
+// start opens the engine over the harness directory and runs it.
+func (h *harness) start() {
+	t := h.t
+	eng, err := delivery.Open(h.dir+"/delivery", h.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck, ok := eng.Checkpoint()
+	if !ok {
+		ck = h.st.Head()
+		if err := eng.Init(ck); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := h.st.Follow("delivery", ck)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h.eng, h.cancel, h.done = eng, cancel, make(chan error, 1)
+	go func() {
+		err := eng.Run(ctx, delivery.Deps{Log: f, Trails: h.cat, Objects: h.objs, Signer: h.keys, Publisher: h.pub})
+		f.Close()
+		h.done <- err
+	}()
+	t.Cleanup(h.stop)
+}
+
+func (h *harness) stop() {
+	if h.cancel == nil {
+		return
+	}
+	h.cancel()
+	if err := <-h.done; err != nil {
+		h.t.Errorf("engine stopped with %v", err)
+	}
+	h.cancel = nil
+}
+
+func (h *harness) addTrail(name, region string, mut func(*catalog.Trail)) catalog.Trail {
+	tr := catalog.Trail{Name: name, Account: acct, HomeRegion: region, S3BucketName: "bucket-" + strings.ToLower(name),
+		IncludeGlobalServiceEvents: true, Logging: true}
+	if mut != nil {
+		mut(&tr)
+	}
+	out, err := h.cat.Create(tr)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return out
+}
+
+func (h *harness) append(evs ...event.Event) {
+	if _, err := h.st.Append(context.Background(), evs, store.AppendOptions{}); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// waitDelivered waits until nothing is buffered, staged or queued for
+// longer than a few intervals.
+func (h *harness) waitDelivered() {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := h.eng.Flush(ctx); err != nil {
+		h.t.Fatal(err)
+	}
+	for {
+		files, notes := h.eng.Pending()
+		if files == 0 && notes == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			h.t.Fatalf("still pending: %d files, %d notes", files, notes)
+		case <-h.eng.Progress():
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func gunzip(t *testing.T, b []byte) []byte {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// logFiles returns the delivered log files by bucket/key, and for every
+// event id how many times it was delivered under each bucket.
+func logFiles(t *testing.T, objs map[string][]byte) (files map[string][]string, seen map[string]int) {
+	files, seen = map[string][]string{}, map[string]int{}
+	for path, body := range objs {
+		bucket, key, _ := strings.Cut(path, "/")
+		if strings.Contains(key, "CloudTrail-Digest") {
+			continue
+		}
+		if _, err := layout.ParseLogKey(key); err != nil {
+			t.Fatalf("log file key: %v", err)
+		}
+		var doc struct{ Records []json.RawMessage }
+		if err := json.Unmarshal(gunzip(t, body), &doc); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		for _, r := range doc.Records {
+			ev, err := event.Parse(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			files[path] = append(files[path], ev.EventID)
+			seen[bucket+" "+ev.EventID]++
+		}
+	}
+	return files, seen
+}
+
+func TestDeliveryRoutesEventsToTrails(t *testing.T) {
+	h := newHarness(t, nil)
+	h.addTrail("Home", "us-east-1", nil)
+	h.addTrail("Multi", "us-east-1", func(tr *catalog.Trail) { tr.IsMultiRegionTrail = true; tr.S3KeyPrefix = "p/q" })
+	h.addTrail("Stopped", "us-east-1", func(tr *catalog.Trail) { tr.Logging = false })
+	h.addTrail("West", "us-west-2", func(tr *catalog.Trail) {
+		tr.Selectors.EventSelectors = nil // default
+	})
+	var evs []event.Event
+	for i := range 30 {
+		evs = append(evs, mkEvent(t, i, acct, []string{"us-east-1", "us-west-2", "eu-west-1"}[i%3]))
+		evs = append(evs, mkEvent(t, i, other, "us-east-1"))
+	}
+	h.append(evs...)
+	h.waitDelivered()
+	files, seen := logFiles(t, h.objs.snapshot())
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("%s delivered %d times", id, n)
+		}
+	}
+	count := func(bucket, region string) int {
+		n := 0
+		for k := range seen {
+			if strings.HasPrefix(k, bucket+" ") && strings.Contains(k, "-"+region+"-") && strings.Contains(k, acct) {
+				n++
+			}
+		}
+		return n
+	}
+	if got := count("bucket-home", "us-east-1"); got != 10 || len(seen) != 10+30+10 {
+		t.Errorf("home trail got %d us-east-1 events; %d deliveries in all: %v", got, len(seen), seen)
+	}
+	if count("bucket-multi", "eu-west-1") != 10 || count("bucket-west", "us-west-2") != 10 {
+		t.Errorf("multi-region or west trail missed events: %v", seen)
+	}
+	for path := range files {
+		if strings.HasPrefix(path, "bucket-multi/") && !strings.HasPrefix(path, "bucket-multi/p/q/AWSLogs/"+acct+"/CloudTrail/") {
+			t.Errorf("multi-region file outside the prefix: %s", path)
+		}
+		if strings.Contains(path, other) || strings.HasPrefix(path, "bucket-stopped/") {
+			t.Errorf("delivered what no trail records: %s", path)
+		}
+	}
+	if st := h.eng.Status("arn:aws:cloudtrail:us-east-1:"+acct+":trail/Home", "us-east-1"); st.LatestDeliveryTime.IsZero() || st.LatestDeliveryError != "" {
+		t.Errorf("status = %+v", st)
+	}
+}
+
+// Restarting the engine (a graceful stop stages what is buffered) never
+// loses or repeats an event.
+func TestDeliveryExactlyOnceAcrossRestarts(t *testing.T) {
+	h := newHarness(t, func(o *delivery.Options) { o.Interval = time.Hour })
+	h.addTrail("T", "us-east-1", nil)
+	total := 0
+	for round := range 5 {
+		var evs []event.Event
+		for i := range 40 {
+			evs = append(evs, mkEvent(t, round*100+i, acct, "us-east-1"))
+		}
+		h.append(evs...)
+		total += len(evs)
+		h.stop()
+		h.start()
+	}
+	h.waitDelivered()
+	_, seen := logFiles(t, h.objs.snapshot())
+	if len(seen) != total {
+		t.Fatalf("%d of %d events delivered", len(seen), total)
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Fatalf("%s delivered %d times", id, n)
+		}
+	}
+}
+
+// An unreachable bucket delays delivery, shows in the status, and loses
+// nothing.
+func TestDeliveryRetriesFailingBucket(t *testing.T) {
+	h := newHarness(t, nil)
+	tr := h.addTrail("T", "us-east-1", nil)
+	h.objs.setFail(fmt.Errorf("put: %w", objstore.ErrNoSuchBucket))
+	h.append(mkEvent(t, 1, acct, "us-east-1"), mkEvent(t, 2, acct, "us-east-1"))
+	deadline := time.Now().Add(10 * time.Second)
+	for h.eng.Status(tr.ARN(), "us-east-1").LatestDeliveryError == "" {
+		if time.Now().After(deadline) {
+			t.Fatal("no delivery error reported")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st := h.eng.Status(tr.ARN(), "us-east-1"); st.LatestDeliveryError != "NoSuchBucket" || !st.LatestDeliveryTime.IsZero() {
+		t.Fatalf("status = %+v", st)
+	}
+	h.objs.setFail(nil)
+	h.waitDelivered()
+	if st := h.eng.Status(tr.ARN(), "us-east-1"); st.LatestDeliveryError != "" || st.LatestDeliveryTime.IsZero() {
+		t.Fatalf("status after recovery = %+v", st)
+	}
+	if _, seen := logFiles(t, h.objs.snapshot()); len(seen) != 2 {
+		t.Fatalf("delivered %v", seen)
+	}
+}
+
+// A buffer that reaches the size cap is written at once, in several files.
+func TestDeliverySplitsAtSizeCap(t *testing.T) {
+	h := newHarness(t, func(o *delivery.Options) { o.Interval = time.Hour; o.MaxFileBytes = 4 << 10 })
+	h.addTrail("T", "us-east-1", nil)
+	var evs []event.Event
+	for i := range 100 {
+		evs = append(evs, mkEvent(t, i, acct, "us-east-1"))
+	}
+	h.append(evs...)
+	h.waitDelivered()
+	files, seen := logFiles(t, h.objs.snapshot())
+	if len(seen) != 100 || len(files) < 10 {
+		t.Fatalf("%d events in %d files", len(seen), len(files))
+	}
+	for path, body := range h.objs.snapshot() {
+		if n := len(gunzip(t, body)); n > 4<<10 {
+			t.Errorf("%s is %d bytes uncompressed, over the cap", path, n)
+		}
+	}
+}
+
+func TestDeliveryNotifies(t *testing.T) {
+	h := newHarness(t, nil)
+	h.addTrail("T", "us-east-1", func(tr *catalog.Trail) { tr.SnsTopicARN = "arn:aws:sns:us-east-1:" + acct + ":files" })
+	h.append(mkEvent(t, 1, acct, "us-east-1"))
+	h.waitDelivered()
+	h.pub.mu.Lock()
+	defer h.pub.mu.Unlock()
+	if len(h.pub.msgs) != 1 {
+		t.Fatalf("notifications: %v", h.pub.msgs)
+	}
+	topic, msg, _ := strings.Cut(h.pub.msgs[0], " ")
+	var m struct {
+		S3Bucket    string   `json:"s3Bucket"`
+		S3ObjectKey []string `json:"s3ObjectKey"`
+	}
+	if err := json.Unmarshal([]byte(msg), &m); err != nil || topic != "arn:aws:sns:us-east-1:"+acct+":files" ||
+		m.S3Bucket != "bucket-t" || len(m.S3ObjectKey) != 1 || !strings.HasPrefix(m.S3ObjectKey[0], "AWSLogs/") {
+		t.Fatalf("notification %s %s (%v)", topic, msg, err)
+	}
+}
+
+// Digests tile time, chain to each other, verify with the keyring's key,
+// and list every delivered log file exactly once; stopping logging writes
+// a final digest.
+func TestDeliveryDigestChain(t *testing.T) {
+	h := newHarness(t, func(o *delivery.Options) { o.DigestInterval = time.Second })
+	tr := h.addTrail("T", "us-east-1", func(tr *catalog.Trail) { tr.LogFileValidationEnabled = true })
+	for i := range 6 {
+		h.append(mkEvent(t, i, acct, "us-east-1"))
+		time.Sleep(400 * time.Millisecond)
+	}
+	h.waitDelivered()
+	time.Sleep(1500 * time.Millisecond) // one more window, empty
+	if _, err := h.cat.Update(tr.ARN(), func(c *catalog.Trail) error { c.Logging = false; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for h.eng.Status(tr.ARN(), "us-east-1").LatestDigestDeliveryTime.IsZero() || h.eng.HasChain(tr.ARN(), "us-east-1") {
+		if time.Now().After(deadline) {
+			t.Fatal("the final digest was not written")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	objs := h.objs.snapshot()
+	files, _ := logFiles(t, objs)
+	var digests []string
+	for path := range objs {
+		if strings.Contains(path, "CloudTrail-Digest") {
+			digests = append(digests, path)
+		}
+	}
+	if len(digests) < 3 {
+		t.Fatalf("only %d digests", len(digests))
+	}
+	keys := h.keys.Public(delivery.SigningKeySet, base.Add(-time.Hour), time.Now().Add(time.Hour))
+	pub := map[string][]byte{}
+	for _, k := range keys {
+		pub[k.Fingerprint] = k.Value
+	}
+	type parsed struct {
+		doc  *digest.Document
+		hash string
+	}
+	byKey := map[string]parsed{}
+	for _, p := range digests {
+		raw := gunzip(t, objs[p])
+		doc, err := digest.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bucket, key, _ := strings.Cut(p, "/")
+		if doc.DigestS3Bucket != bucket || doc.DigestS3Object != key {
+			t.Fatalf("digest %s says it is at %s/%s", p, doc.DigestS3Bucket, doc.DigestS3Object)
+		}
+		sig := h.objs.meta[p]["signature"]
+		if err := digest.Verify(pub[doc.DigestPublicKeyFingerprint], doc.SigningString(digest.Hash(raw)), sig); err != nil {
+			t.Fatalf("digest %s: %v", p, err)
+		}
+		byKey[key] = parsed{doc, digest.Hash(raw)}
+	}
+	// Walk back from the newest: every link matches, windows tile, and
+	// the log files listed are exactly those delivered.
+	listed := map[string]int{}
+	starts := 0
+	for key, p := range byKey {
+		for _, f := range p.doc.LogFiles {
+			listed[f.S3Bucket+"/"+f.S3Object]++
+			body := gunzip(t, objs[f.S3Bucket+"/"+f.S3Object])
+			if digest.Hash(body) != f.HashValue {
+				t.Errorf("log file %s hash differs from its digest entry", f.S3Object)
+			}
+		}
+		prev, ok := p.doc.Previous()
+		if !ok {
+			starts++
+			continue
+		}
+		pp, found := byKey[prev.Object]
+		if !found {
+			t.Fatalf("%s points to a missing digest %s", key, prev.Object)
+		}
+		if pp.hash != prev.Hash || h.objs.meta[prev.Bucket+"/"+prev.Object]["signature"] != prev.Signature {
+			t.Errorf("%s: previous digest link does not match", key)
+		}
+		if !pp.doc.DigestEndTime.Equal(p.doc.DigestStartTime) {
+			t.Errorf("%s starts at %v, the previous ended at %v", key, p.doc.DigestStartTime, pp.doc.DigestEndTime)
+		}
+	}
+	if starts != 1 {
+		t.Errorf("%d starting digests, want 1", starts)
+	}
+	for f := range files {
+		if listed[f] != 1 {
+			t.Errorf("log file %s listed in %d digests", f, listed[f])
+		}
+	}
+}

@@ -1,0 +1,177 @@
+package delivery
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/opentrail/opentrail/internal/digest"
+	"github.com/opentrail/opentrail/internal/store/fileutil"
+)
+
+// stateFile and spoolDir are the names inside the delivery directory; see
+// docs/format/delivery-state.md.
+const (
+	stateFile = "state.json"
+	spoolDir  = "spool"
+	spoolExt  = ".json.gz"
+)
+
+// state is state.json.
+type state struct {
+	Version    int                `json:"version"`
+	Checkpoint uint64             `json:"checkpoint"`
+	Marks      map[string]uint64  `json:"marks"`
+	Spool      []*spoolFile       `json:"spool"`
+	Chains     map[string]*chain  `json:"chains"`
+	Status     map[string]*Status `json:"status"`
+	Notes      []*note            `json:"notes"`
+}
+
+// spoolFile is a staged log file.
+type spoolFile struct {
+	ID       string    `json:"id"`
+	Trail    string    `json:"trail"`
+	Account  string    `json:"account"`
+	Region   string    `json:"region"`
+	Bucket   string    `json:"bucket"`
+	Key      string    `json:"key"`
+	Hash     string    `json:"hash"`
+	Newest   time.Time `json:"newest"`
+	Oldest   time.Time `json:"oldest"`
+	Events   int       `json:"events"`
+	Topic    string    `json:"topic,omitempty"`
+	KMSKeyID string    `json:"kmsKeyId,omitempty"`
+	Digest   bool      `json:"digest"`
+	Staged   time.Time `json:"staged"`
+	// FirstAck is when the oldest event of the file was read by delivery;
+	// it measures delivery latency.
+	FirstRead time.Time `json:"firstRead"`
+}
+
+// chain is one digest chain: a trail's digests for one region.
+type chain struct {
+	Trail      string           `json:"trail"`
+	Account    string           `json:"account"`
+	Region     string           `json:"region"`
+	Start      time.Time        `json:"start"`
+	Prev       *prevDigest      `json:"prev"`
+	Pending    []digest.LogFile `json:"pending"`
+	Closing    bool             `json:"closing,omitempty"`
+	ClosingEnd time.Time        `json:"closingEnd,omitzero"`
+}
+
+// prevDigest is what the next digest of a chain points back to.
+type prevDigest struct {
+	Bucket    string `json:"bucket"`
+	Key       string `json:"key"`
+	Hash      string `json:"hash"`
+	Signature string `json:"signature"`
+}
+
+// note is a queued notification.
+type note struct {
+	Trail  string    `json:"trail"`
+	Region string    `json:"region"`
+	Topic  string    `json:"topic"`
+	Bucket string    `json:"bucket"`
+	Keys   []string  `json:"keys"`
+	Queued time.Time `json:"queued"`
+}
+
+// Status is what GetTrailStatus reports about one trail in one region.
+// Zero times and empty errors are left out of the response.
+type Status struct {
+	LatestDeliveryTime           time.Time `json:"latestDeliveryTime,omitzero"`
+	LatestDeliveryAttemptTime    time.Time `json:"latestDeliveryAttemptTime,omitzero"`
+	LatestDeliveryAttemptSucceed time.Time `json:"latestDeliveryAttemptSucceeded,omitzero"`
+	LatestDeliveryError          string    `json:"latestDeliveryError,omitempty"`
+	LatestNotificationTime       time.Time `json:"latestNotificationTime,omitzero"`
+	LatestNotificationAttempt    time.Time `json:"latestNotificationAttemptTime,omitzero"`
+	LatestNotificationSucceed    time.Time `json:"latestNotificationAttemptSucceeded,omitzero"`
+	LatestNotificationError      string    `json:"latestNotificationError,omitempty"`
+	LatestDigestDeliveryTime     time.Time `json:"latestDigestDeliveryTime,omitzero"`
+	LatestDigestDeliveryError    string    `json:"latestDigestDeliveryError,omitempty"`
+	// DeliveredFiles and DeliveredEvents count since the trail was created.
+	DeliveredFiles  int64 `json:"deliveredFiles"`
+	DeliveredEvents int64 `json:"deliveredEvents"`
+}
+
+func bufKey(trail, account, region string) string { return trail + "|" + account + "|" + region }
+func chainKey(trail, region string) string        { return trail + "|" + region }
+
+// trailOfKey returns the trail ARN part of a bufKey or chainKey.
+func trailOfKey(k string) string {
+	if i := strings.IndexByte(k, '|'); i >= 0 {
+		return k[:i]
+	}
+	return k
+}
+
+// loadState reads state.json and removes spool files it does not list.
+func loadState(dir string) (*state, error) {
+	st := &state{Version: 1}
+	b, err := os.ReadFile(filepath.Join(dir, stateFile))
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return nil, fmt.Errorf("load delivery state: %w", err)
+	default:
+		if err := json.Unmarshal(b, st); err != nil {
+			return nil, fmt.Errorf("load delivery state: %s is damaged (%v); restore it from a backup, or remove it to restart delivery from the newest event", filepath.Join(dir, stateFile), err)
+		}
+	}
+	if st.Marks == nil {
+		st.Marks = map[string]uint64{}
+	}
+	if st.Chains == nil {
+		st.Chains = map[string]*chain{}
+	}
+	if st.Status == nil {
+		st.Status = map[string]*Status{}
+	}
+	listed := map[string]bool{}
+	for _, f := range st.Spool {
+		listed[f.ID+spoolExt] = true
+		if _, err := os.Stat(filepath.Join(dir, spoolDir, f.ID+spoolExt)); err != nil {
+			return nil, fmt.Errorf("load delivery state: staged file %s is missing (%v); the delivery directory was changed by hand", f.ID, err)
+		}
+	}
+	ents, err := os.ReadDir(filepath.Join(dir, spoolDir))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("load delivery state: %w", err)
+	}
+	for _, e := range ents {
+		if !listed[e.Name()] {
+			if err := os.Remove(filepath.Join(dir, spoolDir, e.Name())); err != nil {
+				return nil, fmt.Errorf("load delivery state: remove unlisted staged file: %w", err)
+			}
+		}
+	}
+	return st, nil
+}
+
+// save commits st.
+func (st *state) save(dir string) error {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("save delivery state: %w", err)
+	}
+	if err := fileutil.WriteFileAtomic(filepath.Join(dir, stateFile), b, 0o644); err != nil {
+		return fmt.Errorf("save delivery state: %w", err)
+	}
+	return nil
+}
+
+func (st *state) status(k string) *Status {
+	s := st.Status[k]
+	if s == nil {
+		s = &Status{}
+		st.Status[k] = s
+	}
+	return s
+}
