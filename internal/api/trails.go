@@ -107,7 +107,7 @@ func describe(t *catalog.Trail, full bool) trailOut {
 		Name: t.Name, S3BucketName: t.S3BucketName, S3KeyPrefix: t.S3KeyPrefix,
 		SnsTopicARN: t.SnsTopicARN, IncludeGlobalServiceEvents: t.IncludeGlobalServiceEvents,
 		IsMultiRegionTrail: t.IsMultiRegionTrail, TrailARN: t.ARN(),
-		LogFileValidationEnabled: t.LogFileValidationEnabled,
+		LogFileValidationEnabled:  t.LogFileValidationEnabled,
 		CloudWatchLogsLogGroupArn: t.CloudWatchLogsLogGroupArn, CloudWatchLogsRoleArn: t.CloudWatchLogsRoleArn,
 		KmsKeyID: t.KmsKeyID, IsOrganizationTrail: t.IsOrganizationTrail,
 	}
