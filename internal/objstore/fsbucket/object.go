@@ -1,0 +1,507 @@
+package fsbucket
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/opentrail/opentrail/internal/objstore"
+	"github.com/opentrail/opentrail/internal/store/fileutil"
+)
+
+// metaFile is the JSON of .meta/objects/<bucket>/<key>.
+type metaFile struct {
+	Version      int               `json:"version"`
+	Bucket       string            `json:"bucket"`
+	Key          string            `json:"key"`
+	Size         int64             `json:"size"`
+	ETag         string            `json:"etag"`
+	LastModified time.Time         `json:"lastModified"`
+	ContentType  string            `json:"contentType"`
+	Metadata     map[string]string `json:"metadata,omitempty"`
+	ACL          string            `json:"acl,omitempty"`
+	SSEKMSKeyID  string            `json:"sseKmsKeyId,omitempty"`
+	SSEContext   string            `json:"sseContext,omitempty"`
+}
+
+// Names of the files in a .tmp/<id>.partial or .commit directory.
+const (
+	tmpBody   = "body"
+	tmpMeta   = "meta"
+	tmpTarget = "target" // a copy of meta: says where body goes once meta has moved
+)
+
+// bodyPath and metaPath map a key to its files. The key must be valid.
+func (s *Store) bodyPath(bucket, key string) string {
+	return filepath.Join(s.root, bucket, filepath.FromSlash(key))
+}
+
+func (s *Store) metaPath(bucket, key string) string {
+	return filepath.Join(s.objDir, bucket, filepath.FromSlash(key))
+}
+
+// Put writes the object durably; it replaces an existing one.
+func (s *Store) Put(ctx context.Context, bucket, key string, body []byte, opt objstore.PutOptions) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("put object: %w", err)
+	}
+	if err := s.checkBucket(bucket); err != nil {
+		return fmt.Errorf("put object: %w", err)
+	}
+	if err := checkKey(key); err != nil {
+		return fmt.Errorf("put object %s: %w", bucket, err)
+	}
+	wrap := func(err error) error { return fmt.Errorf("put object %s/%s: %w", bucket, truncate(key), err) }
+	// Fail early on a conflicting path; publish checks again under the lock.
+	s.ns.RLock()
+	err := s.checkTree(bucket, key)
+	s.ns.RUnlock()
+	if err != nil {
+		return wrap(err)
+	}
+
+	sum := md5.Sum(body)
+	m := metaFile{
+		Version:      formatVersion,
+		Bucket:       bucket,
+		Key:          key,
+		Size:         int64(len(body)),
+		ETag:         `"` + hex.EncodeToString(sum[:]) + `"`,
+		LastModified: time.Now().UTC(),
+		ContentType:  opt.ContentType,
+		ACL:          opt.ACL,
+		SSEKMSKeyID:  opt.SSEKMSKeyID,
+		SSEContext:   opt.SSEContext,
+	}
+	if m.ContentType == "" {
+		m.ContentType = defaultContentType
+	}
+	if len(opt.Metadata) > 0 {
+		m.Metadata = make(map[string]string, len(opt.Metadata))
+		for k, v := range opt.Metadata {
+			m.Metadata[strings.ToLower(k)] = v
+		}
+	}
+	metaJSON, err := json.Marshal(m)
+	if err != nil {
+		return wrap(err)
+	}
+	metaJSON = append(metaJSON, '\n')
+
+	// 1. Write body, meta and target into .tmp/<id>.partial and fsync.
+	id := newID()
+	partial := filepath.Join(s.tmpDir, id+".partial")
+	commit := filepath.Join(s.tmpDir, id+".commit")
+	if err := os.Mkdir(partial, dirPerm); err != nil {
+		return wrap(err)
+	}
+	if err := writeSynced(filepath.Join(partial, tmpBody), body, m.LastModified); err != nil {
+		return wrap(errors.Join(err, os.RemoveAll(partial)))
+	}
+	for _, name := range []string{tmpMeta, tmpTarget} {
+		if err := writeSynced(filepath.Join(partial, name), metaJSON, time.Time{}); err != nil {
+			return wrap(errors.Join(err, os.RemoveAll(partial)))
+		}
+	}
+	if err := fileutil.SyncDir(partial); err != nil {
+		return wrap(errors.Join(err, os.RemoveAll(partial)))
+	}
+	// 2. Commit: from here a crash is rolled forward by Open.
+	if err := os.Rename(partial, commit); err != nil {
+		return wrap(errors.Join(err, os.RemoveAll(partial)))
+	}
+	if err := fileutil.SyncDir(s.tmpDir); err != nil {
+		return wrap(errors.Join(err, os.RemoveAll(commit)))
+	}
+	// 3. Publish under the lock.
+	s.ns.Lock()
+	dirty, err := s.publish(commit, bucket, key)
+	s.ns.Unlock()
+	if err != nil {
+		// Never roll this one forward: a later Put may overtake it.
+		return wrap(errors.Join(err, os.RemoveAll(commit)))
+	}
+	// 4. Make the renames durable, then drop the journal entry.
+	for _, d := range dirty {
+		if err := fileutil.SyncDir(d); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return wrap(err)
+		}
+	}
+	if err := os.Remove(commit); err != nil {
+		return wrap(err)
+	}
+	return nil
+}
+
+// writeSynced creates path with data, sets its modification time when
+// mtime is not zero, and fsyncs it.
+func writeSynced(path string, data []byte, mtime time.Time) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		return errors.Join(err, f.Close())
+	}
+	if !mtime.IsZero() {
+		if err := os.Chtimes(path, mtime, mtime); err != nil {
+			return errors.Join(err, f.Close())
+		}
+	}
+	if err := f.Sync(); err != nil {
+		return errors.Join(err, f.Close())
+	}
+	return f.Close()
+}
+
+// checkTree reports, as ErrInvalidKey, whether key's body path needs a
+// directory where a file is, or a file where a non-empty directory is.
+// Callers hold ns (shared is enough).
+func (s *Store) checkTree(bucket, key string) error {
+	dir := filepath.Join(s.root, bucket)
+	parts := strings.Split(key, "/")
+	for i, p := range parts[:len(parts)-1] {
+		dir = filepath.Join(dir, p)
+		fi, err := os.Lstat(dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // nothing below can exist either
+		}
+		if err != nil {
+			return err
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("key %q needs a directory %q where the object %q is: %w",
+				truncate(key), strings.Join(parts[:i+1], "/"), strings.Join(parts[:i+1], "/"), objstore.ErrInvalidKey)
+		}
+	}
+	fi, err := os.Lstat(filepath.Join(dir, parts[len(parts)-1]))
+	if err == nil && fi.IsDir() {
+		if empty, _ := isEmptyDir(filepath.Join(dir, parts[len(parts)-1])); !empty {
+			return fmt.Errorf("key %q names a directory holding objects with the prefix %q: %w",
+				truncate(key), truncate(key)+"/", objstore.ErrInvalidKey)
+		}
+	}
+	return nil
+}
+
+func isEmptyDir(dir string) (bool, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(1)
+	if errors.Is(err, io.EOF) {
+		return true, nil
+	}
+	return len(names) == 0, err
+}
+
+// publish moves a committed Put into place: metadata first, then the body.
+// It returns the directories that gained entries, to be fsynced. Callers
+// hold ns exclusively.
+func (s *Store) publish(commit, bucket, key string) ([]string, error) {
+	if err := s.checkTree(bucket, key); err != nil {
+		return nil, err
+	}
+	body, meta := s.bodyPath(bucket, key), s.metaPath(bucket, key)
+	var dirty []string
+	// Body tree: an empty directory at the key's path (left by a crash) goes.
+	if fi, err := os.Lstat(body); err == nil && fi.IsDir() {
+		if err := os.Remove(body); err != nil {
+			return nil, err
+		}
+	}
+	d, err := mkdirs(s.root, bucket+"/"+key, false)
+	if err != nil {
+		return nil, err
+	}
+	dirty = append(dirty, d...)
+	// Metadata tree: files or directories in the way are orphans, since the
+	// body tree has no conflict.
+	d, err = mkdirs(s.objDir, bucket+"/"+key, true)
+	if err != nil {
+		return nil, err
+	}
+	dirty = append(dirty, d...)
+	if fi, err := os.Lstat(meta); err == nil && fi.IsDir() {
+		if err := os.RemoveAll(meta); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.Rename(filepath.Join(commit, tmpMeta), meta); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if err := os.Rename(filepath.Join(commit, tmpBody), body); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if err := os.Remove(filepath.Join(commit, tmpTarget)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	dirty = append(dirty, filepath.Dir(meta), filepath.Dir(body))
+	return dirty, nil
+}
+
+// mkdirs creates the parent directories of base/rel (rel '/'-separated) and
+// returns the directories that gained entries. With clearFiles, a
+// non-directory in the way is removed first (an orphan metadata file).
+func mkdirs(base, rel string, clearFiles bool) ([]string, error) {
+	parts := strings.Split(rel, "/")
+	dir := base
+	var dirty []string
+	for _, p := range parts[:len(parts)-1] {
+		next := filepath.Join(dir, p)
+		fi, err := os.Lstat(next)
+		switch {
+		case err == nil && fi.IsDir():
+			dir = next
+			continue
+		case err == nil && clearFiles:
+			if err := os.Remove(next); err != nil {
+				return nil, err
+			}
+		case err == nil:
+			return nil, fmt.Errorf("%s is not a directory: %w", next, objstore.ErrInvalidKey)
+		case !errors.Is(err, fs.ErrNotExist):
+			return nil, err
+		}
+		if err := os.Mkdir(next, dirPerm); err != nil {
+			return nil, err
+		}
+		dirty = append(dirty, dir)
+		dir = next
+	}
+	return dirty, nil
+}
+
+// recover finishes or discards the Puts a crash interrupted: every
+// .tmp/<id>.commit is published, everything else in .tmp removed.
+func (s *Store) recover() error {
+	entries, err := os.ReadDir(s.tmpDir)
+	if err != nil {
+		return fmt.Errorf("recover: %w", err)
+	}
+	for _, e := range entries {
+		p := filepath.Join(s.tmpDir, e.Name())
+		if strings.HasSuffix(e.Name(), ".commit") && e.IsDir() {
+			if err := s.rollForward(p); err != nil {
+				s.log.Warn("embedded buckets: dropping an interrupted put", "dir", p, "err", err)
+			}
+		}
+		if err := os.RemoveAll(p); err != nil {
+			return fmt.Errorf("recover: %w", err)
+		}
+	}
+	return fileutil.SyncDir(s.tmpDir)
+}
+
+func (s *Store) rollForward(commit string) error {
+	data, err := os.ReadFile(filepath.Join(commit, tmpTarget))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // fully published; only the removal was lost
+	}
+	if err != nil {
+		return err
+	}
+	var m metaFile
+	if err := json.Unmarshal(data, &m); err != nil {
+		return fmt.Errorf("%s: %w", tmpTarget, err)
+	}
+	if err := s.checkBucket(m.Bucket); err != nil {
+		return err
+	}
+	if err := checkKey(m.Key); err != nil {
+		return err
+	}
+	dirty, err := s.publish(commit, m.Bucket, m.Key)
+	if err != nil {
+		return err
+	}
+	for _, d := range dirty {
+		if err := fileutil.SyncDir(d); err != nil {
+			return err
+		}
+	}
+	s.log.Info("embedded buckets: finished an interrupted put", "bucket", m.Bucket, "key", m.Key)
+	return nil
+}
+
+// Get returns the object's body and description.
+func (s *Store) Get(ctx context.Context, bucket, key string) (io.ReadCloser, objstore.Object, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, objstore.Object{}, fmt.Errorf("get object: %w", err)
+	}
+	f, obj, err := s.open(bucket, key)
+	if err != nil {
+		return nil, objstore.Object{}, fmt.Errorf("get object: %w", err)
+	}
+	return f, obj, nil
+}
+
+// Head returns the object's description.
+func (s *Store) Head(ctx context.Context, bucket, key string) (objstore.Object, error) {
+	if err := ctx.Err(); err != nil {
+		return objstore.Object{}, fmt.Errorf("head object: %w", err)
+	}
+	f, obj, err := s.open(bucket, key)
+	if err != nil {
+		return objstore.Object{}, fmt.Errorf("head object: %w", err)
+	}
+	return obj, f.Close()
+}
+
+// open opens the body and describes the object.
+func (s *Store) open(bucket, key string) (*os.File, objstore.Object, error) {
+	if err := s.checkBucket(bucket); err != nil {
+		return nil, objstore.Object{}, err
+	}
+	if err := checkKey(key); err != nil {
+		return nil, objstore.Object{}, fmt.Errorf("%s: %w (%w)", bucket, objstore.ErrNoSuchKey, err)
+	}
+	noKey := fmt.Errorf("%s/%s: %w", bucket, truncate(key), objstore.ErrNoSuchKey)
+	s.ns.RLock()
+	f, err := os.OpenFile(s.bodyPath(bucket, key), os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		s.ns.RUnlock()
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ELOOP) {
+			return nil, objstore.Object{}, noKey
+		}
+		return nil, objstore.Object{}, err
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		s.ns.RUnlock()
+		f.Close()
+		return nil, objstore.Object{}, noKey
+	}
+	var m *metaFile
+	if err == nil {
+		m = s.readMeta(bucket, key)
+	}
+	s.ns.RUnlock()
+	if err != nil {
+		f.Close()
+		return nil, objstore.Object{}, err
+	}
+	obj, err := describe(key, f, fi, m)
+	if err != nil {
+		f.Close()
+		return nil, objstore.Object{}, err
+	}
+	return f, obj, nil
+}
+
+// readMeta reads the metadata file of a key; nil when it is missing or
+// unusable.
+func (s *Store) readMeta(bucket, key string) *metaFile {
+	data, err := os.ReadFile(s.metaPath(bucket, key))
+	if err != nil {
+		return nil
+	}
+	var m metaFile
+	if json.Unmarshal(data, &m) != nil || m.Key != key || m.Bucket != bucket {
+		return nil
+	}
+	return &m
+}
+
+// describe builds the Object for a body, from its metadata when that
+// matches the body, else from the file itself (reading r for the ETag and
+// seeking back when r is an io.Seeker).
+func describe(key string, r io.Reader, fi fs.FileInfo, m *metaFile) (objstore.Object, error) {
+	if m != nil && m.Size == fi.Size() {
+		obj := objstore.Object{
+			Key:          key,
+			Size:         m.Size,
+			LastModified: m.LastModified,
+			ETag:         m.ETag,
+			ContentType:  m.ContentType,
+		}
+		if len(m.Metadata) > 0 {
+			obj.Metadata = maps.Clone(m.Metadata)
+		}
+		return obj, nil
+	}
+	h := md5.New()
+	if _, err := io.Copy(h, r); err != nil {
+		return objstore.Object{}, err
+	}
+	if sk, ok := r.(io.Seeker); ok {
+		if _, err := sk.Seek(0, io.SeekStart); err != nil {
+			return objstore.Object{}, err
+		}
+	}
+	return objstore.Object{
+		Key:          key,
+		Size:         fi.Size(),
+		LastModified: fi.ModTime().UTC(),
+		ETag:         `"` + hex.EncodeToString(h.Sum(nil)) + `"`,
+		ContentType:  defaultContentType,
+	}, nil
+}
+
+// Delete removes an object; a missing object is not an error.
+func (s *Store) Delete(ctx context.Context, bucket, key string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("delete object: %w", err)
+	}
+	if err := s.checkBucket(bucket); err != nil {
+		return fmt.Errorf("delete object: %w", err)
+	}
+	if checkKey(key) != nil {
+		return nil // such a key cannot exist
+	}
+	s.ns.Lock()
+	dirty, err := s.remove(bucket, key)
+	s.ns.Unlock()
+	if err != nil {
+		return fmt.Errorf("delete object %s/%s: %w", bucket, truncate(key), err)
+	}
+	for _, d := range dirty {
+		if err := fileutil.SyncDir(d); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("delete object %s/%s: %w", bucket, truncate(key), err)
+		}
+	}
+	return nil
+}
+
+// remove deletes the body, then the metadata file, then empty parents in
+// both trees. It returns the directories that lost entries.
+func (s *Store) remove(bucket, key string) ([]string, error) {
+	var dirty []string
+	for _, t := range []struct{ base, path string }{
+		{filepath.Join(s.root, bucket), s.bodyPath(bucket, key)},
+		{filepath.Join(s.objDir, bucket), s.metaPath(bucket, key)},
+	} {
+		fi, err := os.Lstat(t.path)
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) || err == nil && fi.IsDir() {
+			continue // not an object
+		}
+		if err != nil {
+			return dirty, err
+		}
+		if err := os.Remove(t.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return dirty, err
+		}
+		dir := filepath.Dir(t.path)
+		for dir != t.base && strings.HasPrefix(dir, t.base) {
+			if os.Remove(dir) != nil {
+				break // not empty
+			}
+			dir = filepath.Dir(dir)
+		}
+		dirty = append(dirty, dir)
+	}
+	return dirty, nil
+}
