@@ -23,6 +23,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/opentrail/opentrail/internal/api"
+	"github.com/opentrail/opentrail/internal/catalog"
+	"github.com/opentrail/opentrail/internal/delivery"
+	"github.com/opentrail/opentrail/internal/keyring"
+	"github.com/opentrail/opentrail/internal/objstore"
 	"github.com/opentrail/opentrail/internal/config"
 	"github.com/opentrail/opentrail/internal/identity"
 	"github.com/opentrail/opentrail/internal/sigv4"
@@ -30,8 +34,17 @@ import (
 	"github.com/opentrail/opentrail/internal/store/fileutil"
 )
 
-// EventsDir is the store's directory inside the data directory.
-const EventsDir = "events"
+// Directories inside the data directory.
+const (
+	EventsDir   = "events"   // the event store
+	TrailsDir   = "trails"   // the trail catalogue
+	KeysDir     = "keys"     // digest signing keys
+	DeliveryDir = "delivery" // trail delivery state and spool
+	BucketsDir  = "buckets"  // the embedded object store
+)
+
+// deliveryFollower is trail delivery's name as a store follower.
+const deliveryFollower = "delivery"
 
 // MetricsPath serves Prometheus metrics. A leading underscore cannot start
 // an S3 bucket name, so the path never collides with the S3 front end.
@@ -44,6 +57,13 @@ type Daemon struct {
 	lock     *fileutil.Lock
 	ids      *identity.Store
 	store    *store.Store
+	trails   *catalog.Catalog
+	keys     *keyring.Keyring
+	objects  objstore.Store
+	delivery *delivery.Engine
+	follower *store.Follower
+	stopDel  context.CancelFunc
+	delDone  chan error
 	srv      *http.Server
 	ln       net.Listener
 	account  string
@@ -64,9 +84,10 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	d = &Daemon{cfg: cfg, log: log}
+	opened := d
 	defer func() {
 		if err != nil {
-			d.Close()
+			opened.Close()
 		}
 	}()
 	if d.lock, err = fileutil.LockDir(cfg.DataDir); err != nil {
@@ -91,11 +112,16 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 	so.Retention = d.settings.Retention()
 	so.Logger = log
 	so.Registerer = reg
+	so.Followers = []string{deliveryFollower}
 	if d.store, err = store.Open(filepath.Join(cfg.DataDir, EventsDir), so); err != nil {
 		return nil, err
 	}
+	if err := d.openTrails(reg); err != nil {
+		return nil, err
+	}
 	ao := api.DefaultOptions()
-	ao.Auth = identity.NewAuthenticator(d.ids, sigv4.DefaultOptions())
+	auth := identity.NewAuthenticator(d.ids, sigv4.DefaultOptions())
+	ao.Auth = auth
 	ao.Events = d.store
 	ao.TokenKey = key
 	ao.Retention = d.settings.Retention()
@@ -104,13 +130,24 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 	ao.Regions = cfg.Regions
 	ao.Logger = log
 	ao.Registerer = reg
+	ao.Trails = d.trails
+	ao.Buckets = d.objects
+	ao.Delivery = deliveryStatus{d.delivery}
+	ao.Keys = d.keys
 	h, err := api.New(ao)
 	if err != nil {
 		return nil, err
 	}
-	mux := http.NewServeMux()
-	mux.Handle(MetricsPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.Handle("/", h)
+	// No http.ServeMux: it cleans paths, and S3 keys may hold "//" or "..".
+	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	routed := d.router(h, auth)
+	mux := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == MetricsPath {
+			metrics.ServeHTTP(w, r)
+			return
+		}
+		routed.ServeHTTP(w, r)
+	})
 	d.srv = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -182,6 +219,7 @@ func (d *Daemon) PrintHints(w io.Writer) {
 func (d *Daemon) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
 	d.served = true
+	d.startDelivery()
 	go func() { errc <- d.srv.Serve(d.ln) }()
 	select {
 	case err := <-errc:
@@ -207,6 +245,11 @@ func (d *Daemon) Close() error {
 	if d.ln != nil && !d.served {
 		errs = append(errs, d.ln.Close())
 		d.ln = nil
+	}
+	errs = append(errs, d.stopDelivery())
+	if c, ok := d.objects.(io.Closer); ok {
+		errs = append(errs, c.Close())
+		d.objects = nil
 	}
 	if d.store != nil {
 		errs = append(errs, d.store.Close())

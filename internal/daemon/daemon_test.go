@@ -92,8 +92,8 @@ func TestSelfRecordedEvents(t *testing.T) {
 	ct := rootClient(t, d, testAccount, "us-east-1")
 
 	// A failing call (unsupported operation) and a successful one.
-	_, err := ct.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String("t1"), S3BucketName: aws.String("b")})
-	if code := apiCode(err); code != "UnsupportedOperationException" && code != "S3BucketDoesNotExistException" {
+	_, err := ct.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String("trail1"), S3BucketName: aws.String("no-such-bucket")})
+	if code := apiCode(err); code != "S3BucketDoesNotExistException" {
 		t.Fatalf("CreateTrail error = %v", err)
 	}
 	out, err := ct.LookupEvents(ctx, &cloudtrail.LookupEventsInput{})
@@ -138,7 +138,7 @@ func TestSelfRecordedEvents(t *testing.T) {
 	if aws.ToString(failed.EventName) != "CreateTrail" || frec["errorCode"] == nil || frec["errorMessage"] == nil {
 		t.Errorf("failed call event = %v", frec)
 	}
-	if rp, _ := frec["requestParameters"].(map[string]any); rp["name"] != "t1" || rp["s3BucketName"] != "b" {
+	if rp, _ := frec["requestParameters"].(map[string]any); rp["name"] != "trail1" || rp["s3BucketName"] != "no-such-bucket" {
 		t.Errorf("requestParameters = %v", frec["requestParameters"])
 	}
 }

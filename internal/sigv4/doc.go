@@ -27,7 +27,10 @@
 //     with ','. host comes from [net/http.Request.Host].
 //   - Payload hash: SHA-256 of the body, or the X-Amz-Content-Sha256 value
 //     when present, which must then match the body. S3 requires that header
-//     and may send UNSIGNED-PAYLOAD; other services may not.
+//     and may send UNSIGNED-PAYLOAD or, for an aws-chunked upload with
+//     unsigned chunks and a trailing checksum,
+//     STREAMING-UNSIGNED-PAYLOAD-TRAILER (the caller decodes the chunks
+//     and checks the checksum); other services may send neither.
 //
 // It also enforces: the credential scope date equals the date of
 // X-Amz-Date (or, when that is absent, of the RFC 1123 Date header); the
@@ -56,7 +59,9 @@
 //     X-Amz-Security-Token fails with [ErrUnknownKey] ("The security token
 //     included in the request is invalid.") once its signed-ness and date
 //     have been checked.
-//   - aws-chunked uploads (X-Amz-Content-Sha256 STREAMING-*), SigV4A
+//   - Signed aws-chunked uploads (X-Amz-Content-Sha256
+//     STREAMING-AWS4-HMAC-SHA256-PAYLOAD and the other signed STREAMING-*
+//     modes, whose chunks carry their own signatures), SigV4A
 //     (AWS4-ECDSA-P256-SHA256), and SigV2 fail with [ErrIncomplete].
 //   - Path normalisation for non-S3 services (removing "." and ".."
 //     segments): the CloudTrail paths are "/" and "/PutAuditEvents".

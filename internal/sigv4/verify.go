@@ -43,6 +43,13 @@ const maxPresignExpires = 7 * 24 * time.Hour
 // it does not sign the body.
 const unsignedPayload = "UNSIGNED-PAYLOAD"
 
+// streamingUnsignedTrailer is the X-Amz-Content-Sha256 value of an S3
+// aws-chunked upload whose chunks are unsigned and whose trailer carries a
+// checksum (SDKs send it for PutObject over HTTPS). The signature covers
+// the headers only, as with UNSIGNED-PAYLOAD; decoding the chunks and
+// checking the trailing checksum is the S3 front end's job.
+const streamingUnsignedTrailer = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+
 // Verifier checks SigV4 signatures. It is safe for concurrent use.
 type Verifier struct {
 	lookup  KeyLookup
@@ -79,7 +86,8 @@ type Result struct {
 	// Presigned is set for query-string (presigned URL) authentication.
 	Presigned bool
 	// UnsignedPayload is set when the signature does not cover the body
-	// (S3's UNSIGNED-PAYLOAD, and every presigned request).
+	// (S3's UNSIGNED-PAYLOAD and STREAMING-UNSIGNED-PAYLOAD-TRAILER, and
+	// every presigned request).
 	UnsignedPayload bool
 }
 
@@ -218,7 +226,7 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (Re
 		Date:            s.date,
 		SignedHeaders:   slices.Clone(s.auth.SignedHeaders),
 		Presigned:       s.presigned,
-		UnsignedPayload: payloadHash == unsignedPayload,
+		UnsignedPayload: payloadHash == unsignedPayload || payloadHash == streamingUnsignedTrailer,
 	}, nil
 }
 
@@ -373,8 +381,9 @@ func (v *Verifier) checkTime(s signed) error {
 //
 // Without the header the server hashes the body, except for presigned
 // requests, which are UNSIGNED-PAYLOAD, and for s3, which requires it.
-// UNSIGNED-PAYLOAD is accepted for s3 only; aws-chunked (STREAMING-*)
-// uploads are not supported.
+// UNSIGNED-PAYLOAD is accepted for s3 only, and so is
+// STREAMING-UNSIGNED-PAYLOAD-TRAILER (header auth only); the signed
+// aws-chunked modes (other STREAMING-* values) are not supported.
 func payloadHashFor(r *http.Request, body []byte, service string, presigned bool) (hash string, declared []byte, err error) {
 	values := r.Header.Values("X-Amz-Content-Sha256")
 	if len(values) > 1 {
@@ -395,6 +404,8 @@ func payloadHashFor(r *http.Request, body []byte, service string, presigned bool
 		return v, nil, nil
 	case v == unsignedPayload:
 		return "", nil, incomplete(fmt.Sprintf("x-amz-content-sha256 '%s' is accepted only for service 's3'.", v))
+	case v == streamingUnsignedTrailer && service == "s3" && !presigned:
+		return v, nil, nil
 	case strings.HasPrefix(v, "STREAMING-"):
 		return "", nil, incomplete(fmt.Sprintf("x-amz-content-sha256 '%s' (aws-chunked upload) is not supported; "+
 			"send UNSIGNED-PAYLOAD or the SHA-256 of the body.", v))

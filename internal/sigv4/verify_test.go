@@ -197,6 +197,13 @@ func signedCases() []signedCase {
 				"content-length", "content-type", "host", "x-amz-content-sha256", "x-amz-date")),
 		},
 		{
+			name:   "s3 aws-chunked unsigned trailer",
+			req:    s3Put("STREAMING-UNSIGNED-PAYLOAD-TRAILER", "/bucket/dir/key"),
+			signer: signer{service: "s3", s3: true, payloadHash: "STREAMING-UNSIGNED-PAYLOAD-TRAILER"},
+			want: unsigned(result("s3",
+				"content-length", "content-type", "host", "x-amz-content-sha256", "x-amz-date")),
+		},
+		{
 			name:   "s3 strictly encoded reserved characters",
 			req:    s3Put(hashHex(s3Body), "/bucket/a%2Fb%28c%29%3A%20~d.txt?tagging="),
 			signer: signer{service: "s3", s3: true},
@@ -594,6 +601,13 @@ func TestVerifyFailures(t *testing.T) {
 			req: request{path: "/", header: map[string]string{"X-Amz-Content-Sha256": "UNSIGNED-PAYLOAD"},
 				body: []byte("{}")},
 			signer: signer{service: "cloudtrail", payloadHash: "UNSIGNED-PAYLOAD"},
+			want:   sigv4.ErrIncomplete,
+		},
+		{
+			name: "unsigned trailer outside s3",
+			req: request{path: "/", header: map[string]string{"X-Amz-Content-Sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER"},
+				body: []byte("{}")},
+			signer: signer{service: "cloudtrail", payloadHash: "STREAMING-UNSIGNED-PAYLOAD-TRAILER"},
 			want:   sigv4.ErrIncomplete,
 		},
 		{

@@ -33,6 +33,10 @@ type Follower struct {
 	rd   *wal.Reader
 	next uint64        // seq of the next record Read returns
 	held atomic.Uint64 // records up to this seq may be deleted
+	// closed is set by Close (under the store's mu); the follower's hold
+	// stays, so the log keeps what it has not released until it follows
+	// again.
+	closed bool
 }
 
 // Head returns the seq of the newest acknowledged event (0 when none).
@@ -53,7 +57,7 @@ func (s *Store) Follow(name string, after uint64) (*Follower, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, dup := s.followers[name]; dup {
+	if f, dup := s.followers[name]; dup && !f.closed {
 		return nil, fmt.Errorf("store: follower %q is already registered", name)
 	}
 	if after > s.acked {
@@ -110,12 +114,11 @@ func (f *Follower) Release(seq uint64) {
 	}
 }
 
-// Close unregisters the follower; the log no longer waits for it.
+// Close ends the follower's reading. Its hold stays at what it released:
+// the log keeps the rest for the next Follow under the same name.
 func (f *Follower) Close() error {
 	f.s.mu.Lock()
-	if f.s.followers[f.name] == f {
-		delete(f.s.followers, f.name)
-	}
+	f.closed = true
 	f.s.mu.Unlock()
 	return f.rd.Close()
 }

@@ -155,6 +155,7 @@ func TestFollowerCheckpointChecks(t *testing.T) {
 	if n := len(readAll(t, f)); n != 2 {
 		t.Fatalf("read %d new records, want 2", n)
 	}
+	f.Release(s.Head())
 	f.Close()
 	s.Close()
 	// Without a hold the index checkpoint alone decides; a follower far

@@ -1,0 +1,152 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/opentrail/opentrail/internal/api"
+	"github.com/opentrail/opentrail/internal/catalog"
+	"github.com/opentrail/opentrail/internal/delivery"
+	"github.com/opentrail/opentrail/internal/identity"
+	"github.com/opentrail/opentrail/internal/keyring"
+	"github.com/opentrail/opentrail/internal/notify"
+	"github.com/opentrail/opentrail/internal/objstore/fsbucket"
+	"github.com/opentrail/opentrail/internal/objstore/s3"
+	"github.com/opentrail/opentrail/internal/s3api"
+)
+
+// openTrails opens the trail catalogue, the signing keys, the bucket store
+// and trail delivery, and registers delivery as a store follower.
+func (d *Daemon) openTrails(reg prometheus.Registerer) error {
+	var err error
+	if d.trails, err = catalog.Open(filepath.Join(d.cfg.DataDir, TrailsDir), catalog.DefaultOptions()); err != nil {
+		return err
+	}
+	if d.keys, err = keyring.Open(filepath.Join(d.cfg.DataDir, KeysDir), keyring.DefaultOptions()); err != nil {
+		return err
+	}
+	if b := d.cfg.Buckets; b.Endpoint != "" {
+		so := s3.DefaultOptions()
+		so.Endpoint, so.Region, so.AccessKeyID, so.SecretAccessKey = b.Endpoint, b.Region, b.AccessKeyID, b.SecretAccessKey
+		if so.Region == "" {
+			so.Region = "us-east-1"
+		}
+		if d.objects, err = s3.New(so); err != nil {
+			return fmt.Errorf("buckets: %w", err)
+		}
+	} else {
+		if d.objects, err = fsbucket.Open(filepath.Join(d.cfg.DataDir, BucketsDir), fsbucket.DefaultOptions()); err != nil {
+			return fmt.Errorf("buckets: %w", err)
+		}
+	}
+	do := delivery.DefaultOptions()
+	if v := d.cfg.Delivery.Interval; v > 0 {
+		do.Interval = time.Duration(v)
+	}
+	if v := d.cfg.Delivery.DigestInterval; v > 0 {
+		do.DigestInterval = time.Duration(v)
+	}
+	if v := d.cfg.Delivery.MaxFileBytes; v > 0 {
+		do.MaxFileBytes = v
+	}
+	do.Logger = d.log
+	do.Registerer = reg
+	if d.delivery, err = delivery.Open(filepath.Join(d.cfg.DataDir, DeliveryDir), do); err != nil {
+		return err
+	}
+	ck, ok := d.delivery.Checkpoint()
+	if !ok {
+		ck = d.store.Head()
+		if err := d.delivery.Init(ck); err != nil {
+			return err
+		}
+	}
+	if d.follower, err = d.store.Follow(deliveryFollower, ck); err != nil {
+		return fmt.Errorf("trail delivery: %w", err)
+	}
+	return nil
+}
+
+// startDelivery runs trail delivery until stopDelivery.
+func (d *Daemon) startDelivery() {
+	if d.delivery == nil || d.stopDel != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	d.stopDel = cancel
+	d.delDone = make(chan error, 1)
+	n := d.cfg.Notifications
+	pub := &notify.Targets{Topics: n.Topics, Default: n.Webhook}
+	deps := delivery.Deps{Log: d.follower, Trails: d.trails, Objects: d.objects, Signer: d.keys, Publisher: pub}
+	go func() { d.delDone <- d.delivery.Run(ctx, deps) }()
+}
+
+// stopDelivery stops trail delivery (it stages what it has buffered) and
+// releases the follower.
+func (d *Daemon) stopDelivery() error {
+	var err error
+	if d.stopDel != nil {
+		d.stopDel()
+		err = <-d.delDone
+		d.stopDel = nil
+	}
+	if d.follower != nil {
+		if cerr := d.follower.Close(); err == nil {
+			err = cerr
+		}
+		d.follower = nil
+	}
+	return err
+}
+
+// Delivery gives tests access to trail delivery.
+func (d *Daemon) Delivery() *delivery.Engine { return d.delivery }
+
+// router sends CloudTrail JSON requests (POST with X-Amz-Target) to the
+// API and, with the embedded bucket store, everything else to its S3
+// front end.
+func (d *Daemon) router(ct http.Handler, auth *identity.Authenticator) http.Handler {
+	fs, embedded := d.objects.(*fsbucket.Store)
+	if !embedded {
+		return ct
+	}
+	so := s3api.DefaultOptions()
+	so.Store = fs
+	so.Auth = auth
+	so.Logger = d.log
+	s3h, err := s3api.New(so)
+	if err != nil {
+		d.log.Error("s3 front end disabled", "err", err)
+		return ct
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.Header.Get("X-Amz-Target") != "" {
+			ct.ServeHTTP(w, r)
+			return
+		}
+		s3h.ServeHTTP(w, r)
+	})
+}
+
+// deliveryStatus adapts the engine to the API's Delivery interface.
+type deliveryStatus struct{ e *delivery.Engine }
+
+func (s deliveryStatus) Flush(ctx context.Context) error { return s.e.Flush(ctx) }
+
+func (s deliveryStatus) Status(arn, region string) api.TrailStatus {
+	st := s.e.Status(arn, region)
+	return api.TrailStatus{
+		LatestDeliveryTime: st.LatestDeliveryTime, LatestDeliveryAttemptTime: st.LatestDeliveryAttemptTime,
+		LatestDeliveryAttemptSucceeded: st.LatestDeliveryAttemptSucceed,
+		LatestNotificationTime:         st.LatestNotificationTime, LatestNotificationAttemptTime: st.LatestNotificationAttempt,
+		LatestNotificationAttemptSucceeded: st.LatestNotificationSucceed,
+		LatestDigestDeliveryTime:           st.LatestDigestDeliveryTime,
+		LatestDeliveryError:                st.LatestDeliveryError, LatestNotificationError: st.LatestNotificationError,
+		LatestDigestDeliveryError: st.LatestDigestDeliveryError,
+	}
+}

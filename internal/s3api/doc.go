@@ -1,0 +1,73 @@
+// Package s3api is the S3 front end of OpenTrail's embedded object store:
+// an [http.Handler] serving the part of the S3 REST API that trail
+// buckets need, for `aws s3 mb|ls|cp|rm`, `aws s3api list-objects` and
+// `aws cloudtrail validate-logs` (delivery-and-integrity.md §7–§9). The
+// daemon mounts it on the CloudTrail port and sends it every request that
+// is not a POST with X-Amz-Target.
+//
+// Requests are path-style (/bucket/key) and SigV4-signed with credential
+// scope service "s3" (header or presigned URL), checked by an
+// [Authenticator]; any region is accepted. Buckets belong to the account
+// that created them: another account's bucket is AccessDenied for every
+// operation, and CreateBucket of its name is BucketAlreadyExists.
+//
+// # Supported operations
+//
+//   - ListBuckets (GET /): the caller's account's buckets; prefix and
+//     bucket-region filters; one page.
+//   - CreateBucket (PUT /bucket): region from the optional
+//     CreateBucketConfiguration LocationConstraint, else us-east-1 as in
+//     AWS (the signing region does not choose it); x-amz-acl accepted.
+//     An existing name is BucketAlreadyOwnedByYou or BucketAlreadyExists
+//     (409).
+//   - HeadBucket (HEAD /bucket), with x-amz-bucket-region.
+//   - GetBucketLocation (GET /bucket?location): empty for us-east-1.
+//   - ListObjects (GET /bucket): prefix, delimiter, marker (strictly
+//     after), max-keys (default and cap 1000), encoding-type=url;
+//     NextMarker when truncated with a delimiter.
+//   - ListObjectsV2 (GET /bucket?list-type=2): prefix, delimiter,
+//     max-keys, start-after, continuation-token (opaque), fetch-owner,
+//     encoding-type=url, KeyCount.
+//   - GetObject and HeadObject (GET/HEAD /bucket/key): one Range
+//     (bytes=a-b, a-, -n) answered 206 with Content-Range, 416
+//     InvalidRange when unsatisfiable; If-Match, If-None-Match,
+//     If-Modified-Since, If-Unmodified-Since; response-* overrides;
+//     user metadata as lowercase x-amz-meta-* header names (botocore
+//     exposes names as sent). Never a Content-Encoding.
+//     x-amz-checksum-mode is ignored: no checksum headers are returned.
+//   - PutObject (PUT /bucket/key): body up to [Options.MaxObjectBytes]
+//     (EntityTooLarge beyond); x-amz-meta-* (names lowercased, 2 KB in
+//     all), Content-Type, canned x-amz-acl, SSE-KMS headers passed to the
+//     store; Content-MD5 and x-amz-checksum-{crc32,crc32c,crc64nvme,
+//     sha1,sha256} verified (BadDigest); If-None-Match: * and If-Match
+//     (checked, then written: not atomic). aws-chunked bodies are
+//     decoded in the STREAMING-UNSIGNED-PAYLOAD-TRAILER mode SDKs use
+//     over HTTPS, with the trailing checksum verified.
+//   - DeleteObject (DELETE /bucket/key): 204, also for a missing key.
+//
+// # Refused
+//
+// NotImplemented (501), with a message naming the feature: DeleteBucket,
+// DeleteObjects, CopyObject, multipart uploads (so `aws s3 cp` of a file
+// above the CLI's multipart_threshold, 8 MB by default, fails; raise the
+// threshold to upload larger files), versioning and versionId other than
+// "null", ACL, policy, tagging, lifecycle, website, CORS and the other
+// configuration sub-resources, POST uploads, SelectObjectContent, and the
+// signed aws-chunked modes (STREAMING-AWS4-HMAC-SHA256-PAYLOAD and
+// friends). Virtual-hosted-style requests are not recognised: the host
+// is not read, so clients must use path-style addressing (the aws CLI
+// does for custom endpoints; Go clients set UsePathStyle).
+//
+// # Errors
+//
+// Errors are S3 XML documents (<Error><Code>…</Code><Message>…</Message>
+// …<RequestId>…</RequestId></Error>) with S3's status codes; HEAD
+// errors have no body. Signature failures map from the sigv4 sentinels:
+// missing auth → AccessDenied, malformed → AuthorizationHeaderMalformed
+// (AuthorizationQueryParametersError when presigned), unknown key →
+// InvalidAccessKeyId, mismatch → SignatureDoesNotMatch (or
+// XAmzContentSHA256Mismatch when the declared body hash is wrong), clock
+// skew → RequestTimeTooSkewed. Unexpected failures are InternalError
+// (500), logged with the request id. Every response carries
+// x-amz-request-id.
+package s3api
