@@ -24,11 +24,11 @@ import (
 
 	"github.com/opentrail/opentrail/internal/api"
 	"github.com/opentrail/opentrail/internal/catalog"
+	"github.com/opentrail/opentrail/internal/config"
 	"github.com/opentrail/opentrail/internal/delivery"
+	"github.com/opentrail/opentrail/internal/identity"
 	"github.com/opentrail/opentrail/internal/keyring"
 	"github.com/opentrail/opentrail/internal/objstore"
-	"github.com/opentrail/opentrail/internal/config"
-	"github.com/opentrail/opentrail/internal/identity"
 	"github.com/opentrail/opentrail/internal/sigv4"
 	"github.com/opentrail/opentrail/internal/store"
 	"github.com/opentrail/opentrail/internal/store/fileutil"
