@@ -69,6 +69,13 @@ func repoRoot() (string, error) {
 // the test ends. It returns the endpoint URL and the root credentials.
 func StartVersity(t testing.TB) (endpoint, access, secret string) {
 	t.Helper()
+	return StartVersityWith(t, AccessKey, SecretKey)
+}
+
+// StartVersityWith is StartVersity with the given root credentials, so a
+// client can use one key for OpenTrail and for versitygw.
+func StartVersityWith(t testing.TB, access, secret string) (endpoint, _, _ string) {
+	t.Helper()
 	bin := Binary()
 	if bin == "" {
 		if os.Getenv("CI") == "true" {
@@ -78,9 +85,9 @@ func StartVersity(t testing.TB) (endpoint, access, secret string) {
 	}
 	var lastErr error
 	for range 3 { // the free port may be taken before versitygw binds it
-		endpoint, err := start(t, bin)
+		endpoint, err := start(t, bin, access, secret)
 		if err == nil {
-			return endpoint, AccessKey, SecretKey
+			return endpoint, access, secret
 		}
 		lastErr = err
 	}
@@ -107,7 +114,7 @@ func (b *syncBuffer) String() string {
 	return b.b.String()
 }
 
-func start(t testing.TB, bin string) (string, error) {
+func start(t testing.TB, bin, access, secret string) (string, error) {
 	port, err := freePort()
 	if err != nil {
 		return "", err
@@ -117,8 +124,8 @@ func start(t testing.TB, bin string) (string, error) {
 	out := &syncBuffer{}
 	cmd := exec.Command(bin,
 		"--port", addr,
-		"--access", AccessKey,
-		"--secret", SecretKey,
+		"--access", access,
+		"--secret", secret,
 		"--region", "us-east-1",
 		"--quiet",
 		"posix", dataDir)

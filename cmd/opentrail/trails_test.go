@@ -1,0 +1,228 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opentrail/opentrail/internal/identity"
+	"github.com/opentrail/opentrail/internal/objstore/s3/s3test"
+)
+
+const trailAccount = "123456789012"
+
+// cli runs the aws CLI with env; it returns stdout, stderr and the exit code.
+func cli(t *testing.T, env []string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command("aws", args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("aws %s: %v", strings.Join(args, " "), err)
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+func cliOK(t *testing.T, env []string, args ...string) string {
+	t.Helper()
+	out, errOut, code := cli(t, env, args...)
+	if code != 0 {
+		t.Fatalf("aws %s: exit %d\n%s", strings.Join(args, " "), code, errOut)
+	}
+	return out
+}
+
+type listed struct {
+	Contents []struct{ Key string }
+}
+
+func listKeys(t *testing.T, env []string, bucket, prefix string) []string {
+	t.Helper()
+	out := cliOK(t, env, "s3api", "list-objects", "--bucket", bucket, "--prefix", prefix, "--output", "json")
+	var l listed
+	if strings.TrimSpace(out) != "" {
+		if err := json.Unmarshal([]byte(out), &l); err != nil {
+			t.Fatalf("list-objects: %v: %s", err, out)
+		}
+	}
+	var keys []string
+	for _, c := range l.Contents {
+		keys = append(keys, c.Key)
+	}
+	return keys
+}
+
+// TestTrailDeliveryValidateLogs is the issue's end-to-end check, with the
+// real aws CLI only: make a bucket, create a trail with log file
+// validation, make calls, wait for log files and digests, and have
+// `aws cloudtrail validate-logs` find everything valid; then change a log
+// file, delete another and alter a digest, and have it report each one.
+// It runs with the embedded bucket store and with versitygw.
+func TestTrailDeliveryValidateLogs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-client test skipped in -short mode")
+	}
+	needTool(t, "aws", "--version")
+	for _, backend := range []string{"embedded", "versitygw"} {
+		t.Run(backend, func(t *testing.T) {
+			dir := t.TempDir()
+			ids, err := identity.Open(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := ids.CreateDefault(trailAccount); err != nil {
+				t.Fatal(err)
+			}
+			key, err := ids.RootKey(trailAccount)
+			if err != nil {
+				t.Fatal(err)
+			}
+			addr := freeAddr(t)
+			args := []string{"--account-id", trailAccount, "--delivery-interval", "1s", "--digest-interval", "4s"}
+			s3URL := "http://" + addr
+			if backend == "versitygw" {
+				endpoint, _, _ := s3test.StartVersityWith(t, key.AccessKeyID, key.SecretAccessKey)
+				s3URL = endpoint
+				args = append(args, "--buckets-endpoint", endpoint)
+				t.Setenv("OPENTRAIL_BUCKETS_ACCESS_KEY_ID", key.AccessKeyID)
+				t.Setenv("OPENTRAIL_BUCKETS_SECRET_ACCESS_KEY", key.SecretAccessKey)
+			}
+			srv := startServer(t, dir, addr, args...)
+			defer srv.kill()
+			env := []string{
+				"AWS_ACCESS_KEY_ID=" + key.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + key.SecretAccessKey,
+				"AWS_DEFAULT_REGION=us-east-1", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+				"AWS_EC2_METADATA_DISABLED=true", "AWS_PAGER=",
+				"AWS_ENDPOINT_URL_CLOUDTRAIL=http://" + addr, "AWS_ENDPOINT_URL_S3=" + s3URL,
+			}
+			start := time.Now().UTC().Add(-time.Minute).Format(time.RFC3339)
+			bucket := "trail-logs-" + backend
+			cliOK(t, env, "s3", "mb", "s3://"+bucket)
+			out := cliOK(t, env, "cloudtrail", "create-trail", "--name", "main", "--s3-bucket-name", bucket,
+				"--s3-key-prefix", "audit/", "--enable-log-file-validation", "--output", "json")
+			var created struct{ TrailARN, S3KeyPrefix string }
+			json.Unmarshal([]byte(out), &created)
+			if created.TrailARN != "arn:aws:cloudtrail:us-east-1:"+trailAccount+":trail/main" || created.S3KeyPrefix != "audit" {
+				t.Fatalf("create-trail answered %s", out)
+			}
+			cliOK(t, env, "cloudtrail", "start-logging", "--name", "main")
+			// Calls over a few delivery intervals, so there are several
+			// log files, then digests covering them.
+			for range 4 {
+				cliOK(t, env, "cloudtrail", "describe-trails")
+				cliOK(t, env, "cloudtrail", "lookup-events", "--max-results", "1")
+				time.Sleep(1200 * time.Millisecond)
+			}
+			logPrefix := "audit/AWSLogs/" + trailAccount + "/CloudTrail/us-east-1/"
+			digestPrefix := "audit/AWSLogs/" + trailAccount + "/CloudTrail-Digest/us-east-1/"
+			deadline := time.Now().Add(60 * time.Second)
+			var digests, older []string // older: log files listed by digests before the newest
+			for {
+				digests = listKeys(t, env, bucket, digestPrefix)
+				older = older[:0]
+				for _, d := range digests[:max(len(digests)-1, 0)] {
+					var doc struct{ LogFiles []struct{ S3Object string } }
+					json.Unmarshal(gunzipBytes(t, cliGet(t, env, bucket, d)), &doc)
+					for _, f := range doc.LogFiles {
+						older = append(older, f.S3Object)
+					}
+				}
+				if len(older) >= 2 && len(listKeys(t, env, bucket, logPrefix)) >= 3 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("after 60s: %d digests, %d log files in the older ones", len(digests), len(older))
+				}
+				time.Sleep(500 * time.Millisecond)
+			}
+			arn := created.TrailARN
+			vout, verr, code := cli(t, env, "cloudtrail", "validate-logs", "--trail-arn", arn, "--start-time", start, "--verbose")
+			if code != 0 || strings.Contains(vout+verr, "INVALID") || !strings.Contains(vout, "digest files valid") ||
+				!strings.Contains(vout, "log files valid") {
+				t.Fatalf("validate-logs on untouched files: exit %d\n%s\n%s", code, vout, verr)
+			}
+			t.Logf("validate-logs:\n%s", vout)
+
+			// Change one log file, delete another, alter a digest.
+			changed, deleted := older[0], older[1]
+			body := cliGet(t, env, bucket, changed)
+			tampered := regzip(t, bytes.Replace(gunzipBytes(t, body), []byte(`"eventVersion"`), []byte(`"eventVersion" `), 1))
+			cliPut(t, env, bucket, changed, tampered)
+			cliOK(t, env, "s3", "rm", "s3://"+bucket+"/"+deleted)
+			digest := digests[len(digests)-1]
+			dbody := gunzipBytes(t, cliGet(t, env, bucket, digest))
+			cliPut(t, env, bucket, digest, regzip(t, bytes.Replace(dbody, []byte(`"logFiles"`), []byte(` "logFiles"`), 1)))
+
+			vout, verr, code = cli(t, env, "cloudtrail", "validate-logs", "--trail-arn", arn, "--start-time", start)
+			if code != 1 {
+				t.Fatalf("validate-logs after tampering: exit %d\n%s\n%s", code, vout, verr)
+			}
+			for _, want := range []string{
+				"s3://" + bucket + "/" + changed + "\tINVALID: hash value doesn't match",
+				"s3://" + bucket + "/" + deleted + "\tINVALID: not found",
+				"s3://" + bucket + "/" + digest + "\tINVALID: ",
+			} {
+				if !strings.Contains(verr, want) {
+					t.Errorf("validate-logs did not report %q:\n%s\n%s", want, vout, verr)
+				}
+			}
+			t.Logf("validate-logs after tampering:\n%s\n%s", vout, verr)
+		})
+	}
+}
+
+func cliGet(t *testing.T, env []string, bucket, key string) []byte {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "obj")
+	cliOK(t, env, "s3", "cp", "s3://"+bucket+"/"+key, path)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func cliPut(t *testing.T, env []string, bucket, key string, body []byte) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "obj")
+	if err := os.WriteFile(path, body, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cliOK(t, env, "s3", "cp", path, "s3://"+bucket+"/"+key)
+}
+
+func gunzipBytes(t *testing.T, b []byte) []byte {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func regzip(t *testing.T, b []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(b)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
