@@ -1,0 +1,218 @@
+package daemon_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/opentrail/opentrail/internal/config"
+	"github.com/opentrail/opentrail/internal/daemon"
+	"github.com/opentrail/opentrail/internal/notify"
+	"github.com/opentrail/opentrail/internal/sdktest"
+)
+
+func s3Client(t *testing.T, d *daemon.Daemon, account string) *s3.Client {
+	t.Helper()
+	k, err := d.Identities().RootKey(account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s3.New(s3.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String(d.URL()), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(k.AccessKeyID, k.SecretAccessKey, ""),
+		HTTPClient:  sdktest.HTTPClient(awshttp.NewBuildableClient().GetTransport()),
+	})
+}
+
+// webhook records SNS-style notifications and fails the first n.
+type webhook struct {
+	mu    sync.Mutex
+	fail  int
+	calls int
+	got   []notify.Envelope
+}
+
+func (w *webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.calls++
+	if w.fail > 0 {
+		w.fail--
+		rw.WriteHeader(http.StatusInternalServerError)
+		return
+	}
+	var env notify.Envelope
+	b, _ := io.ReadAll(r.Body)
+	json.Unmarshal(b, &env)
+	w.got = append(w.got, env)
+}
+
+// deliveredRequests reads every log file in the bucket and returns the
+// requestIDs of the events in them, with how often each appears.
+func deliveredRequests(t *testing.T, c *s3.Client, bucket string) map[string]int {
+	t.Helper()
+	ctx := context.Background()
+	out := map[string]int{}
+	p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range page.Contents {
+			if strings.Contains(*o.Key, "CloudTrail-Digest") {
+				continue
+			}
+			obj, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: o.Key})
+			if err != nil {
+				t.Fatal(err)
+			}
+			zr, err := gzip.NewReader(obj.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, _ := io.ReadAll(zr)
+			obj.Body.Close()
+			var doc struct {
+				Records []struct {
+					RequestID string `json:"requestID"`
+					EventName string `json:"eventName"`
+				}
+			}
+			if err := json.Unmarshal(raw, &doc); err != nil {
+				t.Fatalf("%s: %v", *o.Key, err)
+			}
+			for _, r := range doc.Records {
+				out[r.RequestID]++
+			}
+		}
+	}
+	return out
+}
+
+func lookupID(t *testing.T, ct *cloudtrail.Client) string {
+	t.Helper()
+	out, err := ct.LookupEvents(context.Background(), &cloudtrail.LookupEventsInput{MaxResults: aws.Int32(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return requestID(out.ResultMetadata)
+}
+
+// A trail records only while it is logging; its files land in the
+// embedded bucket, notifications reach the webhook after retries, and
+// GetTrailStatus tells the truth about all of it.
+func TestTrailLoggingDeliveryAndNotifications(t *testing.T) {
+	hook := &webhook{fail: 2}
+	hs := httptest.NewServer(hook)
+	defer hs.Close()
+	topic := "arn:aws:sns:us-east-1:" + testAccount + ":trail-files"
+	d := startDaemon(t, t.TempDir(), func(c *config.Config) {
+		c.Delivery.Interval = config.Duration(150 * time.Millisecond)
+		c.Notifications.Topics = map[string]string{topic: hs.URL}
+	})
+	ctx := context.Background()
+	ct := rootClient(t, d, testAccount, "us-east-1")
+	s3c := s3Client(t, d, testAccount)
+	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("trail-bucket")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ct.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String("main"), S3BucketName: aws.String("trail-bucket"),
+		SnsTopicName: aws.String("trail-files")}); err != nil {
+		t.Fatal(err)
+	}
+	before := lookupID(t, ct) // not logging yet
+	if _, err := ct.StartLogging(ctx, &cloudtrail.StartLoggingInput{Name: aws.String("main")}); err != nil {
+		t.Fatal(err)
+	}
+	logged1 := lookupID(t, ct)
+	if _, err := ct.StopLogging(ctx, &cloudtrail.StopLoggingInput{Name: aws.String("main")}); err != nil {
+		t.Fatal(err)
+	}
+	stopped := lookupID(t, ct)
+	if _, err := ct.StartLogging(ctx, &cloudtrail.StartLoggingInput{Name: aws.String("main")}); err != nil {
+		t.Fatal(err)
+	}
+	logged2 := lookupID(t, ct)
+
+	deadline := time.Now().Add(20 * time.Second)
+	var st *cloudtrail.GetTrailStatusOutput
+	for {
+		var err error
+		st, err = ct.GetTrailStatus(ctx, &cloudtrail.GetTrailStatusInput{Name: aws.String("main")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := deliveredRequests(t, s3c, "trail-bucket")
+		if got[logged1] == 1 && got[logged2] == 1 && st.LatestNotificationTime != nil {
+			if got[before] != 0 || got[stopped] != 0 {
+				t.Fatalf("events recorded while the trail was not logging were delivered: %v", got)
+			}
+			for id, n := range got {
+				if n != 1 {
+					t.Fatalf("request %s delivered %d times", id, n)
+				}
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not delivered in time: %v; status %+v", got, st)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !aws.ToBool(st.IsLogging) || st.LatestDeliveryTime == nil || st.StartLoggingTime == nil || st.StopLoggingTime == nil ||
+		aws.ToString(st.LatestDeliveryError) != "" || aws.ToString(st.LatestNotificationError) != "" {
+		t.Fatalf("status = %+v", st)
+	}
+	hook.mu.Lock()
+	defer hook.mu.Unlock()
+	if hook.calls < len(hook.got)+2 || len(hook.got) == 0 {
+		t.Fatalf("webhook: %d calls, %d notifications (the first two failed)", hook.calls, len(hook.got))
+	}
+	for _, env := range hook.got {
+		var msg struct {
+			S3Bucket    string   `json:"s3Bucket"`
+			S3ObjectKey []string `json:"s3ObjectKey"`
+		}
+		if err := json.Unmarshal([]byte(env.Message), &msg); err != nil || env.TopicARN != topic || msg.S3Bucket != "trail-bucket" ||
+			len(msg.S3ObjectKey) != 1 || !strings.HasPrefix(msg.S3ObjectKey[0], "AWSLogs/"+testAccount+"/CloudTrail/us-east-1/") {
+			t.Fatalf("notification %+v (%v)", env, err)
+		}
+	}
+}
+
+// The S3 front end and the CloudTrail API share the port; buckets belong
+// to the account that made them, and a trail cannot use another's.
+func TestBucketsBelongToTheirAccount(t *testing.T) {
+	d := startDaemon(t, t.TempDir(), nil)
+	ctx := context.Background()
+	if _, err := d.Identities().EnsureAccount(ctx, "444455556666"); err != nil {
+		t.Fatal(err)
+	}
+	mine, theirs := s3Client(t, d, testAccount), s3Client(t, d, "444455556666")
+	if _, err := theirs.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("their-bucket")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mine.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("their-bucket"), Key: aws.String("k"), Body: bytes.NewReader([]byte("x"))}); err == nil {
+		t.Fatal("put into another account's bucket succeeded")
+	}
+	ct := rootClient(t, d, testAccount, "us-east-1")
+	_, err := ct.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String("trail1"), S3BucketName: aws.String("their-bucket")})
+	if code := apiCode(err); code != "InsufficientS3BucketPolicyException" {
+		t.Fatalf("trail on another account's bucket: %v", err)
+	}
+}
