@@ -377,6 +377,10 @@ func (e *Engine) syncTrails() []catalog.Trail {
 	changed := false
 	for k, c := range e.st.Chains {
 		t, ok := cur[c.Trail]
+		if ok && (c.Bucket != t.S3BucketName || c.Prefix != t.S3KeyPrefix || c.KMSKeyID != t.KmsKeyID || c.TrailName == "") {
+			c.place(&t)
+			changed = true
+		}
 		if c.Closing {
 			continue
 		}
@@ -416,7 +420,9 @@ func (e *Engine) openChainLocked(t *catalog.Trail, region string) bool {
 		// once it is written (digests() reopens it).
 		return false
 	}
-	e.st.Chains[k] = &chain{Trail: t.ARN(), Account: t.Account, Region: region, Start: e.now().UTC().Truncate(time.Second)}
+	c := &chain{Trail: t.ARN(), Account: t.Account, Region: region, Start: e.now().UTC().Truncate(time.Second)}
+	c.place(t)
+	e.st.Chains[k] = c
 	return true
 }
 

@@ -513,3 +513,38 @@ func TestDeliveryDigestChain(t *testing.T) {
 		}
 	}
 }
+
+// Deleting a trail writes a final digest, into the bucket the trail had,
+// covering the files delivered since the last one.
+func TestDeliveryFinalDigestAfterDelete(t *testing.T) {
+	h := newHarness(t, func(o *delivery.Options) { o.DigestInterval = time.Hour })
+	tr := h.addTrail("Gone", "us-east-1", func(tr *catalog.Trail) { tr.LogFileValidationEnabled = true })
+	h.append(mkEvent(t, 1, acct, "us-east-1"))
+	h.waitDelivered()
+	if err := h.cat.Delete(tr.ARN()); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for h.eng.HasChain(tr.ARN(), "us-east-1") {
+		if time.Now().After(deadline) {
+			t.Fatal("no final digest after DeleteTrail")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var digests []*digest.Document
+	for path, body := range h.objs.snapshot() {
+		if strings.Contains(path, "CloudTrail-Digest") {
+			if !strings.HasPrefix(path, "bucket-gone/AWSLogs/"+acct+"/CloudTrail-Digest/us-east-1/") {
+				t.Fatalf("digest at %s", path)
+			}
+			d, err := digest.Parse(gunzip(t, body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			digests = append(digests, d)
+		}
+	}
+	if len(digests) != 1 || len(digests[0].LogFiles) != 1 {
+		t.Fatalf("digests after delete: %+v", digests)
+	}
+}

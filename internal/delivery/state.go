@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opentrail/opentrail/internal/catalog"
 	"github.com/opentrail/opentrail/internal/digest"
 	"github.com/opentrail/opentrail/internal/store/fileutil"
 )
@@ -63,6 +64,18 @@ type chain struct {
 	Pending    []digest.LogFile `json:"pending"`
 	Closing    bool             `json:"closing,omitempty"`
 	ClosingEnd time.Time        `json:"closingEnd,omitzero"`
+	// Where the chain's digests go: the trail's settings, kept current
+	// while it exists, so a final digest can be written after DeleteTrail.
+	Bucket     string `json:"bucket"`
+	Prefix     string `json:"prefix,omitempty"`
+	TrailName  string `json:"trailName"`
+	HomeRegion string `json:"homeRegion"`
+	KMSKeyID   string `json:"kmsKeyId,omitempty"`
+}
+
+// place copies where digests go from the trail.
+func (c *chain) place(t *catalog.Trail) {
+	c.Bucket, c.Prefix, c.TrailName, c.HomeRegion, c.KMSKeyID = t.S3BucketName, t.S3KeyPrefix, t.Name, t.HomeRegion, t.KmsKeyID
 }
 
 // prevDigest is what the next digest of a chain points back to.

@@ -323,17 +323,9 @@ func (e *Engine) digestOnce(ctx context.Context, k string) (bool, error) {
 		e.mu.Unlock()
 		return false, nil
 	}
-	if !ok {
-		// The trail is gone: its settings went with it, so the final
-		// digest has no bucket to go to. Drop the chain.
-		delete(e.st.Chains, k)
-		err := e.st.save(e.dir)
-		e.mu.Unlock()
-		return false, err
-	}
 	doc := digest.Document{
 		AWSAccountID: c.Account, DigestStartTime: c.Start, DigestEndTime: end,
-		DigestS3Bucket: t.S3BucketName, DigestSignatureAlgorithm: digest.SignatureAlgorithm,
+		DigestS3Bucket: c.Bucket, DigestSignatureAlgorithm: digest.SignatureAlgorithm,
 		LogFiles: []digest.LogFile{},
 	}
 	for _, f := range c.Pending {
@@ -342,7 +334,7 @@ func (e *Engine) digestOnce(ctx context.Context, k string) (bool, error) {
 	if c.Prev != nil {
 		doc.SetPrevious(digest.Link{Bucket: c.Prev.Bucket, Object: c.Prev.Key, Hash: c.Prev.Hash, Signature: c.Prev.Signature})
 	}
-	region, prefix, name, home := c.Region, t.S3KeyPrefix, t.Name, t.HomeRegion
+	region, prefix, name, home, kms := c.Region, c.Prefix, c.TrailName, c.HomeRegion, c.KMSKeyID
 	e.mu.Unlock()
 
 	key, err := layoutDigestKey(prefix, c.Account, region, name, home, end)
@@ -359,7 +351,7 @@ func (e *Engine) digestOnce(ctx context.Context, k string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	opt := putOptions(t.ARN(), t.KmsKeyID)
+	opt := putOptions(c.Trail, kms)
 	opt.Metadata = sealed.Metadata()
 	perr := e.deps.Objects.Put(ctx, doc.DigestS3Bucket, key, sealed.Gzip, opt)
 
@@ -389,7 +381,9 @@ func (e *Engine) digestOnce(ctx context.Context, k string) (bool, error) {
 	// A trail that is logging again gets a new (starting) chain once the
 	// old one is closed.
 	if _, open := e.st.Chains[k]; !open && ok && t.Logging && t.LogFileValidationEnabled {
-		e.st.Chains[k] = &chain{Trail: c.Trail, Account: c.Account, Region: c.Region, Start: e.now().UTC().Truncate(time.Second)}
+		n := &chain{Trail: c.Trail, Account: c.Account, Region: c.Region, Start: e.now().UTC().Truncate(time.Second)}
+		n.place(&t)
+		e.st.Chains[k] = n
 	}
 	return !final, nil
 }
