@@ -13,7 +13,9 @@ package objstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -106,4 +108,66 @@ type Store interface {
 	List(ctx context.Context, bucket, prefix, after string, max int) (ListPage, error)
 	// Delete removes an object; deleting a missing object is not an error.
 	Delete(ctx context.Context, bucket, key string) error
+}
+
+// CheckBucketName applies S3's general-purpose bucket naming rules: 3 to 63
+// characters of lowercase letters, digits, '.' and '-', starting and ending
+// with a letter or digit, no "..", not an IPv4 address, none of the
+// reserved prefixes and suffixes. The error wraps
+// ErrInvalidBucketName and says which rule the name breaks.
+func CheckBucketName(name string) error {
+	bad := func(why string) error {
+		return fmt.Errorf("bucket name %q %s: %w", name, why, ErrInvalidBucketName)
+	}
+	if len(name) < 3 || len(name) > 63 {
+		return bad("must be 3 to 63 characters long")
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '-') {
+			return bad("may hold only lowercase letters, digits, '.' and '-'")
+		}
+	}
+	if !isAlnum(name[0]) || !isAlnum(name[len(name)-1]) {
+		return bad("must start and end with a letter or digit")
+	}
+	if strings.Contains(name, "..") {
+		return bad("must not contain \"..\"")
+	}
+	if isIPv4(name) {
+		return bad("must not be formatted as an IP address")
+	}
+	for _, p := range []string{"xn--", "sthree-", "amzn-s3-demo-"} {
+		if strings.HasPrefix(name, p) {
+			return bad("must not start with the reserved prefix " + p)
+		}
+	}
+	for _, x := range []string{"-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"} {
+		if strings.HasSuffix(name, x) {
+			return bad("must not end with the reserved suffix " + x)
+		}
+	}
+	return nil
+}
+
+func isAlnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
+
+// isIPv4 reports whether s is four dot-separated decimal numbers, the form
+// S3 refuses as a bucket name (it does not check the range, as S3 does not).
+func isIPv4(s string) bool {
+	parts := strings.Split(s, ".")
+	if len(parts) != 4 {
+		return false
+	}
+	for _, p := range parts {
+		if p == "" || len(p) > 3 {
+			return false
+		}
+		for i := 0; i < len(p); i++ {
+			if p[i] < '0' || p[i] > '9' {
+				return false
+			}
+		}
+	}
+	return true
 }

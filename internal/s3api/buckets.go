@@ -6,7 +6,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -173,41 +172,9 @@ func (h *Handler) getBucketLocation(ctx context.Context, w http.ResponseWriter, 
 }
 
 // ValidBucketName reports whether name follows S3's general-purpose bucket
-// naming rules: 3 to 63 characters of lowercase letters, digits, dots and
-// hyphens, beginning and ending with a letter or digit, no two adjacent
-// dots, not shaped like an IPv4 address, and none of the reserved
-// prefixes and suffixes (xn--, sthree-, amzn-s3-demo-, -s3alias,
-// --ol-s3, .mrap, --x-s3, --table-s3).
-func ValidBucketName(name string) bool {
-	if len(name) < 3 || len(name) > 63 {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '.' || c == '-') {
-			return false
-		}
-	}
-	if !isAlnum(name[0]) || !isAlnum(name[len(name)-1]) || strings.Contains(name, "..") {
-		return false
-	}
-	if ip := net.ParseIP(name); ip != nil {
-		return false
-	}
-	for _, p := range []string{"xn--", "sthree-", "amzn-s3-demo-"} {
-		if strings.HasPrefix(name, p) {
-			return false
-		}
-	}
-	for _, s := range []string{"-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"} {
-		if strings.HasSuffix(name, s) {
-			return false
-		}
-	}
-	return true
-}
+// naming rules (objstore.CheckBucketName).
+func ValidBucketName(name string) bool { return objstore.CheckBucketName(name) == nil }
 
-func isAlnum(c byte) bool { return 'a' <= c && c <= 'z' || '0' <= c && c <= '9' }
 
 // validRegion accepts region-shaped names: lowercase letters, digits and
 // hyphens, starting with a letter.

@@ -14,54 +14,8 @@ const (
 	maxComponentLen = 255  // NAME_MAX of common filesystems
 )
 
-// checkBucketName applies the S3 bucket naming rules; the error wraps
-// objstore.ErrInvalidBucketName and says which rule the name breaks.
-func checkBucketName(name string) error {
-	bad := func(why string) error {
-		return fmt.Errorf("bucket name %q %s: %w", name, why, objstore.ErrInvalidBucketName)
-	}
-	if len(name) < 3 || len(name) > 63 {
-		return bad("must be 3 to 63 characters long")
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '-') {
-			return bad("may hold only lowercase letters, digits, '.' and '-'")
-		}
-	}
-	if !isAlnum(name[0]) || !isAlnum(name[len(name)-1]) {
-		return bad("must start and end with a letter or digit")
-	}
-	if strings.Contains(name, "..") {
-		return bad("must not contain \"..\"")
-	}
-	if isIPv4(name) {
-		return bad("must not be formatted as an IP address")
-	}
-	return nil
-}
-
-func isAlnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
-
-// isIPv4 reports whether s is four dot-separated decimal numbers, the form
-// S3 refuses as a bucket name (it does not check the range, as S3 does not).
-func isIPv4(s string) bool {
-	parts := strings.Split(s, ".")
-	if len(parts) != 4 {
-		return false
-	}
-	for _, p := range parts {
-		if p == "" || len(p) > 3 {
-			return false
-		}
-		for i := 0; i < len(p); i++ {
-			if p[i] < '0' || p[i] > '9' {
-				return false
-			}
-		}
-	}
-	return true
-}
+// checkBucketName is objstore.CheckBucketName.
+func checkBucketName(name string) error { return objstore.CheckBucketName(name) }
 
 // checkKey reports whether key can be laid out as a path below a bucket
 // directory; the error wraps objstore.ErrInvalidKey and says why not. It
