@@ -175,7 +175,6 @@ func (h *Handler) getBucketLocation(ctx context.Context, w http.ResponseWriter, 
 // naming rules (objstore.CheckBucketName).
 func ValidBucketName(name string) bool { return objstore.CheckBucketName(name) == nil }
 
-
 // validRegion accepts region-shaped names: lowercase letters, digits and
 // hyphens, starting with a letter.
 func validRegion(s string) bool {
