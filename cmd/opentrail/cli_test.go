@@ -259,3 +259,78 @@ print("ok", len(ids))
 		t.Fatalf("boto3: %s", out)
 	}
 }
+
+// TestBoto3Trails drives the trail operations and the embedded S3 front end
+// with boto3, so botocore's own parsers read every response shape.
+func TestBoto3Trails(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-client test skipped in -short mode")
+	}
+	needTool(t, "python3", "-c", "import boto3")
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	srv := startServer(t, dir, addr, "--delivery-interval", "200ms")
+	defer srv.kill()
+	script := `
+import base64, boto3, gzip, hashlib, json, sys, time
+url = sys.argv[1]
+s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1")
+ct = boto3.client("cloudtrail", endpoint_url=url, region_name="us-east-1")
+west = boto3.client("cloudtrail", endpoint_url=url, region_name="eu-west-1")
+s3.create_bucket(Bucket="boto-trail")
+assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["boto-trail"]
+t = ct.create_trail(Name="boto", S3BucketName="boto-trail", S3KeyPrefix="p", IsMultiRegionTrail=True,
+                    EnableLogFileValidation=True, TagsList=[{"Key": "team", "Value": "sec"}])
+arn = t["TrailARN"]
+assert arn.endswith(":trail/boto") and t["IsMultiRegionTrail"] and t["LogFileValidationEnabled"], t
+try:
+    ct.create_trail(Name="boto", S3BucketName="boto-trail")
+    raise SystemExit("duplicate trail accepted")
+except ct.exceptions.TrailAlreadyExistsException:
+    pass
+try:
+    ct.create_trail(Name="other", S3BucketName="missing-bucket")
+    raise SystemExit("missing bucket accepted")
+except ct.exceptions.S3BucketDoesNotExistException:
+    pass
+shadow = west.describe_trails()["trailList"]
+assert [x["TrailARN"] for x in shadow] == [arn] and shadow[0]["HomeRegion"] == "us-east-1", shadow
+try:
+    west.stop_logging(Name=arn)
+    raise SystemExit("stop_logging from a shadow region accepted")
+except west.exceptions.InvalidHomeRegionException:
+    pass
+sel = ct.put_event_selectors(TrailName="boto", AdvancedEventSelectors=[{"Name": "mgmt", "FieldSelectors": [
+    {"Field": "eventCategory", "Equals": ["Management"]}, {"Field": "readOnly", "Equals": ["true"]}]}])
+assert sel["AdvancedEventSelectors"][0]["Name"] == "mgmt", sel
+assert ct.get_event_selectors(TrailName=arn)["AdvancedEventSelectors"] == sel["AdvancedEventSelectors"]
+ct.start_logging(Name="boto")
+st = ct.get_trail_status(Name="boto")
+assert st["IsLogging"] and "StartLoggingTime" in st, st
+assert ct.list_tags(ResourceIdList=[arn])["ResourceTagList"][0]["TagsList"] == [{"Key": "team", "Value": "sec"}]
+assert [x["Name"] for x in ct.list_trails()["Trails"]] == ["boto"]
+for i in range(5):
+    ct.lookup_events(MaxResults=1)
+deadline = time.time() + 30
+keys = []
+while time.time() < deadline:
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="boto-trail", Prefix="p/AWSLogs/").get("Contents", [])]
+    if keys:
+        break
+    time.sleep(0.2)
+assert keys, "no log file delivered"
+body = s3.get_object(Bucket="boto-trail", Key=keys[0])["Body"].read()
+recs = json.loads(gzip.decompress(body))["Records"]
+assert recs and all(r["readOnly"] for r in recs), recs
+keys_ = ct.list_public_keys()["PublicKeyList"]
+assert keys_ and hashlib.md5(keys_[0]["Value"]).hexdigest() == keys_[0]["Fingerprint"], keys_
+ct.delete_trail(Name="boto")
+assert ct.describe_trails()["trailList"] == []
+print("ok", len(recs))
+`
+	out := runOK(t, []string{"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(dir, "credentials"), "AWS_CONFIG_FILE=/dev/null"},
+		"python3", "-c", script, "http://"+addr)
+	if !strings.HasPrefix(string(out), "ok ") {
+		t.Fatalf("boto3: %s", out)
+	}
+}

@@ -133,7 +133,7 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 	ao.Trails = d.trails
 	ao.Buckets = d.objects
 	ao.Delivery = deliveryStatus{d.delivery}
-	ao.Keys = d.keys
+	ao.Keys = publicKeys{d.keys}
 	h, err := api.New(ao)
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"time"
@@ -29,6 +30,11 @@ func (d *Daemon) openTrails(reg prometheus.Registerer) error {
 	}
 	if d.keys, err = keyring.Open(filepath.Join(d.cfg.DataDir, KeysDir), keyring.DefaultOptions()); err != nil {
 		return err
+	}
+	// A signing key exists from the start (and is rotated from here on),
+	// so ListPublicKeys always has the current one, as at AWS.
+	if _, err := d.keys.Current(delivery.SigningKeySet); err != nil {
+		return fmt.Errorf("signing key: %w", err)
 	}
 	if b := d.cfg.Buckets; b.Endpoint != "" {
 		so := s3.DefaultOptions()
@@ -131,6 +137,17 @@ func (d *Daemon) router(ct http.Handler, auth *identity.Authenticator) http.Hand
 		}
 		s3h.ServeHTTP(w, r)
 	})
+}
+
+// publicKeys serves ListPublicKeys; it makes the keyring rotate first, so
+// the current key is listed even when no digest has been signed lately.
+type publicKeys struct{ k *keyring.Keyring }
+
+func (p publicKeys) Public(set string, start, end time.Time) []keyring.PublicKey {
+	if _, err := p.k.Current(set); err != nil {
+		slog.Default().Error("signing key rotation failed", "err", err)
+	}
+	return p.k.Public(set, start, end)
 }
 
 // deliveryStatus adapts the engine to the API's Delivery interface.
