@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"strings"
 	"time"
 
@@ -38,8 +39,8 @@ func checkTags(in []tagIn, withValues bool) ([]catalog.Tag, error) {
 			return nil, invalid(codeInvalidTag, "TagsList has the key %q more than once.", *t.Key)
 		}
 		seen[*t.Key] = true
-		if withValues && t.Value != nil && len(*t.Value) > 256 {
-			return nil, invalid(codeInvalidTag, "TagsList[%d].Value is %d characters; the maximum is 256.", i, len(*t.Value))
+		if withValues && t.Value != nil && (len(*t.Value) < 1 || len(*t.Value) > 256) {
+			return nil, invalid(codeInvalidTag, "TagsList[%d].Value is %d characters; it must be 1 to 256 (leave Value out for a key without a value).", i, len(*t.Value))
 		}
 		out = append(out, catalog.Tag{Key: *t.Key, Value: t.Value})
 	}
@@ -70,6 +71,12 @@ func (h *Handler) tagTarget(caller identity.Caller, id *string, homeOnly bool) (
 		return catalog.Trail{}, invalid(codeResourceUnsupported, "Resource %s cannot be tagged; tag trails, event data stores, channels or dashboards.", *id)
 	}
 	t, err := h.findTrail(caller, id, "ResourceId", false)
+	var ae *apiError
+	if errors.As(err, &ae) && ae.Code == codeTrailNotFound {
+		// The tag operations declare ResourceNotFoundException, not
+		// TrailNotFoundException (operations.md §2.6).
+		return catalog.Trail{}, invalid(codeResourceNotFound, "%s", ae.Message)
+	}
 	if err != nil {
 		return catalog.Trail{}, err
 	}
@@ -154,11 +161,14 @@ type listTagsOutput struct {
 }
 
 func (h *Handler) listTags(_ context.Context, caller identity.Caller, in *listTagsInput) (*listTagsOutput, error) {
+	// ListTags declares neither InvalidParameterException nor
+	// InvalidParameterCombinationException: ValidationException
+	// (protocol.md §2.5, rule 4).
 	if len(in.ResourceIDList) == 0 {
-		return nil, invalid(codeInvalidParameter, "ResourceIdList is required: give 1 to %d resource ARNs.", maxListTagsIDs)
+		return nil, invalid(codeValidation, "ResourceIdList is required: give 1 to %d resource ARNs.", maxListTagsIDs)
 	}
 	if len(in.ResourceIDList) > maxListTagsIDs {
-		return nil, invalid(codeInvalidParameter, "ResourceIdList has %d ARNs; at most %d are allowed.", len(in.ResourceIDList), maxListTagsIDs)
+		return nil, invalid(codeValidation, "ResourceIdList has %d ARNs; at most %d are allowed.", len(in.ResourceIDList), maxListTagsIDs)
 	}
 	if in.NextToken != nil && *in.NextToken != "" {
 		return nil, invalid("InvalidTokenException", "ListTags returns every tag on one page; NextToken is not valid here.")
@@ -215,7 +225,7 @@ func (h *Handler) listPublicKeys(_ context.Context, _ identity.Caller, in *listP
 		return nil, invalid(codeInvalidTimeRange, "StartTime (%s) is after EndTime (%s).", start.Format(time.RFC3339), end.Format(time.RFC3339))
 	}
 	if in.NextToken != nil && *in.NextToken != "" {
-		return nil, invalid(codeInvalidNextToken, "ListPublicKeys returns every key on one page; NextToken is not valid here.")
+		return nil, invalid("InvalidTokenException", "ListPublicKeys returns every key on one page; NextToken is not valid here.")
 	}
 	out := &listPublicKeysOutput{PublicKeyList: []publicKeyOut{}}
 	if h.opts.Keys == nil {

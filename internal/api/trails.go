@@ -11,6 +11,7 @@ import (
 
 	"github.com/opentrail/opentrail/internal/awsjson"
 	"github.com/opentrail/opentrail/internal/catalog"
+	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/identity"
 	"github.com/opentrail/opentrail/internal/layout"
 	"github.com/opentrail/opentrail/internal/objstore"
@@ -66,6 +67,7 @@ const (
 	codeInvalidInsights     = "InvalidInsightSelectorsException"
 	codeResourceNotFound    = "ResourceNotFoundException"
 	codeResourceUnsupported = "ResourceTypeNotSupportedException"
+	codeValidation          = "ValidationException"
 
 	maxTagsPerResource = 50
 	maxListTagsIDs     = 20
@@ -199,6 +201,11 @@ func parseTrailRef(caller identity.Caller, in string) (trailRef, error) {
 		if err := checkTrailName(name); err != nil {
 			return trailRef{}, err
 		}
+		if p[1] != "aws" {
+			// OpenTrail's trails are all in the aws partition: a trail of
+			// another partition is well formed but cannot exist here.
+			return trailRef{input: in, arn: in, isARN: true}, nil
+		}
 		return trailRef{input: in, arn: catalog.ARN(p[3], p[4], name), isARN: true}, nil
 	}
 	if err := checkTrailName(in); err != nil {
@@ -207,29 +214,19 @@ func parseTrailRef(caller identity.Caller, in string) (trailRef, error) {
 	return trailRef{input: in, arn: catalog.ARN(caller.Region, caller.AccountID, in)}, nil
 }
 
-func validRegionName(s string) bool {
-	if s == "" || len(s) > 32 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
+func validRegionName(s string) bool { return event.ValidRegion(s) }
 
-func isAccountID(s string) bool {
-	if len(s) != 12 {
-		return false
+func isAccountID(s string) bool { return event.ValidAccountID(s) }
+
+// errTrailLimit reports the per-region trail quota; the catalog's error
+// names the full region and the quota.
+func errTrailLimit(caller identity.Caller, err error) error {
+	region, n := caller.Region, 5
+	var le *catalog.LimitError
+	if errors.As(err, &le) {
+		region, n = le.Region, le.Max
 	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
+	return invalid("MaximumNumberOfTrailsExceededException", "User: %s already has %d trails in %s.", caller.AccountID, n, region)
 }
 
 func errTrailNotFound(caller identity.Caller, input string) error {
@@ -346,26 +343,8 @@ func (h *Handler) apply(ctx context.Context, caller identity.Caller, s *trailSet
 
 // checkBucketName enforces the S3 bucket naming rules.
 func checkBucketName(b string) error {
-	bad := func(why string) error {
-		return invalid(codeInvalidBucketName, "Bucket name %q is not valid: %s.", b, why)
-	}
-	if len(b) < 3 || len(b) > 63 {
-		return bad("it must be 3 to 63 characters long")
-	}
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '.' || c == '-') {
-			return bad("only lowercase letters, numbers, periods and hyphens are allowed")
-		}
-	}
-	if !isAlnumByte(b[0]) || !isAlnumByte(b[len(b)-1]) {
-		return bad("it must begin and end with a letter or number")
-	}
-	if strings.Contains(b, "..") {
-		return bad("it must not contain two adjacent periods")
-	}
-	if ip := net.ParseIP(b); ip != nil {
-		return bad("it must not be formatted as an IP address")
+	if err := objstore.CheckBucketName(b); err != nil {
+		return invalid(codeInvalidBucketName, "%s.", strings.TrimSuffix(err.Error(), ": "+objstore.ErrInvalidBucketName.Error()))
 	}
 	return nil
 }
@@ -475,7 +454,7 @@ func (h *Handler) createTrail(ctx context.Context, caller identity.Caller, in *c
 	case errors.Is(err, catalog.ErrExists):
 		return nil, invalid("TrailAlreadyExistsException", "Trail %s already exists for customer: %s", t.Name, caller.AccountID)
 	case errors.Is(err, catalog.ErrLimit):
-		return nil, invalid("MaximumNumberOfTrailsExceededException", "User: %s already has 5 trails in %s.", caller.AccountID, caller.Region)
+		return nil, errTrailLimit(caller, err)
 	case err != nil:
 		return nil, err
 	}
@@ -511,7 +490,7 @@ func (h *Handler) updateTrail(ctx context.Context, caller identity.Caller, in *u
 		return nil
 	})
 	if errors.Is(err, catalog.ErrLimit) {
-		return nil, invalid("MaximumNumberOfTrailsExceededException", "User: %s already has 5 trails in a region this multi-region trail would show in.", caller.AccountID)
+		return nil, errTrailLimit(caller, err)
 	}
 	if err != nil {
 		return nil, h.trailErr(caller, in.Name, err)
@@ -631,7 +610,7 @@ type listTrailsOutput struct {
 func (h *Handler) listTrails(_ context.Context, caller identity.Caller, in *listTrailsInput) (*listTrailsOutput, error) {
 	scope := tokenScope{op: "ListTrails", account: caller.AccountID, region: caller.Region}
 	after := ""
-	if in.NextToken != nil {
+	if in.NextToken != nil && *in.NextToken != "" {
 		cur, err := h.tokens.open(scope, *in.NextToken)
 		if err != nil {
 			return nil, invalid(codeInvalidNextToken, msgBadToken)
@@ -770,7 +749,7 @@ func (h *Handler) putEventSelectors(ctx context.Context, caller identity.Caller,
 	}
 	set := selector.Set{EventSelectors: in.EventSelectors, AdvancedEventSelectors: in.AdvancedEventSelectors}
 	if set.IsZero() {
-		return nil, invalid(codeInvalidParamCombo, "Specify EventSelectors or AdvancedEventSelectors (one of the two, with at least one selector).")
+		return nil, invalid(codeInvalidSelectors, "Specify EventSelectors or AdvancedEventSelectors (one of the two, with at least one selector).")
 	}
 	if err := set.Validate(); err != nil {
 		if errors.Is(err, selector.ErrBothKinds) {
@@ -935,6 +914,9 @@ func logsFor(set selector.Set, typ, category string) bool {
 
 func (h *Handler) getInsightSelectors(_ context.Context, caller identity.Caller, in *insightSelectorsInput) (*insightSelectorsOutput, error) {
 	if in.EventDataStore != nil {
+		if in.TrailName != nil {
+			return nil, invalid(codeInvalidParamCombo, "Specify TrailName or EventDataStore, not both.")
+		}
 		return nil, errUnsupported("GetInsightSelectors for event data stores")
 	}
 	t, err := h.findTrail(caller, in.TrailName, "TrailName", false)

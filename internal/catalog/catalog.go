@@ -39,6 +39,19 @@ var (
 	ErrLimit = errors.New("catalog: too many trails in the region")
 )
 
+// LimitError is ErrLimit with the region that is full and the quota.
+type LimitError struct {
+	Region string
+	Max    int
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("catalog: %s already has %d trails, the most allowed", e.Region, e.Max)
+}
+
+// Is makes errors.Is(err, ErrLimit) true.
+func (e *LimitError) Is(target error) bool { return target == ErrLimit }
+
 // Trail is one trail.
 type Trail struct {
 	Name       string `json:"name"`
@@ -256,7 +269,7 @@ func (c *Catalog) checkLimitLocked(t *Trail, skip string) error {
 			}
 		}
 		if n > c.maxTrail {
-			return fmt.Errorf("%w: %s already has %d trails, the most allowed", ErrLimit, r, c.maxTrail)
+			return &LimitError{Region: r, Max: c.maxTrail}
 		}
 	}
 	return nil
