@@ -38,9 +38,11 @@ type Options struct {
 	// RetryMin and RetryMax bound the back-off between attempts to reach
 	// a bucket or a notification target.
 	RetryMin, RetryMax time.Duration
-	Now                func() time.Time
-	Logger             *slog.Logger
-	Registerer         prometheus.Registerer // nil registers no metrics
+	// ShutdownUpload bounds the last upload pass when Run stops.
+	ShutdownUpload time.Duration
+	Now            func() time.Time
+	Logger         *slog.Logger
+	Registerer     prometheus.Registerer // nil registers no metrics
 }
 
 // DefaultOptions returns AWS's cadence: files every 5 minutes, hourly
@@ -52,6 +54,7 @@ func DefaultOptions() Options {
 		MaxFileBytes:   48 << 20,
 		RetryMin:       time.Second,
 		RetryMax:       time.Minute,
+		ShutdownUpload: 5 * time.Second,
 		Now:            time.Now,
 		Logger:         slog.Default(),
 	}
@@ -155,6 +158,9 @@ func Open(dir string, opts Options) (*Engine, error) {
 	if opts.RetryMax < opts.RetryMin {
 		opts.RetryMax = max(def.RetryMax, opts.RetryMin)
 	}
+	if opts.ShutdownUpload <= 0 {
+		opts.ShutdownUpload = def.ShutdownUpload
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -214,6 +220,11 @@ func (e *Engine) Run(ctx context.Context, deps Deps) error {
 	go func() { defer wg.Done(); e.notifier(ctx) }()
 	err := e.loop(ctx)
 	wg.Wait()
+	// One last pass, so a clean shutdown leaves the files it just staged
+	// in their buckets when they are reachable; what fails stays staged.
+	final, cancel := context.WithTimeout(context.Background(), e.opts.ShutdownUpload)
+	defer cancel()
+	e.uploadPass(final, newBackoff())
 	return err
 }
 
@@ -326,7 +337,12 @@ func (e *Engine) loop(ctx context.Context) error {
 // records read.
 func (e *Engine) consume() (int, error) {
 	total := 0
-	for {
+	for batches := 0; ; batches++ {
+		if batches == 64 {
+			// Let the loop check its timers; the rest is read next turn.
+			e.syncTrails()
+			return total, nil
+		}
 		recs, err := e.deps.Log.Read(2048)
 		if err != nil {
 			return total, err

@@ -53,42 +53,13 @@ func putOptions(trailARN, kmsKeyID string) objstore.PutOptions {
 // uploader puts staged files into their buckets, oldest first, backing off
 // per bucket while one fails.
 func (e *Engine) uploader(ctx context.Context) {
-	backoff := map[string]time.Duration{} // bucket → current back-off
-	retryAt := map[string]time.Time{}
+	b := newBackoff()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		e.mu.Lock()
-		files := append([]*spoolFile(nil), e.st.Spool...)
-		e.mu.Unlock()
-		next := time.Time{}
-		for _, f := range files {
-			if ctx.Err() != nil {
-				return
-			}
-			if at, ok := retryAt[f.Bucket]; ok && e.now().Before(at) {
-				if next.IsZero() || at.Before(next) {
-					next = at
-				}
-				continue
-			}
-			err := e.put(ctx, f)
-			if err == nil {
-				delete(backoff, f.Bucket)
-				delete(retryAt, f.Bucket)
-				continue
-			}
-			if ctx.Err() != nil {
-				return
-			}
-			d := backoff[f.Bucket]
-			d = min(max(2*d, e.opts.RetryMin), e.opts.RetryMax)
-			backoff[f.Bucket] = d
-			retryAt[f.Bucket] = e.now().Add(d)
-			if next.IsZero() || retryAt[f.Bucket].Before(next) {
-				next = retryAt[f.Bucket]
-			}
-			e.log.Warn("delivery: log file upload failed; will retry", "bucket", f.Bucket, "key", f.Key, "retry_in", d, "err", err)
+		next := e.uploadPass(ctx, b)
+		if ctx.Err() != nil {
+			return
 		}
 		wait := time.Hour
 		if !next.IsZero() {
@@ -102,6 +73,52 @@ func (e *Engine) uploader(ctx context.Context) {
 		case <-timer.C:
 		}
 	}
+}
+
+// backoff is the per-bucket retry state of the uploader.
+type backoff struct {
+	delay   map[string]time.Duration
+	retryAt map[string]time.Time
+}
+
+func newBackoff() *backoff {
+	return &backoff{delay: map[string]time.Duration{}, retryAt: map[string]time.Time{}}
+}
+
+// uploadPass tries every staged file whose bucket is not backing off, and
+// returns when the next retry is due (zero when none is).
+func (e *Engine) uploadPass(ctx context.Context, b *backoff) (next time.Time) {
+	e.mu.Lock()
+	files := append([]*spoolFile(nil), e.st.Spool...)
+	e.mu.Unlock()
+	for _, f := range files {
+		if ctx.Err() != nil {
+			return next
+		}
+		if at, ok := b.retryAt[f.Bucket]; ok && e.now().Before(at) {
+			if next.IsZero() || at.Before(next) {
+				next = at
+			}
+			continue
+		}
+		err := e.put(ctx, f)
+		if err == nil {
+			delete(b.delay, f.Bucket)
+			delete(b.retryAt, f.Bucket)
+			continue
+		}
+		if ctx.Err() != nil {
+			return next
+		}
+		d := min(max(2*b.delay[f.Bucket], e.opts.RetryMin), e.opts.RetryMax)
+		b.delay[f.Bucket] = d
+		b.retryAt[f.Bucket] = e.now().Add(d)
+		if next.IsZero() || b.retryAt[f.Bucket].Before(next) {
+			next = b.retryAt[f.Bucket]
+		}
+		e.log.Warn("delivery: log file upload failed; will retry", "bucket", f.Bucket, "key", f.Key, "retry_in", d, "err", err)
+	}
+	return next
 }
 
 // put uploads one staged file and commits the outcome.
