@@ -1,6 +1,6 @@
 // Command opentrail is a self-hosted AWS CloudTrail: it records events,
-// answers LookupEvents for the aws CLI and every AWS SDK, and imports
-// CloudTrail log files.
+// answers LookupEvents for the aws CLI and every AWS SDK, delivers trails'
+// log and digest files, validates them, and imports CloudTrail log files.
 //
 // Usage:
 //
@@ -8,6 +8,7 @@
 //	opentrail import   [--data-dir DIR] PATH...
 //	opentrail bench    [--events N] ...
 //	opentrail fsck     [--data-dir DIR]
+//	opentrail validate-logs --trail-arn ARN --start-time T [--end-time T] ...
 //	opentrail version
 package main
 
@@ -30,6 +31,10 @@ type command interface {
 	Run(ctx context.Context, args []string) error
 }
 
+// errReported is wrapped by errors a command has already reported in its
+// own output; main exits 1 without printing them again.
+var errReported = errors.New("reported")
+
 // usageError is a mistake in how the command was called; main prints it
 // with the subcommand's usage and exits 2.
 type usageError struct {
@@ -47,6 +52,7 @@ func commands(stdout, stderr io.Writer) []command {
 		&importCmd{stdout: stdout, stderr: stderr},
 		&benchCmd{stdout: stdout, stderr: stderr},
 		&fsckCmd{stdout: stdout, stderr: stderr},
+		&validateCmd{stdout: stdout, stderr: stderr},
 		&versionCmd{stdout: stdout},
 	}
 }
@@ -63,7 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	usage := func(w io.Writer) {
 		fmt.Fprintln(w, "OpenTrail: a self-hosted AWS CloudTrail.\n\nUsage: opentrail <command> [flags]\n\nCommands:")
 		for _, c := range cmds {
-			fmt.Fprintf(w, "  %-10s %s\n", c.Name(), c.Summary())
+			fmt.Fprintf(w, "  %-14s %s\n", c.Name(), c.Summary())
 		}
 		fmt.Fprintln(w, "\nRun 'opentrail <command> -h' for a command's flags.")
 	}
@@ -89,6 +95,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		case errors.As(err, &ue):
 			fmt.Fprintln(stderr, "opentrail:", err)
 			return 2
+		case errors.Is(err, errReported):
+			return 1 // the command has said what went wrong
 		default:
 			fmt.Fprintln(stderr, "opentrail:", err)
 			return 1

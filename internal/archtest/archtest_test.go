@@ -53,7 +53,8 @@ var allowed = map[string][]string{
 		"internal/catalog", "internal/delivery", "internal/keyring", "internal/notify", "internal/objstore",
 		"internal/objstore/fsbucket", "internal/objstore/s3", "internal/s3api"},
 	"cmd/opentrail": {"internal/config", "internal/daemon", "internal/event", "internal/identity", "internal/importer",
-		"internal/logfile", "internal/store", "internal/store/fileutil", "internal/store/index", "internal/store/wal"},
+		"internal/logfile", "internal/store", "internal/store/fileutil", "internal/store/index", "internal/store/wal",
+		"internal/validate", "internal/layout"},
 	"internal/archtest": {},
 	"internal/sdktest":  {},
 }
