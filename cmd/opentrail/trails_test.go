@@ -154,6 +154,7 @@ func TestTrailDeliveryValidateLogs(t *testing.T) {
 				t.Fatalf("validate-logs on untouched files: exit %d\n%s\n%s", code, vout, verr)
 			}
 			t.Logf("validate-logs:\n%s", vout)
+			sameAsCLI(t, env, vout, verr, code, "--trail-arn", arn, "--start-time", start, "--verbose")
 
 			// Change one log file, delete another, alter a digest.
 			changed, deleted := older[0], older[1]
@@ -179,6 +180,7 @@ func TestTrailDeliveryValidateLogs(t *testing.T) {
 				}
 			}
 			t.Logf("validate-logs after tampering:\n%s\n%s", vout, verr)
+			sameAsCLI(t, env, vout, verr, code, "--trail-arn", arn, "--start-time", start)
 		})
 	}
 }
@@ -225,4 +227,31 @@ func regzip(t *testing.T, b []byte) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// sameAsCLI runs `opentrail validate-logs` with the aws CLI's environment
+// and arguments and requires its report to match the CLI's. The end time
+// is the CLI's, read from its first line, so both cover the same range.
+func sameAsCLI(t *testing.T, env []string, cliOut, cliErr string, cliCode int, args ...string) {
+	t.Helper()
+	first, _, _ := strings.Cut(cliOut, "\n")
+	_, end, ok := strings.Cut(first, " and ")
+	if !ok {
+		t.Fatalf("unexpected first line %q", first)
+	}
+	cmd := exec.Command(opentrailBin, append(append([]string{"validate-logs"}, args...), "--end-time", end)...)
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	if code != cliCode || stdout.String() != cliOut || stderr.String() != cliErr {
+		t.Errorf("opentrail validate-logs differs from the aws CLI: exit %d vs %d\n--- opentrail stdout\n%s\n--- aws stdout\n%s\n--- opentrail stderr\n%s\n--- aws stderr\n%s",
+			code, cliCode, stdout.String(), cliOut, stderr.String(), cliErr)
+	}
 }
