@@ -59,6 +59,13 @@ type benchFlags struct {
 	keep        bool
 	jsonOut     string
 	cpuprofile  string
+	// The delivery benchmark (bench_delivery.go).
+	delivery         bool
+	rate             int
+	seconds          float64
+	deliveryInterval time.Duration
+	buckets          string
+	versitygw        string
 }
 
 // phaseResult is what one phase reports; a phase runs in a child process so
@@ -85,8 +92,14 @@ func (c *benchCmd) Run(ctx context.Context, args []string) error {
 	fs.BoolVar(&f.keep, "keep", false, "keep the work directory")
 	fs.StringVar(&f.jsonOut, "json", "", "also write the results as JSON to this file")
 	fs.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile of each phase to DIR/<phase>.pprof")
+	fs.BoolVar(&f.delivery, "delivery", false, "measure trail delivery instead: acknowledgement to log file in the bucket, per bucket store")
+	fs.IntVar(&f.rate, "rate", 5000, "with --delivery: events appended per second")
+	fs.Float64Var(&f.seconds, "seconds", 30, "with --delivery: seconds of appending per bucket store")
+	fs.DurationVar(&f.deliveryInterval, "delivery-interval", time.Second, "with --delivery: how often trails' buffered events are written as log files")
+	fs.StringVar(&f.buckets, "buckets", "embedded,versitygw", "with --delivery: bucket stores to measure, comma-separated: embedded (DATA-DIR/buckets), versitygw (S3-compatible server)")
+	fs.StringVar(&f.versitygw, "versitygw", "", "with --delivery: the versitygw binary (default: $OPENTRAIL_VERSITYGW, .cache/bin/versitygw, $PATH)")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: opentrail bench [flags]\n\nGenerates N CloudTrail events shaped like real ones and measures, each beside a\nbaseline from the same run: durable ingest, import from .json.gz, LookupEvents\nlatency per attribute, bytes on disk per event and peak memory per phase.\n\nFlags:")
+		fmt.Fprintln(fs.Output(), "Usage: opentrail bench [flags]\n\nGenerates N CloudTrail events shaped like real ones and measures, each beside a\nbaseline from the same run: durable ingest, import from .json.gz, LookupEvents\nlatency per attribute, bytes on disk per event and peak memory per phase.\n\nWith --delivery it measures instead, per bucket store, the time from an event's\nacknowledgement to its log file in the trail's bucket at --rate events/s.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
@@ -121,6 +134,9 @@ func (c *benchCmd) Run(ctx context.Context, args []string) error {
 		if !f.keep {
 			defer os.RemoveAll(d)
 		}
+	}
+	if f.delivery {
+		return c.orchestrateDelivery(ctx, f)
 	}
 	return c.orchestrate(ctx, f)
 }
@@ -286,6 +302,8 @@ func runPhase(ctx context.Context, f benchFlags) (phaseResult, error) {
 		return phaseIngest(ctx, f, 100, quiet)
 	case "lookup":
 		return phaseLookup(ctx, f, quiet)
+	case "delivery":
+		return phaseDelivery(ctx, f, quiet)
 	}
 	return phaseResult{}, &usageError{cmd: "bench", msg: fmt.Sprintf("unknown phase %q", f.phase)}
 }

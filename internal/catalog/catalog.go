@@ -319,7 +319,16 @@ func (c *Catalog) Delete(arn string) error {
 		c.trails[arn] = old
 		return err
 	}
+	c.gen++
 	return nil
+}
+
+// Generation changes whenever a trail is created, changed or deleted;
+// followers compare it to skip re-reading an unchanged catalogue.
+func (c *Catalog) Generation() uint64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.gen
 }
 
 func (c *Catalog) saveLocked() error {

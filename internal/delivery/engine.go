@@ -67,9 +67,11 @@ type Log interface {
 	Release(seq uint64)
 }
 
-// Trails lists every trail (a *catalog.Catalog).
+// Trails lists every trail (a *catalog.Catalog). Generation MUST change
+// whenever a trail is created, changed or deleted.
 type Trails interface {
 	All() []catalog.Trail
+	Generation() uint64
 }
 
 // Objects is where log and digest files go.
@@ -114,6 +116,10 @@ type Engine struct {
 	matchers map[string]compiled
 	readPos  uint64
 	prev     map[string]catalog.Trail
+	// trailsGen is the catalog generation prev and logging were read at;
+	// logging is nil until the first read.
+	trailsGen uint64
+	logging   []catalog.Trail
 
 	flushes  chan chan error
 	upload   chan struct{}
@@ -294,8 +300,8 @@ func kick(ch chan struct{}) {
 
 // loop follows the log.
 func (e *Engine) loop(ctx context.Context) error {
-	tick := time.NewTicker(min(e.opts.Interval, time.Second))
-	defer tick.Stop()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
 	nextFlush := e.now().Add(e.opts.Interval)
 	for {
 		progress := e.deps.Log.Progress()
@@ -309,11 +315,13 @@ func (e *Engine) loop(ctx context.Context) error {
 			} else {
 				nextFlush = now.Add(e.opts.Interval)
 			}
-			e.digests(ctx)
 		}
 		if n > 0 {
 			continue
 		}
+		e.digests(ctx)
+		// Wake at the next flush, and at least every second for digests.
+		timer.Reset(max(min(nextFlush.Sub(e.now()), time.Second), time.Millisecond))
 		select {
 		case <-ctx.Done():
 			if _, err := e.consume(); err != nil {
@@ -326,9 +334,14 @@ func (e *Engine) loop(ctx context.Context) error {
 				err = e.stageAll()
 			}
 			ch <- err
-			e.digests(ctx)
 		case <-progress:
-		case <-tick.C:
+		case <-timer.C:
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
 		}
 	}
 }
@@ -371,6 +384,11 @@ func (e *Engine) consume() (int, error) {
 // syncTrails returns the logging trails, compiles changed selectors and
 // starts or closes digest chains for trails whose settings changed.
 func (e *Engine) syncTrails() []catalog.Trail {
+	g := e.deps.Trails.Generation()
+	if g == e.trailsGen && e.logging != nil {
+		return e.logging
+	}
+	e.trailsGen = g
 	all := e.deps.Trails.All()
 	cur := make(map[string]catalog.Trail, len(all))
 	var logging []catalog.Trail
@@ -421,6 +439,10 @@ func (e *Engine) syncTrails() []catalog.Trail {
 	}
 	e.mu.Unlock()
 	e.prev = cur
+	if logging == nil {
+		logging = []catalog.Trail{}
+	}
+	e.logging = logging
 	return logging
 }
 

@@ -147,8 +147,28 @@ func loadState(dir string) (*state, error) {
 	if st.Status == nil {
 		st.Status = map[string]*Status{}
 	}
+	for k, c := range st.Chains {
+		if c == nil {
+			delete(st.Chains, k)
+		}
+	}
+	for k, s := range st.Status {
+		if s == nil {
+			delete(st.Status, k)
+		}
+	}
+	notes := st.Notes[:0]
+	for _, n := range st.Notes {
+		if n != nil {
+			notes = append(notes, n)
+		}
+	}
+	st.Notes = notes
 	listed := map[string]bool{}
 	for _, f := range st.Spool {
+		if f == nil || !alnum(f.ID) {
+			return nil, fmt.Errorf("load delivery state: %s lists a staged file with a bad id; the delivery directory was changed by hand", filepath.Join(dir, stateFile))
+		}
 		listed[f.ID+spoolExt] = true
 		if _, err := os.Stat(filepath.Join(dir, spoolDir, f.ID+spoolExt)); err != nil {
 			return nil, fmt.Errorf("load delivery state: staged file %s is missing (%v); the delivery directory was changed by hand", f.ID, err)
@@ -166,6 +186,19 @@ func loadState(dir string) (*state, error) {
 		}
 	}
 	return st, nil
+}
+
+func alnum(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // save commits st.
