@@ -118,8 +118,9 @@ type Engine struct {
 	prev     map[string]catalog.Trail
 	// trailsGen is the catalog generation prev and logging were read at;
 	// logging is nil until the first read.
-	trailsGen uint64
-	logging   []catalog.Trail
+	trailsGen  uint64
+	logging    []catalog.Trail
+	lastCommit time.Time // of an idle checkpoint (commitHandled)
 
 	flushes  chan chan error
 	upload   chan struct{}
@@ -140,7 +141,7 @@ type buffer struct {
 	region         string
 	raws           [][]byte
 	size           int
-	last           uint64
+	first, last    uint64 // seqs of the oldest and newest buffered events
 	newest, oldest time.Time
 	firstRead      time.Time
 }
@@ -362,13 +363,7 @@ func (e *Engine) consume() (int, error) {
 		}
 		if len(recs) == 0 {
 			e.syncTrails()
-			if len(e.buffers) == 0 && total > 0 {
-				// Nothing is buffered: everything read is handled.
-				if err := e.commit(nil, e.readPos); err != nil {
-					return total, err
-				}
-			}
-			return total, nil
+			return total, e.commitHandled()
 		}
 		total += len(recs)
 		trails := e.syncTrails()
@@ -523,6 +518,9 @@ func (e *Engine) route(rec *store.Record, trails []catalog.Trail) error {
 			e.buffers[k] = b
 		}
 		b.trail = *t
+		if len(b.raws) == 0 {
+			b.first = rec.Seq
+		}
 		b.raws = append(b.raws, rec.Raw)
 		b.size += len(rec.Raw) + 1
 		b.last = rec.Seq
@@ -591,9 +589,28 @@ func (e *Engine) stage(keys []string, checkpoint uint64) error {
 	return nil
 }
 
-// commit saves a new checkpoint with nothing staged.
-func (e *Engine) commit(_ []*spoolFile, checkpoint uint64) error {
-	return e.commitStaged(nil, nil, checkpoint)
+// commitHandled moves the checkpoint up to just before the oldest
+// buffered event (the read position when nothing is buffered), at most
+// once a second, so the store can drop the WAL behind it.
+func (e *Engine) commitHandled() error {
+	now := e.now()
+	if now.Sub(e.lastCommit) < time.Second {
+		return nil
+	}
+	ck := e.readPos
+	for _, b := range e.buffers {
+		if len(b.raws) > 0 {
+			ck = min(ck, b.first-1)
+		}
+	}
+	e.mu.Lock()
+	moved := ck > e.st.Checkpoint
+	e.mu.Unlock()
+	if !moved {
+		return nil
+	}
+	e.lastCommit = now
+	return e.commitStaged(nil, nil, ck)
 }
 
 func (e *Engine) commitStaged(files []*spoolFile, marks map[string]uint64, checkpoint uint64) error {

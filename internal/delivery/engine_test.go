@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/opentrail/opentrail/internal/catalog"
 	"github.com/opentrail/opentrail/internal/delivery"
 	"github.com/opentrail/opentrail/internal/digest"
@@ -20,6 +22,7 @@ import (
 	"github.com/opentrail/opentrail/internal/keyring"
 	"github.com/opentrail/opentrail/internal/layout"
 	"github.com/opentrail/opentrail/internal/objstore"
+	"github.com/opentrail/opentrail/internal/selector"
 	"github.com/opentrail/opentrail/internal/store"
 )
 
@@ -546,5 +549,91 @@ func TestDeliveryFinalDigestAfterDelete(t *testing.T) {
 	}
 	if len(digests) != 1 || len(digests[0].LogFiles) != 1 {
 		t.Fatalf("digests after delete: %+v", digests)
+	}
+}
+
+func mkRecord(t testing.TB, id, category, source string, readOnly bool, resources ...map[string]any) event.Event {
+	t.Helper()
+	m := map[string]any{
+		"eventVersion": "1.11", "userIdentity": map[string]any{"type": "Root", "accountId": acct, "arn": "arn:aws:iam::" + acct + ":root"},
+		"eventTime": event.FormatTime(base), "eventSource": source, "eventName": "Op", "awsRegion": "us-east-1",
+		"eventID": id, "readOnly": readOnly, "eventType": "AwsApiCall", "managementEvent": category == "Management",
+		"recipientAccountId": acct, "eventCategory": category,
+	}
+	if len(resources) > 0 {
+		m["resources"] = resources
+	}
+	b, _ := json.Marshal(m)
+	ev, err := event.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+// Trails deliver what their selectors admit: read/write choice, excluded
+// management sources, S3 data-event resources, and advanced selectors.
+func TestDeliveryAppliesSelectors(t *testing.T) {
+	h := newHarness(t, nil)
+	no := false
+	h.addTrail("Writes", "us-east-1", func(tr *catalog.Trail) {
+		tr.Selectors = selector.Basic([]selector.EventSelector{{ReadWriteType: "WriteOnly", ExcludeManagementEventSources: []string{"kms.amazonaws.com"}}})
+	})
+	h.addTrail("Objects", "us-east-1", func(tr *catalog.Trail) {
+		tr.Selectors = selector.Basic([]selector.EventSelector{{IncludeManagementEvents: &no,
+			DataResources: []selector.DataResource{{Type: "AWS::S3::Object", Values: []string{"arn:aws:s3:::logs-bucket/"}}}}})
+	})
+	h.addTrail("Advanced", "us-east-1", func(tr *catalog.Trail) {
+		tr.Selectors = selector.Advanced([]selector.AdvancedEventSelector{{FieldSelectors: []selector.FieldSelector{
+			{Field: "eventCategory", Equals: []string{"Data"}},
+			{Field: "resources.type", Equals: []string{"AWS::S3::Object"}},
+			{Field: "resources.ARN", NotStartsWith: []string{"arn:aws:s3:::logs-bucket/"}},
+		}}})
+	})
+	obj := func(arn string) map[string]any { return map[string]any{"ARN": arn, "type": "AWS::S3::Object"} }
+	h.append(
+		mkRecord(t, "mgmt-read", "Management", "ec2.amazonaws.com", true),
+		mkRecord(t, "mgmt-write", "Management", "ec2.amazonaws.com", false),
+		mkRecord(t, "kms-write", "Management", "kms.amazonaws.com", false),
+		mkRecord(t, "data-logs", "Data", "s3.amazonaws.com", true, obj("arn:aws:s3:::logs-bucket/a.txt")),
+		mkRecord(t, "data-other", "Data", "s3.amazonaws.com", false, obj("arn:aws:s3:::other/b.txt")),
+	)
+	h.waitDelivered()
+	_, seen := logFiles(t, h.objs.snapshot())
+	want := map[string]int{
+		"bucket-writes mgmt-write":   1,
+		"bucket-objects data-logs":   1,
+		"bucket-advanced data-other": 1,
+	}
+	if diff := cmp.Diff(want, seen); diff != "" {
+		t.Fatalf("deliveries (-want +got):\n%s", diff)
+	}
+}
+
+// With nothing buffered the checkpoint follows the log (at most a second
+// behind), so the store can drop WAL segments; a buffered event holds it.
+func TestDeliveryCheckpointFollowsTheLog(t *testing.T) {
+	h := newHarness(t, func(o *delivery.Options) { o.Interval = time.Hour })
+	h.append(mkEvent(t, 1, other, "us-east-1"), mkEvent(t, 2, other, "us-east-1"))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ck, _ := h.eng.Checkpoint()
+		if ck == h.st.Head() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("checkpoint %d, head %d", ck, h.st.Head())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	h.addTrail("T", "us-east-1", nil)
+	h.append(mkEvent(t, 3, acct, "us-east-1")) // buffered for an hour
+	held := h.st.Head() - 1
+	h.append(mkEvent(t, 4, other, "us-east-1"))
+	time.Sleep(1500 * time.Millisecond)
+	h.append(mkEvent(t, 5, other, "us-east-1"))
+	time.Sleep(300 * time.Millisecond)
+	if ck, _ := h.eng.Checkpoint(); ck != held {
+		t.Fatalf("checkpoint %d with an event buffered at %d", ck, held+1)
 	}
 }
