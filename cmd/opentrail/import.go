@@ -87,6 +87,11 @@ func importInto(ctx context.Context, dir string, retention *int, paths []string,
 	so := store.DefaultOptions()
 	so.Retention = settings.Retention()
 	so.Logger = log
+	// A logging trail delivers what is imported when the server next
+	// starts; until then the WAL must keep it.
+	if so.Followers, err = daemon.StoreFollowers(dir); err != nil {
+		return sum, err
+	}
 	st, err := store.Open(filepath.Join(dir, daemon.EventsDir), so)
 	if err != nil {
 		return sum, err

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 	"github.com/opentrail/opentrail/internal/objstore/fsbucket"
 	"github.com/opentrail/opentrail/internal/objstore/s3"
 	"github.com/opentrail/opentrail/internal/s3api"
+	"github.com/opentrail/opentrail/internal/store"
 )
 
 // openTrails opens the trail catalogue, the signing keys, the bucket store
@@ -72,10 +74,44 @@ func (d *Daemon) openTrails(reg prometheus.Registerer) error {
 			return err
 		}
 	}
-	if d.follower, err = d.store.Follow(deliveryFollower, ck); err != nil {
+	d.follower, err = d.store.Follow(deliveryFollower, ck)
+	if errors.Is(err, store.ErrFollowerBehind) && !anyLogging(d.trails) {
+		// The WAL moved on without delivery (an import with no trail
+		// logging): nothing in between was for a trail, so skip it.
+		d.log.Info("trail delivery: starting at the newest event; no trail was logging while the log moved on", "from", ck, "to", d.store.Head())
+		if err := d.delivery.Init(d.store.Head()); err != nil {
+			return err
+		}
+		d.follower, err = d.store.Follow(deliveryFollower, d.store.Head())
+	}
+	if err != nil {
 		return fmt.Errorf("trail delivery: %w", err)
 	}
 	return nil
+}
+
+func anyLogging(c *catalog.Catalog) bool {
+	for _, t := range c.All() {
+		if t.Logging {
+			return true
+		}
+	}
+	return false
+}
+
+// StoreFollowers returns the store followers that must hold the WAL of the
+// data directory dir for a process that opens the store without serving
+// (import): trail delivery, when some trail is logging, so the events it
+// adds are delivered when the server next starts.
+func StoreFollowers(dir string) ([]string, error) {
+	c, err := catalog.Open(filepath.Join(dir, TrailsDir), catalog.DefaultOptions())
+	if err != nil {
+		return nil, err
+	}
+	if anyLogging(c) {
+		return []string{deliveryFollower}, nil
+	}
+	return nil, nil
 }
 
 // startDelivery runs trail delivery until stopDelivery.
