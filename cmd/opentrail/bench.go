@@ -155,28 +155,18 @@ func (c *benchCmd) orchestrate(ctx context.Context, f benchFlags) error {
 		if f.cpuprofile != "" {
 			args = append(args, "--cpuprofile", f.cpuprofile)
 		}
-		cmd := exec.CommandContext(ctx, self, args...)
-		var out bytes.Buffer
-		cmd.Stdout = &out
-		cmd.Stderr = c.stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("bench phase %s: %w", ph, err)
+		r, rusage, err := c.runChild(ctx, self, ph, args)
+		if err != nil {
+			return err
 		}
-		var r phaseResult
-		if err := json.Unmarshal(lastLine(out.Bytes()), &r); err != nil {
-			return fmt.Errorf("bench phase %s: bad result %q: %w", ph, out.String(), err)
-		}
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			r.PeakRSSM = float64(ru.Maxrss) / 1024
+		if rusage != nil {
+			r.PeakRSSM = float64(rusage.Maxrss) / 1024
 		}
 		results[ph] = r
 	}
 	c.report(f, results)
-	if f.jsonOut != "" {
-		b, _ := json.MarshalIndent(results, "", "  ")
-		if err := os.WriteFile(f.jsonOut, b, 0o644); err != nil {
-			return err
-		}
+	if err := writeResults(f.jsonOut, results); err != nil {
+		return err
 	}
 	return nil
 }
@@ -700,4 +690,31 @@ func phaseLookup(ctx context.Context, f benchFlags, log *slog.Logger) (phaseResu
 	res.Latency["base:empty-account"] = percentiles(eb)
 	res.Latency["base:fsync"] = percentiles(fsy)
 	return res, nil
+}
+
+// runChild runs one bench phase in a child process and returns its result
+// and the child's resource usage (nil where the platform has none).
+func (c *benchCmd) runChild(ctx context.Context, self, name string, args []string) (phaseResult, *syscall.Rusage, error) {
+	cmd := exec.CommandContext(ctx, self, args...)
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = c.stderr
+	if err := cmd.Run(); err != nil {
+		return phaseResult{}, nil, fmt.Errorf("bench phase %s: %w", name, err)
+	}
+	var r phaseResult
+	if err := json.Unmarshal(lastLine(out.Bytes()), &r); err != nil {
+		return phaseResult{}, nil, fmt.Errorf("bench phase %s: bad result %q: %w", name, out.String(), err)
+	}
+	ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	return r, ru, nil
+}
+
+// writeResults writes the raw results as JSON when path is set (--json).
+func writeResults(path string, results map[string]phaseResult) error {
+	if path == "" {
+		return nil
+	}
+	b, _ := json.MarshalIndent(results, "", "  ")
+	return os.WriteFile(path, b, 0o644)
 }

@@ -88,16 +88,9 @@ func (c *benchCmd) orchestrateDelivery(ctx context.Context, f benchFlags) error 
 		if f.cpuprofile != "" {
 			args = append(args, "--cpuprofile", f.cpuprofile)
 		}
-		cmd := exec.CommandContext(ctx, self, args...)
-		var out bytes.Buffer
-		cmd.Stdout = &out
-		cmd.Stderr = c.stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("bench phase delivery (%s): %w", b, err)
-		}
-		var r phaseResult
-		if err := json.Unmarshal(lastLine(out.Bytes()), &r); err != nil {
-			return fmt.Errorf("bench phase delivery (%s): bad result %q: %w", b, out.String(), err)
+		r, _, err := c.runChild(ctx, self, "delivery ("+b+")", args)
+		if err != nil {
+			return err
 		}
 		// The phase reports its own peak RSS: the child's rusage would be
 		// the larger of it and versitygw's, its own child.
@@ -106,13 +99,7 @@ func (c *benchCmd) orchestrateDelivery(ctx context.Context, f benchFlags) error 
 	}
 	c.reportDelivery(f, backends, results)
 	fmt.Fprintf(c.stdout, "load average after: %s\n", loadAvg())
-	if f.jsonOut != "" {
-		b, _ := json.MarshalIndent(results, "", "  ")
-		if err := os.WriteFile(f.jsonOut, b, 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
+	return writeResults(f.jsonOut, results)
 }
 
 func (c *benchCmd) reportDelivery(f benchFlags, backends []string, res map[string]phaseResult) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"io"
@@ -175,7 +174,7 @@ func TestValidateLogsEndToEnd(t *testing.T) {
 		logs = nil
 		for _, k := range vlList(t, s3c, bucket, digestPrefix) {
 			var doc struct{ LogFiles []struct{ S3Object string } }
-			if err := json.Unmarshal(vlGunzip(t, vlGet(t, s3c, bucket, k)), &doc); err != nil {
+			if err := json.Unmarshal(gunzipBytes(t, vlGet(t, s3c, bucket, k)), &doc); err != nil {
 				t.Fatalf("%s: %v", k, err)
 			}
 			for _, f := range doc.LogFiles {
@@ -251,7 +250,7 @@ func TestValidateLogsEndToEnd(t *testing.T) {
 	// Replace one log file.
 	changed := logs[0]
 	if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(changed),
-		Body: bytes.NewReader(vlGzip(t, []byte(`{"Records":[]}`)))}); err != nil {
+		Body: bytes.NewReader(regzip(t, []byte(`{"Records":[]}`)))}); err != nil {
 		t.Fatal(err)
 	}
 	out, errOut = validateBoth(1)
@@ -275,9 +274,9 @@ func TestValidateLogsEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	obj.Body.Close()
-	altered := bytes.Replace(vlGunzip(t, vlGet(t, s3c, bucket, newest)), []byte(`"logFiles"`), []byte(` "logFiles"`), 1)
+	altered := bytes.Replace(gunzipBytes(t, vlGet(t, s3c, bucket, newest)), []byte(`"logFiles"`), []byte(` "logFiles"`), 1)
 	if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(newest),
-		Body: bytes.NewReader(vlGzip(t, altered)), Metadata: obj.Metadata}); err != nil {
+		Body: bytes.NewReader(regzip(t, altered)), Metadata: obj.Metadata}); err != nil {
 		t.Fatal(err)
 	}
 	out, errOut = validateBoth(1, "--verbose")
@@ -320,28 +319,4 @@ func vlGet(t *testing.T, c *s3.Client, bucket, key string) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-func vlGunzip(t *testing.T, b []byte) []byte {
-	t.Helper()
-	zr, err := gzip.NewReader(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return raw
-}
-
-func vlGzip(t *testing.T, b []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	zw.Write(b)
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
 }
