@@ -370,7 +370,11 @@ func (e *Engine) digestOnce(ctx context.Context, k string) (bool, error) {
 	}
 	opt := putOptions(c.Trail, kms)
 	opt.Metadata = sealed.Metadata()
-	perr := e.deps.Objects.Put(ctx, doc.DigestS3Bucket, key, sealed.Gzip, opt)
+	// Digests are written by the loop, which trail changes wait for: an
+	// unreachable bucket must not hold it for long (the next turn retries).
+	pctx, cancel := context.WithTimeout(ctx, digestPutTimeout)
+	perr := e.deps.Objects.Put(pctx, doc.DigestS3Bucket, key, sealed.Gzip, opt)
+	cancel()
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -404,6 +408,9 @@ func (e *Engine) digestOnce(ctx context.Context, k string) (bool, error) {
 	}
 	return !final, nil
 }
+
+// digestPutTimeout bounds one digest PUT.
+const digestPutTimeout = 10 * time.Second
 
 // SigningKeySet is the keyring set every digest is signed with. OpenTrail
 // keeps one key set for all regions, so ListPublicKeys in any region finds
