@@ -7,7 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opentrail/opentrail/internal/catalog"
 	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/keyring"
 )
 
 // FuzzLookupEventsBody sends arbitrary bodies to LookupEvents: every
@@ -54,5 +56,69 @@ func FuzzLookupEventsBody(f *testing.F) {
 			t.Fatalf("requestParameters = %s", p)
 		}
 		st.events = st.events[:0] // keep memory flat
+	})
+}
+
+// FuzzTrailOperationBodies sends arbitrary bodies to the trail, selector,
+// tag and public-key operations against a real catalogue: every response
+// is a 200 or a 4xx with a well-formed envelope, never a 500 or a panic.
+func FuzzTrailOperationBodies(f *testing.F) {
+	ops := []string{"CreateTrail", "UpdateTrail", "DeleteTrail", "GetTrail", "DescribeTrails", "ListTrails", "GetTrailStatus",
+		"StartLogging", "StopLogging", "PutEventSelectors", "GetEventSelectors", "PutInsightSelectors", "GetInsightSelectors",
+		"AddTags", "RemoveTags", "ListTags", "ListPublicKeys"}
+	for i, s := range []string{
+		`{"Name":"trail-1","S3BucketName":"bucket-1","IsMultiRegionTrail":true,"TagsList":[{"Key":"a"}]}`,
+		`{"Name":"trail-1","S3KeyPrefix":"p/","SnsTopicName":"t","EnableLogFileValidation":true}`,
+		`{"Name":"arn:aws:cloudtrail:us-east-1:111111111111:trail/trail-1"}`,
+		`{"trailNameList":["trail-1","arn:aws:cloudtrail:eu-west-1:111111111111:trail/x"],"includeShadowTrails":false}`,
+		`{"NextToken":"AAAA"}`, `{"Name":"trail-1"}`, `{"Name":"trail-1"}`, `{"Name":"trail-1"}`,
+		`{"TrailName":"trail-1","AdvancedEventSelectors":[{"FieldSelectors":[{"Field":"eventCategory","Equals":["Data"]},{"Field":"resources.type","Equals":["AWS::S3::Object"]}]}]}`,
+		`{"TrailName":"trail-1"}`,
+		`{"TrailName":"trail-1","InsightSelectors":[{"InsightType":"ApiCallRateInsight","EventCategories":["Management"]}]}`,
+		`{"TrailName":"trail-1","EventDataStore":"x"}`,
+		`{"ResourceId":"arn:aws:cloudtrail:us-east-1:111111111111:trail/trail-1","TagsList":[{"Key":"k","Value":"v"}]}`,
+		`{"ResourceId":"arn:aws:cloudtrail:us-east-1:111111111111:trail/trail-1","TagsList":[{"Key":"k"}]}`,
+		`{"ResourceIdList":["arn:aws:cloudtrail:us-east-1:111111111111:trail/trail-1"]}`,
+		`{"StartTime":1,"EndTime":99999999999}`,
+	} {
+		f.Add(byte(i), []byte(s))
+	}
+	f.Add(byte(0), []byte(`{"Name":"a","S3BucketName":"bucket-1","EventSelectors":[{"ReadWriteType":"x"}]}`))
+	cat, err := catalog.Open(f.TempDir(), catalog.DefaultOptions())
+	if err != nil {
+		f.Fatal(err)
+	}
+	ko := keyring.DefaultOptions()
+	ko.Bits = 1024
+	keys, err := keyring.Open(f.TempDir(), ko)
+	if err != nil {
+		f.Fatal(err)
+	}
+	h := newTestHandler(f, func(o *Options) {
+		o.Events = &memStore{}
+		o.Trails, o.Buckets, o.Delivery, o.Keys = cat, testBuckets, &fakeDelivery{}, keys
+	})
+	f.Fuzz(func(t *testing.T, op byte, body []byte) {
+		req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(string(body)))
+		req.Header.Set("X-Amz-Target", "CloudTrail_20131101."+ops[int(op)%len(ops)])
+		req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKIDALICE/20240301/us-east-1/cloudtrail/aws4_request, SignedHeaders=host, Signature=0")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code == http.StatusOK {
+			if !json.Valid(rec.Body.Bytes()) {
+				t.Fatalf("200 with invalid JSON %q", rec.Body)
+			}
+			return
+		}
+		var env struct {
+			Type    string `json:"__type"`
+			Message string `json:"message"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &env); err != nil || env.Type == "" || env.Message == "" {
+			t.Fatalf("status %d, body %q: not an error envelope", rec.Code, rec.Body)
+		}
+		if rec.Code >= 500 {
+			t.Fatalf("%s %q: %d %s", ops[int(op)%len(ops)], body, rec.Code, rec.Body)
+		}
 	})
 }
