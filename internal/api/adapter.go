@@ -72,7 +72,7 @@ type call struct {
 // response.
 func (h *Handler) serveOp(w http.ResponseWriter, r *http.Request, c *call, op *operation, caller identity.Caller, body []byte) {
 	ctx := r.Context()
-	out, err := op.invoke(ctx, caller, body)
+	out, err := op.invoke(withRequestID(ctx, c.requestID), caller, body)
 	var resp []byte
 	if err == nil {
 		resp, err = json.Marshal(out)
@@ -97,4 +97,18 @@ func (h *Handler) serveOp(w http.ResponseWriter, r *http.Request, c *call, op *o
 		h.log.DebugContext(ctx, "api: writing the response failed",
 			slog.String(logKeyRequestID, c.requestID), slog.Any(logKeyErr, err))
 	}
+}
+
+type requestIDKey struct{}
+
+// withRequestID gives operations the request id, which is also the
+// requestID of the call's own event.
+func withRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+// requestIDOf returns the request id withRequestID stored, or "".
+func requestIDOf(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
 }

@@ -713,10 +713,13 @@ func (h *Handler) setLogging(ctx context.Context, caller identity.Caller, in *na
 	now := h.now().UTC()
 	_, err = h.opts.Trails.Update(t.ARN(), func(cur *catalog.Trail) error {
 		cur.Logging = on
+		cur.StopRequestID = ""
 		if on {
 			cur.StartLoggingTime = now
 		} else {
-			cur.StopLoggingTime = now
+			// The trail records its own StopLogging call, as AWS does;
+			// the call's event is appended after this change.
+			cur.StopLoggingTime, cur.StopRequestID = now, requestIDOf(ctx)
 		}
 		return nil
 	})

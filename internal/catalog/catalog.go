@@ -79,6 +79,9 @@ type Trail struct {
 	StartLoggingTime time.Time `json:"startLoggingTime,omitzero"`
 	StopLoggingTime  time.Time `json:"stopLoggingTime,omitzero"`
 	CreatedTime      time.Time `json:"createdTime"`
+	// StopRequestID is the request id of the StopLogging call that stopped
+	// the trail: delivery still records that one call's event.
+	StopRequestID string `json:"stopRequestId,omitempty"`
 	// Generation increases with every change; followers use it to notice
 	// that a trail changed.
 	Generation uint64 `json:"generation"`

@@ -140,9 +140,11 @@ func TestTrailLoggingDeliveryAndNotifications(t *testing.T) {
 		t.Fatal(err)
 	}
 	logged1 := lookupID(t, ct)
-	if _, err := ct.StopLogging(ctx, &cloudtrail.StopLoggingInput{Name: aws.String("main")}); err != nil {
+	stopOut, err := ct.StopLogging(ctx, &cloudtrail.StopLoggingInput{Name: aws.String("main")})
+	if err != nil {
 		t.Fatal(err)
 	}
+	stopCall := requestID(stopOut.ResultMetadata) // a trail records its own StopLogging call
 	stopped := lookupID(t, ct)
 	if _, err := ct.StartLogging(ctx, &cloudtrail.StartLoggingInput{Name: aws.String("main")}); err != nil {
 		t.Fatal(err)
@@ -158,7 +160,7 @@ func TestTrailLoggingDeliveryAndNotifications(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := deliveredRequests(t, s3c, "trail-bucket")
-		if got[logged1] == 1 && got[logged2] == 1 && st.LatestNotificationTime != nil {
+		if got[logged1] == 1 && got[logged2] == 1 && got[stopCall] == 1 && st.LatestNotificationTime != nil {
 			if got[before] != 0 || got[stopped] != 0 {
 				t.Fatalf("events recorded while the trail was not logging were delivered: %v", got)
 			}
@@ -214,5 +216,77 @@ func TestBucketsBelongToTheirAccount(t *testing.T) {
 	_, err := ct.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String("trail1"), S3BucketName: aws.String("their-bucket")})
 	if code := apiCode(err); code != "InsufficientS3BucketPolicyException" {
 		t.Fatalf("trail on another account's bucket: %v", err)
+	}
+}
+
+// StopLogging on a validated trail writes a final digest that lists the
+// file holding the StopLogging call's own event.
+func TestStopLoggingFinalDigest(t *testing.T) {
+	d := startDaemon(t, t.TempDir(), func(c *config.Config) {
+		c.Delivery.Interval = config.Duration(time.Hour) // only the stop flushes
+	})
+	ctx := context.Background()
+	ct := rootClient(t, d, testAccount, "us-east-1")
+	s3c := s3Client(t, d, testAccount)
+	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("final-digest")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ct.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String("main"), S3BucketName: aws.String("final-digest"),
+		EnableLogFileValidation: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ct.StartLogging(ctx, &cloudtrail.StartLoggingInput{Name: aws.String("main")}); err != nil {
+		t.Fatal(err)
+	}
+	logged := lookupID(t, ct)
+	time.Sleep(1100 * time.Millisecond) // the final digest must end after the chain's start
+	out, err := ct.StopLogging(ctx, &cloudtrail.StopLoggingInput{Name: aws.String("main")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopCall := requestID(out.ResultMetadata)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		st, err := ct.GetTrailStatus(ctx, &cloudtrail.GetTrailStatusInput{Name: aws.String("main")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.LatestDigestDeliveryTime != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no final digest after StopLogging")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	got := deliveredRequests(t, s3c, "final-digest")
+	if got[logged] != 1 || got[stopCall] != 1 {
+		t.Fatalf("delivered %v; want the logged call and the StopLogging call once each", got)
+	}
+	list, err := s3c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("final-digest"), Prefix: aws.String("AWSLogs/" + testAccount + "/CloudTrail")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs, digests []string
+	for _, o := range list.Contents {
+		if strings.Contains(*o.Key, "CloudTrail-Digest") {
+			digests = append(digests, *o.Key)
+		} else {
+			logs = append(logs, *o.Key)
+		}
+	}
+	if len(digests) != 1 {
+		t.Fatalf("digests: %v", digests)
+	}
+	obj, err := s3c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("final-digest"), Key: aws.String(digests[0])})
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, _ := gzip.NewReader(obj.Body)
+	raw, _ := io.ReadAll(zr)
+	var doc struct{ LogFiles []struct{ S3Object string } }
+	json.Unmarshal(raw, &doc)
+	if len(doc.LogFiles) != len(logs) || len(logs) == 0 {
+		t.Fatalf("final digest lists %d files, the bucket holds %d: %s", len(doc.LogFiles), len(logs), raw)
 	}
 }

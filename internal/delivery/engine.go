@@ -3,6 +3,7 @@ package delivery
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -121,6 +122,9 @@ type Engine struct {
 	trailsGen  uint64
 	logging    []catalog.Trail
 	lastCommit time.Time // of an idle checkpoint (commitHandled)
+	// stopSeen maps a trail ARN to the request id of the StopLogging
+	// call whose event delivery has routed; its final digest waits for it.
+	stopSeen map[string]string
 
 	flushes  chan chan error
 	upload   chan struct{}
@@ -189,6 +193,7 @@ func Open(dir string, opts Options) (*Engine, error) {
 		dir: dir, opts: opts, log: opts.Logger, now: opts.Now, st: st,
 		buffers:  map[string]*buffer{},
 		matchers: map[string]compiled{},
+		stopSeen: map[string]string{},
 		flushes:  make(chan chan error),
 		upload:   make(chan struct{}, 1),
 		notify:   make(chan struct{}, 1),
@@ -393,7 +398,8 @@ func (e *Engine) syncTrails() []catalog.Trail {
 		if c, ok := e.matchers[arn]; !ok || c.gen != t.Generation {
 			e.matchers[arn] = compiled{gen: t.Generation, m: selector.Compile(t.Selectors.Effective())}
 		}
-		if t.Logging {
+		if t.Logging || t.StopRequestID != "" {
+			// A trail stopped by StopLogging still records that call.
 			logging = append(logging, t)
 		}
 	}
@@ -421,7 +427,7 @@ func (e *Engine) syncTrails() []catalog.Trail {
 		}
 	}
 	for _, t := range logging {
-		if t.LogFileValidationEnabled {
+		if t.Logging && t.LogFileValidationEnabled {
 			if e.openChainLocked(&t, t.HomeRegion) {
 				changed = true
 			}
@@ -494,6 +500,12 @@ func (e *Engine) route(rec *store.Record, trails []catalog.Trail) error {
 		if !t.IncludeGlobalServiceEvents && globalSources[ev.EventSource] {
 			continue
 		}
+		if !t.Logging {
+			if !isStopCall(ev, t.StopRequestID) {
+				continue
+			}
+			e.stopSeen[t.ARN()] = t.StopRequestID
+		}
 		if !c.m.Match(fields) {
 			continue
 		}
@@ -532,6 +544,31 @@ func (e *Engine) route(rec *store.Record, trails []catalog.Trail) error {
 		}
 	}
 	return nil
+}
+
+// isStopCall reports whether ev is the StopLogging call with requestID.
+func isStopCall(ev *event.Event, requestID string) bool {
+	if requestID == "" || ev.EventName != "StopLogging" || ev.EventSource != "cloudtrail.amazonaws.com" {
+		return false
+	}
+	var r struct {
+		RequestID string `json:"requestID"`
+	}
+	return json.Unmarshal(ev.Raw, &r) == nil && r.RequestID == requestID
+}
+
+// stageTrail stages the buffers of one trail now.
+func (e *Engine) stageTrail(arn string) error {
+	var keys []string
+	for k, b := range e.buffers {
+		if trailOfKey(k) == arn && len(b.raws) > 0 {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	return e.stage(keys, 0)
 }
 
 // stageAll stages every buffer and moves the checkpoint to the read

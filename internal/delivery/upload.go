@@ -320,7 +320,20 @@ func (e *Engine) digestOnce(ctx context.Context, k string) (bool, error) {
 	end := c.Start.Add(e.opts.DigestInterval)
 	final := false
 	if c.Closing {
-		// The final digest waits for the chain's files still in flight.
+		// The final digest covers the trail's events up to the end,
+		// including a StopLogging call's own event: it waits for that
+		// event (a while), then for the trail's buffers to be staged and
+		// its files in flight to land.
+		if t, ok := e.prev[c.Trail]; ok && t.StopRequestID != "" && e.stopSeen[c.Trail] != t.StopRequestID &&
+			e.now().Before(c.ClosingEnd.Add(stopEventWait)) {
+			e.mu.Unlock()
+			return false, nil
+		}
+		e.mu.Unlock()
+		if err := e.stageTrail(c.Trail); err != nil {
+			return false, err
+		}
+		e.mu.Lock()
 		for _, f := range e.st.Spool {
 			if f.Trail == c.Trail && f.Region == c.Region && f.Digest {
 				e.mu.Unlock()
@@ -408,6 +421,10 @@ func (e *Engine) digestOnce(ctx context.Context, k string) (bool, error) {
 	}
 	return !final, nil
 }
+
+// stopEventWait is how long a final digest waits for the StopLogging
+// call's event to reach delivery (normally milliseconds).
+const stopEventWait = time.Minute
 
 // digestPutTimeout bounds one digest PUT.
 const digestPutTimeout = 10 * time.Second
