@@ -84,6 +84,17 @@ func decodePayload(r *http.Request, raw []byte, max int64) ([]byte, map[string]s
 				"The trailer %q was not declared in x-amz-trailer.", name)
 		}
 	}
+	// A declared trailer that never came would skip its checksum check.
+	for _, v := range r.Header.Values("X-Amz-Trailer") {
+		for d := range strings.SplitSeq(v, ",") {
+			if d = strings.ToLower(strings.TrimSpace(d)); d != "" {
+				if _, ok := trailers[d]; !ok {
+					return nil, nil, newErr(http.StatusBadRequest, codeIncompleteBody,
+						"The aws-chunked request body ends without the trailer %q declared in x-amz-trailer.", d)
+				}
+			}
+		}
+	}
 	return data, trailers, nil
 }
 

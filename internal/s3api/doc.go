@@ -5,7 +5,8 @@
 // daemon mounts it on the CloudTrail port and sends it every request that
 // is not a POST with X-Amz-Target.
 //
-// Requests are path-style (/bucket/key) and SigV4-signed with credential
+// Requests are path-style (/bucket/key; an empty bucket name, as in
+// "//key", is InvalidBucketName) and SigV4-signed with credential
 // scope service "s3" (header or presigned URL), checked by an
 // [Authenticator]; any region is accepted. Buckets belong to the account
 // that created them: another account's bucket is AccessDenied for every
@@ -42,7 +43,8 @@
 //     sha1,sha256} verified (BadDigest); If-None-Match: * and If-Match
 //     (checked, then written: not atomic). aws-chunked bodies are
 //     decoded in the STREAMING-UNSIGNED-PAYLOAD-TRAILER mode SDKs use
-//     over HTTPS, with the trailing checksum verified.
+//     over HTTPS, with the trailing checksum verified (every trailer
+//     declared in x-amz-trailer must be present).
 //   - DeleteObject (DELETE /bucket/key): 204, also for a missing key.
 //
 // # Refused

@@ -55,7 +55,8 @@ type Options struct {
 	Auth  Authenticator // required
 	Store Store         // required
 	// MaxObjectBytes bounds a PutObject body (decoded size for aws-chunked
-	// uploads); larger uploads fail with EntityTooLarge. Default 64 MiB.
+	// uploads); larger uploads fail with EntityTooLarge. Default 64 MiB,
+	// at most 5 GiB.
 	MaxObjectBytes int64
 	// Logger receives internal errors (with the request id) and, at debug
 	// level, refused requests. nil discards logs.
@@ -64,6 +65,11 @@ type Options struct {
 
 // DefaultMaxObjectBytes is the default [Options.MaxObjectBytes].
 const DefaultMaxObjectBytes = 64 << 20
+
+// maxObjectBytesLimit is the largest [Options.MaxObjectBytes] New accepts:
+// S3's limit on a single PUT. (Bodies are held in memory; the bound also
+// keeps the read limits derived from it far from overflow.)
+const maxObjectBytesLimit = 5 << 30
 
 // maxRequestBodyBytes bounds the body of every request but PutObject
 // (CreateBucket's configuration document).
@@ -95,6 +101,10 @@ func New(opts Options) (*Handler, error) {
 	}
 	if opts.MaxObjectBytes < 0 {
 		return nil, fmt.Errorf("s3api: Options.MaxObjectBytes is negative (%d)", opts.MaxObjectBytes)
+	}
+	if opts.MaxObjectBytes > maxObjectBytesLimit {
+		return nil, fmt.Errorf("s3api: Options.MaxObjectBytes %d is above %d (5 GiB, S3's largest single PUT)",
+			opts.MaxObjectBytes, int64(maxObjectBytesLimit))
 	}
 	if opts.MaxObjectBytes == 0 {
 		opts.MaxObjectBytes = DefaultMaxObjectBytes
@@ -240,6 +250,9 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request, rc *reqCtx) erro
 	}
 	ctx := r.Context()
 	switch {
+	case rc.bucket == "" && r.URL.Path != "/":
+		// "//key" or "//": an empty bucket name, not the service.
+		return errInvalidBucketName("")
 	case rc.bucket == "":
 		if r.Method == http.MethodGet {
 			return h.listBuckets(ctx, w, rc, q)

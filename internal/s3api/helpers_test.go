@@ -220,6 +220,8 @@ type envOptions struct {
 	now       func() time.Time // verifier clock
 	tls       bool
 	wrap      func(http.Handler) http.Handler
+	// backend, when set, replaces the fake store (e.store stays unused).
+	backend s3api.Store
 }
 
 func newEnv(t *testing.T, eo envOptions) *env {
@@ -243,6 +245,9 @@ func newEnv(t *testing.T, eo envOptions) *env {
 	opts := s3api.DefaultOptions()
 	opts.Auth = identity.NewAuthenticator(ids, sigv4.Options{Now: eo.now})
 	opts.Store = e.store
+	if eo.backend != nil {
+		opts.Store = eo.backend
+	}
 	opts.MaxObjectBytes = eo.maxObject
 	opts.Logger = slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h, err := s3api.New(opts)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"slices"
 	"sort"
@@ -790,6 +791,9 @@ func TestNewOptions(t *testing.T) {
 		"no auth":      {Store: newFakeStore()},
 		"no store":     {Auth: auth},
 		"negative max": {Auth: auth, Store: newFakeStore(), MaxObjectBytes: -1},
+		// Beyond S3's 5 GiB single PUT; near MaxInt64 the read limits
+		// would overflow and uploads be stored empty.
+		"huge max": {Auth: auth, Store: newFakeStore(), MaxObjectBytes: math.MaxInt64},
 	} {
 		if _, err := s3api.New(opts); err == nil {
 			t.Errorf("%s: New succeeded", name)

@@ -79,13 +79,18 @@ func (s *Store) describeKey(bucket, key string) (objstore.Object, error) {
 func (s *Store) listKeys(ctx context.Context, bucket, prefix, after string, limit int) (*walker, error) {
 	dirKey := prefix[:strings.LastIndexByte(prefix, '/')+1] // "" or ends in '/'
 	dir := filepath.Join(s.root, bucket)
+	dirs := []string{bucket}
 	if dirKey != "" {
 		for c := range strings.SplitSeq(strings.TrimSuffix(dirKey, "/"), "/") {
 			if checkComponent(c) != nil {
 				return &walker{}, nil // no stored key has this prefix
 			}
+			dirs = append(dirs, c)
 		}
 		dir = filepath.Join(dir, filepath.FromSlash(dirKey))
+	}
+	if !realDirs(s.root, dirs) {
+		return &walker{}, nil // a link or a file: no objects below
 	}
 	w := walker{ctx: ctx, prefix: prefix, after: after, limit: limit}
 	err := w.walk(dir, dirKey)

@@ -1,7 +1,10 @@
 package fsbucket
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"unicode/utf8"
@@ -76,4 +79,32 @@ func truncate(key string) string {
 		return key
 	}
 	return key[:120] + "..."
+}
+
+// keyDirs returns the directories, relative to a tree's root (ROOT or
+// .meta/objects), that hold the key's file: the bucket, then the key's
+// components but the last. The key must be valid.
+func keyDirs(bucket, key string) []string {
+	parts := strings.Split(key, "/")
+	return append([]string{bucket}, parts[:len(parts)-1]...)
+}
+
+// realDirs reports whether each of base/dirs[0], base/dirs[0]/dirs[1], ...
+// is a directory and not a symbolic link, up to the first that is missing
+// (nothing below it exists). Only directories the store made are
+// followed: a link placed in the tree by hand could lead outside ROOT. (The store itself never makes links; a link swapped in
+// while an operation runs is not guarded against.)
+func realDirs(base string, dirs []string) bool {
+	dir := base
+	for _, d := range dirs {
+		dir = filepath.Join(dir, d)
+		fi, err := os.Lstat(dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			return true // nothing below to follow
+		}
+		if err != nil || !fi.IsDir() {
+			return false
+		}
+	}
+	return true
 }

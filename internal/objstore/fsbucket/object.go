@@ -371,6 +371,10 @@ func (s *Store) open(bucket, key string) (*os.File, objstore.Object, error) {
 	}
 	noKey := fmt.Errorf("%s/%s: %w", bucket, truncate(key), objstore.ErrNoSuchKey)
 	s.ns.RLock()
+	if !realDirs(s.root, keyDirs(bucket, key)) {
+		s.ns.RUnlock()
+		return nil, objstore.Object{}, noKey
+	}
 	f, err := os.OpenFile(s.bodyPath(bucket, key), os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		s.ns.RUnlock()
@@ -480,10 +484,13 @@ func (s *Store) Delete(ctx context.Context, bucket, key string) error {
 // both trees. It returns the directories that lost entries.
 func (s *Store) remove(bucket, key string) ([]string, error) {
 	var dirty []string
-	for _, t := range []struct{ base, path string }{
-		{filepath.Join(s.root, bucket), s.bodyPath(bucket, key)},
-		{filepath.Join(s.objDir, bucket), s.metaPath(bucket, key)},
+	for _, t := range []struct{ tree, base, path string }{
+		{s.root, filepath.Join(s.root, bucket), s.bodyPath(bucket, key)},
+		{s.objDir, filepath.Join(s.objDir, bucket), s.metaPath(bucket, key)},
 	} {
+		if !realDirs(t.tree, keyDirs(bucket, key)) {
+			continue // reached through a link or a file: not an object
+		}
 		fi, err := os.Lstat(t.path)
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) || err == nil && fi.IsDir() {
 			continue // not an object
