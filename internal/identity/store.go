@@ -298,6 +298,22 @@ func NewAuthenticator(s *Store, opts sigv4.Options) *Authenticator {
 	return &Authenticator{Store: s, Verifier: sigv4.NewVerifier(s.Secret, opts)}
 }
 
+// AuthenticateHeaders verifies r's signature before its body is read (see
+// sigv4.Verifier.VerifyHeaders) and returns the caller and the body hash
+// the request declared, which the caller MUST check against the body (nil
+// when the payload is unsigned).
+func (a *Authenticator) AuthenticateHeaders(r *http.Request) (Caller, []byte, error) {
+	res, err := a.Verifier.VerifyHeaders(r.Context(), r)
+	if err != nil {
+		return Caller{}, nil, err
+	}
+	p, ok := a.Store.Principal(res.AccessKeyID)
+	if !ok {
+		return Caller{}, nil, fmt.Errorf("access key %s: %w", res.AccessKeyID, sigv4.ErrUnknownKey)
+	}
+	return Caller{Principal: p, Region: res.Region, Service: res.Service}, res.PayloadSHA256, nil
+}
+
 // Authenticate verifies r and returns the caller. Errors wrap the sigv4
 // sentinels.
 func (a *Authenticator) Authenticate(r *http.Request, body []byte) (Caller, error) {

@@ -2,8 +2,6 @@ package s3api
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -142,7 +140,7 @@ type errorDoc struct {
 
 // wireError resolves err to what the client is sent; internal reports
 // whether it is an unexpected failure that must be logged.
-func wireError(err error, r *http.Request, body []byte) (e *s3Error, internal bool) {
+func wireError(err error, r *http.Request) (e *s3Error, internal bool) {
 	if errors.As(err, &e) {
 		return e, false
 	}
@@ -171,11 +169,6 @@ func wireError(err error, r *http.Request, body []byte) (e *s3Error, internal bo
 		return newErr(http.StatusForbidden, codeTimeTooSkewed,
 			"The difference between the request time and the current time is too large.").with("Detail", msg("")), false
 	case errors.Is(err, sigv4.ErrSignatureMismatch):
-		if declared := r.Header.Get("X-Amz-Content-Sha256"); isHexSHA256(declared) && declared != hashHex(body) {
-			return newErr(http.StatusBadRequest, codeContentSHA256Mismatch,
-				"The provided 'x-amz-content-sha256' header does not match what was computed.").
-				with("ClientComputedContentSHA256", declared).with("S3ComputedContentSHA256", hashHex(body)), false
-		}
 		e := newErr(http.StatusForbidden, codeSignatureDoesNotMatch,
 			"The request signature we calculated does not match the signature you provided. "+
 				"Check your key and signing method.")
@@ -203,7 +196,7 @@ func wireError(err error, r *http.Request, body []byte) (e *s3Error, internal bo
 
 // writeError sends err as an S3 error document (no body for HEAD).
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, rc *reqCtx, err error) {
-	e, internal := wireError(err, r, rc.body)
+	e, internal := wireError(err, r)
 	if internal {
 		h.log.ErrorContext(r.Context(), "s3 request failed",
 			slog.String(logKeyRequestID, rc.id), slog.String(logKeyMethod, r.Method),
@@ -235,17 +228,4 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, rc *reqCtx,
 	hdr.Set("Content-Length", fmt.Sprint(buf.Len()))
 	w.WriteHeader(e.Status)
 	_, _ = w.Write(buf.Bytes())
-}
-
-func hashHex(b []byte) string {
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
-}
-
-func isHexSHA256(s string) bool {
-	if len(s) != 2*sha256.Size {
-		return false
-	}
-	_, err := hex.DecodeString(s)
-	return err == nil
 }

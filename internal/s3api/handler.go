@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/xml"
@@ -22,14 +23,18 @@ import (
 // Authenticator verifies a request's SigV4 signature over its body; it has
 // the shape of internal/api's and [identity.Authenticator] implements it.
 //
-// Authenticate MUST return an error wrapping one of the sigv4 sentinels
-// (ErrMissingAuth, ErrIncomplete, ErrUnknownKey, ErrSignatureMismatch,
-// ErrExpired), optionally inside a *sigv4.Error whose Message is shown to
-// the client, when the request is not authentic. On success the Caller's
-// Region and Service MUST be the credential scope's. Authenticate MUST NOT
-// read r.Body: the handler has already read it into body.
+// AuthenticateHeaders MUST return an error wrapping one of the sigv4
+// sentinels (ErrMissingAuth, ErrIncomplete, ErrUnknownKey,
+// ErrSignatureMismatch, ErrExpired), optionally inside a *sigv4.Error
+// whose Message is shown to the client, when the request is not authentic.
+// It checks the signature from the request line and headers alone, before
+// the body is read, so an unauthenticated upload is refused without being
+// buffered; it returns the body hash the request declared
+// (X-Amz-Content-Sha256), which the handler checks once it has read the
+// body, or nil for an unsigned payload. On success the Caller's Region and
+// Service MUST be the credential scope's. It MUST NOT read r.Body.
 type Authenticator interface {
-	Authenticate(r *http.Request, body []byte) (identity.Caller, error)
+	AuthenticateHeaders(r *http.Request) (identity.Caller, []byte, error)
 }
 
 // Store is the object store as the S3 front end uses it: every method of
@@ -160,18 +165,27 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rc *reqCtx) erro
 	if err := checkStreamingMode(r); err != nil {
 		return err
 	}
+	if r.Header.Get("Authorization") != "" && len(r.Header.Values("X-Amz-Content-Sha256")) == 0 {
+		return newErr(http.StatusBadRequest, codeMissingSecurityHeader,
+			"Your request was missing a required header.").with("MissingHeaderName", "x-amz-content-sha256")
+	}
+	// Authenticate before reading the body: nobody unauthenticated gets
+	// to make the server buffer an upload.
+	caller, declared, err := h.auth.AuthenticateHeaders(r)
+	if err != nil {
+		return err
+	}
 	body, err := h.readBody(r, rc)
 	if err != nil {
 		return err
 	}
 	rc.body = body
-	if r.Header.Get("Authorization") != "" && len(r.Header.Values("X-Amz-Content-Sha256")) == 0 {
-		return newErr(http.StatusBadRequest, codeMissingSecurityHeader,
-			"Your request was missing a required header.").with("MissingHeaderName", "x-amz-content-sha256")
-	}
-	caller, err := h.auth.Authenticate(r, body)
-	if err != nil {
-		return err
+	if declared != nil {
+		if sum := sha256.Sum256(body); !bytes.Equal(sum[:], declared) {
+			return newErr(http.StatusBadRequest, codeContentSHA256Mismatch,
+				"The provided 'x-amz-content-sha256' header does not match what was computed.").
+				with("ClientComputedContentSHA256", hex.EncodeToString(declared)).with("S3ComputedContentSHA256", hex.EncodeToString(sum[:]))
+		}
 	}
 	if caller.Service != signingService {
 		return newErr(http.StatusBadRequest, codeAuthHeaderMalformed,

@@ -89,6 +89,10 @@ type Result struct {
 	// (S3's UNSIGNED-PAYLOAD and STREAMING-UNSIGNED-PAYLOAD-TRAILER, and
 	// every presigned request).
 	UnsignedPayload bool
+	// PayloadSHA256 is the body hash the request declared in
+	// X-Amz-Content-Sha256 (nil when unsigned). Verify has checked the
+	// body against it; after VerifyHeaders the caller must.
+	PayloadSHA256 []byte
 }
 
 // signed is the signature material of a request, from the Authorization
@@ -119,6 +123,31 @@ type signed struct {
 // the server clock. Requests carrying X-Amz-Security-Token fail with
 // [ErrUnknownKey], because OpenTrail issues no session credentials yet.
 func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (Result, error) {
+	return v.verify(ctx, r, body, true)
+}
+
+// VerifyHeaders checks the signature before the body is read, for
+// requests that declare their payload hash (X-Amz-Content-Sha256, required
+// by s3) or sign no payload: a server can refuse an unauthenticated upload
+// without buffering it. Result.PayloadSHA256 is the declared hash, which
+// the caller MUST compare with the SHA-256 of the body it then reads (nil
+// when the payload is unsigned). A header-signed request that declares no
+// hash is an ErrIncomplete error: use Verify.
+func (v *Verifier) VerifyHeaders(ctx context.Context, r *http.Request) (Result, error) {
+	if len(r.Header.Values("X-Amz-Content-Sha256")) == 0 && len(r.Header.Values("Authorization")) > 0 {
+		var rawQuery string
+		if r.URL != nil {
+			rawQuery = r.URL.RawQuery
+		}
+		params, _ := parseQuery(rawQuery)
+		if !hasPresignParams(params) {
+			return Result{}, incomplete("Missing required header for this request: x-amz-content-sha256")
+		}
+	}
+	return v.verify(ctx, r, nil, false)
+}
+
+func (v *Verifier) verify(ctx context.Context, r *http.Request, body []byte, checkBody bool) (Result, error) {
 	var rawQuery string
 	if r.URL != nil {
 		rawQuery = r.URL.RawQuery
@@ -212,7 +241,7 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (Re
 	if mismatch != nil {
 		return Result{}, mismatch
 	}
-	if bodyHash != nil {
+	if bodyHash != nil && checkBody {
 		sum := sha256.Sum256(body)
 		if !hmac.Equal(sum[:], bodyHash) {
 			return Result{}, &Error{Err: ErrSignatureMismatch, Message: msgContentSHA256Mismatch}
@@ -227,6 +256,7 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (Re
 		SignedHeaders:   slices.Clone(s.auth.SignedHeaders),
 		Presigned:       s.presigned,
 		UnsignedPayload: payloadHash == unsignedPayload || payloadHash == streamingUnsignedTrailer,
+		PayloadSHA256:   bodyHash,
 	}, nil
 }
 

@@ -247,8 +247,26 @@ func TestVerifySigned(t *testing.T) {
 				if err != nil {
 					t.Fatalf("host %s: Verify: %v", host, err)
 				}
+				if sum := sha256.Sum256(tc.req.body); res.PayloadSHA256 != nil && !bytes.Equal(res.PayloadSHA256, sum[:]) {
+					t.Errorf("host %s: PayloadSHA256 %x is not the body's", host, res.PayloadSHA256)
+				}
+				declared := res.PayloadSHA256
+				res.PayloadSHA256 = nil
 				if diff := cmp.Diff(tc.want, res); diff != "" {
 					t.Errorf("host %s: Verify result (-want +got):\n%s", host, diff)
+				}
+				// Requests that declare their payload hash verify from
+				// the headers alone, handing the hash to the caller.
+				hres, herr := v.VerifyHeaders(t.Context(), r)
+				switch {
+				case r.Header.Get("X-Amz-Content-Sha256") == "" && !res.Presigned:
+					if !errors.Is(herr, sigv4.ErrIncomplete) {
+						t.Errorf("host %s: VerifyHeaders without a declared hash: %v", host, herr)
+					}
+				case herr != nil:
+					t.Errorf("host %s: VerifyHeaders: %v", host, herr)
+				case !bytes.Equal(hres.PayloadSHA256, declared):
+					t.Errorf("host %s: VerifyHeaders hash %x, Verify %x", host, hres.PayloadSHA256, declared)
 				}
 			}
 
@@ -263,6 +281,7 @@ func TestVerifySigned(t *testing.T) {
 			if got.err != nil {
 				t.Fatalf("server: Verify: %v", got.err)
 			}
+			got.res.PayloadSHA256 = nil // checked above
 			if diff := cmp.Diff(tc.want, got.res); diff != "" {
 				t.Errorf("server: Verify result (-want +got):\n%s", diff)
 			}
