@@ -126,6 +126,10 @@ type Engine struct {
 	// call whose event delivery has routed; its final digest waits for it.
 	stopSeen map[string]string
 
+	runs       map[string]*chainRun // by chain key; guarded by mu
+	digestJobs chan *digestJob
+	digestKick chan struct{}
+
 	flushes  chan chan error
 	upload   chan struct{}
 	notify   chan struct{}
@@ -194,11 +198,16 @@ func Open(dir string, opts Options) (*Engine, error) {
 		buffers:  map[string]*buffer{},
 		matchers: map[string]compiled{},
 		stopSeen: map[string]string{},
-		flushes:  make(chan chan error),
-		upload:   make(chan struct{}, 1),
-		notify:   make(chan struct{}, 1),
-		progress: make(chan struct{}),
-		metrics:  m,
+		runs:     map[string]*chainRun{},
+		// One job per chain at most is in flight; the channel holds
+		// what the loop plans while the digester works.
+		digestJobs: make(chan *digestJob, 256),
+		digestKick: make(chan struct{}, 1),
+		flushes:    make(chan chan error),
+		upload:     make(chan struct{}, 1),
+		notify:     make(chan struct{}, 1),
+		progress:   make(chan struct{}),
+		metrics:    m,
 	}, nil
 }
 
@@ -227,9 +236,10 @@ func (e *Engine) Run(ctx context.Context, deps Deps) error {
 	e.deps = deps
 	e.readPos = e.st.Checkpoint
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); e.uploader(ctx) }()
 	go func() { defer wg.Done(); e.notifier(ctx) }()
+	go func() { defer wg.Done(); e.digester(ctx) }()
 	err := e.loop(ctx)
 	wg.Wait()
 	// One last pass, so a clean shutdown leaves the files it just staged
@@ -311,7 +321,7 @@ func (e *Engine) loop(ctx context.Context) error {
 	nextFlush := e.now().Add(e.opts.Interval)
 	for {
 		progress := e.deps.Log.Progress()
-		n, err := e.consume()
+		n, _, err := e.consume()
 		if err != nil {
 			e.log.Error("delivery: reading the event log failed; retrying", "err", err)
 		}
@@ -325,21 +335,22 @@ func (e *Engine) loop(ctx context.Context) error {
 		if n > 0 {
 			continue
 		}
-		e.digests(ctx)
+		e.digests()
 		// Wake at the next flush, and at least every second for digests.
 		timer.Reset(max(min(nextFlush.Sub(e.now()), time.Second), time.Millisecond))
 		select {
 		case <-ctx.Done():
-			if _, err := e.consume(); err != nil {
+			if err := e.consumeAll(); err != nil {
 				return err
 			}
 			return e.stageAll()
 		case ch := <-e.flushes:
-			_, err := e.consume()
+			err := e.consumeAll()
 			if err == nil {
 				err = e.stageAll()
 			}
 			ch <- err
+		case <-e.digestKick:
 		case <-progress:
 		case <-timer.C:
 		}
@@ -352,31 +363,39 @@ func (e *Engine) loop(ctx context.Context) error {
 	}
 }
 
-// consume reads what the log has and buffers it. It returns the number of
-// records read.
-func (e *Engine) consume() (int, error) {
-	total := 0
-	for batches := 0; ; batches++ {
-		if batches == 64 {
-			// Let the loop check its timers; the rest is read next turn.
-			e.syncTrails()
-			return total, nil
+// consume reads up to 64 batches of what the log has and routes them, so
+// the loop gets back to its timers under sustained load. It returns how
+// many records it read and whether it caught up with the log. Records the
+// log returns together with an error are routed before the error is.
+func (e *Engine) consume() (n int, caughtUp bool, err error) {
+	for range 64 {
+		recs, rerr := e.deps.Log.Read(2048)
+		if len(recs) > 0 {
+			trails := e.syncTrails()
+			for i := range recs {
+				e.route(&recs[i], trails)
+				e.readPos = recs[i].Seq
+			}
+			n += len(recs)
 		}
-		recs, err := e.deps.Log.Read(2048)
-		if err != nil {
-			return total, err
+		if rerr != nil {
+			return n, false, rerr
 		}
 		if len(recs) == 0 {
 			e.syncTrails()
-			return total, e.commitHandled()
+			return n, true, e.commitHandled()
 		}
-		total += len(recs)
-		trails := e.syncTrails()
-		for i := range recs {
-			if err := e.route(&recs[i], trails); err != nil {
-				return total, err
-			}
-			e.readPos = recs[i].Seq
+	}
+	e.syncTrails()
+	return n, false, nil
+}
+
+// consumeAll routes everything the log has now (Flush, shutdown).
+func (e *Engine) consumeAll() error {
+	for {
+		_, done, err := e.consume()
+		if err != nil || done {
+			return err
 		}
 	}
 }
@@ -410,6 +429,7 @@ func (e *Engine) syncTrails() []catalog.Trail {
 	}
 	e.mu.Lock()
 	changed := false
+	var closing []string
 	for k, c := range e.st.Chains {
 		t, ok := cur[c.Trail]
 		if ok && (c.Bucket != t.S3BucketName || c.Prefix != t.S3KeyPrefix || c.KMSKeyID != t.KmsKeyID || c.TrailName == "") {
@@ -419,10 +439,11 @@ func (e *Engine) syncTrails() []catalog.Trail {
 		if c.Closing {
 			continue
 		}
-		if !ok || !t.Logging || !t.LogFileValidationEnabled {
+		if !ok || !t.Logging || !t.LogFileValidationEnabled || !t.Covers(c.Region) {
 			c.Closing = true
 			c.ClosingEnd = e.now().UTC().Truncate(time.Second)
 			changed = true
+			closing = append(closing, c.Trail)
 			e.log.Info("delivery: digest chain closing", "chain", k)
 		}
 	}
@@ -439,6 +460,13 @@ func (e *Engine) syncTrails() []catalog.Trail {
 		}
 	}
 	e.mu.Unlock()
+	// What a closing chain's trail has buffered belongs in its final
+	// digest: stage it now, so the digest waits for it to land.
+	for _, arn := range closing {
+		if err := e.stageTrail(arn); err != nil {
+			e.log.Error("delivery: staging a closing trail's events failed; will retry", "trail", arn, "err", err)
+		}
+	}
 	e.prev = cur
 	if logging == nil {
 		logging = []catalog.Trail{}
@@ -474,8 +502,10 @@ var globalSources = map[string]bool{
 	"signin.amazonaws.com": true,
 }
 
-// route adds rec to the buffer of every logging trail that records it.
-func (e *Engine) route(rec *store.Record, trails []catalog.Trail) error {
+// route adds rec to the buffer of every logging trail that records it. It
+// cannot fail: a buffer that cannot be staged at the size cap keeps
+// growing until the next interval's staging succeeds.
+func (e *Engine) route(rec *store.Record, trails []catalog.Trail) {
 	var ev *event.Event
 	var fields *selector.Fields
 	for i := range trails {
@@ -491,7 +521,7 @@ func (e *Engine) route(rec *store.Record, trails []catalog.Trail) error {
 			p, err := event.Parse(rec.Raw)
 			if err != nil {
 				e.log.Error("delivery: stored event does not parse; not delivered", "seq", rec.Seq, "err", err)
-				return nil
+				return
 			}
 			ev = &p
 			f := selector.FieldsOf(p)
@@ -521,9 +551,10 @@ func (e *Engine) route(rec *store.Record, trails []catalog.Trail) error {
 			// The event would take the file over the cap: write what
 			// the buffer holds first.
 			if err := e.stage([]string{k}, 0); err != nil {
-				return err
+				e.log.Error("delivery: staging a full log file failed; it grows until the next staging", "err", err)
+			} else {
+				b = nil
 			}
-			b = nil
 		}
 		if b == nil {
 			b = &buffer{trail: *t, account: rec.Account, region: rec.Region, firstRead: e.now()}
@@ -543,7 +574,6 @@ func (e *Engine) route(rec *store.Record, trails []catalog.Trail) error {
 			b.oldest = ev.EventTime
 		}
 	}
-	return nil
 }
 
 // isStopCall reports whether ev is the StopLogging call with requestID.
@@ -612,9 +642,9 @@ func (e *Engine) stage(keys []string, checkpoint uint64) error {
 		}
 	}
 	if err := e.commitStaged(files, marks, checkpoint); err != nil {
-		for _, f := range files {
-			os.Remove(filepath.Join(e.dir, spoolDir, f.ID+spoolExt))
-		}
+		// The files stay: the state on disk may list them after all (a
+		// rename that happened before a failed directory fsync), and Open
+		// deletes the ones it does not list.
 		return err
 	}
 	for _, k := range keys {

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/opentrail/opentrail/internal/digest"
-	"github.com/opentrail/opentrail/internal/layout"
 	"github.com/opentrail/opentrail/internal/objstore"
 )
 
@@ -133,7 +132,11 @@ func (e *Engine) put(ctx context.Context, f *spoolFile) error {
 	perr := e.deps.Objects.Put(ctx, f.Bucket, f.Key, body, putOptions(f.Trail, f.KMSKeyID))
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if perr != nil && ctx.Err() != nil {
+		return perr // shutting down: not the bucket's fault
+	}
 	s := e.st.status(sk)
+	oldStatus := *s
 	s.LatestDeliveryAttemptTime = attempt
 	if perr != nil {
 		s.LatestDeliveryError = errorCode(perr)
@@ -170,6 +173,7 @@ func (e *Engine) put(ctx context.Context, f *spoolFile) error {
 		// The object is in place; the next attempt puts the same bytes
 		// again and commits then.
 		e.st.Spool = old
+		*s = oldStatus
 		if c != nil {
 			c.Pending = c.Pending[:len(c.Pending)-1]
 		}
@@ -189,35 +193,54 @@ func (e *Engine) put(ctx context.Context, f *spoolFile) error {
 	return nil
 }
 
-// notifier publishes queued notifications, retrying with back-off.
+// notifier publishes queued notifications in order per topic, backing off
+// per topic while its target fails, so one failing target holds up no
+// other. A note whose trail is gone or no longer has its topic is dropped.
 func (e *Engine) notifier(ctx context.Context) {
-	backoff := time.Duration(0)
+	b := newBackoff() // keyed by topic
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
 		e.mu.Lock()
 		notes := append([]*note(nil), e.st.Notes...)
 		e.mu.Unlock()
-		failed := false
+		topics := map[string]string{}
+		for _, t := range e.deps.Trails.All() {
+			topics[t.ARN()] = t.SnsTopicARN
+		}
+		var next time.Time
 		for _, n := range notes {
 			if ctx.Err() != nil {
 				return
+			}
+			if topics[n.Trail] != n.Topic {
+				e.dropNote(n)
+				continue
+			}
+			if at, ok := b.retryAt[n.Topic]; ok && e.now().Before(at) {
+				if next.IsZero() || at.Before(next) {
+					next = at
+				}
+				continue
 			}
 			if err := e.publish(ctx, n); err != nil {
 				if ctx.Err() != nil {
 					return
 				}
-				e.log.Warn("delivery: notification failed; will retry", "topic", n.Topic, "err", err)
-				failed = true
-				break
+				d := min(max(2*b.delay[n.Topic], e.opts.RetryMin), e.opts.RetryMax)
+				b.delay[n.Topic], b.retryAt[n.Topic] = d, e.now().Add(d)
+				if next.IsZero() || b.retryAt[n.Topic].Before(next) {
+					next = b.retryAt[n.Topic]
+				}
+				e.log.Warn("delivery: notification failed; will retry", "topic", n.Topic, "retry_in", d, "err", err)
+				continue
 			}
+			delete(b.delay, n.Topic)
+			delete(b.retryAt, n.Topic)
 		}
 		wait := time.Hour
-		if failed {
-			backoff = min(max(2*backoff, e.opts.RetryMin), e.opts.RetryMax)
-			wait = backoff
-		} else {
-			backoff = 0
+		if !next.IsZero() {
+			wait = max(next.Sub(e.now()), time.Millisecond)
 		}
 		timer.Reset(wait)
 		select {
@@ -226,6 +249,22 @@ func (e *Engine) notifier(ctx context.Context) {
 		case <-e.notify:
 		case <-timer.C:
 		}
+	}
+}
+
+// dropNote removes a note that can no longer be delivered.
+func (e *Engine) dropNote(n *note) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i, m := range e.st.Notes {
+		if m == n {
+			e.st.Notes = append(e.st.Notes[:i:i], e.st.Notes[i+1:]...)
+			break
+		}
+	}
+	e.log.Info("delivery: notification dropped: its trail is gone or has another topic now", "trail", n.Trail, "topic", n.Topic)
+	if err := e.st.save(e.dir); err != nil {
+		e.log.Error("delivery: saving state failed", "err", err)
 	}
 }
 
@@ -282,160 +321,4 @@ func notifyErrorCode(err error) string {
 		return msg[:i]
 	}
 	return "NotificationFailed"
-}
-
-// digests writes every digest that is due.
-func (e *Engine) digests(ctx context.Context) {
-	e.mu.Lock()
-	keys := make([]string, 0, len(e.st.Chains))
-	for k := range e.st.Chains {
-		keys = append(keys, k)
-	}
-	e.mu.Unlock()
-	for _, k := range keys {
-		for ctx.Err() == nil {
-			done, err := e.digestOnce(ctx, k)
-			if err != nil {
-				e.log.Warn("delivery: digest failed; will retry", "chain", k, "err", err)
-				break
-			}
-			if !done {
-				break
-			}
-		}
-	}
-}
-
-// digestOnce writes the chain's next digest if it is due, and reports
-// whether it wrote one.
-func (e *Engine) digestOnce(ctx context.Context, k string) (bool, error) {
-	e.mu.Lock()
-	c := e.st.Chains[k]
-	if c == nil {
-		e.mu.Unlock()
-		return false, nil
-	}
-	t, ok := e.prev[c.Trail]
-	now := e.now().UTC().Truncate(time.Second)
-	end := c.Start.Add(e.opts.DigestInterval)
-	final := false
-	if c.Closing {
-		// The final digest covers the trail's events up to the end,
-		// including a StopLogging call's own event: it waits for that
-		// event (a while), then for the trail's buffers to be staged and
-		// its files in flight to land.
-		if t, ok := e.prev[c.Trail]; ok && t.StopRequestID != "" && e.stopSeen[c.Trail] != t.StopRequestID &&
-			e.now().Before(c.ClosingEnd.Add(stopEventWait)) {
-			e.mu.Unlock()
-			return false, nil
-		}
-		e.mu.Unlock()
-		if err := e.stageTrail(c.Trail); err != nil {
-			return false, err
-		}
-		e.mu.Lock()
-		for _, f := range e.st.Spool {
-			if f.Trail == c.Trail && f.Region == c.Region && f.Digest {
-				e.mu.Unlock()
-				return false, nil
-			}
-		}
-		if c.ClosingEnd.Before(end) {
-			end, final = c.ClosingEnd, true
-			// Keys have second precision: a final digest must end
-			// after the previous one, or it would overwrite it.
-			if !end.After(c.Start) {
-				end = c.Start.Add(time.Second)
-			}
-		}
-	}
-	if end.After(now) {
-		e.mu.Unlock()
-		return false, nil
-	}
-	doc := digest.Document{
-		AWSAccountID: c.Account, DigestStartTime: c.Start, DigestEndTime: end,
-		DigestS3Bucket: c.Bucket, DigestSignatureAlgorithm: digest.SignatureAlgorithm,
-		LogFiles: []digest.LogFile{},
-	}
-	for _, f := range c.Pending {
-		doc.AddLogFile(f)
-	}
-	if c.Prev != nil {
-		doc.SetPrevious(digest.Link{Bucket: c.Prev.Bucket, Object: c.Prev.Key, Hash: c.Prev.Hash, Signature: c.Prev.Signature})
-	}
-	region, prefix, name, home, kms := c.Region, c.Prefix, c.TrailName, c.HomeRegion, c.KMSKeyID
-	e.mu.Unlock()
-
-	key, err := layoutDigestKey(prefix, c.Account, region, name, home, end)
-	if err != nil {
-		return false, err
-	}
-	doc.DigestS3Object = key
-	sk, err := e.deps.Signer.Current(SigningKeySet)
-	if err != nil {
-		return false, fmt.Errorf("signing key: %w", err)
-	}
-	doc.DigestPublicKeyFingerprint = sk.Fingerprint
-	sealed, err := digest.Seal(&doc, sk.Private)
-	if err != nil {
-		return false, err
-	}
-	opt := putOptions(c.Trail, kms)
-	opt.Metadata = sealed.Metadata()
-	// Digests are written by the loop, which trail changes wait for: an
-	// unreachable bucket must not hold it for long (the next turn retries).
-	pctx, cancel := context.WithTimeout(ctx, digestPutTimeout)
-	perr := e.deps.Objects.Put(pctx, doc.DigestS3Bucket, key, sealed.Gzip, opt)
-	cancel()
-
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s := e.st.status(k)
-	if perr != nil {
-		s.LatestDigestDeliveryError = errorCode(perr)
-		if err := e.st.save(e.dir); err != nil {
-			e.log.Error("delivery: saving status failed", "err", err)
-		}
-		return false, perr
-	}
-	s.LatestDigestDeliveryTime, s.LatestDigestDeliveryError = e.now().UTC(), ""
-	if c.Closing && (final || !end.Before(c.ClosingEnd)) {
-		delete(e.st.Chains, k)
-	} else {
-		c.Start = end
-		c.Pending = c.Pending[len(doc.LogFiles):]
-		c.Prev = &prevDigest{Bucket: sealed.Link.Bucket, Key: sealed.Link.Object, Hash: sealed.Link.Hash, Signature: sealed.Link.Signature}
-	}
-	if err := e.st.save(e.dir); err != nil {
-		return false, err
-	}
-	e.metrics.digests.Inc()
-	e.signalLocked()
-	// A trail that is logging again gets a new (starting) chain once the
-	// old one is closed.
-	if _, open := e.st.Chains[k]; !open && ok && t.Logging && t.LogFileValidationEnabled {
-		n := &chain{Trail: c.Trail, Account: c.Account, Region: c.Region, Start: e.now().UTC().Truncate(time.Second)}
-		n.place(&t)
-		e.st.Chains[k] = n
-	}
-	return !final, nil
-}
-
-// stopEventWait is how long a final digest waits for the StopLogging
-// call's event to reach delivery (normally milliseconds).
-const stopEventWait = time.Minute
-
-// digestPutTimeout bounds one digest PUT.
-const digestPutTimeout = 10 * time.Second
-
-// SigningKeySet is the keyring set every digest is signed with. OpenTrail
-// keeps one key set for all regions, so ListPublicKeys in any region finds
-// the key of any digest: validate-logs asks the CLI's region, which need
-// not be the region the digest covers.
-const SigningKeySet = "global"
-
-// layoutDigestKey builds a digest key.
-func layoutDigestKey(prefix, account, region, name, home string, end time.Time) (string, error) {
-	return layout.DigestKey{Prefix: prefix, Account: account, Region: region, TrailName: name, HomeRegion: home, End: end}.Build()
 }

@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/opentrail/opentrail/internal/store/fileutil"
 )
@@ -445,8 +446,12 @@ type Reader struct {
 	i    int
 	from uint64
 	last uint64 // seq of the last record returned; 0 before the first
-	f    *os.File
-	r    *segReader
+	// live is set by NextBefore: the directory may change under the
+	// reader. finished is the first seq of the last segment it finished.
+	live     bool
+	finished uint64
+	f        *os.File
+	r        *segReader
 }
 
 // NewReader returns a reader positioned at the first record with seq >= from.
@@ -497,9 +502,19 @@ func (rd *Reader) Next() (Record, error) {
 			return Record{}, &CorruptionError{Segment: rd.r.path, Offset: rd.r.off, Err: err}
 		}
 		if !last && rd.r.seq != rd.segs[rd.i+1] {
+			if rd.live {
+				// A directory listing taken while the writer rotates
+				// may miss a segment; NextBefore lists again.
+				rd.finished = rd.segs[rd.i]
+				rd.f.Close()
+				rd.f, rd.r = nil, nil
+				rd.i = len(rd.segs)
+				return Record{}, errStaleList
+			}
 			return Record{}, &CorruptionError{Segment: rd.r.path, Offset: rd.r.off,
 				Err: fmt.Errorf("segment ends at seq %d but the next starts at %d", rd.r.seq-1, rd.segs[rd.i+1])}
 		}
+		rd.finished = rd.segs[rd.i]
 		rd.f.Close()
 		rd.f, rd.r = nil, nil
 		if last {
@@ -517,32 +532,55 @@ func (rd *Reader) Next() (Record, error) {
 // appends after them; segments the writer started after the reader was
 // opened are found when the reader gets to them.
 func (rd *Reader) NextBefore(end uint64) (Record, error) {
+	rd.live = true
 	for {
 		if rd.want() >= end {
 			return Record{}, io.EOF
 		}
 		rec, err := rd.Next()
-		if !errors.Is(err, io.EOF) {
+		if !errors.Is(err, io.EOF) && !errors.Is(err, errStaleList) {
 			return rec, err
 		}
-		// The segments known at open are exhausted but records below end
-		// exist: the writer has rotated since. Find the segment holding
-		// the next record and continue there.
+		// The segments known are exhausted (or their listing was stale)
+		// but records below end exist: the writer has rotated since.
+		// Find the segment holding the next record and continue there.
 		want := rd.want()
-		segs, lerr := listSegments(rd.dir)
-		if lerr != nil {
-			return Record{}, fmt.Errorf("wal reader: %w", lerr)
+		segs, i, err := rd.relist(want)
+		if err != nil {
+			return Record{}, fmt.Errorf("wal reader: record %d is below the durable end %d: %w", want, end, err)
+		}
+		rd.segs, rd.i = segs, i
+		rd.from = want
+	}
+}
+
+// errStaleList marks a segment listing that missed a segment.
+var errStaleList = errors.New("wal reader: stale segment list")
+
+// relist lists the segments again and returns the index of the one that
+// holds want, which must be newer than the segment the reader finished. A
+// listing made while the writer creates a segment may leave that segment
+// out (directory reads race with creation), so it retries for a while.
+func (rd *Reader) relist(want uint64) ([]uint64, int, error) {
+	var last error
+	for attempt := range 200 {
+		if attempt > 0 {
+			time.Sleep(time.Millisecond)
+		}
+		segs, err := listSegments(rd.dir)
+		if err != nil {
+			return nil, 0, err
 		}
 		i := len(segs) - 1
 		for i >= 0 && segs[i] > want {
 			i--
 		}
-		if i < 0 || len(rd.segs) > 0 && segs[i] <= rd.segs[len(rd.segs)-1] {
-			return Record{}, fmt.Errorf("wal reader: record %d is below the durable end %d but not on disk", want, end)
+		if i >= 0 && segs[i] > rd.finished {
+			return segs, i, nil
 		}
-		rd.segs, rd.i = segs, i
-		rd.from = want
+		last = fmt.Errorf("no segment after %d holds it (%d segments)", rd.finished, len(segs))
 	}
+	return nil, 0, last
 }
 
 // want is the seq of the next record the reader will return.
