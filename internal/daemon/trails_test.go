@@ -21,7 +21,9 @@ import (
 
 	"github.com/opentrail/opentrail/internal/config"
 	"github.com/opentrail/opentrail/internal/daemon"
+	"github.com/opentrail/opentrail/internal/identity"
 	"github.com/opentrail/opentrail/internal/notify"
+	"github.com/opentrail/opentrail/internal/objstore/s3/s3test"
 	"github.com/opentrail/opentrail/internal/sdktest"
 )
 
@@ -289,4 +291,90 @@ func TestStopLoggingFinalDigest(t *testing.T) {
 	if len(doc.LogFiles) != len(logs) || len(logs) == 0 {
 		t.Fatalf("final digest lists %d files, the bucket holds %d: %s", len(doc.LogFiles), len(logs), raw)
 	}
+}
+
+// A bucket on an S3-compatible server that goes away only delays delivery:
+// GetTrailStatus shows the error, and once the server is back every event
+// recorded meanwhile is delivered, exactly once.
+func TestUnreachableBucketLosesNothing(t *testing.T) {
+	dir := t.TempDir()
+	ids, err := identity.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ids.CreateDefault(testAccount); err != nil {
+		t.Fatal(err)
+	}
+	key, err := ids.RootKey(testAccount)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := s3test.StartVersityAt(t, key.AccessKeyID, key.SecretAccessKey, s3test.FreeAddr(t), t.TempDir())
+	d := startDaemon(t, dir, func(c *config.Config) {
+		c.Delivery.Interval = config.Duration(100 * time.Millisecond)
+		c.Buckets = config.Buckets{Endpoint: v.Endpoint, AccessKeyID: key.AccessKeyID, SecretAccessKey: key.SecretAccessKey}
+	})
+	ctx := context.Background()
+	ct := rootClient(t, d, testAccount, "us-east-1")
+	vs3 := s3.New(s3.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String(v.Endpoint), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(key.AccessKeyID, key.SecretAccessKey, ""),
+		HTTPClient:  sdktest.HTTPClient(awshttp.NewBuildableClient().GetTransport()),
+	})
+	if _, err := vs3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("away")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ct.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String("main"), S3BucketName: aws.String("away")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ct.StartLogging(ctx, &cloudtrail.StartLoggingInput{Name: aws.String("main")}); err != nil {
+		t.Fatal(err)
+	}
+	var calls []string
+	for range 5 {
+		calls = append(calls, lookupID(t, ct))
+	}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	allDelivered := func() bool {
+		got := deliveredRequests(t, vs3, "away")
+		for _, id := range calls {
+			if got[id] != 1 {
+				return false
+			}
+		}
+		return true
+	}
+	waitFor("the first calls to be delivered", allDelivered)
+
+	v.Stop()
+	for range 5 {
+		calls = append(calls, lookupID(t, ct))
+	}
+	waitFor("a delivery error in GetTrailStatus", func() bool {
+		st, err := ct.GetTrailStatus(ctx, &cloudtrail.GetTrailStatusInput{Name: aws.String("main")})
+		return err == nil && aws.ToString(st.LatestDeliveryError) != ""
+	})
+	for range 5 {
+		calls = append(calls, lookupID(t, ct))
+	}
+	v.Start()
+	waitFor("every call to be delivered after the bucket came back", allDelivered)
+	for id, n := range deliveredRequests(t, vs3, "away") {
+		if n != 1 {
+			t.Fatalf("request %s delivered %d times", id, n)
+		}
+	}
+	waitFor("the delivery error to clear", func() bool {
+		st, err := ct.GetTrailStatus(ctx, &cloudtrail.GetTrailStatusInput{Name: aws.String("main")})
+		return err == nil && aws.ToString(st.LatestDeliveryError) == "" && st.LatestDeliveryTime != nil
+	})
 }

@@ -85,14 +85,79 @@ func StartVersityWith(t testing.TB, access, secret string) (endpoint, _, _ strin
 	}
 	var lastErr error
 	for range 3 { // the free port may be taken before versitygw binds it
-		endpoint, err := start(t, bin, access, secret)
+		port, err := freePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := start(t, bin, access, secret, "127.0.0.1:"+strconv.Itoa(port), t.TempDir())
 		if err == nil {
-			return endpoint, access, secret
+			t.Cleanup(v.Stop)
+			return v.Endpoint, access, secret
 		}
 		lastErr = err
 	}
 	t.Fatalf("start versitygw: %v", lastErr)
 	return "", "", ""
+}
+
+// Versity is a running versitygw that a test may stop and start again on
+// the same address and data, to make its buckets unreachable for a while.
+type Versity struct {
+	Endpoint string
+	t        testing.TB
+	bin      string
+	access   string
+	secret   string
+	addr     string
+	dir      string
+	stop     func()
+}
+
+// StartVersityAt starts versitygw at addr with its data in dir; Stop and
+// Start take it down and bring it back with the same buckets.
+func StartVersityAt(t testing.TB, access, secret, addr, dir string) *Versity {
+	t.Helper()
+	bin := Binary()
+	if bin == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("versitygw binary not found: run scripts/versitygw")
+		}
+		t.Skip("versitygw binary not found: run scripts/versitygw")
+	}
+	v, err := start(t, bin, access, secret, addr, dir)
+	if err != nil {
+		t.Fatalf("start versitygw: %v", err)
+	}
+	t.Cleanup(v.Stop)
+	return v
+}
+
+// Stop kills the server; it is safe to call twice.
+func (v *Versity) Stop() {
+	if v.stop != nil {
+		v.stop()
+		v.stop = nil
+	}
+}
+
+// Start starts the stopped server again on the same address and data.
+func (v *Versity) Start() {
+	v.t.Helper()
+	n, err := start(v.t, v.bin, v.access, v.secret, v.addr, v.dir)
+	if err != nil {
+		v.t.Fatalf("restart versitygw: %v", err)
+	}
+	v.stop = n.stop
+}
+
+// FreeAddr returns a free 127.0.0.1 address.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "127.0.0.1:" + strconv.Itoa(port)
 }
 
 // syncBuffer is a bytes.Buffer safe to write from the process and read
@@ -114,13 +179,7 @@ func (b *syncBuffer) String() string {
 	return b.b.String()
 }
 
-func start(t testing.TB, bin, access, secret string) (string, error) {
-	port, err := freePort()
-	if err != nil {
-		return "", err
-	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	dataDir := t.TempDir()
+func start(t testing.TB, bin, access, secret, addr, dataDir string) (*Versity, error) {
 	out := &syncBuffer{}
 	cmd := exec.Command(bin,
 		"--port", addr,
@@ -131,7 +190,7 @@ func start(t testing.TB, bin, access, secret string) (string, error) {
 		"posix", dataDir)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
-		return "", err
+		return nil, err
 	}
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
@@ -145,10 +204,10 @@ func start(t testing.TB, bin, access, secret string) (string, error) {
 	for {
 		select {
 		case <-exited:
-			return "", fmt.Errorf("versitygw exited early:\n%s", out.String())
+			return nil, fmt.Errorf("versitygw exited early:\n%s", out.String())
 		case <-ctx.Done():
 			stop()
-			return "", fmt.Errorf("versitygw did not answer on %s within 15s:\n%s", addr, out.String())
+			return nil, fmt.Errorf("versitygw did not answer on %s within 15s:\n%s", addr, out.String())
 		case <-time.After(50 * time.Millisecond):
 		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, endpoint+"/", nil)
@@ -160,12 +219,11 @@ func start(t testing.TB, bin, access, secret string) (string, error) {
 		break // any answer (403 without credentials) means it is serving
 	}
 	t.Cleanup(func() {
-		stop()
 		if t.Failed() {
 			t.Logf("versitygw output:\n%s", out.String())
 		}
 	})
-	return endpoint, nil
+	return &Versity{Endpoint: endpoint, t: t, bin: bin, access: access, secret: secret, addr: addr, dir: dataDir, stop: stop}, nil
 }
 
 func freePort() (int, error) {
