@@ -361,7 +361,13 @@ func TestUnreachableBucketLosesNothing(t *testing.T) {
 	}
 	waitFor("a delivery error in GetTrailStatus", func() bool {
 		st, err := ct.GetTrailStatus(ctx, &cloudtrail.GetTrailStatusInput{Name: aws.String("main")})
-		return err == nil && aws.ToString(st.LatestDeliveryError) != ""
+		if err == nil && aws.ToString(st.LatestDeliveryError) != "" {
+			if code := aws.ToString(st.LatestDeliveryError); code != "ServiceUnavailable" {
+				t.Errorf("LatestDeliveryError = %q for a bucket server that does not answer", code)
+			}
+			return true
+		}
+		return false
 	})
 	for range 5 {
 		calls = append(calls, lookupID(t, ct))

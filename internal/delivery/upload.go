@@ -32,6 +32,8 @@ func errorCode(err error) string {
 		return "AccessDenied"
 	case errors.Is(err, objstore.ErrInvalidKey):
 		return "InvalidKey"
+	case errors.Is(err, objstore.ErrUnavailable):
+		return "ServiceUnavailable"
 	case errors.Is(err, context.DeadlineExceeded):
 		return "RequestTimeout"
 	}

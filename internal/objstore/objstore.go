@@ -37,6 +37,9 @@ var (
 	ErrInvalidKey = errors.New("objstore: invalid object key")
 	// ErrInvalidBucketName: the name breaks the S3 bucket naming rules.
 	ErrInvalidBucketName = errors.New("objstore: invalid bucket name")
+	// ErrUnavailable: the store did not answer, or answered that it is
+	// busy or failing (5xx, SlowDown); retrying later may succeed.
+	ErrUnavailable = errors.New("objstore: store unavailable")
 )
 
 // Object describes a stored object.

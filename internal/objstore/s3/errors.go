@@ -41,10 +41,22 @@ func (e *Error) Error() string {
 
 // Unwrap returns the sentinel the code maps to, if any, and the SDK error.
 func (e *Error) Unwrap() []error {
+	out := []error{e.Err}
 	if s := sentinel(e.Code); s != nil {
-		return []error{s, e.Err}
+		out = append(out, s)
 	}
-	return []error{e.Err}
+	if e.transient() {
+		out = append(out, objstore.ErrUnavailable)
+	}
+	return out
+}
+
+// transient is IsTransient for e, without unwrapping e itself.
+func (e *Error) transient() bool {
+	if e.StatusCode != 0 {
+		return transientStatus(e.StatusCode, e.Code)
+	}
+	return IsTransient(e.Err)
 }
 
 // sentinel maps an S3 error code to an objstore sentinel; nil when none

@@ -328,13 +328,13 @@ func TestUnreachable(t *testing.T) {
 	ln.Close() // nothing listens there now
 	s := newStore(t, "http://"+addr, func(o *Options) { o.MaxAttempts = 1 })
 	err = putOp(s)
-	if err == nil || !IsTransient(err) || ErrorCode(err) != "" {
-		t.Errorf("Put to a closed port: %v, IsTransient %v, code %q; want transient with no code", err, IsTransient(err), ErrorCode(err))
+	if err == nil || !IsTransient(err) || ErrorCode(err) != "" || !errors.Is(err, objstore.ErrUnavailable) {
+		t.Errorf("Put to a closed port: %v, IsTransient %v, code %q; want transient (ErrUnavailable) with no code", err, IsTransient(err), ErrorCode(err))
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	err = s.Put(ctx, "trail", "k", nil, objstore.PutOptions{})
-	if err == nil || IsTransient(err) {
+	if err == nil || IsTransient(err) || errors.Is(err, objstore.ErrUnavailable) {
 		t.Errorf("Put with a canceled context: %v, IsTransient %v; want not transient", err, IsTransient(err))
 	}
 	if IsTransient(nil) || ErrorCode(nil) != "" {
