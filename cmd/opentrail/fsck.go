@@ -29,7 +29,7 @@ func (c *fsckCmd) Run(_ context.Context, args []string) error {
 	fs := flag.NewFlagSet("fsck", flag.ContinueOnError)
 	dataDir := fs.String("data-dir", config.DefaultDataDir, "data directory")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: opentrail fsck [--data-dir DIR]\n\nReads every WAL record (checking framing, checksums, sequence numbers and\nthat each record is a valid event), reads every index segment whole\n(checksums, order, counts) and compares the index's checkpoint with the WAL.\nIt changes nothing. Stop the server on DIR first.\n\nFlags:")
+		fmt.Fprintln(fs.Output(), "Usage: opentrail fsck [--data-dir DIR]\n\nReads every WAL record (checking framing, checksums, sequence numbers and\nthat each record is a valid event), reads every index segment whole\n(checksums, order, counts) and compares the index's checkpoint with the WAL;\nchecks the trail catalogue, the signing keys and trail delivery's state.\nIt changes nothing. Stop the server on DIR first.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
@@ -118,6 +118,16 @@ func (c *fsckCmd) Run(_ context.Context, args []string) error {
 		report("the index is at %d, past the WAL's last record %d: the WAL lost records the index had applied", ck, last)
 	case records > 0:
 		fmt.Fprintf(c.stdout, "the next start replays %d WAL records into the index\n", last-ck)
+	}
+	// Trails: the catalogue, the signing keys and delivery's state.
+	tr := daemon.CheckTrails(*dataDir)
+	fmt.Fprintf(c.stdout, "trails: %d (%d logging); delivery: checkpoint %d, %d files staged, %d digest chains, %d notifications waiting\n",
+		tr.Trails, tr.Logging, tr.Delivery.Checkpoint, tr.Delivery.Staged, tr.Delivery.Chains, tr.Delivery.Notes)
+	for _, p := range tr.Problems {
+		report("%s", p)
+	}
+	if records > 0 && tr.Delivery.Checkpoint > last {
+		report("trail delivery is at %d, past the WAL's last record %d: the delivery state does not belong to this event store", tr.Delivery.Checkpoint, last)
 	}
 	if problems > 0 {
 		return errFsckProblems

@@ -120,3 +120,32 @@ func TestFsckIndexSegments(t *testing.T) {
 		t.Fatalf("damaged segment: exit %d\n%s", code, out)
 	}
 }
+
+// fsck checks trail delivery's state: a staged file the state lists but
+// the spool lost is a problem; a healthy directory is OK.
+func TestFsckTrails(t *testing.T) {
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	srv := startServer(t, dir, addr, "--account-id", trailAccount)
+	srv.cmd.Process.Signal(os.Interrupt)
+	srv.cmd.Wait()
+	out, code := runBin(t, "fsck", "--data-dir", dir)
+	if code != 0 || !strings.Contains(out, "trails: 0 (0 logging); delivery: checkpoint") || !strings.HasSuffix(strings.TrimSpace(out), "OK") {
+		t.Fatalf("healthy directory: exit %d\n%s", code, out)
+	}
+	state := filepath.Join(dir, "delivery", "state.json")
+	b, err := os.ReadFile(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = []byte(strings.Replace(string(b), `"spool":null`, `"spool":[{"id":"Gone123","bucket":"b","key":"k"}]`, 1))
+	b = []byte(strings.Replace(string(b), `"spool":[]`, `"spool":[{"id":"Gone123","bucket":"b","key":"k"}]`, 1))
+	if err := os.WriteFile(state, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "delivery", "spool", "Stray1.json.gz"), []byte("x"), 0o644)
+	out, code = runBin(t, "fsck", "--data-dir", dir)
+	if code != 1 || !strings.Contains(out, "staged log file Gone123 for s3://b/k is missing") || !strings.Contains(out, "spool file Stray1.json.gz is not in the delivery state") {
+		t.Fatalf("damaged delivery state: exit %d\n%s", code, out)
+	}
+}

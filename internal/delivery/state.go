@@ -221,3 +221,51 @@ func (st *state) status(k string) *Status {
 	}
 	return s
 }
+
+// Report is what Check found in a delivery directory.
+type Report struct {
+	Checkpoint uint64 // the last WAL seq delivery has handled
+	Staged     int    // files staged, not yet in their buckets
+	Chains     int    // open digest chains
+	Notes      int    // notifications waiting
+	Problems   []string
+}
+
+// Check reads the delivery directory without changing it (for fsck): the
+// state must parse and every staged file it lists must be there. Staged
+// files it does not list are reported too (Open deletes them).
+func Check(dir string) Report {
+	var r Report
+	b, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return r
+	}
+	if err != nil {
+		r.Problems = append(r.Problems, fmt.Sprintf("delivery state: %v", err))
+		return r
+	}
+	var st state
+	if err := json.Unmarshal(b, &st); err != nil {
+		r.Problems = append(r.Problems, fmt.Sprintf("delivery state %s is damaged (%v); restore it from a backup, or remove it to restart delivery from the newest event", filepath.Join(dir, stateFile), err))
+		return r
+	}
+	r.Checkpoint, r.Staged, r.Chains, r.Notes = st.Checkpoint, len(st.Spool), len(st.Chains), len(st.Notes)
+	listed := map[string]bool{}
+	for _, f := range st.Spool {
+		if f == nil || !alnum(f.ID) {
+			r.Problems = append(r.Problems, "delivery state lists a staged file with a bad id")
+			continue
+		}
+		listed[f.ID+spoolExt] = true
+		if _, err := os.Stat(filepath.Join(dir, spoolDir, f.ID+spoolExt)); err != nil {
+			r.Problems = append(r.Problems, fmt.Sprintf("staged log file %s for s3://%s/%s is missing: its events are lost to the trail; restore the file or remove its entry", f.ID, f.Bucket, f.Key))
+		}
+	}
+	ents, _ := os.ReadDir(filepath.Join(dir, spoolDir))
+	for _, e := range ents {
+		if !listed[e.Name()] {
+			r.Problems = append(r.Problems, fmt.Sprintf("spool file %s is not in the delivery state (left by a crash; the next start deletes it)", e.Name()))
+		}
+	}
+	return r
+}
