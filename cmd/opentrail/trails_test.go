@@ -255,3 +255,69 @@ func sameAsCLI(t *testing.T, env []string, cliOut, cliErr string, cliCode int, a
 			code, cliCode, stdout.String(), cliOut, stderr.String(), cliErr)
 	}
 }
+
+// A multi-region trail delivers each region's events under that region
+// and keeps a digest chain per region; `aws cloudtrail validate-logs
+// --region` validates a non-home region's chain.
+func TestMultiRegionTrailValidateLogs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-client test skipped in -short mode")
+	}
+	needTool(t, "aws", "--version")
+	dir := t.TempDir()
+	ids, err := identity.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids.CreateDefault(trailAccount)
+	key, _ := ids.RootKey(trailAccount)
+	addr := freeAddr(t)
+	srv := startServer(t, dir, addr, "--account-id", trailAccount, "--delivery-interval", "500ms", "--digest-interval", "3s")
+	defer srv.kill()
+	env := []string{
+		"AWS_ACCESS_KEY_ID=" + key.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + key.SecretAccessKey,
+		"AWS_DEFAULT_REGION=us-east-1", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+		"AWS_EC2_METADATA_DISABLED=true", "AWS_PAGER=",
+		"AWS_ENDPOINT_URL_CLOUDTRAIL=http://" + addr, "AWS_ENDPOINT_URL_S3=http://" + addr,
+	}
+	start := time.Now().UTC().Add(-time.Minute).Format(time.RFC3339)
+	cliOK(t, env, "s3", "mb", "s3://multi-region-trail")
+	cliOK(t, env, "cloudtrail", "create-trail", "--name", "everywhere", "--s3-bucket-name", "multi-region-trail",
+		"--is-multi-region-trail", "--enable-log-file-validation")
+	cliOK(t, env, "cloudtrail", "start-logging", "--name", "everywhere")
+	for range 3 {
+		cliOK(t, env, "--region", "eu-west-1", "cloudtrail", "lookup-events", "--max-results", "1")
+		time.Sleep(700 * time.Millisecond)
+	}
+	digestPrefix := "AWSLogs/" + trailAccount + "/CloudTrail-Digest/eu-west-1/"
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var withFiles int
+		for _, d := range listKeys(t, env, "multi-region-trail", digestPrefix) {
+			if !strings.Contains(d, "_CloudTrail-Digest_eu-west-1_everywhere_us-east-1_") {
+				t.Fatalf("eu-west-1 digest key %s does not name the covered and the home region", d)
+			}
+			var doc struct{ LogFiles []struct{ S3Object string } }
+			json.Unmarshal(gunzipBytes(t, cliGet(t, env, "multi-region-trail", d)), &doc)
+			for _, f := range doc.LogFiles {
+				if !strings.HasPrefix(f.S3Object, "AWSLogs/"+trailAccount+"/CloudTrail/eu-west-1/") {
+					t.Fatalf("eu-west-1 digest lists %s", f.S3Object)
+				}
+				withFiles++
+			}
+		}
+		if withFiles >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no eu-west-1 digests listing log files after 60s")
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	arn := "arn:aws:cloudtrail:us-east-1:" + trailAccount + ":trail/everywhere"
+	out, errOut, code := cli(t, env, "--region", "eu-west-1", "cloudtrail", "validate-logs", "--trail-arn", arn, "--start-time", start)
+	if code != 0 || strings.Contains(out+errOut, "INVALID") || !strings.Contains(out, "digest files valid") || !strings.Contains(out, "log files valid") {
+		t.Fatalf("validate-logs --region eu-west-1: exit %d\n%s\n%s", code, out, errOut)
+	}
+	t.Logf("validate-logs --region eu-west-1:\n%s", out)
+}
