@@ -24,7 +24,6 @@ import (
 	"github.com/opentrail/opentrail/internal/daemon"
 	"github.com/opentrail/opentrail/internal/digest"
 	"github.com/opentrail/opentrail/internal/event"
-	"github.com/opentrail/opentrail/internal/identity"
 	"github.com/opentrail/opentrail/internal/sdktest"
 	"github.com/opentrail/opentrail/internal/store"
 )
@@ -40,17 +39,7 @@ func TestCrashDuringDelivery(t *testing.T) {
 		t.Skip("crash test skipped in -short mode")
 	}
 	dir := t.TempDir()
-	ids, err := identity.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := ids.CreateDefault(trailAccount); err != nil {
-		t.Fatal(err)
-	}
-	key, err := ids.RootKey(trailAccount)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := trailAccountKey(t, dir)
 	addr := freeAddr(t)
 	args := []string{"--account-id", trailAccount, "--delivery-interval", "300ms", "--digest-interval", "2s"}
 	creds := credentials.NewStaticCredentialsProvider(key.AccessKeyID, key.SecretAccessKey, "")
@@ -267,11 +256,7 @@ func TestCrashDuringDelivery(t *testing.T) {
 	if _, err := os.Stat("/dev/null"); err == nil && toolAvailable("aws") {
 		srv = startServer(t, dir, addr, args...)
 		defer srv.kill()
-		env := []string{
-			"AWS_ACCESS_KEY_ID=" + key.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + key.SecretAccessKey,
-			"AWS_DEFAULT_REGION=us-east-1", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
-			"AWS_EC2_METADATA_DISABLED=true", "AWS_ENDPOINT_URL_CLOUDTRAIL=http://" + addr, "AWS_ENDPOINT_URL_S3=http://" + addr,
-		}
+		env := awsEnv(key, addr, "http://"+addr)
 		out, errOut, code := cli(t, env, "cloudtrail", "validate-logs", "--trail-arn",
 			"arn:aws:cloudtrail:us-east-1:"+trailAccount+":trail/main", "--start-time", start.Format(time.RFC3339))
 		if code != 0 || strings.Contains(out+errOut, "INVALID") {

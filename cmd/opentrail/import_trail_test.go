@@ -20,7 +20,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/opentrail/opentrail/internal/daemon"
-	"github.com/opentrail/opentrail/internal/identity"
 	"github.com/opentrail/opentrail/internal/sdktest"
 )
 
@@ -78,9 +77,7 @@ func TestImportWithTrails(t *testing.T) {
 		t.Skip("process test skipped in -short mode")
 	}
 	dir := t.TempDir()
-	ids, _ := identity.Open(dir)
-	ids.CreateDefault(trailAccount)
-	key, _ := ids.RootKey(trailAccount)
+	key := trailAccountKey(t, dir)
 	addr := freeAddr(t)
 	args := []string{"--account-id", trailAccount, "--delivery-interval", "200ms"}
 	creds := credentials.NewStaticCredentialsProvider(key.AccessKeyID, key.SecretAccessKey, "")

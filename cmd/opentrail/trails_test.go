@@ -21,7 +21,14 @@ const trailAccount = "123456789012"
 // cli runs the aws CLI with env; it returns stdout, stderr and the exit code.
 func cli(t *testing.T, env []string, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command("aws", args...)
+	return runEnv(t, env, "aws", args...)
+}
+
+// runEnv runs a command with env added to the environment and returns
+// stdout, stderr and the exit code.
+func runEnv(t *testing.T, env []string, name string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
 	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -30,9 +37,38 @@ func cli(t *testing.T, env []string, args ...string) (string, string, int) {
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
-		t.Fatalf("aws %s: %v", strings.Join(args, " "), err)
+		t.Fatalf("%s %s: %v", name, strings.Join(args, " "), err)
 	}
 	return stdout.String(), stderr.String(), code
+}
+
+// trailAccountKey creates the trail account in dir before a server starts
+// there (so versitygw can share its key) and returns its root key.
+func trailAccountKey(t *testing.T, dir string) identity.Key {
+	t.Helper()
+	ids, err := identity.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ids.CreateDefault(trailAccount); err != nil {
+		t.Fatal(err)
+	}
+	key, err := ids.RootKey(trailAccount)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
+// awsEnv is the environment that points the aws CLI at OpenTrail at addr
+// (and its S3 requests at s3URL) with key, and nothing else.
+func awsEnv(key identity.Key, addr, s3URL string) []string {
+	return []string{
+		"AWS_ACCESS_KEY_ID=" + key.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + key.SecretAccessKey,
+		"AWS_DEFAULT_REGION=us-east-1", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+		"AWS_EC2_METADATA_DISABLED=true", "AWS_PAGER=",
+		"AWS_ENDPOINT_URL_CLOUDTRAIL=http://" + addr, "AWS_ENDPOINT_URL_S3=" + s3URL,
+	}
 }
 
 func cliOK(t *testing.T, env []string, args ...string) string {
@@ -78,17 +114,7 @@ func TestTrailDeliveryValidateLogs(t *testing.T) {
 	for _, backend := range []string{"embedded", "versitygw"} {
 		t.Run(backend, func(t *testing.T) {
 			dir := t.TempDir()
-			ids, err := identity.Open(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, _, err := ids.CreateDefault(trailAccount); err != nil {
-				t.Fatal(err)
-			}
-			key, err := ids.RootKey(trailAccount)
-			if err != nil {
-				t.Fatal(err)
-			}
+			key := trailAccountKey(t, dir)
 			addr := freeAddr(t)
 			args := []string{"--account-id", trailAccount, "--delivery-interval", "1s", "--digest-interval", "4s"}
 			s3URL := "http://" + addr
@@ -101,12 +127,7 @@ func TestTrailDeliveryValidateLogs(t *testing.T) {
 			}
 			srv := startServer(t, dir, addr, args...)
 			defer srv.kill()
-			env := []string{
-				"AWS_ACCESS_KEY_ID=" + key.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + key.SecretAccessKey,
-				"AWS_DEFAULT_REGION=us-east-1", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
-				"AWS_EC2_METADATA_DISABLED=true", "AWS_PAGER=",
-				"AWS_ENDPOINT_URL_CLOUDTRAIL=http://" + addr, "AWS_ENDPOINT_URL_S3=" + s3URL,
-			}
+			env := awsEnv(key, addr, s3URL)
 			start := time.Now().UTC().Add(-time.Minute).Format(time.RFC3339)
 			bucket := "trail-logs-" + backend
 			cliOK(t, env, "s3", "mb", "s3://"+bucket)
@@ -239,20 +260,10 @@ func sameAsCLI(t *testing.T, env []string, cliOut, cliErr string, cliCode int, a
 	if !ok {
 		t.Fatalf("unexpected first line %q", first)
 	}
-	cmd := exec.Command(opentrailBin, append(append([]string{"validate-logs"}, args...), "--end-time", end)...)
-	cmd.Env = append(os.Environ(), env...)
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	if code != cliCode || stdout.String() != cliOut || stderr.String() != cliErr {
+	stdout, stderr, code := runEnv(t, env, opentrailBin, append(append([]string{"validate-logs"}, args...), "--end-time", end)...)
+	if code != cliCode || stdout != cliOut || stderr != cliErr {
 		t.Errorf("opentrail validate-logs differs from the aws CLI: exit %d vs %d\n--- opentrail stdout\n%s\n--- aws stdout\n%s\n--- opentrail stderr\n%s\n--- aws stderr\n%s",
-			code, cliCode, stdout.String(), cliOut, stderr.String(), cliErr)
+			code, cliCode, stdout, cliOut, stderr, cliErr)
 	}
 }
 
@@ -265,21 +276,11 @@ func TestMultiRegionTrailValidateLogs(t *testing.T) {
 	}
 	needTool(t, "aws", "--version")
 	dir := t.TempDir()
-	ids, err := identity.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids.CreateDefault(trailAccount)
-	key, _ := ids.RootKey(trailAccount)
+	key := trailAccountKey(t, dir)
 	addr := freeAddr(t)
 	srv := startServer(t, dir, addr, "--account-id", trailAccount, "--delivery-interval", "500ms", "--digest-interval", "3s")
 	defer srv.kill()
-	env := []string{
-		"AWS_ACCESS_KEY_ID=" + key.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + key.SecretAccessKey,
-		"AWS_DEFAULT_REGION=us-east-1", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
-		"AWS_EC2_METADATA_DISABLED=true", "AWS_PAGER=",
-		"AWS_ENDPOINT_URL_CLOUDTRAIL=http://" + addr, "AWS_ENDPOINT_URL_S3=http://" + addr,
-	}
+	env := awsEnv(key, addr, "http://"+addr)
 	start := time.Now().UTC().Add(-time.Minute).Format(time.RFC3339)
 	cliOK(t, env, "s3", "mb", "s3://multi-region-trail")
 	cliOK(t, env, "cloudtrail", "create-trail", "--name", "everywhere", "--s3-bucket-name", "multi-region-trail",
