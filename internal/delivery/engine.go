@@ -246,7 +246,7 @@ func (e *Engine) Run(ctx context.Context, deps Deps) error {
 	// in their buckets when they are reachable; what fails stays staged.
 	final, cancel := context.WithTimeout(context.Background(), e.opts.ShutdownUpload)
 	defer cancel()
-	e.uploadPass(final, newBackoff())
+	e.uploadPass(final, newBackoff(e.opts.RetryMin, e.opts.RetryMax))
 	return err
 }
 

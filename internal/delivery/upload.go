@@ -54,19 +54,15 @@ func putOptions(trailARN, kmsKeyID string) objstore.PutOptions {
 // uploader puts staged files into their buckets, oldest first, backing off
 // per bucket while one fails.
 func (e *Engine) uploader(ctx context.Context) {
-	b := newBackoff()
+	b := newBackoff(e.opts.RetryMin, e.opts.RetryMax)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		next := e.uploadPass(ctx, b)
+		e.uploadPass(ctx, b)
 		if ctx.Err() != nil {
 			return
 		}
-		wait := time.Hour
-		if !next.IsZero() {
-			wait = max(next.Sub(e.now()), time.Millisecond)
-		}
-		timer.Reset(wait)
+		timer.Reset(b.wait(e.now()))
 		select {
 		case <-ctx.Done():
 			return
@@ -76,50 +72,77 @@ func (e *Engine) uploader(ctx context.Context) {
 	}
 }
 
-// backoff is the per-bucket retry state of the uploader.
+// backoff is per-target retry state (buckets for the uploader, topics for
+// the notifier), and the earliest retry due in the current pass.
 type backoff struct {
+	lo, hi  time.Duration
 	delay   map[string]time.Duration
 	retryAt map[string]time.Time
+	next    time.Time
 }
 
-func newBackoff() *backoff {
-	return &backoff{delay: map[string]time.Duration{}, retryAt: map[string]time.Time{}}
+func newBackoff(lo, hi time.Duration) *backoff {
+	return &backoff{lo: lo, hi: hi, delay: map[string]time.Duration{}, retryAt: map[string]time.Time{}}
 }
 
-// uploadPass tries every staged file whose bucket is not backing off, and
-// returns when the next retry is due (zero when none is).
-func (e *Engine) uploadPass(ctx context.Context, b *backoff) (next time.Time) {
+// waiting reports whether target is backing off at now.
+func (b *backoff) waiting(target string, now time.Time) bool {
+	at, ok := b.retryAt[target]
+	if !ok || !now.Before(at) {
+		return false
+	}
+	b.due(at)
+	return true
+}
+
+// failed doubles target's delay (within lo..hi) and returns it.
+func (b *backoff) failed(target string, now time.Time) time.Duration {
+	d := min(max(2*b.delay[target], b.lo), b.hi)
+	b.delay[target], b.retryAt[target] = d, now.Add(d)
+	b.due(b.retryAt[target])
+	return d
+}
+
+// ok forgets target's failures.
+func (b *backoff) ok(target string) {
+	delete(b.delay, target)
+	delete(b.retryAt, target)
+}
+
+func (b *backoff) due(at time.Time) {
+	if b.next.IsZero() || at.Before(b.next) {
+		b.next = at
+	}
+}
+
+// wait is how long to sleep until the next retry (an hour when none is due).
+func (b *backoff) wait(now time.Time) time.Duration {
+	if b.next.IsZero() {
+		return time.Hour
+	}
+	return max(b.next.Sub(now), time.Millisecond)
+}
+
+// uploadPass tries every staged file whose bucket is not backing off;
+// b.next is then when the next retry is due (zero when none is).
+func (e *Engine) uploadPass(ctx context.Context, b *backoff) {
+	b.next = time.Time{}
 	e.mu.Lock()
 	files := append([]*spoolFile(nil), e.st.Spool...)
 	e.mu.Unlock()
 	for _, f := range files {
-		if ctx.Err() != nil {
-			return next
-		}
-		if at, ok := b.retryAt[f.Bucket]; ok && e.now().Before(at) {
-			if next.IsZero() || at.Before(next) {
-				next = at
-			}
+		if ctx.Err() != nil || b.waiting(f.Bucket, e.now()) {
 			continue
 		}
 		err := e.put(ctx, f)
-		if err == nil {
-			delete(b.delay, f.Bucket)
-			delete(b.retryAt, f.Bucket)
-			continue
+		switch {
+		case err == nil:
+			b.ok(f.Bucket)
+		case ctx.Err() == nil:
+			d := b.failed(f.Bucket, e.now())
+			e.log.Warn("delivery: log file upload failed; will retry", "bucket", f.Bucket, "key", f.Key, "retry_in", d, "err", err)
 		}
-		if ctx.Err() != nil {
-			return next
-		}
-		d := min(max(2*b.delay[f.Bucket], e.opts.RetryMin), e.opts.RetryMax)
-		b.delay[f.Bucket] = d
-		b.retryAt[f.Bucket] = e.now().Add(d)
-		if next.IsZero() || b.retryAt[f.Bucket].Before(next) {
-			next = b.retryAt[f.Bucket]
-		}
-		e.log.Warn("delivery: log file upload failed; will retry", "bucket", f.Bucket, "key", f.Key, "retry_in", d, "err", err)
 	}
-	return next
 }
 
 // put uploads one staged file and commits the outcome.
@@ -199,7 +222,7 @@ func (e *Engine) put(ctx context.Context, f *spoolFile) error {
 // per topic while its target fails, so one failing target holds up no
 // other. A note whose trail is gone or no longer has its topic is dropped.
 func (e *Engine) notifier(ctx context.Context) {
-	b := newBackoff() // keyed by topic
+	b := newBackoff(e.opts.RetryMin, e.opts.RetryMax) // keyed by topic
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -210,7 +233,7 @@ func (e *Engine) notifier(ctx context.Context) {
 		for _, t := range e.deps.Trails.All() {
 			topics[t.ARN()] = t.SnsTopicARN
 		}
-		var next time.Time
+		b.next = time.Time{}
 		for _, n := range notes {
 			if ctx.Err() != nil {
 				return
@@ -219,32 +242,21 @@ func (e *Engine) notifier(ctx context.Context) {
 				e.dropNote(n)
 				continue
 			}
-			if at, ok := b.retryAt[n.Topic]; ok && e.now().Before(at) {
-				if next.IsZero() || at.Before(next) {
-					next = at
-				}
+			if b.waiting(n.Topic, e.now()) {
 				continue
 			}
-			if err := e.publish(ctx, n); err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				d := min(max(2*b.delay[n.Topic], e.opts.RetryMin), e.opts.RetryMax)
-				b.delay[n.Topic], b.retryAt[n.Topic] = d, e.now().Add(d)
-				if next.IsZero() || b.retryAt[n.Topic].Before(next) {
-					next = b.retryAt[n.Topic]
-				}
+			err := e.publish(ctx, n)
+			switch {
+			case err == nil:
+				b.ok(n.Topic)
+			case ctx.Err() != nil:
+				return
+			default:
+				d := b.failed(n.Topic, e.now())
 				e.log.Warn("delivery: notification failed; will retry", "topic", n.Topic, "retry_in", d, "err", err)
-				continue
 			}
-			delete(b.delay, n.Topic)
-			delete(b.retryAt, n.Topic)
 		}
-		wait := time.Hour
-		if !next.IsZero() {
-			wait = max(next.Sub(e.now()), time.Millisecond)
-		}
-		timer.Reset(wait)
+		timer.Reset(b.wait(e.now()))
 		select {
 		case <-ctx.Done():
 			return
