@@ -6,7 +6,9 @@
 // is not a POST with X-Amz-Target.
 //
 // Requests are path-style (/bucket/key; an empty bucket name, as in
-// "//key", is InvalidBucketName) and SigV4-signed with credential
+// "//key", is InvalidBucketName), or virtual-hosted under the domains of
+// Options.VirtualHostDomains (bucket.localhost:port/key by default), and
+// SigV4-signed with credential
 // scope service "s3" (header or presigned URL), checked by an
 // [Authenticator]; any region is accepted. Buckets belong to the account
 // that created them: another account's bucket is AccessDenied for every
@@ -56,9 +58,9 @@
 // "null", ACL, policy, tagging, lifecycle, website, CORS and the other
 // configuration sub-resources, POST uploads, SelectObjectContent, and the
 // signed aws-chunked modes (STREAMING-AWS4-HMAC-SHA256-PAYLOAD and
-// friends). Virtual-hosted-style requests are not recognised: the host
-// is not read, so clients must use path-style addressing (the aws CLI
-// does for custom endpoints; Go clients set UsePathStyle).
+// friends). Virtual-hosted-style requests are recognised only under the
+// configured domains; elsewhere clients use path-style addressing (the
+// aws CLI does for custom endpoints; Go clients set UsePathStyle).
 //
 // # Errors
 //

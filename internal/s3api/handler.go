@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -66,6 +67,11 @@ type Options struct {
 	// Logger receives internal errors (with the request id) and, at debug
 	// level, refused requests. nil discards logs.
 	Logger *slog.Logger
+	// VirtualHostDomains are the domains under which a request may name
+	// its bucket in the host, virtual-hosted style: a request to
+	// BUCKET.DOMAIN[:port]/KEY addresses KEY in BUCKET. Any other host is
+	// path-style (/BUCKET/KEY). Default: localhost.
+	VirtualHostDomains []string
 }
 
 // DefaultMaxObjectBytes is the default [Options.MaxObjectBytes].
@@ -83,7 +89,7 @@ const maxRequestBodyBytes = 1 << 20
 // DefaultOptions returns the defaults: 64 MiB objects, logs to
 // [slog.Default].
 func DefaultOptions() Options {
-	return Options{MaxObjectBytes: DefaultMaxObjectBytes, Logger: slog.Default()}
+	return Options{MaxObjectBytes: DefaultMaxObjectBytes, Logger: slog.Default(), VirtualHostDomains: []string{"localhost"}}
 }
 
 // Handler serves the S3 REST API over a [Store]. It is safe for concurrent
@@ -93,6 +99,7 @@ type Handler struct {
 	store  Store
 	maxObj int64
 	log    *slog.Logger
+	vhosts []string // lower-case domains, see Options.VirtualHostDomains
 }
 
 // New returns a Handler. Auth and Store are required; a zero
@@ -118,7 +125,13 @@ func New(opts Options) (*Handler, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{auth: opts.Auth, store: opts.Store, maxObj: opts.MaxObjectBytes, log: log}, nil
+	h := &Handler{auth: opts.Auth, store: opts.Store, maxObj: opts.MaxObjectBytes, log: log}
+	for _, d := range opts.VirtualHostDomains {
+		if d = strings.Trim(strings.ToLower(d), "."); d != "" {
+			h.vhosts = append(h.vhosts, d)
+		}
+	}
+	return h, nil
 }
 
 // Log attribute keys.
@@ -160,7 +173,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rc *reqCtx) erro
 	if !strings.HasPrefix(p, "/") {
 		return newErr(http.StatusBadRequest, codeInvalidRequest, "The request path must start with '/'.")
 	}
-	rc.bucket, rc.key, _ = strings.Cut(p[1:], "/")
+	if b, ok := h.virtualBucket(r.Host); ok {
+		rc.bucket, rc.key = b, p[1:]
+	} else {
+		rc.bucket, rc.key, _ = strings.Cut(p[1:], "/")
+	}
 
 	if err := checkStreamingMode(r); err != nil {
 		return err
@@ -198,6 +215,21 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rc *reqCtx) erro
 	}
 	rc.caller = caller
 	return h.route(w, r, rc)
+}
+
+// virtualBucket returns the bucket a virtual-hosted request names in its
+// host (BUCKET.DOMAIN[:port] for a domain of Options.VirtualHostDomains).
+func (h *Handler) virtualBucket(host string) (string, bool) {
+	if hst, _, err := net.SplitHostPort(host); err == nil {
+		host = hst
+	}
+	host = strings.ToLower(host)
+	for _, d := range h.vhosts {
+		if b, ok := strings.CutSuffix(host, "."+d); ok && b != "" {
+			return b, true
+		}
+	}
+	return "", false
 }
 
 // signingService is the SigV4 service name of the S3 API.

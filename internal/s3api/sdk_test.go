@@ -2,10 +2,12 @@ package s3api_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"slices"
 	"sort"
@@ -15,14 +17,18 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/opentrail/opentrail/internal/identity"
 	"github.com/opentrail/opentrail/internal/objstore"
 	"github.com/opentrail/opentrail/internal/s3api"
+	"github.com/opentrail/opentrail/internal/sdktest"
 	"github.com/opentrail/opentrail/internal/sigv4"
 )
 
@@ -801,5 +807,58 @@ func TestNewOptions(t *testing.T) {
 	}
 	if got := s3api.DefaultOptions().MaxObjectBytes; got != 64<<20 {
 		t.Errorf("default MaxObjectBytes = %d", got)
+	}
+}
+
+// Virtual-hosted-style requests (BUCKET.localhost:port/KEY), what the Go
+// SDK sends without UsePathStyle, reach the same buckets as path-style
+// ones.
+func TestVirtualHostedStyle(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	addr := e.srv.Listener.Addr().String()
+	_, port, _ := net.SplitHostPort(addr)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	// Every *.localhost name goes to the test server.
+	tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}
+	t.Cleanup(tr.CloseIdleConnections)
+	vc := s3.New(s3.Options{
+		Region: region, BaseEndpoint: aws.String("http://localhost:" + port), UsePathStyle: false,
+		Credentials: credentials.NewStaticCredentialsProvider(e.keyA.AccessKeyID, e.keyA.SecretAccessKey, ""),
+		HTTPClient:  sdktest.HTTPClient(tr), Retryer: aws.NopRetryer{},
+	})
+	ctx := t.Context()
+	pc := e.client(t, e.keyA)
+	if _, err := pc.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("vhost")}); err != nil {
+		t.Fatal(err)
+	}
+	var host string
+	if _, err := vc.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("vhost"), Key: aws.String("a/b.txt"), Body: strings.NewReader("hello")},
+		s3.WithAPIOptions(func(st *middleware.Stack) error {
+			return st.Finalize.Add(middleware.FinalizeMiddlewareFunc("host", func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+				if req, ok := in.Request.(*smithyhttp.Request); ok {
+					host = req.URL.Host
+				}
+				return next.HandleFinalize(ctx, in)
+			}), middleware.After)
+		})); err != nil {
+		t.Fatal(err)
+	}
+	if host != "vhost.localhost:"+port {
+		t.Fatalf("the SDK sent host %q, not virtual-hosted style", host)
+	}
+	out, err := pc.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("vhost"), Key: aws.String("a/b.txt")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(out.Body)
+	out.Body.Close()
+	if string(b) != "hello" {
+		t.Fatalf("path-style read %q", b)
+	}
+	list, err := vc.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("vhost")})
+	if err != nil || len(list.Contents) != 1 || aws.ToString(list.Contents[0].Key) != "a/b.txt" {
+		t.Fatalf("virtual-hosted list: %v, %+v", err, list)
 	}
 }
