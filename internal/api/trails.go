@@ -305,6 +305,9 @@ func (h *Handler) apply(ctx context.Context, caller identity.Caller, s *trailSet
 		t.IsMultiRegionTrail = *s.IsMultiRegionTrail
 	}
 	if s.EnableLogFileValidation != nil {
+		if *s.EnableLogFileValidation && !t.LogFileValidationEnabled {
+			t.ValidationSince = h.now().UTC()
+		}
 		t.LogFileValidationEnabled = *s.EnableLogFileValidation
 	}
 	if s.IsOrganizationTrail != nil && *s.IsOrganizationTrail {

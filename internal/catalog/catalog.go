@@ -79,6 +79,8 @@ type Trail struct {
 	StartLoggingTime time.Time `json:"startLoggingTime,omitzero"`
 	StopLoggingTime  time.Time `json:"stopLoggingTime,omitzero"`
 	CreatedTime      time.Time `json:"createdTime"`
+	// ValidationSince is when log file validation was last turned on.
+	ValidationSince time.Time `json:"validationSince,omitzero"`
 	// StopRequestID is the request id of the StopLogging call that stopped
 	// the trail: delivery still records that one call's event.
 	StopRequestID string `json:"stopRequestId,omitempty"`
@@ -115,6 +117,16 @@ func (t *Trail) VisibleIn(region string) bool {
 
 // Covers reports whether the trail records events of region.
 func (t *Trail) Covers(region string) bool { return t.VisibleIn(region) }
+
+// DigestEpoch identifies the trail's current digest chain: it changes
+// when logging starts or validation is turned on, the two events that
+// start a new chain. Files staged in one epoch belong to its chain only.
+func (t *Trail) DigestEpoch() time.Time {
+	if t.ValidationSince.After(t.StartLoggingTime) {
+		return t.ValidationSince
+	}
+	return t.StartLoggingTime
+}
 
 // Clone returns a deep copy.
 func (t Trail) Clone() Trail {

@@ -428,6 +428,13 @@ func (e *Engine) syncTrails() []catalog.Trail {
 		}
 	}
 	e.mu.Lock()
+	for k := range e.st.Carry {
+		if _, ok := cur[trailOfKey(k)]; !ok {
+			delete(e.st.Carry, k) // the trail is gone: no chain will take them
+		}
+	}
+	e.mu.Unlock()
+	e.mu.Lock()
 	changed := false
 	var closing []string
 	for k, c := range e.st.Chains {
@@ -487,8 +494,23 @@ func (e *Engine) openChainLocked(t *catalog.Trail, region string) bool {
 		// once it is written (digests() reopens it).
 		return false
 	}
-	c := &chain{Trail: t.ARN(), Account: t.Account, Region: region, Start: e.now().UTC().Truncate(time.Second)}
+	c := &chain{Trail: t.ARN(), Account: t.Account, Region: region, Start: e.now().UTC().Truncate(time.Second), Epoch: t.DigestEpoch()}
 	c.place(t)
+	// Files of this epoch delivered while the previous chain was still
+	// closing start the new chain's list.
+	var keep []carried
+	for _, f := range e.st.Carry[k] {
+		if f.Epoch.Equal(c.Epoch) {
+			c.Pending = append(c.Pending, f.File)
+		} else if f.Epoch.After(c.Epoch) {
+			keep = append(keep, f)
+		}
+	}
+	if len(keep) > 0 {
+		e.st.Carry[k] = keep
+	} else {
+		delete(e.st.Carry, k)
+	}
 	e.st.Chains[k] = c
 	return true
 }
@@ -750,7 +772,7 @@ func (e *Engine) writeSpool(b *buffer) (*spoolFile, error) {
 		Bucket: b.trail.S3BucketName, Key: key, Hash: enc.Hash,
 		Newest: b.newest, Oldest: b.oldest, Events: len(b.raws),
 		Topic: b.trail.SnsTopicARN, KMSKeyID: b.trail.KmsKeyID,
-		Digest: b.trail.LogFileValidationEnabled, Staged: now, FirstRead: b.firstRead,
+		Digest: b.trail.LogFileValidationEnabled, Staged: now, FirstRead: b.firstRead, Epoch: b.trail.DigestEpoch(),
 	}
 	path := filepath.Join(e.dir, spoolDir, f.ID+spoolExt)
 	if err := writeSynced(path, enc.Gzip); err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -635,5 +636,84 @@ func TestDeliveryCheckpointFollowsTheLog(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if ck, _ := h.eng.Checkpoint(); ck != held {
 		t.Fatalf("checkpoint %d with an event buffered at %d", ck, held+1)
+	}
+}
+
+// Logging restarted while the previous chain still waits for its final
+// digest (its bucket is down): the files of each logging period go into
+// their own period's chain, the old ones into the final digest and the new
+// ones into the new chain's starting digest.
+func TestDeliveryRestartWhileFinalDigestWaits(t *testing.T) {
+	h := newHarness(t, func(o *delivery.Options) { o.DigestInterval = 2 * time.Second })
+	t0 := time.Now().UTC().Add(-time.Minute)
+	tr := h.addTrail("T", "us-east-1", func(tr *catalog.Trail) {
+		tr.LogFileValidationEnabled, tr.StartLoggingTime = true, t0
+	})
+	h.objs.setFail(fmt.Errorf("put: %w", objstore.ErrUnavailable))
+	h.append(mkEvent(t, 1, acct, "us-east-1"))
+	if err := h.eng.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	stop := func(c *catalog.Trail) error { c.Logging = false; return nil }
+	if _, err := h.cat.Update(tr.ARN(), stop); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.eng.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	restart := func(c *catalog.Trail) error { c.Logging, c.StartLoggingTime = true, time.Now().UTC(); return nil }
+	if _, err := h.cat.Update(tr.ARN(), restart); err != nil {
+		t.Fatal(err)
+	}
+	h.append(mkEvent(t, 2, acct, "us-east-1"))
+	if err := h.eng.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	h.objs.setFail(nil)
+	h.waitDelivered()
+	deadline := time.Now().Add(15 * time.Second)
+	type dg struct {
+		doc  *digest.Document
+		ids  []string
+		path string
+	}
+	for {
+		objs := h.objs.snapshot()
+		files, _ := logFiles(t, objs)
+		var digests []dg
+		for path, body := range objs {
+			if !strings.Contains(path, "CloudTrail-Digest") {
+				continue
+			}
+			d, err := digest.Parse(gunzip(t, body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, f := range d.LogFiles {
+				ids = append(ids, files[f.S3Bucket+"/"+f.S3Object]...)
+			}
+			digests = append(digests, dg{d, ids, path})
+		}
+		var final, starting *dg
+		for i := range digests {
+			_, hasPrev := digests[i].doc.Previous()
+			switch {
+			case slices.Contains(digests[i].ids, "ev-"+acct+"-us-east-1-000001"):
+				final = &digests[i]
+			case slices.Contains(digests[i].ids, "ev-"+acct+"-us-east-1-000002") && !hasPrev:
+				starting = &digests[i]
+			}
+		}
+		if final != nil && starting != nil {
+			if len(final.ids) != 1 || len(starting.ids) != 1 {
+				t.Fatalf("final digest lists %v, the new chain's starting digest %v", final.ids, starting.ids)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("digests: %d (final %v, starting %v)", len(digests), final != nil, starting != nil)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -24,13 +24,16 @@ const (
 
 // state is state.json.
 type state struct {
-	Version    int                `json:"version"`
-	Checkpoint uint64             `json:"checkpoint"`
-	Marks      map[string]uint64  `json:"marks"`
-	Spool      []*spoolFile       `json:"spool"`
-	Chains     map[string]*chain  `json:"chains"`
-	Status     map[string]*Status `json:"status"`
-	Notes      []*note            `json:"notes"`
+	Version    int    `json:"version"`
+	Checkpoint uint64 `json:"checkpoint"`
+	// Carry holds delivered files of a chain that has not started yet
+	// (their epoch's chain waits for the previous one's final digest).
+	Carry  map[string][]carried `json:"carry,omitempty"`
+	Marks  map[string]uint64    `json:"marks"`
+	Spool  []*spoolFile         `json:"spool"`
+	Chains map[string]*chain    `json:"chains"`
+	Status map[string]*Status   `json:"status"`
+	Notes  []*note              `json:"notes"`
 }
 
 // spoolFile is a staged log file.
@@ -52,6 +55,9 @@ type spoolFile struct {
 	// FirstAck is when the oldest event of the file was read by delivery;
 	// it measures delivery latency.
 	FirstRead time.Time `json:"firstRead"`
+	// Epoch is the trail's digest epoch when the file was staged: the
+	// file goes into the digest chain of that epoch.
+	Epoch time.Time `json:"epoch,omitzero"`
 }
 
 // chain is one digest chain: a trail's digests for one region.
@@ -66,11 +72,13 @@ type chain struct {
 	ClosingEnd time.Time        `json:"closingEnd,omitzero"`
 	// Where the chain's digests go: the trail's settings, kept current
 	// while it exists, so a final digest can be written after DeleteTrail.
-	Bucket     string `json:"bucket"`
-	Prefix     string `json:"prefix,omitempty"`
-	TrailName  string `json:"trailName"`
-	HomeRegion string `json:"homeRegion"`
-	KMSKeyID   string `json:"kmsKeyId,omitempty"`
+	// Epoch is the trail's digest epoch the chain belongs to.
+	Epoch      time.Time `json:"epoch,omitzero"`
+	Bucket     string    `json:"bucket"`
+	Prefix     string    `json:"prefix,omitempty"`
+	TrailName  string    `json:"trailName"`
+	HomeRegion string    `json:"homeRegion"`
+	KMSKeyID   string    `json:"kmsKeyId,omitempty"`
 }
 
 // place copies where digests go from the trail.
@@ -84,6 +92,12 @@ type prevDigest struct {
 	Key       string `json:"key"`
 	Hash      string `json:"hash"`
 	Signature string `json:"signature"`
+}
+
+// carried is a delivered file waiting for its epoch's chain.
+type carried struct {
+	Epoch time.Time      `json:"epoch"`
+	File  digest.LogFile `json:"file"`
 }
 
 // note is a queued notification.

@@ -182,13 +182,28 @@ func (e *Engine) put(ctx context.Context, f *spoolFile) error {
 		}
 	}
 	var c *chain
+	carriedIt := false
 	if f.Digest {
+		lf := digest.LogFile{
+			S3Bucket: f.Bucket, S3Object: f.Key, HashValue: f.Hash, HashAlgorithm: digest.HashAlgorithm,
+			NewestEventTime: f.Newest, OldestEventTime: f.Oldest,
+		}
 		c = e.st.Chains[sk]
-		if c != nil {
-			c.Pending = append(c.Pending, digest.LogFile{
-				S3Bucket: f.Bucket, S3Object: f.Key, HashValue: f.Hash, HashAlgorithm: digest.HashAlgorithm,
-				NewestEventTime: f.Newest, OldestEventTime: f.Oldest,
-			})
+		switch {
+		case c != nil && (c.Epoch.IsZero() || f.Epoch.IsZero() || c.Epoch.Equal(f.Epoch)):
+			c.Pending = append(c.Pending, lf)
+		case c != nil && f.Epoch.After(c.Epoch) || c == nil && !f.Epoch.IsZero():
+			// The file belongs to a chain that starts once the current
+			// one has its final digest (logging or validation restarted
+			// meanwhile).
+			c = nil
+			if e.st.Carry == nil {
+				e.st.Carry = map[string][]carried{}
+			}
+			e.st.Carry[sk] = append(e.st.Carry[sk], carried{Epoch: f.Epoch, File: lf})
+			carriedIt = true
+		default:
+			c = nil
 		}
 	}
 	if f.Topic != "" {
@@ -201,6 +216,9 @@ func (e *Engine) put(ctx context.Context, f *spoolFile) error {
 		*s = oldStatus
 		if c != nil {
 			c.Pending = c.Pending[:len(c.Pending)-1]
+		}
+		if carriedIt {
+			e.st.Carry[sk] = e.st.Carry[sk][:len(e.st.Carry[sk])-1]
 		}
 		if f.Topic != "" {
 			e.st.Notes = e.st.Notes[:len(e.st.Notes)-1]
