@@ -216,15 +216,22 @@ type listBucketResultV2 struct {
 	EncodingType          string `xml:",omitempty"`
 }
 
-func (h *Handler) listObjectsV1(ctx context.Context, w http.ResponseWriter, rc *reqCtx, q url.Values) error {
-	p, err := parseListParams(q, false)
+// listRequest parses a ListObjects (v1 or v2) request, checks the caller
+// owns the bucket and lists it.
+func (h *Handler) listRequest(ctx context.Context, rc *reqCtx, q url.Values, v2 bool) (listParams, listing, error) {
+	p, err := parseListParams(q, v2)
 	if err != nil {
-		return err
+		return p, listing{}, err
 	}
 	if _, err := h.ownedBucket(ctx, rc); err != nil {
-		return err
+		return p, listing{}, err
 	}
 	l, err := h.list(ctx, rc.bucket, p)
+	return p, l, err
+}
+
+func (h *Handler) listObjectsV1(ctx context.Context, w http.ResponseWriter, rc *reqCtx, q url.Values) error {
+	p, l, err := h.listRequest(ctx, rc, q, false)
 	if err != nil {
 		return err
 	}
@@ -245,14 +252,7 @@ func (h *Handler) listObjectsV1(ctx context.Context, w http.ResponseWriter, rc *
 }
 
 func (h *Handler) listObjectsV2(ctx context.Context, w http.ResponseWriter, rc *reqCtx, q url.Values) error {
-	p, err := parseListParams(q, true)
-	if err != nil {
-		return err
-	}
-	if _, err := h.ownedBucket(ctx, rc); err != nil {
-		return err
-	}
-	l, err := h.list(ctx, rc.bucket, p)
+	p, l, err := h.listRequest(ctx, rc, q, true)
 	if err != nil {
 		return err
 	}
