@@ -253,7 +253,7 @@ func TestCrashDuringDelivery(t *testing.T) {
 		len(acked), len(stored), len(delivered), len(logHash), len(digests))
 
 	// And the real validator agrees.
-	if _, err := os.Stat("/dev/null"); err == nil && toolAvailable("aws") {
+	if toolAvailable("aws") || os.Getenv("CI") == "true" { // CI has the aws CLI (scripts/test checks)
 		srv = startServer(t, dir, addr, args...)
 		defer srv.kill()
 		env := awsEnv(key, addr, "http://"+addr)

@@ -193,7 +193,7 @@ type trailRef struct {
 func parseTrailRef(caller identity.Caller, in string) (trailRef, error) {
 	if strings.HasPrefix(in, "arn:") {
 		p := strings.SplitN(in, ":", 6)
-		if len(p) != 6 || p[1] == "" || p[2] != "cloudtrail" || !validRegionName(p[3]) || !isAccountID(p[4]) ||
+		if len(p) != 6 || p[1] == "" || p[2] != "cloudtrail" || !event.ValidRegion(p[3]) || !event.ValidAccountID(p[4]) ||
 			!strings.HasPrefix(p[5], "trail/") {
 			return trailRef{}, invalid(codeARNInvalid, "Invalid trail ARN: %s. Expected arn:<partition>:cloudtrail:<region>:<12-digit account>:trail/<name>.", in)
 		}
@@ -213,10 +213,6 @@ func parseTrailRef(caller identity.Caller, in string) (trailRef, error) {
 	}
 	return trailRef{input: in, arn: catalog.ARN(caller.Region, caller.AccountID, in)}, nil
 }
-
-func validRegionName(s string) bool { return event.ValidRegion(s) }
-
-func isAccountID(s string) bool { return event.ValidAccountID(s) }
 
 // errTrailLimit reports the per-region trail quota; the catalog's error
 // names the full region and the quota.
@@ -383,7 +379,7 @@ func topicARN(caller identity.Caller, in string) (string, error) {
 	arn := ""
 	if strings.HasPrefix(in, "arn:") {
 		p := strings.SplitN(in, ":", 6)
-		if len(p) != 6 || p[2] != "sns" || !validRegionName(p[3]) || !isAccountID(p[4]) {
+		if len(p) != 6 || p[2] != "sns" || !event.ValidRegion(p[3]) || !event.ValidAccountID(p[4]) {
 			return "", invalid(codeInvalidSnsTopic, "SnsTopicName %q is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>).", in)
 		}
 		name, arn = p[5], in
