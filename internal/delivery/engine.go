@@ -3,7 +3,6 @@ package delivery
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -546,7 +545,7 @@ func (e *Engine) route(rec *store.Record, trails []catalog.Trail) {
 				return
 			}
 			ev = &p
-			f := selector.FieldsOf(p)
+			f := selector.FieldsOf(&p)
 			fields = &f
 		}
 		if !t.IncludeGlobalServiceEvents && globalSources[ev.EventSource] {
@@ -600,13 +599,7 @@ func (e *Engine) route(rec *store.Record, trails []catalog.Trail) {
 
 // isStopCall reports whether ev is the StopLogging call with requestID.
 func isStopCall(ev *event.Event, requestID string) bool {
-	if requestID == "" || ev.EventName != "StopLogging" || ev.EventSource != "cloudtrail.amazonaws.com" {
-		return false
-	}
-	var r struct {
-		RequestID string `json:"requestID"`
-	}
-	return json.Unmarshal(ev.Raw, &r) == nil && r.RequestID == requestID
+	return requestID != "" && ev.EventName == "StopLogging" && ev.EventSource == "cloudtrail.amazonaws.com" && ev.RequestID == requestID
 }
 
 // stageTrail stages the buffers of one trail now.

@@ -31,10 +31,16 @@ type Summary struct {
 	Account     string    // recipientAccountId, else userIdentity.accountId
 	Region      string    // awsRegion
 	Category    string    // eventCategory, derived when absent
+	EventType   string    // eventType, e.g. AwsApiCall
 	ReadOnly    *bool
 	Username    string // see DeriveUsername
 	AccessKeyID string
 	Resources   []LookupResource
+	// ErrorCode and RequestID are the record's errorCode and requestID
+	// when they are strings, else "". They are not validated: records
+	// carry whatever their service wrote.
+	ErrorCode string
+	RequestID string
 }
 
 // Insight reports whether the event is a CloudTrail Insights event.
@@ -93,6 +99,8 @@ type summaryDoc struct {
 	ReadOnly           *bool
 	ManagementEvent    *bool
 	RecipientAccountID string
+	ErrorCode          string
+	RequestID          string
 	UserIdentity       *docIdentity
 	Resources          []docResource
 	InsightDetails     *docInsight
@@ -371,7 +379,7 @@ func decodeStrings(prefix string, obj []byte, names []string, dsts ...*string) e
 var docNames = [...]string{
 	"eventVersion", "eventTime", "eventSource", "eventName", "awsRegion", "eventID",
 	"eventType", "eventCategory", "readOnly", "managementEvent", "recipientAccountId",
-	"userIdentity", "resources", "insightDetails",
+	"userIdentity", "resources", "insightDetails", "errorCode", "requestID",
 }
 
 var (
@@ -404,7 +412,18 @@ func (d *summaryDoc) decode(b []byte) error {
 			return err
 		}
 	}
+	// Not validated (see Summary): a value that is not a string is "".
+	d.ErrorCode = lenientString(v[14])
+	d.RequestID = lenientString(v[15])
 	return nil
+}
+
+// lenientString decodes a string member value; anything else is "".
+func lenientString(val []byte) string {
+	if len(val) == 0 || val[0] != '"' {
+		return ""
+	}
+	return jsonString(val)
 }
 
 func (d *summaryDoc) decodeIdentity(val []byte) error {
@@ -498,7 +517,9 @@ func summarize(d *summaryDoc) (Summary, error) {
 		return s, invalid(accountField, "%q is not a 12-digit account id", s.Account)
 	}
 	s.Category = deriveCategory(d)
+	s.EventType = d.EventType
 	s.ReadOnly = d.ReadOnly
+	s.ErrorCode, s.RequestID = d.ErrorCode, d.RequestID
 	if s.Category == CategoryInsight {
 		// Insights records name the subject API inside insightDetails,
 		// where both members are required (insights.md §3).

@@ -48,9 +48,11 @@ func baseSummary() Summary {
 		Account:     "123456789012",
 		Region:      "us-east-1",
 		Category:    CategoryMgmt,
+		EventType:   TypeAPICall,
 		ReadOnly:    new(true),
 		Username:    "alice",
 		AccessKeyID: "AKIAEXAMPLE",
+		RequestID:   "REQ",
 	}
 }
 
@@ -205,24 +207,24 @@ func TestParse(t *testing.T) {
 		{name: "old record without category is Management", edits: []edit{del("eventCategory", "managementEvent"), set("eventVersion", "1.05")},
 			want: func(*Summary) {}},
 		{name: "AwsVpceEvent is NetworkActivity", edits: []edit{del("eventCategory", "managementEvent"), set("eventType", "AwsVpceEvent")},
-			want: func(s *Summary) { s.Category = CategoryNetwork }},
+			want: func(s *Summary) { s.Category, s.EventType = CategoryNetwork, TypeVpceEvent }},
 		{name: "Insights: names from insightDetails", base: insightRecord,
 			want: func(s *Summary) {
 				*s = Summary{EventID: "aab985f2-3a56-48cc-a8e2-cf9ef2ba3d3a", EventTime: time.Date(2019, 10, 17, 10, 5, 0, 0, time.UTC),
 					EventName: "CompleteLifecycleAction", EventSource: "autoscaling.amazonaws.com",
-					Account: "012345678901", Region: "us-east-1", Category: CategoryInsight}
+					Account: "012345678901", Region: "us-east-1", Category: CategoryInsight, EventType: TypeInsight}
 			}},
 		{name: "Insights: category from eventType", base: insightRecord, edits: []edit{del("eventCategory")},
 			want: func(s *Summary) {
 				*s = Summary{EventID: "aab985f2-3a56-48cc-a8e2-cf9ef2ba3d3a", EventTime: time.Date(2019, 10, 17, 10, 5, 0, 0, time.UTC),
 					EventName: "CompleteLifecycleAction", EventSource: "autoscaling.amazonaws.com",
-					Account: "012345678901", Region: "us-east-1", Category: CategoryInsight}
+					Account: "012345678901", Region: "us-east-1", Category: CategoryInsight, EventType: TypeInsight}
 			}},
 		{name: "Insights: top-level eventName ignored", base: insightRecord, edits: []edit{set("eventName", "Other"), set("eventSource", "other")},
 			want: func(s *Summary) {
 				*s = Summary{EventID: "aab985f2-3a56-48cc-a8e2-cf9ef2ba3d3a", EventTime: time.Date(2019, 10, 17, 10, 5, 0, 0, time.UTC),
 					EventName: "CompleteLifecycleAction", EventSource: "autoscaling.amazonaws.com",
-					Account: "012345678901", Region: "us-east-1", Category: CategoryInsight}
+					Account: "012345678901", Region: "us-east-1", Category: CategoryInsight, EventType: TypeInsight}
 			}},
 		{name: "Insights: insightDetails missing", base: insightRecord, edits: []edit{del("insightDetails")},
 			wantErr: "insightDetails", reason: "missing"},
@@ -530,6 +532,15 @@ func refDecode(b []byte) (summaryDoc, error) {
 		boolPtr(m["managementEvent"], &d.ManagementEvent),
 		str(m["recipientAccountId"], &d.RecipientAccountID),
 	)
+	// errorCode and requestID are read leniently: only strings count.
+	lenient := func(raw json.RawMessage, dst *string) {
+		var s string
+		if raw != nil && json.Unmarshal(raw, &s) == nil {
+			*dst = s
+		}
+	}
+	lenient(m["errorCode"], &d.ErrorCode)
+	lenient(m["requestID"], &d.RequestID)
 	ui, err := object(m["userIdentity"])
 	errs = append(errs, err)
 	if ui != nil {

@@ -13,13 +13,13 @@ func benchMatch(b *testing.B, set Set, name string) {
 		b.Fatalf("no test event %s", name)
 	}
 	m := Compile(set)
-	f := FieldsOf(ev)
+	f := FieldsOf(&ev)
 	if !m.Match(&f) {
 		b.Fatalf("%s does not match", name)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		f := FieldsOf(ev) // one per event, as on the delivery path
+		f := FieldsOf(&ev) // one per event, as on the delivery path
 		m.Match(&f)
 	}
 }

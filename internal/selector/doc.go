@@ -57,11 +57,10 @@
 // # Cost
 //
 // Matching runs for every event on the delivery path. Build one [Fields] per
-// event with [FieldsOf]; it reads the [event.Summary] and parses the raw
-// record only when an advanced selector compares eventType,
-// userIdentity.arn, errorCode, vpcEndpointId or sessionCredentialFromConsole,
-// and then with a scan rather than an unmarshal. Basic selectors never parse
-// the record.
+// event with [FieldsOf]; it reads the [event.Summary] and reads the stored
+// record (through [event.Path], a scan rather than an unmarshal) only when
+// an advanced selector compares userIdentity.arn, vpcEndpointId or
+// sessionCredentialFromConsole. Basic selectors never read the record.
 //
 // The package is pure: no I/O.
 package selector

@@ -48,7 +48,7 @@ func ExampleCompile() {
 			fmt.Println(err)
 			return
 		}
-		f := selector.FieldsOf(ev)
+		f := selector.FieldsOf(&ev)
 		fmt.Println(key, m.Match(&f))
 	}
 	// Output:

@@ -159,7 +159,7 @@ func compileAdvanced(s *AdvancedEventSelector) advSel {
 }
 
 // MatchEvent reports whether the trail logs ev; see [Matcher.Match].
-func (m *Matcher) MatchEvent(ev event.Event) bool {
+func (m *Matcher) MatchEvent(ev *event.Event) bool {
 	f := FieldsOf(ev)
 	return m.Match(&f)
 }

@@ -160,11 +160,11 @@ func matched(t *testing.T, m *Matcher) []string {
 	t.Helper()
 	var out []string
 	for name, ev := range testEvents(t) {
-		f := FieldsOf(ev)
+		f := FieldsOf(&ev)
 		if m.Match(&f) {
 			out = append(out, name)
 		}
-		if m.MatchEvent(ev) != slices.Contains(out, name) {
+		if m.MatchEvent(&ev) != slices.Contains(out, name) {
 			t.Errorf("%s: MatchEvent and Match disagree", name)
 		}
 	}
@@ -334,7 +334,7 @@ func TestMatchCorpus(t *testing.T) {
 				continue // records the store would reject
 			}
 			n++
-			f := FieldsOf(ev)
+			f := FieldsOf(&ev)
 			want := ev.Category == event.CategoryMgmt
 			if got := def.Match(&f); got != want {
 				t.Errorf("%s %s (%s): default Match = %v", rel, ev.EventName, ev.Category, got)
@@ -353,27 +353,31 @@ func TestMatchCorpus(t *testing.T) {
 	}
 }
 
-func TestFieldsParse(t *testing.T) {
+func TestFieldsFromRecord(t *testing.T) {
+	const base = `"eventTime":"2024-01-01T00:00:00Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","awsRegion":"us-east-1","eventID":"e","recipientAccountId":"111111111111"`
 	tests := []struct {
 		name string
-		raw  string
+		rec  string    // members added to base
 		want [5]string // eventType, userIdentity.arn, errorCode, vpcEndpointId, sessionCredentialFromConsole
 	}{
-		{"compact", `{"eventType":"AwsApiCall","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::1:user/a"},"errorCode":"E","vpcEndpointId":"vpce-1","sessionCredentialFromConsole":"true"}`,
+		{"all", `"eventType":"AwsApiCall","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::1:user/a"},"errorCode":"E","vpcEndpointId":"vpce-1","sessionCredentialFromConsole":"true"`,
 			[5]string{"AwsApiCall", "arn:aws:iam::1:user/a", "E", "vpce-1", "true"}},
-		{"whitespace and escapes", "{ \"eventType\" : \"Aws\\u0041piCall\" ,\n \"userIdentity\" : { \"a\\\"rn\" : \"x\", \"arn\" : \"y\\\\z\" } }",
+		{"escapes", "\"eventType\":\"Aws\\u0041piCall\",\"userIdentity\":{\"a\\\"rn\":\"x\",\"arn\":\"y\\\\z\"}",
 			[5]string{"AwsApiCall", `y\z`, "", "", ""}},
-		{"escaped name", `{"error\u0043ode":"E"}`, [5]string{"", "", "E", "", ""}},
-		{"last wins", `{"errorCode":"A","errorCode":"B"}`, [5]string{"", "", "B", "", ""}},
-		{"nested members ignored", `{"requestParameters":{"errorCode":"X","eventType":["a","}"]},"eventType":"T"}`, [5]string{"T", "", "", "", ""}},
-		{"non-strings", `{"eventType":5,"errorCode":null,"userIdentity":[1],"sessionCredentialFromConsole":true}`, [5]string{"", "", "", "", "true"}},
-		{"truncated", `{"eventType":"T","errorCode":"E`, [5]string{"T", "", "", "", ""}},
-		{"not an object", `[{"eventType":"T"}]`, [5]string{}},
-		{"empty", ``, [5]string{}},
+		{"escaped name", `"error\u0043ode":"E"`, [5]string{"", "", "E", "", ""}},
+		{"last wins", `"errorCode":"A","errorCode":"B"`, [5]string{"", "", "B", "", ""}},
+		{"nested members ignored", `"requestParameters":{"errorCode":"X","eventType":["a","}"],"vpcEndpointId":"v"},"eventType":"T"`, [5]string{"T", "", "", "", ""}},
+		{"non-strings", `"errorCode":5,"userIdentity":{"type":"IAMUser"},"vpcEndpointId":null,"sessionCredentialFromConsole":true`, [5]string{"", "", "", "", "true"}},
+		{"boolean false", `"sessionCredentialFromConsole":false`, [5]string{}},
+		{"string false", `"sessionCredentialFromConsole":"false"`, [5]string{"", "", "", "", "false"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := Fields{raw: []byte(tt.raw)}
+			ev, err := event.Parse([]byte("{" + base + "," + tt.rec + "}"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := FieldsOf(&ev)
 			got := [5]string{f.value(fEventType), f.value(fUserARN), f.value(fErrorCode), f.value(fVpceID), f.value(fFromConsole)}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
