@@ -32,6 +32,7 @@ import (
 	"github.com/opentrail/opentrail/internal/config"
 	"github.com/opentrail/opentrail/internal/daemon"
 	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/history"
 	"github.com/opentrail/opentrail/internal/logfile"
 	"github.com/opentrail/opentrail/internal/store"
 )
@@ -256,27 +257,27 @@ func runPhase(ctx context.Context, f benchFlags) (phaseResult, error) {
 		el := time.Since(start).Seconds()
 		// Reopen once: the index deletes files made obsolete by its last
 		// compactions lazily, so measure what stays on disk.
-		so := store.DefaultOptions()
-		so.Retention, so.Logger = 0, quiet
-		st, err := store.Open(filepath.Join(dir, daemon.EventsDir), so)
+		oo := daemon.OfflineOptions{Logger: quiet}
+		off, err := daemon.OpenOffline(dir, oo)
 		if err != nil {
 			return phaseResult{}, err
 		}
 		time.Sleep(2 * time.Second)
-		st.Close()
+		off.Close()
 		disk := dirSize(filepath.Join(dir, daemon.EventsDir))
 		// Then measure again after a full compaction.
-		st, err = store.Open(filepath.Join(dir, daemon.EventsDir), so)
-		if err != nil {
+		if off, err = daemon.OpenOffline(dir, oo); err != nil {
 			return phaseResult{}, err
 		}
-		if err := st.Compact(); err != nil {
+		if err := off.History.Compact(); err != nil {
 			return phaseResult{}, err
 		}
-		st.Close()
-		st, _ = store.Open(filepath.Join(dir, daemon.EventsDir), so)
+		off.Close()
+		if off, err = daemon.OpenOffline(dir, oo); err != nil {
+			return phaseResult{}, err
+		}
 		time.Sleep(2 * time.Second)
-		st.Close()
+		off.Close()
 		compacted := dirSize(filepath.Join(dir, daemon.EventsDir))
 		return phaseResult{Events: sum.Imported, Seconds: el, Bytes: disk, Extra: map[string]float64{
 			"diskBytesPerEvent":      float64(disk) / float64(sum.Imported),
@@ -505,14 +506,12 @@ func phaseIngest(ctx context.Context, f benchFlags, batch int, log *slog.Logger)
 	src := newIngestSource(f)
 	dir := filepath.Join(f.dir, "ingest-data")
 	os.RemoveAll(dir)
-	so := store.DefaultOptions()
-	so.Retention = 0
-	so.Logger = log
-	st, err := store.Open(dir, so)
+	off, err := daemon.OpenOffline(dir, daemon.OfflineOptions{Logger: log})
 	if err != nil {
 		return phaseResult{}, err
 	}
 	defer os.RemoveAll(dir)
+	st := off.Store
 	var next int64
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -552,11 +551,11 @@ func phaseIngest(ctx context.Context, f benchFlags, batch int, log *slog.Logger)
 	}
 	wg.Wait()
 	acked := time.Since(start).Seconds()
-	if err := st.WaitIndexed(ctx); err != nil {
+	if err := off.History.WaitCaughtUp(ctx); err != nil {
 		return phaseResult{}, err
 	}
 	indexed := time.Since(start).Seconds()
-	if err := st.Close(); err != nil {
+	if err := off.Close(); err != nil {
 		return phaseResult{}, err
 	}
 	return phaseResult{Events: f.events, Seconds: acked, Extra: map[string]float64{"indexedSeconds": indexed}}, firstErr
@@ -621,13 +620,13 @@ func phaseLookup(ctx context.Context, f benchFlags, log *slog.Logger) (phaseResu
 		}
 	}
 	res := phaseResult{Events: f.events, Latency: map[string][2]float64{}}
-	storeKeys := map[cttypes.LookupAttributeKey]store.AttrKey{
-		cttypes.LookupAttributeKeyEventId: store.AttrEventID, cttypes.LookupAttributeKeyEventName: store.AttrEventName,
-		cttypes.LookupAttributeKeyReadOnly: store.AttrReadOnly, cttypes.LookupAttributeKeyUsername: store.AttrUsername,
-		cttypes.LookupAttributeKeyResourceType: store.AttrResourceType, cttypes.LookupAttributeKeyResourceName: store.AttrResourceName,
-		cttypes.LookupAttributeKeyEventSource: store.AttrEventSource, cttypes.LookupAttributeKeyAccessKeyId: store.AttrAccessKeyID,
+	storeKeys := map[cttypes.LookupAttributeKey]history.AttrKey{
+		cttypes.LookupAttributeKeyEventId: history.AttrEventID, cttypes.LookupAttributeKeyEventName: history.AttrEventName,
+		cttypes.LookupAttributeKeyReadOnly: history.AttrReadOnly, cttypes.LookupAttributeKeyUsername: history.AttrUsername,
+		cttypes.LookupAttributeKeyResourceType: history.AttrResourceType, cttypes.LookupAttributeKeyResourceName: history.AttrResourceName,
+		cttypes.LookupAttributeKeyEventSource: history.AttrEventSource, cttypes.LookupAttributeKeyAccessKeyId: history.AttrAccessKeyID,
 	}
-	run := func(name string, in func(i int) *cloudtrail.LookupEventsInput, q func(i int) store.Query) error {
+	run := func(name string, in func(i int) *cloudtrail.LookupEventsInput, q func(i int) history.Query) error {
 		var api, sq []time.Duration
 		for i := range f.queries {
 			t := time.Now()
@@ -636,7 +635,7 @@ func phaseLookup(ctx context.Context, f benchFlags, log *slog.Logger) (phaseResu
 			}
 			api = append(api, time.Since(t))
 			t = time.Now()
-			if _, err := d.Store().Lookup(ctx, q(i)); err != nil {
+			if _, err := d.History().Lookup(ctx, q(i)); err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
 			sq = append(sq, time.Since(t))
@@ -645,14 +644,14 @@ func phaseLookup(ctx context.Context, f benchFlags, log *slog.Logger) (phaseResu
 		res.Latency["store:"+name] = percentiles(sq)
 		return nil
 	}
-	base := func(i int) store.Query { return store.Query{Account: benchAccount, Region: benchRegion, Limit: 50} }
+	base := func(i int) history.Query { return history.Query{Account: benchAccount, Region: benchRegion, Limit: 50} }
 	if err := run("(none)", func(int) *cloudtrail.LookupEventsInput { return &cloudtrail.LookupEventsInput{} }, base); err != nil {
 		return res, err
 	}
 	for k, vs := range values {
 		if err := run(string(k), func(i int) *cloudtrail.LookupEventsInput {
 			return &cloudtrail.LookupEventsInput{LookupAttributes: []cttypes.LookupAttribute{{AttributeKey: k, AttributeValue: aws.String(vs[i%len(vs)])}}}
-		}, func(i int) store.Query {
+		}, func(i int) history.Query {
 			q := base(i)
 			q.Key, q.Value = storeKeys[k], vs[i%len(vs)]
 			return q

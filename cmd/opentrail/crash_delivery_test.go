@@ -24,8 +24,8 @@ import (
 	"github.com/opentrail/opentrail/internal/daemon"
 	"github.com/opentrail/opentrail/internal/digest"
 	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/history"
 	"github.com/opentrail/opentrail/internal/sdktest"
-	"github.com/opentrail/opentrail/internal/store"
 )
 
 // TestCrashDuringDelivery kills the server with SIGKILL again and again
@@ -119,32 +119,32 @@ func TestCrashDuringDelivery(t *testing.T) {
 	srv.cmd.Wait()
 
 	// What the store holds.
-	st, err := store.Open(filepath.Join(dir, daemon.EventsDir), store.Options{Retention: 0})
+	off, err := daemon.OpenOffline(dir, daemon.OfflineOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := off.History.WaitCaughtUp(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	st := off.History
 	stored := map[string]string{} // eventID → eventName
 	storedReq := map[string]bool{}
-	q := store.Query{Account: trailAccount, Region: "us-east-1", Limit: 50, Start: start}
+	q := history.Query{Account: trailAccount, Region: "us-east-1", Limit: 50, Start: start}
 	for {
 		p, err := st.Lookup(ctx, q)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, ev := range p.Events {
-			var rec struct {
-				RequestID string `json:"requestID"`
-			}
-			json.Unmarshal(ev.Raw, &rec)
 			stored[ev.EventID] = ev.EventName
-			storedReq[rec.RequestID] = true
+			storedReq[ev.RequestID] = true
 		}
 		if p.Next == nil {
 			break
 		}
 		q.Cursor = p.Next
 	}
-	st.Close()
+	off.Close()
 
 	// What the bucket holds.
 	root := filepath.Join(dir, daemon.BucketsDir, bucket)

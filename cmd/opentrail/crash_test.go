@@ -3,13 +3,11 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,8 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 
 	"github.com/opentrail/opentrail/internal/daemon"
+	"github.com/opentrail/opentrail/internal/history"
 	"github.com/opentrail/opentrail/internal/identity"
-	"github.com/opentrail/opentrail/internal/store"
 )
 
 // server is an `opentrail serve` child process.
@@ -143,25 +141,25 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 		mu.Unlock()
 	}
 	// Open the store directly, as a restarted server would, and count.
-	st, err := store.Open(filepath.Join(dir, daemon.EventsDir), store.Options{Retention: 0})
+	off, err := daemon.OpenOffline(dir, daemon.OfflineOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	if err := off.History.WaitCaughtUp(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	st := off.History
+	defer off.Close()
 	seen := map[string]int{}
 	for _, region := range []string{"us-east-1", "eu-west-1"} {
-		q := store.Query{Account: "123456789012", Region: region, Limit: 50}
+		q := history.Query{Account: "123456789012", Region: region, Limit: 50}
 		for {
 			p, err := st.Lookup(context.Background(), q)
 			if err != nil {
 				t.Fatal(err)
 			}
 			for _, ev := range p.Events {
-				var rec struct {
-					RequestID string `json:"requestID"`
-				}
-				json.Unmarshal(ev.Raw, &rec)
-				seen[rec.RequestID]++
+				seen[ev.RequestID]++
 			}
 			if p.Next == nil {
 				break

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opentrail/opentrail/internal/daemon"
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/store"
 	"github.com/opentrail/opentrail/internal/store/wal"
@@ -69,10 +70,11 @@ func TestFsck(t *testing.T) {
 
 func TestFsckIndexSegments(t *testing.T) {
 	dir := t.TempDir()
-	st, err := store.Open(filepath.Join(dir, "events"), store.Options{Retention: 0})
+	off, err := daemon.OpenOffline(dir, daemon.OfflineOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	st := off.Store
 	var evs []event.Event
 	for i := range 300 {
 		raw := fmt.Sprintf(`{"eventVersion":"1.08","eventTime":"2026-01-01T00:%02d:%02dZ","eventID":"seg-%d","awsRegion":"us-east-1","recipientAccountId":"123456789012","eventSource":"s3.amazonaws.com","eventName":"GetObject%d","eventCategory":"Management","readOnly":true}`, i/60, i%60, i, i%7)
@@ -85,7 +87,7 @@ func TestFsckIndexSegments(t *testing.T) {
 	if _, err := st.Append(context.Background(), evs, store.AppendOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Close(); err != nil {
+	if err := off.Close(); err != nil {
 		t.Fatal(err)
 	}
 	out, code := runBin(t, "fsck", "--data-dir", dir)

@@ -14,7 +14,6 @@ import (
 	"github.com/opentrail/opentrail/internal/daemon"
 	"github.com/opentrail/opentrail/internal/identity"
 	"github.com/opentrail/opentrail/internal/importer"
-	"github.com/opentrail/opentrail/internal/store"
 	"github.com/opentrail/opentrail/internal/store/fileutil"
 )
 
@@ -84,21 +83,20 @@ func importInto(ctx context.Context, dir string, retention *int, paths []string,
 	if err != nil {
 		return sum, err
 	}
-	so := store.DefaultOptions()
-	so.Retention = settings.Retention()
-	so.Logger = log
 	// A logging trail delivers what is imported when the server next
-	// starts; until then the WAL must keep it.
-	if so.Followers, err = daemon.StoreFollowers(dir); err != nil {
-		return sum, err
-	}
-	st, err := store.Open(filepath.Join(dir, daemon.EventsDir), so)
+	// starts; OpenOffline keeps the WAL for it until then.
+	off, err := daemon.OpenOffline(dir, daemon.OfflineOptions{Retention: settings.Retention(), Dedupe: true, Logger: log})
 	if err != nil {
 		return sum, err
 	}
-	defer func() { err = errors.Join(err, st.Close()) }()
+	defer func() { err = errors.Join(err, off.Close()) }()
+	// Duplicates are checked against event history: let it catch up with
+	// what the log holds (a previous run's tail) first.
+	if err := off.History.WaitCaughtUp(ctx); err != nil {
+		return sum, err
+	}
 	return importer.Run(ctx, paths, importer.Options{
-		Appender:        st,
+		Appender:        off.Store,
 		Accounts:        ids,
 		Progress:        progress,
 		Retention:       settings.Retention(),

@@ -13,6 +13,7 @@ import (
 
 	"github.com/opentrail/opentrail/internal/awsjson"
 	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/history"
 	"github.com/opentrail/opentrail/internal/identity"
 	"github.com/opentrail/opentrail/internal/store"
 )
@@ -29,16 +30,17 @@ type Authenticator interface {
 	Authenticate(r *http.Request, body []byte) (identity.Caller, error)
 }
 
-// EventStore is the event store as the API uses it: to record its own
-// calls and to serve LookupEvents.
+// EventStore is the event log and event history as the API uses them: to
+// record its own calls (a *store.Store) and to serve LookupEvents (a
+// *history.History).
 //
 // Append MUST return only once the events are durable, and
-// store.ErrBackpressure when it cannot accept more for now. Lookup MUST
-// fill each event's Summary and return store.ErrBadCursor for a cursor it
-// did not issue.
+// store.ErrBackpressure when it cannot accept more for now. Lookup MUST see
+// every event appended before it, fill each event's Summary and return
+// history.ErrBadCursor for a cursor it did not issue.
 type EventStore interface {
 	Append(ctx context.Context, evs []event.Event, opt store.AppendOptions) (store.AppendResult, error)
-	Lookup(ctx context.Context, q store.Query) (store.Page, error)
+	Lookup(ctx context.Context, q history.Query) (history.Page, error)
 }
 
 // Options configure a [Handler]. Start from [DefaultOptions].

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/history"
 	"github.com/opentrail/opentrail/internal/store"
 )
 
@@ -81,7 +82,7 @@ func TestLookupEventsSDK(t *testing.T) {
 		t.Errorf("NextToken = %q, want none", *out.NextToken)
 	}
 	q := e.store.lastQuery(t)
-	if q.Account != acct1 || q.Region != "us-east-1" || q.Key != store.AttrEventName || q.Value != "RunInstances" || q.Limit != 50 || q.Insight {
+	if q.Account != acct1 || q.Region != "us-east-1" || q.Key != history.AttrEventName || q.Value != "RunInstances" || q.Limit != 50 || q.Insight {
 		t.Errorf("store query = %+v", q)
 	}
 
@@ -379,7 +380,7 @@ func TestLookupEventsInsight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if q := e.store.lastQuery(t); !q.Insight || q.Key != store.AttrEventName {
+	if q := e.store.lastQuery(t); !q.Insight || q.Key != history.AttrEventName {
 		t.Errorf("query = %+v", q)
 	}
 }
@@ -490,7 +491,7 @@ func TestNextTokenBinding(t *testing.T) {
 	e.store.mu.Unlock()
 	_, err = alice.LookupEvents(context.Background(), withToken(token, nil))
 	if code, _ := apiCode(t, err); code != "InvalidNextTokenException" {
-		t.Errorf("store.ErrBadCursor: code = %q", code)
+		t.Errorf("history.ErrBadCursor: code = %q", code)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/opentrail/opentrail/internal/awsjson"
+	"github.com/opentrail/opentrail/internal/history"
 	"github.com/opentrail/opentrail/internal/sigv4"
 	"github.com/opentrail/opentrail/internal/store"
 )
@@ -123,8 +124,9 @@ var catalogue = []struct {
 
 	// Store.
 	{is(store.ErrBackpressure), http.StatusBadRequest, codeThrottling, "Rate exceeded: OpenTrail is catching up on recorded events; retry shortly.", nil},
-	{is(store.ErrBadCursor), http.StatusBadRequest, codeInvalidNextToken, msgBadToken, nil},
+	{is(history.ErrBadCursor), http.StatusBadRequest, codeInvalidNextToken, msgBadToken, nil},
 	{is(store.ErrClosed), http.StatusServiceUnavailable, "ServiceUnavailable", "OpenTrail is shutting down; retry shortly.", nil},
+	{is(history.ErrClosed), http.StatusServiceUnavailable, "ServiceUnavailable", "OpenTrail is shutting down; retry shortly.", nil},
 	{is(context.DeadlineExceeded), http.StatusServiceUnavailable, "ServiceUnavailable", "The request timed out inside OpenTrail; retry shortly.", nil},
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 
+	"github.com/opentrail/opentrail/internal/history"
 	"github.com/opentrail/opentrail/internal/sdktest"
 
 	"github.com/opentrail/opentrail/internal/event"
@@ -83,7 +84,7 @@ func (fakeAuth) Authenticate(r *http.Request, body []byte) (identity.Caller, err
 type memStore struct {
 	mu        sync.Mutex
 	events    []event.Event
-	queries   []store.Query
+	queries   []history.Query
 	appendErr error // returned by Append when set
 	badCursor bool  // Lookup refuses every cursor
 }
@@ -100,7 +101,7 @@ func (m *memStore) Append(_ context.Context, evs []event.Event, _ store.AppendOp
 	return store.AppendResult{Appended: len(evs), LastSeq: uint64(len(m.events))}, nil
 }
 
-func (m *memStore) Lookup(_ context.Context, q store.Query) (store.Page, error) {
+func (m *memStore) Lookup(_ context.Context, q history.Query) (history.Page, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.queries = append(m.queries, q)
@@ -109,7 +110,7 @@ func (m *memStore) Lookup(_ context.Context, q store.Query) (store.Page, error) 
 		sec, id, ok := strings.Cut(string(q.Cursor), "/")
 		n, err := strconv.ParseInt(sec, 10, 64)
 		if m.badCursor || !ok || err != nil {
-			return store.Page{}, fmt.Errorf("lookup: %w", store.ErrBadCursor)
+			return history.Page{}, fmt.Errorf("lookup: %w", history.ErrBadCursor)
 		}
 		after = &event.Event{Summary: event.Summary{EventTime: time.Unix(n, 0), EventID: id}}
 	}
@@ -130,7 +131,7 @@ func (m *memStore) Lookup(_ context.Context, q store.Query) (store.Page, error) 
 		match = append(match, ev)
 	}
 	slices.SortFunc(match, newerFirst)
-	var page store.Page
+	var page history.Page
 	if len(match) > q.Limit {
 		match = match[:q.Limit]
 		last := match[len(match)-1]
@@ -147,28 +148,28 @@ func newerFirst(a, b event.Event) int {
 	return strings.Compare(b.EventID, a.EventID)
 }
 
-func attrMatch(s event.Summary, k store.AttrKey, v string) bool {
+func attrMatch(s event.Summary, k history.AttrKey, v string) bool {
 	switch k {
-	case store.AttrNone:
+	case history.AttrNone:
 		return true
-	case store.AttrEventID:
+	case history.AttrEventID:
 		return s.EventID == v
-	case store.AttrEventName:
+	case history.AttrEventName:
 		return s.EventName == v
-	case store.AttrReadOnly:
+	case history.AttrReadOnly:
 		return s.ReadOnly != nil && strconv.FormatBool(*s.ReadOnly) == v
-	case store.AttrUsername:
+	case history.AttrUsername:
 		return s.Username == v
-	case store.AttrResourceType, store.AttrResourceName:
+	case history.AttrResourceType, history.AttrResourceName:
 		for _, r := range s.Resources {
-			if k == store.AttrResourceType && r.ResourceType == v || k == store.AttrResourceName && r.ResourceName == v {
+			if k == history.AttrResourceType && r.ResourceType == v || k == history.AttrResourceName && r.ResourceName == v {
 				return true
 			}
 		}
 		return false
-	case store.AttrEventSource:
+	case history.AttrEventSource:
 		return s.EventSource == v
-	case store.AttrAccessKeyID:
+	case history.AttrAccessKeyID:
 		return s.AccessKeyID == v
 	}
 	return false
@@ -208,7 +209,7 @@ func (m *memStore) recordFor(t *testing.T, requestID string) event.Record {
 	return found[0]
 }
 
-func (m *memStore) lastQuery(t *testing.T) store.Query {
+func (m *memStore) lastQuery(t *testing.T) history.Query {
 	t.Helper()
 	m.mu.Lock()
 	defer m.mu.Unlock()

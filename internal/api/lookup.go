@@ -8,8 +8,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/opentrail/opentrail/internal/awsjson"
+	"github.com/opentrail/opentrail/internal/history"
 	"github.com/opentrail/opentrail/internal/identity"
-	"github.com/opentrail/opentrail/internal/store"
 )
 
 // LookupEvents (operations.md §2.7, §3.2; event-record.md §9).
@@ -65,24 +65,24 @@ const (
 // Insights lookups accept them.
 var lookupKeys = []struct {
 	name    string
-	key     store.AttrKey
+	key     history.AttrKey
 	insight bool
 }{
-	{"EventId", store.AttrEventID, true},
-	{"EventName", store.AttrEventName, true},
-	{"ReadOnly", store.AttrReadOnly, false},
-	{"Username", store.AttrUsername, false},
-	{"ResourceType", store.AttrResourceType, false},
-	{"ResourceName", store.AttrResourceName, false},
-	{"EventSource", store.AttrEventSource, true},
-	{"AccessKeyId", store.AttrAccessKeyID, false},
+	{"EventId", history.AttrEventID, true},
+	{"EventName", history.AttrEventName, true},
+	{"ReadOnly", history.AttrReadOnly, false},
+	{"Username", history.AttrUsername, false},
+	{"ResourceType", history.AttrResourceType, false},
+	{"ResourceName", history.AttrResourceName, false},
+	{"EventSource", history.AttrEventSource, true},
+	{"AccessKeyId", history.AttrAccessKeyID, false},
 }
 
 func (h *Handler) lookupEvents(ctx context.Context, caller identity.Caller, in *lookupEventsInput) (*lookupEventsOutput, error) {
 	if h.lookups != nil && !h.lookups.allow(caller.AccountID+"/"+caller.Region, h.now()) {
 		return nil, errThrottled("LookupEvents")
 	}
-	q := store.Query{Account: caller.AccountID, Region: caller.Region, Limit: lookupMaxResults}
+	q := history.Query{Account: caller.AccountID, Region: caller.Region, Limit: lookupMaxResults}
 	var ph paramHash
 
 	// LookupAttributes: at most one.
@@ -107,7 +107,7 @@ func (h *Handler) lookupEvents(ctx context.Context, caller identity.Caller, in *
 			return nil, invalid(codeInvalidEventCategory, "EventCategory '%s' is not valid; the only valid value is '%s'.", clip(*c), insightCategory)
 		}
 		q.Insight = true
-		if q.Key != store.AttrNone && !insightKey(q.Key) {
+		if q.Key != history.AttrNone && !insightKey(q.Key) {
 			return nil, invalid(codeInvalidLookupAttributes,
 				"AttributeKey '%s' cannot be used with EventCategory 'insight'; use EventId, EventName or EventSource.", keyName(q.Key))
 		}
@@ -196,21 +196,21 @@ func (h *Handler) lookupEvents(ctx context.Context, caller identity.Caller, in *
 }
 
 // lookupAttr validates one lookup attribute.
-func lookupAttr(a lookupAttribute) (store.AttrKey, string, error) {
+func lookupAttr(a lookupAttribute) (history.AttrKey, string, error) {
 	if a.AttributeKey == nil {
 		return 0, "", invalid(codeInvalidLookupAttributes, "LookupAttributes[0].AttributeKey is required.")
 	}
 	if a.AttributeValue == nil {
 		return 0, "", invalid(codeInvalidLookupAttributes, "LookupAttributes[0].AttributeValue is required.")
 	}
-	key := store.AttrNone
+	key := history.AttrNone
 	for _, k := range lookupKeys {
 		if k.name == *a.AttributeKey {
 			key = k.key
 			break
 		}
 	}
-	if key == store.AttrNone {
+	if key == history.AttrNone {
 		names := make([]string, len(lookupKeys))
 		for i, k := range lookupKeys {
 			names[i] = k.name
@@ -222,7 +222,7 @@ func lookupAttr(a lookupAttribute) (store.AttrKey, string, error) {
 		return 0, "", invalid(codeInvalidLookupAttributes,
 			"AttributeValue must be 1 to %d characters long, where '_', ' ', ',' and newline count as two; the value counts %d.", lookupMaxValueChars, n)
 	}
-	if key == store.AttrReadOnly && v != "true" && v != "false" {
+	if key == history.AttrReadOnly && v != "true" && v != "false" {
 		return 0, "", invalid(codeInvalidLookupAttributes, "AttributeValue for ReadOnly must be 'true' or 'false', not '%s'.", clip(v))
 	}
 	return key, v, nil
@@ -241,7 +241,7 @@ func attrValueLength(s string) int {
 	return n
 }
 
-func insightKey(k store.AttrKey) bool {
+func insightKey(k history.AttrKey) bool {
 	for _, lk := range lookupKeys {
 		if lk.key == k {
 			return lk.insight
@@ -250,7 +250,7 @@ func insightKey(k store.AttrKey) bool {
 	return false
 }
 
-func keyName(k store.AttrKey) string {
+func keyName(k history.AttrKey) string {
 	for _, lk := range lookupKeys {
 		if lk.key == k {
 			return lk.name

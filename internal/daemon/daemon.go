@@ -26,6 +26,7 @@ import (
 	"github.com/opentrail/opentrail/internal/catalog"
 	"github.com/opentrail/opentrail/internal/config"
 	"github.com/opentrail/opentrail/internal/delivery"
+	"github.com/opentrail/opentrail/internal/history"
 	"github.com/opentrail/opentrail/internal/identity"
 	"github.com/opentrail/opentrail/internal/keyring"
 	"github.com/opentrail/opentrail/internal/objstore"
@@ -37,14 +38,12 @@ import (
 // Directories inside the data directory.
 const (
 	EventsDir   = "events"   // the event store
+	IndexDir    = "index"    // event history, inside EventsDir
 	TrailsDir   = "trails"   // the trail catalogue
 	KeysDir     = "keys"     // digest signing keys
 	DeliveryDir = "delivery" // trail delivery state and spool
 	BucketsDir  = "buckets"  // the embedded object store
 )
-
-// deliveryFollower is trail delivery's name as a store follower.
-const deliveryFollower = "delivery"
 
 // MetricsPath serves Prometheus metrics. A leading underscore cannot start
 // an S3 bucket name, so the path never collides with the S3 front end.
@@ -57,13 +56,12 @@ type Daemon struct {
 	lock     *fileutil.Lock
 	ids      *identity.Store
 	store    *store.Store
+	history  *history.History
 	trails   *catalog.Catalog
 	keys     *keyring.Keyring
 	objects  objstore.Store
 	delivery *delivery.Engine
-	follower *store.Follower
-	stopDel  context.CancelFunc
-	delDone  chan error
+	follow   *followers
 	srv      *http.Server
 	ln       net.Listener
 	account  string
@@ -108,21 +106,27 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	ho := history.DefaultOptions()
+	ho.Retention = d.settings.Retention()
+	ho.Logger = log
+	if d.history, err = history.Open(filepath.Join(cfg.DataDir, EventsDir, IndexDir), ho); err != nil {
+		return nil, err
+	}
 	so := store.DefaultOptions()
-	so.Retention = d.settings.Retention()
 	so.Logger = log
 	so.Registerer = reg
-	so.Followers = []string{deliveryFollower}
+	so.Followers = []string{historyFollower, deliveryFollower}
 	if d.store, err = store.Open(filepath.Join(cfg.DataDir, EventsDir), so); err != nil {
 		return nil, err
 	}
+	d.follow = &followers{log: log, store: d.store, list: []follower{historyEntry(d.history)}}
 	if err := d.openTrails(reg); err != nil {
 		return nil, err
 	}
 	ao := api.DefaultOptions()
 	auth := identity.NewAuthenticator(d.ids, sigv4.DefaultOptions())
 	ao.Auth = auth
-	ao.Events = d.store
+	ao.Events = events{Store: d.store, history: d.history}
 	ao.TokenKey = key
 	ao.Retention = d.settings.Retention()
 	ao.LookupRateLimit = cfg.LookupEventsRateLimit
@@ -198,6 +202,9 @@ func (d *Daemon) Identities() *identity.Store { return d.ids }
 // Store gives tests and tools access to the event store.
 func (d *Daemon) Store() *store.Store { return d.store }
 
+// History gives tests and tools access to event history.
+func (d *Daemon) History() *history.History { return d.history }
+
 // PrintHints tells a new user how to reach the server.
 func (d *Daemon) PrintHints(w io.Writer) {
 	creds := filepath.Join(d.cfg.DataDir, identity.CredentialsFile)
@@ -219,7 +226,9 @@ func (d *Daemon) PrintHints(w io.Writer) {
 func (d *Daemon) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
 	d.served = true
-	d.startDelivery()
+	if err := d.follow.start(); err != nil {
+		return errors.Join(fmt.Errorf("start the followers of the event log: %w", err), d.Close())
+	}
 	go func() { errc <- d.srv.Serve(d.ln) }()
 	select {
 	case err := <-errc:
@@ -227,9 +236,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 			return errors.Join(fmt.Errorf("serve: %w", err), d.Close())
 		}
 		return d.Close()
+	case <-d.follow.Failed():
+		d.log.Error("shutting down: a follower of the event log failed; the next start resumes it from its checkpoint")
 	case <-ctx.Done():
+		d.log.Info("shutting down")
 	}
-	d.log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), time.Duration(d.cfg.ShutdownTimeout))
 	defer cancel()
 	err := d.srv.Shutdown(sctx)
@@ -246,10 +257,18 @@ func (d *Daemon) Close() error {
 		errs = append(errs, d.ln.Close())
 		d.ln = nil
 	}
-	errs = append(errs, d.stopDelivery())
+	// Followers first: they finish what the log holds and make it
+	// durable, so the store can drop the WAL segments they release.
+	if d.follow != nil {
+		errs = append(errs, d.follow.stop())
+	}
 	if c, ok := d.objects.(io.Closer); ok {
 		errs = append(errs, c.Close())
 		d.objects = nil
+	}
+	if d.history != nil {
+		errs = append(errs, d.history.Close())
+		d.history = nil
 	}
 	if d.store != nil {
 		errs = append(errs, d.store.Close())

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -67,26 +66,31 @@ func (d *Daemon) openTrails(reg prometheus.Registerer) error {
 	if d.delivery, err = delivery.Open(filepath.Join(d.cfg.DataDir, DeliveryDir), do); err != nil {
 		return err
 	}
-	ck, ok := d.delivery.Checkpoint()
-	if !ok {
-		ck = d.store.Head()
-		if err := d.delivery.Init(ck); err != nil {
-			return err
-		}
-	}
-	d.follower, err = d.store.Follow(deliveryFollower, ck)
-	if errors.Is(err, store.ErrFollowerBehind) && !anyLogging(d.trails) {
-		// The WAL moved on without delivery (an import with no trail
-		// logging): nothing in between was for a trail, so skip it.
-		d.log.Info("trail delivery: starting at the newest event; no trail was logging while the log moved on", "from", ck, "to", d.store.Head())
-		if err := d.delivery.Init(d.store.Head()); err != nil {
-			return err
-		}
-		d.follower, err = d.store.Follow(deliveryFollower, d.store.Head())
-	}
-	if err != nil {
-		return fmt.Errorf("trail delivery: %w", err)
-	}
+	n := d.cfg.Notifications
+	pub := &notify.Targets{Topics: n.Topics, Default: n.Webhook}
+	d.follow.list = append(d.follow.list, follower{
+		name: deliveryFollower,
+		checkpoint: func(head uint64) (uint64, error) {
+			if ck, ok := d.delivery.Checkpoint(); ok {
+				return ck, nil
+			}
+			return head, d.delivery.Init(head)
+		},
+		behind: func(head uint64) (uint64, error) {
+			if anyLogging(d.trails) {
+				return 0, fmt.Errorf("trail delivery: %w", store.ErrFollowerBehind)
+			}
+			// The WAL moved on without delivery (an import with no
+			// trail logging): nothing in between was for a trail, so
+			// skip it.
+			d.log.Info("trail delivery: starting at the newest event; no trail was logging while the log moved on", "to", head)
+			return head, d.delivery.Init(head)
+		},
+		run: func(ctx context.Context, f *store.Follower) error {
+			deps := delivery.Deps{Log: f, Trails: d.trails, Objects: d.objects, Signer: d.keys, Publisher: pub}
+			return d.delivery.Run(ctx, deps)
+		},
+	})
 	return nil
 }
 
@@ -112,38 +116,6 @@ func StoreFollowers(dir string) ([]string, error) {
 		return []string{deliveryFollower}, nil
 	}
 	return nil, nil
-}
-
-// startDelivery runs trail delivery until stopDelivery.
-func (d *Daemon) startDelivery() {
-	if d.delivery == nil || d.stopDel != nil {
-		return
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	d.stopDel = cancel
-	d.delDone = make(chan error, 1)
-	n := d.cfg.Notifications
-	pub := &notify.Targets{Topics: n.Topics, Default: n.Webhook}
-	deps := delivery.Deps{Log: d.follower, Trails: d.trails, Objects: d.objects, Signer: d.keys, Publisher: pub}
-	go func() { d.delDone <- d.delivery.Run(ctx, deps) }()
-}
-
-// stopDelivery stops trail delivery (it stages what it has buffered) and
-// releases the follower.
-func (d *Daemon) stopDelivery() error {
-	var err error
-	if d.stopDel != nil {
-		d.stopDel()
-		err = <-d.delDone
-		d.stopDel = nil
-	}
-	if d.follower != nil {
-		if cerr := d.follower.Close(); err == nil {
-			err = cerr
-		}
-		d.follower = nil
-	}
-	return err
 }
 
 // Delivery gives tests access to trail delivery.

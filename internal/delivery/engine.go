@@ -62,7 +62,7 @@ func DefaultOptions() Options {
 
 // Log is the event log as delivery follows it (a *store.Follower).
 type Log interface {
-	Read(max int) ([]store.Record, error)
+	Read(max int) ([]store.Entry, error)
 	Progress() <-chan struct{}
 	Release(seq uint64)
 }
@@ -523,29 +523,23 @@ var globalSources = map[string]bool{
 	"signin.amazonaws.com": true,
 }
 
-// route adds rec to the buffer of every logging trail that records it. It
-// cannot fail: a buffer that cannot be staged at the size cap keeps
-// growing until the next interval's staging succeeds.
-func (e *Engine) route(rec *store.Record, trails []catalog.Trail) {
-	var ev *event.Event
+// route adds the entry's event to the buffer of every logging trail that
+// records it. It cannot fail: a buffer that cannot be staged at the size
+// cap keeps growing until the next interval's staging succeeds.
+func (e *Engine) route(ent *store.Entry, trails []catalog.Trail) {
+	ev := ent.Event
 	var fields *selector.Fields
 	for i := range trails {
 		t := &trails[i]
-		if t.Account != rec.Account || !t.Covers(rec.Region) {
+		if t.Account != ev.Account || !t.Covers(ev.Region) {
 			continue
 		}
 		c := e.matchers[t.ARN()]
 		if c.m == nil {
 			continue
 		}
-		if ev == nil {
-			p, err := event.Parse(rec.Raw)
-			if err != nil {
-				e.log.Error("delivery: stored event does not parse; not delivered", "seq", rec.Seq, "err", err)
-				return
-			}
-			ev = &p
-			f := selector.FieldsOf(&p)
+		if fields == nil {
+			f := selector.FieldsOf(ev)
 			fields = &f
 		}
 		if !t.IncludeGlobalServiceEvents && globalSources[ev.EventSource] {
@@ -560,15 +554,15 @@ func (e *Engine) route(rec *store.Record, trails []catalog.Trail) {
 		if !c.m.Match(fields) {
 			continue
 		}
-		k := bufKey(t.ARN(), rec.Account, rec.Region)
+		k := bufKey(t.ARN(), ev.Account, ev.Region)
 		e.mu.Lock()
 		mark := e.st.Marks[k]
 		e.mu.Unlock()
-		if rec.Seq <= mark {
+		if ent.Seq <= mark {
 			continue // staged before a crash
 		}
 		b := e.buffers[k]
-		if b != nil && len(b.raws) > 0 && b.size+len(rec.Raw)+1+len(`{"Records":[]}`) > e.opts.MaxFileBytes {
+		if b != nil && len(b.raws) > 0 && b.size+len(ev.Raw)+1+len(`{"Records":[]}`) > e.opts.MaxFileBytes {
 			// The event would take the file over the cap: write what
 			// the buffer holds first.
 			if err := e.stage([]string{k}, 0); err != nil {
@@ -578,16 +572,16 @@ func (e *Engine) route(rec *store.Record, trails []catalog.Trail) {
 			}
 		}
 		if b == nil {
-			b = &buffer{trail: *t, account: rec.Account, region: rec.Region, firstRead: e.now()}
+			b = &buffer{trail: *t, account: ev.Account, region: ev.Region, firstRead: e.now()}
 			e.buffers[k] = b
 		}
 		b.trail = *t
 		if len(b.raws) == 0 {
-			b.first = rec.Seq
+			b.first = ent.Seq
 		}
-		b.raws = append(b.raws, rec.Raw)
-		b.size += len(rec.Raw) + 1
-		b.last = rec.Seq
+		b.raws = append(b.raws, ev.Raw)
+		b.size += len(ev.Raw) + 1
+		b.last = ent.Seq
 		if b.newest.IsZero() || ev.EventTime.After(b.newest) {
 			b.newest = ev.EventTime
 		}

@@ -127,7 +127,6 @@ type harness struct {
 func newHarness(t *testing.T, mut func(*delivery.Options)) *harness {
 	h := &harness{t: t, dir: t.TempDir(), objs: newObjects(), pub: &publisher{}}
 	so := store.DefaultOptions()
-	so.Retention = 0
 	so.Followers = []string{"delivery"}
 	var err error
 	if h.st, err = store.Open(h.dir+"/events", so); err != nil {
@@ -167,7 +166,7 @@ func (h *harness) start() {
 			t.Fatal(err)
 		}
 	}
-	f, err := h.st.Follow("delivery", ck)
+	f, err := h.st.Follow("delivery", ck, store.FollowOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

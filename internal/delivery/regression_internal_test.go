@@ -27,11 +27,20 @@ const racct = "123456789012"
 // of what it read together with an error (as store.Follower.Read does).
 type fakeLog struct {
 	mu       sync.Mutex
-	recs     []store.Record
+	recs     []store.Entry
 	next     int
 	failOnce bool
 	released uint64
 	prog     chan struct{}
+}
+
+// entryOf is the log entry of a raw record at seq.
+func entryOf(seq uint64, raw []byte) store.Entry {
+	ev, err := event.Parse(raw)
+	if err != nil {
+		panic(err)
+	}
+	return store.Entry{Seq: seq, Event: &ev}
 }
 
 func newFakeLog() *fakeLog { return &fakeLog{prog: make(chan struct{})} }
@@ -39,17 +48,17 @@ func newFakeLog() *fakeLog { return &fakeLog{prog: make(chan struct{})} }
 func (l *fakeLog) add(raws ...[]byte) {
 	l.mu.Lock()
 	for _, r := range raws {
-		l.recs = append(l.recs, store.Record{Seq: uint64(len(l.recs) + 1), Account: racct, Region: "us-east-1", Raw: r})
+		l.recs = append(l.recs, entryOf(uint64(len(l.recs)+1), r))
 	}
 	close(l.prog)
 	l.prog = make(chan struct{})
 	l.mu.Unlock()
 }
 
-func (l *fakeLog) Read(max int) ([]store.Record, error) {
+func (l *fakeLog) Read(max int) ([]store.Entry, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var out []store.Record
+	var out []store.Entry
 	for len(out) < max && l.next < len(l.recs) {
 		out = append(out, l.recs[l.next])
 		l.next++
@@ -245,7 +254,7 @@ func TestRegressionFlushReadsEverything(t *testing.T) {
 	// writing digests), then flush right away.
 	r.log.mu.Lock()
 	for i, raw := range raws {
-		r.log.recs = append(r.log.recs, store.Record{Seq: uint64(i + 1), Account: racct, Region: "us-east-1", Raw: raw})
+		r.log.recs = append(r.log.recs, entryOf(uint64(i+1), raw))
 	}
 	r.log.mu.Unlock()
 	r.flush(t)
@@ -268,7 +277,7 @@ func TestRegressionMultiToSingleRegionClosesChains(t *testing.T) {
 	tr.IsMultiRegionTrail, tr.LogFileValidationEnabled = true, true
 	r.trails.set(tr)
 	r.log.mu.Lock()
-	r.log.recs = append(r.log.recs, store.Record{Seq: 1, Account: racct, Region: "eu-west-1", Raw: rawEvent(1, "eu-west-1")})
+	r.log.recs = append(r.log.recs, entryOf(1, rawEvent(1, "eu-west-1")))
 	r.log.mu.Unlock()
 	r.flush(t)
 	r.waitUploaded(t)
@@ -438,7 +447,7 @@ func BenchmarkConsume(b *testing.B) {
 	}
 	log.mu.Lock()
 	for i, raw := range raws {
-		log.recs = append(log.recs, store.Record{Seq: uint64(i + 1), Account: racct, Region: "us-east-1", Raw: raw})
+		log.recs = append(log.recs, entryOf(uint64(i+1), raw))
 	}
 	log.mu.Unlock()
 	b.ReportAllocs()

@@ -13,6 +13,7 @@ import (
 	"github.com/opentrail/opentrail/internal/delivery"
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/objstore"
+	"github.com/opentrail/opentrail/internal/store"
 )
 
 // A failure while staging a buffer early (at the size cap) must not drop
@@ -84,7 +85,7 @@ func TestRegressionFailingTopicDoesNotBlockOthers(t *testing.T) {
 		t.Fatal(err)
 	}
 	ck, _ := eng.Checkpoint()
-	f, err := h.st.Follow("delivery", ck)
+	f, err := h.st.Follow("delivery", ck, store.FollowOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +145,7 @@ func TestRegressionDigestRetryBacksOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	ck, _ := eng.Checkpoint()
-	f, err := h.st.Follow("delivery", ck)
+	f, err := h.st.Follow("delivery", ck, store.FollowOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +204,7 @@ func TestRegressionHangingDigestBucketDoesNotStallFlush(t *testing.T) {
 		t.Fatal(err)
 	}
 	ck, _ := eng.Checkpoint()
-	f, err := h.st.Follow("delivery", ck)
+	f, err := h.st.Follow("delivery", ck, store.FollowOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

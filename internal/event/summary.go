@@ -149,6 +149,25 @@ func Parse(raw []byte) (Event, error) {
 	return Event{Raw: b, Summary: s}, nil
 }
 
+// ParseStored derives the Summary of a record the store holds: bytes that
+// Parse returned as Event.Raw when the record was appended, read back from
+// checksummed storage. It skips Parse's JSON validation and copy, so raw
+// MUST be such bytes; Event.Raw is raw itself.
+func ParseStored(raw []byte) (Event, error) {
+	if len(raw) == 0 || raw[0] != '{' {
+		return Event{}, invalid("", "not a JSON object")
+	}
+	var d summaryDoc
+	if err := d.decode(raw); err != nil {
+		return Event{}, err
+	}
+	s, err := summarize(&d)
+	if err != nil {
+		return Event{}, err
+	}
+	return Event{Raw: raw, Summary: s}, nil
+}
+
 // compactCopy validates raw as JSON and returns a new slice holding its
 // compact form, or a *ValidationError.
 func compactCopy(raw []byte) ([]byte, error) {

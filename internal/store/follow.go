@@ -6,16 +6,16 @@ import (
 	"io"
 	"sync/atomic"
 
+	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/store/wal"
 )
 
-// Record is an acknowledged event as a follower reads it: its sequence
-// number in the log, its partition and its compact JSON.
-type Record struct {
-	Seq     uint64
-	Account string
-	Region  string
-	Raw     []byte
+// Entry is an acknowledged event as a follower reads it: its sequence
+// number in the log and the event, parsed (record and Summary). Entries are
+// shared by every follower: a follower MUST NOT change the event.
+type Entry struct {
+	Seq   uint64
+	Event *event.Event
 }
 
 // ErrFollowerBehind means a follower's checkpoint is older than the oldest
@@ -24,15 +24,32 @@ type Record struct {
 // ran; the follower must start again from Head.
 var ErrFollowerBehind = errors.New("store: follower checkpoint is older than the log")
 
+// FollowOptions configure one follower.
+type FollowOptions struct {
+	// Gate makes Append wait (back-pressure) while this follower has more
+	// than Options.MaxLag events, or MaxLagBytes of them, left to apply
+	// (see Follower.Applied). The event-history index gates, so that
+	// LookupEvents sees a caller's own calls within a bounded wait; a
+	// follower that writes to slower, remote places does not.
+	Gate bool
+}
+
 // Follower reads acknowledged events in log order from its own checkpoint,
-// and holds the log back until it has released them. Trail delivery is one.
-// A Follower is used by one goroutine at a time.
+// and holds the log back until it has released them. The event-history
+// index and trail delivery are followers. A Follower is used by one
+// goroutine at a time, except Applied, Release and Head, which any
+// goroutine may call.
 type Follower struct {
 	s    *Store
 	name string
-	rd   *wal.Reader
-	next uint64        // seq of the next record Read returns
-	held atomic.Uint64 // records up to this seq may be deleted
+	opt  FollowOptions
+	rd   *wal.Reader // reading the WAL, when behind the tail; else nil
+	// next is the seq of the next entry Read returns (guarded by the
+	// store's mu, which the tail's trimming reads it under).
+	next    uint64
+	applied atomic.Uint64 // entries up to this seq are applied (Gate)
+	held    atomic.Uint64 // records up to this seq may be deleted
+	parsed  atomic.Uint64 // entries read back from the WAL and parsed
 	// closed is set by Close (under the store's mu); the follower's hold
 	// stays, so the log keeps what it has not released until it follows
 	// again.
@@ -51,7 +68,7 @@ func (s *Store) Head() uint64 {
 // one. A follower with no checkpoint yet passes Head(). The log keeps every
 // record after the follower's released checkpoint until it calls Release or
 // Close.
-func (s *Store) Follow(name string, after uint64) (*Follower, error) {
+func (s *Store) Follow(name string, after uint64, opt FollowOptions) (*Follower, error) {
 	if s.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -66,44 +83,121 @@ func (s *Store) Follow(name string, after uint64) (*Follower, error) {
 	if first := s.firstSeq.Load(); after+1 < first && after < s.acked {
 		return nil, fmt.Errorf("%w: follower %q is at %d, the log starts at %d", ErrFollowerBehind, name, after, first)
 	}
-	rd, err := wal.NewReader(s.walPath, after+1)
-	if err != nil {
-		return nil, fmt.Errorf("follow: %w", err)
-	}
-	f := &Follower{s: s, name: name, rd: rd, next: after + 1}
+	f := &Follower{s: s, name: name, opt: opt, next: after + 1}
+	f.applied.Store(after)
 	f.held.Store(after)
 	s.followers[name] = f
 	return f, nil
 }
 
+// Name is the name the follower registered under.
+func (f *Follower) Name() string { return f.name }
+
+// Head returns the seq of the newest acknowledged event.
+func (f *Follower) Head() uint64 { return f.s.Head() }
+
 // Progress returns a channel that is closed when more events are
 // acknowledged (or the store closes); call it again after each wake-up.
-func (f *Follower) Progress() <-chan struct{} {
-	f.s.mu.Lock()
-	defer f.s.mu.Unlock()
-	return f.s.progress
+func (f *Follower) Progress() <-chan struct{} { return f.s.Progress() }
+
+// Read returns up to max acknowledged entries after the last one returned,
+// without waiting; an empty result means the follower has caught up.
+// Recent entries come from memory, parsed once when they were appended;
+// older ones are read back from the WAL and parsed.
+func (f *Follower) Read(max int) ([]Entry, error) {
+	s := f.s
+	s.mu.Lock()
+	if f.next >= s.tail.start && f.next <= s.acked {
+		out := s.tail.from(f.next, max)
+		f.next += uint64(len(out))
+		s.mu.Unlock()
+		if f.rd != nil {
+			f.rd.Close()
+			f.rd = nil
+		}
+		return out, nil
+	}
+	end := s.acked + 1
+	s.mu.Unlock()
+	if f.next >= end {
+		return nil, nil
+	}
+	return f.readWAL(max, end)
 }
 
-// Read returns up to max acknowledged records after the last one returned,
-// without waiting; an empty result means the follower has caught up.
-func (f *Follower) Read(max int) ([]Record, error) {
-	end := f.s.Head() + 1
-	var out []Record
+// readWAL reads entries before end from the WAL.
+func (f *Follower) readWAL(max int, end uint64) ([]Entry, error) {
+	if f.rd == nil {
+		rd, err := wal.NewReader(f.s.dir, f.next)
+		if err != nil {
+			return nil, fmt.Errorf("follower %s: %w", f.name, err)
+		}
+		f.rd = rd
+	}
+	var out []Entry
+	next := f.next
 	for len(out) < max {
 		rec, err := f.rd.NextBefore(end)
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
+			f.setNext(next)
 			return out, fmt.Errorf("follower %s: %w", f.name, err)
 		}
-		if rec.Seq != f.next {
-			return out, fmt.Errorf("follower %s: read seq %d, want %d", f.name, rec.Seq, f.next)
+		if rec.Seq != next {
+			f.setNext(next)
+			return out, fmt.Errorf("follower %s: read seq %d, want %d", f.name, rec.Seq, next)
 		}
-		f.next++
-		out = append(out, Record{Seq: rec.Seq, Account: rec.Account, Region: rec.Region, Raw: rec.Raw})
+		out = append(out, Entry{Seq: rec.Seq, Event: f.s.parseRecord(rec)})
+		next++
 	}
+	// Updated once per batch: until then the tail's trimming sees an
+	// older position, which only keeps more.
+	f.setNext(next)
+	f.parsed.Add(uint64(len(out)))
+	f.s.metrics.parsed.WithLabelValues(f.name).Add(float64(len(out)))
 	return out, nil
+}
+
+func (f *Follower) setNext(next uint64) {
+	f.s.mu.Lock()
+	f.next = next
+	f.s.mu.Unlock()
+}
+
+// parseRecord parses a record read back from the WAL. Only validated
+// events are written, so a record that does not parse means a bug or a
+// format change: the follower still gets it, with the partition the WAL
+// recorded and category "Unknown", and the log says so.
+func (s *Store) parseRecord(rec wal.Record) *event.Event {
+	ev, err := event.Parse(rec.Raw)
+	if err != nil {
+		s.log.Error("store: a WAL record does not parse as an event", "seq", rec.Seq, "err", err)
+		s.metrics.unreadable.Inc()
+		ev = event.Event{Raw: rec.Raw, Summary: event.Summary{Account: rec.Account, Region: rec.Region, Category: "Unknown", EventID: fmt.Sprintf("seq-%d", rec.Seq)}}
+	}
+	return &ev
+}
+
+// Parsed reports how many entries the follower read back from the WAL
+// (and parsed) rather than from memory: at start-up, what it had not made
+// durable before; later, only what it fell behind the tail by.
+func (f *Follower) Parsed() uint64 { return f.parsed.Load() }
+
+// Applied tells the store that the follower has applied every entry up to
+// and including seq (in memory, not necessarily durably): the lag that
+// FollowOptions.Gate bounds.
+func (f *Follower) Applied(seq uint64) {
+	if seq <= f.applied.Load() {
+		return
+	}
+	f.applied.Store(seq)
+	if f.opt.Gate {
+		f.s.mu.Lock()
+		f.s.signalLocked()
+		f.s.mu.Unlock()
+	}
 }
 
 // Release tells the store that the follower has durably processed every
@@ -120,7 +214,12 @@ func (f *Follower) Close() error {
 	f.s.mu.Lock()
 	f.closed = true
 	f.s.mu.Unlock()
-	return f.rd.Close()
+	if f.rd != nil {
+		err := f.rd.Close()
+		f.rd = nil
+		return err
+	}
+	return nil
 }
 
 // holdBefore returns the lowest seq some follower still needs, or
@@ -134,9 +233,106 @@ func (s *Store) holdBefore() (uint64, bool) {
 			return 0, false
 		}
 	}
-	low := ^uint64(0)
+	low := s.acked + 1
 	for _, f := range s.followers {
 		low = min(low, f.held.Load()+1)
 	}
 	return low, true
+}
+
+// gateLagLocked returns how many acknowledged events, and how many bytes
+// of them, the furthest-behind gating follower has left to apply.
+func (s *Store) gateLagLocked() (uint64, int64) {
+	low := s.acked
+	for _, f := range s.followers {
+		if f.opt.Gate && !f.closed {
+			low = min(low, f.applied.Load())
+		}
+	}
+	return s.acked - low, s.tail.bytesAfter(low)
+}
+
+// trimTailLocked drops tail entries no follower needs: those every open
+// follower has read, and, beyond Options.TailBytes, those every gating
+// follower has read (slower followers then read the WAL).
+func (s *Store) trimTailLocked() {
+	all, gate := s.acked+1, s.acked+1
+	for _, f := range s.followers {
+		if f.closed {
+			continue
+		}
+		all = min(all, f.next)
+		if f.opt.Gate {
+			gate = min(gate, f.next)
+		}
+	}
+	s.tail.dropBefore(all)
+	for s.tail.bytes > s.opts.TailBytes && s.tail.start < gate {
+		s.tail.dropBefore(min(gate, s.tail.start+max(1, uint64(len(s.tail.ents)/8))))
+	}
+}
+
+// tail is the run of most recently acknowledged entries, kept parsed for
+// followers: seqs start, start+1, ... in order.
+type tail struct {
+	start uint64
+	ents  []Entry
+	cum   []int64 // cum[i]: bytes of ents[0..i], plus base
+	base  int64   // bytes of the entries dropped so far
+	bytes int64   // bytes of ents
+}
+
+func (t *tail) push(e Entry) {
+	n := int64(len(e.Event.Raw))
+	t.bytes += n
+	last := t.base
+	if len(t.cum) > 0 {
+		last = t.cum[len(t.cum)-1]
+	}
+	t.ents = append(t.ents, e)
+	t.cum = append(t.cum, last+n)
+}
+
+// from returns up to max entries from seq on (start <= seq <= last).
+func (t *tail) from(seq uint64, max int) []Entry {
+	i := int(seq - t.start)
+	j := min(len(t.ents), i+max)
+	return append([]Entry(nil), t.ents[i:j]...)
+}
+
+// bytesAfter returns the bytes of the entries after seq still in the tail.
+func (t *tail) bytesAfter(seq uint64) int64 {
+	if len(t.ents) == 0 || seq < t.start {
+		return t.bytes
+	}
+	i := int(seq - t.start) // index of seq; entries after it start at i+1
+	if i >= len(t.ents)-1 {
+		return 0
+	}
+	return t.cum[len(t.cum)-1] - t.cum[i]
+}
+
+// dropBefore removes the entries with seq < seq.
+func (t *tail) dropBefore(seq uint64) {
+	if seq <= t.start {
+		return
+	}
+	n := min(int(seq-t.start), len(t.ents))
+	if n == 0 {
+		t.start = seq
+		return
+	}
+	t.base = t.cum[n-1]
+	t.bytes = t.cum[len(t.cum)-1] - t.base
+	clear(t.ents[:n]) // let the events go
+	t.ents, t.cum = t.ents[n:], t.cum[n:]
+	t.start += uint64(n)
+	if len(t.ents) == 0 {
+		t.start = seq
+	}
+	// Give the backing arrays back once mostly empty.
+	if cap(t.ents) > 1024 && len(t.ents) < cap(t.ents)/4 {
+		t.ents = append([]Entry(nil), t.ents...)
+		t.cum = append([]int64(nil), t.cum...)
+	}
 }

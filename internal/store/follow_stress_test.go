@@ -13,7 +13,7 @@ import (
 func TestFollowerUnderConcurrentRotationAndTruncate(t *testing.T) {
 	dir := t.TempDir()
 	s := openStore(t, dir, func(o *store.Options) { o.SegmentSize = 2 << 10; o.Followers = []string{"d"} })
-	f, err := s.Follow("d", 0)
+	f, err := s.Follow("d", 0, store.FollowOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

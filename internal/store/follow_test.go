@@ -11,7 +11,7 @@ import (
 	"github.com/opentrail/opentrail/internal/store"
 )
 
-func appendN(t *testing.T, s *store.Store, from, n int) {
+func appendN(t testing.TB, s *store.Store, from, n int) {
 	t.Helper()
 	evs := make([]event.Event, n)
 	for i := range evs {
@@ -22,9 +22,9 @@ func appendN(t *testing.T, s *store.Store, from, n int) {
 	}
 }
 
-func readAll(t *testing.T, f *store.Follower) []store.Record {
+func readAll(t testing.TB, f *store.Follower) []store.Entry {
 	t.Helper()
-	var out []store.Record
+	var out []store.Entry
 	for {
 		recs, err := f.Read(100)
 		if err != nil {
@@ -54,7 +54,7 @@ func TestFollowerReadsAcrossRotationsAndReopen(t *testing.T) {
 	small := func(o *store.Options) { o.SegmentSize = 4 << 10; o.Followers = []string{"trails"} }
 	s := openStore(t, dir, small)
 	appendN(t, s, 0, 50)
-	f, err := s.Follow("trails", 0)
+	f, err := s.Follow("trails", 0, store.FollowOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,12 +62,8 @@ func TestFollowerReadsAcrossRotationsAndReopen(t *testing.T) {
 	if len(got) != 50 || got[0].Seq != 1 || got[49].Seq != 50 {
 		t.Fatalf("read %d records (first %+v)", len(got), got[0].Seq)
 	}
-	if got[7].Account != acct || got[7].Region != region {
-		t.Fatalf("partition = %s/%s", got[7].Account, got[7].Region)
-	}
-	ev, err := event.Parse(got[7].Raw)
-	if err != nil || ev.EventID != "id-000007" {
-		t.Fatalf("record 8 = %q, %v", ev.EventID, err)
+	if ev := got[7].Event; ev.Account != acct || ev.Region != region || ev.EventID != "id-000007" {
+		t.Fatalf("entry 8 = %s/%s %s", ev.Account, ev.Region, ev.EventID)
 	}
 	// More events, rotating segments under the open reader.
 	for i := range 10 {
@@ -83,7 +79,7 @@ func TestFollowerReadsAcrossRotationsAndReopen(t *testing.T) {
 	}
 
 	s = openStore(t, dir, small)
-	f, err = s.Follow("trails", 120)
+	f, err = s.Follow("trails", 120, store.FollowOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +87,7 @@ func TestFollowerReadsAcrossRotationsAndReopen(t *testing.T) {
 	if len(got) != 130 || got[0].Seq != 121 || got[len(got)-1].Seq != 250 {
 		t.Fatalf("after reopen read %d records from %d", len(got), got[0].Seq)
 	}
-	if _, err := s.Follow("trails", 0); err == nil {
+	if _, err := s.Follow("trails", 0, store.FollowOptions{}); err == nil {
 		t.Fatal("a second follower with the same name was accepted")
 	}
 }
@@ -102,18 +98,12 @@ func TestFollowerHoldsTheLog(t *testing.T) {
 	dir := t.TempDir()
 	s := openStore(t, dir, func(o *store.Options) { o.SegmentSize = 4 << 10; o.Followers = []string{"trails"} })
 	appendN(t, s, 0, 200)
-	if err := s.WaitIndexed(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Compact(); err != nil { // the index is durable: only followers hold the log now
-		t.Fatal(err)
-	}
 	time.Sleep(2500 * time.Millisecond) // one writer tick: would truncate if nothing held
 	held := walSegments(t, dir)
 	if held < 10 {
 		t.Fatalf("only %d segments kept before the follower registered", held)
 	}
-	f, err := s.Follow("trails", 0)
+	f, err := s.Follow("trails", 0, store.FollowOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,13 +124,13 @@ func TestFollowerCheckpointChecks(t *testing.T) {
 	dir := t.TempDir()
 	s := openStore(t, dir, nil)
 	appendN(t, s, 0, 3)
-	if _, err := s.Follow("x", 9); err == nil {
+	if _, err := s.Follow("x", 9, store.FollowOptions{}); err == nil {
 		t.Fatal("a checkpoint ahead of the log was accepted")
 	}
 	if s.Head() != 3 {
 		t.Fatalf("Head = %d", s.Head())
 	}
-	f, err := s.Follow("x", s.Head())
+	f, err := s.Follow("x", s.Head(), store.FollowOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,10 +148,10 @@ func TestFollowerCheckpointChecks(t *testing.T) {
 	f.Release(s.Head())
 	f.Close()
 	s.Close()
-	// Without a hold the index checkpoint alone decides; a follower far
-	// behind is told so.
+	// Every follower released everything: the log dropped it, and a
+	// follower far behind is told so.
 	s = openStore(t, dir, nil)
-	if _, err := s.Follow("y", 0); !errors.Is(err, store.ErrFollowerBehind) {
+	if _, err := s.Follow("y", 0, store.FollowOptions{}); !errors.Is(err, store.ErrFollowerBehind) {
 		t.Fatalf("err = %v", err)
 	}
 }

@@ -6,6 +6,8 @@ type metrics struct {
 	appended     prometheus.Counter
 	backpressure prometheus.Counter
 	fsync        prometheus.Histogram
+	parsed       *prometheus.CounterVec
+	unreadable   prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -23,9 +25,17 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help:    "Time to write and fsync one group commit.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
 		}),
+		parsed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "opentrail_store_follower_wal_reads_total",
+			Help: "Events a follower read back from the WAL and parsed, rather than from memory.",
+		}, []string{"follower"}),
+		unreadable: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "opentrail_store_unreadable_records_total",
+			Help: "WAL records that did not parse as events when read back (a bug or a format change).",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.appended, m.backpressure, m.fsync)
+		reg.MustRegister(m.appended, m.backpressure, m.fsync, m.parsed, m.unreadable)
 	}
 	return m
 }

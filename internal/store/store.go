@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -15,89 +14,101 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/opentrail/opentrail/internal/event"
-	"github.com/opentrail/opentrail/internal/store/index"
 	"github.com/opentrail/opentrail/internal/store/wal"
 )
 
 // Options configure a Store.
 type Options struct {
-	// Retention is how long events stay in event history; 0 keeps them
-	// forever.
-	Retention time.Duration
 	// SegmentSize is the WAL segment size.
 	SegmentSize int64
-	// MaxLag is how many acknowledged events may wait for the index before
-	// Append applies back-pressure.
+	// MaxLag is how many acknowledged events a gating follower (see
+	// FollowOptions.Gate) may have left to apply before Append applies
+	// back-pressure.
 	MaxLag uint64
-	// MaxLagBytes bounds the same queue by the events' size, so memory
+	// MaxLagBytes bounds the same lag by the events' size, so memory
 	// stays bounded however large the events are.
 	MaxLagBytes int64
-	// BackpressureWait is how long Append waits for the index to catch up
-	// before it gives up with ErrBackpressure.
+	// BackpressureWait is how long Append waits for gating followers to
+	// catch up before it gives up with ErrBackpressure.
 	BackpressureWait time.Duration
 	// MaxBatchBytes caps the bytes one group commit writes.
 	MaxBatchBytes int
-	// SweepInterval is how often expired events are deleted.
-	SweepInterval time.Duration
-	// IndexCacheSize is the index block cache in bytes; 0 means the
-	// index's default.
-	IndexCacheSize int64
+	// TailBytes bounds the recently acknowledged events the store keeps
+	// parsed in memory for followers beyond what gating followers still
+	// need; a follower further behind reads the WAL.
+	TailBytes int64
 	// Followers names the followers (see Follow) that will register after
 	// Open; until every one of them has, the log keeps all its records, so
 	// none misses events the store acknowledged before it started.
-	Followers  []string
-	Now        func() time.Time
-	Logger     *slog.Logger
+	Followers []string
+	// Dedupe answers which events are already stored, for appends with
+	// AppendOptions.SkipDuplicates; without it such appends fail.
+	Dedupe Deduper
+	Logger *slog.Logger
+	// Registerer receives the store's metrics; nil registers none.
 	Registerer prometheus.Registerer
 }
 
-// DefaultOptions returns the defaults: 90-day retention, 32 MiB segments.
+// DefaultOptions returns the defaults: 32 MiB segments, a lag of at most
+// 200,000 events or 128 MiB, and a 64 MiB tail.
 func DefaultOptions() Options {
 	return Options{
-		Retention:        90 * 24 * time.Hour,
 		SegmentSize:      32 << 20,
 		MaxLag:           200_000,
 		MaxLagBytes:      128 << 20,
 		BackpressureWait: 10 * time.Second,
 		MaxBatchBytes:    8 << 20,
-		SweepInterval:    time.Hour,
-		Now:              time.Now,
+		TailBytes:        64 << 20,
 		Logger:           slog.Default(),
 	}
 }
 
-// Store is the durable event store.
+// Deduper answers whether events are already stored (the event-history
+// index). HasEventIDs MUST report, for each key, whether the partition
+// holds an event with that id among the acknowledged events up to and
+// including seq through, which it returns with the answer; the store
+// covers the events after it itself.
+type Deduper interface {
+	HasEventIDs(keys []EventKey) (has []bool, through uint64, err error)
+}
+
+// EventKey names one event: its partition and eventID.
+type EventKey struct{ Account, Region, EventID string }
+
+// Store is the durable event log: it makes appended events durable and
+// hands them, parsed, to its followers.
 type Store struct {
 	opts Options
 	log  *slog.Logger
 	wal  *wal.WAL
-	ix   *index.Index
+	dir  string
 
 	reqs chan *appendReq
 
-	// acked is the last seq made durable; indexed the last seq applied to
-	// the index. progress is closed and replaced whenever either moves.
-	mu       sync.Mutex
-	acked    uint64
-	indexed  uint64
-	progress chan struct{}
-	queue    []index.Item
-	lagBytes int64               // bytes of the events in queue
-	pending  map[string]struct{} // eventIDs in the WAL but not yet indexed
-	closing  bool
+	// mu guards what follows. progress is closed and replaced whenever
+	// acked or a follower's applied position moves.
+	mu        sync.Mutex
+	acked     uint64
+	progress  chan struct{}
+	tail      tail
+	followers map[string]*Follower
+	closing   bool
+	// pending holds the events appended since Open (for SkipDuplicates),
+	// until the Deduper covers them; pendingFrom is the head at Open.
+	pending     map[EventKey]uint64 // the newest seq of each key
+	pendingQ    []pendingEnt        // pending in seq order
+	pendingFrom uint64
 
-	durable atomic.Uint64 // index checkpoint known to be synced
-
-	followers map[string]*Follower // guarded by mu
-	firstSeq  atomic.Uint64        // the WAL's first record, for Follow
-
-	walPath    string
-	replayed   int // WAL records applied to the index by Open
+	firstSeq   atomic.Uint64 // the WAL's first record, for Follow
 	stop       chan struct{}
 	writerDone chan struct{}
-	wg         sync.WaitGroup
 	closed     atomic.Bool
 	metrics    *metrics
+}
+
+type pendingEnt struct {
+	seq uint64
+	key EventKey
 }
 
 type appendReq struct {
@@ -111,8 +122,8 @@ type appendResp struct {
 	err error
 }
 
-// Open opens the store in dir, creating it if needed, and replays the part of
-// the WAL that the index has not applied.
+// Open opens the store in dir, creating it if needed. It starts the WAL
+// writer; followers register with Follow.
 func Open(dir string, opts Options) (*Store, error) {
 	def := DefaultOptions()
 	if opts.SegmentSize <= 0 {
@@ -130,17 +141,11 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.MaxBatchBytes <= 0 {
 		opts.MaxBatchBytes = def.MaxBatchBytes
 	}
-	if opts.SweepInterval <= 0 {
-		opts.SweepInterval = def.SweepInterval
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
+	if opts.TailBytes <= 0 {
+		opts.TailBytes = def.TailBytes
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
-	}
-	if opts.Retention < 0 {
-		return nil, fmt.Errorf("open store: negative retention %v", opts.Retention)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
@@ -151,103 +156,30 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	ixo := index.DefaultOptions()
-	ixo.Logger = opts.Logger
-	if opts.IndexCacheSize > 0 {
-		ixo.CacheSize = opts.IndexCacheSize
-	}
-	ix, err := index.Open(filepath.Join(dir, "index"), ixo)
-	if err != nil {
-		return nil, errors.Join(fmt.Errorf("open store: %w", err), w.Close())
-	}
 	s := &Store{
-		opts: opts, log: opts.Logger, wal: w, ix: ix,
+		opts: opts, log: opts.Logger, wal: w, dir: filepath.Join(dir, "wal"),
 		reqs:       make(chan *appendReq, 1024),
 		progress:   make(chan struct{}),
-		pending:    map[string]struct{}{},
 		followers:  map[string]*Follower{},
 		stop:       make(chan struct{}),
 		writerDone: make(chan struct{}),
-		walPath:    filepath.Join(dir, "wal"),
 		metrics:    newMetrics(opts.Registerer),
 	}
-	if err := s.replay(); err != nil {
-		return nil, errors.Join(fmt.Errorf("open store: %w", err), ix.Close(), w.Close())
-	}
 	s.acked = w.NextSeq() - 1
+	s.tail.start = s.acked + 1
+	s.pendingFrom = s.acked
+	if opts.Dedupe != nil {
+		s.pending = map[EventKey]uint64{}
+	}
 	s.firstSeq.Store(w.FirstSeq())
-	s.indexed = s.acked
-	s.durable.Store(s.indexed)
-	s.wg.Add(2)
 	go s.writer()
-	go s.indexer()
-	go s.sweeper()
 	return s, nil
-}
-
-// replay applies WAL records after the index checkpoint.
-func (s *Store) replay() error {
-	from := s.ix.Checkpoint() + 1
-	next := s.wal.NextSeq()
-	if from >= next {
-		return nil
-	}
-	if first := s.wal.FirstSeq(); from < first {
-		return fmt.Errorf("replay: index checkpoint %d is older than the WAL's first record %d; run opentrail fsck", from-1, first)
-	}
-	start := time.Now()
-	rd, err := wal.NewReader(s.walPath, from)
-	if err != nil {
-		return fmt.Errorf("replay: %w", err)
-	}
-	defer rd.Close()
-	var batch []index.Item
-	n := 0
-	for {
-		rec, err := rd.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("replay: %w", err)
-		}
-		if rec.Seq >= next {
-			break
-		}
-		ev, perr := event.Parse(rec.Raw)
-		if perr != nil {
-			// Only validated events are written, so this means a bug or
-			// a format change; keep the record out of the index but say so.
-			s.log.Error("replay: unreadable event in WAL, not indexed", "seq", rec.Seq, "err", perr)
-			ev = event.Event{Raw: rec.Raw, Summary: event.Summary{Account: rec.Account, Region: rec.Region, Category: "Unknown", EventID: fmt.Sprintf("seq-%d", rec.Seq)}}
-		}
-		batch = append(batch, index.Item{Seq: rec.Seq, Event: &ev})
-		if len(batch) >= 4096 {
-			if err := s.ix.Apply(batch); err != nil {
-				return fmt.Errorf("replay: %w", err)
-			}
-			n += len(batch)
-			batch = batch[:0]
-		}
-	}
-	if err := s.ix.Apply(batch); err != nil {
-		return fmt.Errorf("replay: %w", err)
-	}
-	n += len(batch)
-	s.replayed = n
-	if s.ix.Checkpoint() != next-1 {
-		return fmt.Errorf("replay: WAL ends at %d but index reached %d", next-1, s.ix.Checkpoint())
-	}
-	if _, err := s.ix.Sync(); err != nil {
-		return fmt.Errorf("replay: %w", err)
-	}
-	s.log.Info("store: replayed WAL into index", "events", n, "from", from, "elapsed", time.Since(start).Round(time.Millisecond))
-	return nil
 }
 
 // Append makes evs durable and returns once they are fsynced. Under
 // back-pressure it waits up to Options.BackpressureWait, then returns
-// ErrBackpressure.
+// ErrBackpressure. The store keeps evs and hands them to followers: the
+// caller MUST NOT change them afterwards.
 func (s *Store) Append(ctx context.Context, evs []event.Event, opt AppendOptions) (AppendResult, error) {
 	if s.closed.Load() {
 		return AppendResult{}, ErrClosed
@@ -255,28 +187,58 @@ func (s *Store) Append(ctx context.Context, evs []event.Event, opt AppendOptions
 	if len(evs) == 0 {
 		return AppendResult{}, nil
 	}
-	if err := s.waitRoom(ctx); err != nil {
-		return AppendResult{}, err
+	if opt.SkipDuplicates && s.opts.Dedupe == nil {
+		return AppendResult{}, errors.New("store append: SkipDuplicates needs Options.Dedupe")
 	}
-	req := &appendReq{evs: evs, opt: opt, done: make(chan appendResp, 1)}
-	select {
-	case s.reqs <- req:
-	case <-s.stop:
-		return AppendResult{}, ErrClosed
-	case <-ctx.Done():
-		return AppendResult{}, ctx.Err()
+	var deadline <-chan time.Time
+	for {
+		if err := s.waitRoom(ctx); err != nil {
+			return AppendResult{}, err
+		}
+		req := &appendReq{evs: evs, opt: opt, done: make(chan appendResp, 1)}
+		select {
+		case s.reqs <- req:
+		case <-s.stop:
+			return AppendResult{}, ErrClosed
+		case <-ctx.Done():
+			return AppendResult{}, ctx.Err()
+		}
+		// Once queued, the request is written whatever the caller's
+		// context does: wait for the outcome so that "acknowledged"
+		// stays truthful.
+		r := <-req.done
+		if !errors.Is(r.err, errDedupeBehind) {
+			return r.res, r.err
+		}
+		// The Deduper has not caught up with the events the log held
+		// at Open; nothing was written. Wait for followers to move.
+		if deadline == nil {
+			t := time.NewTimer(s.opts.BackpressureWait)
+			defer t.Stop()
+			deadline = t.C
+		}
+		select {
+		case <-s.Progress():
+		case <-time.After(10 * time.Millisecond):
+		case <-deadline:
+			s.metrics.backpressure.Inc()
+			return AppendResult{}, ErrBackpressure
+		case <-ctx.Done():
+			return AppendResult{}, ctx.Err()
+		}
 	}
-	// Once queued, the request is written whatever the caller's context
-	// does: wait for the outcome so that "acknowledged" stays truthful.
-	r := <-req.done
-	return r.res, r.err
 }
 
+// errDedupeBehind: the Deduper does not cover the log up to the point
+// where the store's own pending set starts.
+var errDedupeBehind = errors.New("store: deduplication is catching up")
+
+// waitRoom waits while a gating follower is too far behind.
 func (s *Store) waitRoom(ctx context.Context) error {
 	var timer <-chan time.Time
 	for {
 		s.mu.Lock()
-		lag, lagBytes := s.acked-s.indexed, s.lagBytes
+		lag, lagBytes := s.gateLagLocked()
 		ch := s.progress
 		closing := s.closing
 		s.mu.Unlock()
@@ -301,8 +263,6 @@ func (s *Store) waitRoom(ctx context.Context) error {
 		}
 	}
 }
-
-func dedupeKey(account, region, id string) string { return account + "/" + region + "/" + id }
 
 // writer is the single goroutine that writes and fsyncs the WAL.
 func (s *Store) writer() {
@@ -375,21 +335,24 @@ func (s *Store) commit(group []*appendReq) {
 	var entries []wal.Entry
 	var items []*event.Event
 	results := make([]AppendResult, len(group))
-	batchIDs := map[string]struct{}{}
-	stored := s.storedIDs(group)
+	errs := make([]error, len(group))
+	batch := map[EventKey]struct{}{}
+	stored, derr := s.storedIDs(group)
 	for gi, r := range group {
+		if r.opt.SkipDuplicates && derr != nil {
+			errs[gi] = derr
+			continue
+		}
 		for i := range r.evs {
 			ev := &r.evs[i]
-			k := dedupeKey(ev.Account, ev.Region, ev.EventID)
+			k := EventKey{ev.Account, ev.Region, ev.EventID}
 			if r.opt.SkipDuplicates {
-				if _, dup := batchIDs[k]; dup || stored[gi][i] {
+				if _, dup := batch[k]; dup || stored[gi][i] {
 					results[gi].Duplicates = append(results[gi].Duplicates, i)
 					continue
 				}
 			}
-			// Every stored event goes into pending, not only deduplicated
-			// ones: a later deduplicating append must see it too.
-			batchIDs[k] = struct{}{}
+			batch[k] = struct{}{}
 			entries = append(entries, wal.Entry{Account: ev.Account, Region: ev.Region, Raw: ev.Raw})
 			items = append(items, ev)
 			results[gi].Appended++
@@ -415,51 +378,64 @@ func (s *Store) commit(group []*appendReq) {
 		}
 		s.mu.Lock()
 		s.closing = true
-		close(s.progress)
-		s.progress = make(chan struct{})
+		s.signalLocked()
 		s.mu.Unlock()
 		return
 	}
-	qitems := make([]index.Item, len(items))
-	for i, ev := range items {
-		qitems[i] = index.Item{Seq: first + uint64(i), Event: ev}
-	}
 	s.mu.Lock()
-	for k := range batchIDs {
-		s.pending[k] = struct{}{}
-	}
-	if len(qitems) > 0 {
-		s.queue = append(s.queue, qitems...)
-		for _, e := range entries {
-			s.lagBytes += int64(len(e.Raw))
+	if len(items) > 0 {
+		for i, ev := range items {
+			seq := first + uint64(i)
+			s.tail.push(Entry{Seq: seq, Event: ev})
+			if s.pending != nil {
+				k := EventKey{ev.Account, ev.Region, ev.EventID}
+				s.pending[k] = seq
+				s.pendingQ = append(s.pendingQ, pendingEnt{seq, k})
+			}
 		}
-		s.acked = qitems[len(qitems)-1].Seq
+		s.acked = first + uint64(len(items)) - 1
+		s.trimTailLocked()
 	}
-	close(s.progress)
-	s.progress = make(chan struct{})
+	s.signalLocked()
 	acked := s.acked
 	s.mu.Unlock()
 	s.metrics.appended.Add(float64(len(items)))
-	seq := uint64(0)
 	for gi, r := range group {
+		if errs[gi] != nil {
+			r.done <- appendResp{err: errs[gi]}
+			continue
+		}
 		res := results[gi]
 		if res.Appended > 0 {
-			seq = acked
+			res.LastSeq = acked
 		}
-		res.LastSeq = seq
 		r.done <- appendResp{res: res}
 	}
 }
 
-// storedIDs reports which events of the SkipDuplicates requests in group
-// are already stored: in the WAL waiting for the index (pending), or in the
-// index. Pending is checked first: an event leaves pending only after the
-// index has it, so pending-then-index never misses one, whereas the other
-// order could miss an event the indexer moves in between.
-func (s *Store) storedIDs(group []*appendReq) [][]bool {
-	out := make([][]bool, len(group))
-	var keys []index.EventKey
+// signalLocked wakes everything waiting for progress; the caller holds mu.
+func (s *Store) signalLocked() {
+	close(s.progress)
+	s.progress = make(chan struct{})
+}
+
+// Progress returns a channel that is closed when more events are
+// acknowledged, a follower applies more, or the store closes; call it again
+// after each wake-up.
+func (s *Store) Progress() <-chan struct{} {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.progress
+}
+
+// storedIDs reports which events of the SkipDuplicates requests in group
+// are already stored: among the events the Deduper covers, or appended
+// since Open after them (pending). The Deduper is asked first and pending
+// read after it: an event leaves pending only once the Deduper covers it,
+// so the two together never miss one.
+func (s *Store) storedIDs(group []*appendReq) ([][]bool, error) {
+	out := make([][]bool, len(group))
+	var keys []EventKey
 	for gi, r := range group {
 		if !r.opt.SkipDuplicates {
 			continue
@@ -467,42 +443,50 @@ func (s *Store) storedIDs(group []*appendReq) [][]bool {
 		out[gi] = make([]bool, len(r.evs))
 		for i := range r.evs {
 			ev := &r.evs[i]
-			_, out[gi][i] = s.pending[dedupeKey(ev.Account, ev.Region, ev.EventID)]
-			keys = append(keys, index.EventKey{Account: ev.Account, Region: ev.Region, EventID: ev.EventID})
+			keys = append(keys, EventKey{ev.Account, ev.Region, ev.EventID})
 		}
 	}
-	s.mu.Unlock()
 	if len(keys) == 0 {
-		return out
+		return out, nil
 	}
-	has, err := s.ix.HasEventIDs(keys)
+	has, through, err := s.opts.Dedupe.HasEventIDs(keys)
 	if err != nil {
-		s.log.Error("store: dedupe lookup failed; storing the events", "err", err)
-		return out
+		return nil, fmt.Errorf("store append: checking for duplicates: %w", err)
 	}
+	if through < s.pendingFrom {
+		return nil, errDedupeBehind
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for n < len(s.pendingQ) && s.pendingQ[n].seq <= through {
+		if e := s.pendingQ[n]; s.pending[e.key] == e.seq {
+			delete(s.pending, e.key)
+		}
+		n++
+	}
+	s.pendingQ = s.pendingQ[n:]
 	j := 0
 	for gi, r := range group {
 		if !r.opt.SkipDuplicates {
 			continue
 		}
 		for i := range r.evs {
-			out[gi][i] = out[gi][i] || has[j]
+			_, p := s.pending[keys[j]]
+			out[gi][i] = has[j] || p
 			j++
 		}
 	}
-	return out
+	return out, nil
 }
 
-// truncate deletes WAL segments the index has durably applied and every
-// follower has released. Only the writer goroutine calls it, since it owns
-// the WAL.
+// truncate deletes WAL segments every follower has released. Only the
+// writer goroutine calls it, since it owns the WAL.
 func (s *Store) truncate() {
-	before := s.durable.Load() + 1
-	hold, ok := s.holdBefore()
+	before, ok := s.holdBefore()
 	if !ok {
 		return
 	}
-	before = min(before, hold)
 	n, err := s.wal.Truncate(before)
 	s.firstSeq.Store(s.wal.FirstSeq())
 	if err != nil {
@@ -512,172 +496,9 @@ func (s *Store) truncate() {
 	}
 }
 
-// indexer applies acknowledged events to the index.
-func (s *Store) indexer() {
-	defer s.wg.Done()
-	for {
-		s.mu.Lock()
-		for len(s.queue) == 0 {
-			ch := s.progress
-			closing := s.closing
-			s.mu.Unlock()
-			if closing {
-				return
-			}
-			select {
-			case <-ch:
-			case <-time.After(time.Second):
-				// The index flushes on its own (by size and age);
-				// what it has flushed, the WAL may drop.
-				s.durable.Store(s.ix.Durable())
-			}
-			s.mu.Lock()
-		}
-		items := s.queue
-		s.queue = nil
-		s.mu.Unlock()
-		for len(items) > 0 {
-			n := min(len(items), 8192)
-			if err := s.ix.Apply(items[:n]); err != nil {
-				// The index can be rebuilt from the WAL on the next
-				// open; stop applying so the checkpoint stays truthful.
-				s.log.Error("store: index apply failed; lookups will lag until restart", "err", err)
-				return
-			}
-			s.mu.Lock()
-			for _, it := range items[:n] {
-				delete(s.pending, dedupeKey(it.Event.Account, it.Event.Region, it.Event.EventID))
-				s.lagBytes -= int64(len(it.Event.Raw))
-			}
-			s.indexed = items[n-1].Seq
-			close(s.progress)
-			s.progress = make(chan struct{})
-			s.mu.Unlock()
-			items = items[n:]
-		}
-		s.durable.Store(s.ix.Durable())
-	}
-}
-
-// sweeper deletes events older than the retention window.
-func (s *Store) sweeper() {
-	defer s.wg.Done()
-	if s.opts.Retention == 0 {
-		<-s.stop
-		return
-	}
-	t := time.NewTimer(time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-		}
-		if _, err := s.Sweep(); err != nil {
-			s.log.Error("store: retention sweep failed", "err", err)
-		}
-		t.Reset(s.opts.SweepInterval)
-	}
-}
-
-// Sweep deletes events older than the retention window now and returns how
-// many it deleted. With retention 0 it does nothing.
-func (s *Store) Sweep() (int, error) {
-	if s.opts.Retention == 0 {
-		return 0, nil
-	}
-	cutoff := s.opts.Now().Add(-s.opts.Retention).Unix()
-	n, err := s.ix.Sweep(cutoff)
-	if n > 0 {
-		s.log.Info("store: retention removed expired events", "events", n, "retention", s.opts.Retention)
-	}
-	return n, err
-}
-
-// WaitIndexed blocks until every event acknowledged before the call is
-// visible to Lookup.
-func (s *Store) WaitIndexed(ctx context.Context) error {
-	s.mu.Lock()
-	target := s.acked
-	s.mu.Unlock()
-	for {
-		s.mu.Lock()
-		done := s.indexed >= target
-		ch := s.progress
-		closing := s.closing
-		s.mu.Unlock()
-		if done {
-			return nil
-		}
-		if closing {
-			return ErrClosed
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
-// Lookup runs q against event history. Events acknowledged before the call
-// are visible to it.
-func (s *Store) Lookup(ctx context.Context, q Query) (Page, error) {
-	if s.closed.Load() {
-		return Page{}, ErrClosed
-	}
-	if err := s.WaitIndexed(ctx); err != nil {
-		return Page{}, err
-	}
-	iq := index.Query{
-		Account: q.Account, Region: q.Region,
-		Kind: index.KindManagement, Attr: byte(q.Key), Value: q.Value,
-		Start: q.Start.Unix(), End: q.End.Unix(), Limit: q.Limit, Cursor: q.Cursor,
-	}
-	if q.Insight {
-		iq.Kind = index.KindInsight
-	}
-	if q.Start.IsZero() {
-		iq.Start = 0
-	}
-	if q.End.IsZero() {
-		iq.End = s.opts.Now().Unix()
-	}
-	if s.opts.Retention > 0 {
-		if cut := s.opts.Now().Add(-s.opts.Retention).Unix(); iq.Start < cut {
-			iq.Start = cut
-		}
-	}
-	hits, next, err := s.ix.Lookup(iq)
-	if errors.Is(err, index.ErrBadCursor) {
-		return Page{}, ErrBadCursor
-	}
-	if err != nil {
-		return Page{}, fmt.Errorf("store lookup: %w", err)
-	}
-	page := Page{Events: make([]event.Event, 0, len(hits)), Next: next}
-	for _, h := range hits {
-		ev, err := event.Parse(h.Raw)
-		if err != nil {
-			s.log.Error("store lookup: stored event does not parse", "seq", h.Seq, "err", err)
-			continue
-		}
-		page.Events = append(page.Events, ev)
-	}
-	return page, nil
-}
-
-// Replayed reports how many WAL records Open had to apply to the index:
-// only the tail the index had not made durable, never the whole history.
-func (s *Store) Replayed() int { return s.replayed }
-
-// Compact fully compacts the index (benchmarks use it before measuring
-// bytes on disk).
-func (s *Store) Compact() error { return s.ix.Compact() }
-
-// Close stops accepting appends, waits until the index has applied every
-// acknowledged event, and closes the WAL and the index. It is safe to call
+// Close stops accepting appends, seals the WAL and deletes the segments
+// every follower has released. Followers should have stopped first, so
+// their releases count; Close does not wait for them. It is safe to call
 // twice.
 func (s *Store) Close() error {
 	if s.closed.Swap(true) {
@@ -687,23 +508,17 @@ func (s *Store) Close() error {
 	<-s.writerDone // the writer has answered every queued append
 	s.mu.Lock()
 	s.closing = true
-	close(s.progress)
-	s.progress = make(chan struct{})
+	s.signalLocked()
 	s.mu.Unlock()
-	s.wg.Wait() // the indexer has applied everything acknowledged
 	var errs []error
-	if ck, err := s.ix.Sync(); err != nil {
-		errs = append(errs, err)
-	} else {
-		s.durable.Store(ck)
-		// Everything is applied and synced: seal the active segment so no
-		// WAL data outlives the shutdown. Followers added later (trail
-		// delivery, lake) will hold segments back with their checkpoints.
+	if before, ok := s.holdBefore(); ok && before > s.acked {
+		// Every follower has released everything: seal the active
+		// segment so no WAL data outlives the shutdown.
 		if err := s.wal.Seal(); err != nil {
 			errs = append(errs, err)
 		}
-		s.truncate()
 	}
-	errs = append(errs, s.wal.Close(), s.ix.Close())
+	s.truncate()
+	errs = append(errs, s.wal.Close())
 	return errors.Join(errs...)
 }

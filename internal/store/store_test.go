@@ -3,19 +3,17 @@ package store_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"io"
+	"log/slog"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/store"
-	"github.com/opentrail/opentrail/internal/store/wal"
 )
 
 const (
@@ -41,7 +39,6 @@ func mkEvent(t testing.TB, i int, mut func(m map[string]any)) event.Event {
 		"managementEvent":    true,
 		"recipientAccountId": acct,
 		"eventCategory":      "Management",
-		"resources":          []any{map[string]any{"ARN": fmt.Sprintf("arn:aws:s3:::b%d", i%7), "type": "AWS::S3::Bucket"}},
 	}
 	if mut != nil {
 		mut(m)
@@ -57,8 +54,7 @@ func mkEvent(t testing.TB, i int, mut func(m map[string]any)) event.Event {
 func openStore(t testing.TB, dir string, mut func(*store.Options)) *store.Store {
 	t.Helper()
 	o := store.DefaultOptions()
-	o.Retention = 0
-	o.Now = func() time.Time { return base.Add(24 * time.Hour) }
+	o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	if mut != nil {
 		mut(&o)
 	}
@@ -70,218 +66,12 @@ func openStore(t testing.TB, dir string, mut func(*store.Options)) *store.Store 
 	return s
 }
 
-func ids(p store.Page) []string {
-	var out []string
-	for _, e := range p.Events {
-		out = append(out, e.EventID)
-	}
-	return out
-}
-
-func lookupAll(t testing.TB, s *store.Store, q store.Query) []string {
-	t.Helper()
-	var out []string
-	for {
-		p, err := s.Lookup(context.Background(), q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, ids(p)...)
-		if p.Next == nil {
-			return out
-		}
-		q.Cursor = p.Next
-	}
-}
-
-func TestAppendLookup(t *testing.T) {
-	s := openStore(t, t.TempDir(), nil)
-	var evs []event.Event
-	for i := range 100 {
-		evs = append(evs, mkEvent(t, i, nil))
-	}
-	res, err := s.Append(context.Background(), evs, store.AppendOptions{})
-	if err != nil || res.Appended != 100 || res.LastSeq != 100 {
-		t.Fatalf("Append = %+v, %v", res, err)
-	}
-	want := func(pred func(i int) bool) []string {
-		var out []string
-		for i := 99; i >= 0; i-- {
-			if pred(i) {
-				out = append(out, fmt.Sprintf("id-%06d", i))
-			}
-		}
-		return out
-	}
-	cases := []struct {
-		name string
-		key  store.AttrKey
-		val  string
-		pred func(int) bool
-	}{
-		{"all", store.AttrNone, "", func(int) bool { return true }},
-		{"EventId", store.AttrEventID, "id-000042", func(i int) bool { return i == 42 }},
-		{"EventName", store.AttrEventName, "Op3", func(i int) bool { return i%5 == 3 }},
-		{"ReadOnly", store.AttrReadOnly, "true", func(i int) bool { return i%2 == 0 }},
-		{"Username", store.AttrUsername, "user1", func(i int) bool { return i%3 == 1 }},
-		{"ResourceType", store.AttrResourceType, "AWS::S3::Bucket", func(int) bool { return true }},
-		{"ResourceName", store.AttrResourceName, "arn:aws:s3:::b4", func(i int) bool { return i%7 == 4 }},
-		{"EventSource", store.AttrEventSource, "ec2.amazonaws.com", func(i int) bool { return i%2 == 1 }},
-		{"AccessKeyId", store.AttrAccessKeyID, "AKIA2", func(i int) bool { return i%4 == 2 }},
-		{"no match", store.AttrEventName, "Op", func(int) bool { return false }},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			for _, limit := range []int{1, 7, 50} {
-				got := lookupAll(t, s, store.Query{Account: acct, Region: region, Key: c.key, Value: c.val, Limit: limit})
-				if diff := cmp.Diff(want(c.pred), got); diff != "" {
-					t.Fatalf("limit %d (-want +got):\n%s", limit, diff)
-				}
-			}
-		})
-	}
-	t.Run("time range inclusive", func(t *testing.T) {
-		got := lookupAll(t, s, store.Query{Account: acct, Region: region, Limit: 50,
-			Start: base.Add(10 * time.Second), End: base.Add(20 * time.Second)})
-		if diff := cmp.Diff(want(func(i int) bool { return i >= 10 && i <= 20 }), got); diff != "" {
-			t.Fatal(diff)
-		}
-	})
-	t.Run("other partition sees nothing", func(t *testing.T) {
-		for _, q := range []store.Query{{Account: "999999999999", Region: region}, {Account: acct, Region: "eu-west-1"}} {
-			q.Limit = 50
-			if got := lookupAll(t, s, q); len(got) != 0 {
-				t.Fatalf("%+v: got %v", q, got)
-			}
-		}
-	})
-	t.Run("bad cursor", func(t *testing.T) {
-		_, err := s.Lookup(context.Background(), store.Query{Account: acct, Region: region, Limit: 5, Cursor: []byte("xx")})
-		if err != store.ErrBadCursor {
-			t.Fatalf("err = %v", err)
-		}
-	})
-}
-
-func TestInsightAndDataEventsSeparate(t *testing.T) {
-	s := openStore(t, t.TempDir(), nil)
-	evs := []event.Event{
-		mkEvent(t, 1, nil),
-		mkEvent(t, 2, func(m map[string]any) { m["managementEvent"] = false; m["eventCategory"] = "Data" }),
-		mkEvent(t, 3, func(m map[string]any) {
-			m["eventType"] = "AwsCloudTrailInsight"
-			m["eventCategory"] = "Insight"
-			m["insightDetails"] = map[string]any{"eventName": "Op3", "eventSource": "s3.amazonaws.com"}
-		}),
-	}
-	if _, err := s.Append(context.Background(), evs, store.AppendOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if got := lookupAll(t, s, store.Query{Account: acct, Region: region, Limit: 50}); !slices.Equal(got, []string{"id-000001"}) {
-		t.Fatalf("management: %v", got)
-	}
-	if got := lookupAll(t, s, store.Query{Account: acct, Region: region, Limit: 50, Insight: true}); !slices.Equal(got, []string{"id-000003"}) {
-		t.Fatalf("insight: %v", got)
-	}
-	if got := lookupAll(t, s, store.Query{Account: acct, Region: region, Limit: 50, Key: store.AttrEventID, Value: "id-000002"}); len(got) != 0 {
-		t.Fatalf("data event visible: %v", got)
-	}
-}
-
-func TestDedupe(t *testing.T) {
-	dir := t.TempDir()
-	s := openStore(t, dir, nil)
-	evs := []event.Event{mkEvent(t, 1, nil), mkEvent(t, 2, nil), mkEvent(t, 1, nil)}
-	res, err := s.Append(context.Background(), evs, store.AppendOptions{SkipDuplicates: true})
-	if err != nil || res.Appended != 2 || !slices.Equal(res.Duplicates, []int{2}) {
-		t.Fatalf("first = %+v, %v", res, err)
-	}
-	res, _ = s.Append(context.Background(), evs[:2], store.AppendOptions{SkipDuplicates: true})
-	if res.Appended != 0 || len(res.Duplicates) != 2 {
-		t.Fatalf("second = %+v", res)
-	}
-	s.Close()
-	s = openStore(t, dir, nil)
-	res, _ = s.Append(context.Background(), evs[:2], store.AppendOptions{SkipDuplicates: true})
-	if res.Appended != 0 || len(res.Duplicates) != 2 {
-		t.Fatalf("after reopen = %+v", res)
-	}
-	// An event stored without dedupe (an API call) is still seen by a
-	// deduplicating append right after, indexed or not yet.
-	for i := 10; i < 200; i++ {
-		e := mkEvent(t, i, nil)
-		s.Append(context.Background(), []event.Event{e}, store.AppendOptions{})
-		res, _ := s.Append(context.Background(), []event.Event{e}, store.AppendOptions{SkipDuplicates: true})
-		if res.Appended != 0 {
-			t.Fatalf("event %d stored twice", i)
-		}
-	}
-}
-
-func TestReplayUnindexedWAL(t *testing.T) {
-	dir := t.TempDir()
-	s := openStore(t, dir, nil)
-	s.Append(context.Background(), []event.Event{mkEvent(t, 1, nil)}, store.AppendOptions{})
-	s.Close()
-	// Simulate a crash after the WAL fsync but before the index applied:
-	// append records to the WAL behind the store's back.
-	w, err := wal.Open(filepath.Join(dir, "wal"), wal.DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 2; i <= 5; i++ {
-		ev := mkEvent(t, i, nil)
-		w.Write([]wal.Entry{{Account: ev.Account, Region: ev.Region, Raw: ev.Raw}})
-	}
-	w.Sync()
-	w.Close()
-	s = openStore(t, dir, nil)
-	got := lookupAll(t, s, store.Query{Account: acct, Region: region, Limit: 50})
-	if diff := cmp.Diff([]string{"id-000005", "id-000004", "id-000003", "id-000002", "id-000001"}, got); diff != "" {
-		t.Fatal(diff)
-	}
-	res, _ := s.Append(context.Background(), []event.Event{mkEvent(t, 6, nil)}, store.AppendOptions{})
-	if res.LastSeq != 6 {
-		t.Fatalf("seq after replay = %d, want 6", res.LastSeq)
-	}
-}
-
-func TestOpenReplaysOnlyTheTail(t *testing.T) {
-	dir := t.TempDir()
-	s := openStore(t, dir, nil)
-	var evs []event.Event
-	for i := range 2000 {
-		evs = append(evs, mkEvent(t, i, nil))
-	}
-	s.Append(context.Background(), evs, store.AppendOptions{})
-	s.Close()
-	s = openStore(t, dir, nil)
-	if n := s.Replayed(); n != 0 {
-		t.Fatalf("after a clean close Open replayed %d records, want 0", n)
-	}
-	s.Close()
-	// Three records the index never saw (a crash right after their fsync).
-	w, err := wal.Open(filepath.Join(dir, "wal"), wal.DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 5000; i < 5003; i++ {
-		ev := mkEvent(t, i, nil)
-		w.Write([]wal.Entry{{Account: ev.Account, Region: ev.Region, Raw: ev.Raw}})
-	}
-	w.Sync()
-	w.Close()
-	s = openStore(t, dir, nil)
-	if n := s.Replayed(); n != 3 {
-		t.Fatalf("Open replayed %d records, want exactly the 3 unapplied ones", n)
-	}
-	if got := lookupAll(t, s, store.Query{Account: acct, Region: region, Limit: 50}); len(got) != 2003 {
-		t.Fatalf("found %d events, want 2003", len(got))
-	}
-}
-
 func TestConcurrentAppendsGroupCommit(t *testing.T) {
 	s := openStore(t, t.TempDir(), nil)
+	f, err := s.Follow("reader", 0, store.FollowOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var wg sync.WaitGroup
 	for g := range 16 {
 		wg.Add(1)
@@ -295,62 +85,17 @@ func TestConcurrentAppendsGroupCommit(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if got := lookupAll(t, s, store.Query{Account: acct, Region: region, Limit: 50}); len(got) != 800 {
-		t.Fatalf("found %d events, want 800", len(got))
-	}
-}
-
-func TestRetention(t *testing.T) {
-	now := base.Add(100 * time.Second)
-	s := openStore(t, t.TempDir(), func(o *store.Options) {
-		o.Retention = 50 * time.Second
-		o.Now = func() time.Time { return now }
-	})
-	var evs []event.Event
-	for i := range 100 {
-		evs = append(evs, mkEvent(t, i, nil))
-	}
-	s.Append(context.Background(), evs, store.AppendOptions{})
-	// Before the sweep, lookups already hide expired events.
-	if got := lookupAll(t, s, store.Query{Account: acct, Region: region, Limit: 50}); len(got) != 50 {
-		t.Fatalf("visible before sweep = %d, want 50", len(got))
-	}
-	s.WaitIndexed(context.Background())
-	n, err := s.Sweep()
-	if err != nil || n != 50 {
-		t.Fatalf("Sweep = %d, %v; want 50", n, err)
-	}
-	now = base // move the clock back: swept events must really be gone
-	if got := lookupAll(t, s, store.Query{Account: acct, Region: region, Limit: 50, Key: store.AttrEventName, Value: "Op1", End: base.Add(200 * time.Second)}); len(got) != 10 {
-		t.Fatalf("after sweep Op1 = %d, want 10", len(got))
-	}
-	if got := lookupAll(t, s, store.Query{Account: acct, Region: region, Limit: 50, Key: store.AttrEventID, Value: "id-000003", End: base.Add(200 * time.Second)}); len(got) != 0 {
-		t.Fatalf("swept id still found")
-	}
-}
-
-// TestTightLagLimitErrors checks that a burst under a tight lag limit gets
-// only success or ErrBackpressure; TestBackpressureRefusesThenWaits (internal)
-// checks that back-pressure itself happens.
-func TestTightLagLimitErrors(t *testing.T) {
-	s := openStore(t, t.TempDir(), func(o *store.Options) {
-		o.MaxLag = 1
-		o.BackpressureWait = time.Millisecond
-	})
-	// With MaxLag 1, appends only proceed once the index has caught up; a
-	// burst must see either success or ErrBackpressure, never anything else.
-	var bp int
-	for i := range 200 {
-		_, err := s.Append(context.Background(), []event.Event{mkEvent(t, i, nil), mkEvent(t, i+1000, nil)}, store.AppendOptions{})
-		switch err {
-		case nil:
-		case store.ErrBackpressure:
-			bp++
-		default:
-			t.Fatal(err)
+	got := readAll(t, f)
+	ids := map[string]bool{}
+	for i, e := range got {
+		if e.Seq != uint64(i+1) {
+			t.Fatalf("entry %d has seq %d", i, e.Seq)
 		}
+		ids[e.Event.EventID] = true
 	}
-	t.Logf("%d of 200 appends hit back-pressure", bp)
+	if len(got) != 800 || len(ids) != 800 || s.Head() != 800 {
+		t.Fatalf("read %d entries (%d ids), head %d; want 800", len(got), len(ids), s.Head())
+	}
 }
 
 func TestClosedStore(t *testing.T) {
@@ -359,9 +104,179 @@ func TestClosedStore(t *testing.T) {
 	if _, err := s.Append(context.Background(), []event.Event{mkEvent(t, 1, nil)}, store.AppendOptions{}); err != store.ErrClosed {
 		t.Fatalf("Append after Close = %v", err)
 	}
+	if _, err := s.Follow("x", 0, store.FollowOptions{}); err != store.ErrClosed {
+		t.Fatalf("Follow after Close = %v", err)
+	}
 	if err := s.Close(); err != nil {
 		t.Fatalf("second Close = %v", err)
 	}
 }
 
-func TestMain(m *testing.M) { os.Exit(m.Run()) }
+// Followers get the events Append was given, parsed once: the very same
+// events while they keep up with the tail, and events read back from the
+// WAL, parsed, once they fall behind it.
+func TestFollowersShareParsedEvents(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, func(o *store.Options) { o.TailBytes = 4 << 10 })
+	fast, err := s.Follow("fast", 0, store.FollowOptions{Gate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow, err := s.Follow("slow", 0, store.FollowOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var appended []*event.Event
+	for i := range 200 {
+		evs := []event.Event{mkEvent(t, i, nil)}
+		if _, err := s.Append(t.Context(), evs, store.AppendOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		appended = append(appended, &evs[0])
+		ents, err := fast.Read(10)
+		if err != nil || len(ents) != 1 {
+			t.Fatalf("fast follower read %d entries, %v", len(ents), err)
+		}
+		if ents[0].Event != appended[i] {
+			t.Fatalf("entry %d is not the appended event: parsed again", i)
+		}
+		fast.Applied(ents[0].Seq)
+	}
+	if fast.Parsed() != 0 {
+		t.Fatalf("the follower keeping up parsed %d events", fast.Parsed())
+	}
+	// The slow one fell behind the 4 KiB tail: it reads the WAL, and gets
+	// equal events.
+	got := readAll(t, slow)
+	if len(got) != 200 || slow.Parsed() == 0 {
+		t.Fatalf("slow follower read %d entries, parsed %d", len(got), slow.Parsed())
+	}
+	for i, e := range got {
+		if string(e.Event.Raw) != string(appended[i].Raw) || e.Event.EventID != appended[i].EventID || e.Event.EventTime != appended[i].EventTime {
+			t.Fatalf("entry %d differs from the appended event", i)
+		}
+	}
+	// Both at the head: new events come from the tail again.
+	appendN(t, s, 500, 5)
+	if n := len(readAll(t, slow)); n != 5 {
+		t.Fatalf("read %d new entries", n)
+	}
+	parsed := slow.Parsed()
+	appendN(t, s, 600, 5)
+	readAll(t, slow)
+	if slow.Parsed() != parsed {
+		t.Fatal("a follower back at the head still parses")
+	}
+}
+
+// recordingDeduper is a Deduper that knows a set of ids up to a seq.
+type recordingDeduper struct {
+	mu      sync.Mutex
+	ids     map[string]bool
+	through uint64
+}
+
+func (d *recordingDeduper) HasEventIDs(keys []store.EventKey) ([]bool, uint64, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]bool, len(keys))
+	for i, k := range keys {
+		out[i] = d.ids[k.EventID]
+	}
+	return out, d.through, nil
+}
+
+func (d *recordingDeduper) cover(ents []store.Entry) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, e := range ents {
+		d.ids[e.Event.EventID] = true
+		d.through = e.Seq
+	}
+}
+
+// SkipDuplicates combines what the Deduper covers with what the store has
+// appended since, and waits while the Deduper is behind the log it opened.
+func TestSkipDuplicates(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, func(o *store.Options) { o.Followers = []string{"d"} })
+	appendN(t, s, 0, 10)
+	s.Close()
+
+	d := &recordingDeduper{ids: map[string]bool{}}
+	s = openStore(t, dir, func(o *store.Options) { o.Dedupe = d; o.Followers = []string{"d"}; o.BackpressureWait = 5 * time.Second })
+	f, err := s.Follow("d", 0, store.FollowOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The Deduper has not seen the 10 events the log held at Open: a
+	// deduplicating append waits for it.
+	done := make(chan store.AppendResult, 1)
+	go func() {
+		res, err := s.Append(t.Context(), []event.Event{mkEvent(t, 3, nil), mkEvent(t, 42, nil)}, store.AppendOptions{SkipDuplicates: true})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- res
+	}()
+	select {
+	case res := <-done:
+		t.Fatalf("Append returned %+v before the Deduper caught up", res)
+	case <-time.After(100 * time.Millisecond):
+	}
+	d.cover(readAll(t, f))
+	res := <-done
+	if res.Appended != 1 || !slices.Equal(res.Duplicates, []int{0}) {
+		t.Fatalf("Append = %+v, want event 3 skipped", res)
+	}
+	// Appended since Open but not covered by the Deduper yet: pending.
+	res, err = s.Append(t.Context(), []event.Event{mkEvent(t, 42, nil), mkEvent(t, 43, nil), mkEvent(t, 43, nil)}, store.AppendOptions{SkipDuplicates: true})
+	if err != nil || res.Appended != 1 || !slices.Equal(res.Duplicates, []int{0, 2}) {
+		t.Fatalf("Append = %+v, %v; want 42 and the second 43 skipped", res, err)
+	}
+	// Without Options.Dedupe it is refused.
+	s2 := openStore(t, t.TempDir(), nil)
+	if _, err := s2.Append(t.Context(), []event.Event{mkEvent(t, 1, nil)}, store.AppendOptions{SkipDuplicates: true}); err == nil {
+		t.Fatal("SkipDuplicates without a Deduper was accepted")
+	}
+}
+
+// TestTightLagLimitErrors checks that a burst under a tight lag limit gets
+// only success or ErrBackpressure; TestBackpressureRefusesThenWaits
+// (internal) checks that back-pressure itself happens.
+func TestTightLagLimitErrors(t *testing.T) {
+	s := openStore(t, t.TempDir(), func(o *store.Options) {
+		o.MaxLag = 1
+		o.BackpressureWait = time.Millisecond
+	})
+	f, err := s.Follow("gate", 0, store.FollowOptions{Gate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-f.Progress():
+			}
+			for _, e := range readAll(t, f) {
+				f.Applied(e.Seq)
+			}
+		}
+	}()
+	var bp int
+	for i := range 200 {
+		_, err := s.Append(context.Background(), []event.Event{mkEvent(t, i, nil), mkEvent(t, i+1000, nil)}, store.AppendOptions{})
+		switch {
+		case err == nil:
+		case errors.Is(err, store.ErrBackpressure):
+			bp++
+		default:
+			t.Fatal(err)
+		}
+	}
+	t.Logf("%d of 200 appends hit back-pressure", bp)
+}

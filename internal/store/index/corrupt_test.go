@@ -326,7 +326,7 @@ func TestOpenRemovesOrphans(t *testing.T) {
 	for i, it := range items {
 		keys[i] = EventKey{testAcct, it.Event.Region, it.Event.EventID}
 	}
-	has, err := ix.HasEventIDs(keys)
+	has, _, err := ix.HasEventIDs(keys)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -492,7 +492,7 @@ func TestLookupDetectsCorruption(t *testing.T) {
 		ix := open(t, dir)
 		var err error
 		mustNotPanic(t, "HasEventIDs", func() {
-			_, err = ix.HasEventIDs([]EventKey{{testAcct, items[0].Event.Region, items[0].Event.EventID}})
+			_, _, err = ix.HasEventIDs([]EventKey{{testAcct, items[0].Event.Region, items[0].Event.EventID}})
 		})
 		wantCorruption(t, err, path)
 	})
@@ -583,7 +583,7 @@ func TestEventIDTableChecksum(t *testing.T) {
 	for i, it := range items {
 		keys[i] = EventKey{testAcct, it.Event.Region, it.Event.EventID}
 	}
-	has, err := ix.HasEventIDs(keys)
+	has, _, err := ix.HasEventIDs(keys)
 	if err != nil {
 		wantCorruption(t, err, path)
 		return

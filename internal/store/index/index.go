@@ -578,12 +578,14 @@ func (v view) release() {
 type EventKey struct{ Account, Region, EventID string }
 
 // HasEventIDs reports, for each key, whether its partition holds an event
-// with that id.
-func (ix *Index) HasEventIDs(keys []EventKey) ([]bool, error) {
+// with that id among the events applied up to and including seq through,
+// which it returns with the answer.
+func (ix *Index) HasEventIDs(keys []EventKey) (has []bool, through uint64, err error) {
 	out := make([]bool, len(keys))
 	hashes := make([]uint64, len(keys))
 	ix.mu.RLock()
 	swept := ix.swept
+	through = ix.applied
 	v := ix.viewLocked()
 	for i, k := range keys {
 		part := partName(k.Account, k.Region)
@@ -609,7 +611,7 @@ func (ix *Index) HasEventIDs(keys []EventKey) ([]bool, error) {
 			}
 			ev, err := sg.eventByID(hashes[i], k.Account, k.Region, k.EventID)
 			if err != nil {
-				return nil, fmt.Errorf("index get: %w", err)
+				return nil, 0, fmt.Errorf("index get: %w", err)
 			}
 			if ev != nil && eventTime(ev) >= swept {
 				out[i] = true
@@ -617,7 +619,7 @@ func (ix *Index) HasEventIDs(keys []EventKey) ([]bool, error) {
 			}
 		}
 	}
-	return out, nil
+	return out, through, nil
 }
 
 // eventByID returns the segment's event with that id in that partition, or

@@ -158,14 +158,14 @@ func TestHasEventIDs(t *testing.T) {
 			{"123456789012", "us-east-1", "id-499"},
 			{"123456789012", "us-east-1", "id-00"}, // prefix of a stored id
 		}
-		got, err := ix.HasEventIDs(keys)
+		got, _, err := ix.HasEventIDs(keys)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if diff := cmp.Diff([]bool{true, false, false, true, false}, got); diff != "" {
 			t.Fatal(diff)
 		}
-		if got, _ := ix.HasEventIDs([]EventKey{{"123456789012", "us-east-1", "id-123"}}); !got[0] {
+		if got, _, _ := ix.HasEventIDs([]EventKey{{"123456789012", "us-east-1", "id-123"}}); !got[0] {
 			t.Fatal("HasEventIDs missed a stored id")
 		}
 	})
@@ -252,7 +252,7 @@ func TestSweep(t *testing.T) {
 		if len(hits) != 6 {
 			t.Fatalf("after sweep %d events found by attribute, want 6", len(hits))
 		}
-		if has, _ := ix.HasEventIDs([]EventKey{{"123456789012", "us-east-1", "s2"}}); has[0] {
+		if has, _, _ := ix.HasEventIDs([]EventKey{{"123456789012", "us-east-1", "s2"}}); has[0] {
 			t.Fatal("swept event's id still known")
 		}
 	})
@@ -316,7 +316,7 @@ func TestAttributeLookupsMatchModel(t *testing.T) {
 				ids = append(ids, EventKey{"123456789012", "us-east-1", r.id})
 			}
 			ids = append(ids, EventKey{"123456789012", "us-east-1", "absent"})
-			has, err := ix.HasEventIDs(ids)
+			has, _, err := ix.HasEventIDs(ids)
 			if err != nil {
 				t.Fatal(err)
 			}

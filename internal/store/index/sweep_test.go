@@ -114,7 +114,7 @@ func TestSweepAcrossSegments(t *testing.T) {
 		for i, r := range model {
 			keys[i] = EventKey{testAcct, "us-east-1", r.id}
 		}
-		has, err := ix.HasEventIDs(keys)
+		has, _, err := ix.HasEventIDs(keys)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package store
+package history
 
 import (
 	"errors"
@@ -11,7 +11,8 @@ import (
 // attribute: every event in the time range matches.
 type AttrKey uint8
 
-// The eight LookupEvents attributes.
+// The eight LookupEvents attributes. Their numbers are the index's
+// attribute numbers (docs/format/index.md).
 const (
 	AttrNone AttrKey = iota
 	AttrEventID
@@ -46,27 +47,10 @@ type Page struct {
 	Next   []byte
 }
 
-// AppendOptions tune one Append call.
-type AppendOptions struct {
-	// SkipDuplicates drops events whose eventID the partition already holds
-	// (imports are idempotent); they are reported in AppendResult.Duplicates.
-	SkipDuplicates bool
-}
-
-// AppendResult reports what one Append call stored.
-type AppendResult struct {
-	Appended   int   // events made durable
-	Duplicates []int // indexes into the input of events skipped as duplicates
-	LastSeq    uint64
-}
-
 // Errors callers branch on.
 var (
-	// ErrBackpressure means the followers are too far behind; the caller
-	// should retry later (the API maps it to ThrottlingException).
-	ErrBackpressure = errors.New("store: followers are behind, retry later")
-	// ErrClosed means the store was closed.
-	ErrClosed = errors.New("store: closed")
 	// ErrBadCursor means Query.Cursor was not produced by this store.
-	ErrBadCursor = errors.New("store: malformed cursor")
+	ErrBadCursor = errors.New("history: malformed cursor")
+	// ErrClosed means the history was closed.
+	ErrClosed = errors.New("history: closed")
 )

@@ -1,0 +1,134 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/opentrail/opentrail/internal/history"
+	"github.com/opentrail/opentrail/internal/store"
+)
+
+// The followers of the event log, by the names their checkpoints are
+// registered under in the store. Every engine that follows the log is
+// listed here (followerSet), started and stopped together, and checked by
+// fsck.
+const (
+	historyFollower  = "history"
+	deliveryFollower = "delivery"
+)
+
+// follower is one engine that follows the log.
+type follower struct {
+	name string
+	gate bool
+	// checkpoint returns the seq the engine has durably processed: it
+	// follows the log from the next one. head is the log's head.
+	checkpoint func(head uint64) (uint64, error)
+	// behind, when set, is called when the log no longer holds the
+	// engine's checkpoint (store.ErrFollowerBehind); it returns a new
+	// checkpoint to follow from, or an error.
+	behind func(head uint64) (uint64, error)
+	run    func(ctx context.Context, f *store.Follower) error
+}
+
+// followers runs a set of followers of one store under one errgroup.
+type followers struct {
+	log     *slog.Logger
+	store   *store.Store
+	list    []follower
+	running []*store.Follower
+	cancel  context.CancelFunc
+	group   *errgroup.Group
+	failed  <-chan struct{} // closed when a follower fails
+}
+
+// start registers every follower with the store at its checkpoint and runs
+// them until stop. A follower that returns an error cancels the others;
+// Failed is then closed and stop returns the error.
+func (fs *followers) start() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	fs.cancel = cancel
+	head := fs.store.Head()
+	for _, e := range fs.list {
+		ck, err := e.checkpoint(head)
+		if err != nil {
+			return fmt.Errorf("%s: %w", e.name, err)
+		}
+		f, err := fs.store.Follow(e.name, ck, store.FollowOptions{Gate: e.gate})
+		if errors.Is(err, store.ErrFollowerBehind) && e.behind != nil {
+			if ck, err = e.behind(head); err == nil {
+				f, err = fs.store.Follow(e.name, ck, store.FollowOptions{Gate: e.gate})
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", e.name, err)
+		}
+		fs.running = append(fs.running, f)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	fs.group, fs.failed = g, gctx.Done()
+	for i, e := range fs.list {
+		f := fs.running[i]
+		g.Go(func() error {
+			if err := e.run(gctx, f); err != nil {
+				fs.log.Error("a follower of the event log failed; stopping", "follower", e.name, "err", err)
+				return fmt.Errorf("%s: %w", e.name, err)
+			}
+			return nil
+		})
+	}
+	return nil
+}
+
+// Failed is closed when a follower has failed (or stop was called).
+func (fs *followers) Failed() <-chan struct{} {
+	if fs.failed == nil {
+		return nil
+	}
+	return fs.failed
+}
+
+// stop cancels the followers, waits for them (each finishes what the log
+// holds and makes it durable) and closes their registrations. It is safe
+// to call twice.
+func (fs *followers) stop() error {
+	if fs.cancel == nil {
+		return nil
+	}
+	fs.cancel()
+	var err error
+	if fs.group != nil {
+		err = fs.group.Wait()
+	}
+	for _, f := range fs.running {
+		err = errors.Join(err, f.Close())
+	}
+	fs.cancel, fs.group, fs.running = nil, nil, nil
+	return err
+}
+
+// historyEntry is event history as a follower.
+func historyEntry(h *history.History) follower {
+	return follower{
+		name: historyFollower,
+		gate: true,
+		checkpoint: func(uint64) (uint64, error) {
+			return h.Checkpoint(), nil
+		},
+		run: func(ctx context.Context, f *store.Follower) error { return h.Run(ctx, f) },
+	}
+}
+
+// events is the event log and event history as the API uses them.
+type events struct {
+	*store.Store
+	history *history.History
+}
+
+func (e events) Lookup(ctx context.Context, q history.Query) (history.Page, error) {
+	return e.history.Lookup(ctx, q)
+}

@@ -1,0 +1,347 @@
+// Package history is event history: the follower of the event log that
+// keeps the lookup index (package store/index) and answers LookupEvents.
+//
+// It reads parsed events from the log with its own durable checkpoint (the
+// index MANIFEST's), applies them to the index's memtable, and releases the
+// log up to what the index has flushed. It gates the log (store
+// FollowOptions.Gate): appends wait while it is too far behind, so a lookup
+// sees every event acknowledged before it within a bounded wait. It also
+// answers the store's duplicate checks for imports, and deletes events older
+// than the retention window.
+package history
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/store"
+	"github.com/opentrail/opentrail/internal/store/index"
+)
+
+// Log is the event log as history follows it (a *store.Follower).
+type Log interface {
+	Read(max int) ([]store.Entry, error)
+	Progress() <-chan struct{}
+	Applied(seq uint64)
+	Release(seq uint64)
+	Head() uint64
+}
+
+// Options configure History.
+type Options struct {
+	// Retention is how long events stay in event history; 0 keeps them
+	// forever. Older events are hidden from lookups at once and deleted
+	// by the sweep.
+	Retention time.Duration
+	// FirstSweep is how long after Run starts the first retention sweep
+	// runs; SweepInterval how often the next ones do. A zero FirstSweep
+	// turns sweeping off (import, which must not delete while it adds).
+	FirstSweep    time.Duration
+	SweepInterval time.Duration
+	// CacheSize is the index block cache in bytes; 0 means the index's
+	// default.
+	CacheSize int64
+	Now       func() time.Time
+	Logger    *slog.Logger
+}
+
+// DefaultOptions returns the defaults: 90-day retention, swept a minute
+// after start and hourly after that.
+func DefaultOptions() Options {
+	return Options{
+		Retention:     90 * 24 * time.Hour,
+		FirstSweep:    time.Minute,
+		SweepInterval: time.Hour,
+		Now:           time.Now,
+		Logger:        slog.Default(),
+	}
+}
+
+// History is event history.
+type History struct {
+	opts Options
+	log  *slog.Logger
+	ix   *index.Index
+
+	mu       sync.Mutex
+	cond     chan struct{} // closed and replaced when applied moves
+	applied  uint64
+	head     func() uint64 // the log's head, once Run has started
+	started  chan struct{} // closed when Run starts
+	startOne sync.Once
+	closed   bool
+	parsed   int // entries Run read before it first caught up
+}
+
+var _ store.Deduper = (*History)(nil)
+
+// Open opens the index in dir, creating it if needed. Run follows the log.
+func Open(dir string, opts Options) (*History, error) {
+	def := DefaultOptions()
+	if opts.Retention < 0 {
+		return nil, fmt.Errorf("open history: negative retention %v", opts.Retention)
+	}
+	if opts.SweepInterval <= 0 {
+		opts.SweepInterval = def.SweepInterval
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	ixo := index.DefaultOptions()
+	ixo.Logger = opts.Logger
+	if opts.CacheSize > 0 {
+		ixo.CacheSize = opts.CacheSize
+	}
+	ix, err := index.Open(dir, ixo)
+	if err != nil {
+		return nil, fmt.Errorf("open history: %w", err)
+	}
+	h := &History{opts: opts, log: opts.Logger, ix: ix, cond: make(chan struct{}), started: make(chan struct{})}
+	h.applied = ix.Checkpoint()
+	return h, nil
+}
+
+// Checkpoint is the seq of the last event the index holds durably: the
+// history follows the log from the next one.
+func (h *History) Checkpoint() uint64 { return h.ix.Durable() }
+
+// Run follows the log, applying events to the index, until ctx is
+// cancelled; then it applies everything the log holds, flushes the index
+// and releases the log up to it. It also runs the retention sweeps.
+func (h *History) Run(ctx context.Context, log Log) error {
+	h.mu.Lock()
+	h.head = log.Head
+	h.mu.Unlock()
+	h.startOne.Do(func() { close(h.started) })
+	sweep := h.sweepTimer()
+	defer sweep.Stop()
+	caughtUp := false
+	for {
+		progress := log.Progress()
+		n, err := h.apply(log)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			if !caughtUp {
+				h.parsed += n
+			}
+			continue
+		}
+		if !caughtUp {
+			caughtUp = true
+			if h.parsed > 0 {
+				h.log.Info("history: caught up with the log", "events", h.parsed, "at", h.Applied())
+			}
+		}
+		log.Release(h.ix.Durable())
+		select {
+		case <-ctx.Done():
+			for {
+				n, err := h.apply(log)
+				if err != nil {
+					return err
+				}
+				if n == 0 {
+					break
+				}
+			}
+			ck, err := h.ix.Sync()
+			if err != nil {
+				return fmt.Errorf("history: %w", err)
+			}
+			log.Release(ck)
+			return nil
+		case <-progress:
+		case <-sweep.C:
+			if _, err := h.Sweep(); err != nil {
+				h.log.Error("history: retention sweep failed", "err", err)
+			}
+			sweep.Reset(h.opts.SweepInterval)
+		case <-time.After(time.Second):
+			// The index flushes on its own (by size and age); what it
+			// has flushed, the log may drop.
+		}
+	}
+}
+
+// sweepTimer returns the timer of the first sweep; it never fires when
+// sweeping is off.
+func (h *History) sweepTimer() *time.Timer {
+	t := time.NewTimer(h.opts.FirstSweep)
+	if h.opts.Retention == 0 || h.opts.FirstSweep <= 0 {
+		t.Stop()
+	}
+	return t
+}
+
+// apply reads one batch from the log and applies it; it returns how many
+// events it applied.
+func (h *History) apply(log Log) (int, error) {
+	ents, err := log.Read(8192)
+	if len(ents) > 0 {
+		items := make([]index.Item, len(ents))
+		for i, e := range ents {
+			items[i] = index.Item{Seq: e.Seq, Event: e.Event}
+		}
+		if aerr := h.ix.Apply(items); aerr != nil {
+			return 0, fmt.Errorf("history: %w", aerr)
+		}
+		last := ents[len(ents)-1].Seq
+		h.mu.Lock()
+		h.applied = last
+		close(h.cond)
+		h.cond = make(chan struct{})
+		h.mu.Unlock()
+		log.Applied(last)
+		log.Release(h.ix.Durable())
+	}
+	if err != nil {
+		return len(ents), fmt.Errorf("history: reading the log: %w", err)
+	}
+	return len(ents), nil
+}
+
+// Applied is the seq of the last event applied to the index.
+func (h *History) Applied() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.applied
+}
+
+// Replayed reports how many events Run read before it first caught up with
+// the log: at start-up, only the tail the index had not made durable.
+func (h *History) Replayed() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.parsed
+}
+
+// WaitApplied blocks until the index has applied every event up to seq.
+func (h *History) WaitApplied(ctx context.Context, seq uint64) error {
+	for {
+		h.mu.Lock()
+		done, ch, closed := h.applied >= seq, h.cond, h.closed
+		h.mu.Unlock()
+		if done {
+			return nil
+		}
+		if closed {
+			return ErrClosed
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// WaitCaughtUp blocks until the index has applied every event the log had
+// acknowledged when it was called. It waits for Run to start first.
+func (h *History) WaitCaughtUp(ctx context.Context) error {
+	select {
+	case <-h.started:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	h.mu.Lock()
+	head := h.head
+	h.mu.Unlock()
+	return h.WaitApplied(ctx, head())
+}
+
+// HasEventIDs reports which events the index holds, for the store's
+// duplicate checks (store.Deduper).
+func (h *History) HasEventIDs(keys []store.EventKey) ([]bool, uint64, error) {
+	ks := make([]index.EventKey, len(keys))
+	for i, k := range keys {
+		ks[i] = index.EventKey{Account: k.Account, Region: k.Region, EventID: k.EventID}
+	}
+	return h.ix.HasEventIDs(ks)
+}
+
+// Lookup runs q against event history. Events acknowledged before the call
+// are visible to it.
+func (h *History) Lookup(ctx context.Context, q Query) (Page, error) {
+	if err := h.WaitCaughtUp(ctx); err != nil {
+		return Page{}, err
+	}
+	now := h.opts.Now()
+	iq := index.Query{
+		Account: q.Account, Region: q.Region,
+		Kind: index.KindManagement, Attr: byte(q.Key), Value: q.Value,
+		Start: q.Start.Unix(), End: q.End.Unix(), Limit: q.Limit, Cursor: q.Cursor,
+	}
+	if q.Insight {
+		iq.Kind = index.KindInsight
+	}
+	if q.Start.IsZero() {
+		iq.Start = 0
+	}
+	if q.End.IsZero() {
+		iq.End = now.Unix()
+	}
+	if h.opts.Retention > 0 {
+		if cut := now.Add(-h.opts.Retention).Unix(); iq.Start < cut {
+			iq.Start = cut
+		}
+	}
+	hits, next, err := h.ix.Lookup(iq)
+	if errors.Is(err, index.ErrBadCursor) {
+		return Page{}, ErrBadCursor
+	}
+	if err != nil {
+		return Page{}, fmt.Errorf("history lookup: %w", err)
+	}
+	page := Page{Events: make([]event.Event, 0, len(hits)), Next: next}
+	for _, hit := range hits {
+		ev, err := event.ParseStored(hit.Raw)
+		if err != nil {
+			return Page{}, fmt.Errorf("history lookup: stored event %d does not parse: %w", hit.Seq, err)
+		}
+		page.Events = append(page.Events, ev)
+	}
+	return page, nil
+}
+
+// Sweep deletes events older than the retention window now and returns how
+// many it deleted. With retention 0 it does nothing.
+func (h *History) Sweep() (int, error) {
+	if h.opts.Retention == 0 {
+		return 0, nil
+	}
+	cutoff := h.opts.Now().Add(-h.opts.Retention).Unix()
+	n, err := h.ix.Sweep(cutoff)
+	if n > 0 {
+		h.log.Info("history: retention removed expired events", "events", n, "retention", h.opts.Retention)
+	}
+	return n, err
+}
+
+// Compact fully compacts the index (benchmarks use it before measuring
+// bytes on disk).
+func (h *History) Compact() error { return h.ix.Compact() }
+
+// Close flushes and closes the index. Run must have returned. It is safe to
+// call twice.
+func (h *History) Close() error {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil
+	}
+	h.closed = true
+	close(h.cond)
+	h.cond = make(chan struct{})
+	h.mu.Unlock()
+	return h.ix.Close()
+}
