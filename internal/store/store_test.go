@@ -204,7 +204,11 @@ func TestSkipDuplicates(t *testing.T) {
 	s.Close()
 
 	d := &recordingDeduper{ids: map[string]bool{}}
-	s = openStore(t, dir, func(o *store.Options) { o.Dedupe = d; o.Followers = []string{"d"}; o.BackpressureWait = 5 * time.Second })
+	s = openStore(t, dir, func(o *store.Options) {
+		o.Dedupe = d
+		o.Followers = []string{"d"}
+		o.BackpressureWait = 5 * time.Second
+	})
 	f, err := s.Follow("d", 0, store.FollowOptions{})
 	if err != nil {
 		t.Fatal(err)
