@@ -21,6 +21,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/opentrail/opentrail/internal/testenv"
 )
 
 // Root credentials of the started server.
@@ -78,10 +80,7 @@ func StartVersityWith(t testing.TB, access, secret string) (endpoint, _, _ strin
 	t.Helper()
 	bin := Binary()
 	if bin == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("versitygw binary not found: run scripts/versitygw")
-		}
-		t.Skip("versitygw binary not found: run scripts/versitygw")
+		testenv.MissingTool(t, testenv.Versitygw, "binary not found: run scripts/versitygw")
 	}
 	var lastErr error
 	for range 3 { // the free port may be taken before versitygw binds it
@@ -119,10 +118,7 @@ func StartVersityAt(t testing.TB, access, secret, addr, dir string) *Versity {
 	t.Helper()
 	bin := Binary()
 	if bin == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("versitygw binary not found: run scripts/versitygw")
-		}
-		t.Skip("versitygw binary not found: run scripts/versitygw")
+		testenv.MissingTool(t, testenv.Versitygw, "binary not found: run scripts/versitygw")
 	}
 	v, err := start(t, bin, access, secret, addr, dir)
 	if err != nil {
