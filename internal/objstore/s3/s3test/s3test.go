@@ -10,7 +10,6 @@ package s3test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -36,7 +35,7 @@ func Binary() string {
 	if p := os.Getenv("OPENTRAIL_VERSITYGW"); p != "" {
 		return p
 	}
-	root, err := repoRoot()
+	root, err := testenv.RepoRoot()
 	if err != nil {
 		return ""
 	}
@@ -45,25 +44,6 @@ func Binary() string {
 		return ""
 	}
 	return p
-}
-
-// repoRoot walks up from the working directory to the directory holding
-// go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.mod not found")
-		}
-		dir = parent
-	}
 }
 
 // StartVersity starts versitygw on a free 127.0.0.1 port with the posix
