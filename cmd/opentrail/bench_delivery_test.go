@@ -2,11 +2,12 @@ package main
 
 import (
 	"context"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/opentrail/opentrail/internal/testenv"
 )
 
 // TestBenchDelivery runs the delivery benchmark tiny (300 events in 1.5 s,
@@ -17,10 +18,7 @@ func TestBenchDelivery(t *testing.T) {
 	for _, backend := range deliveryBackends {
 		t.Run(backend, func(t *testing.T) {
 			if backend == "versitygw" && versitygwBinary("") == "" {
-				if os.Getenv("CI") == "true" {
-					t.Fatal("versitygw binary not found: run scripts/versitygw")
-				}
-				t.Skip("versitygw binary not found: run scripts/versitygw")
+				testenv.MissingTool(t, testenv.Versitygw, "binary not found: run scripts/versitygw")
 			}
 			f := benchFlags{phase: "delivery", buckets: backend, rate: 200, seconds: 1.5, deliveryInterval: 300 * time.Millisecond,
 				concurrency: 16, seed: 1, dir: t.TempDir()}

@@ -17,28 +17,8 @@ import (
 
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/logfile"
+	"github.com/opentrail/opentrail/internal/testenv"
 )
-
-// sharedTestdata is ../shared/testdata beside the checkout.
-func sharedTestdata(t *testing.T) string {
-	t.Helper()
-	p, _ := filepath.Abs("../../../shared/testdata")
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("shared testdata not found at %s", p)
-	}
-	return p
-}
-
-// needTool skips without the tool, except in CI where it must exist.
-func needTool(t *testing.T, name string, args ...string) {
-	t.Helper()
-	if err := exec.Command(name, args...).Run(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required in CI: %v", name, err)
-		}
-		t.Skipf("%s not available: %v", name, err)
-	}
-}
 
 // expectedEvents parses every file under root the way an independent reader
 // would, keeping valid events by account and region, deduplicated by id.
@@ -97,11 +77,9 @@ func runOK(t *testing.T, env []string, name string, args ...string) []byte {
 }
 
 func TestImportThenAWSCLI(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real-client test skipped in -short mode")
-	}
-	needTool(t, "aws", "--version")
-	td := sharedTestdata(t)
+	testenv.SkipShort(t, "real-client test")
+	testenv.NeedCommand(t, testenv.AWSCLI, "aws", "--version")
+	td := testenv.CloudTrailData(t)
 	dir := t.TempDir()
 	out := runOK(t, nil, opentrailBin, "import", "--data-dir", dir, "--event-history-retention", "0", td)
 	t.Logf("import summary:\n%s", out)
@@ -222,10 +200,8 @@ func matches(ev event.Event, key, value string) bool {
 }
 
 func TestBoto3Pagination(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real-client test skipped in -short mode")
-	}
-	needTool(t, "python3", "-c", "import boto3")
+	testenv.SkipShort(t, "real-client test")
+	testenv.NeedCommand(t, testenv.Boto3, "python3", "-c", "import boto3")
 	dir := t.TempDir()
 	addr := freeAddr(t)
 	srv := startServer(t, dir, addr)
@@ -263,10 +239,8 @@ print("ok", len(ids))
 // TestBoto3Trails drives the trail operations and the embedded S3 front end
 // with boto3, so botocore's own parsers read every response shape.
 func TestBoto3Trails(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real-client test skipped in -short mode")
-	}
-	needTool(t, "python3", "-c", "import boto3")
+	testenv.SkipShort(t, "real-client test")
+	testenv.NeedCommand(t, testenv.Boto3, "python3", "-c", "import boto3")
 	dir := t.TempDir()
 	addr := freeAddr(t)
 	srv := startServer(t, dir, addr, "--delivery-interval", "200ms")

@@ -26,6 +26,7 @@ import (
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/history"
 	"github.com/opentrail/opentrail/internal/sdktest"
+	"github.com/opentrail/opentrail/internal/testenv"
 )
 
 // TestCrashDuringDelivery kills the server with SIGKILL again and again
@@ -35,9 +36,7 @@ import (
 // form one chain without a gap that lists every log file once; the real
 // `aws cloudtrail validate-logs` agrees.
 func TestCrashDuringDelivery(t *testing.T) {
-	if testing.Short() {
-		t.Skip("crash test skipped in -short mode")
-	}
+	testenv.SkipShort(t, "crash test")
 	dir := t.TempDir()
 	key := trailAccountKey(t, dir)
 	addr := freeAddr(t)

@@ -22,6 +22,7 @@ import (
 	"github.com/opentrail/opentrail/internal/daemon"
 	"github.com/opentrail/opentrail/internal/history"
 	"github.com/opentrail/opentrail/internal/identity"
+	"github.com/opentrail/opentrail/internal/testenv"
 )
 
 // server is an `opentrail serve` child process.
@@ -85,9 +86,7 @@ func (s *server) kill() {
 // many clients call it, again and again. Every call that got a successful
 // response must have its event in the store exactly once.
 func TestCrashLosesNothingAcknowledged(t *testing.T) {
-	if testing.Short() {
-		t.Skip("crash test skipped in -short mode")
-	}
+	testenv.SkipShort(t, "crash test")
 	dir := t.TempDir()
 	addr := freeAddr(t)
 	rounds := 6

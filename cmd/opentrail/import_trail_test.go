@@ -21,6 +21,7 @@ import (
 
 	"github.com/opentrail/opentrail/internal/daemon"
 	"github.com/opentrail/opentrail/internal/sdktest"
+	"github.com/opentrail/opentrail/internal/testenv"
 )
 
 // writeLogFile writes n events of the trail account as a gzipped
@@ -73,9 +74,7 @@ func deliveredIDs(t *testing.T, dir, bucket string) map[string]int {
 // the server next starts; with no trail logging, the WAL is not held and the
 // next start skips what delivery did not need.
 func TestImportWithTrails(t *testing.T) {
-	if testing.Short() {
-		t.Skip("process test skipped in -short mode")
-	}
+	testenv.SkipShort(t, "process test")
 	dir := t.TempDir()
 	key := trailAccountKey(t, dir)
 	addr := freeAddr(t)

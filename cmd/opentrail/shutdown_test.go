@@ -13,15 +13,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 
 	"github.com/opentrail/opentrail/internal/identity"
+	"github.com/opentrail/opentrail/internal/testenv"
 )
 
 // TestGracefulShutdown: SIGTERM stops the server with exit status 0, the
 // WAL is left sealed (fully applied), and the events are there after a
 // restart.
 func TestGracefulShutdown(t *testing.T) {
-	if testing.Short() {
-		t.Skip("process test skipped in -short mode")
-	}
+	testenv.SkipShort(t, "process test")
 	dir := t.TempDir()
 	addr := freeAddr(t)
 	srv := startServer(t, dir, addr, "--account-id", "123456789012")

@@ -14,6 +14,7 @@ import (
 
 	"github.com/opentrail/opentrail/internal/identity"
 	"github.com/opentrail/opentrail/internal/objstore/s3/s3test"
+	"github.com/opentrail/opentrail/internal/testenv"
 )
 
 const trailAccount = "123456789012"
@@ -107,10 +108,8 @@ func listKeys(t *testing.T, env []string, bucket, prefix string) []string {
 // file, delete another and alter a digest, and have it report each one.
 // It runs with the embedded bucket store and with versitygw.
 func TestTrailDeliveryValidateLogs(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real-client test skipped in -short mode")
-	}
-	needTool(t, "aws", "--version")
+	testenv.SkipShort(t, "real-client test")
+	testenv.NeedCommand(t, testenv.AWSCLI, "aws", "--version")
 	for _, backend := range []string{"embedded", "versitygw"} {
 		t.Run(backend, func(t *testing.T) {
 			dir := t.TempDir()
@@ -271,10 +270,8 @@ func sameAsCLI(t *testing.T, env []string, cliOut, cliErr string, cliCode int, a
 // and keeps a digest chain per region; `aws cloudtrail validate-logs
 // --region` validates a non-home region's chain.
 func TestMultiRegionTrailValidateLogs(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real-client test skipped in -short mode")
-	}
-	needTool(t, "aws", "--version")
+	testenv.SkipShort(t, "real-client test")
+	testenv.NeedCommand(t, testenv.AWSCLI, "aws", "--version")
 	dir := t.TempDir()
 	key := trailAccountKey(t, dir)
 	addr := freeAddr(t)

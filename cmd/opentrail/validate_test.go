@@ -23,6 +23,7 @@ import (
 	"github.com/opentrail/opentrail/internal/config"
 	"github.com/opentrail/opentrail/internal/daemon"
 	"github.com/opentrail/opentrail/internal/sdktest"
+	"github.com/opentrail/opentrail/internal/testenv"
 )
 
 func TestValidateLogsUsage(t *testing.T) {
@@ -104,9 +105,7 @@ func TestParseCLITime(t *testing.T) {
 // bucket: all valid; then with a log file replaced: INVALID and exit 1.
 // With the aws CLI installed, its validate-logs must print the same.
 func TestValidateLogsEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end test skipped in -short mode")
-	}
+	testenv.SkipShort(t, "end-to-end test")
 	const account = "111122223333"
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()

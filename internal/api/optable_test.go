@@ -8,21 +8,31 @@ import (
 	"fmt"
 	"go/format"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/opentrail/opentrail/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite generated files (ops_gen.go) from the botocore model")
 
 // modelPath finds botocore's cloudtrail model: $OPENTRAIL_CLOUDTRAIL_MODEL,
-// or an installed botocore. It returns "" when there is none.
+// the botocore python3 imports, or an installed botocore. It returns "" when
+// there is none.
 func modelPath() string {
 	if p := os.Getenv("OPENTRAIL_CLOUDTRAIL_MODEL"); p != "" {
 		return p
 	}
 	const rel = "botocore/data/cloudtrail/2013-11-01/service-2.json.gz"
+	out, err := exec.Command("python3", "-c", "import botocore, os; print(os.path.dirname(os.path.dirname(botocore.__file__)))").Output()
+	if p := filepath.Join(strings.TrimSpace(string(out)), rel); err == nil && filepath.IsAbs(p) {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
 	home, _ := os.UserHomeDir()
 	for _, pattern := range []string{
 		"/root/.pyenv/versions/*/lib/python3*/site-packages/" + rel,
@@ -45,7 +55,7 @@ func modelPath() string {
 func TestOperationTable(t *testing.T) {
 	path := modelPath()
 	if path == "" {
-		t.Skip("no botocore cloudtrail model found; set OPENTRAIL_CLOUDTRAIL_MODEL to check ops_gen.go")
+		testenv.MissingTool(t, testenv.Botocore, "no cloudtrail model found (pip install boto3); set OPENTRAIL_CLOUDTRAIL_MODEL to check ops_gen.go")
 	}
 	f, err := os.Open(path)
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/opentrail/opentrail/internal/keyring"
 	"github.com/opentrail/opentrail/internal/objstore"
 	"github.com/opentrail/opentrail/internal/store"
+	"github.com/opentrail/opentrail/internal/testenv"
 )
 
 const racct = "123456789012"
@@ -240,9 +241,7 @@ func TestRegressionReadErrorKeepsRecords(t *testing.T) {
 // routes everything before it answers, so events recorded before a trail
 // change (here StopLogging) are routed under the old settings.
 func TestRegressionFlushReadsEverything(t *testing.T) {
-	if testing.Short() {
-		t.Skip("routes 140k events")
-	}
+	testenv.SkipShort(t, "routes 140k events")
 	r := newRig(t, nil)
 	time.Sleep(100 * time.Millisecond) // the loop is idle in its select
 	const n = 64*2048 + 5000

@@ -10,16 +10,14 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
-// fuzzSeeds adds a few real records of each set of the shared corpus, when
-// it is present, and some hand-written shapes.
+// fuzzSeeds adds a few real records of each set of the corpus and some
+// hand-written shapes.
 func fuzzSeeds(f *testing.F) {
-	if recs, err := loadReal(); err == nil {
-		per := map[string]int{}
-		for _, r := range recs {
-			if per[r.set] < 4 {
-				per[r.set]++
-				f.Add(r.raw)
-			}
+	per := map[string]int{}
+	for _, r := range realRecords(f) {
+		if per[r.set] < 4 {
+			per[r.set]++
+			f.Add(r.raw)
 		}
 	}
 	for _, s := range []string{

@@ -370,7 +370,7 @@ func TestParseSizeLimit(t *testing.T) {
 	}
 }
 
-// TestParseRealData parses every record of the shared corpus: all AWS
+// TestParseRealData parses every record of the corpus: all AWS
 // records are accepted, the Logstash-reshaped otrf ones are rejected for
 // their missing eventTime, and the extracted members agree with a plain
 // encoding/json decoding.

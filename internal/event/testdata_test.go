@@ -12,26 +12,24 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/opentrail/opentrail/internal/testenv"
 )
 
-// sharedTestdata is the repository-wide corpus of real CloudTrail records
-// (see its README.md), relative to this package's directory.
-const sharedTestdata = "../../../shared/testdata"
-
-// realRecord is one record from the shared corpus.
+// realRecord is one record from the repository's corpus of real CloudTrail
+// records (testdata/cloudtrail; see its README.md).
 type realRecord struct {
 	set  string // invictus, traildiscover or otrf
 	name string // file (relative to the set) and index, for messages
 	raw  []byte // the record as it appears in the file
 }
 
-var loadReal = sync.OnceValues(func() ([]realRecord, error) {
-	if _, err := os.Stat(sharedTestdata); err != nil {
-		return nil, err
-	}
+// loadReal reads every record of the corpus in corpus, the directory
+// testenv.CloudTrailData returns.
+func loadReal(corpus string) ([]realRecord, error) {
 	var out []realRecord
 	add := func(set, dir, pattern string, split func([]byte) ([]json.RawMessage, error)) error {
-		root := filepath.Join(sharedTestdata, dir)
+		root := filepath.Join(corpus, dir)
 		return filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
 			if err != nil || d.IsDir() {
 				return err
@@ -87,16 +85,21 @@ var loadReal = sync.OnceValues(func() ([]realRecord, error) {
 		return nil, err
 	}
 	return out, nil
-})
+}
 
-// realRecords returns the shared corpus, skipping the test when it is not
-// checked out next to the repository.
+var (
+	realOnce sync.Once
+	realRecs []realRecord
+	realErr  error
+)
+
+// realRecords returns the corpus, read once per test binary; the test fails
+// when the corpus is missing.
 func realRecords(tb testing.TB) []realRecord {
 	tb.Helper()
-	recs, err := loadReal()
-	if os.IsNotExist(err) {
-		tb.Skipf("shared test data not found: %v", err)
-	}
+	corpus := testenv.CloudTrailData(tb)
+	realOnce.Do(func() { realRecs, realErr = loadReal(corpus) })
+	recs, err := realRecs, realErr
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/opentrail/opentrail/internal/identity"
 	"github.com/opentrail/opentrail/internal/sigv4"
+	"github.com/opentrail/opentrail/internal/testenv"
 )
 
 // signedRequest builds a CloudTrail LookupEvents request signed by the SDK's
@@ -132,24 +133,11 @@ func TestAuthenticate(t *testing.T) {
 	})
 }
 
-// needAWSCLI skips without the aws CLI, except in CI where it must exist.
-func needAWSCLI(t *testing.T) {
-	t.Helper()
-	if err := exec.Command("aws", "--version").Run(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("aws CLI is required in CI: %v", err)
-		}
-		t.Skipf("aws CLI not available: %v", err)
-	}
-}
-
 // TestCredentialsFileAWSCLI checks that the real aws CLI reads the
 // credentials file the store writes.
 func TestCredentialsFileAWSCLI(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real-client test skipped in -short mode")
-	}
-	needAWSCLI(t)
+	testenv.SkipShort(t, "real-client test")
+	testenv.NeedCommand(t, testenv.AWSCLI, "aws", "--version")
 	s, dir := openStore(t)
 	first, _, err := s.CreateDefault("")
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/store"
+	"github.com/opentrail/opentrail/internal/testenv"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -95,16 +96,6 @@ func (f *fakeAccounts) EnsureAccount(_ context.Context, id string) (bool, error)
 	return true, nil
 }
 
-// testdataDir returns the shared real CloudTrail data, or skips.
-func testdataDir(t testing.TB) string {
-	t.Helper()
-	dir := filepath.Join("..", "..", "..", "shared", "testdata")
-	if _, err := os.Stat(filepath.Join(dir, "README.md")); err != nil {
-		t.Skipf("shared test data not available: %v", err)
-	}
-	return dir
-}
-
 // counts is the part of a Summary most tests check.
 type summaryCounts struct {
 	Files, Events, Imported, Duplicates, Rejected int
@@ -135,7 +126,7 @@ const (
 )
 
 func TestImportTestdata(t *testing.T) {
-	dir := testdataDir(t)
+	dir := testenv.CloudTrailData(t)
 	st, acc := &fakeStore{}, &fakeAccounts{}
 	opts := Options{Appender: st, Accounts: acc, Workers: 4, BatchSize: 100, CredentialsPath: "/var/lib/opentrail/credentials"}
 	s, err := Run(t.Context(), []string{dir}, opts)
@@ -210,7 +201,7 @@ func TestImportTestdata(t *testing.T) {
 }
 
 func TestImportDatasets(t *testing.T) {
-	dir := testdataDir(t)
+	dir := testenv.CloudTrailData(t)
 	tests := []struct {
 		name string
 		path string
@@ -285,7 +276,7 @@ func writeFile(t *testing.T, path, content string) {
 func invictusFile(t *testing.T) ([]byte, int) {
 	t.Helper()
 	name := "218007301253_CloudTrail_us-east-1_20230710T1145Z_7xgocspSowgK0Gto.json"
-	b, err := os.ReadFile(filepath.Join(testdataDir(t), "invictus-ir-aws-dataset", name))
+	b, err := os.ReadFile(filepath.Join(testenv.CloudTrailData(t), "invictus-ir-aws-dataset", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,7 +318,7 @@ func TestImportAWSLogsTree(t *testing.T) {
 }
 
 func TestImportExplicitFiles(t *testing.T) {
-	dir := testdataDir(t)
+	dir := testenv.CloudTrailData(t)
 	license := filepath.Join(dir, "invictus-ir-aws-dataset", "LICENSE")
 	otrf := filepath.Join(dir, "otrf-security-datasets", "ec2_proxy_s3_exfiltration_2020-09-14011940.json")
 	s, err := Run(t.Context(), []string{license, otrf, otrf}, Options{Appender: &fakeStore{}})
@@ -376,7 +367,7 @@ func TestImportMalformed(t *testing.T) {
 }
 
 func TestImportRetention(t *testing.T) {
-	dir := filepath.Join(testdataDir(t), "invictus-ir-aws-dataset")
+	dir := filepath.Join(testenv.CloudTrailData(t), "invictus-ir-aws-dataset")
 	eventDay := time.Date(2023, 7, 10, 0, 0, 0, 0, time.UTC)
 	for _, tt := range []struct {
 		name     string
@@ -406,7 +397,7 @@ func TestImportRetention(t *testing.T) {
 }
 
 func TestImportCancelled(t *testing.T) {
-	dir := filepath.Join(testdataDir(t), "invictus-ir-aws-dataset")
+	dir := filepath.Join(testenv.CloudTrailData(t), "invictus-ir-aws-dataset")
 
 	t.Run("before", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())

@@ -7,15 +7,17 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/opentrail/opentrail/internal/testenv"
 )
 
 // loadInvictus returns the invictus log files, gzipped in memory, and their
 // total decompressed size.
 func loadInvictus(b *testing.B) ([][]byte, int64) {
-	dir := filepath.Join(testdataDir(b), "invictus-ir-aws-dataset")
+	dir := filepath.Join(testenv.CloudTrailData(b), "invictus-ir-aws-dataset")
 	paths, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	if err != nil || len(paths) == 0 {
-		b.Skipf("no invictus files: %v", err)
+		b.Fatalf("no invictus files in %s: %v", dir, err)
 	}
 	var files [][]byte
 	var size int64
@@ -64,7 +66,7 @@ func BenchmarkDecode(b *testing.B) {
 
 // BenchmarkDecodePlain is BenchmarkDecode without gzip: the scanner alone.
 func BenchmarkDecodePlain(b *testing.B) {
-	dir := filepath.Join(testdataDir(b), "invictus-ir-aws-dataset")
+	dir := filepath.Join(testenv.CloudTrailData(b), "invictus-ir-aws-dataset")
 	paths, _ := filepath.Glob(filepath.Join(dir, "*.json"))
 	var files [][]byte
 	var size int64

@@ -15,6 +15,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/opentrail/opentrail/internal/testenv"
 )
 
 // decodeAll decodes input and describes every result as a line: a record
@@ -405,9 +407,7 @@ func TestLargeRecords(t *testing.T) {
 		t.Errorf("records (-want +got):\n%s", diff)
 	}
 
-	if testing.Short() {
-		t.Skip("skipping the 16 MiB record in short mode")
-	}
+	testenv.SkipShort(t, "the 16 MiB record")
 	huge := `{"n":"` + strings.Repeat("x", MaxRecordSize) + `"}`
 	d, err := NewDecoder(strings.NewReader("{\"n\":1}\n" + huge + "\n{\"n\":3}\n"))
 	if err != nil {
@@ -485,20 +485,10 @@ func TestReset(t *testing.T) {
 	}
 }
 
-// testdataDir returns the shared real CloudTrail data, or skips.
-func testdataDir(t testing.TB) string {
-	t.Helper()
-	dir := filepath.Join("..", "..", "..", "shared", "testdata")
-	if _, err := os.Stat(filepath.Join(dir, "README.md")); err != nil {
-		t.Skipf("shared test data not available: %v", err)
-	}
-	return dir
-}
-
-// TestTestdata decodes every shared test file and compares the records with
+// TestTestdata decodes every file of the corpus and compares the records with
 // what encoding/json finds.
 func TestTestdata(t *testing.T) {
-	dir := testdataDir(t)
+	dir := testenv.CloudTrailData(t)
 	type count struct {
 		files, records int
 	}

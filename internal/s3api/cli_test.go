@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/opentrail/opentrail/internal/objstore"
+	"github.com/opentrail/opentrail/internal/testenv"
 )
 
 // awsCLI runs the installed aws CLI against the test server as account A.
@@ -30,10 +31,7 @@ func newAWSCLI(t *testing.T, e *env) *awsCLI {
 	t.Helper()
 	path, err := exec.LookPath("aws")
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("the aws CLI is not on PATH; CI must have it: %v", err)
-		}
-		t.Skip("the aws CLI is not on PATH; install aws-cli 1.45 (pip install awscli) to run the CLI tests")
+		testenv.MissingTool(t, testenv.AWSCLI, err.Error()+"; install aws-cli 1.45 (pip install awscli) to run the CLI tests")
 	}
 	dir := t.TempDir()
 	empty := filepath.Join(dir, "empty")

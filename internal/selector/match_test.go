@@ -14,20 +14,18 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/testenv"
 )
 
-// sharedTestdata is the repository-wide corpus of real CloudTrail records,
-// relative to this package's directory.
-const sharedTestdata = "../../../shared/testdata"
-
-// readRecords returns the records of one corpus file: a log file
+// readRecords returns the records of one file of the repository's corpus of
+// real CloudTrail records (testdata/cloudtrail): a log file
 // ({"Records":[...]}), a JSON array, a single object or JSON Lines. Records
 // without eventTime (the Logstash-reshaped otrf set) get it from @timestamp.
 func readRecords(t testing.TB, rel string) []map[string]any {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(sharedTestdata, rel))
+	b, err := os.ReadFile(filepath.Join(testenv.CloudTrailData(t), rel))
 	if err != nil {
-		t.Skipf("shared testdata: %v", err)
+		t.Fatal(err)
 	}
 	var recs []map[string]any
 	var obj map[string]any
@@ -105,7 +103,7 @@ const (
 )
 
 // testEvents are the events the matching tables run against: real records
-// from the shared corpus, a few edited, and synthetic shapes the corpus
+// from the corpus, a few edited, and synthetic shapes the corpus
 // lacks (Lambda, DynamoDB, network activity, Insights).
 func testEvents(t testing.TB) map[string]event.Event {
 	t.Helper()
@@ -173,9 +171,6 @@ func matched(t *testing.T, m *Matcher) []string {
 }
 
 func TestTestEvents(t *testing.T) {
-	if _, err := os.Stat(sharedTestdata); err != nil {
-		t.Skip("no shared testdata")
-	}
 	got := map[string]string{}
 	for name, ev := range testEvents(t) {
 		got[name] = ev.Category
@@ -193,9 +188,6 @@ func TestTestEvents(t *testing.T) {
 }
 
 func TestMatchBasic(t *testing.T) {
-	if _, err := os.Stat(sharedTestdata); err != nil {
-		t.Skip("no shared testdata")
-	}
 	noMgmt := ptr(false)
 	tests := []struct {
 		name string
@@ -248,9 +240,6 @@ func TestMatchBasic(t *testing.T) {
 }
 
 func TestMatchAdvanced(t *testing.T) {
-	if _, err := os.Stat(sharedTestdata); err != nil {
-		t.Skip("no shared testdata")
-	}
 	s3all := []string{"GetObject", "ListObjects", "PutObject"}
 	tests := []struct {
 		name    string
@@ -316,17 +305,18 @@ func TestMatchAdvanced(t *testing.T) {
 }
 
 // TestMatchCorpus checks the default selectors against every record of the
-// shared corpus: they log exactly the management events, and an advanced
+// corpus: they log exactly the management events, and an advanced
 // Management selector logs the same.
 func TestMatchCorpus(t *testing.T) {
 	def := Compile(Default())
 	adv := Compile(Advanced([]AdvancedEventSelector{mgmt()}))
+	corpus := testenv.CloudTrailData(t)
 	n := 0
-	err := filepath.WalkDir(sharedTestdata, func(path string, d os.DirEntry, err error) error {
+	err := filepath.WalkDir(corpus, func(path string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() || strings.HasSuffix(path, ".md") || strings.HasSuffix(path, "LICENSE") {
 			return err
 		}
-		rel, _ := filepath.Rel(sharedTestdata, path)
+		rel, _ := filepath.Rel(corpus, path)
 		for _, r := range readRecords(t, rel) {
 			b, _ := json.Marshal(r)
 			ev, err := event.Parse(b)
@@ -346,7 +336,7 @@ func TestMatchCorpus(t *testing.T) {
 		return nil
 	})
 	if err != nil {
-		t.Skipf("shared testdata: %v", err)
+		t.Fatal(err)
 	}
 	if n < 3000 {
 		t.Errorf("matched %d records, want the whole corpus", n)

@@ -10,7 +10,6 @@ package s3test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -21,6 +20,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/opentrail/opentrail/internal/testenv"
 )
 
 // Root credentials of the started server.
@@ -34,7 +35,7 @@ func Binary() string {
 	if p := os.Getenv("OPENTRAIL_VERSITYGW"); p != "" {
 		return p
 	}
-	root, err := repoRoot()
+	root, err := testenv.RepoRoot()
 	if err != nil {
 		return ""
 	}
@@ -43,25 +44,6 @@ func Binary() string {
 		return ""
 	}
 	return p
-}
-
-// repoRoot walks up from the working directory to the directory holding
-// go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.mod not found")
-		}
-		dir = parent
-	}
 }
 
 // StartVersity starts versitygw on a free 127.0.0.1 port with the posix
@@ -78,10 +60,7 @@ func StartVersityWith(t testing.TB, access, secret string) (endpoint, _, _ strin
 	t.Helper()
 	bin := Binary()
 	if bin == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("versitygw binary not found: run scripts/versitygw")
-		}
-		t.Skip("versitygw binary not found: run scripts/versitygw")
+		testenv.MissingTool(t, testenv.Versitygw, "binary not found: run scripts/versitygw")
 	}
 	var lastErr error
 	for range 3 { // the free port may be taken before versitygw binds it
@@ -119,10 +98,7 @@ func StartVersityAt(t testing.TB, access, secret, addr, dir string) *Versity {
 	t.Helper()
 	bin := Binary()
 	if bin == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("versitygw binary not found: run scripts/versitygw")
-		}
-		t.Skip("versitygw binary not found: run scripts/versitygw")
+		testenv.MissingTool(t, testenv.Versitygw, "binary not found: run scripts/versitygw")
 	}
 	v, err := start(t, bin, access, secret, addr, dir)
 	if err != nil {
