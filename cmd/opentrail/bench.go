@@ -31,6 +31,7 @@ import (
 
 	"github.com/opentrail/opentrail/internal/config"
 	"github.com/opentrail/opentrail/internal/daemon"
+	"github.com/opentrail/opentrail/internal/datadir"
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/history"
 	"github.com/opentrail/opentrail/internal/logfile"
@@ -250,8 +251,12 @@ func runPhase(ctx context.Context, f benchFlags) (phaseResult, error) {
 		os.MkdirAll(dir, 0o755)
 		zero := 0
 		start := time.Now()
-		sum, err := importInto(ctx, dir, &zero, []string{logs}, nil, quiet)
+		dd, err := datadir.Open(dir, quiet)
 		if err != nil {
+			return phaseResult{}, err
+		}
+		sum, err := importInto(ctx, dd, &zero, []string{logs}, nil, quiet)
+		if err := errors.Join(err, dd.Close()); err != nil {
 			return phaseResult{}, err
 		}
 		el := time.Since(start).Seconds()
@@ -264,7 +269,7 @@ func runPhase(ctx context.Context, f benchFlags) (phaseResult, error) {
 		}
 		time.Sleep(2 * time.Second)
 		off.Close()
-		disk := dirSize(filepath.Join(dir, daemon.EventsDir))
+		disk := dirSize(filepath.Join(dir, datadir.EventsDir))
 		// Then measure again after a full compaction.
 		if off, err = daemon.OpenOffline(dir, oo); err != nil {
 			return phaseResult{}, err
@@ -278,7 +283,7 @@ func runPhase(ctx context.Context, f benchFlags) (phaseResult, error) {
 		}
 		time.Sleep(2 * time.Second)
 		off.Close()
-		compacted := dirSize(filepath.Join(dir, daemon.EventsDir))
+		compacted := dirSize(filepath.Join(dir, datadir.EventsDir))
 		return phaseResult{Events: sum.Imported, Seconds: el, Bytes: disk, Extra: map[string]float64{
 			"diskBytesPerEvent":      float64(disk) / float64(sum.Imported),
 			"compactedBytesPerEvent": float64(compacted) / float64(sum.Imported),

@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/opentrail/opentrail/internal/daemon"
+	"github.com/opentrail/opentrail/internal/datadir"
 	"github.com/opentrail/opentrail/internal/digest"
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/history"
@@ -97,7 +98,7 @@ func TestCrashDuringDelivery(t *testing.T) {
 	// A last run with no calls: delivery finishes, then one more digest
 	// window passes so every file is in a digest.
 	srv = startServer(t, dir, addr, args...)
-	stateFile := filepath.Join(dir, daemon.DeliveryDir, "state.json")
+	stateFile := filepath.Join(dir, datadir.DeliveryDir, "state.json")
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		var st struct {
@@ -146,7 +147,7 @@ func TestCrashDuringDelivery(t *testing.T) {
 	off.Close()
 
 	// What the bucket holds.
-	root := filepath.Join(dir, daemon.BucketsDir, bucket)
+	root := filepath.Join(dir, datadir.BucketsDir, bucket)
 	delivered := map[string]int{}
 	deliveredReq := map[string]bool{}
 	logHash := map[string]string{}

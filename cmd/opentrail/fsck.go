@@ -11,6 +11,7 @@ import (
 
 	"github.com/opentrail/opentrail/internal/config"
 	"github.com/opentrail/opentrail/internal/daemon"
+	"github.com/opentrail/opentrail/internal/datadir"
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/store/fileutil"
 	"github.com/opentrail/opentrail/internal/store/index"
@@ -43,7 +44,7 @@ func (c *fsckCmd) Run(_ context.Context, args []string) error {
 		return fmt.Errorf("%w; stop the server first", err)
 	}
 	defer lock.Unlock()
-	events := filepath.Join(*dataDir, daemon.EventsDir)
+	events := filepath.Join(*dataDir, datadir.EventsDir)
 	if _, err := os.Stat(events); err != nil {
 		return fmt.Errorf("no event store in %s: %w", *dataDir, err)
 	}

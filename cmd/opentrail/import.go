@@ -8,9 +8,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 
 	"github.com/opentrail/opentrail/internal/config"
+	"github.com/opentrail/opentrail/internal/datadir"
 	"github.com/opentrail/opentrail/internal/daemon"
 	"github.com/opentrail/opentrail/internal/identity"
 	"github.com/opentrail/opentrail/internal/importer"
@@ -25,7 +25,8 @@ func (*importCmd) Summary() string { return "load CloudTrail log files (.json, .
 func (c *importCmd) Run(ctx context.Context, args []string) (err error) {
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
 	dataDir := fs.String("data-dir", config.DefaultDataDir, "data directory")
-	retention := fs.Int("event-history-retention", -1, "days LookupEvents keeps events; 0 keeps everything (use 0 for old logs); remembered by the data directory (default 90)")
+	var retention daysFlag
+	fs.Var(&retention, "event-history-retention", "days LookupEvents keeps events; 0 keeps everything (use 0 for old logs); remembered by the data directory (default 90)")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), `Usage: opentrail import [flags] PATH...
@@ -50,10 +51,13 @@ Flags:`)
 	if err != nil {
 		return &usageError{cmd: "import", msg: err.Error()}
 	}
-	if err := os.MkdirAll(*dataDir, 0o755); err != nil {
-		return fmt.Errorf("data directory: %w", err)
+	// Every path must exist before anything is created or locked.
+	for _, p := range fs.Args() {
+		if _, err := os.Stat(p); err != nil {
+			return fmt.Errorf("import: %w; nothing was imported", err)
+		}
 	}
-	lock, err := fileutil.LockDir(*dataDir)
+	dir, err := datadir.Open(*dataDir, log)
 	if err != nil {
 		var le *fileutil.LockedError
 		if errors.As(err, &le) {
@@ -61,33 +65,34 @@ Flags:`)
 		}
 		return err
 	}
-	defer func() { err = errors.Join(err, lock.Unlock()) }()
-	var override *int
-	if *retention >= 0 {
-		override = retention
-	}
-	sum, err := importInto(ctx, *dataDir, override, fs.Args(), c.stderr, log)
+	defer func() { err = errors.Join(err, dir.Close()) }()
+	sum, err := importInto(ctx, dir, retention.v, fs.Args(), c.stderr, log)
 	sum.Print(c.stdout)
 	return err
 }
 
-// importInto imports paths into the (locked) data directory dir and closes
-// the store, so that every event is indexed when it returns. The caller
-// holds the directory lock.
-func importInto(ctx context.Context, dir string, retention *int, paths []string, progress io.Writer, log *slog.Logger) (sum importer.Summary, err error) {
-	settings, err := config.ResolveSettings(dir, retention)
+// importInto imports paths into the open data directory dir and closes the
+// store, so that every event is indexed when it returns.
+func importInto(ctx context.Context, dir *datadir.Dir, retention *int, paths []string, progress io.Writer, log *slog.Logger) (sum importer.Summary, err error) {
+	change, err := datadir.ResolveSettings(dir.Root(), retention)
 	if err != nil {
 		return sum, err
 	}
-	ids, err := identity.Open(dir)
+	settings := change.To
+	ids, err := identity.Open(dir.Root())
 	if err != nil {
 		return sum, err
 	}
 	// A logging trail delivers what is imported when the server next
 	// starts; OpenOffline keeps the WAL for it until then.
-	off, err := daemon.OpenOffline(dir, daemon.OfflineOptions{Retention: settings.Retention(), Dedupe: true, Logger: log})
+	off, err := daemon.OpenOffline(dir.Root(), daemon.OfflineOptions{Retention: settings.Retention(), Dedupe: true, Logger: log})
 	if err != nil {
 		return sum, err
+	}
+	if change.Changed() {
+		if err := dir.SaveSettings(settings); err != nil {
+			return sum, errors.Join(err, off.Close())
+		}
 	}
 	defer func() { err = errors.Join(err, off.Close()) }()
 	// Duplicates are checked against event history: let it catch up with
@@ -100,7 +105,7 @@ func importInto(ctx context.Context, dir string, retention *int, paths []string,
 		Accounts:        ids,
 		Progress:        progress,
 		Retention:       settings.Retention(),
-		CredentialsPath: filepath.Join(dir, identity.CredentialsFile),
+		CredentialsPath: dir.Path(datadir.CredentialsFile),
 		Logger:          log,
 	})
 }

@@ -19,7 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/opentrail/opentrail/internal/daemon"
+	"github.com/opentrail/opentrail/internal/datadir"
 	"github.com/opentrail/opentrail/internal/sdktest"
 	"github.com/opentrail/opentrail/internal/testenv"
 )
@@ -55,7 +55,7 @@ func writeLogFile(t *testing.T, path, prefix string, n int) []string {
 func deliveredIDs(t *testing.T, dir, bucket string) map[string]int {
 	t.Helper()
 	out := map[string]int{}
-	root := filepath.Join(dir, daemon.BucketsDir, bucket)
+	root := filepath.Join(dir, datadir.BucketsDir, bucket)
 	filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || strings.Contains(path, "CloudTrail-Digest") {
 			return nil

@@ -22,7 +22,8 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	dataDir := fs.String("data-dir", "", "data directory (default "+config.DefaultDataDir+")")
 	listen := fs.String("listen", "", "address to listen on (default "+config.DefaultListen+")")
 	account := fs.String("account-id", "", "12-digit id of the account created on first start (default random)")
-	retention := fs.Int("event-history-retention", -1, "days LookupEvents keeps events; 0 keeps everything; remembered by the data directory (default 90)")
+	var retention daysFlag
+	fs.Var(&retention, "event-history-retention", "days LookupEvents keeps events; 0 keeps everything; remembered by the data directory (default 90)")
 	rate := fs.Float64("lookup-rate-limit", -1, "LookupEvents requests/s per account and region; 0 is off, AWS enforces 2 (default 0)")
 	deliveryInterval := fs.Duration("delivery-interval", 0, "how often trails' buffered events are written as log files (default 5m, as AWS)")
 	digestInterval := fs.Duration("digest-interval", 0, "the digest window of trails with log file validation (default 1h, as AWS)")
@@ -54,8 +55,8 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	if *account != "" {
 		cfg.AccountID = *account
 	}
-	if *retention >= 0 {
-		cfg.EventHistoryRetentionDays = retention
+	if retention.v != nil {
+		cfg.EventHistoryRetentionDays = retention.v
 	}
 	if *rate >= 0 {
 		cfg.LookupEventsRateLimit = *rate

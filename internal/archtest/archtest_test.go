@@ -26,6 +26,7 @@ var allowed = map[string][]string{
 	"internal/selector": {"internal/event"},
 	// L1 adapters.
 	"internal/store/fileutil":        {},
+	"internal/datadir":               {"internal/store/fileutil"},
 	"internal/store/wal":             {"internal/store/fileutil"},
 	"internal/store/index":           {"internal/event", "internal/store/fileutil"},
 	"internal/store":                 {"internal/event", "internal/store/wal", "internal/store/fileutil"},
@@ -49,11 +50,11 @@ var allowed = map[string][]string{
 	"internal/api": {"internal/event", "internal/awsjson", "internal/sigv4", "internal/identity", "internal/store", "internal/history",
 		"internal/catalog", "internal/selector", "internal/objstore", "internal/layout", "internal/keyring"},
 	// L4 wiring.
-	"internal/config": {"internal/event", "internal/store/fileutil"},
-	"internal/daemon": {"internal/api", "internal/config", "internal/identity", "internal/sigv4", "internal/store", "internal/history", "internal/store/fileutil",
+	"internal/config": {"internal/event", "internal/datadir"},
+	"internal/daemon": {"internal/api", "internal/config", "internal/datadir", "internal/identity", "internal/sigv4", "internal/store", "internal/history", "internal/store/fileutil",
 		"internal/catalog", "internal/delivery", "internal/keyring", "internal/notify", "internal/objstore",
 		"internal/objstore/fsbucket", "internal/objstore/s3", "internal/s3api"},
-	"cmd/opentrail": {"internal/config", "internal/daemon", "internal/event", "internal/identity", "internal/importer", "internal/history",
+	"cmd/opentrail": {"internal/config", "internal/datadir", "internal/daemon", "internal/event", "internal/identity", "internal/importer", "internal/history",
 		"internal/logfile", "internal/store", "internal/store/fileutil", "internal/store/index", "internal/store/wal",
 		"internal/validate", "internal/layout"},
 	// Test support and tools, below or beside the layers.

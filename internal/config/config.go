@@ -1,7 +1,7 @@
 // Package config is OpenTrail's configuration: the server config file's
 // schema, its defaults, and validation whose errors name the field path.
-// It also owns settings.json, the settings a data directory keeps between
-// runs so that `serve` and `import` agree (event-history retention).
+// The settings a data directory keeps between runs (settings.json) belong
+// to package datadir.
 package config
 
 import (
@@ -13,21 +13,18 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"time"
 
+	"github.com/opentrail/opentrail/internal/datadir"
 	"github.com/opentrail/opentrail/internal/event"
-	"github.com/opentrail/opentrail/internal/store/fileutil"
 )
 
 // Defaults.
 const (
-	DefaultDataDir       = "./opentrail-data"
-	DefaultListen        = "127.0.0.1:4750"
-	DefaultRetentionDays = 90
-	MaxRetentionDays     = 3653 // ten years
+	DefaultDataDir = "./opentrail-data"
+	DefaultListen  = "127.0.0.1:4750"
 )
 
 // Config is the server configuration. The file is JSON; command-line flags
@@ -156,8 +153,8 @@ func (c Config) Validate() error {
 		bad("accountId", "%q is not a 12-digit account id", c.AccountID)
 	}
 	if d := c.EventHistoryRetentionDays; d != nil {
-		if err := checkRetention(*d); err != nil {
-			errs = append(errs, err)
+		if err := datadir.CheckRetention(*d); err != nil {
+			bad("eventHistoryRetentionDays", "%d is outside 0..%d (0 keeps everything)", *d, datadir.MaxRetentionDays)
 		}
 	}
 	if c.LookupEventsRateLimit < 0 {
@@ -234,65 +231,4 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	}
 	*d = Duration(v)
 	return nil
-}
-
-// SettingsFile is the name of the per-data-directory settings file.
-const SettingsFile = "settings.json"
-
-// Settings are kept in the data directory between runs.
-type Settings struct {
-	// EventHistoryRetentionDays: 0 keeps everything.
-	EventHistoryRetentionDays int `json:"eventHistoryRetentionDays"`
-}
-
-// ResolveSettings loads DIR/settings.json (defaults when missing), applies
-// an explicit retention override, and saves the result when it changed. A
-// retention given once therefore sticks for later runs of serve and import.
-func ResolveSettings(dir string, retentionDays *int) (Settings, error) {
-	path := filepath.Join(dir, SettingsFile)
-	s := Settings{EventHistoryRetentionDays: DefaultRetentionDays}
-	b, err := os.ReadFile(path)
-	exists := err == nil
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-	case err != nil:
-		return s, fmt.Errorf("settings: %w", err)
-	default:
-		if err := json.Unmarshal(b, &s); err != nil {
-			return s, fmt.Errorf("settings %s: %w", path, err)
-		}
-	}
-	changed := !exists
-	if retentionDays != nil && *retentionDays != s.EventHistoryRetentionDays {
-		if err := checkRetention(*retentionDays); err != nil {
-			return s, err
-		}
-		s.EventHistoryRetentionDays = *retentionDays
-		changed = true
-	}
-	// A hand-edited file must not slip an invalid retention past the
-	// checks a flag or the config file would get.
-	if err := checkRetention(s.EventHistoryRetentionDays); err != nil {
-		return s, fmt.Errorf("settings %s: %w", path, err)
-	}
-	if changed {
-		out, _ := json.MarshalIndent(s, "", "  ")
-		if err := fileutil.WriteFileAtomic(path, append(out, '\n'), 0o644); err != nil {
-			return s, fmt.Errorf("settings: %w", err)
-		}
-	}
-	return s, nil
-}
-
-// checkRetention returns a *FieldError unless days is within 0..MaxRetentionDays.
-func checkRetention(days int) error {
-	if days < 0 || days > MaxRetentionDays {
-		return &FieldError{Path: "eventHistoryRetentionDays", Msg: fmt.Sprintf("%d is outside 0..%d (0 keeps everything)", days, MaxRetentionDays)}
-	}
-	return nil
-}
-
-// Retention returns the retention as a duration (0 = keep everything).
-func (s Settings) Retention() time.Duration {
-	return time.Duration(s.EventHistoryRetentionDays) * 24 * time.Hour
 }

@@ -3,7 +3,6 @@ package config_test
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/opentrail/opentrail/internal/config"
+	"github.com/opentrail/opentrail/internal/datadir"
 )
 
 func intPtr(v int) *int { return &v }
@@ -197,8 +197,8 @@ func TestValidate(t *testing.T) {
 		{"account id letters", func(c *config.Config) { c.AccountID = "12345678901a" }, []string{"accountId"}},
 		{"account id valid", func(c *config.Config) { c.AccountID = "012345678901" }, nil},
 		{"retention negative", func(c *config.Config) { c.EventHistoryRetentionDays = intPtr(-1) }, []string{"eventHistoryRetentionDays"}},
-		{"retention too long", func(c *config.Config) { c.EventHistoryRetentionDays = intPtr(config.MaxRetentionDays + 1) }, []string{"eventHistoryRetentionDays"}},
-		{"retention max", func(c *config.Config) { c.EventHistoryRetentionDays = intPtr(config.MaxRetentionDays) }, nil},
+		{"retention too long", func(c *config.Config) { c.EventHistoryRetentionDays = intPtr(datadir.MaxRetentionDays + 1) }, []string{"eventHistoryRetentionDays"}},
+		{"retention max", func(c *config.Config) { c.EventHistoryRetentionDays = intPtr(datadir.MaxRetentionDays) }, nil},
 		{"retention forever", func(c *config.Config) { c.EventHistoryRetentionDays = intPtr(0) }, nil},
 		{"rate negative", func(c *config.Config) { c.LookupEventsRateLimit = -0.5 }, []string{"lookupEventsRateLimit"}},
 		{"rate off", func(c *config.Config) { c.LookupEventsRateLimit = 0 }, nil},
@@ -309,164 +309,5 @@ func TestDurationJSON(t *testing.T) {
 				t.Errorf("Unmarshal(%s) = %v, want an error", in, time.Duration(d))
 			}
 		})
-	}
-}
-
-// readSettings returns the content of dir/settings.json.
-func readSettings(t *testing.T, dir string) string {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, config.SettingsFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
-func resolve(t *testing.T, dir string, override *int) config.Settings {
-	t.Helper()
-	s, err := config.ResolveSettings(dir, override)
-	if err != nil {
-		t.Fatalf("ResolveSettings(%v): %v", override, err)
-	}
-	return s
-}
-
-func TestResolveSettings(t *testing.T) {
-	dir := t.TempDir()
-
-	// First run: the default is written down.
-	if got := resolve(t, dir, nil); got.EventHistoryRetentionDays != config.DefaultRetentionDays {
-		t.Errorf("retention = %d, want %d", got.EventHistoryRetentionDays, config.DefaultRetentionDays)
-	}
-	var onDisk config.Settings
-	if err := json.Unmarshal([]byte(readSettings(t, dir)), &onDisk); err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(config.Settings{EventHistoryRetentionDays: 90}, onDisk); diff != "" {
-		t.Errorf("settings.json (-want +got):\n%s", diff)
-	}
-
-	// An override sticks for later runs without one.
-	steps := []struct {
-		name     string
-		override *int
-		want     int
-	}{
-		{"override", intPtr(30), 30},
-		{"later run", nil, 30},
-		{"same override", intPtr(30), 30},
-		{"keep everything", intPtr(0), 0},
-		{"later run keeps everything", nil, 0},
-		{"maximum", intPtr(config.MaxRetentionDays), config.MaxRetentionDays},
-		{"back to default", intPtr(90), 90},
-	}
-	for _, st := range steps {
-		t.Run(st.name, func(t *testing.T) {
-			got := resolve(t, dir, st.override)
-			if got.EventHistoryRetentionDays != st.want {
-				t.Errorf("retention = %d, want %d", got.EventHistoryRetentionDays, st.want)
-			}
-			if want := time.Duration(st.want) * 24 * time.Hour; got.Retention() != want {
-				t.Errorf("Retention() = %v, want %v", got.Retention(), want)
-			}
-			var onDisk config.Settings
-			if err := json.Unmarshal([]byte(readSettings(t, dir)), &onDisk); err != nil {
-				t.Fatal(err)
-			}
-			if onDisk.EventHistoryRetentionDays != st.want {
-				t.Errorf("settings.json retention = %d, want %d", onDisk.EventHistoryRetentionDays, st.want)
-			}
-		})
-	}
-}
-
-func TestResolveSettingsInvalidOverride(t *testing.T) {
-	for _, days := range []int{-1, 4000} {
-		t.Run(fmt.Sprint(days), func(t *testing.T) {
-			dir := t.TempDir()
-			resolve(t, dir, intPtr(45))
-			before := readSettings(t, dir)
-
-			_, err := config.ResolveSettings(dir, intPtr(days))
-			var fe *config.FieldError
-			if !errors.As(err, &fe) || fe.Path != "eventHistoryRetentionDays" {
-				t.Fatalf("ResolveSettings(%d) error = %v, want a *FieldError for eventHistoryRetentionDays", days, err)
-			}
-			if diff := cmp.Diff(before, readSettings(t, dir)); diff != "" {
-				t.Errorf("settings.json changed (-before +after):\n%s", diff)
-			}
-			if got := resolve(t, dir, nil); got.EventHistoryRetentionDays != 45 {
-				t.Errorf("retention after the rejected override = %d, want 45", got.EventHistoryRetentionDays)
-			}
-		})
-	}
-	t.Run("fresh directory", func(t *testing.T) {
-		dir := t.TempDir()
-		if _, err := config.ResolveSettings(dir, intPtr(-1)); err == nil {
-			t.Fatal("ResolveSettings(-1) succeeded")
-		}
-		if _, err := os.Stat(filepath.Join(dir, config.SettingsFile)); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("a rejected override created settings.json (stat: %v)", err)
-		}
-	})
-}
-
-func TestResolveSettingsBadFile(t *testing.T) {
-	tests := []struct {
-		name     string
-		content  string
-		override *int
-		want     int // retention when valid
-		wantPath string
-		wantText string // for errors
-	}{
-		{name: "not json", content: `{"eventHistoryRetentionDays":`, wantText: "unexpected end of JSON input"},
-		{name: "wrong type", content: `{"eventHistoryRetentionDays": "90"}`, wantText: "cannot unmarshal"},
-		{name: "negative in file", content: `{"eventHistoryRetentionDays": -3}`, wantPath: "eventHistoryRetentionDays"},
-		{name: "too long in file", content: `{"eventHistoryRetentionDays": 99999}`, wantPath: "eventHistoryRetentionDays"},
-		{name: "override fixes file", content: `{"eventHistoryRetentionDays": -3}`, override: intPtr(7), want: 7},
-		{name: "missing field keeps the default", content: `{}`, want: config.DefaultRetentionDays},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			path := filepath.Join(dir, config.SettingsFile)
-			if err := os.WriteFile(path, []byte(tc.content), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			got, err := config.ResolveSettings(dir, tc.override)
-			if tc.wantPath == "" && tc.wantText == "" {
-				if err != nil {
-					t.Fatalf("ResolveSettings: %v", err)
-				}
-				if got.EventHistoryRetentionDays != tc.want {
-					t.Errorf("retention = %d, want %d", got.EventHistoryRetentionDays, tc.want)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatalf("ResolveSettings = %+v, want an error", got)
-			}
-			if !strings.Contains(err.Error(), path) {
-				t.Errorf("error %q does not name %s", err, path)
-			}
-			if !strings.Contains(err.Error(), tc.wantText) {
-				t.Errorf("error %q does not contain %q", err, tc.wantText)
-			}
-			var fe *config.FieldError
-			if tc.wantPath != "" && (!errors.As(err, &fe) || fe.Path != tc.wantPath) {
-				t.Errorf("error %v: want a *FieldError for %s", err, tc.wantPath)
-			}
-			if diff := cmp.Diff(tc.content, readSettings(t, dir)); diff != "" {
-				t.Errorf("settings.json changed (-before +after):\n%s", diff)
-			}
-		})
-	}
-}
-
-func TestResolveSettingsMissingDir(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "missing")
-	if _, err := config.ResolveSettings(dir, nil); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("ResolveSettings(missing dir) = %v, want an error wrapping os.ErrNotExist", err)
 	}
 }

@@ -7,15 +7,14 @@ package daemon
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,6 +24,7 @@ import (
 	"github.com/opentrail/opentrail/internal/api"
 	"github.com/opentrail/opentrail/internal/catalog"
 	"github.com/opentrail/opentrail/internal/config"
+	"github.com/opentrail/opentrail/internal/datadir"
 	"github.com/opentrail/opentrail/internal/delivery"
 	"github.com/opentrail/opentrail/internal/history"
 	"github.com/opentrail/opentrail/internal/identity"
@@ -32,17 +32,6 @@ import (
 	"github.com/opentrail/opentrail/internal/objstore"
 	"github.com/opentrail/opentrail/internal/sigv4"
 	"github.com/opentrail/opentrail/internal/store"
-	"github.com/opentrail/opentrail/internal/store/fileutil"
-)
-
-// Directories inside the data directory.
-const (
-	EventsDir   = "events"   // the event store
-	IndexDir    = "index"    // event history, inside EventsDir
-	TrailsDir   = "trails"   // the trail catalogue
-	KeysDir     = "keys"     // digest signing keys
-	DeliveryDir = "delivery" // trail delivery state and spool
-	BucketsDir  = "buckets"  // the embedded object store
 )
 
 // MetricsPath serves Prometheus metrics. A leading underscore cannot start
@@ -53,7 +42,7 @@ const MetricsPath = "/_opentrail/metrics"
 type Daemon struct {
 	cfg      config.Config
 	log      *slog.Logger
-	lock     *fileutil.Lock
+	dir      *datadir.Dir
 	ids      *identity.Store
 	store    *store.Store
 	history  *history.History
@@ -62,11 +51,12 @@ type Daemon struct {
 	objects  objstore.Store
 	delivery *delivery.Engine
 	follow   *followers
+	closeMu  sync.Mutex
 	srv      *http.Server
 	ln       net.Listener
 	account  string
 	created  bool
-	settings config.Settings
+	settings datadir.Settings
 	served   bool
 }
 
@@ -78,9 +68,6 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
-		return nil, fmt.Errorf("data directory: %w", err)
-	}
 	d = &Daemon{cfg: cfg, log: log}
 	opened := d
 	defer func() {
@@ -88,35 +75,45 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 			opened.Close()
 		}
 	}()
-	if d.lock, err = fileutil.LockDir(cfg.DataDir); err != nil {
+	if d.dir, err = datadir.Open(cfg.DataDir, log); err != nil {
 		return nil, err
 	}
-	if d.settings, err = config.ResolveSettings(cfg.DataDir, cfg.EventHistoryRetentionDays); err != nil {
+	change, err := datadir.ResolveSettings(cfg.DataDir, cfg.EventHistoryRetentionDays)
+	if err != nil {
 		return nil, err
 	}
+	d.settings = change.To
 	if d.ids, err = identity.Open(cfg.DataDir); err != nil {
 		return nil, err
 	}
 	if d.account, d.created, err = d.ids.CreateDefault(cfg.AccountID); err != nil {
 		return nil, err
 	}
-	key, err := tokenKey(cfg.DataDir)
+	key, replaced, err := d.dir.TokenKey()
 	if err != nil {
 		return nil, err
+	}
+	if replaced {
+		log.Warn("the pagination token key was damaged and has been replaced; NextTokens handed out before no longer work", "file", d.dir.Path(datadir.TokenKeyFile))
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ho := history.DefaultOptions()
 	ho.Retention = d.settings.Retention()
 	ho.Logger = log
-	if d.history, err = history.Open(filepath.Join(cfg.DataDir, EventsDir, IndexDir), ho); err != nil {
+	if d.history, err = history.Open(d.dir.Path(datadir.IndexDir), ho); err != nil {
 		return nil, err
+	}
+	if change.Changed() {
+		if err := d.dir.SaveSettings(change.To); err != nil {
+			return nil, err
+		}
 	}
 	so := store.DefaultOptions()
 	so.Logger = log
 	so.Registerer = reg
-	so.Followers = []string{historyFollower, deliveryFollower}
-	if d.store, err = store.Open(filepath.Join(cfg.DataDir, EventsDir), so); err != nil {
+	so.Followers = datadir.Followers
+	if d.store, err = store.Open(d.dir.Path(datadir.EventsDir), so); err != nil {
 		return nil, err
 	}
 	d.follow = &followers{log: log, store: d.store, list: []follower{historyEntry(d.history)}}
@@ -167,26 +164,6 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 	return d, nil
 }
 
-// tokenKey loads or creates the key that signs pagination tokens.
-func tokenKey(dir string) ([]byte, error) {
-	path := filepath.Join(dir, "token.key")
-	b, err := os.ReadFile(path)
-	if err == nil && len(b) >= api.MinTokenKeyBytes {
-		return b, nil
-	}
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("token key: %w", err)
-	}
-	b = make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return nil, fmt.Errorf("token key: %w", err)
-	}
-	if err := fileutil.WriteFileAtomic(path, b, 0o600); err != nil {
-		return nil, fmt.Errorf("token key: %w", err)
-	}
-	return b, nil
-}
-
 // Addr is the address the server listens on.
 func (d *Daemon) Addr() string { return d.ln.Addr().String() }
 
@@ -207,7 +184,7 @@ func (d *Daemon) History() *history.History { return d.history }
 
 // PrintHints tells a new user how to reach the server.
 func (d *Daemon) PrintHints(w io.Writer) {
-	creds := filepath.Join(d.cfg.DataDir, identity.CredentialsFile)
+	creds := d.dir.Path(datadir.CredentialsFile)
 	if abs, err := filepath.Abs(creds); err == nil {
 		creds = abs
 	}
@@ -250,8 +227,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	return errors.Join(err, d.Close())
 }
 
-// Close releases everything New opened. It is safe to call twice.
+// Close releases everything New opened. It is safe to call twice, also
+// concurrently (a caller's Close and Run's own at shutdown).
 func (d *Daemon) Close() error {
+	d.closeMu.Lock()
+	defer d.closeMu.Unlock()
 	var errs []error
 	if d.ln != nil && !d.served {
 		errs = append(errs, d.ln.Close())
@@ -274,9 +254,9 @@ func (d *Daemon) Close() error {
 		errs = append(errs, d.store.Close())
 		d.store = nil
 	}
-	if d.lock != nil {
-		errs = append(errs, d.lock.Unlock())
-		d.lock = nil
+	if d.dir != nil {
+		errs = append(errs, d.dir.Close())
+		d.dir = nil
 	}
 	return errors.Join(errs...)
 }

@@ -5,22 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/opentrail/opentrail/internal/datadir"
 	"github.com/opentrail/opentrail/internal/history"
 	"github.com/opentrail/opentrail/internal/store"
 )
 
-// The followers of the event log, by the names their checkpoints are
-// registered under in the store. Every engine that follows the log is
-// listed here (followerSet), started and stopped together, and checked by
-// fsck.
-const (
-	historyFollower  = "history"
-	deliveryFollower = "delivery"
-)
-
+// The followers of the event log (datadir.Followers names them): every
+// engine that follows the log is built here, started and stopped together,
+// and checked by fsck.
 // follower is one engine that follows the log.
 type follower struct {
 	name string
@@ -37,6 +33,7 @@ type follower struct {
 
 // followers runs a set of followers of one store under one errgroup.
 type followers struct {
+	mu      sync.Mutex // serializes start and stop
 	log     *slog.Logger
 	store   *store.Store
 	list    []follower
@@ -50,6 +47,8 @@ type followers struct {
 // them until stop. A follower that returns an error cancels the others;
 // Failed is then closed and stop returns the error.
 func (fs *followers) start() error {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
 	ctx, cancel := context.WithCancel(context.Background())
 	fs.cancel = cancel
 	head := fs.store.Head()
@@ -86,9 +85,8 @@ func (fs *followers) start() error {
 
 // Failed is closed when a follower has failed (or stop was called).
 func (fs *followers) Failed() <-chan struct{} {
-	if fs.failed == nil {
-		return nil
-	}
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
 	return fs.failed
 }
 
@@ -96,6 +94,8 @@ func (fs *followers) Failed() <-chan struct{} {
 // holds and makes it durable) and closes their registrations. It is safe
 // to call twice.
 func (fs *followers) stop() error {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
 	if fs.cancel == nil {
 		return nil
 	}
@@ -114,7 +114,7 @@ func (fs *followers) stop() error {
 // historyEntry is event history as a follower.
 func historyEntry(h *history.History) follower {
 	return follower{
-		name: historyFollower,
+		name: datadir.HistoryFollower,
 		gate: true,
 		checkpoint: func(uint64) (uint64, error) {
 			return h.Checkpoint(), nil

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/opentrail/opentrail/internal/datadir"
 	"github.com/opentrail/opentrail/internal/history"
 	"github.com/opentrail/opentrail/internal/store"
 )
@@ -53,7 +54,7 @@ func OpenOffline(dir string, o OfflineOptions) (off *Offline, err error) {
 	ho.Retention = o.Retention
 	ho.FirstSweep = 0
 	ho.Logger = o.Logger
-	if off.History, err = history.Open(filepath.Join(dir, EventsDir, IndexDir), ho); err != nil {
+	if off.History, err = history.Open(filepath.Join(dir, datadir.IndexDir), ho); err != nil {
 		return nil, err
 	}
 	held, err := StoreFollowers(dir)
@@ -65,11 +66,11 @@ func OpenOffline(dir string, o OfflineOptions) (off *Offline, err error) {
 		o.Store(&so)
 	}
 	so.Logger, so.Registerer = o.Logger, o.Registerer
-	so.Followers = append([]string{historyFollower}, held...)
+	so.Followers = append([]string{datadir.HistoryFollower}, held...)
 	if o.Dedupe {
 		so.Dedupe = off.History
 	}
-	if off.Store, err = store.Open(filepath.Join(dir, EventsDir), so); err != nil {
+	if off.Store, err = store.Open(filepath.Join(dir, datadir.EventsDir), so); err != nil {
 		return nil, err
 	}
 	off.follow = &followers{log: o.Logger, store: off.Store, list: []follower{historyEntry(off.History)}}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/opentrail/opentrail/internal/api"
 	"github.com/opentrail/opentrail/internal/catalog"
+	"github.com/opentrail/opentrail/internal/datadir"
 	"github.com/opentrail/opentrail/internal/delivery"
 	"github.com/opentrail/opentrail/internal/identity"
 	"github.com/opentrail/opentrail/internal/keyring"
@@ -26,10 +27,10 @@ import (
 // and trail delivery, and registers delivery as a store follower.
 func (d *Daemon) openTrails(reg prometheus.Registerer) error {
 	var err error
-	if d.trails, err = catalog.Open(filepath.Join(d.cfg.DataDir, TrailsDir), catalog.DefaultOptions()); err != nil {
+	if d.trails, err = catalog.Open(d.dir.Path(datadir.TrailsDir), catalog.DefaultOptions()); err != nil {
 		return err
 	}
-	if d.keys, err = keyring.Open(filepath.Join(d.cfg.DataDir, KeysDir), keyring.DefaultOptions()); err != nil {
+	if d.keys, err = keyring.Open(d.dir.Path(datadir.KeysDir), keyring.DefaultOptions()); err != nil {
 		return err
 	}
 	// A signing key exists from the start (and is rotated from here on),
@@ -47,7 +48,7 @@ func (d *Daemon) openTrails(reg prometheus.Registerer) error {
 			return fmt.Errorf("buckets: %w", err)
 		}
 	} else {
-		if d.objects, err = fsbucket.Open(filepath.Join(d.cfg.DataDir, BucketsDir), fsbucket.DefaultOptions()); err != nil {
+		if d.objects, err = fsbucket.Open(d.dir.Path(datadir.BucketsDir), fsbucket.DefaultOptions()); err != nil {
 			return fmt.Errorf("buckets: %w", err)
 		}
 	}
@@ -63,13 +64,13 @@ func (d *Daemon) openTrails(reg prometheus.Registerer) error {
 	}
 	do.Logger = d.log
 	do.Registerer = reg
-	if d.delivery, err = delivery.Open(filepath.Join(d.cfg.DataDir, DeliveryDir), do); err != nil {
+	if d.delivery, err = delivery.Open(d.dir.Path(datadir.DeliveryDir), do); err != nil {
 		return err
 	}
 	n := d.cfg.Notifications
 	pub := &notify.Targets{Topics: n.Topics, Default: n.Webhook}
 	d.follow.list = append(d.follow.list, follower{
-		name: deliveryFollower,
+		name: datadir.DeliveryFollower,
 		checkpoint: func(head uint64) (uint64, error) {
 			if ck, ok := d.delivery.Checkpoint(); ok {
 				return ck, nil
@@ -108,12 +109,12 @@ func anyLogging(c *catalog.Catalog) bool {
 // (import): trail delivery, when some trail is logging, so the events it
 // adds are delivered when the server next starts.
 func StoreFollowers(dir string) ([]string, error) {
-	c, err := catalog.Open(filepath.Join(dir, TrailsDir), catalog.DefaultOptions())
+	c, err := catalog.Open(filepath.Join(dir, datadir.TrailsDir), catalog.DefaultOptions())
 	if err != nil {
 		return nil, err
 	}
 	if anyLogging(c) {
-		return []string{deliveryFollower}, nil
+		return []string{datadir.DeliveryFollower}, nil
 	}
 	return nil, nil
 }
@@ -187,7 +188,7 @@ type TrailsReport struct {
 // delivery's state in the data directory dir without changing them (fsck).
 func CheckTrails(dir string) TrailsReport {
 	var r TrailsReport
-	c, err := catalog.Open(filepath.Join(dir, TrailsDir), catalog.DefaultOptions())
+	c, err := catalog.Open(filepath.Join(dir, datadir.TrailsDir), catalog.DefaultOptions())
 	if err != nil {
 		r.Problems = append(r.Problems, err.Error())
 	} else {
@@ -199,10 +200,10 @@ func CheckTrails(dir string) TrailsReport {
 		}
 	}
 	ko := keyring.DefaultOptions()
-	if _, err := keyring.Open(filepath.Join(dir, KeysDir), ko); err != nil {
+	if _, err := keyring.Open(filepath.Join(dir, datadir.KeysDir), ko); err != nil {
 		r.Problems = append(r.Problems, err.Error())
 	}
-	r.Delivery = delivery.Check(filepath.Join(dir, DeliveryDir))
+	r.Delivery = delivery.Check(filepath.Join(dir, datadir.DeliveryDir))
 	r.Problems = append(r.Problems, r.Delivery.Problems...)
 	return r
 }

@@ -113,3 +113,61 @@ func (l *Lock) Unlock() error {
 	l.f = nil
 	return err
 }
+
+// isTemp reports whether name is a temporary file of WriteFileAtomic:
+// "." + the target's name + ".tmp" + the digits os.CreateTemp adds.
+func isTemp(name string) bool {
+	if !strings.HasPrefix(name, ".") {
+		return false
+	}
+	i := strings.LastIndex(name, ".tmp")
+	if i <= 1 || i+4 == len(name) {
+		return false
+	}
+	for _, c := range name[i+4:] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// Temps lists the temporary files an interrupted WriteFileAtomic left in
+// dir (a missing dir has none).
+func Temps(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", dir, err)
+	}
+	var out []string
+	for _, e := range ents {
+		if e.Type().IsRegular() && isTemp(e.Name()) {
+			out = append(out, filepath.Join(dir, e.Name()))
+		}
+	}
+	return out, nil
+}
+
+// RemoveTemps removes the temporary files an interrupted WriteFileAtomic
+// left in dir and returns their paths. The files they were to replace are
+// intact: a temporary file is renamed only once complete.
+func RemoveTemps(dir string) ([]string, error) {
+	temps, err := Temps(dir)
+	if err != nil {
+		return nil, err
+	}
+	for i, p := range temps {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return temps[:i], fmt.Errorf("remove %s: %w", p, err)
+		}
+	}
+	if len(temps) > 0 {
+		if err := SyncDir(dir); err != nil {
+			return temps, err
+		}
+	}
+	return temps, nil
+}
