@@ -179,7 +179,10 @@ func TestTruncate(t *testing.T) {
 	w := openT(t, dir, 300)
 	w.Write(entries(0, 30))
 	w.Sync()
-	segs := append([]uint64(nil), w.segs...)
+	var segs []uint64
+	for _, e := range w.man {
+		segs = append(segs, e.First)
+	}
 	n, err := w.Truncate(segs[2])
 	if err != nil || n != 2 {
 		t.Fatalf("Truncate = %d, %v; want 2", n, err)
