@@ -75,8 +75,7 @@ func writeManifest(dir string, segs []manEntry) error {
 }
 
 // Report is what [Check] found in a WAL directory. Start-up ([Open]) runs
-// the same checks, without reading sealed segments whole, and refuses while
-// Problems is not empty.
+// the same check and refuses while Problems is not empty.
 type Report struct {
 	// Segments is the number of segments in the chain; First is the seq
 	// of the oldest record the WAL holds and Next the seq the next record
@@ -143,22 +142,22 @@ func (p *plan) note(format string, a ...any) {
 	p.rep.Notes = append(p.rep.Notes, fmt.Sprintf(format, a...))
 }
 
-// Check examines the WAL in dir without changing anything: the same checks
-// [Open] makes before it starts (so whatever makes Open refuse is in
-// Report.Problems), and it also reads every sealed segment whole. visit, if
-// not nil, gets every event record in sequence order.
+// Check examines the WAL in dir without changing anything. It is the check
+// [Open] makes before it starts, so whatever makes Open refuse is in
+// Report.Problems, and what Open would settle by itself is in Fixes. It
+// reads every segment whole. visit, if not nil, gets every event record in
+// sequence order.
 func Check(dir string, visit func(Record)) (*Report, error) {
-	p, err := examine(dir, true, visit)
+	p, err := examine(dir, visit)
 	if err != nil {
 		return nil, err
 	}
 	return &p.rep, nil
 }
 
-// examine is the one check behind Open, Check and Repair. Open passes deep
-// false: sealed segments are then only compared with their MANIFEST sizes
-// (unless there is no MANIFEST to compare with).
-func examine(dir string, deep bool, visit func(Record)) (*plan, error) {
+// examine is the one check behind Open, Check and Repair. It reads every
+// segment whole; it changes nothing.
+func examine(dir string, visit func(Record)) (*plan, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("check wal: %w", err)
@@ -214,7 +213,6 @@ func examine(dir string, deep bool, visit func(Record)) (*plan, error) {
 		for _, f := range listing {
 			p.chain = append(p.chain, manEntry{First: f, Size: p.present[f]})
 		}
-		deep = true // the chain can only be checked by reading it
 		if len(p.chain) == 0 {
 			return p, nil
 		}
@@ -258,12 +256,6 @@ func examine(dir string, deep bool, visit func(Record)) (*plan, error) {
 			continue
 		}
 		limit := p.chain[i+1].First - 1
-		if !deep {
-			if size != e.Size {
-				p.problem(probDamage, e.First, path, -1, fmt.Errorf("sealed segment is %d bytes, %s says %d", size, manifestName, e.Size))
-			}
-			continue
-		}
 		if err := p.checkSealed(e, path, size, limit, visit); err != nil {
 			return nil, err
 		}
@@ -296,17 +288,18 @@ func (p *plan) checkSealed(e manEntry, path string, size int64, limit uint64, vi
 // checkActive reads the newest segment: a torn tail is a fix, any other
 // damage a problem.
 func (p *plan) checkActive(first uint64, path string, size int64, visit func(Record)) error {
-	if size <= int64(len(magic)) {
-		// A crash while the segment was being created: it holds no record.
-		p.recreate = true
-		p.rep.Next = first
-		p.fix("write the header of %s again (it has %d bytes: a crash while it was created)", path, size)
-		return nil
-	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("check wal: %w", err)
 	}
+	if len(b) <= len(magic) && string(b) != magic {
+		// A crash while the segment was being created: it holds no record.
+		p.recreate = true
+		p.rep.Next = first
+		p.fix("write the header of %s again (it has %d bytes: a crash while it was created)", path, len(b))
+		return nil
+	}
+	size = int64(len(b))
 	ps := parseSegment(b, path, first, ^uint64(0), visit)
 	p.rep.Records += ps.records
 	p.rep.Gaps = append(p.rep.Gaps, ps.gaps...)

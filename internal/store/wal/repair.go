@@ -69,7 +69,7 @@ func Repair(dir string, opts RepairOptions) (*RepairResult, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	p, err := examine(dir, true, nil)
+	p, err := examine(dir, nil)
 	if err != nil {
 		return nil, fmt.Errorf("repair wal: %w", err)
 	}
@@ -129,7 +129,7 @@ func Repair(dir string, opts RepairOptions) (*RepairResult, error) {
 		}
 	}
 	// What is left is what Open does by itself; do it the same way.
-	p2, err := examine(dir, false, nil)
+	p2, err := examine(dir, nil)
 	if err != nil {
 		return &RepairResult{Actions: rp.actions}, fmt.Errorf("repair wal: %w", err)
 	}
@@ -191,70 +191,25 @@ func (rp *repairer) replaceMissing(first, limit uint64, active bool, seen uint64
 	return nil
 }
 
-// rewrite writes segment first again: every valid record, byte for byte,
-// and a gap record for each run of lost records. The original is copied to
-// the quarantine directory first when any byte is dropped.
+// rewrite writes segment first again (see salvage). The original is
+// copied to the quarantine directory first when any byte is dropped.
 func (rp *repairer) rewrite(first, limit uint64, active bool, seen uint64) error {
 	path := segPath(rp.dir, first)
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
-	ps := parseSegment(b, path, first, limit, nil)
-	qrel := ""
-	for _, pc := range ps.damaged() {
-		if pc.end > pc.off {
-			qrel = filepath.Join(QuarantineDir, uniqueName(filepath.Join(rp.dir, QuarantineDir), filepath.Base(path)+"."+rp.now.Format(stampLayout)))
-			break
-		}
-	}
-	qpath := ""
-	if qrel != "" {
-		qpath = filepath.Join(rp.dir, qrel)
-	}
-	out := []byte(magic)
-	var acts []RepairAction
-	next := first
-	gap := func(lo, hi uint64, off, n int64, why string) {
-		q, qp := qrel, qpath
-		if n == 0 {
-			q, qp = "", ""
-		}
-		if hi >= lo {
-			out = appendGapRecord(out, Gap{First: lo, Last: hi, Time: rp.now, Offset: off, Bytes: n, Quarantine: q})
-			next = hi + 1
-			acts = append(acts, RepairAction{Segment: path, Offset: off, Bytes: n, Lost: true, FirstLost: lo, LastLost: hi, Quarantine: qp,
-				What: fmt.Sprintf("%s: records %d to %d are lost; a gap record stands for them", why, lo, hi)})
-			return
-		}
-		if n > 0 {
-			acts = append(acts, RepairAction{Segment: path, Offset: off, Bytes: n, Quarantine: qp, What: why + ": no record lost"})
-		}
-	}
-	for _, pc := range ps.pieces {
-		switch {
-		case pc.kind != pieceDamage:
-			out = append(out, b[pc.off:pc.end]...)
-			next = pc.last + 1
-		case pc.tail && active:
-			n := pc.end - pc.off
-			what := fmt.Sprintf("dropped %d bytes from offset %d to the end (%v), with no valid record after them: a torn tail, never acknowledged", n, pc.off, pc.err)
-			acts = append(acts, RepairAction{Segment: path, Offset: pc.off, Bytes: n, Quarantine: qpath, What: what})
-		case pc.tail:
-			gap(pc.first, limit, pc.off, pc.end-pc.off, fmt.Sprintf("dropped %d unreadable bytes from offset %d to the end of a sealed segment (%v)", pc.end-pc.off, pc.off, pc.err))
-		default:
-			gap(pc.first, pc.last, pc.off, pc.end-pc.off, fmt.Sprintf("dropped %d unreadable bytes from offset %d to %d (%v)", pc.end-pc.off, pc.off, pc.end, pc.err))
-		}
-	}
-	switch {
-	case !active && next <= limit:
-		gap(next, limit, int64(len(b)), 0, fmt.Sprintf("the segment ends at record %d but the next starts at %d", next-1, limit+1))
-	case active && seen >= next:
-		gap(next, seen, int64(len(b)), 0, fmt.Sprintf("the log ends at record %d but the index or a follower has seen records up to %d", next-1, seen))
-	}
-	if qpath != "" {
+	qrel := filepath.Join(QuarantineDir, uniqueName(filepath.Join(rp.dir, QuarantineDir), filepath.Base(path)+"."+rp.now.Format(stampLayout)))
+	out, acts, dropped := salvage(b, path, first, limit, active, seen, qrel, rp.now)
+	if dropped {
+		qpath := filepath.Join(rp.dir, qrel)
 		if err := keep(rp.dir, qpath, b); err != nil {
 			return err
+		}
+		for i := range acts {
+			if acts[i].Bytes > 0 {
+				acts[i].Quarantine = qpath
+			}
 		}
 	}
 	if err := rp.replace(path, out); err != nil {
@@ -264,6 +219,57 @@ func (rp *repairer) rewrite(first, limit uint64, active bool, seen uint64) error
 		rp.act(a)
 	}
 	return nil
+}
+
+// salvage returns the bytes of segment path (b, whose first record is
+// first and last at most limit) repaired: the header, every valid record
+// byte for byte, and a gap record for each run of lost records, naming
+// qrel as the quarantine file. A sealed segment is filled with a gap up to
+// limit, the active one up to seen. dropped says whether any byte of b was
+// left out.
+func salvage(b []byte, path string, first, limit uint64, active bool, seen uint64, qrel string, now time.Time) (out []byte, acts []RepairAction, dropped bool) {
+	ps := parseSegment(b, path, first, limit, nil)
+	out = []byte(magic)
+	next := first
+	gap := func(lo, hi uint64, off, n int64, why string) {
+		q := qrel
+		if n == 0 {
+			q = ""
+		}
+		if hi >= lo {
+			out = appendGapRecord(out, Gap{First: lo, Last: hi, Time: now, Offset: off, Bytes: n, Quarantine: q})
+			next = hi + 1
+			acts = append(acts, RepairAction{Segment: path, Offset: off, Bytes: n, Lost: true, FirstLost: lo, LastLost: hi,
+				What: fmt.Sprintf("%s: records %d to %d are lost; a gap record stands for them", why, lo, hi)})
+			return
+		}
+		if n > 0 {
+			acts = append(acts, RepairAction{Segment: path, Offset: off, Bytes: n, What: why + ": no record lost"})
+		}
+	}
+	for _, pc := range ps.pieces {
+		n := pc.end - pc.off
+		dropped = dropped || n > 0 && pc.kind == pieceDamage
+		switch {
+		case pc.kind != pieceDamage:
+			out = append(out, b[pc.off:pc.end]...)
+			next = pc.last + 1
+		case pc.tail && active:
+			acts = append(acts, RepairAction{Segment: path, Offset: pc.off, Bytes: n,
+				What: fmt.Sprintf("dropped %d bytes from offset %d to the end (%v), with no valid record after them: a torn tail, never acknowledged", n, pc.off, pc.err)})
+		case pc.tail:
+			gap(pc.first, limit, pc.off, n, fmt.Sprintf("dropped %d unreadable bytes from offset %d to the end of a sealed segment (%v)", n, pc.off, pc.err))
+		default:
+			gap(pc.first, pc.last, pc.off, n, fmt.Sprintf("dropped %d unreadable bytes from offset %d to %d (%v)", n, pc.off, pc.end, pc.err))
+		}
+	}
+	switch {
+	case !active && next <= limit:
+		gap(next, limit, int64(len(b)), 0, fmt.Sprintf("the segment ends at record %d but the next starts at %d", next-1, limit+1))
+	case active && seen >= next:
+		gap(next, seen, int64(len(b)), 0, fmt.Sprintf("the log ends at record %d but the index or a follower has seen records up to %d", next-1, seen))
+	}
+	return out, acts, dropped
 }
 
 // replace puts b at path atomically: a temporary file, fsync, rename,

@@ -116,7 +116,7 @@ func Open(dir string, opts Options) (*WAL, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("open wal: %w", err)
 	}
-	p, err := examine(dir, false, nil)
+	p, err := examine(dir, nil)
 	if err != nil {
 		return nil, fmt.Errorf("open wal: %w", err)
 	}

@@ -41,7 +41,7 @@ func readAll(t *testing.T, dir string, from uint64) []Record {
 
 func openT(t *testing.T, dir string, segSize int64) *WAL {
 	t.Helper()
-	o := DefaultOptions()
+	o := quietOptions()
 	o.SegmentSize = segSize
 	w, err := Open(dir, o)
 	if err != nil {
@@ -201,7 +201,7 @@ func TestTruncate(t *testing.T) {
 
 func FuzzSegmentDecode(f *testing.F) {
 	dir := f.TempDir()
-	w, _ := Open(dir, DefaultOptions())
+	w, _ := Open(dir, quietOptions())
 	w.Write(entries(0, 3))
 	w.Close()
 	seed, _ := os.ReadFile(segPath(dir, 1))
@@ -210,7 +210,7 @@ func FuzzSegmentDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		d := t.TempDir()
 		os.WriteFile(segPath(d, 1), data, 0o644)
-		w, err := Open(d, DefaultOptions())
+		w, err := Open(d, quietOptions())
 		if err != nil {
 			return
 		}
