@@ -188,6 +188,9 @@ func (rd *Reader) NextBefore(end uint64) (Record, error) {
 		// but records below end exist: the writer has rotated since.
 		// Find the segment holding the next record and continue there.
 		want := rd.want()
+		if want >= end {
+			return Record{}, io.EOF // the reader passed a recorded gap up to end
+		}
 		segs, i, err := rd.relist(want)
 		if err != nil {
 			return Record{}, fmt.Errorf("wal reader: record %d is below the durable end %d: %w", want, end, err)
