@@ -210,16 +210,35 @@ func FuzzSegmentDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		d := t.TempDir()
 		os.WriteFile(segPath(d, 1), data, 0o644)
+		before, err := Check(d, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		w, err := Open(d, quietOptions())
 		if err != nil {
+			// Open refuses exactly when Check reports a problem.
+			if len(before.Problems) == 0 {
+				t.Fatalf("Open refused (%v) what Check accepts", err)
+			}
+			if b, _ := os.ReadFile(segPath(d, 1)); string(b) != string(data) {
+				t.Fatal("a refused Open changed the segment")
+			}
 			return
+		}
+		if len(before.Problems) > 0 {
+			t.Fatalf("Open accepted what Check refuses: %v", before.Problems)
 		}
 		next := w.NextSeq()
 		w.Close()
-		// After repair, every record up to next-1 reads back, and nothing more.
+		// After open, every record up to next-1 reads back (except those
+		// in recorded gaps), and nothing more.
 		got := readAll(t, d, 1)
-		if uint64(len(got)) != next-1 {
-			t.Fatalf("read %d records, NextSeq %d", len(got), next)
+		lost := uint64(0)
+		for _, g := range before.Gaps {
+			lost += g.Last - g.First + 1
+		}
+		if uint64(len(got))+lost != next-1 || len(got) > 0 && got[len(got)-1].Seq >= next {
+			t.Fatalf("read %d records, %d in gaps, NextSeq %d", len(got), lost, next)
 		}
 	})
 }
