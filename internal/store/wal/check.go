@@ -19,7 +19,6 @@ const (
 	// QuarantineDir is the directory, inside the WAL directory, where
 	// repairs and torn-tail cuts keep the bytes they remove.
 	QuarantineDir = "quarantine"
-	repairTmp     = ".repair-"
 )
 
 // manEntry is one segment in the MANIFEST: its first seq and, once
@@ -171,7 +170,7 @@ func examine(dir string, visit func(Record)) (*plan, error) {
 		switch {
 		case name == manifestName && e.Type().IsRegular():
 			haveManifest = true
-		case strings.HasPrefix(name, "."+manifestName+".tmp") || strings.HasPrefix(name, repairTmp):
+		case isTempName(name):
 			p.remove = append(p.remove, path)
 			p.fix("remove %s, a temporary file a crash left", path)
 		case name == QuarantineDir && e.IsDir():
@@ -334,6 +333,17 @@ func describeDamage(pc piece, limit uint64) error {
 	default:
 		return fmt.Errorf("%w; %d bytes up to offset %d cannot be read, and valid records follow them (record %d is next): records %d to %d are lost", pc.err, n, pc.end, pc.last+1, pc.first, pc.last)
 	}
+}
+
+// isTempName reports whether name is a temporary file of
+// fileutil.WriteFileAtomic replacing the MANIFEST or a segment.
+func isTempName(name string) bool {
+	base, _, ok := strings.Cut(strings.TrimPrefix(name, "."), ".tmp")
+	if !ok || !strings.HasPrefix(name, ".") {
+		return false
+	}
+	_, isSeg := parseSegName(base)
+	return base == manifestName || isSeg
 }
 
 func parseSegName(name string) (uint64, bool) {

@@ -347,17 +347,18 @@ func TestCrashLeftovers(t *testing.T) {
 	os.WriteFile(segPath(dir, 61), []byte(magic), 0o644)
 	// A replaced MANIFEST's temporary file, and an unrelated file.
 	os.WriteFile(filepath.Join(dir, ".MANIFEST.tmp123"), []byte("{"), 0o644)
+	os.WriteFile(filepath.Join(dir, ".00000000000000000001.wal.tmp77"), []byte(magic), 0o644) // a repair's
 	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("hi"), 0o644)
 	rep, err := Check(dir, nil)
-	if err != nil || len(rep.Problems) != 0 || len(rep.Fixes) != 3 || len(rep.Notes) != 1 {
-		t.Fatalf("Check = %+v, %v; want 3 fixes and a note", rep, err)
+	if err != nil || len(rep.Problems) != 0 || len(rep.Fixes) != 4 || len(rep.Notes) != 1 {
+		t.Fatalf("Check = %+v, %v; want 4 fixes and a note", rep, err)
 	}
 	w := openT(t, dir, 600)
 	if w.FirstSeq() != segs[1] || w.NextSeq() != 61 {
 		t.Fatalf("FirstSeq %d NextSeq %d", w.FirstSeq(), w.NextSeq())
 	}
 	w.Close()
-	for _, f := range []string{segPath(dir, 1), segPath(dir, 61), filepath.Join(dir, ".MANIFEST.tmp123")} {
+	for _, f := range []string{segPath(dir, 1), segPath(dir, 61), filepath.Join(dir, ".MANIFEST.tmp123"), filepath.Join(dir, ".00000000000000000001.wal.tmp77")} {
 		if _, err := os.Stat(f); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s is still there", f)
 		}
@@ -605,11 +606,7 @@ func TestRandomDamage(t *testing.T) {
 }
 
 func FuzzRepair(f *testing.F) {
-	dir := f.TempDir()
-	w, _ := Open(dir, quietOptions())
-	w.Write(entries(0, 5))
-	w.Close()
-	seed, _ := os.ReadFile(segPath(dir, 1))
+	seed := seedSegment(f, 5)
 	f.Add(seed, uint16(40), byte(1))
 	f.Add(seed, uint16(0), byte(0xff))
 	f.Fuzz(func(t *testing.T, data []byte, at uint16, x byte) {
@@ -644,11 +641,7 @@ func FuzzRepair(f *testing.F) {
 // result parses without damage, keeps every valid record byte for byte, and
 // accounts for every sequence number up to the limit.
 func FuzzSalvage(f *testing.F) {
-	dir := f.TempDir()
-	w, _ := Open(dir, quietOptions())
-	w.Write(entries(0, 5))
-	w.Close()
-	seed, _ := os.ReadFile(segPath(dir, 1))
+	seed := seedSegment(f, 5)
 	f.Add(seed, false)
 	f.Add(seed[:60], true)
 	f.Add([]byte(magic), true)
@@ -685,4 +678,22 @@ func FuzzSalvage(f *testing.F) {
 			t.Fatalf("active segment ends at %d, before %d", got.next, max(in.next, seen+1))
 		}
 	})
+}
+
+// seedSegment returns the bytes of a segment holding n records.
+func seedSegment(f *testing.F, n int) []byte {
+	dir := f.TempDir()
+	w, err := Open(dir, quietOptions())
+	if err != nil {
+		f.Fatal(err)
+	}
+	w.Write(entries(0, n))
+	if err := w.Close(); err != nil {
+		f.Fatal(err)
+	}
+	seed, err := os.ReadFile(segPath(dir, 1))
+	if err != nil {
+		f.Fatal(err)
+	}
+	return seed
 }

@@ -272,29 +272,10 @@ func salvage(b []byte, path string, first, limit uint64, active bool, seen uint6
 	return out, acts, dropped
 }
 
-// replace puts b at path atomically: a temporary file, fsync, rename,
-// fsync the directory. A crash leaves the old file or the new one.
+// replace puts b at path atomically (fileutil.WriteFileAtomic: a crash
+// leaves the old file or the new one).
 func (rp *repairer) replace(path string, b []byte) error {
-	tmp := filepath.Join(rp.dir, repairTmp+filepath.Base(path))
-	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return fileutil.SyncDir(rp.dir)
+	return fileutil.WriteFileAtomic(path, b, 0o644)
 }
 
 // keep writes b to the quarantine file qpath and makes it durable before

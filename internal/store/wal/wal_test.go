@@ -200,11 +200,7 @@ func TestTruncate(t *testing.T) {
 }
 
 func FuzzSegmentDecode(f *testing.F) {
-	dir := f.TempDir()
-	w, _ := Open(dir, quietOptions())
-	w.Write(entries(0, 3))
-	w.Close()
-	seed, _ := os.ReadFile(segPath(dir, 1))
+	seed := seedSegment(f, 3)
 	f.Add(seed)
 	f.Add([]byte(magic))
 	f.Fuzz(func(t *testing.T, data []byte) {
