@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -29,8 +30,9 @@ var errFsckProblems = errors.New("fsck found problems (see above)")
 func (c *fsckCmd) Run(_ context.Context, args []string) error {
 	fs := flag.NewFlagSet("fsck", flag.ContinueOnError)
 	dataDir := fs.String("data-dir", config.DefaultDataDir, "data directory")
+	repair := fs.Bool("repair", false, "repair a damaged WAL first, keeping every readable record, and say what was dropped")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: opentrail fsck [--data-dir DIR]\n\nReads every WAL record (checking framing, checksums, sequence numbers and\nthat each record is a valid event), reads every index segment whole\n(checksums, order, counts) and compares the index's checkpoint with the WAL;\nchecks the trail catalogue, the signing keys and trail delivery's state.\nIt changes nothing. Stop the server on DIR first.\n\nFlags:")
+		fmt.Fprintln(fs.Output(), "Usage: opentrail fsck [--data-dir DIR] [--repair]\n\nMakes the WAL check the server makes before it starts (the segment chain, a\ntorn tail, every record's framing, checksum and sequence number) and checks\nthat each record is a valid event; reads every index segment whole\n(checksums, order, counts) and compares the index's checkpoint with the WAL;\nchecks the trail catalogue, the signing keys and trail delivery's state.\nWithout --repair it changes nothing. Stop the server on DIR first.\n\nWith --repair it first repairs the WAL: every record that can still be read\nis kept under its own sequence number; damaged bytes are dropped, each run\nof lost records is recorded as a gap that readers skip, and every segment\nchanged is first copied to DIR/events/wal/quarantine/. It prints each\naction: segment, offsets, bytes dropped and the sequence numbers lost.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
@@ -54,27 +56,18 @@ func (c *fsckCmd) Run(_ context.Context, args []string) error {
 		fmt.Fprintf(c.stdout, "PROBLEM: "+format+"\n", a...)
 	}
 
-	// The WAL: every record, in order.
-	rd, err := wal.NewReader(filepath.Join(events, "wal"), 0)
-	if err != nil {
-		return err
+	walDir := filepath.Join(events, "wal")
+	if *repair {
+		if err := c.repairWAL(*dataDir, walDir); err != nil {
+			return err
+		}
 	}
+
+	// The WAL: the check start-up makes (so whatever makes it refuse is a
+	// problem here), and every record a valid event.
 	var first, last uint64
 	var records, invalid int
-	for {
-		rec, err := rd.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			var ce *wal.CorruptionError
-			if errors.As(err, &ce) {
-				report("WAL segment %s is damaged at offset %d: %v. Records after it cannot be read; the events in it that the index already holds are still served.", ce.Segment, ce.Offset, ce.Err)
-			} else {
-				report("reading the WAL: %v", err)
-			}
-			break
-		}
+	wr, err := wal.Check(walDir, func(rec wal.Record) {
 		if first == 0 {
 			first = rec.Seq
 		}
@@ -86,8 +79,29 @@ func (c *fsckCmd) Run(_ context.Context, args []string) error {
 				report("WAL record %d is not a valid event: %v", rec.Seq, err)
 			}
 		}
+	})
+	if err != nil {
+		return err
 	}
-	rd.Close()
+	for _, ce := range wr.Problems {
+		if ce.Offset >= 0 {
+			report("WAL segment %s is damaged at offset %d: %v", ce.Segment, ce.Offset, ce.Err)
+		} else {
+			report("WAL segment %s: %v", ce.Segment, ce.Err)
+		}
+	}
+	if len(wr.Problems) > 0 {
+		fmt.Fprintf(c.stdout, "The server refuses to start until the WAL is repaired: `opentrail fsck --repair --data-dir %s` keeps every readable record and sets the damage aside.\n", *dataDir)
+	}
+	for _, f := range wr.Fixes {
+		fmt.Fprintf(c.stdout, "WAL: on start the server will %s\n", f)
+	}
+	for _, g := range wr.Gaps {
+		fmt.Fprintf(c.stdout, "WAL: %s (gap record in %s)\n", g, g.Segment)
+	}
+	for _, n := range wr.Notes {
+		fmt.Fprintf(c.stdout, "WAL: note: %s\n", n)
+	}
 	if invalid > 5 {
 		report("%d more WAL records are not valid events", invalid-5)
 	}
@@ -134,5 +148,38 @@ func (c *fsckCmd) Run(_ context.Context, args []string) error {
 		return errFsckProblems
 	}
 	fmt.Fprintln(c.stdout, "OK")
+	return nil
+}
+
+// repairWAL runs wal.Repair, telling it the highest sequence number the
+// index and trail delivery have seen, and prints what it did.
+func (c *fsckCmd) repairWAL(dataDir, walDir string) error {
+	seen := daemon.CheckTrails(dataDir).Delivery.Checkpoint
+	ixo := index.DefaultOptions()
+	ixo.ReadOnly = true
+	if ix, err := index.Open(filepath.Join(filepath.Dir(walDir), "index"), ixo); err == nil {
+		seen = max(seen, ix.Checkpoint())
+		ix.Close()
+	}
+	// Every action is printed below; the log would say it twice.
+	res, err := wal.Repair(walDir, wal.RepairOptions{Seen: seen, Logger: slog.New(slog.DiscardHandler)})
+	if res != nil {
+		for _, a := range res.Actions {
+			line := a.What
+			if a.Segment != "" {
+				line = a.Segment + ": " + line
+			}
+			if a.Quarantine != "" {
+				line += "; the original is kept in " + a.Quarantine
+			}
+			fmt.Fprintf(c.stdout, "REPAIRED: %s\n", line)
+		}
+		if len(res.Actions) == 0 && err == nil {
+			fmt.Fprintln(c.stdout, "WAL: nothing to repair")
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("fsck --repair: %w", err)
+	}
 	return nil
 }

@@ -10,8 +10,8 @@ import (
 	"os"
 
 	"github.com/opentrail/opentrail/internal/config"
-	"github.com/opentrail/opentrail/internal/datadir"
 	"github.com/opentrail/opentrail/internal/daemon"
+	"github.com/opentrail/opentrail/internal/datadir"
 	"github.com/opentrail/opentrail/internal/identity"
 	"github.com/opentrail/opentrail/internal/importer"
 	"github.com/opentrail/opentrail/internal/store/fileutil"

@@ -30,6 +30,7 @@ type Log interface {
 	Applied(seq uint64)
 	Release(seq uint64)
 	Head() uint64
+	Position() uint64
 }
 
 // Options configure History.
@@ -195,14 +196,17 @@ func (h *History) apply(log Log) (int, error) {
 		if aerr := h.ix.Apply(items); aerr != nil {
 			return 0, fmt.Errorf("history: %w", aerr)
 		}
-		last := ents[len(ents)-1].Seq
+		log.Release(h.ix.Durable())
+	}
+	// The log's position, not only the last entry: past a gap a WAL
+	// repair recorded, the lost seqs are not events still to come.
+	if pos := log.Position(); pos > h.Applied() {
 		h.mu.Lock()
-		h.applied = last
+		h.applied = pos
 		close(h.cond)
 		h.cond = make(chan struct{})
 		h.mu.Unlock()
-		log.Applied(last)
-		log.Release(h.ix.Durable())
+		log.Applied(pos)
 	}
 	if err != nil {
 		return len(ents), fmt.Errorf("history: reading the log: %w", err)

@@ -90,6 +90,12 @@ func (r *rig) Close() error {
 
 func openStore(t testing.TB, dir string, mut func(*history.Options)) *rig {
 	t.Helper()
+	return openStoreWith(t, dir, mut, nil)
+}
+
+// openStoreWith is openStore with the store's options changed by smut.
+func openStoreWith(t testing.TB, dir string, mut func(*history.Options), smut func(*store.Options)) *rig {
+	t.Helper()
 	ho := history.DefaultOptions()
 	ho.Retention = 0
 	ho.Now = func() time.Time { return base.Add(24 * time.Hour) }
@@ -104,7 +110,10 @@ func openStore(t testing.TB, dir string, mut func(*history.Options)) *rig {
 	so := store.DefaultOptions()
 	so.Dedupe = h
 	so.Logger = ho.Logger
-	so.Followers = []string{"history"}
+	if smut != nil {
+		smut(&so)
+	}
+	so.Followers = append(so.Followers, "history")
 	st, err := store.Open(dir, so)
 	if err != nil {
 		t.Fatal(err)

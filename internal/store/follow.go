@@ -90,6 +90,17 @@ func (s *Store) Follow(name string, after uint64, opt FollowOptions) (*Follower,
 	return f, nil
 }
 
+// Position is the seq of the last entry Read returned, or the end of a gap
+// a WAL repair recorded after it: the follower has seen everything up to
+// it. A follower that tracks how far it got uses Position, not only its
+// entries' seqs, so a recorded gap at the end of the log does not look
+// like events still to come.
+func (f *Follower) Position() uint64 {
+	f.s.mu.Lock()
+	defer f.s.mu.Unlock()
+	return f.next - 1
+}
+
 // Name is the name the follower registered under.
 func (f *Follower) Name() string { return f.name }
 
@@ -100,15 +111,15 @@ func (f *Follower) Head() uint64 { return f.s.Head() }
 // acknowledged (or the store closes); call it again after each wake-up.
 func (f *Follower) Progress() <-chan struct{} { return f.s.Progress() }
 
-// Read returns up to max acknowledged entries after the last one returned,
+// Read returns up to limit acknowledged entries after the last one returned,
 // without waiting; an empty result means the follower has caught up.
 // Recent entries come from memory, parsed once when they were appended;
 // older ones are read back from the WAL and parsed.
-func (f *Follower) Read(max int) ([]Entry, error) {
+func (f *Follower) Read(limit int) ([]Entry, error) {
 	s := f.s
 	s.mu.Lock()
 	if f.next >= s.tail.start && f.next <= s.acked {
-		out := s.tail.from(f.next, max)
+		out := s.tail.from(f.next, limit)
 		f.next += uint64(len(out))
 		s.mu.Unlock()
 		if f.rd != nil {
@@ -122,11 +133,11 @@ func (f *Follower) Read(max int) ([]Entry, error) {
 	if f.next >= end {
 		return nil, nil
 	}
-	return f.readWAL(max, end)
+	return f.readWAL(limit, end)
 }
 
 // readWAL reads entries before end from the WAL.
-func (f *Follower) readWAL(max int, end uint64) ([]Entry, error) {
+func (f *Follower) readWAL(limit int, end uint64) ([]Entry, error) {
 	if f.rd == nil {
 		rd, err := wal.NewReader(f.s.dir, f.next)
 		if err != nil {
@@ -136,7 +147,7 @@ func (f *Follower) readWAL(max int, end uint64) ([]Entry, error) {
 	}
 	var out []Entry
 	next := f.next
-	for len(out) < max {
+	for len(out) < limit {
 		rec, err := f.rd.NextBefore(end)
 		if errors.Is(err, io.EOF) {
 			break
@@ -145,13 +156,17 @@ func (f *Follower) readWAL(max int, end uint64) ([]Entry, error) {
 			f.setNext(next)
 			return out, fmt.Errorf("follower %s: %w", f.name, err)
 		}
-		if rec.Seq != next {
+		// The reader skips only a gap a repair recorded (wal.Gap).
+		if rec.Seq < next {
 			f.setNext(next)
 			return out, fmt.Errorf("follower %s: read seq %d, want %d", f.name, rec.Seq, next)
 		}
 		out = append(out, Entry{Seq: rec.Seq, Event: f.s.parseRecord(rec)})
-		next++
+		next = rec.Seq + 1
 	}
+	// Past a gap a repair recorded at the end of what was read: those
+	// sequence numbers are lost, not pending.
+	next = max(next, f.rd.Passed()+1)
 	// Updated once per batch: until then the tail's trimming sees an
 	// older position, which only keeps more.
 	f.setNext(next)

@@ -41,7 +41,7 @@ func readAll(t *testing.T, dir string, from uint64) []Record {
 
 func openT(t *testing.T, dir string, segSize int64) *WAL {
 	t.Helper()
-	o := DefaultOptions()
+	o := quietOptions()
 	o.SegmentSize = segSize
 	w, err := Open(dir, o)
 	if err != nil {
@@ -179,7 +179,10 @@ func TestTruncate(t *testing.T) {
 	w := openT(t, dir, 300)
 	w.Write(entries(0, 30))
 	w.Sync()
-	segs := append([]uint64(nil), w.segs...)
+	var segs []uint64
+	for _, e := range w.man {
+		segs = append(segs, e.First)
+	}
 	n, err := w.Truncate(segs[2])
 	if err != nil || n != 2 {
 		t.Fatalf("Truncate = %d, %v; want 2", n, err)
@@ -197,26 +200,41 @@ func TestTruncate(t *testing.T) {
 }
 
 func FuzzSegmentDecode(f *testing.F) {
-	dir := f.TempDir()
-	w, _ := Open(dir, DefaultOptions())
-	w.Write(entries(0, 3))
-	w.Close()
-	seed, _ := os.ReadFile(segPath(dir, 1))
+	seed := seedSegment(f, 3)
 	f.Add(seed)
 	f.Add([]byte(magic))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		d := t.TempDir()
 		os.WriteFile(segPath(d, 1), data, 0o644)
-		w, err := Open(d, DefaultOptions())
+		before, err := Check(d, nil)
 		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := Open(d, quietOptions())
+		if err != nil {
+			// Open refuses exactly when Check reports a problem.
+			if len(before.Problems) == 0 {
+				t.Fatalf("Open refused (%v) what Check accepts", err)
+			}
+			if b, _ := os.ReadFile(segPath(d, 1)); string(b) != string(data) {
+				t.Fatal("a refused Open changed the segment")
+			}
 			return
+		}
+		if len(before.Problems) > 0 {
+			t.Fatalf("Open accepted what Check refuses: %v", before.Problems)
 		}
 		next := w.NextSeq()
 		w.Close()
-		// After repair, every record up to next-1 reads back, and nothing more.
+		// After open, every record up to next-1 reads back (except those
+		// in recorded gaps), and nothing more.
 		got := readAll(t, d, 1)
-		if uint64(len(got)) != next-1 {
-			t.Fatalf("read %d records, NextSeq %d", len(got), next)
+		lost := uint64(0)
+		for _, g := range before.Gaps {
+			lost += g.Last - g.First + 1
+		}
+		if uint64(len(got))+lost != next-1 || len(got) > 0 && got[len(got)-1].Seq >= next {
+			t.Fatalf("read %d records, %d in gaps, NextSeq %d", len(got), lost, next)
 		}
 	})
 }
