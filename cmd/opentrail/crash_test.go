@@ -82,6 +82,15 @@ func (s *server) kill() {
 	s.cmd.Wait()
 }
 
+// stop shuts the server down cleanly (SIGTERM) and waits for it.
+func (s *server) stop(t *testing.T) {
+	t.Helper()
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	if err := s.cmd.Wait(); err != nil {
+		t.Fatalf("server exit: %v", err)
+	}
+}
+
 // TestCrashLosesNothingAcknowledged kills the server with SIGKILL while
 // many clients call it, again and again. Every call that got a successful
 // response must have its event in the store exactly once.

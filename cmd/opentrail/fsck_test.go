@@ -46,7 +46,7 @@ func TestFsck(t *testing.T) {
 	w.Close()
 
 	out, code := runBin(t, "fsck", "--data-dir", dir)
-	if code != 0 || !strings.Contains(out, "WAL: 60 records, sequence 1 to 60") || !strings.Contains(out, "replays 60 WAL records") || !strings.Contains(out, "OK") {
+	if code != 0 || !strings.Contains(out, "WAL: 60 records, sequence 1 to 60") || !strings.Contains(out, "history: the next start reads back 60 WAL records") || !strings.Contains(out, "OK") {
 		t.Fatalf("healthy store: exit %d\n%s", code, out)
 	}
 
@@ -256,4 +256,68 @@ func TestFsckMissingWALSegment(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "REPAIRED: "+segs[1]+": segment was missing") {
 		t.Fatalf("repair: exit %d\n%s", code, out)
 	}
+}
+
+// fsck refuses what serve refuses, with the same message: damaged
+// accounts.json, settings.json and token.key. Temporary files a kill left
+// are listed, not removed; serve removes them.
+func TestFsckChecksWhatServeReads(t *testing.T) {
+	dir := t.TempDir()
+	srv := startServer(t, dir, freeAddr(t), "--account-id", "123456789012")
+	srv.stop(t)
+	if out, code := runBin(t, "fsck", "--data-dir", dir); code != 0 {
+		t.Fatalf("fsck of a stopped server's directory: exit %d\n%s", code, out)
+	}
+	for _, tc := range []struct {
+		file, content, want string
+	}{
+		{"accounts.json", `{"accounts":[{"accountId":"12345"}]}`, `accounts[0].accountId: "12345" is not a 12-digit account id`},
+		{"accounts.json", `{"accounts":`, "unexpected end of JSON input"},
+		{"settings.json", `{"eventHistoryRetentionDays":-5}`, "outside 0..3653"},
+		{"settings.json", `not json`, "invalid character"},
+		{"token.key", `short`, "token key"},
+	} {
+		t.Run(tc.file+" "+tc.content, func(t *testing.T) {
+			path := filepath.Join(dir, tc.file)
+			good, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(path, []byte(tc.content), 0o600)
+			defer os.WriteFile(path, good, 0o600)
+			out, code := runBin(t, "fsck", "--data-dir", dir)
+			if code != 1 || !strings.Contains(out, "PROBLEM: ") || !strings.Contains(out, tc.want) {
+				t.Fatalf("fsck: exit %d, want 1 and a PROBLEM with %q\n%s", code, tc.want, out)
+			}
+			if tc.file == "token.key" {
+				return // serve replaces a damaged key (and says so)
+			}
+			if out, code := runBin(t, "serve", "--data-dir", dir, "--listen", "127.0.0.1:0"); code == 0 || !strings.Contains(out, tc.want) {
+				t.Fatalf("serve on the same damage: exit %d, want a refusal with %q\n%s", code, tc.want, out)
+			}
+		})
+	}
+	t.Run("temporary files", func(t *testing.T) {
+		temps := []string{filepath.Join(dir, ".settings.json.tmp123"), filepath.Join(dir, "trails", ".trails.json.tmp7"), filepath.Join(dir, "delivery", ".state.json.tmp9")}
+		for _, p := range temps {
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			os.WriteFile(p, []byte("partial"), 0o644)
+		}
+		out, code := runBin(t, "fsck", "--data-dir", dir)
+		if code != 0 || !strings.Contains(out, "3 temporary files of interrupted writes") {
+			t.Fatalf("fsck: exit %d\n%s", code, out)
+		}
+		for _, p := range temps {
+			if _, err := os.Stat(p); err != nil {
+				t.Fatalf("fsck removed %s", p)
+			}
+		}
+		srv := startServer(t, dir, freeAddr(t))
+		srv.stop(t)
+		for _, p := range temps {
+			if _, err := os.Stat(p); !os.IsNotExist(err) {
+				t.Fatalf("serve left %s", p)
+			}
+		}
+	})
 }

@@ -176,34 +176,3 @@ func (s deliveryStatus) Status(arn, region string) api.TrailStatus {
 		LatestDigestDeliveryError: st.LatestDigestDeliveryError,
 	}
 }
-
-// TrailsReport is what CheckTrails found.
-type TrailsReport struct {
-	Trails, Logging int
-	Delivery        delivery.Report
-	Problems        []string
-}
-
-// CheckTrails checks the trail catalogue, the signing keys and trail
-// delivery's state in the data directory dir without changing them (fsck).
-func CheckTrails(dir string) TrailsReport {
-	var r TrailsReport
-	c, err := catalog.Open(filepath.Join(dir, datadir.TrailsDir), catalog.DefaultOptions())
-	if err != nil {
-		r.Problems = append(r.Problems, err.Error())
-	} else {
-		for _, t := range c.All() {
-			r.Trails++
-			if t.Logging {
-				r.Logging++
-			}
-		}
-	}
-	ko := keyring.DefaultOptions()
-	if _, err := keyring.Open(filepath.Join(dir, datadir.KeysDir), ko); err != nil {
-		r.Problems = append(r.Problems, err.Error())
-	}
-	r.Delivery = delivery.Check(filepath.Join(dir, datadir.DeliveryDir))
-	r.Problems = append(r.Problems, r.Delivery.Problems...)
-	return r
-}

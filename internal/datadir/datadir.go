@@ -98,6 +98,21 @@ func Open(root string, log *slog.Logger) (*Dir, error) {
 	return d, nil
 }
 
+// Lock takes the lock of the existing data directory root without changing
+// anything in it (fsck).
+func Lock(root string) (*Dir, error) {
+	if st, err := os.Stat(root); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	} else if !st.IsDir() {
+		return nil, fmt.Errorf("data directory %s is not a directory", root)
+	}
+	lock, err := fileutil.LockDir(root)
+	if err != nil {
+		return nil, err
+	}
+	return &Dir{root: root, lock: lock}, nil
+}
+
 // Root is the data directory's path.
 func (d *Dir) Root() string { return d.root }
 
