@@ -25,8 +25,10 @@ type Report struct {
 	Problems []string
 }
 
-func (r *Report) line(format string, a ...any)    { r.Lines = append(r.Lines, fmt.Sprintf(format, a...)) }
-func (r *Report) problem(format string, a ...any) { r.Problems = append(r.Problems, fmt.Sprintf(format, a...)) }
+func (r *Report) line(format string, a ...any) { r.Lines = append(r.Lines, fmt.Sprintf(format, a...)) }
+func (r *Report) problem(format string, a ...any) {
+	r.Problems = append(r.Problems, fmt.Sprintf(format, a...))
+}
 
 // followerState is a follower's durable state as fsck reads it.
 type followerState struct {
