@@ -3,12 +3,14 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/opentrail/opentrail/internal/awsjson"
 	"github.com/opentrail/opentrail/internal/identity"
+	"github.com/opentrail/opentrail/internal/store"
 )
 
 // opSpec is one row of the generated operation table.
@@ -84,7 +86,13 @@ func (h *Handler) serveOp(w http.ResponseWriter, r *http.Request, c *call, op *o
 	// The record must be durable before the client learns the outcome; a
 	// client that has gone away must not stop it either.
 	if rerr := h.record(context.WithoutCancel(ctx), r, c, op, caller, body, resp, werr); rerr != nil {
-		h.log.WarnContext(ctx, "api: recording the call failed; the client gets an error instead of the result",
+		// The store logs a full disk once and counts back-pressure; a
+		// line per refused call would flood the log meanwhile.
+		level := slog.LevelWarn
+		if errors.Is(rerr, store.ErrUnavailable) || errors.Is(rerr, store.ErrBackpressure) {
+			level = slog.LevelDebug
+		}
+		h.log.Log(ctx, level, "api: recording the call failed; the client gets an error instead of the result",
 			slog.String(logKeyRequestID, c.requestID), slog.String(logKeyOperation, op.Name), slog.Any(logKeyErr, rerr))
 		h.writeError(w, r, c, rerr)
 		return

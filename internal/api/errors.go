@@ -126,6 +126,7 @@ var catalogue = []struct {
 	{is(store.ErrBackpressure), http.StatusBadRequest, codeThrottling, "Rate exceeded: OpenTrail is catching up on recorded events; retry shortly.", nil},
 	{is(history.ErrBadCursor), http.StatusBadRequest, codeInvalidNextToken, msgBadToken, nil},
 	{is(store.ErrClosed), http.StatusServiceUnavailable, "ServiceUnavailable", "OpenTrail is shutting down; retry shortly.", nil},
+	{is(store.ErrUnavailable), http.StatusServiceUnavailable, "ServiceUnavailable", "OpenTrail cannot write its event log right now (its disk is full or failing), so the call was not recorded or carried out; retry later.", nil},
 	{is(history.ErrClosed), http.StatusServiceUnavailable, "ServiceUnavailable", "OpenTrail is shutting down; retry shortly.", nil},
 	{is(context.DeadlineExceeded), http.StatusServiceUnavailable, "ServiceUnavailable", "The request timed out inside OpenTrail; retry shortly.", nil},
 }

@@ -24,4 +24,9 @@ var (
 	ErrBackpressure = errors.New("store: followers are behind, retry later")
 	// ErrClosed means the store was closed.
 	ErrClosed = errors.New("store: closed")
+	// ErrUnavailable means the event log cannot be written now (a full
+	// disk, an I/O error): nothing of the append was acknowledged. The
+	// store retries on the next append and recovers by itself once the
+	// disk does; callers retry later (the API answers 503).
+	ErrUnavailable = errors.New("store: the event log cannot be written now (disk full or failing)")
 )

@@ -8,6 +8,8 @@ type metrics struct {
 	fsync        prometheus.Histogram
 	parsed       *prometheus.CounterVec
 	unreadable   prometheus.Counter
+	writeErrors  prometheus.Counter
+	writable     prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -34,8 +36,17 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "WAL records that did not parse as events when read back (a bug or a format change).",
 		}),
 	}
+	m.writeErrors = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "opentrail_store_write_errors_total",
+		Help: "Group commits whose WAL write or fsync failed (a full disk, an I/O error); their appends were refused.",
+	})
+	m.writable = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "opentrail_store_writable",
+		Help: "1 while the WAL accepts writes, 0 while it refuses them (appends then fail with ServiceUnavailable).",
+	})
+	m.writable.Set(1)
 	if reg != nil {
-		reg.MustRegister(m.appended, m.backpressure, m.fsync, m.parsed, m.unreadable)
+		reg.MustRegister(m.appended, m.backpressure, m.fsync, m.parsed, m.unreadable, m.writeErrors, m.writable)
 	}
 	return m
 }

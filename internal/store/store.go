@@ -99,6 +99,11 @@ type Store struct {
 	pendingQ    []pendingEnt        // pending in seq order
 	pendingFrom uint64
 
+	// unwritable is set (by the writer goroutine only) while the WAL
+	// needs a rollback that failed; each append first tries it again.
+	// failing is set from a failed commit to the next successful one.
+	unwritable, failing bool
+
 	firstSeq   atomic.Uint64 // the WAL's first record, for Follow
 	stop       chan struct{}
 	writerDone chan struct{}
@@ -362,36 +367,27 @@ func (s *Store) commit(group []*appendReq) {
 	var first uint64
 	if len(entries) > 0 {
 		start := time.Now()
-		first, err = s.wal.Write(entries)
-		if err == nil {
-			err = s.wal.Sync()
+		if err = s.recover(); err == nil {
+			first, err = s.wal.Write(entries)
+			if err == nil {
+				err = s.wal.Sync()
+			}
 		}
 		s.metrics.fsync.Observe(time.Since(start).Seconds())
 	}
 	if err != nil {
-		// The WAL may now hold records past what we acknowledge. They are
-		// not acknowledged; reopening decides their fate. Refuse further
-		// writes rather than risk a gap.
-		s.log.Error("store: WAL write failed; no further appends accepted", "err", err)
-		for _, r := range group {
-			r.done <- appendResp{err: fmt.Errorf("store append: %w", err)}
-		}
-		s.mu.Lock()
-		s.closing = true
-		s.signalLocked()
-		s.mu.Unlock()
+		s.failed(group, items, err)
 		return
+	}
+	if s.failing && len(entries) > 0 {
+		s.failing = false
+		s.metrics.writable.Set(1)
+		s.log.Info("store: the WAL accepts writes again")
 	}
 	s.mu.Lock()
 	if len(items) > 0 {
 		for i, ev := range items {
-			seq := first + uint64(i)
-			s.tail.push(Entry{Seq: seq, Event: ev})
-			if s.pending != nil {
-				k := EventKey{ev.Account, ev.Region, ev.EventID}
-				s.pending[k] = seq
-				s.pendingQ = append(s.pendingQ, pendingEnt{seq, k})
-			}
+			s.pushLocked(first+uint64(i), ev)
 		}
 		s.acked = first + uint64(len(items)) - 1
 		s.trimTailLocked()
@@ -410,6 +406,63 @@ func (s *Store) commit(group []*appendReq) {
 			res.LastSeq = acked
 		}
 		r.done <- appendResp{res: res}
+	}
+}
+
+// recover makes the WAL writable again after a failed write (see
+// wal.Rollback), or says it still is not.
+func (s *Store) recover() error {
+	if !s.unwritable {
+		return nil
+	}
+	if err := s.wal.Rollback(); err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	s.unwritable = false
+	return nil
+}
+
+// failed answers a group whose write or fsync failed (a full disk, an I/O
+// error): nothing of it is acknowledged. The WAL is rolled back to what
+// was synced; records a segment rotation synced meanwhile stay in the log,
+// as events stored without an acknowledgement, so followers get them. The
+// store keeps accepting appends and retries the WAL on each, so it
+// recovers by itself once the disk does.
+func (s *Store) failed(group []*appendReq, items []*event.Event, err error) {
+	s.metrics.writeErrors.Inc()
+	if !s.failing {
+		s.log.Error("store: writing the WAL failed; appends fail with ServiceUnavailable until it works again", "err", err)
+	}
+	s.failing = true
+	s.metrics.writable.Set(0)
+	if !errors.Is(err, ErrUnavailable) {
+		err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	s.unwritable = s.wal.Rollback() != nil
+	s.mu.Lock()
+	if next := s.wal.NextSeq(); next > s.acked+1 && !s.unwritable {
+		first := s.acked + 1
+		for i, ev := range items[:next-first] {
+			s.pushLocked(first+uint64(i), ev)
+		}
+		s.acked = next - 1
+		s.trimTailLocked()
+	}
+	s.signalLocked()
+	s.mu.Unlock()
+	for _, r := range group {
+		r.done <- appendResp{err: fmt.Errorf("store append: %w", err)}
+	}
+}
+
+// pushLocked adds an acknowledged event to the tail (and pending); the
+// caller holds mu.
+func (s *Store) pushLocked(seq uint64, ev *event.Event) {
+	s.tail.push(Entry{Seq: seq, Event: ev})
+	if s.pending != nil {
+		k := EventKey{ev.Account, ev.Region, ev.EventID}
+		s.pending[k] = seq
+		s.pendingQ = append(s.pendingQ, pendingEnt{seq, k})
 	}
 }
 

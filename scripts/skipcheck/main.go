@@ -9,7 +9,8 @@
 // The rule (the one internal/testenv states): a skipped test is accepted
 // only when one of the lines it logged starts with "optional tool missing:
 // NAME:" (testenv.MissingTool), NAME being one of testenv.Tools, and the
-// run is not in CI (CI=true), where every optional tool is installed; or,
+// run is not in CI (CI=true), where every optional tool is installed but the
+// privileges of testenv.MayLackInCI; or,
 // with -short (the run used go test -short), when a logged line starts with
 // "short mode: " (testenv.SkipShort). Any other skip is refused.
 //
@@ -268,7 +269,7 @@ func judge(pkg, test, output string, opt options) skip {
 			switch {
 			case !slices.Contains(testenv.Tools, testenv.Tool(tool)):
 				s.refusal = fmt.Sprintf("%q is not an optional tool (those are %v)", tool, testenv.Tools)
-			case opt.ci:
+			case opt.ci && !slices.Contains(testenv.MayLackInCI, testenv.Tool(tool)):
 				s.refusal = "CI=true, where every optional tool is installed"
 			default:
 				s.accepted = true

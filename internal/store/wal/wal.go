@@ -99,7 +99,30 @@ type WAL struct {
 	buf      []byte
 	closed   bool
 	repaired int64 // bytes cut from the tail on open
+	// syncedSize and syncedNext are the active segment's size and the
+	// next seq as of the last Sync (or the segment's start): what
+	// Rollback returns to.
+	syncedSize int64
+	syncedNext uint64
+	// broken is set when a write or sync failed: nothing more is written
+	// until Rollback succeeds.
+	broken bool
+	// inject, when set (tests), may fail a step: "sync" before the data
+	// sync, "rollback" before the truncation, "create" before a new
+	// segment's header is written.
+	inject func(step string) error
 }
+
+func (w *WAL) fault(step string) error {
+	if w.inject == nil {
+		return nil
+	}
+	return w.inject(step)
+}
+
+// ErrRollbackNeeded is returned by Write and Sync after a failed write or
+// sync, until Rollback succeeds.
+var ErrRollbackNeeded = errors.New("wal: a write failed; roll back before writing again")
 
 // Open opens (or creates) the WAL in dir. It cuts a torn tail from the
 // newest segment and settles what a crash during rotation or truncation
@@ -206,6 +229,7 @@ func (w *WAL) settle(p *plan, stamp string) error {
 		}
 	}
 	w.f, w.size, w.next = f, p.activeEnd, p.rep.Next
+	w.syncedSize, w.syncedNext = w.size, w.next
 	w.bw = bufio.NewWriterSize(f, 1<<20)
 	return nil
 }
@@ -226,6 +250,9 @@ func (w *WAL) Write(entries []Entry) (uint64, error) {
 	if w.closed {
 		return 0, ErrClosed
 	}
+	if w.broken {
+		return 0, ErrRollbackNeeded
+	}
 	first := w.next
 	for i := range entries {
 		e := &entries[i]
@@ -238,6 +265,7 @@ func (w *WAL) Write(entries []Entry) (uint64, error) {
 		}
 		if w.size+int64(headerSize+n) > w.opts.SegmentSize && w.size > int64(len(magic)) {
 			if err := w.rotate(); err != nil {
+				w.broken = true
 				return 0, err
 			}
 		}
@@ -249,6 +277,7 @@ func (w *WAL) Write(entries []Entry) (uint64, error) {
 		w.buf = append(w.buf, e.Raw...)
 		frame(w.buf, w.next)
 		if _, err := w.bw.Write(w.buf); err != nil {
+			w.broken = true
 			return 0, fmt.Errorf("wal write: %w", err)
 		}
 		w.size += int64(len(w.buf))
@@ -257,50 +286,139 @@ func (w *WAL) Write(entries []Entry) (uint64, error) {
 	return first, nil
 }
 
-// Sync makes every written record durable.
+// Sync makes every written record durable. After a failure the records
+// written since the last Sync may or may not be on disk: call Rollback.
 func (w *WAL) Sync() error {
 	if w.closed {
 		return ErrClosed
 	}
+	if w.broken {
+		return ErrRollbackNeeded
+	}
 	if err := w.bw.Flush(); err != nil {
+		w.broken = true
+		return fmt.Errorf("wal sync: %w", err)
+	}
+	if err := w.fault("sync"); err != nil {
+		w.broken = true
 		return fmt.Errorf("wal sync: %w", err)
 	}
 	if err := syscall.Fdatasync(int(w.f.Fd())); err != nil {
+		w.broken = true
 		return fmt.Errorf("wal sync: %w", err)
 	}
+	w.syncedSize, w.syncedNext = w.size, w.next
 	return nil
 }
 
+// Rollback undoes what was written to the active segment since the last
+// successful Sync after a write or sync failed (a full disk, an I/O
+// error): it drops the buffered bytes, truncates the segment back to its
+// synced size, and makes that durable. Records a rotation synced into an
+// earlier segment meanwhile stay: NextSeq tells where the log now ends. If
+// Rollback fails (the disk still refuses), the WAL stays unwritable and
+// Rollback may be called again later. It does nothing when no write
+// failed.
+func (w *WAL) Rollback() error {
+	if w.closed {
+		return ErrClosed
+	}
+	if !w.broken {
+		return nil
+	}
+	w.bw.Reset(w.f) // drop what is buffered
+	if err := w.fault("rollback"); err != nil {
+		return fmt.Errorf("wal rollback: %w", err)
+	}
+	if err := w.f.Truncate(w.syncedSize); err != nil {
+		return fmt.Errorf("wal rollback: %w", err)
+	}
+	if _, err := w.f.Seek(w.syncedSize, io.SeekStart); err != nil {
+		return fmt.Errorf("wal rollback: %w", err)
+	}
+	// After a failed fsync the page cache may claim bytes the disk does
+	// not have; the truncation and this sync settle what the file holds.
+	if err := syscall.Fdatasync(int(w.f.Fd())); err != nil {
+		return fmt.Errorf("wal rollback: %w", err)
+	}
+	w.size, w.next, w.broken = w.syncedSize, w.syncedNext, false
+	return nil
+}
+
+// rotate seals the active segment and starts the next one. The next
+// segment is created, and the MANIFEST updated, before the active one is
+// let go: if either fails (a full disk), the active segment stays active
+// and nothing written is lost.
 func (w *WAL) rotate() error {
 	if err := w.Sync(); err != nil {
 		return err
 	}
-	if err := w.f.Close(); err != nil {
+	f, err := w.createSegment(w.next)
+	if err != nil {
 		return fmt.Errorf("wal rotate: %w", err)
 	}
-	w.man[len(w.man)-1].Size = w.size
-	return w.startSegment(w.next)
+	man := slices.Clone(w.man)
+	man[len(man)-1].Size = w.size
+	man = append(man, manEntry{First: w.next})
+	if err := writeManifest(w.dir, man); err != nil {
+		f.Close()
+		os.Remove(segPath(w.dir, w.next))
+		return fmt.Errorf("wal rotate: %w", err)
+	}
+	if err := w.f.Close(); err != nil {
+		w.opts.Logger.Warn("wal: closing a sealed segment failed", "err", err)
+	}
+	w.man = man
+	w.activate(f)
+	return nil
+}
+
+// createSegment creates the segment whose first record is first with its
+// header, durably (file and directory fsynced). On failure it removes what
+// it created.
+func (w *WAL) createSegment(first uint64) (*os.File, error) {
+	path := segPath(w.dir, first)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*os.File, error) {
+		f.Close()
+		os.Remove(path)
+		return nil, err
+	}
+	if err := w.fault("create"); err != nil {
+		return fail(err)
+	}
+	if _, err := f.Write([]byte(magic)); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := fileutil.SyncDir(w.dir); err != nil {
+		return fail(err)
+	}
+	return f, nil
+}
+
+// activate makes f, a segment just created, the one records go to.
+func (w *WAL) activate(f *os.File) {
+	w.f, w.size = f, int64(len(magic))
+	w.syncedSize, w.syncedNext = w.size, w.next
+	if w.bw == nil {
+		w.bw = bufio.NewWriterSize(f, 1<<20)
+	} else {
+		w.bw.Reset(f)
+	}
 }
 
 // startSegment creates the segment whose first record is first, with its
 // header, makes it durable, and then makes it the active segment in the
 // MANIFEST; no record goes into it before that (docs/format/wal.md).
 func (w *WAL) startSegment(first uint64) error {
-	path := segPath(w.dir, first)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := w.createSegment(first)
 	if err != nil {
-		return fmt.Errorf("wal new segment: %w", err)
-	}
-	if _, err := f.Write([]byte(magic)); err != nil {
-		f.Close()
-		return fmt.Errorf("wal new segment: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("wal new segment: %w", err)
-	}
-	if err := fileutil.SyncDir(w.dir); err != nil {
-		f.Close()
 		return fmt.Errorf("wal new segment: %w", err)
 	}
 	w.man = append(w.man, manEntry{First: first})
@@ -308,12 +426,8 @@ func (w *WAL) startSegment(first uint64) error {
 		f.Close()
 		return fmt.Errorf("wal new segment: %w", err)
 	}
-	w.f, w.size, w.next = f, int64(len(magic)), first
-	if w.bw == nil {
-		w.bw = bufio.NewWriterSize(f, 1<<20)
-	} else {
-		w.bw.Reset(f)
-	}
+	w.next = first
+	w.activate(f)
 	return nil
 }
 
@@ -357,12 +471,16 @@ func (w *WAL) Truncate(before uint64) (int, error) {
 	return n, nil
 }
 
-// Close syncs and closes the active segment. It is safe to call twice.
+// Close syncs and closes the active segment (after a failed write, it
+// rolls back first). It is safe to call twice.
 func (w *WAL) Close() error {
 	if w.closed {
 		return nil
 	}
-	err := w.Sync()
+	err := w.Rollback()
+	if err == nil {
+		err = w.Sync()
+	}
 	w.closed = true
 	return errors.Join(err, w.f.Close())
 }
