@@ -47,7 +47,8 @@ var allowed = map[string][]string{
 	"internal/notify":   {},
 	"internal/validate": {"internal/layout", "internal/digest"},
 	// L3 edges.
-	"internal/s3api": {"internal/objstore", "internal/sigv4", "internal/identity", "internal/awsjson"},
+	"internal/s3api": {"internal/audit", "internal/event", "internal/objstore", "internal/sigv4", "internal/identity",
+		"internal/awsjson", "internal/store"},
 	"internal/api": {"internal/audit", "internal/event", "internal/awsjson", "internal/sigv4", "internal/identity", "internal/store", "internal/history",
 		"internal/catalog", "internal/selector", "internal/objstore", "internal/layout", "internal/keyring"},
 	// L4 wiring.

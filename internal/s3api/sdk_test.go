@@ -794,12 +794,13 @@ func TestAWSChunkedUpload(t *testing.T) {
 func TestNewOptions(t *testing.T) {
 	auth := identity.NewAuthenticator(nil, sigv4.Options{})
 	for name, opts := range map[string]s3api.Options{
-		"no auth":      {Store: newFakeStore()},
-		"no store":     {Auth: auth},
-		"negative max": {Auth: auth, Store: newFakeStore(), MaxObjectBytes: -1},
+		"no auth":      {Store: newFakeStore(), Events: &recorder{}},
+		"no store":     {Auth: auth, Events: &recorder{}},
+		"no events":    {Auth: auth, Store: newFakeStore()},
+		"negative max": {Auth: auth, Store: newFakeStore(), Events: &recorder{}, MaxObjectBytes: -1},
 		// Beyond S3's 5 GiB single PUT; near MaxInt64 the read limits
 		// would overflow and uploads be stored empty.
-		"huge max": {Auth: auth, Store: newFakeStore(), MaxObjectBytes: math.MaxInt64},
+		"huge max": {Auth: auth, Store: newFakeStore(), Events: &recorder{}, MaxObjectBytes: math.MaxInt64},
 	} {
 		if _, err := s3api.New(opts); err == nil {
 			t.Errorf("%s: New succeeded", name)
