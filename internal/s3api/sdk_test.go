@@ -775,6 +775,14 @@ func TestAWSChunkedUpload(t *testing.T) {
 		if _, ok := got.obj.Metadata["content-encoding"]; ok {
 			t.Errorf("content encoding leaked into metadata")
 		}
+		// The record counts the decoded payload (s3-events.md §2.2).
+		evs := e.events.take()
+		if len(evs) != 1 || !bytes.Contains(evs[0].Raw, fmt.Appendf(nil, `"bytesTransferredIn":%d,`, len(body))) {
+			t.Errorf("%s: %d records, want one with bytesTransferredIn %d", algo, len(evs), len(body))
+			for _, ev := range evs {
+				t.Logf("%s", ev.Raw)
+			}
+		}
 	}
 
 	raw := "5\r\nhello\r\n0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n"
