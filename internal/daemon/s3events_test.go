@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/opentrail/opentrail/internal/config"
+	"github.com/opentrail/opentrail/internal/testenv"
 )
 
 // deliveredRecord is what the test reads of a delivered S3 record.
@@ -324,12 +325,7 @@ func deliveredRaw(t *testing.T, c *s3.Client, bucket string) map[string][]map[st
 // `aws cloudtrail lookup-events` shows CreateBucket, and not the
 // PutObject data event.
 func TestAWSCLIS3CallsInEventHistory(t *testing.T) {
-	if _, err := exec.LookPath("aws"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("the aws CLI is not on PATH; CI must have it: %v", err)
-		}
-		t.Skip("the aws CLI is not on PATH; install aws-cli 1.45 to run this test")
-	}
+	testenv.NeedCommand(t, testenv.AWSCLI, "aws", "--version")
 	d := startDaemon(t, t.TempDir(), nil)
 	k, err := d.Identities().RootKey(testAccount)
 	if err != nil {

@@ -277,12 +277,7 @@ func TestAWSCLI(t *testing.T) {
 // header and for presigned URLs) is told that only Signature Version 4 is
 // accepted, as S3 tells it in the regions that accept only SigV4.
 func TestBoto3SignatureV2(t *testing.T) {
-	if err := exec.Command("python3", "-c", "import boto3").Run(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("python3 with boto3 is required in CI: %v", err)
-		}
-		t.Skipf("python3 with boto3 is not available: %v", err)
-	}
+	testenv.NeedCommand(t, testenv.Boto3, "python3", "-c", "import boto3")
 	e := newEnv(t, envOptions{})
 	if err := e.store.CreateBucket(t.Context(), "v2-bucket", objstore.BucketOptions{Owner: accountA}); err != nil {
 		t.Fatal(err)
