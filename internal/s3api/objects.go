@@ -93,6 +93,16 @@ func (h *Handler) getObject(ctx context.Context, w *reply, r *http.Request, rc *
 			"The requested range is not satisfiable").
 			with("RangeRequested", r.Header.Get("Range")).with("ActualObjectSize", strconv.FormatInt(obj.Size, 10))
 	}
+	if withBody && start > 0 {
+		if s, ok := body.(io.Seeker); ok {
+			_, err = s.Seek(start, io.SeekStart)
+		} else {
+			_, err = io.CopyN(io.Discard, body, start)
+		}
+		if err != nil {
+			return fmt.Errorf("get %q/%q: skip to byte %d: %w", rc.bucket, rc.key, start, err)
+		}
+	}
 	ct := obj.ContentType
 	if ct == "" {
 		ct = defaultContentType
@@ -113,16 +123,6 @@ func (h *Handler) getObject(ctx context.Context, w *reply, r *http.Request, rc *
 	if ranged {
 		status = http.StatusPartialContent
 		hdr.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, start+length-1, obj.Size))
-	}
-	if withBody && start > 0 {
-		if s, ok := body.(io.Seeker); ok {
-			_, err = s.Seek(start, io.SeekStart)
-		} else {
-			_, err = io.CopyN(io.Discard, body, start)
-		}
-		if err != nil {
-			return fmt.Errorf("get %q/%q: skip to byte %d: %w", rc.bucket, rc.key, start, err)
-		}
 	}
 	hdr.Set("Content-Length", strconv.FormatInt(length, 10))
 	w.WriteHeader(status)
