@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/opentrail/opentrail/internal/audit"
 	"github.com/opentrail/opentrail/internal/awsjson"
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/history"
@@ -219,7 +220,7 @@ const RequestIDHeader = "x-amzn-RequestId"
 // ServeHTTP serves one cloudtrail API request; see the package
 // documentation for the steps.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	c := &call{start: time.Now(), requestID: newUUID(), opName: "Unknown"}
+	c := &call{start: time.Now(), requestID: audit.NewUUID(), opName: "Unknown"}
 	w.Header().Set(RequestIDHeader, c.requestID)
 	defer func() { h.metrics.observe(c) }()
 

@@ -27,6 +27,7 @@ import (
 	"github.com/opentrail/opentrail/internal/history"
 	"github.com/opentrail/opentrail/internal/sdktest"
 
+	"github.com/opentrail/opentrail/internal/audit"
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/identity"
 	"github.com/opentrail/opentrail/internal/sigv4"
@@ -362,8 +363,8 @@ func (e *env) seed(t *testing.T, account, region, name string, at time.Time, mod
 		SourceIPAddress:    "192.0.2.1",
 		RequestParameters:  json.RawMessage("null"),
 		ResponseElements:   json.RawMessage("null"),
-		RequestID:          newUUID(),
-		EventID:            newUUID(),
+		RequestID:          audit.NewUUID(),
+		EventID:            audit.NewUUID(),
 		ReadOnly:           &ro,
 		EventType:          event.TypeAPICall,
 		ManagementEvent:    &mgmt,

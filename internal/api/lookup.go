@@ -7,6 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/opentrail/opentrail/internal/audit"
 	"github.com/opentrail/opentrail/internal/awsjson"
 	"github.com/opentrail/opentrail/internal/history"
 	"github.com/opentrail/opentrail/internal/identity"
@@ -281,4 +282,4 @@ func deref(s *string) string {
 }
 
 // clip shortens user input quoted in an error message.
-func clip(s string) string { return truncate(s, 128) }
+func clip(s string) string { return audit.Truncate(s, 128) }

@@ -50,45 +50,11 @@ func TestLowerCamelMembers(t *testing.T) {
 	}
 }
 
-func TestTruncate(t *testing.T) {
-	tests := []struct {
-		in   string
-		n    int
-		want string
-	}{
-		{"abc", 3, "abc"},
-		{"abcd", 3, "abc"},
-		{"aé", 2, "a"},
-		{"aé", 3, "aé"},
-		{"a\xffb", 10, "a\uFFFDb"},
-		{strings.Repeat("€", 400), 1024, strings.Repeat("€", 341)},
-	}
-	for _, tt := range tests {
-		if got := truncate(tt.in, tt.n); got != tt.want {
-			t.Errorf("truncate(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
-		}
-	}
-}
-
 func TestAttrValueLength(t *testing.T) {
 	for in, want := range map[string]int{"": 0, "abc": 3, "a_b": 4, "a b,c\n": 9, "éé": 2, "\\n": 2} {
 		if got := attrValueLength(in); got != want {
 			t.Errorf("attrValueLength(%q) = %d, want %d", in, got, want)
 		}
-	}
-}
-
-func TestNewUUID(t *testing.T) {
-	seen := map[string]bool{}
-	for range 100 {
-		u := newUUID()
-		if len(u) != 36 || u[8] != '-' || u[13] != '-' || u[14] != '4' || u[18] != '-' || u[23] != '-' || !strings.ContainsRune("89ab", rune(u[19])) {
-			t.Fatalf("newUUID() = %q, not a v4 UUID", u)
-		}
-		if strings.ToLower(u) != u || seen[u] {
-			t.Fatalf("newUUID() = %q: uppercase or repeated", u)
-		}
-		seen[u] = true
 	}
 }
 

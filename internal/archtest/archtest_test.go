@@ -38,6 +38,7 @@ var allowed = map[string][]string{
 	"internal/objstore/objstoretest": {"internal/objstore"},
 	"internal/keyring":               {"internal/digest", "internal/store/fileutil"},
 	"internal/catalog":               {"internal/event", "internal/selector", "internal/store/fileutil"},
+	"internal/audit":                 {"internal/event", "internal/identity"},
 	// L2 engines.
 	"internal/history":  {"internal/event", "internal/store", "internal/store/index"},
 	"internal/importer": {"internal/event", "internal/logfile", "internal/store"},
@@ -46,8 +47,9 @@ var allowed = map[string][]string{
 	"internal/notify":   {},
 	"internal/validate": {"internal/layout", "internal/digest"},
 	// L3 edges.
-	"internal/s3api": {"internal/objstore", "internal/sigv4", "internal/identity", "internal/awsjson"},
-	"internal/api": {"internal/event", "internal/awsjson", "internal/sigv4", "internal/identity", "internal/store", "internal/history",
+	"internal/s3api": {"internal/audit", "internal/event", "internal/objstore", "internal/sigv4", "internal/identity",
+		"internal/awsjson", "internal/store"},
+	"internal/api": {"internal/audit", "internal/event", "internal/awsjson", "internal/sigv4", "internal/identity", "internal/store", "internal/history",
 		"internal/catalog", "internal/selector", "internal/objstore", "internal/layout", "internal/keyring"},
 	// L4 wiring.
 	"internal/config": {"internal/event", "internal/datadir"},

@@ -133,6 +133,7 @@ func (d *Daemon) router(ct http.Handler, auth *identity.Authenticator) http.Hand
 	so := s3api.DefaultOptions()
 	so.Store = fs
 	so.Auth = auth
+	so.Events = d.store
 	so.Logger = d.log
 	s3h, err := s3api.New(so)
 	if err != nil {

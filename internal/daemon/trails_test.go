@@ -63,13 +63,13 @@ func (w *webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	w.got = append(w.got, env)
 }
 
-// deliveredRequests reads every log file in the bucket and returns the
-// requestIDs of the events in them, with how often each appears.
-func deliveredRequests(t *testing.T, c *s3.Client, bucket string) map[string]int {
+// deliveredJSON reads every log file under prefix in bucket and returns
+// its records.
+func deliveredJSON(t *testing.T, c *s3.Client, bucket, prefix string) []json.RawMessage {
 	t.Helper()
 	ctx := context.Background()
-	out := map[string]int{}
-	p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+	var out []json.RawMessage
+	p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
@@ -87,21 +87,34 @@ func deliveredRequests(t *testing.T, c *s3.Client, bucket string) map[string]int
 			if err != nil {
 				t.Fatal(err)
 			}
-			raw, _ := io.ReadAll(zr)
+			raw, err := io.ReadAll(zr)
 			obj.Body.Close()
-			var doc struct {
-				Records []struct {
-					RequestID string `json:"requestID"`
-					EventName string `json:"eventName"`
-				}
+			if err != nil {
+				t.Fatal(err)
 			}
+			var doc struct{ Records []json.RawMessage }
 			if err := json.Unmarshal(raw, &doc); err != nil {
 				t.Fatalf("%s: %v", *o.Key, err)
 			}
-			for _, r := range doc.Records {
-				out[r.RequestID]++
-			}
+			out = append(out, doc.Records...)
 		}
+	}
+	return out
+}
+
+// deliveredRequests reads every log file in the bucket and returns the
+// requestIDs of the events in them, with how often each appears.
+func deliveredRequests(t *testing.T, c *s3.Client, bucket string) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	for _, raw := range deliveredJSON(t, c, bucket, "") {
+		var r struct {
+			RequestID string `json:"requestID"`
+		}
+		if err := json.Unmarshal(raw, &r); err != nil {
+			t.Fatal(err)
+		}
+		out[r.RequestID]++
 	}
 	return out
 }

@@ -97,6 +97,7 @@ func (h *Handler) createBucket(ctx context.Context, w http.ResponseWriter, r *ht
 				"The specified location-constraint is not valid").with("LocationConstraint", loc)
 		}
 	}
+	rc.region = region
 	if err := checkCannedACL(r.Header.Get("X-Amz-Acl")); err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/objstore"
 	"github.com/opentrail/opentrail/internal/testenv"
 )
@@ -101,6 +103,14 @@ func TestAWSCLI(t *testing.T) {
 	if b, err := e.store.HeadBucket(ctx, "cli-bucket"); err != nil || b.Owner != accountA || b.Region != "us-east-1" {
 		t.Fatalf("bucket after mb: %+v, %v", b, err)
 	}
+	// The CLI's CreateBucket is recorded, userAgent in brackets.
+	if evs := e.events.take(); len(evs) != 1 || evs[0].EventName != "CreateBucket" || evs[0].Account != accountA ||
+		!bytes.Contains(evs[0].Raw, []byte(`"userAgent":"[aws-cli/`)) {
+		t.Errorf("records after mb: %d", len(evs))
+		for _, ev := range evs {
+			t.Logf("%s", ev.Raw)
+		}
+	}
 
 	content := make([]byte, 300<<10)
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -116,6 +126,21 @@ func TestAWSCLI(t *testing.T) {
 	}
 	if out := cli.ok("s3", "cp", "upload.bin", "s3://cli-bucket/dir/sub/file.bin"); !strings.Contains(out, "upload:") {
 		t.Errorf("cp upload output: %q", out)
+	}
+	var put *event.Event
+	evs := e.events.take()
+	for i := range evs {
+		if evs[i].EventName == "PutObject" {
+			put = &evs[i]
+		}
+	}
+	if put == nil || put.Category != event.CategoryData ||
+		!bytes.Contains(put.Raw, fmt.Appendf(nil, `"bytesTransferredIn":%d,`, len(content))) ||
+		!bytes.Contains(put.Raw, []byte(`"ARN":"arn:aws:s3:::cli-bucket/dir/sub/file.bin"`)) {
+		t.Errorf("no PutObject data event for the upload of %d bytes among %d records", len(content), len(evs))
+		for _, ev := range evs {
+			t.Logf("%s", ev.Raw)
+		}
 	}
 	cli.ok("s3", "cp", "top.txt", "s3://cli-bucket/top.txt")
 
@@ -246,4 +271,53 @@ func TestAWSCLI(t *testing.T) {
 			t.Errorf("ls after rm:\n%s", out)
 		}
 	})
+}
+
+// boto3 signing with Signature Version 2 (botocore's "s3" signer, for the
+// header and for presigned URLs) is told that only Signature Version 4 is
+// accepted, as S3 tells it in the regions that accept only SigV4.
+func TestBoto3SignatureV2(t *testing.T) {
+	testenv.NeedCommand(t, testenv.Boto3, "python3", "-c", "import boto3")
+	e := newEnv(t, envOptions{})
+	if err := e.store.CreateBucket(t.Context(), "v2-bucket", objstore.BucketOptions{Owner: accountA}); err != nil {
+		t.Fatal(err)
+	}
+	script := `
+import sys, urllib.request, urllib.error
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1",
+    aws_access_key_id=sys.argv[2], aws_secret_access_key=sys.argv[3],
+    config=Config(signature_version="s3", s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+try:
+    s3.get_object(Bucket="v2-bucket", Key="k")
+    raise SystemExit("SigV2 header accepted")
+except ClientError as e:
+    err = e.response["Error"]
+    print("header", e.response["ResponseMetadata"]["HTTPStatusCode"], err["Code"], err["Message"])
+url = s3.generate_presigned_url("get_object", Params={"Bucket": "v2-bucket", "Key": "k"}, ExpiresIn=60)
+assert "AWSAccessKeyId=" in url and "Signature=" in url, url
+try:
+    urllib.request.urlopen(url)
+    raise SystemExit("SigV2 URL accepted")
+except urllib.error.HTTPError as e:
+    print("url", e.code, e.read().decode())
+`
+	cmd := exec.CommandContext(t.Context(), "python3", "-c", script, e.srv.URL, e.keyA.AccessKeyID, e.keyA.SecretAccessKey)
+	cmd.Env = append(os.Environ(), "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("boto3: %v\n%s", err, out)
+	}
+	const msg = "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256."
+	if !strings.Contains(string(out), "header 400 InvalidRequest "+msg) {
+		t.Errorf("SigV2 header: %s", out)
+	}
+	if !strings.Contains(string(out), "url 400 ") || !strings.Contains(string(out), "<Code>InvalidRequest</Code><Message>"+msg) {
+		t.Errorf("SigV2 presigned URL: %s", out)
+	}
+	if evs := e.events.take(); len(evs) != 0 {
+		t.Errorf("%d records of SigV2 requests; authentication failures are not recorded", len(evs))
+	}
 }

@@ -62,6 +62,40 @@
 // configured domains; elsewhere clients use path-style addressing (the
 // aws CLI does for custom endpoints; Go clients set UsePathStyle).
 //
+// # Recording
+//
+// Every S3 call is a CloudTrail record with eventSource s3.amazonaws.com,
+// following s3-events.md (record.go, ops.go; internal/audit fills the
+// fields every edge fills alike). Bucket-level and account-level
+// operations are management events; object-level ones, ListObjects and
+// HeadBucket are data events, which event history never shows and trails
+// deliver only when their data-event selectors match. eventName is
+// CloudTrail's name (ListObjectsV2 is ListObjects with "list-type":"2");
+// the operations answered NotImplemented are recorded too, as failed
+// calls. requestParameters hold bucketName, Host, key, every query
+// parameter but the signature and credential, a few headers (x-amz-acl,
+// x-amz-copy-source, x-amz-storage-class, x-amz-grant-*, SSE headers but
+// the SSE-C key) and, for bucket configuration writes, the XML body as
+// JSON (xmljson.go). additionalEventData has SignatureVersion,
+// CipherSuite (TLS only), bytesTransferredIn (decoded for aws-chunked),
+// AuthenticationMethod (AuthHeader or QueryString), x-amz-id-2 and
+// bytesTransferredOut; requestID is the response's x-amz-request-id.
+// resources name the object (or the listed prefix) and the bucket, with
+// the bucket owner's account; there are none for ListBuckets, CreateBucket
+// and missing buckets. awsRegion is the bucket's region, else us-east-1.
+//
+// A call on another account's bucket is recorded for the caller and, with
+// the caller shown as an AWSAccount, for the owner, both copies sharing a
+// sharedEventID. An unsigned call on an existing bucket is recorded for
+// its owner only. Authentication failures, and requests that name no S3
+// operation, are not recorded.
+//
+// The records are appended through [Options.Events] before the response
+// is sent (GetObject's body streams after the append): a client never
+// learns the outcome of a call whose record is not durable. If the append
+// fails, it gets SlowDown (503, store back-pressure), ServiceUnavailable
+// (503, shutting down) or InternalError instead.
+//
 // # Errors
 //
 // Errors are S3 XML documents (<Error><Code>…</Code><Message>…</Message>
@@ -71,7 +105,10 @@
 // (AuthorizationQueryParametersError when presigned), unknown key →
 // InvalidAccessKeyId, mismatch → SignatureDoesNotMatch (or
 // XAmzContentSHA256Mismatch when the declared body hash is wrong), clock
-// skew → RequestTimeTooSkewed. Unexpected failures are InternalError
+// skew → RequestTimeTooSkewed; a presigned URL past its expiry →
+// AccessDenied "Request has expired", one dated beyond the skew ahead →
+// AccessDenied "Request is not valid yet"; Signature Version 2 →
+// InvalidRequest asking for AWS4-HMAC-SHA256. Unexpected failures are InternalError
 // (500), logged with the request id. Every response carries
 // x-amz-request-id.
 package s3api

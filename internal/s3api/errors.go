@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 
 	"github.com/opentrail/opentrail/internal/objstore"
 	"github.com/opentrail/opentrail/internal/sigv4"
+	"github.com/opentrail/opentrail/internal/store"
 )
 
 // This file is the S3 front end's one wire-error catalogue.
@@ -74,6 +76,8 @@ const (
 	codeNoSuchKey               = "NoSuchKey"
 	codeNotImplemented          = "NotImplemented"
 	codePreconditionFailed      = "PreconditionFailed"
+	codeServiceUnavailable      = "ServiceUnavailable"
+	codeSlowDown                = "SlowDown"
 	codeSignatureDoesNotMatch   = "SignatureDoesNotMatch"
 	codeTimeTooSkewed           = "RequestTimeTooSkewed"
 	codeContentSHA256Mismatch   = "XAmzContentSHA256Mismatch"
@@ -145,7 +149,7 @@ func wireError(err error, r *http.Request) (e *s3Error, internal bool) {
 		return e, false
 	}
 	var sigErr *sigv4.Error
-	presigned := r.URL.Query().Has("X-Amz-Signature") || r.URL.Query().Has("X-Amz-Algorithm")
+	presigned := presignedQuery(r.URL.Query())
 	msg := func(def string) string {
 		if sigErr != nil && sigErr.Message != "" {
 			return sigErr.Message
@@ -156,6 +160,11 @@ func wireError(err error, r *http.Request) (e *s3Error, internal bool) {
 	switch {
 	case errors.Is(err, sigv4.ErrMissingAuth):
 		return errAccessDenied(), false
+	case errors.Is(err, sigv4.ErrSignatureV2):
+		// What S3 answers in the regions that accept only Signature
+		// Version 4.
+		return newErr(http.StatusBadRequest, codeInvalidRequest,
+			"The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256."), false
 	case errors.Is(err, sigv4.ErrIncomplete) && presigned:
 		return newErr(http.StatusBadRequest, codeAuthQueryError, "%s", msg("Query-string authentication parameters are malformed.")), false
 	case errors.Is(err, sigv4.ErrIncomplete):
@@ -163,6 +172,8 @@ func wireError(err error, r *http.Request) (e *s3Error, internal bool) {
 	case errors.Is(err, sigv4.ErrUnknownKey):
 		return newErr(http.StatusForbidden, codeInvalidAccessKeyID,
 			"The AWS Access Key Id you provided does not exist in our records."), false
+	case errors.Is(err, sigv4.ErrNotYetValid):
+		return newErr(http.StatusForbidden, codeAccessDenied, "Request is not valid yet").with("Detail", msg("")), false
 	case errors.Is(err, sigv4.ErrExpired) && presigned:
 		return newErr(http.StatusForbidden, codeAccessDenied, "Request has expired").with("Detail", msg("")), false
 	case errors.Is(err, sigv4.ErrExpired):
@@ -190,13 +201,30 @@ func wireError(err error, r *http.Request) (e *s3Error, internal bool) {
 	case errors.Is(err, objstore.ErrInvalidKey):
 		return newErr(http.StatusBadRequest, codeInvalidArgument,
 			"The object key cannot be stored by OpenTrail's embedded object store."), false
+	case errors.Is(err, store.ErrBackpressure):
+		// The call's record could not be made durable yet: SDKs retry
+		// SlowDown with back-off.
+		return newErr(http.StatusServiceUnavailable, codeSlowDown,
+			"Please reduce your request rate. OpenTrail is catching up on recorded events; retry shortly."), false
+	case errors.Is(err, store.ErrClosed):
+		return newErr(http.StatusServiceUnavailable, codeServiceUnavailable,
+			"Service is unable to handle request: OpenTrail is shutting down; retry shortly."), false
 	}
 	return errInternal(), true
 }
 
-// writeError sends err as an S3 error document (no body for HEAD).
-func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, rc *reqCtx, err error) {
+// presignedQuery reports whether the query attempts SigV4 query-string
+// authentication (a presigned URL).
+func presignedQuery(q url.Values) bool {
+	return q.Has("X-Amz-Signature") || q.Has("X-Amz-Algorithm") || q.Has("X-Amz-Credential")
+}
+
+// errorReply makes rp the S3 error document for err (no body for HEAD),
+// keeping the headers already set, and notes the error for the record.
+func (h *Handler) errorReply(rp *reply, r *http.Request, rc *reqCtx, err error) {
+	rp.discard()
 	e, internal := wireError(err, r)
+	rc.failure = e
 	if internal {
 		h.log.ErrorContext(r.Context(), "s3 request failed",
 			slog.String(logKeyRequestID, rc.id), slog.String(logKeyMethod, r.Method),
@@ -206,7 +234,7 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, rc *reqCtx,
 			slog.String(logKeyRequestID, rc.id), slog.String(logKeyMethod, r.Method),
 			slog.String(logKeyPath, r.URL.Path), slog.String(logKeyCode, e.Code))
 	}
-	hdr := w.Header()
+	hdr := rp.Header()
 	if e.Code == codeMethodNotAllowed {
 		hdr.Set("Allow", "GET, HEAD, PUT, DELETE")
 	}
@@ -214,7 +242,7 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, rc *reqCtx,
 		hdr.Set("Content-Range", fmt.Sprintf("bytes */%d", rc.objectSize))
 	}
 	if r.Method == http.MethodHead {
-		w.WriteHeader(e.Status)
+		rp.WriteHeader(e.Status)
 		return
 	}
 	doc := errorDoc{Code: e.Code, Message: e.Message, Extra: e.Extra, Resource: r.URL.Path,
@@ -226,6 +254,6 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, rc *reqCtx,
 	}
 	hdr.Set("Content-Type", "application/xml")
 	hdr.Set("Content-Length", fmt.Sprint(buf.Len()))
-	w.WriteHeader(e.Status)
-	_, _ = w.Write(buf.Bytes())
+	rp.WriteHeader(e.Status)
+	_, _ = rp.Write(buf.Bytes())
 }

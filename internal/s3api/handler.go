@@ -16,9 +16,11 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/opentrail/opentrail/internal/identity"
 	"github.com/opentrail/opentrail/internal/objstore"
+	"github.com/opentrail/opentrail/internal/sigv4"
 )
 
 // Authenticator verifies a request's SigV4 signature over its body; it has
@@ -60,6 +62,11 @@ var _ Store = objstore.Store(nil)
 type Options struct {
 	Auth  Authenticator // required
 	Store Store         // required
+	// Events records every S3 call (see the package documentation).
+	// Required.
+	Events EventAppender
+	// Now is the clock of eventTime. Default time.Now.
+	Now func() time.Time
 	// MaxObjectBytes bounds a PutObject body (decoded size for aws-chunked
 	// uploads); larger uploads fail with EntityTooLarge. Default 64 MiB,
 	// at most 5 GiB.
@@ -89,7 +96,8 @@ const maxRequestBodyBytes = 1 << 20
 // DefaultOptions returns the defaults: 64 MiB objects, logs to
 // [slog.Default].
 func DefaultOptions() Options {
-	return Options{MaxObjectBytes: DefaultMaxObjectBytes, Logger: slog.Default(), VirtualHostDomains: []string{"localhost"}}
+	return Options{MaxObjectBytes: DefaultMaxObjectBytes, Logger: slog.Default(), VirtualHostDomains: []string{"localhost"},
+		Now: time.Now}
 }
 
 // Handler serves the S3 REST API over a [Store]. It is safe for concurrent
@@ -97,12 +105,14 @@ func DefaultOptions() Options {
 type Handler struct {
 	auth   Authenticator
 	store  Store
+	events EventAppender
+	now    func() time.Time
 	maxObj int64
 	log    *slog.Logger
 	vhosts []string // lower-case domains, see Options.VirtualHostDomains
 }
 
-// New returns a Handler. Auth and Store are required; a zero
+// New returns a Handler. Auth, Store and Events are required; a zero
 // MaxObjectBytes takes the default.
 func New(opts Options) (*Handler, error) {
 	if opts.Auth == nil {
@@ -110,6 +120,9 @@ func New(opts Options) (*Handler, error) {
 	}
 	if opts.Store == nil {
 		return nil, errors.New("s3api: Options.Store is required")
+	}
+	if opts.Events == nil {
+		return nil, errors.New("s3api: Options.Events is required")
 	}
 	if opts.MaxObjectBytes < 0 {
 		return nil, fmt.Errorf("s3api: Options.MaxObjectBytes is negative (%d)", opts.MaxObjectBytes)
@@ -125,7 +138,11 @@ func New(opts Options) (*Handler, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{auth: opts.Auth, store: opts.Store, maxObj: opts.MaxObjectBytes, log: log}
+	h := &Handler{auth: opts.Auth, store: opts.Store, events: opts.Events, now: opts.Now,
+		maxObj: opts.MaxObjectBytes, log: log}
+	if h.now == nil {
+		h.now = time.Now
+	}
 	for _, d := range opts.VirtualHostDomains {
 		if d = strings.Trim(strings.ToLower(d), "."); d != "" {
 			h.vhosts = append(h.vhosts, d)
@@ -141,6 +158,7 @@ const (
 	logKeyPath      = "path"
 	logKeyCode      = "code"
 	logKeyErr       = "err"
+	logKeyOperation = "operation"
 )
 
 // reqCtx is the per-request state.
@@ -151,24 +169,56 @@ type reqCtx struct {
 	bucket     string
 	key        string
 	objectSize int64 // for InvalidRange's Content-Range; -1 when unknown
+
+	// What the record of the call needs (record.go).
+	op            *s3op // nil: the request names no S3 operation
+	authenticated bool  // the caller is verified: the call is recorded
+	anonymous     bool  // unsigned: recorded for the bucket's owner only
+	bytesIn       int64 // request payload bytes (decoded for aws-chunked)
+	region        string
+	failure       *s3Error // the error sent, nil on success
+
+	// The bucket as looked up once (lookupBucket).
+	looked    bool
+	bucketRec objstore.Bucket
+	bucketErr error
 }
 
-// ServeHTTP serves one S3 request (path-style: /bucket/key).
+// ServeHTTP serves one S3 request (path-style: /bucket/key). The reply is
+// decided first, the call recorded, and only then is the reply sent: a
+// client never learns the outcome of a call whose record is not durable.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc := &reqCtx{objectSize: -1}
 	rc.id, rc.hostID = newRequestID()
+	rp := newReply()
+	if err := h.serve(rp, r, rc); err != nil {
+		h.errorReply(rp, r, rc, err)
+	}
+	// The record must be durable before the client learns the outcome; a
+	// client that has gone away must not stop it either.
+	if err := h.record(context.WithoutCancel(r.Context()), r, rc, rp); err != nil {
+		h.log.WarnContext(r.Context(), "s3: recording the call failed; the client gets an error instead of the result",
+			slog.String(logKeyRequestID, rc.id), slog.String(logKeyOperation, rc.op.Name), slog.Any(logKeyErr, err))
+		rp.discard()
+		rp = newReply()
+		h.errorReply(rp, r, rc, err)
+	}
 	hdr := w.Header()
 	hdr.Set("x-amz-request-id", rc.id)
 	hdr.Set("x-amz-id-2", rc.hostID)
 	hdr.Set("Server", "OpenTrail")
-	if err := h.serve(w, r, rc); err != nil {
-		h.writeError(w, r, rc, err)
+	if err := rp.send(w, r); err != nil {
+		// The status line is out; all that can be done is to log and
+		// cut the response short, which the client sees as a short body.
+		// Usually the client went away.
+		h.log.WarnContext(r.Context(), "s3: sending the response failed",
+			slog.String(logKeyRequestID, rc.id), slog.String(logKeyPath, r.URL.Path), slog.Any(logKeyErr, err))
+		panic(http.ErrAbortHandler)
 	}
 }
 
-// serve reads, authenticates and routes the request. It returns an error
-// only before anything has been written.
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+// serve reads, authenticates and routes the request, filling rp.
+func (h *Handler) serve(rp *reply, r *http.Request, rc *reqCtx) error {
 	p := r.URL.Path
 	if !strings.HasPrefix(p, "/") {
 		return newErr(http.StatusBadRequest, codeInvalidRequest, "The request path must start with '/'.")
@@ -178,11 +228,15 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rc *reqCtx) erro
 	} else {
 		rc.bucket, rc.key, _ = strings.Cut(p[1:], "/")
 	}
+	rc.op = classify(r.Method, rc.bucket, rc.key, p, r.URL.Query(), r.Header)
 
 	if err := checkStreamingMode(r); err != nil {
 		return err
 	}
-	if r.Header.Get("Authorization") != "" && len(r.Header.Values("X-Amz-Content-Sha256")) == 0 {
+	// (A Signature Version 2 header sends no x-amz-content-sha256; sigv4
+	// refuses it by name.)
+	if authz := r.Header.Get("Authorization"); authz != "" && !strings.HasPrefix(authz, "AWS ") &&
+		len(r.Header.Values("X-Amz-Content-Sha256")) == 0 {
 		return newErr(http.StatusBadRequest, codeMissingSecurityHeader,
 			"Your request was missing a required header.").with("MissingHeaderName", "x-amz-content-sha256")
 	}
@@ -190,13 +244,17 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rc *reqCtx) erro
 	// to make the server buffer an upload.
 	caller, declared, err := h.auth.AuthenticateHeaders(r)
 	if err != nil {
+		// An unsigned request is recorded for the owner of the bucket it
+		// names (s3-events.md §3); other authentication failures are not
+		// recorded: no verified account owns them.
+		rc.anonymous = errors.Is(err, sigv4.ErrMissingAuth)
 		return err
 	}
 	body, err := h.readBody(r, rc)
 	if err != nil {
 		return err
 	}
-	rc.body = body
+	rc.body, rc.bytesIn = body, int64(len(body))
 	if declared != nil {
 		if sum := sha256.Sum256(body); !bytes.Equal(sum[:], declared) {
 			return newErr(http.StatusBadRequest, codeContentSHA256Mismatch,
@@ -213,8 +271,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rc *reqCtx) erro
 		return newErr(http.StatusBadRequest, codeAuthHeaderMalformed,
 			"The authorization header is malformed; the region is empty.")
 	}
-	rc.caller = caller
-	return h.route(w, r, rc)
+	rc.caller, rc.authenticated = caller, true
+	return h.route(rp, r, rc)
 }
 
 // virtualBucket returns the bucket a virtual-hosted request names in its
@@ -289,7 +347,7 @@ func (h *Handler) readBody(r *http.Request, rc *reqCtx) ([]byte, error) {
 }
 
 // route dispatches an authenticated request.
-func (h *Handler) route(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+func (h *Handler) route(w *reply, r *http.Request, rc *reqCtx) error {
 	q := r.URL.Query()
 	if err := checkSubresources(r, q, rc.key != ""); err != nil {
 		return err
@@ -410,7 +468,7 @@ func checkSubresources(r *http.Request, q map[string][]string, object bool) erro
 // account: NoSuchBucket when it does not exist, AccessDenied when another
 // account owns it.
 func (h *Handler) ownedBucket(ctx context.Context, rc *reqCtx) (objstore.Bucket, error) {
-	b, err := h.store.HeadBucket(ctx, rc.bucket)
+	b, err := h.lookupBucket(ctx, rc)
 	switch {
 	case errors.Is(err, objstore.ErrNoSuchBucket), errors.Is(err, objstore.ErrInvalidBucketName):
 		return objstore.Bucket{}, errNoSuchBucket(rc.bucket)
@@ -420,6 +478,16 @@ func (h *Handler) ownedBucket(ctx context.Context, rc *reqCtx) (objstore.Bucket,
 		return objstore.Bucket{}, errAccessDenied()
 	}
 	return b, nil
+}
+
+// lookupBucket looks the request's bucket up, once per request: the
+// handler and the record see the same bucket.
+func (h *Handler) lookupBucket(ctx context.Context, rc *reqCtx) (objstore.Bucket, error) {
+	if !rc.looked {
+		rc.looked = true
+		rc.bucketRec, rc.bucketErr = h.store.HeadBucket(ctx, rc.bucket)
+	}
+	return rc.bucketRec, rc.bucketErr
 }
 
 // writeXML sends a 200 response with an XML document.

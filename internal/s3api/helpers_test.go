@@ -27,11 +27,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/identity"
 	"github.com/opentrail/opentrail/internal/objstore"
 	"github.com/opentrail/opentrail/internal/s3api"
 	"github.com/opentrail/opentrail/internal/sdktest"
 	"github.com/opentrail/opentrail/internal/sigv4"
+	"github.com/opentrail/opentrail/internal/store"
 )
 
 // fakeStore is an in-memory objstore.Store.
@@ -208,16 +210,51 @@ const (
 
 // env is a running handler over a fake store with two accounts.
 type env struct {
-	srv   *httptest.Server
-	store *fakeStore
-	keyA  identity.Key
-	keyB  identity.Key
-	logs  *syncBuffer
+	srv    *httptest.Server
+	store  *fakeStore
+	events *recorder
+	keyA   identity.Key
+	keyB   identity.Key
+	logs   *syncBuffer
+}
+
+// recorder is an s3api.EventAppender keeping what it is given; fail, when
+// set, makes Append fail instead.
+type recorder struct {
+	mu   sync.Mutex
+	evs  []event.Event
+	fail error
+}
+
+func (r *recorder) Append(_ context.Context, evs []event.Event, _ store.AppendOptions) (store.AppendResult, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fail != nil {
+		return store.AppendResult{}, r.fail
+	}
+	r.evs = append(r.evs, evs...)
+	return store.AppendResult{Appended: len(evs)}, nil
+}
+
+// take returns the events recorded so far and forgets them.
+func (r *recorder) take() []event.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	evs := r.evs
+	r.evs = nil
+	return evs
+}
+
+func (r *recorder) setFail(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.fail = err
 }
 
 type envOptions struct {
 	maxObject int64
 	now       func() time.Time // verifier clock
+	clock     func() time.Time // eventTime clock
 	tls       bool
 	wrap      func(http.Handler) http.Handler
 	// backend, when set, replaces the fake store (e.store stays unused).
@@ -235,7 +272,7 @@ func newEnv(t *testing.T, eo envOptions) *env {
 			t.Fatal(err)
 		}
 	}
-	e := &env{store: newFakeStore(), logs: &syncBuffer{}}
+	e := &env{store: newFakeStore(), events: &recorder{}, logs: &syncBuffer{}}
 	if e.keyA, err = ids.RootKey(accountA); err != nil {
 		t.Fatal(err)
 	}
@@ -245,6 +282,10 @@ func newEnv(t *testing.T, eo envOptions) *env {
 	opts := s3api.DefaultOptions()
 	opts.Auth = identity.NewAuthenticator(ids, sigv4.Options{Now: eo.now})
 	opts.Store = e.store
+	opts.Events = e.events
+	if eo.clock != nil {
+		opts.Now = eo.clock
+	}
 	if eo.backend != nil {
 		opts.Store = eo.backend
 	}

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -40,8 +39,10 @@ func checkKey(key string) error {
 	return nil
 }
 
-// getObject serves GetObject (withBody) and HeadObject.
-func (h *Handler) getObject(ctx context.Context, w http.ResponseWriter, r *http.Request, rc *reqCtx, q url.Values, withBody bool) error {
+// getObject serves GetObject (withBody) and HeadObject. The body is
+// opened, and positioned at the range, here; the reply streams it once
+// the call is recorded.
+func (h *Handler) getObject(ctx context.Context, w *reply, r *http.Request, rc *reqCtx, q url.Values, withBody bool) error {
 	if _, err := h.ownedBucket(ctx, rc); err != nil {
 		return err
 	}
@@ -65,7 +66,11 @@ func (h *Handler) getObject(ctx context.Context, w http.ResponseWriter, r *http.
 		return fmt.Errorf("get %q/%q: %w", rc.bucket, rc.key, err)
 	}
 	if body != nil {
-		defer body.Close()
+		defer func() {
+			if body != nil {
+				body.Close()
+			}
+		}()
 	}
 	rc.objectSize = obj.Size
 
@@ -87,6 +92,16 @@ func (h *Handler) getObject(ctx context.Context, w http.ResponseWriter, r *http.
 		return newErr(http.StatusRequestedRangeNotSatisfiable, codeInvalidRange,
 			"The requested range is not satisfiable").
 			with("RangeRequested", r.Header.Get("Range")).with("ActualObjectSize", strconv.FormatInt(obj.Size, 10))
+	}
+	if withBody && start > 0 {
+		if s, ok := body.(io.Seeker); ok {
+			_, err = s.Seek(start, io.SeekStart)
+		} else {
+			_, err = io.CopyN(io.Discard, body, start)
+		}
+		if err != nil {
+			return fmt.Errorf("get %q/%q: skip to byte %d: %w", rc.bucket, rc.key, start, err)
+		}
 	}
 	ct := obj.ContentType
 	if ct == "" {
@@ -111,26 +126,9 @@ func (h *Handler) getObject(ctx context.Context, w http.ResponseWriter, r *http.
 	}
 	hdr.Set("Content-Length", strconv.FormatInt(length, 10))
 	w.WriteHeader(status)
-	if !withBody {
-		return nil
-	}
-	if start > 0 {
-		if s, ok := body.(io.Seeker); ok {
-			_, err = s.Seek(start, io.SeekStart)
-		} else {
-			_, err = io.CopyN(io.Discard, body, start)
-		}
-	}
-	if err == nil {
-		_, err = io.CopyN(w, body, length)
-	}
-	if err != nil {
-		// The status line is out; all that can be done is to log and
-		// cut the response short, which the client sees as a short body.
-		// Usually the client went away.
-		h.log.WarnContext(ctx, "s3 get object: body copy failed",
-			slog.String(logKeyRequestID, rc.id), slog.String(logKeyPath, r.URL.Path), slog.Any(logKeyErr, err))
-		panic(http.ErrAbortHandler)
+	if withBody {
+		w.streamBody(body, length)
+		body = nil // the reply closes it
 	}
 	return nil
 }
@@ -271,6 +269,7 @@ func (h *Handler) putObject(ctx context.Context, w http.ResponseWriter, r *http.
 			return err
 		}
 	}
+	rc.bytesIn = int64(len(body))
 	if int64(len(body)) > h.maxObj {
 		return errEntityTooLarge(int64(len(body)), h.maxObj)
 	}

@@ -775,6 +775,14 @@ func TestAWSChunkedUpload(t *testing.T) {
 		if _, ok := got.obj.Metadata["content-encoding"]; ok {
 			t.Errorf("content encoding leaked into metadata")
 		}
+		// The record counts the decoded payload (s3-events.md §2.2).
+		evs := e.events.take()
+		if len(evs) != 1 || !bytes.Contains(evs[0].Raw, fmt.Appendf(nil, `"bytesTransferredIn":%d,`, len(body))) {
+			t.Errorf("%s: %d records, want one with bytesTransferredIn %d", algo, len(evs), len(body))
+			for _, ev := range evs {
+				t.Logf("%s", ev.Raw)
+			}
+		}
 	}
 
 	raw := "5\r\nhello\r\n0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n"
@@ -794,12 +802,13 @@ func TestAWSChunkedUpload(t *testing.T) {
 func TestNewOptions(t *testing.T) {
 	auth := identity.NewAuthenticator(nil, sigv4.Options{})
 	for name, opts := range map[string]s3api.Options{
-		"no auth":      {Store: newFakeStore()},
-		"no store":     {Auth: auth},
-		"negative max": {Auth: auth, Store: newFakeStore(), MaxObjectBytes: -1},
+		"no auth":      {Store: newFakeStore(), Events: &recorder{}},
+		"no store":     {Auth: auth, Events: &recorder{}},
+		"no events":    {Auth: auth, Store: newFakeStore()},
+		"negative max": {Auth: auth, Store: newFakeStore(), Events: &recorder{}, MaxObjectBytes: -1},
 		// Beyond S3's 5 GiB single PUT; near MaxInt64 the read limits
 		// would overflow and uploads be stored empty.
-		"huge max": {Auth: auth, Store: newFakeStore(), MaxObjectBytes: math.MaxInt64},
+		"huge max": {Auth: auth, Store: newFakeStore(), Events: &recorder{}, MaxObjectBytes: math.MaxInt64},
 	} {
 		if _, err := s3api.New(opts); err == nil {
 			t.Errorf("%s: New succeeded", name)

@@ -63,6 +63,9 @@ func (c credential) scope() string {
 func parseAuthorization(h string) (authorization, error) {
 	h = strings.Trim(h, " ")
 	alg, rest, _ := strings.Cut(h, " ")
+	if alg == "AWS" {
+		return authorization{}, signatureV2()
+	}
 	if alg != algorithm {
 		return authorization{}, incomplete("Authorization header requires the '" + algorithm +
 			"' algorithm (AWS Signature Version 4); other authorization schemes are not supported.")

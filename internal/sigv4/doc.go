@@ -40,18 +40,21 @@
 //
 // Query-string presigned requests (X-Amz-Algorithm, X-Amz-Credential,
 // X-Amz-Date, X-Amz-Expires, X-Amz-SignedHeaders, X-Amz-Signature) are
-// accepted for service s3 only. Their payload is UNSIGNED-PAYLOAD, the
-// date may not be in the future beyond MaxSkew, and they fail with
-// [ErrExpired] once X-Amz-Expires (at most a week) has passed.
+// accepted for service s3 only. Their payload is UNSIGNED-PAYLOAD; one
+// dated more than MaxSkew in the future fails with [ErrNotYetValid], and
+// they fail with [ErrExpired] once X-Amz-Expires (at most a week) has
+// passed.
 //
 // # Errors
 //
 // Every authentication failure is an [*Error]: its Message reads like the
 // message AWS sends, and it wraps one sentinel that callers branch on with
 // [errors.Is]: [ErrMissingAuth], [ErrIncomplete], [ErrUnknownKey],
-// [ErrSignatureMismatch], [ErrExpired]. Each sentinel's documentation
-// names the AWS error code it corresponds to; the api package owns the
-// mapping to the wire.
+// [ErrSignatureMismatch], [ErrExpired]. Two refinements wrap one of those
+// in turn, for callers that answer them differently: [ErrNotYetValid]
+// (an [ErrExpired]) and [ErrSignatureV2] (an [ErrIncomplete]). Each
+// sentinel's documentation names the AWS error code it corresponds to;
+// the edges (api, s3api) own the mapping to the wire.
 //
 // # Not supported
 //
@@ -61,8 +64,10 @@
 //     have been checked.
 //   - Signed aws-chunked uploads (X-Amz-Content-Sha256
 //     STREAMING-AWS4-HMAC-SHA256-PAYLOAD and the other signed STREAMING-*
-//     modes, whose chunks carry their own signatures), SigV4A
-//     (AWS4-ECDSA-P256-SHA256), and SigV2 fail with [ErrIncomplete].
+//     modes, whose chunks carry their own signatures) and SigV4A
+//     (AWS4-ECDSA-P256-SHA256) fail with [ErrIncomplete]; Signature
+//     Version 2, in the Authorization header or the query string, with
+//     [ErrSignatureV2].
 //   - Path normalisation for non-S3 services (removing "." and ".."
 //     segments): the CloudTrail paths are "/" and "/PutAuditEvents".
 package sigv4

@@ -2,12 +2,14 @@ package sigv4
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 )
 
 // Sentinel errors. Every authentication failure returned by [Verifier.Verify]
-// is an [*Error] that wraps exactly one of them; branch with [errors.Is].
+// is an [*Error] that wraps exactly one of the first five; branch with
+// [errors.Is]. The last two refine ErrExpired and ErrIncomplete.
 // The comments name the AWS error code each one corresponds to, which the
 // api package maps to the wire.
 var (
@@ -48,11 +50,30 @@ var (
 	// always send a Date response header: SDKs correct their clock from it
 	// and retry.
 	ErrExpired = errors.New("sigv4: signature expired")
+
+	// ErrNotYetValid means a presigned URL's X-Amz-Date is more than
+	// [Options.MaxSkew] after the server clock: the URL is not valid yet.
+	// It wraps [ErrExpired], so callers that do not tell the two apart
+	// answer it as a clock problem; S3 answers AccessDenied "Request is
+	// not valid yet". The client's clock is ahead, or the URL was made
+	// with a start time in the future; do not retry before that time.
+	ErrNotYetValid = fmt.Errorf("%w: presigned request not valid yet", ErrExpired)
+
+	// ErrSignatureV2 means the request is signed with AWS Signature
+	// Version 2 (an "Authorization: AWS AccessKeyId:Signature" header, or
+	// AWSAccessKeyId, Signature and Expires query parameters), which
+	// OpenTrail does not accept. It wraps [ErrIncomplete], so callers that
+	// do not tell the two apart answer it as a malformed signature; S3
+	// answers InvalidRequest "The authorization mechanism you have
+	// provided is not supported. Please use AWS4-HMAC-SHA256.", as in the
+	// regions that accept only Signature Version 4. The client must be
+	// configured to sign with Signature Version 4.
+	ErrSignatureV2 = fmt.Errorf("%w: signature version 2", ErrIncomplete)
 )
 
 // Error is an authentication failure. Message is the human-readable text,
 // phrased like AWS's so it can go on the wire unchanged; Err is the sentinel
-// it wraps.
+// it wraps (ErrNotYetValid and ErrSignatureV2 wrap a sentinel in turn).
 type Error struct {
 	// Err is one of the package's sentinel errors.
 	Err error
@@ -75,6 +96,7 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // Messages used with the sentinels, worded as AWS words them.
 const (
+	msgSignatureV2       = "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256."
 	msgMissingAuth       = "Missing Authentication Token"
 	msgUnknownKey        = "The security token included in the request is invalid."
 	msgSignatureMismatch = "The request signature we calculated does not match the signature you provided. " +
@@ -83,6 +105,8 @@ const (
 )
 
 func incomplete(msg string) *Error { return &Error{Err: ErrIncomplete, Message: msg} }
+
+func signatureV2() *Error { return &Error{Err: ErrSignatureV2, Message: msgSignatureV2} }
 
 func unknownKey() *Error { return &Error{Err: ErrUnknownKey, Message: msgUnknownKey} }
 

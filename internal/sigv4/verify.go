@@ -134,7 +134,9 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (Re
 // when the payload is unsigned). A header-signed request that declares no
 // hash is an ErrIncomplete error: use Verify.
 func (v *Verifier) VerifyHeaders(ctx context.Context, r *http.Request) (Result, error) {
-	if len(r.Header.Values("X-Amz-Content-Sha256")) == 0 && len(r.Header.Values("Authorization")) > 0 {
+	if len(r.Header.Values("X-Amz-Content-Sha256")) == 0 && len(r.Header.Values("Authorization")) > 0 &&
+		!strings.HasPrefix(strings.TrimLeft(r.Header.Get("Authorization"), " "), "AWS ") {
+		// (A Signature Version 2 header is refused as such by verify.)
 		var rawQuery string
 		if r.URL != nil {
 			rawQuery = r.URL.RawQuery
@@ -175,6 +177,9 @@ func (v *Verifier) verify(ctx context.Context, r *http.Request, body []byte, che
 		s, err = parseHeaderAuth(r, authz[0])
 	case presigned:
 		s, err = parsePresigned(params)
+	case hasParam(params, "AWSAccessKeyId"):
+		// Signature Version 2 query-string authentication.
+		return Result{}, signatureV2()
 	default:
 		return Result{}, &Error{Err: ErrMissingAuth, Message: msgMissingAuth}
 	}
@@ -389,6 +394,10 @@ func checkSignedHeaders(r *http.Request, names []string) string {
 func (v *Verifier) checkTime(s signed) error {
 	now := v.now().UTC()
 	if s.date.After(now.Add(v.maxSkew)) {
+		if s.presigned {
+			return &Error{Err: ErrNotYetValid, Message: "Request is not valid yet: X-Amz-Date " + s.amzDate +
+				" is later than the server time " + formatAmzDate(now) + " plus " + skewText(v.maxSkew) + "."}
+		}
 		return expiredError(s.date, now, v.maxSkew)
 	}
 	if !s.presigned {

@@ -342,9 +342,47 @@ func TestVerifyPresigned(t *testing.T) {
 			request: func(t *testing.T) *http.Request {
 				return presign(t, "s3", path, now.Add(16*time.Minute), goodCreds)
 			},
+			want: sigv4.ErrNotYetValid,
+			msg:  "Request is not valid yet: X-Amz-Date 20261121T061600Z is later than the server time 20261121T060000Z plus 15 min.",
+		},
+		{
+			name: "not yet current counts as expired",
+			request: func(t *testing.T) *http.Request {
+				return presign(t, "s3", path, now.Add(16*time.Minute), goodCreds)
+			},
 			want: sigv4.ErrExpired,
-			msg: "Signature not yet current: 20261121T061600Z is still later than 20261121T061500Z " +
-				"(20261121T060000Z + 15 min.)",
+		},
+		{
+			name: "ahead within the skew",
+			request: func(t *testing.T) *http.Request {
+				// Valid: the signature is checked, and the secret is wrong.
+				return presign(t, "s3", path, now.Add(14*time.Minute), aws.Credentials{AccessKeyID: accessKeyID, SecretAccessKey: "x"})
+			},
+			want: sigv4.ErrSignatureMismatch,
+		},
+		{
+			name: "signature version 2",
+			request: func(t *testing.T) *http.Request {
+				r, err := http.NewRequest(http.MethodGet, "http://objects.example:9000/bucket/key?AWSAccessKeyId="+accessKeyID+
+					"&Expires=1795238400&Signature=vjbyPxybdZaNmGa%2ByT272YEAiv4%3D", nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return r
+			},
+			want: sigv4.ErrSignatureV2,
+			msg:  "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.",
+		},
+		{
+			name: "signature version 2 is incomplete",
+			request: func(t *testing.T) *http.Request {
+				r, err := http.NewRequest(http.MethodGet, "http://objects.example:9000/bucket/key?AWSAccessKeyId=x&Signature=y&Expires=1", nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return r
+			},
+			want: sigv4.ErrIncomplete,
 		},
 		{
 			name: "wrong secret",
@@ -527,6 +565,17 @@ func TestVerifyFailures(t *testing.T) {
 			signer: signer{service: "cloudtrail-data"},
 			change: func(r *http.Request, body []byte) []byte { r.URL.Path = "/PutAuditEvent"; return body },
 			want:   sigv4.ErrSignatureMismatch,
+		},
+		{
+			name:   "signature version 2 header",
+			req:    lookupEvents,
+			signer: ct,
+			change: func(r *http.Request, body []byte) []byte {
+				r.Header.Set("Authorization", "AWS "+accessKeyID+":frJIUN8DYpKDtOLCwo//yllqDzg=")
+				return body
+			},
+			want: sigv4.ErrSignatureV2,
+			msg:  "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.",
 		},
 		{
 			name:   "method tampered",
@@ -753,4 +802,17 @@ func TestVerifyDoesNotConsumeBody(t *testing.T) {
 	if diff := cmp.Diff(lookupEvents.body, got); diff != "" {
 		t.Errorf("body after Verify (-want +got):\n%s", diff)
 	}
+}
+
+// A Signature Version 2 request declares no payload hash; VerifyHeaders
+// still names the signature version rather than the missing header.
+func TestVerifyHeadersSignatureV2(t *testing.T) {
+	r, err := http.NewRequest(http.MethodGet, "http://objects.example:9000/bucket/key", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Header.Set("Date", now.Format(http.TimeFormat))
+	r.Header.Set("Authorization", "AWS "+accessKeyID+":frJIUN8DYpKDtOLCwo//yllqDzg=")
+	_, err = newVerifier().VerifyHeaders(t.Context(), r)
+	checkError(t, err, sigv4.ErrSignatureV2, "")
 }
