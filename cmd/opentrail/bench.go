@@ -619,7 +619,7 @@ func phaseLookup(ctx context.Context, f benchFlags, log *slog.Logger) (phaseResu
 		add(cttypes.LookupAttributeKeyUsername, s.Username)
 		add(cttypes.LookupAttributeKeyEventSource, s.EventSource)
 		add(cttypes.LookupAttributeKeyAccessKeyId, s.AccessKeyID)
-		for _, res := range s.Resources {
+		for _, res := range s.LookupResources {
 			add(cttypes.LookupAttributeKeyResourceType, res.ResourceType)
 			add(cttypes.LookupAttributeKeyResourceName, res.ResourceName)
 		}

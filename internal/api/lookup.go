@@ -179,13 +179,13 @@ func (h *Handler) lookupEvents(ctx context.Context, caller identity.Caller, in *
 			EventTime:       awsjson.NewTime(ev.EventTime),
 			EventSource:     ev.EventSource,
 			Username:        ev.Username,
-			Resources:       make([]lookupResource, 0, len(ev.Resources)),
+			Resources:       make([]lookupResource, 0, len(ev.LookupResources)),
 			CloudTrailEvent: string(ev.Raw),
 		}
 		if ev.ReadOnly != nil {
 			e.ReadOnly = strconv.FormatBool(*ev.ReadOnly)
 		}
-		for _, r := range ev.Resources {
+		for _, r := range ev.LookupResources {
 			e.Resources = append(e.Resources, lookupResource{ResourceType: r.ResourceType, ResourceName: r.ResourceName})
 		}
 		out.Events = append(out.Events, e)

@@ -220,6 +220,23 @@ func TestS3DataEventsDelivered(t *testing.T) {
 			t.Errorf("LookupEvents EventName=%s found %d events", data, len(out.Events))
 		}
 	}
+	// S3's LookupEvents Resources are the bucket by name (s3-events.md
+	// §2): CreateBucket, whose record has no resources, is found by it.
+	out, err = ct.LookupEvents(ctx, &cloudtrail.LookupEventsInput{LookupAttributes: []cttypes.LookupAttribute{
+		{AttributeKey: cttypes.LookupAttributeKeyResourceName, AttributeValue: aws.String("data-bucket")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var created bool
+	for _, ev := range out.Events {
+		created = created || aws.ToString(ev.EventName) == "CreateBucket"
+		if len(ev.Resources) != 1 || aws.ToString(ev.Resources[0].ResourceType) != "AWS::S3::Bucket" || aws.ToString(ev.Resources[0].ResourceName) != "data-bucket" {
+			t.Errorf("%s Resources = %+v", aws.ToString(ev.EventName), ev.Resources)
+		}
+	}
+	if !created {
+		t.Errorf("LookupEvents ResourceName=data-bucket did not find CreateBucket (%d events)", len(out.Events))
+	}
 }
 
 // A call on another account's bucket is delivered to both accounts'

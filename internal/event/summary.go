@@ -35,7 +35,15 @@ type Summary struct {
 	ReadOnly    *bool
 	Username    string // see DeriveUsername
 	AccessKeyID string
-	Resources   []LookupResource
+	// Resources are the record's resources, each as its type and ARN (or
+	// ARNPrefix): what selectors match resources.type and resources.ARN
+	// against.
+	Resources []LookupResource
+	// LookupResources are LookupEvents' Resources and what its
+	// ResourceType and ResourceName attributes match (event-record.md
+	// §9.3): Resources, except for services with an extractor of their
+	// own (S3: the bucket by name).
+	LookupResources []LookupResource
 	// ErrorCode and RequestID are the record's errorCode and requestID
 	// when they are strings, else "". They are not validated: records
 	// carry whatever their service wrote.
@@ -101,6 +109,7 @@ type summaryDoc struct {
 	RecipientAccountID string
 	ErrorCode          string
 	RequestID          string
+	BucketName         string // requestParameters.bucketName, for S3's Resources
 	UserIdentity       *docIdentity
 	Resources          []docResource
 	InsightDetails     *docInsight
@@ -398,7 +407,7 @@ func decodeStrings(prefix string, obj []byte, names []string, dsts ...*string) e
 var docNames = [...]string{
 	"eventVersion", "eventTime", "eventSource", "eventName", "awsRegion", "eventID",
 	"eventType", "eventCategory", "readOnly", "managementEvent", "recipientAccountId",
-	"userIdentity", "resources", "insightDetails", "errorCode", "requestID",
+	"userIdentity", "resources", "insightDetails", "errorCode", "requestID", "requestParameters",
 }
 
 var (
@@ -434,6 +443,11 @@ func (d *summaryDoc) decode(b []byte) error {
 	// Not validated (see Summary): a value that is not a string is "".
 	d.ErrorCode = lenientString(v[14])
 	d.RequestID = lenientString(v[15])
+	if rp := v[16]; len(rp) > 0 && rp[0] == '{' {
+		var b [1][]byte
+		pick(rp, []string{"bucketName"}, b[:])
+		d.BucketName = lenientString(b[0])
+	}
 	return nil
 }
 
@@ -566,6 +580,18 @@ func summarize(d *summaryDoc) (Summary, error) {
 		s.AccessKeyID = u.AccessKeyID
 		s.Username = DeriveUsername(u.Type, u.UserName, u.ARN, u.InvokedBy)
 	}
+	s.Resources = recordResources(d)
+	s.LookupResources = lookupResources(d, s.Resources)
+	return s, nil
+}
+
+// sourceS3 is the eventSource of Amazon S3's calls.
+const sourceS3 = "s3.amazonaws.com"
+
+// recordResources lists the record's resources, each as its type and ARN
+// (or ARNPrefix); elements with neither are left out.
+func recordResources(d *summaryDoc) []LookupResource {
+	var out []LookupResource
 	for _, r := range d.Resources {
 		name := r.ARN
 		if name == "" {
@@ -574,9 +600,24 @@ func summarize(d *summaryDoc) (Summary, error) {
 		if r.Type == "" && name == "" {
 			continue
 		}
-		s.Resources = append(s.Resources, LookupResource{ResourceType: r.Type, ResourceName: name})
+		out = append(out, LookupResource{ResourceType: r.Type, ResourceName: name})
 	}
-	return s, nil
+	return out
+}
+
+// lookupResources derives LookupEvents' Resources (event-record.md §9.3):
+// the record's resources, except for the services with an extractor of
+// their own. S3's is the bucket by name, from requestParameters.bucketName,
+// so that CreateBucket (whose record has no resources) is found too
+// (s3-events.md §2).
+func lookupResources(d *summaryDoc, recorded []LookupResource) []LookupResource {
+	if d.EventSource == sourceS3 {
+		if d.BucketName == "" {
+			return nil
+		}
+		return []LookupResource{{ResourceType: "AWS::S3::Bucket", ResourceName: d.BucketName}}
+	}
+	return recorded
 }
 
 func deriveCategory(d *summaryDoc) string {

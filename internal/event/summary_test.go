@@ -182,8 +182,20 @@ func TestParse(t *testing.T) {
 		{name: "readOnly false", edits: []edit{set("readOnly", false)}, want: func(s *Summary) { s.ReadOnly = new(false) }},
 		{name: "readOnly absent", edits: []edit{del("readOnly")}, want: func(s *Summary) { s.ReadOnly = nil }},
 		{name: "empty accessKeyId", edits: []edit{setUI("accessKeyId", "")}, want: func(s *Summary) { s.AccessKeyID = "" }},
+		{name: "S3: the bucket by name, from requestParameters",
+			edits: []edit{set("requestParameters", map[string]any{"bucketName": "my-bucket", "Host": "h"}),
+				set("resources", []any{map[string]any{"ARN": "arn:aws:s3:::my-bucket", "type": "AWS::S3::Bucket"}})},
+			want: func(s *Summary) {
+				s.Resources = []LookupResource{{ResourceType: "AWS::S3::Bucket", ResourceName: "arn:aws:s3:::my-bucket"}}
+				s.LookupResources = []LookupResource{{ResourceType: "AWS::S3::Bucket", ResourceName: "my-bucket"}}
+			}},
+		{name: "S3 without a bucket (ListBuckets): no lookup resources",
+			edits: []edit{set("resources", []any{map[string]any{"ARN": "arn:aws:s3:::x", "type": "AWS::S3::Bucket"}})},
+			want: func(s *Summary) {
+				s.Resources = []LookupResource{{ResourceType: "AWS::S3::Bucket", ResourceName: "arn:aws:s3:::x"}}
+			}},
 		{name: "resources: ARN or ARNPrefix, empty elements skipped",
-			edits: []edit{set("resources", []any{
+			edits: []edit{set("eventSource", "ec2.amazonaws.com"), set("resources", []any{
 				map[string]any{"ARN": "arn:aws:s3:::bucket", "accountId": "123456789012", "type": "AWS::S3::Bucket"},
 				map[string]any{"ARNPrefix": "arn:aws:s3:::bucket/logs/", "type": "AWS::S3::Object"},
 				map[string]any{"accountId": "123456789012"},
@@ -192,6 +204,7 @@ func TestParse(t *testing.T) {
 				map[string]any{"ARN": "arn:a", "ARNPrefix": "arn:b", "type": "T"},
 			})},
 			want: func(s *Summary) {
+				s.EventSource = "ec2.amazonaws.com"
 				s.Resources = []LookupResource{
 					{ResourceType: "AWS::S3::Bucket", ResourceName: "arn:aws:s3:::bucket"},
 					{ResourceType: "AWS::S3::Object", ResourceName: "arn:aws:s3:::bucket/logs/"},
@@ -270,6 +283,9 @@ func TestParse(t *testing.T) {
 			}
 			want := baseSummary()
 			tt.want(&want)
+			if want.EventSource != "s3.amazonaws.com" && want.LookupResources == nil {
+				want.LookupResources = want.Resources // no extractor of its own
+			}
 			if diff := cmp.Diff(want, ev.Summary); diff != "" {
 				t.Errorf("Summary (-want +got):\n%s", diff)
 			}
@@ -541,6 +557,10 @@ func refDecode(b []byte) (summaryDoc, error) {
 	}
 	lenient(m["errorCode"], &d.ErrorCode)
 	lenient(m["requestID"], &d.RequestID)
+	var rp map[string]json.RawMessage
+	if json.Unmarshal(m["requestParameters"], &rp) == nil {
+		lenient(rp["bucketName"], &d.BucketName)
+	}
 	ui, err := object(m["userIdentity"])
 	errs = append(errs, err)
 	if ui != nil {

@@ -34,7 +34,7 @@ func mkEvent(t testing.TB, i int, mut func(m map[string]any)) event.Event {
 		"userIdentity": map[string]any{"type": "IAMUser", "userName": fmt.Sprintf("user%d", i%3),
 			"accountId": acct, "accessKeyId": fmt.Sprintf("AKIA%d", i%4), "arn": "arn:aws:iam::123456789012:user/u"},
 		"eventTime":          event.FormatTime(base.Add(time.Duration(i) * time.Second)),
-		"eventSource":        []string{"s3.amazonaws.com", "ec2.amazonaws.com"}[i%2],
+		"eventSource":        []string{"sqs.amazonaws.com", "ec2.amazonaws.com"}[i%2],
 		"eventName":          fmt.Sprintf("Op%d", i%5),
 		"awsRegion":          region,
 		"eventID":            fmt.Sprintf("id-%06d", i),

@@ -522,8 +522,8 @@ func forEachAttr(s *event.Summary, fn func(attr byte, value string) error) error
 			return err
 		}
 	}
-	for i, r := range s.Resources {
-		earlier := s.Resources[:i]
+	for i, r := range s.LookupResources {
+		earlier := s.LookupResources[:i]
 		if r.ResourceType != "" && !slices.ContainsFunc(earlier, func(e event.LookupResource) bool { return e.ResourceType == r.ResourceType }) {
 			if err := fn(AttrResourceType, r.ResourceType); err != nil {
 				return err
