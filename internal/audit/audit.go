@@ -163,13 +163,11 @@ func orNull(v json.RawMessage) json.RawMessage {
 	return v
 }
 
-// Parse encodes rec and validates it into the event the store appends.
+// Parse encodes rec and validates it into the event the store appends,
+// deriving its summary from the typed fields (event.FromRecord) rather
+// than parsing the JSON back.
 func Parse(rec event.Record) (event.Event, error) {
-	raw, err := json.Marshal(rec)
-	if err != nil {
-		return event.Event{}, fmt.Errorf("encode %s record: %w", rec.EventName, err)
-	}
-	ev, err := event.Parse(raw)
+	ev, err := event.FromRecord(&rec)
 	if err != nil {
 		return event.Event{}, fmt.Errorf("%s record: %w", rec.EventName, err)
 	}

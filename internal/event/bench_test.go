@@ -69,3 +69,38 @@ func BenchmarkRecordRoundTrip(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRecordToEvent compares the two ways an edge turns the record
+// it built into the event it appends: encode then Parse back (the old
+// way), or FromRecord (encode, summary from the typed fields).
+func BenchmarkRecordToEvent(b *testing.B) {
+	recs := realSet(b, "invictus")
+	typed := make([]Record, 0, len(recs))
+	for _, r := range recs {
+		var rec Record
+		if json.Unmarshal(r.raw, &rec) == nil && len(rec.Extra) == 0 {
+			typed = append(typed, rec)
+		}
+	}
+	b.Run("marshal+Parse", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			for i := range typed {
+				raw, _ := json.Marshal(&typed[i])
+				if _, err := Parse(raw); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+	b.Run("FromRecord", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			for i := range typed {
+				if _, err := FromRecord(&typed[i]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+}

@@ -443,12 +443,19 @@ func (d *summaryDoc) decode(b []byte) error {
 	// Not validated (see Summary): a value that is not a string is "".
 	d.ErrorCode = lenientString(v[14])
 	d.RequestID = lenientString(v[15])
-	if rp := v[16]; len(rp) > 0 && rp[0] == '{' {
-		var b [1][]byte
-		pick(rp, []string{"bucketName"}, b[:])
-		d.BucketName = lenientString(b[0])
-	}
+	d.BucketName = bucketNameOf(v[16])
 	return nil
+}
+
+// bucketNameOf returns the bucketName string member of a requestParameters
+// value, or "".
+func bucketNameOf(rp []byte) string {
+	if len(rp) == 0 || rp[0] != '{' {
+		return ""
+	}
+	var b [1][]byte
+	pick(rp, []string{"bucketName"}, b[:])
+	return lenientString(b[0])
 }
 
 // lenientString decodes a string member value; anything else is "".
