@@ -73,10 +73,12 @@ func Check(root string) Report {
 	if _, err := datadir.ReadTokenKey(root); err != nil {
 		r.problem("%v", err)
 	}
+	accounts := -1
 	if ids, err := identity.Open(root); err != nil {
 		r.problem("%v; fix the file (the message names the member) or restore it", err)
 	} else {
-		r.line("accounts: %d", len(ids.Accounts()))
+		accounts = len(ids.Accounts())
+		r.line("accounts: %d", accounts)
 	}
 
 	// The followers' checkpoints, then the WAL, which must still hold
@@ -87,7 +89,11 @@ func Check(root string) Report {
 	}
 	after := map[string]int{} // WAL records after each checkpoint
 	var invalid int
-	wr, err := wal.Check(filepath.Join(root, datadir.WALDir), func(rec wal.Record) {
+	var seen uint64
+	for _, st := range states {
+		seen = max(seen, st.checkpoint)
+	}
+	wr, err := wal.CheckSeen(filepath.Join(root, datadir.WALDir), seen, func(rec wal.Record) {
 		for name, st := range states {
 			if rec.Seq > st.checkpoint {
 				after[name]++
@@ -132,6 +138,9 @@ func Check(root string) Report {
 	if wr.Next > 0 {
 		last = wr.Next - 1
 	}
+	if accounts == 0 && last > 0 {
+		r.problem("%v", errNoAccounts(root))
+	}
 	if wr.Records == 0 {
 		r.line("WAL: no records (every follower has released everything)")
 	} else {
@@ -159,14 +168,32 @@ func Check(root string) Report {
 }
 
 // Seen returns the highest sequence number any follower of the event log
-// in the stopped data directory root has processed (for a WAL repair,
-// which must never hand those out again).
+// in the stopped data directory root has processed durably (for a WAL
+// repair, which must never hand those out again, and for opening the WAL,
+// which must not cut them as a torn tail). It reads only checkpoints.
 func Seen(root string) uint64 {
 	var seen uint64
 	for _, name := range datadir.Followers {
-		seen = max(seen, followerChecks[name](root).checkpoint)
+		seen = max(seen, followerCheckpoints[name](root))
 	}
 	return seen
+}
+
+// followerCheckpoints reads each follower's durable checkpoint, cheaply.
+var followerCheckpoints = map[string]func(root string) uint64{
+	datadir.HistoryFollower: func(root string) uint64 {
+		o := index.DefaultOptions()
+		o.ReadOnly = true
+		ix, err := index.Open(filepath.Join(root, datadir.IndexDir), o)
+		if err != nil {
+			return 0
+		}
+		defer ix.Close()
+		return ix.Checkpoint()
+	},
+	datadir.DeliveryFollower: func(root string) uint64 {
+		return delivery.Check(filepath.Join(root, datadir.DeliveryDir)).Checkpoint
+	},
 }
 
 // checkHistory reads event history's index without changing it.

@@ -86,9 +86,6 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 	if d.ids, err = identity.Open(cfg.DataDir); err != nil {
 		return nil, err
 	}
-	if d.account, d.created, err = d.ids.CreateDefault(cfg.AccountID); err != nil {
-		return nil, err
-	}
 	key, replaced, err := d.dir.TokenKey()
 	if err != nil {
 		return nil, err
@@ -113,7 +110,14 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 	so.Logger = log
 	so.Registerer = reg
 	so.Followers = datadir.Followers
+	so.Seen = max(d.history.Checkpoint(), delivery.Check(d.dir.Path(datadir.DeliveryDir)).Checkpoint)
 	if d.store, err = store.Open(d.dir.Path(datadir.EventsDir), so); err != nil {
+		return nil, err
+	}
+	if d.ids.Empty() && cfg.AccountID == "" && d.store.Head() > 0 {
+		return nil, errNoAccounts(cfg.DataDir)
+	}
+	if d.account, d.created, err = d.ids.CreateDefault(cfg.AccountID); err != nil {
 		return nil, err
 	}
 	d.follow = &followers{log: log, store: d.store, list: []follower{historyEntry(d.history)}}
@@ -162,6 +166,13 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 		return nil, fmt.Errorf("listen on %s: %w (is another server using the port? pick another with --listen)", cfg.Listen, err)
 	}
 	return d, nil
+}
+
+// errNoAccounts is a data directory that holds events but no accounts
+// (accounts.json missing or emptied): creating a fresh account would hide
+// that the keys are gone.
+func errNoAccounts(dir string) error {
+	return fmt.Errorf("%s holds events but %s has no accounts (missing or emptied): the access keys are lost; restore it from a backup, or start with --account-id ID to create a new key for an account", dir, filepath.Join(dir, datadir.AccountsFile))
 }
 
 // Addr is the address the server listens on.

@@ -43,16 +43,14 @@ type followers struct {
 	failed  <-chan struct{} // closed when a follower fails
 }
 
-// start registers every follower with the store at its checkpoint and runs
-// them until stop. A follower that returns an error cancels the others;
-// Failed is then closed and stop returns the error.
-func (fs *followers) start() error {
+// register registers every follower with the store at its checkpoint, so
+// a checkpoint the log cannot serve (behind it, or ahead of it) is refused
+// before anything runs.
+func (fs *followers) register() error {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	ctx, cancel := context.WithCancel(context.Background())
-	fs.cancel = cancel
 	head := fs.store.Head()
-	for _, e := range fs.list {
+	for _, e := range fs.list[len(fs.running):] {
 		ck, err := e.checkpoint(head)
 		if err != nil {
 			return fmt.Errorf("%s: %w", e.name, err)
@@ -64,10 +62,27 @@ func (fs *followers) start() error {
 			}
 		}
 		if err != nil {
-			return fmt.Errorf("%s: %w", e.name, err)
+			return fmt.Errorf("%s: %w; `opentrail fsck` says more", e.name, err)
 		}
 		fs.running = append(fs.running, f)
 	}
+	return nil
+}
+
+// start runs the registered followers until stop. A follower that returns
+// an error cancels the others; Failed is then closed and stop returns the
+// error.
+func (fs *followers) start() error {
+	if err := fs.register(); err != nil {
+		return err
+	}
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if fs.group != nil {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	fs.cancel = cancel
 	g, gctx := errgroup.WithContext(ctx)
 	fs.group, fs.failed = g, gctx.Done()
 	for i, e := range fs.list {
@@ -96,12 +111,9 @@ func (fs *followers) Failed() <-chan struct{} {
 func (fs *followers) stop() error {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	if fs.cancel == nil {
-		return nil
-	}
-	fs.cancel()
 	var err error
-	if fs.group != nil {
+	if fs.cancel != nil {
+		fs.cancel()
 		err = fs.group.Wait()
 	}
 	for _, f := range fs.running {

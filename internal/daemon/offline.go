@@ -67,6 +67,7 @@ func OpenOffline(dir string, o OfflineOptions) (off *Offline, err error) {
 	}
 	so.Logger, so.Registerer = o.Logger, o.Registerer
 	so.Followers = append([]string{datadir.HistoryFollower}, held...)
+	so.Seen = Seen(dir)
 	if o.Dedupe {
 		so.Dedupe = off.History
 	}

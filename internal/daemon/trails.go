@@ -92,7 +92,7 @@ func (d *Daemon) openTrails(reg prometheus.Registerer) error {
 			return d.delivery.Run(ctx, deps)
 		},
 	})
-	return nil
+	return d.follow.register()
 }
 
 func anyLogging(c *catalog.Catalog) bool {

@@ -78,7 +78,7 @@ func (s *Store) Follow(name string, after uint64, opt FollowOptions) (*Follower,
 		return nil, fmt.Errorf("store: follower %q is already registered", name)
 	}
 	if after > s.acked {
-		return nil, fmt.Errorf("store: follower %q checkpoint %d is ahead of the log's head %d; the data directory does not match the follower's state", name, after, s.acked)
+		return nil, fmt.Errorf("store: follower %q checkpoint %d is ahead of the log's head %d: the WAL lost records the follower had processed (damaged or cut), or its state comes from another data directory; `opentrail fsck --repair` records the lost range", name, after, s.acked)
 	}
 	if first := s.firstSeq.Load(); after+1 < first && after < s.acked {
 		return nil, fmt.Errorf("%w: follower %q is at %d, the log starts at %d", ErrFollowerBehind, name, after, first)

@@ -44,6 +44,10 @@ type Options struct {
 	// Dedupe answers which events are already stored, for appends with
 	// AppendOptions.SkipDuplicates; without it such appends fail.
 	Dedupe Deduper
+	// Seen is the highest seq the followers' durable checkpoints name:
+	// Open refuses to cut a torn WAL tail that would end the log at or
+	// below it (wal.Options.Seen).
+	Seen   uint64
 	Logger *slog.Logger
 	// Registerer receives the store's metrics; nil registers none.
 	Registerer prometheus.Registerer
@@ -156,7 +160,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	wo := wal.DefaultOptions()
-	wo.SegmentSize, wo.Logger = opts.SegmentSize, opts.Logger
+	wo.SegmentSize, wo.Logger, wo.Seen = opts.SegmentSize, opts.Logger, opts.Seen
 	w, err := wal.Open(filepath.Join(dir, "wal"), wo)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)

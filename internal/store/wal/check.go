@@ -147,11 +147,39 @@ func (p *plan) note(format string, a ...any) {
 // reads every segment whole. visit, if not nil, gets every event record in
 // sequence order.
 func Check(dir string, visit func(Record)) (*Report, error) {
+	return CheckSeen(dir, 0, visit)
+}
+
+// CheckSeen is Check for a WAL whose records up to seen some follower has
+// already processed (Options.Seen): a torn tail that would take the log
+// back to or below seen holds acknowledged records, so it is a problem,
+// not a fix.
+func CheckSeen(dir string, seen uint64, visit func(Record)) (*Report, error) {
 	p, err := examine(dir, visit)
 	if err != nil {
 		return nil, err
 	}
+	p.seenCheck(seen)
 	return &p.rep, nil
+}
+
+// seenCheck turns a torn-tail cut that would lose records some follower
+// processed (seq <= seen) into a problem: those records were acknowledged.
+func (p *plan) seenCheck(seen uint64) {
+	if p.torn == nil || seen < p.rep.Next || p.rep.Next == 0 {
+		return
+	}
+	t := p.torn
+	for i, f := range p.rep.Fixes {
+		if strings.HasPrefix(f, "cut the torn tail") {
+			p.rep.Fixes = append(p.rep.Fixes[:i:i], p.rep.Fixes[i+1:]...)
+			break
+		}
+	}
+	seg := segPath(p.dir, p.chain[len(p.chain)-1].First)
+	p.problem(probDamage, p.chain[len(p.chain)-1].First, seg, t.off,
+		fmt.Errorf("%v, and no valid record after it: the segment ends early, but records up to %d were processed by a follower, so this is lost acknowledged data, not a torn tail (the log would end at %d)", t.err, seen, p.rep.Next-1))
+	p.torn = nil
 }
 
 // examine is the one check behind Open, Check and Repair. It reads every

@@ -40,7 +40,11 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 type Options struct {
 	// SegmentSize is the size at which a new segment is started.
 	SegmentSize int64
-	Logger      *slog.Logger
+	// Seen is the highest seq some follower of the log has processed, if
+	// known: a torn tail whose cut would end the log at or below it holds
+	// acknowledged records, and Open refuses instead of cutting it.
+	Seen   uint64
+	Logger *slog.Logger
 }
 
 // DefaultOptions returns the defaults: 32 MiB segments.
@@ -143,6 +147,7 @@ func Open(dir string, opts Options) (*WAL, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open wal: %w", err)
 	}
+	p.seenCheck(opts.Seen)
 	if err := p.refusal(); err != nil {
 		return nil, err
 	}
