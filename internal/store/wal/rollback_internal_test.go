@@ -3,6 +3,7 @@ package wal
 import (
 	"errors"
 	"io"
+	"os"
 	"syscall"
 	"testing"
 )
@@ -136,4 +137,53 @@ func TestRotationFailureKeepsTheLog(t *testing.T) {
 	if seqs := readSeqs(t, dir); uint64(len(seqs)) != kept+5 {
 		t.Fatalf("read %d records, want %d", len(seqs), kept+5)
 	}
+}
+
+// A tail cut that would end the log below what a follower processed holds
+// acknowledged records: Open refuses without changing a byte, and
+// CheckSeen reports it; with nothing seen beyond the tail it is cut.
+func TestTornTailBelowSeenIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	w, err := Open(dir, DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(entries(0, 20)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	path := segPath(dir, 1)
+	b, _ := os.ReadFile(path)
+	cut := len(b) - 10 // inside record 20
+	if err := os.WriteFile(path, b[:cut], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o := DefaultOptions()
+	o.Seen = 20 // a follower had processed record 20
+	if _, err := Open(dir, o); err == nil {
+		t.Fatal("Open cut a tail holding a record a follower had processed")
+	}
+	if after, _ := os.ReadFile(path); len(after) != cut {
+		t.Fatalf("the refused Open changed the segment: %d bytes, was %d", len(after), cut)
+	}
+	rep, err := CheckSeen(dir, 20, nil)
+	if err != nil || len(rep.Problems) != 1 || len(rep.Fixes) != 0 {
+		t.Fatalf("CheckSeen = %+v, %v; want one problem and no fix", rep, err)
+	}
+	rep, err = CheckSeen(dir, 19, nil)
+	if err != nil || len(rep.Problems) != 0 || len(rep.Fixes) != 1 {
+		t.Fatalf("CheckSeen(19) = %+v, %v; want the torn tail as a fix", rep, err)
+	}
+	o.Seen = 19
+	w, err = Open(dir, o)
+	if err != nil {
+		t.Fatalf("Open with nothing seen beyond the tail: %v", err)
+	}
+	if w.NextSeq() != 20 {
+		t.Fatalf("NextSeq = %d after the cut, want 20", w.NextSeq())
+	}
+	w.Close()
 }
