@@ -6,14 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 
 	"github.com/opentrail/opentrail/internal/config"
 	"github.com/opentrail/opentrail/internal/daemon"
 	"github.com/opentrail/opentrail/internal/datadir"
-	"github.com/opentrail/opentrail/internal/identity"
-	"github.com/opentrail/opentrail/internal/importer"
 	"github.com/opentrail/opentrail/internal/store/fileutil"
 )
 
@@ -66,46 +63,7 @@ Flags:`)
 		return err
 	}
 	defer func() { err = errors.Join(err, dir.Close()) }()
-	sum, err := importInto(ctx, dir, retention.v, fs.Args(), c.stderr, log)
+	sum, err := daemon.Import(ctx, dir, fs.Args(), daemon.ImportOptions{RetentionDays: retention.v, Progress: c.stderr, Logger: log})
 	sum.Print(c.stdout)
 	return err
-}
-
-// importInto imports paths into the open data directory dir and closes the
-// store, so that every event is indexed when it returns.
-func importInto(ctx context.Context, dir *datadir.Dir, retention *int, paths []string, progress io.Writer, log *slog.Logger) (sum importer.Summary, err error) {
-	change, err := datadir.ResolveSettings(dir.Root(), retention)
-	if err != nil {
-		return sum, err
-	}
-	settings := change.To
-	ids, err := identity.Open(dir.Root())
-	if err != nil {
-		return sum, err
-	}
-	// A logging trail delivers what is imported when the server next
-	// starts; OpenOffline keeps the WAL for it until then.
-	off, err := daemon.OpenOffline(dir.Root(), daemon.OfflineOptions{Retention: settings.Retention(), Dedupe: true, Logger: log})
-	if err != nil {
-		return sum, err
-	}
-	if change.Changed() {
-		if err := dir.SaveSettings(settings); err != nil {
-			return sum, errors.Join(err, off.Close())
-		}
-	}
-	defer func() { err = errors.Join(err, off.Close()) }()
-	// Duplicates are checked against event history: let it catch up with
-	// what the log holds (a previous run's tail) first.
-	if err := off.History.WaitCaughtUp(ctx); err != nil {
-		return sum, err
-	}
-	return importer.Run(ctx, paths, importer.Options{
-		Appender:        off.Store,
-		Accounts:        ids,
-		Progress:        progress,
-		Retention:       settings.Retention(),
-		CredentialsPath: dir.Path(datadir.CredentialsFile),
-		Logger:          log,
-	})
 }

@@ -6,7 +6,6 @@
 //
 //	opentrail serve    [--data-dir DIR] [--listen ADDR] ...
 //	opentrail import   [--data-dir DIR] PATH...
-//	opentrail bench    [--events N] ...
 //	opentrail fsck     [--data-dir DIR]
 //	opentrail validate-logs --trail-arn ARN --start-time T [--end-time T] ...
 //	opentrail version
@@ -50,7 +49,6 @@ func commands(stdout, stderr io.Writer) []command {
 	return []command{
 		&serveCmd{stdout: stdout, stderr: stderr},
 		&importCmd{stdout: stdout, stderr: stderr},
-		&benchCmd{stdout: stdout, stderr: stderr},
 		&fsckCmd{stdout: stdout, stderr: stderr},
 		&validateCmd{stdout: stdout, stderr: stderr},
 		&versionCmd{stdout: stdout},

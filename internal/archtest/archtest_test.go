@@ -56,10 +56,14 @@ var allowed = map[string][]string{
 	"internal/daemon": {"internal/api", "internal/config", "internal/datadir", "internal/identity", "internal/sigv4", "internal/store", "internal/history", "internal/store/fileutil",
 		"internal/event", "internal/store/index", "internal/store/wal",
 		"internal/catalog", "internal/delivery", "internal/keyring", "internal/notify", "internal/objstore",
-		"internal/objstore/fsbucket", "internal/objstore/s3", "internal/s3api"},
+		"internal/objstore/fsbucket", "internal/objstore/s3", "internal/s3api", "internal/importer"},
 	"cmd/opentrail": {"internal/config", "internal/datadir", "internal/daemon", "internal/event", "internal/identity", "internal/importer", "internal/history",
 		"internal/logfile", "internal/store", "internal/store/fileutil", "internal/store/index", "internal/store/wal",
 		"internal/validate", "internal/layout"},
+	// The benchmark harness, a command apart from the product binary: it
+	// drives the daemon and the event store directly.
+	"cmd/opentrail-bench": {"internal/config", "internal/daemon", "internal/datadir", "internal/event", "internal/history",
+		"internal/identity", "internal/logfile", "internal/sdktest", "internal/store"},
 	// Test support and tools, below or beside the layers.
 	"internal/archtest": {},
 	"internal/sdktest":  {},

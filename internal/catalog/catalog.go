@@ -128,27 +128,24 @@ func (t *Trail) DigestEpoch() time.Time {
 	return t.StartLoggingTime
 }
 
-// Clone returns a deep copy.
+// Clone returns an exact deep copy: every slice and pointer is copied,
+// nil and empty slices stay as they are, and nothing is normalized (no
+// selector default is filled in), so the copy equals t field by field and
+// shares no memory with it.
 func (t Trail) Clone() Trail {
-	t.Selectors = cloneSet(t.Selectors)
-	t.InsightSelectors = slices.Clone(t.InsightSelectors)
+	t.Selectors = t.Selectors.Clone()
+	t.InsightSelectors = slices.Clone(t.InsightSelectors) // nil stays nil
 	for i := range t.InsightSelectors {
 		t.InsightSelectors[i].EventCategories = slices.Clone(t.InsightSelectors[i].EventCategories)
 	}
 	t.Tags = slices.Clone(t.Tags)
+	for i, tag := range t.Tags {
+		if tag.Value != nil {
+			v := *tag.Value
+			t.Tags[i].Value = &v
+		}
+	}
 	return t
-}
-
-func cloneSet(s selector.Set) selector.Set {
-	b, err := json.Marshal(s)
-	if err != nil {
-		return s
-	}
-	var out selector.Set
-	if json.Unmarshal(b, &out) != nil {
-		return s
-	}
-	return out
 }
 
 // file is the JSON document.
@@ -256,7 +253,10 @@ func (c *Catalog) Create(t Trail) (Trail, error) {
 	}
 	c.gen++
 	t.Generation = c.gen
-	t = t.Clone()
+	t, err := persisted(t)
+	if err != nil {
+		return Trail{}, err
+	}
 	c.trails[arn] = &t
 	if err := c.saveLocked(); err != nil {
 		delete(c.trails, arn)
@@ -313,12 +313,32 @@ func (c *Catalog) Update(arn string, fn func(*Trail) error) (Trail, error) {
 	}
 	c.gen++
 	t.Generation = c.gen
+	t, err := persisted(t)
+	if err != nil {
+		return Trail{}, err
+	}
 	c.trails[arn] = &t
 	if err := c.saveLocked(); err != nil {
 		c.trails[arn] = old
 		return Trail{}, err
 	}
 	return t.Clone(), nil
+}
+
+// persisted returns t as trails.json holds it and Open reads it back: the
+// JSON encoding fills in selector defaults and drops empty lists. The
+// catalog keeps every trail in this form, so a trail reads the same before
+// and after a restart; [Trail.Clone] copies it exactly.
+func persisted(t Trail) (Trail, error) {
+	b, err := json.Marshal(t)
+	if err != nil {
+		return Trail{}, fmt.Errorf("catalog: encode trail %s: %w", t.ARN(), err)
+	}
+	var out Trail
+	if err := json.Unmarshal(b, &out); err != nil {
+		return Trail{}, fmt.Errorf("catalog: decode trail %s: %w", t.ARN(), err)
+	}
+	return out, nil
 }
 
 // Delete removes the trail.

@@ -1,8 +1,11 @@
 // Package daemon builds every OpenTrail component from a configuration and
 // owns their lifecycle: it takes the data directory's lock, opens the
 // accounts and the event store, serves the API, and shuts down in reverse
-// order (HTTP, followers, store) under a deadline. It is the only package
-// that knows the concrete types; cmd/opentrail is its only importer.
+// order (HTTP, followers, store) under a deadline. [OpenOffline] opens the
+// event store and history for processes that add events without serving
+// them, and [Import] loads log files through it. It is the only package
+// that knows the concrete types; its importers are the commands:
+// cmd/opentrail and the benchmark harness cmd/opentrail-bench.
 package daemon
 
 import (

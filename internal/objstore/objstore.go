@@ -7,7 +7,10 @@
 //
 // Consumers declare the few methods they call (delivery puts objects and
 // checks buckets; the S3 front end lists and reads); [Store] is the full
-// set an implementation provides.
+// set an implementation provides. PutIfAbsent is the conditional create
+// (S3's If-None-Match: *) that lets several writers share a bucket: an
+// immutable object is written once, and a writer that gets [ErrExists]
+// compares the bytes there with its own.
 package objstore
 
 import (
@@ -40,6 +43,13 @@ var (
 	// ErrUnavailable: the store did not answer, or answered that it is
 	// busy or failing (5xx, SlowDown); retrying later may succeed.
 	ErrUnavailable = errors.New("objstore: store unavailable")
+	// ErrExists: PutIfAbsent found an object at the key and wrote nothing
+	// (S3 PreconditionFailed, HTTP 412, to If-None-Match: *). The object
+	// there may be this very write, made by an earlier attempt whose
+	// answer was lost: compare its bytes with the body to decide whether
+	// the write already happened, and treat different bytes as a conflict
+	// with another writer.
+	ErrExists = errors.New("objstore: an object exists at the key")
 )
 
 // Object describes a stored object.
@@ -70,7 +80,8 @@ type BucketOptions struct {
 	Owner  string // account id; kept by stores that track owners
 }
 
-// PutOptions are the properties of an object written by Put.
+// PutOptions are the properties of an object written by Put or
+// PutIfAbsent.
 type PutOptions struct {
 	ContentType string
 	// Metadata is written as x-amz-meta-<key> headers; keys MUST be
@@ -101,6 +112,12 @@ type Store interface {
 	// Put writes the whole object; it replaces an existing one. It
 	// returns only once the object is durable.
 	Put(ctx context.Context, bucket, key string, body []byte, opt PutOptions) error
+	// PutIfAbsent is Put that creates the object only if no object
+	// exists at the key (S3's If-None-Match: *), and returns ErrExists,
+	// writing nothing, if one does. The check and the write MUST be one
+	// atomic step: of concurrent PutIfAbsent calls for a key, at most one
+	// succeeds, and none after a Put of the key has returned.
+	PutIfAbsent(ctx context.Context, bucket, key string, body []byte, opt PutOptions) error
 	// Get returns the object's body and description; the caller closes
 	// the body.
 	Get(ctx context.Context, bucket, key string) (io.ReadCloser, Object, error)

@@ -42,8 +42,11 @@
 //     (EntityTooLarge beyond); x-amz-meta-* (names lowercased, 2 KB in
 //     all), Content-Type, canned x-amz-acl, SSE-KMS headers passed to the
 //     store; Content-MD5 and x-amz-checksum-{crc32,crc32c,crc64nvme,
-//     sha1,sha256} verified (BadDigest); If-None-Match: * and If-Match
-//     (checked, then written: not atomic). aws-chunked bodies are
+//     sha1,sha256} verified (BadDigest); If-None-Match: * creates the
+//     object only if the key is free, checked and written atomically by
+//     the store (412 PreconditionFailed with <Condition>If-None-Match,
+//     as S3 answers; an ETag value is NotImplemented); If-Match is
+//     checked, then written (not atomic). aws-chunked bodies are
 //     decoded in the STREAMING-UNSIGNED-PAYLOAD-TRAILER mode SDKs use
 //     over HTTPS, with the trailing checksum verified (every trailer
 //     declared in x-amz-trailer must be present).

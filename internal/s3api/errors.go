@@ -112,6 +112,13 @@ func errNotImplemented(what string) *s3Error {
 			"trail delivery and the aws CLI's s3 commands need.", what)
 }
 
+// errPreconditionFailed is S3's answer to a conditional request whose
+// condition (the header named, e.g. If-None-Match) does not hold.
+func errPreconditionFailed(condition string) *s3Error {
+	return newErr(http.StatusPreconditionFailed, codePreconditionFailed,
+		"At least one of the pre-conditions you specified did not hold").with("Condition", condition)
+}
+
 func errMethodNotAllowed(method, resource string) *s3Error {
 	return newErr(http.StatusMethodNotAllowed, codeMethodNotAllowed,
 		"The specified method is not allowed against this resource.").
@@ -194,6 +201,8 @@ func wireError(err error, r *http.Request) (e *s3Error, internal bool) {
 	case errors.Is(err, objstore.ErrBucketExists):
 		return newErr(http.StatusConflict, codeBucketAlreadyOwnedByYou,
 			"Your previous request to create the named bucket succeeded and you already own it."), false
+	case errors.Is(err, objstore.ErrExists):
+		return errPreconditionFailed("If-None-Match"), false
 	case errors.Is(err, objstore.ErrAccessDenied):
 		return errAccessDenied(), false
 	case errors.Is(err, objstore.ErrInvalidBucketName):

@@ -50,6 +50,10 @@ type Store interface {
 	HeadBucket(ctx context.Context, bucket string) (objstore.Bucket, error)
 	ListBuckets(ctx context.Context) ([]objstore.Bucket, error)
 	Put(ctx context.Context, bucket, key string, body []byte, opt objstore.PutOptions) error
+	// PutIfAbsent serves PutObject with If-None-Match: *; it MUST check
+	// and write atomically and return objstore.ErrExists when an object
+	// exists at the key.
+	PutIfAbsent(ctx context.Context, bucket, key string, body []byte, opt objstore.PutOptions) error
 	Get(ctx context.Context, bucket, key string) (io.ReadCloser, objstore.Object, error)
 	Head(ctx context.Context, bucket, key string) (objstore.Object, error)
 	List(ctx context.Context, bucket, prefix, after string, max int) (objstore.ListPage, error)

@@ -110,6 +110,14 @@ func (s *fakeStore) ListBuckets(context.Context) ([]objstore.Bucket, error) {
 }
 
 func (s *fakeStore) Put(_ context.Context, bucket, key string, body []byte, opt objstore.PutOptions) error {
+	return s.put(bucket, key, body, opt, false)
+}
+
+func (s *fakeStore) PutIfAbsent(_ context.Context, bucket, key string, body []byte, opt objstore.PutOptions) error {
+	return s.put(bucket, key, body, opt, true)
+}
+
+func (s *fakeStore) put(bucket, key string, body []byte, opt objstore.PutOptions, ifAbsent bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b, err := s.bucket(bucket)
@@ -118,6 +126,9 @@ func (s *fakeStore) Put(_ context.Context, bucket, key string, body []byte, opt 
 	}
 	if key == "" {
 		return objstore.ErrInvalidKey
+	}
+	if _, ok := b.objects[key]; ok && ifAbsent {
+		return fmt.Errorf("put %q: %w", key, objstore.ErrExists)
 	}
 	sum := md5.Sum(body)
 	md := map[string]string{}

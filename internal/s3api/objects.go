@@ -288,7 +288,8 @@ func (h *Handler) putObject(ctx context.Context, w http.ResponseWriter, r *http.
 	if err != nil {
 		return err
 	}
-	if err := h.checkPutPreconditions(ctx, r.Header, rc); err != nil {
+	ifAbsent, err := h.checkPutPreconditions(ctx, r.Header, rc)
+	if err != nil {
 		return err
 	}
 	opt := objstore.PutOptions{ContentType: r.Header.Get("Content-Type"), Metadata: md, ACL: acl}
@@ -296,8 +297,14 @@ func (h *Handler) putObject(ctx context.Context, w http.ResponseWriter, r *http.
 		opt.SSEKMSKeyID = r.Header.Get("X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id")
 		opt.SSEContext = r.Header.Get("X-Amz-Server-Side-Encryption-Context")
 	}
-	err = h.store.Put(ctx, rc.bucket, rc.key, body, opt)
+	if ifAbsent {
+		err = h.store.PutIfAbsent(ctx, rc.bucket, rc.key, body, opt)
+	} else {
+		err = h.store.Put(ctx, rc.bucket, rc.key, body, opt)
+	}
 	switch {
+	case errors.Is(err, objstore.ErrExists):
+		return errPreconditionFailed("If-None-Match")
 	case errors.Is(err, objstore.ErrNoSuchBucket):
 		return errNoSuchBucket(rc.bucket)
 	case errors.Is(err, objstore.ErrInvalidKey):
@@ -316,37 +323,36 @@ func (h *Handler) putObject(ctx context.Context, w http.ResponseWriter, r *http.
 	return nil
 }
 
-// checkPutPreconditions honours If-None-Match: * (write only if absent)
-// and If-Match on PutObject. The check and the write are not atomic.
-func (h *Handler) checkPutPreconditions(ctx context.Context, hdr http.Header, rc *reqCtx) error {
+// checkPutPreconditions evaluates If-None-Match and If-Match on
+// PutObject. If-None-Match: * alone is left to the store, which checks and
+// writes in one atomic step (ifAbsent: write with PutIfAbsent). If-Match
+// is checked here against the object's ETag, then written: not atomic.
+// With both headers, the object's existence fails one of them, so
+// nothing is written conditionally without the store's check.
+func (h *Handler) checkPutPreconditions(ctx context.Context, hdr http.Header, rc *reqCtx) (ifAbsent bool, err error) {
 	inm, im := hdr.Get("If-None-Match"), hdr.Get("If-Match")
-	if inm == "" && im == "" {
-		return nil
-	}
 	if inm != "" && inm != "*" {
-		return errNotImplemented("If-None-Match with an ETag on PutObject")
+		return false, errNotImplemented("If-None-Match with an ETag on PutObject")
+	}
+	if im == "" {
+		return inm == "*", nil
 	}
 	obj, err := h.store.Head(ctx, rc.bucket, rc.key)
 	exists := err == nil
 	switch {
 	case errors.Is(err, objstore.ErrNoSuchKey):
 	case err != nil:
-		return fmt.Errorf("head %q/%q: %w", rc.bucket, rc.key, err)
+		return false, fmt.Errorf("head %q/%q: %w", rc.bucket, rc.key, err)
 	}
-	if inm == "*" && exists {
-		return newErr(http.StatusPreconditionFailed, codePreconditionFailed,
-			"At least one of the pre-conditions you specified did not hold").with("Condition", "If-None-Match")
+	switch {
+	case inm == "*" && exists:
+		return false, errPreconditionFailed("If-None-Match")
+	case !exists:
+		return false, errNoSuchKey(rc.bucket, rc.key)
+	case !etagListMatches(im, quoteETag(obj.ETag)):
+		return false, errPreconditionFailed("If-Match")
 	}
-	if im != "" {
-		if !exists {
-			return errNoSuchKey(rc.bucket, rc.key)
-		}
-		if !etagListMatches(im, quoteETag(obj.ETag)) {
-			return newErr(http.StatusPreconditionFailed, codePreconditionFailed,
-				"At least one of the pre-conditions you specified did not hold").with("Condition", "If-Match")
-		}
-	}
-	return nil
+	return false, nil
 }
 
 // userMetadata collects x-amz-meta-* headers, names lowercased and

@@ -3,6 +3,7 @@ package selector
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 )
 
 // ReadWriteType values of a basic [EventSelector].
@@ -132,6 +133,52 @@ func (f *FieldSelector) operators() [6]struct {
 type Set struct {
 	EventSelectors         []EventSelector         `json:"EventSelectors,omitempty"`
 	AdvancedEventSelectors []AdvancedEventSelector `json:"AdvancedEventSelectors,omitempty"`
+}
+
+// Clone returns an exact deep copy of s: every slice and pointer is
+// copied, nil stays nil and an empty slice stays empty, and no default is
+// filled in, so the copy is equal to s field by field and shares no memory
+// with it.
+func (s Set) Clone() Set {
+	return Set{
+		EventSelectors:         cloneSlice(s.EventSelectors, EventSelector.clone),
+		AdvancedEventSelectors: cloneSlice(s.AdvancedEventSelectors, AdvancedEventSelector.clone),
+	}
+}
+
+func (s EventSelector) clone() EventSelector {
+	if s.IncludeManagementEvents != nil {
+		v := *s.IncludeManagementEvents
+		s.IncludeManagementEvents = &v
+	}
+	s.DataResources = cloneSlice(s.DataResources, func(d DataResource) DataResource {
+		d.Values = slices.Clone(d.Values)
+		return d
+	})
+	s.ExcludeManagementEventSources = slices.Clone(s.ExcludeManagementEventSources)
+	return s
+}
+
+func (s AdvancedEventSelector) clone() AdvancedEventSelector {
+	s.FieldSelectors = cloneSlice(s.FieldSelectors, func(f FieldSelector) FieldSelector {
+		f.Equals, f.StartsWith, f.EndsWith = slices.Clone(f.Equals), slices.Clone(f.StartsWith), slices.Clone(f.EndsWith)
+		f.NotEquals, f.NotStartsWith, f.NotEndsWith = slices.Clone(f.NotEquals), slices.Clone(f.NotStartsWith), slices.Clone(f.NotEndsWith)
+		return f
+	})
+	return s
+}
+
+// cloneSlice copies s, each element through clone; nil stays nil and an
+// empty slice stays empty.
+func cloneSlice[T any](s []T, clone func(T) T) []T {
+	if s == nil {
+		return nil
+	}
+	out := make([]T, len(s))
+	for i, v := range s {
+		out[i] = clone(v)
+	}
+	return out
 }
 
 // Default returns the selectors of a trail created without any: one basic

@@ -5,7 +5,8 @@
 //
 // [Open] takes an exclusive lock on the directory and finishes any Put a
 // crash interrupted; [Store] implements [objstore.Store] and is safe for
-// concurrent use. Put returns once the object and its metadata are durable.
+// concurrent use. Put returns once the object and its metadata are durable;
+// PutIfAbsent checks that the key is free and publishes under one lock.
 package fsbucket
 
 import (

@@ -245,8 +245,8 @@ func TestForeignFilesAndOrphans(t *testing.T) {
 }
 
 // writeCommit leaves a committed, unpublished Put in .tmp, as a crash after
-// step 2 would.
-func writeCommit(t *testing.T, root, bucket, key, body string, metaDone bool) {
+// step 2 would; with ifAbsent, a PutIfAbsent.
+func writeCommit(t *testing.T, root, bucket, key, body string, metaDone, ifAbsent bool) {
 	t.Helper()
 	dir := filepath.Join(root, ".tmp", "crash.commit")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -255,6 +255,9 @@ func writeCommit(t *testing.T, root, bucket, key, body string, metaDone bool) {
 	m, _ := json.Marshal(metaFile{Version: 1, Bucket: bucket, Key: key, Size: int64(len(body)), ETag: `"x"`,
 		LastModified: time.Now().UTC(), ContentType: "text/plain", Metadata: map[string]string{"v": body}})
 	files := map[string][]byte{tmpBody: []byte(body), tmpTarget: m}
+	if ifAbsent {
+		files[tmpIfAbsent] = nil
+	}
 	if metaDone {
 		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, ".meta", "objects", bucket, key)), 0o755); err != nil {
 			t.Fatal(err)
@@ -283,7 +286,7 @@ func TestRecovery(t *testing.T) {
 				t.Fatal(err)
 			}
 			s.Close()
-			writeCommit(t, root, b, "k/v", "new body", metaDone)
+			writeCommit(t, root, b, "k/v", "new body", metaDone, false)
 			// A half-written Put and a stray file are discarded.
 			if err := os.MkdirAll(filepath.Join(root, ".tmp", "half.partial"), 0o755); err != nil {
 				t.Fatal(err)
@@ -305,6 +308,88 @@ func TestRecovery(t *testing.T) {
 				t.Errorf(".tmp after recovery holds %d entries", len(entries))
 			}
 		})
+	}
+}
+
+// TestRecoveryIfAbsent: a PutIfAbsent interrupted after its commit is
+// rolled forward only while its key is free, so it never replaces an
+// object another Put published before the crash.
+func TestRecoveryIfAbsent(t *testing.T) {
+	tests := []struct {
+		name     string
+		taken    bool // an object "old" exists at the key
+		metaDone bool // the crash came after the metadata rename
+		bodyDone bool // ... and after the body rename
+		want     string
+	}{
+		{name: "key free, nothing published", want: "new body"},
+		{name: "key free, metadata published", metaDone: true, want: "new body"},
+		{name: "key free, body published", metaDone: true, bodyDone: true, want: "new body"},
+		{name: "key taken", taken: true, want: "old"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			s := open(t, root)
+			b := newBucket(t, s)
+			ctx := t.Context()
+			if tc.taken {
+				if err := s.Put(ctx, b, "k/v", []byte("old"), objstore.PutOptions{Metadata: map[string]string{"v": "old"}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s.Close()
+			writeCommit(t, root, b, "k/v", "new body", tc.metaDone, true)
+			if tc.bodyDone {
+				entry := filepath.Join(root, ".tmp", "crash.commit")
+				if err := os.MkdirAll(filepath.Join(root, b, "k"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Rename(filepath.Join(entry, tmpBody), filepath.Join(root, b, "k", "v")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s = open(t, root)
+			rc, obj, err := s.Get(ctx, b, "k/v")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(rc)
+			rc.Close()
+			if string(body) != tc.want || obj.Metadata["v"] != tc.want {
+				t.Errorf("after recovery: body %q metadata %v, want %q", body, obj.Metadata, tc.want)
+			}
+			if entries, _ := os.ReadDir(filepath.Join(root, ".tmp")); len(entries) != 0 {
+				t.Errorf(".tmp after recovery holds %d entries", len(entries))
+			}
+		})
+	}
+}
+
+// TestPutIfAbsentLeavesNothing: a refused PutIfAbsent leaves no journal
+// entry, and the journal marks a conditional Put while it is in flight
+// only (a published object has no trace of it).
+func TestPutIfAbsentLeavesNothing(t *testing.T) {
+	root := t.TempDir()
+	s := open(t, root)
+	b := newBucket(t, s)
+	ctx := t.Context()
+	if err := s.PutIfAbsent(ctx, b, "k", []byte("one"), objstore.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	err := s.PutIfAbsent(ctx, b, "k", []byte("two"), objstore.PutOptions{})
+	if !errors.Is(err, objstore.ErrExists) {
+		t.Fatalf("second PutIfAbsent: %v, want ErrExists", err)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(root, ".tmp")); len(entries) != 0 {
+		t.Errorf(".tmp holds %d entries", len(entries))
+	}
+	// An empty directory left at the key's path by a crash is no object.
+	if err := os.Mkdir(filepath.Join(root, b, "d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutIfAbsent(ctx, b, "d", []byte("file"), objstore.PutOptions{}); err != nil {
+		t.Errorf("PutIfAbsent over an empty directory: %v", err)
 	}
 }
 

@@ -37,9 +37,10 @@ type metaFile struct {
 
 // Names of the files in a .tmp/<id>.partial or .commit directory.
 const (
-	tmpBody   = "body"
-	tmpMeta   = "meta"
-	tmpTarget = "target" // a copy of meta: says where body goes once meta has moved
+	tmpBody     = "body"
+	tmpMeta     = "meta"
+	tmpTarget   = "target"   // a copy of meta: says where body goes once meta has moved
+	tmpIfAbsent = "ifabsent" // empty; present for PutIfAbsent: publish only if the key is free
 )
 
 // bodyPath and metaPath map a key to its files. The key must be valid.
@@ -53,6 +54,19 @@ func (s *Store) metaPath(bucket, key string) string {
 
 // Put writes the object durably; it replaces an existing one.
 func (s *Store) Put(ctx context.Context, bucket, key string, body []byte, opt objstore.PutOptions) error {
+	return s.put(ctx, bucket, key, body, opt, false)
+}
+
+// PutIfAbsent writes the object durably if no object exists at the key,
+// else returns objstore.ErrExists and writes nothing. The existence check
+// and the publishing renames happen under the namespace lock, so of
+// concurrent creators of a key exactly one succeeds.
+func (s *Store) PutIfAbsent(ctx context.Context, bucket, key string, body []byte, opt objstore.PutOptions) error {
+	return s.put(ctx, bucket, key, body, opt, true)
+}
+
+// put is Put, or PutIfAbsent when ifAbsent.
+func (s *Store) put(ctx context.Context, bucket, key string, body []byte, opt objstore.PutOptions, ifAbsent bool) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("put object: %w", err)
 	}
@@ -63,9 +77,13 @@ func (s *Store) Put(ctx context.Context, bucket, key string, body []byte, opt ob
 		return fmt.Errorf("put object %s: %w", bucket, err)
 	}
 	wrap := func(err error) error { return fmt.Errorf("put object %s/%s: %w", bucket, truncate(key), err) }
-	// Fail early on a conflicting path; publish checks again under the lock.
+	// Fail early on a conflicting path or an existing object; publish
+	// checks again under the lock.
 	s.ns.RLock()
 	err := s.checkTree(bucket, key)
+	if err == nil && ifAbsent {
+		err = s.checkAbsent(bucket, key)
+	}
 	s.ns.RUnlock()
 	if err != nil {
 		return wrap(err)
@@ -111,6 +129,11 @@ func (s *Store) Put(ctx context.Context, bucket, key string, body []byte, opt ob
 	}
 	for _, name := range []string{tmpMeta, tmpTarget} {
 		if err := writeSynced(filepath.Join(partial, name), metaJSON, time.Time{}); err != nil {
+			return wrap(errors.Join(err, os.RemoveAll(partial)))
+		}
+	}
+	if ifAbsent {
+		if err := writeSynced(filepath.Join(partial, tmpIfAbsent), nil, time.Time{}); err != nil {
 			return wrap(errors.Join(err, os.RemoveAll(partial)))
 		}
 	}
@@ -208,11 +231,36 @@ func isEmptyDir(dir string) (bool, error) {
 	return len(names) == 0, err
 }
 
+// checkAbsent returns objstore.ErrExists when an object exists at key:
+// a regular file at its body path, reached through real directories, as
+// Get would find it. Callers hold ns (shared is enough) and have checked
+// the tree.
+func (s *Store) checkAbsent(bucket, key string) error {
+	if !realDirs(s.root, keyDirs(bucket, key)) {
+		return nil
+	}
+	fi, err := os.Lstat(s.bodyPath(bucket, key))
+	switch {
+	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR):
+		return nil
+	case err != nil:
+		return err
+	case fi.Mode().IsRegular():
+		return fmt.Errorf("key %q: %w", truncate(key), objstore.ErrExists)
+	}
+	return nil
+}
+
 // publish moves a committed Put into place: metadata first, then the body.
-// It returns the directories that gained entries, to be fsynced. Callers
-// hold ns exclusively.
+// A conditional create (an ifabsent file in the entry) whose body is still
+// in the entry publishes only if no object exists at the key, else it
+// returns objstore.ErrExists. It returns the directories that gained
+// entries, to be fsynced. Callers hold ns exclusively.
 func (s *Store) publish(commit, bucket, key string) ([]string, error) {
 	if err := s.checkTree(bucket, key); err != nil {
+		return nil, err
+	}
+	if err := s.checkCondition(commit, bucket, key); err != nil {
 		return nil, err
 	}
 	body, meta := s.bodyPath(bucket, key), s.metaPath(bucket, key)
@@ -246,11 +294,30 @@ func (s *Store) publish(commit, bucket, key string) ([]string, error) {
 	if err := os.Rename(filepath.Join(commit, tmpBody), body); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	if err := os.Remove(filepath.Join(commit, tmpTarget)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
+	for _, name := range []string{tmpTarget, tmpIfAbsent} {
+		if err := os.Remove(filepath.Join(commit, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
 	}
 	dirty = append(dirty, filepath.Dir(meta), filepath.Dir(body))
 	return dirty, nil
+}
+
+// checkCondition applies a journal entry's ifabsent condition: when the
+// entry still holds its body, an existing object at the key fails it.
+// (An entry whose body has moved passed the check before a crash.)
+func (s *Store) checkCondition(commit, bucket, key string) error {
+	if _, err := os.Lstat(filepath.Join(commit, tmpIfAbsent)); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if _, err := os.Lstat(filepath.Join(commit, tmpBody)); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	return s.checkAbsent(bucket, key)
 }
 
 // mkdirs creates the parent directories of base/rel (rel '/'-separated) and
@@ -295,7 +362,11 @@ func (s *Store) recover() error {
 	for _, e := range entries {
 		p := filepath.Join(s.tmpDir, e.Name())
 		if strings.HasSuffix(e.Name(), ".commit") && e.IsDir() {
-			if err := s.rollForward(p); err != nil {
+			switch err := s.rollForward(p); {
+			case errors.Is(err, objstore.ErrExists):
+				s.log.Info("embedded buckets: dropping an interrupted conditional put: an object exists at its key",
+					"dir", p, "err", err)
+			case err != nil:
 				s.log.Warn("embedded buckets: dropping an interrupted put", "dir", p, "err", err)
 			}
 		}

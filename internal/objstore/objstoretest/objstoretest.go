@@ -50,6 +50,8 @@ func Run(t *testing.T, newStore func(t *testing.T) objstore.Store) {
 		{"Missing", testMissing},
 		{"LargeObject", testLargeObject},
 		{"ConcurrentPuts", testConcurrentPuts},
+		{"PutIfAbsent", testPutIfAbsent},
+		{"ConcurrentPutIfAbsent", testConcurrentPutIfAbsent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -531,6 +533,111 @@ func testConcurrentPuts(t *testing.T, s objstore.Store) {
 		body, obj := get(t, s, bucket, k)
 		if string(body) != k || obj.Metadata["k"] != k {
 			t.Errorf("Get(%q) = %q with metadata %v", k, body, obj.Metadata)
+		}
+	}
+}
+
+func testPutIfAbsent(t *testing.T, s objstore.Store) {
+	ctx := t.Context()
+	bucket := newBucket(t, s)
+	ignoreTime := cmpopts.IgnoreFields(objstore.Object{}, "LastModified")
+	first := []byte(`{"digest":"first"}`)
+	opt := objstore.PutOptions{ContentType: "application/json", Metadata: map[string]string{"signature": "01"}}
+	if err := s.PutIfAbsent(ctx, bucket, "d/digest.json.gz", first, opt); err != nil {
+		t.Fatalf("PutIfAbsent of a free key: %v", err)
+	}
+	want := objstore.Object{Key: "d/digest.json.gz", Size: int64(len(first)), ETag: etag(first),
+		ContentType: "application/json", Metadata: map[string]string{"signature": "01"}}
+	check := func(what string) {
+		t.Helper()
+		body, obj := get(t, s, bucket, "d/digest.json.gz")
+		if !bytes.Equal(body, first) {
+			t.Errorf("%s: body %q, want %q", what, body, first)
+		}
+		if diff := cmp.Diff(want, obj, ignoreTime); diff != "" {
+			t.Errorf("%s: object (-want +got):\n%s", what, diff)
+		}
+	}
+	check("after PutIfAbsent")
+
+	// Neither other bytes nor the same bytes replace the object.
+	for _, body := range [][]byte{[]byte("second writer"), first} {
+		err := s.PutIfAbsent(ctx, bucket, "d/digest.json.gz", body, objstore.PutOptions{Metadata: map[string]string{"signature": "02"}})
+		wantErr(t, fmt.Sprintf("PutIfAbsent(%q) over an object", body), err, objstore.ErrExists)
+		if errors.Is(err, objstore.ErrUnavailable) {
+			t.Errorf("PutIfAbsent over an object: %v also matches ErrUnavailable (a retry cannot help)", err)
+		}
+	}
+	check("after refused PutIfAbsents")
+
+	// An object made by Put counts too; a deleted one does not.
+	put(t, s, bucket, "plain", []byte("by Put"), objstore.PutOptions{})
+	err := s.PutIfAbsent(ctx, bucket, "plain", []byte("x"), objstore.PutOptions{})
+	wantErr(t, "PutIfAbsent over an object made by Put", err, objstore.ErrExists)
+	if body, _ := get(t, s, bucket, "plain"); string(body) != "by Put" {
+		t.Errorf("object made by Put now holds %q", body)
+	}
+	if err := s.Delete(ctx, bucket, "plain"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutIfAbsent(ctx, bucket, "plain", []byte("again"), objstore.PutOptions{}); err != nil {
+		t.Errorf("PutIfAbsent after Delete: %v", err)
+	}
+	if body, _ := get(t, s, bucket, "plain"); string(body) != "again" {
+		t.Errorf("PutIfAbsent after Delete: object holds %q", body)
+	}
+
+	// A key below or beside an object is a different key.
+	for _, k := range []string{"d/digest.json", "d/digest.json.gz2", "e/digest.json.gz"} {
+		if err := s.PutIfAbsent(ctx, bucket, k, []byte(k), objstore.PutOptions{}); err != nil {
+			t.Errorf("PutIfAbsent(%q) next to d/digest.json.gz: %v", k, err)
+		}
+	}
+	err = s.PutIfAbsent(ctx, BucketName(t), "k", []byte("x"), objstore.PutOptions{})
+	wantErr(t, "PutIfAbsent in a missing bucket", err, objstore.ErrNoSuchBucket)
+}
+
+// testConcurrentPutIfAbsent races creators of the same keys: for each key
+// exactly one succeeds, every other gets ErrExists, and the object holds
+// the winner's bytes.
+func testConcurrentPutIfAbsent(t *testing.T, s objstore.Store) {
+	bucket := newBucket(t, s)
+	const keys, writers = 6, 8
+	ctx := context.WithoutCancel(t.Context())
+	for k := range keys {
+		key := fmt.Sprintf("race/%d/digest.json.gz", k)
+		var (
+			wg    sync.WaitGroup
+			start = make(chan struct{})
+			errs  = make([]error, writers)
+		)
+		for w := range writers {
+			wg.Go(func() {
+				<-start
+				body := fmt.Appendf(nil, "writer %d of %s", w, key)
+				errs[w] = s.PutIfAbsent(ctx, bucket, key, body, objstore.PutOptions{Metadata: map[string]string{"w": fmt.Sprint(w)}})
+			})
+		}
+		close(start)
+		wg.Wait()
+		winner := -1
+		for w, err := range errs {
+			switch {
+			case err == nil && winner >= 0:
+				t.Errorf("%s: writers %d and %d both created the object", key, winner, w)
+			case err == nil:
+				winner = w
+			case !errors.Is(err, objstore.ErrExists):
+				t.Errorf("%s: writer %d: %v, want nil or ErrExists", key, w, err)
+			}
+		}
+		if winner < 0 {
+			t.Errorf("%s: no writer created the object", key)
+			continue
+		}
+		body, obj := get(t, s, bucket, key)
+		if want := fmt.Sprintf("writer %d of %s", winner, key); string(body) != want || obj.Metadata["w"] != fmt.Sprint(winner) {
+			t.Errorf("%s: object holds %q with metadata %v, want the winner's %q", key, body, obj.Metadata, want)
 		}
 	}
 }

@@ -74,6 +74,9 @@ func sentinel(code string) error {
 		return objstore.ErrAccessDenied
 	case "InvalidBucketName":
 		return objstore.ErrInvalidBucketName
+	case "PreconditionFailed":
+		// Only PutIfAbsent sends a precondition (If-None-Match: *).
+		return objstore.ErrExists
 	case "KeyTooLongError",
 		// versitygw's posix backend, like fsbucket, cannot hold "a" and "a/b".
 		"ObjectParentIsFile", "ExistingObjectIsDirectory":
@@ -97,19 +100,21 @@ func ErrorCode(err error) string {
 
 // transientCodes are S3 error codes that mean "try again later".
 var transientCodes = map[string]bool{
-	"InternalError":             true,
-	"ServiceUnavailable":        true,
-	"SlowDown":                  true,
-	"RequestTimeout":            true,
-	"Throttling":                true,
-	"ThrottlingException":       true,
-	"RequestLimitExceeded":      true,
-	"TooManyRequests":           true,
-	"OperationAborted":          true,
-	"RequestTimeTooSkewed":      false, // a clock to fix, not a wait
-	"BadDigest":                 true,  // the body was damaged in transit
-	"IncompleteBody":            true,
-	"XAmzContentSHA256Mismatch": true,
+	"InternalError":        true,
+	"ServiceUnavailable":   true,
+	"SlowDown":             true,
+	"RequestTimeout":       true,
+	"Throttling":           true,
+	"ThrottlingException":  true,
+	"RequestLimitExceeded": true,
+	"TooManyRequests":      true,
+	"OperationAborted":     true,
+	// A conditional write raced another on the same key; S3 says retry.
+	"ConditionalRequestConflict": true,
+	"RequestTimeTooSkewed":       false, // a clock to fix, not a wait
+	"BadDigest":                  true,  // the body was damaged in transit
+	"IncompleteBody":             true,
+	"XAmzContentSHA256Mismatch":  true,
 }
 
 // IsTransient reports whether err means the store is unreachable or

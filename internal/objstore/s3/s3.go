@@ -258,6 +258,30 @@ func (s *Store) ListBuckets(ctx context.Context) ([]objstore.Bucket, error) {
 // keys, canned ACL, SSE-KMS when a key is set, Content-Type and
 // Content-MD5. It never sets Content-Encoding.
 func (s *Store) Put(ctx context.Context, bucket, key string, body []byte, opt objstore.PutOptions) error {
+	_, err := s.client.PutObject(ctx, putInput(bucket, key, body, opt))
+	return wrap("PutObject", bucket, key, err)
+}
+
+// PutIfAbsent is Put with If-None-Match: *, which the server evaluates
+// atomically with the write. S3 answers an existing key with 412
+// PreconditionFailed (an *Error matching objstore.ErrExists), and a
+// conditional write racing another on the same key with 409
+// ConditionalRequestConflict, which is transient: retry. A server that
+// ignores the header (an S3-compatible store without conditional writes)
+// overwrites; the conformance suite checks that the store honours it.
+//
+// The SDK retries a failed attempt; when the answer to an attempt that
+// wrote is lost, the retry gets ErrExists for the object it wrote itself,
+// which is why callers compare bytes on ErrExists.
+func (s *Store) PutIfAbsent(ctx context.Context, bucket, key string, body []byte, opt objstore.PutOptions) error {
+	in := putInput(bucket, key, body, opt)
+	in.IfNoneMatch = aws.String("*")
+	_, err := s.client.PutObject(ctx, in)
+	return wrap("PutObject", bucket, key, err)
+}
+
+// putInput builds the PutObjectInput of Put and PutIfAbsent.
+func putInput(bucket, key string, body []byte, opt objstore.PutOptions) *s3.PutObjectInput {
 	sum := md5.Sum(body)
 	in := &s3.PutObjectInput{
 		Bucket:        aws.String(bucket),
@@ -285,8 +309,7 @@ func (s *Store) Put(ctx context.Context, bucket, key string, body []byte, opt ob
 			in.SSEKMSEncryptionContext = aws.String(opt.SSEContext)
 		}
 	}
-	_, err := s.client.PutObject(ctx, in)
-	return wrap("PutObject", bucket, key, err)
+	return in
 }
 
 // Get returns the object's body and description.

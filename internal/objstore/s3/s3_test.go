@@ -155,6 +155,37 @@ func TestPutHeaders(t *testing.T) {
 	}
 }
 
+// TestPutIfAbsentHeader: PutIfAbsent is the PutObject of Put plus
+// If-None-Match: *, and Put sends no precondition.
+func TestPutIfAbsentHeader(t *testing.T) {
+	f, url := startFake(t, nil)
+	s := newStore(t, url)
+	opt := objstore.PutOptions{ContentType: "application/json", Metadata: map[string]string{"signature": "abc"}}
+	if err := s.Put(t.Context(), "trail", "d/k", []byte("body"), opt); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutIfAbsent(t.Context(), "trail", "d/k", []byte("body"), opt); err != nil {
+		t.Fatal(err)
+	}
+	reqs := f.requests()
+	if len(reqs) != 2 {
+		t.Fatalf("%d requests, want 2", len(reqs))
+	}
+	for i, want := range []string{"", "*"} {
+		if got := reqs[i].Header.Get("If-None-Match"); got != want {
+			t.Errorf("request %d: If-None-Match %q, want %q", i, got, want)
+		}
+	}
+	for _, h := range []string{"Content-Type", "Content-Md5", "X-Amz-Meta-Signature"} {
+		if reqs[0].Header.Get(h) != reqs[1].Header.Get(h) {
+			t.Errorf("%s: Put sent %q, PutIfAbsent %q", h, reqs[0].Header.Get(h), reqs[1].Header.Get(h))
+		}
+	}
+	if reqs[1].Method != http.MethodPut || reqs[1].Path != "/trail/d/k" || reqs[1].Body != "body" {
+		t.Errorf("PutIfAbsent sent %s %s body %q", reqs[1].Method, reqs[1].Path, reqs[1].Body)
+	}
+}
+
 // TestMetadataKeysOnTheWire checks that metadata header names go out in
 // lower case: servers that keep the case they get would otherwise hand
 // botocore the key "Signature".
@@ -268,6 +299,8 @@ func TestErrorMapping(t *testing.T) {
 		{"ObjectParentIsFile", 409, "ObjectParentIsFile", putOp, objstore.ErrInvalidKey, "ObjectParentIsFile", false},
 		{"SlowDown", 503, "SlowDown", putOp, nil, "SlowDown", true},
 		{"InternalError", 500, "InternalError", putOp, nil, "InternalError", true},
+		{"PreconditionFailed", 412, "PreconditionFailed", putIfAbsentOp, objstore.ErrExists, "PreconditionFailed", false},
+		{"ConditionalRequestConflict", 409, "ConditionalRequestConflict", putIfAbsentOp, objstore.ErrUnavailable, "ConditionalRequestConflict", true},
 		{"head 404", 404, "", headBucketOp, objstore.ErrNoSuchBucket, "NoSuchBucket", false},
 		{"head 403", 403, "", headBucketOp, objstore.ErrAccessDenied, "AccessDenied", false},
 	}
@@ -303,6 +336,10 @@ func TestErrorMapping(t *testing.T) {
 
 func putOp(s *Store) error {
 	return s.Put(context.Background(), "trail", "k", []byte("x"), objstore.PutOptions{})
+}
+
+func putIfAbsentOp(s *Store) error {
+	return s.PutIfAbsent(context.Background(), "trail", "k", []byte("x"), objstore.PutOptions{})
 }
 
 func getOp(s *Store) error {

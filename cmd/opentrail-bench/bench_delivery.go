@@ -35,10 +35,11 @@ import (
 	"github.com/opentrail/opentrail/internal/daemon"
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/identity"
+	"github.com/opentrail/opentrail/internal/sdktest"
 	"github.com/opentrail/opentrail/internal/store"
 )
 
-// The delivery benchmark (opentrail bench --delivery) measures, for each
+// The delivery benchmark (opentrail-bench --delivery) measures, for each
 // bucket store, how long an event takes from its acknowledgement (Append
 // returned: durable) to a log file holding it being listable in the
 // trail's bucket, at a steady event rate. Baselines from the same run: the
@@ -67,19 +68,19 @@ func (c *benchCmd) orchestrateDelivery(ctx context.Context, f benchFlags) error 
 	backends := strings.Split(f.buckets, ",")
 	for _, b := range backends {
 		if !slices.Contains(deliveryBackends, b) {
-			return &usageError{cmd: "bench", msg: fmt.Sprintf("--buckets: unknown store %q (want %s)", b, strings.Join(deliveryBackends, ","))}
+			return &usageError{msg: fmt.Sprintf("--buckets: unknown store %q (want %s)", b, strings.Join(deliveryBackends, ","))}
 		}
 	}
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "opentrail bench --delivery: %d events/s for %gs per bucket store, delivery interval %s, %d CPUs (%s), Go %s, load average %s, work dir %s\n",
+	fmt.Fprintf(c.stdout, "opentrail-bench --delivery: %d events/s for %gs per bucket store, delivery interval %s, %d CPUs (%s), Go %s, load average %s, work dir %s\n",
 		f.rate, f.seconds, f.deliveryInterval, runtime.NumCPU(), cpuModel(), runtime.Version(), loadAvg(), f.dir)
 	results := map[string]phaseResult{}
 	for _, b := range backends {
 		fmt.Fprintf(c.stderr, "bench: phase delivery (%s) ...\n", b)
-		args := []string{"bench", "--phase", "delivery", "--buckets", b, "--dir", f.dir,
+		args := []string{"--phase", "delivery", "--buckets", b, "--dir", f.dir,
 			"--rate", fmt.Sprint(f.rate), "--seconds", fmt.Sprint(f.seconds), "--delivery-interval", f.deliveryInterval.String(),
 			"--concurrency", fmt.Sprint(f.concurrency), "--seed", fmt.Sprint(f.seed)}
 		if f.versitygw != "" {
@@ -162,14 +163,14 @@ func loadAvg() string {
 // log file.
 func phaseDelivery(ctx context.Context, f benchFlags, log *slog.Logger) (phaseResult, error) {
 	if !slices.Contains(deliveryBackends, f.buckets) {
-		return phaseResult{}, &usageError{cmd: "bench", msg: fmt.Sprintf("--phase delivery needs --buckets %s", strings.Join(deliveryBackends, " or "))}
+		return phaseResult{}, &usageError{msg: fmt.Sprintf("--phase delivery needs --buckets %s", strings.Join(deliveryBackends, " or "))}
 	}
 	if f.rate < 1 || f.seconds <= 0 || f.deliveryInterval <= 0 {
-		return phaseResult{}, &usageError{cmd: "bench", msg: "--rate, --seconds and --delivery-interval must be positive"}
+		return phaseResult{}, &usageError{msg: "--rate, --seconds and --delivery-interval must be positive"}
 	}
 	total := int(float64(f.rate) * f.seconds)
 	if total < 1 {
-		return phaseResult{}, &usageError{cmd: "bench", msg: "--rate × --seconds is less than one event"}
+		return phaseResult{}, &usageError{msg: "--rate × --seconds is less than one event"}
 	}
 	dir := filepath.Join(f.dir, "delivery-"+f.buckets)
 	os.RemoveAll(dir)
@@ -226,7 +227,7 @@ func phaseDelivery(ctx context.Context, f benchFlags, log *slog.Logger) (phaseRe
 	defer stopDaemon()
 
 	creds := credentials.NewStaticCredentialsProvider(key.AccessKeyID, key.SecretAccessKey, "")
-	hc := &http.Client{Transport: hideWriteTo{awshttp.NewBuildableClient().GetTransport()}}
+	hc := sdktest.HTTPClient(awshttp.NewBuildableClient().GetTransport())
 	s3URL := d.URL()
 	if vg != nil {
 		s3URL = vg.endpoint

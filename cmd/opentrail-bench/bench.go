@@ -44,12 +44,10 @@ const (
 	benchPerFile = 5000
 )
 
+// benchCmd is the harness; Run parses the command line and runs either
+// the whole benchmark (this process orchestrates, each phase runs in a
+// child process) or, with --phase, one phase.
 type benchCmd struct{ stdout, stderr io.Writer }
-
-func (*benchCmd) Name() string { return "bench" }
-func (*benchCmd) Summary() string {
-	return "measure ingest, import, LookupEvents and disk use against same-run baselines"
-}
 
 type benchFlags struct {
 	events      int
@@ -83,7 +81,7 @@ type phaseResult struct {
 }
 
 func (c *benchCmd) Run(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs := flag.NewFlagSet("opentrail-bench", flag.ContinueOnError)
 	var f benchFlags
 	fs.IntVar(&f.events, "events", 1_000_000, "number of events to generate")
 	fs.StringVar(&f.dir, "dir", "", "work directory (default: a new temporary directory, removed afterwards)")
@@ -101,14 +99,14 @@ func (c *benchCmd) Run(ctx context.Context, args []string) error {
 	fs.StringVar(&f.buckets, "buckets", "embedded,versitygw", "with --delivery: bucket stores to measure, comma-separated: embedded (DATA-DIR/buckets), versitygw (S3-compatible server)")
 	fs.StringVar(&f.versitygw, "versitygw", "", "with --delivery: the versitygw binary (default: $OPENTRAIL_VERSITYGW, .cache/bin/versitygw, $PATH)")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: opentrail bench [flags]\n\nGenerates N CloudTrail events shaped like real ones and measures, each beside a\nbaseline from the same run: durable ingest, import from .json.gz, LookupEvents\nlatency per attribute, bytes on disk per event and peak memory per phase.\n\nWith --delivery it measures instead, per bucket store, the time from an event's\nacknowledgement to its log file in the trail's bucket at --rate events/s.\n\nFlags:")
+		fmt.Fprintln(fs.Output(), "Usage: opentrail-bench [flags]   (from the repository: go run ./cmd/opentrail-bench [flags])\n\nGenerates N CloudTrail events shaped like real ones and measures, each beside a\nbaseline from the same run: durable ingest, import from .json.gz, LookupEvents\nlatency per attribute, bytes on disk per event and peak memory per phase.\n\nWith --delivery it measures instead, per bucket store, the time from an event's\nacknowledgement to its log file in the trail's bucket at --rate events/s.\n\nFlags:")
 		fs.PrintDefaults()
 	}
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlags(fs, args, c.stdout); err != nil {
 		return err
 	}
 	if f.events < 1 {
-		return &usageError{cmd: "bench", msg: "--events must be at least 1"}
+		return &usageError{msg: "--events must be at least 1"}
 	}
 	if f.phase != "" {
 		if f.cpuprofile != "" {
@@ -148,11 +146,11 @@ func (c *benchCmd) orchestrate(ctx context.Context, f benchFlags) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "opentrail bench: %d events, %d CPUs (%s), Go %s, work dir %s\n", f.events, runtime.NumCPU(), cpuModel(), runtime.Version(), f.dir)
+	fmt.Fprintf(c.stdout, "opentrail-bench: %d events, %d CPUs (%s), Go %s, work dir %s\n", f.events, runtime.NumCPU(), cpuModel(), runtime.Version(), f.dir)
 	results := map[string]phaseResult{}
 	for _, ph := range []string{"gen", "decode", "import", "writebase", "ingest", "ingest100", "lookup"} {
 		fmt.Fprintf(c.stderr, "bench: phase %s ...\n", ph)
-		args := []string{"bench", "--phase", ph, "--events", fmt.Sprint(f.events), "--dir", f.dir,
+		args := []string{"--phase", ph, "--events", fmt.Sprint(f.events), "--dir", f.dir,
 			"--concurrency", fmt.Sprint(f.concurrency), "--queries", fmt.Sprint(f.queries), "--seed", fmt.Sprint(f.seed)}
 		if f.cpuprofile != "" {
 			args = append(args, "--cpuprofile", f.cpuprofile)
@@ -255,7 +253,7 @@ func runPhase(ctx context.Context, f benchFlags) (phaseResult, error) {
 		if err != nil {
 			return phaseResult{}, err
 		}
-		sum, err := importInto(ctx, dd, &zero, []string{logs}, nil, quiet)
+		sum, err := daemon.Import(ctx, dd, []string{logs}, daemon.ImportOptions{RetentionDays: &zero, Logger: quiet})
 		if err := errors.Join(err, dd.Close()); err != nil {
 			return phaseResult{}, err
 		}
@@ -301,7 +299,7 @@ func runPhase(ctx context.Context, f benchFlags) (phaseResult, error) {
 	case "delivery":
 		return phaseDelivery(ctx, f, quiet)
 	}
-	return phaseResult{}, &usageError{cmd: "bench", msg: fmt.Sprintf("unknown phase %q", f.phase)}
+	return phaseResult{}, &usageError{msg: fmt.Sprintf("unknown phase %q", f.phase)}
 }
 
 func dirSize(dir string) int64 {

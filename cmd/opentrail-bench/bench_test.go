@@ -1,0 +1,74 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestBenchCommand runs the whole benchmark tiny, every phase in its own
+// child process as a real run does, so the harness keeps working: the
+// import phase imports every generated event through the same routine as
+// 'opentrail import', and the report has every row.
+func TestBenchCommand(t *testing.T) {
+	results := filepath.Join(t.TempDir(), "results.json")
+	out, err := exec.Command(benchBin, "--events", "3000", "--queries", "5", "--concurrency", "8", "--json", results).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, want := range []string{"opentrail-bench: 3000 events", "import from .json.gz (events/s) vs decode-only",
+		"durable ingest, 100 events/call", "bytes on disk per event vs .json.gz input", "LookupEvents latency at 3000 events",
+		"EventName", "baseline: one fsync"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	b, err := os.ReadFile(results)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res map[string]phaseResult
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	for _, ph := range []string{"gen", "decode", "import", "writebase", "ingest", "ingest100"} {
+		if r := res[ph]; r.Events != 3000 || r.Seconds <= 0 || r.PeakRSSM <= 0 {
+			t.Errorf("phase %s: %+v, want 3000 events in a positive time", ph, r)
+		}
+	}
+	if imp := res["import"]; imp.Extra["duplicates"] != 0 || imp.Extra["rejected"] != 0 || imp.Extra["diskBytesPerEvent"] <= 0 {
+		t.Errorf("import phase: %+v", imp)
+	}
+	if len(res["lookup"].Latency) < 10 {
+		t.Errorf("lookup phase measured %d queries, want every attribute and the baselines", len(res["lookup"].Latency))
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no events", []string{"--events", "0"}, "--events must be at least 1"},
+		{"unknown flag", []string{"--nope"}, "flag provided but not defined: -nope"},
+		{"argument", []string{"bench"}, `unexpected argument "bench"`},
+		{"unknown store", []string{"--delivery", "--buckets", "nowhere"}, `--buckets: unknown store "nowhere"`},
+		{"unknown phase", []string{"--phase", "nope"}, `unknown phase "nope"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := exec.Command(benchBin, tc.args...).CombinedOutput()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+				t.Fatalf("exit %v, want status 2:\n%s", err, out)
+			}
+			if !strings.Contains(string(out), tc.want) || !strings.Contains(string(out), "Run 'opentrail-bench -h' for usage.") {
+				t.Errorf("output lacks %q and the usage hint:\n%s", tc.want, out)
+			}
+		})
+	}
+}
