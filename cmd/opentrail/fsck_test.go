@@ -10,8 +10,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+
 	"github.com/opentrail/opentrail/internal/daemon"
 	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/identity"
 	"github.com/opentrail/opentrail/internal/store"
 	"github.com/opentrail/opentrail/internal/store/wal"
 )
@@ -28,8 +33,22 @@ func runBin(t *testing.T, args ...string) (string, int) {
 	return string(out), code
 }
 
+// withAccount gives the data directory dir an account, as every directory
+// that holds events has (fsck reports events without accounts).
+func withAccount(t *testing.T, dir string) {
+	t.Helper()
+	ids, err := identity.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ids.CreateDefault("123456789012"); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestFsck(t *testing.T) {
 	dir := t.TempDir()
+	withAccount(t, dir)
 	walDir := filepath.Join(dir, "events", "wal")
 	o := wal.DefaultOptions()
 	o.SegmentSize = 4096 // several segments
@@ -71,6 +90,7 @@ func TestFsck(t *testing.T) {
 
 func TestFsckIndexSegments(t *testing.T) {
 	dir := t.TempDir()
+	withAccount(t, dir)
 	off, err := daemon.OpenOffline(dir, daemon.OfflineOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -156,6 +176,7 @@ func TestFsckTrails(t *testing.T) {
 // writeFsckWAL writes n valid events to the WAL of data directory dir.
 func writeFsckWAL(t *testing.T, dir string, n int, segSize int64) string {
 	t.Helper()
+	withAccount(t, dir)
 	walDir := filepath.Join(dir, "events", "wal")
 	o := wal.DefaultOptions()
 	o.SegmentSize = segSize
@@ -263,7 +284,14 @@ func TestFsckMissingWALSegment(t *testing.T) {
 // are listed, not removed; serve removes them.
 func TestFsckChecksWhatServeReads(t *testing.T) {
 	dir := t.TempDir()
-	srv := startServer(t, dir, freeAddr(t), "--account-id", "123456789012")
+	addr := freeAddr(t)
+	srv := startServer(t, dir, addr, "--account-id", "123456789012")
+	key := trailAccountKey(t, dir)
+	ct := cloudtrail.New(cloudtrail.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + addr),
+		Credentials: credentials.NewStaticCredentialsProvider(key.AccessKeyID, key.SecretAccessKey, "")})
+	if _, err := ct.LookupEvents(t.Context(), &cloudtrail.LookupEventsInput{}); err != nil { // an event to hold
+		t.Fatal(err)
+	}
 	srv.stop(t)
 	if out, code := runBin(t, "fsck", "--data-dir", dir); code != 0 {
 		t.Fatalf("fsck of a stopped server's directory: exit %d\n%s", code, out)
@@ -273,6 +301,7 @@ func TestFsckChecksWhatServeReads(t *testing.T) {
 	}{
 		{"accounts.json", `{"accounts":[{"accountId":"12345"}]}`, `accounts[0].accountId: "12345" is not a 12-digit account id`},
 		{"accounts.json", `{"accounts":`, "unexpected end of JSON input"},
+		{"accounts.json", `{"accounts":[]}`, "holds events but"},
 		{"settings.json", `{"eventHistoryRetentionDays":-5}`, "outside 0..3653"},
 		{"settings.json", `not json`, "invalid character"},
 		{"token.key", `short`, "token key"},
