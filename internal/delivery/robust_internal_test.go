@@ -2,12 +2,10 @@ package delivery
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -256,25 +254,7 @@ func (r *recorder) attemptsUnder(prefix string) (keys, attempts int) {
 func (r *recorder) eventsUnder(t *testing.T, prefix string) map[string]int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	seen := map[string]int{}
-	for k, b := range r.objs {
-		if !strings.HasPrefix(k, prefix) {
-			continue
-		}
-		zr, err := gzip.NewReader(bytes.NewReader(b))
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, _ := io.ReadAll(zr)
-		var doc struct{ Records []struct{ EventID string } }
-		if err := json.Unmarshal(raw, &doc); err != nil {
-			t.Fatal(err)
-		}
-		for _, rec := range doc.Records {
-			seen[rec.EventID]++
-		}
-	}
-	return seen
+	return countEvents(t, r.objs, func(k string) bool { return strings.HasPrefix(k, prefix) })
 }
 
 // A trail whose files the bucket store can never write (here a ".."
