@@ -13,6 +13,7 @@ import (
 
 	"github.com/opentrail/opentrail/internal/catalog"
 	"github.com/opentrail/opentrail/internal/digest"
+	"github.com/opentrail/opentrail/internal/store/fileutil"
 )
 
 // stateFile and spoolDir are the names inside the delivery directory; see
@@ -22,11 +23,6 @@ const (
 	spoolDir  = "spool"
 	spoolExt  = ".json.gz"
 )
-
-// isStateTemp reports whether name is a temporary file of an interrupted
-// state.json write (fileutil.WriteFileAtomic names them
-// ".state.json.tmp<random>").
-func isStateTemp(name string) bool { return strings.HasPrefix(name, "."+stateFile+".tmp") }
 
 // state is state.json.
 type state struct {
@@ -145,12 +141,10 @@ func trailOfKey(k string) string {
 	return k
 }
 
-// loadState reads state.json and removes what a crash left: spool files
-// it does not list and temporary files of a state.json write.
+// loadState reads state.json and removes spool files it does not list.
+// (Temporary files of an interrupted state.json write are datadir.Open's
+// to remove.)
 func loadState(dir string) (*state, error) {
-	if err := removeStateTemps(dir); err != nil {
-		return nil, err
-	}
 	st := &state{Version: 1}
 	b, err := os.ReadFile(filepath.Join(dir, stateFile))
 	switch {
@@ -210,23 +204,6 @@ func loadState(dir string) (*state, error) {
 		}
 	}
 	return st, nil
-}
-
-// removeStateTemps removes temporary files of state.json writes that a
-// crash interrupted; the state.json beside them is the committed one.
-func removeStateTemps(dir string) error {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return fmt.Errorf("load delivery state: %w", err)
-	}
-	for _, e := range ents {
-		if isStateTemp(e.Name()) && e.Type().IsRegular() {
-			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
-				return fmt.Errorf("load delivery state: remove an interrupted write's temporary file: %w", err)
-			}
-		}
-	}
-	return nil
 }
 
 func alnum(s string) bool {
@@ -332,9 +309,9 @@ type Report struct {
 
 // Check reads the delivery directory without changing it (for fsck): the
 // state must parse and every staged file it lists must be there. Anything
-// stray is reported too: staged files it does not list and temporary files
-// of an interrupted state write (Open deletes both), and files delivery
-// does not know (left alone).
+// stray is reported too: staged files it does not list (Open deletes them)
+// and files that are not delivery's (left alone). Temporary files of an
+// interrupted state write are not: datadir lists and removes those.
 func Check(dir string) Report {
 	var r Report
 	r.Problems = strays(dir)
@@ -373,21 +350,20 @@ func Check(dir string) Report {
 }
 
 // strays reports the entries of the delivery directory that are neither
-// state.json nor the spool.
+// state.json, the spool, nor a temporary file of a state.json write.
 func strays(dir string) []string {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil // a missing directory is a new one
 	}
+	temps, _ := fileutil.Temps(dir)
 	var out []string
 	for _, e := range ents {
-		switch name := e.Name(); {
-		case name == stateFile || name == spoolDir && e.IsDir():
-		case isStateTemp(name):
-			out = append(out, fmt.Sprintf("%s is a temporary file of an interrupted delivery state write (left by a crash; the next start deletes it)", filepath.Join(dir, name)))
-		default:
-			out = append(out, fmt.Sprintf("%s is not a delivery file (not written by OpenTrail; left alone)", filepath.Join(dir, name)))
+		path := filepath.Join(dir, e.Name())
+		if e.Name() == stateFile || e.Name() == spoolDir && e.IsDir() || slices.Contains(temps, path) {
+			continue
 		}
+		out = append(out, fmt.Sprintf("%s is not a delivery file (not written by OpenTrail; left alone)", path))
 	}
 	return out
 }
