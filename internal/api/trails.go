@@ -255,7 +255,7 @@ func (h *Handler) findTrail(caller identity.Caller, in *string, member string, h
 // checkPrefix validates an S3KeyPrefix and returns it without trailing
 // slashes. Besides AWS's 200-character limit it refuses prefixes whose
 // keys no bucket store can be trusted to hold (docs/design/decisions.md
-// §28): empty path segments, "." and ".." segments (clients and the
+// §29): empty path segments, "." and ".." segments (clients and the
 // embedded store resolve them as relative paths) and control characters
 // (XML listings cannot carry them).
 func checkPrefix(in string) (string, error) {

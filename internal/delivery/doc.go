@@ -17,7 +17,7 @@
 // and is dropped, logged and counted, only once its trail is deleted. A
 // full disk only delays staging too: attempts back off and leave nothing
 // behind, and delivery recovers by itself (docs/design/decisions.md
-// §29–30). Every state change is copy-on-write (Engine.updateLocked).
+// §30–31). Every state change is copy-on-write (Engine.updateLocked).
 //
 // For trails with log-file validation, each (trail, region) has a digest
 // chain: every Options.DigestInterval a digest listing the files delivered
