@@ -2,14 +2,20 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
 
 	"github.com/opentrail/opentrail/internal/catalog"
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/keyring"
+	"github.com/opentrail/opentrail/internal/layout"
+	"github.com/opentrail/opentrail/internal/objstore"
+	"github.com/opentrail/opentrail/internal/objstore/fsbucket"
 )
 
 // FuzzLookupEventsBody sends arbitrary bodies to LookupEvents: every
@@ -119,6 +125,55 @@ func FuzzTrailOperationBodies(f *testing.F) {
 		}
 		if rec.Code >= 500 {
 			t.Fatalf("%s %q: %d %s", ops[int(op)%len(ops)], body, rec.Code, rec.Body)
+		}
+	})
+}
+
+// FuzzCheckPrefix: every S3KeyPrefix CreateTrail accepts makes log and
+// digest keys the embedded bucket store can write (a prefix it cannot
+// write once blocked delivery to the whole bucket), and accepting is
+// stable: the stored prefix is accepted again unchanged.
+func FuzzCheckPrefix(f *testing.F) {
+	for _, s := range []string{"", "logs", "logs/", "a/b/c", "..", "a/../b", ".", "./a", "a//b", "/a", "a\x00b",
+		"..a", "a..", "a b/ü", "AWSLogs", "x/AWSLogs/123456789012", strings.Repeat("p", 200), "\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		p, err := checkPrefix(in)
+		if err != nil {
+			var ae *apiError
+			if !errors.As(err, &ae) || ae.Code != codeInvalidPrefix {
+				t.Fatalf("checkPrefix(%q) = %v, want an InvalidS3PrefixException", in, err)
+			}
+			return
+		}
+		if again, err := checkPrefix(p); err != nil || again != p {
+			t.Fatalf("checkPrefix(%q) = %q, but checkPrefix(%q) = %q, %v", in, p, p, again, err)
+		}
+		if !utf8.ValidString(in) {
+			return // JSON decoding never hands the API invalid UTF-8
+		}
+		s, err := fsbucket.Open(t.TempDir(), fsbucket.DefaultOptions())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if err := s.CreateBucket(t.Context(), "bucket", objstore.BucketOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+		lk, err := layout.LogKey{Prefix: p, Account: "123456789012", Region: "us-east-1", Time: now, Unique: "AAAAAAAAAAAAAAAA"}.Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dk, err := layout.DigestKey{Prefix: p, Account: "123456789012", Region: "us-east-1", TrailName: "t", HomeRegion: "us-east-1", End: now}.Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{lk, dk} {
+			if err := s.Put(t.Context(), "bucket", k, []byte("x"), objstore.PutOptions{}); err != nil {
+				t.Errorf("prefix %q accepted, but its key cannot be stored: %v", in, err)
+			}
 		}
 	})
 }

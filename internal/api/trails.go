@@ -252,6 +252,36 @@ func (h *Handler) findTrail(caller identity.Caller, in *string, member string, h
 
 // --- settings shared by CreateTrail and UpdateTrail ---
 
+// checkPrefix validates an S3KeyPrefix and returns it without trailing
+// slashes. Besides AWS's 200-character limit it refuses prefixes whose
+// keys no bucket store can be trusted to hold (docs/design/decisions.md
+// §29): empty path segments, "." and ".." segments (clients and the
+// embedded store resolve them as relative paths) and control characters
+// (XML listings cannot carry them).
+func checkPrefix(in string) (string, error) {
+	if n := len(in); n > 200 {
+		return "", invalid(codeInvalidPrefix, "S3KeyPrefix is %d characters; the maximum is 200.", n)
+	}
+	p := layout.NormalizePrefix(in)
+	if p == "" {
+		return p, nil
+	}
+	for i, r := range p {
+		if r < 0x20 || r == 0x7f {
+			return "", invalid(codeInvalidPrefix, "S3KeyPrefix %q has a control character (0x%02X) at byte %d; use letters, digits and ! - _ . * ' ( ) /.", in, r, i)
+		}
+	}
+	for seg := range strings.SplitSeq(p, "/") {
+		switch seg {
+		case "":
+			return "", invalid(codeInvalidPrefix, "S3KeyPrefix %q would make object keys with empty path segments.", in)
+		case ".", "..":
+			return "", invalid(codeInvalidPrefix, "S3KeyPrefix %q has a %q path segment; object keys with relative path segments cannot be stored or read back reliably.", in, seg)
+		}
+	}
+	return p, nil
+}
+
 // trailSettings are the members CreateTrail and UpdateTrail share.
 type trailSettings struct {
 	S3BucketName               *string `json:"S3BucketName,omitempty"`
@@ -278,12 +308,9 @@ func (h *Handler) apply(ctx context.Context, caller identity.Caller, s *trailSet
 		t.S3BucketName = *s.S3BucketName
 	}
 	if s.S3KeyPrefix != nil {
-		if n := len(*s.S3KeyPrefix); n > 200 {
-			return invalid(codeInvalidPrefix, "S3KeyPrefix is %d characters; the maximum is 200.", n)
-		}
-		p := layout.NormalizePrefix(*s.S3KeyPrefix)
-		if strings.Contains(p, "//") || strings.HasPrefix(p, "/") {
-			return invalid(codeInvalidPrefix, "S3KeyPrefix %q would make object keys with empty path segments.", *s.S3KeyPrefix)
+		p, err := checkPrefix(*s.S3KeyPrefix)
+		if err != nil {
+			return err
 		}
 		t.S3KeyPrefix = p
 	}

@@ -368,6 +368,17 @@ func TestCreateTrailEcho(t *testing.T) {
 	if aws.ToString(got.S3KeyPrefix) != long {
 		t.Errorf("200-character prefix came back as %q", aws.ToString(got.S3KeyPrefix))
 	}
+	// Dots are fine where they do not make a whole "." or ".." segment.
+	for _, p := range []string{"..a", "a..b/c.", "v1.2/...", "logs/_../x", "a b/ü"} {
+		up, err := c.UpdateTrail(t.Context(), &cloudtrail.UpdateTrailInput{Name: aws.String("longprefix"), S3KeyPrefix: aws.String(p)})
+		if err != nil {
+			t.Errorf("UpdateTrail with prefix %q: %v", p, err)
+			continue
+		}
+		if aws.ToString(up.S3KeyPrefix) != p {
+			t.Errorf("prefix %q came back as %q", p, aws.ToString(up.S3KeyPrefix))
+		}
+	}
 }
 
 func TestCreateTrailNames(t *testing.T) {
@@ -454,6 +465,14 @@ func TestCreateTrailErrors(t *testing.T) {
 		{"bucket denied", func(in *cloudtrail.CreateTrailInput) { in.S3BucketName = str(deniedBucket) }, "InsufficientS3BucketPolicyException", "denied-bucket"},
 		{"prefix too long", func(in *cloudtrail.CreateTrailInput) { in.S3KeyPrefix = str(strings.Repeat("p", 201)) }, "InvalidS3PrefixException", "201 characters; the maximum is 200"},
 		{"prefix empty segment", func(in *cloudtrail.CreateTrailInput) { in.S3KeyPrefix = str("a//b") }, "InvalidS3PrefixException", "empty path segments"},
+		{"prefix leading slash", func(in *cloudtrail.CreateTrailInput) { in.S3KeyPrefix = str("/logs") }, "InvalidS3PrefixException", "empty path segments"},
+		{"prefix dot-dot", func(in *cloudtrail.CreateTrailInput) { in.S3KeyPrefix = str("..") }, "InvalidS3PrefixException", `has a ".." path segment`},
+		{"prefix dot-dot inside", func(in *cloudtrail.CreateTrailInput) { in.S3KeyPrefix = str("a/../b") }, "InvalidS3PrefixException", `has a ".." path segment`},
+		{"prefix dot-dot last", func(in *cloudtrail.CreateTrailInput) { in.S3KeyPrefix = str("logs/../") }, "InvalidS3PrefixException", `has a ".." path segment`},
+		{"prefix dot", func(in *cloudtrail.CreateTrailInput) { in.S3KeyPrefix = str("./logs") }, "InvalidS3PrefixException", `has a "." path segment`},
+		{"prefix NUL", func(in *cloudtrail.CreateTrailInput) { in.S3KeyPrefix = str("a\x00b") }, "InvalidS3PrefixException", "control character (0x00) at byte 1"},
+		{"prefix newline", func(in *cloudtrail.CreateTrailInput) { in.S3KeyPrefix = str("logs\n") }, "InvalidS3PrefixException", "control character (0x0A)"},
+		{"prefix DEL", func(in *cloudtrail.CreateTrailInput) { in.S3KeyPrefix = str("a\x7f") }, "InvalidS3PrefixException", "control character (0x7F)"},
 		{"topic bad chars", func(in *cloudtrail.CreateTrailInput) { in.SnsTopicName = str("my topic") }, "InvalidSnsTopicNameException", "letters, numbers, hyphens and underscores"},
 		{"topic too long", func(in *cloudtrail.CreateTrailInput) { in.SnsTopicName = str(strings.Repeat("t", 257)) }, "InvalidSnsTopicNameException", "maximum is 256"},
 		{"topic not an SNS ARN", func(in *cloudtrail.CreateTrailInput) { in.SnsTopicName = str("arn:aws:sqs:us-east-1:111111111111:q") }, "InvalidSnsTopicNameException", "not an SNS topic ARN"},
@@ -1034,6 +1053,8 @@ func TestUpdateTrail(t *testing.T) {
 		{"bad bucket", cloudtrail.UpdateTrailInput{S3BucketName: aws.String("Bad")}, "InvalidS3BucketNameException", "Bad"},
 		{"empty bucket", cloudtrail.UpdateTrailInput{S3BucketName: aws.String("")}, "InvalidS3BucketNameException", "3 to 63"},
 		{"long prefix", cloudtrail.UpdateTrailInput{S3KeyPrefix: aws.String(strings.Repeat("x", 201))}, "InvalidS3PrefixException", "200"},
+		{"dot-dot prefix", cloudtrail.UpdateTrailInput{S3KeyPrefix: aws.String("x/..")}, "InvalidS3PrefixException", `".."`},
+		{"control character in prefix", cloudtrail.UpdateTrailInput{S3KeyPrefix: aws.String("x\ty")}, "InvalidS3PrefixException", "control character"},
 		{"bad topic", cloudtrail.UpdateTrailInput{SnsTopicName: aws.String("a:b")}, "InvalidSnsTopicNameException", "a:b"},
 		{"kms", cloudtrail.UpdateTrailInput{KmsKeyId: aws.String("alias/x")}, "KmsKeyNotFoundException", "alias/x"},
 		{"bad kms", cloudtrail.UpdateTrailInput{KmsKeyId: aws.String("x")}, "InvalidKmsKeyIdException", `"x"`},

@@ -32,6 +32,12 @@ type chainRun struct {
 	delay    time.Duration
 }
 
+// backOff doubles the run's delay (within lo..hi) from now.
+func (r *chainRun) backOff(now time.Time, lo, hi time.Duration) {
+	r.delay = min(max(2*r.delay, lo), hi)
+	r.retryAt = now.Add(r.delay)
+}
+
 // digestJob is a signed digest on its way to its bucket.
 type digestJob struct {
 	chain  string // chain key
@@ -51,10 +57,11 @@ type digestJob struct {
 func (e *Engine) digests() {
 	e.mu.Lock()
 	// A trail that logs with validation has a chain for its home region;
-	// a chain that closed is reopened here as a starting chain.
+	// a chain that closed is reopened here as a starting chain (in
+	// memory: the next commit writes it).
 	for _, t := range e.prev {
 		if t.Logging && t.LogFileValidationEnabled {
-			e.openChainLocked(&t, t.HomeRegion)
+			e.openChain(e.st, &t, t.HomeRegion)
 		}
 	}
 	keys := make([]string, 0, len(e.st.Chains))
@@ -99,7 +106,7 @@ func (e *Engine) planDigest(k string) error {
 		}
 		e.mu.Unlock()
 		if err := e.stageTrail(c.Trail); err != nil {
-			return err
+			return nil // stage reported it; the digest waits
 		}
 		e.mu.Lock()
 		for _, f := range e.st.Spool {
@@ -194,40 +201,44 @@ func (e *Engine) writeDigest(ctx context.Context, job *digestJob) {
 		if ctx.Err() != nil {
 			return // shutting down: not the bucket's fault
 		}
-		run.delay = min(max(2*run.delay, e.opts.RetryMin), e.opts.RetryMax)
-		run.retryAt = e.now().Add(run.delay)
-		s := e.st.status(job.chain)
-		if code := errorCode(perr); s.LatestDigestDeliveryError != code {
-			s.LatestDigestDeliveryError = code
-			if err := e.st.save(e.dir); err != nil {
+		run.backOff(e.now(), e.opts.RetryMin, e.opts.RetryMax)
+		if code := errorCode(perr); e.st.status(job.chain).LatestDigestDeliveryError != code {
+			// Shown at once, even when it cannot be saved.
+			e.st.status(job.chain).LatestDigestDeliveryError = code
+			if err := e.saveLocked(e.st); err != nil {
 				e.log.Error("delivery: saving status failed", "err", err)
 			}
 		}
 		e.log.Warn("delivery: digest upload failed; will retry", "bucket", job.bucket, "key", job.key, "retry_in", run.delay, "err", perr)
 		return
 	}
-	run.delay, run.retryAt = 0, time.Time{}
-	c := e.st.Chains[job.chain]
-	if c == nil {
+	found := false
+	err := e.updateLocked(func(st *state) error {
+		c := st.Chains[job.chain]
+		if c == nil {
+			return errUnchanged
+		}
+		found = true
+		if c.Closing && (job.final || !job.end.Before(c.ClosingEnd)) {
+			delete(st.Chains, job.chain)
+		} else {
+			c.Start = job.end
+			c.Pending = c.Pending[job.listed:]
+			c.Prev = &prevDigest{Bucket: job.link.Bucket, Key: job.link.Object, Hash: job.link.Hash, Signature: job.link.Signature}
+		}
+		s := st.status(job.chain)
+		s.LatestDigestDeliveryTime, s.LatestDigestDeliveryError = e.now().UTC(), ""
+		return nil
+	})
+	if err != nil {
+		// The digest is in place; the next attempt, after a back-off,
+		// writes it again.
+		run.backOff(e.now(), e.opts.RetryMin, e.opts.RetryMax)
+		e.log.Error("delivery: saving a digest chain failed; will retry", "chain", job.chain, "retry_in", run.delay, "err", err)
 		return
 	}
-	oldStatus := *e.st.status(job.chain)
-	oldChain := *c
-	if c.Closing && (job.final || !job.end.Before(c.ClosingEnd)) {
-		delete(e.st.Chains, job.chain)
-	} else {
-		c.Start = job.end
-		c.Pending = c.Pending[job.listed:]
-		c.Prev = &prevDigest{Bucket: job.link.Bucket, Key: job.link.Object, Hash: job.link.Hash, Signature: job.link.Signature}
-	}
-	s := e.st.status(job.chain)
-	s.LatestDigestDeliveryTime, s.LatestDigestDeliveryError = e.now().UTC(), ""
-	if err := e.st.save(e.dir); err != nil {
-		// The digest is in place; the next attempt writes it again.
-		*c = oldChain
-		e.st.Chains[job.chain] = c
-		*s = oldStatus
-		e.log.Error("delivery: saving a digest chain failed; will retry", "chain", job.chain, "err", err)
+	run.delay, run.retryAt = 0, time.Time{}
+	if !found {
 		return
 	}
 	e.metrics.digests.Inc()

@@ -11,6 +11,13 @@
 // is delivered and how far the log is handled; a crash repeats at most the
 // last PUT of the same bytes at the same key. An unreachable bucket only
 // delays delivery: staged files wait, with back-off, and the log is held.
+// Uploads go through one queue per trail and bucket, so what fails for one
+// trail (its bucket, or a file whose key cannot be stored) holds up no
+// other; a file that can never be delivered stays staged and reported,
+// and is dropped, logged and counted, only once its trail is deleted. A
+// full disk only delays staging too: attempts back off and leave nothing
+// behind, and delivery recovers by itself (docs/design/decisions.md
+// §30–31). Every state change is copy-on-write (Engine.updateLocked).
 //
 // For trails with log-file validation, each (trail, region) has a digest
 // chain: every Options.DigestInterval a digest listing the files delivered

@@ -3,9 +3,11 @@ package delivery
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"sync"
@@ -21,7 +23,6 @@ import (
 	"github.com/opentrail/opentrail/internal/objstore"
 	"github.com/opentrail/opentrail/internal/selector"
 	"github.com/opentrail/opentrail/internal/store"
-	"github.com/opentrail/opentrail/internal/store/fileutil"
 )
 
 // Options configure an [Engine]. Start from [DefaultOptions].
@@ -36,7 +37,8 @@ type Options struct {
 	// under AWS's 50 MB compressed limit.
 	MaxFileBytes int
 	// RetryMin and RetryMax bound the back-off between attempts to reach
-	// a bucket or a notification target.
+	// a bucket or a notification target, to upload a file that failed on
+	// its own, and to stage files while the disk fails (is full).
 	RetryMin, RetryMax time.Duration
 	// ShutdownUpload bounds the last upload pass when Run stops.
 	ShutdownUpload time.Duration
@@ -107,8 +109,16 @@ type Engine struct {
 	log  *slog.Logger
 	now  func() time.Time
 
-	mu sync.Mutex // guards st and the spool directory
+	mu sync.Mutex // guards st, orphans and the spool directory
+	// st is the committed state; it changes only through updateLocked,
+	// except for what a failed attempt reports (status), chains digests()
+	// opens and carried files of deleted trails syncTrails forgets, which
+	// wait in memory for the next commit.
 	st *state
+	fs dirFS
+	// orphans are spool files whose commit failed while the state on
+	// disk may list them; they are removed after the next commit.
+	orphans []string
 
 	// Owned by the loop goroutine.
 	deps     Deps
@@ -124,6 +134,10 @@ type Engine struct {
 	// stopSeen maps a trail ARN to the request id of the StopLogging
 	// call whose event delivery has routed; its final digest waits for it.
 	stopSeen map[string]string
+	// resync makes syncTrails run after the staging back-off although
+	// the catalog did not change (committing its chain changes failed).
+	resync  bool
+	staging stageRetry
 
 	runs       map[string]*chainRun // by chain key; guarded by mu
 	digestJobs chan *digestJob
@@ -192,8 +206,9 @@ func Open(dir string, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	m.spooled.Set(float64(len(st.Spool)))
 	return &Engine{
-		dir: dir, opts: opts, log: opts.Logger, now: opts.Now, st: st,
+		dir: dir, opts: opts, log: opts.Logger, now: opts.Now, st: st, fs: osFS{},
 		buffers:  map[string]*buffer{},
 		matchers: map[string]compiled{},
 		stopSeen: map[string]string{},
@@ -225,8 +240,10 @@ func (e *Engine) Checkpoint() (seq uint64, ok bool) {
 func (e *Engine) Init(head uint64) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.st.Checkpoint = head
-	return e.st.save(e.dir)
+	return e.updateLocked(func(st *state) error {
+		st.Checkpoint = head
+		return nil
+	})
 }
 
 // Run delivers until ctx is cancelled. On return every buffered event is
@@ -245,7 +262,7 @@ func (e *Engine) Run(ctx context.Context, deps Deps) error {
 	// in their buckets when they are reachable; what fails stays staged.
 	final, cancel := context.WithTimeout(context.Background(), e.opts.ShutdownUpload)
 	defer cancel()
-	e.uploadPass(final, newBackoff(e.opts.RetryMin, e.opts.RetryMax))
+	e.newUploads().drain(final)
 	return err
 }
 
@@ -326,11 +343,13 @@ func (e *Engine) loop(ctx context.Context) error {
 		}
 		if now := e.now(); !now.Before(nextFlush) {
 			if err := e.stageAll(); err != nil {
-				e.log.Error("delivery: staging log files failed; retrying", "err", err)
+				// stage reported it; the next attempt waits for its back-off.
+				nextFlush = e.staging.retryAt
 			} else {
 				nextFlush = now.Add(e.opts.Interval)
 			}
 		}
+		e.metrics.buffered.Set(float64(e.bufferedEvents()))
 		if n > 0 {
 			continue
 		}
@@ -342,10 +361,13 @@ func (e *Engine) loop(ctx context.Context) error {
 			if err := e.consumeAll(); err != nil {
 				return err
 			}
+			e.staging.retryAt = time.Time{} // one more try, whatever the back-off
 			return e.stageAll()
 		case ch := <-e.flushes:
 			err := e.consumeAll()
 			if err == nil {
+				// A trail change waits for this: try now, whatever the back-off.
+				e.staging.retryAt = time.Time{}
 				err = e.stageAll()
 			}
 			ch <- err
@@ -403,10 +425,11 @@ func (e *Engine) consumeAll() error {
 // starts or closes digest chains for trails whose settings changed.
 func (e *Engine) syncTrails() []catalog.Trail {
 	g := e.deps.Trails.Generation()
-	if g == e.trailsGen && e.logging != nil {
+	retry := e.resync && !e.now().Before(e.staging.retryAt)
+	if g == e.trailsGen && e.logging != nil && !retry {
 		return e.logging
 	}
-	e.trailsGen = g
+	e.trailsGen, e.resync = g, false
 	all := e.deps.Trails.All()
 	cur := make(map[string]catalog.Trail, len(all))
 	var logging []catalog.Trail
@@ -432,46 +455,55 @@ func (e *Engine) syncTrails() []catalog.Trail {
 			delete(e.st.Carry, k) // the trail is gone: no chain will take them
 		}
 	}
-	e.mu.Unlock()
-	e.mu.Lock()
+	var closing, closingKeys []string
 	changed := false
-	var closing []string
-	for k, c := range e.st.Chains {
-		t, ok := cur[c.Trail]
-		if ok && (c.Bucket != t.S3BucketName || c.Prefix != t.S3KeyPrefix || c.KMSKeyID != t.KmsKeyID || c.TrailName == "") {
-			c.place(&t)
-			changed = true
-		}
-		if c.Closing {
-			continue
-		}
-		if !ok || !t.Logging || !t.LogFileValidationEnabled || !t.Covers(c.Region) {
-			c.Closing = true
-			c.ClosingEnd = e.now().UTC().Truncate(time.Second)
-			changed = true
-			closing = append(closing, c.Trail)
-			e.log.Info("delivery: digest chain closing", "chain", k)
-		}
-	}
-	for _, t := range logging {
-		if t.Logging && t.LogFileValidationEnabled {
-			if e.openChainLocked(&t, t.HomeRegion) {
+	err := e.updateLocked(func(st *state) error {
+		closing, closingKeys = nil, nil
+		for k, c := range st.Chains {
+			t, ok := cur[c.Trail]
+			if ok && (c.Bucket != t.S3BucketName || c.Prefix != t.S3KeyPrefix || c.KMSKeyID != t.KmsKeyID || c.TrailName == "") {
+				c.place(&t)
 				changed = true
 			}
+			if c.Closing {
+				continue
+			}
+			if !ok || !t.Logging || !t.LogFileValidationEnabled || !t.Covers(c.Region) {
+				c.Closing = true
+				c.ClosingEnd = e.now().UTC().Truncate(time.Second)
+				changed = true
+				closing = append(closing, c.Trail)
+				closingKeys = append(closingKeys, k)
+			}
 		}
-	}
-	if changed {
-		if err := e.st.save(e.dir); err != nil {
-			e.log.Error("delivery: saving digest chains failed", "err", err)
+		for _, t := range logging {
+			if t.Logging && t.LogFileValidationEnabled {
+				if e.openChain(st, &t, t.HomeRegion) {
+					changed = true
+				}
+			}
 		}
+		if !changed {
+			return errUnchanged
+		}
+		return nil
+	})
+	if err != nil {
+		// Nothing changed; a call after the back-off works it out again.
+		closing, closingKeys, e.resync = nil, nil, true
 	}
 	e.mu.Unlock()
+	if changed {
+		e.stagingDone(err) // the same disk as staging: reported and backed off alike
+	}
+	for _, k := range closingKeys {
+		e.log.Info("delivery: digest chain closing", "chain", k)
+	}
 	// What a closing chain's trail has buffered belongs in its final
-	// digest: stage it now, so the digest waits for it to land.
+	// digest: stage it now, so the digest waits for it to land. A failure
+	// is reported by stage; planDigest stages it again.
 	for _, arn := range closing {
-		if err := e.stageTrail(arn); err != nil {
-			e.log.Error("delivery: staging a closing trail's events failed; will retry", "trail", arn, "err", err)
-		}
+		_ = e.stageTrail(arn)
 	}
 	e.prev = cur
 	if logging == nil {
@@ -481,14 +513,14 @@ func (e *Engine) syncTrails() []catalog.Trail {
 	return logging
 }
 
-// openChainLocked starts the trail's digest chain for region if none is
+// openChain starts the trail's digest chain for region in st if none is
 // open; it reports whether it started one.
-func (e *Engine) openChainLocked(t *catalog.Trail, region string) bool {
+func (e *Engine) openChain(st *state, t *catalog.Trail, region string) bool {
 	k := chainKey(t.ARN(), region)
-	if c := e.st.Chains[k]; c != nil && !c.Closing {
+	if c := st.Chains[k]; c != nil && !c.Closing {
 		return false
 	}
-	if c := e.st.Chains[k]; c != nil && c.Closing {
+	if c := st.Chains[k]; c != nil && c.Closing {
 		// The old chain still owes its final digest; the new one starts
 		// once it is written (digests() reopens it).
 		return false
@@ -498,7 +530,7 @@ func (e *Engine) openChainLocked(t *catalog.Trail, region string) bool {
 	// Files of this epoch delivered while the previous chain was still
 	// closing start the new chain's list.
 	var keep []carried
-	for _, f := range e.st.Carry[k] {
+	for _, f := range st.Carry[k] {
 		if f.Epoch.Equal(c.Epoch) {
 			c.Pending = append(c.Pending, f.File)
 		} else if f.Epoch.After(c.Epoch) {
@@ -506,11 +538,11 @@ func (e *Engine) openChainLocked(t *catalog.Trail, region string) bool {
 		}
 	}
 	if len(keep) > 0 {
-		e.st.Carry[k] = keep
+		st.Carry[k] = keep
 	} else {
-		delete(e.st.Carry, k)
+		delete(st.Carry, k)
 	}
-	e.st.Chains[k] = c
+	st.Chains[k] = c
 	return true
 }
 
@@ -564,10 +596,9 @@ func (e *Engine) route(ent *store.Entry, trails []catalog.Trail) {
 		b := e.buffers[k]
 		if b != nil && len(b.raws) > 0 && b.size+len(ev.Raw)+1+len(`{"Records":[]}`) > e.opts.MaxFileBytes {
 			// The event would take the file over the cap: write what
-			// the buffer holds first.
-			if err := e.stage([]string{k}, 0); err != nil {
-				e.log.Error("delivery: staging a full log file failed; it grows until the next staging", "err", err)
-			} else {
+			// the buffer holds first. On failure (reported by stage)
+			// it grows until staging succeeds again.
+			if err := e.stage([]string{k}, 0); err == nil {
 				b = nil
 			}
 		}
@@ -620,9 +651,51 @@ func (e *Engine) stageAll() error {
 	return e.stage(keys, e.readPos)
 }
 
+// bufferedEvents counts the events read but not staged yet.
+func (e *Engine) bufferedEvents() int {
+	n := 0
+	for _, b := range e.buffers {
+		n += len(b.raws)
+	}
+	return n
+}
+
+// stageRetry is the loop's back-off while staging fails (a full or
+// failing disk). Owned by the loop goroutine.
+type stageRetry struct {
+	delay   time.Duration
+	retryAt time.Time // no attempt before it; Flush and shutdown try anyway
+	since   time.Time // when staging started failing; zero while it works
+	fails   int       // failed attempts since then
+	err     error     // the last failure
+}
+
+// errStagingBackoff means staging was not attempted: it is backing off
+// after a failure. The events stay buffered.
+var errStagingBackoff = errors.New("staging backs off after a failure")
+
 // stage writes the buffers keys as spool files and commits them, with
-// checkpoint (0 keeps the current one).
+// checkpoint (0 keeps the current one). While staging fails, attempts
+// back off (RetryMin doubling up to RetryMax); the events stay buffered
+// and the checkpoint stays, so the WAL keeps them. stage reports failures
+// itself, so callers need not: a log line when staging starts and stops
+// failing, metrics for every attempt.
 func (e *Engine) stage(keys []string, checkpoint uint64) error {
+	if e.now().Before(e.staging.retryAt) {
+		return fmt.Errorf("stage: %w: %w", errStagingBackoff, e.staging.err)
+	}
+	wrote, err := e.stageNow(keys, checkpoint)
+	if wrote || err != nil {
+		e.stagingDone(err)
+	}
+	return err
+}
+
+// stageNow is one staging attempt. A failed attempt leaves nothing
+// behind: the spool files it wrote are removed (or, when the state on
+// disk may list them, removed after the next commit). wrote reports
+// whether it wrote anything.
+func (e *Engine) stageNow(keys []string, checkpoint uint64) (wrote bool, err error) {
 	var files []*spoolFile
 	for _, k := range keys {
 		b := e.buffers[k]
@@ -631,17 +704,15 @@ func (e *Engine) stage(keys []string, checkpoint uint64) error {
 		}
 		f, err := e.writeSpool(b)
 		if err != nil {
-			// Remove what this round wrote; the events stay buffered.
-			for _, f := range files {
-				os.Remove(filepath.Join(e.dir, spoolDir, f.ID+spoolExt))
-			}
-			return err
+			e.removeSpool(files)
+			return true, err
 		}
 		files = append(files, f)
 	}
 	if len(files) > 0 {
-		if err := fileutil.SyncDir(filepath.Join(e.dir, spoolDir)); err != nil {
-			return fmt.Errorf("stage: %w", err)
+		if err := e.fs.SyncDir(filepath.Join(e.dir, spoolDir)); err != nil {
+			e.removeSpool(files) // no state lists them yet
+			return true, fmt.Errorf("stage: %w", err)
 		}
 	}
 	marks := map[string]uint64{}
@@ -650,11 +721,10 @@ func (e *Engine) stage(keys []string, checkpoint uint64) error {
 			marks[k] = b.last
 		}
 	}
-	if err := e.commitStaged(files, marks, checkpoint); err != nil {
-		// The files stay: the state on disk may list them after all (a
-		// rename that happened before a failed directory fsync), and Open
-		// deletes the ones it does not list.
-		return err
+	committed, err := e.commitStaged(files, marks, checkpoint)
+	if err != nil {
+		e.discardStaged(files)
+		return true, err
 	}
 	for _, k := range keys {
 		delete(e.buffers, k)
@@ -662,15 +732,106 @@ func (e *Engine) stage(keys []string, checkpoint uint64) error {
 	if len(files) > 0 {
 		kick(e.upload)
 	}
-	return nil
+	return committed || len(files) > 0, nil
+}
+
+// stagingDone records the outcome of a staging attempt (or of a
+// checkpoint commit, which writes to the same disk).
+func (e *Engine) stagingDone(err error) {
+	r := &e.staging
+	now := e.now()
+	if err == nil {
+		if !r.since.IsZero() {
+			e.log.Info("delivery: staging works again", "failed_attempts", r.fails, "failing_for", now.Sub(r.since).Round(time.Millisecond))
+			e.metrics.stagingFailing.Set(0)
+		}
+		*r = stageRetry{}
+		return
+	}
+	e.metrics.stageFailures.Inc()
+	r.fails++
+	r.delay = min(max(2*r.delay, e.opts.RetryMin), e.opts.RetryMax)
+	r.retryAt, r.err = now.Add(r.delay), err
+	if r.since.IsZero() {
+		r.since = now
+		e.metrics.stagingFailing.Set(1)
+		e.log.Error("delivery: staging log files failed; events stay buffered (and in the event log) and staging is retried with back-off", "err", err, "retry_in", r.delay)
+		return
+	}
+	e.log.Debug("delivery: staging failed again", "err", err, "failed_attempts", r.fails, "retry_in", r.delay)
+}
+
+// removeSpool removes spool files no state lists.
+func (e *Engine) removeSpool(files []*spoolFile) {
+	for _, f := range files {
+		if err := os.Remove(e.spoolPath(f.ID)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			e.log.Warn("delivery: removing an uncommitted spool file failed; the next start removes it", "file", f.ID, "err", err)
+		}
+	}
+}
+
+// discardStaged removes the spool files of a failed commit. The commit
+// may have failed after state.json was replaced (the directory fsync
+// failed): files the state on disk lists stay until the next commit, which
+// does not list them.
+func (e *Engine) discardStaged(files []*spoolFile) {
+	if len(files) == 0 {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var onDisk struct {
+		Spool []struct {
+			ID string `json:"id"`
+		} `json:"spool"`
+	}
+	b, err := os.ReadFile(filepath.Join(e.dir, stateFile))
+	if err == nil {
+		err = json.Unmarshal(b, &onDisk)
+	}
+	listed := map[string]bool{}
+	for _, f := range onDisk.Spool {
+		listed[f.ID] = true
+	}
+	var gone []*spoolFile
+	for _, f := range files {
+		if err != nil || listed[f.ID] {
+			e.orphans = append(e.orphans, f.ID)
+		} else {
+			gone = append(gone, f)
+		}
+	}
+	e.removeSpool(gone)
+}
+
+// committedLocked runs after each commit: it removes orphans and updates
+// the backlog gauge.
+func (e *Engine) committedLocked() {
+	if len(e.orphans) > 0 {
+		listed := map[string]bool{}
+		for _, f := range e.st.Spool {
+			listed[f.ID] = true
+		}
+		var gone []*spoolFile
+		for _, id := range e.orphans {
+			if !listed[id] {
+				gone = append(gone, &spoolFile{ID: id})
+			}
+		}
+		e.orphans = nil
+		e.removeSpool(gone)
+	}
+	e.metrics.spooled.Set(float64(len(e.st.Spool)))
 }
 
 // commitHandled moves the checkpoint up to just before the oldest
 // buffered event (the read position when nothing is buffered), at most
-// once a second, so the store can drop the WAL behind it.
+// once a second, so the store can drop the WAL behind it. A failure is
+// reported and backed off like a staging failure (the same disk), and the
+// checkpoint stays where it was.
 func (e *Engine) commitHandled() error {
 	now := e.now()
-	if now.Sub(e.lastCommit) < time.Second {
+	if now.Sub(e.lastCommit) < time.Second || now.Before(e.staging.retryAt) {
 		return nil
 	}
 	ck := e.readPos
@@ -686,51 +847,56 @@ func (e *Engine) commitHandled() error {
 		return nil
 	}
 	e.lastCommit = now
-	return e.commitStaged(nil, nil, ck)
-}
-
-func (e *Engine) commitStaged(files []*spoolFile, marks map[string]uint64, checkpoint uint64) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	old := *e.st
-	oldMarks := make(map[string]uint64, len(e.st.Marks))
-	for k, v := range e.st.Marks {
-		oldMarks[k] = v
-	}
-	e.st.Spool = append(e.st.Spool[:len(e.st.Spool):len(e.st.Spool)], files...)
-	for k, v := range marks {
-		e.st.Marks[k] = v
-	}
-	if checkpoint > e.st.Checkpoint {
-		e.st.Checkpoint = checkpoint
-		for k, v := range e.st.Marks {
-			if v <= checkpoint {
-				delete(e.st.Marks, k)
-			}
-		}
-	}
-	if len(files) == 0 && len(marks) == 0 && checkpoint <= old.Checkpoint {
-		return nil
-	}
-	for _, f := range files {
-		if f.Digest {
-			t, ok := e.prev[f.Trail]
-			if ok && t.Logging && t.LogFileValidationEnabled {
-				e.openChainLocked(&t, f.Region)
-			}
-		}
-	}
-	if err := e.st.save(e.dir); err != nil {
-		e.st.Spool, e.st.Checkpoint, e.st.Marks = old.Spool, old.Checkpoint, oldMarks
-		return err
-	}
-	if e.st.Checkpoint > old.Checkpoint {
-		e.deps.Log.Release(e.st.Checkpoint)
-	}
+	_, err := e.commitStaged(nil, nil, ck)
+	e.stagingDone(err)
 	return nil
 }
 
-// writeSpool serialises a buffer into a staged file.
+// commitStaged commits staged files, buffer marks and a checkpoint (0
+// keeps the current one); committed reports whether state.json was
+// written (it is not when nothing changes).
+func (e *Engine) commitStaged(files []*spoolFile, marks map[string]uint64, checkpoint uint64) (committed bool, err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	old := e.st.Checkpoint
+	err = e.updateLocked(func(st *state) error {
+		if len(files) == 0 && len(marks) == 0 && checkpoint <= st.Checkpoint {
+			return errUnchanged
+		}
+		st.Spool = append(st.Spool, files...)
+		maps.Copy(st.Marks, marks)
+		if checkpoint > st.Checkpoint {
+			st.Checkpoint = checkpoint
+			for k, v := range st.Marks {
+				if v <= checkpoint {
+					delete(st.Marks, k)
+				}
+			}
+		}
+		for _, f := range files {
+			if f.Digest {
+				t, ok := e.prev[f.Trail]
+				if ok && t.Logging && t.LogFileValidationEnabled {
+					e.openChain(st, &t, f.Region)
+				}
+			}
+		}
+		committed = true
+		return nil
+	})
+	if err != nil {
+		return false, err
+	}
+	if e.st.Checkpoint > old {
+		e.deps.Log.Release(e.st.Checkpoint)
+	}
+	return committed, nil
+}
+
+func (e *Engine) spoolPath(id string) string { return filepath.Join(e.dir, spoolDir, id+spoolExt) }
+
+// writeSpool serialises a buffer into a staged file. On error nothing is
+// left behind.
 func (e *Engine) writeSpool(b *buffer) (*spoolFile, error) {
 	var raw bytes.Buffer
 	raw.Grow(b.size + 16)
@@ -761,22 +927,12 @@ func (e *Engine) writeSpool(b *buffer) (*spoolFile, error) {
 		Topic: b.trail.SnsTopicARN, KMSKeyID: b.trail.KmsKeyID,
 		Digest: b.trail.LogFileValidationEnabled, Staged: now, FirstRead: b.firstRead, Epoch: b.trail.DigestEpoch(),
 	}
-	path := filepath.Join(e.dir, spoolDir, f.ID+spoolExt)
-	if err := writeSynced(path, enc.Gzip); err != nil {
+	path := e.spoolPath(f.ID)
+	if err := e.fs.WriteNew(path, enc.Gzip); err != nil {
+		if rerr := os.Remove(path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+			e.log.Warn("delivery: removing a partly written spool file failed; the next start removes it", "file", f.ID, "err", rerr)
+		}
 		return nil, fmt.Errorf("stage: %w", err)
 	}
 	return f, nil
-}
-
-// writeSynced creates path with data and fsyncs it.
-func writeSynced(path string, data []byte) error {
-	fh, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = fh.Write(data)
-	if err == nil {
-		err = fh.Sync()
-	}
-	return errors.Join(err, fh.Close())
 }

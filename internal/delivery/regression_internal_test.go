@@ -119,9 +119,16 @@ func (o *memObjects) Put(_ context.Context, bucket, key string, body []byte, _ o
 func (o *memObjects) events(t *testing.T) map[string]int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	return countEvents(t, o.objs, func(k string) bool { return !strings.Contains(k, "CloudTrail-Digest") })
+}
+
+// countEvents counts, by eventID, the events in the log files of objs
+// (by bucket/key) whose name keep accepts.
+func countEvents(t *testing.T, objs map[string][]byte, keep func(string) bool) map[string]int {
+	t.Helper()
 	seen := map[string]int{}
-	for k, b := range o.objs {
-		if strings.Contains(k, "CloudTrail-Digest") {
+	for k, b := range objs {
+		if !keep(k) {
 			continue
 		}
 		zr, err := gzip.NewReader(bytes.NewReader(b))

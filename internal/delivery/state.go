@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -140,6 +142,8 @@ func trailOfKey(k string) string {
 }
 
 // loadState reads state.json and removes spool files it does not list.
+// (Temporary files of an interrupted state.json write are datadir.Open's
+// to remove.)
 func loadState(dir string) (*state, error) {
 	st := &state{Version: 1}
 	b, err := os.ReadFile(filepath.Join(dir, stateFile))
@@ -215,13 +219,71 @@ func alnum(s string) bool {
 	return true
 }
 
-// save commits st.
-func (st *state) save(dir string) error {
+// clone returns a copy of st that shares nothing st's users change: the
+// maps, the slices and every chain and status are copied. Spool entries
+// and notes are shared: they are never changed once in a state (they are
+// only added and removed).
+func (st *state) clone() *state {
+	c := *st
+	c.Marks = maps.Clone(st.Marks)
+	c.Spool = slices.Clone(st.Spool)
+	c.Notes = slices.Clone(st.Notes)
+	if st.Carry != nil {
+		c.Carry = make(map[string][]carried, len(st.Carry))
+		for k, v := range st.Carry {
+			c.Carry[k] = slices.Clone(v)
+		}
+	}
+	c.Chains = make(map[string]*chain, len(st.Chains))
+	for k, v := range st.Chains {
+		ch := *v
+		ch.Pending = slices.Clone(v.Pending)
+		if v.Prev != nil {
+			prev := *v.Prev
+			ch.Prev = &prev
+		}
+		c.Chains[k] = &ch
+	}
+	c.Status = make(map[string]*Status, len(st.Status))
+	for k, v := range st.Status {
+		s := *v
+		c.Status[k] = &s
+	}
+	return &c
+}
+
+// errUnchanged, returned by an update function, means it changed nothing:
+// nothing is written and update returns nil.
+var errUnchanged = errors.New("delivery state unchanged")
+
+// updateLocked is how the engine changes its state: fn changes a copy,
+// the copy is written to state.json, and only then does it replace the
+// engine's state. When fn or the write fails, the engine's state is as it
+// was (fn's error is returned; errUnchanged is not an error). e.mu MUST be
+// held.
+func (e *Engine) updateLocked(fn func(st *state) error) error {
+	next := e.st.clone()
+	if err := fn(next); errors.Is(err, errUnchanged) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if err := e.saveLocked(next); err != nil {
+		return err
+	}
+	e.st = next
+	e.committedLocked()
+	return nil
+}
+
+// saveLocked writes st to state.json (write-temp, fsync, rename, fsync
+// the directory).
+func (e *Engine) saveLocked(st *state) error {
 	b, err := json.Marshal(st)
 	if err != nil {
 		return fmt.Errorf("save delivery state: %w", err)
 	}
-	if err := fileutil.WriteFileAtomic(filepath.Join(dir, stateFile), b, 0o644); err != nil {
+	if err := e.fs.WriteAtomic(filepath.Join(e.dir, stateFile), b); err != nil {
 		return fmt.Errorf("save delivery state: %w", err)
 	}
 	return nil
@@ -246,10 +308,13 @@ type Report struct {
 }
 
 // Check reads the delivery directory without changing it (for fsck): the
-// state must parse and every staged file it lists must be there. Staged
-// files it does not list are reported too (Open deletes them).
+// state must parse and every staged file it lists must be there. Anything
+// stray is reported too: staged files it does not list (Open deletes them)
+// and files that are not delivery's (left alone). Temporary files of an
+// interrupted state write are not: datadir lists and removes those.
 func Check(dir string) Report {
 	var r Report
+	r.Problems = strays(dir)
 	b, err := os.ReadFile(filepath.Join(dir, stateFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return r
@@ -282,4 +347,23 @@ func Check(dir string) Report {
 		}
 	}
 	return r
+}
+
+// strays reports the entries of the delivery directory that are neither
+// state.json, the spool, nor a temporary file of a state.json write.
+func strays(dir string) []string {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil // a missing directory is a new one
+	}
+	temps, _ := fileutil.Temps(dir)
+	var out []string
+	for _, e := range ents {
+		path := filepath.Join(dir, e.Name())
+		if e.Name() == stateFile || e.Name() == spoolDir && e.IsDir() || slices.Contains(temps, path) {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s is not a delivery file (not written by OpenTrail; left alone)", path))
+	}
+	return out
 }

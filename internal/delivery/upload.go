@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -51,29 +51,258 @@ func putOptions(trailARN, kmsKeyID string) objstore.PutOptions {
 	return o
 }
 
-// uploader puts staged files into their buckets, oldest first, backing off
-// per bucket while one fails.
+// maxUploads bounds the upload queues served at once.
+const maxUploads = 4
+
+// logPutTimeout bounds one log-file PUT, so a bucket that does not answer
+// holds its queue's worker no longer than that.
+const logPutTimeout = 5 * time.Minute
+
+// errUnreadable means a staged file could not be read from the spool.
+var errUnreadable = errors.New("staged file cannot be read")
+
+// queueKey names a staged file's upload queue: its trail's files for one
+// bucket.
+func queueKey(f *spoolFile) string { return f.Trail + "|" + f.Bucket }
+
+// fileFault reports whether err is the file's own failure rather than its
+// queue's: its key cannot be stored, or its spool file cannot be read.
+func fileFault(err error) bool {
+	return errors.Is(err, objstore.ErrInvalidKey) || errors.Is(err, errUnreadable)
+}
+
+// uploads schedules staged files into their buckets: one worker per
+// upload queue (a trail's files for one bucket) at a time, files in the
+// order they were staged, at most maxUploads queues at once. A queue whose
+// PUT fails backs off alone (RetryMin doubling up to RetryMax), so one
+// trail's unreachable bucket, bad credentials or missing bucket hold up no
+// other trail. A file that fails on its own (fileFault) backs off alone
+// and the rest of its queue goes on; when its trail is gone it is dropped
+// (dropFile). Failures are logged when they start, change or end, and
+// counted on every attempt. An uploads is owned by one goroutine.
+type uploads struct {
+	e       *Engine
+	b       *backoff // by queue key and by file id
+	running map[string]bool
+	results chan queueResult
+	// failing holds the error code of each queue and file whose last
+	// attempt failed.
+	failing map[string]string
+}
+
+// queueResult is what a worker did with its queue.
+type queueResult struct {
+	queue   string
+	err     error      // what stopped the queue, nil if nothing did
+	file    *spoolFile // the file that failed with err
+	faults  []fileFailure
+	ok      []string // ids of the files delivered
+	stopped bool     // the context ended
+}
+
+type fileFailure struct {
+	f   *spoolFile
+	err error
+}
+
+func (e *Engine) newUploads() *uploads {
+	return &uploads{
+		e: e, b: newBackoff(e.opts.RetryMin, e.opts.RetryMax),
+		running: map[string]bool{}, results: make(chan queueResult, maxUploads), failing: map[string]string{},
+	}
+}
+
+// uploader puts staged files into their buckets until ctx ends.
 func (e *Engine) uploader(ctx context.Context) {
-	b := newBackoff(e.opts.RetryMin, e.opts.RetryMax)
+	u := e.newUploads()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		e.uploadPass(ctx, b)
-		if ctx.Err() != nil {
-			return
-		}
-		timer.Reset(b.wait(e.now()))
+		u.dispatch(ctx)
+		timer.Reset(u.b.wait(e.now()))
 		select {
 		case <-ctx.Done():
+			u.wait()
 			return
 		case <-e.upload:
 		case <-timer.C:
+		case r := <-u.results:
+			u.done(r)
 		}
 	}
 }
 
-// backoff is per-target retry state (buckets for the uploader, topics for
-// the notifier), and the earliest retry due in the current pass.
+// drain uploads what it can until nothing is left that is not backing
+// off, or ctx ends (the last pass when Run stops).
+func (u *uploads) drain(ctx context.Context) {
+	for {
+		u.dispatch(ctx)
+		if len(u.running) == 0 {
+			return
+		}
+		u.done(<-u.results)
+	}
+}
+
+// wait waits for the running workers.
+func (u *uploads) wait() {
+	for len(u.running) > 0 {
+		u.done(<-u.results)
+	}
+}
+
+// dispatch starts a worker for every queue with files that are due, up to
+// maxUploads; b.next is then when the next retry is due.
+func (u *uploads) dispatch(ctx context.Context) {
+	u.b.next = time.Time{}
+	if ctx.Err() != nil {
+		return
+	}
+	e := u.e
+	e.mu.Lock()
+	files := slices.Clone(e.st.Spool)
+	e.mu.Unlock()
+	now := e.now()
+	queues := map[string][]*spoolFile{}
+	var order []string
+	for _, f := range files {
+		q := queueKey(f)
+		if u.running[q] || u.b.waiting(q, now) || u.b.waiting(f.ID, now) {
+			continue
+		}
+		if queues[q] == nil {
+			order = append(order, q)
+		}
+		queues[q] = append(queues[q], f)
+	}
+	for _, q := range order {
+		if len(u.running) >= maxUploads {
+			return // a worker that finishes dispatches again
+		}
+		u.running[q] = true
+		go u.work(ctx, q, queues[q])
+	}
+}
+
+// work uploads one queue's files in order until one fails for the queue.
+func (u *uploads) work(ctx context.Context, q string, files []*spoolFile) {
+	r := queueResult{queue: q}
+	for _, f := range files {
+		if ctx.Err() != nil {
+			break
+		}
+		err := u.e.put(ctx, f)
+		if err == nil {
+			r.ok = append(r.ok, f.ID)
+			continue
+		}
+		if ctx.Err() != nil {
+			break // shutting down: not the bucket's fault
+		}
+		if fileFault(err) {
+			r.faults = append(r.faults, fileFailure{f, err})
+			continue
+		}
+		r.err, r.file = err, f
+		break
+	}
+	r.stopped = ctx.Err() != nil && r.err == nil
+	u.results <- r
+}
+
+// done takes a worker's result: back-off, logs and metrics.
+func (u *uploads) done(r queueResult) {
+	e := u.e
+	delete(u.running, r.queue)
+	now := e.now()
+	for _, id := range r.ok {
+		u.b.ok(id)
+		if _, ok := u.failing[id]; ok {
+			delete(u.failing, id)
+			e.log.Info("delivery: a log file that failed is delivered now", "file", id)
+		}
+	}
+	switch {
+	case r.err != nil:
+		d := u.b.failed(r.queue, now)
+		code := errorCode(r.err)
+		e.metrics.uploadFailures.WithLabelValues(code).Inc()
+		if u.failing[r.queue] != code {
+			u.failing[r.queue] = code
+			e.log.Warn("delivery: log file uploads failing; they are retried with back-off", "trail", r.file.Trail, "bucket", r.file.Bucket,
+				"key", r.file.Key, "code", code, "retry_in", d, "err", r.err)
+		}
+	case !r.stopped:
+		u.b.ok(r.queue)
+		if _, ok := u.failing[r.queue]; ok {
+			delete(u.failing, r.queue)
+			trail, bucket, _ := strings.Cut(r.queue, "|")
+			e.log.Info("delivery: log file uploads work again", "trail", trail, "bucket", bucket)
+		}
+	}
+	for _, ff := range r.faults {
+		u.fault(ff.f, ff.err, now)
+	}
+	e.metrics.failingUploads.Set(float64(len(u.failing)))
+}
+
+// fault handles a file that failed on its own: dropped when its trail is
+// gone, else backed off alone.
+func (u *uploads) fault(f *spoolFile, err error, now time.Time) {
+	e := u.e
+	code := errorCode(err)
+	e.metrics.uploadFailures.WithLabelValues(code).Inc()
+	if !e.trailExists(f.Trail) && e.dropFile(f, err) == nil {
+		u.b.ok(f.ID)
+		delete(u.failing, f.ID)
+		return
+	}
+	d := u.b.failed(f.ID, now)
+	if u.failing[f.ID] != code {
+		u.failing[f.ID] = code
+		e.log.Error("delivery: a log file cannot be delivered; it stays staged and is retried with back-off", "trail", f.Trail, "bucket", f.Bucket,
+			"key", f.Key, "file", f.ID, "events", f.Events, "code", code, "retry_in", d, "err", err)
+	}
+}
+
+func (e *Engine) trailExists(arn string) bool {
+	for _, t := range e.deps.Trails.All() {
+		if t.ARN() == arn {
+			return true
+		}
+	}
+	return false
+}
+
+// dropFile removes a staged file that can never be delivered: its trail is
+// deleted and the file failed on its own (cause). It is reported in the
+// log and in the dropped-files metrics, never silently.
+func (e *Engine) dropFile(f *spoolFile, cause error) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	err := e.updateLocked(func(st *state) error {
+		i := slices.IndexFunc(st.Spool, func(g *spoolFile) bool { return g.ID == f.ID })
+		if i < 0 {
+			return errUnchanged
+		}
+		st.Spool = slices.Delete(st.Spool, i, i+1)
+		return nil
+	})
+	if err != nil {
+		e.log.Error("delivery: dropping an undeliverable log file failed; will retry", "file", f.ID, "err", err)
+		return err
+	}
+	e.removeSpool([]*spoolFile{f})
+	e.metrics.droppedFiles.Inc()
+	e.metrics.droppedEvents.Add(float64(f.Events))
+	e.log.Error("delivery: log file dropped: its trail is deleted and the file cannot be delivered, so its events will not reach the bucket",
+		"trail", f.Trail, "bucket", f.Bucket, "key", f.Key, "events", f.Events, "oldest", f.Oldest, "newest", f.Newest, "err", cause)
+	e.signalLocked()
+	return nil
+}
+
+// backoff is per-target retry state (queues and files for the uploader,
+// topics for the notifier), and the earliest retry due in the current pass.
 type backoff struct {
 	lo, hi  time.Duration
 	delay   map[string]time.Duration
@@ -123,109 +352,73 @@ func (b *backoff) wait(now time.Time) time.Duration {
 	return max(b.next.Sub(now), time.Millisecond)
 }
 
-// uploadPass tries every staged file whose bucket is not backing off;
-// b.next is then when the next retry is due (zero when none is).
-func (e *Engine) uploadPass(ctx context.Context, b *backoff) {
-	b.next = time.Time{}
-	e.mu.Lock()
-	files := append([]*spoolFile(nil), e.st.Spool...)
-	e.mu.Unlock()
-	for _, f := range files {
-		if ctx.Err() != nil || b.waiting(f.Bucket, e.now()) {
-			continue
-		}
-		err := e.put(ctx, f)
-		switch {
-		case err == nil:
-			b.ok(f.Bucket)
-		case ctx.Err() == nil:
-			d := b.failed(f.Bucket, e.now())
-			e.log.Warn("delivery: log file upload failed; will retry", "bucket", f.Bucket, "key", f.Key, "retry_in", d, "err", err)
-		}
-	}
-}
-
 // put uploads one staged file and commits the outcome.
 func (e *Engine) put(ctx context.Context, f *spoolFile) error {
-	path := filepath.Join(e.dir, spoolDir, f.ID+spoolExt)
+	path := e.spoolPath(f.ID)
 	body, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("read staged file: %w", err)
+		return fmt.Errorf("%w: %w", errUnreadable, err)
 	}
 	sk := chainKey(f.Trail, f.Region)
 	attempt := e.now().UTC()
-	perr := e.deps.Objects.Put(ctx, f.Bucket, f.Key, body, putOptions(f.Trail, f.KMSKeyID))
+	pctx, cancel := context.WithTimeout(ctx, logPutTimeout)
+	perr := e.deps.Objects.Put(pctx, f.Bucket, f.Key, body, putOptions(f.Trail, f.KMSKeyID))
+	cancel()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if perr != nil && ctx.Err() != nil {
 		return perr // shutting down: not the bucket's fault
 	}
-	s := e.st.status(sk)
-	oldStatus := *s
-	s.LatestDeliveryAttemptTime = attempt
 	if perr != nil {
-		s.LatestDeliveryError = errorCode(perr)
-		if err := e.st.save(e.dir); err != nil {
+		// Shown at once, even when it cannot be saved: a full disk
+		// must not hide the error.
+		s := e.st.status(sk)
+		s.LatestDeliveryAttemptTime, s.LatestDeliveryError = attempt, errorCode(perr)
+		if err := e.saveLocked(e.st); err != nil {
 			e.log.Error("delivery: saving status failed", "err", err)
 		}
 		return perr
 	}
 	now := e.now().UTC()
-	s.LatestDeliveryTime, s.LatestDeliveryAttemptSucceed, s.LatestDeliveryError = now, now, ""
-	s.DeliveredFiles++
-	s.DeliveredEvents += int64(f.Events)
-	old := e.st.Spool
-	for i, g := range e.st.Spool {
-		if g.ID == f.ID {
-			e.st.Spool = append(e.st.Spool[:i:i], e.st.Spool[i+1:]...)
-			break
+	err = e.updateLocked(func(st *state) error {
+		s := st.status(sk)
+		s.LatestDeliveryAttemptTime = attempt
+		s.LatestDeliveryTime, s.LatestDeliveryAttemptSucceed, s.LatestDeliveryError = now, now, ""
+		s.DeliveredFiles++
+		s.DeliveredEvents += int64(f.Events)
+		if i := slices.IndexFunc(st.Spool, func(g *spoolFile) bool { return g.ID == f.ID }); i >= 0 {
+			st.Spool = slices.Delete(st.Spool, i, i+1)
 		}
-	}
-	var c *chain
-	carriedIt := false
-	if f.Digest {
-		lf := digest.LogFile{
-			S3Bucket: f.Bucket, S3Object: f.Key, HashValue: f.Hash, HashAlgorithm: digest.HashAlgorithm,
-			NewestEventTime: f.Newest, OldestEventTime: f.Oldest,
-		}
-		c = e.st.Chains[sk]
-		switch {
-		case c != nil && (c.Epoch.IsZero() || f.Epoch.IsZero() || c.Epoch.Equal(f.Epoch)):
-			c.Pending = append(c.Pending, lf)
-		case c != nil && f.Epoch.After(c.Epoch) || c == nil && !f.Epoch.IsZero():
-			// The file belongs to a chain that starts once the current
-			// one has its final digest (logging or validation restarted
-			// meanwhile).
-			c = nil
-			if e.st.Carry == nil {
-				e.st.Carry = map[string][]carried{}
+		if f.Digest {
+			lf := digest.LogFile{
+				S3Bucket: f.Bucket, S3Object: f.Key, HashValue: f.Hash, HashAlgorithm: digest.HashAlgorithm,
+				NewestEventTime: f.Newest, OldestEventTime: f.Oldest,
 			}
-			e.st.Carry[sk] = append(e.st.Carry[sk], carried{Epoch: f.Epoch, File: lf})
-			carriedIt = true
-		default:
-			c = nil
-		}
-	}
-	if f.Topic != "" {
-		e.st.Notes = append(e.st.Notes, &note{Trail: f.Trail, Region: f.Region, Topic: f.Topic, Bucket: f.Bucket, Keys: []string{f.Key}, Queued: now})
-	}
-	if err := e.st.save(e.dir); err != nil {
-		// The object is in place; the next attempt puts the same bytes
-		// again and commits then.
-		e.st.Spool = old
-		*s = oldStatus
-		if c != nil {
-			c.Pending = c.Pending[:len(c.Pending)-1]
-		}
-		if carriedIt {
-			e.st.Carry[sk] = e.st.Carry[sk][:len(e.st.Carry[sk])-1]
+			c := st.Chains[sk]
+			switch {
+			case c != nil && (c.Epoch.IsZero() || f.Epoch.IsZero() || c.Epoch.Equal(f.Epoch)):
+				c.Pending = append(c.Pending, lf)
+			case c != nil && f.Epoch.After(c.Epoch) || c == nil && !f.Epoch.IsZero():
+				// The file belongs to a chain that starts once the
+				// current one has its final digest (logging or
+				// validation restarted meanwhile).
+				if st.Carry == nil {
+					st.Carry = map[string][]carried{}
+				}
+				st.Carry[sk] = append(st.Carry[sk], carried{Epoch: f.Epoch, File: lf})
+			}
 		}
 		if f.Topic != "" {
-			e.st.Notes = e.st.Notes[:len(e.st.Notes)-1]
+			st.Notes = append(st.Notes, &note{Trail: f.Trail, Region: f.Region, Topic: f.Topic, Bucket: f.Bucket, Keys: []string{f.Key}, Queued: now})
 		}
+		return nil
+	})
+	if err != nil {
+		// The object is in place; the next attempt puts the same bytes
+		// again and commits then.
 		return err
 	}
-	os.Remove(path)
+	e.removeSpool([]*spoolFile{f})
 	e.metrics.latency.Observe(now.Sub(f.FirstRead).Seconds())
 	e.metrics.files.Inc()
 	e.metrics.events.Add(float64(f.Events))
@@ -288,16 +481,22 @@ func (e *Engine) notifier(ctx context.Context) {
 func (e *Engine) dropNote(n *note) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for i, m := range e.st.Notes {
-		if m == n {
-			e.st.Notes = append(e.st.Notes[:i:i], e.st.Notes[i+1:]...)
-			break
-		}
+	if err := e.updateLocked(func(st *state) error { return removeNote(st, n) }); err != nil {
+		e.log.Error("delivery: saving state failed; the note is dropped on the next attempt", "err", err)
+		return
 	}
 	e.log.Info("delivery: notification dropped: its trail is gone or has another topic now", "trail", n.Trail, "topic", n.Topic)
-	if err := e.st.save(e.dir); err != nil {
-		e.log.Error("delivery: saving state failed", "err", err)
+}
+
+// removeNote removes n from st.Notes (notes are shared between a state
+// and its clones, so n is found by identity).
+func removeNote(st *state, n *note) error {
+	i := slices.Index(st.Notes, n)
+	if i < 0 {
+		return errUnchanged
 	}
+	st.Notes = slices.Delete(st.Notes, i, i+1)
+	return nil
 }
 
 // Message is the notification message (the SNS Message member) for
@@ -320,22 +519,23 @@ func (e *Engine) publish(ctx context.Context, n *note) error {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s := e.st.status(chainKey(n.Trail, n.Region))
-	s.LatestNotificationAttempt = attempt
+	sk := chainKey(n.Trail, n.Region)
 	if err != nil {
-		s.LatestNotificationError = notifyErrorCode(err)
+		// In memory until the next commit, as before.
+		s := e.st.status(sk)
+		s.LatestNotificationAttempt, s.LatestNotificationError = attempt, notifyErrorCode(err)
 		return err
 	}
 	now := e.now().UTC()
-	s.LatestNotificationTime, s.LatestNotificationSucceed, s.LatestNotificationError = now, now, ""
-	for i, m := range e.st.Notes {
-		if m == n {
-			e.st.Notes = append(e.st.Notes[:i:i], e.st.Notes[i+1:]...)
-			break
-		}
-	}
-	if err := e.st.save(e.dir); err != nil {
-		return err
+	err = e.updateLocked(func(st *state) error {
+		s := st.status(sk)
+		s.LatestNotificationAttempt = attempt
+		s.LatestNotificationTime, s.LatestNotificationSucceed, s.LatestNotificationError = now, now, ""
+		_ = removeNote(st, n)
+		return nil
+	})
+	if err != nil {
+		return err // published; the next attempt publishes it again (at least once)
 	}
 	e.signalLocked()
 	return nil
