@@ -67,6 +67,8 @@ type Log interface {
 	Read(max int) ([]store.Entry, error)
 	Progress() <-chan struct{}
 	Release(seq uint64)
+	// Head is the seq of the newest acknowledged event.
+	Head() uint64
 }
 
 // Trails lists every trail (a *catalog.Catalog). Generation MUST change
@@ -351,6 +353,13 @@ func (e *Engine) loop(ctx context.Context) error {
 		}
 		e.metrics.buffered.Set(float64(e.bufferedEvents()))
 		if n > 0 {
+			// Under sustained load the log is never caught up: serve a
+			// waiting trail change now rather than after the load.
+			select {
+			case ch := <-e.flushes:
+				ch <- e.serveFlush()
+			default:
+			}
 			continue
 		}
 		e.digests()
@@ -364,13 +373,7 @@ func (e *Engine) loop(ctx context.Context) error {
 			e.staging.retryAt = time.Time{} // one more try, whatever the back-off
 			return e.stageAll()
 		case ch := <-e.flushes:
-			err := e.consumeAll()
-			if err == nil {
-				// A trail change waits for this: try now, whatever the back-off.
-				e.staging.retryAt = time.Time{}
-				err = e.stageAll()
-			}
-			ch <- err
+			ch <- e.serveFlush()
 		case <-e.digestKick:
 		case <-progress:
 		case <-timer.C:
@@ -411,7 +414,25 @@ func (e *Engine) consume() (n int, caughtUp bool, err error) {
 	return n, false, nil
 }
 
-// consumeAll routes everything the log has now (Flush, shutdown).
+// serveFlush routes every event acknowledged before the Flush request
+// arrived, not what keeps arriving after it, then stages every buffer.
+func (e *Engine) serveFlush() error {
+	target := e.deps.Log.Head()
+	for e.readPos < target {
+		_, done, err := e.consume()
+		if err != nil {
+			return err
+		}
+		if done {
+			break // a gap a WAL repair recorded ends the log below target
+		}
+	}
+	// A trail change waits for this: try now, whatever the back-off.
+	e.staging.retryAt = time.Time{}
+	return e.stageAll()
+}
+
+// consumeAll routes everything the log has now (shutdown).
 func (e *Engine) consumeAll() error {
 	for {
 		_, done, err := e.consume()

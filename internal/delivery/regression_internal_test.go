@@ -27,7 +27,10 @@ const racct = "123456789012"
 // fakeLog is an in-memory Log; failOnce makes the next Read return half
 // of what it read together with an error (as store.Follower.Read does).
 type fakeLog struct {
-	mu       sync.Mutex
+	mu sync.Mutex
+	// endless makes Read acknowledge a new event for every one it
+	// returns: a log under sustained load, never caught up.
+	endless  bool
 	recs     []store.Entry
 	next     int
 	failOnce bool
@@ -60,6 +63,9 @@ func (l *fakeLog) Read(max int) ([]store.Entry, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var out []store.Entry
+	for l.endless && len(l.recs) < l.next+max {
+		l.recs = append(l.recs, entryOf(uint64(len(l.recs)+1), rawEvent(len(l.recs), "us-east-1")))
+	}
 	for len(out) < max && l.next < len(l.recs) {
 		out = append(out, l.recs[l.next])
 		l.next++
@@ -73,6 +79,11 @@ func (l *fakeLog) Read(max int) ([]store.Entry, error) {
 
 func (l *fakeLog) Progress() <-chan struct{} { l.mu.Lock(); defer l.mu.Unlock(); return l.prog }
 func (l *fakeLog) Release(seq uint64)        { l.mu.Lock(); l.released = seq; l.mu.Unlock() }
+func (l *fakeLog) Head() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return uint64(len(l.recs))
+}
 
 type fakeTrails struct {
 	mu  sync.Mutex
@@ -461,6 +472,32 @@ func BenchmarkConsume(b *testing.B) {
 	for e.readPos < uint64(b.N) {
 		if _, _, err := e.consume(); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// A trail change (Flush) is served while events keep arriving: it routes
+// what was acknowledged before it, not until the log is quiet. It once
+// waited for a moment with nothing to read, which under sustained load
+// (500 clients) took seconds, and here forever.
+func TestRegressionFlushUnderSustainedLoad(t *testing.T) {
+	r := newRig(t, nil)
+	r.log.mu.Lock()
+	r.log.endless = true
+	r.log.mu.Unlock()
+	t.Cleanup(func() { // the load ends before the engine stops
+		r.log.mu.Lock()
+		r.log.endless = false
+		r.log.mu.Unlock()
+	})
+	for range 3 {
+		before := r.log.Head()
+		r.flush(t) // fails after 60 s
+		r.log.mu.Lock()
+		pos := uint64(r.log.next)
+		r.log.mu.Unlock()
+		if pos < before {
+			t.Fatalf("Flush returned having read to %d, before the %d acknowledged when it was asked", pos, before)
 		}
 	}
 }
