@@ -53,6 +53,24 @@ const (
 	codeUnknownOperation = "UnknownOperationException"
 	codeInvalidSignature = "InvalidSignatureException"
 	codeInvalidNextToken = "InvalidNextTokenException"
+
+	codeTrailNotFound       = "TrailNotFoundException"
+	codeInvalidTrailName    = "InvalidTrailNameException"
+	codeARNInvalid          = "CloudTrailARNInvalidException"
+	codeInvalidHomeRegion   = "InvalidHomeRegionException"
+	codeInvalidParamCombo   = "InvalidParameterCombinationException"
+	codeInvalidParameter    = "InvalidParameterException"
+	codeInvalidBucketName   = "InvalidS3BucketNameException"
+	codeInvalidPrefix       = "InvalidS3PrefixException"
+	codeInvalidSnsTopic     = "InvalidSnsTopicNameException"
+	codeInvalidKmsKey       = "InvalidKmsKeyIdException"
+	codeInvalidTag          = "InvalidTagParameterException"
+	codeTagsLimit           = "TagsLimitExceededException"
+	codeInvalidSelectors    = "InvalidEventSelectorsException"
+	codeInvalidInsights     = "InvalidInsightSelectorsException"
+	codeResourceNotFound    = "ResourceNotFoundException"
+	codeResourceUnsupported = "ResourceTypeNotSupportedException"
+	codeValidation          = "ValidationException"
 )
 
 func errUnsupported(op string) error {
