@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"slices"
 
 	"github.com/opentrail/opentrail/internal/catalog"
@@ -59,12 +58,6 @@ func (h *Handler) putEventSelectors(ctx context.Context, caller identity.Caller,
 		return nil, invalid(codeInvalidSelectors, "Specify EventSelectors or AdvancedEventSelectors (one of the two, with at least one selector).")
 	}
 	if err := set.Validate(); err != nil {
-		if errors.Is(err, selector.ErrBothKinds) {
-			return nil, invalid(codeInvalidParamCombo, "%s", err.Error())
-		}
-		if errors.Is(err, selector.ErrInvalid) {
-			return nil, invalid(codeInvalidSelectors, "%s", err.Error())
-		}
 		return nil, err
 	}
 	if err := h.flushDelivery(ctx); err != nil {

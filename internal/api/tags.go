@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"strings"
 
 	"github.com/opentrail/opentrail/internal/catalog"
@@ -71,13 +70,9 @@ func (h *Handler) tagTarget(caller identity.Caller, id *string, homeOnly bool) (
 	default:
 		return catalog.Trail{}, invalid(codeResourceUnsupported, "Resource %s cannot be tagged; tag trails, event data stores, channels or dashboards.", *id)
 	}
+	// A missing trail is ResourceNotFoundException here (the catalogue's
+	// tagOps row).
 	t, err := h.findTrail(caller, id, "ResourceId", false)
-	var ae *apiError
-	if errors.As(err, &ae) && ae.Code == codeTrailNotFound {
-		// The tag operations declare ResourceNotFoundException, not
-		// TrailNotFoundException (operations.md §2.6).
-		return catalog.Trail{}, invalid(codeResourceNotFound, "%s", ae.Message)
-	}
 	if err != nil {
 		return catalog.Trail{}, err
 	}

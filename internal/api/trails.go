@@ -2,8 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net"
 	"strings"
 
@@ -155,21 +153,6 @@ func parseTrailRef(caller identity.Caller, in string) (trailRef, error) {
 	return trailRef{input: in, arn: catalog.ARN(caller.Region, caller.AccountID, in)}, nil
 }
 
-// errTrailLimit reports the per-region trail quota; the catalog's error
-// names the full region and the quota.
-func errTrailLimit(caller identity.Caller, err error) error {
-	region, n := caller.Region, 5
-	var le *catalog.LimitError
-	if errors.As(err, &le) {
-		region, n = le.Region, le.Max
-	}
-	return invalid("MaximumNumberOfTrailsExceededException", "User: %s already has %d trails in %s.", caller.AccountID, n, region)
-}
-
-func errTrailNotFound(caller identity.Caller, input string) error {
-	return invalid(codeTrailNotFound, "Unknown trail: %s for the user: %s", input, caller.AccountID)
-}
-
 // findTrail resolves a name-or-ARN to a trail the caller can see in its
 // region. homeOnly additionally requires the caller to be in the trail's
 // home region (the operations that change a trail).
@@ -183,7 +166,7 @@ func (h *Handler) findTrail(caller identity.Caller, in *string, member string, h
 	}
 	t, ok := h.opts.Trails.Get(ref.arn)
 	if !ok || t.Account != caller.AccountID || !t.VisibleIn(caller.Region) {
-		return catalog.Trail{}, errTrailNotFound(caller, *in)
+		return catalog.Trail{}, h.trailErr(caller, in, catalog.ErrNotFound)
 	}
 	if homeOnly && t.HomeRegion != caller.Region {
 		return catalog.Trail{}, invalid(codeInvalidHomeRegion, "This operation must be called from the trail's home region, %s; it was called in %s.", t.HomeRegion, caller.Region)
@@ -308,12 +291,10 @@ func (h *Handler) apply(ctx context.Context, caller identity.Caller, s *trailSet
 	return nil
 }
 
-// checkBucketName enforces the S3 bucket naming rules.
+// checkBucketName enforces the S3 bucket naming rules
+// (objstore.ErrInvalidBucketName).
 func checkBucketName(b string) error {
-	if err := objstore.CheckBucketName(b); err != nil {
-		return invalid(codeInvalidBucketName, "%s.", strings.TrimSuffix(err.Error(), ": "+objstore.ErrInvalidBucketName.Error()))
-	}
-	return nil
+	return objstore.CheckBucketName(b)
 }
 
 // checkBucket requires the bucket to exist and be the caller's.
@@ -323,14 +304,10 @@ func (h *Handler) checkBucket(ctx context.Context, caller identity.Caller, bucke
 	}
 	b, err := h.opts.Buckets.HeadBucket(ctx, bucket)
 	switch {
-	case errors.Is(err, objstore.ErrNoSuchBucket):
-		return invalid("S3BucketDoesNotExistException", "S3 bucket %s does not exist. Create it first (aws s3 mb s3://%s).", bucket, bucket)
-	case errors.Is(err, objstore.ErrAccessDenied):
-		return invalid("InsufficientS3BucketPolicyException", "Incorrect S3 bucket policy is detected for bucket: %s (access denied).", bucket)
 	case err != nil:
-		return fmt.Errorf("check bucket %s: %w", bucket, err)
+		return &bucketError{Bucket: bucket, Err: err}
 	case b.Owner != "" && b.Owner != caller.AccountID:
-		return invalid("InsufficientS3BucketPolicyException", "Incorrect S3 bucket policy is detected for bucket: %s (it belongs to another account).", bucket)
+		return &bucketError{Bucket: bucket, Reason: "it belongs to another account", Err: objstore.ErrAccessDenied}
 	}
 	return nil
 }
@@ -411,19 +388,14 @@ func (h *Handler) createTrail(ctx context.Context, caller identity.Caller, in *c
 		IncludeGlobalServiceEvents: true, CreatedTime: h.now().UTC(), Tags: tags,
 	}
 	if _, exists := h.opts.Trails.Get(t.ARN()); exists {
-		return nil, invalid("TrailAlreadyExistsException", "Trail %s already exists for customer: %s", t.Name, caller.AccountID)
+		return nil, h.trailErr(caller, in.Name, catalog.ErrExists)
 	}
 	if err := h.apply(ctx, caller, &in.trailSettings, &t); err != nil {
 		return nil, err
 	}
 	created, err := h.opts.Trails.Create(t)
-	switch {
-	case errors.Is(err, catalog.ErrExists):
-		return nil, invalid("TrailAlreadyExistsException", "Trail %s already exists for customer: %s", t.Name, caller.AccountID)
-	case errors.Is(err, catalog.ErrLimit):
-		return nil, errTrailLimit(caller, err)
-	case err != nil:
-		return nil, err
+	if err != nil {
+		return nil, h.trailErr(caller, in.Name, err)
 	}
 	out := describe(&created, false)
 	return &out, nil
@@ -456,9 +428,6 @@ func (h *Handler) updateTrail(ctx context.Context, caller identity.Caller, in *u
 		cur.Selectors, cur.InsightSelectors, cur.Tags = sel, ins, tags
 		return nil
 	})
-	if errors.Is(err, catalog.ErrLimit) {
-		return nil, errTrailLimit(caller, err)
-	}
 	if err != nil {
 		return nil, h.trailErr(caller, in.Name, err)
 	}
@@ -466,12 +435,13 @@ func (h *Handler) updateTrail(ctx context.Context, caller identity.Caller, in *u
 	return &out, nil
 }
 
-// trailErr maps a catalog error for the trail named by in.
+// trailErr gives err, a catalog error about the trail the request named
+// by in, the context the catalogue words its message with; nil stays nil.
 func (h *Handler) trailErr(caller identity.Caller, in *string, err error) error {
-	if errors.Is(err, catalog.ErrNotFound) {
-		return errTrailNotFound(caller, deref(in))
+	if err == nil {
+		return nil
 	}
-	return err
+	return &trailError{Trail: deref(in), Account: caller.AccountID, Region: caller.Region, Err: err}
 }
 
 // --- DeleteTrail ---

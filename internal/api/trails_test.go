@@ -45,6 +45,7 @@ const (
 	otherBucket   = "other-bucket" // acct2's
 	deniedBucket  = "denied-bucket"
 	missingBucket = "no-such-bucket"
+	downBucket    = "down-bucket" // the store does not answer
 )
 
 // fakeBuckets is a BucketChecker: bucket name to owning account.
@@ -55,6 +56,9 @@ var _ BucketChecker = fakeBuckets{}
 func (f fakeBuckets) HeadBucket(_ context.Context, name string) (objstore.Bucket, error) {
 	if name == deniedBucket {
 		return objstore.Bucket{}, fmt.Errorf("head bucket %s: %w", name, objstore.ErrAccessDenied)
+	}
+	if name == downBucket {
+		return objstore.Bucket{}, fmt.Errorf("head bucket %s: %w", name, objstore.ErrUnavailable)
 	}
 	owner, ok := f[name]
 	if !ok {
