@@ -42,21 +42,24 @@ func (h *Handler) flushDelivery(ctx context.Context) error {
 // --- GetTrailStatus, StartLogging, StopLogging ---
 
 type trailStatusOutput struct {
-	IsLogging                          bool          `json:"IsLogging"`
-	LatestDeliveryError                string        `json:"LatestDeliveryError,omitempty"`
-	LatestNotificationError            string        `json:"LatestNotificationError,omitempty"`
-	LatestDeliveryTime                 *awsjson.Time `json:"LatestDeliveryTime,omitempty"`
-	LatestNotificationTime             *awsjson.Time `json:"LatestNotificationTime,omitempty"`
-	StartLoggingTime                   *awsjson.Time `json:"StartLoggingTime,omitempty"`
-	StopLoggingTime                    *awsjson.Time `json:"StopLoggingTime,omitempty"`
-	LatestDigestDeliveryTime           *awsjson.Time `json:"LatestDigestDeliveryTime,omitempty"`
-	LatestDigestDeliveryError          string        `json:"LatestDigestDeliveryError,omitempty"`
-	LatestDeliveryAttemptTime          string        `json:"LatestDeliveryAttemptTime,omitempty"`
-	LatestNotificationAttemptTime      string        `json:"LatestNotificationAttemptTime,omitempty"`
-	LatestNotificationAttemptSucceeded string        `json:"LatestNotificationAttemptSucceeded,omitempty"`
-	LatestDeliveryAttemptSucceeded     string        `json:"LatestDeliveryAttemptSucceeded,omitempty"`
-	TimeLoggingStarted                 string        `json:"TimeLoggingStarted,omitempty"`
-	TimeLoggingStopped                 string        `json:"TimeLoggingStopped,omitempty"`
+	IsLogging                 bool          `json:"IsLogging"`
+	LatestDeliveryError       string        `json:"LatestDeliveryError,omitempty"`
+	LatestNotificationError   string        `json:"LatestNotificationError,omitempty"`
+	LatestDeliveryTime        *awsjson.Time `json:"LatestDeliveryTime,omitempty"`
+	LatestNotificationTime    *awsjson.Time `json:"LatestNotificationTime,omitempty"`
+	StartLoggingTime          *awsjson.Time `json:"StartLoggingTime,omitempty"`
+	StopLoggingTime           *awsjson.Time `json:"StopLoggingTime,omitempty"`
+	LatestDigestDeliveryTime  *awsjson.Time `json:"LatestDigestDeliveryTime,omitempty"`
+	LatestDigestDeliveryError string        `json:"LatestDigestDeliveryError,omitempty"`
+	// The legacy string members are always sent, "" until there is a
+	// time to show, as AWS sends them (protocol.md §2.3; the User Guide's
+	// get-trail-status example shows "TimeLoggingStopped": "").
+	LatestDeliveryAttemptTime          string `json:"LatestDeliveryAttemptTime"`
+	LatestNotificationAttemptTime      string `json:"LatestNotificationAttemptTime"`
+	LatestNotificationAttemptSucceeded string `json:"LatestNotificationAttemptSucceeded"`
+	LatestDeliveryAttemptSucceeded     string `json:"LatestDeliveryAttemptSucceeded"`
+	TimeLoggingStarted                 string `json:"TimeLoggingStarted"`
+	TimeLoggingStopped                 string `json:"TimeLoggingStopped"`
 }
 
 func optTime(t time.Time) *awsjson.Time {

@@ -76,6 +76,7 @@ type fakeDelivery struct {
 	asked    []string // "ARN@region" per Status call
 	flushErr error
 	onFlush  func() // called inside Flush (under mu), to look at the catalog then
+	never    bool   // Status answers the zero status of a trail that never delivered
 }
 
 var _ Delivery = (*fakeDelivery)(nil)
@@ -102,6 +103,9 @@ func (d *fakeDelivery) Status(arn, region string) TrailStatus {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.asked = append(d.asked, arn+"@"+region)
+	if d.never {
+		return TrailStatus{}
+	}
 	return cannedStatus
 }
 
@@ -311,8 +315,8 @@ func TestCreateTrailEcho(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if aws.ToBool(st.IsLogging) || st.StartLoggingTime != nil || st.TimeLoggingStarted != nil {
-		t.Errorf("new trail status: IsLogging=%v StartLoggingTime=%v TimeLoggingStarted=%v", aws.ToBool(st.IsLogging), st.StartLoggingTime, st.TimeLoggingStarted)
+	if aws.ToBool(st.IsLogging) || st.StartLoggingTime != nil || aws.ToString(st.TimeLoggingStarted) != "" {
+		t.Errorf("new trail status: IsLogging=%v StartLoggingTime=%v TimeLoggingStarted=%q", aws.ToBool(st.IsLogging), st.StartLoggingTime, aws.ToString(st.TimeLoggingStarted))
 	}
 	stored, ok := te.cat.Get(arn)
 	if !ok || stored.S3KeyPrefix != "logs" || stored.Logging || !stored.CreatedTime.Equal(testNow) || len(stored.Tags) != 2 {
@@ -1152,6 +1156,8 @@ func TestTrailStatus(t *testing.T) {
 		LatestDeliveryAttemptSucceeded:     aws.String("2024-03-01T11:50:00Z"),
 		LatestNotificationAttemptTime:      aws.String("2024-03-01T11:56:00Z"),
 		LatestNotificationAttemptSucceeded: aws.String("2024-03-01T11:51:00Z"),
+		TimeLoggingStarted:                 aws.String(""),
+		TimeLoggingStopped:                 aws.String(""),
 	}
 	if diff := cmp.Diff(want, status(c, "stat"), sdkCmp); diff != "" {
 		t.Errorf("new trail status (-want +got):\n%s", diff)
