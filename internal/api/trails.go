@@ -220,13 +220,13 @@ type trailSettings struct {
 	IsOrganizationTrail        *bool   `json:"IsOrganizationTrail,omitempty"`
 }
 
-// apply checks the supplied settings and writes them into t.
+// apply checks the supplied settings and writes them into t. As AWS does,
+// it checks everything the request says, parameter combinations included,
+// before it asks the object store whether the bucket exists and is the
+// caller's.
 func (h *Handler) apply(ctx context.Context, caller identity.Caller, s *trailSettings, t *catalog.Trail) error {
 	if s.S3BucketName != nil {
 		if err := checkBucketName(*s.S3BucketName); err != nil {
-			return err
-		}
-		if err := h.checkBucket(ctx, caller, *s.S3BucketName); err != nil {
 			return err
 		}
 		t.S3BucketName = *s.S3BucketName
@@ -287,6 +287,9 @@ func (h *Handler) apply(ctx context.Context, caller identity.Caller, s *trailSet
 	}
 	if t.IsMultiRegionTrail && !t.IncludeGlobalServiceEvents {
 		return invalid(codeInvalidParamCombo, "Multi-Region trail must include global service events.")
+	}
+	if s.S3BucketName != nil {
+		return h.checkBucket(ctx, caller, *s.S3BucketName)
 	}
 	return nil
 }

@@ -592,6 +592,62 @@ func TestCreateTrailExistsAndQuota(t *testing.T) {
 	mustCreate(t, te.client("AKIDALICE", "sa-east-1"), mkTrail("sa1"))
 }
 
+// TestCreateTrailCheckOrder: as AWS does, CreateTrail and UpdateTrail
+// check everything the request says, parameter combinations included,
+// before they ask the object store about the bucket; a request wrong in
+// both ways gets the request's error.
+func TestCreateTrailCheckOrder(t *testing.T) {
+	te := newTrailEnv(t, trailEnvOptions{})
+	c := te.c1()
+	mustCreate(t, c, mkTrail("existing"))
+	str := aws.String
+	noGlobal := func(multi bool) (*bool, *bool) { return aws.Bool(multi), aws.Bool(false) }
+	tests := []struct {
+		name      string
+		bucket    string
+		mod       func(*cloudtrail.CreateTrailInput)
+		code, msg string
+	}{
+		{"missing bucket, multi-region without global events", missingBucket, func(in *cloudtrail.CreateTrailInput) {
+			in.IsMultiRegionTrail, in.IncludeGlobalServiceEvents = noGlobal(true)
+		}, "InvalidParameterCombinationException", "Multi-Region trail must include global service events."},
+		{"another account's bucket, multi-region without global events", otherBucket, func(in *cloudtrail.CreateTrailInput) {
+			in.IsMultiRegionTrail, in.IncludeGlobalServiceEvents = noGlobal(true)
+		}, "InvalidParameterCombinationException", "Multi-Region trail must include global service events."},
+		{"unanswered bucket, multi-region without global events", downBucket, func(in *cloudtrail.CreateTrailInput) {
+			in.IsMultiRegionTrail, in.IncludeGlobalServiceEvents = noGlobal(true)
+		}, "InvalidParameterCombinationException", "Multi-Region trail must include global service events."},
+		{"denied bucket, log group without role", deniedBucket, func(in *cloudtrail.CreateTrailInput) {
+			in.CloudWatchLogsLogGroupArn = str("arn:aws:logs:us-east-1:111111111111:log-group:g:*")
+		}, "InvalidCloudWatchLogsRoleArnException", "CloudWatchLogsRoleArn is required"},
+		{"missing bucket, bad prefix", missingBucket, func(in *cloudtrail.CreateTrailInput) { in.S3KeyPrefix = str("a//b") },
+			"InvalidS3PrefixException", "empty path segments"},
+		{"missing bucket, bad topic", missingBucket, func(in *cloudtrail.CreateTrailInput) { in.SnsTopicName = str("my topic") },
+			"InvalidSnsTopicNameException", "letters, numbers"},
+		{"missing bucket, malformed KMS key", missingBucket, func(in *cloudtrail.CreateTrailInput) { in.KmsKeyId = str("my-key") },
+			"InvalidKmsKeyIdException", `"my-key"`},
+		{"missing bucket alone", missingBucket, func(*cloudtrail.CreateTrailInput) {},
+			"S3BucketDoesNotExistException", "S3 bucket no-such-bucket does not exist"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := mkTrail("bad", tt.mod)
+			in.S3BucketName = str(tt.bucket)
+			_, err := c.CreateTrail(t.Context(), in)
+			checkAPIError(t, err, tt.code, tt.msg)
+
+			up := &cloudtrail.UpdateTrailInput{Name: str("existing"), S3BucketName: str(tt.bucket), IsMultiRegionTrail: in.IsMultiRegionTrail,
+				IncludeGlobalServiceEvents: in.IncludeGlobalServiceEvents, S3KeyPrefix: in.S3KeyPrefix, SnsTopicName: in.SnsTopicName,
+				KmsKeyId: in.KmsKeyId, CloudWatchLogsLogGroupArn: in.CloudWatchLogsLogGroupArn, CloudWatchLogsRoleArn: in.CloudWatchLogsRoleArn}
+			_, err = c.UpdateTrail(t.Context(), up)
+			checkAPIError(t, err, tt.code, tt.msg)
+		})
+	}
+	if tr, _ := te.cat.Get(arnOf("us-east-1", acct1, "existing")); tr.S3BucketName != bucket1 || tr.IsMultiRegionTrail {
+		t.Errorf("refused UpdateTrails changed the trail: %+v", tr)
+	}
+}
+
 // --- name-or-ARN resolution ---
 
 // trailOp is one operation that takes a trail name or ARN.
