@@ -156,6 +156,15 @@ var catalogue = []wireRule{
 	// Framing.
 	{match: is(awsjson.ErrBadTarget), code: codeUnknownOperation, text: ownText},
 	{match: as[*awsjson.TooLargeError], status: http.StatusRequestEntityTooLarge, code: "RequestEntityTooLargeException", text: ownText},
+	// A null list element or map value is a validation error in the words
+	// of the operation that has the list (protocol.md §2.5), not a
+	// SerializationException: the body is well-formed JSON.
+	{match: nullIn("EventSelectors", "AdvancedEventSelectors"), ops: []string{"PutEventSelectors"}, code: codeInvalidSelectors, text: nullText},
+	{match: nullIn("InsightSelectors"), ops: []string{"PutInsightSelectors"}, code: codeInvalidInsights, text: nullText},
+	{match: nullIn("TagsList"), ops: []string{"CreateTrail", "AddTags", "RemoveTags"}, code: codeInvalidTag, text: nullText},
+	{match: nullIn("LookupAttributes"), ops: []string{"LookupEvents"}, code: codeInvalidLookupAttributes, text: nullText},
+	{match: nullIn("trailNameList"), ops: []string{"DescribeTrails"}, code: codeInvalidTrailName, text: nullText},
+	{match: is(awsjson.ErrNullElement), code: codeValidation, message: "A list or map in the request holds a null element.", text: nullText},
 	{match: as[*awsjson.DecodeError], code: "SerializationException", text: ownText},
 
 	// Store and event history.
@@ -241,6 +250,12 @@ var conditions = []struct {
 	{"awsjson.ErrBadTarget", awsjson.ErrBadTarget, "Unknown", codeUnknownOperation, ""},
 	{"*awsjson.TooLargeError", &awsjson.TooLargeError{Limit: 1 << 20}, "PutEventSelectors", "RequestEntityTooLargeException", ""},
 	{"*awsjson.DecodeError", &awsjson.DecodeError{Member: "MaxResults", Reason: "expected an integer, got a string"}, "LookupEvents", "SerializationException", ""},
+	{"awsjson.ErrNullElement", awsjson.ErrNullElement, "ListTags", codeValidation, ""},
+	{"awsjson.ErrNullElement", &awsjson.DecodeError{Member: "EventSelectors[1]", Reason: "a list cannot hold null elements", Err: awsjson.ErrNullElement}, "PutEventSelectors", codeInvalidSelectors, ""},
+	{"awsjson.ErrNullElement", &awsjson.DecodeError{Member: "InsightSelectors[0].EventCategories[0]", Reason: "a list cannot hold null elements", Err: awsjson.ErrNullElement}, "PutInsightSelectors", codeInvalidInsights, ""},
+	{"awsjson.ErrNullElement", &awsjson.DecodeError{Member: "TagsList[0]", Reason: "a list cannot hold null elements", Err: awsjson.ErrNullElement}, "AddTags", codeInvalidTag, ""},
+	{"awsjson.ErrNullElement", &awsjson.DecodeError{Member: "LookupAttributes[0]", Reason: "a list cannot hold null elements", Err: awsjson.ErrNullElement}, "LookupEvents", codeInvalidLookupAttributes, ""},
+	{"awsjson.ErrNullElement", &awsjson.DecodeError{Member: "trailNameList[0]", Reason: "a list cannot hold null elements", Err: awsjson.ErrNullElement}, "DescribeTrails", codeInvalidTrailName, ""},
 
 	{"store.ErrBackpressure", store.ErrBackpressure, "CreateTrail", codeThrottling, ""},
 	{"store.ErrClosed", store.ErrClosed, "CreateTrail", codeServiceUnavailable, ""},
@@ -296,6 +311,20 @@ func is(target error) func(error) bool {
 func as[T error](err error) bool {
 	var t T
 	return errors.As(err, &t)
+}
+
+// nullIn matches an awsjson.ErrNullElement inside one of the top-level
+// input members.
+func nullIn(members ...string) func(error) bool {
+	return func(err error) bool {
+		var de *awsjson.DecodeError
+		if !errors.Is(err, awsjson.ErrNullElement) || !errors.As(err, &de) {
+			return false
+		}
+		top, _, _ := strings.Cut(de.Member, "[")
+		top, _, _ = strings.Cut(top, ".")
+		return slices.Contains(members, top)
+	}
 }
 
 // wireFor returns err's wire form in operation op, or nil when neither err
@@ -367,6 +396,16 @@ func sigv4Text(err error) string {
 }
 
 func ownText(err error) string { return err.Error() }
+
+// nullText names the null element, e.g. "EventSelectors[1] is null: a
+// list cannot hold null elements."
+func nullText(err error) string {
+	var de *awsjson.DecodeError
+	if !errors.As(err, &de) || de.Member == "" {
+		return ""
+	}
+	return de.Member + " is null: " + de.Reason + "."
+}
 
 func trailNotFoundText(err error) string {
 	var te *trailError
