@@ -386,65 +386,68 @@ func (e *bucketError) Unwrap() error { return e.Err }
 
 // --- message texts ---
 
-// sigv4Text is the Message of a *sigv4.Error, or "" for a bare sentinel.
-func sigv4Text(err error) string {
-	var se *sigv4.Error
-	if errors.As(err, &se) {
-		return se.Message
+// textOf renders a message from the error of type T in err's chain (the
+// context a handler wrapped it in, or the domain error's own words); ""
+// when there is none, and the row's message is sent.
+func textOf[T error](render func(T) string) func(error) string {
+	return func(err error) string {
+		var e T
+		if !errors.As(err, &e) {
+			return ""
+		}
+		return render(e)
 	}
-	return ""
 }
 
 func ownText(err error) string { return err.Error() }
 
-// nullText names the null element, e.g. "EventSelectors[1] is null: a
-// list cannot hold null elements."
-func nullText(err error) string {
-	var de *awsjson.DecodeError
-	if !errors.As(err, &de) || de.Member == "" {
-		return ""
-	}
-	return de.Member + " is null: " + de.Reason + "."
-}
+var (
+	// sigv4Text is the AWS-worded Message of a *sigv4.Error.
+	sigv4Text = textOf(func(e *sigv4.Error) string { return e.Message })
 
-func trailNotFoundText(err error) string {
-	var te *trailError
-	if !errors.As(err, &te) {
-		return ""
-	}
-	return fmt.Sprintf("Unknown trail: %s for the user: %s", te.Trail, te.Account)
-}
+	// nullText names the null element: "EventSelectors[1] is null: a list
+	// cannot hold null elements."
+	nullText = textOf(func(e *awsjson.DecodeError) string {
+		if e.Member == "" {
+			return ""
+		}
+		return e.Member + " is null: " + e.Reason + "."
+	})
 
-func trailExistsText(err error) string {
-	var te *trailError
-	if !errors.As(err, &te) {
-		return ""
-	}
-	return fmt.Sprintf("Trail %s already exists for customer: %s", te.Trail, te.Account)
-}
+	trailNotFoundText = textOf(func(e *trailError) string {
+		return fmt.Sprintf("Unknown trail: %s for the user: %s", e.Trail, e.Account)
+	})
+	trailExistsText = textOf(func(e *trailError) string {
+		return fmt.Sprintf("Trail %s already exists for customer: %s", e.Trail, e.Account)
+	})
+	// trailLimitText names the region that is full and the quota, as the
+	// catalog's *LimitError gives them.
+	trailLimitText = textOf(func(e *trailError) string {
+		var le *catalog.LimitError
+		if errors.As(e.Err, &le) {
+			return fmt.Sprintf("User: %s already has %d trails in %s.", e.Account, le.Max, le.Region)
+		}
+		return fmt.Sprintf("User: %s already has the maximum number of trails in %s.", e.Account, e.Region)
+	})
 
-// trailLimitText names the region that is full and the quota, as the
-// catalog's *LimitError gives them.
-func trailLimitText(err error) string {
-	var te *trailError
-	if !errors.As(err, &te) {
-		return ""
-	}
-	var le *catalog.LimitError
-	if errors.As(err, &le) {
-		return fmt.Sprintf("User: %s already has %d trails in %s.", te.Account, le.Max, le.Region)
-	}
-	return fmt.Sprintf("User: %s already has the maximum number of trails in %s.", te.Account, te.Region)
-}
+	// selectorText is the message of a *selector.Error, written for
+	// clients.
+	selectorText = textOf(func(e *selector.Error) string { return e.Message })
 
-// selectorText is the message of a *selector.Error, written for clients.
-func selectorText(err error) string {
-	var se *selector.Error
-	if errors.As(err, &se) {
-		return se.Message
-	}
-	return ""
-}
+	noBucketText = textOf(func(e *bucketError) string {
+		return fmt.Sprintf("S3 bucket %s does not exist. Create it first (aws s3 mb s3://%s).", e.Bucket, e.Bucket)
+	})
+	bucketPolicyText = textOf(func(e *bucketError) string {
+		reason := e.Reason
+		if reason == "" {
+			reason = "access denied"
+		}
+		return fmt.Sprintf("Incorrect S3 bucket policy is detected for bucket: %s (%s).", e.Bucket, reason)
+	})
+	bucketUnavailableText = textOf(func(e *bucketError) string {
+		return fmt.Sprintf("The S3-compatible store did not answer about bucket %s; retry shortly.", e.Bucket)
+	})
+)
 
 // bucketNameText is objstore.CheckBucketName's reason, e.g. `bucket name
 // "ab" must be 3 to 63 characters long.`
@@ -453,34 +456,6 @@ func bucketNameText(err error) string {
 		return t + "."
 	}
 	return ""
-}
-
-func noBucketText(err error) string {
-	var be *bucketError
-	if !errors.As(err, &be) {
-		return ""
-	}
-	return fmt.Sprintf("S3 bucket %s does not exist. Create it first (aws s3 mb s3://%s).", be.Bucket, be.Bucket)
-}
-
-func bucketPolicyText(err error) string {
-	var be *bucketError
-	if !errors.As(err, &be) {
-		return ""
-	}
-	reason := be.Reason
-	if reason == "" {
-		reason = "access denied"
-	}
-	return fmt.Sprintf("Incorrect S3 bucket policy is detected for bucket: %s (%s).", be.Bucket, reason)
-}
-
-func bucketUnavailableText(err error) string {
-	var be *bucketError
-	if !errors.As(err, &be) {
-		return ""
-	}
-	return fmt.Sprintf("The S3-compatible store did not answer about bucket %s; retry shortly.", be.Bucket)
 }
 
 // textAbove returns the text of the error in err's chain that wraps

@@ -1,8 +1,6 @@
 package api
 
 import (
-	"compress/gzip"
-	"encoding/json"
 	"errors"
 	"go/ast"
 	"go/parser"
@@ -47,23 +45,8 @@ type cloudtrailModel struct {
 // is none.
 func loadModel(t *testing.T) *cloudtrailModel {
 	t.Helper()
-	path := modelPath()
-	if path == "" {
-		testenv.MissingTool(t, testenv.Botocore, "no cloudtrail model found (pip install boto3); set OPENTRAIL_CLOUDTRAIL_MODEL")
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var m cloudtrailModel
-	if err := json.NewDecoder(zr).Decode(&m); err != nil {
-		t.Fatalf("decode %s: %v", path, err)
-	}
+	decodeModel(t, &m)
 	return &m
 }
 
