@@ -312,7 +312,7 @@ func TestLookupEventsRaw(t *testing.T) {
 	tests := []struct{ name, body, code, msg string }{
 		{"missing key", `{"LookupAttributes":[{"AttributeValue":"x"}]}`, "InvalidLookupAttributesException", "AttributeKey is required"},
 		{"missing value", `{"LookupAttributes":[{"AttributeKey":"EventName"}]}`, "InvalidLookupAttributesException", "AttributeValue is required"},
-		{"null item", `{"LookupAttributes":[null]}`, "InvalidLookupAttributesException", "AttributeKey is required"},
+		{"null item", `{"LookupAttributes":[null]}`, "InvalidLookupAttributesException", "LookupAttributes[0] is null: a list cannot hold null elements."},
 		{"string MaxResults", `{"MaxResults":"5"}`, "SerializationException", "member MaxResults: expected an integer"},
 		{"string StartTime", `{"StartTime":"2024-01-01T00:00:00Z"}`, "SerializationException", "member StartTime: expected a JSON number of epoch seconds"},
 		{"bad json", `{"MaxResults":`, "SerializationException", "not valid JSON"},

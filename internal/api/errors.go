@@ -6,21 +6,33 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/opentrail/opentrail/internal/awsjson"
+	"github.com/opentrail/opentrail/internal/catalog"
 	"github.com/opentrail/opentrail/internal/history"
+	"github.com/opentrail/opentrail/internal/objstore"
+	"github.com/opentrail/opentrail/internal/selector"
 	"github.com/opentrail/opentrail/internal/sigv4"
 	"github.com/opentrail/opentrail/internal/store"
 )
 
 // This file is the API's one wire-error catalogue (protocol.md §2.5, §5.6).
 //
-// Operations return either an *apiError, which names its wire code
-// directly, or an error from another package; the catalogue table maps the
-// latter with errors.Is / errors.As. Everything else is a 500
-// InternalFailure whose details are logged with the request id and never
-// sent.
+// Operations return one of two kinds of error:
+//   - an *apiError, for what the API itself finds wrong with a request (a
+//     bad trail name, a missing member, an unknown Insights type), which
+//     names its code and message directly (invalid, newError);
+//   - an error of another package (catalog.ErrNotFound, selector.ErrInvalid,
+//     objstore.ErrNoSuchBucket, store.ErrBackpressure, ...), returned as is
+//     or wrapped in a context error of this file (trailError, bucketError)
+//     when its message needs the trail, account, region or bucket. The
+//     catalogue table maps these with errors.Is / errors.As, in one place:
+//     handlers never turn another package's error into a wire error.
+//
+// Everything else is a 500 InternalFailure whose details are logged with
+// the request id and never sent.
 
 // wireError is an error as the client sees it.
 type wireError struct {
@@ -47,12 +59,31 @@ func invalid(code, format string, args ...any) error {
 
 // Error codes used in more than one place.
 const (
-	codeInternal         = "InternalFailure"
-	codeThrottling       = "ThrottlingException"
-	codeUnsupported      = "UnsupportedOperationException"
-	codeUnknownOperation = "UnknownOperationException"
-	codeInvalidSignature = "InvalidSignatureException"
-	codeInvalidNextToken = "InvalidNextTokenException"
+	codeInternal           = "InternalFailure"
+	codeServiceUnavailable = "ServiceUnavailable"
+	codeThrottling         = "ThrottlingException"
+	codeUnsupported        = "UnsupportedOperationException"
+	codeUnknownOperation   = "UnknownOperationException"
+	codeInvalidSignature   = "InvalidSignatureException"
+	codeInvalidNextToken   = "InvalidNextTokenException"
+
+	codeTrailNotFound       = "TrailNotFoundException"
+	codeInvalidTrailName    = "InvalidTrailNameException"
+	codeARNInvalid          = "CloudTrailARNInvalidException"
+	codeInvalidHomeRegion   = "InvalidHomeRegionException"
+	codeInvalidParamCombo   = "InvalidParameterCombinationException"
+	codeInvalidParameter    = "InvalidParameterException"
+	codeInvalidBucketName   = "InvalidS3BucketNameException"
+	codeInvalidPrefix       = "InvalidS3PrefixException"
+	codeInvalidSnsTopic     = "InvalidSnsTopicNameException"
+	codeInvalidKmsKey       = "InvalidKmsKeyIdException"
+	codeInvalidTag          = "InvalidTagParameterException"
+	codeTagsLimit           = "TagsLimitExceededException"
+	codeInvalidSelectors    = "InvalidEventSelectorsException"
+	codeInvalidInsights     = "InvalidInsightSelectorsException"
+	codeResourceNotFound    = "ResourceNotFoundException"
+	codeResourceUnsupported = "ResourceTypeNotSupportedException"
+	codeValidation          = "ValidationException"
 )
 
 func errUnsupported(op string) error {
@@ -95,40 +126,182 @@ func errThrottled(op string) error {
 	return invalid(codeThrottling, "Rate exceeded for %s.", op)
 }
 
-// catalogue maps conditions raised outside this package to wire errors.
-// The first matching row wins. text, when set, derives the message from
-// the error; message is the default.
-var catalogue = []struct {
-	match   func(error) bool
-	status  int
-	code    string
-	message string
-	text    func(error) string
-}{
+// catalogue maps the conditions of other packages to wire errors. The
+// first row that matches wins: a row with ops applies only in those
+// operations, so the same condition can take the code each operation's
+// model declares (a missing trail is TrailNotFoundException in the trail
+// operations and ResourceNotFoundException in the tag operations). A row's
+// text renders the message from the context the error carries (a
+// trailError, a bucketError, the domain error's own words); when it has
+// none, or the error carries none, message is sent. status 0 means 400.
+//
+// Every code here is an error shape of the cloudtrail model or one of
+// commonCodes, and every exported sentinel and error type of the packages
+// whose errors reach the API is listed in conditions below;
+// TestCatalogue checks both against the botocore model and the packages'
+// source.
+var catalogue = []wireRule{
 	// SigV4 (protocol.md §5.6). AWS JSON services answer all of them with
 	// 400; the Common Errors page gives 403 for a missing token, but the
 	// SDKs key on the code, not the status, and 400 is what they observe.
-	{is(sigv4.ErrMissingAuth), http.StatusBadRequest, "MissingAuthenticationTokenException", "Missing Authentication Token", sigv4Text},
-	{is(sigv4.ErrIncomplete), http.StatusBadRequest, "IncompleteSignatureException", "The Authorization header is incomplete or malformed.", sigv4Text},
-	{is(sigv4.ErrUnknownKey), http.StatusBadRequest, "UnrecognizedClientException", "The security token included in the request is invalid.", sigv4Text},
-	{is(sigv4.ErrSignatureMismatch), http.StatusBadRequest, codeInvalidSignature,
-		"The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.", sigv4Text},
+	{match: is(sigv4.ErrMissingAuth), code: "MissingAuthenticationTokenException", message: "Missing Authentication Token", text: sigv4Text},
+	{match: is(sigv4.ErrIncomplete), code: "IncompleteSignatureException", message: "The Authorization header is incomplete or malformed.", text: sigv4Text},
+	{match: is(sigv4.ErrUnknownKey), code: "UnrecognizedClientException", message: "The security token included in the request is invalid.", text: sigv4Text},
+	{match: is(sigv4.ErrSignatureMismatch), code: codeInvalidSignature,
+		message: "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.", text: sigv4Text},
 	// An expired signature is InvalidSignatureException too, with the
 	// "Signature expired: ..." message that sigv4 puts in its *Error.
-	{is(sigv4.ErrExpired), http.StatusBadRequest, codeInvalidSignature, "Signature expired: the request's X-Amz-Date is more than 15 minutes away from the server's time.", sigv4Text},
+	{match: is(sigv4.ErrExpired), code: codeInvalidSignature, message: "Signature expired: the request's X-Amz-Date is more than 15 minutes away from the server's time.", text: sigv4Text},
 
 	// Framing.
-	{is(awsjson.ErrBadTarget), http.StatusBadRequest, codeUnknownOperation, "", ownText},
-	{as[*awsjson.TooLargeError], http.StatusRequestEntityTooLarge, "RequestEntityTooLargeException", "", ownText},
-	{as[*awsjson.DecodeError], http.StatusBadRequest, "SerializationException", "", ownText},
+	{match: is(awsjson.ErrBadTarget), code: codeUnknownOperation, text: ownText},
+	{match: as[*awsjson.TooLargeError], status: http.StatusRequestEntityTooLarge, code: "RequestEntityTooLargeException", text: ownText},
+	// A null list element or map value is a validation error in the words
+	// of the operation that has the list (protocol.md §2.5), not a
+	// SerializationException: the body is well-formed JSON.
+	{match: nullIn("EventSelectors", "AdvancedEventSelectors"), ops: []string{"PutEventSelectors"}, code: codeInvalidSelectors, text: nullText},
+	{match: nullIn("InsightSelectors"), ops: []string{"PutInsightSelectors"}, code: codeInvalidInsights, text: nullText},
+	{match: nullIn("TagsList"), ops: []string{"CreateTrail", "AddTags", "RemoveTags"}, code: codeInvalidTag, text: nullText},
+	{match: nullIn("LookupAttributes"), ops: []string{"LookupEvents"}, code: codeInvalidLookupAttributes, text: nullText},
+	{match: nullIn("trailNameList"), ops: []string{"DescribeTrails"}, code: codeInvalidTrailName, text: nullText},
+	{match: is(awsjson.ErrNullElement), code: codeValidation, message: "A list or map in the request holds a null element.", text: nullText},
+	{match: as[*awsjson.DecodeError], code: "SerializationException", text: ownText},
 
-	// Store.
-	{is(store.ErrBackpressure), http.StatusBadRequest, codeThrottling, "Rate exceeded: OpenTrail is catching up on recorded events; retry shortly.", nil},
-	{is(history.ErrBadCursor), http.StatusBadRequest, codeInvalidNextToken, msgBadToken, nil},
-	{is(store.ErrClosed), http.StatusServiceUnavailable, "ServiceUnavailable", "OpenTrail is shutting down; retry shortly.", nil},
-	{is(store.ErrUnavailable), http.StatusServiceUnavailable, "ServiceUnavailable", "OpenTrail cannot write its event log right now (its disk is full or failing), so the call was not recorded or carried out; retry later.", nil},
-	{is(history.ErrClosed), http.StatusServiceUnavailable, "ServiceUnavailable", "OpenTrail is shutting down; retry shortly.", nil},
-	{is(context.DeadlineExceeded), http.StatusServiceUnavailable, "ServiceUnavailable", "The request timed out inside OpenTrail; retry shortly.", nil},
+	// Store and event history.
+	{match: is(store.ErrBackpressure), code: codeThrottling, message: "Rate exceeded: OpenTrail is catching up on recorded events; retry shortly."},
+	{match: is(history.ErrBadCursor), code: codeInvalidNextToken, message: msgBadToken},
+	{match: is(store.ErrClosed), status: http.StatusServiceUnavailable, code: codeServiceUnavailable, message: msgShuttingDown},
+	{match: is(store.ErrUnavailable), status: http.StatusServiceUnavailable, code: codeServiceUnavailable,
+		message: "OpenTrail cannot write its event log right now (its disk is full or failing), so the call was not recorded or carried out; retry later."},
+	{match: is(history.ErrClosed), status: http.StatusServiceUnavailable, code: codeServiceUnavailable, message: msgShuttingDown},
+
+	// Trails (catalog), worded from the trailError the handler wraps
+	// them in. The tag operations declare ResourceNotFoundException, not
+	// TrailNotFoundException (operations.md §2.6).
+	{match: is(catalog.ErrNotFound), ops: tagOps, code: codeResourceNotFound, message: "The resource was not found.", text: trailNotFoundText},
+	{match: is(catalog.ErrNotFound), code: codeTrailNotFound, message: "The trail was not found.", text: trailNotFoundText},
+	{match: is(catalog.ErrExists), code: "TrailAlreadyExistsException", message: "A trail with this name already exists in this region.", text: trailExistsText},
+	{match: is(catalog.ErrLimit), code: "MaximumNumberOfTrailsExceededException", message: "This account already has the maximum number of trails in the region.", text: trailLimitText},
+
+	// Event selectors: the selector package words its messages for the
+	// client.
+	{match: is(selector.ErrBothKinds), code: codeInvalidParamCombo, message: selector.ErrBothKinds.Error()},
+	{match: is(selector.ErrInvalid), code: codeInvalidSelectors, message: "The event selectors are not valid.", text: selectorText},
+
+	// Buckets (objstore), worded from the bucketError the handler wraps
+	// them in.
+	{match: is(objstore.ErrInvalidBucketName), code: codeInvalidBucketName, message: "The S3 bucket name is not valid.", text: bucketNameText},
+	{match: is(objstore.ErrNoSuchBucket), code: "S3BucketDoesNotExistException", message: "The S3 bucket does not exist.", text: noBucketText},
+	{match: is(objstore.ErrAccessDenied), code: "InsufficientS3BucketPolicyException", message: "Incorrect S3 bucket policy is detected for the bucket.", text: bucketPolicyText},
+	{match: is(objstore.ErrUnavailable), status: http.StatusServiceUnavailable, code: codeServiceUnavailable,
+		message: "The S3-compatible store did not answer; retry shortly.", text: bucketUnavailableText},
+
+	// Contexts.
+	{match: is(context.DeadlineExceeded), status: http.StatusServiceUnavailable, code: codeServiceUnavailable, message: "The request timed out inside OpenTrail; retry shortly."},
+	{match: is(context.Canceled), status: http.StatusServiceUnavailable, code: codeServiceUnavailable,
+		message: "The request was canceled before OpenTrail finished it (the client went away or the server is shutting down); retry."},
+}
+
+// tagOps are the operations that name resources by ARN and declare
+// ResourceNotFoundException.
+var tagOps = []string{"AddTags", "RemoveTags", "ListTags"}
+
+const msgShuttingDown = "OpenTrail is shutting down; retry shortly."
+
+// commonCodes are the codes the API sends that are not error shapes of
+// the cloudtrail model: AWS's common errors for every service, and the
+// framing errors of the JSON protocol (protocol.md §2.1, §2.5, §5.6).
+var commonCodes = map[string]string{
+	codeInternal:                          "Common Errors: a server fault (500)",
+	codeServiceUnavailable:                "Common Errors: temporarily unavailable (503)",
+	codeValidation:                        "Common Errors: a constraint violation no declared exception fits (protocol.md §2.5, rule 4)",
+	"SerializationException":              "JSON protocol: a body that does not decode into the operation's input",
+	"MissingAuthenticationTokenException": "SigV4 (protocol.md §5.6)",
+	"IncompleteSignatureException":        "SigV4 (protocol.md §5.6)",
+	"UnrecognizedClientException":         "SigV4 (protocol.md §5.6)",
+	codeInvalidSignature:                  "SigV4 (protocol.md §5.6)",
+	codeUnknownOperation:                  "JSON protocol: an unknown X-Amz-Target (protocol.md §2.1)",
+	"RequestEntityTooLargeException":      "a body over Options.MaxBodyBytes (413)",
+	"MethodNotAllowedException":           "a method other than POST (405), see errMethod",
+}
+
+// conditions lists every exported sentinel and error type of the packages
+// whose errors reach the API, with the code the catalogue gives it in an
+// operation it can arrive in. TestCatalogue checks the list against the
+// packages' source, so a new sentinel there fails the test until it is
+// mapped here. A condition no operation can return is listed with the
+// reason: it resolves to InternalFailure and is logged, as a bug would be.
+var conditions = []struct {
+	name        string // as Go code names it
+	err         error
+	op          string
+	code        string
+	unreachable string // why the API never sees it; code is then InternalFailure
+}{
+	{"sigv4.ErrMissingAuth", sigv4.ErrMissingAuth, "LookupEvents", "MissingAuthenticationTokenException", ""},
+	{"sigv4.ErrIncomplete", sigv4.ErrIncomplete, "LookupEvents", "IncompleteSignatureException", ""},
+	{"sigv4.ErrUnknownKey", sigv4.ErrUnknownKey, "LookupEvents", "UnrecognizedClientException", ""},
+	{"sigv4.ErrSignatureMismatch", sigv4.ErrSignatureMismatch, "LookupEvents", codeInvalidSignature, ""},
+	{"sigv4.ErrExpired", sigv4.ErrExpired, "LookupEvents", codeInvalidSignature, ""},
+	{"sigv4.ErrNotYetValid", sigv4.ErrNotYetValid, "LookupEvents", codeInvalidSignature, ""},
+	{"sigv4.ErrSignatureV2", sigv4.ErrSignatureV2, "LookupEvents", "IncompleteSignatureException", ""},
+	{"*sigv4.Error", &sigv4.Error{Err: sigv4.ErrExpired, Message: "Signature expired: 20240101T000000Z is now earlier than 20240301T114500Z (20240301T120000Z - 15 min.)"}, "LookupEvents", codeInvalidSignature, ""},
+
+	{"awsjson.ErrBadTarget", awsjson.ErrBadTarget, "Unknown", codeUnknownOperation, ""},
+	{"*awsjson.TooLargeError", &awsjson.TooLargeError{Limit: 1 << 20}, "PutEventSelectors", "RequestEntityTooLargeException", ""},
+	{"*awsjson.DecodeError", &awsjson.DecodeError{Member: "MaxResults", Reason: "expected an integer, got a string"}, "LookupEvents", "SerializationException", ""},
+	{"awsjson.ErrNullElement", awsjson.ErrNullElement, "ListTags", codeValidation, ""},
+	{"awsjson.ErrNullElement", &awsjson.DecodeError{Member: "EventSelectors[1]", Reason: "a list cannot hold null elements", Err: awsjson.ErrNullElement}, "PutEventSelectors", codeInvalidSelectors, ""},
+	{"awsjson.ErrNullElement", &awsjson.DecodeError{Member: "InsightSelectors[0].EventCategories[0]", Reason: "a list cannot hold null elements", Err: awsjson.ErrNullElement}, "PutInsightSelectors", codeInvalidInsights, ""},
+	{"awsjson.ErrNullElement", &awsjson.DecodeError{Member: "TagsList[0]", Reason: "a list cannot hold null elements", Err: awsjson.ErrNullElement}, "AddTags", codeInvalidTag, ""},
+	{"awsjson.ErrNullElement", &awsjson.DecodeError{Member: "LookupAttributes[0]", Reason: "a list cannot hold null elements", Err: awsjson.ErrNullElement}, "LookupEvents", codeInvalidLookupAttributes, ""},
+	{"awsjson.ErrNullElement", &awsjson.DecodeError{Member: "trailNameList[0]", Reason: "a list cannot hold null elements", Err: awsjson.ErrNullElement}, "DescribeTrails", codeInvalidTrailName, ""},
+
+	{"store.ErrBackpressure", store.ErrBackpressure, "CreateTrail", codeThrottling, ""},
+	{"store.ErrClosed", store.ErrClosed, "CreateTrail", codeServiceUnavailable, ""},
+	{"store.ErrUnavailable", store.ErrUnavailable, "CreateTrail", codeServiceUnavailable, ""},
+	{"store.ErrFollowerBehind", store.ErrFollowerBehind, "LookupEvents", codeInternal,
+		"only the store's followers read the log; the API appends to it and looks up through history"},
+	{"history.ErrBadCursor", history.ErrBadCursor, "LookupEvents", codeInvalidNextToken, ""},
+	{"history.ErrClosed", history.ErrClosed, "LookupEvents", codeServiceUnavailable, ""},
+
+	{"catalog.ErrNotFound", catalog.ErrNotFound, "GetTrail", codeTrailNotFound, ""},
+	{"catalog.ErrNotFound", catalog.ErrNotFound, "AddTags", codeResourceNotFound, ""},
+	{"catalog.ErrNotFound", catalog.ErrNotFound, "RemoveTags", codeResourceNotFound, ""},
+	{"catalog.ErrNotFound", catalog.ErrNotFound, "ListTags", codeResourceNotFound, ""},
+	{"catalog.ErrExists", catalog.ErrExists, "CreateTrail", "TrailAlreadyExistsException", ""},
+	{"catalog.ErrLimit", catalog.ErrLimit, "CreateTrail", "MaximumNumberOfTrailsExceededException", ""},
+	{"*catalog.LimitError", &catalog.LimitError{Region: "us-east-1", Max: 5}, "CreateTrail", "MaximumNumberOfTrailsExceededException", ""},
+
+	{"selector.ErrBothKinds", selector.ErrBothKinds, "PutEventSelectors", codeInvalidParamCombo, ""},
+	{"selector.ErrInvalid", selector.ErrInvalid, "PutEventSelectors", codeInvalidSelectors, ""},
+	{"*selector.Error", &selector.Error{Path: "EventSelectors[0].ReadWriteType", Message: "ReadWriteType 'read-only' is not valid."}, "PutEventSelectors", codeInvalidSelectors, ""},
+
+	{"objstore.ErrNoSuchBucket", objstore.ErrNoSuchBucket, "CreateTrail", "S3BucketDoesNotExistException", ""},
+	{"objstore.ErrAccessDenied", objstore.ErrAccessDenied, "CreateTrail", "InsufficientS3BucketPolicyException", ""},
+	{"objstore.ErrInvalidBucketName", objstore.ErrInvalidBucketName, "CreateTrail", codeInvalidBucketName, ""},
+	{"objstore.ErrUnavailable", objstore.ErrUnavailable, "UpdateTrail", codeServiceUnavailable, ""},
+	{"objstore.ErrNoSuchKey", objstore.ErrNoSuchKey, "CreateTrail", codeInternal,
+		"the API asks the object store only about buckets (BucketChecker.HeadBucket); it reads no objects"},
+	{"objstore.ErrBucketExists", objstore.ErrBucketExists, "CreateTrail", codeInternal,
+		"only CreateBucket returns it, and the API creates no buckets"},
+	{"objstore.ErrInvalidKey", objstore.ErrInvalidKey, "CreateTrail", codeInternal,
+		"the API writes no objects; S3KeyPrefix is checked before delivery ever makes a key"},
+	{"objstore.ErrExists", objstore.ErrExists, "CreateTrail", codeInternal,
+		"only PutIfAbsent returns it, and the API writes no objects"},
+
+	{"context.Canceled", context.Canceled, "LookupEvents", codeServiceUnavailable, ""},
+	{"context.DeadlineExceeded", context.DeadlineExceeded, "LookupEvents", codeServiceUnavailable, ""},
+}
+
+// wireRule is one row of the catalogue.
+type wireRule struct {
+	match   func(error) bool
+	ops     []string // the operations the row applies to; nil means all
+	status  int      // 0 means 400
+	code    string
+	message string             // the message when text is nil or returns ""
+	text    func(error) string // the message, from the error's context
 }
 
 func is(target error) func(error) bool {
@@ -140,25 +313,29 @@ func as[T error](err error) bool {
 	return errors.As(err, &t)
 }
 
-// sigv4Text is the Message of a *sigv4.Error, or "" for a bare sentinel.
-func sigv4Text(err error) string {
-	var se *sigv4.Error
-	if errors.As(err, &se) {
-		return se.Message
+// nullIn matches an awsjson.ErrNullElement inside one of the top-level
+// input members.
+func nullIn(members ...string) func(error) bool {
+	return func(err error) bool {
+		var de *awsjson.DecodeError
+		if !errors.Is(err, awsjson.ErrNullElement) || !errors.As(err, &de) {
+			return false
+		}
+		top, _, _ := strings.Cut(de.Member, "[")
+		top, _, _ = strings.Cut(top, ".")
+		return slices.Contains(members, top)
 	}
-	return ""
 }
 
-func ownText(err error) string { return err.Error() }
-
-// resolve maps err to its wire form, logging it when it is unexpected.
-func (h *Handler) resolve(ctx context.Context, c *call, err error) *wireError {
+// wireFor returns err's wire form in operation op, or nil when neither err
+// nor the catalogue names one.
+func wireFor(op string, err error) *wireError {
 	var ae *apiError
 	if errors.As(err, &ae) {
 		return &ae.wireError
 	}
 	for _, row := range catalogue {
-		if !row.match(err) {
+		if !row.match(err) || row.ops != nil && !slices.Contains(row.ops, op) {
 			continue
 		}
 		msg := row.message
@@ -167,7 +344,136 @@ func (h *Handler) resolve(ctx context.Context, c *call, err error) *wireError {
 				msg = t
 			}
 		}
-		return &wireError{Status: row.status, Code: row.code, Message: msg}
+		status := row.status
+		if status == 0 {
+			status = http.StatusBadRequest
+		}
+		return &wireError{Status: status, Code: row.code, Message: msg}
+	}
+	return nil
+}
+
+// --- context errors: what handlers wrap domain errors in ---
+
+// trailError is a catalog condition (catalog.ErrNotFound, ErrExists,
+// ErrLimit) about the trail a request named, with what the message names:
+// the trail as the client gave it, and the caller's account and region.
+type trailError struct {
+	Trail   string // the name or ARN as given
+	Account string
+	Region  string
+	Err     error
+}
+
+func (e *trailError) Error() string { return "trail " + e.Trail + ": " + e.Err.Error() }
+func (e *trailError) Unwrap() error { return e.Err }
+
+// bucketError is an object-store condition (objstore.ErrNoSuchBucket,
+// ErrAccessDenied, ErrUnavailable) about a trail's bucket.
+type bucketError struct {
+	Bucket string
+	Reason string // why access is denied when the store did not say; "" otherwise
+	Err    error
+}
+
+func (e *bucketError) Error() string {
+	if e.Reason != "" {
+		return "bucket " + e.Bucket + ": " + e.Reason + ": " + e.Err.Error()
+	}
+	return "bucket " + e.Bucket + ": " + e.Err.Error()
+}
+func (e *bucketError) Unwrap() error { return e.Err }
+
+// --- message texts ---
+
+// textOf renders a message from the error of type T in err's chain (the
+// context a handler wrapped it in, or the domain error's own words); ""
+// when there is none, and the row's message is sent.
+func textOf[T error](render func(T) string) func(error) string {
+	return func(err error) string {
+		var e T
+		if !errors.As(err, &e) {
+			return ""
+		}
+		return render(e)
+	}
+}
+
+func ownText(err error) string { return err.Error() }
+
+var (
+	// sigv4Text is the AWS-worded Message of a *sigv4.Error.
+	sigv4Text = textOf(func(e *sigv4.Error) string { return e.Message })
+
+	// nullText names the null element: "EventSelectors[1] is null: a list
+	// cannot hold null elements."
+	nullText = textOf(func(e *awsjson.DecodeError) string {
+		if e.Member == "" {
+			return ""
+		}
+		return e.Member + " is null: " + e.Reason + "."
+	})
+
+	trailNotFoundText = textOf(func(e *trailError) string {
+		return fmt.Sprintf("Unknown trail: %s for the user: %s", e.Trail, e.Account)
+	})
+	trailExistsText = textOf(func(e *trailError) string {
+		return fmt.Sprintf("Trail %s already exists for customer: %s", e.Trail, e.Account)
+	})
+	// trailLimitText names the region that is full and the quota, as the
+	// catalog's *LimitError gives them.
+	trailLimitText = textOf(func(e *trailError) string {
+		var le *catalog.LimitError
+		if errors.As(e.Err, &le) {
+			return fmt.Sprintf("User: %s already has %d trails in %s.", e.Account, le.Max, le.Region)
+		}
+		return fmt.Sprintf("User: %s already has the maximum number of trails in %s.", e.Account, e.Region)
+	})
+
+	// selectorText is the message of a *selector.Error, written for
+	// clients.
+	selectorText = textOf(func(e *selector.Error) string { return e.Message })
+
+	noBucketText = textOf(func(e *bucketError) string {
+		return fmt.Sprintf("S3 bucket %s does not exist. Create it first (aws s3 mb s3://%s).", e.Bucket, e.Bucket)
+	})
+	bucketPolicyText = textOf(func(e *bucketError) string {
+		reason := e.Reason
+		if reason == "" {
+			reason = "access denied"
+		}
+		return fmt.Sprintf("Incorrect S3 bucket policy is detected for bucket: %s (%s).", e.Bucket, reason)
+	})
+	bucketUnavailableText = textOf(func(e *bucketError) string {
+		return fmt.Sprintf("The S3-compatible store did not answer about bucket %s; retry shortly.", e.Bucket)
+	})
+)
+
+// bucketNameText is objstore.CheckBucketName's reason, e.g. `bucket name
+// "ab" must be 3 to 63 characters long.`
+func bucketNameText(err error) string {
+	if t := textAbove(err, objstore.ErrInvalidBucketName); t != "" {
+		return t + "."
+	}
+	return ""
+}
+
+// textAbove returns the text of the error in err's chain that wraps
+// sentinel directly, without the ": sentinel" suffix fmt.Errorf's %w
+// gave it; "" when there is none.
+func textAbove(err, sentinel error) string {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if errors.Unwrap(e) == sentinel { //nolint:errorlint // the direct wrapper is wanted, not any match
+			return strings.TrimSuffix(e.Error(), ": "+sentinel.Error())
+		}
+	}
+	return ""
+}
+
+// resolve maps err to its wire form, logging it when it is unexpected.
+func (h *Handler) resolve(ctx context.Context, c *call, err error) *wireError {
+	if w := wireFor(c.opName, err); w != nil {
+		return w
 	}
 	h.log.ErrorContext(ctx, "api: internal error",
 		slog.String(logKeyRequestID, c.requestID), slog.String(logKeyOperation, c.opName), slog.Any(logKeyErr, err))

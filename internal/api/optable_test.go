@@ -50,12 +50,13 @@ func modelPath() string {
 	return ""
 }
 
-// TestOperationTable checks ops_gen.go against the botocore model, when one
-// is installed, and rewrites it under -update.
-func TestOperationTable(t *testing.T) {
+// decodeModel decodes the botocore model into v and returns its path, or
+// skips (fails in CI) when there is none.
+func decodeModel(t *testing.T, v any) string {
+	t.Helper()
 	path := modelPath()
 	if path == "" {
-		testenv.MissingTool(t, testenv.Botocore, "no cloudtrail model found (pip install boto3); set OPENTRAIL_CLOUDTRAIL_MODEL to check ops_gen.go")
+		testenv.MissingTool(t, testenv.Botocore, "no cloudtrail model found (pip install boto3); set OPENTRAIL_CLOUDTRAIL_MODEL")
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -66,6 +67,15 @@ func TestOperationTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := json.NewDecoder(zr).Decode(v); err != nil {
+		t.Fatalf("decode %s: %v", path, err)
+	}
+	return path
+}
+
+// TestOperationTable checks ops_gen.go against the botocore model, when one
+// is installed, and rewrites it under -update.
+func TestOperationTable(t *testing.T) {
 	var model struct {
 		Metadata struct {
 			APIVersion   string `json:"apiVersion"`
@@ -73,9 +83,7 @@ func TestOperationTable(t *testing.T) {
 		} `json:"metadata"`
 		Operations map[string]json.RawMessage `json:"operations"`
 	}
-	if err := json.NewDecoder(zr).Decode(&model); err != nil {
-		t.Fatalf("decode %s: %v", path, err)
-	}
+	path := decodeModel(t, &model)
 	if model.Metadata.APIVersion != "2013-11-01" {
 		t.Fatalf("model apiVersion = %q", model.Metadata.APIVersion)
 	}

@@ -2,20 +2,14 @@ package api
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net"
-	"slices"
 	"strings"
-	"time"
 
-	"github.com/opentrail/opentrail/internal/awsjson"
 	"github.com/opentrail/opentrail/internal/catalog"
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/identity"
 	"github.com/opentrail/opentrail/internal/layout"
 	"github.com/opentrail/opentrail/internal/objstore"
-	"github.com/opentrail/opentrail/internal/selector"
 )
 
 // Trail operations (operations.md §2.1–§2.3, §3.1).
@@ -34,45 +28,7 @@ type BucketChecker interface {
 	HeadBucket(ctx context.Context, bucket string) (objstore.Bucket, error)
 }
 
-// Delivery is trail delivery as the API uses it: Flush before a trail
-// changes, so events recorded before the change are delivered under the
-// old settings, and the status GetTrailStatus reports.
-type Delivery interface {
-	Flush(ctx context.Context) error
-	Status(trailARN, region string) TrailStatus
-}
-
-// TrailStatus is one trail's delivery status in one region.
-type TrailStatus struct {
-	LatestDeliveryTime, LatestDeliveryAttemptTime, LatestDeliveryAttemptSucceeded             time.Time
-	LatestNotificationTime, LatestNotificationAttemptTime, LatestNotificationAttemptSucceeded time.Time
-	LatestDigestDeliveryTime                                                                  time.Time
-	LatestDeliveryError, LatestNotificationError, LatestDigestDeliveryError                   string
-}
-
-const (
-	codeTrailNotFound       = "TrailNotFoundException"
-	codeInvalidTrailName    = "InvalidTrailNameException"
-	codeARNInvalid          = "CloudTrailARNInvalidException"
-	codeInvalidHomeRegion   = "InvalidHomeRegionException"
-	codeInvalidParamCombo   = "InvalidParameterCombinationException"
-	codeInvalidParameter    = "InvalidParameterException"
-	codeInvalidBucketName   = "InvalidS3BucketNameException"
-	codeInvalidPrefix       = "InvalidS3PrefixException"
-	codeInvalidSnsTopic     = "InvalidSnsTopicNameException"
-	codeInvalidKmsKey       = "InvalidKmsKeyIdException"
-	codeInvalidTag          = "InvalidTagParameterException"
-	codeTagsLimit           = "TagsLimitExceededException"
-	codeInvalidSelectors    = "InvalidEventSelectorsException"
-	codeInvalidInsights     = "InvalidInsightSelectorsException"
-	codeResourceNotFound    = "ResourceNotFoundException"
-	codeResourceUnsupported = "ResourceTypeNotSupportedException"
-	codeValidation          = "ValidationException"
-
-	maxTagsPerResource = 50
-	maxListTagsIDs     = 20
-	listTrailsPageSize = 50
-)
+const listTrailsPageSize = 50
 
 // trailOut is the Trail shape (DescribeTrails, GetTrail) and, without the
 // Has*/HomeRegion members, the CreateTrail/UpdateTrail response.
@@ -123,23 +79,6 @@ func describe(t *catalog.Trail, full bool) trailOut {
 		o.HasCustomEventSelectors, o.HasInsightSelectors = &custom, &insights
 	}
 	return o
-}
-
-func isDefaultSelectors(s selector.Set) bool {
-	e, d := s.Effective(), selector.Default()
-	if e.IsAdvanced() || len(e.EventSelectors) != 1 {
-		return false
-	}
-	a, b := e.EventSelectors[0], d.EventSelectors[0]
-	return a.ReadWriteType == b.ReadWriteType && ptrEq(a.IncludeManagementEvents, b.IncludeManagementEvents) &&
-		len(a.DataResources) == 0 && len(a.ExcludeManagementEventSources) == 0
-}
-
-func ptrEq[T comparable](a, b *T) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	return *a == *b
 }
 
 // --- names and ARNs ---
@@ -214,21 +153,6 @@ func parseTrailRef(caller identity.Caller, in string) (trailRef, error) {
 	return trailRef{input: in, arn: catalog.ARN(caller.Region, caller.AccountID, in)}, nil
 }
 
-// errTrailLimit reports the per-region trail quota; the catalog's error
-// names the full region and the quota.
-func errTrailLimit(caller identity.Caller, err error) error {
-	region, n := caller.Region, 5
-	var le *catalog.LimitError
-	if errors.As(err, &le) {
-		region, n = le.Region, le.Max
-	}
-	return invalid("MaximumNumberOfTrailsExceededException", "User: %s already has %d trails in %s.", caller.AccountID, n, region)
-}
-
-func errTrailNotFound(caller identity.Caller, input string) error {
-	return invalid(codeTrailNotFound, "Unknown trail: %s for the user: %s", input, caller.AccountID)
-}
-
 // findTrail resolves a name-or-ARN to a trail the caller can see in its
 // region. homeOnly additionally requires the caller to be in the trail's
 // home region (the operations that change a trail).
@@ -242,7 +166,7 @@ func (h *Handler) findTrail(caller identity.Caller, in *string, member string, h
 	}
 	t, ok := h.opts.Trails.Get(ref.arn)
 	if !ok || t.Account != caller.AccountID || !t.VisibleIn(caller.Region) {
-		return catalog.Trail{}, errTrailNotFound(caller, *in)
+		return catalog.Trail{}, h.trailErr(caller, in, catalog.ErrNotFound)
 	}
 	if homeOnly && t.HomeRegion != caller.Region {
 		return catalog.Trail{}, invalid(codeInvalidHomeRegion, "This operation must be called from the trail's home region, %s; it was called in %s.", t.HomeRegion, caller.Region)
@@ -296,13 +220,13 @@ type trailSettings struct {
 	IsOrganizationTrail        *bool   `json:"IsOrganizationTrail,omitempty"`
 }
 
-// apply checks the supplied settings and writes them into t.
+// apply checks the supplied settings and writes them into t. As AWS does,
+// it checks everything the request says, parameter combinations included,
+// before it asks the object store whether the bucket exists and is the
+// caller's.
 func (h *Handler) apply(ctx context.Context, caller identity.Caller, s *trailSettings, t *catalog.Trail) error {
 	if s.S3BucketName != nil {
 		if err := checkBucketName(*s.S3BucketName); err != nil {
-			return err
-		}
-		if err := h.checkBucket(ctx, caller, *s.S3BucketName); err != nil {
 			return err
 		}
 		t.S3BucketName = *s.S3BucketName
@@ -364,15 +288,16 @@ func (h *Handler) apply(ctx context.Context, caller identity.Caller, s *trailSet
 	if t.IsMultiRegionTrail && !t.IncludeGlobalServiceEvents {
 		return invalid(codeInvalidParamCombo, "Multi-Region trail must include global service events.")
 	}
+	if s.S3BucketName != nil {
+		return h.checkBucket(ctx, caller, *s.S3BucketName)
+	}
 	return nil
 }
 
-// checkBucketName enforces the S3 bucket naming rules.
+// checkBucketName enforces the S3 bucket naming rules
+// (objstore.ErrInvalidBucketName).
 func checkBucketName(b string) error {
-	if err := objstore.CheckBucketName(b); err != nil {
-		return invalid(codeInvalidBucketName, "%s.", strings.TrimSuffix(err.Error(), ": "+objstore.ErrInvalidBucketName.Error()))
-	}
-	return nil
+	return objstore.CheckBucketName(b)
 }
 
 // checkBucket requires the bucket to exist and be the caller's.
@@ -382,14 +307,10 @@ func (h *Handler) checkBucket(ctx context.Context, caller identity.Caller, bucke
 	}
 	b, err := h.opts.Buckets.HeadBucket(ctx, bucket)
 	switch {
-	case errors.Is(err, objstore.ErrNoSuchBucket):
-		return invalid("S3BucketDoesNotExistException", "S3 bucket %s does not exist. Create it first (aws s3 mb s3://%s).", bucket, bucket)
-	case errors.Is(err, objstore.ErrAccessDenied):
-		return invalid("InsufficientS3BucketPolicyException", "Incorrect S3 bucket policy is detected for bucket: %s (access denied).", bucket)
 	case err != nil:
-		return fmt.Errorf("check bucket %s: %w", bucket, err)
+		return &bucketError{Bucket: bucket, Err: err}
 	case b.Owner != "" && b.Owner != caller.AccountID:
-		return invalid("InsufficientS3BucketPolicyException", "Incorrect S3 bucket policy is detected for bucket: %s (it belongs to another account).", bucket)
+		return &bucketError{Bucket: bucket, Reason: "it belongs to another account", Err: objstore.ErrAccessDenied}
 	}
 	return nil
 }
@@ -470,19 +391,14 @@ func (h *Handler) createTrail(ctx context.Context, caller identity.Caller, in *c
 		IncludeGlobalServiceEvents: true, CreatedTime: h.now().UTC(), Tags: tags,
 	}
 	if _, exists := h.opts.Trails.Get(t.ARN()); exists {
-		return nil, invalid("TrailAlreadyExistsException", "Trail %s already exists for customer: %s", t.Name, caller.AccountID)
+		return nil, h.trailErr(caller, in.Name, catalog.ErrExists)
 	}
 	if err := h.apply(ctx, caller, &in.trailSettings, &t); err != nil {
 		return nil, err
 	}
 	created, err := h.opts.Trails.Create(t)
-	switch {
-	case errors.Is(err, catalog.ErrExists):
-		return nil, invalid("TrailAlreadyExistsException", "Trail %s already exists for customer: %s", t.Name, caller.AccountID)
-	case errors.Is(err, catalog.ErrLimit):
-		return nil, errTrailLimit(caller, err)
-	case err != nil:
-		return nil, err
+	if err != nil {
+		return nil, h.trailErr(caller, in.Name, err)
 	}
 	out := describe(&created, false)
 	return &out, nil
@@ -515,9 +431,6 @@ func (h *Handler) updateTrail(ctx context.Context, caller identity.Caller, in *u
 		cur.Selectors, cur.InsightSelectors, cur.Tags = sel, ins, tags
 		return nil
 	})
-	if errors.Is(err, catalog.ErrLimit) {
-		return nil, errTrailLimit(caller, err)
-	}
 	if err != nil {
 		return nil, h.trailErr(caller, in.Name, err)
 	}
@@ -525,22 +438,13 @@ func (h *Handler) updateTrail(ctx context.Context, caller identity.Caller, in *u
 	return &out, nil
 }
 
-func (h *Handler) flushDelivery(ctx context.Context) error {
-	if h.opts.Delivery == nil {
+// trailErr gives err, a catalog error about the trail the request named
+// by in, the context the catalogue words its message with; nil stays nil.
+func (h *Handler) trailErr(caller identity.Caller, in *string, err error) error {
+	if err == nil {
 		return nil
 	}
-	if err := h.opts.Delivery.Flush(ctx); err != nil {
-		return fmt.Errorf("flush trail delivery: %w", err)
-	}
-	return nil
-}
-
-// trailErr maps a catalog error for the trail named by in.
-func (h *Handler) trailErr(caller identity.Caller, in *string, err error) error {
-	if errors.Is(err, catalog.ErrNotFound) {
-		return errTrailNotFound(caller, deref(in))
-	}
-	return err
+	return &trailError{Trail: deref(in), Account: caller.AccountID, Region: caller.Region, Err: err}
 }
 
 // --- DeleteTrail ---
@@ -656,304 +560,4 @@ func (h *Handler) listTrails(_ context.Context, caller identity.Caller, in *list
 		out.Trails = append(out.Trails, trailInfo{TrailARN: arn, Name: t.Name, HomeRegion: t.HomeRegion})
 	}
 	return out, nil
-}
-
-// --- GetTrailStatus, StartLogging, StopLogging ---
-
-type trailStatusOutput struct {
-	IsLogging                          bool          `json:"IsLogging"`
-	LatestDeliveryError                string        `json:"LatestDeliveryError,omitempty"`
-	LatestNotificationError            string        `json:"LatestNotificationError,omitempty"`
-	LatestDeliveryTime                 *awsjson.Time `json:"LatestDeliveryTime,omitempty"`
-	LatestNotificationTime             *awsjson.Time `json:"LatestNotificationTime,omitempty"`
-	StartLoggingTime                   *awsjson.Time `json:"StartLoggingTime,omitempty"`
-	StopLoggingTime                    *awsjson.Time `json:"StopLoggingTime,omitempty"`
-	LatestDigestDeliveryTime           *awsjson.Time `json:"LatestDigestDeliveryTime,omitempty"`
-	LatestDigestDeliveryError          string        `json:"LatestDigestDeliveryError,omitempty"`
-	LatestDeliveryAttemptTime          string        `json:"LatestDeliveryAttemptTime,omitempty"`
-	LatestNotificationAttemptTime      string        `json:"LatestNotificationAttemptTime,omitempty"`
-	LatestNotificationAttemptSucceeded string        `json:"LatestNotificationAttemptSucceeded,omitempty"`
-	LatestDeliveryAttemptSucceeded     string        `json:"LatestDeliveryAttemptSucceeded,omitempty"`
-	TimeLoggingStarted                 string        `json:"TimeLoggingStarted,omitempty"`
-	TimeLoggingStopped                 string        `json:"TimeLoggingStopped,omitempty"`
-}
-
-func optTime(t time.Time) *awsjson.Time {
-	if t.IsZero() {
-		return nil
-	}
-	return &awsjson.Time{Time: t}
-}
-
-// legacyTime is the format of GetTrailStatus' legacy string members.
-func legacyTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format("2006-01-02T15:04:05Z")
-}
-
-func (h *Handler) getTrailStatus(_ context.Context, caller identity.Caller, in *nameInput) (*trailStatusOutput, error) {
-	t, err := h.findTrail(caller, in.Name, "Name", false)
-	if err != nil {
-		return nil, err
-	}
-	var s TrailStatus
-	if h.opts.Delivery != nil {
-		s = h.opts.Delivery.Status(t.ARN(), caller.Region)
-	}
-	return &trailStatusOutput{
-		IsLogging:           t.Logging,
-		LatestDeliveryError: s.LatestDeliveryError, LatestNotificationError: s.LatestNotificationError,
-		LatestDeliveryTime: optTime(s.LatestDeliveryTime), LatestNotificationTime: optTime(s.LatestNotificationTime),
-		StartLoggingTime: optTime(t.StartLoggingTime), StopLoggingTime: optTime(t.StopLoggingTime),
-		LatestDigestDeliveryTime: optTime(s.LatestDigestDeliveryTime), LatestDigestDeliveryError: s.LatestDigestDeliveryError,
-		LatestDeliveryAttemptTime:          legacyTime(s.LatestDeliveryAttemptTime),
-		LatestNotificationAttemptTime:      legacyTime(s.LatestNotificationAttemptTime),
-		LatestNotificationAttemptSucceeded: legacyTime(s.LatestNotificationAttemptSucceeded),
-		LatestDeliveryAttemptSucceeded:     legacyTime(s.LatestDeliveryAttemptSucceeded),
-		TimeLoggingStarted:                 legacyTime(t.StartLoggingTime),
-		TimeLoggingStopped:                 legacyTime(t.StopLoggingTime),
-	}, nil
-}
-
-func (h *Handler) startLogging(ctx context.Context, caller identity.Caller, in *nameInput) (*empty, error) {
-	return h.setLogging(ctx, caller, in, true)
-}
-
-func (h *Handler) stopLogging(ctx context.Context, caller identity.Caller, in *nameInput) (*empty, error) {
-	return h.setLogging(ctx, caller, in, false)
-}
-
-func (h *Handler) setLogging(ctx context.Context, caller identity.Caller, in *nameInput, on bool) (*empty, error) {
-	t, err := h.findTrail(caller, in.Name, "Name", true)
-	if err != nil {
-		return nil, err
-	}
-	if t.Logging == on {
-		return nil, nil
-	}
-	if err := h.flushDelivery(ctx); err != nil {
-		return nil, err
-	}
-	now := h.now().UTC()
-	_, err = h.opts.Trails.Update(t.ARN(), func(cur *catalog.Trail) error {
-		cur.Logging = on
-		cur.StopRequestID = ""
-		if on {
-			cur.StartLoggingTime = now
-		} else {
-			// The trail records its own StopLogging call, as AWS does;
-			// the call's event is appended after this change.
-			cur.StopLoggingTime, cur.StopRequestID = now, requestIDOf(ctx)
-		}
-		return nil
-	})
-	return nil, h.trailErr(caller, in.Name, err)
-}
-
-// --- event selectors ---
-
-type putEventSelectorsInput struct {
-	TrailName              *string                          `json:"TrailName,omitempty"`
-	EventSelectors         []selector.EventSelector         `json:"EventSelectors,omitempty"`
-	AdvancedEventSelectors []selector.AdvancedEventSelector `json:"AdvancedEventSelectors,omitempty"`
-}
-
-type eventSelectorsOutput struct {
-	TrailARN               string                           `json:"TrailARN"`
-	EventSelectors         []selector.EventSelector         `json:"EventSelectors,omitempty"`
-	AdvancedEventSelectors []selector.AdvancedEventSelector `json:"AdvancedEventSelectors,omitempty"`
-}
-
-func selectorsOut(arn string, s selector.Set) *eventSelectorsOutput {
-	e := s.Effective()
-	return &eventSelectorsOutput{TrailARN: arn, EventSelectors: e.EventSelectors, AdvancedEventSelectors: e.AdvancedEventSelectors}
-}
-
-func (h *Handler) putEventSelectors(ctx context.Context, caller identity.Caller, in *putEventSelectorsInput) (*eventSelectorsOutput, error) {
-	t, err := h.findTrail(caller, in.TrailName, "TrailName", true)
-	if err != nil {
-		return nil, err
-	}
-	set := selector.Set{EventSelectors: in.EventSelectors, AdvancedEventSelectors: in.AdvancedEventSelectors}
-	if set.IsZero() {
-		return nil, invalid(codeInvalidSelectors, "Specify EventSelectors or AdvancedEventSelectors (one of the two, with at least one selector).")
-	}
-	if err := set.Validate(); err != nil {
-		if errors.Is(err, selector.ErrBothKinds) {
-			return nil, invalid(codeInvalidParamCombo, "%s", err.Error())
-		}
-		if errors.Is(err, selector.ErrInvalid) {
-			return nil, invalid(codeInvalidSelectors, "%s", err.Error())
-		}
-		return nil, err
-	}
-	if err := h.flushDelivery(ctx); err != nil {
-		return nil, err
-	}
-	updated, err := h.opts.Trails.Update(t.ARN(), func(cur *catalog.Trail) error {
-		cur.Selectors = set
-		return nil
-	})
-	if err != nil {
-		return nil, h.trailErr(caller, in.TrailName, err)
-	}
-	return selectorsOut(updated.ARN(), updated.Selectors), nil
-}
-
-type trailNameInput struct {
-	TrailName *string `json:"TrailName,omitempty"`
-}
-
-func (h *Handler) getEventSelectors(_ context.Context, caller identity.Caller, in *trailNameInput) (*eventSelectorsOutput, error) {
-	t, err := h.findTrail(caller, in.TrailName, "TrailName", false)
-	if err != nil {
-		return nil, err
-	}
-	return selectorsOut(t.ARN(), t.Selectors), nil
-}
-
-// --- Insights selectors ---
-
-type insightSelectorsInput struct {
-	TrailName           *string                   `json:"TrailName,omitempty"`
-	EventDataStore      *string                   `json:"EventDataStore,omitempty"`
-	InsightsDestination *string                   `json:"InsightsDestination,omitempty"`
-	InsightSelectors    []catalog.InsightSelector `json:"InsightSelectors"`
-}
-
-type insightSelectorsOutput struct {
-	TrailARN         string                    `json:"TrailARN,omitempty"`
-	InsightSelectors []catalog.InsightSelector `json:"InsightSelectors"`
-}
-
-func (h *Handler) putInsightSelectors(ctx context.Context, caller identity.Caller, in *insightSelectorsInput) (*insightSelectorsOutput, error) {
-	if in.EventDataStore != nil || in.InsightsDestination != nil {
-		if in.TrailName != nil {
-			return nil, invalid(codeInvalidParamCombo, "Specify TrailName, or EventDataStore with InsightsDestination, not both.")
-		}
-		return nil, errUnsupported("PutInsightSelectors for event data stores")
-	}
-	if in.InsightSelectors == nil {
-		return nil, invalid(codeInvalidParameter, "InsightSelectors is required (an empty list turns Insights off).")
-	}
-	t, err := h.findTrail(caller, in.TrailName, "TrailName", true)
-	if err != nil {
-		return nil, err
-	}
-	sel, err := checkInsightSelectors(in.InsightSelectors, t.Selectors)
-	if err != nil {
-		return nil, err
-	}
-	updated, err := h.opts.Trails.Update(t.ARN(), func(cur *catalog.Trail) error {
-		cur.InsightSelectors = sel
-		return nil
-	})
-	if err != nil {
-		return nil, h.trailErr(caller, in.TrailName, err)
-	}
-	return &insightSelectorsOutput{TrailARN: updated.ARN(), InsightSelectors: nonNil(updated.InsightSelectors)}, nil
-}
-
-func nonNil[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
-}
-
-// checkInsightSelectors validates the Insights types and categories and
-// their prerequisites on the trail's event selectors (operations.md §2.5).
-func checkInsightSelectors(in []catalog.InsightSelector, events selector.Set) ([]catalog.InsightSelector, error) {
-	seen := map[string]bool{}
-	out := make([]catalog.InsightSelector, 0, len(in))
-	for i, s := range in {
-		switch s.InsightType {
-		case "ApiCallRateInsight", "ApiErrorRateInsight":
-		default:
-			return nil, invalid(codeInvalidInsights, "InsightSelectors[%d].InsightType %q is not valid; use ApiCallRateInsight or ApiErrorRateInsight.", i, s.InsightType)
-		}
-		if seen[s.InsightType] {
-			return nil, invalid(codeInvalidInsights, "InsightType %s appears more than once.", s.InsightType)
-		}
-		seen[s.InsightType] = true
-		cats := slices.Clone(s.EventCategories)
-		for _, c := range cats {
-			if c != "Management" && c != "Data" {
-				return nil, invalid(codeInvalidInsights, "InsightSelectors[%d].EventCategories: %q is not valid; use Management or Data.", i, c)
-			}
-		}
-		if len(cats) == 0 {
-			cats = []string{"Management"}
-		}
-		for _, c := range cats {
-			if !logsFor(events, s.InsightType, c) {
-				return nil, invalid(codeInvalidInsights, "%s on %s events needs the trail to log %s; change its event selectors first.",
-					s.InsightType, c, map[string]string{
-						"ApiCallRateInsight/Management": "write management events", "ApiErrorRateInsight/Management": "management events",
-						"ApiCallRateInsight/Data": "data events", "ApiErrorRateInsight/Data": "data events",
-					}[s.InsightType+"/"+c])
-			}
-		}
-		out = append(out, catalog.InsightSelector{InsightType: s.InsightType, EventCategories: s.EventCategories})
-	}
-	return out, nil
-}
-
-// logsFor reports whether selectors log what an Insights type needs.
-func logsFor(set selector.Set, typ, category string) bool {
-	e := set.Effective()
-	if e.IsAdvanced() {
-		for _, a := range e.AdvancedEventSelectors {
-			cat, readOnlyTrue := "", false
-			for _, f := range a.FieldSelectors {
-				switch f.Field {
-				case "eventCategory":
-					if len(f.Equals) > 0 {
-						cat = f.Equals[0]
-					}
-				case "readOnly":
-					readOnlyTrue = slices.Equal(f.Equals, []string{"true"})
-				}
-			}
-			if cat == category && (typ != "ApiCallRateInsight" || category != "Management" || !readOnlyTrue) {
-				return true
-			}
-		}
-		return false
-	}
-	for _, s := range e.EventSelectors {
-		rw := s.ReadWriteType
-		if category == "Management" {
-			if s.IncludeManagementEvents != nil && !*s.IncludeManagementEvents {
-				continue
-			}
-			if typ == "ApiCallRateInsight" && rw == "ReadOnly" {
-				continue
-			}
-			return true
-		}
-		if len(s.DataResources) > 0 {
-			return true
-		}
-	}
-	return false
-}
-
-func (h *Handler) getInsightSelectors(_ context.Context, caller identity.Caller, in *insightSelectorsInput) (*insightSelectorsOutput, error) {
-	if in.EventDataStore != nil {
-		if in.TrailName != nil {
-			return nil, invalid(codeInvalidParamCombo, "Specify TrailName or EventDataStore, not both.")
-		}
-		return nil, errUnsupported("GetInsightSelectors for event data stores")
-	}
-	t, err := h.findTrail(caller, in.TrailName, "TrailName", false)
-	if err != nil {
-		return nil, err
-	}
-	if len(t.InsightSelectors) == 0 {
-		return nil, invalid("InsightNotEnabledException", "Trail %s does not have Insights enabled.", t.ARN())
-	}
-	return &insightSelectorsOutput{TrailARN: t.ARN(), InsightSelectors: t.InsightSelectors}, nil
 }

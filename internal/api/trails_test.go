@@ -45,6 +45,7 @@ const (
 	otherBucket   = "other-bucket" // acct2's
 	deniedBucket  = "denied-bucket"
 	missingBucket = "no-such-bucket"
+	downBucket    = "down-bucket" // the store does not answer
 )
 
 // fakeBuckets is a BucketChecker: bucket name to owning account.
@@ -55,6 +56,9 @@ var _ BucketChecker = fakeBuckets{}
 func (f fakeBuckets) HeadBucket(_ context.Context, name string) (objstore.Bucket, error) {
 	if name == deniedBucket {
 		return objstore.Bucket{}, fmt.Errorf("head bucket %s: %w", name, objstore.ErrAccessDenied)
+	}
+	if name == downBucket {
+		return objstore.Bucket{}, fmt.Errorf("head bucket %s: %w", name, objstore.ErrUnavailable)
 	}
 	owner, ok := f[name]
 	if !ok {
@@ -72,6 +76,7 @@ type fakeDelivery struct {
 	asked    []string // "ARN@region" per Status call
 	flushErr error
 	onFlush  func() // called inside Flush (under mu), to look at the catalog then
+	never    bool   // Status answers the zero status of a trail that never delivered
 }
 
 var _ Delivery = (*fakeDelivery)(nil)
@@ -98,6 +103,9 @@ func (d *fakeDelivery) Status(arn, region string) TrailStatus {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.asked = append(d.asked, arn+"@"+region)
+	if d.never {
+		return TrailStatus{}
+	}
 	return cannedStatus
 }
 
@@ -307,8 +315,8 @@ func TestCreateTrailEcho(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if aws.ToBool(st.IsLogging) || st.StartLoggingTime != nil || st.TimeLoggingStarted != nil {
-		t.Errorf("new trail status: IsLogging=%v StartLoggingTime=%v TimeLoggingStarted=%v", aws.ToBool(st.IsLogging), st.StartLoggingTime, st.TimeLoggingStarted)
+	if aws.ToBool(st.IsLogging) || st.StartLoggingTime != nil || aws.ToString(st.TimeLoggingStarted) != "" {
+		t.Errorf("new trail status: IsLogging=%v StartLoggingTime=%v TimeLoggingStarted=%q", aws.ToBool(st.IsLogging), st.StartLoggingTime, aws.ToString(st.TimeLoggingStarted))
 	}
 	stored, ok := te.cat.Get(arn)
 	if !ok || stored.S3KeyPrefix != "logs" || stored.Logging || !stored.CreatedTime.Equal(testNow) || len(stored.Tags) != 2 {
@@ -582,6 +590,62 @@ func TestCreateTrailExistsAndQuota(t *testing.T) {
 	_, err = ap.CreateTrail(t.Context(), mkTrail("ap5"))
 	checkAPIError(t, err, "MaximumNumberOfTrailsExceededException", "already has 5 trails in ap-south-1")
 	mustCreate(t, te.client("AKIDALICE", "sa-east-1"), mkTrail("sa1"))
+}
+
+// TestCreateTrailCheckOrder: as AWS does, CreateTrail and UpdateTrail
+// check everything the request says, parameter combinations included,
+// before they ask the object store about the bucket; a request wrong in
+// both ways gets the request's error.
+func TestCreateTrailCheckOrder(t *testing.T) {
+	te := newTrailEnv(t, trailEnvOptions{})
+	c := te.c1()
+	mustCreate(t, c, mkTrail("existing"))
+	str := aws.String
+	noGlobal := func(multi bool) (*bool, *bool) { return aws.Bool(multi), aws.Bool(false) }
+	tests := []struct {
+		name      string
+		bucket    string
+		mod       func(*cloudtrail.CreateTrailInput)
+		code, msg string
+	}{
+		{"missing bucket, multi-region without global events", missingBucket, func(in *cloudtrail.CreateTrailInput) {
+			in.IsMultiRegionTrail, in.IncludeGlobalServiceEvents = noGlobal(true)
+		}, "InvalidParameterCombinationException", "Multi-Region trail must include global service events."},
+		{"another account's bucket, multi-region without global events", otherBucket, func(in *cloudtrail.CreateTrailInput) {
+			in.IsMultiRegionTrail, in.IncludeGlobalServiceEvents = noGlobal(true)
+		}, "InvalidParameterCombinationException", "Multi-Region trail must include global service events."},
+		{"unanswered bucket, multi-region without global events", downBucket, func(in *cloudtrail.CreateTrailInput) {
+			in.IsMultiRegionTrail, in.IncludeGlobalServiceEvents = noGlobal(true)
+		}, "InvalidParameterCombinationException", "Multi-Region trail must include global service events."},
+		{"denied bucket, log group without role", deniedBucket, func(in *cloudtrail.CreateTrailInput) {
+			in.CloudWatchLogsLogGroupArn = str("arn:aws:logs:us-east-1:111111111111:log-group:g:*")
+		}, "InvalidCloudWatchLogsRoleArnException", "CloudWatchLogsRoleArn is required"},
+		{"missing bucket, bad prefix", missingBucket, func(in *cloudtrail.CreateTrailInput) { in.S3KeyPrefix = str("a//b") },
+			"InvalidS3PrefixException", "empty path segments"},
+		{"missing bucket, bad topic", missingBucket, func(in *cloudtrail.CreateTrailInput) { in.SnsTopicName = str("my topic") },
+			"InvalidSnsTopicNameException", "letters, numbers"},
+		{"missing bucket, malformed KMS key", missingBucket, func(in *cloudtrail.CreateTrailInput) { in.KmsKeyId = str("my-key") },
+			"InvalidKmsKeyIdException", `"my-key"`},
+		{"missing bucket alone", missingBucket, func(*cloudtrail.CreateTrailInput) {},
+			"S3BucketDoesNotExistException", "S3 bucket no-such-bucket does not exist"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := mkTrail("bad", tt.mod)
+			in.S3BucketName = str(tt.bucket)
+			_, err := c.CreateTrail(t.Context(), in)
+			checkAPIError(t, err, tt.code, tt.msg)
+
+			up := &cloudtrail.UpdateTrailInput{Name: str("existing"), S3BucketName: str(tt.bucket), IsMultiRegionTrail: in.IsMultiRegionTrail,
+				IncludeGlobalServiceEvents: in.IncludeGlobalServiceEvents, S3KeyPrefix: in.S3KeyPrefix, SnsTopicName: in.SnsTopicName,
+				KmsKeyId: in.KmsKeyId, CloudWatchLogsLogGroupArn: in.CloudWatchLogsLogGroupArn, CloudWatchLogsRoleArn: in.CloudWatchLogsRoleArn}
+			_, err = c.UpdateTrail(t.Context(), up)
+			checkAPIError(t, err, tt.code, tt.msg)
+		})
+	}
+	if tr, _ := te.cat.Get(arnOf("us-east-1", acct1, "existing")); tr.S3BucketName != bucket1 || tr.IsMultiRegionTrail {
+		t.Errorf("refused UpdateTrails changed the trail: %+v", tr)
+	}
 }
 
 // --- name-or-ARN resolution ---
@@ -1148,6 +1212,8 @@ func TestTrailStatus(t *testing.T) {
 		LatestDeliveryAttemptSucceeded:     aws.String("2024-03-01T11:50:00Z"),
 		LatestNotificationAttemptTime:      aws.String("2024-03-01T11:56:00Z"),
 		LatestNotificationAttemptSucceeded: aws.String("2024-03-01T11:51:00Z"),
+		TimeLoggingStarted:                 aws.String(""),
+		TimeLoggingStopped:                 aws.String(""),
 	}
 	if diff := cmp.Diff(want, status(c, "stat"), sdkCmp); diff != "" {
 		t.Errorf("new trail status (-want +got):\n%s", diff)

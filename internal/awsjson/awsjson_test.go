@@ -122,6 +122,21 @@ type sampleInput struct {
 	IsLogging        *bool             `json:",omitempty"`
 	Tags             map[string]string `json:",omitempty"`
 	Ratio            *float64          `json:",omitempty"`
+	Selectors        []sampleSelector  `json:",omitempty"`
+	SampleShared
+}
+
+// sampleSelector has lists inside a list element.
+type sampleSelector struct {
+	Name   *string  `json:",omitempty"`
+	Fields []string `json:"FieldList,omitempty"`
+	Times  []Time   `json:",omitempty"`
+}
+
+// SampleShared is embedded, as api's trailSettings is: its members are
+// promoted.
+type SampleShared struct {
+	Extra []string `json:",omitempty"`
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -157,6 +172,22 @@ func TestDecode(t *testing.T) {
 		{name: "truncated", body: `{"MaxResults":`, errSub: "unexpected end of input"},
 		{name: "syntax", body: `{"MaxResults" 5}`, errSub: "not valid JSON"},
 		{name: "trailing data", body: `{} {}`, errSub: "unexpected data after the JSON object"},
+
+		// Null elements of lists and values of maps the type decodes.
+		{name: "null element", body: `{"LookupAttributes":[null]}`, member: "LookupAttributes[0]", errSub: "a list cannot hold null elements"},
+		{name: "null elements", body: `{"LookupAttributes":[null,null]}`, member: "LookupAttributes[0]", errSub: "a list cannot hold null elements"},
+		{name: "null after an element", body: `{"LookupAttributes":[{"AttributeKey":"EventName"},null]}`, member: "LookupAttributes[1]", errSub: "null elements"},
+		{name: "null in a nested list", body: `{"Selectors":[{"Name":"a"},{"FieldList":["x",null]}]}`, member: "Selectors[1].FieldList[1]", errSub: "null elements"},
+		{name: "null time in a list", body: `{"Selectors":[{"Times":[1,null]}]}`, member: "Selectors[0].Times[1]", errSub: "null elements"},
+		{name: "null map value", body: `{"Tags":{"a":"b","c":null}}`, member: "Tags.c", errSub: "a map cannot hold null values"},
+		{name: "null in a promoted member", body: `{"Extra":[null]}`, member: "Extra[0]", errSub: "null elements"},
+		{name: "member matched ignoring case", body: `{"lookupattributes":[null]}`, member: "LookupAttributes[0]", errSub: "null elements"},
+		{name: "null in a later duplicate", body: `{"Selectors":[],"Selectors":[null]}`, member: "Selectors[0]", errSub: "null elements"},
+		{name: "null in an unknown member", body: `{"Unknown":[null,{"a":[null]}],"Other":{"x":null}}`},
+		{name: "null members of an element", body: `{"LookupAttributes":[{"AttributeKey":null,"AttributeValue":"v"}],"Selectors":[{"Name":null,"FieldList":null}]}`,
+			want: sampleInput{LookupAttributes: []sampleAttr{{AttributeValue: ptr("v")}}, Selectors: []sampleSelector{{}}}},
+		{name: "the word null in strings", body: `{"LookupAttributes":[{"AttributeKey":"null","AttributeValue":"[null]"}]}`,
+			want: sampleInput{LookupAttributes: []sampleAttr{{ptr("null"), ptr("[null]")}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -177,6 +208,9 @@ func TestDecode(t *testing.T) {
 			}
 			if de.Member != tt.member || !strings.Contains(de.Error(), tt.errSub) {
 				t.Errorf("Decode error = member %q, %q; want member %q containing %q", de.Member, de.Error(), tt.member, tt.errSub)
+			}
+			if null := strings.Contains(tt.errSub, "null"); errors.Is(err, ErrNullElement) != null {
+				t.Errorf("errors.Is(%v, ErrNullElement) = %v, want %v", err, !null, null)
 			}
 		})
 	}
@@ -215,5 +249,22 @@ func TestWriteError(t *testing.T) {
 	want := `{"__type":"InvalidMaxResultsException","message":"MaxResults \"51\" is out of range"}`
 	if got := rec.Body.String(); got != want {
 		t.Errorf("body = %s, want %s", got, want)
+	}
+}
+
+// TestDecodeNullUnexportedEmbedded: members of an unexported embedded
+// struct are promoted too (encoding/json decodes into them).
+func TestDecodeNullUnexportedEmbedded(t *testing.T) {
+	type shared struct {
+		List []string `json:"List,omitempty"`
+	}
+	var v struct {
+		Name *string
+		shared
+	}
+	err := Decode([]byte(`{"Name":"n","List":["a",null]}`), &v)
+	var de *DecodeError
+	if !errors.As(err, &de) || !errors.Is(err, ErrNullElement) || de.Member != "List[1]" {
+		t.Errorf("Decode = %v, want a null element at List[1]", err)
 	}
 }

@@ -66,7 +66,8 @@ func (e *DecodeError) Unwrap() error { return e.Err }
 // Decode decodes a request body into v, a pointer to a wire struct. An
 // empty (or all-whitespace) body and the literal null decode as {}. Null
 // members are absent, unknown members are ignored, and the body must hold
-// exactly one JSON object. Errors are *DecodeError.
+// exactly one JSON object. A null element of a list or value of a map is
+// refused with [ErrNullElement]. Errors are *DecodeError.
 //
 // Member names match case-insensitively, as encoding/json does; the SDKs
 // always send the model's exact spelling.
@@ -85,7 +86,7 @@ func Decode(body []byte, v any) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return &DecodeError{Reason: "unexpected data after the JSON object", Err: err}
 	}
-	return nil
+	return checkNulls(body, reflect.TypeOf(v))
 }
 
 func decodeError(err error) error {

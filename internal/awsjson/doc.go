@@ -10,6 +10,8 @@
 // Decoding follows protocol.md §2.1:
 //   - an empty body means {};
 //   - a member set to null is treated as absent;
+//   - a null element of a list, or value of a map, is refused
+//     ([ErrNullElement]): the model's lists and maps are dense;
 //   - unknown members are ignored;
 //   - a member of the wrong JSON type is a [*DecodeError] naming the member.
 //

@@ -3,6 +3,8 @@ package awsjson
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -82,18 +84,35 @@ func FuzzDecode(f *testing.F) {
 		"", "{}", "null", `{"MaxResults":5}`, `{"StartTime":1704067200.25,"IsLogging":false}`,
 		`{"LookupAttributes":[{"AttributeKey":"EventName","AttributeValue":"X"},null]}`,
 		`{"Tags":{"a":"b"},"Ratio":0.5}`, `{"MaxResults":"5"}`, `[1]`, `{"a":1} x`,
+		`{"Selectors":[{"FieldList":["a",null],"Times":[null]}],"Extra":[null],"Tags":{"a":null}}`,
+		`{"selectors":[{"fieldlist":[]},null],"Unknown":[null]}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var v sampleInput
 		err := Decode(body, &v)
+		if errors.Is(err, ErrNullElement) {
+			// Refused for a null only: the body decodes otherwise.
+			if err := json.Unmarshal(body, new(sampleInput)); err != nil {
+				t.Fatalf("Decode refused a null element of %q, which does not decode: %v", body, err)
+			}
+			return
+		}
 		if err != nil {
 			var de *DecodeError
 			if !errors.As(err, &de) {
 				t.Fatalf("Decode error %v is %T, want *DecodeError", err, err)
 			}
 			return
+		}
+		// No null element got through: decoded with pointer elements,
+		// which encoding/json leaves nil for a null, the body has none.
+		var shadow sampleInputPtrs
+		if err := json.Unmarshal(body, &shadow); err == nil {
+			if p := nilElement(reflect.ValueOf(shadow), ""); p != "" {
+				t.Fatalf("Decode accepted %q, which has a null element at %s", body, p)
+			}
 		}
 		// Round trip: encode what we decoded and decode it again (empty
 		// and absent lists and maps are the same to the API).
@@ -113,4 +132,52 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("round trip (-first +second):\n%s\nencoded: %s", diff, enc)
 		}
 	})
+}
+
+// sampleInputPtrs is sampleInput with pointer list elements and map
+// values, so that a null element decodes as nil.
+type sampleInputPtrs struct {
+	LookupAttributes []*sampleAttr
+	StartTime        *Time
+	MaxResults       *int64
+	IsLogging        *bool
+	Tags             map[string]*string
+	Ratio            *float64
+	Selectors        []*struct {
+		Name   *string
+		Fields []*string `json:"FieldList"`
+		Times  []*Time
+	}
+	Extra []*string
+}
+
+// nilElement returns the path of a nil list element or map value in v, or "".
+func nilElement(v reflect.Value, path string) string {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			return nilElement(v.Elem(), path)
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if p := nilElement(v.Field(i), path+"."+v.Type().Field(i).Name); p != "" {
+				return p
+			}
+		}
+	case reflect.Slice:
+		for i := range v.Len() {
+			if e := v.Index(i); e.Kind() == reflect.Pointer && e.IsNil() {
+				return fmt.Sprintf("%s[%d]", path, i)
+			} else if p := nilElement(e, fmt.Sprintf("%s[%d]", path, i)); p != "" {
+				return p
+			}
+		}
+	case reflect.Map:
+		for it := v.MapRange(); it.Next(); {
+			if e := it.Value(); e.Kind() == reflect.Pointer && e.IsNil() {
+				return path + "." + it.Key().String()
+			}
+		}
+	}
+	return ""
 }

@@ -1,0 +1,230 @@
+package api
+
+import (
+	"context"
+	"slices"
+
+	"github.com/opentrail/opentrail/internal/catalog"
+	"github.com/opentrail/opentrail/internal/identity"
+	"github.com/opentrail/opentrail/internal/selector"
+)
+
+// Event selectors and Insights selectors of trails (operations.md §2.4,
+// §2.5, §3.3–§3.5).
+
+func isDefaultSelectors(s selector.Set) bool {
+	e, d := s.Effective(), selector.Default()
+	if e.IsAdvanced() || len(e.EventSelectors) != 1 {
+		return false
+	}
+	a, b := e.EventSelectors[0], d.EventSelectors[0]
+	return a.ReadWriteType == b.ReadWriteType && ptrEq(a.IncludeManagementEvents, b.IncludeManagementEvents) &&
+		len(a.DataResources) == 0 && len(a.ExcludeManagementEventSources) == 0
+}
+
+func ptrEq[T comparable](a, b *T) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+// --- event selectors ---
+
+type putEventSelectorsInput struct {
+	TrailName              *string                          `json:"TrailName,omitempty"`
+	EventSelectors         []selector.EventSelector         `json:"EventSelectors,omitempty"`
+	AdvancedEventSelectors []selector.AdvancedEventSelector `json:"AdvancedEventSelectors,omitempty"`
+}
+
+type eventSelectorsOutput struct {
+	TrailARN               string                           `json:"TrailARN"`
+	EventSelectors         []selector.EventSelector         `json:"EventSelectors,omitempty"`
+	AdvancedEventSelectors []selector.AdvancedEventSelector `json:"AdvancedEventSelectors,omitempty"`
+}
+
+func selectorsOut(arn string, s selector.Set) *eventSelectorsOutput {
+	e := s.Effective()
+	return &eventSelectorsOutput{TrailARN: arn, EventSelectors: e.EventSelectors, AdvancedEventSelectors: e.AdvancedEventSelectors}
+}
+
+func (h *Handler) putEventSelectors(ctx context.Context, caller identity.Caller, in *putEventSelectorsInput) (*eventSelectorsOutput, error) {
+	t, err := h.findTrail(caller, in.TrailName, "TrailName", true)
+	if err != nil {
+		return nil, err
+	}
+	set := selector.Set{EventSelectors: in.EventSelectors, AdvancedEventSelectors: in.AdvancedEventSelectors}
+	if set.IsZero() {
+		return nil, invalid(codeInvalidSelectors, "Specify EventSelectors or AdvancedEventSelectors (one of the two, with at least one selector).")
+	}
+	if err := set.Validate(); err != nil {
+		return nil, err
+	}
+	if err := h.flushDelivery(ctx); err != nil {
+		return nil, err
+	}
+	updated, err := h.opts.Trails.Update(t.ARN(), func(cur *catalog.Trail) error {
+		cur.Selectors = set
+		return nil
+	})
+	if err != nil {
+		return nil, h.trailErr(caller, in.TrailName, err)
+	}
+	return selectorsOut(updated.ARN(), updated.Selectors), nil
+}
+
+type trailNameInput struct {
+	TrailName *string `json:"TrailName,omitempty"`
+}
+
+func (h *Handler) getEventSelectors(_ context.Context, caller identity.Caller, in *trailNameInput) (*eventSelectorsOutput, error) {
+	t, err := h.findTrail(caller, in.TrailName, "TrailName", false)
+	if err != nil {
+		return nil, err
+	}
+	return selectorsOut(t.ARN(), t.Selectors), nil
+}
+
+// --- Insights selectors ---
+
+type insightSelectorsInput struct {
+	TrailName           *string                   `json:"TrailName,omitempty"`
+	EventDataStore      *string                   `json:"EventDataStore,omitempty"`
+	InsightsDestination *string                   `json:"InsightsDestination,omitempty"`
+	InsightSelectors    []catalog.InsightSelector `json:"InsightSelectors"`
+}
+
+type insightSelectorsOutput struct {
+	TrailARN         string                    `json:"TrailARN,omitempty"`
+	InsightSelectors []catalog.InsightSelector `json:"InsightSelectors"`
+}
+
+func (h *Handler) putInsightSelectors(ctx context.Context, caller identity.Caller, in *insightSelectorsInput) (*insightSelectorsOutput, error) {
+	if in.EventDataStore != nil || in.InsightsDestination != nil {
+		if in.TrailName != nil {
+			return nil, invalid(codeInvalidParamCombo, "Specify TrailName, or EventDataStore with InsightsDestination, not both.")
+		}
+		return nil, errUnsupported("PutInsightSelectors for event data stores")
+	}
+	if in.InsightSelectors == nil {
+		return nil, invalid(codeInvalidParameter, "InsightSelectors is required (an empty list turns Insights off).")
+	}
+	t, err := h.findTrail(caller, in.TrailName, "TrailName", true)
+	if err != nil {
+		return nil, err
+	}
+	sel, err := checkInsightSelectors(in.InsightSelectors, t.Selectors)
+	if err != nil {
+		return nil, err
+	}
+	updated, err := h.opts.Trails.Update(t.ARN(), func(cur *catalog.Trail) error {
+		cur.InsightSelectors = sel
+		return nil
+	})
+	if err != nil {
+		return nil, h.trailErr(caller, in.TrailName, err)
+	}
+	return &insightSelectorsOutput{TrailARN: updated.ARN(), InsightSelectors: nonNil(updated.InsightSelectors)}, nil
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// checkInsightSelectors validates the Insights types and categories and
+// their prerequisites on the trail's event selectors (operations.md §2.5).
+func checkInsightSelectors(in []catalog.InsightSelector, events selector.Set) ([]catalog.InsightSelector, error) {
+	seen := map[string]bool{}
+	out := make([]catalog.InsightSelector, 0, len(in))
+	for i, s := range in {
+		switch s.InsightType {
+		case "ApiCallRateInsight", "ApiErrorRateInsight":
+		default:
+			return nil, invalid(codeInvalidInsights, "InsightSelectors[%d].InsightType %q is not valid; use ApiCallRateInsight or ApiErrorRateInsight.", i, s.InsightType)
+		}
+		if seen[s.InsightType] {
+			return nil, invalid(codeInvalidInsights, "InsightType %s appears more than once.", s.InsightType)
+		}
+		seen[s.InsightType] = true
+		cats := slices.Clone(s.EventCategories)
+		for _, c := range cats {
+			if c != "Management" && c != "Data" {
+				return nil, invalid(codeInvalidInsights, "InsightSelectors[%d].EventCategories: %q is not valid; use Management or Data.", i, c)
+			}
+		}
+		if len(cats) == 0 {
+			cats = []string{"Management"}
+		}
+		for _, c := range cats {
+			if !logsFor(events, s.InsightType, c) {
+				return nil, invalid(codeInvalidInsights, "%s on %s events needs the trail to log %s; change its event selectors first.",
+					s.InsightType, c, map[string]string{
+						"ApiCallRateInsight/Management": "write management events", "ApiErrorRateInsight/Management": "management events",
+						"ApiCallRateInsight/Data": "data events", "ApiErrorRateInsight/Data": "data events",
+					}[s.InsightType+"/"+c])
+			}
+		}
+		out = append(out, catalog.InsightSelector{InsightType: s.InsightType, EventCategories: s.EventCategories})
+	}
+	return out, nil
+}
+
+// logsFor reports whether selectors log what an Insights type needs.
+func logsFor(set selector.Set, typ, category string) bool {
+	e := set.Effective()
+	if e.IsAdvanced() {
+		for _, a := range e.AdvancedEventSelectors {
+			cat, readOnlyTrue := "", false
+			for _, f := range a.FieldSelectors {
+				switch f.Field {
+				case "eventCategory":
+					if len(f.Equals) > 0 {
+						cat = f.Equals[0]
+					}
+				case "readOnly":
+					readOnlyTrue = slices.Equal(f.Equals, []string{"true"})
+				}
+			}
+			if cat == category && (typ != "ApiCallRateInsight" || category != "Management" || !readOnlyTrue) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, s := range e.EventSelectors {
+		rw := s.ReadWriteType
+		if category == "Management" {
+			if s.IncludeManagementEvents != nil && !*s.IncludeManagementEvents {
+				continue
+			}
+			if typ == "ApiCallRateInsight" && rw == "ReadOnly" {
+				continue
+			}
+			return true
+		}
+		if len(s.DataResources) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *Handler) getInsightSelectors(_ context.Context, caller identity.Caller, in *insightSelectorsInput) (*insightSelectorsOutput, error) {
+	if in.EventDataStore != nil {
+		if in.TrailName != nil {
+			return nil, invalid(codeInvalidParamCombo, "Specify TrailName or EventDataStore, not both.")
+		}
+		return nil, errUnsupported("GetInsightSelectors for event data stores")
+	}
+	t, err := h.findTrail(caller, in.TrailName, "TrailName", false)
+	if err != nil {
+		return nil, err
+	}
+	if len(t.InsightSelectors) == 0 {
+		return nil, invalid("InsightNotEnabledException", "Trail %s does not have Insights enabled.", t.ARN())
+	}
+	return &insightSelectorsOutput{TrailARN: t.ARN(), InsightSelectors: t.InsightSelectors}, nil
+}
