@@ -37,7 +37,7 @@ type Config struct {
 	// MetricsListen, when set, is the host:port of a second server that
 	// answers Prometheus scrapes, without authentication; empty (the
 	// default) serves no metrics. It is apart from Listen so that the
-	// API port answers signed requests only.
+	// API port serves nothing to a caller without a key.
 	MetricsListen string `json:"metricsListen,omitempty"`
 	// AccountID is the id of the account created on first start (random
 	// when empty).

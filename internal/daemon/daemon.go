@@ -39,7 +39,7 @@ import (
 
 // MetricsPath is where the metrics server (config.Config.MetricsListen)
 // answers Prometheus scrapes: Prometheus's default path. The API port does
-// not serve metrics: it answers signed requests only.
+// not serve metrics: it serves nothing to a caller without a key.
 const MetricsPath = "/metrics"
 
 // Daemon is a running OpenTrail server.
