@@ -40,9 +40,17 @@ func (f *optional[T]) Set(s string) error {
 	return nil
 }
 
-// daysFlag is --event-history-retention: 0..datadir.MaxRetentionDays.
-func daysFlag() *optional[int] { return &optional[int]{parse: parseDays} }
+// optionalVar defines an optional flag on fs whose values parse checks.
+func optionalVar[T any](fs *flag.FlagSet, name, usage string, parse func(string) (T, error)) *optional[T] {
+	f := &optional[T]{parse: parse}
+	fs.Var(f, name, usage)
+	return f
+}
 
+// parseString takes any string.
+func parseString(s string) (string, error) { return s, nil }
+
+// parseDays takes --event-history-retention: 0..datadir.MaxRetentionDays.
 func parseDays(s string) (int, error) {
 	n, err := strconv.Atoi(s)
 	if err != nil {
@@ -54,9 +62,7 @@ func parseDays(s string) (int, error) {
 	return n, nil
 }
 
-// rateFlag is a rate in requests per second: 0 (off) or more.
-func rateFlag() *optional[float64] { return &optional[float64]{parse: parseRate} }
-
+// parseRate takes a rate in requests per second: 0 (off) or more.
 func parseRate(s string) (float64, error) {
 	r, err := strconv.ParseFloat(s, 64)
 	if err != nil || math.IsNaN(r) || math.IsInf(r, 0) {
@@ -68,11 +74,7 @@ func parseRate(s string) (float64, error) {
 	return r, nil
 }
 
-// intervalFlag is a positive duration such as 5m or 200ms.
-func intervalFlag() *optional[time.Duration] {
-	return &optional[time.Duration]{parse: parseInterval}
-}
-
+// parseInterval takes a positive duration such as 5m or 200ms.
 func parseInterval(s string) (time.Duration, error) {
 	d, err := time.ParseDuration(s)
 	if err != nil {
@@ -118,9 +120,4 @@ func parseFlagsOnly(fs *flag.FlagSet, args []string) error {
 		return &usageError{cmd: fs.Name(), msg: fmt.Sprintf("unexpected argument %q (opentrail %s takes no arguments, only flags)", fs.Arg(0), fs.Name())}
 	}
 	return nil
-}
-
-// stringFlag is a string flag that is nil until set.
-func stringFlag() *optional[string] {
-	return &optional[string]{parse: func(s string) (string, error) { return s, nil }}
 }

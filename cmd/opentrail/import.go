@@ -21,8 +21,7 @@ func (*importCmd) Summary() string { return "load CloudTrail log files (.json, .
 func (c *importCmd) Run(ctx context.Context, args []string) (err error) {
 	fs := newFlagSet("import", c.stdout)
 	dataDir := fs.String("data-dir", config.DefaultDataDir, "data `directory`")
-	retention := daysFlag()
-	fs.Var(retention, "event-history-retention", "`days` LookupEvents keeps events, 0 for ever (use 0 for old logs); the data directory remembers it (default: its setting, 90 for a new one)")
+	retention := optionalVar(fs, "event-history-retention", "`days` LookupEvents keeps events, 0 for ever (use 0 for old logs); the data directory remembers it (default: its setting, 90 for a new one)", parseDays)
 	logLevel := fs.String("log-level", "warn", "log `level`: debug, info, warn or error")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), `Usage: opentrail import [flags] PATH...
