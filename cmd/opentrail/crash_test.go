@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -27,8 +26,9 @@ import (
 
 // server is an `opentrail serve` child process.
 type server struct {
-	cmd  *exec.Cmd
-	addr string
+	cmd   *exec.Cmd
+	addr  string
+	hints []string // what it printed on start (daemon.PrintHints)
 }
 
 func freeAddr(t *testing.T) string {
@@ -50,31 +50,38 @@ func startServer(t *testing.T, dir, addr string, extra ...string) *server {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	ready := make(chan bool, 1)
+	// The hints end with "Try:" and a command; the server listens by then.
+	ready := make(chan []string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
+		var hints []string
 		ok := false
 		for sc.Scan() {
-			if !ok && strings.Contains(sc.Text(), "listening on") {
+			if ok {
+				continue
+			}
+			hints = append(hints, sc.Text())
+			if n := len(hints); n >= 2 && hints[n-2] == "Try:" {
 				ok = true
-				ready <- true
+				ready <- hints
 			}
 		}
 		if !ok {
-			ready <- false
+			ready <- nil
 		}
 	}()
 	select {
-	case ok := <-ready:
-		if !ok {
+	case hints := <-ready:
+		if hints == nil {
 			cmd.Wait()
 			t.Fatalf("server exited before listening")
 		}
+		return &server{cmd: cmd, addr: addr, hints: hints}
 	case <-time.After(60 * time.Second):
 		cmd.Process.Kill()
 		t.Fatal("server did not start in 60s")
 	}
-	return &server{cmd: cmd, addr: addr}
+	return nil
 }
 
 func (s *server) kill() {

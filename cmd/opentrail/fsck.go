@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -25,18 +24,15 @@ func (*fsckCmd) Summary() string { return "check a data directory's event store 
 var errFsckProblems = errors.New("fsck found problems (see above)")
 
 func (c *fsckCmd) Run(_ context.Context, args []string) error {
-	fs := flag.NewFlagSet("fsck", flag.ContinueOnError)
-	dataDir := fs.String("data-dir", config.DefaultDataDir, "data directory")
+	fs := newFlagSet("fsck", c.stdout)
+	dataDir := fs.String("data-dir", config.DefaultDataDir, "data `directory`")
 	repair := fs.Bool("repair", false, "repair a damaged WAL first, keeping every readable record, and say what was dropped")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: opentrail fsck [--data-dir DIR] [--repair]\n\nMakes the WAL check the server makes before it starts (the segment chain, a\ntorn tail, every record's framing, checksum and sequence number) and checks\nthat each record is a valid event; reads every index segment whole\n(checksums, order, counts) and compares the index's checkpoint with the WAL;\nchecks the trail catalogue, the signing keys and trail delivery's state.\nWithout --repair it changes nothing. Stop the server on DIR first.\n\nWith --repair it first repairs the WAL: every record that can still be read\nis kept under its own sequence number; damaged bytes are dropped, each run\nof lost records is recorded as a gap that readers skip, and every segment\nchanged is first copied to DIR/events/wal/quarantine/. It prints each\naction: segment, offsets, bytes dropped and the sequence numbers lost.\n\nFlags:")
 		fs.PrintDefaults()
 	}
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return &usageError{cmd: "fsck", msg: fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
 	dir, err := datadir.Lock(*dataDir)
 	if err != nil {

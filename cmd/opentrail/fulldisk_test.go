@@ -18,6 +18,7 @@ import (
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/opentrail/opentrail/internal/daemon"
 	"github.com/opentrail/opentrail/internal/identity"
 	"github.com/opentrail/opentrail/internal/testenv"
 )
@@ -57,8 +58,8 @@ func fill(t *testing.T, path string) {
 func TestFullDiskRecovers(t *testing.T) {
 	testenv.SkipShort(t, "fills a file system")
 	dir := filepath.Join(mountTmpfs(t, "24m"), "data")
-	addr := freeAddr(t)
-	srv := startServer(t, dir, addr, "--account-id", "123456789012", "--delivery-interval", "1s")
+	addr, metricsAddr := freeAddr(t), freeAddr(t)
+	srv := startServer(t, dir, addr, "--account-id", "123456789012", "--delivery-interval", "1s", "--metrics-listen", metricsAddr)
 	defer srv.kill()
 	ids, err := identity.Open(dir)
 	if err != nil {
@@ -106,7 +107,7 @@ func TestFullDiskRecovers(t *testing.T) {
 	if refused == 0 {
 		t.Fatal("no call was refused on a full disk")
 	}
-	if m := metric(t, addr, "opentrail_store_writable"); m != "0" {
+	if m := metric(t, metricsAddr, "opentrail_store_writable"); m != "0" {
 		t.Errorf("opentrail_store_writable = %q on a full disk, want 0", m)
 	}
 
@@ -125,7 +126,7 @@ func TestFullDiskRecovers(t *testing.T) {
 			t.Fatalf("after recovery: %v", err)
 		}
 	}
-	if m := metric(t, addr, "opentrail_store_writable"); m != "1" {
+	if m := metric(t, metricsAddr, "opentrail_store_writable"); m != "1" {
 		t.Errorf("opentrail_store_writable = %q after recovery, want 1", m)
 	}
 
@@ -154,10 +155,11 @@ func TestFullDiskRecovers(t *testing.T) {
 	}
 }
 
-// metric returns the value of an unlabelled metric from the server.
+// metric returns the value of an unlabelled metric from the metrics server
+// at addr (serve --metrics-listen).
 func metric(t *testing.T, addr, name string) string {
 	t.Helper()
-	resp, err := http.Get("http://" + addr + "/_opentrail/metrics")
+	resp, err := http.Get("http://" + addr + daemon.MetricsPath)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -20,11 +19,10 @@ func (*importCmd) Name() string    { return "import" }
 func (*importCmd) Summary() string { return "load CloudTrail log files (.json, .json.gz, directories)" }
 
 func (c *importCmd) Run(ctx context.Context, args []string) (err error) {
-	fs := flag.NewFlagSet("import", flag.ContinueOnError)
-	dataDir := fs.String("data-dir", config.DefaultDataDir, "data directory")
-	var retention daysFlag
-	fs.Var(&retention, "event-history-retention", "days LookupEvents keeps events; 0 keeps everything (use 0 for old logs); remembered by the data directory (default 90)")
-	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
+	fs := newFlagSet("import", c.stdout)
+	dataDir := fs.String("data-dir", config.DefaultDataDir, "data `directory`")
+	retention := optionalVar(fs, "event-history-retention", "`days` LookupEvents keeps events, 0 for ever (use 0 for old logs); the data directory remembers it (default: its setting, 90 for a new one)", parseDays)
+	logLevel := fs.String("log-level", "warn", "log `level`: debug, info, warn or error")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), `Usage: opentrail import [flags] PATH...
 
@@ -48,11 +46,19 @@ Flags:`)
 	if err != nil {
 		return &usageError{cmd: "import", msg: err.Error()}
 	}
-	// Every path must exist before anything is created or locked.
+	// Every path must exist before the data directory is created or locked.
+	var missing []error
 	for _, p := range fs.Args() {
 		if _, err := os.Stat(p); err != nil {
-			return fmt.Errorf("import: %w; nothing was imported", err)
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				err = fmt.Errorf("%s: %w", pe.Path, pe.Err) // not "stat PATH: ..."
+			}
+			missing = append(missing, err)
 		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("import: %w\nNothing was imported; the data directory %s was not touched.", errors.Join(missing...), *dataDir)
 	}
 	dir, err := datadir.Open(*dataDir, log)
 	if err != nil {

@@ -4,11 +4,15 @@
 //
 // Usage:
 //
-//	opentrail serve    [--data-dir DIR] [--listen ADDR] ...
+//	opentrail serve    [--data-dir DIR] [--listen ADDR] [--metrics-listen ADDR] ...
 //	opentrail import   [--data-dir DIR] PATH...
 //	opentrail fsck     [--data-dir DIR]
 //	opentrail validate-logs --trail-arn ARN --start-time T [--end-time T] ...
 //	opentrail version
+//	opentrail help [COMMAND]
+//
+// Every command prints its usage on stdout for -h or --help and exits 0;
+// a usage mistake exits 2.
 package main
 
 import (
@@ -69,15 +73,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		for _, c := range cmds {
 			fmt.Fprintf(w, "  %-14s %s\n", c.Name(), c.Summary())
 		}
-		fmt.Fprintln(w, "\nRun 'opentrail <command> -h' for a command's flags.")
+		fmt.Fprintln(w, "\nRun 'opentrail <command> -h' or 'opentrail help <command>' for a command's flags.")
 	}
 	if len(args) == 0 {
 		usage(stderr)
 		return 2
 	}
 	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(stdout)
-		return 0
+		switch len(args) {
+		case 1:
+			usage(stdout)
+			return 0
+		case 2: // "help serve" is "serve -h"
+			args = []string{args[1], "-h"}
+		default:
+			fmt.Fprintf(stderr, "opentrail: %s takes at most one command name, got %q\n", args[0], args[1:])
+			return 2
+		}
 	}
 	for _, c := range cmds {
 		if c.Name() != args[0] {
@@ -112,18 +124,4 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
-}
-
-// parseFlags parses args, turning flag errors into usage errors.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	fs.SetOutput(io.Discard)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(os.Stdout)
-			fs.Usage()
-			return flag.ErrHelp
-		}
-		return &usageError{cmd: fs.Name(), msg: err.Error()}
-	}
-	return nil
 }

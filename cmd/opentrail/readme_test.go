@@ -10,19 +10,54 @@ import (
 
 	// The README's snippet uses it; importing it here keeps it in go.mod.
 	_ "github.com/aws/aws-sdk-go-v2/config"
+
+	"github.com/opentrail/opentrail/internal/testenv"
 )
 
-// TestREADMEGoSnippetCompiles type-checks the Go snippet in README.md, so
-// the example users copy stays correct.
-func TestREADMEGoSnippetCompiles(t *testing.T) {
+// readmeBlock returns the one fenced block of README.md in lang that holds
+// marker.
+func readmeBlock(t *testing.T, lang, marker string) string {
+	t.Helper()
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile("(?s)```go\n(.*?)```").FindSubmatch(readme)
-	if m == nil {
-		t.Fatal("README.md has no ```go snippet")
+	var found []string
+	for _, m := range regexp.MustCompile("(?s)```"+regexp.QuoteMeta(lang)+"\n(.*?)```").FindAllSubmatch(readme, -1) {
+		if strings.Contains(string(m[1]), marker) {
+			found = append(found, string(m[1]))
+		}
 	}
+	if len(found) != 1 {
+		t.Fatalf("README.md has %d ```%s blocks holding %q, want 1", len(found), lang, marker)
+	}
+	return found[0]
+}
+
+// readmeServerURL is the address README snippets use, the default one.
+const readmeServerURL = "http://127.0.0.1:4750"
+
+// atServer points a snippet at the test's server.
+func atServer(t *testing.T, snippet, addr string) string {
+	t.Helper()
+	if !strings.Contains(snippet, readmeServerURL) {
+		t.Fatalf("snippet does not name %s:\n%s", readmeServerURL, snippet)
+	}
+	return strings.ReplaceAll(snippet, readmeServerURL, "http://"+addr)
+}
+
+// readmeServer starts a server on DIR/opentrail-data, as `serve` run in DIR
+// would, and returns DIR and the server.
+func readmeServer(t *testing.T, extra ...string) (string, *server) {
+	t.Helper()
+	work := t.TempDir()
+	return work, startServer(t, filepath.Join(work, "opentrail-data"), freeAddr(t), extra...)
+}
+
+// TestREADMEGoSnippetCompiles type-checks the Go snippet in README.md, so
+// the example users copy stays correct.
+func TestREADMEGoSnippetCompiles(t *testing.T) {
+	snippet := readmeBlock(t, "go", "cloudtrail.NewFromConfig")
 	src := `package main
 
 import (
@@ -35,7 +70,7 @@ import (
 
 func main() {
 	ctx := context.Background()
-` + indent(string(m[1])) + `
+` + indent(snippet) + `
 	_, _ = out, err
 }
 `
@@ -60,4 +95,84 @@ func indent(s string) string {
 		b.WriteString("\t" + l + "\n")
 	}
 	return b.String()
+}
+
+// The README's boto3 snippet works as pasted in a fresh shell (no AWS
+// variables, no ~/.aws), run from the directory holding opentrail-data:
+// its second run sees the first's LookupEvents call, so it reached
+// OpenTrail with the server's key.
+func TestREADMEBoto3Snippet(t *testing.T) {
+	testenv.SkipShort(t, "real-client test")
+	testenv.NeedCommand(t, testenv.Boto3, "python3", "-c", "import boto3")
+	work, srv := readmeServer(t)
+	defer srv.kill()
+	snippet := atServer(t, readmeBlock(t, "python", "boto3"), srv.addr)
+	env := freshShellEnv(t)
+	var out []byte
+	for range 2 {
+		cmd := exec.Command("python3", "-c", snippet)
+		cmd.Dir, cmd.Env = work, env
+		var err error
+		if out, err = cmd.CombinedOutput(); err != nil {
+			t.Fatalf("README boto3 snippet: %v\n%s\n%s", err, out, snippet)
+		}
+	}
+	if !strings.HasPrefix(string(out), "[{") || !strings.Contains(string(out), "'EventName': 'LookupEvents'") {
+		t.Errorf("README boto3 snippet printed:\n%s", out)
+	}
+}
+
+// The README's shell snippets work as pasted, in bash in a fresh shell,
+// with the real aws CLI: pointing the CLI at OpenTrail, and the trail
+// walk-through down to validate-logs, both opentrail's (--endpoint-url) and
+// the aws CLI's (the endpoint variables). The walk-through's "... calls ..."
+// becomes a call and a wait for delivery and digests, at a 200ms delivery
+// interval and a 1s digest window.
+func TestREADMEShellSnippets(t *testing.T) {
+	testenv.SkipShort(t, "real-client test")
+	testenv.NeedCommand(t, testenv.AWSCLI, "aws", "--version")
+	work, srv := readmeServer(t, "--delivery-interval", "200ms", "--digest-interval", "1s")
+	defer srv.kill()
+	env := freshShellEnv(t)
+	bash := func(t *testing.T, script string) string {
+		t.Helper()
+		cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
+		cmd.Dir, cmd.Env = work, env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("README snippet: %v\n%s\n--- script:\n%s", err, out, script)
+		}
+		return string(out)
+	}
+
+	t.Run("clients", func(t *testing.T) {
+		out := bash(t, atServer(t, readmeBlock(t, "sh", "cloudtrail lookup-events --lookup-attributes"), srv.addr))
+		if !strings.Contains(out, `"Events": [`) {
+			t.Errorf("lookup-events printed:\n%s", out)
+		}
+	})
+
+	t.Run("trails", func(t *testing.T) {
+		script := readmeBlock(t, "sh", "create-trail") + readmeBlock(t, "sh", "aws cloudtrail validate-logs")
+		calls := regexp.MustCompile(`(?m)^# \.\.\. calls \.\.\..*$`)
+		if !calls.MatchString(script) {
+			t.Fatalf("no \"# ... calls ...\" line in the trail snippet:\n%s", script)
+		}
+		script = calls.ReplaceAllLiteralString(script, "aws --endpoint-url $OT cloudtrail lookup-events --max-results 1 >/dev/null; sleep 3")
+		const goRun = "go run ./cmd/opentrail "
+		if !strings.Contains(script, goRun) {
+			t.Fatalf("the trail snippet does not run %q:\n%s", goRun, script)
+		}
+		script = strings.ReplaceAll(atServer(t, script, srv.addr), goRun, opentrailBin+" ")
+		out := bash(t, script)
+		t.Logf("the trail snippet printed:\n%s", out)
+		for _, want := range []string{".json.gz", "digest files valid", "log files valid"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("the trail snippet printed no %q:\n%s", want, out)
+			}
+		}
+		if n := strings.Count(out, "digest files valid"); n != 2 || strings.Contains(out, "INVALID") {
+			t.Errorf("want two clean validate-logs reports, got %d:\n%s", n, out)
+		}
+	})
 }

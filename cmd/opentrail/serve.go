@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -17,27 +16,34 @@ func (*serveCmd) Name() string    { return "serve" }
 func (*serveCmd) Summary() string { return "run the CloudTrail API server" }
 
 func (c *serveCmd) Run(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	cfgPath := fs.String("config", "", "JSON config file (flags override it)")
-	dataDir := fs.String("data-dir", "", "data directory (default "+config.DefaultDataDir+")")
-	listen := fs.String("listen", "", "address to listen on (default "+config.DefaultListen+")")
-	account := fs.String("account-id", "", "12-digit id of the account created on first start (default random)")
-	var retention daysFlag
-	fs.Var(&retention, "event-history-retention", "days LookupEvents keeps events; 0 keeps everything; remembered by the data directory (default 90)")
-	rate := fs.Float64("lookup-rate-limit", -1, "LookupEvents requests/s per account and region; 0 is off, AWS enforces 2 (default 0)")
-	deliveryInterval := fs.Duration("delivery-interval", 0, "how often trails' buffered events are written as log files (default 5m, as AWS)")
-	digestInterval := fs.Duration("digest-interval", 0, "the digest window of trails with log file validation (default 1h, as AWS)")
-	bucketsEndpoint := fs.String("buckets-endpoint", "", "S3-compatible endpoint holding trail buckets (default: the embedded store under DATA-DIR/buckets, served on the API port)")
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	fs := newFlagSet("serve", c.stdout)
+	// Every flag that overrides the config file is nil until set, so an
+	// explicit value (even an empty or zero one) is never mistaken for
+	// "not given".
+	cfgPath := fs.String("config", "", "JSON config `file`; flags override its settings")
+	dataDir := optionalVar(fs, "data-dir", "data `directory` (default "+config.DefaultDataDir+")", parseString)
+	listen := optionalVar(fs, "listen", "`address` (host:port) of the API (default "+config.DefaultListen+")", parseString)
+	metricsListen := optionalVar(fs, "metrics-listen", "`address` (host:port) serving Prometheus metrics at "+daemon.MetricsPath+", without authentication (default: none, no metrics)", parseString)
+	account := optionalVar(fs, "account-id", "12-digit `id` of the account created on first start (default: random)", parseString)
+	retention := optionalVar(fs, "event-history-retention", "`days` LookupEvents keeps events, 0 for ever; the data directory remembers it (default: its setting, 90 for a new one)", parseDays)
+	rate := optionalVar(fs, "lookup-rate-limit", "LookupEvents `rate` in requests/s per account and Region; 0 turns it off; AWS enforces 2 (default 0)", parseRate)
+	deliveryInterval := optionalVar(fs, "delivery-interval", "`interval` at which trails' buffered events are written as log files (default 5m, as AWS)", parseInterval)
+	digestInterval := optionalVar(fs, "digest-interval", "digest `window` of trails with log file validation, at least 1s (default 1h, as AWS)", parseInterval)
+	bucketsEndpoint := optionalVar(fs, "buckets-endpoint", "`URL` of an S3-compatible server holding trail buckets, with OPENTRAIL_BUCKETS_ACCESS_KEY_ID and OPENTRAIL_BUCKETS_SECRET_ACCESS_KEY (default: the embedded store under DATA-DIR/buckets, served on the API port)", parseString)
+	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: opentrail serve [flags]\n\nRuns the CloudTrail API on one port, storing everything under the data directory.\nOn first start it creates an account and writes its key to DATA-DIR/credentials.\n\nFlags:")
+		fmt.Fprintln(fs.Output(), `Usage: opentrail serve [flags]
+
+Runs the CloudTrail API on one port, storing everything under the data directory.
+On first start it creates an account and writes its key to DATA-DIR/credentials.
+Flags override the settings of the --config file; a default applies when
+neither sets a value.
+
+Flags:`)
 		fs.PrintDefaults()
 	}
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return &usageError{cmd: "serve", msg: fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
 	cfg := config.Default()
 	if *cfgPath != "" {
@@ -46,29 +52,29 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	if *dataDir != "" {
-		cfg.DataDir = *dataDir
+	set := func(dst *string, f *optional[string]) {
+		if f.v != nil {
+			*dst = *f.v
+		}
 	}
-	if *listen != "" {
-		cfg.Listen = *listen
-	}
-	if *account != "" {
-		cfg.AccountID = *account
-	}
+	set(&cfg.DataDir, dataDir)
+	set(&cfg.Listen, listen)
+	set(&cfg.MetricsListen, metricsListen)
+	set(&cfg.AccountID, account)
 	if retention.v != nil {
 		cfg.EventHistoryRetentionDays = retention.v
 	}
-	if *rate >= 0 {
-		cfg.LookupEventsRateLimit = *rate
+	if rate.v != nil {
+		cfg.LookupEventsRateLimit = *rate.v
 	}
-	if *deliveryInterval != 0 {
-		cfg.Delivery.Interval = config.Duration(*deliveryInterval)
+	if deliveryInterval.v != nil {
+		cfg.Delivery.Interval = config.Duration(*deliveryInterval.v)
 	}
-	if *digestInterval != 0 {
-		cfg.Delivery.DigestInterval = config.Duration(*digestInterval)
+	if digestInterval.v != nil {
+		cfg.Delivery.DigestInterval = config.Duration(*digestInterval.v)
 	}
-	if *bucketsEndpoint != "" {
-		cfg.Buckets.Endpoint = *bucketsEndpoint
+	if bucketsEndpoint.v != nil {
+		cfg.Buckets.Endpoint = *bucketsEndpoint.v
 		if cfg.Buckets.AccessKeyID == "" {
 			cfg.Buckets.AccessKeyID = os.Getenv("OPENTRAIL_BUCKETS_ACCESS_KEY_ID")
 			cfg.Buckets.SecretAccessKey = os.Getenv("OPENTRAIL_BUCKETS_SECRET_ACCESS_KEY")

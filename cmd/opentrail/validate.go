@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -55,19 +54,19 @@ type validateArgs struct {
 
 func (c *validateCmd) parse(args []string) (validateArgs, error) {
 	const name = "validate-logs"
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs := newFlagSet(name, c.stdout)
 	var a validateArgs
 	var start, end string
-	fs.StringVar(&a.trailARN, "trail-arn", "", "ARN of the trail to validate (required)")
-	fs.StringVar(&start, "start-time", "", "validate log files delivered on or after this UTC time, e.g. 2026-01-08T05:21:42Z (required)")
-	fs.StringVar(&end, "end-time", "", "validate log files delivered on or before this UTC time (default now)")
-	fs.StringVar(&a.bucket, "s3-bucket", "", "bucket holding the digest files (default: the trail's, from DescribeTrails)")
-	fs.StringVar(&a.prefix, "s3-prefix", "", "key prefix of the digest files (used with --s3-bucket)")
-	fs.StringVar(&a.account, "account-id", "", "account whose files to validate (default: the ARN's)")
+	fs.StringVar(&a.trailARN, "trail-arn", "", "`ARN` of the trail to validate (required)")
+	fs.StringVar(&start, "start-time", "", "validate log files delivered on or after this UTC `time`, e.g. 2026-01-08T05:21:42Z (required)")
+	fs.StringVar(&end, "end-time", "", "validate log files delivered on or before this UTC `time` (default: now)")
+	fs.StringVar(&a.bucket, "s3-bucket", "", "`bucket` holding the digest files (default: the trail's, from DescribeTrails)")
+	fs.StringVar(&a.prefix, "s3-prefix", "", "key `prefix` of the digest files (used with --s3-bucket)")
+	fs.StringVar(&a.account, "account-id", "", "`account` id whose files to validate (default: the ARN's)")
 	fs.BoolVar(&a.verbose, "verbose", false, "print valid files too")
-	fs.StringVar(&a.endpointURL, "endpoint-url", "", "CloudTrail and S3 endpoint, e.g. http://127.0.0.1:4750 (default: AWS_ENDPOINT_URL_CLOUDTRAIL, AWS_ENDPOINT_URL_S3, AWS)")
-	fs.StringVar(&a.region, "region", "", "Region of the requests and of the digests to validate (default: the profile's, else the trail's home Region)")
-	fs.StringVar(&a.profile, "profile", "", "shared config profile for credentials and Region")
+	fs.StringVar(&a.endpointURL, "endpoint-url", "", "CloudTrail and S3 endpoint `URL`, e.g. http://127.0.0.1:4750 (default: AWS_ENDPOINT_URL_CLOUDTRAIL, AWS_ENDPOINT_URL_S3, AWS)")
+	fs.StringVar(&a.region, "region", "", "`Region` of the requests and of the digests to validate (default: the profile's, else the trail's home Region)")
+	fs.StringVar(&a.profile, "profile", "", "shared config `profile` for credentials and Region")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), `Usage: opentrail validate-logs --trail-arn ARN --start-time T [--end-time T]
        [--s3-bucket B] [--s3-prefix P] [--account-id A] [--verbose]
@@ -84,13 +83,10 @@ seconds; times without a zone are UTC.
 Flags:`)
 		fs.PrintDefaults()
 	}
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlagsOnly(fs, args); err != nil {
 		return a, err
 	}
 	usage := func(format string, v ...any) error { return &usageError{cmd: name, msg: fmt.Sprintf(format, v...)} }
-	if fs.NArg() > 0 {
-		return a, usage("unexpected argument %q", fs.Arg(0))
-	}
 	var missing []string
 	if a.trailARN == "" {
 		missing = append(missing, "--trail-arn")

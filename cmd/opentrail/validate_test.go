@@ -71,6 +71,9 @@ func TestValidateLogsHelp(t *testing.T) {
 	if code := run(t.Context(), []string{"validate-logs", "-h"}, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit code %d; stderr %q", code, stderr.String())
 	}
+	if !strings.HasPrefix(stdout.String(), "Usage: opentrail validate-logs") || stderr.Len() != 0 {
+		t.Errorf("stdout %q, stderr %q; want the usage on stdout only", stdout.String(), stderr.String())
+	}
 }
 
 func TestParseCLITime(t *testing.T) {

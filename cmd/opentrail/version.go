@@ -13,7 +13,14 @@ type versionCmd struct{ stdout io.Writer }
 func (*versionCmd) Name() string    { return "version" }
 func (*versionCmd) Summary() string { return "print the version" }
 
-func (c *versionCmd) Run(_ context.Context, _ []string) error {
+func (c *versionCmd) Run(_ context.Context, args []string) error {
+	fs := newFlagSet("version", c.stdout)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: opentrail version\n\nPrints OpenTrail's version, the Go version it was built with, and the\noperating system and architecture.")
+	}
+	if err := parseFlagsOnly(fs, args); err != nil {
+		return err
+	}
 	v := "(devel)"
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
 		v = bi.Main.Version

@@ -34,6 +34,11 @@ type Config struct {
 	DataDir string `json:"dataDir,omitempty"`
 	// Listen is the host:port the API listens on.
 	Listen string `json:"listen,omitempty"`
+	// MetricsListen, when set, is the host:port of a second server that
+	// answers Prometheus scrapes, without authentication; empty (the
+	// default) serves no metrics. It is apart from Listen so that the
+	// API port serves nothing to a caller without a key.
+	MetricsListen string `json:"metricsListen,omitempty"`
 	// AccountID is the id of the account created on first start (random
 	// when empty).
 	AccountID string `json:"accountId,omitempty"`
@@ -148,6 +153,13 @@ func (c Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("listen", "%q is not host:port (%v)", c.Listen, err)
+	}
+	if m := c.MetricsListen; m != "" {
+		if _, port, err := net.SplitHostPort(m); err != nil {
+			bad("metricsListen", "%q is not host:port (%v)", m, err)
+		} else if m == c.Listen && port != "0" {
+			bad("metricsListen", "%q is the API's address too; give metrics a port of their own", m)
+		}
 	}
 	if c.AccountID != "" && !event.ValidAccountID(c.AccountID) {
 		bad("accountId", "%q is not a 12-digit account id", c.AccountID)

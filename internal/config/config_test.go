@@ -80,6 +80,7 @@ func TestLoad(t *testing.T) {
 			content: `{
   "dataDir": "/var/lib/opentrail",
   "listen": "0.0.0.0:8080",
+  "metricsListen": "127.0.0.1:9750",
   "accountId": "123456789012",
   "eventHistoryRetentionDays": 30,
   "lookupEventsRateLimit": 2.5,
@@ -90,6 +91,7 @@ func TestLoad(t *testing.T) {
 			want: func(c *config.Config) {
 				c.DataDir = "/var/lib/opentrail"
 				c.Listen = "0.0.0.0:8080"
+				c.MetricsListen = "127.0.0.1:9750"
 				c.AccountID = "123456789012"
 				c.EventHistoryRetentionDays = intPtr(30)
 				c.LookupEventsRateLimit = 2.5
@@ -193,6 +195,11 @@ func TestValidate(t *testing.T) {
 		{"listen empty", func(c *config.Config) { c.Listen = "" }, []string{"listen"}},
 		{"listen any host", func(c *config.Config) { c.Listen = ":0" }, nil},
 		{"listen ipv6", func(c *config.Config) { c.Listen = "[::1]:4750" }, nil},
+		{"metrics off", func(c *config.Config) { c.MetricsListen = "" }, nil},
+		{"metrics address", func(c *config.Config) { c.MetricsListen = "127.0.0.1:4751" }, nil},
+		{"metrics without port", func(c *config.Config) { c.MetricsListen = "127.0.0.1" }, []string{"metricsListen"}},
+		{"metrics on the API address", func(c *config.Config) { c.MetricsListen = c.Listen }, []string{"metricsListen"}},
+		{"metrics and API on free ports", func(c *config.Config) { c.Listen, c.MetricsListen = "127.0.0.1:0", "127.0.0.1:0" }, nil},
 		{"account id short", func(c *config.Config) { c.AccountID = "12345678901" }, []string{"accountId"}},
 		{"account id letters", func(c *config.Config) { c.AccountID = "12345678901a" }, []string{"accountId"}},
 		{"account id valid", func(c *config.Config) { c.AccountID = "012345678901" }, nil},

@@ -37,9 +37,10 @@ import (
 	"github.com/opentrail/opentrail/internal/store"
 )
 
-// MetricsPath serves Prometheus metrics. A leading underscore cannot start
-// an S3 bucket name, so the path never collides with the S3 front end.
-const MetricsPath = "/_opentrail/metrics"
+// MetricsPath is where the metrics server (config.Config.MetricsListen)
+// answers Prometheus scrapes: Prometheus's default path. The API port does
+// not serve metrics: it serves nothing to a caller without a key.
+const MetricsPath = "/metrics"
 
 // Daemon is a running OpenTrail server.
 type Daemon struct {
@@ -57,10 +58,13 @@ type Daemon struct {
 	closeMu  sync.Mutex
 	srv      *http.Server
 	ln       net.Listener
-	account  string
-	created  bool
-	settings datadir.Settings
-	served   bool
+	// The metrics server, when cfg.MetricsListen is set; else nil.
+	metricsSrv *http.Server
+	metricsLn  net.Listener
+	account    string
+	created    bool
+	settings   datadir.Settings
+	served     bool
 }
 
 // New opens the data directory and binds the listener; Run serves.
@@ -146,18 +150,25 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 	if err != nil {
 		return nil, err
 	}
-	// No http.ServeMux: it cleans paths, and S3 keys may hold "//" or "..".
-	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
-	routed := d.router(h, auth)
-	mux := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == MetricsPath {
-			metrics.ServeHTTP(w, r)
-			return
+	// No http.ServeMux in front of the API: it cleans paths, and S3 keys
+	// may hold "//" or "..".
+	d.srv = newHTTPServer(d.router(h, auth), log)
+	if d.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, fmt.Errorf("listen on %s: %w (is another server using the port? pick another with --listen)", cfg.Listen, err)
+	}
+	if cfg.MetricsListen != "" {
+		d.metricsSrv = newHTTPServer(metricsHandler(reg), log)
+		if d.metricsLn, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
+			return nil, fmt.Errorf("listen on %s for metrics: %w (is another server using the port? pick another with --metrics-listen)", cfg.MetricsListen, err)
 		}
-		routed.ServeHTTP(w, r)
-	})
-	d.srv = &http.Server{
-		Handler:           mux,
+	}
+	return d, nil
+}
+
+// newHTTPServer returns a server with OpenTrail's limits and timeouts.
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -165,10 +176,16 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	if d.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
-		return nil, fmt.Errorf("listen on %s: %w (is another server using the port? pick another with --listen)", cfg.Listen, err)
-	}
-	return d, nil
+}
+
+// metricsHandler serves reg at MetricsPath and 404 elsewhere.
+func metricsHandler(reg *prometheus.Registry) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET "+MetricsPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "404 page not found: OpenTrail's metrics are at "+MetricsPath, http.StatusNotFound)
+	})
+	return mux
 }
 
 // errNoAccounts is a data directory that holds events but no accounts
@@ -184,6 +201,15 @@ func (d *Daemon) Addr() string { return d.ln.Addr().String() }
 // URL is the endpoint URL clients use.
 func (d *Daemon) URL() string { return "http://" + d.Addr() }
 
+// MetricsURL is the URL Prometheus scrapes, or "" when metrics are off
+// (no MetricsListen).
+func (d *Daemon) MetricsURL() string {
+	if d.metricsLn == nil {
+		return ""
+	}
+	return "http://" + d.metricsLn.Addr().String() + MetricsPath
+}
+
 // Account is the default account's id.
 func (d *Daemon) Account() string { return d.account }
 
@@ -196,37 +222,61 @@ func (d *Daemon) Store() *store.Store { return d.store }
 // History gives tests and tools access to event history.
 func (d *Daemon) History() *history.History { return d.history }
 
-// PrintHints tells a new user how to reach the server.
+// PrintHints tells a new user how to reach the server: the account it
+// created, the credentials file's profile holding its key, and an aws CLI
+// command that works as printed.
 func (d *Daemon) PrintHints(w io.Writer) {
 	creds := d.dir.Path(datadir.CredentialsFile)
 	if abs, err := filepath.Abs(creds); err == nil {
 		creds = abs
 	}
+	// The account's key is in profile default only when it is the
+	// directory's first account; --account-id may add another.
+	profile, ok := d.ids.Profile(d.account)
+	profileFlag := ""
+	if ok && profile != "default" {
+		profileFlag = " --profile " + profile
+	}
 	if d.created {
-		fmt.Fprintf(w, "Created account %s; its access key is in %s (profile default).\n", d.account, creds)
+		fmt.Fprintf(w, "Created account %s; its access key is in %s (profile %s).\n", d.account, creds, profile)
 	}
 	ret := "kept forever"
 	if n := d.settings.EventHistoryRetentionDays; n > 0 {
 		ret = fmt.Sprintf("%d days", n)
 	}
 	fmt.Fprintf(w, "OpenTrail is listening on %s (data: %s, event history %s).\n", d.URL(), d.cfg.DataDir, ret)
-	fmt.Fprintf(w, "Try:\n  AWS_SHARED_CREDENTIALS_FILE=%s aws --endpoint-url %s cloudtrail lookup-events\n", creds, d.URL())
+	if u := d.MetricsURL(); u != "" {
+		fmt.Fprintf(w, "Prometheus metrics are at %s (no authentication).\n", u)
+	}
+	fmt.Fprintf(w, "Try:\n  AWS_SHARED_CREDENTIALS_FILE=%s aws --endpoint-url %s%s cloudtrail lookup-events\n", creds, d.URL(), profileFlag)
 }
 
 // Run serves until ctx is cancelled, then shuts down gracefully.
 func (d *Daemon) Run(ctx context.Context) error {
-	errc := make(chan error, 1)
 	d.served = true
 	if err := d.follow.start(); err != nil {
 		return errors.Join(fmt.Errorf("start the followers of the event log: %w", err), d.Close())
 	}
-	go func() { errc <- d.srv.Serve(d.ln) }()
+	// Each server reports once, when it stops: by itself on an error,
+	// else at Shutdown below.
+	errc := make(chan error, 2)
+	serve := func(what string, srv *http.Server, ln net.Listener) {
+		go func() {
+			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("serve %s: %w", what, err)
+				return
+			}
+			errc <- nil
+		}()
+	}
+	serve("the API", d.srv, d.ln)
+	if d.metricsSrv != nil {
+		serve("metrics", d.metricsSrv, d.metricsLn)
+	}
+	var serveErr error
 	select {
-	case err := <-errc:
-		if !errors.Is(err, http.ErrServerClosed) {
-			return errors.Join(fmt.Errorf("serve: %w", err), d.Close())
-		}
-		return d.Close()
+	case serveErr = <-errc:
+		d.log.Error("shutting down: a server stopped", "err", serveErr)
 	case <-d.follow.Failed():
 		d.log.Error("shutting down: a follower of the event log failed; the next start resumes it from its checkpoint")
 	case <-ctx.Done():
@@ -234,11 +284,16 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), time.Duration(d.cfg.ShutdownTimeout))
 	defer cancel()
-	err := d.srv.Shutdown(sctx)
-	if err != nil {
-		err = fmt.Errorf("http shutdown: %w", err)
+	var errs []error
+	if err := d.srv.Shutdown(sctx); err != nil {
+		errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 	}
-	return errors.Join(err, d.Close())
+	if d.metricsSrv != nil {
+		if err := d.metricsSrv.Shutdown(sctx); err != nil {
+			errs = append(errs, fmt.Errorf("metrics http shutdown: %w", err))
+		}
+	}
+	return errors.Join(serveErr, errors.Join(errs...), d.Close())
 }
 
 // Close releases everything New opened. It is safe to call twice, also
@@ -250,6 +305,10 @@ func (d *Daemon) Close() error {
 	if d.ln != nil && !d.served {
 		errs = append(errs, d.ln.Close())
 		d.ln = nil
+	}
+	if d.metricsLn != nil && !d.served {
+		errs = append(errs, d.metricsLn.Close())
+		d.metricsLn = nil
 	}
 	// Followers first: they finish what the log holds and make it
 	// durable, so the store can drop the WAL segments they release.

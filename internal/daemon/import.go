@@ -5,7 +5,9 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"path/filepath"
 
+	"github.com/opentrail/opentrail/internal/config"
 	"github.com/opentrail/opentrail/internal/datadir"
 	"github.com/opentrail/opentrail/internal/identity"
 	"github.com/opentrail/opentrail/internal/importer"
@@ -55,12 +57,19 @@ func Import(ctx context.Context, dir *datadir.Dir, paths []string, o ImportOptio
 	if err := off.History.WaitCaughtUp(ctx); err != nil {
 		return sum, err
 	}
+	// The summary's hint is a command to run from anywhere, against a
+	// server at the default address (an import cannot know another).
+	creds := dir.Path(datadir.CredentialsFile)
+	if abs, err := filepath.Abs(creds); err == nil {
+		creds = abs
+	}
 	return importer.Run(ctx, paths, importer.Options{
 		Appender:        off.Store,
 		Accounts:        ids,
 		Progress:        o.Progress,
 		Retention:       settings.Retention(),
-		CredentialsPath: dir.Path(datadir.CredentialsFile),
+		CredentialsPath: creds,
+		ServerURL:       "http://" + config.DefaultListen,
 		Logger:          o.Logger,
 	})
 }

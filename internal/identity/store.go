@@ -163,10 +163,8 @@ func (s *Store) RootKey(accountID string) (Key, error) {
 		if a.AccountID != accountID {
 			continue
 		}
-		for _, k := range a.Keys {
-			if k.Type == TypeRoot {
-				return k, nil
-			}
+		if k, ok := rootKey(a); ok {
+			return k, nil
 		}
 	}
 	return Key{}, fmt.Errorf("%s: %w", accountID, ErrUnknownAccount)
@@ -241,25 +239,65 @@ func (s *Store) saveLocked() error {
 	return nil
 }
 
+// Profile names the credentials file's profile that holds accountID's
+// root key: "default" for the first account with a root key, the account
+// id for the others. ok is false when the account has no root key, and so
+// no profile.
+func (s *Store) Profile(accountID string) (name string, ok bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, a := range s.file.Accounts {
+		if a.AccountID != accountID {
+			continue
+		}
+		if _, ok := rootKey(a); !ok {
+			return "", false
+		}
+		if a.AccountID == s.defaultProfileLocked() {
+			return "default", true
+		}
+		return a.AccountID, true
+	}
+	return "", false
+}
+
+// defaultProfileLocked is the account whose root key profile default
+// holds: the first with a root key; "" when none has one.
+func (s *Store) defaultProfileLocked() string {
+	for _, a := range s.file.Accounts {
+		if _, ok := rootKey(a); ok {
+			return a.AccountID
+		}
+	}
+	return ""
+}
+
+// rootKey is a's first root key.
+func rootKey(a Account) (Key, bool) {
+	for _, k := range a.Keys {
+		if k.Type == TypeRoot {
+			return k, true
+		}
+	}
+	return Key{}, false
+}
+
 // credentialsLocked renders the shared-credentials file: profile default is
 // the first account's root key; every account's root key also appears as a
-// profile named after the account id.
+// profile named after the account id. Profile names them.
 func (s *Store) credentialsLocked() string {
 	var b strings.Builder
 	b.WriteString("# Written by OpenTrail from accounts.json; edits here are overwritten.\n")
-	first := true
+	def := s.defaultProfileLocked()
 	for _, a := range s.file.Accounts {
-		for _, k := range a.Keys {
-			if k.Type != TypeRoot {
-				continue
-			}
-			if first {
-				fmt.Fprintf(&b, "\n[default]\naws_access_key_id = %s\naws_secret_access_key = %s\nregion = %s\n", k.AccessKeyID, k.SecretAccessKey, DefaultRegion)
-				first = false
-			}
-			fmt.Fprintf(&b, "\n[%s]\naws_access_key_id = %s\naws_secret_access_key = %s\nregion = %s\n", a.AccountID, k.AccessKeyID, k.SecretAccessKey, DefaultRegion)
-			break
+		k, ok := rootKey(a)
+		if !ok {
+			continue
 		}
+		if a.AccountID == def {
+			fmt.Fprintf(&b, "\n[default]\naws_access_key_id = %s\naws_secret_access_key = %s\nregion = %s\n", k.AccessKeyID, k.SecretAccessKey, DefaultRegion)
+		}
+		fmt.Fprintf(&b, "\n[%s]\naws_access_key_id = %s\naws_secret_access_key = %s\nregion = %s\n", a.AccountID, k.AccessKeyID, k.SecretAccessKey, DefaultRegion)
 	}
 	return b.String()
 }

@@ -577,3 +577,47 @@ func TestSaveFailureKeepsState(t *testing.T) {
 		t.Errorf("existing key after a failed save: Secret = %q, %v", sec, err)
 	}
 }
+
+// Profile names the credentials file's profile that holds an account's
+// root key, so a hint naming it works: checked against the file itself.
+func TestProfile(t *testing.T) {
+	dir := t.TempDir()
+	writeAccounts(t, dir, `{
+  "accounts": [
+    {"accountId": "111111111111", "keys": [{"accessKeyId": "AKIAALICEALICEALICE2", "secretAccessKey": "alicesecret", "type": "IAMUser", "userName": "alice"}]},
+    {"accountId": "222222222222", "keys": [{"accessKeyId": "AKIAROOTROOTROOTROOT", "secretAccessKey": "rootsecret", "type": "Root"}]}
+  ]
+}
+`)
+	s, err := identity.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ensure(t, s, "333333333333") // writes the credentials file
+	_, sections := readCredentials(t, dir)
+	tests := []struct {
+		name    string
+		account string
+		want    string
+		wantOK  bool
+	}{
+		{name: "first account with a root key", account: "222222222222", want: "default", wantOK: true},
+		{name: "a later account", account: "333333333333", want: "333333333333", wantOK: true},
+		{name: "no root key", account: "111111111111"},
+		{name: "unknown account", account: "444444444444"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := s.Profile(tc.account)
+			if got != tc.want || ok != tc.wantOK {
+				t.Fatalf("Profile(%s) = %q, %v; want %q, %v", tc.account, got, ok, tc.want, tc.wantOK)
+			}
+			if !ok {
+				return
+			}
+			if diff := cmp.Diff(profileOf(rootKey(t, s, tc.account)), sections[got]); diff != "" {
+				t.Errorf("profile %s in the credentials file (-want +got):\n%s", got, diff)
+			}
+		})
+	}
+}

@@ -59,9 +59,12 @@ type Options struct {
 	// Progress receives a progress bar (a terminal) or progress lines
 	// (anything else); nil for none.
 	Progress io.Writer
-	// CredentialsPath is where Accounts writes access keys, for the hint
-	// Summary.Print gives about new accounts.
+	// CredentialsPath is where Accounts writes access keys, and ServerURL
+	// the server's address by default (an import cannot know the address a
+	// server will listen on), for the command Summary.Print suggests for
+	// new accounts.
 	CredentialsPath string
+	ServerURL       string
 
 	// Retention rejects events older than Now()-Retention, which the
 	// event history would drop anyway; 0 keeps everything.
@@ -165,6 +168,7 @@ func Run(ctx context.Context, paths []string, opts Options) (Summary, error) {
 	s := im.summary()
 	s.Elapsed = time.Since(start)
 	s.CredentialsPath = opts.CredentialsPath
+	s.ServerURL = opts.ServerURL
 	switch {
 	case ctx.Err() != nil:
 		s.Interrupted = true

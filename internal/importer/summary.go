@@ -35,8 +35,9 @@ type Summary struct {
 	Failed []SkippedFile
 	// NewAccounts lists the accounts the import created, sorted.
 	NewAccounts []string
-	// CredentialsPath is Options.CredentialsPath, for Print's hint.
+	// CredentialsPath and ServerURL are Options', for Print's hint.
 	CredentialsPath string
+	ServerURL       string
 
 	Elapsed     time.Duration
 	Interrupted bool // the context was cancelled before the end
@@ -118,13 +119,31 @@ func (s Summary) Print(w io.Writer) {
 	}
 	if len(s.NewAccounts) > 0 {
 		p.printf("\nNew %s: %s\n", pluralWord(len(s.NewAccounts), "account"), strings.Join(s.NewAccounts, ", "))
-		where := "the credentials file"
+		creds, env := "the credentials file", ""
 		if s.CredentialsPath != "" {
-			where = s.CredentialsPath
+			creds, env = s.CredentialsPath, "AWS_SHARED_CREDENTIALS_FILE="+shellQuote(s.CredentialsPath)+" "
 		}
-		p.printf("  Their access keys are in %s, one profile per account, named after the account id\n", where)
-		p.printf("  (for example: aws --profile %s cloudtrail lookup-events).\n", s.NewAccounts[0])
+		if len(s.NewAccounts) == 1 {
+			p.printf("  Its access key is in %s, in a profile named after the account id.\n", creds)
+		} else {
+			p.printf("  Their access keys are in %s, one profile per account, named after the account id.\n", creds)
+		}
+		url := cmp.Or(s.ServerURL, "http://HOST:PORT")
+		p.printf("  With 'opentrail serve' running on this data directory, list an account's events\n")
+		p.printf("  (with the server's address, by default %s; --region for a Region other than the profile's):\n", url)
+		p.printf("    %saws --endpoint-url %s --profile %s cloudtrail lookup-events\n", env, url, s.NewAccounts[0])
 	}
+}
+
+// shellQuote quotes s for a POSIX shell when it needs quoting.
+func shellQuote(s string) string {
+	safe := func(r rune) bool {
+		return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-+:,@%=", r)
+	}
+	if s != "" && !strings.ContainsFunc(s, func(r rune) bool { return !safe(r) }) {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 type printer struct {

@@ -3,6 +3,9 @@ package importer
 import (
 	"bytes"
 	"fmt"
+	"os/exec"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,6 +85,7 @@ func TestPrint(t *testing.T) {
 		Failed:          []SkippedFile{{Path: "bad.json.gz", Reason: "read: gzip: invalid checksum (after 12 records)"}},
 		NewAccounts:     []string{"111111111111", "123837392027"},
 		CredentialsPath: "/var/lib/opentrail/credentials",
+		ServerURL:       "http://127.0.0.1:4750",
 		Elapsed:         1500 * time.Millisecond,
 	}
 	var buf bytes.Buffer
@@ -108,10 +112,80 @@ Failed 1 file:
   bad.json.gz: read: gzip: invalid checksum (after 12 records)
 
 New accounts: 111111111111, 123837392027
-  Their access keys are in /var/lib/opentrail/credentials, one profile per account, named after the account id
-  (for example: aws --profile 111111111111 cloudtrail lookup-events).
+  Their access keys are in /var/lib/opentrail/credentials, one profile per account, named after the account id.
+  With 'opentrail serve' running on this data directory, list an account's events
+  (with the server's address, by default http://127.0.0.1:4750; --region for a Region other than the profile's):
+    AWS_SHARED_CREDENTIALS_FILE=/var/lib/opentrail/credentials aws --endpoint-url http://127.0.0.1:4750 --profile 111111111111 cloudtrail lookup-events
 `
 	if diff := cmp.Diff(want, buf.String()); diff != "" {
 		t.Errorf("Print (-want +got):\n%s", diff)
+	}
+}
+
+// The hint for new accounts is a command that works as printed: the
+// credentials file and the endpoint are in it, the path quoted for the
+// shell when it needs to be.
+func TestPrintNewAccountHint(t *testing.T) {
+	tests := []struct {
+		name      string
+		accounts  []string
+		creds     string
+		url       string
+		wantLines []string
+	}{
+		{
+			name:     "one account",
+			accounts: []string{"210987654321"},
+			creds:    "/data/credentials",
+			url:      "http://127.0.0.1:4750",
+			wantLines: []string{
+				"New account: 210987654321",
+				"  Its access key is in /data/credentials, in a profile named after the account id.",
+				"    AWS_SHARED_CREDENTIALS_FILE=/data/credentials aws --endpoint-url http://127.0.0.1:4750 --profile 210987654321 cloudtrail lookup-events",
+			},
+		},
+		{
+			name:     "path with spaces and a quote",
+			accounts: []string{"210987654321"},
+			creds:    "/home/ann/my data/it's/credentials",
+			url:      "http://127.0.0.1:4750",
+			wantLines: []string{
+				`    AWS_SHARED_CREDENTIALS_FILE='/home/ann/my data/it'\''s/credentials' aws --endpoint-url http://127.0.0.1:4750 --profile 210987654321 cloudtrail lookup-events`,
+			},
+		},
+		{
+			name:     "no path or address known",
+			accounts: []string{"210987654321", "310987654321"},
+			wantLines: []string{
+				"New accounts: 210987654321, 310987654321",
+				"  Their access keys are in the credentials file, one profile per account, named after the account id.",
+				"    aws --endpoint-url http://HOST:PORT --profile 210987654321 cloudtrail lookup-events",
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			Summary{NewAccounts: tc.accounts, CredentialsPath: tc.creds, ServerURL: tc.url}.Print(&buf)
+			lines := strings.Split(buf.String(), "\n")
+			for _, want := range tc.wantLines {
+				if !slices.Contains(lines, want) {
+					t.Errorf("no line %q in:\n%s", want, buf.String())
+				}
+			}
+		})
+	}
+}
+
+// shellQuote's output, given to a real shell, is the string itself.
+func TestShellQuote(t *testing.T) {
+	for _, s := range []string{"/plain/path", "", "a b", "it's", `$HOME`, "`x`", "a\nb", `back\slash`, "semi;colon", "*"} {
+		out, err := exec.Command("sh", "-c", "printf %s "+shellQuote(s)).Output()
+		if err != nil {
+			t.Fatalf("%q: %v", s, err)
+		}
+		if string(out) != s {
+			t.Errorf("shellQuote(%q) = %s; the shell read it as %q", s, shellQuote(s), out)
+		}
 	}
 }
