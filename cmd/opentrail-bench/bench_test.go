@@ -48,6 +48,20 @@ func TestBenchCommand(t *testing.T) {
 	}
 }
 
+// TestLoadCommand runs the load benchmark tiny: it reports trail changes
+// beside LookupEvents and no errors.
+func TestLoadCommand(t *testing.T) {
+	out, err := exec.Command(benchBin, "--load", "--clients", "20", "--seconds", "2").CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, want := range []string{"opentrail-bench --load: 20 clients", ", errors 0", "trail change (PutEventSelectors, n=", "baseline: LookupEvents (n="} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
 func TestUsageErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -59,6 +73,7 @@ func TestUsageErrors(t *testing.T) {
 		{"argument", []string{"bench"}, `unexpected argument "bench"`},
 		{"unknown store", []string{"--delivery", "--buckets", "nowhere"}, `--buckets: unknown store "nowhere"`},
 		{"unknown phase", []string{"--phase", "nope"}, `unknown phase "nope"`},
+		{"no clients", []string{"--load", "--clients", "0"}, "--clients must be at least 1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := exec.Command(benchBin, tc.args...).CombinedOutput()
