@@ -1,0 +1,174 @@
+package index
+
+import (
+	"fmt"
+	"log/slog"
+	"math/rand"
+	"testing"
+)
+
+// benchIndex is an index of benchEvents events in several segments (one
+// merged, the rest flushed) and a memtable, with a retention sweep that
+// deleted the oldest fifth. Lookups that reach back past the cutoff, and
+// the sweep's bookkeeping, are what the benchmarks exercise beside plain
+// lookups.
+const benchEvents = 60_000
+
+func benchIndex(b *testing.B, sweep bool) (*Index, []Item) {
+	b.Helper()
+	ix, err := Open(b.TempDir(), Options{Logger: slog.New(slog.DiscardHandler), MergeIdle: 1 << 40, MaxSegments: 1 << 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ix.Close() })
+	items := richItems(b, 1, benchEvents, 0)
+	apply := func(part []Item, sync bool) {
+		if err := ix.Apply(part); err != nil {
+			b.Fatal(err)
+		}
+		if sync {
+			if _, err := ix.Sync(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	// Half merged into one segment, then four flushed segments, then the
+	// memtable.
+	half := benchEvents / 2
+	apply(items[:half/2], true)
+	apply(items[half/2:half], true)
+	if err := ix.Compact(); err != nil {
+		b.Fatal(err)
+	}
+	step := (benchEvents - half) / 5
+	for i := range 4 {
+		apply(items[half+i*step:half+(i+1)*step], true)
+	}
+	apply(items[half+4*step:], false)
+	if sweep {
+		if _, err := ix.Sweep(t0.Unix() + benchEvents/5); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return ix, items
+}
+
+func BenchmarkLookup(b *testing.B) {
+	for _, sweep := range []bool{false, true} {
+		ix, items := benchIndex(b, sweep)
+		end := t0.Unix() + benchEvents
+		for _, c := range []struct {
+			name  string
+			query func(rng *rand.Rand) Query
+		}{
+			{"newest", func(*rand.Rand) Query {
+				q := allQuery("us-east-1", KindManagement)
+				q.Limit = 50
+				return q
+			}},
+			{"range", func(rng *rand.Rand) Query {
+				q := allQuery("us-east-1", KindManagement)
+				q.Start = t0.Unix() + rng.Int63n(benchEvents)
+				q.End, q.Limit = q.Start+600, 50
+				return q
+			}},
+			{"attr", func(rng *rand.Rand) Query {
+				q := allQuery("us-east-1", KindManagement)
+				q.Attr, q.Value, q.Limit = AttrEventName, "PutObject", 50
+				q.End = t0.Unix() + rng.Int63n(benchEvents)
+				return q
+			}},
+			// A rare value: the lookup reads through every list to the
+			// start of the range, past the sweep's cutoff.
+			{"sparse", func(*rand.Rand) Query {
+				q := allQuery("eu-west-1", KindInsight)
+				q.Attr, q.Value, q.Start, q.End, q.Limit = AttrUsername, "user0", 0, end, 50
+				return q
+			}},
+			{"eventid", func(rng *rand.Rand) Query {
+				e := items[rng.Intn(len(items))].Event
+				return Query{Account: testAcct, Region: e.Region, Kind: KindOf(&e.Summary), Attr: AttrEventID, Value: e.EventID, End: end, Limit: 50}
+			}},
+		} {
+			b.Run(fmt.Sprintf("sweep=%v/%s", sweep, c.name), func(b *testing.B) {
+				rng := rand.New(rand.NewSource(1))
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, _, err := ix.Lookup(c.query(rng)); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+		b.Run(fmt.Sprintf("sweep=%v/pages", sweep), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				q := allQuery("us-east-1", KindManagement)
+				q.Limit = 50
+				for range 20 {
+					_, next, err := ix.Lookup(q)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if next == nil {
+						break
+					}
+					q.Cursor = next
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkHasEventIDs(b *testing.B) {
+	ix, items := benchIndex(b, true)
+	rng := rand.New(rand.NewSource(1))
+	keys := make([]EventKey, 1000)
+	for i := range keys {
+		if i%10 == 0 {
+			e := items[rng.Intn(len(items))].Event
+			keys[i] = EventKey{testAcct, e.Region, e.EventID}
+		} else {
+			keys[i] = EventKey{testAcct, "us-east-1", fmt.Sprint("absent-", i)}
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := ix.HasEventIDs(keys); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkFlushMerge applies, flushes and merges 20,000 events after a
+// sweep whose cutoff falls among them.
+func BenchmarkFlushMerge(b *testing.B) {
+	const n = 20_000
+	items := richItems(b, 1, n, 0)
+	b.ReportAllocs()
+	for b.Loop() {
+		ix, err := Open(b.TempDir(), Options{Logger: slog.New(slog.DiscardHandler), MergeIdle: 1 << 40, MaxSegments: 1 << 20})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := range 4 {
+			if err := ix.Apply(items[i*n/4 : (i+1)*n/4]); err != nil {
+				b.Fatal(err)
+			}
+			if i == 1 {
+				if _, err := ix.Sweep(t0.Unix() + n/4); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if _, err := ix.Sync(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := ix.Compact(); err != nil {
+			b.Fatal(err)
+		}
+		if err := ix.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
