@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -241,6 +242,43 @@ func wantCorruption(t *testing.T, err error, path string) *CorruptionError {
 	return ce
 }
 
+// wantQuarantined checks that the segment file at path was quarantined by
+// ix for a reason containing reason: gone from the live set and from
+// MANIFEST, moved (never deleted) to quarantine/, and recorded there.
+func wantQuarantined(t *testing.T, ix *Index, path, reason string) QuarantinedSegment {
+	t.Helper()
+	dir, name := filepath.Dir(path), filepath.Base(path)
+	qs := ix.Quarantined()
+	i := slices.IndexFunc(qs, func(q QuarantinedSegment) bool { return quarantineBase(q.File) == name })
+	if i < 0 {
+		t.Fatalf("%s is not quarantined (entries %+v)", name, qs)
+	}
+	q := qs[i]
+	if !strings.Contains(q.Reason, reason) {
+		t.Errorf("quarantined for %q, want a reason about %q", q.Reason, reason)
+	}
+	if exists(t, path) {
+		t.Errorf("%s is still in the index directory", name)
+	}
+	if !exists(t, filepath.Join(dir, quarantineDir, q.File)) {
+		t.Errorf("%s is not in quarantine/ as %s", name, q.File)
+	}
+	m := readManifest(t, dir)
+	if slices.Contains(m.Segments, name) {
+		t.Errorf("MANIFEST still lists %s", name)
+	}
+	if !slices.ContainsFunc(m.Quarantined, func(e QuarantinedSegment) bool { return e.File == q.File }) {
+		t.Errorf("MANIFEST does not record the quarantine of %s: %+v", name, m.Quarantined)
+	}
+	ix.mu.RLock()
+	live := slices.ContainsFunc(ix.segs, func(sg *segment) bool { return sg.path == path })
+	ix.mu.RUnlock()
+	if live {
+		t.Errorf("%s is still served", name)
+	}
+	return q
+}
+
 // mustNotPanic runs fn and turns a panic into a test failure.
 func mustNotPanic(t *testing.T, what string, fn func()) {
 	t.Helper()
@@ -374,18 +412,38 @@ func TestOpenDetectsCorruption(t *testing.T) {
 			dir := copyDir(t, pristine)
 			path := filepath.Join(dir, name)
 			editFile(t, path, c.edit)
+			// fsck's read-only Open reports the damage and changes nothing.
+			var ro *Index
 			var err error
-			mustNotPanic(t, "Open", func() {
-				var ix *Index
-				if ix, err = Open(dir, DefaultOptions()); err == nil {
-					ix.Close()
-				}
+			mustNotPanic(t, "read-only Open", func() {
+				ro, err = Open(dir, Options{ReadOnly: true})
 			})
-			if ce := wantCorruption(t, err, path); !strings.Contains(ce.Reason, c.reason) {
-				t.Errorf("reason %q, want one about %q", ce.Reason, c.reason)
+			if err != nil {
+				t.Fatalf("read-only Open: %v", err)
 			}
+			if p := ro.Verify().Problems; len(p) != 1 || !strings.Contains(p[0], c.reason) || !strings.Contains(p[0], name) {
+				t.Errorf("read-only Verify problems %q, want one naming %s and %q", p, name, c.reason)
+			}
+			ro.Close()
 			if !exists(t, path) {
-				t.Fatal("Open deleted the corrupt segment")
+				t.Fatal("read-only Open moved the damaged segment")
+			}
+			// Open quarantines it and serves the rest (nothing here).
+			var ix *Index
+			mustNotPanic(t, "Open", func() { ix, err = Open(dir, Options{ScrubPause: -1}) })
+			if err != nil {
+				t.Fatalf("Open: %v, want the damaged segment quarantined", err)
+			}
+			defer ix.Close()
+			q := wantQuarantined(t, ix, path, c.reason)
+			if hits, _, err := ix.Lookup(allQuery("us-east-1", KindManagement)); err != nil || len(hits) != 0 {
+				t.Errorf("lookup after the quarantine: %d hits, %v", len(hits), err)
+			}
+			if q.First != 1 || q.Last != 50 {
+				t.Errorf("quarantined range %d..%d, want 1..50 (the footer's, or the gap it sits in)", q.First, q.Last)
+			}
+			if vr := ix.Verify(); len(vr.Problems) != 1 || !strings.Contains(vr.Problems[0], "1..50") || !strings.Contains(vr.Problems[0], "re-import") {
+				t.Errorf("Verify problems %q, want the missing range and what to do", vr.Problems)
 			}
 		})
 	}
@@ -458,19 +516,7 @@ func TestLookupDetectsCorruption(t *testing.T) {
 			dir := copyDir(t, pristine)
 			path := filepath.Join(dir, name)
 			flipByte(t, path, c.off)
-			ix, err := Open(dir, DefaultOptions())
-			if err != nil {
-				t.Fatalf("Open: %v (the meta section is intact)", err)
-			}
-			defer ix.Close()
-			var hits []Hit
-			mustNotPanic(t, "Lookup", func() { hits, _, err = ix.Lookup(c.q) })
-			if err == nil {
-				t.Fatalf("Lookup returned %d hits and no error", len(hits))
-			}
-			if ce := wantCorruption(t, err, path); !strings.HasPrefix(ce.Reason, c.reason) {
-				t.Errorf("reason %q, want %q...", ce.Reason, c.reason)
-			}
+			ix := open(t, dir)
 			// An unrelated partition of the same segment does not read
 			// the damaged bytes.
 			if c.name != "directory block" && c.name != "record block" && c.name != "record block magic" && c.name != "record block checksum" {
@@ -482,6 +528,23 @@ func TestLookupDetectsCorruption(t *testing.T) {
 				if got, want := hitIDs(t, hits), idsOf(items, "eu-west-1", KindManagement); !sameStrings(got, want) {
 					t.Fatalf("another partition: got %v, want %v", got, want)
 				}
+				if n := ix.QuarantineCount(); n != 0 {
+					t.Fatalf("%d segments quarantined by a lookup that read no damage", n)
+				}
+			}
+			// The lookup that reads the damage quarantines the segment and
+			// is answered from the rest: here, nothing.
+			var hits []Hit
+			var err error
+			mustNotPanic(t, "Lookup", func() { hits, _, err = ix.Lookup(c.q) })
+			if err != nil || len(hits) != 0 {
+				t.Fatalf("Lookup = %d hits, %v; want none and no error", len(hits), err)
+			}
+			if q := wantQuarantined(t, ix, path, ""); !strings.HasPrefix(q.Reason, c.reason) {
+				t.Errorf("reason %q, want %q...", q.Reason, c.reason)
+			}
+			if n := ix.QuarantineCount(); n != 1 {
+				t.Errorf("QuarantineCount = %d, want 1", n)
 			}
 		})
 	}
@@ -491,10 +554,14 @@ func TestLookupDetectsCorruption(t *testing.T) {
 		flipByte(t, path, sg.blocks[0].off+int64(sg.blocks[0].n)/2)
 		ix := open(t, dir)
 		var err error
+		var has []bool
 		mustNotPanic(t, "HasEventIDs", func() {
-			_, _, err = ix.HasEventIDs([]EventKey{{testAcct, items[0].Event.Region, items[0].Event.EventID}})
+			has, _, err = ix.HasEventIDs([]EventKey{{testAcct, items[0].Event.Region, items[0].Event.EventID}})
 		})
-		wantCorruption(t, err, path)
+		if err != nil || has[0] {
+			t.Fatalf("HasEventIDs = %v, %v; want false (the segment holding it is quarantined) and no error", has, err)
+		}
+		wantQuarantined(t, ix, path, "block at")
 	})
 }
 
@@ -518,7 +585,7 @@ func TestOpenManifestErrors(t *testing.T) {
 		}, name, true},
 		{"not a segment name", func(dir string, m *manifest) { m.Segments = append(m.Segments, "notes.txt") }, "notes.txt", false},
 		{"bad hex", func(dir string, m *manifest) { m.Segments = append(m.Segments, "zz.seg") }, "zz", false},
-		{"future version", func(dir string, m *manifest) { m.Version = 2 }, "version", false},
+		{"future version", func(dir string, m *manifest) { m.Version = 3 }, "version", false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := copyDir(t, pristine)
@@ -585,12 +652,20 @@ func TestEventIDTableChecksum(t *testing.T) {
 	}
 	has, _, err := ix.HasEventIDs(keys)
 	if err != nil {
-		wantCorruption(t, err, path)
+		t.Fatal(err)
+	}
+	// The damage is found and the segment quarantined (fsck then reports
+	// the missing events), never a silent wrong answer.
+	if ix.QuarantineCount() == 0 {
+		for i, h := range has {
+			if !h {
+				t.Errorf("HasEventIDs says stored event %s is absent, and nothing was quarantined (fsck problems: %q)", keys[i].EventID, ix.Verify().Problems)
+			}
+		}
 		return
 	}
-	for i, h := range has {
-		if !h {
-			t.Errorf("HasEventIDs says stored event %s is absent, without an error (fsck problems: %q)", keys[i].EventID, ix.Verify().Problems)
-		}
+	wantQuarantined(t, ix, path, "eventID table group 0: checksum")
+	if p := ix.Verify().Problems; len(p) != 1 || !strings.Contains(p[0], "30 events (sequence 1..30)") {
+		t.Errorf("Verify problems %q", p)
 	}
 }

@@ -241,7 +241,7 @@ func checkSegmentBytes(t *testing.T, path string, b []byte, pr probes, dec *zstd
 	}
 	top := pos{math.MaxInt64, math.MaxUint64}
 	useList := func(e dirEntry) {
-		measure("top", 0, func() { _, err = sg.top(nil, e, 0, top, 3) })
+		measure("top", 0, func() { _, err = sg.top(nil, e, &filter{lo: 0, check: noCut}, top, 3) })
 		if err != nil {
 			readErr("top", err)
 			return
@@ -255,7 +255,7 @@ func checkSegmentBytes(t *testing.T, path string, b []byte, pr probes, dec *zstd
 			}
 			if len(all) > 2 {
 				mid := all[len(all)/2]
-				measure("top below", 0, func() { _, err = sg.top(nil, e, mid.t-1, mid, 200) })
+				measure("top below", 0, func() { _, err = sg.top(nil, e, &filter{lo: mid.t - 1, check: noCut}, mid, 200) })
 				readErr("top below", err)
 			}
 		}
@@ -272,7 +272,7 @@ func checkSegmentBytes(t *testing.T, path string, b []byte, pr probes, dec *zstd
 		measure("find", 1, func() { e, ok, err = sg.find(k) })
 		readErr("find", err)
 		if ok {
-			measure("top", 0, func() { _, err = sg.top(nil, e, 0, top, 3) })
+			measure("top", 0, func() { _, err = sg.top(nil, e, &filter{lo: 0, check: noCut}, top, 3) })
 			readErr("top", err)
 		}
 	}
@@ -310,7 +310,7 @@ func checkSegmentBytes(t *testing.T, path string, b []byte, pr probes, dec *zstd
 	for i, h := range pr.hashes {
 		if i%8 == 0 || i >= len(pr.hashes)-5 {
 			// One frame per candidate record; the table rarely has two.
-			measure("eventByID", 4, func() { _, err = sg.eventByID(h, testAcct, "us-east-1", "r-0001") })
+			measure("eventByID", 4, func() { _, err = sg.eventByID(h, testAcct, "us-east-1", "r-0001", nil) })
 			readErr("eventByID", err)
 		} else {
 			measure("ids", 0, func() { _, err = sg.ids(h) })
@@ -318,11 +318,13 @@ func checkSegmentBytes(t *testing.T, path string, b []byte, pr probes, dec *zstd
 		}
 	}
 	for _, r := range [][2]int64{{0, math.MaxInt64}, {t0.Unix() + 5, t0.Unix() + 20}} {
-		measure("countRange", 1+len(sg.parts), func() { _, err = sg.countRange(r[0], r[1]) })
-		readErr("countRange", err)
+		// A sweep that cuts through the segment's sequence range.
+		sw := sweeps{{Seq: sg.first + (sg.last-sg.first)/2, Before: r[0]}}
+		measure("countVisible", 1+len(sg.parts), func() { _, err = sg.countVisible(sw, r[1]) })
+		readErr("countVisible", err)
 	}
 	// fsck's whole-segment check reads damaged files by design.
-	measure("verify", len(sg.blocks)+len(sg.dirIdx), func() { err = sg.verify() })
+	measure("verify", len(sg.blocks)+len(sg.dirIdx), func() { err = sg.verify(nil) })
 	readErr("verify", err)
 }
 

@@ -1,9 +1,21 @@
 // Package index keeps event history: every event's record plus the posting
 // lists LookupEvents reads. It is a follower of the WAL: [Index.Apply] takes
 // records in sequence order into an in-memory memtable, which is flushed to
-// an immutable segment file; the MANIFEST names the live segments and the
-// checkpoint, the last WAL sequence number they hold. The formats are in
-// docs/format/index.md.
+// an immutable segment file; the MANIFEST names the live segments, the
+// checkpoint (the last WAL sequence number they hold), the retention sweeps
+// and the quarantined segments. The formats are in docs/format/index.md.
+//
+// Retention: [Index.Sweep] deletes the events applied so far that are older
+// than a cutoff; events applied later are not affected, however old.
+//
+// Damage: a segment that fails a check, when the index opens it or later
+// when a read or the background scrub finds a bad checksum, is moved to the
+// quarantine directory and dropped from the live set, and the read that
+// found it is answered from the other segments. [Index.RebuildQuarantined]
+// swaps in a segment rebuilt from the WAL when the WAL still holds the
+// range. Open refuses, changing nothing, with a [*ManifestError] when the
+// MANIFEST does not account for the segment files; [Rebuild] (fsck --repair)
+// writes a new MANIFEST from the segments.
 package index
 
 import (
@@ -11,13 +23,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,7 +64,7 @@ const (
 	cursorV1  = 1
 
 	manifestName    = "MANIFEST"
-	manifestVersion = 1
+	manifestVersion = 2
 	// A run of segments is merged into one once it has this many.
 	mergeMinRun = 4
 	// Segments this large are not merged again.
@@ -76,22 +86,19 @@ type Options struct {
 	MergeIdle   time.Duration
 	MaxSegments int
 	// ReadOnly opens the index for checking (fsck): nothing on disk
-	// changes, leftover files are reported by Verify instead of deleted,
-	// and Apply fails.
+	// changes, leftover and damaged files are reported by Verify instead
+	// of deleted or quarantined, and Apply fails.
 	ReadOnly bool
+	// ScrubPause is the pause between two segments of the background
+	// scrub, which reads every segment whole after Open; a negative value
+	// turns the scrub off.
+	ScrubPause time.Duration
 }
 
 // DefaultOptions returns the defaults.
 func DefaultOptions() Options {
-	return Options{CacheSize: 128 << 20, MemtableBytes: 128 << 20, FlushAge: 5 * time.Minute, MergeIdle: 10 * time.Second, MaxSegments: 24, Logger: slog.Default()}
-}
-
-type manifest struct {
-	Version     int      `json:"version"`
-	Checkpoint  uint64   `json:"checkpoint"`
-	SweptBefore int64    `json:"sweptBefore"`
-	NextFile    uint64   `json:"nextFile"`
-	Segments    []string `json:"segments"`
+	return Options{CacheSize: 128 << 20, MemtableBytes: 128 << 20, FlushAge: 5 * time.Minute, MergeIdle: 10 * time.Second, MaxSegments: 24,
+		ScrubPause: 2 * time.Second, Logger: slog.Default()}
 }
 
 // Index is the event-history store.
@@ -114,13 +121,18 @@ type Index struct {
 	imm      *memtable // being flushed
 	segs     []*segment
 	applied  uint64
-	swept    int64
+	sweeps   sweeps // ix.man.Sweeps, for readers
 	flushErr error
 	keyBuf   []byte
 
-	orphans []string // leftover files, in read-only mode
+	problems []string // what a read-only Open found for Verify to report
 
-	lastFlush atomic.Int64 // UnixNano of the last flush
+	holes []QuarantinedSegment // holesOf(man), for merges
+
+	lastFlush   atomic.Int64 // UnixNano of the last flush
+	quarantines atomic.Int64 // segments quarantined since Open
+	quarantined chan struct{}
+	scrubbed    atomic.Bool
 
 	flushCh chan *memtable
 	mergeCh chan struct{}
@@ -150,6 +162,9 @@ func Open(dir string, opts Options) (*Index, error) {
 	if opts.MaxSegments <= 0 {
 		opts.MaxSegments = def.MaxSegments
 	}
+	if opts.ScrubPause == 0 {
+		opts.ScrubPause = def.ScrubPause
+	}
 	if !opts.ReadOnly {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("open index: %w", err)
@@ -166,6 +181,7 @@ func Open(dir string, opts Options) (*Index, error) {
 	ix := &Index{
 		dir: dir, opts: opts, log: opts.Logger, cache: newBlockCache(opts.CacheSize), enc: enc, dec: dec,
 		mem: newMemtable(), flushCh: make(chan *memtable, 1), mergeCh: make(chan struct{}, 1), stop: make(chan struct{}),
+		quarantined: make(chan struct{}, 1),
 	}
 	ix.cond = sync.NewCond(&ix.mu)
 	if err := ix.load(); err != nil {
@@ -182,84 +198,36 @@ func Open(dir string, opts Options) (*Index, error) {
 	ix.wg.Add(2)
 	go ix.flushLoop()
 	go ix.mergeLoop()
+	if opts.ScrubPause > 0 {
+		ix.wg.Add(1)
+		go ix.scrubLoop()
+	}
 	ix.nudgeMerge()
 	return ix, nil
 }
 
-func (ix *Index) load() error {
-	b, err := os.ReadFile(filepath.Join(ix.dir, manifestName))
-	switch {
-	case errors.Is(err, fs.ErrNotExist) && ix.opts.ReadOnly:
-		ix.man = manifest{Version: manifestVersion, NextFile: 1}
-		return nil
-	case errors.Is(err, fs.ErrNotExist):
-		ix.man = manifest{Version: manifestVersion, NextFile: 1}
-	case err != nil:
-		return err
-	default:
-		if err := json.Unmarshal(b, &ix.man); err != nil {
-			return fmt.Errorf("%s: %w", manifestName, err)
-		}
-		if ix.man.Version != manifestVersion {
-			return fmt.Errorf("%s: unsupported version %d", manifestName, ix.man.Version)
-		}
-	}
-	live := map[string]bool{}
-	for _, name := range ix.man.Segments {
-		num, err := segNum(name)
-		if err != nil {
-			return fmt.Errorf("%s: %w", manifestName, err)
-		}
-		sg, err := openSegment(filepath.Join(ix.dir, name), num, ix.cache, ix.dec)
-		if err != nil {
-			return err
-		}
-		ix.segs = append(ix.segs, sg)
-		live[name] = true
-	}
-	// Files a crash left behind during a flush or merge.
-	entries, err := os.ReadDir(ix.dir)
-	if err != nil {
+// writeManifest replaces MANIFEST; the caller holds manMu.
+func (ix *Index) writeManifest(m manifest) error {
+	if err := storeManifest(ix.dir, m); err != nil {
 		return err
 	}
-	for _, e := range entries {
-		n := e.Name()
-		leftover := strings.HasSuffix(n, ".seg") || strings.HasSuffix(n, ".tmp") || strings.HasPrefix(n, "."+manifestName+".tmp")
-		if leftover && !live[n] {
-			if ix.opts.ReadOnly {
-				ix.orphans = append(ix.orphans, n)
-				continue
-			}
-			ix.log.Info("index: removing a file left by an interrupted flush or merge", "file", n)
-			if err := os.Remove(filepath.Join(ix.dir, n)); err != nil {
-				return err
-			}
-		}
-	}
-	ix.applied = ix.man.Checkpoint
-	ix.swept = ix.man.SweptBefore
+	ix.man = m
+	ix.mu.Lock()
+	ix.holes = holesOf(m)
+	ix.mu.Unlock()
 	return nil
 }
 
-func segName(num uint64) string { return fmt.Sprintf("%016x.seg", num) }
-
-func segNum(name string) (uint64, error) {
-	if !strings.HasSuffix(name, ".seg") {
-		return 0, fmt.Errorf("bad segment name %q", name)
-	}
-	return strconv.ParseUint(strings.TrimSuffix(name, ".seg"), 16, 64)
-}
-
-// writeManifest replaces MANIFEST; the caller holds manMu.
-func (ix *Index) writeManifest(m manifest) error {
+// storeManifest replaces the MANIFEST in dir.
+func storeManifest(dir string, m manifest) error {
+	m.Version = manifestVersion
 	b, err := json.Marshal(m)
 	if err != nil {
 		return err
 	}
-	if err := fileutil.WriteFileAtomic(filepath.Join(ix.dir, manifestName), append(b, '\n'), 0o644); err != nil {
+	if err := fileutil.WriteFileAtomic(filepath.Join(dir, manifestName), append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("write index manifest: %w", err)
 	}
-	ix.man = m
 	return nil
 }
 
@@ -401,12 +369,12 @@ func (ix *Index) nextFile() uint64 {
 // flush writes the frozen memtable m as a segment and commits it.
 func (ix *Index) flush(m *memtable) error {
 	ix.mu.RLock()
-	swept := ix.swept
+	sw := ix.sweeps
 	ix.mu.RUnlock()
 	num := ix.nextFile()
 	path := filepath.Join(ix.dir, segName(num))
 	last := m.recs[len(m.recs)-1].seq
-	wrote, err := ix.writeMemtable(m, path, swept)
+	wrote, err := ix.writeMemtable(m, path, sw)
 	if err != nil {
 		return err
 	}
@@ -442,31 +410,40 @@ func (ix *Index) flush(m *memtable) error {
 	return nil
 }
 
-// writeMemtable writes m's events not before swept as a segment file. It
-// reports false, writing nothing, when none are left.
-func (ix *Index) writeMemtable(m *memtable, path string, swept int64) (bool, error) {
+// writeMemtable writes m's events that no sweep of sw deleted as a segment
+// file covering m's sequence range. It reports false, writing nothing, when
+// none are left. (A sweep committed meanwhile is applied when the segment
+// is read.)
+func (ix *Index) writeMemtable(m *memtable, path string, sw sweeps) (bool, error) {
+	return writeMemtable(m, path, ix.enc, sw, m.recs[0].seq, m.recs[len(m.recs)-1].seq)
+}
+
+// writeMemtable writes m's events that no sweep of sw deleted as a segment
+// file whose sequence range is first..last.
+func writeMemtable(m *memtable, path string, enc *zstd.Encoder, sw sweeps, first, last uint64) (bool, error) {
+	f := m.filter(sw, noCut)
 	type idEnt struct{ h, seq uint64 }
 	ids := make([]idEnt, 0, len(m.recs))
 	for _, r := range m.recs {
-		if r.t >= swept {
+		if f.visible(pos{r.t, r.seq}) {
 			ids = append(ids, idEnt{r.h, r.seq})
 		}
 	}
 	if len(ids) == 0 {
 		return false, nil
 	}
-	w, err := newSegWriter(path, ix.enc, m.recs[0].seq, len(ids))
+	w, err := newSegWriter(path, enc, first, len(ids))
 	if err != nil {
 		return false, fmt.Errorf("flush index: %w", err)
 	}
 	for _, r := range m.recs {
-		if r.t >= swept {
+		if f.visible(pos{r.t, r.seq}) {
 			w.addRecord(r.seq, r.raw)
 		}
 	}
 	var ents []pos
 	for _, k := range m.sortedKeys() {
-		ents = m.entries(m.post[k], swept, ents)
+		ents = m.entries(m.post[k], &f, ents)
 		if err := w.addPosting([]byte(k), ents); err != nil {
 			w.abort()
 			return false, err
@@ -484,7 +461,7 @@ func (ix *Index) writeMemtable(m *memtable, path string, swept int64) (bool, err
 			return false, err
 		}
 	}
-	if err := w.finish(m.recs[len(m.recs)-1].seq); err != nil {
+	if err := w.finish(last); err != nil {
 		return false, fmt.Errorf("flush index: %w", err)
 	}
 	return true, nil
@@ -579,12 +556,21 @@ type EventKey struct{ Account, Region, EventID string }
 
 // HasEventIDs reports, for each key, whether its partition holds an event
 // with that id among the events applied up to and including seq through,
-// which it returns with the answer.
+// which it returns with the answer. Events in a quarantined segment are not
+// held.
 func (ix *Index) HasEventIDs(keys []EventKey) (has []bool, through uint64, err error) {
+	err = ix.retryCorrupt(func() error {
+		has, through, err = ix.hasEventIDs(keys)
+		return err
+	})
+	return has, through, err
+}
+
+func (ix *Index) hasEventIDs(keys []EventKey) (has []bool, through uint64, err error) {
 	out := make([]bool, len(keys))
 	hashes := make([]uint64, len(keys))
 	ix.mu.RLock()
-	swept := ix.swept
+	sw := ix.sweeps
 	through = ix.applied
 	v := ix.viewLocked()
 	for i, k := range keys {
@@ -592,7 +578,7 @@ func (ix *Index) HasEventIDs(keys []EventKey) (has []bool, through uint64, err e
 		hashes[i] = idHash(part, k.EventID)
 		for _, m := range v.mems {
 			m.byID(hashes[i], func(r *memRec) bool {
-				if r.id == k.EventID && r.part == part && r.t >= swept {
+				if r.id == k.EventID && r.part == part && !sw.deleted(r.t, r.seq) {
 					out[i] = true
 				}
 				return !out[i]
@@ -609,11 +595,11 @@ func (ix *Index) HasEventIDs(keys []EventKey) (has []bool, through uint64, err e
 			if _, ok := sg.partSet[partName(k.Account, k.Region)]; !ok {
 				continue
 			}
-			ev, err := sg.eventByID(hashes[i], k.Account, k.Region, k.EventID)
+			ev, err := sg.eventByID(hashes[i], k.Account, k.Region, k.EventID, sw)
 			if err != nil {
 				return nil, 0, fmt.Errorf("index get: %w", err)
 			}
-			if ev != nil && eventTime(ev) >= swept {
+			if ev != nil {
 				out[i] = true
 				break
 			}
@@ -622,9 +608,9 @@ func (ix *Index) HasEventIDs(keys []EventKey) (has []bool, through uint64, err e
 	return out, through, nil
 }
 
-// eventByID returns the segment's event with that id in that partition, or
-// nil.
-func (sg *segment) eventByID(h uint64, account, region, id string) (*event.Event, error) {
+// eventByID returns the segment's event with that id in that partition
+// that no sweep of sw deleted, or nil.
+func (sg *segment) eventByID(h uint64, account, region, id string, sw sweeps) (*event.Event, error) {
 	seqs, err := sg.ids(h)
 	if err != nil {
 		return nil, err
@@ -641,7 +627,7 @@ func (sg *segment) eventByID(h uint64, account, region, id string) (*event.Event
 		if err != nil {
 			return nil, sg.corrupt("record %d does not parse: %v", seq, err)
 		}
-		if ev.EventID == id && ev.Account == account && ev.Region == region {
+		if ev.EventID == id && ev.Account == account && ev.Region == region && !sw.deleted(eventTime(&ev), seq) {
 			return &ev, nil
 		}
 	}
@@ -690,8 +676,9 @@ type cand struct {
 }
 
 // Lookup returns up to q.Limit events, newest first, and a cursor for the
-// next page (nil when there is none).
-func (ix *Index) Lookup(q Query) ([]Hit, []byte, error) {
+// next page (nil when there is none). A segment found damaged on the way is
+// quarantined and the lookup answered from the others.
+func (ix *Index) Lookup(q Query) (hits []Hit, next []byte, err error) {
 	if q.Limit <= 0 || q.End < q.Start {
 		return nil, nil, nil
 	}
@@ -708,14 +695,22 @@ func (ix *Index) Lookup(q Query) ([]Hit, []byte, error) {
 			upper = c
 		}
 	}
+	err = ix.retryCorrupt(func() error {
+		hits, next, err = ix.lookup(q, upper)
+		return err
+	})
+	return hits, next, err
+}
+
+func (ix *Index) lookup(q Query, upper pos) ([]Hit, []byte, error) {
 	part := partName(q.Account, q.Region)
 	ix.mu.RLock()
-	lo := max(q.Start, ix.swept)
+	sw := ix.sweeps
 	v := ix.viewLocked()
 	defer v.release()
 	if q.Attr == AttrEventID {
 		ix.mu.RUnlock()
-		return ix.lookupID(v, q, lo)
+		return ix.lookupID(v, q, sw)
 	}
 	var k []byte
 	if q.Attr == 0 {
@@ -726,7 +721,8 @@ func (ix *Index) Lookup(q Query) ([]Hit, []byte, error) {
 	var cands []cand
 	var buf []pos
 	for i, m := range v.mems {
-		buf = m.top(buf[:0], k, lo, upper, q.Limit+1)
+		f := m.filter(sw, q.Start)
+		buf = m.top(buf[:0], k, &f, upper, q.Limit+1)
 		for _, p := range buf {
 			cands = append(cands, cand{p, i})
 		}
@@ -736,6 +732,10 @@ func (ix *Index) Lookup(q Query) ([]Hit, []byte, error) {
 		if _, ok := sg.partSet[part]; !ok {
 			continue
 		}
+		f := newFilter(sw, q.Start, sg.first, sg.last)
+		if sg.maxTime < f.lo {
+			continue
+		}
 		e, ok, err := sg.find(k)
 		if err != nil {
 			return nil, nil, fmt.Errorf("index lookup: %w", err)
@@ -743,7 +743,7 @@ func (ix *Index) Lookup(q Query) ([]Hit, []byte, error) {
 		if !ok {
 			continue
 		}
-		if buf, err = sg.top(buf[:0], e, lo, upper, q.Limit+1); err != nil {
+		if buf, err = sg.top(buf[:0], e, &f, upper, q.Limit+1); err != nil {
 			return nil, nil, fmt.Errorf("index lookup: %w", err)
 		}
 		for _, p := range buf {
@@ -783,38 +783,40 @@ func (ix *Index) Lookup(q Query) ([]Hit, []byte, error) {
 	return hits, next, nil
 }
 
-func (ix *Index) lookupID(v view, q Query, lo int64) ([]Hit, []byte, error) {
+func (ix *Index) lookupID(v view, q Query, sw sweeps) ([]Hit, []byte, error) {
 	part := partName(q.Account, q.Region)
 	h := idHash(part, q.Value)
 	match := func(ev *event.Event) bool {
 		t := eventTime(ev)
-		return KindOf(&ev.Summary) == q.Kind && t >= lo && t <= q.End
+		return KindOf(&ev.Summary) == q.Kind && t >= q.Start && t <= q.End
 	}
 	var hit []Hit
+	found := false
 	ix.mu.RLock()
 	for _, m := range v.mems {
 		m.byID(h, func(r *memRec) bool {
-			if r.id != q.Value || r.part != part {
+			if r.id != q.Value || r.part != part || sw.deleted(r.t, r.seq) {
 				return true
 			}
+			found = true
 			if ev, err := event.Parse(r.raw); err == nil && match(&ev) {
 				hit = []Hit{{Seq: r.seq, Raw: r.raw}}
 			}
 			return false
 		})
-		if hit != nil {
+		if found {
 			break
 		}
 	}
 	ix.mu.RUnlock()
-	if hit != nil {
+	if found {
 		return hit, nil, nil
 	}
 	for _, sg := range v.segs {
 		if _, ok := sg.partSet[part]; !ok {
 			continue
 		}
-		ev, err := sg.eventByID(h, q.Account, q.Region, q.Value)
+		ev, err := sg.eventByID(h, q.Account, q.Region, q.Value, sw)
 		if err != nil {
 			return nil, nil, fmt.Errorf("index lookup: %w", err)
 		}
@@ -828,40 +830,59 @@ func (ix *Index) lookupID(v view, q Query, lo int64) ([]Hit, []byte, error) {
 	return nil, nil, nil
 }
 
-// Sweep deletes every event older than cutoff (Unix seconds, exclusive). It
-// returns how many events it deleted.
-func (ix *Index) Sweep(cutoff int64) (int, error) {
+// Sweep deletes every event applied so far whose time is before cutoff
+// (Unix seconds); events applied later are not affected by it. It returns
+// how many events it deleted that were not deleted before.
+func (ix *Index) Sweep(cutoff int64) (n int, err error) {
 	ix.manMu.Lock()
 	defer ix.manMu.Unlock()
-	old := ix.man.SweptBefore
-	if cutoff <= old {
-		return 0, nil
-	}
-	n := 0
+	err = ix.retryCorruptLocked(func() error {
+		n, err = ix.sweepLocked(cutoff)
+		return err
+	})
+	return n, err
+}
+
+func (ix *Index) sweepLocked(cutoff int64) (int, error) {
 	ix.mu.RLock()
+	old := ix.sweeps
+	nw := old.add(sweep{Seq: ix.applied, Before: cutoff})
 	v := ix.viewLocked()
-	for _, m := range v.mems {
-		for _, r := range m.recs {
-			if r.t >= old && r.t < cutoff {
-				n++
+	n := 0
+	if !slices.Equal(nw, old) {
+		for _, m := range v.mems {
+			for _, r := range m.recs {
+				if nw.deleted(r.t, r.seq) && !old.deleted(r.t, r.seq) {
+					n++
+				}
 			}
 		}
 	}
 	ix.mu.RUnlock()
 	defer v.release()
+	if slices.Equal(nw, old) {
+		return 0, nil // an earlier sweep deleted all this one would
+	}
 	var drop []*segment
 	for _, sg := range v.segs {
-		c, err := sg.countRange(old, cutoff)
+		before, err := sg.countVisible(old, math.MaxInt64)
 		if err != nil {
 			return 0, fmt.Errorf("index sweep: %w", err)
 		}
-		n += c
-		if sg.maxTime < cutoff {
+		after, err := sg.countVisible(nw, math.MaxInt64)
+		if err != nil {
+			return 0, fmt.Errorf("index sweep: %w", err)
+		}
+		n += before - after
+		if after == 0 {
 			drop = append(drop, sg)
 		}
 	}
+	if n == 0 && len(drop) == 0 {
+		return 0, nil // it would delete nothing: no need to record it
+	}
 	nm := ix.man
-	nm.SweptBefore = cutoff
+	nm.Sweeps = nw
 	nm.Segments = nil
 	for _, name := range ix.man.Segments {
 		if !slices.ContainsFunc(drop, func(sg *segment) bool { return segName(sg.num) == name }) {
@@ -872,7 +893,7 @@ func (ix *Index) Sweep(cutoff int64) (int, error) {
 		return 0, fmt.Errorf("index sweep: %w", err)
 	}
 	ix.mu.Lock()
-	ix.swept = cutoff
+	ix.sweeps = nw
 	ix.segs = slices.DeleteFunc(slices.Clone(ix.segs), func(sg *segment) bool { return slices.Contains(drop, sg) })
 	ix.mu.Unlock()
 	for _, sg := range drop {
@@ -890,51 +911,41 @@ func (ix *Index) retire(sg *segment) {
 	sg.release()
 }
 
-// countRange counts the segment's events with time in [lo, hi).
-func (sg *segment) countRange(lo, hi int64) (int, error) {
-	n := 0
-	for _, p := range sg.parts {
-		if p.max < lo || p.min >= hi {
-			continue
-		}
-		if p.min >= lo && p.max < hi {
-			n += int(p.events)
-			continue
-		}
-		all, err := sg.partEvents(p)
-		if err != nil {
-			return 0, err
-		}
-		for _, x := range all {
-			if x.t >= lo && x.t < hi {
-				n++
-			}
-		}
-	}
-	return n, nil
-}
-
 // Compact flushes the memtable and merges every segment into one (used by
-// benchmarks and fsck).
+// benchmarks); segments around a quarantined one's range are merged on
+// either side of it.
 func (ix *Index) Compact() error {
 	if _, err := ix.Sync(); err != nil {
 		return err
 	}
-	ix.mu.RLock()
-	run := slices.Clone(ix.segs)
-	for _, sg := range run {
-		sg.acquire()
-	}
-	ix.mu.RUnlock()
-	defer func() {
-		for _, sg := range run {
-			sg.release()
+	for range maxCorruptRetries {
+		ix.mu.RLock()
+		var runs [][]*segment
+		for i, sg := range ix.segs {
+			if i == 0 || overlapsEntry(ix.holes, ix.segs[i-1].last+1, sg.first-1) {
+				runs = append(runs, nil)
+			}
+			sg.acquire()
+			runs[len(runs)-1] = append(runs[len(runs)-1], sg)
 		}
-	}()
-	if len(run) < 2 {
-		return nil
+		ix.mu.RUnlock()
+		merged := true
+		var err error
+		for _, run := range runs {
+			if len(run) > 1 && err == nil {
+				n := ix.QuarantineCount()
+				err = ix.merge(run)
+				merged = merged && ix.QuarantineCount() == n
+			}
+			for _, sg := range run {
+				sg.release()
+			}
+		}
+		if err != nil || merged {
+			return err
+		}
 	}
-	return ix.merge(run)
+	return nil
 }
 
 // Close flushes and closes the index. It is safe to call twice.

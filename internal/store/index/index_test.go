@@ -37,6 +37,7 @@ func open(t *testing.T, dir string) *Index { return openOpts(t, dir, nil) }
 func openOpts(t *testing.T, dir string, edit func(*Options)) *Index {
 	t.Helper()
 	o := DefaultOptions()
+	o.ScrubPause = -1 // tests of the scrub turn it on
 	if edit != nil {
 		edit(&o)
 	}

@@ -102,9 +102,9 @@ func (m *memtable) byID(h uint64, fn func(r *memRec) bool) {
 
 func (m *memtable) pos(i uint32) pos { return pos{m.recs[i].t, m.recs[i].seq} }
 
-// top appends to dst up to limit entries of key strictly below upper and not
-// before lo, newest first.
-func (m *memtable) top(dst []pos, k []byte, lo int64, upper pos, limit int) []pos {
+// top appends to dst up to limit entries of key strictly below upper that f
+// wants, newest first.
+func (m *memtable) top(dst []pos, k []byte, f *filter, upper pos, limit int) []pos {
 	p := m.post[string(k)]
 	if p == nil || limit <= 0 {
 		return dst
@@ -123,11 +123,13 @@ func (m *memtable) top(dst []pos, k []byte, lo int64, upper pos, limit int) []po
 		}
 		for j = i - 1; j >= 0 && limit > 0; j-- {
 			e := m.pos(p.idx[j])
-			if e.t < lo {
+			if e.t < f.lo {
 				break
 			}
-			dst = append(dst, e)
-			limit--
+			if f.keep(e) {
+				dst = append(dst, e)
+				limit--
+			}
 		}
 		return dst
 	}
@@ -135,7 +137,7 @@ func (m *memtable) top(dst []pos, k []byte, lo int64, upper pos, limit int) []po
 	best := make([]pos, 0, limit+1)
 	for _, i := range p.idx {
 		e := m.pos(i)
-		if e.t < lo || !e.less(upper) {
+		if !e.less(upper) || !f.visible(e) {
 			continue
 		}
 		if len(best) == limit && !best[limit-1].less(e) {
@@ -171,6 +173,15 @@ func (m *memtable) record(seq uint64) ([]byte, bool) {
 	return m.recs[i].raw, true
 }
 
+// filter returns the filter of the memtable's entries for a reader whose
+// range starts at start.
+func (m *memtable) filter(sw sweeps, start int64) filter {
+	if len(m.recs) == 0 {
+		return filter{lo: start, check: noCut}
+	}
+	return newFilter(sw, start, m.recs[0].seq, m.recs[len(m.recs)-1].seq)
+}
+
 // sortedKeys returns the posting keys in byte order.
 func (m *memtable) sortedKeys() []string {
 	keys := make([]string, 0, len(m.post))
@@ -181,11 +192,11 @@ func (m *memtable) sortedKeys() []string {
 	return keys
 }
 
-// entries returns a posting's entries not before notBefore, newest first.
-func (m *memtable) entries(p *memPosting, notBefore int64, dst []pos) []pos {
+// entries returns a posting's entries that f wants, newest first.
+func (m *memtable) entries(p *memPosting, f *filter, dst []pos) []pos {
 	dst = dst[:0]
 	for j := len(p.idx) - 1; j >= 0; j-- {
-		if e := m.pos(p.idx[j]); e.t >= notBefore {
+		if e := m.pos(p.idx[j]); f.visible(e) {
 			dst = append(dst, e)
 		}
 	}

@@ -36,7 +36,7 @@ func (ix *Index) mergeLoop() {
 			var run []*segment
 			idle := time.Since(time.Unix(0, ix.lastFlush.Load())) >= ix.opts.MergeIdle
 			if idle || len(ix.segs) > ix.opts.MaxSegments {
-				run = pickRun(ix.segs)
+				run = pickRun(ix.segs, ix.holes)
 			}
 			for _, sg := range run {
 				sg.acquire()
@@ -67,8 +67,9 @@ func (ix *Index) mergeLoop() {
 
 // pickRun chooses adjacent segments to merge (size-tiered): starting from
 // the newest, a run grows while the next older segment is no larger than
-// the run so far; it is merged once it has mergeMinRun segments.
-func pickRun(segs []*segment) []*segment {
+// the run so far; it is merged once it has mergeMinRun segments. A run does
+// not span a hole (a quarantined segment's range, to be rebuilt).
+func pickRun(segs []*segment, holes []QuarantinedSegment) []*segment {
 	j := len(segs) - 1
 	if j < 0 {
 		return nil
@@ -76,7 +77,7 @@ func pickRun(segs []*segment) []*segment {
 	sum := segs[j].events
 	for j > 0 {
 		prev := segs[j-1].events
-		if prev >= mergeMaxEvents || prev > sum {
+		if prev >= mergeMaxEvents || prev > sum || overlapsEntry(holes, segs[j-1].last+1, segs[j].first-1) {
 			break
 		}
 		j--
@@ -88,20 +89,24 @@ func pickRun(segs []*segment) []*segment {
 	return slices.Clone(segs[j:])
 }
 
-// merge writes the run's events, less those swept since, as one segment and
-// swaps it in for the run.
+// merge writes the run's events, less those sweeps deleted, as one segment
+// and swaps it in for the run. An input found damaged is quarantined and
+// the merge given up.
 func (ix *Index) merge(run []*segment) error {
 	ix.mu.RLock()
-	swept := ix.swept
+	sw := ix.sweeps
 	ix.mu.RUnlock()
 	num := ix.nextFile()
 	path := filepath.Join(ix.dir, segName(num))
-	wrote, err := ix.writeMerged(run, path, swept)
+	wrote, err := ix.writeMerged(run, path, sw, run[0].first, run[len(run)-1].last)
 	if errors.Is(err, errStopped) {
 		return err
 	}
 	if err != nil {
 		os.Remove(path + ".tmp")
+		if ix.quarantineFor(err, false) {
+			return nil
+		}
 		return fmt.Errorf("merge index segments: %w", err)
 	}
 	var out *segment
@@ -156,28 +161,33 @@ func (ix *Index) merge(run []*segment) error {
 	return nil
 }
 
-func (ix *Index) writeMerged(run []*segment, path string, swept int64) (bool, error) {
-	// Which events survive the watermark: only needed if some are older.
+// writeMerged writes the events of run (segments in sequence order) that
+// no sweep of sw deleted as one segment with sequence range first..last.
+// It reports false, writing nothing, when none are left.
+func (ix *Index) writeMerged(run []*segment, path string, sw sweeps, first, last uint64) (bool, error) {
+	// Which events no sweep deleted: only needed if a sweep may have.
 	var live []uint64
-	filter := false
+	filtering := false
 	expected := 0
 	for _, sg := range run {
 		expected += sg.idCount
+		f := newFilter(sw, noCut, sg.first, sg.last)
 		for _, p := range sg.parts {
-			if p.min < swept {
-				filter = true
+			if p.min < f.check {
+				filtering = true
 			}
 		}
 	}
-	if filter {
+	if filtering {
 		for _, sg := range run {
+			f := newFilter(sw, noCut, sg.first, sg.last)
 			for _, p := range sg.parts {
 				all, err := sg.partEvents(p)
 				if err != nil {
 					return false, err
 				}
 				for _, x := range all {
-					if x.t >= swept {
+					if f.visible(x) {
 						live = append(live, x.s)
 					}
 				}
@@ -190,9 +200,10 @@ func (ix *Index) writeMerged(run []*segment, path string, swept int64) (bool, er
 	}
 	isLive := func(seq uint64) bool {
 		_, ok := slices.BinarySearch(live, seq)
-		return !filter || ok
+		return !filtering || ok
 	}
-	w, err := newSegWriter(path, ix.enc, run[0].first, expected)
+	all := newFilter(sw, noCut, first, last)
+	w, err := newSegWriter(path, ix.enc, first, expected)
 	if err != nil {
 		return false, err
 	}
@@ -207,7 +218,7 @@ func (ix *Index) writeMerged(run []*segment, path string, swept int64) (bool, er
 	// Record blocks, copied as they are, less those with no live record.
 	for si, sg := range run {
 		for i, b := range sg.blocks {
-			if filter {
+			if filtering {
 				end := sg.last + 1
 				if i+1 < len(sg.blocks) {
 					end = sg.blocks[i+1].first
@@ -264,7 +275,7 @@ func (ix *Index) writeMerged(run []*segment, path string, swept int64) (bool, er
 				return fail(it.err)
 			}
 		}
-		ents = mergeDesc(ents[:0], lists[:nl], swept)
+		ents = mergeDesc(ents[:0], lists[:nl], &all)
 		if keys++; keys%4096 == 0 && ix.stopping() {
 			return fail(errStopped)
 		}
@@ -302,21 +313,23 @@ func (ix *Index) writeMerged(run []*segment, path string, swept int64) (bool, er
 			return fail(it.err)
 		}
 	}
-	if err := w.finish(run[len(run)-1].last); err != nil {
+	if err := w.finish(last); err != nil {
 		return false, err
 	}
 	return true, nil
 }
 
-// mergeDesc appends the entries of lists (each sorted newest first) that
-// are not before notBefore to dst, newest first.
-func mergeDesc(dst []pos, lists [][]pos, notBefore int64) []pos {
+// mergeDesc appends the entries of lists (each sorted newest first) that f
+// wants to dst, newest first.
+func mergeDesc(dst []pos, lists [][]pos, f *filter) []pos {
 	if len(lists) == 1 {
 		for _, x := range lists[0] {
-			if x.t < notBefore {
+			if x.t < f.lo {
 				break
 			}
-			dst = append(dst, x)
+			if f.keep(x) {
+				dst = append(dst, x)
+			}
 		}
 		return dst
 	}
@@ -324,7 +337,10 @@ func mergeDesc(dst []pos, lists [][]pos, notBefore int64) []pos {
 	for {
 		best := -1
 		for i, l := range lists {
-			if idx[i] < len(l) && l[idx[i]].t >= notBefore && (best < 0 || lists[best][idx[best]].less(l[idx[i]])) {
+			for idx[i] < len(l) && !f.visible(l[idx[i]]) {
+				idx[i]++
+			}
+			if idx[i] < len(l) && (best < 0 || lists[best][idx[best]].less(l[idx[i]])) {
 				best = i
 			}
 		}

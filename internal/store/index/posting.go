@@ -120,8 +120,8 @@ func decodeChunk(dst []pos, h chunkHeader, data []byte, n int) ([]pos, error) {
 func chunkLen(n, c int) int { return min(chunkEntries, n-c*chunkEntries) }
 
 // topBelow appends to dst, newest first, up to limit entries of the sorted
-// (newest first) list that are strictly below upper and not before lo.
-func topBelow(dst, list []pos, lo int64, upper pos, limit int) []pos {
+// (newest first) list that are strictly below upper and that f wants.
+func topBelow(dst, list []pos, f *filter, upper pos, limit int) []pos {
 	// First index whose entry is below upper.
 	i, j := 0, len(list)
 	for i < j {
@@ -133,11 +133,13 @@ func topBelow(dst, list []pos, lo int64, upper pos, limit int) []pos {
 		}
 	}
 	for ; i < len(list) && limit > 0; i++ {
-		if list[i].t < lo {
+		if list[i].t < f.lo {
 			break
 		}
-		dst = append(dst, list[i])
-		limit--
+		if f.keep(list[i]) {
+			dst = append(dst, list[i])
+			limit--
+		}
 	}
 	return dst
 }

@@ -271,10 +271,16 @@ func (sg *segment) readAt(off int64, n int) ([]byte, error) {
 }
 
 // block returns a decompressed record (dir false) or directory block.
-func (sg *segment) block(dir bool, i int) ([]byte, error) {
+func (sg *segment) block(dir bool, i int) ([]byte, error) { return sg.loadBlock(dir, i, true) }
+
+// loadBlock is block, through the cache or not (a whole-segment check
+// would only evict what lookups use).
+func (sg *segment) loadBlock(dir bool, i int, cached bool) ([]byte, error) {
 	k := cacheKey{sg.num, dir, i}
-	if b, ok := sg.cache.get(k); ok {
-		return b, nil
+	if cached {
+		if b, ok := sg.cache.get(k); ok {
+			return b, nil
+		}
 	}
 	var off int64
 	var n uint32
@@ -291,7 +297,9 @@ func (sg *segment) block(dir bool, i int) ([]byte, error) {
 	if err != nil {
 		return nil, sg.corrupt("block at %d: %v", off, err)
 	}
-	sg.cache.put(k, b)
+	if cached {
+		sg.cache.put(k, b)
+	}
 	return b, nil
 }
 
@@ -423,8 +431,8 @@ func (sg *segment) chunk(dst []pos, e dirEntry, hs []chunkHeader, c int) ([]pos,
 }
 
 // top appends to dst up to limit entries of the list strictly below upper
-// and not before lo, newest first.
-func (sg *segment) top(dst []pos, e dirEntry, lo int64, upper pos, limit int) ([]pos, error) {
+// that f wants, newest first.
+func (sg *segment) top(dst []pos, e dirEntry, f *filter, upper pos, limit int) ([]pos, error) {
 	hs, err := sg.headers(sg, e)
 	if err != nil {
 		return dst, err
@@ -435,14 +443,14 @@ func (sg *segment) top(dst []pos, e dirEntry, lo int64, upper pos, limit int) ([
 	c = max(c-1, 0)
 	var buf []pos
 	for ; c < len(hs) && limit > 0; c++ {
-		if hs[c].first.t < lo {
+		if hs[c].first.t < f.lo {
 			break
 		}
 		if buf, err = sg.chunk(buf[:0], e, hs, c); err != nil {
 			return dst, err
 		}
 		n := len(dst)
-		dst = topBelow(dst, buf, lo, upper, limit)
+		dst = topBelow(dst, buf, f, upper, limit)
 		limit -= len(dst) - n
 	}
 	return dst, nil

@@ -137,8 +137,9 @@ func TestSweepAcrossSegments(t *testing.T) {
 	// The wholly old segment is gone from disk and from MANIFEST; the
 	// others stay.
 	m = readManifest(t, dir)
-	if !slices.Equal(m.Segments, []string{segB, segC}) || m.SweptBefore != cutoff {
-		t.Fatalf("MANIFEST after sweep: segments %v sweptBefore %d; want [%s %s] %d", m.Segments, m.SweptBefore, segB, segC, cutoff)
+	wantSweeps := sweeps{{Seq: seq, Before: cutoff}}
+	if !slices.Equal(m.Segments, []string{segB, segC}) || !slices.Equal(m.Sweeps, wantSweeps) {
+		t.Fatalf("MANIFEST after sweep: segments %v sweeps %v; want [%s %s] %v", m.Segments, m.Sweeps, segB, segC, wantSweeps)
 	}
 	if exists(t, filepath.Join(dir, segA)) {
 		t.Fatalf("segment %s, all older than the cutoff, is still on disk", segA)
@@ -162,7 +163,7 @@ func TestSweepAcrossSegments(t *testing.T) {
 	}
 	ix = openOpts(t, dir, nil)
 	t.Run("reopened", func(t *testing.T) { check(t, ix) })
-	if m := readManifest(t, dir); m.SweptBefore != cutoff || slices.Contains(m.Segments, segA) || len(m.Segments) != 3 {
+	if m := readManifest(t, dir); !slices.Equal(m.Sweeps, wantSweeps) || slices.Contains(m.Segments, segA) || len(m.Segments) != 3 {
 		t.Fatalf("MANIFEST after reopen: %+v", m)
 	}
 	// The next sweep counts only the events in [cutoff, cutoff+1): B's 15.

@@ -1,45 +1,79 @@
 package index
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // VerifyResult is what Verify found.
 type VerifyResult struct {
 	Segments int
-	Events   int      // events in the segments
+	Events   int      // events in the segments (before sweeps)
 	Problems []string // empty when everything checked out
+	// Quarantined lists the quarantined segments; those without RebuiltAs
+	// are also reported in Problems, with what to do.
+	Quarantined []QuarantinedSegment
+	// Missing counts the events of quarantined segments not rebuilt (as
+	// their footers counted them).
+	Missing int
 }
 
 // Verify reads every segment whole: each record block (zstd checksum and
 // framing), each posting list (checksums, order, every entry's record
-// inside the segment's range), and the eventID table (order, count). Files
-// a crash left behind are reported too. It changes nothing.
+// inside the segment's range), and the eventID table (order, count, group
+// checksums). In read-only mode it also reports what Open found: files
+// MANIFEST does not list, damaged segments. Quarantined segments whose
+// events are missing are problems too. It changes nothing.
 func (ix *Index) Verify() VerifyResult {
 	ix.mu.RLock()
 	v := ix.viewLocked()
 	ix.mu.RUnlock()
 	defer v.release()
 	var res VerifyResult
-	for _, n := range ix.orphans {
-		res.Problems = append(res.Problems, fmt.Sprintf("%s is not listed in MANIFEST: a leftover of an interrupted flush or merge, deleted on the next start", n))
-	}
+	res.Problems = append(res.Problems, ix.problems...)
 	for i := len(v.segs) - 1; i >= 0; i-- {
 		sg := v.segs[i]
 		res.Segments++
 		res.Events += sg.events
-		if err := sg.verify(); err != nil {
-			res.Problems = append(res.Problems, err.Error())
+		if err := sg.verify(nil); err != nil {
+			what := "the server moves it to quarantine/ when a lookup or its background check reads the damage"
+			if ix.opts.ReadOnly {
+				what = "the next start's background check moves it to quarantine/"
+			}
+			res.Problems = append(res.Problems, fmt.Sprintf("%v (%s, and its events %d..%d go missing from event history unless the WAL still holds them)", err, what, sg.first, sg.last))
 		}
+	}
+	res.Quarantined = ix.Quarantined()
+	for _, q := range res.Quarantined {
+		if !q.missing() {
+			continue
+		}
+		res.Missing += q.Events
+		res.Problems = append(res.Problems, fmt.Sprintf("segment %s was quarantined (quarantine/%s) on %s because %s: %s", quarantineBase(q.File), q.File, q.Time.Format(time.RFC3339), q.Reason, missingText(q)))
 	}
 	return res
 }
 
-func (sg *segment) verify() error {
+// verify reads the segment whole, bypassing the block cache; it gives up
+// with errStopped when stop is closed.
+func (sg *segment) verify(stop <-chan struct{}) error {
 	records := 0
+	stopped := func() bool {
+		select {
+		case <-stop:
+			return true
+		default:
+			return false
+		}
+	}
 	for i, b := range sg.blocks {
 		if i > 0 && b.first <= sg.blocks[i-1].first {
 			return sg.corrupt("record blocks out of order at %d", i)
 		}
-		data, err := sg.block(false, i)
+		if stopped() {
+			return errStopped
+		}
+		data, err := sg.loadBlock(false, i, false)
 		if err != nil {
 			return err
 		}
@@ -53,6 +87,9 @@ func (sg *segment) verify() error {
 	var all []pos
 	events := 0
 	for it.next() {
+		if stopped() {
+			return errStopped
+		}
 		if prev != nil && string(it.cur.key) <= string(prev) {
 			return sg.corrupt("directory keys out of order at %q", it.cur.key)
 		}
