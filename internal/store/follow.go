@@ -252,6 +252,9 @@ func (s *Store) holdBefore() (uint64, bool) {
 	for _, f := range s.followers {
 		low = min(low, f.held.Load()+1)
 	}
+	for _, h := range s.readHolds {
+		low = min(low, h)
+	}
 	return low, true
 }
 

@@ -102,6 +102,9 @@ type Store struct {
 	pending     map[EventKey]uint64 // the newest seq of each key
 	pendingQ    []pendingEnt        // pending in seq order
 	pendingFrom uint64
+	// readHolds are the first seqs of the ReadRange calls running: the
+	// log keeps them.
+	readHolds []uint64
 
 	// unwritable is set (by the writer goroutine only) while the WAL
 	// needs a rollback that failed; each append first tries it again.
