@@ -105,6 +105,7 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 	ho := history.DefaultOptions()
 	ho.Retention = d.settings.Retention()
 	ho.Logger = log
+	ho.Registerer = reg
 	if d.history, err = history.Open(d.dir.Path(datadir.IndexDir), ho); err != nil {
 		return nil, err
 	}

@@ -53,7 +53,7 @@ func OpenOffline(dir string, o OfflineOptions) (off *Offline, err error) {
 	ho := history.DefaultOptions()
 	ho.Retention = o.Retention
 	ho.FirstSweep = 0
-	ho.Logger = o.Logger
+	ho.Logger, ho.Registerer = o.Logger, o.Registerer
 	if off.History, err = history.Open(filepath.Join(dir, datadir.IndexDir), ho); err != nil {
 		return nil, err
 	}

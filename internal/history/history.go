@@ -7,7 +7,15 @@
 // FollowOptions.Gate): appends wait while it is too far behind, so a lookup
 // sees every event acknowledged before it within a bounded wait. It also
 // answers the store's duplicate checks for imports, and deletes events older
-// than the retention window.
+// than the retention window: a sweep deletes the events applied so far that
+// are older than the window, never events applied after it (an import of
+// old logs with retention 0 keeps them, whatever an earlier sweep did).
+//
+// When the index finds a segment damaged, it quarantines it and serves the
+// rest; Run then rebuilds the segment from the log (Log.ReadRange) if the
+// log still holds its range, and otherwise logs that the events are missing
+// from event history until the trail's log files are imported again
+// (fsck reports it too).
 package history
 
 import (
@@ -17,6 +25,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/store"
@@ -31,13 +41,18 @@ type Log interface {
 	Release(seq uint64)
 	Head() uint64
 	Position() uint64
+	// ReadRange reads back the records from..to, which history released
+	// long ago, to rebuild a damaged index segment; it MUST fail with an
+	// error wrapping store.ErrNotRetained when the log no longer holds
+	// them, and MUST be safe to call while another goroutine calls Read.
+	ReadRange(from, to uint64, fn func(store.Entry) error) error
 }
 
 // Options configure History.
 type Options struct {
 	// Retention is how long events stay in event history; 0 keeps them
 	// forever. Older events are hidden from lookups at once and deleted
-	// by the sweep.
+	// by the sweep (those applied before it ran: see Sweep).
 	Retention time.Duration
 	// FirstSweep is how long after Run starts the first retention sweep
 	// runs; SweepInterval how often the next ones do. A zero FirstSweep
@@ -49,6 +64,9 @@ type Options struct {
 	CacheSize int64
 	Now       func() time.Time
 	Logger    *slog.Logger
+	// Registerer receives history's metrics (damaged index segments); nil
+	// registers none.
+	Registerer prometheus.Registerer
 }
 
 // DefaultOptions returns the defaults: 90-day retention, swept a minute
@@ -107,7 +125,30 @@ func Open(dir string, opts Options) (*History, error) {
 	}
 	h := &History{opts: opts, log: opts.Logger, ix: ix, cond: make(chan struct{}), started: make(chan struct{})}
 	h.applied = ix.Checkpoint()
+	if opts.Registerer != nil {
+		opts.Registerer.MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "opentrail_history_segments_quarantined_total",
+				Help: "Event-history index segments found damaged and moved to quarantine since start.",
+			}, func() float64 { return float64(ix.QuarantineCount()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "opentrail_history_missing_events",
+				Help: "Events of quarantined index segments not rebuilt from the log: missing from event history until re-imported.",
+			}, func() float64 { return float64(h.missing()) }),
+		)
+	}
 	return h, nil
+}
+
+// missing counts the events of quarantined segments not rebuilt.
+func (h *History) missing() int {
+	n := 0
+	for _, q := range h.ix.Quarantined() {
+		if q.RebuiltAs == "" {
+			n += q.Events
+		}
+	}
+	return n
 }
 
 // Checkpoint is the seq of the last event the index holds durably: the
@@ -116,12 +157,23 @@ func (h *History) Checkpoint() uint64 { return h.ix.Durable() }
 
 // Run follows the log, applying events to the index, until ctx is
 // cancelled; then it applies everything the log holds, flushes the index
-// and releases the log up to it. It also runs the retention sweeps.
+// and releases the log up to it. It also runs the retention sweeps, and
+// rebuilds quarantined index segments from the log.
 func (h *History) Run(ctx context.Context, log Log) error {
 	h.mu.Lock()
 	h.head = log.Head
 	h.mu.Unlock()
 	h.startOne.Do(func() { close(h.started) })
+	rctx, stopRebuilds := context.WithCancel(ctx)
+	rebuilds := make(chan struct{})
+	go func() {
+		defer close(rebuilds)
+		h.rebuilder(rctx, log)
+	}()
+	defer func() {
+		stopRebuilds()
+		<-rebuilds
+	}()
 	sweep := h.sweepTimer()
 	defer sweep.Stop()
 	caughtUp := false
@@ -212,6 +264,75 @@ func (h *History) apply(log Log) (int, error) {
 		return len(ents), fmt.Errorf("history: reading the log: %w", err)
 	}
 	return len(ents), nil
+}
+
+// rebuilder rebuilds quarantined segments from the log, at start and
+// whenever the index quarantines one, until ctx is cancelled. It tries each
+// once per Run.
+func (h *History) rebuilder(ctx context.Context, log Log) {
+	tried := map[string]bool{}
+	for {
+		for _, q := range h.ix.Quarantined() {
+			if q.RebuiltAs != "" || tried[q.File] {
+				continue
+			}
+			tried[q.File] = true
+			h.rebuild(ctx, log, q)
+			if ctx.Err() != nil {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-h.ix.QuarantineNotify():
+		}
+	}
+}
+
+// rebuild rebuilds one quarantined segment from the log.
+func (h *History) rebuild(ctx context.Context, log Log, q index.QuarantinedSegment) {
+	attrs := []any{"file", q.File, "first", q.First, "last", q.Last, "events", q.Events}
+	name, err := h.ix.RebuildQuarantined(q.File, func(add func(index.Item) error) error {
+		return log.ReadRange(q.First, q.Last, func(e store.Entry) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			return add(index.Item{Seq: e.Seq, Event: e.Event})
+		})
+	})
+	switch {
+	case err == nil:
+		h.log.Info("history: rebuilt a quarantined index segment from the event log", append(attrs, "as", name)...)
+	case ctx.Err() != nil:
+	case errors.Is(err, store.ErrNotRetained), errors.Is(err, index.ErrRangeUnknown):
+		h.log.Error("history: the events of a quarantined index segment are missing from event history and the event log no longer holds them: import the trail's log files again (opentrail import) to get them back", append(attrs, "err", err)...)
+	default:
+		h.log.Error("history: rebuilding a quarantined index segment failed", append(attrs, "err", err)...)
+	}
+}
+
+// Count returns how many events event history holds (of every kind, not
+// deleted by retention), among those the index has applied (see Applied):
+// to count every event the log has acknowledged, call WaitCaughtUp first.
+// Events of a quarantined segment are not counted.
+func (h *History) Count() (int, error) {
+	n, err := h.ix.Count()
+	if err != nil {
+		return 0, fmt.Errorf("history count: %w", err)
+	}
+	return n, nil
+}
+
+// CountBefore is Count for the events whose time is before t (at second
+// precision, as Sweep cuts): how many a sweep with that cutoff would
+// delete, such as a retention change to now minus the new window.
+func (h *History) CountBefore(t time.Time) (int, error) {
+	n, err := h.ix.CountBefore(t.Unix())
+	if err != nil {
+		return 0, fmt.Errorf("history count: %w", err)
+	}
+	return n, nil
 }
 
 // Applied is the seq of the last event applied to the index.
@@ -317,8 +438,10 @@ func (h *History) Lookup(ctx context.Context, q Query) (Page, error) {
 	return page, nil
 }
 
-// Sweep deletes events older than the retention window now and returns how
-// many it deleted. With retention 0 it does nothing.
+// Sweep deletes the events applied so far that are older than the
+// retention window now, and returns how many it deleted. Events applied
+// later are not affected by it, however old. With retention 0 it does
+// nothing.
 func (h *History) Sweep() (int, error) {
 	if h.opts.Retention == 0 {
 		return 0, nil
