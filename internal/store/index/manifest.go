@@ -113,6 +113,9 @@ func parseManifest(b []byte) (manifest, error) {
 		}
 	}
 	m.NextFile = max(m.NextFile, 1)
+	if _, err := json.Marshal(m); err != nil {
+		return manifest{}, err // a time it could not write back
+	}
 	return m, nil
 }
 
@@ -173,7 +176,7 @@ func normalizeSweeps(in []sweep) sweeps {
 		if c := cmpU64(a.Seq, b.Seq); c != 0 {
 			return c
 		}
-		return cmpI64(b.Before, a.Before)
+		return cmpI64(a.Before, b.Before)
 	})
 	// From the largest Seq down, keep a sweep only if its Before exceeds
 	// every kept one's.
@@ -184,6 +187,9 @@ func normalizeSweeps(in []sweep) sweeps {
 			out = append(out, s[i])
 			best = s[i].Before
 		}
+	}
+	if len(out) == 0 {
+		return nil
 	}
 	slices.Reverse(out)
 	return out

@@ -94,7 +94,14 @@ func (ix *Index) load() error {
 	m, err := loadManifest(ix.dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && len(df.segs) == 0:
+		// A new index. Its MANIFEST is written at once: from then on a
+		// segment file without one is a MANIFEST lost.
 		m = manifest{Version: manifestVersion, NextFile: 1}
+		if !ix.opts.ReadOnly {
+			if err := storeManifest(ix.dir, m); err != nil {
+				return err
+			}
+		}
 	case errors.Is(err, fs.ErrNotExist):
 		return &ManifestError{Dir: ix.dir, Reason: fmt.Sprintf("its MANIFEST is missing but %d segment files are present (%s)", len(df.segs), strings.Join(df.segs, ", ")), Err: err}
 	case err != nil:
