@@ -216,6 +216,10 @@ func (ix *Index) writeMerged(run []*segment, path string, sw sweeps, first, last
 		wins[i] = &window{sg: sg}
 	}
 	// Record blocks, copied as they are, less those with no live record.
+	// Each is decoded first, which checks its zstd checksum: the merge
+	// deletes its inputs, so it must not carry damage over into a larger
+	// segment (the damaged input is quarantined instead).
+	var scratch []byte
 	for si, sg := range run {
 		for i, b := range sg.blocks {
 			if filtering {
@@ -231,6 +235,9 @@ func (ix *Index) writeMerged(run []*segment, path string, sw sweeps, first, last
 			comp, err := wins[si].readAt(b.off, int(b.n))
 			if err != nil {
 				return fail(err)
+			}
+			if scratch, err = ix.dec.DecodeAll(comp, scratch[:0]); err != nil {
+				return fail(sg.corrupt("block at %d: %v", b.off, err))
 			}
 			w.addBlock(b.first, comp)
 		}

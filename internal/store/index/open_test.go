@@ -250,7 +250,7 @@ func TestUnlistedSegments(t *testing.T) {
 // interrupted merge leaves it, and returns its name.
 func mergeCopy(t *testing.T, dir string, names []string, num uint64) string {
 	t.Helper()
-	ix := &Index{dir: dir, opts: DefaultOptions(), stop: make(chan struct{})}
+	ix := &Index{dir: dir, opts: DefaultOptions(), stop: make(chan struct{}), dec: testDecoder(t)}
 	var err error
 	if ix.enc, err = zstdEncoder(); err != nil {
 		t.Fatal(err)
