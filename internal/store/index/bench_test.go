@@ -172,3 +172,36 @@ func BenchmarkFlushMerge(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkOpen opens (and closes) an index of 24 segments: start-up
+// checks each segment's footer and meta section only.
+func BenchmarkOpen(b *testing.B) {
+	dir := b.TempDir()
+	quiet := Options{Logger: slog.New(slog.DiscardHandler), MergeIdle: 1 << 40, MaxSegments: 1 << 20}
+	ix, err := Open(dir, quiet)
+	if err != nil {
+		b.Fatal(err)
+	}
+	items := richItems(b, 1, 24*2000, 0)
+	for i := range 24 {
+		if err := ix.Apply(items[i*2000 : (i+1)*2000]); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := ix.Sync(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := ix.Close(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		ix, err := Open(dir, quiet)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := ix.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
