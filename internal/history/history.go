@@ -94,7 +94,8 @@ type History struct {
 	started  chan struct{} // closed when Run starts
 	startOne sync.Once
 	closed   bool
-	parsed   int // entries Run read before it first caught up
+	parsed   int  // entries Run read before it first caught up
+	caughtUp bool // Run has caught up with the log once
 }
 
 var _ store.Deduper = (*History)(nil)
@@ -176,7 +177,6 @@ func (h *History) Run(ctx context.Context, log Log) error {
 	}()
 	sweep := h.sweepTimer()
 	defer sweep.Stop()
-	caughtUp := false
 	for {
 		progress := log.Progress()
 		n, err := h.apply(log)
@@ -184,16 +184,14 @@ func (h *History) Run(ctx context.Context, log Log) error {
 			return err
 		}
 		if n > 0 {
-			if !caughtUp {
-				h.parsed += n
-			}
 			continue
 		}
-		if !caughtUp {
-			caughtUp = true
-			if h.parsed > 0 {
-				h.log.Info("history: caught up with the log", "events", h.parsed, "at", h.Applied())
-			}
+		h.mu.Lock()
+		first, parsed := !h.caughtUp, h.parsed
+		h.caughtUp = true
+		h.mu.Unlock()
+		if first && parsed > 0 {
+			h.log.Info("history: caught up with the log", "events", parsed, "at", h.Applied())
 		}
 		log.Release(h.ix.Durable())
 		select {
@@ -250,6 +248,13 @@ func (h *History) apply(log Log) (int, error) {
 		}
 		log.Release(h.ix.Durable())
 	}
+	h.mu.Lock()
+	if !h.caughtUp {
+		// Counted before applied moves, so that Replayed is right as
+		// soon as WaitApplied returns.
+		h.parsed += len(ents)
+	}
+	h.mu.Unlock()
 	// The log's position, not only the last entry: past a gap a WAL
 	// repair recorded, the lost seqs are not events still to come.
 	if pos := log.Position(); pos > h.Applied() {

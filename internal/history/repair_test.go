@@ -1,6 +1,7 @@
 package history_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -91,6 +92,16 @@ func TestOpenAfterWALRepair(t *testing.T) {
 		f.Close()
 		s.Close()
 	}
+	// Reading back a range across the gap: the log no longer holds it
+	// whole.
+	s = openStoreWith(t, dir, nil, trails)
+	if err := s.f.ReadRange(5, 15, func(store.Entry) error { return nil }); !errors.Is(err, store.ErrNotRetained) {
+		t.Fatalf("ReadRange across the gap: %v, want ErrNotRetained", err)
+	}
+	if err := s.f.ReadRange(11, 39, func(store.Entry) error { return nil }); err != nil {
+		t.Fatalf("ReadRange after the gap: %v", err)
+	}
+	s.Close()
 	s = openStore(t, dir, nil)
 	res2, err := s.Append(t.Context(), []event.Event{mkEvent(t, 41, nil)}, store.AppendOptions{})
 	if err != nil || res2.LastSeq != 41 {

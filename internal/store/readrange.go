@@ -12,8 +12,9 @@ import (
 
 // ErrNotRetained means the log no longer holds the records asked for: every
 // follower had released them and the WAL segments holding them were
-// deleted. The events are gone from the log; whoever needs them must get
-// them elsewhere (event history: re-import the trail's log files).
+// deleted, or a WAL repair recorded them as lost (a gap). The events are
+// gone from the log; whoever needs them must get them elsewhere (event
+// history: re-import the trail's log files).
 var ErrNotRetained = errors.New("store: the log no longer holds those records")
 
 // ReadRange reads back the acknowledged records from..to (both included) in
@@ -57,15 +58,16 @@ func (s *Store) ReadRange(from, to uint64, fn func(Entry) error) error {
 		rec, err := rd.NextBefore(to + 1)
 		switch {
 		case errors.Is(err, io.EOF), errors.Is(err, fs.ErrNotExist):
-			// A truncation that began before the hold was taken deleted
-			// the segment.
-			return fmt.Errorf("store read range %d..%d: record %d: %w", from, to, next, ErrNotRetained)
+			// Past the end of what the log holds: a gap a WAL repair
+			// recorded, or a segment that a truncation begun before the
+			// hold deleted.
+			return fmt.Errorf("store read range %d..%d: records %d..%d: %w", from, to, next, to, ErrNotRetained)
 		case err != nil:
 			return fmt.Errorf("store read range %d..%d: %w", from, to, err)
-		case rec.Seq != next:
-			if next == from && rec.Seq > from {
-				return fmt.Errorf("store read range %d..%d: %w (the log starts at %d)", from, to, ErrNotRetained, rec.Seq)
-			}
+		case rec.Seq > next:
+			// Truncated before from, or a gap a WAL repair recorded.
+			return fmt.Errorf("store read range %d..%d: records %d..%d: %w", from, to, next, rec.Seq-1, ErrNotRetained)
+		case rec.Seq < next:
 			return fmt.Errorf("store read range %d..%d: read record %d, want %d", from, to, rec.Seq, next)
 		}
 		if err := fn(Entry{Seq: rec.Seq, Event: s.parseRecord(rec)}); err != nil {
