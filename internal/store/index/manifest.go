@@ -267,7 +267,7 @@ type ManifestError struct {
 }
 
 func (e *ManifestError) Error() string {
-	return fmt.Sprintf("index %s: %s; nothing was changed: stop the server and run `opentrail fsck --repair` to rebuild the index MANIFEST from its segments", e.Dir, e.Reason)
+	return fmt.Sprintf("index %s: %s; nothing was changed: run `opentrail fsck --repair` (with the server stopped) to rebuild the index MANIFEST from its segments", e.Dir, e.Reason)
 }
 
 func (e *ManifestError) Unwrap() error { return e.Err }

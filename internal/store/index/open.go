@@ -265,13 +265,13 @@ func (ix *Index) classifyUnlisted(df dirFiles, op *opening) error {
 		num, _ := segNum(name)
 		sg, err := openSegment(filepath.Join(ix.dir, name), num, ix.cache, ix.dec)
 		if err != nil {
-			refuse(name, fmt.Sprintf("segment %s is not listed in its MANIFEST and cannot be read (%v), so it may hold events no listed segment has", name, err), err)
+			refuse(name, fmt.Sprintf("%s is not listed in MANIFEST and cannot be read (%v), so it may hold events no listed segment has", name, err), err)
 			continue
 		}
 		keep := false
 		switch left, err := sg.uncovered(ix.segs, m.Sweeps); {
 		case err != nil:
-			refuse(name, fmt.Sprintf("segment %s is not listed in its MANIFEST and cannot be read (%v), so it may hold events no listed segment has", name, err), err)
+			refuse(name, fmt.Sprintf("%s is not listed in MANIFEST and cannot be read (%v), so it may hold events no listed segment has", name, err), err)
 		case left == 0:
 			op.delete = append(op.delete, [2]string{name, fmt.Sprintf("its events %d..%d are in listed segments or deleted by retention (left by an interrupted merge or sweep)", sg.first, sg.last)})
 		case sg.first > m.Checkpoint:
@@ -281,7 +281,7 @@ func (ix *Index) classifyUnlisted(df dirFiles, op *opening) error {
 				return q.missing() && q.knownRange() && q.First == sg.first && q.Last == sg.last
 			})
 			if i < 0 || slices.Contains(op.adoptFor, i) || overlapsLive(ix.segs, sg.first, sg.last) {
-				refuse(name, fmt.Sprintf("segment %s is not listed in its MANIFEST and holds %d events in %d..%d that no listed segment has", name, left, sg.first, sg.last), nil)
+				refuse(name, fmt.Sprintf("%s is not listed in MANIFEST and holds %d events in %d..%d that no listed segment has", name, left, sg.first, sg.last), nil)
 				break
 			}
 			if err := sg.verify(nil); err != nil {
