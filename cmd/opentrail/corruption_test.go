@@ -1,0 +1,387 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmw "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/opentrail/opentrail/internal/config"
+	"github.com/opentrail/opentrail/internal/daemon"
+	"github.com/opentrail/opentrail/internal/sdktest"
+	"github.com/opentrail/opentrail/internal/testenv"
+)
+
+// corpusDir builds, once per test binary, a data directory as a busy
+// server leaves it when killed: a trail delivering with log file
+// validation, event history with flushed index segments (an earlier clean
+// stop) and a WAL tail it had not flushed, delivery's state and spool,
+// signing keys, accounts and settings. It returns the directory and the
+// request ids of the calls that were acknowledged.
+func corpusDir(t *testing.T) (string, []string) {
+	t.Helper()
+	dir, acked, err := buildCorpus(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, acked
+}
+
+func buildCorpus(t *testing.T) (string, []string, error) {
+	dir := t.TempDir()
+	key := trailAccountKey(t, dir)
+	addr := freeAddr(t)
+	args := []string{"--account-id", trailAccount, "--delivery-interval", "200ms", "--digest-interval", "1s"}
+	creds := credentials.NewStaticCredentialsProvider(key.AccessKeyID, key.SecretAccessKey, "")
+	hc := sdktest.HTTPClient(http.DefaultTransport)
+	ct := cloudtrail.New(cloudtrail.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + addr), Credentials: creds, HTTPClient: hc, RetryMaxAttempts: 1})
+	s3c := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + addr), Credentials: creds, HTTPClient: hc, UsePathStyle: true})
+	ctx := context.Background()
+	var acked []string
+	calls := func(n int) error {
+		for range n {
+			out, err := ct.LookupEvents(ctx, &cloudtrail.LookupEventsInput{MaxResults: aws.Int32(1)})
+			if err != nil {
+				return err
+			}
+			id, _ := awsmw.GetRequestIDMetadata(out.ResultMetadata)
+			acked = append(acked, id)
+		}
+		return nil
+	}
+	// Phase 1, stopped cleanly: its events end in index segments.
+	srv := startServer(t, dir, addr, args...)
+	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("corpus")}); err != nil {
+		return "", nil, err
+	}
+	if _, err := ct.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String("main"), S3BucketName: aws.String("corpus"),
+		EnableLogFileValidation: aws.Bool(true)}); err != nil {
+		return "", nil, err
+	}
+	if _, err := ct.StartLogging(ctx, &cloudtrail.StartLoggingInput{Name: aws.String("main")}); err != nil {
+		return "", nil, err
+	}
+	if err := calls(150); err != nil {
+		return "", nil, err
+	}
+	time.Sleep(1500 * time.Millisecond) // files and a digest delivered
+	srv.stop(t)
+	// Phase 2, killed: its events are only in the WAL (and delivery's
+	// buffers and spool).
+	srv = startServer(t, dir, addr, args...)
+	if err := calls(150); err != nil {
+		return "", nil, err
+	}
+	time.Sleep(300 * time.Millisecond)
+	if err := calls(50); err != nil {
+		return "", nil, err
+	}
+	srv.kill()
+	return dir, acked, nil
+}
+
+// snapshot maps every file under dir to a hash of its content.
+func snapshot(t *testing.T, dir string) map[string][32]byte {
+	t.Helper()
+	out := map[string][32]byte{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if filepath.Base(rel) == "LOCK" {
+			return nil // rewritten with the holder's pid at every lock
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		out[rel] = sha256.Sum256(b)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func copyTree(t *testing.T, from, to string) {
+	t.Helper()
+	err := filepath.WalkDir(from, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, p)
+		dst := filepath.Join(to, rel)
+		if d.IsDir() {
+			return os.MkdirAll(dst, 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		info, _ := d.Info()
+		return os.WriteFile(dst, b, info.Mode().Perm())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// damage is one way to damage a file.
+type damage struct {
+	name  string
+	apply func(path string, rnd *rand.Rand) error
+}
+
+var damages = []damage{
+	{"flip", func(p string, rnd *rand.Rand) error {
+		b, err := os.ReadFile(p)
+		if err != nil || len(b) == 0 {
+			return err
+		}
+		b[rnd.IntN(len(b))] ^= byte(1 + rnd.IntN(255))
+		return os.WriteFile(p, b, 0o644)
+	}},
+	{"truncate", func(p string, rnd *rand.Rand) error {
+		st, err := os.Stat(p)
+		if err != nil || st.Size() == 0 {
+			return err
+		}
+		return os.Truncate(p, rnd.Int64N(st.Size()))
+	}},
+	{"delete", func(p string, _ *rand.Rand) error { return os.Remove(p) }},
+}
+
+// fileKind names the kind of a file of the data directory, for the matrix.
+func fileKind(rel string) string {
+	switch {
+	case strings.HasPrefix(rel, "events/wal/"):
+		if strings.HasSuffix(rel, ".wal") {
+			return "wal segment"
+		}
+		return "wal " + filepath.Base(rel)
+	case strings.HasPrefix(rel, "events/index/"):
+		if strings.HasSuffix(rel, ".seg") {
+			return "index segment"
+		}
+		return "index " + filepath.Base(rel)
+	case strings.HasPrefix(rel, "delivery/spool/"):
+		return "spool file"
+	case strings.HasPrefix(rel, "keys/"):
+		return "signing key"
+	case strings.HasPrefix(rel, "buckets/"):
+		return "" // delivered objects: validate-logs' business, not the store's
+	case rel == "LOCK":
+		return ""
+	}
+	return rel
+}
+
+// TestCorruptionMatrix damages each kind of file of a data directory in
+// each way (flip a byte, truncate, delete) at random offsets, many seeds,
+// and checks the promise of docs/design/durability.md:
+//   - fsck reports a problem whenever the server refuses to start, and the
+//     refused start changes nothing;
+//   - a server that starts has every acknowledged event in event history,
+//     unless the event's own bytes were damaged, and then the loss was
+//     reported (by fsck or in the server's log);
+//   - nothing is deleted without being reported.
+func TestCorruptionMatrix(t *testing.T) {
+	testenv.SkipShort(t, "corruption matrix")
+	pristine, acked := corpusDir(t)
+	files := snapshot(t, pristine)
+	byKind := map[string][]string{}
+	for rel := range files {
+		if k := fileKind(rel); k != "" {
+			byKind[k] = append(byKind[k], rel)
+		}
+	}
+	kinds := make([]string, 0, len(byKind))
+	for k := range byKind {
+		kinds = append(kinds, k)
+		slices.Sort(byKind[k])
+	}
+	slices.Sort(kinds)
+	t.Logf("%d acknowledged calls; file kinds: %v", len(acked), kinds)
+	seeds := 5
+	for _, kind := range kinds {
+		for _, dmg := range damages {
+			for seed := range seeds {
+				rnd := rand.New(rand.NewPCG(uint64(seed), uint64(len(kind))))
+				rel := byKind[kind][rnd.IntN(len(byKind[kind]))]
+				t.Run(fmt.Sprintf("%s/%s/%d", kind, dmg.name, seed), func(t *testing.T) {
+					checkDamage(t, pristine, rel, dmg, rnd, acked)
+				})
+				if dmg.name == "delete" {
+					break // one deletion per kind is enough
+				}
+			}
+		}
+	}
+}
+
+func checkDamage(t *testing.T, pristine, rel string, dmg damage, rnd *rand.Rand, acked []string) {
+	dir := t.TempDir()
+	copyTree(t, pristine, dir)
+	if err := dmg.apply(filepath.Join(dir, rel), rnd); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(t, dir)
+	rep := daemon.Check(dir)
+	if !mapsEqual(before, snapshot(t, dir)) {
+		t.Fatalf("fsck changed the data directory")
+	}
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	cfg := config.Default()
+	cfg.DataDir, cfg.Listen = dir, "127.0.0.1:0"
+	d, err := daemon.New(cfg, log)
+	if err != nil {
+		if len(rep.Problems) == 0 {
+			t.Fatalf("serve refused (%v) but fsck found no problem:\n%s", err, strings.Join(rep.Lines, "\n"))
+		}
+		// A refused start changes nothing (but the temporary files of
+		// interrupted writes, which it removes).
+		after := snapshot(t, dir)
+		for p, h := range before {
+			if isTemp(p) {
+				continue
+			}
+			if h2, ok := after[p]; !ok {
+				t.Errorf("the refused start removed %s", p)
+			} else if h2 != h {
+				t.Errorf("the refused start changed %s", p)
+			}
+		}
+		t.Logf("refused: %v", err)
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Logf("server stopped with %v", err)
+		}
+	}()
+	wctx, wcancel := context.WithTimeout(ctx, time.Minute)
+	defer wcancel()
+	if err := d.History().WaitCaughtUp(wctx); err != nil {
+		t.Fatalf("history did not catch up: %v\n%s", err, logs.String())
+	}
+	missing := missingCalls(t, d, acked)
+	reported := len(rep.Problems) > 0 || strings.Contains(logs.String(), "level=ERROR") || strings.Contains(logs.String(), "level=WARN")
+	if len(missing) > 0 && !reported {
+		t.Errorf("%d acknowledged calls are missing from event history and nothing reported a loss (fsck: %q)\n%s", len(missing), rep.Problems, logs.String())
+	}
+	if len(missing) > 0 && !ownBytes(rel) {
+		t.Errorf("%d acknowledged calls are missing after damage to %s, which holds no event", len(missing), rel)
+	}
+	// Wait for delivery to upload what was staged before the kill, then
+	// account for every file that is gone.
+	time.Sleep(500 * time.Millisecond)
+	after := snapshot(t, dir)
+	inBuckets := map[[32]byte]bool{}
+	for p, h := range after {
+		if strings.HasPrefix(p, "buckets/") {
+			inBuckets[h] = true
+		}
+	}
+	for p, h := range before {
+		if _, ok := after[p]; ok {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(p, "buckets/.tmp/"):
+			// The embedded store's journal: rolled forward into the
+			// object it was writing.
+		case strings.HasPrefix(p, "delivery/spool/") && inBuckets[h]:
+			// A staged log file, uploaded: the same bytes are in the
+			// trail's bucket.
+		case !mentioned(p, &logs, strings.Join(append(rep.Lines, rep.Problems...), "\n")):
+			t.Errorf("serve removed %s without saying so (and its bytes are nowhere else)", p)
+		}
+	}
+}
+
+// ownBytes reports whether the file holds events (so damage to it may lose
+// them): WAL and index segments.
+func ownBytes(rel string) bool {
+	return strings.HasSuffix(rel, ".wal") || strings.HasSuffix(rel, ".seg")
+}
+
+func isTemp(rel string) bool {
+	b := filepath.Base(rel)
+	return strings.HasPrefix(b, ".") && strings.Contains(b, ".tmp")
+}
+
+func mentioned(rel string, logs *bytes.Buffer, text string) bool {
+	base := filepath.Base(rel)
+	return strings.Contains(logs.String(), base) || strings.Contains(text, base)
+}
+
+func mapsEqual(a, b map[string][32]byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// missingCalls returns the acknowledged request ids event history does not
+// hold.
+func missingCalls(t *testing.T, d *daemon.Daemon, acked []string) []string {
+	t.Helper()
+	ct := rootClient(t, d.URL(), trailAccount, d)
+	have := map[string]bool{}
+	p := cloudtrail.NewLookupEventsPaginator(ct, &cloudtrail.LookupEventsInput{})
+	for p.HasMorePages() {
+		out, err := p.NextPage(context.Background())
+		if err != nil {
+			t.Fatalf("LookupEvents: %v", err)
+		}
+		for _, e := range out.Events {
+			have[requestIDOf(t, aws.ToString(e.CloudTrailEvent))] = true
+		}
+	}
+	var missing []string
+	for _, id := range acked {
+		if !have[id] {
+			missing = append(missing, id)
+		}
+	}
+	return missing
+}
+
+func rootClient(t *testing.T, url, account string, d *daemon.Daemon) *cloudtrail.Client {
+	t.Helper()
+	k, err := d.Identities().RootKey(account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cloudtrail.New(cloudtrail.Options{Region: "us-east-1", BaseEndpoint: aws.String(url),
+		Credentials: credentials.NewStaticCredentialsProvider(k.AccessKeyID, k.SecretAccessKey, ""), RetryMaxAttempts: 1,
+		HTTPClient: sdktest.HTTPClient(http.DefaultTransport)})
+}
