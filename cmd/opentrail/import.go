@@ -22,6 +22,7 @@ func (c *importCmd) Run(ctx context.Context, args []string) (err error) {
 	fs := newFlagSet("import", c.stdout)
 	dataDir := fs.String("data-dir", config.DefaultDataDir, "data `directory`")
 	retention := optionalVar(fs, "event-history-retention", "`days` LookupEvents keeps events, 0 for ever (use 0 for old logs); the data directory remembers it (default: its setting, 90 for a new one)", parseDays)
+	confirm := fs.Bool("confirm-retention-change", false, "let a shorter --event-history-retention delete the stored events it leaves out (without it the change is refused, saying how many)")
 	logLevel := fs.String("log-level", "warn", "log `level`: debug, info, warn or error")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), `Usage: opentrail import [flags] PATH...
@@ -69,7 +70,7 @@ Flags:`)
 		return err
 	}
 	defer func() { err = errors.Join(err, dir.Close()) }()
-	sum, err := daemon.Import(ctx, dir, fs.Args(), daemon.ImportOptions{RetentionDays: retention.v, Progress: c.stderr, Logger: log})
+	sum, err := daemon.Import(ctx, dir, fs.Args(), daemon.ImportOptions{RetentionDays: retention.v, ConfirmRetentionChange: *confirm, Progress: c.stderr, Logger: log})
 	sum.Print(c.stdout)
 	return err
 }

@@ -30,6 +30,7 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	deliveryInterval := optionalVar(fs, "delivery-interval", "`interval` at which trails' buffered events are written as log files (default 5m, as AWS)", parseInterval)
 	digestInterval := optionalVar(fs, "digest-interval", "digest `window` of trails with log file validation, at least 1s (default 1h, as AWS)", parseInterval)
 	bucketsEndpoint := optionalVar(fs, "buckets-endpoint", "`URL` of an S3-compatible server holding trail buckets, with OPENTRAIL_BUCKETS_ACCESS_KEY_ID and OPENTRAIL_BUCKETS_SECRET_ACCESS_KEY (default: the embedded store under DATA-DIR/buckets, served on the API port)", parseString)
+	confirm := fs.Bool("confirm-retention-change", false, "let a shorter --event-history-retention delete the stored events it leaves out (without it the change is refused, saying how many)")
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), `Usage: opentrail serve [flags]
@@ -64,6 +65,7 @@ Flags:`)
 	if retention.v != nil {
 		cfg.EventHistoryRetentionDays = retention.v
 	}
+	cfg.ConfirmRetentionChange = *confirm
 	if rate.v != nil {
 		cfg.LookupEventsRateLimit = *rate.v
 	}

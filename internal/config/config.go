@@ -39,6 +39,11 @@ type Config struct {
 	// default) serves no metrics. It is apart from Listen so that the
 	// API port serves nothing to a caller without a key.
 	MetricsListen string `json:"metricsListen,omitempty"`
+	// ConfirmRetentionChange lets a shorter EventHistoryRetentionDays
+	// delete the stored events it leaves out; without it such a change is
+	// refused, saying how many events it would delete. Not read from the
+	// config file: only the --confirm-retention-change flag sets it.
+	ConfirmRetentionChange bool `json:"-"`
 	// AccountID is the id of the account created on first start (random
 	// when empty).
 	AccountID string `json:"accountId,omitempty"`

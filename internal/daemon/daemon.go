@@ -109,11 +109,6 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 	if d.history, err = history.Open(d.dir.Path(datadir.IndexDir), ho); err != nil {
 		return nil, err
 	}
-	if change.Changed() {
-		if err := d.dir.SaveSettings(change.To); err != nil {
-			return nil, err
-		}
-	}
 	so := store.DefaultOptions()
 	so.Logger = log
 	so.Registerer = reg
@@ -121,6 +116,17 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 	so.Seen = max(d.history.Checkpoint(), delivery.Check(d.dir.Path(datadir.DeliveryDir)).Checkpoint)
 	if d.store, err = store.Open(d.dir.Path(datadir.EventsDir), so); err != nil {
 		return nil, err
+	}
+	if n, err := checkRetentionChange(change, d.history, d.store, time.Now(), cfg.ConfirmRetentionChange); err != nil {
+		return nil, err
+	} else if n > 0 {
+		log.Warn("event history retention shortened: the first sweep, a minute after start, deletes the events older than the new window",
+			"from_days", change.From.EventHistoryRetentionDays, "to_days", change.To.EventHistoryRetentionDays, "events", n)
+	}
+	if change.Changed() {
+		if err := d.dir.SaveSettings(change.To); err != nil {
+			return nil, err
+		}
 	}
 	if d.ids.Empty() && cfg.AccountID == "" && d.store.Head() > 0 {
 		return nil, errNoAccounts(cfg.DataDir)

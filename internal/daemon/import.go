@@ -3,9 +3,11 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
+	"time"
 
 	"github.com/opentrail/opentrail/internal/config"
 	"github.com/opentrail/opentrail/internal/datadir"
@@ -20,9 +22,24 @@ type ImportOptions struct {
 	// data directory's setting, and applied to this import. nil keeps the
 	// directory's setting.
 	RetentionDays *int
+	// ConfirmRetentionChange lets a shorter retention delete the stored
+	// events it leaves out (--confirm-retention-change); without it such a
+	// change is refused with a *RetentionChangeError.
+	ConfirmRetentionChange bool
 	// Progress receives the importer's progress bar or lines; nil for none.
 	Progress io.Writer
 	Logger   *slog.Logger
+}
+
+// ImportCheckError means the import's own check failed: event history does
+// not hold as many more events as the import stored. Nothing is lost (the
+// events are in the log); run `opentrail fsck`, which says what is wrong.
+type ImportCheckError struct {
+	Imported, Indexed int
+}
+
+func (e *ImportCheckError) Error() string {
+	return fmt.Sprintf("import stored %d events, but event history holds %d more than before; run `opentrail fsck` and report it", e.Imported, e.Indexed)
 }
 
 // Import loads the CloudTrail log files and directories at paths into the
@@ -46,15 +63,22 @@ func Import(ctx context.Context, dir *datadir.Dir, paths []string, o ImportOptio
 	if err != nil {
 		return sum, err
 	}
-	if change.Changed() {
-		if err := dir.SaveSettings(settings); err != nil {
-			return sum, errors.Join(err, off.Close())
-		}
-	}
 	defer func() { err = errors.Join(err, off.Close()) }()
 	// Duplicates are checked against event history: let it catch up with
 	// what the log holds (a previous run's tail) first.
 	if err := off.History.WaitCaughtUp(ctx); err != nil {
+		return sum, err
+	}
+	if _, err := checkRetentionChange(change, off.History, off.Store, time.Now(), o.ConfirmRetentionChange); err != nil {
+		return sum, err
+	}
+	if change.Changed() {
+		if err := dir.SaveSettings(settings); err != nil {
+			return sum, err
+		}
+	}
+	before, err := off.History.Count()
+	if err != nil {
 		return sum, err
 	}
 	// The summary's hint is a command to run from anywhere, against a
@@ -63,7 +87,7 @@ func Import(ctx context.Context, dir *datadir.Dir, paths []string, o ImportOptio
 	if abs, err := filepath.Abs(creds); err == nil {
 		creds = abs
 	}
-	return importer.Run(ctx, paths, importer.Options{
+	sum, err = importer.Run(ctx, paths, importer.Options{
 		Appender:        off.Store,
 		Accounts:        ids,
 		Progress:        o.Progress,
@@ -72,4 +96,20 @@ func Import(ctx context.Context, dir *datadir.Dir, paths []string, o ImportOptio
 		ServerURL:       "http://" + config.DefaultListen,
 		Logger:          o.Logger,
 	})
+	if err != nil {
+		return sum, err
+	}
+	// What the summary reports as imported must be in event history:
+	// let history apply and flush everything, then count.
+	if err := off.Finish(); err != nil {
+		return sum, err
+	}
+	after, err := off.History.Count()
+	if err != nil {
+		return sum, err
+	}
+	if after-before != sum.Imported {
+		return sum, &ImportCheckError{Imported: sum.Imported, Indexed: after - before}
+	}
+	return sum, nil
 }
