@@ -47,6 +47,9 @@ func (c *fsckCmd) Run(_ context.Context, args []string) error {
 		if err := c.repairWAL(*dataDir, filepath.Join(*dataDir, datadir.WALDir)); err != nil {
 			return err
 		}
+		if err := c.repairIndex(*dataDir); err != nil {
+			return err
+		}
 	}
 	r := daemon.Check(*dataDir)
 	for _, l := range r.Lines {
@@ -85,6 +88,41 @@ func (c *fsckCmd) repairWAL(dataDir, walDir string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("fsck --repair: %w", err)
+	}
+	return nil
+}
+
+// repairIndex rebuilds a missing or damaged index MANIFEST from the
+// segments and prints what it did.
+func (c *fsckCmd) repairIndex(dataDir string) error {
+	rep, err := daemon.RepairIndex(dataDir)
+	if err != nil {
+		return fmt.Errorf("fsck --repair: index: %w", err)
+	}
+	if rep == nil {
+		fmt.Fprintln(c.stdout, "index: nothing to repair")
+		return nil
+	}
+	w := c.stdout
+	fmt.Fprintf(w, "REPAIRED: index MANIFEST rebuilt from %d segments, checkpoint %d\n", len(rep.Used), rep.Checkpoint)
+	for _, u := range rep.Used {
+		fmt.Fprintf(w, "REPAIRED: index: listed %s (sequence %d to %d, %d events)\n", u.File, u.First, u.Last, u.Events)
+	}
+	for _, s := range rep.Skipped {
+		what := "not listed; the next start deletes it, the listed segments hold its events"
+		if s.Quarantined {
+			what = "moved to quarantine/"
+		}
+		fmt.Fprintf(w, "REPAIRED: index: %s (sequence %d to %d) %s: %s\n", s.File, s.First, s.Last, what, s.Reason)
+	}
+	for _, g := range rep.Gaps {
+		fmt.Fprintf(w, "REPAIRED: index: no segment holds sequence %d to %d: those events are missing from event history unless the WAL still holds them\n", g.First, g.Last)
+	}
+	for _, m := range rep.Missing {
+		fmt.Fprintf(w, "REPAIRED: index: segment %s, which the old MANIFEST listed, is gone\n", m)
+	}
+	if !rep.Kept {
+		fmt.Fprintln(w, "REPAIRED: index: the old MANIFEST was unreadable, so its retention sweeps are lost: the next sweep deletes expired events again (lookups hide them meanwhile)")
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package daemon
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -246,4 +247,32 @@ func checkDelivery(root string) followerState {
 	st.lines = append(st.lines, fmt.Sprintf("trails: %d (%d logging); delivery: checkpoint %d, %d files staged, %d digest chains, %d notifications waiting",
 		trails, logging, d.Checkpoint, d.Staged, d.Chains, d.Notes))
 	return st
+}
+
+// RepairIndex rebuilds event history's index MANIFEST from the segments
+// when the index does not open because the MANIFEST is missing, damaged
+// or does not account for the files (index.ManifestError); for `opentrail
+// fsck --repair`, with the server stopped. It returns nil and no error
+// when the index needed nothing. It deletes nothing (index.RebuildWith).
+func RepairIndex(root string) (*index.RebuildReport, error) {
+	dir := filepath.Join(root, datadir.IndexDir)
+	o := index.DefaultOptions()
+	o.ReadOnly = true
+	ix, err := index.Open(dir, o)
+	if err == nil {
+		ix.Close()
+		return nil, nil
+	}
+	if !errors.As(err, new(*index.ManifestError)) {
+		return nil, err
+	}
+	var first uint64
+	if wr, err := wal.Check(filepath.Join(root, datadir.WALDir), nil); err == nil && len(wr.Problems) == 0 {
+		first = wr.First
+	}
+	rep, err := index.RebuildWith(dir, index.RebuildOptions{Logger: slog.New(slog.DiscardHandler), LogFirst: first})
+	if err != nil {
+		return nil, err
+	}
+	return &rep, nil
 }
