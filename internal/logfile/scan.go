@@ -7,7 +7,12 @@ import (
 	"math/bits"
 )
 
-// This file is a small validating JSON scanner. It finds where a value ends
+// This file is a small validating JSON scanner, for the untrusted text of
+// log files: whitespace anywhere, any value, read from a stream. It is not
+// the scanner of stored records (event.Path, over the compact JSON that
+// event.Parse validated once): that one trusts its input and only finds
+// members, this one checks the grammar and finds where values end.
+// It finds where a value ends
 // and checks the grammar of RFC 8259 as encoding/json does (including its
 // leniency: invalid UTF-8 and lone surrogates in strings are accepted, and
 // nesting deeper than 10000 is refused). It builds nothing, so it runs at
