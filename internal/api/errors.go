@@ -262,6 +262,8 @@ var conditions = []struct {
 	{"store.ErrUnavailable", store.ErrUnavailable, "CreateTrail", codeServiceUnavailable, ""},
 	{"store.ErrFollowerBehind", store.ErrFollowerBehind, "LookupEvents", codeInternal,
 		"only the store's followers read the log; the API appends to it and looks up through history"},
+	{"store.ErrNotRetained", store.ErrNotRetained, "LookupEvents", codeInternal,
+		"only event history reads a past range of the log (to rebuild a damaged index segment); the API never does"},
 	{"history.ErrBadCursor", history.ErrBadCursor, "LookupEvents", codeInvalidNextToken, ""},
 	{"history.ErrClosed", history.ErrClosed, "LookupEvents", codeServiceUnavailable, ""},
 

@@ -140,3 +140,21 @@ func CloudTrailData(tb testing.TB) string {
 	}
 	return dir
 }
+
+// RunWithBinary is a TestMain for the tests of a command: it builds the
+// package in the current directory into a temporary file named name, sets
+// *bin to its path, runs the tests and removes the file. It returns the
+// exit code for os.Exit.
+func RunWithBinary(m *testing.M, name string, bin *string) int {
+	dir, err := os.MkdirTemp("", name+"-bin-")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	*bin = filepath.Join(dir, name)
+	if out, err := exec.Command("go", "build", "-o", *bin, ".").CombinedOutput(); err != nil {
+		os.Stderr.Write(out)
+		panic(err)
+	}
+	return m.Run()
+}
