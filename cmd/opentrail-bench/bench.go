@@ -67,8 +67,9 @@ type benchFlags struct {
 	buckets          string
 	versitygw        string
 	// The load benchmark (bench_load.go).
-	load    bool
-	clients int
+	load     bool
+	clients  int
+	endpoint string
 }
 
 // phaseResult is what one phase reports; a phase runs in a child process so
@@ -102,6 +103,7 @@ func (c *benchCmd) Run(ctx context.Context, args []string) error {
 	fs.StringVar(&f.buckets, "buckets", "embedded,versitygw", "with --delivery: bucket stores to measure, comma-separated: embedded (DATA-DIR/buckets), versitygw (S3-compatible server)")
 	fs.BoolVar(&f.load, "load", false, "measure instead trail changes (PutEventSelectors) under concurrent clients, beside LookupEvents under the same load")
 	fs.IntVar(&f.clients, "clients", 500, "with --load: concurrent SDK clients (uses --seconds and --delivery-interval too)")
+	fs.StringVar(&f.endpoint, "endpoint", "", "with --load: the URL of a running OpenTrail server to load instead of an in-process one (its key in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
 	fs.StringVar(&f.versitygw, "versitygw", "", "with --delivery: the versitygw binary (default: $OPENTRAIL_VERSITYGW, .cache/bin/versitygw, $PATH)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: opentrail-bench [flags]   (from the repository: go run ./cmd/opentrail-bench [flags])\n\nGenerates N CloudTrail events shaped like real ones and measures, each beside a\nbaseline from the same run: durable ingest, import from .json.gz, LookupEvents\nlatency per attribute, bytes on disk per event and peak memory per phase.\n\nWith --delivery it measures instead, per bucket store, the time from an event's\nacknowledgement to its log file in the trail's bucket at --rate events/s.\n\nWith --load it measures instead the latency of trail changes under --clients\nconcurrent clients, beside LookupEvents under the same load, and counts errors.\n\nFlags:")

@@ -27,46 +27,68 @@ import (
 )
 
 // The load benchmark (opentrail-bench --load) runs a server with a logging
-// trail and has --clients concurrent SDK clients call it for --seconds:
+// trail (or uses the one at --endpoint, any OpenTrail version, with the
+// key in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, so that two versions
+// compare under one load) and has --clients concurrent SDK clients call it
+// for --seconds:
 // most calls are LookupEvents; one client in fifty changes the trail's
 // event selectors every fifth call (a trail change: delivery stages what
 // was recorded before it). It reports the error count by kind and the
 // latency of trail changes beside that of LookupEvents under the same
 // load, the baseline: a trail change must not wait for the load to end.
 func (c *benchCmd) runLoad(ctx context.Context, f benchFlags) error {
+	url, keyID, secret := f.endpoint, os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
+	if url == "" {
+		u, k, stop, err := startLoadServer(ctx, f)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		url, keyID, secret = u, k.AccessKeyID, k.SecretAccessKey
+	} else if keyID == "" || secret == "" {
+		return &usageError{msg: "--endpoint needs the server's key in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"}
+	}
+	return c.load(ctx, f, url, keyID, secret)
+}
+
+// startLoadServer runs a server in this process for the load benchmark.
+func startLoadServer(ctx context.Context, f benchFlags) (string, identity.Key, func(), error) {
 	dataDir := filepath.Join(f.dir, "load-data")
 	os.RemoveAll(dataDir)
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
-		return err
+		return "", identity.Key{}, nil, err
 	}
 	ids, err := identity.Open(dataDir)
 	if err != nil {
-		return err
+		return "", identity.Key{}, nil, err
 	}
 	if _, err := ids.EnsureAccount(ctx, benchAccount); err != nil {
-		return err
+		return "", identity.Key{}, nil, err
 	}
 	key, err := ids.RootKey(benchAccount)
 	if err != nil {
-		return err
+		return "", identity.Key{}, nil, err
 	}
 	cfg := config.Default()
 	cfg.DataDir, cfg.Listen, cfg.AccountID = dataDir, "127.0.0.1:0", benchAccount
 	cfg.Delivery.Interval = config.Duration(f.deliveryInterval)
 	d, err := daemon.New(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
-		return err
+		return "", identity.Key{}, nil, err
 	}
 	rctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(rctx) }()
-	defer func() { cancel(); <-done }()
+	return d.URL(), key, func() { cancel(); <-done }, nil
+}
 
-	creds := credentials.NewStaticCredentialsProvider(key.AccessKeyID, key.SecretAccessKey, "")
+// load runs the load against the server at url.
+func (c *benchCmd) load(ctx context.Context, f benchFlags, url, keyID, secret string) error {
+	creds := credentials.NewStaticCredentialsProvider(keyID, secret, "")
 	// The SDK's default client and retries, as an application would use
 	// it: errors here are what users would see.
-	ct := cloudtrail.New(cloudtrail.Options{Region: benchRegion, BaseEndpoint: aws.String(d.URL()), Credentials: creds})
-	s3c := s3.New(s3.Options{Region: benchRegion, BaseEndpoint: aws.String(d.URL()), Credentials: creds, UsePathStyle: true})
+	ct := cloudtrail.New(cloudtrail.Options{Region: benchRegion, BaseEndpoint: aws.String(url), Credentials: creds})
+	s3c := s3.New(s3.Options{Region: benchRegion, BaseEndpoint: aws.String(url), Credentials: creds, UsePathStyle: true})
 	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(benchBucket)}); err != nil {
 		return fmt.Errorf("create bucket: %w", err)
 	}
@@ -76,8 +98,12 @@ func (c *benchCmd) runLoad(ctx context.Context, f benchFlags) error {
 	if _, err := ct.StartLogging(ctx, &cloudtrail.StartLoggingInput{Name: aws.String(benchTrail)}); err != nil {
 		return fmt.Errorf("start logging: %w", err)
 	}
-	fmt.Fprintf(c.stdout, "opentrail-bench --load: %d clients for %gs, delivery interval %s, %d CPUs (%s), Go %s, load average %s\n",
-		f.clients, f.seconds, f.deliveryInterval, runtime.NumCPU(), cpuModel(), runtime.Version(), loadAvg())
+	server := "an in-process server, delivery interval " + f.deliveryInterval.String()
+	if f.endpoint != "" {
+		server = f.endpoint
+	}
+	fmt.Fprintf(c.stdout, "opentrail-bench --load: %d clients for %gs against %s, %d CPUs (%s), Go %s, load average %s\n",
+		f.clients, f.seconds, server, runtime.NumCPU(), cpuModel(), runtime.Version(), loadAvg())
 
 	var calls, failed atomic.Int64
 	var mu sync.Mutex
