@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 
 	"github.com/opentrail/opentrail/internal/daemon"
@@ -75,6 +76,18 @@ func TestFullDiskRecovers(t *testing.T) {
 		RetryMaxAttempts: 1,
 	})
 	ctx := t.Context()
+	// A logging trail, so trail delivery stages files on the full disk too.
+	s3c := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + addr), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(key.AccessKeyID, key.SecretAccessKey, "")})
+	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("full")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ct.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String("main"), S3BucketName: aws.String("full")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ct.StartLogging(ctx, &cloudtrail.StartLoggingInput{Name: aws.String("main")}); err != nil {
+		t.Fatal(err)
+	}
 	acked := map[string]bool{}
 	call := func() error {
 		out, err := ct.LookupEvents(ctx, &cloudtrail.LookupEventsInput{MaxResults: aws.Int32(1)})
@@ -110,6 +123,7 @@ func TestFullDiskRecovers(t *testing.T) {
 	if m := metric(t, metricsAddr, "opentrail_store_writable"); m != "0" {
 		t.Errorf("opentrail_store_writable = %q on a full disk, want 0", m)
 	}
+	time.Sleep(2 * time.Second) // delivery tries to stage a file (or two) on the full disk
 
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
@@ -148,6 +162,19 @@ func TestFullDiskRecovers(t *testing.T) {
 		if seen[id] != 1 {
 			t.Errorf("acknowledged call %s recorded %d times", id, seen[id])
 		}
+	}
+	// Trail delivery recovered too: the calls after the recovery reach the
+	// bucket, and no half-written spool file is left (fsck reports those).
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		out, err := s3c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("full"), Prefix: aws.String("AWSLogs/")})
+		if err == nil && len(out.Contents) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no log file delivered after the disk recovered (%v)", err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	srv.stop(t)
 	if out, code := runBin(t, "fsck", "--data-dir", dir); code != 0 {
