@@ -113,7 +113,7 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 	so.Logger = log
 	so.Registerer = reg
 	so.Followers = datadir.Followers
-	so.Seen = max(d.history.Checkpoint(), delivery.Check(d.dir.Path(datadir.DeliveryDir)).Checkpoint)
+	so.Seen = max(d.history.Checkpoint(), followerCheckpoints[datadir.DeliveryFollower](cfg.DataDir))
 	if d.store, err = store.Open(d.dir.Path(datadir.EventsDir), so); err != nil {
 		return nil, err
 	}
