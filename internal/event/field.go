@@ -110,25 +110,3 @@ func (p Path) Str(raw []byte) (string, bool) {
 	}
 	return jsonString(v), true
 }
-
-// Text returns the first value the path reaches as text: a string
-// decoded, a boolean or number as written, and "" for null, objects,
-// arrays and absent members.
-func (p Path) Text(raw []byte) string {
-	v, ok := p.Value(raw)
-	if !ok {
-		return ""
-	}
-	return scalarText(v)
-}
-
-// scalarText renders a JSON scalar as text; containers and null are "".
-func scalarText(v []byte) string {
-	switch v[0] {
-	case '"':
-		return jsonString(v)
-	case '{', '[', 'n':
-		return ""
-	}
-	return string(v)
-}
