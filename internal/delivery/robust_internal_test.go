@@ -738,3 +738,34 @@ func TestUpdateIsAllOrNothing(t *testing.T) {
 		t.Errorf("after a commit, state = %s\nstate.json = %s", got, onDisk)
 	}
 }
+
+// A delivery directory whose state.json is gone while its spool holds
+// staged files is refused by Open and reported by Check, and the staged
+// files stay: starting over would lose their events to the trail (found by
+// cmd/opentrail's corruption matrix).
+func TestLostStateWithStagedFilesIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, spoolDir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	staged := filepath.Join(dir, spoolDir, "Abc123"+spoolExt)
+	if err := os.WriteFile(staged, []byte("gzip"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opts := DefaultOptions()
+	opts.Logger = slog.New(slog.DiscardHandler)
+	if _, err := Open(dir, opts); err == nil || !strings.Contains(err.Error(), "holds 1 staged log files") {
+		t.Fatalf("Open = %v, want the refusal", err)
+	}
+	if _, err := os.Stat(staged); err != nil {
+		t.Fatalf("the refused Open removed the staged file: %v", err)
+	}
+	if r := Check(dir); len(r.Problems) != 1 || !strings.Contains(r.Problems[0], "state.json is missing") {
+		t.Fatalf("Check problems = %q", r.Problems)
+	}
+	// Without staged files a missing state is a fresh start.
+	os.Remove(staged)
+	if _, err := Open(dir, opts); err != nil {
+		t.Fatalf("Open of an empty delivery directory: %v", err)
+	}
+}

@@ -141,6 +141,19 @@ func trailOfKey(k string) string {
 	return k
 }
 
+// lostState reports a delivery directory whose state.json is gone while
+// its spool still holds staged log files: their events were taken out of
+// the log's hold when they were staged, so starting over would lose them
+// to the trail without a word.
+func lostState(dir string) error {
+	ents, _ := os.ReadDir(filepath.Join(dir, spoolDir))
+	if len(ents) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s is missing but %s holds %d staged log files: restore state.json from a backup, or remove the spool directory to restart delivery from the newest event (the events in those files then never reach their trails)",
+		filepath.Join(dir, stateFile), filepath.Join(dir, spoolDir), len(ents))
+}
+
 // loadState reads state.json and removes spool files it does not list.
 // (Temporary files of an interrupted state.json write are datadir.Open's
 // to remove.)
@@ -149,6 +162,9 @@ func loadState(dir string) (*state, error) {
 	b, err := os.ReadFile(filepath.Join(dir, stateFile))
 	switch {
 	case errors.Is(err, os.ErrNotExist):
+		if err := lostState(dir); err != nil {
+			return nil, fmt.Errorf("load delivery state: %w", err)
+		}
 	case err != nil:
 		return nil, fmt.Errorf("load delivery state: %w", err)
 	default:
@@ -317,6 +333,9 @@ func Check(dir string) Report {
 	r.Problems = strays(dir)
 	b, err := os.ReadFile(filepath.Join(dir, stateFile))
 	if errors.Is(err, os.ErrNotExist) {
+		if err := lostState(dir); err != nil {
+			r.Problems = append(r.Problems, err.Error())
+		}
 		return r
 	}
 	if err != nil {
