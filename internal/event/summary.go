@@ -695,3 +695,18 @@ func ValidRegion(s string) bool {
 	}
 	return true
 }
+
+// EachMember calls fn with the name and value of each member of the JSON
+// object obj, in order, without decoding the values. obj must be valid
+// compact JSON, as Event.Raw and every value inside it are. name is the
+// decoded member name; fn must not keep it.
+func EachMember(obj []byte, fn func(name, val []byte) error) error { return eachMember(obj, fn) }
+
+// EachElement calls fn with each element of the JSON array arr, in order.
+// arr must be valid compact JSON.
+func EachElement(arr []byte, fn func(i int, val []byte) error) error {
+	return eachElement(arr, fn)
+}
+
+// JSONString decodes the valid JSON string literal lit (quotes included).
+func JSONString(lit []byte) string { return jsonString(lit) }

@@ -1,0 +1,134 @@
+// Package duck is the one place OpenTrail talks to DuckDB (embedded, through
+// github.com/duckdb/duckdb-go/v2): it opens locked-down in-memory DuckDB
+// instances, parses and deparses SQL with DuckDB's own parser for the Lake
+// dialect, writes and compacts the Lake's Parquet files, and runs
+// translated queries, returning each cell as the text CloudTrail Lake
+// prints.
+//
+// Every instance is in memory and is locked before it is handed out: file
+// access only inside the directories it was opened for, no extension
+// installs or loads, no external access, and a locked configuration, so no
+// statement can change any of that later (spec lake.md §11).
+package duck
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
+)
+
+// Options configure an instance.
+type Options struct {
+	// AllowedDirs are the only directories the instance may read or
+	// write files in (absolute paths). Empty means no file access at all.
+	AllowedDirs []string
+	// Threads is DuckDB's worker thread count; 0 means DuckDB's default.
+	Threads int
+	// MemoryLimit is DuckDB's memory_limit, e.g. "512MB"; "" means
+	// DuckDB's default (80% of RAM).
+	MemoryLimit string
+	// Init statements run before the configuration is locked, e.g. the
+	// Lake dialect's CREATE MACRO statements.
+	Init []string
+}
+
+// DB is one locked-down in-memory DuckDB instance. It is safe for
+// concurrent use.
+type DB struct {
+	connector *duckdb.Connector
+	db        *sql.DB
+}
+
+// Open opens an in-memory instance, runs opts.Init and locks it.
+func Open(ctx context.Context, opts Options) (*DB, error) {
+	c, err := duckdb.NewConnector("", nil)
+	if err != nil {
+		return nil, fmt.Errorf("duck: open: %w", err)
+	}
+	d := &DB{connector: c, db: sql.OpenDB(c)}
+	setup := []string{
+		"SET autoinstall_known_extensions = false",
+		"SET autoload_known_extensions = false",
+	}
+	if opts.Threads > 0 {
+		setup = append(setup, fmt.Sprintf("SET threads = %d", opts.Threads))
+	}
+	if opts.MemoryLimit != "" {
+		setup = append(setup, "SET memory_limit = "+quoteString(opts.MemoryLimit))
+	}
+	setup = append(setup, opts.Init...)
+	dirs := make([]string, 0, len(opts.AllowedDirs))
+	for _, dir := range opts.AllowedDirs {
+		if !filepath.IsAbs(dir) {
+			d.Close()
+			return nil, fmt.Errorf("duck: allowed directory %q is not absolute", dir)
+		}
+		dirs = append(dirs, quoteString(filepath.Clean(dir)+string(filepath.Separator)))
+	}
+	if len(dirs) > 0 {
+		setup = append(setup, "SET allowed_directories = ["+strings.Join(dirs, ", ")+"]")
+	}
+	setup = append(setup,
+		"SET enable_external_access = false",
+		"SET lock_configuration = true")
+	for _, q := range setup {
+		if _, err := d.db.ExecContext(ctx, q); err != nil {
+			d.Close()
+			return nil, fmt.Errorf("duck: set up (%s): %w", q, err)
+		}
+	}
+	return d, nil
+}
+
+// Close closes the instance.
+func (d *DB) Close() error {
+	return errors.Join(d.db.Close(), d.connector.Close())
+}
+
+// Serialize returns DuckDB's parse tree of statement as JSON
+// (json_serialize_sql). A statement DuckDB cannot parse gives a tree with
+// "error": true and the parser's message.
+func (d *DB) Serialize(ctx context.Context, statement string) ([]byte, error) {
+	var s string
+	if err := d.db.QueryRowContext(ctx, "SELECT json_serialize_sql($1::VARCHAR)::VARCHAR", statement).Scan(&s); err != nil {
+		return nil, fmt.Errorf("duck: parse: %w", err)
+	}
+	return []byte(s), nil
+}
+
+// Deserialize turns a parse tree back into SQL (json_deserialize_sql).
+func (d *DB) Deserialize(ctx context.Context, tree []byte) (string, error) {
+	var s string
+	if err := d.db.QueryRowContext(ctx, "SELECT json_deserialize_sql($1::JSON)", string(tree)).Scan(&s); err != nil {
+		return "", fmt.Errorf("duck: deparse: %w", err)
+	}
+	return s, nil
+}
+
+// conn runs fn with one raw driver connection of the instance.
+func (d *DB) conn(ctx context.Context, fn func(c *sql.Conn, raw driver.Conn) error) error {
+	c, err := d.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("duck: connect: %w", err)
+	}
+	defer c.Close()
+	var inner error
+	err = c.Raw(func(dc any) error {
+		raw, ok := dc.(driver.Conn)
+		if !ok {
+			return fmt.Errorf("duck: unexpected driver connection %T", dc)
+		}
+		inner = fn(c, raw)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return inner
+}

@@ -1,0 +1,143 @@
+package duck_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/lake/duck"
+	"github.com/opentrail/opentrail/internal/logfile"
+	"github.com/opentrail/opentrail/internal/testenv"
+)
+
+// realEvents reads the invictus test logs as stored events.
+func realEvents(t testing.TB) []event.Event {
+	t.Helper()
+	dir := filepath.Join(testenv.CloudTrailData(t), "invictus-ir-aws-dataset")
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no test logs in %s: %v", dir, err)
+	}
+	var out []event.Event
+	for _, name := range files {
+		f, err := os.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec, err := logfile.NewDecoder(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			rec, err := dec.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev, err := event.Parse(rec.Raw)
+			if err != nil {
+				continue
+			}
+			out = append(out, ev)
+		}
+		f.Close()
+	}
+	return out
+}
+
+func openDB(t *testing.T, dirs ...string) *duck.DB {
+	t.Helper()
+	db, err := duck.Open(t.Context(), duck.Options{AllowedDirs: dirs, Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestWriteAndReadBack(t *testing.T) {
+	evs := realEvents(t)
+	dir := t.TempDir()
+	db := openDB(t, dir)
+	rows := make([]duck.Row, len(evs))
+	for i := range evs {
+		rows[i] = duck.RowOf(uint64(i+1), &evs[i])
+	}
+	duck.SortRows(rows)
+	path := filepath.Join(dir, "x.parquet")
+	if err := db.WriteParquet(t.Context(), path, rows); err != nil {
+		t.Fatal(err)
+	}
+	var n, distinct string
+	_, err := db.Query(t.Context(), "SELECT count(*), count(DISTINCT eventid) FROM "+duck.ReadParquet([]string{path}), func(c []*string) error {
+		n, distinct = *c[0], *c[1]
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := len(evs); n != strconv.Itoa(want) || distinct != strconv.Itoa(want) {
+		t.Fatalf("read back %s rows, %s distinct event ids; want %d", n, distinct, want)
+	}
+	// Every eventjson is the stored record, and the typed columns agree
+	// with it.
+	byID := map[string]*event.Event{}
+	for i := range evs {
+		byID[evs[i].EventID] = &evs[i]
+	}
+	checked := 0
+	_, err = db.Query(t.Context(), "SELECT eventid, eventjson, eventname, eventtime, useridentity.arn, eventcategory FROM "+duck.ReadParquet([]string{path}), func(c []*string) error {
+		ev := byID[*c[0]]
+		if ev == nil {
+			t.Fatalf("unknown event id %s", *c[0])
+		}
+		if *c[1] != string(ev.Raw) {
+			t.Fatalf("eventjson of %s differs from the record", *c[0])
+		}
+		if *c[2] != ev.EventName {
+			t.Fatalf("eventname %s, want %s", *c[2], ev.EventName)
+		}
+		if want := ev.EventTime.UTC().Format(duck.TimeLayout); *c[3] != want {
+			t.Fatalf("eventtime %s, want %s", *c[3], want)
+		}
+		if arn, ok := event.MustPath("userIdentity.arn").Str(ev.Raw); ok && (c[4] == nil || *c[4] != arn) {
+			t.Fatalf("useridentity.arn %v, want %s", c[4], arn)
+		}
+		if *c[5] != ev.Category {
+			t.Fatalf("eventcategory %s, want %s", *c[5], ev.Category)
+		}
+		checked++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if checked != len(evs) {
+		t.Fatalf("checked %d rows of %d", checked, len(evs))
+	}
+}
+
+func TestLockedDown(t *testing.T) {
+	dir := t.TempDir()
+	db := openDB(t, dir)
+	ctx := context.Background()
+	for _, q := range []string{
+		"SELECT * FROM read_csv('/etc/passwd')",
+		"COPY (SELECT 1) TO '/tmp/opentrail-escape.csv'",
+		"SET enable_external_access = true",
+		"SET allowed_directories = ['/']",
+		"INSTALL httpfs",
+		"ATTACH '/tmp/x.db'",
+	} {
+		if _, err := db.Query(ctx, q, func([]*string) error { return nil }); err == nil {
+			t.Errorf("%s: ran; want refused", q)
+		}
+	}
+}

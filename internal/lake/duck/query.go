@@ -1,0 +1,192 @@
+package duck
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/big"
+	"strconv"
+	"time"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
+)
+
+// TimeLayout is how Lake prints a timestamp: "2023-01-22 16:53:53.000".
+const TimeLayout = "2006-01-02 15:04:05.000"
+
+// Query runs the (translated) SELECT q and calls row with each result row,
+// every cell as the text CloudTrail Lake prints (nil for NULL): numbers in
+// decimal, booleans true/false, timestamps in TimeLayout, dates
+// YYYY-MM-DD, and maps, lists and structs as JSON text. columns are
+// DuckDB's names for the result columns. row's slice is reused: copy what
+// you keep. An error from row stops the query and is returned.
+func (d *DB) Query(ctx context.Context, q string, row func(cells []*string) error) (columns []string, err error) {
+	rows, err := d.db.QueryContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	columns, err = rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	vals := make([]any, len(columns))
+	ptrs := make([]any, len(columns))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	cells := make([]*string, len(columns))
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return columns, err
+		}
+		for i, v := range vals {
+			cells[i] = Cell(v)
+		}
+		if err := row(cells); err != nil {
+			return columns, err
+		}
+	}
+	return columns, rows.Err()
+}
+
+// Cell formats one value as CloudTrail Lake prints it; nil for NULL.
+func Cell(v any) *string {
+	if v == nil {
+		return nil
+	}
+	var s string
+	switch x := v.(type) {
+	case string:
+		s = x
+	case []byte:
+		s = string(x)
+	case bool:
+		s = strconv.FormatBool(x)
+	case int8, int16, int32, int64, uint8, uint16, uint32, uint64, int, uint:
+		s = fmt.Sprint(x)
+	case float32:
+		s = formatFloat(float64(x), 32)
+	case float64:
+		s = formatFloat(x, 64)
+	case *big.Int:
+		s = x.String()
+	case duckdb.Decimal:
+		s = formatDecimal(x)
+	case time.Time:
+		s = formatTime(x)
+	case duckdb.Interval:
+		s = formatInterval(x)
+	case duckdb.UUID:
+		s = x.String()
+	default:
+		b, err := json.Marshal(jsonValue(v))
+		if err != nil {
+			s = fmt.Sprint(v)
+		} else {
+			s = string(b)
+		}
+	}
+	return &s
+}
+
+// formatTime prints a TIMESTAMP as Lake does, and a DATE (midnight) the
+// same way: DuckDB returns both as time.Time.
+func formatTime(t time.Time) string {
+	return t.UTC().Format(TimeLayout)
+}
+
+func formatFloat(f float64, bits int) string {
+	switch {
+	case math.IsNaN(f):
+		return "NaN"
+	case math.IsInf(f, 1):
+		return "Infinity"
+	case math.IsInf(f, -1):
+		return "-Infinity"
+	}
+	return strconv.FormatFloat(f, 'g', -1, bits)
+}
+
+func formatDecimal(d duckdb.Decimal) string {
+	if d.Value == nil {
+		return "0"
+	}
+	neg := d.Value.Sign() < 0
+	digits := new(big.Int).Abs(d.Value).String()
+	scale := int(d.Scale)
+	if scale > 0 {
+		for len(digits) <= scale {
+			digits = "0" + digits
+		}
+		digits = digits[:len(digits)-scale] + "." + digits[len(digits)-scale:]
+	}
+	if neg {
+		digits = "-" + digits
+	}
+	return digits
+}
+
+// formatInterval prints an interval as Trino prints a day-to-second one:
+// "D HH:MM:SS.mmm" (months, when present, as "M months" first).
+func formatInterval(iv duckdb.Interval) string {
+	us := iv.Micros
+	neg := us < 0
+	if neg {
+		us = -us
+	}
+	h := us / 3_600_000_000
+	m := us / 60_000_000 % 60
+	sec := us / 1_000_000 % 60
+	ms := us / 1000 % 1000
+	s := fmt.Sprintf("%d %02d:%02d:%02d.%03d", iv.Days, h, m, sec, ms)
+	if neg {
+		s = "-" + s
+	}
+	if iv.Months != 0 {
+		s = fmt.Sprintf("%d months %s", iv.Months, s)
+	}
+	return s
+}
+
+// jsonValue converts a scanned nested value into something encoding/json
+// writes as Lake shows complex values.
+func jsonValue(v any) any {
+	switch x := v.(type) {
+	case duckdb.Map:
+		out := make(map[string]any, len(x))
+		for k, val := range x {
+			out[fmt.Sprint(k)] = jsonValue(val)
+		}
+		return out
+	case duckdb.OrderedMap:
+		out := make(map[string]any, x.Len())
+		keys, vals := x.Keys(), x.Values()
+		for i := range keys {
+			out[fmt.Sprint(keys[i])] = jsonValue(vals[i])
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, val := range x {
+			out[k] = jsonValue(val)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, val := range x {
+			out[i] = jsonValue(val)
+		}
+		return out
+	case time.Time:
+		return formatTime(x)
+	case duckdb.Decimal:
+		return json.Number(formatDecimal(x))
+	case duckdb.Interval:
+		return formatInterval(x)
+	case duckdb.UUID:
+		return x.String()
+	}
+	return v
+}

@@ -1,0 +1,146 @@
+package duck
+
+import (
+	"strings"
+)
+
+// kind is a column's DuckDB type family.
+type kind uint8
+
+const (
+	kString kind = iota
+	kTime
+	kBool
+	kMap // MAP(VARCHAR, VARCHAR)
+	kStruct
+	kList
+)
+
+// column is one column of the Lake schema, or one member of a struct.
+// Names are lower case; a record member matches a column when its name,
+// lower-cased, equals the column's.
+type column struct {
+	name   string
+	kind   kind
+	fields []column // kStruct members
+	elem   *column  // kList element
+}
+
+func str(name string) column     { return column{name: name, kind: kString} }
+func ts(name string) column      { return column{name: name, kind: kTime} }
+func boolean(name string) column { return column{name: name, kind: kBool} }
+func mapc(name string) column    { return column{name: name, kind: kMap} }
+func structc(name string, fields ...column) column {
+	return column{name: name, kind: kStruct, fields: fields}
+}
+func strs(names ...string) []column {
+	out := make([]column, len(names))
+	for i, n := range names {
+		out[i] = str(n)
+	}
+	return out
+}
+
+// Names of the columns OpenTrail fills itself rather than from a record
+// member.
+const (
+	colEventCategory = "eventcategory"
+	colEventJSON     = "eventjson"
+	colChecksum      = "eventjsonchecksum"
+)
+
+// eventColumns is the Lake schema of CloudTrail events (spec lake.md §6.1;
+// docs/format/lake.md), in column order.
+var eventColumns = func() []column {
+	cols := []column{
+		str("eventversion"),
+		structc("useridentity", append(strs("type", "principalid", "arn", "accountid", "accesskeyid", "username"),
+			structc("sessioncontext",
+				structc("attributes", ts("creationdate"), str("mfaauthenticated")),
+				structc("sessionissuer", strs("type", "principalid", "arn", "accountid", "username")...),
+				structc("webidfederationdata", str("federatedprovider"), mapc("attributes")),
+				str("sourceidentity"), str("ec2roledelivery"), str("ec2issuedinvpc")),
+			structc("onbehalfof", strs("userid", "identitystorearn")...),
+			structc("inscopeof", strs("sourcearn", "sourceaccount", "issuertype", "credentialsissuedto")...),
+			str("invokedby"), str("identityprovider"))...),
+		ts("eventtime"),
+	}
+	cols = append(cols, strs("eventsource", "eventname", "awsregion", "sourceipaddress", "useragent", "errorcode", "errormessage")...)
+	cols = append(cols, mapc("requestparameters"), mapc("responseelements"), mapc("additionaleventdata"),
+		str("requestid"), str("eventid"), boolean("readonly"))
+	res := structc("", strs("accountid", "type", "arn", "arnprefix")...)
+	cols = append(cols, column{name: "resources", kind: kList, elem: &res},
+		str("eventtype"), str("apiversion"), boolean("managementevent"))
+	cols = append(cols, strs("recipientaccountid", "sharedeventid", "annotation", "vpcendpointid", "vpcendpointaccountid")...)
+	cols = append(cols, mapc("serviceeventdetails"), mapc("addendum"), mapc("edgedevicedetails"), mapc("insightdetails"),
+		str(colEventCategory),
+		structc("tlsdetails", strs("tlsversion", "ciphersuite", "clientprovidedhostheader")...),
+		str("sessioncredentialfromconsole"),
+		str(colEventJSON), str(colChecksum))
+	return cols
+}()
+
+// ColumnNames returns the Lake schema's column names, in order.
+func ColumnNames() []string {
+	out := make([]string, len(eventColumns))
+	for i, c := range eventColumns {
+		out[i] = c.name
+	}
+	return out
+}
+
+// sqlType returns the column's DuckDB type.
+func (c *column) sqlType() string {
+	switch c.kind {
+	case kTime:
+		return "TIMESTAMP"
+	case kBool:
+		return "BOOLEAN"
+	case kMap:
+		return "MAP(VARCHAR, VARCHAR)"
+	case kStruct:
+		var b strings.Builder
+		b.WriteString("STRUCT(")
+		for i, f := range c.fields {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(quoteIdent(f.name))
+			b.WriteByte(' ')
+			b.WriteString(f.sqlType())
+		}
+		b.WriteByte(')')
+		return b.String()
+	case kList:
+		return c.elem.sqlType() + "[]"
+	default:
+		return "VARCHAR"
+	}
+}
+
+// tableDDL returns the column list of a table with the Lake schema:
+// "(eventversion VARCHAR, useridentity STRUCT(...), ...)".
+func tableDDL() string {
+	var b strings.Builder
+	b.WriteByte('(')
+	for i, c := range eventColumns {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(quoteIdent(c.name))
+		b.WriteByte(' ')
+		b.WriteString(c.sqlType())
+	}
+	b.WriteByte(')')
+	return b.String()
+}
+
+// quoteIdent quotes a SQL identifier.
+func quoteIdent(s string) string {
+	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+}
+
+// quoteString quotes a SQL string literal.
+func quoteString(s string) string {
+	return `'` + strings.ReplaceAll(s, `'`, `''`) + `'`
+}

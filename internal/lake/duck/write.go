@@ -1,0 +1,118 @@
+package duck
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"slices"
+	"strings"
+	"sync/atomic"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
+)
+
+// RowGroupSize is the Parquet row-group size of the files the lake writes:
+// DuckDB skips a row group whose statistics (eventtime min and max) rule
+// it out.
+const RowGroupSize = 100_000
+
+// copyOptions are the options of every COPY ... TO that writes a Lake file.
+const copyOptions = "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)"
+
+var stagingSeq atomic.Uint64
+
+// WriteParquet writes rows, in the order given, to the Parquet file path
+// (zstd; the Lake schema). path must be inside one of the instance's
+// AllowedDirs. The caller makes the file durable (fsync) and gives it its
+// final name.
+func (d *DB) WriteParquet(ctx context.Context, path string, rows []Row) error {
+	table := fmt.Sprintf("staging_%d", stagingSeq.Add(1))
+	return d.conn(ctx, func(_ *sql.Conn, raw driver.Conn) error {
+		ex, ok := raw.(driver.ExecerContext)
+		if !ok {
+			return fmt.Errorf("duck: driver connection %T cannot execute", raw)
+		}
+		exec := func(q string) error {
+			_, err := ex.ExecContext(ctx, q, nil)
+			return err
+		}
+		if err := exec("CREATE TEMP TABLE " + table + " " + tableDDL()); err != nil {
+			return fmt.Errorf("duck: staging table: %w", err)
+		}
+		defer exec("DROP TABLE IF EXISTS " + table) //nolint:errcheck // best effort; the connection's temp tables go with it
+		app, err := duckdb.NewAppender(raw, "temp", "main", table)
+		if err != nil {
+			return fmt.Errorf("duck: appender: %w", err)
+		}
+		for i := range rows {
+			if err := app.AppendRow(rows[i].values...); err != nil {
+				app.Close()
+				return fmt.Errorf("duck: append event %d: %w", rows[i].Seq, err)
+			}
+		}
+		if err := app.Close(); err != nil {
+			return fmt.Errorf("duck: append: %w", err)
+		}
+		if err := exec("COPY " + table + " TO " + quoteString(path) + " " + copyOptions); err != nil {
+			return fmt.Errorf("duck: write %s: %w", path, err)
+		}
+		return nil
+	})
+}
+
+// SortRows sorts rows by eventtime, then by sequence number: the order of
+// rows in a Lake file.
+func SortRows(rows []Row) {
+	slices.SortStableFunc(rows, func(a, b Row) int {
+		if c := a.EventTime.Compare(b.EventTime); c != 0 {
+			return c
+		}
+		switch {
+		case a.Seq < b.Seq:
+			return -1
+		case a.Seq > b.Seq:
+			return 1
+		}
+		return 0
+	})
+}
+
+// Compact writes the rows of the Parquet files inputs, sorted by
+// eventtime, to the Parquet file out. Every path must be inside the
+// instance's AllowedDirs.
+func (d *DB) Compact(ctx context.Context, out string, inputs []string) error {
+	if len(inputs) == 0 {
+		return fmt.Errorf("duck: compact: no input files")
+	}
+	q := "COPY (SELECT * FROM " + ReadParquet(inputs) + " ORDER BY eventtime) TO " + quoteString(out) + " " + copyOptions
+	if _, err := d.db.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("duck: compact into %s: %w", out, err)
+	}
+	return nil
+}
+
+// ReadParquet returns the table expression that reads the Lake files
+// paths: read_parquet over the literal list of paths.
+func ReadParquet(paths []string) string {
+	q := make([]string, len(paths))
+	for i, p := range paths {
+		q[i] = quoteString(p)
+	}
+	return "read_parquet([" + strings.Join(q, ", ") + "])"
+}
+
+// EmptyTable returns a table expression with the Lake schema and no rows,
+// for a store without files.
+func EmptyTable() string {
+	var b strings.Builder
+	b.WriteString("(SELECT ")
+	for i, c := range eventColumns {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "CAST(NULL AS %s) AS %s", c.sqlType(), quoteIdent(c.name))
+	}
+	b.WriteString(" WHERE false)")
+	return b.String()
+}
