@@ -55,6 +55,9 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	setup := []string{
 		"SET autoinstall_known_extensions = false",
 		"SET autoload_known_extensions = false",
+		// Each query's profile gives the rows its scans matched.
+		"SET enable_profiling = 'no_output'",
+		`SET custom_profiling_settings = '{"OPERATOR_TYPE": "true", "OPERATOR_CARDINALITY": "true"}'`,
 	}
 	if opts.Threads > 0 {
 		setup = append(setup, fmt.Sprintf("SET threads = %d", opts.Threads))

@@ -2,11 +2,13 @@ package duck
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"math"
 	"math/big"
 	"strconv"
+	"strings"
 	"time"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
@@ -22,7 +24,16 @@ const TimeLayout = "2006-01-02 15:04:05.000"
 // DuckDB's names for the result columns. row's slice is reused: copy what
 // you keep. An error from row stops the query and is returned.
 func (d *DB) Query(ctx context.Context, q string, row func(cells []*string) error) (columns []string, err error) {
-	rows, err := d.db.QueryContext(ctx, q)
+	return scanRows(ctx, d.db, q, row)
+}
+
+// querier is a *sql.DB or a *sql.Conn.
+type querier interface {
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+}
+
+func scanRows(ctx context.Context, db querier, q string, row func(cells []*string) error) (columns []string, err error) {
+	rows, err := db.QueryContext(ctx, q)
 	if err != nil {
 		return nil, err
 	}
@@ -189,4 +200,56 @@ func jsonValue(v any) any {
 		return x.String()
 	}
 	return v
+}
+
+// QueryWith runs q like Query on one connection on which each name of
+// views is first defined as a temporary view of its table expression (a
+// store's snapshot); the views are dropped afterwards. matched is the
+// number of rows the table scans produced after the filters applied to
+// them (DuckDB's profile), -1 when the profile is not available.
+func (d *DB) QueryWith(ctx context.Context, views map[string]string, q string, row func(cells []*string) error) (cols []string, matched int64, err error) {
+	c, err := d.db.Conn(ctx)
+	if err != nil {
+		return nil, -1, fmt.Errorf("duck: connect: %w", err)
+	}
+	defer c.Close()
+	for name, expr := range views {
+		if _, err := c.ExecContext(ctx, "CREATE OR REPLACE TEMP VIEW "+quoteIdent(name)+" AS SELECT * FROM "+expr); err != nil {
+			return nil, -1, fmt.Errorf("duck: view %s: %w", name, err)
+		}
+		defer c.ExecContext(context.Background(), "DROP VIEW IF EXISTS "+quoteIdent(name)) //nolint:errcheck // the connection's temp objects go with it
+	}
+	cols, err = scanRows(ctx, c, q, row)
+	if err != nil {
+		return cols, -1, err
+	}
+	matched = -1
+	if info, perr := duckdb.GetProfilingInfo(c); perr == nil {
+		matched = scanned(info, false)
+	}
+	return cols, matched, nil
+}
+
+// scanned sums the rows table scans produced, counting a scan's FILTER
+// parent's output instead when there is one (under says the caller is that
+// filter).
+func scanned(n duckdb.ProfilingInfo, filtered bool) int64 {
+	typ := n.Metrics["OPERATOR_TYPE"]
+	if strings.Contains(typ, "SCAN") && len(n.Children) == 0 {
+		if filtered {
+			return 0
+		}
+		v, _ := strconv.ParseInt(n.Metrics["OPERATOR_CARDINALITY"], 10, 64)
+		return v
+	}
+	var sum int64
+	for _, ch := range n.Children {
+		if typ == "FILTER" && len(n.Children) == 1 && strings.Contains(ch.Metrics["OPERATOR_TYPE"], "SCAN") {
+			v, _ := strconv.ParseInt(n.Metrics["OPERATOR_CARDINALITY"], 10, 64)
+			sum += v
+			continue
+		}
+		sum += scanned(ch, false)
+	}
+	return sum
 }

@@ -1,0 +1,290 @@
+package lake
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/opentrail/opentrail/internal/store/fileutil"
+)
+
+// manifestName is a store's manifest file (docs/format/lake.md).
+const manifestName = "MANIFEST.json"
+
+// File is one Parquet file of a store, as its MANIFEST lists it.
+type File struct {
+	Name    string    `json:"name"` // path under the store's directory
+	Day     string    `json:"day"`  // UTC day of its rows, YYYY-MM-DD
+	Rows    int64     `json:"rows"`
+	Bytes   int64     `json:"bytes"`
+	MinSeq  uint64    `json:"minSeq"`
+	MaxSeq  uint64    `json:"maxSeq"`
+	MinTime time.Time `json:"minTime"`
+	MaxTime time.Time `json:"maxTime"`
+}
+
+// manifest is MANIFEST.json.
+type manifest struct {
+	Version    int    `json:"version"`
+	Store      string `json:"store"`
+	Account    string `json:"account"`
+	Checkpoint uint64 `json:"checkpoint"`
+	Files      []File `json:"files"`
+	Generation uint64 `json:"generation"`
+}
+
+// ErrDamaged means a store's files do not match its MANIFEST; the message
+// says which and what to do.
+var ErrDamaged = errors.New("lake: event data store files damaged")
+
+// storeFiles is one event data store's directory: its manifest and the
+// files queries may read. Its methods are safe for concurrent use.
+type storeFiles struct {
+	dir string
+	log *slog.Logger
+
+	mu   sync.RWMutex
+	man  manifest
+	refs map[string]int // files held by running queries
+	dead []string       // files no longer listed, deleted once unreferenced
+}
+
+// openStoreFiles opens (or creates) the store's directory. Unlisted
+// Parquet files that are provably leftovers of an interrupted write are
+// removed; any other unlisted file is moved to quarantine. A listed file
+// that is missing or has the wrong size is an ErrDamaged error.
+func openStoreFiles(dir, quarantine, id, account string, log *slog.Logger) (*storeFiles, error) {
+	s := &storeFiles{dir: dir, log: log, refs: map[string]int{}}
+	b, err := os.ReadFile(filepath.Join(dir, manifestName))
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("lake: %w", err)
+		}
+		s.man = manifest{Version: 1, Store: id, Account: account}
+		if err := s.saveLocked(); err != nil {
+			return nil, err
+		}
+	case err != nil:
+		return nil, fmt.Errorf("lake: %w", err)
+	default:
+		if err := json.Unmarshal(b, &s.man); err != nil || s.man.Version != 1 {
+			return nil, fmt.Errorf("%w: %s does not parse (%v); restore it from a backup, or delete the store's directory to start the store empty", ErrDamaged, filepath.Join(dir, manifestName), err)
+		}
+	}
+	if err := s.check(quarantine); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// check compares the directory with the manifest (see openStoreFiles).
+func (s *storeFiles) check(quarantine string) error {
+	listed := map[string]File{}
+	for _, f := range s.man.Files {
+		listed[f.Name] = f
+	}
+	for _, f := range s.man.Files {
+		st, err := os.Stat(filepath.Join(s.dir, f.Name))
+		if err != nil {
+			return fmt.Errorf("%w: %s lists %s, which is missing (%v): restore it from a backup; `opentrail fsck` lists every such file", ErrDamaged, filepath.Join(s.dir, manifestName), f.Name, err)
+		}
+		if st.Size() != f.Bytes {
+			return fmt.Errorf("%w: %s is %d bytes, its MANIFEST says %d: restore it from a backup", ErrDamaged, filepath.Join(s.dir, f.Name), st.Size(), f.Bytes)
+		}
+	}
+	return filepath.WalkDir(s.dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(s.dir, path)
+		if d.IsDir() || rel == manifestName {
+			return nil
+		}
+		if _, ok := listed[rel]; ok {
+			return nil
+		}
+		if s.leftover(rel) {
+			s.log.Warn("lake: removing the leftover of an interrupted write", "file", path)
+			return os.Remove(path)
+		}
+		dst := filepath.Join(quarantine, s.man.Store, strings.ReplaceAll(rel, string(filepath.Separator), "_"))
+		s.log.Error("lake: a file the store's MANIFEST does not list was moved to quarantine", "file", path, "to", dst)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		return os.Rename(path, dst)
+	})
+}
+
+// leftover reports whether the unlisted file rel is provably the leftover
+// of an interrupted write: a temporary file; a batch whose events all come
+// after the checkpoint (ingestion writes them again); a file inside the
+// range of a listed compaction output of its day (an input the compaction
+// had not deleted yet); or a compaction output whose first and last
+// sequence numbers are those of listed files of its day (an output whose
+// manifest was never written: its inputs are still listed).
+func (s *storeFiles) leftover(rel string) bool {
+	base := filepath.Base(rel)
+	if strings.HasPrefix(base, ".") && strings.HasSuffix(base, ".tmp") {
+		return true
+	}
+	kind, lo, hi, ok := parseFileName(base)
+	if !ok {
+		return false
+	}
+	if kind == 'b' && lo > s.man.Checkpoint {
+		return true
+	}
+	day := strings.TrimPrefix(filepath.Dir(rel), "day=")
+	startsAt, endsAt := false, false
+	for _, f := range s.man.Files {
+		if f.Day != day {
+			continue
+		}
+		if k, _, _, _ := parseFileName(filepath.Base(f.Name)); k == 'c' && f.MinSeq <= lo && hi <= f.MaxSeq {
+			return true
+		}
+		startsAt = startsAt || f.MinSeq == lo
+		endsAt = endsAt || f.MaxSeq == hi
+	}
+	return kind == 'c' && startsAt && endsAt
+}
+
+// fileName names a batch ('b') or compaction output ('c') file.
+func fileName(kind byte, day string, lo, hi, gen uint64) string {
+	name := fmt.Sprintf("%c-%d-%d", kind, lo, hi)
+	if kind == 'c' {
+		name += "-" + strconv.FormatUint(gen, 10)
+	}
+	return filepath.Join("day="+day, name+".parquet")
+}
+
+// parseFileName parses the base name of a Lake file.
+func parseFileName(base string) (kind byte, lo, hi uint64, ok bool) {
+	name, found := strings.CutSuffix(base, ".parquet")
+	if !found || len(name) < 2 || name[1] != '-' || (name[0] != 'b' && name[0] != 'c') {
+		return 0, 0, 0, false
+	}
+	p := strings.Split(name[2:], "-")
+	if len(p) < 2 {
+		return 0, 0, 0, false
+	}
+	lo, err1 := strconv.ParseUint(p[0], 10, 64)
+	hi, err2 := strconv.ParseUint(p[1], 10, 64)
+	if err1 != nil || err2 != nil || lo > hi {
+		return 0, 0, 0, false
+	}
+	return name[0], lo, hi, true
+}
+
+// saveLocked writes the manifest atomically.
+func (s *storeFiles) saveLocked() error {
+	b, err := json.MarshalIndent(s.man, "", " ")
+	if err != nil {
+		return fmt.Errorf("lake: encode manifest: %w", err)
+	}
+	if err := fileutil.WriteFileAtomic(filepath.Join(s.dir, manifestName), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("lake: save manifest: %w", err)
+	}
+	return nil
+}
+
+// checkpoint returns the store's checkpoint.
+func (s *storeFiles) checkpoint() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.man.Checkpoint
+}
+
+// commit lists added files, unlists removed ones and sets the checkpoint
+// (when not 0), in one manifest write. Removed files are deleted once no
+// query holds them.
+func (s *storeFiles) commit(added []File, removed []string, checkpoint uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.man
+	next := old
+	next.Files = make([]File, 0, len(old.Files)+len(added))
+	for _, f := range old.Files {
+		if !slices.Contains(removed, f.Name) {
+			next.Files = append(next.Files, f)
+		}
+	}
+	next.Files = append(next.Files, added...)
+	slices.SortFunc(next.Files, func(a, b File) int {
+		if c := strings.Compare(a.Day, b.Day); c != 0 {
+			return c
+		}
+		return int(a.MinSeq) - int(b.MinSeq)
+	})
+	if checkpoint > next.Checkpoint {
+		next.Checkpoint = checkpoint
+	}
+	next.Generation++
+	s.man = next
+	if err := s.saveLocked(); err != nil {
+		s.man = old
+		return err
+	}
+	s.dead = append(s.dead, removed...)
+	s.reapLocked()
+	return nil
+}
+
+// snapshot returns the files a query reads (those matching keep, or all
+// when keep is nil), holding them until release is called.
+func (s *storeFiles) snapshot(keep func(File) bool) (files []File, release func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range s.man.Files {
+		if keep == nil || keep(f) {
+			files = append(files, f)
+			s.refs[f.Name]++
+		}
+	}
+	var once sync.Once
+	return files, func() {
+		once.Do(func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			for _, f := range files {
+				if s.refs[f.Name]--; s.refs[f.Name] <= 0 {
+					delete(s.refs, f.Name)
+				}
+			}
+			s.reapLocked()
+		})
+	}
+}
+
+// reapLocked deletes unlisted files no query holds.
+func (s *storeFiles) reapLocked() {
+	kept := s.dead[:0]
+	for _, name := range s.dead {
+		if s.refs[name] > 0 {
+			kept = append(kept, name)
+			continue
+		}
+		if err := os.Remove(filepath.Join(s.dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			s.log.Warn("lake: could not delete a replaced file; it is deleted at the next start", "file", name, "err", err)
+		}
+	}
+	s.dead = kept
+}
+
+// files returns a copy of the listed files.
+func (s *storeFiles) files() []File {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return slices.Clone(s.man.Files)
+}

@@ -1,0 +1,303 @@
+// Package lake is OpenTrail's CloudTrail Lake: event data stores kept as
+// open Parquet files (docs/format/lake.md) and queried with the Lake SQL
+// dialect through embedded DuckDB.
+//
+// The [Engine] is one follower of the event log. It gives every event to
+// each event data store that ingests it (its account, a region it covers,
+// its advanced event selectors, a log position inside one of its ingestion
+// ranges) after that store's own durable checkpoint, so an event lands in
+// each store exactly once across crashes. Stores are written in small
+// batches (at most Options.FlushInterval apart, so an event is queryable
+// within about that long), compacted in the background into one sorted file
+// per UTC day, and cut by retention a day at a time.
+//
+// Queries ([Engine.StartQuery]) run asynchronously on a DuckDB instance
+// per account that can read only that account's directory; the statement is
+// translated and validated by package dialect before it runs, and reads
+// only the snapshot of files its stores had when it started.
+package lake
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/lake/duck"
+	"github.com/opentrail/opentrail/internal/selector"
+	"github.com/opentrail/opentrail/internal/store"
+	"github.com/opentrail/opentrail/internal/store/fileutil"
+)
+
+// Range is a run of event-log sequence numbers a store ingests: From to To
+// inclusive; To 0 means still open.
+type Range struct{ From, To uint64 }
+
+// StoreSpec is an event data store as the engine needs it: the catalogue's
+// view, converted by whoever wires the engine.
+type StoreSpec struct {
+	ID         string
+	Account    string
+	HomeRegion string
+	// MultiRegion stores ingest events of every region.
+	MultiRegion bool
+	// Ingest are the log ranges the store ingests.
+	Ingest []Range
+	// Selectors are its advanced event selectors.
+	Selectors []selector.AdvancedEventSelector
+	// Retention is how long events are kept (by eventTime).
+	Retention time.Duration
+	// Deleted is true while the store is PENDING_DELETION (since
+	// DeletedAt): it ingests nothing and cannot be queried.
+	Deleted   bool
+	DeletedAt time.Time
+	// Generation changes whenever the store's settings change.
+	Generation uint64
+}
+
+// Stores is the catalogue of event data stores as the engine reads it.
+type Stores interface {
+	// DataStores returns every store of every account, whatever its
+	// status.
+	DataStores() []StoreSpec
+	// Purge removes a store in PENDING_DELETION from the catalogue for
+	// good; the engine calls it once the store's files are gone.
+	Purge(id string) error
+}
+
+// Log is the event log as the engine follows it (a *store.Follower).
+type Log interface {
+	Read(limit int) ([]store.Entry, error)
+	Position() uint64
+	Progress() <-chan struct{}
+	Release(seq uint64)
+}
+
+// Options configure an Engine. Start from [DefaultOptions].
+type Options struct {
+	Stores Stores // required
+
+	// FlushInterval is the longest an ingested event waits before it is
+	// written (and becomes queryable).
+	FlushInterval time.Duration
+	// FlushRows writes a store's batch early once it holds this many
+	// events.
+	FlushRows int
+	// CompactFiles compacts a day of a store once it has this many files.
+	CompactFiles int
+	// MaintainInterval is how often compaction, retention and purging run.
+	MaintainInterval time.Duration
+	// PurgeAfter is how long a deleted store stays in PENDING_DELETION.
+	PurgeAfter time.Duration
+	// Threads and MemoryLimit bound each DuckDB instance.
+	Threads     int
+	MemoryLimit string
+
+	// Query settings: see queries.go.
+	Queries QueryOptions
+
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// DefaultOptions returns the defaults: batches at most a second apart (or
+// of 50,000 events), compaction at 8 files a day, maintenance every 30
+// seconds, 7 days in PENDING_DELETION as at AWS.
+func DefaultOptions() Options {
+	return Options{
+		FlushInterval:    time.Second,
+		FlushRows:        50_000,
+		CompactFiles:     8,
+		MaintainInterval: 30 * time.Second,
+		PurgeAfter:       7 * 24 * time.Hour,
+		Threads:          2,
+		MemoryLimit:      "1GB",
+		Queries:          DefaultQueryOptions(),
+		Now:              time.Now,
+		Logger:           slog.Default(),
+	}
+}
+
+// stateName is the engine's checkpoint file.
+const stateName = "state.json"
+
+type state struct {
+	Version  int    `json:"version"`
+	Position uint64 `json:"position"`
+}
+
+// Engine is the Lake: ingestion, maintenance and queries.
+type Engine struct {
+	dir    string
+	opts   Options
+	log    *slog.Logger
+	writer *duck.DB // writes and compacts files; may touch the whole lake
+
+	mu     sync.Mutex
+	stores map[string]*storeFiles // open stores, by id
+	saved  uint64                 // state.json's position
+
+	q *queries
+}
+
+// Open opens the lake in dir (DATA-DIR/lake), creating it if needed, and
+// checks every store's files against its MANIFEST.
+func Open(ctx context.Context, dir string, opts Options) (*Engine, error) {
+	if opts.Stores == nil {
+		return nil, errors.New("lake: Options.Stores is required")
+	}
+	def := DefaultOptions()
+	if opts.FlushInterval <= 0 {
+		opts.FlushInterval = def.FlushInterval
+	}
+	if opts.FlushRows <= 0 {
+		opts.FlushRows = def.FlushRows
+	}
+	if opts.CompactFiles < 2 {
+		opts.CompactFiles = def.CompactFiles
+	}
+	if opts.MaintainInterval <= 0 {
+		opts.MaintainInterval = def.MaintainInterval
+	}
+	if opts.PurgeAfter <= 0 {
+		opts.PurgeAfter = def.PurgeAfter
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("lake: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("lake: %w", err)
+	}
+	e := &Engine{dir: dir, opts: opts, log: opts.Logger, stores: map[string]*storeFiles{}}
+	b, err := os.ReadFile(filepath.Join(dir, stateName))
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return nil, fmt.Errorf("lake: %w", err)
+	default:
+		var st state
+		if err := json.Unmarshal(b, &st); err != nil || st.Version != 1 {
+			return nil, fmt.Errorf("%w: %s does not parse (%v); restore it from a backup", ErrDamaged, filepath.Join(dir, stateName), err)
+		}
+		e.saved = st.Position
+	}
+	for _, spec := range opts.Stores.DataStores() {
+		if _, err := e.open(spec); err != nil {
+			return nil, err
+		}
+	}
+	e.writer, err = duck.Open(ctx, duck.Options{AllowedDirs: []string{dir}, Threads: opts.Threads, MemoryLimit: opts.MemoryLimit})
+	if err != nil {
+		return nil, err
+	}
+	if e.q, err = newQueries(e); err != nil {
+		e.writer.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+// Close closes the engine's DuckDB instances. Run must have returned.
+func (e *Engine) Close() error {
+	return errors.Join(e.q.close(), e.writer.Close())
+}
+
+// Checkpoint is the log position the engine follows from: every event up
+// to it is in every store that ingests it.
+func (e *Engine) Checkpoint() uint64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.saved
+}
+
+// Init records head as the checkpoint of an engine that has never run, so
+// it does not replay the log from its start.
+func (e *Engine) Init(head uint64) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, err := os.Stat(filepath.Join(e.dir, stateName)); err == nil {
+		return nil
+	}
+	return e.saveStateLocked(head)
+}
+
+// HasState reports whether the engine has a checkpoint on disk.
+func (e *Engine) HasState() bool {
+	_, err := os.Stat(filepath.Join(e.dir, stateName))
+	return err == nil
+}
+
+func (e *Engine) saveStateLocked(pos uint64) error {
+	b, _ := json.Marshal(state{Version: 1, Position: pos})
+	if err := fileutil.WriteFileAtomic(filepath.Join(e.dir, stateName), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("lake: save state: %w", err)
+	}
+	e.saved = pos
+	return nil
+}
+
+// storeDir is a store's directory.
+func (e *Engine) storeDir(account, id string) string {
+	return filepath.Join(e.dir, account, id)
+}
+
+// open returns the store's files, opening them on first use.
+func (e *Engine) open(spec StoreSpec) (*storeFiles, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if s := e.stores[spec.ID]; s != nil {
+		return s, nil
+	}
+	s, err := openStoreFiles(e.storeDir(spec.Account, spec.ID), filepath.Join(e.dir, "quarantine"), spec.ID, spec.Account, e.log)
+	if err != nil {
+		return nil, err
+	}
+	e.stores[spec.ID] = s
+	return s, nil
+}
+
+// admits reports whether the store ingests the event at seq.
+func (c *compiled) admits(seq uint64, ev *event.Event) bool {
+	sp := &c.spec
+	if sp.Deleted || ev.Account != sp.Account {
+		return false
+	}
+	if !sp.MultiRegion && ev.Region != sp.HomeRegion {
+		return false
+	}
+	in := false
+	for _, r := range sp.Ingest {
+		if seq >= r.From && (r.To == 0 || seq <= r.To) {
+			in = true
+			break
+		}
+	}
+	return in && c.match.MatchEvent(ev)
+}
+
+// compiled is a store's spec with its compiled selectors.
+type compiled struct {
+	spec  StoreSpec
+	match *selector.Matcher
+}
+
+func compile(spec StoreSpec) *compiled {
+	set := selector.Default()
+	if len(spec.Selectors) > 0 {
+		set = selector.Advanced(spec.Selectors)
+	}
+	return &compiled{spec: spec, match: selector.Compile(set)}
+}

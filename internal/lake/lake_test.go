@@ -1,0 +1,358 @@
+package lake_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	_ "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/lake"
+	"github.com/opentrail/opentrail/internal/store"
+)
+
+const (
+	acct   = "123456789012"
+	other  = "210987654321"
+	region = "us-east-1"
+)
+
+var base = time.Date(2026, 11, 1, 23, 59, 0, 0, time.UTC)
+
+func mkEvent(t testing.TB, i int, account string) event.Event {
+	t.Helper()
+	m := map[string]any{
+		"eventVersion": "1.11",
+		"userIdentity": map[string]any{"type": "IAMUser", "userName": fmt.Sprintf("user%d", i%3),
+			"accountId": account, "arn": fmt.Sprintf("arn:aws:iam::%s:user/u%d", account, i%3)},
+		"eventTime":          event.FormatTime(base.Add(time.Duration(i) * time.Second)),
+		"eventSource":        "ec2.amazonaws.com",
+		"eventName":          fmt.Sprintf("Op%d", i%5),
+		"awsRegion":          region,
+		"eventID":            fmt.Sprintf("%s-%06d", account, i),
+		"readOnly":           i%2 == 0,
+		"eventType":          "AwsApiCall",
+		"managementEvent":    true,
+		"recipientAccountId": account,
+		"eventCategory":      "Management",
+		"requestParameters":  map[string]any{"bucketName": fmt.Sprintf("b%d", i%7), "n": i, "nested": map[string]any{"x": 1}},
+	}
+	b, _ := json.Marshal(m)
+	ev, err := event.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+// fakeStores is a catalogue of stores.
+type fakeStores struct {
+	mu     sync.Mutex
+	specs  []lake.StoreSpec
+	purged []string
+}
+
+func (f *fakeStores) DataStores() []lake.StoreSpec {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]lake.StoreSpec(nil), f.specs...)
+}
+
+func (f *fakeStores) Purge(id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, s := range f.specs {
+		if s.ID == id {
+			f.specs = append(f.specs[:i], f.specs[i+1:]...)
+			f.purged = append(f.purged, id)
+			return nil
+		}
+	}
+	return fmt.Errorf("no store %s", id)
+}
+
+// testTranslate is a stand-in for package dialect in these tests: it
+// resolves the word after FROM and passes the rest through.
+func testTranslate(_ context.Context, _ lake.Parser, stmt string, resolve func(string) (string, error)) (lake.Translation, error) {
+	words := strings.Fields(stmt)
+	for i := 0; i+1 < len(words); i++ {
+		if strings.EqualFold(words[i], "FROM") {
+			name, err := resolve(words[i+1])
+			if err != nil {
+				return lake.Translation{}, err
+			}
+			words[i+1] = name
+		}
+	}
+	return lake.Translation{SQL: strings.Join(words, " ")}, nil
+}
+
+// rig is an event log with the lake following it.
+type rig struct {
+	mu     sync.Mutex
+	now    time.Time
+	t      *testing.T
+	dir    string
+	log    *store.Store
+	stores *fakeStores
+	eng    *lake.Engine
+	stop   func()
+}
+
+func newRig(t *testing.T, dir string, stores *fakeStores) *rig {
+	t.Helper()
+	so := store.DefaultOptions()
+	so.Followers = []string{"lake"}
+	log, err := store.Open(dir+"/wal", so)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &rig{t: t, dir: dir, log: log, stores: stores}
+	r.start()
+	t.Cleanup(func() {
+		r.stop()
+		log.Close()
+	})
+	return r
+}
+
+func (r *rig) start() {
+	t := r.t
+	o := lake.DefaultOptions()
+	o.Stores = r.stores
+	o.FlushInterval = 50 * time.Millisecond
+	o.MaintainInterval = time.Hour
+	o.Queries.Translate = testTranslate
+	o.Now = func() time.Time {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.now.IsZero() {
+			return time.Now()
+		}
+		return r.now
+	}
+	eng, err := lake.Open(t.Context(), r.dir+"/lake", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Init(r.log.Head()); err != nil {
+		t.Fatal(err)
+	}
+	f, err := r.log.Follow("lake", eng.Checkpoint(), store.FollowOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(ctx, f) }()
+	r.eng = eng
+	var once sync.Once
+	r.stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("lake run: %v", err)
+			}
+			f.Close()
+			eng.Close()
+		})
+	}
+}
+
+func (r *rig) setNow(t time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.now = t
+}
+
+func (r *rig) restart() {
+	r.stop()
+	r.start()
+}
+
+func (r *rig) append(evs ...event.Event) {
+	r.t.Helper()
+	if _, err := r.log.Append(context.Background(), evs, store.AppendOptions{}); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// query runs a statement to its end and returns its rows.
+func (r *rig) query(account, stmt string) (lake.QueryInfo, [][]*string) {
+	r.t.Helper()
+	id, err := r.eng.StartQuery(context.Background(), account, region, stmt, lake.StartOptions{})
+	if err != nil {
+		r.t.Fatalf("%s: %v", stmt, err)
+	}
+	if err := r.eng.WaitQuery(r.t.Context(), account, id); err != nil {
+		r.t.Fatal(err)
+	}
+	info, rows, err := r.eng.QueryResults(account, id, 0, 1<<30)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if info.Status != lake.StatusFinished {
+		r.t.Fatalf("%s: %s %s", stmt, info.Status, info.ErrorMessage)
+	}
+	return info, rows
+}
+
+// count waits until the store holds want rows (ingestion is asynchronous)
+// and fails if it ever holds more.
+func (r *rig) count(id string, want int) {
+	r.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, rows := r.query(acct, "SELECT count(*), count(DISTINCT eventid) FROM "+id)
+		n, d := *rows[0][0], *rows[0][1]
+		if n != d {
+			r.t.Fatalf("store %s holds %s events but %s distinct ids: an event landed twice", id, n, d)
+		}
+		if n == fmt.Sprint(want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("store %s holds %s events, want %d", id, n, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func spec(id string, from uint64) lake.StoreSpec {
+	return lake.StoreSpec{ID: id, Account: acct, HomeRegion: region, Ingest: []lake.Range{{From: from}}, Generation: 1}
+}
+
+func TestIngestExactlyOnceAcrossRestarts(t *testing.T) {
+	stores := &fakeStores{}
+	r := newRig(t, t.TempDir(), stores)
+	// Events before the store exists are not in it.
+	r.append(mkEvent(t, 0, acct))
+	stores.mu.Lock()
+	stores.specs = append(stores.specs, spec("0b3f0000-0000-4000-8000-000000000001", r.log.Head()+1))
+	stores.mu.Unlock()
+	const id = "0b3f0000-0000-4000-8000-000000000001"
+	n := 0
+	for i := 1; i <= 300; i++ {
+		r.append(mkEvent(t, i, acct), mkEvent(t, i, other)) // the other account's never land
+		n++
+		if i%100 == 0 {
+			r.restart()
+		}
+	}
+	r.count(id, n)
+	// Values come through typed: maps, structs, timestamps.
+	_, rows := r.query(acct, "SELECT eventid, eventtime, requestparameters['bucketName'], requestparameters['nested'], useridentity.arn FROM "+id+" ORDER BY eventtime LIMIT 1")
+	got := []string{*rows[0][0], *rows[0][1], *rows[0][2], *rows[0][3], *rows[0][4]}
+	want := []string{acct + "-000001", "2026-11-01 23:59:01.000", "b1", `{"x":1}`, "arn:aws:iam::" + acct + ":user/u1"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("first row %q, want %q", got, want)
+	}
+	// The other account cannot name the store.
+	if _, err := r.eng.StartQuery(context.Background(), other, region, "SELECT count(*) FROM "+id, lake.StartOptions{}); err == nil {
+		t.Fatal("another account queried the store")
+	}
+}
+
+func TestCompactionRetentionAndPurge(t *testing.T) {
+	stores := &fakeStores{}
+	const id = "0b3f0000-0000-4000-8000-000000000002"
+	stores.specs = []lake.StoreSpec{spec(id, 1)}
+	dir := t.TempDir()
+	r := newRig(t, dir, stores)
+	// Many small batches: restarts flush each.
+	for i := 1; i <= 20; i++ {
+		r.append(mkEvent(t, i*10, acct), mkEvent(t, i*10+1, acct))
+		r.restart()
+	}
+	r.count(id, 40)
+	if err := r.eng.Maintain(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	// The second day had 15 batches: one compacted file now. The first
+	// had 5, fewer than CompactFiles (8): left as they are.
+	files := lakeFiles(t, dir, id)
+	if len(files) != 6 || !strings.Contains(files[5], "day=2026-11-02/c-") {
+		t.Fatalf("after compaction the store has files %v, want 5 batches of 2026-11-01 and one compacted file of 2026-11-02", files)
+	}
+	r.count(id, 40)
+	// The files are plain Parquet: DuckDB without OpenTrail reads the same rows.
+	if n := plainCount(t, dir, id); n != 40 {
+		t.Fatalf("plain DuckDB reads %d rows, want 40", n)
+	}
+	// A restart finds only listed files.
+	r.restart()
+	r.count(id, 40)
+
+	// Retention drops whole days: the first day's events are all older
+	// than 1 day before 2026-11-03.
+	stores.mu.Lock()
+	stores.specs[0].Retention = 24 * time.Hour
+	stores.specs[0].Generation++
+	stores.mu.Unlock()
+	r.setNow(time.Date(2026, 11, 3, 0, 0, 30, 0, time.UTC))
+	if err := r.eng.Maintain(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	_, rows := r.query(acct, "SELECT count(*) FROM "+id+" WHERE eventtime < '2026-11-02'")
+	if *rows[0][0] != "0" {
+		t.Fatalf("%s events of the expired day remain", *rows[0][0])
+	}
+	_, rows = r.query(acct, "SELECT count(*) FROM "+id)
+	if *rows[0][0] == "0" {
+		t.Fatal("retention removed the day still inside it")
+	}
+
+	// A deleted store cannot be queried, and is purged after its 7 days.
+	stores.mu.Lock()
+	stores.specs[0].Deleted, stores.specs[0].DeletedAt = true, time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC)
+	stores.specs[0].Generation++
+	stores.mu.Unlock()
+	if _, err := r.eng.StartQuery(context.Background(), acct, region, "SELECT count(*) FROM "+id, lake.StartOptions{}); !errors.Is(err, lake.ErrStoreInactive) {
+		t.Fatalf("query of a deleted store: %v, want ErrStoreInactive", err)
+	}
+	r.setNow(time.Date(2026, 11, 10, 0, 0, 1, 0, time.UTC))
+	if err := r.eng.Maintain(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if len(stores.purged) != 1 {
+		t.Fatalf("purged %v", stores.purged)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "lake", acct, id)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the purged store's directory remains: %v", err)
+	}
+}
+
+// lakeFiles lists a store's Parquet files.
+func lakeFiles(t *testing.T, dir, id string) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "lake", acct, id, "day=*", "*.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// plainCount counts a store's rows with DuckDB alone.
+func plainCount(t *testing.T, dir, id string) int {
+	t.Helper()
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	q := fmt.Sprintf("SELECT count(*) FROM read_parquet('%s')", filepath.Join(dir, "lake", acct, id, "*", "*.parquet"))
+	if err := db.QueryRow(q).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

@@ -1,0 +1,170 @@
+package lake
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+)
+
+// maintainLoop runs maintenance every MaintainInterval until ctx ends.
+func (e *Engine) maintainLoop(ctx context.Context) {
+	t := time.NewTicker(e.opts.MaintainInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := e.Maintain(ctx); err != nil {
+				e.log.Error("lake: maintenance failed; retrying later", "err", err)
+			}
+		}
+	}
+}
+
+// Maintain runs one round of maintenance: it purges stores whose
+// PENDING_DELETION period is over, drops files past each store's
+// retention, and compacts days with many files.
+func (e *Engine) Maintain(ctx context.Context) error {
+	now := e.opts.Now()
+	var errs []error
+	for _, spec := range e.opts.Stores.DataStores() {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if spec.Deleted {
+			if now.Sub(spec.DeletedAt) >= e.opts.PurgeAfter {
+				if err := e.purge(spec); err != nil {
+					errs = append(errs, err)
+				}
+			}
+			continue
+		}
+		s, err := e.open(spec)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := e.expire(s, spec, now); err != nil {
+			errs = append(errs, err)
+		}
+		if err := e.compact(ctx, s); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w (and %d more)", errs[0], len(errs)-1)
+	}
+	return nil
+}
+
+// expire unlists the files whose newest event is older than the store's
+// retention period: whole days, as they are partitioned.
+func (e *Engine) expire(s *storeFiles, spec StoreSpec, now time.Time) error {
+	if spec.Retention <= 0 {
+		return nil
+	}
+	cut := now.Add(-spec.Retention)
+	var gone []string
+	var rows int64
+	for _, f := range s.files() {
+		if f.MaxTime.Before(cut) {
+			gone = append(gone, f.Name)
+			rows += f.Rows
+		}
+	}
+	if len(gone) == 0 {
+		return nil
+	}
+	if err := s.commit(nil, gone, 0); err != nil {
+		return err
+	}
+	e.log.Info("lake: retention removed old events", "store", spec.ID, "files", len(gone), "events", rows, "before", cut)
+	return nil
+}
+
+// compactMaxRows: files this large are left alone by compaction, which
+// bounds how often an event is rewritten on a busy day.
+const compactMaxRows = 2_000_000
+
+// compact merges the small files of each day that has at least
+// CompactFiles of them into one file sorted by eventtime.
+func (e *Engine) compact(ctx context.Context, s *storeFiles) error {
+	byDay := map[string][]File{}
+	for _, f := range s.files() {
+		if f.Rows < compactMaxRows {
+			byDay[f.Day] = append(byDay[f.Day], f)
+		}
+	}
+	days := make([]string, 0, len(byDay))
+	for d := range byDay {
+		days = append(days, d)
+	}
+	slices.Sort(days)
+	for _, d := range days {
+		in := byDay[d]
+		if len(in) < e.opts.CompactFiles {
+			continue
+		}
+		if err := e.compactDay(ctx, s, d, in); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// compactDay replaces the files in by one.
+func (e *Engine) compactDay(ctx context.Context, s *storeFiles, day string, in []File) error {
+	out := File{Day: day, MinSeq: in[0].MinSeq, MaxSeq: in[0].MaxSeq, MinTime: in[0].MinTime, MaxTime: in[0].MaxTime}
+	paths := make([]string, len(in))
+	names := make([]string, len(in))
+	for i, f := range in {
+		paths[i] = filepath.Join(s.dir, f.Name)
+		names[i] = f.Name
+		out.Rows += f.Rows
+		out.MinSeq, out.MaxSeq = min(out.MinSeq, f.MinSeq), max(out.MaxSeq, f.MaxSeq)
+		if f.MinTime.Before(out.MinTime) {
+			out.MinTime = f.MinTime
+		}
+		if f.MaxTime.After(out.MaxTime) {
+			out.MaxTime = f.MaxTime
+		}
+	}
+	s.mu.RLock()
+	gen := s.man.Generation + 1
+	s.mu.RUnlock()
+	out.Name = fileName('c', day, out.MinSeq, out.MaxSeq, gen)
+	err := e.durable(s, out.Name, func(tmp string) error { return e.writer.Compact(ctx, tmp, paths) })
+	if err != nil {
+		return err
+	}
+	st, err := os.Stat(filepath.Join(s.dir, out.Name))
+	if err != nil {
+		return fmt.Errorf("lake: %w", err)
+	}
+	out.Bytes = st.Size()
+	if err := s.commit([]File{out}, names, 0); err != nil {
+		os.Remove(filepath.Join(s.dir, out.Name))
+		return err
+	}
+	e.log.Debug("lake: compacted a day", "store", s.man.Store, "day", day, "files", len(in), "events", out.Rows, "bytes", out.Bytes)
+	return nil
+}
+
+// purge deletes a store's files and removes it from the catalogue.
+func (e *Engine) purge(spec StoreSpec) error {
+	e.mu.Lock()
+	delete(e.stores, spec.ID)
+	e.mu.Unlock()
+	if err := os.RemoveAll(e.storeDir(spec.Account, spec.ID)); err != nil {
+		return fmt.Errorf("lake: purge store %s: %w", spec.ID, err)
+	}
+	if err := e.opts.Stores.Purge(spec.ID); err != nil {
+		return fmt.Errorf("lake: purge store %s: %w", spec.ID, err)
+	}
+	e.log.Info("lake: a deleted event data store's 7 days are over; its events are gone", "store", spec.ID)
+	return nil
+}

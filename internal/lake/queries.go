@@ -1,0 +1,703 @@
+package lake
+
+import (
+	"bufio"
+	"compress/gzip"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/opentrail/opentrail/internal/lake/duck"
+	"github.com/opentrail/opentrail/internal/store/fileutil"
+)
+
+// Query statuses (the model's QueryStatus).
+const (
+	StatusQueued    = "QUEUED"
+	StatusRunning   = "RUNNING"
+	StatusFinished  = "FINISHED"
+	StatusFailed    = "FAILED"
+	StatusCancelled = "CANCELLED"
+	StatusTimedOut  = "TIMED_OUT"
+)
+
+// Errors of the query operations; the API maps each to its exception.
+var (
+	// ErrInvalidQuery: the statement is not a valid Lake SELECT
+	// (InvalidQueryStatementException); the error's text says why.
+	ErrInvalidQuery = errors.New("lake: invalid query statement")
+	// ErrStoreNotFound: no event data store of the caller's account has
+	// this id (EventDataStoreNotFoundException).
+	ErrStoreNotFound = errors.New("lake: event data store not found")
+	// ErrStoreInactive: the store is PENDING_DELETION
+	// (InactiveEventDataStoreException).
+	ErrStoreInactive = errors.New("lake: event data store is not active")
+	// ErrTooManyQueries: the account has QueryOptions.MaxConcurrent
+	// queries queued or running (MaxConcurrentQueriesException).
+	ErrTooManyQueries = errors.New("lake: too many concurrent queries")
+	// ErrQueryNotFound: no query of the caller's account has this id in
+	// the last 7 days (QueryIdNotFoundException).
+	ErrQueryNotFound = errors.New("lake: query not found")
+	// ErrQueryInactive: the query is no longer queued or running
+	// (InactiveQueryException).
+	ErrQueryInactive = errors.New("lake: query is not running")
+)
+
+// Translation is a Lake statement translated for DuckDB (package
+// dialect's Translation, as the engine uses it).
+type Translation struct {
+	SQL     string
+	Columns []string // the Lake names of the result columns; nil: DuckDB's
+	Tables  []string // the identifiers Resolve returned, each once
+}
+
+// Parser is DuckDB's SQL parser (a *duck.DB), which the translator uses.
+type Parser interface {
+	Serialize(ctx context.Context, sql string) ([]byte, error)
+	Deserialize(ctx context.Context, tree []byte) (string, error)
+}
+
+// Translator translates a Lake statement; resolve maps each table name as
+// written to the identifier the translated SQL must use, or fails. Errors
+// other than resolve's are invalid statements.
+type Translator func(ctx context.Context, p Parser, statement string, resolve func(name string) (string, error)) (Translation, error)
+
+// QueryOptions configure queries.
+type QueryOptions struct {
+	Translate Translator // required to run queries
+	Macros    []string   // CREATE MACRO statements every query instance defines
+	// MaxConcurrent is the most queries an account may have queued or
+	// running (AWS: 10).
+	MaxConcurrent int
+	// Workers is how many queries run at once on the whole server.
+	Workers int
+	// Timeout ends a query that runs longer (TIMED_OUT).
+	Timeout time.Duration
+	// Keep is how long a query and its results are kept (AWS: 7 days).
+	Keep time.Duration
+}
+
+// DefaultQueryOptions returns AWS's limits: 10 concurrent queries per
+// account, a 60-minute timeout, results kept 7 days; 2 queries run at once.
+func DefaultQueryOptions() QueryOptions {
+	return QueryOptions{MaxConcurrent: 10, Workers: 2, Timeout: time.Hour, Keep: 7 * 24 * time.Hour}
+}
+
+// QueryInfo is a query's state: what DescribeQuery reports.
+type QueryInfo struct {
+	ID             string    `json:"id"`
+	Account        string    `json:"account"`
+	Region         string    `json:"region"`
+	Statement      string    `json:"statement"`
+	Stores         []string  `json:"stores"`
+	Status         string    `json:"status"`
+	ErrorMessage   string    `json:"errorMessage,omitempty"`
+	Created        time.Time `json:"created"`
+	Ended          time.Time `json:"ended,omitzero"`
+	EventsMatched  int64     `json:"eventsMatched"`
+	EventsScanned  int64     `json:"eventsScanned"`
+	BytesScanned   int64     `json:"bytesScanned"`
+	ExecutionMilli int64     `json:"executionTimeInMillis"`
+	Columns        []string  `json:"columns,omitempty"`
+	Results        int64     `json:"results"`
+	DeliveryS3URI  string    `json:"deliveryS3Uri,omitempty"`
+	DeliveryStatus string    `json:"deliveryStatus,omitempty"`
+}
+
+// Active reports whether the query is queued or running.
+func (q *QueryInfo) Active() bool { return q.Status == StatusQueued || q.Status == StatusRunning }
+
+// query is one query's live state.
+type query struct {
+	info   QueryInfo
+	rows   [][]*string // results, once ended; loaded lazily after a restart
+	loaded bool
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// queries runs and keeps queries.
+type queries struct {
+	e    *Engine
+	dir  string
+	opts QueryOptions
+	sem  chan struct{}
+
+	mu  sync.Mutex
+	all map[string]*query // by id
+	dbs map[string]*duck.DB
+	wg  sync.WaitGroup
+}
+
+func newQueries(e *Engine) (*queries, error) {
+	o := e.opts.Queries
+	def := DefaultQueryOptions()
+	if o.MaxConcurrent <= 0 {
+		o.MaxConcurrent = def.MaxConcurrent
+	}
+	if o.Workers <= 0 {
+		o.Workers = def.Workers
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = def.Timeout
+	}
+	if o.Keep <= 0 {
+		o.Keep = def.Keep
+	}
+	q := &queries{e: e, dir: filepath.Join(e.dir, "queries"), opts: o, sem: make(chan struct{}, o.Workers),
+		all: map[string]*query{}, dbs: map[string]*duck.DB{}}
+	if err := q.load(); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+// load reads the kept queries; those that were running when the server
+// stopped are failed.
+func (qs *queries) load() error {
+	accts, err := os.ReadDir(qs.dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("lake: %w", err)
+	}
+	for _, a := range accts {
+		if !a.IsDir() {
+			continue
+		}
+		dir := filepath.Join(qs.dir, a.Name())
+		if _, err := fileutil.RemoveTemps(dir); err != nil {
+			return err
+		}
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			return fmt.Errorf("lake: %w", err)
+		}
+		for _, ent := range ents {
+			if !strings.HasSuffix(ent.Name(), ".json") {
+				continue
+			}
+			b, err := os.ReadFile(filepath.Join(dir, ent.Name()))
+			if err != nil {
+				return fmt.Errorf("lake: %w", err)
+			}
+			var info QueryInfo
+			if err := json.Unmarshal(b, &info); err != nil {
+				qs.e.log.Error("lake: a query's file is damaged; the query is forgotten", "file", filepath.Join(dir, ent.Name()), "err", err)
+				continue
+			}
+			q := &query{info: info, done: make(chan struct{})}
+			close(q.done)
+			if info.Active() {
+				q.info.Status, q.info.ErrorMessage, q.info.Ended = StatusFailed, "The query was running when OpenTrail stopped; run it again.", qs.e.opts.Now()
+				q.loaded = true
+				if err := qs.save(q); err != nil {
+					return err
+				}
+			}
+			qs.all[info.ID] = q
+		}
+	}
+	return nil
+}
+
+// close cancels running queries, waits for them and closes the instances.
+func (qs *queries) close() error {
+	qs.mu.Lock()
+	for _, q := range qs.all {
+		if q.cancel != nil {
+			q.cancel()
+		}
+	}
+	qs.mu.Unlock()
+	qs.wg.Wait()
+	qs.mu.Lock()
+	defer qs.mu.Unlock()
+	var errs []error
+	for _, db := range qs.dbs {
+		errs = append(errs, db.Close())
+	}
+	qs.dbs = map[string]*duck.DB{}
+	return errors.Join(errs...)
+}
+
+// instance returns the account's DuckDB instance, which may read only the
+// account's directory.
+func (qs *queries) instance(ctx context.Context, account string) (*duck.DB, error) {
+	qs.mu.Lock()
+	defer qs.mu.Unlock()
+	if db := qs.dbs[account]; db != nil {
+		return db, nil
+	}
+	dir := filepath.Join(qs.e.dir, account)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("lake: %w", err)
+	}
+	db, err := duck.Open(ctx, duck.Options{AllowedDirs: []string{dir}, Threads: qs.e.opts.Threads,
+		MemoryLimit: qs.e.opts.MemoryLimit, Init: qs.opts.Macros})
+	if err != nil {
+		return nil, err
+	}
+	qs.dbs[account] = db
+	return db, nil
+}
+
+// StartOptions are StartQuery's optional members.
+type StartOptions struct {
+	DeliveryS3URI string
+}
+
+// StartQuery validates statement for the caller's account and queues it.
+func (e *Engine) StartQuery(ctx context.Context, account, region, statement string, opt StartOptions) (string, error) {
+	qs := e.q
+	if qs.opts.Translate == nil {
+		return "", fmt.Errorf("%w: this server was built without the Lake SQL translator", ErrInvalidQuery)
+	}
+	db, err := qs.instance(ctx, account)
+	if err != nil {
+		return "", err
+	}
+	specs := map[string]StoreSpec{}
+	for _, s := range e.opts.Stores.DataStores() {
+		if s.Account == account {
+			specs[s.ID] = s
+		}
+	}
+	var stores []string
+	resolve := func(name string) (string, error) {
+		id := strings.ToLower(name)
+		if i := strings.LastIndex(id, ":eventdatastore/"); i >= 0 && strings.HasPrefix(id, "arn:") {
+			id = id[i+len(":eventdatastore/"):]
+		}
+		s, ok := specs[id]
+		switch {
+		case !ok:
+			return "", fmt.Errorf("%w: %s", ErrStoreNotFound, name)
+		case s.Deleted:
+			return "", fmt.Errorf("%w: event data store %s is pending deletion", ErrStoreInactive, name)
+		}
+		if !slices.Contains(stores, id) {
+			stores = append(stores, id)
+		}
+		return viewName(id), nil
+	}
+	tr, err := qs.opts.Translate(ctx, db, statement, resolve)
+	if err != nil {
+		if errors.Is(err, ErrStoreNotFound) || errors.Is(err, ErrStoreInactive) {
+			return "", err
+		}
+		return "", fmt.Errorf("%w: %w", ErrInvalidQuery, err)
+	}
+	if len(stores) == 0 {
+		return "", fmt.Errorf("%w: the query reads no event data store; name one in FROM", ErrInvalidQuery)
+	}
+	qs.mu.Lock()
+	active := 0
+	for _, q := range qs.all {
+		if q.info.Account == account && q.info.Active() {
+			active++
+		}
+	}
+	if active >= qs.opts.MaxConcurrent {
+		qs.mu.Unlock()
+		return "", fmt.Errorf("%w: the account has %d queries queued or running, the most allowed; wait for one to finish or cancel one", ErrTooManyQueries, active)
+	}
+	q := &query{info: QueryInfo{ID: newUUID(), Account: account, Region: region, Statement: statement, Stores: stores,
+		Status: StatusQueued, Created: e.opts.Now().UTC(), Columns: tr.Columns, DeliveryS3URI: opt.DeliveryS3URI},
+		done: make(chan struct{})}
+	if opt.DeliveryS3URI != "" {
+		q.info.DeliveryStatus = "PENDING"
+	}
+	qctx, cancel := context.WithTimeout(context.Background(), qs.opts.Timeout)
+	q.cancel = cancel
+	qs.all[q.info.ID] = q
+	qs.wg.Add(1)
+	qs.mu.Unlock()
+	if err := qs.save(q); err != nil {
+		cancel()
+		qs.mu.Lock()
+		delete(qs.all, q.info.ID)
+		qs.mu.Unlock()
+		qs.wg.Done()
+		return "", err
+	}
+	go func() {
+		defer qs.wg.Done()
+		defer cancel()
+		qs.run(qctx, db, q, tr)
+	}()
+	return q.info.ID, nil
+}
+
+// viewName is the identifier a store has in translated SQL: a temporary
+// view over the files of the query's snapshot.
+func viewName(id string) string { return "eds_" + strings.ReplaceAll(id, "-", "_") }
+
+// run runs one query to its end.
+func (qs *queries) run(ctx context.Context, db *duck.DB, q *query, tr Translation) {
+	defer close(q.done)
+	select {
+	case qs.sem <- struct{}{}:
+		defer func() { <-qs.sem }()
+	case <-ctx.Done():
+		qs.finish(q, ctx.Err(), nil, nil, time.Time{})
+		return
+	}
+	qs.mu.Lock()
+	if q.info.Status != StatusQueued {
+		qs.mu.Unlock()
+		return
+	}
+	q.info.Status = StatusRunning
+	qs.mu.Unlock()
+	_ = qs.save(q)
+	start := time.Now()
+	views, scanned, bytes, release, err := qs.e.snapshot(q.info.Account, q.info.Stores)
+	if err != nil {
+		qs.finish(q, err, nil, nil, start)
+		return
+	}
+	defer release()
+	qs.mu.Lock()
+	q.info.EventsScanned, q.info.BytesScanned = scanned, bytes
+	qs.mu.Unlock()
+	var rows [][]*string
+	cols, matched, err := db.QueryWith(ctx, views, tr.SQL, func(cells []*string) error {
+		row := make([]*string, len(cells))
+		copy(row, cells)
+		rows = append(rows, row)
+		return nil
+	})
+	if tr.Columns != nil && len(tr.Columns) == len(cols) {
+		cols = tr.Columns
+	}
+	qs.mu.Lock()
+	q.info.EventsMatched = max(matched, 0)
+	qs.mu.Unlock()
+	qs.finish(q, err, cols, rows, start)
+}
+
+// finish records a query's end.
+func (qs *queries) finish(q *query, err error, cols []string, rows [][]*string, start time.Time) {
+	qs.mu.Lock()
+	if q.info.Status == StatusCancelled {
+		// CancelQuery already reported it; keep what was produced.
+	} else {
+		switch {
+		case err == nil:
+			q.info.Status = StatusFinished
+		case errors.Is(err, context.DeadlineExceeded):
+			q.info.Status, q.info.ErrorMessage = StatusTimedOut, fmt.Sprintf("The query ran longer than %v.", qs.opts.Timeout)
+		case errors.Is(err, context.Canceled):
+			q.info.Status = StatusCancelled
+		default:
+			q.info.Status, q.info.ErrorMessage = StatusFailed, queryError(err)
+		}
+	}
+	if q.info.DeliveryStatus == "PENDING" && q.info.Status != StatusFinished {
+		q.info.DeliveryStatus = "CANCELLED"
+	}
+	q.info.Ended = qs.e.opts.Now().UTC()
+	if !start.IsZero() {
+		q.info.ExecutionMilli = time.Since(start).Milliseconds()
+	}
+	q.info.Columns = cols
+	q.info.Results = int64(len(rows))
+	q.rows, q.loaded = rows, true
+	qs.mu.Unlock()
+	if err := qs.saveRows(q); err != nil {
+		qs.e.log.Error("lake: could not keep a query's results on disk; they are lost at the next restart", "query", q.info.ID, "err", err)
+	}
+	if err := qs.save(q); err != nil {
+		qs.e.log.Error("lake: could not save a query's state", "query", q.info.ID, "err", err)
+	}
+}
+
+// queryError is the ErrorMessage of a query DuckDB failed.
+func queryError(err error) string {
+	msg := err.Error()
+	msg = strings.ReplaceAll(msg, "eds_", "")
+	return msg
+}
+
+func (qs *queries) path(q *query, ext string) string {
+	return filepath.Join(qs.dir, q.info.Account, q.info.ID+ext)
+}
+
+// save writes the query's state file.
+func (qs *queries) save(q *query) error {
+	qs.mu.Lock()
+	b, err := json.Marshal(q.info)
+	qs.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("lake: %w", err)
+	}
+	path := qs.path(q, ".json")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("lake: %w", err)
+	}
+	return fileutil.WriteFileAtomic(path, b, 0o644)
+}
+
+// saveRows writes the results file.
+func (qs *queries) saveRows(q *query) error {
+	path := qs.path(q, ".rows.gz")
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	zw := gzip.NewWriter(f)
+	bw := bufio.NewWriter(zw)
+	enc := json.NewEncoder(bw)
+	for _, r := range q.rows {
+		if err := enc.Encode(r); err != nil {
+			f.Close()
+			os.Remove(tmp)
+			return err
+		}
+	}
+	err = errors.Join(bw.Flush(), zw.Close(), f.Sync(), f.Close())
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
+
+// loadRows reads a kept query's results.
+func (qs *queries) loadRows(q *query) error {
+	f, err := os.Open(qs.path(q, ".rows.gz"))
+	if errors.Is(err, os.ErrNotExist) {
+		q.loaded = true
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(zr)
+	var rows [][]*string
+	for dec.More() {
+		var r []*string
+		if err := dec.Decode(&r); err != nil {
+			return err
+		}
+		rows = append(rows, r)
+	}
+	q.rows, q.loaded = rows, true
+	return nil
+}
+
+// lookup returns the account's query, forgetting expired ones.
+func (qs *queries) lookup(account, id string) (*query, error) {
+	qs.mu.Lock()
+	defer qs.mu.Unlock()
+	qs.expireLocked()
+	q := qs.all[id]
+	if q == nil || q.info.Account != account {
+		return nil, fmt.Errorf("%w: %s", ErrQueryNotFound, id)
+	}
+	return q, nil
+}
+
+// expireLocked forgets queries older than Keep.
+func (qs *queries) expireLocked() {
+	cut := qs.e.opts.Now().Add(-qs.opts.Keep)
+	for id, q := range qs.all {
+		if q.info.Created.Before(cut) && !q.info.Active() {
+			delete(qs.all, id)
+			os.Remove(qs.path(q, ".json"))
+			os.Remove(qs.path(q, ".rows.gz"))
+		}
+	}
+}
+
+// checkStores fails when one of the query's stores is gone or pending
+// deletion.
+func (e *Engine) checkStores(q *QueryInfo) error {
+	specs := map[string]StoreSpec{}
+	for _, s := range e.opts.Stores.DataStores() {
+		specs[s.ID] = s
+	}
+	for _, id := range q.Stores {
+		s, ok := specs[id]
+		if !ok || s.Deleted {
+			return fmt.Errorf("%w: event data store %s of query %s is deleted or pending deletion", ErrStoreInactive, id, q.ID)
+		}
+	}
+	return nil
+}
+
+// DescribeQuery returns the query's state.
+func (e *Engine) DescribeQuery(account, id string) (QueryInfo, error) {
+	q, err := e.q.lookup(account, id)
+	if err != nil {
+		return QueryInfo{}, err
+	}
+	e.q.mu.Lock()
+	info := q.info
+	e.q.mu.Unlock()
+	if err := e.checkStores(&info); err != nil {
+		return QueryInfo{}, err
+	}
+	return info, nil
+}
+
+// QueryResults returns the query's state and up to limit result rows from
+// offset. Rows are empty while the query is queued or running.
+func (e *Engine) QueryResults(account, id string, offset, limit int) (QueryInfo, [][]*string, error) {
+	qs := e.q
+	q, err := qs.lookup(account, id)
+	if err != nil {
+		return QueryInfo{}, nil, err
+	}
+	qs.mu.Lock()
+	defer qs.mu.Unlock()
+	info := q.info
+	if err := e.checkStores(&info); err != nil {
+		return QueryInfo{}, nil, err
+	}
+	if info.Active() {
+		return info, nil, nil
+	}
+	if !q.loaded {
+		if err := qs.loadRows(q); err != nil {
+			return QueryInfo{}, nil, fmt.Errorf("lake: read the results of query %s: %w", id, err)
+		}
+	}
+	if offset >= len(q.rows) {
+		return info, nil, nil
+	}
+	return info, q.rows[offset:min(len(q.rows), offset+limit)], nil
+}
+
+// ListQueries returns the account's queries that read store, created in
+// [from, to] (zero: unbounded) with the given status ("" any), newest
+// first.
+func (e *Engine) ListQueries(account, store string, from, to time.Time, status string) []QueryInfo {
+	qs := e.q
+	qs.mu.Lock()
+	defer qs.mu.Unlock()
+	qs.expireLocked()
+	var out []QueryInfo
+	for _, q := range qs.all {
+		i := q.info
+		if i.Account != account || !slices.Contains(i.Stores, store) || status != "" && i.Status != status ||
+			!from.IsZero() && i.Created.Before(from) || !to.IsZero() && i.Created.After(to) {
+			continue
+		}
+		out = append(out, i)
+	}
+	slices.SortFunc(out, func(a, b QueryInfo) int {
+		if c := b.Created.Compare(a.Created); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out
+}
+
+// CancelQuery cancels a queued or running query.
+func (e *Engine) CancelQuery(account, id string) (QueryInfo, error) {
+	qs := e.q
+	q, err := qs.lookup(account, id)
+	if err != nil {
+		return QueryInfo{}, err
+	}
+	qs.mu.Lock()
+	if !q.info.Active() {
+		st := q.info.Status
+		qs.mu.Unlock()
+		return QueryInfo{}, fmt.Errorf("%w: query %s is %s", ErrQueryInactive, id, st)
+	}
+	q.info.Status = StatusCancelled
+	if q.cancel != nil {
+		q.cancel()
+	}
+	info := q.info
+	qs.mu.Unlock()
+	return info, nil
+}
+
+// WaitQuery waits until the query has ended or ctx is done (for tests and
+// the command line).
+func (e *Engine) WaitQuery(ctx context.Context, account, id string) error {
+	q, err := e.q.lookup(account, id)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-q.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// snapshot takes the file lists of the account's stores for one query,
+// returning the table expression of each store's view, the events and
+// bytes it will scan, and the function that lets the files go.
+func (e *Engine) snapshot(account string, ids []string) (views map[string]string, events, bytes int64, release func(), err error) {
+	views = map[string]string{}
+	var releases []func()
+	release = func() {
+		for _, r := range releases {
+			r()
+		}
+	}
+	specs := map[string]StoreSpec{}
+	for _, s := range e.opts.Stores.DataStores() {
+		specs[s.ID] = s
+	}
+	for _, id := range ids {
+		spec, ok := specs[id]
+		if !ok || spec.Account != account || spec.Deleted {
+			release()
+			return nil, 0, 0, nil, fmt.Errorf("%w: %s", ErrStoreInactive, id)
+		}
+		s, err := e.open(spec)
+		if err != nil {
+			release()
+			return nil, 0, 0, nil, err
+		}
+		files, rel := s.snapshot(nil)
+		releases = append(releases, rel)
+		if len(files) == 0 {
+			views[viewName(id)] = duck.EmptyTable()
+			continue
+		}
+		paths := make([]string, len(files))
+		for i, f := range files {
+			paths[i] = filepath.Join(s.dir, f.Name)
+			events += f.Rows
+			bytes += f.Bytes
+		}
+		views[viewName(id)] = duck.ReadParquet(paths)
+	}
+	return views, events, bytes, release, nil
+}
+
+// newUUID returns a random lowercase UUID v4.
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
