@@ -58,6 +58,9 @@ type Options struct {
 	Delivery Delivery
 	Keys     PublicKeys
 
+	// Lake, when set, enables the Lake query operations.
+	Lake Lake
+
 	// TokenKey is the HMAC-SHA256 key that signs pagination tokens; at
 	// least 32 bytes. The caller persists it, so tokens survive restarts
 	// and are accepted by every replica.
@@ -200,6 +203,17 @@ func (h *Handler) implemented() map[string]invoker {
 			"AddTags":             adapt(h.addTags),
 			"RemoveTags":          adapt(h.removeTags),
 			"ListTags":            adapt(h.listTags),
+		} {
+			ops[name] = inv
+		}
+	}
+	if h.opts.Lake != nil {
+		for name, inv := range map[string]invoker{
+			"StartQuery":      adapt(h.startQuery),
+			"DescribeQuery":   adapt(h.describeQuery),
+			"GetQueryResults": adapt(h.getQueryResults),
+			"ListQueries":     adapt(h.listQueries),
+			"CancelQuery":     adapt(h.cancelQuery),
 		} {
 			ops[name] = inv
 		}

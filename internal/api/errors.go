@@ -12,6 +12,7 @@ import (
 	"github.com/opentrail/opentrail/internal/awsjson"
 	"github.com/opentrail/opentrail/internal/catalog"
 	"github.com/opentrail/opentrail/internal/history"
+	"github.com/opentrail/opentrail/internal/lake/queries"
 	"github.com/opentrail/opentrail/internal/objstore"
 	"github.com/opentrail/opentrail/internal/selector"
 	"github.com/opentrail/opentrail/internal/sigv4"
@@ -196,6 +197,14 @@ var catalogue = []wireRule{
 	{match: is(objstore.ErrUnavailable), status: http.StatusServiceUnavailable, code: codeServiceUnavailable,
 		message: "The S3-compatible store did not answer; retry shortly.", text: bucketUnavailableText},
 
+	// Lake queries: the engine words the detail after the sentinel.
+	{match: is(queries.ErrInvalidQuery), code: codeInvalidQuery, message: "The query statement is not valid.", text: lakeText(queries.ErrInvalidQuery)},
+	{match: is(queries.ErrStoreNotFound), code: codeEDSNotFound, message: "The event data store was not found.", text: lakeText(queries.ErrStoreNotFound)},
+	{match: is(queries.ErrStoreInactive), code: codeEDSInactive, message: "The event data store is not active.", text: lakeText(queries.ErrStoreInactive)},
+	{match: is(queries.ErrTooManyQueries), code: "MaxConcurrentQueriesException", message: "The account has too many queries queued or running.", text: lakeText(queries.ErrTooManyQueries)},
+	{match: is(queries.ErrQueryNotFound), code: codeQueryNotFound, message: "The query was not found.", text: lakeText(queries.ErrQueryNotFound)},
+	{match: is(queries.ErrQueryInactive), code: "InactiveQueryException", message: "The query is not queued or running.", text: lakeText(queries.ErrQueryInactive)},
+
 	// Contexts.
 	{match: is(context.DeadlineExceeded), status: http.StatusServiceUnavailable, code: codeServiceUnavailable, message: "The request timed out inside OpenTrail; retry shortly."},
 	{match: is(context.Canceled), status: http.StatusServiceUnavailable, code: codeServiceUnavailable,
@@ -291,6 +300,13 @@ var conditions = []struct {
 		"the API writes no objects; S3KeyPrefix is checked before delivery ever makes a key"},
 	{"objstore.ErrExists", objstore.ErrExists, "CreateTrail", codeInternal,
 		"only PutIfAbsent returns it, and the API writes no objects"},
+
+	{"queries.ErrInvalidQuery", queries.ErrInvalidQuery, "StartQuery", codeInvalidQuery, ""},
+	{"queries.ErrStoreNotFound", queries.ErrStoreNotFound, "StartQuery", codeEDSNotFound, ""},
+	{"queries.ErrStoreInactive", queries.ErrStoreInactive, "StartQuery", codeEDSInactive, ""},
+	{"queries.ErrTooManyQueries", queries.ErrTooManyQueries, "StartQuery", "MaxConcurrentQueriesException", ""},
+	{"queries.ErrQueryNotFound", queries.ErrQueryNotFound, "DescribeQuery", codeQueryNotFound, ""},
+	{"queries.ErrQueryInactive", queries.ErrQueryInactive, "CancelQuery", "InactiveQueryException", ""},
 
 	{"context.Canceled", context.Canceled, "LookupEvents", codeServiceUnavailable, ""},
 	{"context.DeadlineExceeded", context.DeadlineExceeded, "LookupEvents", codeServiceUnavailable, ""},

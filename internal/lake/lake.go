@@ -143,7 +143,7 @@ type Engine struct {
 	stores map[string]*storeFiles // open stores, by id
 	saved  uint64                 // state.json's position
 
-	q *queries
+	q *runner
 }
 
 // Open opens the lake in dir (DATA-DIR/lake), creating it if needed, and
@@ -203,7 +203,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	if e.q, err = newQueries(e); err != nil {
+	if e.q, err = newRunner(e); err != nil {
 		e.writer.Close()
 		return nil, err
 	}

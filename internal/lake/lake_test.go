@@ -17,6 +17,7 @@ import (
 
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/lake"
+	"github.com/opentrail/opentrail/internal/lake/queries"
 	"github.com/opentrail/opentrail/internal/store"
 )
 
@@ -187,9 +188,9 @@ func (r *rig) append(evs ...event.Event) {
 }
 
 // query runs a statement to its end and returns its rows.
-func (r *rig) query(account, stmt string) (lake.QueryInfo, [][]*string) {
+func (r *rig) query(account, stmt string) (queries.Info, [][]*string) {
 	r.t.Helper()
-	id, err := r.eng.StartQuery(context.Background(), account, region, stmt, lake.StartOptions{})
+	id, err := r.eng.StartQuery(context.Background(), account, region, stmt, queries.StartOptions{})
 	if err != nil {
 		r.t.Fatalf("%s: %v", stmt, err)
 	}
@@ -200,7 +201,7 @@ func (r *rig) query(account, stmt string) (lake.QueryInfo, [][]*string) {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	if info.Status != lake.StatusFinished {
+	if info.Status != queries.Finished {
 		r.t.Fatalf("%s: %s %s", stmt, info.Status, info.ErrorMessage)
 	}
 	return info, rows
@@ -257,7 +258,7 @@ func TestIngestExactlyOnceAcrossRestarts(t *testing.T) {
 		t.Fatalf("first row %q, want %q", got, want)
 	}
 	// The other account cannot name the store.
-	if _, err := r.eng.StartQuery(context.Background(), other, region, "SELECT count(*) FROM "+id, lake.StartOptions{}); err == nil {
+	if _, err := r.eng.StartQuery(context.Background(), other, region, "SELECT count(*) FROM "+id, queries.StartOptions{}); err == nil {
 		t.Fatal("another account queried the store")
 	}
 }
@@ -316,7 +317,7 @@ func TestCompactionRetentionAndPurge(t *testing.T) {
 	stores.specs[0].Deleted, stores.specs[0].DeletedAt = true, time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC)
 	stores.specs[0].Generation++
 	stores.mu.Unlock()
-	if _, err := r.eng.StartQuery(context.Background(), acct, region, "SELECT count(*) FROM "+id, lake.StartOptions{}); !errors.Is(err, lake.ErrStoreInactive) {
+	if _, err := r.eng.StartQuery(context.Background(), acct, region, "SELECT count(*) FROM "+id, queries.StartOptions{}); !errors.Is(err, queries.ErrStoreInactive) {
 		t.Fatalf("query of a deleted store: %v, want ErrStoreInactive", err)
 	}
 	r.setNow(time.Date(2026, 11, 10, 0, 0, 1, 0, time.UTC))

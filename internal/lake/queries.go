@@ -16,39 +16,8 @@ import (
 	"time"
 
 	"github.com/opentrail/opentrail/internal/lake/duck"
+	"github.com/opentrail/opentrail/internal/lake/queries"
 	"github.com/opentrail/opentrail/internal/store/fileutil"
-)
-
-// Query statuses (the model's QueryStatus).
-const (
-	StatusQueued    = "QUEUED"
-	StatusRunning   = "RUNNING"
-	StatusFinished  = "FINISHED"
-	StatusFailed    = "FAILED"
-	StatusCancelled = "CANCELLED"
-	StatusTimedOut  = "TIMED_OUT"
-)
-
-// Errors of the query operations; the API maps each to its exception.
-var (
-	// ErrInvalidQuery: the statement is not a valid Lake SELECT
-	// (InvalidQueryStatementException); the error's text says why.
-	ErrInvalidQuery = errors.New("lake: invalid query statement")
-	// ErrStoreNotFound: no event data store of the caller's account has
-	// this id (EventDataStoreNotFoundException).
-	ErrStoreNotFound = errors.New("lake: event data store not found")
-	// ErrStoreInactive: the store is PENDING_DELETION
-	// (InactiveEventDataStoreException).
-	ErrStoreInactive = errors.New("lake: event data store is not active")
-	// ErrTooManyQueries: the account has QueryOptions.MaxConcurrent
-	// queries queued or running (MaxConcurrentQueriesException).
-	ErrTooManyQueries = errors.New("lake: too many concurrent queries")
-	// ErrQueryNotFound: no query of the caller's account has this id in
-	// the last 7 days (QueryIdNotFoundException).
-	ErrQueryNotFound = errors.New("lake: query not found")
-	// ErrQueryInactive: the query is no longer queued or running
-	// (InactiveQueryException).
-	ErrQueryInactive = errors.New("lake: query is not running")
 )
 
 // Translation is a Lake statement translated for DuckDB (package
@@ -91,41 +60,17 @@ func DefaultQueryOptions() QueryOptions {
 	return QueryOptions{MaxConcurrent: 10, Workers: 2, Timeout: time.Hour, Keep: 7 * 24 * time.Hour}
 }
 
-// QueryInfo is a query's state: what DescribeQuery reports.
-type QueryInfo struct {
-	ID             string    `json:"id"`
-	Account        string    `json:"account"`
-	Region         string    `json:"region"`
-	Statement      string    `json:"statement"`
-	Stores         []string  `json:"stores"`
-	Status         string    `json:"status"`
-	ErrorMessage   string    `json:"errorMessage,omitempty"`
-	Created        time.Time `json:"created"`
-	Ended          time.Time `json:"ended,omitzero"`
-	EventsMatched  int64     `json:"eventsMatched"`
-	EventsScanned  int64     `json:"eventsScanned"`
-	BytesScanned   int64     `json:"bytesScanned"`
-	ExecutionMilli int64     `json:"executionTimeInMillis"`
-	Columns        []string  `json:"columns,omitempty"`
-	Results        int64     `json:"results"`
-	DeliveryS3URI  string    `json:"deliveryS3Uri,omitempty"`
-	DeliveryStatus string    `json:"deliveryStatus,omitempty"`
-}
-
-// Active reports whether the query is queued or running.
-func (q *QueryInfo) Active() bool { return q.Status == StatusQueued || q.Status == StatusRunning }
-
 // query is one query's live state.
 type query struct {
-	info   QueryInfo
+	info   queries.Info
 	rows   [][]*string // results, once ended; loaded lazily after a restart
 	loaded bool
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
-// queries runs and keeps queries.
-type queries struct {
+// runner runs and keeps queries.
+type runner struct {
 	e    *Engine
 	dir  string
 	opts QueryOptions
@@ -137,7 +82,7 @@ type queries struct {
 	wg  sync.WaitGroup
 }
 
-func newQueries(e *Engine) (*queries, error) {
+func newRunner(e *Engine) (*runner, error) {
 	o := e.opts.Queries
 	def := DefaultQueryOptions()
 	if o.MaxConcurrent <= 0 {
@@ -152,7 +97,7 @@ func newQueries(e *Engine) (*queries, error) {
 	if o.Keep <= 0 {
 		o.Keep = def.Keep
 	}
-	q := &queries{e: e, dir: filepath.Join(e.dir, "queries"), opts: o, sem: make(chan struct{}, o.Workers),
+	q := &runner{e: e, dir: filepath.Join(e.dir, "queries"), opts: o, sem: make(chan struct{}, o.Workers),
 		all: map[string]*query{}, dbs: map[string]*duck.DB{}}
 	if err := q.load(); err != nil {
 		return nil, err
@@ -162,7 +107,7 @@ func newQueries(e *Engine) (*queries, error) {
 
 // load reads the kept queries; those that were running when the server
 // stopped are failed.
-func (qs *queries) load() error {
+func (qs *runner) load() error {
 	accts, err := os.ReadDir(qs.dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -190,7 +135,7 @@ func (qs *queries) load() error {
 			if err != nil {
 				return fmt.Errorf("lake: %w", err)
 			}
-			var info QueryInfo
+			var info queries.Info
 			if err := json.Unmarshal(b, &info); err != nil {
 				qs.e.log.Error("lake: a query's file is damaged; the query is forgotten", "file", filepath.Join(dir, ent.Name()), "err", err)
 				continue
@@ -198,7 +143,7 @@ func (qs *queries) load() error {
 			q := &query{info: info, done: make(chan struct{})}
 			close(q.done)
 			if info.Active() {
-				q.info.Status, q.info.ErrorMessage, q.info.Ended = StatusFailed, "The query was running when OpenTrail stopped; run it again.", qs.e.opts.Now()
+				q.info.Status, q.info.ErrorMessage, q.info.Ended = queries.Failed, "The query was running when OpenTrail stopped; run it again.", qs.e.opts.Now()
 				q.loaded = true
 				if err := qs.save(q); err != nil {
 					return err
@@ -211,7 +156,7 @@ func (qs *queries) load() error {
 }
 
 // close cancels running queries, waits for them and closes the instances.
-func (qs *queries) close() error {
+func (qs *runner) close() error {
 	qs.mu.Lock()
 	for _, q := range qs.all {
 		if q.cancel != nil {
@@ -232,7 +177,7 @@ func (qs *queries) close() error {
 
 // instance returns the account's DuckDB instance, which may read only the
 // account's directory.
-func (qs *queries) instance(ctx context.Context, account string) (*duck.DB, error) {
+func (qs *runner) instance(ctx context.Context, account string) (*duck.DB, error) {
 	qs.mu.Lock()
 	defer qs.mu.Unlock()
 	if db := qs.dbs[account]; db != nil {
@@ -251,16 +196,11 @@ func (qs *queries) instance(ctx context.Context, account string) (*duck.DB, erro
 	return db, nil
 }
 
-// StartOptions are StartQuery's optional members.
-type StartOptions struct {
-	DeliveryS3URI string
-}
-
 // StartQuery validates statement for the caller's account and queues it.
-func (e *Engine) StartQuery(ctx context.Context, account, region, statement string, opt StartOptions) (string, error) {
+func (e *Engine) StartQuery(ctx context.Context, account, region, statement string, opt queries.StartOptions) (string, error) {
 	qs := e.q
 	if qs.opts.Translate == nil {
-		return "", fmt.Errorf("%w: this server was built without the Lake SQL translator", ErrInvalidQuery)
+		return "", fmt.Errorf("%w: this server was built without the Lake SQL translator", queries.ErrInvalidQuery)
 	}
 	db, err := qs.instance(ctx, account)
 	if err != nil {
@@ -281,9 +221,9 @@ func (e *Engine) StartQuery(ctx context.Context, account, region, statement stri
 		s, ok := specs[id]
 		switch {
 		case !ok:
-			return "", fmt.Errorf("%w: %s", ErrStoreNotFound, name)
+			return "", fmt.Errorf("%w: %s", queries.ErrStoreNotFound, name)
 		case s.Deleted:
-			return "", fmt.Errorf("%w: event data store %s is pending deletion", ErrStoreInactive, name)
+			return "", fmt.Errorf("%w: event data store %s is pending deletion", queries.ErrStoreInactive, name)
 		}
 		if !slices.Contains(stores, id) {
 			stores = append(stores, id)
@@ -292,13 +232,13 @@ func (e *Engine) StartQuery(ctx context.Context, account, region, statement stri
 	}
 	tr, err := qs.opts.Translate(ctx, db, statement, resolve)
 	if err != nil {
-		if errors.Is(err, ErrStoreNotFound) || errors.Is(err, ErrStoreInactive) {
+		if errors.Is(err, queries.ErrStoreNotFound) || errors.Is(err, queries.ErrStoreInactive) {
 			return "", err
 		}
-		return "", fmt.Errorf("%w: %w", ErrInvalidQuery, err)
+		return "", fmt.Errorf("%w: %w", queries.ErrInvalidQuery, err)
 	}
 	if len(stores) == 0 {
-		return "", fmt.Errorf("%w: the query reads no event data store; name one in FROM", ErrInvalidQuery)
+		return "", fmt.Errorf("%w: the query reads no event data store; name one in FROM", queries.ErrInvalidQuery)
 	}
 	qs.mu.Lock()
 	active := 0
@@ -309,10 +249,10 @@ func (e *Engine) StartQuery(ctx context.Context, account, region, statement stri
 	}
 	if active >= qs.opts.MaxConcurrent {
 		qs.mu.Unlock()
-		return "", fmt.Errorf("%w: the account has %d queries queued or running, the most allowed; wait for one to finish or cancel one", ErrTooManyQueries, active)
+		return "", fmt.Errorf("%w: the account has %d queries queued or running, the most allowed; wait for one to finish or cancel one", queries.ErrTooManyQueries, active)
 	}
-	q := &query{info: QueryInfo{ID: newUUID(), Account: account, Region: region, Statement: statement, Stores: stores,
-		Status: StatusQueued, Created: e.opts.Now().UTC(), Columns: tr.Columns, DeliveryS3URI: opt.DeliveryS3URI},
+	q := &query{info: queries.Info{ID: newUUID(), Account: account, Region: region, Statement: statement, Stores: stores,
+		Status: queries.Queued, Created: e.opts.Now().UTC(), Columns: tr.Columns, DeliveryS3URI: opt.DeliveryS3URI},
 		done: make(chan struct{})}
 	if opt.DeliveryS3URI != "" {
 		q.info.DeliveryStatus = "PENDING"
@@ -343,7 +283,7 @@ func (e *Engine) StartQuery(ctx context.Context, account, region, statement stri
 func viewName(id string) string { return "eds_" + strings.ReplaceAll(id, "-", "_") }
 
 // run runs one query to its end.
-func (qs *queries) run(ctx context.Context, db *duck.DB, q *query, tr Translation) {
+func (qs *runner) run(ctx context.Context, db *duck.DB, q *query, tr Translation) {
 	defer close(q.done)
 	select {
 	case qs.sem <- struct{}{}:
@@ -353,11 +293,11 @@ func (qs *queries) run(ctx context.Context, db *duck.DB, q *query, tr Translatio
 		return
 	}
 	qs.mu.Lock()
-	if q.info.Status != StatusQueued {
+	if q.info.Status != queries.Queued {
 		qs.mu.Unlock()
 		return
 	}
-	q.info.Status = StatusRunning
+	q.info.Status = queries.Running
 	qs.mu.Unlock()
 	_ = qs.save(q)
 	start := time.Now()
@@ -387,23 +327,23 @@ func (qs *queries) run(ctx context.Context, db *duck.DB, q *query, tr Translatio
 }
 
 // finish records a query's end.
-func (qs *queries) finish(q *query, err error, cols []string, rows [][]*string, start time.Time) {
+func (qs *runner) finish(q *query, err error, cols []string, rows [][]*string, start time.Time) {
 	qs.mu.Lock()
-	if q.info.Status == StatusCancelled {
+	if q.info.Status == queries.Cancelled {
 		// CancelQuery already reported it; keep what was produced.
 	} else {
 		switch {
 		case err == nil:
-			q.info.Status = StatusFinished
+			q.info.Status = queries.Finished
 		case errors.Is(err, context.DeadlineExceeded):
-			q.info.Status, q.info.ErrorMessage = StatusTimedOut, fmt.Sprintf("The query ran longer than %v.", qs.opts.Timeout)
+			q.info.Status, q.info.ErrorMessage = queries.TimedOut, fmt.Sprintf("The query ran longer than %v.", qs.opts.Timeout)
 		case errors.Is(err, context.Canceled):
-			q.info.Status = StatusCancelled
+			q.info.Status = queries.Cancelled
 		default:
-			q.info.Status, q.info.ErrorMessage = StatusFailed, queryError(err)
+			q.info.Status, q.info.ErrorMessage = queries.Failed, queryError(err)
 		}
 	}
-	if q.info.DeliveryStatus == "PENDING" && q.info.Status != StatusFinished {
+	if q.info.DeliveryStatus == "PENDING" && q.info.Status != queries.Finished {
 		q.info.DeliveryStatus = "CANCELLED"
 	}
 	q.info.Ended = qs.e.opts.Now().UTC()
@@ -429,12 +369,12 @@ func queryError(err error) string {
 	return msg
 }
 
-func (qs *queries) path(q *query, ext string) string {
+func (qs *runner) path(q *query, ext string) string {
 	return filepath.Join(qs.dir, q.info.Account, q.info.ID+ext)
 }
 
 // save writes the query's state file.
-func (qs *queries) save(q *query) error {
+func (qs *runner) save(q *query) error {
 	qs.mu.Lock()
 	b, err := json.Marshal(q.info)
 	qs.mu.Unlock()
@@ -449,7 +389,7 @@ func (qs *queries) save(q *query) error {
 }
 
 // saveRows writes the results file.
-func (qs *queries) saveRows(q *query) error {
+func (qs *runner) saveRows(q *query) error {
 	path := qs.path(q, ".rows.gz")
 	tmp := path + ".tmp"
 	f, err := os.Create(tmp)
@@ -477,7 +417,7 @@ func (qs *queries) saveRows(q *query) error {
 }
 
 // loadRows reads a kept query's results.
-func (qs *queries) loadRows(q *query) error {
+func (qs *runner) loadRows(q *query) error {
 	f, err := os.Open(qs.path(q, ".rows.gz"))
 	if errors.Is(err, os.ErrNotExist) {
 		q.loaded = true
@@ -505,19 +445,19 @@ func (qs *queries) loadRows(q *query) error {
 }
 
 // lookup returns the account's query, forgetting expired ones.
-func (qs *queries) lookup(account, id string) (*query, error) {
+func (qs *runner) lookup(account, id string) (*query, error) {
 	qs.mu.Lock()
 	defer qs.mu.Unlock()
 	qs.expireLocked()
 	q := qs.all[id]
 	if q == nil || q.info.Account != account {
-		return nil, fmt.Errorf("%w: %s", ErrQueryNotFound, id)
+		return nil, fmt.Errorf("%w: %s", queries.ErrQueryNotFound, id)
 	}
 	return q, nil
 }
 
 // expireLocked forgets queries older than Keep.
-func (qs *queries) expireLocked() {
+func (qs *runner) expireLocked() {
 	cut := qs.e.opts.Now().Add(-qs.opts.Keep)
 	for id, q := range qs.all {
 		if q.info.Created.Before(cut) && !q.info.Active() {
@@ -530,7 +470,7 @@ func (qs *queries) expireLocked() {
 
 // checkStores fails when one of the query's stores is gone or pending
 // deletion.
-func (e *Engine) checkStores(q *QueryInfo) error {
+func (e *Engine) checkStores(q *queries.Info) error {
 	specs := map[string]StoreSpec{}
 	for _, s := range e.opts.Stores.DataStores() {
 		specs[s.ID] = s
@@ -538,47 +478,47 @@ func (e *Engine) checkStores(q *QueryInfo) error {
 	for _, id := range q.Stores {
 		s, ok := specs[id]
 		if !ok || s.Deleted {
-			return fmt.Errorf("%w: event data store %s of query %s is deleted or pending deletion", ErrStoreInactive, id, q.ID)
+			return fmt.Errorf("%w: event data store %s of query %s is deleted or pending deletion", queries.ErrStoreInactive, id, q.ID)
 		}
 	}
 	return nil
 }
 
 // DescribeQuery returns the query's state.
-func (e *Engine) DescribeQuery(account, id string) (QueryInfo, error) {
+func (e *Engine) DescribeQuery(account, id string) (queries.Info, error) {
 	q, err := e.q.lookup(account, id)
 	if err != nil {
-		return QueryInfo{}, err
+		return queries.Info{}, err
 	}
 	e.q.mu.Lock()
 	info := q.info
 	e.q.mu.Unlock()
 	if err := e.checkStores(&info); err != nil {
-		return QueryInfo{}, err
+		return queries.Info{}, err
 	}
 	return info, nil
 }
 
 // QueryResults returns the query's state and up to limit result rows from
 // offset. Rows are empty while the query is queued or running.
-func (e *Engine) QueryResults(account, id string, offset, limit int) (QueryInfo, [][]*string, error) {
+func (e *Engine) QueryResults(account, id string, offset, limit int) (queries.Info, [][]*string, error) {
 	qs := e.q
 	q, err := qs.lookup(account, id)
 	if err != nil {
-		return QueryInfo{}, nil, err
+		return queries.Info{}, nil, err
 	}
 	qs.mu.Lock()
 	defer qs.mu.Unlock()
 	info := q.info
 	if err := e.checkStores(&info); err != nil {
-		return QueryInfo{}, nil, err
+		return queries.Info{}, nil, err
 	}
 	if info.Active() {
 		return info, nil, nil
 	}
 	if !q.loaded {
 		if err := qs.loadRows(q); err != nil {
-			return QueryInfo{}, nil, fmt.Errorf("lake: read the results of query %s: %w", id, err)
+			return queries.Info{}, nil, fmt.Errorf("lake: read the results of query %s: %w", id, err)
 		}
 	}
 	if offset >= len(q.rows) {
@@ -590,12 +530,12 @@ func (e *Engine) QueryResults(account, id string, offset, limit int) (QueryInfo,
 // ListQueries returns the account's queries that read store, created in
 // [from, to] (zero: unbounded) with the given status ("" any), newest
 // first.
-func (e *Engine) ListQueries(account, store string, from, to time.Time, status string) []QueryInfo {
+func (e *Engine) ListQueries(account, store string, from, to time.Time, status string) []queries.Info {
 	qs := e.q
 	qs.mu.Lock()
 	defer qs.mu.Unlock()
 	qs.expireLocked()
-	var out []QueryInfo
+	var out []queries.Info
 	for _, q := range qs.all {
 		i := q.info
 		if i.Account != account || !slices.Contains(i.Stores, store) || status != "" && i.Status != status ||
@@ -604,7 +544,7 @@ func (e *Engine) ListQueries(account, store string, from, to time.Time, status s
 		}
 		out = append(out, i)
 	}
-	slices.SortFunc(out, func(a, b QueryInfo) int {
+	slices.SortFunc(out, func(a, b queries.Info) int {
 		if c := b.Created.Compare(a.Created); c != 0 {
 			return c
 		}
@@ -614,19 +554,19 @@ func (e *Engine) ListQueries(account, store string, from, to time.Time, status s
 }
 
 // CancelQuery cancels a queued or running query.
-func (e *Engine) CancelQuery(account, id string) (QueryInfo, error) {
+func (e *Engine) CancelQuery(account, id string) (queries.Info, error) {
 	qs := e.q
 	q, err := qs.lookup(account, id)
 	if err != nil {
-		return QueryInfo{}, err
+		return queries.Info{}, err
 	}
 	qs.mu.Lock()
 	if !q.info.Active() {
 		st := q.info.Status
 		qs.mu.Unlock()
-		return QueryInfo{}, fmt.Errorf("%w: query %s is %s", ErrQueryInactive, id, st)
+		return queries.Info{}, fmt.Errorf("%w: query %s is %s", queries.ErrQueryInactive, id, st)
 	}
-	q.info.Status = StatusCancelled
+	q.info.Status = queries.Cancelled
 	if q.cancel != nil {
 		q.cancel()
 	}
@@ -669,7 +609,7 @@ func (e *Engine) snapshot(account string, ids []string) (views map[string]string
 		spec, ok := specs[id]
 		if !ok || spec.Account != account || spec.Deleted {
 			release()
-			return nil, 0, 0, nil, fmt.Errorf("%w: %s", ErrStoreInactive, id)
+			return nil, 0, 0, nil, fmt.Errorf("%w: %s", queries.ErrStoreInactive, id)
 		}
 		s, err := e.open(spec)
 		if err != nil {
@@ -700,4 +640,26 @@ func newUUID() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// ResolveStore returns the id of the account's event data store named by
+// idOrARN (its ARN, or its id), which must be active.
+func (e *Engine) ResolveStore(account, region, idOrARN string) (string, error) {
+	id := idOrARN
+	if strings.HasPrefix(id, "arn:") {
+		p := strings.SplitN(id, ":", 6)
+		if len(p) != 6 || p[2] != "cloudtrail" || !strings.HasPrefix(p[5], "eventdatastore/") || p[4] != account {
+			return "", fmt.Errorf("%w: %s", queries.ErrStoreNotFound, idOrARN)
+		}
+		id = strings.TrimPrefix(p[5], "eventdatastore/")
+	}
+	for _, s := range e.opts.Stores.DataStores() {
+		if s.ID == id && s.Account == account {
+			if s.Deleted {
+				return "", fmt.Errorf("%w: event data store %s is pending deletion", queries.ErrStoreInactive, idOrARN)
+			}
+			return id, nil
+		}
+	}
+	return "", fmt.Errorf("%w: %s", queries.ErrStoreNotFound, idOrARN)
 }

@@ -1,0 +1,393 @@
+package api
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/opentrail/opentrail/internal/awsjson"
+	"github.com/opentrail/opentrail/internal/identity"
+	"github.com/opentrail/opentrail/internal/lake/queries"
+)
+
+// Lake queries (lake.md §3–§4, operations.md §2).
+
+// Lake is CloudTrail Lake's query engine as the API uses it (a
+// *lake.Engine). Every method is scoped to the caller's account; errors
+// wrap the queries package's sentinels.
+type Lake interface {
+	StartQuery(ctx context.Context, account, region, statement string, opt queries.StartOptions) (string, error)
+	DescribeQuery(account, id string) (queries.Info, error)
+	QueryResults(account, id string, offset, limit int) (queries.Info, [][]*string, error)
+	ListQueries(account, store string, from, to time.Time, status string) []queries.Info
+	CancelQuery(account, id string) (queries.Info, error)
+	// ResolveStore returns the id of the caller's event data store named
+	// by its ARN or id; queries.ErrStoreNotFound or
+	// queries.ErrStoreInactive when it has none or it is being deleted.
+	ResolveStore(account, region, idOrARN string) (string, error)
+}
+
+const (
+	codeInvalidQuery  = "InvalidQueryStatementException"
+	codeQueryNotFound = "QueryIdNotFoundException"
+	codeEDSNotFound   = "EventDataStoreNotFoundException"
+	codeEDSInactive   = "InactiveEventDataStoreException"
+	codeEDSARNInvalid = "EventDataStoreARNInvalidException"
+)
+
+var (
+	uuidPattern       = regexp.MustCompile(`^[a-f0-9\-]{36}$`)
+	storeNamePattern  = regexp.MustCompile(`^[a-zA-Z0-9._/\-:]{3,256}$`)
+	deliveryS3Pattern = regexp.MustCompile(`^s3://[a-z0-9][\.\-a-z0-9]{1,61}[a-z0-9](/.*)?$`)
+	accountIDPattern  = regexp.MustCompile(`^\d{12,16}$`)
+	queryStatuses     = []string{queries.Queued, queries.Running, queries.Finished, queries.Failed, queries.Cancelled, queries.TimedOut}
+)
+
+type startQueryInput struct {
+	QueryStatement               *string  `json:"QueryStatement"`
+	DeliveryS3Uri                *string  `json:"DeliveryS3Uri"`
+	QueryAlias                   *string  `json:"QueryAlias"`
+	QueryParameters              []string `json:"QueryParameters"`
+	EventDataStoreOwnerAccountId *string  `json:"EventDataStoreOwnerAccountId"`
+}
+
+type startQueryOutput struct {
+	QueryId string `json:"QueryId"`
+}
+
+func (h *Handler) startQuery(ctx context.Context, caller identity.Caller, in *startQueryInput) (*startQueryOutput, error) {
+	if err := checkOwner(caller, in.EventDataStoreOwnerAccountId); err != nil {
+		return nil, err
+	}
+	if in.QueryAlias != nil || in.QueryParameters != nil {
+		return nil, invalid(codeInvalidParameter, "QueryAlias and QueryParameters run dashboard widget queries, which OpenTrail does not support yet; give the SQL in QueryStatement.")
+	}
+	if in.QueryStatement == nil || *in.QueryStatement == "" {
+		return nil, invalid(codeInvalidParameter, "QueryStatement is required: give the SQL to run.")
+	}
+	if n := len([]rune(*in.QueryStatement)); n > 10000 {
+		return nil, invalid(codeInvalidQuery, "QueryStatement is %d characters; at most 10000 are allowed.", n)
+	}
+	var opt queries.StartOptions
+	if in.DeliveryS3Uri != nil {
+		if len(*in.DeliveryS3Uri) > 1024 || !deliveryS3Pattern.MatchString(*in.DeliveryS3Uri) {
+			return nil, invalid(codeInvalidParameter, "DeliveryS3Uri %q is not an S3 URI of the form s3://bucket[/prefix].", *in.DeliveryS3Uri)
+		}
+		return nil, invalid(codeInvalidParameter, "OpenTrail does not deliver query results to S3 yet; leave out DeliveryS3Uri and read the results with GetQueryResults.")
+	}
+	id, err := h.opts.Lake.StartQuery(ctx, caller.AccountID, caller.Region, *in.QueryStatement, opt)
+	if err != nil {
+		return nil, err
+	}
+	return &startQueryOutput{QueryId: id}, nil
+}
+
+// checkOwner refuses another account as EventDataStoreOwnerAccountId:
+// OpenTrail has no organization-wide stores, so a caller queries its own.
+func checkOwner(caller identity.Caller, owner *string) error {
+	if owner == nil {
+		return nil
+	}
+	if !accountIDPattern.MatchString(*owner) {
+		return invalid(codeInvalidParameter, "EventDataStoreOwnerAccountId %q is not an account id (12 to 16 digits).", *owner)
+	}
+	if *owner != caller.AccountID {
+		return invalid(codeEDSNotFound, "Account %s shares no event data store with account %s.", *owner, caller.AccountID)
+	}
+	return nil
+}
+
+type queryIDInput struct {
+	EventDataStore               *string `json:"EventDataStore"`
+	QueryId                      *string `json:"QueryId"`
+	QueryAlias                   *string `json:"QueryAlias"`
+	RefreshId                    *string `json:"RefreshId"`
+	EventDataStoreOwnerAccountId *string `json:"EventDataStoreOwnerAccountId"`
+	NextToken                    *string `json:"NextToken"`
+	MaxQueryResults              *int32  `json:"MaxQueryResults"`
+}
+
+// checkQueryID validates QueryId and the deprecated EventDataStore.
+func (h *Handler) checkQueryID(caller identity.Caller, in *queryIDInput) error {
+	if err := checkOwner(caller, in.EventDataStoreOwnerAccountId); err != nil {
+		return err
+	}
+	if in.QueryId == nil {
+		if in.QueryAlias != nil {
+			return invalid(codeInvalidParameter, "QueryAlias and RefreshId describe dashboard widget queries, which OpenTrail does not support yet; give the QueryId.")
+		}
+		return invalid(codeInvalidParameter, "QueryId is required.")
+	}
+	if !uuidPattern.MatchString(*in.QueryId) {
+		return invalid(codeInvalidParameter, "QueryId %q is not a query id (36 characters of a-f, 0-9 and -).", *in.QueryId)
+	}
+	if in.EventDataStore != nil {
+		if _, err := h.resolveStore(caller, *in.EventDataStore); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resolveStore validates an EventDataStore member and returns the id.
+func (h *Handler) resolveStore(caller identity.Caller, name string) (string, error) {
+	if !storeNamePattern.MatchString(name) {
+		return "", invalid(codeEDSARNInvalid, "EventDataStore %q is not an event data store ARN or id.", name)
+	}
+	return h.opts.Lake.ResolveStore(caller.AccountID, caller.Region, name)
+}
+
+type queryStatistics struct {
+	EventsMatched         int64         `json:"EventsMatched"`
+	EventsScanned         int64         `json:"EventsScanned"`
+	BytesScanned          int64         `json:"BytesScanned"`
+	ExecutionTimeInMillis int64         `json:"ExecutionTimeInMillis"`
+	CreationTime          *awsjson.Time `json:"CreationTime,omitempty"`
+}
+
+type describeQueryOutput struct {
+	QueryId         string          `json:"QueryId"`
+	QueryString     string          `json:"QueryString"`
+	QueryStatus     string          `json:"QueryStatus"`
+	QueryStatistics queryStatistics `json:"QueryStatistics"`
+	ErrorMessage    string          `json:"ErrorMessage,omitempty"`
+	DeliveryS3Uri   string          `json:"DeliveryS3Uri,omitempty"`
+	DeliveryStatus  string          `json:"DeliveryStatus,omitempty"`
+}
+
+func (h *Handler) describeQuery(_ context.Context, caller identity.Caller, in *queryIDInput) (*describeQueryOutput, error) {
+	if err := h.checkQueryID(caller, in); err != nil {
+		return nil, err
+	}
+	q, err := h.opts.Lake.DescribeQuery(caller.AccountID, *in.QueryId)
+	if err != nil {
+		return nil, err
+	}
+	return &describeQueryOutput{
+		QueryId: q.ID, QueryString: q.Statement, QueryStatus: q.Status,
+		QueryStatistics: queryStatistics{EventsMatched: q.EventsMatched, EventsScanned: q.EventsScanned, BytesScanned: q.BytesScanned,
+			ExecutionTimeInMillis: q.ExecutionMilli, CreationTime: &awsjson.Time{Time: q.Created}},
+		ErrorMessage: errorMessage(q.ErrorMessage), DeliveryS3Uri: q.DeliveryS3URI, DeliveryStatus: q.DeliveryStatus,
+	}, nil
+}
+
+// errorMessage fits an ErrorMessage into the model's 4 to 1000 characters.
+func errorMessage(s string) string {
+	switch r := []rune(s); {
+	case len(r) == 0:
+		return ""
+	case len(r) < 4:
+		return s + "..."
+	case len(r) > 1000:
+		return string(r[:997]) + "..."
+	}
+	return s
+}
+
+type resultStatistics struct {
+	ResultsCount      int64 `json:"ResultsCount"`
+	TotalResultsCount int64 `json:"TotalResultsCount"`
+	BytesScanned      int64 `json:"BytesScanned"`
+}
+
+// resultCell is one {column: value} entry of a result row; a NULL value
+// is JSON null (lake.md §4).
+type resultCell map[string]*string
+
+type getQueryResultsOutput struct {
+	QueryStatus     string           `json:"QueryStatus"`
+	QueryStatistics resultStatistics `json:"QueryStatistics"`
+	QueryResultRows [][]resultCell   `json:"QueryResultRows"`
+	NextToken       string           `json:"NextToken,omitempty"`
+	ErrorMessage    string           `json:"ErrorMessage,omitempty"`
+}
+
+// maxQueryResults is GetQueryResults' page size when MaxQueryResults is
+// absent (AWS's default is unverified; lake.md §4).
+const maxQueryResults = 1000
+
+func (h *Handler) getQueryResults(_ context.Context, caller identity.Caller, in *queryIDInput) (*getQueryResultsOutput, error) {
+	if err := h.checkQueryID(caller, in); err != nil {
+		return nil, err
+	}
+	limit := maxQueryResults
+	if in.MaxQueryResults != nil {
+		if *in.MaxQueryResults < 1 || *in.MaxQueryResults > 1000 {
+			return nil, invalid(codeInvalidMaxResults, "MaxQueryResults must be between 1 and 1000; the request has %d.", *in.MaxQueryResults)
+		}
+		limit = int(*in.MaxQueryResults)
+	}
+	scope := tokenScope{op: "GetQueryResults", account: caller.AccountID, region: caller.Region}
+	var ph paramHash
+	ph.add(true, *in.QueryId)
+	scope.params = ph.sum()
+	offset := 0
+	if in.NextToken != nil {
+		cur, err := h.tokens.open(scope, *in.NextToken)
+		if err != nil || len(cur) != 8 {
+			return nil, errBadToken
+		}
+		offset = int(binary.BigEndian.Uint64(cur))
+	}
+	q, rows, err := h.opts.Lake.QueryResults(caller.AccountID, *in.QueryId, offset, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := &getQueryResultsOutput{QueryStatus: q.Status, ErrorMessage: errorMessage(q.ErrorMessage),
+		QueryStatistics: resultStatistics{ResultsCount: int64(len(rows)), TotalResultsCount: q.Results, BytesScanned: q.BytesScanned},
+		QueryResultRows: make([][]resultCell, len(rows))}
+	for i, r := range rows {
+		row := make([]resultCell, len(r))
+		for j, v := range r {
+			name := "_col" + strconv.Itoa(j)
+			if j < len(q.Columns) {
+				name = q.Columns[j]
+			}
+			row[j] = resultCell{name: v}
+		}
+		out.QueryResultRows[i] = row
+	}
+	if next := offset + len(rows); len(rows) > 0 && int64(next) < q.Results {
+		out.NextToken = h.tokens.seal(scope, binary.BigEndian.AppendUint64(nil, uint64(next)))
+	}
+	return out, nil
+}
+
+type listQueriesInput struct {
+	EventDataStore *string       `json:"EventDataStore"`
+	NextToken      *string       `json:"NextToken"`
+	MaxResults     *int32        `json:"MaxResults"`
+	StartTime      *awsjson.Time `json:"StartTime"`
+	EndTime        *awsjson.Time `json:"EndTime"`
+	QueryStatus    *string       `json:"QueryStatus"`
+}
+
+type queryItem struct {
+	QueryId      string       `json:"QueryId"`
+	QueryStatus  string       `json:"QueryStatus"`
+	CreationTime awsjson.Time `json:"CreationTime"`
+}
+
+type listQueriesOutput struct {
+	Queries   []queryItem `json:"Queries"`
+	NextToken string      `json:"NextToken,omitempty"`
+}
+
+func (h *Handler) listQueries(_ context.Context, caller identity.Caller, in *listQueriesInput) (*listQueriesOutput, error) {
+	if in.EventDataStore == nil {
+		return nil, invalid(codeInvalidParameter, "EventDataStore is required: give the ARN or id of the event data store whose queries to list.")
+	}
+	limit := maxQueryResults
+	if in.MaxResults != nil {
+		if *in.MaxResults < 1 || *in.MaxResults > 1000 {
+			return nil, invalid(codeInvalidMaxResults, "MaxResults must be between 1 and 1000; the request has %d.", *in.MaxResults)
+		}
+		limit = int(*in.MaxResults)
+	}
+	status := ""
+	if in.QueryStatus != nil {
+		status = *in.QueryStatus
+		if !contains(queryStatuses, status) {
+			return nil, invalid("InvalidQueryStatusException", "QueryStatus %q is not one of %v.", status, queryStatuses)
+		}
+	}
+	var from, to time.Time
+	if in.StartTime != nil {
+		from = in.StartTime.Time
+	}
+	if in.EndTime != nil {
+		to = in.EndTime.Time
+	}
+	if !from.IsZero() && !to.IsZero() && from.After(to) {
+		return nil, invalid("InvalidDateRangeException", "StartTime (%s) is after EndTime (%s).", from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339))
+	}
+	id, err := h.resolveStore(caller, *in.EventDataStore)
+	if err != nil {
+		return nil, err
+	}
+	scope := tokenScope{op: "ListQueries", account: caller.AccountID, region: caller.Region}
+	var ph paramHash
+	ph.add(true, id)
+	ph.add(in.StartTime != nil, from.String())
+	ph.add(in.EndTime != nil, to.String())
+	ph.add(in.QueryStatus != nil, status)
+	scope.params = ph.sum()
+	all := h.opts.Lake.ListQueries(caller.AccountID, id, from, to, status)
+	start := 0
+	if in.NextToken != nil {
+		cur, err := h.tokens.open(scope, *in.NextToken)
+		if err != nil {
+			return nil, errBadToken
+		}
+		var after struct{ ID string }
+		if json.Unmarshal(cur, &after) != nil {
+			return nil, errBadToken
+		}
+		start = len(all)
+		for i, q := range all {
+			if q.ID == after.ID {
+				start = i + 1
+				break
+			}
+		}
+	}
+	out := &listQueriesOutput{Queries: []queryItem{}}
+	end := min(len(all), start+limit)
+	for _, q := range all[start:end] {
+		out.Queries = append(out.Queries, queryItem{QueryId: q.ID, QueryStatus: q.Status, CreationTime: awsjson.Time{Time: q.Created}})
+	}
+	if end < len(all) && end > start {
+		cur, _ := json.Marshal(struct{ ID string }{all[end-1].ID})
+		out.NextToken = h.tokens.seal(scope, cur)
+	}
+	return out, nil
+}
+
+type cancelQueryOutput struct {
+	QueryId     string `json:"QueryId"`
+	QueryStatus string `json:"QueryStatus"`
+}
+
+func (h *Handler) cancelQuery(_ context.Context, caller identity.Caller, in *queryIDInput) (*cancelQueryOutput, error) {
+	if err := h.checkQueryID(caller, in); err != nil {
+		return nil, err
+	}
+	q, err := h.opts.Lake.CancelQuery(caller.AccountID, *in.QueryId)
+	if err != nil {
+		return nil, err
+	}
+	return &cancelQueryOutput{QueryId: q.ID, QueryStatus: q.Status}, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// lakeText renders what the engine wrapped around sentinel: the detail
+// that names the store or query, or says what is wrong with the statement.
+func lakeText(sentinel error) func(error) string {
+	return func(err error) string {
+		msg := err.Error()
+		if i := strings.Index(msg, sentinel.Error()+": "); i >= 0 {
+			msg = msg[i+len(sentinel.Error())+2:]
+		} else if msg == sentinel.Error() {
+			return ""
+		}
+		if msg != "" {
+			msg = strings.ToUpper(msg[:1]) + msg[1:]
+			if !strings.HasSuffix(msg, ".") {
+				msg += "."
+			}
+		}
+		return msg
+	}
+}

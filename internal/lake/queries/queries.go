@@ -1,0 +1,71 @@
+// Package queries is the model of CloudTrail Lake queries that the engine
+// (package lake) keeps and the API reports: statuses, a query's state and
+// statistics, and the errors of the query operations. It has no cgo, so the
+// API builds without DuckDB.
+package queries
+
+import (
+	"errors"
+	"time"
+)
+
+// Statuses (the model's QueryStatus).
+const (
+	Queued    = "QUEUED"
+	Running   = "RUNNING"
+	Finished  = "FINISHED"
+	Failed    = "FAILED"
+	Cancelled = "CANCELLED"
+	TimedOut  = "TIMED_OUT"
+)
+
+// Errors of the query operations; the API maps each to its exception.
+var (
+	// ErrInvalidQuery: the statement is not a valid Lake SELECT
+	// (InvalidQueryStatementException); the error's text says why.
+	ErrInvalidQuery = errors.New("lake: invalid query statement")
+	// ErrStoreNotFound: no event data store of the caller's account has
+	// this id (EventDataStoreNotFoundException).
+	ErrStoreNotFound = errors.New("lake: event data store not found")
+	// ErrStoreInactive: the store is PENDING_DELETION
+	// (InactiveEventDataStoreException).
+	ErrStoreInactive = errors.New("lake: event data store is not active")
+	// ErrTooManyQueries: the account has QueryOptions.MaxConcurrent
+	// queries queued or running (MaxConcurrentQueriesException).
+	ErrTooManyQueries = errors.New("lake: too many concurrent queries")
+	// ErrQueryNotFound: no query of the caller's account has this id in
+	// the last 7 days (QueryIdNotFoundException).
+	ErrQueryNotFound = errors.New("lake: query not found")
+	// ErrQueryInactive: the query is no longer queued or running
+	// (InactiveQueryException).
+	ErrQueryInactive = errors.New("lake: query is not running")
+)
+
+// Info is a query's state: what DescribeQuery reports.
+type Info struct {
+	ID             string    `json:"id"`
+	Account        string    `json:"account"`
+	Region         string    `json:"region"`
+	Statement      string    `json:"statement"`
+	Stores         []string  `json:"stores"`
+	Status         string    `json:"status"`
+	ErrorMessage   string    `json:"errorMessage,omitempty"`
+	Created        time.Time `json:"created"`
+	Ended          time.Time `json:"ended,omitzero"`
+	EventsMatched  int64     `json:"eventsMatched"`
+	EventsScanned  int64     `json:"eventsScanned"`
+	BytesScanned   int64     `json:"bytesScanned"`
+	ExecutionMilli int64     `json:"executionTimeInMillis"`
+	Columns        []string  `json:"columns,omitempty"`
+	Results        int64     `json:"results"`
+	DeliveryS3URI  string    `json:"deliveryS3Uri,omitempty"`
+	DeliveryStatus string    `json:"deliveryStatus,omitempty"`
+}
+
+// Active reports whether the query is queued or running.
+func (q *Info) Active() bool { return q.Status == Queued || q.Status == Running }
+
+// StartOptions are StartQuery's optional members.
+type StartOptions struct {
+	DeliveryS3URI string
+}
