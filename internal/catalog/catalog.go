@@ -1,12 +1,22 @@
-// Package catalog owns OpenTrail's trail definitions: each trail's
-// settings, event and Insights selectors, tags and logging state, kept in
-// one JSON file (DIR/trails.json) that every change replaces atomically.
+// Package catalog owns OpenTrail's trail and event data store
+// definitions. Trails (each trail's settings, event and Insights
+// selectors, tags and logging state) are kept in one JSON file,
+// DIR/trails.json (docs/format/trails.md); CloudTrail Lake event data
+// stores (settings, selectors, tags, status and the ranges of the event
+// log each ingests) in another, DIR/eventdatastores.json
+// (docs/format/eventdatastores.md). Every change replaces its file
+// atomically.
 //
 // The catalog enforces what needs the whole set at once: unique names per
-// account and home region, and the per-region trail quota. Field-level
-// validation (names, buckets, selectors) belongs to the API, which reports
-// it with CloudTrail's error codes. Trail delivery reads [Catalog.All] to
-// learn which trails log what.
+// account and home region, the per-region quotas of trails and of event
+// data stores, the restore window of deleted stores, and each store's
+// ingest ranges, which follow its status and the event log's head. Field-
+// level validation (names, buckets, selectors, status rules) belongs to
+// the API, which reports it with CloudTrail's error codes. Trail delivery
+// reads [Catalog.All] to learn which trails log what; the Lake engine
+// reads [Catalog.AllDataStores] to learn which stores ingest what, and
+// removes a deleted store with [Catalog.PurgeDataStore] once it has
+// deleted its files.
 package catalog
 
 import (
@@ -138,14 +148,20 @@ func (t Trail) Clone() Trail {
 	for i := range t.InsightSelectors {
 		t.InsightSelectors[i].EventCategories = slices.Clone(t.InsightSelectors[i].EventCategories)
 	}
-	t.Tags = slices.Clone(t.Tags)
-	for i, tag := range t.Tags {
+	t.Tags = cloneTags(t.Tags)
+	return t
+}
+
+// cloneTags deep-copies tags; nil stays nil.
+func cloneTags(tags []Tag) []Tag {
+	tags = slices.Clone(tags)
+	for i, tag := range tags {
 		if tag.Value != nil {
 			v := *tag.Value
-			t.Tags[i].Value = &v
+			tags[i].Value = &v
 		}
 	}
-	return t
+	return tags
 }
 
 // file is the JSON document.
@@ -154,13 +170,18 @@ type file struct {
 	Trails  []Trail `json:"trails"`
 }
 
-// Catalog holds the trails. It is safe for concurrent use.
+// Catalog holds the trails and the event data stores. It is safe for
+// concurrent use.
 type Catalog struct {
-	path     string
-	maxTrail int
+	path       string
+	storesPath string
+	maxTrail   int
+	maxStores  int
+	now        func() time.Time
 
 	mu     sync.RWMutex
-	trails map[string]*Trail // by ARN
+	trails map[string]*Trail     // by ARN
+	stores map[string]*DataStore // by id
 	gen    uint64
 }
 
@@ -169,37 +190,70 @@ type Options struct {
 	// MaxTrailsPerRegion is the trail quota per account and region (AWS:
 	// 5). A multi-region trail counts in every region.
 	MaxTrailsPerRegion int
+	// MaxDataStoresPerRegion is the event data store quota per account
+	// and region (AWS: 10). A store counts in its home region only;
+	// stores pending deletion do not count.
+	MaxDataStoresPerRegion int
+	// Now is the clock the restore window of deleted event data stores is
+	// measured with; nil means time.Now.
+	Now func() time.Time
 }
 
-// DefaultOptions returns AWS's quota.
-func DefaultOptions() Options { return Options{MaxTrailsPerRegion: 5} }
+// DefaultOptions returns AWS's quotas and the real clock.
+func DefaultOptions() Options {
+	return Options{MaxTrailsPerRegion: 5, MaxDataStoresPerRegion: 10, Now: time.Now}
+}
 
-// Open loads DIR/trails.json; a missing file is an empty catalog.
+// Open loads DIR/trails.json and DIR/eventdatastores.json; a missing file
+// holds nothing. A file that does not parse, or an event data store entry
+// that breaks the rules of its format, is refused with an error naming the
+// file.
 func Open(dir string, opts Options) (*Catalog, error) {
+	d := DefaultOptions()
 	if opts.MaxTrailsPerRegion <= 0 {
-		opts.MaxTrailsPerRegion = DefaultOptions().MaxTrailsPerRegion
+		opts.MaxTrailsPerRegion = d.MaxTrailsPerRegion
+	}
+	if opts.MaxDataStoresPerRegion <= 0 {
+		opts.MaxDataStoresPerRegion = d.MaxDataStoresPerRegion
+	}
+	if opts.Now == nil {
+		opts.Now = d.Now
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("open catalog: %w", err)
 	}
-	c := &Catalog{path: filepath.Join(dir, FileName), maxTrail: opts.MaxTrailsPerRegion, trails: map[string]*Trail{}}
+	c := &Catalog{
+		path: filepath.Join(dir, FileName), maxTrail: opts.MaxTrailsPerRegion, maxStores: opts.MaxDataStoresPerRegion,
+		now: opts.Now, trails: map[string]*Trail{}, stores: map[string]*DataStore{},
+	}
+	if err := c.loadTrails(); err != nil {
+		return nil, err
+	}
+	if err := c.loadDataStores(dir); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// loadTrails reads DIR/trails.json into c; a missing file is no trails.
+func (c *Catalog) loadTrails() error {
 	b, err := os.ReadFile(c.path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return c, nil
+		return nil
 	case err != nil:
-		return nil, fmt.Errorf("open catalog: %w", err)
+		return fmt.Errorf("open catalog: %w", err)
 	}
 	var f file
 	if err := json.Unmarshal(b, &f); err != nil {
-		return nil, fmt.Errorf("open catalog: %s is damaged (%v); restore it from a backup or remove it to start without trails", c.path, err)
+		return fmt.Errorf("open catalog: %s is damaged (%v); restore it from a backup or remove it to start without trails", c.path, err)
 	}
 	for i := range f.Trails {
 		t := f.Trails[i]
 		c.trails[t.ARN()] = &t
 		c.gen = max(c.gen, t.Generation)
 	}
-	return c, nil
+	return nil
 }
 
 // Get returns the trail with this ARN.
@@ -327,16 +381,26 @@ func (c *Catalog) Update(arn string, fn func(*Trail) error) (Trail, error) {
 
 // persisted returns t as trails.json holds it and Open reads it back: the
 // JSON encoding fills in selector defaults and drops empty lists. The
-// catalog keeps every trail in this form, so a trail reads the same before
-// and after a restart; [Trail.Clone] copies it exactly.
+// catalog keeps every trail (and every event data store) in this form, so
+// it reads the same before and after a restart; [Trail.Clone] copies it
+// exactly.
 func persisted(t Trail) (Trail, error) {
-	b, err := json.Marshal(t)
+	out, err := roundTrip(t)
 	if err != nil {
-		return Trail{}, fmt.Errorf("catalog: encode trail %s: %w", t.ARN(), err)
+		return Trail{}, fmt.Errorf("catalog: trail %s: %w", t.ARN(), err)
 	}
-	var out Trail
+	return out, nil
+}
+
+// roundTrip returns v encoded to JSON and decoded again.
+func roundTrip[T any](v T) (T, error) {
+	var out T
+	b, err := json.Marshal(v)
+	if err != nil {
+		return out, fmt.Errorf("encode: %w", err)
+	}
 	if err := json.Unmarshal(b, &out); err != nil {
-		return Trail{}, fmt.Errorf("catalog: decode trail %s: %w", t.ARN(), err)
+		return out, fmt.Errorf("decode: %w", err)
 	}
 	return out, nil
 }

@@ -25,7 +25,7 @@ const (
 	EventsDir       = "events"        // the event log (package store)
 	WALDir          = "events/wal"    // its write-ahead log (package store/wal)
 	IndexDir        = "events/index"  // event history (package history, store/index)
-	TrailsDir       = "trails"        // the trail catalogue (package catalog)
+	TrailsDir       = "trails"        // the catalogue of trails and event data stores (package catalog)
 	KeysDir         = "keys"          // digest signing keys (package keyring)
 	DeliveryDir     = "delivery"      // trail delivery's state and spool (package delivery)
 	BucketsDir      = "buckets"       // the embedded object store (package objstore/fsbucket)

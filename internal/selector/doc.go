@@ -1,6 +1,7 @@
-// Package selector owns trail event selectors: their types (as
-// PutEventSelectors and GetEventSelectors carry them), their validation, and
-// the matcher that decides which events a trail logs.
+// Package selector owns event selectors: their types (as
+// PutEventSelectors and GetEventSelectors carry them, and the advanced
+// selectors of event data stores), their validation, and the matcher that
+// decides which events a trail logs or an event data store ingests.
 //
 // A trail holds a [Set]: basic selectors ([EventSelector]) or advanced ones
 // ([AdvancedEventSelector]), never both. The zero Set means the trail never
@@ -9,6 +10,17 @@
 // operations.md §3.3 and §3.4 and return an *[Error] (errors.Is
 // [ErrInvalid]) whose message the API returns in an
 // InvalidEventSelectorsException; [Limits] makes the quotas configurable.
+//
+// An event data store holds advanced selectors only. [ValidateDataStore]
+// checks them with the rules for stores, which differ from the trail rules
+// [ValidateAdvanced] enforces: at most five selectors; management
+// selectors may also compare eventName, eventType,
+// sessionCredentialFromConsole and userIdentity.arn, and compare
+// eventSource with any operator; network activity selectors may not
+// compare userIdentity.arn; and eventCategory may also be Insight,
+// ConfigurationItem, Evidence or ActivityAuditLog, each alone in its
+// store with no other field ([StoreCategory], [CloudTrailCategory]). A
+// store created without selectors gets [DefaultDataStore].
 //
 // # Matching
 //

@@ -21,6 +21,7 @@ func FuzzMatch(f *testing.F) {
 		`{"AdvancedEventSelectors":[{"FieldSelectors":[{"Field":"eventCategory","Equals":["NetworkActivity"]},{"Field":"eventSource","Equals":["s3.amazonaws.com"]},{"Field":"errorCode","Equals":["VpceAccessDenied"]},{"Field":"vpcEndpointId","NotEquals":["v"]}]}]}`,
 		`{"AdvancedEventSelectors":[{"FieldSelectors":[{"Field":"eventCategory","Equals":["Management"]},{"Field":"sessionCredentialFromConsole","Equals":["true"]},{"Field":"eventType","EndsWith":["Call"]},{"Field":"x","Equals":[]}]}]}`,
 		`{"EventSelectors":[{}],"AdvancedEventSelectors":[{"FieldSelectors":[]}]}`,
+		`{"AdvancedEventSelectors":[{"Name":"Default management events","FieldSelectors":[{"Field":"eventCategory","Equals":["Management"]},{"Field":"eventName","NotEquals":["GetObject"]}]},{"FieldSelectors":[{"Field":"eventCategory","Equals":["ConfigurationItem"]}]}]}`,
 	}
 	recs := []string{
 		`{"eventVersion":"1.11","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111111111111:user/a"},"eventTime":"2024-01-01T00:00:00Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","awsRegion":"us-east-1","eventID":"e","readOnly":true,"resources":[{"type":"AWS::S3::Object","ARN":"arn:aws:s3:::b/k"},{"type":"AWS::S3::Bucket","ARN":"arn:aws:s3:::b"}],"eventType":"AwsApiCall","managementEvent":false,"recipientAccountId":"111111111111","eventCategory":"Data"}`,
@@ -39,6 +40,14 @@ func FuzzMatch(f *testing.F) {
 		err := set.Validate()
 		if _, ok := errors.AsType[*Error](err); err != nil && !ok && !errors.Is(err, ErrBothKinds) {
 			t.Fatalf("Validate() = %T %v", err, err)
+		}
+		// The same selectors checked for an event data store.
+		if derr := ValidateDataStore(set.AdvancedEventSelectors); derr != nil {
+			if _, ok := errors.AsType[*Error](derr); !ok {
+				t.Fatalf("ValidateDataStore() = %T %v", derr, derr)
+			}
+		} else if c := StoreCategory(set.AdvancedEventSelectors); c == "" {
+			t.Fatal("valid event data store selectors without a category")
 		}
 		m := Compile(set)
 

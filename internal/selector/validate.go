@@ -33,14 +33,15 @@ func fail(path, format string, args ...any) error {
 // Limits are the quotas selector validation enforces. A zero field means
 // the AWS value (operations.md §4).
 type Limits struct {
-	MaxEventSelectors int // basic selectors per trail; AWS: 5
-	MaxDataResources  int // data resource values across a trail's basic selectors, "all" prefixes excepted; AWS: 250
-	MaxAdvancedValues int // operator values across a trail's advanced selectors; AWS: 500
+	MaxEventSelectors     int // basic selectors per trail; AWS: 5
+	MaxDataResources      int // data resource values across a trail's basic selectors, "all" prefixes excepted; AWS: 250
+	MaxAdvancedValues     int // operator values across a trail's or an event data store's advanced selectors; AWS: 500
+	MaxDataStoreSelectors int // advanced selectors per event data store; AWS: 5
 }
 
 // DefaultLimits returns the AWS quotas.
 func DefaultLimits() Limits {
-	return Limits{MaxEventSelectors: 5, MaxDataResources: 250, MaxAdvancedValues: 500}
+	return Limits{MaxEventSelectors: 5, MaxDataResources: 250, MaxAdvancedValues: 500, MaxDataStoreSelectors: 5}
 }
 
 func (l Limits) filled() Limits {
@@ -53,6 +54,9 @@ func (l Limits) filled() Limits {
 	}
 	if l.MaxAdvancedValues <= 0 {
 		l.MaxAdvancedValues = d.MaxAdvancedValues
+	}
+	if l.MaxDataStoreSelectors <= 0 {
+		l.MaxDataStoreSelectors = d.MaxDataStoreSelectors
 	}
 	return l
 }
@@ -343,20 +347,105 @@ const (
 	FieldVpcEndpointID  = "vpcEndpointId"
 )
 
-// Event categories that trail advanced selectors may select.
+// Event categories that advanced selectors may select: the first three on
+// trails and event data stores (CloudTrail events), the others on event
+// data stores only, each a kind of store of its own (lake.md §2.1).
 const (
-	CategoryManagement = "Management"
-	CategoryData       = "Data"
-	CategoryNetwork    = "NetworkActivity"
+	CategoryManagement        = "Management"
+	CategoryData              = "Data"
+	CategoryNetwork           = "NetworkActivity"
+	CategoryInsight           = "Insight"
+	CategoryConfigurationItem = "ConfigurationItem"
+	CategoryEvidence          = "Evidence"
+	CategoryActivityAuditLog  = "ActivityAuditLog"
 )
 
-// trailFields lists the fields allowed per eventCategory on trails
-// (operations.md §3.4; API Reference "AdvancedFieldSelector").
-var trailFields = map[string][]string{
-	CategoryManagement: {FieldEventCategory, FieldEventSource, FieldReadOnly},
-	CategoryData: {FieldEventCategory, FieldResourcesType, FieldEventName, FieldEventSource, FieldEventType,
-		FieldReadOnly, FieldResourcesARN, FieldSessionConsole, FieldUserARN},
-	CategoryNetwork: {FieldEventCategory, FieldEventSource, FieldEventName, FieldErrorCode, FieldVpcEndpointID, FieldUserARN},
+// CloudTrailCategory reports whether category selects CloudTrail events
+// (Management, Data or NetworkActivity): the categories a trail logs and
+// that one event data store may combine.
+func CloudTrailCategory(category string) bool {
+	return category == CategoryManagement || category == CategoryData || category == CategoryNetwork
+}
+
+// StoreCategory returns the eventCategory the first of sel selects (its
+// Equals value), or "" when sel is empty or the selector names none. For
+// selectors [ValidateDataStore] accepted, every selector selects the same
+// kind of event: CloudTrail events ([CloudTrailCategory]) or one of the
+// other categories alone.
+func StoreCategory(sel []AdvancedEventSelector) string {
+	if len(sel) == 0 {
+		return ""
+	}
+	for _, f := range sel[0].FieldSelectors {
+		if f.Field == FieldEventCategory && len(f.Equals) > 0 {
+			return f.Equals[0]
+		}
+	}
+	return ""
+}
+
+// DefaultDataStoreName is the name of the selector an event data store
+// created without selectors gets.
+const DefaultDataStoreName = "Default management events"
+
+// DefaultDataStore returns the advanced selectors of an event data store
+// created without any, as CreateEventDataStore and GetEventDataStore return
+// them at AWS: one selector named "Default management events" selecting
+// every management event.
+func DefaultDataStore() []AdvancedEventSelector {
+	return []AdvancedEventSelector{{
+		Name:           DefaultDataStoreName,
+		FieldSelectors: []FieldSelector{{Field: FieldEventCategory, Equals: []string{CategoryManagement}}},
+	}}
+}
+
+// target is what advanced selectors are validated for: a trail or an
+// event data store.
+type target struct {
+	noun   string              // "trail", "event data store"
+	fields map[string][]string // the fields allowed per eventCategory
+	// categories lists the eventCategory values, in the order messages
+	// name them.
+	categories []string
+	// trailMgmtSource: management selectors accept eventSource only as
+	// NotEquals kms.amazonaws.com or rdsdata.amazonaws.com (trails).
+	trailMgmtSource bool
+}
+
+// trailTarget: trails (operations.md §3.4; API Reference
+// "AdvancedFieldSelector").
+var trailTarget = &target{
+	noun: "trail",
+	fields: map[string][]string{
+		CategoryManagement: {FieldEventCategory, FieldEventSource, FieldReadOnly},
+		CategoryData: {FieldEventCategory, FieldResourcesType, FieldEventName, FieldEventSource, FieldEventType,
+			FieldReadOnly, FieldResourcesARN, FieldSessionConsole, FieldUserARN},
+		CategoryNetwork: {FieldEventCategory, FieldEventSource, FieldEventName, FieldErrorCode, FieldVpcEndpointID, FieldUserARN},
+	},
+	categories:      []string{CategoryManagement, CategoryData, CategoryNetwork},
+	trailMgmtSource: true,
+}
+
+// storeTarget: event data stores. Management selectors add eventName,
+// eventType, sessionCredentialFromConsole and userIdentity.arn, and take
+// eventSource with any operator; network activity selectors do not take
+// userIdentity.arn; the four store-only categories take eventCategory
+// alone (operations.md §3.4).
+var storeTarget = &target{
+	noun: "event data store",
+	fields: map[string][]string{
+		CategoryManagement: {FieldEventCategory, FieldEventSource, FieldReadOnly, FieldEventName, FieldEventType,
+			FieldSessionConsole, FieldUserARN},
+		CategoryData: {FieldEventCategory, FieldResourcesType, FieldEventName, FieldEventSource, FieldEventType,
+			FieldReadOnly, FieldResourcesARN, FieldSessionConsole, FieldUserARN},
+		CategoryNetwork:           {FieldEventCategory, FieldEventSource, FieldEventName, FieldErrorCode, FieldVpcEndpointID},
+		CategoryInsight:           {FieldEventCategory},
+		CategoryConfigurationItem: {FieldEventCategory},
+		CategoryEvidence:          {FieldEventCategory},
+		CategoryActivityAuditLog:  {FieldEventCategory},
+	},
+	categories: []string{CategoryManagement, CategoryData, CategoryNetwork,
+		CategoryInsight, CategoryConfigurationItem, CategoryEvidence, CategoryActivityAuditLog},
 }
 
 var knownFields = []string{
@@ -382,31 +471,86 @@ func (l Limits) ValidateAdvanced(sel []AdvancedEventSelector) error {
 	if len(sel) == 0 {
 		return fail("AdvancedEventSelectors", "At least one advanced event selector is required.")
 	}
-	total := 0
-	for i := range sel {
-		n, err := validateAdvancedOne(&sel[i], "AdvancedEventSelectors["+strconv.Itoa(i)+"]", i)
-		if err != nil {
-			return err
-		}
-		total += n
+	_, err := l.validateAll(sel, trailTarget)
+	return err
+}
+
+// ValidateDataStore checks the advanced selectors of an event data store
+// against the default [Limits].
+func ValidateDataStore(sel []AdvancedEventSelector) error {
+	return DefaultLimits().ValidateDataStore(sel)
+}
+
+// ValidateDataStore checks the advanced selectors of an event data store
+// (operations.md §3.4, lake.md §2.1) and returns nil or an *[Error]: 1 to
+// MaxDataStoreSelectors selectors, each valid for event data stores (the
+// fields of its eventCategory, which may also be Insight,
+// ConfigurationItem, Evidence or ActivityAuditLog), at most
+// MaxAdvancedValues operator values in all, and one kind of event: the
+// CloudTrail categories (Management, Data, NetworkActivity) combine, each
+// other category stands alone, since every kind of store has a schema of
+// its own.
+func (l Limits) ValidateDataStore(sel []AdvancedEventSelector) error {
+	l = l.filled()
+	if n := len(sel); n < 1 || n > l.MaxDataStoreSelectors {
+		return fail("AdvancedEventSelectors", "An event data store must have between 1 and %d advanced event selectors; the request has %d.", l.MaxDataStoreSelectors, n)
 	}
-	if total > l.MaxAdvancedValues {
-		return fail("AdvancedEventSelectors", "Advanced event selectors can have at most %d values for all conditions on a trail; the request has %d.", l.MaxAdvancedValues, total)
+	cats, err := l.validateAll(sel, storeTarget)
+	if err != nil {
+		return err
+	}
+	for i, c := range cats[1:] {
+		first := cats[0]
+		if c == first || CloudTrailCategory(c) && CloudTrailCategory(first) {
+			continue
+		}
+		return fail("AdvancedEventSelectors["+strconv.Itoa(i+1)+"]",
+			"An event data store holds one type of event: eventCategory %s cannot be combined with %s. Only %s, %s and %s combine; create a separate event data store for each other category.",
+			c, first, CategoryManagement, CategoryData, CategoryNetwork)
 	}
 	return nil
 }
 
-// validateAdvancedOne checks one selector and returns its number of values.
-func validateAdvancedOne(s *AdvancedEventSelector, p string, i int) (int, error) {
+// validateAll checks every selector of sel for tg and the value quota, and
+// returns each selector's eventCategory.
+func (l Limits) validateAll(sel []AdvancedEventSelector, tg *target) ([]string, error) {
+	total := 0
+	cats := make([]string, len(sel))
+	for i := range sel {
+		n, cat, err := validateAdvancedOne(&sel[i], "AdvancedEventSelectors["+strconv.Itoa(i)+"]", i, tg)
+		if err != nil {
+			return nil, err
+		}
+		total += n
+		cats[i] = cat
+	}
+	if total > l.MaxAdvancedValues {
+		return nil, fail("AdvancedEventSelectors", "Advanced event selectors can have at most %d values for all conditions on %s; the request has %d.",
+			l.MaxAdvancedValues, article(tg.noun), total)
+	}
+	return cats, nil
+}
+
+// article returns noun with "a" or "an".
+func article(noun string) string {
+	if strings.ContainsRune("aeiou", rune(noun[0])) {
+		return "an " + noun
+	}
+	return "a " + noun
+}
+
+// validateAdvancedOne checks one selector for tg and returns its number
+// of values and its eventCategory.
+func validateAdvancedOne(s *AdvancedEventSelector, p string, i int, tg *target) (int, string, error) {
 	label := "advanced event selector " + strconv.Itoa(i+1)
 	if s.Name != "" {
 		label = "advanced event selector " + strconv.Quote(s.Name)
 	}
 	if n := utf8.RuneCountInString(s.Name); n > maxSelectorName {
-		return 0, fail(p+".Name", "The name of advanced event selector %d is %d characters long; the maximum is %d.", i+1, n, maxSelectorName)
+		return 0, "", fail(p+".Name", "The name of advanced event selector %d is %d characters long; the maximum is %d.", i+1, n, maxSelectorName)
 	}
 	if len(s.FieldSelectors) == 0 {
-		return 0, fail(p+".FieldSelectors", "The %s must have at least one field selector.", label)
+		return 0, "", fail(p+".FieldSelectors", "The %s must have at least one field selector.", label)
 	}
 	byField := make(map[string]*FieldSelector, len(s.FieldSelectors))
 	count := 0
@@ -414,69 +558,69 @@ func validateAdvancedOne(s *AdvancedEventSelector, p string, i int) (int, error)
 		f := &s.FieldSelectors[j]
 		fp := p + ".FieldSelectors[" + strconv.Itoa(j) + "]"
 		if err := validateFieldName(f.Field, fp+".Field"); err != nil {
-			return 0, err
+			return 0, "", err
 		}
 		if byField[f.Field] != nil {
-			return 0, fail(fp+".Field", "The field %s appears more than once in %s; put all its conditions in one field selector.", f.Field, label)
+			return 0, "", fail(fp+".Field", "The field %s appears more than once in %s; put all its conditions in one field selector.", f.Field, label)
 		}
 		byField[f.Field] = f
 		n, err := validateOperators(f, fp)
 		if err != nil {
-			return 0, err
+			return 0, "", err
 		}
 		count += n
 	}
 
 	cat := byField[FieldEventCategory]
 	if cat == nil {
-		return 0, fail(p+".FieldSelectors", "The %s must include an eventCategory field selector (Equals Management, Data or NetworkActivity).", label)
+		return 0, "", fail(p+".FieldSelectors", "The %s must include an eventCategory field selector (Equals %s).", label, orList(tg.categories))
 	}
 	if len(cat.Equals) != 1 {
-		return 0, fail(p+".FieldSelectors", "The eventCategory field selector in %s must have exactly one Equals value.", label)
+		return 0, "", fail(p+".FieldSelectors", "The eventCategory field selector in %s must have exactly one Equals value.", label)
 	}
 	category := cat.Equals[0]
-	allowed, ok := trailFields[category]
+	allowed, ok := tg.fields[category]
 	if !ok {
-		return 0, fail(p+".FieldSelectors", "Invalid value for eventCategory: %s. Valid values for trails are Management, Data, NetworkActivity.", category)
+		return 0, "", fail(p+".FieldSelectors", "Invalid value for eventCategory: %s. Valid values for %ss are %s.", category, tg.noun, strings.Join(tg.categories, ", "))
 	}
 	for j := range s.FieldSelectors {
 		f := &s.FieldSelectors[j]
 		if !slices.Contains(allowed, f.Field) {
-			return 0, fail(p+".FieldSelectors["+strconv.Itoa(j)+"].Field", "The field %s is not supported for %s events on trails. Supported fields are %s.",
-				f.Field, category, strings.Join(allowed, ", "))
+			return 0, "", fail(p+".FieldSelectors["+strconv.Itoa(j)+"].Field", "The field %s is not supported for %s events on %ss. Supported fields are %s.",
+				f.Field, category, tg.noun, strings.Join(allowed, ", "))
 		}
 	}
 	if ro := byField[FieldReadOnly]; ro != nil {
 		for _, v := range ro.Equals {
 			if v != "true" && v != "false" {
-				return 0, fail(p+".FieldSelectors", "Invalid value for readOnly: %s. Valid values are true, false.", v)
+				return 0, "", fail(p+".FieldSelectors", "Invalid value for readOnly: %s. Valid values are true, false.", v)
 			}
 		}
 	}
 
 	switch category {
 	case CategoryManagement:
-		if src := byField[FieldEventSource]; src != nil {
+		if src := byField[FieldEventSource]; src != nil && tg.trailMgmtSource {
 			if src.Equals != nil || src.StartsWith != nil || src.EndsWith != nil || src.NotStartsWith != nil || src.NotEndsWith != nil {
-				return 0, fail(p+".FieldSelectors", "For management events, eventSource supports only the NotEquals operator, with %s or %s.", SourceKMS, SourceRDSData)
+				return 0, "", fail(p+".FieldSelectors", "For management events, eventSource supports only the NotEquals operator, with %s or %s.", SourceKMS, SourceRDSData)
 			}
 			for _, v := range src.NotEquals {
 				if v != SourceKMS && v != SourceRDSData {
-					return 0, fail(p+".FieldSelectors", "Invalid value for eventSource on management events: %s. Only NotEquals %s or %s is supported.", v, SourceKMS, SourceRDSData)
+					return 0, "", fail(p+".FieldSelectors", "Invalid value for eventSource on management events: %s. Only NotEquals %s or %s is supported.", v, SourceKMS, SourceRDSData)
 				}
 			}
 		}
 	case CategoryData:
 		rt := byField[FieldResourcesType]
 		if rt == nil {
-			return 0, fail(p+".FieldSelectors", "The %s selects data events and must include a resources.type field selector, e.g. Equals AWS::S3::Object.", label)
+			return 0, "", fail(p+".FieldSelectors", "The %s selects data events and must include a resources.type field selector, e.g. Equals AWS::S3::Object.", label)
 		}
 		if len(rt.Equals) != 1 {
-			return 0, fail(p+".FieldSelectors", "The resources.type field selector in %s must have exactly one Equals value.", label)
+			return 0, "", fail(p+".FieldSelectors", "The resources.type field selector in %s must have exactly one Equals value.", label)
 		}
 		typ := rt.Equals[0]
 		if !validResourceType(typ) {
-			return 0, fail(p+".FieldSelectors", "Invalid value for resources.type: %s. Resource types have the form AWS::Service::Type, e.g. AWS::S3::Object.", typ)
+			return 0, "", fail(p+".FieldSelectors", "Invalid value for resources.type: %s. Resource types have the form AWS::Service::Type, e.g. AWS::S3::Object.", typ)
 		}
 		if ra := byField[FieldResourcesARN]; ra != nil {
 			for _, list := range [...]struct {
@@ -485,7 +629,7 @@ func validateAdvancedOne(s *AdvancedEventSelector, p string, i int) (int, error)
 			}{{"Equals", ra.Equals}, {"NotEquals", ra.NotEquals}} {
 				for _, v := range list.vals {
 					if !validResourceARN(typ, v) {
-						return 0, fail(p+".FieldSelectors", "Value %s for resources.ARN with %s is not a full ARN of a resource of type %s. Equals and NotEquals need a full ARN; use StartsWith to match a prefix, e.g. arn:aws:s3:::bucket/ for every object in a bucket.",
+						return 0, "", fail(p+".FieldSelectors", "Value %s for resources.ARN with %s is not a full ARN of a resource of type %s. Equals and NotEquals need a full ARN; use StartsWith to match a prefix, e.g. arn:aws:s3:::bucket/ for every object in a bucket.",
 							v, list.op, typ)
 					}
 				}
@@ -493,19 +637,27 @@ func validateAdvancedOne(s *AdvancedEventSelector, p string, i int) (int, error)
 		}
 	case CategoryNetwork:
 		if byField[FieldEventSource] == nil {
-			return 0, fail(p+".FieldSelectors", "The %s selects network activity events and must include an eventSource field selector, e.g. Equals ec2.amazonaws.com.", label)
+			return 0, "", fail(p+".FieldSelectors", "The %s selects network activity events and must include an eventSource field selector, e.g. Equals ec2.amazonaws.com.", label)
 		}
 		if ec := byField[FieldErrorCode]; ec != nil {
 			for _, op := range ec.operators() {
 				for _, v := range op.vals {
 					if v != "VpceAccessDenied" {
-						return 0, fail(p+".FieldSelectors", "Invalid value for errorCode: %s. The only valid value is VpceAccessDenied.", v)
+						return 0, "", fail(p+".FieldSelectors", "Invalid value for errorCode: %s. The only valid value is VpceAccessDenied.", v)
 					}
 				}
 			}
 		}
 	}
-	return count, nil
+	return count, category, nil
+}
+
+// orList joins values as "a, b or c".
+func orList(values []string) string {
+	if len(values) < 2 {
+		return strings.Join(values, "")
+	}
+	return strings.Join(values[:len(values)-1], ", ") + " or " + values[len(values)-1]
 }
 
 func validateFieldName(name, path string) error {

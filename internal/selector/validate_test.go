@@ -300,3 +300,97 @@ func TestSetValidate(t *testing.T) {
 		})
 	}
 }
+
+func TestValidateDataStore(t *testing.T) {
+	const fp0 = "AdvancedEventSelectors[0].FieldSelectors"
+	only := func(cat string) AdvancedEventSelector { return adv("", eq(FieldEventCategory, cat)) }
+	tests := []struct {
+		name     string
+		sel      []AdvancedEventSelector
+		wantPath string
+		wantMsg  string
+	}{
+		{name: "default", sel: DefaultDataStore()},
+		{name: "management with store fields", sel: []AdvancedEventSelector{mgmt(
+			fs(FieldEventSource, "Equals", []string{"s3.amazonaws.com"}, "NotStartsWith", []string{"kms."}),
+			fs(FieldEventName, "NotEquals", []string{"GetObject"}), eq(FieldEventType, "AwsApiCall"),
+			fs(FieldSessionConsole, "NotEquals", []string{"true"}), fs(FieldUserARN, "StartsWith", []string{"arn:aws:iam::"}),
+			eq(FieldReadOnly, "false"))}},
+		{name: "cloudtrail categories combine", sel: []AdvancedEventSelector{mgmt(), data(TypeS3Object), network("s3.amazonaws.com")}},
+		{name: "insight", sel: []AdvancedEventSelector{only(CategoryInsight)}},
+		{name: "config items", sel: []AdvancedEventSelector{only(CategoryConfigurationItem)}},
+		{name: "evidence", sel: []AdvancedEventSelector{only(CategoryEvidence)}},
+		{name: "activity audit log twice", sel: []AdvancedEventSelector{only(CategoryActivityAuditLog), only(CategoryActivityAuditLog)}},
+		{name: "five selectors", sel: []AdvancedEventSelector{mgmt(), mgmt(), mgmt(), mgmt(), mgmt()}},
+
+		{name: "none", sel: []AdvancedEventSelector{}, wantPath: "AdvancedEventSelectors",
+			wantMsg: "An event data store must have between 1 and 5 advanced event selectors; the request has 0."},
+		{name: "six selectors", sel: []AdvancedEventSelector{mgmt(), mgmt(), mgmt(), mgmt(), mgmt(), mgmt()}, wantPath: "AdvancedEventSelectors",
+			wantMsg: "An event data store must have between 1 and 5 advanced event selectors; the request has 6."},
+		{name: "501 values", sel: []AdvancedEventSelector{data(TypeS3Object, eq(FieldEventName, make501()...))}, wantPath: "AdvancedEventSelectors",
+			wantMsg: "Advanced event selectors can have at most 500 values for all conditions on an event data store; the request has 503."},
+		{name: "unknown category", sel: []AdvancedEventSelector{only("Insights")}, wantPath: fp0,
+			wantMsg: "Invalid value for eventCategory: Insights. Valid values for event data stores are Management, Data, NetworkActivity, Insight, ConfigurationItem, Evidence, ActivityAuditLog."},
+		{name: "no eventCategory", sel: []AdvancedEventSelector{adv("", eq(FieldReadOnly, "true"))}, wantPath: fp0,
+			wantMsg: "The advanced event selector 1 must include an eventCategory field selector (Equals Management, Data, NetworkActivity, Insight, ConfigurationItem, Evidence or ActivityAuditLog)."},
+		{name: "insight with a filter", sel: []AdvancedEventSelector{adv("", eq(FieldEventCategory, CategoryInsight), eq(FieldEventName, "x"))}, wantPath: fp0 + "[1].Field",
+			wantMsg: "The field eventName is not supported for Insight events on event data stores. Supported fields are eventCategory."},
+		{name: "network with userIdentity.arn", sel: []AdvancedEventSelector{network("s3.amazonaws.com", eq(FieldUserARN, "arn:aws:iam::1:user/a"))}, wantPath: fp0 + "[2].Field",
+			wantMsg: "The field userIdentity.arn is not supported for NetworkActivity events on event data stores. Supported fields are eventCategory, eventSource, eventName, errorCode, vpcEndpointId."},
+		{name: "management errorCode", sel: []AdvancedEventSelector{mgmt(eq(FieldErrorCode, "VpceAccessDenied"))}, wantPath: fp0 + "[1].Field",
+			wantMsg: "The field errorCode is not supported for Management events on event data stores. Supported fields are eventCategory, eventSource, readOnly, eventName, eventType, sessionCredentialFromConsole, userIdentity.arn."},
+		{name: "cloudtrail and config", sel: []AdvancedEventSelector{mgmt(), only(CategoryConfigurationItem)}, wantPath: "AdvancedEventSelectors[1]",
+			wantMsg: "An event data store holds one type of event: eventCategory ConfigurationItem cannot be combined with Management. Only Management, Data and NetworkActivity combine; create a separate event data store for each other category."},
+		{name: "insight and evidence", sel: []AdvancedEventSelector{only(CategoryInsight), only(CategoryEvidence)}, wantPath: "AdvancedEventSelectors[1]",
+			wantMsg: "An event data store holds one type of event: eventCategory Evidence cannot be combined with Insight. Only Management, Data and NetworkActivity combine; create a separate event data store for each other category."},
+		{name: "data rules still hold", sel: []AdvancedEventSelector{data(TypeS3Object, eq(FieldResourcesARN, "arn:aws:s3:::bucket/"))}, wantPath: fp0,
+			wantMsg: "Value arn:aws:s3:::bucket/ for resources.ARN with Equals is not a full ARN of a resource of type AWS::S3::Object. Equals and NotEquals need a full ARN; use StartsWith to match a prefix, e.g. arn:aws:s3:::bucket/ for every object in a bucket."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkErr(t, ValidateDataStore(tt.sel), tt.wantPath, tt.wantMsg)
+		})
+	}
+	if err := (Limits{MaxDataStoreSelectors: 1}).ValidateDataStore([]AdvancedEventSelector{mgmt(), mgmt()}); err == nil {
+		t.Error("2 selectors accepted with MaxDataStoreSelectors 1")
+	}
+	// The store-only categories and fields stay refused on trails.
+	if err := ValidateAdvanced([]AdvancedEventSelector{mgmt(eq(FieldEventName, "x"))}); err == nil {
+		t.Error("a trail accepted eventName on management events")
+	}
+}
+
+// make501 returns 501 distinct values.
+func make501() []string {
+	out := make([]string, 501)
+	for i := range out {
+		out[i] = fmt.Sprintf("Event%d", i)
+	}
+	return out
+}
+
+func TestStoreCategory(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		sel  []AdvancedEventSelector
+		want string
+	}{
+		{"none", nil, ""},
+		{"default", DefaultDataStore(), CategoryManagement},
+		{"data first", []AdvancedEventSelector{data(TypeS3Object), mgmt()}, CategoryData},
+		{"config", []AdvancedEventSelector{adv("", eq(FieldEventCategory, CategoryConfigurationItem))}, CategoryConfigurationItem},
+		{"no category field", []AdvancedEventSelector{adv("", eq(FieldReadOnly, "true"))}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := StoreCategory(tt.sel); got != tt.want {
+				t.Errorf("StoreCategory = %q, want %q", got, tt.want)
+			}
+		})
+	}
+	for c, want := range map[string]bool{CategoryManagement: true, CategoryData: true, CategoryNetwork: true,
+		CategoryInsight: false, CategoryConfigurationItem: false, CategoryEvidence: false, CategoryActivityAuditLog: false, "": false} {
+		if CloudTrailCategory(c) != want {
+			t.Errorf("CloudTrailCategory(%q) = %v", c, !want)
+		}
+	}
+}

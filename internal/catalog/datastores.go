@@ -1,0 +1,552 @@
+package catalog
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/selector"
+	"github.com/opentrail/opentrail/internal/store/fileutil"
+)
+
+// DataStoresFileName is the event data store catalogue's file inside the
+// catalog's directory (docs/format/eventdatastores.md).
+const DataStoresFileName = "eventdatastores.json"
+
+// Statuses of an event data store (lake.md §2.2). OpenTrail skips the
+// transient ones (CREATED, STARTING_INGESTION, STOPPING_INGESTION): a
+// change of status takes effect at once.
+const (
+	StatusEnabled          = "ENABLED"
+	StatusStoppedIngestion = "STOPPED_INGESTION"
+	StatusPendingDeletion  = "PENDING_DELETION"
+)
+
+// Billing modes.
+const (
+	BillingExtendable = "EXTENDABLE_RETENTION_PRICING"
+	BillingFixed      = "FIXED_RETENTION_PRICING"
+)
+
+// Default retention periods, in days, of the billing modes.
+const (
+	DefaultRetentionExtendable = 366
+	DefaultRetentionFixed      = 2557
+)
+
+// FederationDisabled is the FederationStatus of a store without Lake
+// query federation.
+const FederationDisabled = "DISABLED"
+
+// DataStoreRestoreWindow is how long a deleted store stays in
+// PENDING_DELETION and can be restored. After it the store is gone for
+// the API; the Lake engine deletes its files and then [Catalog.PurgeDataStore]
+// removes the entry.
+const DataStoreRestoreWindow = 7 * 24 * time.Hour
+
+// Sentinel errors of event data stores.
+var (
+	// ErrDataStoreExists: a store with this name already exists in the
+	// account and home region (EventDataStoreAlreadyExistsException).
+	ErrDataStoreExists = errors.New("catalog: event data store already exists")
+	// ErrDataStoreNotFound: no store has this id, or its restore window is
+	// over (EventDataStoreNotFoundException).
+	ErrDataStoreNotFound = errors.New("catalog: event data store not found")
+	// ErrDataStoreLimit: the region already holds the most event data
+	// stores the quota allows (EventDataStoreMaxLimitExceededException).
+	ErrDataStoreLimit = errors.New("catalog: too many event data stores in the region")
+)
+
+// DataStoreLimitError is ErrDataStoreLimit with the region that is full
+// and the quota.
+type DataStoreLimitError struct {
+	Region string
+	Max    int
+}
+
+func (e *DataStoreLimitError) Error() string {
+	return fmt.Sprintf("catalog: %s already has %d event data stores, the most allowed", e.Region, e.Max)
+}
+
+// Is makes errors.Is(err, ErrDataStoreLimit) true.
+func (e *DataStoreLimitError) Is(target error) bool { return target == ErrDataStoreLimit }
+
+// SeqRange is a range of event-log sequence numbers a store ingests: From
+// is the first, To the last; To 0 means the store still ingests.
+type SeqRange struct {
+	From uint64 `json:"from"`
+	To   uint64 `json:"to"`
+}
+
+// DataStore is one CloudTrail Lake event data store.
+type DataStore struct {
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	Account    string `json:"account"`
+	HomeRegion string `json:"homeRegion"`
+
+	// AdvancedEventSelectors decide what the store holds; a store created
+	// without any holds selector.DefaultDataStore.
+	AdvancedEventSelectors       []selector.AdvancedEventSelector `json:"advancedEventSelectors"`
+	MultiRegionEnabled           bool                             `json:"multiRegionEnabled"`
+	OrganizationEnabled          bool                             `json:"organizationEnabled"`
+	TerminationProtectionEnabled bool                             `json:"terminationProtectionEnabled"`
+	RetentionPeriod              int                              `json:"retentionPeriod"` // days
+	BillingMode                  string                           `json:"billingMode"`
+	KmsKeyID                     string                           `json:"kmsKeyId,omitempty"`
+
+	Status string `json:"status"`
+	// RestoreStatus is, while the store is PENDING_DELETION, the status
+	// RestoreEventDataStore returns it to.
+	RestoreStatus    string    `json:"restoreStatus,omitempty"`
+	CreatedTimestamp time.Time `json:"createdTimestamp"`
+	UpdatedTimestamp time.Time `json:"updatedTimestamp"`
+	// DeletedAt is when the store entered PENDING_DELETION.
+	DeletedAt time.Time `json:"deletedAt,omitzero"`
+
+	FederationStatus  string `json:"federationStatus"`
+	FederationRoleArn string `json:"federationRoleArn,omitempty"`
+	Tags              []Tag  `json:"tags,omitempty"`
+
+	// Ingest lists the ranges of event-log sequence numbers the store
+	// ingests, oldest first; only the last may be open (To 0), and it is
+	// open exactly while the store is ENABLED. The catalog keeps it: a
+	// change to ENABLED opens a range at the log's head + 1, a change away
+	// from it closes the open range at the head.
+	Ingest []SeqRange `json:"ingest,omitempty"`
+
+	// Generation increases with every change.
+	Generation uint64 `json:"generation"`
+}
+
+// ARN returns the store's ARN.
+func (d *DataStore) ARN() string { return DataStoreARN(d.HomeRegion, d.Account, d.ID) }
+
+// DataStoreARN builds an event data store ARN.
+func DataStoreARN(region, account, id string) string {
+	return "arn:aws:cloudtrail:" + region + ":" + account + ":eventdatastore/" + id
+}
+
+// Covers reports whether the store takes events of region: its home
+// region, and every region when it is multi-region.
+func (d *DataStore) Covers(region string) bool {
+	return d.HomeRegion == region || d.MultiRegionEnabled
+}
+
+// Ingests reports whether seq lies in one of the store's Ingest ranges.
+func (d *DataStore) Ingests(seq uint64) bool {
+	for _, r := range d.Ingest {
+		if seq >= r.From && (r.To == 0 || seq <= r.To) {
+			return true
+		}
+	}
+	return false
+}
+
+// Category returns the eventCategory the store's selectors select
+// (selector.StoreCategory): Management, Data or NetworkActivity for a
+// store of CloudTrail events (whose selectors may combine the three; this
+// is the first selector's), or Insight, ConfigurationItem, Evidence or
+// ActivityAuditLog. "" when the store has no selectors, which means
+// management events.
+func (d *DataStore) Category() string { return selector.StoreCategory(d.AdvancedEventSelectors) }
+
+// CloudTrailEvents reports whether the store holds CloudTrail events
+// (management, data or network activity events), the kind of store that
+// ingests from the event log through its selectors.
+func (d *DataStore) CloudTrailEvents() bool {
+	c := d.Category()
+	return c == "" || selector.CloudTrailCategory(c)
+}
+
+// Expired reports whether the store has been PENDING_DELETION for the
+// whole restore window at now: it can no longer be restored, and it is
+// gone for the API.
+func (d *DataStore) Expired(now time.Time) bool {
+	return d.Status == StatusPendingDeletion && !now.Before(d.DeletedAt.Add(DataStoreRestoreWindow))
+}
+
+// Clone returns an exact deep copy of d (see [Trail.Clone]).
+func (d DataStore) Clone() DataStore {
+	d.AdvancedEventSelectors = selector.Set{AdvancedEventSelectors: d.AdvancedEventSelectors}.Clone().AdvancedEventSelectors
+	d.Tags = cloneTags(d.Tags)
+	d.Ingest = slices.Clone(d.Ingest)
+	return d
+}
+
+// dataStoresFile is the JSON document.
+type dataStoresFile struct {
+	Version    int         `json:"version"`
+	DataStores []DataStore `json:"eventDataStores"`
+}
+
+// loadDataStores reads DIR/eventdatastores.json into c; a missing file is
+// no stores.
+func (c *Catalog) loadDataStores(dir string) error {
+	c.storesPath = filepath.Join(dir, DataStoresFileName)
+	b, err := os.ReadFile(c.storesPath)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("open catalog: %w", err)
+	}
+	damaged := func(why string) error {
+		return fmt.Errorf("open catalog: %s is damaged (%s); restore it from a backup (removing it forgets every event data store)", c.storesPath, why)
+	}
+	var f dataStoresFile
+	if err := json.Unmarshal(b, &f); err != nil {
+		return damaged(err.Error())
+	}
+	for i := range f.DataStores {
+		d := f.DataStores[i]
+		if err := checkDataStoreEntry(&d); err != nil {
+			return damaged(fmt.Sprintf("eventDataStores[%d]: %v", i, err))
+		}
+		if _, dup := c.stores[d.ID]; dup {
+			return damaged(fmt.Sprintf("eventDataStores[%d]: the id %s appears more than once", i, d.ID))
+		}
+		c.stores[d.ID] = &d
+		c.gen = max(c.gen, d.Generation)
+	}
+	return nil
+}
+
+// checkDataStoreEntry checks the rules of docs/format/eventdatastores.md
+// that the rest of OpenTrail relies on.
+func checkDataStoreEntry(d *DataStore) error {
+	if !validStoreID(d.ID) {
+		return fmt.Errorf("id %q is not 1 to 64 letters, digits and hyphens", d.ID)
+	}
+	if !event.ValidAccountID(d.Account) {
+		return fmt.Errorf("store %s: account %q is not a 12-digit account id", d.ID, d.Account)
+	}
+	if !event.ValidRegion(d.HomeRegion) {
+		return fmt.Errorf("store %s: homeRegion %q is not a region name", d.ID, d.HomeRegion)
+	}
+	if d.Name == "" {
+		return fmt.Errorf("store %s has no name", d.ID)
+	}
+	switch d.Status {
+	case StatusEnabled, StatusStoppedIngestion, StatusPendingDeletion:
+	default:
+		return fmt.Errorf("store %s: unknown status %q (want %s, %s or %s)", d.ID, d.Status, StatusEnabled, StatusStoppedIngestion, StatusPendingDeletion)
+	}
+	var prev uint64
+	for i, r := range d.Ingest {
+		last := i == len(d.Ingest)-1
+		switch {
+		case r.From == 0 || r.From <= prev:
+			return fmt.Errorf("store %s: ingest[%d] starts at %d, not after the range before it", d.ID, i, r.From)
+		case r.To == 0 && !last:
+			return fmt.Errorf("store %s: ingest[%d] is open but is not the last range", d.ID, i)
+		case r.To != 0 && r.To < r.From:
+			return fmt.Errorf("store %s: ingest[%d] ends at %d, before it starts", d.ID, i, r.To)
+		}
+		prev = r.To
+	}
+	if open := ingestOpen(d); open != (d.Status == StatusEnabled) {
+		if open {
+			return fmt.Errorf("store %s is %s but its last ingest range is open", d.ID, d.Status)
+		}
+		return fmt.Errorf("store %s is ENABLED but has no open ingest range", d.ID)
+	}
+	return nil
+}
+
+// validStoreID accepts the ids OpenTrail makes (lowercase UUIDs) and the
+// like of AWS's examples: 1 to 64 letters, digits and hyphens, nothing
+// that could name a path outside a directory.
+func validStoreID(id string) bool {
+	if len(id) < 1 || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func ingestOpen(d *DataStore) bool {
+	return len(d.Ingest) > 0 && d.Ingest[len(d.Ingest)-1].To == 0
+}
+
+// newStoreID returns a random lowercase UUID v4.
+func newStoreID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// CreateDataStore adds d under a new random id and returns it as stored.
+// It fills in what d leaves empty: the default selectors
+// (selector.DefaultDataStore), the billing mode (extendable) and its
+// default retention, and FederationStatus DISABLED. d.Status must be
+// ENABLED or STOPPED_INGESTION; an ENABLED store ingests from head()+1 on.
+// It fails with ErrDataStoreExists (the name is taken in the account and
+// region) or a *DataStoreLimitError.
+func (c *Catalog) CreateDataStore(d DataStore, head func() uint64) (DataStore, error) {
+	if d.Status != StatusEnabled && d.Status != StatusStoppedIngestion {
+		return DataStore{}, fmt.Errorf("catalog: a new event data store must be %s or %s, not %q", StatusEnabled, StatusStoppedIngestion, d.Status)
+	}
+	if len(d.AdvancedEventSelectors) == 0 {
+		d.AdvancedEventSelectors = selector.DefaultDataStore()
+	}
+	if d.BillingMode == "" {
+		d.BillingMode = BillingExtendable
+	}
+	if d.RetentionPeriod == 0 {
+		d.RetentionPeriod = DefaultRetentionExtendable
+		if d.BillingMode == BillingFixed {
+			d.RetentionPeriod = DefaultRetentionFixed
+		}
+	}
+	if d.FederationStatus == "" {
+		d.FederationStatus = FederationDisabled
+	}
+	d.Ingest, d.RestoreStatus, d.DeletedAt = nil, "", time.Time{}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d.ID = newStoreID()
+	for c.stores[d.ID] != nil {
+		d.ID = newStoreID()
+	}
+	if err := c.checkNameLocked(&d); err != nil {
+		return DataStore{}, err
+	}
+	if err := c.checkStoreLimitLocked(&d); err != nil {
+		return DataStore{}, err
+	}
+	return c.putStoreLocked(d, nil, head)
+}
+
+// GetDataStore returns the account's store named by idOrARN: its id, or
+// its ARN (arn:aws:cloudtrail:HOME:ACCOUNT:eventdatastore/ID, which must
+// name the store's home region and account). A store of another account,
+// and one whose restore window is over, is not found.
+func (c *Catalog) GetDataStore(account, idOrARN string) (DataStore, bool) {
+	id, region := idOrARN, ""
+	if strings.HasPrefix(idOrARN, "arn:") {
+		p := strings.SplitN(idOrARN, ":", 6)
+		if len(p) != 6 || p[1] != "aws" || p[2] != "cloudtrail" || p[4] != account || !strings.HasPrefix(p[5], "eventdatastore/") {
+			return DataStore{}, false
+		}
+		id, region = strings.TrimPrefix(p[5], "eventdatastore/"), p[3]
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	d, ok := c.stores[id]
+	if !ok || d.Account != account || region != "" && d.HomeRegion != region || d.Expired(c.now()) {
+		return DataStore{}, false
+	}
+	return d.Clone(), true
+}
+
+// ListDataStores returns the account's stores whose home region is region
+// ("" for every region), PENDING_DELETION ones included but not those
+// whose restore window is over, sorted by id. A multi-region store is
+// listed in its home region only (docs/design/decisions.md).
+func (c *Catalog) ListDataStores(account, region string) []DataStore {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	now := c.now()
+	var out []DataStore
+	for _, d := range c.stores {
+		if d.Account == account && (region == "" || d.HomeRegion == region) && !d.Expired(now) {
+			out = append(out, d.Clone())
+		}
+	}
+	slices.SortFunc(out, func(a, b DataStore) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+// AllDataStores returns every store of every account, in any status
+// (those whose restore window is over included, until they are purged),
+// sorted by id.
+func (c *Catalog) AllDataStores() []DataStore {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]DataStore, 0, len(c.stores))
+	for _, d := range c.stores {
+		out = append(out, d.Clone())
+	}
+	slices.SortFunc(out, func(a, b DataStore) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+// UpdateDataStore applies fn to a copy of the store with this id and
+// stores the result; an error from fn leaves the store unchanged and is
+// returned as is. fn may not change the id, account or home region. The
+// catalog then enforces what needs every store: a new name must be free
+// (ErrDataStoreExists), a store leaving PENDING_DELETION must fit the
+// quota (*DataStoreLimitError), and Ingest follows the status (head is
+// read when a range opens or closes). A store whose restore window is
+// over cannot change (ErrDataStoreNotFound).
+func (c *Catalog) UpdateDataStore(id string, head func() uint64, fn func(*DataStore) error) (DataStore, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old, ok := c.stores[id]
+	if !ok || old.Expired(c.now()) {
+		return DataStore{}, fmt.Errorf("%w: %s", ErrDataStoreNotFound, id)
+	}
+	d := old.Clone()
+	if err := fn(&d); err != nil {
+		return DataStore{}, err
+	}
+	if d.ID != old.ID || d.Account != old.Account || d.HomeRegion != old.HomeRegion {
+		return DataStore{}, fmt.Errorf("catalog: update may not change the event data store's identity (%s to %s)", old.ARN(), d.ARN())
+	}
+	switch d.Status {
+	case StatusEnabled, StatusStoppedIngestion, StatusPendingDeletion:
+	default:
+		return DataStore{}, fmt.Errorf("catalog: event data store %s: unknown status %q", id, d.Status)
+	}
+	if d.Name != old.Name {
+		if err := c.checkNameLocked(&d); err != nil {
+			return DataStore{}, err
+		}
+	}
+	if old.Status == StatusPendingDeletion && d.Status != StatusPendingDeletion {
+		if err := c.checkStoreLimitLocked(&d); err != nil {
+			return DataStore{}, err
+		}
+	}
+	return c.putStoreLocked(d, old, head)
+}
+
+// PurgeDataStore removes the store with this id for good. Only a store
+// whose restore window is over may go: the Lake engine calls it once it
+// has deleted the store's files.
+func (c *Catalog) PurgeDataStore(id string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d, ok := c.stores[id]
+	switch {
+	case !ok:
+		return fmt.Errorf("%w: %s", ErrDataStoreNotFound, id)
+	case d.Status != StatusPendingDeletion:
+		return fmt.Errorf("catalog: event data store %s is %s, not %s: it cannot be purged", id, d.Status, StatusPendingDeletion)
+	case !d.Expired(c.now()):
+		return fmt.Errorf("catalog: event data store %s can still be restored until %s: it cannot be purged yet",
+			id, d.DeletedAt.Add(DataStoreRestoreWindow).UTC().Format(time.RFC3339))
+	}
+	delete(c.stores, id)
+	if err := c.saveDataStoresLocked(); err != nil {
+		c.stores[id] = d
+		return err
+	}
+	c.gen++
+	return nil
+}
+
+// DataStoreGeneration changes whenever an event data store is created,
+// changed or purged (it is the counter trails share, so it also changes
+// with them); the Lake engine compares it to skip re-reading an unchanged
+// catalogue.
+func (c *Catalog) DataStoreGeneration() uint64 { return c.Generation() }
+
+// checkNameLocked fails when another live store of d's account and home
+// region has d's name.
+func (c *Catalog) checkNameLocked(d *DataStore) error {
+	now := c.now()
+	for _, o := range c.stores {
+		if o.ID != d.ID && o.Account == d.Account && o.HomeRegion == d.HomeRegion && o.Name == d.Name && !o.Expired(now) {
+			return fmt.Errorf("%w: %s in %s", ErrDataStoreExists, d.Name, d.HomeRegion)
+		}
+	}
+	return nil
+}
+
+// checkStoreLimitLocked fails when d's home region already holds the
+// most stores the quota allows; stores pending deletion do not count.
+func (c *Catalog) checkStoreLimitLocked(d *DataStore) error {
+	n := 1
+	for _, o := range c.stores {
+		if o.ID != d.ID && o.Account == d.Account && o.HomeRegion == d.HomeRegion && o.Status != StatusPendingDeletion {
+			n++
+		}
+	}
+	if n > c.maxStores {
+		return &DataStoreLimitError{Region: d.HomeRegion, Max: c.maxStores}
+	}
+	return nil
+}
+
+// putStoreLocked brings d's Ingest in line with its status, stores d
+// (replacing old, nil for a new store) and saves the file.
+func (c *Catalog) putStoreLocked(d DataStore, old *DataStore, head func() uint64) (DataStore, error) {
+	if err := syncIngest(&d, head); err != nil {
+		return DataStore{}, err
+	}
+	c.gen++
+	d.Generation = c.gen
+	d, err := roundTrip(d)
+	if err != nil {
+		return DataStore{}, fmt.Errorf("catalog: event data store %s: %w", d.ID, err)
+	}
+	c.stores[d.ID] = &d
+	if err := c.saveDataStoresLocked(); err != nil {
+		if old != nil {
+			c.stores[d.ID] = old
+		} else {
+			delete(c.stores, d.ID)
+		}
+		return DataStore{}, err
+	}
+	return d.Clone(), nil
+}
+
+// syncIngest opens a range at head()+1 when d is ENABLED without an open
+// one, and closes the open range at head() when d is not ENABLED; a range
+// no event was appended in is dropped.
+func syncIngest(d *DataStore, head func() uint64) error {
+	open := ingestOpen(d)
+	if open == (d.Status == StatusEnabled) {
+		return nil
+	}
+	if head == nil {
+		return fmt.Errorf("catalog: event data store %s: the event log's head is needed to start or stop ingestion", d.ID)
+	}
+	h := head()
+	if !open {
+		d.Ingest = append(d.Ingest, SeqRange{From: h + 1})
+		return nil
+	}
+	last := &d.Ingest[len(d.Ingest)-1]
+	if h < last.From {
+		d.Ingest = d.Ingest[:len(d.Ingest)-1]
+	} else {
+		last.To = h
+	}
+	return nil
+}
+
+func (c *Catalog) saveDataStoresLocked() error {
+	f := dataStoresFile{Version: 1, DataStores: make([]DataStore, 0, len(c.stores))}
+	for _, d := range c.stores {
+		f.DataStores = append(f.DataStores, *d)
+	}
+	slices.SortFunc(f.DataStores, func(a, b DataStore) int { return strings.Compare(a.ID, b.ID) })
+	b, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return fmt.Errorf("save event data stores: %w", err)
+	}
+	if err := fileutil.WriteFileAtomic(c.storesPath, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("save event data stores: %w", err)
+	}
+	return nil
+}
