@@ -48,6 +48,7 @@ type followerState struct {
 var followerChecks = map[string]func(root string) followerState{
 	datadir.HistoryFollower:  checkHistory,
 	datadir.DeliveryFollower: checkDelivery,
+	datadir.LakeFollower:     checkLake,
 }
 
 // Check checks the data directory root of a stopped server without
@@ -195,6 +196,7 @@ var followerCheckpoints = map[string]func(root string) uint64{
 	datadir.DeliveryFollower: func(root string) uint64 {
 		return delivery.Check(filepath.Join(root, datadir.DeliveryDir)).Checkpoint
 	},
+	datadir.LakeFollower: lakeCheckpoint,
 }
 
 // checkHistory reads event history's index without changing it.

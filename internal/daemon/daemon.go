@@ -32,6 +32,7 @@ import (
 	"github.com/opentrail/opentrail/internal/history"
 	"github.com/opentrail/opentrail/internal/identity"
 	"github.com/opentrail/opentrail/internal/keyring"
+	"github.com/opentrail/opentrail/internal/lake"
 	"github.com/opentrail/opentrail/internal/objstore"
 	"github.com/opentrail/opentrail/internal/sigv4"
 	"github.com/opentrail/opentrail/internal/store"
@@ -54,6 +55,7 @@ type Daemon struct {
 	keys     *keyring.Keyring
 	objects  objstore.Store
 	delivery *delivery.Engine
+	lake     *lake.Engine
 	follow   *followers
 	closeMu  sync.Mutex
 	srv      *http.Server
@@ -113,7 +115,7 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 	so.Logger = log
 	so.Registerer = reg
 	so.Followers = datadir.Followers
-	so.Seen = max(d.history.Checkpoint(), followerCheckpoints[datadir.DeliveryFollower](cfg.DataDir))
+	so.Seen = max(d.history.Checkpoint(), followerCheckpoints[datadir.DeliveryFollower](cfg.DataDir), lakeCheckpoint(cfg.DataDir))
 	if d.store, err = store.Open(d.dir.Path(datadir.EventsDir), so); err != nil {
 		return nil, err
 	}
@@ -138,6 +140,12 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 	if err := d.openTrails(reg); err != nil {
 		return nil, err
 	}
+	if err := d.openLake(context.Background()); err != nil {
+		return nil, err
+	}
+	if err := d.follow.register(); err != nil {
+		return nil, err
+	}
 	ao := api.DefaultOptions()
 	auth := identity.NewAuthenticator(d.ids, sigv4.DefaultOptions())
 	ao.Auth = auth
@@ -153,6 +161,7 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 	ao.Buckets = d.objects
 	ao.Delivery = deliveryStatus{d.delivery}
 	ao.Keys = publicKeys{d.keys}
+	ao.Lake = d.lake
 	h, err := api.New(ao)
 	if err != nil {
 		return nil, err
@@ -321,6 +330,10 @@ func (d *Daemon) Close() error {
 	// durable, so the store can drop the WAL segments they release.
 	if d.follow != nil {
 		errs = append(errs, d.follow.stop())
+	}
+	if d.lake != nil {
+		errs = append(errs, d.lake.Close())
+		d.lake = nil
 	}
 	if c, ok := d.objects.(io.Closer); ok {
 		errs = append(errs, c.Close())

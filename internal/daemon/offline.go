@@ -67,7 +67,7 @@ func OpenOffline(dir string, o OfflineOptions) (off *Offline, err error) {
 	}
 	so.Logger, so.Registerer = o.Logger, o.Registerer
 	so.Followers = append([]string{datadir.HistoryFollower}, held...)
-	so.Seen = max(off.History.Checkpoint(), followerCheckpoints[datadir.DeliveryFollower](dir))
+	so.Seen = max(off.History.Checkpoint(), followerCheckpoints[datadir.DeliveryFollower](dir), lakeCheckpoint(dir))
 	if o.Dedupe {
 		so.Dedupe = off.History
 	}

@@ -106,17 +106,22 @@ func anyLogging(c *catalog.Catalog) bool {
 
 // StoreFollowers returns the store followers that must hold the WAL of the
 // data directory dir for a process that opens the store without serving
-// (import): trail delivery, when some trail is logging, so the events it
-// adds are delivered when the server next starts.
+// (import): trail delivery, when some trail is logging, and the Lake, when
+// some event data store ingests, so the events it adds are delivered and
+// ingested when the server next starts.
 func StoreFollowers(dir string) ([]string, error) {
 	c, err := catalog.Open(filepath.Join(dir, datadir.TrailsDir), catalog.DefaultOptions())
 	if err != nil {
 		return nil, err
 	}
+	var held []string
 	if anyLogging(c) {
-		return []string{datadir.DeliveryFollower}, nil
+		held = append(held, datadir.DeliveryFollower)
 	}
-	return nil, nil
+	if anyIngesting(c) {
+		held = append(held, datadir.LakeFollower)
+	}
+	return held, nil
 }
 
 // Delivery gives tests access to trail delivery.

@@ -29,6 +29,7 @@ const (
 	KeysDir         = "keys"          // digest signing keys (package keyring)
 	DeliveryDir     = "delivery"      // trail delivery's state and spool (package delivery)
 	BucketsDir      = "buckets"       // the embedded object store (package objstore/fsbucket)
+	LakeDir         = "lake"          // CloudTrail Lake: event data stores and queries (package lake)
 	AccountsFile    = "accounts.json" // accounts and keys (package identity)
 	CredentialsFile = "credentials"   // the same keys for AWS clients (package identity)
 	SettingsFile    = "settings.json" // this package
@@ -41,10 +42,11 @@ const (
 const (
 	HistoryFollower  = "history"
 	DeliveryFollower = "delivery"
+	LakeFollower     = "lake"
 )
 
 // Followers lists every follower of the event log.
-var Followers = []string{HistoryFollower, DeliveryFollower}
+var Followers = []string{HistoryFollower, DeliveryFollower, LakeFollower}
 
 // Dir is an open, locked data directory.
 type Dir struct {
@@ -58,7 +60,7 @@ type Dir struct {
 // fileutil.WriteFileAtomic; a kill can leave its temporary files there.
 func atomicDirs(root string) []string {
 	dirs := []string{root}
-	for _, sub := range []string{TrailsDir, DeliveryDir, IndexDir} {
+	for _, sub := range []string{TrailsDir, DeliveryDir, IndexDir, LakeDir} {
 		dirs = append(dirs, filepath.Join(root, sub))
 	}
 	regions, _ := os.ReadDir(filepath.Join(root, KeysDir)) // one directory per key set

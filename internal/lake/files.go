@@ -81,6 +81,9 @@ func openStoreFiles(dir, quarantine, id, account string, log *slog.Logger) (*sto
 			return nil, fmt.Errorf("%w: %s does not parse (%v); restore it from a backup, or delete the store's directory to start the store empty", ErrDamaged, filepath.Join(dir, manifestName), err)
 		}
 	}
+	if _, err := fileutil.RemoveTemps(dir); err != nil {
+		return nil, err
+	}
 	if err := s.check(quarantine); err != nil {
 		return nil, err
 	}
@@ -287,4 +290,79 @@ func (s *storeFiles) files() []File {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return slices.Clone(s.man.Files)
+}
+
+// CheckReport is what Check finds.
+type CheckReport struct {
+	Checkpoint uint64 // state.json's position (0 without one)
+	HasState   bool
+	Stores     int
+	Files      int
+	Events     int64
+	Bytes      int64
+	Problems   []string
+}
+
+// Check reads the lake in dir without changing anything: state.json, and
+// each store's MANIFEST against its files (for `opentrail fsck`).
+// Unlisted files are reported, not removed.
+func Check(dir string, stores []StoreSpec) CheckReport {
+	var r CheckReport
+	b, err := os.ReadFile(filepath.Join(dir, stateName))
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		r.Problems = append(r.Problems, err.Error())
+	default:
+		var st state
+		if err := json.Unmarshal(b, &st); err != nil || st.Version != 1 {
+			r.Problems = append(r.Problems, fmt.Sprintf("%s does not parse (%v); restore it from a backup", filepath.Join(dir, stateName), err))
+		}
+		r.Checkpoint, r.HasState = st.Position, true
+	}
+	for _, spec := range stores {
+		sdir := filepath.Join(dir, spec.Account, spec.ID)
+		b, err := os.ReadFile(filepath.Join(sdir, manifestName))
+		if errors.Is(err, os.ErrNotExist) {
+			continue // never written to
+		}
+		r.Stores++
+		var man manifest
+		if err == nil {
+			err = json.Unmarshal(b, &man)
+		}
+		if err != nil {
+			r.Problems = append(r.Problems, fmt.Sprintf("event data store %s: %s does not parse (%v)", spec.ID, filepath.Join(sdir, manifestName), err))
+			continue
+		}
+		listed := map[string]bool{}
+		for _, f := range man.Files {
+			listed[f.Name] = true
+			r.Files++
+			r.Events += f.Rows
+			r.Bytes += f.Bytes
+			st, err := os.Stat(filepath.Join(sdir, f.Name))
+			switch {
+			case err != nil:
+				r.Problems = append(r.Problems, fmt.Sprintf("event data store %s: %s is missing: its %d events are lost unless restored from a backup", spec.ID, f.Name, f.Rows))
+			case st.Size() != f.Bytes:
+				r.Problems = append(r.Problems, fmt.Sprintf("event data store %s: %s is %d bytes, its MANIFEST says %d", spec.ID, f.Name, st.Size(), f.Bytes))
+			}
+		}
+		_ = filepath.WalkDir(sdir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return nil
+			}
+			rel, _ := filepath.Rel(sdir, path)
+			if rel != manifestName && !listed[rel] {
+				sf := &storeFiles{man: man}
+				if sf.leftover(rel) || strings.HasPrefix(filepath.Base(rel), ".") {
+					return nil // removed at the next start
+				}
+				r.Problems = append(r.Problems, fmt.Sprintf("event data store %s: %s is not in its MANIFEST (the next start moves it to quarantine)", spec.ID, rel))
+			}
+			return nil
+		})
+	}
+	return r
 }

@@ -181,6 +181,9 @@ func Open(ctx context.Context, dir string, opts Options) (*Engine, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("lake: %w", err)
 	}
+	if _, err := fileutil.RemoveTemps(dir); err != nil {
+		return nil, err
+	}
 	e := &Engine{dir: dir, opts: opts, log: opts.Logger, stores: map[string]*storeFiles{}}
 	b, err := os.ReadFile(filepath.Join(dir, stateName))
 	switch {
