@@ -40,6 +40,17 @@ type manifest struct {
 	Checkpoint uint64 `json:"checkpoint"`
 	Files      []File `json:"files"`
 	Generation uint64 `json:"generation"`
+	// Imports records each import's progress into the store, committed
+	// with the files it wrote.
+	Imports map[string]ImportMark `json:"imports,omitempty"`
+}
+
+// ImportMark is how far an import has got into a store: the source files
+// it has finished (in its sorted file order) and the parts (files) it has
+// written.
+type ImportMark struct {
+	Files int `json:"files"`
+	Parts int `json:"parts"`
 }
 
 // ErrDamaged means a store's files do not match its MANIFEST; the message
@@ -130,37 +141,57 @@ func (s *storeFiles) check(quarantine string) error {
 }
 
 // leftover reports whether the unlisted file rel is provably the leftover
-// of an interrupted write: a temporary file; a batch whose events all come
-// after the checkpoint (ingestion writes them again); a file inside the
-// range of a listed compaction output of its day (an input the compaction
-// had not deleted yet); or a compaction output whose first and last
-// sequence numbers are those of listed files of its day (an output whose
-// manifest was never written: its inputs are still listed).
+// of an interrupted write or of a removal. The MANIFEST is replaced
+// atomically, and every file is listed by the commit that follows its
+// write or by none, so an unlisted file of ours is either a write whose
+// commit never happened or a file a later commit unlisted (compaction,
+// retention) that was not deleted yet:
+//   - a temporary file;
+//   - a batch ('b'): its events are after the checkpoint (ingestion writes
+//     them again) or were committed and have since been compacted or
+//     expired;
+//   - a compaction output ('c'): its inputs are still listed, or it was
+//     itself replaced;
+//   - an import part ('i') of an import the MANIFEST records: parts at or
+//     after the import's mark are rewritten when it resumes, earlier ones
+//     were committed and since removed.
+//
+// Anything else (a name we do not write, an import the MANIFEST does not
+// know) is not ours to delete.
 func (s *storeFiles) leftover(rel string) bool {
 	base := filepath.Base(rel)
 	if strings.HasPrefix(base, ".") && strings.HasSuffix(base, ".tmp") {
 		return true
 	}
-	kind, lo, hi, ok := parseFileName(base)
-	if !ok {
-		return false
+	if id, _, ok := parseImportName(base); ok {
+		_, known := s.man.Imports[id]
+		return known
 	}
-	if kind == 'b' && lo > s.man.Checkpoint {
-		return true
+	_, _, _, ok := parseFileName(base)
+	return ok
+}
+
+// importName names an import's part.
+func importName(day, id string, part int) string {
+	return filepath.Join("day="+day, fmt.Sprintf("i-%s-%d.parquet", id, part))
+}
+
+// parseImportName parses the base name of an import part.
+func parseImportName(base string) (id string, part int, ok bool) {
+	name, found := strings.CutSuffix(base, ".parquet")
+	if !found || !strings.HasPrefix(name, "i-") {
+		return "", 0, false
 	}
-	day := strings.TrimPrefix(filepath.Dir(rel), "day=")
-	startsAt, endsAt := false, false
-	for _, f := range s.man.Files {
-		if f.Day != day {
-			continue
-		}
-		if k, _, _, _ := parseFileName(filepath.Base(f.Name)); k == 'c' && f.MinSeq <= lo && hi <= f.MaxSeq {
-			return true
-		}
-		startsAt = startsAt || f.MinSeq == lo
-		endsAt = endsAt || f.MaxSeq == hi
+	name = name[2:]
+	i := strings.LastIndexByte(name, '-')
+	if i < 0 {
+		return "", 0, false
 	}
-	return kind == 'c' && startsAt && endsAt
+	n, err := strconv.Atoi(name[i+1:])
+	if err != nil || n < 0 {
+		return "", 0, false
+	}
+	return name[:i], n, true
 }
 
 // fileName names a batch ('b') or compaction output ('c') file.
@@ -213,10 +244,30 @@ func (s *storeFiles) checkpoint() uint64 {
 // (when not 0), in one manifest write. Removed files are deleted once no
 // query holds them.
 func (s *storeFiles) commit(added []File, removed []string, checkpoint uint64) error {
+	return s.commitImport(added, removed, checkpoint, "", ImportMark{})
+}
+
+// importMark returns the import's progress into the store.
+func (s *storeFiles) importMark(id string) ImportMark {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.man.Imports[id]
+}
+
+// commitImport is commit that also records import id's progress (when id
+// is not "").
+func (s *storeFiles) commitImport(added []File, removed []string, checkpoint uint64, id string, mark ImportMark) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old := s.man
 	next := old
+	if id != "" {
+		next.Imports = make(map[string]ImportMark, len(old.Imports)+1)
+		for k, v := range old.Imports {
+			next.Imports[k] = v
+		}
+		next.Imports[id] = mark
+	}
 	next.Files = make([]File, 0, len(old.Files)+len(added))
 	for _, f := range old.Files {
 		if !slices.Contains(removed, f.Name) {

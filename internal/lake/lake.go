@@ -91,6 +91,9 @@ type Options struct {
 	FlushRows int
 	// CompactFiles compacts a day of a store once it has this many files.
 	CompactFiles int
+	// ImportChunk is how many events an import writes (and commits) at a
+	// time.
+	ImportChunk int
 	// MaintainInterval is how often compaction, retention and purging run.
 	MaintainInterval time.Duration
 	// PurgeAfter is how long a deleted store stays in PENDING_DELETION.
@@ -113,6 +116,7 @@ func DefaultOptions() Options {
 	return Options{
 		FlushInterval:    time.Second,
 		FlushRows:        50_000,
+		ImportChunk:      200_000,
 		CompactFiles:     8,
 		MaintainInterval: 30 * time.Second,
 		PurgeAfter:       7 * 24 * time.Hour,
@@ -144,6 +148,9 @@ type Engine struct {
 	saved  uint64                 // state.json's position
 
 	q *runner
+
+	imports  map[string]*imp // by id; guarded by mu
+	importWG sync.WaitGroup
 }
 
 // Open opens the lake in dir (DATA-DIR/lake), creating it if needed, and
@@ -158,6 +165,9 @@ func Open(ctx context.Context, dir string, opts Options) (*Engine, error) {
 	}
 	if opts.FlushRows <= 0 {
 		opts.FlushRows = def.FlushRows
+	}
+	if opts.ImportChunk <= 0 {
+		opts.ImportChunk = def.ImportChunk
 	}
 	if opts.CompactFiles < 2 {
 		opts.CompactFiles = def.CompactFiles
@@ -202,6 +212,9 @@ func Open(ctx context.Context, dir string, opts Options) (*Engine, error) {
 			return nil, err
 		}
 	}
+	if err := e.loadImports(); err != nil {
+		return nil, err
+	}
 	e.writer, err = duck.Open(ctx, duck.Options{AllowedDirs: []string{dir}, Threads: opts.Threads, MemoryLimit: opts.MemoryLimit})
 	if err != nil {
 		return nil, err
@@ -213,8 +226,17 @@ func Open(ctx context.Context, dir string, opts Options) (*Engine, error) {
 	return e, nil
 }
 
-// Close closes the engine's DuckDB instances. Run must have returned.
+// Close stops running imports (they resume at the next start) and closes
+// the engine's DuckDB instances. Run must have returned.
 func (e *Engine) Close() error {
+	e.mu.Lock()
+	for _, im := range e.imports {
+		if im.cancel != nil {
+			im.cancel()
+		}
+	}
+	e.mu.Unlock()
+	e.importWG.Wait()
 	return errors.Join(e.q.close(), e.writer.Close())
 }
 
