@@ -36,6 +36,9 @@ type SourceFile struct {
 	Name   string // as Open takes it; also the Location of a failure
 	Prefix string // the "directory" it is in, for PrefixesFound
 	Size   int64
+	// Found is true for a file found in a directory walk rather than
+	// named: one that holds no CloudTrail JSON is skipped, not failed.
+	Found bool
 }
 
 // BucketSource is a Source over the trail log files under prefix in a
@@ -118,7 +121,7 @@ func (d dirSource) List(context.Context) ([]SourceFile, error) {
 		if err != nil {
 			return err
 		}
-		out = append(out, SourceFile{Name: p, Prefix: filepath.Dir(p), Size: info.Size()})
+		out = append(out, SourceFile{Name: p, Prefix: filepath.Dir(p), Size: info.Size(), Found: true})
 		return nil
 	})
 	if err != nil {
@@ -287,10 +290,14 @@ func (e *Engine) launchImport(im *imp, src Source) {
 	}()
 }
 
+// Progress is told, after each file of an import, how many files and
+// bytes of how many it has read and how many events it has taken.
+type Progress func(files, totalFiles int, bytes, totalBytes, events int64)
+
 // ImportNow runs an import to its end in the caller's goroutine (the
 // command line's `opentrail lake import`); progress, when not nil, is
 // called as files complete.
-func (e *Engine) ImportNow(ctx context.Context, info imports.Info, src Source, progress func(imports.Statistics, int)) (imports.Info, error) {
+func (e *Engine) ImportNow(ctx context.Context, info imports.Info, src Source, progress Progress) (imports.Info, error) {
 	now := e.opts.Now().UTC()
 	info.ID, info.Status, info.Created, info.Updated = newUUID(), imports.Initializing, now, now
 	done := make(chan struct{})
@@ -334,7 +341,7 @@ func (e *Engine) finishImport(im *imp, status string, err error) {
 
 // runImport imports src into the import's store, from where the store's
 // MANIFEST says it got to.
-func (e *Engine) runImport(ctx context.Context, im *imp, src Source, progress func(imports.Statistics, int)) error {
+func (e *Engine) runImport(ctx context.Context, im *imp, src Source, progress Progress) error {
 	e.mu.Lock()
 	info := im.info
 	e.mu.Unlock()
@@ -358,8 +365,13 @@ func (e *Engine) runImport(ctx context.Context, im *imp, src Source, progress fu
 	}
 	slices.SortFunc(files, func(a, b SourceFile) int { return strings.Compare(a.Name, b.Name) })
 	prefixes := map[string]int{} // files left per prefix
-	for _, f := range files {
+	var totalBytes, bytesDone int64
+	for i, f := range files {
 		prefixes[f.Prefix]++
+		totalBytes += f.Size
+		if i < s.importMark(info.ID).Files {
+			bytesDone += f.Size
+		}
 	}
 	mark := s.importMark(info.ID)
 	update := func(fn func(*imports.Info)) {
@@ -395,7 +407,7 @@ func (e *Engine) runImport(ctx context.Context, im *imp, src Source, progress fu
 		cut = e.opts.Now().Add(-spec.Retention)
 	}
 	var rows []duck.Row
-	var events, skipped int64
+	var skipped int64
 	var failures []imports.Failure
 	flush := func(next int) error {
 		added := map[string][]duck.Row{}
@@ -432,9 +444,6 @@ func (e *Engine) runImport(ctx context.Context, im *imp, src Source, progress fu
 			i.Stats.FailedEntries += int64(len(failures))
 		})
 		skipped, failures = 0, nil
-		if progress != nil {
-			progress(info.Stats, len(files))
-		}
 		return e.saveImport(info)
 	}
 	for i := mark.Files; i < len(files); i++ {
@@ -442,12 +451,15 @@ func (e *Engine) runImport(ctx context.Context, im *imp, src Source, progress fu
 			return err
 		}
 		f := files[i]
-		n, skip, err := e.readImportFile(ctx, src, f.Name, info, cut, &rows)
+		_, skip, err := e.readImportFile(ctx, src, f.Name, info, cut, &rows)
 		if cerr := ctx.Err(); cerr != nil {
 			return cerr // the file is read again when the import resumes
 		}
-		events += int64(n)
 		skipped += skip
+		if err != nil && f.Found && errors.Is(err, logfile.ErrNotCloudTrail) {
+			e.log.Info("lake: import: skipping a file that holds no CloudTrail JSON", "file", f.Name)
+			err = nil
+		}
 		if err != nil {
 			failures = append(failures, imports.Failure{Location: f.Name, Status: imports.Failed, ErrorType: "FileError",
 				ErrorMessage: err.Error(), LastUpdated: e.opts.Now().UTC()})
@@ -456,6 +468,13 @@ func (e *Engine) runImport(ctx context.Context, im *imp, src Source, progress fu
 			if err := flush(i + 1); err != nil {
 				return err
 			}
+		}
+		bytesDone += f.Size
+		if progress != nil {
+			e.mu.Lock()
+			taken := im.info.Stats.EventsCompleted + int64(len(rows))
+			e.mu.Unlock()
+			progress(i+1, len(files), bytesDone, totalBytes, taken)
 		}
 	}
 	if len(files) == 0 || mark.Files < len(files) {
