@@ -61,17 +61,14 @@ func (d *Daemon) openLake(ctx context.Context) error {
 	d.follow.list = append(d.follow.list, follower{
 		name: datadir.LakeFollower,
 		checkpoint: func(head uint64) (uint64, error) {
-			if d.lake.HasState() {
-				return d.lake.Checkpoint(), nil
-			}
-			return head, d.lake.Init(head)
+			return d.lake.Init(head)
 		},
 		behind: func(head uint64) (uint64, error) {
 			if anyIngesting(d.trails) {
 				return 0, fmt.Errorf("lake: %w", store.ErrFollowerBehind)
 			}
 			d.log.Info("lake: starting at the newest event; no event data store was ingesting while the log moved on", "to", head)
-			return head, d.lake.Init(head)
+			return head, d.lake.Reset(head)
 		},
 		run: func(ctx context.Context, f *store.Follower) error { return d.lake.Run(ctx, f) },
 	})
@@ -111,6 +108,9 @@ func checkLake(root string) followerState {
 	st.mayStartOver = !ingesting || !r.HasState
 	st.problems = append(st.problems, r.Problems...)
 	st.lines = append(st.lines, fmt.Sprintf("lake: checkpoint %d, %d event data stores, %d files, %d events, %d bytes", r.Checkpoint, len(specs), r.Files, r.Events, r.Bytes))
+	if len(r.Quarantined) > 0 {
+		st.lines = append(st.lines, fmt.Sprintf("lake: %d files in quarantine (their events are in no event data store): %s", len(r.Quarantined), strings.Join(r.Quarantined, ", ")))
+	}
 	return st
 }
 

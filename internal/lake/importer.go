@@ -530,12 +530,7 @@ func (e *Engine) writeImportPart(ctx context.Context, s *storeFiles, day, id str
 	if err := e.durable(s, f.Name, func(tmp string) error { return e.writer.WriteParquet(ctx, tmp, rows) }); err != nil {
 		return File{}, err
 	}
-	st, err := os.Stat(filepath.Join(s.dir, f.Name))
-	if err != nil {
-		return File{}, fmt.Errorf("lake: %w", err)
-	}
-	f.Bytes = st.Size()
-	return f, nil
+	return finishFile(s, f)
 }
 
 // GetImport returns the account's import.

@@ -248,15 +248,56 @@ func (e *Engine) Checkpoint() uint64 {
 	return e.saved
 }
 
-// Init records head as the checkpoint of an engine that has never run, so
-// it does not replay the log from its start.
-func (e *Engine) Init(head uint64) error {
+// Init gives an engine without state.json its checkpoint and returns it:
+// head for a lake that has never run (it does not replay the log from its
+// start). When state.json is lost but stores ingest, the checkpoint is
+// where the furthest-behind ingesting store got to (its MANIFEST's
+// checkpoint, or the start of its ingestion when it has written nothing):
+// every store then takes up exactly where it was.
+func (e *Engine) Init(head uint64) (uint64, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if _, err := os.Stat(filepath.Join(e.dir, stateName)); err == nil {
-		return nil
+		return e.saved, nil
 	}
+	pos, from := head, ""
+	for _, spec := range e.opts.Stores.DataStores() {
+		if spec.Deleted || len(spec.Ingest) == 0 {
+			continue
+		}
+		last := spec.Ingest[len(spec.Ingest)-1]
+		if last.To != 0 && last.To <= e.storeCheckpointLocked(spec) {
+			continue // ingested all it will
+		}
+		ck := e.storeCheckpointLocked(spec)
+		if ck == 0 {
+			ck = spec.Ingest[0].From - 1
+		}
+		if ck < pos {
+			pos, from = ck, spec.ID
+		}
+	}
+	if from != "" {
+		e.log.Warn("lake: state.json is missing; following the log from the checkpoint of the furthest-behind event data store", "store", from, "from", pos)
+	}
+	return pos, e.saveStateLocked(pos)
+}
+
+// Reset moves the checkpoint to head: the log moved on while no store
+// ingested.
+func (e *Engine) Reset(head uint64) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	return e.saveStateLocked(head)
+}
+
+// storeCheckpointLocked returns the checkpoint of an open store (0 when it
+// has none).
+func (e *Engine) storeCheckpointLocked(spec StoreSpec) uint64 {
+	if s := e.stores[spec.ID]; s != nil {
+		return s.checkpoint()
+	}
+	return 0
 }
 
 // HasState reports whether the engine has a checkpoint on disk.

@@ -149,10 +149,11 @@ func (r *rig) start() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := eng.Init(r.log.Head()); err != nil {
+	ck, err := eng.Init(r.log.Head())
+	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := r.log.Follow("lake", eng.Checkpoint(), store.FollowOptions{})
+	f, err := r.log.Follow("lake", ck, store.FollowOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +251,15 @@ func TestIngestExactlyOnceAcrossRestarts(t *testing.T) {
 		r.append(mkEvent(t, i, acct), mkEvent(t, i, other)) // the other account's never land
 		n++
 		if i%100 == 0 {
-			r.restart()
+			r.stop()
+			if i == 200 {
+				// A lost state.json: the lake resumes from the stores'
+				// own checkpoints.
+				if err := os.Remove(filepath.Join(r.dir, "lake", "state.json")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r.start()
 		}
 	}
 	r.count(id, n)
@@ -430,4 +439,46 @@ func (g *gatedSource) Open(ctx context.Context, name string) (io.ReadCloser, err
 		return nil, ctx.Err()
 	}
 	return g.Source.Open(ctx, name)
+}
+
+// A damaged Parquet file is found by the scrub, moved to quarantine and
+// reported; the rest of the store stays queryable.
+func TestScrubQuarantinesDamagedFile(t *testing.T) {
+	stores := &fakeStores{}
+	const id = "0b3f0000-0000-4000-8000-000000000005"
+	stores.specs = []lake.StoreSpec{spec(id, 1)}
+	dir := t.TempDir()
+	r := newRig(t, dir, stores)
+	r.append(mkEvent(t, 1, acct), mkEvent(t, 2, acct))
+	r.restart()
+	r.append(mkEvent(t, 3, acct))
+	r.restart()
+	r.count(id, 3)
+	files := lakeFiles(t, dir, id)
+	if len(files) != 2 {
+		t.Fatalf("files %v", files)
+	}
+	b, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	if err := os.WriteFile(files[0], b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep := lake.Check(filepath.Join(dir, "lake"), stores.DataStores())
+	if len(rep.Problems) != 1 || !strings.Contains(rep.Problems[0], "damaged") {
+		t.Fatalf("fsck problems %q, want the damaged file", rep.Problems)
+	}
+	if err := r.eng.Maintain(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	r.count(id, 1)
+	q, err := filepath.Glob(filepath.Join(dir, "lake", "quarantine", id, "*"))
+	if err != nil || len(q) != 1 {
+		t.Fatalf("quarantine holds %v (%v)", q, err)
+	}
+	if rep := lake.Check(filepath.Join(dir, "lake"), stores.DataStores()); len(rep.Problems) != 0 {
+		t.Fatalf("fsck after the quarantine: %q", rep.Problems)
+	}
 }
