@@ -182,3 +182,19 @@ func parseTime(s string) (time.Time, bool) {
 	}
 	return time.Time{}, false
 }
+
+// eventIDIndex is the position of eventid in eventColumns.
+var eventIDIndex = func() int {
+	for i, c := range eventColumns {
+		if c.name == "eventid" {
+			return i
+		}
+	}
+	panic("duck: the schema has no eventid")
+}()
+
+// EventID returns the row's eventid ("" when the record has none).
+func (r *Row) EventID() string {
+	s, _ := r.values[eventIDIndex].(string)
+	return s
+}

@@ -116,3 +116,20 @@ func EmptyTable() string {
 	b.WriteString(" WHERE false)")
 	return b.String()
 }
+
+// EventIDs calls fn with the eventid of every row of the Parquet file path.
+func (d *DB) EventIDs(ctx context.Context, path string, fn func(id string)) error {
+	rows, err := d.db.QueryContext(ctx, "SELECT eventid FROM read_parquet("+quoteString(path)+") WHERE eventid IS NOT NULL")
+	if err != nil {
+		return fmt.Errorf("duck: read event ids of %s: %w", path, err)
+	}
+	defer rows.Close()
+	var id string
+	for rows.Next() {
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		fn(id)
+	}
+	return rows.Err()
+}
