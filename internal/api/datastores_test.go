@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -41,16 +40,7 @@ func newStoreEnv(t *testing.T, o storeEnvOptions) *storeEnv {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "catalog")
 	if len(o.seed) > 0 {
-		b, err := json.Marshal(map[string]any{"version": 1, "eventDataStores": o.seed})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, catalog.DataStoresFileName), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		seedFile(t, dir, catalog.DataStoresFileName, map[string]any{"version": 1, "eventDataStores": o.seed})
 	}
 	var now func() time.Time // the handler's clock, once it exists
 	copts := catalog.DefaultOptions()

@@ -304,7 +304,7 @@ var conditions = []struct {
 	{"catalog.ErrDataStoreExists", catalog.ErrDataStoreExists, "CreateEventDataStore", "EventDataStoreAlreadyExistsException", ""},
 	{"catalog.ErrDataStoreExists", catalog.ErrDataStoreExists, "UpdateEventDataStore", "EventDataStoreAlreadyExistsException", ""},
 	{"catalog.ErrDataStoreLimit", catalog.ErrDataStoreLimit, "CreateEventDataStore", "EventDataStoreMaxLimitExceededException", ""},
-	{"*catalog.DataStoreLimitError", &catalog.DataStoreLimitError{Region: "us-east-1", Max: 10}, "RestoreEventDataStore", "EventDataStoreMaxLimitExceededException", ""},
+	{"*catalog.LimitError", &catalog.LimitError{Region: "us-east-1", Max: 10, Stores: true}, "RestoreEventDataStore", "EventDataStoreMaxLimitExceededException", ""},
 	{"*catalog.LimitError", &catalog.LimitError{Region: "us-east-1", Max: 5}, "CreateTrail", "MaximumNumberOfTrailsExceededException", ""},
 
 	{"selector.ErrBothKinds", selector.ErrBothKinds, "PutEventSelectors", codeInvalidParamCombo, ""},
@@ -498,9 +498,9 @@ var (
 		return fmt.Sprintf("An event data store named %s already exists in account %s in %s.", e.Store, e.Account, e.Region)
 	})
 	// storeLimitText names the region that is full and the quota, as the
-	// catalog's *DataStoreLimitError gives them.
+	// catalog's *LimitError gives them.
 	storeLimitText = textOf(func(e *storeError) string {
-		var le *catalog.DataStoreLimitError
+		var le *catalog.LimitError
 		if errors.As(e.Err, &le) {
 			return fmt.Sprintf("Account %s already has %d event data stores in %s, the most allowed (stores pending deletion do not count).", e.Account, le.Max, le.Region)
 		}

@@ -49,18 +49,32 @@ var (
 	ErrLimit = errors.New("catalog: too many trails in the region")
 )
 
-// LimitError is ErrLimit with the region that is full and the quota.
+// LimitError is ErrLimit, or ErrDataStoreLimit when Stores is set, with
+// the region that is full and the quota.
 type LimitError struct {
 	Region string
 	Max    int
+	// Stores marks the event data store quota; otherwise it is the trail
+	// quota.
+	Stores bool
 }
 
 func (e *LimitError) Error() string {
-	return fmt.Sprintf("catalog: %s already has %d trails, the most allowed", e.Region, e.Max)
+	what := "trails"
+	if e.Stores {
+		what = "event data stores"
+	}
+	return fmt.Sprintf("catalog: %s already has %d %s, the most allowed", e.Region, e.Max, what)
 }
 
-// Is makes errors.Is(err, ErrLimit) true.
-func (e *LimitError) Is(target error) bool { return target == ErrLimit }
+// Is makes errors.Is(err, ErrLimit) true, or errors.Is(err,
+// ErrDataStoreLimit) when Stores is set.
+func (e *LimitError) Is(target error) bool {
+	if e.Stores {
+		return target == ErrDataStoreLimit
+	}
+	return target == ErrLimit
+}
 
 // Trail is one trail.
 type Trail struct {
