@@ -282,7 +282,8 @@ func newStoreID() string {
 // CreateDataStore adds d under a new random id and returns it as stored.
 // It fills in what d leaves empty: the default selectors
 // (selector.DefaultDataStore), the billing mode (extendable) and its
-// default retention, and FederationStatus DISABLED. d.Status must be
+// default retention, FederationStatus DISABLED, and the creation and
+// update times (the catalog's clock). d.Status must be
 // ENABLED or STOPPED_INGESTION; an ENABLED store ingests from head()+1 on.
 // It fails with ErrDataStoreExists (the name is taken in the account and
 // region) or a *LimitError.
@@ -308,6 +309,12 @@ func (c *Catalog) CreateDataStore(d DataStore, head func() uint64) (DataStore, e
 	d.Ingest, d.RestoreStatus, d.DeletedAt = nil, "", time.Time{}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if d.CreatedTimestamp.IsZero() {
+		d.CreatedTimestamp = c.now().UTC()
+	}
+	if d.UpdatedTimestamp.IsZero() {
+		d.UpdatedTimestamp = d.CreatedTimestamp
+	}
 	d.ID = newStoreID()
 	for c.stores[d.ID] != nil {
 		d.ID = newStoreID()

@@ -245,6 +245,15 @@ func TestDataStoreCreateDefaults(t *testing.T) {
 	if n := len(c.AllDataStores()); n != 1 {
 		t.Errorf("%d stores after refused creates", n)
 	}
+	// Times left out come from the catalog's clock.
+	bare, err := c.CreateDataStore(catalog.DataStore{Name: "bare", Account: acct, HomeRegion: "us-east-1", Status: catalog.StatusStoppedIngestion}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bare.CreatedTimestamp.Equal(storeNow) || !bare.UpdatedTimestamp.Equal(storeNow) || bare.BillingMode != catalog.BillingExtendable ||
+		bare.RetentionPeriod != 366 || bare.FederationStatus != catalog.FederationDisabled || len(bare.AdvancedEventSelectors) != 1 {
+		t.Errorf("defaults of a bare store: %+v", bare)
+	}
 	if (&catalog.DataStore{}).Category() != "" || !(&catalog.DataStore{}).CloudTrailEvents() {
 		t.Error("a store without selectors is not a store of management events")
 	}
