@@ -10,9 +10,9 @@
 // The catalog enforces what needs the whole set at once: unique names per
 // account and home region, the per-region quotas of trails and of event
 // data stores, the restore window of deleted stores, and each store's
-// ingest ranges, which follow its status and the event log's head. Field-
-// level validation (names, buckets, selectors, status rules) belongs to
-// the API, which reports it with CloudTrail's error codes. Trail delivery
+// ingest ranges, which follow its status and the event log's head.
+// Field-level validation (names, buckets, selectors, status rules) belongs
+// to the API, which reports it with CloudTrail's error codes. Trail delivery
 // reads [Catalog.All] to learn which trails log what; the Lake engine
 // reads [Catalog.AllDataStores] to learn which stores ingest what, and
 // removes a deleted store with [Catalog.PurgeDataStore] once it has
