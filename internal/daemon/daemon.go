@@ -160,6 +160,10 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 	ao.Logger = log
 	ao.Registerer = reg
 	ao.Trails = d.trails
+	// The catalogue keeps event data stores too; a store that starts
+	// ingesting does so after the log's newest acknowledged event.
+	ao.DataStores = d.trails
+	ao.LogHead = d.store.Head
 	ao.Buckets = d.objects
 	ao.Delivery = deliveryStatus{d.delivery}
 	ao.Keys = publicKeys{d.keys}
