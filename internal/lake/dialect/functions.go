@@ -3,6 +3,7 @@ package dialect
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -137,7 +138,7 @@ var functions = map[string]function{
 	"mod":         {args: n(2, 2)},
 	"sign":        {args: n(1, 1)},
 	"pi":          {args: n(0, 0)},
-	"e":           {args: n(0, 0)},
+	"e":           {args: n(0, 0), macro: "() AS exp(1)"},
 	"rand":        {args: n(0, 0), to: "random"},
 	"random":      {args: n(0, 0)},
 	"degrees":     {args: n(1, 1)},
@@ -197,7 +198,7 @@ var functions = map[string]function{
 	"json_extract_scalar": {args: n(2, 2), macro: "(j, p) AS CASE WHEN json_valid(j) THEN (CASE WHEN json_type(j, p) IN ('OBJECT', 'ARRAY') THEN NULL ELSE json_extract_string(j, p) END) END", rewrite: rewriteJSONPath},
 	"json_size":           {args: n(2, 2), macro: "(j, p) AS CASE WHEN json_valid(j) THEN (CASE WHEN json_type(j, p) IS NULL THEN NULL WHEN json_type(j, p) = 'ARRAY' THEN CAST(json_array_length(j, p) AS BIGINT) WHEN json_type(j, p) = 'OBJECT' THEN len(json_keys(j, p)) ELSE 0 END) END", rewrite: rewriteJSONPath},
 	"json_array_length":   {args: n(1, 1), macro: "(j) AS CASE WHEN json_valid(j) THEN (CASE WHEN json_type(j) = 'ARRAY' THEN CAST(json_array_length(j) AS BIGINT) END) END"},
-	"json_array_get":      {args: n(2, 2), macro: "(j, i) AS CASE WHEN json_valid(j) THEN (CASE WHEN json_type(j) <> 'ARRAY' THEN NULL WHEN i >= 0 THEN json_extract(j, '$[' || i || ']') ELSE json_extract(j, '$[#' || i || ']') END) END"},
+	"json_array_get":      {args: n(2, 2), macro: "(j, i) AS CASE WHEN json_valid(j) THEN (CASE WHEN json_type(j) = 'ARRAY' THEN json_extract(j, '$[' || CASE WHEN i >= 0 THEN CAST(i AS VARCHAR) ELSE '#' || CAST(i AS VARCHAR) END || ']') END) END"},
 	"json_array_contains": {args: n(2, 2), macro: "(j, v) AS CASE WHEN json_valid(j) THEN (CASE WHEN json_type(j) = 'ARRAY' THEN list_contains(CAST(json_extract(j, '$[*]') AS VARCHAR[]), CAST(to_json(v) AS VARCHAR)) END) END"},
 	"is_json_scalar":      {args: n(1, 1), macro: "(j) AS json_type(json(j)) NOT IN ('OBJECT', 'ARRAY')"},
 
@@ -479,9 +480,20 @@ func rewriteCast(n node) error {
 	case "VARCHAR":
 		replace(n, newFunction("trino_varchar", location(n), n["child"]))
 	case "UNBOUND":
-		if strings.EqualFold(str(obj(t["type_info"])["name"]), "json") {
+		// Only an explicit CAST(x AS JSON) encodes: the JSON literal
+		// JSON '[1, 2]' parses its text, in Trino as in DuckDB. The parser
+		// writes both as a cast; the literal's has no location of its own
+		// (or, for x::JSON, one after its operand's).
+		if strings.EqualFold(str(obj(t["type_info"])["name"]), "json") && before(n, obj(n["child"])) {
 			replace(n, newFunction("to_json", location(n), n["child"]))
 		}
 	}
 	return nil
+}
+
+// before reports whether node a starts before node b in the statement.
+func before(a, b node) bool {
+	la, errA := strconv.ParseUint(fmt.Sprint(a["query_location"]), 10, 64)
+	lb, errB := strconv.ParseUint(fmt.Sprint(b["query_location"]), 10, 64)
+	return errA == nil && errB == nil && la < lb
 }

@@ -337,7 +337,21 @@ func (w *walker) expr(v any, sc *scope, ctx exprCtx) error {
 	class, typ := str(n["class"]), str(n["type"])
 	switch class {
 	case "CONSTANT":
-		return checkKeys(n, "A constant", "value")
+		if err := checkKeys(n, "A constant", "value"); err != nil {
+			return err
+		}
+		// A DOUBLE literal (2.7E0) prints as 2.7, which DuckDB reads back as
+		// a DECIMAL: keep its type.
+		if str(obj(obj(n["value"])["type"])["id"]) == "DOUBLE" {
+			c := node{}
+			for k, v := range n {
+				c[k] = v
+			}
+			c["alias"] = ""
+			replace(n, node{"class": "CAST", "type": "OPERATOR_CAST", "query_location": location(n), "child": c,
+				"cast_type": node{"id": "DOUBLE", "type_info": nil}, "try_cast": false})
+		}
+		return nil
 	case "COLUMN_REF":
 		return checkKeys(n, "A column", "column_names")
 	case "BETWEEN":
