@@ -221,7 +221,10 @@ func quoteStoreIDs(src string) (string, error) {
 			switch t.kind {
 			case tokString:
 				return "", unsupported("%s is a string, not a table name: FROM and JOIN take an event data store ID.", t.text(src))
-			case tokWord, tokNumber:
+			case tokWord, tokNumber, tokPunct:
+				if t.kind == tokPunct && !strings.Contains("/:", t.text(src)) {
+					break
+				}
 				end := t.start
 				for end < len(src) && isStoreIDChar(src[end]) {
 					if strings.HasPrefix(src[end:], "--") || strings.HasPrefix(src[end:], "/*") {
