@@ -260,13 +260,19 @@ func newEngine(t testing.TB, stores map[string][]string) *engine {
 		if _, err := db.ExecContext(ctx, "CREATE TABLE "+table+" ("+strings.Join(cols, ", ")+")"); err != nil {
 			t.Fatal(err)
 		}
-		for _, raw := range records {
-			var rec map[string]any
-			if err := json.Unmarshal([]byte(raw), &rec); err != nil {
-				t.Fatalf("record %s: %v", raw, err)
+		for len(records) > 0 {
+			batch := records[:min(len(records), 500)]
+			records = records[len(batch):]
+			var values []string
+			for _, raw := range batch {
+				var rec map[string]any
+				if err := json.Unmarshal([]byte(raw), &rec); err != nil {
+					t.Fatalf("record %s: %v", raw, err)
+				}
+				values = append(values, row(rec, raw))
 			}
-			if _, err := db.ExecContext(ctx, "INSERT INTO "+table+" VALUES "+row(rec, raw)); err != nil {
-				t.Fatalf("insert %s: %v", raw, err)
+			if _, err := db.ExecContext(ctx, "INSERT INTO "+table+" VALUES "+strings.Join(values, ", ")); err != nil {
+				t.Fatalf("insert into %s: %v", table, err)
 			}
 		}
 	}
