@@ -233,7 +233,7 @@ func quoteStoreIDs(src string) (string, error) {
 					end++
 				}
 				run := src[t.start:end]
-				if strings.ContainsAny(run, "-/:") || run[0] >= '0' && run[0] <= '9' {
+				if run != "" && (strings.ContainsAny(run, "-/:") || run[0] >= '0' && run[0] <= '9') {
 					out.WriteString(src[copied:t.start])
 					out.WriteString(`"` + run + `"`)
 					copied = end
