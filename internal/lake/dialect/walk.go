@@ -99,7 +99,7 @@ func (w *walker) query(n node, sc *scope) error {
 			}
 		}
 	case "RECURSIVE_CTE_NODE":
-		if err := checkKeys(n, "A recursive WITH", "cte_map", "modifiers", "left", "right", "cte_name", "union_all", "key_targets"); err != nil {
+		if err := checkKeys(n, "A recursive WITH", "cte_map", "modifiers", "left", "right", "cte_name", "union_all", "key_targets", "aliases"); err != nil {
 			return err
 		}
 		if len(list(n["key_targets"])) > 0 {
