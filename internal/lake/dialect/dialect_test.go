@@ -169,6 +169,8 @@ var dialectTable = []dialectCase{
 	{expr: `CAST(ARRAY[1, 2] AS json)`, want: "[1,2]"},
 	{expr: `CAST(json_parse('[1, 2, 3]') AS array(bigint))`, want: "[1,2,3]"},
 	{expr: `CAST(json_parse('{"a": "x"}') AS map(varchar, varchar))`, want: `{"a":"x"}`},
+	{expr: `map_values(CAST(json_extract(json_parse('{"p": {"a": {"s": "Installed"}, "b": {"s": "Missing"}}}'), '$.p') AS map(varchar, json)))`, want: `[{"s":"Installed"},{"s":"Missing"}]`},
+	{expr: `transform(filter(map_values(CAST(json_parse('{"a": {"s": "Installed", "id": "KB1"}, "b": {"s": "Missing", "id": "KB2"}}') AS map(varchar, json))), i -> CAST(json_extract(i, '$.s') AS varchar) = 'Missing'), i -> json_extract_scalar(i, '$.id'))`, want: `["KB2"]`},
 	{expr: `json_array_contains('[1, 2, 3]', 2)`, want: "true"},
 	{expr: `json_array_contains('[1, 2, 3]', 5)`, want: "false"},
 	{expr: `json_array_get('["a", [3, 9], "c"]', 1)`, want: "[3,9]"},
