@@ -92,6 +92,12 @@ func TestSecurityEscapes(t *testing.T) {
 		{"ASOF join", "SELECT * FROM " + s + " a ASOF JOIN " + storeB + " b ON a.eventtime >= b.eventtime", dialect.ErrUnsupported, "ASOF"},
 		{"positional join", "SELECT * FROM " + s + " POSITIONAL JOIN " + storeB, dialect.ErrUnsupported, "POSITIONAL"},
 		{"DISTINCT ON", "SELECT DISTINCT ON (eventname) * FROM " + s, dialect.ErrUnsupported, "DISTINCT ON"},
+		{"DESCRIBE", "DESCRIBE \"" + s + "\"", dialect.ErrUnsupported, "DESCRIBE, SHOW and SUMMARIZE"},
+		{"SUMMARIZE", "SUMMARIZE \"" + s + "\"", dialect.ErrUnsupported, "DESCRIBE, SHOW and SUMMARIZE"},
+		{"SHOW TABLES", "SHOW TABLES", dialect.ErrUnsupported, "DESCRIBE, SHOW and SUMMARIZE"},
+		{"SHOW ALL TABLES", "SHOW ALL TABLES", dialect.ErrUnsupported, "DESCRIBE, SHOW and SUMMARIZE"},
+		{"DESCRIBE in FROM", "SELECT * FROM (DESCRIBE \"" + s + "\")", dialect.ErrUnsupported, "DESCRIBE, SHOW and SUMMARIZE"},
+		{"time travel", "SELECT * FROM " + s + " AT (VERSION => 1)", dialect.ErrUnsupported, "at clause"},
 		{"COLLATE", "SELECT eventname COLLATE nocase FROM " + s, dialect.ErrUnsupported, "COLLATE"},
 	}
 	for _, c := range cases {

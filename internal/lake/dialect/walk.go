@@ -312,6 +312,8 @@ func (w *walker) tableRef(t node, sc *scope, f *from) error {
 			}
 		}
 		return nil
+	case "SHOW_REF":
+		return unsupported("DESCRIBE, SHOW and SUMMARIZE are not supported; query the event data store with SELECT.")
 	default:
 		return unsupported("%s in FROM is not supported.", strings.ToLower(strings.ReplaceAll(typ, "_", " ")))
 	}
