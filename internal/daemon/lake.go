@@ -52,8 +52,6 @@ func (d *Daemon) openLake(ctx context.Context) error {
 	lo := lake.DefaultOptions()
 	lo.Stores = lakeStores{d.trails}
 	lo.Logger = d.log
-	lo.Queries.Translate = translate
-	lo.Queries.Macros = macros()
 	var err error
 	if d.lake, err = lake.Open(ctx, d.dir.Path(datadir.LakeDir), lo); err != nil {
 		return err
@@ -118,12 +116,6 @@ func checkLake(root string) followerState {
 func lakeCheckpoint(root string) uint64 {
 	return lake.Check(filepath.Join(root, datadir.LakeDir), nil).Checkpoint
 }
-
-// translate and macros are the Lake SQL dialect (package lake/dialect).
-var (
-	translate lake.Translator
-	macros    = func() []string { return nil }
-)
 
 // lakeImports is the Lake's import operations with the daemon's buckets
 // as their S3 source.
