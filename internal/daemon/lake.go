@@ -52,6 +52,27 @@ func (d *Daemon) openLake(ctx context.Context) error {
 	lo := lake.DefaultOptions()
 	lo.Stores = lakeStores{d.trails}
 	lo.Logger = d.log
+	{
+		c := d.cfg.Lake
+		if c.FlushInterval > 0 {
+			lo.FlushInterval = time.Duration(c.FlushInterval)
+		}
+		if c.MaintainInterval > 0 {
+			lo.MaintainInterval = time.Duration(c.MaintainInterval)
+		}
+		if c.CompactFiles > 0 {
+			lo.CompactFiles = c.CompactFiles
+		}
+		if c.QueryTimeout > 0 {
+			lo.Queries.Timeout = time.Duration(c.QueryTimeout)
+		}
+		if c.Threads > 0 {
+			lo.Threads = c.Threads
+		}
+		if c.MemoryLimit != "" {
+			lo.MemoryLimit = c.MemoryLimit
+		}
+	}
 	var err error
 	if d.lake, err = lake.Open(ctx, d.dir.Path(datadir.LakeDir), lo); err != nil {
 		return err
