@@ -87,6 +87,8 @@ type phaseResult struct {
 	Extra    map[string]float64    `json:"extra,omitempty"`
 	Latency  map[string][2]float64 `json:"latency,omitempty"` // name -> p50, p99 in ms
 	PeakRSSM float64               `json:"peakRSSMiB"`
+	// Failed says what failed in a phase that measures on regardless.
+	Failed string `json:"failed,omitempty"`
 }
 
 func (c *benchCmd) Run(ctx context.Context, args []string) error {

@@ -207,6 +207,10 @@ func (c *benchCmd) reportLake(f benchFlags, res map[string]phaseResult) {
 	row("bytes per event, ingested store compacted vs .json.gz", cmp.Extra["ingest.after"], gz, "≤ 200")
 	fmt.Fprintf(w, "%-52s %12.1f\n", "  ingested store before compaction", cmp.Extra["ingest.before"])
 	fmt.Fprintf(w, "%-52s %12.0f %12.0f\n", "  files in the ingested store before / after", cmp.Extra["ingest.filesBefore"], cmp.Extra["ingest.filesAfter"])
+	fmt.Fprintf(w, "%-52s %12.1f %12.1f\n", "  seconds of maintenance: imported / ingested store", cmp.Extra["import.seconds"], cmp.Extra["ingest.seconds"])
+	if cmp.Failed != "" {
+		fmt.Fprintf(w, "  FAILED: %s\n", cmp.Failed)
+	}
 	fmt.Fprintf(w, "\nLake queries through the Go SDK at %d events (StartQuery to the last page of FINISHED results, polled every %s), ms:\n", f.events, f.lakePoll)
 	fmt.Fprintf(w, "%-34s %9s %9s %9s %9s %11s  %s\n", "query", "cold", "p50", "p90", "rows/run", "DuckDB p50", "target")
 	for _, name := range lakeQueries {
@@ -216,6 +220,11 @@ func (c *benchCmd) reportLake(f benchFlags, res map[string]phaseResult) {
 	fmt.Fprintf(w, "(DuckDB p50: the same statement in plain DuckDB over the store's Parquet files, no API, no pruning by the engine)\n")
 	fmt.Fprintf(w, "%-34s %9.1f %9.1f %9s %9s\n", "baseline: group-by over raw .json.gz", raw.Extra[qGroupBy+".cold"], raw.Extra[qGroupBy+".p50"], "", "")
 	fmt.Fprintf(w, "%-52s %12.1f %12.1f %8.1f  ≥ 70×\n", "raw json.gz / Lake group-by, p50 (ms)", raw.Extra[qGroupBy+".p50"], q.Extra[qGroupBy+".p50"], raw.Extra[qGroupBy+".p50"]/q.Extra[qGroupBy+".p50"])
+	for _, ph := range lakePhases {
+		if r := res[ph]; r.Failed != "" && ph != "lakecompact" {
+			fmt.Fprintf(w, "%s: %s\n", ph, r.Failed)
+		}
+	}
 	fmt.Fprintf(w, "\npeak memory, MiB: RSS (of which Go heap at most)\n")
 	fmt.Fprintf(w, "  decode-only %.0f\n", dec.PeakRSSM)
 	for _, m := range []struct {
@@ -236,11 +245,17 @@ func runLakePhase(ctx context.Context, f benchFlags, logs string, log *slog.Logg
 		return res, false, nil
 	}
 	peak := sampleGoHeap()
+	errs := &errorLog{}
+	log = slog.New(errs)
 	defer func() {
 		if res.Extra == nil {
 			res.Extra = map[string]float64{}
 		}
 		res.Extra["goHeapPeakMiB"] = peak()
+		if n, first := errs.count(); n > 0 {
+			res.Extra["serverErrors"] = float64(n)
+			res.Failed += fmt.Sprintf("the server logged %d errors, the first: %s", n, first)
+		}
 	}()
 	switch f.phase {
 	case "lakeimport":
@@ -259,6 +274,42 @@ func runLakePhase(ctx context.Context, f benchFlags, logs string, log *slog.Logg
 		res, err = phaseLakeRaw(ctx, f, logs)
 	}
 	return res, true, err
+}
+
+// errorLog is a log handler that keeps nothing but a count of the
+// records at level Error and the first one's text: the server runs on
+// while its maintenance fails, and the benchmark reports it.
+type errorLog struct {
+	mu    sync.Mutex
+	n     int
+	first string
+}
+
+func (h *errorLog) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelError }
+
+func (h *errorLog) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.n == 0 {
+		var b strings.Builder
+		b.WriteString(r.Message)
+		r.Attrs(func(a slog.Attr) bool {
+			fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
+			return true
+		})
+		h.first = b.String()
+	}
+	h.n++
+	return nil
+}
+
+func (h *errorLog) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *errorLog) WithGroup(string) slog.Handler      { return h }
+
+func (h *errorLog) count() (int, string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.n, h.first
 }
 
 // sampleGoHeap samples the Go heap in use until the returned function is
@@ -565,8 +616,16 @@ func phaseLakeCompact(ctx context.Context, f benchFlags, log *slog.Logger) (phas
 		rows := float64(m.rows())
 		res.Extra[s.key+".before"] = float64(dirSize(storeDir)) / rows
 		res.Extra[s.key+".filesBefore"] = float64(len(m.Files))
-		if err := errors.Join(d.Lake().Maintain(ctx), d.Close()); err != nil {
+		// A failed round is a result: the sizes are then what the store
+		// keeps until a round succeeds.
+		t := time.Now()
+		merr := d.Lake().Maintain(ctx)
+		res.Extra[s.key+".seconds"] = time.Since(t).Seconds()
+		if err := d.Close(); err != nil {
 			return res, err
+		}
+		if merr != nil {
+			res.Failed += fmt.Sprintf("maintenance of the %s store: %v; ", s.key, merr)
 		}
 		if m, err = readLakeManifest(storeDir); err != nil {
 			return res, err

@@ -56,6 +56,11 @@ func TestLakeBenchCommand(t *testing.T) {
 	if ing["storeRows"] < 3000 || ing["queryableSeconds"] < res["lakeingest"].Seconds || ing["queryableRate"] <= 0 {
 		t.Errorf("lakeingest: %v, want every event in the store, queryable after it was acknowledged", ing)
 	}
+	for ph, r := range res {
+		if r.Failed != "" {
+			t.Errorf("phase %s: %s", ph, r.Failed)
+		}
+	}
 	cmpx := res["lakecompact"].Extra
 	for _, k := range []string{"import.after", "ingest.after", "ingest.before"} {
 		if cmpx[k] <= 0 {
