@@ -146,7 +146,9 @@ func (c *benchCmd) orchestrateLake(ctx context.Context, f benchFlags) error {
 		f.events, runtime.NumCPU(), cpuModel(), runtime.Version(), loadAvg(), f.dir)
 	results := map[string]phaseResult{}
 	for _, ph := range lakePhases {
-		fmt.Fprintf(c.stderr, "bench: phase %s ...\n", ph)
+		// The machine is shared: the load at each phase's start says
+		// what else was running.
+		fmt.Fprintf(c.stderr, "bench: phase %s ... (load average %s)\n", ph, loadAvg())
 		args := []string{"--phase", ph, "--events", fmt.Sprint(f.events), "--dir", f.dir,
 			"--concurrency", fmt.Sprint(f.concurrency), "--seed", fmt.Sprint(f.seed),
 			"--lake-runs", fmt.Sprint(f.lakeRuns), "--lake-raw-runs", fmt.Sprint(f.lakeRawRuns), "--lake-poll", f.lakePoll.String()}
