@@ -730,7 +730,16 @@ func phaseLakeQuery(ctx context.Context, f benchFlags, log *slog.Logger) (res ph
 	if _, err := ct.StopEventDataStoreIngestion(ctx, &cloudtrail.StopEventDataStoreIngestionInput{EventDataStore: aws.String(id)}); err != nil {
 		return res, err
 	}
-	res = phaseResult{Events: f.events, Extra: map[string]float64{}}
+	return timeLakeQueries(f, func(q string, p lakeParams) ([][]string, error) {
+		return sdkQuery(ctx, ct, lakeSQL(q, id, p), f.lakePoll)
+	})
+}
+
+// timeLakeQueries runs each query --lake-runs times through run, with the
+// parameters of each run, and records the timings, the rows and the
+// group-by's top-10 total.
+func timeLakeQueries(f benchFlags, run func(q string, p lakeParams) ([][]string, error)) (phaseResult, error) {
+	res := phaseResult{Events: f.events, Extra: map[string]float64{}}
 	start := time.Now()
 	for _, q := range lakeQueries {
 		var times []time.Duration
@@ -741,7 +750,7 @@ func phaseLakeQuery(ctx context.Context, f benchFlags, log *slog.Logger) (res ph
 				return res, err
 			}
 			t := time.Now()
-			got, err := sdkQuery(ctx, ct, lakeSQL(q, id, p), f.lakePoll)
+			got, err := run(q, p)
 			if err != nil {
 				return res, fmt.Errorf("%s: %w", lakeQueryText[q], err)
 			}
@@ -837,35 +846,9 @@ func phaseLakeParquet(ctx context.Context, f benchFlags) (phaseResult, error) {
 	}
 	defer db.Close()
 	table := "read_parquet('" + filepath.Join(storeDir, "day=*", "*.parquet") + "')"
-	res := phaseResult{Events: f.events, Extra: map[string]float64{}}
-	start := time.Now()
-	for _, q := range lakeQueries {
-		var times []time.Duration
-		var rows int
-		for k := range f.lakeRuns {
-			p, err := f.lakeParams(k)
-			if err != nil {
-				return res, err
-			}
-			sql := lakeSQL(q, table, p)
-			t := time.Now()
-			got, err := duckQuery(ctx, db, sql)
-			if err != nil {
-				return res, fmt.Errorf("%s: %w", sql, err)
-			}
-			times = append(times, time.Since(t))
-			rows += len(got)
-			if q == qGroupBy && k == 0 {
-				if res.Extra["groupby.top10"], err = top10Sum(got); err != nil {
-					return res, err
-				}
-			}
-		}
-		lakeTimings(res.Extra, q, times)
-		res.Extra[q+".rows"] = float64(rows)
-	}
-	res.Seconds = time.Since(start).Seconds()
-	return res, nil
+	return timeLakeQueries(f, func(q string, p lakeParams) ([][]string, error) {
+		return duckQuery(ctx, db, lakeSQL(q, table, p))
+	})
 }
 
 // phaseLakeRaw is the query baseline: the group-by in plain DuckDB (2
