@@ -134,8 +134,14 @@ func checkLake(root string) followerState {
 	return st
 }
 
+// lakeCheckpoint is the highest log position the Lake has durably
+// processed: its own checkpoint or a store's, whichever is higher.
 func lakeCheckpoint(root string) uint64 {
-	return lake.Check(filepath.Join(root, datadir.LakeDir), nil).Checkpoint
+	var specs []lake.StoreSpec
+	if c, err := catalog.Open(filepath.Join(root, datadir.TrailsDir), catalog.DefaultOptions()); err == nil {
+		specs = storeSpecs(c.AllDataStores())
+	}
+	return lake.Seen(filepath.Join(root, datadir.LakeDir), specs)
 }
 
 // lakeImports is the Lake's import operations with the daemon's buckets

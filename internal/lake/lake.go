@@ -207,7 +207,11 @@ func Open(ctx context.Context, dir string, opts Options) (*Engine, error) {
 		}
 		e.saved = st.Position
 	}
-	for _, spec := range opts.Stores.DataStores() {
+	specs := opts.Stores.DataStores()
+	if u := UnknownStores(dir, specs); len(u) > 0 {
+		return nil, fmt.Errorf("%w: %s holds an event data store the catalogue (trails/eventdatastores.json) does not know; restore the catalogue from a backup (or move the directory away to drop the store)", ErrDamaged, u[0])
+	}
+	for _, spec := range specs {
 		if _, err := e.open(spec); err != nil {
 			return nil, err
 		}

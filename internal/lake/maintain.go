@@ -11,13 +11,16 @@ import (
 
 // maintainLoop runs maintenance every MaintainInterval until ctx ends.
 func (e *Engine) maintainLoop(ctx context.Context) {
-	t := time.NewTicker(e.opts.MaintainInterval)
+	// The first round comes soon after start: it checks the files a crash
+	// or a disk may have damaged while the server was down.
+	t := time.NewTimer(min(e.opts.MaintainInterval, time.Second))
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			t.Reset(e.opts.MaintainInterval)
 			if err := e.Maintain(ctx); err != nil && ctx.Err() == nil {
 				e.log.Error("lake: maintenance failed; retrying later", "err", err)
 			}
@@ -164,7 +167,7 @@ func (e *Engine) compactDay(ctx context.Context, s *storeFiles, day string, in [
 		os.Remove(filepath.Join(s.dir, out.Name))
 		return err
 	}
-	e.log.Debug("lake: compacted a day", "store", s.man.Store, "day", day, "files", len(in), "events", out.Rows, "bytes", out.Bytes)
+	e.log.Info("lake: compacted a day's files into one", "store", s.man.Store, "day", day, "into", out.Name, "events", out.Rows, "bytes", out.Bytes, "from", names)
 	return nil
 }
 

@@ -364,28 +364,47 @@ func (qs *runner) run(ctx context.Context, db *duck.DB, q *query, tr Translation
 	qs.mu.Unlock()
 	_ = qs.save(q)
 	start := time.Now()
-	views, scanned, bytes, release, err := qs.e.snapshot(q.info.Account, q.info.Stores, tr.Bounds)
-	if err != nil {
-		qs.finish(q, err, nil, nil, start)
-		return
+	var (
+		cols    []string
+		rows    [][]*string
+		matched int64
+	)
+	for attempt := 0; ; attempt++ {
+		views, scanned, bytes, release, err := qs.e.snapshot(q.info.Account, q.info.Stores, tr.Bounds)
+		if err != nil {
+			qs.finish(q, err, nil, nil, start)
+			return
+		}
+		qs.mu.Lock()
+		q.info.EventsScanned, q.info.BytesScanned = scanned, bytes
+		qs.mu.Unlock()
+		rows = rows[:0]
+		cols, matched, err = db.QueryWith(ctx, views, tr.SQL, func(cells []*string) error {
+			row := make([]*string, len(cells))
+			copy(row, cells)
+			rows = append(rows, row)
+			return nil
+		})
+		release()
+		// A file that cannot be read may be damaged: check the stores'
+		// files, set damaged ones aside (and report their loss), and run
+		// the query once more on what is left.
+		if err != nil && ctx.Err() == nil && attempt == 0 && qs.e.scrubStores(q.info.Stores) > 0 {
+			continue
+		}
+		if err != nil {
+			qs.finish(q, err, cols, rows, start)
+			return
+		}
+		break
 	}
-	defer release()
-	qs.mu.Lock()
-	q.info.EventsScanned, q.info.BytesScanned = scanned, bytes
-	qs.mu.Unlock()
-	var rows [][]*string
-	cols, matched, err := db.QueryWith(ctx, views, tr.SQL, func(cells []*string) error {
-		row := make([]*string, len(cells))
-		copy(row, cells)
-		rows = append(rows, row)
-		return nil
-	})
 	if tr.Columns != nil && len(tr.Columns) == len(cols) {
 		cols = tr.Columns
 	}
 	qs.mu.Lock()
 	q.info.EventsMatched = max(matched, 0)
 	qs.mu.Unlock()
+	var err error
 	qs.finish(q, err, cols, rows, start)
 }
 
@@ -729,4 +748,25 @@ func (e *Engine) ResolveStore(account, region, idOrARN string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%w: %s", queries.ErrStoreNotFound, idOrARN)
+}
+
+// scrubStores checks the files of the stores (ids) now and returns how
+// many events damaged ones held (now in quarantine).
+func (e *Engine) scrubStores(ids []string) int64 {
+	var lost int64
+	for _, spec := range e.opts.Stores.DataStores() {
+		if !slices.Contains(ids, spec.ID) {
+			continue
+		}
+		s, err := e.open(spec)
+		if err != nil {
+			continue
+		}
+		n, err := s.scrub(filepath.Join(e.dir, "quarantine"))
+		if err != nil {
+			e.log.Error("lake: checking a store's files failed", "store", spec.ID, "err", err)
+		}
+		lost += n
+	}
+	return lost
 }
