@@ -50,8 +50,9 @@ var allowed = map[string][]string{
 	"internal/importer": {"internal/event", "internal/logfile", "internal/store"},
 	"internal/delivery": {"internal/event", "internal/selector", "internal/layout", "internal/digest", "internal/objstore",
 		"internal/store", "internal/store/fileutil", "internal/catalog", "internal/keyring"},
-	"internal/notify":   {},
-	"internal/lake":     {"internal/event", "internal/selector", "internal/store", "internal/store/fileutil", "internal/lake/duck", "internal/lake/queries"},
+	"internal/notify": {},
+	"internal/lake": {"internal/event", "internal/selector", "internal/store", "internal/store/fileutil", "internal/lake/duck", "internal/lake/queries",
+		"internal/lake/resultfile"},
 	"internal/validate": {"internal/layout", "internal/digest"},
 	// L3 edges.
 	"internal/s3api": {"internal/audit", "internal/event", "internal/objstore", "internal/sigv4", "internal/identity",

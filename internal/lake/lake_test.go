@@ -107,17 +107,26 @@ type rig struct {
 	stores *fakeStores
 	eng    *lake.Engine
 	stop   func()
+	// results are the engine's ResultOptions (set before start).
+	results lake.ResultOptions
 }
 
 func newRig(t *testing.T, dir string, stores *fakeStores) *rig {
 	t.Helper()
+	return newRigWith(t, &rig{t: t, dir: dir, stores: stores})
+}
+
+// newRigWith opens the event log of r (t, dir and stores set) and starts
+// the lake.
+func newRigWith(t *testing.T, r *rig) *rig {
+	t.Helper()
 	so := store.DefaultOptions()
 	so.Followers = []string{"lake"}
-	log, err := store.Open(dir+"/wal", so)
+	log, err := store.Open(r.dir+"/wal", so)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &rig{t: t, dir: dir, log: log, stores: stores}
+	r.log = log
 	r.start()
 	t.Cleanup(func() {
 		r.stop()
@@ -133,6 +142,9 @@ func (r *rig) start() {
 	o.FlushInterval = 50 * time.Millisecond
 	o.MaintainInterval = time.Hour
 	o.Queries.Translate = testTranslate
+	r.mu.Lock()
+	o.Results = r.results
+	r.mu.Unlock()
 	o.Now = func() time.Time {
 		r.mu.Lock()
 		defer r.mu.Unlock()
