@@ -58,7 +58,8 @@ var allowed = map[string][]string{
 	"internal/s3api": {"internal/audit", "internal/event", "internal/objstore", "internal/sigv4", "internal/identity",
 		"internal/awsjson", "internal/store"},
 	"internal/api": {"internal/audit", "internal/event", "internal/awsjson", "internal/sigv4", "internal/identity", "internal/store", "internal/history",
-		"internal/catalog", "internal/selector", "internal/objstore", "internal/layout", "internal/keyring", "internal/lake/queries"},
+		"internal/catalog", "internal/selector", "internal/objstore", "internal/layout", "internal/keyring", "internal/lake/queries",
+		"internal/lake/resultfile"},
 	// L4 wiring.
 	"internal/config": {"internal/event", "internal/datadir"},
 	"internal/daemon": {"internal/api", "internal/config", "internal/datadir", "internal/identity", "internal/sigv4", "internal/store", "internal/history", "internal/store/fileutil",

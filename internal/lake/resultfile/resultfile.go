@@ -21,8 +21,7 @@ var (
 	// the columns, a key whose fingerprint is not its own). A caller bug:
 	// do not retry.
 	ErrInvalid = errors.New("resultfile: invalid delivery")
-	// ErrInvalidURI: the DeliveryS3Uri is not s3://bucket[/prefix] with a
-	// valid bucket name.
+	// ErrInvalidURI: the DeliveryS3Uri does not start with s3://.
 	ErrInvalidURI = errors.New("resultfile: invalid S3 URI")
 	// ErrConflict: an object other than this delivery's is at one of its
 	// keys; it is left as it is. Someone else writes to the folder: do not
@@ -71,10 +70,11 @@ type Location struct {
 	Prefix string
 }
 
-// ParseURI splits a DeliveryS3Uri, s3://bucket[/prefix], checking the
-// bucket name with objstore.CheckBucketName. The prefix loses its trailing
-// slashes; it is not otherwise checked (the API refuses prefixes that make
-// keys a store cannot hold). Errors wrap [ErrInvalidURI].
+// ParseURI splits a DeliveryS3Uri, s3://bucket[/prefix]. The prefix loses
+// its trailing slashes; it is not otherwise checked (the API refuses
+// prefixes that make keys a store cannot hold). A URI that does not start
+// with s3:// fails with [ErrInvalidURI]; a bucket name that breaks S3's
+// rules with objstore.CheckBucketName's error (objstore.ErrInvalidBucketName).
 func ParseURI(uri string) (Location, error) {
 	rest, ok := strings.CutPrefix(uri, "s3://")
 	if !ok {
@@ -82,7 +82,7 @@ func ParseURI(uri string) (Location, error) {
 	}
 	bucket, prefix, _ := strings.Cut(rest, "/")
 	if err := objstore.CheckBucketName(bucket); err != nil {
-		return Location{}, fmt.Errorf("%w: %w", ErrInvalidURI, err)
+		return Location{}, err
 	}
 	return Location{Bucket: bucket, Prefix: layout.NormalizePrefix(prefix)}, nil
 }

@@ -214,24 +214,24 @@ func TestParseURI(t *testing.T) {
 	tests := []struct {
 		uri     string
 		want    resultfile.Location
-		wantErr bool
+		wantErr error
 	}{
 		{uri: "s3://my-bucket", want: resultfile.Location{Bucket: "my-bucket"}},
 		{uri: "s3://my-bucket/", want: resultfile.Location{Bucket: "my-bucket"}},
 		{uri: "s3://my-bucket/a/b/", want: resultfile.Location{Bucket: "my-bucket", Prefix: "a/b"}},
 		{uri: "s3://my.bucket/a", want: resultfile.Location{Bucket: "my.bucket", Prefix: "a"}},
-		{uri: "https://my-bucket/a", wantErr: true},
-		{uri: "s3://My-Bucket/a", wantErr: true},
-		{uri: "s3://ab", wantErr: true},
-		{uri: "s3://a..b/x", wantErr: true},
-		{uri: "s3://", wantErr: true},
+		{uri: "https://my-bucket/a", wantErr: resultfile.ErrInvalidURI},
+		{uri: "s3://My-Bucket/a", wantErr: objstore.ErrInvalidBucketName},
+		{uri: "s3://ab", wantErr: objstore.ErrInvalidBucketName},
+		{uri: "s3://a..b/x", wantErr: objstore.ErrInvalidBucketName},
+		{uri: "s3://", wantErr: objstore.ErrInvalidBucketName},
 	}
 	for _, tt := range tests {
 		t.Run(tt.uri, func(t *testing.T) {
 			got, err := resultfile.ParseURI(tt.uri)
-			if tt.wantErr {
-				if !errors.Is(err, resultfile.ErrInvalidURI) {
-					t.Errorf("err = %v, want ErrInvalidURI", err)
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Errorf("err = %v, want %v", err, tt.wantErr)
 				}
 				return
 			}
@@ -628,7 +628,8 @@ func TestDeliverStatuses(t *testing.T) {
 		{name: "no signing key", signer: func(keys) resultfile.Signer { return failingSigner{} }, want: queries.DeliveryFailedSigningFile},
 		{name: "key with another fingerprint", signer: func(k keys) resultfile.Signer { return wrongFingerprint{k} },
 			want: queries.DeliveryFailedSigningFile, wantErr: resultfile.ErrInvalid},
-		{name: "bad URI", uri: "s3://Bad_Bucket", want: queries.DeliveryFailed, wantErr: resultfile.ErrInvalidURI},
+		{name: "bad URI", uri: "s3:/" + bucket, want: queries.DeliveryFailed, wantErr: resultfile.ErrInvalidURI},
+		{name: "bad bucket name", uri: "s3://Bad_Bucket", want: queries.DeliveryFailed, wantErr: objstore.ErrInvalidBucketName},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
