@@ -24,6 +24,9 @@ func (c *importCmd) Run(ctx context.Context, args []string) (err error) {
 	retention := optionalVar(fs, "event-history-retention", "`days` LookupEvents keeps events, 0 for ever (use 0 for old logs); the data directory remembers it (default: its setting, 90 for a new one)", parseDays)
 	confirm := fs.Bool("confirm-retention-change", false, "let a shorter --event-history-retention delete the stored events it leaves out (without it the change is refused, saying how many)")
 	logLevel := fs.String("log-level", "warn", "log `level`: debug, info, warn or error")
+	eds := fs.String("event-data-store", "", "import into this CloudTrail Lake event data store (`name or id`; a new name creates the store) instead of event history")
+	account := fs.String("account", "", "with --event-data-store: the `account id` that owns the store (default: the data directory's first account)")
+	region := fs.String("region", "us-east-1", "with --event-data-store: the home `region` of a store it creates")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), `Usage: opentrail import [flags] PATH...
 
@@ -70,7 +73,38 @@ Flags:`)
 		return err
 	}
 	defer func() { err = errors.Join(err, dir.Close()) }()
+	if *eds != "" {
+		return c.importLake(ctx, dir, fs.Args(), daemon.LakeImportOptions{Store: *eds, Account: *account, Region: *region, Progress: c.stderr, Logger: log})
+	}
 	sum, err := daemon.Import(ctx, dir, fs.Args(), daemon.ImportOptions{RetentionDays: retention.v, ConfirmRetentionChange: *confirm, Progress: c.stderr, Logger: log})
 	sum.Print(c.stdout)
+	return err
+}
+
+// importLake imports into a Lake event data store and says how to query it.
+func (c *importCmd) importLake(ctx context.Context, dir *datadir.Dir, paths []string, o daemon.LakeImportOptions) error {
+	res, err := daemon.ImportLake(ctx, dir, paths, o)
+	if res.Store.ID == "" {
+		return err
+	}
+	verb := "into"
+	if res.Created {
+		verb = "into the new"
+	}
+	st := res.Import.Stats
+	fmt.Fprintf(c.stdout, "Imported %d events from %d files %s event data store %s (%s), account %s.\n",
+		st.EventsCompleted, st.FilesCompleted, verb, res.Store.Name, res.Store.ID, res.Store.Account)
+	if st.EventsSkipped > 0 {
+		fmt.Fprintf(c.stdout, "Skipped %d records: not valid CloudTrail events, or older than the store's %d-day retention.\n", st.EventsSkipped, res.Store.RetentionPeriod)
+	}
+	for _, f := range res.Import.Failures {
+		fmt.Fprintf(c.stdout, "Failed: %s: %s\n", f.Location, f.ErrorMessage)
+	}
+	if err == nil {
+		fmt.Fprintf(c.stdout, "Query it (with 'opentrail serve' running):\n  aws cloudtrail start-query --query-statement \"SELECT eventname, count(*) FROM %s GROUP BY eventname\"\n", res.Store.ID)
+		if len(res.Import.Failures) > 0 {
+			err = fmt.Errorf("import: %d files could not be imported", len(res.Import.Failures))
+		}
+	}
 	return err
 }

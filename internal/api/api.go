@@ -58,8 +58,10 @@ type Options struct {
 	Delivery Delivery
 	Keys     PublicKeys
 
-	// Lake, when set, enables the Lake query operations.
-	Lake Lake
+	// Lake, when set, enables the Lake query operations; Imports the
+	// import operations.
+	Lake    Lake
+	Imports Importer
 
 	// TokenKey is the HMAC-SHA256 key that signs pagination tokens; at
 	// least 32 bytes. The caller persists it, so tokens survive restarts
@@ -214,6 +216,17 @@ func (h *Handler) implemented() map[string]invoker {
 			"GetQueryResults": adapt(h.getQueryResults),
 			"ListQueries":     adapt(h.listQueries),
 			"CancelQuery":     adapt(h.cancelQuery),
+		} {
+			ops[name] = inv
+		}
+	}
+	if h.opts.Lake != nil && h.opts.Imports != nil {
+		for name, inv := range map[string]invoker{
+			"StartImport":        adapt(h.startImport),
+			"GetImport":          adapt(h.getImport),
+			"ListImports":        adapt(h.listImports),
+			"StopImport":         adapt(h.stopImport),
+			"ListImportFailures": adapt(h.listImportFailures),
 		} {
 			ops[name] = inv
 		}

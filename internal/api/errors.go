@@ -12,6 +12,7 @@ import (
 	"github.com/opentrail/opentrail/internal/awsjson"
 	"github.com/opentrail/opentrail/internal/catalog"
 	"github.com/opentrail/opentrail/internal/history"
+	"github.com/opentrail/opentrail/internal/lake/imports"
 	"github.com/opentrail/opentrail/internal/lake/queries"
 	"github.com/opentrail/opentrail/internal/objstore"
 	"github.com/opentrail/opentrail/internal/selector"
@@ -205,6 +206,12 @@ var catalogue = []wireRule{
 	{match: is(queries.ErrQueryNotFound), code: codeQueryNotFound, message: "The query was not found.", text: lakeText(queries.ErrQueryNotFound)},
 	{match: is(queries.ErrQueryInactive), code: "InactiveQueryException", message: "The query is not queued or running.", text: lakeText(queries.ErrQueryInactive)},
 
+	// Lake imports.
+	{match: is(imports.ErrNotFound), code: "ImportNotFoundException", message: "The import was not found.", text: lakeText(imports.ErrNotFound)},
+	{match: is(imports.ErrOngoing), code: "AccountHasOngoingImportException", message: "The account already has an import in progress.", text: lakeText(imports.ErrOngoing)},
+	{match: is(imports.ErrInvalidSource), code: "InvalidImportSourceException", message: "The import source is not valid.", text: lakeText(imports.ErrInvalidSource)},
+	{match: is(imports.ErrWrongStore), code: "InvalidEventDataStoreCategoryException", message: "The event data store does not take imported trail events.", text: lakeText(imports.ErrWrongStore)},
+
 	// Contexts.
 	{match: is(context.DeadlineExceeded), status: http.StatusServiceUnavailable, code: codeServiceUnavailable, message: "The request timed out inside OpenTrail; retry shortly."},
 	{match: is(context.Canceled), status: http.StatusServiceUnavailable, code: codeServiceUnavailable,
@@ -307,6 +314,11 @@ var conditions = []struct {
 	{"queries.ErrTooManyQueries", queries.ErrTooManyQueries, "StartQuery", "MaxConcurrentQueriesException", ""},
 	{"queries.ErrQueryNotFound", queries.ErrQueryNotFound, "DescribeQuery", codeQueryNotFound, ""},
 	{"queries.ErrQueryInactive", queries.ErrQueryInactive, "CancelQuery", "InactiveQueryException", ""},
+
+	{"imports.ErrNotFound", imports.ErrNotFound, "GetImport", "ImportNotFoundException", ""},
+	{"imports.ErrOngoing", imports.ErrOngoing, "StartImport", "AccountHasOngoingImportException", ""},
+	{"imports.ErrInvalidSource", imports.ErrInvalidSource, "StartImport", "InvalidImportSourceException", ""},
+	{"imports.ErrWrongStore", imports.ErrWrongStore, "StartImport", "InvalidEventDataStoreCategoryException", ""},
 
 	{"context.Canceled", context.Canceled, "LookupEvents", codeServiceUnavailable, ""},
 	{"context.DeadlineExceeded", context.DeadlineExceeded, "LookupEvents", codeServiceUnavailable, ""},

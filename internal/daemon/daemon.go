@@ -162,6 +162,7 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 	ao.Delivery = deliveryStatus{d.delivery}
 	ao.Keys = publicKeys{d.keys}
 	ao.Lake = d.lake
+	ao.Imports = lakeImports{d}
 	h, err := api.New(ao)
 	if err != nil {
 		return nil, err

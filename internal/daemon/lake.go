@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/opentrail/opentrail/internal/catalog"
 	"github.com/opentrail/opentrail/internal/datadir"
 	"github.com/opentrail/opentrail/internal/lake"
+	"github.com/opentrail/opentrail/internal/lake/imports"
+	"github.com/opentrail/opentrail/internal/lake/queries"
 	"github.com/opentrail/opentrail/internal/store"
 )
 
@@ -54,20 +57,18 @@ func (d *Daemon) openLake(ctx context.Context) error {
 	if d.lake, err = lake.Open(ctx, d.dir.Path(datadir.LakeDir), lo); err != nil {
 		return err
 	}
+	d.lake.ResumeImports(lakeImports{d}.source)
 	d.follow.list = append(d.follow.list, follower{
 		name: datadir.LakeFollower,
 		checkpoint: func(head uint64) (uint64, error) {
-			if d.lake.HasState() {
-				return d.lake.Checkpoint(), nil
-			}
-			return head, d.lake.Init(head)
+			return d.lake.Init(head)
 		},
 		behind: func(head uint64) (uint64, error) {
 			if anyIngesting(d.trails) {
 				return 0, fmt.Errorf("lake: %w", store.ErrFollowerBehind)
 			}
 			d.log.Info("lake: starting at the newest event; no event data store was ingesting while the log moved on", "to", head)
-			return head, d.lake.Init(head)
+			return head, d.lake.Reset(head)
 		},
 		run: func(ctx context.Context, f *store.Follower) error { return d.lake.Run(ctx, f) },
 	})
@@ -107,6 +108,9 @@ func checkLake(root string) followerState {
 	st.mayStartOver = !ingesting || !r.HasState
 	st.problems = append(st.problems, r.Problems...)
 	st.lines = append(st.lines, fmt.Sprintf("lake: checkpoint %d, %d event data stores, %d files, %d events, %d bytes", r.Checkpoint, len(specs), r.Files, r.Events, r.Bytes))
+	if len(r.Quarantined) > 0 {
+		st.lines = append(st.lines, fmt.Sprintf("lake: %d files in quarantine (their events are in no event data store): %s", len(r.Quarantined), strings.Join(r.Quarantined, ", ")))
+	}
 	return st
 }
 
@@ -119,3 +123,54 @@ var (
 	translate lake.Translator
 	macros    = func() []string { return nil }
 )
+
+// lakeImports is the Lake's import operations with the daemon's buckets
+// as their S3 source.
+type lakeImports struct{ d *Daemon }
+
+// source returns the Source of an import's S3LocationUri.
+func (li lakeImports) source(info imports.Info) (lake.Source, error) {
+	rest, ok := strings.CutPrefix(info.S3LocationURI, "s3://")
+	bucket, prefix, _ := strings.Cut(rest, "/")
+	if !ok || bucket == "" {
+		return nil, fmt.Errorf("%w: %q is not an S3 URI (s3://bucket/prefix)", imports.ErrInvalidSource, info.S3LocationURI)
+	}
+	return lake.BucketSource(li.d.objects, bucket, prefix), nil
+}
+
+func (li lakeImports) StartImport(ctx context.Context, req imports.Info, retryID string) (imports.Info, error) {
+	if retryID != "" {
+		old, err := li.d.lake.GetImport(req.Account, retryID)
+		if err != nil {
+			return imports.Info{}, err
+		}
+		req = old
+	}
+	c, ok := li.d.trails.GetDataStore(req.Account, req.Store)
+	if !ok || c.Status == catalog.StatusPendingDeletion {
+		return imports.Info{}, fmt.Errorf("%w: %s", queries.ErrStoreInactive, req.Store)
+	}
+	if !c.CloudTrailEvents() {
+		return imports.Info{}, fmt.Errorf("%w: %s holds %s events; import trail log files into a store of CloudTrail events", imports.ErrWrongStore, req.Store, c.Category())
+	}
+	src, err := li.source(req)
+	if err != nil {
+		return imports.Info{}, err
+	}
+	if _, err := src.List(ctx); err != nil { // the bucket exists and can be listed
+		return imports.Info{}, err
+	}
+	return li.d.lake.StartImport(req, retryID, src)
+}
+
+func (li lakeImports) GetImport(account, id string) (imports.Info, error) {
+	return li.d.lake.GetImport(account, id)
+}
+
+func (li lakeImports) ListImports(account, store, status string) []imports.Info {
+	return li.d.lake.ListImports(account, store, status)
+}
+
+func (li lakeImports) StopImport(account, id string) (imports.Info, error) {
+	return li.d.lake.StopImport(account, id)
+}

@@ -140,3 +140,22 @@ func clock(d time.Duration) string {
 	}
 	return fmt.Sprintf("%d:%02d", s/60, s%60)
 }
+
+// Bar is the import progress display for other importers (the Lake's):
+// the same bar on a terminal, plain lines elsewhere.
+type Bar struct{ p *progress }
+
+// NewBar starts a display for files files of totalBytes bytes.
+func NewBar(w io.Writer, totalBytes int64, files int) *Bar {
+	return &Bar{p: newProgress(w, totalBytes, files, time.Now())}
+}
+
+// Update shows the counts if the redraw interval has passed.
+func (b *Bar) Update(bytes int64, files int, events int64) {
+	b.p.update(time.Now(), counts{bytes: bytes, files: files, events: events})
+}
+
+// Finish draws the final counts.
+func (b *Bar) Finish(bytes int64, files int, events int64) {
+	b.p.finish(time.Now(), counts{bytes: bytes, files: files, events: events})
+}

@@ -1,9 +1,12 @@
 package lake
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -30,6 +33,46 @@ type File struct {
 	MaxSeq  uint64    `json:"maxSeq"`
 	MinTime time.Time `json:"minTime"`
 	MaxTime time.Time `json:"maxTime"`
+	// SHA256 is the lowercase hex SHA-256 of the file's bytes: fsck and
+	// the background scrub check it.
+	SHA256 string `json:"sha256"`
+}
+
+// hashFile returns the lowercase hex SHA-256 of the file at path.
+func hashFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// verify checks a listed file's size and hash.
+func (s *storeFiles) verify(f File) error {
+	path := filepath.Join(s.dir, f.Name)
+	st, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if st.Size() != f.Bytes {
+		return fmt.Errorf("%s is %d bytes, its MANIFEST says %d", path, st.Size(), f.Bytes)
+	}
+	if f.SHA256 == "" {
+		return nil
+	}
+	sum, err := hashFile(path)
+	if err != nil {
+		return err
+	}
+	if sum != f.SHA256 {
+		return fmt.Errorf("%s does not have the SHA-256 its MANIFEST records: its bytes are damaged", path)
+	}
+	return nil
 }
 
 // manifest is MANIFEST.json.
@@ -40,6 +83,17 @@ type manifest struct {
 	Checkpoint uint64 `json:"checkpoint"`
 	Files      []File `json:"files"`
 	Generation uint64 `json:"generation"`
+	// Imports records each import's progress into the store, committed
+	// with the files it wrote.
+	Imports map[string]ImportMark `json:"imports,omitempty"`
+}
+
+// ImportMark is how far an import has got into a store: the source files
+// it has finished (in its sorted file order) and the parts (files) it has
+// written.
+type ImportMark struct {
+	Files int `json:"files"`
+	Parts int `json:"parts"`
 }
 
 // ErrDamaged means a store's files do not match its MANIFEST; the message
@@ -56,6 +110,8 @@ type storeFiles struct {
 	man  manifest
 	refs map[string]int // files held by running queries
 	dead []string       // files no longer listed, deleted once unreferenced
+	// verified lists the files whose hash this process has checked.
+	verified map[string]bool
 }
 
 // openStoreFiles opens (or creates) the store's directory. Unlisted
@@ -63,7 +119,7 @@ type storeFiles struct {
 // removed; any other unlisted file is moved to quarantine. A listed file
 // that is missing or has the wrong size is an ErrDamaged error.
 func openStoreFiles(dir, quarantine, id, account string, log *slog.Logger) (*storeFiles, error) {
-	s := &storeFiles{dir: dir, log: log, refs: map[string]int{}}
+	s := &storeFiles{dir: dir, log: log, refs: map[string]int{}, verified: map[string]bool{}}
 	b, err := os.ReadFile(filepath.Join(dir, manifestName))
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -130,37 +186,57 @@ func (s *storeFiles) check(quarantine string) error {
 }
 
 // leftover reports whether the unlisted file rel is provably the leftover
-// of an interrupted write: a temporary file; a batch whose events all come
-// after the checkpoint (ingestion writes them again); a file inside the
-// range of a listed compaction output of its day (an input the compaction
-// had not deleted yet); or a compaction output whose first and last
-// sequence numbers are those of listed files of its day (an output whose
-// manifest was never written: its inputs are still listed).
+// of an interrupted write or of a removal. The MANIFEST is replaced
+// atomically, and every file is listed by the commit that follows its
+// write or by none, so an unlisted file of ours is either a write whose
+// commit never happened or a file a later commit unlisted (compaction,
+// retention) that was not deleted yet:
+//   - a temporary file;
+//   - a batch ('b'): its events are after the checkpoint (ingestion writes
+//     them again) or were committed and have since been compacted or
+//     expired;
+//   - a compaction output ('c'): its inputs are still listed, or it was
+//     itself replaced;
+//   - an import part ('i') of an import the MANIFEST records: parts at or
+//     after the import's mark are rewritten when it resumes, earlier ones
+//     were committed and since removed.
+//
+// Anything else (a name we do not write, an import the MANIFEST does not
+// know) is not ours to delete.
 func (s *storeFiles) leftover(rel string) bool {
 	base := filepath.Base(rel)
 	if strings.HasPrefix(base, ".") && strings.HasSuffix(base, ".tmp") {
 		return true
 	}
-	kind, lo, hi, ok := parseFileName(base)
-	if !ok {
-		return false
+	if id, _, ok := parseImportName(base); ok {
+		_, known := s.man.Imports[id]
+		return known
 	}
-	if kind == 'b' && lo > s.man.Checkpoint {
-		return true
+	_, _, _, ok := parseFileName(base)
+	return ok
+}
+
+// importName names an import's part.
+func importName(day, id string, part int) string {
+	return filepath.Join("day="+day, fmt.Sprintf("i-%s-%d.parquet", id, part))
+}
+
+// parseImportName parses the base name of an import part.
+func parseImportName(base string) (id string, part int, ok bool) {
+	name, found := strings.CutSuffix(base, ".parquet")
+	if !found || !strings.HasPrefix(name, "i-") {
+		return "", 0, false
 	}
-	day := strings.TrimPrefix(filepath.Dir(rel), "day=")
-	startsAt, endsAt := false, false
-	for _, f := range s.man.Files {
-		if f.Day != day {
-			continue
-		}
-		if k, _, _, _ := parseFileName(filepath.Base(f.Name)); k == 'c' && f.MinSeq <= lo && hi <= f.MaxSeq {
-			return true
-		}
-		startsAt = startsAt || f.MinSeq == lo
-		endsAt = endsAt || f.MaxSeq == hi
+	name = name[2:]
+	i := strings.LastIndexByte(name, '-')
+	if i < 0 {
+		return "", 0, false
 	}
-	return kind == 'c' && startsAt && endsAt
+	n, err := strconv.Atoi(name[i+1:])
+	if err != nil || n < 0 {
+		return "", 0, false
+	}
+	return name[:i], n, true
 }
 
 // fileName names a batch ('b') or compaction output ('c') file.
@@ -213,10 +289,30 @@ func (s *storeFiles) checkpoint() uint64 {
 // (when not 0), in one manifest write. Removed files are deleted once no
 // query holds them.
 func (s *storeFiles) commit(added []File, removed []string, checkpoint uint64) error {
+	return s.commitImport(added, removed, checkpoint, "", ImportMark{})
+}
+
+// importMark returns the import's progress into the store.
+func (s *storeFiles) importMark(id string) ImportMark {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.man.Imports[id]
+}
+
+// commitImport is commit that also records import id's progress (when id
+// is not "").
+func (s *storeFiles) commitImport(added []File, removed []string, checkpoint uint64, id string, mark ImportMark) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old := s.man
 	next := old
+	if id != "" {
+		next.Imports = make(map[string]ImportMark, len(old.Imports)+1)
+		for k, v := range old.Imports {
+			next.Imports[k] = v
+		}
+		next.Imports[id] = mark
+	}
 	next.Files = make([]File, 0, len(old.Files)+len(added))
 	for _, f := range old.Files {
 		if !slices.Contains(removed, f.Name) {
@@ -296,11 +392,14 @@ func (s *storeFiles) files() []File {
 type CheckReport struct {
 	Checkpoint uint64 // state.json's position (0 without one)
 	HasState   bool
-	Stores     int
-	Files      int
-	Events     int64
-	Bytes      int64
-	Problems   []string
+	// Quarantined lists the files set aside as damaged or unaccounted
+	// for (DATA-DIR/lake/quarantine): their events are not in any store.
+	Quarantined []string
+	Stores      int
+	Files       int
+	Events      int64
+	Bytes       int64
+	Problems    []string
 }
 
 // Check reads the lake in dir without changing anything: state.json, and
@@ -320,6 +419,12 @@ func Check(dir string, stores []StoreSpec) CheckReport {
 		}
 		r.Checkpoint, r.HasState = st.Position, true
 	}
+	_ = filepath.WalkDir(filepath.Join(dir, "quarantine"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			r.Quarantined = append(r.Quarantined, p)
+		}
+		return nil
+	})
 	for _, spec := range stores {
 		sdir := filepath.Join(dir, spec.Account, spec.ID)
 		b, err := os.ReadFile(filepath.Join(sdir, manifestName))
@@ -341,12 +446,11 @@ func Check(dir string, stores []StoreSpec) CheckReport {
 			r.Files++
 			r.Events += f.Rows
 			r.Bytes += f.Bytes
-			st, err := os.Stat(filepath.Join(sdir, f.Name))
-			switch {
-			case err != nil:
+			sf := &storeFiles{dir: sdir}
+			if err := sf.verify(f); errors.Is(err, os.ErrNotExist) {
 				r.Problems = append(r.Problems, fmt.Sprintf("event data store %s: %s is missing: its %d events are lost unless restored from a backup", spec.ID, f.Name, f.Rows))
-			case st.Size() != f.Bytes:
-				r.Problems = append(r.Problems, fmt.Sprintf("event data store %s: %s is %d bytes, its MANIFEST says %d", spec.ID, f.Name, st.Size(), f.Bytes))
+			} else if err != nil {
+				r.Problems = append(r.Problems, fmt.Sprintf("event data store %s: %v (%d events; the server moves it to quarantine)", spec.ID, err, f.Rows))
 			}
 		}
 		_ = filepath.WalkDir(sdir, func(path string, d fs.DirEntry, err error) error {
@@ -365,4 +469,41 @@ func Check(dir string, stores []StoreSpec) CheckReport {
 		})
 	}
 	return r
+}
+
+// scrub checks the hash of every listed file not checked yet. A damaged
+// file is moved to quarantine and unlisted, and its loss is logged: its
+// events are missing from the store from then on (a query would fail on
+// it, or worse, read wrong values). It returns how many events were lost.
+func (s *storeFiles) scrub(quarantine string) (int64, error) {
+	var lost int64
+	for _, f := range s.files() {
+		s.mu.RLock()
+		done := s.verified[f.Name]
+		s.mu.RUnlock()
+		if done {
+			continue
+		}
+		err := s.verify(f)
+		if err == nil {
+			s.mu.Lock()
+			s.verified[f.Name] = true
+			s.mu.Unlock()
+			continue
+		}
+		dst := filepath.Join(quarantine, s.man.Store, strings.ReplaceAll(f.Name, string(filepath.Separator), "_"))
+		if mkErr := os.MkdirAll(filepath.Dir(dst), 0o755); mkErr != nil {
+			return lost, mkErr
+		}
+		if mvErr := os.Rename(filepath.Join(s.dir, f.Name), dst); mvErr != nil && !errors.Is(mvErr, os.ErrNotExist) {
+			return lost, mvErr
+		}
+		if cErr := s.commit(nil, []string{f.Name}, 0); cErr != nil {
+			return lost, cErr
+		}
+		lost += f.Rows
+		s.log.Error("lake: a damaged event data store file was moved to quarantine; its events are missing from the store", "store", s.man.Store,
+			"file", f.Name, "to", dst, "events", f.Rows, "from", f.MinTime, "until", f.MaxTime, "err", err)
+	}
+	return lost, nil
 }

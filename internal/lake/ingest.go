@@ -248,11 +248,20 @@ func (e *Engine) writeFile(s *storeFiles, kind byte, day string, rows []duck.Row
 	if err != nil {
 		return File{}, err
 	}
-	st, err := os.Stat(filepath.Join(s.dir, f.Name))
+	return finishFile(s, f)
+}
+
+// finishFile fills in a written file's size and hash.
+func finishFile(s *storeFiles, f File) (File, error) {
+	path := filepath.Join(s.dir, f.Name)
+	st, err := os.Stat(path)
 	if err != nil {
 		return File{}, fmt.Errorf("lake: %w", err)
 	}
 	f.Bytes = st.Size()
+	if f.SHA256, err = hashFile(path); err != nil {
+		return File{}, fmt.Errorf("lake: %w", err)
+	}
 	return f, nil
 }
 

@@ -94,6 +94,9 @@ type Options struct {
 	FlushRows int
 	// CompactFiles compacts a day of a store once it has this many files.
 	CompactFiles int
+	// ImportChunk is how many events an import writes (and commits) at a
+	// time.
+	ImportChunk int
 	// MaintainInterval is how often compaction, retention and purging run.
 	MaintainInterval time.Duration
 	// PurgeAfter is how long a deleted store stays in PENDING_DELETION.
@@ -119,6 +122,7 @@ func DefaultOptions() Options {
 	return Options{
 		FlushInterval:    time.Second,
 		FlushRows:        50_000,
+		ImportChunk:      200_000,
 		CompactFiles:     8,
 		MaintainInterval: 30 * time.Second,
 		PurgeAfter:       7 * 24 * time.Hour,
@@ -151,6 +155,9 @@ type Engine struct {
 	saved  uint64                 // state.json's position
 
 	q *runner
+
+	imports  map[string]*imp // by id; guarded by mu
+	importWG sync.WaitGroup
 }
 
 // Open opens the lake in dir (DATA-DIR/lake), creating it if needed, and
@@ -167,6 +174,9 @@ func Open(ctx context.Context, dir string, opts Options) (*Engine, error) {
 	}
 	if opts.FlushRows <= 0 {
 		opts.FlushRows = def.FlushRows
+	}
+	if opts.ImportChunk <= 0 {
+		opts.ImportChunk = def.ImportChunk
 	}
 	if opts.CompactFiles < 2 {
 		opts.CompactFiles = def.CompactFiles
@@ -211,6 +221,9 @@ func Open(ctx context.Context, dir string, opts Options) (*Engine, error) {
 			return nil, err
 		}
 	}
+	if err := e.loadImports(); err != nil {
+		return nil, err
+	}
 	e.writer, err = duck.Open(ctx, duck.Options{AllowedDirs: []string{dir}, Threads: opts.Threads, MemoryLimit: opts.MemoryLimit})
 	if err != nil {
 		return nil, err
@@ -222,8 +235,17 @@ func Open(ctx context.Context, dir string, opts Options) (*Engine, error) {
 	return e, nil
 }
 
-// Close closes the engine's DuckDB instances. Run must have returned.
+// Close stops running imports (they resume at the next start) and closes
+// the engine's DuckDB instances. Run must have returned.
 func (e *Engine) Close() error {
+	e.mu.Lock()
+	for _, im := range e.imports {
+		if im.cancel != nil {
+			im.cancel()
+		}
+	}
+	e.mu.Unlock()
+	e.importWG.Wait()
 	return errors.Join(e.q.close(), e.writer.Close())
 }
 
@@ -235,15 +257,56 @@ func (e *Engine) Checkpoint() uint64 {
 	return e.saved
 }
 
-// Init records head as the checkpoint of an engine that has never run, so
-// it does not replay the log from its start.
-func (e *Engine) Init(head uint64) error {
+// Init gives an engine without state.json its checkpoint and returns it:
+// head for a lake that has never run (it does not replay the log from its
+// start). When state.json is lost but stores ingest, the checkpoint is
+// where the furthest-behind ingesting store got to (its MANIFEST's
+// checkpoint, or the start of its ingestion when it has written nothing):
+// every store then takes up exactly where it was.
+func (e *Engine) Init(head uint64) (uint64, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if _, err := os.Stat(filepath.Join(e.dir, stateName)); err == nil {
-		return nil
+		return e.saved, nil
 	}
+	pos, from := head, ""
+	for _, spec := range e.opts.Stores.DataStores() {
+		if spec.Deleted || len(spec.Ingest) == 0 {
+			continue
+		}
+		last := spec.Ingest[len(spec.Ingest)-1]
+		if last.To != 0 && last.To <= e.storeCheckpointLocked(spec) {
+			continue // ingested all it will
+		}
+		ck := e.storeCheckpointLocked(spec)
+		if ck == 0 {
+			ck = spec.Ingest[0].From - 1
+		}
+		if ck < pos {
+			pos, from = ck, spec.ID
+		}
+	}
+	if from != "" {
+		e.log.Warn("lake: state.json is missing; following the log from the checkpoint of the furthest-behind event data store", "store", from, "from", pos)
+	}
+	return pos, e.saveStateLocked(pos)
+}
+
+// Reset moves the checkpoint to head: the log moved on while no store
+// ingested.
+func (e *Engine) Reset(head uint64) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	return e.saveStateLocked(head)
+}
+
+// storeCheckpointLocked returns the checkpoint of an open store (0 when it
+// has none).
+func (e *Engine) storeCheckpointLocked(spec StoreSpec) uint64 {
+	if s := e.stores[spec.ID]; s != nil {
+		return s.checkpoint()
+	}
+	return 0
 }
 
 // HasState reports whether the engine has a checkpoint on disk.

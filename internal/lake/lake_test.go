@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,8 +18,10 @@ import (
 
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/lake"
+	"github.com/opentrail/opentrail/internal/lake/imports"
 	"github.com/opentrail/opentrail/internal/lake/queries"
 	"github.com/opentrail/opentrail/internal/store"
+	"github.com/opentrail/opentrail/internal/testenv"
 )
 
 const (
@@ -141,6 +144,7 @@ func (r *rig) start() {
 	o.Stores = r.stores
 	o.FlushInterval = 50 * time.Millisecond
 	o.MaintainInterval = time.Hour
+	o.ImportChunk = 50
 	o.Queries.Translate = testTranslate
 	r.mu.Lock()
 	o.Results = r.results
@@ -157,10 +161,11 @@ func (r *rig) start() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := eng.Init(r.log.Head()); err != nil {
+	ck, err := eng.Init(r.log.Head())
+	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := r.log.Follow("lake", eng.Checkpoint(), store.FollowOptions{})
+	f, err := r.log.Follow("lake", ck, store.FollowOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +263,15 @@ func TestIngestExactlyOnceAcrossRestarts(t *testing.T) {
 		r.append(mkEvent(t, i, acct), mkEvent(t, i, other)) // the other account's never land
 		n++
 		if i%100 == 0 {
-			r.restart()
+			r.stop()
+			if i == 200 {
+				// A lost state.json: the lake resumes from the stores'
+				// own checkpoints.
+				if err := os.Remove(filepath.Join(r.dir, "lake", "state.json")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r.start()
 		}
 	}
 	r.count(id, n)
@@ -368,4 +381,116 @@ func plainCount(t *testing.T, dir, id string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+func TestImportLocalLogsExactlyOnce(t *testing.T) {
+	stores := &fakeStores{}
+	const id = "0b3f0000-0000-4000-8000-000000000003"
+	stores.specs = []lake.StoreSpec{spec(id, 1)}
+	dir := t.TempDir()
+	r := newRig(t, dir, stores)
+	logs := filepath.Join(testenv.CloudTrailData(t), "invictus-ir-aws-dataset")
+	info := imports.Info{Account: acct, Region: region, Store: id, S3LocationURI: logs}
+	got, err := r.eng.ImportNow(t.Context(), info, lake.DirSource(logs), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != imports.Completed || got.Stats.EventsCompleted == 0 || got.Stats.FilesCompleted == 0 {
+		t.Fatalf("import: %+v", got)
+	}
+	r.count(id, int(got.Stats.EventsCompleted))
+	// The same files into a second store, stopped after a restart in the
+	// middle, resume and land once: the store's MANIFEST records how far
+	// the import got.
+	const id2 = "0b3f0000-0000-4000-8000-000000000004"
+	stores.mu.Lock()
+	stores.specs = append(stores.specs, spec(id2, 1))
+	stores.mu.Unlock()
+	gate := &gatedSource{Source: lake.DirSource(logs), after: 5, reached: make(chan struct{})}
+	started, err := r.eng.StartImport(imports.Info{Account: acct, Region: region, Store: id2, S3LocationURI: logs}, "", gate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-gate.reached
+	r.restart() // stops the import where it is; it stays IN_PROGRESS
+	st, err := r.eng.GetImport(acct, started.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Status != imports.InProgress || st.Stats.FilesCompleted == 0 {
+		t.Fatalf("import interrupted by a restart: %+v", st)
+	}
+	r.eng.ResumeImports(func(imports.Info) (lake.Source, error) { return lake.DirSource(logs), nil })
+	if err := r.eng.WaitImport(t.Context(), acct, started.ID); err != nil {
+		t.Fatal(err)
+	}
+	st, _ = r.eng.GetImport(acct, started.ID)
+	if st.Status != imports.Completed {
+		t.Fatalf("resumed import: %+v", st)
+	}
+	_, rows := r.query(acct, "SELECT count(*), count(DISTINCT eventid) FROM "+id2)
+	if *rows[0][0] != fmt.Sprint(got.Stats.EventsCompleted) || *rows[0][1] != *rows[0][0] {
+		t.Fatalf("second store holds %s events (%s distinct), want %d", *rows[0][0], *rows[0][1], got.Stats.EventsCompleted)
+	}
+}
+
+// gatedSource blocks opening files after the first few until its context
+// ends, as a server stopping in the middle of an import.
+type gatedSource struct {
+	lake.Source
+	after   int
+	opened  int
+	reached chan struct{}
+	once    sync.Once
+}
+
+func (g *gatedSource) Open(ctx context.Context, name string) (io.ReadCloser, error) {
+	if g.opened++; g.opened > g.after {
+		g.once.Do(func() { close(g.reached) })
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return g.Source.Open(ctx, name)
+}
+
+// A damaged Parquet file is found by the scrub, moved to quarantine and
+// reported; the rest of the store stays queryable.
+func TestScrubQuarantinesDamagedFile(t *testing.T) {
+	stores := &fakeStores{}
+	const id = "0b3f0000-0000-4000-8000-000000000005"
+	stores.specs = []lake.StoreSpec{spec(id, 1)}
+	dir := t.TempDir()
+	r := newRig(t, dir, stores)
+	r.append(mkEvent(t, 1, acct), mkEvent(t, 2, acct))
+	r.restart()
+	r.append(mkEvent(t, 3, acct))
+	r.restart()
+	r.count(id, 3)
+	files := lakeFiles(t, dir, id)
+	if len(files) != 2 {
+		t.Fatalf("files %v", files)
+	}
+	b, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	if err := os.WriteFile(files[0], b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep := lake.Check(filepath.Join(dir, "lake"), stores.DataStores())
+	if len(rep.Problems) != 1 || !strings.Contains(rep.Problems[0], "damaged") {
+		t.Fatalf("fsck problems %q, want the damaged file", rep.Problems)
+	}
+	if err := r.eng.Maintain(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	r.count(id, 1)
+	q, err := filepath.Glob(filepath.Join(dir, "lake", "quarantine", id, "*"))
+	if err != nil || len(q) != 1 {
+		t.Fatalf("quarantine holds %v (%v)", q, err)
+	}
+	if rep := lake.Check(filepath.Join(dir, "lake"), stores.DataStores()); len(rep.Problems) != 0 {
+		t.Fatalf("fsck after the quarantine: %q", rep.Problems)
+	}
 }

@@ -48,6 +48,9 @@ func (e *Engine) Maintain(ctx context.Context) error {
 			errs = append(errs, err)
 			continue
 		}
+		if _, err := s.scrub(filepath.Join(e.dir, "quarantine")); err != nil {
+			errs = append(errs, err)
+		}
 		if err := e.expire(s, spec, now); err != nil {
 			errs = append(errs, err)
 		}
@@ -95,7 +98,9 @@ const compactMaxRows = 2_000_000
 func (e *Engine) compact(ctx context.Context, s *storeFiles) error {
 	byDay := map[string][]File{}
 	for _, f := range s.files() {
-		if f.Rows < compactMaxRows {
+		// Import parts are written large and carry no log positions;
+		// compaction merges what ingestion wrote.
+		if kind, _, _, ok := parseFileName(filepath.Base(f.Name)); ok && kind != 'i' && f.Rows < compactMaxRows {
 			byDay[f.Day] = append(byDay[f.Day], f)
 		}
 	}
@@ -141,11 +146,10 @@ func (e *Engine) compactDay(ctx context.Context, s *storeFiles, day string, in [
 	if err != nil {
 		return err
 	}
-	st, err := os.Stat(filepath.Join(s.dir, out.Name))
+	out, err = finishFile(s, out)
 	if err != nil {
-		return fmt.Errorf("lake: %w", err)
+		return err
 	}
-	out.Bytes = st.Size()
 	if err := s.commit([]File{out}, names, 0); err != nil {
 		os.Remove(filepath.Join(s.dir, out.Name))
 		return err
