@@ -161,9 +161,10 @@ type Engine struct {
 }
 
 // Open opens the lake in dir (DATA-DIR/lake), creating it if needed, and
-// checks every store's files against its MANIFEST. It starts a goroutine
-// for each finished query whose results a stop interrupted on their way to
-// S3, which delivers them again; Close stops and waits for them.
+// checks every store's files against its MANIFEST. With
+// Options.Results.Objects set, it starts a goroutine for each finished
+// query whose results a stop interrupted on their way to S3, which delivers
+// them again; Close stops and waits for them.
 func Open(ctx context.Context, dir string, opts Options) (*Engine, error) {
 	if opts.Stores == nil {
 		return nil, errors.New("lake: Options.Stores is required")

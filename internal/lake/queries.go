@@ -108,9 +108,11 @@ func newRunner(e *Engine) (*runner, error) {
 		return nil, err
 	}
 	q.ctx, q.stop = context.WithCancel(context.Background())
-	// Deliver the results whose delivery a stop interrupted.
+	// Deliver the results whose delivery a stop interrupted; an engine
+	// without an object store (an offline import) leaves them PENDING for
+	// the server.
 	for _, qu := range q.all {
-		if qu.info.Status == queries.Finished && qu.info.DeliveryStatus == queries.DeliveryPending {
+		if e.opts.Results.Objects != nil && qu.info.Status == queries.Finished && qu.info.DeliveryStatus == queries.DeliveryPending {
 			q.wg.Add(1)
 			go func() {
 				defer q.wg.Done()
