@@ -63,6 +63,14 @@ type Options struct {
 	Lake    Lake
 	Imports Importer
 
+	// DataStores, when set, enables the CloudTrail Lake event data store
+	// operations and tags on event data stores; LogHead, then required,
+	// returns the event log's head (the seq of the newest acknowledged
+	// event, a *store.Store's Head), from which a store starting ingestion
+	// ingests.
+	DataStores DataStoreCatalog
+	LogHead    func() uint64
+
 	// TokenKey is the HMAC-SHA256 key that signs pagination tokens; at
 	// least 32 bytes. The caller persists it, so tokens survive restarts
 	// and are accepted by every replica.
@@ -137,6 +145,8 @@ func New(opts Options) (*Handler, error) {
 		return nil, fmt.Errorf("api: Options.LookupRateLimit is negative (%v)", opts.LookupRateLimit)
 	case opts.MaxBodyBytes < 0:
 		return nil, fmt.Errorf("api: Options.MaxBodyBytes is negative (%d)", opts.MaxBodyBytes)
+	case opts.DataStores != nil && opts.LogHead == nil:
+		return nil, errors.New("api: Options.LogHead is required with Options.DataStores")
 	}
 	for i, r := range opts.Regions {
 		if !event.ValidRegion(r) {
@@ -202,12 +212,28 @@ func (h *Handler) implemented() map[string]invoker {
 			"GetEventSelectors":   adapt(h.getEventSelectors),
 			"PutInsightSelectors": adapt(h.putInsightSelectors),
 			"GetInsightSelectors": adapt(h.getInsightSelectors),
-			"AddTags":             adapt(h.addTags),
-			"RemoveTags":          adapt(h.removeTags),
-			"ListTags":            adapt(h.listTags),
 		} {
 			ops[name] = inv
 		}
+	}
+	if h.opts.DataStores != nil {
+		for name, inv := range map[string]invoker{
+			"CreateEventDataStore":         adapt(h.createDataStore),
+			"GetEventDataStore":            adapt(h.getDataStore),
+			"UpdateEventDataStore":         adapt(h.updateDataStore),
+			"DeleteEventDataStore":         adapt(h.deleteDataStore),
+			"RestoreEventDataStore":        adapt(h.restoreDataStore),
+			"ListEventDataStores":          adapt(h.listDataStores),
+			"StartEventDataStoreIngestion": adapt(h.startIngestion),
+			"StopEventDataStoreIngestion":  adapt(h.stopIngestion),
+		} {
+			ops[name] = inv
+		}
+	}
+	if h.opts.Trails != nil || h.opts.DataStores != nil {
+		ops["AddTags"] = adapt(h.addTags)
+		ops["RemoveTags"] = adapt(h.removeTags)
+		ops["ListTags"] = adapt(h.listTags)
 	}
 	if h.opts.Lake != nil {
 		for name, inv := range map[string]invoker{

@@ -15,10 +15,17 @@
 //     logging: GetTrailStatus, StartLogging, StopLogging; selectors:
 //     PutEventSelectors, GetEventSelectors, PutInsightSelectors,
 //     GetInsightSelectors (§2.4, §2.5); tags: AddTags, RemoveTags,
-//     ListTags (§2.6).
+//     ListTags (§2.6);
+//   - with [Options.DataStores] set, CloudTrail Lake event data stores
+//     (lake.md §2, operations.md §3.6): CreateEventDataStore,
+//     GetEventDataStore, UpdateEventDataStore, DeleteEventDataStore,
+//     RestoreEventDataStore, ListEventDataStores,
+//     StartEventDataStoreIngestion, StopEventDataStoreIngestion, and tags
+//     on event data store ARNs. [Options.LogHead] tells the catalogue
+//     where in the event log a store starts or stops ingesting.
 //
-// Event data stores, queries, channels and dashboards are not implemented
-// yet; each gets a file of its own when it is (see Files).
+// Lake queries, imports, channels and dashboards are not implemented yet;
+// each gets a file of its own when it is (see Files).
 //
 // # Request path
 //
@@ -41,7 +48,8 @@
 //     below), and only then write the response.
 //
 // Each operation declares, next to it, the small interface it needs from
-// the rest of OpenTrail: [TrailStore] (the trail catalog), [BucketChecker]
+// the rest of OpenTrail: [TrailStore] (the trail catalog),
+// [DataStoreCatalog] (the event data store catalog), [BucketChecker]
 // (the object store), [Delivery] (trail delivery's flush and status) and
 // [PublicKeys] (the digest-signing keyring); only the daemon knows their
 // concrete types.
@@ -95,7 +103,10 @@
 //     other trail files share;
 //   - logging.go: GetTrailStatus, StartLogging, StopLogging;
 //   - selectors.go: Put/GetEventSelectors, Put/GetInsightSelectors;
-//   - tags.go: AddTags, RemoveTags, ListTags;
+//   - tags.go: AddTags, RemoveTags, ListTags, on trails and event data
+//     stores;
+//   - datastores.go: the event data store operations and the ARN-or-ID
+//     event data store lookup;
 //   - keys.go: ListPublicKeys;
 //   - lookup.go: LookupEvents; throttle.go its rate limit;
 //   - token.go: pagination tokens bound to their request;

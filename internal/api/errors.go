@@ -161,9 +161,9 @@ var catalogue = []wireRule{
 	// A null list element or map value is a validation error in the words
 	// of the operation that has the list (protocol.md §2.5), not a
 	// SerializationException: the body is well-formed JSON.
-	{match: nullIn("EventSelectors", "AdvancedEventSelectors"), ops: []string{"PutEventSelectors"}, code: codeInvalidSelectors, text: nullText},
+	{match: nullIn("EventSelectors", "AdvancedEventSelectors"), ops: []string{"PutEventSelectors", "CreateEventDataStore", "UpdateEventDataStore"}, code: codeInvalidSelectors, text: nullText},
 	{match: nullIn("InsightSelectors"), ops: []string{"PutInsightSelectors"}, code: codeInvalidInsights, text: nullText},
-	{match: nullIn("TagsList"), ops: []string{"CreateTrail", "AddTags", "RemoveTags"}, code: codeInvalidTag, text: nullText},
+	{match: nullIn("TagsList"), ops: []string{"CreateTrail", "CreateEventDataStore", "AddTags", "RemoveTags"}, code: codeInvalidTag, text: nullText},
 	{match: nullIn("LookupAttributes"), ops: []string{"LookupEvents"}, code: codeInvalidLookupAttributes, text: nullText},
 	{match: nullIn("trailNameList"), ops: []string{"DescribeTrails"}, code: codeInvalidTrailName, text: nullText},
 	{match: is(awsjson.ErrNullElement), code: codeValidation, message: "A list or map in the request holds a null element.", text: nullText},
@@ -184,6 +184,15 @@ var catalogue = []wireRule{
 	{match: is(catalog.ErrNotFound), code: codeTrailNotFound, message: "The trail was not found.", text: trailNotFoundText},
 	{match: is(catalog.ErrExists), code: "TrailAlreadyExistsException", message: "A trail with this name already exists in this region.", text: trailExistsText},
 	{match: is(catalog.ErrLimit), code: "MaximumNumberOfTrailsExceededException", message: "This account already has the maximum number of trails in the region.", text: trailLimitText},
+
+	// Event data stores (catalog), worded from the storeError the handler
+	// wraps them in. A missing store is EventDataStoreNotFoundException in
+	// every operation, the tag operations included.
+	{match: is(catalog.ErrDataStoreNotFound), code: codeEDSNotFound, message: "The specified event data store was not found.", text: storeNotFoundText},
+	{match: is(catalog.ErrDataStoreExists), ops: []string{"CreateEventDataStore", "UpdateEventDataStore"}, code: "EventDataStoreAlreadyExistsException",
+		message: "An event data store with that name already exists.", text: storeExistsText},
+	{match: is(catalog.ErrDataStoreLimit), ops: []string{"CreateEventDataStore", "RestoreEventDataStore"}, code: "EventDataStoreMaxLimitExceededException",
+		message: "Your account has used the maximum number of event data stores.", text: storeLimitText},
 
 	// Event selectors: the selector package words its messages for the
 	// client.
@@ -289,11 +298,19 @@ var conditions = []struct {
 	{"catalog.ErrNotFound", catalog.ErrNotFound, "ListTags", codeResourceNotFound, ""},
 	{"catalog.ErrExists", catalog.ErrExists, "CreateTrail", "TrailAlreadyExistsException", ""},
 	{"catalog.ErrLimit", catalog.ErrLimit, "CreateTrail", "MaximumNumberOfTrailsExceededException", ""},
+	{"catalog.ErrDataStoreNotFound", catalog.ErrDataStoreNotFound, "GetEventDataStore", codeEDSNotFound, ""},
+	{"catalog.ErrDataStoreNotFound", catalog.ErrDataStoreNotFound, "AddTags", codeEDSNotFound, ""},
+	{"catalog.ErrDataStoreNotFound", catalog.ErrDataStoreNotFound, "RestoreEventDataStore", codeEDSNotFound, ""},
+	{"catalog.ErrDataStoreExists", catalog.ErrDataStoreExists, "CreateEventDataStore", "EventDataStoreAlreadyExistsException", ""},
+	{"catalog.ErrDataStoreExists", catalog.ErrDataStoreExists, "UpdateEventDataStore", "EventDataStoreAlreadyExistsException", ""},
+	{"catalog.ErrDataStoreLimit", catalog.ErrDataStoreLimit, "CreateEventDataStore", "EventDataStoreMaxLimitExceededException", ""},
+	{"*catalog.LimitError", &catalog.LimitError{Region: "us-east-1", Max: 10, Stores: true}, "RestoreEventDataStore", "EventDataStoreMaxLimitExceededException", ""},
 	{"*catalog.LimitError", &catalog.LimitError{Region: "us-east-1", Max: 5}, "CreateTrail", "MaximumNumberOfTrailsExceededException", ""},
 
 	{"selector.ErrBothKinds", selector.ErrBothKinds, "PutEventSelectors", codeInvalidParamCombo, ""},
 	{"selector.ErrInvalid", selector.ErrInvalid, "PutEventSelectors", codeInvalidSelectors, ""},
 	{"*selector.Error", &selector.Error{Path: "EventSelectors[0].ReadWriteType", Message: "ReadWriteType 'read-only' is not valid."}, "PutEventSelectors", codeInvalidSelectors, ""},
+	{"*selector.Error", &selector.Error{Path: "AdvancedEventSelectors", Message: "An event data store must have between 1 and 5 advanced event selectors; the request has 6."}, "CreateEventDataStore", codeInvalidSelectors, ""},
 
 	{"objstore.ErrNoSuchBucket", objstore.ErrNoSuchBucket, "CreateTrail", "S3BucketDoesNotExistException", ""},
 	{"objstore.ErrAccessDenied", objstore.ErrAccessDenied, "CreateTrail", "InsufficientS3BucketPolicyException", ""},
@@ -398,6 +415,20 @@ type trailError struct {
 func (e *trailError) Error() string { return "trail " + e.Trail + ": " + e.Err.Error() }
 func (e *trailError) Unwrap() error { return e.Err }
 
+// storeError is a catalog condition (catalog.ErrDataStoreNotFound,
+// ErrDataStoreExists, ErrDataStoreLimit) about the event data store a
+// request named: the store (its ARN, ID or, for a new store, its name) as
+// the client gave it, and the caller's account and region.
+type storeError struct {
+	Store   string
+	Account string
+	Region  string
+	Err     error
+}
+
+func (e *storeError) Error() string { return "event data store " + e.Store + ": " + e.Err.Error() }
+func (e *storeError) Unwrap() error { return e.Err }
+
 // bucketError is an object-store condition (objstore.ErrNoSuchBucket,
 // ErrAccessDenied, ErrUnavailable) about a trail's bucket.
 type bucketError struct {
@@ -458,6 +489,22 @@ var (
 			return fmt.Sprintf("User: %s already has %d trails in %s.", e.Account, le.Max, le.Region)
 		}
 		return fmt.Sprintf("User: %s already has the maximum number of trails in %s.", e.Account, e.Region)
+	})
+
+	storeNotFoundText = textOf(func(e *storeError) string {
+		return fmt.Sprintf("Event data store %s does not exist in account %s in %s (an event data store is found only in its home region).", clip(e.Store), e.Account, e.Region)
+	})
+	storeExistsText = textOf(func(e *storeError) string {
+		return fmt.Sprintf("An event data store named %s already exists in account %s in %s.", e.Store, e.Account, e.Region)
+	})
+	// storeLimitText names the region that is full and the quota, as the
+	// catalog's *LimitError gives them.
+	storeLimitText = textOf(func(e *storeError) string {
+		var le *catalog.LimitError
+		if errors.As(e.Err, &le) {
+			return fmt.Sprintf("Account %s already has %d event data stores in %s, the most allowed (stores pending deletion do not count).", e.Account, le.Max, le.Region)
+		}
+		return fmt.Sprintf("Account %s already has the maximum number of event data stores in %s.", e.Account, e.Region)
 	})
 
 	// selectorText is the message of a *selector.Error, written for

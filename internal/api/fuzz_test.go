@@ -66,12 +66,15 @@ func FuzzLookupEventsBody(f *testing.F) {
 }
 
 // FuzzTrailOperationBodies sends arbitrary bodies to the trail, selector,
-// tag and public-key operations against a real catalogue: every response
-// is a 200 or a 4xx with a well-formed envelope, never a 500 or a panic.
+// tag, public-key and event data store operations against a real
+// catalogue: every response is a 200 or a 4xx with a well-formed
+// envelope, never a 500 or a panic.
 func FuzzTrailOperationBodies(f *testing.F) {
 	ops := []string{"CreateTrail", "UpdateTrail", "DeleteTrail", "GetTrail", "DescribeTrails", "ListTrails", "GetTrailStatus",
 		"StartLogging", "StopLogging", "PutEventSelectors", "GetEventSelectors", "PutInsightSelectors", "GetInsightSelectors",
-		"AddTags", "RemoveTags", "ListTags", "ListPublicKeys"}
+		"AddTags", "RemoveTags", "ListTags", "ListPublicKeys",
+		"CreateEventDataStore", "GetEventDataStore", "UpdateEventDataStore", "DeleteEventDataStore", "RestoreEventDataStore",
+		"ListEventDataStores", "StartEventDataStoreIngestion", "StopEventDataStoreIngestion"}
 	for i, s := range []string{
 		`{"Name":"trail-1","S3BucketName":"bucket-1","IsMultiRegionTrail":true,"TagsList":[{"Key":"a"}]}`,
 		`{"Name":"trail-1","S3KeyPrefix":"p/","SnsTopicName":"t","EnableLogFileValidation":true}`,
@@ -86,6 +89,14 @@ func FuzzTrailOperationBodies(f *testing.F) {
 		`{"ResourceId":"arn:aws:cloudtrail:us-east-1:111111111111:trail/trail-1","TagsList":[{"Key":"k"}]}`,
 		`{"ResourceIdList":["arn:aws:cloudtrail:us-east-1:111111111111:trail/trail-1"]}`,
 		`{"StartTime":1,"EndTime":99999999999}`,
+		`{"Name":"store-1","RetentionPeriod":30,"BillingMode":"FIXED_RETENTION_PRICING","TerminationProtectionEnabled":false,"TagsList":[{"Key":"k"}],"AdvancedEventSelectors":[{"FieldSelectors":[{"Field":"eventCategory","Equals":["Management"]},{"Field":"eventName","NotEquals":["x"]}]}]}`,
+		`{"EventDataStore":"arn:aws:cloudtrail:us-east-1:111111111111:eventdatastore/0f0f0f0f-0000-4000-8000-000000000000"}`,
+		`{"EventDataStore":"store-1","Name":"store-2","RetentionPeriod":3653,"KmsKeyId":"alias/x","MultiRegionEnabled":false}`,
+		`{"EventDataStore":"0f0f0f0f-0000-4000-8000-000000000000"}`,
+		`{"EventDataStore":"arn:aws:cloudtrail:us-east-1:111111111111:eventdatastore/x"}`,
+		`{"MaxResults":1,"NextToken":"AAAAAAAA"}`,
+		`{"EventDataStore":"abc"}`,
+		`{"EventDataStore":"arn:aws:cloudtrail:us-east-1:111111111111:eventdatastore/"}`,
 	} {
 		f.Add(byte(i), []byte(s))
 	}
@@ -103,6 +114,7 @@ func FuzzTrailOperationBodies(f *testing.F) {
 	h := newTestHandler(f, func(o *Options) {
 		o.Events = &memStore{}
 		o.Trails, o.Buckets, o.Delivery, o.Keys = cat, testBuckets, &fakeDelivery{}, keys
+		o.DataStores, o.LogHead = cat, func() uint64 { return 42 }
 	})
 	f.Fuzz(func(t *testing.T, op byte, body []byte) {
 		req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(string(body)))

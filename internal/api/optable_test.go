@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opentrail/opentrail/internal/catalog"
 	"github.com/opentrail/opentrail/internal/testenv"
 )
 
@@ -152,10 +153,24 @@ func TestOperationsWired(t *testing.T) {
 			t.Errorf("%s: ReadOnly = %v", op.Name, op.ReadOnly)
 		}
 	}
-	h := newTestHandler(t, nil)
-	for name := range h.implemented() {
+	cat, err := catalog.Open(t.TempDir(), catalog.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newTestHandler(t, func(o *Options) {
+		o.Trails, o.DataStores, o.LogHead = cat, cat, func() uint64 { return 0 }
+	})
+	impl := h.implemented()
+	for name := range impl {
 		if !known[name] {
 			t.Errorf("handler %q is not an operation of the model", name)
+		}
+	}
+	for _, name := range []string{"CreateEventDataStore", "GetEventDataStore", "UpdateEventDataStore", "DeleteEventDataStore",
+		"RestoreEventDataStore", "ListEventDataStores", "StartEventDataStoreIngestion", "StopEventDataStoreIngestion",
+		"AddTags", "RemoveTags", "ListTags", "CreateTrail", "LookupEvents"} {
+		if impl[name] == nil {
+			t.Errorf("%s is not implemented with Trails and DataStores set", name)
 		}
 	}
 	if len(h.ops) != len(modelOperations) {

@@ -8,7 +8,7 @@ import (
 	"github.com/opentrail/opentrail/internal/identity"
 )
 
-// Tags (operations.md §2.6, §3.7).
+// Tags of trails and event data stores (operations.md §2.6, §3.7).
 
 const (
 	maxTagsPerResource = 50
@@ -47,39 +47,90 @@ func checkTags(in []tagIn, withValues bool) ([]catalog.Tag, error) {
 	return out, nil
 }
 
-// tagTarget resolves a ResourceId to a trail the caller owns.
-func (h *Handler) tagTarget(caller identity.Caller, id *string, homeOnly bool) (catalog.Trail, error) {
+// tagged is a resource the tag operations work on: a trail or an event
+// data store of the caller's.
+type tagged struct {
+	arn     string
+	tags    []catalog.Tag
+	storeID string // the event data store's id; "" for a trail
+}
+
+// tagTarget resolves a ResourceId to a trail or an event data store the
+// caller owns. homeOnly (AddTags, RemoveTags) requires the caller to be
+// in a multi-region trail's home region.
+func (h *Handler) tagTarget(caller identity.Caller, id *string, homeOnly bool) (tagged, error) {
 	if id == nil || *id == "" {
-		return catalog.Trail{}, invalid(codeResourceNotFound, "ResourceId is required: give the ARN of a trail.")
+		return tagged{}, invalid(codeResourceNotFound, "ResourceId is required: give the ARN of a trail or an event data store.")
 	}
 	p := strings.SplitN(*id, ":", 6)
 	if len(p) != 6 || p[0] != "arn" {
-		return catalog.Trail{}, invalid(codeARNInvalid, "ResourceId %q is not an ARN.", *id)
+		return tagged{}, invalid(codeARNInvalid, "ResourceId %q is not an ARN.", *id)
 	}
 	if p[2] != "cloudtrail" {
-		return catalog.Trail{}, invalid(codeResourceUnsupported, "Tagging %s resources through CloudTrail is not supported: %s.", p[2], *id)
+		return tagged{}, invalid(codeResourceUnsupported, "Tagging %s resources through CloudTrail is not supported: %s.", p[2], *id)
 	}
 	switch {
 	case strings.HasPrefix(p[5], "trail/"):
 	case strings.HasPrefix(p[5], "eventdatastore/"):
-		return catalog.Trail{}, invalid("EventDataStoreNotFoundException", "Event data store %s was not found.", *id)
+		return h.tagStore(caller, id)
 	case strings.HasPrefix(p[5], "channel/"):
-		return catalog.Trail{}, invalid("ChannelNotFoundException", "Channel %s was not found.", *id)
+		return tagged{}, invalid("ChannelNotFoundException", "Channel %s was not found.", *id)
 	case strings.HasPrefix(p[5], "dashboard/"):
-		return catalog.Trail{}, invalid(codeResourceNotFound, "Dashboard %s was not found.", *id)
+		return tagged{}, invalid(codeResourceNotFound, "Dashboard %s was not found.", *id)
 	default:
-		return catalog.Trail{}, invalid(codeResourceUnsupported, "Resource %s cannot be tagged; tag trails, event data stores, channels or dashboards.", *id)
+		return tagged{}, invalid(codeResourceUnsupported, "Resource %s cannot be tagged; tag trails, event data stores, channels or dashboards.", *id)
+	}
+	if h.opts.Trails == nil {
+		return tagged{}, h.trailErr(caller, id, catalog.ErrNotFound)
 	}
 	// A missing trail is ResourceNotFoundException here (the catalogue's
 	// tagOps row).
 	t, err := h.findTrail(caller, id, "ResourceId", false)
 	if err != nil {
-		return catalog.Trail{}, err
+		return tagged{}, err
 	}
 	if homeOnly && t.IsMultiRegionTrail && t.HomeRegion != caller.Region {
-		return catalog.Trail{}, invalid(codeInvalidHomeRegion, "Tags of multi-region trail %s can be changed only in its home region, %s.", t.ARN(), t.HomeRegion)
+		return tagged{}, invalid(codeInvalidHomeRegion, "Tags of multi-region trail %s can be changed only in its home region, %s.", t.ARN(), t.HomeRegion)
 	}
-	return t, nil
+	return tagged{arn: t.ARN(), tags: t.Tags}, nil
+}
+
+// tagStore resolves the ARN of an event data store of the caller's, in
+// the caller's region, that is not pending deletion.
+func (h *Handler) tagStore(caller identity.Caller, id *string) (tagged, error) {
+	if !storeARN(*id) {
+		return tagged{}, invalid(codeEDSARNInvalid, "Invalid event data store ARN: %s. Expected arn:<partition>:cloudtrail:<region>:<12-digit account>:eventdatastore/<id>.", clip(*id))
+	}
+	if h.opts.DataStores == nil {
+		return tagged{}, h.storeErr(caller, id, catalog.ErrDataStoreNotFound)
+	}
+	d, err := h.findStore(caller, id)
+	if err != nil {
+		return tagged{}, err
+	}
+	if d.Status == catalog.StatusPendingDeletion {
+		return tagged{}, errStoreInactive(&d)
+	}
+	return tagged{arn: d.ARN(), tags: d.Tags, storeID: d.ID}, nil
+}
+
+func errStoreInactive(d *catalog.DataStore) error {
+	return invalid(codeEDSInactive, "Event data store %s is pending deletion; restore it (RestoreEventDataStore) first.", d.ARN())
+}
+
+// updateTags applies fn to the tags of r under its catalogue's lock.
+func (h *Handler) updateTags(caller identity.Caller, id *string, r tagged, fn func(arn string, tags *[]catalog.Tag) error) error {
+	if r.storeID == "" {
+		_, err := h.opts.Trails.Update(r.arn, func(cur *catalog.Trail) error { return fn(cur.ARN(), &cur.Tags) })
+		return h.trailErr(caller, id, err)
+	}
+	_, err := h.opts.DataStores.UpdateDataStore(r.storeID, h.opts.LogHead, func(cur *catalog.DataStore) error {
+		if cur.Status == catalog.StatusPendingDeletion {
+			return errStoreInactive(cur)
+		}
+		return fn(cur.ARN(), &cur.Tags)
+	})
+	return h.storeErr(caller, id, err)
 }
 
 type tagsInput struct {
@@ -88,7 +139,7 @@ type tagsInput struct {
 }
 
 func (h *Handler) addTags(_ context.Context, caller identity.Caller, in *tagsInput) (*empty, error) {
-	t, err := h.tagTarget(caller, in.ResourceID, true)
+	r, err := h.tagTarget(caller, in.ResourceID, true)
 	if err != nil {
 		return nil, err
 	}
@@ -96,28 +147,27 @@ func (h *Handler) addTags(_ context.Context, caller identity.Caller, in *tagsInp
 	if err != nil {
 		return nil, err
 	}
-	_, err = h.opts.Trails.Update(t.ARN(), func(cur *catalog.Trail) error {
+	return nil, h.updateTags(caller, in.ResourceID, r, func(arn string, tags *[]catalog.Tag) error {
 		for _, a := range add {
 			replaced := false
-			for i := range cur.Tags {
-				if cur.Tags[i].Key == a.Key {
-					cur.Tags[i], replaced = a, true
+			for i := range *tags {
+				if (*tags)[i].Key == a.Key {
+					(*tags)[i], replaced = a, true
 				}
 			}
 			if !replaced {
-				cur.Tags = append(cur.Tags, a)
+				*tags = append(*tags, a)
 			}
 		}
-		if len(cur.Tags) > maxTagsPerResource {
-			return invalid(codeTagsLimit, "Adding these tags would give %s %d tags; at most %d are allowed.", cur.ARN(), len(cur.Tags), maxTagsPerResource)
+		if len(*tags) > maxTagsPerResource {
+			return invalid(codeTagsLimit, "Adding these tags would give %s %d tags; at most %d are allowed.", arn, len(*tags), maxTagsPerResource)
 		}
 		return nil
 	})
-	return nil, h.trailErr(caller, in.ResourceID, err)
 }
 
 func (h *Handler) removeTags(_ context.Context, caller identity.Caller, in *tagsInput) (*empty, error) {
-	t, err := h.tagTarget(caller, in.ResourceID, true)
+	r, err := h.tagTarget(caller, in.ResourceID, true)
 	if err != nil {
 		return nil, err
 	}
@@ -125,9 +175,9 @@ func (h *Handler) removeTags(_ context.Context, caller identity.Caller, in *tags
 	if err != nil {
 		return nil, err
 	}
-	_, err = h.opts.Trails.Update(t.ARN(), func(cur *catalog.Trail) error {
-		kept := cur.Tags[:0:0]
-		for _, tag := range cur.Tags {
+	return nil, h.updateTags(caller, in.ResourceID, r, func(_ string, tags *[]catalog.Tag) error {
+		kept := (*tags)[:0:0]
+		for _, tag := range *tags {
 			drop := false
 			for _, r := range rm {
 				drop = drop || r.Key == tag.Key
@@ -136,10 +186,9 @@ func (h *Handler) removeTags(_ context.Context, caller identity.Caller, in *tags
 				kept = append(kept, tag)
 			}
 		}
-		cur.Tags = kept
+		*tags = kept
 		return nil
 	})
-	return nil, h.trailErr(caller, in.ResourceID, err)
 }
 
 type listTagsInput struct {
@@ -171,11 +220,11 @@ func (h *Handler) listTags(_ context.Context, caller identity.Caller, in *listTa
 	}
 	out := &listTagsOutput{ResourceTagList: []resourceTag{}}
 	for _, id := range in.ResourceIDList {
-		t, err := h.tagTarget(caller, &id, false)
+		r, err := h.tagTarget(caller, &id, false)
 		if err != nil {
 			return nil, err
 		}
-		out.ResourceTagList = append(out.ResourceTagList, resourceTag{ResourceID: id, TagsList: nonNil(t.Tags)})
+		out.ResourceTagList = append(out.ResourceTagList, resourceTag{ResourceID: id, TagsList: nonNil(r.tags)})
 	}
 	return out, nil
 }

@@ -147,19 +147,7 @@ func newTrailEnv(t *testing.T, o trailEnvOptions) *trailEnv {
 	dir := t.TempDir()
 	catDir := filepath.Join(dir, "catalog")
 	if len(o.seed) > 0 {
-		b, err := json.Marshal(struct {
-			Version int             `json:"version"`
-			Trails  []catalog.Trail `json:"trails"`
-		}{1, o.seed})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.MkdirAll(catDir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(catDir, catalog.FileName), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		seedFile(t, catDir, catalog.FileName, map[string]any{"version": 1, "trails": o.seed})
 	}
 	copts := catalog.DefaultOptions()
 	if o.maxTrails > 0 {
@@ -188,6 +176,22 @@ func newTrailEnv(t *testing.T, o trailEnvOptions) *trailEnv {
 		o.Keys = te.keys
 	})
 	return te
+}
+
+// seedFile writes doc as JSON to dir/name, making dir: a catalogue file
+// for a test to open.
+func seedFile(t *testing.T, dir, name string, doc any) {
+	t.Helper()
+	b, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // Clients.

@@ -10,9 +10,9 @@
 // The catalog enforces what needs the whole set at once: unique names per
 // account and home region, the per-region quotas of trails and of event
 // data stores, the restore window of deleted stores, and each store's
-// ingest ranges, which follow its status and the event log's head. Field-
-// level validation (names, buckets, selectors, status rules) belongs to
-// the API, which reports it with CloudTrail's error codes. Trail delivery
+// ingest ranges, which follow its status and the event log's head.
+// Field-level validation (names, buckets, selectors, status rules) belongs
+// to the API, which reports it with CloudTrail's error codes. Trail delivery
 // reads [Catalog.All] to learn which trails log what; the Lake engine
 // reads [Catalog.AllDataStores] to learn which stores ingest what, and
 // removes a deleted store with [Catalog.PurgeDataStore] once it has
@@ -49,18 +49,32 @@ var (
 	ErrLimit = errors.New("catalog: too many trails in the region")
 )
 
-// LimitError is ErrLimit with the region that is full and the quota.
+// LimitError is ErrLimit, or ErrDataStoreLimit when Stores is set, with
+// the region that is full and the quota.
 type LimitError struct {
 	Region string
 	Max    int
+	// Stores marks the event data store quota; otherwise it is the trail
+	// quota.
+	Stores bool
 }
 
 func (e *LimitError) Error() string {
-	return fmt.Sprintf("catalog: %s already has %d trails, the most allowed", e.Region, e.Max)
+	what := "trails"
+	if e.Stores {
+		what = "event data stores"
+	}
+	return fmt.Sprintf("catalog: %s already has %d %s, the most allowed", e.Region, e.Max, what)
 }
 
-// Is makes errors.Is(err, ErrLimit) true.
-func (e *LimitError) Is(target error) bool { return target == ErrLimit }
+// Is makes errors.Is(err, ErrLimit) true, or errors.Is(err,
+// ErrDataStoreLimit) when Stores is set.
+func (e *LimitError) Is(target error) bool {
+	if e.Stores {
+		return target == ErrDataStoreLimit
+	}
+	return target == ErrLimit
+}
 
 // Trail is one trail.
 type Trail struct {

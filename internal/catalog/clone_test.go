@@ -130,26 +130,34 @@ func TestCloneSharesNothing(t *testing.T) {
 // covered without a new case: the clone must equal the original, and
 // changing it must not change the original.
 func TestClonePropertyRandom(t *testing.T) {
+	checkCloneRandom(t, catalog.Trail.Clone)
+}
+
+// checkCloneRandom checks clone on 200 values of T whose every field is
+// filled from a seed: the clone must equal the original, and changing it
+// must not change the original.
+func checkCloneRandom[T any](t *testing.T, clone func(T) T) {
+	t.Helper()
 	for seed := range uint64(200) {
-		orig := randomTrail(seed)
-		clone := orig.Clone()
-		if diff := cmp.Diff(orig, clone); diff != "" {
+		orig := random[T](seed)
+		c := clone(orig)
+		if diff := cmp.Diff(orig, c); diff != "" {
 			t.Fatalf("seed %d: Clone differs (-original +clone):\n%s", seed, diff)
 		}
-		mutate(reflect.ValueOf(&clone).Elem())
-		if diff := cmp.Diff(randomTrail(seed), orig); diff != "" {
+		mutate(reflect.ValueOf(&c).Elem())
+		if diff := cmp.Diff(random[T](seed), orig); diff != "" {
 			t.Fatalf("seed %d: changing the clone changed the original (-before +after):\n%s", seed, diff)
 		}
 	}
 }
 
-// randomTrail is a Trail whose every field is filled from seed: slices
-// nil, empty or of one to three elements, pointers nil or set.
-func randomTrail(seed uint64) catalog.Trail {
+// random is a T whose every field is filled from seed: slices nil, empty
+// or of one to three elements, pointers nil or set.
+func random[T any](seed uint64) T {
 	r := rand.New(rand.NewPCG(seed, 1))
-	var tr catalog.Trail
-	fill(r, reflect.ValueOf(&tr).Elem())
-	return tr
+	var v T
+	fill(r, reflect.ValueOf(&v).Elem())
+	return v
 }
 
 var timeType = reflect.TypeFor[time.Time]()
@@ -190,7 +198,7 @@ func fill(r *rand.Rand, v reflect.Value) {
 			fill(r, v.Field(i))
 		}
 	default:
-		panic(fmt.Sprintf("fill: no rule for %s (a new field kind in Trail: teach this test and Clone)", v.Type()))
+		panic(fmt.Sprintf("fill: no rule for %s (a new field kind in Trail or DataStore: teach this test and Clone)", v.Type()))
 	}
 }
 

@@ -61,23 +61,10 @@ var (
 	// over (EventDataStoreNotFoundException).
 	ErrDataStoreNotFound = errors.New("catalog: event data store not found")
 	// ErrDataStoreLimit: the region already holds the most event data
-	// stores the quota allows (EventDataStoreMaxLimitExceededException).
+	// stores the quota allows (EventDataStoreMaxLimitExceededException);
+	// returned as a *LimitError with Stores set.
 	ErrDataStoreLimit = errors.New("catalog: too many event data stores in the region")
 )
-
-// DataStoreLimitError is ErrDataStoreLimit with the region that is full
-// and the quota.
-type DataStoreLimitError struct {
-	Region string
-	Max    int
-}
-
-func (e *DataStoreLimitError) Error() string {
-	return fmt.Sprintf("catalog: %s already has %d event data stores, the most allowed", e.Region, e.Max)
-}
-
-// Is makes errors.Is(err, ErrDataStoreLimit) true.
-func (e *DataStoreLimitError) Is(target error) bool { return target == ErrDataStoreLimit }
 
 // SeqRange is a range of event-log sequence numbers a store ingests: From
 // is the first, To the last; To 0 means the store still ingests.
@@ -295,10 +282,11 @@ func newStoreID() string {
 // CreateDataStore adds d under a new random id and returns it as stored.
 // It fills in what d leaves empty: the default selectors
 // (selector.DefaultDataStore), the billing mode (extendable) and its
-// default retention, and FederationStatus DISABLED. d.Status must be
+// default retention, FederationStatus DISABLED, and the creation and
+// update times (the catalog's clock). d.Status must be
 // ENABLED or STOPPED_INGESTION; an ENABLED store ingests from head()+1 on.
 // It fails with ErrDataStoreExists (the name is taken in the account and
-// region) or a *DataStoreLimitError.
+// region) or a *LimitError.
 func (c *Catalog) CreateDataStore(d DataStore, head func() uint64) (DataStore, error) {
 	if d.Status != StatusEnabled && d.Status != StatusStoppedIngestion {
 		return DataStore{}, fmt.Errorf("catalog: a new event data store must be %s or %s, not %q", StatusEnabled, StatusStoppedIngestion, d.Status)
@@ -321,6 +309,12 @@ func (c *Catalog) CreateDataStore(d DataStore, head func() uint64) (DataStore, e
 	d.Ingest, d.RestoreStatus, d.DeletedAt = nil, "", time.Time{}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if d.CreatedTimestamp.IsZero() {
+		d.CreatedTimestamp = c.now().UTC()
+	}
+	if d.UpdatedTimestamp.IsZero() {
+		d.UpdatedTimestamp = d.CreatedTimestamp
+	}
 	d.ID = newStoreID()
 	for c.stores[d.ID] != nil {
 		d.ID = newStoreID()
@@ -393,7 +387,7 @@ func (c *Catalog) AllDataStores() []DataStore {
 // returned as is. fn may not change the id, account or home region. The
 // catalog then enforces what needs every store: a new name must be free
 // (ErrDataStoreExists), a store leaving PENDING_DELETION must fit the
-// quota (*DataStoreLimitError), and Ingest follows the status (head is
+// quota (*LimitError), and Ingest follows the status (head is
 // read when a range opens or closes). A store whose restore window is
 // over cannot change (ErrDataStoreNotFound).
 func (c *Catalog) UpdateDataStore(id string, head func() uint64, fn func(*DataStore) error) (DataStore, error) {
@@ -481,7 +475,7 @@ func (c *Catalog) checkStoreLimitLocked(d *DataStore) error {
 		}
 	}
 	if n > c.maxStores {
-		return &DataStoreLimitError{Region: d.HomeRegion, Max: c.maxStores}
+		return &LimitError{Region: d.HomeRegion, Max: c.maxStores, Stores: true}
 	}
 	return nil
 }

@@ -3,10 +3,8 @@ package catalog_test
 import (
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"strings"
 	"sync"
@@ -247,6 +245,15 @@ func TestDataStoreCreateDefaults(t *testing.T) {
 	if n := len(c.AllDataStores()); n != 1 {
 		t.Errorf("%d stores after refused creates", n)
 	}
+	// Times left out come from the catalog's clock.
+	bare, err := c.CreateDataStore(catalog.DataStore{Name: "bare", Account: acct, HomeRegion: "us-east-1", Status: catalog.StatusStoppedIngestion}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bare.CreatedTimestamp.Equal(storeNow) || !bare.UpdatedTimestamp.Equal(storeNow) || bare.BillingMode != catalog.BillingExtendable ||
+		bare.RetentionPeriod != 366 || bare.FederationStatus != catalog.FederationDisabled || len(bare.AdvancedEventSelectors) != 1 {
+		t.Errorf("defaults of a bare store: %+v", bare)
+	}
 	if (&catalog.DataStore{}).Category() != "" || !(&catalog.DataStore{}).CloudTrailEvents() {
 		t.Error("a store without selectors is not a store of management events")
 	}
@@ -338,8 +345,8 @@ func TestDataStoreQuota(t *testing.T) {
 		ids = append(ids, d.ID)
 	}
 	_, err := c.CreateDataStore(newStore("s3", "us-east-1"), head)
-	var le *catalog.DataStoreLimitError
-	if !errors.Is(err, catalog.ErrDataStoreLimit) || !errors.As(err, &le) || le.Region != "us-east-1" || le.Max != 3 {
+	var le *catalog.LimitError
+	if !errors.Is(err, catalog.ErrDataStoreLimit) || !errors.As(err, &le) || le.Region != "us-east-1" || le.Max != 3 || !le.Stores || errors.Is(err, catalog.ErrLimit) {
 		t.Fatalf("a fourth store: %v", err)
 	}
 	if _, err := c.CreateDataStore(newStore("s3", "eu-west-1"), head); err != nil {
@@ -486,21 +493,5 @@ func TestDataStoresConcurrent(t *testing.T) {
 // TestDataStoreClone: Clone is exact and shares nothing, for stores whose
 // every field is filled by reflection (see TestClonePropertyRandom).
 func TestDataStoreClone(t *testing.T) {
-	random := func(seed uint64) catalog.DataStore {
-		r := rand.New(rand.NewPCG(seed, 2))
-		var d catalog.DataStore
-		fill(r, reflect.ValueOf(&d).Elem())
-		return d
-	}
-	for seed := range uint64(200) {
-		orig := random(seed)
-		clone := orig.Clone()
-		if diff := cmp.Diff(orig, clone); diff != "" {
-			t.Fatalf("seed %d: Clone differs (-original +clone):\n%s", seed, diff)
-		}
-		mutate(reflect.ValueOf(&clone).Elem())
-		if diff := cmp.Diff(random(seed), orig); diff != "" {
-			t.Fatalf("seed %d: changing the clone changed the original (-before +after):\n%s", seed, diff)
-		}
-	}
+	checkCloneRandom(t, catalog.DataStore.Clone)
 }

@@ -114,7 +114,7 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 	so := store.DefaultOptions()
 	so.Logger = log
 	so.Registerer = reg
-	so.Followers = datadir.Followers
+	so.Followers = followerNames(log)
 	so.Seen = max(d.history.Checkpoint(), followerCheckpoints[datadir.DeliveryFollower](cfg.DataDir), lakeCheckpoint(cfg.DataDir))
 	if d.store, err = store.Open(d.dir.Path(datadir.EventsDir), so); err != nil {
 		return nil, err
@@ -140,8 +140,10 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 	if err := d.openTrails(reg); err != nil {
 		return nil, err
 	}
-	if err := d.openLake(context.Background()); err != nil {
-		return nil, err
+	if lake.Available() == nil {
+		if err := d.openLake(context.Background()); err != nil {
+			return nil, err
+		}
 	}
 	if err := d.follow.register(); err != nil {
 		return nil, err
@@ -158,11 +160,17 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 	ao.Logger = log
 	ao.Registerer = reg
 	ao.Trails = d.trails
+	// The catalogue keeps event data stores too; a store that starts
+	// ingesting does so after the log's newest acknowledged event.
+	ao.DataStores = d.trails
+	ao.LogHead = d.store.Head
 	ao.Buckets = d.objects
 	ao.Delivery = deliveryStatus{d.delivery}
 	ao.Keys = publicKeys{d.keys}
-	ao.Lake = d.lake
-	ao.Imports = lakeImports{d}
+	if d.lake != nil {
+		ao.Lake = d.lake
+		ao.Imports = lakeImports{d}
+	}
 	h, err := api.New(ao)
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -195,4 +196,22 @@ func (li lakeImports) ListImports(account, store, status string) []imports.Info 
 
 func (li lakeImports) StopImport(account, id string) (imports.Info, error) {
 	return li.d.lake.StopImport(account, id)
+}
+
+// followerNames are the followers this build runs: all of datadir's, but
+// the Lake's in a build without DuckDB (no cgo), which serves everything
+// else and says why Lake is off.
+func followerNames(log *slog.Logger) []string {
+	err := lake.Available()
+	if err == nil {
+		return datadir.Followers
+	}
+	log.Warn("CloudTrail Lake is off", "why", err)
+	var out []string
+	for _, n := range datadir.Followers {
+		if n != datadir.LakeFollower {
+			out = append(out, n)
+		}
+	}
+	return out
 }

@@ -112,6 +112,30 @@ type storeFiles struct {
 	dead []string       // files no longer listed, deleted once unreferenced
 	// verified lists the files whose hash this process has checked.
 	verified map[string]bool
+	// blooms caches the eventid filters read so far (nil: unreadable);
+	// bmu guards it (snapshot consults it under mu).
+	bmu    sync.Mutex
+	blooms map[string]*bloom
+}
+
+// bloomOf returns the eventid filter of the listed file name, or nil when
+// it is missing or damaged (the file is then read whatever the eventids).
+func (s *storeFiles) bloomOf(name string) *bloom {
+	s.bmu.Lock()
+	defer s.bmu.Unlock()
+	if b, ok := s.blooms[name]; ok {
+		return b
+	}
+	var b *bloom
+	p, err := os.ReadFile(filepath.Join(s.dir, name+bloomSuffix))
+	if err == nil {
+		b, err = unmarshalBloom(p)
+	}
+	if err != nil {
+		s.log.Warn("lake: an eventid filter is missing or damaged; queries read the file until maintenance rewrites it", "file", filepath.Join(s.dir, name+bloomSuffix), "err", err)
+	}
+	s.blooms[name] = b
+	return b
 }
 
 // openStoreFiles opens (or creates) the store's directory. Unlisted
@@ -119,7 +143,7 @@ type storeFiles struct {
 // removed; any other unlisted file is moved to quarantine. A listed file
 // that is missing or has the wrong size is an ErrDamaged error.
 func openStoreFiles(dir, quarantine, id, account string, log *slog.Logger) (*storeFiles, error) {
-	s := &storeFiles{dir: dir, log: log, refs: map[string]int{}, verified: map[string]bool{}}
+	s := &storeFiles{dir: dir, log: log, refs: map[string]int{}, verified: map[string]bool{}, blooms: map[string]*bloom{}}
 	b, err := os.ReadFile(filepath.Join(dir, manifestName))
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -171,6 +195,13 @@ func (s *storeFiles) check(quarantine string) error {
 		}
 		if _, ok := listed[rel]; ok {
 			return nil
+		}
+		if parquet, ok := strings.CutSuffix(rel, bloomSuffix); ok {
+			if _, ok := listed[parquet]; ok {
+				return nil
+			}
+			s.log.Info("lake: removing the eventid filter of a file the store no longer lists", "file", path)
+			return os.Remove(path) // derived data of a removed file
 		}
 		if s.leftover(rel) {
 			s.log.Warn("lake: removing the leftover of an interrupted write", "file", path)
@@ -377,6 +408,10 @@ func (s *storeFiles) reapLocked() {
 		if err := os.Remove(filepath.Join(s.dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			s.log.Warn("lake: could not delete a replaced file; it is deleted at the next start", "file", name, "err", err)
 		}
+		_ = os.Remove(filepath.Join(s.dir, name+bloomSuffix))
+		s.bmu.Lock()
+		delete(s.blooms, name)
+		s.bmu.Unlock()
 	}
 	s.dead = kept
 }
@@ -458,6 +493,9 @@ func Check(dir string, stores []StoreSpec) CheckReport {
 				return nil
 			}
 			rel, _ := filepath.Rel(sdir, path)
+			if parquet, ok := strings.CutSuffix(rel, bloomSuffix); ok && listed[parquet] {
+				return nil
+			}
 			if rel != manifestName && !listed[rel] {
 				sf := &storeFiles{man: man}
 				if sf.leftover(rel) || strings.HasPrefix(filepath.Base(rel), ".") {

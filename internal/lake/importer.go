@@ -530,6 +530,9 @@ func (e *Engine) writeImportPart(ctx context.Context, s *storeFiles, day, id str
 	if err := e.durable(s, f.Name, func(tmp string) error { return e.writer.WriteParquet(ctx, tmp, rows) }); err != nil {
 		return File{}, err
 	}
+	if err := e.writeBloom(s, f.Name, bloomOfRows(rows)); err != nil {
+		return File{}, err
+	}
 	return finishFile(s, f)
 }
 

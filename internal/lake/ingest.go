@@ -248,8 +248,32 @@ func (e *Engine) writeFile(s *storeFiles, kind byte, day string, rows []duck.Row
 	if err != nil {
 		return File{}, err
 	}
+	if err := e.writeBloom(s, f.Name, bloomOfRows(rows)); err != nil {
+		return File{}, err
+	}
 	return finishFile(s, f)
 }
+
+// bloomOfRows is the eventid filter of rows.
+func bloomOfRows(rows []duck.Row) *bloom {
+	b := newBloom(len(rows))
+	for i := range rows {
+		if id := rows[i].EventID(); id != "" {
+			b.add(id)
+		}
+	}
+	return b
+}
+
+// writeBloom writes the eventid filter of the file name durably.
+func (e *Engine) writeBloom(s *storeFiles, name string, b *bloom) error {
+	return e.durable(s, name+bloomSuffix, func(tmp string) error {
+		return os.WriteFile(tmp, b.marshal(), 0o644)
+	})
+}
+
+// bloomSuffix names a file's eventid filter.
+const bloomSuffix = ".bloom"
 
 // finishFile fills in a written file's size and hash.
 func finishFile(s *storeFiles, f File) (File, error) {

@@ -377,3 +377,7 @@ func compile(spec StoreSpec) *compiled {
 	}
 	return &compiled{spec: spec, match: selector.Compile(set)}
 }
+
+// Available reports whether this build can run the Lake: nil, or why not
+// (a build without cgo has no DuckDB).
+func Available() error { return duck.Available() }

@@ -51,6 +51,9 @@ func (e *Engine) Maintain(ctx context.Context) error {
 		if _, err := s.scrub(filepath.Join(e.dir, "quarantine")); err != nil {
 			errs = append(errs, err)
 		}
+		if err := e.repairBlooms(ctx, s); err != nil {
+			errs = append(errs, err)
+		}
 		if err := e.expire(s, spec, now); err != nil {
 			errs = append(errs, err)
 		}
@@ -146,6 +149,13 @@ func (e *Engine) compactDay(ctx context.Context, s *storeFiles, day string, in [
 	if err != nil {
 		return err
 	}
+	b := newBloom(int(out.Rows))
+	if err := e.writer.EventIDs(ctx, filepath.Join(s.dir, out.Name), b.add); err != nil {
+		return err
+	}
+	if err := e.writeBloom(s, out.Name, b); err != nil {
+		return err
+	}
 	out, err = finishFile(s, out)
 	if err != nil {
 		return err
@@ -170,5 +180,27 @@ func (e *Engine) purge(spec StoreSpec) error {
 		return fmt.Errorf("lake: purge store %s: %w", spec.ID, err)
 	}
 	e.log.Info("lake: a deleted event data store's 7 days are over; its events are gone", "store", spec.ID)
+	return nil
+}
+
+// repairBlooms rewrites the eventid filters that are missing or damaged
+// (they are derived from the file; a query without one reads the file).
+func (e *Engine) repairBlooms(ctx context.Context, s *storeFiles) error {
+	for _, f := range s.files() {
+		if s.bloomOf(f.Name) != nil {
+			continue
+		}
+		b := newBloom(int(f.Rows))
+		if err := e.writer.EventIDs(ctx, filepath.Join(s.dir, f.Name), b.add); err != nil {
+			return err
+		}
+		if err := e.writeBloom(s, f.Name, b); err != nil {
+			return err
+		}
+		s.bmu.Lock()
+		delete(s.blooms, f.Name)
+		s.bmu.Unlock()
+		e.log.Info("lake: rewrote a missing or damaged eventid filter", "store", s.man.Store, "file", f.Name)
+	}
 	return nil
 }

@@ -26,6 +26,40 @@ type Translation struct {
 	SQL     string
 	Columns []string // the Lake names of the result columns; nil: DuckDB's
 	Tables  []string // the identifiers Resolve returned, each once
+	// Bounds, by identifier of Tables, limit the files a query reads: only
+	// ever looser than the statement.
+	Bounds map[string]Bounds
+}
+
+// Bounds is what a statement's WHERE clauses say about the rows of one
+// store that can matter: an eventtime range (inclusive; zero: unbounded)
+// and, when not nil, the only eventid values.
+type Bounds struct {
+	From, To time.Time
+	EventIDs []string
+}
+
+// keeps returns the file filter of b: files whose eventtime range meets
+// [From, To] and whose eventid filter may hold one of EventIDs.
+func (b Bounds) keeps(s *storeFiles) func(File) bool {
+	return func(f File) bool {
+		if !b.From.IsZero() && f.MaxTime.Before(b.From) || !b.To.IsZero() && f.MinTime.After(b.To) {
+			return false
+		}
+		if b.EventIDs == nil {
+			return true
+		}
+		bl := s.bloomOf(f.Name)
+		if bl == nil {
+			return true
+		}
+		for _, id := range b.EventIDs {
+			if bl.mayContain(id) {
+				return true
+			}
+		}
+		return false
+	}
 }
 
 // Parser is DuckDB's SQL parser (a *duck.DB), which the translator uses.
@@ -322,7 +356,7 @@ func (qs *runner) run(ctx context.Context, db *duck.DB, q *query, tr Translation
 	qs.mu.Unlock()
 	_ = qs.save(q)
 	start := time.Now()
-	views, scanned, bytes, release, err := qs.e.snapshot(q.info.Account, q.info.Stores)
+	views, scanned, bytes, release, err := qs.e.snapshot(q.info.Account, q.info.Stores, tr.Bounds)
 	if err != nil {
 		qs.finish(q, err, nil, nil, start)
 		return
@@ -617,7 +651,7 @@ func (e *Engine) WaitQuery(ctx context.Context, account, id string) error {
 // snapshot takes the file lists of the account's stores for one query,
 // returning the table expression of each store's view, the events and
 // bytes it will scan, and the function that lets the files go.
-func (e *Engine) snapshot(account string, ids []string) (views map[string]string, events, bytes int64, release func(), err error) {
+func (e *Engine) snapshot(account string, ids []string, bounds map[string]Bounds) (views map[string]string, events, bytes int64, release func(), err error) {
 	views = map[string]string{}
 	var releases []func()
 	release = func() {
@@ -640,7 +674,11 @@ func (e *Engine) snapshot(account string, ids []string) (views map[string]string
 			release()
 			return nil, 0, 0, nil, err
 		}
-		files, rel := s.snapshot(nil)
+		var keep func(File) bool
+		if b, ok := bounds[viewName(id)]; ok {
+			keep = b.keeps(s)
+		}
+		files, rel := s.snapshot(keep)
 		releases = append(releases, rel)
 		if len(files) == 0 {
 			views[viewName(id)] = duck.EmptyTable()

@@ -1,14 +1,5 @@
-// Package duck is the one place OpenTrail talks to DuckDB (embedded, through
-// github.com/duckdb/duckdb-go/v2): it opens locked-down in-memory DuckDB
-// instances, parses and deparses SQL with DuckDB's own parser for the Lake
-// dialect, writes and compacts the Lake's Parquet files, and runs
-// translated queries, returning each cell as the text CloudTrail Lake
-// prints.
-//
-// Every instance is in memory and is locked before it is handed out: file
-// access only inside the directories it was opened for, no extension
-// installs or loads, no external access, and a locked configuration, so no
-// statement can change any of that later (spec lake.md §11).
+//go:build cgo
+
 package duck
 
 import (
@@ -22,21 +13,6 @@ import (
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 )
-
-// Options configure an instance.
-type Options struct {
-	// AllowedDirs are the only directories the instance may read or
-	// write files in (absolute paths). Empty means no file access at all.
-	AllowedDirs []string
-	// Threads is DuckDB's worker thread count; 0 means DuckDB's default.
-	Threads int
-	// MemoryLimit is DuckDB's memory_limit, e.g. "512MB"; "" means
-	// DuckDB's default (80% of RAM).
-	MemoryLimit string
-	// Init statements run before the configuration is locked, e.g. the
-	// Lake dialect's CREATE MACRO statements.
-	Init []string
-}
 
 // DB is one locked-down in-memory DuckDB instance. It is safe for
 // concurrent use.
@@ -135,3 +111,5 @@ func (d *DB) conn(ctx context.Context, fn func(c *sql.Conn, raw driver.Conn) err
 	}
 	return inner
 }
+
+var available error

@@ -1,3 +1,5 @@
+//go:build cgo
+
 package duck
 
 import (
@@ -13,9 +15,6 @@ import (
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 )
-
-// TimeLayout is how Lake prints a timestamp: "2023-01-22 16:53:53.000".
-const TimeLayout = "2006-01-02 15:04:05.000"
 
 // Query runs the (translated) SELECT q and calls row with each result row,
 // every cell as the text CloudTrail Lake prints (nil for NULL): numbers in

@@ -1,3 +1,5 @@
+//go:build cgo
+
 package duck
 
 import (
@@ -12,13 +14,6 @@ import (
 
 	"github.com/opentrail/opentrail/internal/event"
 )
-
-// Row is one event as a row of the Lake schema, ready to append.
-type Row struct {
-	Seq       uint64    // the event's sequence number in the log: the tie-break of the sort
-	EventTime time.Time // eventtime (UTC): what files are partitioned and sorted by
-	values    []driver.Value
-}
 
 // RowOf converts a stored event to a row of the Lake schema
 // (docs/format/lake.md, "Mapping a record to a row"). ev.Raw must be the
@@ -49,16 +44,6 @@ func RowOf(seq uint64, ev *event.Event) Row {
 	}
 	return Row{Seq: seq, EventTime: t, values: vals}
 }
-
-// eventTimeIndex is the position of eventtime in eventColumns.
-var eventTimeIndex = func() int {
-	for i, c := range eventColumns {
-		if c.name == "eventtime" {
-			return i
-		}
-	}
-	panic("duck: the schema has no eventtime")
-}()
 
 // collect fills m with the members of the JSON object obj, by lower-cased
 // name; the first of two names that differ only in case wins.

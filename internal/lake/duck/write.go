@@ -1,3 +1,5 @@
+//go:build cgo
+
 package duck
 
 import (
@@ -5,8 +7,6 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
-	"slices"
-	"strings"
 	"sync/atomic"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
@@ -61,23 +61,6 @@ func (d *DB) WriteParquet(ctx context.Context, path string, rows []Row) error {
 	})
 }
 
-// SortRows sorts rows by eventtime, then by sequence number: the order of
-// rows in a Lake file.
-func SortRows(rows []Row) {
-	slices.SortStableFunc(rows, func(a, b Row) int {
-		if c := a.EventTime.Compare(b.EventTime); c != 0 {
-			return c
-		}
-		switch {
-		case a.Seq < b.Seq:
-			return -1
-		case a.Seq > b.Seq:
-			return 1
-		}
-		return 0
-	})
-}
-
 // Compact writes the rows of the Parquet files inputs, sorted by
 // eventtime, to the Parquet file out. Every path must be inside the
 // instance's AllowedDirs.
@@ -92,27 +75,19 @@ func (d *DB) Compact(ctx context.Context, out string, inputs []string) error {
 	return nil
 }
 
-// ReadParquet returns the table expression that reads the Lake files
-// paths: read_parquet over the literal list of paths.
-func ReadParquet(paths []string) string {
-	q := make([]string, len(paths))
-	for i, p := range paths {
-		q[i] = quoteString(p)
+// EventIDs calls fn with the eventid of every row of the Parquet file path.
+func (d *DB) EventIDs(ctx context.Context, path string, fn func(id string)) error {
+	rows, err := d.db.QueryContext(ctx, "SELECT eventid FROM read_parquet("+quoteString(path)+") WHERE eventid IS NOT NULL")
+	if err != nil {
+		return fmt.Errorf("duck: read event ids of %s: %w", path, err)
 	}
-	return "read_parquet([" + strings.Join(q, ", ") + "])"
-}
-
-// EmptyTable returns a table expression with the Lake schema and no rows,
-// for a store without files.
-func EmptyTable() string {
-	var b strings.Builder
-	b.WriteString("(SELECT ")
-	for i, c := range eventColumns {
-		if i > 0 {
-			b.WriteString(", ")
+	defer rows.Close()
+	var id string
+	for rows.Next() {
+		if err := rows.Scan(&id); err != nil {
+			return err
 		}
-		fmt.Fprintf(&b, "CAST(NULL AS %s) AS %s", c.sqlType(), quoteIdent(c.name))
+		fn(id)
 	}
-	b.WriteString(" WHERE false)")
-	return b.String()
+	return rows.Err()
 }

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/opentrail/opentrail/internal/testenv"
+)
+
+// eventDataStore is what the aws CLI prints for an event data store.
+type eventDataStore struct {
+	EventDataStoreArn            string
+	Name                         string
+	Status                       string
+	RetentionPeriod              int
+	TerminationProtectionEnabled bool
+	MultiRegionEnabled           bool
+	BillingMode                  string
+	FederationStatus             string
+	AdvancedEventSelectors       []struct {
+		Name           string
+		FieldSelectors []struct {
+			Field  string
+			Equals []string
+		}
+	}
+}
+
+// cliJSON runs the aws CLI with JSON output and decodes what it prints
+// into v.
+func cliJSON(t *testing.T, env []string, v any, args ...string) {
+	t.Helper()
+	out := cliOK(t, env, append(args, "--output", "json")...)
+	if err := json.Unmarshal([]byte(out), v); err != nil {
+		t.Fatalf("aws %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+}
+
+// TestEventDataStoresAWSCLI drives the event data store operations with
+// the real aws CLI against a running server: create, get, list, update,
+// tags, stop and start ingestion, delete (refused while termination
+// protection is on), restore, and delete again.
+func TestEventDataStoresAWSCLI(t *testing.T) {
+	testenv.SkipShort(t, "real-client test")
+	testenv.NeedCommand(t, testenv.AWSCLI, "aws", "--version")
+	dir := t.TempDir()
+	key := trailAccountKey(t, dir)
+	addr := freeAddr(t)
+	srv := startServer(t, dir, addr, "--account-id", trailAccount)
+	defer srv.kill()
+	env := awsEnv(key, addr, "http://"+addr)
+
+	var created eventDataStore
+	cliJSON(t, env, &created, "cloudtrail", "create-event-data-store", "--name", "audit")
+	arn := created.EventDataStoreArn
+	id := arn[strings.LastIndexByte(arn, '/')+1:]
+	if !strings.HasPrefix(arn, "arn:aws:cloudtrail:us-east-1:"+trailAccount+":eventdatastore/") || created.Status != "CREATED" ||
+		created.RetentionPeriod != 366 || !created.TerminationProtectionEnabled || !created.MultiRegionEnabled ||
+		created.BillingMode != "EXTENDABLE_RETENTION_PRICING" || len(created.AdvancedEventSelectors) != 1 ||
+		created.AdvancedEventSelectors[0].Name != "Default management events" {
+		t.Fatalf("create-event-data-store: %+v", created)
+	}
+
+	get := func() eventDataStore {
+		t.Helper()
+		var d eventDataStore
+		cliJSON(t, env, &d, "cloudtrail", "get-event-data-store", "--event-data-store", id)
+		return d
+	}
+	if d := get(); d.Status != "ENABLED" || d.FederationStatus != "DISABLED" || d.EventDataStoreArn != arn {
+		t.Fatalf("get-event-data-store: %+v", d)
+	}
+
+	var list struct {
+		EventDataStores []map[string]any
+	}
+	cliJSON(t, env, &list, "cloudtrail", "list-event-data-stores")
+	if len(list.EventDataStores) != 1 || list.EventDataStores[0]["EventDataStoreArn"] != arn || list.EventDataStores[0]["Name"] != "audit" ||
+		len(list.EventDataStores[0]) != 2 {
+		t.Fatalf("list-event-data-stores: %+v", list)
+	}
+
+	var updated eventDataStore
+	cliJSON(t, env, &updated, "cloudtrail", "update-event-data-store", "--event-data-store", arn, "--name", "audit-2", "--retention-period", "90")
+	if updated.Name != "audit-2" || updated.RetentionPeriod != 90 || updated.Status != "ENABLED" {
+		t.Fatalf("update-event-data-store: %+v", updated)
+	}
+
+	cliOK(t, env, "cloudtrail", "add-tags", "--resource-id", arn, "--tags-list", "Key=team,Value=sec", "Key=flag")
+	var tags struct {
+		ResourceTagList []struct {
+			ResourceId string
+			TagsList   []map[string]string
+		}
+	}
+	cliJSON(t, env, &tags, "cloudtrail", "list-tags", "--resource-id-list", arn)
+	if len(tags.ResourceTagList) != 1 || tags.ResourceTagList[0].ResourceId != arn || len(tags.ResourceTagList[0].TagsList) != 2 ||
+		tags.ResourceTagList[0].TagsList[0]["Value"] != "sec" {
+		t.Fatalf("list-tags: %+v", tags)
+	}
+
+	cliOK(t, env, "cloudtrail", "stop-event-data-store-ingestion", "--event-data-store", arn)
+	if d := get(); d.Status != "STOPPED_INGESTION" {
+		t.Fatalf("after stop-event-data-store-ingestion: %s", d.Status)
+	}
+	cliOK(t, env, "cloudtrail", "start-event-data-store-ingestion", "--event-data-store", id)
+	if d := get(); d.Status != "ENABLED" {
+		t.Fatalf("after start-event-data-store-ingestion: %s", d.Status)
+	}
+
+	// Termination protection is on by default.
+	_, errOut, code := cli(t, env, "cloudtrail", "delete-event-data-store", "--event-data-store", arn)
+	if code == 0 || !strings.Contains(errOut, "EventDataStoreTerminationProtectedException") {
+		t.Fatalf("delete with termination protection: exit %d\n%s", code, errOut)
+	}
+	cliOK(t, env, "cloudtrail", "update-event-data-store", "--event-data-store", arn, "--no-termination-protection-enabled")
+	cliOK(t, env, "cloudtrail", "delete-event-data-store", "--event-data-store", arn)
+	if d := get(); d.Status != "PENDING_DELETION" {
+		t.Fatalf("after delete-event-data-store: %s", d.Status)
+	}
+	var restored eventDataStore
+	cliJSON(t, env, &restored, "cloudtrail", "restore-event-data-store", "--event-data-store", arn)
+	if restored.Status != "ENABLED" || restored.Name != "audit-2" {
+		t.Fatalf("restore-event-data-store: %+v", restored)
+	}
+	cliOK(t, env, "cloudtrail", "delete-event-data-store", "--event-data-store", arn)
+	_, errOut, code = cli(t, env, "cloudtrail", "delete-event-data-store", "--event-data-store", arn)
+	if code == 0 || !strings.Contains(errOut, "InactiveEventDataStoreException") {
+		t.Fatalf("second delete: exit %d\n%s", code, errOut)
+	}
+	if d := get(); d.Status != "PENDING_DELETION" {
+		t.Fatalf("after the second delete: %s", d.Status)
+	}
+}

@@ -1,0 +1,87 @@
+package duck
+
+import (
+	"database/sql/driver"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Row is one event as a row of the Lake schema, ready to append.
+type Row struct {
+	Seq       uint64    // the event's sequence number in the log: the tie-break of the sort
+	EventTime time.Time // eventtime (UTC): what files are partitioned and sorted by
+	values    []driver.Value
+}
+
+// eventTimeIndex is the position of eventtime in eventColumns.
+var eventTimeIndex = func() int {
+	for i, c := range eventColumns {
+		if c.name == "eventtime" {
+			return i
+		}
+	}
+	panic("duck: the schema has no eventtime")
+}()
+
+// eventIDIndex is the position of eventid in eventColumns.
+var eventIDIndex = func() int {
+	for i, c := range eventColumns {
+		if c.name == "eventid" {
+			return i
+		}
+	}
+	panic("duck: the schema has no eventid")
+}()
+
+// EventID returns the row's eventid ("" when the record has none).
+func (r *Row) EventID() string {
+	if len(r.values) <= eventIDIndex {
+		return ""
+	}
+	s, _ := r.values[eventIDIndex].(string)
+	return s
+}
+
+// SortRows sorts rows by eventtime, then by sequence number: the order of
+// rows in a Lake file.
+func SortRows(rows []Row) {
+	slices.SortStableFunc(rows, func(a, b Row) int {
+		if c := a.EventTime.Compare(b.EventTime); c != 0 {
+			return c
+		}
+		switch {
+		case a.Seq < b.Seq:
+			return -1
+		case a.Seq > b.Seq:
+			return 1
+		}
+		return 0
+	})
+}
+
+// ReadParquet returns the table expression that reads the Lake files
+// paths: read_parquet over the literal list of paths.
+func ReadParquet(paths []string) string {
+	q := make([]string, len(paths))
+	for i, p := range paths {
+		q[i] = quoteString(p)
+	}
+	return "read_parquet([" + strings.Join(q, ", ") + "])"
+}
+
+// EmptyTable returns a table expression with the Lake schema and no rows,
+// for a store without files.
+func EmptyTable() string {
+	var b strings.Builder
+	b.WriteString("(SELECT ")
+	for i, c := range eventColumns {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "CAST(NULL AS %s) AS %s", c.sqlType(), quoteIdent(c.name))
+	}
+	b.WriteString(" WHERE false)")
+	return b.String()
+}
