@@ -510,6 +510,8 @@ func (h *Handler) deleteDataStore(_ context.Context, caller identity.Caller, in 
 			return invalid("EventDataStoreTerminationProtectedException", "Event data store %s cannot be deleted because termination protection is enabled for it. Turn it off first (UpdateEventDataStore with TerminationProtectionEnabled false).", d.ARN())
 		case d.FederationStatus != "" && d.FederationStatus != catalog.FederationDisabled:
 			return invalid("EventDataStoreFederationEnabledException", "Event data store %s cannot be deleted because Lake query federation is %s for it. Disable federation first.", d.ARN(), d.FederationStatus)
+		case h.opts.Imports != nil && h.opts.Imports.HasOngoingImport(d.ID):
+			return invalid("EventDataStoreHasOngoingImportException", "Event data store %s cannot be deleted while an import into it is in progress; stop it (StopImport) or wait for it to finish.", d.ARN())
 		}
 		d.RestoreStatus, d.Status, d.DeletedAt = d.Status, catalog.StatusPendingDeletion, now
 		return nil

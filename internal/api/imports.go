@@ -23,6 +23,9 @@ type Importer interface {
 	GetImport(account, id string) (imports.Info, error)
 	ListImports(account, store, status string) []imports.Info
 	StopImport(account, id string) (imports.Info, error)
+	// HasOngoingImport reports whether an import into the store (its id)
+	// is in progress.
+	HasOngoingImport(store string) bool
 }
 
 var importStatuses = []string{imports.Initializing, imports.InProgress, imports.Failed, imports.Stopped, imports.Completed}

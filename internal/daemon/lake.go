@@ -198,6 +198,8 @@ func (li lakeImports) StopImport(account, id string) (imports.Info, error) {
 	return li.d.lake.StopImport(account, id)
 }
 
+func (li lakeImports) HasOngoingImport(store string) bool { return li.d.lake.HasOngoingImport(store) }
+
 // followerNames are the followers this build runs: all of datadir's, but
 // the Lake's in a build without DuckDB (no cgo), which serves everything
 // else and says why Lake is off.
