@@ -152,6 +152,15 @@ func TestREADMEShellSnippets(t *testing.T) {
 		}
 	})
 
+	t.Run("lake", func(t *testing.T) {
+		out := bash(t, atServer(t, readmeBlock(t, "sh", "cloudtrail start-query"), srv.addr))
+		for _, want := range []string{`"QueryStatus": "FINISHED"`, `"eventName": "DescribeTrails"`, `"eventName": "CreateEventDataStore"`, `"calls": "1"`} {
+			if !strings.Contains(out, want) {
+				t.Errorf("the Lake snippet printed no %s:\n%s", want, out)
+			}
+		}
+	})
+
 	t.Run("trails", func(t *testing.T) {
 		script := readmeBlock(t, "sh", "create-trail") + readmeBlock(t, "sh", "aws cloudtrail validate-logs")
 		calls := regexp.MustCompile(`(?m)^# \.\.\. calls \.\.\..*$`)

@@ -29,6 +29,7 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	rate := optionalVar(fs, "lookup-rate-limit", "LookupEvents `rate` in requests/s per account and Region; 0 turns it off; AWS enforces 2 (default 0)", parseRate)
 	deliveryInterval := optionalVar(fs, "delivery-interval", "`interval` at which trails' buffered events are written as log files (default 5m, as AWS)", parseInterval)
 	digestInterval := optionalVar(fs, "digest-interval", "digest `window` of trails with log file validation, at least 1s (default 1h, as AWS)", parseInterval)
+	lakeMaintain := optionalVar(fs, "lake-maintain-interval", "`interval` of CloudTrail Lake's compaction, retention and scrub (default 30s)", parseInterval)
 	bucketsEndpoint := optionalVar(fs, "buckets-endpoint", "`URL` of an S3-compatible server holding trail buckets, with OPENTRAIL_BUCKETS_ACCESS_KEY_ID and OPENTRAIL_BUCKETS_SECRET_ACCESS_KEY (default: the embedded store under DATA-DIR/buckets, served on the API port)", parseString)
 	confirm := fs.Bool("confirm-retention-change", false, "let a shorter --event-history-retention delete the stored events it leaves out (without it the change is refused, saying how many)")
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
@@ -74,6 +75,9 @@ Flags:`)
 	}
 	if digestInterval.v != nil {
 		cfg.Delivery.DigestInterval = config.Duration(*digestInterval.v)
+	}
+	if lakeMaintain.v != nil {
+		cfg.Lake.MaintainInterval = config.Duration(*lakeMaintain.v)
 	}
 	if bucketsEndpoint.v != nil {
 		cfg.Buckets.Endpoint = *bucketsEndpoint.v

@@ -67,6 +67,27 @@ type Config struct {
 	Buckets Buckets `json:"buckets,omitzero"`
 	// Notifications says where trails' SNS notifications go.
 	Notifications Notifications `json:"notifications,omitzero"`
+	// Lake tunes CloudTrail Lake.
+	Lake Lake `json:"lake,omitzero"`
+}
+
+// Lake tunes CloudTrail Lake (package lake); zero values take the defaults.
+type Lake struct {
+	// FlushInterval is the longest an event waits before its stores write
+	// it (default 1s): about how long until a query sees it.
+	FlushInterval Duration `json:"flushInterval,omitempty"`
+	// MaintainInterval is how often compaction, retention, the scrub and
+	// purging run (default 30s).
+	MaintainInterval Duration `json:"maintainInterval,omitempty"`
+	// CompactFiles compacts a day of a store once it has this many files
+	// (default 8).
+	CompactFiles int `json:"compactFiles,omitempty"`
+	// QueryTimeout ends a longer query as TIMED_OUT (default 1h).
+	QueryTimeout Duration `json:"queryTimeout,omitempty"`
+	// Threads and MemoryLimit bound each DuckDB instance (defaults 2 and
+	// "1GB").
+	Threads     int    `json:"threads,omitempty"`
+	MemoryLimit string `json:"memoryLimit,omitempty"`
 }
 
 // Delivery tunes trail delivery.
@@ -193,6 +214,15 @@ func (c Config) Validate() error {
 	}
 	if d := c.Delivery.DigestInterval; d < 0 || d > 0 && time.Duration(d) < time.Second {
 		bad("delivery.digestInterval", "must be at least 1s")
+	}
+	if c.Lake.FlushInterval < 0 || c.Lake.MaintainInterval < 0 || c.Lake.QueryTimeout < 0 {
+		bad("lake", "intervals and timeouts must not be negative")
+	}
+	if c.Lake.CompactFiles == 1 || c.Lake.CompactFiles < 0 {
+		bad("lake.compactFiles", "%d: compaction merges at least 2 files", c.Lake.CompactFiles)
+	}
+	if c.Lake.Threads < 0 {
+		bad("lake.threads", "must not be negative")
 	}
 	if c.Delivery.MaxFileBytes < 0 || c.Delivery.MaxFileBytes > 48<<20 {
 		bad("delivery.maxFileBytes", "%d is outside 0..%d (files must stay under AWS's 50 MB limit)", c.Delivery.MaxFileBytes, 48<<20)

@@ -55,8 +55,27 @@ func (d *Daemon) openLake(ctx context.Context) error {
 	lo := lake.DefaultOptions()
 	lo.Stores = lakeStores{d.trails}
 	lo.Logger = d.log
-	lo.Queries.Translate = translate
-	lo.Queries.Macros = macros()
+	{
+		c := d.cfg.Lake
+		if c.FlushInterval > 0 {
+			lo.FlushInterval = time.Duration(c.FlushInterval)
+		}
+		if c.MaintainInterval > 0 {
+			lo.MaintainInterval = time.Duration(c.MaintainInterval)
+		}
+		if c.CompactFiles > 0 {
+			lo.CompactFiles = c.CompactFiles
+		}
+		if c.QueryTimeout > 0 {
+			lo.Queries.Timeout = time.Duration(c.QueryTimeout)
+		}
+		if c.Threads > 0 {
+			lo.Threads = c.Threads
+		}
+		if c.MemoryLimit != "" {
+			lo.MemoryLimit = c.MemoryLimit
+		}
+	}
 	// Query results go to the buckets trails deliver to, signed with the
 	// key that signs digests.
 	lo.Results.Objects = d.objects
@@ -140,12 +159,6 @@ func checkLake(root string) followerState {
 func lakeCheckpoint(root string) uint64 {
 	return lake.Check(filepath.Join(root, datadir.LakeDir), nil).Checkpoint
 }
-
-// translate and macros are the Lake SQL dialect (package lake/dialect).
-var (
-	translate lake.Translator
-	macros    = func() []string { return nil }
-)
 
 // lakeImports is the Lake's import operations with the daemon's buckets
 // as their S3 source.

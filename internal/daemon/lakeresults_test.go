@@ -25,26 +25,9 @@ import (
 
 	"github.com/opentrail/opentrail/internal/daemon"
 	"github.com/opentrail/opentrail/internal/datadir"
-	"github.com/opentrail/opentrail/internal/lake"
 	"github.com/opentrail/opentrail/internal/lake/resultfile"
 	"github.com/opentrail/opentrail/internal/objstore"
 )
-
-// wordTranslate stands in for the Lake SQL dialect: it resolves the word
-// after FROM and passes the rest to DuckDB as it is.
-func wordTranslate(_ context.Context, _ lake.Parser, stmt string, resolve func(string) (string, error)) (lake.Translation, error) {
-	words := strings.Fields(stmt)
-	for i := 0; i+1 < len(words); i++ {
-		if strings.EqualFold(words[i], "FROM") {
-			name, err := resolve(words[i+1])
-			if err != nil {
-				return lake.Translation{}, err
-			}
-			words[i+1] = name
-		}
-	}
-	return lake.Translation{SQL: strings.Join(words, " ")}, nil
-}
 
 // lakeStoreWith imports records into a new event data store of the
 // stopped data directory root and returns the store's id.
@@ -139,7 +122,6 @@ func TestLakeQueryResultsToS3(t *testing.T) {
 		lakeRecord(2, "DeleteBucket", "console.amazonaws.com", "AccessDenied"),
 		lakeRecord(3, "PutObject", "line one\nline two", ""),
 	})
-	defer daemon.UseTranslator(wordTranslate)()
 	d := startDaemon(t, root, nil)
 	ct := rootClient(t, d, testAccount, "us-east-1")
 	sc := s3Client(t, d, testAccount)
@@ -233,7 +215,6 @@ func TestLakeQueryResultsToS3(t *testing.T) {
 func TestLakeQueryDeliveryBucketChecks(t *testing.T) {
 	root := t.TempDir()
 	id := lakeStoreWith(t, root, []map[string]any{lakeRecord(1, "CreateBucket", "cli", "")})
-	defer daemon.UseTranslator(wordTranslate)()
 	d := startDaemon(t, root, nil)
 	const other = "444455556666"
 	if _, _, err := d.Identities().CreateDefault(other); err != nil {

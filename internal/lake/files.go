@@ -204,7 +204,7 @@ func (s *storeFiles) check(quarantine string) error {
 			return os.Remove(path) // derived data of a removed file
 		}
 		if s.leftover(rel) {
-			s.log.Warn("lake: removing the leftover of an interrupted write", "file", path)
+			s.log.Info("lake: removing the leftover of an interrupted write or of a removal", "file", path)
 			return os.Remove(path)
 		}
 		dst := filepath.Join(quarantine, s.man.Store, strings.ReplaceAll(rel, string(filepath.Separator), "_"))

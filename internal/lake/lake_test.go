@@ -84,22 +84,6 @@ func (f *fakeStores) Purge(id string) error {
 	return fmt.Errorf("no store %s", id)
 }
 
-// testTranslate is a stand-in for package dialect in these tests: it
-// resolves the word after FROM and passes the rest through.
-func testTranslate(_ context.Context, _ lake.Parser, stmt string, resolve func(string) (string, error)) (lake.Translation, error) {
-	words := strings.Fields(stmt)
-	for i := 0; i+1 < len(words); i++ {
-		if strings.EqualFold(words[i], "FROM") {
-			name, err := resolve(words[i+1])
-			if err != nil {
-				return lake.Translation{}, err
-			}
-			words[i+1] = name
-		}
-	}
-	return lake.Translation{SQL: strings.Join(words, " ")}, nil
-}
-
 // rig is an event log with the lake following it.
 type rig struct {
 	mu     sync.Mutex
@@ -145,7 +129,6 @@ func (r *rig) start() {
 	o.FlushInterval = 50 * time.Millisecond
 	o.MaintainInterval = time.Hour
 	o.ImportChunk = 50
-	o.Queries.Translate = testTranslate
 	r.mu.Lock()
 	o.Results = r.results
 	r.mu.Unlock()
@@ -276,7 +259,7 @@ func TestIngestExactlyOnceAcrossRestarts(t *testing.T) {
 	}
 	r.count(id, n)
 	// Values come through typed: maps, structs, timestamps.
-	_, rows := r.query(acct, "SELECT eventid, eventtime, requestparameters['bucketName'], requestparameters['nested'], useridentity.arn FROM "+id+" ORDER BY eventtime LIMIT 1")
+	_, rows := r.query(acct, "SELECT eventid, eventtime, element_at(requestparameters, 'bucketName'), requestparameters['nested'], useridentity.arn FROM "+id+" ORDER BY eventtime LIMIT 1")
 	got := []string{*rows[0][0], *rows[0][1], *rows[0][2], *rows[0][3], *rows[0][4]}
 	want := []string{acct + "-000001", "2026-11-01 23:59:01.000", "b1", `{"x":1}`, "arn:aws:iam::" + acct + ":user/u1"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
@@ -492,5 +475,62 @@ func TestScrubQuarantinesDamagedFile(t *testing.T) {
 	}
 	if rep := lake.Check(filepath.Join(dir, "lake"), stores.DataStores()); len(rep.Problems) != 0 {
 		t.Fatalf("fsck after the quarantine: %q", rep.Problems)
+	}
+}
+
+// A query reads only the files its WHERE can need: the days of its
+// eventtime range, the files whose eventid filter may hold its ids.
+func TestQueryPrunesFiles(t *testing.T) {
+	stores := &fakeStores{}
+	const id = "0b3f0000-0000-4000-8000-000000000006"
+	stores.specs = []lake.StoreSpec{spec(id, 1)}
+	r := newRig(t, t.TempDir(), stores)
+	for i := 1; i <= 10; i++ { // ten files, the last nine on 2026-11-02
+		r.append(mkEvent(t, i*30, acct), mkEvent(t, i*30+1, acct))
+		r.restart()
+	}
+	r.count(id, 20)
+	all, _ := r.query(acct, "SELECT count(*) FROM "+id)
+	if all.EventsScanned != 20 || all.EventsMatched != 20 {
+		t.Fatalf("whole store: scanned %d, matched %d; want 20, 20", all.EventsScanned, all.EventsMatched)
+	}
+	one, rows := r.query(acct, "SELECT eventname FROM "+id+" WHERE eventid = '"+acct+"-000120'")
+	if len(rows) != 1 || one.EventsScanned != 2 {
+		t.Fatalf("by eventid: %d rows, scanned %d events; want 1 row from the one file (2 events)", len(rows), one.EventsScanned)
+	}
+	day, rows := r.query(acct, "SELECT count(*) FROM "+id+" WHERE eventtime >= '2026-11-02 00:00:00'")
+	if *rows[0][0] != "18" || day.EventsScanned != 18 {
+		t.Fatalf("by day: %s rows, scanned %d events; want 18 and 18", *rows[0][0], day.EventsScanned)
+	}
+	if day.EventsMatched != 18 {
+		t.Fatalf("by day: matched %d, want 18", day.EventsMatched)
+	}
+}
+
+// Statements that try to reach beyond the caller's stores are refused
+// before they run; the instance itself can read nothing else either.
+func TestQuerySecurity(t *testing.T) {
+	stores := &fakeStores{}
+	const mine, theirs = "0b3f0000-0000-4000-8000-000000000007", "0b3f0000-0000-4000-8000-000000000008"
+	stores.specs = []lake.StoreSpec{spec(mine, 1), {ID: theirs, Account: other, HomeRegion: region, Ingest: []lake.Range{{From: 1}}, Generation: 1}}
+	r := newRig(t, t.TempDir(), stores)
+	r.append(mkEvent(t, 1, acct), mkEvent(t, 2, other))
+	r.count(mine, 1)
+	for _, stmt := range []string{
+		"SELECT * FROM " + theirs,
+		"SELECT count(*) FROM " + mine + " UNION ALL SELECT count(*) FROM " + theirs,
+		"SELECT * FROM read_csv('/etc/passwd')",
+		"SELECT * FROM read_parquet('" + r.dir + "/lake/" + other + "/" + theirs + "/*/*.parquet')",
+		"COPY (SELECT 1) TO '/tmp/x.csv'",
+		"SELECT 1 FROM " + mine + "; SELECT 2 FROM " + mine,
+		"ATTACH '/tmp/x.db'",
+		"SET enable_external_access = true",
+		"SELECT current_setting('allowed_directories') FROM " + mine,
+	} {
+		if _, err := r.eng.StartQuery(context.Background(), acct, region, stmt, queries.StartOptions{}); err == nil {
+			t.Errorf("%s: accepted", stmt)
+		} else if !errors.Is(err, queries.ErrInvalidQuery) && !errors.Is(err, queries.ErrStoreNotFound) {
+			t.Errorf("%s: %v, want an invalid statement or an unknown store", stmt, err)
+		}
 	}
 }

@@ -18,7 +18,7 @@ func (e *Engine) maintainLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := e.Maintain(ctx); err != nil {
+			if err := e.Maintain(ctx); err != nil && ctx.Err() == nil {
 				e.log.Error("lake: maintenance failed; retrying later", "err", err)
 			}
 		}

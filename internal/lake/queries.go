@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/opentrail/opentrail/internal/lake/dialect"
 	"github.com/opentrail/opentrail/internal/lake/duck"
 	"github.com/opentrail/opentrail/internal/lake/queries"
 	"github.com/opentrail/opentrail/internal/store/fileutil"
@@ -73,10 +74,31 @@ type Parser interface {
 // other than resolve's are invalid statements.
 type Translator func(ctx context.Context, p Parser, statement string, resolve func(name string) (string, error)) (Translation, error)
 
+// Dialect is the Translator of the CloudTrail Lake SQL dialect (package
+// dialect).
+func Dialect(ctx context.Context, p Parser, statement string, resolve func(name string) (string, error)) (Translation, error) {
+	tr, err := dialect.Translate(ctx, p, statement, dialect.Options{Resolve: resolve})
+	if err != nil {
+		return Translation{}, err
+	}
+	out := Translation{SQL: tr.SQL, Columns: tr.Columns, Tables: tr.Tables, Bounds: map[string]Bounds{}}
+	for k, b := range tr.Bounds {
+		out.Bounds[k] = Bounds{From: b.From, To: b.To, EventIDs: b.EventIDs}
+	}
+	return out, nil
+}
+
+// DialectSetup is what every query instance runs before its configuration
+// is locked: the dialect's settings and macros.
+func DialectSetup() []string { return append(dialect.Settings(), dialect.Macros()...) }
+
 // QueryOptions configure queries.
 type QueryOptions struct {
-	Translate Translator // required to run queries
-	Macros    []string   // CREATE MACRO statements every query instance defines
+	// Translate translates statements; nil means Dialect.
+	Translate Translator
+	// Macros are run by every query instance before it is locked; nil
+	// means DialectSetup().
+	Macros []string
 	// MaxConcurrent is the most queries an account may have queued or
 	// running (AWS: 10).
 	MaxConcurrent int
@@ -123,6 +145,12 @@ type runner struct {
 func newRunner(e *Engine) (*runner, error) {
 	o := e.opts.Queries
 	def := DefaultQueryOptions()
+	if o.Translate == nil {
+		o.Translate = Dialect
+	}
+	if o.Macros == nil {
+		o.Macros = DialectSetup()
+	}
 	if o.MaxConcurrent <= 0 {
 		o.MaxConcurrent = def.MaxConcurrent
 	}
@@ -253,9 +281,6 @@ func (qs *runner) instance(ctx context.Context, account string) (*duck.DB, error
 // StartQuery validates statement for the caller's account and queues it.
 func (e *Engine) StartQuery(ctx context.Context, account, region, statement string, opt queries.StartOptions) (string, error) {
 	qs := e.q
-	if qs.opts.Translate == nil {
-		return "", fmt.Errorf("%w: this server was built without the Lake SQL translator", queries.ErrInvalidQuery)
-	}
 	db, err := qs.instance(ctx, account)
 	if err != nil {
 		return "", err
@@ -285,11 +310,15 @@ func (e *Engine) StartQuery(ctx context.Context, account, region, statement stri
 		return viewName(id), nil
 	}
 	tr, err := qs.opts.Translate(ctx, db, statement, resolve)
-	if err != nil {
-		if errors.Is(err, queries.ErrStoreNotFound) || errors.Is(err, queries.ErrStoreInactive) {
-			return "", err
-		}
+	var de *dialect.Error
+	switch {
+	case err == nil:
+	case errors.Is(err, queries.ErrStoreNotFound) || errors.Is(err, queries.ErrStoreInactive):
+		return "", err
+	case errors.As(err, &de):
 		return "", fmt.Errorf("%w: %w", queries.ErrInvalidQuery, err)
+	default:
+		return "", fmt.Errorf("lake: translate the statement: %w", err)
 	}
 	if len(stores) == 0 {
 		return "", fmt.Errorf("%w: the query reads no event data store; name one in FROM", queries.ErrInvalidQuery)
