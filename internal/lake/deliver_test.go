@@ -206,7 +206,7 @@ func TestQueryResultsNotDelivered(t *testing.T) {
 		status          string
 		delivery        string
 	}{
-		{"failed query", "SELECT no_such_column FROM " + deliveryStore, "s3://" + resultBucket, queries.Failed, queries.DeliveryCancelled},
+		{"failed query", "SELECT CAST(eventname AS integer) FROM " + deliveryStore, "s3://" + resultBucket, queries.Failed, queries.DeliveryCancelled},
 		{"bucket gone", "SELECT count(*) FROM " + deliveryStore, "s3://no-such-bucket", queries.Finished, queries.DeliveryResourceNotFound},
 	}
 	for _, tt := range tests {
@@ -216,6 +216,15 @@ func TestQueryResultsNotDelivered(t *testing.T) {
 				t.Errorf("query %s, delivery %s; want %s, %s", info.Status, info.DeliveryStatus, tt.status, tt.delivery)
 			}
 		})
+	}
+	// A query that times out keeps the rows it has for GetQueryResults
+	// but delivers nothing (lake.md §3.1).
+	d.stop()
+	d.queryTimeout = time.Nanosecond
+	d.rig.start()
+	info := d.start("SELECT eventid FROM "+deliveryStore, "s3://"+resultBucket)
+	if info.Status != queries.TimedOut || info.DeliveryStatus != queries.DeliveryCancelled {
+		t.Errorf("query %s, delivery %s; want TIMED_OUT, CANCELLED", info.Status, info.DeliveryStatus)
 	}
 	if keys := d.keysIn(); len(keys) != 0 {
 		t.Errorf("objects written: %v", keys)

@@ -94,8 +94,10 @@ type rig struct {
 	stores *fakeStores
 	eng    *lake.Engine
 	stop   func()
-	// results are the engine's ResultOptions (set before start).
-	results lake.ResultOptions
+	// results are the engine's ResultOptions, and queryTimeout its
+	// query timeout when not 0 (set before start).
+	results      lake.ResultOptions
+	queryTimeout time.Duration
 }
 
 func newRig(t *testing.T, dir string, stores *fakeStores) *rig {
@@ -131,6 +133,9 @@ func (r *rig) start() {
 	o.ImportChunk = 50
 	r.mu.Lock()
 	o.Results = r.results
+	if r.queryTimeout > 0 {
+		o.Queries.Timeout = r.queryTimeout
+	}
 	r.mu.Unlock()
 	o.Now = func() time.Time {
 		r.mu.Lock()
