@@ -16,6 +16,7 @@ import (
 
 	"github.com/opentrail/opentrail/internal/lake/resultfile"
 	"github.com/opentrail/opentrail/internal/objstore"
+	"github.com/opentrail/opentrail/internal/objstore/s3/s3test"
 	"github.com/opentrail/opentrail/internal/testenv"
 )
 
@@ -102,16 +103,32 @@ func (k cliKeys) PublicKeys(_ context.Context, start, end time.Time) ([]resultfi
 // calls it records, run start-query with --delivery-s3-uri, wait with
 // describe-query for DeliveryStatus SUCCESS, fetch the folder with
 // aws s3 cp, and find in the CSV the rows get-query-results returns, the
-// sign file valid against list-public-keys.
+// sign file valid against list-public-keys. It runs with the embedded
+// bucket store and with versitygw.
 func TestLakeQueryResultsAWSCLI(t *testing.T) {
 	testenv.SkipShort(t, "real-client test")
 	testenv.NeedCommand(t, testenv.AWSCLI, "aws", "--version")
+	for _, backend := range []string{"embedded", "versitygw"} {
+		t.Run(backend, func(t *testing.T) { lakeQueryResultsAWSCLI(t, backend) })
+	}
+}
+
+func lakeQueryResultsAWSCLI(t *testing.T, backend string) {
 	dir := t.TempDir()
 	key := trailAccountKey(t, dir)
 	addr := freeAddr(t)
-	srv := startServer(t, dir, addr, "--account-id", trailAccount)
+	args := []string{"--account-id", trailAccount}
+	s3URL := "http://" + addr
+	if backend == "versitygw" {
+		endpoint, _, _ := s3test.StartVersityWith(t, key.AccessKeyID, key.SecretAccessKey)
+		s3URL = endpoint
+		args = append(args, "--buckets-endpoint", endpoint)
+		t.Setenv("OPENTRAIL_BUCKETS_ACCESS_KEY_ID", key.AccessKeyID)
+		t.Setenv("OPENTRAIL_BUCKETS_SECRET_ACCESS_KEY", key.SecretAccessKey)
+	}
+	srv := startServer(t, dir, addr, args...)
 	defer srv.kill()
-	env := awsEnv(key, addr, "http://"+addr)
+	env := awsEnv(key, addr, s3URL)
 
 	var created struct{ EventDataStoreArn string }
 	cliJSON(t, env, &created, "cloudtrail", "create-event-data-store", "--name", "audit")
