@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"regexp"
 	"strconv"
 	"strings"
@@ -12,6 +13,8 @@ import (
 	"github.com/opentrail/opentrail/internal/awsjson"
 	"github.com/opentrail/opentrail/internal/identity"
 	"github.com/opentrail/opentrail/internal/lake/queries"
+	"github.com/opentrail/opentrail/internal/lake/resultfile"
+	"github.com/opentrail/opentrail/internal/objstore"
 )
 
 // Lake queries (lake.md §3–§4, operations.md §2).
@@ -74,16 +77,39 @@ func (h *Handler) startQuery(ctx context.Context, caller identity.Caller, in *st
 	}
 	var opt queries.StartOptions
 	if in.DeliveryS3Uri != nil {
-		if len(*in.DeliveryS3Uri) > 1024 || !deliveryS3Pattern.MatchString(*in.DeliveryS3Uri) {
-			return nil, invalid(codeInvalidParameter, "DeliveryS3Uri %q is not an S3 URI of the form s3://bucket[/prefix].", *in.DeliveryS3Uri)
+		if err := h.checkDeliveryURI(ctx, caller, *in.DeliveryS3Uri); err != nil {
+			return nil, err
 		}
-		return nil, invalid(codeInvalidParameter, "OpenTrail does not deliver query results to S3 yet; leave out DeliveryS3Uri and read the results with GetQueryResults.")
+		opt.DeliveryS3URI = *in.DeliveryS3Uri
 	}
 	id, err := h.opts.Lake.StartQuery(ctx, caller.AccountID, caller.Region, *in.QueryStatement, opt)
 	if err != nil {
 		return nil, err
 	}
 	return &startQueryOutput{QueryId: id}, nil
+}
+
+// checkDeliveryURI checks a DeliveryS3Uri as CreateTrail checks a trail's
+// bucket and prefix: the model's pattern, S3's bucket naming rules
+// (InvalidS3BucketNameException), a prefix every store can hold
+// (InvalidS3PrefixException), then a bucket that exists
+// (S3BucketDoesNotExistException) and is the caller's
+// (InsufficientS3BucketPolicyException).
+func (h *Handler) checkDeliveryURI(ctx context.Context, caller identity.Caller, uri string) error {
+	if len(uri) > 1024 || !deliveryS3Pattern.MatchString(uri) {
+		return invalid(codeInvalidParameter, "DeliveryS3Uri %q is not an S3 URI of the form s3://bucket[/prefix].", uri)
+	}
+	loc, err := resultfile.ParseURI(uri)
+	if err != nil {
+		if errors.Is(err, objstore.ErrInvalidBucketName) {
+			return err
+		}
+		return invalid(codeInvalidParameter, "DeliveryS3Uri %q is not an S3 URI of the form s3://bucket[/prefix].", uri)
+	}
+	if _, err := checkKeyPrefix("The prefix of DeliveryS3Uri", loc.Prefix); err != nil {
+		return err
+	}
+	return h.checkBucket(ctx, caller, loc.Bucket)
 }
 
 // checkOwner refuses another account as EventDataStoreOwnerAccountId:

@@ -11,9 +11,12 @@ import (
 
 	"github.com/opentrail/opentrail/internal/catalog"
 	"github.com/opentrail/opentrail/internal/datadir"
+	"github.com/opentrail/opentrail/internal/delivery"
+	"github.com/opentrail/opentrail/internal/keyring"
 	"github.com/opentrail/opentrail/internal/lake"
 	"github.com/opentrail/opentrail/internal/lake/imports"
 	"github.com/opentrail/opentrail/internal/lake/queries"
+	"github.com/opentrail/opentrail/internal/lake/resultfile"
 	"github.com/opentrail/opentrail/internal/store"
 )
 
@@ -73,6 +76,10 @@ func (d *Daemon) openLake(ctx context.Context) error {
 			lo.MemoryLimit = c.MemoryLimit
 		}
 	}
+	// Query results go to the buckets trails deliver to, signed with the
+	// key that signs digests.
+	lo.Results.Objects = d.objects
+	lo.Results.Signer = resultSigner{d.keys}
 	var err error
 	if d.lake, err = lake.Open(ctx, d.dir.Path(datadir.LakeDir), lo); err != nil {
 		return err
@@ -93,6 +100,21 @@ func (d *Daemon) openLake(ctx context.Context) error {
 		run: func(ctx context.Context, f *store.Follower) error { return d.lake.Run(ctx, f) },
 	})
 	return nil
+}
+
+// resultSigner hands the Lake the key that signs query results' sign
+// files: the current key of the set that signs digests, which
+// ListPublicKeys serves in every region (docs/format/query-results.md).
+type resultSigner struct{ keys *keyring.Keyring }
+
+var _ resultfile.Signer = resultSigner{}
+
+func (s resultSigner) SigningKey() (resultfile.Key, error) {
+	k, err := s.keys.Current(delivery.SigningKeySet)
+	if err != nil {
+		return resultfile.Key{}, fmt.Errorf("signing key: %w", err)
+	}
+	return resultfile.Key{Fingerprint: k.Fingerprint, Private: k.Private}, nil
 }
 
 // anyIngesting reports whether some event data store ingests from the log.

@@ -14,7 +14,10 @@
 // Queries ([Engine.StartQuery]) run asynchronously on a DuckDB instance
 // per account that can read only that account's directory; the statement is
 // translated and validated by package dialect before it runs, and reads
-// only the snapshot of files its stores had when it started.
+// only the snapshot of files its stores had when it started. A query
+// started with a DeliveryS3Uri that finishes has its results written to the
+// bucket by package resultfile (Options.Results), its DeliveryStatus going
+// from PENDING to SUCCESS or the failure's status.
 package lake
 
 import (
@@ -104,6 +107,9 @@ type Options struct {
 
 	// Query settings: see queries.go.
 	Queries QueryOptions
+	// Results deliver the results of queries started with a
+	// DeliveryS3Uri.
+	Results ResultOptions
 
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -123,6 +129,7 @@ func DefaultOptions() Options {
 		Threads:          2,
 		MemoryLimit:      "1GB",
 		Queries:          DefaultQueryOptions(),
+		Results:          DefaultResultOptions(),
 		Now:              time.Now,
 		Logger:           slog.Default(),
 	}
@@ -154,7 +161,10 @@ type Engine struct {
 }
 
 // Open opens the lake in dir (DATA-DIR/lake), creating it if needed, and
-// checks every store's files against its MANIFEST.
+// checks every store's files against its MANIFEST. With
+// Options.Results.Objects set, it starts a goroutine for each finished
+// query whose results a stop interrupted on their way to S3, which delivers
+// them again; Close stops and waits for them.
 func Open(ctx context.Context, dir string, opts Options) (*Engine, error) {
 	if opts.Stores == nil {
 		return nil, errors.New("lake: Options.Stores is required")

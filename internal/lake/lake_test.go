@@ -94,17 +94,28 @@ type rig struct {
 	stores *fakeStores
 	eng    *lake.Engine
 	stop   func()
+	// results are the engine's ResultOptions, and queryTimeout its
+	// query timeout when not 0 (set before start).
+	results      lake.ResultOptions
+	queryTimeout time.Duration
 }
 
 func newRig(t *testing.T, dir string, stores *fakeStores) *rig {
 	t.Helper()
+	return newRigWith(t, &rig{t: t, dir: dir, stores: stores})
+}
+
+// newRigWith opens the event log of r (t, dir and stores set) and starts
+// the lake.
+func newRigWith(t *testing.T, r *rig) *rig {
+	t.Helper()
 	so := store.DefaultOptions()
 	so.Followers = []string{"lake"}
-	log, err := store.Open(dir+"/wal", so)
+	log, err := store.Open(r.dir+"/wal", so)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &rig{t: t, dir: dir, log: log, stores: stores}
+	r.log = log
 	r.start()
 	t.Cleanup(func() {
 		r.stop()
@@ -120,6 +131,12 @@ func (r *rig) start() {
 	o.FlushInterval = 50 * time.Millisecond
 	o.MaintainInterval = time.Hour
 	o.ImportChunk = 50
+	r.mu.Lock()
+	o.Results = r.results
+	if r.queryTimeout > 0 {
+		o.Queries.Timeout = r.queryTimeout
+	}
+	r.mu.Unlock()
 	o.Now = func() time.Time {
 		r.mu.Lock()
 		defer r.mu.Unlock()

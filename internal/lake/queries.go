@@ -132,6 +132,10 @@ type runner struct {
 	opts QueryOptions
 	sem  chan struct{}
 
+	// ctx ends deliveries of results when the engine closes.
+	ctx  context.Context
+	stop context.CancelFunc
+
 	mu  sync.Mutex
 	all map[string]*query // by id
 	dbs map[string]*duck.DB
@@ -159,10 +163,24 @@ func newRunner(e *Engine) (*runner, error) {
 	if o.Keep <= 0 {
 		o.Keep = def.Keep
 	}
+	e.opts.Results.fill()
 	q := &runner{e: e, dir: filepath.Join(e.dir, "queries"), opts: o, sem: make(chan struct{}, o.Workers),
 		all: map[string]*query{}, dbs: map[string]*duck.DB{}}
 	if err := q.load(); err != nil {
 		return nil, err
+	}
+	q.ctx, q.stop = context.WithCancel(context.Background())
+	// Deliver the results whose delivery a stop interrupted; an engine
+	// without an object store (an offline import) leaves them PENDING for
+	// the server.
+	for _, qu := range q.all {
+		if e.opts.Results.Objects != nil && qu.info.Status == queries.Finished && qu.info.DeliveryStatus == queries.DeliveryPending {
+			q.wg.Add(1)
+			go func() {
+				defer q.wg.Done()
+				q.deliver(qu)
+			}()
+		}
 	}
 	return q, nil
 }
@@ -217,8 +235,10 @@ func (qs *runner) load() error {
 	return nil
 }
 
-// close cancels running queries, waits for them and closes the instances.
+// close cancels running queries and deliveries, waits for them and closes
+// the instances.
 func (qs *runner) close() error {
+	qs.stop()
 	qs.mu.Lock()
 	for _, q := range qs.all {
 		if q.cancel != nil {
@@ -318,7 +338,7 @@ func (e *Engine) StartQuery(ctx context.Context, account, region, statement stri
 		Status: queries.Queued, Created: e.opts.Now().UTC(), Columns: tr.Columns, DeliveryS3URI: opt.DeliveryS3URI},
 		done: make(chan struct{})}
 	if opt.DeliveryS3URI != "" {
-		q.info.DeliveryStatus = "PENDING"
+		q.info.DeliveryStatus = queries.DeliveryPending
 	}
 	qctx, cancel := context.WithTimeout(context.Background(), qs.opts.Timeout)
 	q.cancel = cancel
@@ -335,8 +355,10 @@ func (e *Engine) StartQuery(ctx context.Context, account, region, statement stri
 	}
 	go func() {
 		defer qs.wg.Done()
-		defer cancel()
+		defer close(q.done)
 		qs.run(qctx, db, q, tr)
+		cancel()
+		qs.deliver(q)
 	}()
 	return q.info.ID, nil
 }
@@ -347,7 +369,6 @@ func viewName(id string) string { return "eds_" + strings.ReplaceAll(id, "-", "_
 
 // run runs one query to its end.
 func (qs *runner) run(ctx context.Context, db *duck.DB, q *query, tr Translation) {
-	defer close(q.done)
 	select {
 	case qs.sem <- struct{}{}:
 		defer func() { <-qs.sem }()
@@ -425,8 +446,10 @@ func (qs *runner) finish(q *query, err error, cols []string, rows [][]*string, s
 			q.info.Status, q.info.ErrorMessage = queries.Failed, queryError(err)
 		}
 	}
-	if q.info.DeliveryStatus == "PENDING" && q.info.Status != queries.Finished {
-		q.info.DeliveryStatus = "CANCELLED"
+	if q.info.DeliveryStatus == queries.DeliveryPending && q.info.Status != queries.Finished {
+		// Only finished queries are delivered (lake.md §3.1: timed-out
+		// ones are not; failed and cancelled ones have no results).
+		q.info.DeliveryStatus = queries.DeliveryCancelled
 	}
 	q.info.Ended = qs.e.opts.Now().UTC()
 	if !start.IsZero() {
@@ -657,8 +680,9 @@ func (e *Engine) CancelQuery(account, id string) (queries.Info, error) {
 	return info, nil
 }
 
-// WaitQuery waits until the query has ended or ctx is done (for tests and
-// the command line).
+// WaitQuery waits until the query has ended, and its results are
+// delivered when it has a DeliveryS3Uri, or ctx is done (for tests and the
+// command line).
 func (e *Engine) WaitQuery(ctx context.Context, account, id string) error {
 	q, err := e.q.lookup(account, id)
 	if err != nil {
