@@ -474,7 +474,7 @@ func TestScrubQuarantinesDamagedFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.count(id, 1)
-	q, err := filepath.Glob(filepath.Join(dir, "lake", "quarantine", id, "*"))
+	q, err := filepath.Glob(filepath.Join(dir, "lake", "quarantine", id, "*.parquet"))
 	if err != nil || len(q) != 1 {
 		t.Fatalf("quarantine holds %v (%v)", q, err)
 	}
