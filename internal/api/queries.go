@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"regexp"
 	"strconv"
@@ -343,32 +342,17 @@ func (h *Handler) listQueries(_ context.Context, caller identity.Caller, in *lis
 	ph.add(in.QueryStatus != nil, status)
 	scope.params = ph.sum()
 	all := h.opts.Lake.ListQueries(caller.AccountID, id, from, to, status)
-	start := 0
-	if in.NextToken != nil {
-		cur, err := h.tokens.open(scope, *in.NextToken)
-		if err != nil {
-			return nil, errBadToken
-		}
-		var after struct{ ID string }
-		if json.Unmarshal(cur, &after) != nil {
-			return nil, errBadToken
-		}
-		start = len(all)
-		for i, q := range all {
-			if q.ID == after.ID {
-				start = i + 1
-				break
-			}
-		}
+	keys := make([]string, len(all))
+	for i, q := range all {
+		keys[i] = q.ID
 	}
-	out := &listQueriesOutput{Queries: []queryItem{}}
-	end := min(len(all), start+limit)
+	start, end, next, err := h.pageOf(scope, in.NextToken, keys, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := &listQueriesOutput{Queries: []queryItem{}, NextToken: next}
 	for _, q := range all[start:end] {
 		out.Queries = append(out.Queries, queryItem{QueryId: q.ID, QueryStatus: q.Status, CreationTime: awsjson.Time{Time: q.Created}})
-	}
-	if end < len(all) && end > start {
-		cur, _ := json.Marshal(struct{ ID string }{all[end-1].ID})
-		out.NextToken = h.tokens.seal(scope, cur)
 	}
 	return out, nil
 }

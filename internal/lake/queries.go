@@ -649,13 +649,20 @@ func (e *Engine) ListQueries(account, store string, from, to time.Time, status s
 		}
 		out = append(out, i)
 	}
-	slices.SortFunc(out, func(a, b queries.Info) int {
-		if c := b.Created.Compare(a.Created); c != 0 {
+	newestFirst(out, func(q queries.Info) (time.Time, string) { return q.Created, q.ID })
+	return out
+}
+
+// newestFirst sorts s by creation time, newest first, then by id.
+func newestFirst[T any](s []T, key func(T) (time.Time, string)) {
+	slices.SortFunc(s, func(a, b T) int {
+		ta, ia := key(a)
+		tb, ib := key(b)
+		if c := tb.Compare(ta); c != 0 {
 			return c
 		}
-		return strings.Compare(a.ID, b.ID)
+		return strings.Compare(ia, ib)
 	})
-	return out
 }
 
 // CancelQuery cancels a queued or running query.
