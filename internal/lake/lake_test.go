@@ -298,9 +298,20 @@ func TestCompactionRetentionAndPurge(t *testing.T) {
 		t.Fatalf("after compaction the store has files %v, want 5 batches of 2026-11-01 and one compacted file of 2026-11-02", files)
 	}
 	r.count(id, 40)
-	// The files are plain Parquet: DuckDB without OpenTrail reads the same rows.
-	if n := plainCount(t, dir, id); n != 40 {
-		t.Fatalf("plain DuckDB reads %d rows, want 40", n)
+	// The files are plain Parquet: DuckDB without OpenTrail reads the same
+	// rows as a Lake query, every column.
+	const cols = "eventid, eventtime, eventname, useridentity, requestparameters, resources, readonly, eventjson, eventjsonchecksum"
+	plain := plainRows(t, "SELECT "+cols+" FROM read_parquet('"+filepath.Join(dir, "lake", acct, id, "*", "*.parquet")+"') ORDER BY eventid")
+	_, viaLake := r.query(acct, "SELECT "+cols+" FROM "+id+" ORDER BY eventid")
+	if len(plain) != 40 || len(viaLake) != 40 {
+		t.Fatalf("plain DuckDB reads %d rows, the Lake %d; want 40", len(plain), len(viaLake))
+	}
+	for i := range plain {
+		for j := range plain[i] {
+			if plain[i][j] != deref(viaLake[i][j]) {
+				t.Fatalf("row %d column %d: plain DuckDB reads %q, the Lake %q", i, j, plain[i][j], deref(viaLake[i][j]))
+			}
+		}
 	}
 	// A restart finds only listed files.
 	r.restart()
@@ -355,20 +366,46 @@ func lakeFiles(t *testing.T, dir, id string) []string {
 	return files
 }
 
-// plainCount counts a store's rows with DuckDB alone.
-func plainCount(t *testing.T, dir, id string) int {
+// plainRows runs q on a DuckDB of its own (no OpenTrail code) and returns
+// every cell as text: timestamps in Lake's form, nested values through
+// DuckDB's own JSON cast, so they compare with the Lake's cells.
+func plainRows(t *testing.T, q string) [][]string {
 	t.Helper()
 	db, err := sql.Open("duckdb", "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	var n int
-	q := fmt.Sprintf("SELECT count(*) FROM read_parquet('%s')", filepath.Join(dir, "lake", acct, id, "*", "*.parquet"))
-	if err := db.QueryRow(q).Scan(&n); err != nil {
+	wrapped := "SELECT strftime(eventtime, '%Y-%m-%d %H:%M:%S.%g') AS eventtime, * EXCLUDE (eventtime) FROM (" + q + ")"
+	rows, err := db.Query("SELECT eventid, eventtime, eventname, to_json(useridentity)::VARCHAR, to_json(requestparameters)::VARCHAR, to_json(resources)::VARCHAR, readonly::VARCHAR, eventjson, eventjsonchecksum FROM (" + wrapped + ")")
+	if err != nil {
 		t.Fatal(err)
 	}
-	return n
+	defer rows.Close()
+	var out [][]string
+	for rows.Next() {
+		r := make([]sql.NullString, 9)
+		ptrs := make([]any, len(r))
+		for i := range r {
+			ptrs[i] = &r[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		row := make([]string, len(r))
+		for i, v := range r {
+			row[i] = v.String
+		}
+		out = append(out, row)
+	}
+	return out
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 func TestImportLocalLogsExactlyOnce(t *testing.T) {
