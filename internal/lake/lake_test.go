@@ -576,3 +576,31 @@ func TestQuerySecurity(t *testing.T) {
 		}
 	}
 }
+
+// Queries and their results are kept for 7 days, across restarts.
+func TestQueriesKeptSevenDays(t *testing.T) {
+	stores := &fakeStores{}
+	const id = "0b3f0000-0000-4000-8000-000000000009"
+	stores.specs = []lake.StoreSpec{spec(id, 1)}
+	r := newRig(t, t.TempDir(), stores)
+	r.append(mkEvent(t, 1, acct))
+	r.count(id, 1)
+	now := time.Now()
+	r.setNow(now)
+	info, _ := r.query(acct, "SELECT eventname, useridentity FROM "+id)
+	r.restart()
+	got, rows, err := r.eng.QueryResults(acct, info.ID, 0, 10)
+	if err != nil || got.Status != queries.Finished || len(rows) != 1 || *rows[0][0] != "Op1" {
+		t.Fatalf("after a restart: %+v %v %v", got, rows, err)
+	}
+	if l := r.eng.ListQueries(acct, id, time.Time{}, time.Time{}, ""); len(l) < 2 {
+		t.Fatalf("ListQueries lists %d queries", len(l))
+	}
+	r.setNow(now.Add(7*24*time.Hour + time.Minute))
+	if _, err := r.eng.DescribeQuery(acct, info.ID); !errors.Is(err, queries.ErrQueryNotFound) {
+		t.Fatalf("a query 7 days old: %v, want ErrQueryNotFound", err)
+	}
+	if l := r.eng.ListQueries(acct, id, time.Time{}, time.Time{}, ""); len(l) != 0 {
+		t.Fatalf("ListQueries still lists %d queries after 7 days", len(l))
+	}
+}
