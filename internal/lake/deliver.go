@@ -66,12 +66,9 @@ func (qs *runner) deliver(q *query) {
 		qs.mu.Unlock()
 		return
 	}
-	var lost error
-	if !q.loaded {
-		lost = qs.loadRows(q)
-	}
-	info, rows := q.info, q.rows
+	info := q.info
 	qs.mu.Unlock()
+	rows, lost := qs.rows(q, 0, -1)
 
 	o := qs.e.opts.Results
 	log := qs.e.log.With("query", info.ID, "account", info.Account, "delivery_s3_uri", info.DeliveryS3URI)

@@ -604,3 +604,37 @@ func TestQueriesKeptSevenDays(t *testing.T) {
 		t.Fatalf("ListQueries still lists %d queries after 7 days", len(l))
 	}
 }
+
+// Results are paged from disk: every page of a result bigger than one
+// chunk of the results file comes back in order.
+func TestResultPaging(t *testing.T) {
+	stores := &fakeStores{}
+	const id = "0b3f0000-0000-4000-8000-00000000000a"
+	stores.specs = []lake.StoreSpec{spec(id, 1)}
+	r := newRig(t, t.TempDir(), stores)
+	var evs []event.Event
+	for i := range 2500 {
+		evs = append(evs, mkEvent(t, i, acct))
+	}
+	r.append(evs...)
+	r.count(id, 2500)
+	info, all := r.query(acct, "SELECT eventid FROM "+id+" ORDER BY eventid")
+	if info.Results != 2500 || len(all) != 2500 {
+		t.Fatalf("%d results, %d rows", info.Results, len(all))
+	}
+	for _, page := range []struct{ offset, limit int }{{0, 1}, {999, 3}, {1000, 1000}, {1999, 1000}, {2499, 10}, {2500, 10}} {
+		_, rows, err := r.eng.QueryResults(acct, info.ID, page.offset, page.limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := all[page.offset:min(len(all), page.offset+page.limit)]
+		if len(rows) != len(want) {
+			t.Fatalf("page %+v: %d rows, want %d", page, len(rows), len(want))
+		}
+		for i := range rows {
+			if *rows[i][0] != *want[i][0] {
+				t.Fatalf("page %+v row %d: %s, want %s", page, i, *rows[i][0], *want[i][0])
+			}
+		}
+	}
+}

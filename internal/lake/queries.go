@@ -1,8 +1,6 @@
 package lake
 
 import (
-	"bufio"
-	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -119,8 +117,6 @@ func DefaultQueryOptions() QueryOptions {
 // query is one query's live state.
 type query struct {
 	info   queries.Info
-	rows   [][]*string // results, once ended; loaded lazily after a restart
-	loaded bool
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -208,6 +204,10 @@ func (qs *runner) load() error {
 			return fmt.Errorf("lake: %w", err)
 		}
 		for _, ent := range ents {
+			if strings.HasSuffix(ent.Name(), ".rows.gz.tmp") {
+				_ = os.Remove(filepath.Join(dir, ent.Name())) // the results of a query a stop interrupted
+				continue
+			}
 			if !strings.HasSuffix(ent.Name(), ".json") {
 				continue
 			}
@@ -224,7 +224,6 @@ func (qs *runner) load() error {
 			close(q.done)
 			if info.Active() {
 				q.info.Status, q.info.ErrorMessage, q.info.Ended = queries.Failed, "The query was running when OpenTrail stopped; run it again.", qs.e.opts.Now()
-				q.loaded = true
 				if err := qs.save(q); err != nil {
 					return err
 				}
@@ -387,8 +386,8 @@ func (qs *runner) run(ctx context.Context, db *duck.DB, q *query, tr Translation
 	start := time.Now()
 	var (
 		cols    []string
-		rows    [][]*string
 		matched int64
+		out     *resultWriter
 	)
 	for attempt := 0; ; attempt++ {
 		views, scanned, bytes, release, err := qs.e.snapshot(q.info.Account, q.info.Stores, tr.Bounds)
@@ -399,22 +398,27 @@ func (qs *runner) run(ctx context.Context, db *duck.DB, q *query, tr Translation
 		qs.mu.Lock()
 		q.info.EventsScanned, q.info.BytesScanned = scanned, bytes
 		qs.mu.Unlock()
-		rows = rows[:0]
-		cols, matched, err = db.QueryWith(ctx, views, tr.SQL, func(cells []*string) error {
-			row := make([]*string, len(cells))
-			copy(row, cells)
-			rows = append(rows, row)
-			return nil
-		})
+		if out, err = newResultWriter(qs.path(q, ".rows.gz")); err != nil {
+			release()
+			qs.finish(q, err, nil, nil, start)
+			return
+		}
+		cols, matched, err = db.QueryWith(ctx, views, tr.SQL, out.add)
 		release()
 		// A file that cannot be read may be damaged: check the stores'
 		// files, set damaged ones aside (and report their loss), and run
 		// the query once more on what is left.
 		if err != nil && ctx.Err() == nil && attempt == 0 && qs.e.scrubStores(q.info.Stores) > 0 {
+			out.abort()
 			continue
 		}
+		// Rows produced before a timeout or a cancel stay readable
+		// (lake.md §3.1).
+		if cerr := out.close(); cerr != nil && err == nil {
+			err = fmt.Errorf("lake: keep the results: %w", cerr)
+		}
 		if err != nil {
-			qs.finish(q, err, cols, rows, start)
+			qs.finish(q, err, cols, out, start)
 			return
 		}
 		break
@@ -425,12 +429,11 @@ func (qs *runner) run(ctx context.Context, db *duck.DB, q *query, tr Translation
 	qs.mu.Lock()
 	q.info.EventsMatched = max(matched, 0)
 	qs.mu.Unlock()
-	var err error
-	qs.finish(q, err, cols, rows, start)
+	qs.finish(q, nil, cols, out, start)
 }
 
 // finish records a query's end.
-func (qs *runner) finish(q *query, err error, cols []string, rows [][]*string, start time.Time) {
+func (qs *runner) finish(q *query, err error, cols []string, out *resultWriter, start time.Time) {
 	qs.mu.Lock()
 	if q.info.Status == queries.Cancelled {
 		// CancelQuery already reported it; keep what was produced.
@@ -456,12 +459,10 @@ func (qs *runner) finish(q *query, err error, cols []string, rows [][]*string, s
 		q.info.ExecutionMilli = time.Since(start).Milliseconds()
 	}
 	q.info.Columns = cols
-	q.info.Results = int64(len(rows))
-	q.rows, q.loaded = rows, true
-	qs.mu.Unlock()
-	if err := qs.saveRows(q); err != nil {
-		qs.e.log.Error("lake: could not keep a query's results on disk; they are lost at the next restart", "query", q.info.ID, "err", err)
+	if out != nil {
+		q.info.Results = out.rows
 	}
+	qs.mu.Unlock()
 	if err := qs.save(q); err != nil {
 		qs.e.log.Error("lake: could not save a query's state", "query", q.info.ID, "err", err)
 	}
@@ -493,60 +494,10 @@ func (qs *runner) save(q *query) error {
 	return fileutil.WriteFileAtomic(path, b, 0o644)
 }
 
-// saveRows writes the results file.
-func (qs *runner) saveRows(q *query) error {
-	path := qs.path(q, ".rows.gz")
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	zw := gzip.NewWriter(f)
-	bw := bufio.NewWriter(zw)
-	enc := json.NewEncoder(bw)
-	for _, r := range q.rows {
-		if err := enc.Encode(r); err != nil {
-			f.Close()
-			os.Remove(tmp)
-			return err
-		}
-	}
-	err = errors.Join(bw.Flush(), zw.Close(), f.Sync(), f.Close())
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
-}
-
-// loadRows reads a kept query's results.
-func (qs *runner) loadRows(q *query) error {
-	f, err := os.Open(qs.path(q, ".rows.gz"))
-	if errors.Is(err, os.ErrNotExist) {
-		q.loaded = true
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		return err
-	}
-	dec := json.NewDecoder(zr)
-	var rows [][]*string
-	for dec.More() {
-		var r []*string
-		if err := dec.Decode(&r); err != nil {
-			return err
-		}
-		rows = append(rows, r)
-	}
-	q.rows, q.loaded = rows, true
-	return nil
+// rows reads up to limit of the query's result rows from offset (limit <
+// 0: all).
+func (qs *runner) rows(q *query, offset int64, limit int) ([][]*string, error) {
+	return readResults(qs.path(q, ".rows.gz"), offset, limit)
 }
 
 // lookup returns the account's query, forgetting expired ones.
@@ -569,6 +520,7 @@ func (qs *runner) expireLocked() {
 			delete(qs.all, id)
 			os.Remove(qs.path(q, ".json"))
 			os.Remove(qs.path(q, ".rows.gz"))
+			os.Remove(qs.path(q, ".rows.idx"))
 		}
 	}
 }
@@ -613,23 +565,19 @@ func (e *Engine) QueryResults(account, id string, offset, limit int) (queries.In
 		return queries.Info{}, nil, err
 	}
 	qs.mu.Lock()
-	defer qs.mu.Unlock()
 	info := q.info
+	qs.mu.Unlock()
 	if err := e.checkStores(&info); err != nil {
 		return queries.Info{}, nil, err
 	}
 	if info.Active() {
 		return info, nil, nil
 	}
-	if !q.loaded {
-		if err := qs.loadRows(q); err != nil {
-			return queries.Info{}, nil, fmt.Errorf("lake: read the results of query %s: %w", id, err)
-		}
+	rows, err := qs.rows(q, int64(offset), limit)
+	if err != nil {
+		return queries.Info{}, nil, fmt.Errorf("lake: read the results of query %s: %w", id, err)
 	}
-	if offset >= len(q.rows) {
-		return info, nil, nil
-	}
-	return info, q.rows[offset:min(len(q.rows), offset+limit)], nil
+	return info, rows, nil
 }
 
 // ListQueries returns the account's queries that read store, created in
