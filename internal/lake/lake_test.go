@@ -638,3 +638,27 @@ func TestResultPaging(t *testing.T) {
 		}
 	}
 }
+
+// UNION and JOIN read several of the caller's stores, each from its own
+// snapshot.
+func TestQueryAcrossStores(t *testing.T) {
+	stores := &fakeStores{}
+	const a, b = "0b3f0000-0000-4000-8000-00000000000b", "0b3f0000-0000-4000-8000-00000000000c"
+	stores.specs = []lake.StoreSpec{spec(a, 1), spec(b, 3)} // b ingests from the third event on
+	r := newRig(t, t.TempDir(), stores)
+	r.append(mkEvent(t, 1, acct), mkEvent(t, 2, acct), mkEvent(t, 3, acct), mkEvent(t, 4, acct))
+	r.count(a, 4)
+	r.count(b, 2)
+	_, rows := r.query(acct, "SELECT count(*) FROM (SELECT eventid FROM "+a+" UNION ALL SELECT eventid FROM "+b+")")
+	if *rows[0][0] != "6" {
+		t.Fatalf("UNION ALL counts %s, want 6", *rows[0][0])
+	}
+	_, rows = r.query(acct, "SELECT x.eventname, y.eventname FROM "+a+" AS x LEFT JOIN "+b+" AS y ON x.eventid = y.eventid ORDER BY x.eventid")
+	var got []string
+	for _, row := range rows {
+		got = append(got, deref(row[0])+"/"+deref(row[1]))
+	}
+	if want := "[Op1/ Op2/ Op3/Op3 Op4/Op4]"; fmt.Sprint(got) != want {
+		t.Fatalf("LEFT JOIN gives %v, want %s", got, want)
+	}
+}
