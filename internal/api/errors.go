@@ -208,18 +208,18 @@ var catalogue = []wireRule{
 		message: "The S3-compatible store did not answer; retry shortly.", text: bucketUnavailableText},
 
 	// Lake queries: the engine words the detail after the sentinel.
-	{match: is(queries.ErrInvalidQuery), code: codeInvalidQuery, message: "The query statement is not valid.", text: lakeText(queries.ErrInvalidQuery)},
-	{match: is(queries.ErrStoreNotFound), code: codeEDSNotFound, message: "The event data store was not found.", text: lakeText(queries.ErrStoreNotFound)},
-	{match: is(queries.ErrStoreInactive), code: codeEDSInactive, message: "The event data store is not active.", text: lakeText(queries.ErrStoreInactive)},
-	{match: is(queries.ErrTooManyQueries), code: "MaxConcurrentQueriesException", message: "The account has too many queries queued or running.", text: lakeText(queries.ErrTooManyQueries)},
-	{match: is(queries.ErrQueryNotFound), code: codeQueryNotFound, message: "The query was not found.", text: lakeText(queries.ErrQueryNotFound)},
-	{match: is(queries.ErrQueryInactive), code: "InactiveQueryException", message: "The query is not queued or running.", text: lakeText(queries.ErrQueryInactive)},
+	{match: is(queries.ErrInvalidQuery), code: codeInvalidQuery, message: "The query statement is not valid.", text: lakeText(queries.ErrInvalidQuery, "")},
+	{match: is(queries.ErrStoreNotFound), code: codeEDSNotFound, message: "The event data store was not found.", text: lakeText(queries.ErrStoreNotFound, "Event data store %s does not exist in this account and region.")},
+	{match: is(queries.ErrStoreInactive), code: codeEDSInactive, message: "The event data store is not active.", text: lakeText(queries.ErrStoreInactive, "Event data store %s is pending deletion; restore it (RestoreEventDataStore) to use it again.")},
+	{match: is(queries.ErrTooManyQueries), code: "MaxConcurrentQueriesException", message: "The account has too many queries queued or running.", text: lakeText(queries.ErrTooManyQueries, "")},
+	{match: is(queries.ErrQueryNotFound), code: codeQueryNotFound, message: "The query was not found.", text: lakeText(queries.ErrQueryNotFound, "Query %s does not exist in this account (queries are kept for 7 days).")},
+	{match: is(queries.ErrQueryInactive), code: "InactiveQueryException", message: "The query is not queued or running.", text: lakeText(queries.ErrQueryInactive, "")},
 
 	// Lake imports.
-	{match: is(imports.ErrNotFound), code: "ImportNotFoundException", message: "The import was not found.", text: lakeText(imports.ErrNotFound)},
-	{match: is(imports.ErrOngoing), code: "AccountHasOngoingImportException", message: "The account already has an import in progress.", text: lakeText(imports.ErrOngoing)},
-	{match: is(imports.ErrInvalidSource), code: "InvalidImportSourceException", message: "The import source is not valid.", text: lakeText(imports.ErrInvalidSource)},
-	{match: is(imports.ErrWrongStore), code: "InvalidEventDataStoreCategoryException", message: "The event data store does not take imported trail events.", text: lakeText(imports.ErrWrongStore)},
+	{match: is(imports.ErrNotFound), code: "ImportNotFoundException", message: "The import was not found.", text: lakeText(imports.ErrNotFound, "Import %s does not exist in this account.")},
+	{match: is(imports.ErrOngoing), code: "AccountHasOngoingImportException", message: "The account already has an import in progress.", text: lakeText(imports.ErrOngoing, "")},
+	{match: is(imports.ErrInvalidSource), code: "InvalidImportSourceException", message: "The import source is not valid.", text: lakeText(imports.ErrInvalidSource, "")},
+	{match: is(imports.ErrWrongStore), code: "InvalidEventDataStoreCategoryException", message: "The event data store does not take imported trail events.", text: lakeText(imports.ErrWrongStore, "")},
 
 	// Contexts.
 	{match: is(context.DeadlineExceeded), status: http.StatusServiceUnavailable, code: codeServiceUnavailable, message: "The request timed out inside OpenTrail; retry shortly."},

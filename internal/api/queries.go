@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -148,7 +149,9 @@ func (h *Handler) checkQueryID(caller identity.Caller, in *queryIDInput) error {
 		return invalid(codeInvalidParameter, "QueryId is required.")
 	}
 	if !uuidPattern.MatchString(*in.QueryId) {
-		return invalid(codeInvalidParameter, "QueryId %q is not a query id (36 characters of a-f, 0-9 and -).", *in.QueryId)
+		// The model's only word for an id no query has, whatever its
+		// form: "The query ID does not exist or does not map to a query."
+		return invalid(codeQueryNotFound, "QueryId %q does not exist: a query id is 36 characters of a-f, 0-9 and -.", *in.QueryId)
 	}
 	if in.EventDataStore != nil {
 		if _, err := h.resolveStore(caller, *in.EventDataStore); err != nil {
@@ -330,6 +333,12 @@ func (h *Handler) listQueries(_ context.Context, caller identity.Caller, in *lis
 	if !from.IsZero() && !to.IsZero() && from.After(to) {
 		return nil, invalid("InvalidDateRangeException", "StartTime (%s) is after EndTime (%s).", from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339))
 	}
+	if !to.IsZero() {
+		// Times travel in whole milliseconds (awsjson.AppendEpoch), so
+		// EndTime covers its millisecond: a query's CreationTime as
+		// DescribeQuery reports it finds the query.
+		to = to.Truncate(time.Millisecond).Add(time.Millisecond - time.Nanosecond)
+	}
 	id, err := h.resolveStore(caller, *in.EventDataStore)
 	if err != nil {
 		return nil, err
@@ -383,14 +392,19 @@ func contains(list []string, s string) bool {
 }
 
 // lakeText renders what the engine wrapped around sentinel: the detail
-// that names the store or query, or says what is wrong with the statement.
-func lakeText(sentinel error) func(error) string {
+// that names the store or query, or says what is wrong with the statement,
+// as a sentence. When the detail is only a name (the engine's "%w: ID"),
+// the sentence is bare with the name in it: the name is not changed.
+func lakeText(sentinel error, bare string) func(error) string {
 	return func(err error) string {
 		msg := err.Error()
 		if i := strings.Index(msg, sentinel.Error()+": "); i >= 0 {
 			msg = msg[i+len(sentinel.Error())+2:]
 		} else if msg == sentinel.Error() {
 			return ""
+		}
+		if bare != "" && msg != "" && !strings.ContainsAny(msg, " \t\n") {
+			return fmt.Sprintf(bare, msg)
 		}
 		if msg != "" {
 			msg = strings.ToUpper(msg[:1]) + msg[1:]

@@ -286,7 +286,8 @@ func (e *Engine) StartQuery(ctx context.Context, account, region, statement stri
 	}
 	specs := map[string]StoreSpec{}
 	for _, s := range e.opts.Stores.DataStores() {
-		if s.Account == account {
+		// A store is found only in its home region (docs/design/decisions.md §32).
+		if s.Account == account && s.HomeRegion == region {
 			specs[s.ID] = s
 		}
 	}
@@ -707,8 +708,8 @@ func newUUID() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
-// ResolveStore returns the id of the account's event data store named by
-// idOrARN (its ARN, or its id), which must be active.
+// ResolveStore returns the id of the account's event data store in
+// region named by idOrARN (its ARN, or its id), which must be active.
 func (e *Engine) ResolveStore(account, region, idOrARN string) (string, error) {
 	id := idOrARN
 	if strings.HasPrefix(id, "arn:") {
@@ -719,7 +720,7 @@ func (e *Engine) ResolveStore(account, region, idOrARN string) (string, error) {
 		id = strings.TrimPrefix(p[5], "eventdatastore/")
 	}
 	for _, s := range e.opts.Stores.DataStores() {
-		if s.ID == id && s.Account == account {
+		if s.ID == id && s.Account == account && s.HomeRegion == region {
 			if s.Deleted {
 				return "", fmt.Errorf("%w: event data store %s is pending deletion", queries.ErrStoreInactive, idOrARN)
 			}
