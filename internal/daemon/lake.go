@@ -193,7 +193,7 @@ func (li lakeImports) StartImport(ctx context.Context, req imports.Info, retryID
 		return imports.Info{}, fmt.Errorf("%w: %s", queries.ErrStoreInactive, req.Store)
 	}
 	if !c.CloudTrailEvents() {
-		return imports.Info{}, fmt.Errorf("%w: %s holds %s events; import trail log files into a store of CloudTrail events", imports.ErrWrongStore, req.Store, c.Category())
+		return imports.Info{}, fmt.Errorf("%w: event data store %s holds %s events; import trail log files into a store of CloudTrail events", imports.ErrWrongStore, req.Store, c.Category())
 	}
 	src, err := li.source(req)
 	if err != nil {

@@ -43,6 +43,9 @@ type lakeEnv struct {
 	d     *daemon.Daemon
 	store string // the store's id
 	arn   string
+	// local is the id of the import that filled the store from a local
+	// file (opentrail import --event-data-store), which ListImports lists.
+	local string
 	ct    *cloudtrail.Client // testAccount in us-east-1
 	other *cloudtrail.Client // otherAccount in us-east-1
 }
@@ -70,8 +73,14 @@ func newLakeEnv(t *testing.T, mut func(*config.Config)) *lakeEnv {
 	if _, _, err := d.Identities().CreateDefault(otherAccount); err != nil {
 		t.Fatal(err)
 	}
-	return &lakeEnv{d: d, store: id, arn: "arn:aws:cloudtrail:us-east-1:" + testAccount + ":eventdatastore/" + id,
+	e := &lakeEnv{d: d, store: id, arn: "arn:aws:cloudtrail:us-east-1:" + testAccount + ":eventdatastore/" + id,
 		ct: rootClient(t, d, testAccount, "us-east-1"), other: rootClient(t, d, otherAccount, "us-east-1")}
+	l, err := e.ct.ListImports(t.Context(), &cloudtrail.ListImportsInput{})
+	if err != nil || len(l.Imports) != 1 || !slices.Equal(l.Imports[0].Destinations, []string{e.arn}) {
+		t.Fatalf("ListImports: %v %+v, want the import that filled the store", err, l)
+	}
+	e.local = aws.ToString(l.Imports[0].ImportId)
+	return e
 }
 
 // start starts a query and returns its id.
