@@ -620,11 +620,12 @@ func TestLakeListQueries(t *testing.T) {
 	ctx := t.Context()
 	second := mustCreate(t, e.ct, "second")
 	q1 := e.run(t, "SELECT eventname FROM "+e.store)
-	// q2 is created in a later millisecond than anything before mid.
-	mid := time.Now().Truncate(time.Millisecond).Add(time.Millisecond)
-	time.Sleep(time.Until(mid))
+	// Each query is created in a later millisecond (the precision of
+	// times on the wire) than the one before; mid is between q1 and q2.
+	mid := nextMilli()
 	q2 := e.start(t, e.ct, "SELECT eventname FROM "+e.store+" WHERE eventname = 'x'")
 	e.wait(t, e.ct, q2)
+	nextMilli()
 	failed := e.start(t, e.ct, "SELECT CAST(eventname AS integer) FROM "+e.store)
 	e.wait(t, e.ct, failed)
 	q3 := e.run(t, "SELECT eventname FROM "+storeID(second))
@@ -768,4 +769,11 @@ func httpStatus(err error) int {
 		return re.HTTPStatusCode()
 	}
 	return 0
+}
+
+// nextMilli waits for the next whole millisecond and returns it.
+func nextMilli() time.Time {
+	next := time.Now().Truncate(time.Millisecond).Add(time.Millisecond)
+	time.Sleep(time.Until(next))
+	return next
 }
