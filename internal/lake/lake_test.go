@@ -568,6 +568,9 @@ func TestQuerySecurity(t *testing.T) {
 		"ATTACH '/tmp/x.db'",
 		"SET enable_external_access = true",
 		"SELECT current_setting('allowed_directories') FROM " + mine,
+		"SELECT nosuchcolumn FROM " + mine,                    // unknown column: refused at StartQuery, not FAILED later
+		"SELECT useridentity.nosuchmember FROM " + mine,       // unknown struct member
+		"SELECT eventname FROM " + mine + " GROUP BY eventid", // not grouped
 	} {
 		if _, err := r.eng.StartQuery(context.Background(), acct, region, stmt, queries.StartOptions{}); err == nil {
 			t.Errorf("%s: accepted", stmt)
@@ -660,5 +663,41 @@ func TestQueryAcrossStores(t *testing.T) {
 	}
 	if want := "[Op1/ Op2/ Op3/Op3 Op4/Op4]"; fmt.Sprint(got) != want {
 		t.Fatalf("LEFT JOIN gives %v, want %s", got, want)
+	}
+}
+
+// One account's slow queries never take every worker: another account's
+// query runs meanwhile.
+func TestQueryWorkersShared(t *testing.T) {
+	stores := &fakeStores{}
+	const mine, theirs = "0b3f0000-0000-4000-8000-00000000000d", "0b3f0000-0000-4000-8000-00000000000e"
+	stores.specs = []lake.StoreSpec{spec(mine, 1), {ID: theirs, Account: other, HomeRegion: region, Ingest: []lake.Range{{From: 1}}, Generation: 1}}
+	r := newRig(t, t.TempDir(), stores)
+	var evs []event.Event
+	for i := range 500 {
+		evs = append(evs, mkEvent(t, i, acct))
+	}
+	r.append(append(evs, mkEvent(t, 1, other))...)
+	r.count(mine, 500)
+	slow := "SELECT count(*) FROM " + mine + " a, " + mine + " b, " + mine + " c, " + mine + " d, " + mine + " e"
+	var ids []string
+	for range 3 { // more than the workers (2)
+		id, err := r.eng.StartQuery(context.Background(), acct, region, slow, queries.StartOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	_, rows := r.query(other, "SELECT count(*) FROM "+theirs) // finishes while the slow ones run
+	if *rows[0][0] != "1" {
+		t.Fatalf("the other account's query counts %s", *rows[0][0])
+	}
+	for _, id := range ids {
+		if info, err := r.eng.DescribeQuery(acct, id); err != nil || info.Status == queries.Finished {
+			t.Fatalf("slow query %s: %+v %v; want it still queued or running", id, info.Status, err)
+		}
+		if _, err := r.eng.CancelQuery(acct, id); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

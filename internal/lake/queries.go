@@ -127,6 +127,9 @@ type runner struct {
 	dir  string
 	opts QueryOptions
 	sem  chan struct{}
+	// perAccount bounds how many of the Workers one account's queries
+	// take, so one account's slow queries never hold them all.
+	perAccount map[string]chan struct{}
 
 	// ctx ends deliveries of results when the engine closes.
 	ctx  context.Context
@@ -160,7 +163,7 @@ func newRunner(e *Engine) (*runner, error) {
 		o.Keep = def.Keep
 	}
 	e.opts.Results.fill()
-	q := &runner{e: e, dir: filepath.Join(e.dir, "queries"), opts: o, sem: make(chan struct{}, o.Workers),
+	q := &runner{e: e, dir: filepath.Join(e.dir, "queries"), opts: o, sem: make(chan struct{}, o.Workers), perAccount: map[string]chan struct{}{},
 		all: map[string]*query{}, dbs: map[string]*duck.DB{}}
 	if err := q.load(); err != nil {
 		return nil, err
@@ -323,6 +326,15 @@ func (e *Engine) StartQuery(ctx context.Context, account, region, statement stri
 	if len(stores) == 0 {
 		return "", fmt.Errorf("%w: the query reads no event data store; name one in FROM", queries.ErrInvalidQuery)
 	}
+	// Bind the statement against the stores' schema (no data) so unknown
+	// columns, wrong types and the like fail now, not after queueing.
+	empty := map[string]string{}
+	for _, id := range stores {
+		empty[viewName(id)] = duck.EmptyTable()
+	}
+	if err := db.Bind(ctx, empty, tr.SQL); err != nil {
+		return "", fmt.Errorf("%w: %s", queries.ErrInvalidQuery, queryError(err))
+	}
 	qs.mu.Lock()
 	active := 0
 	for _, q := range qs.all {
@@ -363,12 +375,33 @@ func (e *Engine) StartQuery(ctx context.Context, account, region, statement stri
 	return q.info.ID, nil
 }
 
+// accountSlots returns the account's share of the workers: all but one
+// of them (at least one), so another account always finds one free.
+func (qs *runner) accountSlots(account string) chan struct{} {
+	qs.mu.Lock()
+	defer qs.mu.Unlock()
+	ch := qs.perAccount[account]
+	if ch == nil {
+		ch = make(chan struct{}, max(1, qs.opts.Workers-1))
+		qs.perAccount[account] = ch
+	}
+	return ch
+}
+
 // viewName is the identifier a store has in translated SQL: a temporary
 // view over the files of the query's snapshot.
 func viewName(id string) string { return "eds_" + strings.ReplaceAll(id, "-", "_") }
 
 // run runs one query to its end.
 func (qs *runner) run(ctx context.Context, db *duck.DB, q *query, tr Translation) {
+	mine := qs.accountSlots(q.info.Account)
+	select {
+	case mine <- struct{}{}:
+		defer func() { <-mine }()
+	case <-ctx.Done():
+		qs.finish(q, ctx.Err(), nil, nil, time.Time{})
+		return
+	}
 	select {
 	case qs.sem <- struct{}{}:
 		defer func() { <-qs.sem }()

@@ -233,6 +233,27 @@ func (d *DB) QueryWith(ctx context.Context, views map[string]string, q string, r
 	return cols, matched, nil
 }
 
+// Bind checks that q binds (names, types, functions) on a connection where
+// views are defined, without running it.
+func (d *DB) Bind(ctx context.Context, views map[string]string, q string) error {
+	c, err := d.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("duck: connect: %w", err)
+	}
+	defer c.Close()
+	for name, expr := range views {
+		if _, err := c.ExecContext(ctx, "CREATE OR REPLACE TEMP VIEW "+quoteIdent(name)+" AS SELECT * FROM "+expr); err != nil {
+			return fmt.Errorf("duck: view %s: %w", name, err)
+		}
+		defer c.ExecContext(context.Background(), "DROP VIEW IF EXISTS "+quoteIdent(name)) //nolint:errcheck // the connection's temp objects go with it
+	}
+	rows, err := c.QueryContext(ctx, "DESCRIBE "+q)
+	if err != nil {
+		return err
+	}
+	return rows.Close()
+}
+
 // nestedAsJSON returns q with its struct, map and list columns turned into
 // JSON text by DuckDB itself (to_json), which keeps the members in their
 // order (a Go map would not); q as is when it has none.
