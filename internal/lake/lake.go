@@ -116,13 +116,14 @@ type Options struct {
 }
 
 // DefaultOptions returns the defaults: batches at most a second apart (or
-// of 50,000 events), compaction at 8 files a day, maintenance every 30
+// of 20,000 events), imports committed every 25,000 events, compaction at 8
+// files a day, maintenance every 30
 // seconds, 7 days in PENDING_DELETION as at AWS.
 func DefaultOptions() Options {
 	return Options{
 		FlushInterval:    time.Second,
-		FlushRows:        50_000,
-		ImportChunk:      200_000,
+		FlushRows:        20_000,
+		ImportChunk:      25_000,
 		CompactFiles:     8,
 		MaintainInterval: 30 * time.Second,
 		PurgeAfter:       7 * 24 * time.Hour,
@@ -229,7 +230,9 @@ func Open(ctx context.Context, dir string, opts Options) (*Engine, error) {
 	if err := e.loadImports(); err != nil {
 		return nil, err
 	}
-	e.writer, err = duck.Open(ctx, duck.Options{AllowedDirs: []string{dir}, Threads: opts.Threads, MemoryLimit: opts.MemoryLimit})
+	// The writer keeps row order (one thread) and its memory small: it
+	// writes batches and streams compactions.
+	e.writer, err = duck.Open(ctx, duck.Options{AllowedDirs: []string{dir}, Threads: 1, MemoryLimit: opts.MemoryLimit})
 	if err != nil {
 		return nil, err
 	}

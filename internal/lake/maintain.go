@@ -1,6 +1,7 @@
 package lake
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -127,8 +128,11 @@ func (e *Engine) compact(ctx context.Context, s *storeFiles) error {
 	return nil
 }
 
-// compactDay replaces the files in by one.
+// compactDay replaces the files in by one, their rows in log order (the
+// order live events arrive in, so nearly by eventtime).
 func (e *Engine) compactDay(ctx context.Context, s *storeFiles, day string, in []File) error {
+	in = slices.Clone(in)
+	slices.SortFunc(in, func(a, b File) int { return cmp.Compare(a.MinSeq, b.MinSeq) })
 	out := File{Day: day, MinSeq: in[0].MinSeq, MaxSeq: in[0].MaxSeq, MinTime: in[0].MinTime, MaxTime: in[0].MaxTime}
 	paths := make([]string, len(in))
 	names := make([]string, len(in))

@@ -61,14 +61,16 @@ func (d *DB) WriteParquet(ctx context.Context, path string, rows []Row) error {
 	})
 }
 
-// Compact writes the rows of the Parquet files inputs, sorted by
-// eventtime, to the Parquet file out. Every path must be inside the
-// instance's AllowedDirs.
+// Compact writes the rows of the Parquet files inputs, file after file in
+// the order given, to the Parquet file out: a streaming copy whose memory
+// does not grow with the files (a sort would hold them). Every path must be
+// inside the instance's AllowedDirs; on an instance with one thread the
+// row order is kept.
 func (d *DB) Compact(ctx context.Context, out string, inputs []string) error {
 	if len(inputs) == 0 {
 		return fmt.Errorf("duck: compact: no input files")
 	}
-	q := "COPY (SELECT * FROM " + ReadParquet(inputs) + " ORDER BY eventtime) TO " + quoteString(out) + " " + copyOptions
+	q := "COPY (SELECT * FROM " + ReadParquet(inputs) + ") TO " + quoteString(out) + " " + copyOptions
 	if _, err := d.db.ExecContext(ctx, q); err != nil {
 		return fmt.Errorf("duck: compact into %s: %w", out, err)
 	}
