@@ -116,14 +116,14 @@ type Options struct {
 }
 
 // DefaultOptions returns the defaults: batches at most a second apart (or
-// of 20,000 events), imports committed every 25,000 events, compaction at 8
+// of 20,000 events), imports committed every 10,000 events, compaction at 8
 // files a day, maintenance every 30
 // seconds, 7 days in PENDING_DELETION as at AWS.
 func DefaultOptions() Options {
 	return Options{
 		FlushInterval:    time.Second,
 		FlushRows:        20_000,
-		ImportChunk:      25_000,
+		ImportChunk:      10_000,
 		CompactFiles:     8,
 		MaintainInterval: 30 * time.Second,
 		PurgeAfter:       7 * 24 * time.Hour,
@@ -135,6 +135,10 @@ func DefaultOptions() Options {
 		Logger:           slog.Default(),
 	}
 }
+
+// writerMemory is the writer's DuckDB memory limit: a batch, an import
+// chunk or a compaction's row group at a time.
+const writerMemory = "512MB"
 
 // stateName is the engine's checkpoint file.
 const stateName = "state.json"
@@ -232,7 +236,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Engine, error) {
 	}
 	// The writer keeps row order (one thread) and its memory small: it
 	// writes batches and streams compactions.
-	e.writer, err = duck.Open(ctx, duck.Options{AllowedDirs: []string{dir}, Threads: 1, MemoryLimit: opts.MemoryLimit})
+	e.writer, err = duck.Open(ctx, duck.Options{AllowedDirs: []string{dir}, Threads: 1, MemoryLimit: writerMemory})
 	if err != nil {
 		return nil, err
 	}

@@ -105,9 +105,7 @@ const compactMaxRows = 2_000_000
 func (e *Engine) compact(ctx context.Context, s *storeFiles) error {
 	byDay := map[string][]File{}
 	for _, f := range s.files() {
-		// Import parts are written large and carry no log positions;
-		// compaction merges what ingestion wrote.
-		if kind, _, _, ok := parseFileName(filepath.Base(f.Name)); ok && kind != 'i' && f.Rows < compactMaxRows {
+		if f.Rows < compactMaxRows {
 			byDay[f.Day] = append(byDay[f.Day], f)
 		}
 	}
