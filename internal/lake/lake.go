@@ -94,6 +94,9 @@ type Options struct {
 	FlushRows int
 	// CompactFiles compacts a day of a store once it has this many files.
 	CompactFiles int
+	// CompactMaxRows caps a compaction output; files this large are left
+	// alone, which bounds how often an event is rewritten on a busy day.
+	CompactMaxRows int
 	// ImportChunk is how many events an import writes (and commits) at a
 	// time.
 	ImportChunk int
@@ -125,6 +128,7 @@ func DefaultOptions() Options {
 		FlushRows:        20_000,
 		ImportChunk:      10_000,
 		CompactFiles:     8,
+		CompactMaxRows:   2_000_000,
 		MaintainInterval: 30 * time.Second,
 		PurgeAfter:       7 * 24 * time.Hour,
 		Threads:          2,
@@ -183,6 +187,9 @@ func Open(ctx context.Context, dir string, opts Options) (*Engine, error) {
 	}
 	if opts.ImportChunk <= 0 {
 		opts.ImportChunk = def.ImportChunk
+	}
+	if opts.CompactMaxRows <= 0 {
+		opts.CompactMaxRows = def.CompactMaxRows
 	}
 	if opts.CompactFiles < 2 {
 		opts.CompactFiles = def.CompactFiles

@@ -131,6 +131,7 @@ func (r *rig) start() {
 	o.FlushInterval = 50 * time.Millisecond
 	o.MaintainInterval = time.Hour
 	o.ImportChunk = 50
+	o.CompactMaxRows = 12
 	r.mu.Lock()
 	o.Results = r.results
 	if r.queryTimeout > 0 {
@@ -291,11 +292,23 @@ func TestCompactionRetentionAndPurge(t *testing.T) {
 	if err := r.eng.Maintain(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	// The second day had 15 batches: one compacted file now. The first
-	// had 5, fewer than CompactFiles (8): left as they are.
+	// The second day had 15 batches of 2 events: compacted, in log order,
+	// into files of at most CompactMaxRows (12) rows: 6, 6 and 3 batches.
+	// The first day had 5, fewer than CompactFiles (8): left as they are.
 	files := lakeFiles(t, dir, id)
-	if len(files) != 6 || !strings.Contains(files[5], "day=2026-11-02/c-") {
-		t.Fatalf("after compaction the store has files %v, want 5 batches of 2026-11-01 and one compacted file of 2026-11-02", files)
+	var batches1, compacted2, batches2 int
+	for _, f := range files {
+		switch {
+		case strings.Contains(f, "day=2026-11-01/b-"):
+			batches1++
+		case strings.Contains(f, "day=2026-11-02/c-"):
+			compacted2++
+		case strings.Contains(f, "day=2026-11-02/b-"):
+			batches2++
+		}
+	}
+	if batches1 != 5 || compacted2 != 3 || batches2 != 0 {
+		t.Fatalf("after compaction the store has files %v, want 5 batches of 2026-11-01 and 3 compacted files of 2026-11-02", files)
 	}
 	r.count(id, 40)
 	// The files are plain Parquet: DuckDB without OpenTrail reads the same

@@ -96,16 +96,12 @@ func (e *Engine) expire(s *storeFiles, spec StoreSpec, now time.Time) error {
 	return nil
 }
 
-// compactMaxRows: files this large are left alone by compaction, which
-// bounds how often an event is rewritten on a busy day.
-const compactMaxRows = 2_000_000
-
 // compact merges the small files of each day that has at least
 // CompactFiles of them into one file sorted by eventtime.
 func (e *Engine) compact(ctx context.Context, s *storeFiles) error {
 	byDay := map[string][]File{}
 	for _, f := range s.files() {
-		if f.Rows < compactMaxRows {
+		if f.Rows < int64(e.opts.CompactMaxRows) {
 			byDay[f.Day] = append(byDay[f.Day], f)
 		}
 	}
@@ -119,8 +115,21 @@ func (e *Engine) compact(ctx context.Context, s *storeFiles) error {
 		if len(in) < e.opts.CompactFiles {
 			continue
 		}
-		if err := e.compactDay(ctx, s, d, in); err != nil {
-			return err
+		// In log order, in groups of up to CompactMaxRows rows: no
+		// output grows past it, however many small files a day has.
+		slices.SortFunc(in, func(a, b File) int { return cmp.Compare(a.MinSeq, b.MinSeq) })
+		for len(in) > 1 {
+			n, rows := 0, int64(0)
+			for n < len(in) && (n == 0 || rows+in[n].Rows <= int64(e.opts.CompactMaxRows)) {
+				rows += in[n].Rows
+				n++
+			}
+			if n > 1 {
+				if err := e.compactDay(ctx, s, d, in[:n]); err != nil {
+					return err
+				}
+			}
+			in = in[n:]
 		}
 	}
 	return nil
