@@ -199,6 +199,11 @@ var catalogue = []wireRule{
 	{match: is(selector.ErrBothKinds), code: codeInvalidParamCombo, message: selector.ErrBothKinds.Error()},
 	{match: is(selector.ErrInvalid), code: codeInvalidSelectors, message: "The event selectors are not valid.", text: selectorText},
 
+	// An import's source bucket: StartImport declares none of the bucket
+	// exceptions below, only InvalidImportSourceException.
+	{match: isAny(objstore.ErrInvalidBucketName, objstore.ErrNoSuchBucket, objstore.ErrAccessDenied), ops: []string{"StartImport"},
+		code: "InvalidImportSourceException", message: "The S3 bucket of the import source cannot be read.", text: importBucketText},
+
 	// Buckets (objstore), worded from the bucketError the handler wraps
 	// them in.
 	{match: is(objstore.ErrInvalidBucketName), code: codeInvalidBucketName, message: "The S3 bucket name is not valid.", text: bucketNameText},
@@ -208,18 +213,23 @@ var catalogue = []wireRule{
 		message: "The S3-compatible store did not answer; retry shortly.", text: bucketUnavailableText},
 
 	// Lake queries: the engine words the detail after the sentinel.
-	{match: is(queries.ErrInvalidQuery), code: codeInvalidQuery, message: "The query statement is not valid.", text: lakeText(queries.ErrInvalidQuery)},
-	{match: is(queries.ErrStoreNotFound), code: codeEDSNotFound, message: "The event data store was not found.", text: lakeText(queries.ErrStoreNotFound)},
-	{match: is(queries.ErrStoreInactive), code: codeEDSInactive, message: "The event data store is not active.", text: lakeText(queries.ErrStoreInactive)},
-	{match: is(queries.ErrTooManyQueries), code: "MaxConcurrentQueriesException", message: "The account has too many queries queued or running.", text: lakeText(queries.ErrTooManyQueries)},
-	{match: is(queries.ErrQueryNotFound), code: codeQueryNotFound, message: "The query was not found.", text: lakeText(queries.ErrQueryNotFound)},
-	{match: is(queries.ErrQueryInactive), code: "InactiveQueryException", message: "The query is not queued or running.", text: lakeText(queries.ErrQueryInactive)},
+	{match: is(queries.ErrInvalidQuery), code: codeInvalidQuery, message: "The query statement is not valid.", text: lakeText(queries.ErrInvalidQuery, "")},
+	{match: is(queries.ErrStoreNotFound), code: codeEDSNotFound, message: "The event data store was not found.", text: lakeText(queries.ErrStoreNotFound, "Event data store %s does not exist in this account and region.")},
+	{match: is(queries.ErrStoreInactive), code: codeEDSInactive, message: "The event data store is not active.", text: lakeText(queries.ErrStoreInactive, "Event data store %s is pending deletion; restore it (RestoreEventDataStore) to use it again.")},
+	{match: is(queries.ErrTooManyQueries), code: "MaxConcurrentQueriesException", message: "The account has too many queries queued or running.", text: lakeText(queries.ErrTooManyQueries, "")},
+	{match: is(queries.ErrQueryNotFound), code: codeQueryNotFound, message: "The query was not found.", text: lakeText(queries.ErrQueryNotFound, "Query %s does not exist in this account (queries are kept for 7 days).")},
+	{match: is(queries.ErrQueryInactive), code: "InactiveQueryException", message: "The query is not queued or running.", text: func(err error) string {
+		if t := lakeText(queries.ErrQueryInactive, "")(err); t != "" {
+			return t + " Only a QUEUED or RUNNING query can be cancelled."
+		}
+		return ""
+	}},
 
 	// Lake imports.
-	{match: is(imports.ErrNotFound), code: "ImportNotFoundException", message: "The import was not found.", text: lakeText(imports.ErrNotFound)},
-	{match: is(imports.ErrOngoing), code: "AccountHasOngoingImportException", message: "The account already has an import in progress.", text: lakeText(imports.ErrOngoing)},
-	{match: is(imports.ErrInvalidSource), code: "InvalidImportSourceException", message: "The import source is not valid.", text: lakeText(imports.ErrInvalidSource)},
-	{match: is(imports.ErrWrongStore), code: "InvalidEventDataStoreCategoryException", message: "The event data store does not take imported trail events.", text: lakeText(imports.ErrWrongStore)},
+	{match: is(imports.ErrNotFound), code: "ImportNotFoundException", message: "The import was not found.", text: lakeText(imports.ErrNotFound, "Import %s does not exist in this account.")},
+	{match: is(imports.ErrOngoing), code: "AccountHasOngoingImportException", message: "The account already has an import in progress.", text: lakeText(imports.ErrOngoing, "")},
+	{match: is(imports.ErrInvalidSource), code: "InvalidImportSourceException", message: "The import source is not valid.", text: lakeText(imports.ErrInvalidSource, "")},
+	{match: is(imports.ErrWrongStore), code: "InvalidEventDataStoreCategoryException", message: "The event data store does not take imported trail events.", text: lakeText(imports.ErrWrongStore, "")},
 
 	// Contexts.
 	{match: is(context.DeadlineExceeded), status: http.StatusServiceUnavailable, code: codeServiceUnavailable, message: "The request timed out inside OpenTrail; retry shortly."},
@@ -313,6 +323,10 @@ var conditions = []struct {
 	{"*selector.Error", &selector.Error{Path: "AdvancedEventSelectors", Message: "An event data store must have between 1 and 5 advanced event selectors; the request has 6."}, "CreateEventDataStore", codeInvalidSelectors, ""},
 
 	{"objstore.ErrNoSuchBucket", objstore.ErrNoSuchBucket, "CreateTrail", "S3BucketDoesNotExistException", ""},
+	{"objstore.ErrNoSuchBucket", objstore.ErrNoSuchBucket, "StartImport", "InvalidImportSourceException", ""},
+	{"objstore.ErrAccessDenied", objstore.ErrAccessDenied, "StartImport", "InvalidImportSourceException", ""},
+	{"objstore.ErrInvalidBucketName", objstore.ErrInvalidBucketName, "StartImport", "InvalidImportSourceException", ""},
+	{"objstore.ErrUnavailable", objstore.ErrUnavailable, "StartImport", codeServiceUnavailable, ""},
 	{"objstore.ErrAccessDenied", objstore.ErrAccessDenied, "CreateTrail", "InsufficientS3BucketPolicyException", ""},
 	{"objstore.ErrInvalidBucketName", objstore.ErrInvalidBucketName, "CreateTrail", codeInvalidBucketName, ""},
 	{"objstore.ErrUnavailable", objstore.ErrUnavailable, "UpdateTrail", codeServiceUnavailable, ""},
@@ -353,6 +367,17 @@ type wireRule struct {
 
 func is(target error) func(error) bool {
 	return func(err error) bool { return errors.Is(err, target) }
+}
+
+func isAny(targets ...error) func(error) bool {
+	return func(err error) bool {
+		for _, t := range targets {
+			if errors.Is(err, t) {
+				return true
+			}
+		}
+		return false
+	}
 }
 
 func as[T error](err error) bool {
@@ -525,6 +550,24 @@ var (
 		return fmt.Sprintf("The S3-compatible store did not answer about bucket %s; retry shortly.", e.Bucket)
 	})
 )
+
+// importBucketText words a StartImport source bucket that cannot be read:
+// as the bucket rows do, or as the engine did.
+func importBucketText(err error) string {
+	var t string
+	switch {
+	case errors.Is(err, objstore.ErrInvalidBucketName):
+		t = bucketNameText(err)
+	case errors.Is(err, objstore.ErrNoSuchBucket):
+		t = noBucketText(err)
+	case errors.Is(err, objstore.ErrAccessDenied):
+		t = bucketPolicyText(err)
+	}
+	if t == "" {
+		t = lakeText(imports.ErrInvalidSource, "")(err)
+	}
+	return t
+}
 
 // bucketNameText is objstore.CheckBucketName's reason, e.g. `bucket name
 // "ab" must be 3 to 63 characters long.`

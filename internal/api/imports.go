@@ -9,6 +9,7 @@ import (
 	"github.com/opentrail/opentrail/internal/awsjson"
 	"github.com/opentrail/opentrail/internal/identity"
 	"github.com/opentrail/opentrail/internal/lake/imports"
+	"github.com/opentrail/opentrail/internal/objstore"
 )
 
 // Lake imports (lake.md §9, operations.md §3.6).
@@ -120,8 +121,13 @@ func (h *Handler) startImport(ctx context.Context, caller identity.Caller, in *s
 			return nil, invalid(codeInvalidParameter, "ImportSource.S3.%s is required.", name)
 		}
 	}
-	if !strings.HasPrefix(*src.S3LocationUri, "s3://") {
+	rest, ok := strings.CutPrefix(*src.S3LocationUri, "s3://")
+	bucket, _, _ := strings.Cut(rest, "/")
+	if !ok || bucket == "" {
 		return nil, invalid("InvalidImportSourceException", "S3LocationUri %q is not an S3 URI (s3://bucket/prefix).", *src.S3LocationUri)
+	}
+	if err := objstore.CheckBucketName(bucket); err != nil {
+		return nil, &bucketError{Bucket: bucket, Err: err}
 	}
 	var start, end time.Time
 	if in.StartEventTime != nil {
@@ -135,6 +141,11 @@ func (h *Handler) startImport(ctx context.Context, caller identity.Caller, in *s
 	}
 	id, err := h.resolveStore(caller, in.Destinations[0])
 	if err != nil {
+		return nil, err
+	}
+	// The bucket must be the caller's, as a trail's must: the import
+	// would otherwise read another account's logs.
+	if err := h.checkBucket(ctx, caller, bucket); err != nil {
 		return nil, err
 	}
 	req := imports.Info{Account: caller.AccountID, Region: caller.Region, Store: id,

@@ -3,7 +3,8 @@ package api
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
+	"errors"
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -12,6 +13,8 @@ import (
 	"github.com/opentrail/opentrail/internal/awsjson"
 	"github.com/opentrail/opentrail/internal/identity"
 	"github.com/opentrail/opentrail/internal/lake/queries"
+	"github.com/opentrail/opentrail/internal/lake/resultfile"
+	"github.com/opentrail/opentrail/internal/objstore"
 )
 
 // Lake queries (lake.md §3–§4, operations.md §2).
@@ -74,16 +77,39 @@ func (h *Handler) startQuery(ctx context.Context, caller identity.Caller, in *st
 	}
 	var opt queries.StartOptions
 	if in.DeliveryS3Uri != nil {
-		if len(*in.DeliveryS3Uri) > 1024 || !deliveryS3Pattern.MatchString(*in.DeliveryS3Uri) {
-			return nil, invalid(codeInvalidParameter, "DeliveryS3Uri %q is not an S3 URI of the form s3://bucket[/prefix].", *in.DeliveryS3Uri)
+		if err := h.checkDeliveryURI(ctx, caller, *in.DeliveryS3Uri); err != nil {
+			return nil, err
 		}
-		return nil, invalid(codeInvalidParameter, "OpenTrail does not deliver query results to S3 yet; leave out DeliveryS3Uri and read the results with GetQueryResults.")
+		opt.DeliveryS3URI = *in.DeliveryS3Uri
 	}
 	id, err := h.opts.Lake.StartQuery(ctx, caller.AccountID, caller.Region, *in.QueryStatement, opt)
 	if err != nil {
 		return nil, err
 	}
 	return &startQueryOutput{QueryId: id}, nil
+}
+
+// checkDeliveryURI checks a DeliveryS3Uri as CreateTrail checks a trail's
+// bucket and prefix: the model's pattern, S3's bucket naming rules
+// (InvalidS3BucketNameException), a prefix every store can hold
+// (InvalidS3PrefixException), then a bucket that exists
+// (S3BucketDoesNotExistException) and is the caller's
+// (InsufficientS3BucketPolicyException).
+func (h *Handler) checkDeliveryURI(ctx context.Context, caller identity.Caller, uri string) error {
+	if len(uri) > 1024 || !deliveryS3Pattern.MatchString(uri) {
+		return invalid(codeInvalidParameter, "DeliveryS3Uri %q is not an S3 URI of the form s3://bucket[/prefix].", uri)
+	}
+	loc, err := resultfile.ParseURI(uri)
+	if err != nil {
+		if errors.Is(err, objstore.ErrInvalidBucketName) {
+			return err
+		}
+		return invalid(codeInvalidParameter, "DeliveryS3Uri %q is not an S3 URI of the form s3://bucket[/prefix].", uri)
+	}
+	if _, err := checkKeyPrefix("The prefix of DeliveryS3Uri", loc.Prefix); err != nil {
+		return err
+	}
+	return h.checkBucket(ctx, caller, loc.Bucket)
 }
 
 // checkOwner refuses another account as EventDataStoreOwnerAccountId:
@@ -123,7 +149,9 @@ func (h *Handler) checkQueryID(caller identity.Caller, in *queryIDInput) error {
 		return invalid(codeInvalidParameter, "QueryId is required.")
 	}
 	if !uuidPattern.MatchString(*in.QueryId) {
-		return invalid(codeInvalidParameter, "QueryId %q is not a query id (36 characters of a-f, 0-9 and -).", *in.QueryId)
+		// The model's only word for an id no query has, whatever its
+		// form: "The query ID does not exist or does not map to a query."
+		return invalid(codeQueryNotFound, "QueryId %q does not exist: a query id is 36 characters of a-f, 0-9 and -.", *in.QueryId)
 	}
 	if in.EventDataStore != nil {
 		if _, err := h.resolveStore(caller, *in.EventDataStore); err != nil {
@@ -305,6 +333,12 @@ func (h *Handler) listQueries(_ context.Context, caller identity.Caller, in *lis
 	if !from.IsZero() && !to.IsZero() && from.After(to) {
 		return nil, invalid("InvalidDateRangeException", "StartTime (%s) is after EndTime (%s).", from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339))
 	}
+	if !to.IsZero() {
+		// Times travel in whole milliseconds (awsjson.AppendEpoch), so
+		// EndTime covers its millisecond: a query's CreationTime as
+		// DescribeQuery reports it finds the query.
+		to = to.Truncate(time.Millisecond).Add(time.Millisecond - time.Nanosecond)
+	}
 	id, err := h.resolveStore(caller, *in.EventDataStore)
 	if err != nil {
 		return nil, err
@@ -317,32 +351,17 @@ func (h *Handler) listQueries(_ context.Context, caller identity.Caller, in *lis
 	ph.add(in.QueryStatus != nil, status)
 	scope.params = ph.sum()
 	all := h.opts.Lake.ListQueries(caller.AccountID, id, from, to, status)
-	start := 0
-	if in.NextToken != nil {
-		cur, err := h.tokens.open(scope, *in.NextToken)
-		if err != nil {
-			return nil, errBadToken
-		}
-		var after struct{ ID string }
-		if json.Unmarshal(cur, &after) != nil {
-			return nil, errBadToken
-		}
-		start = len(all)
-		for i, q := range all {
-			if q.ID == after.ID {
-				start = i + 1
-				break
-			}
-		}
+	keys := make([]string, len(all))
+	for i, q := range all {
+		keys[i] = q.ID
 	}
-	out := &listQueriesOutput{Queries: []queryItem{}}
-	end := min(len(all), start+limit)
+	start, end, next, err := h.pageOf(scope, in.NextToken, keys, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := &listQueriesOutput{Queries: []queryItem{}, NextToken: next}
 	for _, q := range all[start:end] {
 		out.Queries = append(out.Queries, queryItem{QueryId: q.ID, QueryStatus: q.Status, CreationTime: awsjson.Time{Time: q.Created}})
-	}
-	if end < len(all) && end > start {
-		cur, _ := json.Marshal(struct{ ID string }{all[end-1].ID})
-		out.NextToken = h.tokens.seal(scope, cur)
 	}
 	return out, nil
 }
@@ -373,14 +392,19 @@ func contains(list []string, s string) bool {
 }
 
 // lakeText renders what the engine wrapped around sentinel: the detail
-// that names the store or query, or says what is wrong with the statement.
-func lakeText(sentinel error) func(error) string {
+// that names the store or query, or says what is wrong with the statement,
+// as a sentence. When the detail is only a name (the engine's "%w: ID"),
+// the sentence is bare with the name in it: the name is not changed.
+func lakeText(sentinel error, bare string) func(error) string {
 	return func(err error) string {
 		msg := err.Error()
 		if i := strings.Index(msg, sentinel.Error()+": "); i >= 0 {
 			msg = msg[i+len(sentinel.Error())+2:]
 		} else if msg == sentinel.Error() {
 			return ""
+		}
+		if bare != "" && msg != "" && !strings.ContainsAny(msg, " \t\n") {
+			return fmt.Sprintf(bare, msg)
 		}
 		if msg != "" {
 			msg = strings.ToUpper(msg[:1]) + msg[1:]

@@ -182,9 +182,13 @@ func (h *Handler) findTrail(caller identity.Caller, in *string, member string, h
 // §29): empty path segments, "." and ".." segments (clients and the
 // embedded store resolve them as relative paths) and control characters
 // (XML listings cannot carry them).
-func checkPrefix(in string) (string, error) {
+func checkPrefix(in string) (string, error) { return checkKeyPrefix("S3KeyPrefix", in) }
+
+// checkKeyPrefix is checkPrefix for the key prefix a request names member
+// (S3KeyPrefix, or the path of a DeliveryS3Uri).
+func checkKeyPrefix(member, in string) (string, error) {
 	if n := len(in); n > 200 {
-		return "", invalid(codeInvalidPrefix, "S3KeyPrefix is %d characters; the maximum is 200.", n)
+		return "", invalid(codeInvalidPrefix, "%s is %d characters; the maximum is 200.", member, n)
 	}
 	p := layout.NormalizePrefix(in)
 	if p == "" {
@@ -192,15 +196,15 @@ func checkPrefix(in string) (string, error) {
 	}
 	for i, r := range p {
 		if r < 0x20 || r == 0x7f {
-			return "", invalid(codeInvalidPrefix, "S3KeyPrefix %q has a control character (0x%02X) at byte %d; use letters, digits and ! - _ . * ' ( ) /.", in, r, i)
+			return "", invalid(codeInvalidPrefix, "%s %q has a control character (0x%02X) at byte %d; use letters, digits and ! - _ . * ' ( ) /.", member, in, r, i)
 		}
 	}
 	for seg := range strings.SplitSeq(p, "/") {
 		switch seg {
 		case "":
-			return "", invalid(codeInvalidPrefix, "S3KeyPrefix %q would make object keys with empty path segments.", in)
+			return "", invalid(codeInvalidPrefix, "%s %q would make object keys with empty path segments.", member, in)
 		case ".", "..":
-			return "", invalid(codeInvalidPrefix, "S3KeyPrefix %q has a %q path segment; object keys with relative path segments cannot be stored or read back reliably.", in, seg)
+			return "", invalid(codeInvalidPrefix, "%s %q has a %q path segment; object keys with relative path segments cannot be stored or read back reliably.", member, in, seg)
 		}
 	}
 	return p, nil

@@ -47,6 +47,9 @@ var allowed = map[string][]string{
 	"internal/audit":                 {"internal/event", "internal/identity"},
 	// The one package that talks to DuckDB (cgo).
 	"internal/lake/duck": {"internal/event"},
+	// Query results delivered to S3: pure Go, writes through the object
+	// store interface it declares.
+	"internal/lake/resultfile": {"internal/digest", "internal/layout", "internal/objstore", "internal/lake/queries"},
 	// L2 engines.
 	"internal/history":  {"internal/event", "internal/store", "internal/store/index"},
 	"internal/importer": {"internal/event", "internal/logfile", "internal/store"},
@@ -54,19 +57,20 @@ var allowed = map[string][]string{
 		"internal/store", "internal/store/fileutil", "internal/catalog", "internal/keyring"},
 	"internal/notify": {},
 	"internal/lake": {"internal/event", "internal/selector", "internal/store", "internal/store/fileutil", "internal/lake/duck", "internal/lake/dialect", "internal/lake/queries",
-		"internal/lake/imports", "internal/layout", "internal/logfile", "internal/objstore"},
+		"internal/lake/imports", "internal/layout", "internal/logfile", "internal/objstore", "internal/lake/resultfile"},
 	"internal/validate": {"internal/layout", "internal/digest"},
 	// L3 edges.
 	"internal/s3api": {"internal/audit", "internal/event", "internal/objstore", "internal/sigv4", "internal/identity",
 		"internal/awsjson", "internal/store"},
 	"internal/api": {"internal/audit", "internal/event", "internal/awsjson", "internal/sigv4", "internal/identity", "internal/store", "internal/history",
-		"internal/catalog", "internal/selector", "internal/objstore", "internal/layout", "internal/keyring", "internal/lake/queries", "internal/lake/imports"},
+		"internal/catalog", "internal/selector", "internal/objstore", "internal/layout", "internal/keyring", "internal/lake/queries", "internal/lake/imports",
+		"internal/lake/resultfile"},
 	// L4 wiring.
 	"internal/config": {"internal/event", "internal/datadir"},
 	"internal/daemon": {"internal/api", "internal/config", "internal/datadir", "internal/identity", "internal/sigv4", "internal/store", "internal/history", "internal/store/fileutil",
 		"internal/event", "internal/store/index", "internal/store/wal",
 		"internal/catalog", "internal/delivery", "internal/keyring", "internal/notify", "internal/objstore",
-		"internal/objstore/fsbucket", "internal/objstore/s3", "internal/s3api", "internal/importer", "internal/lake", "internal/lake/imports", "internal/lake/queries"},
+		"internal/objstore/fsbucket", "internal/objstore/s3", "internal/s3api", "internal/importer", "internal/lake", "internal/lake/imports", "internal/lake/queries", "internal/lake/resultfile"},
 	"cmd/opentrail": {"internal/config", "internal/datadir", "internal/daemon", "internal/event", "internal/identity", "internal/importer", "internal/history",
 		"internal/logfile", "internal/store", "internal/store/fileutil", "internal/store/index", "internal/store/wal",
 		"internal/validate", "internal/layout"},

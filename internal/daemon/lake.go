@@ -11,9 +11,12 @@ import (
 
 	"github.com/opentrail/opentrail/internal/catalog"
 	"github.com/opentrail/opentrail/internal/datadir"
+	"github.com/opentrail/opentrail/internal/delivery"
+	"github.com/opentrail/opentrail/internal/keyring"
 	"github.com/opentrail/opentrail/internal/lake"
 	"github.com/opentrail/opentrail/internal/lake/imports"
 	"github.com/opentrail/opentrail/internal/lake/queries"
+	"github.com/opentrail/opentrail/internal/lake/resultfile"
 	"github.com/opentrail/opentrail/internal/store"
 )
 
@@ -73,6 +76,10 @@ func (d *Daemon) openLake(ctx context.Context) error {
 			lo.MemoryLimit = c.MemoryLimit
 		}
 	}
+	// Query results go to the buckets trails deliver to, signed with the
+	// key that signs digests.
+	lo.Results.Objects = d.objects
+	lo.Results.Signer = resultSigner{d.keys}
 	var err error
 	if d.lake, err = lake.Open(ctx, d.dir.Path(datadir.LakeDir), lo); err != nil {
 		return err
@@ -93,6 +100,21 @@ func (d *Daemon) openLake(ctx context.Context) error {
 		run: func(ctx context.Context, f *store.Follower) error { return d.lake.Run(ctx, f) },
 	})
 	return nil
+}
+
+// resultSigner hands the Lake the key that signs query results' sign
+// files: the current key of the set that signs digests, which
+// ListPublicKeys serves in every region (docs/format/query-results.md).
+type resultSigner struct{ keys *keyring.Keyring }
+
+var _ resultfile.Signer = resultSigner{}
+
+func (s resultSigner) SigningKey() (resultfile.Key, error) {
+	k, err := s.keys.Current(delivery.SigningKeySet)
+	if err != nil {
+		return resultfile.Key{}, fmt.Errorf("signing key: %w", err)
+	}
+	return resultfile.Key{Fingerprint: k.Fingerprint, Private: k.Private}, nil
 }
 
 // anyIngesting reports whether some event data store ingests from the log.
@@ -134,8 +156,14 @@ func checkLake(root string) followerState {
 	return st
 }
 
+// lakeCheckpoint is the highest log position the Lake has durably
+// processed: its own checkpoint or a store's, whichever is higher.
 func lakeCheckpoint(root string) uint64 {
-	return lake.Check(filepath.Join(root, datadir.LakeDir), nil).Checkpoint
+	var specs []lake.StoreSpec
+	if c, err := catalog.Open(filepath.Join(root, datadir.TrailsDir), catalog.DefaultOptions()); err == nil {
+		specs = storeSpecs(c.AllDataStores())
+	}
+	return lake.Seen(filepath.Join(root, datadir.LakeDir), specs)
 }
 
 // lakeImports is the Lake's import operations with the daemon's buckets
@@ -165,7 +193,7 @@ func (li lakeImports) StartImport(ctx context.Context, req imports.Info, retryID
 		return imports.Info{}, fmt.Errorf("%w: %s", queries.ErrStoreInactive, req.Store)
 	}
 	if !c.CloudTrailEvents() {
-		return imports.Info{}, fmt.Errorf("%w: %s holds %s events; import trail log files into a store of CloudTrail events", imports.ErrWrongStore, req.Store, c.Category())
+		return imports.Info{}, fmt.Errorf("%w: event data store %s holds %s events; import trail log files into a store of CloudTrail events", imports.ErrWrongStore, req.Store, c.Category())
 	}
 	src, err := li.source(req)
 	if err != nil {

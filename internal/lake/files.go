@@ -147,6 +147,9 @@ func openStoreFiles(dir, quarantine, id, account string, log *slog.Logger) (*sto
 	b, err := os.ReadFile(filepath.Join(dir, manifestName))
 	switch {
 	case errors.Is(err, os.ErrNotExist):
+		if files := dataFiles(dir); len(files) > 0 {
+			return nil, fmt.Errorf("%w: %s is missing but the store's directory holds %d files (%s, ...): restore the MANIFEST from a backup; starting without it would drop them", ErrDamaged, filepath.Join(dir, manifestName), len(files), files[0])
+		}
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("lake: %w", err)
 		}
@@ -168,6 +171,18 @@ func openStoreFiles(dir, quarantine, id, account string, log *slog.Logger) (*sto
 		return nil, err
 	}
 	return s, nil
+}
+
+// dataFiles lists the Parquet files under a store's directory.
+func dataFiles(dir string) []string {
+	var out []string
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".parquet") && !strings.HasPrefix(d.Name(), ".") {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out
 }
 
 // check compares the directory with the manifest (see openStoreFiles).
@@ -426,7 +441,11 @@ func (s *storeFiles) files() []File {
 // CheckReport is what Check finds.
 type CheckReport struct {
 	Checkpoint uint64 // state.json's position (0 without one)
-	HasState   bool
+	// Seen is the highest log position any part of the lake has durably
+	// processed: state.json's position or a store's checkpoint, whichever
+	// is higher. The log must never end below it.
+	Seen     uint64
+	HasState bool
 	// Quarantined lists the files set aside as damaged or unaccounted
 	// for (DATA-DIR/lake/quarantine): their events are not in any store.
 	Quarantined []string
@@ -460,10 +479,17 @@ func Check(dir string, stores []StoreSpec) CheckReport {
 		}
 		return nil
 	})
+	r.Seen = max(r.Seen, r.Checkpoint)
+	for _, u := range UnknownStores(dir, stores) {
+		r.Problems = append(r.Problems, fmt.Sprintf("%s holds an event data store the catalogue (trails/eventdatastores.json) does not know: restore the catalogue from a backup", u))
+	}
 	for _, spec := range stores {
 		sdir := filepath.Join(dir, spec.Account, spec.ID)
 		b, err := os.ReadFile(filepath.Join(sdir, manifestName))
 		if errors.Is(err, os.ErrNotExist) {
+			if files := dataFiles(sdir); len(files) > 0 {
+				r.Problems = append(r.Problems, fmt.Sprintf("event data store %s: %s is missing but the directory holds %d files; restore it from a backup", spec.ID, filepath.Join(sdir, manifestName), len(files)))
+			}
 			continue // never written to
 		}
 		r.Stores++
@@ -475,6 +501,7 @@ func Check(dir string, stores []StoreSpec) CheckReport {
 			r.Problems = append(r.Problems, fmt.Sprintf("event data store %s: %s does not parse (%v)", spec.ID, filepath.Join(sdir, manifestName), err))
 			continue
 		}
+		r.Seen = max(r.Seen, man.Checkpoint)
 		listed := map[string]bool{}
 		for _, f := range man.Files {
 			listed[f.Name] = true
@@ -536,12 +563,61 @@ func (s *storeFiles) scrub(quarantine string) (int64, error) {
 		if mvErr := os.Rename(filepath.Join(s.dir, f.Name), dst); mvErr != nil && !errors.Is(mvErr, os.ErrNotExist) {
 			return lost, mvErr
 		}
+		_ = os.Rename(filepath.Join(s.dir, f.Name+bloomSuffix), dst+bloomSuffix)
 		if cErr := s.commit(nil, []string{f.Name}, 0); cErr != nil {
 			return lost, cErr
 		}
 		lost += f.Rows
-		s.log.Error("lake: a damaged event data store file was moved to quarantine; its events are missing from the store", "store", s.man.Store,
-			"file", f.Name, "to", dst, "events", f.Rows, "from", f.MinTime, "until", f.MaxTime, "err", err)
+		s.log.Error("lake: a damaged event data store file was moved to quarantine with its eventid filter; its events are missing from the store", "store", s.man.Store,
+			"file", f.Name, "filter", f.Name+bloomSuffix, "to", dst, "events", f.Rows, "from", f.MinTime, "until", f.MaxTime, "err", err)
 	}
 	return lost, nil
+}
+
+// UnknownStores lists the store directories under the lake dir that hold
+// files but belong to no store of stores: the catalogue lost them.
+func UnknownStores(dir string, stores []StoreSpec) []string {
+	known := map[string]bool{}
+	for _, s := range stores {
+		known[filepath.Join(s.Account, s.ID)] = true
+	}
+	var out []string
+	accts, _ := os.ReadDir(dir)
+	for _, a := range accts {
+		if !a.IsDir() || len(a.Name()) != 12 {
+			continue // state.json, queries/, imports/, quarantine/
+		}
+		ids, _ := os.ReadDir(filepath.Join(dir, a.Name()))
+		for _, id := range ids {
+			rel := filepath.Join(a.Name(), id.Name())
+			if id.IsDir() && !known[rel] && len(dataFiles(filepath.Join(dir, rel))) > 0 {
+				out = append(out, filepath.Join(dir, rel))
+			}
+		}
+	}
+	return out
+}
+
+// Seen returns the highest log position the lake in dir has durably
+// processed (CheckReport.Seen), reading only state.json and the stores'
+// MANIFESTs: cheap enough for every start.
+func Seen(dir string, stores []StoreSpec) uint64 {
+	var seen uint64
+	if b, err := os.ReadFile(filepath.Join(dir, stateName)); err == nil {
+		var st state
+		if json.Unmarshal(b, &st) == nil {
+			seen = st.Position
+		}
+	}
+	for _, spec := range stores {
+		b, err := os.ReadFile(filepath.Join(dir, spec.Account, spec.ID, manifestName))
+		if err != nil {
+			continue
+		}
+		var man manifest
+		if json.Unmarshal(b, &man) == nil {
+			seen = max(seen, man.Checkpoint)
+		}
+	}
+	return seen
 }

@@ -559,12 +559,7 @@ func (e *Engine) ListImports(account, store, status string) []imports.Info {
 			out = append(out, i)
 		}
 	}
-	slices.SortFunc(out, func(a, b imports.Info) int {
-		if c := b.Created.Compare(a.Created); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
+	newestFirst(out, func(i imports.Info) (time.Time, string) { return i.Created, i.ID })
 	return out
 }
 

@@ -14,7 +14,10 @@
 // Queries ([Engine.StartQuery]) run asynchronously on a DuckDB instance
 // per account that can read only that account's directory; the statement is
 // translated and validated by package dialect before it runs, and reads
-// only the snapshot of files its stores had when it started.
+// only the snapshot of files its stores had when it started. A query
+// started with a DeliveryS3Uri that finishes has its results written to the
+// bucket by package resultfile (Options.Results), its DeliveryStatus going
+// from PENDING to SUCCESS or the failure's status.
 package lake
 
 import (
@@ -91,6 +94,9 @@ type Options struct {
 	FlushRows int
 	// CompactFiles compacts a day of a store once it has this many files.
 	CompactFiles int
+	// CompactMaxRows caps a compaction output; files this large are left
+	// alone, which bounds how often an event is rewritten on a busy day.
+	CompactMaxRows int
 	// ImportChunk is how many events an import writes (and commits) at a
 	// time.
 	ImportChunk int
@@ -104,29 +110,39 @@ type Options struct {
 
 	// Query settings: see queries.go.
 	Queries QueryOptions
+	// Results deliver the results of queries started with a
+	// DeliveryS3Uri.
+	Results ResultOptions
 
 	Now    func() time.Time
 	Logger *slog.Logger
 }
 
 // DefaultOptions returns the defaults: batches at most a second apart (or
-// of 50,000 events), compaction at 8 files a day, maintenance every 30
+// of 20,000 events), imports committed every 10,000 events, compaction at 8
+// files a day, maintenance every 30
 // seconds, 7 days in PENDING_DELETION as at AWS.
 func DefaultOptions() Options {
 	return Options{
 		FlushInterval:    time.Second,
-		FlushRows:        50_000,
-		ImportChunk:      200_000,
+		FlushRows:        20_000,
+		ImportChunk:      10_000,
 		CompactFiles:     8,
+		CompactMaxRows:   2_000_000,
 		MaintainInterval: 30 * time.Second,
 		PurgeAfter:       7 * 24 * time.Hour,
 		Threads:          2,
 		MemoryLimit:      "1GB",
 		Queries:          DefaultQueryOptions(),
+		Results:          DefaultResultOptions(),
 		Now:              time.Now,
 		Logger:           slog.Default(),
 	}
 }
+
+// writerMemory is the writer's DuckDB memory limit: a batch, an import
+// chunk or a compaction's row group at a time.
+const writerMemory = "512MB"
 
 // stateName is the engine's checkpoint file.
 const stateName = "state.json"
@@ -154,7 +170,10 @@ type Engine struct {
 }
 
 // Open opens the lake in dir (DATA-DIR/lake), creating it if needed, and
-// checks every store's files against its MANIFEST.
+// checks every store's files against its MANIFEST. With
+// Options.Results.Objects set, it starts a goroutine for each finished
+// query whose results a stop interrupted on their way to S3, which delivers
+// them again; Close stops and waits for them.
 func Open(ctx context.Context, dir string, opts Options) (*Engine, error) {
 	if opts.Stores == nil {
 		return nil, errors.New("lake: Options.Stores is required")
@@ -168,6 +187,9 @@ func Open(ctx context.Context, dir string, opts Options) (*Engine, error) {
 	}
 	if opts.ImportChunk <= 0 {
 		opts.ImportChunk = def.ImportChunk
+	}
+	if opts.CompactMaxRows <= 0 {
+		opts.CompactMaxRows = def.CompactMaxRows
 	}
 	if opts.CompactFiles < 2 {
 		opts.CompactFiles = def.CompactFiles
@@ -207,7 +229,11 @@ func Open(ctx context.Context, dir string, opts Options) (*Engine, error) {
 		}
 		e.saved = st.Position
 	}
-	for _, spec := range opts.Stores.DataStores() {
+	specs := opts.Stores.DataStores()
+	if u := UnknownStores(dir, specs); len(u) > 0 {
+		return nil, fmt.Errorf("%w: %s holds an event data store the catalogue (trails/eventdatastores.json) does not know; restore the catalogue from a backup (or move the directory away to drop the store)", ErrDamaged, u[0])
+	}
+	for _, spec := range specs {
 		if _, err := e.open(spec); err != nil {
 			return nil, err
 		}
@@ -215,7 +241,9 @@ func Open(ctx context.Context, dir string, opts Options) (*Engine, error) {
 	if err := e.loadImports(); err != nil {
 		return nil, err
 	}
-	e.writer, err = duck.Open(ctx, duck.Options{AllowedDirs: []string{dir}, Threads: opts.Threads, MemoryLimit: opts.MemoryLimit})
+	// The writer keeps row order (one thread) and its memory small: it
+	// writes batches and streams compactions.
+	e.writer, err = duck.Open(ctx, duck.Options{AllowedDirs: []string{dir}, Threads: 1, MemoryLimit: writerMemory})
 	if err != nil {
 		return nil, err
 	}

@@ -94,17 +94,28 @@ type rig struct {
 	stores *fakeStores
 	eng    *lake.Engine
 	stop   func()
+	// results are the engine's ResultOptions, and queryTimeout its
+	// query timeout when not 0 (set before start).
+	results      lake.ResultOptions
+	queryTimeout time.Duration
 }
 
 func newRig(t *testing.T, dir string, stores *fakeStores) *rig {
 	t.Helper()
+	return newRigWith(t, &rig{t: t, dir: dir, stores: stores})
+}
+
+// newRigWith opens the event log of r (t, dir and stores set) and starts
+// the lake.
+func newRigWith(t *testing.T, r *rig) *rig {
+	t.Helper()
 	so := store.DefaultOptions()
 	so.Followers = []string{"lake"}
-	log, err := store.Open(dir+"/wal", so)
+	log, err := store.Open(r.dir+"/wal", so)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &rig{t: t, dir: dir, log: log, stores: stores}
+	r.log = log
 	r.start()
 	t.Cleanup(func() {
 		r.stop()
@@ -120,6 +131,13 @@ func (r *rig) start() {
 	o.FlushInterval = 50 * time.Millisecond
 	o.MaintainInterval = time.Hour
 	o.ImportChunk = 50
+	o.CompactMaxRows = 12
+	r.mu.Lock()
+	o.Results = r.results
+	if r.queryTimeout > 0 {
+		o.Queries.Timeout = r.queryTimeout
+	}
+	r.mu.Unlock()
 	o.Now = func() time.Time {
 		r.mu.Lock()
 		defer r.mu.Unlock()
@@ -274,16 +292,39 @@ func TestCompactionRetentionAndPurge(t *testing.T) {
 	if err := r.eng.Maintain(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	// The second day had 15 batches: one compacted file now. The first
-	// had 5, fewer than CompactFiles (8): left as they are.
+	// The second day had 15 batches of 2 events: compacted, in log order,
+	// into files of at most CompactMaxRows (12) rows: 6, 6 and 3 batches.
+	// The first day had 5, fewer than CompactFiles (8): left as they are.
 	files := lakeFiles(t, dir, id)
-	if len(files) != 6 || !strings.Contains(files[5], "day=2026-11-02/c-") {
-		t.Fatalf("after compaction the store has files %v, want 5 batches of 2026-11-01 and one compacted file of 2026-11-02", files)
+	var batches1, compacted2, batches2 int
+	for _, f := range files {
+		switch {
+		case strings.Contains(f, "day=2026-11-01/b-"):
+			batches1++
+		case strings.Contains(f, "day=2026-11-02/c-"):
+			compacted2++
+		case strings.Contains(f, "day=2026-11-02/b-"):
+			batches2++
+		}
+	}
+	if batches1 != 5 || compacted2 != 3 || batches2 != 0 {
+		t.Fatalf("after compaction the store has files %v, want 5 batches of 2026-11-01 and 3 compacted files of 2026-11-02", files)
 	}
 	r.count(id, 40)
-	// The files are plain Parquet: DuckDB without OpenTrail reads the same rows.
-	if n := plainCount(t, dir, id); n != 40 {
-		t.Fatalf("plain DuckDB reads %d rows, want 40", n)
+	// The files are plain Parquet: DuckDB without OpenTrail reads the same
+	// rows as a Lake query, every column.
+	const cols = "eventid, eventtime, eventname, useridentity, requestparameters, resources, readonly, eventjson, eventjsonchecksum"
+	plain := plainRows(t, "SELECT "+cols+" FROM read_parquet('"+filepath.Join(dir, "lake", acct, id, "*", "*.parquet")+"') ORDER BY eventid")
+	_, viaLake := r.query(acct, "SELECT "+cols+" FROM "+id+" ORDER BY eventid")
+	if len(plain) != 40 || len(viaLake) != 40 {
+		t.Fatalf("plain DuckDB reads %d rows, the Lake %d; want 40", len(plain), len(viaLake))
+	}
+	for i := range plain {
+		for j := range plain[i] {
+			if plain[i][j] != deref(viaLake[i][j]) {
+				t.Fatalf("row %d column %d: plain DuckDB reads %q, the Lake %q", i, j, plain[i][j], deref(viaLake[i][j]))
+			}
+		}
 	}
 	// A restart finds only listed files.
 	r.restart()
@@ -338,20 +379,46 @@ func lakeFiles(t *testing.T, dir, id string) []string {
 	return files
 }
 
-// plainCount counts a store's rows with DuckDB alone.
-func plainCount(t *testing.T, dir, id string) int {
+// plainRows runs q on a DuckDB of its own (no OpenTrail code) and returns
+// every cell as text: timestamps in Lake's form, nested values through
+// DuckDB's own JSON cast, so they compare with the Lake's cells.
+func plainRows(t *testing.T, q string) [][]string {
 	t.Helper()
 	db, err := sql.Open("duckdb", "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	var n int
-	q := fmt.Sprintf("SELECT count(*) FROM read_parquet('%s')", filepath.Join(dir, "lake", acct, id, "*", "*.parquet"))
-	if err := db.QueryRow(q).Scan(&n); err != nil {
+	wrapped := "SELECT strftime(eventtime, '%Y-%m-%d %H:%M:%S.%g') AS eventtime, * EXCLUDE (eventtime) FROM (" + q + ")"
+	rows, err := db.Query("SELECT eventid, eventtime, eventname, to_json(useridentity)::VARCHAR, to_json(requestparameters)::VARCHAR, to_json(resources)::VARCHAR, readonly::VARCHAR, eventjson, eventjsonchecksum FROM (" + wrapped + ")")
+	if err != nil {
 		t.Fatal(err)
 	}
-	return n
+	defer rows.Close()
+	var out [][]string
+	for rows.Next() {
+		r := make([]sql.NullString, 9)
+		ptrs := make([]any, len(r))
+		for i := range r {
+			ptrs[i] = &r[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		row := make([]string, len(r))
+		for i, v := range r {
+			row[i] = v.String
+		}
+		out = append(out, row)
+	}
+	return out
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 func TestImportLocalLogsExactlyOnce(t *testing.T) {
@@ -457,7 +524,7 @@ func TestScrubQuarantinesDamagedFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.count(id, 1)
-	q, err := filepath.Glob(filepath.Join(dir, "lake", "quarantine", id, "*"))
+	q, err := filepath.Glob(filepath.Join(dir, "lake", "quarantine", id, "*.parquet"))
 	if err != nil || len(q) != 1 {
 		t.Fatalf("quarantine holds %v (%v)", q, err)
 	}
@@ -514,11 +581,136 @@ func TestQuerySecurity(t *testing.T) {
 		"ATTACH '/tmp/x.db'",
 		"SET enable_external_access = true",
 		"SELECT current_setting('allowed_directories') FROM " + mine,
+		"SELECT nosuchcolumn FROM " + mine,                    // unknown column: refused at StartQuery, not FAILED later
+		"SELECT useridentity.nosuchmember FROM " + mine,       // unknown struct member
+		"SELECT eventname FROM " + mine + " GROUP BY eventid", // not grouped
 	} {
 		if _, err := r.eng.StartQuery(context.Background(), acct, region, stmt, queries.StartOptions{}); err == nil {
 			t.Errorf("%s: accepted", stmt)
 		} else if !errors.Is(err, queries.ErrInvalidQuery) && !errors.Is(err, queries.ErrStoreNotFound) {
 			t.Errorf("%s: %v, want an invalid statement or an unknown store", stmt, err)
+		}
+	}
+}
+
+// Queries and their results are kept for 7 days, across restarts.
+func TestQueriesKeptSevenDays(t *testing.T) {
+	stores := &fakeStores{}
+	const id = "0b3f0000-0000-4000-8000-000000000009"
+	stores.specs = []lake.StoreSpec{spec(id, 1)}
+	r := newRig(t, t.TempDir(), stores)
+	r.append(mkEvent(t, 1, acct))
+	r.count(id, 1)
+	now := time.Now()
+	r.setNow(now)
+	info, _ := r.query(acct, "SELECT eventname, useridentity FROM "+id)
+	r.restart()
+	got, rows, err := r.eng.QueryResults(acct, info.ID, 0, 10)
+	if err != nil || got.Status != queries.Finished || len(rows) != 1 || *rows[0][0] != "Op1" {
+		t.Fatalf("after a restart: %+v %v %v", got, rows, err)
+	}
+	if l := r.eng.ListQueries(acct, id, time.Time{}, time.Time{}, ""); len(l) < 2 {
+		t.Fatalf("ListQueries lists %d queries", len(l))
+	}
+	r.setNow(now.Add(7*24*time.Hour + time.Minute))
+	if _, err := r.eng.DescribeQuery(acct, info.ID); !errors.Is(err, queries.ErrQueryNotFound) {
+		t.Fatalf("a query 7 days old: %v, want ErrQueryNotFound", err)
+	}
+	if l := r.eng.ListQueries(acct, id, time.Time{}, time.Time{}, ""); len(l) != 0 {
+		t.Fatalf("ListQueries still lists %d queries after 7 days", len(l))
+	}
+}
+
+// Results are paged from disk: every page of a result bigger than one
+// chunk of the results file comes back in order.
+func TestResultPaging(t *testing.T) {
+	stores := &fakeStores{}
+	const id = "0b3f0000-0000-4000-8000-00000000000a"
+	stores.specs = []lake.StoreSpec{spec(id, 1)}
+	r := newRig(t, t.TempDir(), stores)
+	var evs []event.Event
+	for i := range 2500 {
+		evs = append(evs, mkEvent(t, i, acct))
+	}
+	r.append(evs...)
+	r.count(id, 2500)
+	info, all := r.query(acct, "SELECT eventid FROM "+id+" ORDER BY eventid")
+	if info.Results != 2500 || len(all) != 2500 {
+		t.Fatalf("%d results, %d rows", info.Results, len(all))
+	}
+	for _, page := range []struct{ offset, limit int }{{0, 1}, {999, 3}, {1000, 1000}, {1999, 1000}, {2499, 10}, {2500, 10}} {
+		_, rows, err := r.eng.QueryResults(acct, info.ID, page.offset, page.limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := all[page.offset:min(len(all), page.offset+page.limit)]
+		if len(rows) != len(want) {
+			t.Fatalf("page %+v: %d rows, want %d", page, len(rows), len(want))
+		}
+		for i := range rows {
+			if *rows[i][0] != *want[i][0] {
+				t.Fatalf("page %+v row %d: %s, want %s", page, i, *rows[i][0], *want[i][0])
+			}
+		}
+	}
+}
+
+// UNION and JOIN read several of the caller's stores, each from its own
+// snapshot.
+func TestQueryAcrossStores(t *testing.T) {
+	stores := &fakeStores{}
+	const a, b = "0b3f0000-0000-4000-8000-00000000000b", "0b3f0000-0000-4000-8000-00000000000c"
+	stores.specs = []lake.StoreSpec{spec(a, 1), spec(b, 3)} // b ingests from the third event on
+	r := newRig(t, t.TempDir(), stores)
+	r.append(mkEvent(t, 1, acct), mkEvent(t, 2, acct), mkEvent(t, 3, acct), mkEvent(t, 4, acct))
+	r.count(a, 4)
+	r.count(b, 2)
+	_, rows := r.query(acct, "SELECT count(*) FROM (SELECT eventid FROM "+a+" UNION ALL SELECT eventid FROM "+b+")")
+	if *rows[0][0] != "6" {
+		t.Fatalf("UNION ALL counts %s, want 6", *rows[0][0])
+	}
+	_, rows = r.query(acct, "SELECT x.eventname, y.eventname FROM "+a+" AS x LEFT JOIN "+b+" AS y ON x.eventid = y.eventid ORDER BY x.eventid")
+	var got []string
+	for _, row := range rows {
+		got = append(got, deref(row[0])+"/"+deref(row[1]))
+	}
+	if want := "[Op1/ Op2/ Op3/Op3 Op4/Op4]"; fmt.Sprint(got) != want {
+		t.Fatalf("LEFT JOIN gives %v, want %s", got, want)
+	}
+}
+
+// One account's slow queries never take every worker: another account's
+// query runs meanwhile.
+func TestQueryWorkersShared(t *testing.T) {
+	stores := &fakeStores{}
+	const mine, theirs = "0b3f0000-0000-4000-8000-00000000000d", "0b3f0000-0000-4000-8000-00000000000e"
+	stores.specs = []lake.StoreSpec{spec(mine, 1), {ID: theirs, Account: other, HomeRegion: region, Ingest: []lake.Range{{From: 1}}, Generation: 1}}
+	r := newRig(t, t.TempDir(), stores)
+	var evs []event.Event
+	for i := range 500 {
+		evs = append(evs, mkEvent(t, i, acct))
+	}
+	r.append(append(evs, mkEvent(t, 1, other))...)
+	r.count(mine, 500)
+	slow := "SELECT count(*) FROM " + mine + " a, " + mine + " b, " + mine + " c, " + mine + " d, " + mine + " e"
+	var ids []string
+	for range 3 { // more than the workers (2)
+		id, err := r.eng.StartQuery(context.Background(), acct, region, slow, queries.StartOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	_, rows := r.query(other, "SELECT count(*) FROM "+theirs) // finishes while the slow ones run
+	if *rows[0][0] != "1" {
+		t.Fatalf("the other account's query counts %s", *rows[0][0])
+	}
+	for _, id := range ids {
+		if info, err := r.eng.DescribeQuery(acct, id); err != nil || info.Status == queries.Finished {
+			t.Fatalf("slow query %s: %+v %v; want it still queued or running", id, info.Status, err)
+		}
+		if _, err := r.eng.CancelQuery(acct, id); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package lake
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -11,13 +12,16 @@ import (
 
 // maintainLoop runs maintenance every MaintainInterval until ctx ends.
 func (e *Engine) maintainLoop(ctx context.Context) {
-	t := time.NewTicker(e.opts.MaintainInterval)
+	// The first round comes soon after start: it checks the files a crash
+	// or a disk may have damaged while the server was down.
+	t := time.NewTimer(min(e.opts.MaintainInterval, time.Second))
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			t.Reset(e.opts.MaintainInterval)
 			if err := e.Maintain(ctx); err != nil && ctx.Err() == nil {
 				e.log.Error("lake: maintenance failed; retrying later", "err", err)
 			}
@@ -92,18 +96,12 @@ func (e *Engine) expire(s *storeFiles, spec StoreSpec, now time.Time) error {
 	return nil
 }
 
-// compactMaxRows: files this large are left alone by compaction, which
-// bounds how often an event is rewritten on a busy day.
-const compactMaxRows = 2_000_000
-
 // compact merges the small files of each day that has at least
 // CompactFiles of them into one file sorted by eventtime.
 func (e *Engine) compact(ctx context.Context, s *storeFiles) error {
 	byDay := map[string][]File{}
 	for _, f := range s.files() {
-		// Import parts are written large and carry no log positions;
-		// compaction merges what ingestion wrote.
-		if kind, _, _, ok := parseFileName(filepath.Base(f.Name)); ok && kind != 'i' && f.Rows < compactMaxRows {
+		if f.Rows < int64(e.opts.CompactMaxRows) {
 			byDay[f.Day] = append(byDay[f.Day], f)
 		}
 	}
@@ -117,15 +115,31 @@ func (e *Engine) compact(ctx context.Context, s *storeFiles) error {
 		if len(in) < e.opts.CompactFiles {
 			continue
 		}
-		if err := e.compactDay(ctx, s, d, in); err != nil {
-			return err
+		// In log order, in groups of up to CompactMaxRows rows: no
+		// output grows past it, however many small files a day has.
+		slices.SortFunc(in, func(a, b File) int { return cmp.Compare(a.MinSeq, b.MinSeq) })
+		for len(in) > 1 {
+			n, rows := 0, int64(0)
+			for n < len(in) && (n == 0 || rows+in[n].Rows <= int64(e.opts.CompactMaxRows)) {
+				rows += in[n].Rows
+				n++
+			}
+			if n > 1 {
+				if err := e.compactDay(ctx, s, d, in[:n]); err != nil {
+					return err
+				}
+			}
+			in = in[n:]
 		}
 	}
 	return nil
 }
 
-// compactDay replaces the files in by one.
+// compactDay replaces the files in by one, their rows in log order (the
+// order live events arrive in, so nearly by eventtime).
 func (e *Engine) compactDay(ctx context.Context, s *storeFiles, day string, in []File) error {
+	in = slices.Clone(in)
+	slices.SortFunc(in, func(a, b File) int { return cmp.Compare(a.MinSeq, b.MinSeq) })
 	out := File{Day: day, MinSeq: in[0].MinSeq, MaxSeq: in[0].MaxSeq, MinTime: in[0].MinTime, MaxTime: in[0].MaxTime}
 	paths := make([]string, len(in))
 	names := make([]string, len(in))
@@ -164,7 +178,7 @@ func (e *Engine) compactDay(ctx context.Context, s *storeFiles, day string, in [
 		os.Remove(filepath.Join(s.dir, out.Name))
 		return err
 	}
-	e.log.Debug("lake: compacted a day", "store", s.man.Store, "day", day, "files", len(in), "events", out.Rows, "bytes", out.Bytes)
+	e.log.Info("lake: compacted a day's files into one", "store", s.man.Store, "day", day, "into", out.Name, "events", out.Rows, "bytes", out.Bytes, "from", names)
 	return nil
 }
 

@@ -1,8 +1,6 @@
 package lake
 
 import (
-	"bufio"
-	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -119,8 +117,6 @@ func DefaultQueryOptions() QueryOptions {
 // query is one query's live state.
 type query struct {
 	info   queries.Info
-	rows   [][]*string // results, once ended; loaded lazily after a restart
-	loaded bool
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -131,6 +127,13 @@ type runner struct {
 	dir  string
 	opts QueryOptions
 	sem  chan struct{}
+	// perAccount bounds how many of the Workers one account's queries
+	// take, so one account's slow queries never hold them all.
+	perAccount map[string]chan struct{}
+
+	// ctx ends deliveries of results when the engine closes.
+	ctx  context.Context
+	stop context.CancelFunc
 
 	mu  sync.Mutex
 	all map[string]*query // by id
@@ -159,10 +162,24 @@ func newRunner(e *Engine) (*runner, error) {
 	if o.Keep <= 0 {
 		o.Keep = def.Keep
 	}
-	q := &runner{e: e, dir: filepath.Join(e.dir, "queries"), opts: o, sem: make(chan struct{}, o.Workers),
+	e.opts.Results.fill()
+	q := &runner{e: e, dir: filepath.Join(e.dir, "queries"), opts: o, sem: make(chan struct{}, o.Workers), perAccount: map[string]chan struct{}{},
 		all: map[string]*query{}, dbs: map[string]*duck.DB{}}
 	if err := q.load(); err != nil {
 		return nil, err
+	}
+	q.ctx, q.stop = context.WithCancel(context.Background())
+	// Deliver the results whose delivery a stop interrupted; an engine
+	// without an object store (an offline import) leaves them PENDING for
+	// the server.
+	for _, qu := range q.all {
+		if e.opts.Results.Objects != nil && qu.info.Status == queries.Finished && qu.info.DeliveryStatus == queries.DeliveryPending {
+			q.wg.Add(1)
+			go func() {
+				defer q.wg.Done()
+				q.deliver(qu)
+			}()
+		}
 	}
 	return q, nil
 }
@@ -190,6 +207,10 @@ func (qs *runner) load() error {
 			return fmt.Errorf("lake: %w", err)
 		}
 		for _, ent := range ents {
+			if strings.HasSuffix(ent.Name(), ".rows.gz.tmp") {
+				_ = os.Remove(filepath.Join(dir, ent.Name())) // the results of a query a stop interrupted
+				continue
+			}
 			if !strings.HasSuffix(ent.Name(), ".json") {
 				continue
 			}
@@ -206,7 +227,6 @@ func (qs *runner) load() error {
 			close(q.done)
 			if info.Active() {
 				q.info.Status, q.info.ErrorMessage, q.info.Ended = queries.Failed, "The query was running when OpenTrail stopped; run it again.", qs.e.opts.Now()
-				q.loaded = true
 				if err := qs.save(q); err != nil {
 					return err
 				}
@@ -217,8 +237,10 @@ func (qs *runner) load() error {
 	return nil
 }
 
-// close cancels running queries, waits for them and closes the instances.
+// close cancels running queries and deliveries, waits for them and closes
+// the instances.
 func (qs *runner) close() error {
+	qs.stop()
 	qs.mu.Lock()
 	for _, q := range qs.all {
 		if q.cancel != nil {
@@ -267,7 +289,8 @@ func (e *Engine) StartQuery(ctx context.Context, account, region, statement stri
 	}
 	specs := map[string]StoreSpec{}
 	for _, s := range e.opts.Stores.DataStores() {
-		if s.Account == account {
+		// A store is found only in its home region (docs/design/decisions.md §32).
+		if s.Account == account && s.HomeRegion == region {
 			specs[s.ID] = s
 		}
 	}
@@ -303,6 +326,15 @@ func (e *Engine) StartQuery(ctx context.Context, account, region, statement stri
 	if len(stores) == 0 {
 		return "", fmt.Errorf("%w: the query reads no event data store; name one in FROM", queries.ErrInvalidQuery)
 	}
+	// Bind the statement against the stores' schema (no data) so unknown
+	// columns, wrong types and the like fail now, not after queueing.
+	empty := map[string]string{}
+	for _, id := range stores {
+		empty[viewName(id)] = duck.EmptyTable()
+	}
+	if err := db.Bind(ctx, empty, tr.SQL); err != nil {
+		return "", fmt.Errorf("%w: %s", queries.ErrInvalidQuery, queryError(err))
+	}
 	qs.mu.Lock()
 	active := 0
 	for _, q := range qs.all {
@@ -318,7 +350,7 @@ func (e *Engine) StartQuery(ctx context.Context, account, region, statement stri
 		Status: queries.Queued, Created: e.opts.Now().UTC(), Columns: tr.Columns, DeliveryS3URI: opt.DeliveryS3URI},
 		done: make(chan struct{})}
 	if opt.DeliveryS3URI != "" {
-		q.info.DeliveryStatus = "PENDING"
+		q.info.DeliveryStatus = queries.DeliveryPending
 	}
 	qctx, cancel := context.WithTimeout(context.Background(), qs.opts.Timeout)
 	q.cancel = cancel
@@ -335,10 +367,25 @@ func (e *Engine) StartQuery(ctx context.Context, account, region, statement stri
 	}
 	go func() {
 		defer qs.wg.Done()
-		defer cancel()
+		defer close(q.done)
 		qs.run(qctx, db, q, tr)
+		cancel()
+		qs.deliver(q)
 	}()
 	return q.info.ID, nil
+}
+
+// accountSlots returns the account's share of the workers: all but one
+// of them (at least one), so another account always finds one free.
+func (qs *runner) accountSlots(account string) chan struct{} {
+	qs.mu.Lock()
+	defer qs.mu.Unlock()
+	ch := qs.perAccount[account]
+	if ch == nil {
+		ch = make(chan struct{}, max(1, qs.opts.Workers-1))
+		qs.perAccount[account] = ch
+	}
+	return ch
 }
 
 // viewName is the identifier a store has in translated SQL: a temporary
@@ -347,7 +394,14 @@ func viewName(id string) string { return "eds_" + strings.ReplaceAll(id, "-", "_
 
 // run runs one query to its end.
 func (qs *runner) run(ctx context.Context, db *duck.DB, q *query, tr Translation) {
-	defer close(q.done)
+	mine := qs.accountSlots(q.info.Account)
+	select {
+	case mine <- struct{}{}:
+		defer func() { <-mine }()
+	case <-ctx.Done():
+		qs.finish(q, ctx.Err(), nil, nil, time.Time{})
+		return
+	}
 	select {
 	case qs.sem <- struct{}{}:
 		defer func() { <-qs.sem }()
@@ -364,33 +418,56 @@ func (qs *runner) run(ctx context.Context, db *duck.DB, q *query, tr Translation
 	qs.mu.Unlock()
 	_ = qs.save(q)
 	start := time.Now()
-	views, scanned, bytes, release, err := qs.e.snapshot(q.info.Account, q.info.Stores, tr.Bounds)
-	if err != nil {
-		qs.finish(q, err, nil, nil, start)
-		return
+	var (
+		cols    []string
+		matched int64
+		out     *resultWriter
+	)
+	for attempt := 0; ; attempt++ {
+		views, scanned, bytes, release, err := qs.e.snapshot(q.info.Account, q.info.Stores, tr.Bounds)
+		if err != nil {
+			qs.finish(q, err, nil, nil, start)
+			return
+		}
+		qs.mu.Lock()
+		q.info.EventsScanned, q.info.BytesScanned = scanned, bytes
+		qs.mu.Unlock()
+		if out, err = newResultWriter(qs.path(q, ".rows.gz")); err != nil {
+			release()
+			qs.finish(q, err, nil, nil, start)
+			return
+		}
+		cols, matched, err = db.QueryWith(ctx, views, tr.SQL, out.add)
+		release()
+		// A file that cannot be read may be damaged: check the stores'
+		// files, set damaged ones aside (and report their loss), and run
+		// the query once more on what is left.
+		if err != nil && ctx.Err() == nil && attempt == 0 && qs.e.scrubStores(q.info.Stores) > 0 {
+			out.abort()
+			continue
+		}
+		// Rows produced before a timeout or a cancel stay readable
+		// (lake.md §3.1).
+		if cerr := out.close(); cerr != nil && err == nil {
+			err = fmt.Errorf("lake: keep the results: %w", cerr)
+		}
+		if err != nil {
+			qs.finish(q, err, cols, out, start)
+			return
+		}
+		break
 	}
-	defer release()
-	qs.mu.Lock()
-	q.info.EventsScanned, q.info.BytesScanned = scanned, bytes
-	qs.mu.Unlock()
-	var rows [][]*string
-	cols, matched, err := db.QueryWith(ctx, views, tr.SQL, func(cells []*string) error {
-		row := make([]*string, len(cells))
-		copy(row, cells)
-		rows = append(rows, row)
-		return nil
-	})
 	if tr.Columns != nil && len(tr.Columns) == len(cols) {
 		cols = tr.Columns
 	}
 	qs.mu.Lock()
 	q.info.EventsMatched = max(matched, 0)
 	qs.mu.Unlock()
-	qs.finish(q, err, cols, rows, start)
+	qs.finish(q, nil, cols, out, start)
 }
 
 // finish records a query's end.
-func (qs *runner) finish(q *query, err error, cols []string, rows [][]*string, start time.Time) {
+func (qs *runner) finish(q *query, err error, cols []string, out *resultWriter, start time.Time) {
 	qs.mu.Lock()
 	if q.info.Status == queries.Cancelled {
 		// CancelQuery already reported it; keep what was produced.
@@ -406,20 +483,20 @@ func (qs *runner) finish(q *query, err error, cols []string, rows [][]*string, s
 			q.info.Status, q.info.ErrorMessage = queries.Failed, queryError(err)
 		}
 	}
-	if q.info.DeliveryStatus == "PENDING" && q.info.Status != queries.Finished {
-		q.info.DeliveryStatus = "CANCELLED"
+	if q.info.DeliveryStatus == queries.DeliveryPending && q.info.Status != queries.Finished {
+		// Only finished queries are delivered (lake.md §3.1: timed-out
+		// ones are not; failed and cancelled ones have no results).
+		q.info.DeliveryStatus = queries.DeliveryCancelled
 	}
 	q.info.Ended = qs.e.opts.Now().UTC()
 	if !start.IsZero() {
 		q.info.ExecutionMilli = time.Since(start).Milliseconds()
 	}
 	q.info.Columns = cols
-	q.info.Results = int64(len(rows))
-	q.rows, q.loaded = rows, true
-	qs.mu.Unlock()
-	if err := qs.saveRows(q); err != nil {
-		qs.e.log.Error("lake: could not keep a query's results on disk; they are lost at the next restart", "query", q.info.ID, "err", err)
+	if out != nil {
+		q.info.Results = out.rows
 	}
+	qs.mu.Unlock()
 	if err := qs.save(q); err != nil {
 		qs.e.log.Error("lake: could not save a query's state", "query", q.info.ID, "err", err)
 	}
@@ -451,60 +528,10 @@ func (qs *runner) save(q *query) error {
 	return fileutil.WriteFileAtomic(path, b, 0o644)
 }
 
-// saveRows writes the results file.
-func (qs *runner) saveRows(q *query) error {
-	path := qs.path(q, ".rows.gz")
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	zw := gzip.NewWriter(f)
-	bw := bufio.NewWriter(zw)
-	enc := json.NewEncoder(bw)
-	for _, r := range q.rows {
-		if err := enc.Encode(r); err != nil {
-			f.Close()
-			os.Remove(tmp)
-			return err
-		}
-	}
-	err = errors.Join(bw.Flush(), zw.Close(), f.Sync(), f.Close())
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
-}
-
-// loadRows reads a kept query's results.
-func (qs *runner) loadRows(q *query) error {
-	f, err := os.Open(qs.path(q, ".rows.gz"))
-	if errors.Is(err, os.ErrNotExist) {
-		q.loaded = true
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		return err
-	}
-	dec := json.NewDecoder(zr)
-	var rows [][]*string
-	for dec.More() {
-		var r []*string
-		if err := dec.Decode(&r); err != nil {
-			return err
-		}
-		rows = append(rows, r)
-	}
-	q.rows, q.loaded = rows, true
-	return nil
+// rows reads up to limit of the query's result rows from offset (limit <
+// 0: all).
+func (qs *runner) rows(q *query, offset int64, limit int) ([][]*string, error) {
+	return readResults(qs.path(q, ".rows.gz"), offset, limit)
 }
 
 // lookup returns the account's query, forgetting expired ones.
@@ -527,6 +554,7 @@ func (qs *runner) expireLocked() {
 			delete(qs.all, id)
 			os.Remove(qs.path(q, ".json"))
 			os.Remove(qs.path(q, ".rows.gz"))
+			os.Remove(qs.path(q, ".rows.idx"))
 		}
 	}
 }
@@ -571,23 +599,19 @@ func (e *Engine) QueryResults(account, id string, offset, limit int) (queries.In
 		return queries.Info{}, nil, err
 	}
 	qs.mu.Lock()
-	defer qs.mu.Unlock()
 	info := q.info
+	qs.mu.Unlock()
 	if err := e.checkStores(&info); err != nil {
 		return queries.Info{}, nil, err
 	}
 	if info.Active() {
 		return info, nil, nil
 	}
-	if !q.loaded {
-		if err := qs.loadRows(q); err != nil {
-			return queries.Info{}, nil, fmt.Errorf("lake: read the results of query %s: %w", id, err)
-		}
+	rows, err := qs.rows(q, int64(offset), limit)
+	if err != nil {
+		return queries.Info{}, nil, fmt.Errorf("lake: read the results of query %s: %w", id, err)
 	}
-	if offset >= len(q.rows) {
-		return info, nil, nil
-	}
-	return info, q.rows[offset:min(len(q.rows), offset+limit)], nil
+	return info, rows, nil
 }
 
 // ListQueries returns the account's queries that read store, created in
@@ -607,13 +631,20 @@ func (e *Engine) ListQueries(account, store string, from, to time.Time, status s
 		}
 		out = append(out, i)
 	}
-	slices.SortFunc(out, func(a, b queries.Info) int {
-		if c := b.Created.Compare(a.Created); c != 0 {
+	newestFirst(out, func(q queries.Info) (time.Time, string) { return q.Created, q.ID })
+	return out
+}
+
+// newestFirst sorts s by creation time, newest first, then by id.
+func newestFirst[T any](s []T, key func(T) (time.Time, string)) {
+	slices.SortFunc(s, func(a, b T) int {
+		ta, ia := key(a)
+		tb, ib := key(b)
+		if c := tb.Compare(ta); c != 0 {
 			return c
 		}
-		return strings.Compare(a.ID, b.ID)
+		return strings.Compare(ia, ib)
 	})
-	return out
 }
 
 // CancelQuery cancels a queued or running query.
@@ -638,8 +669,9 @@ func (e *Engine) CancelQuery(account, id string) (queries.Info, error) {
 	return info, nil
 }
 
-// WaitQuery waits until the query has ended or ctx is done (for tests and
-// the command line).
+// WaitQuery waits until the query has ended, and its results are
+// delivered when it has a DeliveryS3Uri, or ctx is done (for tests and the
+// command line).
 func (e *Engine) WaitQuery(ctx context.Context, account, id string) error {
 	q, err := e.q.lookup(account, id)
 	if err != nil {
@@ -709,8 +741,8 @@ func newUUID() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
-// ResolveStore returns the id of the account's event data store named by
-// idOrARN (its ARN, or its id), which must be active.
+// ResolveStore returns the id of the account's event data store in
+// region named by idOrARN (its ARN, or its id), which must be active.
 func (e *Engine) ResolveStore(account, region, idOrARN string) (string, error) {
 	id := idOrARN
 	if strings.HasPrefix(id, "arn:") {
@@ -721,7 +753,7 @@ func (e *Engine) ResolveStore(account, region, idOrARN string) (string, error) {
 		id = strings.TrimPrefix(p[5], "eventdatastore/")
 	}
 	for _, s := range e.opts.Stores.DataStores() {
-		if s.ID == id && s.Account == account {
+		if s.ID == id && s.Account == account && s.HomeRegion == region {
 			if s.Deleted {
 				return "", fmt.Errorf("%w: event data store %s is pending deletion", queries.ErrStoreInactive, idOrARN)
 			}
@@ -729,4 +761,25 @@ func (e *Engine) ResolveStore(account, region, idOrARN string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%w: %s", queries.ErrStoreNotFound, idOrARN)
+}
+
+// scrubStores checks the files of the stores (ids) now and returns how
+// many events damaged ones held (now in quarantine).
+func (e *Engine) scrubStores(ids []string) int64 {
+	var lost int64
+	for _, spec := range e.opts.Stores.DataStores() {
+		if !slices.Contains(ids, spec.ID) {
+			continue
+		}
+		s, err := e.open(spec)
+		if err != nil {
+			continue
+		}
+		n, err := s.scrub(filepath.Join(e.dir, "quarantine"))
+		if err != nil {
+			e.log.Error("lake: checking a store's files failed", "store", spec.ID, "err", err)
+		}
+		lost += n
+	}
+	return lost
 }

@@ -141,3 +141,36 @@ func TestLockedDown(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRowOf converts real events to Lake rows.
+func BenchmarkRowOf(b *testing.B) {
+	evs := realEvents(b)
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		duck.RowOf(uint64(i), &evs[i%len(evs)])
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkWriteParquet writes batches of 10,000 real events as a Lake
+// file (rows already converted).
+func BenchmarkWriteParquet(b *testing.B) {
+	evs := realEvents(b)
+	dir := b.TempDir()
+	db, err := duck.Open(b.Context(), duck.Options{AllowedDirs: []string{dir}, Threads: 2})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	rows := make([]duck.Row, 10000)
+	for i := range rows {
+		rows[i] = duck.RowOf(uint64(i), &evs[i%len(evs)])
+	}
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if err := db.WriteParquet(b.Context(), filepath.Join(dir, strconv.Itoa(i)+".parquet"), rows); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*len(rows))/b.Elapsed().Seconds(), "events/s")
+}

@@ -56,3 +56,6 @@ func RowOf(seq uint64, ev *event.Event) Row {
 
 // Cell is unused without an engine.
 func Cell(v any) *string { return nil }
+
+// Bind fails with ErrNoCgo.
+func (*DB) Bind(context.Context, map[string]string, string) error { return ErrNoCgo }

@@ -218,6 +218,10 @@ func (d *DB) QueryWith(ctx context.Context, views map[string]string, q string, r
 		}
 		defer c.ExecContext(context.Background(), "DROP VIEW IF EXISTS "+quoteIdent(name)) //nolint:errcheck // the connection's temp objects go with it
 	}
+	q, err = nestedAsJSON(ctx, c, q)
+	if err != nil {
+		return nil, -1, err
+	}
 	cols, err = scanRows(ctx, c, q, row)
 	if err != nil {
 		return cols, -1, err
@@ -227,6 +231,71 @@ func (d *DB) QueryWith(ctx context.Context, views map[string]string, q string, r
 		matched = scanned(info, false)
 	}
 	return cols, matched, nil
+}
+
+// Bind checks that q binds (names, types, functions) on a connection where
+// views are defined, without running it.
+func (d *DB) Bind(ctx context.Context, views map[string]string, q string) error {
+	c, err := d.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("duck: connect: %w", err)
+	}
+	defer c.Close()
+	for name, expr := range views {
+		if _, err := c.ExecContext(ctx, "CREATE OR REPLACE TEMP VIEW "+quoteIdent(name)+" AS SELECT * FROM "+expr); err != nil {
+			return fmt.Errorf("duck: view %s: %w", name, err)
+		}
+		defer c.ExecContext(context.Background(), "DROP VIEW IF EXISTS "+quoteIdent(name)) //nolint:errcheck // the connection's temp objects go with it
+	}
+	rows, err := c.QueryContext(ctx, "DESCRIBE "+q)
+	if err != nil {
+		return err
+	}
+	return rows.Close()
+}
+
+// nestedAsJSON returns q with its struct, map and list columns turned into
+// JSON text by DuckDB itself (to_json), which keeps the members in their
+// order (a Go map would not); q as is when it has none.
+func nestedAsJSON(ctx context.Context, c *sql.Conn, q string) (string, error) {
+	rows, err := c.QueryContext(ctx, "DESCRIBE "+q)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return "", err
+	}
+	var names, types []string
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return "", err
+		}
+		names = append(names, fmt.Sprint(vals[0]))
+		types = append(types, fmt.Sprint(vals[1]))
+	}
+	if err := rows.Err(); err != nil {
+		return "", err
+	}
+	nested := false
+	items := make([]string, len(names))
+	for i, typ := range types {
+		items[i] = fmt.Sprintf("#%d AS %s", i+1, quoteIdent(names[i]))
+		if strings.HasPrefix(typ, "STRUCT") || strings.HasPrefix(typ, "MAP") || strings.HasSuffix(typ, "]") || strings.HasPrefix(typ, "UNION") {
+			items[i] = fmt.Sprintf("to_json(#%d)::VARCHAR AS %s", i+1, quoteIdent(names[i]))
+			nested = true
+		}
+	}
+	if !nested {
+		return q, nil
+	}
+	return "SELECT " + strings.Join(items, ", ") + " FROM (" + q + ")", nil
 }
 
 // scanned sums the rows table scans produced, counting a scan's FILTER

@@ -20,8 +20,8 @@ import (
 // compact JSON a stored event carries.
 func RowOf(seq uint64, ev *event.Event) Row {
 	vals := make([]driver.Value, len(eventColumns))
-	members := make(map[string][]byte, 32)
-	collect(ev.Raw, members)
+	raws := make([][]byte, len(eventColumns))
+	collect(ev.Raw, topIndex, raws)
 	for i := range eventColumns {
 		c := &eventColumns[i]
 		switch c.name {
@@ -36,7 +36,7 @@ func RowOf(seq uint64, ev *event.Event) Row {
 			vals[i] = hex.EncodeToString(sum[:])
 			continue
 		}
-		vals[i] = c.value(members[c.name])
+		vals[i] = c.value(raws[i])
 	}
 	t := ev.EventTime.UTC()
 	if v, ok := vals[eventTimeIndex].(time.Time); ok {
@@ -45,30 +45,37 @@ func RowOf(seq uint64, ev *event.Event) Row {
 	return Row{Seq: seq, EventTime: t, values: vals}
 }
 
-// collect fills m with the members of the JSON object obj, by lower-cased
-// name; the first of two names that differ only in case wins.
-func collect(obj []byte, m map[string][]byte) {
+// topIndex indexes eventColumns; each struct column has its own (index).
+var topIndex = indexOf(eventColumns)
+
+// collect sets raws[i] to the value of the member of the JSON object obj
+// whose name, lower-cased, is the i-th name of idx; the first of two names
+// that differ only in case wins. It allocates nothing for names of up to
+// 64 bytes.
+func collect(obj []byte, idx fieldIndex, raws [][]byte) {
 	if len(obj) == 0 || obj[0] != '{' {
 		return
 	}
+	var buf [64]byte
 	_ = event.EachMember(obj, func(name, val []byte) error {
-		k := lowerName(name)
-		if _, dup := m[k]; !dup {
-			m[k] = val
+		var i int
+		var ok bool
+		if len(name) <= len(buf) {
+			for j, b := range name {
+				if 'A' <= b && b <= 'Z' {
+					b += 'a' - 'A'
+				}
+				buf[j] = b
+			}
+			i, ok = idx[string(buf[:len(name)])]
+		} else {
+			i, ok = idx[strings.ToLower(string(name))]
+		}
+		if ok && raws[i] == nil {
+			raws[i] = val
 		}
 		return nil
 	})
-}
-
-// lowerName returns name lower-cased, without allocating a new string for
-// the common case beyond the conversion itself.
-func lowerName(name []byte) string {
-	for _, b := range name {
-		if 'A' <= b && b <= 'Z' {
-			return strings.ToLower(string(name))
-		}
-	}
-	return string(name)
 }
 
 // value converts the JSON value raw (nil when absent) to the column's
@@ -124,12 +131,12 @@ func (c *column) value(raw []byte) driver.Value {
 		if raw[0] != '{' {
 			return nil
 		}
-		members := make(map[string][]byte, len(c.fields))
-		collect(raw, members)
+		raws := make([][]byte, len(c.fields))
+		collect(raw, c.index, raws)
 		out := make(map[string]any, len(c.fields))
 		for i := range c.fields {
 			f := &c.fields[i]
-			out[f.name] = f.value(members[f.name])
+			out[f.name] = f.value(raws[i])
 		}
 		return out
 	case kList:

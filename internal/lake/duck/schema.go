@@ -22,8 +22,9 @@ const (
 type column struct {
 	name   string
 	kind   kind
-	fields []column // kStruct members
-	elem   *column  // kList element
+	fields []column   // kStruct members
+	index  fieldIndex // kStruct: fields by name
+	elem   *column    // kList element
 }
 
 func str(name string) column     { return column{name: name, kind: kString} }
@@ -31,7 +32,7 @@ func ts(name string) column      { return column{name: name, kind: kTime} }
 func boolean(name string) column { return column{name: name, kind: kBool} }
 func mapc(name string) column    { return column{name: name, kind: kMap} }
 func structc(name string, fields ...column) column {
-	return column{name: name, kind: kStruct, fields: fields}
+	return column{name: name, kind: kStruct, fields: fields, index: indexOf(fields)}
 }
 func strs(names ...string) []column {
 	out := make([]column, len(names))
@@ -143,4 +144,15 @@ func quoteIdent(s string) string {
 // quoteString quotes a SQL string literal.
 func quoteString(s string) string {
 	return `'` + strings.ReplaceAll(s, `'`, `''`) + `'`
+}
+
+// fieldIndex maps a column list's lower-case names to their positions.
+type fieldIndex map[string]int
+
+func indexOf(cols []column) fieldIndex {
+	m := make(fieldIndex, len(cols))
+	for i, c := range cols {
+		m[c.name] = i
+	}
+	return m
 }

@@ -14,11 +14,18 @@ import (
 
 // RowGroupSize is the Parquet row-group size of the files the lake writes:
 // DuckDB skips a row group whose statistics (eventtime min and max) rule
-// it out.
-const RowGroupSize = 100_000
+// it out. Larger groups compress no better here and need more of the
+// writer's memory (100,000 rows ran a compaction out of 384 MB).
+const RowGroupSize = 30_000
 
-// copyOptions are the options of every COPY ... TO that writes a Lake file.
-const copyOptions = "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)"
+// copyOptions are the options of the COPY ... TO that writes a batch: zstd
+// at its default level, fast enough for ingestion.
+const copyOptions = "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 30000)"
+
+// compactOptions write compaction outputs, which live long: zstd level 9
+// makes them about 7% smaller than the default level for twice the CPU,
+// spent in the background (level 15 saves 4% more for six times the CPU).
+const compactOptions = "(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 9, ROW_GROUP_SIZE 30000)"
 
 var stagingSeq atomic.Uint64
 
@@ -61,14 +68,16 @@ func (d *DB) WriteParquet(ctx context.Context, path string, rows []Row) error {
 	})
 }
 
-// Compact writes the rows of the Parquet files inputs, sorted by
-// eventtime, to the Parquet file out. Every path must be inside the
-// instance's AllowedDirs.
+// Compact writes the rows of the Parquet files inputs, file after file in
+// the order given, to the Parquet file out: a streaming copy whose memory
+// does not grow with the files (a sort would hold them). Every path must be
+// inside the instance's AllowedDirs; on an instance with one thread the
+// row order is kept.
 func (d *DB) Compact(ctx context.Context, out string, inputs []string) error {
 	if len(inputs) == 0 {
 		return fmt.Errorf("duck: compact: no input files")
 	}
-	q := "COPY (SELECT * FROM " + ReadParquet(inputs) + " ORDER BY eventtime) TO " + quoteString(out) + " " + copyOptions
+	q := "COPY (SELECT * FROM " + ReadParquet(inputs) + ") TO " + quoteString(out) + " " + compactOptions
 	if _, err := d.db.ExecContext(ctx, q); err != nil {
 		return fmt.Errorf("duck: compact into %s: %w", out, err)
 	}

@@ -19,6 +19,33 @@ const (
 	TimedOut  = "TIMED_OUT"
 )
 
+// Delivery statuses (the model's DeliveryStatus): where the results of a
+// query started with a DeliveryS3Uri are (docs/format/query-results.md).
+const (
+	// DeliveryPending: the query has not finished, or its results are
+	// being written.
+	DeliveryPending = "PENDING"
+	// DeliverySuccess: the result files and the sign file are in the
+	// bucket.
+	DeliverySuccess = "SUCCESS"
+	// DeliveryFailed: a result file could not be written.
+	DeliveryFailed = "FAILED"
+	// DeliveryFailedSigningFile: the result files were written but the
+	// sign file could not be signed or written.
+	DeliveryFailedSigningFile = "FAILED_SIGNING_FILE"
+	// DeliveryResourceNotFound: the bucket does not exist.
+	DeliveryResourceNotFound = "RESOURCE_NOT_FOUND"
+	// DeliveryAccessDenied: the store refused a result file.
+	DeliveryAccessDenied = "ACCESS_DENIED"
+	// DeliveryAccessDeniedSigningFile: the store refused the sign file.
+	DeliveryAccessDeniedSigningFile = "ACCESS_DENIED_SIGNING_FILE"
+	// DeliveryCancelled: the query did not finish, so nothing is
+	// delivered.
+	DeliveryCancelled = "CANCELLED"
+	// DeliveryUnknown is in the model; OpenTrail never reports it.
+	DeliveryUnknown = "UNKNOWN"
+)
+
 // Errors of the query operations; the API maps each to its exception.
 var (
 	// ErrInvalidQuery: the statement is not a valid Lake SELECT
