@@ -70,6 +70,11 @@ type benchFlags struct {
 	load     bool
 	clients  int
 	endpoint string
+	// The CloudTrail Lake benchmark (bench_lake.go).
+	lake        bool
+	lakeRuns    int
+	lakeRawRuns int
+	lakePoll    time.Duration
 }
 
 // phaseResult is what one phase reports; a phase runs in a child process so
@@ -82,6 +87,8 @@ type phaseResult struct {
 	Extra    map[string]float64    `json:"extra,omitempty"`
 	Latency  map[string][2]float64 `json:"latency,omitempty"` // name -> p50, p99 in ms
 	PeakRSSM float64               `json:"peakRSSMiB"`
+	// Failed says what failed in a phase that measures on regardless.
+	Failed string `json:"failed,omitempty"`
 }
 
 func (c *benchCmd) Run(ctx context.Context, args []string) error {
@@ -104,9 +111,13 @@ func (c *benchCmd) Run(ctx context.Context, args []string) error {
 	fs.BoolVar(&f.load, "load", false, "measure instead trail changes (PutEventSelectors) under concurrent clients, beside LookupEvents under the same load")
 	fs.IntVar(&f.clients, "clients", 500, "with --load: concurrent SDK clients (uses --seconds and --delivery-interval too)")
 	fs.StringVar(&f.endpoint, "endpoint", "", "with --load: the URL of a running OpenTrail server to load instead of an in-process one (its key in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
+	fs.BoolVar(&f.lake, "lake", false, "measure CloudTrail Lake instead: import and ingestion into an event data store, bytes per event, and Lake queries through the SDK beside DuckDB over the raw logs")
+	fs.IntVar(&f.lakeRuns, "lake-runs", 5, "with --lake: runs of each query (the first is reported apart, as cold)")
+	fs.IntVar(&f.lakeRawRuns, "lake-raw-runs", 2, "with --lake: runs of the baseline group-by over the raw .json.gz logs")
+	fs.DurationVar(&f.lakePoll, "lake-poll", 5*time.Millisecond, "with --lake: how often GetQueryResults is called until a query has finished")
 	fs.StringVar(&f.versitygw, "versitygw", "", "with --delivery: the versitygw binary (default: $OPENTRAIL_VERSITYGW, .cache/bin/versitygw, $PATH)")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: opentrail-bench [flags]   (from the repository: go run ./cmd/opentrail-bench [flags])\n\nGenerates N CloudTrail events shaped like real ones and measures, each beside a\nbaseline from the same run: durable ingest, import from .json.gz, LookupEvents\nlatency per attribute, bytes on disk per event and peak memory per phase.\n\nWith --delivery it measures instead, per bucket store, the time from an event's\nacknowledgement to its log file in the trail's bucket at --rate events/s.\n\nWith --load it measures instead the latency of trail changes under --clients\nconcurrent clients, beside LookupEvents under the same load, and counts errors.\n\nFlags:")
+		fmt.Fprintln(fs.Output(), "Usage: opentrail-bench [flags]   (from the repository: go run ./cmd/opentrail-bench [flags])\n\nGenerates N CloudTrail events shaped like real ones and measures, each beside a\nbaseline from the same run: durable ingest, import from .json.gz, LookupEvents\nlatency per attribute, bytes on disk per event and peak memory per phase.\n\nWith --delivery it measures instead, per bucket store, the time from an event's\nacknowledgement to its log file in the trail's bucket at --rate events/s.\n\nWith --load it measures instead the latency of trail changes under --clients\nconcurrent clients, beside LookupEvents under the same load, and counts errors.\n\nWith --lake it measures CloudTrail Lake instead: import and ingestion into an\nevent data store, its bytes per event, and Lake queries through the SDK, beside\ndecode-only, a server without a store and DuckDB over the raw .json.gz logs.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args, c.stdout); err != nil {
@@ -144,6 +155,12 @@ func (c *benchCmd) Run(ctx context.Context, args []string) error {
 	}
 	if f.delivery {
 		return c.orchestrateDelivery(ctx, f)
+	}
+	if f.lake {
+		if f.lakeRuns < 1 {
+			return &usageError{msg: "--lake-runs must be at least 1"}
+		}
+		return c.orchestrateLake(ctx, f)
 	}
 	if f.load {
 		if f.clients < 1 {
@@ -311,6 +328,9 @@ func runPhase(ctx context.Context, f benchFlags) (phaseResult, error) {
 		return phaseLookup(ctx, f, quiet)
 	case "delivery":
 		return phaseDelivery(ctx, f, quiet)
+	}
+	if res, ok, err := runLakePhase(ctx, f, logs, quiet); ok {
+		return res, err
 	}
 	return phaseResult{}, &usageError{msg: fmt.Sprintf("unknown phase %q", f.phase)}
 }

@@ -74,6 +74,7 @@ func TestUsageErrors(t *testing.T) {
 		{"unknown store", []string{"--delivery", "--buckets", "nowhere"}, `--buckets: unknown store "nowhere"`},
 		{"unknown phase", []string{"--phase", "nope"}, `unknown phase "nope"`},
 		{"no clients", []string{"--load", "--clients", "0"}, "--clients must be at least 1"},
+		{"no lake runs", []string{"--lake", "--lake-runs", "0"}, "--lake-runs must be at least 1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := exec.Command(benchBin, tc.args...).CombinedOutput()

@@ -4,15 +4,19 @@
 // import from .json.gz, LookupEvents latency per attribute, bytes on disk
 // per event and peak memory per phase; with --delivery, the time from an
 // event's acknowledgement to its log file in a trail's bucket, per bucket
-// store. It drives OpenTrail's own packages (the daemon, the import
-// routine of 'opentrail import', the event store) in this process and runs
-// each phase in a child process of itself, so each phase's peak memory is
-// its own. BENCHMARKS.md holds the figures and how they were taken.
+// store; with --lake, CloudTrail Lake: import and ingestion into an event
+// data store, bytes per event, and Lake queries through the SDK beside
+// DuckDB over the raw logs. It drives OpenTrail's own packages (the
+// daemon, the import routines of 'opentrail import', the event store) in
+// this process and runs each phase in a child process of itself, so each
+// phase's peak memory is its own. BENCHMARKS.md holds the figures and how
+// they were taken.
 //
 // Usage:
 //
 //	go run ./cmd/opentrail-bench [--events N] [--concurrency N] [--queries N] ...
 //	go run ./cmd/opentrail-bench --delivery [--rate N] [--seconds S] [--buckets embedded,versitygw] ...
+//	go run ./cmd/opentrail-bench --lake [--events N] [--lake-runs N] [--lake-raw-runs N] ...
 package main
 
 import (

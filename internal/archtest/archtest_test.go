@@ -75,9 +75,10 @@ var allowed = map[string][]string{
 		"internal/logfile", "internal/store", "internal/store/fileutil", "internal/store/index", "internal/store/wal",
 		"internal/validate", "internal/layout"},
 	// The benchmark harness, a command apart from the product binary: it
-	// drives the daemon and the event store directly.
+	// drives the daemon and the event store directly, and runs plain
+	// DuckDB (through lake/duck) as the Lake benchmark's baseline.
 	"cmd/opentrail-bench": {"internal/config", "internal/daemon", "internal/datadir", "internal/event", "internal/history",
-		"internal/identity", "internal/logfile", "internal/sdktest", "internal/store"},
+		"internal/identity", "internal/logfile", "internal/sdktest", "internal/store", "internal/lake/duck"},
 	// Test support and tools, below or beside the layers.
 	"internal/archtest": {},
 	"internal/sdktest":  {},
