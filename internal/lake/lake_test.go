@@ -292,23 +292,24 @@ func TestCompactionRetentionAndPurge(t *testing.T) {
 	if err := r.eng.Maintain(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	// The second day had 15 batches of 2 events: compacted, in log order,
-	// into files of at most CompactMaxRows (12) rows: 6, 6 and 3 batches.
-	// The first day had 5, fewer than CompactFiles (8): left as they are.
+	// Both days are over (the clock is the real one). The second had 15
+	// batches of 2 events: compacted, in log order, into files of at most
+	// CompactMaxRows (12) rows: 6, 6 and 3 batches. The first had 5: one
+	// file.
 	files := lakeFiles(t, dir, id)
-	var batches1, compacted2, batches2 int
+	var compacted1, compacted2, batches2 int
 	for _, f := range files {
 		switch {
-		case strings.Contains(f, "day=2026-11-01/b-"):
-			batches1++
+		case strings.Contains(f, "day=2026-11-01/c-"):
+			compacted1++
 		case strings.Contains(f, "day=2026-11-02/c-"):
 			compacted2++
 		case strings.Contains(f, "day=2026-11-02/b-"):
 			batches2++
 		}
 	}
-	if batches1 != 5 || compacted2 != 3 || batches2 != 0 {
-		t.Fatalf("after compaction the store has files %v, want 5 batches of 2026-11-01 and 3 compacted files of 2026-11-02", files)
+	if compacted1 != 1 || compacted2 != 3 || batches2 != 0 {
+		t.Fatalf("after compaction the store has files %v, want 1 compacted file of 2026-11-01 and 3 of 2026-11-02", files)
 	}
 	r.count(id, 40)
 	// The files are plain Parquet: DuckDB without OpenTrail reads the same

@@ -96,8 +96,8 @@ func (e *Engine) expire(s *storeFiles, spec StoreSpec, now time.Time) error {
 	return nil
 }
 
-// compact merges the small files of each day that has at least
-// CompactFiles of them into one file sorted by eventtime.
+// compact merges the small files of each day: today's once there are
+// CompactFiles of them, an earlier day's once there are two.
 func (e *Engine) compact(ctx context.Context, s *storeFiles) error {
 	byDay := map[string][]File{}
 	for _, f := range s.files() {
@@ -110,9 +110,13 @@ func (e *Engine) compact(ctx context.Context, s *storeFiles) error {
 		days = append(days, d)
 	}
 	slices.Sort(days)
+	today := e.opts.Now().UTC().Format(time.DateOnly)
 	for _, d := range days {
 		in := byDay[d]
-		if len(in) < e.opts.CompactFiles {
+		// Today's files wait for CompactFiles of them: more keep coming.
+		// An earlier day (live events only arrive for today; imports
+		// and late events fill past days) is compacted once it has two.
+		if len(in) < 2 || d >= today && len(in) < e.opts.CompactFiles {
 			continue
 		}
 		// In log order, in groups of up to CompactMaxRows rows: no

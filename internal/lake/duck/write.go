@@ -14,18 +14,20 @@ import (
 
 // RowGroupSize is the Parquet row-group size of the files the lake writes:
 // DuckDB skips a row group whose statistics (eventtime min and max) rule
-// it out. Larger groups compress no better here and need more of the
-// writer's memory (100,000 rows ran a compaction out of 384 MB).
-const RowGroupSize = 30_000
+// it out, and a query for one row (by eventid) decompresses only its
+// group: 20,000 rows read one event in 53–79 ms where 100,000 took
+// 123–311 ms (BENCHMARKS.md), for files 1% larger. Larger groups also
+// need more of the writer's memory.
+const RowGroupSize = 20_000
 
 // copyOptions are the options of the COPY ... TO that writes a batch: zstd
 // at its default level, fast enough for ingestion.
-const copyOptions = "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 30000)"
+const copyOptions = "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 20000)"
 
 // compactOptions write compaction outputs, which live long: zstd level 9
 // makes them about 7% smaller than the default level for twice the CPU,
 // spent in the background (level 15 saves 4% more for six times the CPU).
-const compactOptions = "(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 9, ROW_GROUP_SIZE 30000)"
+const compactOptions = "(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 9, ROW_GROUP_SIZE 20000)"
 
 var stagingSeq atomic.Uint64
 
