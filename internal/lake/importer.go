@@ -364,16 +364,16 @@ func (e *Engine) runImport(ctx context.Context, im *imp, src Source, progress Pr
 		return err
 	}
 	slices.SortFunc(files, func(a, b SourceFile) int { return strings.Compare(a.Name, b.Name) })
+	mark := s.importMark(info.ID)
 	prefixes := map[string]int{} // files left per prefix
 	var totalBytes, bytesDone int64
 	for i, f := range files {
 		prefixes[f.Prefix]++
 		totalBytes += f.Size
-		if i < s.importMark(info.ID).Files {
+		if i < mark.Files {
 			bytesDone += f.Size
 		}
 	}
-	mark := s.importMark(info.ID)
 	update := func(fn func(*imports.Info)) {
 		e.mu.Lock()
 		fn(&im.info)
@@ -451,7 +451,7 @@ func (e *Engine) runImport(ctx context.Context, im *imp, src Source, progress Pr
 			return err
 		}
 		f := files[i]
-		_, skip, err := e.readImportFile(ctx, src, f.Name, info, cut, &rows)
+		skip, err := e.readImportFile(ctx, src, f.Name, info, cut, &rows)
 		if cerr := ctx.Err(); cerr != nil {
 			return cerr // the file is read again when the import resumes
 		}
@@ -486,15 +486,15 @@ func (e *Engine) runImport(ctx context.Context, im *imp, src Source, progress Pr
 
 // readImportFile appends the events of one log file that fall inside the
 // import's time range and the store's retention (after cut) to rows.
-func (e *Engine) readImportFile(ctx context.Context, src Source, name string, info imports.Info, cut time.Time, rows *[]duck.Row) (n int, skipped int64, err error) {
+func (e *Engine) readImportFile(ctx context.Context, src Source, name string, info imports.Info, cut time.Time, rows *[]duck.Row) (skipped int64, err error) {
 	rc, err := src.Open(ctx, name)
 	if err != nil {
-		return 0, 0, err
+		return 0, err
 	}
 	defer rc.Close()
 	dec, err := logfile.NewDecoder(rc)
 	if err != nil {
-		return 0, 0, err
+		return 0, err
 	}
 	before := len(*rows)
 	for {
@@ -504,7 +504,7 @@ func (e *Engine) readImportFile(ctx context.Context, src Source, name string, in
 		}
 		if err != nil {
 			*rows = (*rows)[:before]
-			return 0, 0, err
+			return 0, err
 		}
 		ev, err := event.Parse(rec.Raw)
 		if err != nil {
@@ -520,7 +520,7 @@ func (e *Engine) readImportFile(ctx context.Context, src Source, name string, in
 		}
 		*rows = append(*rows, duck.RowOf(0, &ev))
 	}
-	return len(*rows) - before, skipped, nil
+	return skipped, nil
 }
 
 // writeImportPart writes one day of an import chunk as a durable file.

@@ -328,12 +328,6 @@ func (e *Engine) storeCheckpointLocked(spec StoreSpec) uint64 {
 	return 0
 }
 
-// HasState reports whether the engine has a checkpoint on disk.
-func (e *Engine) HasState() bool {
-	_, err := os.Stat(filepath.Join(e.dir, stateName))
-	return err == nil
-}
-
 func (e *Engine) saveStateLocked(pos uint64) error {
 	b, _ := json.Marshal(state{Version: 1, Position: pos})
 	if err := fileutil.WriteFileAtomic(filepath.Join(e.dir, stateName), append(b, '\n'), 0o644); err != nil {

@@ -54,8 +54,5 @@ func RowOf(seq uint64, ev *event.Event) Row {
 	return Row{Seq: seq, EventTime: ev.EventTime.UTC()}
 }
 
-// Cell is unused without an engine.
-func Cell(v any) *string { return nil }
-
 // Bind fails with ErrNoCgo.
 func (*DB) Bind(context.Context, map[string]string, string) error { return ErrNoCgo }

@@ -52,7 +52,7 @@ func scanRows(ctx context.Context, db querier, q string, row func(cells []*strin
 			return columns, err
 		}
 		for i, v := range vals {
-			cells[i] = Cell(v)
+			cells[i] = cell(v)
 		}
 		if err := row(cells); err != nil {
 			return columns, err
@@ -61,8 +61,8 @@ func scanRows(ctx context.Context, db querier, q string, row func(cells []*strin
 	return columns, rows.Err()
 }
 
-// Cell formats one value as CloudTrail Lake prints it; nil for NULL.
-func Cell(v any) *string {
+// cell formats one value as CloudTrail Lake prints it; nil for NULL.
+func cell(v any) *string {
 	if v == nil {
 		return nil
 	}

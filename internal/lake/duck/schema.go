@@ -81,15 +81,6 @@ var eventColumns = func() []column {
 	return cols
 }()
 
-// ColumnNames returns the Lake schema's column names, in order.
-func ColumnNames() []string {
-	out := make([]string, len(eventColumns))
-	for i, c := range eventColumns {
-		out[i] = c.name
-	}
-	return out
-}
-
 // sqlType returns the column's DuckDB type.
 func (c *column) sqlType() string {
 	switch c.kind {

@@ -12,13 +12,12 @@ import (
 	duckdb "github.com/duckdb/duckdb-go/v2"
 )
 
-// RowGroupSize is the Parquet row-group size of the files the lake writes:
-// DuckDB skips a row group whose statistics (eventtime min and max) rule
-// it out, and a query for one row (by eventid) decompresses only its
-// group: 20,000 rows read one event in 53–79 ms where 100,000 took
-// 123–311 ms (BENCHMARKS.md), for files 1% larger. Larger groups also
-// need more of the writer's memory.
-const RowGroupSize = 20_000
+// Row groups of the files the lake writes hold 20,000 rows: DuckDB skips a
+// row group whose statistics (eventtime min and max) rule it out, and a
+// query for one row (by eventid) decompresses only its group: 20,000 rows
+// read one event in 53–79 ms where 100,000 took 123–311 ms (BENCHMARKS.md),
+// for files 1% larger. Larger groups also need more of the writer's
+// memory.
 
 // copyOptions are the options of the COPY ... TO that writes a batch: zstd
 // at its default level, fast enough for ingestion.
