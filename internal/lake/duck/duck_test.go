@@ -157,7 +157,7 @@ func BenchmarkRowOf(b *testing.B) {
 func BenchmarkWriteParquet(b *testing.B) {
 	evs := realEvents(b)
 	dir := b.TempDir()
-	db, err := duck.Open(b.Context(), duck.Options{AllowedDirs: []string{dir}, Threads: 2})
+	db, err := duck.Open(b.Context(), duck.Options{AllowedDirs: []string{dir}, Threads: 1})
 	if err != nil {
 		b.Fatal(err)
 	}
