@@ -5,21 +5,33 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/opentrail/opentrail/internal/lake/duck"
 	"github.com/opentrail/opentrail/internal/store/fileutil"
 )
 
-// pending is one store's events read but not yet written.
+// pending is one store's events read but not yet handed to the writer.
 type pending struct {
 	files *storeFiles
 	rows  []duck.Row
 	first time.Time // when the oldest row was read
-	skip  uint64    // the store's checkpoint: events up to it are in its files
+	skip  uint64    // the store's checkpoint when opened: events up to it are in its files
 }
 
-// ingester is Run's state.
+// batch is events of one store, in log order, handed to the writer, which
+// writes them and commits them with the store's checkpoint pos.
+type batch struct {
+	files *storeFiles
+	rows  []duck.Row
+	pos   uint64
+}
+
+// ingester is Run's state. One goroutine reads the log, converts the
+// events to rows and routes them to the stores' pending batches; another
+// (write) writes the batches, so reading goes on while a batch is written.
 type ingester struct {
 	e       *Engine
 	specs   []*compiled
@@ -27,7 +39,14 @@ type ingester struct {
 	pend    map[string]*pending
 	pos     uint64 // every event up to here has been read and routed
 	lastRel time.Time
-	failing error // the last write failed: reading pauses until one succeeds
+
+	work     chan *batch   // to the writer; unbuffered: it takes one when free
+	stop     chan struct{} // closed when Run stops (halt): a failed write is not retried
+	stopOnce sync.Once
+	done     chan error // the writer's end: nil, or why batches were left unwritten
+
+	mu     sync.Mutex
+	flying []uint64 // the first seq of each batch handed to the writer and not yet committed
 }
 
 // Run follows the log until ctx is cancelled, then writes what it has read
@@ -43,25 +62,40 @@ func (e *Engine) Run(ctx context.Context, log Log) error {
 		stop()
 		<-done
 	}()
-	in := &ingester{e: e, pend: map[string]*pending{}, pos: log.Position()}
-	tick := time.NewTicker(e.opts.FlushInterval / 4)
+	in := &ingester{e: e, pend: map[string]*pending{}, pos: log.Position(),
+		work: make(chan *batch), stop: make(chan struct{}), done: make(chan error, 1)}
+	go in.write()
+	err := in.follow(ctx, log)
+	in.halt()
+	close(in.work)
+	if werr := <-in.done; err == nil {
+		err = werr
+	}
+	if err == nil {
+		in.release(log, true)
+	}
+	return err
+}
+
+// follow reads the log until ctx is cancelled, handing batches to the
+// writer; then it reads what is left and hands over every batch.
+func (in *ingester) follow(ctx context.Context, log Log) error {
+	tick := time.NewTicker(in.e.opts.FlushInterval / 4)
 	defer tick.Stop()
 	for {
 		progress := log.Progress()
-		n := 0
-		if in.failing == nil {
-			var err error
-			if n, err = in.read(log); err != nil {
-				return err
-			}
+		n, err := in.read(log)
+		if err != nil {
+			return err
 		}
-		in.flush(false)
+		in.flush(ctx, false)
 		in.release(log, false)
 		if n > 0 {
 			continue
 		}
 		select {
 		case <-ctx.Done():
+			in.halt()
 			for {
 				n, err := in.read(log)
 				if err != nil {
@@ -70,11 +104,9 @@ func (e *Engine) Run(ctx context.Context, log Log) error {
 				if n == 0 {
 					break
 				}
+				in.flush(ctx, false)
 			}
-			if err := in.flush(true); err != nil {
-				return err
-			}
-			in.release(log, true)
+			in.flush(ctx, true)
 			return nil
 		case <-progress:
 		case <-tick.C:
@@ -151,33 +183,93 @@ func (in *ingester) refresh() error {
 	return nil
 }
 
-// flush writes the stores whose batch is due (every store's, when all).
-// A failed write (a full disk, say) keeps the rows and is retried on the
-// next call; until one succeeds, Run reads no more of the log.
-func (in *ingester) flush(all bool) error {
+// flush hands the stores' due batches to the writer (every store's, when
+// all). A batch is due once it is FlushInterval old, when the writer is
+// free; and once it holds FlushRows events, when the reader waits for the
+// writer (back-pressure: while a write fails, reading stops there).
+func (in *ingester) flush(ctx context.Context, all bool) {
 	now := time.Now()
-	var failed error
 	for _, p := range in.pend {
 		if len(p.rows) == 0 {
 			continue
 		}
-		if !all && in.failing == nil && len(p.rows) < in.e.opts.FlushRows && now.Sub(p.first) < in.e.opts.FlushInterval {
+		full := len(p.rows) >= in.e.opts.FlushRows
+		if !all && !full && now.Sub(p.first) < in.e.opts.FlushInterval {
 			continue
 		}
-		if err := in.e.writeBatch(p.files, p.rows, in.pos); err != nil {
-			failed = err
+		b := &batch{files: p.files, rows: p.rows, pos: in.pos}
+		in.mu.Lock()
+		in.flying = append(in.flying, b.rows[0].Seq)
+		in.mu.Unlock()
+		sent := false
+		if !all && !full {
+			select {
+			case in.work <- b:
+				sent = true
+			default:
+			}
+		} else {
+			select {
+			case in.work <- b:
+				sent = true
+			case <-ctx.Done():
+				in.work <- b // the writer ends its retries once Run stops
+				sent = true
+			}
+		}
+		if !sent {
+			in.landed(b) // not handed over: it keeps growing
 			continue
 		}
-		p.rows, p.skip = p.rows[:0], in.pos
+		p.rows = nil
 	}
-	switch {
-	case failed != nil && in.failing == nil:
-		in.e.log.Error("lake: cannot write event data store files; ingestion pauses and retries", "err", failed)
-	case failed == nil && in.failing != nil:
-		in.e.log.Info("lake: writing event data store files again")
+}
+
+// halt tells the writer that Run is stopping.
+func (in *ingester) halt() { in.stopOnce.Do(func() { close(in.stop) }) }
+
+// landed drops a batch from the ones in flight.
+func (in *ingester) landed(b *batch) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if i := slices.Index(in.flying, b.rows[0].Seq); i >= 0 {
+		in.flying = slices.Delete(in.flying, i, i+1)
 	}
-	in.failing = failed
-	return failed
+}
+
+// write writes the batches handed to it, in order, until the work channel
+// closes. A failed write (a full disk, say) is retried, with a growing
+// pause, until it succeeds; once Run stops it is not, and the batches after
+// it are left unwritten too (their events are read again at the next
+// start), so no store's checkpoint passes an unwritten event.
+func (in *ingester) write() {
+	var failed error
+	pause := time.Second
+	for b := range in.work {
+		for failed == nil {
+			err := in.e.writeBatch(b.files, b.rows, b.pos)
+			if err == nil {
+				if pause > time.Second {
+					in.e.log.Info("lake: writing event data store files again")
+					pause = time.Second
+				}
+				break
+			}
+			if pause == time.Second {
+				in.e.log.Error("lake: cannot write event data store files; ingestion waits and retries", "err", err)
+			}
+			select {
+			case <-in.stop:
+				failed = err
+			case <-time.After(pause):
+				pause = min(2*pause, 30*time.Second)
+			}
+		}
+		if failed == nil {
+			in.landed(b)
+		}
+	}
+	in.done <- failed
 }
 
 // release moves the engine's checkpoint to the last position every store
@@ -189,6 +281,11 @@ func (in *ingester) release(log Log, final bool) {
 			low = min(low, p.rows[0].Seq-1)
 		}
 	}
+	in.mu.Lock()
+	for _, seq := range in.flying {
+		low = min(low, seq-1)
+	}
+	in.mu.Unlock()
 	e := in.e
 	e.mu.Lock()
 	defer e.mu.Unlock()

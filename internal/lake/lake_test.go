@@ -715,3 +715,32 @@ func TestQueryWorkersShared(t *testing.T) {
 		}
 	}
 }
+
+// TestIngestWaitsOutFailedWrites blocks a store's day directory so that
+// writing its batch fails, then unblocks it: ingestion retries, and every
+// event lands exactly once, also across a restart.
+func TestIngestWaitsOutFailedWrites(t *testing.T) {
+	stores := &fakeStores{specs: []lake.StoreSpec{spec("0b3f0000-0000-4000-8000-000000000009", 1)}}
+	const id = "0b3f0000-0000-4000-8000-000000000009"
+	r := newRig(t, t.TempDir(), stores)
+	// A file where the day's directory goes: every write of the day fails.
+	blocker := filepath.Join(r.dir, "lake", acct, id, "day="+base.Format(time.DateOnly))
+	if err := os.WriteFile(blocker, []byte("in the way"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 40; i++ {
+		r.append(mkEvent(t, i, acct))
+	}
+	// The first write fails; until one succeeds, nothing lands.
+	time.Sleep(300 * time.Millisecond)
+	r.count(id, 0)
+	if err := os.Remove(blocker); err != nil {
+		t.Fatal(err)
+	}
+	r.count(id, 40)
+	for i := 41; i <= 60; i++ {
+		r.append(mkEvent(t, i, acct))
+	}
+	r.restart()
+	r.count(id, 60)
+}
