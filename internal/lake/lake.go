@@ -8,8 +8,9 @@
 // ranges) after that store's own durable checkpoint, so an event lands in
 // each store exactly once across crashes. Stores are written in small
 // batches (at most Options.FlushInterval apart, so an event is queryable
-// within about that long), compacted in the background into one sorted file
-// per UTC day, and cut by retention a day at a time.
+// within about that long), compacted in the background (today's files by
+// size tier, an earlier day's into files of up to Options.CompactMaxRows
+// events), and cut by retention a day at a time.
 //
 // Queries ([Engine.StartQuery]) run asynchronously on a DuckDB instance
 // per account that can read only that account's directory; the statement is
@@ -92,7 +93,9 @@ type Options struct {
 	// FlushRows writes a store's batch early once it holds this many
 	// events.
 	FlushRows int
-	// CompactFiles compacts a day of a store once it has this many files.
+	// CompactFiles merges today's files of a store once it has this many
+	// of one size tier (sizes within a factor of CompactFiles); an
+	// earlier day's are merged once there are two.
 	CompactFiles int
 	// CompactMaxRows caps a compaction output; files this large are left
 	// alone, which bounds how often an event is rewritten on a busy day.
@@ -120,7 +123,7 @@ type Options struct {
 
 // DefaultOptions returns the defaults: batches at most a second apart (or
 // of 20,000 events), imports committed every 10,000 events, compaction at 8
-// files a day, maintenance every 30
+// files of a size tier, maintenance every 30
 // seconds, 7 days in PENDING_DELETION as at AWS.
 func DefaultOptions() Options {
 	return Options{

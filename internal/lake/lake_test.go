@@ -98,6 +98,8 @@ type rig struct {
 	// query timeout when not 0 (set before start).
 	results      lake.ResultOptions
 	queryTimeout time.Duration
+	// compactMaxRows is the engine's CompactMaxRows when not 0 (else 12).
+	compactMaxRows int
 }
 
 func newRig(t *testing.T, dir string, stores *fakeStores) *rig {
@@ -133,6 +135,9 @@ func (r *rig) start() {
 	o.ImportChunk = 50
 	o.CompactMaxRows = 12
 	r.mu.Lock()
+	if r.compactMaxRows > 0 {
+		o.CompactMaxRows = r.compactMaxRows
+	}
 	o.Results = r.results
 	if r.queryTimeout > 0 {
 		o.Queries.Timeout = r.queryTimeout
@@ -368,6 +373,49 @@ func TestCompactionRetentionAndPurge(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "lake", acct, id)); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("the purged store's directory remains: %v", err)
 	}
+}
+
+// TestCompactionByTierToday checks that today's files are merged by size
+// tier: eight small batches become one file, which then waits for seven
+// more of its size instead of taking in each new batch.
+func TestCompactionByTierToday(t *testing.T) {
+	const id = "0b3f0000-0000-4000-8000-000000000003"
+	stores := &fakeStores{specs: []lake.StoreSpec{spec(id, 1)}}
+	r := newRigWith(t, &rig{t: t, dir: t.TempDir(), stores: stores, now: base, compactMaxRows: 1000})
+	n := 0
+	batches := func(k int) {
+		for range k {
+			r.append(mkEvent(t, n, acct), mkEvent(t, n+1, acct))
+			n += 2
+			r.restart() // each batch its own file
+		}
+		r.count(id, n)
+		if err := r.eng.Maintain(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kinds := func() (b, c int) {
+		for _, f := range lakeFiles(t, r.dir, id) {
+			switch filepath.Base(f)[0] {
+			case 'b':
+				b++
+			case 'c':
+				c++
+			}
+		}
+		return b, c
+	}
+	for _, step := range []struct{ add, batches, compacted int }{
+		{8, 0, 1}, // eight of the smallest tier: merged
+		{7, 7, 1}, // seven more: wait; the merged file is of a larger tier
+		{1, 0, 2}, // the eighth: merged into a second file of that tier
+	} {
+		batches(step.add)
+		if b, c := kinds(); b != step.batches || c != step.compacted {
+			t.Fatalf("after %d more batches: %d batch files and %d compacted, want %d and %d", step.add, b, c, step.batches, step.compacted)
+		}
+	}
+	r.count(id, n)
 }
 
 // lakeFiles lists a store's Parquet files.

@@ -96,8 +96,13 @@ func (e *Engine) expire(s *storeFiles, spec StoreSpec, now time.Time) error {
 	return nil
 }
 
-// compact merges the small files of each day: today's once there are
-// CompactFiles of them, an earlier day's once there are two.
+// compact merges the small files of each day. An earlier day's (live
+// events only arrive for today; imports and late events fill past days) are
+// merged once there are two. Today's grow all day, so they are merged by
+// size tier (tier): once CompactFiles files of one tier are there, they
+// become one file of about the next tier. An event is then rewritten about
+// once per tier it climbs (two or three times on a busy day) rather than
+// each time a growing file takes in the newest batches.
 func (e *Engine) compact(ctx context.Context, s *storeFiles) error {
 	byDay := map[string][]File{}
 	for _, f := range s.files() {
@@ -112,29 +117,56 @@ func (e *Engine) compact(ctx context.Context, s *storeFiles) error {
 	slices.Sort(days)
 	today := e.opts.Now().UTC().Format(time.DateOnly)
 	for _, d := range days {
-		in := byDay[d]
-		// Today's files wait for CompactFiles of them: more keep coming.
-		// An earlier day (live events only arrive for today; imports
-		// and late events fill past days) is compacted once it has two.
-		if len(in) < 2 || d >= today && len(in) < e.opts.CompactFiles {
-			continue
-		}
-		// In log order, in groups of up to CompactMaxRows rows: no
-		// output grows past it, however many small files a day has.
-		slices.SortFunc(in, func(a, b File) int { return cmp.Compare(a.MinSeq, b.MinSeq) })
-		for len(in) > 1 {
-			n, rows := 0, int64(0)
-			for n < len(in) && (n == 0 || rows+in[n].Rows <= int64(e.opts.CompactMaxRows)) {
-				rows += in[n].Rows
-				n++
+		var groups [][]File
+		if d < today {
+			groups = [][]File{byDay[d]}
+		} else {
+			byTier := map[int][]File{}
+			for _, f := range byDay[d] {
+				t := e.tier(f.Rows)
+				byTier[t] = append(byTier[t], f)
 			}
-			if n > 1 {
-				if err := e.compactDay(ctx, s, d, in[:n]); err != nil {
-					return err
+			for _, fs := range byTier {
+				if len(fs) >= e.opts.CompactFiles {
+					groups = append(groups, fs)
 				}
 			}
-			in = in[n:]
 		}
+		for _, in := range groups {
+			if err := e.compactGroup(ctx, s, d, in); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// tier is the size tier of a file of rows rows: files of one tier differ
+// in size by less than a factor of CompactFiles.
+func (e *Engine) tier(rows int64) int {
+	t := 0
+	for f := int64(max(e.opts.CompactFiles, 2)); rows >= f; rows /= f {
+		t++
+	}
+	return t
+}
+
+// compactGroup merges the files in of one day, in log order, into files of
+// up to CompactMaxRows rows: no output grows past it.
+func (e *Engine) compactGroup(ctx context.Context, s *storeFiles, day string, in []File) error {
+	slices.SortFunc(in, func(a, b File) int { return cmp.Compare(a.MinSeq, b.MinSeq) })
+	for len(in) > 1 {
+		n, rows := 0, int64(0)
+		for n < len(in) && (n == 0 || rows+in[n].Rows <= int64(e.opts.CompactMaxRows)) {
+			rows += in[n].Rows
+			n++
+		}
+		if n > 1 {
+			if err := e.compactDay(ctx, s, day, in[:n]); err != nil {
+				return err
+			}
+		}
+		in = in[n:]
 	}
 	return nil
 }
