@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/opentrail/opentrail/internal/lake/duck"
@@ -125,9 +127,11 @@ func (in *ingester) read(log Log) (int, error) {
 	if err := in.refresh(); err != nil {
 		return 0, err
 	}
-	now := time.Now()
-	for _, ent := range ents {
-		var row *duck.Row
+	// Which stores take each event, then the rows, converted in parallel
+	// (each event on its own), then routed in log order.
+	takers := make([][]*pending, len(ents))
+	var want []int
+	for i, ent := range ents {
 		for _, c := range in.specs {
 			if !c.admits(ent.Seq, ent.Event) {
 				continue
@@ -136,18 +140,55 @@ func (in *ingester) read(log Log) (int, error) {
 			if ent.Seq <= p.skip {
 				continue
 			}
-			if row == nil {
-				r := duck.RowOf(ent.Seq, ent.Event)
-				row = &r
-			}
+			takers[i] = append(takers[i], p)
+		}
+		if takers[i] != nil {
+			want = append(want, i)
+		}
+	}
+	rows := make([]duck.Row, len(ents))
+	parallel(len(want), func(k int) {
+		i := want[k]
+		rows[i] = duck.RowOf(ents[i].Seq, ents[i].Event)
+	})
+	now := time.Now()
+	for _, i := range want {
+		for _, p := range takers[i] {
 			if len(p.rows) == 0 {
 				p.first = now
 			}
-			p.rows = append(p.rows, *row)
+			p.rows = append(p.rows, rows[i])
 		}
 	}
 	in.pos = max(in.pos, log.Position())
 	return len(ents), nil
+}
+
+// parallel calls fn(0) to fn(n-1) on up to GOMAXPROCS goroutines.
+func parallel(n int, fn func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n/64+1)
+	if workers <= 1 {
+		for i := range n {
+			fn(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(64)) - 64
+				if i >= n {
+					return
+				}
+				for j := i; j < min(i+64, n); j++ {
+					fn(j)
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // refresh re-reads the catalogue and opens stores seen for the first time.
