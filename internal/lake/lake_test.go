@@ -416,6 +416,27 @@ func TestCompactionByTierToday(t *testing.T) {
 		}
 	}
 	r.count(id, n)
+	// The day is over but still busy (a batch was added within
+	// MaintainInterval): still by tier. Once quiet (here: a new process,
+	// which has added nothing), its files merge into one.
+	r.append(mkEvent(t, n, acct), mkEvent(t, n+1, acct))
+	n += 2
+	r.count(id, n) // written by this process
+	r.setNow(base.Add(24 * time.Hour))
+	if err := r.eng.Maintain(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if b, c := kinds(); b != 1 || c != 2 {
+		t.Fatalf("a busy past day: %d batch files and %d compacted, want 1 and 2", b, c)
+	}
+	r.restart()
+	if err := r.eng.Maintain(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if b, c := kinds(); b != 0 || c != 1 {
+		t.Fatalf("a quiet past day: %d batch files and %d compacted, want 0 and 1", b, c)
+	}
+	r.count(id, n)
 }
 
 // lakeFiles lists a store's Parquet files.

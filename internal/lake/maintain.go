@@ -96,13 +96,14 @@ func (e *Engine) expire(s *storeFiles, spec StoreSpec, now time.Time) error {
 	return nil
 }
 
-// compact merges the small files of each day. An earlier day's (live
-// events only arrive for today; imports and late events fill past days) are
-// merged once there are two. Today's grow all day, so they are merged by
-// size tier (tier): once CompactFiles files of one tier are there, they
-// become one file of about the next tier. An event is then rewritten about
-// once per tier it climbs (two or three times on a busy day) rather than
-// each time a growing file takes in the newest batches.
+// compact merges the small files of each day. Files are merged by size
+// tier (tier): once CompactFiles files of one tier are there, they become
+// one file of about the next tier, so an event is rewritten about once per
+// tier it climbs (two or three times on a busy day) rather than each time a
+// growing file takes in the newest batches. A day before today that is
+// quiet (no batch or import part added for MaintainInterval; live events
+// arrive for today, imports and late events fill past days) has all its
+// small files merged at once, into files of up to CompactMaxRows events.
 func (e *Engine) compact(ctx context.Context, s *storeFiles) error {
 	byDay := map[string][]File{}
 	for _, f := range s.files() {
@@ -118,7 +119,7 @@ func (e *Engine) compact(ctx context.Context, s *storeFiles) error {
 	today := e.opts.Now().UTC().Format(time.DateOnly)
 	for _, d := range days {
 		var groups [][]File
-		if d < today {
+		if d < today && time.Since(s.lastAdded(d)) >= e.opts.MaintainInterval {
 			groups = [][]File{byDay[d]}
 		} else {
 			byTier := map[int][]File{}
