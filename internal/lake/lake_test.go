@@ -520,6 +520,18 @@ func TestImportLocalLogsExactlyOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-gate.reached
+	// Files are read ahead of the parts written: wait for a part of the
+	// first five, written while the sixth is blocked.
+	for {
+		st, err := r.eng.GetImport(acct, started.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Stats.FilesCompleted > 0 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	r.restart() // stops the import where it is; it stays IN_PROGRESS
 	st, err := r.eng.GetImport(acct, started.ID)
 	if err != nil {
@@ -547,13 +559,18 @@ func TestImportLocalLogsExactlyOnce(t *testing.T) {
 type gatedSource struct {
 	lake.Source
 	after   int
+	mu      sync.Mutex
 	opened  int
 	reached chan struct{}
 	once    sync.Once
 }
 
 func (g *gatedSource) Open(ctx context.Context, name string) (io.ReadCloser, error) {
-	if g.opened++; g.opened > g.after {
+	g.mu.Lock()
+	g.opened++
+	n := g.opened
+	g.mu.Unlock()
+	if n > g.after {
 		g.once.Do(func() { close(g.reached) })
 		<-ctx.Done()
 		return nil, ctx.Err()
