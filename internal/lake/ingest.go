@@ -19,6 +19,7 @@ import (
 type pending struct {
 	files *storeFiles
 	rows  []duck.Row
+	bytes int       // the rows' size
 	first time.Time // when the oldest row was read
 	skip  uint64    // the store's checkpoint when opened: events up to it are in its files
 }
@@ -158,6 +159,7 @@ func (in *ingester) read(log Log) (int, error) {
 				p.first = now
 			}
 			p.rows = append(p.rows, rows[i])
+			p.bytes += rows[i].Size()
 		}
 	}
 	in.pos = max(in.pos, log.Position())
@@ -226,15 +228,16 @@ func (in *ingester) refresh() error {
 
 // flush hands the stores' due batches to the writer (every store's, when
 // all). A batch is due once it is FlushInterval old, when the writer is
-// free; and once it holds FlushRows events, when the reader waits for the
-// writer (back-pressure: while a write fails, reading stops there).
+// free; and once it holds FlushRows events or FlushBytes, when the reader
+// waits for the writer (back-pressure: while a write fails, reading stops
+// there).
 func (in *ingester) flush(ctx context.Context, all bool) {
 	now := time.Now()
 	for _, p := range in.pend {
 		if len(p.rows) == 0 {
 			continue
 		}
-		full := len(p.rows) >= in.e.opts.FlushRows
+		full := len(p.rows) >= in.e.opts.FlushRows || p.bytes >= in.e.opts.FlushBytes
 		if !all && !full && now.Sub(p.first) < in.e.opts.FlushInterval {
 			continue
 		}
@@ -262,7 +265,7 @@ func (in *ingester) flush(ctx context.Context, all bool) {
 			in.landed(b) // not handed over: it keeps growing
 			continue
 		}
-		p.rows = nil
+		p.rows, p.bytes = nil, 0
 	}
 }
 

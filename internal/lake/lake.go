@@ -91,8 +91,10 @@ type Options struct {
 	// written (and becomes queryable).
 	FlushInterval time.Duration
 	// FlushRows writes a store's batch early once it holds this many
-	// events.
-	FlushRows int
+	// events, and FlushBytes once its rows take this many bytes of memory
+	// (about twice the records').
+	FlushRows  int
+	FlushBytes int
 	// CompactFiles merges today's files of a store once it has this many
 	// of one size tier (sizes within a factor of CompactFiles); an
 	// earlier day's are merged once there are two.
@@ -122,13 +124,14 @@ type Options struct {
 }
 
 // DefaultOptions returns the defaults: batches at most a second apart (or
-// of 20,000 events), imports committed every 10,000 events, compaction at 8
+// of 20,000 events or 32 MiB), imports committed every 10,000 events, compaction at 8
 // files of a size tier, maintenance every 30
 // seconds, 7 days in PENDING_DELETION as at AWS.
 func DefaultOptions() Options {
 	return Options{
 		FlushInterval:    time.Second,
 		FlushRows:        20_000,
+		FlushBytes:       32 << 20,
 		ImportChunk:      10_000,
 		CompactFiles:     8,
 		CompactMaxRows:   2_000_000,
@@ -145,7 +148,7 @@ func DefaultOptions() Options {
 
 // writerMemory is the writer's DuckDB memory limit: a batch, an import
 // chunk or a compaction's row group at a time.
-const writerMemory = "512MB"
+const writerMemory = "256MB"
 
 // stateName is the engine's checkpoint file.
 const stateName = "state.json"
@@ -184,6 +187,9 @@ func Open(ctx context.Context, dir string, opts Options) (*Engine, error) {
 	def := DefaultOptions()
 	if opts.FlushInterval <= 0 {
 		opts.FlushInterval = def.FlushInterval
+	}
+	if opts.FlushBytes <= 0 {
+		opts.FlushBytes = def.FlushBytes
 	}
 	if opts.FlushRows <= 0 {
 		opts.FlushRows = def.FlushRows
