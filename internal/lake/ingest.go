@@ -24,17 +24,27 @@ type pending struct {
 	skip  uint64    // the store's checkpoint when opened: events up to it are in its files
 }
 
-// batch is events of one store, in log order, handed to the writer, which
-// writes them and commits them with the store's checkpoint pos.
+// batch is events of one store, in log order, handed to the writers: a
+// write worker writes its files, then the committer commits them with the
+// store's checkpoint pos, in the order the batches were handed over.
 type batch struct {
-	files *storeFiles
-	rows  []duck.Row
-	pos   uint64
+	files   *storeFiles
+	rows    []duck.Row
+	pos     uint64
+	written chan writeResult // the worker's result
+}
+
+// writeResult is a batch's files, or why they could not be written.
+type writeResult struct {
+	files []File
+	err   error
 }
 
 // ingester is Run's state. One goroutine reads the log, converts the
-// events to rows and routes them to the stores' pending batches; another
-// (write) writes the batches, so reading goes on while a batch is written.
+// events to rows (on every core) and routes them to the stores' pending
+// batches; write workers, one per core, write the batches' files, and the
+// committer (commit) lists them in each store's MANIFEST in order, so
+// reading goes on while batches are written.
 type ingester struct {
 	e       *Engine
 	specs   []*compiled
@@ -43,10 +53,11 @@ type ingester struct {
 	pos     uint64 // every event up to here has been read and routed
 	lastRel time.Time
 
-	work     chan *batch   // to the writer; unbuffered: it takes one when free
+	work     chan *batch   // to the write workers; unbuffered: one takes it when free
+	commits  chan *batch   // to the committer, in the order handed over
 	stop     chan struct{} // closed when Run stops (halt): a failed write is not retried
 	stopOnce sync.Once
-	done     chan error // the writer's end: nil, or why batches were left unwritten
+	done     chan error // the committer's end: nil, or why batches were left unwritten
 
 	mu     sync.Mutex
 	flying []uint64 // the first seq of each batch handed to the writer and not yet committed
@@ -65,12 +76,20 @@ func (e *Engine) Run(ctx context.Context, log Log) error {
 		stop()
 		<-done
 	}()
+	workers := runtime.GOMAXPROCS(0)
 	in := &ingester{e: e, pend: map[string]*pending{}, pos: log.Position(),
-		work: make(chan *batch), stop: make(chan struct{}), done: make(chan error, 1)}
-	go in.write()
+		work: make(chan *batch), commits: make(chan *batch, workers+1),
+		stop: make(chan struct{}), done: make(chan error, 1)}
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(in.writeFiles)
+	}
+	go in.commit()
 	err := in.follow(ctx, log)
 	in.halt()
 	close(in.work)
+	close(in.commits)
+	wg.Wait()
 	if werr := <-in.done; err == nil {
 		err = werr
 	}
@@ -241,7 +260,7 @@ func (in *ingester) flush(ctx context.Context, all bool) {
 		if !all && !full && now.Sub(p.first) < in.e.opts.FlushInterval {
 			continue
 		}
-		b := &batch{files: p.files, rows: p.rows, pos: in.pos}
+		b := &batch{files: p.files, rows: p.rows, pos: in.pos, written: make(chan writeResult, 1)}
 		in.mu.Lock()
 		in.flying = append(in.flying, b.rows[0].Seq)
 		in.mu.Unlock()
@@ -265,6 +284,7 @@ func (in *ingester) flush(ctx context.Context, all bool) {
 			in.landed(b) // not handed over: it keeps growing
 			continue
 		}
+		in.commits <- b
 		p.rows, p.bytes = nil, 0
 	}
 }
@@ -281,17 +301,31 @@ func (in *ingester) landed(b *batch) {
 	}
 }
 
-// write writes the batches handed to it, in order, until the work channel
-// closes. A failed write (a full disk, say) is retried, with a growing
-// pause, until it succeeds; once Run stops it is not, and the batches after
-// it are left unwritten too (their events are read again at the next
-// start), so no store's checkpoint passes an unwritten event.
-func (in *ingester) write() {
+// writeFiles is a write worker: it writes the files of the batches it
+// takes until the work channel closes.
+func (in *ingester) writeFiles() {
+	for b := range in.work {
+		files, err := in.e.writeBatchFiles(b.files, b.rows)
+		b.written <- writeResult{files, err}
+	}
+}
+
+// commit commits the batches in the order they were handed over, each once
+// its files are written, until the commits channel closes. A failed write
+// or commit (a full disk, say) is retried, with a growing pause, until it
+// succeeds; once Run stops it is not, and the batches after it are left
+// uncommitted too (their events are read again at the next start), so no
+// store's checkpoint passes an unwritten event.
+func (in *ingester) commit() {
 	var failed error
 	pause := time.Second
-	for b := range in.work {
+	for b := range in.commits {
+		res := <-b.written
 		for failed == nil {
-			err := in.e.writeBatch(b.files, b.rows, b.pos)
+			err := res.err
+			if err == nil {
+				err = b.files.commit(res.files, nil, b.pos)
+			}
 			if err == nil {
 				if pause > time.Second {
 					in.e.log.Info("lake: writing event data store files again")
@@ -307,6 +341,9 @@ func (in *ingester) write() {
 				failed = err
 			case <-time.After(pause):
 				pause = min(2*pause, 30*time.Second)
+			}
+			if failed == nil && res.err != nil {
+				res.files, res.err = in.e.writeBatchFiles(b.files, b.rows)
 			}
 		}
 		if failed == nil {
@@ -344,9 +381,9 @@ func (in *ingester) release(log Log, final bool) {
 	log.Release(low)
 }
 
-// writeBatch writes rows (events after the store's checkpoint, in log
-// order) as one file per UTC day and commits them with checkpoint pos.
-func (e *Engine) writeBatch(s *storeFiles, rows []duck.Row, pos uint64) error {
+// writeBatchFiles writes rows (events after the store's checkpoint, in log
+// order) as one durable file per UTC day, to be committed.
+func (e *Engine) writeBatchFiles(s *storeFiles, rows []duck.Row) ([]File, error) {
 	byDay := map[string][]duck.Row{}
 	var days []string
 	for _, r := range rows {
@@ -361,11 +398,11 @@ func (e *Engine) writeBatch(s *storeFiles, rows []duck.Row, pos uint64) error {
 		rs := byDay[d]
 		f, err := e.writeFile(s, 'b', d, rs, 0)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		added = append(added, f)
 	}
-	return s.commit(added, nil, pos)
+	return added, nil
 }
 
 // writeFile writes rows of one day as a durable file of the store.

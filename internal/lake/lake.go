@@ -146,9 +146,9 @@ func DefaultOptions() Options {
 	}
 }
 
-// writerMemory is the writer's DuckDB memory limit: a batch, an import
+// writerMemory is the writer's DuckDB memory limit: two batches, an import
 // chunk or a compaction's row group at a time.
-const writerMemory = "256MB"
+const writerMemory = "384MB"
 
 // stateName is the engine's checkpoint file.
 const stateName = "state.json"

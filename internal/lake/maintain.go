@@ -119,7 +119,8 @@ func (e *Engine) compact(ctx context.Context, s *storeFiles) error {
 	today := e.opts.Now().UTC().Format(time.DateOnly)
 	for _, d := range days {
 		var groups [][]File
-		if d < today && time.Since(s.lastAdded(d)) >= e.opts.MaintainInterval {
+		final := d < today && time.Since(s.lastAdded(d)) >= e.opts.MaintainInterval
+		if final {
 			groups = [][]File{byDay[d]}
 		} else {
 			byTier := map[int][]File{}
@@ -134,7 +135,7 @@ func (e *Engine) compact(ctx context.Context, s *storeFiles) error {
 			}
 		}
 		for _, in := range groups {
-			if err := e.compactGroup(ctx, s, d, in); err != nil {
+			if err := e.compactGroup(ctx, s, d, in, final); err != nil {
 				return err
 			}
 		}
@@ -153,8 +154,10 @@ func (e *Engine) tier(rows int64) int {
 }
 
 // compactGroup merges the files in of one day, in log order, into files of
-// up to CompactMaxRows rows: no output grows past it.
-func (e *Engine) compactGroup(ctx context.Context, s *storeFiles, day string, in []File) error {
+// up to CompactMaxRows rows: no output grows past it. The outputs of a
+// final merge (a quiet past day), and those of half CompactMaxRows or more,
+// are not merged again, or seldom: they are compressed harder.
+func (e *Engine) compactGroup(ctx context.Context, s *storeFiles, day string, in []File, final bool) error {
 	slices.SortFunc(in, func(a, b File) int { return cmp.Compare(a.MinSeq, b.MinSeq) })
 	for len(in) > 1 {
 		n, rows := 0, int64(0)
@@ -163,7 +166,7 @@ func (e *Engine) compactGroup(ctx context.Context, s *storeFiles, day string, in
 			n++
 		}
 		if n > 1 {
-			if err := e.compactDay(ctx, s, day, in[:n]); err != nil {
+			if err := e.compactDay(ctx, s, day, in[:n], final || 2*rows >= int64(e.opts.CompactMaxRows)); err != nil {
 				return err
 			}
 		}
@@ -174,7 +177,7 @@ func (e *Engine) compactGroup(ctx context.Context, s *storeFiles, day string, in
 
 // compactDay replaces the files in by one, their rows in log order (the
 // order live events arrive in, so nearly by eventtime).
-func (e *Engine) compactDay(ctx context.Context, s *storeFiles, day string, in []File) error {
+func (e *Engine) compactDay(ctx context.Context, s *storeFiles, day string, in []File, final bool) error {
 	in = slices.Clone(in)
 	slices.SortFunc(in, func(a, b File) int { return cmp.Compare(a.MinSeq, b.MinSeq) })
 	out := File{Day: day, MinSeq: in[0].MinSeq, MaxSeq: in[0].MaxSeq, MinTime: in[0].MinTime, MaxTime: in[0].MaxTime}
@@ -196,7 +199,7 @@ func (e *Engine) compactDay(ctx context.Context, s *storeFiles, day string, in [
 	gen := s.man.Generation + 1
 	s.mu.RUnlock()
 	out.Name = fileName('c', day, out.MinSeq, out.MaxSeq, gen)
-	err := e.durable(s, out.Name, func(tmp string) error { return e.writer.Compact(ctx, tmp, paths) })
+	err := e.durable(s, out.Name, func(tmp string) error { return e.writer.Compact(ctx, tmp, paths, final) })
 	if err != nil {
 		return err
 	}
