@@ -169,7 +169,7 @@ func openStoreFiles(dir, quarantine, id, account string, log *slog.Logger) (*sto
 			return nil, err
 		}
 	}
-	if _, err := s.settle(quarantine); err != nil {
+	if _, err := s.settle(quarantine, false); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -205,7 +205,7 @@ func readStoreFiles(dir, id, account string, log *slog.Logger) (*storeFiles, err
 // settle removes the temporary files of interrupted MANIFEST writes and
 // compares the directory with the manifest (check), returning what it
 // did.
-func (s *storeFiles) settle(quarantine string) ([]RepairAction, error) {
+func (s *storeFiles) settle(quarantine string, keepLeftovers bool) ([]RepairAction, error) {
 	temps, err := fileutil.RemoveTemps(s.dir)
 	if err != nil {
 		return nil, err
@@ -214,7 +214,7 @@ func (s *storeFiles) settle(quarantine string) ([]RepairAction, error) {
 	for _, t := range temps {
 		acts = append(acts, RepairAction{Store: s.man.Store, Path: filepath.Base(t), What: "removed, the temporary file of an interrupted MANIFEST write"})
 	}
-	more, err := s.check(quarantine)
+	more, err := s.check(quarantine, keepLeftovers)
 	return append(acts, more...), err
 }
 
@@ -231,8 +231,10 @@ func dataFiles(dir string) []string {
 }
 
 // check compares the directory with the manifest (see openStoreFiles)
-// and returns what it removed or moved to quarantine.
-func (s *storeFiles) check(quarantine string) ([]RepairAction, error) {
+// and returns what it removed or moved to quarantine. With keepLeftovers,
+// it moves even the provable leftovers to quarantine rather than deleting
+// them: a repair trusts a MANIFEST it found damaged no further than that.
+func (s *storeFiles) check(quarantine string, keepLeftovers bool) ([]RepairAction, error) {
 	listed := map[string]File{}
 	for _, f := range s.man.Files {
 		listed[f.Name] = f
@@ -266,7 +268,7 @@ func (s *storeFiles) check(quarantine string) ([]RepairAction, error) {
 			acts = append(acts, RepairAction{Store: s.man.Store, Path: rel, What: "removed, the eventid filter of a file the store no longer lists"})
 			return os.Remove(path) // derived data of a removed file
 		}
-		if s.leftover(rel) {
+		if s.leftover(rel) && !keepLeftovers {
 			s.log.Info("lake: removing the leftover of an interrupted write or of a removal", "file", path)
 			acts = append(acts, RepairAction{Store: s.man.Store, Path: rel, What: "removed, the leftover of an interrupted write or of a removal (its events are in listed files or are written again)"})
 			return os.Remove(path)
@@ -526,6 +528,13 @@ func (s *storeFiles) reapLocked() {
 	s.dead = kept
 }
 
+// lists reports whether the MANIFEST lists the file name.
+func (s *storeFiles) lists(name string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return slices.ContainsFunc(s.man.Files, func(f File) bool { return f.Name == name })
+}
+
 // files returns a copy of the listed files.
 func (s *storeFiles) files() []File {
 	s.mu.RLock()
@@ -657,6 +666,9 @@ func (s *storeFiles) unlistDamaged(quarantine string) ([]RepairAction, error) {
 			s.verified[f.Name] = true
 			s.mu.Unlock()
 			continue
+		}
+		if !s.lists(f.Name) {
+			continue // compacted or expired meanwhile: not a loss
 		}
 		lost := f
 		a := RepairAction{Store: s.man.Store, Path: f.Name, Lost: &lost, What: err.Error()}

@@ -65,10 +65,12 @@ type RepairReport struct {
 // catalogue. It moves every store directory the catalogue does not know
 // to quarantine/ACCOUNT/STORE-ID/; in each store, it unlists a listed file
 // that is missing, moves one with the wrong size or SHA-256 to quarantine
-// and unlists it (as the server's scrub does), and then settles the
-// directory as the server does at start (leftovers removed, other
-// unlisted files quarantined). Nothing is deleted but provable leftovers
-// and derived eventid filters.
+// and unlists it (as the server's scrub does), and then moves every file
+// the MANIFEST does not list to quarantine. It deletes nothing but the
+// temporary files of interrupted MANIFEST writes and eventid filters,
+// which are derived data: not even an unlisted file that the server would
+// delete at start as a leftover, since a damaged MANIFEST (a file name
+// changed) may be what unlisted it.
 //
 // A store whose MANIFEST is missing over existing files, or does not
 // parse, is left as it is and reported in Refused: nothing says which of
@@ -108,7 +110,7 @@ func Repair(dir string, stores []StoreSpec) (RepairReport, error) {
 		if err != nil {
 			return r, fmt.Errorf("lake: repair: event data store %s: %w", spec.ID, err)
 		}
-		acts, err = s.settle(quarantine)
+		acts, err = s.settle(quarantine, true)
 		r.Actions = append(r.Actions, acts...)
 		if err != nil {
 			return r, fmt.Errorf("lake: repair: event data store %s: %w", spec.ID, err)

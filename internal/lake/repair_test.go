@@ -108,12 +108,7 @@ func TestRepair(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			stores := &fakeStores{specs: []lake.StoreSpec{spec(id, 1)}}
 			dir := t.TempDir()
-			r := newRig(t, dir, stores)
-			r.append(mkEvent(t, 1, acct), mkEvent(t, 2, acct))
-			r.restart()
-			r.append(mkEvent(t, 3, acct))
-			r.restart()
-			r.count(id, 3)
+			r := twoBatches(t, dir, stores, id)
 			r.stop()
 			e := env{lakeDir: filepath.Join(dir, "lake"), storeDir: filepath.Join(dir, "lake", acct, id),
 				first: filepath.Join(dir, "lake", acct, id, "day=2026-11-01", "b-1-2.parquet")}
@@ -222,5 +217,59 @@ func TestRepairEmptyLake(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
 		t.Fatalf("the repair created %v", ents)
+	}
+}
+
+// A MANIFEST damaged so that it names a file that is not there, while the
+// file it meant is unlisted: the repair unlists the missing name but
+// deletes nothing, not even the unlisted file that looks like a leftover
+// (the server would delete it at start); it goes to quarantine.
+func TestRepairKeepsUnlistedFiles(t *testing.T) {
+	const id = "0b3f0000-0000-4000-8000-000000000009"
+	stores := &fakeStores{specs: []lake.StoreSpec{spec(id, 1)}}
+	dir := t.TempDir()
+	r := newRig(t, dir, stores)
+	r.append(mkEvent(t, 1, acct), mkEvent(t, 2, acct))
+	r.restart()
+	r.count(id, 2)
+	r.stop()
+	lakeDir := filepath.Join(dir, "lake")
+	man := filepath.Join(lakeDir, acct, id, "MANIFEST.json")
+	b, err := os.ReadFile(man)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := strings.Replace(string(b), "b-1-2.parquet", "b-1-9.parquet", 1)
+	if changed == string(b) {
+		t.Fatalf("MANIFEST does not list b-1-2.parquet:\n%s", b)
+	}
+	if err := os.WriteFile(man, []byte(changed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := lake.Repair(lakeDir, stores.DataStores())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range rep.Actions {
+		to := "nowhere"
+		if a.Quarantine != "" {
+			to, _ = filepath.Rel(lakeDir, a.Quarantine)
+		}
+		got = append(got, a.Path+" -> "+to)
+	}
+	want := []string{
+		filepath.Join("day=2026-11-01", "b-1-9.parquet") + " -> nowhere", // missing: unlisted, moved nowhere
+		filepath.Join("day=2026-11-01", "b-1-2.parquet") + " -> " + filepath.Join("quarantine", id, "day=2026-11-01_b-1-2.parquet"),
+		filepath.Join("day=2026-11-01", "b-1-2.parquet.bloom") + " -> nowhere", // derived: removed
+	}
+	if d := cmp.Diff(want, got); d != "" || len(rep.Refused) != 0 {
+		t.Fatalf("actions (-want +got):\n%s\nrefused %q", d, rep.Refused)
+	}
+	if rep.Actions[0].Lost == nil || rep.Actions[0].Lost.Rows != 2 {
+		t.Fatalf("the missing file's entry: %+v", rep.Actions[0].Lost)
+	}
+	if rep := lake.Check(lakeDir, stores.DataStores()); len(rep.Problems) != 0 || len(rep.Quarantined) != 1 {
+		t.Fatalf("Check after the repair: problems %q, quarantined %q", rep.Problems, rep.Quarantined)
 	}
 }
