@@ -91,7 +91,7 @@ func Repair(dir string, stores []StoreSpec) (RepairReport, error) {
 			return r, fmt.Errorf("lake: repair: %w", err)
 		}
 		r.Actions = append(r.Actions, RepairAction{Store: filepath.Base(u), Path: u, Quarantine: dst,
-			What: "a store directory the catalogue (trails/eventdatastores.json) does not know; to keep the store, restore the catalogue from a backup and move the directory back"})
+			What: "the catalogue (trails/eventdatastores.json) does not know this store directory (to keep the store, restore the catalogue from a backup and move the directory back)"})
 	}
 	for _, spec := range stores {
 		s, err := readStoreFiles(filepath.Join(dir, spec.Account, spec.ID), spec.ID, spec.Account, log)
