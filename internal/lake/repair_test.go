@@ -40,7 +40,7 @@ func treeHashes(t *testing.T, dir string) map[string][32]byte {
 // reports) and how lake.Repair handles it: what it unlists and quarantines,
 // what it refuses, and that the store then opens with the remaining events
 // and Check finds nothing more.
-func TestRepair(t *testing.T) {
+func TestRepairLakeDamage(t *testing.T) {
 	const id = "0b3f0000-0000-4000-8000-000000000007"
 	const lostID = "0b3f0000-0000-4000-8000-0000000000ff"
 	type env struct {
@@ -224,7 +224,7 @@ func TestRepairEmptyLake(t *testing.T) {
 // file it meant is unlisted: the repair unlists the missing name but
 // deletes nothing, not even the unlisted file that looks like a leftover
 // (the server would delete it at start); it goes to quarantine.
-func TestRepairKeepsUnlistedFiles(t *testing.T) {
+func TestRepairLakeKeepsUnlistedFiles(t *testing.T) {
 	const id = "0b3f0000-0000-4000-8000-000000000009"
 	stores := &fakeStores{specs: []lake.StoreSpec{spec(id, 1)}}
 	dir := t.TempDir()
