@@ -18,7 +18,7 @@ import (
 type fsckCmd struct{ stdout, stderr io.Writer }
 
 func (*fsckCmd) Name() string    { return "fsck" }
-func (*fsckCmd) Summary() string { return "check a data directory's event store without changing it" }
+func (*fsckCmd) Summary() string { return "check a data directory without changing it, or repair it" }
 
 // errFsckProblems makes fsck exit non-zero after reporting problems.
 var errFsckProblems = errors.New("fsck found problems (see above)")
@@ -26,9 +26,9 @@ var errFsckProblems = errors.New("fsck found problems (see above)")
 func (c *fsckCmd) Run(_ context.Context, args []string) error {
 	fs := newFlagSet("fsck", c.stdout)
 	dataDir := fs.String("data-dir", config.DefaultDataDir, "data `directory`")
-	repair := fs.Bool("repair", false, "repair a damaged WAL first, keeping every readable record, and say what was dropped")
+	repair := fs.Bool("repair", false, "repair first what can be repaired (the WAL, keeping every readable record; the index MANIFEST; Lake stores) and say what was dropped")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: opentrail fsck [--data-dir DIR] [--repair]\n\nMakes the WAL check the server makes before it starts (the segment chain, a\ntorn tail, every record's framing, checksum and sequence number) and checks\nthat each record is a valid event; reads every index segment whole\n(checksums, order, counts) and compares the index's checkpoint with the WAL;\nchecks the trail catalogue, the signing keys and trail delivery's state.\nWithout --repair it changes nothing. Stop the server on DIR first.\n\nWith --repair it first repairs the WAL: every record that can still be read\nis kept under its own sequence number; damaged bytes are dropped, each run\nof lost records is recorded as a gap that readers skip, and every segment\nchanged is first copied to DIR/events/wal/quarantine/. It prints each\naction: segment, offsets, bytes dropped and the sequence numbers lost.\n\nFlags:")
+		fmt.Fprintln(fs.Output(), "Usage: opentrail fsck [--data-dir DIR] [--repair]\n\nMakes the WAL check the server makes before it starts (the segment chain, a\ntorn tail, every record's framing, checksum and sequence number) and checks\nthat each record is a valid event; reads every index segment whole\n(checksums, order, counts) and compares the index's checkpoint with the WAL;\nchecks the trail catalogue, the signing keys and trail delivery's state.\nWithout --repair it changes nothing. Stop the server on DIR first.\n\nWith --repair it first repairs the WAL: every record that can still be read\nis kept under its own sequence number; damaged bytes are dropped, each run\nof lost records is recorded as a gap that readers skip, and every segment\nchanged is first copied to DIR/events/wal/quarantine/. It prints each\naction: segment, offsets, bytes dropped and the sequence numbers lost.\nIt then rebuilds a missing or damaged index MANIFEST from the segments,\nand repairs CloudTrail Lake event data stores: a file a store's MANIFEST\nlists that is missing is unlisted; one with the wrong size or SHA-256 is\nmoved to DIR/lake/quarantine/STORE-ID/ and unlisted (for each, it prints\nthe store, the file, and the events, sequence and eventtime ranges lost);\na store directory the catalogue does not know is moved whole to\nDIR/lake/quarantine/ACCOUNT/STORE-ID/. A store whose MANIFEST is missing\nor does not parse is not repaired (nothing says which files made it up):\nrestore the MANIFEST from a backup, or move the store's directory away.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := parseFlagsOnly(fs, args); err != nil {
@@ -48,6 +48,9 @@ func (c *fsckCmd) Run(_ context.Context, args []string) error {
 			return err
 		}
 		if err := c.repairIndex(*dataDir); err != nil {
+			return err
+		}
+		if err := c.repairLake(*dataDir); err != nil {
 			return err
 		}
 	}
@@ -88,6 +91,25 @@ func (c *fsckCmd) repairWAL(dataDir, walDir string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("fsck --repair: %w", err)
+	}
+	return nil
+}
+
+// repairLake repairs the Lake's event data stores and prints what it did
+// and what it could not repair.
+func (c *fsckCmd) repairLake(dataDir string) error {
+	rep, err := daemon.RepairLake(dataDir)
+	for _, a := range rep.Actions {
+		fmt.Fprintf(c.stdout, "REPAIRED: lake: %s\n", a)
+	}
+	for _, r := range rep.Refused {
+		fmt.Fprintf(c.stdout, "NOT REPAIRED: lake: %s\n", r)
+	}
+	if err != nil {
+		return fmt.Errorf("fsck --repair: %w", err)
+	}
+	if len(rep.Actions) == 0 && len(rep.Refused) == 0 {
+		fmt.Fprintln(c.stdout, "lake: nothing to repair")
 	}
 	return nil
 }

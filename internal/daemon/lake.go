@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -154,6 +155,30 @@ func checkLake(root string) followerState {
 		st.lines = append(st.lines, fmt.Sprintf("lake: %d files in quarantine (their events are in no event data store): %s", len(r.Quarantined), strings.Join(r.Quarantined, ", ")))
 	}
 	return st
+}
+
+// RepairLake repairs the Lake of a stopped server's data directory root
+// for `opentrail fsck --repair` (lake.Repair) and returns what it did and
+// what it left. It moves no store away unless the event data store
+// catalogue opens and exists: a missing or damaged catalogue would make
+// every store look unknown, so that is reported in Refused instead.
+func RepairLake(root string) (lake.RepairReport, error) {
+	dir := filepath.Join(root, datadir.LakeDir)
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return lake.RepairReport{}, nil
+	}
+	cdir := filepath.Join(root, datadir.TrailsDir)
+	var specs []lake.StoreSpec
+	if _, err := os.Stat(filepath.Join(cdir, catalog.DataStoresFileName)); err == nil {
+		c, err := catalog.Open(cdir, catalog.DefaultOptions())
+		if err != nil {
+			return lake.RepairReport{Refused: []string{fmt.Sprintf("%v; the Lake is not repaired while the catalogue does not open", err)}}, nil
+		}
+		specs = storeSpecs(c.AllDataStores())
+	} else if u := lake.UnknownStores(dir, nil); len(u) > 0 {
+		return lake.RepairReport{Refused: []string{fmt.Sprintf("%s is missing (%v) but %d event data store directories remain (%s, ...): restore the catalogue from a backup; the repair does not move every store to quarantine", filepath.Join(cdir, catalog.DataStoresFileName), err, len(u), u[0])}}, nil
+	}
+	return lake.Repair(dir, specs)
 }
 
 // lakeCheckpoint is the highest log position the Lake has durably

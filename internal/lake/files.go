@@ -153,15 +153,14 @@ func (s *storeFiles) bloomOf(name string) *bloom {
 // openStoreFiles opens (or creates) the store's directory. Unlisted
 // Parquet files that are provably leftovers of an interrupted write are
 // removed; any other unlisted file is moved to quarantine. A listed file
-// that is missing or has the wrong size is an ErrDamaged error.
+// that is missing or has the wrong size is an ErrDamaged error, and so is
+// a MANIFEST that is missing over existing files or does not parse.
 func openStoreFiles(dir, quarantine, id, account string, log *slog.Logger) (*storeFiles, error) {
-	s := &storeFiles{dir: dir, log: log, refs: map[string]int{}, verified: map[string]bool{}, blooms: map[string]*bloom{}}
-	b, err := os.ReadFile(filepath.Join(dir, manifestName))
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		if files := dataFiles(dir); len(files) > 0 {
-			return nil, fmt.Errorf("%w: %s is missing but the store's directory holds %d files (%s, ...): restore the MANIFEST from a backup; starting without it would drop them", ErrDamaged, filepath.Join(dir, manifestName), len(files), files[0])
-		}
+	s, err := readStoreFiles(dir, id, account, log)
+	if err != nil {
+		return nil, err
+	}
+	if s.man.Version == 0 { // a new store
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("lake: %w", err)
 		}
@@ -169,20 +168,54 @@ func openStoreFiles(dir, quarantine, id, account string, log *slog.Logger) (*sto
 		if err := s.saveLocked(); err != nil {
 			return nil, err
 		}
+	}
+	if _, err := s.settle(quarantine, false); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// readStoreFiles reads the store's MANIFEST without changing anything. A
+// store never written to (no MANIFEST, no Parquet file) has a zero
+// manifest. A MANIFEST that is missing over existing files or does not
+// parse is an ErrDamaged error: nothing tells which files made up the
+// store, so neither the server nor a repair guesses.
+func readStoreFiles(dir, id, account string, log *slog.Logger) (*storeFiles, error) {
+	s := &storeFiles{dir: dir, log: log, refs: map[string]int{}, verified: map[string]bool{}, blooms: map[string]*bloom{}}
+	b, err := os.ReadFile(filepath.Join(dir, manifestName))
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if files := dataFiles(dir); len(files) > 0 {
+			return nil, fmt.Errorf("%w: event data store %s: %s is missing but the store's directory holds %d files (%s, ...): restore the MANIFEST from a backup, or move the store's directory away to start the store empty; starting without it would drop them", ErrDamaged, id, filepath.Join(dir, manifestName), len(files), files[0])
+		}
 	case err != nil:
 		return nil, fmt.Errorf("lake: %w", err)
 	default:
 		if err := json.Unmarshal(b, &s.man); err != nil || s.man.Version != 1 {
-			return nil, fmt.Errorf("%w: %s does not parse (%v); restore it from a backup, or delete the store's directory to start the store empty", ErrDamaged, filepath.Join(dir, manifestName), err)
+			why := fmt.Sprint(err)
+			if err == nil {
+				why = fmt.Sprintf("version %d, not 1", s.man.Version)
+			}
+			return nil, fmt.Errorf("%w: event data store %s: %s does not parse (%s); restore it from a backup, or move the store's directory away to start the store empty", ErrDamaged, id, filepath.Join(dir, manifestName), why)
 		}
 	}
-	if _, err := fileutil.RemoveTemps(dir); err != nil {
-		return nil, err
-	}
-	if err := s.check(quarantine); err != nil {
-		return nil, err
-	}
 	return s, nil
+}
+
+// settle removes the temporary files of interrupted MANIFEST writes and
+// compares the directory with the manifest (check), returning what it
+// did.
+func (s *storeFiles) settle(quarantine string, keepLeftovers bool) ([]RepairAction, error) {
+	temps, err := fileutil.RemoveTemps(s.dir)
+	if err != nil {
+		return nil, err
+	}
+	var acts []RepairAction
+	for _, t := range temps {
+		acts = append(acts, RepairAction{Store: s.man.Store, Path: filepath.Base(t), What: "removed, the temporary file of an interrupted MANIFEST write"})
+	}
+	more, err := s.check(quarantine, keepLeftovers)
+	return append(acts, more...), err
 }
 
 // dataFiles lists the Parquet files under a store's directory.
@@ -197,8 +230,11 @@ func dataFiles(dir string) []string {
 	return out
 }
 
-// check compares the directory with the manifest (see openStoreFiles).
-func (s *storeFiles) check(quarantine string) error {
+// check compares the directory with the manifest (see openStoreFiles)
+// and returns what it removed or moved to quarantine. With keepLeftovers,
+// it moves even the provable leftovers to quarantine rather than deleting
+// them: a repair trusts a MANIFEST it found damaged no further than that.
+func (s *storeFiles) check(quarantine string, keepLeftovers bool) ([]RepairAction, error) {
 	listed := map[string]File{}
 	for _, f := range s.man.Files {
 		listed[f.Name] = f
@@ -206,13 +242,14 @@ func (s *storeFiles) check(quarantine string) error {
 	for _, f := range s.man.Files {
 		st, err := os.Stat(filepath.Join(s.dir, f.Name))
 		if err != nil {
-			return fmt.Errorf("%w: %s lists %s, which is missing (%v): restore it from a backup; `opentrail fsck` lists every such file", ErrDamaged, filepath.Join(s.dir, manifestName), f.Name, err)
+			return nil, fmt.Errorf("%w: %s lists %s, which is missing (%v): restore it from a backup, or run `opentrail fsck --repair` to unlist it (its %d events are lost); `opentrail fsck` lists every such file", ErrDamaged, filepath.Join(s.dir, manifestName), f.Name, err, f.Rows)
 		}
 		if st.Size() != f.Bytes {
-			return fmt.Errorf("%w: %s is %d bytes, its MANIFEST says %d: restore it from a backup", ErrDamaged, filepath.Join(s.dir, f.Name), st.Size(), f.Bytes)
+			return nil, fmt.Errorf("%w: %s is %d bytes, its MANIFEST says %d: restore it from a backup, or run `opentrail fsck --repair` to move it to quarantine (its %d events are lost)", ErrDamaged, filepath.Join(s.dir, f.Name), st.Size(), f.Bytes, f.Rows)
 		}
 	}
-	return filepath.WalkDir(s.dir, func(path string, d fs.DirEntry, err error) error {
+	var acts []RepairAction
+	err := filepath.WalkDir(s.dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -228,19 +265,59 @@ func (s *storeFiles) check(quarantine string) error {
 				return nil
 			}
 			s.log.Info("lake: removing the eventid filter of a file the store no longer lists", "file", path)
+			acts = append(acts, RepairAction{Store: s.man.Store, Path: rel, What: "removed, the eventid filter of a file the store no longer lists"})
 			return os.Remove(path) // derived data of a removed file
 		}
-		if s.leftover(rel) {
+		if s.leftover(rel) && !keepLeftovers {
 			s.log.Info("lake: removing the leftover of an interrupted write or of a removal", "file", path)
+			acts = append(acts, RepairAction{Store: s.man.Store, Path: rel, What: "removed, the leftover of an interrupted write or of a removal (its events are in listed files or are written again)"})
 			return os.Remove(path)
 		}
-		dst := filepath.Join(quarantine, s.man.Store, strings.ReplaceAll(rel, string(filepath.Separator), "_"))
-		s.log.Error("lake: a file the store's MANIFEST does not list was moved to quarantine", "file", path, "to", dst)
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		dst, err := setAside(path, s.quarantined(quarantine, rel))
+		if err != nil {
 			return err
 		}
-		return os.Rename(path, dst)
+		s.log.Error("lake: a file the store's MANIFEST does not list was moved to quarantine", "file", path, "to", dst)
+		acts = append(acts, RepairAction{Store: s.man.Store, Path: rel, Quarantine: dst, What: "not in the store's MANIFEST"})
+		return nil
 	})
+	return acts, err
+}
+
+// quarantined is where a file of the store (rel, under its directory)
+// goes in quarantine: quarantine/STORE-ID/ with the path's separators
+// replaced by '_' (setAside adds a suffix if that name is taken).
+func (s *storeFiles) quarantined(quarantine, rel string) string {
+	return filepath.Join(quarantine, s.man.Store, strings.ReplaceAll(rel, string(filepath.Separator), "_"))
+}
+
+// setAside moves the file or directory at path to dst (in quarantine),
+// or to dst.1, dst.2, … when that name is taken: nothing in quarantine is
+// ever replaced. Both directories are synced, so the move is durable
+// before a MANIFEST that no longer lists the file. It returns where the
+// file went.
+func setAside(path, dst string) (string, error) {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return "", fmt.Errorf("lake: quarantine: %w", err)
+	}
+	to := dst
+	for i := 1; ; i++ {
+		_, err := os.Lstat(to)
+		if errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		if err != nil {
+			return "", fmt.Errorf("lake: quarantine: %w", err)
+		}
+		to = fmt.Sprintf("%s.%d", dst, i)
+	}
+	if err := os.Rename(path, to); err != nil {
+		return "", fmt.Errorf("lake: quarantine: %w", err)
+	}
+	if err := errors.Join(fileutil.SyncDir(filepath.Dir(to)), fileutil.SyncDir(filepath.Dir(path))); err != nil {
+		return to, fmt.Errorf("lake: quarantine: %w", err)
+	}
+	return to, nil
 }
 
 // leftover reports whether the unlisted file rel is provably the leftover
@@ -451,6 +528,13 @@ func (s *storeFiles) reapLocked() {
 	s.dead = kept
 }
 
+// lists reports whether the MANIFEST lists the file name.
+func (s *storeFiles) lists(name string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return slices.ContainsFunc(s.man.Files, func(f File) bool { return f.Name == name })
+}
+
 // files returns a copy of the listed files.
 func (s *storeFiles) files() []File {
 	s.mu.RLock()
@@ -493,7 +577,7 @@ func Check(dir string, stores []StoreSpec) CheckReport {
 		}
 		r.Checkpoint, r.HasState = st.Position, true
 	}
-	_ = filepath.WalkDir(filepath.Join(dir, "quarantine"), func(p string, d fs.DirEntry, err error) error {
+	_ = filepath.WalkDir(filepath.Join(dir, quarantineDir), func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
 			r.Quarantined = append(r.Quarantined, p)
 		}
@@ -501,26 +585,20 @@ func Check(dir string, stores []StoreSpec) CheckReport {
 	})
 	r.Seen = max(r.Seen, r.Checkpoint)
 	for _, u := range UnknownStores(dir, stores) {
-		r.Problems = append(r.Problems, fmt.Sprintf("%s holds an event data store the catalogue (trails/eventdatastores.json) does not know: restore the catalogue from a backup", u))
+		r.Problems = append(r.Problems, fmt.Sprintf("%s holds an event data store the catalogue (trails/eventdatastores.json) does not know: restore the catalogue from a backup, or run `opentrail fsck --repair` to move the directory to quarantine", u))
 	}
 	for _, spec := range stores {
 		sdir := filepath.Join(dir, spec.Account, spec.ID)
-		b, err := os.ReadFile(filepath.Join(sdir, manifestName))
-		if errors.Is(err, os.ErrNotExist) {
-			if files := dataFiles(sdir); len(files) > 0 {
-				r.Problems = append(r.Problems, fmt.Sprintf("event data store %s: %s is missing but the directory holds %d files; restore it from a backup", spec.ID, filepath.Join(sdir, manifestName), len(files)))
-			}
+		sf, err := readStoreFiles(sdir, spec.ID, spec.Account, nil)
+		if err != nil {
+			r.Problems = append(r.Problems, err.Error())
+			continue
+		}
+		man := sf.man
+		if man.Version == 0 {
 			continue // never written to
 		}
 		r.Stores++
-		var man manifest
-		if err == nil {
-			err = json.Unmarshal(b, &man)
-		}
-		if err != nil {
-			r.Problems = append(r.Problems, fmt.Sprintf("event data store %s: %s does not parse (%v)", spec.ID, filepath.Join(sdir, manifestName), err))
-			continue
-		}
 		r.Seen = max(r.Seen, man.Checkpoint)
 		listed := map[string]bool{}
 		for _, f := range man.Files {
@@ -528,11 +606,10 @@ func Check(dir string, stores []StoreSpec) CheckReport {
 			r.Files++
 			r.Events += f.Rows
 			r.Bytes += f.Bytes
-			sf := &storeFiles{dir: sdir}
 			if err := sf.verify(f); errors.Is(err, os.ErrNotExist) {
-				r.Problems = append(r.Problems, fmt.Sprintf("event data store %s: %s is missing: its %d events are lost unless restored from a backup", spec.ID, f.Name, f.Rows))
+				r.Problems = append(r.Problems, fmt.Sprintf("event data store %s: %s is missing: its %d events are lost unless restored from a backup (`opentrail fsck --repair` unlists it)", spec.ID, f.Name, f.Rows))
 			} else if err != nil {
-				r.Problems = append(r.Problems, fmt.Sprintf("event data store %s: %v (%d events; the server moves it to quarantine)", spec.ID, err, f.Rows))
+				r.Problems = append(r.Problems, fmt.Sprintf("event data store %s: %v (%d events; the server's scrub or `opentrail fsck --repair` moves it to quarantine)", spec.ID, err, f.Rows))
 			}
 		}
 		_ = filepath.WalkDir(sdir, func(path string, d fs.DirEntry, err error) error {
@@ -540,16 +617,13 @@ func Check(dir string, stores []StoreSpec) CheckReport {
 				return nil
 			}
 			rel, _ := filepath.Rel(sdir, path)
-			if parquet, ok := strings.CutSuffix(rel, bloomSuffix); ok && listed[parquet] {
-				return nil
+			if rel == manifestName || listed[rel] || strings.HasSuffix(rel, bloomSuffix) {
+				return nil // a filter of an unlisted file is removed at the next start
 			}
-			if rel != manifestName && !listed[rel] {
-				sf := &storeFiles{man: man}
-				if sf.leftover(rel) || strings.HasPrefix(filepath.Base(rel), ".") {
-					return nil // removed at the next start
-				}
-				r.Problems = append(r.Problems, fmt.Sprintf("event data store %s: %s is not in its MANIFEST (the next start moves it to quarantine)", spec.ID, rel))
+			if sf.leftover(rel) || strings.HasPrefix(filepath.Base(rel), ".") {
+				return nil // removed at the next start
 			}
+			r.Problems = append(r.Problems, fmt.Sprintf("event data store %s: %s is not in its MANIFEST (the next start, or `opentrail fsck --repair`, moves it to quarantine)", spec.ID, rel))
 			return nil
 		})
 	}
@@ -561,7 +635,24 @@ func Check(dir string, stores []StoreSpec) CheckReport {
 // events are missing from the store from then on (a query would fail on
 // it, or worse, read wrong values). It returns how many events were lost.
 func (s *storeFiles) scrub(quarantine string) (int64, error) {
+	acts, err := s.unlistDamaged(quarantine)
 	var lost int64
+	for _, a := range acts {
+		f := a.Lost
+		lost += f.Rows
+		s.log.Error("lake: a damaged event data store file was unlisted, and moved to quarantine with its eventid filter unless it was missing; its events are missing from the store", "store", a.Store,
+			"file", f.Name, "filter", f.Name+bloomSuffix, "to", a.Quarantine, "events", f.Rows, "minSeq", f.MinSeq, "maxSeq", f.MaxSeq, "from", f.MinTime, "until", f.MaxTime, "err", a.What)
+	}
+	return lost, err
+}
+
+// unlistDamaged checks the size and hash of every listed file this
+// process has not checked yet. One that is missing is unlisted (its
+// eventid filter is then deleted, as a removed file's is); one that is
+// damaged is moved with its filter to quarantine/STORE-ID/ and unlisted.
+// It returns one action per file unlisted, with the file's MANIFEST entry.
+func (s *storeFiles) unlistDamaged(quarantine string) ([]RepairAction, error) {
+	var acts []RepairAction
 	for _, f := range s.files() {
 		s.mu.RLock()
 		done := s.verified[f.Name]
@@ -576,22 +667,31 @@ func (s *storeFiles) scrub(quarantine string) (int64, error) {
 			s.mu.Unlock()
 			continue
 		}
-		dst := filepath.Join(quarantine, s.man.Store, strings.ReplaceAll(f.Name, string(filepath.Separator), "_"))
-		if mkErr := os.MkdirAll(filepath.Dir(dst), 0o755); mkErr != nil {
-			return lost, mkErr
+		if !s.lists(f.Name) {
+			continue // compacted or expired meanwhile: not a loss
 		}
-		if mvErr := os.Rename(filepath.Join(s.dir, f.Name), dst); mvErr != nil && !errors.Is(mvErr, os.ErrNotExist) {
-			return lost, mvErr
+		lost := f
+		a := RepairAction{Store: s.man.Store, Path: f.Name, Lost: &lost, What: err.Error()}
+		if errors.Is(err, os.ErrNotExist) {
+			a.What = "missing"
+		} else {
+			dst, mvErr := setAside(filepath.Join(s.dir, f.Name), s.quarantined(quarantine, f.Name))
+			if mvErr != nil {
+				return acts, mvErr
+			}
+			a.Quarantine = dst
+			if _, statErr := os.Stat(filepath.Join(s.dir, f.Name+bloomSuffix)); statErr == nil {
+				if _, mvErr := setAside(filepath.Join(s.dir, f.Name+bloomSuffix), dst+bloomSuffix); mvErr != nil {
+					return acts, mvErr
+				}
+			}
 		}
-		_ = os.Rename(filepath.Join(s.dir, f.Name+bloomSuffix), dst+bloomSuffix)
 		if cErr := s.commit(nil, []string{f.Name}, 0); cErr != nil {
-			return lost, cErr
+			return acts, cErr
 		}
-		lost += f.Rows
-		s.log.Error("lake: a damaged event data store file was moved to quarantine with its eventid filter; its events are missing from the store", "store", s.man.Store,
-			"file", f.Name, "filter", f.Name+bloomSuffix, "to", dst, "events", f.Rows, "from", f.MinTime, "until", f.MaxTime, "err", err)
+		acts = append(acts, a)
 	}
-	return lost, nil
+	return acts, nil
 }
 
 // UnknownStores lists the store directories under the lake dir that hold

@@ -240,7 +240,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Engine, error) {
 	}
 	specs := opts.Stores.DataStores()
 	if u := UnknownStores(dir, specs); len(u) > 0 {
-		return nil, fmt.Errorf("%w: %s holds an event data store the catalogue (trails/eventdatastores.json) does not know; restore the catalogue from a backup (or move the directory away to drop the store)", ErrDamaged, u[0])
+		return nil, fmt.Errorf("%w: %s holds an event data store the catalogue (trails/eventdatastores.json) does not know; restore the catalogue from a backup, or run `opentrail fsck --repair` to move the directory to quarantine (dropping the store)", ErrDamaged, u[0])
 	}
 	for _, spec := range specs {
 		if _, err := e.open(spec); err != nil {
@@ -358,7 +358,7 @@ func (e *Engine) open(spec StoreSpec) (*storeFiles, error) {
 	if s := e.stores[spec.ID]; s != nil {
 		return s, nil
 	}
-	s, err := openStoreFiles(e.storeDir(spec.Account, spec.ID), filepath.Join(e.dir, "quarantine"), spec.ID, spec.Account, e.log)
+	s, err := openStoreFiles(e.storeDir(spec.Account, spec.ID), filepath.Join(e.dir, quarantineDir), spec.ID, spec.Account, e.log)
 	if err != nil {
 		return nil, err
 	}

@@ -578,6 +578,19 @@ func (g *gatedSource) Open(ctx context.Context, name string) (io.ReadCloser, err
 	return g.Source.Open(ctx, name)
 }
 
+// twoBatches starts a rig in dir whose store id holds events 1 and 2 in
+// one file (b-1-2.parquet) and event 3 in another.
+func twoBatches(t *testing.T, dir string, stores *fakeStores, id string) *rig {
+	t.Helper()
+	r := newRig(t, dir, stores)
+	r.append(mkEvent(t, 1, acct), mkEvent(t, 2, acct))
+	r.restart()
+	r.append(mkEvent(t, 3, acct))
+	r.restart()
+	r.count(id, 3)
+	return r
+}
+
 // A damaged Parquet file is found by the scrub, moved to quarantine and
 // reported; the rest of the store stays queryable.
 func TestScrubQuarantinesDamagedFile(t *testing.T) {
@@ -585,12 +598,7 @@ func TestScrubQuarantinesDamagedFile(t *testing.T) {
 	const id = "0b3f0000-0000-4000-8000-000000000005"
 	stores.specs = []lake.StoreSpec{spec(id, 1)}
 	dir := t.TempDir()
-	r := newRig(t, dir, stores)
-	r.append(mkEvent(t, 1, acct), mkEvent(t, 2, acct))
-	r.restart()
-	r.append(mkEvent(t, 3, acct))
-	r.restart()
-	r.count(id, 3)
+	r := twoBatches(t, dir, stores, id)
 	files := lakeFiles(t, dir, id)
 	if len(files) != 2 {
 		t.Fatalf("files %v", files)
