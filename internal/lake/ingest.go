@@ -60,7 +60,7 @@ type ingester struct {
 	done     chan error // the committer's end: nil, or why batches were left unwritten
 
 	mu     sync.Mutex
-	flying []uint64 // the first seq of each batch handed to the writer and not yet committed
+	flying []uint64 // the first seq of each batch handed over and not yet committed
 }
 
 // Run follows the log until ctx is cancelled, then writes what it has read
@@ -100,7 +100,7 @@ func (e *Engine) Run(ctx context.Context, log Log) error {
 }
 
 // follow reads the log until ctx is cancelled, handing batches to the
-// writer; then it reads what is left and hands over every batch.
+// write workers; then it reads what is left and hands over every batch.
 func (in *ingester) follow(ctx context.Context, log Log) error {
 	tick := time.NewTicker(in.e.opts.FlushInterval / 4)
 	defer tick.Stop()
@@ -245,11 +245,11 @@ func (in *ingester) refresh() error {
 	return nil
 }
 
-// flush hands the stores' due batches to the writer (every store's, when
-// all). A batch is due once it is FlushInterval old, when the writer is
+// flush hands the stores' due batches to the write workers (every store's,
+// when all). A batch is due once it is FlushInterval old, when a worker is
 // free; and once it holds FlushRows events or FlushBytes, when the reader
-// waits for the writer (back-pressure: while a write fails, reading stops
-// there).
+// waits for one (back-pressure: while the committer retries a failed
+// write, the batches queue up to it and reading stops there).
 func (in *ingester) flush(ctx context.Context, all bool) {
 	now := time.Now()
 	for _, p := range in.pend {
@@ -276,7 +276,7 @@ func (in *ingester) flush(ctx context.Context, all bool) {
 			case in.work <- b:
 				sent = true
 			case <-ctx.Done():
-				in.work <- b // the writer ends its retries once Run stops
+				in.work <- b // a worker takes it soon: workers wait on nothing else
 				sent = true
 			}
 		}
@@ -289,7 +289,7 @@ func (in *ingester) flush(ctx context.Context, all bool) {
 	}
 }
 
-// halt tells the writer that Run is stopping.
+// halt tells the committer that Run is stopping.
 func (in *ingester) halt() { in.stopOnce.Do(func() { close(in.stop) }) }
 
 // landed drops a batch from the ones in flight.
