@@ -438,7 +438,8 @@ func (e *Engine) runImport(ctx context.Context, im *imp, src Source, progress Pr
 		n := int64(len(rows))
 		rows = rows[:0]
 		update(func(i *imports.Info) {
-			i.Stats.FilesCompleted = int64(next)
+			// A file that failed is processed but not completed.
+			i.Stats.FilesCompleted = int64(next) - i.Stats.FailedEntries - int64(len(failures))
 			i.Stats.EventsCompleted += n
 			i.Stats.EventsSkipped += skipped
 			i.Stats.PrefixesCompleted = completed(next)
