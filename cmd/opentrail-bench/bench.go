@@ -59,6 +59,7 @@ type benchFlags struct {
 	keep        bool
 	jsonOut     string
 	cpuprofile  string
+	memprofile  string
 	// The delivery benchmark (bench_delivery.go).
 	delivery         bool
 	rate             int
@@ -103,6 +104,7 @@ func (c *benchCmd) Run(ctx context.Context, args []string) error {
 	fs.BoolVar(&f.keep, "keep", false, "keep the work directory")
 	fs.StringVar(&f.jsonOut, "json", "", "also write the results as JSON to this file")
 	fs.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile of each phase to DIR/<phase>.pprof")
+	fs.StringVar(&f.memprofile, "memprofile", "", "write a heap profile of each phase, taken when its live heap peaked, to DIR/<phase>.heap.pprof")
 	fs.BoolVar(&f.delivery, "delivery", false, "measure trail delivery instead: acknowledgement to log file in the bucket, per bucket store")
 	fs.IntVar(&f.rate, "rate", 5000, "with --delivery: events appended per second")
 	fs.Float64Var(&f.seconds, "seconds", 30, "with --delivery: seconds of appending per bucket store")
@@ -135,6 +137,10 @@ func (c *benchCmd) Run(ctx context.Context, args []string) error {
 			defer pf.Close()
 			pprof.StartCPUProfile(pf)
 			defer pprof.StopCPUProfile()
+		}
+		if f.memprofile != "" {
+			stop := watchHeap(filepath.Join(f.memprofile, f.phase+".heap.pprof"), c.stderr)
+			defer stop()
 		}
 		res, err := runPhase(ctx, f)
 		if err != nil {
@@ -184,6 +190,9 @@ func (c *benchCmd) orchestrate(ctx context.Context, f benchFlags) error {
 			"--concurrency", fmt.Sprint(f.concurrency), "--queries", fmt.Sprint(f.queries), "--seed", fmt.Sprint(f.seed)}
 		if f.cpuprofile != "" {
 			args = append(args, "--cpuprofile", f.cpuprofile)
+		}
+		if f.memprofile != "" {
+			args = append(args, "--memprofile", f.memprofile)
 		}
 		r, rusage, err := c.runChild(ctx, self, ph, args)
 		if err != nil {
