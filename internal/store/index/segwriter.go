@@ -108,9 +108,7 @@ func (sw *segWriter) addRecord(seq uint64, raw []byte) {
 	if !sw.curOpen {
 		sw.curFirst, sw.curOpen = seq, true
 	}
-	sw.cur = binary.AppendUvarint(sw.cur, seq-sw.curFirst)
-	sw.cur = binary.AppendUvarint(sw.cur, uint64(len(raw)))
-	sw.cur = append(sw.cur, raw...)
+	sw.cur, _ = appendRecord(sw.cur, sw.curFirst, seq, raw)
 	if len(sw.cur) >= blockTarget {
 		sw.finishBlock()
 	}
