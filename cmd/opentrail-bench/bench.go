@@ -234,6 +234,7 @@ func (c *benchCmd) report(f benchFlags, res map[string]phaseResult) {
 	fmt.Fprintf(w, "%-44s %14.1f %14.1f %8.2f\n", "  after full compaction", imp.Extra["compactedBytesPerEvent"], float64(gen.Bytes)/float64(gen.Events), imp.Extra["compactedBytesPerEvent"]/(float64(gen.Bytes)/float64(gen.Events)))
 	fmt.Fprintf(w, "%-44s %14.0f\n", "record JSON bytes per event (uncompressed)", gen.Extra["jsonBytes"]/float64(gen.Events))
 	fmt.Fprintf(w, "%-44s %14.1f %14.1f %8.2f\n", "ingest: seconds until indexed / acked", ing.Extra["indexedSeconds"], ing.Seconds, ing.Extra["indexedSeconds"]/ing.Seconds)
+	fmt.Fprintf(w, "%-44s %14.3f\n", "start-up after a clean stop (s)", lk.Extra["startupSeconds"])
 	fmt.Fprintf(w, "\npeak memory (MiB): gen %.0f, decode-only %.0f, import %.0f, raw write %.0f, ingest %.0f, ingest100 %.0f, lookup %.0f\n",
 		gen.PeakRSSM, dec.PeakRSSM, imp.PeakRSSM, wb.PeakRSSM, ing.PeakRSSM, res["ingest100"].PeakRSSM, lk.PeakRSSM)
 	fmt.Fprintf(w, "\nLookupEvents latency at %d events, ms (p50 / p99), %d calls each, MaxResults 50:\n", f.events, f.queries)
@@ -624,10 +625,14 @@ func phaseLookup(ctx context.Context, f benchFlags, log *slog.Logger) (phaseResu
 	cfg := config.Default()
 	cfg.DataDir = dir
 	cfg.Listen = "127.0.0.1:0"
+	// Start-up after a clean stop: the import phase closed the data
+	// directory.
+	opened := time.Now()
 	d, err := daemon.New(cfg, log)
 	if err != nil {
 		return phaseResult{}, err
 	}
+	startup := time.Since(opened).Seconds()
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- d.Run(rctx) }()
@@ -664,7 +669,7 @@ func phaseLookup(ctx context.Context, f benchFlags, log *slog.Logger) (phaseResu
 			add(cttypes.LookupAttributeKeyResourceName, res.ResourceName)
 		}
 	}
-	res := phaseResult{Events: f.events, Latency: map[string][2]float64{}}
+	res := phaseResult{Events: f.events, Latency: map[string][2]float64{}, Extra: map[string]float64{"startupSeconds": startup}}
 	storeKeys := map[cttypes.LookupAttributeKey]history.AttrKey{
 		cttypes.LookupAttributeKeyEventId: history.AttrEventID, cttypes.LookupAttributeKeyEventName: history.AttrEventName,
 		cttypes.LookupAttributeKeyReadOnly: history.AttrReadOnly, cttypes.LookupAttributeKeyUsername: history.AttrUsername,
