@@ -13,8 +13,8 @@ import (
 // watchHeap samples the live heap every 100 ms and writes a heap profile
 // to path each time it reaches a new peak (at least 5% above the last one
 // written), so the file ends up showing what the heap held at its
-// largest. It returns a function that stops the sampling and reports the
-// peak on w.
+// largest. It returns a function that stops the sampling (writing the
+// profile then if it never did) and reports the peak on w.
 func watchHeap(path string, w io.Writer) (stop func()) {
 	const name = "/gc/heap/live:bytes"
 	s := []metrics.Sample{{Name: name}}
@@ -50,6 +50,11 @@ func watchHeap(path string, w io.Writer) (stop func()) {
 	return func() {
 		close(done)
 		<-finished
+		if written == 0 { // a phase shorter than a sample
+			if err := writeHeapProfile(path); err != nil {
+				fmt.Fprintln(w, "bench: heap profile:", err)
+			}
+		}
 		fmt.Fprintf(w, "bench: peak live heap %.0f MiB (profile at %.0f MiB in %s)\n", float64(peak)/(1<<20), float64(written)/(1<<20), path)
 	}
 }
