@@ -50,14 +50,15 @@ func encodePosting(dst []byte, entries []pos) ([]byte, int) {
 
 // postingEnc encodes a posting list of a known number of entries, given
 // newest first: the chunk header table in hdrs, the chunk data appended to
-// data (which its user may write out and empty as it grows).
+// data. Its user may write data out and empty it (see flushable) as it
+// grows.
 type postingEnc struct {
 	n       int    // entries the list has
 	added   int    // entries added so far
 	hdrs    []byte // the chunk header table
 	data    []byte // chunk data
 	dataLen int64  // chunk data encoded so far, in data or not
-	crc     uint32 // of the current chunk's data
+	cstart  int    // where the current chunk starts in data
 	first   pos    // the list's first (newest) entry
 	prev    pos
 }
@@ -88,7 +89,6 @@ func (e *postingEnc) add(x pos) {
 		start := len(e.data)
 		e.data = binary.AppendUvarint(e.data, uint64(e.prev.t-x.t))
 		e.data = binary.AppendVarint(e.data, int64(e.prev.s-x.s))
-		e.crc = crc32.Update(e.crc, castagnoli, e.data[start:])
 		e.dataLen += int64(len(e.data) - start)
 	}
 	e.prev = x
@@ -98,9 +98,17 @@ func (e *postingEnc) add(x pos) {
 func (e *postingEnc) endChunk(c int) {
 	h := e.hdrs[c*chunkHdrLen:]
 	binary.LittleEndian.PutUint32(h[16:], uint32(e.dataLen))
-	binary.LittleEndian.PutUint32(h[20:], e.crc)
-	e.crc = 0
+	binary.LittleEndian.PutUint32(h[20:], crc32.Checksum(e.data[e.cstart:], castagnoli))
+	e.cstart = len(e.data)
 }
+
+// flushable reports whether data holds only complete chunks (the last
+// entry added began a chunk), so it may be written out and emptied with
+// drain.
+func (e *postingEnc) flushable() bool { return e.added <= e.n && (e.added-1)%chunkEntries == 0 }
+
+// drain empties data once it is written out.
+func (e *postingEnc) drain() { e.data, e.cstart = e.data[:0], 0 }
 
 // done completes the last chunk once every entry is added.
 func (e *postingEnc) done() {

@@ -184,6 +184,9 @@ func (sw *segWriter) beginPosting(key []byte, n int) (*postingWriter, error) {
 // add appends the next entry (older than the previous one).
 func (pw *postingWriter) add(e pos) {
 	pw.postingEnc.add(e)
+	if !pw.flushable() {
+		return
+	}
 	if !pw.spilled && len(pw.data) >= postingSpill {
 		// Leave the header table's place, written by finish.
 		pw.sw.write(make([]byte, len(pw.hdrs)))
@@ -191,7 +194,7 @@ func (pw *postingWriter) add(e pos) {
 	}
 	if pw.spilled && len(pw.data) >= 64<<10 {
 		pw.sw.write(pw.data)
-		pw.data = pw.data[:0]
+		pw.drain()
 	}
 }
 
@@ -219,7 +222,7 @@ func (pw *postingWriter) finish() error {
 			return fmt.Errorf("write segment: %w", err)
 		}
 	}
-	pw.data = pw.data[:0]
+	pw.drain()
 	crc := crc32.Checksum(pw.hdrs, castagnoli)
 	if len(sw.dirBuf) == 0 {
 		sw.dirFirst = append(sw.dirFirst[:0], pw.key...)
