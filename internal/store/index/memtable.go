@@ -1,6 +1,7 @@
 package index
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -24,6 +25,7 @@ import (
 type memtable struct {
 	recs                           []memRec
 	blocks                         []memBlock
+	open                           []byte // the open block's buffer, reused for the next once it is compressed
 	post                           map[string]*memPosting
 	ids                            map[uint64]uint32 // eventID hash → 1 + newest record index with it
 	bytes                          int64             // the records' size, uncompressed
@@ -50,7 +52,7 @@ type memRec struct {
 }
 
 // memBlock is a record block in the format of a segment's: raw while
-// open, comp once full.
+// open (the memtable's open buffer), comp once full.
 type memBlock struct {
 	first    uint64 // sequence number of its first record
 	firstRec uint32 // index of its first record in recs
@@ -105,18 +107,22 @@ func (m *memtable) add(seq uint64, ev *event.Event, keyBuf []byte) []byte {
 	kind := KindOf(&ev.Summary)
 	i := uint32(len(m.recs))
 	if len(m.blocks) == 0 || m.blocks[len(m.blocks)-1].raw == nil {
-		m.blocks = append(m.blocks, memBlock{first: seq, firstRec: i, raw: make([]byte, 0, blockTarget+len(ev.Raw)+2*binary.MaxVarintLen64)})
+		if m.open == nil {
+			m.open = make([]byte, 0, blockTarget+4<<10)
+		}
+		m.blocks = append(m.blocks, memBlock{first: seq, firstRec: i, raw: m.open[:0]})
 	}
 	b := &m.blocks[len(m.blocks)-1]
 	var off int
 	b.raw, off = appendRecord(b.raw, b.first, seq, ev.Raw)
+	m.open = b.raw
 	h := idHash(part, ev.EventID)
 	r := memRec{seq: seq, t: eventTime(ev), h: h, part: part, id: ev.EventID, blk: uint32(len(m.blocks) - 1), off: uint32(off), n: uint32(len(ev.Raw)),
 		kind: kind, next: m.ids[h]}
 	m.recs = append(m.recs, r)
 	if len(b.raw) >= blockTarget {
 		b.comp = m.enc.EncodeAll(b.raw, nil)
-		b.raw = nil
+		b.raw = nil // its buffer, m.open, takes the next block
 	}
 	m.bytes += int64(len(ev.Raw))
 	m.ids[h] = i + 1
@@ -228,7 +234,8 @@ func (m *memtable) record(seq uint64) ([]byte, bool, error) {
 	return raw, err == nil, err
 }
 
-// raw returns a record's bytes; the caller must not modify them.
+// raw returns a record's bytes; the caller must not modify them. A record
+// of the open block is copied: its buffer is reused once the block is full.
 func (m *memtable) raw(r *memRec) ([]byte, error) {
 	b, err := m.block(int(r.blk))
 	if err != nil {
@@ -237,11 +244,15 @@ func (m *memtable) raw(r *memRec) ([]byte, error) {
 	if uint64(r.off)+uint64(r.n) > uint64(len(b)) {
 		return nil, fmt.Errorf("index memtable: record %d lies outside its block", r.seq)
 	}
+	if m.blocks[r.blk].raw != nil {
+		return bytes.Clone(b[r.off : r.off+r.n]), nil
+	}
 	return b[r.off : r.off+r.n], nil
 }
 
 // block returns record block i uncompressed, through the block cache once
-// it is compressed; the caller must not modify it.
+// it is compressed; the caller must not modify it, nor keep the open
+// block's bytes beyond its hold on the index's lock.
 func (m *memtable) block(i int) ([]byte, error) {
 	b := &m.blocks[i]
 	if b.raw != nil {
