@@ -282,6 +282,15 @@ func (sg *segment) loadBlock(dir bool, i int, cached bool) ([]byte, error) {
 			return b, nil
 		}
 	}
+	b, err := sg.decodeBlock(dir, i, nil)
+	if err == nil && cached {
+		sg.cache.put(k, b)
+	}
+	return b, err
+}
+
+// decodeBlock reads and decompresses a block into dst[:0].
+func (sg *segment) decodeBlock(dir bool, i int, dst []byte) ([]byte, error) {
 	var off int64
 	var n uint32
 	if dir {
@@ -293,12 +302,9 @@ func (sg *segment) loadBlock(dir bool, i int, cached bool) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := sg.dec.DecodeAll(comp, nil)
+	b, err := sg.dec.DecodeAll(comp, dst[:0])
 	if err != nil {
 		return nil, sg.corrupt("block at %d: %v", off, err)
-	}
-	if cached {
-		sg.cache.put(k, b)
 	}
 	return b, nil
 }
@@ -645,10 +651,14 @@ func (sg *segment) ids(h uint64) ([]uint64, error) {
 	return out, nil
 }
 
-// dirIter walks every directory entry in key order (merges).
+// dirIter walks every directory entry in key order (merges and checks);
+// cur is valid until the next call. It reads past the block cache: a pass over a whole directory would only
+// evict what lookups use (a segment's directory can hold an entry per
+// event, for resource names).
 type dirIter struct {
 	sg    *segment
 	block int
+	buf   []byte // the current block, its buffer reused for the next
 	rest  []byte
 	cur   dirEntry
 	err   error
@@ -659,13 +669,13 @@ func (it *dirIter) next() bool {
 		if it.block >= len(it.sg.dirIdx) {
 			return false
 		}
-		b, err := it.sg.block(true, it.block)
+		b, err := it.sg.decodeBlock(true, it.block, it.buf)
 		if err != nil {
 			it.err = err
 			return false
 		}
 		it.block++
-		it.rest = b
+		it.buf, it.rest = b, b
 	}
 	e, rest, ok := it.sg.parseDir(it.rest)
 	if !ok {
