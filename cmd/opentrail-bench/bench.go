@@ -59,6 +59,7 @@ type benchFlags struct {
 	keep        bool
 	jsonOut     string
 	cpuprofile  string
+	memprofile  string
 	// The delivery benchmark (bench_delivery.go).
 	delivery         bool
 	rate             int
@@ -103,6 +104,7 @@ func (c *benchCmd) Run(ctx context.Context, args []string) error {
 	fs.BoolVar(&f.keep, "keep", false, "keep the work directory")
 	fs.StringVar(&f.jsonOut, "json", "", "also write the results as JSON to this file")
 	fs.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile of each phase to DIR/<phase>.pprof")
+	fs.StringVar(&f.memprofile, "memprofile", "", "write a heap profile of each phase, taken when its live heap peaked, to DIR/<phase>.heap.pprof")
 	fs.BoolVar(&f.delivery, "delivery", false, "measure trail delivery instead: acknowledgement to log file in the bucket, per bucket store")
 	fs.IntVar(&f.rate, "rate", 5000, "with --delivery: events appended per second")
 	fs.Float64Var(&f.seconds, "seconds", 30, "with --delivery: seconds of appending per bucket store")
@@ -135,6 +137,10 @@ func (c *benchCmd) Run(ctx context.Context, args []string) error {
 			defer pf.Close()
 			pprof.StartCPUProfile(pf)
 			defer pprof.StopCPUProfile()
+		}
+		if f.memprofile != "" {
+			stop := watchHeap(filepath.Join(f.memprofile, f.phase+".heap.pprof"), c.stderr)
+			defer stop()
 		}
 		res, err := runPhase(ctx, f)
 		if err != nil {
@@ -185,6 +191,9 @@ func (c *benchCmd) orchestrate(ctx context.Context, f benchFlags) error {
 		if f.cpuprofile != "" {
 			args = append(args, "--cpuprofile", f.cpuprofile)
 		}
+		if f.memprofile != "" {
+			args = append(args, "--memprofile", f.memprofile)
+		}
 		r, rusage, err := c.runChild(ctx, self, ph, args)
 		if err != nil {
 			return err
@@ -225,6 +234,7 @@ func (c *benchCmd) report(f benchFlags, res map[string]phaseResult) {
 	fmt.Fprintf(w, "%-44s %14.1f %14.1f %8.2f\n", "  after full compaction", imp.Extra["compactedBytesPerEvent"], float64(gen.Bytes)/float64(gen.Events), imp.Extra["compactedBytesPerEvent"]/(float64(gen.Bytes)/float64(gen.Events)))
 	fmt.Fprintf(w, "%-44s %14.0f\n", "record JSON bytes per event (uncompressed)", gen.Extra["jsonBytes"]/float64(gen.Events))
 	fmt.Fprintf(w, "%-44s %14.1f %14.1f %8.2f\n", "ingest: seconds until indexed / acked", ing.Extra["indexedSeconds"], ing.Seconds, ing.Extra["indexedSeconds"]/ing.Seconds)
+	fmt.Fprintf(w, "%-44s %14.3f\n", "start-up after a clean stop (s)", lk.Extra["startupSeconds"])
 	fmt.Fprintf(w, "\npeak memory (MiB): gen %.0f, decode-only %.0f, import %.0f, raw write %.0f, ingest %.0f, ingest100 %.0f, lookup %.0f\n",
 		gen.PeakRSSM, dec.PeakRSSM, imp.PeakRSSM, wb.PeakRSSM, ing.PeakRSSM, res["ingest100"].PeakRSSM, lk.PeakRSSM)
 	fmt.Fprintf(w, "\nLookupEvents latency at %d events, ms (p50 / p99), %d calls each, MaxResults 50:\n", f.events, f.queries)
@@ -615,10 +625,14 @@ func phaseLookup(ctx context.Context, f benchFlags, log *slog.Logger) (phaseResu
 	cfg := config.Default()
 	cfg.DataDir = dir
 	cfg.Listen = "127.0.0.1:0"
+	// Start-up after a clean stop: the import phase closed the data
+	// directory.
+	opened := time.Now()
 	d, err := daemon.New(cfg, log)
 	if err != nil {
 		return phaseResult{}, err
 	}
+	startup := time.Since(opened).Seconds()
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- d.Run(rctx) }()
@@ -655,7 +669,7 @@ func phaseLookup(ctx context.Context, f benchFlags, log *slog.Logger) (phaseResu
 			add(cttypes.LookupAttributeKeyResourceName, res.ResourceName)
 		}
 	}
-	res := phaseResult{Events: f.events, Latency: map[string][2]float64{}}
+	res := phaseResult{Events: f.events, Latency: map[string][2]float64{}, Extra: map[string]float64{"startupSeconds": startup}}
 	storeKeys := map[cttypes.LookupAttributeKey]history.AttrKey{
 		cttypes.LookupAttributeKeyEventId: history.AttrEventID, cttypes.LookupAttributeKeyEventName: history.AttrEventName,
 		cttypes.LookupAttributeKeyReadOnly: history.AttrReadOnly, cttypes.LookupAttributeKeyUsername: history.AttrUsername,

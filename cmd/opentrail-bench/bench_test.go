@@ -16,13 +16,14 @@ import (
 // 'opentrail import', and the report has every row.
 func TestBenchCommand(t *testing.T) {
 	results := filepath.Join(t.TempDir(), "results.json")
-	out, err := exec.Command(benchBin, "--events", "3000", "--queries", "5", "--concurrency", "8", "--json", results).CombinedOutput()
+	prof := t.TempDir()
+	out, err := exec.Command(benchBin, "--events", "3000", "--queries", "5", "--concurrency", "8", "--json", results, "--memprofile", prof).CombinedOutput()
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	for _, want := range []string{"opentrail-bench: 3000 events", "import from .json.gz (events/s) vs decode-only",
 		"durable ingest, 100 events/call", "bytes on disk per event vs .json.gz input", "LookupEvents latency at 3000 events",
-		"EventName", "baseline: one fsync"} {
+		"EventName", "baseline: one fsync", "start-up after a clean stop (s)", "bench: peak live heap"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -39,6 +40,15 @@ func TestBenchCommand(t *testing.T) {
 		if r := res[ph]; r.Events != 3000 || r.Seconds <= 0 || r.PeakRSSM <= 0 {
 			t.Errorf("phase %s: %+v, want 3000 events in a positive time", ph, r)
 		}
+	}
+	for _, ph := range []string{"gen", "decode", "import", "writebase", "ingest", "ingest100", "lookup"} {
+		// A heap profile is a gzipped protocol buffer.
+		if b, err := os.ReadFile(filepath.Join(prof, ph+".heap.pprof")); err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+			t.Errorf("phase %s: heap profile: %v (%d bytes)", ph, err, len(b))
+		}
+	}
+	if s := res["lookup"].Extra["startupSeconds"]; s <= 0 {
+		t.Errorf("lookup phase: start-up took %v s", s)
 	}
 	if imp := res["import"]; imp.Extra["duplicates"] != 0 || imp.Extra["rejected"] != 0 || imp.Extra["diskBytesPerEvent"] <= 0 {
 		t.Errorf("import phase: %+v", imp)

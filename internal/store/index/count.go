@@ -70,14 +70,13 @@ func (sg *segment) countVisible(sw sweeps, cutoff int64) (int, error) {
 			n += int(p.events) // none deleted, all before the cutoff
 			continue
 		}
-		all, err := sg.partEvents(p)
-		if err != nil {
-			return 0, err
-		}
-		for _, x := range all {
+		if err := sg.partEvents(p, func(x pos) bool {
 			if x.t < cutoff && f.visible(x) {
 				n++
 			}
+			return true
+		}); err != nil {
+			return 0, err
 		}
 	}
 	return n, nil

@@ -38,7 +38,7 @@ func craftSegment(t *testing.T, dir string, items []Item, h craftHooks) string {
 		t.Fatal(err)
 	}
 	defer enc.Close()
-	m := newMemtable()
+	m := newMemtable(enc, nil, nil)
 	for _, it := range items {
 		m.add(it.Seq, it.Event, nil)
 	}
@@ -47,8 +47,8 @@ func craftSegment(t *testing.T, dir string, items []Item, h craftHooks) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range m.recs {
-		sw.addRecord(r.seq, r.raw)
+	for _, it := range items {
+		sw.addRecord(it.Seq, it.Event.Raw)
 	}
 	sw.finishBlock()
 	if h.records != nil {

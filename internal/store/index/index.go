@@ -109,6 +109,9 @@ type Index struct {
 	cache *blockCache
 	enc   *zstd.Encoder
 	dec   *zstd.Decoder
+	// memEnc compresses the memtable's record blocks as they fill, under
+	// mu, apart from enc so Apply never waits for a merge's compression.
+	memEnc *zstd.Encoder
 
 	// manMu serializes changes to the set of segments and the MANIFEST; it
 	// is taken before mu.
@@ -170,7 +173,11 @@ func Open(dir string, opts Options) (*Index, error) {
 			return nil, fmt.Errorf("open index: %w", err)
 		}
 	}
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
+	enc, err := newEncoder()
+	if err != nil {
+		return nil, fmt.Errorf("open index: %w", err)
+	}
+	memEnc, err := newEncoder()
 	if err != nil {
 		return nil, fmt.Errorf("open index: %w", err)
 	}
@@ -179,11 +186,12 @@ func Open(dir string, opts Options) (*Index, error) {
 		return nil, fmt.Errorf("open index: %w", err)
 	}
 	ix := &Index{
-		dir: dir, opts: opts, log: opts.Logger, cache: newBlockCache(opts.CacheSize), enc: enc, dec: dec,
-		mem: newMemtable(), flushCh: make(chan *memtable, 1), mergeCh: make(chan struct{}, 1), stop: make(chan struct{}),
+		dir: dir, opts: opts, log: opts.Logger, cache: newBlockCache(opts.CacheSize), enc: enc, dec: dec, memEnc: memEnc,
+		flushCh: make(chan *memtable, 1), mergeCh: make(chan struct{}, 1), stop: make(chan struct{}),
 		quarantined: make(chan struct{}, 1),
 	}
 	ix.cond = sync.NewCond(&ix.mu)
+	ix.mem = ix.newMemtable()
 	if err := ix.load(); err != nil {
 		for _, sg := range ix.segs {
 			sg.release()
@@ -301,7 +309,7 @@ func (ix *Index) rotateLocked() {
 	for ix.imm != nil {
 		ix.cond.Wait()
 	}
-	ix.imm, ix.mem = ix.mem, newMemtable()
+	ix.imm, ix.mem = ix.mem, ix.newMemtable()
 	ix.flushCh <- ix.imm
 }
 
@@ -406,6 +414,7 @@ func (ix *Index) flush(m *memtable) error {
 	}
 	ix.imm = nil
 	ix.mu.Unlock()
+	m.release()
 	ix.lastFlush.Store(time.Now().UnixNano())
 	return nil
 }
@@ -416,6 +425,14 @@ func (ix *Index) flush(m *memtable) error {
 // is read.)
 func (ix *Index) writeMemtable(m *memtable, path string, sw sweeps) (bool, error) {
 	return writeMemtable(m, path, ix.enc, sw, m.recs[0].seq, m.recs[len(m.recs)-1].seq)
+}
+
+// newMemtable returns an empty memtable for Apply.
+func (ix *Index) newMemtable() *memtable { return newMemtable(ix.memEnc, ix.dec, ix.cache) }
+
+// newEncoder returns a zstd encoder for record and directory blocks.
+func newEncoder() (*zstd.Encoder, error) {
+	return zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
 }
 
 // writeMemtable writes m's events that no sweep of sw deleted as a segment
@@ -436,9 +453,27 @@ func writeMemtable(m *memtable, path string, enc *zstd.Encoder, sw sweeps, first
 	if err != nil {
 		return false, fmt.Errorf("flush index: %w", err)
 	}
-	for _, r := range m.recs {
-		if f.visible(pos{r.t, r.seq}) {
-			w.addRecord(r.seq, r.raw)
+	// The memtable's blocks are copied as they are when no sweep deleted
+	// one of their records, and written again without those otherwise.
+	for i, b := range m.blocks {
+		recs := m.blockRecs(i)
+		if !slices.ContainsFunc(recs, func(r memRec) bool { return !f.visible(pos{r.t, r.seq}) }) {
+			comp := b.comp
+			if comp == nil {
+				comp = enc.EncodeAll(b.raw, nil)
+			}
+			w.addBlock(b.first, comp)
+			continue
+		}
+		d, err := m.block(i)
+		if err != nil {
+			w.abort()
+			return false, err
+		}
+		for _, r := range recs {
+			if f.visible(pos{r.t, r.seq}) {
+				w.addRecord(r.seq, d[r.off:r.off+r.n])
+			}
 		}
 	}
 	var ents []pos
@@ -760,7 +795,11 @@ func (ix *Index) lookup(q Query, upper pos) ([]Hit, []byte, error) {
 	ix.mu.RLock()
 	for _, c := range cands {
 		if c.src < len(v.mems) {
-			raw, _ := v.mems[c.src].record(c.p.s)
+			raw, _, err := v.mems[c.src].record(c.p.s)
+			if err != nil {
+				ix.mu.RUnlock()
+				return nil, nil, fmt.Errorf("index lookup: %w", err)
+			}
 			hits = append(hits, Hit{Seq: c.p.s, Raw: raw})
 		} else {
 			hits = append(hits, Hit{Seq: c.p.s})
@@ -791,6 +830,7 @@ func (ix *Index) lookupID(v view, q Query, sw sweeps) ([]Hit, []byte, error) {
 		return KindOf(&ev.Summary) == q.Kind && t >= q.Start && t <= q.End
 	}
 	var hit []Hit
+	var err error
 	found := false
 	ix.mu.RLock()
 	for _, m := range v.mems {
@@ -799,8 +839,12 @@ func (ix *Index) lookupID(v view, q Query, sw sweeps) ([]Hit, []byte, error) {
 				return true
 			}
 			found = true
-			if ev, err := event.Parse(r.raw); err == nil && match(&ev) {
-				hit = []Hit{{Seq: r.seq, Raw: r.raw}}
+			var raw []byte
+			if raw, err = m.raw(r); err != nil {
+				return false
+			}
+			if ev, perr := event.Parse(raw); perr == nil && match(&ev) {
+				hit = []Hit{{Seq: r.seq, Raw: raw}}
 			}
 			return false
 		})
@@ -809,6 +853,9 @@ func (ix *Index) lookupID(v view, q Query, sw sweeps) ([]Hit, []byte, error) {
 		}
 	}
 	ix.mu.RUnlock()
+	if err != nil {
+		return nil, nil, fmt.Errorf("index lookup: %w", err)
+	}
 	if found {
 		return hit, nil, nil
 	}

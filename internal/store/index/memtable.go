@@ -1,10 +1,15 @@
 package index
 
 import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/opentrail/opentrail/internal/event"
 )
@@ -12,24 +17,47 @@ import (
 // memtable holds the events applied since the last flush, with their
 // postings. Apply adds to it under the index's write lock; once frozen for
 // a flush it is read-only.
+//
+// Its records are kept as a segment keeps them: in record blocks of about
+// blockTarget bytes, each compressed as soon as it is full, so a memtable
+// takes about a seventh of its records' size in memory. The last block is
+// open (uncompressed) until the flush.
 type memtable struct {
 	recs                           []memRec
+	blocks                         []memBlock
+	open                           []byte // the open block's buffer, reused for the next once it is compressed
 	post                           map[string]*memPosting
 	ids                            map[uint64]uint32 // eventID hash → 1 + newest record index with it
-	bytes                          int64
+	bytes                          int64             // the records' size, uncompressed
 	created                        time.Time
 	lastAcct, lastRegion, lastPart string
+
+	id    uint64 // the memtable's key in the block cache
+	enc   *zstd.Encoder
+	dec   *zstd.Decoder
+	cache *blockCache
 }
 
 type memRec struct {
 	seq  uint64
 	t    int64
 	h    uint64 // idHash(part, id)
-	raw  []byte
 	part string
 	id   string
+	blk  uint32 // the record's block
+	off  uint32 // the record's offset in its block, uncompressed
+	n    uint32 // the record's length
 	kind byte
 	next uint32 // 1 + the previous record index with the same hash, 0: none
+}
+
+// memBlock is a record block in the format of a segment's: raw while
+// open (the memtable's open buffer), comp once full.
+type memBlock struct {
+	first    uint64 // sequence number of its first record
+	firstRec uint32 // index of its first record in recs
+	raw      []byte
+	comp     []byte
 }
 
 // memPosting lists record indexes in apply order; sorted tells whether that
@@ -39,8 +67,25 @@ type memPosting struct {
 	sorted bool
 }
 
-func newMemtable() *memtable {
-	return &memtable{post: map[string]*memPosting{}, ids: map[uint64]uint32{}, created: time.Now()}
+// memtableIDs numbers memtables for the block cache, above any segment
+// file number.
+var memtableIDs atomic.Uint64
+
+// newMemtable returns an empty memtable that compresses its record blocks
+// with enc (which it uses only while a caller adds to it) and reads them
+// back with dec through cache.
+func newMemtable(enc *zstd.Encoder, dec *zstd.Decoder, cache *blockCache) *memtable {
+	return &memtable{post: map[string]*memPosting{}, ids: map[uint64]uint32{}, created: time.Now(),
+		id: 1<<63 | memtableIDs.Add(1), enc: enc, dec: dec, cache: cache}
+}
+
+// appendRecord appends a record to a record block whose first sequence
+// number is first (docs/format/index.md) and returns the block and the
+// record's offset in it.
+func appendRecord(b []byte, first, seq uint64, raw []byte) ([]byte, int) {
+	b = binary.AppendUvarint(b, seq-first)
+	b = binary.AppendUvarint(b, uint64(len(raw)))
+	return append(b, raw...), len(b)
 }
 
 func idHash(part, eventID string) uint64 {
@@ -61,9 +106,24 @@ func (m *memtable) add(seq uint64, ev *event.Event, keyBuf []byte) []byte {
 	part := m.lastPart
 	kind := KindOf(&ev.Summary)
 	i := uint32(len(m.recs))
+	if len(m.blocks) == 0 || m.blocks[len(m.blocks)-1].raw == nil {
+		if m.open == nil {
+			m.open = make([]byte, 0, blockTarget+4<<10)
+		}
+		m.blocks = append(m.blocks, memBlock{first: seq, firstRec: i, raw: m.open[:0]})
+	}
+	b := &m.blocks[len(m.blocks)-1]
+	var off int
+	b.raw, off = appendRecord(b.raw, b.first, seq, ev.Raw)
+	m.open = b.raw
 	h := idHash(part, ev.EventID)
-	r := memRec{seq: seq, t: eventTime(ev), h: h, raw: ev.Raw, part: part, id: ev.EventID, kind: kind, next: m.ids[h]}
+	r := memRec{seq: seq, t: eventTime(ev), h: h, part: part, id: ev.EventID, blk: uint32(len(m.blocks) - 1), off: uint32(off), n: uint32(len(ev.Raw)),
+		kind: kind, next: m.ids[h]}
 	m.recs = append(m.recs, r)
+	if len(b.raw) >= blockTarget {
+		b.comp = m.enc.EncodeAll(b.raw, nil)
+		b.raw = nil // its buffer, m.open, takes the next block
+	}
 	m.bytes += int64(len(ev.Raw))
 	m.ids[h] = i + 1
 	keyBuf = m.post1(appendKey(keyBuf[:0], part, kind, 0, ""), i, r)
@@ -153,10 +213,10 @@ func (m *memtable) top(dst []pos, k []byte, f *filter, upper pos, limit int) []p
 }
 
 // record returns the record with sequence number seq, if the memtable has
-// it.
-func (m *memtable) record(seq uint64) ([]byte, bool) {
+// it. The caller must not modify it.
+func (m *memtable) record(seq uint64) ([]byte, bool, error) {
 	if len(m.recs) == 0 || seq < m.recs[0].seq || seq > m.recs[len(m.recs)-1].seq {
-		return nil, false
+		return nil, false, nil
 	}
 	i, ok := slices.BinarySearchFunc(m.recs, seq, func(r memRec, s uint64) int {
 		switch {
@@ -168,9 +228,66 @@ func (m *memtable) record(seq uint64) ([]byte, bool) {
 		return 0
 	})
 	if !ok {
-		return nil, false
+		return nil, false, nil
 	}
-	return m.recs[i].raw, true
+	raw, err := m.raw(&m.recs[i])
+	return raw, err == nil, err
+}
+
+// raw returns a record's bytes; the caller must not modify them. A record
+// of the open block is copied: its buffer is reused once the block is full.
+func (m *memtable) raw(r *memRec) ([]byte, error) {
+	b, err := m.block(int(r.blk))
+	if err != nil {
+		return nil, err
+	}
+	if uint64(r.off)+uint64(r.n) > uint64(len(b)) {
+		return nil, fmt.Errorf("index memtable: record %d lies outside its block", r.seq)
+	}
+	if m.blocks[r.blk].raw != nil {
+		return bytes.Clone(b[r.off : r.off+r.n]), nil
+	}
+	return b[r.off : r.off+r.n], nil
+}
+
+// block returns record block i uncompressed, through the block cache once
+// it is compressed; the caller must not modify it, nor keep the open
+// block's bytes beyond its hold on the index's lock.
+func (m *memtable) block(i int) ([]byte, error) {
+	b := &m.blocks[i]
+	if b.raw != nil {
+		return b.raw, nil
+	}
+	k := cacheKey{file: m.id, n: i}
+	if m.cache != nil {
+		if d, ok := m.cache.get(k); ok {
+			return d, nil
+		}
+	}
+	d, err := m.dec.DecodeAll(b.comp, nil)
+	if err != nil {
+		return nil, fmt.Errorf("index memtable: block %d: %w", i, err)
+	}
+	if m.cache != nil {
+		m.cache.put(k, d)
+	}
+	return d, nil
+}
+
+// blockRecs returns the records of block i.
+func (m *memtable) blockRecs(i int) []memRec {
+	end := len(m.recs)
+	if i+1 < len(m.blocks) {
+		end = int(m.blocks[i+1].firstRec)
+	}
+	return m.recs[m.blocks[i].firstRec:end]
+}
+
+// release forgets the memtable's blocks in the cache once it is flushed.
+func (m *memtable) release() {
+	if m.cache != nil {
+		m.cache.drop(m.id)
+	}
 }
 
 // filter returns the filter of the memtable's entries for a reader whose

@@ -163,10 +163,12 @@ func (ix *Index) merge(run []*segment) error {
 
 // writeMerged writes the events of run (segments in sequence order) that
 // no sweep of sw deleted as one segment with sequence range first..last.
-// It reports false, writing nothing, when none are left.
+// It reports false, writing nothing, when none are left. It streams: its
+// memory does not grow with the segments' size beyond a bit per sequence
+// number (when sweeps delete some events) and the chunk header tables of
+// the posting lists it merges.
 func (ix *Index) writeMerged(run []*segment, path string, sw sweeps, first, last uint64) (bool, error) {
 	// Which events no sweep deleted: only needed if a sweep may have.
-	var live []uint64
 	filtering := false
 	expected := 0
 	for _, sg := range run {
@@ -178,30 +180,30 @@ func (ix *Index) writeMerged(run []*segment, path string, sw sweeps, first, last
 			}
 		}
 	}
+	var live seqSet
 	if filtering {
+		live = newSeqSet(first, last)
+		n := 0
 		for _, sg := range run {
 			f := newFilter(sw, noCut, sg.first, sg.last)
 			for _, p := range sg.parts {
-				all, err := sg.partEvents(p)
+				err := sg.partEvents(p, func(x pos) bool {
+					if f.visible(x) {
+						live.add(x.s)
+						n++
+					}
+					return true
+				})
 				if err != nil {
 					return false, err
 				}
-				for _, x := range all {
-					if f.visible(x) {
-						live = append(live, x.s)
-					}
-				}
 			}
 		}
-		if len(live) == 0 {
+		if n == 0 {
 			return false, nil
 		}
-		slices.Sort(live)
 	}
-	isLive := func(seq uint64) bool {
-		_, ok := slices.BinarySearch(live, seq)
-		return !filtering || ok
-	}
+	isLive := func(seq uint64) bool { return !filtering || live.has(seq) }
 	all := newFilter(sw, noCut, first, last)
 	w, err := newSegWriter(path, ix.enc, first, expected)
 	if err != nil {
@@ -227,8 +229,7 @@ func (ix *Index) writeMerged(run []*segment, path string, sw sweeps, first, last
 				if i+1 < len(sg.blocks) {
 					end = sg.blocks[i+1].first
 				}
-				at, _ := slices.BinarySearch(live, b.first)
-				if at == len(live) || live[at] >= end {
+				if !live.any(b.first, end) {
 					continue
 				}
 			}
@@ -242,19 +243,22 @@ func (ix *Index) writeMerged(run []*segment, path string, sw sweeps, first, last
 			w.addBlock(b.first, comp)
 		}
 	}
-	// Posting lists: a k-way merge of the directories by key.
+	// Posting lists: a k-way merge of the directories by key, and of each
+	// key's lists entry by entry.
 	its := make([]*dirIter, len(run))
 	ok := make([]bool, len(run))
+	lits := make([]*listIter, len(run))
 	for i, sg := range run {
 		its[i] = &dirIter{sg: sg}
+		lits[i] = &listIter{sg: sg}
 		ok[i] = its[i].next()
 		if its[i].err != nil {
 			return fail(its[i].err)
 		}
 	}
-	var ents []pos
 	var key []byte
-	lists := make([][]pos, len(run))
+	cur := make([]*listIter, 0, len(run))
+	heads := make([]pos, len(run))
 	keys := 0
 	for {
 		key = key[:0]
@@ -267,26 +271,54 @@ func (ix *Index) writeMerged(run []*segment, path string, sw sweeps, first, last
 		if !found {
 			break
 		}
-		var err error
-		nl := 0
+		cur = cur[:0]
+		n := 0
 		for i, it := range its {
 			if !ok[i] || !bytes.Equal(it.cur.key, key) {
 				continue
 			}
-			if lists[nl], err = it.sg.all(wins[i], it.cur, lists[nl][:0]); err != nil {
+			if err := lits[i].reset(wins[i], it.cur); err != nil {
 				return fail(err)
 			}
-			nl++
+			cur = append(cur, lits[i])
+			n += it.cur.entries
 			ok[i] = it.next()
 			if it.err != nil {
 				return fail(it.err)
 			}
 		}
-		ents = mergeDesc(ents[:0], lists[:nl], &all)
+		if filtering {
+			// Count what is left first: a list's length comes before
+			// its entries.
+			n = 0
+			for _, li := range cur {
+				for x, ok := li.next(); ok; x, ok = li.next() {
+					if all.visible(x) {
+						n++
+					}
+				}
+				if li.err != nil {
+					return fail(li.err)
+				}
+				if err := li.reset(li.r, li.e); err != nil {
+					return fail(err)
+				}
+			}
+		}
 		if keys++; keys%4096 == 0 && ix.stopping() {
 			return fail(errStopped)
 		}
-		if err := w.addPosting(key, ents); err != nil {
+		if n == 0 {
+			continue
+		}
+		pw, err := w.beginPosting(key, n)
+		if err != nil {
+			return fail(err)
+		}
+		if err := mergeLists(cur, heads[:len(cur)], &all, pw.add); err != nil {
+			return fail(err)
+		}
+		if err := pw.finish(); err != nil {
 			return fail(err)
 		}
 	}
@@ -326,37 +358,80 @@ func (ix *Index) writeMerged(run []*segment, path string, sw sweeps, first, last
 	return true, nil
 }
 
-// mergeDesc appends the entries of lists (each sorted newest first) that f
-// wants to dst, newest first.
-func mergeDesc(dst []pos, lists [][]pos, f *filter) []pos {
-	if len(lists) == 1 {
-		for _, x := range lists[0] {
-			if x.t < f.lo {
-				break
-			}
-			if f.keep(x) {
-				dst = append(dst, x)
+// mergeLists calls emit with the entries of lists (each newest first)
+// that f wants, newest first. heads is scratch space, one per list.
+func mergeLists(lists []*listIter, heads []pos, f *filter, emit func(pos)) error {
+	more := make([]bool, len(lists))
+	advance := func(i int) {
+		for {
+			x, ok := lists[i].next()
+			if !ok || f.visible(x) {
+				heads[i], more[i] = x, ok
+				return
 			}
 		}
-		return dst
 	}
-	idx := make([]int, len(lists))
+	for i := range lists {
+		advance(i)
+	}
 	for {
 		best := -1
-		for i, l := range lists {
-			for idx[i] < len(l) && !f.visible(l[idx[i]]) {
-				idx[i]++
-			}
-			if idx[i] < len(l) && (best < 0 || lists[best][idx[best]].less(l[idx[i]])) {
+		for i := range lists {
+			if more[i] && (best < 0 || heads[best].less(heads[i])) {
 				best = i
 			}
 		}
 		if best < 0 {
-			return dst
+			break
 		}
-		dst = append(dst, lists[best][idx[best]])
-		idx[best]++
+		emit(heads[best])
+		advance(best)
 	}
+	for _, l := range lists {
+		if l.err != nil {
+			return l.err
+		}
+	}
+	return nil
+}
+
+// seqSet is a set of sequence numbers within first..last, a bit each.
+type seqSet struct {
+	first uint64
+	bits  []uint64
+}
+
+func newSeqSet(first, last uint64) seqSet {
+	return seqSet{first: first, bits: make([]uint64, (last-first)/64+1)}
+}
+
+func (s *seqSet) add(seq uint64) {
+	if i := seq - s.first; seq >= s.first && i/64 < uint64(len(s.bits)) {
+		s.bits[i/64] |= 1 << (i % 64)
+	}
+}
+
+func (s *seqSet) has(seq uint64) bool {
+	i := seq - s.first
+	return seq >= s.first && i/64 < uint64(len(s.bits)) && s.bits[i/64]&(1<<(i%64)) != 0
+}
+
+// any reports whether the set holds a sequence number in [from, to).
+func (s *seqSet) any(from, to uint64) bool {
+	for q := max(from, s.first); q < to; q++ {
+		i := q - s.first
+		if i/64 >= uint64(len(s.bits)) {
+			return false
+		}
+		if i%64 == 0 && s.bits[i/64] == 0 && q+64 <= to {
+			q += 63
+			continue
+		}
+		if s.bits[i/64]&(1<<(i%64)) != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func (ix *Index) stopping() bool {

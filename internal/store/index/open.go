@@ -325,14 +325,13 @@ func (sg *segment) uncovered(segs []*segment, sw sweeps) (int, error) {
 	f := newFilter(sw, noCut, sg.first, sg.last)
 	n := 0
 	for _, p := range sg.parts {
-		all, err := sg.partEvents(p)
-		if err != nil {
-			return 0, err
-		}
-		for _, x := range all {
+		if err := sg.partEvents(p, func(x pos) bool {
 			if f.visible(x) && !in(x.s) {
 				n++
 			}
+			return true
+		}); err != nil {
+			return 0, err
 		}
 	}
 	return n, nil

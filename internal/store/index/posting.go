@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"slices"
 )
 
 // pos is one posting entry: an event's time (Unix seconds) and WAL sequence
@@ -38,26 +39,82 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // encodePosting appends the list (sorted newest first) to dst: the chunk
 // header table, then the chunk data. It returns the number of chunks.
 func encodePosting(dst []byte, entries []pos) ([]byte, int) {
-	chunks := (len(entries) + chunkEntries - 1) / chunkEntries
-	base := len(dst)
-	dst = append(dst, make([]byte, chunks*chunkHdrLen)...)
-	start := len(dst)
-	for c := range chunks {
-		ents := entries[c*chunkEntries : min(len(entries), (c+1)*chunkEntries)]
-		cstart := len(dst)
-		prev := ents[0]
-		for _, e := range ents[1:] {
-			dst = binary.AppendUvarint(dst, uint64(prev.t-e.t))
-			dst = binary.AppendVarint(dst, int64(prev.s-e.s))
-			prev = e
-		}
-		h := dst[base+c*chunkHdrLen:]
-		binary.LittleEndian.PutUint64(h[0:], uint64(ents[0].t))
-		binary.LittleEndian.PutUint64(h[8:], ents[0].s)
-		binary.LittleEndian.PutUint32(h[16:], uint32(len(dst)-start))
-		binary.LittleEndian.PutUint32(h[20:], crc32.Checksum(dst[cstart:], castagnoli))
+	var e postingEnc
+	e.reset(len(entries))
+	for _, x := range entries {
+		e.add(x)
 	}
-	return dst, chunks
+	e.done()
+	return append(append(dst, e.hdrs...), e.data...), len(e.hdrs) / chunkHdrLen
+}
+
+// postingEnc encodes a posting list of a known number of entries, given
+// newest first: the chunk header table in hdrs, the chunk data appended to
+// data. Its user may write data out and empty it (see flushable) as it
+// grows.
+type postingEnc struct {
+	n       int    // entries the list has
+	added   int    // entries added so far
+	hdrs    []byte // the chunk header table
+	data    []byte // chunk data
+	dataLen int64  // chunk data encoded so far, in data or not
+	cstart  int    // where the current chunk starts in data
+	first   pos    // the list's first (newest) entry
+	prev    pos
+}
+
+// reset starts a list of n entries, keeping the buffers.
+func (e *postingEnc) reset(n int) {
+	chunks := (n + chunkEntries - 1) / chunkEntries
+	*e = postingEnc{n: n, hdrs: slices.Grow(e.hdrs[:0], chunks*chunkHdrLen)[:chunks*chunkHdrLen], data: e.data[:0]}
+}
+
+// add appends the next entry; entries beyond n are only counted.
+func (e *postingEnc) add(x pos) {
+	i := e.added
+	e.added++
+	if i >= e.n {
+		return
+	}
+	if i%chunkEntries == 0 {
+		if i > 0 {
+			e.endChunk(i/chunkEntries - 1)
+		} else {
+			e.first = x
+		}
+		h := e.hdrs[(i/chunkEntries)*chunkHdrLen:]
+		binary.LittleEndian.PutUint64(h[0:], uint64(x.t))
+		binary.LittleEndian.PutUint64(h[8:], x.s)
+	} else {
+		start := len(e.data)
+		e.data = binary.AppendUvarint(e.data, uint64(e.prev.t-x.t))
+		e.data = binary.AppendVarint(e.data, int64(e.prev.s-x.s))
+		e.dataLen += int64(len(e.data) - start)
+	}
+	e.prev = x
+}
+
+// endChunk completes chunk c's header: its end and its data's checksum.
+func (e *postingEnc) endChunk(c int) {
+	h := e.hdrs[c*chunkHdrLen:]
+	binary.LittleEndian.PutUint32(h[16:], uint32(e.dataLen))
+	binary.LittleEndian.PutUint32(h[20:], crc32.Checksum(e.data[e.cstart:], castagnoli))
+	e.cstart = len(e.data)
+}
+
+// flushable reports whether data holds only complete chunks (the last
+// entry added began a chunk), so it may be written out and emptied with
+// drain.
+func (e *postingEnc) flushable() bool { return e.added <= e.n && (e.added-1)%chunkEntries == 0 }
+
+// drain empties data once it is written out.
+func (e *postingEnc) drain() { e.data, e.cstart = e.data[:0], 0 }
+
+// done completes the last chunk once every entry is added.
+func (e *postingEnc) done() {
+	if c := len(e.hdrs) / chunkHdrLen; c > 0 {
+		e.endChunk(c - 1)
+	}
 }
 
 var errCorruptPosting = errors.New("corrupt posting list")

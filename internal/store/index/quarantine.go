@@ -220,7 +220,7 @@ func (ix *Index) writeRebuilt(q QuarantinedSegment, path string, sw sweeps, read
 			p.release()
 		}
 	}()
-	m := newMemtable()
+	m := newMemtable(ix.enc, ix.dec, nil)
 	var keyBuf []byte
 	prev := uint64(0)
 	piece := func() error {
@@ -238,7 +238,7 @@ func (ix *Index) writeRebuilt(q QuarantinedSegment, path string, sw sweeps, read
 			return err
 		}
 		pieces = append(pieces, sg)
-		m = newMemtable()
+		m = newMemtable(ix.enc, ix.dec, nil)
 		return nil
 	}
 	err := read(func(it Item) error {

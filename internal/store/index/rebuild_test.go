@@ -158,7 +158,7 @@ func FuzzRebuild(f *testing.F) {
 			if slices.ContainsFunc(files, func(o file) bool { return o.name == fl.name }) {
 				continue
 			}
-			m := newMemtable()
+			m := newMemtable(enc, nil, nil)
 			for s := first; s <= last; s++ {
 				m.add(s, fuzzPool[s-1].Event, nil)
 			}

@@ -282,6 +282,15 @@ func (sg *segment) loadBlock(dir bool, i int, cached bool) ([]byte, error) {
 			return b, nil
 		}
 	}
+	b, err := sg.decodeBlock(dir, i, nil)
+	if err == nil && cached {
+		sg.cache.put(k, b)
+	}
+	return b, err
+}
+
+// decodeBlock reads and decompresses a block into dst[:0].
+func (sg *segment) decodeBlock(dir bool, i int, dst []byte) ([]byte, error) {
 	var off int64
 	var n uint32
 	if dir {
@@ -293,12 +302,9 @@ func (sg *segment) loadBlock(dir bool, i int, cached bool) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := sg.dec.DecodeAll(comp, nil)
+	b, err := sg.dec.DecodeAll(comp, dst[:0])
 	if err != nil {
 		return nil, sg.corrupt("block at %d: %v", off, err)
-	}
-	if cached {
-		sg.cache.put(k, b)
 	}
 	return b, nil
 }
@@ -372,9 +378,12 @@ type reader interface {
 	readAt(off int64, n int) ([]byte, error)
 }
 
-// window serves the sequential reads of a merge from 1 MiB reads.
+// window serves sequential reads (merges, checks, sweeps) from reads of
+// size bytes (default 1 MiB) into one reused buffer: a slice it returns is
+// valid until the next call.
 type window struct {
 	sg    *segment
+	size  int
 	buf   []byte
 	start int64
 }
@@ -383,16 +392,25 @@ func (w *window) readAt(off int64, n int) ([]byte, error) {
 	if off >= w.start && off+int64(n) <= w.start+int64(len(w.buf)) {
 		return w.buf[off-w.start : off-w.start+int64(n)], nil
 	}
-	size := min(max(int64(n), 1<<20), w.sg.size-off)
-	if size < int64(n) {
+	if w.size <= 0 {
+		w.size = 1 << 20
+	}
+	size := min(max(int64(n), int64(w.size)), w.sg.size-off)
+	if size < int64(n) || off < 0 {
 		return nil, w.sg.corrupt("read past the end at %d", off)
 	}
-	b, err := w.sg.readAt(off, int(size))
-	if err != nil {
-		return nil, err
+	if int64(cap(w.buf)) < size {
+		w.buf = make([]byte, size)
 	}
-	w.buf, w.start = b, off
-	return b[:n], nil
+	w.buf, w.start = w.buf[:size], off
+	if _, err := w.sg.f.ReadAt(w.buf, off); err != nil {
+		w.buf = w.buf[:0]
+		if errors.Is(err, io.EOF) {
+			return nil, w.sg.corrupt("read past the end at %d", off)
+		}
+		return nil, fmt.Errorf("read segment %s: %w", w.sg.path, err)
+	}
+	return w.buf[:n], nil
 }
 
 func (sg *segment) headers(r reader, e dirEntry) ([]chunkHeader, error) {
@@ -456,27 +474,87 @@ func (sg *segment) top(dst []pos, e dirEntry, f *filter, upper pos, limit int) (
 	return dst, nil
 }
 
-// all appends every entry of a list to out, newest first.
+// all appends every entry of a list to out, newest first. It holds the
+// whole list: passes over whole segments iterate (listIter) instead.
 func (sg *segment) all(r reader, e dirEntry, out []pos) ([]pos, error) {
-	hs, err := sg.headers(r, e)
+	it, err := sg.iter(r, e)
 	if err != nil {
 		return nil, err
 	}
-	if len(hs) == 0 {
-		return out, nil
+	for x, ok := it.next(); ok; x, ok = it.next() {
+		out = append(out, x)
 	}
-	data, err := r.readAt(e.off+int64(e.chunks*chunkHdrLen), int(hs[len(hs)-1].end))
-	if err != nil {
-		return nil, err
-	}
-	start := uint32(0)
-	for c, h := range hs {
-		if out, err = decodeChunk(out, h, data[start:h.end], chunkLen(e.entries, c)); err != nil {
-			return nil, sg.corrupt("posting list at %d: %v", e.off, err)
-		}
-		start = h.end
+	if it.err != nil {
+		return nil, it.err
 	}
 	return out, nil
+}
+
+// listIter walks one posting list newest first, a chunk at a time, so a
+// pass over a list of any length holds its chunk header table and one
+// chunk of entries.
+type listIter struct {
+	sg   *segment
+	r    reader
+	e    dirEntry
+	hs   []chunkHeader
+	c    int   // the next chunk to decode
+	buf  []pos // the decoded chunk
+	i    int   // the next entry of buf
+	err  error
+	data int64 // file offset of the chunk data
+}
+
+// iter returns an iterator over the list e, read through r.
+func (sg *segment) iter(r reader, e dirEntry) (*listIter, error) {
+	it := &listIter{sg: sg, r: r}
+	return it, it.reset(r, e)
+}
+
+// reset points the iterator at the list e, read through r, keeping its
+// buffers.
+func (it *listIter) reset(r reader, e dirEntry) error {
+	hs, err := it.sg.headers(r, e)
+	if err != nil {
+		it.err = err
+		return err
+	}
+	it.r, it.e, it.hs, it.c, it.buf, it.i, it.err = r, e, hs, 0, it.buf[:0], 0, nil
+	it.data = e.off + int64(e.chunks*chunkHdrLen)
+	return nil
+}
+
+// next returns the next entry; false at the end of the list or on an error,
+// which it.err then holds.
+func (it *listIter) next() (pos, bool) {
+	for it.i == len(it.buf) {
+		if it.err != nil || it.c == len(it.hs) {
+			return pos{}, false
+		}
+		start := uint32(0)
+		if it.c > 0 {
+			start = it.hs[it.c-1].end
+		}
+		h := it.hs[it.c]
+		if h.end < start {
+			it.err = it.sg.corrupt("posting list at %d: chunks out of order", it.e.off)
+			return pos{}, false
+		}
+		data, err := it.r.readAt(it.data+int64(start), int(h.end-start))
+		if err != nil {
+			it.err = err
+			return pos{}, false
+		}
+		if it.buf, err = decodeChunk(it.buf[:0], h, data, chunkLen(it.e.entries, it.c)); err != nil {
+			it.err = it.sg.corrupt("posting list at %d: %v", it.e.off, err)
+			return pos{}, false
+		}
+		it.c++
+		it.i = 0
+	}
+	x := it.buf[it.i]
+	it.i++
+	return x, true
 }
 
 // record returns the record with sequence number seq.
@@ -525,17 +603,23 @@ func forEachRecord(b []byte, first uint64, fn func(seq uint64, raw []byte) bool)
 	return true
 }
 
-// partEvents returns the attr-0 posting list of one partition and kind:
-// every event of it in the segment, newest first.
-func (sg *segment) partEvents(p partInfo) ([]pos, error) {
+// partEvents calls fn with every event of one partition and kind in the
+// segment (its attr-0 posting list), newest first, until fn returns false.
+func (sg *segment) partEvents(p partInfo, fn func(pos) bool) error {
 	e, ok, err := sg.find(appendKey(nil, p.name, p.kind, 0, ""))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if !ok {
-		return nil, sg.corrupt("partition %s has no event list", p.name)
+		return sg.corrupt("partition %s has no event list", p.name)
 	}
-	return sg.all(sg, e, nil)
+	it, err := sg.iter(&window{sg: sg, size: 64 << 10}, e)
+	if err != nil {
+		return err
+	}
+	for x, ok := it.next(); ok && fn(x); x, ok = it.next() {
+	}
+	return it.err
 }
 
 // ids returns the sequence numbers whose eventID hash is h.
@@ -567,10 +651,14 @@ func (sg *segment) ids(h uint64) ([]uint64, error) {
 	return out, nil
 }
 
-// dirIter walks every directory entry in key order (merges).
+// dirIter walks every directory entry in key order (merges and checks);
+// cur is valid until the next call. It reads past the block cache: a pass over a whole directory would only
+// evict what lookups use (a segment's directory can hold an entry per
+// event, for resource names).
 type dirIter struct {
 	sg    *segment
 	block int
+	buf   []byte // the current block, its buffer reused for the next
 	rest  []byte
 	cur   dirEntry
 	err   error
@@ -581,13 +669,13 @@ func (it *dirIter) next() bool {
 		if it.block >= len(it.sg.dirIdx) {
 			return false
 		}
-		b, err := it.sg.block(true, it.block)
+		b, err := it.sg.decodeBlock(true, it.block, it.buf)
 		if err != nil {
 			it.err = err
 			return false
 		}
 		it.block++
-		it.rest = b
+		it.buf, it.rest = b, b
 	}
 	e, rest, ok := it.sg.parseDir(it.rest)
 	if !ok {

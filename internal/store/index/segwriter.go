@@ -77,6 +77,8 @@ type segWriter struct {
 	idCRCs   []uint32 // CRC-32C of each group of idSparseStep entries
 	lastID   [2]uint64
 	bloom    bloom
+
+	pw postingWriter // the posting list being written, its buffers reused
 }
 
 func newSegWriter(path string, enc *zstd.Encoder, firstSeq uint64, expectedIDs int) (*segWriter, error) {
@@ -106,9 +108,7 @@ func (sw *segWriter) addRecord(seq uint64, raw []byte) {
 	if !sw.curOpen {
 		sw.curFirst, sw.curOpen = seq, true
 	}
-	sw.cur = binary.AppendUvarint(sw.cur, seq-sw.curFirst)
-	sw.cur = binary.AppendUvarint(sw.cur, uint64(len(raw)))
-	sw.cur = append(sw.cur, raw...)
+	sw.cur, _ = appendRecord(sw.cur, sw.curFirst, seq, raw)
 	if len(sw.cur) >= blockTarget {
 		sw.finishBlock()
 	}
@@ -137,33 +137,108 @@ func (sw *segWriter) addPosting(key []byte, entries []pos) error {
 	if len(entries) == 0 {
 		return nil
 	}
+	pw, err := sw.beginPosting(key, len(entries))
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		pw.add(e)
+	}
+	return pw.finish()
+}
+
+// postingSpill is the size of encoded chunk data beyond which a posting
+// list is written out as it grows, its chunk header table written last in
+// the place left for it, so a list of any length takes bounded memory.
+var postingSpill = 1 << 20
+
+// postingWriter writes one posting list of a known number of entries,
+// given newest first.
+type postingWriter struct {
+	postingEnc
+	sw      *segWriter
+	key     []byte
+	off     int64 // file offset of the list
+	spilled bool  // the header table's place and some data are written
+}
+
+// beginPosting starts the posting list of key, which will have n entries;
+// keys come in increasing order. Add the entries, then call finish.
+func (sw *segWriter) beginPosting(key []byte, n int) (*postingWriter, error) {
+	if n <= 0 {
+		return nil, fmt.Errorf("segment writer: posting list %q with %d entries", key, n)
+	}
 	if !sw.postings {
 		sw.finishBlock()
 		sw.postings = true
 	} else if bytes.Compare(key, sw.lastKey) <= 0 {
-		return fmt.Errorf("segment writer: key %q out of order", key)
+		return nil, fmt.Errorf("segment writer: key %q out of order", key)
 	}
 	sw.lastKey = append(sw.lastKey[:0], key...)
-	var chunks int
-	sw.scratch, chunks = encodePosting(sw.scratch[:0], entries)
-	crc := crc32.Checksum(sw.scratch[:chunks*chunkHdrLen], castagnoli)
-	off := sw.off
-	sw.write(sw.scratch)
-	if len(sw.dirBuf) == 0 {
-		sw.dirFirst = append(sw.dirFirst[:0], key...)
+	pw := &sw.pw
+	pw.postingEnc.reset(n)
+	pw.sw, pw.key, pw.off, pw.spilled = sw, sw.lastKey, sw.off, false
+	return pw, nil
+}
+
+// add appends the next entry (older than the previous one).
+func (pw *postingWriter) add(e pos) {
+	pw.postingEnc.add(e)
+	if !pw.flushable() {
+		return
 	}
-	sw.dirBuf = binary.AppendUvarint(sw.dirBuf, uint64(len(key)))
-	sw.dirBuf = append(sw.dirBuf, key...)
-	sw.dirBuf = binary.AppendUvarint(sw.dirBuf, uint64(off))
-	sw.dirBuf = binary.AppendUvarint(sw.dirBuf, uint64(len(entries)))
+	if !pw.spilled && len(pw.data) >= postingSpill {
+		// Leave the header table's place, written by finish.
+		pw.sw.write(make([]byte, len(pw.hdrs)))
+		pw.spilled = true
+	}
+	if pw.spilled && len(pw.data) >= 64<<10 {
+		pw.sw.write(pw.data)
+		pw.drain()
+	}
+}
+
+// finish writes what is left of the list and its directory entry.
+func (pw *postingWriter) finish() error {
+	sw := pw.sw
+	if pw.added != pw.n {
+		return fmt.Errorf("segment writer: posting list %q got %d entries, announced %d", pw.key, pw.added, pw.n)
+	}
+	pw.done()
+	if pw.dataLen > math.MaxUint32 {
+		return fmt.Errorf("segment writer: posting list %q is too large", pw.key)
+	}
+	chunks := len(pw.hdrs) / chunkHdrLen
+	if !pw.spilled {
+		sw.write(pw.hdrs)
+		sw.write(pw.data)
+	} else {
+		sw.write(pw.data)
+		// The header table's place is behind the buffer now.
+		if err := sw.w.Flush(); err != nil {
+			return fmt.Errorf("write segment: %w", err)
+		}
+		if _, err := sw.f.WriteAt(pw.hdrs, pw.off); err != nil {
+			return fmt.Errorf("write segment: %w", err)
+		}
+	}
+	pw.drain()
+	crc := crc32.Checksum(pw.hdrs, castagnoli)
+	if len(sw.dirBuf) == 0 {
+		sw.dirFirst = append(sw.dirFirst[:0], pw.key...)
+	}
+	sw.dirBuf = binary.AppendUvarint(sw.dirBuf, uint64(len(pw.key)))
+	sw.dirBuf = append(sw.dirBuf, pw.key...)
+	sw.dirBuf = binary.AppendUvarint(sw.dirBuf, uint64(pw.off))
+	sw.dirBuf = binary.AppendUvarint(sw.dirBuf, uint64(pw.n))
 	sw.dirBuf = binary.AppendUvarint(sw.dirBuf, uint64(chunks))
 	sw.dirBuf = binary.LittleEndian.AppendUint32(sw.dirBuf, crc)
 	if len(sw.dirBuf) >= dirTarget {
 		sw.finishDir()
 	}
-	if k, err := parseKey(key); err == nil && k.attr == 0 {
-		sw.parts = append(sw.parts, partInfo{name: k.part, kind: k.kind, events: uint32(len(entries)), min: entries[len(entries)-1].t, max: entries[0].t})
-		sw.events += len(entries)
+	if k, err := parseKey(pw.key); err == nil && k.attr == 0 {
+		sw.parts = append(sw.parts, partInfo{name: k.part, kind: k.kind, events: uint32(pw.n), min: pw.prev.t, max: pw.first.t})
+		sw.events += pw.n
 	}
 	return nil
 }

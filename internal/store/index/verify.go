@@ -84,7 +84,7 @@ func (sg *segment) verify(stop <-chan struct{}) error {
 	w := &window{sg: sg}
 	it := &dirIter{sg: sg}
 	var prev []byte
-	var all []pos
+	lit := &listIter{sg: sg}
 	events := 0
 	for it.next() {
 		if stopped() {
@@ -94,22 +94,28 @@ func (sg *segment) verify(stop <-chan struct{}) error {
 			return sg.corrupt("directory keys out of order at %q", it.cur.key)
 		}
 		prev = append(prev[:0], it.cur.key...)
-		var err error
-		if all, err = sg.all(w, it.cur, all[:0]); err != nil {
+		if err := lit.reset(w, it.cur); err != nil {
 			return err
 		}
-		for j, p := range all {
+		n := 0
+		var last pos
+		for p, ok := lit.next(); ok; p, ok = lit.next() {
 			if p.s < sg.first || p.s > sg.last {
 				return sg.corrupt("posting %q names seq %d outside the segment", it.cur.key, p.s)
 			}
-			if j > 0 && !p.less(all[j-1]) {
+			if n > 0 && !p.less(last) {
 				return sg.corrupt("posting %q out of order", it.cur.key)
 			}
+			last = p
+			n++
+		}
+		if lit.err != nil {
+			return lit.err
 		}
 		if k, err := parseKey(it.cur.key); err != nil {
 			return sg.corrupt("%v", err)
 		} else if k.attr == 0 {
-			events += len(all)
+			events += n
 		}
 	}
 	if it.err != nil {
