@@ -134,8 +134,13 @@ func decode(b []byte, opts *Options) (*detector, uint64, []outboxRec, error) {
 			if p.series[s.key()] != nil {
 				return nil, 0, nil, fmt.Errorf("insights state: %s/%s series %d repeats %s", p.Account, p.Region, j, s.key())
 			}
-			if s.Streak != nil && len(s.Streak.N) == 0 {
-				return nil, 0, nil, fmt.Errorf("insights state: %s/%s series %d: empty streak", p.Account, p.Region, j)
+			// A threshold below zero would keep an anomaly open through
+			// quiet minutes forever.
+			if st := s.Streak; st != nil && (len(st.N) == 0 || !(st.Threshold >= 0)) {
+				return nil, 0, nil, fmt.Errorf("insights state: %s/%s series %d: a streak needs minutes and a threshold of at least 0", p.Account, p.Region, j)
+			}
+			if a := s.Anomaly; a != nil && (!(a.Threshold >= 0) || a.Normal < 0 || a.Last < a.Start) {
+				return nil, 0, nil, fmt.Errorf("insights state: %s/%s series %d: an anomaly needs a threshold of at least 0, normal minutes of at least 0 and its last minute after its start", p.Account, p.Region, j)
 			}
 			p.series[s.key()] = s
 			idx[j] = s
