@@ -81,8 +81,11 @@ type Insights struct {
 	// WarmUp is the history an account and region needs before a Start
 	// (default 24h); "0s" raises Insights from the first minutes.
 	WarmUp *Duration `json:"warmUp,omitempty"`
-	// Grace is how long after a minute ends it is judged (default 30s).
-	Grace Duration `json:"grace,omitempty"`
+	// Grace is how long after a minute ends it is judged by the wall
+	// clock (default 30s); Reorder how far out of order imported events
+	// may come (default 5m).
+	Grace   Duration `json:"grace,omitempty"`
+	Reorder Duration `json:"reorder,omitempty"`
 	// K, Ratio and Floor make the threshold max(mean + K·σ, Ratio·mean,
 	// Floor) (defaults 4, 2 and 5).
 	K     float64 `json:"k,omitempty"`
@@ -246,7 +249,7 @@ func (c Config) Validate() error {
 	if c.Lake.CompactFiles == 1 || c.Lake.CompactFiles < 0 {
 		bad("lake.compactFiles", "%d: compaction merges at least 2 files", c.Lake.CompactFiles)
 	}
-	if in := c.Insights; in.BaselineWindow < 0 || in.Grace < 0 || in.WarmUp != nil && *in.WarmUp < 0 {
+	if in := c.Insights; in.BaselineWindow < 0 || in.Grace < 0 || in.Reorder < 0 || in.WarmUp != nil && *in.WarmUp < 0 {
 		bad("insights", "durations must not be negative")
 	} else if in.BaselineWindow > 0 && time.Duration(in.BaselineWindow) < time.Hour {
 		bad("insights.baselineWindow", "must be at least 1h")

@@ -30,6 +30,9 @@ func insightsOptions(c config.Insights) insights.Options {
 	if c.Grace > 0 {
 		o.Grace = time.Duration(c.Grace)
 	}
+	if c.Reorder > 0 {
+		o.Reorder = time.Duration(c.Reorder)
+	}
 	if c.K > 0 {
 		o.K = c.K
 	}

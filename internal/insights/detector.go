@@ -195,14 +195,14 @@ func (d *detector) advance(now time.Time, live bool, enabled EnabledFunc) []Reco
 		return cmp.Or(cmp.Compare(a.account, b.account), cmp.Compare(a.region, b.region))
 	})
 	var out []Record
-	grace := int64(d.opts.Grace / time.Second)
+	grace, reorder := int64(d.opts.Grace/time.Second), int64(d.opts.Reorder/time.Second)
 	for _, k := range keys {
 		p := d.parts[k]
-		t := p.Clock
+		t := p.Clock - reorder
 		if wall := now.Unix(); live && wall-p.Clock <= int64(d.opts.LiveWindow/time.Second) {
-			t = max(t, wall)
+			t = max(t, wall-grace)
 		}
-		out = append(out, d.close(p, floorDiv(t-grace, 60), enabled)...)
+		out = append(out, d.close(p, floorDiv(t, 60), enabled)...)
 	}
 	return out
 }

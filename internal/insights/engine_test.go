@@ -145,7 +145,7 @@ func states(recs []record) []string {
 func TestEngineWritesRecordsOnce(t *testing.T) {
 	r := newRig(t)
 	traffic := errorStorm(150, 160)
-	r.appendMinutes(t, 0, 154, traffic) // the Start is decided when minute 151 closes
+	r.appendMinutes(t, 0, 158, traffic) // the Start is decided when minute 151 closes
 	e := r.open(t)
 	r.run(t, e)
 	recs := r.insightRecords(t)
@@ -155,7 +155,7 @@ func TestEngineWritesRecordsOnce(t *testing.T) {
 	// A restart resumes where the state says: no second Start, and the
 	// End shares the Start's id.
 	e = r.open(t)
-	r.appendMinutes(t, 154, 200, traffic)
+	r.appendMinutes(t, 158, 200, traffic)
 	r.run(t, e)
 	recs = r.insightRecords(t)
 	if got := states(recs); len(got) != 4 {
@@ -176,7 +176,7 @@ func TestEngineOutboxAfterCrash(t *testing.T) {
 		t.Run(map[bool]string{true: "appended before the crash", false: "not appended"}[appended], func(t *testing.T) {
 			r := newRig(t)
 			traffic := errorStorm(150, 160)
-			r.appendMinutes(t, 0, 154, traffic)
+			r.appendMinutes(t, 0, 158, traffic)
 			// The first run decides and commits, then "crashes": it never
 			// reads its records back.
 			e := r.open(t)
@@ -206,7 +206,7 @@ func TestEngineOutboxAfterCrash(t *testing.T) {
 				}
 				// More traffic after the records, so the next run must
 				// read past them.
-				r.appendMinutes(t, 154, 155, traffic)
+				r.appendMinutes(t, 158, 159, traffic)
 			}
 			f.Close()
 			// The next start.

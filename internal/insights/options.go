@@ -16,9 +16,13 @@ type Options struct {
 	// WarmUp is how much history an account and region needs before a
 	// Start is raised (24 h).
 	WarmUp time.Duration
-	// Grace is how long after a minute ends it is judged, for events
-	// recorded late (30 s).
+	// Grace is how long after a minute ends it is judged by the wall
+	// clock, for events recorded late (30 s).
 	Grace time.Duration
+	// Reorder is how far out of eventTime order events may come when the
+	// events' own clock judges minutes (imported logs: a trail's log file
+	// holds 5 minutes, unordered) (5 min).
+	Reorder time.Duration
 	// K, Ratio and Floor make the threshold max(mean + K·σ, Ratio·mean,
 	// Floor) (4, 2 and 5 calls per minute).
 	K, Ratio, Floor float64
@@ -49,6 +53,7 @@ func DefaultOptions() Options {
 		BaselineWindow: 7 * 24 * time.Hour,
 		WarmUp:         24 * time.Hour,
 		Grace:          30 * time.Second,
+		Reorder:        5 * time.Minute,
 		K:              4,
 		Ratio:          2,
 		Floor:          5,
@@ -85,8 +90,8 @@ func (o *Options) validate() error {
 	switch {
 	case o.BaselineWindow < time.Hour:
 		return fmt.Errorf("insights: BaselineWindow %v: at least an hour", o.BaselineWindow)
-	case o.WarmUp < 0 || o.Grace < 0:
-		return fmt.Errorf("insights: WarmUp and Grace must not be negative")
+	case o.WarmUp < 0 || o.Grace < 0 || o.Reorder < 0:
+		return fmt.Errorf("insights: WarmUp, Grace and Reorder must not be negative")
 	case o.K < 0 || o.Ratio < 1 || o.Floor < 0:
 		return fmt.Errorf("insights: K %v, Ratio %v, Floor %v: K and Floor at least 0, Ratio at least 1", o.K, o.Ratio, o.Floor)
 	case o.StartMinutes < 1 || o.EndMinutes < 1:
