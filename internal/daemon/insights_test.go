@@ -56,16 +56,36 @@ func burstTraffic(t *testing.T, now time.Time) []event.Event {
 	return evs
 }
 
+// deliveredKeys lists the keys under prefix in bucket.
+func deliveredKeys(t *testing.T, c *s3.Client, bucket, prefix string) []string {
+	t.Helper()
+	out, err := c.ListObjectsV2(t.Context(), &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, o := range out.Contents {
+		keys = append(keys, aws.ToString(o.Key))
+	}
+	return keys
+}
+
 func TestInsightsEndToEnd(t *testing.T) {
 	zero := config.Duration(0)
-	d := startDaemon(t, t.TempDir(), func(c *config.Config) { c.Insights.WarmUp = &zero })
+	d := startDaemon(t, t.TempDir(), func(c *config.Config) {
+		c.Insights.WarmUp = &zero
+		c.Delivery.Interval = config.Duration(300 * time.Millisecond)
+		c.Delivery.DigestInterval = config.Duration(2 * time.Second)
+	})
+	testStart := time.Now().UTC().Add(-time.Minute)
 	ctx := t.Context()
 	ct := rootClient(t, d, testAccount, "us-east-1")
 	if _, err := s3Client(t, d, testAccount).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("insights-bucket")}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ct.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String("ins"), S3BucketName: aws.String("insights-bucket"),
-		IsMultiRegionTrail: aws.Bool(true)}); err != nil {
+	created, err := ct.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String("ins"), S3BucketName: aws.String("insights-bucket"),
+		IsMultiRegionTrail: aws.Bool(true), EnableLogFileValidation: aws.Bool(true)})
+	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ct.StartLogging(ctx, &cloudtrail.StartLoggingInput{Name: aws.String("ins")}); err != nil {
@@ -144,6 +164,20 @@ func TestInsightsEndToEnd(t *testing.T) {
 		t.Errorf("an Insights event without EventCategory=insight: %v %v", out, err)
 	}
 
+	// The trail delivers them as CloudTrail-Insight files.
+	s3c := s3Client(t, d, testAccount)
+	prefix := "AWSLogs/" + testAccount + "/CloudTrail-Insight/us-west-2/"
+	var files []json.RawMessage
+	for deadline := time.Now().Add(30 * time.Second); len(files) < 2; files = deliveredJSON(t, s3c, "insights-bucket", prefix) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 30s the bucket holds %d Insights records under %s", len(files), prefix)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if len(files) != 2 || string(files[0]) != aws.ToString(evs[1].CloudTrailEvent) && string(files[1]) != aws.ToString(evs[1].CloudTrailEvent) {
+		t.Errorf("Insights files hold %d records, not the ones LookupEvents returns", len(files))
+	}
+
 	// The aws CLI sees the same.
 	testenv.NeedCommand(t, testenv.AWSCLI, "aws", "--version")
 	k, err := d.Identities().RootKey(testAccount)
@@ -178,6 +212,28 @@ func TestInsightsEndToEnd(t *testing.T) {
 	if len(lookup.Events) != 2 || lookup.Events[0].EventId != aws.ToString(evs[0].EventId) || lookup.Events[1].EventName != "RunInstances" {
 		t.Errorf("aws cloudtrail lookup-events --event-category insight: %+v", lookup)
 	}
+	// Insights files are in no digest (insights.md §6); the trail's logs
+	// still validate. Wait for a digest after the Insights files.
+	digestPrefix := "AWSLogs/" + testAccount + "/CloudTrail-Digest/us-west-2/"
+	for seen, deadline := len(deliveredKeys(t, s3c, "insights-bucket", digestPrefix)), time.Now().Add(30*time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if len(deliveredKeys(t, s3c, "insights-bucket", digestPrefix)) > seen {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no digest for us-west-2 within 30s")
+		}
+	}
+	cmd := exec.CommandContext(ctx, "aws", "cloudtrail", "validate-logs", "--trail-arn", aws.ToString(created.TrailARN),
+		"--start-time", testStart.Format(time.RFC3339), "--region", "us-east-1", "--verbose")
+	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+k.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+k.SecretAccessKey,
+		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_PAGER=",
+		"AWS_ENDPOINT_URL_CLOUDTRAIL="+d.URL(), "AWS_ENDPOINT_URL_S3="+d.URL())
+	vout, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(vout), "digest files valid") || strings.Contains(string(vout), "INVALID") {
+		t.Errorf("aws cloudtrail validate-logs: %v\n%s", err, vout)
+	}
+	t.Logf("validate-logs:\n%s", vout)
+
 	cli("put-insight-selectors", "--trail-name", "ins", "--insight-selectors",
 		`[{"InsightType":"ApiCallRateInsight"},{"InsightType":"ApiErrorRateInsight","EventCategories":["Management"]}]`)
 	var sel struct {
