@@ -173,6 +173,7 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 	ao.Buckets = d.objects
 	ao.Delivery = deliveryStatus{d.delivery}
 	ao.Keys = publicKeys{d.keys}
+	ao.InsightsMetrics = insightsMetrics{d.insights}
 	if d.lake != nil {
 		ao.Lake = d.lake
 		ao.Imports = lakeImports{d}
@@ -349,6 +350,9 @@ func (d *Daemon) Close() error {
 	if d.lake != nil {
 		errs = append(errs, d.lake.Close())
 		d.lake = nil
+	}
+	if d.insights != nil {
+		errs = append(errs, d.insights.Close())
 	}
 	if c, ok := d.objects.(io.Closer); ok {
 		errs = append(errs, c.Close())

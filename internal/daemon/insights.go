@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/opentrail/opentrail/internal/api"
 	"github.com/opentrail/opentrail/internal/catalog"
 	"github.com/opentrail/opentrail/internal/config"
 	"github.com/opentrail/opentrail/internal/datadir"
@@ -145,6 +146,25 @@ func checkInsights(root string) followerState {
 	st.lines = append(st.lines, fmt.Sprintf("insights: checkpoint %d, %d accounts and regions, %d series, %d anomalies open, %d records waiting",
 		r.Checkpoint, r.Partitions, r.Series, r.Open, r.Outbox))
 	return st
+}
+
+// insightsMetrics adapts the detector to the API's InsightsMetrics.
+type insightsMetrics struct{ e *insights.Engine }
+
+var _ api.InsightsMetrics = insightsMetrics{}
+
+func (m insightsMetrics) Metrics(q api.MetricsQuery) ([]api.MetricPoint, error) {
+	pts, err := m.e.Metrics(insights.MetricsQuery{Account: q.Account, Region: q.Region, Category: q.Category, Type: q.InsightType,
+		EventSource: q.EventSource, EventName: q.Name, ErrorCode: q.ErrorCode, Start: q.Start, End: q.End, Period: q.Period,
+		FillWithZeros: q.FillWithZeros})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.MetricPoint, len(pts))
+	for i, p := range pts {
+		out[i] = api.MetricPoint{Time: p.Time, Value: p.Value}
+	}
+	return out, nil
 }
 
 // Insights gives tests access to the detector.

@@ -95,7 +95,8 @@ func TestInsightsEndToEnd(t *testing.T) {
 		InsightSelectors: []cttypes.InsightSelector{{InsightType: cttypes.InsightTypeApiCallRateInsight}}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.Store().Append(ctx, burstTraffic(t, time.Now().UTC()), store.AppendOptions{}); err != nil {
+	traffic := burstTraffic(t, time.Now().UTC())
+	if _, err := d.Store().Append(ctx, traffic, store.AppendOptions{}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -162,6 +163,83 @@ func TestInsightsEndToEnd(t *testing.T) {
 		{AttributeKey: cttypes.LookupAttributeKeyEventId, AttributeValue: evs[0].EventId}}})
 	if err != nil || len(out.Events) != 0 {
 		t.Errorf("an Insights event without EventCategory=insight: %v %v", out, err)
+	}
+
+	// ListInsightsMetricData gives the per-minute counts behind them.
+	perMinute := map[int64]float64{}
+	for _, ev := range traffic {
+		perMinute[ev.EventTime.Unix()/60*60]++
+	}
+	metrics := func(in cloudtrail.ListInsightsMetricDataInput) *cloudtrail.ListInsightsMetricDataOutput {
+		t.Helper()
+		in.EventSource, in.EventName, in.InsightType = aws.String("ec2.amazonaws.com"), aws.String("RunInstances"), cttypes.InsightTypeApiCallRateInsight
+		out, err := west.ListInsightsMetricData(ctx, &in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	var got *cloudtrail.ListInsightsMetricDataOutput
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		got = metrics(cloudtrail.ListInsightsMetricDataInput{Period: aws.Int32(60)})
+		if len(got.Values) == len(perMinute) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 30s ListInsightsMetricData has %d minutes, want %d", len(got.Values), len(perMinute))
+		}
+	}
+	for i, ts := range got.Timestamps {
+		if want := perMinute[ts.Unix()]; got.Values[i] != want || i > 0 && !ts.After(got.Timestamps[i-1]) {
+			t.Errorf("minute %v: %v calls, want %v (in ascending order)", ts, got.Values[i], want)
+		}
+	}
+	if aws.ToString(got.EventSource) != "ec2.amazonaws.com" || got.InsightType != cttypes.InsightTypeApiCallRateInsight || got.TrailARN != nil || got.NextToken != nil {
+		t.Errorf("ListInsightsMetricData echoes %+v", got)
+	}
+	// Hourly sums, zeros filled, two points a page.
+	from := time.Now().UTC().Truncate(time.Hour).Add(-5 * time.Hour)
+	var hours []float64
+	in := cloudtrail.ListInsightsMetricDataInput{Period: aws.Int32(3600), DataType: cttypes.InsightsMetricDataTypeFillWithZeros,
+		StartTime: aws.Time(from), MaxResults: aws.Int32(2)}
+	for page := 0; ; page++ {
+		out := metrics(in)
+		hours = append(hours, out.Values...)
+		if out.NextToken == nil {
+			break
+		}
+		if len(out.Values) != 2 || page > 5 {
+			t.Fatalf("page %d has %d points", page, len(out.Values))
+		}
+		in.NextToken = out.NextToken
+	}
+	var total, sum float64
+	for _, v := range perMinute {
+		total += v
+	}
+	for _, v := range hours {
+		sum += v
+	}
+	if len(hours) != 6 || sum != total || hours[0] != 0 {
+		t.Errorf("hourly points %v (sum %v), want 6 hours summing to %v, the first empty", hours, sum, total)
+	}
+	for _, tt := range []struct {
+		name string
+		in   cloudtrail.ListInsightsMetricDataInput
+	}{
+		{"bad source", cloudtrail.ListInsightsMetricDataInput{EventSource: aws.String("EC2"), EventName: aws.String("RunInstances"), InsightType: cttypes.InsightTypeApiCallRateInsight}},
+		{"bad name", cloudtrail.ListInsightsMetricDataInput{EventSource: aws.String("ec2.amazonaws.com"), EventName: aws.String("Run-Instances"), InsightType: cttypes.InsightTypeApiCallRateInsight}},
+		{"error rate without error code", cloudtrail.ListInsightsMetricDataInput{EventSource: aws.String("ec2.amazonaws.com"), EventName: aws.String("RunInstances"), InsightType: cttypes.InsightTypeApiErrorRateInsight}},
+		{"bad period", cloudtrail.ListInsightsMetricDataInput{EventSource: aws.String("ec2.amazonaws.com"), EventName: aws.String("RunInstances"), InsightType: cttypes.InsightTypeApiCallRateInsight, Period: aws.Int32(120)}},
+		{"bad data type", cloudtrail.ListInsightsMetricDataInput{EventSource: aws.String("ec2.amazonaws.com"), EventName: aws.String("RunInstances"), InsightType: cttypes.InsightTypeApiCallRateInsight, DataType: "All"}},
+		{"time range", cloudtrail.ListInsightsMetricDataInput{EventSource: aws.String("ec2.amazonaws.com"), EventName: aws.String("RunInstances"), InsightType: cttypes.InsightTypeApiCallRateInsight,
+			StartTime: aws.Time(from), EndTime: aws.Time(from.Add(-time.Hour))}},
+		{"altered token", cloudtrail.ListInsightsMetricDataInput{EventSource: aws.String("ec2.amazonaws.com"), EventName: aws.String("RunInstances"), InsightType: cttypes.InsightTypeApiCallRateInsight,
+			NextToken: aws.String("AQ")}},
+	} {
+		if _, err := west.ListInsightsMetricData(ctx, &tt.in); apiCode(err) != "InvalidParameterException" {
+			t.Errorf("%s: %v, want InvalidParameterException", tt.name, err)
+		}
 	}
 
 	// The trail delivers them as CloudTrail-Insight files.
@@ -233,6 +311,18 @@ func TestInsightsEndToEnd(t *testing.T) {
 		t.Errorf("aws cloudtrail validate-logs: %v\n%s", err, vout)
 	}
 	t.Logf("validate-logs:\n%s", vout)
+
+	var cliMetrics struct {
+		Timestamps []json.RawMessage
+		Values     []float64
+	}
+	if err := json.Unmarshal(cli("--region", "us-west-2", "list-insights-metric-data", "--event-source", "ec2.amazonaws.com", "--event-name", "RunInstances",
+		"--insight-type", "ApiCallRateInsight", "--period", "60"), &cliMetrics); err != nil {
+		t.Fatal(err)
+	}
+	if len(cliMetrics.Values) != len(perMinute) || len(cliMetrics.Timestamps) != len(perMinute) {
+		t.Errorf("aws cloudtrail list-insights-metric-data: %d values, want %d", len(cliMetrics.Values), len(perMinute))
+	}
 
 	cli("put-insight-selectors", "--trail-name", "ins", "--insight-selectors",
 		`[{"InsightType":"ApiCallRateInsight"},{"InsightType":"ApiErrorRateInsight","EventCategories":["Management"]}]`)

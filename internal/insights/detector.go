@@ -23,6 +23,9 @@ type detector struct {
 	// late and dropped count events for closed minutes and anomalies
 	// beyond MaxOpen (metrics).
 	late, dropped uint64
+	// closed, when set, receives each series' count of each minute it
+	// closes (ListInsightsMetricData).
+	closed func(p *partition, s *series, m int64, n float64)
 }
 
 type partKey struct{ account, region string }
@@ -269,6 +272,9 @@ func (d *detector) judge(p *partition, m int64, aggs map[*series]*minuteAgg, ena
 		}
 		if agg != nil {
 			d.remember(s, m, agg)
+			if d.closed != nil {
+				d.closed(p, s, m, agg.N)
+			}
 		}
 	}
 	return out

@@ -51,6 +51,7 @@ type Engine struct {
 
 	mu         sync.Mutex // guards what follows
 	det        *detector
+	jr         *journal
 	checkpoint uint64
 	hasState   bool
 	outbox     []outboxRec
@@ -70,14 +71,20 @@ func Open(dir string, opts Options) (*Engine, error) {
 	}
 	e := &Engine{dir: dir, opts: opts, log: opts.Logger, met: newMetrics(opts.Registerer)}
 	e.det = newDetector(&e.opts)
+	committed := int64(-1) // without a state, the journal is kept whole
+	defer func() {
+		if e.det != nil {
+			e.det.closed = e.recordMinute
+		}
+	}()
 	b, err := os.ReadFile(filepath.Join(dir, StateFile))
 	if errors.Is(err, fs.ErrNotExist) {
-		return e, nil
+		return e, e.openJournal(committed)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("insights: %w", err)
 	}
-	det, ck, outbox, err := decode(b, &e.opts)
+	det, sf, err := decodeFile(b, &e.opts)
 	if err != nil {
 		q := filepath.Join(dir, "quarantine")
 		to := filepath.Join(q, fmt.Sprintf("state-%s.json", opts.Now().UTC().Format("20060102T150405Z")))
@@ -89,10 +96,35 @@ func Open(dir string, opts Options) (*Engine, error) {
 		}
 		e.log.Error("insights: the detector's state is damaged; it was set aside and baselines start again from the newest event",
 			"err", err, "moved_to", to)
-		return e, nil
+		return e, e.openJournal(committed)
 	}
-	e.det, e.checkpoint, e.outbox, e.hasState = det, ck, outbox, true
-	return e, nil
+	e.det, e.checkpoint, e.outbox, e.hasState = det, sf.Checkpoint, sf.Outbox, true
+	return e, e.openJournal(sf.Metrics)
+}
+
+// openJournal opens metrics.jsonl, cut to committed bytes (-1: whole).
+func (e *Engine) openJournal(committed int64) error {
+	if committed < 0 {
+		committed = 1 << 62
+	}
+	jr, cut, err := openJournal(e.dir, committed)
+	if err != nil {
+		return err
+	}
+	if cut > 0 {
+		e.log.Info("insights: cut per-minute counts written after the last commit; the replay writes them again", "bytes", cut)
+	}
+	e.jr = jr
+	return nil
+}
+
+func (e *Engine) recordMinute(p *partition, s *series, m int64, n float64) { e.jr.add(p, s, m, n) }
+
+// Close closes the metrics file. It is safe to call twice.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.jr.close()
 }
 
 // Checkpoint returns the seq the detector has durably counted, and false
@@ -113,7 +145,10 @@ func (e *Engine) Init(head uint64) error {
 }
 
 func (e *Engine) saveLocked() error {
-	b, err := e.det.encode(e.checkpoint, e.outbox)
+	if err := e.jr.flush(); err != nil {
+		return err
+	}
+	b, err := e.det.encode(e.checkpoint, e.outbox, e.jr.size)
 	if err != nil {
 		return fmt.Errorf("insights: encode state: %w", err)
 	}
@@ -161,10 +196,11 @@ func (e *Engine) Run(ctx context.Context, deps Deps) error {
 			// What the log holds is counted and committed; records still
 			// in the outbox are appended at the next start if they were
 			// not now.
-			if _, _, err := e.consume(deps.Log, appended); err != nil {
+			_, caughtUp, err := e.consume(deps.Log, appended)
+			if err != nil {
 				e.log.Error("insights: reading the event log failed at shutdown", "err", err)
 			}
-			if err := e.step(false, deps, true); err != nil {
+			if err := e.step(caughtUp, deps, true); err != nil {
 				return err
 			}
 			if deps.Log.Position() >= resolveUntil {
@@ -248,6 +284,9 @@ func (e *Engine) step(live bool, deps Deps, final bool) error {
 		return err
 	}
 	deps.Log.Release(pos)
+	if err := e.jr.compact(e.opts.Now()); err != nil {
+		e.log.Warn("insights: dropping old per-minute counts failed; retrying tomorrow", "err", err)
+	}
 	return nil
 }
 

@@ -13,7 +13,7 @@ func FuzzDecodeState(f *testing.F) {
 	for _, c := range errorStorm(150, 160)(152) {
 		d.add(mkEvent(f, c))
 	}
-	seed, err := d.encode(7, []outboxRec{{Account: acct, Region: "us-east-1", EventID: "e", Record: []byte(`{"a":1}`)}})
+	seed, err := d.encode(7, []outboxRec{{Account: acct, Region: "us-east-1", EventID: "e", Record: []byte(`{"a":1}`)}}, 12)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -26,7 +26,7 @@ func FuzzDecodeState(f *testing.F) {
 		if err != nil {
 			return
 		}
-		e1, err := d.encode(ck, outbox)
+		e1, err := d.encode(ck, outbox, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -34,7 +34,7 @@ func FuzzDecodeState(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-decoding an encoding: %v\n%s", err, e1)
 		}
-		e2, err := d2.encode(ck2, outbox2)
+		e2, err := d2.encode(ck2, outbox2, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -137,7 +137,7 @@ func TestStateRoundTrip(t *testing.T) {
 		for _, c := range traffic(cut) {
 			a.add(mkEvent(t, c))
 		}
-		b1, err := a.encode(42, []outboxRec{{Account: acct, Region: "us-east-1", EventID: "x", Record: json.RawMessage(`{}`)}})
+		b1, err := a.encode(42, []outboxRec{{Account: acct, Region: "us-east-1", EventID: "x", Record: json.RawMessage(`{}`)}}, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -148,7 +148,7 @@ func TestStateRoundTrip(t *testing.T) {
 		if ck != 42 || len(outbox) != 1 {
 			t.Errorf("cut %d: checkpoint %d, outbox %v", cut, ck, outbox)
 		}
-		b2, _ := b.encode(42, outbox)
+		b2, _ := b.encode(42, outbox, 0)
 		if string(b1) != string(b2) {
 			t.Fatalf("cut %d: encoding is not stable:\n%s\n%s", cut, b1, b2)
 		}

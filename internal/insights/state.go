@@ -15,6 +15,7 @@ const stateVersion = 1
 type stateFile struct {
 	Version    int         `json:"version"`
 	Checkpoint uint64      `json:"checkpoint"`
+	Metrics    int64       `json:"metrics"`
 	Partitions []partJSON  `json:"partitions"`
 	Outbox     []outboxRec `json:"outbox"`
 }
@@ -71,8 +72,8 @@ func (h *hourAgg) UnmarshalJSON(b []byte) error {
 }
 
 // encode writes the detector's state and the outbox.
-func (d *detector) encode(checkpoint uint64, outbox []outboxRec) ([]byte, error) {
-	sf := stateFile{Version: stateVersion, Checkpoint: checkpoint, Outbox: outbox, Partitions: []partJSON{}}
+func (d *detector) encode(checkpoint uint64, outbox []outboxRec, metrics int64) ([]byte, error) {
+	sf := stateFile{Version: stateVersion, Checkpoint: checkpoint, Metrics: metrics, Outbox: outbox, Partitions: []partJSON{}}
 	if sf.Outbox == nil {
 		sf.Outbox = []outboxRec{}
 	}
@@ -109,18 +110,35 @@ func (d *detector) encode(checkpoint uint64, outbox []outboxRec) ([]byte, error)
 // decode reads a state file into a detector; it checks what the code
 // relies on (indexes in range, one entry per partition and series).
 func decode(b []byte, opts *Options) (*detector, uint64, []outboxRec, error) {
+	d, sf, err := decodeFile(b, opts)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	return d, sf.Checkpoint, sf.Outbox, nil
+}
+
+// decodeFile is decode with the whole file's members.
+func decodeFile(b []byte, opts *Options) (*detector, *stateFile, error) {
+	d, ck, outbox, metrics, err := decodeAll(b, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return d, &stateFile{Checkpoint: ck, Outbox: outbox, Metrics: metrics}, nil
+}
+
+func decodeAll(b []byte, opts *Options) (*detector, uint64, []outboxRec, int64, error) {
 	var sf stateFile
 	if err := json.Unmarshal(b, &sf); err != nil {
-		return nil, 0, nil, fmt.Errorf("insights state: %w", err)
+		return nil, 0, nil, 0, fmt.Errorf("insights state: %w", err)
 	}
 	if sf.Version != stateVersion {
-		return nil, 0, nil, fmt.Errorf("insights state: version %d, want %d", sf.Version, stateVersion)
+		return nil, 0, nil, 0, fmt.Errorf("insights state: version %d, want %d", sf.Version, stateVersion)
 	}
 	d := newDetector(opts)
 	for i, pj := range sf.Partitions {
 		k := partKey{pj.Account, pj.Region}
 		if pj.Account == "" || pj.Region == "" || d.parts[k] != nil {
-			return nil, 0, nil, fmt.Errorf("insights state: partition %d: missing or repeated account and region", i)
+			return nil, 0, nil, 0, fmt.Errorf("insights state: partition %d: missing or repeated account and region", i)
 		}
 		p := newPartition(pj.Account, pj.Region, pj.Since)
 		p.Clock, p.Closed = pj.Clock, pj.Closed
@@ -129,18 +147,18 @@ func decode(b []byte, opts *Options) (*detector, uint64, []outboxRec, error) {
 			s := &series{Cat: sj.Cat, Type: sj.Type, Source: sj.Source, Name: sj.Name, Error: sj.Error,
 				Hours: sj.Hours, Days: sj.Days, Streak: sj.Streak, Anomaly: sj.Anomaly, Held: sj.Held}
 			if s.Type != CallRate && s.Type != ErrorRate {
-				return nil, 0, nil, fmt.Errorf("insights state: %s/%s series %d: type %q", p.Account, p.Region, j, s.Type)
+				return nil, 0, nil, 0, fmt.Errorf("insights state: %s/%s series %d: type %q", p.Account, p.Region, j, s.Type)
 			}
 			if p.series[s.key()] != nil {
-				return nil, 0, nil, fmt.Errorf("insights state: %s/%s series %d repeats %s", p.Account, p.Region, j, s.key())
+				return nil, 0, nil, 0, fmt.Errorf("insights state: %s/%s series %d repeats %s", p.Account, p.Region, j, s.key())
 			}
 			// A threshold below zero would keep an anomaly open through
 			// quiet minutes forever.
 			if st := s.Streak; st != nil && (len(st.N) == 0 || !(st.Threshold >= 0)) {
-				return nil, 0, nil, fmt.Errorf("insights state: %s/%s series %d: a streak needs minutes and a threshold of at least 0", p.Account, p.Region, j)
+				return nil, 0, nil, 0, fmt.Errorf("insights state: %s/%s series %d: a streak needs minutes and a threshold of at least 0", p.Account, p.Region, j)
 			}
 			if a := s.Anomaly; a != nil && (!(a.Threshold >= 0) || a.Normal < 0 || a.Last < a.Start) {
-				return nil, 0, nil, fmt.Errorf("insights state: %s/%s series %d: an anomaly needs a threshold of at least 0, normal minutes of at least 0 and its last minute after its start", p.Account, p.Region, j)
+				return nil, 0, nil, 0, fmt.Errorf("insights state: %s/%s series %d: an anomaly needs a threshold of at least 0, normal minutes of at least 0 and its last minute after its start", p.Account, p.Region, j)
 			}
 			p.series[s.key()] = s
 			idx[j] = s
@@ -154,12 +172,12 @@ func decode(b []byte, opts *Options) (*detector, uint64, []outboxRec, error) {
 		for ms, list := range pj.Open {
 			m, err := strconv.ParseInt(ms, 10, 64)
 			if err != nil || m < p.Closed {
-				return nil, 0, nil, fmt.Errorf("insights state: %s/%s open minute %q is not a minute after closed %d", p.Account, p.Region, ms, p.Closed)
+				return nil, 0, nil, 0, fmt.Errorf("insights state: %s/%s open minute %q is not a minute after closed %d", p.Account, p.Region, ms, p.Closed)
 			}
 			mm := map[*series]*minuteAgg{}
 			for _, o := range list {
 				if o.S < 0 || o.S >= len(idx) || mm[idx[o.S]] != nil {
-					return nil, 0, nil, fmt.Errorf("insights state: %s/%s open minute %d: series %d out of range or repeated", p.Account, p.Region, m, o.S)
+					return nil, 0, nil, 0, fmt.Errorf("insights state: %s/%s open minute %d: series %d out of range or repeated", p.Account, p.Region, m, o.S)
 				}
 				mm[idx[o.S]] = &minuteAgg{N: o.N, A: o.A}
 			}
@@ -169,8 +187,11 @@ func decode(b []byte, opts *Options) (*detector, uint64, []outboxRec, error) {
 	}
 	for i, r := range sf.Outbox {
 		if r.EventID == "" || len(r.Record) == 0 {
-			return nil, 0, nil, fmt.Errorf("insights state: outbox entry %d: no eventId or record", i)
+			return nil, 0, nil, 0, fmt.Errorf("insights state: outbox entry %d: no eventId or record", i)
 		}
 	}
-	return d, sf.Checkpoint, sf.Outbox, nil
+	if sf.Metrics < 0 {
+		return nil, 0, nil, 0, fmt.Errorf("insights state: metrics length %d", sf.Metrics)
+	}
+	return d, sf.Checkpoint, sf.Outbox, sf.Metrics, nil
 }
