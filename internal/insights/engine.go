@@ -284,8 +284,14 @@ func (e *Engine) step(live bool, deps Deps, final bool) error {
 		return err
 	}
 	deps.Log.Release(pos)
-	if err := e.jr.compact(e.opts.Now()); err != nil {
+	changed, err := e.jr.compact(e.opts.Now())
+	if err != nil {
 		e.log.Warn("insights: dropping old per-minute counts failed; retrying tomorrow", "err", err)
+	}
+	if changed {
+		// Commit the shorter file at once: until then fsck counts the
+		// dropped bytes as lost.
+		return e.saveLocked()
 	}
 	return nil
 }

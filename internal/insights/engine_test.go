@@ -255,3 +255,26 @@ func TestEngineQuarantinesDamagedState(t *testing.T) {
 		t.Errorf("Check after Init: %+v", rep)
 	}
 }
+
+func TestCheckFindsLostMetrics(t *testing.T) {
+	r := newRig(t)
+	r.appendMinutes(t, 0, 30, steady)
+	o := shortOptions()
+	o.Logger = discard
+	o.Now = func() time.Time { return t0.Add(40 * time.Minute) } // the counts are recent: none is dropped
+	e, err := Open(r.dir, *o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.run(t, e)
+	e.Close()
+	if rep := Check(r.dir); len(rep.Problems) != 0 || !rep.HasState {
+		t.Fatalf("Check of a sound state: %+v", rep)
+	}
+	if err := os.Truncate(filepath.Join(r.dir, MetricsFile), 10); err != nil {
+		t.Fatal(err)
+	}
+	if rep := Check(r.dir); len(rep.Problems) != 1 {
+		t.Errorf("Check of a cut metrics file: %+v", rep)
+	}
+}

@@ -98,16 +98,16 @@ func (j *journal) flush() error {
 
 // compact drops lines older than the retention, once a day; call it only
 // right after a commit (the file then holds committed lines only).
-func (j *journal) compact(now time.Time) error {
+func (j *journal) compact(now time.Time) (bool, error) {
 	day := floorDiv(now.Unix(), 86400)
 	if day == j.compacted {
-		return nil
+		return false, nil
 	}
 	j.compacted = day
 	cutoff := floorDiv(now.Add(-metricsRetention).Unix(), 60)
 	b, err := os.ReadFile(j.path)
 	if err != nil {
-		return fmt.Errorf("insights metrics: %w", err)
+		return false, fmt.Errorf("insights metrics: %w", err)
 	}
 	var keep bytes.Buffer
 	dropped := false
@@ -120,22 +120,22 @@ func (j *journal) compact(now time.Time) error {
 		keep.Write(line)
 	}
 	if !dropped {
-		return nil
+		return false, nil
 	}
 	if err := fileutil.WriteFileAtomic(j.path, keep.Bytes(), 0o644); err != nil {
-		return err
+		return false, err
 	}
 	f, err := os.OpenFile(j.path, os.O_RDWR, 0o644)
 	if err != nil {
-		return fmt.Errorf("insights metrics: %w", err)
+		return true, fmt.Errorf("insights metrics: %w", err)
 	}
 	if _, err := f.Seek(0, io.SeekEnd); err != nil {
 		f.Close()
-		return fmt.Errorf("insights metrics: %w", err)
+		return true, fmt.Errorf("insights metrics: %w", err)
 	}
 	j.f.Close()
 	j.f, j.size = f, int64(keep.Len())
-	return nil
+	return true, nil
 }
 
 // firstNumber returns the first element of a line "[n, …]".
