@@ -191,7 +191,9 @@ func (e *Engine) Metrics(q MetricsQuery) ([]Point, error) {
 	}
 	start := max(q.Start.Unix(), e.opts.Now().Add(-keep).Unix())
 	start = ceilDiv(start, per) * per
-	end := q.End.Unix()
+	// No minute after now has a count: a later end adds only zeros, so
+	// the range stops at now (a far future end would fill without bound).
+	end := min(q.End.Unix(), e.opts.Now().Unix())
 	sums := map[int64]float64{}
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
