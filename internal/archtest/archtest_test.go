@@ -72,7 +72,7 @@ var allowed = map[string][]string{
 		"internal/event", "internal/store/index", "internal/store/wal",
 		"internal/catalog", "internal/delivery", "internal/keyring", "internal/notify", "internal/objstore",
 		"internal/objstore/fsbucket", "internal/objstore/s3", "internal/s3api", "internal/importer", "internal/lake", "internal/lake/imports", "internal/lake/queries", "internal/lake/resultfile", "internal/insights"},
-	"cmd/opentrail": {"internal/config", "internal/datadir", "internal/daemon", "internal/event", "internal/identity", "internal/importer", "internal/history",
+	"cmd/opentrail": {"internal/config", "internal/datadir", "internal/daemon", "internal/insights", "internal/event", "internal/identity", "internal/importer", "internal/history",
 		"internal/logfile", "internal/store", "internal/store/fileutil", "internal/store/index", "internal/store/wal",
 		"internal/validate", "internal/layout"},
 	// The benchmark harness, a command apart from the product binary: it
