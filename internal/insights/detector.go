@@ -79,6 +79,7 @@ type dayAttrs struct {
 // baseline is what a series looked like before a minute.
 type baseline struct {
 	Mean      float64 `json:"mean"`
+	Expected  float64 `json:"expected"`
 	Sigma     float64 `json:"sigma"`
 	Threshold float64 `json:"threshold"`
 	Minutes   int64   `json:"baseMinutes"`
@@ -138,18 +139,11 @@ func (d *detector) add(ev *event.Event) {
 		return
 	}
 	sec := ev.EventTime.Unix()
-	m := floorDiv(sec, 60)
-	k := partKey{ev.Account, ev.Region}
-	p := d.parts[k]
-	if p == nil {
-		p = newPartition(ev.Account, ev.Region, m)
-		d.parts[k] = p
-	}
-	p.Clock = max(p.Clock, sec)
-	if m < p.Closed {
-		d.late++
+	p, ok := d.partitionAt(ev.Account, ev.Region, sec)
+	if !ok {
 		return
 	}
+	m := floorDiv(sec, 60)
 	arn, _ := pathARN.Str(ev.Raw)
 	agent, _ := pathAgent.Str(ev.Raw)
 	code := ev.ErrorCode
@@ -157,14 +151,33 @@ func (d *detector) add(ev *event.Event) {
 		code = "null"
 	}
 	if call {
-		p.count(m, ev.Category, CallRate, ev.EventSource, ev.EventName, "", arn, agent, code)
+		p.count(m, ev.Category, CallRate, ev.EventSource, ev.EventName, "", arn, agent, code, 1)
 	}
 	if failed {
-		p.count(m, ev.Category, ErrorRate, ev.EventSource, ev.EventName, ev.ErrorCode, arn, agent, code)
+		p.count(m, ev.Category, ErrorRate, ev.EventSource, ev.EventName, ev.ErrorCode, arn, agent, code, 1)
 	}
 }
 
-func (p *partition) count(m int64, cat, typ, source, name, errCode, arn, agent, code string) {
+// partitionAt returns the partition of account and region, created if
+// new, with its clock moved to sec; false when sec's minute is closed
+// (the event is late, and counted as such).
+func (d *detector) partitionAt(account, region string, sec int64) (*partition, bool) {
+	m := floorDiv(sec, 60)
+	k := partKey{account, region}
+	p := d.parts[k]
+	if p == nil {
+		p = newPartition(account, region, m)
+		d.parts[k] = p
+	}
+	p.Clock = max(p.Clock, sec)
+	if m < p.Closed {
+		d.late++
+		return nil, false
+	}
+	return p, true
+}
+
+func (p *partition) count(m int64, cat, typ, source, name, errCode, arn, agent, code string, n float64) {
 	k := seriesKey(cat, typ, source, name, errCode)
 	s := p.series[k]
 	if s == nil {
@@ -181,8 +194,8 @@ func (p *partition) count(m int64, cat, typ, source, name, errCode, arn, agent, 
 		a = &minuteAgg{}
 		mm[s] = a
 	}
-	a.N++
-	a.A.add(arn, agent, code, 1)
+	a.N += n
+	a.A.add(arn, agent, code, n)
 }
 
 // advance judges every minute that is closed at wall-clock time now, and
@@ -377,7 +390,14 @@ func (d *detector) record(p *partition, s *series, state, shared string, at int6
 	return Record{Account: p.Account, Region: p.Region, EventID: r.EventID, Raw: marshalRecord(r)}
 }
 
-// baseline returns s's baseline before minute m (decision §58).
+// baseline returns s's baseline before minute m (decisions §58–§59):
+// the mean per minute over the window, which the records report, and
+// what the threshold compares with: the expected count for m's hour of
+// the day (the mean of that hour over the window's days) and the spread
+// of the minutes around their own hour's expectation. A daily cycle thus
+// widens neither the threshold at night nor hides a burst at noon. Until
+// the window holds m's hour of the day, the plain mean and spread stand
+// in.
 func (d *detector) baseline(p *partition, s *series, m int64) (baseline, bool) {
 	o := d.opts
 	ws := max(p.Since, ceilDiv(m-int64(o.BaselineWindow/time.Minute), 60)*60)
@@ -385,18 +405,49 @@ func (d *detector) baseline(p *partition, s *series, m int64) (baseline, bool) {
 	if n <= 0 {
 		return baseline{}, false
 	}
-	firstHour := floorDiv(ws, 60)
+	firstHour, lastHour := floorDiv(ws, 60), floorDiv(m-1, 60)
+	hod := func(h int64) int64 { return h - floorDiv(h, 24)*24 }
+	minutesIn := func(h int64) float64 { return float64(min(h*60+60, m) - max(h*60, ws)) }
 	var sum, sq float64
+	var hodSum, hodMin [24]float64
 	for _, h := range s.Hours {
 		if h.H >= firstHour {
 			sum += h.S
 			sq += h.Sq
+			hodSum[hod(h.H)] += h.S
 		}
+	}
+	for h := firstHour; h <= lastHour; h++ {
+		hodMin[hod(h)] += minutesIn(h)
 	}
 	mean := sum / float64(n)
 	sigma := math.Sqrt(max(0, sq/float64(n)-mean*mean))
-	b := baseline{Mean: mean, Sigma: sigma, Minutes: n,
-		Threshold: max(mean+o.K*sigma, o.Ratio*mean, o.Floor)}
+	b := baseline{Mean: mean, Sigma: sigma, Expected: mean, Minutes: n}
+	if now := hod(floorDiv(m, 60)); hodMin[now] > 0 {
+		var expect [24]float64
+		for i := range expect {
+			if hodMin[i] > 0 {
+				expect[i] = hodSum[i] / hodMin[i]
+			}
+		}
+		// Σ (c − e)² = Σ c² − 2e Σ c + n e², hour by hour; hours without
+		// calls are absent from s.Hours and add n e².
+		var resid float64
+		j := 0
+		for h := firstHour; h <= lastHour; h++ {
+			e := expect[hod(h)]
+			var hs, hq float64
+			for j < len(s.Hours) && s.Hours[j].H < h {
+				j++
+			}
+			if j < len(s.Hours) && s.Hours[j].H == h {
+				hs, hq = s.Hours[j].S, s.Hours[j].Sq
+			}
+			resid += hq - 2*e*hs + minutesIn(h)*e*e
+		}
+		b.Expected, b.Sigma = expect[now], math.Sqrt(max(0, resid/float64(n)))
+	}
+	b.Threshold = max(b.Expected+o.K*b.Sigma, o.Ratio*mean, o.Floor)
 	firstDay := floorDiv(ws, 24*60)
 	for i := range s.Days {
 		if s.Days[i].D >= firstDay {

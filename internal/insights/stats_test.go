@@ -9,61 +9,88 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// The baseline is the mean and standard deviation of the per-minute
-// counts over the window, zero minutes included (decision §58).
-func TestBaselineStatistics(t *testing.T) {
-	o := testOptions()
-	o.BaselineWindow = 2 * time.Hour
-	d := newDetector(o)
-	p := newPartition(acct, "us-east-1", 0)
-	// 3 calls every even minute, 7 every minute divisible by 5.
-	count := func(m int64) float64 {
-		switch {
-		case m%5 == 0:
-			return 7
-		case m%2 == 0:
-			return 3
+// reference computes a baseline minute by minute, the slow and obvious
+// way (decisions §58–§59).
+func reference(count func(int64) float64, since, m int64, o *Options) baseline {
+	window := int64(o.BaselineWindow / time.Minute)
+	ws := max(since, ceilDiv(m-window, 60)*60)
+	n := float64(m - ws)
+	hod := func(min int64) int64 { return floorDiv(min, 60) - floorDiv(floorDiv(min, 60), 24)*24 }
+	var sum, sq float64
+	var hs, hm [24]float64
+	for x := ws; x < m; x++ {
+		c := count(x)
+		sum, sq = sum+c, sq+c*c
+		hs[hod(x)] += c
+		hm[hod(x)]++
+	}
+	mean := sum / n
+	b := baseline{Mean: mean, Expected: mean, Sigma: math.Sqrt(sq/n - mean*mean), Minutes: m - ws}
+	if hm[hod(m)] > 0 {
+		var r float64
+		for x := ws; x < m; x++ {
+			e := hs[hod(x)] / hm[hod(x)]
+			r += (count(x) - e) * (count(x) - e)
 		}
-		return 0
+		b.Expected, b.Sigma = hs[hod(m)]/hm[hod(m)], math.Sqrt(r/n)
+	}
+	b.Threshold = max(b.Expected+o.K*b.Sigma, o.Ratio*mean, o.Floor)
+	return b
+}
+
+// The baseline is the mean per minute over the window, zero minutes
+// included, and the threshold follows the hour of the day.
+func TestBaselineStatistics(t *testing.T) {
+	const day = 24 * 60
+	// A daily cycle: busy from 08:00 to 18:00, with a job at :00 and
+	// noise from the minute's number.
+	count := func(m int64) float64 {
+		c := float64(m % 7)
+		if h := (m / 60) % 24; h >= 8 && h < 18 {
+			c += 40
+		}
+		if m%60 == 0 {
+			c += 25
+		}
+		return c
 	}
 	for _, tt := range []struct {
 		name      string
+		window    time.Duration
 		since, at int64
-		from      int64 // first minute of the window
 	}{
-		{"a full window", 0, 240, 120},
-		{"mid-hour: the window starts at the next whole hour", 0, 230, 120},
-		{"shorter history than the window", 30, 100, 30},
+		{"less than a day: the plain mean and spread", 7 * 24 * time.Hour, 0, 600},
+		{"the first minute of an hour not seen yet", 7 * 24 * time.Hour, 100, 24*60 - 60},
+		{"two days, mid-hour", 7 * 24 * time.Hour, 0, 2*day + 9*60 + 30},
+		{"a full 2-day window sliding by the hour", 48 * time.Hour, 0, 5*day + 3*60 + 17},
+		{"history starting mid-hour", 48 * time.Hour, 75, 3*day + 13*60},
+		{"at night after busy days", 7 * 24 * time.Hour, 0, 4*day + 2*60 + 5},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			p.Since = tt.since
+			o := testOptions()
+			o.BaselineWindow = tt.window
+			d := newDetector(o)
+			p := newPartition(acct, "us-east-1", tt.since)
 			s := &series{Cat: "Management", Type: CallRate, Source: "ec2.amazonaws.com", Name: "RunInstances"}
 			for m := tt.since; m < tt.at; m++ {
 				if c := count(m); c > 0 {
 					d.remember(s, m, &minuteAgg{N: c})
 				}
 			}
-			b, ok := d.baseline(p, s, tt.at)
+			d.prune(&partition{Closed: tt.at, series: map[string]*series{"s": s}})
+			got, ok := d.baseline(p, s, tt.at)
 			if !ok {
 				t.Fatal("no baseline")
 			}
-			n := tt.at - tt.from
-			var sum, sq float64
-			for m := tt.from; m < tt.at; m++ {
-				sum += count(m)
-				sq += count(m) * count(m)
-			}
-			mean := sum / float64(n)
-			sigma := math.Sqrt(sq/float64(n) - mean*mean)
-			want := baseline{Mean: mean, Sigma: sigma, Minutes: n, Threshold: max(mean+4*sigma, 2*mean, 5)}
-			if diff := cmp.Diff(want, b, cmp.Comparer(func(a, b float64) bool { return math.Abs(a-b) < 1e-9 }), cmp.AllowUnexported(baseline{}),
+			want := reference(count, tt.since, tt.at, o)
+			if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b float64) bool { return math.Abs(a-b) < 1e-6 }), cmp.AllowUnexported(baseline{}),
 				cmp.FilterPath(func(p cmp.Path) bool { return p.Last().String() == ".Attr" }, cmp.Ignore())); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})
 	}
-	p.Since = 100
-	if _, ok := d.baseline(p, &series{}, 100); ok {
+	p := newPartition(acct, "us-east-1", 100)
+	if _, ok := newDetector(testOptions()).baseline(p, &series{}, 100); ok {
 		t.Error("a baseline with no minutes of history")
 	}
 }
