@@ -87,7 +87,7 @@ type Insights struct {
 	Grace   Duration `json:"grace,omitempty"`
 	Reorder Duration `json:"reorder,omitempty"`
 	// K, Ratio and Floor make the threshold max(mean + K·σ, Ratio·mean,
-	// Floor) (defaults 4, 2 and 5).
+	// Floor) (defaults 5, 2 and 5).
 	K     float64 `json:"k,omitempty"`
 	Ratio float64 `json:"ratio,omitempty"`
 	Floor float64 `json:"floor,omitempty"`

@@ -26,6 +26,9 @@ type detector struct {
 	// closed, when set, receives each series' count of each minute it
 	// closes (ListInsightsMetricData).
 	closed func(p *partition, s *series, m int64, n float64)
+	// limit is the threshold the last evaluate found the minute above,
+	// +Inf when it was not: what the minute enters the baseline at.
+	limit float64
 }
 
 type partKey struct{ account, region string }
@@ -275,7 +278,8 @@ func (d *detector) judge(p *partition, m int64, aggs map[*series]*minuteAgg, ena
 	var out []Record
 	for _, s := range todo {
 		agg := aggs[s]
-		if r, ok := d.evaluate(p, s, m, agg, enabled); ok {
+		r, ok := d.evaluate(p, s, m, agg, enabled)
+		if ok {
 			out = append(out, r)
 		}
 		if s.Streak != nil || s.Anomaly != nil || s.Held {
@@ -284,7 +288,10 @@ func (d *detector) judge(p *partition, m int64, aggs map[*series]*minuteAgg, ena
 			delete(p.active, s)
 		}
 		if agg != nil {
-			d.remember(s, m, agg)
+			// An unusual minute enters the baseline at the threshold's
+			// level, so an anomaly barely raises the baselines after it
+			// (decision §58).
+			d.remember(s, m, min(agg.N, d.limit), &agg.A)
 			if d.closed != nil {
 				d.closed(p, s, m, agg.N)
 			}
@@ -296,6 +303,7 @@ func (d *detector) judge(p *partition, m int64, aggs map[*series]*minuteAgg, ena
 // evaluate applies the Start/End rule (decision §59) to minute m of s.
 func (d *detector) evaluate(p *partition, s *series, m int64, agg *minuteAgg, enabled EnabledFunc) (Record, bool) {
 	o := d.opts
+	d.limit = math.Inf(1)
 	var c float64
 	var aa *attrs
 	if agg != nil {
@@ -303,6 +311,7 @@ func (d *detector) evaluate(p *partition, s *series, m int64, agg *minuteAgg, en
 	}
 	if a := s.Anomaly; a != nil {
 		if c > a.Threshold {
+			d.limit = a.Threshold
 			a.Total += a.TailN + c
 			a.A.merge(&a.TailA)
 			a.A.merge(aa)
@@ -326,6 +335,7 @@ func (d *detector) evaluate(p *partition, s *series, m int64, agg *minuteAgg, en
 	}
 	if st := s.Streak; st != nil {
 		if c > st.Threshold {
+			d.limit = st.Threshold
 			st.N = append(st.N, c)
 			st.A.merge(aa)
 			return d.confirm(p, s, m, enabled)
@@ -341,6 +351,7 @@ func (d *detector) evaluate(p *partition, s *series, m int64, agg *minuteAgg, en
 		s.Held = false
 		return Record{}, false
 	}
+	d.limit = b.Threshold
 	if s.Held {
 		return Record{}, false
 	}
@@ -393,11 +404,12 @@ func (d *detector) record(p *partition, s *series, state, shared string, at int6
 // baseline returns s's baseline before minute m (decisions §58–§59):
 // the mean per minute over the window, which the records report, and
 // what the threshold compares with: the expected count for m's hour of
-// the day (the mean of that hour over the window's days) and the spread
-// of the minutes around their own hour's expectation. A daily cycle thus
-// widens neither the threshold at night nor hides a burst at noon. Until
-// the window holds m's hour of the day, the plain mean and spread stand
-// in.
+// the day on the same kind of day, weekday or weekend (the mean of those
+// hours in the window), and the spread of those hours' minutes around it.
+// A daily or weekly cycle thus widens neither the threshold at night nor
+// hides a burst at noon, and a busy hour's larger noise raises its own
+// threshold only. Until the window holds m's hour of the day, the plain
+// mean and spread stand in.
 func (d *detector) baseline(p *partition, s *series, m int64) (baseline, bool) {
 	o := d.opts
 	ws := max(p.Since, ceilDiv(m-int64(o.BaselineWindow/time.Minute), 60)*60)
@@ -406,36 +418,54 @@ func (d *detector) baseline(p *partition, s *series, m int64) (baseline, bool) {
 		return baseline{}, false
 	}
 	firstHour, lastHour := floorDiv(ws, 60), floorDiv(m-1, 60)
-	hod := func(h int64) int64 { return h - floorDiv(h, 24)*24 }
 	minutesIn := func(h int64) float64 { return float64(min(h*60+60, m) - max(h*60, ws)) }
 	var sum, sq float64
-	var hodSum, hodMin [24]float64
 	for _, h := range s.Hours {
 		if h.H >= firstHour {
 			sum += h.S
 			sq += h.Sq
-			hodSum[hod(h.H)] += h.S
 		}
-	}
-	for h := firstHour; h <= lastHour; h++ {
-		hodMin[hod(h)] += minutesIn(h)
 	}
 	mean := sum / float64(n)
 	sigma := math.Sqrt(max(0, sq/float64(n)-mean*mean))
 	b := baseline{Mean: mean, Sigma: sigma, Expected: mean, Minutes: n}
-	if now := hod(floorDiv(m, 60)); hodMin[now] > 0 {
-		var expect [24]float64
-		for i := range expect {
-			if hodMin[i] > 0 {
-				expect[i] = hodSum[i] / hodMin[i]
+	// The hours like m's: the same hour of the day on earlier days of the
+	// same kind (weekday or weekend, UTC) when the window holds an hour
+	// of those, else on any earlier day. m's own hour is left out, so a
+	// slow ramp cannot teach its own baseline.
+	now := floorDiv(m, 60)
+	like := func(h int64) bool { return h != now && hourOfDay(h) == hourOfDay(now) && weekend(h) == weekend(now) }
+	var likeMin float64
+	for h := firstHour; h <= lastHour; h++ {
+		if like(h) {
+			likeMin += minutesIn(h)
+		}
+	}
+	if likeMin < 60 {
+		like = func(h int64) bool { return h != now && hourOfDay(h) == hourOfDay(now) }
+		likeMin = 0
+		for h := firstHour; h <= lastHour; h++ {
+			if like(h) {
+				likeMin += minutesIn(h)
 			}
 		}
+	}
+	if likeMin > 0 {
+		var likeSum float64
+		for _, h := range s.Hours {
+			if h.H >= firstHour && like(h.H) {
+				likeSum += h.S
+			}
+		}
+		e := likeSum / likeMin
 		// Σ (c − e)² = Σ c² − 2e Σ c + n e², hour by hour; hours without
 		// calls are absent from s.Hours and add n e².
 		var resid float64
 		j := 0
 		for h := firstHour; h <= lastHour; h++ {
-			e := expect[hod(h)]
+			if !like(h) {
+				continue
+			}
 			var hs, hq float64
 			for j < len(s.Hours) && s.Hours[j].H < h {
 				j++
@@ -445,7 +475,7 @@ func (d *detector) baseline(p *partition, s *series, m int64) (baseline, bool) {
 			}
 			resid += hq - 2*e*hs + minutesIn(h)*e*e
 		}
-		b.Expected, b.Sigma = expect[now], math.Sqrt(max(0, resid/float64(n)))
+		b.Expected, b.Sigma = e, math.Sqrt(max(0, resid/likeMin))
 	}
 	b.Threshold = max(b.Expected+o.K*b.Sigma, o.Ratio*mean, o.Floor)
 	firstDay := floorDiv(ws, 24*60)
@@ -457,20 +487,21 @@ func (d *detector) baseline(p *partition, s *series, m int64) (baseline, bool) {
 	return b, true
 }
 
-// remember adds minute m's counts to s's baseline history.
-func (d *detector) remember(s *series, m int64, agg *minuteAgg) {
+// remember adds minute m's count n and attributions to s's baseline
+// history.
+func (d *detector) remember(s *series, m int64, n float64, a *attrs) {
 	h := floorDiv(m, 60)
-	if n := len(s.Hours); n > 0 && s.Hours[n-1].H == h {
-		s.Hours[n-1].S += agg.N
-		s.Hours[n-1].Sq += agg.N * agg.N
+	if k := len(s.Hours); k > 0 && s.Hours[k-1].H == h {
+		s.Hours[k-1].S += n
+		s.Hours[k-1].Sq += n * n
 	} else {
-		s.Hours = append(s.Hours, hourAgg{H: h, S: agg.N, Sq: agg.N * agg.N})
+		s.Hours = append(s.Hours, hourAgg{H: h, S: n, Sq: n * n})
 	}
 	day := floorDiv(m, 24*60)
-	if n := len(s.Days); n > 0 && s.Days[n-1].D == day {
-		s.Days[n-1].A.merge(&agg.A)
+	if k := len(s.Days); k > 0 && s.Days[k-1].D == day {
+		s.Days[k-1].A.merge(a)
 	} else {
-		s.Days = append(s.Days, dayAttrs{D: day, A: agg.A.clone()})
+		s.Days = append(s.Days, dayAttrs{D: day, A: a.clone()})
 	}
 }
 
@@ -502,6 +533,16 @@ func (d *detector) prune(p *partition) {
 			delete(p.series, k)
 		}
 	}
+}
+
+// hourOfDay is the UTC hour of the day of hour h since the epoch.
+func hourOfDay(h int64) int64 { return h - floorDiv(h, 24)*24 }
+
+// weekend reports whether hour h since the epoch is on a Saturday or a
+// Sunday, UTC (the epoch was a Thursday).
+func weekend(h int64) bool {
+	dow := (floorDiv(h, 24) + 4) % 7 // 0 is Sunday
+	return dow == 0 || dow == 6
 }
 
 func floorDiv(a, b int64) int64 {

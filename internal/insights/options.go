@@ -24,7 +24,7 @@ type Options struct {
 	// holds 5 minutes, unordered) (5 min).
 	Reorder time.Duration
 	// K, Ratio and Floor make the threshold max(mean + K·σ, Ratio·mean,
-	// Floor) (4, 2 and 5 calls per minute).
+	// Floor) (5, 2 and 5 calls per minute).
 	K, Ratio, Floor float64
 	// StartMinutes consecutive minutes above the threshold raise a Start
 	// (2); EndMinutes at or below it raise the End (5).
@@ -54,7 +54,7 @@ func DefaultOptions() Options {
 		WarmUp:         24 * time.Hour,
 		Grace:          30 * time.Second,
 		Reorder:        5 * time.Minute,
-		K:              4,
+		K:              5,
 		Ratio:          2,
 		Floor:          5,
 		StartMinutes:   2,

@@ -15,24 +15,38 @@ func reference(count func(int64) float64, since, m int64, o *Options) baseline {
 	window := int64(o.BaselineWindow / time.Minute)
 	ws := max(since, ceilDiv(m-window, 60)*60)
 	n := float64(m - ws)
-	hod := func(min int64) int64 { return floorDiv(min, 60) - floorDiv(floorDiv(min, 60), 24)*24 }
-	var sum, sq float64
-	var hs, hm [24]float64
+	hour := func(x int64) int64 { return floorDiv(x, 60) }
+	like := func(x int64) bool {
+		return hour(x) != hour(m) && hourOfDay(hour(x)) == hourOfDay(hour(m)) && weekend(hour(x)) == weekend(hour(m))
+	}
+	var sum, sq, likeN float64
 	for x := ws; x < m; x++ {
 		c := count(x)
 		sum, sq = sum+c, sq+c*c
-		hs[hod(x)] += c
-		hm[hod(x)]++
+		if like(x) {
+			likeN++
+		}
+	}
+	if likeN < 60 {
+		like = func(x int64) bool { return hour(x) != hour(m) && hourOfDay(hour(x)) == hourOfDay(hour(m)) }
 	}
 	mean := sum / n
 	b := baseline{Mean: mean, Expected: mean, Sigma: math.Sqrt(sq/n - mean*mean), Minutes: m - ws}
-	if hm[hod(m)] > 0 {
+	var ls, ln float64
+	for x := ws; x < m; x++ {
+		if like(x) {
+			ls, ln = ls+count(x), ln+1
+		}
+	}
+	if ln > 0 {
+		e := ls / ln
 		var r float64
 		for x := ws; x < m; x++ {
-			e := hs[hod(x)] / hm[hod(x)]
-			r += (count(x) - e) * (count(x) - e)
+			if like(x) {
+				r += (count(x) - e) * (count(x) - e)
+			}
 		}
-		b.Expected, b.Sigma = hs[hod(m)]/hm[hod(m)], math.Sqrt(r/n)
+		b.Expected, b.Sigma = e, math.Sqrt(r/ln)
 	}
 	b.Threshold = max(b.Expected+o.K*b.Sigma, o.Ratio*mean, o.Floor)
 	return b
@@ -65,6 +79,8 @@ func TestBaselineStatistics(t *testing.T) {
 		{"a full 2-day window sliding by the hour", 48 * time.Hour, 0, 5*day + 3*60 + 17},
 		{"history starting mid-hour", 48 * time.Hour, 75, 3*day + 13*60},
 		{"at night after busy days", 7 * 24 * time.Hour, 0, 4*day + 2*60 + 5},
+		{"a weekend hour with weekends in the window", 7 * 24 * time.Hour, 0, 12*day + 10*60 + 40},
+		{"the first weekend hour: weekdays stand in", 7 * 24 * time.Hour, 0, 5*day + 10*60 + 40},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			o := testOptions()
@@ -74,7 +90,7 @@ func TestBaselineStatistics(t *testing.T) {
 			s := &series{Cat: "Management", Type: CallRate, Source: "ec2.amazonaws.com", Name: "RunInstances"}
 			for m := tt.since; m < tt.at; m++ {
 				if c := count(m); c > 0 {
-					d.remember(s, m, &minuteAgg{N: c})
+					d.remember(s, m, c, &attrs{})
 				}
 			}
 			d.prune(&partition{Closed: tt.at, series: map[string]*series{"s": s}})
@@ -102,7 +118,7 @@ func TestThresholdTerms(t *testing.T) {
 		mean, sigma float64
 		want        float64
 	}{
-		{"variance dominates", 10, 5, 30},
+		{"variance dominates", 10, 5, 35},
 		{"steady: ratio", 10, 1, 20},
 		{"rare: floor", 0.5, 0.5, 5},
 	} {
