@@ -1,11 +1,13 @@
 package main
 
 import (
+	"container/heap"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 
 	"github.com/opentrail/opentrail/internal/event"
@@ -41,7 +43,7 @@ Insights detector with Insights on everywhere: what CloudTrail Insights
 would have said about them. It prints one line per Insights event (Start
 and End), or the records themselves with --json. It needs no data
 directory and changes nothing. Logs should come in time order (a trail's
-file names do); events more than 5 minutes out of order are not counted.
+file names do); events more than an hour out of order are not counted.
 
 Flags:`)
 		fs.PrintDefaults()
@@ -52,6 +54,19 @@ Flags:`)
 	if fs.NArg() == 0 {
 		return &usageError{cmd: "insights", msg: "no PATH given: name the log files or directories to replay"}
 	}
+	var missing []error
+	for _, p := range fs.Args() {
+		if _, err := os.Stat(p); err != nil {
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				err = fmt.Errorf("%s: %w", pe.Path, pe.Err)
+			}
+			missing = append(missing, err)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("insights: %w", errors.Join(missing...))
+	}
 	o := def
 	o.WarmUp, o.K, o.Ratio, o.Floor, o.StartMinutes, o.EndMinutes = *warmUp, *k, *ratio, *floor, *startMin, *endMin
 	r, err := insights.NewReplayer(o)
@@ -59,10 +74,12 @@ Flags:`)
 		return &usageError{cmd: "insights", msg: err.Error()}
 	}
 	log, _ := newLogger(c.stderr, "error")
-	sum, err := importer.Run(ctx, fs.Args(), importer.Options{Appender: &replayAppender{r: r}, Workers: 1, Logger: log})
+	app := &replayAppender{r: r}
+	sum, err := importer.Run(ctx, fs.Args(), importer.Options{Appender: app, Workers: 1, Logger: log})
 	if err != nil && !errors.Is(err, importer.ErrFailedFiles) {
 		return err
 	}
+	app.flush()
 	recs, open := r.Finish()
 	for _, rec := range recs {
 		if *asJSON {
@@ -108,12 +125,20 @@ func describeInsight(rec insights.Record) string {
 }
 
 // replayAppender feeds imported events to the detector instead of a
-// store, skipping repeated eventIDs as an import would.
+// store, skipping repeated eventIDs as an import would. The importer
+// appends batches from two goroutines, so their order can swap; the
+// appender holds back the newest replayReorder events and hands the
+// detector the oldest first.
 type replayAppender struct {
 	r    *insights.Replayer
 	mu   sync.Mutex
 	seen map[[3]string]bool
+	held eventHeap
 }
+
+// replayReorder is how many events the appender holds back: a few of the
+// importer's batches (1,000 events each).
+const replayReorder = 10_000
 
 func (a *replayAppender) Append(_ context.Context, evs []event.Event, _ store.AppendOptions) (store.AppendResult, error) {
 	a.mu.Lock()
@@ -129,8 +154,35 @@ func (a *replayAppender) Append(_ context.Context, evs []event.Event, _ store.Ap
 			continue
 		}
 		a.seen[k] = true
-		a.r.Add(&evs[i])
+		ev := evs[i]
+		heap.Push(&a.held, &ev)
+		for a.held.Len() > replayReorder {
+			a.r.Add(heap.Pop(&a.held).(*event.Event))
+		}
 		res.Appended++
 	}
 	return res, nil
+}
+
+// flush hands the detector what is held back.
+func (a *replayAppender) flush() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for a.held.Len() > 0 {
+		a.r.Add(heap.Pop(&a.held).(*event.Event))
+	}
+}
+
+// eventHeap orders events by eventTime, oldest first.
+type eventHeap []*event.Event
+
+func (h eventHeap) Len() int           { return len(h) }
+func (h eventHeap) Less(i, j int) bool { return h[i].EventTime.Before(h[j].EventTime) }
+func (h eventHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *eventHeap) Push(x any)        { *h = append(*h, x.(*event.Event)) }
+func (h *eventHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }

@@ -83,7 +83,7 @@ type Insights struct {
 	WarmUp *Duration `json:"warmUp,omitempty"`
 	// Grace is how long after a minute ends it is judged by the wall
 	// clock (default 30s); Reorder how far out of order imported events
-	// may come (default 5m).
+	// may come (default 1h).
 	Grace   Duration `json:"grace,omitempty"`
 	Reorder Duration `json:"reorder,omitempty"`
 	// K, Ratio and Floor make the threshold max(mean + K·σ, Ratio·mean,

@@ -86,6 +86,7 @@ func (r *rig) open(t *testing.T) *Engine {
 	o := shortOptions()
 	o.Logger = discard
 	o.SaveInterval = time.Hour // commits only when records are decided, and at the end
+	o.Reorder = 5 * time.Minute
 	e, err := Open(r.dir, *o)
 	if err != nil {
 		t.Fatal(err)

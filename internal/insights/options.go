@@ -21,7 +21,9 @@ type Options struct {
 	Grace time.Duration
 	// Reorder is how far out of eventTime order events may come when the
 	// events' own clock judges minutes (imported logs: a trail's log file
-	// holds 5 minutes, unordered) (5 min).
+	// holds 5 minutes, unordered, and an import appends batches of 1,000
+	// events from two goroutines) (1 h). Live traffic is judged by the
+	// wall clock and Grace instead.
 	Reorder time.Duration
 	// K, Ratio and Floor make the threshold max(mean + K·σ, Ratio·mean,
 	// Floor) (5, 2 and 5 calls per minute).
@@ -53,7 +55,7 @@ func DefaultOptions() Options {
 		BaselineWindow: 7 * 24 * time.Hour,
 		WarmUp:         24 * time.Hour,
 		Grace:          30 * time.Second,
-		Reorder:        5 * time.Minute,
+		Reorder:        time.Hour,
 		K:              5,
 		Ratio:          2,
 		Floor:          5,
