@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/opentrail/opentrail/internal/testenv"
 )
 
 // The detection-quality benchmark (BENCHMARKS.md, "Insights detection"):
@@ -392,10 +394,11 @@ func pct(s []int, q float64) int {
 var qGrid = flag.Bool("insights.grid", false, "TestDetectionQuality: also run K = 3, 3.5 and 4")
 
 func TestDetectionQuality(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the detection benchmark takes a while; run without -short")
-	}
+	testenv.SkipShort(t, "the detection benchmark")
 	seeds := []uint64{1, 2, 3, 4, 5}
+	if raceEnabled {
+		seeds = seeds[:1] // one goroutine: the race detector only slows it
+	}
 	t.Logf("seeds %v: 2 weeks each, clean, then again with anomalies in the second week; 24 APIs (6 busy, 8 moderate, 6 rare, 4 periodic jobs) and their errors", seeds)
 	t.Logf("| K | Starts in clean weeks | required found (>= 3x usual, >= 5 min) | >= 3x the 7-day mean found | bursts | storms | ramps | stops | precision | split | start error p50/p90/max | end error p50/p90/max |")
 	ks := []float64{DefaultOptions().K}
