@@ -13,7 +13,7 @@ import (
 )
 
 // ListInsightsMetricData (operations.md §3.5, insights.md §4,
-// docs/design/decisions.md §63).
+// docs/design/decisions.md §66).
 
 // InsightsMetrics answers ListInsightsMetricData from the Insights
 // detector's per-minute counts.

@@ -74,7 +74,7 @@ type Config struct {
 }
 
 // Insights tunes the Insights detector (package insights,
-// docs/design/decisions.md §56–§61); zero values take the defaults.
+// docs/design/decisions.md §59–§64); zero values take the defaults.
 type Insights struct {
 	// BaselineWindow is how far back baselines reach (default 7 days).
 	BaselineWindow Duration `json:"baselineWindow,omitempty"`

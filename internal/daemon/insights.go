@@ -97,7 +97,7 @@ func (d *Daemon) openInsights(reg prometheus.Registerer) error {
 }
 
 // insightsEnabled says whether a logging trail of the account covering the
-// region has Insights of the type on the category (decision §56).
+// region has Insights of the type on the category (decision §59).
 func insightsEnabled(c *catalog.Catalog) insights.EnabledFunc {
 	return func(account, region, typ, category string) bool {
 		for _, t := range c.All() {

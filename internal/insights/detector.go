@@ -11,7 +11,7 @@ import (
 
 // EnabledFunc reports whether a logging trail of account has Insights of
 // type typ on events of category (Management or Data) in region: only
-// then are records written (decision §56).
+// then are records written (decision §59).
 type EnabledFunc func(account, region, typ, category string) bool
 
 // detector is the counting and the Start/End rule, without I/O: the
@@ -126,7 +126,7 @@ var (
 	pathAgent = event.MustPath("userAgent")
 )
 
-// add counts one event (decision §56).
+// add counts one event (decision §59).
 func (d *detector) add(ev *event.Event) {
 	var call bool
 	switch ev.Category {
@@ -204,7 +204,7 @@ func (p *partition) count(m int64, cat, typ, source, name, errCode, arn, agent, 
 // advance judges every minute that is closed at wall-clock time now, and
 // returns the records decided, in a deterministic order. live says the
 // engine has read the whole log, so the wall clock may close minutes of a
-// partition whose newest event is recent (decision §57).
+// partition whose newest event is recent (decision §60).
 func (d *detector) advance(now time.Time, live bool, enabled EnabledFunc) []Record {
 	keys := make([]partKey, 0, len(d.parts))
 	for k := range d.parts {
@@ -290,7 +290,7 @@ func (d *detector) judge(p *partition, m int64, aggs map[*series]*minuteAgg, ena
 		if agg != nil {
 			// An unusual minute enters the baseline at the threshold's
 			// level, so an anomaly barely raises the baselines after it
-			// (decision §58).
+			// (decision §61).
 			d.remember(s, m, min(agg.N, d.limit), &agg.A)
 			if d.closed != nil {
 				d.closed(p, s, m, agg.N)
@@ -300,7 +300,7 @@ func (d *detector) judge(p *partition, m int64, aggs map[*series]*minuteAgg, ena
 	return out
 }
 
-// evaluate applies the Start/End rule (decision §59) to minute m of s.
+// evaluate applies the Start/End rule (decision §62) to minute m of s.
 func (d *detector) evaluate(p *partition, s *series, m int64, agg *minuteAgg, enabled EnabledFunc) (Record, bool) {
 	o := d.opts
 	d.limit = math.Inf(1)
@@ -401,7 +401,7 @@ func (d *detector) record(p *partition, s *series, state, shared string, at int6
 	return Record{Account: p.Account, Region: p.Region, EventID: r.EventID, Raw: marshalRecord(r)}
 }
 
-// baseline returns s's baseline before minute m (decisions §58–§59):
+// baseline returns s's baseline before minute m (decisions §61–§62):
 // the mean per minute over the window, which the records report, and
 // what the threshold compares with: the expected count for m's hour of
 // the day on the same kind of day, weekday or weekend (the mean of those

@@ -7,7 +7,7 @@
 // eventSource and eventName (and errorCode for the error rate), judges each
 // minute once it is closed, and compares it with the mean and standard
 // deviation of the 7 days before; the rule and every parameter are in
-// docs/design/decisions.md §56–§61 and [Options].
+// docs/design/decisions.md §59–§64 and [Options].
 //
 // [Engine] runs the detector as a follower ([Engine.Run]) with its own
 // durable state in one directory (docs/format/insights.md): the

@@ -37,7 +37,7 @@ type Deps struct {
 	// Append adds Insights records to the event log; it returns once
 	// they are durable.
 	Append func(ctx context.Context, evs []event.Event) error
-	// Enabled says where records are written (decision §56).
+	// Enabled says where records are written (decision §59).
 	Enabled EnabledFunc
 }
 
@@ -162,7 +162,7 @@ func (e *Engine) saveLocked() error {
 
 // Run follows the log until ctx ends: it counts events, judges closed
 // minutes, commits its state with the records it decided, and appends
-// them (decision §61). It returns an error only when the state cannot be
+// them (decision §64). It returns an error only when the state cannot be
 // written.
 func (e *Engine) Run(ctx context.Context, deps Deps) error {
 	// Records left in the outbox by an earlier run may be in the log

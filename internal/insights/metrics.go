@@ -176,7 +176,7 @@ type Point struct {
 }
 
 // Metrics returns the counts per period in [q.Start, q.End), ascending,
-// limited to the retention of q.Period (decision §63).
+// limited to the retention of q.Period (decision §66).
 func (e *Engine) Metrics(q MetricsQuery) ([]Point, error) {
 	e.mu.Lock()
 	path := e.jr.path

@@ -8,7 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Options tune the detector (docs/design/decisions.md §56–§61).
+// Options tune the detector (docs/design/decisions.md §59–§64).
 type Options struct {
 	// BaselineWindow is how far back the baseline reaches (7 days, as
 	// AWS documents).

@@ -89,7 +89,7 @@ func round(f float64) float64 {
 }
 
 // buildAttributions lists the attributions of a period against its
-// baseline; errorCode only for the call rate (decision §60).
+// baseline; errorCode only for the call rate (decision §63).
 func buildAttributions(typ string, period *attrs, periodMinutes int64, base *attrs, baseMinutes int64) []attribution {
 	out := []attribution{
 		{Attribute: "userIdentityArn", Insight: averages(period.U, periodMinutes), Baseline: averages(base.U, baseMinutes)},

@@ -10,7 +10,7 @@ import (
 )
 
 // reference computes a baseline minute by minute, the slow and obvious
-// way (decisions §58–§59).
+// way (decisions §61–§62).
 func reference(count func(int64) float64, since, m int64, o *Options) baseline {
 	window := int64(o.BaselineWindow / time.Minute)
 	ws := max(since, ceilDiv(m-window, 60)*60)

@@ -8,7 +8,7 @@ import (
 )
 
 // topValues is how many values of each attribute the detector keeps per
-// minute, per day and per period (decision §60).
+// minute, per day and per period (decision §63).
 const topValues = 20
 
 // kv is one attribute value and its count; JSON [value, count].

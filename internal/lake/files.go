@@ -116,6 +116,18 @@ type storeFiles struct {
 	// bmu guards it (snapshot consults it under mu).
 	bmu    sync.Mutex
 	blooms map[string]*bloom
+	// added is when this process last listed a new batch or import part
+	// of each day (guarded by mu): compaction waits for a day to be quiet
+	// before its final merge.
+	added map[string]time.Time
+}
+
+// lastAdded returns when this process last listed a batch or import part
+// of day (the zero time when it has not).
+func (s *storeFiles) lastAdded(day string) time.Time {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.added[day]
 }
 
 // bloomOf returns the eventid filter of the listed file name, or nil when
@@ -366,6 +378,14 @@ func (s *storeFiles) commitImport(added []File, removed []string, checkpoint uin
 		}
 	}
 	next.Files = append(next.Files, added...)
+	for _, f := range added {
+		if kind := filepath.Base(f.Name)[0]; kind == 'b' || kind == 'i' {
+			if s.added == nil {
+				s.added = map[string]time.Time{}
+			}
+			s.added[f.Day] = time.Now()
+		}
+	}
 	slices.SortFunc(next.Files, func(a, b File) int {
 		if c := strings.Compare(a.Day, b.Day); c != 0 {
 			return c

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -27,7 +28,8 @@ import (
 type Source interface {
 	// List returns the files to import, in a stable order.
 	List(ctx context.Context) ([]SourceFile, error)
-	// Open opens one of them.
+	// Open opens one of them. An import opens several at once, from
+	// several goroutines.
 	Open(ctx context.Context, name string) (io.ReadCloser, error)
 }
 
@@ -446,12 +448,24 @@ func (e *Engine) runImport(ctx context.Context, im *imp, src Source, progress Pr
 		skipped, failures = 0, nil
 		return e.saveImport(info)
 	}
+	// Files are read (decompressed, parsed, converted) ahead on every core,
+	// a few at a time, and taken in order; parts are written meanwhile.
+	rctx, stopReading := context.WithCancel(ctx)
+	defer stopReading()
+	window := info // its time range; info itself changes as parts are written
+	ahead := readAhead(rctx, files[mark.Files:], 2*runtime.GOMAXPROCS(0), func(ctx context.Context, name string) fileRead {
+		var r fileRead
+		r.skipped, r.err = e.readImportFile(ctx, src, name, window, cut, &r.rows)
+		return r
+	})
 	for i := mark.Files; i < len(files); i++ {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		f := files[i]
-		skip, err := e.readImportFile(ctx, src, f.Name, info, cut, &rows)
+		read := ahead.take()
+		skip, err := read.skipped, read.err
+		rows = append(rows, read.rows...)
 		if cerr := ctx.Err(); cerr != nil {
 			return cerr // the file is read again when the import resumes
 		}
@@ -482,6 +496,55 @@ func (e *Engine) runImport(ctx context.Context, im *imp, src Source, progress Pr
 	}
 	update(func(i *imports.Info) { i.Stats.PrefixesCompleted = completed(len(files)) })
 	return nil
+}
+
+// fileRead is what reading one source file gave.
+type fileRead struct {
+	rows    []duck.Row
+	skipped int64
+	err     error
+}
+
+// aheadReader reads source files ahead of its caller (readAhead).
+type aheadReader struct {
+	out   []chan fileRead
+	slots chan struct{}
+	next  int
+}
+
+// readAhead reads files with read, on up to n goroutines and at most n
+// files ahead of the caller, who takes the results in order (take).
+// Cancelling ctx ends the reading: results still to come carry its error.
+func readAhead(ctx context.Context, files []SourceFile, n int, read func(ctx context.Context, name string) fileRead) *aheadReader {
+	r := &aheadReader{out: make([]chan fileRead, len(files)), slots: make(chan struct{}, n)}
+	for i := range r.out {
+		r.out[i] = make(chan fileRead, 1)
+	}
+	go func() {
+		for i, f := range files {
+			select {
+			case r.slots <- struct{}{}:
+			case <-ctx.Done():
+				for _, c := range r.out[i:] {
+					c <- fileRead{err: ctx.Err()}
+				}
+				return
+			}
+			go func() { r.out[i] <- read(ctx, f.Name) }()
+		}
+	}()
+	return r
+}
+
+// take returns the next file's result, waiting for it.
+func (r *aheadReader) take() fileRead {
+	v := <-r.out[r.next]
+	r.next++
+	select {
+	case <-r.slots:
+	default: // its slot was never taken: reading was cancelled
+	}
+	return v
 }
 
 // readImportFile appends the events of one log file that fall inside the

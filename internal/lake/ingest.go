@@ -5,21 +5,46 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/opentrail/opentrail/internal/lake/duck"
 	"github.com/opentrail/opentrail/internal/store/fileutil"
 )
 
-// pending is one store's events read but not yet written.
+// pending is one store's events read but not yet handed to the writer.
 type pending struct {
 	files *storeFiles
 	rows  []duck.Row
+	bytes int       // the rows' size
 	first time.Time // when the oldest row was read
-	skip  uint64    // the store's checkpoint: events up to it are in its files
+	skip  uint64    // the store's checkpoint when opened: events up to it are in its files
 }
 
-// ingester is Run's state.
+// batch is events of one store, in log order, handed to the writers: a
+// write worker writes its files, then the committer commits them with the
+// store's checkpoint pos, in the order the batches were handed over.
+type batch struct {
+	files   *storeFiles
+	rows    []duck.Row
+	pos     uint64
+	written chan writeResult // the worker's result
+}
+
+// writeResult is a batch's files, or why they could not be written.
+type writeResult struct {
+	files []File
+	err   error
+}
+
+// ingester is Run's state. One goroutine reads the log, converts the
+// events to rows (on every core) and routes them to the stores' pending
+// batches; write workers, one per core, write the batches' files, and the
+// committer (commit) lists them in each store's MANIFEST in order, so
+// reading goes on while batches are written.
 type ingester struct {
 	e       *Engine
 	specs   []*compiled
@@ -27,7 +52,15 @@ type ingester struct {
 	pend    map[string]*pending
 	pos     uint64 // every event up to here has been read and routed
 	lastRel time.Time
-	failing error // the last write failed: reading pauses until one succeeds
+
+	work     chan *batch   // to the write workers; unbuffered: one takes it when free
+	commits  chan *batch   // to the committer, in the order handed over
+	stop     chan struct{} // closed when Run stops (halt): a failed write is not retried
+	stopOnce sync.Once
+	done     chan error // the committer's end: nil, or why batches were left unwritten
+
+	mu     sync.Mutex
+	flying []uint64 // the first seq of each batch handed to the writer and not yet committed
 }
 
 // Run follows the log until ctx is cancelled, then writes what it has read
@@ -43,25 +76,48 @@ func (e *Engine) Run(ctx context.Context, log Log) error {
 		stop()
 		<-done
 	}()
-	in := &ingester{e: e, pend: map[string]*pending{}, pos: log.Position()}
-	tick := time.NewTicker(e.opts.FlushInterval / 4)
+	workers := runtime.GOMAXPROCS(0)
+	in := &ingester{e: e, pend: map[string]*pending{}, pos: log.Position(),
+		work: make(chan *batch), commits: make(chan *batch, workers+1),
+		stop: make(chan struct{}), done: make(chan error, 1)}
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(in.writeFiles)
+	}
+	go in.commit()
+	err := in.follow(ctx, log)
+	in.halt()
+	close(in.work)
+	close(in.commits)
+	wg.Wait()
+	if werr := <-in.done; err == nil {
+		err = werr
+	}
+	if err == nil {
+		in.release(log, true)
+	}
+	return err
+}
+
+// follow reads the log until ctx is cancelled, handing batches to the
+// writer; then it reads what is left and hands over every batch.
+func (in *ingester) follow(ctx context.Context, log Log) error {
+	tick := time.NewTicker(in.e.opts.FlushInterval / 4)
 	defer tick.Stop()
 	for {
 		progress := log.Progress()
-		n := 0
-		if in.failing == nil {
-			var err error
-			if n, err = in.read(log); err != nil {
-				return err
-			}
+		n, err := in.read(log)
+		if err != nil {
+			return err
 		}
-		in.flush(false)
+		in.flush(ctx, false)
 		in.release(log, false)
 		if n > 0 {
 			continue
 		}
 		select {
 		case <-ctx.Done():
+			in.halt()
 			for {
 				n, err := in.read(log)
 				if err != nil {
@@ -70,11 +126,9 @@ func (e *Engine) Run(ctx context.Context, log Log) error {
 				if n == 0 {
 					break
 				}
+				in.flush(ctx, false)
 			}
-			if err := in.flush(true); err != nil {
-				return err
-			}
-			in.release(log, true)
+			in.flush(ctx, true)
 			return nil
 		case <-progress:
 		case <-tick.C:
@@ -93,9 +147,11 @@ func (in *ingester) read(log Log) (int, error) {
 	if err := in.refresh(); err != nil {
 		return 0, err
 	}
-	now := time.Now()
-	for _, ent := range ents {
-		var row *duck.Row
+	// Which stores take each event, then the rows, converted in parallel
+	// (each event on its own), then routed in log order.
+	takers := make([][]*pending, len(ents))
+	var want []int
+	for i, ent := range ents {
 		for _, c := range in.specs {
 			if !c.admits(ent.Seq, ent.Event) {
 				continue
@@ -104,18 +160,56 @@ func (in *ingester) read(log Log) (int, error) {
 			if ent.Seq <= p.skip {
 				continue
 			}
-			if row == nil {
-				r := duck.RowOf(ent.Seq, ent.Event)
-				row = &r
-			}
+			takers[i] = append(takers[i], p)
+		}
+		if takers[i] != nil {
+			want = append(want, i)
+		}
+	}
+	rows := make([]duck.Row, len(ents))
+	parallel(len(want), func(k int) {
+		i := want[k]
+		rows[i] = duck.RowOf(ents[i].Seq, ents[i].Event)
+	})
+	now := time.Now()
+	for _, i := range want {
+		for _, p := range takers[i] {
 			if len(p.rows) == 0 {
 				p.first = now
 			}
-			p.rows = append(p.rows, *row)
+			p.rows = append(p.rows, rows[i])
+			p.bytes += rows[i].Size()
 		}
 	}
 	in.pos = max(in.pos, log.Position())
 	return len(ents), nil
+}
+
+// parallel calls fn(0) to fn(n-1) on up to GOMAXPROCS goroutines.
+func parallel(n int, fn func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n/64+1)
+	if workers <= 1 {
+		for i := range n {
+			fn(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(64)) - 64
+				if i >= n {
+					return
+				}
+				for j := i; j < min(i+64, n); j++ {
+					fn(j)
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // refresh re-reads the catalogue and opens stores seen for the first time.
@@ -151,33 +245,112 @@ func (in *ingester) refresh() error {
 	return nil
 }
 
-// flush writes the stores whose batch is due (every store's, when all).
-// A failed write (a full disk, say) keeps the rows and is retried on the
-// next call; until one succeeds, Run reads no more of the log.
-func (in *ingester) flush(all bool) error {
+// flush hands the stores' due batches to the writer (every store's, when
+// all). A batch is due once it is FlushInterval old, when the writer is
+// free; and once it holds FlushRows events or FlushBytes, when the reader
+// waits for the writer (back-pressure: while a write fails, reading stops
+// there).
+func (in *ingester) flush(ctx context.Context, all bool) {
 	now := time.Now()
-	var failed error
 	for _, p := range in.pend {
 		if len(p.rows) == 0 {
 			continue
 		}
-		if !all && in.failing == nil && len(p.rows) < in.e.opts.FlushRows && now.Sub(p.first) < in.e.opts.FlushInterval {
+		full := len(p.rows) >= in.e.opts.FlushRows || p.bytes >= in.e.opts.FlushBytes
+		if !all && !full && now.Sub(p.first) < in.e.opts.FlushInterval {
 			continue
 		}
-		if err := in.e.writeBatch(p.files, p.rows, in.pos); err != nil {
-			failed = err
+		b := &batch{files: p.files, rows: p.rows, pos: in.pos, written: make(chan writeResult, 1)}
+		in.mu.Lock()
+		in.flying = append(in.flying, b.rows[0].Seq)
+		in.mu.Unlock()
+		sent := false
+		if !all && !full {
+			select {
+			case in.work <- b:
+				sent = true
+			default:
+			}
+		} else {
+			select {
+			case in.work <- b:
+				sent = true
+			case <-ctx.Done():
+				in.work <- b // the writer ends its retries once Run stops
+				sent = true
+			}
+		}
+		if !sent {
+			in.landed(b) // not handed over: it keeps growing
 			continue
 		}
-		p.rows, p.skip = p.rows[:0], in.pos
+		in.commits <- b
+		p.rows, p.bytes = nil, 0
 	}
-	switch {
-	case failed != nil && in.failing == nil:
-		in.e.log.Error("lake: cannot write event data store files; ingestion pauses and retries", "err", failed)
-	case failed == nil && in.failing != nil:
-		in.e.log.Info("lake: writing event data store files again")
+}
+
+// halt tells the writer that Run is stopping.
+func (in *ingester) halt() { in.stopOnce.Do(func() { close(in.stop) }) }
+
+// landed drops a batch from the ones in flight.
+func (in *ingester) landed(b *batch) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if i := slices.Index(in.flying, b.rows[0].Seq); i >= 0 {
+		in.flying = slices.Delete(in.flying, i, i+1)
 	}
-	in.failing = failed
-	return failed
+}
+
+// writeFiles is a write worker: it writes the files of the batches it
+// takes until the work channel closes.
+func (in *ingester) writeFiles() {
+	for b := range in.work {
+		files, err := in.e.writeBatchFiles(b.files, b.rows)
+		b.written <- writeResult{files, err}
+	}
+}
+
+// commit commits the batches in the order they were handed over, each once
+// its files are written, until the commits channel closes. A failed write
+// or commit (a full disk, say) is retried, with a growing pause, until it
+// succeeds; once Run stops it is not, and the batches after it are left
+// uncommitted too (their events are read again at the next start), so no
+// store's checkpoint passes an unwritten event.
+func (in *ingester) commit() {
+	var failed error
+	pause := time.Second
+	for b := range in.commits {
+		res := <-b.written
+		for failed == nil {
+			err := res.err
+			if err == nil {
+				err = b.files.commit(res.files, nil, b.pos)
+			}
+			if err == nil {
+				if pause > time.Second {
+					in.e.log.Info("lake: writing event data store files again")
+					pause = time.Second
+				}
+				break
+			}
+			if pause == time.Second {
+				in.e.log.Error("lake: cannot write event data store files; ingestion waits and retries", "err", err)
+			}
+			select {
+			case <-in.stop:
+				failed = err
+			case <-time.After(pause):
+				pause = min(2*pause, 30*time.Second)
+			}
+			if failed == nil && res.err != nil {
+				res.files, res.err = in.e.writeBatchFiles(b.files, b.rows)
+			}
+		}
+		if failed == nil {
+			in.landed(b)
+		}
+	}
+	in.done <- failed
 }
 
 // release moves the engine's checkpoint to the last position every store
@@ -189,6 +362,11 @@ func (in *ingester) release(log Log, final bool) {
 			low = min(low, p.rows[0].Seq-1)
 		}
 	}
+	in.mu.Lock()
+	for _, seq := range in.flying {
+		low = min(low, seq-1)
+	}
+	in.mu.Unlock()
 	e := in.e
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -203,9 +381,9 @@ func (in *ingester) release(log Log, final bool) {
 	log.Release(low)
 }
 
-// writeBatch writes rows (events after the store's checkpoint, in log
-// order) as one file per UTC day and commits them with checkpoint pos.
-func (e *Engine) writeBatch(s *storeFiles, rows []duck.Row, pos uint64) error {
+// writeBatchFiles writes rows (events after the store's checkpoint, in log
+// order) as one durable file per UTC day, to be committed.
+func (e *Engine) writeBatchFiles(s *storeFiles, rows []duck.Row) ([]File, error) {
 	byDay := map[string][]duck.Row{}
 	var days []string
 	for _, r := range rows {
@@ -220,11 +398,11 @@ func (e *Engine) writeBatch(s *storeFiles, rows []duck.Row, pos uint64) error {
 		rs := byDay[d]
 		f, err := e.writeFile(s, 'b', d, rs, 0)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		added = append(added, f)
 	}
-	return s.commit(added, nil, pos)
+	return added, nil
 }
 
 // writeFile writes rows of one day as a durable file of the store.

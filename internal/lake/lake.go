@@ -8,8 +8,9 @@
 // ranges) after that store's own durable checkpoint, so an event lands in
 // each store exactly once across crashes. Stores are written in small
 // batches (at most Options.FlushInterval apart, so an event is queryable
-// within about that long), compacted in the background into one sorted file
-// per UTC day, and cut by retention a day at a time.
+// within about that long), compacted in the background (today's files by
+// size tier, an earlier day's into files of up to Options.CompactMaxRows
+// events), and cut by retention a day at a time.
 //
 // Queries ([Engine.StartQuery]) run asynchronously on a DuckDB instance
 // per account that can read only that account's directory; the statement is
@@ -90,9 +91,13 @@ type Options struct {
 	// written (and becomes queryable).
 	FlushInterval time.Duration
 	// FlushRows writes a store's batch early once it holds this many
-	// events.
-	FlushRows int
-	// CompactFiles compacts a day of a store once it has this many files.
+	// events, and FlushBytes once its rows take this many bytes of memory
+	// (about twice the records').
+	FlushRows  int
+	FlushBytes int
+	// CompactFiles merges today's files of a store once it has this many
+	// of one size tier (sizes within a factor of CompactFiles); an
+	// earlier day's are merged once there are two.
 	CompactFiles int
 	// CompactMaxRows caps a compaction output; files this large are left
 	// alone, which bounds how often an event is rewritten on a busy day.
@@ -119,13 +124,14 @@ type Options struct {
 }
 
 // DefaultOptions returns the defaults: batches at most a second apart (or
-// of 20,000 events), imports committed every 10,000 events, compaction at 8
-// files a day, maintenance every 30
+// of 20,000 events or 32 MiB), imports committed every 10,000 events, compaction at 8
+// files of a size tier, maintenance every 30
 // seconds, 7 days in PENDING_DELETION as at AWS.
 func DefaultOptions() Options {
 	return Options{
 		FlushInterval:    time.Second,
 		FlushRows:        20_000,
+		FlushBytes:       32 << 20,
 		ImportChunk:      10_000,
 		CompactFiles:     8,
 		CompactMaxRows:   2_000_000,
@@ -140,9 +146,9 @@ func DefaultOptions() Options {
 	}
 }
 
-// writerMemory is the writer's DuckDB memory limit: a batch, an import
+// writerMemory is the writer's DuckDB memory limit: two batches, an import
 // chunk or a compaction's row group at a time.
-const writerMemory = "512MB"
+const writerMemory = "384MB"
 
 // stateName is the engine's checkpoint file.
 const stateName = "state.json"
@@ -181,6 +187,9 @@ func Open(ctx context.Context, dir string, opts Options) (*Engine, error) {
 	def := DefaultOptions()
 	if opts.FlushInterval <= 0 {
 		opts.FlushInterval = def.FlushInterval
+	}
+	if opts.FlushBytes <= 0 {
+		opts.FlushBytes = def.FlushBytes
 	}
 	if opts.FlushRows <= 0 {
 		opts.FlushRows = def.FlushRows

@@ -98,6 +98,8 @@ type rig struct {
 	// query timeout when not 0 (set before start).
 	results      lake.ResultOptions
 	queryTimeout time.Duration
+	// compactMaxRows is the engine's CompactMaxRows when not 0 (else 12).
+	compactMaxRows int
 }
 
 func newRig(t *testing.T, dir string, stores *fakeStores) *rig {
@@ -133,6 +135,9 @@ func (r *rig) start() {
 	o.ImportChunk = 50
 	o.CompactMaxRows = 12
 	r.mu.Lock()
+	if r.compactMaxRows > 0 {
+		o.CompactMaxRows = r.compactMaxRows
+	}
 	o.Results = r.results
 	if r.queryTimeout > 0 {
 		o.Queries.Timeout = r.queryTimeout
@@ -370,6 +375,70 @@ func TestCompactionRetentionAndPurge(t *testing.T) {
 	}
 }
 
+// TestCompactionByTierToday checks that today's files are merged by size
+// tier: eight small batches become one file, which then waits for seven
+// more of its size instead of taking in each new batch.
+func TestCompactionByTierToday(t *testing.T) {
+	const id = "0b3f0000-0000-4000-8000-000000000003"
+	stores := &fakeStores{specs: []lake.StoreSpec{spec(id, 1)}}
+	r := newRigWith(t, &rig{t: t, dir: t.TempDir(), stores: stores, now: base, compactMaxRows: 1000})
+	n := 0
+	batches := func(k int) {
+		for range k {
+			r.append(mkEvent(t, n, acct), mkEvent(t, n+1, acct))
+			n += 2
+			r.restart() // each batch its own file
+		}
+		r.count(id, n)
+		if err := r.eng.Maintain(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kinds := func() (b, c int) {
+		for _, f := range lakeFiles(t, r.dir, id) {
+			switch filepath.Base(f)[0] {
+			case 'b':
+				b++
+			case 'c':
+				c++
+			}
+		}
+		return b, c
+	}
+	for _, step := range []struct{ add, batches, compacted int }{
+		{8, 0, 1}, // eight of the smallest tier: merged
+		{7, 7, 1}, // seven more: wait; the merged file is of a larger tier
+		{1, 0, 2}, // the eighth: merged into a second file of that tier
+	} {
+		batches(step.add)
+		if b, c := kinds(); b != step.batches || c != step.compacted {
+			t.Fatalf("after %d more batches: %d batch files and %d compacted, want %d and %d", step.add, b, c, step.batches, step.compacted)
+		}
+	}
+	r.count(id, n)
+	// The day is over but still busy (a batch was added within
+	// MaintainInterval): still by tier. Once quiet (here: a new process,
+	// which has added nothing), its files merge into one.
+	r.append(mkEvent(t, n, acct), mkEvent(t, n+1, acct))
+	n += 2
+	r.count(id, n) // written by this process
+	r.setNow(base.Add(24 * time.Hour))
+	if err := r.eng.Maintain(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if b, c := kinds(); b != 1 || c != 2 {
+		t.Fatalf("a busy past day: %d batch files and %d compacted, want 1 and 2", b, c)
+	}
+	r.restart()
+	if err := r.eng.Maintain(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if b, c := kinds(); b != 0 || c != 1 {
+		t.Fatalf("a quiet past day: %d batch files and %d compacted, want 0 and 1", b, c)
+	}
+	r.count(id, n)
+}
+
 // lakeFiles lists a store's Parquet files.
 func lakeFiles(t *testing.T, dir, id string) []string {
 	t.Helper()
@@ -451,6 +520,18 @@ func TestImportLocalLogsExactlyOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-gate.reached
+	// Files are read ahead of the parts written: wait for a part of the
+	// first five, written while the sixth is blocked.
+	for {
+		st, err := r.eng.GetImport(acct, started.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Stats.FilesCompleted > 0 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	r.restart() // stops the import where it is; it stays IN_PROGRESS
 	st, err := r.eng.GetImport(acct, started.ID)
 	if err != nil {
@@ -478,13 +559,18 @@ func TestImportLocalLogsExactlyOnce(t *testing.T) {
 type gatedSource struct {
 	lake.Source
 	after   int
+	mu      sync.Mutex
 	opened  int
 	reached chan struct{}
 	once    sync.Once
 }
 
 func (g *gatedSource) Open(ctx context.Context, name string) (io.ReadCloser, error) {
-	if g.opened++; g.opened > g.after {
+	g.mu.Lock()
+	g.opened++
+	n := g.opened
+	g.mu.Unlock()
+	if n > g.after {
 		g.once.Do(func() { close(g.reached) })
 		<-ctx.Done()
 		return nil, ctx.Err()
@@ -714,4 +800,33 @@ func TestQueryWorkersShared(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestIngestWaitsOutFailedWrites blocks a store's day directory so that
+// writing its batch fails, then unblocks it: ingestion retries, and every
+// event lands exactly once, also across a restart.
+func TestIngestWaitsOutFailedWrites(t *testing.T) {
+	stores := &fakeStores{specs: []lake.StoreSpec{spec("0b3f0000-0000-4000-8000-000000000009", 1)}}
+	const id = "0b3f0000-0000-4000-8000-000000000009"
+	r := newRig(t, t.TempDir(), stores)
+	// A file where the day's directory goes: every write of the day fails.
+	blocker := filepath.Join(r.dir, "lake", acct, id, "day="+base.Format(time.DateOnly))
+	if err := os.WriteFile(blocker, []byte("in the way"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 40; i++ {
+		r.append(mkEvent(t, i, acct))
+	}
+	// The first write fails; until one succeeds, nothing lands.
+	time.Sleep(300 * time.Millisecond)
+	r.count(id, 0)
+	if err := os.Remove(blocker); err != nil {
+		t.Fatal(err)
+	}
+	r.count(id, 40)
+	for i := 41; i <= 60; i++ {
+		r.append(mkEvent(t, i, acct))
+	}
+	r.restart()
+	r.count(id, 60)
 }

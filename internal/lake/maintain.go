@@ -96,8 +96,14 @@ func (e *Engine) expire(s *storeFiles, spec StoreSpec, now time.Time) error {
 	return nil
 }
 
-// compact merges the small files of each day: today's once there are
-// CompactFiles of them, an earlier day's once there are two.
+// compact merges the small files of each day. Files are merged by size
+// tier (tier): once CompactFiles files of one tier are there, they become
+// one file of about the next tier, so an event is rewritten about once per
+// tier it climbs (two or three times on a busy day) rather than each time a
+// growing file takes in the newest batches. A day before today that is
+// quiet (no batch or import part added for MaintainInterval; live events
+// arrive for today, imports and late events fill past days) has all its
+// small files merged at once, into files of up to CompactMaxRows events.
 func (e *Engine) compact(ctx context.Context, s *storeFiles) error {
 	byDay := map[string][]File{}
 	for _, f := range s.files() {
@@ -112,36 +118,66 @@ func (e *Engine) compact(ctx context.Context, s *storeFiles) error {
 	slices.Sort(days)
 	today := e.opts.Now().UTC().Format(time.DateOnly)
 	for _, d := range days {
-		in := byDay[d]
-		// Today's files wait for CompactFiles of them: more keep coming.
-		// An earlier day (live events only arrive for today; imports
-		// and late events fill past days) is compacted once it has two.
-		if len(in) < 2 || d >= today && len(in) < e.opts.CompactFiles {
-			continue
-		}
-		// In log order, in groups of up to CompactMaxRows rows: no
-		// output grows past it, however many small files a day has.
-		slices.SortFunc(in, func(a, b File) int { return cmp.Compare(a.MinSeq, b.MinSeq) })
-		for len(in) > 1 {
-			n, rows := 0, int64(0)
-			for n < len(in) && (n == 0 || rows+in[n].Rows <= int64(e.opts.CompactMaxRows)) {
-				rows += in[n].Rows
-				n++
+		var groups [][]File
+		final := d < today && time.Since(s.lastAdded(d)) >= e.opts.MaintainInterval
+		if final {
+			groups = [][]File{byDay[d]}
+		} else {
+			byTier := map[int][]File{}
+			for _, f := range byDay[d] {
+				t := e.tier(f.Rows)
+				byTier[t] = append(byTier[t], f)
 			}
-			if n > 1 {
-				if err := e.compactDay(ctx, s, d, in[:n]); err != nil {
-					return err
+			for _, fs := range byTier {
+				if len(fs) >= e.opts.CompactFiles {
+					groups = append(groups, fs)
 				}
 			}
-			in = in[n:]
 		}
+		for _, in := range groups {
+			if err := e.compactGroup(ctx, s, d, in, final); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// tier is the size tier of a file of rows rows: files of one tier differ
+// in size by less than a factor of CompactFiles.
+func (e *Engine) tier(rows int64) int {
+	t := 0
+	for f := int64(max(e.opts.CompactFiles, 2)); rows >= f; rows /= f {
+		t++
+	}
+	return t
+}
+
+// compactGroup merges the files in of one day, in log order, into files of
+// up to CompactMaxRows rows: no output grows past it. The outputs of a
+// final merge (a quiet past day), and those of half CompactMaxRows or more,
+// are not merged again, or seldom: they are compressed harder.
+func (e *Engine) compactGroup(ctx context.Context, s *storeFiles, day string, in []File, final bool) error {
+	slices.SortFunc(in, func(a, b File) int { return cmp.Compare(a.MinSeq, b.MinSeq) })
+	for len(in) > 1 {
+		n, rows := 0, int64(0)
+		for n < len(in) && (n == 0 || rows+in[n].Rows <= int64(e.opts.CompactMaxRows)) {
+			rows += in[n].Rows
+			n++
+		}
+		if n > 1 {
+			if err := e.compactDay(ctx, s, day, in[:n], final || 2*rows >= int64(e.opts.CompactMaxRows)); err != nil {
+				return err
+			}
+		}
+		in = in[n:]
 	}
 	return nil
 }
 
 // compactDay replaces the files in by one, their rows in log order (the
 // order live events arrive in, so nearly by eventtime).
-func (e *Engine) compactDay(ctx context.Context, s *storeFiles, day string, in []File) error {
+func (e *Engine) compactDay(ctx context.Context, s *storeFiles, day string, in []File, final bool) error {
 	in = slices.Clone(in)
 	slices.SortFunc(in, func(a, b File) int { return cmp.Compare(a.MinSeq, b.MinSeq) })
 	out := File{Day: day, MinSeq: in[0].MinSeq, MaxSeq: in[0].MaxSeq, MinTime: in[0].MinTime, MaxTime: in[0].MaxTime}
@@ -163,7 +199,7 @@ func (e *Engine) compactDay(ctx context.Context, s *storeFiles, day string, in [
 	gen := s.man.Generation + 1
 	s.mu.RUnlock()
 	out.Name = fileName('c', day, out.MinSeq, out.MaxSeq, gen)
-	err := e.durable(s, out.Name, func(tmp string) error { return e.writer.Compact(ctx, tmp, paths) })
+	err := e.durable(s, out.Name, func(tmp string) error { return e.writer.Compact(ctx, tmp, paths, final) })
 	if err != nil {
 		return err
 	}

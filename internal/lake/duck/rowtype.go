@@ -1,48 +1,40 @@
 package duck
 
 import (
-	"database/sql/driver"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 )
 
-// Row is one event as a row of the Lake schema, ready to append.
+// Row is one event as a row of the Lake schema, ready to write: see RowOf.
 type Row struct {
 	Seq       uint64    // the event's sequence number in the log: the tie-break of the sort
 	EventTime time.Time // eventtime (UTC): what files are partitioned and sorted by
-	values    []driver.Value
+	eventID   string
+	line      []byte
 }
 
 // eventTimeIndex is the position of eventtime in eventColumns.
-var eventTimeIndex = func() int {
-	for i, c := range eventColumns {
-		if c.name == "eventtime" {
-			return i
-		}
-	}
-	panic("duck: the schema has no eventtime")
-}()
+var eventTimeIndex = columnIndex("eventtime")
 
 // eventIDIndex is the position of eventid in eventColumns.
-var eventIDIndex = func() int {
+var eventIDIndex = columnIndex("eventid")
+
+func columnIndex(name string) int {
 	for i, c := range eventColumns {
-		if c.name == "eventid" {
+		if c.name == name {
 			return i
 		}
 	}
-	panic("duck: the schema has no eventid")
-}()
+	panic("duck: the schema has no " + name)
+}
 
 // EventID returns the row's eventid ("" when the record has none).
-func (r *Row) EventID() string {
-	if len(r.values) <= eventIDIndex {
-		return ""
-	}
-	s, _ := r.values[eventIDIndex].(string)
-	return s
-}
+func (r *Row) EventID() string { return r.eventID }
+
+// Size is about how many bytes the row holds.
+func (r *Row) Size() int { return len(r.line) + len(r.eventID) + 64 }
 
 // SortRows sorts rows by eventtime, then by sequence number: the order of
 // rows in a Lake file.

@@ -25,6 +25,10 @@ type column struct {
 	fields []column   // kStruct members
 	index  fieldIndex // kStruct: fields by name
 	elem   *column    // kList element
+	// own marks the columns WriteParquet fills from a row's line rather
+	// than from a record member: eventtime, eventcategory, eventjson,
+	// eventjsonchecksum.
+	own bool
 }
 
 func str(name string) column     { return column{name: name, kind: kString} }
@@ -78,6 +82,15 @@ var eventColumns = func() []column {
 		structc("tlsdetails", strs("tlsversion", "ciphersuite", "clientprovidedhostheader")...),
 		str("sessioncredentialfromconsole"),
 		str(colEventJSON), str(colChecksum))
+	for i := range cols {
+		switch cols[i].name {
+		case "eventtime", colEventCategory, colEventJSON, colChecksum:
+			cols[i].own = true
+		}
+	}
+	if len(cols) > 64 {
+		panic("duck: more than 64 columns; RowOf's projection keeps a 64-bit set of them")
+	}
 	return cols
 }()
 

@@ -3,13 +3,12 @@
 package duck
 
 import (
+	"bufio"
 	"context"
-	"database/sql"
-	"database/sql/driver"
 	"fmt"
-	"sync/atomic"
-
-	duckdb "github.com/duckdb/duckdb-go/v2"
+	"os"
+	"path/filepath"
+	"strings"
 )
 
 // Row groups of the files the lake writes hold 20,000 rows: DuckDB skips a
@@ -23,62 +22,147 @@ import (
 // at its default level, fast enough for ingestion.
 const copyOptions = "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 20000)"
 
-// compactOptions write compaction outputs, which live long: zstd level 9
-// makes them about 7% smaller than the default level for twice the CPU,
-// spent in the background (level 15 saves 4% more for six times the CPU).
-const compactOptions = "(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 9, ROW_GROUP_SIZE 20000)"
-
-var stagingSeq atomic.Uint64
+// Compaction outputs that last (Final) are written at zstd level 9: about
+// 7% smaller than the default level for twice the CPU, spent in the
+// background (level 15 saves 4% more for nine times the CPU). Outputs that
+// will be merged again are written at the default level, like batches.
+const (
+	compactOptions      = "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 20000)"
+	finalCompactOptions = "(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 9, ROW_GROUP_SIZE 20000)"
+)
 
 // WriteParquet writes rows, in the order given, to the Parquet file path
 // (zstd; the Lake schema). path must be inside one of the instance's
 // AllowedDirs. The caller makes the file durable (fsync) and gives it its
 // final name.
+//
+// The rows' lines (RowOf) go to a temporary file beside path,
+// ".NAME.tsv.tmp", which DuckDB reads with its CSV reader and maps to the
+// columns with json_transform, in C++, without a Go value per cell; the
+// file is removed before WriteParquet returns (a crash can leave it: it is
+// a leftover of an interrupted write).
 func (d *DB) WriteParquet(ctx context.Context, path string, rows []Row) error {
-	table := fmt.Sprintf("staging_%d", stagingSeq.Add(1))
-	return d.conn(ctx, func(_ *sql.Conn, raw driver.Conn) error {
-		ex, ok := raw.(driver.ExecerContext)
-		if !ok {
-			return fmt.Errorf("duck: driver connection %T cannot execute", raw)
-		}
-		exec := func(q string) error {
-			_, err := ex.ExecContext(ctx, q, nil)
+	tsv := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tsv.tmp")
+	defer os.Remove(tsv)
+	if err := writeLines(tsv, rows); err != nil {
+		return fmt.Errorf("duck: write %s: %w", path, err)
+	}
+	q := "COPY (" + selectLines(tsv) + ") TO " + quoteString(path) + " " + copyOptions
+	if _, err := d.db.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("duck: write %s: %w", path, err)
+	}
+	return nil
+}
+
+// writeLines writes the rows' lines to the file path.
+func writeLines(path string, rows []Row) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	for i := range rows {
+		if _, err := w.Write(rows[i].line); err != nil {
+			f.Close()
 			return err
 		}
-		if err := exec("CREATE TEMP TABLE " + table + " " + tableDDL()); err != nil {
-			return fmt.Errorf("duck: staging table: %w", err)
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// maxLine bounds a line DuckDB's CSV reader accepts: twice the largest
+// record (1 MB, the Large MaxEventSize) and then some.
+const maxLine = 4 << 20
+
+// selectLines returns the query that reads the lines of the file path as
+// rows of the Lake schema.
+func selectLines(path string) string {
+	return "SELECT " + lineColumns + " FROM (SELECT t, seq, cat, sum, ev, json_transform(proj, " + quoteString(projectedType) +
+		") AS j FROM read_csv(" + quoteString(path) + ", columns = {'t': 'BIGINT', 'seq': 'UBIGINT', 'cat': 'VARCHAR', 'sum': 'VARCHAR', 'ev': 'VARCHAR', 'proj': 'VARCHAR'}, " +
+		fmt.Sprintf("delim = '\\t', quote = '', escape = '', header = false, auto_detect = false, new_line = '\\n', max_line_size = %d))", maxLine)
+}
+
+// lineColumns is selectLines' column list, in the schema's order.
+var lineColumns = func() string {
+	var cols []string
+	for _, c := range eventColumns {
+		var expr string
+		switch c.name {
+		case "eventtime":
+			expr = "make_timestamp(t)"
+		case colEventCategory:
+			expr = "cat"
+		case colEventJSON:
+			expr = "ev"
+		case colChecksum:
+			expr = "sum"
+		default:
+			expr = "j." + quoteIdent(c.name)
 		}
-		defer exec("DROP TABLE IF EXISTS " + table) //nolint:errcheck // best effort; the connection's temp tables go with it
-		app, err := duckdb.NewAppender(raw, "temp", "main", table)
-		if err != nil {
-			return fmt.Errorf("duck: appender: %w", err)
+		cols = append(cols, expr+" AS "+quoteIdent(c.name))
+	}
+	return strings.Join(cols, ", ")
+}()
+
+// projectedType is the json_transform structure of a line's projection:
+// the schema's columns but the ones WriteParquet fills itself.
+var projectedType = func() string {
+	var cols []column
+	for _, c := range eventColumns {
+		if !c.own {
+			cols = append(cols, c)
 		}
-		for i := range rows {
-			if err := app.AppendRow(rows[i].values...); err != nil {
-				app.Close()
-				return fmt.Errorf("duck: append event %d: %w", rows[i].Seq, err)
-			}
+	}
+	return jsonStructure(cols)
+}()
+
+// jsonStructure is json_transform's structure for an object with the
+// columns cols.
+func jsonStructure(cols []column) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i := range cols {
+		if i > 0 {
+			b.WriteByte(',')
 		}
-		if err := app.Close(); err != nil {
-			return fmt.Errorf("duck: append: %w", err)
-		}
-		if err := exec("COPY " + table + " TO " + quoteString(path) + " " + copyOptions); err != nil {
-			return fmt.Errorf("duck: write %s: %w", path, err)
-		}
-		return nil
-	})
+		b.Write(appendJSONString(nil, cols[i].name))
+		b.WriteByte(':')
+		b.WriteString(cols[i].jsonType())
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+// jsonType is the column's type in a json_transform structure.
+func (c *column) jsonType() string {
+	switch c.kind {
+	case kStruct:
+		return jsonStructure(c.fields)
+	case kList:
+		return "[" + c.elem.jsonType() + "]"
+	}
+	return string(appendJSONString(nil, c.sqlType()))
 }
 
 // Compact writes the rows of the Parquet files inputs, file after file in
 // the order given, to the Parquet file out: a streaming copy whose memory
 // does not grow with the files (a sort would hold them). Every path must be
 // inside the instance's AllowedDirs; on an instance with one thread the
-// row order is kept.
-func (d *DB) Compact(ctx context.Context, out string, inputs []string) error {
+// row order is kept. A final output (one that will not be merged again) is
+// compressed harder.
+func (d *DB) Compact(ctx context.Context, out string, inputs []string, final bool) error {
 	if len(inputs) == 0 {
 		return fmt.Errorf("duck: compact: no input files")
 	}
-	q := "COPY (SELECT * FROM " + ReadParquet(inputs) + ") TO " + quoteString(out) + " " + compactOptions
+	opts := compactOptions
+	if final {
+		opts = finalCompactOptions
+	}
+	q := "COPY (SELECT * FROM " + ReadParquet(inputs) + ") TO " + quoteString(out) + " " + opts
 	if _, err := d.db.ExecContext(ctx, q); err != nil {
 		return fmt.Errorf("duck: compact into %s: %w", out, err)
 	}
