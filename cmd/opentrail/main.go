@@ -8,6 +8,7 @@
 //	opentrail import   [--data-dir DIR] PATH...
 //	opentrail fsck     [--data-dir DIR]
 //	opentrail validate-logs --trail-arn ARN --start-time T [--end-time T] ...
+//	opentrail insights [--warm-up D] [--json] PATH...
 //	opentrail version
 //	opentrail help [COMMAND]
 //
@@ -55,6 +56,7 @@ func commands(stdout, stderr io.Writer) []command {
 		&importCmd{stdout: stdout, stderr: stderr},
 		&fsckCmd{stdout: stdout, stderr: stderr},
 		&validateCmd{stdout: stdout, stderr: stderr},
+		&insightsCmd{stdout: stdout, stderr: stderr},
 		&versionCmd{stdout: stdout},
 	}
 }

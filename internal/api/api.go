@@ -71,6 +71,9 @@ type Options struct {
 	DataStores DataStoreCatalog
 	LogHead    func() uint64
 
+	// InsightsMetrics, when set, enables ListInsightsMetricData.
+	InsightsMetrics InsightsMetrics
+
 	// TokenKey is the HMAC-SHA256 key that signs pagination tokens; at
 	// least 32 bytes. The caller persists it, so tokens survive restarts
 	// and are accepted by every replica.
@@ -234,6 +237,9 @@ func (h *Handler) implemented() map[string]invoker {
 		ops["AddTags"] = adapt(h.addTags)
 		ops["RemoveTags"] = adapt(h.removeTags)
 		ops["ListTags"] = adapt(h.listTags)
+	}
+	if h.opts.InsightsMetrics != nil {
+		ops["ListInsightsMetricData"] = adapt(h.listInsightsMetricData)
 	}
 	if h.opts.Lake != nil {
 		for name, inv := range map[string]invoker{

@@ -74,7 +74,7 @@ func FuzzTrailOperationBodies(f *testing.F) {
 		"StartLogging", "StopLogging", "PutEventSelectors", "GetEventSelectors", "PutInsightSelectors", "GetInsightSelectors",
 		"AddTags", "RemoveTags", "ListTags", "ListPublicKeys",
 		"CreateEventDataStore", "GetEventDataStore", "UpdateEventDataStore", "DeleteEventDataStore", "RestoreEventDataStore",
-		"ListEventDataStores", "StartEventDataStoreIngestion", "StopEventDataStoreIngestion"}
+		"ListEventDataStores", "StartEventDataStoreIngestion", "StopEventDataStoreIngestion", "ListInsightsMetricData"}
 	for i, s := range []string{
 		`{"Name":"trail-1","S3BucketName":"bucket-1","IsMultiRegionTrail":true,"TagsList":[{"Key":"a"}]}`,
 		`{"Name":"trail-1","S3KeyPrefix":"p/","SnsTopicName":"t","EnableLogFileValidation":true}`,
@@ -97,6 +97,8 @@ func FuzzTrailOperationBodies(f *testing.F) {
 		`{"MaxResults":1,"NextToken":"AAAAAAAA"}`,
 		`{"EventDataStore":"abc"}`,
 		`{"EventDataStore":"arn:aws:cloudtrail:us-east-1:111111111111:eventdatastore/"}`,
+		`{"EventSource":"ec2.amazonaws.com","EventName":"RunInstances","InsightType":"ApiCallRateInsight","Period":60,"MaxResults":2,"DataType":"FillWithZeros","StartTime":1700000000}`,
+		`{"EventSource":"s3.amazonaws.com","EventName":"DeleteBucket","InsightType":"ApiErrorRateInsight","ErrorCode":"AccessDenied","TrailName":"trail-1","NextToken":"AQAAAA"}`,
 	} {
 		f.Add(byte(i), []byte(s))
 	}
@@ -115,6 +117,7 @@ func FuzzTrailOperationBodies(f *testing.F) {
 		o.Events = &memStore{}
 		o.Trails, o.Buckets, o.Delivery, o.Keys = cat, testBuckets, &fakeDelivery{}, keys
 		o.DataStores, o.LogHead = cat, func() uint64 { return 42 }
+		o.InsightsMetrics = fakeMetrics{}
 	})
 	f.Fuzz(func(t *testing.T, op byte, body []byte) {
 		req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(string(body)))
@@ -188,4 +191,15 @@ func FuzzCheckPrefix(f *testing.F) {
 			}
 		}
 	})
+}
+
+// fakeMetrics answers ListInsightsMetricData with a point per period.
+type fakeMetrics struct{}
+
+func (fakeMetrics) Metrics(q MetricsQuery) ([]MetricPoint, error) {
+	var out []MetricPoint
+	for t := q.Start.Truncate(q.Period); t.Before(q.End) && len(out) < 50; t = t.Add(q.Period) {
+		out = append(out, MetricPoint{Time: t, Value: 1})
+	}
+	return out, nil
 }

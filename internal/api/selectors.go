@@ -117,6 +117,14 @@ func (h *Handler) putInsightSelectors(ctx context.Context, caller identity.Calle
 	if err != nil {
 		return nil, err
 	}
+	// Insights files go to the trail's bucket: turning them on checks it
+	// as CreateTrail does (the model's S3BucketDoesNotExistException and
+	// InsufficientS3BucketPolicyException).
+	if len(sel) > 0 {
+		if err := h.checkBucket(ctx, caller, t.S3BucketName); err != nil {
+			return nil, err
+		}
+	}
 	updated, err := h.opts.Trails.Update(t.ARN(), func(cur *catalog.Trail) error {
 		cur.InsightSelectors = sel
 		return nil

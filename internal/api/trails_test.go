@@ -1848,3 +1848,27 @@ func TestTrailCatalogPersists(t *testing.T) {
 		t.Errorf("stored trail %+v", tr)
 	}
 }
+
+// Turning Insights on checks the trail's bucket, where Insights files go;
+// turning them off does not.
+func TestInsightSelectorsCheckTheBucket(t *testing.T) {
+	te := newTrailEnv(t, trailEnvOptions{})
+	c := te.c1()
+	mustCreate(t, c, mkTrail("ins"))
+	arn := arnOf("us-east-1", acct1, "ins")
+	on := []types.InsightSelector{{InsightType: types.InsightTypeApiCallRateInsight}}
+	for _, tt := range []struct{ bucket, code string }{
+		{missingBucket, "S3BucketDoesNotExistException"},
+		{otherBucket, "InsufficientS3BucketPolicyException"},
+	} {
+		if _, err := te.cat.Update(arn, func(cur *catalog.Trail) error { cur.S3BucketName = tt.bucket; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		_, err := c.PutInsightSelectors(t.Context(), &cloudtrail.PutInsightSelectorsInput{TrailName: aws.String("ins"), InsightSelectors: on})
+		checkAPIError(t, err, tt.code, tt.bucket)
+		if _, err := c.PutInsightSelectors(t.Context(), &cloudtrail.PutInsightSelectorsInput{TrailName: aws.String("ins"),
+			InsightSelectors: []types.InsightSelector{}}); err != nil {
+			t.Errorf("turning Insights off with bucket %s: %v", tt.bucket, err)
+		}
+	}
+}

@@ -53,6 +53,7 @@ var allowed = map[string][]string{
 	// L2 engines.
 	"internal/history":  {"internal/event", "internal/store", "internal/store/index"},
 	"internal/importer": {"internal/event", "internal/logfile", "internal/store"},
+	"internal/insights": {"internal/event", "internal/store", "internal/store/fileutil"},
 	"internal/delivery": {"internal/event", "internal/selector", "internal/layout", "internal/digest", "internal/objstore",
 		"internal/store", "internal/store/fileutil", "internal/catalog", "internal/keyring"},
 	"internal/notify": {},
@@ -70,8 +71,8 @@ var allowed = map[string][]string{
 	"internal/daemon": {"internal/api", "internal/config", "internal/datadir", "internal/identity", "internal/sigv4", "internal/store", "internal/history", "internal/store/fileutil",
 		"internal/event", "internal/store/index", "internal/store/wal",
 		"internal/catalog", "internal/delivery", "internal/keyring", "internal/notify", "internal/objstore",
-		"internal/objstore/fsbucket", "internal/objstore/s3", "internal/s3api", "internal/importer", "internal/lake", "internal/lake/imports", "internal/lake/queries", "internal/lake/resultfile"},
-	"cmd/opentrail": {"internal/config", "internal/datadir", "internal/daemon", "internal/event", "internal/identity", "internal/importer", "internal/history",
+		"internal/objstore/fsbucket", "internal/objstore/s3", "internal/s3api", "internal/importer", "internal/lake", "internal/lake/imports", "internal/lake/queries", "internal/lake/resultfile", "internal/insights"},
+	"cmd/opentrail": {"internal/config", "internal/datadir", "internal/daemon", "internal/insights", "internal/event", "internal/identity", "internal/importer", "internal/history",
 		"internal/logfile", "internal/store", "internal/store/fileutil", "internal/store/index", "internal/store/wal",
 		"internal/validate", "internal/layout"},
 	// The benchmark harness, a command apart from the product binary: it

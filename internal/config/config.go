@@ -69,6 +69,34 @@ type Config struct {
 	Notifications Notifications `json:"notifications,omitzero"`
 	// Lake tunes CloudTrail Lake.
 	Lake Lake `json:"lake,omitzero"`
+	// Insights tunes the Insights detector.
+	Insights Insights `json:"insights,omitzero"`
+}
+
+// Insights tunes the Insights detector (package insights,
+// docs/design/decisions.md §59–§64); zero values take the defaults.
+type Insights struct {
+	// BaselineWindow is how far back baselines reach (default 7 days).
+	BaselineWindow Duration `json:"baselineWindow,omitempty"`
+	// WarmUp is the history an account and region needs before a Start
+	// (default 24h); "0s" raises Insights from the first minutes.
+	WarmUp *Duration `json:"warmUp,omitempty"`
+	// Grace is how long after a minute ends it is judged by the wall
+	// clock (default 30s); Reorder how far out of order imported events
+	// may come (default 1h).
+	Grace   Duration `json:"grace,omitempty"`
+	Reorder Duration `json:"reorder,omitempty"`
+	// K, Ratio and Floor make the threshold max(mean + K·σ, Ratio·mean,
+	// Floor) (defaults 5, 2 and 5).
+	K     float64 `json:"k,omitempty"`
+	Ratio float64 `json:"ratio,omitempty"`
+	Floor float64 `json:"floor,omitempty"`
+	// StartMinutes and EndMinutes are the consecutive unusual (normal)
+	// minutes that raise a Start (End) (defaults 2 and 5).
+	StartMinutes int `json:"startMinutes,omitempty"`
+	EndMinutes   int `json:"endMinutes,omitempty"`
+	// MaxOpen caps the open anomalies per account and region (default 50).
+	MaxOpen int `json:"maxOpen,omitempty"`
 }
 
 // Lake tunes CloudTrail Lake (package lake); zero values take the defaults.
@@ -220,6 +248,17 @@ func (c Config) Validate() error {
 	}
 	if c.Lake.CompactFiles == 1 || c.Lake.CompactFiles < 0 {
 		bad("lake.compactFiles", "%d: compaction merges at least 2 files", c.Lake.CompactFiles)
+	}
+	if in := c.Insights; in.BaselineWindow < 0 || in.Grace < 0 || in.Reorder < 0 || in.WarmUp != nil && *in.WarmUp < 0 {
+		bad("insights", "durations must not be negative")
+	} else if in.BaselineWindow > 0 && time.Duration(in.BaselineWindow) < time.Hour {
+		bad("insights.baselineWindow", "must be at least 1h")
+	}
+	if in := c.Insights; in.K < 0 || in.Floor < 0 || in.Ratio != 0 && in.Ratio < 1 {
+		bad("insights", "k and floor must not be negative, ratio must be at least 1")
+	}
+	if in := c.Insights; in.StartMinutes < 0 || in.EndMinutes < 0 || in.MaxOpen < 0 {
+		bad("insights", "startMinutes, endMinutes and maxOpen must not be negative")
 	}
 	if c.Lake.Threads < 0 {
 		bad("lake.threads", "must not be negative")

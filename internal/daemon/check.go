@@ -49,6 +49,7 @@ var followerChecks = map[string]func(root string) followerState{
 	datadir.HistoryFollower:  checkHistory,
 	datadir.DeliveryFollower: checkDelivery,
 	datadir.LakeFollower:     checkLake,
+	datadir.InsightsFollower: checkInsights,
 }
 
 // Check checks the data directory root of a stopped server without
@@ -196,7 +197,8 @@ var followerCheckpoints = map[string]func(root string) uint64{
 	datadir.DeliveryFollower: func(root string) uint64 {
 		return delivery.Check(filepath.Join(root, datadir.DeliveryDir)).Checkpoint
 	},
-	datadir.LakeFollower: lakeCheckpoint,
+	datadir.LakeFollower:     lakeCheckpoint,
+	datadir.InsightsFollower: insightsCheckpoint,
 }
 
 // checkHistory reads event history's index without changing it.

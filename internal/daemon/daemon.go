@@ -31,6 +31,7 @@ import (
 	"github.com/opentrail/opentrail/internal/delivery"
 	"github.com/opentrail/opentrail/internal/history"
 	"github.com/opentrail/opentrail/internal/identity"
+	"github.com/opentrail/opentrail/internal/insights"
 	"github.com/opentrail/opentrail/internal/keyring"
 	"github.com/opentrail/opentrail/internal/lake"
 	"github.com/opentrail/opentrail/internal/objstore"
@@ -56,6 +57,7 @@ type Daemon struct {
 	objects  objstore.Store
 	delivery *delivery.Engine
 	lake     *lake.Engine
+	insights *insights.Engine
 	follow   *followers
 	closeMu  sync.Mutex
 	srv      *http.Server
@@ -115,7 +117,8 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 	so.Logger = log
 	so.Registerer = reg
 	so.Followers = followerNames(log)
-	so.Seen = max(d.history.Checkpoint(), followerCheckpoints[datadir.DeliveryFollower](cfg.DataDir), lakeCheckpoint(cfg.DataDir))
+	so.Seen = max(d.history.Checkpoint(), followerCheckpoints[datadir.DeliveryFollower](cfg.DataDir), lakeCheckpoint(cfg.DataDir),
+		insightsCheckpoint(cfg.DataDir))
 	if d.store, err = store.Open(d.dir.Path(datadir.EventsDir), so); err != nil {
 		return nil, err
 	}
@@ -145,6 +148,9 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 			return nil, err
 		}
 	}
+	if err := d.openInsights(reg); err != nil {
+		return nil, err
+	}
 	if err := d.follow.register(); err != nil {
 		return nil, err
 	}
@@ -167,6 +173,7 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 	ao.Buckets = d.objects
 	ao.Delivery = deliveryStatus{d.delivery}
 	ao.Keys = publicKeys{d.keys}
+	ao.InsightsMetrics = insightsMetrics{d.insights}
 	if d.lake != nil {
 		ao.Lake = d.lake
 		ao.Imports = lakeImports{d}
@@ -343,6 +350,9 @@ func (d *Daemon) Close() error {
 	if d.lake != nil {
 		errs = append(errs, d.lake.Close())
 		d.lake = nil
+	}
+	if d.insights != nil {
+		errs = append(errs, d.insights.Close())
 	}
 	if c, ok := d.objects.(io.Closer); ok {
 		errs = append(errs, c.Close())

@@ -106,9 +106,10 @@ func anyLogging(c *catalog.Catalog) bool {
 
 // StoreFollowers returns the store followers that must hold the WAL of the
 // data directory dir for a process that opens the store without serving
-// (import): trail delivery, when some trail is logging, and the Lake, when
-// some event data store ingests, so the events it adds are delivered and
-// ingested when the server next starts.
+// (import): trail delivery, when some trail is logging, the Lake, when
+// some event data store ingests, and the Insights detector, when some
+// logging trail has Insights on, so the events it adds are delivered,
+// ingested and analysed when the server next starts.
 func StoreFollowers(dir string) ([]string, error) {
 	c, err := catalog.Open(filepath.Join(dir, datadir.TrailsDir), catalog.DefaultOptions())
 	if err != nil {
@@ -120,6 +121,9 @@ func StoreFollowers(dir string) ([]string, error) {
 	}
 	if anyIngesting(c) {
 		held = append(held, datadir.LakeFollower)
+	}
+	if anyInsights(c) {
+		held = append(held, datadir.InsightsFollower)
 	}
 	return held, nil
 }

@@ -30,6 +30,7 @@ const (
 	DeliveryDir     = "delivery"      // trail delivery's state and spool (package delivery)
 	BucketsDir      = "buckets"       // the embedded object store (package objstore/fsbucket)
 	LakeDir         = "lake"          // CloudTrail Lake: event data stores and queries (package lake)
+	InsightsDir     = "insights"      // the Insights detector's state (package insights)
 	AccountsFile    = "accounts.json" // accounts and keys (package identity)
 	CredentialsFile = "credentials"   // the same keys for AWS clients (package identity)
 	SettingsFile    = "settings.json" // this package
@@ -43,10 +44,11 @@ const (
 	HistoryFollower  = "history"
 	DeliveryFollower = "delivery"
 	LakeFollower     = "lake"
+	InsightsFollower = "insights"
 )
 
 // Followers lists every follower of the event log.
-var Followers = []string{HistoryFollower, DeliveryFollower, LakeFollower}
+var Followers = []string{HistoryFollower, DeliveryFollower, LakeFollower, InsightsFollower}
 
 // Dir is an open, locked data directory.
 type Dir struct {
@@ -60,7 +62,7 @@ type Dir struct {
 // fileutil.WriteFileAtomic; a kill can leave its temporary files there.
 func atomicDirs(root string) []string {
 	dirs := []string{root}
-	for _, sub := range []string{TrailsDir, DeliveryDir, IndexDir, LakeDir} {
+	for _, sub := range []string{TrailsDir, DeliveryDir, IndexDir, LakeDir, InsightsDir} {
 		dirs = append(dirs, filepath.Join(root, sub))
 	}
 	regions, _ := os.ReadDir(filepath.Join(root, KeysDir)) // one directory per key set

@@ -5,6 +5,9 @@
 // when a buffer reaches Options.MaxFileBytes) the buffer is staged as a
 // gzipped {"Records":[...]} file in a local spool and committed, then put
 // into the trail's bucket under AWS's key layout (package layout).
+// Insights records (package insights appends them to the log) go, per
+// (trail, account, region), to the trails that have their Insights type
+// on, as CloudTrail-Insight files in no digest and with no notification.
 //
 // Exactly once: a file's key and bytes are fixed when it is staged, and the
 // state file (docs/format/delivery-state.md) records what is staged, what

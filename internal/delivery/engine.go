@@ -167,6 +167,9 @@ type buffer struct {
 	first, last    uint64 // seqs of the oldest and newest buffered events
 	newest, oldest time.Time
 	firstRead      time.Time
+	// insight marks a buffer of Insights records: a CloudTrail-Insight
+	// file, in no digest and with no notification (insights.md §6).
+	insight bool
 }
 
 // Open loads the engine's state from dir (created if missing). It starts
@@ -587,27 +590,36 @@ func (e *Engine) route(ent *store.Entry, trails []catalog.Trail) {
 		if t.Account != ev.Account || !t.Covers(ev.Region) {
 			continue
 		}
-		c := e.matchers[t.ARN()]
-		if c.m == nil {
-			continue
-		}
-		if fields == nil {
-			f := selector.FieldsOf(ev)
-			fields = &f
-		}
-		if !t.IncludeGlobalServiceEvents && globalSources[ev.EventSource] {
-			continue
-		}
-		if !t.Logging {
-			if !isStopCall(ev, t.StopRequestID) {
+		k := bufKey(t.ARN(), ev.Account, ev.Region)
+		if ev.Insight() {
+			// Insights records go to the trails that have their type on,
+			// in CloudTrail-Insight files of their own.
+			if !t.Logging || !insightsOn(t, ev) {
 				continue
 			}
-			e.stopSeen[t.ARN()] = t.StopRequestID
+			k += insightBuf
+		} else {
+			c := e.matchers[t.ARN()]
+			if c.m == nil {
+				continue
+			}
+			if fields == nil {
+				f := selector.FieldsOf(ev)
+				fields = &f
+			}
+			if !t.IncludeGlobalServiceEvents && globalSources[ev.EventSource] {
+				continue
+			}
+			if !t.Logging {
+				if !isStopCall(ev, t.StopRequestID) {
+					continue
+				}
+				e.stopSeen[t.ARN()] = t.StopRequestID
+			}
+			if !c.m.Match(fields) {
+				continue
+			}
 		}
-		if !c.m.Match(fields) {
-			continue
-		}
-		k := bufKey(t.ARN(), ev.Account, ev.Region)
 		e.mu.Lock()
 		mark := e.st.Marks[k]
 		e.mu.Unlock()
@@ -624,7 +636,7 @@ func (e *Engine) route(ent *store.Entry, trails []catalog.Trail) {
 			}
 		}
 		if b == nil {
-			b = &buffer{trail: *t, account: ev.Account, region: ev.Region, firstRead: e.now()}
+			b = &buffer{trail: *t, account: ev.Account, region: ev.Region, firstRead: e.now(), insight: ev.Insight()}
 			e.buffers[k] = b
 		}
 		b.trail = *t
@@ -641,6 +653,23 @@ func (e *Engine) route(ent *store.Entry, trails []catalog.Trail) {
 			b.oldest = ev.EventTime
 		}
 	}
+}
+
+// insightBuf ends the buffer key of a trail's Insights records.
+const insightBuf = "|Insight"
+
+var pathInsightType = event.MustPath("insightDetails.insightType")
+
+// insightsOn reports whether t has Insights of ev's type on (on any event
+// category: the record does not say which it came from).
+func insightsOn(t *catalog.Trail, ev *event.Event) bool {
+	typ, _ := pathInsightType.Str(ev.Raw)
+	for _, s := range t.InsightSelectors {
+		if s.InsightType == typ {
+			return true
+		}
+	}
+	return false
 }
 
 // isStopCall reports whether ev is the StopLogging call with requestID.
@@ -936,7 +965,7 @@ func (e *Engine) writeSpool(b *buffer) (*spoolFile, error) {
 	now := e.now().UTC()
 	key, err := layout.LogKey{
 		Prefix: b.trail.S3KeyPrefix, Account: b.account, Region: b.region,
-		Time: now, Unique: layout.NewUnique(),
+		Time: now, Unique: layout.NewUnique(), Insight: b.insight,
 	}.Build()
 	if err != nil {
 		return nil, fmt.Errorf("stage: %w", err)
@@ -947,6 +976,9 @@ func (e *Engine) writeSpool(b *buffer) (*spoolFile, error) {
 		Newest: b.newest, Oldest: b.oldest, Events: len(b.raws),
 		Topic: b.trail.SnsTopicARN, KMSKeyID: b.trail.KmsKeyID,
 		Digest: b.trail.LogFileValidationEnabled, Staged: now, FirstRead: b.firstRead, Epoch: b.trail.DigestEpoch(),
+	}
+	if b.insight {
+		f.Topic, f.Digest = "", false
 	}
 	path := e.spoolPath(f.ID)
 	if err := e.fs.WriteNew(path, enc.Gzip); err != nil {

@@ -1,0 +1,556 @@
+package insights
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/opentrail/opentrail/internal/event"
+)
+
+// EnabledFunc reports whether a logging trail of account has Insights of
+// type typ on events of category (Management or Data) in region: only
+// then are records written (decision §59).
+type EnabledFunc func(account, region, typ, category string) bool
+
+// detector is the counting and the Start/End rule, without I/O: the
+// engine feeds it events and the clock and persists it. Times are in
+// minutes (and hours, days) since the Unix epoch, UTC.
+type detector struct {
+	opts  *Options
+	parts map[partKey]*partition
+	// late and dropped count events for closed minutes and anomalies
+	// beyond MaxOpen (metrics).
+	late, dropped uint64
+	// closed, when set, receives each series' count of each minute it
+	// closes (ListInsightsMetricData).
+	closed func(p *partition, s *series, m int64, n float64)
+	// limit is the threshold the last evaluate found the minute above,
+	// +Inf when it was not: what the minute enters the baseline at.
+	limit float64
+}
+
+type partKey struct{ account, region string }
+
+type partition struct {
+	Account, Region string
+	Since           int64 // first minute counted
+	Clock           int64 // newest eventTime seen, Unix seconds
+	Closed          int64 // minutes before it are judged
+	open            map[int64]map[*series]*minuteAgg
+	series          map[string]*series
+	active          map[*series]struct{} // with a streak or an anomaly
+	nOpen           int                  // anomalies open
+}
+
+// minuteAgg is one series' count in one minute, with its attributions.
+type minuteAgg struct {
+	N float64
+	A attrs
+}
+
+type series struct {
+	Cat, Type, Source, Name, Error string
+	Hours                          []hourAgg
+	Days                           []dayAttrs
+	Streak                         *streak
+	Anomaly                        *anomaly
+	// Held is set while an anomaly MaxOpen kept from being raised goes
+	// on: it is counted once, and raised never.
+	Held bool
+}
+
+func (s *series) key() string { return seriesKey(s.Cat, s.Type, s.Source, s.Name, s.Error) }
+
+func seriesKey(cat, typ, source, name, errCode string) string {
+	return cat + "|" + typ + "|" + source + "|" + name + "|" + errCode
+}
+
+// hourAgg is one hour of a series: the sum of its minute counts and of
+// their squares. JSON [hour, sum, sumSquares].
+type hourAgg struct {
+	H     int64
+	S, Sq float64
+}
+
+type dayAttrs struct {
+	D int64 `json:"d"`
+	A attrs `json:"a"`
+}
+
+// baseline is what a series looked like before a minute.
+type baseline struct {
+	Mean      float64 `json:"mean"`
+	Expected  float64 `json:"expected"`
+	Sigma     float64 `json:"sigma"`
+	Threshold float64 `json:"threshold"`
+	Minutes   int64   `json:"baseMinutes"`
+	Attr      attrs   `json:"baseAttr"`
+}
+
+// streak is minutes above the threshold not yet confirmed as a Start.
+type streak struct {
+	Start int64     `json:"start"`
+	N     []float64 `json:"n"`
+	A     attrs     `json:"a"`
+	baseline
+}
+
+// anomaly is an open anomaly: its Start is decided.
+type anomaly struct {
+	Shared  string  `json:"shared"`
+	Emitted bool    `json:"emitted"`
+	Start   int64   `json:"start"`
+	First   float64 `json:"first"`
+	Total   float64 `json:"total"`
+	Last    int64   `json:"last"`
+	Normal  int     `json:"normal"`
+	TailN   float64 `json:"tailN"`
+	TailA   attrs   `json:"tailA"`
+	A       attrs   `json:"a"`
+	baseline
+}
+
+func newDetector(opts *Options) *detector {
+	return &detector{opts: opts, parts: map[partKey]*partition{}}
+}
+
+func newPartition(account, region string, since int64) *partition {
+	return &partition{Account: account, Region: region, Since: since, Closed: since,
+		open: map[int64]map[*series]*minuteAgg{}, series: map[string]*series{}, active: map[*series]struct{}{}}
+}
+
+var (
+	pathARN   = event.MustPath("userIdentity.arn")
+	pathAgent = event.MustPath("userAgent")
+)
+
+// add counts one event (decision §59).
+func (d *detector) add(ev *event.Event) {
+	var call bool
+	switch ev.Category {
+	case event.CategoryMgmt:
+		call = ev.ReadOnly != nil && !*ev.ReadOnly
+	case event.CategoryData:
+		call = true
+	default:
+		return
+	}
+	failed := ev.ErrorCode != ""
+	if !call && !failed {
+		return
+	}
+	sec := ev.EventTime.Unix()
+	p, ok := d.partitionAt(ev.Account, ev.Region, sec)
+	if !ok {
+		return
+	}
+	m := floorDiv(sec, 60)
+	arn, _ := pathARN.Str(ev.Raw)
+	agent, _ := pathAgent.Str(ev.Raw)
+	code := ev.ErrorCode
+	if code == "" {
+		code = "null"
+	}
+	if call {
+		p.count(m, ev.Category, CallRate, ev.EventSource, ev.EventName, "", arn, agent, code, 1)
+	}
+	if failed {
+		p.count(m, ev.Category, ErrorRate, ev.EventSource, ev.EventName, ev.ErrorCode, arn, agent, code, 1)
+	}
+}
+
+// partitionAt returns the partition of account and region, created if
+// new, with its clock moved to sec; false when sec's minute is closed
+// (the event is late, and counted as such).
+func (d *detector) partitionAt(account, region string, sec int64) (*partition, bool) {
+	m := floorDiv(sec, 60)
+	k := partKey{account, region}
+	p := d.parts[k]
+	if p == nil {
+		p = newPartition(account, region, m)
+		d.parts[k] = p
+	}
+	p.Clock = max(p.Clock, sec)
+	if m < p.Closed {
+		d.late++
+		return nil, false
+	}
+	return p, true
+}
+
+func (p *partition) count(m int64, cat, typ, source, name, errCode, arn, agent, code string, n float64) {
+	k := seriesKey(cat, typ, source, name, errCode)
+	s := p.series[k]
+	if s == nil {
+		s = &series{Cat: cat, Type: typ, Source: source, Name: name, Error: errCode}
+		p.series[k] = s
+	}
+	mm := p.open[m]
+	if mm == nil {
+		mm = map[*series]*minuteAgg{}
+		p.open[m] = mm
+	}
+	a := mm[s]
+	if a == nil {
+		a = &minuteAgg{}
+		mm[s] = a
+	}
+	a.N += n
+	a.A.add(arn, agent, code, n)
+}
+
+// advance judges every minute that is closed at wall-clock time now, and
+// returns the records decided, in a deterministic order. live says the
+// engine has read the whole log, so the wall clock may close minutes of a
+// partition whose newest event is recent (decision §60).
+func (d *detector) advance(now time.Time, live bool, enabled EnabledFunc) []Record {
+	keys := make([]partKey, 0, len(d.parts))
+	for k := range d.parts {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b partKey) int {
+		return cmp.Or(cmp.Compare(a.account, b.account), cmp.Compare(a.region, b.region))
+	})
+	var out []Record
+	grace, reorder := int64(d.opts.Grace/time.Second), int64(d.opts.Reorder/time.Second)
+	for _, k := range keys {
+		p := d.parts[k]
+		t := p.Clock - reorder
+		if wall := now.Unix(); live && wall-p.Clock <= int64(d.opts.LiveWindow/time.Second) {
+			t = max(t, wall-grace)
+		}
+		out = append(out, d.close(p, floorDiv(t, 60), enabled)...)
+	}
+	return out
+}
+
+// close judges the minutes of p before target.
+func (d *detector) close(p *partition, target int64, enabled EnabledFunc) []Record {
+	if target <= p.Closed {
+		return nil
+	}
+	var minutes []int64
+	for m := range p.open {
+		if m < target {
+			minutes = append(minutes, m)
+		}
+	}
+	slices.Sort(minutes)
+	var out []Record
+	cur := p.Closed
+	for _, m := range append(minutes, target) {
+		// The quiet minutes before m matter only to series with a streak
+		// or an anomaly, and only until those end.
+		for q := cur; q < m && len(p.active) > 0; q++ {
+			out = append(out, d.judge(p, q, nil, enabled)...)
+		}
+		if m == target {
+			break
+		}
+		out = append(out, d.judge(p, m, p.open[m], enabled)...)
+		delete(p.open, m)
+		cur = m + 1
+	}
+	oldHour := floorDiv(p.Closed, 60)
+	p.Closed = target
+	if floorDiv(target, 60) != oldHour {
+		d.prune(p)
+	}
+	return out
+}
+
+// judge closes minute m of p: each series with events in it or a streak
+// or anomaly open is judged against its baseline, then the minute joins
+// the baselines.
+func (d *detector) judge(p *partition, m int64, aggs map[*series]*minuteAgg, enabled EnabledFunc) []Record {
+	todo := make([]*series, 0, len(aggs)+len(p.active))
+	for s := range aggs {
+		todo = append(todo, s)
+	}
+	for s := range p.active {
+		if aggs[s] == nil {
+			todo = append(todo, s)
+		}
+	}
+	slices.SortFunc(todo, func(a, b *series) int { return cmp.Compare(a.key(), b.key()) })
+	var out []Record
+	for _, s := range todo {
+		agg := aggs[s]
+		r, ok := d.evaluate(p, s, m, agg, enabled)
+		if ok {
+			out = append(out, r)
+		}
+		if s.Streak != nil || s.Anomaly != nil || s.Held {
+			p.active[s] = struct{}{}
+		} else {
+			delete(p.active, s)
+		}
+		if agg != nil {
+			// An unusual minute enters the baseline at the threshold's
+			// level, so an anomaly barely raises the baselines after it
+			// (decision §61).
+			d.remember(s, m, min(agg.N, d.limit), &agg.A)
+			if d.closed != nil {
+				d.closed(p, s, m, agg.N)
+			}
+		}
+	}
+	return out
+}
+
+// evaluate applies the Start/End rule (decision §62) to minute m of s.
+func (d *detector) evaluate(p *partition, s *series, m int64, agg *minuteAgg, enabled EnabledFunc) (Record, bool) {
+	o := d.opts
+	d.limit = math.Inf(1)
+	var c float64
+	var aa *attrs
+	if agg != nil {
+		c, aa = agg.N, &agg.A
+	}
+	if a := s.Anomaly; a != nil {
+		if c > a.Threshold {
+			d.limit = a.Threshold
+			a.Total += a.TailN + c
+			a.A.merge(&a.TailA)
+			a.A.merge(aa)
+			a.TailN, a.TailA, a.Normal, a.Last = 0, attrs{}, 0, m
+			return Record{}, false
+		}
+		a.Normal++
+		a.TailN += c
+		a.TailA.merge(aa)
+		if a.Normal < o.EndMinutes {
+			return Record{}, false
+		}
+		s.Anomaly = nil
+		p.nOpen--
+		if !a.Emitted {
+			return Record{}, false
+		}
+		end := a.Last + 1
+		n := end - a.Start
+		return d.record(p, s, "End", a.Shared, end, a.Total/float64(n), n, &a.A, &a.baseline), true
+	}
+	if st := s.Streak; st != nil {
+		if c > st.Threshold {
+			d.limit = st.Threshold
+			st.N = append(st.N, c)
+			st.A.merge(aa)
+			return d.confirm(p, s, m, enabled)
+		}
+		s.Streak = nil
+	}
+	if c == 0 || m-p.Since < int64(o.WarmUp/time.Minute) {
+		s.Held = false
+		return Record{}, false
+	}
+	b, ok := d.baseline(p, s, m)
+	if !ok || c <= b.Threshold {
+		s.Held = false
+		return Record{}, false
+	}
+	d.limit = b.Threshold
+	if s.Held {
+		return Record{}, false
+	}
+	s.Streak = &streak{Start: m, N: []float64{c}, A: aa.clone(), baseline: b}
+	return d.confirm(p, s, m, enabled)
+}
+
+// confirm raises the Start once the streak is long enough.
+func (d *detector) confirm(p *partition, s *series, m int64, enabled EnabledFunc) (Record, bool) {
+	st := s.Streak
+	if len(st.N) < d.opts.StartMinutes {
+		return Record{}, false
+	}
+	s.Streak = nil
+	if p.nOpen >= d.opts.MaxOpen {
+		d.dropped++
+		s.Held = true
+		return Record{}, false
+	}
+	var total float64
+	for _, n := range st.N {
+		total += n
+	}
+	a := &anomaly{Shared: d.opts.NewID(), Start: st.Start, First: st.N[0], Total: total, Last: m, A: st.A, baseline: st.baseline}
+	a.Emitted = enabled != nil && enabled(p.Account, p.Region, s.Type, s.Cat)
+	s.Anomaly = a
+	p.nOpen++
+	if !a.Emitted {
+		return Record{}, false
+	}
+	return d.record(p, s, "Start", a.Shared, a.Start, a.First, m-a.Start+1, &a.A, &a.baseline), true
+}
+
+func (d *detector) record(p *partition, s *series, state, shared string, at int64, avg float64, minutes int64, period *attrs, b *baseline) Record {
+	r := &record{
+		EventVersion: "1.11", EventTime: minuteTime(at), AWSRegion: p.Region, EventID: d.opts.NewID(),
+		EventType: event.TypeInsight, RecipientAccountID: p.Account, SharedEventID: shared, EventCategory: event.CategoryInsight,
+		InsightDetails: details{
+			State: state, EventSource: s.Source, EventName: s.Name, InsightType: s.Type, ErrorCode: s.Error,
+			InsightContext: insightContext{
+				Statistics: statistics{Baseline: average{round(b.Mean)}, Insight: average{round(avg)},
+					InsightDuration: minutes, BaselineDuration: b.Minutes},
+				Attributions: buildAttributions(s.Type, period, minutes, &b.Attr, b.Minutes),
+			},
+		},
+	}
+	return Record{Account: p.Account, Region: p.Region, EventID: r.EventID, Raw: marshalRecord(r)}
+}
+
+// baseline returns s's baseline before minute m (decisions §61–§62):
+// the mean per minute over the window, which the records report, and
+// what the threshold compares with: the expected count for m's hour of
+// the day on the same kind of day, weekday or weekend (the mean of those
+// hours in the window), and the spread of those hours' minutes around it.
+// A daily or weekly cycle thus widens neither the threshold at night nor
+// hides a burst at noon, and a busy hour's larger noise raises its own
+// threshold only. Until the window holds m's hour of the day, the plain
+// mean and spread stand in.
+func (d *detector) baseline(p *partition, s *series, m int64) (baseline, bool) {
+	o := d.opts
+	ws := max(p.Since, ceilDiv(m-int64(o.BaselineWindow/time.Minute), 60)*60)
+	n := m - ws
+	if n <= 0 {
+		return baseline{}, false
+	}
+	firstHour, lastHour := floorDiv(ws, 60), floorDiv(m-1, 60)
+	minutesIn := func(h int64) float64 { return float64(min(h*60+60, m) - max(h*60, ws)) }
+	var sum, sq float64
+	for _, h := range s.Hours {
+		if h.H >= firstHour {
+			sum += h.S
+			sq += h.Sq
+		}
+	}
+	mean := sum / float64(n)
+	sigma := math.Sqrt(max(0, sq/float64(n)-mean*mean))
+	b := baseline{Mean: mean, Sigma: sigma, Expected: mean, Minutes: n}
+	// The hours like m's: the same hour of the day on earlier days of the
+	// same kind (weekday or weekend, UTC) when the window holds an hour
+	// of those, else on any earlier day. m's own hour is left out, so a
+	// slow ramp cannot teach its own baseline.
+	now := floorDiv(m, 60)
+	like := func(h int64) bool { return h != now && hourOfDay(h) == hourOfDay(now) && weekend(h) == weekend(now) }
+	var likeMin float64
+	for h := firstHour; h <= lastHour; h++ {
+		if like(h) {
+			likeMin += minutesIn(h)
+		}
+	}
+	if likeMin < 60 {
+		like = func(h int64) bool { return h != now && hourOfDay(h) == hourOfDay(now) }
+		likeMin = 0
+		for h := firstHour; h <= lastHour; h++ {
+			if like(h) {
+				likeMin += minutesIn(h)
+			}
+		}
+	}
+	if likeMin > 0 {
+		var likeSum float64
+		for _, h := range s.Hours {
+			if h.H >= firstHour && like(h.H) {
+				likeSum += h.S
+			}
+		}
+		e := likeSum / likeMin
+		// Σ (c − e)² = Σ c² − 2e Σ c + n e², hour by hour; hours without
+		// calls are absent from s.Hours and add n e².
+		var resid float64
+		j := 0
+		for h := firstHour; h <= lastHour; h++ {
+			if !like(h) {
+				continue
+			}
+			var hs, hq float64
+			for j < len(s.Hours) && s.Hours[j].H < h {
+				j++
+			}
+			if j < len(s.Hours) && s.Hours[j].H == h {
+				hs, hq = s.Hours[j].S, s.Hours[j].Sq
+			}
+			resid += hq - 2*e*hs + minutesIn(h)*e*e
+		}
+		b.Expected, b.Sigma = e, math.Sqrt(max(0, resid/likeMin))
+	}
+	b.Threshold = max(b.Expected+o.K*b.Sigma, o.Ratio*mean, o.Floor)
+	firstDay := floorDiv(ws, 24*60)
+	for i := range s.Days {
+		if s.Days[i].D >= firstDay {
+			b.Attr.merge(&s.Days[i].A)
+		}
+	}
+	return b, true
+}
+
+// remember adds minute m's count n and attributions to s's baseline
+// history.
+func (d *detector) remember(s *series, m int64, n float64, a *attrs) {
+	h := floorDiv(m, 60)
+	if k := len(s.Hours); k > 0 && s.Hours[k-1].H == h {
+		s.Hours[k-1].S += n
+		s.Hours[k-1].Sq += n * n
+	} else {
+		s.Hours = append(s.Hours, hourAgg{H: h, S: n, Sq: n * n})
+	}
+	day := floorDiv(m, 24*60)
+	if k := len(s.Days); k > 0 && s.Days[k-1].D == day {
+		s.Days[k-1].A.merge(a)
+	} else {
+		s.Days = append(s.Days, dayAttrs{D: day, A: a.clone()})
+	}
+}
+
+// prune drops history older than the baseline window and the series left
+// with nothing: memory is bounded by the APIs seen in a window, not by
+// events.
+func (d *detector) prune(p *partition) {
+	win := int64(d.opts.BaselineWindow / time.Minute)
+	firstHour := floorDiv(p.Closed-win, 60)
+	firstDay := floorDiv(p.Closed-win, 24*60)
+	inOpen := map[*series]bool{}
+	for _, mm := range p.open {
+		for s := range mm {
+			inOpen[s] = true
+		}
+	}
+	for k, s := range p.series {
+		i := 0
+		for i < len(s.Hours) && s.Hours[i].H < firstHour {
+			i++
+		}
+		s.Hours = s.Hours[i:]
+		j := 0
+		for j < len(s.Days) && s.Days[j].D < firstDay {
+			j++
+		}
+		s.Days = s.Days[j:]
+		if len(s.Hours) == 0 && s.Streak == nil && s.Anomaly == nil && !s.Held && !inOpen[s] {
+			delete(p.series, k)
+		}
+	}
+}
+
+// hourOfDay is the UTC hour of the day of hour h since the epoch.
+func hourOfDay(h int64) int64 { return h - floorDiv(h, 24)*24 }
+
+// weekend reports whether hour h since the epoch is on a Saturday or a
+// Sunday, UTC (the epoch was a Thursday).
+func weekend(h int64) bool {
+	dow := (floorDiv(h, 24) + 4) % 7 // 0 is Sunday
+	return dow == 0 || dow == 6
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+func ceilDiv(a, b int64) int64 { return -floorDiv(-a, b) }

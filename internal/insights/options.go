@@ -1,0 +1,105 @@
+package insights
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Options tune the detector (docs/design/decisions.md §59–§64).
+type Options struct {
+	// BaselineWindow is how far back the baseline reaches (7 days, as
+	// AWS documents).
+	BaselineWindow time.Duration
+	// WarmUp is how much history an account and region needs before a
+	// Start is raised (24 h).
+	WarmUp time.Duration
+	// Grace is how long after a minute ends it is judged by the wall
+	// clock, for events recorded late (30 s).
+	Grace time.Duration
+	// Reorder is how far out of eventTime order events may come when the
+	// events' own clock judges minutes (imported logs: a trail's log file
+	// holds 5 minutes, unordered, and an import appends batches of 1,000
+	// events from two goroutines) (1 h). Live traffic is judged by the
+	// wall clock and Grace instead.
+	Reorder time.Duration
+	// K, Ratio and Floor make the threshold max(mean + K·σ, Ratio·mean,
+	// Floor) (5, 2 and 5 calls per minute).
+	K, Ratio, Floor float64
+	// StartMinutes consecutive minutes above the threshold raise a Start
+	// (2); EndMinutes at or below it raise the End (5).
+	StartMinutes, EndMinutes int
+	// MaxOpen caps the anomalies open per account and region (50).
+	MaxOpen int
+	// LiveWindow: a partition whose newest event is this close to the
+	// wall clock is judged by the wall clock once the log is read (1 h).
+	LiveWindow time.Duration
+	// SaveInterval is how often the state is written while it changes
+	// (5 s).
+	SaveInterval time.Duration
+
+	Logger *slog.Logger
+	// Registerer receives the detector's metrics; nil registers none.
+	Registerer prometheus.Registerer
+	// Now is the wall clock (time.Now); NewID makes eventIDs and
+	// sharedEventIDs (random UUIDs). Tests replace them.
+	Now   func() time.Time
+	NewID func() string
+}
+
+// DefaultOptions returns the defaults named on each field.
+func DefaultOptions() Options {
+	return Options{
+		BaselineWindow: 7 * 24 * time.Hour,
+		WarmUp:         24 * time.Hour,
+		Grace:          30 * time.Second,
+		Reorder:        time.Hour,
+		K:              5,
+		Ratio:          2,
+		Floor:          5,
+		StartMinutes:   2,
+		EndMinutes:     5,
+		MaxOpen:        50,
+		LiveWindow:     time.Hour,
+		SaveInterval:   5 * time.Second,
+		Logger:         slog.Default(),
+		Now:            time.Now,
+		NewID:          newUUID,
+	}
+}
+
+// validate checks the options and fills what is left zero from the
+// defaults (Logger, Now, NewID, LiveWindow, SaveInterval).
+func (o *Options) validate() error {
+	def := DefaultOptions()
+	if o.Logger == nil {
+		o.Logger = def.Logger
+	}
+	if o.Now == nil {
+		o.Now = def.Now
+	}
+	if o.NewID == nil {
+		o.NewID = def.NewID
+	}
+	if o.LiveWindow <= 0 {
+		o.LiveWindow = def.LiveWindow
+	}
+	if o.SaveInterval <= 0 {
+		o.SaveInterval = def.SaveInterval
+	}
+	switch {
+	case o.BaselineWindow < time.Hour:
+		return fmt.Errorf("insights: BaselineWindow %v: at least an hour", o.BaselineWindow)
+	case o.WarmUp < 0 || o.Grace < 0 || o.Reorder < 0:
+		return fmt.Errorf("insights: WarmUp, Grace and Reorder must not be negative")
+	case o.K < 0 || o.Ratio < 1 || o.Floor < 0:
+		return fmt.Errorf("insights: K %v, Ratio %v, Floor %v: K and Floor at least 0, Ratio at least 1", o.K, o.Ratio, o.Floor)
+	case o.StartMinutes < 1 || o.EndMinutes < 1:
+		return fmt.Errorf("insights: StartMinutes and EndMinutes must be at least 1")
+	case o.MaxOpen < 1:
+		return fmt.Errorf("insights: MaxOpen must be at least 1")
+	}
+	return nil
+}
