@@ -425,6 +425,9 @@ func (e *Engine) runImport(ctx context.Context, im *imp, src Source, progress Pr
 		var out []File
 		for _, d := range days {
 			f, err := e.writeImportPart(ctx, s, d, info.ID, mark.Parts, added[d])
+			if cerr := ctx.Err(); err != nil && cerr != nil {
+				return cerr // interrupted (DuckDB's error says so): the import resumes here
+			}
 			if err != nil {
 				return err
 			}
