@@ -31,6 +31,25 @@ type follower struct {
 	run    func(ctx context.Context, f *store.Follower) error
 }
 
+// resumable is an engine that keeps its own checkpoint (trail delivery,
+// Insights).
+type resumable interface {
+	Checkpoint() (uint64, bool)
+	Init(head uint64) error
+}
+
+// resumeFrom is the checkpoint function of a resumable engine's follower:
+// its own checkpoint, or, for an engine that has none yet, the log's head,
+// from which it is initialised.
+func resumeFrom(r resumable) func(head uint64) (uint64, error) {
+	return func(head uint64) (uint64, error) {
+		if ck, ok := r.Checkpoint(); ok {
+			return ck, nil
+		}
+		return head, r.Init(head)
+	}
+}
+
 // followers runs a set of followers of one store under one errgroup.
 type followers struct {
 	mu      sync.Mutex // serializes start and stop

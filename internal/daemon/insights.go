@@ -66,13 +66,8 @@ func (d *Daemon) openInsights(reg prometheus.Registerer) error {
 		return err
 	}
 	d.follow.list = append(d.follow.list, follower{
-		name: datadir.InsightsFollower,
-		checkpoint: func(head uint64) (uint64, error) {
-			if ck, ok := d.insights.Checkpoint(); ok {
-				return ck, nil
-			}
-			return head, d.insights.Init(head)
-		},
+		name:       datadir.InsightsFollower,
+		checkpoint: resumeFrom(d.insights),
 		behind: func(head uint64) (uint64, error) {
 			if anyInsights(d.trails) {
 				return 0, fmt.Errorf("insights: %w", store.ErrFollowerBehind)

@@ -70,13 +70,8 @@ func (d *Daemon) openTrails(reg prometheus.Registerer) error {
 	n := d.cfg.Notifications
 	pub := &notify.Targets{Topics: n.Topics, Default: n.Webhook}
 	d.follow.list = append(d.follow.list, follower{
-		name: datadir.DeliveryFollower,
-		checkpoint: func(head uint64) (uint64, error) {
-			if ck, ok := d.delivery.Checkpoint(); ok {
-				return ck, nil
-			}
-			return head, d.delivery.Init(head)
-		},
+		name:       datadir.DeliveryFollower,
+		checkpoint: resumeFrom(d.delivery),
 		behind: func(head uint64) (uint64, error) {
 			if anyLogging(d.trails) {
 				return 0, fmt.Errorf("trail delivery: %w", store.ErrFollowerBehind)
