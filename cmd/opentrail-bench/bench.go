@@ -188,13 +188,7 @@ func (c *benchCmd) orchestrate(ctx context.Context, f benchFlags) error {
 		fmt.Fprintf(c.stderr, "bench: phase %s ...\n", ph)
 		args := []string{"--phase", ph, "--events", fmt.Sprint(f.events), "--dir", f.dir,
 			"--concurrency", fmt.Sprint(f.concurrency), "--queries", fmt.Sprint(f.queries), "--seed", fmt.Sprint(f.seed)}
-		if f.cpuprofile != "" {
-			args = append(args, "--cpuprofile", f.cpuprofile)
-		}
-		if f.memprofile != "" {
-			args = append(args, "--memprofile", f.memprofile)
-		}
-		r, rusage, err := c.runChild(ctx, self, ph, args)
+		r, rusage, err := c.runChild(ctx, self, ph, append(args, f.profileArgs()...))
 		if err != nil {
 			return err
 		}
@@ -743,6 +737,19 @@ func phaseLookup(ctx context.Context, f benchFlags, log *slog.Logger) (phaseResu
 
 // runChild runs one bench phase in a child process and returns its result
 // and the child's resource usage (nil where the platform has none).
+// profileArgs are the flags that pass --cpuprofile and --memprofile on to
+// a phase's child process.
+func (f benchFlags) profileArgs() []string {
+	var args []string
+	if f.cpuprofile != "" {
+		args = append(args, "--cpuprofile", f.cpuprofile)
+	}
+	if f.memprofile != "" {
+		args = append(args, "--memprofile", f.memprofile)
+	}
+	return args
+}
+
 func (c *benchCmd) runChild(ctx context.Context, self, name string, args []string) (phaseResult, *syscall.Rusage, error) {
 	cmd := exec.CommandContext(ctx, self, args...)
 	var out bytes.Buffer

@@ -86,10 +86,7 @@ func (c *benchCmd) orchestrateDelivery(ctx context.Context, f benchFlags) error 
 		if f.versitygw != "" {
 			args = append(args, "--versitygw", f.versitygw)
 		}
-		if f.cpuprofile != "" {
-			args = append(args, "--cpuprofile", f.cpuprofile)
-		}
-		r, _, err := c.runChild(ctx, self, "delivery ("+b+")", args)
+		r, _, err := c.runChild(ctx, self, "delivery ("+b+")", append(args, f.profileArgs()...))
 		if err != nil {
 			return err
 		}

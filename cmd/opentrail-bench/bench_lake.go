@@ -152,10 +152,7 @@ func (c *benchCmd) orchestrateLake(ctx context.Context, f benchFlags) error {
 		args := []string{"--phase", ph, "--events", fmt.Sprint(f.events), "--dir", f.dir,
 			"--concurrency", fmt.Sprint(f.concurrency), "--seed", fmt.Sprint(f.seed),
 			"--lake-runs", fmt.Sprint(f.lakeRuns), "--lake-raw-runs", fmt.Sprint(f.lakeRawRuns), "--lake-poll", f.lakePoll.String()}
-		if f.cpuprofile != "" {
-			args = append(args, "--cpuprofile", f.cpuprofile)
-		}
-		r, rusage, err := c.runChild(ctx, self, ph, args)
+		r, rusage, err := c.runChild(ctx, self, ph, append(args, f.profileArgs()...))
 		if err != nil {
 			return err
 		}
@@ -401,7 +398,9 @@ type lakeServer struct {
 	stop func() error
 }
 
-func startLakeServer(ctx context.Context, dir string, log *slog.Logger) (*lakeServer, error) {
+// openLakeDaemon opens a server of the benchmark's account on the data
+// directory dir, not yet running; it fails in a build without the Lake.
+func openLakeDaemon(dir string, log *slog.Logger) (*daemon.Daemon, error) {
 	cfg := config.Default()
 	cfg.DataDir = dir
 	cfg.Listen = "127.0.0.1:0"
@@ -413,6 +412,14 @@ func startLakeServer(ctx context.Context, dir string, log *slog.Logger) (*lakeSe
 	if d.Lake() == nil {
 		d.Close()
 		return nil, errors.New("this build has no CloudTrail Lake (it needs cgo)")
+	}
+	return d, nil
+}
+
+func startLakeServer(ctx context.Context, dir string, log *slog.Logger) (*lakeServer, error) {
+	d, err := openLakeDaemon(dir, log)
+	if err != nil {
+		return nil, err
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
@@ -597,11 +604,7 @@ func phaseLakeCompact(ctx context.Context, f benchFlags, log *slog.Logger) (phas
 	start := time.Now()
 	for _, s := range []struct{ key, dir string }{{"import", lakeImportDir}, {"ingest", lakeIngestDir}} {
 		dir := filepath.Join(f.dir, s.dir)
-		cfg := config.Default()
-		cfg.DataDir = dir
-		cfg.Listen = "127.0.0.1:0"
-		cfg.AccountID = benchAccount
-		d, err := daemon.New(cfg, log)
+		d, err := openLakeDaemon(dir, log)
 		if err != nil {
 			return res, err
 		}
