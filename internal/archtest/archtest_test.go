@@ -57,10 +57,18 @@ var allowed = map[string][]string{
 	"internal/delivery": {"internal/event", "internal/selector", "internal/layout", "internal/digest", "internal/objstore",
 		"internal/store", "internal/store/fileutil", "internal/catalog", "internal/keyring"},
 	"internal/notify": {},
+	// EventBridge's default bus: a follower of the event log that
+	// delivers to SNS topics (through the interface it declares) and
+	// API destinations.
+	"internal/eventbus": {"internal/event", "internal/eventpattern", "internal/store", "internal/store/fileutil"},
 	"internal/lake": {"internal/event", "internal/selector", "internal/store", "internal/store/fileutil", "internal/lake/duck", "internal/lake/dialect", "internal/lake/queries",
 		"internal/lake/imports", "internal/layout", "internal/logfile", "internal/objstore", "internal/lake/resultfile"},
 	"internal/validate": {"internal/layout", "internal/digest"},
 	// L3 edges.
+	// The JSON-protocol front end the alerting services share, and
+	// EventBridge's operations on it.
+	"internal/jsonsvc":   {"internal/audit", "internal/awsjson", "internal/event", "internal/identity", "internal/sigv4", "internal/store"},
+	"internal/eventsapi": {"internal/awsjson", "internal/eventbus", "internal/eventpattern", "internal/identity", "internal/jsonsvc"},
 	"internal/s3api": {"internal/audit", "internal/event", "internal/objstore", "internal/sigv4", "internal/identity",
 		"internal/awsjson", "internal/store"},
 	"internal/api": {"internal/audit", "internal/event", "internal/awsjson", "internal/sigv4", "internal/identity", "internal/store", "internal/history",
@@ -71,7 +79,8 @@ var allowed = map[string][]string{
 	"internal/daemon": {"internal/api", "internal/config", "internal/datadir", "internal/identity", "internal/sigv4", "internal/store", "internal/history", "internal/store/fileutil",
 		"internal/event", "internal/store/index", "internal/store/wal",
 		"internal/catalog", "internal/delivery", "internal/keyring", "internal/notify", "internal/objstore",
-		"internal/objstore/fsbucket", "internal/objstore/s3", "internal/s3api", "internal/importer", "internal/lake", "internal/lake/imports", "internal/lake/queries", "internal/lake/resultfile", "internal/insights"},
+		"internal/objstore/fsbucket", "internal/objstore/s3", "internal/s3api", "internal/importer", "internal/lake", "internal/lake/imports", "internal/lake/queries", "internal/lake/resultfile", "internal/insights",
+		"internal/eventbus", "internal/eventsapi", "internal/jsonsvc", "internal/selector"},
 	"cmd/opentrail": {"internal/config", "internal/datadir", "internal/daemon", "internal/insights", "internal/event", "internal/identity", "internal/importer", "internal/history",
 		"internal/logfile", "internal/store", "internal/store/fileutil", "internal/store/index", "internal/store/wal",
 		"internal/validate", "internal/layout"},

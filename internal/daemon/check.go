@@ -50,6 +50,7 @@ var followerChecks = map[string]func(root string) followerState{
 	datadir.DeliveryFollower: checkDelivery,
 	datadir.LakeFollower:     checkLake,
 	datadir.InsightsFollower: checkInsights,
+	datadir.EventBusFollower: checkEventBus,
 }
 
 // Check checks the data directory root of a stopped server without
@@ -199,6 +200,7 @@ var followerCheckpoints = map[string]func(root string) uint64{
 	},
 	datadir.LakeFollower:     lakeCheckpoint,
 	datadir.InsightsFollower: insightsCheckpoint,
+	datadir.EventBusFollower: eventBusCheckpoint,
 }
 
 // checkHistory reads event history's index without changing it.

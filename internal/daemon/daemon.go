@@ -29,6 +29,7 @@ import (
 	"github.com/opentrail/opentrail/internal/config"
 	"github.com/opentrail/opentrail/internal/datadir"
 	"github.com/opentrail/opentrail/internal/delivery"
+	"github.com/opentrail/opentrail/internal/eventbus"
 	"github.com/opentrail/opentrail/internal/history"
 	"github.com/opentrail/opentrail/internal/identity"
 	"github.com/opentrail/opentrail/internal/insights"
@@ -58,10 +59,14 @@ type Daemon struct {
 	delivery *delivery.Engine
 	lake     *lake.Engine
 	insights *insights.Engine
-	follow   *followers
-	closeMu  sync.Mutex
-	srv      *http.Server
-	ln       net.Listener
+	eventbus *eventbus.Engine
+	// topics publishes to SNS topics for the engines that notify (nil
+	// until SNS is served).
+	topics  eventbus.Topics
+	follow  *followers
+	closeMu sync.Mutex
+	srv     *http.Server
+	ln      net.Listener
 	// The metrics server, when cfg.MetricsListen is set; else nil.
 	metricsSrv *http.Server
 	metricsLn  net.Listener
@@ -118,7 +123,7 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 	so.Registerer = reg
 	so.Followers = followerNames(log)
 	so.Seen = max(d.history.Checkpoint(), followerCheckpoints[datadir.DeliveryFollower](cfg.DataDir), lakeCheckpoint(cfg.DataDir),
-		insightsCheckpoint(cfg.DataDir))
+		insightsCheckpoint(cfg.DataDir), eventBusCheckpoint(cfg.DataDir))
 	if d.store, err = store.Open(d.dir.Path(datadir.EventsDir), so); err != nil {
 		return nil, err
 	}
@@ -149,6 +154,9 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 		}
 	}
 	if err := d.openInsights(reg); err != nil {
+		return nil, err
+	}
+	if err := d.openEventBus(reg); err != nil {
 		return nil, err
 	}
 	if err := d.follow.register(); err != nil {
@@ -184,7 +192,11 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 	}
 	// No http.ServeMux in front of the API: it cleans paths, and S3 keys
 	// may hold "//" or "..".
-	d.srv = newHTTPServer(d.router(h, auth), log)
+	front, err := d.alertServices(h, auth, cfg)
+	if err != nil {
+		return nil, err
+	}
+	d.srv = newHTTPServer(d.router(front, auth), log)
 	if d.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("listen on %s: %w (is another server using the port? pick another with --listen)", cfg.Listen, err)
 	}
@@ -353,6 +365,10 @@ func (d *Daemon) Close() error {
 	}
 	if d.insights != nil {
 		errs = append(errs, d.insights.Close())
+	}
+	if d.eventbus != nil {
+		errs = append(errs, d.eventbus.Close())
+		d.eventbus = nil
 	}
 	if c, ok := d.objects.(io.Closer); ok {
 		errs = append(errs, c.Close())

@@ -31,6 +31,7 @@ const (
 	BucketsDir      = "buckets"       // the embedded object store (package objstore/fsbucket)
 	LakeDir         = "lake"          // CloudTrail Lake: event data stores and queries (package lake)
 	InsightsDir     = "insights"      // the Insights detector's state (package insights)
+	EventBusDir     = "eventbus"      // EventBridge rules, checkpoint and outbox (package eventbus)
 	AccountsFile    = "accounts.json" // accounts and keys (package identity)
 	CredentialsFile = "credentials"   // the same keys for AWS clients (package identity)
 	SettingsFile    = "settings.json" // this package
@@ -45,10 +46,11 @@ const (
 	DeliveryFollower = "delivery"
 	LakeFollower     = "lake"
 	InsightsFollower = "insights"
+	EventBusFollower = "eventbus"
 )
 
 // Followers lists every follower of the event log.
-var Followers = []string{HistoryFollower, DeliveryFollower, LakeFollower, InsightsFollower}
+var Followers = []string{HistoryFollower, DeliveryFollower, LakeFollower, InsightsFollower, EventBusFollower}
 
 // Dir is an open, locked data directory.
 type Dir struct {
@@ -62,7 +64,7 @@ type Dir struct {
 // fileutil.WriteFileAtomic; a kill can leave its temporary files there.
 func atomicDirs(root string) []string {
 	dirs := []string{root}
-	for _, sub := range []string{TrailsDir, DeliveryDir, IndexDir, LakeDir, InsightsDir} {
+	for _, sub := range []string{TrailsDir, DeliveryDir, IndexDir, LakeDir, InsightsDir, EventBusDir} {
 		dirs = append(dirs, filepath.Join(root, sub))
 	}
 	regions, _ := os.ReadDir(filepath.Join(root, KeysDir)) // one directory per key set
