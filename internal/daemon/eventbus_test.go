@@ -25,6 +25,7 @@ import (
 	"github.com/opentrail/opentrail/internal/datadir"
 	"github.com/opentrail/opentrail/internal/eventbus"
 	"github.com/opentrail/opentrail/internal/sdktest"
+	"github.com/opentrail/opentrail/internal/testenv"
 )
 
 func eventsClient(t *testing.T, d *daemon.Daemon, account, region string) *eventbridge.Client {
@@ -433,5 +434,68 @@ func waitUntil(t *testing.T, what string, ok func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestEventBridgeWithTheAWSCLI drives the EventBridge operations with the
+// aws CLI (botocore) and finds them in event history.
+func TestEventBridgeWithTheAWSCLI(t *testing.T) {
+	testenv.NeedCommand(t, testenv.AWSCLI, "aws", "--version")
+	d := startDaemon(t, t.TempDir(), nil)
+	_, srv := newReceiver(t)
+	cli := awsCLI(t, d, testAccount, t.TempDir())
+	run := func(args ...string) map[string]any {
+		t.Helper()
+		out, err := cli(append(args, "--output", "json")...)
+		if err != nil {
+			t.Fatalf("aws %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		var m map[string]any
+		if len(out) > 0 {
+			if err := json.Unmarshal(out, &m); err != nil {
+				t.Fatalf("aws %s: %v\n%s", strings.Join(args, " "), err, out)
+			}
+		}
+		return m
+	}
+	conn := run("events", "create-connection", "--name", "c", "--authorization-type", "BASIC",
+		"--auth-parameters", `{"BasicAuthParameters":{"Username":"u","Password":"p"}}`)
+	// (--cli-input-json: the CLI would fetch an http:// URL given as a
+	// parameter value and send its contents instead.)
+	dest := run("events", "create-api-destination", "--cli-input-json", `{"Name":"d","ConnectionArn":"`+conn["ConnectionArn"].(string)+
+		`","InvocationEndpoint":"`+srv.URL+`","HttpMethod":"POST"}`)
+	rule := run("events", "put-rule", "--name", "iam-changes", "--event-pattern", `{"source":["aws.iam"],"detail":{"eventName":[{"prefix":"Create"}]}}`)
+	if rule["RuleArn"] != "arn:aws:events:us-east-1:111122223333:rule/iam-changes" {
+		t.Errorf("put-rule = %v", rule)
+	}
+	if out := run("events", "put-targets", "--rule", "iam-changes", "--targets", `[{"Id":"1","Arn":"`+dest["ApiDestinationArn"].(string)+`","InputPath":"$.detail"}]`); out["FailedEntryCount"] != 0.0 {
+		t.Errorf("put-targets = %v", out)
+	}
+	if out := run("events", "list-targets-by-rule", "--rule", "iam-changes"); len(out["Targets"].([]any)) != 1 {
+		t.Errorf("list-targets-by-rule = %v", out)
+	}
+	if out := run("events", "list-rules", "--name-prefix", "iam"); len(out["Rules"].([]any)) != 1 {
+		t.Errorf("list-rules = %v", out)
+	}
+	ev := `{"id":"1","account":"111122223333","source":"aws.iam","time":"2024-01-01T00:00:00Z","region":"us-east-1","resources":[],"detail-type":"AWS API Call via CloudTrail","detail":{"eventName":"CreateUser"}}`
+	if out := run("events", "test-event-pattern", "--event-pattern", `{"detail":{"eventName":[{"prefix":"Create"}]}}`, "--event", ev); out["Result"] != true {
+		t.Errorf("test-event-pattern = %v", out)
+	}
+	if out, err := cli("events", "describe-rule", "--name", "missing"); err == nil || !strings.Contains(string(out), "ResourceNotFoundException") {
+		t.Errorf("describe-rule of a missing rule: %v\n%s", err, out)
+	}
+	if out, err := cli("events", "put-rule", "--name", "x", "--event-pattern", `{"source":"aws.iam"}`); err == nil || !strings.Contains(string(out), "InvalidEventPatternException") {
+		t.Errorf("put-rule with a bad pattern: %v\n%s", err, out)
+	}
+	// Every call above is in event history, from events.amazonaws.com.
+	got := run("cloudtrail", "lookup-events", "--lookup-attributes", "AttributeKey=EventSource,AttributeValue=events.amazonaws.com")
+	names := map[string]bool{}
+	for _, e := range got["Events"].([]any) {
+		names[e.(map[string]any)["EventName"].(string)] = true
+	}
+	for _, n := range []string{"CreateConnection", "CreateApiDestination", "PutRule", "PutTargets", "ListTargetsByRule", "ListRules", "TestEventPattern", "DescribeRule"} {
+		if !names[n] {
+			t.Errorf("%s is not in event history (found %v)", n, names)
+		}
 	}
 }

@@ -180,7 +180,7 @@ func (o *outbox) finish(id string) {
 	o.done++
 	o.lines++
 	o.dirty = true
-	if o.done >= compactMin && o.done*2 > o.lines {
+	if o.done >= compactMin && o.done*2 > o.lines-o.done {
 		if err := o.compactLocked(); err != nil {
 			o.log.Warn("eventbus: rewriting the outbox failed; it keeps growing until a rewrite succeeds", "err", err)
 		}
