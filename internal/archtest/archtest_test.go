@@ -26,6 +26,8 @@ var allowed = map[string][]string{
 	"internal/selector":     {"internal/event"},
 	"internal/lake/queries": {},
 	"internal/lake/imports": {},
+	// CloudWatch Logs filter patterns, metric transformations, CIS filters.
+	"internal/logfilter": {},
 	// CloudTrail Lake SQL to DuckDB: pure Go over DuckDB's parse tree
 	// (its tests use DuckDB; the package itself imports only the standard
 	// library).
