@@ -37,5 +37,6 @@
 //
 // [NewNotification] builds the SNS Subject and JSON Message CloudWatch
 // publishes when an alarm changes state; [RegionName] gives the Region
-// display names they use.
+// display names they use. [Config.ActionsFor] picks the topics of a new
+// state, and [HistoryData] the DescribeAlarmHistory record of a change.
 package alarm
