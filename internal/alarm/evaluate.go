@@ -293,7 +293,7 @@ func (e *evaluation) data() json.RawMessage {
 	d := reasonData{
 		Version:           "1.0",
 		QueryDate:         FormatTime(e.now),
-		StartDate:         FormatTime(e.slots[0].start),
+		StartDate:         FormatTime(e.slots[len(e.slots)-e.cfg.EvaluationPeriods].start), // the N latest periods
 		Statistic:         e.cfg.Statistic,
 		ExtendedStatistic: e.cfg.ExtendedStatistic,
 		Unit:              e.cfg.Unit,

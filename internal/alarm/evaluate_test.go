@@ -130,7 +130,7 @@ func TestEvaluateReasonAWSExample(t *testing.T) {
 	if got.State != StateAlarm || got.Reason != want {
 		t.Errorf("got %s %q\nwant ALARM %q", got.State, got.Reason, want)
 	}
-	wantData := `{"version":"1.0","queryDate":"2021-06-24T23:17:08.516+0000","startDate":"2021-06-24T23:14:00.000+0000","statistic":"Sum","period":60,"recentDatapoints":[2.0],"threshold":1.0,"evaluatedDatapoints":[{"timestamp":"2021-06-24T23:16:00.000+0000","sampleCount":1.0,"value":2.0}]}`
+	wantData := `{"version":"1.0","queryDate":"2021-06-24T23:17:08.516+0000","startDate":"2021-06-24T23:16:00.000+0000","statistic":"Sum","period":60,"recentDatapoints":[2.0],"threshold":1.0,"evaluatedDatapoints":[{"timestamp":"2021-06-24T23:16:00.000+0000","sampleCount":1.0,"value":2.0}]}`
 	if string(got.ReasonData) != wantData {
 		t.Errorf("reason data\n got %s\nwant %s", got.ReasonData, wantData)
 	}
