@@ -301,10 +301,8 @@ func (e *evaluation) data() json.RawMessage {
 		RecentDatapoints:  []jsonDouble{},
 		Threshold:         jsonDouble(e.cfg.Threshold),
 	}
-	for _, s := range e.slots {
-		if s.present {
-			d.RecentDatapoints = append(d.RecentDatapoints, jsonDouble(s.dp.Value))
-		}
+	for _, s := range e.evaluated {
+		d.RecentDatapoints = append(d.RecentDatapoints, jsonDouble(s.dp.Value))
 	}
 	for i := len(e.evaluated) - 1; i >= 0; i-- {
 		s := e.evaluated[i]

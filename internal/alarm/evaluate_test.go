@@ -254,3 +254,32 @@ func TestFormatDouble(t *testing.T) {
 		}
 	}
 }
+
+// StateReasonData lists the evaluated datapoints only: recentDatapoints
+// oldest first, evaluatedDatapoints newest first.
+func TestEvaluateReasonDataLists(t *testing.T) {
+	cfg := &Config{AlarmName: "a", MetricName: "m", Namespace: "n", Statistic: "Sum", Period: 60,
+		EvaluationPeriods: 2, Threshold: 1, ComparisonOperator: GreaterThanThreshold}
+	end := time.Date(2024, 1, 1, 0, 10, 0, 0, time.UTC)
+	r := Evaluate(cfg, StateOK, points(t, "X - 0 X", time.Minute, end), end.Add(5*time.Second))
+	var d struct {
+		StartDate           string    `json:"startDate"`
+		RecentDatapoints    []float64 `json:"recentDatapoints"`
+		EvaluatedDatapoints []struct {
+			Timestamp string  `json:"timestamp"`
+			Value     float64 `json:"value"`
+		} `json:"evaluatedDatapoints"`
+	}
+	if err := json.Unmarshal(r.ReasonData, &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.StartDate != "2024-01-01T00:08:00.000+0000" {
+		t.Errorf("startDate %s", d.StartDate)
+	}
+	if diff := cmp.Diff([]float64{0, 5}, d.RecentDatapoints); diff != "" {
+		t.Errorf("recentDatapoints (-want +got):\n%s", diff)
+	}
+	if len(d.EvaluatedDatapoints) != 2 || d.EvaluatedDatapoints[0].Timestamp != "2024-01-01T00:09:00.000+0000" || d.EvaluatedDatapoints[0].Value != 5 {
+		t.Errorf("evaluatedDatapoints %+v", d.EvaluatedDatapoints)
+	}
+}
