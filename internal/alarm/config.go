@@ -36,12 +36,14 @@ var comparisonOperators = []string{GreaterThanOrEqualToThreshold, GreaterThanThr
 
 // The TreatMissingData values.
 const (
-	TreatMissing       = "missing"
-	TreatBreaching     = "breaching"
-	TreatNotBreaching  = "notBreaching"
-	TreatIgnore        = "ignore"
-	maxPeriodsTimesLen = 604_800
+	TreatMissing      = "missing"
+	TreatBreaching    = "breaching"
+	TreatNotBreaching = "notBreaching"
+	TreatIgnore       = "ignore"
 )
+
+// maxPeriodsTimesLen bounds Period × EvaluationPeriods: 7 days.
+const maxPeriodsTimesLen = 604_800
 
 // Statistics lists the simple statistics, in the API's order.
 var Statistics = []string{"SampleCount", "Average", "Sum", "Minimum", "Maximum"}

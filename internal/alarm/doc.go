@@ -29,6 +29,9 @@
 //     breaching datapoints.
 //   - The state is ALARM when at least M = DatapointsToAlarm of the
 //     evaluated datapoints breach, OK otherwise.
+//   - A percentile alarm with EvaluateLowSampleCountPercentile "ignore"
+//     keeps its state while an evaluated datapoint has fewer samples than
+//     the guide's threshold (10/(1-p) for p ≥ 0.5, 10/p below).
 //
 // The reason text follows AWS's StateReason ("Threshold Crossed: 1 out of
 // the last 1 datapoints [2.0 (24/06/21 23:16:00)] was greater than or equal
