@@ -28,6 +28,8 @@ var allowed = map[string][]string{
 	"internal/lake/imports": {},
 	// CloudWatch Logs filter patterns, metric transformations, CIS filters.
 	"internal/logfilter": {},
+	// CloudWatch alarms: validation, statistics, evaluation, notifications.
+	"internal/alarm": {},
 	// CloudTrail Lake SQL to DuckDB: pure Go over DuckDB's parse tree
 	// (its tests use DuckDB; the package itself imports only the standard
 	// library).

@@ -60,7 +60,9 @@
 //   - A space-delimited condition may name another field of the same
 //     pattern; naming a field the pattern does not declare is an error.
 //   - Terms: plain and `?` terms may be mixed (plain ones are required,
-//     then at least one `?` one).
+//     then at least one `?` one). AWS asks for quotes around terms with
+//     characters other than letters, digits and `_`; bare ones are
+//     accepted here and end at a space.
 //   - Regular expressions (`%…%`) are refused with an error naming them.
 //
 // # Events and metric values
