@@ -65,6 +65,9 @@ var allowed = map[string][]string{
 	// delivers to SNS topics (through the interface it declares) and
 	// API destinations.
 	"internal/eventbus": {"internal/event", "internal/eventpattern", "internal/store", "internal/store/fileutil"},
+	// CloudWatch Logs: log groups, trail delivery (a follower) and metric
+	// filters, whose values go to the metric store it declares.
+	"internal/cwlogs": {"internal/event", "internal/logfilter", "internal/store", "internal/store/fileutil"},
 	"internal/lake": {"internal/event", "internal/selector", "internal/store", "internal/store/fileutil", "internal/lake/duck", "internal/lake/dialect", "internal/lake/queries",
 		"internal/lake/imports", "internal/layout", "internal/logfile", "internal/objstore", "internal/lake/resultfile"},
 	"internal/validate": {"internal/layout", "internal/digest"},
@@ -73,6 +76,7 @@ var allowed = map[string][]string{
 	// EventBridge's operations on it.
 	"internal/jsonsvc":   {"internal/audit", "internal/awsjson", "internal/event", "internal/identity", "internal/sigv4", "internal/store"},
 	"internal/eventsapi": {"internal/awsjson", "internal/eventbus", "internal/eventpattern", "internal/identity", "internal/jsonsvc"},
+	"internal/logsapi":   {"internal/audit", "internal/cwlogs", "internal/identity", "internal/jsonsvc"},
 	"internal/s3api": {"internal/audit", "internal/event", "internal/objstore", "internal/sigv4", "internal/identity",
 		"internal/awsjson", "internal/store"},
 	"internal/api": {"internal/audit", "internal/event", "internal/awsjson", "internal/sigv4", "internal/identity", "internal/store", "internal/history",
@@ -84,7 +88,7 @@ var allowed = map[string][]string{
 		"internal/event", "internal/store/index", "internal/store/wal",
 		"internal/catalog", "internal/delivery", "internal/keyring", "internal/notify", "internal/objstore",
 		"internal/objstore/fsbucket", "internal/objstore/s3", "internal/s3api", "internal/importer", "internal/lake", "internal/lake/imports", "internal/lake/queries", "internal/lake/resultfile", "internal/insights",
-		"internal/eventbus", "internal/eventsapi", "internal/jsonsvc", "internal/selector"},
+		"internal/eventbus", "internal/eventsapi", "internal/jsonsvc", "internal/selector", "internal/cwlogs", "internal/logsapi"},
 	"cmd/opentrail": {"internal/config", "internal/datadir", "internal/daemon", "internal/insights", "internal/event", "internal/identity", "internal/importer", "internal/history",
 		"internal/logfile", "internal/store", "internal/store/fileutil", "internal/store/index", "internal/store/wal",
 		"internal/validate", "internal/layout"},

@@ -27,6 +27,7 @@ import (
 	"github.com/opentrail/opentrail/internal/api"
 	"github.com/opentrail/opentrail/internal/catalog"
 	"github.com/opentrail/opentrail/internal/config"
+	"github.com/opentrail/opentrail/internal/cwlogs"
 	"github.com/opentrail/opentrail/internal/datadir"
 	"github.com/opentrail/opentrail/internal/delivery"
 	"github.com/opentrail/opentrail/internal/eventbus"
@@ -60,6 +61,13 @@ type Daemon struct {
 	lake     *lake.Engine
 	insights *insights.Engine
 	eventbus *eventbus.Engine
+	logs     *cwlogs.Engine
+	// gate knows which logging trails record an event: the default
+	// bus and CloudWatch Logs delivery follow it.
+	gate *trailGate
+	// metricSink receives metric filter values (nil until CloudWatch
+	// metrics are served).
+	metricSink cwlogs.MetricSink
 	// topics publishes to SNS topics for the engines that notify (nil
 	// until SNS is served).
 	topics  eventbus.Topics
@@ -123,7 +131,7 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 	so.Registerer = reg
 	so.Followers = followerNames(log)
 	so.Seen = max(d.history.Checkpoint(), followerCheckpoints[datadir.DeliveryFollower](cfg.DataDir), lakeCheckpoint(cfg.DataDir),
-		insightsCheckpoint(cfg.DataDir), eventBusCheckpoint(cfg.DataDir))
+		insightsCheckpoint(cfg.DataDir), eventBusCheckpoint(cfg.DataDir), logsCheckpoint(cfg.DataDir))
 	if d.store, err = store.Open(d.dir.Path(datadir.EventsDir), so); err != nil {
 		return nil, err
 	}
@@ -156,7 +164,11 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 	if err := d.openInsights(reg); err != nil {
 		return nil, err
 	}
+	d.gate = newTrailGate(d.trails)
 	if err := d.openEventBus(reg); err != nil {
+		return nil, err
+	}
+	if err := d.openLogs(reg); err != nil {
 		return nil, err
 	}
 	if err := d.follow.register(); err != nil {
@@ -182,6 +194,7 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 	ao.Delivery = deliveryStatus{d.delivery}
 	ao.Keys = publicKeys{d.keys}
 	ao.InsightsMetrics = insightsMetrics{d.insights}
+	ao.LogGroups = logGroups{d.logs}
 	if d.lake != nil {
 		ao.Lake = d.lake
 		ao.Imports = lakeImports{d}
@@ -369,6 +382,10 @@ func (d *Daemon) Close() error {
 	if d.eventbus != nil {
 		errs = append(errs, d.eventbus.Close())
 		d.eventbus = nil
+	}
+	if d.logs != nil {
+		errs = append(errs, d.logs.Close())
+		d.logs = nil
 	}
 	if c, ok := d.objects.(io.Closer); ok {
 		errs = append(errs, c.Close())

@@ -11,12 +11,14 @@ import (
 
 	"github.com/opentrail/opentrail/internal/catalog"
 	"github.com/opentrail/opentrail/internal/config"
+	"github.com/opentrail/opentrail/internal/cwlogs"
 	"github.com/opentrail/opentrail/internal/datadir"
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/eventbus"
 	"github.com/opentrail/opentrail/internal/eventsapi"
 	"github.com/opentrail/opentrail/internal/identity"
 	"github.com/opentrail/opentrail/internal/jsonsvc"
+	"github.com/opentrail/opentrail/internal/logsapi"
 	"github.com/opentrail/opentrail/internal/selector"
 	"github.com/opentrail/opentrail/internal/store"
 )
@@ -28,7 +30,7 @@ func (d *Daemon) openEventBus(reg prometheus.Registerer) error {
 	o.Logger = d.log
 	o.Registerer = reg
 	if !d.cfg.EventBridge.WithoutTrail {
-		o.Admit = newTrailGate(d.trails).admit
+		o.Admit = d.gate.admit
 	}
 	if d.topics != nil {
 		o.Topics = d.topics
@@ -89,23 +91,40 @@ func (g *trailGate) current() []gateTrail {
 	return g.trails
 }
 
-func (g *trailGate) admit(ev *event.Event) bool {
+// recorders calls fn for each logging trail that records ev, until fn
+// returns false.
+func (g *trailGate) recorders(ev *event.Event, fn func(t *catalog.Trail) bool) {
 	for _, gt := range g.current() {
 		t := &gt.t
 		if t.Account != ev.Account || !t.Covers(ev.Region) {
 			continue
 		}
-		if ev.Insight() {
-			if len(t.InsightSelectors) > 0 {
-				return true
-			}
+		if ev.Insight() && len(t.InsightSelectors) == 0 || !ev.Insight() && !gt.m.MatchEvent(ev) {
 			continue
 		}
-		if gt.m.MatchEvent(ev) {
-			return true
+		if !fn(t) {
+			return
 		}
 	}
-	return false
+}
+
+// admit reports whether a logging trail records ev.
+func (g *trailGate) admit(ev *event.Event) bool {
+	found := false
+	g.recorders(ev, func(*catalog.Trail) bool { found = true; return false })
+	return found
+}
+
+// logGroups returns the log groups the trails that record ev send it to.
+func (g *trailGate) logGroups(ev *event.Event) []cwlogs.Destination {
+	var out []cwlogs.Destination
+	g.recorders(ev, func(t *catalog.Trail) bool {
+		if t.CloudWatchLogsLogGroupArn != "" {
+			out = append(out, cwlogs.Destination{TrailARN: t.ARN(), GroupARN: t.CloudWatchLogsLogGroupArn})
+		}
+		return true
+	})
+	return out
 }
 
 // eventBusCheckpoint reads the engine's durable checkpoint.
@@ -122,8 +141,9 @@ func checkEventBus(root string) followerState {
 	return st
 }
 
-// alertServices puts the JSON alerting services (EventBridge) in front of
-// the cloudtrail API: requests whose X-Amz-Target is theirs go to them.
+// alertServices puts the JSON alerting services (EventBridge, CloudWatch
+// Logs) in front of the cloudtrail API: requests whose X-Amz-Target is
+// theirs go to them.
 func (d *Daemon) alertServices(ct http.Handler, auth *identity.Authenticator, cfg config.Config) (http.Handler, error) {
 	o := jsonsvc.Options{Auth: auth, Events: d.store, Regions: cfg.Regions, Logger: d.log}
 	if cfg.MaxRequestBytes > 0 {
@@ -133,11 +153,18 @@ func (d *Daemon) alertServices(ct http.Handler, auth *identity.Authenticator, cf
 	if err != nil {
 		return nil, err
 	}
+	logs, err := logsapi.New(d.logs, o)
+	if err != nil {
+		return nil, err
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if events.Serves(r.Header.Get("X-Amz-Target")) {
+		switch target := r.Header.Get("X-Amz-Target"); {
+		case events.Serves(target):
 			events.ServeHTTP(w, r)
-			return
+		case logs.Serves(target):
+			logs.ServeHTTP(w, r)
+		default:
+			ct.ServeHTTP(w, r)
 		}
-		ct.ServeHTTP(w, r)
 	}), nil
 }

@@ -49,6 +49,13 @@ type Appender interface {
 type Op struct {
 	// ReadOnly is the call's readOnly in its CloudTrail event.
 	ReadOnly bool
+	// Data records the call as a data event (eventCategory Data), as AWS
+	// records the data-plane calls of a service (PutLogEvents).
+	Data bool
+	// Params, when set, makes the event's requestParameters from the
+	// body instead of Options.RequestMembers (to leave bulky payloads
+	// out).
+	Params func(body []byte) json.RawMessage
 	// Invoke runs the operation on the raw body and returns its output,
 	// ready for json.Marshal (nil means {}).
 	Invoke func(ctx context.Context, c identity.Caller, body []byte) (any, error)
@@ -271,6 +278,14 @@ func (h *Handler) resolve(err error) *WireError {
 
 // record appends the call's CloudTrail event (event-record.md §7.1).
 func (h *Handler) record(ctx context.Context, r *http.Request, reqID, name string, op Op, c identity.Caller, body, resp []byte, werr *WireError) error {
+	params := h.o.RequestMembers
+	if op.Params != nil {
+		params = op.Params
+	}
+	category := event.CategoryMgmt
+	if op.Data {
+		category = event.CategoryData
+	}
 	ac := audit.Call{
 		Request:           r,
 		Time:              h.o.Now(),
@@ -280,9 +295,9 @@ func (h *Handler) record(ctx context.Context, r *http.Request, reqID, name strin
 		UserAgent:         r.UserAgent(),
 		Identity:          audit.UserIdentity(c.Principal),
 		ReadOnly:          op.ReadOnly,
-		Category:          event.CategoryMgmt,
+		Category:          category,
 		RequestID:         reqID,
-		RequestParameters: h.o.RequestMembers(body),
+		RequestParameters: params(body),
 		ResponseElements:  audit.Null,
 		Recipient:         c.AccountID,
 	}
