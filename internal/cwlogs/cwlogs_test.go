@@ -51,6 +51,9 @@ var t0 = time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
 
 func setup(t *testing.T, dir string, sk MetricSink) *Engine {
 	e := open(t, dir, t0, sk)
+	if err := e.Init(0); err != nil {
+		t.Fatal(err)
+	}
 	if err := e.CreateGroup(s1, "g"); err != nil {
 		t.Fatal(err)
 	}
@@ -130,6 +133,42 @@ func TestTornTailIsCutAndDamageRefused(t *testing.T) {
 	}
 	if r := Check(dir); len(r.Problems) != 1 {
 		t.Errorf("Check = %+v", r)
+	}
+}
+
+func TestALostFileIsRefused(t *testing.T) {
+	for _, lost := range []string{CatalogFile, StateFile, "groups", "2.seg"} {
+		dir := t.TempDir()
+		now := t0
+		o := DefaultOptions()
+		o.Now = func() time.Time { return now }
+		e, err := Open(dir, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Init(0)
+		e.CreateGroup(s1, "g")
+		e.CreateStream(s1, "g", "s")
+		for range 3 {
+			mustPut(t, e, "g", "s", InputEvent{now.UnixMilli(), "x"})
+			now = now.Add(24 * time.Hour)
+		}
+		e.Close()
+		gdir := filepath.Join(dir, "groups", e.cat.Groups[0].ID)
+		switch lost {
+		case "groups":
+			os.RemoveAll(gdir)
+		case "2.seg":
+			os.Remove(filepath.Join(gdir, "2.seg"))
+		default:
+			os.Remove(filepath.Join(dir, lost))
+		}
+		if _, err := Open(dir, o); err == nil {
+			t.Errorf("open without %s succeeded", lost)
+		}
+		if r := Check(dir); len(r.Problems) == 0 {
+			t.Errorf("Check without %s found nothing", lost)
+		}
 	}
 }
 

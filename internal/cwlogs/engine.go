@@ -107,6 +107,9 @@ func Open(dir string, opts Options) (*Engine, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "groups"), 0o755); err != nil {
 		return nil, fmt.Errorf("cwlogs: %w", err)
 	}
+	if err := checkFiles(dir); err != nil {
+		return nil, err
+	}
 	cat, err := loadCatalog(dir)
 	if err != nil {
 		return nil, err
@@ -119,6 +122,9 @@ func Open(dir string, opts Options) (*Engine, error) {
 	known := map[string]bool{}
 	for _, g := range cat.Groups {
 		known[g.ID] = true
+		if _, err := os.Stat(filepath.Join(dir, "groups", g.ID)); err != nil {
+			return nil, fmt.Errorf("cwlogs: the directory of log group %s (groups/%s) is missing: its events were deleted or lost; restore it from a backup, or delete the group (aws logs delete-log-group) after moving %s aside", g.Name, g.ID, dir)
+		}
 		gs, err := openGroup(filepath.Join(dir, "groups", g.ID), e.log)
 		if err != nil {
 			return nil, err
@@ -140,13 +146,13 @@ func Open(dir string, opts Options) (*Engine, error) {
 
 // openGroup indexes a group's segments, cutting a torn final record.
 func openGroup(dir string, log *slog.Logger) (*groupState, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("cwlogs: %w", err)
-	}
 	gs := &groupState{dir: dir, streams: map[string]*streamStats{}}
 	ns, err := segmentFiles(dir)
 	if err != nil {
 		return nil, fmt.Errorf("cwlogs: %w", err)
+	}
+	if err := checkSequence(dir, ns); err != nil {
+		return nil, err
 	}
 	for i, n := range ns {
 		sg := &segment{n: n, minTs: math.MaxInt64, maxTs: math.MinInt64}
@@ -235,7 +241,11 @@ func (e *Engine) CreateGroup(s Scope, name string) error {
 	if err != nil {
 		return err
 	}
-	gs, err := openGroup(filepath.Join(e.dir, "groups", id), e.log)
+	gdir := filepath.Join(e.dir, "groups", id)
+	if err := os.MkdirAll(gdir, 0o755); err != nil {
+		return fmt.Errorf("cwlogs: %w", err)
+	}
+	gs, err := openGroup(gdir, e.log)
 	if err != nil {
 		return err
 	}
@@ -529,4 +539,29 @@ func TestMetricFilter(pattern string, messages []string) ([]TestMatch, error) {
 		out = append(out, TestMatch{EventNumber: i + 1, EventMessage: m, ExtractedValues: vals})
 	}
 	return out, nil
+}
+
+// checkFiles refuses a directory that has lost catalog.json or state.json,
+// which Init writes together (docs/format/logs.md).
+func checkFiles(dir string) error {
+	_, errC := os.Stat(filepath.Join(dir, CatalogFile))
+	_, errS := os.Stat(filepath.Join(dir, StateFile))
+	switch {
+	case errC == nil && errS != nil:
+		return fmt.Errorf("cwlogs: %s has lost %s; restore it from a backup, or move %s aside to start CloudWatch Logs over (its log groups are lost)", dir, StateFile, dir)
+	case errC != nil && errS == nil:
+		return fmt.Errorf("cwlogs: %s has lost %s, the list of log groups; restore it from a backup, or move %s aside to start CloudWatch Logs over (its log groups are lost)", dir, CatalogFile, dir)
+	}
+	return nil
+}
+
+// checkSequence refuses a gap in a group's segment numbers: a deleted
+// segment (retention removes only the oldest ones).
+func checkSequence(dir string, ns []int) error {
+	for i := 1; i < len(ns); i++ {
+		if ns[i] != ns[i-1]+1 {
+			return fmt.Errorf("cwlogs: %s: segment %d is missing between %d and %d: its events were deleted or lost; restore it from a backup", dir, ns[i-1]+1, ns[i-1], ns[i])
+		}
+	}
+	return nil
 }

@@ -75,8 +75,17 @@ func (e *Engine) Checkpoint() (uint64, bool) {
 	return e.checkpoint, e.hasState
 }
 
-// Init starts delivery at head.
-func (e *Engine) Init(head uint64) error { return e.saveState(head) }
+// Init starts delivery at head (a new data directory): it writes the
+// catalogue and the checkpoint, which are there together from then on.
+func (e *Engine) Init(head uint64) error {
+	e.mu.Lock()
+	err := e.cat.save(e.dir)
+	e.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return e.saveState(head)
+}
 
 // Status returns a trail's delivery status.
 func (e *Engine) Status(trailARN string) DeliveryStatus {
@@ -288,6 +297,9 @@ func Check(dir string) CheckReport {
 	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
 		return r
 	}
+	if err := checkFiles(dir); err != nil {
+		r.Problems = append(r.Problems, err.Error())
+	}
 	cat, err := loadCatalog(dir)
 	if err != nil {
 		r.Problems = append(r.Problems, err.Error())
@@ -300,7 +312,14 @@ func Check(dir string) CheckReport {
 	r.Checkpoint, r.HasState, r.Groups = e.checkpoint, e.hasState, len(cat.Groups)
 	for _, g := range cat.Groups {
 		gdir := filepath.Join(dir, "groups", g.ID)
+		if _, err := os.Stat(gdir); err != nil {
+			r.Problems = append(r.Problems, fmt.Sprintf("log group %s: its directory groups/%s is missing", g.Name, g.ID))
+			continue
+		}
 		ns, err := segmentFiles(gdir)
+		if err == nil {
+			err = checkSequence(gdir, ns)
+		}
 		if err != nil {
 			r.Problems = append(r.Problems, err.Error())
 			continue

@@ -116,6 +116,9 @@ func Open(dir string, opts Options) (*Engine, error) {
 	e := &Engine{opts: opts, dir: dir, log: opts.Logger, queues: map[string]*queue{},
 		tokens: newTokenCache(), limits: newRateLimits()}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
+	if err := checkFiles(dir); err != nil {
+		return nil, err
+	}
 	var err error
 	if e.cat, err = openCatalog(dir); err != nil {
 		return nil, err
@@ -172,8 +175,41 @@ func (e *Engine) Checkpoint() (uint64, bool) {
 	return e.checkpoint, e.hasState
 }
 
-// Init starts the engine at head (a new data directory).
-func (e *Engine) Init(head uint64) error { return e.saveState(head) }
+// Init starts the engine at head (a new data directory): it writes the
+// catalogue and the checkpoint, so that from now on the three files are
+// there together (checkFiles).
+func (e *Engine) Init(head uint64) error {
+	e.cat.mu.Lock()
+	err := e.cat.saveLocked()
+	e.cat.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return e.saveState(head)
+}
+
+// checkFiles refuses a directory that holds some but not all of the
+// engine's three files: a deleted file would otherwise lose rules, the
+// checkpoint (events matched twice or never) or pending deliveries
+// without a word.
+func checkFiles(dir string) error {
+	exists := func(f string) bool { _, err := os.Stat(filepath.Join(dir, f)); return err == nil }
+	var missing []string
+	if exists(StateFile) {
+		for _, f := range []string{CatalogFile, OutboxFile} {
+			if !exists(f) {
+				missing = append(missing, f)
+			}
+		}
+	} else if st, err := os.Stat(filepath.Join(dir, OutboxFile)); exists(CatalogFile) || err == nil && st.Size() > 0 {
+		missing = append(missing, StateFile)
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("eventbus: %s has lost %s, which serve writes with the rest of its state; restore it from a backup, or move %s aside to start EventBridge over (its rules, connections and pending deliveries are lost)",
+		dir, strings.Join(missing, " and "), dir)
+}
 
 // Close stops deliveries and closes the outbox.
 func (e *Engine) Close() error {
@@ -506,6 +542,9 @@ func Check(dir string) CheckReport {
 	var r CheckReport
 	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
 		return r
+	}
+	if err := checkFiles(dir); err != nil {
+		r.Problems = append(r.Problems, err.Error())
 	}
 	if c, err := openCatalog(dir); err != nil {
 		r.Problems = append(r.Problems, err.Error())

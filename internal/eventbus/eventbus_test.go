@@ -71,6 +71,8 @@ func TestOutboxReplaysPendingAndCutsATornLine(t *testing.T) {
 	if strings.Contains(string(b), `"ru`+"\n") || !strings.HasSuffix(string(b), "\n") {
 		t.Errorf("outbox after the cut:\n%s", b)
 	}
+	os.WriteFile(filepath.Join(dir, StateFile), []byte(`{"version":1,"checkpoint":0}`), 0o644)
+	os.WriteFile(filepath.Join(dir, CatalogFile), []byte(`{"version":1}`), 0o644)
 	if r := Check(dir); r.Pending != 3 || len(r.Problems) != 0 {
 		t.Errorf("Check = %+v", r)
 	}
@@ -92,8 +94,32 @@ func TestOutboxRefusesADamagedLine(t *testing.T) {
 	if after, _ := os.ReadFile(path); string(after) != string(b) {
 		t.Error("the refusal changed the file")
 	}
+	os.WriteFile(filepath.Join(dir, StateFile), []byte(`{"version":1,"checkpoint":0}`), 0o644)
+	os.WriteFile(filepath.Join(dir, CatalogFile), []byte(`{"version":1}`), 0o644)
 	if r := Check(dir); len(r.Problems) != 1 {
 		t.Errorf("Check problems = %v", r.Problems)
+	}
+}
+
+func TestALostFileIsRefused(t *testing.T) {
+	for _, lost := range []string{CatalogFile, StateFile, OutboxFile} {
+		dir := t.TempDir()
+		o := DefaultOptions()
+		o.Logger = discard
+		e, err := Open(dir, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Init(7)
+		e.out.add([]*delivery{testDelivery("1")})
+		e.Close()
+		os.Remove(filepath.Join(dir, lost))
+		if _, err := Open(dir, o); err == nil || !strings.Contains(err.Error(), lost) {
+			t.Errorf("open without %s = %v", lost, err)
+		}
+		if r := Check(dir); len(r.Problems) == 0 {
+			t.Errorf("Check without %s found nothing", lost)
+		}
 	}
 }
 
@@ -257,6 +283,9 @@ func TestCatalogueSurvivesReopenAndRefusesADamagedFile(t *testing.T) {
 	o.Logger = discard
 	e, err := Open(dir, o)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Init(0); err != nil {
 		t.Fatal(err)
 	}
 	s := Scope{"111122223333", "us-east-1"}

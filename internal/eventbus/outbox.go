@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"log/slog"
 	"os"
@@ -94,8 +95,35 @@ func readOutbox(dir string, log *slog.Logger) (o *outbox, good, torn int, err er
 	return o, good, 0, nil
 }
 
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// frame appends one outbox line: the CRC-32C of the JSON in 8 hex digits,
+// a space, the JSON and a newline.
+func frame(b, js []byte) []byte {
+	b = fmt.Appendf(b, "%08x ", crc32.Checksum(js, castagnoli))
+	b = append(b, js...)
+	return append(b, '\n')
+}
+
+// unframe checks a line's CRC and returns its JSON.
+func unframe(line []byte) ([]byte, error) {
+	sum, js, ok := bytes.Cut(line, []byte{' '})
+	if !ok || len(sum) != 8 {
+		return nil, errors.New("no checksum")
+	}
+	var want uint32
+	if _, err := fmt.Sscanf(string(sum), "%08x", &want); err != nil || crc32.Checksum(js, castagnoli) != want {
+		return nil, errors.New("checksum mismatch")
+	}
+	return js, nil
+}
+
 // apply replays one line.
 func (o *outbox) apply(line []byte) error {
+	line, err := unframe(line)
+	if err != nil {
+		return err
+	}
 	var l struct {
 		Op string `json:"op"`
 		delivery
@@ -138,8 +166,7 @@ func (o *outbox) add(ds []*delivery) ([]*delivery, error) {
 		if err != nil {
 			return nil, fmt.Errorf("eventbus: encode delivery: %w", err)
 		}
-		buf.Write(line)
-		buf.WriteByte('\n')
+		buf.Write(frame(nil, line))
 		added = append(added, d)
 	}
 	if len(added) == 0 {
@@ -172,7 +199,7 @@ func (o *outbox) finish(id string) {
 		Op string `json:"op"`
 		ID string `json:"id"`
 	}{"done", id})
-	if _, err := o.f.Write(append(line, '\n')); err != nil {
+	if _, err := o.f.Write(frame(nil, line)); err != nil {
 		o.log.Warn("eventbus: recording a done delivery failed; it will be sent again after a restart", "id", id, "err", err)
 		return
 	}
@@ -203,8 +230,7 @@ func (o *outbox) compactLocked() error {
 		if err != nil {
 			return err
 		}
-		buf.Write(line)
-		buf.WriteByte('\n')
+		buf.Write(frame(nil, line))
 		order = append(order, id)
 	}
 	path := filepath.Join(o.dir, OutboxFile)
