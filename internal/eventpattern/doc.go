@@ -1,0 +1,2 @@
+// Package eventpattern is EventBridge's event pattern language.
+package eventpattern
