@@ -268,19 +268,28 @@ func (pi *pathIndex) add(k indexKey, b int32) {
 // scratch is the per-event working memory of one compiled set.
 type scratch struct {
 	scanner
-	epoch    uint32
-	bstamp   []uint32 // per branch: epoch when it became a candidate
-	rstamp   []uint32 // per rule: epoch when it matched
-	cands    []int32
-	matched  []int32
-	assign   []int32 // value indexes chosen by the search
-	deferred []int32 // conditions satisfied by absence in the search
+	epoch   uint32
+	bstamp  []uint32 // per branch: epoch when it became a candidate
+	rstamp  []uint32 // per rule: epoch when it matched
+	sstamp  []uint32 // per rule: epoch of rsteps
+	rsteps  []int32  // per rule: search steps spent on this event
+	cands   []int32
+	matched []int32
+	// The per-element search.
+	order    []condOrder
+	bind     []int32 // per array: the element chosen, or -1
+	undo     []int32 // arrays bound, in order
+	deferred []int32 // conditions satisfied by absence
+	steps    int
+	dominate bool
 }
 
 func (c *compiled) newScratch() *scratch {
 	sc := &scratch{
 		bstamp: make([]uint32, len(c.branches)),
 		rstamp: make([]uint32, len(c.ids)),
+		sstamp: make([]uint32, len(c.ids)),
+		rsteps: make([]int32, len(c.ids)),
 	}
 	sc.heads = make([]int32, c.npaths)
 	for i := range sc.heads {
@@ -309,6 +318,7 @@ func (c *compiled) match(event []byte) ([]string, error) {
 	if sc.epoch == 0 { // wrapped: forget every stamp
 		clear(sc.bstamp)
 		clear(sc.rstamp)
+		clear(sc.sstamp)
 		sc.epoch = 1
 	}
 	sc.cands = sc.cands[:0]
@@ -366,45 +376,77 @@ func (sc *scratch) candidates(list []int32) {
 	}
 }
 
+// maxSearch bounds the steps of the per-element search for one rule (all
+// its branches) and one event. Beyond it the rule does not match (see the
+// package documentation); real events and patterns need a few steps.
+const maxSearch = 10_000
+
 // evalBranch reports whether the event satisfies every condition of b,
 // with values that lie in the same element of any array of objects they
 // share.
 func (sc *scratch) evalBranch(b *cbranch) bool {
-	trails := false
+	trails, absent := false, false
+	sc.order = sc.order[:0]
 	for i := range b.conds {
 		cd := &b.conds[i]
-		ok := false
+		n := 0
 		head := sc.heads[cd.pid]
 		for vi := head; vi >= 0; vi = sc.vals[vi].next {
 			v := &sc.vals[vi]
 			if v.t0 != v.t1 {
 				trails = true
 			}
-			if !ok && cd.matchAny(v) {
-				ok = true
+			if cd.matchAny(v) {
+				n++
 			}
 		}
-		if !ok && cd.absent {
+		ok := n > 0
+		if cd.absent {
+			absent = true
 			// Absent, or present only inside arrays of objects, where
 			// absence is decided per element by the search.
-			ok = head < 0 || trails
+			ok = ok || head < 0 || trails
 		}
 		if !ok {
 			return false
 		}
+		sc.order = append(sc.order, condOrder{cond: int32(i), n: int32(n)})
 	}
 	if !trails {
 		return true
 	}
-	sc.assign = sc.assign[:0]
+	// Most constrained conditions first.
+	slices.SortFunc(sc.order, func(a, b condOrder) int { return int(a.n - b.n) })
+	if cap(sc.bind) < int(sc.arrs) {
+		sc.bind = make([]int32, sc.arrs)
+	}
+	sc.bind = sc.bind[:sc.arrs]
+	for i := range sc.bind {
+		sc.bind[i] = -1
+	}
+	sc.undo = sc.undo[:0]
 	sc.deferred = sc.deferred[:0]
-	return sc.search(b, 0)
+	if sc.sstamp[b.rule] != sc.epoch {
+		sc.sstamp[b.rule] = sc.epoch
+		sc.rsteps[b.rule] = 0
+	}
+	sc.steps = int(sc.rsteps[b.rule])
+	sc.dominate = !absent
+	ok := sc.search(b, 0)
+	sc.rsteps[b.rule] = int32(min(sc.steps, maxSearch+1))
+	return ok
 }
 
+type condOrder struct{ cond, n int32 }
+
 // search chooses, condition by condition, a value (or absence) consistent
-// with the values already chosen.
-func (sc *scratch) search(b *cbranch, i int) bool {
-	if i == len(b.conds) {
+// with the element bindings of the values already chosen.
+func (sc *scratch) search(b *cbranch, k int) bool {
+	sc.steps++
+	if sc.steps > maxSearch {
+		return false
+	}
+	if k == len(sc.order) {
 		for _, ci := range sc.deferred {
 			for vi := sc.heads[b.conds[ci].pid]; vi >= 0; vi = sc.vals[vi].next {
 				if sc.compatible(vi) {
@@ -414,20 +456,45 @@ func (sc *scratch) search(b *cbranch, i int) bool {
 		}
 		return true
 	}
-	cd := &b.conds[i]
+	ci := sc.order[k].cond
+	cd := &b.conds[ci]
+	prev := int32(-1)
 	for vi := sc.heads[cd.pid]; vi >= 0; vi = sc.vals[vi].next {
-		if !cd.matchAny(&sc.vals[vi]) || !sc.compatible(vi) {
+		v := &sc.vals[vi]
+		if !cd.matchAny(v) || !sc.compatible(vi) {
 			continue
 		}
-		sc.assign = append(sc.assign, vi)
-		if sc.search(b, i+1) {
+		if v.t0 == v.t1 && sc.dominate {
+			// A value outside arrays of objects binds nothing: no other
+			// choice can do better (without absence conditions, fewer
+			// bindings never hurt).
+			return sc.search(b, k+1)
+		}
+		if prev >= 0 && sameTrail(sc.trail[sc.vals[prev].t0:sc.vals[prev].t1], sc.trail[v.t0:v.t1]) {
+			continue // the same bindings as the previous choice
+		}
+		prev = vi
+		mark := len(sc.undo)
+		for _, e := range sc.trail[v.t0:v.t1] {
+			if sc.bind[e.arr] < 0 {
+				sc.bind[e.arr] = e.idx
+				sc.undo = append(sc.undo, e.arr)
+			}
+		}
+		if sc.search(b, k+1) {
 			return true
 		}
-		sc.assign = sc.assign[:len(sc.assign)-1]
+		for _, a := range sc.undo[mark:] {
+			sc.bind[a] = -1
+		}
+		sc.undo = sc.undo[:mark]
+		if sc.steps > maxSearch {
+			return false
+		}
 	}
 	if cd.absent {
-		sc.deferred = append(sc.deferred, int32(i))
-		if sc.search(b, i+1) {
+		sc.deferred = append(sc.deferred, ci)
+		if sc.search(b, k+1) {
 			return true
 		}
 		sc.deferred = sc.deferred[:len(sc.deferred)-1]
@@ -435,22 +502,15 @@ func (sc *scratch) search(b *cbranch, i int) bool {
 	return false
 }
 
-// compatible reports whether value vi lies in the same element as every
-// chosen value for each array they both lie in.
+func sameTrail(a, b []trailEntry) bool { return slices.Equal(a, b) }
+
+// compatible reports whether value vi lies in the bound element of every
+// bound array it lies in.
 func (sc *scratch) compatible(vi int32) bool {
 	v := &sc.vals[vi]
-	if v.t0 == v.t1 {
-		return true
-	}
-	tv := sc.trail[v.t0:v.t1]
-	for _, ai := range sc.assign {
-		w := &sc.vals[ai]
-		for _, a := range sc.trail[w.t0:w.t1] {
-			for _, b := range tv {
-				if a.arr == b.arr && a.idx != b.idx {
-					return false
-				}
-			}
+	for _, e := range sc.trail[v.t0:v.t1] {
+		if b := sc.bind[e.arr]; b >= 0 && b != e.idx {
+			return false
 		}
 	}
 	return true

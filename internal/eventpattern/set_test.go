@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -72,7 +73,9 @@ func naiveMatch(p *Pattern, ev any) (match, exact bool) {
 			ok := false
 			for _, m := range c.ms {
 				if m.kind == mAbsent {
-					ok = ok || len(vals) == 0
+					// Values inside arrays of objects may lie in other
+					// elements than the rest of the branch's.
+					ok = ok || len(vals) == 0 || crossed
 					continue
 				}
 				for i := range vals {
@@ -243,4 +246,56 @@ func TestSetConcurrent(t *testing.T) {
 		}
 	}
 	wg.Wait()
+}
+
+// TestSearchBounded covers events and patterns that would make a naive
+// per-element search exponential: many conditions over arrays where the
+// last one fails.
+func TestSearchBounded(t *testing.T) {
+	var pat, ev strings.Builder
+	// 12 conditions on 12 arrays of 10 objects each, and a failing one.
+	pat.WriteString(`{`)
+	ev.WriteString(`{`)
+	for i := range 12 {
+		fmt.Fprintf(&pat, `"a%d":{"x":[1]},`, i)
+		fmt.Fprintf(&ev, `"a%d":[`, i)
+		for j := range 10 {
+			if j > 0 {
+				ev.WriteString(",")
+			}
+			ev.WriteString(`{"x":1}`)
+		}
+		ev.WriteString(`],`)
+	}
+	pat.WriteString(`"a0x":{"y":[{"exists":false}]}}`)
+	ev.WriteString(`"a0x":[{"y":1}]}`)
+	p := mustParse(t, pat.String())
+	got, err := p.Match([]byte(ev.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got {
+		t.Errorf("matched, want no match")
+	}
+
+	// The same without the field that must be absent matches.
+	got, err = p.Match([]byte(strings.Replace(ev.String(), `"a0x":[{"y":1}]`, `"a0x":[{"w":1}]`, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got {
+		t.Errorf("no match, want a match")
+	}
+
+	// A scalar array and repeated conditions on it (through $or).
+	scalar := `{"r":["a","b","c","d","e","f","g","h"],"o":[{"k":1},{"k":2}]}`
+	// Nested $or put ten conditions on r in every branch, and o.k fails.
+	or := `{"r":[{"exists":true}],"o":{"k":[3]}}`
+	for range 9 {
+		or = `{"r":[{"prefix":""}],"$or":[` + or + `,{"r":["zz"]}]}`
+	}
+	p = mustParse(t, or)
+	if got, err := p.Match([]byte(scalar)); err != nil || got {
+		t.Errorf("Match = %v, %v; want false", got, err)
+	}
 }
