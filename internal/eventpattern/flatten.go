@@ -143,102 +143,103 @@ func (sc *scanner) value(n *pathNode, depth int) error {
 
 func quoteByte(c byte) string { return fmt.Sprintf("%q", rune(c)) }
 
-func (sc *scanner) object(n *pathNode, depth int) error {
+// open consumes the '{' or '[' at the position; empty reports a container
+// closed at once by end, which it consumes too.
+func (sc *scanner) open(end byte, depth int) (empty bool, err error) {
 	if depth > maxDepth {
-		return sc.fail("the event is nested too deeply")
+		return false, sc.fail("the event is nested too deeply")
 	}
-	sc.pos++ // '{'
+	sc.pos++
+	sc.ws()
+	if sc.pos < len(sc.s) && sc.s[sc.pos] == end {
+		sc.pos++
+		return true, nil
+	}
+	return false, nil
+}
+
+// key reads a member's name and the ':' after it; it decodes the name only
+// when asked to.
+func (sc *scanner) key(decode bool) (string, error) {
+	sc.ws()
+	if sc.pos >= len(sc.s) || sc.s[sc.pos] != '"' {
+		return "", sc.fail("expected a field name")
+	}
+	var key string
+	var err error
+	if decode {
+		key, err = sc.str()
+	} else {
+		err = sc.skipString()
+	}
+	if err != nil {
+		return "", err
+	}
+	sc.ws()
+	if sc.pos >= len(sc.s) || sc.s[sc.pos] != ':' {
+		return "", sc.fail("expected ':' after a field name")
+	}
+	sc.pos++
+	return key, nil
+}
+
+// next reads what follows a member or an element: ',' (more is true) or
+// the container's end.
+func (sc *scanner) next(end byte) (more bool, err error) {
+	sc.ws()
+	if sc.pos < len(sc.s) {
+		switch sc.s[sc.pos] {
+		case ',':
+			sc.pos++
+			return true, nil
+		case end:
+			sc.pos++
+			return false, nil
+		}
+	}
+	return false, sc.fail("expected ',' or '" + string(end) + "'")
+}
+
+func (sc *scanner) object(n *pathNode, depth int) error {
 	var children map[string]*pathNode
 	if n != nil {
 		children = n.children
 	}
-	sc.ws()
-	if sc.pos < len(sc.s) && sc.s[sc.pos] == '}' {
-		sc.pos++
-		return nil
-	}
-	for {
-		sc.ws()
-		if sc.pos >= len(sc.s) || sc.s[sc.pos] != '"' {
-			return sc.fail("expected a field name")
-		}
-		var child *pathNode
-		if children != nil {
-			key, err := sc.str()
-			if err != nil {
-				return err
-			}
-			child = children[key]
-		} else if err := sc.skipString(); err != nil {
+	empty, err := sc.open('}', depth)
+	for more := !empty; err == nil && more; more, err = sc.next('}') {
+		var key string
+		if key, err = sc.key(children != nil); err != nil {
 			return err
 		}
-		sc.ws()
-		if sc.pos >= len(sc.s) || sc.s[sc.pos] != ':' {
-			return sc.fail("expected ':' after a field name")
-		}
-		sc.pos++
-		if err := sc.value(child, depth); err != nil {
+		if err = sc.value(children[key], depth); err != nil {
 			return err
 		}
-		sc.ws()
-		if sc.pos >= len(sc.s) {
-			return sc.fail("unexpected end of the event")
-		}
-		switch sc.s[sc.pos] {
-		case ',':
-			sc.pos++
-		case '}':
-			sc.pos++
-			return nil
-		default:
-			return sc.fail("expected ',' or '}' in an object")
-		}
 	}
+	return err
 }
 
 func (sc *scanner) array(n *pathNode, depth int) error {
-	if depth > maxDepth {
-		return sc.fail("the event is nested too deeply")
-	}
-	sc.pos++ // '['
 	arr := sc.arrs
 	sc.arrs++
-	sc.ws()
-	if sc.pos < len(sc.s) && sc.s[sc.pos] == ']' {
-		sc.pos++
-		return nil
-	}
-	for idx := int32(0); ; idx++ {
+	empty, err := sc.open(']', depth)
+	idx := int32(0)
+	for more := !empty; err == nil && more; more, err = sc.next(']') {
 		sc.ws()
-		if sc.pos >= len(sc.s) {
-			return sc.fail("unexpected end of the event")
-		}
 		// Elements that are containers put their leaves in this element
 		// of this array; scalar elements need no trail.
-		if c := sc.s[sc.pos]; n != nil && (c == '{' || c == '[') {
+		if sc.pos < len(sc.s) && n != nil && (sc.s[sc.pos] == '{' || sc.s[sc.pos] == '[') {
 			sc.stack = append(sc.stack, trailEntry{arr: arr, idx: idx})
-			err := sc.value(n, depth)
+			err = sc.value(n, depth)
 			sc.stack = sc.stack[:len(sc.stack)-1]
-			if err != nil {
-				return err
-			}
-		} else if err := sc.value(n, depth); err != nil {
+		} else {
+			err = sc.value(n, depth)
+		}
+		if err != nil {
 			return err
 		}
-		sc.ws()
-		if sc.pos >= len(sc.s) {
-			return sc.fail("unexpected end of the event")
-		}
-		switch sc.s[sc.pos] {
-		case ',':
-			sc.pos++
-		case ']':
-			sc.pos++
-			return nil
-		default:
-			return sc.fail("expected ',' or ']' in an array")
-		}
+		idx++
 	}
+	return err
 }
 
 func (sc *scanner) literal(lit string) error {
@@ -443,13 +444,11 @@ func (sc *scanner) strEscaped(start int) (string, error) {
 }
 
 func lowSurrogate(s string, i int) (rune, bool) {
-	if i+6 > len(s) || s[i] != '\\' || s[i+1] != 'u' {
+	if i+1 >= len(s) || s[i] != '\\' || s[i+1] != 'u' {
 		return 0, false
 	}
-	for _, c := range []byte(s[i+2 : i+6]) {
-		if hexVal(c) < 0 {
-			return 0, false
-		}
+	if _, ok := escapeLen(s, i); !ok {
+		return 0, false
 	}
 	return hex4(s[i+2:]), true
 }

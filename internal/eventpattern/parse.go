@@ -162,6 +162,8 @@ var operators = map[string]bool{
 	"anything-but": true, "numeric": true, "exists": true, "cidr": true,
 }
 
+func elemPath(base string, i int) string { return base + "[" + strconv.Itoa(i) + "]" }
+
 func joinPath(base, key string) string {
 	if base == "" {
 		return key
@@ -232,7 +234,7 @@ func (p *parser) or(n *node, prefix []string, path string) error {
 	}
 	var group []*node
 	for i := 0; ; i++ {
-		ipath := path + "[" + strconv.Itoa(i) + "]"
+		ipath := elemPath(path, i)
 		tok, err := p.token(ipath)
 		if err != nil {
 			return err
@@ -260,7 +262,7 @@ func (p *parser) or(n *node, prefix []string, path string) error {
 func (p *parser) leaf(path string) ([]matcher, error) {
 	var ms []matcher
 	for i := 0; ; i++ {
-		ipath := path + "[" + strconv.Itoa(i) + "]"
+		ipath := elemPath(path, i)
 		tok, err := p.token(ipath)
 		if err != nil {
 			return nil, err
@@ -496,7 +498,7 @@ func (p *parser) anythingButList(path string) ([]matcher, error) {
 	var inner []matcher
 	strs, nums := false, false
 	for i := 0; ; i++ {
-		ipath := path + "[" + strconv.Itoa(i) + "]"
+		ipath := elemPath(path, i)
 		tok, err := p.token(ipath)
 		if err != nil {
 			return nil, err
@@ -602,7 +604,7 @@ func (p *parser) stringOrList(path, name string) ([]string, error) {
 			}
 			s, ok := tok.(string)
 			if !ok {
-				return nil, patternErr(path+"["+strconv.Itoa(i)+"]", "Inside anything-but/%s list, number|start|null|boolean is not supported.", name)
+				return nil, patternErr(elemPath(path, i), "Inside anything-but/%s list, number|start|null|boolean is not supported.", name)
 			}
 			out = append(out, s)
 		}

@@ -171,77 +171,32 @@ func (sc *scanner) selectIn(steps []pathStep, out *[]string, depth int) error {
 
 // members reads an object, calling member at each value with its key.
 func (sc *scanner) members(depth int, member func(key string) error) error {
-	if depth > maxDepth {
-		return sc.fail("the event is nested too deeply")
-	}
-	sc.pos++
-	sc.ws()
-	if sc.pos < len(sc.s) && sc.s[sc.pos] == '}' {
-		sc.pos++
-		return nil
-	}
-	for {
-		sc.ws()
-		if sc.pos >= len(sc.s) || sc.s[sc.pos] != '"' {
-			return sc.fail("expected a field name")
-		}
-		key, err := sc.str()
-		if err != nil {
+	empty, err := sc.open('}', depth)
+	for more := !empty; err == nil && more; more, err = sc.next('}') {
+		var key string
+		if key, err = sc.key(true); err != nil {
 			return err
 		}
-		sc.ws()
-		if sc.pos >= len(sc.s) || sc.s[sc.pos] != ':' {
-			return sc.fail("expected ':' after a field name")
-		}
-		sc.pos++
-		if err := member(key); err != nil {
+		if err = member(key); err != nil {
 			return err
 		}
-		sc.ws()
-		if sc.pos >= len(sc.s) {
-			return sc.fail("unexpected end of the event")
-		}
-		switch sc.s[sc.pos] {
-		case ',':
-			sc.pos++
-		case '}':
-			sc.pos++
-			return nil
-		default:
-			return sc.fail("expected ',' or '}' in an object")
-		}
 	}
+	return err
 }
 
 // elements reads an array, calling elem at each element with its index.
 func (sc *scanner) elements(depth int, elem func(i int) error) error {
-	if depth > maxDepth {
-		return sc.fail("the event is nested too deeply")
-	}
-	sc.pos++
-	sc.ws()
-	if sc.pos < len(sc.s) && sc.s[sc.pos] == ']' {
-		sc.pos++
-		return nil
-	}
-	for i := 0; ; i++ {
-		if err := elem(i); err != nil {
+	empty, err := sc.open(']', depth)
+	for i := 0; err == nil && !empty; i++ {
+		if err = elem(i); err != nil {
 			return err
 		}
-		sc.ws()
-		if sc.pos >= len(sc.s) {
-			return sc.fail("unexpected end of the event")
-		}
-		switch sc.s[sc.pos] {
-		case ',':
-			sc.pos++
-		case ']':
-			sc.pos++
-			return nil
-		default:
-			return sc.fail("expected ',' or ']' in an array")
+		var more bool
+		if more, err = sc.next(']'); !more {
+			break
 		}
 	}
+	return err
 }
 
 // lookup returns the raw JSON the path selects: the value for a path
