@@ -170,3 +170,39 @@ func BenchmarkSetBaseline(b *testing.B) {
 		runEvents(b, events, func(ev []byte) error { _, err := s.Match(ev); return err })
 	})
 }
+
+// BenchmarkSetScaling shows how the cost per event follows the number of
+// rules of the same mix (serially); the matches per event grow with the
+// rules, since more rules of the mix match each event.
+func BenchmarkSetScaling(b *testing.B) {
+	events := corpus(b)
+	for _, n := range []int{10, 100, 1000, 10000} {
+		b.Run(fmt.Sprintf("rules=%d", n), func(b *testing.B) {
+			s := benchSet(b, benchRules(b, events, n))
+			matches := 0
+			for i := 0; b.Loop(); i++ {
+				ids, err := s.Match(events[i%len(events)])
+				if err != nil {
+					b.Fatal(err)
+				}
+				matches += len(ids)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			b.ReportMetric(float64(matches)/float64(b.N), "matches/event")
+		})
+	}
+}
+
+// BenchmarkSetCompile measures the recompilation the first Match after an
+// Add or Remove pays, with 1,000 rules.
+func BenchmarkSetCompile(b *testing.B) {
+	events := corpus(b)
+	s := benchSet(b, benchRules(b, events, 1000))
+	p := mustParse(b, `{"source":["aws.iam"]}`)
+	for b.Loop() {
+		s.Add("changed", p)
+		if _, err := s.Match(events[0]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -91,8 +91,9 @@
 // real CloudTrail events, with BenchmarkSetBaseline beside it.
 //
 // A Set is safe for concurrent use. Add and Remove only record the
-// change; the next Match recompiles (copy-on-write), while matches
-// already running keep the previous compilation.
+// change, so loading many rules costs one compilation; the next Match
+// recompiles (copy-on-write: matches already running finish on the
+// previous compilation).
 //
 // # Target input
 //

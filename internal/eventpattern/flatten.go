@@ -367,14 +367,21 @@ func hex4(s string) rune {
 func (sc *scanner) str() (string, error) {
 	s := sc.s
 	start := sc.pos + 1
+	ascii := true
 	for i := start; i < len(s); i++ {
 		c := s[i]
 		if c == '"' {
 			sc.pos = i + 1
+			if !ascii {
+				return validUTF8(s[start:i]), nil
+			}
 			return s[start:i], nil
 		}
 		if c == '\\' {
 			return sc.strEscaped(start)
+		}
+		if c >= utf8.RuneSelf {
+			ascii = false
 		}
 		if c < 0x20 {
 			sc.pos = i
@@ -396,7 +403,7 @@ func (sc *scanner) strEscaped(start int) (string, error) {
 		switch {
 		case c == '"':
 			sc.pos = i + 1
-			return b.String(), nil
+			return validUTF8(b.String()), nil
 		case c < 0x20:
 			sc.pos = i
 			return "", sc.fail("control character in a string")
@@ -451,4 +458,23 @@ func lowSurrogate(s string, i int) (rune, bool) {
 		return 0, false
 	}
 	return hex4(s[i+2:]), true
+}
+
+// validUTF8 replaces each byte of s that is not part of valid UTF-8 with
+// U+FFFD, as encoding/json decodes strings.
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			b.WriteRune(utf8.RuneError)
+		} else {
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }

@@ -54,8 +54,10 @@ func (s *Set) Len() int {
 // Match returns the ids of the patterns the event matches, sorted. The
 // event is a JSON object, normally the EventBridge envelope; the error
 // wraps [ErrInvalidEvent] when it is not. The first Match after Add or
-// Remove recompiles the set (copy-on-write: concurrent matches keep using
-// the previous compilation until the new one is ready).
+// Remove recompiles the set (about 3 ms for 1,000 rules): matches already
+// running finish on the previous compilation, and matches that start
+// meanwhile wait for the new one, so a Match always sees every Add and
+// Remove that returned before it began.
 func (s *Set) Match(event []byte) ([]string, error) {
 	if s.dirty.Load() {
 		s.mu.Lock()
