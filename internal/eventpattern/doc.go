@@ -40,8 +40,11 @@
 //     match string values only. Ignoring case is Unicode simple case
 //     folding (strings.EqualFold), rune by rune for prefix and suffix.
 //     cidr needs a prefix length; host bits are ignored; an IPv4-mapped
-//     IPv6 address matches an IPv4 range. Exact values are compared as
-//     strings even when they are IP addresses.
+//     IPv6 address matches an IPv4 range. An exact value that is an IP
+//     address matches the address however it is written ("2001:db8::1"
+//     matches "2001:DB8:0::1"), as event-ruler turns such values into
+//     address ranges; anything-but compares them as strings, as
+//     event-ruler does.
 //   - anything-but matches a present value that satisfies none of its
 //     alternatives; a value of another type satisfies none (anything-but
 //     "x" matches 5 and null; anything-but [5] matches "5"). A missing

@@ -33,7 +33,17 @@ type value struct {
 func (m *matcher) match(v *value) bool {
 	switch m.kind {
 	case mString:
-		return v.kind == vString && v.s == m.s
+		if v.kind != vString {
+			return false
+		}
+		if v.s == m.s {
+			return true
+		}
+		if !m.ip.IsValid() {
+			return false
+		}
+		a, err := netip.ParseAddr(v.s)
+		return err == nil && a.Zone() == "" && a.Unmap() == m.ip
 	case mNumber:
 		if v.kind != vNumber {
 			return false

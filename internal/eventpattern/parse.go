@@ -89,6 +89,7 @@ type matcher struct {
 	hasLo, hasHi, loOpen, hiOp bool
 
 	cidr  netip.Prefix
+	ip    netip.Addr // mString of a leaf: the value as an IP address, if it is one
 	wc    wildcard
 	inner []matcher // mNot: the excluded alternatives
 }
@@ -285,7 +286,13 @@ func (p *parser) leaf(path string) ([]matcher, error) {
 				return nil, patternErr(ipath, "Match value must be String, number, true, false, or null")
 			}
 		case string:
-			ms = append(ms, matcher{kind: mString, s: v})
+			m := matcher{kind: mString, s: v}
+			// event-ruler matches an exact value that is an IP address as
+			// an address ("2001:db8::1" matches "2001:DB8:0::1").
+			if a, err := netip.ParseAddr(v); err == nil && a.Zone() == "" {
+				m.ip = a.Unmap()
+			}
+			ms = append(ms, m)
 		case json.Number:
 			ms = append(ms, numberMatcher(string(v)))
 		case bool:

@@ -142,6 +142,9 @@ func indexKeys(c *ccond) []indexKey {
 	}
 	keys := make([]indexKey, 0, len(c.ms))
 	for _, m := range c.ms {
+		if m.ip.IsValid() {
+			return nil // other spellings of the address match too
+		}
 		switch m.kind {
 		case mString, mPrefix, mSuffix:
 			keys = append(keys, indexKey{c.pid, m.kind, m.s})
