@@ -72,6 +72,8 @@
 //     "a.b" (event-ruler joins paths with dots, and says not to rely on
 //     it). A pattern repeating a key is rejected rather than keeping the
 //     last one. event-ruler's undocumented {"exact": "v"} is accepted.
+//   - An event object that repeats a key has all its values, as
+//     event-ruler's streaming parser sees them.
 //   - Size: [MaxPatternLength] characters (the API model's figure; the
 //     quota page says 2,048).
 //

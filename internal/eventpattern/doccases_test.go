@@ -235,6 +235,8 @@ var ownCases = []matchCase{
 	{"leaf pattern on object value", "", `{"detail":["x"]}`, `{"detail":{"a":"x"}}`, false},
 	{"escaped event string", "", `{"a":["é\"q"]}`, `{"a":"\u00e9\"q"}`, true},
 	{"escaped event key", "", `{"a-b":["x"]}`, `{"a\u002db":"x"}`, true},
+	{"repeated event key: first value", "", `{"a":["x"]}`, `{"a":"x","a":"y"}`, true},
+	{"repeated event key: last value", "", `{"a":["y"]}`, `{"a":"x","a":"y"}`, true},
 	{"dotted key is not a path", "", `{"a":{"b":["x"]}}`, `{"a.b":"x"}`, false},
 	{"surrogate pair", "", `{"a":["😀"]}`, `{"a":"\ud83d\ude00"}`, true},
 	{"lone surrogate", "", `{"a":["\ufffdx"]}`, `{"a":"\ud83dx"}`, true},
