@@ -23,8 +23,12 @@ type Set struct {
 // NewSet returns an empty set.
 func NewSet() *Set { return &Set{} }
 
-// Add adds the pattern under id, replacing any pattern id had.
+// Add adds the pattern under id, replacing any pattern id had. p must not
+// be nil.
 func (s *Set) Add(id string, p *Pattern) {
+	if p == nil {
+		panic("eventpattern: Set.Add with a nil pattern")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.rules == nil {
