@@ -17,13 +17,15 @@ const mod = "github.com/opentrail/opentrail/"
 // allowed lists, for every package, the internal packages it may import.
 var allowed = map[string][]string{
 	// L0 spec: pure, standard library and other L0 only.
-	"internal/event":        {},
-	"internal/awsjson":      {},
-	"internal/sigv4":        {},
-	"internal/logfile":      {},
-	"internal/layout":       {},
-	"internal/digest":       {},
-	"internal/selector":     {"internal/event"},
+	"internal/event":    {},
+	"internal/awsjson":  {},
+	"internal/sigv4":    {},
+	"internal/logfile":  {},
+	"internal/layout":   {},
+	"internal/digest":   {},
+	"internal/selector": {"internal/event"},
+	// EventBridge event patterns, InputPath and InputTransformer.
+	"internal/eventpattern": {},
 	"internal/lake/queries": {},
 	"internal/lake/imports": {},
 	// CloudWatch Logs filter patterns, metric transformations, CIS filters.
