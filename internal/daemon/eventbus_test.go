@@ -228,7 +228,9 @@ func TestEventBridgeRulesDeliverCloudTrailEvents(t *testing.T) {
 	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("app"), EventPattern: aws.String(`{"source":["my.app"],"detail":{"level":[{"prefix":"err"}]}}`)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("app"), Targets: []ebtypes.Target{{Id: aws.String("hook"), Arn: aws.String(dest)}}}); err != nil {
+	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("app"), Targets: []ebtypes.Target{{Id: aws.String("hook"), Arn: aws.String(dest)},
+		{Id: aws.String("shaped"), Arn: aws.String(dest), InputTransformer: &ebtypes.InputTransformer{InputPathsMap: map[string]string{"m": "$.detail.msg"},
+			InputTemplate: aws.String(`{"said":<m>,"by":"<aws.events.rule-name>"}`)}}}}); err != nil {
 		t.Fatal(err)
 	}
 	pe, err := eb.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{
@@ -245,6 +247,7 @@ func TestEventBridgeRulesDeliverCloudTrailEvents(t *testing.T) {
 		d, _ := m["detail"].(map[string]any)
 		return m["source"] == "my.app" && d["msg"] == "disk" && m["id"] == aws.ToString(pe.Entries[0].EventId)
 	})
+	rc.waitFor(t, "the transformed input", func(m map[string]any) bool { return m["said"] == "disk" && m["by"] == "app" })
 	if n := rc.count(func(m map[string]any) bool { return m["rule"] == "ro-default" }); n != 0 {
 		t.Errorf("a rule in state ENABLED got %d read-only management events", n)
 	}

@@ -20,13 +20,18 @@ func (e *Engine) input(r *Rule, t *Target, env []byte, now time.Time) ([]byte, e
 		if err != nil {
 			return nil, err
 		}
-		return tr.Apply(env, r.ARN(), r.Name, now)
+		return tr.Transform(env, eventpattern.RuleInfo{ARN: r.ARN(), Name: r.Name, IngestionTime: now})
 	}
 	return env, nil
 }
 
 // checkInput validates a target's InputPath and InputTransformer.
 func (e *Engine) checkInput(t *Target) error {
+	if t.InputPath != "" {
+		if err := eventpattern.ValidateInputPath(t.InputPath); err != nil {
+			return err
+		}
+	}
 	if t.InputTransformer != nil {
 		if _, err := eventpattern.NewInputTransformer(t.InputTransformer.InputPathsMap, t.InputTransformer.InputTemplate); err != nil {
 			return err
