@@ -93,7 +93,7 @@ var allowed = map[string][]string{
 		"internal/eventbus", "internal/eventsapi", "internal/jsonsvc", "internal/selector", "internal/cwlogs", "internal/logsapi"},
 	"cmd/opentrail": {"internal/config", "internal/datadir", "internal/daemon", "internal/insights", "internal/event", "internal/identity", "internal/importer", "internal/history",
 		"internal/logfile", "internal/store", "internal/store/fileutil", "internal/store/index", "internal/store/wal",
-		"internal/validate", "internal/layout"},
+		"internal/validate", "internal/layout", "internal/logfilter"},
 	// The benchmark harness, a command apart from the product binary: it
 	// drives the daemon and the event store directly, and runs plain
 	// DuckDB (through lake/duck) as the Lake benchmark's baseline.

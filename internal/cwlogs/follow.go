@@ -104,29 +104,50 @@ func StreamName(account, region string) string { return account + "_CloudTrail_"
 // be written.
 func (e *Engine) Run(ctx context.Context, f *store.Follower) error {
 	var saved, swept time.Time
-	var pending uint64
+	var pending, batchPos uint64
 	dirty := false
+	var entries []store.Entry
+	retry := false
 	for {
 		progress := f.Progress()
-		entries, err := f.Read(1024)
-		if err != nil {
-			e.log.Error("cwlogs: reading the event log failed; retrying", "err", err)
-			entries = nil
+		if !retry {
+			var err error
+			if entries, err = f.Read(1024); err != nil {
+				e.log.Error("cwlogs: reading the event log failed; retrying", "err", err)
+				entries = nil
+			}
+			batchPos = f.Position()
 		}
 		if len(entries) > 0 && e.opts.Route != nil {
-			e.deliver(entries)
+			// A write that failed (a full disk) is retried with the same
+			// entries: the checkpoint does not pass them until they are
+			// in their groups. Groups that took them already get them
+			// again (at least once).
+			if err := e.deliver(entries); err != nil {
+				if !retry {
+					e.log.Error("cwlogs: writing trail events to their log groups failed; retrying every second", "err", err)
+				}
+				retry = true
+				if !sleepCtx(ctx, time.Second) {
+					return nil
+				}
+				continue
+			}
 		}
-		if pos := f.Position(); len(entries) > 0 || pos > pending {
-			pending, dirty = pos, true
+		retry = false
+		if len(entries) > 0 || batchPos > pending {
+			pending, dirty = batchPos, true
 		}
 		now := e.opts.Now()
 		if dirty && (len(entries) == 0 || now.Sub(saved) >= time.Second) {
 			if err := e.saveState(pending); err != nil {
-				return err
+				e.log.Error("cwlogs: saving the checkpoint failed; retrying", "err", err)
+				saved = now
+			} else {
+				f.Applied(pending)
+				f.Release(pending)
+				saved, dirty = now, false
 			}
-			f.Applied(pending)
-			f.Release(pending)
-			saved, dirty = now, false
 		}
 		if now.Sub(swept) >= time.Minute {
 			e.sweep()
@@ -144,13 +165,24 @@ func (e *Engine) Run(ctx context.Context, f *store.Follower) error {
 	}
 }
 
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(d):
+		return true
+	}
+}
+
 type batchKey struct {
 	Scope
 	group, stream string
 }
 
-// deliver appends a batch of the log's events to the trails' groups.
-func (e *Engine) deliver(entries []store.Entry) {
+// deliver appends a batch of the log's events to the trails' groups. A
+// group that does not exist is skipped (and shown in the trail's status);
+// any other failure is returned, for the batch to be retried.
+func (e *Engine) deliver(entries []store.Entry) error {
 	batches := map[batchKey][]InputEvent{}
 	trails := map[batchKey][]string{}
 	for _, en := range entries {
@@ -169,6 +201,7 @@ func (e *Engine) deliver(entries []store.Entry) {
 		}
 	}
 	now := e.opts.Now()
+	var failed error
 	for k, evs := range batches {
 		err := e.ensureStream(k.Scope, k.group, k.stream)
 		if err == nil {
@@ -185,11 +218,15 @@ func (e *Engine) deliver(entries []store.Entry) {
 			e.status[t] = st
 		}
 		e.stateMu.Unlock()
-		if err != nil {
+		switch {
+		case errors.Is(err, ErrNotFound):
 			e.met.deliveryErrors.Inc()
-			e.log.Warn("cwlogs: a trail's events could not be delivered to its log group; they are skipped", "group", k.group, "events", len(evs), "err", err)
+			e.log.Warn("cwlogs: a trail's log group does not exist; its events are skipped", "group", k.group, "events", len(evs))
+		case err != nil:
+			failed = errors.Join(failed, err)
 		}
 	}
+	return failed
 }
 
 func errorCode(err error) string {

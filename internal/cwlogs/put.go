@@ -1,6 +1,7 @@
 package cwlogs
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -135,7 +136,9 @@ func (gs *groupState) append(stream string, evs []InputEvent, ingest int64, now 
 		}
 	}
 	if _, err := gs.f.Write(buf); err != nil {
-		return fmt.Errorf("cwlogs: append: %w", err)
+		// Cut a partial write back (a full disk), so no half record
+		// sits before later ones.
+		return errors.Join(fmt.Errorf("cwlogs: append: %w", err), gs.f.Truncate(gs.cur().size))
 	}
 	if err := gs.f.Sync(); err != nil {
 		return fmt.Errorf("cwlogs: sync: %w", err)

@@ -380,39 +380,61 @@ func (e *Engine) Run(ctx context.Context, f *store.Follower) error {
 	saved := time.Time{}
 	var pendingCk uint64
 	dirty := false
+	var batch []*delivery // matched, not yet durable
+	var batchPos uint64
+	retry := false
 	for {
 		progress := f.Progress()
-		entries, err := f.Read(1024)
-		if err != nil {
-			e.log.Error("eventbus: reading the event log failed; retrying", "err", err)
-			entries = nil
-		}
-		var batch []*delivery
-		for _, en := range entries {
-			ev := en.Event
-			if e.opts.Admit != nil && !e.opts.Admit(ev) {
-				continue
+		var entries []store.Entry
+		if !retry {
+			var err error
+			if entries, err = f.Read(1024); err != nil {
+				e.log.Error("eventbus: reading the event log failed; retrying", "err", err)
+				entries = nil
 			}
-			env, ok := Envelope(ev)
-			if !ok {
-				continue
+			batch = batch[:0]
+			for _, en := range entries {
+				ev := en.Event
+				if e.opts.Admit != nil && !e.opts.Admit(ev) {
+					continue
+				}
+				env, ok := Envelope(ev)
+				if !ok {
+					continue
+				}
+				batch = append(batch, e.match(Scope{ev.Account, ev.Region}, env, readOnlyMgmt(ev), strconv.FormatUint(en.Seq, 10), e.opts.Now())...)
 			}
-			batch = append(batch, e.match(Scope{ev.Account, ev.Region}, env, readOnlyMgmt(ev), strconv.FormatUint(en.Seq, 10), e.opts.Now())...)
+			batchPos = f.Position()
 		}
+		// A failed write (a full disk) is retried with the same batch:
+		// the checkpoint does not pass it until it is durable.
 		if err := e.add(batch); err != nil {
-			return err
+			if !retry {
+				e.log.Error("eventbus: writing deliveries to the outbox failed; retrying every second", "err", err)
+			}
+			retry = true
+			if !sleep(ctx, time.Second) {
+				return nil
+			}
+			continue
 		}
-		if pos := f.Position(); len(entries) > 0 || pos > pendingCk {
-			pendingCk, dirty = pos, true
+		if retry {
+			e.log.Info("eventbus: the outbox is written again")
+		}
+		retry = false
+		if len(entries) > 0 || batchPos > pendingCk {
+			pendingCk, dirty = batchPos, true
 		}
 		now := e.opts.Now()
 		if dirty && (len(entries) == 0 || now.Sub(saved) >= time.Second) {
 			if err := e.saveState(pendingCk); err != nil {
-				return err
+				e.log.Error("eventbus: saving the checkpoint failed; retrying (deliveries go on)", "err", err)
+				saved = now
+			} else {
+				f.Applied(pendingCk)
+				f.Release(pendingCk)
+				saved, dirty = now, false
 			}
-			f.Applied(pendingCk)
-			f.Release(pendingCk)
-			saved, dirty = now, false
 		}
 		if len(entries) > 0 {
 			continue
@@ -423,6 +445,16 @@ func (e *Engine) Run(ctx context.Context, f *store.Follower) error {
 		case <-progress:
 		case <-time.After(time.Second):
 		}
+	}
+}
+
+// sleep waits d or until ctx ends, reporting false if it ended.
+func sleep(ctx context.Context, d time.Duration) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(d):
+		return true
 	}
 }
 

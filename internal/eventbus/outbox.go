@@ -35,15 +35,16 @@ type delivery struct {
 
 // outbox is the durable record of deliveries not yet done.
 type outbox struct {
-	mu      sync.Mutex
-	dir     string
-	f       *os.File
-	pending map[string]*delivery
-	order   []string // ids in the order added, pruned on compaction
-	done    int      // done lines in the file
-	lines   int
-	dirty   bool // done lines written since the last fsync
-	log     *slog.Logger
+	mu       sync.Mutex
+	dir      string
+	f        *os.File
+	pending  map[string]*delivery
+	order    []string // ids in the order added, pruned on compaction
+	done     int      // done lines in the file
+	lines    int
+	dirty    bool  // done lines written since the last fsync
+	fileSize int64 // bytes of whole lines in the file
+	log      *slog.Logger
 }
 
 // compactMin is the number of done deliveries from which the outbox is
@@ -68,6 +69,7 @@ func openOutbox(dir string, log *slog.Logger) (*outbox, error) {
 	if _, err := o.f.Seek(int64(good), io.SeekStart); err != nil {
 		return nil, fmt.Errorf("eventbus: %w", err)
 	}
+	o.fileSize = int64(good)
 	return o, nil
 }
 
@@ -172,7 +174,7 @@ func (o *outbox) add(ds []*delivery) ([]*delivery, error) {
 	if len(added) == 0 {
 		return nil, nil
 	}
-	if _, err := o.f.Write(buf.Bytes()); err != nil {
+	if err := o.write(buf.Bytes()); err != nil {
 		return nil, fmt.Errorf("eventbus: write outbox: %w", err)
 	}
 	if err := o.f.Sync(); err != nil {
@@ -199,7 +201,7 @@ func (o *outbox) finish(id string) {
 		Op string `json:"op"`
 		ID string `json:"id"`
 	}{"done", id})
-	if _, err := o.f.Write(frame(nil, line)); err != nil {
+	if err := o.write(frame(nil, line)); err != nil {
 		o.log.Warn("eventbus: recording a done delivery failed; it will be sent again after a restart", "id", id, "err", err)
 		return
 	}
@@ -242,7 +244,21 @@ func (o *outbox) compactLocked() error {
 		return err
 	}
 	o.f.Close()
-	o.f, o.order, o.done, o.lines, o.dirty = f, order, 0, len(order), false
+	o.f, o.order, o.done, o.lines, o.dirty, o.fileSize = f, order, 0, len(order), false, int64(buf.Len())
+	return nil
+}
+
+// write appends whole lines; a failed write (a full disk) is cut back, so
+// the file never holds half a line before later ones.
+func (o *outbox) write(b []byte) error {
+	if _, err := o.f.Write(b); err != nil {
+		if terr := o.f.Truncate(o.fileSize); terr != nil {
+			return errors.Join(err, terr)
+		}
+		_, serr := o.f.Seek(o.fileSize, io.SeekStart)
+		return errors.Join(err, serr)
+	}
+	o.fileSize += int64(len(b))
 	return nil
 }
 
