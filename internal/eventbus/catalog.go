@@ -396,7 +396,7 @@ func (e *Engine) PutRule(s Scope, in PutRuleInput) (string, error) {
 	err := e.cat.update(func(f *catalogFile) error {
 		_, r := f.rule(s, in.Name)
 		if r == nil {
-			if f.countRules(s) >= MaxRulesPerBus {
+			if f.countRules(s) >= e.opts.MaxRulesPerBus {
 				return errorf(ErrLimit, "The requested resource exceeds the maximum number allowed.")
 			}
 			r = &Rule{Account: s.Account, Region: s.Region, Bus: DefaultBus, Name: in.Name, CreatedBy: s.Account}

@@ -48,6 +48,9 @@ type Options struct {
 	// RetryBase and RetryMax bound the exponential back-off between
 	// attempts of one delivery.
 	RetryBase, RetryMax time.Duration
+	// MaxRulesPerBus is the rule quota of one account's bus in a Region
+	// (AWS: 300, adjustable); 0 means MaxRulesPerBus.
+	MaxRulesPerBus int
 
 	Now        func() time.Time
 	Logger     *slog.Logger
@@ -103,6 +106,9 @@ func Open(dir string, opts Options) (*Engine, error) {
 	}
 	if opts.Client == nil {
 		opts.Client = DefaultOptions().Client
+	}
+	if opts.MaxRulesPerBus <= 0 {
+		opts.MaxRulesPerBus = MaxRulesPerBus
 	}
 	if opts.RetryBase <= 0 {
 		opts.RetryBase = time.Second
@@ -388,7 +394,7 @@ func (e *Engine) Run(ctx context.Context, f *store.Follower) error {
 		var entries []store.Entry
 		if !retry {
 			var err error
-			if entries, err = f.Read(1024); err != nil {
+			if entries, err = f.Read(readBatch); err != nil {
 				e.log.Error("eventbus: reading the event log failed; retrying", "err", err)
 				entries = nil
 			}
@@ -447,6 +453,10 @@ func (e *Engine) Run(ctx context.Context, f *store.Follower) error {
 		}
 	}
 }
+
+// readBatch is how many events of the log one round matches; their
+// deliveries are written with one fsync.
+const readBatch = 8192
 
 // sleep waits d or until ctx ends, reporting false if it ended.
 func sleep(ctx context.Context, d time.Duration) bool {
