@@ -117,11 +117,12 @@
 //
 //   - as a bare JSON value: the value's JSON ("RUNNING" with its quotes,
 //     objects as they are in the event); null when the path is missing;
-//   - inside a JSON string: a string's characters, still JSON-escaped (so
-//     the result stays JSON: alerts.md §3.4; the guide warns that AWS does
-//     not escape them); a number, true, false or null as text; an object
-//     or array with its quotes removed, as the guide's "Common issues"
-//     describes; nothing when the path is missing;
+//   - inside a JSON string: a string's characters, still JSON-escaped, so
+//     that the result stays JSON (alerts.md §3.4; the guide says
+//     EventBridge substitutes so as to keep the output valid JSON); a
+//     number, true, false or null as text; an object or array as its JSON
+//     with the quote characters removed (a decision: the guide's examples
+//     stop at strings); nothing when the path is missing;
 //   - in a text template: a string's characters, decoded; anything else
 //     as JSON; nothing when missing.
 //
