@@ -105,6 +105,9 @@ type compiled struct {
 type cbranch struct {
 	rule  int32
 	conds []ccond
+	// indexed is the condition the branch is indexed under, or -1. A
+	// candidate has a value that satisfies it.
+	indexed int
 }
 
 // ccond is a compiled field condition.
@@ -182,7 +185,7 @@ func compile(ids []string, ps []*Pattern) *compiled {
 	}
 	for r, p := range ps {
 		for _, b := range p.branches {
-			cb := cbranch{rule: int32(r)}
+			cb := cbranch{rule: int32(r), indexed: -1}
 			for _, cd := range b {
 				cc := ccond{pid: pathID(cd.path)}
 				for _, m := range cd.ms {
@@ -223,7 +226,7 @@ func compile(ids []string, ps []*Pattern) *compiled {
 				cost += freq[k]
 			}
 			if bestCost < 0 || cost < bestCost {
-				best, bestCost = keys, cost
+				best, bestCost, b.indexed = keys, cost, i
 			}
 		}
 		if best == nil {
@@ -394,22 +397,26 @@ const maxSearch = 10_000
 // with values that lie in the same element of any array of objects they
 // share.
 func (sc *scratch) evalBranch(b *cbranch) bool {
+	// First, each condition on its own. The indexed one holds: if it is
+	// the only one with values in arrays of objects, any of its values
+	// goes with the others'.
 	trails, absent := false, false
-	sc.order = sc.order[:0]
 	for i := range b.conds {
+		if i == b.indexed {
+			continue
+		}
 		cd := &b.conds[i]
-		n := 0
+		ok := false
 		head := sc.heads[cd.pid]
 		for vi := head; vi >= 0; vi = sc.vals[vi].next {
 			v := &sc.vals[vi]
 			if v.t0 != v.t1 {
 				trails = true
 			}
-			if cd.matchAny(v) {
-				n++
+			if !ok && cd.matchAny(v) {
+				ok = true
 			}
 		}
-		ok := n > 0
 		if cd.absent {
 			absent = true
 			// Absent, or present only inside arrays of objects, where
@@ -419,12 +426,22 @@ func (sc *scratch) evalBranch(b *cbranch) bool {
 		if !ok {
 			return false
 		}
-		sc.order = append(sc.order, condOrder{cond: int32(i), n: int32(n)})
 	}
 	if !trails {
 		return true
 	}
-	// Most constrained conditions first.
+	// Then the search, most constrained conditions first.
+	sc.order = sc.order[:0]
+	for i := range b.conds {
+		cd := &b.conds[i]
+		n := int32(0)
+		for vi := sc.heads[cd.pid]; vi >= 0; vi = sc.vals[vi].next {
+			if cd.matchAny(&sc.vals[vi]) {
+				n++
+			}
+		}
+		sc.order = append(sc.order, condOrder{cond: int32(i), n: n})
+	}
 	slices.SortFunc(sc.order, func(a, b condOrder) int { return int(a.n - b.n) })
 	if cap(sc.bind) < int(sc.arrs) {
 		sc.bind = make([]int32, sc.arrs)
