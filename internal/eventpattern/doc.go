@@ -87,11 +87,12 @@
 // and an index. One pass over the event validates its JSON and records
 // only the leaves at those paths (other subtrees are skipped without
 // decoding). Each alternative of a pattern is indexed under its most
-// selective field whose alternatives are all exact strings, prefixes or
-// suffixes (the field whose values the fewest other rules share); it is
-// evaluated only when the event has one of those values. Only patterns
-// with no such field (a lone anything-but, wildcard, numeric, exists or
-// cidr) are evaluated for every event. So the cost of common rules does
+// selective field whose alternatives are all exact strings, prefixes,
+// suffixes or wildcards with a literal start or end (the field whose values
+// the fewest other rules share); it is evaluated only when the event has a
+// value there that equals, starts or ends with one of them. Only patterns
+// with no such field (a lone anything-but, numeric, exists, cidr,
+// equals-ignore-case or "*x*" wildcard) are evaluated for every event. So the cost of common rules does
 // not grow with their number: BenchmarkSet measures 1,000 rules against
 // real CloudTrail events, with BenchmarkSetBaseline beside it.
 //

@@ -105,8 +105,8 @@ type compiled struct {
 type cbranch struct {
 	rule  int32
 	conds []ccond
-	// indexed is the condition the branch is indexed under, or -1. A
-	// candidate has a value that satisfies it.
+	// indexed is the condition the branch is indexed under when a value
+	// found under its keys satisfies it (no wildcard), or -1.
 	indexed int
 }
 
@@ -141,25 +141,41 @@ type indexKey struct {
 }
 
 // indexKeys returns the keys under which a condition can be indexed: every
-// alternative is an exact string, a prefix or a suffix, so an event
-// without one of those values at the path cannot satisfy it.
-func indexKeys(c *ccond) []indexKey {
+// alternative is an exact string, a prefix, a suffix, or a wildcard with a
+// literal start or end, so an event without a value at the path that
+// equals, starts or ends with a key cannot satisfy it. proves reports
+// whether a value found under a key satisfies the condition (no wildcard).
+func indexKeys(c *ccond) (keys []indexKey, proves bool) {
 	if c.absent || len(c.ms) == 0 {
-		return nil
+		return nil, false
 	}
-	keys := make([]indexKey, 0, len(c.ms))
+	keys = make([]indexKey, 0, len(c.ms))
+	proves = true
 	for _, m := range c.ms {
 		if m.ip.IsValid() {
-			return nil // other spellings of the address match too
+			return nil, false // other spellings of the address match too
 		}
 		switch m.kind {
 		case mString, mPrefix, mSuffix:
 			keys = append(keys, indexKey{c.pid, m.kind, m.s})
+		case mWildcard:
+			proves = false
+			first, last := m.wc.parts[0], m.wc.parts[len(m.wc.parts)-1]
+			switch {
+			case len(m.wc.parts) == 1:
+				keys = append(keys, indexKey{c.pid, mString, first})
+			case first != "":
+				keys = append(keys, indexKey{c.pid, mPrefix, first})
+			case last != "":
+				keys = append(keys, indexKey{c.pid, mSuffix, last})
+			default:
+				return nil, false
+			}
 		default:
-			return nil
+			return nil, false
 		}
 	}
-	return keys
+	return keys, proves
 }
 
 func compile(ids []string, ps []*Pattern) *compiled {
@@ -206,7 +222,8 @@ func compile(ids []string, ps []*Pattern) *compiled {
 	freq := map[indexKey]int{}
 	for _, b := range c.branches {
 		for i := range b.conds {
-			for _, k := range indexKeys(&b.conds[i]) {
+			keys, _ := indexKeys(&b.conds[i])
+			for _, k := range keys {
 				freq[k]++
 			}
 		}
@@ -217,7 +234,7 @@ func compile(ids []string, ps []*Pattern) *compiled {
 		var best []indexKey
 		bestCost := -1
 		for i := range b.conds {
-			keys := indexKeys(&b.conds[i])
+			keys, proves := indexKeys(&b.conds[i])
 			if keys == nil {
 				continue
 			}
@@ -226,7 +243,10 @@ func compile(ids []string, ps []*Pattern) *compiled {
 				cost += freq[k]
 			}
 			if bestCost < 0 || cost < bestCost {
-				best, bestCost, b.indexed = keys, cost, i
+				best, bestCost, b.indexed = keys, cost, -1
+				if proves {
+					b.indexed = i
+				}
 			}
 		}
 		if best == nil {
