@@ -224,14 +224,6 @@ func (e *Engine) Close() error {
 	return e.out.close()
 }
 
-// compile validates a pattern.
-func (e *Engine) compile(pattern string) error {
-	if _, err := eventpattern.Parse([]byte(pattern)); err != nil {
-		return &Error{Kind: ErrBadPattern, Msg: err.Error()}
-	}
-	return nil
-}
-
 // rulesChanged rebuilds the matchers after a catalogue change.
 func (e *Engine) rulesChanged() { e.rebuild() }
 
