@@ -92,7 +92,7 @@ func BenchmarkFollow(b *testing.B) {
 				o := DefaultOptions()
 				o.Logger = discard
 				o.RetryBase, o.RetryMax = time.Hour, time.Hour // sending stays out of the measure
-				o.MaxRulesPerBus = rules
+				o.MaxRulesPerBus, o.MaxWildcardRules = rules, rules
 				e, err := Open(filepath.Join(dir, "bus"), o)
 				if err != nil {
 					b.Fatal(err)

@@ -397,8 +397,8 @@ func (e *Engine) PutRule(s Scope, in PutRuleInput) (string, error) {
 		return "", &Error{Kind: ErrBadPattern, Msg: err.Error()}
 	}
 	err = e.cat.update(func(f *catalogFile) error {
-		if p.HasWildcard() && f.countWildcards(s, in.Name) >= MaxWildcardRules {
-			return errorf(ErrLimit, "The requested resource exceeds the maximum number allowed: at most %d rules of a bus may use wildcard.", MaxWildcardRules)
+		if p.HasWildcard() && f.countWildcards(s, in.Name) >= e.opts.MaxWildcardRules {
+			return errorf(ErrLimit, "The requested resource exceeds the maximum number allowed: at most %d rules of a bus may use wildcard.", e.opts.MaxWildcardRules)
 		}
 		_, r := f.rule(s, in.Name)
 		if r == nil {

@@ -49,8 +49,10 @@ type Options struct {
 	// attempts of one delivery.
 	RetryBase, RetryMax time.Duration
 	// MaxRulesPerBus is the rule quota of one account's bus in a Region
-	// (AWS: 300, adjustable); 0 means MaxRulesPerBus.
-	MaxRulesPerBus int
+	// (AWS: 300, adjustable); 0 means MaxRulesPerBus. MaxWildcardRules
+	// is how many of them may use wildcard (AWS: 30); 0 means
+	// MaxWildcardRules.
+	MaxRulesPerBus, MaxWildcardRules int
 
 	Now        func() time.Time
 	Logger     *slog.Logger
@@ -109,6 +111,9 @@ func Open(dir string, opts Options) (*Engine, error) {
 	}
 	if opts.MaxRulesPerBus <= 0 {
 		opts.MaxRulesPerBus = MaxRulesPerBus
+	}
+	if opts.MaxWildcardRules <= 0 {
+		opts.MaxWildcardRules = MaxWildcardRules
 	}
 	if opts.RetryBase <= 0 {
 		opts.RetryBase = time.Second
