@@ -61,6 +61,8 @@ var allowed = map[string][]string{
 	"internal/delivery": {"internal/event", "internal/selector", "internal/layout", "internal/digest", "internal/objstore",
 		"internal/store", "internal/store/fileutil", "internal/catalog", "internal/keyring"},
 	"internal/notify": {},
+	// CloudWatch metrics and alarms.
+	"internal/cwmetrics": {"internal/alarm", "internal/store/fileutil"},
 	"internal/lake": {"internal/event", "internal/selector", "internal/store", "internal/store/fileutil", "internal/lake/duck", "internal/lake/dialect", "internal/lake/queries",
 		"internal/lake/imports", "internal/layout", "internal/logfile", "internal/objstore", "internal/lake/resultfile"},
 	"internal/validate": {"internal/layout", "internal/digest"},
