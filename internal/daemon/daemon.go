@@ -58,6 +58,7 @@ type Daemon struct {
 	delivery *delivery.Engine
 	lake     *lake.Engine
 	insights *insights.Engine
+	cw       *cloudWatch
 	follow   *followers
 	closeMu  sync.Mutex
 	srv      *http.Server
@@ -152,6 +153,9 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 		return nil, err
 	}
 	if err := d.follow.register(); err != nil {
+		return nil, err
+	}
+	if err := d.openCloudWatch(reg); err != nil {
 		return nil, err
 	}
 	ao := api.DefaultOptions()
@@ -286,6 +290,7 @@ func (d *Daemon) PrintHints(w io.Writer) {
 // Run serves until ctx is cancelled, then shuts down gracefully.
 func (d *Daemon) Run(ctx context.Context) error {
 	d.served = true
+	d.cw.start()
 	if err := d.follow.start(); err != nil {
 		return errors.Join(fmt.Errorf("start the followers of the event log: %w", err), d.Close())
 	}
@@ -341,6 +346,10 @@ func (d *Daemon) Close() error {
 	if d.metricsLn != nil && !d.served {
 		errs = append(errs, d.metricsLn.Close())
 		d.metricsLn = nil
+	}
+	if d.cw != nil {
+		errs = append(errs, d.cw.close())
+		d.cw = nil
 	}
 	// Followers first: they finish what the log holds and make it
 	// durable, so the store can drop the WAL segments they release.

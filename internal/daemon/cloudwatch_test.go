@@ -1,0 +1,365 @@
+package daemon_test
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/opentrail/opentrail/internal/daemon"
+	"github.com/opentrail/opentrail/internal/sdktest"
+	"github.com/opentrail/opentrail/internal/testenv"
+)
+
+func cwClient(t *testing.T, d *daemon.Daemon, account, region string) *cloudwatch.Client {
+	t.Helper()
+	k, err := d.Identities().RootKey(account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cloudwatch.New(cloudwatch.Options{
+		Region:           region,
+		BaseEndpoint:     aws.String(d.URL()),
+		Credentials:      credentials.NewStaticCredentialsProvider(k.AccessKeyID, k.SecretAccessKey, ""),
+		RetryMaxAttempts: 1,
+		HTTPClient:       sdktest.HTTPClient(awshttp.NewBuildableClient().GetTransport()),
+	})
+}
+
+// Every CloudWatch operation through the Go SDK (rpc-v2-cbor), a restart
+// in between: metrics, alarms and their state survive.
+func TestCloudWatchSDK(t *testing.T) {
+	dir := t.TempDir()
+	d := startDaemon(t, dir, nil)
+	ctx := t.Context()
+	cw := cwClient(t, d, testAccount, "us-east-1")
+	now := time.Now().UTC().Truncate(time.Minute)
+	dims := []cwtypes.Dimension{{Name: aws.String("Host"), Value: aws.String("web-1")}}
+	_, err := cw.PutMetricData(ctx, &cloudwatch.PutMetricDataInput{Namespace: aws.String("App"), MetricData: []cwtypes.MetricDatum{
+		{MetricName: aws.String("Latency"), Dimensions: dims, Timestamp: aws.Time(now.Add(-2 * time.Minute)), Value: aws.Float64(10), Unit: cwtypes.StandardUnitMilliseconds},
+		{MetricName: aws.String("Latency"), Dimensions: dims, Timestamp: aws.Time(now.Add(-2 * time.Minute)), Values: []float64{20, 30}, Counts: []float64{1, 2}, Unit: cwtypes.StandardUnitMilliseconds},
+		{MetricName: aws.String("Errors"), Timestamp: aws.Time(now.Add(-2 * time.Minute)), StatisticValues: &cwtypes.StatisticSet{SampleCount: aws.Float64(2), Sum: aws.Float64(3), Minimum: aws.Float64(1), Maximum: aws.Float64(2)}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lm, err := cw.ListMetrics(ctx, &cloudwatch.ListMetricsInput{Namespace: aws.String("App")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, m := range lm.Metrics {
+		names = append(names, aws.ToString(m.MetricName))
+	}
+	slices.Sort(names)
+	if !slices.Equal(names, []string{"Errors", "Latency"}) {
+		t.Errorf("ListMetrics = %v", names)
+	}
+	gms, err := cw.GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{Namespace: aws.String("App"), MetricName: aws.String("Latency"), Dimensions: dims,
+		StartTime: aws.Time(now.Add(-10 * time.Minute)), EndTime: aws.Time(now), Period: aws.Int32(60),
+		Statistics: []cwtypes.Statistic{cwtypes.StatisticSum, cwtypes.StatisticSampleCount, cwtypes.StatisticMaximum}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gms.Datapoints) != 1 {
+		t.Fatalf("GetMetricStatistics datapoints = %+v", gms.Datapoints)
+	}
+	dp := gms.Datapoints[0]
+	if aws.ToFloat64(dp.Sum) != 90 || aws.ToFloat64(dp.SampleCount) != 4 || aws.ToFloat64(dp.Maximum) != 30 ||
+		!aws.ToTime(dp.Timestamp).Equal(now.Add(-2*time.Minute)) || dp.Unit != cwtypes.StandardUnitMilliseconds || aws.ToString(gms.Label) != "Latency" {
+		t.Errorf("datapoint = %+v", dp)
+	}
+	pct, err := cw.GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{Namespace: aws.String("App"), MetricName: aws.String("Latency"), Dimensions: dims,
+		StartTime: aws.Time(now.Add(-10 * time.Minute)), EndTime: aws.Time(now), Period: aws.Int32(600), ExtendedStatistics: []string{"p50"}})
+	if err != nil || len(pct.Datapoints) != 1 || pct.Datapoints[0].ExtendedStatistics["p50"] != 20 {
+		t.Errorf("p50 = %+v, %v", pct.Datapoints, err)
+	}
+	gmd, err := cw.GetMetricData(ctx, &cloudwatch.GetMetricDataInput{StartTime: aws.Time(now.Add(-5 * time.Minute)), EndTime: aws.Time(now),
+		MetricDataQueries: []cwtypes.MetricDataQuery{{Id: aws.String("errs"), MetricStat: &cwtypes.MetricStat{
+			Metric: &cwtypes.Metric{Namespace: aws.String("App"), MetricName: aws.String("Errors")}, Period: aws.Int32(60), Stat: aws.String("Sum")}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := gmd.MetricDataResults; len(r) != 1 || !slices.Equal(r[0].Values, []float64{3}) || len(r[0].Timestamps) != 1 ||
+		!r[0].Timestamps[0].Equal(now.Add(-2*time.Minute)) || r[0].StatusCode != cwtypes.StatusCodeComplete {
+		t.Errorf("GetMetricData = %+v", r)
+	}
+
+	topic := "arn:aws:sns:us-east-1:" + testAccount + ":alerts"
+	_, err = cw.PutMetricAlarm(ctx, &cloudwatch.PutMetricAlarmInput{AlarmName: aws.String("errors"), Namespace: aws.String("App"), MetricName: aws.String("Errors"),
+		Statistic: cwtypes.StatisticSum, Period: aws.Int32(60), EvaluationPeriods: aws.Int32(1), Threshold: aws.Float64(1),
+		ComparisonOperator: cwtypes.ComparisonOperatorGreaterThanOrEqualToThreshold, AlarmActions: []string{topic}, AlarmDescription: aws.String("too many errors")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The evaluation loop may already have moved it to ALARM (the
+	// 2-minute-old datapoint breaches); either way it ends in ALARM with
+	// one state change.
+	if _, err := cw.SetAlarmState(ctx, &cloudwatch.SetAlarmStateInput{AlarmName: aws.String("errors"), StateValue: cwtypes.StateValueAlarm, StateReason: aws.String("test")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cw.DisableAlarmActions(ctx, &cloudwatch.DisableAlarmActionsInput{AlarmNames: []string{"errors"}}); err != nil {
+		t.Fatal(err)
+	}
+	checkAlarm := func(cw *cloudwatch.Client) {
+		t.Helper()
+		da, err := cw.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNamePrefix: aws.String("err")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(da.MetricAlarms) != 1 {
+			t.Fatalf("DescribeAlarms = %+v", da.MetricAlarms)
+		}
+		a := da.MetricAlarms[0]
+		if a.StateValue != cwtypes.StateValueAlarm || aws.ToBool(a.ActionsEnabled) || aws.ToString(a.AlarmArn) != "arn:aws:cloudwatch:us-east-1:"+testAccount+":alarm:errors" ||
+			!slices.Equal(a.AlarmActions, []string{topic}) || aws.ToString(a.AlarmDescription) != "too many errors" || a.StateUpdatedTimestamp == nil {
+			t.Errorf("alarm = %+v", a)
+		}
+	}
+	checkAlarm(cw)
+	if _, err := cw.EnableAlarmActions(ctx, &cloudwatch.EnableAlarmActionsInput{AlarmNames: []string{"nope"}}); err != nil {
+		t.Errorf("EnableAlarmActions on a missing alarm: %v", err)
+	}
+	fm, err := cw.DescribeAlarmsForMetric(ctx, &cloudwatch.DescribeAlarmsForMetricInput{Namespace: aws.String("App"), MetricName: aws.String("Errors")})
+	if err != nil || len(fm.MetricAlarms) != 1 {
+		t.Errorf("DescribeAlarmsForMetric = %+v, %v", fm, err)
+	}
+	h, err := cw.DescribeAlarmHistory(ctx, &cloudwatch.DescribeAlarmHistoryInput{AlarmName: aws.String("errors"), HistoryItemType: cwtypes.HistoryItemTypeStateUpdate})
+	if err != nil || len(h.AlarmHistoryItems) != 1 || aws.ToString(h.AlarmHistoryItems[0].HistorySummary) != "Alarm updated from INSUFFICIENT_DATA to ALARM" {
+		t.Errorf("DescribeAlarmHistory = %+v, %v", h, err)
+	}
+
+	// Restart: metrics, alarm and state are kept.
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	d = startDaemon(t, dir, nil)
+	cw = cwClient(t, d, testAccount, "us-east-1")
+	checkAlarm(cw)
+	gms, err = cw.GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{Namespace: aws.String("App"), MetricName: aws.String("Latency"), Dimensions: dims,
+		StartTime: aws.Time(now.Add(-10 * time.Minute)), EndTime: aws.Time(now), Period: aws.Int32(60), Statistics: []cwtypes.Statistic{cwtypes.StatisticSum}})
+	if err != nil || len(gms.Datapoints) != 1 || aws.ToFloat64(gms.Datapoints[0].Sum) != 90 {
+		t.Errorf("after restart: %+v, %v", gms, err)
+	}
+	if _, err := cw.DeleteAlarms(ctx, &cloudwatch.DeleteAlarmsInput{AlarmNames: []string{"errors"}}); err != nil {
+		t.Fatal(err)
+	}
+	if da, err := cw.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{}); err != nil || len(da.MetricAlarms) != 0 {
+		t.Errorf("after DeleteAlarms: %+v, %v", da, err)
+	}
+
+	// The calls are in event history, from monitoring.amazonaws.com; the
+	// metric data calls are data events and stay out of it.
+	ct := rootClient(t, d, testAccount, "us-east-1")
+	le, err := ct.LookupEvents(ctx, &cloudtrail.LookupEventsInput{LookupAttributes: []cttypes.LookupAttribute{{
+		AttributeKey: cttypes.LookupAttributeKeyEventSource, AttributeValue: aws.String("monitoring.amazonaws.com")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events []string
+	for _, ev := range le.Events {
+		events = append(events, aws.ToString(ev.EventName))
+		if aws.ToString(ev.EventName) == "PutMetricAlarm" {
+			var rec map[string]any
+			if err := json.Unmarshal([]byte(aws.ToString(ev.CloudTrailEvent)), &rec); err != nil {
+				t.Fatal(err)
+			}
+			rp, _ := rec["requestParameters"].(map[string]any)
+			if rp["alarmName"] != "errors" || rec["eventCategory"] != "Management" {
+				t.Errorf("PutMetricAlarm event = %s", aws.ToString(ev.CloudTrailEvent))
+			}
+		}
+	}
+	for _, want := range []string{"PutMetricAlarm", "SetAlarmState", "DescribeAlarms", "DeleteAlarms", "DisableAlarmActions", "DescribeAlarmHistory"} {
+		if !slices.Contains(events, want) {
+			t.Errorf("event history lacks %s: %v", want, events)
+		}
+	}
+	if slices.Contains(events, "PutMetricData") {
+		t.Errorf("PutMetricData (a data event) in event history: %v", events)
+	}
+}
+
+func cwCode(err error) (string, smithy.ErrorFault) {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode(), ae.ErrorFault()
+	}
+	return "", 0
+}
+
+// Errors reach the Go SDK as the modelled exceptions with the query codes.
+func TestCloudWatchSDKErrors(t *testing.T) {
+	d := startDaemon(t, t.TempDir(), nil)
+	ctx := t.Context()
+	cw := cwClient(t, d, testAccount, "us-east-1")
+	now := time.Now()
+	tests := []struct {
+		name string
+		call func() error
+		code string
+		typ  any
+	}{
+		{"timestamp too old", func() error {
+			_, err := cw.PutMetricData(ctx, &cloudwatch.PutMetricDataInput{Namespace: aws.String("App"), MetricData: []cwtypes.MetricDatum{
+				{MetricName: aws.String("m"), Value: aws.Float64(1), Timestamp: aws.Time(now.Add(-15 * 24 * time.Hour))}}})
+			return err
+		}, "InvalidParameterValue", new(*cwtypes.InvalidParameterValueException)},
+		{"too many datapoints", func() error {
+			_, err := cw.GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{Namespace: aws.String("App"), MetricName: aws.String("m"),
+				StartTime: aws.Time(now.Add(-48 * time.Hour)), EndTime: aws.Time(now), Period: aws.Int32(60), Statistics: []cwtypes.Statistic{cwtypes.StatisticSum}})
+			return err
+		}, "InvalidParameterCombination", new(*cwtypes.InvalidParameterCombinationException)},
+		{"metric math", func() error {
+			_, err := cw.GetMetricData(ctx, &cloudwatch.GetMetricDataInput{StartTime: aws.Time(now.Add(-time.Hour)), EndTime: aws.Time(now),
+				MetricDataQueries: []cwtypes.MetricDataQuery{{Id: aws.String("e"), Expression: aws.String("SUM(METRICS())")}}})
+			return err
+		}, "InvalidParameterValue", new(*cwtypes.InvalidParameterValueException)},
+		{"set state of missing alarm", func() error {
+			_, err := cw.SetAlarmState(ctx, &cloudwatch.SetAlarmStateInput{AlarmName: aws.String("nope"), StateValue: cwtypes.StateValueOk, StateReason: aws.String("x")})
+			return err
+		}, "ResourceNotFound", new(*cwtypes.ResourceNotFound)},
+		{"delete missing alarm", func() error {
+			_, err := cw.DeleteAlarms(ctx, &cloudwatch.DeleteAlarmsInput{AlarmNames: []string{"nope"}})
+			return err
+		}, "ResourceNotFound", new(*cwtypes.ResourceNotFound)},
+		{"bad alarm period", func() error {
+			_, err := cw.PutMetricAlarm(ctx, &cloudwatch.PutMetricAlarmInput{AlarmName: aws.String("a"), Namespace: aws.String("App"), MetricName: aws.String("m"),
+				Statistic: cwtypes.StatisticSum, Period: aws.Int32(7), EvaluationPeriods: aws.Int32(1), Threshold: aws.Float64(1),
+				ComparisonOperator: cwtypes.ComparisonOperatorGreaterThanThreshold})
+			return err
+		}, "", nil},
+		{"bad next token", func() error {
+			_, err := cw.ListMetrics(ctx, &cloudwatch.ListMetricsInput{NextToken: aws.String("!!!")})
+			return err
+		}, "InvalidNextToken", new(*cwtypes.InvalidNextToken)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.call()
+			code, fault := cwCode(err)
+			if err == nil || fault != smithy.FaultClient {
+				t.Fatalf("err = %v (fault %v), want a client error", err, fault)
+			}
+			if tc.code != "" && code != tc.code {
+				t.Errorf("code = %q, want %q (%v)", code, tc.code, err)
+			}
+			if tc.typ != nil && !errors.As(err, tc.typ) {
+				t.Errorf("err = %T %v, want %T", err, err, tc.typ)
+			}
+		})
+	}
+}
+
+// The aws CLI speaks JSON 1.0 with x-amzn-query-mode.
+func TestCloudWatchCLI(t *testing.T) {
+	testenv.NeedCommand(t, testenv.AWSCLI, "aws", "--version")
+	d := startDaemon(t, t.TempDir(), nil)
+	k, err := d.Identities().RootKey(testAccount)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AWS_") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, "AWS_ACCESS_KEY_ID="+k.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+k.SecretAccessKey,
+		"AWS_DEFAULT_REGION=us-east-1", "AWS_ENDPOINT_URL="+d.URL(), "AWS_CONFIG_FILE=/dev/null",
+		"AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true", "AWS_MAX_ATTEMPTS=1")
+	dir := t.TempDir()
+	aws := func(args ...string) ([]byte, error) {
+		t.Helper()
+		cmd := exec.CommandContext(t.Context(), "aws", append([]string{"cloudwatch", "--output", "json"}, args...)...)
+		cmd.Env, cmd.Dir = env, dir
+		return cmd.CombinedOutput()
+	}
+	run := func(args ...string) []byte {
+		t.Helper()
+		out, err := aws(args...)
+		if err != nil {
+			t.Fatalf("aws cloudwatch %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return out
+	}
+	now := time.Now().UTC().Truncate(time.Minute).Add(-time.Minute)
+	ts := now.Format(time.RFC3339)
+	run("put-metric-data", "--namespace", "CLI", "--metric-name", "Hits", "--value", "4", "--timestamp", ts, "--dimensions", "Site=a")
+	run("put-metric-data", "--namespace", "CLI", "--metric-data",
+		`[{"MetricName":"Hits","Dimensions":[{"Name":"Site","Value":"a"}],"Timestamp":"`+ts+`","StatisticValues":{"SampleCount":2,"Sum":6,"Minimum":1,"Maximum":5}}]`)
+	var stats struct {
+		Label      string
+		Datapoints []struct {
+			Timestamp   float64 // the CLI v1 prints JSON timestamps as received
+			Sum         float64
+			SampleCount float64
+		}
+	}
+	raw := run("get-metric-statistics", "--namespace", "CLI", "--metric-name", "Hits", "--dimensions", "Name=Site,Value=a",
+		"--start-time", now.Add(-5*time.Minute).Format(time.RFC3339), "--end-time", now.Add(time.Minute).Format(time.RFC3339),
+		"--period", "60", "--statistics", "Sum", "SampleCount")
+	if err := json.Unmarshal(raw, &stats); err != nil {
+		t.Fatalf("%v\n%s", err, raw)
+	}
+	if stats.Label != "Hits" || len(stats.Datapoints) != 1 || stats.Datapoints[0].Sum != 10 || stats.Datapoints[0].SampleCount != 3 {
+		t.Errorf("get-metric-statistics = %s", raw)
+	}
+	if got := stats.Datapoints[0].Timestamp; got != float64(now.Unix()) {
+		t.Errorf("datapoint timestamp %v, want %d (%s)", got, now.Unix(), ts)
+	}
+	run("put-metric-alarm", "--alarm-name", "cli-alarm", "--namespace", "CLI", "--metric-name", "Hits", "--dimensions", "Name=Site,Value=a",
+		"--statistic", "Sum", "--period", "300", "--evaluation-periods", "1", "--threshold", "1",
+		"--comparison-operator", "GreaterThanOrEqualToThreshold", "--alarm-actions", "arn:aws:sns:us-east-1:"+testAccount+":cis")
+	run("set-alarm-state", "--alarm-name", "cli-alarm", "--state-value", "ALARM", "--state-reason", "cli test")
+	var da struct {
+		MetricAlarms []struct {
+			AlarmName, StateValue, StateReason string
+			Period                             int
+			StateUpdatedTimestamp              float64
+		}
+	}
+	raw = run("describe-alarms", "--alarm-names", "cli-alarm")
+	if err := json.Unmarshal(raw, &da); err != nil {
+		t.Fatalf("%v\n%s", err, raw)
+	}
+	if len(da.MetricAlarms) != 1 || da.MetricAlarms[0].StateValue != "ALARM" || da.MetricAlarms[0].StateReason != "cli test" || da.MetricAlarms[0].Period != 300 {
+		t.Errorf("describe-alarms = %s", raw)
+	}
+	run("describe-alarm-history", "--alarm-name", "cli-alarm")
+	run("list-metrics", "--namespace", "CLI")
+	run("get-metric-data", "--start-time", now.Add(-5*time.Minute).Format(time.RFC3339), "--end-time", now.Add(time.Minute).Format(time.RFC3339),
+		"--metric-data-queries", `[{"Id":"h","MetricStat":{"Metric":{"Namespace":"CLI","MetricName":"Hits","Dimensions":[{"Name":"Site","Value":"a"}]},"Period":60,"Stat":"Sum"}}]`)
+	run("describe-alarms-for-metric", "--namespace", "CLI", "--metric-name", "Hits", "--dimensions", "Name=Site,Value=a")
+	run("disable-alarm-actions", "--alarm-names", "cli-alarm")
+	run("enable-alarm-actions", "--alarm-names", "cli-alarm")
+	run("delete-alarms", "--alarm-names", "cli-alarm")
+	// Errors carry the query code (from x-amzn-query-error).
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"set-alarm-state", "--alarm-name", "cli-alarm", "--state-value", "OK", "--state-reason", "x"}, "(ResourceNotFound)"},
+		{[]string{"get-metric-statistics", "--namespace", "CLI", "--metric-name", "Hits", "--start-time", now.Add(-48 * time.Hour).Format(time.RFC3339),
+			"--end-time", now.Format(time.RFC3339), "--period", "60", "--statistics", "Sum"}, "(InvalidParameterCombination)"},
+		{[]string{"put-metric-data", "--namespace", "CLI", "--metric-name", "Hits", "--value", "1", "--unit", "Parsecs"}, "(InvalidParameterValue)"},
+	} {
+		out, err := aws(tc.args...)
+		if err == nil || !strings.Contains(string(out), tc.want) {
+			t.Errorf("aws cloudwatch %s: %v\n%s; want %s", tc.args[0], err, out, tc.want)
+		}
+	}
+}
