@@ -226,7 +226,15 @@ func toCBOR(v reflect.Value) cbor.Value {
 		return &cbor.Tag{ID: 1, Value: cbor.Float64(float64(ms) / 1e3)}
 	}
 	switch v.Kind() {
-	case reflect.Pointer, reflect.Interface:
+	case reflect.Interface:
+		if v.IsNil() {
+			return nil
+		}
+		if cv, ok := v.Interface().(cbor.Value); ok { // an opaque member, as decoded
+			return cv
+		}
+		return toCBOR(v.Elem())
+	case reflect.Pointer:
 		if v.IsNil() {
 			return nil
 		}
@@ -249,7 +257,9 @@ func toCBOR(v reflect.Value) cbor.Value {
 		}
 		l := make(cbor.List, v.Len())
 		for i := range l {
-			l[i] = toCBOR(v.Index(i))
+			if l[i] = toCBOR(v.Index(i)); l[i] == nil {
+				l[i] = &cbor.Nil{}
+			}
 		}
 		return l
 	case reflect.Map:
@@ -259,7 +269,9 @@ func toCBOR(v reflect.Value) cbor.Value {
 		m := cbor.Map{}
 		it := v.MapRange()
 		for it.Next() {
-			m[it.Key().String()] = toCBOR(it.Value())
+			if e := toCBOR(it.Value()); e != nil {
+				m[it.Key().String()] = e
+			}
 		}
 		return m
 	case reflect.Struct:

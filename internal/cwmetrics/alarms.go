@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -168,8 +167,10 @@ func (e *Engine) loadAlarms() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	path := filepath.Join(e.dir, alarmsFile)
-	if err := os.Remove(path + ".tmp"); err == nil {
-		e.o.Logger.Warn("cloudwatch: removed the leftover of an interrupted alarm log compaction", "file", path+".tmp")
+	if removed, err := fileutil.RemoveTemps(e.dir); err != nil {
+		return fmt.Errorf("open cloudwatch: %w", err)
+	} else if len(removed) > 0 {
+		e.o.Logger.Warn("cloudwatch: removed the leftover of an interrupted alarm log compaction", "files", removed)
 	}
 	l, cut, err := openLog(path, func(_ int64, p []byte) error {
 		var r alarmRec
