@@ -121,6 +121,14 @@ func (a *alarmEntry) public() Alarm {
 		StateUpdated: a.a.StateUpdated, StateTransitioned: a.a.StateTransitioned, ConfigUpdated: a.a.ConfigUpdated}
 }
 
+// addHistory appends items, keeping the newest maxHistory.
+func (a *alarmEntry) addHistory(items []historyJSON) {
+	a.history = append(a.history, items...)
+	if n := len(a.history); n > maxHistory {
+		a.history = slices.Clone(a.history[n-maxHistory:])
+	}
+}
+
 // applyAlarm applies a frame to memory. The caller holds e.mu (or is
 // replaying).
 func (e *Engine) applyAlarm(r *alarmRec) error {
@@ -136,19 +144,13 @@ func (e *Engine) applyAlarm(r *alarmRec) error {
 			e.alarms[k] = ent
 		}
 		ent.a = *r.Alarm
-		ent.history = append(ent.history, r.History...)
-		if n := len(ent.history); n > maxHistory {
-			ent.history = slices.Clone(ent.history[n-maxHistory:])
-		}
+		ent.addHistory(r.History)
 	case "delete":
 		delete(e.alarms, alarmKey(r.Account, r.Region, r.Name))
 	case "sent":
 		e.outbox = slices.DeleteFunc(e.outbox, func(o *outboxItem) bool { return slices.Contains(r.IDs, o.ID) })
-		if ent := e.alarms[alarmKey(r.Account, r.Region, r.Name)]; ent != nil && len(r.History) > 0 {
-			ent.history = append(ent.history, r.History...)
-			if n := len(ent.history); n > maxHistory {
-				ent.history = slices.Clone(ent.history[n-maxHistory:])
-			}
+		if ent := e.alarms[alarmKey(r.Account, r.Region, r.Name)]; ent != nil {
+			ent.addHistory(r.History)
 		}
 	default:
 		return fmt.Errorf("alarm record: unknown op %q", r.Op)
@@ -266,6 +268,9 @@ func (e *Engine) maybeCompact() error {
 func (e *Engine) PutMetricAlarm(account, region string, cfg alarm.Config, tags []Tag) error {
 	if err := cfg.Validate(); err != nil {
 		return err
+	}
+	if cfg.Period%60 != 0 {
+		return invalid("The parameter Period must be a multiple of 60: OpenTrail stores 1-minute data, so high-resolution alarms (10, 20 or 30 seconds) are not served.")
 	}
 	if len(tags) > 50 {
 		return invalid("The collection Tags must not have a size greater than 50.")

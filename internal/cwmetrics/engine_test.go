@@ -387,6 +387,11 @@ func TestAlarmCRUD(t *testing.T) {
 	if err := e.PutMetricAlarm(acct, region, bad, nil); !errors.As(err, &ae) {
 		t.Errorf("invalid alarm: err = %v", err)
 	}
+	hires := sumAlarm("x")
+	hires.Period = 30
+	if err := e.PutMetricAlarm(acct, region, hires, nil); !errors.As(err, new(*Error)) {
+		t.Errorf("high-resolution alarm: err = %v", err)
+	}
 	if err := e.SetAlarmState(acct, region, "b-1", alarm.StateOK, "manual", ""); err != nil {
 		t.Fatal(err)
 	}

@@ -366,24 +366,30 @@ func (e *Engine) write(recs []*record) error {
 		return ErrClosed
 	}
 	cutoff := e.retentionCutoff(e.o.Now())
+	written := map[string]bool{}
+	var werr error
 	for day, frames := range byDay {
 		if day < cutoff {
 			continue // older than retention: would be deleted at once
 		}
 		f, err := e.dayFile(day)
+		if err == nil {
+			err = f.write(frames)
+		}
 		if err != nil {
-			return fmt.Errorf("put metric data: %w", err)
+			werr = fmt.Errorf("put metric data: %w", err)
+			break
 		}
-		if err := f.write(frames); err != nil {
-			return fmt.Errorf("put metric data: %w", err)
-		}
+		written[day] = true
 	}
+	// What reached the disk is in memory too, even when another day's
+	// file failed: memory matches what a restart would read.
 	for _, r := range recs {
-		if dayName(r.Minute) >= cutoff {
+		if written[dayName(r.Minute)] {
 			e.apply(r)
 		}
 	}
-	return nil
+	return werr
 }
 
 // dayFile returns the open day file, opening (creating) it when needed.

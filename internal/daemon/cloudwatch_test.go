@@ -3,8 +3,12 @@ package daemon_test
 import (
 	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -19,7 +23,9 @@ import (
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/opentrail/opentrail/internal/config"
 	"github.com/opentrail/opentrail/internal/daemon"
+	"github.com/opentrail/opentrail/internal/datadir"
 	"github.com/opentrail/opentrail/internal/sdktest"
 	"github.com/opentrail/opentrail/internal/testenv"
 )
@@ -361,5 +367,57 @@ func TestCloudWatchCLI(t *testing.T) {
 		if err == nil || !strings.Contains(string(out), tc.want) {
 			t.Errorf("aws cloudwatch %s: %v\n%s; want %s", tc.args[0], err, out, tc.want)
 		}
+	}
+}
+
+// The stored metrics are on the Prometheus endpoint; a damaged metric
+// file stops serve and fsck names it with its offset.
+func TestCloudWatchPrometheusAndDamage(t *testing.T) {
+	dir := t.TempDir()
+	d := startDaemon(t, dir, func(c *config.Config) { c.MetricsListen = "127.0.0.1:0" })
+	ctx := t.Context()
+	cw := cwClient(t, d, testAccount, "us-east-1")
+	if _, err := cw.PutMetricData(ctx, &cloudwatch.PutMetricDataInput{Namespace: aws.String("App"), MetricData: []cwtypes.MetricDatum{
+		{MetricName: aws.String("Req"), Dimensions: []cwtypes.Dimension{{Name: aws.String("Host"), Value: aws.String("web-1")}}, Value: aws.Float64(7)}}}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(d.MetricsURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	want := `opentrail_cloudwatch_metric_sum{account="` + testAccount + `",dimensions="Host=web-1",metric="Req",namespace="App",region="us-east-1"} 7`
+	if !strings.Contains(string(body), want) {
+		t.Errorf("/metrics lacks %s", want)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if r := daemon.Check(dir); !slices.ContainsFunc(r.Lines, func(l string) bool { return l == "CloudWatch: 2 files, 1 records" }) || len(r.Problems) != 0 {
+		t.Errorf("fsck of a healthy directory: %q, problems %q", r.Lines, r.Problems)
+	}
+	files, err := filepath.Glob(filepath.Join(dir, datadir.CloudWatchDir, "metrics", "*.log"))
+	if err != nil || len(files) != 1 {
+		t.Fatalf("metric files %v, %v", files, err)
+	}
+	data, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)-3] ^= 0x20 // inside the only record's payload
+	if err := os.WriteFile(files[0], data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.DataDir, cfg.Listen, cfg.AccountID = dir, "127.0.0.1:0", testAccount
+	if d2, err := daemon.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err == nil {
+		d2.Close()
+		t.Fatal("serve started on a damaged metric file")
+	} else if !strings.Contains(err.Error(), files[0]+": damaged record at offset 0") {
+		t.Errorf("error %q does not name the file and offset", err)
+	}
+	if r := daemon.Check(dir); !strings.Contains(strings.Join(r.Problems, "\n"), files[0]+": damaged record at offset 0") {
+		t.Errorf("fsck problems %q do not name the file and offset", r.Problems)
 	}
 }
