@@ -2,6 +2,7 @@ package cwapi
 
 import (
 	"errors"
+	"net/url"
 	"testing"
 
 	"github.com/aws/smithy-go/encoding/cbor"
@@ -48,5 +49,29 @@ func FuzzDecodeCBOR(f *testing.F) {
 		check(t, new(getMetricStatisticsInput), new(getMetricStatisticsInput))
 		check(t, new(putMetricAlarmInput), new(putMetricAlarmInput))
 		check(t, new(describeAlarmHistoryInput), new(describeAlarmHistoryInput))
+	})
+}
+
+// FuzzDecodeQuery feeds arbitrary forms to the query decoder for every
+// input shape: it never panics and refuses with a *wireError.
+func FuzzDecodeQuery(f *testing.F) {
+	f.Add("Namespace=App&MetricData.member.1.MetricName=m&MetricData.member.1.Value=1&MetricData.member.1.Dimensions.member.1.Name=a")
+	f.Add("MetricDataQueries.member.1.Id=q&MetricDataQueries.member.1.MetricStat.Period=60&StartTime=2026-12-05T10:00:00Z&MaxDatapoints=-1")
+	f.Add("AlarmName=a&Threshold=1e309&Metrics.member.1.Id=x&ActionsEnabled=maybe")
+	f.Add("AlarmNames.member.2=x&AlarmNames.member.1=y&StartDate=1700000000.5")
+	f.Fuzz(func(t *testing.T, raw string) {
+		form, err := url.ParseQuery(raw)
+		if err != nil {
+			return
+		}
+		for _, in := range []any{new(putMetricDataInput), new(getMetricDataInput), new(getMetricStatisticsInput), new(putMetricAlarmInput),
+			new(describeAlarmHistoryInput), new(alarmNamesInput)} {
+			if err := (queryCodec{form: form}).decode(nil, in); err != nil {
+				var we *wireError
+				if !errors.As(err, &we) {
+					t.Fatalf("error %v (%T) is not a *wireError", err, err)
+				}
+			}
+		}
 	})
 }

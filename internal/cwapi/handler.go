@@ -1,11 +1,12 @@
-// Package cwapi serves the CloudWatch API subset of alerts.md §1.4 over
-// the two wire forms OpenTrail must speak (§1.1): botocore's JSON 1.0
-// (POST / with X-Amz-Target GraniteServiceVersion20100801.<Op> and
-// x-amzn-query-mode) and the Go SDK's Smithy RPC v2 CBOR (POST
-// /service/GraniteServiceVersion20100801/operation/<Op>). Both share one
-// operation table of typed functions over the wire structs in wire.go;
-// only decoding, encoding and the error envelope differ (protocol.go,
-// cbor.go). Every call is authenticated with SigV4 for the signing name
+// Package cwapi serves the CloudWatch API subset of alerts.md §1.4 in the
+// three wire forms of §1.1: botocore's JSON 1.0 (POST / with X-Amz-Target
+// GraniteServiceVersion20100801.<Op> and x-amzn-query-mode), the Go SDK's
+// Smithy RPC v2 CBOR (POST
+// /service/GraniteServiceVersion20100801/operation/<Op>) and the query
+// protocol of older SDKs (a form POST signed for monitoring, XML answers).
+// All share one operation table of typed functions over the wire structs
+// in wire.go; only decoding, encoding and the error envelope differ
+// (protocol.go, cbor.go, query.go). Every call is authenticated with SigV4 for the signing name
 // monitoring, scoped to the caller's account and Region, and recorded as
 // a CloudTrail event (eventSource monitoring.amazonaws.com) before the
 // answer is sent.
@@ -25,6 +26,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -94,38 +96,66 @@ func New(o Options) (*Handler, error) {
 	return h, nil
 }
 
-// Serves reports whether r is a CloudWatch request in either form.
+// Serves reports whether r is a CloudWatch request in any form: the
+// GraniteServiceVersion20100801 target (JSON 1.0), the rpc-v2-cbor path,
+// or a query-protocol form signed for monitoring ([ServesQuery]).
 func Serves(r *http.Request) bool {
 	if t := r.Header.Get("X-Amz-Target"); t != "" {
 		return strings.HasPrefix(t, TargetPrefix+".")
 	}
-	return strings.HasPrefix(r.URL.Path, PathPrefix)
+	return strings.HasPrefix(r.URL.Path, PathPrefix) || ServesQuery(r)
 }
 
 // ServeHTTP serves one request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := audit.NewUUID()
 	w.Header().Set("x-amzn-RequestId", reqID)
-	var c codec = jsonCodec{}
+	var c codec
 	name := ""
+	unknown := "UnknownOperationException"
 	if t := r.Header.Get("X-Amz-Target"); t != "" {
+		c = jsonCodec{}
 		name, _ = strings.CutPrefix(t, TargetPrefix+".")
-	} else {
+	} else if strings.HasPrefix(r.URL.Path, PathPrefix) {
 		c = cborCodec{}
 		name, _ = strings.CutPrefix(r.URL.Path, PathPrefix)
+	} else {
+		c = queryCodec{reqID: reqID}
+		unknown = "InvalidAction"
 	}
 	if r.Method != http.MethodPost {
 		c.writeError(w, &wireError{Status: http.StatusMethodNotAllowed, Code: "MethodNotAllowed", Message: "Only POST is allowed."})
 		return
 	}
-	op, ok := h.ops[name]
-	if !ok {
-		c.writeError(w, &wireError{Code: "UnknownOperationException", Message: fmt.Sprintf("Operation %q is not served by OpenTrail's CloudWatch API.", name)})
-		return
-	}
 	body, err := awsjson.ReadBody(r.Body, h.o.MaxBodyBytes)
 	if err != nil {
 		c.writeError(w, h.resolve(err))
+		return
+	}
+	// The signature covers the body as sent; PutMetricData's is gzipped
+	// when the client compresses requests (the model's
+	// requestCompression trait).
+	payload, err := decodeContent(r.Header.Get("Content-Encoding"), body, h.o.MaxBodyBytes)
+	if err != nil {
+		c.writeError(w, h.resolve(err))
+		return
+	}
+	if qc, ok := c.(queryCodec); ok {
+		form, err := url.ParseQuery(string(payload))
+		if err != nil {
+			c.writeError(w, &wireError{Code: "MalformedQueryString", Message: "The request body is not a valid form: " + err.Error()})
+			return
+		}
+		if v := form.Get("Version"); v != "" && v != QueryVersion {
+			c.writeError(w, &wireError{Code: "InvalidAction", Message: fmt.Sprintf("Version %q is not CloudWatch's %s.", v, QueryVersion)})
+			return
+		}
+		qc.form, qc.op = form, form.Get("Action")
+		name, c = qc.op, qc
+	}
+	op, ok := h.ops[name]
+	if !ok {
+		c.writeError(w, &wireError{Code: unknown, Message: fmt.Sprintf("Operation %q is not served by OpenTrail's CloudWatch API.", name)})
 		return
 	}
 	caller, err := h.o.Auth.Authenticate(r, body)
@@ -136,14 +166,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.writeError(w, h.resolve(err))
 		return
 	}
-	// The signature covers the body as sent; PutMetricData's is gzipped
-	// when the client compresses requests (the model's
-	// requestCompression trait).
-	if body, err = decodeContent(r.Header.Get("Content-Encoding"), body, h.o.MaxBodyBytes); err != nil {
-		c.writeError(w, h.resolve(err))
-		return
-	}
-	out, params, err := op.invoke(r.Context(), caller, c, body)
+	out, params, err := op.invoke(r.Context(), caller, c, payload)
 	var werr *wireError
 	if err != nil {
 		werr = h.resolve(err)

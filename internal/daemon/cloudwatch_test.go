@@ -1,11 +1,14 @@
 package daemon_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +18,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
@@ -419,5 +423,48 @@ func TestCloudWatchPrometheusAndDamage(t *testing.T) {
 	}
 	if r := daemon.Check(dir); !strings.Contains(strings.Join(r.Problems, "\n"), files[0]+": damaged record at offset 0") {
 		t.Errorf("fsck problems %q do not name the file and offset", r.Problems)
+	}
+}
+
+// The query protocol (older SDKs), routed by the credential scope.
+func TestCloudWatchQueryProtocol(t *testing.T) {
+	d := startDaemon(t, t.TempDir(), nil)
+	k, err := d.Identities().RootKey(testAccount)
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := func(form url.Values) (int, []byte) {
+		t.Helper()
+		body := form.Encode()
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, d.URL()+"/", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+		sum := sha256.Sum256([]byte(body))
+		creds := aws.Credentials{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey}
+		if err := v4.NewSigner().SignHTTP(t.Context(), creds, req, hex.EncodeToString(sum[:]), "monitoring", "us-east-1", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	st, b := call(url.Values{"Action": {"PutMetricAlarm"}, "Version": {"2010-08-01"}, "AlarmName": {"q"}, "Namespace": {"App"}, "MetricName": {"m"},
+		"Statistic": {"Sum"}, "Period": {"60"}, "EvaluationPeriods": {"1"}, "Threshold": {"1"}, "ComparisonOperator": {"GreaterThanThreshold"}})
+	if st != 200 || !strings.HasPrefix(string(b), "<PutMetricAlarmResponse") {
+		t.Fatalf("PutMetricAlarm: %d %s", st, b)
+	}
+	st, b = call(url.Values{"Action": {"DescribeAlarms"}, "Version": {"2010-08-01"}, "AlarmNames.member.1": {"q"}})
+	if st != 200 || !strings.Contains(string(b), "<MetricAlarms><member><AlarmName>q</AlarmName>") {
+		t.Errorf("DescribeAlarms: %d %s", st, b)
+	}
+	st, b = call(url.Values{"Action": {"DeleteAlarms"}, "Version": {"2010-08-01"}, "AlarmNames.member.1": {"nope"}})
+	if st != 404 || !strings.Contains(string(b), "<Code>ResourceNotFound</Code>") {
+		t.Errorf("DeleteAlarms of a missing alarm: %d %s", st, b)
 	}
 }
