@@ -543,7 +543,26 @@ func (e *Engine) transition(ent *alarmEntry, res alarm.Result, now time.Time) er
 				Topic: topic, Subject: n.Subject, Message: string(n.Message)})
 		}
 	}
-	return e.logAlarm(rec)
+	if err := e.logAlarm(rec); err != nil {
+		return err
+	}
+	return e.trimOutbox()
+}
+
+// trimOutbox gives up the oldest pending notifications beyond MaxOutbox.
+// The caller holds e.mu.
+func (e *Engine) trimOutbox() error {
+	over := len(e.outbox) - e.o.MaxOutbox
+	if over <= 0 {
+		return nil
+	}
+	ids := make([]uint64, over)
+	for i, o := range e.outbox[:over] {
+		ids[i] = o.ID
+	}
+	e.o.Logger.Warn("cloudwatch: too many alarm notifications waiting to be published; giving up the oldest",
+		"dropped", over, "limit", e.o.MaxOutbox, "notifier", e.o.Notifier != nil)
+	return e.logAlarm(&alarmRec{Op: "sent", IDs: ids})
 }
 
 // evaluateDue evaluates the alarms due at now.

@@ -72,6 +72,10 @@ type Options struct {
 	MaxRawValues int
 	// MaxAlarms bounds an account's alarms in a Region (5,000).
 	MaxAlarms int
+	// MaxOutbox bounds the notifications waiting to be published
+	// (10,000): beyond it the oldest are given up, logged. It matters
+	// while no Notifier is set, when nothing drains the outbox.
+	MaxOutbox int
 	// RecentMinutes is how many minutes back the Prometheus collector
 	// looks for data (5); MaxExported bounds the series it exports
 	// (10,000).
@@ -91,6 +95,7 @@ func DefaultOptions() Options {
 		TickInterval:    10 * time.Second,
 		MaxRawValues:    10000,
 		MaxAlarms:       5000,
+		MaxOutbox:       10000,
 		RecentMinutes:   5,
 		MaxExported:     10000,
 		Now:             time.Now,
@@ -138,6 +143,9 @@ func Open(dir string, o Options) (*Engine, error) {
 	}
 	if o.MaxAlarms <= 0 {
 		o.MaxAlarms = d.MaxAlarms
+	}
+	if o.MaxOutbox <= 0 {
+		o.MaxOutbox = d.MaxOutbox
 	}
 	if o.RecentMinutes <= 0 {
 		o.RecentMinutes = d.RecentMinutes

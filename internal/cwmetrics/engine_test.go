@@ -563,3 +563,35 @@ func TestPutStatistics(t *testing.T) {
 		t.Fatalf("got %+v, %v", got, err)
 	}
 }
+
+func TestOutboxBounded(t *testing.T) {
+	c := &clock{t: t0}
+	o := DefaultOptions()
+	o.Now, o.MaxOutbox = c.Now, 3
+	e, err := Open(t.TempDir(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if err := e.PutMetricAlarm(acct, region, sumAlarm("a", topic), nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		st := alarm.StateOK
+		if i%2 == 0 {
+			st = alarm.StateAlarm
+		}
+		if err := e.SetAlarmState(acct, region, "a", st, "r", ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.mu.Lock()
+	var ids []uint64
+	for _, o := range e.outbox {
+		ids = append(ids, o.ID)
+	}
+	e.mu.Unlock()
+	if d := cmp.Diff([]uint64{3, 4, 5}, ids); d != "" {
+		t.Errorf("pending ids (-want +got):\n%s", d)
+	}
+}
