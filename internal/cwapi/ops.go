@@ -92,8 +92,9 @@ func requestParameters[I any](in *I, trim func(*I)) json.RawMessage {
 }
 
 // lowerCamel lower-cases a member name's leading capital or acronym, as
-// CloudTrail writes requestParameters (AlarmName → alarmName, OKActions →
-// oKActions is AWS's spelling; ARN → arn).
+// CloudTrail writes requestParameters: AlarmName → alarmName, OKActions →
+// okActions. The same rule as internal/api's (and audit.LowerCamel on the
+// eventbus branch); this copy goes when that one lands.
 func lowerCamel(s string) string {
 	r := []rune(s)
 	for i := range r {
