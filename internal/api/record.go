@@ -1,14 +1,9 @@
 package api
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"unicode"
 
 	"github.com/opentrail/opentrail/internal/audit"
 	"github.com/opentrail/opentrail/internal/event"
@@ -49,83 +44,14 @@ func (h *Handler) newRecord(r *http.Request, c *call, op *operation, caller iden
 		ReadOnly:          op.ReadOnly,
 		Category:          event.CategoryMgmt,
 		RequestID:         c.requestID,
-		RequestParameters: lowerCamelMembers(body),
+		RequestParameters: audit.LowerCamelMembers(body),
 		ResponseElements:  audit.Null,
 		Recipient:         caller.AccountID,
 	}
 	if werr != nil {
 		ac.ErrorCode, ac.ErrorMessage = werr.Code, werr.Message
 	} else if !op.ReadOnly {
-		ac.ResponseElements = lowerCamelMembers(resp)
+		ac.ResponseElements = audit.LowerCamelMembers(resp)
 	}
 	return ac.Record()
-}
-
-// lowerCamelMembers re-encodes a JSON object with its top-level member
-// names lower-camel-cased (event-record.md §7.1), dropping null members
-// and later duplicates. It returns null for an empty object and for
-// anything that is not a JSON object.
-func lowerCamelMembers(obj []byte) json.RawMessage {
-	dec := json.NewDecoder(bytes.NewReader(obj))
-	dec.UseNumber()
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return audit.Null
-	}
-	var buf bytes.Buffer
-	buf.WriteByte('{')
-	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return audit.Null
-		}
-		name, _ := tok.(string)
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return audit.Null
-		}
-		name = lowerCamel(name)
-		if string(v) == "null" || seen[name] {
-			continue
-		}
-		seen[name] = true
-		if len(seen) > 1 {
-			buf.WriteByte(',')
-		}
-		k, _ := json.Marshal(name)
-		buf.Write(k)
-		buf.WriteByte(':')
-		if err := json.Compact(&buf, v); err != nil {
-			return audit.Null
-		}
-	}
-	if _, err := dec.Token(); err != nil {
-		return audit.Null
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return audit.Null
-	}
-	if len(seen) == 0 {
-		return audit.Null
-	}
-	buf.WriteByte('}')
-	return buf.Bytes()
-}
-
-// lowerCamel lower-cases a member name's leading capital, or its leading
-// acronym: Name → name, S3BucketName → s3BucketName, KMSKeyId → kmsKeyId,
-// ARN → arn.
-func lowerCamel(s string) string {
-	r := []rune(s)
-	for i := range r {
-		if !unicode.IsUpper(r[i]) {
-			break
-		}
-		// Keep the last capital of an acronym that starts a new word.
-		if i > 0 && i+1 < len(r) && unicode.IsLower(r[i+1]) {
-			break
-		}
-		r[i] = unicode.ToLower(r[i])
-	}
-	return string(r)
 }

@@ -595,3 +595,22 @@ func TestOutboxBounded(t *testing.T) {
 		t.Errorf("pending ids (-want +got):\n%s", d)
 	}
 }
+
+func TestPutStatisticsSkipsInvalidPoints(t *testing.T) {
+	c := &clock{t: t0.Add(5 * time.Minute)}
+	e := open(t, t.TempDir(), c, nil)
+	pts := []Point{
+		{Namespace: "CIS", Name: "Ok", Minute: t0, Count: 1, Sum: 1, Min: 1, Max: 1},
+		{Namespace: "CIS", Name: "BadUnit", Unit: "Parsecs", Minute: t0, Count: 1, Sum: 1, Min: 1, Max: 1},
+		{Namespace: "CIS", Name: "TooOld", Minute: t0.Add(-15 * 24 * time.Hour), Count: 1, Sum: 1, Min: 1, Max: 1},
+	}
+	err := e.PutStatistics(acct, region, pts)
+	var ce *Error
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "BadUnit") || !strings.Contains(err.Error(), "TooOld") {
+		t.Errorf("err = %v", err)
+	}
+	ms, _, _ := e.ListMetrics(acct, region, ListMetricsInput{})
+	if len(ms) != 1 || ms[0].MetricName != "Ok" {
+		t.Errorf("stored %+v, want only Ok", ms)
+	}
+}

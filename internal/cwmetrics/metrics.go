@@ -315,26 +315,36 @@ func (e *Engine) PutMetricData(account, region, ns string, data []Datum) error {
 }
 
 // PutStatistics records pre-aggregated minutes, as CloudWatch Logs metric
-// filters publish them; points with a non-positive Count are skipped.
-// It returns once the data is fsynced.
+// filters publish them; points with a non-positive Count are skipped. It
+// returns once the data is fsynced. An invalid point (a bad namespace,
+// name, dimension or unit, a minute outside the window PutMetricData
+// accepts, statistics that are not finite) is left out and named in the
+// returned *Error; the others are written.
 func (e *Engine) PutStatistics(account, region string, pts []Point) error {
 	recs := make([]*record, 0, len(pts))
+	var bad []error
+	now := e.o.Now()
 	for _, p := range pts {
 		if !(p.Count > 0) {
 			continue
-		}
-		if err := validNamespace(p.Namespace); err != nil {
-			return err
 		}
 		dims := make([]Dimension, 0, len(p.Dimensions))
 		for k, v := range p.Dimensions {
 			dims = append(dims, Dimension{Name: k, Value: v})
 		}
-		if err := validMetric(p.Name, dims, p.Unit); err != nil {
-			return err
+		err := validNamespace(p.Namespace)
+		if err == nil {
+			err = validMetric(p.Name, dims, p.Unit)
 		}
-		if !finite(p.Sum) || !finite(p.Min) || !finite(p.Max) || !finite(p.Count) {
-			return invalid("The statistics of metric %s are not finite.", p.Name)
+		if err == nil && (!finite(p.Sum) || !finite(p.Min) || !finite(p.Max) || !finite(p.Count) || p.Min > p.Max) {
+			err = invalid("The statistics of metric %s are not finite or have Min > Max.", p.Name)
+		}
+		if err == nil && (p.Minute.Before(now.Add(-maxPast)) || p.Minute.After(now.Add(maxAhead))) {
+			err = invalid("The minute %s of metric %s is more than two weeks old or two hours ahead.", p.Minute.UTC().Format(time.RFC3339), p.Name)
+		}
+		if err != nil {
+			bad = append(bad, fmt.Errorf("%s/%s: %w", p.Namespace, p.Name, err))
+			continue
 		}
 		r := &record{Account: account, Region: region, Namespace: p.Namespace, Name: p.Name, Unit: unitOf(p.Unit),
 			Minute: p.Minute.Unix() / 60 * 60, Count: p.Count, Sum: p.Sum, Min: p.Min, Max: p.Max}
@@ -343,7 +353,7 @@ func (e *Engine) PutStatistics(account, region string, pts []Point) error {
 		}
 		recs = append(recs, r)
 	}
-	return e.write(recs)
+	return errors.Join(e.write(recs), errors.Join(bad...))
 }
 
 // write appends recs to their day files, fsyncs them, then applies them.

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/opentrail/opentrail/internal/cwapi"
+	"github.com/opentrail/opentrail/internal/cwlogs"
 	"github.com/opentrail/opentrail/internal/cwmetrics"
 	"github.com/opentrail/opentrail/internal/datadir"
 	"github.com/opentrail/opentrail/internal/identity"
@@ -34,7 +35,19 @@ func (d *Daemon) openCloudWatch(reg prometheus.Registerer) error {
 		return err
 	}
 	d.cw = &cloudWatch{e: e}
+	d.metricSink = metricSink{e}
 	return reg.Register(e.Collector())
+}
+
+// metricSink adapts the metric store to CloudWatch Logs' metric filters.
+type metricSink struct{ e *cwmetrics.Engine }
+
+func (m metricSink) PutStatistics(account, region string, pts []cwlogs.MetricPoint) error {
+	out := make([]cwmetrics.Point, len(pts))
+	for i, p := range pts {
+		out[i] = cwmetrics.Point(p)
+	}
+	return m.e.PutStatistics(account, region, out)
 }
 
 // cloudWatchNotifier is the alarm actions' publisher: nil until the SNS

@@ -25,6 +25,8 @@ import (
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	cwltypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/opentrail/opentrail/internal/config"
@@ -466,5 +468,51 @@ func TestCloudWatchQueryProtocol(t *testing.T) {
 	st, b = call(url.Values{"Action": {"DeleteAlarms"}, "Version": {"2010-08-01"}, "AlarmNames.member.1": {"nope"}})
 	if st != 404 || !strings.Contains(string(b), "<Code>ResourceNotFound</Code>") {
 		t.Errorf("DeleteAlarms of a missing alarm: %d %s", st, b)
+	}
+}
+
+// A CloudWatch Logs metric filter's values land in the metric store, where
+// GetMetricStatistics reads them and an alarm on them fires.
+func TestLogsMetricFilterToCloudWatch(t *testing.T) {
+	d := startDaemon(t, t.TempDir(), nil)
+	ctx := t.Context()
+	cl := logsClient(t, d, testAccount, "us-east-1")
+	cw := cwClient(t, d, testAccount, "us-east-1")
+	if _, err := cl.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String("trail")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.CreateLogStream(ctx, &cloudwatchlogs.CreateLogStreamInput{LogGroupName: aws.String("trail"), LogStreamName: aws.String("s")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.PutMetricFilter(ctx, &cloudwatchlogs.PutMetricFilterInput{LogGroupName: aws.String("trail"), FilterName: aws.String("root"),
+		FilterPattern: aws.String(`{ $.userIdentity.type = "Root" }`), MetricTransformations: []cwltypes.MetricTransformation{{MetricName: aws.String("RootUse"),
+			MetricNamespace: aws.String("CIS"), MetricValue: aws.String("1")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cw.PutMetricAlarm(ctx, &cloudwatch.PutMetricAlarmInput{AlarmName: aws.String("root-use"), Namespace: aws.String("CIS"), MetricName: aws.String("RootUse"),
+		Statistic: cwtypes.StatisticSum, Period: aws.Int32(60), EvaluationPeriods: aws.Int32(1), Threshold: aws.Float64(1),
+		ComparisonOperator: cwtypes.ComparisonOperatorGreaterThanOrEqualToThreshold}); err != nil {
+		t.Fatal(err)
+	}
+	minute := time.Now().UTC().Truncate(time.Minute).Add(-time.Minute)
+	var evs []cwltypes.InputLogEvent
+	for i, typ := range []string{"Root", "IAMUser", "Root"} {
+		evs = append(evs, cwltypes.InputLogEvent{Timestamp: aws.Int64(minute.Add(time.Duration(i) * time.Second).UnixMilli()),
+			Message: aws.String(`{"userIdentity":{"type":"` + typ + `"}}`)})
+	}
+	if _, err := cl.PutLogEvents(ctx, &cloudwatchlogs.PutLogEventsInput{LogGroupName: aws.String("trail"), LogStreamName: aws.String("s"), LogEvents: evs}); err != nil {
+		t.Fatal(err)
+	}
+	gms, err := cw.GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{Namespace: aws.String("CIS"), MetricName: aws.String("RootUse"),
+		StartTime: aws.Time(minute), EndTime: aws.Time(minute.Add(time.Minute)), Period: aws.Int32(60), Statistics: []cwtypes.Statistic{cwtypes.StatisticSum}})
+	if err != nil || len(gms.Datapoints) != 1 || aws.ToFloat64(gms.Datapoints[0].Sum) != 2 {
+		t.Fatalf("GetMetricStatistics = %+v, %v", gms, err)
+	}
+	// Evaluate as the loop does two minutes on (the period, then the
+	// evaluation delay), without waiting for it.
+	d.CloudWatch().Tick(ctx, minute.Add(2*time.Minute))
+	da, err := cw.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNames: []string{"root-use"}})
+	if err != nil || len(da.MetricAlarms) != 1 || da.MetricAlarms[0].StateValue != cwtypes.StateValueAlarm {
+		t.Fatalf("DescribeAlarms = %+v, %v", da, err)
 	}
 }

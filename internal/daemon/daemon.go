@@ -27,8 +27,10 @@ import (
 	"github.com/opentrail/opentrail/internal/api"
 	"github.com/opentrail/opentrail/internal/catalog"
 	"github.com/opentrail/opentrail/internal/config"
+	"github.com/opentrail/opentrail/internal/cwlogs"
 	"github.com/opentrail/opentrail/internal/datadir"
 	"github.com/opentrail/opentrail/internal/delivery"
+	"github.com/opentrail/opentrail/internal/eventbus"
 	"github.com/opentrail/opentrail/internal/history"
 	"github.com/opentrail/opentrail/internal/identity"
 	"github.com/opentrail/opentrail/internal/insights"
@@ -58,11 +60,22 @@ type Daemon struct {
 	delivery *delivery.Engine
 	lake     *lake.Engine
 	insights *insights.Engine
+	eventbus *eventbus.Engine
+	logs     *cwlogs.Engine
 	cw       *cloudWatch
-	follow   *followers
-	closeMu  sync.Mutex
-	srv      *http.Server
-	ln       net.Listener
+	// gate knows which logging trails record an event: the default
+	// bus and CloudWatch Logs delivery follow it.
+	gate *trailGate
+	// metricSink receives metric filter values (nil until CloudWatch
+	// metrics are served).
+	metricSink cwlogs.MetricSink
+	// topics publishes to SNS topics for the engines that notify (nil
+	// until SNS is served).
+	topics  eventbus.Topics
+	follow  *followers
+	closeMu sync.Mutex
+	srv     *http.Server
+	ln      net.Listener
 	// The metrics server, when cfg.MetricsListen is set; else nil.
 	metricsSrv *http.Server
 	metricsLn  net.Listener
@@ -119,7 +132,7 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 	so.Registerer = reg
 	so.Followers = followerNames(log)
 	so.Seen = max(d.history.Checkpoint(), followerCheckpoints[datadir.DeliveryFollower](cfg.DataDir), lakeCheckpoint(cfg.DataDir),
-		insightsCheckpoint(cfg.DataDir))
+		insightsCheckpoint(cfg.DataDir), eventBusCheckpoint(cfg.DataDir), logsCheckpoint(cfg.DataDir))
 	if d.store, err = store.Open(d.dir.Path(datadir.EventsDir), so); err != nil {
 		return nil, err
 	}
@@ -152,10 +165,18 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 	if err := d.openInsights(reg); err != nil {
 		return nil, err
 	}
-	if err := d.follow.register(); err != nil {
+	d.gate = newTrailGate(d.trails)
+	if err := d.openEventBus(reg); err != nil {
 		return nil, err
 	}
+	// CloudWatch first: metric filters write to it.
 	if err := d.openCloudWatch(reg); err != nil {
+		return nil, err
+	}
+	if err := d.openLogs(reg); err != nil {
+		return nil, err
+	}
+	if err := d.follow.register(); err != nil {
 		return nil, err
 	}
 	ao := api.DefaultOptions()
@@ -178,6 +199,7 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 	ao.Delivery = deliveryStatus{d.delivery}
 	ao.Keys = publicKeys{d.keys}
 	ao.InsightsMetrics = insightsMetrics{d.insights}
+	ao.LogGroups = logGroups{d.logs}
 	if d.lake != nil {
 		ao.Lake = d.lake
 		ao.Imports = lakeImports{d}
@@ -188,7 +210,11 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 	}
 	// No http.ServeMux in front of the API: it cleans paths, and S3 keys
 	// may hold "//" or "..".
-	d.srv = newHTTPServer(d.router(h, auth), log)
+	front, err := d.alertServices(h, auth, cfg)
+	if err != nil {
+		return nil, err
+	}
+	d.srv = newHTTPServer(d.router(front, auth), log)
 	if d.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("listen on %s: %w (is another server using the port? pick another with --listen)", cfg.Listen, err)
 	}
@@ -347,14 +373,15 @@ func (d *Daemon) Close() error {
 		errs = append(errs, d.metricsLn.Close())
 		d.metricsLn = nil
 	}
-	if d.cw != nil {
-		errs = append(errs, d.cw.close())
-		d.cw = nil
-	}
 	// Followers first: they finish what the log holds and make it
 	// durable, so the store can drop the WAL segments they release.
 	if d.follow != nil {
 		errs = append(errs, d.follow.stop())
+	}
+	// CloudWatch after them: CloudWatch Logs' metric filters write to it.
+	if d.cw != nil {
+		errs = append(errs, d.cw.close())
+		d.cw = nil
 	}
 	if d.lake != nil {
 		errs = append(errs, d.lake.Close())
@@ -362,6 +389,14 @@ func (d *Daemon) Close() error {
 	}
 	if d.insights != nil {
 		errs = append(errs, d.insights.Close())
+	}
+	if d.eventbus != nil {
+		errs = append(errs, d.eventbus.Close())
+		d.eventbus = nil
+	}
+	if d.logs != nil {
+		errs = append(errs, d.logs.Close())
+		d.logs = nil
 	}
 	if c, ok := d.objects.(io.Closer); ok {
 		errs = append(errs, c.Close())
