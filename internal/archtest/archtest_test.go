@@ -83,7 +83,7 @@ var allowed = map[string][]string{
 	"internal/logsapi":   {"internal/audit", "internal/cwlogs", "internal/identity", "internal/jsonsvc"},
 	"internal/s3api": {"internal/audit", "internal/event", "internal/objstore", "internal/sigv4", "internal/identity",
 		"internal/awsjson", "internal/store"},
-	"internal/cwapi": {"internal/alarm", "internal/audit", "internal/awsjson", "internal/cwmetrics", "internal/event", "internal/identity", "internal/sigv4", "internal/store"},
+	"internal/cwapi": {"internal/alarm", "internal/audit", "internal/awsjson", "internal/cwmetrics", "internal/identity", "internal/jsonsvc"},
 	"internal/api": {"internal/audit", "internal/event", "internal/awsjson", "internal/sigv4", "internal/identity", "internal/store", "internal/history",
 		"internal/catalog", "internal/selector", "internal/objstore", "internal/layout", "internal/keyring", "internal/lake/queries", "internal/lake/imports",
 		"internal/lake/resultfile"},

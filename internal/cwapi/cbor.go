@@ -1,9 +1,11 @@
 package cwapi
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"reflect"
 	"strings"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/aws/smithy-go/encoding/cbor"
 
 	"github.com/opentrail/opentrail/internal/awsjson"
+	"github.com/opentrail/opentrail/internal/jsonsvc"
 )
 
 // The reflect glue between wire structs and CBOR values (Smithy RPC v2
@@ -24,6 +27,56 @@ var timeType = reflect.TypeFor[awsjson.Time]()
 // maxDepth bounds nesting while decoding; the deepest CloudWatch input is
 // far shallower.
 const maxDepth = 32
+
+// cborProtocol is Smithy RPC v2 CBOR (alerts.md §1.1 form 2).
+type cborProtocol struct{ inputs map[string]func() any }
+
+func (cborProtocol) Match(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, PathPrefix) }
+
+func (cborProtocol) Operation(r *http.Request, _ []byte) (string, error) {
+	return strings.TrimPrefix(r.URL.Path, PathPrefix), nil
+}
+
+// JSON decodes the body into the operation's input and re-encodes it as
+// the JSON its Invoke reads (timestamps as epoch seconds).
+func (p cborProtocol) JSON(op string, body []byte) ([]byte, error) {
+	in := p.inputs[op]()
+	if err := decodeCBOR(body, in); err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(in)
+	if err != nil {
+		return nil, &awsjson.DecodeError{Reason: "a value has no JSON form: " + err.Error(), Err: err}
+	}
+	return b, nil
+}
+
+func (cborProtocol) WriteOutput(w http.ResponseWriter, _, _ string, out any) {
+	b := encodeCBOR(out)
+	w.Header().Set("Content-Type", cborContentType)
+	w.Header().Set("Smithy-Protocol", "rpc-v2-cbor")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+}
+
+func (cborProtocol) WriteError(w http.ResponseWriter, _, _ string, e *jsonsvc.WireError) {
+	typ := e.Code
+	if e.Type != "" {
+		typ = e.Type
+	}
+	b := cbor.Encode(cbor.Map{"__type": cbor.String(typ), "message": cbor.String(e.Message)})
+	w.Header().Set("Content-Type", cborContentType)
+	w.Header().Set("Smithy-Protocol", "rpc-v2-cbor")
+	w.WriteHeader(status(e))
+	_, _ = w.Write(b)
+}
+
+func status(e *jsonsvc.WireError) int {
+	if e.Status == 0 {
+		return http.StatusBadRequest
+	}
+	return e.Status
+}
 
 // decodeCBOR decodes a request body into v, a pointer to a wire struct.
 // An empty body is {}. Unknown members are ignored, nulls are absent, and

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/opentrail/opentrail/internal/awsjson"
+	"github.com/opentrail/opentrail/internal/jsonsvc"
 )
 
 // FuzzDecodeCBOR feeds arbitrary bytes to the CBOR glue for every input
@@ -66,8 +67,8 @@ func FuzzDecodeQuery(f *testing.F) {
 		}
 		for _, in := range []any{new(putMetricDataInput), new(getMetricDataInput), new(getMetricStatisticsInput), new(putMetricAlarmInput),
 			new(describeAlarmHistoryInput), new(alarmNamesInput)} {
-			if err := (queryCodec{form: form}).decode(nil, in); err != nil {
-				var we *wireError
+			if err := decodeForm(form, in); err != nil {
+				var we *jsonsvc.WireError
 				if !errors.As(err, &we) {
 					t.Fatalf("error %v (%T) is not a *wireError", err, err)
 				}

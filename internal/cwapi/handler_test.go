@@ -18,6 +18,7 @@ import (
 	"github.com/opentrail/opentrail/internal/cwmetrics"
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/identity"
+	"github.com/opentrail/opentrail/internal/jsonsvc"
 	"github.com/opentrail/opentrail/internal/sigv4"
 	"github.com/opentrail/opentrail/internal/store"
 )
@@ -52,7 +53,7 @@ func (e *events) Append(_ context.Context, evs []event.Event, _ store.AppendOpti
 	return store.AppendResult{}, nil
 }
 
-func newHandler(t *testing.T) (*Handler, *events) {
+func newHandler(t *testing.T) (*jsonsvc.Handler, *events) {
 	t.Helper()
 	o := cwmetrics.DefaultOptions()
 	e, err := cwmetrics.Open(t.TempDir(), o)
@@ -61,7 +62,7 @@ func newHandler(t *testing.T) (*Handler, *events) {
 	}
 	t.Cleanup(func() { e.Close() })
 	ev := &events{}
-	h, err := New(Options{Engine: e, Auth: fakeAuth{}, Events: ev})
+	h, err := New(e, jsonsvc.Options{Auth: fakeAuth{}, Events: ev})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,8 +136,8 @@ func TestErrorEnvelopes(t *testing.T) {
 			if w.Code != tc.status {
 				t.Errorf("status = %d, want %d: %s", w.Code, tc.status, w.Body)
 			}
-			if got := w.Header().Get(QueryErrorHeader); got != tc.query {
-				t.Errorf("%s = %q, want %q", QueryErrorHeader, got, tc.query)
+			if got := w.Header().Get("x-amzn-query-error"); got != tc.query {
+				t.Errorf("%s = %q, want %q", "x-amzn-query-error", got, tc.query)
 			}
 			var typ string
 			if strings.HasPrefix(tc.req.URL.Path, PathPrefix) {
@@ -171,12 +172,12 @@ func TestAuthAndScope(t *testing.T) {
 	h, ev := newHandler(t)
 	r := jsonReq("DescribeAlarms", `{}`)
 	r.Header.Set("X-Test-Fail", "1")
-	if w := serve(h, r); w.Code != 403 || w.Header().Get(QueryErrorHeader) != "SignatureDoesNotMatch;Sender" {
+	if w := serve(h, r); w.Code != 400 || w.Header().Get("x-amzn-query-error") != "InvalidSignatureException;Sender" {
 		t.Errorf("bad signature: %d %v %s", w.Code, w.Header(), w.Body)
 	}
 	r = jsonReq("DescribeAlarms", `{}`)
 	r.Header.Set("X-Test-Scope", "us-east-1/sns")
-	if w := serve(h, r); w.Code != 403 || !strings.Contains(w.Body.String(), "monitoring") {
+	if w := serve(h, r); w.Code != 400 || !strings.Contains(w.Body.String(), "monitoring") {
 		t.Errorf("wrong service scope: %d %s", w.Code, w.Body)
 	}
 	if len(ev.got) != 0 {

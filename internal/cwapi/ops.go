@@ -1,19 +1,18 @@
 package cwapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
-	"unicode"
 
 	"github.com/opentrail/opentrail/internal/alarm"
 	"github.com/opentrail/opentrail/internal/audit"
 	"github.com/opentrail/opentrail/internal/awsjson"
 	"github.com/opentrail/opentrail/internal/cwmetrics"
 	"github.com/opentrail/opentrail/internal/identity"
+	"github.com/opentrail/opentrail/internal/jsonsvc"
 )
 
 // Engine is what the API needs of the CloudWatch engine (a
@@ -34,95 +33,51 @@ type Engine interface {
 
 var _ Engine = (*cwmetrics.Engine)(nil)
 
-// op is one operation.
+// service runs the operations on the engine.
+type service struct{ e Engine }
+
+// op is one operation: its jsonsvc.Op and a fresh input value, which the
+// CBOR and query forms decode into before handing Invoke JSON.
 type op struct {
-	readOnly bool
-	// data records the call as a data event, as AWS does for the metric
-	// data-plane calls.
-	data   bool
-	invoke func(ctx context.Context, c identity.Caller, cd codec, body []byte) (out any, params json.RawMessage, err error)
+	op    jsonsvc.Op
+	input func() any
 }
 
-// typed turns a typed operation into an op's invoke: it decodes the body
-// with the request's codec and gives the event's requestParameters (the
-// decoded input, members lower-camel-cased; PutMetricData leaves its
-// bulky MetricData out).
-func typed[I, O any](f func(ctx context.Context, c identity.Caller, in *I) (*O, error), trim func(*I)) func(context.Context, identity.Caller, codec, []byte) (any, json.RawMessage, error) {
-	return func(ctx context.Context, c identity.Caller, cd codec, body []byte) (any, json.RawMessage, error) {
-		in := new(I)
-		if err := cd.decode(body, in); err != nil {
-			return nil, nil, err
-		}
-		params := requestParameters(in, trim)
-		out, err := f(ctx, c, in)
-		if err != nil {
-			return nil, params, err
-		}
-		if out == nil {
-			return empty{}, params, nil
-		}
-		return out, params, nil
-	}
+func typed[I, O any](f func(ctx context.Context, c identity.Caller, in *I) (*O, error), readOnly, data bool) op {
+	return op{op: jsonsvc.Op{ReadOnly: readOnly, Data: data, Invoke: jsonsvc.Typed(f)}, input: func() any { return new(I) }}
 }
 
-func requestParameters[I any](in *I, trim func(*I)) json.RawMessage {
-	cp := *in
-	if trim != nil {
-		trim(&cp)
-	}
-	b, err := json.Marshal(&cp)
-	if err != nil {
-		return audit.Null
-	}
+// withoutMetricData is PutMetricData's requestParameters: the members
+// but the bulky MetricData.
+func withoutMetricData(body []byte) json.RawMessage {
 	var m map[string]json.RawMessage
-	if err := json.Unmarshal(b, &m); err != nil || len(m) == 0 {
+	if err := json.Unmarshal(body, &m); err != nil {
 		return audit.Null
 	}
-	out := make(map[string]json.RawMessage, len(m))
-	for k, v := range m {
-		if !bytes.Equal(v, []byte("null")) {
-			out[lowerCamel(k)] = v
-		}
-	}
-	b, err = json.Marshal(out)
+	delete(m, "MetricData")
+	b, err := json.Marshal(m)
 	if err != nil {
 		return audit.Null
 	}
-	return b
+	return audit.LowerCamelMembers(b)
 }
 
-// lowerCamel lower-cases a member name's leading capital or acronym, as
-// CloudTrail writes requestParameters: AlarmName → alarmName, OKActions →
-// okActions. The same rule as internal/api's (and audit.LowerCamel on the
-// eventbus branch); this copy goes when that one lands.
-func lowerCamel(s string) string {
-	r := []rune(s)
-	for i := range r {
-		if !unicode.IsUpper(r[i]) {
-			break
-		}
-		if i > 0 && i+1 < len(r) && unicode.IsLower(r[i+1]) {
-			break
-		}
-		r[i] = unicode.ToLower(r[i])
-	}
-	return string(r)
-}
-
-func (h *Handler) table() map[string]op {
+func (s *service) table() map[string]op {
+	put := typed(s.putMetricData, false, true)
+	put.op.Params = withoutMetricData
 	return map[string]op{
-		"PutMetricData":           {data: true, invoke: typed(h.putMetricData, func(in *putMetricDataInput) { in.MetricData = nil })},
-		"ListMetrics":             {readOnly: true, data: true, invoke: typed(h.listMetrics, nil)},
-		"GetMetricStatistics":     {readOnly: true, data: true, invoke: typed(h.getMetricStatistics, nil)},
-		"GetMetricData":           {readOnly: true, data: true, invoke: typed(h.getMetricData, nil)},
-		"PutMetricAlarm":          {invoke: typed(h.putMetricAlarm, nil)},
-		"DescribeAlarms":          {readOnly: true, invoke: typed(h.describeAlarms, nil)},
-		"DescribeAlarmsForMetric": {readOnly: true, invoke: typed(h.describeAlarmsForMetric, nil)},
-		"DeleteAlarms":            {invoke: typed(h.deleteAlarms, nil)},
-		"SetAlarmState":           {invoke: typed(h.setAlarmState, nil)},
-		"EnableAlarmActions":      {invoke: typed(h.enableAlarmActions, nil)},
-		"DisableAlarmActions":     {invoke: typed(h.disableAlarmActions, nil)},
-		"DescribeAlarmHistory":    {readOnly: true, invoke: typed(h.describeAlarmHistory, nil)},
+		"PutMetricData":           put,
+		"ListMetrics":             typed(s.listMetrics, true, true),
+		"GetMetricStatistics":     typed(s.getMetricStatistics, true, true),
+		"GetMetricData":           typed(s.getMetricData, true, true),
+		"PutMetricAlarm":          typed(s.putMetricAlarm, false, false),
+		"DescribeAlarms":          typed(s.describeAlarms, true, false),
+		"DescribeAlarmsForMetric": typed(s.describeAlarmsForMetric, true, false),
+		"DeleteAlarms":            typed(s.deleteAlarms, false, false),
+		"SetAlarmState":           typed(s.setAlarmState, false, false),
+		"EnableAlarmActions":      typed(s.enableAlarmActions, false, false),
+		"DisableAlarmActions":     typed(s.disableAlarmActions, false, false),
+		"DescribeAlarmHistory":    typed(s.describeAlarmHistory, true, false),
 	}
 }
 
@@ -143,7 +98,7 @@ func wdims(ds []cwmetrics.Dimension) []wDimension {
 }
 
 func missing(member string) error {
-	return &wireError{Code: "MissingParameter", Message: fmt.Sprintf("The parameter %s is required.", member)}
+	return &jsonsvc.WireError{Code: "MissingParameter", Message: fmt.Sprintf("The parameter %s is required.", member)}
 }
 
 func tm(t *awsjson.Time) time.Time {
@@ -160,7 +115,7 @@ func intOr(p *int, def int) int {
 	return *p
 }
 
-func (h *Handler) putMetricData(_ context.Context, c identity.Caller, in *putMetricDataInput) (*empty, error) {
+func (s *service) putMetricData(_ context.Context, c identity.Caller, in *putMetricDataInput) (*empty, error) {
 	data := make([]cwmetrics.Datum, len(in.MetricData))
 	for i, d := range in.MetricData {
 		data[i] = cwmetrics.Datum{MetricName: d.MetricName, Dimensions: dims(d.Dimensions), Timestamp: tm(d.Timestamp),
@@ -172,13 +127,13 @@ func (h *Handler) putMetricData(_ context.Context, c identity.Caller, in *putMet
 			data[i].StatisticValues = &alarm.StatisticSet{SampleCount: *s.SampleCount, Sum: *s.Sum, Minimum: *s.Minimum, Maximum: *s.Maximum}
 		}
 		if r := d.StorageResolution; r != nil && *r != 1 && *r != 60 {
-			return nil, &wireError{Code: "InvalidParameterValue", Message: fmt.Sprintf("The value %d for parameter MetricData.member.%d.StorageResolution is invalid (1 or 60).", *r, i+1)}
+			return nil, &jsonsvc.WireError{Code: "InvalidParameterValue", Message: fmt.Sprintf("The value %d for parameter MetricData.member.%d.StorageResolution is invalid (1 or 60).", *r, i+1)}
 		}
 	}
-	return nil, h.o.Engine.PutMetricData(c.AccountID, c.Region, in.Namespace, data)
+	return nil, s.e.PutMetricData(c.AccountID, c.Region, in.Namespace, data)
 }
 
-func (h *Handler) listMetrics(_ context.Context, c identity.Caller, in *listMetricsInput) (*listMetricsOutput, error) {
+func (s *service) listMetrics(_ context.Context, c identity.Caller, in *listMetricsInput) (*listMetricsOutput, error) {
 	q := cwmetrics.ListMetricsInput{Namespace: in.Namespace, MetricName: in.MetricName, RecentlyActive: in.RecentlyActive, NextToken: in.NextToken}
 	for _, f := range in.Dimensions {
 		df := cwmetrics.DimensionFilter{Name: f.Name}
@@ -187,7 +142,7 @@ func (h *Handler) listMetrics(_ context.Context, c identity.Caller, in *listMetr
 		}
 		q.Dimensions = append(q.Dimensions, df)
 	}
-	ms, next, err := h.o.Engine.ListMetrics(c.AccountID, c.Region, q)
+	ms, next, err := s.e.ListMetrics(c.AccountID, c.Region, q)
 	if err != nil {
 		return nil, err
 	}
@@ -198,11 +153,11 @@ func (h *Handler) listMetrics(_ context.Context, c identity.Caller, in *listMetr
 	return out, nil
 }
 
-func (h *Handler) getMetricStatistics(_ context.Context, c identity.Caller, in *getMetricStatisticsInput) (*getMetricStatisticsOutput, error) {
+func (s *service) getMetricStatistics(_ context.Context, c identity.Caller, in *getMetricStatisticsInput) (*getMetricStatisticsOutput, error) {
 	if in.Period == nil {
 		return nil, missing("Period")
 	}
-	dps, err := h.o.Engine.GetMetricStatistics(c.AccountID, c.Region, cwmetrics.StatisticsInput{Namespace: in.Namespace, MetricName: in.MetricName,
+	dps, err := s.e.GetMetricStatistics(c.AccountID, c.Region, cwmetrics.StatisticsInput{Namespace: in.Namespace, MetricName: in.MetricName,
 		Dimensions: dims(in.Dimensions), StartTime: tm(in.StartTime), EndTime: tm(in.EndTime), Period: *in.Period,
 		Statistics: in.Statistics, ExtendedStatistics: in.ExtendedStatistics, Unit: in.Unit})
 	if err != nil {
@@ -230,10 +185,10 @@ func (h *Handler) getMetricStatistics(_ context.Context, c identity.Caller, in *
 	return out, nil
 }
 
-func (h *Handler) getMetricData(_ context.Context, c identity.Caller, in *getMetricDataInput) (*getMetricDataOutput, error) {
+func (s *service) getMetricData(_ context.Context, c identity.Caller, in *getMetricDataInput) (*getMetricDataOutput, error) {
 	q := cwmetrics.DataInput{StartTime: tm(in.StartTime), EndTime: tm(in.EndTime), ScanBy: in.ScanBy, MaxDatapoints: intOr(in.MaxDatapoints, 0), NextToken: in.NextToken}
 	if in.MaxDatapoints != nil && *in.MaxDatapoints <= 0 {
-		return nil, &wireError{Code: "InvalidParameterValue", Message: "The parameter MaxDatapoints must be positive."}
+		return nil, &jsonsvc.WireError{Code: "InvalidParameterValue", Message: "The parameter MaxDatapoints must be positive."}
 	}
 	for _, wq := range in.MetricDataQueries {
 		dq := cwmetrics.DataQuery{ID: wq.ID, Label: wq.Label, ReturnData: wq.ReturnData, Expression: wq.Expression}
@@ -246,7 +201,7 @@ func (h *Handler) getMetricData(_ context.Context, c identity.Caller, in *getMet
 		}
 		q.Queries = append(q.Queries, dq)
 	}
-	res, next, err := h.o.Engine.GetMetricData(c.AccountID, c.Region, q)
+	res, next, err := s.e.GetMetricData(c.AccountID, c.Region, q)
 	if err != nil {
 		return nil, err
 	}
@@ -261,7 +216,7 @@ func (h *Handler) getMetricData(_ context.Context, c identity.Caller, in *getMet
 	return out, nil
 }
 
-func (h *Handler) putMetricAlarm(_ context.Context, c identity.Caller, in *putMetricAlarmInput) (*empty, error) {
+func (s *service) putMetricAlarm(_ context.Context, c identity.Caller, in *putMetricAlarmInput) (*empty, error) {
 	cfg := alarm.Config{AlarmName: in.AlarmName, AlarmDescription: in.AlarmDescription, ActionsEnabled: in.ActionsEnabled == nil || *in.ActionsEnabled,
 		OKActions: in.OKActions, AlarmActions: in.AlarmActions, InsufficientDataActions: in.InsufficientDataActions,
 		MetricName: in.MetricName, Namespace: in.Namespace, Dimensions: dims(in.Dimensions), Statistic: in.Statistic, ExtendedStatistic: in.ExtendedStatistic,
@@ -277,7 +232,7 @@ func (h *Handler) putMetricAlarm(_ context.Context, c identity.Caller, in *putMe
 	for i, t := range in.Tags {
 		tags[i] = cwmetrics.Tag{Key: t.Key, Value: t.Value}
 	}
-	return nil, h.o.Engine.PutMetricAlarm(c.AccountID, c.Region, cfg, tags)
+	return nil, s.e.PutMetricAlarm(c.AccountID, c.Region, cfg, tags)
 }
 
 func wireAlarm(a cwmetrics.Alarm) wMetricAlarm {
@@ -301,22 +256,22 @@ func wireAlarm(a cwmetrics.Alarm) wMetricAlarm {
 func checkAlarmTypes(types []string) (metric bool, err error) {
 	for _, t := range types {
 		if t != "MetricAlarm" && t != "CompositeAlarm" {
-			return false, &wireError{Code: "InvalidParameterValue", Message: fmt.Sprintf("The value %s for parameter AlarmTypes is invalid (MetricAlarm, CompositeAlarm).", t)}
+			return false, &jsonsvc.WireError{Code: "InvalidParameterValue", Message: fmt.Sprintf("The value %s for parameter AlarmTypes is invalid (MetricAlarm, CompositeAlarm).", t)}
 		}
 	}
 	return len(types) == 0 || slices.Contains(types, "MetricAlarm"), nil
 }
 
-func (h *Handler) describeAlarms(_ context.Context, c identity.Caller, in *describeAlarmsInput) (*describeAlarmsOutput, error) {
+func (s *service) describeAlarms(_ context.Context, c identity.Caller, in *describeAlarmsInput) (*describeAlarmsOutput, error) {
 	out := &describeAlarmsOutput{MetricAlarms: []wMetricAlarm{}, CompositeAlarms: []struct{}{}}
 	metric, err := checkAlarmTypes(in.AlarmTypes)
 	if err != nil || !metric {
 		return out, err
 	}
 	if in.MaxRecords != nil && *in.MaxRecords == 0 {
-		return nil, &wireError{Code: "InvalidParameterValue", Message: "The parameter MaxRecords must be between 1 and 100."}
+		return nil, &jsonsvc.WireError{Code: "InvalidParameterValue", Message: "The parameter MaxRecords must be between 1 and 100."}
 	}
-	as, next, err := h.o.Engine.DescribeAlarms(c.AccountID, c.Region, cwmetrics.DescribeInput{Names: in.AlarmNames, NamePrefix: in.AlarmNamePrefix,
+	as, next, err := s.e.DescribeAlarms(c.AccountID, c.Region, cwmetrics.DescribeInput{Names: in.AlarmNames, NamePrefix: in.AlarmNamePrefix,
 		State: in.StateValue, ActionPrefix: in.ActionPrefix, MaxRecords: intOr(in.MaxRecords, 0), NextToken: in.NextToken})
 	if err != nil {
 		return nil, err
@@ -328,8 +283,8 @@ func (h *Handler) describeAlarms(_ context.Context, c identity.Caller, in *descr
 	return out, nil
 }
 
-func (h *Handler) describeAlarmsForMetric(_ context.Context, c identity.Caller, in *describeAlarmsForMetricInput) (*describeAlarmsForMetricOutput, error) {
-	as, err := h.o.Engine.DescribeAlarmsForMetric(c.AccountID, c.Region, cwmetrics.ForMetricInput{Namespace: in.Namespace, MetricName: in.MetricName,
+func (s *service) describeAlarmsForMetric(_ context.Context, c identity.Caller, in *describeAlarmsForMetricInput) (*describeAlarmsForMetricOutput, error) {
+	as, err := s.e.DescribeAlarmsForMetric(c.AccountID, c.Region, cwmetrics.ForMetricInput{Namespace: in.Namespace, MetricName: in.MetricName,
 		Dimensions: dims(in.Dimensions), Statistic: in.Statistic, ExtendedStatistic: in.ExtendedStatistic, Period: intOr(in.Period, 0), Unit: in.Unit})
 	if err != nil {
 		return nil, err
@@ -341,32 +296,32 @@ func (h *Handler) describeAlarmsForMetric(_ context.Context, c identity.Caller, 
 	return out, nil
 }
 
-func (h *Handler) deleteAlarms(_ context.Context, c identity.Caller, in *alarmNamesInput) (*empty, error) {
-	return nil, h.o.Engine.DeleteAlarms(c.AccountID, c.Region, in.AlarmNames)
+func (s *service) deleteAlarms(_ context.Context, c identity.Caller, in *alarmNamesInput) (*empty, error) {
+	return nil, s.e.DeleteAlarms(c.AccountID, c.Region, in.AlarmNames)
 }
 
-func (h *Handler) setAlarmState(_ context.Context, c identity.Caller, in *setAlarmStateInput) (*empty, error) {
+func (s *service) setAlarmState(_ context.Context, c identity.Caller, in *setAlarmStateInput) (*empty, error) {
 	if in.StateValue == "" {
 		return nil, missing("StateValue")
 	}
-	return nil, h.o.Engine.SetAlarmState(c.AccountID, c.Region, in.AlarmName, alarm.State(in.StateValue), in.StateReason, in.StateReasonData)
+	return nil, s.e.SetAlarmState(c.AccountID, c.Region, in.AlarmName, alarm.State(in.StateValue), in.StateReason, in.StateReasonData)
 }
 
-func (h *Handler) enableAlarmActions(_ context.Context, c identity.Caller, in *alarmNamesInput) (*empty, error) {
-	return nil, h.o.Engine.SetActionsEnabled(c.AccountID, c.Region, in.AlarmNames, true)
+func (s *service) enableAlarmActions(_ context.Context, c identity.Caller, in *alarmNamesInput) (*empty, error) {
+	return nil, s.e.SetActionsEnabled(c.AccountID, c.Region, in.AlarmNames, true)
 }
 
-func (h *Handler) disableAlarmActions(_ context.Context, c identity.Caller, in *alarmNamesInput) (*empty, error) {
-	return nil, h.o.Engine.SetActionsEnabled(c.AccountID, c.Region, in.AlarmNames, false)
+func (s *service) disableAlarmActions(_ context.Context, c identity.Caller, in *alarmNamesInput) (*empty, error) {
+	return nil, s.e.SetActionsEnabled(c.AccountID, c.Region, in.AlarmNames, false)
 }
 
-func (h *Handler) describeAlarmHistory(_ context.Context, c identity.Caller, in *describeAlarmHistoryInput) (*describeAlarmHistoryOutput, error) {
+func (s *service) describeAlarmHistory(_ context.Context, c identity.Caller, in *describeAlarmHistoryInput) (*describeAlarmHistoryOutput, error) {
 	out := &describeAlarmHistoryOutput{AlarmHistoryItems: []wHistoryItem{}}
 	metric, err := checkAlarmTypes(in.AlarmTypes)
 	if err != nil || !metric {
 		return out, err
 	}
-	items, next, err := h.o.Engine.DescribeAlarmHistory(c.AccountID, c.Region, cwmetrics.HistoryInput{AlarmName: in.AlarmName, Type: in.HistoryItemType,
+	items, next, err := s.e.DescribeAlarmHistory(c.AccountID, c.Region, cwmetrics.HistoryInput{AlarmName: in.AlarmName, Type: in.HistoryItemType,
 		StartDate: tm(in.StartDate), EndDate: tm(in.EndDate), ScanBy: in.ScanBy, MaxRecords: intOr(in.MaxRecords, 0), NextToken: in.NextToken})
 	if err != nil {
 		return nil, err

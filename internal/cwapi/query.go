@@ -2,6 +2,7 @@ package cwapi
 
 import (
 	"bytes"
+	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/opentrail/opentrail/internal/awsjson"
+	"github.com/opentrail/opentrail/internal/jsonsvc"
 )
 
 // The query protocol (alerts.md §1.1 form 3, older SDKs): a form body
@@ -50,16 +52,44 @@ func scopeService(r *http.Request) string {
 	return parts[3]
 }
 
-// queryCodec is the query protocol for one request.
-type queryCodec struct {
-	op    string
-	reqID string
-	form  url.Values
+// queryProtocol is the query protocol (alerts.md §1.1 form 3).
+type queryProtocol struct{ inputs map[string]func() any }
+
+func (queryProtocol) Match(r *http.Request) bool { return ServesQuery(r) }
+
+func (queryProtocol) Operation(_ *http.Request, body []byte) (string, error) {
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return "", &jsonsvc.WireError{Code: "MalformedQueryString", Message: "The request body is not a valid form: " + err.Error()}
+	}
+	if v := form.Get("Version"); v != "" && v != QueryVersion {
+		return "", &jsonsvc.WireError{Code: "InvalidAction", Message: fmt.Sprintf("Version %q is not CloudWatch's %s.", v, QueryVersion)}
+	}
+	return form.Get("Action"), nil
 }
 
-func (q queryCodec) decode(_ []byte, v any) error {
+// JSON decodes the form into the operation's input and re-encodes it as
+// the JSON its Invoke reads.
+func (p queryProtocol) JSON(op string, body []byte) ([]byte, error) {
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, &jsonsvc.WireError{Code: "MalformedQueryString", Message: "The request body is not a valid form: " + err.Error()}
+	}
+	in := p.inputs[op]()
+	if err := decodeForm(form, in); err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(in)
+	if err != nil {
+		return nil, wireError("InvalidParameterValue", "A parameter has no valid value: "+err.Error())
+	}
+	return b, nil
+}
+
+// decodeForm decodes form values into v, a pointer to a wire struct.
+func decodeForm(form url.Values, v any) error {
 	keys := map[string]bool{}
-	for k := range q.form {
+	for k := range form {
 		for i := range len(k) {
 			if k[i] == '.' {
 				keys[k[:i]] = true
@@ -67,9 +97,9 @@ func (q queryCodec) decode(_ []byte, v any) error {
 		}
 		keys[k] = true
 	}
-	d := formDecoder{form: q.form, keys: keys}
+	d := formDecoder{form: form, keys: keys}
 	if err := d.assign(reflect.ValueOf(v).Elem(), "", 0); err != nil {
-		return &wireError{Code: "InvalidParameterValue", Message: err.Error()}
+		return wireError("InvalidParameterValue", err.Error())
 	}
 	return nil
 }
@@ -173,31 +203,49 @@ func parseQueryTime(s string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("bad timestamp %q", s)
 }
 
-func (q queryCodec) writeOutput(w http.ResponseWriter, v any) {
+func (queryProtocol) WriteOutput(w http.ResponseWriter, reqID, op string, out any) {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, `<%sResponse xmlns="%s">`, q.op, queryXMLNS)
-	if _, none := v.(empty); !none {
-		writeXML(&b, q.op+"Result", reflect.ValueOf(v))
+	fmt.Fprintf(&b, `<%sResponse xmlns="%s">`, op, queryXMLNS)
+	if v := reflect.ValueOf(out); v.Kind() == reflect.Pointer && !v.IsNil() || v.Kind() == reflect.Struct && v.NumField() > 0 {
+		writeXML(&b, op+"Result", v)
 	}
-	fmt.Fprintf(&b, `<ResponseMetadata><RequestId>%s</RequestId></ResponseMetadata></%sResponse>`, q.reqID, q.op)
+	fmt.Fprintf(&b, `<ResponseMetadata><RequestId>%s</RequestId></ResponseMetadata></%sResponse>`, reqID, op)
 	w.Header().Set("Content-Type", "text/xml")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(b.Bytes())
 }
 
-func (q queryCodec) writeError(w http.ResponseWriter, e *wireError) {
+// queryCodes are the query protocol's names for jsonsvc's common errors
+// (alerts.md §1.3).
+var queryCodes = map[string]string{
+	"UnknownOperationException":           "InvalidAction",
+	"InvalidSignatureException":           "SignatureDoesNotMatch",
+	"UnrecognizedClientException":         "InvalidClientTokenId",
+	"MissingAuthenticationTokenException": "MissingAuthenticationToken",
+	"IncompleteSignatureException":        "IncompleteSignature",
+	"ThrottlingException":                 "Throttling",
+	"SerializationException":              "MalformedQueryString",
+	"MethodNotAllowedException":           "MethodNotAllowed",
+}
+
+func (queryProtocol) WriteError(w http.ResponseWriter, reqID, _ string, e *jsonsvc.WireError) {
+	code := e.Code
+	if c, ok := queryCodes[code]; ok {
+		code = c
+	}
+	st := status(e)
 	fault := "Sender"
-	if e.status() >= 500 {
+	if st >= 500 {
 		fault = "Receiver"
 	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, `<ErrorResponse xmlns="%s"><Error><Type>%s</Type><Code>`, queryXMLNS, fault)
-	_ = xml.EscapeText(&b, []byte(e.Code))
+	_ = xml.EscapeText(&b, []byte(code))
 	b.WriteString("</Code><Message>")
 	_ = xml.EscapeText(&b, []byte(e.Message))
-	fmt.Fprintf(&b, "</Message></Error><RequestId>%s</RequestId></ErrorResponse>", q.reqID)
+	fmt.Fprintf(&b, "</Message></Error><RequestId>%s</RequestId></ErrorResponse>", reqID)
 	w.Header().Set("Content-Type", "text/xml")
-	w.WriteHeader(e.status())
+	w.WriteHeader(st)
 	_, _ = w.Write(b.Bytes())
 }
 

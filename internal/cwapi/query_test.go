@@ -29,7 +29,7 @@ func TestQueryProtocol(t *testing.T) {
 		"MetricData.member.2.Timestamp":                {now.Format(time.RFC3339)},
 		"MetricData.member.2.Dimensions.member.1.Name": {"Host"}, "MetricData.member.2.Dimensions.member.1.Value": {"a"}}
 	r := queryReq(put)
-	if !Serves(r) {
+	if !h.ServesRequest(r) {
 		t.Fatal("a form signed for monitoring is not routed to CloudWatch")
 	}
 	w := serve(h, r)

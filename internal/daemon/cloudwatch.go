@@ -13,6 +13,7 @@ import (
 	"github.com/opentrail/opentrail/internal/cwmetrics"
 	"github.com/opentrail/opentrail/internal/datadir"
 	"github.com/opentrail/opentrail/internal/identity"
+	"github.com/opentrail/opentrail/internal/jsonsvc"
 )
 
 // cloudWatch is the CloudWatch engine and its evaluation loop.
@@ -71,17 +72,21 @@ func (c *cloudWatch) close() error {
 	return c.e.Close()
 }
 
-// cloudWatchRoute sends CloudWatch's two forms (alerts.md §1.2: the
-// GraniteServiceVersion20100801 target and the rpc-v2-cbor path) to the
-// CloudWatch API, the rest to next.
+// cloudWatchRoute sends CloudWatch's forms (alerts.md §1.2: the
+// GraniteServiceVersion20100801 target, the rpc-v2-cbor path, and forms
+// signed for monitoring) to the CloudWatch API, the rest to next.
 func (d *Daemon) cloudWatchRoute(next http.Handler, auth *identity.Authenticator) http.Handler {
-	cw, err := cwapi.New(cwapi.Options{Engine: d.cw.e, Auth: auth, Events: d.store, Regions: d.cfg.Regions, Logger: d.log})
+	o := jsonsvc.Options{Auth: auth, Events: d.store, Regions: d.cfg.Regions, Logger: d.log}
+	if d.cfg.MaxRequestBytes > 0 {
+		o.MaxBodyBytes = d.cfg.MaxRequestBytes
+	}
+	cw, err := cwapi.New(d.cw.e, o)
 	if err != nil {
 		d.log.Error("CloudWatch API disabled", "err", err)
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if cwapi.Serves(r) {
+		if cw.ServesRequest(r) {
 			cw.ServeHTTP(w, r)
 			return
 		}
