@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -280,25 +279,9 @@ func TestCloudWatchSDKErrors(t *testing.T) {
 func TestCloudWatchCLI(t *testing.T) {
 	testenv.NeedCommand(t, testenv.AWSCLI, "aws", "--version")
 	d := startDaemon(t, t.TempDir(), nil)
-	k, err := d.Identities().RootKey(testAccount)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "AWS_") {
-			env = append(env, kv)
-		}
-	}
-	env = append(env, "AWS_ACCESS_KEY_ID="+k.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+k.SecretAccessKey,
-		"AWS_DEFAULT_REGION=us-east-1", "AWS_ENDPOINT_URL="+d.URL(), "AWS_CONFIG_FILE=/dev/null",
-		"AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true", "AWS_MAX_ATTEMPTS=1")
-	dir := t.TempDir()
+	cli := awsCLI(t, d, testAccount, t.TempDir())
 	aws := func(args ...string) ([]byte, error) {
-		t.Helper()
-		cmd := exec.CommandContext(t.Context(), "aws", append([]string{"cloudwatch", "--output", "json"}, args...)...)
-		cmd.Env, cmd.Dir = env, dir
-		return cmd.CombinedOutput()
+		return cli(append([]string{"cloudwatch", "--output", "json"}, args...)...)
 	}
 	run := func(args ...string) []byte {
 		t.Helper()
