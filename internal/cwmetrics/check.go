@@ -24,6 +24,9 @@ type Report struct {
 // fine (nothing stored yet).
 func Check(dir string) (*Report, error) {
 	rep := &Report{Torn: map[string]int64{}}
+	if err := missingAlarmLog(dir); err != nil {
+		return rep, err
+	}
 	names, err := dayFiles(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		names = nil

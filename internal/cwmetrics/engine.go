@@ -159,6 +159,13 @@ func Open(dir string, o Options) (*Engine, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if err := missingAlarmLog(dir); err != nil {
+		return nil, err
+	}
+	// The alarm log before metrics/, which marks a set-up directory.
+	if err := createAlarmLog(dir); err != nil {
+		return nil, fmt.Errorf("open cloudwatch: %w", err)
+	}
 	if err := os.MkdirAll(filepath.Join(dir, metricsDir), 0o755); err != nil {
 		return nil, fmt.Errorf("open cloudwatch: %w", err)
 	}
@@ -171,6 +178,43 @@ func Open(dir string, o Options) (*Engine, error) {
 		return nil, errors.Join(err, e.Close())
 	}
 	return e, nil
+}
+
+// ErrAlarmLogMissing is returned by Open and Check for a directory that
+// was set up (it has its metrics directory) but has lost its alarm log:
+// the alarms, their states and pending notifications would be gone
+// unnoticed. Restore alarms.log from a backup, or create it empty to start
+// without alarms.
+var ErrAlarmLogMissing = errors.New("cloudwatch: the alarm log is missing")
+
+func missingAlarmLog(dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, metricsDir)); err != nil {
+		return nil // a new directory
+	}
+	path := filepath.Join(dir, alarmsFile)
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%w: %s (restore it from a backup, or create it empty to start without alarms)", ErrAlarmLogMissing, path)
+	}
+	return nil
+}
+
+// createAlarmLog creates an empty alarm log, durably, unless there is one.
+func createAlarmLog(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	path := filepath.Join(dir, alarmsFile)
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	if err := errors.Join(f.Sync(), f.Close()); err != nil {
+		return err
+	}
+	return syncDir(dir)
 }
 
 func (e *Engine) loadMetrics() error {

@@ -614,3 +614,32 @@ func TestPutStatisticsSkipsInvalidPoints(t *testing.T) {
 		t.Errorf("stored %+v, want only Ok", ms)
 	}
 }
+
+func TestMissingAlarmLogRefused(t *testing.T) {
+	dir := t.TempDir()
+	c := &clock{t: t0}
+	e := open(t, dir, c, nil)
+	if err := e.PutMetricAlarm(acct, region, sumAlarm("a"), nil); err != nil {
+		t.Fatal(err)
+	}
+	e.Close()
+	if err := os.Remove(filepath.Join(dir, alarmsFile)); err != nil {
+		t.Fatal(err)
+	}
+	o := DefaultOptions()
+	o.Now = c.Now
+	if _, err := Open(dir, o); !errors.Is(err, ErrAlarmLogMissing) {
+		t.Errorf("Open = %v, want ErrAlarmLogMissing", err)
+	}
+	if _, err := Check(dir); !errors.Is(err, ErrAlarmLogMissing) {
+		t.Errorf("Check = %v, want ErrAlarmLogMissing", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, alarmsFile), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := Open(dir, o); err != nil {
+		t.Errorf("Open with an empty alarm log: %v", err)
+	} else {
+		e.Close()
+	}
+}
