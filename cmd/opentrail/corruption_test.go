@@ -23,6 +23,8 @@ import (
 	awsmw "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
@@ -112,6 +114,21 @@ func buildCorpus(t *testing.T) (string, []string, error) {
 		return "", nil, err
 	}
 	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("all"), Targets: []ebtypes.Target{{Id: aws.String("down"), Arn: dest.ApiDestinationArn}}}); err != nil {
+		return "", nil, err
+	}
+	// CloudWatch metrics, and an alarm in ALARM whose notification waits
+	// in its outbox (no SNS publisher).
+	cw := cloudwatch.New(cloudwatch.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + addr), Credentials: creds, HTTPClient: hc, RetryMaxAttempts: 1})
+	if _, err := cw.PutMetricData(ctx, &cloudwatch.PutMetricDataInput{Namespace: aws.String("Corpus"), MetricData: []cwtypes.MetricDatum{
+		{MetricName: aws.String("Calls"), Value: aws.Float64(1)}, {MetricName: aws.String("Calls"), Values: []float64{2, 3}}}}); err != nil {
+		return "", nil, err
+	}
+	if _, err := cw.PutMetricAlarm(ctx, &cloudwatch.PutMetricAlarmInput{AlarmName: aws.String("calls"), Namespace: aws.String("Corpus"), MetricName: aws.String("Calls"),
+		Statistic: cwtypes.StatisticSum, Period: aws.Int32(60), EvaluationPeriods: aws.Int32(1), Threshold: aws.Float64(1),
+		ComparisonOperator: cwtypes.ComparisonOperatorGreaterThanThreshold, AlarmActions: []string{"arn:aws:sns:us-east-1:" + trailAccount + ":corpus"}}); err != nil {
+		return "", nil, err
+	}
+	if _, err := cw.SetAlarmState(ctx, &cloudwatch.SetAlarmStateInput{AlarmName: aws.String("calls"), StateValue: cwtypes.StateValueAlarm, StateReason: aws.String("corpus")}); err != nil {
 		return "", nil, err
 	}
 	// A Lake event data store that ingests every call, with a query's
@@ -244,6 +261,8 @@ func fileKind(rel string) string {
 		return "lake MANIFEST.json"
 	case strings.HasPrefix(rel, "logs/groups/"):
 		return "logs segment"
+	case strings.HasPrefix(rel, "cloudwatch/metrics/"):
+		return "cloudwatch metric file"
 	case rel == "LOCK":
 		return ""
 	}

@@ -63,6 +63,8 @@ var allowed = map[string][]string{
 	"internal/delivery": {"internal/event", "internal/selector", "internal/layout", "internal/digest", "internal/objstore",
 		"internal/store", "internal/store/fileutil", "internal/catalog", "internal/keyring"},
 	"internal/notify": {},
+	// CloudWatch metrics and alarms.
+	"internal/cwmetrics": {"internal/alarm", "internal/store/fileutil"},
 	// EventBridge's default bus: a follower of the event log that
 	// delivers to SNS topics (through the interface it declares) and
 	// API destinations.
@@ -81,6 +83,7 @@ var allowed = map[string][]string{
 	"internal/logsapi":   {"internal/audit", "internal/cwlogs", "internal/identity", "internal/jsonsvc"},
 	"internal/s3api": {"internal/audit", "internal/event", "internal/objstore", "internal/sigv4", "internal/identity",
 		"internal/awsjson", "internal/store"},
+	"internal/cwapi": {"internal/alarm", "internal/audit", "internal/awsjson", "internal/cwmetrics", "internal/identity", "internal/jsonsvc"},
 	"internal/api": {"internal/audit", "internal/event", "internal/awsjson", "internal/sigv4", "internal/identity", "internal/store", "internal/history",
 		"internal/catalog", "internal/selector", "internal/objstore", "internal/layout", "internal/keyring", "internal/lake/queries", "internal/lake/imports",
 		"internal/lake/resultfile"},
@@ -90,7 +93,8 @@ var allowed = map[string][]string{
 		"internal/event", "internal/store/index", "internal/store/wal",
 		"internal/catalog", "internal/delivery", "internal/keyring", "internal/notify", "internal/objstore",
 		"internal/objstore/fsbucket", "internal/objstore/s3", "internal/s3api", "internal/importer", "internal/lake", "internal/lake/imports", "internal/lake/queries", "internal/lake/resultfile", "internal/insights",
-		"internal/eventbus", "internal/eventsapi", "internal/jsonsvc", "internal/selector", "internal/cwlogs", "internal/logsapi"},
+		"internal/eventbus", "internal/eventsapi", "internal/jsonsvc", "internal/selector", "internal/cwlogs", "internal/logsapi",
+		"internal/cwmetrics", "internal/cwapi"},
 	"cmd/opentrail": {"internal/config", "internal/datadir", "internal/daemon", "internal/insights", "internal/event", "internal/identity", "internal/importer", "internal/history",
 		"internal/logfile", "internal/store", "internal/store/fileutil", "internal/store/index", "internal/store/wal",
 		"internal/validate", "internal/layout", "internal/logfilter"},

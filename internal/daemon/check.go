@@ -86,6 +86,8 @@ func Check(root string) Report {
 		r.line("accounts: %d", accounts)
 	}
 
+	checkCloudWatch(root, &r)
+
 	// The followers' checkpoints, then the WAL, which must still hold
 	// everything after each of them.
 	states := map[string]followerState{}

@@ -62,6 +62,7 @@ type Daemon struct {
 	insights *insights.Engine
 	eventbus *eventbus.Engine
 	logs     *cwlogs.Engine
+	cw       *cloudWatch
 	// gate knows which logging trails record an event: the default
 	// bus and CloudWatch Logs delivery follow it.
 	gate *trailGate
@@ -166,6 +167,10 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 	}
 	d.gate = newTrailGate(d.trails)
 	if err := d.openEventBus(reg); err != nil {
+		return nil, err
+	}
+	// CloudWatch first: metric filters write to it.
+	if err := d.openCloudWatch(reg); err != nil {
 		return nil, err
 	}
 	if err := d.openLogs(reg); err != nil {
@@ -311,6 +316,7 @@ func (d *Daemon) PrintHints(w io.Writer) {
 // Run serves until ctx is cancelled, then shuts down gracefully.
 func (d *Daemon) Run(ctx context.Context) error {
 	d.served = true
+	d.cw.start()
 	if err := d.follow.start(); err != nil {
 		return errors.Join(fmt.Errorf("start the followers of the event log: %w", err), d.Close())
 	}
@@ -371,6 +377,11 @@ func (d *Daemon) Close() error {
 	// durable, so the store can drop the WAL segments they release.
 	if d.follow != nil {
 		errs = append(errs, d.follow.stop())
+	}
+	// CloudWatch after them: CloudWatch Logs' metric filters write to it.
+	if d.cw != nil {
+		errs = append(errs, d.cw.close())
+		d.cw = nil
 	}
 	if d.lake != nil {
 		errs = append(errs, d.lake.Close())

@@ -130,6 +130,11 @@ func (d *Daemon) Delivery() *delivery.Engine { return d.delivery }
 // API and, with the embedded bucket store, everything else to its S3
 // front end.
 func (d *Daemon) router(ct http.Handler, auth *identity.Authenticator) http.Handler {
+	return d.cloudWatchRoute(d.s3Route(ct, auth), auth)
+}
+
+// s3Route adds the embedded bucket store's S3 front end.
+func (d *Daemon) s3Route(ct http.Handler, auth *identity.Authenticator) http.Handler {
 	fs, embedded := d.objects.(*fsbucket.Store)
 	if !embedded {
 		return ct

@@ -33,6 +33,7 @@ const (
 	InsightsDir     = "insights"      // the Insights detector's state (package insights)
 	EventBusDir     = "eventbus"      // EventBridge rules, checkpoint and outbox (package eventbus)
 	LogsDir         = "logs"          // CloudWatch Logs groups, events and checkpoint (package cwlogs)
+	CloudWatchDir   = "cloudwatch"    // CloudWatch metrics and alarms (package cwmetrics)
 	AccountsFile    = "accounts.json" // accounts and keys (package identity)
 	CredentialsFile = "credentials"   // the same keys for AWS clients (package identity)
 	SettingsFile    = "settings.json" // this package
@@ -66,7 +67,7 @@ type Dir struct {
 // fileutil.WriteFileAtomic; a kill can leave its temporary files there.
 func atomicDirs(root string) []string {
 	dirs := []string{root}
-	for _, sub := range []string{TrailsDir, DeliveryDir, IndexDir, LakeDir, InsightsDir, EventBusDir, LogsDir} {
+	for _, sub := range []string{TrailsDir, DeliveryDir, IndexDir, LakeDir, InsightsDir, EventBusDir, LogsDir, CloudWatchDir} {
 		dirs = append(dirs, filepath.Join(root, sub))
 	}
 	regions, _ := os.ReadDir(filepath.Join(root, KeysDir)) // one directory per key set

@@ -11,9 +11,21 @@
 // resolved here, the service's own through [Options.Errors]; anything
 // else is a 500 InternalFailure, logged with the request id and never
 // sent.
+//
+// A gzip Content-Encoding (the requestCompression trait) is undone after
+// the body is read and before the operation sees it; the signature covers
+// the bytes as sent. A service that speaks other wire forms besides JSON
+// (CloudWatch: Smithy RPC v2 CBOR and the query protocol) gives them as
+// [Options.Protocols]: each turns its request into the JSON body the
+// operation reads and writes the answer its way, sharing the operations,
+// authentication and recording. An awsQueryCompatible service
+// ([Options.QueryCompatible]) gets the x-amzn-query-error header on every
+// error, and [WireError.Type] carries its modelled __type.
 package jsonsvc
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -85,6 +97,11 @@ type WireError struct {
 	Status  int // 0 means 400
 	Code    string
 	Message string
+	// Type, when set, is the __type written instead of Code: the modelled
+	// shape id of an awsQueryCompatible service's error
+	// (com.amazonaws.cloudwatch#InvalidParameterValueException), whose
+	// query code Code stays in the x-amzn-query-error header.
+	Type string
 }
 
 func (e *WireError) Error() string { return e.Code + ": " + e.Message }
@@ -112,6 +129,14 @@ type Options struct {
 	Ops            map[string]Op
 	// Errors maps the service's own errors; ok false passes them on.
 	Errors func(err error) (w *WireError, ok bool)
+	// QueryCompatible marks an awsQueryCompatible service (CloudWatch):
+	// every error carries x-amzn-query-error: <Code>;Sender (Receiver for
+	// 5xx), from which its clients take the error code.
+	QueryCompatible bool
+	// Protocols are the wire forms the service speaks besides JSON (for
+	// CloudWatch: Smithy RPC v2 CBOR, the query protocol). They share the
+	// operations, authentication and recording.
+	Protocols []Protocol
 
 	Auth    Authenticator // required
 	Events  Appender      // required
@@ -120,6 +145,26 @@ type Options struct {
 	MaxBodyBytes int64
 	Now          func() time.Time
 	Logger       *slog.Logger
+}
+
+// Protocol is a wire form besides JSON. A request it matches is read
+// under the same limit (a gzip Content-Encoding undone), authenticated
+// over the bytes as sent, turned into the JSON body the operation's Invoke
+// reads (which is also what requestParameters are made from), and
+// answered through the protocol.
+type Protocol interface {
+	// Match reports whether r is in this form; it MUST NOT read r.Body.
+	Match(r *http.Request) bool
+	// Operation names the operation of r, whose decoded body is body.
+	Operation(r *http.Request, body []byte) (string, error)
+	// JSON turns the body of operation op into its JSON body. Errors are
+	// the client's (a *WireError, or an *awsjson.DecodeError).
+	JSON(op string, body []byte) ([]byte, error)
+	// WriteOutput writes out, the value Invoke returned.
+	WriteOutput(w http.ResponseWriter, reqID, op string, out any)
+	// WriteError writes an error; the x-amzn-query-error header of a
+	// QueryCompatible service is set already.
+	WriteError(w http.ResponseWriter, reqID, op string, e *WireError)
 }
 
 // Handler serves one service.
@@ -153,23 +198,69 @@ func (h *Handler) Serves(target string) bool {
 	return strings.HasPrefix(target, h.o.TargetPrefix+".")
 }
 
+// ServesRequest reports whether r is this service's: its X-Amz-Target, or
+// one of its Protocols. It does not read the body.
+func (h *Handler) ServesRequest(r *http.Request) bool {
+	if t := r.Header.Get("X-Amz-Target"); t != "" {
+		return h.Serves(t)
+	}
+	return h.protocol(r) != nil
+}
+
+// protocol is the Protocol r is in, nil for JSON.
+func (h *Handler) protocol(r *http.Request) Protocol {
+	if r.Header.Get("X-Amz-Target") != "" {
+		return nil
+	}
+	for _, p := range h.o.Protocols {
+		if p.Match(r) {
+			return p
+		}
+	}
+	return nil
+}
+
 // ServeHTTP serves one request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := audit.NewUUID()
 	w.Header().Set("x-amzn-RequestId", reqID)
-	name, _ := strings.CutPrefix(r.Header.Get("X-Amz-Target"), h.o.TargetPrefix+".")
+	p := h.protocol(r)
+	fail := func(name string, e *WireError) { h.write(w, p, reqID, name, e) }
+	unknown := func(name string) *WireError {
+		return &WireError{Code: "UnknownOperationException", Message: fmt.Sprintf("Operation %q is not served by OpenTrail's %s API.", name, h.o.SigningName)}
+	}
+	name := ""
+	if p == nil {
+		name, _ = strings.CutPrefix(r.Header.Get("X-Amz-Target"), h.o.TargetPrefix+".")
+	}
 	if r.Method != http.MethodPost {
-		h.write(w, reqID, name, &WireError{Status: http.StatusMethodNotAllowed, Code: "MethodNotAllowedException", Message: "Only POST is allowed."})
+		fail(name, &WireError{Status: http.StatusMethodNotAllowed, Code: "MethodNotAllowedException", Message: "Only POST is allowed."})
 		return
 	}
-	op, ok := h.o.Ops[name]
-	if !ok {
-		h.write(w, reqID, name, &WireError{Code: "UnknownOperationException", Message: fmt.Sprintf("Operation %q is not served by OpenTrail's %s API.", name, h.o.SigningName)})
+	if _, ok := h.o.Ops[name]; !ok && p == nil {
+		fail(name, unknown(name))
 		return
 	}
 	body, err := awsjson.ReadBody(r.Body, h.o.MaxBodyBytes)
 	if err != nil {
-		h.write(w, reqID, name, h.resolve(err))
+		fail(name, h.resolve(err))
+		return
+	}
+	// The signature covers the body as sent; decoded is what it says.
+	decoded, err := decodeContent(r.Header.Get("Content-Encoding"), body, h.o.MaxBodyBytes)
+	if err != nil {
+		fail(name, h.resolve(err))
+		return
+	}
+	if p != nil {
+		if name, err = p.Operation(r, decoded); err != nil {
+			fail(name, h.resolve(err))
+			return
+		}
+	}
+	op, ok := h.o.Ops[name]
+	if !ok {
+		fail(name, unknown(name))
 		return
 	}
 	caller, err := h.o.Auth.Authenticate(r, body)
@@ -177,10 +268,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		err = h.checkScope(caller)
 	}
 	if err != nil {
-		h.write(w, reqID, name, h.resolve(err))
+		fail(name, h.resolve(err))
 		return
 	}
-	out, err := op.Invoke(withRequestID(r.Context(), reqID), caller, body)
+	in := decoded
+	if p != nil {
+		in, err = p.JSON(name, decoded)
+	}
+	var out any
+	if err == nil {
+		out, err = op.Invoke(withRequestID(r.Context(), reqID), caller, in)
+	}
 	var resp []byte
 	if err == nil {
 		resp, err = json.Marshal(out)
@@ -192,19 +290,46 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.o.Logger.Error("jsonsvc: operation failed", "service", h.o.SigningName, "operation", name, "request_id", reqID, "err", err)
 		}
 	}
-	if rerr := h.record(context.WithoutCancel(r.Context()), r, reqID, name, op, caller, body, resp, werr); rerr != nil {
+	if rerr := h.record(context.WithoutCancel(r.Context()), r, reqID, name, op, caller, in, resp, werr); rerr != nil {
 		h.o.Logger.Warn("jsonsvc: recording the call failed; the client gets an error instead of the result",
 			"service", h.o.SigningName, "operation", name, "request_id", reqID, "err", rerr)
-		h.write(w, reqID, name, h.resolve(rerr))
+		fail(name, h.resolve(rerr))
 		return
 	}
 	if werr != nil {
-		h.write(w, reqID, name, werr)
+		fail(name, werr)
+		return
+	}
+	if p != nil {
+		p.WriteOutput(w, reqID, name, out)
 		return
 	}
 	w.Header().Set("Content-Type", h.o.ContentType)
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(resp)
+}
+
+// decodeContent undoes a gzip Content-Encoding (the requestCompression
+// trait: CloudWatch's PutMetricData), bounding the result by limit.
+func decodeContent(enc string, body []byte, limit int64) ([]byte, error) {
+	switch strings.ToLower(strings.TrimSpace(enc)) {
+	case "", "identity":
+		return body, nil
+	case "gzip":
+		zr, err := gzip.NewReader(bytes.NewReader(body))
+		if err == nil {
+			var out []byte
+			if out, err = awsjson.ReadBody(zr, limit); err == nil {
+				return out, nil
+			}
+			var tooLarge *awsjson.TooLargeError
+			if errors.As(err, &tooLarge) {
+				return nil, err
+			}
+		}
+		return nil, Errorf("SerializationException", "The request body is not valid gzip: %v", err)
+	}
+	return nil, Errorf("SerializationException", "Content-Encoding %q is not supported (gzip is).", enc)
 }
 
 func (h *Handler) checkScope(c identity.Caller) error {
@@ -217,15 +342,30 @@ func (h *Handler) checkScope(c identity.Caller) error {
 	return nil
 }
 
-func (h *Handler) write(w http.ResponseWriter, reqID, op string, e *WireError) {
+func (h *Handler) write(w http.ResponseWriter, p Protocol, reqID, op string, e *WireError) {
 	st := e.Status
 	if st == 0 {
 		st = http.StatusBadRequest
 	}
+	if h.o.QueryCompatible {
+		fault := "Sender"
+		if st >= 500 {
+			fault = "Receiver"
+		}
+		w.Header().Set("x-amzn-query-error", e.Code+";"+fault)
+	}
+	if p != nil {
+		p.WriteError(w, reqID, op, e)
+		return
+	}
+	typ := e.Code
+	if e.Type != "" {
+		typ = e.Type
+	}
 	b, _ := json.Marshal(struct {
 		Type    string `json:"__type"`
 		Message string `json:"message"`
-	}{e.Code, e.Message})
+	}{typ, e.Message})
 	w.Header().Set("Content-Type", h.o.ContentType)
 	w.WriteHeader(st)
 	_, _ = w.Write(b)
