@@ -73,6 +73,16 @@ type Config struct {
 	Insights Insights `json:"insights,omitzero"`
 	// EventBridge tunes the default event bus.
 	EventBridge EventBridge `json:"eventBridge,omitzero"`
+	// CloudWatch tunes CloudWatch alarms.
+	CloudWatch CloudWatch `json:"cloudWatch,omitzero"`
+}
+
+// CloudWatch tunes CloudWatch alarms (package cwmetrics); zero values take
+// the defaults.
+type CloudWatch struct {
+	// EvaluationDelay is how long after a period ends its alarms are
+	// evaluated, so late datapoints count (default 60s, alerts.md §5.2).
+	EvaluationDelay Duration `json:"evaluationDelay,omitempty"`
 }
 
 // EventBridge tunes the default event bus (package eventbus).

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -31,6 +32,9 @@ func (d *Daemon) openCloudWatch(reg prometheus.Registerer) error {
 	o := cwmetrics.DefaultOptions()
 	o.Logger = d.log
 	o.Notifier = d.cloudWatchNotifier()
+	if v := d.cfg.CloudWatch.EvaluationDelay; v > 0 {
+		o.EvaluationDelay = time.Duration(v)
+	}
 	e, err := cwmetrics.Open(d.dir.Path(datadir.CloudWatchDir), o)
 	if err != nil {
 		return err
