@@ -19,6 +19,7 @@ var allowed = map[string][]string{
 	// L0 spec: pure, standard library and other L0 only.
 	"internal/event":        {},
 	"internal/awsjson":      {},
+	"internal/awsquery":     {},
 	"internal/sigv4":        {},
 	"internal/logfile":      {},
 	"internal/layout":       {},
