@@ -58,6 +58,9 @@ var allowed = map[string][]string{
 	"internal/delivery": {"internal/event", "internal/selector", "internal/layout", "internal/digest", "internal/objstore",
 		"internal/store", "internal/store/fileutil", "internal/catalog", "internal/keyring"},
 	"internal/notify": {},
+	// SNS: topics, subscriptions, signing and the durable delivery queue.
+	"internal/sns":         {"internal/store/fileutil"},
+	"internal/sns/snstest": {},
 	"internal/lake": {"internal/event", "internal/selector", "internal/store", "internal/store/fileutil", "internal/lake/duck", "internal/lake/dialect", "internal/lake/queries",
 		"internal/lake/imports", "internal/layout", "internal/logfile", "internal/objstore", "internal/lake/resultfile"},
 	"internal/validate": {"internal/layout", "internal/digest"},
