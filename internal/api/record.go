@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"unicode"
 
 	"github.com/opentrail/opentrail/internal/audit"
 	"github.com/opentrail/opentrail/internal/event"
@@ -112,20 +111,5 @@ func lowerCamelMembers(obj []byte) json.RawMessage {
 	return buf.Bytes()
 }
 
-// lowerCamel lower-cases a member name's leading capital, or its leading
-// acronym: Name → name, S3BucketName → s3BucketName, KMSKeyId → kmsKeyId,
-// ARN → arn.
-func lowerCamel(s string) string {
-	r := []rune(s)
-	for i := range r {
-		if !unicode.IsUpper(r[i]) {
-			break
-		}
-		// Keep the last capital of an acronym that starts a new word.
-		if i > 0 && i+1 < len(r) && unicode.IsLower(r[i+1]) {
-			break
-		}
-		r[i] = unicode.ToLower(r[i])
-	}
-	return string(r)
-}
+// lowerCamel is audit.LowerCamel (event-record.md §7.1).
+func lowerCamel(s string) string { return audit.LowerCamel(s) }

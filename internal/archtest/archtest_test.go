@@ -67,6 +67,7 @@ var allowed = map[string][]string{
 	// L3 edges.
 	"internal/s3api": {"internal/audit", "internal/event", "internal/objstore", "internal/sigv4", "internal/identity",
 		"internal/awsjson", "internal/store"},
+	"internal/snsapi": {"internal/audit", "internal/awsquery", "internal/event", "internal/identity", "internal/sigv4", "internal/sns", "internal/store"},
 	"internal/api": {"internal/audit", "internal/event", "internal/awsjson", "internal/sigv4", "internal/identity", "internal/store", "internal/history",
 		"internal/catalog", "internal/selector", "internal/objstore", "internal/layout", "internal/keyring", "internal/lake/queries", "internal/lake/imports",
 		"internal/lake/resultfile"},
@@ -75,7 +76,7 @@ var allowed = map[string][]string{
 	"internal/daemon": {"internal/api", "internal/config", "internal/datadir", "internal/identity", "internal/sigv4", "internal/store", "internal/history", "internal/store/fileutil",
 		"internal/event", "internal/store/index", "internal/store/wal",
 		"internal/catalog", "internal/delivery", "internal/keyring", "internal/notify", "internal/objstore",
-		"internal/objstore/fsbucket", "internal/objstore/s3", "internal/s3api", "internal/importer", "internal/lake", "internal/lake/imports", "internal/lake/queries", "internal/lake/resultfile", "internal/insights"},
+		"internal/objstore/fsbucket", "internal/objstore/s3", "internal/s3api", "internal/sns", "internal/snsapi", "internal/importer", "internal/lake", "internal/lake/imports", "internal/lake/queries", "internal/lake/resultfile", "internal/insights"},
 	"cmd/opentrail": {"internal/config", "internal/datadir", "internal/daemon", "internal/insights", "internal/event", "internal/identity", "internal/importer", "internal/history",
 		"internal/logfile", "internal/store", "internal/store/fileutil", "internal/store/index", "internal/store/wal",
 		"internal/validate", "internal/layout"},

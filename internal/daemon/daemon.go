@@ -36,6 +36,7 @@ import (
 	"github.com/opentrail/opentrail/internal/lake"
 	"github.com/opentrail/opentrail/internal/objstore"
 	"github.com/opentrail/opentrail/internal/sigv4"
+	"github.com/opentrail/opentrail/internal/sns"
 	"github.com/opentrail/opentrail/internal/store"
 )
 
@@ -58,6 +59,9 @@ type Daemon struct {
 	delivery *delivery.Engine
 	lake     *lake.Engine
 	insights *insights.Engine
+	sns      *sns.Service
+	snsStop  func()
+	topics   trailTopics
 	follow   *followers
 	closeMu  sync.Mutex
 	srv      *http.Server
@@ -171,6 +175,7 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 	ao.DataStores = d.trails
 	ao.LogHead = d.store.Head
 	ao.Buckets = d.objects
+	ao.Topics = d.topics
 	ao.Delivery = deliveryStatus{d.delivery}
 	ao.Keys = publicKeys{d.keys}
 	ao.InsightsMetrics = insightsMetrics{d.insights}
@@ -286,6 +291,7 @@ func (d *Daemon) PrintHints(w io.Writer) {
 // Run serves until ctx is cancelled, then shuts down gracefully.
 func (d *Daemon) Run(ctx context.Context) error {
 	d.served = true
+	d.startSNS()
 	if err := d.follow.start(); err != nil {
 		return errors.Join(fmt.Errorf("start the followers of the event log: %w", err), d.Close())
 	}
@@ -342,6 +348,7 @@ func (d *Daemon) Close() error {
 		errs = append(errs, d.metricsLn.Close())
 		d.metricsLn = nil
 	}
+	d.stopSNS()
 	// Followers first: they finish what the log holds and make it
 	// durable, so the store can drop the WAL segments they release.
 	if d.follow != nil {

@@ -31,6 +31,7 @@ const (
 	BucketsDir      = "buckets"       // the embedded object store (package objstore/fsbucket)
 	LakeDir         = "lake"          // CloudTrail Lake: event data stores and queries (package lake)
 	InsightsDir     = "insights"      // the Insights detector's state (package insights)
+	SNSDir          = "sns"           // SNS topics, subscriptions, signing key, delivery queue (package sns)
 	AccountsFile    = "accounts.json" // accounts and keys (package identity)
 	CredentialsFile = "credentials"   // the same keys for AWS clients (package identity)
 	SettingsFile    = "settings.json" // this package

@@ -1,0 +1,315 @@
+package daemon_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	snssdk "github.com/aws/aws-sdk-go-v2/service/sns"
+	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
+
+	"github.com/opentrail/opentrail/internal/config"
+	"github.com/opentrail/opentrail/internal/daemon"
+	"github.com/opentrail/opentrail/internal/sdktest"
+	"github.com/opentrail/opentrail/internal/sns/snstest"
+	"github.com/opentrail/opentrail/internal/testenv"
+)
+
+func snsClient(t *testing.T, d *daemon.Daemon, account string) *snssdk.Client {
+	t.Helper()
+	k, err := d.Identities().RootKey(account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return snssdk.New(snssdk.Options{
+		Region:           "us-east-1",
+		BaseEndpoint:     aws.String(d.URL()),
+		Credentials:      credentials.NewStaticCredentialsProvider(k.AccessKeyID, k.SecretAccessKey, ""),
+		RetryMaxAttempts: 1,
+		HTTPClient:       sdktest.HTTPClient(awshttp.NewBuildableClient().GetTransport()),
+	})
+}
+
+func nextMessage(t *testing.T, sub *snstest.Subscriber) snstest.Message {
+	t.Helper()
+	select {
+	case m := <-sub.C():
+		return m
+	case <-time.After(30 * time.Second):
+		t.Fatal("no message reached the subscriber")
+	}
+	return snstest.Message{}
+}
+
+// The SNS API with the Go SDK: topics, the subscription handshake through
+// the SubscribeURL, signed notifications, errors, account isolation and
+// the CloudTrail record of each call.
+func TestSNSWithSDK(t *testing.T) {
+	d := startDaemon(t, t.TempDir(), nil)
+	if _, err := d.Identities().EnsureAccount(context.Background(), otherAccount); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	c := snsClient(t, d, testAccount)
+	out, err := c.CreateTopic(ctx, &snssdk.CreateTopicInput{Name: aws.String("alerts"),
+		Attributes: map[string]string{"SignatureVersion": "2", "DisplayName": "Alerts"},
+		Tags:       []snstypes.Tag{{Key: aws.String("team"), Value: aws.String("sec")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	topic := aws.ToString(out.TopicArn)
+	if want := "arn:aws:sns:us-east-1:" + testAccount + ":alerts"; topic != want {
+		t.Fatalf("TopicArn %s, want %s", topic, want)
+	}
+	attrs, err := c.GetTopicAttributes(ctx, &snssdk.GetTopicAttributesInput{TopicArn: &topic})
+	if err != nil || attrs.Attributes["SignatureVersion"] != "2" || attrs.Attributes["Owner"] != testAccount {
+		t.Fatalf("GetTopicAttributes: %v, %v", attrs, err)
+	}
+	sub := snstest.New(t)
+	sub.AutoConfirm = true
+	subOut, err := c.Subscribe(ctx, &snssdk.SubscribeInput{TopicArn: &topic, Protocol: aws.String("http"), Endpoint: aws.String(sub.URL())})
+	if err != nil || aws.ToString(subOut.SubscriptionArn) != "pending confirmation" {
+		t.Fatalf("Subscribe: %v, %v", subOut, err)
+	}
+	conf := nextMessage(t, sub) // confirmed through its SubscribeURL by the subscriber
+	if conf.Doc["Type"] != "SubscriptionConfirmation" || conf.Doc["SignatureVersion"] != "2" {
+		t.Fatalf("first message %v", conf.Doc)
+	}
+	var subARN string
+	for {
+		list, err := c.ListSubscriptionsByTopic(ctx, &snssdk.ListSubscriptionsByTopicInput{TopicArn: &topic})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list.Subscriptions) == 1 && aws.ToString(list.Subscriptions[0].SubscriptionArn) != "PendingConfirmation" {
+			subARN = aws.ToString(list.Subscriptions[0].SubscriptionArn)
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	pub, err := c.Publish(ctx, &snssdk.PublishInput{TopicArn: &topic, Subject: aws.String("Root login"), Message: aws.String("someone used root"),
+		MessageAttributes: map[string]snstypes.MessageAttributeValue{"severity": {DataType: aws.String("String"), StringValue: aws.String("high")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := nextMessage(t, sub)
+	if m.Doc["MessageId"] != aws.ToString(pub.MessageId) || m.Doc["Message"] != "someone used root" || m.Doc["Subject"] != "Root login" ||
+		m.Header.Get("x-amz-sns-subscription-arn") != subARN {
+		t.Fatalf("notification %v", m.Doc)
+	}
+	// The UnsubscribeURL works without a signature.
+	resp, err := http.Get(m.Doc["UnsubscribeURL"].(string))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET UnsubscribeURL: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if un := nextMessage(t, sub); un.Doc["Type"] != "UnsubscribeConfirmation" {
+		t.Fatalf("after unsubscribing: %v", un.Doc)
+	}
+
+	// Errors, as the SDK sees them.
+	missing := topic + "-gone"
+	for name, tc := range map[string]struct {
+		call func() error
+		code string
+	}{
+		"missing topic": {func() error {
+			_, err := c.GetTopicAttributes(ctx, &snssdk.GetTopicAttributesInput{TopicArn: &missing})
+			return err
+		}, "NotFound"},
+		"bad name": {func() error {
+			_, err := c.CreateTopic(ctx, &snssdk.CreateTopicInput{Name: aws.String("no spaces")})
+			return err
+		}, "InvalidParameter"},
+		"empty message": {func() error {
+			_, err := c.Publish(ctx, &snssdk.PublishInput{TopicArn: &topic, Message: aws.String("")})
+			return err
+		}, "InvalidParameter"},
+		"other account": {func() error {
+			_, err := snsClient(t, d, otherAccount).Publish(ctx, &snssdk.PublishInput{TopicArn: &topic, Message: aws.String("x")})
+			return err
+		}, "AuthorizationError"},
+		"unsupported action": {func() error {
+			_, err := c.CreatePlatformApplication(ctx, &snssdk.CreatePlatformApplicationInput{Name: aws.String("a"), Platform: aws.String("GCM"), Attributes: map[string]string{}})
+			return err
+		}, "InvalidAction"},
+		"tag missing topic": {func() error {
+			_, err := c.ListTagsForResource(ctx, &snssdk.ListTagsForResourceInput{ResourceArn: &missing})
+			return err
+		}, "ResourceNotFound"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if got := apiCode(tc.call()); got != tc.code {
+				t.Errorf("code %q, want %q", got, tc.code)
+			}
+		})
+	}
+	if l, err := snsClient(t, d, otherAccount).ListTopics(ctx, &snssdk.ListTopicsInput{}); err != nil || len(l.Topics) != 0 {
+		t.Errorf("the other account lists %v (%v)", l, err)
+	}
+	tags, err := c.ListTagsForResource(ctx, &snssdk.ListTagsForResourceInput{ResourceArn: &topic})
+	if err != nil || len(tags.Tags) != 1 || aws.ToString(tags.Tags[0].Key) != "team" {
+		t.Errorf("ListTagsForResource: %v, %v", tags, err)
+	}
+
+	// Each call is a CloudTrail event of sns.amazonaws.com.
+	ct := rootClient(t, d, testAccount, "us-east-1")
+	ev, err := ct.LookupEvents(ctx, &cloudtrail.LookupEventsInput{LookupAttributes: []cttypes.LookupAttribute{
+		{AttributeKey: cttypes.LookupAttributeKeyEventName, AttributeValue: aws.String("CreateTopic")}}})
+	if err != nil || len(ev.Events) != 2 { // the topic and the refused name
+		t.Fatalf("LookupEvents CreateTopic: %d events, %v", len(ev.Events), err)
+	}
+	var rec struct {
+		EventSource       string          `json:"eventSource"`
+		RequestParameters json.RawMessage `json:"requestParameters"`
+		ResponseElements  json.RawMessage `json:"responseElements"`
+		ErrorCode         string          `json:"errorCode"`
+	}
+	for _, e := range ev.Events {
+		if err := json.Unmarshal([]byte(aws.ToString(e.CloudTrailEvent)), &rec); err != nil {
+			t.Fatal(err)
+		}
+		if rec.EventSource != "sns.amazonaws.com" {
+			t.Errorf("eventSource %s", rec.EventSource)
+		}
+		if rec.ErrorCode == "" {
+			want := `{"attributes":{"DisplayName":"Alerts","SignatureVersion":"2"},"name":"alerts","tags":[{"key":"team","value":"sec"}]}`
+			if string(rec.RequestParameters) != want || !strings.Contains(string(rec.ResponseElements), topic) {
+				t.Errorf("CreateTopic record: requestParameters %s, responseElements %s", rec.RequestParameters, rec.ResponseElements)
+			}
+		} else if rec.ErrorCode != "InvalidParameter" {
+			t.Errorf("refused CreateTopic recorded with %q", rec.ErrorCode)
+		}
+	}
+	if len(sub.Errors()) > 0 {
+		t.Fatal("signature verification failed")
+	}
+}
+
+// A trail's SnsTopicName must name a topic; its log-file notifications
+// reach the topic's confirmed subscribers, signed.
+func TestTrailNotificationsThroughSNS(t *testing.T) {
+	d := startDaemon(t, t.TempDir(), func(c *config.Config) {
+		c.Delivery.Interval = config.Duration(150 * time.Millisecond)
+	})
+	ctx := context.Background()
+	ct := rootClient(t, d, testAccount, "us-east-1")
+	s3c := s3Client(t, d, testAccount)
+	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("trail-bucket")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := ct.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String("main"), S3BucketName: aws.String("trail-bucket"),
+		SnsTopicName: aws.String("trail-files")})
+	if got := apiCode(err); got != "InsufficientSnsTopicPolicyException" {
+		t.Fatalf("CreateTrail on a missing topic: %v, want InsufficientSnsTopicPolicyException", err)
+	}
+	c := snsClient(t, d, testAccount)
+	out, err := c.CreateTopic(ctx, &snssdk.CreateTopicInput{Name: aws.String("trail-files")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := snstest.New(t)
+	sub.AutoConfirm = true
+	if _, err := c.Subscribe(ctx, &snssdk.SubscribeInput{TopicArn: out.TopicArn, Protocol: aws.String("http"), Endpoint: aws.String(sub.URL())}); err != nil {
+		t.Fatal(err)
+	}
+	nextMessage(t, sub)
+	if _, err := ct.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String("main"), S3BucketName: aws.String("trail-bucket"),
+		SnsTopicName: out.TopicArn}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ct.StartLogging(ctx, &cloudtrail.StartLoggingInput{Name: aws.String("main")}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		m := nextMessage(t, sub)
+		if m.Doc["Type"] != "Notification" {
+			continue
+		}
+		var msg struct {
+			S3Bucket    string   `json:"s3Bucket"`
+			S3ObjectKey []string `json:"s3ObjectKey"`
+		}
+		if err := json.Unmarshal([]byte(m.Doc["Message"].(string)), &msg); err != nil || msg.S3Bucket != "trail-bucket" ||
+			len(msg.S3ObjectKey) != 1 || m.Doc["TopicArn"] != aws.ToString(out.TopicArn) {
+			t.Fatalf("notification %v (%v)", m.Doc, err)
+		}
+		break
+	}
+	if len(sub.Errors()) > 0 {
+		t.Fatal("signature verification failed")
+	}
+}
+
+// The aws CLI (botocore) drives the same API.
+func TestSNSWithCLI(t *testing.T) {
+	if _, err := exec.LookPath("aws"); err != nil {
+		testenv.MissingTool(t, testenv.AWSCLI, err.Error())
+	}
+	d := startDaemon(t, t.TempDir(), nil)
+	k, err := d.Identities().RootKey(testAccount)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AWS_") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, "AWS_ACCESS_KEY_ID="+k.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+k.SecretAccessKey, "AWS_DEFAULT_REGION=us-east-1",
+		"AWS_CONFIG_FILE="+empty, "AWS_SHARED_CREDENTIALS_FILE="+empty, "AWS_EC2_METADATA_DISABLED=true", "AWS_MAX_ATTEMPTS=1")
+	run := func(args ...string) (string, string, error) {
+		cmd := exec.CommandContext(t.Context(), "aws", append([]string{"--endpoint-url", d.URL(), "--output", "json", "sns"}, args...)...)
+		cmd.Env, cmd.Dir = env, dir
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		return stdout.String(), stderr.String(), err
+	}
+	stdout, stderr, err := run("create-topic", "--name", "cli-topic")
+	if err != nil {
+		t.Fatalf("create-topic: %v\n%s", err, stderr)
+	}
+	var ct struct{ TopicArn string }
+	if err := json.Unmarshal([]byte(stdout), &ct); err != nil || !strings.HasSuffix(ct.TopicArn, ":cli-topic") {
+		t.Fatalf("create-topic output %s (%v)", stdout, err)
+	}
+	sub := snstest.New(t)
+	sub.AutoConfirm = true
+	if _, stderr, err := run("subscribe", "--topic-arn", ct.TopicArn, "--protocol", "http", "--notification-endpoint", sub.URL()); err != nil {
+		t.Fatalf("subscribe: %v\n%s", err, stderr)
+	}
+	nextMessage(t, sub)
+	stdout, stderr, err = run("publish", "--topic-arn", ct.TopicArn, "--message", "from the CLI", "--subject", "cli")
+	if err != nil {
+		t.Fatalf("publish: %v\n%s", err, stderr)
+	}
+	if m := nextMessage(t, sub); m.Doc["Message"] != "from the CLI" || !strings.Contains(stdout, m.Doc["MessageId"].(string)) {
+		t.Fatalf("published %s, received %v", stdout, m.Doc)
+	}
+	if _, stderr, err = run("get-topic-attributes", "--topic-arn", ct.TopicArn+"x"); err == nil || !strings.Contains(stderr, "NotFound") {
+		t.Errorf("get-topic-attributes on a missing topic: %v\n%s", err, stderr)
+	}
+	if stdout, stderr, err = run("list-topics"); err != nil || !strings.Contains(stdout, ct.TopicArn) {
+		t.Errorf("list-topics: %v %s\n%s", err, stdout, stderr)
+	}
+}
