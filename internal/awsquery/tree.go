@@ -69,32 +69,14 @@ func (g Form) node(name string) (any, error) {
 		}
 		return list, nil
 	case "entry":
-		items, err := wrapped.items(name, "entry")
+		// The first entry says which fields hold keys and values.
+		keyField, valueField := entryFields(wrapped.Sub(name + ".entry.1"))
+		entries, err := wrapped.StructMap(name, keyField, valueField)
 		if err != nil {
 			return nil, err
 		}
-		m := make(map[string]any, len(items))
-		for i, it := range items {
-			keyField, valueField := entryFields(it)
-			key, ok := it[keyField]
-			if !ok {
-				return nil, malformed(name, "Parameter %s.entry.%d has no key.", name, i+1)
-			}
-			val := Form{}
-			for k, v := range it {
-				switch {
-				case k == keyField:
-				case k == valueField:
-					val[""] = v
-				case strings.HasPrefix(k, valueField+"."):
-					val[k[len(valueField)+1:]] = v
-				default:
-					return nil, malformed(name, "Parameter %s.entry.%d.%s is not part of a map entry.", name, i+1, k)
-				}
-			}
-			if _, dup := m[key]; dup {
-				return nil, malformed(name, "Parameter %s: key %q is given more than once.", name, key)
-			}
+		m := make(map[string]any, len(entries))
+		for key, val := range entries {
 			if len(val) == 0 {
 				m[key] = ""
 				continue

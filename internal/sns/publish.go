@@ -139,25 +139,37 @@ func (s *Service) publish(_ context.Context, account string, in PublishInput) (s
 	if err != nil {
 		return "", err
 	}
+	id := newUUID()
+	ds, err := s.render(account, in, id, perProtocol)
+	if err != nil {
+		return "", err
+	}
+	// The files are written outside the state lock: other calls go on
+	// while this one waits for its fsyncs.
+	if err := s.q.room(len(ds), s.opts.MaxQueued); err != nil {
+		return "", err
+	}
+	if err := s.q.enqueue(s, ds); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// render builds one signed notification per confirmed subscriber of the
+// topic, under the state lock.
+func (s *Service) render(account string, in PublishInput, id string, perProtocol map[string]string) ([]*delivery, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.st.topic(in.TopicARN)
 	if t == nil || account != "" && t.Account != account {
-		return "", notFound("Topic does not exist")
+		return nil, notFound("Topic does not exist")
 	}
-	var subs []*subscription
-	for _, sub := range s.st.subscriptionsOf(in.TopicARN) {
-		if sub.Confirmed {
-			subs = append(subs, sub)
-		}
-	}
-	if err := s.q.room(len(subs), s.opts.MaxQueued); err != nil {
-		return "", err
-	}
-	id := newUUID()
 	ts := s.opts.Now().UTC().Format("2006-01-02T15:04:05.000Z")
-	ds := make([]*delivery, 0, len(subs))
-	for _, sub := range subs {
+	var ds []*delivery
+	for _, sub := range s.st.subscriptionsOf(in.TopicARN) {
+		if !sub.Confirmed {
+			continue
+		}
 		msg := in.Message
 		if perProtocol != nil {
 			msg = perProtocol["default"]
@@ -167,14 +179,11 @@ func (s *Service) publish(_ context.Context, account string, in PublishInput) (s
 		}
 		d, err := s.notification(t, sub, id, ts, in.Subject, msg, in.Attributes)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		ds = append(ds, d)
 	}
-	if err := s.q.enqueue(s, ds); err != nil {
-		return "", err
-	}
-	return id, nil
+	return ds, nil
 }
 
 // document is the JSON body of an HTTP delivery, members in SNS's order.
