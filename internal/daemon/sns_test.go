@@ -313,3 +313,86 @@ func TestSNSWithCLI(t *testing.T) {
 		t.Errorf("list-topics: %v %s\n%s", err, stdout, stderr)
 	}
 }
+
+// boto3 drives the API too, and raises SNS's modelled exceptions from
+// OpenTrail's error responses.
+func TestSNSWithBoto3(t *testing.T) {
+	testenv.NeedCommand(t, testenv.Boto3, "python3", "-c", "import boto3")
+	d := startDaemon(t, t.TempDir(), nil)
+	k, err := d.Identities().RootKey(testAccount)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := snstest.New(t)
+	sub.AutoConfirm = true
+	const script = `
+import json, sys, time
+import boto3
+sns = boto3.client("sns", endpoint_url=sys.argv[1], region_name="us-east-1",
+                   aws_access_key_id=sys.argv[2], aws_secret_access_key=sys.argv[3])
+out = {}
+arn = sns.create_topic(Name="boto-topic", Attributes={"SignatureVersion": "2"})["TopicArn"]
+out["arn"] = arn
+sub = sns.subscribe(TopicArn=arn, Protocol="http", Endpoint=sys.argv[4], ReturnSubscriptionArn=True)["SubscriptionArn"]
+for _ in range(500):
+    attrs = sns.get_subscription_attributes(SubscriptionArn=sub)["Attributes"]
+    if attrs["PendingConfirmation"] == "false":
+        break
+    time.sleep(0.02)
+out["pending"] = attrs["PendingConfirmation"]
+sns.set_subscription_attributes(SubscriptionArn=sub, AttributeName="DeliveryPolicy",
+    AttributeValue=json.dumps({"healthyRetryPolicy": {"minDelayTarget": 1, "maxDelayTarget": 5, "numRetries": 2}}))
+out["effective"] = json.loads(sns.get_subscription_attributes(SubscriptionArn=sub)["Attributes"]["EffectiveDeliveryPolicy"])
+sns.tag_resource(ResourceArn=arn, Tags=[{"Key": "k", "Value": "v"}])
+out["tags"] = sns.list_tags_for_resource(ResourceArn=arn)["Tags"]
+out["subs"] = [s["SubscriptionArn"] == sub for s in sns.list_subscriptions()["Subscriptions"]]
+out["messageId"] = sns.publish(TopicArn=arn, MessageStructure="json",
+    Message=json.dumps({"default": "for everyone", "http": "for http"}))["MessageId"]
+try:
+    sns.get_topic_attributes(TopicArn=arn + "-missing")
+except sns.exceptions.NotFoundException as e:
+    out["notFound"] = e.response["Error"]["Code"]
+try:
+    sns.set_topic_attributes(TopicArn=arn, AttributeName="Bogus", AttributeValue="x")
+except sns.exceptions.InvalidParameterException as e:
+    out["invalid"] = e.response["Error"]["Code"]
+sns.delete_topic(TopicArn=arn)
+out["after"] = sns.list_topics()["Topics"]
+print(json.dumps(out))
+`
+	cmd := exec.CommandContext(t.Context(), "python3", "-c", script, d.URL(), k.AccessKeyID, k.SecretAccessKey, sub.URL())
+	cmd.Env = append(os.Environ(), "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true")
+	raw, err := cmd.Output()
+	if err != nil {
+		var stderr string
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		t.Fatalf("boto3: %v\n%s", err, stderr)
+	}
+	var out struct {
+		ARN       string `json:"arn"`
+		Pending   string `json:"pending"`
+		Effective struct {
+			HealthyRetryPolicy map[string]any `json:"healthyRetryPolicy"`
+		} `json:"effective"`
+		Tags      []map[string]string `json:"tags"`
+		Subs      []bool              `json:"subs"`
+		MessageID string              `json:"messageId"`
+		NotFound  string              `json:"notFound"`
+		Invalid   string              `json:"invalid"`
+		After     []any               `json:"after"`
+	}
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatalf("boto3 printed %s: %v", raw, err)
+	}
+	if out.Pending != "false" || out.NotFound != "NotFound" || out.Invalid != "InvalidParameter" || len(out.After) != 0 ||
+		len(out.Tags) != 1 || len(out.Subs) != 1 || !out.Subs[0] || out.Effective.HealthyRetryPolicy["numRetries"] != float64(2) {
+		t.Fatalf("boto3 results: %s", raw)
+	}
+	nextMessage(t, sub) // the confirmation
+	m := nextMessage(t, sub)
+	if m.Doc["MessageId"] != out.MessageID || m.Doc["Message"] != "for http" || m.Doc["SignatureVersion"] != "2" {
+		t.Fatalf("notification %v", m.Doc)
+	}
+}
