@@ -63,7 +63,7 @@ type Dir struct {
 // fileutil.WriteFileAtomic; a kill can leave its temporary files there.
 func atomicDirs(root string) []string {
 	dirs := []string{root}
-	for _, sub := range []string{TrailsDir, DeliveryDir, IndexDir, LakeDir, InsightsDir} {
+	for _, sub := range []string{TrailsDir, DeliveryDir, IndexDir, LakeDir, InsightsDir, SNSDir, SNSDir + "/queue"} {
 		dirs = append(dirs, filepath.Join(root, sub))
 	}
 	regions, _ := os.ReadDir(filepath.Join(root, KeysDir)) // one directory per key set

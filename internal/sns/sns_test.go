@@ -504,3 +504,28 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 	}
 }
+
+func TestCheck(t *testing.T) {
+	h := newHarness(t)
+	arn := h.topic("t", nil)
+	sub := snstest.New(t)
+	if _, err := h.svc.Subscribe(t.Context(), acct, arn, "http", sub.URL(), nil, false); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(sns.CheckReport{Topics: 1, Subscriptions: 1, Pending: 1}, sns.Check(h.dir)); diff != "" {
+		t.Errorf("Check (-want +got):\n%s", diff)
+	}
+	if err := os.WriteFile(filepath.Join(h.dir, "queue", "00000000000000000042.json"), []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(h.dir, "signing-cert.pem"), []byte("junk"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := sns.Check(h.dir)
+	if len(r.Problems) != 2 || r.Pending != 1 {
+		t.Errorf("Check of a damaged directory: %+v", r)
+	}
+	if _, err := sns.Open(h.dir, h.options()); err == nil {
+		t.Error("Open accepted a certificate that is not the key's")
+	}
+}
