@@ -97,5 +97,8 @@ func (t trailTopics) Publish(ctx context.Context, topic, message string) error {
 		}
 		return err
 	}
+	if t.hooks.URL(topic) == "" {
+		return &notify.Error{ErrCode: "NotFound", Msg: "SNS topic " + topic + " does not exist; create it (aws sns create-topic) or map it to a webhook in the config file's notifications.topics"}
+	}
 	return t.hooks.Publish(ctx, topic, message)
 }
