@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/opentrail/opentrail/internal/datadir"
 	"github.com/opentrail/opentrail/internal/identity"
 	"github.com/opentrail/opentrail/internal/notify"
@@ -13,9 +15,10 @@ import (
 
 // openSNS opens the SNS engine under DATA-DIR/sns. Its delivery loop runs
 // from Run to Close (startSNS, stopSNS).
-func (d *Daemon) openSNS() error {
+func (d *Daemon) openSNS(reg prometheus.Registerer) error {
 	o := sns.DefaultOptions()
 	o.Logger = d.log
+	o.Registerer = reg
 	o.PublicURL = d.publicURL
 	var err error
 	d.sns, err = sns.Open(d.dir.Path(datadir.SNSDir), o)

@@ -68,7 +68,7 @@ func (d *Daemon) openTrails(reg prometheus.Registerer) error {
 		return err
 	}
 	n := d.cfg.Notifications
-	if err := d.openSNS(); err != nil {
+	if err := d.openSNS(reg); err != nil {
 		return err
 	}
 	pub := trailTopics{sns: d.sns, hooks: &notify.Targets{Topics: n.Topics, Default: n.Webhook}}

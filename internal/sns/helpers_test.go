@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/opentrail/opentrail/internal/sns"
 	"github.com/opentrail/opentrail/internal/sns/snstest"
 )
@@ -30,6 +32,7 @@ type harness struct {
 	cur   *sns.Service
 	slept []time.Duration
 	clock time.Time // the fake clock: Sleep advances it
+	reg   *prometheus.Registry
 	stop  context.CancelFunc
 	done  chan error
 }
@@ -56,6 +59,8 @@ func (h *harness) options() sns.Options {
 	o := sns.DefaultOptions()
 	o.PublicURL = func() string { return h.pub.URL }
 	o.Logger = nil
+	h.reg = prometheus.NewRegistry()
+	o.Registerer = h.reg
 	o.Now = func() time.Time {
 		h.mu.Lock()
 		defer h.mu.Unlock()
@@ -147,4 +152,31 @@ func next(t *testing.T, sub *snstest.Subscriber) snstest.Message {
 		t.Fatal("test ended waiting for a message")
 	}
 	return snstest.Message{}
+}
+
+// metric returns the value of the metric name with the label value
+// (empty for a metric without labels).
+func (h *harness) metric(name, label string) float64 {
+	h.t.Helper()
+	mfs, err := h.reg.Gather()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if label != "" && (len(m.GetLabel()) == 0 || m.GetLabel()[0].GetValue() != label) {
+				continue
+			}
+			switch {
+			case m.GetCounter() != nil:
+				return m.GetCounter().GetValue()
+			case m.GetGauge() != nil:
+				return m.GetGauge().GetValue()
+			}
+		}
+	}
+	return 0
 }

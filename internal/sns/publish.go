@@ -152,6 +152,7 @@ func (s *Service) publish(_ context.Context, account string, in PublishInput) (s
 	if err := s.q.enqueue(s, ds); err != nil {
 		return "", err
 	}
+	s.m.published.Inc()
 	return id, nil
 }
 

@@ -123,6 +123,7 @@ func (q *queue) enqueue(s *Service, ds []*delivery) error {
 		}
 		q.mu.Lock()
 		q.pending[d.Seq] = d
+		s.m.queued.Set(float64(len(q.pending)))
 		if q.ctx != nil {
 			q.start(s, d)
 		}
@@ -143,7 +144,7 @@ func (q *queue) write(d *delivery) error {
 }
 
 // done removes a finished delivery's file.
-func (q *queue) done(d *delivery) error {
+func (q *queue) done(d *delivery, m *metrics) error {
 	if err := os.Remove(filepath.Join(q.dir, fileName(d.Seq))); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove delivered message: %w", err)
 	}
@@ -152,6 +153,7 @@ func (q *queue) done(d *delivery) error {
 	}
 	q.mu.Lock()
 	delete(q.pending, d.Seq)
+	m.queued.Set(float64(len(q.pending)))
 	q.mu.Unlock()
 	return nil
 }
@@ -263,6 +265,7 @@ func (s *Service) deliver(ctx context.Context, d *delivery) {
 		}
 		if !s.wanted(d) {
 			log.Info("sns: delivery dropped: the subscription is gone or no longer in the state this message is for")
+			s.m.dropped.WithLabelValues("unsubscribed").Inc()
 			s.finish(log, d)
 			return
 		}
@@ -276,13 +279,16 @@ func (s *Service) deliver(ctx context.Context, d *delivery) {
 			return // shutting down: the file stays for the next Run
 		}
 		if err == nil && status >= 200 && status < 500 {
+			s.m.attempts.WithLabelValues("delivered").Inc()
 			s.finish(log, d)
 			return
 		}
+		s.m.attempts.WithLabelValues("failed").Inc()
 		delays := d.Policy.Delays()
 		if d.Retries >= len(delays) {
 			log.Warn("sns: delivery failed and the delivery policy is exhausted; message dropped",
 				"endpoint", d.Endpoint, "retries", d.Retries, "status", status, "err", err)
+			s.m.dropped.WithLabelValues("exhausted").Inc()
 			s.finish(log, d)
 			return
 		}
@@ -297,7 +303,7 @@ func (s *Service) deliver(ctx context.Context, d *delivery) {
 }
 
 func (s *Service) finish(log *slog.Logger, d *delivery) {
-	if err := s.q.done(d); err != nil {
+	if err := s.q.done(d, s.m); err != nil {
 		log.Error("sns: delivered, but the queue file could not be removed; the next start sends it again", "err", err)
 	}
 }

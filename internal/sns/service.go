@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Options configure a [Service]. Start from [DefaultOptions].
@@ -40,6 +42,9 @@ type Options struct {
 	MaxInFlightPerSubscription int
 	// Logger receives delivery failures and drops. nil discards.
 	Logger *slog.Logger
+	// Registerer receives the engine's metrics (opentrail_sns_*); nil
+	// registers none.
+	Registerer prometheus.Registerer
 }
 
 // DefaultOptions returns the defaults; PublicURL must still be set.
@@ -72,6 +77,7 @@ type Service struct {
 	log    *slog.Logger
 	signer *signer
 	client *http.Client
+	m      *metrics
 
 	mu sync.Mutex // guards st; held across its writes
 	st *state
@@ -108,11 +114,14 @@ func Open(dir string, opts Options) (*Service, error) {
 	if err := os.MkdirAll(filepath.Join(dir, queueDir), 0o700); err != nil {
 		return nil, fmt.Errorf("open sns: %w", err)
 	}
-	s := &Service{dir: dir, opts: opts, log: log, client: opts.Client}
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{dir: dir, opts: opts, log: log, client: opts.Client, m: m}
 	if s.client == nil {
 		s.client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
-	var err error
 	if s.st, err = loadState(dir); err != nil {
 		return nil, err
 	}
@@ -122,6 +131,7 @@ func Open(dir string, opts Options) (*Service, error) {
 	if err := s.q.load(dir, log); err != nil {
 		return nil, err
 	}
+	m.queued.Set(float64(len(s.q.pending)))
 	return s, nil
 }
 

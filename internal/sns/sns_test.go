@@ -357,6 +357,21 @@ func TestRetries(t *testing.T) {
 	if attempts.Load() != 4 {
 		t.Errorf("a failing endpoint got %d attempts, want 4", attempts.Load())
 	}
+	// Confirmation, 2 failures + 1 success, the 404, 4 failures.
+	for _, m := range []struct {
+		name, label string
+		want        float64
+	}{
+		{"opentrail_sns_delivery_attempts_total", "delivered", 3},
+		{"opentrail_sns_delivery_attempts_total", "failed", 6},
+		{"opentrail_sns_dropped_deliveries_total", "exhausted", 1},
+		{"opentrail_sns_published_total", "", 3},
+		{"opentrail_sns_queued_deliveries", "", 0},
+	} {
+		if got := h.metric(m.name, m.label); got != m.want {
+			t.Errorf("%s{%s} = %v, want %v", m.name, m.label, got, m.want)
+		}
+	}
 }
 
 func TestRestartResumes(t *testing.T) {
