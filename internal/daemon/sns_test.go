@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -394,5 +396,88 @@ print(json.dumps(out))
 	m := nextMessage(t, sub)
 	if m.Doc["MessageId"] != out.MessageID || m.Doc["Message"] != "for http" || m.Doc["SignatureVersion"] != "2" {
 		t.Fatalf("notification %v", m.Doc)
+	}
+}
+
+// runDaemon starts a server on dir and returns it with a function that
+// stops it (and waits), for tests that restart.
+func runDaemon(t *testing.T, dir string) (*daemon.Daemon, func()) {
+	t.Helper()
+	cfg := config.Default()
+	cfg.DataDir, cfg.Listen, cfg.AccountID = dir, "127.0.0.1:0", testAccount
+	d, err := daemon.New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}
+	t.Cleanup(stop)
+	return d, stop
+}
+
+// A delivery to an endpoint that is down is retried after the
+// subscription's delivery policy's delay, and survives a restart: the
+// next server delivers the same message.
+func TestSNSRetryAcrossRestart(t *testing.T) {
+	dir := t.TempDir()
+	d, stop := runDaemon(t, dir)
+	ctx := context.Background()
+	c := snsClient(t, d, testAccount)
+	out, err := c.CreateTopic(ctx, &snssdk.CreateTopicInput{Name: aws.String("t")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := snstest.New(t)
+	sub.AutoConfirm = true
+	var down atomic.Bool
+	sub.Fail = func(_ int, m snstest.Message) int {
+		if down.Load() && m.Doc["Type"] == "Notification" {
+			return http.StatusServiceUnavailable
+		}
+		return 0
+	}
+	policy := `{"healthyRetryPolicy":{"minDelayTarget":5,"maxDelayTarget":5,"numRetries":3}}`
+	if _, err := c.Subscribe(ctx, &snssdk.SubscribeInput{TopicArn: out.TopicArn, Protocol: aws.String("http"), Endpoint: aws.String(sub.URL()),
+		Attributes: map[string]string{"DeliveryPolicy": policy}}); err != nil {
+		t.Fatal(err)
+	}
+	nextMessage(t, sub)
+	for d.SNS().Pending() > 0 { // the confirmation's file goes once the subscriber answered
+		time.Sleep(5 * time.Millisecond)
+	}
+	down.Store(true)
+	pub, err := c.Publish(ctx, &snssdk.PublishInput{TopicArn: out.TopicArn, Message: aws.String("keep me")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for len(sub.Received()) < 2 { // the confirmation, then the first, refused attempt
+		time.Sleep(5 * time.Millisecond)
+	}
+	stop() // well before the retry, 5 s later
+	down.Store(false)
+	d2, _ := runDaemon(t, dir)
+	if n := d2.SNS().Pending(); n != 1 {
+		t.Fatalf("after restart %d deliveries queued, want 1", n)
+	}
+	m := nextMessage(t, sub)
+	if m.Doc["MessageId"] != aws.ToString(pub.MessageId) || m.Doc["Message"] != "keep me" {
+		t.Fatalf("after restart got %v", m.Doc)
+	}
+	for _, r := range sub.Received()[1:] {
+		if r.Doc["MessageId"] != m.Doc["MessageId"] || r.Doc["Signature"] != m.Doc["Signature"] {
+			t.Errorf("a retry sent other bytes: %v", r.Doc)
+		}
 	}
 }
