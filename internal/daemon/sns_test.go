@@ -81,7 +81,7 @@ func TestSNSWithSDK(t *testing.T) {
 		t.Fatalf("GetTopicAttributes: %v, %v", attrs, err)
 	}
 	sub := snstest.New(t)
-	sub.AutoConfirm = true
+	sub.SetAutoConfirm(true)
 	subOut, err := c.Subscribe(ctx, &snssdk.SubscribeInput{TopicArn: &topic, Protocol: aws.String("http"), Endpoint: aws.String(sub.URL())})
 	if err != nil || aws.ToString(subOut.SubscriptionArn) != "pending confirmation" {
 		t.Fatalf("Subscribe: %v, %v", subOut, err)
@@ -224,7 +224,7 @@ func TestTrailNotificationsThroughSNS(t *testing.T) {
 		t.Fatal(err)
 	}
 	sub := snstest.New(t)
-	sub.AutoConfirm = true
+	sub.SetAutoConfirm(true)
 	if _, err := c.Subscribe(ctx, &snssdk.SubscribeInput{TopicArn: out.TopicArn, Protocol: aws.String("http"), Endpoint: aws.String(sub.URL())}); err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +296,7 @@ func TestSNSWithCLI(t *testing.T) {
 		t.Fatalf("create-topic output %s (%v)", stdout, err)
 	}
 	sub := snstest.New(t)
-	sub.AutoConfirm = true
+	sub.SetAutoConfirm(true)
 	if _, stderr, err := run("subscribe", "--topic-arn", ct.TopicArn, "--protocol", "http", "--notification-endpoint", sub.URL()); err != nil {
 		t.Fatalf("subscribe: %v\n%s", err, stderr)
 	}
@@ -326,7 +326,7 @@ func TestSNSWithBoto3(t *testing.T) {
 		t.Fatal(err)
 	}
 	sub := snstest.New(t)
-	sub.AutoConfirm = true
+	sub.SetAutoConfirm(true)
 	const script = `
 import json, sys, time
 import boto3
@@ -440,14 +440,14 @@ func TestSNSRetryAcrossRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	sub := snstest.New(t)
-	sub.AutoConfirm = true
+	sub.SetAutoConfirm(true)
 	var down atomic.Bool
-	sub.Fail = func(_ int, m snstest.Message) int {
+	sub.SetFail(func(_ int, m snstest.Message) int {
 		if down.Load() && m.Doc["Type"] == "Notification" {
 			return http.StatusServiceUnavailable
 		}
 		return 0
-	}
+	})
 	policy := `{"healthyRetryPolicy":{"minDelayTarget":5,"maxDelayTarget":5,"numRetries":3}}`
 	if _, err := c.Subscribe(ctx, &snssdk.SubscribeInput{TopicArn: out.TopicArn, Protocol: aws.String("http"), Endpoint: aws.String(sub.URL()),
 		Attributes: map[string]string{"DeliveryPolicy": policy}}); err != nil {

@@ -297,23 +297,23 @@ func TestRetries(t *testing.T) {
 	arn := h.topic("t", nil)
 	sub := snstest.New(t)
 	var failing atomic.Bool
-	sub.Fail = func(n int, m snstest.Message) int {
+	sub.SetFail(func(n int, m snstest.Message) int {
 		if failing.Load() && m.Doc != nil && m.Doc["Type"] == "Notification" {
 			return 503
 		}
 		return 0
-	}
+	})
 	h.subscribe(arn, sub, nil)
 
 	// Fails twice, then succeeds: the same message is delivered on the
 	// third attempt, after two 20 s waits.
 	var attempts atomic.Int32
-	sub.Fail = func(n int, m snstest.Message) int {
+	sub.SetFail(func(n int, m snstest.Message) int {
 		if attempts.Add(1) <= 2 {
 			return 500
 		}
 		return 0
-	}
+	})
 	id, err := h.svc.Publish(ctx, arn, "", "retry me", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -332,10 +332,10 @@ func TestRetries(t *testing.T) {
 
 	// A 4xx is delivered: no retry.
 	attempts.Store(0)
-	sub.Fail = func(n int, m snstest.Message) int {
+	sub.SetFail(func(n int, m snstest.Message) int {
 		attempts.Add(1)
 		return 404
-	}
+	})
 	if _, err := h.svc.Publish(ctx, arn, "", "refused", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -346,10 +346,10 @@ func TestRetries(t *testing.T) {
 
 	// Always failing: 1 + 3 attempts, then dropped.
 	attempts.Store(0)
-	sub.Fail = func(n int, m snstest.Message) int {
+	sub.SetFail(func(n int, m snstest.Message) int {
 		attempts.Add(1)
 		return 502
-	}
+	})
 	if _, err := h.svc.Publish(ctx, arn, "", "doomed", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -434,10 +434,10 @@ func TestSlowEndpointDoesNotBlockOthers(t *testing.T) {
 	h.subscribe(arn, fast, nil)
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
-	slow.Fail = func(int, snstest.Message) int {
+	slow.SetFail(func(int, snstest.Message) int {
 		<-release
 		return 0
-	}
+	})
 	for range 10 {
 		if _, err := h.svc.Publish(ctx, arn, "", "m", nil); err != nil {
 			t.Fatal(err)

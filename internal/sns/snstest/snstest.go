@@ -39,18 +39,14 @@ type Subscriber struct {
 	t   testing.TB
 	srv *httptest.Server
 
-	// Fail, when set, picks the status of a request (0: 200).
-	Fail func(n int, m Message) int
-	// AutoConfirm makes the subscriber GET the SubscribeURL of each
-	// SubscriptionConfirmation, as a subscriber would.
-	AutoConfirm bool
-
-	mu    sync.Mutex
-	n     int
-	got   []Message
-	errs  []error
-	certs map[string]*x509.Certificate
-	ch    chan Message
+	mu          sync.Mutex
+	status      func(n int, m Message) int
+	autoConfirm bool
+	n           int
+	got         []Message
+	errs        []error
+	certs       map[string]*x509.Certificate
+	ch          chan Message
 }
 
 // New starts a subscriber; it stops at the end of the test.
@@ -59,6 +55,22 @@ func New(t testing.TB) *Subscriber {
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.srv.Close)
 	return s
+}
+
+// SetFail makes fn pick the status of each request (0: 200); nil
+// accepts everything. fn runs on the server's goroutines.
+func (s *Subscriber) SetFail(fn func(n int, m Message) int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.status = fn
+}
+
+// SetAutoConfirm makes the subscriber GET the SubscribeURL of each
+// SubscriptionConfirmation it accepts, as a subscriber would.
+func (s *Subscriber) SetAutoConfirm(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.autoConfirm = on
 }
 
 // URL is the endpoint to subscribe.
@@ -97,10 +109,11 @@ func (s *Subscriber) serve(w http.ResponseWriter, r *http.Request) {
 	n := s.n
 	s.n++
 	s.got = append(s.got, m)
+	pick, autoConfirm := s.status, s.autoConfirm
 	s.mu.Unlock()
 	status := 200
-	if s.Fail != nil {
-		if st := s.Fail(n, m); st != 0 {
+	if pick != nil {
+		if st := pick(n, m); st != 0 {
 			status = st
 		}
 	}
@@ -108,7 +121,7 @@ func (s *Subscriber) serve(w http.ResponseWriter, r *http.Request) {
 	if status >= 300 {
 		return
 	}
-	if s.AutoConfirm && m.Doc != nil && m.Doc["Type"] == "SubscriptionConfirmation" {
+	if autoConfirm && m.Doc != nil && m.Doc["Type"] == "SubscriptionConfirmation" {
 		u, _ := m.Doc["SubscribeURL"].(string)
 		resp, err := http.Get(u)
 		if err != nil {
