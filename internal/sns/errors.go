@@ -20,7 +20,8 @@ var (
 	// (SNS AuthorizationError, 403).
 	ErrAuthorization = errors.New("sns: authorization error")
 	// ErrThrottled: the delivery queue holds Options.MaxQueued deliveries;
-	// the endpoints are behind (SNS Throttled, 429). Retry later; SDKs do.
+	// the endpoints are behind. Retry later (snsapi answers Throttling,
+	// which SDKs retry).
 	ErrThrottled = errors.New("sns: delivery queue full")
 	// ErrTagLimit: a topic would have more than 50 tags (SNS
 	// TagLimitExceeded, 400).

@@ -544,3 +544,26 @@ func TestCheck(t *testing.T) {
 		t.Error("Open accepted a certificate that is not the key's")
 	}
 }
+
+func TestQueueFull(t *testing.T) {
+	h := newHarness(t)
+	o := h.options()
+	o.MaxQueued = 1
+	svc, err := sns.Open(h.dir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	arn, err := svc.CreateTopic(ctx, acct, region, "t", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := snstest.New(t)
+	if _, err := svc.Subscribe(ctx, acct, arn, "http", sub.URL(), nil, false); err != nil {
+		t.Fatal(err)
+	}
+	// Not running: the confirmation fills the queue.
+	if _, err := svc.Subscribe(ctx, acct, arn, "http", sub.URL()+"2", nil, false); !errors.Is(err, sns.ErrThrottled) {
+		t.Errorf("Subscribe with a full queue: %v, want ErrThrottled", err)
+	}
+}

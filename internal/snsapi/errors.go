@@ -43,10 +43,13 @@ var catalogue = []struct {
 	{sns.ErrResourceNotFound, "ResourceNotFound", http.StatusNotFound},
 	{sns.ErrInvalidParameter, "InvalidParameter", http.StatusBadRequest},
 	{sns.ErrAuthorization, "AuthorizationError", http.StatusForbidden},
-	{sns.ErrThrottled, "Throttled", http.StatusTooManyRequests},
+	// Back-pressure answers Throttling (400), the code AWS's query
+	// services use for "Rate exceeded" and that both SDKs retry with
+	// back-off; the model's Throttled (429) is retried by neither.
+	{sns.ErrThrottled, "Throttling", http.StatusBadRequest},
 	{sns.ErrTagLimit, "TagLimitExceeded", http.StatusBadRequest},
 	{awsquery.ErrMalformed, "InvalidParameter", http.StatusBadRequest},
-	{store.ErrBackpressure, "Throttled", http.StatusTooManyRequests},
+	{store.ErrBackpressure, "Throttling", http.StatusBadRequest},
 	{sigv4.ErrMissingAuth, "MissingAuthenticationToken", http.StatusForbidden},
 	{sigv4.ErrIncomplete, "IncompleteSignature", http.StatusBadRequest},
 	{sigv4.ErrUnknownKey, "InvalidClientTokenId", http.StatusForbidden},

@@ -201,10 +201,10 @@ func TestErrors(t *testing.T) {
 			}
 		})
 	}
-	// Backpressure from the event store: Throttled, which SDKs retry.
+	// Backpressure from the event store: Throttling, which SDKs retry.
 	e.ev.fail = store.ErrBackpressure
 	r := e.do(t, "POST", acct, form("Action", "ListTopics"), nil)
-	if r.status != 429 || r.err.Code != "Throttled" {
+	if r.status != 400 || r.err.Code != "Throttling" || r.err.Message != "Rate exceeded" {
 		t.Errorf("backpressure: %d %+v", r.status, r.err)
 	}
 	e.ev.fail = errors.New("disk on fire")
