@@ -60,7 +60,7 @@ func classify(r *http.Request) service {
 	case "monitoring":
 		return svcMonitoringQuery
 	case "", "s3":
-		if snsapi.Unsigned(r) {
+		if snsapi.Unsigned(r) || unsignedQuery(r) {
 			return svcSNS
 		}
 		return svcS3
@@ -68,6 +68,14 @@ func classify(r *http.Request) service {
 		return svcCloudTrail
 	}
 	return svcUnknown
+}
+
+// unsignedQuery is an unsigned form POST to / (no S3 request looks like
+// one): SNS answers it, in the query protocol's XML, that it needs a
+// signature.
+func unsignedQuery(r *http.Request) bool {
+	return r.Method == http.MethodPost && r.URL.Path == "/" && r.Header.Get("Authorization") == "" &&
+		strings.HasPrefix(strings.ToLower(r.Header.Get("Content-Type")), "application/x-www-form-urlencoded")
 }
 
 // scopeService is the service of the request's SigV4 credential scope

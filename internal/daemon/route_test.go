@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"net/http"
 	"net/http/httptest"
 	"testing"
 )
@@ -37,6 +36,8 @@ func TestClassify(t *testing.T) {
 		{"other unsigned action", "GET", "", "/?Action=ListTopics", "", nil, svcS3},
 		{"signing certificate", "GET", "", "/SimpleNotificationService-0123abcd.pem", "", nil, svcSNS},
 		{"unknown scope", "POST", "", "/", sig("sqs"), nil, svcUnknown},
+		{"unsigned query form", "POST", "", "/", "", map[string]string{"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}, svcSNS},
+		{"unsigned post elsewhere", "POST", "", "/bucket/key?uploads", "", map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, svcS3},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -55,5 +56,4 @@ func TestClassify(t *testing.T) {
 			}
 		})
 	}
-	_ = http.MethodGet
 }
