@@ -59,7 +59,7 @@ var allowed = map[string][]string{
 		"internal/store", "internal/store/fileutil", "internal/catalog", "internal/keyring"},
 	"internal/notify": {},
 	// SNS: topics, subscriptions, signing and the durable delivery queue.
-	"internal/sns":         {"internal/store/fileutil"},
+	"internal/sns":         {"internal/event", "internal/store/fileutil"},
 	"internal/sns/snstest": {},
 	"internal/lake": {"internal/event", "internal/selector", "internal/store", "internal/store/fileutil", "internal/lake/duck", "internal/lake/dialect", "internal/lake/queries",
 		"internal/lake/imports", "internal/layout", "internal/logfile", "internal/objstore", "internal/lake/resultfile"},

@@ -3,6 +3,8 @@ package sns_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -566,4 +568,61 @@ func TestQueueFull(t *testing.T) {
 	if _, err := svc.Subscribe(ctx, acct, arn, "http", sub.URL()+"2", nil, false); !errors.Is(err, sns.ErrThrottled) {
 		t.Errorf("Subscribe with a full queue: %v, want ErrThrottled", err)
 	}
+}
+
+// The subscriber's verifier is real: it refuses a message whose signed
+// fields changed, and one signed with another key.
+func TestSignatureVerification(t *testing.T) {
+	h := newHarness(t)
+	h.run()
+	arn := h.topic("t", map[string]string{"SignatureVersion": "2"})
+	sub := snstest.New(t)
+	h.subscribe(arn, sub, nil)
+	if _, err := h.svc.Publish(t.Context(), arn, "subj", "body", nil); err != nil {
+		t.Fatal(err)
+	}
+	m := next(t, sub)
+	if err := sub.Verify(m.Doc); err != nil {
+		t.Fatalf("genuine message: %v", err)
+	}
+	for _, k := range []string{"Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"} {
+		doc := maps.Clone(m.Doc)
+		doc[k] = doc[k].(string) + "x"
+		if err := sub.Verify(doc); err == nil {
+			t.Errorf("a message with %s changed verifies", k)
+		}
+	}
+	doc := maps.Clone(m.Doc)
+	doc["SignatureVersion"] = "1"
+	if err := sub.Verify(doc); err == nil {
+		t.Error("a SHA-256 signature verifies as SignatureVersion 1")
+	}
+	// Unsigned fields may change.
+	doc = maps.Clone(m.Doc)
+	doc["UnsubscribeURL"] = "https://elsewhere/"
+	if err := sub.Verify(doc); err != nil {
+		t.Errorf("UnsubscribeURL is not signed, but changing it fails: %v", err)
+	}
+}
+
+func ExampleStringToSign() {
+	fmt.Print(sns.StringToSign(map[string]string{
+		"Type": "Notification", "MessageId": "22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324",
+		"TopicArn": "arn:aws:sns:us-west-2:123456789012:MyTopic", "Subject": "My First Message",
+		"Message": "Hello world!", "Timestamp": "2012-05-02T00:54:06.655Z",
+		"UnsubscribeURL": "https://sns.us-west-2.amazonaws.com/?Action=Unsubscribe", // not signed
+	}))
+	// Output:
+	// Message
+	// Hello world!
+	// MessageId
+	// 22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324
+	// Subject
+	// My First Message
+	// Timestamp
+	// 2012-05-02T00:54:06.655Z
+	// TopicArn
+	// arn:aws:sns:us-west-2:123456789012:MyTopic
+	// Type
+	// Notification
 }

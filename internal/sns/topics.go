@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/opentrail/opentrail/internal/event"
 )
 
 // Page size of the List operations, as SNS.
@@ -17,10 +19,12 @@ const pageSize = 100
 // MaxTags bounds a topic's tags.
 const MaxTags = 50
 
-// ParseTopicARN splits arn:aws:sns:<region>:<account>:<name>.
+// ParseTopicARN splits arn:aws:sns:<region>:<account>:<name> (the aws
+// partition, a region name, a 12-digit account, a topic name).
 func ParseTopicARN(arn string) (region, account, name string, ok bool) {
 	parts := strings.Split(arn, ":")
-	if len(parts) != 6 || parts[0] != "arn" || parts[1] == "" || parts[2] != "sns" || parts[3] == "" || parts[4] == "" {
+	if len(parts) != 6 || parts[0] != "arn" || parts[1] != "aws" || parts[2] != "sns" ||
+		!event.ValidRegion(parts[3]) || !event.ValidAccountID(parts[4]) {
 		return "", "", "", false
 	}
 	if !validTopicName(parts[5]) {
