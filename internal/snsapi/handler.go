@@ -189,8 +189,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		werr = toWire(err)
 	}
 	if c.op != nil && c.caller.AccountID != "" {
+		// The reply waits for the record: a client never learns the
+		// outcome of a call whose record is not durable.
 		if rerr := h.record(c, result, werr); rerr != nil {
-			werr = toWire(rerr)
+			err, werr = rerr, toWire(rerr)
 		}
 	}
 	if werr != nil {
