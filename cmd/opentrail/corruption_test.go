@@ -23,6 +23,9 @@ import (
 	awsmw "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/opentrail/opentrail/internal/config"
@@ -78,6 +81,37 @@ func buildCorpus(t *testing.T) (string, []string, error) {
 		return "", nil, err
 	}
 	if _, err := ct.StartLogging(ctx, &cloudtrail.StartLoggingInput{Name: aws.String("main")}); err != nil {
+		return "", nil, err
+	}
+	// The trail also delivers to a CloudWatch Logs log group, and an
+	// EventBridge rule sends every call to an API destination that is
+	// down, so the outbox holds pending deliveries.
+	cwl := cloudwatchlogs.New(cloudwatchlogs.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + addr), Credentials: creds, HTTPClient: hc, RetryMaxAttempts: 1})
+	if _, err := cwl.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String("corpus")}); err != nil {
+		return "", nil, err
+	}
+	if _, err := ct.UpdateTrail(ctx, &cloudtrail.UpdateTrailInput{Name: aws.String("main"),
+		CloudWatchLogsLogGroupArn: aws.String("arn:aws:logs:us-east-1:" + trailAccount + ":log-group:corpus:*"),
+		CloudWatchLogsRoleArn:     aws.String("arn:aws:iam::" + trailAccount + ":role/cw")}); err != nil {
+		return "", nil, err
+	}
+	eb := eventbridge.New(eventbridge.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + addr), Credentials: creds, HTTPClient: hc, RetryMaxAttempts: 1})
+	conn, err := eb.CreateConnection(ctx, &eventbridge.CreateConnectionInput{Name: aws.String("down"), AuthorizationType: ebtypes.ConnectionAuthorizationTypeApiKey,
+		AuthParameters: &ebtypes.CreateConnectionAuthRequestParameters{ApiKeyAuthParameters: &ebtypes.CreateConnectionApiKeyAuthRequestParameters{
+			ApiKeyName: aws.String("k"), ApiKeyValue: aws.String("v")}}})
+	if err != nil {
+		return "", nil, err
+	}
+	dest, err := eb.CreateApiDestination(ctx, &eventbridge.CreateApiDestinationInput{Name: aws.String("down"), ConnectionArn: conn.ConnectionArn,
+		InvocationEndpoint: aws.String("http://127.0.0.1:1/down"), HttpMethod: ebtypes.ApiDestinationHttpMethodPost})
+	if err != nil {
+		return "", nil, err
+	}
+	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("all"), State: ebtypes.RuleStateEnabledWithAllCloudtrailManagementEvents,
+		EventPattern: aws.String(`{"source":["aws.cloudtrail"]}`)}); err != nil {
+		return "", nil, err
+	}
+	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("all"), Targets: []ebtypes.Target{{Id: aws.String("down"), Arn: dest.ApiDestinationArn}}}); err != nil {
 		return "", nil, err
 	}
 	// A Lake event data store that ingests every call, with a query's
@@ -208,6 +242,8 @@ func fileKind(rel string) string {
 		return "lake eventid filter"
 	case strings.HasPrefix(rel, "lake/") && strings.HasSuffix(rel, "MANIFEST.json"):
 		return "lake MANIFEST.json"
+	case strings.HasPrefix(rel, "logs/groups/"):
+		return "logs segment"
 	case rel == "LOCK":
 		return ""
 	}

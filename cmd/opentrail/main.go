@@ -9,6 +9,7 @@
 //	opentrail fsck     [--data-dir DIR]
 //	opentrail validate-logs --trail-arn ARN --start-time T [--end-time T] ...
 //	opentrail insights [--warm-up D] [--json] PATH...
+//	opentrail cis-pack --trail NAME [--endpoint-url URL] [--subscribe URL] ...
 //	opentrail version
 //	opentrail help [COMMAND]
 //
@@ -57,6 +58,7 @@ func commands(stdout, stderr io.Writer) []command {
 		&fsckCmd{stdout: stdout, stderr: stderr},
 		&validateCmd{stdout: stdout, stderr: stderr},
 		&insightsCmd{stdout: stdout, stderr: stderr},
+		&cisCmd{stdout: stdout, stderr: stderr},
 		&versionCmd{stdout: stdout},
 	}
 }

@@ -76,6 +76,10 @@ type Options struct {
 	// InsightsMetrics, when set, enables ListInsightsMetricData.
 	InsightsMetrics InsightsMetrics
 
+	// LogGroups, when set, lets trails deliver to CloudWatch Logs
+	// (CloudWatchLogsLogGroupArn); without it those members are refused.
+	LogGroups LogGroups
+
 	// TokenKey is the HMAC-SHA256 key that signs pagination tokens; at
 	// least 32 bytes. The caller persists it, so tokens survive restarts
 	// and are accepted by every replica.

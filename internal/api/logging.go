@@ -51,6 +51,9 @@ type trailStatusOutput struct {
 	StopLoggingTime           *awsjson.Time `json:"StopLoggingTime,omitempty"`
 	LatestDigestDeliveryTime  *awsjson.Time `json:"LatestDigestDeliveryTime,omitempty"`
 	LatestDigestDeliveryError string        `json:"LatestDigestDeliveryError,omitempty"`
+
+	LatestCloudWatchLogsDeliveryTime  *awsjson.Time `json:"LatestCloudWatchLogsDeliveryTime,omitempty"`
+	LatestCloudWatchLogsDeliveryError string        `json:"LatestCloudWatchLogsDeliveryError,omitempty"`
 	// The legacy string members are always sent, "" until there is a
 	// time to show, as AWS sends them (protocol.md §2.3; the User Guide's
 	// get-trail-status example shows "TimeLoggingStopped": "").
@@ -86,7 +89,13 @@ func (h *Handler) getTrailStatus(_ context.Context, caller identity.Caller, in *
 	if h.opts.Delivery != nil {
 		s = h.opts.Delivery.Status(t.ARN(), caller.Region)
 	}
+	var cwTime time.Time
+	var cwErr string
+	if h.opts.LogGroups != nil && t.CloudWatchLogsLogGroupArn != "" {
+		cwTime, cwErr = h.opts.LogGroups.Status(t.ARN())
+	}
 	return &trailStatusOutput{
+		LatestCloudWatchLogsDeliveryTime: optTime(cwTime), LatestCloudWatchLogsDeliveryError: cwErr,
 		IsLogging:           t.Logging,
 		LatestDeliveryError: s.LatestDeliveryError, LatestNotificationError: s.LatestNotificationError,
 		LatestDeliveryTime: optTime(s.LatestDeliveryTime), LatestNotificationTime: optTime(s.LatestNotificationTime),

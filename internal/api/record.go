@@ -1,12 +1,8 @@
 package api
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 
 	"github.com/opentrail/opentrail/internal/audit"
@@ -48,68 +44,14 @@ func (h *Handler) newRecord(r *http.Request, c *call, op *operation, caller iden
 		ReadOnly:          op.ReadOnly,
 		Category:          event.CategoryMgmt,
 		RequestID:         c.requestID,
-		RequestParameters: lowerCamelMembers(body),
+		RequestParameters: audit.LowerCamelMembers(body),
 		ResponseElements:  audit.Null,
 		Recipient:         caller.AccountID,
 	}
 	if werr != nil {
 		ac.ErrorCode, ac.ErrorMessage = werr.Code, werr.Message
 	} else if !op.ReadOnly {
-		ac.ResponseElements = lowerCamelMembers(resp)
+		ac.ResponseElements = audit.LowerCamelMembers(resp)
 	}
 	return ac.Record()
 }
-
-// lowerCamelMembers re-encodes a JSON object with its top-level member
-// names lower-camel-cased (event-record.md §7.1), dropping null members
-// and later duplicates. It returns null for an empty object and for
-// anything that is not a JSON object.
-func lowerCamelMembers(obj []byte) json.RawMessage {
-	dec := json.NewDecoder(bytes.NewReader(obj))
-	dec.UseNumber()
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return audit.Null
-	}
-	var buf bytes.Buffer
-	buf.WriteByte('{')
-	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return audit.Null
-		}
-		name, _ := tok.(string)
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return audit.Null
-		}
-		name = lowerCamel(name)
-		if string(v) == "null" || seen[name] {
-			continue
-		}
-		seen[name] = true
-		if len(seen) > 1 {
-			buf.WriteByte(',')
-		}
-		k, _ := json.Marshal(name)
-		buf.Write(k)
-		buf.WriteByte(':')
-		if err := json.Compact(&buf, v); err != nil {
-			return audit.Null
-		}
-	}
-	if _, err := dec.Token(); err != nil {
-		return audit.Null
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return audit.Null
-	}
-	if len(seen) == 0 {
-		return audit.Null
-	}
-	buf.WriteByte('}')
-	return buf.Bytes()
-}
-
-// lowerCamel is audit.LowerCamel (event-record.md §7.1).
-func lowerCamel(s string) string { return audit.LowerCamel(s) }

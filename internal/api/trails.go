@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/opentrail/opentrail/internal/catalog"
 	"github.com/opentrail/opentrail/internal/event"
@@ -21,6 +22,17 @@ type TrailStore interface {
 	Create(t catalog.Trail) (catalog.Trail, error)
 	Update(arn string, fn func(*catalog.Trail) error) (catalog.Trail, error)
 	Delete(arn string) error
+}
+
+// LogGroups checks a trail's CloudWatch Logs log group and reports its
+// delivery (a cwlogs engine, adapted by the daemon).
+type LogGroups interface {
+	// LogGroupExists reports whether arn names a log group of the
+	// account in the region.
+	LogGroupExists(account, region, arn string) bool
+	// Status returns the trail's latest delivery to its log group and
+	// the latest error ("" when the latest delivery worked).
+	Status(trailARN string) (delivered time.Time, lastError string)
 }
 
 // BucketChecker tells whether a trail's bucket exists (an objstore.Store).
@@ -296,8 +308,14 @@ func (h *Handler) apply(ctx context.Context, caller identity.Caller, s *trailSet
 			return invalid("InvalidCloudWatchLogsLogGroupArnException", "CloudWatchLogsLogGroupArn %q is not a CloudWatch Logs log group ARN.", group)
 		case !strings.HasPrefix(role, "arn:") || !strings.Contains(role, ":iam::"):
 			return invalid("InvalidCloudWatchLogsRoleArnException", "CloudWatchLogsRoleArn %q is not an IAM role ARN.", role)
+		case h.opts.LogGroups == nil:
+			return invalid("CloudWatchLogsDeliveryUnavailableException", "This OpenTrail server does not deliver events to CloudWatch Logs; leave CloudWatchLogsLogGroupArn and CloudWatchLogsRoleArn out.")
+		case !h.opts.LogGroups.LogGroupExists(caller.AccountID, t.HomeRegion, group):
+			return invalid("InvalidCloudWatchLogsLogGroupArnException",
+				"CloudWatchLogsLogGroupArn %q does not name a log group of account %s in %s; create it first (aws logs create-log-group) and give its ARN, arn:aws:logs:%s:%s:log-group:NAME:*.",
+				group, caller.AccountID, t.HomeRegion, t.HomeRegion, caller.AccountID)
 		default:
-			return invalid("CloudWatchLogsDeliveryUnavailableException", "OpenTrail does not deliver events to CloudWatch Logs; leave CloudWatchLogsLogGroupArn and CloudWatchLogsRoleArn out.")
+			t.CloudWatchLogsLogGroupArn, t.CloudWatchLogsRoleArn = group, role
 		}
 	}
 	if t.IsMultiRegionTrail && !t.IncludeGlobalServiceEvents {

@@ -17,39 +17,6 @@ func newTLSServer(t *testing.T, h *Handler) *httptest.Server {
 	return srv
 }
 
-func TestLowerCamel(t *testing.T) {
-	for in, want := range map[string]string{
-		"Name": "name", "S3BucketName": "s3BucketName", "KMSKeyId": "kmsKeyId", "KmsKeyId": "kmsKeyId",
-		"ARN": "arn", "TrailARN": "trailARN", "trailNameList": "trailNameList", "IsLogging": "isLogging", "": "",
-		"ID": "id", "EventDataStore": "eventDataStore",
-	} {
-		if got := lowerCamel(in); got != want {
-			t.Errorf("lowerCamel(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
-func TestLowerCamelMembers(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{``, `null`},
-		{`{}`, `null`},
-		{` { } `, `null`},
-		{`{"A":null}`, `null`},
-		{`null`, `null`},
-		{`[1]`, `null`},
-		{`{"A":1`, `null`},
-		{`{"A":1} x`, `null`},
-		{`{"Name": "t", "S3BucketName" : "b", "Tags": [ {"Key": "k"} ]}`, `{"name":"t","s3BucketName":"b","tags":[{"Key":"k"}]}`},
-		{`{"Name":"a","name":"b"}`, `{"name":"a"}`},
-		{`{"N":1.50}`, `{"n":1.50}`},
-	}
-	for _, tt := range tests {
-		if got := string(lowerCamelMembers([]byte(tt.in))); got != tt.want {
-			t.Errorf("lowerCamelMembers(%s) = %s, want %s", tt.in, got, tt.want)
-		}
-	}
-}
-
 func TestAttrValueLength(t *testing.T) {
 	for in, want := range map[string]int{"": 0, "abc": 3, "a_b": 4, "a b,c\n": 9, "éé": 2, "\\n": 2} {
 		if got := attrValueLength(in); got != want {

@@ -17,16 +17,22 @@ const mod = "github.com/opentrail/opentrail/"
 // allowed lists, for every package, the internal packages it may import.
 var allowed = map[string][]string{
 	// L0 spec: pure, standard library and other L0 only.
-	"internal/event":        {},
-	"internal/awsjson":      {},
-	"internal/awsquery":     {},
-	"internal/sigv4":        {},
-	"internal/logfile":      {},
-	"internal/layout":       {},
-	"internal/digest":       {},
-	"internal/selector":     {"internal/event"},
+	"internal/event":    {},
+	"internal/awsjson":  {},
+	"internal/awsquery": {},
+	"internal/sigv4":    {},
+	"internal/logfile":  {},
+	"internal/layout":   {},
+	"internal/digest":   {},
+	"internal/selector": {"internal/event"},
+	// EventBridge event patterns, InputPath and InputTransformer.
+	"internal/eventpattern": {},
 	"internal/lake/queries": {},
 	"internal/lake/imports": {},
+	// CloudWatch Logs filter patterns, metric transformations, CIS filters.
+	"internal/logfilter": {},
+	// CloudWatch alarms: validation, statistics, evaluation, notifications.
+	"internal/alarm": {},
 	// CloudTrail Lake SQL to DuckDB: pure Go over DuckDB's parse tree
 	// (its tests use DuckDB; the package itself imports only the standard
 	// library).
@@ -61,10 +67,22 @@ var allowed = map[string][]string{
 	// SNS: topics, subscriptions, signing and the durable delivery queue.
 	"internal/sns":         {"internal/event", "internal/store/fileutil"},
 	"internal/sns/snstest": {},
+	// EventBridge's default bus: a follower of the event log that
+	// delivers to SNS topics (through the interface it declares) and
+	// API destinations.
+	"internal/eventbus": {"internal/event", "internal/eventpattern", "internal/store", "internal/store/fileutil"},
+	// CloudWatch Logs: log groups, trail delivery (a follower) and metric
+	// filters, whose values go to the metric store it declares.
+	"internal/cwlogs": {"internal/event", "internal/logfilter", "internal/store", "internal/store/fileutil"},
 	"internal/lake": {"internal/event", "internal/selector", "internal/store", "internal/store/fileutil", "internal/lake/duck", "internal/lake/dialect", "internal/lake/queries",
 		"internal/lake/imports", "internal/layout", "internal/logfile", "internal/objstore", "internal/lake/resultfile"},
 	"internal/validate": {"internal/layout", "internal/digest"},
 	// L3 edges.
+	// The JSON-protocol front end the alerting services share, and
+	// EventBridge's operations on it.
+	"internal/jsonsvc":   {"internal/audit", "internal/awsjson", "internal/event", "internal/identity", "internal/sigv4", "internal/store"},
+	"internal/eventsapi": {"internal/awsjson", "internal/eventbus", "internal/eventpattern", "internal/identity", "internal/jsonsvc"},
+	"internal/logsapi":   {"internal/audit", "internal/cwlogs", "internal/identity", "internal/jsonsvc"},
 	"internal/s3api": {"internal/audit", "internal/event", "internal/objstore", "internal/sigv4", "internal/identity",
 		"internal/awsjson", "internal/store"},
 	"internal/snsapi": {"internal/audit", "internal/awsquery", "internal/event", "internal/identity", "internal/sigv4", "internal/sns", "internal/store"},
@@ -76,10 +94,11 @@ var allowed = map[string][]string{
 	"internal/daemon": {"internal/api", "internal/config", "internal/datadir", "internal/identity", "internal/sigv4", "internal/store", "internal/history", "internal/store/fileutil",
 		"internal/event", "internal/store/index", "internal/store/wal",
 		"internal/catalog", "internal/delivery", "internal/keyring", "internal/notify", "internal/objstore",
-		"internal/objstore/fsbucket", "internal/objstore/s3", "internal/s3api", "internal/sns", "internal/snsapi", "internal/importer", "internal/lake", "internal/lake/imports", "internal/lake/queries", "internal/lake/resultfile", "internal/insights"},
+		"internal/objstore/fsbucket", "internal/objstore/s3", "internal/s3api", "internal/sns", "internal/snsapi", "internal/importer", "internal/lake", "internal/lake/imports", "internal/lake/queries", "internal/lake/resultfile", "internal/insights",
+		"internal/eventbus", "internal/eventsapi", "internal/jsonsvc", "internal/selector", "internal/cwlogs", "internal/logsapi"},
 	"cmd/opentrail": {"internal/config", "internal/datadir", "internal/daemon", "internal/insights", "internal/event", "internal/identity", "internal/importer", "internal/history",
 		"internal/logfile", "internal/store", "internal/store/fileutil", "internal/store/index", "internal/store/wal",
-		"internal/validate", "internal/layout"},
+		"internal/validate", "internal/layout", "internal/logfilter"},
 	// The benchmark harness, a command apart from the product binary: it
 	// drives the daemon and the event store directly, and runs plain
 	// DuckDB (through lake/duck) as the Lake benchmark's baseline.

@@ -36,7 +36,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/opentrail/opentrail/internal/event"
@@ -295,23 +294,4 @@ func CipherSuite(cs *tls.ConnectionState) string {
 		return n
 	}
 	return tls.CipherSuiteName(cs.CipherSuite)
-}
-
-// LowerCamel lower-cases a member name's leading capital, or its leading
-// acronym, as CloudTrail writes requestParameters (event-record.md §7.1):
-// Name → name, S3BucketName → s3BucketName, KMSKeyId → kmsKeyId, ARN →
-// arn.
-func LowerCamel(s string) string {
-	r := []rune(s)
-	for i := range r {
-		if !unicode.IsUpper(r[i]) {
-			break
-		}
-		// Keep the last capital of an acronym that starts a new word.
-		if i > 0 && i+1 < len(r) && unicode.IsLower(r[i+1]) {
-			break
-		}
-		r[i] = unicode.ToLower(r[i])
-	}
-	return string(r)
 }

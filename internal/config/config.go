@@ -76,6 +76,16 @@ type Config struct {
 	Lake Lake `json:"lake,omitzero"`
 	// Insights tunes the Insights detector.
 	Insights Insights `json:"insights,omitzero"`
+	// EventBridge tunes the default event bus.
+	EventBridge EventBridge `json:"eventBridge,omitzero"`
+}
+
+// EventBridge tunes the default event bus (package eventbus).
+type EventBridge struct {
+	// WithoutTrail sends every recorded event to its account's default
+	// bus, also where no logging trail covers it. AWS's guide requires a
+	// logging trail (alerts.md §3.1), and so does OpenTrail by default.
+	WithoutTrail bool `json:"withoutTrail,omitempty"`
 }
 
 // Insights tunes the Insights detector (package insights,

@@ -51,6 +51,8 @@ var followerChecks = map[string]func(root string) followerState{
 	datadir.DeliveryFollower: checkDelivery,
 	datadir.LakeFollower:     checkLake,
 	datadir.InsightsFollower: checkInsights,
+	datadir.EventBusFollower: checkEventBus,
+	datadir.LogsFollower:     checkLogs,
 }
 
 // Check checks the data directory root of a stopped server without
@@ -206,6 +208,8 @@ var followerCheckpoints = map[string]func(root string) uint64{
 	},
 	datadir.LakeFollower:     lakeCheckpoint,
 	datadir.InsightsFollower: insightsCheckpoint,
+	datadir.EventBusFollower: eventBusCheckpoint,
+	datadir.LogsFollower:     logsCheckpoint,
 }
 
 // checkHistory reads event history's index without changing it.

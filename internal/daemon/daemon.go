@@ -27,8 +27,10 @@ import (
 	"github.com/opentrail/opentrail/internal/api"
 	"github.com/opentrail/opentrail/internal/catalog"
 	"github.com/opentrail/opentrail/internal/config"
+	"github.com/opentrail/opentrail/internal/cwlogs"
 	"github.com/opentrail/opentrail/internal/datadir"
 	"github.com/opentrail/opentrail/internal/delivery"
+	"github.com/opentrail/opentrail/internal/eventbus"
 	"github.com/opentrail/opentrail/internal/history"
 	"github.com/opentrail/opentrail/internal/identity"
 	"github.com/opentrail/opentrail/internal/insights"
@@ -61,11 +63,24 @@ type Daemon struct {
 	insights *insights.Engine
 	sns      *sns.Service
 	snsStop  func()
-	topics   trailTopics
-	follow   *followers
-	closeMu  sync.Mutex
-	srv      *http.Server
-	ln       net.Listener
+	// trailTopics are the SNS topics trails notify (with the config
+	// file's webhooks as a shortcut).
+	trailTopics trailTopics
+	eventbus    *eventbus.Engine
+	logs        *cwlogs.Engine
+	// gate knows which logging trails record an event: the default
+	// bus and CloudWatch Logs delivery follow it.
+	gate *trailGate
+	// metricSink receives metric filter values (nil until CloudWatch
+	// metrics are served).
+	metricSink cwlogs.MetricSink
+	// topics publishes to SNS topics for the engines that notify (nil
+	// until SNS is served).
+	topics  eventbus.Topics
+	follow  *followers
+	closeMu sync.Mutex
+	srv     *http.Server
+	ln      net.Listener
 	// The metrics server, when cfg.MetricsListen is set; else nil.
 	metricsSrv *http.Server
 	metricsLn  net.Listener
@@ -122,7 +137,7 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 	so.Registerer = reg
 	so.Followers = followerNames(log)
 	so.Seen = max(d.history.Checkpoint(), followerCheckpoints[datadir.DeliveryFollower](cfg.DataDir), lakeCheckpoint(cfg.DataDir),
-		insightsCheckpoint(cfg.DataDir))
+		insightsCheckpoint(cfg.DataDir), eventBusCheckpoint(cfg.DataDir), logsCheckpoint(cfg.DataDir))
 	if d.store, err = store.Open(d.dir.Path(datadir.EventsDir), so); err != nil {
 		return nil, err
 	}
@@ -155,6 +170,13 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 	if err := d.openInsights(reg); err != nil {
 		return nil, err
 	}
+	d.gate = newTrailGate(d.trails)
+	if err := d.openEventBus(reg); err != nil {
+		return nil, err
+	}
+	if err := d.openLogs(reg); err != nil {
+		return nil, err
+	}
 	if err := d.follow.register(); err != nil {
 		return nil, err
 	}
@@ -175,10 +197,11 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 	ao.DataStores = d.trails
 	ao.LogHead = d.store.Head
 	ao.Buckets = d.objects
-	ao.Topics = d.topics
+	ao.Topics = d.trailTopics
 	ao.Delivery = deliveryStatus{d.delivery}
 	ao.Keys = publicKeys{d.keys}
 	ao.InsightsMetrics = insightsMetrics{d.insights}
+	ao.LogGroups = logGroups{d.logs}
 	if d.lake != nil {
 		ao.Lake = d.lake
 		ao.Imports = lakeImports{d}
@@ -189,7 +212,11 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 	}
 	// No http.ServeMux in front of the API: it cleans paths, and S3 keys
 	// may hold "//" or "..".
-	d.srv = newHTTPServer(d.router(h, auth), log)
+	front, err := d.alertServices(h, auth, cfg)
+	if err != nil {
+		return nil, err
+	}
+	d.srv = newHTTPServer(d.router(front, auth), log)
 	if d.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("listen on %s: %w (is another server using the port? pick another with --listen)", cfg.Listen, err)
 	}
@@ -360,6 +387,14 @@ func (d *Daemon) Close() error {
 	}
 	if d.insights != nil {
 		errs = append(errs, d.insights.Close())
+	}
+	if d.eventbus != nil {
+		errs = append(errs, d.eventbus.Close())
+		d.eventbus = nil
+	}
+	if d.logs != nil {
+		errs = append(errs, d.logs.Close())
+		d.logs = nil
 	}
 	if c, ok := d.objects.(io.Closer); ok {
 		errs = append(errs, c.Close())

@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -264,5 +266,29 @@ func TestPaginationAndRestart(t *testing.T) {
 	d2 := startDaemon(t, dir, nil)
 	if n := count(rootClient(t, d2, testAccount, "us-west-2")); n < calls {
 		t.Fatalf("after restart found %d events, want >= %d", n, calls)
+	}
+}
+
+// awsCLI returns a function that runs the aws CLI in dir against d as
+// account's root user in us-east-1, with no other configuration.
+func awsCLI(t *testing.T, d *daemon.Daemon, account, dir string) func(args ...string) ([]byte, error) {
+	t.Helper()
+	k, err := d.Identities().RootKey(account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AWS_") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, "AWS_ACCESS_KEY_ID="+k.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+k.SecretAccessKey,
+		"AWS_DEFAULT_REGION=us-east-1", "AWS_ENDPOINT_URL="+d.URL(), "AWS_CONFIG_FILE=/dev/null",
+		"AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true", "AWS_MAX_ATTEMPTS=1")
+	return func(args ...string) ([]byte, error) {
+		cmd := exec.CommandContext(t.Context(), "aws", args...)
+		cmd.Env, cmd.Dir = env, dir
+		return cmd.CombinedOutput()
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -344,28 +343,14 @@ func deliveredRaw(t *testing.T, c *s3.Client, bucket string) map[string][]map[st
 func TestAWSCLIS3CallsInEventHistory(t *testing.T) {
 	testenv.NeedCommand(t, testenv.AWSCLI, "aws", "--version")
 	d := startDaemon(t, t.TempDir(), nil)
-	k, err := d.Identities().RootKey(testAccount)
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "f.txt"), []byte("hello\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "AWS_") {
-			env = append(env, kv)
-		}
-	}
-	env = append(env, "AWS_ACCESS_KEY_ID="+k.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+k.SecretAccessKey,
-		"AWS_DEFAULT_REGION=us-east-1", "AWS_ENDPOINT_URL="+d.URL(), "AWS_CONFIG_FILE=/dev/null",
-		"AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true", "AWS_MAX_ATTEMPTS=1")
+	cli := awsCLI(t, d, testAccount, dir)
 	run := func(args ...string) []byte {
 		t.Helper()
-		cmd := exec.CommandContext(t.Context(), "aws", args...)
-		cmd.Env, cmd.Dir = env, dir
-		out, err := cmd.CombinedOutput()
+		out, err := cli(args...)
 		if err != nil {
 			t.Fatalf("aws %s: %v\n%s", strings.Join(args, " "), err, out)
 		}

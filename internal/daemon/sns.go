@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -104,4 +105,21 @@ func (t trailTopics) Publish(ctx context.Context, topic, message string) error {
 		return &notify.Error{ErrCode: "NotFound", Msg: "SNS topic " + topic + " does not exist; create it (aws sns create-topic) or map it to a webhook in the config file's notifications.topics"}
 	}
 	return t.hooks.Publish(ctx, topic, message)
+}
+
+// busTopics is SNS as EventBridge targets (and other engines that notify)
+// use it: the rule's account must own the topic.
+type busTopics struct{ sns *sns.Service }
+
+// TopicExists implements eventbus.Topics.
+func (b busTopics) TopicExists(account, arn string) bool { return b.sns.TopicExists(account, arn) }
+
+// Publish implements eventbus.Topics: it returns once the topic's
+// deliveries are on disk.
+func (b busTopics) Publish(ctx context.Context, account, arn, message string) error {
+	if !b.sns.TopicExists(account, arn) {
+		return fmt.Errorf("publish to %s: %w", arn, sns.ErrNotFound)
+	}
+	_, err := b.sns.Publish(ctx, arn, "", message, nil)
+	return err
 }

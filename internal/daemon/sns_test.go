@@ -19,6 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	snssdk "github.com/aws/aws-sdk-go-v2/service/sns"
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
@@ -479,5 +481,56 @@ func TestSNSRetryAcrossRestart(t *testing.T) {
 		if r.Doc["MessageId"] != m.Doc["MessageId"] || r.Doc["Signature"] != m.Doc["Signature"] {
 			t.Errorf("a retry sent other bytes: %v", r.Doc)
 		}
+	}
+}
+
+// An EventBridge rule with an SNS target: the matched CloudTrail event
+// reaches the topic's confirmed subscriber, signed.
+func TestEventBridgeRuleToSNS(t *testing.T) {
+	d := startDaemon(t, t.TempDir(), func(c *config.Config) { c.EventBridge.WithoutTrail = true })
+	ctx := context.Background()
+	c := snsClient(t, d, testAccount)
+	out, err := c.CreateTopic(ctx, &snssdk.CreateTopicInput{Name: aws.String("security")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := snstest.New(t)
+	sub.SetAutoConfirm(true)
+	if _, err := c.Subscribe(ctx, &snssdk.SubscribeInput{TopicArn: out.TopicArn, Protocol: aws.String("http"), Endpoint: aws.String(sub.URL())}); err != nil {
+		t.Fatal(err)
+	}
+	nextMessage(t, sub)
+	eb := eventsClient(t, d, testAccount, "us-east-1")
+	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("topics"),
+		EventPattern: aws.String(`{"source":["aws.sns"],"detail":{"eventName":["DeleteTopic"]}}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("topics"),
+		Targets: []ebtypes.Target{{Id: aws.String("sns"), Arn: out.TopicArn}}}); err != nil {
+		t.Fatal(err)
+	}
+	gone := "arn:aws:sns:us-east-1:" + testAccount + ":never-was"
+	if _, err := c.DeleteTopic(ctx, &snssdk.DeleteTopicInput{TopicArn: &gone}); err != nil {
+		t.Fatal(err)
+	}
+	m := nextMessage(t, sub)
+	var ev struct {
+		Source     string `json:"source"`
+		DetailType string `json:"detail-type"`
+		Detail     struct {
+			EventName         string            `json:"eventName"`
+			EventSource       string            `json:"eventSource"`
+			RequestParameters map[string]string `json:"requestParameters"`
+		} `json:"detail"`
+	}
+	if err := json.Unmarshal([]byte(m.Doc["Message"].(string)), &ev); err != nil {
+		t.Fatalf("message %v: %v", m.Doc["Message"], err)
+	}
+	if ev.Source != "aws.sns" || ev.DetailType != "AWS API Call via CloudTrail" || ev.Detail.EventName != "DeleteTopic" ||
+		ev.Detail.EventSource != "sns.amazonaws.com" || ev.Detail.RequestParameters["topicArn"] != gone {
+		t.Fatalf("event %+v", ev)
+	}
+	if len(sub.Errors()) > 0 {
+		t.Fatal("signature verification failed")
 	}
 }

@@ -72,7 +72,8 @@ func (d *Daemon) openTrails(reg prometheus.Registerer) error {
 		return err
 	}
 	pub := trailTopics{sns: d.sns, hooks: &notify.Targets{Topics: n.Topics, Default: n.Webhook}}
-	d.topics = pub
+	d.trailTopics = pub
+	d.topics = busTopics{d.sns}
 	d.follow.list = append(d.follow.list, follower{
 		name:       datadir.DeliveryFollower,
 		checkpoint: resumeFrom(d.delivery),
@@ -130,10 +131,11 @@ func StoreFollowers(dir string) ([]string, error) {
 // Delivery gives tests access to trail delivery.
 func (d *Daemon) Delivery() *delivery.Engine { return d.delivery }
 
-// router sends each request to the service classify names: the
-// cloudtrail API, SNS, and, with the embedded bucket store, the S3 front
+// router sends each request to the service classify names: ct (the
+// cloudtrail API behind EventBridge and CloudWatch Logs, see
+// alertServices), SNS, and, with the embedded bucket store, the S3 front
 // end (without it, what would go to S3 goes to the cloudtrail API, which
-// answers with its error). Services routed but not served yet answer
+// answers with its error). CloudWatch, routed but not served yet, answers
 // UnknownOperationException.
 func (d *Daemon) router(ct http.Handler, auth *identity.Authenticator) http.Handler {
 	var s3h http.Handler = ct
@@ -157,7 +159,9 @@ func (d *Daemon) router(ct http.Handler, auth *identity.Authenticator) http.Hand
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch classify(r) {
-		case svcCloudTrail:
+		case svcCloudTrail, svcEvents, svcLogs:
+			// ct is the cloudtrail API behind the JSON alerting services
+			// (alertServices), which take their X-Amz-Targets.
 			ct.ServeHTTP(w, r)
 		case svcSNS:
 			if snsh == nil {
@@ -167,10 +171,6 @@ func (d *Daemon) router(ct http.Handler, auth *identity.Authenticator) http.Hand
 			snsh.ServeHTTP(w, r)
 		case svcS3:
 			s3h.ServeHTTP(w, r)
-		case svcEvents:
-			notServed(w, "EventBridge")
-		case svcLogs:
-			notServed(w, "CloudWatch Logs")
 		case svcMonitoringJSON, svcMonitoringCBOR, svcMonitoringQuery:
 			notServed(w, "CloudWatch")
 		default:

@@ -32,6 +32,8 @@ const (
 	LakeDir         = "lake"          // CloudTrail Lake: event data stores and queries (package lake)
 	InsightsDir     = "insights"      // the Insights detector's state (package insights)
 	SNSDir          = "sns"           // SNS topics, subscriptions, signing key, delivery queue (package sns)
+	EventBusDir     = "eventbus"      // EventBridge rules, checkpoint and outbox (package eventbus)
+	LogsDir         = "logs"          // CloudWatch Logs groups, events and checkpoint (package cwlogs)
 	AccountsFile    = "accounts.json" // accounts and keys (package identity)
 	CredentialsFile = "credentials"   // the same keys for AWS clients (package identity)
 	SettingsFile    = "settings.json" // this package
@@ -46,10 +48,12 @@ const (
 	DeliveryFollower = "delivery"
 	LakeFollower     = "lake"
 	InsightsFollower = "insights"
+	EventBusFollower = "eventbus"
+	LogsFollower     = "logs"
 )
 
 // Followers lists every follower of the event log.
-var Followers = []string{HistoryFollower, DeliveryFollower, LakeFollower, InsightsFollower}
+var Followers = []string{HistoryFollower, DeliveryFollower, LakeFollower, InsightsFollower, EventBusFollower, LogsFollower}
 
 // Dir is an open, locked data directory.
 type Dir struct {
@@ -63,7 +67,7 @@ type Dir struct {
 // fileutil.WriteFileAtomic; a kill can leave its temporary files there.
 func atomicDirs(root string) []string {
 	dirs := []string{root}
-	for _, sub := range []string{TrailsDir, DeliveryDir, IndexDir, LakeDir, InsightsDir, SNSDir, SNSDir + "/queue"} {
+	for _, sub := range []string{TrailsDir, DeliveryDir, IndexDir, LakeDir, InsightsDir, EventBusDir, LogsDir, SNSDir, SNSDir + "/queue"} {
 		dirs = append(dirs, filepath.Join(root, sub))
 	}
 	regions, _ := os.ReadDir(filepath.Join(root, KeysDir)) // one directory per key set
