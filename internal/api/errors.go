@@ -69,25 +69,28 @@ const (
 	codeInvalidSignature   = "InvalidSignatureException"
 	codeInvalidNextToken   = "InvalidNextTokenException"
 
-	codeTrailNotFound         = "TrailNotFoundException"
-	codeInvalidTrailName      = "InvalidTrailNameException"
-	codeARNInvalid            = "CloudTrailARNInvalidException"
-	codeInvalidHomeRegion     = "InvalidHomeRegionException"
-	codeInvalidParamCombo     = "InvalidParameterCombinationException"
-	codeInvalidParameter      = "InvalidParameterException"
-	codeInvalidBucketName     = "InvalidS3BucketNameException"
-	codeInvalidPrefix         = "InvalidS3PrefixException"
-	codeInvalidSnsTopic       = "InvalidSnsTopicNameException"
-	codeInsufficientSnsPolicy = "InsufficientSnsTopicPolicyException"
-	codeInvalidKmsKey         = "InvalidKmsKeyIdException"
-	codeInvalidTag            = "InvalidTagParameterException"
-	codeTagsLimit             = "TagsLimitExceededException"
-	codeInvalidSelectors      = "InvalidEventSelectorsException"
-	codeInvalidInsights       = "InvalidInsightSelectorsException"
-	codeResourceNotFound      = "ResourceNotFoundException"
-	codeResourceUnsupported   = "ResourceTypeNotSupportedException"
-	codeValidation            = "ValidationException"
+	codeTrailNotFound       = "TrailNotFoundException"
+	codeInvalidTrailName    = "InvalidTrailNameException"
+	codeARNInvalid          = "CloudTrailARNInvalidException"
+	codeInvalidHomeRegion   = "InvalidHomeRegionException"
+	codeInvalidParamCombo   = "InvalidParameterCombinationException"
+	codeInvalidParameter    = "InvalidParameterException"
+	codeInvalidBucketName   = "InvalidS3BucketNameException"
+	codeInvalidPrefix       = "InvalidS3PrefixException"
+	codeInvalidSnsTopic     = "InvalidSnsTopicNameException"
+	codeInvalidKmsKey       = "InvalidKmsKeyIdException"
+	codeInvalidTag          = "InvalidTagParameterException"
+	codeTagsLimit           = "TagsLimitExceededException"
+	codeInvalidSelectors    = "InvalidEventSelectorsException"
+	codeInvalidInsights     = "InvalidInsightSelectorsException"
+	codeResourceNotFound    = "ResourceNotFoundException"
+	codeResourceUnsupported = "ResourceTypeNotSupportedException"
+	codeValidation          = "ValidationException"
 )
+
+// codeInsufficientSnsPolicy is CreateTrail's and UpdateTrail's answer to
+// a missing SNS topic, as AWS's.
+const codeInsufficientSnsPolicy = "InsufficientSnsTopicPolicyException"
 
 func errUnsupported(op string) error {
 	return invalid(codeUnsupported, "OpenTrail does not support %s yet.", op)
