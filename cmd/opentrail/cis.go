@@ -29,7 +29,7 @@ type cisCmd struct{ stdout, stderr io.Writer }
 
 func (*cisCmd) Name() string { return "cis-pack" }
 func (*cisCmd) Summary() string {
-	return "set up the CIS benchmark's monitoring controls (log group, metric filters, alarms, SNS topic)"
+	return "set up the CIS monitoring controls: log group, metric filters, alarms, SNS topic"
 }
 
 // cisOptions are the pack's settings.

@@ -158,11 +158,39 @@ func (e *Engine) Run(ctx context.Context, f *store.Follower) error {
 		}
 		select {
 		case <-ctx.Done():
-			return nil
+			return e.drain(f)
 		case <-progress:
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// drain, at shutdown, delivers what the log still holds and saves the
+// checkpoint, so the log can be sealed. On a write error it stops where
+// it got: the next start goes on from the last checkpoint.
+func (e *Engine) drain(f *store.Follower) error {
+	for {
+		entries, err := f.Read(1024)
+		if err != nil || len(entries) == 0 {
+			break
+		}
+		if e.opts.Route != nil {
+			if err := e.deliver(entries); err != nil {
+				e.log.Error("cwlogs: delivering at shutdown failed; the next start delivers those events again", "err", err)
+				return nil
+			}
+		}
+	}
+	ck := f.Position()
+	if old, _ := e.Checkpoint(); ck > old {
+		if err := e.saveState(ck); err != nil {
+			e.log.Error("cwlogs: saving the checkpoint at shutdown failed; the next start delivers the newest events again", "err", err)
+			return nil
+		}
+		f.Applied(ck)
+		f.Release(ck)
+	}
+	return nil
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {

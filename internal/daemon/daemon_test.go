@@ -30,7 +30,7 @@ import (
 
 const testAccount = "111122223333"
 
-func startDaemon(t *testing.T, dir string, mut func(*config.Config)) *daemon.Daemon {
+func startDaemon(t testing.TB, dir string, mut func(*config.Config)) *daemon.Daemon {
 	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = dir
@@ -55,7 +55,7 @@ func startDaemon(t *testing.T, dir string, mut func(*config.Config)) *daemon.Dae
 	return d
 }
 
-func client(t *testing.T, d *daemon.Daemon, keyID, secret, region string) *cloudtrail.Client {
+func client(t testing.TB, d *daemon.Daemon, keyID, secret, region string) *cloudtrail.Client {
 	t.Helper()
 	return cloudtrail.New(cloudtrail.Options{
 		Region:           region,
@@ -66,7 +66,7 @@ func client(t *testing.T, d *daemon.Daemon, keyID, secret, region string) *cloud
 	})
 }
 
-func rootClient(t *testing.T, d *daemon.Daemon, account, region string) *cloudtrail.Client {
+func rootClient(t testing.TB, d *daemon.Daemon, account, region string) *cloudtrail.Client {
 	t.Helper()
 	k, err := d.Identities().RootKey(account)
 	if err != nil {

@@ -28,7 +28,7 @@ import (
 	"github.com/opentrail/opentrail/internal/testenv"
 )
 
-func eventsClient(t *testing.T, d *daemon.Daemon, account, region string) *eventbridge.Client {
+func eventsClient(t testing.TB, d *daemon.Daemon, account, region string) *eventbridge.Client {
 	t.Helper()
 	k, err := d.Identities().RootKey(account)
 	if err != nil {
@@ -130,7 +130,7 @@ func eventName(name string) func(map[string]any) bool {
 
 // apiDestination creates an API-key connection and an API destination to
 // url and returns the destination's ARN.
-func apiDestination(t *testing.T, eb *eventbridge.Client, name, url string) string {
+func apiDestination(t testing.TB, eb *eventbridge.Client, name, url string) string {
 	t.Helper()
 	ctx := t.Context()
 	conn, err := eb.CreateConnection(ctx, &eventbridge.CreateConnectionInput{Name: aws.String(name + "-conn"),
@@ -148,7 +148,7 @@ func apiDestination(t *testing.T, eb *eventbridge.Client, name, url string) stri
 	return aws.ToString(dest.ApiDestinationArn)
 }
 
-func loggingTrail(t *testing.T, d *daemon.Daemon, ct *cloudtrail.Client, name string) {
+func loggingTrail(t testing.TB, d *daemon.Daemon, ct *cloudtrail.Client, name string) {
 	t.Helper()
 	ctx := t.Context()
 	if _, err := s3Client(t, d, testAccount).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name + "-bucket")}); err != nil {
@@ -429,7 +429,7 @@ func TestEventBridgeDeliveriesSurviveRestartAndDeadLetter(t *testing.T) {
 	down.waitFor(t, "the event after the restart", func(m map[string]any) bool { return m["source"] == "my.app" })
 }
 
-func waitUntil(t *testing.T, what string, ok func() bool) {
+func waitUntil(t testing.TB, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !ok() {

@@ -27,7 +27,7 @@ import (
 	"github.com/opentrail/opentrail/internal/sdktest"
 )
 
-func s3Client(t *testing.T, d *daemon.Daemon, account string) *s3.Client {
+func s3Client(t testing.TB, d *daemon.Daemon, account string) *s3.Client {
 	t.Helper()
 	k, err := d.Identities().RootKey(account)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/opentrail/opentrail/internal/eventpattern"
 	"github.com/opentrail/opentrail/internal/store/fileutil"
 )
 
@@ -62,6 +63,7 @@ const DefaultBus = "default"
 // Limits (alerts.md §3.4, the EventBridge quotas page).
 const (
 	MaxRulesPerBus     = 300
+	MaxWildcardRules   = 30
 	MaxTargetsPerRule  = 5
 	MaxConnections     = 50
 	MaxAPIDestinations = 50
@@ -390,13 +392,17 @@ func (e *Engine) PutRule(s Scope, in PutRuleInput) (string, error) {
 	default:
 		return "", errorf(ErrInvalid, "1 validation error detected: Value '%s' at 'state' failed to satisfy constraint: Member must satisfy enum value set: [ENABLED, DISABLED, ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS]", in.State)
 	}
-	if err := e.compile(in.EventPattern); err != nil {
-		return "", err
+	p, err := eventpattern.Parse([]byte(in.EventPattern))
+	if err != nil {
+		return "", &Error{Kind: ErrBadPattern, Msg: err.Error()}
 	}
-	err := e.cat.update(func(f *catalogFile) error {
+	err = e.cat.update(func(f *catalogFile) error {
+		if p.HasWildcard() && f.countWildcards(s, in.Name) >= MaxWildcardRules {
+			return errorf(ErrLimit, "The requested resource exceeds the maximum number allowed: at most %d rules of a bus may use wildcard.", MaxWildcardRules)
+		}
 		_, r := f.rule(s, in.Name)
 		if r == nil {
-			if f.countRules(s) >= MaxRulesPerBus {
+			if f.countRules(s) >= e.opts.MaxRulesPerBus {
 				return errorf(ErrLimit, "The requested resource exceeds the maximum number allowed.")
 			}
 			r = &Rule{Account: s.Account, Region: s.Region, Bus: DefaultBus, Name: in.Name, CreatedBy: s.Account}
@@ -411,6 +417,21 @@ func (e *Engine) PutRule(s Scope, in PutRuleInput) (string, error) {
 	}
 	e.rulesChanged()
 	return RuleARN(s.Region, s.Account, in.Name), nil
+}
+
+// countWildcards counts the scope's rules other than skip whose patterns
+// use wildcard.
+func (f *catalogFile) countWildcards(s Scope, skip string) int {
+	n := 0
+	for _, r := range f.Rules {
+		if r.Account != s.Account || r.Region != s.Region || r.Name == skip {
+			continue
+		}
+		if p, err := eventpattern.Parse([]byte(r.EventPattern)); err == nil && p.HasWildcard() {
+			n++
+		}
+	}
+	return n
 }
 
 func (f *catalogFile) countRules(s Scope) int {

@@ -48,6 +48,9 @@ type Options struct {
 	// RetryBase and RetryMax bound the exponential back-off between
 	// attempts of one delivery.
 	RetryBase, RetryMax time.Duration
+	// MaxRulesPerBus is the rule quota of one account's bus in a Region
+	// (AWS: 300, adjustable); 0 means MaxRulesPerBus.
+	MaxRulesPerBus int
 
 	Now        func() time.Time
 	Logger     *slog.Logger
@@ -103,6 +106,9 @@ func Open(dir string, opts Options) (*Engine, error) {
 	}
 	if opts.Client == nil {
 		opts.Client = DefaultOptions().Client
+	}
+	if opts.MaxRulesPerBus <= 0 {
+		opts.MaxRulesPerBus = MaxRulesPerBus
 	}
 	if opts.RetryBase <= 0 {
 		opts.RetryBase = time.Second
@@ -216,14 +222,6 @@ func (e *Engine) Close() error {
 	e.cancel()
 	e.deliveries.Wait()
 	return e.out.close()
-}
-
-// compile validates a pattern.
-func (e *Engine) compile(pattern string) error {
-	if _, err := eventpattern.Parse([]byte(pattern)); err != nil {
-		return &Error{Kind: ErrBadPattern, Msg: err.Error()}
-	}
-	return nil
 }
 
 // rulesChanged rebuilds the matchers after a catalogue change.
@@ -388,22 +386,11 @@ func (e *Engine) Run(ctx context.Context, f *store.Follower) error {
 		var entries []store.Entry
 		if !retry {
 			var err error
-			if entries, err = f.Read(1024); err != nil {
+			if entries, err = f.Read(readBatch); err != nil {
 				e.log.Error("eventbus: reading the event log failed; retrying", "err", err)
 				entries = nil
 			}
-			batch = batch[:0]
-			for _, en := range entries {
-				ev := en.Event
-				if e.opts.Admit != nil && !e.opts.Admit(ev) {
-					continue
-				}
-				env, ok := Envelope(ev)
-				if !ok {
-					continue
-				}
-				batch = append(batch, e.match(Scope{ev.Account, ev.Region}, env, readOnlyMgmt(ev), strconv.FormatUint(en.Seq, 10), e.opts.Now())...)
-			}
+			batch = e.matchEntries(batch[:0], entries)
 			batchPos = f.Position()
 		}
 		// A failed write (a full disk) is retried with the same batch:
@@ -441,12 +428,59 @@ func (e *Engine) Run(ctx context.Context, f *store.Follower) error {
 		}
 		select {
 		case <-ctx.Done():
-			return nil
+			return e.drainLog(f)
 		case <-progress:
 		case <-time.After(time.Second):
 		}
 	}
 }
+
+// matchEntries appends the deliveries a batch of the log causes.
+func (e *Engine) matchEntries(batch []*delivery, entries []store.Entry) []*delivery {
+	for _, en := range entries {
+		ev := en.Event
+		if e.opts.Admit != nil && !e.opts.Admit(ev) {
+			continue
+		}
+		env, ok := Envelope(ev)
+		if !ok {
+			continue
+		}
+		batch = append(batch, e.match(Scope{ev.Account, ev.Region}, env, readOnlyMgmt(ev), strconv.FormatUint(en.Seq, 10), e.opts.Now())...)
+	}
+	return batch
+}
+
+// drainLog, at shutdown, matches what the log still holds, makes its
+// deliveries durable and saves the checkpoint, so the log can be sealed.
+// On a write error it stops where it got: the next start goes on from the
+// last checkpoint.
+func (e *Engine) drainLog(f *store.Follower) error {
+	for {
+		entries, err := f.Read(readBatch)
+		if err != nil || len(entries) == 0 {
+			break
+		}
+		if err := e.add(e.matchEntries(nil, entries)); err != nil {
+			e.log.Error("eventbus: writing deliveries at shutdown failed; the next start matches those events again", "err", err)
+			return nil
+		}
+	}
+	ck := f.Position()
+	if old, _ := e.Checkpoint(); ck > old {
+		if err := e.saveState(ck); err != nil {
+			e.log.Error("eventbus: saving the checkpoint at shutdown failed; the next start matches the newest events again", "err", err)
+			return nil
+		}
+		f.Applied(ck)
+		f.Release(ck)
+	}
+	return nil
+}
+
+// readBatch is how many events of the log one round matches; their
+// deliveries are written with one fsync.
+const readBatch = 8192
 
 // sleep waits d or until ctx ends, reporting false if it ended.
 func sleep(ctx context.Context, d time.Duration) bool {

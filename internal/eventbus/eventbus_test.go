@@ -3,6 +3,7 @@ package eventbus
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -338,4 +339,30 @@ func FuzzOutbox(f *testing.F) {
 		}
 		o.close()
 	})
+}
+
+func TestWildcardQuota(t *testing.T) {
+	o := DefaultOptions()
+	o.Logger = discard
+	e, err := Open(t.TempDir(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	s := Scope{"111122223333", "us-east-1"}
+	for i := range MaxWildcardRules {
+		if _, err := e.PutRule(s, PutRuleInput{Name: fmt.Sprint("w", i), EventPattern: `{"detail":{"eventName":[{"wildcard":"Put*"}]}}`}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.PutRule(s, PutRuleInput{Name: "one-more", EventPattern: `{"detail":{"eventName":[{"wildcard":"Put*"}]}}`}); !errors.Is(err, ErrLimit) {
+		t.Errorf("a 31st wildcard rule: %v", err)
+	}
+	// Replacing one of the 30, and rules without wildcard, are fine.
+	if _, err := e.PutRule(s, PutRuleInput{Name: "w0", EventPattern: `{"detail":{"eventName":[{"wildcard":"Del*"}]}}`}); err != nil {
+		t.Errorf("replacing a wildcard rule: %v", err)
+	}
+	if _, err := e.PutRule(s, PutRuleInput{Name: "plain", EventPattern: `{"source":["aws.iam"]}`}); err != nil {
+		t.Errorf("a plain rule: %v", err)
+	}
 }

@@ -87,11 +87,12 @@
 // and an index. One pass over the event validates its JSON and records
 // only the leaves at those paths (other subtrees are skipped without
 // decoding). Each alternative of a pattern is indexed under its most
-// selective field whose alternatives are all exact strings, prefixes or
-// suffixes (the field whose values the fewest other rules share); it is
-// evaluated only when the event has one of those values. Only patterns
-// with no such field (a lone anything-but, wildcard, numeric, exists or
-// cidr) are evaluated for every event. So the cost of common rules does
+// selective field whose alternatives are all exact strings, prefixes,
+// suffixes or wildcards with a literal start or end (the field whose values
+// the fewest other rules share); it is evaluated only when the event has a
+// value there that equals, starts or ends with one of them. Only patterns
+// with no such field (a lone anything-but, numeric, exists, cidr,
+// equals-ignore-case or "*x*" wildcard) are evaluated for every event. So the cost of common rules does
 // not grow with their number: BenchmarkSet measures 1,000 rules against
 // real CloudTrail events, with BenchmarkSetBaseline beside it.
 //
@@ -117,11 +118,12 @@
 //
 //   - as a bare JSON value: the value's JSON ("RUNNING" with its quotes,
 //     objects as they are in the event); null when the path is missing;
-//   - inside a JSON string: a string's characters, still JSON-escaped (so
-//     the result stays JSON: alerts.md §3.4; the guide warns that AWS does
-//     not escape them); a number, true, false or null as text; an object
-//     or array with its quotes removed, as the guide's "Common issues"
-//     describes; nothing when the path is missing;
+//   - inside a JSON string: a string's characters, still JSON-escaped, so
+//     that the result stays JSON (alerts.md §3.4; the guide says
+//     EventBridge substitutes so as to keep the output valid JSON); a
+//     number, true, false or null as text; an object or array as its JSON
+//     with the quote characters removed (a decision: the guide's examples
+//     stop at strings); nothing when the path is missing;
 //   - in a text template: a string's characters, decoded; anything else
 //     as JSON; nothing when missing.
 //

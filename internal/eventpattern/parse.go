@@ -40,6 +40,27 @@ type Pattern struct {
 // String returns the pattern as it was given to [Parse].
 func (p *Pattern) String() string { return p.text }
 
+// HasWildcard reports whether the pattern uses the wildcard operator
+// (alone or inside anything-but): EventBridge allows at most 30 such rules
+// per bus (alerts.md §3.3), a quota the API enforces.
+func (p *Pattern) HasWildcard() bool {
+	for _, b := range p.branches {
+		for _, c := range b {
+			for _, m := range c.ms {
+				if m.kind == mWildcard {
+					return true
+				}
+				for _, in := range m.inner {
+					if in.kind == mWildcard {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
+}
+
 // Match reports whether the event (a JSON object, normally the
 // EventBridge envelope) matches the pattern: what TestEventPattern
 // answers. The error wraps [ErrInvalidEvent] when the event is not a JSON

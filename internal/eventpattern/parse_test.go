@@ -156,3 +156,17 @@ func TestMatchInvalidEvent(t *testing.T) {
 		}
 	}
 }
+
+func TestHasWildcard(t *testing.T) {
+	for p, want := range map[string]bool{
+		`{"a":["x*"]}`:                                   false,
+		`{"a":[{"prefix":"x"}]}`:                         false,
+		`{"a":[{"wildcard":"x*"}]}`:                      true,
+		`{"a":[{"anything-but":{"wildcard":["x*"]}}]}`:   true,
+		`{"$or":[{"a":["1"]},{"b":[{"wildcard":"*"}]}]}`: true,
+	} {
+		if got := mustParse(t, p).HasWildcard(); got != want {
+			t.Errorf("HasWildcard(%s) = %v, want %v", p, got, want)
+		}
+	}
+}

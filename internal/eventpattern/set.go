@@ -105,6 +105,9 @@ type compiled struct {
 type cbranch struct {
 	rule  int32
 	conds []ccond
+	// indexed is the condition the branch is indexed under when a value
+	// found under its keys satisfies it (no wildcard), or -1.
+	indexed int
 }
 
 // ccond is a compiled field condition.
@@ -138,25 +141,41 @@ type indexKey struct {
 }
 
 // indexKeys returns the keys under which a condition can be indexed: every
-// alternative is an exact string, a prefix or a suffix, so an event
-// without one of those values at the path cannot satisfy it.
-func indexKeys(c *ccond) []indexKey {
+// alternative is an exact string, a prefix, a suffix, or a wildcard with a
+// literal start or end, so an event without a value at the path that
+// equals, starts or ends with a key cannot satisfy it. proves reports
+// whether a value found under a key satisfies the condition (no wildcard).
+func indexKeys(c *ccond) (keys []indexKey, proves bool) {
 	if c.absent || len(c.ms) == 0 {
-		return nil
+		return nil, false
 	}
-	keys := make([]indexKey, 0, len(c.ms))
+	keys = make([]indexKey, 0, len(c.ms))
+	proves = true
 	for _, m := range c.ms {
 		if m.ip.IsValid() {
-			return nil // other spellings of the address match too
+			return nil, false // other spellings of the address match too
 		}
 		switch m.kind {
 		case mString, mPrefix, mSuffix:
 			keys = append(keys, indexKey{c.pid, m.kind, m.s})
+		case mWildcard:
+			proves = false
+			first, last := m.wc.parts[0], m.wc.parts[len(m.wc.parts)-1]
+			switch {
+			case len(m.wc.parts) == 1:
+				keys = append(keys, indexKey{c.pid, mString, first})
+			case first != "":
+				keys = append(keys, indexKey{c.pid, mPrefix, first})
+			case last != "":
+				keys = append(keys, indexKey{c.pid, mSuffix, last})
+			default:
+				return nil, false
+			}
 		default:
-			return nil
+			return nil, false
 		}
 	}
-	return keys
+	return keys, proves
 }
 
 func compile(ids []string, ps []*Pattern) *compiled {
@@ -182,7 +201,7 @@ func compile(ids []string, ps []*Pattern) *compiled {
 	}
 	for r, p := range ps {
 		for _, b := range p.branches {
-			cb := cbranch{rule: int32(r)}
+			cb := cbranch{rule: int32(r), indexed: -1}
 			for _, cd := range b {
 				cc := ccond{pid: pathID(cd.path)}
 				for _, m := range cd.ms {
@@ -203,7 +222,8 @@ func compile(ids []string, ps []*Pattern) *compiled {
 	freq := map[indexKey]int{}
 	for _, b := range c.branches {
 		for i := range b.conds {
-			for _, k := range indexKeys(&b.conds[i]) {
+			keys, _ := indexKeys(&b.conds[i])
+			for _, k := range keys {
 				freq[k]++
 			}
 		}
@@ -214,7 +234,7 @@ func compile(ids []string, ps []*Pattern) *compiled {
 		var best []indexKey
 		bestCost := -1
 		for i := range b.conds {
-			keys := indexKeys(&b.conds[i])
+			keys, proves := indexKeys(&b.conds[i])
 			if keys == nil {
 				continue
 			}
@@ -223,7 +243,10 @@ func compile(ids []string, ps []*Pattern) *compiled {
 				cost += freq[k]
 			}
 			if bestCost < 0 || cost < bestCost {
-				best, bestCost = keys, cost
+				best, bestCost, b.indexed = keys, cost, -1
+				if proves {
+					b.indexed = i
+				}
 			}
 		}
 		if best == nil {
@@ -394,22 +417,26 @@ const maxSearch = 10_000
 // with values that lie in the same element of any array of objects they
 // share.
 func (sc *scratch) evalBranch(b *cbranch) bool {
+	// First, each condition on its own. The indexed one holds: if it is
+	// the only one with values in arrays of objects, any of its values
+	// goes with the others'.
 	trails, absent := false, false
-	sc.order = sc.order[:0]
 	for i := range b.conds {
+		if i == b.indexed {
+			continue
+		}
 		cd := &b.conds[i]
-		n := 0
+		ok := false
 		head := sc.heads[cd.pid]
 		for vi := head; vi >= 0; vi = sc.vals[vi].next {
 			v := &sc.vals[vi]
 			if v.t0 != v.t1 {
 				trails = true
 			}
-			if cd.matchAny(v) {
-				n++
+			if !ok && cd.matchAny(v) {
+				ok = true
 			}
 		}
-		ok := n > 0
 		if cd.absent {
 			absent = true
 			// Absent, or present only inside arrays of objects, where
@@ -419,12 +446,22 @@ func (sc *scratch) evalBranch(b *cbranch) bool {
 		if !ok {
 			return false
 		}
-		sc.order = append(sc.order, condOrder{cond: int32(i), n: int32(n)})
 	}
 	if !trails {
 		return true
 	}
-	// Most constrained conditions first.
+	// Then the search, most constrained conditions first.
+	sc.order = sc.order[:0]
+	for i := range b.conds {
+		cd := &b.conds[i]
+		n := int32(0)
+		for vi := sc.heads[cd.pid]; vi >= 0; vi = sc.vals[vi].next {
+			if cd.matchAny(&sc.vals[vi]) {
+				n++
+			}
+		}
+		sc.order = append(sc.order, condOrder{cond: int32(i), n: n})
+	}
 	slices.SortFunc(sc.order, func(a, b condOrder) int { return int(a.n - b.n) })
 	if cap(sc.bind) < int(sc.arrs) {
 		sc.bind = make([]int32, sc.arrs)

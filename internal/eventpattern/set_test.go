@@ -214,6 +214,36 @@ func TestSetSharedIndexKeys(t *testing.T) {
 	}
 }
 
+// TestSetWildcardIndex covers wildcards indexed by their literal start or
+// end, which narrows the candidates but does not prove the match.
+func TestSetWildcardIndex(t *testing.T) {
+	s := NewSet()
+	s.Add("start", mustParse(t, `{"a":[{"wildcard":"ab*cd"}]}`))
+	s.Add("end", mustParse(t, `{"a":[{"wildcard":"*yz"}],"b":["1"]}`))
+	s.Add("literal", mustParse(t, `{"a":[{"wildcard":"abc"}]}`))
+	s.Add("inside", mustParse(t, `{"a":[{"wildcard":"*x*"}]}`))
+	s.Add("mixed", mustParse(t, `{"a":["q",{"wildcard":"q*r"}]}`))
+	for ev, want := range map[string][]string{
+		`{"a":"abXcd"}`:        {"start"},
+		`{"a":"abXX"}`:         nil,
+		`{"a":"abc"}`:          {"literal"},
+		`{"a":"xyz","b":"1"}`:  {"end", "inside"},
+		`{"a":"xyz","b":"2"}`:  {"inside"},
+		`{"a":"q"}`:            {"mixed"},
+		`{"a":"qzr"}`:          {"mixed"},
+		`{"a":"qzz"}`:          nil,
+		`{"a":["qzz","abcd"]}`: {"start"},
+	} {
+		got, err := s.Match([]byte(ev))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("event %s (-want +got):\n%s", ev, diff)
+		}
+	}
+}
+
 // TestSetConcurrent runs matches while rules come and go (run with -race).
 func TestSetConcurrent(t *testing.T) {
 	s := NewSet()

@@ -515,8 +515,8 @@ func writeValue(out *strings.Builder, raw string, found bool, place placement) {
 			return
 		}
 		if raw[0] == '{' || raw[0] == '[' {
-			// As EventBridge does, drop the quotes of an object or array
-			// put inside a string; escape what remains.
+			// An object or array inside a string loses its quotes (see
+			// the package documentation); what remains is escaped.
 			q := quote(strings.ReplaceAll(compact(raw), `"`, ""))
 			out.WriteString(q[1 : len(q)-1])
 			return

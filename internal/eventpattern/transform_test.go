@@ -47,7 +47,7 @@ func TestInputTransformer(t *testing.T) {
 		{"rule name in text", docTransform, nil, `Rule <aws.events.rule-name> fired`, transformEvent, `Rule example fired`},
 		{"object as value", "", map[string]string{"d": "$.detail"}, `{"d": <d>}`, transformEvent,
 			`{"d": {"instance-id":"i-0123456789","state":"RUNNING"}}`},
-		{"object in a string loses its quotes", docTransform, map[string]string{"d": "$.detail"}, `{"d": "detail is <d>"}`, transformEvent,
+		{"object in a string loses its quotes", "", map[string]string{"d": "$.detail"}, `{"d": "detail is <d>"}`, transformEvent,
 			`{"d": "detail is {instance-id:i-0123456789,state:RUNNING}"}`},
 		{"object in text", "", map[string]string{"d": "$.detail"}, `detail <d>`, transformEvent,
 			`detail {"instance-id":"i-0123456789","state":"RUNNING"}`},
