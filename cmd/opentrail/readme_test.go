@@ -152,6 +152,15 @@ func TestREADMEShellSnippets(t *testing.T) {
 		}
 	})
 
+	t.Run("sns", func(t *testing.T) {
+		out := bash(t, atServer(t, readmeBlock(t, "sh", "sns create-topic"), srv.addr))
+		for _, want := range []string{`"SubscriptionArn": "PendingConfirmation"`, `"Endpoint": "https://hooks.example.com/sns"`, ":alerts"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("the SNS snippet printed no %s:\n%s", want, out)
+			}
+		}
+	})
+
 	t.Run("lake", func(t *testing.T) {
 		out := bash(t, atServer(t, readmeBlock(t, "sh", "cloudtrail start-query"), srv.addr))
 		for _, want := range []string{`"QueryStatus": "FINISHED"`, `"eventName": "DescribeTrails"`, `"eventName": "CreateEventDataStore"`, `"calls": "1"`} {

@@ -24,6 +24,7 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	dataDir := optionalVar(fs, "data-dir", "data `directory` (default "+config.DefaultDataDir+")", parseString)
 	listen := optionalVar(fs, "listen", "`address` (host:port) of the API (default "+config.DefaultListen+")", parseString)
 	metricsListen := optionalVar(fs, "metrics-listen", "`address` (host:port) serving Prometheus metrics at "+daemon.MetricsPath+", without authentication (default: none, no metrics)", parseString)
+	publicURL := optionalVar(fs, "public-url", "`URL` SNS subscribers reach this server at: the base of the SubscribeURL, UnsubscribeURL and SigningCertURL of SNS messages (default: http://LISTEN)", parseString)
 	account := optionalVar(fs, "account-id", "12-digit `id` of the account created on first start (default: random)", parseString)
 	retention := optionalVar(fs, "event-history-retention", "`days` LookupEvents keeps events, 0 for ever; the data directory remembers it (default: its setting, 90 for a new one)", parseDays)
 	rate := optionalVar(fs, "lookup-rate-limit", "LookupEvents `rate` in requests/s per account and Region; 0 turns it off; AWS enforces 2 (default 0)", parseRate)
@@ -62,6 +63,7 @@ Flags:`)
 	set(&cfg.DataDir, dataDir)
 	set(&cfg.Listen, listen)
 	set(&cfg.MetricsListen, metricsListen)
+	set(&cfg.PublicURL, publicURL)
 	set(&cfg.AccountID, account)
 	if retention.v != nil {
 		cfg.EventHistoryRetentionDays = retention.v

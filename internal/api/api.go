@@ -53,8 +53,10 @@ type Options struct {
 	// their buckets, Delivery flushes and reports on them, and Keys
 	// serves ListPublicKeys. Each may be nil (no check, no flush, no
 	// keys).
-	Trails   TrailStore
-	Buckets  BucketChecker
+	Trails  TrailStore
+	Buckets BucketChecker
+	// Topics, when set, checks that a trail's SnsTopicName exists.
+	Topics   TopicChecker
 	Delivery Delivery
 	Keys     PublicKeys
 

@@ -88,6 +88,10 @@ const (
 	codeValidation          = "ValidationException"
 )
 
+// codeInsufficientSnsPolicy is CreateTrail's and UpdateTrail's answer to
+// a missing SNS topic, as AWS's.
+const codeInsufficientSnsPolicy = "InsufficientSnsTopicPolicyException"
+
 func errUnsupported(op string) error {
 	return invalid(codeUnsupported, "OpenTrail does not support %s yet.", op)
 }

@@ -40,6 +40,12 @@ type BucketChecker interface {
 	HeadBucket(ctx context.Context, bucket string) (objstore.Bucket, error)
 }
 
+// TopicChecker says whether a trail's SNS topic exists in the caller's
+// account (operations.md §2.2: OpenTrail SHOULD check it).
+type TopicChecker interface {
+	TopicExists(account, topicARN string) bool
+}
+
 const listTrailsPageSize = 50
 
 // trailOut is the Trail shape (DescribeTrails, GetTrail) and, without the
@@ -258,6 +264,11 @@ func (h *Handler) apply(ctx context.Context, caller identity.Caller, s *trailSet
 		arn, err := topicARN(caller, *s.SnsTopicName)
 		if err != nil {
 			return err
+		}
+		if arn != "" && h.opts.Topics != nil && !h.opts.Topics.TopicExists(caller.AccountID, arn) {
+			// AWS answers a missing topic as it answers a topic whose
+			// policy keeps CloudTrail out.
+			return invalid(codeInsufficientSnsPolicy, "SNS Topic does not exist or the topic policy is incorrect!")
 		}
 		t.SnsTopicARN = arn
 	}

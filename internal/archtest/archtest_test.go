@@ -19,6 +19,7 @@ var allowed = map[string][]string{
 	// L0 spec: pure, standard library and other L0 only.
 	"internal/event":    {},
 	"internal/awsjson":  {},
+	"internal/awsquery": {},
 	"internal/sigv4":    {},
 	"internal/logfile":  {},
 	"internal/layout":   {},
@@ -65,6 +66,9 @@ var allowed = map[string][]string{
 	"internal/notify": {},
 	// CloudWatch metrics and alarms.
 	"internal/cwmetrics": {"internal/alarm", "internal/store/fileutil"},
+	// SNS: topics, subscriptions, signing and the durable delivery queue.
+	"internal/sns":         {"internal/event", "internal/store/fileutil"},
+	"internal/sns/snstest": {},
 	// EventBridge's default bus: a follower of the event log that
 	// delivers to SNS topics (through the interface it declares) and
 	// API destinations.
@@ -83,7 +87,8 @@ var allowed = map[string][]string{
 	"internal/logsapi":   {"internal/audit", "internal/cwlogs", "internal/identity", "internal/jsonsvc"},
 	"internal/s3api": {"internal/audit", "internal/event", "internal/objstore", "internal/sigv4", "internal/identity",
 		"internal/awsjson", "internal/store"},
-	"internal/cwapi": {"internal/alarm", "internal/audit", "internal/awsjson", "internal/cwmetrics", "internal/identity", "internal/jsonsvc"},
+	"internal/cwapi":  {"internal/alarm", "internal/audit", "internal/awsjson", "internal/cwmetrics", "internal/identity", "internal/jsonsvc"},
+	"internal/snsapi": {"internal/audit", "internal/awsquery", "internal/event", "internal/identity", "internal/sigv4", "internal/sns", "internal/store"},
 	"internal/api": {"internal/audit", "internal/event", "internal/awsjson", "internal/sigv4", "internal/identity", "internal/store", "internal/history",
 		"internal/catalog", "internal/selector", "internal/objstore", "internal/layout", "internal/keyring", "internal/lake/queries", "internal/lake/imports",
 		"internal/lake/resultfile"},
@@ -92,7 +97,7 @@ var allowed = map[string][]string{
 	"internal/daemon": {"internal/api", "internal/config", "internal/datadir", "internal/identity", "internal/sigv4", "internal/store", "internal/history", "internal/store/fileutil",
 		"internal/event", "internal/store/index", "internal/store/wal",
 		"internal/catalog", "internal/delivery", "internal/keyring", "internal/notify", "internal/objstore",
-		"internal/objstore/fsbucket", "internal/objstore/s3", "internal/s3api", "internal/importer", "internal/lake", "internal/lake/imports", "internal/lake/queries", "internal/lake/resultfile", "internal/insights",
+		"internal/objstore/fsbucket", "internal/objstore/s3", "internal/s3api", "internal/sns", "internal/snsapi", "internal/importer", "internal/lake", "internal/lake/imports", "internal/lake/queries", "internal/lake/resultfile", "internal/insights",
 		"internal/eventbus", "internal/eventsapi", "internal/jsonsvc", "internal/selector", "internal/cwlogs", "internal/logsapi",
 		"internal/cwmetrics", "internal/cwapi"},
 	"cmd/opentrail": {"internal/config", "internal/datadir", "internal/daemon", "internal/insights", "internal/event", "internal/identity", "internal/importer", "internal/history",

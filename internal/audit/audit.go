@@ -1,7 +1,8 @@
 // Package audit builds the CloudTrail record of a call received by an
-// OpenTrail edge: the cloudtrail API (internal/api) and the S3 front end
-// (internal/s3api) describe a call as a [Call], and [Call.Record] fills
-// the fields every edge fills the same way, following event-record.md:
+// OpenTrail edge: the cloudtrail API (internal/api), the S3 front end
+// (internal/s3api) and the SNS API (internal/snsapi) describe a call as a
+// [Call], and [Call.Record] fills the fields every edge fills the same
+// way, following event-record.md:
 //
 //   - userIdentity from the verified [identity.Principal] ([UserIdentity],
 //     §4.5);

@@ -65,7 +65,12 @@ type Config struct {
 	// Buckets says where trail buckets live: the embedded store under the
 	// data directory (the default) or an S3-compatible endpoint.
 	Buckets Buckets `json:"buckets,omitzero"`
-	// Notifications says where trails' SNS notifications go.
+	// PublicURL is the URL SNS subscribers reach this server at: the base
+	// of the SubscribeURL, UnsubscribeURL and SigningCertURL of every SNS
+	// message. Empty means the listener's own http://host:port.
+	PublicURL string `json:"publicUrl,omitempty"`
+	// Notifications maps trails' SNS topics to webhooks, a shortcut for
+	// topics not created through the SNS API (README).
 	Notifications Notifications `json:"notifications,omitzero"`
 	// Lake tunes CloudTrail Lake.
 	Lake Lake `json:"lake,omitzero"`
@@ -301,6 +306,9 @@ func (c Config) Validate() error {
 		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad(path, "%q is not an http:// or https:// URL", v)
 		}
+	}
+	if c.PublicURL != "" {
+		checkURL("publicUrl", c.PublicURL)
 	}
 	if c.Notifications.Webhook != "" {
 		checkURL("notifications.webhook", c.Notifications.Webhook)

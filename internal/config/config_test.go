@@ -212,6 +212,8 @@ func TestValidate(t *testing.T) {
 		{"regions", func(c *config.Config) { c.Regions = []string{"", "eu-west-1", "Eu-West-1"} }, []string{"regions[0]", "regions[2]"}},
 		{"max request bytes zero", func(c *config.Config) { c.MaxRequestBytes = 0 }, []string{"maxRequestBytes"}},
 		{"max request bytes minimum", func(c *config.Config) { c.MaxRequestBytes = 64 << 10 }, nil},
+		{"public url", func(c *config.Config) { c.PublicURL = "https://opentrail.example.com" }, nil},
+		{"public url not a url", func(c *config.Config) { c.PublicURL = "opentrail.example.com" }, []string{"publicUrl"}},
 		{"shutdown timeout zero", func(c *config.Config) { c.ShutdownTimeout = 0 }, []string{"shutdownTimeout"}},
 		{"shutdown timeout negative", func(c *config.Config) { c.ShutdownTimeout = config.Duration(-time.Second) }, []string{"shutdownTimeout"}},
 		{

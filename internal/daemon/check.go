@@ -14,6 +14,7 @@ import (
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/identity"
 	"github.com/opentrail/opentrail/internal/keyring"
+	"github.com/opentrail/opentrail/internal/sns"
 	"github.com/opentrail/opentrail/internal/store/index"
 	"github.com/opentrail/opentrail/internal/store/wal"
 )
@@ -87,6 +88,11 @@ func Check(root string) Report {
 	}
 
 	checkCloudWatch(root, &r)
+	sr := sns.Check(filepath.Join(root, datadir.SNSDir))
+	r.line("sns: %d topics, %d subscriptions, %d deliveries queued", sr.Topics, sr.Subscriptions, sr.Pending)
+	for _, p := range sr.Problems {
+		r.problem("%s", p)
+	}
 
 	// The followers' checkpoints, then the WAL, which must still hold
 	// everything after each of them.

@@ -15,6 +15,7 @@ import (
 	"github.com/opentrail/opentrail/internal/datadir"
 	"github.com/opentrail/opentrail/internal/identity"
 	"github.com/opentrail/opentrail/internal/jsonsvc"
+	"github.com/opentrail/opentrail/internal/sns"
 )
 
 // cloudWatch is the CloudWatch engine and its evaluation loop.
@@ -55,9 +56,22 @@ func (m metricSink) PutStatistics(account, region string, pts []cwlogs.MetricPoi
 	return m.e.PutStatistics(account, region, out)
 }
 
-// cloudWatchNotifier is the alarm actions' publisher: nil until the SNS
-// engine is wired in (the engine then keeps notifications queued).
-func (d *Daemon) cloudWatchNotifier() cwmetrics.Notifier { return nil }
+// cloudWatchNotifier is the alarm actions' publisher: SNS topics of the
+// alarm's account, durable when Publish returns.
+func (d *Daemon) cloudWatchNotifier() cwmetrics.Notifier {
+	if d.sns == nil {
+		return nil
+	}
+	return alarmTopics{d.sns}
+}
+
+// alarmTopics adapts SNS to the alarms' Notifier.
+type alarmTopics struct{ sns *sns.Service }
+
+func (a alarmTopics) Publish(ctx context.Context, account, topicARN, subject, message string) error {
+	_, err := a.sns.PublishAs(ctx, account, sns.PublishInput{TopicARN: topicARN, Subject: subject, Message: message})
+	return err
+}
 
 // CloudWatch gives tests access to the CloudWatch engine.
 func (d *Daemon) CloudWatch() *cwmetrics.Engine { return d.cw.e }
@@ -76,26 +90,14 @@ func (c *cloudWatch) close() error {
 	return c.e.Close()
 }
 
-// cloudWatchRoute sends CloudWatch's forms (alerts.md §1.2: the
-// GraniteServiceVersion20100801 target, the rpc-v2-cbor path, and forms
-// signed for monitoring) to the CloudWatch API, the rest to next.
-func (d *Daemon) cloudWatchRoute(next http.Handler, auth *identity.Authenticator) http.Handler {
+// cloudWatchHandler is the CloudWatch API in its three wire forms
+// (alerts.md §1.1), which the router's classify tells apart.
+func (d *Daemon) cloudWatchHandler(auth *identity.Authenticator) (http.Handler, error) {
 	o := jsonsvc.Options{Auth: auth, Events: d.store, Regions: d.cfg.Regions, Logger: d.log}
 	if d.cfg.MaxRequestBytes > 0 {
 		o.MaxBodyBytes = d.cfg.MaxRequestBytes
 	}
-	cw, err := cwapi.New(d.cw.e, o)
-	if err != nil {
-		d.log.Error("CloudWatch API disabled", "err", err)
-		return next
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if cw.ServesRequest(r) {
-			cw.ServeHTTP(w, r)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+	return cwapi.New(d.cw.e, o)
 }
 
 // checkCloudWatch adds the CloudWatch store's state to an fsck report.

@@ -38,6 +38,7 @@ import (
 	"github.com/opentrail/opentrail/internal/lake"
 	"github.com/opentrail/opentrail/internal/objstore"
 	"github.com/opentrail/opentrail/internal/sigv4"
+	"github.com/opentrail/opentrail/internal/sns"
 	"github.com/opentrail/opentrail/internal/store"
 )
 
@@ -60,9 +61,14 @@ type Daemon struct {
 	delivery *delivery.Engine
 	lake     *lake.Engine
 	insights *insights.Engine
-	eventbus *eventbus.Engine
-	logs     *cwlogs.Engine
-	cw       *cloudWatch
+	sns      *sns.Service
+	snsStop  func()
+	// trailTopics are the SNS topics trails notify (with the config
+	// file's webhooks as a shortcut).
+	trailTopics trailTopics
+	eventbus    *eventbus.Engine
+	logs        *cwlogs.Engine
+	cw          *cloudWatch
 	// gate knows which logging trails record an event: the default
 	// bus and CloudWatch Logs delivery follow it.
 	gate *trailGate
@@ -196,6 +202,7 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 	ao.DataStores = d.trails
 	ao.LogHead = d.store.Head
 	ao.Buckets = d.objects
+	ao.Topics = d.trailTopics
 	ao.Delivery = deliveryStatus{d.delivery}
 	ao.Keys = publicKeys{d.keys}
 	ao.InsightsMetrics = insightsMetrics{d.insights}
@@ -317,6 +324,7 @@ func (d *Daemon) PrintHints(w io.Writer) {
 func (d *Daemon) Run(ctx context.Context) error {
 	d.served = true
 	d.cw.start()
+	d.startSNS()
 	if err := d.follow.start(); err != nil {
 		return errors.Join(fmt.Errorf("start the followers of the event log: %w", err), d.Close())
 	}
@@ -373,6 +381,7 @@ func (d *Daemon) Close() error {
 		errs = append(errs, d.metricsLn.Close())
 		d.metricsLn = nil
 	}
+	d.stopSNS()
 	// Followers first: they finish what the log holds and make it
 	// durable, so the store can drop the WAL segments they release.
 	if d.follow != nil {

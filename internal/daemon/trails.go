@@ -68,7 +68,12 @@ func (d *Daemon) openTrails(reg prometheus.Registerer) error {
 		return err
 	}
 	n := d.cfg.Notifications
-	pub := &notify.Targets{Topics: n.Topics, Default: n.Webhook}
+	if err := d.openSNS(reg); err != nil {
+		return err
+	}
+	pub := trailTopics{sns: d.sns, hooks: &notify.Targets{Topics: n.Topics, Default: n.Webhook}}
+	d.trailTopics = pub
+	d.topics = busTopics{d.sns}
 	d.follow.list = append(d.follow.list, follower{
 		name:       datadir.DeliveryFollower,
 		checkpoint: resumeFrom(d.delivery),
@@ -126,35 +131,58 @@ func StoreFollowers(dir string) ([]string, error) {
 // Delivery gives tests access to trail delivery.
 func (d *Daemon) Delivery() *delivery.Engine { return d.delivery }
 
-// router sends CloudTrail JSON requests (POST with X-Amz-Target) to the
-// API and, with the embedded bucket store, everything else to its S3
-// front end.
+// router sends each request to the service classify names: ct (the
+// cloudtrail API behind EventBridge and CloudWatch Logs, see
+// alertServices), SNS, CloudWatch (its three wire forms), and, with the
+// embedded bucket store, the S3 front end (without it, what would go to S3
+// goes to the cloudtrail API, which answers with its error).
 func (d *Daemon) router(ct http.Handler, auth *identity.Authenticator) http.Handler {
-	return d.cloudWatchRoute(d.s3Route(ct, auth), auth)
-}
-
-// s3Route adds the embedded bucket store's S3 front end.
-func (d *Daemon) s3Route(ct http.Handler, auth *identity.Authenticator) http.Handler {
-	fs, embedded := d.objects.(*fsbucket.Store)
-	if !embedded {
-		return ct
+	var s3h http.Handler = ct
+	if fs, embedded := d.objects.(*fsbucket.Store); embedded {
+		so := s3api.DefaultOptions()
+		so.Store = fs
+		so.Auth = auth
+		so.Events = d.store
+		so.Logger = d.log
+		if h, err := s3api.New(so); err != nil {
+			d.log.Error("s3 front end disabled", "err", err)
+		} else {
+			s3h = h
+		}
 	}
-	so := s3api.DefaultOptions()
-	so.Store = fs
-	so.Auth = auth
-	so.Events = d.store
-	so.Logger = d.log
-	s3h, err := s3api.New(so)
+	var snsh http.Handler
+	if h, err := d.snsHandler(auth); err != nil {
+		d.log.Error("sns api disabled", "err", err)
+	} else {
+		snsh = h
+	}
+	cwh, err := d.cloudWatchHandler(auth)
 	if err != nil {
-		d.log.Error("s3 front end disabled", "err", err)
-		return ct
+		d.log.Error("CloudWatch API disabled", "err", err)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && r.Header.Get("X-Amz-Target") != "" {
+		switch classify(r) {
+		case svcCloudTrail, svcEvents, svcLogs:
+			// ct is the cloudtrail API behind the JSON alerting services
+			// (alertServices), which take their X-Amz-Targets.
 			ct.ServeHTTP(w, r)
-			return
+		case svcSNS:
+			if snsh == nil {
+				notServed(w, "SNS")
+				return
+			}
+			snsh.ServeHTTP(w, r)
+		case svcS3:
+			s3h.ServeHTTP(w, r)
+		case svcMonitoringJSON, svcMonitoringCBOR, svcMonitoringQuery:
+			if cwh == nil {
+				notServed(w, "CloudWatch")
+				return
+			}
+			cwh.ServeHTTP(w, r)
+		default:
+			notServed(w, "this service")
 		}
-		s3h.ServeHTTP(w, r)
 	})
 }
 

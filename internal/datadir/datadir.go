@@ -31,6 +31,7 @@ const (
 	BucketsDir      = "buckets"       // the embedded object store (package objstore/fsbucket)
 	LakeDir         = "lake"          // CloudTrail Lake: event data stores and queries (package lake)
 	InsightsDir     = "insights"      // the Insights detector's state (package insights)
+	SNSDir          = "sns"           // SNS topics, subscriptions, signing key, delivery queue (package sns)
 	EventBusDir     = "eventbus"      // EventBridge rules, checkpoint and outbox (package eventbus)
 	LogsDir         = "logs"          // CloudWatch Logs groups, events and checkpoint (package cwlogs)
 	CloudWatchDir   = "cloudwatch"    // CloudWatch metrics and alarms (package cwmetrics)
@@ -67,7 +68,7 @@ type Dir struct {
 // fileutil.WriteFileAtomic; a kill can leave its temporary files there.
 func atomicDirs(root string) []string {
 	dirs := []string{root}
-	for _, sub := range []string{TrailsDir, DeliveryDir, IndexDir, LakeDir, InsightsDir, EventBusDir, LogsDir, CloudWatchDir} {
+	for _, sub := range []string{TrailsDir, DeliveryDir, IndexDir, LakeDir, InsightsDir, EventBusDir, LogsDir, CloudWatchDir, SNSDir, SNSDir + "/queue"} {
 		dirs = append(dirs, filepath.Join(root, sub))
 	}
 	regions, _ := os.ReadDir(filepath.Join(root, KeysDir)) // one directory per key set

@@ -3,8 +3,9 @@
 // notification envelope (Type, MessageId, TopicArn, Message, Timestamp),
 // with the x-amz-sns-* headers. Subscribers written for SNS, such as
 // readers of CloudTrail's "new log file" notifications, parse it unchanged.
-// OpenTrail has no SNS signing certificate, so the envelope carries no
-// Signature.
+// It is the config file's shortcut for trails' notifications: topics
+// created through the SNS API are published by internal/sns, signed; these
+// webhook envelopes carry no Signature.
 //
 // Retrying is the caller's job: Publish makes one attempt and returns an
 // error unless the target answered 2xx.
