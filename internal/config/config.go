@@ -86,8 +86,11 @@ type Config struct {
 // the defaults.
 type CloudWatch struct {
 	// EvaluationDelay is how long after a period ends its alarms are
-	// evaluated, so late datapoints count (default 60s, alerts.md §5.2).
+	// first evaluated (default 1s); RecheckDelay when the same periods
+	// are evaluated again, so late datapoints count (default 60s,
+	// alerts.md §5.2).
 	EvaluationDelay Duration `json:"evaluationDelay,omitempty"`
+	RecheckDelay    Duration `json:"recheckDelay,omitempty"`
 }
 
 // EventBridge tunes the default event bus (package eventbus).

@@ -107,6 +107,9 @@ type alarmEntry struct {
 	a        alarmJSON
 	history  []historyJSON
 	nextEval time.Time // zero: at the next tick
+	// recheck, when set, is when the periods ending at recheckAt are
+	// evaluated again, for late data.
+	recheck, recheckAt time.Time
 }
 
 func alarmKey(account, region, name string) string { return account + "\x00" + region + "\x00" + name }
@@ -572,25 +575,41 @@ func (e *Engine) evaluateDue(now time.Time) {
 	if e.closed {
 		return
 	}
-	at := now.Add(-e.o.EvaluationDelay)
+	first := now.Add(-e.o.EvaluationDelay)
 	for _, ent := range e.alarms {
+		// A recheck due goes first: it looks at older periods than the
+		// evaluation that may be due in the same tick.
+		if !ent.recheck.IsZero() && !now.Before(ent.recheck) {
+			at := ent.recheckAt
+			ent.recheck = time.Time{}
+			e.evaluateAt(ent, at, now)
+		}
 		if now.Before(ent.nextEval) {
 			continue
 		}
-		cfg := &ent.a.Config
-		p := int64(cfg.Period)
-		ent.nextEval = time.Unix((floorDiv(at.Unix(), p)+1)*p, 0).Add(e.o.EvaluationDelay)
-		res := alarm.Evaluate(cfg, ent.a.State, e.datapoints(ent, at), at)
-		if res.State == ent.a.State {
-			// Same state: the reason's numbers may differ, but a write
-			// per alarm and period is not worth it.
-			continue
+		p := int64(ent.a.Config.Period)
+		ent.nextEval = time.Unix((floorDiv(first.Unix(), p)+1)*p, 0).Add(e.o.EvaluationDelay)
+		if e.o.RecheckDelay > e.o.EvaluationDelay {
+			ent.recheck, ent.recheckAt = now.Add(e.o.RecheckDelay-e.o.EvaluationDelay), first
 		}
-		if err := e.transition(ent, res, now.UTC()); err != nil {
-			e.o.Logger.Error("cloudwatch: recording an alarm state change failed; retrying at the next tick",
-				"alarm", cfg.AlarmName, "account", ent.a.Account, "err", err)
-			ent.nextEval = time.Time{}
-		}
+		e.evaluateAt(ent, first, now)
+	}
+}
+
+// evaluateAt evaluates an alarm on the periods that end by at and records
+// a state change; the caller holds e.mu.
+func (e *Engine) evaluateAt(ent *alarmEntry, at, now time.Time) {
+	cfg := &ent.a.Config
+	res := alarm.Evaluate(cfg, ent.a.State, e.datapoints(ent, at), at)
+	if res.State == ent.a.State {
+		// Same state: the reason's numbers may differ, but a write per
+		// alarm and period is not worth it.
+		return
+	}
+	if err := e.transition(ent, res, now.UTC()); err != nil {
+		e.o.Logger.Error("cloudwatch: recording an alarm state change failed; retrying at the next tick",
+			"alarm", cfg.AlarmName, "account", ent.a.Account, "err", err)
+		ent.nextEval = time.Time{}
 	}
 }
 

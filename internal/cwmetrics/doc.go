@@ -24,7 +24,8 @@
 // [Engine.PutMetricAlarm] validates with package alarm and keeps the
 // state of an existing alarm. [Engine.Tick] (called every
 // Options.TickInterval by [Engine.Run], or by tests with a fake clock)
-// evaluates each alarm at each period end plus Options.EvaluationDelay
+// evaluates each alarm at each period end plus Options.EvaluationDelay,
+// and the same periods again at Options.RecheckDelay (for late data),
 // with alarm.Evaluate. A state change, from evaluation or
 // [Engine.SetAlarmState], is written to the alarm log, fsynced, together
 // with its notifications (a durable outbox), before any is published

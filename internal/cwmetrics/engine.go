@@ -62,10 +62,13 @@ type Options struct {
 	// Retention is how long 1-minute data is kept (15 days).
 	Retention time.Duration
 	// EvaluationDelay is how long after a period's end its alarms are
-	// evaluated, for late data (alerts.md §5.2: 60 s).
-	EvaluationDelay time.Duration
+	// first evaluated (1 s: metric filters' values are in by then), and
+	// RecheckDelay when the same periods are evaluated again, for data
+	// that came late (alerts.md §5.2: 60 s). A state change found at the
+	// recheck is notified then.
+	EvaluationDelay, RecheckDelay time.Duration
 	// TickInterval is how often Run looks for alarms due and
-	// notifications to send (10 s).
+	// notifications to send (500 ms).
 	TickInterval time.Duration
 	// MaxRawValues bounds the distinct raw values a minute keeps for
 	// percentiles (10,000); beyond it percentiles are unavailable.
@@ -91,8 +94,9 @@ type Options struct {
 func DefaultOptions() Options {
 	return Options{
 		Retention:       15 * 24 * time.Hour,
-		EvaluationDelay: 60 * time.Second,
-		TickInterval:    10 * time.Second,
+		EvaluationDelay: time.Second,
+		RecheckDelay:    60 * time.Second,
+		TickInterval:    500 * time.Millisecond,
 		MaxRawValues:    10000,
 		MaxAlarms:       5000,
 		MaxOutbox:       10000,
@@ -132,8 +136,8 @@ func Open(dir string, o Options) (*Engine, error) {
 	if o.Retention <= 0 {
 		o.Retention = d.Retention
 	}
-	if o.EvaluationDelay < 0 {
-		return nil, errors.New("cloudwatch: EvaluationDelay must not be negative")
+	if o.EvaluationDelay < 0 || o.RecheckDelay < 0 {
+		return nil, errors.New("cloudwatch: EvaluationDelay and RecheckDelay must not be negative")
 	}
 	if o.TickInterval <= 0 {
 		o.TickInterval = d.TickInterval

@@ -239,13 +239,14 @@ func TestAlarmFiresAndNotifiesOnce(t *testing.T) {
 	if err := e.PutMetricData(acct, region, "App", []Datum{{MetricName: "Errors", Value: f(2), Timestamp: t0.Add(10 * time.Second)}}); err != nil {
 		t.Fatal(err)
 	}
-	// The minute ends at 10:01; with the 60 s delay it is evaluated at 10:02.
-	c.Set(t0.Add(time.Minute + 59*time.Second))
+	// The minute ends at 10:01; with the 1 s delay it is evaluated at
+	// 10:01:01.
+	c.Set(t0.Add(time.Minute + 500*time.Millisecond))
 	e.Tick(ctx, c.Now())
 	if got := state(t, e, "errors"); got != alarm.StateInsufficientData {
 		t.Fatalf("state before the delay = %s", got)
 	}
-	c.Set(t0.Add(2 * time.Minute))
+	c.Set(t0.Add(time.Minute + time.Second))
 	e.Tick(ctx, c.Now())
 	if got := state(t, e, "errors"); got != alarm.StateAlarm {
 		t.Fatalf("state = %s, want ALARM", got)
@@ -641,5 +642,38 @@ func TestMissingAlarmLogRefused(t *testing.T) {
 		t.Errorf("Open with an empty alarm log: %v", err)
 	} else {
 		e.Close()
+	}
+}
+
+// TestAlarmRechecksLateData: a datapoint that arrives after its period was
+// first evaluated is seen when the same periods are evaluated again, at
+// RecheckDelay.
+func TestAlarmRechecksLateData(t *testing.T) {
+	c := &clock{t: t0}
+	n := &fakeNotifier{}
+	e := open(t, t.TempDir(), c, n)
+	ctx := t.Context()
+	if err := e.PutMetricAlarm(acct, region, sumAlarm("late", topic), nil); err != nil {
+		t.Fatal(err)
+	}
+	e.Tick(ctx, c.Now())
+	c.Set(t0.Add(time.Minute + time.Second)) // 10:00 evaluated: no data yet
+	e.Tick(ctx, c.Now())
+	if got := state(t, e, "late"); got != alarm.StateInsufficientData {
+		t.Fatalf("state at the first evaluation = %s", got)
+	}
+	// A point for 10:00 arrives at 10:01:30.
+	c.Set(t0.Add(90 * time.Second))
+	if err := e.PutMetricData(acct, region, "App", []Datum{{MetricName: "Errors", Value: f(3), Timestamp: t0.Add(30 * time.Second)}}); err != nil {
+		t.Fatal(err)
+	}
+	e.Tick(ctx, c.Now())
+	c.Set(t0.Add(2 * time.Minute)) // the recheck of 10:00, 60 s after its end
+	e.Tick(ctx, c.Now())
+	if got := state(t, e, "late"); got != alarm.StateAlarm {
+		t.Fatalf("state after the recheck = %s, want ALARM", got)
+	}
+	if sent := n.all(); len(sent) != 1 {
+		t.Fatalf("sent %d notifications, want 1", len(sent))
 	}
 }

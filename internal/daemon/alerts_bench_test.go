@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,8 +14,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	cwltypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	snssdk "github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"github.com/opentrail/opentrail/internal/daemon"
+	"github.com/opentrail/opentrail/internal/sns/snstest"
 )
 
 // arrivals records when each CloudTrail event (by requestID) reached an
@@ -110,4 +119,138 @@ func BenchmarkAlertLatency(b *testing.B) {
 	}
 	report("eventbridge", lat)
 	report("call", rtt)
+}
+
+// subscribe creates a topic with a confirmed HTTP subscriber and returns
+// the topic's ARN.
+func subscribe(b *testing.B, d *daemon.Daemon, sub *snstest.Subscriber, name string) string {
+	ctx := b.Context()
+	sc := snsClient(b, d, testAccount)
+	tp, err := sc.CreateTopic(ctx, &snssdk.CreateTopicInput{Name: aws.String(name)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := sc.Subscribe(ctx, &snssdk.SubscribeInput{TopicArn: tp.TopicArn, Protocol: aws.String("http"), Endpoint: aws.String(sub.URL())}); err != nil {
+		b.Fatal(err)
+	}
+	if m := nextMessage(b, sub); m.Doc["Type"] != "SubscriptionConfirmation" {
+		b.Fatalf("first message %v", m.Doc["Type"])
+	}
+	return aws.ToString(tp.TopicArn)
+}
+
+// BenchmarkSNSAlertLatency measures the two SNS alert paths from the
+// call to the signed notification at a confirmed HTTP subscriber
+// (issue 12: EventBridge ≤ 1 s p99; metric filter → alarm → SNS within
+// one alarm period plus 2 s):
+//
+//   - eventbridge: a CloudTrail call matched by a rule whose target is
+//     the topic, one call at a time;
+//
+//   - alarm: a log event a metric filter counts, its alarm (Sum ≥ 1 over
+//     60 s) going to ALARM; reported as the time past the end of the
+//     event's period ("over-ms"), each iteration a minute long.
+//
+//     go test -run XXX -bench SNSAlertLatency/eventbridge -benchtime 300x ./internal/daemon/
+//     go test -run XXX -bench SNSAlertLatency/alarm -benchtime 3x ./internal/daemon/
+func BenchmarkSNSAlertLatency(b *testing.B) {
+	b.Run("eventbridge", func(b *testing.B) {
+		d := startDaemon(b, b.TempDir(), nil)
+		ctx := b.Context()
+		ct := rootClient(b, d, testAccount, "us-east-1")
+		eb := eventsClient(b, d, testAccount, "us-east-1")
+		sub := snstest.New(b)
+		sub.SetAutoConfirm(true)
+		topic := subscribe(b, d, sub, "bus")
+		loggingTrail(b, d, ct, "bench")
+		if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("tags"),
+			EventPattern: aws.String(`{"source":["aws.cloudtrail"],"detail":{"eventName":["AddTags"]}}`)}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("tags"), Targets: []ebtypes.Target{{Id: aws.String("t"), Arn: aws.String(topic)}}}); err != nil {
+			b.Fatal(err)
+		}
+		trail := "arn:aws:cloudtrail:us-east-1:" + testAccount + ":trail/bench"
+		var lat []time.Duration
+		for b.Loop() {
+			start := time.Now()
+			if _, err := ct.AddTags(ctx, &cloudtrail.AddTagsInput{ResourceId: aws.String(trail),
+				TagsList: []cttypes.Tag{{Key: aws.String("k"), Value: aws.String(start.String())}}}); err != nil {
+				b.Fatal(err)
+			}
+			m := nextMessage(b, sub)
+			lat = append(lat, time.Since(start))
+			if m.Doc["Type"] != "Notification" {
+				b.Fatalf("got %v", m.Doc["Type"])
+			}
+		}
+		reportLatency(b, "p", lat)
+		if errs := sub.Errors(); len(errs) > 0 {
+			b.Fatalf("signatures: %v", errs)
+		}
+	})
+	b.Run("alarm", func(b *testing.B) {
+		d := startDaemon(b, b.TempDir(), nil)
+		ctx := b.Context()
+		cl := logsClient(b, d, testAccount, "us-east-1")
+		cw := cwClient(b, d, testAccount, "us-east-1")
+		sub := snstest.New(b)
+		sub.SetAutoConfirm(true)
+		topic := subscribe(b, d, sub, "alarms")
+		if _, err := cl.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String("g")}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := cl.CreateLogStream(ctx, &cloudwatchlogs.CreateLogStreamInput{LogGroupName: aws.String("g"), LogStreamName: aws.String("s")}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := cl.PutMetricFilter(ctx, &cloudwatchlogs.PutMetricFilterInput{LogGroupName: aws.String("g"), FilterName: aws.String("f"),
+			FilterPattern: aws.String(`{ $.eventName = ConsoleLogin }`), MetricTransformations: []cwltypes.MetricTransformation{{MetricName: aws.String("Logins"),
+				MetricNamespace: aws.String("Bench"), MetricValue: aws.String("1")}}}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := cw.PutMetricAlarm(ctx, &cloudwatch.PutMetricAlarmInput{AlarmName: aws.String("logins"), Namespace: aws.String("Bench"), MetricName: aws.String("Logins"),
+			Statistic: cwtypes.StatisticSum, Period: aws.Int32(60), EvaluationPeriods: aws.Int32(1), Threshold: aws.Float64(1),
+			ComparisonOperator: cwtypes.ComparisonOperatorGreaterThanOrEqualToThreshold, TreatMissingData: aws.String("notBreaching"),
+			AlarmActions: []string{topic}}); err != nil {
+			b.Fatal(err)
+		}
+		var lat, over []time.Duration
+		for b.Loop() {
+			// Start in a minute with no data, once the alarm is OK again.
+			for {
+				da, err := cw.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNames: []string{"logins"}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if da.MetricAlarms[0].StateValue == cwtypes.StateValueOk {
+					break
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+			start := time.Now()
+			if _, err := cl.PutLogEvents(ctx, &cloudwatchlogs.PutLogEventsInput{LogGroupName: aws.String("g"), LogStreamName: aws.String("s"),
+				LogEvents: []cwltypes.InputLogEvent{{Timestamp: aws.Int64(start.UnixMilli()), Message: aws.String(`{"eventName":"ConsoleLogin"}`)}}}); err != nil {
+				b.Fatal(err)
+			}
+			for {
+				m := nextMessage(b, sub)
+				if s, _ := m.Doc["Subject"].(string); strings.HasPrefix(s, "ALARM:") {
+					break
+				}
+			}
+			now := time.Now()
+			lat = append(lat, now.Sub(start))
+			over = append(over, now.Sub(start.Truncate(time.Minute).Add(time.Minute)))
+		}
+		reportLatency(b, "p", lat)
+		reportLatency(b, "over", over)
+	})
+}
+
+// reportLatency reports the median and the 99th percentile in ms.
+func reportLatency(b *testing.B, name string, ds []time.Duration) {
+	slices.Sort(ds)
+	q := func(p float64) float64 { return float64(ds[int(p*float64(len(ds)-1))]) / float64(time.Millisecond) }
+	b.ReportMetric(q(0.5), name+"50-ms")
+	b.ReportMetric(q(0.99), name+"99-ms")
 }

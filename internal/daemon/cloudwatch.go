@@ -36,6 +36,9 @@ func (d *Daemon) openCloudWatch(reg prometheus.Registerer) error {
 	if v := d.cfg.CloudWatch.EvaluationDelay; v > 0 {
 		o.EvaluationDelay = time.Duration(v)
 	}
+	if v := d.cfg.CloudWatch.RecheckDelay; v > 0 {
+		o.RecheckDelay = time.Duration(v)
+	}
 	e, err := cwmetrics.Open(d.dir.Path(datadir.CloudWatchDir), o)
 	if err != nil {
 		return err

@@ -35,7 +35,7 @@ import (
 	"github.com/opentrail/opentrail/internal/testenv"
 )
 
-func cwClient(t *testing.T, d *daemon.Daemon, account, region string) *cloudwatch.Client {
+func cwClient(t testing.TB, d *daemon.Daemon, account, region string) *cloudwatch.Client {
 	t.Helper()
 	k, err := d.Identities().RootKey(account)
 	if err != nil {
@@ -477,7 +477,7 @@ func TestLogsMetricFilterToCloudWatch(t *testing.T) {
 		ComparisonOperator: cwtypes.ComparisonOperatorGreaterThanOrEqualToThreshold}); err != nil {
 		t.Fatal(err)
 	}
-	minute := time.Now().UTC().Truncate(time.Minute).Add(-time.Minute)
+	minute := time.Now().UTC().Truncate(time.Minute)
 	var evs []cwltypes.InputLogEvent
 	for i, typ := range []string{"Root", "IAMUser", "Root"} {
 		evs = append(evs, cwltypes.InputLogEvent{Timestamp: aws.Int64(minute.Add(time.Duration(i) * time.Second).UnixMilli()),
@@ -491,9 +491,9 @@ func TestLogsMetricFilterToCloudWatch(t *testing.T) {
 	if err != nil || len(gms.Datapoints) != 1 || aws.ToFloat64(gms.Datapoints[0].Sum) != 2 {
 		t.Fatalf("GetMetricStatistics = %+v, %v", gms, err)
 	}
-	// Evaluate as the loop does two minutes on (the period, then the
+	// Evaluate as the loop does when the minute has ended (plus the 1 s
 	// evaluation delay), without waiting for it.
-	d.CloudWatch().Tick(ctx, minute.Add(2*time.Minute))
+	d.CloudWatch().Tick(ctx, minute.Add(time.Minute+time.Second))
 	da, err := cw.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNames: []string{"root-use"}})
 	if err != nil || len(da.MetricAlarms) != 1 || da.MetricAlarms[0].StateValue != cwtypes.StateValueAlarm {
 		t.Fatalf("DescribeAlarms = %+v, %v", da, err)

@@ -20,7 +20,7 @@ import (
 	"github.com/opentrail/opentrail/internal/testenv"
 )
 
-func logsClient(t *testing.T, d *daemon.Daemon, account, region string) *cloudwatchlogs.Client {
+func logsClient(t testing.TB, d *daemon.Daemon, account, region string) *cloudwatchlogs.Client {
 	t.Helper()
 	k, err := d.Identities().RootKey(account)
 	if err != nil {

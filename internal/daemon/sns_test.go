@@ -32,7 +32,7 @@ import (
 	"github.com/opentrail/opentrail/internal/testenv"
 )
 
-func snsClient(t *testing.T, d *daemon.Daemon, account string) *snssdk.Client {
+func snsClient(t testing.TB, d *daemon.Daemon, account string) *snssdk.Client {
 	t.Helper()
 	k, err := d.Identities().RootKey(account)
 	if err != nil {
@@ -47,7 +47,7 @@ func snsClient(t *testing.T, d *daemon.Daemon, account string) *snssdk.Client {
 	})
 }
 
-func nextMessage(t *testing.T, sub *snstest.Subscriber) snstest.Message {
+func nextMessage(t testing.TB, sub *snstest.Subscriber) snstest.Message {
 	t.Helper()
 	select {
 	case m := <-sub.C():
