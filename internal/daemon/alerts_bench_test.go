@@ -255,10 +255,12 @@ func BenchmarkSNSAlertLatency(b *testing.B) {
 	})
 }
 
-// reportLatency reports the median and the 99th percentile in ms.
+// reportLatency reports the median, the 99th percentile and the maximum
+// in ms.
 func reportLatency(b *testing.B, name string, ds []time.Duration) {
 	slices.Sort(ds)
 	q := func(p float64) float64 { return float64(ds[int(p*float64(len(ds)-1))]) / float64(time.Millisecond) }
 	b.ReportMetric(q(0.5), name+"50-ms")
 	b.ReportMetric(q(0.99), name+"99-ms")
+	b.ReportMetric(q(1), name+"max-ms")
 }
