@@ -3,6 +3,7 @@ package daemon_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -490,15 +491,120 @@ func TestEventBridgeWithTheAWSCLI(t *testing.T) {
 	if out, err := cli("events", "put-rule", "--name", "x", "--event-pattern", `{"source":"aws.iam"}`); err == nil || !strings.Contains(string(out), "InvalidEventPatternException") {
 		t.Errorf("put-rule with a bad pattern: %v\n%s", err, out)
 	}
+	destARN := dest["ApiDestinationArn"].(string)
+	if out := run("events", "put-events", "--entries", `[{"Source":"my.app","DetailType":"t","Detail":"{\"a\":1}"}]`); out["FailedEntryCount"] != 0.0 {
+		t.Errorf("put-events = %v", out)
+	}
+	run("events", "disable-rule", "--name", "iam-changes")
+	run("events", "enable-rule", "--name", "iam-changes")
+	if out := run("events", "list-rule-names-by-target", "--target-arn", destARN); len(out["RuleNames"].([]any)) != 1 {
+		t.Errorf("list-rule-names-by-target = %v", out)
+	}
+	if out := run("events", "describe-connection", "--name", "c"); out["AuthorizationType"] != "BASIC" {
+		t.Errorf("describe-connection = %v", out)
+	}
+	if out := run("events", "list-connections"); len(out["Connections"].([]any)) != 1 {
+		t.Errorf("list-connections = %v", out)
+	}
+	run("events", "update-connection", "--name", "c", "--authorization-type", "API_KEY",
+		"--auth-parameters", `{"ApiKeyAuthParameters":{"ApiKeyName":"k","ApiKeyValue":"v"}}`)
+	if out := run("events", "describe-api-destination", "--name", "d"); out["ApiDestinationArn"] != destARN {
+		t.Errorf("describe-api-destination = %v", out)
+	}
+	run("events", "update-api-destination", "--name", "d", "--invocation-rate-limit-per-second", "10")
+	if out := run("events", "list-api-destinations"); len(out["ApiDestinations"].([]any)) != 1 {
+		t.Errorf("list-api-destinations = %v", out)
+	}
+	run("events", "remove-targets", "--rule", "iam-changes", "--ids", "1")
+	run("events", "delete-rule", "--name", "iam-changes")
+	run("events", "deauthorize-connection", "--name", "c")
+	run("events", "delete-api-destination", "--name", "d")
+	run("events", "delete-connection", "--name", "c")
 	// Every call above is in event history, from events.amazonaws.com.
-	got := run("cloudtrail", "lookup-events", "--lookup-attributes", "AttributeKey=EventSource,AttributeValue=events.amazonaws.com")
+	got := run("cloudtrail", "lookup-events", "--max-results", "50", "--lookup-attributes", "AttributeKey=EventSource,AttributeValue=events.amazonaws.com")
 	names := map[string]bool{}
 	for _, e := range got["Events"].([]any) {
 		names[e.(map[string]any)["EventName"].(string)] = true
 	}
-	for _, n := range []string{"CreateConnection", "CreateApiDestination", "PutRule", "PutTargets", "ListTargetsByRule", "ListRules", "TestEventPattern", "DescribeRule"} {
+	for _, n := range []string{"CreateConnection", "CreateApiDestination", "PutRule", "PutTargets", "ListTargetsByRule", "ListRules", "TestEventPattern", "DescribeRule",
+		"PutEvents", "EnableRule", "DisableRule", "ListRuleNamesByTarget", "DescribeConnection", "ListConnections", "UpdateConnection", "DescribeApiDestination",
+		"UpdateApiDestination", "ListApiDestinations", "RemoveTargets", "DeleteRule", "DeauthorizeConnection", "DeleteApiDestination", "DeleteConnection"} {
 		if !names[n] {
 			t.Errorf("%s is not in event history (found %v)", n, names)
 		}
+	}
+}
+
+// TestEventBridgeConnectionsAndDestinations covers the connection and API
+// destination operations and EnableRule through the Go SDK.
+func TestEventBridgeConnectionsAndDestinations(t *testing.T) {
+	d := startDaemon(t, t.TempDir(), nil)
+	ctx := t.Context()
+	eb := eventsClient(t, d, testAccount, "us-east-1")
+	rc, srv := newReceiver(t)
+	dest := apiDestination(t, eb, "hook", srv.URL)
+	lc, err := eb.ListConnections(ctx, &eventbridge.ListConnectionsInput{})
+	if err != nil || len(lc.Connections) != 1 || aws.ToString(lc.Connections[0].Name) != "hook-conn" {
+		t.Fatalf("ListConnections = %+v, %v", lc, err)
+	}
+	uc, err := eb.UpdateConnection(ctx, &eventbridge.UpdateConnectionInput{Name: aws.String("hook-conn"), AuthorizationType: ebtypes.ConnectionAuthorizationTypeBasic,
+		AuthParameters: &ebtypes.UpdateConnectionAuthRequestParameters{BasicAuthParameters: &ebtypes.UpdateConnectionBasicAuthRequestParameters{
+			Username: aws.String("u"), Password: aws.String("p")}}})
+	if err != nil || uc.ConnectionState != ebtypes.ConnectionStateAuthorized {
+		t.Fatalf("UpdateConnection = %+v, %v", uc, err)
+	}
+	dd, err := eb.DescribeApiDestination(ctx, &eventbridge.DescribeApiDestinationInput{Name: aws.String("hook")})
+	if err != nil || aws.ToString(dd.ApiDestinationArn) != dest || aws.ToInt32(dd.InvocationRateLimitPerSecond) != 50 || dd.HttpMethod != ebtypes.ApiDestinationHttpMethodPost {
+		t.Fatalf("DescribeApiDestination = %+v, %v", dd, err)
+	}
+	if _, err := eb.UpdateApiDestination(ctx, &eventbridge.UpdateApiDestinationInput{Name: aws.String("hook"), HttpMethod: ebtypes.ApiDestinationHttpMethodPut}); err != nil {
+		t.Fatal(err)
+	}
+	la, err := eb.ListApiDestinations(ctx, &eventbridge.ListApiDestinationsInput{NamePrefix: aws.String("ho")})
+	if err != nil || len(la.ApiDestinations) != 1 || la.ApiDestinations[0].HttpMethod != ebtypes.ApiDestinationHttpMethodPut {
+		t.Fatalf("ListApiDestinations = %+v, %v", la, err)
+	}
+	// A disabled rule sends nothing; enabled again, it sends, with the
+	// connection's new basic credentials and the destination's new method.
+	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("app"), State: ebtypes.RuleStateDisabled, EventPattern: aws.String(`{"source":["my.app"]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("app"), Targets: []ebtypes.Target{{Id: aws.String("d"), Arn: aws.String(dest)}}}); err != nil {
+		t.Fatal(err)
+	}
+	put := func(n int) {
+		t.Helper()
+		if _, err := eb.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{Source: aws.String("my.app"),
+			DetailType: aws.String("t"), Detail: aws.String(fmt.Sprintf(`{"n":%d}`, n))}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(1)
+	if _, err := eb.EnableRule(ctx, &eventbridge.EnableRuleInput{Name: aws.String("app")}); err != nil {
+		t.Fatal(err)
+	}
+	put(2)
+	got := rc.waitFor(t, "the event sent while enabled", func(m map[string]any) bool { d, _ := m["detail"].(map[string]any); return d != nil && d["n"] == 2.0 })
+	if u, p, ok := (&http.Request{Header: got.header}).BasicAuth(); !ok || u != "u" || p != "p" {
+		t.Errorf("credentials after UpdateConnection = %q %q %v", u, p, ok)
+	}
+	if n := rc.count(func(m map[string]any) bool { d, _ := m["detail"].(map[string]any); return d != nil && d["n"] == 1.0 }); n != 0 {
+		t.Errorf("the disabled rule sent %d events", n)
+	}
+	// Deauthorize, then delete in order: the destination first.
+	if dc, err := eb.DeauthorizeConnection(ctx, &eventbridge.DeauthorizeConnectionInput{Name: aws.String("hook-conn")}); err != nil || dc.ConnectionState != ebtypes.ConnectionStateDeauthorized {
+		t.Fatalf("DeauthorizeConnection = %+v, %v", dc, err)
+	}
+	if _, err := eb.DeleteConnection(ctx, &eventbridge.DeleteConnectionInput{Name: aws.String("hook-conn")}); apiCode(err) != "ValidationException" {
+		t.Errorf("deleting a connection in use: %v", err)
+	}
+	if _, err := eb.DeleteApiDestination(ctx, &eventbridge.DeleteApiDestinationInput{Name: aws.String("hook")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eb.DeleteConnection(ctx, &eventbridge.DeleteConnectionInput{Name: aws.String("hook-conn")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eb.DescribeConnection(ctx, &eventbridge.DescribeConnectionInput{Name: aws.String("hook-conn")}); apiCode(err) != "ResourceNotFoundException" {
+		t.Errorf("DescribeConnection after delete: %v", err)
 	}
 }

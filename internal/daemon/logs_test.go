@@ -260,10 +260,26 @@ func TestCloudWatchLogsWithTheAWSCLI(t *testing.T) {
 	if out := run("logs", "describe-metric-filters", "--log-group-name", "cli"); len(out["metricFilters"].([]any)) != 1 {
 		t.Errorf("describe-metric-filters = %v", out)
 	}
+	if out := run("logs", "get-log-events", "--log-group-name", "cli", "--log-stream-name", "s", "--start-from-head"); len(out["events"].([]any)) != 1 {
+		t.Errorf("get-log-events = %v", out)
+	}
+	if out := run("logs", "describe-log-streams", "--log-group-name", "cli"); len(out["logStreams"].([]any)) != 1 {
+		t.Errorf("describe-log-streams = %v", out)
+	}
+	run("logs", "put-retention-policy", "--log-group-name", "cli", "--retention-in-days", "14")
+	if out := run("logs", "describe-log-groups"); out["logGroups"].([]any)[0].(map[string]any)["retentionInDays"] != 14.0 {
+		t.Errorf("describe-log-groups = %v", out)
+	}
+	run("logs", "delete-retention-policy", "--log-group-name", "cli")
+	if out := run("logs", "test-metric-filter", "--filter-pattern", `{ $.eventName = ConsoleLogin }`, "--log-event-messages", `{"eventName":"ConsoleLogin"}`, `{"eventName":"x"}`); len(out["matches"].([]any)) != 1 {
+		t.Errorf("test-metric-filter = %v", out)
+	}
+	run("logs", "delete-metric-filter", "--log-group-name", "cli", "--filter-name", "f")
 	if out, err := cli("logs", "describe-log-streams", "--log-group-name", "missing"); err == nil || !strings.Contains(string(out), "ResourceNotFoundException") {
 		t.Errorf("describe-log-streams of a missing group: %v\n%s", err, out)
 	}
-	got := run("cloudtrail", "lookup-events", "--lookup-attributes", "AttributeKey=EventSource,AttributeValue=logs.amazonaws.com")
+	run("logs", "delete-log-group", "--log-group-name", "cli")
+	got := run("cloudtrail", "lookup-events", "--max-results", "50", "--lookup-attributes", "AttributeKey=EventSource,AttributeValue=logs.amazonaws.com")
 	names := map[string]bool{}
 	for _, e := range got["Events"].([]any) {
 		names[e.(map[string]any)["EventName"].(string)] = true
@@ -271,9 +287,41 @@ func TestCloudWatchLogsWithTheAWSCLI(t *testing.T) {
 	// PutLogEvents and FilterLogEvents are data events: event history
 	// (management events) does not show them.
 	for n, want := range map[string]bool{"CreateLogGroup": true, "CreateLogStream": true, "PutMetricFilter": true, "DescribeMetricFilters": true,
-		"PutLogEvents": false, "FilterLogEvents": false} {
+		"DescribeLogStreams": true, "PutRetentionPolicy": true, "DescribeLogGroups": true, "DeleteRetentionPolicy": true, "TestMetricFilter": true,
+		"DeleteMetricFilter": true, "DeleteLogGroup": true, "PutLogEvents": false, "FilterLogEvents": false, "GetLogEvents": false} {
 		if names[n] != want {
 			t.Errorf("%s in event history: %v, want %v", n, names[n], want)
 		}
+	}
+}
+
+// TestCloudWatchLogsDeletes covers DeleteMetricFilter and
+// DeleteRetentionPolicy through the Go SDK.
+func TestCloudWatchLogsDeletes(t *testing.T) {
+	d := startDaemon(t, t.TempDir(), nil)
+	ctx := t.Context()
+	cl := logsClient(t, d, testAccount, "us-east-1")
+	if _, err := cl.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String("g")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.PutRetentionPolicy(ctx, &cloudwatchlogs.PutRetentionPolicyInput{LogGroupName: aws.String("g"), RetentionInDays: aws.Int32(30)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.PutMetricFilter(ctx, &cloudwatchlogs.PutMetricFilterInput{LogGroupName: aws.String("g"), FilterName: aws.String("f"), FilterPattern: aws.String("ERROR"),
+		MetricTransformations: []cwltypes.MetricTransformation{{MetricName: aws.String("E"), MetricNamespace: aws.String("N"), MetricValue: aws.String("1")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.DeleteMetricFilter(ctx, &cloudwatchlogs.DeleteMetricFilterInput{LogGroupName: aws.String("g"), FilterName: aws.String("f")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.DeleteMetricFilter(ctx, &cloudwatchlogs.DeleteMetricFilterInput{LogGroupName: aws.String("g"), FilterName: aws.String("f")}); apiCode(err) != "ResourceNotFoundException" {
+		t.Errorf("second DeleteMetricFilter: %v", err)
+	}
+	if _, err := cl.DeleteRetentionPolicy(ctx, &cloudwatchlogs.DeleteRetentionPolicyInput{LogGroupName: aws.String("g")}); err != nil {
+		t.Fatal(err)
+	}
+	dg, err := cl.DescribeLogGroups(ctx, &cloudwatchlogs.DescribeLogGroupsInput{})
+	if err != nil || len(dg.LogGroups) != 1 || dg.LogGroups[0].RetentionInDays != nil || aws.ToInt32(dg.LogGroups[0].MetricFilterCount) != 0 {
+		t.Fatalf("DescribeLogGroups = %+v, %v", dg, err)
 	}
 }
