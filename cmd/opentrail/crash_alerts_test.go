@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,8 +22,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/opentrail/opentrail/internal/sdktest"
+	"github.com/opentrail/opentrail/internal/sns/snstest"
 	"github.com/opentrail/opentrail/internal/testenv"
 )
 
@@ -53,10 +56,11 @@ func (h *downThenUp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // TestCrashDuringAlertDelivery kills the server with SIGKILL, again and
-// again, while CloudTrail calls flow to an EventBridge rule whose target
-// is down and to a trail's CloudWatch Logs log group. When the target
-// comes back, every acknowledged call has reached it, and every one is in
-// the log group: at least once across SIGKILL, nothing lost.
+// again, while CloudTrail calls flow to an EventBridge rule whose targets
+// (an API destination, and an SNS topic with an HTTP subscriber) are down,
+// and to a trail's CloudWatch Logs log group. When the targets come back,
+// every acknowledged call has reached both, and every one is in the log
+// group: at least once across SIGKILL, nothing lost.
 func TestCrashDuringAlertDelivery(t *testing.T) {
 	testenv.SkipShort(t, "crash test")
 	dir := t.TempDir()
@@ -97,7 +101,31 @@ func TestCrashDuringAlertDelivery(t *testing.T) {
 	must(dest, err)
 	must(eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("lookups"), State: ebtypes.RuleStateEnabledWithAllCloudtrailManagementEvents,
 		EventPattern: aws.String(`{"source":["aws.cloudtrail"],"detail":{"eventName":["LookupEvents"]}}`)}))
-	must(eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("lookups"), Targets: []ebtypes.Target{{Id: aws.String("d"), Arn: dest.ApiDestinationArn}}}))
+	// The rule's second target is an SNS topic whose subscriber is also
+	// down (after confirming) until the end.
+	sn := sns.New(sns.Options{Region: "us-east-1", BaseEndpoint: base, Credentials: creds, HTTPClient: hc, RetryMaxAttempts: 1})
+	sub := snstest.New(t)
+	sub.SetAutoConfirm(true)
+	go func() { // Received keeps them; C would fill up and block the subscriber
+		for range sub.C() {
+		}
+	}()
+	topic, err := sn.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("lookups")})
+	must(topic, err)
+	must(sn.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("http"), Endpoint: aws.String(sub.URL())}))
+	waitFor(t, "the subscription's confirmation", func() bool {
+		out, err := sn.ListSubscriptionsByTopic(ctx, &sns.ListSubscriptionsByTopicInput{TopicArn: topic.TopicArn})
+		return err == nil && len(out.Subscriptions) == 1 && strings.HasPrefix(aws.ToString(out.Subscriptions[0].SubscriptionArn), "arn:")
+	})
+	var snsUp atomic.Bool
+	sub.SetFail(func(int, snstest.Message) int {
+		if snsUp.Load() {
+			return 0
+		}
+		return http.StatusServiceUnavailable
+	})
+	must(eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("lookups"), Targets: []ebtypes.Target{{Id: aws.String("d"), Arn: dest.ApiDestinationArn},
+		{Id: aws.String("topic"), Arn: topic.TopicArn}}}))
 
 	var acked []string
 	rounds := 3
@@ -129,6 +157,7 @@ func TestCrashDuringAlertDelivery(t *testing.T) {
 	target.mu.Lock()
 	target.up = true
 	target.mu.Unlock()
+	snsUp.Store(true)
 	srv = startServer(t, dir, addr, args...)
 	defer srv.stop(t)
 	t.Logf("%d acknowledged LookupEvents calls over %d SIGKILLs", len(acked), rounds)
@@ -150,6 +179,41 @@ func TestCrashDuringAlertDelivery(t *testing.T) {
 			t.Fatalf("%d of %d acknowledged calls never reached the EventBridge target", missing, len(acked))
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+
+	// Every acknowledged call reached the SNS subscriber too, signed.
+	deadline = time.Now().Add(2 * time.Minute)
+	for {
+		notified := map[string]bool{}
+		for _, m := range sub.Received() {
+			if m.Doc["Type"] != "Notification" || m.Header == nil {
+				continue
+			}
+			var env struct {
+				Detail struct {
+					RequestID string `json:"requestID"`
+				} `json:"detail"`
+			}
+			msg, _ := m.Doc["Message"].(string)
+			json.Unmarshal([]byte(msg), &env)
+			notified[env.Detail.RequestID] = true
+		}
+		missing := 0
+		for _, id := range acked {
+			if !notified[id] {
+				missing++
+			}
+		}
+		if missing == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d acknowledged calls never reached the SNS subscriber", missing, len(acked))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if errs := sub.Errors(); len(errs) > 0 {
+		t.Errorf("the SNS subscriber could not verify messages: %v", errs[:min(3, len(errs))])
 	}
 
 	inGroup := map[string]bool{}
@@ -181,5 +245,16 @@ func TestCrashDuringAlertDelivery(t *testing.T) {
 	// the outage.
 	if b, err := os.ReadFile(filepath.Join(dir, "eventbus", "deadletter.log")); err == nil && strings.TrimSpace(string(b)) != "" {
 		t.Errorf("dead letters: %s", b)
+	}
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
