@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/opentrail/opentrail/internal/logfilter"
+	"github.com/opentrail/opentrail/internal/store/fileutil"
 )
 
 // MetricSink receives what metric filters emit: per metric, dimensions
@@ -63,10 +64,9 @@ type Engine struct {
 	groups  map[string]*groupState // by group id
 	filters map[string][]*compiledFilter
 
-	stateMu    sync.Mutex
-	checkpoint uint64
-	hasState   bool
-	status     map[string]DeliveryStatus // by trail ARN
+	ck      *fileutil.Checkpoint
+	stateMu sync.Mutex                // guards status
+	status  map[string]DeliveryStatus // by trail ARN
 
 	met *metrics
 }
@@ -116,8 +116,8 @@ func Open(dir string, opts Options) (*Engine, error) {
 	}
 	e := &Engine{opts: opts, dir: dir, log: opts.Logger, cat: cat, groups: map[string]*groupState{},
 		filters: map[string][]*compiledFilter{}, status: map[string]DeliveryStatus{}, met: newMetrics(opts.Registerer)}
-	if err := e.readState(); err != nil {
-		return nil, err
+	if e.ck, err = fileutil.OpenCheckpoint(filepath.Join(dir, StateFile)); err != nil {
+		return nil, fmt.Errorf("cwlogs: %w", err)
 	}
 	known := map[string]bool{}
 	for _, g := range cat.Groups {

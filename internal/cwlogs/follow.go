@@ -2,7 +2,6 @@ package cwlogs
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -35,45 +34,15 @@ type DeliveryStatus struct {
 // StateFile is the delivery checkpoint's file name.
 const StateFile = "state.json"
 
-type stateFile struct {
-	Version    int    `json:"version"`
-	Checkpoint uint64 `json:"checkpoint"`
-}
-
-func (e *Engine) readState() error {
-	path := filepath.Join(e.dir, StateFile)
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
+func (e *Engine) saveState(seq uint64) error {
+	if err := e.ck.Save(seq); err != nil {
 		return fmt.Errorf("cwlogs: %w", err)
 	}
-	var st stateFile
-	if err := json.Unmarshal(b, &st); err != nil || st.Version != 1 {
-		return fmt.Errorf("cwlogs: %s is damaged or of an unknown version; `opentrail fsck` says more", path)
-	}
-	e.checkpoint, e.hasState = st.Checkpoint, true
-	return nil
-}
-
-func (e *Engine) saveState(ck uint64) error {
-	b, _ := json.Marshal(stateFile{Version: 1, Checkpoint: ck})
-	if err := fileutil.WriteFileAtomic(filepath.Join(e.dir, StateFile), b, 0o644); err != nil {
-		return fmt.Errorf("cwlogs: save checkpoint: %w", err)
-	}
-	e.stateMu.Lock()
-	e.checkpoint, e.hasState = ck, true
-	e.stateMu.Unlock()
 	return nil
 }
 
 // Checkpoint returns the delivery checkpoint and whether there is one.
-func (e *Engine) Checkpoint() (uint64, bool) {
-	e.stateMu.Lock()
-	defer e.stateMu.Unlock()
-	return e.checkpoint, e.hasState
-}
+func (e *Engine) Checkpoint() (uint64, bool) { return e.ck.Get() }
 
 // Init starts delivery at head (a new data directory): it writes the
 // catalogue and the checkpoint, which are there together from then on.
@@ -370,11 +339,12 @@ func Check(dir string) CheckReport {
 		r.Problems = append(r.Problems, err.Error())
 		return r
 	}
-	e := &Engine{dir: dir}
-	if err := e.readState(); err != nil {
-		r.Problems = append(r.Problems, err.Error())
+	if ck, err := fileutil.OpenCheckpoint(filepath.Join(dir, StateFile)); err != nil {
+		r.Problems = append(r.Problems, "cwlogs: "+err.Error())
+	} else {
+		r.Checkpoint, r.HasState = ck.Get()
 	}
-	r.Checkpoint, r.HasState, r.Groups = e.checkpoint, e.hasState, len(cat.Groups)
+	r.Groups = len(cat.Groups)
 	for _, g := range cat.Groups {
 		gdir := filepath.Join(dir, "groups", g.ID)
 		if _, err := os.Stat(gdir); err != nil {

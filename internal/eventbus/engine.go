@@ -87,8 +87,7 @@ type Engine struct {
 	mu         sync.Mutex
 	sets       map[Scope]*eventpattern.Set
 	rules      map[string]*Rule // by ARN, for matching
-	checkpoint uint64
-	hasState   bool
+	ck         *fileutil.Checkpoint
 	queues     map[string]*queue // by rule ARN + "/" + target id
 	deliveries sync.WaitGroup
 	ctx        context.Context // ends deliveries; set by Run
@@ -134,8 +133,8 @@ func Open(dir string, opts Options) (*Engine, error) {
 	if e.cat, err = openCatalog(dir); err != nil {
 		return nil, err
 	}
-	if err := e.readState(); err != nil {
-		return nil, err
+	if e.ck, err = fileutil.OpenCheckpoint(filepath.Join(dir, StateFile)); err != nil {
+		return nil, fmt.Errorf("eventbus: %w", err)
 	}
 	e.met = newMetrics(opts.Registerer)
 	if e.out, err = openOutbox(dir, e.log); err != nil {
@@ -145,45 +144,15 @@ func Open(dir string, opts Options) (*Engine, error) {
 	return e, nil
 }
 
-type stateFile struct {
-	Version    int    `json:"version"`
-	Checkpoint uint64 `json:"checkpoint"`
-}
-
-func (e *Engine) readState() error {
-	path := filepath.Join(e.dir, StateFile)
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("eventbus: %w", err)
-	}
-	var st stateFile
-	if err := json.Unmarshal(b, &st); err != nil || st.Version != 1 {
-		return fmt.Errorf("eventbus: %s is damaged or of an unknown version; `opentrail fsck` says more", path)
-	}
-	e.checkpoint, e.hasState = st.Checkpoint, true
-	return nil
-}
-
-func (e *Engine) saveState(ck uint64) error {
-	b, _ := json.Marshal(stateFile{Version: 1, Checkpoint: ck})
-	if err := fileutil.WriteFileAtomic(filepath.Join(e.dir, StateFile), b, 0o644); err != nil {
-		return fmt.Errorf("eventbus: save checkpoint: %w", err)
-	}
-	e.mu.Lock()
-	e.checkpoint, e.hasState = ck, true
-	e.mu.Unlock()
-	return nil
-}
-
 // Checkpoint returns the seq up to which every event has been matched and
 // its deliveries recorded, and whether the engine has a state yet.
-func (e *Engine) Checkpoint() (uint64, bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.checkpoint, e.hasState
+func (e *Engine) Checkpoint() (uint64, bool) { return e.ck.Get() }
+
+func (e *Engine) saveState(seq uint64) error {
+	if err := e.ck.Save(seq); err != nil {
+		return fmt.Errorf("eventbus: %w", err)
+	}
+	return nil
 }
 
 // Init starts the engine at head (a new data directory): it writes the
@@ -622,11 +591,11 @@ func Check(dir string) CheckReport {
 	} else {
 		r.Rules = len(c.f.Rules)
 	}
-	e := &Engine{dir: dir}
-	if err := e.readState(); err != nil {
-		r.Problems = append(r.Problems, err.Error())
+	if ck, err := fileutil.OpenCheckpoint(filepath.Join(dir, StateFile)); err != nil {
+		r.Problems = append(r.Problems, "eventbus: "+err.Error())
+	} else {
+		r.Checkpoint, r.HasState = ck.Get()
 	}
-	r.Checkpoint, r.HasState = e.checkpoint, e.hasState
 	if o, _, _, err := readOutbox(dir, slog.New(slog.DiscardHandler)); err != nil {
 		r.Problems = append(r.Problems, err.Error())
 	} else {
