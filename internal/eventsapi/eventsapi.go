@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strconv"
 
 	"github.com/opentrail/opentrail/internal/awsjson"
 	"github.com/opentrail/opentrail/internal/eventbus"
@@ -89,32 +88,6 @@ func scope(c identity.Caller) eventbus.Scope {
 	return eventbus.Scope{Account: c.AccountID, Region: c.Region}
 }
 
-// page slices a sorted list by an offset token.
-func page[T any](xs []T, token string, limit *int) ([]T, *string, error) {
-	start := 0
-	if token != "" {
-		n, err := strconv.Atoi(token)
-		if err != nil || n < 0 || n > len(xs) {
-			return nil, nil, jsonsvc.Errorf("ValidationException", "The NextToken is not valid.")
-		}
-		start = n
-	}
-	n := 100
-	if limit != nil {
-		if *limit < 1 || *limit > 100 {
-			return nil, nil, jsonsvc.Errorf("ValidationException", "1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value between 1 and 100", *limit)
-		}
-		n = *limit
-	}
-	end := min(len(xs), start+n)
-	var next *string
-	if end < len(xs) {
-		s := strconv.Itoa(end)
-		next = &s
-	}
-	return xs[start:end], next, nil
-}
-
 type putRuleIn struct {
 	Name, ScheduleExpression, EventPattern, State, Description, RoleArn, EventBusName string
 	Tags                                                                              []struct{ Key, Value string }
@@ -185,7 +158,7 @@ func (s *service) listRules(_ context.Context, c identity.Caller, in *listRulesI
 	if err != nil {
 		return nil, err
 	}
-	pg, next, err := page(rules, in.NextToken, in.Limit)
+	pg, next, err := jsonsvc.Page(rules, in.NextToken, in.Limit, 100, "ValidationException")
 	if err != nil {
 		return nil, err
 	}
@@ -267,7 +240,7 @@ func (s *service) listTargets(_ context.Context, c identity.Caller, in *listTarg
 	if err != nil {
 		return nil, err
 	}
-	pg, next, err := page(r.Targets, in.NextToken, in.Limit)
+	pg, next, err := jsonsvc.Page(r.Targets, in.NextToken, in.Limit, 100, "ValidationException")
 	if err != nil {
 		return nil, err
 	}
@@ -292,7 +265,7 @@ func (s *service) ruleNamesByTarget(_ context.Context, c identity.Caller, in *by
 	if err != nil {
 		return nil, err
 	}
-	pg, next, err := page(names, in.NextToken, in.Limit)
+	pg, next, err := jsonsvc.Page(names, in.NextToken, in.Limit, 100, "ValidationException")
 	if err != nil {
 		return nil, err
 	}
@@ -511,7 +484,7 @@ type listConnOut struct {
 }
 
 func (s *service) listConnections(_ context.Context, c identity.Caller, in *listConnIn) (*listConnOut, error) {
-	pg, next, err := page(s.e.Connections(scope(c), in.NamePrefix, in.ConnectionState), in.NextToken, in.Limit)
+	pg, next, err := jsonsvc.Page(s.e.Connections(scope(c), in.NamePrefix, in.ConnectionState), in.NextToken, in.Limit, 100, "ValidationException")
 	if err != nil {
 		return nil, err
 	}
@@ -599,7 +572,7 @@ type listDestOut struct {
 }
 
 func (s *service) listDestinations(_ context.Context, c identity.Caller, in *listDestIn) (*listDestOut, error) {
-	pg, next, err := page(s.e.APIDestinations(scope(c), in.NamePrefix, in.ConnectionArn), in.NextToken, in.Limit)
+	pg, next, err := jsonsvc.Page(s.e.APIDestinations(scope(c), in.NamePrefix, in.ConnectionArn), in.NextToken, in.Limit, 100, "ValidationException")
 	if err != nil {
 		return nil, err
 	}

@@ -32,6 +32,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -466,4 +467,34 @@ func withRequestID(ctx context.Context, id string) context.Context {
 func RequestID(ctx context.Context) string {
 	id, _ := ctx.Value(requestIDKey{}).(string)
 	return id
+}
+
+// Page cuts one page out of a whole sorted list for the List and
+// Describe operations: token is the offset the previous page returned
+// ("" for the first), limit the caller's page size (nil: max, else 1 to
+// max). A bad token or limit is a 400 with code (the operation's
+// validation error). next is the token of the following page, nil on the
+// last.
+func Page[T any](xs []T, token string, limit *int, max int, code string) (page []T, next *string, err error) {
+	start := 0
+	if token != "" {
+		n, err := strconv.Atoi(token)
+		if err != nil || n < 0 || n > len(xs) {
+			return nil, nil, Errorf(code, "The NextToken is not valid.")
+		}
+		start = n
+	}
+	n := max
+	if limit != nil {
+		if *limit < 1 || *limit > max {
+			return nil, nil, Errorf(code, "1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value between 1 and %d", *limit, max)
+		}
+		n = *limit
+	}
+	end := min(len(xs), start+n)
+	if end < len(xs) {
+		s := strconv.Itoa(end)
+		next = &s
+	}
+	return xs[start:end], next, nil
 }

@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"strconv"
 
 	"github.com/opentrail/opentrail/internal/audit"
 	"github.com/opentrail/opentrail/internal/cwlogs"
@@ -84,31 +83,6 @@ func scope(c identity.Caller) cwlogs.Scope {
 	return cwlogs.Scope{Account: c.AccountID, Region: c.Region}
 }
 
-func page[T any](xs []T, token string, limit *int, max int) ([]T, *string, error) {
-	start := 0
-	if token != "" {
-		n, err := strconv.Atoi(token)
-		if err != nil || n < 0 || n > len(xs) {
-			return nil, nil, jsonsvc.Errorf("InvalidParameterException", "The specified nextToken is invalid.")
-		}
-		start = n
-	}
-	n := max
-	if limit != nil {
-		if *limit < 1 || *limit > max {
-			return nil, nil, jsonsvc.Errorf("InvalidParameterException", "1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value between 1 and %d", *limit, max)
-		}
-		n = *limit
-	}
-	end := min(len(xs), start+n)
-	var next *string
-	if end < len(xs) {
-		s := strconv.Itoa(end)
-		next = &s
-	}
-	return xs[start:end], next, nil
-}
-
 type groupIn struct {
 	LogGroupName    string `json:"logGroupName"`
 	RetentionInDays int    `json:"retentionInDays"`
@@ -154,7 +128,7 @@ func (s *service) describeGroups(_ context.Context, c identity.Caller, in *descr
 	LogGroups []groupOut `json:"logGroups"`
 	NextToken *string    `json:"nextToken,omitempty"`
 }, error) {
-	pg, next, err := page(s.e.Groups(scope(c), in.LogGroupNamePrefix), in.NextToken, in.Limit, 50)
+	pg, next, err := jsonsvc.Page(s.e.Groups(scope(c), in.LogGroupNamePrefix), in.NextToken, in.Limit, 50, "InvalidParameterException")
 	if err != nil {
 		return nil, err
 	}
@@ -242,7 +216,7 @@ func (s *service) describeStreams(_ context.Context, c identity.Caller, in *desc
 			streams[i], streams[j] = streams[j], streams[i]
 		}
 	}
-	pg, next, err := page(streams, in.NextToken, in.Limit, 50)
+	pg, next, err := jsonsvc.Page(streams, in.NextToken, in.Limit, 50, "InvalidParameterException")
 	if err != nil {
 		return nil, err
 	}
@@ -457,7 +431,7 @@ func (s *service) describeMetricFilters(_ context.Context, c identity.Caller, in
 	if err != nil {
 		return nil, err
 	}
-	pg, next, err := page(fs, in.NextToken, in.Limit, 50)
+	pg, next, err := jsonsvc.Page(fs, in.NextToken, in.Limit, 50, "InvalidParameterException")
 	if err != nil {
 		return nil, err
 	}
