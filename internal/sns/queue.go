@@ -286,7 +286,12 @@ func (s *Service) deliver(ctx context.Context, d *delivery) {
 		s.m.attempts.WithLabelValues("failed").Inc()
 		delays := d.Policy.Delays()
 		if d.Retries >= len(delays) {
-			log.Warn("sns: delivery failed and the delivery policy is exhausted; message dropped",
+			if derr := s.deadLetter(d, status); derr != nil {
+				// Keep the file: the next start tries again.
+				log.Error("sns: the delivery policy is exhausted, but writing the dead-letter log failed; the message stays queued", "err", derr)
+				return
+			}
+			log.Warn("sns: delivery failed and the delivery policy is exhausted; the message is in the dead-letter log",
 				"endpoint", d.Endpoint, "retries", d.Retries, "status", status, "err", err)
 			s.m.dropped.WithLabelValues("exhausted").Inc()
 			s.finish(log, d)
@@ -326,4 +331,36 @@ func (s *Service) attempt(ctx context.Context, d *delivery) (int, error) {
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	return resp.StatusCode, nil
+}
+
+// DeadLetterFile is the dead-letter log's name in the engine's directory.
+const DeadLetterFile = "deadletter.log"
+
+// deadLetter appends d to the dead-letter log and syncs it.
+func (s *Service) deadLetter(d *delivery, status int) error {
+	b, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	m["failed"] = s.opts.Now().UTC().Format(time.RFC3339Nano)
+	m["lastStatus"] = status
+	line, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	s.dlMu.Lock()
+	defer s.dlMu.Unlock()
+	f, err := os.OpenFile(filepath.Join(s.dir, DeadLetterFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(append(line, '\n')); err != nil {
+		f.Close()
+		return err
+	}
+	return errors.Join(f.Sync(), f.Close())
 }

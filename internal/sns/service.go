@@ -83,6 +83,8 @@ type Service struct {
 	st *state
 
 	q queue
+
+	dlMu sync.Mutex // serializes appends to the dead-letter log
 }
 
 // Open loads (or creates) dir: the state, the signing key pair and the

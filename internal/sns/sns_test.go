@@ -1,12 +1,14 @@
 package sns_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -358,6 +360,18 @@ func TestRetries(t *testing.T) {
 	waitFor(t, func() bool { return h.svc.Pending() == 0 })
 	if attempts.Load() != 4 {
 		t.Errorf("a failing endpoint got %d attempts, want 4", attempts.Load())
+	}
+	// The message given up on is in the dead-letter log, whole.
+	dl, err := os.ReadFile(filepath.Join(h.dir, sns.DeadLetterFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dead map[string]any
+	if err := json.Unmarshal(bytes.TrimSpace(dl), &dead); err != nil {
+		t.Fatalf("dead-letter log: %v\n%s", err, dl)
+	}
+	if !strings.Contains(dead["body"].(string), "doomed") || dead["lastStatus"] != 502.0 || dead["retries"] != 3.0 {
+		t.Errorf("dead letter = %v", dead)
 	}
 	// Confirmation, 2 failures + 1 success, the 404, 4 failures.
 	for _, m := range []struct {
