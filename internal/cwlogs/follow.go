@@ -69,106 +69,26 @@ func StreamName(account, region string) string { return account + "_CloudTrail_"
 
 // Run follows the log until ctx ends, appending what trails send to their
 // log groups (one record per event, compact JSON, timestamp = eventTime),
-// and runs retention. It returns an error only when the checkpoint cannot
-// be written.
+// and runs retention. A failed write is
+// retried (store.Follower.Loop); at shutdown it finishes what the log
+// holds.
 func (e *Engine) Run(ctx context.Context, f *store.Follower) error {
-	var saved, swept time.Time
-	var pending, batchPos uint64
-	dirty := false
-	var entries []store.Entry
-	retry := false
-	for {
-		progress := f.Progress()
-		if !retry {
-			var err error
-			if entries, err = f.Read(1024); err != nil {
-				e.log.Error("cwlogs: reading the event log failed; retrying", "err", err)
-				entries = nil
-			}
-			batchPos = f.Position()
-		}
-		if len(entries) > 0 && e.opts.Route != nil {
-			// A write that failed (a full disk) is retried with the same
-			// entries: the checkpoint does not pass them until they are
-			// in their groups. Groups that took them already get them
-			// again (at least once).
-			if err := e.deliver(entries); err != nil {
-				if !retry {
-					e.log.Error("cwlogs: writing trail events to their log groups failed; retrying every second", "err", err)
-				}
-				retry = true
-				if !sleepCtx(ctx, time.Second) {
-					return nil
-				}
-				continue
-			}
-		}
-		retry = false
-		if len(entries) > 0 || batchPos > pending {
-			pending, dirty = batchPos, true
-		}
-		now := e.opts.Now()
-		if dirty && (len(entries) == 0 || now.Sub(saved) >= time.Second) {
-			if err := e.saveState(pending); err != nil {
-				e.log.Error("cwlogs: saving the checkpoint failed; retrying", "err", err)
-				saved = now
-			} else {
-				f.Applied(pending)
-				f.Release(pending)
-				saved, dirty = now, false
-			}
-		}
-		if now.Sub(swept) >= time.Minute {
-			e.sweep()
-			swept = now
-		}
-		if len(entries) > 0 {
-			continue
-		}
-		select {
-		case <-ctx.Done():
-			return e.drain(f)
-		case <-progress:
-		case <-time.After(time.Second):
-		}
-	}
-}
-
-// drain, at shutdown, delivers what the log still holds and saves the
-// checkpoint, so the log can be sealed. On a write error it stops where
-// it got: the next start goes on from the last checkpoint.
-func (e *Engine) drain(f *store.Follower) error {
-	for {
-		entries, err := f.Read(1024)
-		if err != nil || len(entries) == 0 {
-			break
-		}
-		if e.opts.Route != nil {
-			if err := e.deliver(entries); err != nil {
-				e.log.Error("cwlogs: delivering at shutdown failed; the next start delivers those events again", "err", err)
+	var swept time.Time
+	return f.Loop(ctx, store.Loop{Name: "cwlogs", Batch: 1024, Now: e.opts.Now, Log: e.log,
+		Apply: func(entries []store.Entry) error {
+			if e.opts.Route == nil {
 				return nil
 			}
-		}
-	}
-	ck := f.Position()
-	if old, _ := e.Checkpoint(); ck > old {
-		if err := e.saveState(ck); err != nil {
-			e.log.Error("cwlogs: saving the checkpoint at shutdown failed; the next start delivers the newest events again", "err", err)
-			return nil
-		}
-		f.Applied(ck)
-		f.Release(ck)
-	}
-	return nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	select {
-	case <-ctx.Done():
-		return false
-	case <-time.After(d):
-		return true
-	}
+			return e.deliver(entries)
+		},
+		Save: e.saveState,
+		Round: func(now time.Time) {
+			if now.Sub(swept) >= time.Minute {
+				e.sweep()
+				swept = now
+			}
+		},
+	})
 }
 
 type batchKey struct {

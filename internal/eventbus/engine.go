@@ -344,69 +344,16 @@ func (e *Engine) match(s Scope, env []byte, skipEnabled bool, idPrefix string, n
 }
 
 // Run follows the log until ctx ends, matching each admitted event and
-// recording its deliveries, and runs the deliveries. It returns an error
-// only when the outbox or the checkpoint cannot be written.
+// recording its deliveries, and runs the deliveries. A failed write
+// is retried (store.Follower.Loop); at shutdown it finishes what the log
+// holds.
 func (e *Engine) Run(ctx context.Context, f *store.Follower) error {
 	e.resume()
 	defer e.cancel()
-	saved := time.Time{}
-	var pendingCk uint64
-	dirty := false
-	var batch []*delivery // matched, not yet durable
-	var batchPos uint64
-	retry := false
-	for {
-		progress := f.Progress()
-		var entries []store.Entry
-		if !retry {
-			var err error
-			if entries, err = f.Read(readBatch); err != nil {
-				e.log.Error("eventbus: reading the event log failed; retrying", "err", err)
-				entries = nil
-			}
-			batch = e.matchEntries(batch[:0], entries)
-			batchPos = f.Position()
-		}
-		// A failed write (a full disk) is retried with the same batch:
-		// the checkpoint does not pass it until it is durable.
-		if err := e.add(batch); err != nil {
-			if !retry {
-				e.log.Error("eventbus: writing deliveries to the outbox failed; retrying every second", "err", err)
-			}
-			retry = true
-			if !sleep(ctx, time.Second) {
-				return nil
-			}
-			continue
-		}
-		if retry {
-			e.log.Info("eventbus: the outbox is written again")
-		}
-		retry = false
-		if len(entries) > 0 || batchPos > pendingCk {
-			pendingCk, dirty = batchPos, true
-		}
-		now := e.opts.Now()
-		if dirty && (len(entries) == 0 || now.Sub(saved) >= time.Second) {
-			if err := e.saveState(pendingCk); err != nil {
-				e.log.Error("eventbus: saving the checkpoint failed; retrying (deliveries go on)", "err", err)
-				saved = now
-			} else {
-				f.Applied(pendingCk)
-				f.Release(pendingCk)
-				saved, dirty = now, false
-			}
-		}
-		if len(entries) > 0 {
-			continue
-		}
-		select {
-		case <-ctx.Done():
-			return e.drainLog(f)
-		case <-progress:
-		case <-time.After(time.Second):
-		}
-	}
+	return f.Loop(ctx, store.Loop{Name: "eventbus", Batch: readBatch, Now: e.opts.Now, Log: e.log,
+		Apply: func(entries []store.Entry) error { return e.add(e.matchEntries(nil, entries)) },
+		Save:  e.saveState,
+	})
 }
 
 // matchEntries appends the deliveries a batch of the log causes.
@@ -425,46 +372,9 @@ func (e *Engine) matchEntries(batch []*delivery, entries []store.Entry) []*deliv
 	return batch
 }
 
-// drainLog, at shutdown, matches what the log still holds, makes its
-// deliveries durable and saves the checkpoint, so the log can be sealed.
-// On a write error it stops where it got: the next start goes on from the
-// last checkpoint.
-func (e *Engine) drainLog(f *store.Follower) error {
-	for {
-		entries, err := f.Read(readBatch)
-		if err != nil || len(entries) == 0 {
-			break
-		}
-		if err := e.add(e.matchEntries(nil, entries)); err != nil {
-			e.log.Error("eventbus: writing deliveries at shutdown failed; the next start matches those events again", "err", err)
-			return nil
-		}
-	}
-	ck := f.Position()
-	if old, _ := e.Checkpoint(); ck > old {
-		if err := e.saveState(ck); err != nil {
-			e.log.Error("eventbus: saving the checkpoint at shutdown failed; the next start matches the newest events again", "err", err)
-			return nil
-		}
-		f.Applied(ck)
-		f.Release(ck)
-	}
-	return nil
-}
-
 // readBatch is how many events of the log one round matches; their
 // deliveries are written with one fsync.
 const readBatch = 8192
-
-// sleep waits d or until ctx ends, reporting false if it ended.
-func sleep(ctx context.Context, d time.Duration) bool {
-	select {
-	case <-ctx.Done():
-		return false
-	case <-time.After(d):
-		return true
-	}
-}
 
 // add makes deliveries durable, then queues them.
 func (e *Engine) add(ds []*delivery) error {
