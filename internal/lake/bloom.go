@@ -20,8 +20,8 @@ type bloom struct {
 
 const (
 	bloomMagic      = "OTBLOOM1"
-	bloomBitsPerKey = 10 // about 1% false positives with 7 hashes
-	bloomHashes     = 7
+	bloomBitsPerKey = 8 // about 2% false positives with 6 hashes (10 and 7 before revision 2: 1%)
+	bloomHashes     = 6
 )
 
 // newBloom returns a filter sized for n keys.

@@ -592,8 +592,16 @@ func (e *Engine) readImportFile(ctx context.Context, src Source, name string, in
 
 // writeImportPart writes one day of an import chunk as a durable file.
 func (e *Engine) writeImportPart(ctx context.Context, s *storeFiles, day, id string, part int, rows []duck.Row) (File, error) {
+	f := File{Name: importName(day, id, part), Day: day, Rows: int64(len(rows)), MinTime: rows[0].EventTime, MaxTime: rows[0].EventTime}
+	for _, r := range rows {
+		if r.EventTime.Before(f.MinTime) {
+			f.MinTime = r.EventTime
+		}
+		if r.EventTime.After(f.MaxTime) {
+			f.MaxTime = r.EventTime
+		}
+	}
 	duck.SortRows(rows)
-	f := File{Name: importName(day, id, part), Day: day, Rows: int64(len(rows)), MinTime: rows[0].EventTime, MaxTime: rows[len(rows)-1].EventTime}
 	if err := e.durable(s, f.Name, func(tmp string) error { return e.writer.WriteParquet(ctx, tmp, rows) }); err != nil {
 		return File{}, err
 	}

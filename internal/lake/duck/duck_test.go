@@ -6,11 +6,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/lake/duck"
 	"github.com/opentrail/opentrail/internal/logfile"
@@ -187,4 +189,91 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestSortRows checks the order of rows in a batch: by event source, event
+// name and user name, then event time, then sequence number.
+func TestSortRows(t *testing.T) {
+	mk := func(seq uint64, source, name, user, at string) duck.Row {
+		t.Helper()
+		ev, err := event.Parse([]byte(`{"eventVersion":"1.09","eventID":"id-` + strconv.FormatUint(seq, 10) +
+			`","eventTime":"` + at + `","eventSource":"` + source + `","eventName":"` + name +
+			`","awsRegion":"us-east-1","recipientAccountId":"123456789012","eventType":"AwsApiCall",` +
+			`"userIdentity":{"type":"IAMUser","userName":"` + user + `","accountId":"123456789012"}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return duck.RowOf(seq, &ev)
+	}
+	rows := []duck.Row{
+		mk(1, "s3.amazonaws.com", "GetObject", "bob", "2026-11-01T10:00:05Z"),
+		mk(2, "ec2.amazonaws.com", "RunInstances", "bob", "2026-11-01T10:00:01Z"),
+		mk(3, "s3.amazonaws.com", "GetObject", "alice", "2026-11-01T10:00:09Z"),
+		mk(4, "s3.amazonaws.com", "GetObject", "bob", "2026-11-01T10:00:02Z"),
+		mk(5, "s3.amazonaws.com", "PutObject", "alice", "2026-11-01T10:00:00Z"),
+		mk(6, "s3.amazonaws.com", "GetObject", "bob", "2026-11-01T10:00:02Z"),
+	}
+	duck.SortRows(rows)
+	var got []uint64
+	for _, r := range rows {
+		got = append(got, r.Seq)
+	}
+	if want := []uint64{2, 3, 4, 6, 1, 5}; !slices.Equal(got, want) {
+		t.Fatalf("sorted sequence numbers %v, want %v", got, want)
+	}
+}
+
+// TestCompactKeepsSchema checks that a compaction output has the columns
+// of its inputs, no more: not the day its directory's name carries.
+func TestCompactKeepsSchema(t *testing.T) {
+	evs := realEvents(t)
+	dir := t.TempDir()
+	day := filepath.Join(dir, "day=2026-11-01")
+	if err := os.Mkdir(day, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	db := openDB(t, dir)
+	var inputs []string
+	for i, part := range [][]event.Event{evs[:len(evs)/2], evs[len(evs)/2:]} {
+		rows := make([]duck.Row, len(part))
+		for j := range part {
+			rows[j] = duck.RowOf(uint64(j+1), &part[j])
+		}
+		duck.SortRows(rows)
+		p := filepath.Join(day, "b-"+strconv.Itoa(i)+".parquet")
+		if err := db.WriteParquet(t.Context(), p, rows); err != nil {
+			t.Fatal(err)
+		}
+		inputs = append(inputs, p)
+	}
+	out := filepath.Join(day, "c.parquet")
+	if err := db.Compact(t.Context(), out, inputs, true); err != nil {
+		t.Fatal(err)
+	}
+	schema := func(path string) []string {
+		t.Helper()
+		var cols []string
+		_, err := db.Query(t.Context(), "SELECT column_name || ' ' || column_type FROM (DESCRIBE SELECT * FROM read_parquet('"+path+"', hive_partitioning = false))", func(c []*string) error {
+			cols = append(cols, *c[0])
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cols
+	}
+	in, got := schema(inputs[0]), schema(out)
+	if diff := cmp.Diff(in, got); diff != "" {
+		t.Fatalf("compaction output's columns differ from its inputs' (-in +out):\n%s", diff)
+	}
+	var n string
+	if _, err := db.Query(t.Context(), "SELECT count(*) FROM "+duck.ReadParquet([]string{out}), func(c []*string) error {
+		n = *c[0]
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n != strconv.Itoa(len(evs)) {
+		t.Fatalf("compaction output holds %s rows, want %d", n, len(evs))
+	}
 }

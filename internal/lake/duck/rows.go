@@ -67,7 +67,7 @@ func RowOf(seq uint64, ev *event.Event) Row {
 	line = append(line, '\t')
 	line = append(line, proj...)
 	line = append(line, '\n')
-	return Row{Seq: seq, EventTime: t, eventID: id, line: line}
+	return Row{Seq: seq, EventTime: t, eventID: id, group: ev.EventSource + "\x00" + ev.EventName + "\x00" + ev.Username, line: line}
 }
 
 // topIndex indexes eventColumns; each struct column has its own (index).

