@@ -730,8 +730,15 @@ func phaseLakeQuery(ctx context.Context, f benchFlags, log *slog.Logger) (res ph
 	}
 	// The imported store ingests the server's own events too (it was
 	// created enabled): stop that, so every query reads the same events.
-	if _, err := ct.StopEventDataStoreIngestion(ctx, &cloudtrail.StopEventDataStoreIngestionInput{EventDataStore: aws.String(id)}); err != nil {
+	// A run on a kept directory finds it stopped already.
+	st, err := ct.GetEventDataStore(ctx, &cloudtrail.GetEventDataStoreInput{EventDataStore: aws.String(id)})
+	if err != nil {
 		return res, err
+	}
+	if st.Status != cttypes.EventDataStoreStatusStoppedIngestion {
+		if _, err := ct.StopEventDataStoreIngestion(ctx, &cloudtrail.StopEventDataStoreIngestionInput{EventDataStore: aws.String(id)}); err != nil {
+			return res, err
+		}
 	}
 	return timeLakeQueries(f, func(q string, p lakeParams) ([][]string, error) {
 		return sdkQuery(ctx, ct, lakeSQL(q, id, p), f.lakePoll)
