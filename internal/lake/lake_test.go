@@ -208,7 +208,7 @@ func (r *rig) query(account, stmt string) (queries.Info, [][]*string) {
 	if err := r.eng.WaitQuery(r.t.Context(), account, id); err != nil {
 		r.t.Fatal(err)
 	}
-	info, rows, err := r.eng.QueryResults(account, id, 0, 1<<30)
+	info, rows, err := r.eng.QueryResults(account, region, id, 0, 1<<30)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -700,7 +700,7 @@ func TestQueriesKeptSevenDays(t *testing.T) {
 	r.setNow(now)
 	info, _ := r.query(acct, "SELECT eventname, useridentity FROM "+id)
 	r.restart()
-	got, rows, err := r.eng.QueryResults(acct, info.ID, 0, 10)
+	got, rows, err := r.eng.QueryResults(acct, region, info.ID, 0, 10)
 	if err != nil || got.Status != queries.Finished || len(rows) != 1 || *rows[0][0] != "Op1" {
 		t.Fatalf("after a restart: %+v %v %v", got, rows, err)
 	}
@@ -708,7 +708,7 @@ func TestQueriesKeptSevenDays(t *testing.T) {
 		t.Fatalf("ListQueries lists %d queries", len(l))
 	}
 	r.setNow(now.Add(7*24*time.Hour + time.Minute))
-	if _, err := r.eng.DescribeQuery(acct, info.ID); !errors.Is(err, queries.ErrQueryNotFound) {
+	if _, err := r.eng.DescribeQuery(acct, region, info.ID); !errors.Is(err, queries.ErrQueryNotFound) {
 		t.Fatalf("a query 7 days old: %v, want ErrQueryNotFound", err)
 	}
 	if l := r.eng.ListQueries(acct, id, time.Time{}, time.Time{}, ""); len(l) != 0 {
@@ -734,7 +734,7 @@ func TestResultPaging(t *testing.T) {
 		t.Fatalf("%d results, %d rows", info.Results, len(all))
 	}
 	for _, page := range []struct{ offset, limit int }{{0, 1}, {999, 3}, {1000, 1000}, {1999, 1000}, {2499, 10}, {2500, 10}} {
-		_, rows, err := r.eng.QueryResults(acct, info.ID, page.offset, page.limit)
+		_, rows, err := r.eng.QueryResults(acct, region, info.ID, page.offset, page.limit)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -801,10 +801,10 @@ func TestQueryWorkersShared(t *testing.T) {
 		t.Fatalf("the other account's query counts %s", *rows[0][0])
 	}
 	for _, id := range ids {
-		if info, err := r.eng.DescribeQuery(acct, id); err != nil || info.Status == queries.Finished {
+		if info, err := r.eng.DescribeQuery(acct, region, id); err != nil || info.Status == queries.Finished {
 			t.Fatalf("slow query %s: %+v %v; want it still queued or running", id, info.Status, err)
 		}
-		if _, err := r.eng.CancelQuery(acct, id); err != nil {
+		if _, err := r.eng.CancelQuery(acct, region, id); err != nil {
 			t.Fatal(err)
 		}
 	}
