@@ -94,6 +94,12 @@ type manifest struct {
 type ImportMark struct {
 	Files int `json:"files"`
 	Parts int `json:"parts"`
+	// Round is the import's retry round the next two belong to: Retried
+	// files of its retry list are done, those in RetryFailed failed again
+	// (docs/format/lake.md).
+	Round       int      `json:"round,omitempty"`
+	Retried     int      `json:"retried,omitempty"`
+	RetryFailed []string `json:"retryFailed,omitempty"`
 }
 
 // ErrDamaged means a store's files do not match its MANIFEST; the message
