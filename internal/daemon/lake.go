@@ -76,6 +76,7 @@ func storeSpecs(all []catalog.DataStore) []lake.StoreSpec {
 func (d *Daemon) openLake(ctx context.Context) error {
 	lo := lake.DefaultOptions()
 	lo.Stores = lakeStores{d.trails}
+	lo.WAL = d.store
 	lo.Logger = d.log
 	{
 		c := d.cfg.Lake

@@ -126,6 +126,11 @@ type Options struct {
 	Threads     int
 	MemoryLimit string
 
+	// WAL reads back ranges of the event log, from which the background
+	// scrub rebuilds a damaged file of a store while the log still holds
+	// its events; nil rebuilds nothing.
+	WAL LogReader
+
 	// Query settings: see queries.go.
 	Queries QueryOptions
 	// Results deliver the results of queries started with a

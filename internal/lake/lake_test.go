@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -100,6 +101,8 @@ type rig struct {
 	queryTimeout time.Duration
 	// compactMaxRows is the engine's CompactMaxRows when not 0 (else 12).
 	compactMaxRows int
+	// wal hands the engine the event log to rebuild damaged files from.
+	wal bool
 }
 
 func newRig(t *testing.T, dir string, stores *fakeStores) *rig {
@@ -139,6 +142,9 @@ func (r *rig) start() {
 		o.CompactMaxRows = r.compactMaxRows
 	}
 	o.Results = r.results
+	if r.wal {
+		o.WAL = r.log
+	}
 	if r.queryTimeout > 0 {
 		o.Queries.Timeout = r.queryTimeout
 	}
@@ -625,6 +631,73 @@ func TestScrubQuarantinesDamagedFile(t *testing.T) {
 	}
 	if rep := lake.Check(filepath.Join(dir, "lake"), stores.DataStores()); len(rep.Problems) != 0 {
 		t.Fatalf("fsck after the quarantine: %q", rep.Problems)
+	}
+}
+
+// With the event log at hand, the scrub rebuilds a damaged file from it:
+// the store keeps every event, once, and the damaged file goes to
+// quarantine.
+func TestScrubRebuildsDamagedFileFromTheLog(t *testing.T) {
+	stores := &fakeStores{}
+	const id = "0b3f0000-0000-4000-8000-000000000015"
+	stores.specs = []lake.StoreSpec{spec(id, 1)}
+	dir := t.TempDir()
+	r := &rig{t: t, dir: dir, stores: stores, wal: true}
+	newRigWith(t, r)
+	r.append(mkEvent(t, 1, acct), mkEvent(t, 2, acct))
+	r.restart()
+	r.append(mkEvent(t, 3, acct))
+	r.restart()
+	r.count(id, 3)
+	files := lakeFiles(t, dir, id)
+	if len(files) != 2 {
+		t.Fatalf("files %v", files)
+	}
+	b, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	if err := os.WriteFile(files[0], b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.eng.Maintain(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	_, rows := r.query(acct, "SELECT eventid FROM "+id+" ORDER BY eventid")
+	var got []string
+	for _, row := range rows {
+		got = append(got, *row[0])
+	}
+	if want := []string{acct + "-000001", acct + "-000002", acct + "-000003"}; !slices.Equal(got, want) {
+		t.Fatalf("after the rebuild the store holds %v, want %v", got, want)
+	}
+	q, err := filepath.Glob(filepath.Join(dir, "lake", "quarantine", id, "*.parquet"))
+	if err != nil || len(q) != 1 || !strings.HasSuffix(q[0], filepath.Base(files[0])) {
+		t.Fatalf("quarantine holds %v (%v), want %s", q, err, filepath.Base(files[0]))
+	}
+	if rep := lake.Check(filepath.Join(dir, "lake"), stores.DataStores()); len(rep.Problems) != 0 {
+		t.Fatalf("fsck after the rebuild: %q", rep.Problems)
+	}
+	// A restart finds the rebuilt file listed and whole.
+	r.restart()
+	r.count(id, 3)
+
+	// A deleted file (here the compaction of the rebuilt one with the
+	// other) is rebuilt too, while the server runs.
+	files = lakeFiles(t, dir, id)
+	if len(files) != 1 {
+		t.Fatalf("files %v, want the day compacted into one", files)
+	}
+	if err := os.Remove(files[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.eng.Maintain(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	r.count(id, 3)
+	if rep := lake.Check(filepath.Join(dir, "lake"), stores.DataStores()); len(rep.Problems) != 0 {
+		t.Fatalf("fsck after the second rebuild: %q", rep.Problems)
 	}
 }
 

@@ -780,7 +780,7 @@ func (e *Engine) scrubStores(ids []string) int64 {
 		if err != nil {
 			continue
 		}
-		n, err := s.scrub(filepath.Join(e.dir, "quarantine"))
+		n, err := s.scrub(filepath.Join(e.dir, "quarantine"), e.rebuilder(context.Background(), s, spec))
 		if err != nil {
 			e.log.Error("lake: checking a store's files failed", "store", spec.ID, "err", err)
 		}
