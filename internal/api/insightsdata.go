@@ -17,7 +17,7 @@ import (
 )
 
 // ListInsightsData (operations.md §3.5, insights.md §4,
-// docs/design/decisions.md §80).
+// docs/design/decisions.md §81).
 
 // InsightsRecords lists the Insights records raised on data events (the
 // Insights detector's index, adapted by the daemon).
@@ -231,7 +231,7 @@ func (h *Handler) listInsightsData(_ context.Context, caller identity.Caller, in
 }
 
 // insightsTrail resolves InsightSource to a trail of the caller's account
-// visible in its region that has Insights on data events (decision §80).
+// visible in its region that has Insights on data events (decision §81).
 func (h *Handler) insightsTrail(caller identity.Caller, source string) (catalog.Trail, error) {
 	ref, err := parseTrailRef(caller, source)
 	if err != nil {

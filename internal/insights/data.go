@@ -17,7 +17,7 @@ import (
 
 // DataFile indexes the Insights records raised on data events, for
 // ListInsightsData: a record does not say which category it was raised on
-// (docs/format/insights.md, decision §80).
+// (docs/format/insights.md, decision §81).
 const DataFile = "data.jsonl"
 
 // maxDataLine bounds one data.jsonl line: a record with every attribution

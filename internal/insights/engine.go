@@ -294,7 +294,7 @@ func (e *Engine) step(live bool, deps Deps, final bool) error {
 		e.outbox = append(e.outbox, outboxRec{Account: r.Account, Region: r.Region, EventID: r.EventID, Record: r.Raw})
 		e.met.records.Inc()
 		if r.Category == event.CategoryData {
-			// Committed with the outbox entry (decision §80).
+			// Committed with the outbox entry (decision §81).
 			line, err := dataLine(r)
 			if err != nil {
 				return err

@@ -105,7 +105,7 @@ func buildAttributions(typ string, period *attrs, periodMinutes int64, base *att
 type Record struct {
 	Account, Region string
 	// Category is the event category of the series it was raised on,
-	// Management or Data; the record itself does not say (decision §80).
+	// Management or Data; the record itself does not say (decision §81).
 	Category string
 	EventID  string
 	Raw      []byte // the record's JSON text
