@@ -3,8 +3,6 @@ package daemon_test
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -60,9 +58,9 @@ func dataTraffic(t *testing.T, now time.Time, source, name string, burst time.Du
 // ListInsightsData, through the Go SDK and the aws CLI.
 func TestListInsightsDataEndToEnd(t *testing.T) {
 	zero := config.Duration(0)
-	d := startDaemon(t, t.TempDir(), func(c *config.Config) {
-		c.Insights.WarmUp = &zero
-	})
+	dir := t.TempDir()
+	conf := func(c *config.Config) { c.Insights.WarmUp = &zero }
+	d := startDaemon(t, dir, conf)
 	ctx := t.Context()
 	ct := rootClient(t, d, testAccount, "us-east-1")
 	if _, err := s3Client(t, d, testAccount).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("insights-data")}); err != nil {
@@ -295,24 +293,14 @@ func TestListInsightsDataEndToEnd(t *testing.T) {
 
 	// The aws CLI: every page, and a dimension.
 	testenv.NeedCommand(t, testenv.AWSCLI, "aws", "--version")
-	k, err := d.Identities().RootKey(testAccount)
-	if err != nil {
-		t.Fatal(err)
-	}
+	awsRun := awsCLI(t, d, testAccount, t.TempDir())
 	cli := func(args ...string) []byte {
 		t.Helper()
-		cmd := exec.CommandContext(ctx, "aws", append([]string{"--endpoint-url", d.URL(), "--region", "us-west-2", "--output", "json", "cloudtrail"}, args...)...)
-		cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+k.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+k.SecretAccessKey,
-			"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_PAGER=")
-		b, err := cmd.Output()
+		out, err := awsRun(append([]string{"--region", "us-west-2", "--output", "json", "cloudtrail"}, args...)...)
 		if err != nil {
-			var stderr string
-			if ee, ok := err.(*exec.ExitError); ok {
-				stderr = string(ee.Stderr)
-			}
-			t.Fatalf("aws %s: %v\n%s", strings.Join(args, " "), err, stderr)
+			t.Fatalf("aws %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
-		return b
+		return out
 	}
 	var cliOut struct {
 		Events []struct{ EventId, EventName, CloudTrailEvent string }
@@ -335,11 +323,18 @@ func TestListInsightsDataEndToEnd(t *testing.T) {
 	if len(cliOut.Events) != 2 || cliOut.Events[0].EventName != "Invoke" || !strings.Contains(cliOut.Events[0].CloudTrailEvent, `"AwsCloudTrailInsight"`) {
 		t.Errorf("aws cloudtrail list-insights-data --dimensions EventName=Invoke: %+v", cliOut.Events)
 	}
-	cmd := exec.CommandContext(ctx, "aws", "--endpoint-url", d.URL(), "--region", "us-west-2", "cloudtrail", "list-insights-data",
-		"--insight-source", mgmtARN, "--data-type", "InsightsEvents")
-	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+k.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+k.SecretAccessKey,
-		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_PAGER=")
-	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "InvalidParameterException") || !strings.Contains(string(out), "no Insights on data events") {
+	if out, err := awsRun("--region", "us-west-2", "cloudtrail", "list-insights-data", "--insight-source", mgmtARN, "--data-type", "InsightsEvents"); err == nil ||
+		!strings.Contains(string(out), "InvalidParameterException") || !strings.Contains(string(out), "no Insights on data events") {
 		t.Errorf("aws cloudtrail list-insights-data on a trail without Insights on data events: %v\n%s", err, out)
+	}
+
+	// After a restart the same records are listed.
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	d = startDaemon(t, dir, conf)
+	west = rootClient(t, d, testAccount, "us-west-2")
+	if got := ids(list(t, cloudtrail.ListInsightsDataInput{})); !slices.Equal(got, want) {
+		t.Errorf("after a restart: %v, want %v", got, want)
 	}
 }

@@ -44,18 +44,25 @@ func dataRun(t *testing.T) (*rig, *Engine) {
 	t.Helper()
 	r := newRig(t)
 	r.appendMinutes(t, 0, 200, mixedBurst)
+	e := openAt200(t, r.dir)
+	r.run(t, e)
+	t.Cleanup(func() { e.Close() })
+	return r, e
+}
+
+// openAt200 opens the detector in dir with the wall clock at minute 200.
+func openAt200(t *testing.T, dir string) *Engine {
+	t.Helper()
 	o := shortOptions()
 	o.Logger = discard
 	o.Reorder = 5 * time.Minute
 	o.SaveInterval = time.Hour
 	o.Now = func() time.Time { return t0.Add(200 * time.Minute) }
-	e, err := Open(r.dir, *o)
+	e, err := Open(dir, *o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.run(t, e)
-	t.Cleanup(func() { e.Close() })
-	return r, e
+	return e
 }
 
 type listed struct{ ID, State, Name, Region string }
@@ -286,19 +293,7 @@ func TestDataIndexOldState(t *testing.T) {
 func TestDataIndexExactlyOnceAfterCrash(t *testing.T) {
 	r := newRig(t)
 	r.appendMinutes(t, 0, 158, mixedBurst)
-	open := func() *Engine {
-		o := shortOptions()
-		o.Logger = discard
-		o.Reorder = 5 * time.Minute
-		o.SaveInterval = time.Hour
-		o.Now = func() time.Time { return t0.Add(200 * time.Minute) }
-		e, err := Open(r.dir, *o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return e
-	}
-	e := open()
+	e := openAt200(t, r.dir)
 	f, err := r.st.Follow("insights", 0, store.FollowOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -320,7 +315,7 @@ func TestDataIndexExactlyOnceAfterCrash(t *testing.T) {
 	}
 	f.Close()
 	e.Close() // the crash: nothing appended
-	e = open()
+	e = openAt200(t, r.dir)
 	defer e.Close()
 	r.appendMinutes(t, 158, 200, mixedBurst)
 	r.run(t, e)
