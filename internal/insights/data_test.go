@@ -339,3 +339,44 @@ func TestDataIndexExactlyOnceAfterCrash(t *testing.T) {
 		t.Errorf("index %v, log %v", got, want)
 	}
 }
+
+// FuzzDataLine reads arbitrary data.jsonl lines: no panic, and a line that
+// parses prints back, through the writer's encoding, to one that parses
+// the same.
+func FuzzDataLine(f *testing.F) {
+	d := newDetector(shortOptions())
+	recs := feed(f, d, 0, 200, mixedBurst, always)
+	for _, r := range recs {
+		if r.Category != "Data" {
+			continue
+		}
+		line, err := dataLine(r)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(line)
+	}
+	f.Add([]byte(`[1,"a","r","t","s","n","e",{}]`))
+	f.Add([]byte(`[1.5,"a","r","t","s","n","e",null]`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		e, err := parseDataLine(b)
+		if err != nil {
+			return
+		}
+		again, err := json.Marshal([]any{e.Minute, e.Account, e.Region, e.Type, e.Source, e.Name, e.EventID, e.Record})
+		if err != nil {
+			t.Fatalf("%s parsed to %+v, which does not print: %v", b, e, err)
+		}
+		e2, err := parseDataLine(again)
+		if err != nil {
+			t.Fatalf("%s printed as %s, which does not parse: %v", b, again, err)
+		}
+		if diff := cmp.Diff(e, e2, cmp.Comparer(func(a, b json.RawMessage) bool {
+			var x, y any
+			return json.Unmarshal(a, &x) == nil && json.Unmarshal(b, &y) == nil && cmp.Equal(x, y)
+		})); diff != "" {
+			t.Fatalf("%s and %s differ (-first +second):\n%s", b, again, diff)
+		}
+	})
+}
