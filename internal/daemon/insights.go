@@ -160,8 +160,8 @@ func checkInsights(root string) followerState {
 	if c, err := catalog.Open(filepath.Join(root, datadir.TrailsDir), catalog.DefaultOptions()); err == nil && !anyInsights(c) {
 		st.mayStartOver = true
 	}
-	st.lines = append(st.lines, fmt.Sprintf("insights: checkpoint %d, %d accounts and regions, %d series, %d anomalies open, %d records waiting",
-		r.Checkpoint, r.Partitions, r.Series, r.Open, r.Outbox))
+	st.lines = append(st.lines, fmt.Sprintf("insights: checkpoint %d, %d accounts and regions, %d series, %d anomalies open, %d records waiting, %d records on data events",
+		r.Checkpoint, r.Partitions, r.Series, r.Open, r.Outbox, r.DataRecords))
 	return st
 }
 

@@ -398,7 +398,7 @@ func (d *detector) record(p *partition, s *series, state, shared string, at int6
 			},
 		},
 	}
-	return Record{Account: p.Account, Region: p.Region, EventID: r.EventID, Raw: marshalRecord(r)}
+	return Record{Account: p.Account, Region: p.Region, Category: s.Cat, EventID: r.EventID, Raw: marshalRecord(r)}
 }
 
 // baseline returns s's baseline before minute m (decisions §61–§62):
