@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/opentrail/opentrail/internal/config"
 	"github.com/opentrail/opentrail/internal/store"
@@ -133,9 +134,32 @@ func TestInsightsOnEventDataStores(t *testing.T) {
 		t.Fatalf("GetInsightSelectors: %v %+v", err, got)
 	}
 
+	// A trail with Insights on data events only: its records are not the
+	// store's, which takes Insights on management events.
+	if _, err := s3Client(t, d, testAccount).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("data-insights")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ct.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String("dins"), S3BucketName: aws.String("data-insights"), IsMultiRegionTrail: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ct.PutEventSelectors(ctx, &cloudtrail.PutEventSelectorsInput{TrailName: aws.String("dins"),
+		AdvancedEventSelectors: []cttypes.AdvancedEventSelector{{FieldSelectors: []cttypes.AdvancedFieldSelector{
+			{Field: aws.String("eventCategory"), Equals: []string{"Data"}}, {Field: aws.String("resources.type"), Equals: []string{"AWS::S3::Object"}}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ct.PutInsightSelectors(ctx, &cloudtrail.PutInsightSelectorsInput{TrailName: aws.String("dins"), InsightSelectors: []cttypes.InsightSelector{
+		{InsightType: cttypes.InsightTypeApiCallRateInsight, EventCategories: []cttypes.SourceEventCategory{"Data"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ct.StartLogging(ctx, &cloudtrail.StartLoggingInput{Name: aws.String("dins")}); err != nil {
+		t.Fatal(err)
+	}
+
 	// A burst of RunInstances in us-west-2, which the multi-region
-	// source covers; no trail has Insights on.
-	if _, err := d.Store().Append(ctx, burstTraffic(t, time.Now().UTC()), store.AppendOptions{}); err != nil {
+	// source covers, and one of GetObject data events.
+	now := time.Now().UTC()
+	traffic := append(burstTraffic(t, now), dataTraffic(t, now, "s3.amazonaws.com", "GetObject", 20*time.Minute, "20000000")...)
+	if _, err := d.Store().Append(ctx, traffic, store.AppendOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	rows := lakeRows(t, ct, "SELECT eventtype, eventcategory, awsregion, recipientaccountid, insightdetails['state'] AS state, "+
@@ -162,10 +186,28 @@ func TestInsightsOnEventDataStores(t *testing.T) {
 	if n := lakeRows(t, ct, "SELECT count(*) AS n FROM "+storeID(src)+" WHERE eventcategory = 'Insight'", 0); n[0]["n"] != "0" {
 		t.Errorf("the source store holds %s Insights records", n[0]["n"])
 	}
-	// They are in event history too, like a trail's.
+	// They are in event history too, like a trail's, beside the two of
+	// the data events.
 	west := rootClient(t, d, testAccount, "us-west-2")
-	if out, err := west.LookupEvents(ctx, &cloudtrail.LookupEventsInput{EventCategory: cttypes.EventCategoryInsight}); err != nil || len(out.Events) != 2 {
-		t.Errorf("LookupEvents EventCategory=insight: %v, %d events", err, len(out.Events))
+	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		out, err := west.LookupEvents(ctx, &cloudtrail.LookupEventsInput{EventCategory: cttypes.EventCategoryInsight})
+		if err == nil && len(out.Events) == 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("LookupEvents EventCategory=insight: %v, %d events, want 4", err, len(out.Events))
+		}
+	}
+	// Once the Lake has read them all, the destination still holds only
+	// the two of management events.
+	head := d.Store().Head()
+	for deadline := time.Now().Add(60 * time.Second); d.Lake().Checkpoint() < head; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the Lake's checkpoint %d does not reach the log's head %d", d.Lake().Checkpoint(), head)
+		}
+	}
+	if n := lakeRows(t, ct, "SELECT count(*) AS n FROM "+storeID(dst), 0); n[0]["n"] != "2" {
+		t.Errorf("the destination store holds %s records, want the 2 of management events", n[0]["n"])
 	}
 
 	// An empty list turns Insights off.

@@ -13,6 +13,7 @@ import (
 	"github.com/opentrail/opentrail/internal/catalog"
 	"github.com/opentrail/opentrail/internal/datadir"
 	"github.com/opentrail/opentrail/internal/delivery"
+	"github.com/opentrail/opentrail/internal/insights"
 	"github.com/opentrail/opentrail/internal/keyring"
 	"github.com/opentrail/opentrail/internal/lake"
 	"github.com/opentrail/opentrail/internal/lake/imports"
@@ -77,6 +78,15 @@ func (d *Daemon) openLake(ctx context.Context) error {
 	lo := lake.DefaultOptions()
 	lo.Stores = lakeStores{d.trails}
 	lo.WAL = d.store
+	// The detector opens after the Lake; it is there once events flow.
+	lo.DataInsight = func(account, eventID string) bool {
+		if d.insights == nil {
+			return false
+		}
+		recs, err := d.insights.DataRecords(insights.DataQuery{Account: account, Key: insights.KeyEventID, Value: eventID,
+			Types: []string{"ApiCallRateInsight", "ApiErrorRateInsight"}, Start: time.Unix(0, 0), End: time.Now().Add(24 * time.Hour), Limit: 1})
+		return err == nil && len(recs) > 0
+	}
 	lo.Logger = d.log
 	{
 		c := d.cfg.Lake

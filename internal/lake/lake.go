@@ -126,6 +126,12 @@ type Options struct {
 	Threads     int
 	MemoryLimit string
 
+	// DataInsight reports whether the Insights record of account with
+	// this eventID was raised on data events: event data stores take
+	// Insights on management events only, and a record does not say its
+	// category (decision §80). Nil takes every Insights record.
+	DataInsight func(account, eventID string) bool
+
 	// WAL reads back ranges of the event log, from which the background
 	// scrub rebuilds a damaged file of a store while the log still holds
 	// its events; nil rebuilds nothing.
@@ -407,6 +413,15 @@ func (c *compiled) admits(seq uint64, ev *event.Event) bool {
 		return c.takesInsight(ev)
 	}
 	return len(sp.InsightsFrom) == 0 && c.match.MatchEvent(ev)
+}
+
+// takes reports whether the store c ingests the event at seq: c admits
+// it, and an Insights record was not raised on data events.
+func (e *Engine) takes(c *compiled, seq uint64, ev *event.Event) bool {
+	if !c.admits(seq, ev) {
+		return false
+	}
+	return !ev.Insight() || e.opts.DataInsight == nil || !e.opts.DataInsight(ev.Account, ev.EventID)
 }
 
 var pathInsightType = event.MustPath("insightDetails.insightType")

@@ -75,7 +75,7 @@ func (e *Engine) rebuild(ctx context.Context, s *storeFiles, spec StoreSpec, los
 	}
 	err := e.opts.WAL.ReadRange(lost.MinSeq, lost.MaxSeq, func(en store.Entry) error {
 		ev := en.Event
-		if ev == nil || !c.admits(en.Seq, ev) || ev.EventTime.UTC().Format(time.DateOnly) != lost.Day || have[ev.EventID] ||
+		if ev == nil || !e.takes(c, en.Seq, ev) || ev.EventTime.UTC().Format(time.DateOnly) != lost.Day || have[ev.EventID] ||
 			!cut.IsZero() && ev.EventTime.Before(cut) {
 			return nil
 		}
