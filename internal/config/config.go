@@ -125,6 +125,9 @@ type Insights struct {
 	EndMinutes   int `json:"endMinutes,omitempty"`
 	// MaxOpen caps the open anomalies per account and region (default 50).
 	MaxOpen int `json:"maxOpen,omitempty"`
+	// Early raises a Start before the minute that completes it closes,
+	// once its count is above the threshold (default true; decision §81).
+	Early *bool `json:"early,omitempty"`
 }
 
 // Lake tunes CloudTrail Lake (package lake); zero values take the defaults.

@@ -52,6 +52,9 @@ func insightsOptions(c config.Insights) insights.Options {
 	if c.MaxOpen > 0 {
 		o.MaxOpen = c.MaxOpen
 	}
+	if c.Early != nil {
+		o.Early = *c.Early
+	}
 	return o
 }
 

@@ -218,10 +218,47 @@ func (d *detector) advance(now time.Time, live bool, enabled EnabledFunc) []Reco
 	for _, k := range keys {
 		p := d.parts[k]
 		t := p.Clock - reorder
+		wallClock := false
 		if wall := now.Unix(); live && wall-p.Clock <= int64(d.opts.LiveWindow/time.Second) {
 			t = max(t, wall-grace)
+			wallClock = true
 		}
 		out = append(out, d.close(p, floorDiv(t, 60), enabled)...)
+		if wallClock && d.opts.Early {
+			out = append(out, d.early(p, enabled)...)
+		}
+	}
+	return out
+}
+
+// early confirms the Starts that the first open minute completes before
+// it closes: a series whose streak of closed minutes needs only this
+// minute, and whose count in it is already above the streak's threshold,
+// is above whatever comes before the minute closes, since counts only
+// grow (decision §81). Only live partitions, judged by the wall clock,
+// are judged early: offline replays stay independent of batch sizes.
+func (d *detector) early(p *partition, enabled EnabledFunc) []Record {
+	m := p.Closed
+	mm := p.open[m]
+	if len(mm) == 0 || len(p.active) == 0 {
+		return nil
+	}
+	var todo []*series
+	for s := range p.active {
+		st := s.Streak
+		if st == nil || s.Anomaly != nil || st.Start+int64(len(st.N)) != m || len(st.N)+1 < d.opts.StartMinutes {
+			continue
+		}
+		if agg := mm[s]; agg != nil && agg.N > st.Threshold {
+			todo = append(todo, s)
+		}
+	}
+	slices.SortFunc(todo, func(a, b *series) int { return cmp.Compare(a.key(), b.key()) })
+	var out []Record
+	for _, s := range todo {
+		if r, ok := d.raise(p, s, m, mm[s].N, enabled); ok {
+			out = append(out, r)
+		}
 	}
 	return out
 }
@@ -331,7 +368,7 @@ func (d *detector) evaluate(p *partition, s *series, m int64, agg *minuteAgg, en
 		}
 		end := a.Last + 1
 		n := end - a.Start
-		return d.record(p, s, "End", a.Shared, end, a.Total/float64(n), n, &a.A, &a.baseline), true
+		return d.record(p, s, "End", a.Shared, end, a.Total/float64(n), n, &a.A, n, &a.baseline), true
 	}
 	if st := s.Streak; st != nil {
 		if c > st.Threshold {
@@ -361,10 +398,19 @@ func (d *detector) evaluate(p *partition, s *series, m int64, agg *minuteAgg, en
 
 // confirm raises the Start once the streak is long enough.
 func (d *detector) confirm(p *partition, s *series, m int64, enabled EnabledFunc) (Record, bool) {
-	st := s.Streak
-	if len(st.N) < d.opts.StartMinutes {
+	if len(s.Streak.N) < d.opts.StartMinutes {
 		return Record{}, false
 	}
+	return d.raise(p, s, m, -1, enabled)
+}
+
+// raise turns s's streak, whose last minute is m, into an anomaly and
+// returns its Start. open is m's count so far when m is still open
+// (early), -1 when m is closed and in the streak: an open minute joins
+// the anomaly's total when it closes, and the Start's attributions are
+// those of the closed minutes (decision §81).
+func (d *detector) raise(p *partition, s *series, m int64, open float64, enabled EnabledFunc) (Record, bool) {
+	st := s.Streak
 	s.Streak = nil
 	if p.nOpen >= d.opts.MaxOpen {
 		d.dropped++
@@ -375,17 +421,23 @@ func (d *detector) confirm(p *partition, s *series, m int64, enabled EnabledFunc
 	for _, n := range st.N {
 		total += n
 	}
-	a := &anomaly{Shared: d.opts.NewID(), Start: st.Start, First: st.N[0], Total: total, Last: m, A: st.A, baseline: st.baseline}
+	last := m
+	if open >= 0 {
+		last = m - 1
+	}
+	a := &anomaly{Shared: d.opts.NewID(), Start: st.Start, First: st.N[0], Total: total, Last: last, A: st.A, baseline: st.baseline}
 	a.Emitted = enabled != nil && enabled(p.Account, p.Region, s.Type, s.Cat)
 	s.Anomaly = a
 	p.nOpen++
 	if !a.Emitted {
 		return Record{}, false
 	}
-	return d.record(p, s, "Start", a.Shared, a.Start, a.First, m-a.Start+1, &a.A, &a.baseline), true
+	return d.record(p, s, "Start", a.Shared, a.Start, a.First, m-a.Start+1, &a.A, int64(len(st.N)), &a.baseline), true
 }
 
-func (d *detector) record(p *partition, s *series, state, shared string, at int64, avg float64, minutes int64, period *attrs, b *baseline) Record {
+// record builds a record; periodMinutes are the minutes period's
+// attributions were counted in.
+func (d *detector) record(p *partition, s *series, state, shared string, at int64, avg float64, minutes int64, period *attrs, periodMinutes int64, b *baseline) Record {
 	r := &record{
 		EventVersion: "1.11", EventTime: minuteTime(at), AWSRegion: p.Region, EventID: d.opts.NewID(),
 		EventType: event.TypeInsight, RecipientAccountID: p.Account, SharedEventID: shared, EventCategory: event.CategoryInsight,
@@ -394,7 +446,7 @@ func (d *detector) record(p *partition, s *series, state, shared string, at int6
 			InsightContext: insightContext{
 				Statistics: statistics{Baseline: average{round(b.Mean)}, Insight: average{round(avg)},
 					InsightDuration: minutes, BaselineDuration: b.Minutes},
-				Attributions: buildAttributions(s.Type, period, minutes, &b.Attr, b.Minutes),
+				Attributions: buildAttributions(s.Type, period, periodMinutes, &b.Attr, b.Minutes),
 			},
 		},
 	}

@@ -5,9 +5,10 @@
 //
 // The detector counts per account, region, event category, Insights type,
 // eventSource and eventName (and errorCode for the error rate), judges each
-// minute once it is closed, and compares it with the mean and standard
+// minute once it is closed (or, on live traffic, as soon as its count
+// completes a Start), and compares it with the mean and standard
 // deviation of the 7 days before; the rule and every parameter are in
-// docs/design/decisions.md §59–§64 and [Options].
+// docs/design/decisions.md §59–§66 and §81 and [Options].
 //
 // [Engine] runs the detector as a follower ([Engine.Run]) with its own
 // durable state in one directory (docs/format/insights.md): the

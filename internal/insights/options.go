@@ -8,7 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Options tune the detector (docs/design/decisions.md §59–§64).
+// Options tune the detector (docs/design/decisions.md §59–§66, §81).
 type Options struct {
 	// BaselineWindow is how far back the baseline reaches (7 days, as
 	// AWS documents).
@@ -31,6 +31,10 @@ type Options struct {
 	// StartMinutes consecutive minutes above the threshold raise a Start
 	// (2); EndMinutes at or below it raise the End (5).
 	StartMinutes, EndMinutes int
+	// Early lets a minute still open complete a Start once its count is
+	// above the threshold, on live traffic judged by the wall clock: its
+	// count can only grow (true; decision §81).
+	Early bool
 	// MaxOpen caps the anomalies open per account and region (50).
 	MaxOpen int
 	// LiveWindow: a partition whose newest event is this close to the
@@ -61,6 +65,7 @@ func DefaultOptions() Options {
 		Floor:          5,
 		StartMinutes:   2,
 		EndMinutes:     5,
+		Early:          true,
 		MaxOpen:        50,
 		LiveWindow:     time.Hour,
 		SaveInterval:   5 * time.Second,
