@@ -55,6 +55,18 @@ func insightsOptions(c config.Insights) insights.Options {
 	if c.Early != nil {
 		o.Early = *c.Early
 	}
+	if c.DropWindow != nil {
+		o.DropWindow = time.Duration(*c.DropWindow)
+	}
+	if c.DropRatio > 0 {
+		o.DropRatio = c.DropRatio
+	}
+	if c.DropK > 0 {
+		o.DropK = c.DropK
+	}
+	if c.DropMin > 0 {
+		o.DropMin = c.DropMin
+	}
 	return o
 }
 

@@ -10,7 +10,9 @@ import (
 
 // The state file (docs/format/insights.md).
 
-const stateVersion = 1
+// stateVersion is written; version 1 (no last minute with calls, no
+// drop anomalies) is read too.
+const stateVersion = 2
 
 type stateFile struct {
 	Version    int         `json:"version"`
@@ -34,6 +36,7 @@ type partJSON struct {
 	Since   int64                 `json:"since"`
 	Clock   int64                 `json:"clock"`
 	Closed  int64                 `json:"closed"`
+	Live    bool                  `json:"live,omitempty"`
 	Open    map[string][]openJSON `json:"open"`
 	Series  []seriesJSON          `json:"series"`
 }
@@ -54,6 +57,8 @@ type seriesJSON struct {
 	Days    []dayAttrs `json:"days"`
 	Streak  *streak    `json:"streak,omitempty"`
 	Anomaly *anomaly   `json:"anomaly,omitempty"`
+	Last    int64      `json:"last,omitempty"`
+	Gaps    []int64    `json:"gaps,omitempty"`
 	Held    bool       `json:"held,omitempty"`
 }
 
@@ -78,7 +83,7 @@ func (d *detector) encode(checkpoint uint64, outbox []outboxRec, metrics int64) 
 		sf.Outbox = []outboxRec{}
 	}
 	for _, p := range d.parts {
-		pj := partJSON{Account: p.Account, Region: p.Region, Since: p.Since, Clock: p.Clock, Closed: p.Closed,
+		pj := partJSON{Account: p.Account, Region: p.Region, Since: p.Since, Clock: p.Clock, Closed: p.Closed, Live: p.Live,
 			Open: map[string][]openJSON{}, Series: []seriesJSON{}}
 		all := make([]*series, 0, len(p.series))
 		for _, s := range p.series {
@@ -89,7 +94,7 @@ func (d *detector) encode(checkpoint uint64, outbox []outboxRec, metrics int64) 
 		for i, s := range all {
 			index[s] = i
 			pj.Series = append(pj.Series, seriesJSON{Cat: s.Cat, Type: s.Type, Source: s.Source, Name: s.Name, Error: s.Error,
-				Hours: s.Hours, Days: s.Days, Streak: s.Streak, Anomaly: s.Anomaly, Held: s.Held})
+				Hours: s.Hours, Days: s.Days, Streak: s.Streak, Anomaly: s.Anomaly, Last: s.Last, Gaps: s.Gaps, Held: s.Held})
 		}
 		for m, mm := range p.open {
 			var list []openJSON
@@ -131,8 +136,8 @@ func decodeAll(b []byte, opts *Options) (*detector, uint64, []outboxRec, int64, 
 	if err := json.Unmarshal(b, &sf); err != nil {
 		return nil, 0, nil, 0, fmt.Errorf("insights state: %w", err)
 	}
-	if sf.Version != stateVersion {
-		return nil, 0, nil, 0, fmt.Errorf("insights state: version %d, want %d", sf.Version, stateVersion)
+	if sf.Version != stateVersion && sf.Version != 1 {
+		return nil, 0, nil, 0, fmt.Errorf("insights state: version %d, want 1 or %d", sf.Version, stateVersion)
 	}
 	d := newDetector(opts)
 	for i, pj := range sf.Partitions {
@@ -141,11 +146,11 @@ func decodeAll(b []byte, opts *Options) (*detector, uint64, []outboxRec, int64, 
 			return nil, 0, nil, 0, fmt.Errorf("insights state: partition %d: missing or repeated account and region", i)
 		}
 		p := newPartition(pj.Account, pj.Region, pj.Since)
-		p.Clock, p.Closed = pj.Clock, pj.Closed
+		p.Clock, p.Closed, p.Live = pj.Clock, pj.Closed, pj.Live
 		idx := make([]*series, len(pj.Series))
 		for j, sj := range pj.Series {
 			s := &series{Cat: sj.Cat, Type: sj.Type, Source: sj.Source, Name: sj.Name, Error: sj.Error,
-				Hours: sj.Hours, Days: sj.Days, Streak: sj.Streak, Anomaly: sj.Anomaly, Held: sj.Held}
+				Hours: sj.Hours, Days: sj.Days, Streak: sj.Streak, Anomaly: sj.Anomaly, Last: sj.Last, Gaps: sj.Gaps, Held: sj.Held}
 			if s.Type != CallRate && s.Type != ErrorRate {
 				return nil, 0, nil, 0, fmt.Errorf("insights state: %s/%s series %d: type %q", p.Account, p.Region, j, s.Type)
 			}
@@ -156,6 +161,9 @@ func decodeAll(b []byte, opts *Options) (*detector, uint64, []outboxRec, int64, 
 			// quiet minutes forever.
 			if st := s.Streak; st != nil && (len(st.N) == 0 || !(st.Threshold >= 0)) {
 				return nil, 0, nil, 0, fmt.Errorf("insights state: %s/%s series %d: a streak needs minutes and a threshold of at least 0", p.Account, p.Region, j)
+			}
+			if a := s.Anomaly; a != nil && a.Drop && sf.Version == 1 {
+				return nil, 0, nil, 0, fmt.Errorf("insights state: %s/%s series %d: a drop anomaly in a version 1 state", p.Account, p.Region, j)
 			}
 			if a := s.Anomaly; a != nil && (!(a.Threshold >= 0) || a.Normal < 0 || a.Last < a.Start) {
 				return nil, 0, nil, 0, fmt.Errorf("insights state: %s/%s series %d: an anomaly needs a threshold of at least 0, normal minutes of at least 0 and its last minute after its start", p.Account, p.Region, j)
