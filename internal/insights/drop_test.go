@@ -1,6 +1,7 @@
 package insights
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -134,5 +135,43 @@ func TestDropStateRoundTrip(t *testing.T) {
 	}
 	if b2, err := d2.encode(0, nil, 0); err != nil || len(b2) == 0 {
 		t.Fatal(err)
+	}
+}
+
+// TestReadsVersion1: a state written before drop anomalies (version 1,
+// without live, last and gaps) is read, and its anomalies end.
+func TestReadsVersion1(t *testing.T) {
+	o := shortOptions()
+	d := newDetector(o)
+	feed(t, d, 0, 153, errorStorm(150, 200), always)
+	b, err := d.encode(0, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sf map[string]any
+	if err := json.Unmarshal(b, &sf); err != nil {
+		t.Fatal(err)
+	}
+	sf["version"] = 1
+	for _, p := range sf["partitions"].([]any) {
+		delete(p.(map[string]any), "live")
+		for _, s := range p.(map[string]any)["series"].([]any) {
+			delete(s.(map[string]any), "last")
+			delete(s.(map[string]any), "gaps")
+		}
+	}
+	if b, err = json.Marshal(sf); err != nil {
+		t.Fatal(err)
+	}
+	d1, _, _, err := decode(b, o)
+	if err != nil {
+		t.Fatalf("a version 1 state: %v", err)
+	}
+	if n := d1.parts[partKey{acct, "us-east-1"}].nOpen; n != 2 {
+		t.Fatalf("%d anomalies open, want the call and error rates'", n)
+	}
+	recs := feed(t, d1, 153, 170, errorStorm(150, 155), always)
+	if len(recs) != 2 || decodeRecord(t, recs[0]).InsightDetails.State != "End" || decodeRecord(t, recs[1]).InsightDetails.State != "End" {
+		t.Errorf("after reading version 1: %d records, want the two Ends", len(recs))
 	}
 }
