@@ -126,11 +126,11 @@ type Insights struct {
 	// MaxOpen caps the open anomalies per account and region (default 50).
 	MaxOpen int `json:"maxOpen,omitempty"`
 	// Early raises a Start before the minute that completes it closes,
-	// once its count is above the threshold (default true; decision §81).
+	// once its count is above the threshold (default true; decision §82).
 	Early *bool `json:"early,omitempty"`
 	// DropWindow, DropRatio, DropK and DropMin tune the rule for calls
 	// that stop (defaults 3h, 4, 3 and 20; "0s" turns it off; decision
-	// §82).
+	// §83).
 	DropWindow *Duration `json:"dropWindow,omitempty"`
 	DropRatio  float64   `json:"dropRatio,omitempty"`
 	DropK      float64   `json:"dropK,omitempty"`

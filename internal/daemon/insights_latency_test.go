@@ -40,7 +40,7 @@ func runInstances(tb testing.TB, t time.Time, i int) event.Event {
 // RunInstances calls a minute are appended, dated before now; then, from
 // the start of a minute, 30 calls a minute (3 times the mean) are
 // appended live, each as it happens, until LookupEvents returns the
-// Start, with the open minute judged early (decision §81) and on closed
+// Start, with the open minute judged early (decision §82) and on closed
 // minutes only. It takes about 5 minutes of wall time:
 //
 //	go test ./internal/daemon -run XXX -bench InsightsLiveLatency -benchtime 1x

@@ -45,7 +45,7 @@ func BenchmarkDetector(b *testing.B) {
 	b.ReportMetric(float64(series), "series")
 }
 
-// BenchmarkDropPass measures the drop rule (decision §82) once a
+// BenchmarkDropPass measures the drop rule (decision §83) once a
 // baseline is learned: one minute judged for 600 call-rate series with 8
 // days of hourly sums each (200 APIs, 3 times what BenchmarkDetector
 // has), none short. Divide by the events of a minute for the cost per

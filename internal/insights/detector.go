@@ -39,7 +39,7 @@ type partition struct {
 	Clock           int64 // newest eventTime seen, Unix seconds
 	Closed          int64 // minutes before it are judged
 	// Live says the wall clock judged it last: it goes on doing so
-	// through a silence, so missing calls are seen (decision §82).
+	// through a silence, so missing calls are seen (decision §83).
 	Live   bool
 	open   map[int64]map[*series]*minuteAgg
 	series map[string]*series
@@ -117,7 +117,7 @@ type anomaly struct {
 	TailN   float64 `json:"tailN"`
 	TailA   attrs   `json:"tailA"`
 	A       attrs   `json:"a"`
-	// Drop marks an anomaly of calls missing (decision §82): Total and A
+	// Drop marks an anomaly of calls missing (decision §83): Total and A
 	// count from Start, Last is the last minute judged, Threshold is the
 	// window's low threshold when the Start was decided.
 	Drop bool `json:"drop,omitempty"`
@@ -249,7 +249,7 @@ func (d *detector) advance(now time.Time, live bool, enabled EnabledFunc) []Reco
 // it closes: a series whose streak of closed minutes needs only this
 // minute, and whose count in it is already above the streak's threshold,
 // is above whatever comes before the minute closes, since counts only
-// grow (decision §81). Only live partitions, judged by the wall clock,
+// grow (decision §82). Only live partitions, judged by the wall clock,
 // are judged early: offline replays stay independent of batch sizes.
 func (d *detector) early(p *partition, enabled EnabledFunc) []Record {
 	m := p.Closed
@@ -291,7 +291,7 @@ func (d *detector) close(p *partition, target int64, enabled EnabledFunc) []Reco
 	slices.Sort(minutes)
 	var out []Record
 	cur := p.Closed
-	// Missing calls are looked for in every closed minute (decision §82),
+	// Missing calls are looked for in every closed minute (decision §83),
 	// until a baseline window passes without a call in the partition.
 	horizon := int64(math.MinInt64)
 	if d.opts.DropWindow > 0 {
@@ -442,7 +442,7 @@ func (d *detector) confirm(p *partition, s *series, m int64, enabled EnabledFunc
 // returns its Start. open is m's count so far when m is still open
 // (early), -1 when m is closed and in the streak: an open minute joins
 // the anomaly's total when it closes, and the Start's attributions are
-// those of the closed minutes (decision §81).
+// those of the closed minutes (decision §82).
 func (d *detector) raise(p *partition, s *series, m int64, open float64, enabled EnabledFunc) (Record, bool) {
 	st := s.Streak
 	s.Streak = nil
@@ -487,7 +487,7 @@ func (d *detector) record(p *partition, s *series, state, shared string, at int6
 	return Record{Account: p.Account, Region: p.Region, EventID: r.EventID, Raw: marshalRecord(r)}
 }
 
-// drops applies the drop rule (decision §82) to closed minute m of p,
+// drops applies the drop rule (decision §83) to closed minute m of p,
 // whose counts are aggs: it raises the Start of a call-rate series whose
 // calls fell short, follows the drops open, and ends them.
 func (d *detector) drops(p *partition, m int64, aggs map[*series]*minuteAgg, enabled EnabledFunc) []Record {
@@ -580,7 +580,7 @@ type dropWindow struct {
 }
 
 // dropWindow measures s's window ending at closed minute m (decision
-// §82). Each hour of the window is expected to hold the mean of the same
+// §83). Each hour of the window is expected to hold the mean of the same
 // hour of the day on the baseline window's earlier days of the same kind
 // (weekday or weekend) outside drop anomalies, which must number at least
 // two, and to vary as

@@ -24,7 +24,7 @@ func job(period, calls, stopFrom, stopTo int) func(m int) []call {
 
 // TestJobThatStops: a job of 40 calls every 15 minutes, around the clock
 // on weekdays, stops on the fourth day from 10:07 to 16:07. The drop rule
-// (decision §82) raises a Start dated from the minute after its last run,
+// (decision §83) raises a Start dated from the minute after its last run,
 // with an insight average below the baseline's, once the window holds
 // no run; the End is the job's first run back.
 func TestJobThatStops(t *testing.T) {

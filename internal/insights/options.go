@@ -8,7 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Options tune the detector (docs/design/decisions.md §59–§66, §81–§82).
+// Options tune the detector (docs/design/decisions.md §59–§66, §82–§83).
 type Options struct {
 	// BaselineWindow is how far back the baseline reaches (7 days, as
 	// AWS documents).
@@ -33,13 +33,13 @@ type Options struct {
 	StartMinutes, EndMinutes int
 	// Early lets a minute still open complete a Start once its count is
 	// above the threshold, on live traffic judged by the wall clock: its
-	// count can only grow (true; decision §81).
+	// count can only grow (true; decision §82).
 	Early bool
 	// DropWindow is how much history before the current hour the drop
 	// rule sums (3 h, whole hours; 0 turns the rule off). The window
 	// falls short below min(E/DropRatio, E − DropK·σ) of its expected
 	// sum E (4 and 3), for series expecting at least DropMin calls in it
-	// (20) (decision §82).
+	// (20) (decision §83).
 	DropWindow                time.Duration
 	DropRatio, DropK, DropMin float64
 	// MaxOpen caps the anomalies open per account and region (50).

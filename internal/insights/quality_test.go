@@ -399,7 +399,7 @@ func qEvaluate(t *testing.T, seeds []uint64, o Options) qStats {
 			// rate at that hour (and at least its 7-day mean), and every
 			// job that stops on weekdays: on a weekend the 7-day window
 			// holds one earlier weekend day of the hour, and the drop
-			// rule needs two (decision §82).
+			// rule needs two (decision §83).
 			long := an.kind != "stop" && an.end-an.start >= 5
 			weekdays := an.start/qDay%7 < 5 && (an.end-1)/qDay%7 < 5
 			required := long && an.level >= 3*max(an.meanBefore, an.usual) || an.kind == "stop" && weekdays
