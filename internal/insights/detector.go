@@ -484,7 +484,7 @@ func (d *detector) record(p *partition, s *series, state, shared string, at int6
 			},
 		},
 	}
-	return Record{Account: p.Account, Region: p.Region, EventID: r.EventID, Raw: marshalRecord(r)}
+	return Record{Account: p.Account, Region: p.Region, Category: s.Cat, EventID: r.EventID, Raw: marshalRecord(r)}
 }
 
 // drops applies the drop rule (decision §83) to closed minute m of p,

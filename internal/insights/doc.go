@@ -19,7 +19,10 @@
 // only after the state that decided them is committed, and leave the
 // outbox when the detector reads them back, so a restart or a crash never
 // repeats a Start and never loses an End. Event history and trail delivery
-// take the records from the log like any other event.
+// take the records from the log like any other event. The records raised
+// on data events are also indexed, committed with the outbox, for
+// ListInsightsData ([Engine.DataRecords], decision §81): a record does not
+// say which category it was raised on.
 //
 // [Check] reads a stopped data directory's state for fsck.
 package insights
