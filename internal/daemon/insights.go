@@ -51,6 +51,21 @@ func insightsOptions(c config.Insights) insights.Options {
 	if c.MaxOpen > 0 {
 		o.MaxOpen = c.MaxOpen
 	}
+	if c.Early != nil {
+		o.Early = *c.Early
+	}
+	if c.DropWindow != nil {
+		o.DropWindow = time.Duration(*c.DropWindow)
+	}
+	if c.DropRatio > 0 {
+		o.DropRatio = c.DropRatio
+	}
+	if c.DropK > 0 {
+		o.DropK = c.DropK
+	}
+	if c.DropMin > 0 {
+		o.DropMin = c.DropMin
+	}
 	return o
 }
 

@@ -5,9 +5,12 @@
 //
 // The detector counts per account, region, event category, Insights type,
 // eventSource and eventName (and errorCode for the error rate), judges each
-// minute once it is closed, and compares it with the mean and standard
+// minute once it is closed (or, on live traffic, as soon as its count
+// completes a Start), and compares it with the mean and standard
 // deviation of the 7 days before; the rule and every parameter are in
-// docs/design/decisions.md §59–§64 and [Options].
+// docs/design/decisions.md §59–§66 and §82–§83 and [Options]. A rate
+// far below the baseline over a few hours (a job that stops) is an
+// anomaly too (§83).
 //
 // [Engine] runs the detector as a follower ([Engine.Run]) with its own
 // durable state in one directory (docs/format/insights.md): the

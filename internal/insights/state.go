@@ -10,7 +10,9 @@ import (
 
 // The state file (docs/format/insights.md).
 
-const stateVersion = 1
+// stateVersion is written; version 1 (no last minute with calls, no
+// drop anomalies) is read too.
+const stateVersion = 2
 
 type stateFile struct {
 	Version    int    `json:"version"`
@@ -37,6 +39,7 @@ type partJSON struct {
 	Since   int64                 `json:"since"`
 	Clock   int64                 `json:"clock"`
 	Closed  int64                 `json:"closed"`
+	Live    bool                  `json:"live,omitempty"`
 	Open    map[string][]openJSON `json:"open"`
 	Series  []seriesJSON          `json:"series"`
 }
@@ -57,6 +60,8 @@ type seriesJSON struct {
 	Days    []dayAttrs `json:"days"`
 	Streak  *streak    `json:"streak,omitempty"`
 	Anomaly *anomaly   `json:"anomaly,omitempty"`
+	Last    int64      `json:"last,omitempty"`
+	Gaps    []int64    `json:"gaps,omitempty"`
 	Held    bool       `json:"held,omitempty"`
 }
 
@@ -88,7 +93,7 @@ func (d *detector) encodeState(checkpoint uint64, outbox []outboxRec, metrics in
 		sf.Outbox = []outboxRec{}
 	}
 	for _, p := range d.parts {
-		pj := partJSON{Account: p.Account, Region: p.Region, Since: p.Since, Clock: p.Clock, Closed: p.Closed,
+		pj := partJSON{Account: p.Account, Region: p.Region, Since: p.Since, Clock: p.Clock, Closed: p.Closed, Live: p.Live,
 			Open: map[string][]openJSON{}, Series: []seriesJSON{}}
 		all := make([]*series, 0, len(p.series))
 		for _, s := range p.series {
@@ -99,7 +104,7 @@ func (d *detector) encodeState(checkpoint uint64, outbox []outboxRec, metrics in
 		for i, s := range all {
 			index[s] = i
 			pj.Series = append(pj.Series, seriesJSON{Cat: s.Cat, Type: s.Type, Source: s.Source, Name: s.Name, Error: s.Error,
-				Hours: s.Hours, Days: s.Days, Streak: s.Streak, Anomaly: s.Anomaly, Held: s.Held})
+				Hours: s.Hours, Days: s.Days, Streak: s.Streak, Anomaly: s.Anomaly, Last: s.Last, Gaps: s.Gaps, Held: s.Held})
 		}
 		for m, mm := range p.open {
 			var list []openJSON
@@ -133,8 +138,8 @@ func decodeFile(b []byte, opts *Options) (*detector, *stateFile, error) {
 	if err := json.Unmarshal(b, &sf); err != nil {
 		return nil, nil, fmt.Errorf("insights state: %w", err)
 	}
-	if sf.Version != stateVersion {
-		return nil, nil, fmt.Errorf("insights state: version %d, want %d", sf.Version, stateVersion)
+	if sf.Version != stateVersion && sf.Version != 1 {
+		return nil, nil, fmt.Errorf("insights state: version %d, want 1 or %d", sf.Version, stateVersion)
 	}
 	d := newDetector(opts)
 	for i, pj := range sf.Partitions {
@@ -143,11 +148,11 @@ func decodeFile(b []byte, opts *Options) (*detector, *stateFile, error) {
 			return nil, nil, fmt.Errorf("insights state: partition %d: missing or repeated account and region", i)
 		}
 		p := newPartition(pj.Account, pj.Region, pj.Since)
-		p.Clock, p.Closed = pj.Clock, pj.Closed
+		p.Clock, p.Closed, p.Live = pj.Clock, pj.Closed, pj.Live
 		idx := make([]*series, len(pj.Series))
 		for j, sj := range pj.Series {
 			s := &series{Cat: sj.Cat, Type: sj.Type, Source: sj.Source, Name: sj.Name, Error: sj.Error,
-				Hours: sj.Hours, Days: sj.Days, Streak: sj.Streak, Anomaly: sj.Anomaly, Held: sj.Held}
+				Hours: sj.Hours, Days: sj.Days, Streak: sj.Streak, Anomaly: sj.Anomaly, Last: sj.Last, Gaps: sj.Gaps, Held: sj.Held}
 			if s.Type != CallRate && s.Type != ErrorRate {
 				return nil, nil, fmt.Errorf("insights state: %s/%s series %d: type %q", p.Account, p.Region, j, s.Type)
 			}
@@ -158,6 +163,9 @@ func decodeFile(b []byte, opts *Options) (*detector, *stateFile, error) {
 			// quiet minutes forever.
 			if st := s.Streak; st != nil && (len(st.N) == 0 || !(st.Threshold >= 0)) {
 				return nil, nil, fmt.Errorf("insights state: %s/%s series %d: a streak needs minutes and a threshold of at least 0", p.Account, p.Region, j)
+			}
+			if a := s.Anomaly; a != nil && a.Drop && sf.Version == 1 {
+				return nil, nil, fmt.Errorf("insights state: %s/%s series %d: a drop anomaly in a version 1 state", p.Account, p.Region, j)
 			}
 			if a := s.Anomaly; a != nil && (!(a.Threshold >= 0) || a.Normal < 0 || a.Last < a.Start) {
 				return nil, nil, fmt.Errorf("insights state: %s/%s series %d: an anomaly needs a threshold of at least 0, normal minutes of at least 0 and its last minute after its start", p.Account, p.Region, j)
