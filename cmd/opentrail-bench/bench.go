@@ -184,10 +184,16 @@ func (c *benchCmd) orchestrate(ctx context.Context, f benchFlags) error {
 	}
 	fmt.Fprintf(c.stdout, "opentrail-bench: %d events, %d CPUs (%s), Go %s, work dir %s\n", f.events, runtime.NumCPU(), cpuModel(), runtime.Version(), f.dir)
 	results := map[string]phaseResult{}
-	for _, ph := range []string{"gen", "decode", "import", "writebase", "ingest", "ingest100", "lookup"} {
+	for _, ph := range []string{"gen", "decode", "import", "writebase", "ingest", "ingest100", "lookup", "crash", "restart"} {
 		fmt.Fprintf(c.stderr, "bench: phase %s ...\n", ph)
 		args := []string{"--phase", ph, "--events", fmt.Sprint(f.events), "--dir", f.dir,
 			"--concurrency", fmt.Sprint(f.concurrency), "--queries", fmt.Sprint(f.queries), "--seed", fmt.Sprint(f.seed)}
+		if ph == "crash" {
+			if err := c.runKilled(ctx, self, args); err != nil {
+				return err
+			}
+			continue
+		}
 		r, rusage, err := c.runChild(ctx, self, ph, append(args, f.profileArgs()...))
 		if err != nil {
 			return err
@@ -229,6 +235,9 @@ func (c *benchCmd) report(f benchFlags, res map[string]phaseResult) {
 	fmt.Fprintf(w, "%-44s %14.0f\n", "record JSON bytes per event (uncompressed)", gen.Extra["jsonBytes"]/float64(gen.Events))
 	fmt.Fprintf(w, "%-44s %14.1f %14.1f %8.2f\n", "ingest: seconds until indexed / acked", ing.Extra["indexedSeconds"], ing.Seconds, ing.Extra["indexedSeconds"]/ing.Seconds)
 	fmt.Fprintf(w, "%-44s %14.3f\n", "start-up after a clean stop (s)", lk.Extra["startupSeconds"])
+	rs := res["restart"]
+	fmt.Fprintf(w, "%-44s %14.3f\n", "start-up after SIGKILL (s)", rs.Extra["startupSeconds"])
+	fmt.Fprintf(w, "%-44s %14.3f\n", fmt.Sprintf("  until a lookup finds the last of %d acked", rs.Events), rs.Extra["readySeconds"])
 	fmt.Fprintf(w, "\npeak memory (MiB): gen %.0f, decode-only %.0f, import %.0f, raw write %.0f, ingest %.0f, ingest100 %.0f, lookup %.0f\n",
 		gen.PeakRSSM, dec.PeakRSSM, imp.PeakRSSM, wb.PeakRSSM, ing.PeakRSSM, res["ingest100"].PeakRSSM, lk.PeakRSSM)
 	fmt.Fprintf(w, "\nLookupEvents latency at %d events, ms (p50 / p99), %d calls each, MaxResults 50:\n", f.events, f.queries)
@@ -330,6 +339,10 @@ func runPhase(ctx context.Context, f benchFlags) (phaseResult, error) {
 		return phaseIngest(ctx, f, 100, quiet)
 	case "lookup":
 		return phaseLookup(ctx, f, quiet)
+	case "crash":
+		return phaseCrash(ctx, f, quiet)
+	case "restart":
+		return phaseRestart(ctx, f, quiet)
 	case "delivery":
 		return phaseDelivery(ctx, f, quiet)
 	}

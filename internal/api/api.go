@@ -75,6 +75,8 @@ type Options struct {
 
 	// InsightsMetrics, when set, enables ListInsightsMetricData.
 	InsightsMetrics InsightsMetrics
+	// InsightsData, with Trails, enables ListInsightsData.
+	InsightsData InsightsRecords
 
 	// LogGroups, when set, lets trails deliver to CloudWatch Logs
 	// (CloudWatchLogsLogGroupArn); without it those members are refused.
@@ -93,7 +95,8 @@ type Options struct {
 	// LookupRateLimit is the LookupEvents rate per account and region, in
 	// requests per second, with a burst of the same size (at least 1).
 	// Beyond it callers get ThrottlingException. 0 turns the limit off.
-	// AWS enforces 2.
+	// AWS enforces 2. ListInsightsData has the same limit, in buckets of
+	// its own.
 	LookupRateLimit float64
 
 	// MaxBodyBytes limits request bodies; larger ones are refused with
@@ -134,7 +137,9 @@ type Handler struct {
 	ops     map[string]*operation
 	tokens  tokenSigner
 	lookups *limiter // nil when LookupRateLimit is 0
-	metrics *metrics
+	// insightsData limits ListInsightsData; nil when LookupRateLimit is 0.
+	insightsData *limiter
+	metrics      *metrics
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -181,6 +186,7 @@ func New(opts Options) (*Handler, error) {
 	}
 	if opts.LookupRateLimit > 0 {
 		h.lookups = newLimiter(opts.LookupRateLimit)
+		h.insightsData = newLimiter(opts.LookupRateLimit)
 	}
 	m, err := newMetrics(opts.Registerer)
 	if err != nil {
@@ -246,6 +252,9 @@ func (h *Handler) implemented() map[string]invoker {
 	}
 	if h.opts.InsightsMetrics != nil {
 		ops["ListInsightsMetricData"] = adapt(h.listInsightsMetricData)
+	}
+	if h.opts.Trails != nil && h.opts.InsightsData != nil {
+		ops["ListInsightsData"] = adapt(h.listInsightsData)
 	}
 	if h.opts.Lake != nil {
 		for name, inv := range map[string]invoker{

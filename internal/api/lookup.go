@@ -9,6 +9,7 @@ import (
 
 	"github.com/opentrail/opentrail/internal/audit"
 	"github.com/opentrail/opentrail/internal/awsjson"
+	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/history"
 	"github.com/opentrail/opentrail/internal/identity"
 )
@@ -171,29 +172,35 @@ func (h *Handler) lookupEvents(ctx context.Context, caller identity.Caller, in *
 	if err != nil {
 		return nil, err
 	}
-	for _, ev := range page.Events {
-		e := lookupEvent{
-			EventID:         ev.EventID,
-			EventName:       ev.EventName,
-			AccessKeyID:     ev.AccessKeyID,
-			EventTime:       awsjson.NewTime(ev.EventTime),
-			EventSource:     ev.EventSource,
-			Username:        ev.Username,
-			Resources:       make([]lookupResource, 0, len(ev.LookupResources)),
-			CloudTrailEvent: string(ev.Raw),
-		}
-		if ev.ReadOnly != nil {
-			e.ReadOnly = strconv.FormatBool(*ev.ReadOnly)
-		}
-		for _, r := range ev.LookupResources {
-			e.Resources = append(e.Resources, lookupResource{ResourceType: r.ResourceType, ResourceName: r.ResourceName})
-		}
-		out.Events = append(out.Events, e)
+	for i := range page.Events {
+		out.Events = append(out.Events, toLookupEvent(&page.Events[i]))
 	}
 	if page.Next != nil {
 		out.NextToken = h.tokens.seal(scope, page.Next)
 	}
 	return out, nil
+}
+
+// toLookupEvent is a stored event in the Event shape LookupEvents and
+// ListInsightsData return.
+func toLookupEvent(ev *event.Event) lookupEvent {
+	e := lookupEvent{
+		EventID:         ev.EventID,
+		EventName:       ev.EventName,
+		AccessKeyID:     ev.AccessKeyID,
+		EventTime:       awsjson.NewTime(ev.EventTime),
+		EventSource:     ev.EventSource,
+		Username:        ev.Username,
+		Resources:       make([]lookupResource, 0, len(ev.LookupResources)),
+		CloudTrailEvent: string(ev.Raw),
+	}
+	if ev.ReadOnly != nil {
+		e.ReadOnly = strconv.FormatBool(*ev.ReadOnly)
+	}
+	for _, r := range ev.LookupResources {
+		e.Resources = append(e.Resources, lookupResource{ResourceType: r.ResourceType, ResourceName: r.ResourceName})
+	}
+	return e
 }
 
 // lookupAttr validates one lookup attribute.

@@ -24,10 +24,10 @@ import (
 // wrap the queries package's sentinels.
 type Lake interface {
 	StartQuery(ctx context.Context, account, region, statement string, opt queries.StartOptions) (string, error)
-	DescribeQuery(account, id string) (queries.Info, error)
-	QueryResults(account, id string, offset, limit int) (queries.Info, [][]*string, error)
+	DescribeQuery(account, region, id string) (queries.Info, error)
+	QueryResults(account, region, id string, offset, limit int) (queries.Info, [][]*string, error)
 	ListQueries(account, store string, from, to time.Time, status string) []queries.Info
-	CancelQuery(account, id string) (queries.Info, error)
+	CancelQuery(account, region, id string) (queries.Info, error)
 	// ResolveStore returns the id of the caller's event data store named
 	// by its ARN or id; queries.ErrStoreNotFound or
 	// queries.ErrStoreInactive when it has none or it is being deleted.
@@ -191,7 +191,7 @@ func (h *Handler) describeQuery(_ context.Context, caller identity.Caller, in *q
 	if err := h.checkQueryID(caller, in); err != nil {
 		return nil, err
 	}
-	q, err := h.opts.Lake.DescribeQuery(caller.AccountID, *in.QueryId)
+	q, err := h.opts.Lake.DescribeQuery(caller.AccountID, caller.Region, *in.QueryId)
 	if err != nil {
 		return nil, err
 	}
@@ -261,7 +261,7 @@ func (h *Handler) getQueryResults(_ context.Context, caller identity.Caller, in 
 		}
 		offset = int(binary.BigEndian.Uint64(cur))
 	}
-	q, rows, err := h.opts.Lake.QueryResults(caller.AccountID, *in.QueryId, offset, limit)
+	q, rows, err := h.opts.Lake.QueryResults(caller.AccountID, caller.Region, *in.QueryId, offset, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -375,7 +375,7 @@ func (h *Handler) cancelQuery(_ context.Context, caller identity.Caller, in *que
 	if err := h.checkQueryID(caller, in); err != nil {
 		return nil, err
 	}
-	q, err := h.opts.Lake.CancelQuery(caller.AccountID, *in.QueryId)
+	q, err := h.opts.Lake.CancelQuery(caller.AccountID, caller.Region, *in.QueryId)
 	if err != nil {
 		return nil, err
 	}

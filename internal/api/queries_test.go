@@ -31,7 +31,7 @@ func (f *fakeLake) StartQuery(_ context.Context, _, _, _ string, opt queries.Sta
 	return fakeQueryID, nil
 }
 
-func (f *fakeLake) DescribeQuery(account, id string) (queries.Info, error) {
+func (f *fakeLake) DescribeQuery(account, _, id string) (queries.Info, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	info := queries.Info{ID: id, Account: account, Statement: "SELECT 1", Status: queries.Finished, Created: testNow}
@@ -41,7 +41,7 @@ func (f *fakeLake) DescribeQuery(account, id string) (queries.Info, error) {
 	return info, nil
 }
 
-func (f *fakeLake) QueryResults(string, string, int, int) (queries.Info, [][]*string, error) {
+func (f *fakeLake) QueryResults(string, string, string, int, int) (queries.Info, [][]*string, error) {
 	return queries.Info{}, nil, nil
 }
 
@@ -49,7 +49,9 @@ func (f *fakeLake) ListQueries(string, string, time.Time, time.Time, string) []q
 	return nil
 }
 
-func (f *fakeLake) CancelQuery(string, string) (queries.Info, error) { return queries.Info{}, nil }
+func (f *fakeLake) CancelQuery(string, string, string) (queries.Info, error) {
+	return queries.Info{}, nil
+}
 
 func (f *fakeLake) ResolveStore(_, _, id string) (string, error) { return id, nil }
 

@@ -95,8 +95,10 @@ type insightSelectorsInput struct {
 }
 
 type insightSelectorsOutput struct {
-	TrailARN         string                    `json:"TrailARN,omitempty"`
-	InsightSelectors []catalog.InsightSelector `json:"InsightSelectors"`
+	TrailARN            string                    `json:"TrailARN,omitempty"`
+	InsightSelectors    []catalog.InsightSelector `json:"InsightSelectors"`
+	EventDataStoreArn   string                    `json:"EventDataStoreArn,omitempty"`
+	InsightsDestination string                    `json:"InsightsDestination,omitempty"`
 }
 
 func (h *Handler) putInsightSelectors(ctx context.Context, caller identity.Caller, in *insightSelectorsInput) (*insightSelectorsOutput, error) {
@@ -104,7 +106,7 @@ func (h *Handler) putInsightSelectors(ctx context.Context, caller identity.Calle
 		if in.TrailName != nil {
 			return nil, invalid(codeInvalidParamCombo, "Specify TrailName, or EventDataStore with InsightsDestination, not both.")
 		}
-		return nil, errUnsupported("PutInsightSelectors for event data stores")
+		return h.putStoreInsightSelectors(caller, in)
 	}
 	if in.InsightSelectors == nil {
 		return nil, invalid(codeInvalidParameter, "InsightSelectors is required (an empty list turns Insights off).")
@@ -225,7 +227,7 @@ func (h *Handler) getInsightSelectors(_ context.Context, caller identity.Caller,
 		if in.TrailName != nil {
 			return nil, invalid(codeInvalidParamCombo, "Specify TrailName or EventDataStore, not both.")
 		}
-		return nil, errUnsupported("GetInsightSelectors for event data stores")
+		return h.getStoreInsightSelectors(caller, in)
 	}
 	t, err := h.findTrail(caller, in.TrailName, "TrailName", false)
 	if err != nil {
@@ -235,4 +237,98 @@ func (h *Handler) getInsightSelectors(_ context.Context, caller identity.Caller,
 		return nil, invalid("InsightNotEnabledException", "Trail %s does not have Insights enabled.", t.ARN())
 	}
 	return &insightSelectorsOutput{TrailARN: t.ARN(), InsightSelectors: t.InsightSelectors}, nil
+}
+
+// --- Insights on event data stores (decision §80) ---
+
+// insightStore resolves member, an EventDataStore or InsightsDestination
+// of PutInsightSelectors or GetInsightSelectors, to a store of the
+// caller's account and region. The model gives these operations no
+// EventDataStoreNotFoundException: a store that is not there is an
+// InvalidParameterException naming it.
+func (h *Handler) insightStore(caller identity.Caller, member string, in *string) (catalog.DataStore, error) {
+	ref, err := checkStoreRef(member, in)
+	if err != nil {
+		return catalog.DataStore{}, err
+	}
+	d, ok := h.opts.DataStores.GetDataStore(caller.AccountID, ref)
+	if !ok || d.HomeRegion != caller.Region {
+		return catalog.DataStore{}, invalid(codeInvalidParameter, "%s %s: no such event data store in account %s in %s.", member, clip(ref), caller.AccountID, caller.Region)
+	}
+	if d.Status == catalog.StatusPendingDeletion {
+		return catalog.DataStore{}, invalid(codeInvalidParameter, "%s %s is pending deletion; restore it first (RestoreEventDataStore).", member, d.ARN())
+	}
+	return d, nil
+}
+
+// putStoreInsightSelectors turns Insights on (or off, with an empty list)
+// for a source store of CloudTrail events that logs management events,
+// its records going to a destination store of category Insight of the
+// same account (spec insights.md §1).
+func (h *Handler) putStoreInsightSelectors(caller identity.Caller, in *insightSelectorsInput) (*insightSelectorsOutput, error) {
+	if in.EventDataStore == nil || in.InsightsDestination == nil {
+		return nil, invalid(codeInvalidParamCombo, "To change Insights on an event data store, give both EventDataStore (the source) and InsightsDestination (the store of category Insight that receives them).")
+	}
+	if in.InsightSelectors == nil {
+		return nil, invalid(codeInvalidParameter, "InsightSelectors is required (an empty list turns Insights off).")
+	}
+	if h.opts.DataStores == nil {
+		return nil, errUnsupported("PutInsightSelectors for event data stores")
+	}
+	src, err := h.insightStore(caller, "EventDataStore", in.EventDataStore)
+	if err != nil {
+		return nil, err
+	}
+	dst, err := h.insightStore(caller, "InsightsDestination", in.InsightsDestination)
+	if err != nil {
+		return nil, err
+	}
+	if !src.CloudTrailEvents() {
+		return nil, invalid(codeInvalidParameter, "EventDataStore %s holds %s events; Insights need a source store of CloudTrail management events.", src.ARN(), src.Category())
+	}
+	if dst.Category() != selector.CategoryInsight {
+		return nil, invalid(codeInvalidParameter, "InsightsDestination %s is not an Insights store: create it with the advanced event selector eventCategory = Insight.", dst.ARN())
+	}
+	for i, s := range in.InsightSelectors {
+		for _, c := range s.EventCategories {
+			if c == "Data" {
+				return nil, invalid(codeInvalidInsights, "InsightSelectors[%d].EventCategories: Insights on data events are not supported on event data stores; use Management.", i)
+			}
+		}
+	}
+	set := selector.Default()
+	if len(src.AdvancedEventSelectors) > 0 {
+		set = selector.Advanced(src.AdvancedEventSelectors)
+	}
+	sel, err := checkInsightSelectors(in.InsightSelectors, set)
+	if err != nil {
+		return nil, err
+	}
+	out, err := h.changeStore(caller, in.EventDataStore, func(cur *catalog.DataStore) error {
+		cur.InsightSelectors = sel
+		cur.InsightsDestination = dst.ARN()
+		if len(sel) == 0 {
+			cur.InsightSelectors, cur.InsightsDestination = nil, ""
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &insightSelectorsOutput{EventDataStoreArn: out.ARN(), InsightsDestination: dst.ARN(), InsightSelectors: nonNil(out.InsightSelectors)}, nil
+}
+
+// getStoreInsightSelectors answers GetInsightSelectors for a source store.
+func (h *Handler) getStoreInsightSelectors(caller identity.Caller, in *insightSelectorsInput) (*insightSelectorsOutput, error) {
+	if h.opts.DataStores == nil {
+		return nil, errUnsupported("GetInsightSelectors for event data stores")
+	}
+	d, err := h.insightStore(caller, "EventDataStore", in.EventDataStore)
+	if err != nil {
+		return nil, err
+	}
+	if len(d.InsightSelectors) == 0 {
+		return nil, invalid("InsightNotEnabledException", "Event data store %s does not have Insights enabled.", d.ARN())
+	}
+	return &insightSelectorsOutput{EventDataStoreArn: d.ARN(), InsightsDestination: d.InsightsDestination, InsightSelectors: d.InsightSelectors}, nil
 }

@@ -180,7 +180,7 @@ func newTrailEnv(t *testing.T, o trailEnvOptions) *trailEnv {
 
 // seedFile writes doc as JSON to dir/name, making dir: a catalogue file
 // for a test to open.
-func seedFile(t *testing.T, dir, name string, doc any) {
+func seedFile(t testing.TB, dir, name string, doc any) {
 	t.Helper()
 	b, err := json.Marshal(doc)
 	if err != nil {

@@ -158,12 +158,33 @@ func (t *Trail) DigestEpoch() time.Time {
 // shares no memory with it.
 func (t Trail) Clone() Trail {
 	t.Selectors = t.Selectors.Clone()
-	t.InsightSelectors = slices.Clone(t.InsightSelectors) // nil stays nil
-	for i := range t.InsightSelectors {
-		t.InsightSelectors[i].EventCategories = slices.Clone(t.InsightSelectors[i].EventCategories)
-	}
+	t.InsightSelectors = cloneInsightSelectors(t.InsightSelectors)
 	t.Tags = cloneTags(t.Tags)
 	return t
+}
+
+// cloneInsightSelectors deep-copies sel; nil stays nil.
+func cloneInsightSelectors(sel []InsightSelector) []InsightSelector {
+	sel = slices.Clone(sel)
+	for i := range sel {
+		sel[i].EventCategories = slices.Clone(sel[i].EventCategories)
+	}
+	return sel
+}
+
+// HasInsight reports whether sel has Insights of type typ on category
+// (Management or Data; no EventCategories means Management).
+func HasInsight(sel []InsightSelector, typ, category string) bool {
+	for _, s := range sel {
+		cats := s.EventCategories
+		if len(cats) == 0 {
+			cats = []string{"Management"}
+		}
+		if s.InsightType == typ && slices.Contains(cats, category) {
+			return true
+		}
+	}
+	return false
 }
 
 // cloneTags deep-copies tags; nil stays nil.

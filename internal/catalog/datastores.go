@@ -99,6 +99,14 @@ type DataStore struct {
 	// DeletedAt is when the store entered PENDING_DELETION.
 	DeletedAt time.Time `json:"deletedAt,omitzero"`
 
+	// InsightSelectors are the Insights a store of CloudTrail events has
+	// on (PutInsightSelectors with EventDataStore), and
+	// InsightsDestination the ARN of the store of category Insight its
+	// Insights records go to; both empty when Insights are off
+	// (decision §80).
+	InsightSelectors    []InsightSelector `json:"insightSelectors,omitempty"`
+	InsightsDestination string            `json:"insightsDestination,omitempty"`
+
 	FederationStatus  string `json:"federationStatus"`
 	FederationRoleArn string `json:"federationRoleArn,omitempty"`
 	Tags              []Tag  `json:"tags,omitempty"`
@@ -166,6 +174,7 @@ func (d DataStore) Clone() DataStore {
 	d.AdvancedEventSelectors = selector.Set{AdvancedEventSelectors: d.AdvancedEventSelectors}.Clone().AdvancedEventSelectors
 	d.Tags = cloneTags(d.Tags)
 	d.Ingest = slices.Clone(d.Ingest)
+	d.InsightSelectors = cloneInsightSelectors(d.InsightSelectors)
 	return d
 }
 

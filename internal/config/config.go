@@ -125,6 +125,16 @@ type Insights struct {
 	EndMinutes   int `json:"endMinutes,omitempty"`
 	// MaxOpen caps the open anomalies per account and region (default 50).
 	MaxOpen int `json:"maxOpen,omitempty"`
+	// Early raises a Start before the minute that completes it closes,
+	// once its count is above the threshold (default true; decision §82).
+	Early *bool `json:"early,omitempty"`
+	// DropWindow, DropRatio, DropK and DropMin tune the rule for calls
+	// that stop (defaults 3h, 4, 3 and 20; "0s" turns it off; decision
+	// §83).
+	DropWindow *Duration `json:"dropWindow,omitempty"`
+	DropRatio  float64   `json:"dropRatio,omitempty"`
+	DropK      float64   `json:"dropK,omitempty"`
+	DropMin    float64   `json:"dropMin,omitempty"`
 }
 
 // Lake tunes CloudTrail Lake (package lake); zero values take the defaults.
@@ -281,6 +291,12 @@ func (c Config) Validate() error {
 		bad("insights", "durations must not be negative")
 	} else if in.BaselineWindow > 0 && time.Duration(in.BaselineWindow) < time.Hour {
 		bad("insights.baselineWindow", "must be at least 1h")
+	}
+	if w := c.Insights.DropWindow; w != nil && (*w < 0 || time.Duration(*w)%time.Hour != 0) {
+		bad("insights.dropWindow", "must be whole hours, at least 0")
+	}
+	if in := c.Insights; in.DropRatio < 0 || in.DropK < 0 || in.DropMin < 0 {
+		bad("insights", "dropRatio, dropK and dropMin must not be negative")
 	}
 	if in := c.Insights; in.K < 0 || in.Floor < 0 || in.Ratio != 0 && in.Ratio < 1 {
 		bad("insights", "k and floor must not be negative, ratio must be at least 1")

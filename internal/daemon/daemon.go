@@ -206,6 +206,7 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 	ao.Delivery = deliveryStatus{d.delivery}
 	ao.Keys = publicKeys{d.keys}
 	ao.InsightsMetrics = insightsMetrics{d.insights}
+	ao.InsightsData = insightsData{d.insights}
 	ao.LogGroups = logGroups{d.logs}
 	if d.lake != nil {
 		ao.Lake = d.lake

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -104,9 +105,23 @@ func (fs *followers) start() error {
 	fs.cancel = cancel
 	g, gctx := errgroup.WithContext(ctx)
 	fs.group, fs.failed = g, gctx.Done()
+	// After a crash every follower reads back, from the WAL, what it had
+	// not made durable; lookups wait for event history (the gating
+	// follower) to catch up. The others start once it has, or after
+	// firstWait, so that the two cores serve start-up first.
+	head := fs.store.Head()
+	var gates []*store.Follower
+	for i, e := range fs.list {
+		if e.gate {
+			gates = append(gates, fs.running[i])
+		}
+	}
 	for i, e := range fs.list {
 		f := fs.running[i]
 		g.Go(func() error {
+			if !e.gate {
+				waitFor(gctx, gates, head)
+			}
 			if err := e.run(gctx, f); err != nil {
 				fs.log.Error("a follower of the event log failed; stopping", "follower", e.name, "err", err)
 				return fmt.Errorf("%s: %w", e.name, err)
@@ -115,6 +130,25 @@ func (fs *followers) start() error {
 		})
 	}
 	return nil
+}
+
+// firstWait bounds how long the followers that do not gate the log wait
+// at start for the ones that do.
+const firstWait = 10 * time.Second
+
+// waitFor waits until every follower of gates has read up to head, or
+// firstWait has passed, or ctx is done.
+func waitFor(ctx context.Context, gates []*store.Follower, head uint64) {
+	deadline := time.Now().Add(firstWait)
+	for _, f := range gates {
+		for f.Position() < head && time.Now().Before(deadline) {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}
 }
 
 // Failed is closed when a follower has failed (or stop was called).

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -52,6 +51,21 @@ func insightsOptions(c config.Insights) insights.Options {
 	if c.MaxOpen > 0 {
 		o.MaxOpen = c.MaxOpen
 	}
+	if c.Early != nil {
+		o.Early = *c.Early
+	}
+	if c.DropWindow != nil {
+		o.DropWindow = time.Duration(*c.DropWindow)
+	}
+	if c.DropRatio > 0 {
+		o.DropRatio = c.DropRatio
+	}
+	if c.DropK > 0 {
+		o.DropK = c.DropK
+	}
+	if c.DropMin > 0 {
+		o.DropMin = c.DropMin
+	}
 	return o
 }
 
@@ -92,35 +106,58 @@ func (d *Daemon) openInsights(reg prometheus.Registerer) error {
 }
 
 // insightsEnabled says whether a logging trail of the account covering the
-// region has Insights of the type on the category (decision §59).
+// region has Insights of the type on the category (decision §59), or an
+// ingesting event data store of the account covering the region has them
+// on management events with a destination store that takes them
+// (decision §80).
 func insightsEnabled(c *catalog.Catalog) insights.EnabledFunc {
 	return func(account, region, typ, category string) bool {
 		for _, t := range c.All() {
-			if !t.Logging || t.Account != account || (t.HomeRegion != region && !t.IsMultiRegionTrail) {
-				continue
+			if t.Logging && t.Account == account && t.Covers(region) && catalog.HasInsight(t.InsightSelectors, typ, category) {
+				return true
 			}
-			for _, s := range t.InsightSelectors {
-				cats := s.EventCategories
-				if len(cats) == 0 {
-					cats = []string{"Management"}
-				}
-				if s.InsightType == typ && slices.Contains(cats, category) {
-					return true
-				}
+		}
+		if category != "Management" {
+			return false
+		}
+		for _, d := range insightSources(c) {
+			if d.Account == account && d.Covers(region) && catalog.HasInsight(d.InsightSelectors, typ, category) {
+				return true
 			}
 		}
 		return false
 	}
 }
 
-// anyInsights reports whether a logging trail has Insights on.
+// insightSources returns the event data stores that raise Insights now:
+// ingesting, with Insights on, and with a destination store that exists
+// and is not pending deletion.
+func insightSources(c *catalog.Catalog) []catalog.DataStore {
+	var out []catalog.DataStore
+	all := c.AllDataStores()
+	for _, d := range all {
+		if d.Status != catalog.StatusEnabled || len(d.InsightSelectors) == 0 {
+			continue
+		}
+		for _, dst := range all {
+			if dst.ARN() == d.InsightsDestination && dst.Status != catalog.StatusPendingDeletion {
+				out = append(out, d)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// anyInsights reports whether a logging trail or an event data store has
+// Insights on.
 func anyInsights(c *catalog.Catalog) bool {
 	for _, t := range c.All() {
 		if t.Logging && len(t.InsightSelectors) > 0 {
 			return true
 		}
 	}
-	return false
+	return len(insightSources(c)) > 0
 }
 
 // insightsCheckpoint reads the detector's durable checkpoint.
@@ -138,8 +175,8 @@ func checkInsights(root string) followerState {
 	if c, err := catalog.Open(filepath.Join(root, datadir.TrailsDir), catalog.DefaultOptions()); err == nil && !anyInsights(c) {
 		st.mayStartOver = true
 	}
-	st.lines = append(st.lines, fmt.Sprintf("insights: checkpoint %d, %d accounts and regions, %d series, %d anomalies open, %d records waiting",
-		r.Checkpoint, r.Partitions, r.Series, r.Open, r.Outbox))
+	st.lines = append(st.lines, fmt.Sprintf("insights: checkpoint %d, %d accounts and regions, %d series, %d anomalies open, %d records waiting, %d records on data events",
+		r.Checkpoint, r.Partitions, r.Series, r.Open, r.Outbox, r.DataRecords))
 	return st
 }
 

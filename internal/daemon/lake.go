@@ -13,11 +13,13 @@ import (
 	"github.com/opentrail/opentrail/internal/catalog"
 	"github.com/opentrail/opentrail/internal/datadir"
 	"github.com/opentrail/opentrail/internal/delivery"
+	"github.com/opentrail/opentrail/internal/insights"
 	"github.com/opentrail/opentrail/internal/keyring"
 	"github.com/opentrail/opentrail/internal/lake"
 	"github.com/opentrail/opentrail/internal/lake/imports"
 	"github.com/opentrail/opentrail/internal/lake/queries"
 	"github.com/opentrail/opentrail/internal/lake/resultfile"
+	"github.com/opentrail/opentrail/internal/selector"
 	"github.com/opentrail/opentrail/internal/store"
 )
 
@@ -29,10 +31,23 @@ func (s lakeStores) DataStores() []lake.StoreSpec { return storeSpecs(s.c.AllDat
 
 func (s lakeStores) Purge(id string) error { return s.c.PurgeDataStore(id) }
 
-// storeSpecs converts catalogue entries to the engine's view. Only stores
-// of CloudTrail events ingest from the event log; the others (Insights,
-// events from outside AWS) get their events from elsewhere.
+// storeSpecs converts catalogue entries to the engine's view. Stores of
+// CloudTrail events ingest from the event log through their selectors;
+// Insights stores take the Insights records of the source stores that
+// name them as InsightsDestination (decision §80); the others (events
+// from outside AWS) get their events from elsewhere.
 func storeSpecs(all []catalog.DataStore) []lake.StoreSpec {
+	sources := map[string][]lake.InsightSource{} // by destination ARN
+	for _, d := range all {
+		if len(d.InsightSelectors) == 0 || d.InsightsDestination == "" {
+			continue
+		}
+		src := lake.InsightSource{HomeRegion: d.HomeRegion, MultiRegion: d.MultiRegionEnabled}
+		for _, s := range d.InsightSelectors {
+			src.Types = append(src.Types, s.InsightType)
+		}
+		sources[d.InsightsDestination] = append(sources[d.InsightsDestination], src)
+	}
 	out := make([]lake.StoreSpec, 0, len(all))
 	for _, d := range all {
 		sp := lake.StoreSpec{
@@ -40,7 +55,14 @@ func storeSpecs(all []catalog.DataStore) []lake.StoreSpec {
 			Selectors: d.AdvancedEventSelectors, Retention: time.Duration(d.RetentionPeriod) * 24 * time.Hour,
 			Deleted: d.Status == catalog.StatusPendingDeletion, DeletedAt: d.DeletedAt, Generation: d.Generation,
 		}
-		if d.CloudTrailEvents() {
+		insights := d.Category() == selector.CategoryInsight
+		if insights {
+			// An Insights store takes records of every region its sources
+			// cover, whatever its own regions.
+			sp.MultiRegion = true
+			sp.InsightsFrom = sources[d.ARN()]
+		}
+		if d.CloudTrailEvents() || insights {
 			for _, r := range d.Ingest {
 				sp.Ingest = append(sp.Ingest, lake.Range{From: r.From, To: r.To})
 			}
@@ -55,6 +77,16 @@ func storeSpecs(all []catalog.DataStore) []lake.StoreSpec {
 func (d *Daemon) openLake(ctx context.Context) error {
 	lo := lake.DefaultOptions()
 	lo.Stores = lakeStores{d.trails}
+	lo.WAL = d.store
+	// The detector opens after the Lake; it is there once events flow.
+	lo.DataInsight = func(account, eventID string) bool {
+		if d.insights == nil {
+			return false
+		}
+		recs, err := d.insights.DataRecords(insights.DataQuery{Account: account, Key: insights.KeyEventID, Value: eventID,
+			Types: []string{"ApiCallRateInsight", "ApiErrorRateInsight"}, Start: time.Unix(0, 0), End: time.Now().Add(24 * time.Hour), Limit: 1})
+		return err == nil && len(recs) > 0
+	}
 	lo.Logger = d.log
 	{
 		c := d.cfg.Lake

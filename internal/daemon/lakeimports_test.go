@@ -285,6 +285,68 @@ func (b blockingSource) Open(ctx context.Context, name string) (io.ReadCloser, e
 	return io.NopCloser(bytes.NewReader(b.objs[name])), nil
 }
 
+// TestLakeImportRetryReadsFailedFiles: a retry by ImportId reads again
+// the files that failed (RETRY, then SUCCEEDED or FAILED in
+// ListImportFailures) and imports each once; the files imported before
+// are not read again.
+func TestLakeImportRetryReadsFailedFiles(t *testing.T) {
+	e := newLakeEnv(t, nil)
+	ctx := t.Context()
+	objs, want := invictusLogs(t, 2)
+	badKey := "AWSLogs/218007301253/CloudTrail/us-east-1/2023/07/10/218007301253_CloudTrail_us-east-1_20230710T1300Z_broken0000000001.json.gz"
+	objs[badKey] = []byte("this is not gzip")
+	makeBucket(t, e, testAccount, "trail-logs", objs)
+	arn := mustCreate(t, e.ct, "imported")
+	out, err := e.ct.StartImport(ctx, &cloudtrail.StartImportInput{Destinations: []string{arn}, ImportSource: s3Source("s3://trail-logs")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := aws.ToString(out.ImportId)
+	failures := func() []cttypes.ImportFailureListItem {
+		t.Helper()
+		f, err := e.ct.ListImportFailures(ctx, &cloudtrail.ListImportFailuresInput{ImportId: aws.String(id)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f.Failures
+	}
+	check := func(round string, status cttypes.ImportFailureStatus, failed, files int64, want map[string]int) {
+		t.Helper()
+		g := waitImport(t, e.ct, id)
+		if g.ImportStatus != cttypes.ImportStatusCompleted || aws.ToInt64(g.ImportStatistics.FailedEntries) != failed ||
+			aws.ToInt64(g.ImportStatistics.FilesCompleted) != files {
+			t.Errorf("%s: %s, %d failed, %d files completed; want COMPLETED, %d, %d", round, g.ImportStatus,
+				aws.ToInt64(g.ImportStatistics.FailedEntries), aws.ToInt64(g.ImportStatistics.FilesCompleted), failed, files)
+		}
+		if f := failures(); len(f) != 1 || !strings.HasSuffix(aws.ToString(f[0].Location), badKey) || f[0].Status != status {
+			t.Errorf("%s: ListImportFailures %+v, want %s for the broken file", round, f, status)
+		}
+		if diff := cmp.Diff(want, e.counts(t, storeID(arn))); diff != "" {
+			t.Errorf("%s: events in the store (-files +store):\n%s", round, diff)
+		}
+	}
+	check("first run", cttypes.ImportFailureStatusFailed, 1, 2, want)
+
+	// Still broken: it fails again, and nothing is imported twice.
+	if _, err := e.ct.StartImport(ctx, &cloudtrail.StartImportInput{ImportId: aws.String(id)}); err != nil {
+		t.Fatal(err)
+	}
+	check("retry of a file still broken", cttypes.ImportFailureStatusFailed, 1, 2, want)
+
+	// Mended: the retry imports it, and only it.
+	_, fixed := recentLog(t)
+	if _, err := s3Client(t, e.d, testAccount).PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("trail-logs"), Key: aws.String(badKey), Body: bytes.NewReader(fixed)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ct.StartImport(ctx, &cloudtrail.StartImportInput{ImportId: aws.String(id)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range lakeEvents {
+		want[r["eventName"].(string)]++
+	}
+	check("retry of a mended file", cttypes.ImportFailureStatusSucceeded, 0, 3, want)
+}
+
 // TestLakeImportOngoing: while an import runs, another StartImport of the
 // account is refused (AccountHasOngoingImportException) and its store
 // cannot be deleted (EventDataStoreHasOngoingImportException); StopImport

@@ -489,6 +489,10 @@ func TestLakeQueryIDErrors(t *testing.T) {
 	theirs := mustCreate(t, e.other, "theirs")
 	foreign := e.start(t, e.other, "SELECT eventname FROM "+storeID(theirs))
 	e.wait(t, e.other, foreign)
+	// A query belongs to its region, like the stores it reads.
+	west := rootClient(t, e.d, testAccount, "us-west-2")
+	westward := e.start(t, west, "SELECT eventname FROM "+storeID(mustCreate(t, west, "west")))
+	e.wait(t, west, westward)
 
 	ops := map[string]func(id string) error{
 		"DescribeQuery": func(id string) error {
@@ -509,6 +513,7 @@ func TestLakeQueryIDErrors(t *testing.T) {
 		"upper case":        strings.ToUpper(mine),
 		"unknown":           "0f8b3c1e-5d2a-4c7b-9e61-2a4d6f8b0c13",
 		"another account's": foreign,
+		"another region's":  westward,
 	}
 	for op, call := range ops {
 		for name, id := range ids {

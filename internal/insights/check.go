@@ -17,6 +17,9 @@ type CheckReport struct {
 	// Partitions, Series, Open and Outbox count accounts and regions,
 	// series, open anomalies and records waiting in the outbox.
 	Partitions, Series, Open, Outbox int
+	// DataRecords counts the committed lines of data.jsonl: the records
+	// ListInsightsData can list.
+	DataRecords int
 	// Problems say what is wrong, and what the next start does about it.
 	Problems []string
 }
@@ -60,6 +63,9 @@ func Check(dir string) CheckReport {
 		r.Series += len(p.series)
 		r.Open += p.nOpen
 	}
+	var dr []string
+	r.DataRecords, dr = checkData(filepath.Join(dir, DataFile), sf.Data)
+	r.Problems = append(r.Problems, dr...)
 	for i, o := range outbox {
 		if _, err := (Record{EventID: o.EventID, Raw: o.Record}).Event(); err != nil {
 			r.Problems = append(r.Problems, fmt.Sprintf("insights: outbox entry %d: %v", i, err))

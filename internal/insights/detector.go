@@ -38,10 +38,13 @@ type partition struct {
 	Since           int64 // first minute counted
 	Clock           int64 // newest eventTime seen, Unix seconds
 	Closed          int64 // minutes before it are judged
-	open            map[int64]map[*series]*minuteAgg
-	series          map[string]*series
-	active          map[*series]struct{} // with a streak or an anomaly
-	nOpen           int                  // anomalies open
+	// Live says the wall clock judged it last: it goes on doing so
+	// through a silence, so missing calls are seen (decision §83).
+	Live   bool
+	open   map[int64]map[*series]*minuteAgg
+	series map[string]*series
+	active map[*series]struct{} // with a streak or an anomaly
+	nOpen  int                  // anomalies open
 }
 
 // minuteAgg is one series' count in one minute, with its attributions.
@@ -56,6 +59,11 @@ type series struct {
 	Days                           []dayAttrs
 	Streak                         *streak
 	Anomaly                        *anomaly
+	// Last is the last closed minute with a count (0: none known).
+	Last int64
+	// Gaps are the hours a drop anomaly was open in, ascending, within
+	// the baseline window: the drop rule's expectations leave them out.
+	Gaps []int64
 	// Held is set while an anomaly MaxOpen kept from being raised goes
 	// on: it is counted once, and raised never.
 	Held bool
@@ -109,6 +117,10 @@ type anomaly struct {
 	TailN   float64 `json:"tailN"`
 	TailA   attrs   `json:"tailA"`
 	A       attrs   `json:"a"`
+	// Drop marks an anomaly of calls missing (decision §83): Total and A
+	// count from Start, Last is the last minute judged, Threshold is the
+	// window's low threshold when the Start was decided.
+	Drop bool `json:"drop,omitempty"`
 	baseline
 }
 
@@ -218,10 +230,49 @@ func (d *detector) advance(now time.Time, live bool, enabled EnabledFunc) []Reco
 	for _, k := range keys {
 		p := d.parts[k]
 		t := p.Clock - reorder
-		if wall := now.Unix(); live && wall-p.Clock <= int64(d.opts.LiveWindow/time.Second) {
+		wallClock := false
+		if wall := now.Unix(); live && (wall-p.Clock <= int64(d.opts.LiveWindow/time.Second) ||
+			p.Live && d.opts.DropWindow > 0 && wall-p.Clock <= int64(d.opts.BaselineWindow/time.Second)) {
 			t = max(t, wall-grace)
+			wallClock = true
 		}
+		p.Live = wallClock
 		out = append(out, d.close(p, floorDiv(t, 60), enabled)...)
+		if wallClock && d.opts.Early {
+			out = append(out, d.early(p, enabled)...)
+		}
+	}
+	return out
+}
+
+// early confirms the Starts that the first open minute completes before
+// it closes: a series whose streak of closed minutes needs only this
+// minute, and whose count in it is already above the streak's threshold,
+// is above whatever comes before the minute closes, since counts only
+// grow (decision §82). Only live partitions, judged by the wall clock,
+// are judged early: offline replays stay independent of batch sizes.
+func (d *detector) early(p *partition, enabled EnabledFunc) []Record {
+	m := p.Closed
+	mm := p.open[m]
+	if len(mm) == 0 || len(p.active) == 0 {
+		return nil
+	}
+	var todo []*series
+	for s := range p.active {
+		st := s.Streak
+		if st == nil || s.Anomaly != nil || st.Start+int64(len(st.N)) != m || len(st.N)+1 < d.opts.StartMinutes {
+			continue
+		}
+		if agg := mm[s]; agg != nil && agg.N > st.Threshold {
+			todo = append(todo, s)
+		}
+	}
+	slices.SortFunc(todo, func(a, b *series) int { return cmp.Compare(a.key(), b.key()) })
+	var out []Record
+	for _, s := range todo {
+		if r, ok := d.raise(p, s, m, mm[s].N, enabled); ok {
+			out = append(out, r)
+		}
 	}
 	return out
 }
@@ -240,16 +291,32 @@ func (d *detector) close(p *partition, target int64, enabled EnabledFunc) []Reco
 	slices.Sort(minutes)
 	var out []Record
 	cur := p.Closed
+	// Missing calls are looked for in every closed minute (decision §83),
+	// until a baseline window passes without a call in the partition.
+	horizon := int64(math.MinInt64)
+	if d.opts.DropWindow > 0 {
+		for _, s := range p.series {
+			horizon = max(horizon, s.Last)
+		}
+		horizon += int64(d.opts.BaselineWindow / time.Minute)
+	}
 	for _, m := range append(minutes, target) {
 		// The quiet minutes before m matter only to series with a streak
-		// or an anomaly, and only until those end.
-		for q := cur; q < m && len(p.active) > 0; q++ {
+		// or an anomaly, and only until those end, and to the drop rule.
+		for q := cur; q < m && (len(p.active) > 0 || q <= horizon); q++ {
 			out = append(out, d.judge(p, q, nil, enabled)...)
+			if q <= horizon {
+				out = append(out, d.drops(p, q, nil, enabled)...)
+			}
 		}
 		if m == target {
 			break
 		}
 		out = append(out, d.judge(p, m, p.open[m], enabled)...)
+		if d.opts.DropWindow > 0 {
+			horizon = max(horizon, m+int64(d.opts.BaselineWindow/time.Minute))
+			out = append(out, d.drops(p, m, p.open[m], enabled)...)
+		}
 		delete(p.open, m)
 		cur = m + 1
 	}
@@ -288,6 +355,7 @@ func (d *detector) judge(p *partition, m int64, aggs map[*series]*minuteAgg, ena
 			delete(p.active, s)
 		}
 		if agg != nil {
+			s.Last = m
 			// An unusual minute enters the baseline at the threshold's
 			// level, so an anomaly barely raises the baselines after it
 			// (decision §61).
@@ -308,6 +376,9 @@ func (d *detector) evaluate(p *partition, s *series, m int64, agg *minuteAgg, en
 	var aa *attrs
 	if agg != nil {
 		c, aa = agg.N, &agg.A
+	}
+	if a := s.Anomaly; a != nil && a.Drop {
+		return Record{}, false // the drop rule follows it
 	}
 	if a := s.Anomaly; a != nil {
 		if c > a.Threshold {
@@ -331,7 +402,7 @@ func (d *detector) evaluate(p *partition, s *series, m int64, agg *minuteAgg, en
 		}
 		end := a.Last + 1
 		n := end - a.Start
-		return d.record(p, s, "End", a.Shared, end, a.Total/float64(n), n, &a.A, &a.baseline), true
+		return d.record(p, s, "End", a.Shared, end, a.Total/float64(n), n, &a.A, n, &a.baseline), true
 	}
 	if st := s.Streak; st != nil {
 		if c > st.Threshold {
@@ -361,10 +432,19 @@ func (d *detector) evaluate(p *partition, s *series, m int64, agg *minuteAgg, en
 
 // confirm raises the Start once the streak is long enough.
 func (d *detector) confirm(p *partition, s *series, m int64, enabled EnabledFunc) (Record, bool) {
-	st := s.Streak
-	if len(st.N) < d.opts.StartMinutes {
+	if len(s.Streak.N) < d.opts.StartMinutes {
 		return Record{}, false
 	}
+	return d.raise(p, s, m, -1, enabled)
+}
+
+// raise turns s's streak, whose last minute is m, into an anomaly and
+// returns its Start. open is m's count so far when m is still open
+// (early), -1 when m is closed and in the streak: an open minute joins
+// the anomaly's total when it closes, and the Start's attributions are
+// those of the closed minutes (decision §82).
+func (d *detector) raise(p *partition, s *series, m int64, open float64, enabled EnabledFunc) (Record, bool) {
+	st := s.Streak
 	s.Streak = nil
 	if p.nOpen >= d.opts.MaxOpen {
 		d.dropped++
@@ -375,17 +455,23 @@ func (d *detector) confirm(p *partition, s *series, m int64, enabled EnabledFunc
 	for _, n := range st.N {
 		total += n
 	}
-	a := &anomaly{Shared: d.opts.NewID(), Start: st.Start, First: st.N[0], Total: total, Last: m, A: st.A, baseline: st.baseline}
+	last := m
+	if open >= 0 {
+		last = m - 1
+	}
+	a := &anomaly{Shared: d.opts.NewID(), Start: st.Start, First: st.N[0], Total: total, Last: last, A: st.A, baseline: st.baseline}
 	a.Emitted = enabled != nil && enabled(p.Account, p.Region, s.Type, s.Cat)
 	s.Anomaly = a
 	p.nOpen++
 	if !a.Emitted {
 		return Record{}, false
 	}
-	return d.record(p, s, "Start", a.Shared, a.Start, a.First, m-a.Start+1, &a.A, &a.baseline), true
+	return d.record(p, s, "Start", a.Shared, a.Start, a.First, m-a.Start+1, &a.A, int64(len(st.N)), &a.baseline), true
 }
 
-func (d *detector) record(p *partition, s *series, state, shared string, at int64, avg float64, minutes int64, period *attrs, b *baseline) Record {
+// record builds a record; periodMinutes are the minutes period's
+// attributions were counted in.
+func (d *detector) record(p *partition, s *series, state, shared string, at int64, avg float64, minutes int64, period *attrs, periodMinutes int64, b *baseline) Record {
 	r := &record{
 		EventVersion: "1.11", EventTime: minuteTime(at), AWSRegion: p.Region, EventID: d.opts.NewID(),
 		EventType: event.TypeInsight, RecipientAccountID: p.Account, SharedEventID: shared, EventCategory: event.CategoryInsight,
@@ -394,11 +480,173 @@ func (d *detector) record(p *partition, s *series, state, shared string, at int6
 			InsightContext: insightContext{
 				Statistics: statistics{Baseline: average{round(b.Mean)}, Insight: average{round(avg)},
 					InsightDuration: minutes, BaselineDuration: b.Minutes},
-				Attributions: buildAttributions(s.Type, period, minutes, &b.Attr, b.Minutes),
+				Attributions: buildAttributions(s.Type, period, periodMinutes, &b.Attr, b.Minutes),
 			},
 		},
 	}
-	return Record{Account: p.Account, Region: p.Region, EventID: r.EventID, Raw: marshalRecord(r)}
+	return Record{Account: p.Account, Region: p.Region, Category: s.Cat, EventID: r.EventID, Raw: marshalRecord(r)}
+}
+
+// drops applies the drop rule (decision §83) to closed minute m of p,
+// whose counts are aggs: it raises the Start of a call-rate series whose
+// calls fell short, follows the drops open, and ends them.
+func (d *detector) drops(p *partition, m int64, aggs map[*series]*minuteAgg, enabled EnabledFunc) []Record {
+	if m-p.Since < int64(d.opts.WarmUp/time.Minute) {
+		return nil
+	}
+	type change struct {
+		s   *series
+		w   dropWindow
+		end bool
+	}
+	var changes []change
+	for _, s := range p.series {
+		if s.Type != CallRate || s.Streak != nil || s.Anomaly != nil && !s.Anomaly.Drop {
+			continue
+		}
+		w := d.dropWindow(p, s, m)
+		a := s.Anomaly
+		switch {
+		case a != nil && (w.short || !w.judged && w.exp >= d.opts.DropMin/d.opts.DropRatio):
+			// Open while short, and while the window cannot be judged
+			// (too few earlier days like its hours, or a low expectation)
+			// until the baseline itself no longer expects calls.
+			if agg := aggs[s]; agg != nil {
+				a.Total += agg.N
+				a.A.merge(&agg.A)
+			}
+			a.Last = m
+			s.gap(floorDiv(m, 60))
+		case a != nil:
+			changes = append(changes, change{s: s, end: true})
+		case w.short:
+			changes = append(changes, change{s: s, w: w})
+		}
+	}
+	slices.SortFunc(changes, func(a, b change) int { return cmp.Compare(a.s.key(), b.s.key()) })
+	var out []Record
+	for _, c := range changes {
+		s := c.s
+		if c.end {
+			a := s.Anomaly
+			s.Anomaly = nil
+			p.nOpen--
+			if a.Emitted {
+				n := m - a.Start
+				out = append(out, d.record(p, s, "End", a.Shared, m, a.Total/float64(n), n, &a.A, n, &a.baseline))
+			}
+			continue
+		}
+		// The drop is dated from the minute after the last call, or from
+		// the window's start when the minute judged has calls.
+		start, total := c.w.from, c.w.sum
+		if s.Last > 0 && s.Last < m {
+			start, total = s.Last+1, 0
+		}
+		b, ok := d.baseline(p, s, start)
+		if !ok {
+			continue
+		}
+		b.Threshold = c.w.low
+		a := &anomaly{Shared: d.opts.NewID(), Drop: true, Start: start, Total: total, Last: m, baseline: b}
+		if p.nOpen >= d.opts.MaxOpen {
+			d.dropped++ // followed, never raised
+		} else {
+			a.Emitted = enabled != nil && enabled(p.Account, p.Region, s.Type, s.Cat)
+		}
+		s.Anomaly = a
+		p.nOpen++
+		for h := floorDiv(start, 60); h <= floorDiv(m, 60); h++ {
+			s.gap(h)
+		}
+		if a.Emitted {
+			n := m - start + 1
+			out = append(out, d.record(p, s, "Start", a.Shared, start, total/float64(n), n, &attrs{}, n, &a.baseline))
+		}
+	}
+	return out
+}
+
+// dropWindow is what the drop rule sees at a minute: the calls of the
+// window (the DropWindow's whole hours before the minute's hour, and that
+// hour up to the minute), the low threshold they are compared with, and
+// whether they fall short.
+type dropWindow struct {
+	from          int64 // the window's first minute
+	sum, exp, low float64
+	// judged says the baseline expects enough for a drop to be told from
+	// chance (low above 0); short that the calls fell short.
+	judged, short bool
+}
+
+// dropWindow measures s's window ending at closed minute m (decision
+// §83). Each hour of the window is expected to hold the mean of the same
+// hour of the day on the baseline window's earlier days of the same kind
+// (weekday or weekend) outside drop anomalies, which must number at least
+// two, and to vary as
+// much as those hours' sums do, or as a Poisson count, whichever is more;
+// the current hour pro rata. The window falls short when its sum is below
+// low = min(E/DropRatio, E − DropK·σ) and the current hour's so far is
+// below its own expectation divided by DropRatio; a window expecting
+// fewer than DropMin calls, or whose low is not above zero, expects too
+// little for a drop to be told from chance.
+func (d *detector) dropWindow(p *partition, s *series, m int64) dropWindow {
+	o := d.opts
+	now := floorDiv(m, 60)
+	first := now - int64(o.DropWindow/time.Hour)
+	w := dropWindow{from: first * 60}
+	if w.from <= p.Since {
+		return w
+	}
+	oldest := max(ceilDiv(p.Since, 60), ceilDiv(m-int64(o.BaselineWindow/time.Minute), 60))
+	var exp, v, hour, hourExp float64
+	for h := first; h <= now; h++ {
+		var n, sum, sq float64
+		for l := h - 24; l >= oldest; l -= 24 {
+			if _, gap := slices.BinarySearch(s.Gaps, l); !gap && weekend(l) == weekend(h) {
+				x := s.hourSum(l)
+				n++
+				sum += x
+				sq += x * x
+			}
+		}
+		if n < 2 {
+			return w
+		}
+		mean := sum / n
+		frac := 1.0
+		if h == now {
+			frac = float64(m-now*60+1) / 60
+			hour, hourExp = s.hourSum(h), frac*mean
+		}
+		exp += frac * mean
+		v += frac * max(0, sq/n-mean*mean)
+		w.sum += s.hourSum(h)
+	}
+	w.exp = exp
+	if exp < max(o.DropMin, 1e-9) {
+		return w
+	}
+	w.low = min(exp/o.DropRatio, exp-o.DropK*math.Sqrt(max(exp, v)))
+	w.judged = w.low > 0
+	w.short = w.judged && w.sum < w.low && hour < hourExp/o.DropRatio
+	return w
+}
+
+// gap adds hour h to s's gaps.
+func (s *series) gap(h int64) {
+	if k := len(s.Gaps); k == 0 || s.Gaps[k-1] < h {
+		s.Gaps = append(s.Gaps, h)
+	}
+}
+
+// hourSum is s's sum of hour h (0 when it had no calls).
+func (s *series) hourSum(h int64) float64 {
+	i, ok := slices.BinarySearchFunc(s.Hours, h, func(a hourAgg, h int64) int { return cmp.Compare(a.H, h) })
+	if !ok {
+		return 0
+	}
+	return s.Hours[i].S
 }
 
 // baseline returns s's baseline before minute m (decisions §61–§62):
@@ -529,6 +777,11 @@ func (d *detector) prune(p *partition) {
 			j++
 		}
 		s.Days = s.Days[j:]
+		g := 0
+		for g < len(s.Gaps) && s.Gaps[g] < firstHour {
+			g++
+		}
+		s.Gaps = s.Gaps[g:]
 		if len(s.Hours) == 0 && s.Streak == nil && s.Anomaly == nil && !s.Held && !inOpen[s] {
 			delete(p.series, k)
 		}

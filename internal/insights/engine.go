@@ -49,14 +49,18 @@ type Engine struct {
 	log  *slog.Logger
 	met  *metrics
 
-	mu         sync.Mutex // guards what follows
-	det        *detector
-	jr         *journal
-	checkpoint uint64
-	hasState   bool
-	outbox     []outboxRec
-	dirty      bool
-	saved      time.Time
+	mu  sync.Mutex // guards what follows
+	det *detector
+	jr  *journal // metrics.jsonl
+	dj  *journal // data.jsonl
+	// dataCommitted is the length of data.jsonl the state on disk
+	// accounts for: what DataRecords reads.
+	dataCommitted int64
+	checkpoint    uint64
+	hasState      bool
+	outbox        []outboxRec
+	dirty         bool
+	saved         time.Time
 }
 
 // Open opens the detector's state in dir, creating dir. A state file that
@@ -71,7 +75,7 @@ func Open(dir string, opts Options) (*Engine, error) {
 	}
 	e := &Engine{dir: dir, opts: opts, log: opts.Logger, met: newMetrics(opts.Registerer)}
 	e.det = newDetector(&e.opts)
-	committed := int64(-1) // without a state, the journal is kept whole
+	committed := int64(-1) // without a state, the journals are kept whole
 	defer func() {
 		if e.det != nil {
 			e.det.closed = e.recordMinute
@@ -79,7 +83,7 @@ func Open(dir string, opts Options) (*Engine, error) {
 	}()
 	b, err := os.ReadFile(filepath.Join(dir, StateFile))
 	if errors.Is(err, fs.ErrNotExist) {
-		return e, e.openJournal(committed)
+		return e, e.openJournals(committed, committed)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("insights: %w", err)
@@ -96,35 +100,50 @@ func Open(dir string, opts Options) (*Engine, error) {
 		}
 		e.log.Error("insights: the detector's state is damaged; it was set aside and baselines start again from the newest event",
 			"err", err, "moved_to", to)
-		return e, e.openJournal(committed)
+		return e, e.openJournals(committed, committed)
 	}
 	e.det, e.checkpoint, e.outbox, e.hasState = det, sf.Checkpoint, sf.Outbox, true
-	return e, e.openJournal(sf.Metrics)
+	data := committed // a state from before data.jsonl: kept whole
+	if sf.Data != nil {
+		data = *sf.Data
+	}
+	return e, e.openJournals(sf.Metrics, data)
 }
 
-// openJournal opens metrics.jsonl, cut to committed bytes (-1: whole).
-func (e *Engine) openJournal(committed int64) error {
-	if committed < 0 {
-		committed = 1 << 62
+// openJournals opens metrics.jsonl and data.jsonl, each cut to its
+// committed bytes (-1: whole).
+func (e *Engine) openJournals(metrics, data int64) error {
+	open := func(name string, committed int64, what string) (*journal, error) {
+		if committed < 0 {
+			committed = 1 << 62
+		}
+		j, cut, err := openJournal(filepath.Join(e.dir, name), committed)
+		if err != nil {
+			return nil, err
+		}
+		if cut > 0 {
+			e.log.Info("insights: cut "+what+" written after the last commit; the replay writes them again", "file", name, "bytes", cut)
+		}
+		return j, nil
 	}
-	jr, cut, err := openJournal(e.dir, committed)
-	if err != nil {
+	var err error
+	if e.jr, err = open(MetricsFile, metrics, "per-minute counts"); err != nil {
 		return err
 	}
-	if cut > 0 {
-		e.log.Info("insights: cut per-minute counts written after the last commit; the replay writes them again", "bytes", cut)
+	if e.dj, err = open(DataFile, data, "records of Insights on data events"); err != nil {
+		return errors.Join(err, e.jr.close())
 	}
-	e.jr = jr
+	e.dataCommitted = e.dj.size
 	return nil
 }
 
 func (e *Engine) recordMinute(p *partition, s *series, m int64, n float64) { e.jr.add(p, s, m, n) }
 
-// Close closes the metrics file. It is safe to call twice.
+// Close closes the metrics and data files. It is safe to call twice.
 func (e *Engine) Close() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.jr.close()
+	return errors.Join(e.jr.close(), e.dj.close())
 }
 
 // Checkpoint returns the seq the detector has durably counted, and false
@@ -148,14 +167,18 @@ func (e *Engine) saveLocked() error {
 	if err := e.jr.flush(); err != nil {
 		return err
 	}
-	b, err := e.det.encode(e.checkpoint, e.outbox, e.jr.size)
+	if err := e.dj.flush(); err != nil {
+		return err
+	}
+	data := e.dj.size
+	b, err := e.det.encodeState(e.checkpoint, e.outbox, e.jr.size, &data)
 	if err != nil {
 		return fmt.Errorf("insights: encode state: %w", err)
 	}
 	if err := fileutil.WriteFileAtomic(filepath.Join(e.dir, StateFile), b, 0o644); err != nil {
 		return fmt.Errorf("insights: %w", err)
 	}
-	e.hasState, e.dirty, e.saved = true, false, e.opts.Now()
+	e.hasState, e.dirty, e.saved, e.dataCommitted = true, false, e.opts.Now(), data
 	e.met.stateBytes.Set(float64(len(b)))
 	return nil
 }
@@ -270,6 +293,14 @@ func (e *Engine) step(live bool, deps Deps, final bool) error {
 	for _, r := range recs {
 		e.outbox = append(e.outbox, outboxRec{Account: r.Account, Region: r.Region, EventID: r.EventID, Record: r.Raw})
 		e.met.records.Inc()
+		if r.Category == event.CategoryData {
+			// Committed with the outbox entry (decision §81).
+			line, err := dataLine(r)
+			if err != nil {
+				return err
+			}
+			e.dj.addLine(line)
+		}
 	}
 	e.met.observe(e.det, len(e.outbox))
 	pos := deps.Log.Position()
@@ -288,7 +319,11 @@ func (e *Engine) step(live bool, deps Deps, final bool) error {
 	if err != nil {
 		e.log.Warn("insights: dropping old per-minute counts failed; retrying tomorrow", "err", err)
 	}
-	if changed {
+	dchanged, err := e.dj.compact(e.opts.Now())
+	if err != nil {
+		e.log.Warn("insights: dropping old records of Insights on data events failed; retrying tomorrow", "err", err)
+	}
+	if changed || dchanged {
 		// Commit the shorter file at once: until then fsck counts the
 		// dropped bytes as lost.
 		return e.saveLocked()

@@ -181,7 +181,8 @@ func TestDecodeRejects(t *testing.T) {
 	o := testOptions()
 	for _, tt := range []struct{ name, in string }{
 		{"not JSON", `{"version":1,`},
-		{"version", `{"version":2}`},
+		{"version", `{"version":3}`},
+		{"drop anomaly in version 1", `{"version":1,"partitions":[{"account":"1","region":"r","series":[{"cat":"Management","type":"ApiCallRateInsight","source":"s","name":"n","anomaly":{"shared":"x","start":4,"last":4,"threshold":5,"drop":true}}]}]}`},
 		{"bad type", `{"version":1,"partitions":[{"account":"1","region":"r","series":[{"type":"X"}]}]}`},
 		{"series index", `{"version":1,"partitions":[{"account":"1","region":"r","open":{"5":[{"s":3,"n":1}]},"series":[]}]}`},
 		{"open minute before closed", `{"version":1,"partitions":[{"account":"1","region":"r","closed":10,"open":{"5":[]},"series":[]}]}`},

@@ -9,7 +9,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -24,8 +23,9 @@ const MetricsFile = "metrics.jsonl"
 // retention ListInsightsMetricData documents).
 const metricsRetention = 90 * 24 * time.Hour
 
-// journal is metrics.jsonl: lines are buffered until the next commit,
-// then appended and fsynced before the state that counts them.
+// journal is an append-only file of JSON lines whose first element is a
+// minute (metrics.jsonl, data.jsonl): lines are buffered until the next
+// commit, then appended and fsynced before the state that counts them.
 type journal struct {
 	path    string
 	f       *os.File
@@ -35,35 +35,35 @@ type journal struct {
 	compacted int64
 }
 
-// openJournal opens the journal and cuts what the committed state does
-// not account for (minutes the replay closes again).
-func openJournal(dir string, committed int64) (*journal, int64, error) {
-	j := &journal{path: filepath.Join(dir, MetricsFile)}
+// openJournal opens the journal at path and cuts what the committed state
+// does not account for (what the replay decides again).
+func openJournal(path string, committed int64) (*journal, int64, error) {
+	j := &journal{path: path}
 	f, err := os.OpenFile(j.path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		return nil, 0, fmt.Errorf("insights metrics: %w", err)
+		return nil, 0, fmt.Errorf("insights: %w", err)
 	}
 	st, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, 0, fmt.Errorf("insights metrics: %w", err)
+		return nil, 0, fmt.Errorf("insights: %w", err)
 	}
 	var cut int64
 	size := st.Size()
 	if size > committed {
 		if err := f.Truncate(committed); err != nil {
 			f.Close()
-			return nil, 0, fmt.Errorf("insights metrics: %w", err)
+			return nil, 0, fmt.Errorf("insights: %w", err)
 		}
 		if err := f.Sync(); err != nil {
 			f.Close()
-			return nil, 0, fmt.Errorf("insights metrics: %w", err)
+			return nil, 0, fmt.Errorf("insights: %w", err)
 		}
 		cut, size = size-committed, committed
 	}
 	if _, err := f.Seek(size, io.SeekStart); err != nil {
 		f.Close()
-		return nil, 0, fmt.Errorf("insights metrics: %w", err)
+		return nil, 0, fmt.Errorf("insights: %w", err)
 	}
 	j.f, j.size = f, size
 	return j, cut, nil
@@ -72,8 +72,11 @@ func openJournal(dir string, committed int64) (*journal, int64, error) {
 // add buffers one series' count for a closed minute.
 func (j *journal) add(p *partition, s *series, m int64, n float64) {
 	b, _ := json.Marshal([]any{m, n, p.Account, p.Region, s.Cat, s.Type, s.Source, s.Name, s.Error})
-	j.pending = append(append(j.pending, b...), '\n')
+	j.addLine(b)
 }
+
+// addLine buffers one line (without its newline).
+func (j *journal) addLine(b []byte) { j.pending = append(append(j.pending, b...), '\n') }
 
 // flush appends and fsyncs what is buffered; the caller then commits the
 // state with j.size.
@@ -86,10 +89,10 @@ func (j *journal) flush() error {
 		// length); drop it here too, so the file stays whole lines.
 		j.f.Truncate(j.size)
 		j.f.Seek(j.size, io.SeekStart)
-		return fmt.Errorf("insights metrics: %w", err)
+		return fmt.Errorf("insights: %w", err)
 	}
 	if err := j.f.Sync(); err != nil {
-		return fmt.Errorf("insights metrics: %w", err)
+		return fmt.Errorf("insights: %w", err)
 	}
 	j.size += int64(len(j.pending))
 	j.pending = j.pending[:0]
@@ -107,7 +110,7 @@ func (j *journal) compact(now time.Time) (bool, error) {
 	cutoff := floorDiv(now.Add(-metricsRetention).Unix(), 60)
 	b, err := os.ReadFile(j.path)
 	if err != nil {
-		return false, fmt.Errorf("insights metrics: %w", err)
+		return false, fmt.Errorf("insights: %w", err)
 	}
 	var keep bytes.Buffer
 	dropped := false
@@ -127,11 +130,11 @@ func (j *journal) compact(now time.Time) (bool, error) {
 	}
 	f, err := os.OpenFile(j.path, os.O_RDWR, 0o644)
 	if err != nil {
-		return true, fmt.Errorf("insights metrics: %w", err)
+		return true, fmt.Errorf("insights: %w", err)
 	}
 	if _, err := f.Seek(0, io.SeekEnd); err != nil {
 		f.Close()
-		return true, fmt.Errorf("insights metrics: %w", err)
+		return true, fmt.Errorf("insights: %w", err)
 	}
 	j.f.Close()
 	j.f, j.size = f, int64(keep.Len())

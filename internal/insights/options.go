@@ -8,7 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Options tune the detector (docs/design/decisions.md §59–§64).
+// Options tune the detector (docs/design/decisions.md §59–§66, §82–§83).
 type Options struct {
 	// BaselineWindow is how far back the baseline reaches (7 days, as
 	// AWS documents).
@@ -31,6 +31,17 @@ type Options struct {
 	// StartMinutes consecutive minutes above the threshold raise a Start
 	// (2); EndMinutes at or below it raise the End (5).
 	StartMinutes, EndMinutes int
+	// Early lets a minute still open complete a Start once its count is
+	// above the threshold, on live traffic judged by the wall clock: its
+	// count can only grow (true; decision §82).
+	Early bool
+	// DropWindow is how much history before the current hour the drop
+	// rule sums (3 h, whole hours; 0 turns the rule off). The window
+	// falls short below min(E/DropRatio, E − DropK·σ) of its expected
+	// sum E (4 and 3), for series expecting at least DropMin calls in it
+	// (20) (decision §83).
+	DropWindow                time.Duration
+	DropRatio, DropK, DropMin float64
 	// MaxOpen caps the anomalies open per account and region (50).
 	MaxOpen int
 	// LiveWindow: a partition whose newest event is this close to the
@@ -61,6 +72,11 @@ func DefaultOptions() Options {
 		Floor:          5,
 		StartMinutes:   2,
 		EndMinutes:     5,
+		Early:          true,
+		DropWindow:     3 * time.Hour,
+		DropRatio:      4,
+		DropK:          3,
+		DropMin:        20,
 		MaxOpen:        50,
 		LiveWindow:     time.Hour,
 		SaveInterval:   5 * time.Second,
@@ -98,6 +114,11 @@ func (o *Options) validate() error {
 		return fmt.Errorf("insights: K %v, Ratio %v, Floor %v: K and Floor at least 0, Ratio at least 1", o.K, o.Ratio, o.Floor)
 	case o.StartMinutes < 1 || o.EndMinutes < 1:
 		return fmt.Errorf("insights: StartMinutes and EndMinutes must be at least 1")
+	case o.DropWindow < 0 || o.DropWindow%time.Hour != 0:
+		return fmt.Errorf("insights: DropWindow %v: whole hours, at least 0", o.DropWindow)
+	case o.DropWindow > 0 && (o.DropWindow >= o.BaselineWindow || o.DropRatio < 1 || o.DropK < 0 || o.DropMin < 0):
+		return fmt.Errorf("insights: DropWindow %v, DropRatio %v, DropK %v, DropMin %v: the window within BaselineWindow, DropRatio at least 1, DropK and DropMin at least 0",
+			o.DropWindow, o.DropRatio, o.DropK, o.DropMin)
 	case o.MaxOpen < 1:
 		return fmt.Errorf("insights: MaxOpen must be at least 1")
 	}

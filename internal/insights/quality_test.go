@@ -47,6 +47,8 @@ type qAnomaly struct {
 	endErr     int
 	endFound   bool
 	crossing   int // ramp: the minute it reaches 3 times the mean
+	missed     int // stop: the first run that does not happen
+	lag        int // minutes from the start (stop: the first missed run) to the Start's decision
 	meanBefore float64
 	usual      float64 // the normal rate at its start (hour of the day, weekday)
 }
@@ -134,6 +136,7 @@ func qInject(seed uint64, apis []qAPI) []*qAnomaly {
 			}
 			an.kind, an.end = "stop", slot+6*60
 			a.stopFrom, a.stopTo = an.start, an.end
+			an.missed = (an.start + a.every - 1) / a.every * a.every
 		case a.kind != "rare" && r.IntN(3) == 0:
 			an.kind, an.typ = "storm", ErrorRate
 			an.end = slot + 10 + r.IntN(21)
@@ -225,6 +228,8 @@ type qResult struct {
 	anomalies  []*qAnomaly
 	starts     int
 	false_     []string
+	falseDrops int // of false_, Starts below the baseline
+	drops      int // Starts below the baseline
 	splits     int // Starts of an anomaly already found (it ended and started again)
 	stateBytes int
 	series     int
@@ -240,6 +245,7 @@ func qRun(t testing.TB, seed uint64, inject bool, o Options) qResult {
 	d := newDetector(&o)
 	r := rand.New(rand.NewPCG(seed, 13))
 	var recs []Record
+	var decided []int
 	for m := range qDays * qDay {
 		sec := t0.Unix() + int64(m)*60
 		for i := range apis {
@@ -267,7 +273,10 @@ func qRun(t testing.TB, seed uint64, inject bool, o Options) qResult {
 				p.count(floorDiv(sec, 60), "Management", typ, "svc.amazonaws.com", a.name, errCode, "arn:aws:iam::"+acct+":role/app", "app/1.0", code, n)
 			}
 		}
-		recs = append(recs, d.advance(time.Unix(sec+60, 0).Add(o.Grace), true, always)...)
+		for _, r := range d.advance(time.Unix(sec+60, 0).Add(o.Grace), true, always) {
+			recs = append(recs, r)
+			decided = append(decided, m)
+		}
 	}
 	res := qResult{anomalies: anomalies}
 	if b, err := d.encode(0, nil, 0); err == nil {
@@ -278,7 +287,7 @@ func qRun(t testing.TB, seed uint64, inject bool, o Options) qResult {
 	}
 	type open struct{ an *qAnomaly }
 	byShared := map[string]*qAnomaly{}
-	for _, rec := range recs {
+	for i, rec := range recs {
 		var r record
 		if err := json.Unmarshal(rec.Raw, &r); err != nil {
 			t.Fatal(err)
@@ -288,14 +297,31 @@ func qRun(t testing.TB, seed uint64, inject bool, o Options) qResult {
 		dt := r.InsightDetails
 		if dt.State == "End" {
 			if an := byShared[r.SharedEventID]; an != nil {
-				an.endFound, an.endErr = true, m-an.end
+				ref := an.end
+				if an.kind == "stop" {
+					// The job comes back at its first run after the stop.
+					every := apis[an.api].every
+					ref = (an.end + every - 1) / every * every
+				}
+				an.endFound, an.endErr = true, m-ref
 			}
 			continue
 		}
 		res.starts++
+		st := dt.InsightContext.Statistics
+		drop := st.Insight.Average < st.Baseline.Average
+		if drop {
+			res.drops++
+		}
 		var match *qAnomaly
 		for _, an := range anomalies {
-			if apis[an.api].name == dt.EventName && an.typ == dt.InsightType && m >= an.start-3 && m <= an.end+5 {
+			// A job's stop is dated from the minute after its last run,
+			// up to a period before the injected start.
+			from := an.start - 3
+			if an.kind == "stop" {
+				from = an.start - apis[an.api].every
+			}
+			if apis[an.api].name == dt.EventName && an.typ == dt.InsightType && m >= from && m <= an.end+5 {
 				match = an
 			}
 		}
@@ -304,6 +330,9 @@ func qRun(t testing.TB, seed uint64, inject bool, o Options) qResult {
 			continue
 		}
 		if match == nil {
+			if drop {
+				res.falseDrops++
+			}
 			res.false_ = append(res.false_, fmt.Sprintf("%s %s %s day %d %02d:%02d (%s)", dt.InsightType, dt.EventName, dt.ErrorCode, m/qDay, m%qDay/60, m%60, apis[slices.IndexFunc(apis, func(a qAPI) bool { return a.name == dt.EventName })].kind))
 			continue
 		}
@@ -313,6 +342,10 @@ func qRun(t testing.TB, seed uint64, inject bool, o Options) qResult {
 			ref = match.crossing
 		}
 		match.startErr = m - ref
+		match.lag = decided[i] - ref
+		if match.kind == "stop" {
+			match.lag = decided[i] - match.missed
+		}
 		byShared[r.SharedEventID] = match
 	}
 	return res
@@ -322,13 +355,22 @@ func qRun(t testing.TB, seed uint64, inject bool, o Options) qResult {
 type qStats struct {
 	injected, required, requiredFound, vsMean, vsMeanFound int
 	starts, falses, splits, control                        int
-	byKind                                                 map[string][2]int
+	drops, falseDrops                                      int
+	byKind                                                 map[string]*qKind
 	startErrs, endErrs                                     []int
 	missed, falseStarts                                    []string
 }
 
+// qKind sums the anomalies of one kind: how many, how many found, and
+// the found ones' start and end errors and how long after their start
+// the Start was decided (lag).
+type qKind struct {
+	n, found        int
+	start, end, lag []int
+}
+
 func qEvaluate(t *testing.T, seeds []uint64, o Options) qStats {
-	st := qStats{byKind: map[string][2]int{}}
+	st := qStats{byKind: map[string]*qKind{}}
 	for _, seed := range seeds {
 		clean := qRun(t, seed, false, o)
 		st.control += clean.starts
@@ -339,19 +381,28 @@ func qEvaluate(t *testing.T, seeds []uint64, o Options) qStats {
 		st.starts += res.starts
 		st.falses += len(res.false_)
 		st.splits += res.splits
+		st.drops += res.drops
+		st.falseDrops += res.falseDrops
 		for _, f := range res.false_ {
 			st.falseStarts = append(st.falseStarts, fmt.Sprintf("seed %d, with anomalies: %s", seed, f))
 		}
 		for _, an := range res.anomalies {
 			k := st.byKind[an.kind]
-			k[0]++
+			if k == nil {
+				k = &qKind{}
+				st.byKind[an.kind] = k
+			}
+			k.n++
 			st.injected++
 			// The target: every anomaly of at least 3 times the baseline
 			// for 5 minutes or more, the baseline being the API's usual
-			// rate at that hour (and at least its 7-day mean). A job that
-			// stops is a drop, which the detector does not look for.
+			// rate at that hour (and at least its 7-day mean), and every
+			// job that stops on weekdays: on a weekend the 7-day window
+			// holds one earlier weekend day of the hour, and the drop
+			// rule needs two (decision §83).
 			long := an.kind != "stop" && an.end-an.start >= 5
-			required := long && an.level >= 3*max(an.meanBefore, an.usual)
+			weekdays := an.start/qDay%7 < 5 && (an.end-1)/qDay%7 < 5
+			required := long && an.level >= 3*max(an.meanBefore, an.usual) || an.kind == "stop" && weekdays
 			if required {
 				st.required++
 			}
@@ -362,10 +413,17 @@ func qEvaluate(t *testing.T, seeds []uint64, o Options) qStats {
 				}
 			}
 			if an.found {
-				k[1]++
-				st.startErrs = append(st.startErrs, an.startErr)
+				k.found++
+				k.start = append(k.start, an.startErr)
+				k.lag = append(k.lag, an.lag)
 				if an.endFound {
-					st.endErrs = append(st.endErrs, an.endErr)
+					k.end = append(k.end, an.endErr)
+				}
+				if an.kind != "stop" {
+					st.startErrs = append(st.startErrs, an.startErr)
+					if an.endFound {
+						st.endErrs = append(st.endErrs, an.endErr)
+					}
 				}
 				if required {
 					st.requiredFound++
@@ -374,11 +432,15 @@ func qEvaluate(t *testing.T, seeds []uint64, o Options) qStats {
 				st.missed = append(st.missed, fmt.Sprintf("seed %d: %s of %s (%s) at day %d %02d:%02d for %d min, %.3g a minute; usual %.3g, mean %.3g",
 					seed, an.kind, qWorkloadName(seed, an.api), an.typ, an.start/qDay, an.start%qDay/60, an.start%60, an.end-an.start, an.level, an.usual, an.meanBefore))
 			}
-			st.byKind[an.kind] = k
 		}
 	}
 	slices.Sort(st.startErrs)
 	slices.Sort(st.endErrs)
+	for _, k := range st.byKind {
+		slices.Sort(k.start)
+		slices.Sort(k.end)
+		slices.Sort(k.lag)
+	}
 	return st
 }
 
@@ -409,13 +471,29 @@ func TestDetectionQuality(t *testing.T) {
 		o := DefaultOptions()
 		o.Logger, o.K = discard, k
 		st := qEvaluate(t, seeds, o)
-		kind := func(n string) string { return fmt.Sprintf("%d/%d", st.byKind[n][1], st.byKind[n][0]) }
+		kind := func(n string) string {
+			if st.byKind[n] == nil {
+				return "0/0"
+			}
+			return fmt.Sprintf("%d/%d", st.byKind[n].found, st.byKind[n].n)
+		}
 		t.Logf("| %g | %d | %d/%d | %d/%d | %s | %s | %s | %s | %.3f | %d | %d/%d/%d min | %d/%d/%d min |", k, st.control, st.requiredFound, st.required,
 			st.vsMeanFound, st.vsMean, kind("burst"), kind("storm"), kind("ramp"), kind("stop"),
 			float64(st.starts-st.falses)/float64(max(1, st.starts)), st.splits,
 			pct(st.startErrs, 0.5), pct(st.startErrs, 0.9), pct(st.startErrs, 1), pct(st.endErrs, 0.5), pct(st.endErrs, 0.9), pct(st.endErrs, 1))
 		if k != DefaultOptions().K {
 			continue
+		}
+		rises, falseRises := st.starts-st.drops, st.falses-st.falseDrops
+		t.Logf("K %g by kind (precision: Starts above the baseline %d, of them matching no anomaly %d; below it %d, matching none %d):", k, rises, falseRises, st.drops, st.falseDrops)
+		t.Logf("| kind | found | start error p50/p90/max | end error p50/p90/max | decided after p50/p90/max |")
+		for _, n := range []string{"burst", "storm", "ramp", "stop"} {
+			q := st.byKind[n]
+			if q == nil {
+				continue
+			}
+			t.Logf("| %s | %d/%d | %d/%d/%d min | %d/%d/%d min (%d Ends) | %d/%d/%d min |", n, q.found, q.n, pct(q.start, 0.5), pct(q.start, 0.9), pct(q.start, 1),
+				pct(q.end, 0.5), pct(q.end, 0.9), pct(q.end, 1), len(q.end), pct(q.lag, 0.5), pct(q.lag, 0.9), pct(q.lag, 1))
 		}
 		for _, m := range st.missed {
 			t.Errorf("default options missed %s", m)

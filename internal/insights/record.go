@@ -104,8 +104,11 @@ func buildAttributions(typ string, period *attrs, periodMinutes int64, base *att
 // Record is an Insights record the detector decided on.
 type Record struct {
 	Account, Region string
-	EventID         string
-	Raw             []byte // the record's JSON text
+	// Category is the event category of the series it was raised on,
+	// Management or Data; the record itself does not say (decision §81).
+	Category string
+	EventID  string
+	Raw      []byte // the record's JSON text
 }
 
 // Event parses the record for the event log.

@@ -10,12 +10,17 @@ import (
 
 // The state file (docs/format/insights.md).
 
-const stateVersion = 1
+// stateVersion is written; version 1 (no last minute with calls, no
+// drop anomalies) is read too.
+const stateVersion = 2
 
 type stateFile struct {
-	Version    int         `json:"version"`
-	Checkpoint uint64      `json:"checkpoint"`
-	Metrics    int64       `json:"metrics"`
+	Version    int    `json:"version"`
+	Checkpoint uint64 `json:"checkpoint"`
+	Metrics    int64  `json:"metrics"`
+	// Data is the committed length of data.jsonl; nil in a state written
+	// before the file existed (the file is then kept whole).
+	Data       *int64      `json:"data,omitempty"`
 	Partitions []partJSON  `json:"partitions"`
 	Outbox     []outboxRec `json:"outbox"`
 }
@@ -34,6 +39,7 @@ type partJSON struct {
 	Since   int64                 `json:"since"`
 	Clock   int64                 `json:"clock"`
 	Closed  int64                 `json:"closed"`
+	Live    bool                  `json:"live,omitempty"`
 	Open    map[string][]openJSON `json:"open"`
 	Series  []seriesJSON          `json:"series"`
 }
@@ -54,6 +60,8 @@ type seriesJSON struct {
 	Days    []dayAttrs `json:"days"`
 	Streak  *streak    `json:"streak,omitempty"`
 	Anomaly *anomaly   `json:"anomaly,omitempty"`
+	Last    int64      `json:"last,omitempty"`
+	Gaps    []int64    `json:"gaps,omitempty"`
 	Held    bool       `json:"held,omitempty"`
 }
 
@@ -71,14 +79,21 @@ func (h *hourAgg) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// encode writes the detector's state and the outbox.
+// encode writes the detector's state and the outbox, with no data.jsonl
+// length.
 func (d *detector) encode(checkpoint uint64, outbox []outboxRec, metrics int64) ([]byte, error) {
-	sf := stateFile{Version: stateVersion, Checkpoint: checkpoint, Metrics: metrics, Outbox: outbox, Partitions: []partJSON{}}
+	return d.encodeState(checkpoint, outbox, metrics, nil)
+}
+
+// encodeState writes the detector's state, the outbox and the committed
+// lengths of metrics.jsonl and data.jsonl.
+func (d *detector) encodeState(checkpoint uint64, outbox []outboxRec, metrics int64, data *int64) ([]byte, error) {
+	sf := stateFile{Version: stateVersion, Checkpoint: checkpoint, Metrics: metrics, Data: data, Outbox: outbox, Partitions: []partJSON{}}
 	if sf.Outbox == nil {
 		sf.Outbox = []outboxRec{}
 	}
 	for _, p := range d.parts {
-		pj := partJSON{Account: p.Account, Region: p.Region, Since: p.Since, Clock: p.Clock, Closed: p.Closed,
+		pj := partJSON{Account: p.Account, Region: p.Region, Since: p.Since, Clock: p.Clock, Closed: p.Closed, Live: p.Live,
 			Open: map[string][]openJSON{}, Series: []seriesJSON{}}
 		all := make([]*series, 0, len(p.series))
 		for _, s := range p.series {
@@ -89,7 +104,7 @@ func (d *detector) encode(checkpoint uint64, outbox []outboxRec, metrics int64) 
 		for i, s := range all {
 			index[s] = i
 			pj.Series = append(pj.Series, seriesJSON{Cat: s.Cat, Type: s.Type, Source: s.Source, Name: s.Name, Error: s.Error,
-				Hours: s.Hours, Days: s.Days, Streak: s.Streak, Anomaly: s.Anomaly, Held: s.Held})
+				Hours: s.Hours, Days: s.Days, Streak: s.Streak, Anomaly: s.Anomaly, Last: s.Last, Gaps: s.Gaps, Held: s.Held})
 		}
 		for m, mm := range p.open {
 			var list []openJSON
@@ -119,46 +134,41 @@ func decode(b []byte, opts *Options) (*detector, uint64, []outboxRec, error) {
 
 // decodeFile is decode with the whole file's members.
 func decodeFile(b []byte, opts *Options) (*detector, *stateFile, error) {
-	d, ck, outbox, metrics, err := decodeAll(b, opts)
-	if err != nil {
-		return nil, nil, err
-	}
-	return d, &stateFile{Checkpoint: ck, Outbox: outbox, Metrics: metrics}, nil
-}
-
-func decodeAll(b []byte, opts *Options) (*detector, uint64, []outboxRec, int64, error) {
 	var sf stateFile
 	if err := json.Unmarshal(b, &sf); err != nil {
-		return nil, 0, nil, 0, fmt.Errorf("insights state: %w", err)
+		return nil, nil, fmt.Errorf("insights state: %w", err)
 	}
-	if sf.Version != stateVersion {
-		return nil, 0, nil, 0, fmt.Errorf("insights state: version %d, want %d", sf.Version, stateVersion)
+	if sf.Version != stateVersion && sf.Version != 1 {
+		return nil, nil, fmt.Errorf("insights state: version %d, want 1 or %d", sf.Version, stateVersion)
 	}
 	d := newDetector(opts)
 	for i, pj := range sf.Partitions {
 		k := partKey{pj.Account, pj.Region}
 		if pj.Account == "" || pj.Region == "" || d.parts[k] != nil {
-			return nil, 0, nil, 0, fmt.Errorf("insights state: partition %d: missing or repeated account and region", i)
+			return nil, nil, fmt.Errorf("insights state: partition %d: missing or repeated account and region", i)
 		}
 		p := newPartition(pj.Account, pj.Region, pj.Since)
-		p.Clock, p.Closed = pj.Clock, pj.Closed
+		p.Clock, p.Closed, p.Live = pj.Clock, pj.Closed, pj.Live
 		idx := make([]*series, len(pj.Series))
 		for j, sj := range pj.Series {
 			s := &series{Cat: sj.Cat, Type: sj.Type, Source: sj.Source, Name: sj.Name, Error: sj.Error,
-				Hours: sj.Hours, Days: sj.Days, Streak: sj.Streak, Anomaly: sj.Anomaly, Held: sj.Held}
+				Hours: sj.Hours, Days: sj.Days, Streak: sj.Streak, Anomaly: sj.Anomaly, Last: sj.Last, Gaps: sj.Gaps, Held: sj.Held}
 			if s.Type != CallRate && s.Type != ErrorRate {
-				return nil, 0, nil, 0, fmt.Errorf("insights state: %s/%s series %d: type %q", p.Account, p.Region, j, s.Type)
+				return nil, nil, fmt.Errorf("insights state: %s/%s series %d: type %q", p.Account, p.Region, j, s.Type)
 			}
 			if p.series[s.key()] != nil {
-				return nil, 0, nil, 0, fmt.Errorf("insights state: %s/%s series %d repeats %s", p.Account, p.Region, j, s.key())
+				return nil, nil, fmt.Errorf("insights state: %s/%s series %d repeats %s", p.Account, p.Region, j, s.key())
 			}
 			// A threshold below zero would keep an anomaly open through
 			// quiet minutes forever.
 			if st := s.Streak; st != nil && (len(st.N) == 0 || !(st.Threshold >= 0)) {
-				return nil, 0, nil, 0, fmt.Errorf("insights state: %s/%s series %d: a streak needs minutes and a threshold of at least 0", p.Account, p.Region, j)
+				return nil, nil, fmt.Errorf("insights state: %s/%s series %d: a streak needs minutes and a threshold of at least 0", p.Account, p.Region, j)
+			}
+			if a := s.Anomaly; a != nil && a.Drop && sf.Version == 1 {
+				return nil, nil, fmt.Errorf("insights state: %s/%s series %d: a drop anomaly in a version 1 state", p.Account, p.Region, j)
 			}
 			if a := s.Anomaly; a != nil && (!(a.Threshold >= 0) || a.Normal < 0 || a.Last < a.Start) {
-				return nil, 0, nil, 0, fmt.Errorf("insights state: %s/%s series %d: an anomaly needs a threshold of at least 0, normal minutes of at least 0 and its last minute after its start", p.Account, p.Region, j)
+				return nil, nil, fmt.Errorf("insights state: %s/%s series %d: an anomaly needs a threshold of at least 0, normal minutes of at least 0 and its last minute after its start", p.Account, p.Region, j)
 			}
 			p.series[s.key()] = s
 			idx[j] = s
@@ -172,12 +182,12 @@ func decodeAll(b []byte, opts *Options) (*detector, uint64, []outboxRec, int64, 
 		for ms, list := range pj.Open {
 			m, err := strconv.ParseInt(ms, 10, 64)
 			if err != nil || m < p.Closed {
-				return nil, 0, nil, 0, fmt.Errorf("insights state: %s/%s open minute %q is not a minute after closed %d", p.Account, p.Region, ms, p.Closed)
+				return nil, nil, fmt.Errorf("insights state: %s/%s open minute %q is not a minute after closed %d", p.Account, p.Region, ms, p.Closed)
 			}
 			mm := map[*series]*minuteAgg{}
 			for _, o := range list {
 				if o.S < 0 || o.S >= len(idx) || mm[idx[o.S]] != nil {
-					return nil, 0, nil, 0, fmt.Errorf("insights state: %s/%s open minute %d: series %d out of range or repeated", p.Account, p.Region, m, o.S)
+					return nil, nil, fmt.Errorf("insights state: %s/%s open minute %d: series %d out of range or repeated", p.Account, p.Region, m, o.S)
 				}
 				mm[idx[o.S]] = &minuteAgg{N: o.N, A: o.A}
 			}
@@ -187,11 +197,15 @@ func decodeAll(b []byte, opts *Options) (*detector, uint64, []outboxRec, int64, 
 	}
 	for i, r := range sf.Outbox {
 		if r.EventID == "" || len(r.Record) == 0 {
-			return nil, 0, nil, 0, fmt.Errorf("insights state: outbox entry %d: no eventId or record", i)
+			return nil, nil, fmt.Errorf("insights state: outbox entry %d: no eventId or record", i)
 		}
 	}
 	if sf.Metrics < 0 {
-		return nil, 0, nil, 0, fmt.Errorf("insights state: metrics length %d", sf.Metrics)
+		return nil, nil, fmt.Errorf("insights state: metrics length %d", sf.Metrics)
 	}
-	return d, sf.Checkpoint, sf.Outbox, sf.Metrics, nil
+	if sf.Data != nil && *sf.Data < 0 {
+		return nil, nil, fmt.Errorf("insights state: data length %d", *sf.Data)
+	}
+	sf.Partitions = nil // the detector holds them now
+	return d, &sf, nil
 }

@@ -93,7 +93,7 @@ func (d *deliveryRig) start(stmt, uri string) queries.Info {
 	if err := d.eng.WaitQuery(d.t.Context(), acct, id); err != nil {
 		d.t.Fatal(err)
 	}
-	info, err := d.eng.DescribeQuery(acct, id)
+	info, err := d.eng.DescribeQuery(acct, region, id)
 	if err != nil {
 		d.t.Fatal(err)
 	}
@@ -160,7 +160,7 @@ func TestQueryResultsDelivered(t *testing.T) {
 	if info.DeliveryS3URI != "s3://"+resultBucket+"/team/lake/" {
 		t.Errorf("DeliveryS3Uri = %q", info.DeliveryS3URI)
 	}
-	_, rows, err := d.eng.QueryResults(acct, info.ID, 0, 1000)
+	_, rows, err := d.eng.QueryResults(acct, region, info.ID, 0, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +300,7 @@ func TestQueryResultsDeliveredAfterRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-stuck.entered
-	info, err := d.eng.DescribeQuery(acct, id)
+	info, err := d.eng.DescribeQuery(acct, region, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +312,7 @@ func TestQueryResultsDeliveredAfterRestart(t *testing.T) {
 	d.rig.start()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if info, err = d.eng.DescribeQuery(acct, id); err != nil {
+		if info, err = d.eng.DescribeQuery(acct, region, id); err != nil {
 			t.Fatal(err)
 		}
 		if info.DeliveryStatus != queries.DeliveryPending {

@@ -94,6 +94,12 @@ type manifest struct {
 type ImportMark struct {
 	Files int `json:"files"`
 	Parts int `json:"parts"`
+	// Round is the import's retry round the next two belong to: Retried
+	// files of its retry list are done, those in RetryFailed failed again
+	// (docs/format/lake.md).
+	Round       int      `json:"round,omitempty"`
+	Retried     int      `json:"retried,omitempty"`
+	RetryFailed []string `json:"retryFailed,omitempty"`
 }
 
 // ErrDamaged means a store's files do not match its MANIFEST; the message
@@ -634,14 +640,26 @@ func Check(dir string, stores []StoreSpec) CheckReport {
 // file is moved to quarantine and unlisted, and its loss is logged: its
 // events are missing from the store from then on (a query would fail on
 // it, or worse, read wrong values). It returns how many events were lost.
-func (s *storeFiles) scrub(quarantine string) (int64, error) {
-	acts, err := s.unlistDamaged(quarantine)
+//
+// With rebuild (not nil), a damaged or missing file is first rebuilt: the
+// files rebuild returns (written and durable, not listed yet) replace it
+// in the same MANIFEST commit that unlists it, and only the events they
+// do not hold are lost.
+func (s *storeFiles) scrub(quarantine string, rebuild func(File) ([]File, error)) (int64, error) {
+	acts, err := s.unlistDamaged(quarantine, rebuild)
 	var lost int64
 	for _, a := range acts {
 		f := a.Lost
-		lost += f.Rows
-		s.log.Error("lake: a damaged event data store file was unlisted, and moved to quarantine with its eventid filter unless it was missing; its events are missing from the store", "store", a.Store,
-			"file", f.Name, "filter", f.Name+bloomSuffix, "to", a.Quarantine, "events", f.Rows, "minSeq", f.MinSeq, "maxSeq", f.MaxSeq, "from", f.MinTime, "until", f.MaxTime, "err", a.What)
+		n := f.Rows - a.Rebuilt
+		lost += n
+		if a.Rebuilt > 0 {
+			s.log.Warn("lake: a damaged event data store file was replaced by files rebuilt from the event log, and moved to quarantine with its eventid filter unless it was missing", "store", a.Store,
+				"file", f.Name, "to", a.Quarantine, "events", f.Rows, "rebuilt", a.Rebuilt, "lost", n, "minSeq", f.MinSeq, "maxSeq", f.MaxSeq, "err", a.What)
+		}
+		if n > 0 {
+			s.log.Error("lake: a damaged event data store file was unlisted, and moved to quarantine with its eventid filter unless it was missing; its events are missing from the store", "store", a.Store,
+				"file", f.Name, "filter", f.Name+bloomSuffix, "to", a.Quarantine, "events", n, "minSeq", f.MinSeq, "maxSeq", f.MaxSeq, "from", f.MinTime, "until", f.MaxTime, "err", a.What)
+		}
 	}
 	return lost, err
 }
@@ -651,7 +669,7 @@ func (s *storeFiles) scrub(quarantine string) (int64, error) {
 // eventid filter is then deleted, as a removed file's is); one that is
 // damaged is moved with its filter to quarantine/STORE-ID/ and unlisted.
 // It returns one action per file unlisted, with the file's MANIFEST entry.
-func (s *storeFiles) unlistDamaged(quarantine string) ([]RepairAction, error) {
+func (s *storeFiles) unlistDamaged(quarantine string, rebuild func(File) ([]File, error)) ([]RepairAction, error) {
 	var acts []RepairAction
 	for _, f := range s.files() {
 		s.mu.RLock()
@@ -672,6 +690,17 @@ func (s *storeFiles) unlistDamaged(quarantine string) ([]RepairAction, error) {
 		}
 		lost := f
 		a := RepairAction{Store: s.man.Store, Path: f.Name, Lost: &lost, What: err.Error()}
+		var added []File
+		if rebuild != nil {
+			var rerr error
+			if added, rerr = rebuild(f); rerr != nil {
+				s.log.Error("lake: rebuilding a damaged file from the event log failed", "store", a.Store, "file", f.Name, "err", rerr)
+				added = nil
+			}
+			for _, r := range added {
+				a.Rebuilt += r.Rows
+			}
+		}
 		if errors.Is(err, os.ErrNotExist) {
 			a.What = "missing"
 		} else {
@@ -686,7 +715,7 @@ func (s *storeFiles) unlistDamaged(quarantine string) ([]RepairAction, error) {
 				}
 			}
 		}
-		if cErr := s.commit(nil, []string{f.Name}, 0); cErr != nil {
+		if cErr := s.commit(added, []string{f.Name}, 0); cErr != nil {
 			return acts, cErr
 		}
 		acts = append(acts, a)

@@ -241,9 +241,10 @@ func (e *Engine) StartImport(info imports.Info, retryID string, src Source) (imp
 			e.mu.Unlock()
 			return imports.Info{}, fmt.Errorf("%w: import %s is %s", imports.ErrOngoing, im.info.ID, im.info.Status)
 		}
+		// The files that failed are read again once the others are done
+		// (docs/format/lake.md, Imports).
 		im.info.Status, im.info.Updated, im.stopping = imports.Initializing, now, false
-		im.info.Failures = nil
-		im.info.Stats.FailedEntries = 0
+		im.info.Retrying()
 		info = im.info
 	} else {
 		info.ID, info.Status, info.Created, info.Updated = newUUID(), imports.Initializing, now, now
@@ -367,6 +368,9 @@ func (e *Engine) runImport(ctx context.Context, im *imp, src Source, progress Pr
 	}
 	slices.SortFunc(files, func(a, b SourceFile) int { return strings.Compare(a.Name, b.Name) })
 	mark := s.importMark(info.ID)
+	if mark.Round != info.Round {
+		mark.Round, mark.Retried, mark.RetryFailed = info.Round, 0, nil
+	}
 	prefixes := map[string]int{} // files left per prefix
 	var totalBytes, bytesDone int64
 	for i, f := range files {
@@ -386,6 +390,20 @@ func (e *Engine) runImport(ctx context.Context, im *imp, src Source, progress Pr
 	update(func(i *imports.Info) {
 		i.Status = imports.InProgress
 		i.Stats.PrefixesFound = int64(len(prefixes))
+		// Outcomes of retried files committed before a stop, in case the
+		// import's file did not record them.
+		for _, loc := range i.Retry[:min(mark.Retried, len(i.Retry))] {
+			for _, f := range i.Failures {
+				if f.Location == loc && f.Status == imports.FailureRetry {
+					var err error
+					if slices.Contains(mark.RetryFailed, loc) {
+						err = errors.New("failed again; its message was lost when the server stopped")
+					}
+					i.Settle(loc, err, e.opts.Now().UTC())
+				}
+			}
+		}
+		i.Tally(mark.Files)
 	})
 	_ = e.saveImport(info)
 	done := map[string]int{}
@@ -411,6 +429,10 @@ func (e *Engine) runImport(ctx context.Context, im *imp, src Source, progress Pr
 	var rows []duck.Row
 	var skipped int64
 	var failures []imports.Failure
+	var settled []settledFile // retried files, until their rows are committed
+	// flush writes the rows read so far as parts and commits them with
+	// the import's progress: next source files done, and the retry
+	// files settled.
 	flush := func(next int) error {
 		added := map[string][]duck.Row{}
 		var days []string
@@ -435,21 +457,29 @@ func (e *Engine) runImport(ctx context.Context, im *imp, src Source, progress Pr
 			out = append(out, f)
 		}
 		mark.Files = next
+		for _, st := range settled {
+			mark.Retried++
+			if st.err != nil {
+				mark.RetryFailed = append(slices.Clip(mark.RetryFailed), st.name)
+			}
+		}
 		if err := s.commitImport(out, nil, 0, info.ID, mark); err != nil {
 			return err
 		}
 		n := int64(len(rows))
 		rows = rows[:0]
 		update(func(i *imports.Info) {
-			// A file that failed is processed but not completed.
-			i.Stats.FilesCompleted = int64(next) - i.Stats.FailedEntries - int64(len(failures))
 			i.Stats.EventsCompleted += n
 			i.Stats.EventsSkipped += skipped
 			i.Stats.PrefixesCompleted = completed(next)
 			i.Failures = append(i.Failures, failures...)
-			i.Stats.FailedEntries += int64(len(failures))
+			for _, st := range settled {
+				i.Settle(st.name, st.err, e.opts.Now().UTC())
+			}
+			// A file that failed is processed but not completed.
+			i.Tally(next)
 		})
-		skipped, failures = 0, nil
+		skipped, failures, settled = 0, nil, nil
 		return e.saveImport(info)
 	}
 	// Files are read (decompressed, parsed, converted) ahead on every core,
@@ -479,7 +509,7 @@ func (e *Engine) runImport(ctx context.Context, im *imp, src Source, progress Pr
 			err = nil
 		}
 		if err != nil {
-			failures = append(failures, imports.Failure{Location: f.Name, Status: imports.Failed, ErrorType: "FileError",
+			failures = append(failures, imports.Failure{Location: f.Name, Status: imports.FailureFailed, ErrorType: imports.FileError,
 				ErrorMessage: err.Error(), LastUpdated: e.opts.Now().UTC()})
 		}
 		if len(rows) >= e.opts.ImportChunk || i == len(files)-1 || len(failures) > 0 && len(rows) == 0 {
@@ -496,10 +526,40 @@ func (e *Engine) runImport(ctx context.Context, im *imp, src Source, progress Pr
 		}
 	}
 	if len(files) == 0 || mark.Files < len(files) {
-		return flush(len(files))
+		if err := flush(len(files)); err != nil {
+			return err
+		}
+	}
+	// Then the files of the retry list not done yet, one at a time.
+	for j := mark.Retried; j < len(info.Retry); j++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		name := info.Retry[j]
+		n := len(rows)
+		skip, err := e.readImportFile(ctx, src, name, window, cut, &rows)
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr // read again when the import resumes
+		}
+		if err != nil {
+			rows = rows[:n]
+		}
+		skipped += skip
+		settled = append(settled, settledFile{name: name, err: err})
+		if len(rows) >= e.opts.ImportChunk || j == len(info.Retry)-1 {
+			if err := flush(len(files)); err != nil {
+				return err
+			}
+		}
 	}
 	update(func(i *imports.Info) { i.Stats.PrefixesCompleted = completed(len(files)) })
 	return nil
+}
+
+// settledFile is the outcome of reading a file of an import's retry list.
+type settledFile struct {
+	name string
+	err  error
 }
 
 // fileRead is what reading one source file gave.

@@ -153,7 +153,7 @@ func (in *ingester) read(log Log) (int, error) {
 	var want []int
 	for i, ent := range ents {
 		for _, c := range in.specs {
-			if !c.admits(ent.Seq, ent.Event) {
+			if !in.e.takes(c, ent.Seq, ent.Event) {
 				continue
 			}
 			p := in.pend[c.spec.ID]

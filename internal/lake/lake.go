@@ -29,6 +29,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -63,6 +64,18 @@ type StoreSpec struct {
 	DeletedAt time.Time
 	// Generation changes whenever the store's settings change.
 	Generation uint64
+	// InsightsFrom are, for a store of category Insight, the source
+	// stores whose Insights records it takes (decision §80); it takes no
+	// other event.
+	InsightsFrom []InsightSource
+}
+
+// InsightSource is a store of CloudTrail events that sends its Insights
+// records to an Insights store: its regions and its Insights types.
+type InsightSource struct {
+	HomeRegion  string
+	MultiRegion bool
+	Types       []string
 }
 
 // Stores is the catalogue of event data stores as the engine reads it.
@@ -112,6 +125,17 @@ type Options struct {
 	// Threads and MemoryLimit bound each DuckDB instance.
 	Threads     int
 	MemoryLimit string
+
+	// DataInsight reports whether the Insights record of account with
+	// this eventID was raised on data events: event data stores take
+	// Insights on management events only, and a record does not say its
+	// category (decision §80). Nil takes every Insights record.
+	DataInsight func(account, eventID string) bool
+
+	// WAL reads back ranges of the event log, from which the background
+	// scrub rebuilds a damaged file of a store while the log still holds
+	// its events; nil rebuilds nothing.
+	WAL LogReader
 
 	// Query settings: see queries.go.
 	Queries QueryOptions
@@ -382,7 +406,43 @@ func (c *compiled) admits(seq uint64, ev *event.Event) bool {
 			break
 		}
 	}
-	return in && c.match.MatchEvent(ev)
+	if !in {
+		return false
+	}
+	if ev.Insight() {
+		return c.takesInsight(ev)
+	}
+	return len(sp.InsightsFrom) == 0 && c.match.MatchEvent(ev)
+}
+
+// takes reports whether the store c ingests the event at seq: c admits
+// it, and an Insights record was not raised on data events.
+func (e *Engine) takes(c *compiled, seq uint64, ev *event.Event) bool {
+	if !c.admits(seq, ev) {
+		return false
+	}
+	return !ev.Insight() || e.opts.DataInsight == nil || !e.opts.DataInsight(ev.Account, ev.EventID)
+}
+
+var pathInsightType = event.MustPath("insightDetails.insightType")
+
+// takesInsight reports whether one of the store's Insights sources covers
+// the Insights record's region and type.
+func (c *compiled) takesInsight(ev *event.Event) bool {
+	if len(c.spec.InsightsFrom) == 0 {
+		return false
+	}
+	v, _ := pathInsightType.Value(ev.Raw)
+	var typ string
+	if json.Unmarshal(v, &typ) != nil {
+		return false
+	}
+	for _, src := range c.spec.InsightsFrom {
+		if (src.MultiRegion || src.HomeRegion == ev.Region) && slices.Contains(src.Types, typ) {
+			return true
+		}
+	}
+	return false
 }
 
 // compiled is a store's spec with its compiled selectors.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -100,6 +101,8 @@ type rig struct {
 	queryTimeout time.Duration
 	// compactMaxRows is the engine's CompactMaxRows when not 0 (else 12).
 	compactMaxRows int
+	// wal hands the engine the event log to rebuild damaged files from.
+	wal bool
 }
 
 func newRig(t *testing.T, dir string, stores *fakeStores) *rig {
@@ -139,6 +142,9 @@ func (r *rig) start() {
 		o.CompactMaxRows = r.compactMaxRows
 	}
 	o.Results = r.results
+	if r.wal {
+		o.WAL = r.log
+	}
 	if r.queryTimeout > 0 {
 		o.Queries.Timeout = r.queryTimeout
 	}
@@ -208,7 +214,7 @@ func (r *rig) query(account, stmt string) (queries.Info, [][]*string) {
 	if err := r.eng.WaitQuery(r.t.Context(), account, id); err != nil {
 		r.t.Fatal(err)
 	}
-	info, rows, err := r.eng.QueryResults(account, id, 0, 1<<30)
+	info, rows, err := r.eng.QueryResults(account, region, id, 0, 1<<30)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -628,6 +634,73 @@ func TestScrubQuarantinesDamagedFile(t *testing.T) {
 	}
 }
 
+// With the event log at hand, the scrub rebuilds a damaged file from it:
+// the store keeps every event, once, and the damaged file goes to
+// quarantine.
+func TestScrubRebuildsDamagedFileFromTheLog(t *testing.T) {
+	stores := &fakeStores{}
+	const id = "0b3f0000-0000-4000-8000-000000000015"
+	stores.specs = []lake.StoreSpec{spec(id, 1)}
+	dir := t.TempDir()
+	r := &rig{t: t, dir: dir, stores: stores, wal: true}
+	newRigWith(t, r)
+	r.append(mkEvent(t, 1, acct), mkEvent(t, 2, acct))
+	r.restart()
+	r.append(mkEvent(t, 3, acct))
+	r.restart()
+	r.count(id, 3)
+	files := lakeFiles(t, dir, id)
+	if len(files) != 2 {
+		t.Fatalf("files %v", files)
+	}
+	b, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	if err := os.WriteFile(files[0], b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.eng.Maintain(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	_, rows := r.query(acct, "SELECT eventid FROM "+id+" ORDER BY eventid")
+	var got []string
+	for _, row := range rows {
+		got = append(got, *row[0])
+	}
+	if want := []string{acct + "-000001", acct + "-000002", acct + "-000003"}; !slices.Equal(got, want) {
+		t.Fatalf("after the rebuild the store holds %v, want %v", got, want)
+	}
+	q, err := filepath.Glob(filepath.Join(dir, "lake", "quarantine", id, "*.parquet"))
+	if err != nil || len(q) != 1 || !strings.HasSuffix(q[0], filepath.Base(files[0])) {
+		t.Fatalf("quarantine holds %v (%v), want %s", q, err, filepath.Base(files[0]))
+	}
+	if rep := lake.Check(filepath.Join(dir, "lake"), stores.DataStores()); len(rep.Problems) != 0 {
+		t.Fatalf("fsck after the rebuild: %q", rep.Problems)
+	}
+	// A restart finds the rebuilt file listed and whole.
+	r.restart()
+	r.count(id, 3)
+
+	// A deleted file (here the compaction of the rebuilt one with the
+	// other) is rebuilt too, while the server runs.
+	files = lakeFiles(t, dir, id)
+	if len(files) != 1 {
+		t.Fatalf("files %v, want the day compacted into one", files)
+	}
+	if err := os.Remove(files[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.eng.Maintain(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	r.count(id, 3)
+	if rep := lake.Check(filepath.Join(dir, "lake"), stores.DataStores()); len(rep.Problems) != 0 {
+		t.Fatalf("fsck after the second rebuild: %q", rep.Problems)
+	}
+}
+
 // A query reads only the files its WHERE can need: the days of its
 // eventtime range, the files whose eventid filter may hold its ids.
 func TestQueryPrunesFiles(t *testing.T) {
@@ -700,7 +773,7 @@ func TestQueriesKeptSevenDays(t *testing.T) {
 	r.setNow(now)
 	info, _ := r.query(acct, "SELECT eventname, useridentity FROM "+id)
 	r.restart()
-	got, rows, err := r.eng.QueryResults(acct, info.ID, 0, 10)
+	got, rows, err := r.eng.QueryResults(acct, region, info.ID, 0, 10)
 	if err != nil || got.Status != queries.Finished || len(rows) != 1 || *rows[0][0] != "Op1" {
 		t.Fatalf("after a restart: %+v %v %v", got, rows, err)
 	}
@@ -708,7 +781,7 @@ func TestQueriesKeptSevenDays(t *testing.T) {
 		t.Fatalf("ListQueries lists %d queries", len(l))
 	}
 	r.setNow(now.Add(7*24*time.Hour + time.Minute))
-	if _, err := r.eng.DescribeQuery(acct, info.ID); !errors.Is(err, queries.ErrQueryNotFound) {
+	if _, err := r.eng.DescribeQuery(acct, region, info.ID); !errors.Is(err, queries.ErrQueryNotFound) {
 		t.Fatalf("a query 7 days old: %v, want ErrQueryNotFound", err)
 	}
 	if l := r.eng.ListQueries(acct, id, time.Time{}, time.Time{}, ""); len(l) != 0 {
@@ -734,7 +807,7 @@ func TestResultPaging(t *testing.T) {
 		t.Fatalf("%d results, %d rows", info.Results, len(all))
 	}
 	for _, page := range []struct{ offset, limit int }{{0, 1}, {999, 3}, {1000, 1000}, {1999, 1000}, {2499, 10}, {2500, 10}} {
-		_, rows, err := r.eng.QueryResults(acct, info.ID, page.offset, page.limit)
+		_, rows, err := r.eng.QueryResults(acct, region, info.ID, page.offset, page.limit)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -801,10 +874,10 @@ func TestQueryWorkersShared(t *testing.T) {
 		t.Fatalf("the other account's query counts %s", *rows[0][0])
 	}
 	for _, id := range ids {
-		if info, err := r.eng.DescribeQuery(acct, id); err != nil || info.Status == queries.Finished {
+		if info, err := r.eng.DescribeQuery(acct, region, id); err != nil || info.Status == queries.Finished {
 			t.Fatalf("slow query %s: %+v %v; want it still queued or running", id, info.Status, err)
 		}
-		if _, err := r.eng.CancelQuery(acct, id); err != nil {
+		if _, err := r.eng.CancelQuery(acct, region, id); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -52,7 +52,7 @@ func (e *Engine) Maintain(ctx context.Context) error {
 			errs = append(errs, err)
 			continue
 		}
-		if _, err := s.scrub(filepath.Join(e.dir, "quarantine")); err != nil {
+		if _, err := s.scrub(filepath.Join(e.dir, "quarantine"), e.rebuilder(ctx, s, spec)); err != nil {
 			errs = append(errs, err)
 		}
 		if err := e.repairBlooms(ctx, s); err != nil {

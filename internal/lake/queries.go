@@ -534,13 +534,15 @@ func (qs *runner) rows(q *query, offset int64, limit int) ([][]*string, error) {
 	return readResults(qs.path(q, ".rows.gz"), offset, limit)
 }
 
-// lookup returns the account's query, forgetting expired ones.
-func (qs *runner) lookup(account, id string) (*query, error) {
+// lookup returns the account's query started in region ("": any),
+// forgetting expired ones. A query, like the stores it reads, belongs to
+// its region: from another one it is not found.
+func (qs *runner) lookup(account, region, id string) (*query, error) {
 	qs.mu.Lock()
 	defer qs.mu.Unlock()
 	qs.expireLocked()
 	q := qs.all[id]
-	if q == nil || q.info.Account != account {
+	if q == nil || q.info.Account != account || region != "" && q.info.Region != region {
 		return nil, fmt.Errorf("%w: %s", queries.ErrQueryNotFound, id)
 	}
 	return q, nil
@@ -575,9 +577,10 @@ func (e *Engine) checkStores(q *queries.Info) error {
 	return nil
 }
 
-// DescribeQuery returns the query's state.
-func (e *Engine) DescribeQuery(account, id string) (queries.Info, error) {
-	q, err := e.q.lookup(account, id)
+// DescribeQuery returns the state of the account's query started in
+// region.
+func (e *Engine) DescribeQuery(account, region, id string) (queries.Info, error) {
+	q, err := e.q.lookup(account, region, id)
 	if err != nil {
 		return queries.Info{}, err
 	}
@@ -590,11 +593,12 @@ func (e *Engine) DescribeQuery(account, id string) (queries.Info, error) {
 	return info, nil
 }
 
-// QueryResults returns the query's state and up to limit result rows from
-// offset. Rows are empty while the query is queued or running.
-func (e *Engine) QueryResults(account, id string, offset, limit int) (queries.Info, [][]*string, error) {
+// QueryResults returns the state of the account's query started in region
+// and up to limit result rows from offset. Rows are empty while the query
+// is queued or running.
+func (e *Engine) QueryResults(account, region, id string, offset, limit int) (queries.Info, [][]*string, error) {
 	qs := e.q
-	q, err := qs.lookup(account, id)
+	q, err := qs.lookup(account, region, id)
 	if err != nil {
 		return queries.Info{}, nil, err
 	}
@@ -647,10 +651,11 @@ func newestFirst[T any](s []T, key func(T) (time.Time, string)) {
 	})
 }
 
-// CancelQuery cancels a queued or running query.
-func (e *Engine) CancelQuery(account, id string) (queries.Info, error) {
+// CancelQuery cancels the account's query started in region, when it is
+// queued or running.
+func (e *Engine) CancelQuery(account, region, id string) (queries.Info, error) {
 	qs := e.q
-	q, err := qs.lookup(account, id)
+	q, err := qs.lookup(account, region, id)
 	if err != nil {
 		return queries.Info{}, err
 	}
@@ -673,7 +678,7 @@ func (e *Engine) CancelQuery(account, id string) (queries.Info, error) {
 // delivered when it has a DeliveryS3Uri, or ctx is done (for tests and the
 // command line).
 func (e *Engine) WaitQuery(ctx context.Context, account, id string) error {
-	q, err := e.q.lookup(account, id)
+	q, err := e.q.lookup(account, "", id)
 	if err != nil {
 		return err
 	}
@@ -775,7 +780,7 @@ func (e *Engine) scrubStores(ids []string) int64 {
 		if err != nil {
 			continue
 		}
-		n, err := s.scrub(filepath.Join(e.dir, "quarantine"))
+		n, err := s.scrub(filepath.Join(e.dir, "quarantine"), e.rebuilder(context.Background(), s, spec))
 		if err != nil {
 			e.log.Error("lake: checking a store's files failed", "store", spec.ID, "err", err)
 		}

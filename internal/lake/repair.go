@@ -29,6 +29,9 @@ type RepairAction struct {
 	// for an action that lost no listed file): its events are no longer
 	// in the store.
 	Lost *File
+	// Rebuilt counts the events of Lost that files rebuilt from the event
+	// log hold again (the server's scrub; fsck --repair rebuilds nothing).
+	Rebuilt int64
 }
 
 // String says what was done, for `opentrail fsck --repair`.
@@ -105,7 +108,7 @@ func Repair(dir string, stores []StoreSpec) (RepairReport, error) {
 		if s.man.Version == 0 {
 			continue // never written to
 		}
-		acts, err := s.unlistDamaged(quarantine)
+		acts, err := s.unlistDamaged(quarantine, nil)
 		r.Actions = append(r.Actions, acts...)
 		if err != nil {
 			return r, fmt.Errorf("lake: repair: event data store %s: %w", spec.ID, err)

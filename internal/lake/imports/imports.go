@@ -6,6 +6,7 @@ package imports
 
 import (
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -46,10 +47,22 @@ type Statistics struct {
 	EventsSkipped int64 `json:"eventsSkipped"`
 }
 
+// Statuses of a Failure (the model's ImportFailureStatus): a file failed,
+// is waiting to be read again by a retry, or was imported by one.
+const (
+	FailureFailed    = "FAILED"
+	FailureRetry     = "RETRY"
+	FailureSucceeded = "SUCCEEDED"
+)
+
+// FileError is the ErrorType of a Failure that names one source file;
+// only those are read again by a retry.
+const FileError = "FileError"
+
 // Failure is one file that could not be imported.
 type Failure struct {
 	Location     string    `json:"location"`
-	Status       string    `json:"status"` // FAILED, RETRY or SUCCEEDED
+	Status       string    `json:"status"` // FailureFailed, FailureRetry or FailureSucceeded
 	ErrorType    string    `json:"errorType"`
 	ErrorMessage string    `json:"errorMessage"`
 	LastUpdated  time.Time `json:"lastUpdated"`
@@ -72,6 +85,68 @@ type Info struct {
 	Updated        time.Time  `json:"updated"`
 	Stats          Statistics `json:"statistics"`
 	Failures       []Failure  `json:"failures,omitempty"`
+	// Round counts the import's retries (StartImport with its ImportId);
+	// Retry lists, sorted, the source files that had failed when the
+	// latest one began, which it reads again after the others.
+	Round int      `json:"round,omitempty"`
+	Retry []string `json:"retry,omitempty"`
+}
+
+// Tally sets FailedEntries and FilesCompleted from the failures, given
+// that the import has processed the first processed source files of its
+// sorted list: a file is completed unless its failure is FAILED or still
+// waiting for a retry.
+func (i *Info) Tally(processed int) {
+	failed, notDone := int64(0), int64(0)
+	for _, f := range i.Failures {
+		if f.Status == FailureFailed {
+			failed++
+		}
+		if f.ErrorType == FileError && f.Status != FailureSucceeded {
+			notDone++
+		}
+	}
+	i.Stats.FailedEntries = failed
+	i.Stats.FilesCompleted = max(int64(processed)-notDone, 0)
+}
+
+// Retrying prepares a retry: failures of source files that are not
+// SUCCEEDED become RETRY and make up the retry list, failures that name no
+// file are dropped, and the round goes up.
+func (i *Info) Retrying() {
+	kept := i.Failures[:0:0]
+	i.Retry = nil
+	for _, f := range i.Failures {
+		if f.ErrorType != FileError {
+			continue
+		}
+		if f.Status != FailureSucceeded {
+			f.Status = FailureRetry
+			i.Retry = append(i.Retry, f.Location)
+		}
+		kept = append(kept, f)
+	}
+	i.Failures = kept
+	slices.Sort(i.Retry)
+	i.Retry = slices.Compact(i.Retry)
+	i.Round++
+}
+
+// Settle records the outcome of a file of the retry list.
+func (i *Info) Settle(location string, err error, now time.Time) {
+	for n := range i.Failures {
+		f := &i.Failures[n]
+		if f.Location != location || f.ErrorType != FileError {
+			continue
+		}
+		f.LastUpdated = now
+		if err != nil {
+			f.Status, f.ErrorMessage = FailureFailed, err.Error()
+		} else {
+			f.Status = FailureSucceeded
+		}
+		return
+	}
 }
 
 // Active reports whether the import is running.
