@@ -224,7 +224,9 @@ func TestSortRows(t *testing.T) {
 }
 
 // TestCompactKeepsSchema checks that a compaction output has the columns
-// of its inputs, no more: not the day its directory's name carries.
+// of its inputs, no more (not the day its directory's name carries), and
+// that it merges a file of revision 1 (Parquet format 1 pages, as written
+// before) with one of revision 2 into revision 2, every record intact.
 func TestCompactKeepsSchema(t *testing.T) {
 	evs := realEvents(t)
 	dir := t.TempDir()
@@ -246,9 +248,32 @@ func TestCompactKeepsSchema(t *testing.T) {
 		}
 		inputs = append(inputs, p)
 	}
+	// The first input as revision 1 wrote it.
+	rev1 := filepath.Join(day, "b-old.parquet")
+	if _, err := db.Query(t.Context(), "COPY (SELECT * FROM read_parquet('"+inputs[0]+"', hive_partitioning = false)) TO '"+rev1+"' (FORMAT parquet, PARQUET_VERSION V1, COMPRESSION zstd, ROW_GROUP_SIZE 20000)", func([]*string) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	inputs[0] = rev1
 	out := filepath.Join(day, "c.parquet")
 	if err := db.Compact(t.Context(), out, inputs, true); err != nil {
 		t.Fatal(err)
+	}
+	encodings := func(path string) string {
+		t.Helper()
+		var enc string
+		if _, err := db.Query(t.Context(), "SELECT encodings FROM parquet_metadata('"+path+"') WHERE path_in_schema = 'eventjson' LIMIT 1", func(c []*string) error {
+			enc = *c[0]
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return enc
+	}
+	if enc := encodings(rev1); enc != "PLAIN" {
+		t.Fatalf("the revision 1 input's eventjson is %s, want PLAIN", enc)
+	}
+	if enc := encodings(out); enc != "DELTA_LENGTH_BYTE_ARRAY" {
+		t.Fatalf("the compaction output's eventjson is %s, want DELTA_LENGTH_BYTE_ARRAY (revision 2)", enc)
 	}
 	schema := func(path string) []string {
 		t.Helper()
@@ -275,5 +300,25 @@ func TestCompactKeepsSchema(t *testing.T) {
 	}
 	if n != strconv.Itoa(len(evs)) {
 		t.Fatalf("compaction output holds %s rows, want %d", n, len(evs))
+	}
+	// Every record comes out byte for byte, with its checksum.
+	want := map[string]bool{}
+	for i := range evs {
+		want[string(evs[i].Raw)] = true
+	}
+	if _, err := db.Query(t.Context(), "SELECT eventjson, eventjsonchecksum = sha256(eventjson) FROM "+duck.ReadParquet([]string{out}), func(c []*string) error {
+		if !want[*c[0]] {
+			t.Fatalf("compaction output holds a record that is not one of the input's: %.200s", *c[0])
+		}
+		if *c[1] != "true" {
+			t.Fatalf("checksum of %.200s does not match", *c[0])
+		}
+		delete(want, *c[0])
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(want) != 0 {
+		t.Fatalf("%d records missing from the compaction output", len(want))
 	}
 }
