@@ -21,11 +21,12 @@ import (
 // Files are Parquet format 2 (revision 2 of docs/format/lake.md): its
 // DELTA_LENGTH_BYTE_ARRAY encoding keeps a string column's lengths apart
 // from its bytes, where in PLAIN they break zstd's matches (4% of a
-// file). They carry no Parquet Bloom filters (0.5%): those of the
-// dictionary-encoded columns (user names, event names) rule out no row
-// group of 20,000 events, which holds nearly every value, and the eventid
-// column, which is not dictionary-encoded, has its own filter beside the
-// file (NAME.parquet.bloom).
+// file). They carry no Parquet Bloom filters (0.5%): DuckDB writes them
+// only for dictionary-encoded columns (event names, user names), whose
+// common values are in every row group of 20,000 events and whose chunks
+// are small enough to scan when a value is rare; the eventid column, not
+// dictionary-encoded, has its own filter beside the file
+// (NAME.parquet.bloom).
 const parquetOptions = "FORMAT parquet, PARQUET_VERSION V2, WRITE_BLOOM_FILTER false, COMPRESSION zstd, ROW_GROUP_SIZE 20000"
 
 // copyOptions are the options of the COPY ... TO that writes a batch: zstd
