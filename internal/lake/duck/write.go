@@ -18,21 +18,26 @@ import (
 // for files 1% larger. Larger groups also need more of the writer's
 // memory.
 
-// Files are Parquet format 2 (revision 2 of docs/format/lake.md): its
-// DELTA_LENGTH_BYTE_ARRAY encoding keeps a string column's lengths apart
-// from its bytes, where in PLAIN they break zstd's matches (4% of a
-// file). They carry no Parquet Bloom filters (0.5%): DuckDB writes them
-// only for dictionary-encoded columns (event names, user names), whose
+// Files carry no Parquet Bloom filters (0.5% of a file): DuckDB writes
+// them only for dictionary-encoded columns (event names, user names), whose
 // common values are in every row group of 20,000 events and whose chunks
 // are small enough to scan when a value is rare; the eventid column, not
 // dictionary-encoded, has its own filter beside the file
 // (NAME.parquet.bloom).
-const parquetOptions = "FORMAT parquet, PARQUET_VERSION V2, WRITE_BLOOM_FILTER false, COMPRESSION zstd, ROW_GROUP_SIZE 20000"
+const parquetOptions = "FORMAT parquet, WRITE_BLOOM_FILTER false, COMPRESSION zstd, ROW_GROUP_SIZE 20000"
 
 // copyOptions are the options of the COPY ... TO that writes a batch: zstd
-// at its default level, fast enough for ingestion.
+// at its default level, fast enough for ingestion, and Parquet format 1
+// pages, whose writer needs about 15% less memory than format 2's (two
+// batches at a time fit in the writer's limit; in format 2 they did not
+// at 10M events). Batches are short-lived: compaction rewrites them.
 const copyOptions = "(" + parquetOptions + ")"
 
+// Compaction outputs are Parquet format 2 (revision 2 of
+// docs/format/lake.md): its DELTA_LENGTH_BYTE_ARRAY encoding keeps a
+// string column's lengths apart from its bytes, where in PLAIN they break
+// zstd's matches (4% of a file). A compaction writes one row group at a
+// time.
 // Compaction outputs that last (Final) are written at zstd level 11: about
 // 7% smaller than at the default level and 1% smaller than at level 9,
 // for a compaction that takes 1.4 times the CPU it takes at level 9,
@@ -41,8 +46,8 @@ const copyOptions = "(" + parquetOptions + ")"
 // Outputs that will be merged again are written at the default level,
 // like batches.
 const (
-	compactOptions      = "(" + parquetOptions + ")"
-	finalCompactOptions = "(" + parquetOptions + ", COMPRESSION_LEVEL 11)"
+	compactOptions      = "(" + parquetOptions + ", PARQUET_VERSION V2)"
+	finalCompactOptions = "(" + parquetOptions + ", PARQUET_VERSION V2, COMPRESSION_LEVEL 11)"
 )
 
 // WriteParquet writes rows, in the order given, to the Parquet file path
