@@ -103,7 +103,7 @@ func (q *queue) room(n, limit int) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if n > 0 && len(q.pending)+n > limit {
-		return &Error{Err: ErrThrottled, Message: fmt.Sprintf("Rate exceeded: %d deliveries are waiting for their endpoints", len(q.pending))}
+		return &Error{Kind: ErrThrottled, Msg: fmt.Sprintf("Rate exceeded: %d deliveries are waiting for their endpoints", len(q.pending))}
 	}
 	return nil
 }
