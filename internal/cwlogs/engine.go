@@ -245,6 +245,11 @@ func (e *Engine) CreateGroup(s Scope, name string) error {
 	if err := os.MkdirAll(gdir, 0o755); err != nil {
 		return fmt.Errorf("cwlogs: %w", err)
 	}
+	// The group's segments are fsynced with their directory: its own
+	// entry must be durable too.
+	if err := fileutil.SyncDir(filepath.Dir(gdir)); err != nil {
+		return fmt.Errorf("cwlogs: %w", err)
+	}
 	gs, err := openGroup(gdir, e.log)
 	if err != nil {
 		return err

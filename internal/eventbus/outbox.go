@@ -344,13 +344,5 @@ func (o *outbox) writeDeadLetter(d *delivery, attempts int, failed time.Time, ca
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	f, err := os.OpenFile(filepath.Join(o.dir, DeadLetterFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(append(line, '\n')); err != nil {
-		f.Close()
-		return err
-	}
-	return errors.Join(f.Sync(), f.Close())
+	return fileutil.AppendSync(filepath.Join(o.dir, DeadLetterFile), append(line, '\n'), 0o600)
 }

@@ -354,13 +354,5 @@ func (s *Service) deadLetter(d *delivery, status int) error {
 	}
 	s.dlMu.Lock()
 	defer s.dlMu.Unlock()
-	f, err := os.OpenFile(filepath.Join(s.dir, DeadLetterFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(append(line, '\n')); err != nil {
-		f.Close()
-		return err
-	}
-	return errors.Join(f.Sync(), f.Close())
+	return fileutil.AppendSync(filepath.Join(s.dir, DeadLetterFile), append(line, '\n'), 0o600)
 }

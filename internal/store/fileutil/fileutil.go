@@ -24,6 +24,39 @@ func SyncDir(dir string) error {
 	return errors.Join(err, d.Close())
 }
 
+// OpenAppend opens the file at path for appending, creating it with perm
+// when it does not exist; a file it creates has its directory fsynced
+// before OpenAppend returns, so that what is later written and fsynced to
+// it cannot vanish with its directory entry in a crash.
+func OpenAppend(path string, perm os.FileMode) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, perm)
+	if !errors.Is(err, os.ErrNotExist) {
+		return f, err
+	}
+	if f, err = os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, perm); err != nil {
+		return nil, err
+	}
+	if err := SyncDir(filepath.Dir(path)); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// AppendSync appends data to the file at path (OpenAppend) and fsyncs it:
+// once it returns nil, data is durable.
+func AppendSync(path string, data []byte, perm os.FileMode) error {
+	f, err := OpenAppend(path, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	return errors.Join(f.Sync(), f.Close())
+}
+
 // WriteFileAtomic replaces path with data: it writes a temporary file in the
 // same directory, fsyncs it, renames it over path and fsyncs the directory.
 // A crash leaves either the old or the new content, never a mix.
