@@ -60,7 +60,7 @@ func openOutbox(dir string, log *slog.Logger) (*outbox, error) {
 	if torn > 0 {
 		log.Warn("eventbus: the outbox ends in a torn line (a write cut by a crash); cutting it off", "file", path, "bytes", torn)
 	}
-	if o.f, err = os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o600); err != nil {
+	if o.f, err = fileutil.OpenFile(path, os.O_WRONLY, 0o600); err != nil {
 		return nil, fmt.Errorf("eventbus: %w", err)
 	}
 	if err := o.f.Truncate(int64(good)); err != nil {

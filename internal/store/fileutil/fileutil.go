@@ -24,16 +24,16 @@ func SyncDir(dir string) error {
 	return errors.Join(err, d.Close())
 }
 
-// OpenAppend opens the file at path for appending, creating it with perm
-// when it does not exist; a file it creates has its directory fsynced
-// before OpenAppend returns, so that what is later written and fsynced to
-// it cannot vanish with its directory entry in a crash.
-func OpenAppend(path string, perm os.FileMode) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, perm)
+// OpenFile is os.OpenFile with flag|os.O_CREATE, except that a file it
+// creates has its directory fsynced before it returns, so that what is
+// later written and fsynced to the file cannot vanish with its directory
+// entry in a crash.
+func OpenFile(path string, flag int, perm os.FileMode) (*os.File, error) {
+	f, err := os.OpenFile(path, flag&^os.O_CREATE, perm)
 	if !errors.Is(err, os.ErrNotExist) {
 		return f, err
 	}
-	if f, err = os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, perm); err != nil {
+	if f, err = os.OpenFile(path, flag|os.O_CREATE, perm); err != nil {
 		return nil, err
 	}
 	if err := SyncDir(filepath.Dir(path)); err != nil {
@@ -41,6 +41,12 @@ func OpenAppend(path string, perm os.FileMode) (*os.File, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// OpenAppend opens the file at path for appending, creating it with perm
+// (and fsyncing its directory) when it does not exist.
+func OpenAppend(path string, perm os.FileMode) (*os.File, error) {
+	return OpenFile(path, os.O_WRONLY|os.O_APPEND, perm)
 }
 
 // AppendSync appends data to the file at path (OpenAppend) and fsyncs it:
