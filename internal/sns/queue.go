@@ -83,7 +83,7 @@ func (q *queue) load(dir string, log *slog.Logger) error {
 		seq, perr := strconv.ParseUint(strings.TrimSuffix(name, ".json"), 10, 64)
 		if err := json.Unmarshal(b, &d); err != nil || perr != nil || d.Version != deliveryVersion || d.Seq != seq {
 			qdir := filepath.Join(dir, quarantineDir)
-			if err := os.MkdirAll(qdir, 0o700); err != nil {
+			if err := fileutil.MkdirAll(qdir, 0o700); err != nil {
 				return fmt.Errorf("open sns queue: quarantine %s: %w", path, err)
 			}
 			if err := os.Rename(path, filepath.Join(qdir, name)); err != nil {

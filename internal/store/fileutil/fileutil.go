@@ -24,6 +24,31 @@ func SyncDir(dir string) error {
 	return errors.Join(err, d.Close())
 }
 
+// MkdirAll is os.MkdirAll that also fsyncs the parent of every directory
+// it creates, so that a directory made and then written to cannot vanish
+// in a crash.
+func MkdirAll(dir string, perm os.FileMode) error {
+	if st, err := os.Stat(dir); err == nil {
+		if !st.IsDir() {
+			return fmt.Errorf("mkdir %s: not a directory", dir)
+		}
+		return nil
+	}
+	parent := filepath.Dir(dir)
+	if parent != dir {
+		if err := MkdirAll(parent, perm); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, perm); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil
+		}
+		return err
+	}
+	return SyncDir(parent)
+}
+
 // OpenFile is os.OpenFile with flag|os.O_CREATE, except that a file it
 // creates has its directory fsynced before it returns, so that what is
 // later written and fsynced to the file cannot vanish with its directory

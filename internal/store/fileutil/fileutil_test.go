@@ -363,3 +363,26 @@ func TestAppendSync(t *testing.T) {
 		t.Fatal("AppendSync into a missing directory succeeded")
 	}
 }
+
+func TestMkdirAll(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "a", "b", "c")
+	for range 2 { // the second time everything exists
+		if err := fileutil.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			t.Fatalf("%s: %v", dir, err)
+		}
+	}
+	file := filepath.Join(root, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := fileutil.MkdirAll(filepath.Join(file, "sub"), 0o755); err == nil {
+		t.Fatal("MkdirAll under a file succeeded")
+	}
+	if err := fileutil.MkdirAll(file, 0o755); err == nil {
+		t.Fatal("MkdirAll of a file's path succeeded")
+	}
+}
