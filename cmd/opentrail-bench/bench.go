@@ -29,7 +29,6 @@ import (
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 	"github.com/klauspost/compress/gzip"
 
-	"github.com/opentrail/opentrail/internal/config"
 	"github.com/opentrail/opentrail/internal/daemon"
 	"github.com/opentrail/opentrail/internal/datadir"
 	"github.com/opentrail/opentrail/internal/event"
@@ -628,28 +627,14 @@ func percentiles(d []time.Duration) [2]float64 {
 }
 
 func phaseLookup(ctx context.Context, f benchFlags, log *slog.Logger) (phaseResult, error) {
-	dir := filepath.Join(f.dir, "import-data")
-	cfg := config.Default()
-	cfg.DataDir = dir
-	cfg.Listen = "127.0.0.1:0"
 	// Start-up after a clean stop: the import phase closed the data
 	// directory.
-	opened := time.Now()
-	d, err := daemon.New(cfg, log)
+	srv, err := startServer(ctx, filepath.Join(f.dir, "import-data"), log)
 	if err != nil {
 		return phaseResult{}, err
 	}
-	startup := time.Since(opened).Seconds()
-	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- d.Run(rctx) }()
-	defer func() { cancel(); <-done }()
-	key, err := d.Identities().RootKey(benchAccount)
-	if err != nil {
-		return phaseResult{}, err
-	}
-	ct := cloudtrail.New(cloudtrail.Options{Region: benchRegion, BaseEndpoint: aws.String(d.URL()),
-		Credentials: credentials.NewStaticCredentialsProvider(key.AccessKeyID, key.SecretAccessKey, "")})
+	defer srv.stop()
+	d, ct, startup := srv.d, srv.ct, srv.startup
 	// Sample attribute values from the generated events.
 	g := f.gen()
 	r := rand.New(rand.NewPCG(f.seed, 99))

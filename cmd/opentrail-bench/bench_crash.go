@@ -50,6 +50,39 @@ func benchServer(dir string) config.Config {
 	return cfg
 }
 
+// server is a running server of a phase, with a client of the bench
+// account.
+type server struct {
+	d       *daemon.Daemon
+	ct      *cloudtrail.Client
+	opened  time.Time
+	startup float64 // seconds daemon.New took
+	stop    func()
+}
+
+// startServer opens a server on dir (as `serve` does) and runs it until
+// stop.
+func startServer(ctx context.Context, dir string, log *slog.Logger) (*server, error) {
+	opened := time.Now()
+	d, err := daemon.New(benchServer(dir), log)
+	if err != nil {
+		return nil, err
+	}
+	startup := time.Since(opened).Seconds()
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- d.Run(rctx) }()
+	stop := func() { cancel(); <-done }
+	key, err := d.Identities().RootKey(benchAccount)
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	ct := cloudtrail.New(cloudtrail.Options{Region: benchRegion, BaseEndpoint: aws.String(d.URL()),
+		Credentials: credentials.NewStaticCredentialsProvider(key.AccessKeyID, key.SecretAccessKey, "")})
+	return &server{d: d, ct: ct, opened: opened, startup: startup, stop: stop}, nil
+}
+
 func phaseCrash(ctx context.Context, f benchFlags, log *slog.Logger) (phaseResult, error) {
 	dir := filepath.Join(f.dir, "import-data")
 	d, err := daemon.New(benchServer(dir), log)
@@ -116,22 +149,12 @@ func phaseRestart(ctx context.Context, f benchFlags, log *slog.Logger) (phaseRes
 	if err := json.Unmarshal(b, &rec); err != nil {
 		return phaseResult{}, err
 	}
-	opened := time.Now()
-	d, err := daemon.New(benchServer(filepath.Join(f.dir, "import-data")), log)
+	srv, err := startServer(ctx, filepath.Join(f.dir, "import-data"), log)
 	if err != nil {
 		return phaseResult{}, err
 	}
-	startup := time.Since(opened).Seconds()
-	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- d.Run(rctx) }()
-	defer func() { cancel(); <-done }()
-	key, err := d.Identities().RootKey(benchAccount)
-	if err != nil {
-		return phaseResult{}, err
-	}
-	ct := cloudtrail.New(cloudtrail.Options{Region: benchRegion, BaseEndpoint: aws.String(d.URL()),
-		Credentials: credentials.NewStaticCredentialsProvider(key.AccessKeyID, key.SecretAccessKey, "")})
+	defer srv.stop()
+	ct, opened, startup := srv.ct, srv.opened, srv.startup
 	for {
 		out, err := ct.LookupEvents(ctx, &cloudtrail.LookupEventsInput{LookupAttributes: []cttypes.LookupAttribute{
 			{AttributeKey: cttypes.LookupAttributeKeyEventId, AttributeValue: aws.String(rec.LastEvent)}}})

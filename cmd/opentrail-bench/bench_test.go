@@ -23,7 +23,8 @@ func TestBenchCommand(t *testing.T) {
 	}
 	for _, want := range []string{"opentrail-bench: 3000 events", "import from .json.gz (events/s) vs decode-only",
 		"durable ingest, 100 events/call", "bytes on disk per event vs .json.gz input", "LookupEvents latency at 3000 events",
-		"EventName", "baseline: one fsync", "start-up after a clean stop (s)", "bench: peak live heap"} {
+		"EventName", "baseline: one fsync", "start-up after a clean stop (s)", "start-up after SIGKILL (s)",
+		"until a lookup finds the last of 3000 acked", "bench: peak live heap"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -49,6 +50,10 @@ func TestBenchCommand(t *testing.T) {
 	}
 	if s := res["lookup"].Extra["startupSeconds"]; s <= 0 {
 		t.Errorf("lookup phase: start-up took %v s", s)
+	}
+	// The crash phase died by SIGKILL; the restart found its last event.
+	if r := res["restart"]; r.Events != 3000 || r.Extra["startupSeconds"] <= 0 || r.Extra["readySeconds"] < r.Extra["startupSeconds"] {
+		t.Errorf("restart phase: %+v", r)
 	}
 	if imp := res["import"]; imp.Extra["duplicates"] != 0 || imp.Extra["rejected"] != 0 || imp.Extra["diskBytesPerEvent"] <= 0 {
 		t.Errorf("import phase: %+v", imp)

@@ -33,6 +33,10 @@ func (c *insightsCmd) Run(ctx context.Context, args []string) error {
 	floor := fs.Float64("floor", def.Floor, "threshold: at least this many calls a minute")
 	startMin := fs.Int("start-minutes", def.StartMinutes, "unusual `minutes` in a row that raise a Start")
 	endMin := fs.Int("end-minutes", def.EndMinutes, "normal `minutes` in a row that raise the End")
+	dropWindow := fs.Duration("drop-window", def.DropWindow, "drops (a job that stops): whole hours before the current one judged together; 0s turns drops off (`duration`)")
+	dropRatio := fs.Float64("drop-ratio", def.DropRatio, "drops: the window's calls fall below their expected sum divided by this")
+	dropK := fs.Float64("drop-k", def.DropK, "drops: and below the expected sum less this many standard deviations")
+	dropMin := fs.Float64("drop-min", def.DropMin, "drops: judge only APIs expecting at least this many calls in the window")
 	asJSON := fs.Bool("json", false, "print the Insights records as JSON Lines, as CloudTrail writes them")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), `Usage: opentrail insights [flags] PATH...
@@ -69,6 +73,7 @@ Flags:`)
 	}
 	o := def
 	o.WarmUp, o.K, o.Ratio, o.Floor, o.StartMinutes, o.EndMinutes = *warmUp, *k, *ratio, *floor, *startMin, *endMin
+	o.DropWindow, o.DropRatio, o.DropK, o.DropMin = *dropWindow, *dropRatio, *dropK, *dropMin
 	r, err := insights.NewReplayer(o)
 	if err != nil {
 		return &usageError{cmd: "insights", msg: err.Error()}

@@ -64,4 +64,13 @@ func TestInsightsReplayCommand(t *testing.T) {
 	if err := exec.Command(opentrailBin, "insights").Run(); err == nil || err.(*exec.ExitError).ExitCode() != 2 {
 		t.Errorf("no PATH: %v, want exit 2", err)
 	}
+	// The drop rule's settings are the detector's: a window that is not
+	// whole hours is refused, and 0s turns drops off.
+	out2, err := exec.Command(opentrailBin, "insights", "--drop-window", "90m", logs).CombinedOutput()
+	if err == nil || err.(*exec.ExitError).ExitCode() != 2 || !strings.Contains(string(out2), "DropWindow") {
+		t.Errorf("--drop-window 90m: %v, want exit 2 naming DropWindow:\n%s", err, out2)
+	}
+	if out := runOK(t, nil, opentrailBin, "insights", "--warm-up", "0s", "--drop-window", "0s", logs); len(strings.Split(strings.TrimSpace(string(out)), "\n")) != 2*apis {
+		t.Errorf("--drop-window 0s:\n%s", out)
+	}
 }

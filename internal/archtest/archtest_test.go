@@ -33,6 +33,9 @@ var allowed = map[string][]string{
 	"internal/logfilter": {},
 	// CloudWatch alarms: validation, statistics, evaluation, notifications.
 	"internal/alarm": {},
+	// A refused request's error (kind and client message), shared by the
+	// SNS, EventBridge and CloudWatch Logs engines.
+	"internal/reqerr": {},
 	// CloudTrail Lake SQL to DuckDB: pure Go over DuckDB's parse tree
 	// (its tests use DuckDB; the package itself imports only the standard
 	// library).
@@ -67,15 +70,15 @@ var allowed = map[string][]string{
 	// CloudWatch metrics and alarms.
 	"internal/cwmetrics": {"internal/alarm", "internal/store/fileutil"},
 	// SNS: topics, subscriptions, signing and the durable delivery queue.
-	"internal/sns":         {"internal/event", "internal/store/fileutil"},
+	"internal/sns":         {"internal/event", "internal/reqerr", "internal/store/fileutil"},
 	"internal/sns/snstest": {},
 	// EventBridge's default bus: a follower of the event log that
 	// delivers to SNS topics (through the interface it declares) and
 	// API destinations.
-	"internal/eventbus": {"internal/event", "internal/eventpattern", "internal/store", "internal/store/fileutil"},
+	"internal/eventbus": {"internal/event", "internal/eventpattern", "internal/reqerr", "internal/store", "internal/store/fileutil"},
 	// CloudWatch Logs: log groups, trail delivery (a follower) and metric
 	// filters, whose values go to the metric store it declares.
-	"internal/cwlogs": {"internal/event", "internal/logfilter", "internal/store", "internal/store/fileutil"},
+	"internal/cwlogs": {"internal/event", "internal/logfilter", "internal/reqerr", "internal/store", "internal/store/fileutil"},
 	"internal/lake": {"internal/event", "internal/selector", "internal/store", "internal/store/fileutil", "internal/lake/duck", "internal/lake/dialect", "internal/lake/queries",
 		"internal/lake/imports", "internal/layout", "internal/logfile", "internal/objstore", "internal/lake/resultfile"},
 	"internal/validate": {"internal/layout", "internal/digest"},

@@ -254,7 +254,7 @@ func Open(dir string, opts Options) (*Catalog, error) {
 	if opts.Now == nil {
 		opts.Now = d.Now
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := fileutil.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("open catalog: %w", err)
 	}
 	c := &Catalog{

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/opentrail/opentrail/internal/logfilter"
+	"github.com/opentrail/opentrail/internal/reqerr"
 	"github.com/opentrail/opentrail/internal/store/fileutil"
 )
 
@@ -29,20 +30,11 @@ var (
 	ErrLimit = errors.New("cwlogs: limit exceeded")
 )
 
-// Error is an engine error with its client message.
-type Error struct {
-	Kind error
-	Msg  string
-}
+// Error is a refused request: Kind is one of the sentinels above, Msg the
+// message for the client.
+type Error = reqerr.Error
 
-func (e *Error) Error() string { return e.Msg }
-
-// Unwrap returns the kind.
-func (e *Error) Unwrap() error { return e.Kind }
-
-func errorf(kind error, format string, args ...any) error {
-	return &Error{Kind: kind, Msg: fmt.Sprintf(format, args...)}
-}
+var errorf = reqerr.New
 
 // Scope is an account in a Region.
 type Scope struct{ Account, Region string }

@@ -104,7 +104,7 @@ func Open(dir string, opts Options) (*Engine, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if err := os.MkdirAll(filepath.Join(dir, "groups"), 0o755); err != nil {
+	if err := fileutil.MkdirAll(filepath.Join(dir, "groups"), 0o755); err != nil {
 		return nil, fmt.Errorf("cwlogs: %w", err)
 	}
 	if err := checkFiles(dir); err != nil {
@@ -242,7 +242,12 @@ func (e *Engine) CreateGroup(s Scope, name string) error {
 		return err
 	}
 	gdir := filepath.Join(e.dir, "groups", id)
-	if err := os.MkdirAll(gdir, 0o755); err != nil {
+	if err := fileutil.MkdirAll(gdir, 0o755); err != nil {
+		return fmt.Errorf("cwlogs: %w", err)
+	}
+	// The group's segments are fsynced with their directory: its own
+	// entry must be durable too.
+	if err := fileutil.SyncDir(filepath.Dir(gdir)); err != nil {
 		return fmt.Errorf("cwlogs: %w", err)
 	}
 	gs, err := openGroup(gdir, e.log)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"slices"
 	"sort"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/opentrail/opentrail/internal/logfilter"
+	"github.com/opentrail/opentrail/internal/store/fileutil"
 )
 
 // InputEvent is one PutLogEvents event.
@@ -171,7 +171,7 @@ func (gs *groupState) roll(day int64) error {
 			n = last.n
 		}
 	}
-	f, err := os.OpenFile(segmentPath(gs.dir, n), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := fileutil.OpenAppend(segmentPath(gs.dir, n), 0o644)
 	if err != nil {
 		return fmt.Errorf("cwlogs: %w", err)
 	}

@@ -170,7 +170,7 @@ func Open(dir string, o Options) (*Engine, error) {
 	if err := createAlarmLog(dir); err != nil {
 		return nil, fmt.Errorf("open cloudwatch: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Join(dir, metricsDir), 0o755); err != nil {
+	if err := fileutil.MkdirAll(filepath.Join(dir, metricsDir), 0o755); err != nil {
 		return nil, fmt.Errorf("open cloudwatch: %w", err)
 	}
 	e := &Engine{o: o, dir: dir, series: map[string]*series{}, days: map[string]*logFile{},
@@ -204,7 +204,7 @@ func missingAlarmLog(dir string) error {
 
 // createAlarmLog creates an empty alarm log, durably, unless there is one.
 func createAlarmLog(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := fileutil.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	path := filepath.Join(dir, alarmsFile)

@@ -8,6 +8,8 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
+
+	"github.com/opentrail/opentrail/internal/store/fileutil"
 )
 
 // maxFrame bounds a frame's payload (docs/format/cloudwatch.md).
@@ -87,7 +89,7 @@ type logFile struct {
 // frame to visit, cuts a torn tail and returns the file ready to append.
 // cut is the number of bytes cut.
 func openLog(path string, visit func(off int64, payload []byte) error) (l *logFile, cut int64, err error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := fileutil.OpenFile(path, os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -18,8 +18,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
@@ -31,23 +29,13 @@ import (
 	"github.com/opentrail/opentrail/internal/config"
 	"github.com/opentrail/opentrail/internal/daemon"
 	"github.com/opentrail/opentrail/internal/datadir"
-	"github.com/opentrail/opentrail/internal/sdktest"
 	"github.com/opentrail/opentrail/internal/testenv"
 )
 
 func cwClient(t testing.TB, d *daemon.Daemon, account, region string) *cloudwatch.Client {
 	t.Helper()
-	k, err := d.Identities().RootKey(account)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cloudwatch.New(cloudwatch.Options{
-		Region:           region,
-		BaseEndpoint:     aws.String(d.URL()),
-		Credentials:      credentials.NewStaticCredentialsProvider(k.AccessKeyID, k.SecretAccessKey, ""),
-		RetryMaxAttempts: 1,
-		HTTPClient:       sdktest.HTTPClient(awshttp.NewBuildableClient().GetTransport()),
-	})
+	creds, hc := rootSDK(t, d, account)
+	return cloudwatch.New(cloudwatch.Options{Region: region, BaseEndpoint: aws.String(d.URL()), RetryMaxAttempts: 1, Credentials: creds, HTTPClient: hc})
 }
 
 // Every CloudWatch operation through the Go SDK (rpc-v2-cbor), a restart

@@ -75,6 +75,18 @@ func rootClient(t testing.TB, d *daemon.Daemon, account, region string) *cloudtr
 	return client(t, d, k.AccessKeyID, k.SecretAccessKey, region)
 }
 
+// rootSDK returns account's root key as SDK credentials and the HTTP
+// client every SDK client of these tests sends with.
+func rootSDK(t testing.TB, d *daemon.Daemon, account string) (aws.CredentialsProvider, *http.Client) {
+	t.Helper()
+	k, err := d.Identities().RootKey(account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return credentials.NewStaticCredentialsProvider(k.AccessKeyID, k.SecretAccessKey, ""),
+		sdktest.HTTPClient(awshttp.NewBuildableClient().GetTransport())
+}
+
 func apiCode(err error) string {
 	var ae smithy.APIError
 	if errors.As(err, &ae) {

@@ -14,8 +14,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -25,21 +23,13 @@ import (
 	"github.com/opentrail/opentrail/internal/daemon"
 	"github.com/opentrail/opentrail/internal/datadir"
 	"github.com/opentrail/opentrail/internal/eventbus"
-	"github.com/opentrail/opentrail/internal/sdktest"
 	"github.com/opentrail/opentrail/internal/testenv"
 )
 
 func eventsClient(t testing.TB, d *daemon.Daemon, account, region string) *eventbridge.Client {
 	t.Helper()
-	k, err := d.Identities().RootKey(account)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return eventbridge.New(eventbridge.Options{
-		Region: region, BaseEndpoint: aws.String(d.URL()), RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider(k.AccessKeyID, k.SecretAccessKey, ""),
-		HTTPClient:  sdktest.HTTPClient(awshttp.NewBuildableClient().GetTransport()),
-	})
+	creds, hc := rootSDK(t, d, account)
+	return eventbridge.New(eventbridge.Options{Region: region, BaseEndpoint: aws.String(d.URL()), RetryMaxAttempts: 1, Credentials: creds, HTTPClient: hc})
 }
 
 // receiver is an API destination endpoint that records what it gets and

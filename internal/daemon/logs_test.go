@@ -8,29 +8,19 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	cwltypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/opentrail/opentrail/internal/daemon"
-	"github.com/opentrail/opentrail/internal/sdktest"
 	"github.com/opentrail/opentrail/internal/testenv"
 )
 
 func logsClient(t testing.TB, d *daemon.Daemon, account, region string) *cloudwatchlogs.Client {
 	t.Helper()
-	k, err := d.Identities().RootKey(account)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cloudwatchlogs.New(cloudwatchlogs.Options{
-		Region: region, BaseEndpoint: aws.String(d.URL()), RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider(k.AccessKeyID, k.SecretAccessKey, ""),
-		HTTPClient:  sdktest.HTTPClient(awshttp.NewBuildableClient().GetTransport()),
-	})
+	creds, hc := rootSDK(t, d, account)
+	return cloudwatchlogs.New(cloudwatchlogs.Options{Region: region, BaseEndpoint: aws.String(d.URL()), RetryMaxAttempts: 1, Credentials: creds, HTTPClient: hc})
 }
 
 // TestTrailDeliversToCloudWatchLogs: a trail with a log group sends every

@@ -97,7 +97,7 @@ func (t trailTopics) Publish(ctx context.Context, topic, message string) error {
 			case errors.Is(err, sns.ErrInvalidParameter):
 				code = "InvalidParameter"
 			}
-			return &notify.Error{ErrCode: code, Msg: se.Message}
+			return &notify.Error{ErrCode: code, Msg: se.Msg}
 		}
 		return err
 	}

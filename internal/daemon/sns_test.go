@@ -15,8 +15,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -27,24 +25,14 @@ import (
 
 	"github.com/opentrail/opentrail/internal/config"
 	"github.com/opentrail/opentrail/internal/daemon"
-	"github.com/opentrail/opentrail/internal/sdktest"
 	"github.com/opentrail/opentrail/internal/sns/snstest"
 	"github.com/opentrail/opentrail/internal/testenv"
 )
 
 func snsClient(t testing.TB, d *daemon.Daemon, account string) *snssdk.Client {
 	t.Helper()
-	k, err := d.Identities().RootKey(account)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return snssdk.New(snssdk.Options{
-		Region:           "us-east-1",
-		BaseEndpoint:     aws.String(d.URL()),
-		Credentials:      credentials.NewStaticCredentialsProvider(k.AccessKeyID, k.SecretAccessKey, ""),
-		RetryMaxAttempts: 1,
-		HTTPClient:       sdktest.HTTPClient(awshttp.NewBuildableClient().GetTransport()),
-	})
+	creds, hc := rootSDK(t, d, account)
+	return snssdk.New(snssdk.Options{Region: "us-east-1", BaseEndpoint: aws.String(d.URL()), RetryMaxAttempts: 1, Credentials: creds, HTTPClient: hc})
 }
 
 func nextMessage(t testing.TB, sub *snstest.Subscriber) snstest.Message {

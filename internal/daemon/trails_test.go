@@ -29,15 +29,8 @@ import (
 
 func s3Client(t testing.TB, d *daemon.Daemon, account string) *s3.Client {
 	t.Helper()
-	k, err := d.Identities().RootKey(account)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s3.New(s3.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String(d.URL()), UsePathStyle: true,
-		Credentials: credentials.NewStaticCredentialsProvider(k.AccessKeyID, k.SecretAccessKey, ""),
-		HTTPClient:  sdktest.HTTPClient(awshttp.NewBuildableClient().GetTransport()),
-	})
+	creds, hc := rootSDK(t, d, account)
+	return s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(d.URL()), UsePathStyle: true, Credentials: creds, HTTPClient: hc})
 }
 
 // webhook records SNS-style notifications and fails the first n.

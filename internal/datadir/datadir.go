@@ -87,7 +87,7 @@ func Open(root string, log *slog.Logger) (*Dir, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	if err := os.MkdirAll(root, 0o755); err != nil {
+	if err := fileutil.MkdirAll(root, 0o755); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	lock, err := fileutil.LockDir(root)

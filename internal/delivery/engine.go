@@ -23,6 +23,7 @@ import (
 	"github.com/opentrail/opentrail/internal/objstore"
 	"github.com/opentrail/opentrail/internal/selector"
 	"github.com/opentrail/opentrail/internal/store"
+	"github.com/opentrail/opentrail/internal/store/fileutil"
 )
 
 // Options configure an [Engine]. Start from [DefaultOptions].
@@ -200,7 +201,7 @@ func Open(dir string, opts Options) (*Engine, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	if err := os.MkdirAll(filepath.Join(dir, spoolDir), 0o755); err != nil {
+	if err := fileutil.MkdirAll(filepath.Join(dir, spoolDir), 0o755); err != nil {
 		return nil, fmt.Errorf("open delivery: %w", err)
 	}
 	st, err := loadState(dir)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/opentrail/opentrail/internal/eventpattern"
+	"github.com/opentrail/opentrail/internal/reqerr"
 	"github.com/opentrail/opentrail/internal/store/fileutil"
 )
 
@@ -34,21 +35,11 @@ var (
 	ErrBadPattern = errors.New("eventbus: invalid event pattern")
 )
 
-// Error is a catalogue error: Kind is one of the sentinels above, Msg the
+// Error is a refused request: Kind is one of the sentinels above, Msg the
 // message for the client.
-type Error struct {
-	Kind error
-	Msg  string
-}
+type Error = reqerr.Error
 
-func (e *Error) Error() string { return e.Msg }
-
-// Unwrap returns the kind.
-func (e *Error) Unwrap() error { return e.Kind }
-
-func errorf(kind error, format string, args ...any) error {
-	return &Error{Kind: kind, Msg: fmt.Sprintf(format, args...)}
-}
+var errorf = reqerr.New
 
 // Rule states (the model's RuleState).
 const (

@@ -120,7 +120,7 @@ func Open(dir string, opts Options) (*Engine, error) {
 	if opts.RetryMax < opts.RetryBase {
 		opts.RetryMax = opts.RetryBase
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := fileutil.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("eventbus: %w", err)
 	}
 	e := &Engine{opts: opts, dir: dir, log: opts.Logger, queues: map[string]*queue{},

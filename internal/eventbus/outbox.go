@@ -60,7 +60,7 @@ func openOutbox(dir string, log *slog.Logger) (*outbox, error) {
 	if torn > 0 {
 		log.Warn("eventbus: the outbox ends in a torn line (a write cut by a crash); cutting it off", "file", path, "bytes", torn)
 	}
-	if o.f, err = os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o600); err != nil {
+	if o.f, err = fileutil.OpenFile(path, os.O_WRONLY, 0o600); err != nil {
 		return nil, fmt.Errorf("eventbus: %w", err)
 	}
 	if err := o.f.Truncate(int64(good)); err != nil {
@@ -344,13 +344,5 @@ func (o *outbox) writeDeadLetter(d *delivery, attempts int, failed time.Time, ca
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	f, err := os.OpenFile(filepath.Join(o.dir, DeadLetterFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(append(line, '\n')); err != nil {
-		f.Close()
-		return err
-	}
-	return errors.Join(f.Sync(), f.Close())
+	return fileutil.AppendSync(filepath.Join(o.dir, DeadLetterFile), append(line, '\n'), 0o600)
 }

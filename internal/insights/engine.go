@@ -70,7 +70,7 @@ func Open(dir string, opts Options) (*Engine, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := fileutil.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("insights: %w", err)
 	}
 	e := &Engine{dir: dir, opts: opts, log: opts.Logger, met: newMetrics(opts.Registerer)}
@@ -92,7 +92,7 @@ func Open(dir string, opts Options) (*Engine, error) {
 	if err != nil {
 		q := filepath.Join(dir, "quarantine")
 		to := filepath.Join(q, fmt.Sprintf("state-%s.json", opts.Now().UTC().Format("20060102T150405Z")))
-		if merr := os.MkdirAll(q, 0o755); merr != nil {
+		if merr := fileutil.MkdirAll(q, 0o755); merr != nil {
 			return nil, errors.Join(err, merr)
 		}
 		if merr := os.Rename(filepath.Join(dir, StateFile), to); merr != nil {

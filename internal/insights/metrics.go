@@ -39,7 +39,7 @@ type journal struct {
 // does not account for (what the replay decides again).
 func openJournal(path string, committed int64) (*journal, int64, error) {
 	j := &journal{path: path}
-	f, err := os.OpenFile(j.path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := fileutil.OpenFile(j.path, os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, 0, fmt.Errorf("insights: %w", err)
 	}

@@ -407,7 +407,7 @@ func (k *Keyring) mkdir(rdir string) error {
 	if _, err := os.Stat(rdir); err == nil {
 		return nil
 	}
-	if err := os.MkdirAll(rdir, 0o700); err != nil {
+	if err := fileutil.MkdirAll(rdir, 0o700); err != nil {
 		return err
 	}
 	if err := fileutil.SyncDir(k.dir); err != nil {

@@ -167,7 +167,7 @@ func openStoreFiles(dir, quarantine, id, account string, log *slog.Logger) (*sto
 		return nil, err
 	}
 	if s.man.Version == 0 { // a new store
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := fileutil.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("lake: %w", err)
 		}
 		s.man = manifest{Version: 1, Store: id, Account: account}
@@ -303,7 +303,7 @@ func (s *storeFiles) quarantined(quarantine, rel string) string {
 // before a MANIFEST that no longer lists the file. It returns where the
 // file went.
 func setAside(path, dst string) (string, error) {
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+	if err := fileutil.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return "", fmt.Errorf("lake: quarantine: %w", err)
 	}
 	to := dst

@@ -189,7 +189,7 @@ func (e *Engine) saveImport(info imports.Info) error {
 		return fmt.Errorf("lake: %w", err)
 	}
 	dir := e.importsDir(info.Account)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := fileutil.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("lake: %w", err)
 	}
 	return fileutil.WriteFileAtomic(filepath.Join(dir, info.ID+".json"), b, 0o644)

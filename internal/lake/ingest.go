@@ -473,7 +473,7 @@ func finishFile(s *storeFiles, f File) (File, error) {
 func (e *Engine) durable(s *storeFiles, name string, write func(tmp string) error) error {
 	path := filepath.Join(s.dir, name)
 	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := fileutil.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("lake: %w", err)
 	}
 	tmp := filepath.Join(dir, "."+filepath.Base(name)+".tmp")

@@ -588,13 +588,33 @@ func (g *gatedSource) Open(ctx context.Context, name string) (io.ReadCloser, err
 // one file (b-1-2.parquet) and event 3 in another.
 func twoBatches(t *testing.T, dir string, stores *fakeStores, id string) *rig {
 	t.Helper()
-	r := newRig(t, dir, stores)
+	return twoBatchesOf(t, &rig{t: t, dir: dir, stores: stores}, id)
+}
+
+// twoBatchesOf is twoBatches for a rig set up by the caller (t, dir and
+// stores set).
+func twoBatchesOf(t *testing.T, r *rig, id string) *rig {
+	t.Helper()
+	newRigWith(t, r)
 	r.append(mkEvent(t, 1, acct), mkEvent(t, 2, acct))
 	r.restart()
 	r.append(mkEvent(t, 3, acct))
 	r.restart()
 	r.count(id, 3)
 	return r
+}
+
+// flipMiddle damages the file at p: the byte in its middle inverted.
+func flipMiddle(t *testing.T, p string) {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // A damaged Parquet file is found by the scrub, moved to quarantine and
@@ -609,14 +629,7 @@ func TestScrubQuarantinesDamagedFile(t *testing.T) {
 	if len(files) != 2 {
 		t.Fatalf("files %v", files)
 	}
-	b, err := os.ReadFile(files[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[len(b)/2] ^= 0xff
-	if err := os.WriteFile(files[0], b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	flipMiddle(t, files[0])
 	rep := lake.Check(filepath.Join(dir, "lake"), stores.DataStores())
 	if len(rep.Problems) != 1 || !strings.Contains(rep.Problems[0], "damaged") {
 		t.Fatalf("fsck problems %q, want the damaged file", rep.Problems)
@@ -642,25 +655,12 @@ func TestScrubRebuildsDamagedFileFromTheLog(t *testing.T) {
 	const id = "0b3f0000-0000-4000-8000-000000000015"
 	stores.specs = []lake.StoreSpec{spec(id, 1)}
 	dir := t.TempDir()
-	r := &rig{t: t, dir: dir, stores: stores, wal: true}
-	newRigWith(t, r)
-	r.append(mkEvent(t, 1, acct), mkEvent(t, 2, acct))
-	r.restart()
-	r.append(mkEvent(t, 3, acct))
-	r.restart()
-	r.count(id, 3)
+	r := twoBatchesOf(t, &rig{t: t, dir: dir, stores: stores, wal: true}, id)
 	files := lakeFiles(t, dir, id)
 	if len(files) != 2 {
 		t.Fatalf("files %v", files)
 	}
-	b, err := os.ReadFile(files[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[len(b)/2] ^= 0xff
-	if err := os.WriteFile(files[0], b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	flipMiddle(t, files[0])
 	if err := r.eng.Maintain(t.Context()); err != nil {
 		t.Fatal(err)
 	}

@@ -268,7 +268,7 @@ func (qs *runner) instance(ctx context.Context, account string) (*duck.DB, error
 		return db, nil
 	}
 	dir := filepath.Join(qs.e.dir, account)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := fileutil.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("lake: %w", err)
 	}
 	db, err := duck.Open(ctx, duck.Options{AllowedDirs: []string{dir}, Threads: qs.e.opts.Threads,
@@ -522,7 +522,7 @@ func (qs *runner) save(q *query) error {
 		return fmt.Errorf("lake: %w", err)
 	}
 	path := qs.path(q, ".json")
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := fileutil.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("lake: %w", err)
 	}
 	return fileutil.WriteFileAtomic(path, b, 0o644)

@@ -47,16 +47,6 @@ func TestRepairLakeDamage(t *testing.T) {
 		lakeDir, storeDir string
 		first             string // the file holding events 1 and 2 (seq 1 and 2)
 	}
-	flip := func(t *testing.T, p string) {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b[len(b)/2] ^= 0xff
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 	tests := []struct {
 		name   string
 		damage func(t *testing.T, e env)
@@ -79,7 +69,7 @@ func TestRepairLakeDamage(t *testing.T) {
 			}
 		}, lost: true, moved: filepath.Join(id, "day=2026-11-01_b-1-2.parquet"), events: 1},
 		{name: "damaged hash, quarantine name taken", damage: func(t *testing.T, e env) {
-			flip(t, e.first)
+			flipMiddle(t, e.first)
 			taken := filepath.Join(e.lakeDir, "quarantine", id, "day=2026-11-01_b-1-2.parquet")
 			if err := os.MkdirAll(filepath.Dir(taken), 0o755); err != nil {
 				t.Fatal(err)

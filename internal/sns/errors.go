@@ -2,11 +2,12 @@ package sns
 
 import (
 	"errors"
-	"fmt"
+
+	"github.com/opentrail/opentrail/internal/reqerr"
 )
 
 // Sentinel errors. Every error the Service returns about a request wraps
-// one of them inside an [*Error] whose Message is worded for the client;
+// one of them inside an [*Error] whose Msg is worded for the client;
 // branch with [errors.Is]. Anything else is a server fault (a failed
 // write), to be answered as an internal error and logged.
 var (
@@ -28,29 +29,21 @@ var (
 	ErrTagLimit = errors.New("sns: too many tags")
 )
 
-// Error is a refused request: Err is the sentinel, Message the text for
-// the client.
-type Error struct {
-	Err     error
-	Message string
-}
-
-func (e *Error) Error() string { return e.Message }
-
-// Unwrap returns e.Err.
-func (e *Error) Unwrap() error { return e.Err }
+// Error is a refused request: Kind is the sentinel, Msg the text for the
+// client.
+type Error = reqerr.Error
 
 func invalid(format string, args ...any) error {
-	return &Error{Err: ErrInvalidParameter, Message: fmt.Sprintf(format, args...)}
+	return reqerr.New(ErrInvalidParameter, format, args...)
 }
 
 func notFound(format string, args ...any) error {
-	return &Error{Err: ErrNotFound, Message: fmt.Sprintf(format, args...)}
+	return reqerr.New(ErrNotFound, format, args...)
 }
 
 func notAuthorized(account, action, arn string) error {
-	return &Error{Err: ErrAuthorization, Message: fmt.Sprintf(
-		"User: arn:aws:iam::%s:root is not authorized to perform: SNS:%s on resource: %s", account, action, arn)}
+	return reqerr.New(ErrAuthorization,
+		"User: arn:aws:iam::%s:root is not authorized to perform: SNS:%s on resource: %s", account, action, arn)
 }
 
 // ErrResourceNotFound: the tagging operations' missing resource (SNS

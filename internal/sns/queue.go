@@ -83,7 +83,7 @@ func (q *queue) load(dir string, log *slog.Logger) error {
 		seq, perr := strconv.ParseUint(strings.TrimSuffix(name, ".json"), 10, 64)
 		if err := json.Unmarshal(b, &d); err != nil || perr != nil || d.Version != deliveryVersion || d.Seq != seq {
 			qdir := filepath.Join(dir, quarantineDir)
-			if err := os.MkdirAll(qdir, 0o700); err != nil {
+			if err := fileutil.MkdirAll(qdir, 0o700); err != nil {
 				return fmt.Errorf("open sns queue: quarantine %s: %w", path, err)
 			}
 			if err := os.Rename(path, filepath.Join(qdir, name)); err != nil {
@@ -103,7 +103,7 @@ func (q *queue) room(n, limit int) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if n > 0 && len(q.pending)+n > limit {
-		return &Error{Err: ErrThrottled, Message: fmt.Sprintf("Rate exceeded: %d deliveries are waiting for their endpoints", len(q.pending))}
+		return &Error{Kind: ErrThrottled, Msg: fmt.Sprintf("Rate exceeded: %d deliveries are waiting for their endpoints", len(q.pending))}
 	}
 	return nil
 }
@@ -354,13 +354,5 @@ func (s *Service) deadLetter(d *delivery, status int) error {
 	}
 	s.dlMu.Lock()
 	defer s.dlMu.Unlock()
-	f, err := os.OpenFile(filepath.Join(s.dir, DeadLetterFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(append(line, '\n')); err != nil {
-		f.Close()
-		return err
-	}
-	return errors.Join(f.Sync(), f.Close())
+	return fileutil.AppendSync(filepath.Join(s.dir, DeadLetterFile), append(line, '\n'), 0o600)
 }

@@ -8,12 +8,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/opentrail/opentrail/internal/store/fileutil"
 )
 
 // Options configure a [Service]. Start from [DefaultOptions].
@@ -113,7 +114,7 @@ func Open(dir string, opts Options) (*Service, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if err := os.MkdirAll(filepath.Join(dir, queueDir), 0o700); err != nil {
+	if err := fileutil.MkdirAll(filepath.Join(dir, queueDir), 0o700); err != nil {
 		return nil, fmt.Errorf("open sns: %w", err)
 	}
 	m, err := newMetrics(opts.Registerer)

@@ -301,7 +301,7 @@ func (s *Service) SetTopicAttribute(_ context.Context, account, arn, name, value
 
 func checkTags(tags map[string]string) error {
 	if len(tags) > MaxTags {
-		return &Error{Err: ErrTagLimit, Message: "Could not complete request: tag quota of per resource exceeded"}
+		return &Error{Kind: ErrTagLimit, Msg: "Could not complete request: tag quota of per resource exceeded"}
 	}
 	for k, v := range tags {
 		if k == "" || utf8.RuneCountInString(k) > 128 {
@@ -322,7 +322,7 @@ func checkTags(tags map[string]string) error {
 func taggedTopic(st *state, account, action, arn string) (*topic, error) {
 	t, err := ownTopic(st, account, action, arn)
 	if errorsIsNotFound(err) {
-		return nil, &Error{Err: ErrResourceNotFound, Message: "Resource does not exist"}
+		return nil, &Error{Kind: ErrResourceNotFound, Msg: "Resource does not exist"}
 	}
 	return t, err
 }

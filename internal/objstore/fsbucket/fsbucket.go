@@ -90,7 +90,7 @@ func Open(root string, opts Options) (*Store, error) {
 		log:     opts.Logger,
 	}
 	for _, d := range []string{root, s.metaDir, s.bktDir, s.objDir, s.tmpDir} {
-		if err := os.MkdirAll(d, dirPerm); err != nil {
+		if err := fileutil.MkdirAll(d, dirPerm); err != nil {
 			return nil, fmt.Errorf("open embedded buckets: %w", err)
 		}
 	}

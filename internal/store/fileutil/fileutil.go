@@ -24,6 +24,70 @@ func SyncDir(dir string) error {
 	return errors.Join(err, d.Close())
 }
 
+// MkdirAll is os.MkdirAll that also fsyncs the parent of every directory
+// it creates, so that a directory made and then written to cannot vanish
+// in a crash.
+func MkdirAll(dir string, perm os.FileMode) error {
+	if st, err := os.Stat(dir); err == nil {
+		if !st.IsDir() {
+			return fmt.Errorf("mkdir %s: not a directory", dir)
+		}
+		return nil
+	}
+	parent := filepath.Dir(dir)
+	if parent != dir {
+		if err := MkdirAll(parent, perm); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, perm); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil
+		}
+		return err
+	}
+	return SyncDir(parent)
+}
+
+// OpenFile is os.OpenFile with flag|os.O_CREATE, except that a file it
+// creates has its directory fsynced before it returns, so that what is
+// later written and fsynced to the file cannot vanish with its directory
+// entry in a crash.
+func OpenFile(path string, flag int, perm os.FileMode) (*os.File, error) {
+	f, err := os.OpenFile(path, flag&^os.O_CREATE, perm)
+	if !errors.Is(err, os.ErrNotExist) {
+		return f, err
+	}
+	if f, err = os.OpenFile(path, flag|os.O_CREATE, perm); err != nil {
+		return nil, err
+	}
+	if err := SyncDir(filepath.Dir(path)); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// OpenAppend opens the file at path for appending, creating it with perm
+// (and fsyncing its directory) when it does not exist.
+func OpenAppend(path string, perm os.FileMode) (*os.File, error) {
+	return OpenFile(path, os.O_WRONLY|os.O_APPEND, perm)
+}
+
+// AppendSync appends data to the file at path (OpenAppend) and fsyncs it:
+// once it returns nil, data is durable.
+func AppendSync(path string, data []byte, perm os.FileMode) error {
+	f, err := OpenAppend(path, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	return errors.Join(f.Sync(), f.Close())
+}
+
 // WriteFileAtomic replaces path with data: it writes a temporary file in the
 // same directory, fsyncs it, renames it over path and fsyncs the directory.
 // A crash leaves either the old or the new content, never a mix.

@@ -344,3 +344,45 @@ func TestLockDirAcrossProcesses(t *testing.T) {
 	// The kernel released the dead holder's lock.
 	lockDir(t, dir)
 }
+
+func TestAppendSync(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dead.log")
+	for _, line := range []string{"one\n", "two\n"} {
+		if err := fileutil.AppendSync(path, []byte(line), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := os.ReadFile(path)
+	if err != nil || string(b) != "one\ntwo\n" {
+		t.Fatalf("file holds %q (%v), want both lines in order", b, err)
+	}
+	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("created with %v (%v), want 0600", st.Mode(), err)
+	}
+	if err := fileutil.AppendSync(filepath.Join(t.TempDir(), "no", "such", "dir"), []byte("x"), 0o600); err == nil {
+		t.Fatal("AppendSync into a missing directory succeeded")
+	}
+}
+
+func TestMkdirAll(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "a", "b", "c")
+	for range 2 { // the second time everything exists
+		if err := fileutil.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			t.Fatalf("%s: %v", dir, err)
+		}
+	}
+	file := filepath.Join(root, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := fileutil.MkdirAll(filepath.Join(file, "sub"), 0o755); err == nil {
+		t.Fatal("MkdirAll under a file succeeded")
+	}
+	if err := fileutil.MkdirAll(file, 0o755); err == nil {
+		t.Fatal("MkdirAll of a file's path succeeded")
+	}
+}

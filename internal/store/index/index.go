@@ -169,7 +169,7 @@ func Open(dir string, opts Options) (*Index, error) {
 		opts.ScrubPause = def.ScrubPause
 	}
 	if !opts.ReadOnly {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := fileutil.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("open index: %w", err)
 		}
 	}

@@ -468,7 +468,7 @@ func freeQuarantineName(dir, name string, taken []QuarantinedSegment) string {
 // quarantine/target.
 func moveToQuarantine(dir, name, target string) error {
 	qdir := filepath.Join(dir, quarantineDir)
-	if err := os.MkdirAll(qdir, 0o755); err != nil {
+	if err := fileutil.MkdirAll(qdir, 0o755); err != nil {
 		return fmt.Errorf("quarantine %s: %w", name, err)
 	}
 	if err := os.Rename(filepath.Join(dir, name), filepath.Join(qdir, target)); err != nil {

@@ -281,7 +281,7 @@ func (rp *repairer) replace(path string, b []byte) error {
 // keep writes b to the quarantine file qpath and makes it durable before
 // anything is removed from the log.
 func keep(dir, qpath string, b []byte) error {
-	if err := os.MkdirAll(filepath.Dir(qpath), 0o755); err != nil {
+	if err := fileutil.MkdirAll(filepath.Dir(qpath), 0o755); err != nil {
 		return err
 	}
 	if err := fileutil.SyncDir(dir); err != nil {

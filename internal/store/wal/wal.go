@@ -140,7 +140,7 @@ func Open(dir string, opts Options) (*WAL, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := fileutil.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("open wal: %w", err)
 	}
 	p, err := examine(dir, nil)
