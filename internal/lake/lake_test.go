@@ -701,6 +701,23 @@ func TestScrubRebuildsDamagedFileFromTheLog(t *testing.T) {
 	}
 }
 
+// SELECT * gives the Lake schema's columns and no other: not the `day`
+// DuckDB derives from the files' day=... directories.
+func TestSelectStarIsTheSchema(t *testing.T) {
+	stores := &fakeStores{}
+	const id = "0b3f0000-0000-4000-8000-000000000016"
+	stores.specs = []lake.StoreSpec{spec(id, 1)}
+	r := twoBatches(t, t.TempDir(), stores, id)
+	if err := r.eng.Maintain(t.Context()); err != nil { // a compaction output too
+		t.Fatal(err)
+	}
+	info, rows := r.query(acct, "SELECT * FROM "+id)
+	if len(rows) != 3 || slices.Contains(info.Columns, "day") || len(info.Columns) != len(rows[0]) ||
+		info.Columns[0] != "eventversion" || info.Columns[len(info.Columns)-1] != "eventjsonchecksum" {
+		t.Fatalf("SELECT * gives %d rows of columns %v", len(rows), info.Columns)
+	}
+}
+
 // A query reads only the files its WHERE can need: the days of its
 // eventtime range, the files whose eventid filter may hold its ids.
 func TestQueryPrunesFiles(t *testing.T) {

@@ -732,7 +732,7 @@ func (e *Engine) snapshot(account string, ids []string, bounds map[string]Bounds
 			events += f.Rows
 			bytes += f.Bytes
 		}
-		views[viewName(id)] = duck.ReadParquet(paths)
+		views[viewName(id)] = duck.StoreTable(paths)
 	}
 	return views, events, bytes, release, nil
 }

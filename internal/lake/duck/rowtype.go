@@ -72,6 +72,14 @@ func ReadParquet(paths []string) string {
 	return "read_parquet([" + strings.Join(q, ", ") + "])"
 }
 
+// StoreTable returns the table expression a query reads a store's files
+// with: exactly the schema's columns, without the `day` column DuckDB
+// derives from the files' directory (day=...), which some compaction
+// outputs of revision 1 also hold.
+func StoreTable(paths []string) string {
+	return "(SELECT " + schemaColumns + " FROM " + ReadParquet(paths) + ")"
+}
+
 // EmptyTable returns a table expression with the Lake schema and no rows,
 // for a store without files.
 func EmptyTable() string {
