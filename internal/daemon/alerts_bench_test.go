@@ -20,9 +20,7 @@ import (
 	cwltypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
-	snssdk "github.com/aws/aws-sdk-go-v2/service/sns"
 
-	"github.com/opentrail/opentrail/internal/daemon"
 	"github.com/opentrail/opentrail/internal/sns/snstest"
 )
 
@@ -119,24 +117,6 @@ func BenchmarkAlertLatency(b *testing.B) {
 	}
 	report("eventbridge", lat)
 	report("call", rtt)
-}
-
-// subscribe creates a topic with a confirmed HTTP subscriber and returns
-// the topic's ARN.
-func subscribe(b *testing.B, d *daemon.Daemon, sub *snstest.Subscriber, name string) string {
-	ctx := b.Context()
-	sc := snsClient(b, d, testAccount)
-	tp, err := sc.CreateTopic(ctx, &snssdk.CreateTopicInput{Name: aws.String(name)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := sc.Subscribe(ctx, &snssdk.SubscribeInput{TopicArn: tp.TopicArn, Protocol: aws.String("http"), Endpoint: aws.String(sub.URL())}); err != nil {
-		b.Fatal(err)
-	}
-	if m := nextMessage(b, sub); m.Doc["Type"] != "SubscriptionConfirmation" {
-		b.Fatalf("first message %v", m.Doc["Type"])
-	}
-	return aws.ToString(tp.TopicArn)
 }
 
 // BenchmarkSNSAlertLatency measures the two SNS alert paths from the

@@ -35,6 +35,25 @@ func snsClient(t testing.TB, d *daemon.Daemon, account string) *snssdk.Client {
 	return snssdk.New(snssdk.Options{Region: "us-east-1", BaseEndpoint: aws.String(d.URL()), RetryMaxAttempts: 1, Credentials: creds, HTTPClient: hc})
 }
 
+// subscribe creates a topic with a subscriber (auto-confirming) and
+// returns the topic's ARN once the subscriber has the confirmation.
+func subscribe(t testing.TB, d *daemon.Daemon, sub *snstest.Subscriber, name string) string {
+	t.Helper()
+	ctx := t.Context()
+	sc := snsClient(t, d, testAccount)
+	tp, err := sc.CreateTopic(ctx, &snssdk.CreateTopicInput{Name: aws.String(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sc.Subscribe(ctx, &snssdk.SubscribeInput{TopicArn: tp.TopicArn, Protocol: aws.String("http"), Endpoint: aws.String(sub.URL())}); err != nil {
+		t.Fatal(err)
+	}
+	if m := nextMessage(t, sub); m.Doc["Type"] != "SubscriptionConfirmation" {
+		t.Fatalf("first message %v", m.Doc["Type"])
+	}
+	return aws.ToString(tp.TopicArn)
+}
+
 func nextMessage(t testing.TB, sub *snstest.Subscriber) snstest.Message {
 	t.Helper()
 	select {
@@ -208,19 +227,11 @@ func TestTrailNotificationsThroughSNS(t *testing.T) {
 	if got := apiCode(err); got != "InsufficientSnsTopicPolicyException" {
 		t.Fatalf("CreateTrail on a missing topic: %v, want InsufficientSnsTopicPolicyException", err)
 	}
-	c := snsClient(t, d, testAccount)
-	out, err := c.CreateTopic(ctx, &snssdk.CreateTopicInput{Name: aws.String("trail-files")})
-	if err != nil {
-		t.Fatal(err)
-	}
 	sub := snstest.New(t)
 	sub.SetAutoConfirm(true)
-	if _, err := c.Subscribe(ctx, &snssdk.SubscribeInput{TopicArn: out.TopicArn, Protocol: aws.String("http"), Endpoint: aws.String(sub.URL())}); err != nil {
-		t.Fatal(err)
-	}
-	nextMessage(t, sub)
+	topic := subscribe(t, d, sub, "trail-files")
 	if _, err := ct.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String("main"), S3BucketName: aws.String("trail-bucket"),
-		SnsTopicName: out.TopicArn}); err != nil {
+		SnsTopicName: aws.String(topic)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ct.StartLogging(ctx, &cloudtrail.StartLoggingInput{Name: aws.String("main")}); err != nil {
@@ -236,7 +247,7 @@ func TestTrailNotificationsThroughSNS(t *testing.T) {
 			S3ObjectKey []string `json:"s3ObjectKey"`
 		}
 		if err := json.Unmarshal([]byte(m.Doc["Message"].(string)), &msg); err != nil || msg.S3Bucket != "trail-bucket" ||
-			len(msg.S3ObjectKey) != 1 || m.Doc["TopicArn"] != aws.ToString(out.TopicArn) {
+			len(msg.S3ObjectKey) != 1 || m.Doc["TopicArn"] != topic {
 			t.Fatalf("notification %v (%v)", m.Doc, err)
 		}
 		break
@@ -478,23 +489,16 @@ func TestEventBridgeRuleToSNS(t *testing.T) {
 	d := startDaemon(t, t.TempDir(), func(c *config.Config) { c.EventBridge.WithoutTrail = true })
 	ctx := context.Background()
 	c := snsClient(t, d, testAccount)
-	out, err := c.CreateTopic(ctx, &snssdk.CreateTopicInput{Name: aws.String("security")})
-	if err != nil {
-		t.Fatal(err)
-	}
 	sub := snstest.New(t)
 	sub.SetAutoConfirm(true)
-	if _, err := c.Subscribe(ctx, &snssdk.SubscribeInput{TopicArn: out.TopicArn, Protocol: aws.String("http"), Endpoint: aws.String(sub.URL())}); err != nil {
-		t.Fatal(err)
-	}
-	nextMessage(t, sub)
+	topic := subscribe(t, d, sub, "security")
 	eb := eventsClient(t, d, testAccount, "us-east-1")
 	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("topics"),
 		EventPattern: aws.String(`{"source":["aws.sns"],"detail":{"eventName":["DeleteTopic"]}}`)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("topics"),
-		Targets: []ebtypes.Target{{Id: aws.String("sns"), Arn: out.TopicArn}}}); err != nil {
+		Targets: []ebtypes.Target{{Id: aws.String("sns"), Arn: aws.String(topic)}}}); err != nil {
 		t.Fatal(err)
 	}
 	gone := "arn:aws:sns:us-east-1:" + testAccount + ":never-was"
