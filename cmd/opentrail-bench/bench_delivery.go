@@ -427,6 +427,7 @@ func newDeliverySource(f benchFlags, total int) *deliverySource {
 		}
 		src.tmpl[i] = ev
 	}
+	src.locateIDs()
 	return src
 }
 
