@@ -75,6 +75,8 @@ type benchFlags struct {
 	lakeRuns    int
 	lakeRawRuns int
 	lakePoll    time.Duration
+	// The lookupload phase's background appends, events/s.
+	ingestRate float64
 }
 
 // phaseResult is what one phase reports; a phase runs in a child process so
@@ -98,6 +100,7 @@ func (c *benchCmd) Run(ctx context.Context, args []string) error {
 	fs.StringVar(&f.dir, "dir", "", "work directory (default: a new temporary directory, removed afterwards)")
 	fs.IntVar(&f.concurrency, "concurrency", 256, "concurrent appenders (API clients) for the ingest phase")
 	fs.IntVar(&f.queries, "queries", 300, "LookupEvents calls per attribute")
+	fs.Float64Var(&f.ingestRate, "ingest-rate", 0, "events/s appended while the lookupload phase measures LookupEvents (default: half of the ingest100 phase's rate)")
 	fs.Uint64Var(&f.seed, "seed", 1, "generator seed")
 	fs.StringVar(&f.phase, "phase", "", "run one phase only (internal; used by the parent process)")
 	fs.BoolVar(&f.keep, "keep", false, "keep the work directory")
@@ -183,10 +186,17 @@ func (c *benchCmd) orchestrate(ctx context.Context, f benchFlags) error {
 	}
 	fmt.Fprintf(c.stdout, "opentrail-bench: %d events, %d CPUs (%s), Go %s, work dir %s\n", f.events, runtime.NumCPU(), cpuModel(), runtime.Version(), f.dir)
 	results := map[string]phaseResult{}
-	for _, ph := range []string{"gen", "decode", "import", "writebase", "ingest", "ingest100", "lookup", "crash", "restart"} {
+	for _, ph := range []string{"gen", "decode", "import", "writebase", "ingest", "ingest100", "lookup", "lookupload", "crash", "restart"} {
 		fmt.Fprintf(c.stderr, "bench: phase %s ...\n", ph)
 		args := []string{"--phase", ph, "--events", fmt.Sprint(f.events), "--dir", f.dir,
 			"--concurrency", fmt.Sprint(f.concurrency), "--queries", fmt.Sprint(f.queries), "--seed", fmt.Sprint(f.seed)}
+		if ph == "lookupload" {
+			r := f.ingestRate
+			if r <= 0 {
+				r = rate(results["ingest100"]) / 2
+			}
+			args = append(args, "--ingest-rate", fmt.Sprint(r))
+		}
 		if ph == "crash" {
 			if err := c.runKilled(ctx, self, args); err != nil {
 				return err
@@ -217,7 +227,10 @@ func lastLine(b []byte) []byte {
 	return b
 }
 
-func rate(r phaseResult) float64 { return float64(r.Events) / r.Seconds }
+func rate(r phaseResult) float64 { return r.rate() }
+
+// rate is the phase's events per second.
+func (r phaseResult) rate() float64 { return float64(r.Events) / r.Seconds }
 
 func (c *benchCmd) report(f benchFlags, res map[string]phaseResult) {
 	w := c.stdout
@@ -237,8 +250,8 @@ func (c *benchCmd) report(f benchFlags, res map[string]phaseResult) {
 	rs := res["restart"]
 	fmt.Fprintf(w, "%-44s %14.3f\n", "start-up after SIGKILL (s)", rs.Extra["startupSeconds"])
 	fmt.Fprintf(w, "%-44s %14.3f\n", fmt.Sprintf("  until a lookup finds the last of %d acked", rs.Events), rs.Extra["readySeconds"])
-	fmt.Fprintf(w, "\npeak memory (MiB): gen %.0f, decode-only %.0f, import %.0f, raw write %.0f, ingest %.0f, ingest100 %.0f, lookup %.0f\n",
-		gen.PeakRSSM, dec.PeakRSSM, imp.PeakRSSM, wb.PeakRSSM, ing.PeakRSSM, res["ingest100"].PeakRSSM, lk.PeakRSSM)
+	fmt.Fprintf(w, "\npeak memory (MiB): gen %.0f, decode-only %.0f, import %.0f, raw write %.0f, ingest %.0f, ingest100 %.0f, lookup %.0f, lookup while ingesting %.0f\n",
+		gen.PeakRSSM, dec.PeakRSSM, imp.PeakRSSM, wb.PeakRSSM, ing.PeakRSSM, res["ingest100"].PeakRSSM, lk.PeakRSSM, res["lookupload"].PeakRSSM)
 	fmt.Fprintf(w, "\nLookupEvents latency at %d events, ms (p50 / p99), %d calls each, MaxResults 50:\n", f.events, f.queries)
 	fmt.Fprintf(w, "%-22s %20s %20s\n", "attribute", "API (SDK, signed)", "store query only")
 	keys := make([]string, 0, len(lk.Latency))
@@ -255,6 +268,12 @@ func (c *benchCmd) report(f benchFlags, res map[string]phaseResult) {
 	b1, b2 := lk.Latency["base:empty-account"], lk.Latency["base:fsync"]
 	fmt.Fprintf(w, "%-22s %9.2f / %-8.2f\n", "baseline: empty acct", b1[0], b1[1])
 	fmt.Fprintf(w, "%-22s %9.2f / %-8.2f\n", "baseline: one fsync", b2[0], b2[1])
+	ll := res["lookupload"]
+	fmt.Fprintf(w, "\nThe same while ingest runs at %.0f events/s (target %.0f, half of ingest100's), ms (p50 / p99):\n", ll.Extra["ingestRate"], ll.Extra["targetRate"])
+	for _, k := range append(keys, "base:empty-account", "base:fsync") {
+		a, s := ll.Latency[k], ll.Latency["store:"+k]
+		fmt.Fprintf(w, "%-22s %9.2f / %-8.2f %9.2f / %-8.2f\n", strings.TrimPrefix(k, "base:"), a[0], a[1], s[0], s[1])
+	}
 }
 
 func cpuModel() string {
@@ -338,6 +357,8 @@ func runPhase(ctx context.Context, f benchFlags) (phaseResult, error) {
 		return phaseIngest(ctx, f, 100, quiet)
 	case "lookup":
 		return phaseLookup(ctx, f, quiet)
+	case "lookupload":
+		return phaseLookupLoad(ctx, f, quiet)
 	case "crash":
 		return phaseCrash(ctx, f, quiet)
 	case "restart":
@@ -658,7 +679,15 @@ func phaseLookup(ctx context.Context, f benchFlags, log *slog.Logger) (phaseResu
 		return phaseResult{}, err
 	}
 	defer srv.stop()
-	d, ct, startup := srv.d, srv.ct, srv.startup
+	res := phaseResult{Events: f.events, Latency: map[string][2]float64{}, Extra: map[string]float64{"startupSeconds": srv.startup}}
+	return res, measureLookups(ctx, f, srv, res.Latency)
+}
+
+// measureLookups times f.queries LookupEvents calls per attribute through
+// the SDK and the same queries against the store alone, then the
+// baselines (an account with no events, one fsync), into lat.
+func measureLookups(ctx context.Context, f benchFlags, srv *server, lat map[string][2]float64) error {
+	d, ct := srv.d, srv.ct
 	// Sample attribute values from the generated events.
 	g := f.gen()
 	r := rand.New(rand.NewPCG(f.seed, 99))
@@ -666,7 +695,7 @@ func phaseLookup(ctx context.Context, f benchFlags, log *slog.Logger) (phaseResu
 	for range f.queries {
 		ev, err := event.Parse(g.record(r.IntN(f.events)))
 		if err != nil {
-			return phaseResult{}, err
+			return err
 		}
 		s := ev.Summary
 		add := func(k cttypes.LookupAttributeKey, v string) {
@@ -685,7 +714,6 @@ func phaseLookup(ctx context.Context, f benchFlags, log *slog.Logger) (phaseResu
 			add(cttypes.LookupAttributeKeyResourceName, res.ResourceName)
 		}
 	}
-	res := phaseResult{Events: f.events, Latency: map[string][2]float64{}, Extra: map[string]float64{"startupSeconds": startup}}
 	storeKeys := map[cttypes.LookupAttributeKey]history.AttrKey{
 		cttypes.LookupAttributeKeyEventId: history.AttrEventID, cttypes.LookupAttributeKeyEventName: history.AttrEventName,
 		cttypes.LookupAttributeKeyReadOnly: history.AttrReadOnly, cttypes.LookupAttributeKeyUsername: history.AttrUsername,
@@ -706,13 +734,13 @@ func phaseLookup(ctx context.Context, f benchFlags, log *slog.Logger) (phaseResu
 			}
 			sq = append(sq, time.Since(t))
 		}
-		res.Latency[name] = percentiles(api)
-		res.Latency["store:"+name] = percentiles(sq)
+		lat[name] = percentiles(api)
+		lat["store:"+name] = percentiles(sq)
 		return nil
 	}
 	base := func(i int) history.Query { return history.Query{Account: benchAccount, Region: benchRegion, Limit: 50} }
 	if err := run("(none)", func(int) *cloudtrail.LookupEventsInput { return &cloudtrail.LookupEventsInput{} }, base); err != nil {
-		return res, err
+		return err
 	}
 	for k, vs := range values {
 		if err := run(string(k), func(i int) *cloudtrail.LookupEventsInput {
@@ -722,13 +750,13 @@ func phaseLookup(ctx context.Context, f benchFlags, log *slog.Logger) (phaseResu
 			q.Key, q.Value = storeKeys[k], vs[i%len(vs)]
 			return q
 		}); err != nil {
-			return res, err
+			return err
 		}
 	}
 	// Baselines: the same call for an account with no events, and one
 	// fsync of the data disk (every API call waits for one to record itself).
 	if _, err := d.Identities().EnsureAccount(ctx, "210987654321"); err != nil {
-		return res, err
+		return err
 	}
 	k2, _ := d.Identities().RootKey("210987654321")
 	empty := cloudtrail.New(cloudtrail.Options{Region: benchRegion, BaseEndpoint: aws.String(d.URL()),
@@ -736,7 +764,7 @@ func phaseLookup(ctx context.Context, f benchFlags, log *slog.Logger) (phaseResu
 	var eb, fsy []time.Duration
 	fh, err := os.Create(filepath.Join(f.dir, "fsync.bin"))
 	if err != nil {
-		return res, err
+		return err
 	}
 	defer os.Remove(fh.Name())
 	defer fh.Close()
@@ -744,7 +772,7 @@ func phaseLookup(ctx context.Context, f benchFlags, log *slog.Logger) (phaseResu
 	for range f.queries {
 		t := time.Now()
 		if _, err := empty.LookupEvents(ctx, &cloudtrail.LookupEventsInput{}); err != nil {
-			return res, err
+			return err
 		}
 		eb = append(eb, time.Since(t))
 		t = time.Now()
@@ -752,9 +780,9 @@ func phaseLookup(ctx context.Context, f benchFlags, log *slog.Logger) (phaseResu
 		syscall.Fdatasync(int(fh.Fd()))
 		fsy = append(fsy, time.Since(t))
 	}
-	res.Latency["base:empty-account"] = percentiles(eb)
-	res.Latency["base:fsync"] = percentiles(fsy)
-	return res, nil
+	lat["base:empty-account"] = percentiles(eb)
+	lat["base:fsync"] = percentiles(fsy)
+	return nil
 }
 
 // runChild runs one bench phase in a child process and returns its result

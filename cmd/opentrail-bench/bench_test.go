@@ -61,6 +61,10 @@ func TestBenchCommand(t *testing.T) {
 	if len(res["lookup"].Latency) < 10 {
 		t.Errorf("lookup phase measured %d queries, want every attribute and the baselines", len(res["lookup"].Latency))
 	}
+	// The lookups again while events were appended at half ingest100's rate.
+	if ll := res["lookupload"]; len(ll.Latency) < 10 || ll.Extra["ingestRate"] <= 0 || ll.Extra["targetRate"] != res["ingest100"].rate()/2 {
+		t.Errorf("lookupload phase: %+v; want every attribute measured while appending at half of ingest100's %v events/s", ll, res["ingest100"].rate())
+	}
 }
 
 // TestLoadCommand runs the load benchmark tiny: it reports trail changes
