@@ -288,6 +288,9 @@ func emptySegment(path string, enc *zstd.Encoder, first, last uint64) error {
 
 // scrubLoop reads every segment listed at Open whole, one at a time with
 // ScrubPause between them, and quarantines those that fail.
+// scrubShare is the share of one core the background scrub takes.
+const scrubShare = 0.25
+
 func (ix *Index) scrubLoop() {
 	defer ix.wg.Done()
 	ix.mu.RLock()
@@ -296,6 +299,7 @@ func (ix *Index) scrubLoop() {
 		nums[i] = sg.num
 	}
 	ix.mu.RUnlock()
+	pc := &pacer{stop: ix.stop, share: scrubShare}
 	for _, num := range nums {
 		select {
 		case <-ix.stop:
@@ -313,7 +317,7 @@ func (ix *Index) scrubLoop() {
 		if sg == nil {
 			continue // merged away or dropped meanwhile
 		}
-		err := sg.verify(ix.stop)
+		err := sg.verify(pc)
 		sg.release()
 		switch {
 		case errors.Is(err, errStopped):
