@@ -240,6 +240,9 @@ func (c *benchCmd) report(f benchFlags, res map[string]phaseResult) {
 		fmt.Fprintf(w, "%-44s %11.0f %-2s %11.0f %-2s %7.2f\n", name, v, unit, b, unit, v/b)
 	}
 	row("import from .json.gz (events/s) vs decode-only", rate(imp), rate(dec), "")
+	if ic, dc := imp.Extra["cpuSeconds"], dec.Extra["cpuSeconds"]; ic > 0 && dc > 0 {
+		fmt.Fprintf(w, "%-44s %14.2f %14.2f %8.2f\n", "  CPU s per 1M events; ratio decode/import", 1e6*ic/float64(imp.Events), 1e6*dc/float64(dec.Events), (dc/float64(dec.Events))/(ic/float64(imp.Events)))
+	}
 	row("durable ingest, 1 event/call (events/s)", rate(ing), rate(wb), "")
 	row("durable ingest, 100 events/call (events/s)", rate(res["ingest100"]), rate(wb), "")
 	fmt.Fprintf(w, "%-44s %14.1f %14.1f %8.2f\n", "bytes on disk per event vs .json.gz input", imp.Extra["diskBytesPerEvent"], float64(gen.Bytes)/float64(gen.Events), imp.Extra["diskBytesPerEvent"]/(float64(gen.Bytes)/float64(gen.Events)))
@@ -309,7 +312,7 @@ func runPhase(ctx context.Context, f benchFlags) (phaseResult, error) {
 		os.RemoveAll(dir)
 		os.MkdirAll(dir, 0o755)
 		zero := 0
-		start := time.Now()
+		start, cpu0 := time.Now(), cpuSeconds()
 		dd, err := datadir.Open(dir, quiet)
 		if err != nil {
 			return phaseResult{}, err
@@ -318,7 +321,7 @@ func runPhase(ctx context.Context, f benchFlags) (phaseResult, error) {
 		if err := errors.Join(err, dd.Close()); err != nil {
 			return phaseResult{}, err
 		}
-		el := time.Since(start).Seconds()
+		el, cpu := time.Since(start).Seconds(), cpuSeconds()-cpu0
 		// Reopen once: the index deletes files made obsolete by its last
 		// compactions lazily, so measure what stays on disk.
 		oo := daemon.OfflineOptions{Logger: quiet}
@@ -347,6 +350,7 @@ func runPhase(ctx context.Context, f benchFlags) (phaseResult, error) {
 			"diskBytesPerEvent":      float64(disk) / float64(sum.Imported),
 			"compactedBytesPerEvent": float64(compacted) / float64(sum.Imported),
 			"duplicates":             float64(sum.Duplicates), "rejected": float64(sum.Rejected),
+			"cpuSeconds": cpu,
 		}}, nil
 	case "writebase":
 		return phaseWriteBase(f)
@@ -444,7 +448,7 @@ func phaseDecode(logs string) (phaseResult, error) {
 	if err != nil {
 		return phaseResult{}, err
 	}
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuSeconds()
 	var n, bad int64
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -497,7 +501,18 @@ func phaseDecode(logs string) (phaseResult, error) {
 	if bad > 0 {
 		return phaseResult{}, fmt.Errorf("decode: %d records failed to parse", bad)
 	}
-	return phaseResult{Events: int(n), Seconds: time.Since(start).Seconds()}, firstErr
+	return phaseResult{Events: int(n), Seconds: time.Since(start).Seconds(), Extra: map[string]float64{"cpuSeconds": cpuSeconds() - cpu0}}, firstErr
+}
+
+// cpuSeconds is the CPU time (user and system) the process has used: on a
+// machine other work shares, the import's CPU beside decode-only's says
+// what the store costs where the rates move with the load.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 // ingestTemplates is how many distinct events the ingest phases generate;

@@ -69,3 +69,26 @@ func TestImport(t *testing.T) {
 		t.Errorf("index checkpoint %d, want at least the %d imported events", cp, imported)
 	}
 }
+
+// TestOpenOfflineFailure: when the event log cannot be opened, OpenOffline
+// (which import uses) returns the error with event history closed again,
+// instead of panicking while it cleans up.
+func TestOpenOfflineFailure(t *testing.T) {
+	root := t.TempDir()
+	events := filepath.Join(root, datadir.EventsDir)
+	if err := os.MkdirAll(events, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A file where the WAL's directory belongs.
+	if err := os.WriteFile(filepath.Join(events, "wal"), []byte("not a directory"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	off, err := daemon.OpenOffline(root, daemon.OfflineOptions{Logger: slog.New(slog.DiscardHandler)})
+	if err == nil {
+		off.Close()
+		t.Fatal("OpenOffline with a file for the WAL directory: no error")
+	}
+	if off != nil {
+		t.Errorf("OpenOffline failed (%v) but returned an *Offline", err)
+	}
+}

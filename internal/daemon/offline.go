@@ -44,10 +44,13 @@ func OpenOffline(dir string, o OfflineOptions) (off *Offline, err error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	off = &Offline{}
+	// Closed on failure through its own variable: the failure paths
+	// return a nil *Offline.
+	opened := &Offline{}
+	off = opened
 	defer func() {
 		if err != nil {
-			err = errors.Join(err, off.Close())
+			err = errors.Join(err, opened.Close())
 		}
 	}()
 	ho := history.DefaultOptions()
