@@ -11,8 +11,6 @@ import (
 	"os"
 	"sort"
 	"sync/atomic"
-
-	"github.com/klauspost/compress/zstd"
 )
 
 // CorruptionError reports a segment file that fails its checks.
@@ -68,16 +66,19 @@ type segment struct {
 	bloom       bloom
 	refs        atomic.Int32
 	cache       *blockCache
-	dec         *zstd.Decoder
+	version     int    // 1 or 2 (docs/format/index.md)
+	codec       *codec // its record dictionary's, or the plain one
 }
 
-func openSegment(path string, num uint64, cache *blockCache, dec *zstd.Decoder) (*segment, error) {
+// openSegment opens the segment file at path, checking its footer and meta
+// section; cs gives the codec of its record dictionary.
+func openSegment(path string, num uint64, cache *blockCache, cs *codecs) (*segment, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	sg := &segment{num: num, path: path, f: f, cache: cache, dec: dec, partSet: map[string]struct{}{}}
-	if err := sg.load(); err != nil {
+	sg := &segment{num: num, path: path, f: f, cache: cache, partSet: map[string]struct{}{}}
+	if err := sg.load(cs); err != nil {
 		f.Close()
 		var ce *CorruptionError
 		if errors.As(err, &ce) {
@@ -93,7 +94,7 @@ func (sg *segment) corrupt(format string, args ...any) error {
 	return &CorruptionError{Path: sg.path, Reason: fmt.Sprintf(format, args...)}
 }
 
-func (sg *segment) load() error {
+func (sg *segment) load(cs *codecs) error {
 	st, err := sg.f.Stat()
 	if err != nil {
 		return err
@@ -101,6 +102,18 @@ func (sg *segment) load() error {
 	sg.size = st.Size()
 	if sg.size < int64(len(segMagic))+footerLen {
 		return sg.corrupt("file too short (%d bytes)", sg.size)
+	}
+	var hd [len(segMagic)]byte
+	if _, err := sg.f.ReadAt(hd[:], 0); err != nil {
+		return err
+	}
+	switch string(hd[:]) {
+	case segMagic:
+		sg.version = 2
+	case segMagicV1:
+		sg.version = 1
+	default:
+		return sg.corrupt("bad header magic %q", hd[:])
 	}
 	var ft [footerLen]byte
 	if _, err := sg.f.ReadAt(ft[:], sg.size-footerLen); err != nil {
@@ -171,11 +184,27 @@ func (sg *segment) load() error {
 	for i := range sg.bloom {
 		sg.bloom[i] = r.u64()
 	}
+	var dict []byte
+	if sg.version >= 2 {
+		if n = r.count(0); n > dictMax {
+			return sg.corrupt("record dictionary of %d bytes", n)
+		}
+		if n > 0 {
+			id := r.u32()
+			dict = r.take(n)
+			if r.err == nil && id != dictID(dict) {
+				return sg.corrupt("record dictionary ID %d does not match its bytes", id)
+			}
+		}
+	}
 	if r.err != nil || len(r.b) != 0 {
 		return sg.corrupt("malformed meta section")
 	}
 	if !within(sg.idsOff, int64(sg.idCount)*idEntryLen, metaOff) || len(sg.idSparse) != (sg.idCount+idSparseStep-1)/idSparseStep || len(sg.bloom)%8 != 0 {
 		return sg.corrupt("bad eventID table")
+	}
+	if sg.codec, err = cs.get(dict); err != nil {
+		return err
 	}
 	return nil
 }
@@ -302,7 +331,7 @@ func (sg *segment) decodeBlock(dir bool, i int, dst []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := sg.dec.DecodeAll(comp, dst[:0])
+	b, err := sg.codec.dec.DecodeAll(comp, dst[:0])
 	if err != nil {
 		return nil, sg.corrupt("block at %d: %v", off, err)
 	}
