@@ -459,17 +459,11 @@ func (ix *Index) updateDict(m *memtable) {
 	if !wantDict(cur, m) {
 		return
 	}
-	d, err := buildDict(m, dictTarget)
-	var c *codec
-	switch {
-	case err != nil:
-	case d == nil || len(d) < 2*len(cur):
-		return
-	default:
-		c, err = ix.codecs.get(d)
-	}
+	c, err := ix.dictCodec(m, max(2*len(cur), 1))
 	if err != nil {
 		ix.log.Warn("index: cannot make a record dictionary; keeping the current one", "err", err)
+	}
+	if c == nil {
 		return
 	}
 	ix.mu.Lock()
@@ -481,7 +475,25 @@ func (ix *Index) updateDict(m *memtable) {
 		}
 	}
 	ix.mu.Unlock()
+}
+
+// dictCodec makes a record dictionary from m's records and returns its
+// codec, with its encoders made; nil when the dictionary would be shorter
+// than minLen.
+func (ix *Index) dictCodec(m *memtable, minLen int) (*codec, error) {
+	d, err := buildDict(m, dictTarget)
+	if err != nil || len(d) < minLen {
+		return nil, err
+	}
+	c, err := ix.codecs.get(d)
+	if err == nil {
+		_, _, err = c.encoders()
+	}
+	if err != nil {
+		return nil, err
+	}
 	ix.log.Debug("index: new record dictionary", "bytes", len(d), "id", c.id)
+	return c, nil
 }
 
 // dictSample is how much of the first memtable's records the index's
@@ -497,25 +509,16 @@ const dictSample = 4 * dictTarget
 func (ix *Index) firstDictLocked() {
 	m := ix.mem
 	m.dictTried = true
-	d, err := buildDict(m, dictTarget)
-	if err != nil || d == nil {
-		if err != nil {
-			ix.log.Warn("index: cannot make a record dictionary", "err", err)
-		}
-		return
-	}
-	c, err := ix.codecs.get(d)
-	var mem *zstd.Encoder
-	if err == nil {
-		mem, _, err = c.encoders()
-	}
+	c, err := ix.dictCodec(m, 1)
 	if err != nil {
 		ix.log.Warn("index: cannot make a record dictionary", "err", err)
+	}
+	if c == nil {
 		return
 	}
+	mem, _, _ := c.encoders() // made by dictCodec
 	ix.rec = c
 	m.useCodec(c, mem)
-	ix.log.Debug("index: new record dictionary", "bytes", len(d), "id", c.id)
 }
 
 // newMemtable returns an empty memtable for Apply, with the current record
