@@ -454,12 +454,12 @@ func (ix *Index) writeMemtable(m *memtable, path string, sw sweeps) (bool, error
 // failure only leaves the current one.
 func (ix *Index) updateDict(m *memtable) {
 	ix.mu.RLock()
-	cur := ix.rec.dict
+	cur := ix.rec
 	ix.mu.RUnlock()
-	if !wantDict(cur, m) {
+	if !wantDict(cur.dict, m) {
 		return
 	}
-	c, err := ix.dictCodec(m, max(2*len(cur), 1))
+	c, err := ix.dictCodec(m, max(2*len(cur.dict), 1))
 	if err != nil {
 		ix.log.Warn("index: cannot make a record dictionary; keeping the current one", "err", err)
 	}
@@ -467,6 +467,10 @@ func (ix *Index) updateDict(m *memtable) {
 		return
 	}
 	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.rec != cur {
+		return // Apply made the first one meanwhile
+	}
 	ix.rec = c
 	if len(ix.mem.recs) == 0 {
 		// Nothing compressed yet: the memtable can take it up too.
@@ -474,7 +478,6 @@ func (ix *Index) updateDict(m *memtable) {
 			ix.mem = mem
 		}
 	}
-	ix.mu.Unlock()
 }
 
 // dictCodec makes a record dictionary from m's records and returns its
