@@ -13,7 +13,7 @@ import (
 
 const (
 	// dictTarget is the size of the record dictionaries the index makes.
-	dictTarget = 64 << 10
+	dictTarget = 128 << 10
 	// dictMax is the largest record dictionary a segment may carry.
 	dictMax = 1 << 20
 	// decodeLimit is the most one zstd frame may decode to (a corrupt

@@ -400,7 +400,7 @@ func TestDamagedDictionary(t *testing.T) {
 // writes every block with it.
 func TestFirstDictionaryWhileApplying(t *testing.T) {
 	ix := open(t, t.TempDir())
-	items := namedItems(t, 1, 2000, []string{"GetObject", "PutObject", "AssumeRole"}, []int{3, 2, 1})
+	items := namedItems(t, 1, 4000, []string{"GetObject", "PutObject", "AssumeRole"}, []int{3, 2, 1})
 	var size int64
 	crossed := false
 	for i := 0; i < len(items); i += 100 {
@@ -431,7 +431,7 @@ func TestFirstDictionaryWhileApplying(t *testing.T) {
 	}
 	// Every record reads back from the memtable, from blocks of both.
 	for _, it := range items {
-		hits, _, err := ix.Lookup(Query{Account: testAcct, Region: "us-east-1", Kind: KindManagement, Attr: AttrEventID, Value: it.Event.EventID, End: t0.Unix() + 5000, Limit: 1})
+		hits, _, err := ix.Lookup(Query{Account: testAcct, Region: "us-east-1", Kind: KindManagement, Attr: AttrEventID, Value: it.Event.EventID, End: t0.Unix() + 9000, Limit: 1})
 		if err != nil || len(hits) != 1 || !bytes.Equal(hits[0].Raw, it.Event.Raw) {
 			t.Fatalf("event %d from the memtable: %d hits, %v", it.Seq, len(hits), err)
 		}
