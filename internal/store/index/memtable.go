@@ -19,9 +19,9 @@ import (
 // a flush it is read-only.
 //
 // Its records are kept as a segment keeps them: in record blocks of about
-// blockTarget bytes, each compressed as soon as it is full, so a memtable
-// takes about a seventh of its records' size in memory. The last block is
-// open (uncompressed) until the flush.
+// blockTarget bytes, each compressed as soon as it is full (with the
+// record dictionary), so a memtable takes about a tenth of its records'
+// size in memory. The last block is open (uncompressed) until the flush.
 type memtable struct {
 	recs                           []memRec
 	blocks                         []memBlock
