@@ -452,3 +452,35 @@ func TestFirstDictionaryWhileApplying(t *testing.T) {
 		t.Fatalf("records after the flush (-want +got):\n%s", diff)
 	}
 }
+
+// TestMergeChecksCopiedBlocks: a merge copies the blocks of segments with
+// the current dictionary without decompressing them, so it checks them
+// by their CRC-32C: one damaged byte quarantines the input, whichever
+// path the merge takes for the block.
+func TestMergeChecksCopiedBlocks(t *testing.T) {
+	tests := []struct {
+		name   string
+		seg    int // which of the three flushes to damage
+		reason string
+	}{
+		{"copied block (current dictionary)", 1, "CRC-32C mismatch"},
+		{"block compressed again (no dictionary)", 0, "CRC-32C mismatch"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir, _ := threeSegments(t)
+			m := readManifest(t, dir)
+			path := filepath.Join(dir, m.Segments[tt.seg])
+			sg := inspect(t, path)
+			if (sg.codec.dict != nil) != (tt.seg > 0) {
+				t.Fatalf("segment %d: dictionary of %d bytes", tt.seg, len(sg.codec.dict))
+			}
+			damageBlock(t, path)
+			ix := open(t, dir)
+			if err := ix.Compact(); err != nil {
+				t.Fatal(err)
+			}
+			wantQuarantined(t, ix, path, tt.reason)
+		})
+	}
+}

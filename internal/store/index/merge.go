@@ -221,11 +221,11 @@ func (ix *Index) writeMerged(run []*segment, path string, sw sweeps, first, last
 		wins[i] = &window{sg: sg}
 	}
 	// Record blocks, less those with no live record: copied as they are
-	// from inputs with the current record dictionary, compressed again
-	// with it from the others. Each is decoded first, which checks its
-	// zstd checksum: the merge deletes its inputs, so it must not carry
-	// damage over into a larger segment (the damaged input is quarantined
-	// instead).
+	// from inputs with the current record dictionary, after a check of
+	// their CRC-32C, and decoded (which checks their zstd checksum) and
+	// compressed again with it from the others. The merge deletes its
+	// inputs, so it must not carry damage over into a larger segment (the
+	// damaged input is quarantined instead).
 	var scratch, recomp []byte
 	for si, sg := range run {
 		for i, b := range sg.blocks {
@@ -242,10 +242,13 @@ func (ix *Index) writeMerged(run []*segment, path string, sw sweeps, first, last
 			if err != nil {
 				return fail(err)
 			}
-			if scratch, err = sg.codec.dec.DecodeAll(comp, scratch[:0]); err != nil {
-				return fail(sg.corrupt("block at %d: %v", b.off, err))
+			if err := sg.checkBlock(i, comp); err != nil {
+				return fail(err)
 			}
-			if sg.codec != rec {
+			if sg.codec != rec || sg.version < 2 {
+				if scratch, err = sg.codec.dec.DecodeAll(comp, scratch[:0]); err != nil {
+					return fail(sg.corrupt("block at %d: %v", b.off, err))
+				}
 				comp = w.recEnc.EncodeAll(scratch, recomp[:0])
 				recomp = comp
 			}

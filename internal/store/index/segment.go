@@ -141,10 +141,17 @@ func (sg *segment) load(cs *codecs) error {
 		return sg.corrupt("sequence range %d..%d", sg.first, sg.last)
 	}
 	r := &metaReader{b: m}
-	n := r.count(20)
+	entry := 20 // a block table entry's size
+	if sg.version >= 2 {
+		entry = 24
+	}
+	n := r.count(entry)
 	sg.blocks = make([]blockRef, n)
 	for i := range sg.blocks {
-		sg.blocks[i] = blockRef{int64(r.u64()), r.u32(), r.u64()}
+		sg.blocks[i] = blockRef{off: int64(r.u64()), n: r.u32(), first: r.u64()}
+		if sg.version >= 2 {
+			sg.blocks[i].crc = r.u32()
+		}
 		if b := sg.blocks[i]; !within(b.off, int64(b.n), metaOff) || b.first < sg.first || b.first > sg.last || (i > 0 && b.first <= sg.blocks[i-1].first) {
 			return sg.corrupt("record block %d out of bounds", i)
 		}
@@ -331,11 +338,25 @@ func (sg *segment) decodeBlock(dir bool, i int, dst []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !dir {
+		if err := sg.checkBlock(i, comp); err != nil {
+			return nil, err
+		}
+	}
 	b, err := sg.codec.dec.DecodeAll(comp, dst[:0])
 	if err != nil {
 		return nil, sg.corrupt("block at %d: %v", off, err)
 	}
 	return b, nil
+}
+
+// checkBlock checks record block i's bytes against the CRC-32C in the
+// block table (version 2; a version-1 block table has none).
+func (sg *segment) checkBlock(i int, comp []byte) error {
+	if sg.version >= 2 && crc32.Checksum(comp, castagnoli) != sg.blocks[i].crc {
+		return sg.corrupt("block at %d: CRC-32C mismatch", sg.blocks[i].off)
+	}
+	return nil
 }
 
 // dirEntry locates one posting list.

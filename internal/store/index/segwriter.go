@@ -31,6 +31,7 @@ type blockRef struct {
 	off   int64
 	n     uint32
 	first uint64
+	crc   uint32 // CRC-32C of the stored bytes (version 2)
 }
 
 type dirRef struct {
@@ -130,7 +131,7 @@ func (sw *segWriter) finishBlock() {
 		return
 	}
 	sw.scratch = sw.recEnc.EncodeAll(sw.cur, sw.scratch[:0])
-	sw.blocks = append(sw.blocks, blockRef{sw.off, uint32(len(sw.scratch)), sw.curFirst})
+	sw.blocks = append(sw.blocks, blockRef{sw.off, uint32(len(sw.scratch)), sw.curFirst, crc32.Checksum(sw.scratch, castagnoli)})
 	sw.write(sw.scratch)
 	sw.cur, sw.curOpen = sw.cur[:0], false
 }
@@ -139,7 +140,7 @@ func (sw *segWriter) finishBlock() {
 // dictionary (or none if it has none) from another segment.
 func (sw *segWriter) addBlock(first uint64, comp []byte) {
 	sw.finishBlock()
-	sw.blocks = append(sw.blocks, blockRef{sw.off, uint32(len(comp)), first})
+	sw.blocks = append(sw.blocks, blockRef{sw.off, uint32(len(comp)), first, crc32.Checksum(comp, castagnoli)})
 	sw.write(comp)
 }
 
@@ -354,6 +355,7 @@ func (sm *segMeta) appendTail(dst []byte, metaOff int64) []byte {
 		m = binary.LittleEndian.AppendUint64(m, uint64(b.off))
 		m = binary.LittleEndian.AppendUint32(m, b.n)
 		m = binary.LittleEndian.AppendUint64(m, b.first)
+		m = binary.LittleEndian.AppendUint32(m, b.crc)
 	}
 	m = binary.AppendUvarint(m, uint64(len(sm.dirIdx)))
 	for _, d := range sm.dirIdx {
