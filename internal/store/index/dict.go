@@ -55,10 +55,17 @@ func (c *codec) encoders() (mem, bg *zstd.Encoder, err error) {
 	return c.mem, c.bg, c.encErr
 }
 
+// encoderWindow is the encoders' window: a block and the dictionary
+// before it fit. An encoder keeps a history buffer of about its window
+// (zstd's default, 8 MiB, cost 8 MiB an encoder, and the index has up to
+// five).
+const encoderWindow = 256 << 10
+
 // newEncoder returns a zstd encoder for record blocks with the record
 // dictionary dict (none: nil), or for directory blocks.
 func newEncoder(dict []byte, id uint32) (*zstd.Encoder, error) {
-	opts := []zstd.EOption{zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true)}
+	opts := []zstd.EOption{zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true),
+		zstd.WithWindowSize(encoderWindow)}
 	if dict != nil {
 		opts = append(opts, zstd.WithEncoderDictRaw(id, dict))
 	}

@@ -518,7 +518,7 @@ func newDirFuzzBase(tb testing.TB, ref []byte, dec *codecs) *dirFuzzBase {
 	}
 	// The writer's encoder settings (Open), so that the base reassembles
 	// to itself.
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
+	enc, err := newEncoder(nil, 0)
 	if err != nil {
 		tb.Fatal(err)
 	}
