@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
-
 	"github.com/opentrail/opentrail/internal/event"
 )
 
@@ -182,14 +180,22 @@ func flipByte(t *testing.T, path string, off int64) {
 	})
 }
 
-func testDecoder(tb testing.TB) *zstd.Decoder {
+// testCodecs returns a set of codecs closed when the test ends.
+func testCodecs(tb testing.TB) *codecs {
 	tb.Helper()
-	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(64<<20))
+	cs := newCodecs(1)
+	tb.Cleanup(cs.close)
+	return cs
+}
+
+// plainCodec returns the codec without a record dictionary.
+func plainCodec(tb testing.TB) *codec {
+	tb.Helper()
+	c, err := testCodecs(tb).plain()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(dec.Close)
-	return dec
+	return c
 }
 
 // inspect opens a segment file directly, outside any index.
@@ -199,7 +205,7 @@ func inspect(t *testing.T, path string) *segment {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sg, err := openSegment(path, num, newBlockCache(8<<20), testDecoder(t))
+	sg, err := openSegment(path, num, newBlockCache(8<<20), testCodecs(t))
 	if err != nil {
 		t.Fatal(err)
 	}

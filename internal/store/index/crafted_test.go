@@ -38,12 +38,13 @@ func craftSegment(t *testing.T, dir string, items []Item, h craftHooks) string {
 		t.Fatal(err)
 	}
 	defer enc.Close()
-	m := newMemtable(enc, nil, nil)
+	rec := plainCodec(t)
+	m := newMemtable(rec, enc, nil)
 	for _, it := range items {
 		m.add(it.Seq, it.Event, nil)
 	}
 	path := filepath.Join(dir, segName(1))
-	sw, err := newSegWriter(path, enc, items[0].Seq, len(items))
+	sw, err := newSegWriter(path, enc, rec, items[0].Seq, len(items))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +261,7 @@ func TestCraftedMetaBoundsOverflow(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
 			path := craftSegment(t, dir, craftItems(t), c.hooks)
-			sg, err := openSegment(path, 1, newBlockCache(1<<20), testDecoder(t))
+			sg, err := openSegment(path, 1, newBlockCache(1<<20), testCodecs(t))
 			if err == nil {
 				sg.release()
 			}

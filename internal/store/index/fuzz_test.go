@@ -24,8 +24,9 @@ import (
 
 // seedSegments returns real segment files made by the writer: a flush of
 // varied events, a flush with multi-chunk posting lists spanning several
-// record blocks, and a merge (Compact) of three flushes after a sweep, so
-// that the merge drops entries and blocks.
+// record blocks, a merge (Compact) of three flushes after a sweep, so
+// that the merge drops entries and blocks (its record blocks use a record
+// dictionary), and a version-1 segment (testdata/index-v1).
 func seedSegments(tb testing.TB) [][]byte {
 	tb.Helper()
 	build := func(batches [][]Item, sweep int64, compact bool) []byte {
@@ -85,10 +86,15 @@ func seedSegments(tb testing.TB) [][]byte {
 		}
 		long = append(long, Item{uint64(1000 + i), &e})
 	}
+	v1, err := os.ReadFile(filepath.Join("testdata", "index-v1", "0000000000000001.seg"))
+	if err != nil {
+		tb.Fatal(err)
+	}
 	return [][]byte{
 		build([][]Item{richItems(tb, 1, 50, 0)}, 0, false),
 		build([][]Item{long}, 0, false),
 		build([][]Item{richItems(tb, 100, 20, 0), richItems(tb, 120, 20, 10), richItems(tb, 140, 15, 5)}, t0.Unix()+8, true),
+		v1,
 	}
 }
 
@@ -99,7 +105,7 @@ type probes struct {
 	hashes []uint64
 }
 
-func collectProbes(tb testing.TB, seeds [][]byte, dec *zstd.Decoder) probes {
+func collectProbes(tb testing.TB, seeds [][]byte, dec *codecs) probes {
 	var p probes
 	seen := map[string]bool{}
 	for i, b := range seeds {
@@ -168,17 +174,10 @@ func resealMeta(b []byte) []byte {
 	return c
 }
 
-// decodeLimit is the decoder's WithDecoderMaxMemory, here as in Open: the
-// most one zstd frame may decode to (a corrupt frame header can claim that
-// much, and the decoder allocates it before it fails).
-const decodeLimit = 64 << 20
-
-func newFuzzDecoder(tb testing.TB) *zstd.Decoder {
-	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(decodeLimit))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return dec
+// newFuzzCodecs returns codecs whose decoders are limited to decodeLimit
+// per frame, as in Open.
+func newFuzzCodecs(tb testing.TB) *codecs {
+	return testCodecs(tb)
 }
 
 // checkSegmentBytes writes b to path as a segment file and, if openSegment
@@ -186,7 +185,7 @@ func newFuzzDecoder(tb testing.TB) *zstd.Decoder {
 // must be *CorruptionError (the file is whole and readable). Nothing may
 // panic, and no call may allocate much more than the file's size, or, if
 // it decodes zstd frames, than decodeLimit per frame.
-func checkSegmentBytes(t *testing.T, path string, b []byte, pr probes, dec *zstd.Decoder) {
+func checkSegmentBytes(t *testing.T, path string, b []byte, pr probes, dec *codecs) {
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -333,8 +332,7 @@ func checkSegmentBytes(t *testing.T, path string, b []byte, pr probes, dec *zstd
 // parser; the record blocks, directory blocks and posting lists keep their
 // own checksums.
 func FuzzSegment(f *testing.F) {
-	dec := newFuzzDecoder(f)
-	defer dec.Close()
+	dec := newFuzzCodecs(f)
 	seeds := seedSegments(f)
 	pr := collectProbes(f, seeds, dec)
 	for _, s := range seeds {
@@ -353,8 +351,7 @@ func FuzzSegment(f *testing.F) {
 // TestFuzzSeedsRead makes sure the fuzz body reads the seeds through:
 // every probe key of a seed is found and its lists decode.
 func TestFuzzSeedsRead(t *testing.T) {
-	dec := newFuzzDecoder(t)
-	defer dec.Close()
+	dec := newFuzzCodecs(t)
 	seeds := seedSegments(t)
 	pr := collectProbes(t, seeds, dec)
 	if len(pr.keys) < 80 || len(pr.hashes) < 240 {
@@ -381,6 +378,12 @@ func TestFuzzSeedsRead(t *testing.T) {
 		}
 		if i == 1 && (!multi || len(sg.blocks) < 2 || sg.events != 150) {
 			t.Errorf("seed 1: %d blocks, multi-chunk lists %v; want both", len(sg.blocks), multi)
+		}
+		if i == 2 && sg.codec.dict == nil {
+			t.Errorf("seed 2 has no record dictionary")
+		}
+		if want := map[bool]int{true: 1, false: 2}[i == 3]; sg.version != want {
+			t.Errorf("seed %d: version %d, want %d", i, sg.version, want)
 		}
 		for s := sg.first; s <= sg.last; s++ {
 			raw, err := sg.record(s)
@@ -496,7 +499,7 @@ type dirFuzzBase struct {
 	enc    *zstd.Encoder
 }
 
-func newDirFuzzBase(tb testing.TB, ref []byte, dec *zstd.Decoder) *dirFuzzBase {
+func newDirFuzzBase(tb testing.TB, ref []byte, dec *codecs) *dirFuzzBase {
 	path := filepath.Join(tb.TempDir(), "0000000000000001.seg")
 	if err := os.WriteFile(path, ref, 0o644); err != nil {
 		tb.Fatal(err)
@@ -515,7 +518,7 @@ func newDirFuzzBase(tb testing.TB, ref []byte, dec *zstd.Decoder) *dirFuzzBase {
 	}
 	// The writer's encoder settings (Open), so that the base reassembles
 	// to itself.
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
+	enc, err := newEncoder(nil, 0)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -537,7 +540,7 @@ func (d *dirFuzzBase) with(dirBuf []byte) []byte {
 	out = append(out, d.ref[sg.idsOff:sg.idsOff+int64(sg.idCount)*idEntryLen]...)
 	meta := segMeta{blocks: sg.blocks, dirIdx: []dirRef{{sg.dirIdx[0].first, dirOff, uint32(len(comp))}}, parts: sg.parts,
 		idsOff: idsOff, idCount: sg.idCount, idSparse: sg.idSparse, idCRCs: sg.idCRCs, bloom: sg.bloom,
-		first: sg.first, last: sg.last, events: sg.events}
+		first: sg.first, last: sg.last, events: sg.events, dict: sg.codec.dict}
 	return meta.appendTail(out, int64(len(out)))
 }
 
@@ -547,8 +550,7 @@ func (d *dirFuzzBase) with(dirBuf []byte) []byte {
 // them, which FuzzSegment's byte flips cannot (the block's checksum stops
 // them).
 func FuzzDirectoryBlock(f *testing.F) {
-	dec := newFuzzDecoder(f)
-	defer dec.Close()
+	dec := newFuzzCodecs(f)
 	seeds := seedSegments(f)
 	pr := collectProbes(f, seeds, dec)
 	bases := []*dirFuzzBase{newDirFuzzBase(f, seeds[0], dec), newDirFuzzBase(f, seeds[1], dec)}

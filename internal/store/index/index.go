@@ -107,11 +107,12 @@ type Index struct {
 	opts  Options
 	log   *slog.Logger
 	cache *blockCache
-	enc   *zstd.Encoder
-	dec   *zstd.Decoder
-	// memEnc compresses the memtable's record blocks as they fill, under
-	// mu, apart from enc so Apply never waits for a merge's compression.
-	memEnc *zstd.Encoder
+	enc   *zstd.Encoder // directory blocks
+	// codecs has the codec of every record dictionary in use; rec (under
+	// mu) is the current one's (docs/format/index.md), which new
+	// memtables and merges compress record blocks with.
+	codecs *codecs
+	rec    *codec
 
 	// manMu serializes changes to the set of segments and the MANIFEST; it
 	// is taken before mu.
@@ -173,31 +174,40 @@ func Open(dir string, opts Options) (*Index, error) {
 			return nil, fmt.Errorf("open index: %w", err)
 		}
 	}
-	enc, err := newEncoder()
+	enc, err := newEncoder(nil, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open index: %w", err)
 	}
-	memEnc, err := newEncoder()
-	if err != nil {
-		return nil, fmt.Errorf("open index: %w", err)
-	}
-	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(64<<20))
-	if err != nil {
-		return nil, fmt.Errorf("open index: %w", err)
-	}
+	cs := newCodecs(0)
 	ix := &Index{
-		dir: dir, opts: opts, log: opts.Logger, cache: newBlockCache(opts.CacheSize), enc: enc, dec: dec, memEnc: memEnc,
+		dir: dir, opts: opts, log: opts.Logger, cache: newBlockCache(opts.CacheSize), enc: enc, codecs: cs,
 		flushCh: make(chan *memtable, 1), mergeCh: make(chan struct{}, 1), stop: make(chan struct{}),
 		quarantined: make(chan struct{}, 1),
 	}
 	ix.cond = sync.NewCond(&ix.mu)
-	ix.mem = ix.newMemtable()
-	if err := ix.load(); err != nil {
+	fail := func(err error) (*Index, error) {
 		for _, sg := range ix.segs {
 			sg.release()
 		}
-		dec.Close()
+		cs.close()
 		return nil, fmt.Errorf("open index: %w", err)
+	}
+	if err := ix.load(); err != nil {
+		return fail(err)
+	}
+	// The current record dictionary: the newest segment's that has one.
+	for i := len(ix.segs) - 1; i >= 0 && ix.rec == nil; i-- {
+		if ix.segs[i].codec.dict != nil {
+			ix.rec = ix.segs[i].codec
+		}
+	}
+	if ix.rec == nil {
+		if ix.rec, err = cs.plain(); err != nil {
+			return fail(err)
+		}
+	}
+	if ix.mem, err = ix.newMemtable(); err != nil {
+		return fail(err)
 	}
 	if opts.ReadOnly {
 		ix.closed = true
@@ -293,6 +303,9 @@ func (ix *Index) Apply(items []Item) error {
 	for _, it := range items {
 		ix.keyBuf = ix.mem.add(it.Seq, it.Event, ix.keyBuf)
 	}
+	if ix.rec.dict == nil && !ix.mem.dictTried && ix.mem.bytes >= dictSample {
+		ix.firstDictLocked()
+	}
 	ix.applied = items[len(items)-1].Seq
 	if ix.mem.bytes >= ix.opts.MemtableBytes {
 		ix.rotateLocked()
@@ -309,7 +322,14 @@ func (ix *Index) rotateLocked() {
 	for ix.imm != nil {
 		ix.cond.Wait()
 	}
-	ix.imm, ix.mem = ix.mem, ix.newMemtable()
+	mem, err := ix.newMemtable()
+	if err != nil {
+		// The encoders of the current dictionary cannot be made: keep
+		// filling this memtable; the next rotation tries again.
+		ix.log.Error("index: cannot start a memtable", "err", err)
+		return
+	}
+	ix.imm, ix.mem = ix.mem, mem
 	ix.flushCh <- ix.imm
 }
 
@@ -386,9 +406,10 @@ func (ix *Index) flush(m *memtable) error {
 	if err != nil {
 		return err
 	}
+	ix.updateDict(m)
 	var sg *segment
 	if wrote {
-		if sg, err = openSegment(path, num, ix.cache, ix.dec); err != nil {
+		if sg, err = openSegment(path, num, ix.cache, ix.codecs); err != nil {
 			os.Remove(path)
 			return err
 		}
@@ -427,17 +448,96 @@ func (ix *Index) writeMemtable(m *memtable, path string, sw sweeps) (bool, error
 	return writeMemtable(m, path, ix.enc, sw, m.recs[0].seq, m.recs[len(m.recs)-1].seq)
 }
 
-// newMemtable returns an empty memtable for Apply.
-func (ix *Index) newMemtable() *memtable { return newMemtable(ix.memEnc, ix.dec, ix.cache) }
+// updateDict makes a new current record dictionary from the memtable m
+// being flushed when the index has none or a short one
+// (docs/format/index.md). Memtables created from then on use it. A
+// failure only leaves the current one.
+func (ix *Index) updateDict(m *memtable) {
+	ix.mu.RLock()
+	cur := ix.rec
+	ix.mu.RUnlock()
+	if !wantDict(cur.dict, m) {
+		return
+	}
+	c, err := ix.dictCodec(m, max(2*len(cur.dict), 1))
+	if err != nil {
+		ix.log.Warn("index: cannot make a record dictionary; keeping the current one", "err", err)
+	}
+	if c == nil {
+		return
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.rec != cur {
+		return // Apply made the first one meanwhile
+	}
+	ix.rec = c
+	if len(ix.mem.recs) == 0 {
+		// Nothing compressed yet: the memtable can take it up too.
+		if mem, err := ix.newMemtable(); err == nil {
+			ix.mem = mem
+		}
+	}
+}
 
-// newEncoder returns a zstd encoder for record and directory blocks.
-func newEncoder() (*zstd.Encoder, error) {
-	return zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
+// dictCodec makes a record dictionary from m's records and returns its
+// codec, with its encoders made; nil when the dictionary would be shorter
+// than minLen.
+func (ix *Index) dictCodec(m *memtable, minLen int) (*codec, error) {
+	d, err := buildDict(m, dictTarget)
+	if err != nil || len(d) < minLen {
+		return nil, err
+	}
+	c, err := ix.codecs.get(d)
+	if err == nil {
+		_, _, err = c.encoders()
+	}
+	if err != nil {
+		return nil, err
+	}
+	ix.log.Debug("index: new record dictionary", "bytes", len(d), "id", c.id)
+	return c, nil
+}
+
+// dictSample is how much of the first memtable's records the index's
+// first record dictionary is made from, while Apply fills it.
+const dictSample = 4 * dictTarget
+
+// firstDictLocked makes the index's first record dictionary from the
+// memtable (docs/format/index.md), once it holds dictSample bytes of
+// records: it compresses the rest of its blocks with it, and its flush the
+// first ones again. Without it the first memtable and the next, made
+// before the first flush, would be written without a dictionary. The
+// caller holds mu.
+func (ix *Index) firstDictLocked() {
+	m := ix.mem
+	m.dictTried = true
+	c, err := ix.dictCodec(m, 1)
+	if err != nil {
+		ix.log.Warn("index: cannot make a record dictionary", "err", err)
+	}
+	if c == nil {
+		return
+	}
+	mem, _, _ := c.encoders() // made by dictCodec
+	ix.rec = c
+	m.useCodec(c, mem)
+}
+
+// newMemtable returns an empty memtable for Apply, with the current record
+// dictionary. The caller holds mu.
+func (ix *Index) newMemtable() (*memtable, error) {
+	mem, _, err := ix.rec.encoders()
+	if err != nil {
+		return nil, err
+	}
+	return newMemtable(ix.rec, mem, ix.cache), nil
 }
 
 // writeMemtable writes m's events that no sweep of sw deleted as a segment
-// file whose sequence range is first..last.
-func writeMemtable(m *memtable, path string, enc *zstd.Encoder, sw sweeps, first, last uint64) (bool, error) {
+// file whose sequence range is first..last, with m's record dictionary;
+// dirEnc compresses its directory blocks.
+func writeMemtable(m *memtable, path string, dirEnc *zstd.Encoder, sw sweeps, first, last uint64) (bool, error) {
 	f := m.filter(sw, noCut)
 	type idEnt struct{ h, seq uint64 }
 	ids := make([]idEnt, 0, len(m.recs))
@@ -449,7 +549,7 @@ func writeMemtable(m *memtable, path string, enc *zstd.Encoder, sw sweeps, first
 	if len(ids) == 0 {
 		return false, nil
 	}
-	w, err := newSegWriter(path, enc, first, len(ids))
+	w, err := newSegWriter(path, dirEnc, m.codec, first, len(ids))
 	if err != nil {
 		return false, fmt.Errorf("flush index: %w", err)
 	}
@@ -459,8 +559,13 @@ func writeMemtable(m *memtable, path string, enc *zstd.Encoder, sw sweeps, first
 		recs := m.blockRecs(i)
 		if !slices.ContainsFunc(recs, func(r memRec) bool { return !f.visible(pos{r.t, r.seq}) }) {
 			comp := b.comp
-			if comp == nil {
-				comp = enc.EncodeAll(b.raw, nil)
+			if comp == nil || b.codec != m.codec {
+				d, err := m.block(i)
+				if err != nil {
+					w.abort()
+					return false, err
+				}
+				comp = w.recEnc.EncodeAll(d, nil)
 			}
 			w.addBlock(b.first, comp)
 			continue
@@ -1023,6 +1128,6 @@ func (ix *Index) Close() error {
 	}
 	ix.segs = nil
 	ix.mu.Unlock()
-	ix.dec.Close()
+	ix.codecs.close()
 	return err
 }

@@ -19,9 +19,9 @@ import (
 // a flush it is read-only.
 //
 // Its records are kept as a segment keeps them: in record blocks of about
-// blockTarget bytes, each compressed as soon as it is full, so a memtable
-// takes about a seventh of its records' size in memory. The last block is
-// open (uncompressed) until the flush.
+// blockTarget bytes, each compressed as soon as it is full (with the
+// record dictionary), so a memtable takes about a tenth of its records'
+// size in memory. The last block is open (uncompressed) until the flush.
 type memtable struct {
 	recs                           []memRec
 	blocks                         []memBlock
@@ -32,10 +32,13 @@ type memtable struct {
 	created                        time.Time
 	lastAcct, lastRegion, lastPart string
 
-	id    uint64 // the memtable's key in the block cache
-	enc   *zstd.Encoder
-	dec   *zstd.Decoder
+	id    uint64        // the memtable's key in the block cache
+	codec *codec        // the record dictionary of the blocks it compresses, which its flush writes into the segment
+	enc   *zstd.Encoder // codec's, for the blocks as they fill
 	cache *blockCache
+	// dictTried is set once Apply tried to make the index's first record
+	// dictionary from this memtable.
+	dictTried bool
 }
 
 type memRec struct {
@@ -58,6 +61,7 @@ type memBlock struct {
 	firstRec uint32 // index of its first record in recs
 	raw      []byte
 	comp     []byte
+	codec    *codec // comp's record dictionary
 }
 
 // memPosting lists record indexes in apply order; sorted tells whether that
@@ -72,12 +76,17 @@ type memPosting struct {
 var memtableIDs atomic.Uint64
 
 // newMemtable returns an empty memtable that compresses its record blocks
-// with enc (which it uses only while a caller adds to it) and reads them
-// back with dec through cache.
-func newMemtable(enc *zstd.Encoder, dec *zstd.Decoder, cache *blockCache) *memtable {
+// with c's record dictionary, using enc (one of c's encoders, which it uses
+// only while a caller adds to it), and reads them back through cache.
+func newMemtable(c *codec, enc *zstd.Encoder, cache *blockCache) *memtable {
 	return &memtable{post: map[string]*memPosting{}, ids: map[uint64]uint32{}, created: time.Now(),
-		id: 1<<63 | memtableIDs.Add(1), enc: enc, dec: dec, cache: cache}
+		id: 1<<63 | memtableIDs.Add(1), codec: c, enc: enc, cache: cache}
 }
+
+// useCodec makes the memtable compress the blocks it fills from now on
+// with c's record dictionary, using enc (one of c's encoders); its flush
+// compresses the blocks already full again with it.
+func (m *memtable) useCodec(c *codec, enc *zstd.Encoder) { m.codec, m.enc = c, enc }
 
 // appendRecord appends a record to a record block whose first sequence
 // number is first (docs/format/index.md) and returns the block and the
@@ -121,7 +130,7 @@ func (m *memtable) add(seq uint64, ev *event.Event, keyBuf []byte) []byte {
 		kind: kind, next: m.ids[h]}
 	m.recs = append(m.recs, r)
 	if len(b.raw) >= blockTarget {
-		b.comp = m.enc.EncodeAll(b.raw, nil)
+		b.comp, b.codec = m.enc.EncodeAll(b.raw, nil), m.codec
 		b.raw = nil // its buffer, m.open, takes the next block
 	}
 	m.bytes += int64(len(ev.Raw))
@@ -264,7 +273,7 @@ func (m *memtable) block(i int) ([]byte, error) {
 			return d, nil
 		}
 	}
-	d, err := m.dec.DecodeAll(b.comp, nil)
+	d, err := b.codec.dec.DecodeAll(b.comp, nil)
 	if err != nil {
 		return nil, fmt.Errorf("index memtable: block %d: %w", i, err)
 	}

@@ -111,7 +111,7 @@ func (ix *Index) merge(run []*segment) error {
 	}
 	var out *segment
 	if wrote {
-		if out, err = openSegment(path, num, ix.cache, ix.dec); err != nil {
+		if out, err = openSegment(path, num, ix.cache, ix.codecs); err != nil {
 			os.Remove(path)
 			return err
 		}
@@ -205,7 +205,10 @@ func (ix *Index) writeMerged(run []*segment, path string, sw sweeps, first, last
 	}
 	isLive := func(seq uint64) bool { return !filtering || live.has(seq) }
 	all := newFilter(sw, noCut, first, last)
-	w, err := newSegWriter(path, ix.enc, first, expected)
+	ix.mu.RLock()
+	rec := ix.rec
+	ix.mu.RUnlock()
+	w, err := newSegWriter(path, ix.enc, rec, first, expected)
 	if err != nil {
 		return false, err
 	}
@@ -217,11 +220,13 @@ func (ix *Index) writeMerged(run []*segment, path string, sw sweeps, first, last
 	for i, sg := range run {
 		wins[i] = &window{sg: sg}
 	}
-	// Record blocks, copied as they are, less those with no live record.
-	// Each is decoded first, which checks its zstd checksum: the merge
-	// deletes its inputs, so it must not carry damage over into a larger
-	// segment (the damaged input is quarantined instead).
-	var scratch []byte
+	// Record blocks, less those with no live record: copied as they are
+	// from inputs with the current record dictionary, after a check of
+	// their CRC-32C, and decoded (which checks their zstd checksum) and
+	// compressed again with it from the others. The merge deletes its
+	// inputs, so it must not carry damage over into a larger segment (the
+	// damaged input is quarantined instead).
+	var scratch, recomp []byte
 	for si, sg := range run {
 		for i, b := range sg.blocks {
 			if filtering {
@@ -237,8 +242,15 @@ func (ix *Index) writeMerged(run []*segment, path string, sw sweeps, first, last
 			if err != nil {
 				return fail(err)
 			}
-			if scratch, err = ix.dec.DecodeAll(comp, scratch[:0]); err != nil {
-				return fail(sg.corrupt("block at %d: %v", b.off, err))
+			if err := sg.checkBlock(i, comp); err != nil {
+				return fail(err)
+			}
+			if sg.codec != rec || sg.version < 2 {
+				if scratch, err = sg.codec.dec.DecodeAll(comp, scratch[:0]); err != nil {
+					return fail(sg.corrupt("block at %d: %v", b.off, err))
+				}
+				comp = w.recEnc.EncodeAll(scratch, recomp[:0])
+				recomp = comp
 			}
 			w.addBlock(b.first, comp)
 		}

@@ -138,7 +138,7 @@ func (ix *Index) openListed(op *opening) error {
 	slots := make([]slot, len(m.Segments))
 	for i, name := range m.Segments {
 		num, _ := segNum(name) // parseManifest checked it
-		sg, err := openSegment(filepath.Join(ix.dir, name), num, ix.cache, ix.dec)
+		sg, err := openSegment(filepath.Join(ix.dir, name), num, ix.cache, ix.codecs)
 		var ce *CorruptionError
 		switch {
 		case err == nil:
@@ -263,7 +263,7 @@ func (ix *Index) classifyUnlisted(df dirFiles, op *opening) error {
 			}
 		}
 		num, _ := segNum(name)
-		sg, err := openSegment(filepath.Join(ix.dir, name), num, ix.cache, ix.dec)
+		sg, err := openSegment(filepath.Join(ix.dir, name), num, ix.cache, ix.codecs)
 		if err != nil {
 			refuse(name, fmt.Sprintf("%s is not listed in MANIFEST and cannot be read (%v), so it may hold events no listed segment has", name, err), err)
 			continue

@@ -250,9 +250,12 @@ func TestUnlistedSegments(t *testing.T) {
 // interrupted merge leaves it, and returns its name.
 func mergeCopy(t *testing.T, dir string, names []string, num uint64) string {
 	t.Helper()
-	ix := &Index{dir: dir, opts: DefaultOptions(), stop: make(chan struct{}), dec: testDecoder(t)}
+	ix := &Index{dir: dir, opts: DefaultOptions(), stop: make(chan struct{}), codecs: testCodecs(t)}
 	var err error
 	if ix.enc, err = zstdEncoder(); err != nil {
+		t.Fatal(err)
+	}
+	if ix.rec, err = ix.codecs.plain(); err != nil {
 		t.Fatal(err)
 	}
 	var run []*segment

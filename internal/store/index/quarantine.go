@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
-
-	"github.com/klauspost/compress/zstd"
 )
 
 // Errors of RebuildQuarantined.
@@ -175,7 +173,7 @@ func (ix *Index) RebuildQuarantined(file string, read func(add func(Item) error)
 	if err := ix.writeRebuilt(q, path, sw, read); err != nil {
 		return "", err
 	}
-	sg, err := openSegment(path, num, ix.cache, ix.dec)
+	sg, err := openSegment(path, num, ix.cache, ix.codecs)
 	if err != nil {
 		os.Remove(path)
 		return "", fmt.Errorf("index rebuild %s: %w", file, err)
@@ -220,7 +218,14 @@ func (ix *Index) writeRebuilt(q QuarantinedSegment, path string, sw sweeps, read
 			p.release()
 		}
 	}()
-	m := newMemtable(ix.enc, ix.dec, nil)
+	ix.mu.RLock()
+	rec := ix.rec
+	ix.mu.RUnlock()
+	_, enc, err := rec.encoders()
+	if err != nil {
+		return err
+	}
+	m := newMemtable(rec, enc, nil)
 	var keyBuf []byte
 	prev := uint64(0)
 	piece := func() error {
@@ -233,15 +238,15 @@ func (ix *Index) writeRebuilt(q QuarantinedSegment, path string, sw sweeps, read
 		if _, err := writeMemtable(m, p, ix.enc, sw, first, m.recs[len(m.recs)-1].seq); err != nil {
 			return err
 		}
-		sg, err := openSegment(p, num, ix.cache, ix.dec)
+		sg, err := openSegment(p, num, ix.cache, ix.codecs)
 		if err != nil {
 			return err
 		}
 		pieces = append(pieces, sg)
-		m = newMemtable(ix.enc, ix.dec, nil)
+		m = newMemtable(rec, enc, nil)
 		return nil
 	}
-	err := read(func(it Item) error {
+	err = read(func(it Item) error {
 		if it.Seq < q.First || it.Seq > q.Last || it.Seq <= prev {
 			return fmt.Errorf("index rebuild %s: record %d is out of order or outside %d..%d", q.File, it.Seq, q.First, q.Last)
 		}
@@ -257,12 +262,12 @@ func (ix *Index) writeRebuilt(q QuarantinedSegment, path string, sw sweeps, read
 	}
 	if len(pieces) == 0 {
 		if len(m.recs) == 0 {
-			return emptySegment(path, ix.enc, q.First, q.Last)
+			return ix.emptySegment(path, q.First, q.Last)
 		}
 		if wrote, err := writeMemtable(m, path, ix.enc, sw, q.First, q.Last); err != nil || wrote {
 			return err
 		}
-		return emptySegment(path, ix.enc, q.First, q.Last)
+		return ix.emptySegment(path, q.First, q.Last)
 	}
 	if len(m.recs) > 0 {
 		if err := piece(); err != nil {
@@ -273,13 +278,17 @@ func (ix *Index) writeRebuilt(q QuarantinedSegment, path string, sw sweeps, read
 	if err != nil || wrote {
 		return err
 	}
-	return emptySegment(path, ix.enc, q.First, q.Last)
+	return ix.emptySegment(path, q.First, q.Last)
 }
 
 // emptySegment writes a segment with no events covering first..last: every
 // event in the range was deleted.
-func emptySegment(path string, enc *zstd.Encoder, first, last uint64) error {
-	w, err := newSegWriter(path, enc, first, 0)
+func (ix *Index) emptySegment(path string, first, last uint64) error {
+	plain, err := ix.codecs.plain()
+	if err != nil {
+		return err
+	}
+	w, err := newSegWriter(path, ix.enc, plain, first, 0)
 	if err != nil {
 		return err
 	}

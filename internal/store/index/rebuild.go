@@ -9,8 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
-
-	"github.com/klauspost/compress/zstd"
 )
 
 // SegmentInfo describes one segment file by its footer.
@@ -93,11 +91,8 @@ func RebuildWith(dir string, o RebuildOptions) (RebuildReport, error) {
 	default:
 		return rep, fmt.Errorf("rebuild index: %w", err)
 	}
-	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(64<<20))
-	if err != nil {
-		return rep, fmt.Errorf("rebuild index: %w", err)
-	}
-	defer dec.Close()
+	cs := newCodecs(1)
+	defer cs.close()
 	cache := newBlockCache(8 << 20)
 	qdir := filepath.Join(dir, quarantineDir)
 	entries := slices.Clone(old.Quarantined)
@@ -134,7 +129,7 @@ func RebuildWith(dir string, o RebuildOptions) (RebuildReport, error) {
 			}
 		}
 		num, _ := segNum(name)
-		sg, err := openSegment(filepath.Join(dir, name), num, cache, dec)
+		sg, err := openSegment(filepath.Join(dir, name), num, cache, cs)
 		if err == nil {
 			if err = sg.verify(nil); err != nil {
 				sg.release()

@@ -139,6 +139,7 @@ func FuzzRebuild(f *testing.F) {
 			spec = spec[:18]
 		}
 		dir := t.TempDir()
+		rec := plainCodec(t)
 		enc, err := zstdEncoder()
 		if err != nil {
 			t.Fatal(err)
@@ -158,7 +159,7 @@ func FuzzRebuild(f *testing.F) {
 			if slices.ContainsFunc(files, func(o file) bool { return o.name == fl.name }) {
 				continue
 			}
-			m := newMemtable(enc, nil, nil)
+			m := newMemtable(rec, enc, nil)
 			for s := first; s <= last; s++ {
 				m.add(s, fuzzPool[s-1].Event, nil)
 			}

@@ -11,8 +11,6 @@ import (
 	"os"
 	"sort"
 	"sync/atomic"
-
-	"github.com/klauspost/compress/zstd"
 )
 
 // CorruptionError reports a segment file that fails its checks.
@@ -68,16 +66,19 @@ type segment struct {
 	bloom       bloom
 	refs        atomic.Int32
 	cache       *blockCache
-	dec         *zstd.Decoder
+	version     int    // 1 or 2 (docs/format/index.md)
+	codec       *codec // its record dictionary's, or the plain one
 }
 
-func openSegment(path string, num uint64, cache *blockCache, dec *zstd.Decoder) (*segment, error) {
+// openSegment opens the segment file at path, checking its footer and meta
+// section; cs gives the codec of its record dictionary.
+func openSegment(path string, num uint64, cache *blockCache, cs *codecs) (*segment, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	sg := &segment{num: num, path: path, f: f, cache: cache, dec: dec, partSet: map[string]struct{}{}}
-	if err := sg.load(); err != nil {
+	sg := &segment{num: num, path: path, f: f, cache: cache, partSet: map[string]struct{}{}}
+	if err := sg.load(cs); err != nil {
 		f.Close()
 		var ce *CorruptionError
 		if errors.As(err, &ce) {
@@ -93,7 +94,7 @@ func (sg *segment) corrupt(format string, args ...any) error {
 	return &CorruptionError{Path: sg.path, Reason: fmt.Sprintf(format, args...)}
 }
 
-func (sg *segment) load() error {
+func (sg *segment) load(cs *codecs) error {
 	st, err := sg.f.Stat()
 	if err != nil {
 		return err
@@ -101,6 +102,18 @@ func (sg *segment) load() error {
 	sg.size = st.Size()
 	if sg.size < int64(len(segMagic))+footerLen {
 		return sg.corrupt("file too short (%d bytes)", sg.size)
+	}
+	var hd [len(segMagic)]byte
+	if _, err := sg.f.ReadAt(hd[:], 0); err != nil {
+		return err
+	}
+	switch string(hd[:]) {
+	case segMagic:
+		sg.version = 2
+	case segMagicV1:
+		sg.version = 1
+	default:
+		return sg.corrupt("bad header magic %q", hd[:])
 	}
 	var ft [footerLen]byte
 	if _, err := sg.f.ReadAt(ft[:], sg.size-footerLen); err != nil {
@@ -128,10 +141,17 @@ func (sg *segment) load() error {
 		return sg.corrupt("sequence range %d..%d", sg.first, sg.last)
 	}
 	r := &metaReader{b: m}
-	n := r.count(20)
+	entry := 20 // a block table entry's size
+	if sg.version >= 2 {
+		entry = 24
+	}
+	n := r.count(entry)
 	sg.blocks = make([]blockRef, n)
 	for i := range sg.blocks {
-		sg.blocks[i] = blockRef{int64(r.u64()), r.u32(), r.u64()}
+		sg.blocks[i] = blockRef{off: int64(r.u64()), n: r.u32(), first: r.u64()}
+		if sg.version >= 2 {
+			sg.blocks[i].crc = r.u32()
+		}
 		if b := sg.blocks[i]; !within(b.off, int64(b.n), metaOff) || b.first < sg.first || b.first > sg.last || (i > 0 && b.first <= sg.blocks[i-1].first) {
 			return sg.corrupt("record block %d out of bounds", i)
 		}
@@ -171,11 +191,27 @@ func (sg *segment) load() error {
 	for i := range sg.bloom {
 		sg.bloom[i] = r.u64()
 	}
+	var dict []byte
+	if sg.version >= 2 {
+		if n = r.count(0); n > dictMax {
+			return sg.corrupt("record dictionary of %d bytes", n)
+		}
+		if n > 0 {
+			id := r.u32()
+			dict = r.take(n)
+			if r.err == nil && id != dictID(dict) {
+				return sg.corrupt("record dictionary ID %d does not match its bytes", id)
+			}
+		}
+	}
 	if r.err != nil || len(r.b) != 0 {
 		return sg.corrupt("malformed meta section")
 	}
 	if !within(sg.idsOff, int64(sg.idCount)*idEntryLen, metaOff) || len(sg.idSparse) != (sg.idCount+idSparseStep-1)/idSparseStep || len(sg.bloom)%8 != 0 {
 		return sg.corrupt("bad eventID table")
+	}
+	if sg.codec, err = cs.get(dict); err != nil {
+		return err
 	}
 	return nil
 }
@@ -302,11 +338,25 @@ func (sg *segment) decodeBlock(dir bool, i int, dst []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := sg.dec.DecodeAll(comp, dst[:0])
+	if !dir {
+		if err := sg.checkBlock(i, comp); err != nil {
+			return nil, err
+		}
+	}
+	b, err := sg.codec.dec.DecodeAll(comp, dst[:0])
 	if err != nil {
 		return nil, sg.corrupt("block at %d: %v", off, err)
 	}
 	return b, nil
+}
+
+// checkBlock checks record block i's bytes against the CRC-32C in the
+// block table (version 2; a version-1 block table has none).
+func (sg *segment) checkBlock(i int, comp []byte) error {
+	if sg.version >= 2 && crc32.Checksum(comp, castagnoli) != sg.blocks[i].crc {
+		return sg.corrupt("block at %d: CRC-32C mismatch", sg.blocks[i].off)
+	}
+	return nil
 }
 
 // dirEntry locates one posting list.

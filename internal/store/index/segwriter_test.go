@@ -46,7 +46,7 @@ func TestPostingSpill(t *testing.T) {
 		defer func(old int) { postingSpill = old }(postingSpill)
 		postingSpill = spill
 		path := filepath.Join(t.TempDir(), name)
-		w, err := newSegWriter(path, enc, 1, 0)
+		w, err := newSegWriter(path, enc, plainCodec(t), 1, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -71,12 +71,7 @@ func TestPostingSpill(t *testing.T) {
 			t.Fatalf("spill at %d bytes: the file differs from the list encoded whole", spill)
 		}
 	}
-	dec, err := zstd.NewReader(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dec.Close()
-	sg, err := openSegment(path, 1, newBlockCache(1<<20), dec)
+	sg, err := openSegment(path, 1, newBlockCache(1<<20), testCodecs(t))
 	if err != nil {
 		t.Fatal(err)
 	}
