@@ -5,8 +5,6 @@ package duck
 import (
 	"context"
 	"errors"
-
-	"github.com/opentrail/opentrail/internal/event"
 )
 
 var available = ErrNoCgo
@@ -48,11 +46,6 @@ func (*DB) Compact(context.Context, string, []string, bool) error { return ErrNo
 
 // EventIDs fails with ErrNoCgo.
 func (*DB) EventIDs(context.Context, string, func(string)) error { return ErrNoCgo }
-
-// RowOf returns a row without values: nothing can write it.
-func RowOf(seq uint64, ev *event.Event) Row {
-	return Row{Seq: seq, EventTime: ev.EventTime.UTC()}
-}
 
 // Bind fails with ErrNoCgo.
 func (*DB) Bind(context.Context, map[string]string, string) error { return ErrNoCgo }

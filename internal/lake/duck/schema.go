@@ -94,6 +94,17 @@ var eventColumns = func() []column {
 	return cols
 }()
 
+// schemaColumns is the schema's column names, in order, as a select list.
+// A compaction names them rather than selecting *, which would add the
+// `day` column DuckDB derives from the inputs' directory (day=...).
+var schemaColumns = func() string {
+	names := make([]string, len(eventColumns))
+	for i, c := range eventColumns {
+		names[i] = quoteIdent(c.name)
+	}
+	return strings.Join(names, ", ")
+}()
+
 // sqlType returns the column's DuckDB type.
 func (c *column) sqlType() string {
 	switch c.kind {

@@ -127,17 +127,6 @@ var lineColumns = func() string {
 	return strings.Join(cols, ", ")
 }()
 
-// schemaColumns is the schema's column names, in order, as a select list.
-// A compaction names them rather than selecting *, which would add the
-// `day` column DuckDB derives from the inputs' directory (day=...).
-var schemaColumns = func() string {
-	names := make([]string, len(eventColumns))
-	for i, c := range eventColumns {
-		names[i] = quoteIdent(c.name)
-	}
-	return strings.Join(names, ", ")
-}()
-
 // projectedType is the json_transform structure of a line's projection:
 // the schema's columns but the ones WriteParquet fills itself.
 var projectedType = func() string {
