@@ -26,7 +26,11 @@ type Options struct {
 	// back-pressure.
 	MaxLag uint64
 	// MaxLagBytes bounds the same lag by the events' size, so memory
-	// stays bounded however large the events are.
+	// stays bounded however large the events are. The default, 32 MiB
+	// (about 25,000 events of 1.3 KB, an eighth of a second at 200,000
+	// events/s), costs no measurable ingest rate: with 128 MiB a
+	// benchmark's ingest at 100 events a call peaked at 720–770 MiB of
+	// RSS, with 32 MiB at 530–560 (BENCHMARKS.md, issue 13).
 	MaxLagBytes int64
 	// BackpressureWait is how long Append waits for gating followers to
 	// catch up before it gives up with ErrBackpressure.
@@ -59,7 +63,7 @@ func DefaultOptions() Options {
 	return Options{
 		SegmentSize:      32 << 20,
 		MaxLag:           200_000,
-		MaxLagBytes:      128 << 20,
+		MaxLagBytes:      32 << 20,
 		BackpressureWait: 10 * time.Second,
 		MaxBatchBytes:    8 << 20,
 		TailBytes:        64 << 20,
