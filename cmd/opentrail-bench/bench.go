@@ -611,6 +611,19 @@ func phaseWriteBase(f benchFlags) (phaseResult, error) {
 	return phaseResult{Events: f.events, Seconds: time.Since(start).Seconds()}, nil
 }
 
+// appendRetry appends evs, appending again while the store answers with
+// back-pressure (the store asking the caller to wait, as a client retries
+// ThrottlingException), after pause each time.
+func appendRetry(ctx context.Context, st *store.Store, evs []event.Event, pause time.Duration) (store.AppendResult, error) {
+	for {
+		r, err := st.Append(ctx, evs, store.AppendOptions{})
+		if !errors.Is(err, store.ErrBackpressure) {
+			return r, err
+		}
+		time.Sleep(pause)
+	}
+}
+
 // phaseIngest appends events from many goroutines, batch events per call
 // (1 like API requests, 100 like PutAuditEvents), and measures until every
 // append is acknowledged (durable).
@@ -645,14 +658,7 @@ func phaseIngest(ctx context.Context, f benchFlags, batch int, log *slog.Logger)
 				for j := i; j < min(i+int64(batch), int64(f.events)); j++ {
 					evs = append(evs, src.event(int(j)))
 				}
-				var err error
-				for {
-					// Back-pressure is the store asking us to wait: retry.
-					if _, err = st.Append(ctx, evs, store.AppendOptions{}); !errors.Is(err, store.ErrBackpressure) {
-						break
-					}
-				}
-				if err != nil {
+				if _, err := appendRetry(ctx, st, evs, 0); err != nil {
 					mu.Lock()
 					firstErr = err
 					mu.Unlock()

@@ -21,7 +21,6 @@ import (
 	"github.com/opentrail/opentrail/internal/config"
 	"github.com/opentrail/opentrail/internal/daemon"
 	"github.com/opentrail/opentrail/internal/event"
-	"github.com/opentrail/opentrail/internal/store"
 )
 
 // Start-up after SIGKILL (issue 13): the crash phase appends more events
@@ -112,17 +111,10 @@ func phaseCrash(ctx context.Context, f benchFlags, log *slog.Logger) (phaseResul
 				for j := i; j < min(i+100, n); j++ {
 					evs = append(evs, src.event(offset+j))
 				}
-				for {
-					_, err := d.Store().Append(ctx, evs, store.AppendOptions{})
-					if errors.Is(err, store.ErrBackpressure) {
-						continue
-					}
-					if err != nil {
-						mu.Lock()
-						firstErr = err
-						mu.Unlock()
-					}
-					break
+				if _, err := appendRetry(ctx, d.Store(), evs, 0); err != nil {
+					mu.Lock()
+					firstErr = err
+					mu.Unlock()
 				}
 			}
 		})

@@ -36,7 +36,6 @@ import (
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/identity"
 	"github.com/opentrail/opentrail/internal/sdktest"
-	"github.com/opentrail/opentrail/internal/store"
 )
 
 // The delivery benchmark (opentrail-bench --delivery) measures, for each
@@ -275,14 +274,7 @@ func phaseDelivery(ctx context.Context, f benchFlags, log *slog.Logger) (phaseRe
 					time.Sleep(wait)
 				}
 				evs := []event.Event{src.event(i)}
-				var err error
-				for {
-					if _, err = d.Store().Append(ctx, evs, store.AppendOptions{}); !errors.Is(err, store.ErrBackpressure) {
-						break
-					}
-					time.Sleep(time.Millisecond)
-				}
-				if err != nil {
+				if _, err := appendRetry(ctx, d.Store(), evs, time.Millisecond); err != nil {
 					errMu.Lock()
 					appendErr = errors.Join(appendErr, fmt.Errorf("append event %d: %w", i, err))
 					errMu.Unlock()

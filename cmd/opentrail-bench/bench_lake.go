@@ -27,7 +27,6 @@ import (
 	"github.com/opentrail/opentrail/internal/datadir"
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/lake/duck"
-	"github.com/opentrail/opentrail/internal/store"
 )
 
 // The CloudTrail Lake benchmark (--lake): each phase in a child process,
@@ -537,14 +536,7 @@ func phaseLakeIngest(ctx context.Context, f benchFlags, withStore bool, log *slo
 					}
 					evs = append(evs, ev)
 				}
-				var r store.AppendResult
-				var err error
-				for {
-					// Back-pressure is the store asking us to wait: retry.
-					if r, err = st.Append(ctx, evs, store.AppendOptions{}); !errors.Is(err, store.ErrBackpressure) {
-						break
-					}
-				}
+				r, err := appendRetry(ctx, st, evs, 0)
 				mu.Lock()
 				if err != nil && firstErr == nil {
 					firstErr = err

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/opentrail/opentrail/internal/event"
-	"github.com/opentrail/opentrail/internal/store"
 )
 
 // LookupEvents while ingest runs (issue 13: "p99 ≤ 5 ms for every
@@ -64,20 +62,14 @@ func phaseLookupLoad(ctx context.Context, f benchFlags, log *slog.Logger) (phase
 				for j := range evs {
 					evs[j] = src.event(loadOffset(f) + int(k)*batch + j)
 				}
-				for {
-					_, err := srv.d.Store().Append(lctx, evs, store.AppendOptions{})
-					if errors.Is(err, store.ErrBackpressure) {
-						continue
-					}
-					if err != nil && lctx.Err() == nil {
-						mu.Lock()
-						loadErr = err
-						mu.Unlock()
-					}
-					if err == nil {
-						appended.Add(batch)
-					}
-					break
+				_, err := appendRetry(lctx, srv.d.Store(), evs, 0)
+				switch {
+				case err == nil:
+					appended.Add(batch)
+				case lctx.Err() == nil:
+					mu.Lock()
+					loadErr = err
+					mu.Unlock()
 				}
 			}
 		})
