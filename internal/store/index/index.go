@@ -290,7 +290,7 @@ func KindOf(s *event.Summary) byte {
 // being flushed.
 func (ix *Index) Apply(items []Item) error {
 	for len(items) > 0 {
-		n := min(len(items), applyChunkSize)
+		n := min(len(items), ApplyChunk)
 		if err := ix.applyChunk(items[:n]); err != nil {
 			return err
 		}
@@ -299,12 +299,12 @@ func (ix *Index) Apply(items []Item) error {
 	return nil
 }
 
-// applyChunkSize is how many events Apply indexes per hold of the index's
+// ApplyChunk is how many events Apply indexes per hold of the index's
 // lock. Lookups wait for the lock: a follower's batch of 8,192 events held
 // it for about 30 ms (an insert with its share of record compression takes
 // about 4 µs), and that was the p99 of lookups while ingest ran; 256
 // events hold it about 1 ms.
-const applyChunkSize = 256
+const ApplyChunk = 256
 
 // applyChunk applies items under one hold of the lock.
 func (ix *Index) applyChunk(items []Item) error {
