@@ -56,7 +56,7 @@ func (r *segReader) next() (Record, error) {
 		if _, err := io.ReadFull(r.br, r.buf); err != nil {
 			return Record{}, fmt.Errorf("short payload: %w", errTorn)
 		}
-		d, err := decodeBody(r.hdr[:], hd, r.buf)
+		d, err := decodeBody(r.hdr[:], hd, r.buf, true)
 		if err != nil {
 			return Record{}, err
 		}
