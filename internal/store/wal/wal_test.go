@@ -210,6 +210,17 @@ func FuzzSegmentDecode(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// A check that keeps the records (visit) finds the same as one
+		// that only checks them, and hands out each record it counts.
+		visited := 0
+		kept, err := Check(d, func(Record) { visited++ })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kept.Records != before.Records || visited != before.Records || kept.Next != before.Next || len(kept.Problems) != len(before.Problems) {
+			t.Fatalf("check with visit: %d records (%d visited), next %d, %d problems; without: %d, next %d, %d problems",
+				kept.Records, visited, kept.Next, len(kept.Problems), before.Records, before.Next, len(before.Problems))
+		}
 		w, err := Open(d, quietOptions())
 		if err != nil {
 			// Open refuses exactly when Check reports a problem.
