@@ -76,10 +76,17 @@ var ErrBadCursor = errors.New("index: malformed cursor")
 
 // Options configure the index.
 type Options struct {
-	CacheSize     int64         // decompressed block cache, bytes
-	MemtableBytes int64         // flush a memtable once its records reach this size
-	FlushAge      time.Duration // flush a memtable once its oldest event is this old
-	Logger        *slog.Logger
+	CacheSize int64 // decompressed block cache, bytes
+	// A memtable is flushed once its records reach MemtableBytes, once it
+	// holds MemtableEvents events, or once its oldest event is FlushAge
+	// old. The event count bounds what a restart after a crash reads back
+	// from the WAL and indexes again (at most two memtables), which costs
+	// by events more than by bytes: without it a memtable of small events
+	// could hold a million of them.
+	MemtableBytes  int64
+	MemtableEvents int
+	FlushAge       time.Duration
+	Logger         *slog.Logger
 	// Merges wait until no memtable has been flushed for MergeIdle, so a
 	// bulk import is not slowed by them, unless there are more than
 	// MaxSegments segments.
@@ -97,7 +104,7 @@ type Options struct {
 
 // DefaultOptions returns the defaults.
 func DefaultOptions() Options {
-	return Options{CacheSize: 128 << 20, MemtableBytes: 128 << 20, FlushAge: 5 * time.Minute, MergeIdle: 10 * time.Second, MaxSegments: 24,
+	return Options{CacheSize: 128 << 20, MemtableBytes: 128 << 20, MemtableEvents: 100_000, FlushAge: 5 * time.Minute, MergeIdle: 10 * time.Second, MaxSegments: 24,
 		ScrubPause: 2 * time.Second, Logger: slog.Default()}
 }
 
@@ -156,6 +163,9 @@ func Open(dir string, opts Options) (*Index, error) {
 	}
 	if opts.MemtableBytes <= 0 {
 		opts.MemtableBytes = def.MemtableBytes
+	}
+	if opts.MemtableEvents <= 0 {
+		opts.MemtableEvents = def.MemtableEvents
 	}
 	if opts.FlushAge <= 0 {
 		opts.FlushAge = def.FlushAge
@@ -323,7 +333,7 @@ func (ix *Index) applyChunk(items []Item) error {
 		ix.firstDictLocked()
 	}
 	ix.applied = items[len(items)-1].Seq
-	if ix.mem.bytes >= ix.opts.MemtableBytes {
+	if ix.mem.bytes >= ix.opts.MemtableBytes || len(ix.mem.recs) >= ix.opts.MemtableEvents {
 		ix.rotateLocked()
 	}
 	return nil
