@@ -204,6 +204,8 @@ type Engine struct {
 	log    *slog.Logger
 	writer *duck.DB // writes and compacts files; may touch the whole lake
 
+	maintMu sync.Mutex // held by a maintenance round (Maintain)
+
 	mu     sync.Mutex
 	stores map[string]*storeFiles // open stores, by id
 	saved  uint64                 // state.json's position
