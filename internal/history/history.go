@@ -96,6 +96,8 @@ type History struct {
 	closed   bool
 	parsed   int  // entries Run read before it first caught up
 	caughtUp bool // Run has caught up with the log once
+	// published, when set (tests), is called with each new applied seq.
+	published func(seq uint64)
 }
 
 var _ store.Deduper = (*History)(nil)
@@ -239,7 +241,7 @@ func (h *History) sweepTimer() *time.Timer {
 // each chunk as applied, so a lookup waits for the events acknowledged
 // before it, not for the rest of the batch they were read in (a batch of
 // 8,192 events takes about 30 ms to index, more while ingest shares the
-// cores), and the log's back-pressure eases as soon as a chunk is in.
+// cores).
 func (h *History) apply(log Log) (int, error) {
 	ents, err := log.Read(8192)
 	items := make([]index.Item, len(ents))
@@ -251,15 +253,19 @@ func (h *History) apply(log Log) (int, error) {
 		if aerr := h.ix.Apply(items[:n]); aerr != nil {
 			return 0, fmt.Errorf("history: %w", aerr)
 		}
-		h.publish(items[n-1].Seq, n, log)
+		h.publish(items[n-1].Seq, n)
 		items = items[n:]
 	}
 	if len(ents) > 0 {
 		log.Release(h.ix.Durable())
 	}
 	// The log's position, not only the last entry: past a gap a WAL
-	// repair recorded, the lost seqs are not events still to come.
-	h.publish(log.Position(), 0, log)
+	// repair recorded, the lost seqs are not events still to come. The
+	// log hears of progress once a batch: each report wakes every
+	// follower waiting on it.
+	pos := log.Position()
+	h.publish(pos, 0)
+	log.Applied(pos)
 	if err != nil {
 		return len(ents), fmt.Errorf("history: reading the log: %w", err)
 	}
@@ -268,22 +274,23 @@ func (h *History) apply(log Log) (int, error) {
 
 // publish records that every event up to seq is in the index, n of them
 // read since the last call, and wakes the lookups waiting for it.
-func (h *History) publish(seq uint64, n int, log Log) {
+func (h *History) publish(seq uint64, n int) {
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	if !h.caughtUp {
 		// Counted before applied moves, so that Replayed is right as
 		// soon as WaitApplied returns.
 		h.parsed += n
 	}
 	if seq <= h.applied {
-		h.mu.Unlock()
 		return
 	}
 	h.applied = seq
 	close(h.cond)
 	h.cond = make(chan struct{})
-	h.mu.Unlock()
-	log.Applied(seq)
+	if h.published != nil {
+		h.published(seq)
+	}
 }
 
 // rebuilder rebuilds quarantined segments from the log, at start and
