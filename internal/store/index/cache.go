@@ -17,7 +17,7 @@ type blockCache struct {
 
 type cacheKey struct {
 	file uint64
-	dir  bool
+	kind byte // cacheRecord, cacheDir, …
 	n    int
 }
 

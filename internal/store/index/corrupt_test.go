@@ -487,8 +487,8 @@ func TestLookupDetectsCorruption(t *testing.T) {
 	seg := buildOneSegment(t, pristine, items)
 	name := filepath.Base(seg)
 	sg := inspect(t, seg)
-	if len(sg.blocks) != 1 {
-		t.Fatalf("%d record blocks, want 1 (every lookup below reads it)", len(sg.blocks))
+	if len(segBlocks(t, sg)) != 1 {
+		t.Fatalf("%d record blocks, want 1 (every lookup below reads it)", len(segBlocks(t, sg)))
 	}
 	part := partName(testAcct, "us-east-1")
 	nameKey, nameList := postingKeyWith(t, sg, part, KindManagement, AttrEventName, 3)
@@ -501,7 +501,7 @@ func TestLookupDetectsCorruption(t *testing.T) {
 	if len(sg.dirIdx) != 1 {
 		t.Fatalf("%d directory blocks, want 1", len(sg.dirIdx))
 	}
-	blockAt := fmt.Sprintf("block at %d:", sg.blocks[0].off)
+	blockAt := fmt.Sprintf("block at %d:", segBlocks(t, sg)[0].off)
 	for _, c := range []struct {
 		name   string
 		off    int64
@@ -509,9 +509,9 @@ func TestLookupDetectsCorruption(t *testing.T) {
 		reason string
 	}{
 		// Inside the first zstd frame: past its 4-byte magic, in the middle.
-		{"record block", sg.blocks[0].off + int64(sg.blocks[0].n)/2, allQuery("us-east-1", KindManagement), blockAt},
+		{"record block", segBlocks(t, sg)[0].off + int64(segBlocks(t, sg)[0].n)/2, allQuery("us-east-1", KindManagement), blockAt},
 		{"record block magic", int64(len(segMagic)), allQuery("us-east-1", KindManagement), blockAt},
-		{"record block checksum", sg.blocks[0].off + int64(sg.blocks[0].n) - 1, allQuery("us-east-1", KindManagement), blockAt},
+		{"record block checksum", segBlocks(t, sg)[0].off + int64(segBlocks(t, sg)[0].n) - 1, allQuery("us-east-1", KindManagement), blockAt},
 		{"posting chunk header", nameList.off + 3, nameQuery, fmt.Sprintf("posting list at %d: header checksum", nameList.off)},
 		{"posting chunk end", nameList.off + 16, nameQuery, fmt.Sprintf("posting list at %d: header checksum", nameList.off)},
 		{"posting chunk data", nameList.off + int64(nameList.chunks*chunkHdrLen) + 1, nameQuery, fmt.Sprintf("posting list at %d: corrupt posting list: chunk checksum", nameList.off)},
@@ -557,7 +557,7 @@ func TestLookupDetectsCorruption(t *testing.T) {
 	t.Run("record block via HasEventIDs", func(t *testing.T) {
 		dir := copyDir(t, pristine)
 		path := filepath.Join(dir, name)
-		flipByte(t, path, sg.blocks[0].off+int64(sg.blocks[0].n)/2)
+		flipByte(t, path, segBlocks(t, sg)[0].off+int64(segBlocks(t, sg)[0].n)/2)
 		ix := open(t, dir)
 		var err error
 		var has []bool

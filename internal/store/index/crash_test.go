@@ -148,7 +148,7 @@ func TestCrashAroundEveryManifestChange(t *testing.T) {
 			ix.mu.RUnlock()
 			// The last block: its events are not swept, so lookups read it.
 			sg := inspect(t, path)
-			b := sg.blocks[len(sg.blocks)-1]
+			b := segBlocks(t, sg)[len(segBlocks(t, sg))-1]
 			flipByte(t, path, b.off+int64(b.n)/2)
 			ix.cache.drop(num) // read the damage, not the cached block
 			if _, _, err := ix.Lookup(allQuery("us-east-1", KindManagement)); err != nil {

@@ -216,7 +216,7 @@ func checkSegmentBytes(t *testing.T, path string, b []byte, pr probes, dec *code
 	size := uint64(len(b))
 	// What load promises once it accepts the file: every section it
 	// located lies within the file.
-	for i, r := range sg.blocks {
+	for i, r := range segBlocks(t, sg) {
 		if r.off < 0 || uint64(r.off) > size || uint64(r.n) > size-uint64(r.off) {
 			t.Errorf("accepted record block %d at %d+%d in a %d-byte file", i, r.off, r.n, size)
 		}
@@ -323,7 +323,7 @@ func checkSegmentBytes(t *testing.T, path string, b []byte, pr probes, dec *code
 		readErr("countVisible", err)
 	}
 	// fsck's whole-segment check reads damaged files by design.
-	measure("verify", len(sg.blocks)+len(sg.dirIdx), func() { err = sg.verify(nil) })
+	measure("verify", len(segBlocks(t, sg))+len(sg.dirIdx), func() { err = sg.verify(nil) })
 	readErr("verify", err)
 }
 
@@ -363,7 +363,7 @@ func TestFuzzSeedsRead(t *testing.T) {
 			t.Fatal(err)
 		}
 		sg := inspect(t, path)
-		t.Logf("seed %d: %d bytes, seqs %d..%d, %d events, %d blocks, %d directory blocks, %d ids", i, len(b), sg.first, sg.last, sg.events, len(sg.blocks), len(sg.dirIdx), sg.idCount)
+		t.Logf("seed %d: %d bytes, seqs %d..%d, %d events, %d blocks, %d directory blocks, %d ids", i, len(b), sg.first, sg.last, sg.events, len(segBlocks(t, sg)), len(sg.dirIdx), sg.idCount)
 		multi := false
 		it := &dirIter{sg: sg}
 		for it.next() {
@@ -376,8 +376,8 @@ func TestFuzzSeedsRead(t *testing.T) {
 		if it.err != nil {
 			t.Fatal(it.err)
 		}
-		if i == 1 && (!multi || len(sg.blocks) < 2 || sg.events != 150) {
-			t.Errorf("seed 1: %d blocks, multi-chunk lists %v; want both", len(sg.blocks), multi)
+		if i == 1 && (!multi || len(segBlocks(t, sg)) < 2 || sg.events != 150) {
+			t.Errorf("seed 1: %d blocks, multi-chunk lists %v; want both", len(segBlocks(t, sg)), multi)
 		}
 		if i == 2 && sg.codec.dict == nil {
 			t.Errorf("seed 2 has no record dictionary")
@@ -497,6 +497,8 @@ type dirFuzzBase struct {
 	sg     *segment // ref, opened
 	dirBuf []byte   // ref's directory block, decompressed
 	enc    *zstd.Encoder
+	blocks []blockRef // sg's block table
+	bloom  bloom      // sg's bloom filter
 }
 
 func newDirFuzzBase(tb testing.TB, ref []byte, dec *codecs) *dirFuzzBase {
@@ -523,7 +525,7 @@ func newDirFuzzBase(tb testing.TB, ref []byte, dec *codecs) *dirFuzzBase {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { enc.Close() })
-	return &dirFuzzBase{ref: ref, sg: sg, dirBuf: bytes.Clone(dirBuf), enc: enc}
+	return &dirFuzzBase{ref: ref, sg: sg, dirBuf: bytes.Clone(dirBuf), enc: enc, blocks: segBlocks(tb, sg), bloom: segBloom(tb, sg)}
 }
 
 // with returns the base segment with dirBuf as its directory block: the
@@ -538,8 +540,8 @@ func (d *dirFuzzBase) with(dirBuf []byte) []byte {
 	out = append(out, comp...)
 	idsOff := int64(len(out))
 	out = append(out, d.ref[sg.idsOff:sg.idsOff+int64(sg.idCount)*idEntryLen]...)
-	meta := segMeta{blocks: sg.blocks, dirIdx: []dirRef{{sg.dirIdx[0].first, dirOff, uint32(len(comp))}}, parts: sg.parts,
-		idsOff: idsOff, idCount: sg.idCount, idSparse: sg.idSparse, idCRCs: sg.idCRCs, bloom: sg.bloom,
+	meta := segMeta{blocks: d.blocks, dirIdx: []dirRef{{sg.dirIdx[0].first, dirOff, uint32(len(comp))}}, parts: sg.parts,
+		idsOff: idsOff, idCount: sg.idCount, idSparse: sg.idSparse, idCRCs: sg.idCRCs, bloom: d.bloom,
 		first: sg.first, last: sg.last, events: sg.events, dict: sg.codec.dict}
 	return meta.appendTail(out, int64(len(out)))
 }

@@ -228,31 +228,29 @@ func (ix *Index) writeMerged(run []*segment, path string, sw sweeps, first, last
 	// damaged input is quarantined instead).
 	var scratch, recomp []byte
 	for si, sg := range run {
-		for i, b := range sg.blocks {
-			if filtering {
-				end := sg.last + 1
-				if i+1 < len(sg.blocks) {
-					end = sg.blocks[i+1].first
-				}
-				if !live.any(b.first, end) {
-					continue
-				}
+		err := sg.eachBlock(func(_ int, b blockRef, end uint64) error {
+			if filtering && !live.any(b.first, end) {
+				return nil
 			}
 			comp, err := wins[si].readAt(b.off, int(b.n))
 			if err != nil {
-				return fail(err)
+				return err
 			}
-			if err := sg.checkBlock(i, comp); err != nil {
-				return fail(err)
+			if err := sg.checkBlock(b, comp); err != nil {
+				return err
 			}
 			if sg.codec != rec || sg.version < 2 {
 				if scratch, err = sg.codec.dec.DecodeAll(comp, scratch[:0]); err != nil {
-					return fail(sg.corrupt("block at %d: %v", b.off, err))
+					return sg.corrupt("block at %d: %v", b.off, err)
 				}
 				comp = w.recEnc.EncodeAll(scratch, recomp[:0])
 				recomp = comp
 			}
 			w.addBlock(b.first, comp)
+			return nil
+		})
+		if err != nil {
+			return fail(err)
 		}
 	}
 	// Posting lists: a k-way merge of the directories by key, and of each

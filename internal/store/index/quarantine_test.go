@@ -16,7 +16,7 @@ import (
 func damageBlock(t *testing.T, path string) {
 	t.Helper()
 	sg := inspect(t, path)
-	b := sg.blocks[len(sg.blocks)-1]
+	b := segBlocks(t, sg)[len(segBlocks(t, sg))-1]
 	flipByte(t, path, b.off+int64(b.n)/2)
 }
 

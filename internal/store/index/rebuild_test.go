@@ -56,7 +56,7 @@ func TestRebuild(t *testing.T) {
 			t.Fatal(err)
 		}
 		sg := inspect(t, filepath.Join(dir, m.Segments[1]))
-		flipByte(t, sg.path, sg.blocks[0].off+4) // caught by the whole-segment read only
+		flipByte(t, sg.path, segBlocks(t, sg)[0].off+4) // caught by the whole-segment read only
 		rep, err := Rebuild(dir, quietLog)
 		if err != nil {
 			t.Fatal(err)

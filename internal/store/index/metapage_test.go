@@ -1,0 +1,132 @@
+package index
+
+import (
+	"encoding/binary"
+	"fmt"
+	"path/filepath"
+	"testing"
+)
+
+// segBlocks returns a segment's record block table, read from its file.
+func segBlocks(t testing.TB, sg *segment) []blockRef {
+	t.Helper()
+	var out []blockRef
+	if err := sg.eachBlock(func(_ int, b blockRef, _ uint64) error {
+		out = append(out, b)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// segBloom returns a segment's bloom filter, read from its file.
+func segBloom(t testing.TB, sg *segment) bloom {
+	t.Helper()
+	b, err := sg.readAt(sg.bloomTab.off, sg.bloomWords*8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(bloom, sg.bloomWords)
+	for i := range out {
+		out[i] = binary.LittleEndian.Uint64(b[i*8:])
+	}
+	return out
+}
+
+// The block table and the bloom filter are read from the file after Open
+// checked them: a page damaged since is caught by its CRC-32C, and the
+// segment is quarantined like any other damage read while serving.
+func TestMetaPagesDamagedAfterOpen(t *testing.T) {
+	pristine := t.TempDir()
+	items := richItems(t, 1, 60, 0)
+	name := filepath.Base(buildOneSegment(t, pristine, items))
+	ev := items[0].Event
+	for _, c := range []struct {
+		name  string
+		off   func(sg *segment) int64
+		probe func(ix *Index) error
+	}{
+		{"block table", func(sg *segment) int64 { return sg.blockTab.off + 2 }, func(ix *Index) error {
+			_, _, err := ix.Lookup(allQuery("us-east-1", KindManagement))
+			return err
+		}},
+		{"bloom filter", func(sg *segment) int64 {
+			return sg.bloomTab.off + int64(bloomBlock(idHash(partName(ev.Account, ev.Region), ev.EventID), sg.bloomTab.n)*64)
+		}, func(ix *Index) error {
+			has, _, err := ix.HasEventIDs([]EventKey{{ev.Account, ev.Region, ev.EventID}})
+			if err == nil && has[0] {
+				t.Error("HasEventIDs found the event in a damaged segment")
+			}
+			return err
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := copyDir(t, pristine)
+			path := filepath.Join(dir, name)
+			ix := open(t, dir)
+			ix.mu.RLock()
+			sg := ix.segs[0]
+			ix.mu.RUnlock()
+			flipByte(t, path, c.off(sg))
+			var err error
+			mustNotPanic(t, c.name, func() { err = c.probe(ix) })
+			if err != nil {
+				t.Fatalf("got %v; want no error (the damaged segment quarantined)", err)
+			}
+			wantQuarantined(t, ix, path, "meta section page 0 of table at")
+		})
+	}
+}
+
+// Pages are read through the block cache and give what the meta section
+// holds: every record block's entry, found by index and by sequence
+// number, and the bloom filter, for segments of one page and of several.
+func TestMetaPagesMatchTables(t *testing.T) {
+	for _, n := range []int{1, 60, 40000} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			dir := t.TempDir()
+			items := richItems(t, 1, n, 0)
+			sg := inspect(t, buildOneSegment(t, dir, items))
+			blocks := segBlocks(t, sg)
+			if len(blocks) != sg.blockTab.n || len(sg.blockTab.crcs) != sg.blockTab.pages() {
+				t.Fatalf("%d blocks, table of %d in %d pages with %d CRCs", len(blocks), sg.blockTab.n, sg.blockTab.pages(), len(sg.blockTab.crcs))
+			}
+			for i, want := range blocks {
+				got, err := sg.blockRef(i)
+				if err != nil || got != want {
+					t.Fatalf("blockRef(%d) = %+v, %v; want %+v", i, got, err, want)
+				}
+				for _, seq := range []uint64{want.first, want.first + 1} {
+					j, got, err := sg.findBlock(seq)
+					if i+1 < len(blocks) && seq >= blocks[i+1].first {
+						continue
+					}
+					if err != nil || j != i || got != want {
+						t.Fatalf("findBlock(%d) = %d %+v, %v; want %d", seq, j, got, err, i)
+					}
+				}
+			}
+			if j, _, err := sg.findBlock(blocks[0].first - 1); j != -1 || err != nil {
+				t.Errorf("findBlock before the first block = %d, %v; want -1", j, err)
+			}
+			if n == 40000 && (sg.blockTab.pages() < 2 || sg.bloomTab.pages() < 2) {
+				t.Fatalf("%d block table pages, %d bloom filter pages; want several of each", sg.blockTab.pages(), sg.bloomTab.pages())
+			}
+			bl := segBloom(t, sg)
+			for _, it := range items {
+				h := idHash(partName(it.Event.Account, it.Event.Region), it.Event.EventID)
+				got, err := sg.mayContain(h)
+				if err != nil || !got || !bl.mayContain(h) {
+					t.Fatalf("mayContain(%x) = %v, %v (the filter in memory: %v); want true", h, got, err, bl.mayContain(h))
+				}
+			}
+			for h := range uint64(2000) {
+				h *= 0x9e3779b97f4a7c15
+				if got, err := sg.mayContain(h); err != nil || got != bl.mayContain(h) {
+					t.Fatalf("mayContain(%x) = %v, %v; the filter in memory says %v", h, got, err, bl.mayContain(h))
+				}
+			}
+		})
+	}
+}
