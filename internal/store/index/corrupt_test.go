@@ -368,7 +368,7 @@ func TestOpenRemovesOrphans(t *testing.T) {
 	}
 	keys := make([]EventKey, len(items))
 	for i, it := range items {
-		keys[i] = EventKey{testAcct, it.Event.Region, it.Event.EventID}
+		keys[i] = EventKey{testAcct, it.Event.Region, it.Event.EventID, 0}
 	}
 	has, _, err := ix.HasEventIDs(keys)
 	if err != nil {
@@ -562,7 +562,7 @@ func TestLookupDetectsCorruption(t *testing.T) {
 		var err error
 		var has []bool
 		mustNotPanic(t, "HasEventIDs", func() {
-			has, _, err = ix.HasEventIDs([]EventKey{{testAcct, items[0].Event.Region, items[0].Event.EventID}})
+			has, _, err = ix.HasEventIDs([]EventKey{{testAcct, items[0].Event.Region, items[0].Event.EventID, 0}})
 		})
 		if err != nil || has[0] {
 			t.Fatalf("HasEventIDs = %v, %v; want false (the segment holding it is quarantined) and no error", has, err)
@@ -654,7 +654,7 @@ func TestEventIDTableChecksum(t *testing.T) {
 	defer ix.Close()
 	keys := make([]EventKey, len(items))
 	for i, it := range items {
-		keys[i] = EventKey{testAcct, it.Event.Region, it.Event.EventID}
+		keys[i] = EventKey{testAcct, it.Event.Region, it.Event.EventID, 0}
 	}
 	has, _, err := ix.HasEventIDs(keys)
 	if err != nil {

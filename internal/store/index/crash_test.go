@@ -83,7 +83,7 @@ func stateOf(t *testing.T, ix *Index, items []Item) indexState {
 	t.Helper()
 	keys := make([]EventKey, len(items))
 	for i, it := range items {
-		keys[i] = EventKey{testAcct, it.Event.Region, it.Event.EventID}
+		keys[i] = EventKey{testAcct, it.Event.Region, it.Event.EventID, 0}
 	}
 	has, _, err := ix.HasEventIDs(keys)
 	if err != nil {

@@ -309,7 +309,7 @@ func checkSegmentBytes(t *testing.T, path string, b []byte, pr probes, dec *code
 	for i, h := range pr.hashes {
 		if i%8 == 0 || i >= len(pr.hashes)-5 {
 			// One frame per candidate record; the table rarely has two.
-			measure("eventByID", 4, func() { _, err = sg.eventByID(h, testAcct, "us-east-1", "r-0001", nil) })
+			measure("eventByID", 4, func() { _, err = sg.eventByID(h, testAcct, "us-east-1", "r-0001", 0, nil) })
 			readErr("eventByID", err)
 		} else {
 			measure("ids", 0, func() { _, err = sg.ids(h) })

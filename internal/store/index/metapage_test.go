@@ -54,7 +54,7 @@ func TestMetaPagesDamagedAfterOpen(t *testing.T) {
 		{"bloom filter", func(sg *segment) int64 {
 			return sg.bloomTab.off + int64(bloomBlock(idHash(partName(ev.Account, ev.Region), ev.EventID), sg.bloomTab.n)*64)
 		}, func(ix *Index) error {
-			has, _, err := ix.HasEventIDs([]EventKey{{ev.Account, ev.Region, ev.EventID}})
+			has, _, err := ix.HasEventIDs([]EventKey{{ev.Account, ev.Region, ev.EventID, 0}})
 			if err == nil && has[0] {
 				t.Error("HasEventIDs found the event in a damaged segment")
 			}
@@ -129,4 +129,34 @@ func TestMetaPagesMatchTables(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A duplicate probe with a time reads only the segments whose time range
+// for the partition holds it: a segment of older events, its bloom filter
+// damaged, is not read (and not quarantined) until a probe at one of its
+// times reads it.
+func TestHasEventIDsSkipsSegmentsOutsideTheTime(t *testing.T) {
+	dir := t.TempDir()
+	items := richItems(t, 1, 60, 0)
+	path := buildOneSegment(t, dir, items)
+	ix := open(t, dir)
+	ix.mu.RLock()
+	sg := ix.segs[0]
+	ix.mu.RUnlock()
+	for p := range sg.bloomTab.pages() {
+		flipByte(t, path, sg.bloomTab.off+int64(p*metaPage))
+	}
+	ev := items[0].Event
+	later := EventKey{ev.Account, ev.Region, ev.EventID, items[len(items)-1].Event.EventTime.Unix() + 1}
+	has, _, err := ix.HasEventIDs([]EventKey{later})
+	if err != nil || has[0] {
+		t.Fatalf("HasEventIDs after the segment's events = %v, %v; want false, no error", has, err)
+	}
+	if n := ix.QuarantineCount(); n != 0 {
+		t.Fatalf("%d segments quarantined: the probe read a segment outside its time", n)
+	}
+	if _, _, err := ix.HasEventIDs([]EventKey{{ev.Account, ev.Region, ev.EventID, ev.EventTime.Unix()}}); err != nil {
+		t.Fatal(err)
+	}
+	wantQuarantined(t, ix, path, "meta section page 0 of table at")
 }

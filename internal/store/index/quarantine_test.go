@@ -58,7 +58,7 @@ func TestDamagedSegmentAnsweredFromTheRest(t *testing.T) {
 			return err
 		}},
 		{"duplicate probe", func(ix *Index) error {
-			_, _, err := ix.HasEventIDs([]EventKey{{testAcct, "us-east-1", "r-0040"}})
+			_, _, err := ix.HasEventIDs([]EventKey{{testAcct, "us-east-1", "r-0040", 0}})
 			return err
 		}},
 		{"merge", func(ix *Index) error { return ix.Compact() }},

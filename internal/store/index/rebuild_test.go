@@ -212,7 +212,7 @@ func FuzzRebuild(f *testing.F) {
 		entries := ix.Quarantined()
 		var keys []EventKey
 		for _, it := range fuzzPool {
-			keys = append(keys, EventKey{testAcct, it.Event.Region, it.Event.EventID})
+			keys = append(keys, EventKey{testAcct, it.Event.Region, it.Event.EventID, 0})
 		}
 		has, _, err := ix.HasEventIDs(keys)
 		if err != nil {

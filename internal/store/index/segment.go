@@ -58,7 +58,7 @@ type segment struct {
 	blockFirsts []uint64  // the first sequence number of each of its pages
 	dirIdx      []dirRef
 	parts       []partInfo
-	partSet     map[string]struct{}
+	partSet     map[string]timeSpan // each partition's time range, over its kinds
 	maxTime     int64
 	idsOff      int64
 	idCount     int
@@ -72,6 +72,16 @@ type segment struct {
 	codec       *codec // its record dictionary's, or the plain one
 }
 
+// timeSpan is a range of event times, Unix seconds, inclusive.
+type timeSpan struct{ min, max int64 }
+
+// mayHold reports whether the segment may hold an event of partition part
+// at time t (0: at any time).
+func (sg *segment) mayHold(part string, t int64) bool {
+	sp, ok := sg.partSet[part]
+	return ok && (t == 0 || sp.min <= t && t <= sp.max)
+}
+
 // openSegment opens the segment file at path, checking its footer and meta
 // section; cs gives the codec of its record dictionary.
 func openSegment(path string, num uint64, cache *blockCache, cs *codecs) (*segment, error) {
@@ -79,7 +89,7 @@ func openSegment(path string, num uint64, cache *blockCache, cs *codecs) (*segme
 	if err != nil {
 		return nil, err
 	}
-	sg := &segment{num: num, path: path, f: f, cache: cache, partSet: map[string]struct{}{}}
+	sg := &segment{num: num, path: path, f: f, cache: cache, partSet: map[string]timeSpan{}}
 	if err := sg.load(cs); err != nil {
 		f.Close()
 		var ce *CorruptionError
@@ -226,7 +236,11 @@ func (sg *segment) parseMeta(r *metaReader, metaOff, metaLen int64) error {
 			return nil
 		}
 		sg.parts = append(sg.parts, p)
-		sg.partSet[p.name] = struct{}{}
+		sp, ok := sg.partSet[p.name]
+		if !ok {
+			sp = timeSpan{p.min, p.max}
+		}
+		sg.partSet[p.name] = timeSpan{min(sp.min, p.min), max(sp.max, p.max)}
 		sg.maxTime = max(sg.maxTime, p.max)
 	}
 	sg.idsOff = int64(r.u64())
