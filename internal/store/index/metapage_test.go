@@ -3,6 +3,7 @@ package index
 import (
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"path/filepath"
 	"testing"
 )
@@ -159,4 +160,9 @@ func TestHasEventIDsSkipsSegmentsOutsideTheTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantQuarantined(t, ix, path, "meta section page 0 of table at")
+}
+
+// metaChecksum covers the meta section and the footer's first 36 bytes.
+func metaChecksum(meta, footer []byte) uint32 {
+	return crc32.Update(crc32.Checksum(meta, castagnoli), castagnoli, footer[:36])
 }

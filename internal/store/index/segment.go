@@ -293,11 +293,6 @@ func within(off, n, limit int64) bool {
 	return off >= int64(len(segMagic)) && n >= 0 && off <= limit && n <= limit-off
 }
 
-// metaChecksum covers the meta section and the footer's first 36 bytes.
-func metaChecksum(meta, footer []byte) uint32 {
-	return crc32.Update(crc32.Checksum(meta, castagnoli), castagnoli, footer[:36])
-}
-
 // metaReader parses a meta section or a directory block: from b, or,
 // when s is set, from the file.
 type metaReader struct {

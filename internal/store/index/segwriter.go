@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -315,7 +316,7 @@ func (sw *segWriter) finish(lastSeq uint64) (err error) {
 	}
 	meta := segMeta{blocks: sw.blocks, dirIdx: sw.dirIdx, parts: sw.parts, idsOff: sw.idsOff, idCount: sw.idCount,
 		idSparse: sw.idSparse, idCRCs: sw.idCRCs, bloom: sw.bloom, first: sw.firstSeq, last: lastSeq, events: sw.events, dict: sw.rec.dict}
-	sw.write(meta.appendTail(nil, sw.off))
+	meta.writeTail(sw.w, sw.off)
 	if err := sw.w.Flush(); err != nil {
 		return fmt.Errorf("write segment: %w", err)
 	}
@@ -349,13 +350,34 @@ type segMeta struct {
 // appendTail appends the meta section and the footer, for a meta section
 // that starts at file offset metaOff.
 func (sm *segMeta) appendTail(dst []byte, metaOff int64) []byte {
-	start := len(dst)
-	m := binary.AppendUvarint(dst, uint64(len(sm.blocks)))
+	b := bytes.NewBuffer(dst)
+	sm.writeTail(b, metaOff)
+	return b.Bytes()
+}
+
+// writeTail writes the meta section and the footer to w, for a meta
+// section that starts at file offset metaOff, a piece at a time: the
+// section of a large segment (about 2.5 bytes an event) is never held
+// whole. A write error is w's to keep (bufio.Writer and bytes.Buffer do).
+func (sm *segMeta) writeTail(w io.Writer, metaOff int64) {
+	var n int64
+	var crc uint32
+	var m []byte
+	put := func(force bool) {
+		if len(m) >= 64<<10 || force {
+			w.Write(m)
+			crc = crc32.Update(crc, castagnoli, m)
+			n += int64(len(m))
+			m = m[:0]
+		}
+	}
+	m = binary.AppendUvarint(m, uint64(len(sm.blocks)))
 	for _, b := range sm.blocks {
 		m = binary.LittleEndian.AppendUint64(m, uint64(b.off))
 		m = binary.LittleEndian.AppendUint32(m, b.n)
 		m = binary.LittleEndian.AppendUint64(m, b.first)
 		m = binary.LittleEndian.AppendUint32(m, b.crc)
+		put(false)
 	}
 	m = binary.AppendUvarint(m, uint64(len(sm.dirIdx)))
 	for _, d := range sm.dirIdx {
@@ -363,6 +385,7 @@ func (sm *segMeta) appendTail(dst []byte, metaOff int64) []byte {
 		m = append(m, d.first...)
 		m = binary.LittleEndian.AppendUint64(m, uint64(d.off))
 		m = binary.LittleEndian.AppendUint32(m, d.n)
+		put(false)
 	}
 	m = binary.AppendUvarint(m, uint64(len(sm.parts)))
 	for _, p := range sm.parts {
@@ -372,6 +395,7 @@ func (sm *segMeta) appendTail(dst []byte, metaOff int64) []byte {
 		m = binary.LittleEndian.AppendUint32(m, p.events)
 		m = binary.LittleEndian.AppendUint64(m, uint64(p.min))
 		m = binary.LittleEndian.AppendUint64(m, uint64(p.max))
+		put(false)
 	}
 	m = binary.LittleEndian.AppendUint64(m, uint64(sm.idsOff))
 	m = binary.AppendUvarint(m, uint64(sm.idCount))
@@ -379,24 +403,26 @@ func (sm *segMeta) appendTail(dst []byte, metaOff int64) []byte {
 	for i, h := range sm.idSparse {
 		m = binary.LittleEndian.AppendUint64(m, h)
 		m = binary.LittleEndian.AppendUint32(m, sm.idCRCs[i])
+		put(false)
 	}
 	m = binary.AppendUvarint(m, uint64(len(sm.bloom)))
-	for _, w := range sm.bloom {
-		m = binary.LittleEndian.AppendUint64(m, w)
+	for _, x := range sm.bloom {
+		m = binary.LittleEndian.AppendUint64(m, x)
+		put(false)
 	}
 	m = binary.AppendUvarint(m, uint64(len(sm.dict)))
 	if len(sm.dict) > 0 {
 		m = binary.LittleEndian.AppendUint32(m, dictID(sm.dict))
 		m = append(m, sm.dict...)
 	}
-	meta := m[start:]
+	put(true)
 	var ft [footerLen]byte
 	binary.LittleEndian.PutUint64(ft[0:], uint64(metaOff))
-	binary.LittleEndian.PutUint64(ft[8:], uint64(len(meta)))
+	binary.LittleEndian.PutUint64(ft[8:], uint64(n))
 	binary.LittleEndian.PutUint64(ft[16:], sm.first)
 	binary.LittleEndian.PutUint64(ft[24:], sm.last)
 	binary.LittleEndian.PutUint32(ft[32:], uint32(sm.events))
-	binary.LittleEndian.PutUint32(ft[36:], metaChecksum(meta, ft[:]))
+	binary.LittleEndian.PutUint32(ft[36:], crc32.Update(crc, castagnoli, ft[:36]))
 	copy(ft[40:], segEndMagic)
-	return append(m, ft[:]...)
+	w.Write(ft[:])
 }
