@@ -1,9 +1,11 @@
 package index
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"os"
 	"path/filepath"
 	"testing"
 )
@@ -165,4 +167,32 @@ func TestHasEventIDsSkipsSegmentsOutsideTheTime(t *testing.T) {
 // metaChecksum covers the meta section and the footer's first 36 bytes.
 func metaChecksum(meta, footer []byte) uint32 {
 	return crc32.Update(crc32.Checksum(meta, castagnoli), castagnoli, footer[:36])
+}
+
+// A writer that moves its block table, directory index and bloom filter
+// to spill files writes the same segment, byte for byte, as one that
+// holds them, and leaves no spill file behind.
+func TestSegmentWriterSpills(t *testing.T) {
+	items := richItems(t, 1, 20000, 0)
+	build := func(entries, mem int) []byte {
+		oldE, oldM := spillEntries, spillMem
+		spillEntries, spillMem = entries, mem
+		defer func() { spillEntries, spillMem = oldE, oldM }()
+		dir := t.TempDir()
+		path := buildOneSegment(t, dir, items)
+		if left, _ := filepath.Glob(filepath.Join(dir, "*.tmp")); len(left) > 0 {
+			t.Errorf("spill files left: %v", left)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	held := build(1<<30, 1<<30)
+	for _, c := range []struct{ entries, mem int }{{1, 100}, {3, 1 << 30}, {1 << 30, 64}} {
+		if got := build(c.entries, c.mem); !bytes.Equal(got, held) {
+			t.Errorf("spilling %d entries, %d bytes in memory: the segment differs (%d bytes, want %d)", c.entries, c.mem, len(got), len(held))
+		}
+	}
 }
