@@ -498,8 +498,8 @@ func TestLookupDetectsCorruption(t *testing.T) {
 	}
 	nameQuery := allQuery("us-east-1", KindManagement)
 	nameQuery.Attr, nameQuery.Value = AttrEventName, nameKey.value
-	if len(sg.dirIdx) != 1 {
-		t.Fatalf("%d directory blocks, want 1", len(sg.dirIdx))
+	if len(segDirIdx(t, sg)) != 1 {
+		t.Fatalf("%d directory blocks, want 1", len(segDirIdx(t, sg)))
 	}
 	blockAt := fmt.Sprintf("block at %d:", segBlocks(t, sg)[0].off)
 	for _, c := range []struct {
@@ -516,7 +516,7 @@ func TestLookupDetectsCorruption(t *testing.T) {
 		{"posting chunk end", nameList.off + 16, nameQuery, fmt.Sprintf("posting list at %d: header checksum", nameList.off)},
 		{"posting chunk data", nameList.off + int64(nameList.chunks*chunkHdrLen) + 1, nameQuery, fmt.Sprintf("posting list at %d: corrupt posting list: chunk checksum", nameList.off)},
 		{"attr 0 posting data", allList.off + int64(allList.chunks*chunkHdrLen), allQuery("us-east-1", KindManagement), fmt.Sprintf("posting list at %d: corrupt posting list: chunk checksum", allList.off)},
-		{"directory block", sg.dirIdx[0].off + int64(sg.dirIdx[0].n)/2, nameQuery, fmt.Sprintf("block at %d:", sg.dirIdx[0].off)},
+		{"directory block", segDirIdx(t, sg)[0].off + int64(segDirIdx(t, sg)[0].n)/2, nameQuery, fmt.Sprintf("block at %d:", segDirIdx(t, sg)[0].off)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := copyDir(t, pristine)

@@ -343,7 +343,7 @@ func TestDamagedDictionary(t *testing.T) {
 	rewrite := func(edit func(*segMeta)) []byte {
 		s := inspect(t, path)
 		metaOff := int64(binary.LittleEndian.Uint64(orig[len(orig)-footerLen:]))
-		meta := segMeta{blocks: segBlocks(t, s), dirIdx: s.dirIdx, parts: s.parts, idsOff: s.idsOff, idCount: s.idCount,
+		meta := segMeta{blocks: segBlocks(t, s), dirIdx: segDirIdx(t, s), parts: s.parts, idsOff: s.idsOff, idCount: s.idCount,
 			idSparse: s.idSparse, idCRCs: s.idCRCs, bloom: segBloom(t, s), first: s.first, last: s.last, events: s.events, dict: s.codec.dict}
 		edit(&meta)
 		return meta.appendTail(bytes.Clone(orig[:metaOff]), metaOff)

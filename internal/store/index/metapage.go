@@ -2,6 +2,7 @@ package index
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
@@ -27,7 +28,97 @@ const (
 	cacheDir                    // a directory block
 	cacheBlockTable             // a page of a segment's record block table
 	cacheBloom                  // a page of a segment's bloom filter
+	cacheDirIndex               // a page of a segment's directory index
 )
+
+// dirPageEntries is how many directory index entries a page holds. The
+// entries vary in length (each holds its block's first key), so a page is
+// a run of entries, and the segment keeps each page's first key, offset,
+// length and CRC-32C.
+const dirPageEntries = 64
+
+// dirPage locates a page of the directory index in the meta section.
+type dirPage struct {
+	first []byte // the first key of the page's first entry
+	off   int64
+	n     uint32
+	crc   uint32
+}
+
+// endDirPage closes the directory index page being parsed, if any.
+func (sg *segment) endDirPage(r *metaReader, metaOff, metaLen int64) {
+	if len(sg.dirPages) == 0 {
+		return
+	}
+	p := &sg.dirPages[len(sg.dirPages)-1]
+	if p.n == 0 {
+		p.n = uint32(metaOff + r.s.pos(metaLen) - p.off)
+		p.crc = r.s.sub
+	}
+}
+
+// dirPageRefs returns the entries of directory index page p, through the
+// cache or not; their keys point into the page, which callers must not
+// modify.
+func (sg *segment) dirPageRefs(p int, cached bool) ([]dirRef, error) {
+	pg := sg.dirPages[p]
+	k := cacheKey{sg.num, cacheDirIndex, p}
+	var b []byte
+	if cached {
+		b, _ = sg.cache.get(k)
+	}
+	if b == nil {
+		var err error
+		if b, err = sg.readAt(pg.off, int(pg.n)); err != nil {
+			return nil, err
+		}
+		if crc32.Checksum(b, castagnoli) != pg.crc {
+			return nil, sg.corrupt("meta section page %d of the directory index: checksum mismatch", p)
+		}
+		if cached {
+			sg.cache.put(k, b)
+		}
+	}
+	refs := make([]dirRef, 0, min(dirPageEntries, sg.dirCount-p*dirPageEntries))
+	r := metaReader{b: b}
+	for len(refs) < cap(refs) {
+		kl := r.uvarint()
+		first := r.take(int(min(kl, uint64(len(r.b)))))
+		d := dirRef{first, int64(r.u64()), r.u32()}
+		if r.err != nil {
+			return nil, sg.corrupt("meta section page %d of the directory index: malformed", p)
+		}
+		refs = append(refs, d)
+	}
+	return refs, nil
+}
+
+// dirRef returns directory block i's entry in the directory index.
+func (sg *segment) dirRef(i int) (dirRef, error) {
+	refs, err := sg.dirPageRefs(i/dirPageEntries, true)
+	if err != nil {
+		return dirRef{}, err
+	}
+	return refs[i%dirPageEntries], nil
+}
+
+// findDir returns the index of the directory block that would hold key k
+// (the last whose first key is at most k), or -1.
+func (sg *segment) findDir(k []byte) (int, error) {
+	p := sort.Search(len(sg.dirPages), func(p int) bool { return bytes.Compare(sg.dirPages[p].first, k) > 0 }) - 1
+	if p < 0 {
+		return -1, nil
+	}
+	refs, err := sg.dirPageRefs(p, true)
+	if err != nil {
+		return -1, err
+	}
+	j := sort.Search(len(refs), func(j int) bool { return bytes.Compare(refs[j].first, k) > 0 }) - 1
+	if j < 0 { // the page's first key is not the one Open read
+		return -1, sg.corrupt("meta section page %d of the directory index: first key changed", p)
+	}
+	return p*dirPageEntries + j, nil
+}
 
 // metaTable locates a table of fixed-size entries in a segment's meta
 // section.
@@ -158,6 +249,7 @@ type metaStream struct {
 	r    *bufio.Reader
 	left int64 // bytes not yet read
 	crc  uint32
+	sub  uint32 // CRC-32C since the caller last zeroed it
 	buf  []byte
 	err  error // a read of the file that failed, not at its end
 }
@@ -183,6 +275,7 @@ func (s *metaStream) read(n int) ([]byte, error) {
 		return nil, err
 	}
 	s.crc = crc32.Update(s.crc, castagnoli, b)
+	s.sub = crc32.Update(s.sub, castagnoli, b)
 	s.left -= int64(n)
 	return b, nil
 }

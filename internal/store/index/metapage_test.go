@@ -3,11 +3,15 @@ package index
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"hash/crc32"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/opentrail/opentrail/internal/event"
 )
 
 // segBlocks returns a segment's record block table, read from its file.
@@ -116,6 +120,16 @@ func TestMetaPagesMatchTables(t *testing.T) {
 			if n == 40000 && (sg.blockTab.pages() < 2 || sg.bloomTab.pages() < 2) {
 				t.Fatalf("%d block table pages, %d bloom filter pages; want several of each", sg.blockTab.pages(), sg.bloomTab.pages())
 			}
+			t.Logf("%d directory blocks in %d pages", sg.dirCount, len(sg.dirPages))
+			for i, want := range segDirIdx(t, sg) {
+				got, err := sg.dirRef(i)
+				if err != nil || !bytes.Equal(got.first, want.first) || got.off != want.off || got.n != want.n {
+					t.Fatalf("dirRef(%d) = %+v, %v; want %+v", i, got, err, want)
+				}
+				if j, err := sg.findDir(want.first); j != i || err != nil {
+					t.Fatalf("findDir(first key of block %d) = %d, %v", i, j, err)
+				}
+			}
 			bl := segBloom(t, sg)
 			for _, it := range items {
 				h := idHash(partName(it.Event.Account, it.Event.Region), it.Event.EventID)
@@ -195,4 +209,74 @@ func TestSegmentWriterSpills(t *testing.T) {
 			t.Errorf("spilling %d entries, %d bytes in memory: the segment differs (%d bytes, want %d)", c.entries, c.mem, len(got), len(held))
 		}
 	}
+}
+
+// segDirIdx returns a segment's directory index, read from its file.
+func segDirIdx(t testing.TB, sg *segment) []dirRef {
+	t.Helper()
+	var out []dirRef
+	for p := range sg.dirPages {
+		refs, err := sg.dirPageRefs(p, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, refs...)
+	}
+	return out
+}
+
+// A directory index of several pages (an entry per directory block; here
+// a block per about 150 keys, an AccessKeyId list per event) reads the
+// same through pages as Open parsed it, and a page damaged after Open is
+// caught.
+func TestDirIndexPages(t *testing.T) {
+	dir := t.TempDir()
+	var items []Item
+	for i := range 25000 {
+		b, err := json.Marshal(map[string]any{"eventVersion": "1.08", "eventTime": event.FormatTime(t0.Add(time.Duration(i) * time.Second)),
+			"eventID": fmt.Sprintf("k-%05d", i), "awsRegion": "us-east-1", "recipientAccountId": testAcct, "eventSource": "s3.amazonaws.com",
+			"eventName": "GetObject", "userIdentity": map[string]any{"type": "IAMUser", "accessKeyId": fmt.Sprintf("AKIAUNIQUE%010d", i)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := event.Parse(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		items = append(items, Item{uint64(i + 1), &e})
+	}
+	path := buildOneSegment(t, dir, items)
+	ix := open(t, dir)
+	ix.mu.RLock()
+	sg := ix.segs[0]
+	ix.mu.RUnlock()
+	if len(sg.dirPages) < 2 {
+		t.Fatalf("%d directory blocks in %d pages; want several pages", sg.dirCount, len(sg.dirPages))
+	}
+	all := segDirIdx(t, sg)
+	if len(all) != sg.dirCount {
+		t.Fatalf("%d entries in the pages, %d directory blocks", len(all), sg.dirCount)
+	}
+	for i, want := range all {
+		if j, err := sg.findDir(want.first); j != i || err != nil {
+			t.Fatalf("findDir(first key of block %d) = %d, %v", i, j, err)
+		}
+	}
+	q := Query{Account: testAcct, Region: "us-east-1", Kind: KindManagement, Attr: AttrAccessKeyID, Start: 0, End: 1 << 40, Limit: 5}
+	for _, i := range []int{0, 12345, 24999} {
+		q.Value = fmt.Sprintf("AKIAUNIQUE%010d", i)
+		hits, _, err := ix.Lookup(q)
+		if err != nil || len(hits) != 1 || hits[0].Seq != uint64(i+1) {
+			t.Fatalf("Lookup(%s) = %v, %v; want seq %d", q.Value, hits, err, i+1)
+		}
+	}
+	// Damage the last page, out of the cache, and look up a key on it.
+	last := len(sg.dirPages) - 1
+	ix.cache.drop(sg.num)
+	flipByte(t, path, sg.dirPages[last].off+1)
+	q.Value = fmt.Sprintf("AKIAUNIQUE%010d", 24999)
+	if _, _, err := ix.Lookup(q); err != nil {
+		t.Fatal(err)
+	}
+	wantQuarantined(t, ix, path, fmt.Sprintf("meta section page %d of the directory index", last))
 }

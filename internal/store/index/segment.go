@@ -56,7 +56,8 @@ type segment struct {
 	events      int
 	blockTab    metaTable // the record block table, on disk (metapage.go)
 	blockFirsts []uint64  // the first sequence number of each of its pages
-	dirIdx      []dirRef
+	dirPages    []dirPage // the directory index, on disk, 64 entries a page
+	dirCount    int       // directory blocks
 	parts       []partInfo
 	partSet     map[string]timeSpan // each partition's time range, over its kinds
 	maxTime     int64
@@ -212,18 +213,26 @@ func (sg *segment) parseMeta(r *metaReader, metaOff, metaLen int64) error {
 		prev = b.first
 	}
 	n = r.count(13)
-	sg.dirIdx = make([]dirRef, 0, min(n, 1<<16))
+	sg.dirCount = n
 	for i := range n {
+		if i%dirPageEntries == 0 {
+			sg.endDirPage(r, metaOff, metaLen)
+			sg.dirPages = append(sg.dirPages, dirPage{off: metaOff + r.s.pos(metaLen)})
+			r.s.sub = 0
+		}
 		first := r.bytes()
 		d := dirRef{first, int64(r.u64()), r.u32()}
 		if r.err != nil {
 			return nil
 		}
-		sg.dirIdx = append(sg.dirIdx, d)
+		if i%dirPageEntries == 0 {
+			sg.dirPages[len(sg.dirPages)-1].first = first
+		}
 		if !within(d.off, int64(d.n), metaOff) {
 			return sg.corrupt("directory block %d out of bounds", i)
 		}
 	}
+	sg.endDirPage(r, metaOff, metaLen)
 	n = r.count(22)
 	sg.parts = make([]partInfo, 0, min(n, 1<<16))
 	sg.maxTime = -1 << 63
@@ -428,7 +437,11 @@ func (sg *segment) block(dir bool, i int) ([]byte, error) {
 // decodeBlock reads and decompresses a block into dst[:0].
 func (sg *segment) decodeBlock(dir bool, i int, dst []byte) ([]byte, error) {
 	if dir {
-		return sg.decode(sg.dirIdx[i].off, sg.dirIdx[i].n, nil, dst)
+		d, err := sg.dirRef(i)
+		if err != nil {
+			return nil, err
+		}
+		return sg.decode(d.off, d.n, nil, dst)
 	}
 	b, err := sg.blockRef(i)
 	if err != nil {
@@ -509,9 +522,9 @@ func (sg *segment) parseDir(b []byte) (dirEntry, []byte, bool) {
 
 // find returns the directory entry for k.
 func (sg *segment) find(k []byte) (dirEntry, bool, error) {
-	i := sort.Search(len(sg.dirIdx), func(i int) bool { return bytes.Compare(sg.dirIdx[i].first, k) > 0 }) - 1
-	if i < 0 {
-		return dirEntry{}, false, nil
+	i, err := sg.findDir(k)
+	if i < 0 || err != nil {
+		return dirEntry{}, false, err
 	}
 	b, err := sg.block(true, i)
 	if err != nil {
@@ -822,7 +835,8 @@ func (sg *segment) ids(h uint64) ([]uint64, error) {
 type dirIter struct {
 	sg    *segment
 	block int
-	buf   []byte // the current block, its buffer reused for the next
+	refs  []dirRef // the directory index page that holds block's entry
+	buf   []byte   // the current block, its buffer reused for the next
 	rest  []byte
 	cur   dirEntry
 	err   error
@@ -830,10 +844,19 @@ type dirIter struct {
 
 func (it *dirIter) next() bool {
 	for len(it.rest) == 0 {
-		if it.block >= len(it.sg.dirIdx) {
+		if it.block >= it.sg.dirCount {
 			return false
 		}
-		b, err := it.sg.decodeBlock(true, it.block, it.buf)
+		if it.block%dirPageEntries == 0 {
+			refs, err := it.sg.dirPageRefs(it.block/dirPageEntries, false)
+			if err != nil {
+				it.err = err
+				return false
+			}
+			it.refs = refs
+		}
+		d := it.refs[it.block%dirPageEntries]
+		b, err := it.sg.decode(d.off, d.n, nil, it.buf)
 		if err != nil {
 			it.err = err
 			return false
