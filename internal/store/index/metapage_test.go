@@ -280,3 +280,31 @@ func TestDirIndexPages(t *testing.T) {
 	}
 	wantQuarantined(t, ix, path, fmt.Sprintf("meta section page %d of the directory index", last))
 }
+
+// The block cache's budget counts what its blocks take on the heap: a
+// record block of a little more than 32 KiB takes 40 KiB.
+func TestBlockCacheCountsHeapSize(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		n    int
+		want int64
+	}{
+		{"small", 100, 100},
+		{"32 KiB", 32 << 10, 32 << 10},
+		{"a record block", 33 << 10, 40 << 10},
+		{"64 KiB", 64 << 10, 64 << 10},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := heapSize(make([]byte, c.n)); got != c.want {
+				t.Errorf("heapSize(%d bytes) = %d, want %d", c.n, got, c.want)
+			}
+		})
+	}
+	c := newBlockCache(400 << 10)
+	for i := range 20 {
+		c.put(cacheKey{1, cacheRecord, i}, make([]byte, 33<<10))
+	}
+	if c.size > c.max || len(c.items) != 10 {
+		t.Errorf("%d blocks of 33 KiB, %d bytes counted, in a cache of %d; want 10", len(c.items), c.size, c.max)
+	}
+}
