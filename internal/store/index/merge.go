@@ -92,6 +92,9 @@ func pickRun(segs []*segment, holes []QuarantinedSegment) []*segment {
 // merge writes the run's events, less those sweeps deleted, as one segment
 // and swaps it in for the run. An input found damaged is quarantined and
 // the merge given up.
+// mergeWindows bounds the bytes of a merge's input windows.
+const mergeWindows = 8 << 20
+
 func (ix *Index) merge(run []*segment) error {
 	ix.mu.RLock()
 	sw := ix.sweeps
@@ -216,9 +219,12 @@ func (ix *Index) writeMerged(run []*segment, path string, sw sweeps, first, last
 		w.abort()
 		return false, err
 	}
+	// Each input is read through a window: 1 MiB each, less once there
+	// are more than eight, so that a full compaction of many segments
+	// takes no more than a merge of eight.
 	wins := make([]*window, len(run))
 	for i, sg := range run {
-		wins[i] = &window{sg: sg}
+		wins[i] = &window{sg: sg, size: min(1<<20, max(mergeWindows/len(run), 128<<10))}
 	}
 	// Record blocks, less those with no live record: copied as they are
 	// from inputs with the current record dictionary, after a check of
