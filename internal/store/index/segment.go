@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"sync"
 	"sync/atomic"
 )
 
@@ -592,10 +593,48 @@ func (sg *segment) headers(r reader, e dirEntry) ([]chunkHeader, error) {
 	if err != nil {
 		return nil, err
 	}
+	return sg.checkHeaders(e, hb, nil)
+}
+
+// headerBuf holds the buffers a lookup reads a posting list's chunk
+// header table into. A long list's table (24 bytes a chunk of 128
+// entries: 1.9 MB for 10M events) read anew for each lookup made the
+// garbage collector run the more often the less else the heap held;
+// lookups recycle them through headerBufs.
+type headerBuf struct {
+	raw []byte
+	hs  []chunkHeader
+}
+
+var headerBufs = sync.Pool{New: func() any { return new(headerBuf) }}
+
+// headersInto is headers from the file, into hb's buffers.
+func (sg *segment) headersInto(e dirEntry, hb *headerBuf) ([]chunkHeader, error) {
+	n := e.chunks * chunkHdrLen
+	if cap(hb.raw) < n {
+		hb.raw = make([]byte, n)
+	}
+	hb.raw = hb.raw[:n]
+	if _, err := sg.f.ReadAt(hb.raw, e.off); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, sg.corrupt("read past the end at %d", e.off)
+		}
+		return nil, fmt.Errorf("read segment %s: %w", sg.path, err)
+	}
+	hs, err := sg.checkHeaders(e, hb.raw, hb.hs)
+	if hs != nil {
+		hb.hs = hs
+	}
+	return hs, err
+}
+
+// checkHeaders checks and parses list e's chunk header table hb, into
+// dst's array if it is long enough.
+func (sg *segment) checkHeaders(e dirEntry, hb []byte, dst []chunkHeader) ([]chunkHeader, error) {
 	if crc32.Checksum(hb, castagnoli) != e.crc {
 		return nil, sg.corrupt("posting list at %d: header checksum mismatch", e.off)
 	}
-	hs, err := parseChunkHeaders(hb, e.chunks)
+	hs, err := parseChunkHeadersInto(dst, hb, e.chunks)
 	if err != nil {
 		return nil, sg.corrupt("posting list at %d: %v", e.off, err)
 	}
@@ -625,7 +664,9 @@ func (sg *segment) chunk(dst []pos, e dirEntry, hs []chunkHeader, c int) ([]pos,
 // top appends to dst up to limit entries of the list strictly below upper
 // that f wants, newest first.
 func (sg *segment) top(dst []pos, e dirEntry, f *filter, upper pos, limit int) ([]pos, error) {
-	hs, err := sg.headers(sg, e)
+	hb := headerBufs.Get().(*headerBuf)
+	defer headerBufs.Put(hb)
+	hs, err := sg.headersInto(e, hb)
 	if err != nil {
 		return dst, err
 	}
