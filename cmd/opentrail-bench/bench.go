@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strings"
 	"sync"
@@ -59,6 +60,7 @@ type benchFlags struct {
 	jsonOut     string
 	cpuprofile  string
 	memprofile  string
+	trace       string
 	// The delivery benchmark (bench_delivery.go).
 	delivery         bool
 	rate             int
@@ -107,6 +109,7 @@ func (c *benchCmd) Run(ctx context.Context, args []string) error {
 	fs.StringVar(&f.jsonOut, "json", "", "also write the results as JSON to this file")
 	fs.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile of each phase to DIR/<phase>.pprof")
 	fs.StringVar(&f.memprofile, "memprofile", "", "write a heap profile of each phase, taken when its live heap peaked, to DIR/<phase>.heap.pprof")
+	fs.StringVar(&f.trace, "trace", "", "write an execution trace of each phase to DIR/<phase>.trace (go tool trace; large: use with few --events or --queries)")
 	fs.BoolVar(&f.delivery, "delivery", false, "measure trail delivery instead: acknowledgement to log file in the bucket, per bucket store")
 	fs.IntVar(&f.rate, "rate", 5000, "with --delivery: events appended per second")
 	fs.Float64Var(&f.seconds, "seconds", 30, "with --delivery: seconds of appending per bucket store")
@@ -139,6 +142,17 @@ func (c *benchCmd) Run(ctx context.Context, args []string) error {
 			defer pf.Close()
 			pprof.StartCPUProfile(pf)
 			defer pprof.StopCPUProfile()
+		}
+		if f.trace != "" {
+			tf, err := os.Create(filepath.Join(f.trace, f.phase+".trace"))
+			if err != nil {
+				return err
+			}
+			defer tf.Close()
+			if err := trace.Start(tf); err != nil {
+				return err
+			}
+			defer trace.Stop()
 		}
 		if f.memprofile != "" {
 			stop := watchHeap(filepath.Join(f.memprofile, f.phase+".heap.pprof"), c.stderr)
@@ -808,7 +822,7 @@ func measureLookups(ctx context.Context, f benchFlags, srv *server, lat map[stri
 
 // runChild runs one bench phase in a child process and returns its result
 // and the child's resource usage (nil where the platform has none).
-// profileArgs are the flags that pass --cpuprofile and --memprofile on to
+// profileArgs are the flags that pass --cpuprofile, --memprofile and --trace on to
 // a phase's child process.
 func (f benchFlags) profileArgs() []string {
 	var args []string
@@ -817,6 +831,9 @@ func (f benchFlags) profileArgs() []string {
 	}
 	if f.memprofile != "" {
 		args = append(args, "--memprofile", f.memprofile)
+	}
+	if f.trace != "" {
+		args = append(args, "--trace", f.trace)
 	}
 	return args
 }

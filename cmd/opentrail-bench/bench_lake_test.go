@@ -162,3 +162,27 @@ func TestFirstLogTime(t *testing.T) {
 		t.Errorf("empty directory: %v", err)
 	}
 }
+
+// TestMix48 checks that the ingest phases' eventIDs stay distinct: mix48
+// gives a million consecutive numbers a million different values, each
+// below 2^48, and does not keep them in order.
+func TestMix48(t *testing.T) {
+	seen := make(map[uint64]bool, 1<<20)
+	inOrder := 0
+	for i := range uint64(1 << 20) {
+		v := mix48(i)
+		if v >= 1<<48 {
+			t.Fatalf("mix48(%d) = %#x, not below 2^48", i, v)
+		}
+		if seen[v] {
+			t.Fatalf("mix48(%d) = %#x, as for a number before it", i, v)
+		}
+		seen[v] = true
+		if i > 0 && v > mix48(i-1) {
+			inOrder++
+		}
+	}
+	if inOrder > 600_000 || inOrder < 400_000 {
+		t.Errorf("%d of 2^20 outputs above the one before: want about half", inOrder)
+	}
+}

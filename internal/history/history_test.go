@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/history"
 	"github.com/opentrail/opentrail/internal/store"
+	"github.com/opentrail/opentrail/internal/store/index"
 	"github.com/opentrail/opentrail/internal/store/wal"
 )
 
@@ -379,3 +381,76 @@ func TestRetention(t *testing.T) {
 }
 
 func TestMain(m *testing.M) { os.Exit(m.Run()) }
+
+// appliedLog records the progress history reports to the log.
+type appliedLog struct {
+	*store.Follower
+	mu      sync.Mutex
+	applied []uint64
+}
+
+func (l *appliedLog) Applied(seq uint64) {
+	l.mu.Lock()
+	l.applied = append(l.applied, seq)
+	l.mu.Unlock()
+	l.Follower.Applied(seq)
+}
+
+// TestApplyPublishesChunks: history reports events as applied a chunk at
+// a time, not once per batch it reads, so a lookup waits only for the
+// events acknowledged before it.
+func TestApplyPublishesChunks(t *testing.T) {
+	dir := t.TempDir()
+	ho := history.DefaultOptions()
+	ho.Retention = 0
+	ho.Logger = slog.New(slog.DiscardHandler)
+	h, err := history.Open(filepath.Join(dir, "index"), ho)
+	if err != nil {
+		t.Fatal(err)
+	}
+	so := store.DefaultOptions()
+	so.Dedupe = h
+	so.Logger = ho.Logger
+	so.Followers = []string{"history"}
+	st, err := store.Open(dir, so)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 1000 // one batch of the log, several chunks
+	evs := make([]event.Event, n)
+	for i := range evs {
+		evs[i] = mkEvent(t, i, nil)
+	}
+	if _, err := st.Append(t.Context(), evs, store.AppendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := st.Follow("history", h.Checkpoint(), store.FollowOptions{Gate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := &appliedLog{Follower: f}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- h.Run(ctx, log) }()
+	if err := h.WaitApplied(t.Context(), n); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	log.mu.Lock()
+	got := slices.Clone(log.applied)
+	log.mu.Unlock()
+	var want []uint64
+	for seq := uint64(index.ApplyChunk); seq < n; seq += index.ApplyChunk {
+		want = append(want, seq)
+	}
+	want = append(want, n)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("progress reported to the log (-want +got):\n%s", diff)
+	}
+	if err := errors.Join(f.Close(), h.Close(), st.Close()); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -446,6 +446,13 @@ func (s *storeFiles) commitImport(added []File, removed []string, checkpoint uin
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old := s.man
+	for _, name := range removed {
+		if !slices.ContainsFunc(old.Files, func(f File) bool { return f.Name == name }) {
+			// Another commit replaced or dropped it first: listing the
+			// replacement too would hold its events twice.
+			return fmt.Errorf("lake: store %s: %s is no longer listed; nothing committed", old.Store, name)
+		}
+	}
 	next := old
 	if id != "" {
 		next.Imports = make(map[string]ImportMark, len(old.Imports)+1)

@@ -174,8 +174,20 @@ func DefaultOptions() Options {
 // chunk or a compaction's row group at a time. A compaction output in
 // Parquet format 2 at zstd level 11 needs about 30 MB more than one in
 // format 1 at level 9; at 384 MB, two batches beside it ran out 13 times
-// at 10M events (each write retried).
+// at 10M events (each write retried), and at 320 and 256 MB batch writes
+// ran out at 1M (5 and 13 times; BENCHMARKS.md).
 const writerMemory = "448MB"
+
+// writerAllocator has the writer's allocator (DuckDB's jemalloc) give
+// freed memory back to the system: a background thread purges it, and
+// each write or compaction that allocated more than 16 MB flushes its
+// caches when it ends (DuckDB's default: 128 MB). The writer's pages are
+// mostly freed between batches, and without it they stayed resident: the
+// server ingesting 1M events peaked 75–144 MiB higher (decision 96).
+var writerAllocator = []string{
+	"SET allocator_background_threads = true",
+	"SET allocator_flush_threshold = '16MB'",
+}
 
 // stateName is the engine's checkpoint file.
 const stateName = "state.json"
@@ -191,6 +203,8 @@ type Engine struct {
 	opts   Options
 	log    *slog.Logger
 	writer *duck.DB // writes and compacts files; may touch the whole lake
+
+	maintMu sync.Mutex // held by a maintenance round (Maintain)
 
 	mu     sync.Mutex
 	stores map[string]*storeFiles // open stores, by id
@@ -279,7 +293,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Engine, error) {
 	}
 	// The writer keeps row order (one thread) and its memory small: it
 	// writes batches and streams compactions.
-	e.writer, err = duck.Open(ctx, duck.Options{AllowedDirs: []string{dir}, Threads: 1, MemoryLimit: writerMemory})
+	e.writer, err = duck.Open(ctx, duck.Options{AllowedDirs: []string{dir}, Threads: 1, MemoryLimit: writerMemory, Init: writerAllocator})
 	if err != nil {
 		return nil, err
 	}

@@ -32,7 +32,12 @@ func (e *Engine) maintainLoop(ctx context.Context) {
 // Maintain runs one round of maintenance: it purges stores whose
 // PENDING_DELETION period is over, drops files past each store's
 // retention, and compacts days with many files.
+//
+// Rounds run one at a time: two compactions of the same files would both
+// replace them (the second commit is refused, but its work is wasted).
 func (e *Engine) Maintain(ctx context.Context) error {
+	e.maintMu.Lock()
+	defer e.maintMu.Unlock()
 	now := e.opts.Now()
 	var errs []error
 	for _, spec := range e.opts.Stores.DataStores() {

@@ -50,6 +50,13 @@ type Follower struct {
 	applied atomic.Uint64 // entries up to this seq are applied (Gate)
 	held    atomic.Uint64 // records up to this seq may be deleted
 	parsed  atomic.Uint64 // entries read back from the WAL and parsed
+	// ahead is the next batch being read back from the WAL while the
+	// caller applies the last one (nil when none): reading and parsing
+	// then take one core, applying another. Until Read hands the batch
+	// out, next and Position stay where they were. rest is what a
+	// smaller Read left of a batch read ahead.
+	ahead chan walBatch
+	rest  walBatch
 	// closed is set by Close (under the store's mu); the follower's hold
 	// stays, so the log keeps what it has not released until it follows
 	// again.
@@ -114,8 +121,16 @@ func (f *Follower) Progress() <-chan struct{} { return f.s.Progress() }
 // Read returns up to limit acknowledged entries after the last one returned,
 // without waiting; an empty result means the follower has caught up.
 // Recent entries come from memory, parsed once when they were appended;
-// older ones are read back from the WAL and parsed.
+// older ones are read back from the WAL and parsed, the next batch while
+// the caller applies this one.
 func (f *Follower) Read(limit int) ([]Entry, error) {
+	if f.ahead != nil {
+		f.rest = <-f.ahead
+		f.ahead = nil
+	}
+	if len(f.rest.out) > 0 || f.rest.err != nil {
+		return f.takeRest(limit)
+	}
 	s := f.s
 	s.mu.Lock()
 	if f.next >= s.tail.start && f.next <= s.acked {
@@ -129,50 +144,95 @@ func (f *Follower) Read(limit int) ([]Entry, error) {
 		return out, nil
 	}
 	end := s.acked + 1
+	next := f.next
 	s.mu.Unlock()
-	if f.next >= end {
+	if next >= end {
 		return nil, nil
 	}
-	return f.readWAL(limit, end)
+	f.rest = f.readWAL(limit, next, end)
+	return f.takeRest(limit)
 }
 
-// readWAL reads entries before end from the WAL.
-func (f *Follower) readWAL(limit int, end uint64) ([]Entry, error) {
+// walBatch is a batch read back from the WAL: its entries, the follower's
+// next seq after them, and the error that ended it, if any.
+type walBatch struct {
+	out  []Entry
+	next uint64
+	err  error
+}
+
+// takeRest returns up to limit entries of f.rest and moves the follower
+// past them. Once a whole batch read back from the WAL is handed out
+// without error, the next one is read ahead.
+func (f *Follower) takeRest(limit int) ([]Entry, error) {
+	b := f.rest
+	if len(b.out) > limit {
+		f.rest.out = b.out[limit:]
+		f.setNext(b.out[limit-1].Seq + 1)
+		f.countParsed(limit)
+		return b.out[:limit], nil
+	}
+	f.rest = walBatch{}
+	f.setNext(b.next)
+	f.countParsed(len(b.out))
+	if b.err == nil && len(b.out) == limit {
+		f.readAhead(limit, b.next)
+	}
+	return b.out, b.err
+}
+
+func (f *Follower) countParsed(n int) {
+	f.parsed.Add(uint64(n))
+	f.s.metrics.parsed.WithLabelValues(f.name).Add(float64(n))
+}
+
+// readAhead starts reading the batch after next from the WAL, unless the
+// follower has caught up with the log (the tail serves it then).
+func (f *Follower) readAhead(limit int, next uint64) {
+	s := f.s
+	s.mu.Lock()
+	end := s.acked + 1
+	inTail := next >= s.tail.start
+	s.mu.Unlock()
+	if next >= end || inTail {
+		return
+	}
+	ch := make(chan walBatch, 1)
+	f.ahead = ch
+	go func() { ch <- f.readWAL(limit, next, end) }()
+}
+
+// readWAL reads up to limit entries from next on, before end, from the
+// WAL. It uses f.rd, and nothing else of the follower that Read changes.
+func (f *Follower) readWAL(limit int, next, end uint64) walBatch {
 	if f.rd == nil {
-		rd, err := wal.NewReader(f.s.dir, f.next)
+		rd, err := wal.NewReader(f.s.dir, next)
 		if err != nil {
-			return nil, fmt.Errorf("follower %s: %w", f.name, err)
+			return walBatch{next: next, err: fmt.Errorf("follower %s: %w", f.name, err)}
 		}
 		f.rd = rd
 	}
 	var out []Entry
-	next := f.next
 	for len(out) < limit {
 		rec, err := f.rd.NextBefore(end)
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			f.setNext(next)
-			return out, fmt.Errorf("follower %s: %w", f.name, err)
+			return walBatch{out: out, next: next, err: fmt.Errorf("follower %s: %w", f.name, err)}
 		}
 		// The reader skips only a gap a repair recorded (wal.Gap).
 		if rec.Seq < next {
-			f.setNext(next)
-			return out, fmt.Errorf("follower %s: read seq %d, want %d", f.name, rec.Seq, next)
+			return walBatch{out: out, next: next, err: fmt.Errorf("follower %s: read seq %d, want %d", f.name, rec.Seq, next)}
 		}
 		out = append(out, Entry{Seq: rec.Seq, Event: f.s.parseRecord(rec)})
 		next = rec.Seq + 1
 	}
 	// Past a gap a repair recorded at the end of what was read: those
-	// sequence numbers are lost, not pending.
-	next = max(next, f.rd.Passed()+1)
-	// Updated once per batch: until then the tail's trimming sees an
+	// sequence numbers are lost, not pending. The follower's next is
+	// updated once per batch: until then the tail's trimming sees an
 	// older position, which only keeps more.
-	f.setNext(next)
-	f.parsed.Add(uint64(len(out)))
-	f.s.metrics.parsed.WithLabelValues(f.name).Add(float64(len(out)))
-	return out, nil
+	return walBatch{out: out, next: max(next, f.rd.Passed()+1)}
 }
 
 func (f *Follower) setNext(next uint64) {
@@ -232,6 +292,11 @@ func (f *Follower) Close() error {
 	f.s.mu.Lock()
 	f.closed = true
 	f.s.mu.Unlock()
+	if f.ahead != nil {
+		<-f.ahead
+		f.ahead = nil
+	}
+	f.rest = walBatch{}
 	if f.rd != nil {
 		err := f.rd.Close()
 		f.rd = nil

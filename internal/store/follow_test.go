@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -153,5 +154,63 @@ func TestFollowerCheckpointChecks(t *testing.T) {
 	s = openStore(t, dir, nil)
 	if _, err := s.Follow("y", 0, store.FollowOptions{}); !errors.Is(err, store.ErrFollowerBehind) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// A follower reading back from the WAL gets the next batch read ahead
+// while it applies the last: whatever the limits of its calls, it gets
+// every entry once and in order, and its Position never runs ahead of
+// what Read returned. Closing it with a batch read ahead, and following
+// again, loses nothing.
+func TestFollowerReadAheadKeepsPosition(t *testing.T) {
+	dir := t.TempDir()
+	small := func(o *store.Options) { o.SegmentSize = 4 << 10; o.Followers = []string{"trails"} }
+	s := openStore(t, dir, small)
+	appendN(t, s, 0, 300)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Reopened, the store holds nothing in memory: every entry comes
+	// back from the WAL.
+	s = openStore(t, dir, small)
+	f, err := s.Follow("trails", 0, store.FollowOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := uint64(1)
+	limits := []int{40, 40, 7, 100, 100, 13, 1, 64}
+	for i := 0; next <= 250; i++ {
+		limit := limits[i%len(limits)]
+		recs, err := f.Read(limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) == 0 || len(recs) > limit {
+			t.Fatalf("Read(%d) returned %d entries at %d", limit, len(recs), next)
+		}
+		for _, e := range recs {
+			if e.Seq != next {
+				t.Fatalf("entry %d, want %d", e.Seq, next)
+			}
+			if want := fmt.Sprintf("id-%06d", next-1); e.Event.EventID != want {
+				t.Fatalf("entry %d is %s, want %s", e.Seq, e.Event.EventID, want)
+			}
+			next++
+		}
+		if pos := f.Position(); pos != next-1 {
+			t.Fatalf("after Read(%d) Position = %d, want %d", limit, pos, next-1)
+		}
+	}
+	f.Release(next - 1)
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err = s.Follow("trails", next-1, store.FollowOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rest := readAll(t, f)
+	if len(rest) != int(301-next) || rest[0].Seq != next || rest[len(rest)-1].Seq != 300 {
+		t.Fatalf("following again read %d entries from %d, want %d from %d", len(rest), rest[0].Seq, 301-next, next)
 	}
 }

@@ -19,8 +19,11 @@ type Loop struct {
 	// again (at least once).
 	Apply func(entries []Entry) error
 	// Save writes the checkpoint: every entry up to seq is applied. It
-	// runs at most once a second while entries flow, and when the
-	// follower has caught up.
+	// runs at most once a second ([SaveInterval]), also when the follower
+	// has caught up: then the loop waits out the rest of the second and
+	// saves. (Saving on every catch-up made each follower write and fsync
+	// its checkpoint once per API call at low rates, on the disk every
+	// call's own record waits for.)
 	Save func(seq uint64) error
 	// Round, when set, runs after each round with the time (for periodic
 	// work such as retention).
@@ -29,10 +32,15 @@ type Loop struct {
 	Log   *slog.Logger
 }
 
+// SaveInterval is the least time between two checkpoints a [Loop] saves:
+// a crash makes a follower apply again at most about this much of the
+// log.
+const SaveInterval = time.Second
+
 // Loop runs l until ctx ends, then applies what the log still holds and
 // saves the checkpoint, so a clean stop leaves nothing for the next start
-// (on a write error it stops where it got). Each saved checkpoint is
-// Applied and Released.
+// (on a write error it stops where it got). Each applied batch is
+// Applied, each saved checkpoint Released.
 func (f *Follower) Loop(ctx context.Context, l Loop) error {
 	now := l.Now
 	if now == nil {
@@ -76,31 +84,39 @@ func (f *Follower) Loop(ctx context.Context, l Loop) error {
 			if retry {
 				l.Log.Info(l.Name + ": applying events of the log works again")
 			}
+			f.Applied(batchPos)
 		}
 		retry = false
 		if len(entries) > 0 || batchPos > pending {
 			pending, dirty = batchPos, true
 		}
-		t := now()
-		if dirty && (len(entries) == 0 || t.Sub(saved) >= time.Second) {
+		// The save interval is on the real clock: l.Now may be a test's.
+		wall := time.Now()
+		if dirty && wall.Sub(saved) >= SaveInterval {
 			if err := save(pending); err != nil {
 				l.Log.Error(l.Name+": saving the checkpoint failed; retrying", "err", err)
 			} else {
 				dirty = false
 			}
-			saved = t
+			saved = wall
 		}
 		if l.Round != nil {
-			l.Round(t)
+			l.Round(now())
 		}
 		if len(entries) > 0 {
 			continue
+		}
+		wait := time.Second
+		if dirty {
+			// Caught up with a checkpoint to save: save it once its
+			// interval has passed, unless more entries come first.
+			wait = max(SaveInterval-wall.Sub(saved), time.Millisecond)
 		}
 		select {
 		case <-ctx.Done():
 			return f.drain(l, save, nil)
 		case <-progress:
-		case <-time.After(time.Second):
+		case <-time.After(wait):
 		}
 	}
 }

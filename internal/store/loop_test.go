@@ -86,3 +86,68 @@ func TestLoop(t *testing.T) {
 		}
 	}
 }
+
+// TestLoopSavePacing: a follower that catches up after every event (one
+// API call at a time) saves its checkpoint at most once per SaveInterval,
+// not once per event, and still saves the newest position once the
+// interval has passed.
+func TestLoopSavePacing(t *testing.T) {
+	s := openStore(t, t.TempDir(), nil)
+	f, err := s.Follow("pacing", 0, store.FollowOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var applied, saved uint64
+	saves := 0
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		done <- f.Loop(ctx, store.Loop{Name: "test", Batch: 10, Log: slog.New(slog.DiscardHandler),
+			Apply: func(entries []store.Entry) error {
+				mu.Lock()
+				defer mu.Unlock()
+				applied = entries[len(entries)-1].Seq
+				return nil
+			},
+			Save: func(seq uint64) error {
+				mu.Lock()
+				defer mu.Unlock()
+				saved = seq
+				saves++
+				return nil
+			},
+		})
+	}()
+	state := func() (uint64, uint64, int) {
+		mu.Lock()
+		defer mu.Unlock()
+		return applied, saved, saves
+	}
+	const n = 30
+	start := time.Now()
+	for i := range n {
+		if _, err := s.Append(ctx, []event.Event{mkEvent(t, i, nil)}, store.AppendOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		for a, _, _ := state(); a < uint64(i+1); a, _, _ = state() {
+			time.Sleep(time.Millisecond) // until the loop has caught up
+		}
+	}
+	elapsed := time.Since(start)
+	_, _, count := state()
+	// One save at the first entry, then at most one per interval.
+	if most := 2 + int(elapsed/store.SaveInterval); count > most {
+		t.Errorf("%d checkpoints saved for %d events in %v; want at most %d (one per %v)", count, n, elapsed, most, store.SaveInterval)
+	}
+	for _, sv, _ := state(); sv < n; _, sv, _ = state() {
+		if time.Since(start) > elapsed+30*store.SaveInterval {
+			t.Fatalf("checkpoint still at %d, want %d once the interval passed", sv, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

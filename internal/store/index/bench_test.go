@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"math/rand"
 	"testing"
+	"time"
 )
 
 // benchIndex is an index of benchEvents events in several segments (one
@@ -203,5 +204,55 @@ func BenchmarkOpen(b *testing.B) {
 		if err := ix.Close(); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkMemtableLookup: the newest 50 events of an account from a
+// memtable of 100,000 events while ingest goes on (64 more applied before
+// each lookup), with the events applied in time order (the baseline, a
+// binary search) and out of it (the byTime view, caught up by merges).
+func BenchmarkMemtableLookup(b *testing.B) {
+	const n, between = 100_000, 64
+	for _, order := range []string{"in-order", "out-of-order"} {
+		b.Run(order, func(b *testing.B) {
+			ix, err := Open(b.TempDir(), Options{Logger: slog.New(slog.DiscardHandler), MemtableBytes: 1 << 30, MergeIdle: 1 << 40, MaxSegments: 1 << 20})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer ix.Close()
+			rng := rand.New(rand.NewSource(1))
+			sec := func(i int) int64 {
+				if order == "in-order" {
+					return int64(i)
+				}
+				return rng.Int63n(n)
+			}
+			items := make([]Item, n+b.N*between)
+			for i := range items {
+				items[i] = Item{uint64(i + 1), richEvent(b, i+1, sec(i+1))}
+			}
+			apply := func(part []Item) {
+				if err := ix.Apply(part); err != nil {
+					b.Fatal(err)
+				}
+			}
+			apply(items[:n])
+			items = items[n:]
+			q := Query{Account: "123456789012", Region: "us-east-1", Kind: KindManagement, End: t0.Unix() + 2*n, Limit: 51}
+			// Only the lookups are timed (StopTimer costs more than a
+			// lookup: it reads the memory statistics).
+			var spent time.Duration
+			b.ResetTimer()
+			for range b.N {
+				apply(items[:between])
+				items = items[between:]
+				t := time.Now()
+				if _, _, err := ix.Lookup(q); err != nil {
+					b.Fatal(err)
+				}
+				spent += time.Since(t)
+			}
+			b.ReportMetric(float64(spent.Nanoseconds())/float64(b.N), "lookup-ns/op")
+		})
 	}
 }

@@ -76,10 +76,17 @@ var ErrBadCursor = errors.New("index: malformed cursor")
 
 // Options configure the index.
 type Options struct {
-	CacheSize     int64         // decompressed block cache, bytes
-	MemtableBytes int64         // flush a memtable once its records reach this size
-	FlushAge      time.Duration // flush a memtable once its oldest event is this old
-	Logger        *slog.Logger
+	CacheSize int64 // decompressed block cache, bytes
+	// A memtable is flushed once its records reach MemtableBytes, once it
+	// holds MemtableEvents events, or once its oldest event is FlushAge
+	// old. The event count bounds what a restart after a crash reads back
+	// from the WAL and indexes again (at most two memtables), which costs
+	// by events more than by bytes: without it a memtable of small events
+	// could hold a million of them.
+	MemtableBytes  int64
+	MemtableEvents int
+	FlushAge       time.Duration
+	Logger         *slog.Logger
 	// Merges wait until no memtable has been flushed for MergeIdle, so a
 	// bulk import is not slowed by them, unless there are more than
 	// MaxSegments segments.
@@ -97,7 +104,7 @@ type Options struct {
 
 // DefaultOptions returns the defaults.
 func DefaultOptions() Options {
-	return Options{CacheSize: 128 << 20, MemtableBytes: 128 << 20, FlushAge: 5 * time.Minute, MergeIdle: 10 * time.Second, MaxSegments: 24,
+	return Options{CacheSize: 128 << 20, MemtableBytes: 128 << 20, MemtableEvents: 100_000, FlushAge: 5 * time.Minute, MergeIdle: 10 * time.Second, MaxSegments: 24,
 		ScrubPause: 2 * time.Second, Logger: slog.Default()}
 }
 
@@ -156,6 +163,9 @@ func Open(dir string, opts Options) (*Index, error) {
 	}
 	if opts.MemtableBytes <= 0 {
 		opts.MemtableBytes = def.MemtableBytes
+	}
+	if opts.MemtableEvents <= 0 {
+		opts.MemtableEvents = def.MemtableEvents
 	}
 	if opts.FlushAge <= 0 {
 		opts.FlushAge = def.FlushAge
@@ -290,7 +300,7 @@ func KindOf(s *event.Summary) byte {
 // being flushed.
 func (ix *Index) Apply(items []Item) error {
 	for len(items) > 0 {
-		n := min(len(items), applyChunkSize)
+		n := min(len(items), ApplyChunk)
 		if err := ix.applyChunk(items[:n]); err != nil {
 			return err
 		}
@@ -299,12 +309,12 @@ func (ix *Index) Apply(items []Item) error {
 	return nil
 }
 
-// applyChunkSize is how many events Apply indexes per hold of the index's
+// ApplyChunk is how many events Apply indexes per hold of the index's
 // lock. Lookups wait for the lock: a follower's batch of 8,192 events held
 // it for about 30 ms (an insert with its share of record compression takes
 // about 4 µs), and that was the p99 of lookups while ingest ran; 256
 // events hold it about 1 ms.
-const applyChunkSize = 256
+const ApplyChunk = 256
 
 // applyChunk applies items under one hold of the lock.
 func (ix *Index) applyChunk(items []Item) error {
@@ -323,7 +333,7 @@ func (ix *Index) applyChunk(items []Item) error {
 		ix.firstDictLocked()
 	}
 	ix.applied = items[len(items)-1].Seq
-	if ix.mem.bytes >= ix.opts.MemtableBytes {
+	if ix.mem.bytes >= ix.opts.MemtableBytes || len(ix.mem.recs) >= ix.opts.MemtableEvents {
 		ix.rotateLocked()
 	}
 	return nil

@@ -395,3 +395,34 @@ func TestAttributeLookupsMatchModel(t *testing.T) {
 		})
 	}
 }
+
+// A memtable is flushed once it holds MemtableEvents events, however few
+// bytes they are: what a restart reads back from the WAL stays bounded.
+func TestMemtableFlushesByEventCount(t *testing.T) {
+	dir := t.TempDir()
+	ix := openOpts(t, dir, func(o *Options) {
+		o.MemtableBytes, o.MemtableEvents, o.FlushAge, o.MergeIdle = 1<<40, 10, 1<<40, 1<<40
+	})
+	var items []Item
+	for seq := uint64(1); seq <= 25; seq++ {
+		items = append(items, Item{seq, ev(t, fmt.Sprint("e", seq), int(seq), event.CategoryMgmt)})
+		if seq%5 == 0 {
+			if err := ix.Apply(items); err != nil {
+				t.Fatal(err)
+			}
+			items = nil
+		}
+	}
+	// Applied in fives: the memtable reached 10 events at 10 and at 20.
+	waitFor(t, func() bool { return ix.Durable() == 20 })
+	if got := ix.Checkpoint(); got != 25 {
+		t.Fatalf("Checkpoint = %d, want 25", got)
+	}
+	// The last five stayed in the memtable; Sync flushes them.
+	if _, err := ix.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if got := ix.Durable(); got != 25 {
+		t.Fatalf("after Sync Durable = %d, want 25", got)
+	}
+}

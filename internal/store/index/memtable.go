@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -39,6 +40,9 @@ type memtable struct {
 	// dictTried is set once Apply tried to make the index's first record
 	// dictionary from this memtable.
 	dictTried bool
+	// sortMu guards the byTime views of unsorted postings, which lookups
+	// (under the index's read lock, so several at once) bring up to date.
+	sortMu sync.Mutex
 }
 
 type memRec struct {
@@ -66,10 +70,19 @@ type memBlock struct {
 
 // memPosting lists record indexes in apply order; sorted tells whether that
 // order is also (time, seq) ascending, so lookups can binary-search it.
+// When it is not (events applied out of time order), byTime holds
+// idx[:len(byTime)] in (time, seq) order: lookups sort what was applied
+// since the last one and merge it in (catchUp), instead of scanning the
+// whole list for the newest entries.
 type memPosting struct {
 	idx    []uint32
 	sorted bool
+	byTime []uint32
 }
+
+// unsortedTail is how many entries applied since byTime was last brought
+// up to date a lookup scans rather than merges in.
+const unsortedTail = 1024
 
 // memtableIDs numbers memtables for the block cache, above any segment
 // file number.
@@ -202,9 +215,33 @@ func (m *memtable) top(dst []pos, k []byte, f *filter, upper pos, limit int) []p
 		}
 		return dst
 	}
-	// Unordered: keep the newest limit entries seen.
+	// Unordered: the byTime view, brought up to date unless only a few
+	// entries were applied since, then those few.
+	m.sortMu.Lock()
+	defer m.sortMu.Unlock()
+	if len(p.idx)-len(p.byTime) > unsortedTail {
+		m.catchUp(p)
+	}
 	best := make([]pos, 0, limit+1)
-	for _, i := range p.idx {
+	i, hi := 0, len(p.byTime)
+	for i < hi {
+		h := int(uint(i+hi) >> 1)
+		if m.pos(p.byTime[h]).less(upper) {
+			i = h + 1
+		} else {
+			hi = h
+		}
+	}
+	for j := i - 1; j >= 0 && len(best) < limit; j-- {
+		e := m.pos(p.byTime[j])
+		if e.t < f.lo {
+			break
+		}
+		if f.keep(e) {
+			best = append(best, e)
+		}
+	}
+	for _, i := range p.idx[len(p.byTime):] {
 		e := m.pos(i)
 		if !e.less(upper) || !f.visible(e) {
 			continue
@@ -219,6 +256,26 @@ func (m *memtable) top(dst []pos, k []byte, f *filter, upper pos, limit int) []p
 		}
 	}
 	return append(dst, best...)
+}
+
+// catchUp brings p.byTime up to date with p.idx: it sorts the entries
+// applied since and merges them in from the end (entries mostly arrive
+// newer than most, so few move). The caller holds sortMu.
+func (m *memtable) catchUp(p *memPosting) {
+	n := len(p.byTime)
+	tail := slices.Clone(p.idx[n:])
+	slices.SortFunc(tail, func(a, b uint32) int { return -cmpDesc(m.pos(a), m.pos(b)) })
+	p.byTime = append(p.byTime, tail...)
+	i, w := n-1, len(p.byTime)-1
+	for j := len(tail) - 1; j >= 0; w-- {
+		if i >= 0 && m.pos(tail[j]).less(m.pos(p.byTime[i])) {
+			p.byTime[w] = p.byTime[i]
+			i--
+		} else {
+			p.byTime[w] = tail[j]
+			j--
+		}
+	}
 }
 
 // record returns the record with sequence number seq, if the memtable has

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -126,6 +127,9 @@ type plan struct {
 	torn          *piece
 	activeEnd     int64
 	writeManifest bool // the MANIFEST is missing or must be rebuilt
+	// buf holds the segment being read; each segment reuses it, so a
+	// check allocates one segment's worth, not the whole log's.
+	buf []byte
 }
 
 func (p *plan) problem(kind problemKind, first uint64, seg string, off int64, err error) {
@@ -292,7 +296,7 @@ func examine(dir string, visit func(Record)) (*plan, error) {
 
 // checkSealed reads a sealed segment whole. Every damage is a problem.
 func (p *plan) checkSealed(e manEntry, path string, size int64, limit uint64, visit func(Record)) error {
-	b, err := os.ReadFile(path)
+	b, err := p.read(path)
 	if err != nil {
 		return fmt.Errorf("check wal: %w", err)
 	}
@@ -315,7 +319,7 @@ func (p *plan) checkSealed(e manEntry, path string, size int64, limit uint64, vi
 // checkActive reads the newest segment: a torn tail is a fix, any other
 // damage a problem.
 func (p *plan) checkActive(first uint64, path string, size int64, visit func(Record)) error {
-	b, err := os.ReadFile(path)
+	b, err := p.read(path)
 	if err != nil {
 		return fmt.Errorf("check wal: %w", err)
 	}
@@ -343,6 +347,34 @@ func (p *plan) checkActive(first uint64, path string, size int64, visit func(Rec
 		}
 	}
 	return nil
+}
+
+// read reads the file at path whole into p.buf and returns its bytes,
+// valid until the next read. parseSegment copies what it hands to visit.
+func (p *plan) read(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b := p.buf[:0]
+	if st, err := f.Stat(); err == nil {
+		b = slices.Grow(b, int(st.Size())+1)
+	}
+	for {
+		if len(b) == cap(b) {
+			b = slices.Grow(b, 1<<20)
+		}
+		n, err := f.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if errors.Is(err, io.EOF) {
+			p.buf = b
+			return b, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 }
 
 // describeDamage says what a damage piece holds and loses. limit is the

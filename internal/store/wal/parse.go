@@ -83,7 +83,7 @@ func parseSegment(b []byte, path string, first, limit uint64, visit func(Record)
 		off = pc.end
 	}
 	for off < int64(len(b)) {
-		d, n, err := decodeAt(b[off:], expect, expect)
+		d, n, err := decodeAt(b[off:], expect, expect, visit != nil)
 		if err == nil && d.last() <= limit {
 			p.add(d, path, off, int64(n), visit)
 			off += int64(n)
@@ -141,7 +141,7 @@ func resync(b []byte, from int64, lo, limit uint64) (int64, decoded, bool) {
 		if seq := binary.LittleEndian.Uint64(b[o+8:]); seq < lo || seq > hi {
 			continue
 		}
-		d, _, err := decodeAt(b[o:], lo, hi)
+		d, _, err := decodeAt(b[o:], lo, hi, false)
 		if err == nil && d.last() <= limit {
 			return o, d, true
 		}

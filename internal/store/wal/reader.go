@@ -16,6 +16,9 @@ type segReader struct {
 	path string
 	off  int64
 	seq  uint64 // expected next seq
+	// from: records numbered below it are checked but not copied out
+	// (the Reader skips them).
+	from uint64
 	hdr  [headerSize]byte
 	buf  []byte
 }
@@ -56,7 +59,7 @@ func (r *segReader) next() (Record, error) {
 		if _, err := io.ReadFull(r.br, r.buf); err != nil {
 			return Record{}, fmt.Errorf("short payload: %w", errTorn)
 		}
-		d, err := decodeBody(r.hdr[:], hd, r.buf)
+		d, err := decodeBody(r.hdr[:], hd, r.buf, hd.seq >= r.from)
 		if err != nil {
 			return Record{}, err
 		}
@@ -125,6 +128,7 @@ func (rd *Reader) Next() (Record, error) {
 				return Record{}, fmt.Errorf("wal reader: %w", err)
 			}
 			rd.f, rd.r = f, newSegReader(f, path, rd.segs[rd.i])
+			rd.r.from = rd.from
 			if err := rd.r.readMagic(); err != nil {
 				return Record{}, err
 			}

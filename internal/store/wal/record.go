@@ -103,15 +103,18 @@ func (d decoded) last() uint64 {
 }
 
 // decodeBody checks the CRC and decodes the payload of a record whose
-// header h (the raw 16 bytes) parsed as hd.
-func decodeBody(h []byte, hd header, p []byte) (decoded, error) {
+// header h (the raw 16 bytes) parsed as hd. With own set, an event
+// record's partition and JSON are copied out of p into the Record; without
+// it they are only checked, and the Record holds just the seq (a check
+// that keeps nothing allocates nothing per record).
+func decodeBody(h []byte, hd header, p []byte, own bool) (decoded, error) {
 	c := crc32.Update(0, castagnoli, h[8:headerSize])
 	if crc32.Update(c, castagnoli, p) != hd.crc {
 		return decoded{}, fmt.Errorf("crc mismatch: %w", errTorn)
 	}
 	switch p[0] {
 	case payloadV1:
-		rec, err := decodePayload(hd.seq, p)
+		rec, err := decodePayload(hd.seq, p, own)
 		if err != nil {
 			return decoded{}, fmt.Errorf("%v: %w", err, errTorn)
 		}
@@ -138,8 +141,9 @@ func decodeBody(h []byte, hd header, p []byte) (decoded, error) {
 }
 
 // decodeAt decodes the record at the start of b if its seq lies in
-// [lo, hi]. It returns the record and its size in bytes.
-func decodeAt(b []byte, lo, hi uint64) (decoded, int, error) {
+// [lo, hi]. It returns the record and its size in bytes; own is as for
+// decodeBody.
+func decodeAt(b []byte, lo, hi uint64, own bool) (decoded, int, error) {
 	if len(b) < headerSize {
 		return decoded{}, 0, fmt.Errorf("short header: %w", errTorn)
 	}
@@ -156,14 +160,16 @@ func decodeAt(b []byte, lo, hi uint64) (decoded, int, error) {
 	if len(b)-headerSize < hd.n {
 		return decoded{}, 0, fmt.Errorf("short payload: %w", errTorn)
 	}
-	d, err := decodeBody(b[:headerSize], hd, b[headerSize:headerSize+hd.n])
+	d, err := decodeBody(b[:headerSize], hd, b[headerSize:headerSize+hd.n], own)
 	if err != nil {
 		return decoded{}, 0, err
 	}
 	return d, headerSize + hd.n, nil
 }
 
-func decodePayload(seq uint64, p []byte) (Record, error) {
+// decodePayload decodes an event payload; without own it checks the
+// lengths and returns only the seq.
+func decodePayload(seq uint64, p []byte, own bool) (Record, error) {
 	if p[0] != payloadV1 {
 		return Record{}, fmt.Errorf("unknown payload version %d", p[0])
 	}
@@ -172,13 +178,15 @@ func decodePayload(seq uint64, p []byte) (Record, error) {
 	if len(p) < 1+al+1 {
 		return Record{}, errors.New("short payload")
 	}
-	acct := string(p[1 : 1+al])
-	p = p[1+al:]
-	rl := int(p[0])
-	if len(p) < 1+rl {
+	rl := int(p[1+al])
+	if len(p) < 1+al+1+rl {
 		return Record{}, errors.New("short payload")
 	}
-	region := string(p[1 : 1+rl])
-	raw := append([]byte(nil), p[1+rl:]...)
+	if !own {
+		return Record{Seq: seq}, nil
+	}
+	acct := string(p[1 : 1+al])
+	region := string(p[1+al+1 : 1+al+1+rl])
+	raw := append([]byte(nil), p[1+al+1+rl:]...)
 	return Record{Seq: seq, Entry: Entry{Account: acct, Region: region, Raw: raw}}, nil
 }
