@@ -416,7 +416,7 @@ func (h *History) WaitCaughtUp(ctx context.Context) error {
 func (h *History) HasEventIDs(keys []store.EventKey) ([]bool, uint64, error) {
 	ks := make([]index.EventKey, len(keys))
 	for i, k := range keys {
-		ks[i] = index.EventKey{Account: k.Account, Region: k.Region, EventID: k.EventID}
+		ks[i] = index.EventKey{Account: k.Account, Region: k.Region, EventID: k.EventID, Time: k.Time}
 	}
 	return h.ix.HasEventIDs(ks)
 }

@@ -125,22 +125,26 @@ func Run(ctx context.Context, paths []string, opts Options) (Summary, error) {
 			durationWords(opts.Retention))
 	}
 
-	fl, err := listFiles(paths)
+	w, err := newWalker(paths)
 	if err != nil {
 		return Summary{}, fmt.Errorf("import: %w", err)
 	}
-	im.skipped, im.failed = fl.skipped, fl.failed
-	for _, f := range fl.skipped {
-		opts.Logger.InfoContext(ctx, "import: skipping file", logKeyPath, f.Path, logKeyReason, f.Reason)
-	}
-	for _, f := range fl.failed {
-		opts.Logger.ErrorContext(ctx, "import: cannot read file", logKeyPath, f.Path, logKeyReason, f.Reason)
-	}
-
 	var prog *progress
 	stopProgress := func() {}
 	if opts.Progress != nil {
-		prog = newProgress(opts.Progress, fl.bytes, len(fl.jobs), start)
+		// The totals, from a walk of their own: the files are not kept.
+		var bytes int64
+		files := 0
+		err := w.walk(func(j job) bool {
+			bytes += j.size
+			files++
+			return true
+		}, func(SkippedFile, bool) {})
+		if err != nil {
+			return Summary{}, fmt.Errorf("import: %w", err)
+		}
+		w.reset()
+		prog = newProgress(opts.Progress, bytes, files, start)
 		done := make(chan struct{})
 		var wg sync.WaitGroup
 		wg.Go(func() {
@@ -162,7 +166,7 @@ func Run(ctx context.Context, paths []string, opts Options) (Summary, error) {
 		}
 	}
 
-	runErr := im.run(ctx, fl.jobs)
+	runErr := im.run(ctx, w)
 	stopProgress()
 
 	s := im.summary()
@@ -233,7 +237,7 @@ func (im *importer) summary() Summary {
 // run is a pipeline: Workers decoders read files (several at once) into
 // chunks of raw records; Workers parsers validate them into batches (so one
 // big file still uses every core); two appenders store the batches.
-func (im *importer) run(ctx context.Context, jobs []job) error {
+func (im *importer) run(ctx context.Context, w *walker) error {
 	g, ctx := errgroup.WithContext(ctx)
 	jobCh := make(chan job)
 	chunks := make(chan chunk, im.opts.Workers)
@@ -241,14 +245,14 @@ func (im *importer) run(ctx context.Context, jobs []job) error {
 
 	g.Go(func() error {
 		defer close(jobCh)
-		for _, j := range jobs {
+		return w.walk(func(j job) bool {
 			select {
 			case jobCh <- j:
+				return true
 			case <-ctx.Done():
-				return nil
+				return false
 			}
-		}
-		return nil
+		}, func(f SkippedFile, failed bool) { im.listed(ctx, f, failed) })
 	})
 	var decoders, parsers sync.WaitGroup
 	for range im.opts.Workers {
@@ -340,6 +344,22 @@ func (im *importer) ensureAccounts(ctx context.Context, evs []event.Event) error
 		}
 	}
 	return nil
+}
+
+// listed records a file the walk skipped or could not list.
+func (im *importer) listed(ctx context.Context, f SkippedFile, failed bool) {
+	im.mu.Lock()
+	if failed {
+		im.failed = append(im.failed, f)
+	} else {
+		im.skipped = append(im.skipped, f)
+	}
+	im.mu.Unlock()
+	if failed {
+		im.opts.Logger.ErrorContext(ctx, "import: cannot read file", logKeyPath, f.Path, logKeyReason, f.Reason)
+	} else {
+		im.opts.Logger.InfoContext(ctx, "import: skipping file", logKeyPath, f.Path, logKeyReason, f.Reason)
+	}
 }
 
 func (im *importer) skip(ctx context.Context, j job, reason string) {

@@ -4,8 +4,8 @@ import "errors"
 
 // AppendOptions tune one Append call.
 type AppendOptions struct {
-	// SkipDuplicates drops events whose eventID the partition already holds
-	// (imports are idempotent); they are reported in AppendResult.Duplicates.
+	// SkipDuplicates drops events whose eventID, with the same eventTime,
+	// the partition already holds (imports are idempotent); they are reported in AppendResult.Duplicates.
 	// It needs Options.Dedupe.
 	SkipDuplicates bool
 }

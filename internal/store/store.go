@@ -73,15 +73,27 @@ func DefaultOptions() Options {
 
 // Deduper answers whether events are already stored (the event-history
 // index). HasEventIDs MUST report, for each key, whether the partition
-// holds an event with that id among the acknowledged events up to and
-// including seq through, which it returns with the answer; the store
-// covers the events after it itself.
+// holds an event with that id and, when the key's Time is not 0, that
+// time, among the acknowledged events up to and including seq through,
+// which it returns with the answer; the store covers the events after it
+// itself.
 type Deduper interface {
 	HasEventIDs(keys []EventKey) (has []bool, through uint64, err error)
 }
 
-// EventKey names one event: its partition and eventID.
-type EventKey struct{ Account, Region, EventID string }
+// EventKey names one event: its partition, eventID and eventTime. A
+// duplicate is the same record delivered again, so it has the same time
+// (decisions §92); the time lets event history probe only the segments
+// whose time range holds it.
+type EventKey struct {
+	Account, Region, EventID string
+	Time                     int64 // eventTime in Unix seconds; 0: any time
+}
+
+// keyOf is ev's EventKey.
+func keyOf(ev *event.Event) EventKey {
+	return EventKey{ev.Account, ev.Region, ev.EventID, max(ev.EventTime.Unix(), 0)}
+}
 
 // Store is the durable event log: it makes appended events durable and
 // hands them, parsed, to its followers.
@@ -361,7 +373,7 @@ func (s *Store) commit(group []*appendReq) {
 		}
 		for i := range r.evs {
 			ev := &r.evs[i]
-			k := EventKey{ev.Account, ev.Region, ev.EventID}
+			k := keyOf(ev)
 			if r.opt.SkipDuplicates {
 				if _, dup := batch[k]; dup || stored[gi][i] {
 					results[gi].Duplicates = append(results[gi].Duplicates, i)
@@ -471,7 +483,7 @@ func (s *Store) failed(group []*appendReq, items []*event.Event, err error) {
 func (s *Store) pushLocked(seq uint64, ev *event.Event) {
 	s.tail.push(Entry{Seq: seq, Event: ev})
 	if s.pending != nil {
-		k := EventKey{ev.Account, ev.Region, ev.EventID}
+		k := keyOf(ev)
 		s.pending[k] = seq
 		s.pendingQ = append(s.pendingQ, pendingEnt{seq, k})
 	}
@@ -507,7 +519,7 @@ func (s *Store) storedIDs(group []*appendReq) ([][]bool, error) {
 		out[gi] = make([]bool, len(r.evs))
 		for i := range r.evs {
 			ev := &r.evs[i]
-			keys = append(keys, EventKey{ev.Account, ev.Region, ev.EventID})
+			keys = append(keys, keyOf(ev))
 		}
 	}
 	if len(keys) == 0 {

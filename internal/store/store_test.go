@@ -169,19 +169,25 @@ func TestFollowersShareParsedEvents(t *testing.T) {
 	}
 }
 
-// recordingDeduper is a Deduper that knows a set of ids up to a seq.
+// recordingDeduper is a Deduper that knows a set of (id, time) up to a
+// seq.
 type recordingDeduper struct {
 	mu      sync.Mutex
 	ids     map[string]bool
 	through uint64
 }
 
+func dedupeKey(id string, t int64) string { return fmt.Sprint(id, "@", t) }
+
 func (d *recordingDeduper) HasEventIDs(keys []store.EventKey) ([]bool, uint64, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	out := make([]bool, len(keys))
 	for i, k := range keys {
-		out[i] = d.ids[k.EventID]
+		if k.Time == 0 {
+			return nil, 0, errors.New("a key without a time")
+		}
+		out[i] = d.ids[dedupeKey(k.EventID, k.Time)]
 	}
 	return out, d.through, nil
 }
@@ -190,7 +196,7 @@ func (d *recordingDeduper) cover(ents []store.Entry) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, e := range ents {
-		d.ids[e.Event.EventID] = true
+		d.ids[dedupeKey(e.Event.EventID, e.Event.EventTime.Unix())] = true
 		d.through = e.Seq
 	}
 }
@@ -237,6 +243,15 @@ func TestSkipDuplicates(t *testing.T) {
 	res, err = s.Append(t.Context(), []event.Event{mkEvent(t, 42, nil), mkEvent(t, 43, nil), mkEvent(t, 43, nil)}, store.AppendOptions{SkipDuplicates: true})
 	if err != nil || res.Appended != 1 || !slices.Equal(res.Duplicates, []int{0, 2}) {
 		t.Fatalf("Append = %+v, %v; want 42 and the second 43 skipped", res, err)
+	}
+	// The same eventID at another time is another event (decisions §92),
+	// whether the Deduper covers the first (3) or it is pending (43).
+	later := func(i int) event.Event {
+		return mkEvent(t, i, func(m map[string]any) { m["eventTime"] = event.FormatTime(base.Add(time.Hour)) })
+	}
+	res, err = s.Append(t.Context(), []event.Event{later(3), later(43), later(43)}, store.AppendOptions{SkipDuplicates: true})
+	if err != nil || res.Appended != 2 || !slices.Equal(res.Duplicates, []int{2}) {
+		t.Fatalf("Append = %+v, %v; want 3 and 43 at a later time stored, the second 43 skipped", res, err)
 	}
 	// Without Options.Dedupe it is refused.
 	s2 := openStore(t, t.TempDir(), nil)

@@ -128,9 +128,9 @@ func BenchmarkHasEventIDs(b *testing.B) {
 	for i := range keys {
 		if i%10 == 0 {
 			e := items[rng.Intn(len(items))].Event
-			keys[i] = EventKey{testAcct, e.Region, e.EventID}
+			keys[i] = EventKey{testAcct, e.Region, e.EventID, 0}
 		} else {
-			keys[i] = EventKey{testAcct, "us-east-1", fmt.Sprint("absent-", i)}
+			keys[i] = EventKey{testAcct, "us-east-1", fmt.Sprint("absent-", i), 0}
 		}
 	}
 	b.ReportAllocs()

@@ -17,7 +17,7 @@ type blockCache struct {
 
 type cacheKey struct {
 	file uint64
-	dir  bool
+	kind byte // cacheRecord, cacheDir, …
 	n    int
 }
 
@@ -44,18 +44,30 @@ func (c *blockCache) get(k cacheKey) ([]byte, bool) {
 func (c *blockCache) put(k cacheKey, b []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.items[k]; ok || int64(len(b)) > c.max {
+	if _, ok := c.items[k]; ok || heapSize(b) > c.max {
 		return
 	}
 	c.items[k] = c.lru.PushFront(&cacheEntry{k, b})
-	c.size += int64(len(b))
+	c.size += heapSize(b)
 	for c.size > c.max {
 		e := c.lru.Back()
 		ce := e.Value.(*cacheEntry)
 		c.lru.Remove(e)
 		delete(c.items, ce.key)
-		c.size -= int64(len(ce.b))
+		c.size -= heapSize(ce.b)
 	}
+}
+
+// heapSize is about what b takes on the heap, which the budget counts:
+// its capacity, and for more than 32 KiB (a record block is a little
+// more) rounded up to the runtime's 8 KiB pages, a quarter more for a
+// block of 32 KiB and a few records.
+func heapSize(b []byte) int64 {
+	n := int64(cap(b))
+	if n > 32<<10 {
+		n = (n + 8<<10 - 1) &^ (8<<10 - 1)
+	}
+	return n
 }
 
 // drop forgets every block of a segment file.
@@ -67,7 +79,7 @@ func (c *blockCache) drop(file uint64) {
 		if ce := e.Value.(*cacheEntry); ce.key.file == file {
 			c.lru.Remove(e)
 			delete(c.items, ce.key)
-			c.size -= int64(len(ce.b))
+			c.size -= heapSize(ce.b)
 		}
 		e = next
 	}

@@ -368,7 +368,7 @@ func TestOpenRemovesOrphans(t *testing.T) {
 	}
 	keys := make([]EventKey, len(items))
 	for i, it := range items {
-		keys[i] = EventKey{testAcct, it.Event.Region, it.Event.EventID}
+		keys[i] = EventKey{testAcct, it.Event.Region, it.Event.EventID, 0}
 	}
 	has, _, err := ix.HasEventIDs(keys)
 	if err != nil {
@@ -487,8 +487,8 @@ func TestLookupDetectsCorruption(t *testing.T) {
 	seg := buildOneSegment(t, pristine, items)
 	name := filepath.Base(seg)
 	sg := inspect(t, seg)
-	if len(sg.blocks) != 1 {
-		t.Fatalf("%d record blocks, want 1 (every lookup below reads it)", len(sg.blocks))
+	if len(segBlocks(t, sg)) != 1 {
+		t.Fatalf("%d record blocks, want 1 (every lookup below reads it)", len(segBlocks(t, sg)))
 	}
 	part := partName(testAcct, "us-east-1")
 	nameKey, nameList := postingKeyWith(t, sg, part, KindManagement, AttrEventName, 3)
@@ -498,10 +498,10 @@ func TestLookupDetectsCorruption(t *testing.T) {
 	}
 	nameQuery := allQuery("us-east-1", KindManagement)
 	nameQuery.Attr, nameQuery.Value = AttrEventName, nameKey.value
-	if len(sg.dirIdx) != 1 {
-		t.Fatalf("%d directory blocks, want 1", len(sg.dirIdx))
+	if len(segDirIdx(t, sg)) != 1 {
+		t.Fatalf("%d directory blocks, want 1", len(segDirIdx(t, sg)))
 	}
-	blockAt := fmt.Sprintf("block at %d:", sg.blocks[0].off)
+	blockAt := fmt.Sprintf("block at %d:", segBlocks(t, sg)[0].off)
 	for _, c := range []struct {
 		name   string
 		off    int64
@@ -509,14 +509,14 @@ func TestLookupDetectsCorruption(t *testing.T) {
 		reason string
 	}{
 		// Inside the first zstd frame: past its 4-byte magic, in the middle.
-		{"record block", sg.blocks[0].off + int64(sg.blocks[0].n)/2, allQuery("us-east-1", KindManagement), blockAt},
+		{"record block", segBlocks(t, sg)[0].off + int64(segBlocks(t, sg)[0].n)/2, allQuery("us-east-1", KindManagement), blockAt},
 		{"record block magic", int64(len(segMagic)), allQuery("us-east-1", KindManagement), blockAt},
-		{"record block checksum", sg.blocks[0].off + int64(sg.blocks[0].n) - 1, allQuery("us-east-1", KindManagement), blockAt},
+		{"record block checksum", segBlocks(t, sg)[0].off + int64(segBlocks(t, sg)[0].n) - 1, allQuery("us-east-1", KindManagement), blockAt},
 		{"posting chunk header", nameList.off + 3, nameQuery, fmt.Sprintf("posting list at %d: header checksum", nameList.off)},
 		{"posting chunk end", nameList.off + 16, nameQuery, fmt.Sprintf("posting list at %d: header checksum", nameList.off)},
 		{"posting chunk data", nameList.off + int64(nameList.chunks*chunkHdrLen) + 1, nameQuery, fmt.Sprintf("posting list at %d: corrupt posting list: chunk checksum", nameList.off)},
 		{"attr 0 posting data", allList.off + int64(allList.chunks*chunkHdrLen), allQuery("us-east-1", KindManagement), fmt.Sprintf("posting list at %d: corrupt posting list: chunk checksum", allList.off)},
-		{"directory block", sg.dirIdx[0].off + int64(sg.dirIdx[0].n)/2, nameQuery, fmt.Sprintf("block at %d:", sg.dirIdx[0].off)},
+		{"directory block", segDirIdx(t, sg)[0].off + int64(segDirIdx(t, sg)[0].n)/2, nameQuery, fmt.Sprintf("block at %d:", segDirIdx(t, sg)[0].off)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := copyDir(t, pristine)
@@ -557,12 +557,12 @@ func TestLookupDetectsCorruption(t *testing.T) {
 	t.Run("record block via HasEventIDs", func(t *testing.T) {
 		dir := copyDir(t, pristine)
 		path := filepath.Join(dir, name)
-		flipByte(t, path, sg.blocks[0].off+int64(sg.blocks[0].n)/2)
+		flipByte(t, path, segBlocks(t, sg)[0].off+int64(segBlocks(t, sg)[0].n)/2)
 		ix := open(t, dir)
 		var err error
 		var has []bool
 		mustNotPanic(t, "HasEventIDs", func() {
-			has, _, err = ix.HasEventIDs([]EventKey{{testAcct, items[0].Event.Region, items[0].Event.EventID}})
+			has, _, err = ix.HasEventIDs([]EventKey{{testAcct, items[0].Event.Region, items[0].Event.EventID, 0}})
 		})
 		if err != nil || has[0] {
 			t.Fatalf("HasEventIDs = %v, %v; want false (the segment holding it is quarantined) and no error", has, err)
@@ -654,7 +654,7 @@ func TestEventIDTableChecksum(t *testing.T) {
 	defer ix.Close()
 	keys := make([]EventKey, len(items))
 	for i, it := range items {
-		keys[i] = EventKey{testAcct, it.Event.Region, it.Event.EventID}
+		keys[i] = EventKey{testAcct, it.Event.Region, it.Event.EventID, 0}
 	}
 	has, _, err := ix.HasEventIDs(keys)
 	if err != nil {

@@ -146,7 +146,7 @@ func TestCraftSegment(t *testing.T) {
 	if got := hitIDs(t, hits); !sameStrings(got, []string{"c3", "c2", "c1"}) {
 		t.Fatalf("lookup: %v", got)
 	}
-	if has, _, err := ix.HasEventIDs([]EventKey{{testAcct, "us-east-1", "c2"}}); err != nil || !has[0] {
+	if has, _, err := ix.HasEventIDs([]EventKey{{testAcct, "us-east-1", "c2", 0}}); err != nil || !has[0] {
 		t.Fatalf("HasEventIDs = %v, %v", has, err)
 	}
 	ix.Close()
@@ -299,7 +299,7 @@ func TestCraftedFooterSeqRange(t *testing.T) {
 			}
 			keys := make([]EventKey, len(items))
 			for i, it := range items {
-				keys[i] = EventKey{testAcct, it.Event.Region, it.Event.EventID}
+				keys[i] = EventKey{testAcct, it.Event.Region, it.Event.EventID, 0}
 			}
 			has, _, herr := ix.HasEventIDs(keys)
 			missed := 0

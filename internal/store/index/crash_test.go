@@ -83,7 +83,7 @@ func stateOf(t *testing.T, ix *Index, items []Item) indexState {
 	t.Helper()
 	keys := make([]EventKey, len(items))
 	for i, it := range items {
-		keys[i] = EventKey{testAcct, it.Event.Region, it.Event.EventID}
+		keys[i] = EventKey{testAcct, it.Event.Region, it.Event.EventID, 0}
 	}
 	has, _, err := ix.HasEventIDs(keys)
 	if err != nil {
@@ -148,7 +148,7 @@ func TestCrashAroundEveryManifestChange(t *testing.T) {
 			ix.mu.RUnlock()
 			// The last block: its events are not swept, so lookups read it.
 			sg := inspect(t, path)
-			b := sg.blocks[len(sg.blocks)-1]
+			b := segBlocks(t, sg)[len(segBlocks(t, sg))-1]
 			flipByte(t, path, b.off+int64(b.n)/2)
 			ix.cache.drop(num) // read the damage, not the cached block
 			if _, _, err := ix.Lookup(allQuery("us-east-1", KindManagement)); err != nil {

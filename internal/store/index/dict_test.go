@@ -147,7 +147,7 @@ func TestWantDict(t *testing.T) {
 func frameDicts(t *testing.T, sg *segment) map[uint32]int {
 	t.Helper()
 	ids := map[uint32]int{}
-	for _, b := range sg.blocks {
+	for _, b := range segBlocks(t, sg) {
 		comp, err := sg.readAt(b.off, int(b.n))
 		if err != nil {
 			t.Fatal(err)
@@ -172,7 +172,7 @@ func storedRecords(t *testing.T, ix *Index) map[uint64]string {
 		if err := sg.verify(nil); err != nil {
 			t.Fatal(err)
 		}
-		for i, b := range sg.blocks {
+		for i, b := range segBlocks(t, sg) {
 			d, err := sg.block(false, i)
 			if err != nil {
 				t.Fatal(err)
@@ -225,10 +225,10 @@ func TestRecordDictionary(t *testing.T) {
 	if len(dict) == 0 || s[2].codec != s[1].codec {
 		t.Fatalf("later flushes: dictionaries of %d and %d bytes, want the same one", len(dict), len(s[2].codec.dict))
 	}
-	if got, want := frameDicts(t, s[1]), map[uint32]int{dictID(dict): len(s[1].blocks)}; !cmp.Equal(got, want) {
+	if got, want := frameDicts(t, s[1]), map[uint32]int{dictID(dict): len(segBlocks(t, s[1]))}; !cmp.Equal(got, want) {
 		t.Errorf("second flush's frames name dictionaries %v, want %v", got, want)
 	}
-	if got, want := frameDicts(t, s[0]), map[uint32]int{0: len(s[0].blocks)}; !cmp.Equal(got, want) {
+	if got, want := frameDicts(t, s[0]), map[uint32]int{0: len(segBlocks(t, s[0]))}; !cmp.Equal(got, want) {
 		t.Errorf("first flush's frames name dictionaries %v, want %v", got, want)
 	}
 	if err := ix.Compact(); err != nil {
@@ -238,7 +238,7 @@ func TestRecordDictionary(t *testing.T) {
 	if len(s) != 1 || !bytes.Equal(s[0].codec.dict, dict) {
 		t.Fatalf("after Compact: %d segments, the first's dictionary %d bytes; want one with the dictionary", len(s), len(s[0].codec.dict))
 	}
-	if got, want := frameDicts(t, s[0]), map[uint32]int{dictID(dict): len(s[0].blocks)}; !cmp.Equal(got, want) {
+	if got, want := frameDicts(t, s[0]), map[uint32]int{dictID(dict): len(segBlocks(t, s[0]))}; !cmp.Equal(got, want) {
 		t.Errorf("merged frames name dictionaries %v, want %v", got, want)
 	}
 	if diff := cmp.Diff(recordsOf(a, b, c), storedRecords(t, ix)); diff != "" {
@@ -343,8 +343,8 @@ func TestDamagedDictionary(t *testing.T) {
 	rewrite := func(edit func(*segMeta)) []byte {
 		s := inspect(t, path)
 		metaOff := int64(binary.LittleEndian.Uint64(orig[len(orig)-footerLen:]))
-		meta := segMeta{blocks: s.blocks, dirIdx: s.dirIdx, parts: s.parts, idsOff: s.idsOff, idCount: s.idCount,
-			idSparse: s.idSparse, idCRCs: s.idCRCs, bloom: s.bloom, first: s.first, last: s.last, events: s.events, dict: s.codec.dict}
+		meta := segMeta{blocks: segBlocks(t, s), dirIdx: segDirIdx(t, s), parts: s.parts, idsOff: s.idsOff, idCount: s.idCount,
+			idSparse: s.idSparse, idCRCs: s.idCRCs, bloom: segBloom(t, s), first: s.first, last: s.last, events: s.events, dict: s.codec.dict}
 		edit(&meta)
 		return meta.appendTail(bytes.Clone(orig[:metaOff]), metaOff)
 	}
@@ -445,7 +445,7 @@ func TestFirstDictionaryWhileApplying(t *testing.T) {
 	if sg.codec != ix.rec {
 		t.Fatal("the flushed segment does not have the dictionary")
 	}
-	if got, want := frameDicts(t, sg), map[uint32]int{sg.codec.id: len(sg.blocks)}; !cmp.Equal(got, want) {
+	if got, want := frameDicts(t, sg), map[uint32]int{sg.codec.id: len(segBlocks(t, sg))}; !cmp.Equal(got, want) {
 		t.Errorf("flushed frames name dictionaries %v, want %v", got, want)
 	}
 	if diff := cmp.Diff(recordsOf(items), storedRecords(t, ix)); diff != "" {

@@ -216,12 +216,12 @@ func checkSegmentBytes(t *testing.T, path string, b []byte, pr probes, dec *code
 	size := uint64(len(b))
 	// What load promises once it accepts the file: every section it
 	// located lies within the file.
-	for i, r := range sg.blocks {
+	for i, r := range segBlocks(t, sg) {
 		if r.off < 0 || uint64(r.off) > size || uint64(r.n) > size-uint64(r.off) {
 			t.Errorf("accepted record block %d at %d+%d in a %d-byte file", i, r.off, r.n, size)
 		}
 	}
-	for i, r := range sg.dirIdx {
+	for i, r := range segDirIdx(t, sg) {
 		if r.off < 0 || uint64(r.off) > size || uint64(r.n) > size-uint64(r.off) {
 			t.Errorf("accepted directory block %d at %d+%d in a %d-byte file", i, r.off, r.n, size)
 		}
@@ -309,7 +309,7 @@ func checkSegmentBytes(t *testing.T, path string, b []byte, pr probes, dec *code
 	for i, h := range pr.hashes {
 		if i%8 == 0 || i >= len(pr.hashes)-5 {
 			// One frame per candidate record; the table rarely has two.
-			measure("eventByID", 4, func() { _, err = sg.eventByID(h, testAcct, "us-east-1", "r-0001", nil) })
+			measure("eventByID", 4, func() { _, err = sg.eventByID(h, testAcct, "us-east-1", "r-0001", 0, nil) })
 			readErr("eventByID", err)
 		} else {
 			measure("ids", 0, func() { _, err = sg.ids(h) })
@@ -323,7 +323,7 @@ func checkSegmentBytes(t *testing.T, path string, b []byte, pr probes, dec *code
 		readErr("countVisible", err)
 	}
 	// fsck's whole-segment check reads damaged files by design.
-	measure("verify", len(sg.blocks)+len(sg.dirIdx), func() { err = sg.verify(nil) })
+	measure("verify", len(segBlocks(t, sg))+len(segDirIdx(t, sg)), func() { err = sg.verify(nil) })
 	readErr("verify", err)
 }
 
@@ -363,7 +363,7 @@ func TestFuzzSeedsRead(t *testing.T) {
 			t.Fatal(err)
 		}
 		sg := inspect(t, path)
-		t.Logf("seed %d: %d bytes, seqs %d..%d, %d events, %d blocks, %d directory blocks, %d ids", i, len(b), sg.first, sg.last, sg.events, len(sg.blocks), len(sg.dirIdx), sg.idCount)
+		t.Logf("seed %d: %d bytes, seqs %d..%d, %d events, %d blocks, %d directory blocks, %d ids", i, len(b), sg.first, sg.last, sg.events, len(segBlocks(t, sg)), len(segDirIdx(t, sg)), sg.idCount)
 		multi := false
 		it := &dirIter{sg: sg}
 		for it.next() {
@@ -376,8 +376,8 @@ func TestFuzzSeedsRead(t *testing.T) {
 		if it.err != nil {
 			t.Fatal(it.err)
 		}
-		if i == 1 && (!multi || len(sg.blocks) < 2 || sg.events != 150) {
-			t.Errorf("seed 1: %d blocks, multi-chunk lists %v; want both", len(sg.blocks), multi)
+		if i == 1 && (!multi || len(segBlocks(t, sg)) < 2 || sg.events != 150) {
+			t.Errorf("seed 1: %d blocks, multi-chunk lists %v; want both", len(segBlocks(t, sg)), multi)
 		}
 		if i == 2 && sg.codec.dict == nil {
 			t.Errorf("seed 2 has no record dictionary")
@@ -497,6 +497,9 @@ type dirFuzzBase struct {
 	sg     *segment // ref, opened
 	dirBuf []byte   // ref's directory block, decompressed
 	enc    *zstd.Encoder
+	blocks []blockRef // sg's block table
+	dir    dirRef     // its directory block
+	bloom  bloom      // sg's bloom filter
 }
 
 func newDirFuzzBase(tb testing.TB, ref []byte, dec *codecs) *dirFuzzBase {
@@ -509,8 +512,9 @@ func newDirFuzzBase(tb testing.TB, ref []byte, dec *codecs) *dirFuzzBase {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(sg.release)
-	if len(sg.dirIdx) != 1 || sg.dirIdx[0].off+int64(sg.dirIdx[0].n) != sg.idsOff {
-		tb.Fatalf("base segment: %d directory blocks, the first ending at %d, eventID table at %d", len(sg.dirIdx), sg.dirIdx[0].off+int64(sg.dirIdx[0].n), sg.idsOff)
+	dirIdx := segDirIdx(tb, sg)
+	if len(dirIdx) != 1 || dirIdx[0].off+int64(dirIdx[0].n) != sg.idsOff {
+		tb.Fatalf("base segment: %d directory blocks, the first ending at %d, eventID table at %d", len(dirIdx), dirIdx[0].off+int64(dirIdx[0].n), sg.idsOff)
 	}
 	dirBuf, err := sg.block(true, 0)
 	if err != nil {
@@ -523,7 +527,7 @@ func newDirFuzzBase(tb testing.TB, ref []byte, dec *codecs) *dirFuzzBase {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { enc.Close() })
-	return &dirFuzzBase{ref: ref, sg: sg, dirBuf: bytes.Clone(dirBuf), enc: enc}
+	return &dirFuzzBase{ref: ref, sg: sg, dirBuf: bytes.Clone(dirBuf), enc: enc, blocks: segBlocks(tb, sg), bloom: segBloom(tb, sg), dir: dirIdx[0]}
 }
 
 // with returns the base segment with dirBuf as its directory block: the
@@ -532,14 +536,14 @@ func newDirFuzzBase(tb testing.TB, ref []byte, dec *codecs) *dirFuzzBase {
 // writes them.
 func (d *dirFuzzBase) with(dirBuf []byte) []byte {
 	sg := d.sg
-	out := bytes.Clone(d.ref[:sg.dirIdx[0].off])
+	out := bytes.Clone(d.ref[:d.dir.off])
 	comp := d.enc.EncodeAll(dirBuf, nil)
 	dirOff := int64(len(out))
 	out = append(out, comp...)
 	idsOff := int64(len(out))
 	out = append(out, d.ref[sg.idsOff:sg.idsOff+int64(sg.idCount)*idEntryLen]...)
-	meta := segMeta{blocks: sg.blocks, dirIdx: []dirRef{{sg.dirIdx[0].first, dirOff, uint32(len(comp))}}, parts: sg.parts,
-		idsOff: idsOff, idCount: sg.idCount, idSparse: sg.idSparse, idCRCs: sg.idCRCs, bloom: sg.bloom,
+	meta := segMeta{blocks: d.blocks, dirIdx: []dirRef{{d.dir.first, dirOff, uint32(len(comp))}}, parts: sg.parts,
+		idsOff: idsOff, idCount: sg.idCount, idSparse: sg.idSparse, idCRCs: sg.idCRCs, bloom: d.bloom,
 		first: sg.first, last: sg.last, events: sg.events, dict: sg.codec.dict}
 	return meta.appendTail(out, int64(len(out)))
 }

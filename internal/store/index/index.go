@@ -718,12 +718,17 @@ func (v view) release() {
 }
 
 // EventKey names one event for HasEventIDs.
-type EventKey struct{ Account, Region, EventID string }
+type EventKey struct {
+	Account, Region, EventID string
+	Time                     int64 // eventTime, Unix seconds; 0: any time
+}
 
 // HasEventIDs reports, for each key, whether its partition holds an event
-// with that id among the events applied up to and including seq through,
-// which it returns with the answer. Events in a quarantined segment are not
-// held.
+// with that id, and that time when the key has one, among the events
+// applied up to and including seq through, which it returns with the
+// answer. Events in a quarantined segment are not held. A key with a time
+// probes only the segments whose time range for the partition holds it,
+// so an import of recent events reads no older segment's bloom filter.
 func (ix *Index) HasEventIDs(keys []EventKey) (has []bool, through uint64, err error) {
 	err = ix.retryCorrupt(func() error {
 		has, through, err = ix.hasEventIDs(keys)
@@ -744,7 +749,7 @@ func (ix *Index) hasEventIDs(keys []EventKey) (has []bool, through uint64, err e
 		hashes[i] = idHash(part, k.EventID)
 		for _, m := range v.mems {
 			m.byID(hashes[i], func(r *memRec) bool {
-				if r.id == k.EventID && r.part == part && !sw.deleted(r.t, r.seq) {
+				if r.id == k.EventID && r.part == part && (k.Time == 0 || r.t == k.Time) && !sw.deleted(r.t, r.seq) {
 					out[i] = true
 				}
 				return !out[i]
@@ -757,11 +762,12 @@ func (ix *Index) hasEventIDs(keys []EventKey) (has []bool, through uint64, err e
 		if out[i] {
 			continue
 		}
+		part := partName(k.Account, k.Region)
 		for _, sg := range v.segs {
-			if _, ok := sg.partSet[partName(k.Account, k.Region)]; !ok {
+			if !sg.mayHold(part, k.Time) {
 				continue
 			}
-			ev, err := sg.eventByID(hashes[i], k.Account, k.Region, k.EventID, sw)
+			ev, err := sg.eventByID(hashes[i], k.Account, k.Region, k.EventID, k.Time, sw)
 			if err != nil {
 				return nil, 0, fmt.Errorf("index get: %w", err)
 			}
@@ -774,9 +780,9 @@ func (ix *Index) hasEventIDs(keys []EventKey) (has []bool, through uint64, err e
 	return out, through, nil
 }
 
-// eventByID returns the segment's event with that id in that partition
-// that no sweep of sw deleted, or nil.
-func (sg *segment) eventByID(h uint64, account, region, id string, sw sweeps) (*event.Event, error) {
+// eventByID returns the segment's event with that id in that partition,
+// at time t unless t is 0, that no sweep of sw deleted, or nil.
+func (sg *segment) eventByID(h uint64, account, region, id string, t int64, sw sweeps) (*event.Event, error) {
 	seqs, err := sg.ids(h)
 	if err != nil {
 		return nil, err
@@ -793,7 +799,7 @@ func (sg *segment) eventByID(h uint64, account, region, id string, sw sweeps) (*
 		if err != nil {
 			return nil, sg.corrupt("record %d does not parse: %v", seq, err)
 		}
-		if ev.EventID == id && ev.Account == account && ev.Region == region && !sw.deleted(eventTime(&ev), seq) {
+		if et := eventTime(&ev); ev.EventID == id && ev.Account == account && ev.Region == region && (t == 0 || et == t) && !sw.deleted(et, seq) {
 			return &ev, nil
 		}
 	}
@@ -994,7 +1000,7 @@ func (ix *Index) lookupID(v view, q Query, sw sweeps) ([]Hit, []byte, error) {
 		if _, ok := sg.partSet[part]; !ok {
 			continue
 		}
-		ev, err := sg.eventByID(h, q.Account, q.Region, q.Value, sw)
+		ev, err := sg.eventByID(h, q.Account, q.Region, q.Value, 0, sw)
 		if err != nil {
 			return nil, nil, fmt.Errorf("index lookup: %w", err)
 		}

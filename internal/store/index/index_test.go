@@ -153,11 +153,11 @@ func TestHasEventIDs(t *testing.T) {
 		}
 		apply(ix, items)
 		keys := []EventKey{
-			{"123456789012", "us-east-1", "id-007"},
-			{"123456789012", "us-east-1", "id-999"},
-			{"123456789012", "eu-west-1", "id-007"}, // unknown partition
-			{"123456789012", "us-east-1", "id-499"},
-			{"123456789012", "us-east-1", "id-00"}, // prefix of a stored id
+			{"123456789012", "us-east-1", "id-007", 0},
+			{"123456789012", "us-east-1", "id-999", 0},
+			{"123456789012", "eu-west-1", "id-007", 0}, // unknown partition
+			{"123456789012", "us-east-1", "id-499", 0},
+			{"123456789012", "us-east-1", "id-00", 0}, // prefix of a stored id
 		}
 		got, _, err := ix.HasEventIDs(keys)
 		if err != nil {
@@ -166,8 +166,37 @@ func TestHasEventIDs(t *testing.T) {
 		if diff := cmp.Diff([]bool{true, false, false, true, false}, got); diff != "" {
 			t.Fatal(diff)
 		}
-		if got, _, _ := ix.HasEventIDs([]EventKey{{"123456789012", "us-east-1", "id-123"}}); !got[0] {
+		if got, _, _ := ix.HasEventIDs([]EventKey{{"123456789012", "us-east-1", "id-123", 0}}); !got[0] {
 			t.Fatal("HasEventIDs missed a stored id")
+		}
+	})
+}
+
+// A key with a time names the event with that id at that time only: a
+// duplicate is the same record again (decisions §92).
+func TestHasEventIDsWithTime(t *testing.T) {
+	modes(t, func(t *testing.T, apply func(*Index, []Item)) {
+		ix := open(t, t.TempDir())
+		var items []Item
+		for i := range 300 {
+			items = append(items, Item{uint64(i + 1), ev(t, fmt.Sprintf("id-%03d", i), i*60, event.CategoryMgmt)})
+		}
+		apply(ix, items)
+		at := func(i int) int64 { return t0.Unix() + int64(i*60) }
+		keys := []EventKey{
+			{"123456789012", "us-east-1", "id-007", at(7)},
+			{"123456789012", "us-east-1", "id-007", at(7) + 1},    // another time
+			{"123456789012", "us-east-1", "id-007", at(299) + 60}, // after every stored event
+			{"123456789012", "us-east-1", "id-007", 0},            // any time
+			{"123456789012", "us-east-1", "id-299", at(299)},
+			{"123456789012", "eu-west-1", "id-007", at(7)},
+		}
+		got, _, err := ix.HasEventIDs(keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]bool{true, false, false, true, true, false}, got); diff != "" {
+			t.Fatal(diff)
 		}
 	})
 }
@@ -253,7 +282,7 @@ func TestSweep(t *testing.T) {
 		if len(hits) != 6 {
 			t.Fatalf("after sweep %d events found by attribute, want 6", len(hits))
 		}
-		if has, _, _ := ix.HasEventIDs([]EventKey{{"123456789012", "us-east-1", "s2"}}); has[0] {
+		if has, _, _ := ix.HasEventIDs([]EventKey{{"123456789012", "us-east-1", "s2", 0}}); has[0] {
 			t.Fatal("swept event's id still known")
 		}
 	})
@@ -314,9 +343,9 @@ func TestAttributeLookupsMatchModel(t *testing.T) {
 			}
 			ids := make([]EventKey, 0, len(model)+1)
 			for _, r := range model {
-				ids = append(ids, EventKey{"123456789012", "us-east-1", r.id})
+				ids = append(ids, EventKey{"123456789012", "us-east-1", r.id, 0})
 			}
-			ids = append(ids, EventKey{"123456789012", "us-east-1", "absent"})
+			ids = append(ids, EventKey{"123456789012", "us-east-1", "absent", 0})
 			has, _, err := ix.HasEventIDs(ids)
 			if err != nil {
 				t.Fatal(err)

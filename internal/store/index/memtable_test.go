@@ -105,12 +105,12 @@ func TestMemtableBlocks(t *testing.T) {
 	// The flush wrote no deleted record.
 	records := 0
 	for _, sg := range ix.segs {
-		for i := range sg.blocks {
+		for i := range segBlocks(t, sg) {
 			b, err := sg.block(false, i)
 			if err != nil {
 				t.Fatal(err)
 			}
-			forEachRecord(b, sg.blocks[i].first, func(uint64, []byte) bool { records++; return true })
+			forEachRecord(b, segBlocks(t, sg)[i].first, func(uint64, []byte) bool { records++; return true })
 		}
 	}
 	if records != n/2+len(more) {

@@ -92,6 +92,9 @@ func pickRun(segs []*segment, holes []QuarantinedSegment) []*segment {
 // merge writes the run's events, less those sweeps deleted, as one segment
 // and swaps it in for the run. An input found damaged is quarantined and
 // the merge given up.
+// mergeWindows bounds the bytes of a merge's input windows.
+const mergeWindows = 8 << 20
+
 func (ix *Index) merge(run []*segment) error {
 	ix.mu.RLock()
 	sw := ix.sweeps
@@ -216,9 +219,12 @@ func (ix *Index) writeMerged(run []*segment, path string, sw sweeps, first, last
 		w.abort()
 		return false, err
 	}
+	// Each input is read through a window: 1 MiB each, less once there
+	// are more than eight, so that a full compaction of many segments
+	// takes no more than a merge of eight.
 	wins := make([]*window, len(run))
 	for i, sg := range run {
-		wins[i] = &window{sg: sg}
+		wins[i] = &window{sg: sg, size: min(1<<20, max(mergeWindows/len(run), 128<<10))}
 	}
 	// Record blocks, less those with no live record: copied as they are
 	// from inputs with the current record dictionary, after a check of
@@ -228,31 +234,29 @@ func (ix *Index) writeMerged(run []*segment, path string, sw sweeps, first, last
 	// damaged input is quarantined instead).
 	var scratch, recomp []byte
 	for si, sg := range run {
-		for i, b := range sg.blocks {
-			if filtering {
-				end := sg.last + 1
-				if i+1 < len(sg.blocks) {
-					end = sg.blocks[i+1].first
-				}
-				if !live.any(b.first, end) {
-					continue
-				}
+		err := sg.eachBlock(func(_ int, b blockRef, end uint64) error {
+			if filtering && !live.any(b.first, end) {
+				return nil
 			}
 			comp, err := wins[si].readAt(b.off, int(b.n))
 			if err != nil {
-				return fail(err)
+				return err
 			}
-			if err := sg.checkBlock(i, comp); err != nil {
-				return fail(err)
+			if err := sg.checkBlock(b, comp); err != nil {
+				return err
 			}
 			if sg.codec != rec || sg.version < 2 {
 				if scratch, err = sg.codec.dec.DecodeAll(comp, scratch[:0]); err != nil {
-					return fail(sg.corrupt("block at %d: %v", b.off, err))
+					return sg.corrupt("block at %d: %v", b.off, err)
 				}
 				comp = w.recEnc.EncodeAll(scratch, recomp[:0])
 				recomp = comp
 			}
 			w.addBlock(b.first, comp)
+			return nil
+		})
+		if err != nil {
+			return fail(err)
 		}
 	}
 	// Posting lists: a k-way merge of the directories by key, and of each

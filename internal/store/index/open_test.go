@@ -311,7 +311,7 @@ func TestVersion1Manifest(t *testing.T) {
 	if got.Version != 2 || !slices.Equal(got.Sweeps, sweeps{{Seq: 90, Before: cut}}) || got.SweptBefore != 0 {
 		t.Fatalf("MANIFEST after a flush: %+v", got)
 	}
-	has, _, err := ix.HasEventIDs([]EventKey{{testAcct, items[0].Event.Region, items[0].Event.EventID}, {testAcct, late[0].Event.Region, late[0].Event.EventID}})
+	has, _, err := ix.HasEventIDs([]EventKey{{testAcct, items[0].Event.Region, items[0].Event.EventID, 0}, {testAcct, late[0].Event.Region, late[0].Event.EventID, 0}})
 	if err != nil || has[0] || !has[1] {
 		t.Fatalf("HasEventIDs = %v, %v; want [false true]", has, err)
 	}

@@ -127,10 +127,20 @@ type chunkHeader struct {
 }
 
 func parseChunkHeaders(b []byte, chunks int) ([]chunkHeader, error) {
+	return parseChunkHeadersInto(nil, b, chunks)
+}
+
+// parseChunkHeadersInto is parseChunkHeaders into dst's array when it is
+// long enough.
+func parseChunkHeadersInto(dst []chunkHeader, b []byte, chunks int) ([]chunkHeader, error) {
 	if len(b) != chunks*chunkHdrLen {
 		return nil, errCorruptPosting
 	}
-	hs := make([]chunkHeader, chunks)
+	hs := dst[:0]
+	if cap(hs) < chunks {
+		hs = make([]chunkHeader, chunks)
+	}
+	hs = hs[:chunks]
 	for i := range hs {
 		h := b[i*chunkHdrLen:]
 		hs[i] = chunkHeader{

@@ -16,7 +16,7 @@ import (
 func damageBlock(t *testing.T, path string) {
 	t.Helper()
 	sg := inspect(t, path)
-	b := sg.blocks[len(sg.blocks)-1]
+	b := segBlocks(t, sg)[len(segBlocks(t, sg))-1]
 	flipByte(t, path, b.off+int64(b.n)/2)
 }
 
@@ -58,7 +58,7 @@ func TestDamagedSegmentAnsweredFromTheRest(t *testing.T) {
 			return err
 		}},
 		{"duplicate probe", func(ix *Index) error {
-			_, _, err := ix.HasEventIDs([]EventKey{{testAcct, "us-east-1", "r-0040"}})
+			_, _, err := ix.HasEventIDs([]EventKey{{testAcct, "us-east-1", "r-0040", 0}})
 			return err
 		}},
 		{"merge", func(ix *Index) error { return ix.Compact() }},

@@ -56,7 +56,7 @@ func TestRebuild(t *testing.T) {
 			t.Fatal(err)
 		}
 		sg := inspect(t, filepath.Join(dir, m.Segments[1]))
-		flipByte(t, sg.path, sg.blocks[0].off+4) // caught by the whole-segment read only
+		flipByte(t, sg.path, segBlocks(t, sg)[0].off+4) // caught by the whole-segment read only
 		rep, err := Rebuild(dir, quietLog)
 		if err != nil {
 			t.Fatal(err)
@@ -212,7 +212,7 @@ func FuzzRebuild(f *testing.F) {
 		entries := ix.Quarantined()
 		var keys []EventKey
 		for _, it := range fuzzPool {
-			keys = append(keys, EventKey{testAcct, it.Event.Region, it.Event.EventID})
+			keys = append(keys, EventKey{testAcct, it.Event.Region, it.Event.EventID, 0})
 		}
 		has, _, err := ix.HasEventIDs(keys)
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"sync"
 	"sync/atomic"
 )
 
@@ -54,20 +55,33 @@ type segment struct {
 	size        int64
 	first, last uint64
 	events      int
-	blocks      []blockRef
-	dirIdx      []dirRef
+	blockTab    metaTable // the record block table, on disk (metapage.go)
+	blockFirsts []uint64  // the first sequence number of each of its pages
+	dirPages    []dirPage // the directory index, on disk, 64 entries a page
+	dirCount    int       // directory blocks
 	parts       []partInfo
-	partSet     map[string]struct{}
+	partSet     map[string]timeSpan // each partition's time range, over its kinds
 	maxTime     int64
 	idsOff      int64
 	idCount     int
 	idSparse    []uint64
 	idCRCs      []uint32
-	bloom       bloom
+	bloomTab    metaTable // the bloom filter, on disk, a page of 64 blocks at a time
+	bloomWords  int
 	refs        atomic.Int32
 	cache       *blockCache
 	version     int    // 1 or 2 (docs/format/index.md)
 	codec       *codec // its record dictionary's, or the plain one
+}
+
+// timeSpan is a range of event times, Unix seconds, inclusive.
+type timeSpan struct{ min, max int64 }
+
+// mayHold reports whether the segment may hold an event of partition part
+// at time t (0: at any time).
+func (sg *segment) mayHold(part string, t int64) bool {
+	sp, ok := sg.partSet[part]
+	return ok && (t == 0 || sp.min <= t && t <= sp.max)
 }
 
 // openSegment opens the segment file at path, checking its footer and meta
@@ -77,7 +91,7 @@ func openSegment(path string, num uint64, cache *blockCache, cs *codecs) (*segme
 	if err != nil {
 		return nil, err
 	}
-	sg := &segment{num: num, path: path, f: f, cache: cache, partSet: map[string]struct{}{}}
+	sg := &segment{num: num, path: path, f: f, cache: cache, partSet: map[string]timeSpan{}}
 	if err := sg.load(cs); err != nil {
 		f.Close()
 		var ce *CorruptionError
@@ -130,88 +144,155 @@ func (sg *segment) load(cs *codecs) error {
 	if metaOff < int64(len(segMagic)) || metaLen < 0 || metaOff+metaLen != sg.size-footerLen {
 		return sg.corrupt("bad meta section bounds")
 	}
-	m := make([]byte, metaLen)
-	if _, err := sg.f.ReadAt(m, metaOff); err != nil {
-		return err
+	s := newMetaStream(sg.f, metaOff, metaLen)
+	r := &metaReader{s: s}
+	perr := sg.parseMeta(r, metaOff, metaLen)
+	if r.err == nil {
+		r.trailing = s.left != 0
 	}
-	if metaChecksum(m, ft[:]) != binary.LittleEndian.Uint32(ft[36:]) {
+	if err := s.drain(); err != nil { // for the CRC
+		r.fail()
+	}
+	if s.err != nil {
+		return fmt.Errorf("read segment %s: %w", sg.path, s.err)
+	}
+	if crc32.Update(s.crc, castagnoli, ft[:36]) != binary.LittleEndian.Uint32(ft[36:]) {
 		return sg.corrupt("meta section checksum mismatch")
 	}
 	if sg.last < sg.first {
 		return sg.corrupt("sequence range %d..%d", sg.first, sg.last)
 	}
-	r := &metaReader{b: m}
+	if perr != nil {
+		return perr
+	}
+	if r.err != nil || r.trailing {
+		return sg.corrupt("malformed meta section")
+	}
+	if !within(sg.idsOff, int64(sg.idCount)*idEntryLen, metaOff) || len(sg.idSparse) != (sg.idCount+idSparseStep-1)/idSparseStep || sg.bloomWords%8 != 0 {
+		return sg.corrupt("bad eventID table")
+	}
+	if sg.codec, err = cs.get(r.dict); err != nil {
+		return err
+	}
+	return nil
+}
+
+// parseMeta reads the meta section (docs/format/index.md) from r, which
+// starts at file offset metaOff and is metaLen bytes long. The block
+// table and the bloom filter stay on disk: it keeps their places and each
+// of their pages' CRC-32C. A malformed section leaves r.err set; the
+// caller checks the section's CRC before it looks at r.err or the error
+// returned (a table entry out of bounds, a bad record dictionary), so
+// damage reads as a checksum mismatch.
+func (sg *segment) parseMeta(r *metaReader, metaOff, metaLen int64) error {
 	entry := 20 // a block table entry's size
 	if sg.version >= 2 {
 		entry = 24
 	}
 	n := r.count(entry)
-	sg.blocks = make([]blockRef, n)
-	for i := range sg.blocks {
-		sg.blocks[i] = blockRef{off: int64(r.u64()), n: r.u32(), first: r.u64()}
-		if sg.version >= 2 {
-			sg.blocks[i].crc = r.u32()
+	sg.blockTab = metaTable{kind: cacheBlockTable, off: metaOff + r.s.pos(metaLen), entry: entry, n: n}
+	per := sg.blockTab.perPage()
+	var crc uint32
+	var prev uint64
+	for i := range n {
+		raw := r.take(entry)
+		if r.err != nil {
+			return nil
 		}
-		if b := sg.blocks[i]; !within(b.off, int64(b.n), metaOff) || b.first < sg.first || b.first > sg.last || (i > 0 && b.first <= sg.blocks[i-1].first) {
+		crc = crc32.Update(crc, castagnoli, raw)
+		b := sg.blockEntry(raw)
+		if i%per == 0 {
+			sg.blockFirsts = append(sg.blockFirsts, b.first)
+		}
+		if i%per == per-1 || i == n-1 {
+			sg.blockTab.crcs = append(sg.blockTab.crcs, crc)
+			crc = 0
+		}
+		if !within(b.off, int64(b.n), metaOff) || b.first < sg.first || b.first > sg.last || (i > 0 && b.first <= prev) {
 			return sg.corrupt("record block %d out of bounds", i)
 		}
+		prev = b.first
 	}
 	n = r.count(13)
-	sg.dirIdx = make([]dirRef, n)
-	for i := range sg.dirIdx {
+	sg.dirCount = n
+	for i := range n {
+		if i%dirPageEntries == 0 {
+			sg.endDirPage(r, metaOff, metaLen)
+			sg.dirPages = append(sg.dirPages, dirPage{off: metaOff + r.s.pos(metaLen)})
+			r.s.sub = 0
+		}
 		first := r.bytes()
-		sg.dirIdx[i] = dirRef{first, int64(r.u64()), r.u32()}
-		if d := sg.dirIdx[i]; !within(d.off, int64(d.n), metaOff) {
+		d := dirRef{first, int64(r.u64()), r.u32()}
+		if r.err != nil {
+			return nil
+		}
+		if i%dirPageEntries == 0 {
+			sg.dirPages[len(sg.dirPages)-1].first = first
+		}
+		if !within(d.off, int64(d.n), metaOff) {
 			return sg.corrupt("directory block %d out of bounds", i)
 		}
 	}
+	sg.endDirPage(r, metaOff, metaLen)
 	n = r.count(22)
-	sg.parts = make([]partInfo, n)
+	sg.parts = make([]partInfo, 0, min(n, 1<<16))
 	sg.maxTime = -1 << 63
-	for i := range sg.parts {
+	for range n {
 		p := partInfo{name: string(r.bytes())}
 		p.kind = r.byte()
 		p.events = r.u32()
 		p.min, p.max = int64(r.u64()), int64(r.u64())
-		sg.parts[i] = p
-		sg.partSet[p.name] = struct{}{}
+		if r.err != nil {
+			return nil
+		}
+		sg.parts = append(sg.parts, p)
+		sp, ok := sg.partSet[p.name]
+		if !ok {
+			sp = timeSpan{p.min, p.max}
+		}
+		sg.partSet[p.name] = timeSpan{min(sp.min, p.min), max(sp.max, p.max)}
 		sg.maxTime = max(sg.maxTime, p.max)
 	}
 	sg.idsOff = int64(r.u64())
 	sg.idCount = r.count(0)
 	n = r.count(12)
-	sg.idSparse = make([]uint64, n)
-	sg.idCRCs = make([]uint32, n)
-	for i := range sg.idSparse {
-		sg.idSparse[i] = r.u64()
-		sg.idCRCs[i] = r.u32()
+	sg.idSparse = make([]uint64, 0, min(n, 1<<16))
+	sg.idCRCs = make([]uint32, 0, min(n, 1<<16))
+	for range n {
+		h, c := r.u64(), r.u32()
+		if r.err != nil {
+			return nil
+		}
+		sg.idSparse = append(sg.idSparse, h)
+		sg.idCRCs = append(sg.idCRCs, c)
 	}
 	n = r.count(8)
-	sg.bloom = make(bloom, n)
-	for i := range sg.bloom {
-		sg.bloom[i] = r.u64()
+	sg.bloomWords = n
+	sg.bloomTab = metaTable{kind: cacheBloom, off: metaOff + r.s.pos(metaLen), entry: 64, n: n / 8}
+	crc = 0
+	for i := range n / 8 {
+		raw := r.take(64)
+		if r.err != nil {
+			return nil
+		}
+		crc = crc32.Update(crc, castagnoli, raw)
+		if i%64 == 63 || i == n/8-1 {
+			sg.bloomTab.crcs = append(sg.bloomTab.crcs, crc)
+			crc = 0
+		}
 	}
-	var dict []byte
+	r.take(n % 8 * 8)
 	if sg.version >= 2 {
 		if n = r.count(0); n > dictMax {
 			return sg.corrupt("record dictionary of %d bytes", n)
 		}
 		if n > 0 {
 			id := r.u32()
-			dict = r.take(n)
-			if r.err == nil && id != dictID(dict) {
+			r.dict = bytes.Clone(r.take(n))
+			if r.err == nil && id != dictID(r.dict) {
 				return sg.corrupt("record dictionary ID %d does not match its bytes", id)
 			}
 		}
-	}
-	if r.err != nil || len(r.b) != 0 {
-		return sg.corrupt("malformed meta section")
-	}
-	if !within(sg.idsOff, int64(sg.idCount)*idEntryLen, metaOff) || len(sg.idSparse) != (sg.idCount+idSparseStep-1)/idSparseStep || len(sg.bloom)%8 != 0 {
-		return sg.corrupt("bad eventID table")
-	}
-	if sg.codec, err = cs.get(dict); err != nil {
-		return err
 	}
 	return nil
 }
@@ -222,24 +303,46 @@ func within(off, n, limit int64) bool {
 	return off >= int64(len(segMagic)) && n >= 0 && off <= limit && n <= limit-off
 }
 
-// metaChecksum covers the meta section and the footer's first 36 bytes.
-func metaChecksum(meta, footer []byte) uint32 {
-	return crc32.Update(crc32.Checksum(meta, castagnoli), castagnoli, footer[:36])
+// metaReader parses a meta section or a directory block: from b, or,
+// when s is set, from the file.
+type metaReader struct {
+	b        []byte
+	s        *metaStream
+	err      error // errShortMeta once anything did not parse
+	dict     []byte
+	trailing bool // bytes are left after the meta section's last field
 }
 
-type metaReader struct {
-	b   []byte
-	err error
-}
+// errShortMeta is a meta section or directory entry that does not parse.
+var errShortMeta = errors.New("short meta")
 
 func (r *metaReader) fail() {
 	if r.err == nil {
-		r.err = errors.New("short meta")
+		r.err = errShortMeta
 	}
 	r.b = nil
 }
 
+// left is the number of bytes not read yet.
+func (r *metaReader) left() int64 {
+	if r.s != nil {
+		return r.s.left
+	}
+	return int64(len(r.b))
+}
+
 func (r *metaReader) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	if r.s != nil {
+		v, err := binary.ReadUvarint(r.s)
+		if err != nil {
+			r.fail()
+			return 0
+		}
+		return v
+	}
 	v, n := binary.Uvarint(r.b)
 	if n <= 0 {
 		r.fail()
@@ -253,7 +356,7 @@ func (r *metaReader) uvarint() uint64 {
 // against what is left.
 func (r *metaReader) count(minSize int) int {
 	v := r.uvarint()
-	if minSize > 0 && v > uint64(len(r.b)/minSize) {
+	if minSize > 0 && v > uint64(r.left()/int64(minSize)) {
 		r.fail()
 		return 0
 	}
@@ -264,10 +367,20 @@ func (r *metaReader) count(minSize int) int {
 	return int(v)
 }
 
+// take returns the next n bytes; from a file they are valid until the
+// next call.
 func (r *metaReader) take(n int) []byte {
-	if len(r.b) < n {
+	if r.err != nil || r.left() < int64(n) {
 		r.fail()
 		return make([]byte, n)
+	}
+	if r.s != nil {
+		b, err := r.s.read(n)
+		if err != nil {
+			r.fail()
+			return make([]byte, n)
+		}
+		return b
 	}
 	b := r.b[:n]
 	r.b = r.b[n:]
@@ -279,7 +392,7 @@ func (r *metaReader) u32() uint32 { return binary.LittleEndian.Uint32(r.take(4))
 func (r *metaReader) byte() byte  { return r.take(1)[0] }
 func (r *metaReader) bytes() []byte {
 	n := r.uvarint()
-	if n > uint64(len(r.b)) {
+	if n > uint64(r.left()) {
 		r.fail()
 		return nil
 	}
@@ -307,19 +420,16 @@ func (sg *segment) readAt(off int64, n int) ([]byte, error) {
 }
 
 // block returns a decompressed record (dir false) or directory block.
-func (sg *segment) block(dir bool, i int) ([]byte, error) { return sg.loadBlock(dir, i, true) }
-
-// loadBlock is block, through the cache or not (a whole-segment check
-// would only evict what lookups use).
-func (sg *segment) loadBlock(dir bool, i int, cached bool) ([]byte, error) {
-	k := cacheKey{sg.num, dir, i}
-	if cached {
-		if b, ok := sg.cache.get(k); ok {
-			return b, nil
-		}
+func (sg *segment) block(dir bool, i int) ([]byte, error) {
+	k := cacheKey{sg.num, cacheRecord, i}
+	if dir {
+		k.kind = cacheDir
+	}
+	if b, ok := sg.cache.get(k); ok {
+		return b, nil
 	}
 	b, err := sg.decodeBlock(dir, i, nil)
-	if err == nil && cached {
+	if err == nil {
 		sg.cache.put(k, b)
 	}
 	return b, err
@@ -327,19 +437,34 @@ func (sg *segment) loadBlock(dir bool, i int, cached bool) ([]byte, error) {
 
 // decodeBlock reads and decompresses a block into dst[:0].
 func (sg *segment) decodeBlock(dir bool, i int, dst []byte) ([]byte, error) {
-	var off int64
-	var n uint32
 	if dir {
-		off, n = sg.dirIdx[i].off, sg.dirIdx[i].n
-	} else {
-		off, n = sg.blocks[i].off, sg.blocks[i].n
+		d, err := sg.dirRef(i)
+		if err != nil {
+			return nil, err
+		}
+		return sg.decode(d.off, d.n, nil, dst)
 	}
+	b, err := sg.blockRef(i)
+	if err != nil {
+		return nil, err
+	}
+	return sg.decodeRecords(b, dst)
+}
+
+// decodeRecords reads and decompresses the record block b into dst[:0].
+func (sg *segment) decodeRecords(b blockRef, dst []byte) ([]byte, error) {
+	return sg.decode(b.off, b.n, &b, dst)
+}
+
+// decode reads and decompresses n bytes at off into dst[:0], checking
+// them against rec's CRC first when they are a record block.
+func (sg *segment) decode(off int64, n uint32, rec *blockRef, dst []byte) ([]byte, error) {
 	comp, err := sg.readAt(off, int(n))
 	if err != nil {
 		return nil, err
 	}
-	if !dir {
-		if err := sg.checkBlock(i, comp); err != nil {
+	if rec != nil {
+		if err := sg.checkBlock(*rec, comp); err != nil {
 			return nil, err
 		}
 	}
@@ -350,11 +475,11 @@ func (sg *segment) decodeBlock(dir bool, i int, dst []byte) ([]byte, error) {
 	return b, nil
 }
 
-// checkBlock checks record block i's bytes against the CRC-32C in the
-// block table (version 2; a version-1 block table has none).
-func (sg *segment) checkBlock(i int, comp []byte) error {
-	if sg.version >= 2 && crc32.Checksum(comp, castagnoli) != sg.blocks[i].crc {
-		return sg.corrupt("block at %d: CRC-32C mismatch", sg.blocks[i].off)
+// checkBlock checks a record block's bytes against the CRC-32C in its
+// block table entry b (version 2; a version-1 block table has none).
+func (sg *segment) checkBlock(b blockRef, comp []byte) error {
+	if sg.version >= 2 && crc32.Checksum(comp, castagnoli) != b.crc {
+		return sg.corrupt("block at %d: CRC-32C mismatch", b.off)
 	}
 	return nil
 }
@@ -398,9 +523,9 @@ func (sg *segment) parseDir(b []byte) (dirEntry, []byte, bool) {
 
 // find returns the directory entry for k.
 func (sg *segment) find(k []byte) (dirEntry, bool, error) {
-	i := sort.Search(len(sg.dirIdx), func(i int) bool { return bytes.Compare(sg.dirIdx[i].first, k) > 0 }) - 1
-	if i < 0 {
-		return dirEntry{}, false, nil
+	i, err := sg.findDir(k)
+	if i < 0 || err != nil {
+		return dirEntry{}, false, err
 	}
 	b, err := sg.block(true, i)
 	if err != nil {
@@ -468,10 +593,48 @@ func (sg *segment) headers(r reader, e dirEntry) ([]chunkHeader, error) {
 	if err != nil {
 		return nil, err
 	}
+	return sg.checkHeaders(e, hb, nil)
+}
+
+// headerBuf holds the buffers a lookup reads a posting list's chunk
+// header table into. A long list's table (24 bytes a chunk of 128
+// entries: 1.9 MB for 10M events) read anew for each lookup made the
+// garbage collector run the more often the less else the heap held;
+// lookups recycle them through headerBufs.
+type headerBuf struct {
+	raw []byte
+	hs  []chunkHeader
+}
+
+var headerBufs = sync.Pool{New: func() any { return new(headerBuf) }}
+
+// headersInto is headers from the file, into hb's buffers.
+func (sg *segment) headersInto(e dirEntry, hb *headerBuf) ([]chunkHeader, error) {
+	n := e.chunks * chunkHdrLen
+	if cap(hb.raw) < n {
+		hb.raw = make([]byte, n)
+	}
+	hb.raw = hb.raw[:n]
+	if _, err := sg.f.ReadAt(hb.raw, e.off); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, sg.corrupt("read past the end at %d", e.off)
+		}
+		return nil, fmt.Errorf("read segment %s: %w", sg.path, err)
+	}
+	hs, err := sg.checkHeaders(e, hb.raw, hb.hs)
+	if hs != nil {
+		hb.hs = hs
+	}
+	return hs, err
+}
+
+// checkHeaders checks and parses list e's chunk header table hb, into
+// dst's array if it is long enough.
+func (sg *segment) checkHeaders(e dirEntry, hb []byte, dst []chunkHeader) ([]chunkHeader, error) {
 	if crc32.Checksum(hb, castagnoli) != e.crc {
 		return nil, sg.corrupt("posting list at %d: header checksum mismatch", e.off)
 	}
-	hs, err := parseChunkHeaders(hb, e.chunks)
+	hs, err := parseChunkHeadersInto(dst, hb, e.chunks)
 	if err != nil {
 		return nil, sg.corrupt("posting list at %d: %v", e.off, err)
 	}
@@ -501,7 +664,9 @@ func (sg *segment) chunk(dst []pos, e dirEntry, hs []chunkHeader, c int) ([]pos,
 // top appends to dst up to limit entries of the list strictly below upper
 // that f wants, newest first.
 func (sg *segment) top(dst []pos, e dirEntry, f *filter, upper pos, limit int) ([]pos, error) {
-	hs, err := sg.headers(sg, e)
+	hb := headerBufs.Get().(*headerBuf)
+	defer headerBufs.Put(hb)
+	hs, err := sg.headersInto(e, hb)
 	if err != nil {
 		return dst, err
 	}
@@ -609,16 +774,16 @@ func (it *listIter) next() (pos, bool) {
 
 // record returns the record with sequence number seq.
 func (sg *segment) record(seq uint64) ([]byte, error) {
-	i := sort.Search(len(sg.blocks), func(i int) bool { return sg.blocks[i].first > seq }) - 1
-	if i < 0 {
-		return nil, nil
+	i, ref, err := sg.findBlock(seq)
+	if i < 0 || err != nil {
+		return nil, err
 	}
 	b, err := sg.block(false, i)
 	if err != nil {
 		return nil, err
 	}
 	var raw []byte
-	ok := forEachRecord(b, sg.blocks[i].first, func(s uint64, r []byte) bool {
+	ok := forEachRecord(b, ref.first, func(s uint64, r []byte) bool {
 		if s == seq {
 			raw = r
 		}
@@ -674,8 +839,11 @@ func (sg *segment) partEvents(p partInfo, fn func(pos) bool) error {
 
 // ids returns the sequence numbers whose eventID hash is h.
 func (sg *segment) ids(h uint64) ([]uint64, error) {
-	if sg.idCount == 0 || !sg.bloom.mayContain(h) {
+	if sg.idCount == 0 {
 		return nil, nil
+	}
+	if ok, err := sg.mayContain(h); !ok || err != nil {
+		return nil, err
 	}
 	g := sort.Search(len(sg.idSparse), func(i int) bool { return sg.idSparse[i] >= h })
 	g = max(g-1, 0)
@@ -708,7 +876,8 @@ func (sg *segment) ids(h uint64) ([]uint64, error) {
 type dirIter struct {
 	sg    *segment
 	block int
-	buf   []byte // the current block, its buffer reused for the next
+	refs  []dirRef // the directory index page that holds block's entry
+	buf   []byte   // the current block, its buffer reused for the next
 	rest  []byte
 	cur   dirEntry
 	err   error
@@ -716,10 +885,19 @@ type dirIter struct {
 
 func (it *dirIter) next() bool {
 	for len(it.rest) == 0 {
-		if it.block >= len(it.sg.dirIdx) {
+		if it.block >= it.sg.dirCount {
 			return false
 		}
-		b, err := it.sg.decodeBlock(true, it.block, it.buf)
+		if it.block%dirPageEntries == 0 {
+			refs, err := it.sg.dirPageRefs(it.block/dirPageEntries, false)
+			if err != nil {
+				it.err = err
+				return false
+			}
+			it.refs = refs
+		}
+		d := it.refs[it.block%dirPageEntries]
+		b, err := it.sg.decode(d.off, d.n, nil, it.buf)
 		if err != nil {
 			it.err = err
 			return false

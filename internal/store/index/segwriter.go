@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -80,7 +81,11 @@ type segWriter struct {
 	idSparse []uint64
 	idCRCs   []uint32 // CRC-32C of each group of idSparseStep entries
 	lastID   [2]uint64
-	bloom    bloom
+	bloom    bloomWriter
+
+	// Entries moved out of blocks and dirIdx, and the bloom filter's
+	// blocks (spill.go).
+	blockSpill, dirSpill spill
 
 	pw postingWriter // the posting list being written, its buffers reused
 }
@@ -99,7 +104,10 @@ func newSegWriter(path string, dirEnc *zstd.Encoder, rec *codec, firstSeq uint64
 		return nil, err
 	}
 	sw := &segWriter{path: path, tmp: tmp, f: f, w: bufio.NewWriterSize(f, 1<<20), dirEnc: dirEnc, rec: rec, recEnc: recEnc,
-		firstSeq: firstSeq, bloom: newBloom(expectedIDs)}
+		firstSeq: firstSeq, bloom: bloomWriter{n: len(newBloom(expectedIDs)) / 8}}
+	sw.blockSpill.path = path + ".blocks.tmp"
+	sw.dirSpill.path = path + ".dir.tmp"
+	sw.bloom.out.path = path + ".bloom.tmp"
 	sw.write([]byte(segMagic))
 	return sw, nil
 }
@@ -113,6 +121,26 @@ func (sw *segWriter) write(b []byte) {
 func (sw *segWriter) abort() {
 	sw.f.Close()
 	os.Remove(sw.tmp)
+	sw.removeSpills()
+}
+
+func (sw *segWriter) removeSpills() {
+	sw.blockSpill.remove()
+	sw.dirSpill.remove()
+	sw.bloom.out.remove()
+}
+
+// addBlockRef records a record block in the block table.
+func (sw *segWriter) addBlockRef(b blockRef) {
+	sw.blocks = append(sw.blocks, b)
+	if len(sw.blocks) >= spillEntries {
+		sw.scratch = sw.scratch[:0]
+		for _, b := range sw.blocks {
+			sw.scratch = appendBlockEntry(sw.scratch, b)
+		}
+		sw.blockSpill.write(sw.scratch, len(sw.blocks))
+		sw.blocks = sw.blocks[:0]
+	}
 }
 
 // addRecord appends a record; records come in sequence order.
@@ -131,8 +159,9 @@ func (sw *segWriter) finishBlock() {
 		return
 	}
 	sw.scratch = sw.recEnc.EncodeAll(sw.cur, sw.scratch[:0])
-	sw.blocks = append(sw.blocks, blockRef{sw.off, uint32(len(sw.scratch)), sw.curFirst, crc32.Checksum(sw.scratch, castagnoli)})
+	b := blockRef{sw.off, uint32(len(sw.scratch)), sw.curFirst, crc32.Checksum(sw.scratch, castagnoli)}
 	sw.write(sw.scratch)
+	sw.addBlockRef(b)
 	sw.cur, sw.curOpen = sw.cur[:0], false
 }
 
@@ -140,7 +169,7 @@ func (sw *segWriter) finishBlock() {
 // dictionary (or none if it has none) from another segment.
 func (sw *segWriter) addBlock(first uint64, comp []byte) {
 	sw.finishBlock()
-	sw.blocks = append(sw.blocks, blockRef{sw.off, uint32(len(comp)), first, crc32.Checksum(comp, castagnoli)})
+	sw.addBlockRef(blockRef{sw.off, uint32(len(comp)), first, crc32.Checksum(comp, castagnoli)})
 	sw.write(comp)
 }
 
@@ -264,6 +293,14 @@ func (sw *segWriter) finishDir() {
 	sw.dirIdx = append(sw.dirIdx, dirRef{bytes.Clone(sw.dirFirst), sw.off, uint32(len(sw.scratch))})
 	sw.write(sw.scratch)
 	sw.dirBuf = sw.dirBuf[:0]
+	if len(sw.dirIdx) >= spillEntries {
+		sw.scratch = sw.scratch[:0]
+		for _, d := range sw.dirIdx {
+			sw.scratch = appendDirEntry(sw.scratch, d)
+		}
+		sw.dirSpill.write(sw.scratch, len(sw.dirIdx))
+		sw.dirIdx = sw.dirIdx[:0]
+	}
 }
 
 // addID appends an eventID table entry; entries come sorted by hash, then
@@ -310,12 +347,17 @@ func (sw *segWriter) finish(lastSeq uint64) (err error) {
 	if !sw.idsOpen {
 		sw.idsOff = sw.off
 	}
-	if sw.idCount == 0 {
-		sw.bloom = nil
-	}
 	meta := segMeta{blocks: sw.blocks, dirIdx: sw.dirIdx, parts: sw.parts, idsOff: sw.idsOff, idCount: sw.idCount,
-		idSparse: sw.idSparse, idCRCs: sw.idCRCs, bloom: sw.bloom, first: sw.firstSeq, last: lastSeq, events: sw.events, dict: sw.rec.dict}
-	sw.write(meta.appendTail(nil, sw.off))
+		idSparse: sw.idSparse, idCRCs: sw.idCRCs, first: sw.firstSeq, last: lastSeq, events: sw.events, dict: sw.rec.dict,
+		blockSpill: &sw.blockSpill, dirSpill: &sw.dirSpill}
+	if sw.idCount > 0 {
+		sw.bloom.finish()
+		meta.bloomSpill, meta.bloomWords = &sw.bloom.out, sw.bloom.n*8
+	}
+	if err := meta.writeTail(sw.w, sw.off); err != nil {
+		return err
+	}
+	sw.removeSpills()
 	if err := sw.w.Flush(); err != nil {
 		return fmt.Errorf("write segment: %w", err)
 	}
@@ -344,25 +386,91 @@ type segMeta struct {
 	first, last uint64
 	events      int
 	dict        []byte // the record dictionary, nil: none
+
+	// A writer's entries moved out of blocks and dirIdx come first, from
+	// these; its bloom filter (bloomWords words) from bloomSpill, instead
+	// of bloom. Nil: none.
+	blockSpill, dirSpill, bloomSpill *spill
+	bloomWords                       int
+}
+
+func appendBlockEntry(m []byte, b blockRef) []byte {
+	m = binary.LittleEndian.AppendUint64(m, uint64(b.off))
+	m = binary.LittleEndian.AppendUint32(m, b.n)
+	m = binary.LittleEndian.AppendUint64(m, b.first)
+	return binary.LittleEndian.AppendUint32(m, b.crc)
+}
+
+func appendDirEntry(m []byte, d dirRef) []byte {
+	m = binary.AppendUvarint(m, uint64(len(d.first)))
+	m = append(m, d.first...)
+	m = binary.LittleEndian.AppendUint64(m, uint64(d.off))
+	return binary.LittleEndian.AppendUint32(m, d.n)
+}
+
+// crcWriter counts and checksums what it passes on to w.
+type crcWriter struct {
+	w   io.Writer
+	n   int64
+	crc uint32
+}
+
+func (c *crcWriter) Write(b []byte) (int, error) {
+	c.crc = crc32.Update(c.crc, castagnoli, b)
+	c.n += int64(len(b))
+	return c.w.Write(b)
 }
 
 // appendTail appends the meta section and the footer, for a meta section
 // that starts at file offset metaOff.
 func (sm *segMeta) appendTail(dst []byte, metaOff int64) []byte {
-	start := len(dst)
-	m := binary.AppendUvarint(dst, uint64(len(sm.blocks)))
-	for _, b := range sm.blocks {
-		m = binary.LittleEndian.AppendUint64(m, uint64(b.off))
-		m = binary.LittleEndian.AppendUint32(m, b.n)
-		m = binary.LittleEndian.AppendUint64(m, b.first)
-		m = binary.LittleEndian.AppendUint32(m, b.crc)
+	b := bytes.NewBuffer(dst)
+	sm.writeTail(b, metaOff)
+	return b.Bytes()
+}
+
+// writeTail writes the meta section and the footer to w, for a meta
+// section that starts at file offset metaOff, a piece at a time: the
+// section of a large segment (about 2.5 bytes an event) is never held
+// whole. A write error to w is w's to keep (bufio.Writer and bytes.Buffer
+// do); the error returned is a spill file's.
+func (sm *segMeta) writeTail(w io.Writer, metaOff int64) error {
+	cw := &crcWriter{w: w}
+	var m []byte
+	put := func(force bool) {
+		if len(m) >= 64<<10 || force {
+			cw.Write(m)
+			m = m[:0]
+		}
 	}
-	m = binary.AppendUvarint(m, uint64(len(sm.dirIdx)))
+	count := func(s *spill, n int) int {
+		if s != nil {
+			n += s.count
+		}
+		return n
+	}
+	copySpill := func(s *spill) error {
+		put(true)
+		if s == nil {
+			return nil
+		}
+		return s.copyTo(cw)
+	}
+	m = binary.AppendUvarint(m, uint64(count(sm.blockSpill, len(sm.blocks))))
+	if err := copySpill(sm.blockSpill); err != nil {
+		return err
+	}
+	for _, b := range sm.blocks {
+		m = appendBlockEntry(m, b)
+		put(false)
+	}
+	m = binary.AppendUvarint(m, uint64(count(sm.dirSpill, len(sm.dirIdx))))
+	if err := copySpill(sm.dirSpill); err != nil {
+		return err
+	}
 	for _, d := range sm.dirIdx {
-		m = binary.AppendUvarint(m, uint64(len(d.first)))
-		m = append(m, d.first...)
-		m = binary.LittleEndian.AppendUint64(m, uint64(d.off))
-		m = binary.LittleEndian.AppendUint32(m, d.n)
+		m = appendDirEntry(m, d)
+		put(false)
 	}
 	m = binary.AppendUvarint(m, uint64(len(sm.parts)))
 	for _, p := range sm.parts {
@@ -372,6 +480,7 @@ func (sm *segMeta) appendTail(dst []byte, metaOff int64) []byte {
 		m = binary.LittleEndian.AppendUint32(m, p.events)
 		m = binary.LittleEndian.AppendUint64(m, uint64(p.min))
 		m = binary.LittleEndian.AppendUint64(m, uint64(p.max))
+		put(false)
 	}
 	m = binary.LittleEndian.AppendUint64(m, uint64(sm.idsOff))
 	m = binary.AppendUvarint(m, uint64(sm.idCount))
@@ -379,24 +488,34 @@ func (sm *segMeta) appendTail(dst []byte, metaOff int64) []byte {
 	for i, h := range sm.idSparse {
 		m = binary.LittleEndian.AppendUint64(m, h)
 		m = binary.LittleEndian.AppendUint32(m, sm.idCRCs[i])
+		put(false)
 	}
-	m = binary.AppendUvarint(m, uint64(len(sm.bloom)))
-	for _, w := range sm.bloom {
-		m = binary.LittleEndian.AppendUint64(m, w)
+	if sm.bloomSpill != nil {
+		m = binary.AppendUvarint(m, uint64(sm.bloomWords))
+		if err := copySpill(sm.bloomSpill); err != nil {
+			return err
+		}
+	} else {
+		m = binary.AppendUvarint(m, uint64(len(sm.bloom)))
+		for _, x := range sm.bloom {
+			m = binary.LittleEndian.AppendUint64(m, x)
+			put(false)
+		}
 	}
 	m = binary.AppendUvarint(m, uint64(len(sm.dict)))
 	if len(sm.dict) > 0 {
 		m = binary.LittleEndian.AppendUint32(m, dictID(sm.dict))
 		m = append(m, sm.dict...)
 	}
-	meta := m[start:]
+	put(true)
 	var ft [footerLen]byte
 	binary.LittleEndian.PutUint64(ft[0:], uint64(metaOff))
-	binary.LittleEndian.PutUint64(ft[8:], uint64(len(meta)))
+	binary.LittleEndian.PutUint64(ft[8:], uint64(cw.n))
 	binary.LittleEndian.PutUint64(ft[16:], sm.first)
 	binary.LittleEndian.PutUint64(ft[24:], sm.last)
 	binary.LittleEndian.PutUint32(ft[32:], uint32(sm.events))
-	binary.LittleEndian.PutUint32(ft[36:], metaChecksum(meta, ft[:]))
+	binary.LittleEndian.PutUint32(ft[36:], crc32.Update(cw.crc, castagnoli, ft[:36]))
 	copy(ft[40:], segEndMagic)
-	return append(m, ft[:]...)
+	w.Write(ft[:])
+	return nil
 }

@@ -122,7 +122,7 @@ func checkModel(t *testing.T, ix *Index, m *model, rng *rand.Rand) {
 	}
 	keys := make([]EventKey, len(m.evs))
 	for i, e := range m.evs {
-		keys[i] = EventKey{testAcct, e.region, e.id}
+		keys[i] = EventKey{testAcct, e.region, e.id, 0}
 	}
 	has, _, err := ix.HasEventIDs(keys)
 	if err != nil {

@@ -112,7 +112,7 @@ func TestSweepAcrossSegments(t *testing.T) {
 		}
 		keys := make([]EventKey, len(model))
 		for i, r := range model {
-			keys[i] = EventKey{testAcct, "us-east-1", r.id}
+			keys[i] = EventKey{testAcct, "us-east-1", r.id, 0}
 		}
 		has, _, err := ix.HasEventIDs(keys)
 		if err != nil {

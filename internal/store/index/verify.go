@@ -61,20 +61,26 @@ func (ix *Index) Verify() VerifyResult {
 func (sg *segment) verify(pc *pacer) error {
 	records := 0
 	stopped := func() bool { return !pc.rest() }
-	for i, b := range sg.blocks {
-		if i > 0 && b.first <= sg.blocks[i-1].first {
+	var prevFirst uint64
+	err := sg.eachBlock(func(i int, b blockRef, _ uint64) error {
+		if i > 0 && b.first <= prevFirst {
 			return sg.corrupt("record blocks out of order at %d", i)
 		}
+		prevFirst = b.first
 		if stopped() {
 			return errStopped
 		}
-		data, err := sg.loadBlock(false, i, false)
+		data, err := sg.decodeRecords(b, nil)
 		if err != nil {
 			return err
 		}
 		if !forEachRecord(data, b.first, func(uint64, []byte) bool { records++; return true }) {
 			return sg.corrupt("malformed record block %d", i)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	w := &window{sg: sg}
 	it := &dirIter{sg: sg}
