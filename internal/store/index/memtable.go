@@ -192,28 +192,7 @@ func (m *memtable) top(dst []pos, k []byte, f *filter, upper pos, limit int) []p
 		return dst
 	}
 	if p.sorted {
-		// Ascending: the last index below upper, then backwards.
-		j := len(p.idx) - 1
-		i, hi := 0, len(p.idx)
-		for i < hi {
-			h := int(uint(i+hi) >> 1)
-			if m.pos(p.idx[h]).less(upper) {
-				i = h + 1
-			} else {
-				hi = h
-			}
-		}
-		for j = i - 1; j >= 0 && limit > 0; j-- {
-			e := m.pos(p.idx[j])
-			if e.t < f.lo {
-				break
-			}
-			if f.keep(e) {
-				dst = append(dst, e)
-				limit--
-			}
-		}
-		return dst
+		return m.newest(dst, p.idx, f, upper, limit)
 	}
 	// Unordered: the byTime view, brought up to date unless only a few
 	// entries were applied since, then those few.
@@ -222,25 +201,7 @@ func (m *memtable) top(dst []pos, k []byte, f *filter, upper pos, limit int) []p
 	if len(p.idx)-len(p.byTime) > unsortedTail {
 		m.catchUp(p)
 	}
-	best := make([]pos, 0, limit+1)
-	i, hi := 0, len(p.byTime)
-	for i < hi {
-		h := int(uint(i+hi) >> 1)
-		if m.pos(p.byTime[h]).less(upper) {
-			i = h + 1
-		} else {
-			hi = h
-		}
-	}
-	for j := i - 1; j >= 0 && len(best) < limit; j-- {
-		e := m.pos(p.byTime[j])
-		if e.t < f.lo {
-			break
-		}
-		if f.keep(e) {
-			best = append(best, e)
-		}
-	}
+	best := m.newest(make([]pos, 0, limit+1), p.byTime, f, upper, limit)
 	for _, i := range p.idx[len(p.byTime):] {
 		e := m.pos(i)
 		if !e.less(upper) || !f.visible(e) {
@@ -256,6 +217,32 @@ func (m *memtable) top(dst []pos, k []byte, f *filter, upper pos, limit int) []p
 		}
 	}
 	return append(dst, best...)
+}
+
+// newest appends to dst up to limit entries of idx, which is in (time,
+// seq) order, strictly below upper that f wants, newest first: the last
+// index below upper, then backwards.
+func (m *memtable) newest(dst []pos, idx []uint32, f *filter, upper pos, limit int) []pos {
+	i, hi := 0, len(idx)
+	for i < hi {
+		h := int(uint(i+hi) >> 1)
+		if m.pos(idx[h]).less(upper) {
+			i = h + 1
+		} else {
+			hi = h
+		}
+	}
+	for j := i - 1; j >= 0 && limit > 0; j-- {
+		e := m.pos(idx[j])
+		if e.t < f.lo {
+			break
+		}
+		if f.keep(e) {
+			dst = append(dst, e)
+			limit--
+		}
+	}
+	return dst
 }
 
 // catchUp brings p.byTime up to date with p.idx: it sorts the entries
