@@ -17,37 +17,29 @@ import (
 // still holds and saves its position.
 func TestLoop(t *testing.T) {
 	s := openStore(t, t.TempDir(), nil)
-	f, err := s.Follow("loop", 0, store.FollowOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var mu sync.Mutex
 	var applied []uint64
 	var saved uint64
 	failing := true
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- f.Loop(ctx, store.Loop{Name: "test", Batch: 10, Log: slog.New(slog.DiscardHandler),
-			Apply: func(entries []store.Entry) error {
-				mu.Lock()
-				defer mu.Unlock()
-				if failing {
-					return errors.New("disk full")
-				}
-				for _, e := range entries {
-					applied = append(applied, e.Seq)
-				}
-				return nil
-			},
-			Save: func(seq uint64) error {
-				mu.Lock()
-				defer mu.Unlock()
-				saved = seq
-				return nil
-			},
+	ctx := t.Context()
+	stop := runLoop(t, s, "loop",
+		func(entries []store.Entry) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if failing {
+				return errors.New("disk full")
+			}
+			for _, e := range entries {
+				applied = append(applied, e.Seq)
+			}
+			return nil
+		},
+		func(seq uint64) error {
+			mu.Lock()
+			defer mu.Unlock()
+			saved = seq
+			return nil
 		})
-	}()
 	evs := make([]event.Event, 5)
 	for i := range evs {
 		evs[i] = mkEvent(t, i, nil)
@@ -67,8 +59,7 @@ func TestLoop(t *testing.T) {
 	if _, err := s.Append(context.Background(), more, store.AppendOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	mu.Lock()
@@ -93,32 +84,24 @@ func TestLoop(t *testing.T) {
 // interval has passed.
 func TestLoopSavePacing(t *testing.T) {
 	s := openStore(t, t.TempDir(), nil)
-	f, err := s.Follow("pacing", 0, store.FollowOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var mu sync.Mutex
 	var applied, saved uint64
 	saves := 0
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() {
-		done <- f.Loop(ctx, store.Loop{Name: "test", Batch: 10, Log: slog.New(slog.DiscardHandler),
-			Apply: func(entries []store.Entry) error {
-				mu.Lock()
-				defer mu.Unlock()
-				applied = entries[len(entries)-1].Seq
-				return nil
-			},
-			Save: func(seq uint64) error {
-				mu.Lock()
-				defer mu.Unlock()
-				saved = seq
-				saves++
-				return nil
-			},
+	ctx := t.Context()
+	stop := runLoop(t, s, "pacing",
+		func(entries []store.Entry) error {
+			mu.Lock()
+			defer mu.Unlock()
+			applied = entries[len(entries)-1].Seq
+			return nil
+		},
+		func(seq uint64) error {
+			mu.Lock()
+			defer mu.Unlock()
+			saved = seq
+			saves++
+			return nil
 		})
-	}()
 	state := func() (uint64, uint64, int) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -146,8 +129,26 @@ func TestLoopSavePacing(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// runLoop follows s under name from the start and runs a Loop with apply
+// and save in the background; stop ends it and returns its error.
+func runLoop(t *testing.T, s *store.Store, name string, apply func([]store.Entry) error, save func(uint64) error) (stop func() error) {
+	t.Helper()
+	f, err := s.Follow(name, 0, store.FollowOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- f.Loop(ctx, store.Loop{Name: "test", Batch: 10, Log: slog.New(slog.DiscardHandler), Apply: apply, Save: save})
+	}()
+	return func() error {
+		cancel()
+		return <-done
 	}
 }

@@ -132,15 +132,21 @@ func (sw *segWriter) removeSpills() {
 
 // addBlockRef records a record block in the block table.
 func (sw *segWriter) addBlockRef(b blockRef) {
-	sw.blocks = append(sw.blocks, b)
-	if len(sw.blocks) >= spillEntries {
-		sw.scratch = sw.scratch[:0]
-		for _, b := range sw.blocks {
-			sw.scratch = appendBlockEntry(sw.scratch, b)
-		}
-		sw.blockSpill.write(sw.scratch, len(sw.blocks))
-		sw.blocks = sw.blocks[:0]
+	sw.blocks = spillFull(sw, &sw.blockSpill, append(sw.blocks, b), appendBlockEntry)
+}
+
+// spillFull writes entries to s, encoded by appendEntry, once there are
+// spillEntries of them, and returns the entries the writer still holds.
+func spillFull[T any](sw *segWriter, s *spill, entries []T, appendEntry func([]byte, T) []byte) []T {
+	if len(entries) < spillEntries {
+		return entries
 	}
+	sw.scratch = sw.scratch[:0]
+	for _, e := range entries {
+		sw.scratch = appendEntry(sw.scratch, e)
+	}
+	s.write(sw.scratch, len(entries))
+	return entries[:0]
 }
 
 // addRecord appends a record; records come in sequence order.
@@ -293,14 +299,7 @@ func (sw *segWriter) finishDir() {
 	sw.dirIdx = append(sw.dirIdx, dirRef{bytes.Clone(sw.dirFirst), sw.off, uint32(len(sw.scratch))})
 	sw.write(sw.scratch)
 	sw.dirBuf = sw.dirBuf[:0]
-	if len(sw.dirIdx) >= spillEntries {
-		sw.scratch = sw.scratch[:0]
-		for _, d := range sw.dirIdx {
-			sw.scratch = appendDirEntry(sw.scratch, d)
-		}
-		sw.dirSpill.write(sw.scratch, len(sw.dirIdx))
-		sw.dirIdx = sw.dirIdx[:0]
-	}
+	sw.dirIdx = spillFull(sw, &sw.dirSpill, sw.dirIdx, appendDirEntry)
 }
 
 // addID appends an eventID table entry; entries come sorted by hash, then
