@@ -27,6 +27,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -900,12 +901,32 @@ func (ix *Index) lookup(q Query, upper pos) ([]Hit, []byte, error) {
 		}
 	}
 	ix.mu.RUnlock()
+	// Segments newest first by their partition's newest event: once
+	// q.Limit+1 candidates are in hand, a segment whose events are all
+	// older than the last of them cannot change the page, nor can any
+	// after it.
+	type segSpan struct {
+		i  int
+		sp timeSpan
+	}
+	order := make([]segSpan, 0, len(v.segs))
 	for i, sg := range v.segs {
-		if _, ok := sg.partSet[part]; !ok {
-			continue
+		if sp, ok := sg.partSet[part]; ok && sp.min <= upper.t {
+			order = append(order, segSpan{i, sp})
 		}
+	}
+	slices.SortStableFunc(order, func(a, b segSpan) int { return cmpI64(b.sp.max, a.sp.max) })
+	for _, o := range order {
+		if len(cands) > q.Limit {
+			slices.SortFunc(cands, func(a, b cand) int { return cmpDesc(a.p, b.p) })
+			cands = cands[:q.Limit+1]
+			if o.sp.max < cands[q.Limit].p.t {
+				break
+			}
+		}
+		i, sg := o.i, v.segs[o.i]
 		f := newFilter(sw, q.Start, sg.first, sg.last)
-		if sg.maxTime < f.lo {
+		if o.sp.max < f.lo {
 			continue
 		}
 		e, ok, err := sg.find(k)
@@ -943,20 +964,110 @@ func (ix *Index) lookup(q Query, upper pos) ([]Hit, []byte, error) {
 		}
 	}
 	ix.mu.RUnlock()
-	for i, c := range cands {
+	if err := v.fetchRecords(cands, hits); err != nil {
+		return nil, nil, fmt.Errorf("index lookup: %w", err)
+	}
+	return hits, next, nil
+}
+
+// fetchWorkers bounds how many record blocks one lookup reads at once.
+const fetchWorkers = 4
+
+// blockFetch is one record block a lookup reads: the hits (indexes into
+// its cands) whose records lie in it, and whether the block is missing
+// from the block cache.
+type blockFetch struct {
+	sg   *segment
+	i    int
+	ref  blockRef
+	cold bool
+	hits []int
+}
+
+// fetchRecords fills hits[k].Raw for each candidate from a segment. The
+// records of one block are read together. Blocks in the block cache are
+// read in turn; the others, each a read and a decompression, in parallel
+// on up to fetchWorkers goroutines (GOMAXPROCS at most): the results of a
+// lookup on a large store often lie in as many blocks as there are
+// results.
+func (v view) fetchRecords(cands []cand, hits []Hit) error {
+	var fetches []blockFetch
+	var cold []int
+	type blockKey struct{ src, i int }
+	at := map[blockKey]int{}
+	for k, c := range cands {
 		if c.src < len(v.mems) {
 			continue
 		}
-		raw, err := v.segs[c.src-len(v.mems)].record(c.p.s)
+		sg := v.segs[c.src-len(v.mems)]
+		i, ref, err := sg.findBlock(c.p.s)
 		if err != nil {
-			return nil, nil, fmt.Errorf("index lookup: %w", err)
+			return err
 		}
-		if raw == nil {
-			return nil, nil, fmt.Errorf("index lookup: %w", v.segs[c.src-len(v.mems)].corrupt("posting names record %d, which is missing", c.p.s))
+		if i < 0 {
+			return sg.corrupt("posting names record %d, which is missing", c.p.s)
 		}
-		hits[i].Raw = raw
+		f, ok := at[blockKey{c.src, i}]
+		if !ok {
+			f = len(fetches)
+			at[blockKey{c.src, i}] = f
+			fetches = append(fetches, blockFetch{sg: sg, i: i, ref: ref, cold: !sg.cached(i)})
+			if fetches[f].cold {
+				cold = append(cold, f)
+			}
+		}
+		fetches[f].hits = append(fetches[f].hits, k)
 	}
-	return hits, next, nil
+	fetch := func(f *blockFetch) error {
+		for _, k := range f.hits {
+			raw, err := f.sg.recordIn(f.i, f.ref, cands[k].p.s)
+			if err != nil {
+				return err
+			}
+			if raw == nil {
+				return f.sg.corrupt("posting names record %d, which is missing", cands[k].p.s)
+			}
+			hits[k].Raw = raw
+		}
+		return nil
+	}
+	for f := range fetches {
+		if !fetches[f].cold || len(cold) < 2 {
+			if err := fetch(&fetches[f]); err != nil {
+				return err
+			}
+		}
+	}
+	if len(cold) < 2 {
+		return nil
+	}
+	return parallel(len(cold), fetchWorkers, func(i int) error { return fetch(&fetches[cold[i]]) })
+}
+
+// parallel calls fn(i) for each i in [0, n) on up to workers goroutines
+// (GOMAXPROCS at most), and returns the first error of the lowest-numbered
+// goroutine that had one. A goroutine stops at its first error.
+func parallel(n, workers int, fn func(i int) error) error {
+	workers = min(n, workers, runtime.GOMAXPROCS(0))
+	var next atomic.Int64
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				if errs[w] = fn(i); errs[w] != nil {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (ix *Index) lookupID(v view, q Query, sw sweeps) ([]Hit, []byte, error) {

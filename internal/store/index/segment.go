@@ -61,7 +61,6 @@ type segment struct {
 	dirCount    int       // directory blocks
 	parts       []partInfo
 	partSet     map[string]timeSpan // each partition's time range, over its kinds
-	maxTime     int64
 	idsOff      int64
 	idCount     int
 	idSparse    []uint64
@@ -236,7 +235,6 @@ func (sg *segment) parseMeta(r *metaReader, metaOff, metaLen int64) error {
 	sg.endDirPage(r, metaOff, metaLen)
 	n = r.count(22)
 	sg.parts = make([]partInfo, 0, min(n, 1<<16))
-	sg.maxTime = -1 << 63
 	for range n {
 		p := partInfo{name: string(r.bytes())}
 		p.kind = r.byte()
@@ -251,7 +249,6 @@ func (sg *segment) parseMeta(r *metaReader, metaOff, metaLen int64) error {
 			sp = timeSpan{p.min, p.max}
 		}
 		sg.partSet[p.name] = timeSpan{min(sp.min, p.min), max(sp.max, p.max)}
-		sg.maxTime = max(sg.maxTime, p.max)
 	}
 	sg.idsOff = int64(r.u64())
 	sg.idCount = r.count(0)
@@ -433,6 +430,12 @@ func (sg *segment) block(dir bool, i int) ([]byte, error) {
 		sg.cache.put(k, b)
 	}
 	return b, err
+}
+
+// cached reports whether record block i is in the block cache.
+func (sg *segment) cached(i int) bool {
+	_, ok := sg.cache.get(cacheKey{sg.num, cacheRecord, i})
+	return ok
 }
 
 // decodeBlock reads and decompresses a block into dst[:0].
@@ -778,6 +781,12 @@ func (sg *segment) record(seq uint64) ([]byte, error) {
 	if i < 0 || err != nil {
 		return nil, err
 	}
+	return sg.recordIn(i, ref, seq)
+}
+
+// recordIn returns the record with sequence number seq from record block
+// i, whose block table entry is ref; nil if the block does not hold it.
+func (sg *segment) recordIn(i int, ref blockRef, seq uint64) ([]byte, error) {
 	b, err := sg.block(false, i)
 	if err != nil {
 		return nil, err
