@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -123,9 +124,12 @@ type plan struct {
 	// recreate is set when the active segment is at most a header;
 	// torn is the torn tail of the active segment, if any; activeEnd is
 	// where the next record goes.
-	recreate      bool
-	torn          *piece
-	activeEnd     int64
+	recreate  bool
+	torn      *piece
+	activeEnd int64
+	// zeroTail is the active segment's zeros after its last record (its
+	// preallocated space), if any.
+	zeroTail      *piece
 	writeManifest bool // the MANIFEST is missing or must be rebuilt
 	// buf holds the segment being read; each segment reuses it, so a
 	// check allocates one segment's worth, not the whole log's.
@@ -170,10 +174,13 @@ func CheckSeen(dir string, seen uint64, visit func(Record)) (*Report, error) {
 // seenCheck turns a torn-tail cut that would lose records some follower
 // processed (seq <= seen) into a problem: those records were acknowledged.
 func (p *plan) seenCheck(seen uint64) {
-	if p.torn == nil || seen < p.rep.Next || p.rep.Next == 0 {
+	t := p.torn
+	if t == nil {
+		t = p.zeroTail // zeros where acknowledged records were are no end
+	}
+	if t == nil || seen < p.rep.Next || p.rep.Next == 0 {
 		return
 	}
-	t := p.torn
 	for i, f := range p.rep.Fixes {
 		if strings.HasPrefix(f, "cut the torn tail") {
 			p.rep.Fixes = append(p.rep.Fixes[:i:i], p.rep.Fixes[i+1:]...)
@@ -183,7 +190,7 @@ func (p *plan) seenCheck(seen uint64) {
 	seg := segPath(p.dir, p.chain[len(p.chain)-1].First)
 	p.problem(probDamage, p.chain[len(p.chain)-1].First, seg, t.off,
 		fmt.Errorf("%v, and no valid record after it: the segment ends early, but records up to %d were processed by a follower, so this is lost acknowledged data, not a torn tail (the log would end at %d)", t.err, seen, p.rep.Next-1))
-	p.torn = nil
+	p.torn, p.zeroTail = nil, nil
 }
 
 // examine is the one check behind Open, Check and Repair. It reads every
@@ -202,6 +209,9 @@ func examine(dir string, visit func(Record)) (*plan, error) {
 		switch {
 		case name == manifestName && e.Type().IsRegular():
 			haveManifest = true
+		case name == spareName:
+			// The writer's spare segment (Preallocation): it prepares
+			// it again.
 		case isTempName(name):
 			p.remove = append(p.remove, path)
 			p.fix("remove %s, a temporary file a crash left", path)
@@ -259,7 +269,7 @@ func examine(dir string, visit func(Record)) (*plan, error) {
 		case f < oldest:
 			p.remove = append(p.remove, path)
 			p.fix("remove %s, a segment a truncation had released (a crash left the file)", path)
-		case f > newest && p.present[f] <= int64(len(magic)):
+		case f > newest && holdsNoRecord(path, p.present[f]):
 			p.remove = append(p.remove, path)
 			p.fix("remove %s, an empty segment a crash during rotation left", path)
 		default:
@@ -339,7 +349,10 @@ func (p *plan) checkActive(first uint64, path string, size int64, visit func(Rec
 		switch {
 		case ps.badMagic && pc.off == 0:
 			p.problem(probDamage, first, path, 0, errors.New("bad segment header: the header was fsynced before any record, so this is not a torn tail"))
+		case pc.zero:
+			p.zeroTail, p.activeEnd = &pc, pc.off
 		case pc.tail:
+			pc.end = pc.off + nonZeroLen(b[pc.off:pc.end]) // the zeros after need no keeping
 			p.torn, p.activeEnd = &pc, pc.off
 			p.fix("cut the torn tail of %s: %d bytes from offset %d (%v), no valid record after them; they were never acknowledged", path, pc.end-pc.off, pc.off, pc.err)
 		default:
@@ -347,6 +360,32 @@ func (p *plan) checkActive(first uint64, path string, size int64, visit func(Rec
 		}
 	}
 	return nil
+}
+
+// holdsNoRecord reports whether the segment file at path, of size bytes,
+// is at most its header followed by zeros: a segment a crash during
+// rotation left before any record went in (the spare renamed, or a new
+// file). A file it cannot read holds records as far as it knows.
+func holdsNoRecord(path string, size int64) bool {
+	if size <= int64(len(magic)) {
+		return true
+	}
+	b, err := os.ReadFile(path)
+	return err == nil && len(b) >= len(magic) && string(b[:len(magic)]) == magic && nonZeroLen(b[len(magic):]) == 0
+}
+
+// nonZeroLen is the length of b without its trailing zero bytes.
+func nonZeroLen(b []byte) int64 {
+	const chunk = 4096
+	var zeros [chunk]byte
+	n := len(b)
+	for n >= chunk && bytes.Equal(b[n-chunk:n], zeros[:]) {
+		n -= chunk
+	}
+	for n > 0 && b[n-1] == 0 {
+		n--
+	}
+	return int64(n)
 }
 
 // read reads the file at path whole into p.buf and returns its bytes,

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -226,24 +227,31 @@ func TestTornGroupWithLaterPagesIsRefused(t *testing.T) {
 	wantRecords(t, dir, es, map[uint64]bool{290: true, 291: true})
 }
 
+// Zeros to the end of the newest segment are its end (its preallocated
+// space, or a write that never reached the disk): nothing to cut or report.
+// Anything else after the last valid record is a torn tail, cut.
 func TestTornTailVariantsAreCut(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
 		damage     func(b []byte, sp map[uint64]span) []byte
 		next       uint64
 		quarantine bool
+		zeros      bool
 	}{
-		{"partial last record", func(b []byte, sp map[uint64]span) []byte { return b[:sp[50].end-3] }, 50, true},
-		{"last header only", func(b []byte, sp map[uint64]span) []byte { return b[:sp[50].off+headerSize] }, 50, true},
-		{"zeros after the end", func(b []byte, _ map[uint64]span) []byte { return append(b, make([]byte, 4096)...) }, 51, false},
-		{"last record zeroed", func(b []byte, sp map[uint64]span) []byte { clear(b[sp[50].off:]); return b }, 50, false},
+		{"partial last record", func(b []byte, sp map[uint64]span) []byte { return b[:sp[50].end-3] }, 50, true, false},
+		{"partial last record, then zeros", func(b []byte, sp map[uint64]span) []byte {
+			return append(b[:sp[50].end-3], make([]byte, 1<<16)...)
+		}, 50, true, false},
+		{"last header only", func(b []byte, sp map[uint64]span) []byte { return b[:sp[50].off+headerSize] }, 50, true, false},
+		{"zeros after the end", func(b []byte, _ map[uint64]span) []byte { return append(b, make([]byte, 4096)...) }, 51, false, true},
+		{"last record zeroed", func(b []byte, sp map[uint64]span) []byte { clear(b[sp[50].off:]); return b }, 50, false, true},
 		{"garbage after the end", func(b []byte, _ map[uint64]span) []byte {
 			return append(b, "\x30\x00\x00\x00garbage that is not a record"...)
-		}, 51, true},
-		{"last record flipped", func(b []byte, sp map[uint64]span) []byte { b[sp[50].off+20] ^= 1; return b }, 50, true},
+		}, 51, true, false},
+		{"last record flipped", func(b []byte, sp map[uint64]span) []byte { b[sp[50].off+20] ^= 1; return b }, 50, true, false},
 		{"stale record from an earlier seq after the end", func(b []byte, sp map[uint64]span) []byte {
 			return append(append(b, 0, 0, 0), b[sp[10].off:sp[10].end]...)
-		}, 51, true},
+		}, 51, true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -253,19 +261,35 @@ func TestTornTailVariantsAreCut(t *testing.T) {
 			b, _ := os.ReadFile(path)
 			os.WriteFile(path, tc.damage(b, sp), 0o644)
 			rep, err := Check(dir, nil)
-			if err != nil || len(rep.Problems) != 0 || len(rep.Fixes) != 1 || !strings.Contains(rep.Fixes[0], "torn tail") {
+			switch {
+			case tc.zeros && (err != nil || len(rep.Problems) != 0 || len(rep.Fixes) != 0 || rep.Next != tc.next):
+				t.Fatalf("Check = %+v, %v; want nothing to fix and next %d", rep, err, tc.next)
+			case !tc.zeros && (err != nil || len(rep.Problems) != 0 || len(rep.Fixes) != 1 || !strings.Contains(rep.Fixes[0], "torn tail")):
 				t.Fatalf("Check = %+v, %v; want one torn-tail fix", rep, err)
 			}
 			w := openT(t, dir, 1<<30)
-			if w.NextSeq() != tc.next || w.Repaired() == 0 {
-				t.Fatalf("NextSeq = %d, Repaired = %d; want %d and a cut", w.NextSeq(), w.Repaired(), tc.next)
+			if w.NextSeq() != tc.next || (w.Repaired() == 0) != tc.zeros {
+				t.Fatalf("NextSeq = %d, Repaired = %d; want %d and a cut: %v", w.NextSeq(), w.Repaired(), tc.next, !tc.zeros)
+			}
+			// The log goes on after its end, over the zeros if any.
+			more := []Entry{{Account: "111122223333", Region: "eu-west-1", Raw: []byte(`{"eventID":"after"}`)}}
+			if _, err := w.Write(more); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Sync(); err != nil {
+				t.Fatal(err)
 			}
 			w.Close()
 			kept, _ := filepath.Glob(filepath.Join(dir, QuarantineDir, "*.tail-*"))
 			if tc.quarantine != (len(kept) == 1) {
 				t.Fatalf("quarantine %v, want kept=%v", kept, tc.quarantine)
 			}
-			wantRecords(t, dir, es[:tc.next-1], nil)
+			if len(kept) == 1 {
+				if q, _ := os.ReadFile(kept[0]); len(q) > 100 {
+					t.Fatalf("quarantined %d bytes: the zeros after a torn record need no keeping", len(q))
+				}
+			}
+			wantRecords(t, dir, append(slices.Clone(es[:tc.next-1]), more...), nil)
 		})
 	}
 }

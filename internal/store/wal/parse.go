@@ -23,9 +23,9 @@ type piece struct {
 	// a tail).
 	first, last uint64
 	// tail marks damage that runs to the end of the file with no valid
-	// record after it.
-	tail bool
-	err  error // damage: what is wrong with the bytes at off
+	// record after it; zero, a tail of zero bytes only.
+	tail, zero bool
+	err        error // damage: what is wrong with the bytes at off
 }
 
 // lost reports the sequence numbers a damage piece accounts for.
@@ -94,6 +94,13 @@ func parseSegment(b []byte, path string, first, limit uint64, visit func(Record)
 			err = fmt.Errorf("gap to %d runs past %d: %w", d.last(), limit, errTorn)
 		}
 		pc := piece{kind: pieceDamage, off: off, end: int64(len(b)), first: expect, tail: true, err: err}
+		if nonZeroLen(b[off:]) == 0 {
+			// Zeros to the end (an active segment's preallocated
+			// space): no record can follow.
+			pc.zero, pc.err = true, fmt.Errorf("zeros to the end: %w", errTorn)
+			p.pieces = append(p.pieces, pc)
+			break
+		}
 		o, d2, ok := resync(b, off, expect, limit)
 		if ok {
 			pc.end, pc.tail, pc.last = o, false, d2.rec.Seq-1

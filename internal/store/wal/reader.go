@@ -12,7 +12,10 @@ import (
 
 // segReader decodes records of one segment as a stream.
 type segReader struct {
-	br   *bufio.Reader
+	br *bufio.Reader
+	// f is the file br reads, when it can seek: a record that fails to
+	// decode is read from it again (see next).
+	f    io.ReadSeeker
 	path string
 	off  int64
 	seq  uint64 // expected next seq
@@ -24,7 +27,9 @@ type segReader struct {
 }
 
 func newSegReader(f io.Reader, path string, first uint64) *segReader {
-	return &segReader{br: bufio.NewReaderSize(f, 1<<20), path: path, seq: first}
+	r := &segReader{br: bufio.NewReaderSize(f, 1<<20), path: path, seq: first}
+	r.f, _ = f.(io.ReadSeeker)
+	return r
 }
 
 func (r *segReader) readMagic() error {
@@ -40,7 +45,26 @@ func (r *segReader) readMagic() error {
 // recorded those sequence numbers as lost). At a clean end of file it
 // returns io.EOF; at a damaged record it returns an error wrapping errTorn,
 // with r.off left at the damaged record's start.
+//
+// What the reader read ahead of the active segment's records may be the
+// zeros of its preallocated space (docs/format/wal.md), which the writer
+// has since written records over. So a record that does not decode from
+// the buffer is read from the file once more before it counts as the end
+// or as damage.
 func (r *segReader) next() (Record, error) {
+	rec, err := r.read()
+	if err == nil || r.f == nil {
+		return rec, err
+	}
+	if _, serr := r.f.Seek(r.off, io.SeekStart); serr != nil {
+		return rec, err
+	}
+	r.br.Reset(r.f)
+	return r.read()
+}
+
+// read is next, from what br holds.
+func (r *segReader) read() (Record, error) {
 	for {
 		if _, err := io.ReadFull(r.br, r.hdr[:]); err != nil {
 			if err == io.EOF {

@@ -249,11 +249,13 @@ func salvage(b []byte, path string, first, limit uint64, active bool, seen uint6
 	}
 	for _, pc := range ps.pieces {
 		n := pc.end - pc.off
-		dropped = dropped || n > 0 && pc.kind == pieceDamage
+		dropped = dropped || n > 0 && pc.kind == pieceDamage && !(pc.zero && active)
 		switch {
 		case pc.kind != pieceDamage:
 			out = append(out, b[pc.off:pc.end]...)
 			next = pc.last + 1
+		case pc.zero && active:
+			// The active segment's preallocated space: not damage.
 		case pc.tail && active:
 			acts = append(acts, RepairAction{Segment: path, Offset: pc.off, Bytes: n,
 				What: fmt.Sprintf("dropped %d bytes from offset %d to the end (%v), with no valid record after them: a torn tail, never acknowledged", n, pc.off, pc.err)})

@@ -32,6 +32,13 @@ const (
 	maxPayload   = 1 << 20
 	segSuffix    = ".wal"
 	segNameWidth = 20
+	// spareName is the spare segment prepared in the background: the
+	// header, then zeros up to the segment size (docs/format/wal.md,
+	// Preallocation).
+	spareName = ".spare-segment"
+	// maxSpare bounds the spare's size: a segment larger than that grows
+	// past its preallocated space.
+	maxSpare = 32 << 20
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -111,6 +118,14 @@ type WAL struct {
 	// broken is set when a write or sync failed: nothing more is written
 	// until Rollback succeeds.
 	broken bool
+	// prealloc is set when the active segment holds zeros after its
+	// records, up to the segment size: syncs then write only data.
+	prealloc bool
+	// spare yields the outcome of preparing the spare segment in the
+	// background (nil when none is being prepared); spareOK is set once
+	// a spare is ready.
+	spare   chan error
+	spareOK bool
 	// inject, when set (tests), may fail a step: "sync" before the data
 	// sync, "rollback" before the truncation, "create" before a new
 	// segment's header is written.
@@ -155,6 +170,7 @@ func Open(dir string, opts Options) (*WAL, error) {
 	if err := w.settle(p, ""); err != nil {
 		return nil, err
 	}
+	w.startSpare()
 	return w, nil
 }
 
@@ -234,6 +250,7 @@ func (w *WAL) settle(p *plan, stamp string) error {
 		}
 	}
 	w.f, w.size, w.next = f, p.activeEnd, p.rep.Next
+	w.prealloc = p.zeroTail != nil
 	w.syncedSize, w.syncedNext = w.size, w.next
 	w.bw = bufio.NewWriterSize(f, 1<<20)
 	return nil
@@ -270,6 +287,11 @@ func (w *WAL) Write(entries []Entry) (uint64, error) {
 		}
 		if w.size+int64(headerSize+n) > w.opts.SegmentSize && w.size > int64(len(magic)) {
 			if err := w.rotate(); err != nil {
+				w.broken = true
+				return 0, err
+			}
+		} else if !w.prealloc && w.size == int64(len(magic)) && w.spareReady() {
+			if err := w.adoptSpare(); err != nil {
 				w.broken = true
 				return 0, err
 			}
@@ -347,6 +369,7 @@ func (w *WAL) Rollback() error {
 		return fmt.Errorf("wal rollback: %w", err)
 	}
 	w.size, w.next, w.broken = w.syncedSize, w.syncedNext, false
+	w.prealloc = false
 	return nil
 }
 
@@ -358,7 +381,10 @@ func (w *WAL) rotate() error {
 	if err := w.Sync(); err != nil {
 		return err
 	}
-	f, err := w.createSegment(w.next)
+	if err := w.trim(); err != nil {
+		return fmt.Errorf("wal rotate: %w", err)
+	}
+	f, pre, err := w.newSegment(w.next)
 	if err != nil {
 		return fmt.Errorf("wal rotate: %w", err)
 	}
@@ -374,8 +400,146 @@ func (w *WAL) rotate() error {
 		w.opts.Logger.Warn("wal: closing a sealed segment failed", "err", err)
 	}
 	w.man = man
-	w.activate(f)
+	w.activate(f, pre)
 	return nil
+}
+
+// trim truncates a preallocated active segment to its records and makes
+// that durable: before it is sealed, and when the log is closed.
+func (w *WAL) trim() error {
+	if !w.prealloc {
+		return nil
+	}
+	if err := w.f.Truncate(w.size); err != nil {
+		return err
+	}
+	if err := w.f.Sync(); err != nil {
+		return err
+	}
+	w.prealloc = false
+	return nil
+}
+
+// adoptSpare puts the ready spare in the place of the active segment, which
+// is empty and not preallocated (a new log, or one sealed at a clean stop).
+// A crash leaves one or the other under the segment's name, both an empty
+// active segment.
+func (w *WAL) adoptSpare() error {
+	w.spareOK = false
+	path := segPath(w.dir, w.next)
+	if err := os.Rename(filepath.Join(w.dir, spareName), path); err != nil {
+		return fmt.Errorf("wal: use the spare segment: %w", err)
+	}
+	if err := fileutil.SyncDir(w.dir); err != nil {
+		return fmt.Errorf("wal: use the spare segment: %w", err)
+	}
+	f, err := openSpare(path)
+	if err != nil {
+		return fmt.Errorf("wal: use the spare segment: %w", err)
+	}
+	if err := w.f.Close(); err != nil {
+		w.opts.Logger.Warn("wal: closing a replaced empty segment failed", "err", err)
+	}
+	w.activate(f, true)
+	w.startSpare()
+	return nil
+}
+
+// newSegment makes the segment whose first record is first: the spare
+// renamed, when one is ready (pre is then set), else a new file with its
+// header. Both are durable, with the directory.
+func (w *WAL) newSegment(first uint64) (f *os.File, pre bool, err error) {
+	if w.spareReady() {
+		w.spareOK = false
+		defer w.startSpare()
+		path := segPath(w.dir, first)
+		err := os.Rename(filepath.Join(w.dir, spareName), path)
+		if err == nil {
+			if err = fileutil.SyncDir(w.dir); err == nil {
+				if f, err = openSpare(path); err == nil {
+					return f, true, nil
+				}
+			}
+			os.Remove(path)
+		}
+		w.opts.Logger.Warn("wal: the spare segment could not be used; creating one", "err", err)
+	}
+	f, err = w.createSegment(first)
+	return f, false, err
+}
+
+// openSpare opens a segment that was the spare, positioned after its header.
+func openSpare(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.Seek(int64(len(magic)), io.SeekStart); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// startSpare starts preparing the spare segment in the background, unless
+// one is ready or being prepared.
+func (w *WAL) startSpare() {
+	if w.spare != nil || w.spareOK {
+		return
+	}
+	ch := make(chan error, 1)
+	w.spare = ch
+	dir, size := w.dir, min(w.opts.SegmentSize, maxSpare)
+	go func() { ch <- prepareSpare(dir, size) }()
+}
+
+// spareReady reports, without waiting, whether the spare is ready.
+func (w *WAL) spareReady() bool {
+	if w.spareOK || w.spare == nil {
+		return w.spareOK
+	}
+	select {
+	case err := <-w.spare:
+		w.spare = nil
+		if err != nil {
+			// Tried again at the next rotation.
+			w.opts.Logger.Warn("wal: preparing the spare segment failed; segments grow as they are written until it succeeds", "err", err)
+			return false
+		}
+		w.spareOK = true
+		return true
+	default:
+		return false
+	}
+}
+
+// prepareSpare writes the spare segment: the header, zeros up to size,
+// fsynced. On failure it removes what it wrote.
+func prepareSpare(dir string, size int64) (err error) {
+	path := filepath.Join(dir, spareName)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			os.Remove(path)
+		}
+	}()
+	buf := make([]byte, max(min(size, 1<<20), int64(len(magic))))
+	copy(buf, magic)
+	for off := int64(0); off < size; {
+		n, err := f.Write(buf[:min(int64(len(buf)), size-off)])
+		if err != nil {
+			return err
+		}
+		off += int64(n)
+		clear(buf[:len(magic)])
+	}
+	return f.Sync()
 }
 
 // createSegment creates the segment whose first record is first with its
@@ -407,9 +571,10 @@ func (w *WAL) createSegment(first uint64) (*os.File, error) {
 	return f, nil
 }
 
-// activate makes f, a segment just created, the one records go to.
-func (w *WAL) activate(f *os.File) {
-	w.f, w.size = f, int64(len(magic))
+// activate makes f, a segment just created (pre: the spare, holding
+// zeros after its header), the one records go to.
+func (w *WAL) activate(f *os.File, pre bool) {
+	w.f, w.size, w.prealloc = f, int64(len(magic)), pre
 	w.syncedSize, w.syncedNext = w.size, w.next
 	if w.bw == nil {
 		w.bw = bufio.NewWriterSize(f, 1<<20)
@@ -432,7 +597,7 @@ func (w *WAL) startSegment(first uint64) error {
 		return fmt.Errorf("wal new segment: %w", err)
 	}
 	w.next = first
-	w.activate(f)
+	w.activate(f, false)
 	return nil
 }
 
@@ -485,6 +650,16 @@ func (w *WAL) Close() error {
 	err := w.Rollback()
 	if err == nil {
 		err = w.Sync()
+	}
+	if err == nil {
+		err = w.trim()
+	}
+	if w.spare != nil {
+		<-w.spare
+		w.spare = nil
+	}
+	if rerr := os.Remove(filepath.Join(w.dir, spareName)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+		err = errors.Join(err, rerr)
 	}
 	w.closed = true
 	return errors.Join(err, w.f.Close())

@@ -1,0 +1,234 @@
+package wal
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// waitSpare waits until the writer's spare segment is ready.
+func waitSpare(t *testing.T, w *WAL) {
+	t.Helper()
+	for range 2000 {
+		if w.spareReady() {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatal("the spare segment was never ready")
+}
+
+// fileSize returns the size of the file at path.
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Size()
+}
+
+// copyDir copies the files of a WAL directory, as a crash would leave them.
+func copyDir(t *testing.T, from, to string) {
+	t.Helper()
+	ents, err := os.ReadDir(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if e.IsDir() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(from, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(to, e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Records go into zeros written beforehand (docs/format/wal.md,
+// Preallocation): a follower that read ahead into those zeros still reads
+// each record as written, sealed segments hold no zeros, a crash leaves a
+// log that opens without a cut, and a clean close leaves only records.
+func TestPreallocatedSegments(t *testing.T) {
+	const segSize = 64 << 10
+	dir := t.TempDir()
+	w := openT(t, dir, segSize)
+	waitSpare(t, w)
+	es := entries(0, 3000)
+	// The first write puts the spare in the new log's empty segment.
+	if _, err := w.Write(es[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if !w.prealloc || fileSize(t, segPath(dir, 1)) != segSize {
+		t.Fatalf("prealloc %v, segment of %d bytes: want the spare of %d in its place", w.prealloc, fileSize(t, segPath(dir, 1)), segSize)
+	}
+	// A follower reads what is durable, its buffer reaching into the
+	// zeros after it, while the writer goes on in small groups.
+	rd, err := NewReader(dir, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	var got []Record
+	follow := func() {
+		t.Helper()
+		for {
+			r, err := rd.NextBefore(w.NextSeq())
+			if errors.Is(err, io.EOF) {
+				return
+			}
+			if err != nil {
+				t.Fatalf("follower after %d records: %v", len(got), err)
+			}
+			got = append(got, r)
+		}
+	}
+	follow()
+	for i := 1; i < len(es); i += 7 {
+		if i%700 == 1 {
+			waitSpare(t, w) // so that rotations use it
+		}
+		if _, err := w.Write(es[i:min(i+7, len(es))]); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		follow()
+	}
+	var want []Record
+	for i, e := range es {
+		want = append(want, Record{Seq: uint64(i + 1), Entry: e})
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("the follower read (-want +got):\n%s", diff)
+	}
+	rep, err := Check(dir, nil)
+	if err != nil || len(rep.Problems)+len(rep.Fixes) != 0 || rep.Segments < 3 {
+		t.Fatalf("Check = %+v, %v; want a healthy log of several segments", rep, err)
+	}
+	for _, e := range w.man[:len(w.man)-1] {
+		if b, _ := os.ReadFile(segPath(dir, e.First)); nonZeroLen(b) != int64(len(b)) || int64(len(b)) != e.Size {
+			t.Fatalf("sealed segment %d: %d bytes, %d before zeros, MANIFEST %d", e.First, len(b), nonZeroLen(b), e.Size)
+		}
+	}
+	active := segPath(dir, w.man[len(w.man)-1].First)
+	if !w.prealloc || fileSize(t, active) != segSize {
+		t.Fatalf("active segment of %d bytes (prealloc %v), want %d", fileSize(t, active), w.prealloc, segSize)
+	}
+
+	// A crash now: the copy opens with no cut, at the same place, and
+	// goes on writing over the zeros.
+	crashed := t.TempDir()
+	copyDir(t, dir, crashed)
+	w2 := openT(t, crashed, segSize)
+	if w2.NextSeq() != w.NextSeq() || w2.Repaired() != 0 || !w2.prealloc {
+		t.Fatalf("after a crash: next %d (want %d), cut %d bytes, prealloc %v", w2.NextSeq(), w.NextSeq(), w2.Repaired(), w2.prealloc)
+	}
+	more := entries(3000, 5)
+	if _, err := w2.Write(more); err != nil {
+		t.Fatal(err)
+	}
+	if err := w2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(append(es, more...), entriesOf(readAll(t, crashed, 1))); diff != "" {
+		t.Fatalf("after a crash and more writes (-want +got):\n%s", diff)
+	}
+
+	// A clean close leaves the records only, and no spare.
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(active); nonZeroLen(b) != int64(len(b)) {
+		t.Fatalf("closed active segment of %d bytes holds zeros after %d", len(b), nonZeroLen(b))
+	}
+	if _, err := os.Stat(filepath.Join(dir, spareName)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("spare after a clean close: %v", err)
+	}
+	if diff := cmp.Diff(es, entriesOf(readAll(t, dir, 1))); diff != "" {
+		t.Fatalf("after a clean close (-want +got):\n%s", diff)
+	}
+}
+
+func entriesOf(rs []Record) []Entry {
+	out := make([]Entry, len(rs))
+	for i, r := range rs {
+		out[i] = r.Entry
+	}
+	return out
+}
+
+// A crash during rotation can leave the renamed spare, header and zeros,
+// unlisted after the active segment: Open removes it. A spare left over is
+// no problem either.
+func TestCrashLeavesSpare(t *testing.T) {
+	dir := t.TempDir()
+	writeLog(t, dir, 1<<20, 40, nil)
+	spare := make([]byte, 64<<10)
+	copy(spare, magic)
+	if err := os.WriteFile(segPath(dir, 41), spare, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, spareName), spare, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Check(dir, nil)
+	if err != nil || len(rep.Problems) != 0 || len(rep.Fixes) != 1 {
+		t.Fatalf("Check = %+v, %v; want one fix: remove the empty segment", rep, err)
+	}
+	w := openT(t, dir, 1<<20)
+	if w.NextSeq() != 41 {
+		t.Fatalf("next %d, want 41", w.NextSeq())
+	}
+	if _, err := os.Stat(segPath(dir, 41)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the unlisted empty segment is still there: %v", err)
+	}
+	w.Close()
+	// The same file holding a record is not removed: Open refuses.
+	rec := append(make([]byte, headerSize), payloadV1, 1, 'a', 1, 'b', '{', '}')
+	frame(rec, 41)
+	copy(spare[len(magic):], rec)
+	os.WriteFile(segPath(dir, 41), spare, 0o644)
+	if _, err := Open(dir, quietOptions()); err == nil {
+		t.Fatal("Open accepted an unlisted segment holding a record")
+	}
+}
+
+// Zeros where records a follower has processed were are lost
+// acknowledged data, not the end of the log.
+func TestZeroTailBelowSeenIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	writeLog(t, dir, 1<<20, 50, nil)
+	sp := spans(t, dir)
+	path := segPath(dir, 1)
+	b, _ := os.ReadFile(path)
+	clear(b[sp[45].off:])
+	os.WriteFile(path, b, 0o644)
+	o := quietOptions()
+	o.Seen = 50
+	if _, err := Open(dir, o); err == nil {
+		t.Fatal("Open accepted zeros in place of records a follower had seen")
+	}
+	o.Seen = 44
+	w, err := Open(dir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.NextSeq() != 45 {
+		t.Fatalf("next %d, want 45", w.NextSeq())
+	}
+	w.Close()
+}
