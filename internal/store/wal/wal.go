@@ -425,6 +425,10 @@ func (w *WAL) trim() error {
 // A crash leaves one or the other under the segment's name, both an empty
 // active segment.
 func (w *WAL) adoptSpare() error {
+	defer w.startSpare() // the next one, or again after a failure
+	if err := w.fault("create"); err != nil {
+		return fmt.Errorf("wal: use the spare segment: %w", err)
+	}
 	w.spareOK = false
 	path := segPath(w.dir, w.next)
 	if err := os.Rename(filepath.Join(w.dir, spareName), path); err != nil {
@@ -441,7 +445,6 @@ func (w *WAL) adoptSpare() error {
 		w.opts.Logger.Warn("wal: closing a replaced empty segment failed", "err", err)
 	}
 	w.activate(f, true)
-	w.startSpare()
 	return nil
 }
 
@@ -449,9 +452,12 @@ func (w *WAL) adoptSpare() error {
 // renamed, when one is ready (pre is then set), else a new file with its
 // header. Both are durable, with the directory.
 func (w *WAL) newSegment(first uint64) (f *os.File, pre bool, err error) {
+	defer w.startSpare() // the next one, or again after a failure
+	if err := w.fault("create"); err != nil {
+		return nil, false, err
+	}
 	if w.spareReady() {
 		w.spareOK = false
-		defer w.startSpare()
 		path := segPath(w.dir, first)
 		err := os.Rename(filepath.Join(w.dir, spareName), path)
 		if err == nil {
