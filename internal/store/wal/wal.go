@@ -52,6 +52,10 @@ type Options struct {
 	// acknowledged records, and Open refuses instead of cutting it.
 	Seen   uint64
 	Logger *slog.Logger
+	// NoSpare turns preallocation off (docs/format/wal.md): segments
+	// grow as records are appended. For comparison; it helps no
+	// filesystem measured so far.
+	NoSpare bool
 }
 
 // DefaultOptions returns the defaults: 32 MiB segments.
@@ -490,7 +494,7 @@ func openSpare(path string) (*os.File, error) {
 // startSpare starts preparing the spare segment in the background, unless
 // one is ready or being prepared.
 func (w *WAL) startSpare() {
-	if w.spare != nil || w.spareOK {
+	if w.spare != nil || w.spareOK || w.opts.NoSpare {
 		return
 	}
 	ch := make(chan error, 1)
