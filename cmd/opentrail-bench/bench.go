@@ -259,6 +259,11 @@ func (c *benchCmd) report(f benchFlags, res map[string]phaseResult) {
 	}
 	row("durable ingest, 1 event/call (events/s)", rate(ing), rate(wb), "")
 	row("durable ingest, 100 events/call (events/s)", rate(res["ingest100"]), rate(wb), "")
+	for _, ph := range []string{"ingest", "ingest100"} {
+		if r := res[ph]; r.Extra["cpuSeconds"] > 0 {
+			fmt.Fprintf(w, "%-44s %14.2f %14.2f\n", "  "+ph+": CPU s per 1M events, acked / indexed", 1e6*r.Extra["cpuSeconds"]/float64(r.Events), 1e6*r.Extra["indexedCPUSeconds"]/float64(r.Events))
+		}
+	}
 	fmt.Fprintf(w, "%-44s %14.1f %14.1f %8.2f\n", "bytes on disk per event vs .json.gz input", imp.Extra["diskBytesPerEvent"], float64(gen.Bytes)/float64(gen.Events), imp.Extra["diskBytesPerEvent"]/(float64(gen.Bytes)/float64(gen.Events)))
 	fmt.Fprintf(w, "%-44s %14.1f %14.1f %8.2f\n", "  after full compaction", imp.Extra["compactedBytesPerEvent"], float64(gen.Bytes)/float64(gen.Events), imp.Extra["compactedBytesPerEvent"]/(float64(gen.Bytes)/float64(gen.Events)))
 	fmt.Fprintf(w, "%-44s %14.0f\n", "record JSON bytes per event (uncompressed)", gen.Extra["jsonBytes"]/float64(gen.Events))
@@ -655,6 +660,7 @@ func phaseIngest(ctx context.Context, f benchFlags, batch int, log *slog.Logger)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	var firstErr error
+	cpu0 := cpuSeconds()
 	start := time.Now()
 	for range f.concurrency {
 		wg.Add(1)
@@ -683,14 +689,17 @@ func phaseIngest(ctx context.Context, f benchFlags, batch int, log *slog.Logger)
 	}
 	wg.Wait()
 	acked := time.Since(start).Seconds()
+	ackedCPU := cpuSeconds() - cpu0
 	if err := off.History.WaitCaughtUp(ctx); err != nil {
 		return phaseResult{}, err
 	}
 	indexed := time.Since(start).Seconds()
+	indexedCPU := cpuSeconds() - cpu0
 	if err := off.Close(); err != nil {
 		return phaseResult{}, err
 	}
-	return phaseResult{Events: f.events, Seconds: acked, Extra: map[string]float64{"indexedSeconds": indexed}}, firstErr
+	return phaseResult{Events: f.events, Seconds: acked, Extra: map[string]float64{"indexedSeconds": indexed,
+		"cpuSeconds": ackedCPU, "indexedCPUSeconds": indexedCPU}}, firstErr
 }
 
 func percentiles(d []time.Duration) [2]float64 {

@@ -22,7 +22,7 @@ func TestBenchCommand(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	for _, want := range []string{"opentrail-bench: 3000 events", "import from .json.gz (events/s) vs decode-only",
-		"durable ingest, 100 events/call", "bytes on disk per event vs .json.gz input", "LookupEvents latency at 3000 events",
+		"durable ingest, 100 events/call", "ingest100: CPU s per 1M events, acked / indexed", "bytes on disk per event vs .json.gz input", "LookupEvents latency at 3000 events",
 		"EventName", "baseline: one fsync", "start-up after a clean stop (s)", "start-up after SIGKILL (s)",
 		"until a lookup finds the last of 3000 acked", "bench: peak live heap"} {
 		if !strings.Contains(string(out), want) {
@@ -40,6 +40,11 @@ func TestBenchCommand(t *testing.T) {
 	for _, ph := range []string{"gen", "decode", "import", "writebase", "ingest", "ingest100"} {
 		if r := res[ph]; r.Events != 3000 || r.Seconds <= 0 || r.PeakRSSM <= 0 {
 			t.Errorf("phase %s: %+v, want 3000 events in a positive time", ph, r)
+		}
+	}
+	for _, ph := range []string{"ingest", "ingest100"} {
+		if r := res[ph]; r.Extra["cpuSeconds"] <= 0 || r.Extra["indexedCPUSeconds"] < r.Extra["cpuSeconds"] {
+			t.Errorf("phase %s: CPU seconds %v until acked, %v until indexed", ph, r.Extra["cpuSeconds"], r.Extra["indexedCPUSeconds"])
 		}
 	}
 	for _, ph := range []string{"gen", "decode", "import", "writebase", "ingest", "ingest100", "lookup"} {

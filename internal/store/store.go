@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -360,11 +361,21 @@ func reqBytes(r *appendReq) int {
 
 // commit writes one group with a single fsync and answers every request.
 func (s *Store) commit(group []*appendReq) {
-	var entries []wal.Entry
-	var items []*event.Event
+	n := 0
+	for _, r := range group {
+		n += len(r.evs)
+	}
+	entries := make([]wal.Entry, 0, n)
+	items := make([]*event.Event, 0, n)
 	results := make([]AppendResult, len(group))
 	errs := make([]error, len(group))
-	batch := map[EventKey]struct{}{}
+	// batch holds the keys of the group's events, for SkipDuplicates
+	// requests to find duplicates among the events written before them in
+	// the same group; a group with none needs no keys.
+	var batch map[EventKey]struct{}
+	if slices.ContainsFunc(group, func(r *appendReq) bool { return r.opt.SkipDuplicates }) {
+		batch = map[EventKey]struct{}{}
+	}
 	stored, derr := s.storedIDs(group)
 	for gi, r := range group {
 		if r.opt.SkipDuplicates && derr != nil {
@@ -373,14 +384,14 @@ func (s *Store) commit(group []*appendReq) {
 		}
 		for i := range r.evs {
 			ev := &r.evs[i]
-			k := keyOf(ev)
-			if r.opt.SkipDuplicates {
-				if _, dup := batch[k]; dup || stored[gi][i] {
+			if batch != nil {
+				k := keyOf(ev)
+				if _, dup := batch[k]; r.opt.SkipDuplicates && (dup || stored[gi][i]) {
 					results[gi].Duplicates = append(results[gi].Duplicates, i)
 					continue
 				}
+				batch[k] = struct{}{}
 			}
-			batch[k] = struct{}{}
 			entries = append(entries, wal.Entry{Account: ev.Account, Region: ev.Region, Raw: ev.Raw})
 			items = append(items, ev)
 			results[gi].Appended++

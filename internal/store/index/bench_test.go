@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -255,4 +256,43 @@ func BenchmarkMemtableLookup(b *testing.B) {
 			b.ReportMetric(float64(spent.Nanoseconds())/float64(b.N), "lookup-ns/op")
 		})
 	}
+}
+
+// BenchmarkApply applies events in chunks as event history does, through
+// four memtable flushes, and reports the CPU time (user and system, every
+// goroutine's) per event beside the wall time: the compressor and the
+// flusher work beside Apply.
+func BenchmarkApply(b *testing.B) {
+	const n = 100_000
+	items := richItems(b, 1, n, 0)
+	var cpu time.Duration
+	for b.Loop() {
+		ix, err := Open(b.TempDir(), Options{Logger: slog.New(slog.DiscardHandler), MemtableEvents: n / 4, MergeIdle: 1 << 40, MaxSegments: 1 << 20, ScrubPause: -1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		cpu0 := cpuTime()
+		for i := 0; i < n; i += ApplyChunk {
+			if err := ix.Apply(items[i:min(i+ApplyChunk, n)]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if _, err := ix.Sync(); err != nil {
+			b.Fatal(err)
+		}
+		cpu += cpuTime() - cpu0
+		if err := ix.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(n*b.N), "cpu-ns/event")
+}
+
+// cpuTime is the CPU time (user and system) the process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

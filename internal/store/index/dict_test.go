@@ -418,6 +418,7 @@ func TestFirstDictionaryWhileApplying(t *testing.T) {
 		}
 		crossed = crossed || has
 	}
+	compressed(ix)
 	ix.mu.RLock()
 	codecs := map[*codec]int{}
 	for _, b := range ix.mem.blocks {

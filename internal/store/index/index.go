@@ -148,9 +148,12 @@ type Index struct {
 
 	flushCh chan *memtable
 	mergeCh chan struct{}
-	stop    chan struct{}
-	wg      sync.WaitGroup
-	closed  bool
+	// compressor compresses the memtables' full record blocks (nil when
+	// read-only).
+	compressor *compressor
+	stop       chan struct{}
+	wg         sync.WaitGroup
+	closed     bool
 }
 
 // Open opens or creates the index in dir.
@@ -196,6 +199,9 @@ func Open(dir string, opts Options) (*Index, error) {
 		quarantined: make(chan struct{}, 1),
 	}
 	ix.cond = sync.NewCond(&ix.mu)
+	if !opts.ReadOnly {
+		ix.compressor = newCompressor(&ix.mu)
+	}
 	fail := func(err error) (*Index, error) {
 		for _, sg := range ix.segs {
 			sg.release()
@@ -224,9 +230,13 @@ func Open(dir string, opts Options) (*Index, error) {
 		ix.closed = true
 		return ix, nil
 	}
-	ix.wg.Add(2)
+	ix.wg.Add(3)
 	go ix.flushLoop()
 	go ix.mergeLoop()
+	go func() {
+		defer ix.wg.Done()
+		ix.compressor.run(ix.stop)
+	}()
 	if opts.ScrubPause > 0 {
 		ix.wg.Add(1)
 		go ix.scrubLoop()
@@ -552,19 +562,23 @@ func (ix *Index) firstDictLocked() {
 }
 
 // newMemtable returns an empty memtable for Apply, with the current record
-// dictionary. The caller holds mu.
+// dictionary, sized like the current one. The caller holds mu.
 func (ix *Index) newMemtable() (*memtable, error) {
 	mem, _, err := ix.rec.encoders()
 	if err != nil {
 		return nil, err
 	}
-	return newMemtable(ix.rec, mem, ix.cache), nil
+	m := newMemtable(ix.rec, mem, ix.cache)
+	m.sizeLike(ix.mem)
+	m.async = ix.compressor
+	return m, nil
 }
 
 // writeMemtable writes m's events that no sweep of sw deleted as a segment
 // file whose sequence range is first..last, with m's record dictionary;
 // dirEnc compresses its directory blocks.
 func writeMemtable(m *memtable, path string, dirEnc *zstd.Encoder, sw sweeps, first, last uint64) (bool, error) {
+	m.pending.Wait() // its full blocks compressed: it is frozen, read without the lock from here
 	f := m.filter(sw, noCut)
 	type idEnt struct{ h, seq uint64 }
 	ids := make([]idEnt, 0, len(m.recs))

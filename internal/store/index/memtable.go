@@ -23,8 +23,16 @@ import (
 // blockTarget bytes, each compressed as soon as it is full (with the
 // record dictionary), so a memtable takes about a tenth of its records'
 // size in memory. The last block is open (uncompressed) until the flush.
+// A memtable of the index hands its full blocks to the index's compressor,
+// which compresses them on its own goroutine, off the index's lock (Apply
+// compresses a block itself only when the compressor is that far behind);
+// a full block stays readable uncompressed until then.
 type memtable struct {
-	recs                           []memRec
+	recs []memRec
+	// at is each record's (time, seq), as in recs: the postings' entries
+	// are read from it, a fifth of recs' size, so a flush building them
+	// and a lookup reading them miss the cache less.
+	at                             []pos
 	blocks                         []memBlock
 	open                           []byte // the open block's buffer, reused for the next once it is compressed
 	post                           map[string]*memPosting
@@ -40,6 +48,10 @@ type memtable struct {
 	// dictTried is set once Apply tried to make the index's first record
 	// dictionary from this memtable.
 	dictTried bool
+	// async compresses its full blocks (nil: add does); pending counts
+	// the blocks handed to it not yet compressed, which a flush waits for.
+	async   *compressor
+	pending sync.WaitGroup
 	// sortMu guards the byTime views of unsorted postings, which lookups
 	// (under the index's read lock, so several at once) bring up to date.
 	sortMu sync.Mutex
@@ -59,13 +71,15 @@ type memRec struct {
 }
 
 // memBlock is a record block in the format of a segment's: raw while
-// open (the memtable's open buffer), comp once full.
+// open (the memtable's open buffer) and, once full, until it is
+// compressed; then comp. Both change only under the index's write lock.
 type memBlock struct {
 	first    uint64 // sequence number of its first record
 	firstRec uint32 // index of its first record in recs
 	raw      []byte
 	comp     []byte
 	codec    *codec // comp's record dictionary
+	full     bool   // it takes no more records
 }
 
 // memPosting lists record indexes in apply order; sorted tells whether that
@@ -78,6 +92,10 @@ type memPosting struct {
 	idx    []uint32
 	sorted bool
 	byTime []uint32
+	// last is the (time, seq) of idx's last entry while sorted: post1
+	// checks the order against it without reading that record back (a
+	// cache miss per attribute of each event applied).
+	last pos
 }
 
 // unsortedTail is how many entries applied since byTime was last brought
@@ -94,6 +112,111 @@ var memtableIDs atomic.Uint64
 func newMemtable(c *codec, enc *zstd.Encoder, cache *blockCache) *memtable {
 	return &memtable{post: map[string]*memPosting{}, ids: map[uint64]uint32{}, created: time.Now(),
 		id: 1<<63 | memtableIDs.Add(1), codec: c, enc: enc, cache: cache}
+}
+
+// compressor compresses the memtables' full record blocks on a goroutine
+// of its own (run), so that Apply does not hold the index's lock for it: a
+// third of what indexing an event costs, and the part that lookups
+// waited for. It swaps each compressed block in under the index's write
+// lock, and keeps the buffers of the blocks it compressed for the next
+// open ones.
+type compressor struct {
+	mu   *sync.RWMutex // the index's
+	jobs chan compressJob
+	free [][]byte // under mu
+}
+
+type compressJob struct {
+	m     *memtable
+	i     int
+	raw   []byte
+	codec *codec
+	enc   *zstd.Encoder
+}
+
+// compressQueue is how many full blocks (32 KiB each) may wait for the
+// compressor before Apply compresses them itself.
+const compressQueue = 64
+
+func newCompressor(mu *sync.RWMutex) *compressor {
+	return &compressor{mu: mu, jobs: make(chan compressJob, compressQueue)}
+}
+
+// queue hands m's full block i to the compressor; false when it is too far
+// behind (or c is nil), and the caller compresses the block itself. The
+// caller holds the index's write lock.
+func (c *compressor) queue(m *memtable, i int) bool {
+	if c == nil {
+		return false
+	}
+	m.pending.Add(1)
+	select {
+	case c.jobs <- compressJob{m: m, i: i, raw: m.blocks[i].raw, codec: m.codec, enc: m.enc}:
+		return true
+	default:
+		m.pending.Done()
+		return false
+	}
+}
+
+// buffer returns a buffer for an open block; the caller holds the index's
+// write lock.
+func (c *compressor) buffer() []byte {
+	if c != nil && len(c.free) > 0 {
+		b := c.free[len(c.free)-1]
+		c.free = c.free[:len(c.free)-1]
+		return b[:0]
+	}
+	return make([]byte, 0, blockTarget+4<<10)
+}
+
+// run compresses the blocks queued until stop is closed, then those still
+// queued.
+func (c *compressor) run(stop <-chan struct{}) {
+	for {
+		select {
+		case j := <-c.jobs:
+			c.compress(j)
+		case <-stop:
+			for {
+				select {
+				case j := <-c.jobs:
+					c.compress(j)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+func (c *compressor) compress(j compressJob) {
+	comp := j.enc.EncodeAll(j.raw, nil)
+	c.mu.Lock()
+	b := &j.m.blocks[j.i]
+	b.comp, b.codec, b.raw = comp, j.codec, nil
+	// No reader holds the raw bytes past its hold on the lock (raw
+	// copies them), so the next open block may take them.
+	if len(c.free) < 8 {
+		c.free = append(c.free, j.raw[:0])
+	}
+	c.mu.Unlock()
+	j.m.pending.Done()
+}
+
+// sizeLike makes room in the empty memtable m for as many records, eventIDs
+// and posting keys as prev holds, so filling it does not copy its record
+// table and maps over again each time they outgrow their room (which cost
+// about a tenth of applying an event). The memtable before holds about
+// what the next one will: they rotate at the same size.
+func (m *memtable) sizeLike(prev *memtable) {
+	if prev == nil || len(prev.recs) == 0 || len(m.recs) > 0 {
+		return
+	}
+	m.recs = make([]memRec, 0, len(prev.recs))
+	m.at = make([]pos, 0, len(prev.recs))
+	m.ids = make(map[uint64]uint32, len(prev.ids))
+	m.post = make(map[string]*memPosting, len(prev.post))
 }
 
 // useCodec makes the memtable compress the blocks it fills from now on
@@ -128,9 +251,9 @@ func (m *memtable) add(seq uint64, ev *event.Event, keyBuf []byte) []byte {
 	part := m.lastPart
 	kind := KindOf(&ev.Summary)
 	i := uint32(len(m.recs))
-	if len(m.blocks) == 0 || m.blocks[len(m.blocks)-1].raw == nil {
+	if len(m.blocks) == 0 || m.blocks[len(m.blocks)-1].full {
 		if m.open == nil {
-			m.open = make([]byte, 0, blockTarget+4<<10)
+			m.open = m.async.buffer()
 		}
 		m.blocks = append(m.blocks, memBlock{first: seq, firstRec: i, raw: m.open[:0]})
 	}
@@ -142,32 +265,40 @@ func (m *memtable) add(seq uint64, ev *event.Event, keyBuf []byte) []byte {
 	r := memRec{seq: seq, t: eventTime(ev), h: h, part: part, id: ev.EventID, blk: uint32(len(m.blocks) - 1), off: uint32(off), n: uint32(len(ev.Raw)),
 		kind: kind, next: m.ids[h]}
 	m.recs = append(m.recs, r)
+	m.at = append(m.at, pos{r.t, r.seq})
 	if len(b.raw) >= blockTarget {
-		b.comp, b.codec = m.enc.EncodeAll(b.raw, nil), m.codec
-		b.raw = nil // its buffer, m.open, takes the next block
+		b.full = true
+		if m.async.queue(m, len(m.blocks)-1) {
+			m.open = nil // the compressor has it; the next block takes another
+		} else {
+			b.comp, b.codec = m.enc.EncodeAll(b.raw, nil), m.codec
+			b.raw = nil // its buffer, m.open, takes the next block
+		}
 	}
 	m.bytes += int64(len(ev.Raw))
 	m.ids[h] = i + 1
-	keyBuf = m.post1(appendKey(keyBuf[:0], part, kind, 0, ""), i, r)
+	at := m.at[i]
+	keyBuf = m.post1(appendKey(keyBuf[:0], part, kind, 0, ""), i, at)
 	if kind == KindOther {
 		return keyBuf
 	}
 	_ = forEachAttr(&ev.Summary, func(attr byte, value string) error {
-		keyBuf = m.post1(appendKey(keyBuf[:0], part, kind, attr, value), i, r)
+		keyBuf = m.post1(appendKey(keyBuf[:0], part, kind, attr, value), i, at)
 		return nil
 	})
 	return keyBuf
 }
 
-func (m *memtable) post1(k []byte, i uint32, r memRec) []byte {
+// post1 adds record i, at position at, to the posting of key k.
+func (m *memtable) post1(k []byte, i uint32, at pos) []byte {
 	p := m.post[string(k)] // no allocation for the lookup
 	if p == nil {
 		p = &memPosting{sorted: true}
 		m.post[string(k)] = p
 	} else if p.sorted {
-		last := m.recs[p.idx[len(p.idx)-1]]
-		p.sorted = (pos{last.t, last.seq}).less(pos{r.t, r.seq})
+		p.sorted = p.last.less(at)
 	}
+	p.last = at
 	p.idx = append(p.idx, i)
 	return k
 }
@@ -182,7 +313,7 @@ func (m *memtable) byID(h uint64, fn func(r *memRec) bool) {
 	}
 }
 
-func (m *memtable) pos(i uint32) pos { return pos{m.recs[i].t, m.recs[i].seq} }
+func (m *memtable) pos(i uint32) pos { return m.at[i] }
 
 // top appends to dst up to limit entries of key strictly below upper that f
 // wants, newest first.

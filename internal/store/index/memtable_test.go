@@ -4,12 +4,80 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/opentrail/opentrail/internal/event"
 )
+
+// compressed waits until the compressor has compressed every full block of
+// ix's memtable.
+func compressed(ix *Index) {
+	ix.mu.RLock()
+	m := ix.mem
+	ix.mu.RUnlock()
+	m.pending.Wait()
+}
+
+// TestCompressorWhileLookingUp: while Apply hands full record blocks to
+// the compressor, lookups by eventID (under the read lock, as the blocks
+// are swapped) read every record applied so far back byte for byte; once
+// it has caught up, every full block is compressed and reads back too.
+func TestCompressorWhileLookingUp(t *testing.T) {
+	ix := open(t, t.TempDir())
+	const n = 4000
+	items := make([]Item, n)
+	for i := range items {
+		items[i] = Item{uint64(i + 1), ev(t, fmt.Sprintf("ev-%04d", i), i, event.CategoryMgmt)}
+	}
+	check := func(upto int) {
+		t.Helper()
+		for _, it := range items[:upto] {
+			hits, _, err := ix.Lookup(Query{Account: "123456789012", Region: "us-east-1", Kind: KindManagement, Attr: AttrEventID, Value: it.Event.EventID, End: t0.Unix() + n, Limit: 1})
+			if err != nil || len(hits) != 1 || string(hits[0].Raw) != string(it.Event.Raw) {
+				t.Fatalf("event %d: %d hits, %v", it.Seq, len(hits), err)
+			}
+		}
+	}
+	done := make(chan struct{})
+	var applied atomic.Int64
+	go func() {
+		defer close(done)
+		for i := 0; i < n; i += 50 {
+			if err := ix.Apply(items[i : i+50]); err != nil {
+				t.Error(err)
+				return
+			}
+			applied.Store(int64(i + 50))
+		}
+	}()
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		default:
+		}
+		check(int(applied.Load()))
+	}
+	compressed(ix)
+	ix.mu.RLock()
+	full, raw := 0, 0
+	for _, b := range ix.mem.blocks {
+		if b.full {
+			full++
+			if b.comp == nil || b.raw != nil {
+				raw++
+			}
+		}
+	}
+	ix.mu.RUnlock()
+	if full == 0 || raw > 0 {
+		t.Fatalf("%d full blocks, %d of them not compressed: want some, all compressed", full, raw)
+	}
+	check(n)
+}
 
 // TestMemtableBlocks checks that records in the memtable's compressed
 // blocks read back, by attribute and by eventID, and that a flush after a
@@ -30,6 +98,7 @@ func TestMemtableBlocks(t *testing.T) {
 	if err := ix.Apply(items); err != nil {
 		t.Fatal(err)
 	}
+	compressed(ix)
 	ix.mu.RLock()
 	compressed := slices.IndexFunc(ix.mem.blocks, func(b memBlock) bool { return b.comp != nil && b.raw == nil })
 	ix.mu.RUnlock()
