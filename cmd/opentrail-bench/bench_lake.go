@@ -15,12 +15,15 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unique"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/opentrail/opentrail/internal/config"
 	"github.com/opentrail/opentrail/internal/daemon"
@@ -441,19 +444,123 @@ func startLakeServer(ctx context.Context, dir string, log *slog.Logger) (*lakeSe
 // last 12 hex digits are a bijection of i that looks random (mix48), not
 // i itself: a counter there compresses (about 7 bytes an event of the
 // store, in `eventid` and `eventjson`), and real eventIDs are random.
+//
+// The templates are kept compressed, lakeBlock to a zstd frame, with only
+// their summaries parsed: the phase measures a server, and a server fed by
+// real clients does not hold 50,000 events of its own. Parsed and
+// uncompressed, as ingestSource holds them, they took about 105 MiB of the
+// process's heap; compressed, about a fifth of it (BENCHMARKS.md).
 type lakeSource struct {
-	*ingestSource
-	day time.Time
-	n   int
+	sums   []event.Summary // each template's, its Raw not kept
+	idAt   []int           // each template's eventID offset in its JSON
+	ends   []int           // each template's JSON end in its block's bytes
+	blocks [][]byte        // lakeBlock templates each, their JSON run together and compressed
+	dec    *zstd.Decoder
+	day    time.Time
+	n      int
 }
 
-func newLakeSource(f benchFlags) *lakeSource {
-	return &lakeSource{ingestSource: newIngestSource(f), day: time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -1), n: f.events}
+// lakeBlock is how many templates a compressed block holds: an Append's
+// worth, which the appenders take in order.
+const lakeBlock = 100
+
+func newLakeSource(f benchFlags) (*lakeSource, error) {
+	g := f.gen()
+	g.seed = f.seed + 1000
+	n := min(f.events, ingestTemplates)
+	nb := (n + lakeBlock - 1) / lakeBlock
+	s := &lakeSource{sums: make([]event.Summary, n), idAt: make([]int, n), ends: make([]int, n), blocks: make([][]byte, nb),
+		day: time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -1), n: f.events}
+	var err error
+	if s.dec, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0)); err != nil {
+		return nil, err
+	}
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest))
+	if err != nil {
+		return nil, err
+	}
+	defer enc.Close()
+	var next atomic.Int64
+	errs := make([]error, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for w := range errs {
+		wg.Go(func() {
+			var buf, z []byte
+			for b := int(next.Add(1)) - 1; b < nb; b = int(next.Add(1)) - 1 {
+				buf = buf[:0]
+				for k := b * lakeBlock; k < min((b+1)*lakeBlock, n); k++ {
+					ev, err := event.Parse(g.record(k))
+					if err != nil {
+						errs[w] = err
+						return
+					}
+					at := bytes.Index(ev.Raw, []byte(`"eventID":"`+ev.EventID+`"`))
+					if at < 0 {
+						errs[w] = fmt.Errorf("template %d: its eventID is not in its JSON as generated", k)
+						return
+					}
+					s.idAt[k] = len(buf) + at + len(`"eventID":"`)
+					buf = append(buf, ev.Raw...)
+					s.ends[k] = len(buf)
+					s.sums[k] = internSummary(ev.Summary)
+				}
+				z = enc.EncodeAll(buf, z[:0])
+				s.blocks[b] = bytes.Clone(z) // EncodeAll's own buffer has room for buf
+			}
+		})
+	}
+	wg.Wait()
+	return s, errors.Join(errs...)
 }
 
-func (s *lakeSource) event(i int) (event.Event, error) {
-	ev := s.ingestSource.event(i)
-	at := s.idAt[i%len(s.tmpl)]
+// internSummary returns sum with its strings that repeat from event to
+// event (names, sources, accounts, resource types) shared with the other
+// templates'.
+func internSummary(sum event.Summary) event.Summary {
+	in := func(s *string) { *s = unique.Make(*s).Value() }
+	for _, p := range []*string{&sum.EventName, &sum.EventSource, &sum.Account, &sum.Region, &sum.Category, &sum.EventType, &sum.Username, &sum.ErrorCode} {
+		in(p)
+	}
+	for _, rs := range [][]event.LookupResource{sum.Resources, sum.LookupResources} {
+		for i := range rs {
+			in(&rs[i].ResourceType)
+			in(&rs[i].ResourceName)
+		}
+	}
+	return sum
+}
+
+// lakeReader reads a lakeSource's events, keeping the last block it
+// decompressed: one per appender.
+type lakeReader struct {
+	s     *lakeSource
+	block int
+	buf   []byte
+}
+
+func (s *lakeSource) reader() *lakeReader { return &lakeReader{s: s, block: -1} }
+
+// event returns event i (a reader of its own; appenders keep one).
+func (s *lakeSource) event(i int) (event.Event, error) { return s.reader().event(i) }
+
+// event returns event i: a copy of its template's JSON, with its eventID
+// and eventTime changed in place (same length, so still valid).
+func (r *lakeReader) event(i int) (event.Event, error) {
+	s := r.s
+	k := i % len(s.sums)
+	if b := k / lakeBlock; b != r.block {
+		var err error
+		if r.buf, err = s.dec.DecodeAll(s.blocks[b], r.buf[:0]); err != nil {
+			return event.Event{}, fmt.Errorf("event %d: %w", i, err)
+		}
+		r.block = b
+	}
+	from := 0
+	if k%lakeBlock > 0 {
+		from = s.ends[k-1]
+	}
+	ev := event.Event{Raw: bytes.Clone(r.buf[from:s.ends[k]]), Summary: s.sums[k]}
+	at := s.idAt[k] - from
 	id := ev.Raw[at : at+len(ev.EventID)]
 	const hexDigits = "0123456789abcdef"
 	for j, v := len(id)-1, mix48(uint64(i)); j >= len(id)-12; j, v = j-1, v>>4 {
@@ -462,11 +569,12 @@ func (s *lakeSource) event(i int) (event.Event, error) {
 	ev.EventID = string(id)
 	t := s.day.Add(time.Duration(float64(24*time.Hour) * float64(i) / float64(s.n))).Truncate(time.Second)
 	old := []byte(`"eventTime":"` + ev.EventTime.UTC().Format(time.RFC3339) + `"`)
-	raw := bytes.Replace(ev.Raw, old, []byte(`"eventTime":"`+t.Format(time.RFC3339)+`"`), 1)
-	if len(raw) != len(ev.Raw) || bytes.Equal(raw, ev.Raw) && !t.Equal(ev.EventTime) {
+	at = bytes.Index(ev.Raw, old)
+	if at < 0 {
 		return ev, fmt.Errorf("event %d: cannot move its eventTime %s", i, ev.EventTime)
 	}
-	ev.Raw, ev.EventTime = raw, t
+	copy(ev.Raw[at+len(`"eventTime":"`):], t.Format(time.RFC3339))
+	ev.EventTime = t
 	return ev, nil
 }
 
@@ -499,7 +607,10 @@ func phaseLakeIngest(ctx context.Context, f benchFlags, withStore bool, log *slo
 	if !withStore {
 		defer os.RemoveAll(dir)
 	}
-	src := newLakeSource(f)
+	src, err := newLakeSource(f)
+	if err != nil {
+		return res, err
+	}
 	if _, err := src.event(0); err != nil {
 		return res, err
 	}
@@ -537,6 +648,7 @@ func phaseLakeIngest(ctx context.Context, f benchFlags, withStore bool, log *slo
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			rd := src.reader()
 			for {
 				mu.Lock()
 				i := next
@@ -548,7 +660,7 @@ func phaseLakeIngest(ctx context.Context, f benchFlags, withStore bool, log *slo
 				}
 				evs := make([]event.Event, 0, batch)
 				for j := i; j < min(i+int64(batch), int64(f.events)); j++ {
-					ev, err := src.event(int(j))
+					ev, err := rd.event(int(j))
 					if err != nil {
 						mu.Lock()
 						firstErr = err
