@@ -273,7 +273,7 @@ func (f *Follower) Applied(seq uint64) {
 	f.applied.Store(seq)
 	if f.opt.Gate {
 		f.s.mu.Lock()
-		f.s.signalLocked()
+		f.s.signalAppliedLocked()
 		f.s.mu.Unlock()
 	}
 }

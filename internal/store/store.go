@@ -107,10 +107,14 @@ type Store struct {
 	reqs chan *appendReq
 
 	// mu guards what follows. progress is closed and replaced whenever
-	// acked or a follower's applied position moves.
+	// acked moves or the store closes (what followers wait for); applied
+	// whenever a gating follower's applied position moves or the store
+	// closes (what appends held back by one wait for). Apart, a follower's
+	// report does not wake every other follower.
 	mu        sync.Mutex
 	acked     uint64
 	progress  chan struct{}
+	applied   chan struct{}
 	tail      tail
 	followers map[string]*Follower
 	closing   bool
@@ -189,6 +193,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		opts: opts, log: opts.Logger, wal: w, dir: filepath.Join(dir, "wal"),
 		reqs:       make(chan *appendReq, 1024),
 		progress:   make(chan struct{}),
+		applied:    make(chan struct{}),
 		followers:  map[string]*Follower{},
 		stop:       make(chan struct{}),
 		writerDone: make(chan struct{}),
@@ -246,8 +251,11 @@ func (s *Store) Append(ctx context.Context, evs []event.Event, opt AppendOptions
 			defer t.Stop()
 			deadline = t.C
 		}
+		s.mu.Lock()
+		applied := s.applied
+		s.mu.Unlock()
 		select {
-		case <-s.Progress():
+		case <-applied:
 		case <-time.After(10 * time.Millisecond):
 		case <-deadline:
 			s.metrics.backpressure.Inc()
@@ -268,7 +276,7 @@ func (s *Store) waitRoom(ctx context.Context) error {
 	for {
 		s.mu.Lock()
 		lag, lagBytes := s.gateLagLocked()
-		ch := s.progress
+		ch := s.applied
 		closing := s.closing
 		s.mu.Unlock()
 		if closing {
@@ -500,15 +508,22 @@ func (s *Store) pushLocked(seq uint64, ev *event.Event) {
 	}
 }
 
-// signalLocked wakes everything waiting for progress; the caller holds mu.
+// signalLocked wakes everything waiting for more acknowledged events;
+// the caller holds mu.
 func (s *Store) signalLocked() {
 	close(s.progress)
 	s.progress = make(chan struct{})
 }
 
+// signalAppliedLocked wakes the appends waiting for a gating follower to
+// apply more; the caller holds mu.
+func (s *Store) signalAppliedLocked() {
+	close(s.applied)
+	s.applied = make(chan struct{})
+}
+
 // Progress returns a channel that is closed when more events are
-// acknowledged, a follower applies more, or the store closes; call it again
-// after each wake-up.
+// acknowledged or the store closes; call it again after each wake-up.
 func (s *Store) Progress() <-chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -596,6 +611,7 @@ func (s *Store) Close() error {
 	s.mu.Lock()
 	s.closing = true
 	s.signalLocked()
+	s.signalAppliedLocked()
 	s.mu.Unlock()
 	var errs []error
 	if before, ok := s.holdBefore(); ok && before > s.acked {
