@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 
@@ -83,8 +84,12 @@ type codecs struct {
 }
 
 // newCodecs returns a set of codecs whose decoders run concurrency
-// decodes at once (0: GOMAXPROCS).
+// decodes at once (0: GOMAXPROCS, and one more for the background scrub,
+// so that it never holds a decoder a lookup waits for).
 func newCodecs(concurrency int) *codecs {
+	if concurrency == 0 {
+		concurrency = runtime.GOMAXPROCS(0) + 1
+	}
 	return &codecs{concurrency: concurrency, byDict: map[string]*codec{}}
 }
 

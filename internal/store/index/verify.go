@@ -155,7 +155,9 @@ type pacer struct {
 	start time.Time // of the current slice of work; zero before the first
 }
 
-const pacerSlice = 5 * time.Millisecond
+// pacerSlice is short: a lookup that comes during a slice finds one of
+// the two cores taken (slices of 5 ms showed in the idle p99 at 10M).
+const pacerSlice = time.Millisecond
 
 // rest ends a slice of work when it is long enough by sleeping; it reports
 // false once stop is closed. A nil pacer never rests or stops.
