@@ -232,3 +232,44 @@ func TestZeroTailBelowSeenIsRefused(t *testing.T) {
 	}
 	w.Close()
 }
+
+// When the directory sync after the spare took the empty active
+// segment's name fails, nothing is written until Rollback has synced it,
+// and what is written then goes to the file under that name.
+func TestAdoptSpareDirSyncFailure(t *testing.T) {
+	dir := t.TempDir()
+	w := openT(t, dir, 64<<10)
+	waitSpare(t, w)
+	w.inject = func(step string) error {
+		if step == "adopt" {
+			return errors.New("injected: directory sync failed")
+		}
+		return nil
+	}
+	if _, err := w.Write(entries(0, 1)); err == nil {
+		t.Fatal("Write succeeded although the directory sync failed")
+	}
+	w.inject = nil
+	if _, err := w.Write(entries(0, 1)); !errors.Is(err, ErrRollbackNeeded) {
+		t.Fatalf("Write before Rollback = %v, want ErrRollbackNeeded", err)
+	}
+	if err := w.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	es := entries(0, 20)
+	if _, err := w.Write(es); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	// A crash now: the records are under the segment's name.
+	crashed := t.TempDir()
+	copyDir(t, dir, crashed)
+	if diff := cmp.Diff(es, entriesOf(readAll(t, crashed, 1))); diff != "" {
+		t.Fatalf("after a crash (-want +got):\n%s", diff)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

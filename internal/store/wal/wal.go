@@ -130,9 +130,13 @@ type WAL struct {
 	// a spare is ready.
 	spare   chan error
 	spareOK bool
+	// dirDirty is set when the directory may not yet hold the name of
+	// the active segment durably (a failed sync after adoptSpare).
+	dirDirty bool
 	// inject, when set (tests), may fail a step: "sync" before the data
 	// sync, "rollback" before the truncation, "create" before a new
-	// segment's header is written.
+	// segment's header is written, "adopt" before the directory sync
+	// that makes the spare the active segment.
 	inject func(step string) error
 }
 
@@ -361,6 +365,12 @@ func (w *WAL) Rollback() error {
 	if err := w.fault("rollback"); err != nil {
 		return fmt.Errorf("wal rollback: %w", err)
 	}
+	if w.dirDirty {
+		if err := fileutil.SyncDir(w.dir); err != nil {
+			return fmt.Errorf("wal rollback: %w", err)
+		}
+		w.dirDirty = false
+	}
 	if err := w.f.Truncate(w.syncedSize); err != nil {
 		return fmt.Errorf("wal rollback: %w", err)
 	}
@@ -434,21 +444,29 @@ func (w *WAL) adoptSpare() error {
 		return fmt.Errorf("wal: use the spare segment: %w", err)
 	}
 	w.spareOK = false
-	path := segPath(w.dir, w.next)
-	if err := os.Rename(filepath.Join(w.dir, spareName), path); err != nil {
-		return fmt.Errorf("wal: use the spare segment: %w", err)
-	}
-	if err := fileutil.SyncDir(w.dir); err != nil {
-		return fmt.Errorf("wal: use the spare segment: %w", err)
-	}
-	f, err := openSpare(path)
+	spare, path := filepath.Join(w.dir, spareName), segPath(w.dir, w.next)
+	// Opened before the rename, the handle is the file the name will
+	// be: once renamed, nothing may go to the replaced one.
+	f, err := openSpare(spare)
 	if err != nil {
+		return fmt.Errorf("wal: use the spare segment: %w", err)
+	}
+	if err := os.Rename(spare, path); err != nil {
+		f.Close()
 		return fmt.Errorf("wal: use the spare segment: %w", err)
 	}
 	if err := w.f.Close(); err != nil {
 		w.opts.Logger.Warn("wal: closing a replaced empty segment failed", "err", err)
 	}
 	w.activate(f, true)
+	err = w.fault("adopt")
+	if err == nil {
+		err = fileutil.SyncDir(w.dir)
+	}
+	if err != nil {
+		w.dirDirty = true // Rollback syncs it before anything is written
+		return fmt.Errorf("wal: use the spare segment: %w", err)
+	}
 	return nil
 }
 
