@@ -273,3 +273,33 @@ func TestAdoptSpareDirSyncFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A log opened after a crash and closed without a write (a server that
+// refused to start) changes no file it found: not the preallocated active
+// segment, not the spare.
+func TestUntouchedLogChangesNothing(t *testing.T) {
+	dir := t.TempDir()
+	w := openT(t, dir, 64<<10)
+	waitSpare(t, w)
+	if _, err := w.Write(entries(0, 10)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	waitSpare(t, w)
+	crashed := t.TempDir()
+	copyDir(t, dir, crashed)
+	w.Close()
+	if _, err := os.Stat(filepath.Join(crashed, spareName)); err != nil {
+		t.Fatalf("the crash left no spare: %v", err)
+	}
+	before := snapshot(t, crashed)
+	w2 := openT(t, crashed, 64<<10)
+	if err := w2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(before, snapshot(t, crashed)); diff != "" {
+		t.Fatalf("open and close without a write changed files (-before +after):\n%s", diff)
+	}
+}

@@ -133,6 +133,10 @@ type WAL struct {
 	// dirDirty is set when the directory may not yet hold the name of
 	// the active segment durably (a failed sync after adoptSpare).
 	dirDirty bool
+	// touched is set by the first write or seal: until then the log
+	// changes no file it found, Close included (a server that refuses
+	// to start leaves the data directory as it found it).
+	touched bool
 	// inject, when set (tests), may fail a step: "sync" before the data
 	// sync, "rollback" before the truncation, "create" before a new
 	// segment's header is written, "adopt" before the directory sync
@@ -178,7 +182,11 @@ func Open(dir string, opts Options) (*WAL, error) {
 	if err := w.settle(p, ""); err != nil {
 		return nil, err
 	}
-	w.startSpare()
+	// A spare left by an earlier run is rewritten at the first write,
+	// not before (see touched); a new one only adds a file.
+	if _, err := os.Stat(filepath.Join(dir, spareName)); errors.Is(err, os.ErrNotExist) {
+		w.startSpare()
+	}
 	return w, nil
 }
 
@@ -282,6 +290,10 @@ func (w *WAL) Write(entries []Entry) (uint64, error) {
 	}
 	if w.broken {
 		return 0, ErrRollbackNeeded
+	}
+	if !w.touched {
+		w.touched = true
+		w.startSpare()
 	}
 	first := w.next
 	for i := range entries {
@@ -639,6 +651,7 @@ func (w *WAL) Seal() error {
 	if w.size <= int64(len(magic)) {
 		return nil // already empty
 	}
+	w.touched = true
 	return w.rotate()
 }
 
@@ -679,15 +692,17 @@ func (w *WAL) Close() error {
 	if err == nil {
 		err = w.Sync()
 	}
-	if err == nil {
-		err = w.trim()
-	}
 	if w.spare != nil {
 		<-w.spare
 		w.spare = nil
 	}
-	if rerr := os.Remove(filepath.Join(w.dir, spareName)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
-		err = errors.Join(err, rerr)
+	if w.touched {
+		if err == nil {
+			err = w.trim()
+		}
+		if rerr := os.Remove(filepath.Join(w.dir, spareName)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+			err = errors.Join(err, rerr)
+		}
 	}
 	w.closed = true
 	return errors.Join(err, w.f.Close())
