@@ -455,16 +455,8 @@ func (w *WAL) adoptSpare() error {
 	if err := w.fault("create"); err != nil {
 		return fmt.Errorf("wal: use the spare segment: %w", err)
 	}
-	w.spareOK = false
-	spare, path := filepath.Join(w.dir, spareName), segPath(w.dir, w.next)
-	// Opened before the rename, the handle is the file the name will
-	// be: once renamed, nothing may go to the replaced one.
-	f, err := openSpare(spare)
+	f, err := w.takeSpare(segPath(w.dir, w.next))
 	if err != nil {
-		return fmt.Errorf("wal: use the spare segment: %w", err)
-	}
-	if err := os.Rename(spare, path); err != nil {
-		f.Close()
 		return fmt.Errorf("wal: use the spare segment: %w", err)
 	}
 	if err := w.f.Close(); err != nil {
@@ -491,15 +483,13 @@ func (w *WAL) newSegment(first uint64) (f *os.File, pre bool, err error) {
 		return nil, false, err
 	}
 	if w.spareReady() {
-		w.spareOK = false
 		path := segPath(w.dir, first)
-		err := os.Rename(filepath.Join(w.dir, spareName), path)
+		f, err := w.takeSpare(path)
 		if err == nil {
 			if err = fileutil.SyncDir(w.dir); err == nil {
-				if f, err = openSpare(path); err == nil {
-					return f, true, nil
-				}
+				return f, true, nil
 			}
+			f.Close()
 			os.Remove(path)
 		}
 		w.opts.Logger.Warn("wal: the spare segment could not be used; creating one", "err", err)
@@ -508,13 +498,23 @@ func (w *WAL) newSegment(first uint64) (f *os.File, pre bool, err error) {
 	return f, false, err
 }
 
-// openSpare opens a segment that was the spare, positioned after its header.
-func openSpare(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR, 0o644)
+// takeSpare gives the ready spare the segment name path and returns it
+// open, positioned after its header; the directory is not synced. The
+// spare is opened before the rename, so the handle is the file the name
+// then holds (never a file the rename replaced). After it, the spare is
+// used up whether or not it succeeded.
+func (w *WAL) takeSpare(path string) (*os.File, error) {
+	w.spareOK = false
+	spare := filepath.Join(w.dir, spareName)
+	f, err := os.OpenFile(spare, os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, err
 	}
 	if _, err := f.Seek(int64(len(magic)), io.SeekStart); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := os.Rename(spare, path); err != nil {
 		f.Close()
 		return nil, err
 	}
