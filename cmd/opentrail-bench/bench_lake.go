@@ -242,7 +242,8 @@ func (c *benchCmd) reportLake(f benchFlags, res map[string]phaseResult) {
 // counts DuckDB's own memory), each phase reports the peak of Go's heap,
 // sampled every 100 ms.
 func runLakePhase(ctx context.Context, f benchFlags, logs string, log *slog.Logger) (res phaseResult, ok bool, err error) {
-	if !slices.Contains(lakePhases, f.phase) || f.phase == "gen" || f.phase == "decode" {
+	// lakelevels runs only on its own (--phase), after lakeimport.
+	if !slices.Contains(lakePhases, f.phase) && f.phase != "lakelevels" || f.phase == "gen" || f.phase == "decode" {
 		return res, false, nil
 	}
 	peak := sampleGoHeap()
@@ -273,6 +274,8 @@ func runLakePhase(ctx context.Context, f benchFlags, logs string, log *slog.Logg
 		res, err = phaseLakeParquet(ctx, f)
 	case "lakeraw":
 		res, err = phaseLakeRaw(ctx, f, logs)
+	case "lakelevels":
+		res, err = phaseLakeLevels(ctx, f)
 	}
 	return res, true, err
 }

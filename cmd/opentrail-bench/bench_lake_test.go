@@ -201,3 +201,36 @@ func TestMix48(t *testing.T) {
 		t.Errorf("%d of 2^20 outputs above the one before: want about half", inOrder)
 	}
 }
+
+// TestLakeLevelsPhase runs the lakelevels phase on a tiny imported store:
+// every order and level writes the store's rows and reports its CPU and
+// bytes per event.
+func TestLakeLevelsPhase(t *testing.T) {
+	if err := duck.Available(); err != nil {
+		t.Skipf("no DuckDB in this build (a missing C compiler): %v", err)
+	}
+	dir := filepath.Join(t.TempDir(), "work")
+	var res phaseResult
+	for _, ph := range []string{"gen", "lakeimport", "lakelevels"} {
+		out, err := exec.Command(benchBin, "--phase", ph, "--events", "3000", "--dir", dir).Output()
+		if err != nil {
+			t.Fatalf("phase %s: %v", ph, err)
+		}
+		if ph == "lakelevels" {
+			if err := json.Unmarshal(out, &res); err != nil {
+				t.Fatalf("%v: %s", err, out)
+			}
+		}
+	}
+	if res.Events != 3000 {
+		t.Errorf("lakelevels read %d events, want 3000", res.Events)
+	}
+	for _, o := range lakeLevelOrders {
+		for _, l := range []string{"1", "3", "9", "11"} {
+			k := o.name + ".level" + l + "."
+			if res.Extra[k+"cpuMicrosPerEvent"] <= 0 || res.Extra[k+"bytesPerEvent"] < 50 {
+				t.Errorf("%s: %v µs, %v bytes per event", k, res.Extra[k+"cpuMicrosPerEvent"], res.Extra[k+"bytesPerEvent"])
+			}
+		}
+	}
+}
