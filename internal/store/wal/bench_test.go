@@ -47,3 +47,54 @@ func BenchmarkSync(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRotation appends groups of 100 records of 1,400 bytes, each
+// synced, a millisecond apart (a busy ingest), across rotations of 32 MiB
+// segments, and reports the time of the groups that rotated beside the
+// others': with the MANIFEST written in the background (decision 106) and
+// inline, before the new segment takes records, as before.
+func BenchmarkRotation(b *testing.B) {
+	for _, mode := range []struct {
+		name   string
+		inline bool
+	}{{"background", false}, {"inline", true}} {
+		b.Run(mode.name, func(b *testing.B) {
+			w, err := Open(b.TempDir(), quietOptions())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer w.Close()
+			w.manInline = mode.inline
+			e := make([]Entry, 100)
+			for i := range e {
+				e[i] = Entry{Account: "123456789012", Region: "us-east-1", Raw: make([]byte, 1400)}
+			}
+			var norm, rot []time.Duration
+			for b.Loop() {
+				segs := len(w.man)
+				t := time.Now()
+				if _, err := w.Write(e); err != nil {
+					b.Fatal(err)
+				}
+				if err := w.Sync(); err != nil {
+					b.Fatal(err)
+				}
+				if d := time.Since(t); len(w.man) != segs {
+					rot = append(rot, d)
+				} else {
+					norm = append(norm, d)
+				}
+				time.Sleep(time.Millisecond)
+			}
+			if len(rot) == 0 || len(norm) == 0 {
+				return // too few groups for a rotation: run with -benchtime 3000x or more
+			}
+			slices.Sort(norm)
+			slices.Sort(rot)
+			b.ReportMetric(float64(norm[len(norm)/2].Microseconds()), "group-p50-µs")
+			b.ReportMetric(float64(rot[len(rot)/2].Microseconds()), "rotation-p50-µs")
+			b.ReportMetric(float64(rot[len(rot)-1].Microseconds()), "rotation-max-µs")
+			b.ReportMetric(float64(len(rot)), "rotations")
+		})
+	}
+}

@@ -260,6 +260,7 @@ func examine(dir string, visit func(Record)) (*plan, error) {
 	}
 	// Segment files the MANIFEST does not list.
 	oldest, newest := p.chain[0].First, p.chain[len(p.chain)-1].First
+	var next uint64 // the oldest unlisted segment after the chain that holds records
 	for _, f := range listing {
 		if slices.ContainsFunc(p.chain, func(e manEntry) bool { return e.First == f }) {
 			continue
@@ -272,6 +273,9 @@ func examine(dir string, visit func(Record)) (*plan, error) {
 		case f > newest && holdsNoRecord(path, p.present[f]):
 			p.remove = append(p.remove, path)
 			p.fix("remove %s, an empty segment a crash during rotation left", path)
+		case f > newest && next == 0 && !legacy:
+			// Perhaps the segment a rotation started: below.
+			next = f
 		default:
 			p.problem(probForeign, f, path, -1, fmt.Errorf("segment is not in %s (%d bytes); move it out of the WAL directory or restore the MANIFEST it belongs with", manifestName, p.present[f]))
 		}
@@ -301,7 +305,36 @@ func examine(dir string, visit func(Record)) (*plan, error) {
 			return nil, err
 		}
 	}
+	if next != 0 {
+		if err := p.continueChain(next, visit); err != nil {
+			return nil, err
+		}
+	}
 	return p, nil
+}
+
+// continueChain deals with next, the oldest unlisted segment after the
+// chain that holds records. A rotation writes the MANIFEST that names the
+// new segment while records go into it, so a crash before that write
+// leaves the new segment unlisted. It continues the chain when the listed
+// active segment ends cleanly with record next-1 (a rotation truncates it
+// to its records and syncs it before the new segment exists): then the
+// listed active segment is sealed as it is, next becomes the active one,
+// and Open writes the MANIFEST. Anything else is damage.
+func (p *plan) continueChain(next uint64, visit func(Record)) error {
+	last := &p.chain[len(p.chain)-1]
+	path := segPath(p.dir, next)
+	size := p.present[last.First]
+	if len(p.rep.Problems) > 0 || p.rep.Next != next || p.recreate || p.torn != nil || p.zeroTail != nil || p.activeEnd != size {
+		p.problem(probForeign, next, path, -1, fmt.Errorf("segment is not in %s (%d bytes) and does not continue its newest segment %s; move it out of the WAL directory or restore the MANIFEST it belongs with", manifestName, p.present[next], segPath(p.dir, last.First)))
+		return nil
+	}
+	last.Size = size
+	p.chain = append(p.chain, manEntry{First: next})
+	p.rep.Segments = len(p.chain)
+	p.writeManifest = true
+	p.fix("list %s in %s as the active segment: a rotation started it before a crash, and the MANIFEST did not name it yet", path, manifestName)
+	return p.checkActive(next, path, p.present[next], visit)
 }
 
 // checkSealed reads a sealed segment whole. Every damage is a problem.

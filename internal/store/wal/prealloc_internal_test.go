@@ -197,14 +197,30 @@ func TestCrashLeavesSpare(t *testing.T) {
 		t.Fatalf("the unlisted empty segment is still there: %v", err)
 	}
 	w.Close()
-	// The same file holding a record is not removed: Open refuses.
+	// The same file holding a record that does not follow the log's last
+	// one is not removed: Open refuses.
 	rec := append(make([]byte, headerSize), payloadV1, 1, 'a', 1, 'b', '{', '}')
+	frame(rec, 43)
+	copy(spare[len(magic):], rec)
+	os.WriteFile(segPath(dir, 43), spare, 0o644)
+	if _, err := Open(dir, quietOptions()); err == nil {
+		t.Fatal("Open accepted an unlisted segment holding a record that does not continue the log")
+	}
+	os.Remove(segPath(dir, 43))
+	// Holding the next record, it is the segment a rotation started before
+	// its MANIFEST was written: Open lists it and goes on writing it.
 	frame(rec, 41)
 	copy(spare[len(magic):], rec)
 	os.WriteFile(segPath(dir, 41), spare, 0o644)
-	if _, err := Open(dir, quietOptions()); err == nil {
-		t.Fatal("Open accepted an unlisted segment holding a record")
+	w = openT(t, dir, 1<<20)
+	if w.NextSeq() != 42 {
+		t.Fatalf("next %d, want 42", w.NextSeq())
 	}
+	m, err := readManifest(dir)
+	if err != nil || len(m.Segments) != 2 || m.Segments[1].First != 41 {
+		t.Fatalf("MANIFEST %+v, %v; want segments 1 and 41", m, err)
+	}
+	w.Close()
 }
 
 // Zeros where records a follower has processed were are lost
@@ -301,5 +317,93 @@ func TestUntouchedLogChangesNothing(t *testing.T) {
 	}
 	if diff := cmp.Diff(before, snapshot(t, crashed)); diff != "" {
 		t.Fatalf("open and close without a write changed files (-before +after):\n%s", diff)
+	}
+}
+
+// A rotation writes the MANIFEST that names the new segment in the
+// background. A crash before it is written leaves the new segment
+// unlisted, holding acknowledged records: Open lists it, and every record
+// is there. A failed write is made again before the MANIFEST changes next,
+// so it never lags by more than one rotation.
+func TestRotationManifestInBackground(t *testing.T) {
+	dir := t.TempDir()
+	w := openT(t, dir, 4<<10)
+	fail := errors.New("injected: MANIFEST write failed")
+	w.inject = func(step string) error {
+		if step == "manifest" {
+			return fail
+		}
+		return nil
+	}
+	next := 0
+	for w.manWrite == nil && !w.manStale {
+		if _, err := w.Write(entries(next, 10)); err != nil {
+			t.Fatal(err)
+		}
+		next += 10
+	}
+	if err := w.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	// The MANIFEST on disk still names the first segment only.
+	if m, err := readManifest(dir); err != nil || len(m.Segments) != 1 {
+		t.Fatalf("MANIFEST %+v, %v; want the first segment only", m, err)
+	}
+	for !w.spareReady() && w.spare != nil {
+		time.Sleep(time.Millisecond)
+	}
+	// A crash now: the WAL is not closed. Open lists the new segment.
+	rep, err := Check(dir, nil)
+	if err != nil || len(rep.Problems) != 0 || int(rep.Next) != next+1 {
+		t.Fatalf("Check = %+v, %v; want no problem and next %d", rep, err, next+1)
+	}
+	w2 := openT(t, dir, 4<<10)
+	if int(w2.NextSeq()) != next+1 {
+		t.Fatalf("next %d, want %d", w2.NextSeq(), next+1)
+	}
+	if got := readAll(t, dir, 1); len(got) != next {
+		t.Fatalf("read %d records, want %d", len(got), next)
+	}
+	m, err := readManifest(dir)
+	if err != nil || len(m.Segments) != 2 {
+		t.Fatalf("MANIFEST after Open %+v, %v; want two segments", m, err)
+	}
+	w2.Close()
+	w.f.Close() // the crashed writer's file
+
+	// Without a crash, the failed write is made again at the next
+	// rotation, before that one starts, and at Close.
+	dir = t.TempDir()
+	w = openT(t, dir, 4<<10)
+	w.inject = func(step string) error {
+		if step == "manifest" {
+			return fail
+		}
+		return nil
+	}
+	rotations := func() int {
+		segs, err := listSegments(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(segs)
+	}
+	for next = 0; rotations() < 3; next += 10 {
+		if _, err := w.Write(entries(next, 10)); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		if m, err := readManifest(dir); err != nil || len(m.Segments) < rotations()-1 {
+			t.Fatalf("MANIFEST %+v, %v with %d segments: it lags by more than one rotation", m, err, rotations())
+		}
+	}
+	w.inject = nil
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := readManifest(dir); err != nil || len(m.Segments) != 3 {
+		t.Fatalf("MANIFEST after Close %+v, %v; want three segments", m, err)
 	}
 }

@@ -137,10 +137,21 @@ type WAL struct {
 	// changes no file it found, Close included (a server that refuses
 	// to start leaves the data directory as it found it).
 	touched bool
+	// manWrite yields the outcome of the MANIFEST write a rotation left
+	// running (nil when none is); manStale is set when that write failed,
+	// so the MANIFEST on disk does not name the active segment yet. Either
+	// is settled before the MANIFEST is written again or another rotation
+	// starts: the MANIFEST never lags by more than one rotation.
+	manWrite chan error
+	manStale bool
+	// manInline (benchmarks) writes a rotation's MANIFEST before the
+	// new segment takes records, as before decision 106.
+	manInline bool
 	// inject, when set (tests), may fail a step: "sync" before the data
 	// sync, "rollback" before the truncation, "create" before a new
 	// segment's header is written, "adopt" before the directory sync
-	// that makes the spare the active segment.
+	// that makes the spare the active segment, "manifest" before the
+	// MANIFEST write a rotation starts in the background.
 	inject func(step string) error
 }
 
@@ -399,11 +410,19 @@ func (w *WAL) Rollback() error {
 	return nil
 }
 
-// rotate seals the active segment and starts the next one. The next
-// segment is created, and the MANIFEST updated, before the active one is
-// let go: if either fails (a full disk), the active segment stays active
-// and nothing written is lost.
+// rotate seals the active segment and starts the next one. The active
+// segment is synced (and truncated to its records) and the next one
+// created, durable with the directory, before the active one is let go: if
+// either fails (a full disk), the active segment stays active and nothing
+// written is lost. The MANIFEST that names the new segment is written in
+// the background, while records go into it (docs/format/wal.md,
+// MANIFEST): it was most of a rotation's time, which every append waited
+// for. Until it is written, Open finds the new segment by its name, the
+// one after the active segment's last record.
 func (w *WAL) rotate() error {
+	if err := w.settleManifest(); err != nil {
+		return fmt.Errorf("wal rotate: %w", err)
+	}
 	if err := w.Sync(); err != nil {
 		return err
 	}
@@ -417,16 +436,45 @@ func (w *WAL) rotate() error {
 	man := slices.Clone(w.man)
 	man[len(man)-1].Size = w.size
 	man = append(man, manEntry{First: w.next})
-	if err := writeManifest(w.dir, man); err != nil {
-		f.Close()
-		os.Remove(segPath(w.dir, w.next))
-		return fmt.Errorf("wal rotate: %w", err)
-	}
 	if err := w.f.Close(); err != nil {
 		w.opts.Logger.Warn("wal: closing a sealed segment failed", "err", err)
 	}
 	w.man = man
 	w.activate(f, pre)
+	ch := make(chan error, 1)
+	w.manWrite = ch
+	dir, snapshot, fault := w.dir, slices.Clone(man), w.fault("manifest")
+	if w.manInline {
+		ch <- writeManifest(dir, snapshot)
+		return w.settleManifest()
+	}
+	go func() {
+		if fault != nil {
+			ch <- fault
+			return
+		}
+		ch <- writeManifest(dir, snapshot)
+	}()
+	return nil
+}
+
+// settleManifest waits for the MANIFEST write a rotation started, and
+// writes the MANIFEST again if that one failed.
+func (w *WAL) settleManifest() error {
+	if w.manWrite != nil {
+		err := <-w.manWrite
+		w.manWrite = nil
+		if err != nil {
+			w.opts.Logger.Warn("wal: writing the MANIFEST after a rotation failed; trying again", "err", err)
+			w.manStale = true
+		}
+	}
+	if w.manStale {
+		if err := writeManifest(w.dir, w.man); err != nil {
+			return err
+		}
+		w.manStale = false
+	}
 	return nil
 }
 
@@ -627,6 +675,9 @@ func (w *WAL) activate(f *os.File, pre bool) {
 // header, makes it durable, and then makes it the active segment in the
 // MANIFEST; no record goes into it before that (docs/format/wal.md).
 func (w *WAL) startSegment(first uint64) error {
+	if err := w.settleManifest(); err != nil {
+		return fmt.Errorf("wal new segment: %w", err)
+	}
 	f, err := w.createSegment(first)
 	if err != nil {
 		return fmt.Errorf("wal new segment: %w", err)
@@ -659,6 +710,9 @@ func (w *WAL) Seal() error {
 // active segment is never deleted. The MANIFEST stops listing them before
 // their files are removed.
 func (w *WAL) Truncate(before uint64) (int, error) {
+	if err := w.settleManifest(); err != nil {
+		return 0, fmt.Errorf("wal truncate: %w", err)
+	}
 	n := 0
 	for n+1 < len(w.man) && w.man[n+1].First <= before {
 		n++
@@ -692,6 +746,7 @@ func (w *WAL) Close() error {
 	if err == nil {
 		err = w.Sync()
 	}
+	err = errors.Join(err, w.settleManifest())
 	if w.spare != nil {
 		<-w.spare
 		w.spare = nil
