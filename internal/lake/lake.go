@@ -206,7 +206,8 @@ const spillDir = "tmp"
 
 // removeSpill removes what a crash left in the spill directory of the
 // lake in dir (DuckDB's working data, never read again) and makes the
-// directory, empty.
+// directory if it is missing. It is scratch space: nothing there needs
+// to survive a crash, so nothing is synced.
 func removeSpill(dir string, log *slog.Logger) error {
 	p := filepath.Join(dir, spillDir)
 	var n int
@@ -216,15 +217,21 @@ func removeSpill(dir string, log *slog.Logger) error {
 		}
 		return nil
 	})
-	if err := os.RemoveAll(p); err != nil {
-		return fmt.Errorf("lake: remove DuckDB's spill files: %w", err)
-	}
-	// DuckDB creates its temporary directory, not the directories above it.
-	if err := fileutil.MkdirAll(p, 0o755); err != nil {
+	ents, err := os.ReadDir(p)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("lake: %w", err)
+	}
+	for _, ent := range ents {
+		if err := os.RemoveAll(filepath.Join(p, ent.Name())); err != nil {
+			return fmt.Errorf("lake: remove DuckDB's spill files: %w", err)
+		}
 	}
 	if n > 0 {
 		log.Info("lake: removed DuckDB's spill files of the last run", "dir", p, "files", n)
+	}
+	// DuckDB creates its temporary directory, not the directories above it.
+	if err := os.MkdirAll(p, 0o755); err != nil {
+		return fmt.Errorf("lake: %w", err)
 	}
 	return nil
 }
