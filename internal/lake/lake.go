@@ -26,6 +26,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -195,6 +196,46 @@ var writerAllocator = []string{
 	"SET allocator_bulk_deallocation_flush_threshold = '16MB'",
 }
 
+// spillDir (DATA-DIR/lake/tmp) holds the writer's temp_directory,
+// "writer": DuckDB spills there what a batch, an import part or a
+// compaction holds beyond writerMemory. Nothing else reads it; a query
+// instance cannot (it may read only its account's directory, and has no
+// temporary directory of its own: decision 104). What a crash leaves
+// there is removed at start.
+const spillDir = "tmp"
+
+// removeSpill removes what a crash left in the spill directory of the
+// lake in dir (DuckDB's working data, never read again) and makes the
+// directory if it is missing. It is scratch space: nothing there needs
+// to survive a crash, so nothing is synced.
+func removeSpill(dir string, log *slog.Logger) error {
+	p := filepath.Join(dir, spillDir)
+	var n int
+	_ = filepath.WalkDir(p, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			n++
+		}
+		return nil
+	})
+	ents, err := os.ReadDir(p)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("lake: %w", err)
+	}
+	for _, ent := range ents {
+		if err := os.RemoveAll(filepath.Join(p, ent.Name())); err != nil {
+			return fmt.Errorf("lake: remove DuckDB's spill files: %w", err)
+		}
+	}
+	if n > 0 {
+		log.Info("lake: removed DuckDB's spill files of the last run", "dir", p, "files", n)
+	}
+	// DuckDB creates its temporary directory, not the directories above it.
+	if err := os.MkdirAll(p, 0o755); err != nil {
+		return fmt.Errorf("lake: %w", err)
+	}
+	return nil
+}
+
 // stateName is the engine's checkpoint file.
 const stateName = "state.json"
 
@@ -272,6 +313,9 @@ func Open(ctx context.Context, dir string, opts Options) (*Engine, error) {
 	if _, err := fileutil.RemoveTemps(dir); err != nil {
 		return nil, err
 	}
+	if err := removeSpill(dir, opts.Logger); err != nil {
+		return nil, err
+	}
 	e := &Engine{dir: dir, opts: opts, log: opts.Logger, stores: map[string]*storeFiles{}}
 	b, err := os.ReadFile(filepath.Join(dir, stateName))
 	switch {
@@ -299,7 +343,8 @@ func Open(ctx context.Context, dir string, opts Options) (*Engine, error) {
 	}
 	// The writer keeps row order (one thread) and its memory small: it
 	// writes batches and streams compactions.
-	e.writer, err = duck.Open(ctx, duck.Options{AllowedDirs: []string{dir}, Threads: 1, MemoryLimit: writerMemory, Init: writerAllocator})
+	e.writer, err = duck.Open(ctx, duck.Options{AllowedDirs: []string{dir}, Threads: 1, MemoryLimit: writerMemory,
+		TempDir: filepath.Join(dir, spillDir, "writer"), Init: writerAllocator})
 	if err != nil {
 		return nil, err
 	}

@@ -762,6 +762,8 @@ func TestQuerySecurity(t *testing.T) {
 		"SELECT * FROM read_csv('/etc/passwd')",
 		"SELECT * FROM read_parquet('" + r.dir + "/lake/" + other + "/" + theirs + "/*/*.parquet')",
 		"COPY (SELECT 1) TO '/tmp/x.csv'",
+		"SELECT * FROM read_blob('" + r.dir + "/lake/tmp/writer/*')", // the writer's spill files
+		"SELECT * FROM '" + r.dir + "/lake/tmp/writer/duckdb_temp_storage_S256K-0.tmp'",
 		"SELECT 1 FROM " + mine + "; SELECT 2 FROM " + mine,
 		"ATTACH '/tmp/x.db'",
 		"SET enable_external_access = true",

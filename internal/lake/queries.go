@@ -271,6 +271,10 @@ func (qs *runner) instance(ctx context.Context, account string) (*duck.DB, error
 	if err := fileutil.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("lake: %w", err)
 	}
+	// No TempDir: DuckDB lets an instance's statements read and write its
+	// temporary directory whatever allowed_directories says, so an instance
+	// that runs users' SQL does not spill; a query that needs more than
+	// MemoryLimit fails (decision 104).
 	db, err := duck.Open(ctx, duck.Options{AllowedDirs: []string{dir}, Threads: qs.e.opts.Threads,
 		MemoryLimit: qs.e.opts.MemoryLimit, Init: qs.opts.Macros})
 	if err != nil {

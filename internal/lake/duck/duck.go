@@ -41,6 +41,11 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	if opts.MemoryLimit != "" {
 		setup = append(setup, "SET memory_limit = "+quoteString(opts.MemoryLimit))
 	}
+	if opts.TempDir != "" && !filepath.IsAbs(opts.TempDir) {
+		d.Close()
+		return nil, fmt.Errorf("duck: temporary directory %q is not absolute", opts.TempDir)
+	}
+	setup = append(setup, "SET temp_directory = "+quoteString(opts.TempDir))
 	setup = append(setup, opts.Init...)
 	dirs := make([]string, 0, len(opts.AllowedDirs))
 	for _, dir := range opts.AllowedDirs {

@@ -3,11 +3,13 @@ package duck_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -143,6 +145,133 @@ func TestLockedDown(t *testing.T) {
 		if _, err := db.Query(ctx, q, func([]*string) error { return nil }); err == nil {
 			t.Errorf("%s: ran; want refused", q)
 		}
+	}
+}
+
+// spillLimit is a memory limit under which a batch of 20,000 of the test
+// events (the writer's FlushRows) cannot be written without spilling: DuckDB
+// 1.5.6 writes it within about 170 MB with a temporary directory and needs
+// about 230 without one.
+const spillLimit = "192MB"
+
+// TestWriteSpillsToTempDir writes a batch that needs more than the
+// instance's memory limit: with a TempDir DuckDB spills there and the
+// write succeeds; without one the same write runs out of memory (so it
+// does need to spill), and neither writes DuckDB's default `.tmp` in the
+// working directory.
+func TestWriteSpillsToTempDir(t *testing.T) {
+	evs := realEvents(t)
+	rows := make([]duck.Row, 20000)
+	for i := range rows {
+		rows[i] = duck.RowOf(uint64(i+1), &evs[i%len(evs)])
+	}
+	duck.SortRows(rows)
+	wd := t.TempDir()
+	t.Chdir(wd)
+	for _, spill := range []bool{true, false} {
+		dir := t.TempDir()
+		tmp := ""
+		if spill {
+			// DuckDB creates the directory, not its parents.
+			if err := os.Mkdir(filepath.Join(dir, "tmp"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			tmp = filepath.Join(dir, "tmp", "writer")
+		}
+		db, err := duck.Open(t.Context(), duck.Options{AllowedDirs: []string{dir}, Threads: 1, MemoryLimit: spillLimit, TempDir: tmp})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = db.WriteParquet(t.Context(), filepath.Join(dir, "b.parquet"), rows)
+		if spill {
+			if err != nil {
+				t.Errorf("with a temporary directory: %v", err)
+			}
+			if _, err := os.Stat(tmp); err != nil {
+				t.Errorf("the write did not spill to %s: %v", tmp, err)
+			}
+		} else if err == nil || !strings.Contains(err.Error(), "Out of Memory") {
+			t.Errorf("without a temporary directory: %v, want out of memory (the batch must need more than %s)", err, spillLimit)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if spill {
+			// DuckDB removes the directory it created when it closes.
+			if _, err := os.Stat(tmp); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%s after Close: %v, want it removed", tmp, err)
+			}
+		}
+	}
+	if ents, _ := os.ReadDir(wd); len(ents) > 0 {
+		t.Errorf("the working directory holds %s, want nothing", ents[0].Name())
+	}
+}
+
+// TestTempDirReachable shows why an instance that runs users' SQL has no
+// TempDir: DuckDB lets statements read and write files in its
+// temp_directory whatever allowed_directories says. Without one, no
+// statement reaches a file outside AllowedDirs: not a spill directory
+// beside them, nor DuckDB's default `.tmp` in the working directory.
+func TestTempDirReachable(t *testing.T) {
+	lake := t.TempDir()
+	t.Chdir(lake)
+	account := filepath.Join(lake, "123456789012")
+	tmp := filepath.Join(lake, "tmp", "writer")
+	for _, d := range []string{account, tmp, filepath.Join(lake, ".tmp")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Spill files as DuckDB names them, and a file the instance may read.
+	spill := filepath.Join(tmp, "duckdb_temp_storage_S256K-0.tmp")
+	cwdSpill := filepath.Join(lake, ".tmp", "duckdb_temp_storage_S256K-0.tmp")
+	for _, p := range []string{spill, cwdSpill, filepath.Join(account, "readable.csv")} {
+		if err := os.WriteFile(p, []byte("a\n1\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stmts := []string{
+		"SELECT * FROM read_csv('%s')",
+		"SELECT * FROM read_text('%s')",
+		"SELECT * FROM read_blob('%s')",
+		"SELECT count(*) FROM glob('%s')",
+		"COPY (SELECT 1) TO '%s.copy'",
+	}
+	for _, withTemp := range []bool{true, false} {
+		opts := duck.Options{AllowedDirs: []string{account}, Threads: 1}
+		if withTemp {
+			opts.TempDir = tmp
+		}
+		db, err := duck.Open(t.Context(), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		run := func(q string) error {
+			_, err := db.Query(t.Context(), q, func([]*string) error { return nil })
+			return err
+		}
+		for _, stmt := range stmts {
+			if err := run(fmt.Sprintf(stmt, filepath.Join(account, "readable.csv"))); err != nil {
+				t.Fatalf("%s in the allowed directory: %v, want it to run", stmt, err)
+			}
+			for _, p := range []string{spill, filepath.Join(tmp, "*"), filepath.Join(account, "..", "tmp", "writer", "*"), cwdSpill, ".tmp/*"} {
+				q := fmt.Sprintf(stmt, p)
+				err := run(q)
+				switch {
+				case !withTemp && err == nil:
+					t.Errorf("without a TempDir, %s: ran; want refused", q)
+				case withTemp && err == nil && p == spill:
+					// What DuckDB 1.5.6 does: its temporary directory is allowed.
+				case withTemp && p == spill:
+					t.Logf("with a TempDir, %s: %v (DuckDB no longer allows its temporary directory)", q, err)
+				}
+			}
+		}
+		db.Close()
+	}
+	for _, p := range []string{spill + ".copy", cwdSpill + ".copy"} {
+		os.Remove(p) // written by the instance with a TempDir
 	}
 }
 

@@ -13,6 +13,16 @@ type Options struct {
 	// MemoryLimit is DuckDB's memory_limit, e.g. "512MB"; "" means
 	// DuckDB's default (80% of RAM).
 	MemoryLimit string
+	// TempDir is where DuckDB spills what a statement holds beyond
+	// MemoryLimit (its temp_directory; an absolute path, created by DuckDB
+	// when it first spills and removed when the instance closes). It must
+	// be this instance's alone: every instance names its spill files
+	// alike. DuckDB lets the instance's statements read and write files
+	// there whatever AllowedDirs says, so an instance that runs users'
+	// SQL must have none. "" means no spilling: a statement that needs
+	// more than MemoryLimit fails. (DuckDB's own default, `.tmp` in the
+	// process's working directory, is never used.)
+	TempDir string
 	// Init statements run before the configuration is locked, e.g. the
 	// Lake dialect's CREATE MACRO statements.
 	Init []string
