@@ -116,6 +116,12 @@ type storeFiles struct {
 	man  manifest
 	refs map[string]int // files held by running queries
 	dead []string       // files no longer listed, deleted once unreferenced
+	// aside names the dead files that go to quarantine instead (damaged
+	// ones the scrub unlisted), with where: a query that read one before
+	// the scrub found it keeps reading it where it was. asideDone has
+	// where each went, or why it could not, for the scrub to report.
+	aside     map[string]string
+	asideDone map[string]asideResult
 	// verified lists the files whose hash this process has checked.
 	verified map[string]bool
 	// blooms caches the eventid filters read so far (nil: unreadable);
@@ -522,12 +528,18 @@ func (s *storeFiles) snapshot(keep func(File) bool) (files []File, release func(
 	}
 }
 
-// reapLocked deletes unlisted files no query holds.
+// reapLocked deletes unlisted files no query holds, or moves them to
+// quarantine (aside).
 func (s *storeFiles) reapLocked() {
 	kept := s.dead[:0]
 	for _, name := range s.dead {
 		if s.refs[name] > 0 {
 			kept = append(kept, name)
+			continue
+		}
+		if dst, ok := s.aside[name]; ok {
+			delete(s.aside, name)
+			s.setAsideLocked(name, dst)
 			continue
 		}
 		if err := os.Remove(filepath.Join(s.dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -539,6 +551,35 @@ func (s *storeFiles) reapLocked() {
 		s.bmu.Unlock()
 	}
 	s.dead = kept
+}
+
+type asideResult struct {
+	to  string
+	err error
+}
+
+// setAsideLocked moves the unlisted file name, and its eventid filter
+// if it has one, to dst in quarantine (or dst.1, …), and records where in
+// asideDone. A failure leaves the file where it is, unlisted: the next
+// start moves it to quarantine.
+func (s *storeFiles) setAsideLocked(name, dst string) {
+	path := filepath.Join(s.dir, name)
+	to, err := setAside(path, dst)
+	if err == nil {
+		if _, statErr := os.Stat(path + bloomSuffix); statErr == nil {
+			_, err = setAside(path+bloomSuffix, to+bloomSuffix)
+		}
+	}
+	if err != nil {
+		s.log.Error("lake: moving an unlisted damaged file to quarantine failed; the next start moves it", "file", path, "err", err)
+	}
+	if s.asideDone == nil {
+		s.asideDone = map[string]asideResult{}
+	}
+	s.asideDone[name] = asideResult{to, err}
+	s.bmu.Lock()
+	delete(s.blooms, name)
+	s.bmu.Unlock()
 }
 
 // lists reports whether the MANIFEST lists the file name.
@@ -660,11 +701,11 @@ func (s *storeFiles) scrub(quarantine string, rebuild func(File) ([]File, error)
 		n := f.Rows - a.Rebuilt
 		lost += n
 		if a.Rebuilt > 0 {
-			s.log.Warn("lake: a damaged event data store file was replaced by files rebuilt from the event log, and moved to quarantine with its eventid filter unless it was missing", "store", a.Store,
+			s.log.Warn("lake: a damaged event data store file was replaced by files rebuilt from the event log; it moves to quarantine with its eventid filter, unless it was missing, once no query reads it", "store", a.Store,
 				"file", f.Name, "to", a.Quarantine, "events", f.Rows, "rebuilt", a.Rebuilt, "lost", n, "minSeq", f.MinSeq, "maxSeq", f.MaxSeq, "err", a.What)
 		}
 		if n > 0 {
-			s.log.Error("lake: a damaged event data store file was unlisted, and moved to quarantine with its eventid filter unless it was missing; its events are missing from the store", "store", a.Store,
+			s.log.Error("lake: a damaged event data store file was unlisted; it moves to quarantine with its eventid filter, unless it was missing, once no query reads it; its events are missing from the store", "store", a.Store,
 				"file", f.Name, "filter", f.Name+bloomSuffix, "to", a.Quarantine, "events", n, "minSeq", f.MinSeq, "maxSeq", f.MaxSeq, "from", f.MinTime, "until", f.MaxTime, "err", a.What)
 		}
 	}
@@ -711,19 +752,32 @@ func (s *storeFiles) unlistDamaged(quarantine string, rebuild func(File) ([]File
 		if errors.Is(err, os.ErrNotExist) {
 			a.What = "missing"
 		} else {
-			dst, mvErr := setAside(filepath.Join(s.dir, f.Name), s.quarantined(quarantine, f.Name))
-			if mvErr != nil {
-				return acts, mvErr
+			// Unlisted first, then moved to quarantine once no query
+			// holds it (reapLocked, at the commit or a query's release).
+			a.Quarantine = s.quarantined(quarantine, f.Name)
+			s.mu.Lock()
+			if s.aside == nil {
+				s.aside = map[string]string{}
 			}
-			a.Quarantine = dst
-			if _, statErr := os.Stat(filepath.Join(s.dir, f.Name+bloomSuffix)); statErr == nil {
-				if _, mvErr := setAside(filepath.Join(s.dir, f.Name+bloomSuffix), dst+bloomSuffix); mvErr != nil {
-					return acts, mvErr
-				}
-			}
+			s.aside[f.Name] = a.Quarantine
+			s.mu.Unlock()
 		}
 		if cErr := s.commit(added, []string{f.Name}, 0); cErr != nil {
+			s.mu.Lock()
+			delete(s.aside, f.Name)
+			s.mu.Unlock()
 			return acts, cErr
+		}
+		// No query held it: the commit moved it.
+		s.mu.Lock()
+		res, moved := s.asideDone[f.Name]
+		delete(s.asideDone, f.Name)
+		s.mu.Unlock()
+		if moved {
+			if res.err != nil {
+				return acts, res.err
+			}
+			a.Quarantine = res.to
 		}
 		acts = append(acts, a)
 	}
