@@ -221,3 +221,50 @@ func BenchmarkMergeLists(b *testing.B) {
 		}
 	}
 }
+
+// simulateIngest runs pickRun as the merge loop does during an ingest
+// that never pauses (merges only past maxSegs segments, each done at
+// once) over flushes of 100,000 events, and returns how many times an
+// event was rewritten on average and the largest merge's events.
+func simulateIngest(flushes, maxSegs int) (rewrites float64, largest int) {
+	const flush = 100_000
+	var segs []*segment
+	written := 0
+	for i := range flushes {
+		seq := uint64(i * flush)
+		segs = append(segs, &segment{first: seq + 1, last: seq + flush, events: flush})
+		for len(segs) > maxSegs {
+			run := pickRun(segs, nil)
+			if run == nil {
+				break
+			}
+			out := &segment{first: run[0].first, last: run[len(run)-1].last}
+			for _, sg := range run {
+				out.events += sg.events
+			}
+			written += out.events
+			largest = max(largest, out.events)
+			segs = append(segs[:len(segs)-len(run)], out)
+		}
+	}
+	return float64(written) / float64(flushes*flush), largest
+}
+
+// TestMergePolicyIngest checks decision 102: during a sustained ingest
+// with the default MaxSegments, a merge forced by the count makes a
+// segment that is not merged again, so an event is rewritten at most
+// once, and no merge takes more than MaxSegments+1 flushed segments. The
+// figures for other counts are logged (go test -v).
+func TestMergePolicyIngest(t *testing.T) {
+	for _, k := range []int{24, 48, 64, 128} {
+		for _, n := range []int{100, 300, 1000} {
+			r, l := simulateIngest(n, k)
+			t.Logf("MaxSegments %d, %d flushes: %.2f rewrites an event, largest merge %d events", k, n, r, l)
+		}
+	}
+	k := DefaultOptions().MaxSegments
+	r, l := simulateIngest(1000, k)
+	if r > 1 || l > (k+1)*100_000 {
+		t.Errorf("MaxSegments %d, 100M events: %.2f rewrites an event, largest merge %d events; want at most 1 and %d", k, r, l, (k+1)*100_000)
+	}
+}
