@@ -338,35 +338,38 @@ func (ix *Index) writeMerged(run []*segment, path string, sw sweeps, first, last
 			return fail(err)
 		}
 	}
-	// The eventID tables: a k-way merge by (hash, seq).
-	ids := make([]*idIter, len(run))
-	for i, sg := range run {
-		ids[i] = sg.idIterator()
-		ok[i] = ids[i].next()
-		if ids[i].err != nil {
-			return fail(ids[i].err)
+	// The eventID tables: a k-way merge by (hash, seq), through a heap of
+	// the inputs by their next entries, smallest on top (hashes interleave
+	// across inputs, so a scan of all of them for each entry would cost a
+	// merge of many inputs as much per event as the rest of it).
+	ids := make([]*idIter, 0, len(run))
+	for _, sg := range run {
+		it := sg.idIterator()
+		if it.next() {
+			ids = append(ids, it)
+		}
+		if it.err != nil {
+			return fail(it.err)
 		}
 	}
-	for {
-		best := -1
-		for i, it := range ids {
-			if ok[i] && (best < 0 || it.h < ids[best].h || (it.h == ids[best].h && it.seq < ids[best].seq)) {
-				best = i
-			}
-		}
-		if best < 0 {
-			break
-		}
-		it := ids[best]
+	for i := len(ids)/2 - 1; i >= 0; i-- {
+		idDown(ids, i)
+	}
+	for len(ids) > 0 {
+		it := ids[0]
 		if isLive(it.seq) {
 			if err := w.addID(it.h, it.seq); err != nil {
 				return fail(err)
 			}
 		}
-		ok[best] = it.next()
-		if it.err != nil {
-			return fail(it.err)
+		if !it.next() {
+			if it.err != nil {
+				return fail(it.err)
+			}
+			ids[0] = ids[len(ids)-1]
+			ids = ids[:len(ids)-1]
 		}
+		idDown(ids, 0)
 	}
 	if err := w.finish(last); err != nil {
 		return false, err
@@ -445,6 +448,26 @@ func (m *listMerger) down(i int) {
 			c++
 		}
 		if !m.heads[h[i]].less(m.heads[h[c]]) {
+			return
+		}
+		h[i], h[c] = h[c], h[i]
+		i = c
+	}
+}
+
+// idDown moves h[i] down the heap h of eventID table iterators until
+// neither child's next entry (hash, then sequence number) is smaller.
+func idDown(h []*idIter, i int) {
+	less := func(a, b *idIter) bool { return a.h < b.h || (a.h == b.h && a.seq < b.seq) }
+	for {
+		c := 2*i + 1
+		if c >= len(h) {
+			return
+		}
+		if c+1 < len(h) && less(h[c+1], h[c]) {
+			c++
+		}
+		if !less(h[c], h[i]) {
 			return
 		}
 		h[i], h[c] = h[c], h[i]
