@@ -175,36 +175,41 @@ func BenchmarkFlushMerge(b *testing.B) {
 	}
 }
 
-// BenchmarkOpen opens (and closes) an index of 24 segments: start-up
-// checks each segment's footer and meta section only.
+// BenchmarkOpen opens (and closes) an index of 24 segments, and of 128
+// (what an ingest may leave with MaxSegments 128): start-up checks each
+// segment's footer and meta section only.
 func BenchmarkOpen(b *testing.B) {
-	dir := b.TempDir()
-	quiet := Options{Logger: slog.New(slog.DiscardHandler), MergeIdle: 1 << 40, MaxSegments: 1 << 20}
-	ix, err := Open(dir, quiet)
-	if err != nil {
-		b.Fatal(err)
-	}
-	items := richItems(b, 1, 24*2000, 0)
-	for i := range 24 {
-		if err := ix.Apply(items[i*2000 : (i+1)*2000]); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := ix.Sync(); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := ix.Close(); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		ix, err := Open(dir, quiet)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := ix.Close(); err != nil {
-			b.Fatal(err)
-		}
+	for _, segs := range []int{24, 128} {
+		b.Run(fmt.Sprintf("segments=%d", segs), func(b *testing.B) {
+			dir := b.TempDir()
+			quiet := Options{Logger: slog.New(slog.DiscardHandler), MergeIdle: 1 << 40, MaxSegments: 1 << 20}
+			ix, err := Open(dir, quiet)
+			if err != nil {
+				b.Fatal(err)
+			}
+			items := richItems(b, 1, segs*2000, 0)
+			for i := range segs {
+				if err := ix.Apply(items[i*2000 : (i+1)*2000]); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := ix.Sync(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := ix.Close(); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				ix, err := Open(dir, quiet)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := ix.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
@@ -295,4 +300,65 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkLookupSegments asks the same lookups of the same 100,000
+// events held in 24 and in 100 flushed segments (and no memtable): what a
+// lookup pays for the segments an ingest leaves unmerged (MaxSegments).
+func BenchmarkLookupSegments(b *testing.B) {
+	const n = 100_000
+	items := richItems(b, 1, n, 0)
+	end := t0.Unix() + n
+	for _, segs := range []int{24, 100} {
+		ix, err := Open(b.TempDir(), Options{Logger: slog.New(slog.DiscardHandler), MergeIdle: 1 << 40, MaxSegments: 1 << 20, ScrubPause: -1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := range segs {
+			if err := ix.Apply(items[i*n/segs : (i+1)*n/segs]); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := ix.Sync(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for _, c := range []struct {
+			name  string
+			query func(rng *rand.Rand) Query
+		}{
+			{"newest", func(*rand.Rand) Query {
+				q := allQuery("us-east-1", KindManagement)
+				q.Limit = 50
+				return q
+			}},
+			{"attr", func(rng *rand.Rand) Query {
+				q := allQuery("us-east-1", KindManagement)
+				q.Attr, q.Value, q.Limit = AttrEventName, "PutObject", 50
+				q.End = t0.Unix() + rng.Int63n(n)
+				return q
+			}},
+			{"sparse", func(*rand.Rand) Query {
+				q := allQuery("eu-west-1", KindInsight)
+				q.Attr, q.Value, q.Start, q.End, q.Limit = AttrUsername, "user0", 0, end, 50
+				return q
+			}},
+			{"eventid", func(rng *rand.Rand) Query {
+				e := items[rng.Intn(len(items))].Event
+				return Query{Account: testAcct, Region: e.Region, Kind: KindOf(&e.Summary), Attr: AttrEventID, Value: e.EventID, End: end, Limit: 50}
+			}},
+		} {
+			b.Run(fmt.Sprintf("segments=%d/%s", segs, c.name), func(b *testing.B) {
+				rng := rand.New(rand.NewSource(1))
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, _, err := ix.Lookup(c.query(rng)); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+		if err := ix.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

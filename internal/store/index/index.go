@@ -89,8 +89,10 @@ type Options struct {
 	FlushAge       time.Duration
 	Logger         *slog.Logger
 	// Merges wait until no memtable has been flushed for MergeIdle, so a
-	// bulk import is not slowed by them, unless there are more than
-	// MaxSegments segments.
+	// bulk import or a sustained ingest is not slowed by them, unless
+	// there are more than MaxSegments segments (decision 102: 128, enough
+	// that a merge forced by the count makes a segment of more than
+	// mergeMaxEvents, which is not merged again).
 	MergeIdle   time.Duration
 	MaxSegments int
 	// ReadOnly opens the index for checking (fsck): nothing on disk
@@ -105,7 +107,7 @@ type Options struct {
 
 // DefaultOptions returns the defaults.
 func DefaultOptions() Options {
-	return Options{CacheSize: 128 << 20, MemtableBytes: 128 << 20, MemtableEvents: 100_000, FlushAge: 5 * time.Minute, MergeIdle: 10 * time.Second, MaxSegments: 24,
+	return Options{CacheSize: 128 << 20, MemtableBytes: 128 << 20, MemtableEvents: 100_000, FlushAge: 5 * time.Minute, MergeIdle: 10 * time.Second, MaxSegments: 128,
 		ScrubPause: 2 * time.Second, Logger: slog.Default()}
 }
 

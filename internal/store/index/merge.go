@@ -274,7 +274,7 @@ func (ix *Index) writeMerged(run []*segment, path string, sw sweeps, first, last
 	}
 	var key []byte
 	cur := make([]*listIter, 0, len(run))
-	heads := make([]pos, len(run))
+	var lm listMerger
 	keys := 0
 	for {
 		key = key[:0]
@@ -331,42 +331,45 @@ func (ix *Index) writeMerged(run []*segment, path string, sw sweeps, first, last
 		if err != nil {
 			return fail(err)
 		}
-		if err := mergeLists(cur, heads[:len(cur)], &all, pw.add); err != nil {
+		if err := lm.mergeLists(cur, &all, pw.add); err != nil {
 			return fail(err)
 		}
 		if err := pw.finish(); err != nil {
 			return fail(err)
 		}
 	}
-	// The eventID tables: a k-way merge by (hash, seq).
-	ids := make([]*idIter, len(run))
-	for i, sg := range run {
-		ids[i] = sg.idIterator()
-		ok[i] = ids[i].next()
-		if ids[i].err != nil {
-			return fail(ids[i].err)
+	// The eventID tables: a k-way merge by (hash, seq), through a heap of
+	// the inputs by their next entries, smallest on top (hashes interleave
+	// across inputs, so a scan of all of them for each entry would cost a
+	// merge of many inputs as much per event as the rest of it).
+	ids := make([]*idIter, 0, len(run))
+	for _, sg := range run {
+		it := sg.idIterator()
+		if it.next() {
+			ids = append(ids, it)
+		}
+		if it.err != nil {
+			return fail(it.err)
 		}
 	}
-	for {
-		best := -1
-		for i, it := range ids {
-			if ok[i] && (best < 0 || it.h < ids[best].h || (it.h == ids[best].h && it.seq < ids[best].seq)) {
-				best = i
-			}
-		}
-		if best < 0 {
-			break
-		}
-		it := ids[best]
+	for i := len(ids)/2 - 1; i >= 0; i-- {
+		idDown(ids, i)
+	}
+	for len(ids) > 0 {
+		it := ids[0]
 		if isLive(it.seq) {
 			if err := w.addID(it.h, it.seq); err != nil {
 				return fail(err)
 			}
 		}
-		ok[best] = it.next()
-		if it.err != nil {
-			return fail(it.err)
+		if !it.next() {
+			if it.err != nil {
+				return fail(it.err)
+			}
+			ids[0] = ids[len(ids)-1]
+			ids = ids[:len(ids)-1]
 		}
+		idDown(ids, 0)
 	}
 	if err := w.finish(last); err != nil {
 		return false, err
@@ -374,34 +377,40 @@ func (ix *Index) writeMerged(run []*segment, path string, sw sweeps, first, last
 	return true, nil
 }
 
+// listMerger merges posting lists newest first with a heap of the lists
+// by their next entries, newest on top: an entry costs O(log k)
+// comparisons among k lists, and two when one list's entries come before
+// all the others' (segments hold adjacent ranges of sequence numbers, so
+// their lists rarely interleave). Its buffers are kept from key to key.
+type listMerger struct {
+	lists []*listIter
+	heads []pos // heads[i] is the next entry of lists[i]
+	heap  []int // indexes into lists; heap[0]'s head is the newest
+}
+
 // mergeLists calls emit with the entries of lists (each newest first)
-// that f wants, newest first. heads is scratch space, one per list.
-func mergeLists(lists []*listIter, heads []pos, f *filter, emit func(pos)) error {
-	more := make([]bool, len(lists))
-	advance := func(i int) {
-		for {
-			x, ok := lists[i].next()
-			if !ok || f.visible(x) {
-				heads[i], more[i] = x, ok
-				return
-			}
-		}
-	}
+// that f wants, newest first. It keeps lists until the next call.
+func (m *listMerger) mergeLists(lists []*listIter, f *filter, emit func(pos)) error {
+	m.lists = lists
+	m.heads = slices.Grow(m.heads[:0], len(lists))[:len(lists)]
+	m.heap = m.heap[:0]
 	for i := range lists {
-		advance(i)
+		if m.advance(i, f) {
+			m.heap = append(m.heap, i)
+		}
 	}
-	for {
-		best := -1
-		for i := range lists {
-			if more[i] && (best < 0 || heads[best].less(heads[i])) {
-				best = i
-			}
+	for i := len(m.heap)/2 - 1; i >= 0; i-- {
+		m.down(i)
+	}
+	for len(m.heap) > 0 {
+		top := m.heap[0]
+		emit(m.heads[top])
+		if !m.advance(top, f) {
+			last := len(m.heap) - 1
+			m.heap[0] = m.heap[last]
+			m.heap = m.heap[:last]
 		}
-		if best < 0 {
-			break
-		}
-		emit(heads[best])
-		advance(best)
+		m.down(0)
 	}
 	for _, l := range lists {
 		if l.err != nil {
@@ -409,6 +418,61 @@ func mergeLists(lists []*listIter, heads []pos, f *filter, emit func(pos)) error
 		}
 	}
 	return nil
+}
+
+// advance moves list i to its next entry f wants; false at its end.
+func (m *listMerger) advance(i int, f *filter) bool {
+	l := m.lists[i]
+	for {
+		x, ok := l.next()
+		if !ok {
+			return false
+		}
+		if f.visible(x) {
+			m.heads[i] = x
+			return true
+		}
+	}
+}
+
+// down moves heap[i] down until neither child is newer.
+func (m *listMerger) down(i int) {
+	h := m.heap
+	n := len(h)
+	for {
+		c := 2*i + 1
+		if c >= n {
+			return
+		}
+		if c+1 < n && m.heads[h[c]].less(m.heads[h[c+1]]) {
+			c++
+		}
+		if !m.heads[h[i]].less(m.heads[h[c]]) {
+			return
+		}
+		h[i], h[c] = h[c], h[i]
+		i = c
+	}
+}
+
+// idDown moves h[i] down the heap h of eventID table iterators until
+// neither child's next entry (hash, then sequence number) is smaller.
+func idDown(h []*idIter, i int) {
+	less := func(a, b *idIter) bool { return a.h < b.h || (a.h == b.h && a.seq < b.seq) }
+	for {
+		c := 2*i + 1
+		if c >= len(h) {
+			return
+		}
+		if c+1 < len(h) && less(h[c+1], h[c]) {
+			c++
+		}
+		if !less(h[c], h[i]) {
+			return
+		}
+		h[i], h[c] = h[c], h[i]
+		i = c
+	}
 }
 
 // seqSet is a set of sequence numbers within first..last, a bit each.
