@@ -130,6 +130,9 @@ type WAL struct {
 	// a spare is ready.
 	spare   chan error
 	spareOK bool
+	// spareNew is set when this run made the spare (there was none at
+	// Open): Close removes it even if nothing was written.
+	spareNew bool
 	// dirDirty is set when the directory may not yet hold the name of
 	// the active segment durably (a failed sync after adoptSpare).
 	dirDirty bool
@@ -194,8 +197,10 @@ func Open(dir string, opts Options) (*WAL, error) {
 		return nil, err
 	}
 	// A spare left by an earlier run is rewritten at the first write,
-	// not before (see touched); a new one only adds a file.
+	// not before (see touched); a new one only adds a file, which Close
+	// removes.
 	if _, err := os.Stat(filepath.Join(dir, spareName)); errors.Is(err, os.ErrNotExist) {
+		w.spareNew = true
 		w.startSpare()
 	}
 	return w, nil
@@ -751,10 +756,10 @@ func (w *WAL) Close() error {
 		<-w.spare
 		w.spare = nil
 	}
-	if w.touched {
-		if err == nil {
-			err = w.trim()
-		}
+	if w.touched && err == nil {
+		err = w.trim()
+	}
+	if w.touched || w.spareNew {
 		if rerr := os.Remove(filepath.Join(w.dir, spareName)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 			err = errors.Join(err, rerr)
 		}
