@@ -540,11 +540,15 @@ func TestLakeQueryIDErrors(t *testing.T) {
 	}
 }
 
-// slowQuery runs until it is cancelled or times out: a count over a
-// cross product of the store with 10^15 generated rows.
+// slowQuery runs until it is cancelled or times out: a count of 10^12
+// generated rows per event of the store, from lists of 1,000, each UNNEST
+// reading the one before (a lateral join DuckDB streams), in a few MB. A
+// cross join of independent lists is materialized instead, up to the
+// instance's 1 GB, and a query does not spill (decision 104).
 func slowQuery(store string) string {
-	return "SELECT count(*) FROM " + store + " CROSS JOIN UNNEST(sequence(1, 100000)) AS a(x) CROSS JOIN UNNEST(sequence(1, 100000)) AS b(y)" +
-		" CROSS JOIN UNNEST(sequence(1, 100000)) AS c(z)"
+	return "SELECT count(*) FROM " + store + " CROSS JOIN UNNEST(sequence(1, 1000)) AS a(x)" +
+		" CROSS JOIN UNNEST(sequence(a.x, a.x + 999)) AS b(y) CROSS JOIN UNNEST(sequence(b.y, b.y + 999)) AS c(z)" +
+		" CROSS JOIN UNNEST(sequence(c.z, c.z + 999)) AS d(w)"
 }
 
 // TestLakeConcurrentQueriesAndCancel: an account has at most 10 queries
