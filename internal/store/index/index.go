@@ -88,8 +88,9 @@ type Options struct {
 	MemtableEvents int
 	FlushAge       time.Duration
 	Logger         *slog.Logger
-	// Merges wait until no memtable has been flushed for MergeIdle, so a
-	// bulk import or a sustained ingest is not slowed by them, unless
+	// Merges wait until no memtable has been flushed (nor the index
+	// opened) for MergeIdle, so a start-up, a bulk import or a sustained
+	// ingest is not slowed by them, unless
 	// there are more than MaxSegments segments (decision 102: 128, enough
 	// that a merge forced by the count makes a segment of more than
 	// mergeMaxEvents, which is not merged again).
@@ -232,6 +233,10 @@ func Open(dir string, opts Options) (*Index, error) {
 		ix.closed = true
 		return ix, nil
 	}
+	// Opening counts as a flush for MergeIdle: after a crash the WAL's
+	// events are applied again first, and a merge beside that replay took
+	// a quarter of a core from it (BENCHMARKS.md, issue 13).
+	ix.lastFlush.Store(time.Now().UnixNano())
 	ix.wg.Add(3)
 	go ix.flushLoop()
 	go ix.mergeLoop()

@@ -433,3 +433,47 @@ func TestMemtableFlushesByEventCount(t *testing.T) {
 		t.Fatalf("after Sync Durable = %d, want 25", got)
 	}
 }
+
+// Opening counts as a flush for MergeIdle: after a crash the WAL's events
+// are applied again first, so merges wait until the index has been quiet
+// for MergeIdle since it opened.
+func TestOpenDefersMerges(t *testing.T) {
+	dir := t.TempDir()
+	ix := openOpts(t, dir, func(o *Options) {
+		o.MemtableBytes, o.MemtableEvents, o.FlushAge, o.MergeIdle = 1<<40, 10, 1<<40, 1<<40
+	})
+	for seq := uint64(1); seq <= 40; seq += 10 {
+		var items []Item
+		for s := seq; s < seq+10; s++ {
+			items = append(items, Item{s, ev(t, fmt.Sprint("e", s), int(s), event.CategoryMgmt)})
+		}
+		if err := ix.Apply(items); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, func() bool { return ix.Durable() == seq+9 })
+	}
+	if err := ix.Close(); err != nil {
+		t.Fatal(err)
+	}
+	segments := func(ix *Index) int {
+		ix.mu.RLock()
+		defer ix.mu.RUnlock()
+		return len(ix.segs)
+	}
+	const idle = 400 * time.Millisecond
+	opened := time.Now()
+	ix = openOpts(t, dir, func(o *Options) {
+		o.MemtableBytes, o.MemtableEvents, o.FlushAge, o.MergeIdle = 1<<40, 10, 1<<40, idle
+	})
+	if n := segments(ix); n != 4 {
+		t.Fatalf("%d segments at open, want 4", n)
+	}
+	time.Sleep(idle / 2) // two of the merge loop's ticks
+	if n := segments(ix); n != 4 && time.Since(opened) < idle {
+		t.Fatalf("%d segments %v after open, want 4 until MergeIdle (%v) has passed", n, time.Since(opened), idle)
+	}
+	waitFor(t, func() bool { return segments(ix) == 1 })
+	if time.Since(opened) < idle {
+		t.Fatalf("merged %v after open, before MergeIdle (%v)", time.Since(opened), idle)
+	}
+}
