@@ -430,8 +430,12 @@ func (p *plan) read(path string) ([]byte, error) {
 	}
 	defer f.Close()
 	b := p.buf[:0]
-	if st, err := f.Stat(); err == nil {
-		b = slices.Grow(b, int(st.Size())+1)
+	if st, err := f.Stat(); err == nil && cap(b) <= int(st.Size()) {
+		// With room for a quarter more: the segments of a log differ
+		// in size by a few records, and a buffer that fitted each one
+		// exactly was allocated (and cleared) again for most of them,
+		// 0.14 CPU s of a restart's 0.19 s WAL check (issue 13).
+		b = make([]byte, 0, int(st.Size())+int(st.Size())/4+1)
 	}
 	for {
 		if len(b) == cap(b) {
