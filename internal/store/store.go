@@ -301,10 +301,16 @@ func (s *Store) waitRoom(ctx context.Context) error {
 	}
 }
 
+// truncateEvery is how often the writer deletes released WAL segments.
+const truncateEvery = 500 * time.Millisecond
+
 // writer is the single goroutine that writes and fsyncs the WAL.
 func (s *Store) writer() {
 	defer close(s.writerDone)
-	tick := time.NewTicker(2 * time.Second)
+	// Segments every follower has released are deleted on this tick: what
+	// the log holds beyond the followers' checkpoints, a start after a
+	// crash checks again (at 2 s, 200,000 events more under a fast ingest).
+	tick := time.NewTicker(truncateEvery)
 	defer tick.Stop()
 	var group []*appendReq
 	lastGroup := 0

@@ -715,15 +715,15 @@ func (w *WAL) Seal() error {
 // active segment is never deleted. The MANIFEST stops listing them before
 // their files are removed.
 func (w *WAL) Truncate(before uint64) (int, error) {
-	if err := w.settleManifest(); err != nil {
-		return 0, fmt.Errorf("wal truncate: %w", err)
-	}
 	n := 0
 	for n+1 < len(w.man) && w.man[n+1].First <= before {
 		n++
 	}
 	if n == 0 {
-		return 0, nil
+		return 0, nil // without waiting for a rotation's MANIFEST write
+	}
+	if err := w.settleManifest(); err != nil {
+		return 0, fmt.Errorf("wal truncate: %w", err)
 	}
 	gone := w.man[:n]
 	if err := writeManifest(w.dir, w.man[n:]); err != nil {
