@@ -280,6 +280,14 @@ func (e *Engine) resolveLocked(ev *event.Event, appended map[string]bool) {
 	}
 }
 
+// saveDue says whether changed state should be written now, the log
+// being at pos: SaveInterval after the last save, or a second after it
+// once SaveEvents events were read since.
+func (e *Engine) saveDue(pos uint64) bool {
+	since := e.opts.Now().Sub(e.saved)
+	return since >= e.opts.SaveInterval || (since >= time.Second && pos >= e.checkpoint+e.opts.SaveEvents)
+}
+
 // step judges closed minutes and commits the state when records were
 // decided, when SaveInterval passed with changes, or when final.
 func (e *Engine) step(live bool, deps Deps, final bool) error {
@@ -304,7 +312,7 @@ func (e *Engine) step(live bool, deps Deps, final bool) error {
 	}
 	e.met.observe(e.det, len(e.outbox))
 	pos := deps.Log.Position()
-	if len(recs) == 0 && !final && !(e.dirty && e.opts.Now().Sub(e.saved) >= e.opts.SaveInterval) {
+	if len(recs) == 0 && !final && !(e.dirty && e.saveDue(pos)) {
 		return nil
 	}
 	if pos == e.checkpoint && !e.dirty && len(recs) == 0 {

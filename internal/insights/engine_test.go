@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -277,5 +278,75 @@ func TestCheckFindsLostMetrics(t *testing.T) {
 	}
 	if rep := Check(r.dir); len(rep.Problems) != 1 {
 		t.Errorf("Check of a cut metrics file: %+v", rep)
+	}
+}
+
+// Under a fast ingest the state is written once SaveEvents events were
+// read since the last save, not only every SaveInterval: the log keeps
+// every event after the detector's checkpoint.
+func TestEngineSavesEveryManyEvents(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		saveEvents uint64
+		wantSaved  bool
+	}{
+		{"after SaveEvents", 200, true},
+		{"SaveInterval only", 1 << 40, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(t)
+			o := shortOptions()
+			o.Logger = discard
+			o.SaveInterval = 1000 * time.Hour
+			o.SaveEvents = tt.saveEvents
+			var clock atomic.Int64
+			clock.Store(time.Now().UnixNano())
+			o.Now = func() time.Time { return time.Unix(0, clock.Add(int64(time.Second))) }
+			e, err := Open(r.dir, *o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := r.st.Follow("insights", 0, store.FollowOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			// A first run leaves a saved state; the second reads many
+			// events after it.
+			r.appendMinutes(t, 0, 10, steady)
+			var ck0 uint64
+			for round := range 2 {
+				ctx, cancel := context.WithCancel(t.Context())
+				done := make(chan error, 1)
+				go func() { done <- e.Run(ctx, r.deps(f)) }()
+				deadline := time.Now().Add(30 * time.Second)
+				for f.Position() != r.st.Head() {
+					if time.Now().After(deadline) {
+						t.Fatalf("the detector did not catch up: position %d, head %d", f.Position(), r.st.Head())
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+				ck, _ := e.Checkpoint()
+				cancel()
+				if err := <-done; err != nil {
+					t.Fatal(err)
+				}
+				if round == 0 {
+					ck0, _ = e.Checkpoint()
+					r.appendMinutes(t, 10, 300, steady)
+					continue
+				}
+				if recs := r.insightRecords(t); len(recs) > 0 {
+					t.Fatalf("steady traffic gave %d Insights records: the test needs none", len(recs))
+				}
+				head := r.st.Head()
+				if head-ck0 < 2000 {
+					t.Fatalf("only %d events after the first save: too few for the test", head-ck0)
+				}
+				if saved := ck > ck0; saved != tt.wantSaved {
+					t.Errorf("checkpoint %d while running (%d after the first run, head %d): saved %v, want %v", ck, ck0, head, saved, tt.wantSaved)
+				}
+			}
+		})
 	}
 }
