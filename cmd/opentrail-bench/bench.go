@@ -647,6 +647,10 @@ func appendRetry(ctx context.Context, st *store.Store, evs []event.Event, pause 
 // (1 like API requests, 100 like PutAuditEvents), and measures until every
 // append is acknowledged (durable).
 func phaseIngest(ctx context.Context, f benchFlags, batch int, log *slog.Logger) (phaseResult, error) {
+	// The phase stands for a server's ingest: it runs under the server's
+	// soft memory limit (daemon.Run sets it; the import phase gets it
+	// from daemon.Import).
+	daemon.LimitGoMemory(log)
 	src := newIngestSource(f)
 	dir := filepath.Join(f.dir, "ingest-data")
 	os.RemoveAll(dir)

@@ -324,7 +324,7 @@ func (d *Daemon) PrintHints(w io.Writer) {
 // Run serves until ctx is cancelled, then shuts down gracefully.
 func (d *Daemon) Run(ctx context.Context) error {
 	d.served = true
-	limitGoMemory(d.log)
+	LimitGoMemory(d.log)
 	d.cw.start()
 	d.startSNS()
 	if err := d.follow.start(); err != nil {

@@ -50,6 +50,7 @@ func (e *ImportCheckError) Error() string {
 // imported when the server next starts: the WAL is kept for it until then.
 // The Summary is valid also when an error is returned.
 func Import(ctx context.Context, dir *datadir.Dir, paths []string, o ImportOptions) (sum importer.Summary, err error) {
+	LimitGoMemory(o.Logger)
 	change, err := datadir.ResolveSettings(dir.Root(), o.RetentionDays)
 	if err != nil {
 		return sum, err

@@ -47,6 +47,7 @@ func ImportLake(ctx context.Context, dir *datadir.Dir, paths []string, o LakeImp
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	LimitGoMemory(o.Logger)
 	if o.Region == "" {
 		o.Region = "us-east-1"
 	}

@@ -25,7 +25,7 @@ func TestLimitGoMemory(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv("GOMEMLIMIT", tt.env)
 			debug.SetMemoryLimit(tt.limit)
-			limitGoMemory(log)
+			LimitGoMemory(log)
 			if got := debug.SetMemoryLimit(-1); got != tt.want {
 				t.Errorf("memory limit %d, want %d", got, tt.want)
 			}
