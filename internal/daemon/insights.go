@@ -162,7 +162,7 @@ func anyInsights(c *catalog.Catalog) bool {
 
 // insightsCheckpoint reads the detector's durable checkpoint.
 func insightsCheckpoint(root string) uint64 {
-	return insights.Check(filepath.Join(root, datadir.InsightsDir)).Checkpoint
+	return insights.StateCheckpoint(filepath.Join(root, datadir.InsightsDir))
 }
 
 // checkInsights reads the detector's state without changing it.

@@ -1,8 +1,11 @@
 package insights
 
 import (
+	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -72,4 +75,46 @@ func Check(dir string) CheckReport {
 		}
 	}
 	return r
+}
+
+// StateCheckpoint returns the checkpoint the state file in dir names,
+// reading it only up to that member: the server needs every follower's
+// checkpoint before it opens the log (store.Options.Seen), and decoding
+// the whole state there, before Open decodes it again, took 0.045 s of a
+// 0.23 s start at 10M events (850 KB of state for one account). It
+// returns 0 when there is no state or no readable checkpoint; damage
+// after the checkpoint is left to Check and Open.
+func StateCheckpoint(dir string) uint64 {
+	f, err := os.Open(filepath.Join(dir, StateFile))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	return stateCheckpoint(bufio.NewReader(f))
+}
+
+// stateCheckpoint reads the checkpoint member of the state r holds.
+func stateCheckpoint(r io.Reader) uint64 {
+	dec := json.NewDecoder(r)
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return 0
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return 0
+		}
+		if t == "checkpoint" {
+			var ck uint64
+			if err := dec.Decode(&ck); err != nil {
+				return 0
+			}
+			return ck
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return 0
+		}
+	}
+	return 0
 }

@@ -1,6 +1,7 @@
 package insights
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -348,5 +349,50 @@ func TestEngineSavesEveryManyEvents(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// StateCheckpoint reads the checkpoint Check reads, without decoding the
+// rest; damage after the checkpoint does not hide it, other damage gives 0.
+func TestStateCheckpoint(t *testing.T) {
+	r := newRig(t)
+	if got := StateCheckpoint(r.dir); got != 0 {
+		t.Fatalf("no state: %d, want 0", got)
+	}
+	r.appendMinutes(t, 0, 30, steady)
+	r.run(t, r.open(t))
+	want := Check(r.dir)
+	if !want.HasState || want.Checkpoint == 0 {
+		t.Fatalf("Check after a run: %+v", want)
+	}
+	if got := StateCheckpoint(r.dir); got != want.Checkpoint {
+		t.Fatalf("StateCheckpoint %d, Check %d", got, want.Checkpoint)
+	}
+	path := filepath.Join(r.dir, StateFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := bytes.Index(b, []byte(`"partitions"`))
+	if at < 0 {
+		t.Fatalf("no partitions in %.200s", b)
+	}
+	for _, tt := range []struct {
+		name string
+		data []byte
+		want uint64
+	}{
+		{"cut after the checkpoint", b[:at+5], want.Checkpoint},
+		{"cut before it", b[:bytes.Index(b, []byte(`"checkpoint"`))+4], 0},
+		{"not JSON", []byte("garbage"), 0},
+		{"an array", []byte(`[{"checkpoint":7}]`), 0},
+		{"a checkpoint that is not a number", []byte(`{"version":2,"checkpoint":"7"}`), 0},
+	} {
+		if err := os.WriteFile(path, tt.data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got := StateCheckpoint(r.dir); got != tt.want {
+			t.Errorf("%s: %d, want %d", tt.name, got, tt.want)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package insights
 
 import (
+	"bytes"
 	"testing"
 	"time"
 )
@@ -21,6 +22,7 @@ func FuzzDecodeState(f *testing.F) {
 	f.Add([]byte(`{"version":1,"checkpoint":3,"partitions":[],"outbox":[]}`))
 	f.Add([]byte(`{"version":1,"partitions":[{"account":"1","region":"r","closed":5,"open":{"6":[{"s":0,"n":2,"a":{"u":[["x",2]]}}]},"series":[{"cat":"Management","type":"ApiCallRateInsight","source":"s","name":"n","hours":[[0,1,1]],"days":[{"d":0,"a":{}}],"anomaly":{"shared":"x","start":4,"threshold":5}}]}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
+		stateCheckpoint(bytes.NewReader(b)) // never panics
 		o := shortOptions()
 		d, ck, outbox, err := decode(b, o)
 		if err != nil {
@@ -40,6 +42,10 @@ func FuzzDecodeState(f *testing.F) {
 		}
 		if string(e1) != string(e2) {
 			t.Fatalf("encoding is not stable:\n%s\n%s", e1, e2)
+		}
+		// What the server reads before it opens the log.
+		if got := stateCheckpoint(bytes.NewReader(e1)); got != ck2 {
+			t.Fatalf("stateCheckpoint %d, decode %d:\n%s", got, ck2, e1)
 		}
 		// The decoded detector runs.
 		d2.advance(t0.Add(365*24*time.Hour), true, always)
