@@ -9,9 +9,9 @@ import (
 
 // goMemoryLimit is the soft limit on the Go runtime's memory that a
 // serving or importing process gets unless its operator sets GOMEMLIMIT
-// (decisions 95, 97 and 107). Without it the heap grows to twice what is live before the
-// collector runs (GOGC=100): ingesting into a Lake store, 350 MiB live made
-// 825 MiB of heap. With it the collector runs earlier once the heap nears
+// (decisions 95, 97 and 109). Without it the heap grows to twice what is
+// live before the collector runs (GOGC=100): ingesting into a Lake store,
+// 350 MiB live made 825 MiB of heap. With it the collector runs earlier once the heap nears
 // the limit; below it nothing changes. A server ingesting into a store
 // keeps its Go memory at the limit, so the limit is its share of the
 // peak RSS. 448 MiB leaves the server's heap the headroom that 512 MiB
