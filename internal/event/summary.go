@@ -189,7 +189,7 @@ func compactCopy(raw []byte) ([]byte, error) {
 		if len(raw) > MaxRecordSize {
 			return nil, tooLarge(len(raw))
 		}
-		if json.Valid(raw) {
+		if validJSON(raw) {
 			return bytes.Clone(raw), nil
 		}
 	}
