@@ -185,13 +185,11 @@ func compactCopy(raw []byte) ([]byte, error) {
 	}
 	// Records read from log files and from the store are compact already:
 	// validating and copying them is cheaper than json.Compact.
-	if isCompact(raw) {
+	if valid, compact := checkJSON(raw); valid && compact {
 		if len(raw) > MaxRecordSize {
 			return nil, tooLarge(len(raw))
 		}
-		if validJSON(raw) {
-			return bytes.Clone(raw), nil
-		}
+		return bytes.Clone(raw), nil
 	}
 	var compact bytes.Buffer
 	compact.Grow(min(len(raw), MaxRecordSize+1))
@@ -202,20 +200,6 @@ func compactCopy(raw []byte) ([]byte, error) {
 		return nil, tooLarge(compact.Len())
 	}
 	return compact.Bytes(), nil
-}
-
-// isCompact reports whether raw has no whitespace outside JSON strings.
-// It may answer either way for text that is not valid JSON.
-func isCompact(raw []byte) bool {
-	for i := 0; i < len(raw); i++ {
-		switch raw[i] {
-		case ' ', '\t', '\n', '\r':
-			return false
-		case '"':
-			i = stringEnd(raw, i) - 1
-		}
-	}
-	return true
 }
 
 // stringEnd returns the index just past the JSON string starting at b[i],

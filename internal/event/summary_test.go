@@ -787,7 +787,7 @@ func cmpOr[T comparable](vals ...T) T {
 	return zero
 }
 
-func TestIsCompact(t *testing.T) {
+func TestCheckJSONCompact(t *testing.T) {
 	tests := []struct {
 		in   string
 		want bool
@@ -807,8 +807,8 @@ func TestIsCompact(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			if got := isCompact([]byte(tt.in)); got != tt.want {
-				t.Errorf("isCompact(%s) = %v, want %v", tt.in, got, tt.want)
+			if valid, got := checkJSON([]byte(tt.in)); !valid || got != tt.want {
+				t.Errorf("checkJSON(%s) = %v, %v, want true, %v", tt.in, valid, got, tt.want)
 			}
 			var c bytes.Buffer
 			if err := json.Compact(&c, []byte(tt.in)); err != nil {

@@ -1,6 +1,7 @@
 package event
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -21,19 +22,25 @@ var validCases = []string{
 	"\ufeff{}", `{"a":"b"}` + "\x00", "{\"a\":1}\n",
 }
 
+// valid is checkJSON's first answer.
+func valid(b []byte) bool {
+	v, _ := checkJSON(b)
+	return v
+}
+
 func TestValidJSONAgreesWithEncodingJSON(t *testing.T) {
 	for _, c := range validCases {
-		if got, want := validJSON([]byte(c)), json.Valid([]byte(c)); got != want {
-			t.Errorf("validJSON(%q) = %v, encoding/json.Valid says %v", c, got, want)
+		if got, want := valid([]byte(c)), json.Valid([]byte(c)); got != want {
+			t.Errorf("checkJSON(%q) = %v, encoding/json.Valid says %v", c, got, want)
 		}
 	}
 	for _, r := range realRecords(t) {
-		if !validJSON(r.raw) {
+		if !valid(r.raw) {
 			t.Errorf("a real record of %s is refused: %.200s", r.set, r.raw)
 		}
 		// Every prefix of a record is an unfinished value.
 		for _, cut := range []int{1, len(r.raw) / 2, len(r.raw) - 1} {
-			if validJSON(r.raw[:cut]) {
+			if valid(r.raw[:cut]) {
 				t.Errorf("%d bytes of a record of %s are accepted", cut, r.set)
 			}
 		}
@@ -47,7 +54,7 @@ func TestValidJSONDepth(t *testing.T) {
 		arrays := strings.Repeat("[", depth) + strings.Repeat("]", depth)
 		objects := strings.Repeat(`{"a":`, depth-1) + "{}" + strings.Repeat("}", depth-1)
 		for _, c := range []string{arrays, objects} {
-			if got, want := validJSON([]byte(c)), json.Valid([]byte(c)); got != want {
+			if got, want := valid([]byte(c)), json.Valid([]byte(c)); got != want {
 				t.Errorf("depth %d (%.10s…): validJSON = %v, encoding/json.Valid = %v", depth, c, got, want)
 			}
 		}
@@ -62,8 +69,19 @@ func FuzzValidJSON(f *testing.F) {
 		f.Add([]byte(c))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if got, want := validJSON(b), json.Valid(b); got != want {
-			t.Fatalf("validJSON(%q) = %v, encoding/json.Valid says %v", b, got, want)
+		got, compact := checkJSON(b)
+		if want := json.Valid(b); got != want {
+			t.Fatalf("checkJSON(%q) = %v, encoding/json.Valid says %v", b, got, want)
+		}
+		if !got {
+			return
+		}
+		var c bytes.Buffer
+		if err := json.Compact(&c, b); err != nil {
+			t.Fatal(err)
+		}
+		if want := bytes.Equal(c.Bytes(), b); compact != want {
+			t.Fatalf("checkJSON(%q) says compact %v; json.Compact gives %q", b, compact, c.Bytes())
 		}
 	})
 }
@@ -80,7 +98,7 @@ func BenchmarkValidJSON(b *testing.B) {
 		name  string
 		valid func([]byte) bool
 	}{
-		{"validJSON", validJSON},
+		{"checkJSON", valid},
 		{"encoding-json", json.Valid},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
