@@ -3,6 +3,7 @@ package event
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -112,4 +113,27 @@ func BenchmarkValidJSON(b *testing.B) {
 			}
 		})
 	}
+}
+
+// FuzzStringEnd checks that stringEnd finds the end of any JSON string
+// literal (json.Marshal's encoding of the fuzzed text, and the same with
+// every non-ASCII byte escaped), with more JSON after it.
+func FuzzStringEnd(f *testing.F) {
+	for _, s := range []string{"", "a", `"`, `\`, `\\`, `\"`, `abcdefg\`, `abcdefgh"`, "a\x00b", "é\u2028", `\\\\\\\"`, "0123456789abcdef\\\"xyz"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		lit, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ascii := strconv.QuoteToASCII(s) // Go escapes, but a JSON string's end all the same
+		for _, l := range [][]byte{lit, []byte(ascii)} {
+			b := append([]byte{'['}, l...)
+			b = append(b, `,"x"]`...)
+			if got := stringEnd(b, 1); got != 1+len(l) {
+				t.Fatalf("stringEnd(%q, 1) = %d, want %d", b, got, 1+len(l))
+			}
+		}
+	})
 }
