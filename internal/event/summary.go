@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/opentrail/opentrail/internal/jsonscan"
 )
 
 // MaxRecordSize is the largest record OpenTrail accepts (256 KB, the
@@ -185,7 +187,7 @@ func compactCopy(raw []byte) ([]byte, error) {
 	}
 	// Records read from log files and from the store are compact already:
 	// validating and copying them is cheaper than json.Compact.
-	if valid, compact := checkJSON(raw); valid && compact {
+	if valid, compact := jsonscan.Valid(raw); valid && compact {
 		if len(raw) > MaxRecordSize {
 			return nil, tooLarge(len(raw))
 		}

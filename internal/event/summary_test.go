@@ -10,6 +10,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/opentrail/opentrail/internal/jsonscan"
 )
 
 // baseRecord returns the members of a valid management event; cases edit it.
@@ -807,8 +809,8 @@ func TestCheckJSONCompact(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			if valid, got := checkJSON([]byte(tt.in)); !valid || got != tt.want {
-				t.Errorf("checkJSON(%s) = %v, %v, want true, %v", tt.in, valid, got, tt.want)
+			if valid, got := jsonscan.Valid([]byte(tt.in)); !valid || got != tt.want {
+				t.Errorf("jsonscan.Valid(%s) = %v, %v, want true, %v", tt.in, valid, got, tt.want)
 			}
 			var c bytes.Buffer
 			if err := json.Compact(&c, []byte(tt.in)); err != nil {

@@ -9,6 +9,8 @@ import (
 	"io"
 
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/opentrail/opentrail/internal/jsonscan"
 )
 
 // Format is the JSON shape of a log file, as seen at its first value.
@@ -114,7 +116,7 @@ type Decoder struct {
 	lineAt int64 // file offset up to which newlines are counted
 	line   int   // 1-based line number at lineAt
 
-	sc      scanner
+	sc      jsonscan.Scanner
 	format  Format
 	state   state
 	wrapper bool // the array being streamed is a Records member
@@ -252,7 +254,7 @@ func (d *Decoder) sniff() (Format, error) {
 
 	// An object: a Records wrapper, or a record alone or followed by more.
 	isWrapper, n, err := d.objectHead()
-	var se *scanError
+	var se *jsonscan.Error
 	switch {
 	case err == nil && isWrapper, errors.Is(err, errRecordsNotArray):
 		return FormatRecords, nil
@@ -278,7 +280,7 @@ func (d *Decoder) sniff() (Format, error) {
 	// The first object is malformed. If the error is on the line the
 	// object starts on, this looks like JSON Lines with a bad first line:
 	// read on. Otherwise (a pretty-printed object) the error ends the file.
-	if bytes.IndexByte(d.buf[d.r:min(d.r+se.off, d.w)], '\n') < 0 {
+	if bytes.IndexByte(d.buf[d.r:min(d.r+se.Off, d.w)], '\n') < 0 {
 		return FormatLines, nil
 	}
 	return FormatObject, nil
@@ -300,9 +302,9 @@ func (d *Decoder) snippet() string {
 }
 
 func (d *Decoder) readErr(err error) error {
-	var se *scanError
+	var se *jsonscan.Error
 	if errors.As(err, &se) {
-		return &SyntaxError{Index: d.index, Line: d.line, Offset: d.base + int64(d.r), Err: se.err}
+		return &SyntaxError{Index: d.index, Line: d.line, Offset: d.base + int64(d.r), Err: se.Err}
 	}
 	return fmt.Errorf("read: %w", err)
 }
@@ -341,7 +343,7 @@ func (d *Decoder) Next() (Record, error) {
 				}
 				return d.emit(n), nil
 			default:
-				return d.fail(errAt(0, "invalid character %s looking for beginning of value", quoteChar(c)), true)
+				return d.fail(jsonscan.ErrAt(0, "invalid character %s looking for beginning of value", jsonscan.QuoteChar(c)), true)
 			}
 		case stateFirstElem, stateElem:
 			ok, err := d.skipSpace()
@@ -349,7 +351,7 @@ func (d *Decoder) Next() (Record, error) {
 				return d.fatal(err)
 			}
 			if !ok {
-				return d.fail(errAt(0, "unexpected end of input"), false)
+				return d.fail(jsonscan.ErrAt(0, "unexpected end of input"), false)
 			}
 			if d.state == stateFirstElem && d.buf[d.r] == ']' {
 				d.r++
@@ -368,7 +370,7 @@ func (d *Decoder) Next() (Record, error) {
 				return d.fatal(err)
 			}
 			if !ok {
-				return d.fail(errAt(0, "unexpected end of input"), false)
+				return d.fail(jsonscan.ErrAt(0, "unexpected end of input"), false)
 			}
 			switch c := d.buf[d.r]; c {
 			case ',':
@@ -378,7 +380,7 @@ func (d *Decoder) Next() (Record, error) {
 				d.r++
 				d.endArray()
 			default:
-				return d.fail(errAt(0, "invalid character %s after array element", quoteChar(c)), false)
+				return d.fail(jsonscan.ErrAt(0, "invalid character %s after array element", jsonscan.QuoteChar(c)), false)
 			}
 		case stateWrapper:
 			ok, err := d.skipSpace()
@@ -386,7 +388,7 @@ func (d *Decoder) Next() (Record, error) {
 				return d.fatal(err)
 			}
 			if !ok {
-				return d.fail(errAt(0, "unexpected end of input"), false)
+				return d.fail(jsonscan.ErrAt(0, "unexpected end of input"), false)
 			}
 			switch c := d.buf[d.r]; c {
 			case '}':
@@ -400,7 +402,7 @@ func (d *Decoder) Next() (Record, error) {
 				}
 				d.r += n
 			default:
-				return d.fail(errAt(0, "invalid character %s after object key:value pair", quoteChar(c)), false)
+				return d.fail(jsonscan.ErrAt(0, "invalid character %s after object key:value pair", jsonscan.QuoteChar(c)), false)
 			}
 		}
 	}
@@ -448,19 +450,19 @@ func (d *Decoder) fatal(err error) (Record, error) {
 // fail reports a scan failure of the step that started at d.r. top says
 // whether the step was a top-level value, which JSON Lines can skip.
 func (d *Decoder) fail(err error, top bool) (Record, error) {
-	var se *scanError
+	var se *jsonscan.Error
 	if !errors.As(err, &se) {
 		return d.fatal(err)
 	}
 	start := d.base + int64(d.r)
 	d.countLines(start) // keeps lineOf's count short
-	off := start + int64(se.off)
+	off := start + int64(se.Off)
 	lines := top && d.format == FormatLines
 	line := d.lineOf(off)
 	if lines {
 		line = d.line
 	}
-	serr := &SyntaxError{Index: d.index, Line: line, Offset: off, Err: se.err}
+	serr := &SyntaxError{Index: d.index, Line: line, Offset: off, Err: se.Err}
 	d.index++
 	d.state, d.final = stateDone, io.EOF
 	if lines {
@@ -523,7 +525,7 @@ func (d *Decoder) resync() error {
 // skipSpace consumes whitespace and reports whether a byte follows.
 func (d *Decoder) skipSpace() (bool, error) {
 	for {
-		d.r = skipSpace(d.buf[:d.w], d.r)
+		d.r = jsonscan.SkipSpace(d.buf[:d.w], d.r)
 		if d.r < d.w {
 			return true, nil
 		}
@@ -541,7 +543,7 @@ func (d *Decoder) skipSpace() (bool, error) {
 func (d *Decoder) peekNonSpace(from int) (int, error) {
 	off := from - d.r
 	for {
-		i := skipSpace(d.buf[:d.w], d.r+off)
+		i := jsonscan.SkipSpace(d.buf[:d.w], d.r+off)
 		if i < d.w {
 			return i, nil
 		}
@@ -560,7 +562,7 @@ func (d *Decoder) peekNonSpace(from int) (int, error) {
 func (d *Decoder) objectHead() (bool, int, error) {
 	for {
 		w, n, err := objectHead(&d.sc, d.buf[d.r:d.w], d.eof)
-		if !errors.Is(err, errMore) {
+		if !errors.Is(err, jsonscan.ErrMore) {
 			return w, n, err
 		}
 		if err := d.more(); err != nil {
@@ -576,8 +578,8 @@ func (d *Decoder) element() (int, error) {
 		depth = 2
 	}
 	for {
-		n, err := d.sc.value(d.buf[d.r:d.w], 0, d.eof, depth)
-		if !errors.Is(err, errMore) {
+		n, err := d.sc.Value(d.buf[d.r:d.w], 0, d.eof, depth)
+		if !errors.Is(err, jsonscan.ErrMore) {
 			return n, err
 		}
 		if err := d.more(); err != nil {
@@ -590,11 +592,11 @@ func (d *Decoder) element() (int, error) {
 // it.
 func (d *Decoder) member() (int, error) {
 	for {
-		_, i, err := scanKey(d.buf[d.r:d.w], 0, d.eof)
+		_, i, err := d.sc.ScanKey(d.buf[d.r:d.w], 0, d.eof)
 		if err == nil {
-			i, err = d.sc.value(d.buf[d.r:d.w], i, d.eof, 1)
+			i, err = d.sc.Value(d.buf[d.r:d.w], i, d.eof, 1)
 		}
-		if !errors.Is(err, errMore) {
+		if !errors.Is(err, jsonscan.ErrMore) {
 			return i, err
 		}
 		if err := d.more(); err != nil {
@@ -607,35 +609,35 @@ func (d *Decoder) member() (int, error) {
 // an object with a Records member it returns true and the index just after
 // the array's '['; for an object without one, false and the index just
 // after the object's '}'.
-func objectHead(s *scanner, b []byte, eof bool) (bool, int, error) {
-	i := skipSpace(b, 1)
+func objectHead(s *jsonscan.Scanner, b []byte, eof bool) (bool, int, error) {
+	i := jsonscan.SkipSpace(b, 1)
 	if i >= len(b) {
-		return false, i, end(i, eof)
+		return false, i, jsonscan.End(i, eof)
 	}
 	if b[i] == '}' {
 		return false, i + 1, nil
 	}
 	for {
-		name, j, err := scanKey(b, i, eof)
+		name, j, err := s.ScanKey(b, i, eof)
 		if err != nil {
 			return false, j, err
 		}
-		i = skipSpace(b, j)
+		i = jsonscan.SkipSpace(b, j)
 		if i >= len(b) {
-			return false, i, end(i, eof)
+			return false, i, jsonscan.End(i, eof)
 		}
 		if isRecords(name) {
 			if b[i] != '[' {
-				return false, i, &scanError{off: i, err: errRecordsNotArray}
+				return false, i, &jsonscan.Error{Off: i, Err: errRecordsNotArray}
 			}
 			return true, i + 1, nil
 		}
-		if i, err = s.value(b, i, eof, 1); err != nil {
+		if i, err = s.Value(b, i, eof, 1); err != nil {
 			return false, i, err
 		}
-		i = skipSpace(b, i)
+		i = jsonscan.SkipSpace(b, i)
 		if i >= len(b) {
-			return false, i, end(i, eof)
+			return false, i, jsonscan.End(i, eof)
 		}
 		switch b[i] {
 		case ',':
@@ -643,7 +645,7 @@ func objectHead(s *scanner, b []byte, eof bool) (bool, int, error) {
 		case '}':
 			return false, i + 1, nil
 		default:
-			return false, i, errAt(i, "invalid character %s after object key:value pair", quoteChar(b[i]))
+			return false, i, jsonscan.ErrAt(i, "invalid character %s after object key:value pair", jsonscan.QuoteChar(b[i]))
 		}
 	}
 }
@@ -676,7 +678,7 @@ func (d *Decoder) more() error {
 		return io.ErrUnexpectedEOF
 	}
 	if d.w-d.r >= MaxRecordSize {
-		return &scanError{off: d.w - d.r, err: fmt.Errorf("%w: more than %d bytes", ErrRecordTooLarge, MaxRecordSize)}
+		return &jsonscan.Error{Off: d.w - d.r, Err: fmt.Errorf("%w: more than %d bytes", ErrRecordTooLarge, MaxRecordSize)}
 	}
 	if d.r > 0 {
 		d.countLines(d.base + int64(d.r))

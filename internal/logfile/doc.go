@@ -21,7 +21,7 @@
 // FormatRecords.
 //
 // [Decoder.Next] returns each record's exact bytes, without copying more
-// than once: a small validating scanner (scan.go) finds where each value
+// than once: a small validating scanner (internal/jsonscan) finds where each value
 // ends, checking the same grammar as encoding/json, but building nothing.
 // A malformed record gives a [*SyntaxError] with its index, line and byte
 // offset; JSON Lines resume at the next line, arrays end there.

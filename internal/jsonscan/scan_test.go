@@ -1,19 +1,17 @@
-package logfile
+package jsonscan
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
 )
 
-// valid reports whether b is one JSON value with optional whitespace
-// around it, by our scanner.
+// valid is Valid's first answer.
 func valid(b []byte) bool {
-	var s scanner
-	i := skipSpace(b, 0)
-	n, err := s.value(b, i, true, 0)
-	return err == nil && skipSpace(b, n) == len(b)
+	v, _ := Valid(b)
+	return v
 }
 
 var scanSeeds = []string{
@@ -24,10 +22,10 @@ var scanSeeds = []string{
 	`[]`, `[`, `]`, `[1,]`, `[,1]`, `[1 2]`, `[1,[2,[3]]]`, `[[[[`, `{}`, `{`, `}`, `{"a"}`, `{"a":}`,
 	`{"a":1,}`, `{"a":1 "b":2}`, `{"a":1,"b":[true,false,null,{"c":"d"}]}`, `{1:2}`, `{"a":1}}`,
 	" \n\t\r{ \"a\" : [ 1 , 2 ] } \n", "{\"a\":1}\x00", `{"Records":[{"eventVersion":"1.08"}]}`,
-	strings.Repeat("[", maxDepth) + strings.Repeat("]", maxDepth),
-	strings.Repeat("[", maxDepth+1) + strings.Repeat("]", maxDepth+1),
-	strings.Repeat(`{"a":`, maxDepth) + "1" + strings.Repeat("}", maxDepth),
-	strings.Repeat(`{"a":`, maxDepth+1) + "1" + strings.Repeat("}", maxDepth+1),
+	strings.Repeat("[", MaxDepth) + strings.Repeat("]", MaxDepth),
+	strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1),
+	strings.Repeat(`{"a":`, MaxDepth) + "1" + strings.Repeat("}", MaxDepth),
+	strings.Repeat(`{"a":`, MaxDepth+1) + "1" + strings.Repeat("}", MaxDepth+1),
 }
 
 func TestScanMatchesEncodingJSON(t *testing.T) {
@@ -38,7 +36,7 @@ func TestScanMatchesEncodingJSON(t *testing.T) {
 	}
 }
 
-// FuzzScan checks the scanner against encoding/json, and that scanning a
+// FuzzScan checks the Scanner against encoding/json, and that scanning a
 // prefix without eof never contradicts scanning the whole input.
 func FuzzScan(f *testing.F) {
 	for _, s := range scanSeeds {
@@ -47,24 +45,34 @@ func FuzzScan(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if got, want := valid(b), json.Valid(b); got != want {
-			t.Fatalf("valid(%q) = %v, json.Valid = %v", b, got, want)
+		got, compact := Valid(b)
+		if want := json.Valid(b); got != want {
+			t.Fatalf("Valid(%q) = %v, json.Valid = %v", b, got, want)
 		}
-		var s scanner
-		i := skipSpace(b, 0)
-		n, err := s.value(b, i, true, 0)
+		if got {
+			var c bytes.Buffer
+			if err := json.Compact(&c, b); err != nil {
+				t.Fatal(err)
+			}
+			if want := bytes.Equal(c.Bytes(), b); compact != want {
+				t.Fatalf("Valid(%q) says compact %v; json.Compact gives %q", b, compact, c.Bytes())
+			}
+		}
+		var s Scanner
+		i := SkipSpace(b, 0)
+		n, err := s.Value(b, i, true, 0)
 		step := 1 + len(b)/500 // keep long inputs from taking quadratic time
 		for k := i; k < len(b); k += step {
-			pn, perr := s.value(b[:k], i, false, 0)
+			pn, perr := s.Value(b[:k], i, false, 0)
 			switch {
-			case errors.Is(perr, errMore):
+			case errors.Is(perr, ErrMore):
 			case perr == nil:
 				if err != nil || pn != n {
 					t.Fatalf("prefix %q scans to %d, whole input %q to %d, %v", b[:k], pn, b, n, err)
 				}
 			default:
-				var pe, we *scanError
-				if !errors.As(perr, &pe) || !errors.As(err, &we) || pe.off != we.off || pe.Error() != we.Error() {
+				var pe, we *Error
+				if !errors.As(perr, &pe) || !errors.As(err, &we) || pe.Off != we.Off || pe.Error() != we.Error() {
 					t.Fatalf("prefix %q: %v; whole input %q: %v", b[:k], perr, b, err)
 				}
 			}

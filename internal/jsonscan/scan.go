@@ -1,58 +1,60 @@
-package logfile
+// Package jsonscan is a small validating JSON scanner for untrusted text:
+// whitespace anywhere, any value, possibly read from a stream. It finds
+// where a value ends and checks the grammar of RFC 8259 as encoding/json
+// does (including its leniency: invalid UTF-8 and lone surrogates in
+// strings are accepted, and nesting deeper than 10000 is refused). It
+// builds nothing, so it runs at memory speed rather than at the pace of
+// encoding/json's state machine: the log file decoder (internal/logfile)
+// finds records with it, and event.Parse checks a record with [Valid].
+// It is not the scanner of stored records (event.Path, over the compact
+// JSON that event.Parse validated once): that one trusts its input and
+// only finds members.
+//
+// Scanning works on a byte slice that may end before the value does: unless
+// eof is set, running out of bytes returns ErrMore and the caller rescans
+// from the value's start once more bytes are buffered.
+package jsonscan
 
 import (
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/bits"
+	"sync"
 )
 
-// This file is a small validating JSON scanner, for the untrusted text of
-// log files: whitespace anywhere, any value, read from a stream. It is not
-// the scanner of stored records (event.Path, over the compact JSON that
-// event.Parse validated once): that one trusts its input and only finds
-// members, this one checks the grammar and finds where values end.
-// It finds where a value ends
-// and checks the grammar of RFC 8259 as encoding/json does (including its
-// leniency: invalid UTF-8 and lone surrogates in strings are accepted, and
-// nesting deeper than 10000 is refused). It builds nothing, so it runs at
-// memory speed rather than at the pace of encoding/json's state machine.
-//
-// Scanning works on a byte slice that may end before the value does: unless
-// eof is set, running out of bytes returns errMore and the caller rescans
-// from the value's start once more bytes are buffered.
-
-// errMore reports that the value continues past the end of the buffered
+// ErrMore reports that the value continues past the end of the buffered
 // bytes.
-var errMore = errors.New("logfile: more input needed")
+var ErrMore = errors.New("jsonscan: more input needed")
 
-// maxDepth is encoding/json's nesting limit.
-const maxDepth = 10000
+// MaxDepth is encoding/json's nesting limit.
+const MaxDepth = 10000
 
-// scanError is a grammar error at byte off of the scanned slice.
-type scanError struct {
-	off int
-	err error
+// Error is a grammar error at byte Off of the scanned slice.
+type Error struct {
+	Off int
+	Err error
 }
 
-func (e *scanError) Error() string { return e.err.Error() }
-func (e *scanError) Unwrap() error { return e.err }
+func (e *Error) Error() string { return e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
 
-func errAt(off int, format string, args ...any) error {
-	return &scanError{off: off, err: fmt.Errorf(format, args...)}
+// ErrAt returns an *Error at byte off with a message made as by fmt.Errorf.
+func ErrAt(off int, format string, args ...any) error {
+	return &Error{Off: off, Err: fmt.Errorf(format, args...)}
 }
 
-// end reports running out of input at off: errMore, or at EOF a syntax
+// End reports running out of input at off: ErrMore, or at EOF a syntax
 // error.
-func end(off int, eof bool) error {
+func End(off int, eof bool) error {
 	if eof {
-		return errAt(off, "unexpected end of input")
+		return ErrAt(off, "unexpected end of input")
 	}
-	return errMore
+	return ErrMore
 }
 
-// quoteChar renders a byte for an error message the way encoding/json does.
-func quoteChar(c byte) string {
+// QuoteChar renders a byte for an error message the way encoding/json does.
+func QuoteChar(c byte) string {
 	switch {
 	case c == '\'':
 		return `'\''`
@@ -66,9 +68,9 @@ func quoteChar(c byte) string {
 
 func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\t' || c == '\r' }
 
-// skipSpace returns the index of the first non-whitespace byte at or after
+// SkipSpace returns the index of the first non-whitespace byte at or after
 // i, or len(b).
-func skipSpace(b []byte, i int) int {
+func SkipSpace(b []byte, i int) int {
 	for i < len(b) && isSpace(b[i]) {
 		i++
 	}
@@ -122,7 +124,7 @@ func scanString(b []byte, i int, eof bool) (int, error) {
 			i++
 		}
 		if i >= len(b) {
-			return i, end(i, eof)
+			return i, End(i, eof)
 		}
 	special:
 		switch c := b[i]; c {
@@ -130,7 +132,7 @@ func scanString(b []byte, i int, eof bool) (int, error) {
 			return i + 1, nil
 		case '\\':
 			if i+1 >= len(b) {
-				return i, end(i+1, eof)
+				return i, End(i+1, eof)
 			}
 			switch b[i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
@@ -138,18 +140,18 @@ func scanString(b []byte, i int, eof bool) (int, error) {
 			case 'u':
 				for k := 2; k < 6; k++ {
 					if i+k >= len(b) {
-						return i, end(i+k, eof)
+						return i, End(i+k, eof)
 					}
 					if !hexDigit[b[i+k]] {
-						return i, errAt(i+k, "invalid character %s in \\u hexadecimal character escape", quoteChar(b[i+k]))
+						return i, ErrAt(i+k, "invalid character %s in \\u hexadecimal character escape", QuoteChar(b[i+k]))
 					}
 				}
 				i += 6
 			default:
-				return i, errAt(i+1, "invalid character %s in string escape code", quoteChar(b[i+1]))
+				return i, ErrAt(i+1, "invalid character %s in string escape code", QuoteChar(b[i+1]))
 			}
 		default:
-			return i, errAt(i, "invalid character %s in string literal", quoteChar(c))
+			return i, ErrAt(i, "invalid character %s in string literal", QuoteChar(c))
 		}
 	}
 }
@@ -157,15 +159,15 @@ func scanString(b []byte, i int, eof bool) (int, error) {
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // scanNumber scans the number starting at b[i]. A number can only end where
-// another byte follows it, so without eof running off the end is errMore.
+// another byte follows it, so without eof running off the end is ErrMore.
 func scanNumber(b []byte, i int, eof bool) (int, error) {
 	if b[i] == '-' {
 		i++
 		if i >= len(b) {
-			return i, end(i, eof)
+			return i, End(i, eof)
 		}
 		if !isDigit(b[i]) {
-			return i, errAt(i, "invalid character %s in numeric literal", quoteChar(b[i]))
+			return i, ErrAt(i, "invalid character %s in numeric literal", QuoteChar(b[i]))
 		}
 	}
 	if b[i] == '0' {
@@ -181,10 +183,10 @@ func scanNumber(b []byte, i int, eof bool) (int, error) {
 	if b[i] == '.' {
 		i++
 		if i >= len(b) {
-			return i, end(i, eof)
+			return i, End(i, eof)
 		}
 		if !isDigit(b[i]) {
-			return i, errAt(i, "invalid character %s after decimal point in numeric literal", quoteChar(b[i]))
+			return i, ErrAt(i, "invalid character %s after decimal point in numeric literal", QuoteChar(b[i]))
 		}
 		for i < len(b) && isDigit(b[i]) {
 			i++
@@ -199,10 +201,10 @@ func scanNumber(b []byte, i int, eof bool) (int, error) {
 			i++
 		}
 		if i >= len(b) {
-			return i, end(i, eof)
+			return i, End(i, eof)
 		}
 		if !isDigit(b[i]) {
-			return i, errAt(i, "invalid character %s in exponent of numeric literal", quoteChar(b[i]))
+			return i, ErrAt(i, "invalid character %s in exponent of numeric literal", QuoteChar(b[i]))
 		}
 		for i < len(b) && isDigit(b[i]) {
 			i++
@@ -218,7 +220,7 @@ func numEnd(i int, eof bool) (int, error) {
 	if eof {
 		return i, nil
 	}
-	return i, errMore
+	return i, ErrMore
 }
 
 // scanLiteral scans true, false or null starting at b[i].
@@ -234,33 +236,60 @@ func scanLiteral(b []byte, i int, eof bool) (int, error) {
 	}
 	for k := 1; k < len(lit); k++ {
 		if i+k >= len(b) {
-			return i, end(i+k, eof)
+			return i, End(i+k, eof)
 		}
 		if b[i+k] != lit[k] {
-			return i, errAt(i+k, "invalid character %s in literal %s (expecting '%c')", quoteChar(b[i+k]), lit, lit[k])
+			return i, ErrAt(i+k, "invalid character %s in literal %s (expecting '%c')", QuoteChar(b[i+k]), lit, lit[k])
 		}
 	}
 	return i + len(lit), nil
 }
 
-// scanner scans values. Its stack is kept between calls to save
+// Scanner scans values. Its stack is kept between calls to save
 // allocations.
-type scanner struct {
-	stack []byte // '{' or '[' per open container
+type Scanner struct {
+	stack  []byte // '{' or '[' per open container
+	spaced bool   // whitespace was skipped outside strings
 }
 
-// value scans the value starting at b[i] (whitespace first is allowed) and
+// skip is SkipSpace, noting whether there was whitespace.
+func (s *Scanner) skip(b []byte, i int) int {
+	j := SkipSpace(b, i)
+	s.spaced = s.spaced || j != i
+	return j
+}
+
+// Valid reports whether b is one JSON value with optional whitespace
+// around it: exactly what encoding/json.Valid accepts (FuzzScan compares
+// the two). compact reports, for a valid b, that no whitespace stands
+// outside its strings, so json.Compact would leave it as it is.
+func Valid(b []byte) (valid, compact bool) {
+	s := scanners.Get().(*Scanner)
+	defer scanners.Put(s)
+	s.spaced = false
+	n, err := s.Value(b, s.skip(b, 0), true, 0)
+	if err != nil || s.skip(b, n) != len(b) {
+		return false, false
+	}
+	return true, !s.spaced
+}
+
+// scanners keeps Valid's scanners, whose stacks would otherwise be
+// allocated for every value.
+var scanners = sync.Pool{New: func() any { return new(Scanner) }}
+
+// Value scans the value starting at b[i] (whitespace first is allowed) and
 // returns the index just after it. depth is the number of containers
 // already open around the value, for the nesting limit.
-func (s *scanner) value(b []byte, i int, eof bool, depth int) (int, error) {
+func (s *Scanner) Value(b []byte, i int, eof bool, depth int) (int, error) {
 	stack := s.stack[:0]
 	defer func() { s.stack = stack[:0] }()
 	var err error
 	for {
 		// A value starts here.
-		i = skipSpace(b, i)
+		i = s.skip(b, i)
 		if i >= len(b) {
-			return i, end(i, eof)
+			return i, End(i, eof)
 		}
 		switch c := b[i]; {
 		case c == '"':
@@ -268,13 +297,13 @@ func (s *scanner) value(b []byte, i int, eof bool, depth int) (int, error) {
 				return i, err
 			}
 		case c == '{' || c == '[':
-			if depth+len(stack) >= maxDepth {
-				return i, errAt(i, "exceeded max depth")
+			if depth+len(stack) >= MaxDepth {
+				return i, ErrAt(i, "exceeded max depth")
 			}
 			stack = append(stack, c)
-			i = skipSpace(b, i+1)
+			i = s.skip(b, i+1)
 			if i >= len(b) {
-				return i, end(i, eof)
+				return i, End(i, eof)
 			}
 			if c == '[' {
 				if b[i] == ']' {
@@ -302,16 +331,16 @@ func (s *scanner) value(b []byte, i int, eof bool, depth int) (int, error) {
 				return i, err
 			}
 		default:
-			return i, errAt(i, "invalid character %s looking for beginning of value", quoteChar(c))
+			return i, ErrAt(i, "invalid character %s looking for beginning of value", QuoteChar(c))
 		}
 		// A value ended: close containers until one wants another value.
 		for {
 			if len(stack) == 0 {
 				return i, nil
 			}
-			i = skipSpace(b, i)
+			i = s.skip(b, i)
 			if i >= len(b) {
-				return i, end(i, eof)
+				return i, End(i, eof)
 			}
 			top := stack[len(stack)-1]
 			c := b[i]
@@ -330,30 +359,30 @@ func (s *scanner) value(b []byte, i int, eof bool, depth int) (int, error) {
 				continue
 			}
 			if top == '{' {
-				return i, errAt(i, "invalid character %s after object key:value pair", quoteChar(c))
+				return i, ErrAt(i, "invalid character %s after object key:value pair", QuoteChar(c))
 			}
-			return i, errAt(i, "invalid character %s after array element", quoteChar(c))
+			return i, ErrAt(i, "invalid character %s after array element", QuoteChar(c))
 		}
 	}
 }
 
 // key scans `"name" :` (with whitespace around) from b[i] and returns the
 // index after the colon.
-func (s *scanner) key(b []byte, i int, eof bool) (int, error) {
-	_, i, err := scanKey(b, i, eof)
+func (s *Scanner) key(b []byte, i int, eof bool) (int, error) {
+	_, i, err := s.ScanKey(b, i, eof)
 	return i, err
 }
 
-// scanKey scans an object member name and its colon starting at or after
+// ScanKey scans an object member name and its colon starting at or after
 // b[i]; it returns the name's bytes as written (without quotes, escapes
 // kept) and the index after the colon.
-func scanKey(b []byte, i int, eof bool) ([]byte, int, error) {
-	i = skipSpace(b, i)
+func (s *Scanner) ScanKey(b []byte, i int, eof bool) ([]byte, int, error) {
+	i = s.skip(b, i)
 	if i >= len(b) {
-		return nil, i, end(i, eof)
+		return nil, i, End(i, eof)
 	}
 	if b[i] != '"' {
-		return nil, i, errAt(i, "invalid character %s looking for beginning of object key string", quoteChar(b[i]))
+		return nil, i, ErrAt(i, "invalid character %s looking for beginning of object key string", QuoteChar(b[i]))
 	}
 	start := i
 	i, err := scanString(b, i, eof)
@@ -361,12 +390,12 @@ func scanKey(b []byte, i int, eof bool) ([]byte, int, error) {
 		return nil, i, err
 	}
 	name := b[start+1 : i-1]
-	i = skipSpace(b, i)
+	i = s.skip(b, i)
 	if i >= len(b) {
-		return nil, i, end(i, eof)
+		return nil, i, End(i, eof)
 	}
 	if b[i] != ':' {
-		return nil, i, errAt(i, "invalid character %s after object key", quoteChar(b[i]))
+		return nil, i, ErrAt(i, "invalid character %s after object key", QuoteChar(b[i]))
 	}
 	return name, i + 1, nil
 }
