@@ -443,6 +443,11 @@ func (qs *runner) run(ctx context.Context, db *duck.DB, q *query, tr Translation
 		}
 		cols, matched, err = db.QueryWith(ctx, views, tr.SQL, out.add)
 		release()
+		if err != nil && ctx.Err() != nil {
+			// DuckDB, interrupted when the context ended, may report
+			// only its own "Interrupted!": the context says why.
+			err = fmt.Errorf("%w (%w)", ctx.Err(), err)
+		}
 		// A file that cannot be read may be damaged: check the stores'
 		// files, set damaged ones aside (and report their loss), and run
 		// the query once more on what is left.
