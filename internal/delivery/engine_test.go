@@ -696,24 +696,48 @@ func TestDeliveryRestartWhileFinalDigestWaits(t *testing.T) {
 			}
 			digests = append(digests, dg{d, ids, path})
 		}
-		var final, starting *dg
+		// The final digest of the first chain lists event 1's file. Event
+		// 2's file is in the new chain, which starts with a digest without
+		// a previous one: event 2's own digest when its file was delivered
+		// within the new chain's first digest interval, else a later one
+		// (the chain's first digests list no files; a loaded machine was
+		// that slow).
+		var final, second *dg
+		byPath := map[string]*dg{}
 		for i := range digests {
-			_, hasPrev := digests[i].doc.Previous()
+			byPath[digests[i].path] = &digests[i]
 			switch {
 			case slices.Contains(digests[i].ids, "ev-"+acct+"-us-east-1-000001"):
 				final = &digests[i]
-			case slices.Contains(digests[i].ids, "ev-"+acct+"-us-east-1-000002") && !hasPrev:
-				starting = &digests[i]
+			case slices.Contains(digests[i].ids, "ev-"+acct+"-us-east-1-000002"):
+				second = &digests[i]
 			}
 		}
-		if final != nil && starting != nil {
-			if len(final.ids) != 1 || len(starting.ids) != 1 {
-				t.Fatalf("final digest lists %v, the new chain's starting digest %v", final.ids, starting.ids)
+		if final != nil && second != nil {
+			if len(final.ids) != 1 || len(second.ids) != 1 {
+				t.Fatalf("final digest lists %v, the new chain's digest %v", final.ids, second.ids)
+			}
+			for d := second; ; {
+				l, ok := d.doc.Previous()
+				if !ok {
+					break
+				}
+				prev := byPath[l.Bucket+"/"+l.Object]
+				if prev == nil {
+					t.Fatalf("digest %s: previous digest %s/%s not delivered", d.path, l.Bucket, l.Object)
+				}
+				if prev == final {
+					t.Fatalf("digest %s, the new chain's, links to the first chain's final digest", d.path)
+				}
+				if len(prev.ids) != 0 {
+					t.Fatalf("digest %s before event 2's in the new chain lists %v", prev.path, prev.ids)
+				}
+				d = prev
 			}
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("digests: %d (final %v, starting %v)", len(digests), final != nil, starting != nil)
+			t.Fatalf("digests: %d (final %v, event 2's %v)", len(digests), final != nil, second != nil)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
