@@ -323,20 +323,23 @@ func TestCompactionRetentionAndPurge(t *testing.T) {
 		t.Fatalf("after compaction the store has files %v, want 1 compacted file of 2026-11-01 and 3 of 2026-11-02", files)
 	}
 	r.count(id, 40)
-	// The files are plain Parquet: DuckDB without OpenTrail reads the same
-	// rows as a Lake query, every column.
-	const cols = "eventid, eventtime, eventname, useridentity, requestparameters, resources, readonly, eventjson, eventjsonchecksum"
-	plain := plainRows(t, "SELECT "+cols+" FROM read_parquet('"+filepath.Join(dir, "lake", acct, id, "*", "*.parquet")+"') ORDER BY eventid")
-	_, viaLake := r.query(acct, "SELECT "+cols+" FROM "+id+" ORDER BY eventid")
+	// The files are plain Parquet, compressed with zstd: DuckDB without
+	// OpenTrail reads the same rows as a Lake query, every column.
+	glob := filepath.Join(dir, "lake", acct, id, "*", "*.parquet")
+	cols, plain := plainRows(t, glob)
+	_, viaLake := r.query(acct, "SELECT "+strings.Join(cols, ", ")+" FROM "+id+" ORDER BY eventid")
 	if len(plain) != 40 || len(viaLake) != 40 {
 		t.Fatalf("plain DuckDB reads %d rows, the Lake %d; want 40", len(plain), len(viaLake))
 	}
 	for i := range plain {
 		for j := range plain[i] {
 			if plain[i][j] != deref(viaLake[i][j]) {
-				t.Fatalf("row %d column %d: plain DuckDB reads %q, the Lake %q", i, j, plain[i][j], deref(viaLake[i][j]))
+				t.Fatalf("row %d column %s: plain DuckDB reads %q, the Lake %q", i, cols[j], plain[i][j], deref(viaLake[i][j]))
 			}
 		}
+	}
+	if codecs := plainCodecs(t, glob); !slices.Equal(codecs, []string{"ZSTD"}) {
+		t.Fatalf("the store's column chunks are compressed with %v, want ZSTD only", codecs)
 	}
 	// A restart finds only listed files.
 	r.restart()
@@ -455,25 +458,51 @@ func lakeFiles(t *testing.T, dir, id string) []string {
 	return files
 }
 
-// plainRows runs q on a DuckDB of its own (no OpenTrail code) and returns
-// every cell as text: timestamps in Lake's form, nested values through
-// DuckDB's own JSON cast, so they compare with the Lake's cells.
-func plainRows(t *testing.T, q string) [][]string {
+// plainRows reads the Parquet files glob names with a DuckDB of its own (no
+// OpenTrail code) and returns their columns, as the files name them, and
+// their rows by eventid, each cell as GetQueryResults writes it (spec §4):
+// timestamps with milliseconds, nested values as JSON, NULL as "".
+func plainRows(t *testing.T, glob string) ([]string, [][]string) {
 	t.Helper()
 	db, err := sql.Open("duckdb", "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	wrapped := "SELECT strftime(eventtime, '%Y-%m-%d %H:%M:%S.%g') AS eventtime, * EXCLUDE (eventtime) FROM (" + q + ")"
-	rows, err := db.Query("SELECT eventid, eventtime, eventname, to_json(useridentity)::VARCHAR, to_json(requestparameters)::VARCHAR, to_json(resources)::VARCHAR, readonly::VARCHAR, eventjson, eventjsonchecksum FROM (" + wrapped + ")")
+	src := "read_parquet('" + glob + "', hive_partitioning = false)"
+	desc, err := db.Query("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM " + src + ")")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cols, sel []string
+	for desc.Next() {
+		var name, typ string
+		if err := desc.Scan(&name, &typ); err != nil {
+			t.Fatal(err)
+		}
+		cols = append(cols, name)
+		q := `"` + name + `"`
+		switch {
+		case typ == "TIMESTAMP" || typ == "TIMESTAMP WITH TIME ZONE":
+			sel = append(sel, "strftime("+q+", '%Y-%m-%d %H:%M:%S.%g')")
+		case strings.HasPrefix(typ, "STRUCT") || strings.HasPrefix(typ, "MAP") || strings.HasSuffix(typ, "[]"):
+			sel = append(sel, "to_json("+q+")::VARCHAR")
+		default:
+			sel = append(sel, q+"::VARCHAR")
+		}
+	}
+	desc.Close()
+	if len(cols) < 30 {
+		t.Fatalf("the files have columns %v: fewer than the Lake schema's", cols)
+	}
+	rows, err := db.Query("SELECT " + strings.Join(sel, ", ") + " FROM " + src + " ORDER BY eventid")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
 	var out [][]string
 	for rows.Next() {
-		r := make([]sql.NullString, 9)
+		r := make([]sql.NullString, len(cols))
 		ptrs := make([]any, len(r))
 		for i := range r {
 			ptrs[i] = &r[i]
@@ -486,6 +515,31 @@ func plainRows(t *testing.T, q string) [][]string {
 			row[i] = v.String
 		}
 		out = append(out, row)
+	}
+	return cols, out
+}
+
+// plainCodecs returns the compression codecs of the column chunks of the
+// Parquet files glob names, read with a DuckDB of its own.
+func plainCodecs(t *testing.T, glob string) []string {
+	t.Helper()
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query("SELECT DISTINCT compression FROM parquet_metadata('" + glob + "') ORDER BY 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, c)
 	}
 	return out
 }
