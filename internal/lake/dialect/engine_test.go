@@ -9,18 +9,16 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"math"
-	"math/big"
 	"os"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/duckdb/duckdb-go/v2"
+	_ "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/opentrail/opentrail/internal/lake/dialect"
+	"github.com/opentrail/opentrail/internal/lake/duck"
 )
 
 // duckParser is dialect.Parser on a DuckDB connection, as the engine
@@ -318,122 +316,13 @@ func (e *engine) run(ctx context.Context, stmt string) (*dialect.Translation, []
 	return tr, names, out, rows.Err()
 }
 
-// render prints a value as CloudTrail Lake does (spec §4): numbers as
-// decimal text, booleans true/false, timestamps YYYY-MM-DD HH:MM:SS.mmm,
-// complex values as JSON.
+// render prints a value as the Lake's GetQueryResults does (duck.Cell),
+// NULL as "NULL".
 func render(v any, dbType string) string {
-	if v == nil {
-		return "NULL"
+	if c := duck.Cell(v, dbType); c != nil {
+		return *c
 	}
-	switch {
-	case dbType == "JSON":
-		b, _ := json.Marshal(v)
-		return string(b)
-	case dbType == "TIMESTAMP WITH TIME ZONE" || dbType == "TIMESTAMPTZ":
-		return v.(time.Time).UTC().Format("2006-01-02 15:04:05.000") + " UTC"
-	case dbType == "DATE":
-		return v.(time.Time).Format("2006-01-02")
-	case strings.HasPrefix(dbType, "TIMESTAMP"):
-		return v.(time.Time).Format("2006-01-02 15:04:05.000")
-	}
-	switch x := v.(type) {
-	case string:
-		return x
-	case bool:
-		return strconv.FormatBool(x)
-	case float64:
-		return javaDouble(x)
-	case float32:
-		return javaDouble(float64(x))
-	case *big.Int:
-		return x.String()
-	case duckdb.Decimal:
-		return decimal(x)
-	case []byte:
-		return string(x)
-	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
-		return fmt.Sprint(x)
-	}
-	b, err := json.Marshal(jsonable(v))
-	if err != nil {
-		return fmt.Sprint(v)
-	}
-	return string(b)
-}
-
-// jsonable turns DuckDB's Go values into what encoding/json prints as
-// CloudTrail Lake's JSON for complex values.
-func jsonable(v any) any {
-	switch x := v.(type) {
-	case duckdb.OrderedMap:
-		m := map[string]any{}
-		for _, k := range x.Keys() {
-			val, _ := x.Get(k)
-			m[fmt.Sprint(k)] = jsonable(val)
-		}
-		return m
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = jsonable(e)
-		}
-		return out
-	case map[string]any:
-		out := map[string]any{}
-		for k, e := range x {
-			out[k] = jsonable(e)
-		}
-		return out
-	case time.Time:
-		return x.Format("2006-01-02 15:04:05.000")
-	case duckdb.Decimal:
-		return json.Number(decimal(x))
-	}
-	return v
-}
-
-func decimal(d duckdb.Decimal) string {
-	s := d.Value.String()
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	if d.Scale > 0 {
-		for len(s) <= int(d.Scale) {
-			s = "0" + s
-		}
-		s = s[:len(s)-int(d.Scale)] + "." + s[len(s)-int(d.Scale):]
-	}
-	if neg {
-		s = "-" + s
-	}
-	return s
-}
-
-// javaDouble prints a double as Trino (Java's Double.toString) does: 2.5,
-// 3.0, 1.0E10, NaN, Infinity.
-func javaDouble(x float64) string {
-	switch {
-	case math.IsNaN(x):
-		return "NaN"
-	case math.IsInf(x, 1):
-		return "Infinity"
-	case math.IsInf(x, -1):
-		return "-Infinity"
-	}
-	a := math.Abs(x)
-	if a == 0 || a >= 1e-3 && a < 1e7 {
-		s := strconv.FormatFloat(x, 'f', -1, 64)
-		if !strings.Contains(s, ".") {
-			s += ".0"
-		}
-		return s
-	}
-	s := strconv.FormatFloat(x, 'E', -1, 64)
-	mant, exp, _ := strings.Cut(s, "E")
-	if !strings.Contains(mant, ".") {
-		mant += ".0"
-	}
-	e, _ := strconv.Atoi(exp)
-	return mant + "E" + strconv.Itoa(e)
+	return "NULL"
 }
 
 // records reads a JSON file of CloudTrail records ({"Records": [...]}) and

@@ -451,3 +451,57 @@ func TestCompactKeepsSchema(t *testing.T) {
 		t.Fatalf("%d records missing from the compaction output", len(want))
 	}
 }
+
+// TestQueryCells: Query prints each cell as Trino does, by its column's
+// type: doubles and reals as Java prints them, a DATE without a time, a
+// timestamp with a time zone with " UTC", NULL as nil.
+func TestQueryCells(t *testing.T) {
+	db := openDB(t)
+	cols := []struct{ expr, want string }{
+		{"3.0::DOUBLE", "3.0"},
+		{"avg(x)", "2.0"},
+		{"1.5e10::DOUBLE", "1.5E10"},
+		{"0.0001::DOUBLE", "1.0E-4"},
+		{"-0.0::DOUBLE", "-0.0"},
+		{"1e7::DOUBLE", "1.0E7"},
+		{"9999999.5::DOUBLE", "9999999.5"},
+		{"'NaN'::DOUBLE", "NaN"},
+		{"0.1::REAL", "0.1"},
+		{"DATE '2023-01-01'", "2023-01-01"},
+		{"TIMESTAMP '2023-01-22 16:53:53.5'", "2023-01-22 16:53:53.500"},
+		{"TIMESTAMPTZ '2023-01-22 16:53:53Z'", "2023-01-22 16:53:53.000 UTC"},
+		{"42::BIGINT", "42"},
+		{"12.50::DECIMAL(5,2)", "12.50"},
+		{"true", "true"},
+		{"[1, 2]", "[1,2]"},
+		{"'{\"a\": 1}'::JSON", `{"a":1}`},
+	}
+	var sel []string
+	for _, c := range cols {
+		sel = append(sel, c.expr)
+	}
+	q := "SELECT " + strings.Join(sel, ", ") + ", NULL::DOUBLE FROM (VALUES (1), (3)) AS t(x)"
+	rows := 0
+	_, err := db.Query(t.Context(), q, func(c []*string) error {
+		rows++
+		for i, col := range cols {
+			if c[i] == nil || *c[i] != col.want {
+				t.Errorf("%s prints %v, want %q", col.expr, deref(c[i]), col.want)
+			}
+		}
+		if c[len(cols)] != nil {
+			t.Errorf("NULL prints %q, want nil", *c[len(cols)])
+		}
+		return nil
+	})
+	if err != nil || rows != 1 {
+		t.Fatalf("query: %d rows, %v", rows, err)
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return *s
+}

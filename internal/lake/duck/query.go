@@ -41,6 +41,10 @@ func scanRows(ctx context.Context, db querier, q string, row func(cells []*strin
 	if err != nil {
 		return nil, err
 	}
+	types, err := rows.ColumnTypes()
+	if err != nil {
+		return nil, err
+	}
 	vals := make([]any, len(columns))
 	ptrs := make([]any, len(columns))
 	for i := range vals {
@@ -52,7 +56,7 @@ func scanRows(ctx context.Context, db querier, q string, row func(cells []*strin
 			return columns, err
 		}
 		for i, v := range vals {
-			cells[i] = cell(v)
+			cells[i] = Cell(v, types[i].DatabaseTypeName())
 		}
 		if err := row(cells); err != nil {
 			return columns, err
@@ -61,53 +65,79 @@ func scanRows(ctx context.Context, db querier, q string, row func(cells []*strin
 	return columns, rows.Err()
 }
 
-// cell formats one value as CloudTrail Lake prints it; nil for NULL.
-func cell(v any) *string {
+// Cell formats one value of a result column of DuckDB type dbType
+// (sql.ColumnType.DatabaseTypeName) as CloudTrail Lake, which runs Trino,
+// prints it; nil for NULL. Numbers in decimal, doubles as Java prints them
+// (3.0, 1.5E10, NaN), booleans true/false, timestamps in TimeLayout (with
+// " UTC" for one with a time zone), dates YYYY-MM-DD, and maps, lists,
+// structs and JSON as JSON text.
+func Cell(v any, dbType string) *string {
 	if v == nil {
 		return nil
 	}
 	var s string
-	switch x := v.(type) {
-	case string:
-		s = x
-	case []byte:
-		s = string(x)
-	case bool:
-		s = strconv.FormatBool(x)
-	case int8, int16, int32, int64, uint8, uint16, uint32, uint64, int, uint:
-		s = fmt.Sprint(x)
-	case float32:
-		s = formatFloat(float64(x), 32)
-	case float64:
-		s = formatFloat(x, 64)
-	case *big.Int:
-		s = x.String()
-	case duckdb.Decimal:
-		s = formatDecimal(x)
-	case time.Time:
-		s = formatTime(x)
-	case duckdb.Interval:
-		s = formatInterval(x)
-	case duckdb.UUID:
-		s = x.String()
+	switch t, isTime := v.(time.Time); {
+	case dbType == "JSON":
+		s = jsonText(v)
+	case isTime && dbType == "DATE":
+		s = t.UTC().Format(time.DateOnly)
+	case isTime && (dbType == "TIMESTAMPTZ" || dbType == "TIMESTAMP WITH TIME ZONE"):
+		s = formatTime(t) + " UTC"
 	default:
-		b, err := json.Marshal(jsonValue(v))
-		if err != nil {
-			s = fmt.Sprint(v)
-		} else {
-			s = string(b)
-		}
+		s = plainCell(v)
 	}
 	return &s
 }
 
-// formatTime prints a TIMESTAMP as Lake does, and a DATE (midnight) the
-// same way: DuckDB returns both as time.Time.
+// plainCell formats a value whose column type does not change how it
+// prints.
+func plainCell(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case []byte:
+		return string(x)
+	case bool:
+		return strconv.FormatBool(x)
+	case int8, int16, int32, int64, uint8, uint16, uint32, uint64, int, uint:
+		return fmt.Sprint(x)
+	case float32:
+		return javaFloat(float64(x), 32)
+	case float64:
+		return javaFloat(x, 64)
+	case *big.Int:
+		return x.String()
+	case duckdb.Decimal:
+		return formatDecimal(x)
+	case time.Time:
+		return formatTime(x)
+	case duckdb.Interval:
+		return formatInterval(x)
+	case duckdb.UUID:
+		return x.String()
+	}
+	return jsonText(v)
+}
+
+// jsonText is a complex value's JSON text.
+func jsonText(v any) string {
+	b, err := json.Marshal(jsonValue(v))
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+// formatTime prints a TIMESTAMP as Lake does.
 func formatTime(t time.Time) string {
 	return t.UTC().Format(TimeLayout)
 }
 
-func formatFloat(f float64, bits int) string {
+// javaFloat prints a double (bits 64) or a real (32) as Trino does, with
+// Java's Double.toString and Float.toString: the shortest decimal that
+// reads back, with at least one digit after the point, in scientific
+// notation (1.5E10) outside [0.001, 10^7).
+func javaFloat(f float64, bits int) string {
 	switch {
 	case math.IsNaN(f):
 		return "NaN"
@@ -116,7 +146,19 @@ func formatFloat(f float64, bits int) string {
 	case math.IsInf(f, -1):
 		return "-Infinity"
 	}
-	return strconv.FormatFloat(f, 'g', -1, bits)
+	if a := math.Abs(f); a == 0 || a >= 1e-3 && a < 1e7 {
+		s := strconv.FormatFloat(f, 'f', -1, bits)
+		if !strings.Contains(s, ".") {
+			s += ".0"
+		}
+		return s
+	}
+	mant, exp, _ := strings.Cut(strconv.FormatFloat(f, 'E', -1, bits), "E")
+	if !strings.Contains(mant, ".") {
+		mant += ".0"
+	}
+	e, _ := strconv.Atoi(exp)
+	return mant + "E" + strconv.Itoa(e)
 }
 
 func formatDecimal(d duckdb.Decimal) string {
