@@ -15,14 +15,19 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/opentrail/opentrail/internal/config"
 	"github.com/opentrail/opentrail/internal/lake"
 	"github.com/opentrail/opentrail/internal/lake/imports"
+	"github.com/opentrail/opentrail/internal/objstore/s3/s3test"
+	"github.com/opentrail/opentrail/internal/sdktest"
 	"github.com/opentrail/opentrail/internal/testenv"
 )
 
@@ -771,4 +776,68 @@ func TestLakeImportRetentionStatistics(t *testing.T) {
 	if diff := cmp.Diff(wantIDs, e.eventIDs(t, storeID(arn))); diff != "" {
 		t.Errorf("the store's event ids (-inside the retention +store):\n%s", diff)
 	}
+}
+
+// TestLakeImportFromS3Compatible imports from a bucket on an
+// S3-compatible server (versitygw) that the daemon is configured with:
+// the log files' events land in the store (digests and other objects are
+// left alone), and a bucket that server does not have is
+// InvalidImportSourceException.
+func TestLakeImportFromS3Compatible(t *testing.T) {
+	endpoint, access, secret := s3test.StartVersity(t)
+	e := newLakeEnv(t, func(c *config.Config) {
+		c.Buckets = config.Buckets{Endpoint: endpoint, AccessKeyID: access, SecretAccessKey: secret}
+	})
+	ctx := t.Context()
+	vs3 := s3.New(s3.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String(endpoint), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(access, secret, ""),
+		HTTPClient:  sdktest.HTTPClient(awshttp.NewBuildableClient().GetTransport()),
+	})
+	if _, err := vs3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("versity-logs")}); err != nil {
+		t.Fatal(err)
+	}
+	objs, want := invictusLogs(t, 3)
+	recentKey, recent := recentLog(t)
+	objs[recentKey] = recent
+	objs["AWSLogs/218007301253/CloudTrail-Digest/us-east-1/2023/07/10/218007301253_CloudTrail-Digest_us-east-1_trail_us-east-1_20230710T120000Z.json.gz"] = gzipped(t, []byte(`{"digest":true}`))
+	objs["notes/README.txt"] = []byte("not a log file")
+	for k, b := range objs {
+		if _, err := vs3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("versity-logs"), Key: aws.String(k), Body: bytes.NewReader(b)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range lakeEvents {
+		want[r["eventName"].(string)]++
+	}
+	total := 0
+	for _, n := range want {
+		total += n
+	}
+
+	created, err := e.ct.CreateEventDataStore(ctx, &cloudtrail.CreateEventDataStoreInput{Name: aws.String("from-versity"),
+		RetentionPeriod: aws.Int32(3653), StartIngestion: aws.Bool(false), TerminationProtectionEnabled: aws.Bool(false)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := aws.ToString(created.EventDataStoreArn)
+	out, err := e.ct.StartImport(ctx, &cloudtrail.StartImportInput{Destinations: []string{arn}, ImportSource: s3Source("s3://versity-logs")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := waitImport(t, e.ct, aws.ToString(out.ImportId))
+	s := got.ImportStatistics
+	if got.ImportStatus != cttypes.ImportStatusCompleted || aws.ToInt64(s.EventsCompleted) != int64(total) || aws.ToInt64(s.FilesCompleted) != 4 ||
+		aws.ToInt64(s.FailedEntries) != 0 || aws.ToInt64(s.PrefixesFound) != 2 || aws.ToInt64(s.PrefixesCompleted) != 2 {
+		t.Errorf("GetImport: %s, events %d (want %d), files %d (want 4), failed %d, prefixes %d/%d (want 2/2)", got.ImportStatus,
+			aws.ToInt64(s.EventsCompleted), total, aws.ToInt64(s.FilesCompleted), aws.ToInt64(s.FailedEntries),
+			aws.ToInt64(s.PrefixesCompleted), aws.ToInt64(s.PrefixesFound))
+	}
+	if diff := cmp.Diff(want, e.counts(t, storeID(arn))); diff != "" {
+		t.Errorf("events in the store by eventName (-files +store):\n%s", diff)
+	}
+
+	// A bucket versitygw does not have is refused at once.
+	_, err = e.ct.StartImport(ctx, &cloudtrail.StartImportInput{Destinations: []string{arn}, ImportSource: s3Source("s3://no-such-versity-bucket")})
+	checkErr(t, err, "InvalidImportSourceException", "no-such-versity-bucket")
 }
