@@ -3,16 +3,22 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/opentrail/opentrail/internal/objstore/s3/s3test"
 	"github.com/opentrail/opentrail/internal/testenv"
 )
 
@@ -131,5 +137,145 @@ func TestImportEventDataStoreCommand(t *testing.T) {
 	arn := "arn:aws:cloudtrail:us-east-1:" + trailAccount + ":eventdatastore/" + store
 	if len(listed.Imports) != 1 || listed.Imports[0].ImportStatus != "COMPLETED" || !slices.Equal(listed.Imports[0].Destinations, []string{arn}) {
 		t.Errorf("list-imports: %+v, want the command's import, COMPLETED, into %s", listed, arn)
+	}
+}
+
+// holdObjectReads is a proxy to the S3-compatible server at endpoint that
+// holds every GetObject until release is called (or the client gives up),
+// telling held each key it holds: an import through it stays IN_PROGRESS
+// for as long as a test needs.
+func holdObjectReads(t *testing.T, endpoint string) (url string, held <-chan string, release func()) {
+	t.Helper()
+	target, err := neturl.Parse(endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(target) // keeps the Host header, which SigV4 signed
+	gate := make(chan struct{})
+	keys := make(chan string, 64)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/"); r.Method == http.MethodGet && key != "" {
+			select {
+			case keys <- key:
+			default:
+			}
+			select {
+			case <-gate:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	var once sync.Once
+	release = func() { once.Do(func() { close(gate) }) }
+	t.Cleanup(srv.Close)
+	t.Cleanup(release) // before srv.Close, which waits for held requests
+	return srv.URL, keys, release
+}
+
+// TestLakeStopImportAWSCLI stops a running import with aws cloudtrail
+// stop-import: the import reads a bucket on versitygw through a proxy
+// that holds object reads, so it is IN_PROGRESS when stop-import runs;
+// stop-import prints the import STOPPED with its statistics, get-import
+// agrees, and a retry (start-import --import-id) after the reads are let
+// through completes it with every event.
+func TestLakeStopImportAWSCLI(t *testing.T) {
+	testenv.SkipShort(t, "real-client test")
+	testenv.NeedCommand(t, testenv.AWSCLI, "aws", "--version")
+	dir := t.TempDir()
+	key := trailAccountKey(t, dir)
+	endpoint, _, _ := s3test.StartVersityWith(t, key.AccessKeyID, key.SecretAccessKey)
+	proxy, held, release := holdObjectReads(t, endpoint)
+	t.Setenv("OPENTRAIL_BUCKETS_ACCESS_KEY_ID", key.AccessKeyID)
+	t.Setenv("OPENTRAIL_BUCKETS_SECRET_ACCESS_KEY", key.SecretAccessKey)
+	addr := freeAddr(t)
+	srv := startServer(t, dir, addr, "--account-id", trailAccount, "--buckets-endpoint", proxy)
+	defer srv.kill()
+	env := awsEnv(key, addr, endpoint)
+
+	now := time.Now().UTC()
+	logs := t.TempDir()
+	var records []map[string]any
+	for f := range 3 {
+		at := now.Add(-time.Duration(f+1) * time.Hour)
+		recs := []map[string]any{ec2Record(10*f+1, "DescribeInstances", at), ec2Record(10*f+2, "RunInstances", at.Add(time.Minute))}
+		records = append(records, recs...)
+		writeLog(t, filepath.Join(logs, "AWSLogs", trailAccount, "CloudTrail", "us-east-1", at.Format("2006/01/02"),
+			fmt.Sprintf("%s_CloudTrail_us-east-1_%s_held%012d.json.gz", trailAccount, at.Format("20060102T1504Z"), f)), recs...)
+	}
+	cliOK(t, env, "s3", "mb", "s3://held-logs")
+	cliOK(t, env, "s3", "cp", "--recursive", "--quiet", logs, "s3://held-logs/")
+
+	var created struct{ EventDataStoreArn string }
+	cliJSON(t, env, &created, "cloudtrail", "create-event-data-store", "--name", "held", "--retention-period", "3653",
+		"--no-termination-protection-enabled", "--no-start-ingestion")
+	arn := created.EventDataStoreArn
+	var started struct{ ImportId, ImportStatus string }
+	cliJSON(t, env, &started, "cloudtrail", "start-import", "--destinations", arn, "--import-source",
+		"S3={S3LocationUri=s3://held-logs/AWSLogs/,S3BucketRegion=us-east-1,S3BucketAccessRoleArn=arn:aws:iam::"+trailAccount+":role/lake-import}")
+	select {
+	case k := <-held:
+		t.Logf("the import is reading %s", k)
+	case <-time.After(60 * time.Second):
+		t.Fatal("the import read no object in 60s")
+	}
+
+	type importOut struct {
+		ImportId     string
+		ImportStatus string
+		Destinations []string
+		ImportSource struct {
+			S3 struct{ S3LocationUri string }
+		}
+		CreatedTimestamp float64 // the CLI prints epoch seconds
+		UpdatedTimestamp float64
+		ImportStatistics *struct{ PrefixesFound, PrefixesCompleted, FilesCompleted, EventsCompleted, FailedEntries int }
+	}
+	var got importOut
+	cliJSON(t, env, &got, "cloudtrail", "get-import", "--import-id", started.ImportId)
+	if got.ImportStatus != "IN_PROGRESS" {
+		t.Fatalf("get-import while an object read is held: %+v", got)
+	}
+	var stopped importOut
+	cliJSON(t, env, &stopped, "cloudtrail", "stop-import", "--import-id", started.ImportId)
+	if s := stopped.ImportStatistics; stopped.ImportId != started.ImportId || stopped.ImportStatus != "STOPPED" ||
+		!slices.Equal(stopped.Destinations, []string{arn}) || stopped.ImportSource.S3.S3LocationUri != "s3://held-logs/AWSLogs/" ||
+		stopped.CreatedTimestamp <= 0 || stopped.UpdatedTimestamp < stopped.CreatedTimestamp || s == nil ||
+		s.PrefixesFound != 1 || s.PrefixesCompleted != 0 || s.FilesCompleted != 0 || s.EventsCompleted != 0 || s.FailedEntries != 0 {
+		t.Fatalf("stop-import: %+v (statistics %+v)", stopped, stopped.ImportStatistics)
+	}
+	cliJSON(t, env, &got, "cloudtrail", "get-import", "--import-id", started.ImportId)
+	if got.ImportStatus != "STOPPED" {
+		t.Fatalf("get-import after stop-import: %s", got.ImportStatus)
+	}
+
+	release()
+	var retried struct{ ImportId, ImportStatus string }
+	cliJSON(t, env, &retried, "cloudtrail", "start-import", "--import-id", started.ImportId)
+	if retried.ImportId != started.ImportId {
+		t.Fatalf("start-import --import-id: %+v", retried)
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		cliJSON(t, env, &got, "cloudtrail", "get-import", "--import-id", started.ImportId)
+		if got.ImportStatus != "INITIALIZING" && got.ImportStatus != "IN_PROGRESS" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the retried import is still %s after 60s", got.ImportStatus)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if s := got.ImportStatistics; got.ImportStatus != "COMPLETED" || s == nil || s.FilesCompleted != 3 || s.EventsCompleted != len(records) || s.FailedEntries != 0 {
+		t.Fatalf("the retried import: %s %+v", got.ImportStatus, got.ImportStatistics)
+	}
+	store := arn[strings.LastIndexByte(arn, '/')+1:]
+	rows := queryRows(t, env, "SELECT eventid FROM "+store+" ORDER BY eventid")
+	var want [][]string
+	for _, r := range records {
+		want = append(want, []string{r["eventID"].(string)})
+	}
+	if diff := cmp.Diff(want, rows); diff != "" {
+		t.Errorf("the store's events after the retry (-files +store):\n%s", diff)
 	}
 }
