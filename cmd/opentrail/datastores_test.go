@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -39,8 +40,9 @@ func cliJSON(t *testing.T, env []string, v any, args ...string) {
 
 // TestEventDataStoresAWSCLI drives the event data store operations with
 // the real aws CLI against a running server: create, get, list, update,
-// tags, stop and start ingestion, delete (refused while termination
-// protection is on), restore, and delete again.
+// tags (add, list, remove, and remove refused for an unknown store and one
+// pending deletion), stop and start ingestion, delete (refused while
+// termination protection is on), restore, and delete again.
 func TestEventDataStoresAWSCLI(t *testing.T) {
 	testenv.SkipShort(t, "real-client test")
 	testenv.NeedCommand(t, testenv.AWSCLI, "aws", "--version")
@@ -99,6 +101,21 @@ func TestEventDataStoresAWSCLI(t *testing.T) {
 		tags.ResourceTagList[0].TagsList[0]["Value"] != "sec" {
 		t.Fatalf("list-tags: %+v", tags)
 	}
+	if out := cliOK(t, env, "cloudtrail", "remove-tags", "--resource-id", arn, "--tags-list", "Key=flag", "--output", "json"); strings.TrimSpace(out) != "" {
+		t.Errorf("remove-tags printed %q, want nothing (its response has no members)", out)
+	}
+	cliJSON(t, env, &tags, "cloudtrail", "list-tags", "--resource-id-list", arn)
+	if len(tags.ResourceTagList) != 1 || tags.ResourceTagList[0].ResourceId != arn ||
+		!reflect.DeepEqual(tags.ResourceTagList[0].TagsList, []map[string]string{{"Key": "team", "Value": "sec"}}) {
+		t.Fatalf("list-tags after remove-tags Key=flag: %+v", tags)
+	}
+	// A key the store does not have is no error; a store that does not
+	// exist is.
+	cliOK(t, env, "cloudtrail", "remove-tags", "--resource-id", arn, "--tags-list", "Key=absent")
+	unknown := arn[:strings.LastIndexByte(arn, '/')+1] + "00000000-0000-4000-8000-000000000000"
+	if errOut := cliError(t, env, "cloudtrail", "remove-tags", "--resource-id", unknown, "--tags-list", "Key=team"); !strings.Contains(errOut, "EventDataStoreNotFoundException") {
+		t.Errorf("remove-tags on an unknown store: %s", errOut)
+	}
 
 	cliOK(t, env, "cloudtrail", "stop-event-data-store-ingestion", "--event-data-store", arn)
 	if d := get(); d.Status != "STOPPED_INGESTION" {
@@ -118,6 +135,9 @@ func TestEventDataStoresAWSCLI(t *testing.T) {
 	cliOK(t, env, "cloudtrail", "delete-event-data-store", "--event-data-store", arn)
 	if d := get(); d.Status != "PENDING_DELETION" {
 		t.Fatalf("after delete-event-data-store: %s", d.Status)
+	}
+	if errOut := cliError(t, env, "cloudtrail", "remove-tags", "--resource-id", arn, "--tags-list", "Key=team"); !strings.Contains(errOut, "InactiveEventDataStoreException") {
+		t.Errorf("remove-tags on a store pending deletion: %s", errOut)
 	}
 	var restored eventDataStore
 	cliJSON(t, env, &restored, "cloudtrail", "restore-event-data-store", "--event-data-store", arn)

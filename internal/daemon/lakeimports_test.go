@@ -15,13 +15,19 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/opentrail/opentrail/internal/config"
 	"github.com/opentrail/opentrail/internal/lake"
 	"github.com/opentrail/opentrail/internal/lake/imports"
+	"github.com/opentrail/opentrail/internal/objstore/s3/s3test"
+	"github.com/opentrail/opentrail/internal/sdktest"
 	"github.com/opentrail/opentrail/internal/testenv"
 )
 
@@ -652,4 +658,186 @@ func TestLakeListImports(t *testing.T) {
 // category is an advanced event selector of one eventCategory.
 func category(c string) cttypes.AdvancedEventSelector {
 	return cttypes.AdvancedEventSelector{FieldSelectors: []cttypes.AdvancedFieldSelector{{Field: aws.String("eventCategory"), Equals: []string{c}}}}
+}
+
+// datedRecord is lakeRecord number i with eventTime at.
+func datedRecord(i int, name string, at time.Time) map[string]any {
+	r := lakeRecord(i, name, "aws-cli/1.45", "")
+	r["eventTime"] = at.UTC().Format("2006-01-02T15:04:05Z")
+	return r
+}
+
+// datedLog is a gzipped log file of records keyed as AWS delivers it on
+// day: its key and its bytes.
+func datedLog(t *testing.T, day time.Time, unique string, records ...map[string]any) (string, []byte) {
+	t.Helper()
+	b, err := json.Marshal(map[string]any{"Records": records})
+	if err != nil {
+		t.Fatal(err)
+	}
+	day = day.UTC()
+	return "AWSLogs/" + testAccount + "/CloudTrail/us-east-1/" + day.Format("2006/01/02") + "/" +
+		testAccount + "_CloudTrail_us-east-1_" + day.Format("20060102T1504Z") + "_" + unique + ".json.gz", gzipped(t, b)
+}
+
+// eventIDs returns the sorted event ids of a store's events.
+func (e *lakeEnv) eventIDs(t *testing.T, store string) []string {
+	t.Helper()
+	id := e.run(t, "SELECT eventid FROM "+store+" ORDER BY eventid")
+	var got []string
+	p := cloudtrail.NewGetQueryResultsPaginator(e.ct, &cloudtrail.GetQueryResultsInput{QueryId: aws.String(id)})
+	for p.HasMorePages() {
+		out, err := p.NextPage(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, row := range out.QueryResultRows {
+			got = append(got, row[0]["eventid"])
+		}
+	}
+	return got
+}
+
+// TestLakeImportRetentionStatistics imports, into a store that keeps 7
+// days, files whose events are all inside its retention, some inside and
+// some outside, and all outside. As at AWS, the events outside are not
+// imported and appear in no statistic: EventsCompleted counts the events
+// imported, FailedEntries stays 0 (skipping is not a failure), every
+// file and prefix is completed (a file whose events were all too old was
+// read), and GetImport's ImportStatistics has only the model's five
+// members. The store then holds exactly the events inside.
+func TestLakeImportRetentionStatistics(t *testing.T) {
+	e := newLakeEnv(t, nil)
+	ctx := t.Context()
+	now := time.Now().UTC()
+	day := 24 * time.Hour
+	inside := []map[string]any{
+		datedRecord(101, "CreateBucket", now.Add(-time.Hour)),
+		datedRecord(102, "PutObject", now.Add(-2*time.Hour)),
+		datedRecord(103, "GetObject", now.Add(-3*day)),
+		datedRecord(104, "ListBuckets", now.Add(-7*day+time.Hour)), // just inside
+	}
+	outside := []map[string]any{
+		datedRecord(201, "DeleteBucket", now.Add(-7*day-time.Hour)), // just outside
+		datedRecord(202, "DeleteObject", now.Add(-30*day)),
+		datedRecord(203, "CreateBucket", now.Add(-400*day)),
+		datedRecord(204, "PutObject", now.Add(-400*day-time.Hour)),
+	}
+	objs := logObjects{}
+	add := func(k string, b []byte) { objs[k] = b }
+	add(datedLog(t, now, "inside0000000001", inside[0], inside[1]))                                     // all inside
+	add(datedLog(t, now.Add(-3*day), "mixed00000000001", inside[2], outside[1], inside[3], outside[0])) // mixed
+	add(datedLog(t, now.Add(-400*day), "outside000000001", outside[2], outside[3]))                     // all outside
+	makeBucket(t, e, testAccount, "retention-logs", objs)
+
+	created, err := e.ct.CreateEventDataStore(ctx, &cloudtrail.CreateEventDataStoreInput{Name: aws.String("week"),
+		RetentionPeriod: aws.Int32(7), StartIngestion: aws.Bool(false), TerminationProtectionEnabled: aws.Bool(false)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := aws.ToString(created.EventDataStoreArn)
+	out, err := e.ct.StartImport(ctx, &cloudtrail.StartImportInput{Destinations: []string{arn}, ImportSource: s3Source("s3://retention-logs/AWSLogs/")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := aws.ToString(out.ImportId)
+	got := waitImport(t, e.ct, id)
+	if got.ImportStatus != cttypes.ImportStatusCompleted {
+		t.Fatalf("GetImport: %s", got.ImportStatus)
+	}
+	want := cttypes.ImportStatistics{PrefixesFound: aws.Int64(3), PrefixesCompleted: aws.Int64(3), FilesCompleted: aws.Int64(3),
+		EventsCompleted: aws.Int64(int64(len(inside))), FailedEntries: aws.Int64(0)}
+	if diff := cmp.Diff(want, *got.ImportStatistics, cmpopts.IgnoreUnexported(cttypes.ImportStatistics{})); diff != "" {
+		t.Errorf("ImportStatistics (-want +got):\n%s", diff)
+	}
+	fails, err := e.ct.ListImportFailures(ctx, &cloudtrail.ListImportFailuresInput{ImportId: aws.String(id)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fails.Failures) != 0 {
+		t.Errorf("ListImportFailures lists skipped events: %+v", fails.Failures)
+	}
+	// On the wire, ImportStatistics has the model's members and no other.
+	status, body := rawCall(t, e.d, testAccount, "us-east-1", "GetImport", `{"ImportId":"`+id+`"}`)
+	var raw struct{ ImportStatistics map[string]any }
+	if err := json.Unmarshal(body, &raw); status != 200 || err != nil {
+		t.Fatalf("GetImport: %d %s", status, body)
+	}
+	wantRaw := map[string]any{"PrefixesFound": 3.0, "PrefixesCompleted": 3.0, "FilesCompleted": 3.0, "EventsCompleted": float64(len(inside)), "FailedEntries": 0.0}
+	if diff := cmp.Diff(wantRaw, raw.ImportStatistics); diff != "" {
+		t.Errorf("GetImport's ImportStatistics JSON (-want +got):\n%s", diff)
+	}
+
+	var wantIDs []string
+	for _, r := range inside {
+		wantIDs = append(wantIDs, r["eventID"].(string))
+	}
+	slices.Sort(wantIDs)
+	if diff := cmp.Diff(wantIDs, e.eventIDs(t, storeID(arn))); diff != "" {
+		t.Errorf("the store's event ids (-inside the retention +store):\n%s", diff)
+	}
+}
+
+// TestLakeImportFromS3Compatible imports from a bucket on an
+// S3-compatible server (versitygw) that the daemon is configured with:
+// the log files' events land in the store (digests and other objects are
+// left alone), and a bucket that server does not have is
+// InvalidImportSourceException.
+func TestLakeImportFromS3Compatible(t *testing.T) {
+	endpoint, access, secret := s3test.StartVersity(t)
+	e := newLakeEnv(t, func(c *config.Config) {
+		c.Buckets = config.Buckets{Endpoint: endpoint, AccessKeyID: access, SecretAccessKey: secret}
+	})
+	ctx := t.Context()
+	vs3 := s3.New(s3.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String(endpoint), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(access, secret, ""),
+		HTTPClient:  sdktest.HTTPClient(awshttp.NewBuildableClient().GetTransport()),
+	})
+	if _, err := vs3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("versity-logs")}); err != nil {
+		t.Fatal(err)
+	}
+	objs, want := invictusLogs(t, 3)
+	recentKey, recent := recentLog(t)
+	objs[recentKey] = recent
+	objs["AWSLogs/218007301253/CloudTrail-Digest/us-east-1/2023/07/10/218007301253_CloudTrail-Digest_us-east-1_trail_us-east-1_20230710T120000Z.json.gz"] = gzipped(t, []byte(`{"digest":true}`))
+	objs["notes/README.txt"] = []byte("not a log file")
+	for k, b := range objs {
+		if _, err := vs3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("versity-logs"), Key: aws.String(k), Body: bytes.NewReader(b)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range lakeEvents {
+		want[r["eventName"].(string)]++
+	}
+	total := 0
+	for _, n := range want {
+		total += n
+	}
+
+	created, err := e.ct.CreateEventDataStore(ctx, &cloudtrail.CreateEventDataStoreInput{Name: aws.String("from-versity"),
+		RetentionPeriod: aws.Int32(3653), StartIngestion: aws.Bool(false), TerminationProtectionEnabled: aws.Bool(false)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := aws.ToString(created.EventDataStoreArn)
+	out, err := e.ct.StartImport(ctx, &cloudtrail.StartImportInput{Destinations: []string{arn}, ImportSource: s3Source("s3://versity-logs")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := waitImport(t, e.ct, aws.ToString(out.ImportId))
+	s := got.ImportStatistics
+	if got.ImportStatus != cttypes.ImportStatusCompleted || aws.ToInt64(s.EventsCompleted) != int64(total) || aws.ToInt64(s.FilesCompleted) != 4 ||
+		aws.ToInt64(s.FailedEntries) != 0 || aws.ToInt64(s.PrefixesFound) != 2 || aws.ToInt64(s.PrefixesCompleted) != 2 {
+		t.Errorf("GetImport: %s, events %d (want %d), files %d (want 4), failed %d, prefixes %d/%d (want 2/2)", got.ImportStatus,
+			aws.ToInt64(s.EventsCompleted), total, aws.ToInt64(s.FilesCompleted), aws.ToInt64(s.FailedEntries),
+			aws.ToInt64(s.PrefixesCompleted), aws.ToInt64(s.PrefixesFound))
+	}
+	if diff := cmp.Diff(want, e.counts(t, storeID(arn))); diff != "" {
+		t.Errorf("events in the store by eventName (-files +store):\n%s", diff)
+	}
+
+	// A bucket versitygw does not have is refused at once.
+	_, err = e.ct.StartImport(ctx, &cloudtrail.StartImportInput{Destinations: []string{arn}, ImportSource: s3Source("s3://no-such-versity-bucket")})
+	checkErr(t, err, "InvalidImportSourceException", "no-such-versity-bucket")
 }

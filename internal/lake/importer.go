@@ -337,6 +337,11 @@ func (e *Engine) finishImport(im *imp, status string, err error) {
 	if err != nil {
 		e.log.Error("lake: import failed", "import", info.ID, "err", err)
 	}
+	if n := info.Stats.EventsSkipped; n > 0 {
+		// GetImport has no member for them (the model's statistics).
+		e.log.Info("lake: import skipped records: outside the store's retention or the import's time range, or not CloudTrail events",
+			"import", info.ID, "status", status, "skipped", n)
+	}
 	if serr := e.saveImport(info); serr != nil {
 		e.log.Error("lake: could not save an import's state", "import", info.ID, "err", serr)
 	}
