@@ -162,10 +162,16 @@ type ingestCase struct {
 	maybe [][2]uint64
 	// client queries the store, when not the one checkIngested is given.
 	client *cloudtrail.Client
+	// account is the store's account, when not testAccount.
+	account string
 }
 
 func (c ingestCase) admits(e logEntry) bool {
-	if e.seq <= c.from || e.ev.Account != testAccount {
+	account := c.account
+	if account == "" {
+		account = testAccount
+	}
+	if e.seq <= c.from || e.ev.Account != account {
 		return false
 	}
 	for _, r := range c.skip {
@@ -703,5 +709,67 @@ func TestLakeUpdateSelectors(t *testing.T) {
 	// after: LookupEvents of both regions.
 	if n["changing"] != 5 {
 		t.Errorf("the log has %d events for the store, not 5: the test's traffic is wrong", n["changing"])
+	}
+}
+
+// TestLakeAccounts: a store takes only its own account's events. A call on
+// another account's bucket is recorded for both accounts (decision 21):
+// each account's Data store takes its own copy.
+func TestLakeAccounts(t *testing.T) {
+	const other = "444455556666"
+	d := ingestDaemon(t)
+	ctx := t.Context()
+	if _, err := d.Identities().EnsureAccount(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	ctMine, ctTheirs := rootClient(t, d, testAccount, "us-east-1"), rootClient(t, d, other, "us-east-1")
+	mine, theirs := s3Client(t, d, testAccount), s3Client(t, d, other)
+	dataSel := fields(
+		cttypes.AdvancedFieldSelector{Field: aws.String("eventCategory"), Equals: []string{"Data"}},
+		cttypes.AdvancedFieldSelector{Field: aws.String("resources.type"), Equals: []string{"AWS::S3::Object"}})
+	type st struct {
+		account, id string
+		from        uint64
+		want        func(logEntry) bool
+	}
+	var stores []st
+	for _, a := range []struct {
+		account string
+		c       *cloudtrail.Client
+	}{{testAccount, ctMine}, {other, ctTheirs}} {
+		h := d.Store().Head()
+		stores = append(stores, st{a.account, edsIn(t, a.c, "mgmt", true), h, isMgmt})
+		h = d.Store().Head()
+		stores = append(stores, st{a.account, edsIn(t, a.c, "data", true, dataSel), h, func(e logEntry) bool {
+			return e.ev.Category == event.CategoryData && hasResourceType(e, "AWS::S3::Object")
+		}})
+	}
+	if _, err := theirs.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("their-data")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := theirs.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("their-data"), Key: aws.String("k"), Body: bytes.NewReader([]byte("x"))}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mine.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("their-data"), Key: aws.String("k")}); apiCode(err) != "AccessDenied" {
+		t.Fatalf("GetObject of another account's object: %v", err)
+	}
+	for _, c := range []*cloudtrail.Client{ctMine, ctTheirs} {
+		if _, err := c.ListEventDataStores(ctx, &cloudtrail.ListEventDataStoresInput{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	head := d.Store().Head()
+	var cases []ingestCase
+	for _, s := range stores {
+		c := ctMine
+		if s.account == other {
+			c = ctTheirs
+		}
+		cases = append(cases, ingestCase{name: s.account + "/" + s.id, id: s.id, from: s.from, want: s.want, client: c, account: s.account})
+	}
+	n := checkIngested(t, d, ctMine, head, cases)
+	// Mine: the GetObject copy; theirs: the PutObject and the owner's copy.
+	if n[cases[1].name] != 1 || n[cases[3].name] != 2 {
+		t.Errorf("the log's events per store %v: the test's traffic is wrong", n)
 	}
 }
