@@ -26,12 +26,12 @@ import (
 )
 
 // The stages a compaction of a day goes through on disk
-// (docs/format/lake.md, "Writing a batch"), as compactionStage names them
+// (docs/format/lake.md, "Writing a batch"), as readCompaction names them
 // from what a store's directory shows.
 const (
 	stageNone     = "no compaction in progress"
-	stageWriting  = "writing the output (.c-….parquet.tmp), no row group yet"
-	stageWritten  = "writing the output (.c-….parquet.tmp), a row group written"
+	stageWriting  = "writing the output (.c-….parquet.tmp), nothing on disk yet"
+	stageWritten  = "writing the output (.c-….parquet.tmp), part of it on disk"
 	stageRenamed  = "output renamed to c-….parquet, no eventid filter, not listed"
 	stageFiltered = "output and its eventid filter written, not listed"
 	stageManifest = "MANIFEST listing the output written, not renamed yet"
@@ -113,8 +113,8 @@ func readCompaction(t *testing.T, sdir string, days []string) compactDisk {
 			switch m := compactTmpRE.FindStringSubmatch(e.name); {
 			case m != nil:
 				c.out, c.bytes = filepath.Join("day="+d, m[1]), e.size
-				// DuckDB writes the Parquet magic when it opens the file, a
-				// row group (20,000 rows) at a time after.
+				// DuckDB writes the file as it encodes each row group
+				// (20,000 rows): nothing at first.
 				c.stage = stageWriting
 				if e.size > 64<<10 {
 					c.stage = stageWritten
@@ -194,17 +194,19 @@ func writeDayLogs(t *testing.T, dir, day string, files, n int) {
 // TestCrashDuringLakeCompaction kills the server with SIGKILL at chosen
 // points of a compaction, found by watching the store's directory, while
 // clients call it (so the kill also lands during ingestion): while DuckDB
-// writes the output's temporary file (before and after its first row
-// group), once the output has its name but no eventid filter, once it has
-// its filter but no MANIFEST lists it, while the MANIFEST that lists it is
-// written but not renamed (a window of milliseconds, given up after two
-// tries), and after that MANIFEST but before the inputs are deleted (a
-// long query holds them). After each kill the directory says where the
-// kill landed (the test fails if it is not the point aimed at, after a few
-// tries), `opentrail fsck` finds no problem, and the MANIFEST lists every
-// imported event once; the next start removes what the kill left and
-// compacts again. At the end every day is compacted and a query finds
-// every imported event and every acknowledged call exactly once.
+// writes the output's temporary file (before any of it is on disk, and
+// once part of it is), once the output has its name but no eventid
+// filter, once it has its filter but no MANIFEST lists it, while the
+// MANIFEST that lists it is written but not renamed (a window of
+// milliseconds, given up after two misses), and after that MANIFEST but
+// before the inputs are deleted (a long query holds them). After each
+// kill the directory says where the kill landed (a kill elsewhere, or a
+// compaction that ends before the kill, is a miss; three misses of a
+// point fail the test), `opentrail fsck` finds no problem, and the
+// MANIFEST lists every imported event once; the next start removes what
+// the kill left and compacts again. At the end every day is compacted and
+// a query finds every imported event and every acknowledged call exactly
+// once.
 //
 // The compactions are of past days filled by `opentrail import`: a quiet
 // past day has all its files merged into one (lake.Options.CompactFiles
