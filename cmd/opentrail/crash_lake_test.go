@@ -26,6 +26,8 @@ import (
 // milliseconds, so kills land during batch writes and compactions. Then
 // every acknowledged call is in the store exactly once, and the store holds
 // exactly the events event history holds since the store was created.
+// Where a kill lands is left to chance here; TestCrashDuringLakeCompaction
+// aims kills at each stage of a compaction and checks where they landed.
 func TestCrashDuringLakeIngestion(t *testing.T) {
 	testenv.SkipShort(t, "crash test")
 	dir := t.TempDir()
