@@ -120,21 +120,22 @@ var functions = map[string]function{
 	"url_extract_fragment":  {args: n(1, 1), macro: `(u) AS CASE WHEN strpos(u, '#') > 0 THEN regexp_extract(u, '#(.*)$', 1) END`},
 	"url_extract_parameter": {args: n(2, 2), macro: `(u, k) AS list_transform(list_filter(string_split(regexp_extract(u, '\?([^#]*)', 1), '&'), trino_p -> trino_p = k OR starts_with(trino_p, k || '=')), trino_p -> substr(trino_p, length(k) + 2))[1]`},
 
-	// Math. Trino's trigonometric functions are Java's: NaN outside their
-	// domain (asin(2), tan(infinity())), where DuckDB's fail the query.
+	// Math. Trino's trigonometric functions, square root and logarithms
+	// are Java's: NaN or an infinity outside their domain (asin(2),
+	// tan(infinity()), sqrt(-1), ln(0)), where DuckDB's fail the query.
 	"abs":         {args: n(1, 1)},
 	"ceil":        {args: n(1, 1)},
 	"ceiling":     {args: n(1, 1)},
 	"floor":       {args: n(1, 1)},
 	"round":       {args: n(1, 2)},
 	"truncate":    {args: n(1, 1), to: "trunc"},
-	"sqrt":        {args: n(1, 1)},
+	"sqrt":        {args: n(1, 1), macro: "(x) AS CASE WHEN x < 0 THEN CAST('NaN' AS DOUBLE) ELSE sqrt(x) END"},
 	"cbrt":        {args: n(1, 1)},
 	"exp":         {args: n(1, 1)},
-	"ln":          {args: n(1, 1)},
-	"log2":        {args: n(1, 1)},
-	"log10":       {args: n(1, 1)},
-	"log":         {args: n(2, 2)},
+	"ln":          {args: n(1, 1), macro: "(x) AS CASE WHEN x = 0 THEN CAST('-Infinity' AS DOUBLE) WHEN x < 0 THEN CAST('NaN' AS DOUBLE) ELSE ln(x) END"},
+	"log2":        {args: n(1, 1), macro: "(x) AS CASE WHEN x = 0 THEN CAST('-Infinity' AS DOUBLE) WHEN x < 0 THEN CAST('NaN' AS DOUBLE) ELSE log2(x) END"},
+	"log10":       {args: n(1, 1), macro: "(x) AS CASE WHEN x = 0 THEN CAST('-Infinity' AS DOUBLE) WHEN x < 0 THEN CAST('NaN' AS DOUBLE) ELSE log10(x) END"},
+	"log":         {args: n(2, 2), macro: "(b, x) AS CASE WHEN b = 1 THEN CASE WHEN x > 1 THEN CAST('Infinity' AS DOUBLE) WHEN x >= 0 AND x < 1 THEN CAST('-Infinity' AS DOUBLE) ELSE CAST('NaN' AS DOUBLE) END ELSE (CASE WHEN x = 0 THEN CAST('-Infinity' AS DOUBLE) WHEN x < 0 THEN CAST('NaN' AS DOUBLE) ELSE ln(x) END) / (CASE WHEN b = 0 THEN CAST('-Infinity' AS DOUBLE) WHEN b < 0 THEN CAST('NaN' AS DOUBLE) ELSE ln(b) END) END"},
 	"power":       {args: n(2, 2)},
 	"pow":         {args: n(2, 2)},
 	"mod":         {args: n(2, 2)},
