@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsmw "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -68,32 +67,15 @@ func TestCrashDuringDelivery(t *testing.T) {
 		if round > 0 {
 			srv = startServer(t, dir, addr, args...)
 		}
-		cctx, cancel := context.WithCancel(ctx)
-		var wg sync.WaitGroup
-		for range 8 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				c := cloudtrail.New(cloudtrail.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + addr),
-					Credentials: creds, RetryMaxAttempts: 1, HTTPClient: sdktest.HTTPClient(http.DefaultTransport)})
-				for cctx.Err() == nil {
-					out, err := c.LookupEvents(cctx, &cloudtrail.LookupEventsInput{MaxResults: aws.Int32(1)})
-					if err != nil {
-						continue
-					}
-					id, _ := awsmw.GetRequestIDMetadata(out.ResultMetadata)
-					mu.Lock()
-					acked[id] = true
-					mu.Unlock()
-				}
-			}()
-		}
+		stop := callUntil(t, ctx, 8, func(int) *cloudtrail.Client {
+			return cloudtrail.New(cloudtrail.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + addr),
+				Credentials: creds, RetryMaxAttempts: 1, HTTPClient: sdktest.HTTPClient(http.DefaultTransport)})
+		}, &mu, acked)
 		// Long enough for deliveries and, in some rounds, digests to be in
 		// flight when the kill comes.
 		time.Sleep(time.Duration(400+rand.IntN(1800)) * time.Millisecond)
 		srv.kill()
-		cancel()
-		wg.Wait()
+		stop()
 	}
 	// A last run with no calls: delivery finishes, then one more digest
 	// window passes so every file is in a digest.

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsmw "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
@@ -322,27 +321,10 @@ func TestCrashDuringLakeCompaction(t *testing.T) {
 			} else if c.stage != stageNone {
 				t.Logf("on start: %s (%s)", c.stage, c.out)
 			}
-			cctx, cancel := context.WithCancel(ctx)
-			var wg sync.WaitGroup
-			for range 2 {
-				wg.Go(func() {
-					c := client()
-					for cctx.Err() == nil {
-						out, err := c.LookupEvents(cctx, &cloudtrail.LookupEventsInput{MaxResults: aws.Int32(1)})
-						if err != nil {
-							continue
-						}
-						rid, _ := awsmw.GetRequestIDMetadata(out.ResultMetadata)
-						mu.Lock()
-						acked[rid] = true
-						mu.Unlock()
-					}
-				})
-			}
+			stop := callUntil(t, ctx, 2, func(int) *cloudtrail.Client { return client() }, &mu, acked)
 			kill := func() {
 				srv.kill()
-				cancel()
-				wg.Wait()
+				stop()
 			}
 			var out string // the output being written, once seen
 			queried, giveUp := false, false

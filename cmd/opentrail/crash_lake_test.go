@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsmw "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
@@ -58,27 +57,10 @@ func TestCrashDuringLakeIngestion(t *testing.T) {
 		if round > 0 {
 			srv = startServer(t, dir, addr, args...)
 		}
-		cctx, cancel := context.WithCancel(ctx)
-		var wg sync.WaitGroup
-		for range 8 {
-			wg.Go(func() {
-				c := client()
-				for cctx.Err() == nil {
-					out, err := c.LookupEvents(cctx, &cloudtrail.LookupEventsInput{MaxResults: aws.Int32(1)})
-					if err != nil {
-						continue
-					}
-					rid, _ := awsmw.GetRequestIDMetadata(out.ResultMetadata)
-					mu.Lock()
-					acked[rid] = true
-					mu.Unlock()
-				}
-			})
-		}
+		stop := callUntil(t, ctx, 8, func(int) *cloudtrail.Client { return client() }, &mu, acked)
 		time.Sleep(time.Duration(300+rand.IntN(1500)) * time.Millisecond)
 		srv.kill()
-		cancel()
-		wg.Wait()
+		stop()
 	}
 	if len(acked) < 100 {
 		t.Fatalf("only %d calls succeeded; the test did not exercise the server", len(acked))

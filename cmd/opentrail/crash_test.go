@@ -98,6 +98,37 @@ func (s *server) stop(t *testing.T) {
 	}
 }
 
+// callUntil makes LookupEvents calls with n clients (client(i) makes the
+// i-th) until stop is called, and records in acked, under mu, the request
+// id of every call the server answered: what it acknowledged. An id
+// answered twice fails t. stop ends the calls and waits for them.
+func callUntil(t *testing.T, ctx context.Context, n int, client func(i int) *cloudtrail.Client, mu *sync.Mutex, acked map[string]bool) (stop func()) {
+	cctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			c := client(i)
+			for cctx.Err() == nil {
+				out, err := c.LookupEvents(cctx, &cloudtrail.LookupEventsInput{MaxResults: aws.Int32(1)})
+				if err != nil {
+					continue
+				}
+				id, _ := awsmw.GetRequestIDMetadata(out.ResultMetadata)
+				mu.Lock()
+				if acked[id] {
+					t.Errorf("request id %s answered twice", id)
+				}
+				acked[id] = true
+				mu.Unlock()
+			}
+		})
+	}
+	return func() {
+		cancel()
+		wg.Wait()
+	}
+}
+
 // TestCrashLosesNothingAcknowledged kills the server with SIGKILL while
 // many clients call it, again and again. Every call that got a successful
 // response must have its event in the store exactly once.
@@ -121,36 +152,16 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		var wg sync.WaitGroup
-		for c := range 16 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				ct := cloudtrail.New(cloudtrail.Options{
-					Region: []string{"us-east-1", "eu-west-1"}[c%2], BaseEndpoint: aws.String("http://" + addr),
-					Credentials:      credentials.NewStaticCredentialsProvider(key.AccessKeyID, key.SecretAccessKey, ""),
-					RetryMaxAttempts: 1,
-				})
-				for ctx.Err() == nil {
-					out, err := ct.LookupEvents(ctx, &cloudtrail.LookupEventsInput{MaxResults: aws.Int32(1)})
-					if err != nil {
-						continue
-					}
-					id, _ := awsmw.GetRequestIDMetadata(out.ResultMetadata)
-					mu.Lock()
-					if acked[id] {
-						t.Errorf("request id %s answered twice", id)
-					}
-					acked[id] = true
-					mu.Unlock()
-				}
-			}()
-		}
+		stop := callUntil(t, context.Background(), 16, func(c int) *cloudtrail.Client {
+			return cloudtrail.New(cloudtrail.Options{
+				Region: []string{"us-east-1", "eu-west-1"}[c%2], BaseEndpoint: aws.String("http://" + addr),
+				Credentials:      credentials.NewStaticCredentialsProvider(key.AccessKeyID, key.SecretAccessKey, ""),
+				RetryMaxAttempts: 1,
+			})
+		}, &mu, acked)
 		time.Sleep(time.Duration(200+rand.IntN(600)) * time.Millisecond)
 		srv.kill()
-		cancel()
-		wg.Wait()
+		stop()
 		mu.Lock()
 		t.Logf("round %d: %d acknowledged calls so far", round, len(acked))
 		mu.Unlock()
