@@ -698,6 +698,24 @@ func (e *lakeEnv) eventIDs(t *testing.T, store string) []string {
 	return got
 }
 
+// importIntoNewStore creates a store named name (retention in days, not
+// ingesting) and imports the logs under uri into it, and returns the
+// store's ARN and the finished import.
+func (e *lakeEnv) importIntoNewStore(t *testing.T, name string, retention int32, uri string) (string, *cloudtrail.GetImportOutput) {
+	t.Helper()
+	created, err := e.ct.CreateEventDataStore(t.Context(), &cloudtrail.CreateEventDataStoreInput{Name: aws.String(name),
+		RetentionPeriod: aws.Int32(retention), StartIngestion: aws.Bool(false), TerminationProtectionEnabled: aws.Bool(false)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := aws.ToString(created.EventDataStoreArn)
+	out, err := e.ct.StartImport(t.Context(), &cloudtrail.StartImportInput{Destinations: []string{arn}, ImportSource: s3Source(uri)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return arn, waitImport(t, e.ct, aws.ToString(out.ImportId))
+}
+
 // TestLakeImportRetentionStatistics imports, into a store that keeps 7
 // days, files whose events are all inside its retention, some inside and
 // some outside, and all outside. As at AWS, the events outside are not
@@ -730,18 +748,8 @@ func TestLakeImportRetentionStatistics(t *testing.T) {
 	add(datedLog(t, now.Add(-400*day), "outside000000001", outside[2], outside[3]))                     // all outside
 	makeBucket(t, e, testAccount, "retention-logs", objs)
 
-	created, err := e.ct.CreateEventDataStore(ctx, &cloudtrail.CreateEventDataStoreInput{Name: aws.String("week"),
-		RetentionPeriod: aws.Int32(7), StartIngestion: aws.Bool(false), TerminationProtectionEnabled: aws.Bool(false)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	arn := aws.ToString(created.EventDataStoreArn)
-	out, err := e.ct.StartImport(ctx, &cloudtrail.StartImportInput{Destinations: []string{arn}, ImportSource: s3Source("s3://retention-logs/AWSLogs/")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := aws.ToString(out.ImportId)
-	got := waitImport(t, e.ct, id)
+	arn, got := e.importIntoNewStore(t, "week", 7, "s3://retention-logs/AWSLogs/")
+	id := aws.ToString(got.ImportId)
 	if got.ImportStatus != cttypes.ImportStatusCompleted {
 		t.Fatalf("GetImport: %s", got.ImportStatus)
 	}
@@ -815,17 +823,7 @@ func TestLakeImportFromS3Compatible(t *testing.T) {
 		total += n
 	}
 
-	created, err := e.ct.CreateEventDataStore(ctx, &cloudtrail.CreateEventDataStoreInput{Name: aws.String("from-versity"),
-		RetentionPeriod: aws.Int32(3653), StartIngestion: aws.Bool(false), TerminationProtectionEnabled: aws.Bool(false)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	arn := aws.ToString(created.EventDataStoreArn)
-	out, err := e.ct.StartImport(ctx, &cloudtrail.StartImportInput{Destinations: []string{arn}, ImportSource: s3Source("s3://versity-logs")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := waitImport(t, e.ct, aws.ToString(out.ImportId))
+	arn, got := e.importIntoNewStore(t, "from-versity", 3653, "s3://versity-logs")
 	s := got.ImportStatistics
 	if got.ImportStatus != cttypes.ImportStatusCompleted || aws.ToInt64(s.EventsCompleted) != int64(total) || aws.ToInt64(s.FilesCompleted) != 4 ||
 		aws.ToInt64(s.FailedEntries) != 0 || aws.ToInt64(s.PrefixesFound) != 2 || aws.ToInt64(s.PrefixesCompleted) != 2 {
@@ -838,6 +836,6 @@ func TestLakeImportFromS3Compatible(t *testing.T) {
 	}
 
 	// A bucket versitygw does not have is refused at once.
-	_, err = e.ct.StartImport(ctx, &cloudtrail.StartImportInput{Destinations: []string{arn}, ImportSource: s3Source("s3://no-such-versity-bucket")})
+	_, err := e.ct.StartImport(ctx, &cloudtrail.StartImportInput{Destinations: []string{arn}, ImportSource: s3Source("s3://no-such-versity-bucket")})
 	checkErr(t, err, "InvalidImportSourceException", "no-such-versity-bucket")
 }
