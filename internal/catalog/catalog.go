@@ -1,11 +1,14 @@
-// Package catalog owns OpenTrail's trail and event data store
+// Package catalog owns OpenTrail's trail, event data store and channel
 // definitions. Trails (each trail's settings, event and Insights
 // selectors, tags and logging state) are kept in one JSON file,
 // DIR/trails.json (docs/format/trails.md); CloudTrail Lake event data
 // stores (settings, selectors, tags, status and the ranges of the event
 // log each ingests) in another, DIR/eventdatastores.json
-// (docs/format/eventdatastores.md). Every change replaces its file
-// atomically.
+// (docs/format/eventdatastores.md); CloudTrail Lake channels (source,
+// destination stores with the ranges of the log each takes from the
+// channel, tags, resource policy) in a third, DIR/channels.json, and their
+// ingestion statuses in DIR/channelstatus.json (docs/format/channels.md).
+// Every change replaces its file atomically.
 //
 // The catalog enforces what needs the whole set at once: unique names per
 // account and home region, the per-region quotas of trails and of event
@@ -213,11 +216,17 @@ type Catalog struct {
 	maxTrail   int
 	maxStores  int
 	now        func() time.Time
+	// Channels (channels.go) and their ingestion statuses
+	// (channelstatus.go).
+	channelsPath string
+	maxChannels  int
+	ingest       *ingestion
 
-	mu     sync.RWMutex
-	trails map[string]*Trail     // by ARN
-	stores map[string]*DataStore // by id
-	gen    uint64
+	mu       sync.RWMutex
+	trails   map[string]*Trail     // by ARN
+	stores   map[string]*DataStore // by id
+	channels map[string]*Channel   // by id
+	gen      uint64
 }
 
 // Options configure a Catalog.
@@ -229,6 +238,9 @@ type Options struct {
 	// and region (AWS: 10). A store counts in its home region only;
 	// stores pending deletion do not count.
 	MaxDataStoresPerRegion int
+	// MaxChannelsPerRegion is the channel quota per account and region
+	// (AWS: 25); deleted channels do not count.
+	MaxChannelsPerRegion int
 	// Now is the clock the restore window of deleted event data stores is
 	// measured with; nil means time.Now.
 	Now func() time.Time
@@ -236,7 +248,7 @@ type Options struct {
 
 // DefaultOptions returns AWS's quotas and the real clock.
 func DefaultOptions() Options {
-	return Options{MaxTrailsPerRegion: 5, MaxDataStoresPerRegion: 10, Now: time.Now}
+	return Options{MaxTrailsPerRegion: 5, MaxDataStoresPerRegion: 10, MaxChannelsPerRegion: 25, Now: time.Now}
 }
 
 // Open loads DIR/trails.json and DIR/eventdatastores.json; a missing file
@@ -251,6 +263,9 @@ func Open(dir string, opts Options) (*Catalog, error) {
 	if opts.MaxDataStoresPerRegion <= 0 {
 		opts.MaxDataStoresPerRegion = d.MaxDataStoresPerRegion
 	}
+	if opts.MaxChannelsPerRegion <= 0 {
+		opts.MaxChannelsPerRegion = d.MaxChannelsPerRegion
+	}
 	if opts.Now == nil {
 		opts.Now = d.Now
 	}
@@ -259,12 +274,16 @@ func Open(dir string, opts Options) (*Catalog, error) {
 	}
 	c := &Catalog{
 		path: filepath.Join(dir, FileName), maxTrail: opts.MaxTrailsPerRegion, maxStores: opts.MaxDataStoresPerRegion,
-		now: opts.Now, trails: map[string]*Trail{}, stores: map[string]*DataStore{},
+		maxChannels: opts.MaxChannelsPerRegion,
+		now:         opts.Now, trails: map[string]*Trail{}, stores: map[string]*DataStore{},
 	}
 	if err := c.loadTrails(); err != nil {
 		return nil, err
 	}
 	if err := c.loadDataStores(dir); err != nil {
+		return nil, err
+	}
+	if err := c.loadChannels(dir); err != nil {
 		return nil, err
 	}
 	return c, nil

@@ -236,18 +236,8 @@ func checkDataStoreEntry(d *DataStore) error {
 	default:
 		return fmt.Errorf("store %s: unknown status %q (want %s, %s or %s)", d.ID, d.Status, StatusEnabled, StatusStoppedIngestion, StatusPendingDeletion)
 	}
-	var prev uint64
-	for i, r := range d.Ingest {
-		last := i == len(d.Ingest)-1
-		switch {
-		case r.From == 0 || r.From <= prev:
-			return fmt.Errorf("store %s: ingest[%d] starts at %d, not after the range before it", d.ID, i, r.From)
-		case r.To == 0 && !last:
-			return fmt.Errorf("store %s: ingest[%d] is open but is not the last range", d.ID, i)
-		case r.To != 0 && r.To < r.From:
-			return fmt.Errorf("store %s: ingest[%d] ends at %d, before it starts", d.ID, i, r.To)
-		}
-		prev = r.To
+	if err := checkRanges(d.Ingest); err != nil {
+		return fmt.Errorf("store %s: %w", d.ID, err)
 	}
 	if open := ingestOpen(d); open != (d.Status == StatusEnabled) {
 		if open {
