@@ -37,6 +37,9 @@ var allowed = map[string][]string{
 	// A refused request's error (kind and client message), shared by the
 	// SNS, EventBridge and CloudWatch Logs engines.
 	"internal/reqerr": {},
+	// A channel's resource policy: its rules and who it lets call
+	// PutAuditEvents.
+	"internal/channelpolicy": {},
 	// CloudTrail Lake SQL to DuckDB: pure Go over DuckDB's parse tree
 	// (its tests use DuckDB; the package itself imports only the standard
 	// library).
