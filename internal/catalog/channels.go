@@ -38,6 +38,9 @@ var (
 	// quota allows (ChannelMaxLimitExceededException); returned as a
 	// *ChannelLimitError.
 	ErrChannelLimit = errors.New("catalog: too many channels in the region")
+	// ErrStoreHasChannel: the event data store cannot be deleted while a
+	// channel delivers to it (ChannelExistsForEDSException).
+	ErrStoreHasChannel = errors.New("catalog: a channel delivers to the event data store")
 )
 
 // ChannelLimitError is ErrChannelLimit with the region that is full and
@@ -239,6 +242,9 @@ func (c *Catalog) CreateChannel(ch Channel, dests []string, head func() uint64) 
 	if n > c.maxChannels {
 		return Channel{}, &ChannelLimitError{Region: ch.HomeRegion, Max: c.maxChannels}
 	}
+	if err := c.checkDestinationsLocked(&ch, dests); err != nil {
+		return Channel{}, err
+	}
 	if err := setDestinations(&ch, dests, head); err != nil {
 		return Channel{}, err
 	}
@@ -318,19 +324,12 @@ func (c *Catalog) AllChannels() []Channel {
 	return out
 }
 
-// ChannelsDeliveringTo returns the live channels of which the store with
-// this ARN is a current destination, sorted by id.
-func (c *Catalog) ChannelsDeliveringTo(storeARN string) []Channel {
+// ChannelsDeliveringTo returns the ARNs of the live channels of which the
+// store with this ARN is a current destination, sorted.
+func (c *Catalog) ChannelsDeliveringTo(storeARN string) []string {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	var out []Channel
-	for _, ch := range c.channels {
-		if !ch.Deleted() && slices.Contains(ch.CurrentDestinations(), storeARN) {
-			out = append(out, ch.Clone())
-		}
-	}
-	slices.SortFunc(out, func(a, b Channel) int { return strings.Compare(a.ID, b.ID) })
-	return out
+	return c.channelsToLocked(storeARN)
 }
 
 // UpdateChannel applies fn to a copy of the live channel with this id and
@@ -360,6 +359,9 @@ func (c *Catalog) UpdateChannel(id string, head func() uint64, fn func(ch *Chann
 		}
 	}
 	if dests != nil {
+		if err := c.checkDestinationsLocked(&ch, dests); err != nil {
+			return Channel{}, err
+		}
 		if err := setDestinations(&ch, dests, head); err != nil {
 			return Channel{}, err
 		}
@@ -383,6 +385,38 @@ func (c *Catalog) DeleteChannel(id string, head func() uint64) error {
 	ch.DeletedAt = c.now().UTC()
 	_, err := c.putChannelLocked(ch, old)
 	return err
+}
+
+// checkDestinationsLocked fails with ErrDataStoreNotFound when a store
+// dests names is not a store of ch's account that is live (not pending
+// deletion): the API checks each destination first and words the error;
+// this keeps a store being deleted meanwhile from becoming one.
+func (c *Catalog) checkDestinationsLocked(ch *Channel, dests []string) error {
+	for _, arn := range dests {
+		p := strings.SplitN(arn, ":", 6)
+		id, ok := "", len(p) == 6
+		if ok {
+			id, ok = strings.CutPrefix(p[5], "eventdatastore/")
+		}
+		d := c.stores[id]
+		if !ok || d == nil || d.ARN() != arn || d.Account != ch.Account || d.Status == StatusPendingDeletion {
+			return fmt.Errorf("channel %s: destination %s: %w", ch.Name, arn, ErrDataStoreNotFound)
+		}
+	}
+	return nil
+}
+
+// channelsToLocked returns the ARNs of the live channels delivering to
+// the store with this ARN.
+func (c *Catalog) channelsToLocked(storeARN string) []string {
+	var out []string
+	for _, ch := range c.channels {
+		if !ch.Deleted() && slices.Contains(ch.CurrentDestinations(), storeARN) {
+			out = append(out, ch.ARN())
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // setDestinations makes dests (store ARNs) the current destinations of

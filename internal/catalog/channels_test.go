@@ -14,14 +14,28 @@ import (
 	"github.com/opentrail/opentrail/internal/catalog"
 )
 
-const (
-	chAccount = "123456789012"
-	storeA    = "arn:aws:cloudtrail:us-east-1:123456789012:eventdatastore/aaaa"
-	storeB    = "arn:aws:cloudtrail:us-east-1:123456789012:eventdatastore/bbbb"
-)
+const chAccount = acct
+
+// storeA and storeB are hand-written destinations for the damaged-file
+// cases.
+const storeA = "arn:aws:cloudtrail:us-east-1:" + acct + ":eventdatastore/aaaa"
 
 func newChannel(name string) catalog.Channel {
 	return catalog.Channel{Name: name, Account: chAccount, HomeRegion: "us-east-1", Source: catalog.SourceCustom}
+}
+
+// twoStores creates two event data stores in c and returns their ARNs.
+func twoStores(t *testing.T, c *catalog.Catalog) (a, b string) {
+	t.Helper()
+	var arns []string
+	for _, name := range []string{"a", "b"} {
+		d, err := c.CreateDataStore(newStore(name, "us-east-1"), func() uint64 { return 0 })
+		if err != nil {
+			t.Fatal(err)
+		}
+		arns = append(arns, d.ARN())
+	}
+	return arns[0], arns[1]
 }
 
 // TestChannelDestinationRanges: a destination ingests from the log's
@@ -33,6 +47,7 @@ func TestChannelDestinationRanges(t *testing.T) {
 	dir := t.TempDir()
 	clk := &storeClock{t: storeNow}
 	c := openStores(t, dir, clk, nil)
+	storeA, storeB := twoStores(t, c)
 	var head logHead
 	head.n.Store(10)
 	ch, err := c.CreateChannel(newChannel("app"), []string{storeA}, head.Head)
@@ -66,7 +81,7 @@ func TestChannelDestinationRanges(t *testing.T) {
 	if got := ch.CurrentDestinations(); !cmp.Equal(got, []string{storeA, storeB}) {
 		t.Errorf("CurrentDestinations = %v", got)
 	}
-	if got := c.ChannelsDeliveringTo(storeB); len(got) != 1 || got[0].ID != ch.ID {
+	if got := c.ChannelsDeliveringTo(storeB); len(got) != 1 || got[0] != ch.ARN() {
 		t.Errorf("ChannelsDeliveringTo(B) = %+v", got)
 	}
 	head.n.Store(40)
@@ -104,6 +119,7 @@ func TestChannelDestinationRanges(t *testing.T) {
 // channels in a region; the 26th channel of a region is refused.
 func TestChannelNamesAndQuota(t *testing.T) {
 	c := openStores(t, t.TempDir(), &storeClock{t: storeNow}, func(o *catalog.Options) { o.MaxChannelsPerRegion = 2 })
+	storeA, _ := twoStores(t, c)
 	var head logHead
 	a, err := c.CreateChannel(newChannel("a"), []string{storeA}, head.Head)
 	if err != nil {
@@ -255,5 +271,39 @@ func TestDamagedChannelCatalogue(t *testing.T) {
 				t.Errorf("Open: %v", err)
 			}
 		})
+	}
+}
+
+// TestChannelStoreGuards: a destination must be a live store of the
+// channel's account; a store a live channel delivers to cannot be
+// deleted, and can once the channel no longer delivers to it.
+func TestChannelStoreGuards(t *testing.T) {
+	c := openStores(t, t.TempDir(), &storeClock{t: storeNow}, nil)
+	a, b := twoStores(t, c)
+	var head logHead
+	if _, err := c.CreateChannel(newChannel("x"), []string{a + "0"}, head.Head); !errors.Is(err, catalog.ErrDataStoreNotFound) {
+		t.Errorf("unknown destination: %v", err)
+	}
+	other := newChannel("x")
+	other.Account = "999999999999"
+	if _, err := c.CreateChannel(other, []string{a}, head.Head); !errors.Is(err, catalog.ErrDataStoreNotFound) {
+		t.Errorf("another account's store: %v", err)
+	}
+	ch, err := c.CreateChannel(newChannel("x"), []string{a}, head.Head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := strings.TrimPrefix(a, "arn:aws:cloudtrail:us-east-1:"+acct+":eventdatastore/")
+	if _, err := c.UpdateDataStore(id, head.Head, setStatus(catalog.StatusPendingDeletion)); !errors.Is(err, catalog.ErrStoreHasChannel) || !strings.Contains(err.Error(), ch.ARN()) {
+		t.Errorf("deleting a destination: %v", err)
+	}
+	if _, err := c.UpdateChannel(ch.ID, head.Head, func(_ *catalog.Channel, d *[]string) error { *d = []string{b}; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.UpdateDataStore(id, head.Head, setStatus(catalog.StatusPendingDeletion)); err != nil {
+		t.Errorf("deleting a former destination: %v", err)
+	}
+	if _, err := c.UpdateChannel(ch.ID, head.Head, func(_ *catalog.Channel, d *[]string) error { *d = []string{a}; return nil }); !errors.Is(err, catalog.ErrDataStoreNotFound) {
+		t.Errorf("a store pending deletion as destination: %v", err)
 	}
 }

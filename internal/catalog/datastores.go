@@ -388,7 +388,8 @@ func (c *Catalog) AllDataStores() []DataStore {
 // (ErrDataStoreExists), a store leaving PENDING_DELETION must fit the
 // quota (*LimitError), and Ingest follows the status (head is
 // read when a range opens or closes). A store whose restore window is
-// over cannot change (ErrDataStoreNotFound).
+// over cannot change (ErrDataStoreNotFound), nor can a store a live
+// channel delivers to be deleted (ErrStoreHasChannel).
 func (c *Catalog) UpdateDataStore(id string, head func() uint64, fn func(*DataStore) error) (DataStore, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -411,6 +412,11 @@ func (c *Catalog) UpdateDataStore(id string, head func() uint64, fn func(*DataSt
 	if d.Name != old.Name {
 		if err := c.checkNameLocked(&d); err != nil {
 			return DataStore{}, err
+		}
+	}
+	if d.Status == StatusPendingDeletion && old.Status != StatusPendingDeletion {
+		if chs := c.channelsToLocked(old.ARN()); len(chs) > 0 {
+			return DataStore{}, fmt.Errorf("event data store %s: %w: %s", id, ErrStoreHasChannel, strings.Join(chs, ", "))
 		}
 	}
 	if old.Status == StatusPendingDeletion && d.Status != StatusPendingDeletion {
