@@ -73,6 +73,10 @@ type Options struct {
 	DataStores DataStoreCatalog
 	LogHead    func() uint64
 
+	// Channels, with DataStores, enables the channel operations, tags on
+	// channels and the resource policies of channels.
+	Channels ChannelCatalog
+
 	// InsightsMetrics, when set, enables ListInsightsMetricData.
 	InsightsMetrics InsightsMetrics
 	// InsightsData, with Trails, enables ListInsightsData.
@@ -159,6 +163,8 @@ func New(opts Options) (*Handler, error) {
 		return nil, fmt.Errorf("api: Options.LookupRateLimit is negative (%v)", opts.LookupRateLimit)
 	case opts.MaxBodyBytes < 0:
 		return nil, fmt.Errorf("api: Options.MaxBodyBytes is negative (%d)", opts.MaxBodyBytes)
+	case opts.Channels != nil && opts.DataStores == nil:
+		return nil, errors.New("api: Options.DataStores is required with Options.Channels")
 	case opts.DataStores != nil && opts.LogHead == nil:
 		return nil, errors.New("api: Options.LogHead is required with Options.DataStores")
 	}
@@ -241,6 +247,20 @@ func (h *Handler) implemented() map[string]invoker {
 			"ListEventDataStores":          adapt(h.listDataStores),
 			"StartEventDataStoreIngestion": adapt(h.startIngestion),
 			"StopEventDataStoreIngestion":  adapt(h.stopIngestion),
+		} {
+			ops[name] = inv
+		}
+	}
+	if h.opts.DataStores != nil && h.opts.Channels != nil {
+		for name, inv := range map[string]invoker{
+			"CreateChannel":        adapt(h.createChannel),
+			"GetChannel":           adapt(h.getChannel),
+			"UpdateChannel":        adapt(h.updateChannel),
+			"DeleteChannel":        adapt(h.deleteChannel),
+			"ListChannels":         adapt(h.listChannels),
+			"PutResourcePolicy":    adapt(h.putResourcePolicy),
+			"GetResourcePolicy":    adapt(h.getResourcePolicy),
+			"DeleteResourcePolicy": adapt(h.deleteResourcePolicy),
 		} {
 			ops[name] = inv
 		}

@@ -444,6 +444,14 @@ func (h *Handler) updateDataStore(_ context.Context, caller identity.Caller, in 
 	if err := checkOrganization(in.OrganizationEnabled); err != nil {
 		return nil, err
 	}
+	// The channels delivering to the store, read before changeStore takes
+	// the catalogue's lock.
+	var channelsTo []string
+	if in.MultiRegionEnabled != nil && *in.MultiRegionEnabled && h.opts.Channels != nil {
+		if d, err := h.findStore(caller, in.EventDataStore); err == nil {
+			channelsTo = h.opts.Channels.ChannelsDeliveringTo(d.ARN())
+		}
+	}
 	updated, err := h.changeStore(caller, in.EventDataStore, func(d *catalog.DataStore) error {
 		if d.Status == catalog.StatusPendingDeletion {
 			return invalid(codeEDSInactive, "Event data store %s is pending deletion; restore it (RestoreEventDataStore) before changing it.", d.ARN())
@@ -478,6 +486,9 @@ func (h *Handler) updateDataStore(_ context.Context, caller identity.Caller, in 
 			}
 		}
 		if in.MultiRegionEnabled != nil {
+			if *in.MultiRegionEnabled && !d.MultiRegionEnabled && len(channelsTo) > 0 {
+				return invalid(codeInvalidParameter, "Event data store %s cannot become multi-Region while channel %s delivers to it: a channel's destinations are single-Region stores.", d.ARN(), strings.Join(channelsTo, ", "))
+			}
 			d.MultiRegionEnabled = *in.MultiRegionEnabled
 		}
 		if in.OrganizationEnabled != nil {
@@ -502,6 +513,13 @@ func (h *Handler) updateDataStore(_ context.Context, caller identity.Caller, in 
 
 func (h *Handler) deleteDataStore(_ context.Context, caller identity.Caller, in *storeInput) (*empty, error) {
 	now := h.now().UTC()
+	// Checked before changeStore, which holds the catalogue's lock; the
+	// catalogue checks again under it (catalog.ErrStoreHasChannel).
+	if d, err := h.findStore(caller, in.EventDataStore); err == nil && d.Status != catalog.StatusPendingDeletion {
+		if err := h.errStoreHasChannels(&d); err != nil {
+			return nil, err
+		}
+	}
 	_, err := h.changeStore(caller, in.EventDataStore, func(d *catalog.DataStore) error {
 		switch {
 		case d.Status == catalog.StatusPendingDeletion:

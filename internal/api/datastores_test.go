@@ -32,8 +32,9 @@ type storeEnv struct {
 }
 
 type storeEnvOptions struct {
-	maxStores int                 // catalog quota; 0 means AWS's 10
-	seed      []catalog.DataStore // written to the catalog file before it opens
+	maxStores   int                 // catalog quota; 0 means AWS's 10
+	maxChannels int                 // catalog quota; 0 means AWS's 25
+	seed        []catalog.DataStore // written to the catalog file before it opens
 }
 
 func newStoreEnv(t *testing.T, o storeEnvOptions) *storeEnv {
@@ -48,6 +49,9 @@ func newStoreEnv(t *testing.T, o storeEnvOptions) *storeEnv {
 	if o.maxStores > 0 {
 		copts.MaxDataStoresPerRegion = o.maxStores
 	}
+	if o.maxChannels > 0 {
+		copts.MaxChannelsPerRegion = o.maxChannels
+	}
 	cat, err := catalog.Open(dir, copts)
 	if err != nil {
 		t.Fatal(err)
@@ -56,6 +60,7 @@ func newStoreEnv(t *testing.T, o storeEnvOptions) *storeEnv {
 	se.env = newEnv(t, func(o *Options) {
 		o.Trails = cat
 		o.DataStores = cat
+		o.Channels = cat
 		o.LogHead = o.Events.(*memStore).head
 	})
 	now = se.clock.Now

@@ -198,6 +198,21 @@ var catalogue = []wireRule{
 	{match: is(catalog.ErrDataStoreLimit), ops: []string{"CreateEventDataStore", "RestoreEventDataStore"}, code: "EventDataStoreMaxLimitExceededException",
 		message: "Your account has used the maximum number of event data stores.", text: storeLimitText},
 
+	// Channels (catalog), worded from the channelError the handler wraps
+	// them in. ListTags and the resource policy operations declare
+	// ResourceNotFoundException, not ChannelNotFoundException.
+	{match: is(catalog.ErrChannelNotFound), ops: append([]string{"ListTags"}, policyOps...), code: codeResourceNotFound, message: "The resource was not found.", text: channelNotFoundText},
+	{match: is(catalog.ErrChannelNotFound), code: codeChannelNotFound, message: "The channel was not found.", text: channelNotFoundText},
+	{match: is(catalog.ErrChannelExists), code: "ChannelAlreadyExistsException", message: "A channel with this name already exists.", text: channelExistsText},
+	{match: is(catalog.ErrChannelLimit), code: "ChannelMaxLimitExceededException", message: "The account has the maximum number of channels in the region.", text: channelLimitText},
+	{match: is(catalog.ErrStoreHasChannel), code: "ChannelExistsForEDSException", message: "The event data store cannot be deleted while a channel delivers to it; delete the channel or change its destinations first.",
+		text: func(err error) string {
+			if _, list, ok := strings.Cut(err.Error(), catalog.ErrStoreHasChannel.Error()+": "); ok {
+				return "The event data store cannot be deleted while channel " + list + " delivers to it; delete the channel (DeleteChannel) or remove the store from its destinations (UpdateChannel) first."
+			}
+			return ""
+		}},
+
 	// Event selectors: the selector package words its messages for the
 	// client.
 	{match: is(selector.ErrBothKinds), code: codeInvalidParamCombo, message: selector.ErrBothKinds.Error()},
@@ -320,6 +335,15 @@ var conditions = []struct {
 	{"catalog.ErrDataStoreLimit", catalog.ErrDataStoreLimit, "CreateEventDataStore", "EventDataStoreMaxLimitExceededException", ""},
 	{"*catalog.LimitError", &catalog.LimitError{Region: "us-east-1", Max: 10, Stores: true}, "RestoreEventDataStore", "EventDataStoreMaxLimitExceededException", ""},
 	{"*catalog.LimitError", &catalog.LimitError{Region: "us-east-1", Max: 5}, "CreateTrail", "MaximumNumberOfTrailsExceededException", ""},
+
+	{"catalog.ErrChannelNotFound", catalog.ErrChannelNotFound, "GetChannel", codeChannelNotFound, ""},
+	{"catalog.ErrChannelNotFound", catalog.ErrChannelNotFound, "AddTags", codeChannelNotFound, ""},
+	{"catalog.ErrChannelNotFound", catalog.ErrChannelNotFound, "ListTags", codeResourceNotFound, ""},
+	{"catalog.ErrChannelNotFound", catalog.ErrChannelNotFound, "PutResourcePolicy", codeResourceNotFound, ""},
+	{"catalog.ErrChannelExists", catalog.ErrChannelExists, "CreateChannel", "ChannelAlreadyExistsException", ""},
+	{"catalog.ErrChannelLimit", catalog.ErrChannelLimit, "CreateChannel", "ChannelMaxLimitExceededException", ""},
+	{"*catalog.ChannelLimitError", &catalog.ChannelLimitError{Region: "us-east-1", Max: 25}, "CreateChannel", "ChannelMaxLimitExceededException", ""},
+	{"catalog.ErrStoreHasChannel", catalog.ErrStoreHasChannel, "DeleteEventDataStore", "ChannelExistsForEDSException", ""},
 
 	{"selector.ErrBothKinds", selector.ErrBothKinds, "PutEventSelectors", codeInvalidParamCombo, ""},
 	{"selector.ErrInvalid", selector.ErrInvalid, "PutEventSelectors", codeInvalidSelectors, ""},
@@ -534,6 +558,20 @@ var (
 			return fmt.Sprintf("Account %s already has %d event data stores in %s, the most allowed (stores pending deletion do not count).", e.Account, le.Max, le.Region)
 		}
 		return fmt.Sprintf("Account %s already has the maximum number of event data stores in %s.", e.Account, e.Region)
+	})
+
+	channelNotFoundText = textOf(func(e *channelError) string {
+		return fmt.Sprintf("Channel %s does not exist in account %s in %s (a channel is found only in its home region).", clip(e.Channel), e.Account, e.Region)
+	})
+	channelExistsText = textOf(func(e *channelError) string {
+		return fmt.Sprintf("A channel named %s already exists in account %s in %s.", e.Channel, e.Account, e.Region)
+	})
+	channelLimitText = textOf(func(e *channelError) string {
+		var le *catalog.ChannelLimitError
+		if errors.As(e.Err, &le) {
+			return fmt.Sprintf("Account %s already has %d channels in %s, the most allowed (delete one with DeleteChannel first).", e.Account, le.Max, le.Region)
+		}
+		return ""
 	})
 
 	// selectorText is the message of a *selector.Error, written for

@@ -8,7 +8,8 @@ import (
 	"github.com/opentrail/opentrail/internal/identity"
 )
 
-// Tags of trails and event data stores (operations.md §2.6, §3.7).
+// Tags of trails, event data stores and channels (operations.md §2.6,
+// §3.7).
 
 const (
 	maxTagsPerResource = 50
@@ -47,16 +48,17 @@ func checkTags(in []tagIn, withValues bool) ([]catalog.Tag, error) {
 	return out, nil
 }
 
-// tagged is a resource the tag operations work on: a trail or an event
-// data store of the caller's.
+// tagged is a resource the tag operations work on: a trail, an event
+// data store or a channel of the caller's.
 type tagged struct {
 	arn     string
 	tags    []catalog.Tag
-	storeID string // the event data store's id; "" for a trail
+	storeID   string // the event data store's id; "" for a trail
+	channelID string // the channel's id; "" for a trail or a store
 }
 
-// tagTarget resolves a ResourceId to a trail or an event data store the
-// caller owns. homeOnly (AddTags, RemoveTags) requires the caller to be
+// tagTarget resolves a ResourceId to a trail, an event data store or a
+// channel the caller owns. homeOnly (AddTags, RemoveTags) requires the caller to be
 // in a multi-region trail's home region.
 func (h *Handler) tagTarget(caller identity.Caller, id *string, homeOnly bool) (tagged, error) {
 	if id == nil || *id == "" {
@@ -74,7 +76,7 @@ func (h *Handler) tagTarget(caller identity.Caller, id *string, homeOnly bool) (
 	case strings.HasPrefix(p[5], "eventdatastore/"):
 		return h.tagStore(caller, id)
 	case strings.HasPrefix(p[5], "channel/"):
-		return tagged{}, invalid("ChannelNotFoundException", "Channel %s was not found.", *id)
+		return h.tagChannel(caller, id)
 	case strings.HasPrefix(p[5], "dashboard/"):
 		return tagged{}, invalid(codeResourceNotFound, "Dashboard %s was not found.", *id)
 	default:
@@ -120,6 +122,9 @@ func errStoreInactive(d *catalog.DataStore) error {
 
 // updateTags applies fn to the tags of r under its catalogue's lock.
 func (h *Handler) updateTags(caller identity.Caller, id *string, r tagged, fn func(arn string, tags *[]catalog.Tag) error) error {
+	if r.channelID != "" {
+		return h.updateChannelTags(caller, id, r.channelID, fn)
+	}
 	if r.storeID == "" {
 		_, err := h.opts.Trails.Update(r.arn, func(cur *catalog.Trail) error { return fn(cur.ARN(), &cur.Tags) })
 		return h.trailErr(caller, id, err)
