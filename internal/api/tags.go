@@ -51,8 +51,8 @@ func checkTags(in []tagIn, withValues bool) ([]catalog.Tag, error) {
 // tagged is a resource the tag operations work on: a trail, an event
 // data store or a channel of the caller's.
 type tagged struct {
-	arn     string
-	tags    []catalog.Tag
+	arn       string
+	tags      []catalog.Tag
 	storeID   string // the event data store's id; "" for a trail
 	channelID string // the channel's id; "" for a trail or a store
 }
