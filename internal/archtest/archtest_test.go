@@ -40,6 +40,8 @@ var allowed = map[string][]string{
 	// A channel's resource policy: its rules and who it lets call
 	// PutAuditEvents.
 	"internal/channelpolicy": {},
+	// A token bucket per key (API rate limits).
+	"internal/ratelimit": {},
 	// CloudTrail Lake SQL to DuckDB: pure Go over DuckDB's parse tree
 	// (its tests use DuckDB; the package itself imports only the standard
 	// library).
@@ -96,7 +98,7 @@ var allowed = map[string][]string{
 		"internal/awsjson", "internal/store"},
 	"internal/cwapi":  {"internal/alarm", "internal/audit", "internal/awsjson", "internal/cwmetrics", "internal/identity", "internal/jsonsvc"},
 	"internal/snsapi": {"internal/audit", "internal/awsquery", "internal/event", "internal/identity", "internal/sigv4", "internal/sns", "internal/store"},
-	"internal/api": {"internal/audit", "internal/event", "internal/awsjson", "internal/sigv4", "internal/identity", "internal/store", "internal/history",
+	"internal/api": {"internal/audit", "internal/channelpolicy", "internal/ratelimit", "internal/event", "internal/awsjson", "internal/sigv4", "internal/identity", "internal/store", "internal/history",
 		"internal/catalog", "internal/selector", "internal/objstore", "internal/layout", "internal/keyring", "internal/lake/queries", "internal/lake/imports",
 		"internal/lake/resultfile"},
 	// L4 wiring.

@@ -372,7 +372,8 @@ func (h *Handler) write(w http.ResponseWriter, p Protocol, reqID, op string, e *
 	_, _ = w.Write(b)
 }
 
-// common maps the errors every JSON service shares (protocol.md §2.5, §5.6).
+// resolve maps err to its wire form: a *WireError as is, then the
+// service's own errors, then [Common].
 func (h *Handler) resolve(err error) *WireError {
 	var we *WireError
 	if errors.As(err, &we) {
@@ -383,6 +384,13 @@ func (h *Handler) resolve(err error) *WireError {
 			return we
 		}
 	}
+	return Common(err)
+}
+
+// Common maps the errors every AWS JSON service shares (protocol.md §2.5,
+// §5.6): SigV4, framing, back-pressure, shutdown. Anything else is a 500
+// InternalFailure whose message points at the server log.
+func Common(err error) *WireError {
 	var sig *sigv4.Error
 	msg := func(def string) string {
 		if errors.As(err, &sig) && sig.Message != "" {
