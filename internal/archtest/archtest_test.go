@@ -94,6 +94,9 @@ var allowed = map[string][]string{
 	"internal/jsonsvc":   {"internal/audit", "internal/awsjson", "internal/event", "internal/identity", "internal/sigv4", "internal/store"},
 	"internal/eventsapi": {"internal/awsjson", "internal/eventbus", "internal/eventpattern", "internal/identity", "internal/jsonsvc"},
 	"internal/logsapi":   {"internal/audit", "internal/cwlogs", "internal/identity", "internal/jsonsvc"},
+	// cloudtrail-data: PutAuditEvents into channels (rest-json).
+	"internal/auditapi": {"internal/audit", "internal/awsjson", "internal/catalog", "internal/channelpolicy", "internal/event", "internal/identity",
+		"internal/jsonsvc", "internal/ratelimit", "internal/store"},
 	"internal/s3api": {"internal/audit", "internal/event", "internal/objstore", "internal/sigv4", "internal/identity",
 		"internal/awsjson", "internal/store"},
 	"internal/cwapi":  {"internal/alarm", "internal/audit", "internal/awsjson", "internal/cwmetrics", "internal/identity", "internal/jsonsvc"},
