@@ -90,8 +90,11 @@ func TestCheckEvent(t *testing.T) {
 		})
 	}
 	for name, data := range map[string]string{
-		"full":              eventData(nil),
-		"at the limits":     eventData(func(m map[string]any) { m["version"] = strings.Repeat("v", 256); m["requestParameters"] = big(100*1024 - 10) }),
+		"full": eventData(nil),
+		"at the limits": eventData(func(m map[string]any) {
+			m["version"] = strings.Repeat("v", 256)
+			m["requestParameters"] = big(100*1024 - 10)
+		}),
 		"no Z":              eventData(set("eventTime", "2021-10-27T12:13:14")),
 		"fractional":        eventData(set("eventTime", "2021-10-27T12:13:14.123456Z")),
 		"IPv6":              eventData(set("sourceIPAddress", "2001:db8::1")),
