@@ -63,13 +63,18 @@ func parseDays(s string) (int, error) {
 }
 
 // parseRate takes a rate in requests per second: 0 (off) or more.
-func parseRate(s string) (float64, error) {
+func parseRate(s string) (float64, error) { return parseRateOf("requests", s) }
+
+// parseEventRate takes a rate in events per second: 0 (off) or more.
+func parseEventRate(s string) (float64, error) { return parseRateOf("events", s) }
+
+func parseRateOf(unit, s string) (float64, error) {
 	r, err := strconv.ParseFloat(s, 64)
 	if err != nil || math.IsNaN(r) || math.IsInf(r, 0) {
-		return 0, fmt.Errorf("%q is not a number of requests per second", s)
+		return 0, fmt.Errorf("%q is not a number of %s per second", s, unit)
 	}
 	if r < 0 {
-		return 0, fmt.Errorf("%s is negative: give 0 or more requests per second (0 turns the limit off)", s)
+		return 0, fmt.Errorf("%s is negative: give 0 or more %s per second (0 turns the limit off)", s, unit)
 	}
 	return r, nil
 }

@@ -28,6 +28,7 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	account := optionalVar(fs, "account-id", "12-digit `id` of the account created on first start (default: random)", parseString)
 	retention := optionalVar(fs, "event-history-retention", "`days` LookupEvents keeps events, 0 for ever; the data directory remembers it (default: its setting, 90 for a new one)", parseDays)
 	rate := optionalVar(fs, "lookup-rate-limit", "LookupEvents `rate` in requests/s per account and Region; 0 turns it off; AWS enforces 2 (default 0)", parseRate)
+	auditRate := optionalVar(fs, "put-audit-events-rate-limit", "PutAuditEvents `rate` in events/s per channel (a burst of 100 events, or the rate if larger); 0 turns it off (default 0)", parseEventRate)
 	deliveryInterval := optionalVar(fs, "delivery-interval", "`interval` at which trails' buffered events are written as log files (default 5m, as AWS)", parseInterval)
 	digestInterval := optionalVar(fs, "digest-interval", "digest `window` of trails with log file validation, at least 1s (default 1h, as AWS)", parseInterval)
 	lakeMaintain := optionalVar(fs, "lake-maintain-interval", "`interval` of CloudTrail Lake's compaction, retention and scrub (default 30s)", parseInterval)
@@ -71,6 +72,9 @@ Flags:`)
 	cfg.ConfirmRetentionChange = *confirm
 	if rate.v != nil {
 		cfg.LookupEventsRateLimit = *rate.v
+	}
+	if auditRate.v != nil {
+		cfg.PutAuditEventsRateLimit = *auditRate.v
 	}
 	if deliveryInterval.v != nil {
 		cfg.Delivery.Interval = config.Duration(*deliveryInterval.v)

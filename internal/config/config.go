@@ -54,6 +54,11 @@ type Config struct {
 	// LookupEventsRateLimit is the per-account, per-region LookupEvents
 	// rate in requests per second (AWS enforces 2); 0 turns it off.
 	LookupEventsRateLimit float64 `json:"lookupEventsRateLimit,omitempty"`
+	// PutAuditEventsRateLimit is each channel's PutAuditEvents rate in
+	// events per second (a burst of one full request, 100 events, or the
+	// rate if larger); beyond it callers get ThrottlingException. 0 (the
+	// default) turns it off.
+	PutAuditEventsRateLimit float64 `json:"putAuditEventsRateLimit,omitempty"`
 	// Regions, when set, are the only signing regions served.
 	Regions []string `json:"regions,omitempty"`
 	// MaxRequestBytes caps request bodies.
@@ -260,6 +265,9 @@ func (c Config) Validate() error {
 		if err := datadir.CheckRetention(*d); err != nil {
 			bad("eventHistoryRetentionDays", "%d is outside 0..%d (0 keeps everything)", *d, datadir.MaxRetentionDays)
 		}
+	}
+	if c.PutAuditEventsRateLimit < 0 {
+		bad("putAuditEventsRateLimit", "must not be negative")
 	}
 	if c.LookupEventsRateLimit < 0 {
 		bad("lookupEventsRateLimit", "must not be negative")

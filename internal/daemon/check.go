@@ -243,6 +243,7 @@ func checkDelivery(root string) followerState {
 		}
 	}
 	if c != nil {
+		st.problems = append(st.problems, c.Problems()...)
 		for _, t := range c.All() {
 			trails++
 			if t.Logging {

@@ -200,6 +200,7 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 	// The catalogue keeps event data stores too; a store that starts
 	// ingesting does so after the log's newest acknowledged event.
 	ao.DataStores = d.trails
+	ao.Channels = d.trails
 	ao.LogHead = d.store.Head
 	ao.Buckets = d.objects
 	ao.Topics = d.trailTopics
@@ -412,6 +413,10 @@ func (d *Daemon) Close() error {
 	if c, ok := d.objects.(io.Closer); ok {
 		errs = append(errs, c.Close())
 		d.objects = nil
+	}
+	if d.trails != nil {
+		// Writes the channels' ingestion statuses.
+		errs = append(errs, d.trails.Close())
 	}
 	if d.history != nil {
 		errs = append(errs, d.history.Close())

@@ -150,8 +150,12 @@ func (s resultSigner) SigningKey() (resultfile.Key, error) {
 	return resultfile.Key{Fingerprint: k.Fingerprint, Private: k.Private}, nil
 }
 
-// anyIngesting reports whether some event data store ingests from the log.
+// anyIngesting reports whether some event data store ingests from the
+// log, or some channel delivers to one.
 func anyIngesting(c *catalog.Catalog) bool {
+	if anyChannelDelivering(c) {
+		return true
+	}
 	for _, s := range c.AllDataStores() {
 		if s.CloudTrailEvents() && s.Status == catalog.StatusEnabled {
 			return true

@@ -14,6 +14,7 @@ type service int
 const (
 	svcS3              service = iota // the S3 front end (also unsigned requests)
 	svcCloudTrail                     // cloudtrail JSON (X-Amz-Target)
+	svcCloudTrailData                 // cloudtrail-data rest-json (PutAuditEvents)
 	svcSNS                            // SNS query protocol
 	svcEvents                         // EventBridge JSON (AWSEvents.*)
 	svcLogs                           // CloudWatch Logs JSON (Logs_20140328.*)
@@ -28,7 +29,8 @@ const (
 //  2. CloudWatch's rpc-v2-cbor path;
 //  3. otherwise by the SigV4 credential scope's service (Authorization
 //     header or X-Amz-Credential), never by Action: SNS and CloudWatch
-//     share action names;
+//     share action names; an unsigned POST /PutAuditEvents is
+//     cloudtrail-data's (protocol.md §4), which asks for a signature;
 //  4. unsigned SubscribeURL / UnsubscribeURL GETs and the SNS signing
 //     certificate go to SNS; other unsigned requests to S3 (anonymous
 //     access).
@@ -54,12 +56,17 @@ func classify(r *http.Request) service {
 		r.Header.Get("Smithy-Protocol") == "rpc-v2-cbor" {
 		return svcMonitoringCBOR
 	}
-	switch scopeService(r) {
+	switch svc := scopeService(r); svc {
+	case "cloudtrail-data":
+		return svcCloudTrailData
 	case "sns":
 		return svcSNS
 	case "monitoring":
 		return svcMonitoringQuery
 	case "", "s3":
+		if svc == "" && r.Method == http.MethodPost && r.URL.Path == "/PutAuditEvents" {
+			return svcCloudTrailData
+		}
 		if snsapi.Unsigned(r) || unsignedQuery(r) {
 			return svcSNS
 		}

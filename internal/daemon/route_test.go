@@ -21,6 +21,8 @@ func TestClassify(t *testing.T) {
 		{"cloudtrail long target", "POST", "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.ListTrails", "/", sig("cloudtrail"), nil, svcCloudTrail},
 		{"cloudtrail short target", "POST", "CloudTrail_20131101.ListTrails", "/", sig("cloudtrail"), nil, svcCloudTrail},
 		{"unknown target goes to cloudtrail's error", "POST", "Foo.Bar", "/", sig("cloudtrail"), nil, svcCloudTrail},
+		{"cloudtrail-data", "POST", "", "/PutAuditEvents", sig("cloudtrail-data"), nil, svcCloudTrailData},
+		{"cloudtrail-data, unsigned", "POST", "", "/PutAuditEvents", "", nil, svcCloudTrailData},
 		{"eventbridge", "POST", "AWSEvents.PutRule", "/", sig("events"), nil, svcEvents},
 		{"logs", "POST", "Logs_20140328.CreateLogGroup", "/", sig("logs"), nil, svcLogs},
 		{"cloudwatch json", "POST", "GraniteServiceVersion20100801.PutMetricAlarm", "/", sig("monitoring"), nil, svcMonitoringJSON},

@@ -30,6 +30,9 @@ func (d *Daemon) openTrails(reg prometheus.Registerer) error {
 	if d.trails, err = catalog.Open(d.dir.Path(datadir.TrailsDir), catalog.DefaultOptions()); err != nil {
 		return err
 	}
+	for _, p := range d.trails.Problems() {
+		d.log.Warn("catalogue: " + p)
+	}
 	if d.keys, err = keyring.Open(d.dir.Path(datadir.KeysDir), keyring.DefaultOptions()); err != nil {
 		return err
 	}
@@ -160,12 +163,22 @@ func (d *Daemon) router(ct http.Handler, auth *identity.Authenticator) http.Hand
 	if err != nil {
 		d.log.Error("CloudWatch API disabled", "err", err)
 	}
+	auditH, err := d.auditHandler(auth)
+	if err != nil {
+		d.log.Error("cloudtrail-data API disabled", "err", err)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch classify(r) {
 		case svcCloudTrail, svcEvents, svcLogs:
 			// ct is the cloudtrail API behind the JSON alerting services
 			// (alertServices), which take their X-Amz-Targets.
 			ct.ServeHTTP(w, r)
+		case svcCloudTrailData:
+			if auditH == nil {
+				notServed(w, "cloudtrail-data")
+				return
+			}
+			auditH.ServeHTTP(w, r)
 		case svcSNS:
 			if snsh == nil {
 				notServed(w, "SNS")
