@@ -6,8 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +21,10 @@ import (
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 
 	"github.com/opentrail/opentrail/internal/auditapi"
+	"github.com/opentrail/opentrail/internal/catalog"
+	"github.com/opentrail/opentrail/internal/config"
 	"github.com/opentrail/opentrail/internal/daemon"
+	"github.com/opentrail/opentrail/internal/datadir"
 	"github.com/opentrail/opentrail/internal/event"
 )
 
@@ -206,5 +212,56 @@ func needActivityRecords(t *testing.T) {
 		IngestionTime: time.Now(), ChannelARN: "arn:aws:cloudtrail:us-east-1:" + testAccount + ":channel/x"}, []byte(`{"eventName":"n","eventSource":"s"}`))
 	if _, err := event.Parse(rec); err != nil {
 		t.Skipf("the event log does not take ActivityAuditLog records yet: %v", err)
+	}
+}
+
+// TestChannelCatalogueServed: channels live in DATA-DIR/trails/
+// channels.json and survive a restart; a damaged file stops serve, naming
+// it, and fsck reports it, as it reports a damaged channelstatus.json.
+func TestChannelCatalogueServed(t *testing.T) {
+	dir := t.TempDir()
+	d := startDaemon(t, dir, nil)
+	ctx := t.Context()
+	ct := rootClient(t, d, testAccount, "us-east-1")
+	st, err := ct.CreateEventDataStore(ctx, &cloudtrail.CreateEventDataStoreInput{Name: aws.String("app-events"), MultiRegionEnabled: aws.Bool(false),
+		AdvancedEventSelectors: []cttypes.AdvancedEventSelector{{FieldSelectors: []cttypes.AdvancedFieldSelector{
+			{Field: aws.String("eventCategory"), Equals: []string{"ActivityAuditLog"}}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := ct.CreateChannel(ctx, &cloudtrail.CreateChannelInput{Name: aws.String("my-app"), Source: aws.String("Custom"),
+		Destinations: []cttypes.Destination{{Type: cttypes.DestinationTypeEventDataStore, Location: st.EventDataStoreArn}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = d.Close()
+	d2 := startDaemon(t, dir, nil)
+	list, err := rootClient(t, d2, testAccount, "us-east-1").ListChannels(ctx, &cloudtrail.ListChannelsInput{})
+	if err != nil || len(list.Channels) != 1 || aws.ToString(list.Channels[0].ChannelArn) != aws.ToString(ch.ChannelArn) {
+		t.Fatalf("ListChannels after restart: %v %+v", err, list)
+	}
+	_ = d2.Close()
+
+	status := filepath.Join(dir, datadir.TrailsDir, catalog.ChannelStatusFileName)
+	if err := os.WriteFile(status, []byte("{"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := daemon.Check(dir); !strings.Contains(strings.Join(r.Problems, "\n"), status+" is damaged") {
+		t.Errorf("fsck problems %q do not name %s", r.Problems, status)
+	}
+	path := filepath.Join(dir, datadir.TrailsDir, catalog.ChannelsFileName)
+	if err := os.WriteFile(path, []byte(`{"version":1,"channels":[{"id":`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.DataDir, cfg.Listen, cfg.AccountID = dir, "127.0.0.1:0", testAccount
+	if d3, err := daemon.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err == nil {
+		d3.Close()
+		t.Fatal("serve started on a damaged channel catalogue")
+	} else if !strings.Contains(err.Error(), path+" is damaged") {
+		t.Errorf("error %q does not name the file", err)
+	}
+	if r := daemon.Check(dir); !strings.Contains(strings.Join(r.Problems, "\n"), path+" is damaged") {
+		t.Errorf("fsck problems %q do not name the file", r.Problems)
 	}
 }
