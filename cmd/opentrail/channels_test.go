@@ -85,7 +85,9 @@ func TestChannelsAWSCLI(t *testing.T) {
 		"--destinations", "Type=EVENT_DATA_STORE,Location="+st.EventDataStoreArn); !strings.Contains(e, "InvalidSourceException") || !strings.Contains(e, "Custom") {
 		t.Errorf("partner source: %s", e)
 	}
-	var list struct{ Channels []struct{ ChannelArn, Name string } }
+	var list struct {
+		Channels []struct{ ChannelArn, Name string }
+	}
 	cliJSON(t, env, &list, "cloudtrail", "list-channels")
 	if len(list.Channels) != 1 || list.Channels[0].ChannelArn != ch.ChannelArn {
 		t.Errorf("list-channels: %+v", list)
