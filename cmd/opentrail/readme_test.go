@@ -170,6 +170,19 @@ func TestREADMEShellSnippets(t *testing.T) {
 		}
 	})
 
+	t.Run("channels", func(t *testing.T) {
+		out := bash(t, atServer(t, readmeBlock(t, "sh", "put-audit-events"), srv.addr))
+		want := []string{`"id": "1"`, `"LatestIngestionAttemptTime"`}
+		if activityRecords() {
+			want = append(want, `"eventID"`, `"LatestIngestionSuccessEventID"`)
+		}
+		for _, w := range want {
+			if !strings.Contains(out, w) {
+				t.Errorf("the channels snippet printed no %s:\n%s", w, out)
+			}
+		}
+	})
+
 	t.Run("trails", func(t *testing.T) {
 		script := readmeBlock(t, "sh", "create-trail") + readmeBlock(t, "sh", "aws cloudtrail validate-logs")
 		calls := regexp.MustCompile(`(?m)^# \.\.\. calls \.\.\..*$`)
