@@ -362,35 +362,16 @@ type listChannelsOutput struct {
 }
 
 func (h *Handler) listChannels(_ context.Context, caller identity.Caller, in *listChannelsInput) (*listChannelsOutput, error) {
-	limit := maxListChannelsResults
-	if m := in.MaxResults; m != nil {
-		// ListChannels declares no InvalidParameterException
-		// (protocol.md §2.5, rule 4).
-		if *m < 1 || *m > maxListChannelsResults {
-			return nil, invalid(codeValidation, "MaxResults must be between 1 and %d; the request has %d.", maxListChannelsResults, *m)
-		}
-		limit = int(*m)
+	// ListChannels declares no InvalidParameterException (protocol.md
+	// §2.5, rule 4).
+	page, next, err := pageByID(h, caller, "ListChannels", h.opts.Channels.ListChannels(caller.AccountID, caller.Region),
+		func(ch catalog.Channel) string { return ch.ID }, in.MaxResults, in.NextToken, maxListChannelsResults, codeValidation)
+	if err != nil {
+		return nil, err
 	}
-	scope := tokenScope{op: "ListChannels", account: caller.AccountID, region: caller.Region}
-	after := ""
-	if in.NextToken != nil {
-		cur, err := h.tokens.open(scope, *in.NextToken)
-		if err != nil {
-			return nil, err
-		}
-		after = string(cur)
-	}
-	out := &listChannelsOutput{Channels: []channelInfo{}}
-	for _, ch := range h.opts.Channels.ListChannels(caller.AccountID, caller.Region) {
-		if ch.ID <= after {
-			continue
-		}
-		if len(out.Channels) == limit {
-			out.NextToken = h.tokens.seal(scope, []byte(after))
-			break
-		}
+	out := &listChannelsOutput{Channels: []channelInfo{}, NextToken: next}
+	for _, ch := range page {
 		out.Channels = append(out.Channels, channelInfo{ChannelArn: ch.ARN(), Name: ch.Name})
-		after = ch.ID
 	}
 	return out, nil
 }

@@ -373,35 +373,51 @@ type listDataStoresOutput struct {
 }
 
 func (h *Handler) listDataStores(_ context.Context, caller identity.Caller, in *listDataStoresInput) (*listDataStoresOutput, error) {
-	limit := maxListDataStoresResults
-	if m := in.MaxResults; m != nil {
-		if *m < 1 || *m > maxListDataStoresResults {
-			return nil, invalid(codeInvalidMaxResults, "MaxResults must be between 1 and %d; the request has %d.", maxListDataStoresResults, *m)
+	page, next, err := pageByID(h, caller, "ListEventDataStores", h.opts.DataStores.ListDataStores(caller.AccountID, caller.Region),
+		func(d catalog.DataStore) string { return d.ID }, in.MaxResults, in.NextToken, maxListDataStoresResults, codeInvalidMaxResults)
+	if err != nil {
+		return nil, err
+	}
+	out := &listDataStoresOutput{EventDataStores: []dataStoreInfo{}, NextToken: next}
+	for _, d := range page {
+		out.EventDataStores = append(out.EventDataStores, dataStoreInfo{EventDataStoreArn: d.ARN(), Name: d.Name})
+	}
+	return out, nil
+}
+
+// pageByID cuts one page of a list operation out of items, sorted by id:
+// those after the id the NextToken carries (a token of op, for the
+// caller's account and region), at most MaxResults of them (1 to max, or
+// max; otherwise an error of code badMax). next is the token of the page
+// after, "" on the last.
+func pageByID[T any](h *Handler, caller identity.Caller, op string, items []T, id func(T) string, maxResults *int64, token *string, maxN int, badMax string) (page []T, next string, err error) {
+	limit := maxN
+	if m := maxResults; m != nil {
+		if *m < 1 || *m > int64(maxN) {
+			return nil, "", invalid(badMax, "MaxResults must be between 1 and %d; the request has %d.", maxN, *m)
 		}
 		limit = int(*m)
 	}
-	scope := tokenScope{op: "ListEventDataStores", account: caller.AccountID, region: caller.Region}
+	scope := tokenScope{op: op, account: caller.AccountID, region: caller.Region}
 	after := ""
-	if in.NextToken != nil {
-		cur, err := h.tokens.open(scope, *in.NextToken)
+	if token != nil {
+		cur, err := h.tokens.open(scope, *token)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		after = string(cur)
 	}
-	out := &listDataStoresOutput{EventDataStores: []dataStoreInfo{}}
-	for _, d := range h.opts.DataStores.ListDataStores(caller.AccountID, caller.Region) {
-		if d.ID <= after {
+	for _, it := range items {
+		if id(it) <= after {
 			continue
 		}
-		if len(out.EventDataStores) == limit {
-			out.NextToken = h.tokens.seal(scope, []byte(after))
-			break
+		if len(page) == limit {
+			return page, h.tokens.seal(scope, []byte(after)), nil
 		}
-		out.EventDataStores = append(out.EventDataStores, dataStoreInfo{EventDataStoreArn: d.ARN(), Name: d.Name})
-		after = d.ID
+		page = append(page, it)
+		after = id(it)
 	}
-	return out, nil
+	return page, "", nil
 }
 
 // --- UpdateEventDataStore ---

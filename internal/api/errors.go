@@ -342,7 +342,7 @@ var conditions = []struct {
 	{"catalog.ErrChannelNotFound", catalog.ErrChannelNotFound, "PutResourcePolicy", codeResourceNotFound, ""},
 	{"catalog.ErrChannelExists", catalog.ErrChannelExists, "CreateChannel", "ChannelAlreadyExistsException", ""},
 	{"catalog.ErrChannelLimit", catalog.ErrChannelLimit, "CreateChannel", "ChannelMaxLimitExceededException", ""},
-	{"*catalog.ChannelLimitError", &catalog.ChannelLimitError{Region: "us-east-1", Max: 25}, "CreateChannel", "ChannelMaxLimitExceededException", ""},
+	{"*catalog.LimitError", &catalog.LimitError{Region: "us-east-1", Max: 25, Channels: true}, "CreateChannel", "ChannelMaxLimitExceededException", ""},
 	{"catalog.ErrStoreHasChannel", catalog.ErrStoreHasChannel, "DeleteEventDataStore", "ChannelExistsForEDSException", ""},
 
 	{"selector.ErrBothKinds", selector.ErrBothKinds, "PutEventSelectors", codeInvalidParamCombo, ""},
@@ -567,7 +567,7 @@ var (
 		return fmt.Sprintf("A channel named %s already exists in account %s in %s.", e.Channel, e.Account, e.Region)
 	})
 	channelLimitText = textOf(func(e *channelError) string {
-		var le *catalog.ChannelLimitError
+		var le *catalog.LimitError
 		if errors.As(e.Err, &le) {
 			return fmt.Sprintf("Account %s already has %d channels in %s, the most allowed (delete one with DeleteChannel first).", e.Account, le.Max, le.Region)
 		}

@@ -39,7 +39,7 @@ var allowed = map[string][]string{
 	"internal/reqerr": {},
 	// A channel's resource policy: its rules and who it lets call
 	// PutAuditEvents.
-	"internal/channelpolicy": {},
+	"internal/channelpolicy": {"internal/event"},
 	// A token bucket per key (API rate limits).
 	"internal/ratelimit": {},
 	// CloudTrail Lake SQL to DuckDB: pure Go over DuckDB's parse tree

@@ -52,29 +52,38 @@ var (
 	ErrLimit = errors.New("catalog: too many trails in the region")
 )
 
-// LimitError is ErrLimit, or ErrDataStoreLimit when Stores is set, with
-// the region that is full and the quota.
+// LimitError is ErrLimit, ErrDataStoreLimit when Stores is set, or
+// ErrChannelLimit when Channels is set, with the region that is full and
+// the quota.
 type LimitError struct {
 	Region string
 	Max    int
-	// Stores marks the event data store quota; otherwise it is the trail
-	// quota.
-	Stores bool
+	// Stores marks the event data store quota, Channels the channel
+	// quota; otherwise it is the trail quota.
+	Stores   bool
+	Channels bool
 }
 
 func (e *LimitError) Error() string {
 	what := "trails"
-	if e.Stores {
+	switch {
+	case e.Stores:
 		what = "event data stores"
+	case e.Channels:
+		what = "channels"
 	}
 	return fmt.Sprintf("catalog: %s already has %d %s, the most allowed", e.Region, e.Max, what)
 }
 
 // Is makes errors.Is(err, ErrLimit) true, or errors.Is(err,
-// ErrDataStoreLimit) when Stores is set.
+// ErrDataStoreLimit) when Stores is set, or errors.Is(err,
+// ErrChannelLimit) when Channels is set.
 func (e *LimitError) Is(target error) bool {
-	if e.Stores {
+	switch {
+	case e.Stores:
 		return target == ErrDataStoreLimit
+	case e.Channels:
+		return target == ErrChannelLimit
 	}
 	return target == ErrLimit
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -36,26 +35,12 @@ var (
 	ErrChannelExists = errors.New("catalog: channel already exists")
 	// ErrChannelLimit: the region already holds the most channels the
 	// quota allows (ChannelMaxLimitExceededException); returned as a
-	// *ChannelLimitError.
+	// *LimitError with Channels set.
 	ErrChannelLimit = errors.New("catalog: too many channels in the region")
 	// ErrStoreHasChannel: the event data store cannot be deleted while a
 	// channel delivers to it (ChannelExistsForEDSException).
 	ErrStoreHasChannel = errors.New("catalog: a channel delivers to the event data store")
 )
-
-// ChannelLimitError is ErrChannelLimit with the region that is full and
-// the quota.
-type ChannelLimitError struct {
-	Region string
-	Max    int
-}
-
-func (e *ChannelLimitError) Error() string {
-	return fmt.Sprintf("catalog: %s already has %d channels, the most allowed", e.Region, e.Max)
-}
-
-// Is makes errors.Is(err, ErrChannelLimit) true.
-func (e *ChannelLimitError) Is(target error) bool { return target == ErrChannelLimit }
 
 // ChannelDestination is an event data store a channel delivers or
 // delivered to, with the ranges of event-log sequence numbers whose
@@ -137,32 +122,10 @@ func (c *Catalog) loadChannels(dir string) error {
 	c.channelsPath = filepath.Join(dir, ChannelsFileName)
 	c.channels = map[string]*Channel{}
 	c.loadIngestion(dir)
-	b, err := os.ReadFile(c.channelsPath)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return nil
-	case err != nil:
-		return fmt.Errorf("open catalog: %w", err)
-	}
-	damaged := func(why string) error {
-		return fmt.Errorf("open catalog: %s is damaged (%s); restore it from a backup (removing it forgets every channel)", c.channelsPath, why)
-	}
-	var f channelsFile
-	if err := json.Unmarshal(b, &f); err != nil {
-		return damaged(err.Error())
-	}
-	for i := range f.Channels {
-		ch := f.Channels[i]
-		if err := checkChannelEntry(&ch); err != nil {
-			return damaged(fmt.Sprintf("channels[%d]: %v", i, err))
-		}
-		if _, dup := c.channels[ch.ID]; dup {
-			return damaged(fmt.Sprintf("channels[%d]: the id %s appears more than once", i, ch.ID))
-		}
-		c.channels[ch.ID] = &ch
-		c.gen = max(c.gen, ch.Generation)
-	}
-	return nil
+	gen, err := loadEntries(c.channelsPath, "channels", "every channel", checkChannelEntry,
+		func(ch *Channel) (string, uint64) { return ch.ID, ch.Generation }, c.channels)
+	c.gen = max(c.gen, gen)
+	return err
 }
 
 // checkChannelEntry checks the rules of docs/format/channels.md that the
@@ -218,7 +181,7 @@ func checkRanges(rs []SeqRange) error {
 // CreateChannel adds ch under a new random id, with Destinations the
 // store ARNs dests (each ingesting from head()+1), and returns it as
 // stored. It fails with ErrChannelExists (the name is taken in the account
-// and region) or a *ChannelLimitError.
+// and region) or a *LimitError.
 func (c *Catalog) CreateChannel(ch Channel, dests []string, head func() uint64) (Channel, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -240,7 +203,7 @@ func (c *Catalog) CreateChannel(ch Channel, dests []string, head func() uint64) 
 		}
 	}
 	if n > c.maxChannels {
-		return Channel{}, &ChannelLimitError{Region: ch.HomeRegion, Max: c.maxChannels}
+		return Channel{}, &LimitError{Region: ch.HomeRegion, Max: c.maxChannels, Channels: true}
 	}
 	if err := c.checkDestinationsLocked(&ch, dests); err != nil {
 		return Channel{}, err

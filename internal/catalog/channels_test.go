@@ -137,8 +137,8 @@ func TestChannelNamesAndQuota(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var le *catalog.ChannelLimitError
-	if _, err := c.CreateChannel(newChannel("c"), nil, head.Head); !errors.As(err, &le) || !errors.Is(err, catalog.ErrChannelLimit) || le.Max != 2 {
+	var le *catalog.LimitError
+	if _, err := c.CreateChannel(newChannel("c"), nil, head.Head); !errors.As(err, &le) || !errors.Is(err, catalog.ErrChannelLimit) || errors.Is(err, catalog.ErrLimit) || le.Max != 2 {
 		t.Errorf("third channel: %v", err)
 	}
 	if _, err := c.UpdateChannel(b.ID, head.Head, func(ch *catalog.Channel, _ *[]string) error { ch.Name = "a"; return nil }); !errors.Is(err, catalog.ErrChannelExists) {

@@ -188,32 +188,52 @@ type dataStoresFile struct {
 // no stores.
 func (c *Catalog) loadDataStores(dir string) error {
 	c.storesPath = filepath.Join(dir, DataStoresFileName)
-	b, err := os.ReadFile(c.storesPath)
+	gen, err := loadEntries(c.storesPath, "eventDataStores", "every event data store", checkDataStoreEntry,
+		func(d *DataStore) (string, uint64) { return d.ID, d.Generation }, c.stores)
+	c.gen = max(c.gen, gen)
+	return err
+}
+
+// loadEntries reads the JSON file at path, whose entries are the list
+// named list, into into by id: each entry must pass check and have an id
+// of its own. It returns the highest generation. A missing file is no
+// entries; one that does not parse or breaks a rule is refused, naming
+// the file, the entry and what removing the file forgets.
+func loadEntries[T any](path, list, forgets string, check func(*T) error, key func(*T) (id string, gen uint64), into map[string]*T) (uint64, error) {
+	b, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return nil
+		return 0, nil
 	case err != nil:
-		return fmt.Errorf("open catalog: %w", err)
+		return 0, fmt.Errorf("open catalog: %w", err)
 	}
 	damaged := func(why string) error {
-		return fmt.Errorf("open catalog: %s is damaged (%s); restore it from a backup (removing it forgets every event data store)", c.storesPath, why)
+		return fmt.Errorf("open catalog: %s is damaged (%s); restore it from a backup (removing it forgets %s)", path, why, forgets)
 	}
-	var f dataStoresFile
-	if err := json.Unmarshal(b, &f); err != nil {
-		return damaged(err.Error())
+	var doc map[string]json.RawMessage
+	var entries []T
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return 0, damaged(err.Error())
 	}
-	for i := range f.DataStores {
-		d := f.DataStores[i]
-		if err := checkDataStoreEntry(&d); err != nil {
-			return damaged(fmt.Sprintf("eventDataStores[%d]: %v", i, err))
+	if raw, ok := doc[list]; ok {
+		if err := json.Unmarshal(raw, &entries); err != nil {
+			return 0, damaged(err.Error())
 		}
-		if _, dup := c.stores[d.ID]; dup {
-			return damaged(fmt.Sprintf("eventDataStores[%d]: the id %s appears more than once", i, d.ID))
-		}
-		c.stores[d.ID] = &d
-		c.gen = max(c.gen, d.Generation)
 	}
-	return nil
+	var maxGen uint64
+	for i := range entries {
+		e := &entries[i]
+		if err := check(e); err != nil {
+			return 0, damaged(fmt.Sprintf("%s[%d]: %v", list, i, err))
+		}
+		id, gen := key(e)
+		if _, dup := into[id]; dup {
+			return 0, damaged(fmt.Sprintf("%s[%d]: the id %s appears more than once", list, i, id))
+		}
+		into[id] = e
+		maxGen = max(maxGen, gen)
+	}
+	return maxGen, nil
 }
 
 // checkDataStoreEntry checks the rules of docs/format/eventdatastores.md

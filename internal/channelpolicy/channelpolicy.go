@@ -21,6 +21,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/opentrail/opentrail/internal/event"
 )
 
 // Action is the one action a channel policy grants.
@@ -212,29 +214,17 @@ func ValidExternalID(id string) bool {
 // for an account id or arn:aws:iam::ACCOUNT:root, the ARN itself for
 // another IAM principal.
 func principalOf(a string) (string, bool) {
-	if validAccount(a) {
+	if event.ValidAccountID(a) {
 		return a, true
 	}
 	p := strings.SplitN(a, ":", 6)
-	if len(p) != 6 || p[0] != "arn" || p[1] == "" || p[2] != "iam" || p[3] != "" || !validAccount(p[4]) || p[5] == "" || strings.ContainsAny(a, "*?") {
+	if len(p) != 6 || p[0] != "arn" || p[1] == "" || p[2] != "iam" || p[3] != "" || !event.ValidAccountID(p[4]) || p[5] == "" || strings.ContainsAny(a, "*?") {
 		return "", false
 	}
 	if p[5] == "root" {
 		return p[4], true
 	}
 	return a, true
-}
-
-func validAccount(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // Allows reports whether a caller of account, whose principal ARN is

@@ -1,8 +1,6 @@
 package daemon_test
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,7 +14,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 
@@ -26,6 +23,7 @@ import (
 	"github.com/opentrail/opentrail/internal/daemon"
 	"github.com/opentrail/opentrail/internal/datadir"
 	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/sdktest"
 )
 
 // PutAuditEvents in the daemon, signed with aws-sdk-go-v2's v4 signer
@@ -46,9 +44,7 @@ func putAudit(t *testing.T, d *daemon.Daemon, account string, query url.Values, 
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	sum := sha256.Sum256([]byte(body))
-	if err := v4.NewSigner().SignHTTP(t.Context(), aws.Credentials{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey}, req,
-		hex.EncodeToString(sum[:]), "cloudtrail-data", "us-east-1", time.Now()); err != nil {
+	if err := sdktest.Sign(req, []byte(body), k.AccessKeyID, k.SecretAccessKey, "cloudtrail-data", "us-east-1"); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := http.DefaultClient.Do(req)

@@ -1,5 +1,6 @@
 // Package sdktest gives tests an HTTP client for aws-sdk-go-v2 that is not
-// hit by aws-sdk-go-v2#2737 against a fast server.
+// hit by aws-sdk-go-v2#2737 against a fast server, and [Sign], SigV4 for
+// hand-built requests with the SDK's own signer.
 //
 // smithy-go closes each attempt's request body as soon as http.Client.Do
 // returns, and its body wrapper's WriteTo then returns io.EOF instead of
@@ -14,8 +15,14 @@
 package sdktest
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"net/http"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
 // HTTPClient returns a client that sends through next (for example the
@@ -34,4 +41,14 @@ func (t hideWriteTo) RoundTrip(r *http.Request) (*http.Response, error) {
 		r.Body = struct{ io.ReadCloser }{r.Body}
 	}
 	return t.next.RoundTrip(r)
+}
+
+// Sign signs r, whose body is body, as an AWS SDK does: SigV4 with
+// aws-sdk-go-v2's own signer, for service and region, now. For the
+// services without a Go SDK here (cloudtrail-data) and hand-built
+// requests.
+func Sign(r *http.Request, body []byte, accessKeyID, secret, service, region string) error {
+	sum := sha256.Sum256(body)
+	return v4.NewSigner().SignHTTP(r.Context(), aws.Credentials{AccessKeyID: accessKeyID, SecretAccessKey: secret}, r,
+		hex.EncodeToString(sum[:]), service, region, time.Now())
 }
