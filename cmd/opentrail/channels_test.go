@@ -156,18 +156,19 @@ func TestChannelsAWSCLI(t *testing.T) {
 
 // TestBoto3PutAuditEvents sends events with boto3's cloudtrail-data
 // client and checks what botocore makes of the answers: the per-event
-// lists, and the modelled exceptions (ChannelNotFound,
-// DuplicatedAuditEventId, ChannelInsufficientPermission), which botocore
-// finds by the X-Amzn-ErrorType header.
+// lists, the modelled exceptions (ChannelNotFound,
+// DuplicatedAuditEventId, InvalidChannelARN), which botocore finds by the
+// X-Amzn-ErrorType header, and the channel's rate limit, whose
+// ThrottlingException botocore retries until the request fits.
 func TestBoto3PutAuditEvents(t *testing.T) {
 	testenv.SkipShort(t, "real-client test")
 	testenv.NeedCommand(t, testenv.Boto3, "python3", "-c", "import boto3")
 	dir := t.TempDir()
 	addr := freeAddr(t)
-	srv := startServer(t, dir, addr, "--account-id", trailAccount)
+	srv := startServer(t, dir, addr, "--account-id", trailAccount, "--put-audit-events-rate-limit", "100")
 	defer srv.kill()
 	script := `
-import boto3, json, sys
+import boto3, json, sys, time
 url, account, full = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
 ct = boto3.client("cloudtrail", endpoint_url=url, region_name="us-east-1")
 data = boto3.client("cloudtrail-data", endpoint_url=url, region_name="us-east-1")
@@ -195,6 +196,17 @@ for kwargs, exc in [
         raise SystemExit("accepted: %r" % kwargs)
     except exc as e:
         assert e.response["Error"]["Message"], e.response
+# 100 events a second, a burst of 100: three calls of 100 events in a row
+# take two seconds at least. Unless the machine is that slow anyway, some
+# are throttled, and botocore retries them until they fit.
+retried, start = 0, time.monotonic()
+for i in range(3):
+    res = data.put_audit_events(channelArn=arn, auditEvents=[{"id": "e%d" % j, "eventData": ev("r%d-%d" % (i, j))} for j in range(100)])
+    assert len(res["successful"]) + len(res["failed"]) == 100, res
+    retried += res["ResponseMetadata"]["RetryAttempts"]
+elapsed = time.monotonic() - start
+assert elapsed >= 1.9, "300 events at 100 a second took %.2fs" % elapsed
+assert retried >= 1 or elapsed >= 2, (retried, elapsed)
 print("ok")
 `
 	full := "0"
