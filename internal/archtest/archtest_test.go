@@ -30,6 +30,8 @@ var allowed = map[string][]string{
 	"internal/eventpattern": {},
 	"internal/lake/queries": {},
 	"internal/lake/imports": {},
+	// The sample-query catalogue and its search (embedded, pure).
+	"internal/lake/samples": {},
 	// CloudWatch Logs filter patterns, metric transformations, CIS filters.
 	"internal/logfilter": {},
 	// CloudWatch alarms: validation, statistics, evaluation, notifications.
