@@ -32,6 +32,10 @@ var allowed = map[string][]string{
 	"internal/lake/imports": {},
 	// The sample-query catalogue and its search (embedded, pure).
 	"internal/lake/samples": {},
+	// GenerateQuery's client of an OpenAI-compatible chat endpoint, and
+	// its stub server for tests.
+	"internal/lake/querygen":              {},
+	"internal/lake/querygen/querygentest": {},
 	// CloudWatch Logs filter patterns, metric transformations, CIS filters.
 	"internal/logfilter": {},
 	// CloudWatch alarms: validation, statistics, evaluation, notifications.

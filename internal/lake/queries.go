@@ -287,57 +287,9 @@ func (qs *runner) instance(ctx context.Context, account string) (*duck.DB, error
 // StartQuery validates statement for the caller's account and queues it.
 func (e *Engine) StartQuery(ctx context.Context, account, region, statement string, opt queries.StartOptions) (string, error) {
 	qs := e.q
-	db, err := qs.instance(ctx, account)
+	db, tr, stores, err := e.prepare(ctx, account, region, statement)
 	if err != nil {
 		return "", err
-	}
-	specs := map[string]StoreSpec{}
-	for _, s := range e.opts.Stores.DataStores() {
-		// A store is found only in its home region (docs/design/decisions.md §32).
-		if s.Account == account && s.HomeRegion == region {
-			specs[s.ID] = s
-		}
-	}
-	var stores []string
-	resolve := func(name string) (string, error) {
-		id := strings.ToLower(name)
-		if i := strings.LastIndex(id, ":eventdatastore/"); i >= 0 && strings.HasPrefix(id, "arn:") {
-			id = id[i+len(":eventdatastore/"):]
-		}
-		s, ok := specs[id]
-		switch {
-		case !ok:
-			return "", fmt.Errorf("%w: %s", queries.ErrStoreNotFound, name)
-		case s.Deleted:
-			return "", fmt.Errorf("%w: event data store %s is pending deletion", queries.ErrStoreInactive, name)
-		}
-		if !slices.Contains(stores, id) {
-			stores = append(stores, id)
-		}
-		return viewName(id), nil
-	}
-	tr, err := qs.opts.Translate(ctx, db, statement, resolve)
-	var de *dialect.Error
-	switch {
-	case err == nil:
-	case errors.Is(err, queries.ErrStoreNotFound) || errors.Is(err, queries.ErrStoreInactive):
-		return "", err
-	case errors.As(err, &de):
-		return "", fmt.Errorf("%w: %w", queries.ErrInvalidQuery, err)
-	default:
-		return "", fmt.Errorf("lake: translate the statement: %w", err)
-	}
-	if len(stores) == 0 {
-		return "", fmt.Errorf("%w: the query reads no event data store; name one in FROM", queries.ErrInvalidQuery)
-	}
-	// Bind the statement against the stores' schema (no data) so unknown
-	// columns, wrong types and the like fail now, not after queueing.
-	empty := map[string]string{}
-	for _, id := range stores {
-		empty[viewName(id)] = duck.EmptyTable()
-	}
-	if err := db.Bind(ctx, empty, tr.SQL); err != nil {
-		return "", fmt.Errorf("%w: %s", queries.ErrInvalidQuery, queryError(err))
 	}
 	qs.mu.Lock()
 	active := 0
@@ -351,7 +303,7 @@ func (e *Engine) StartQuery(ctx context.Context, account, region, statement stri
 		return "", fmt.Errorf("%w: the account has %d queries queued or running, the most allowed; wait for one to finish or cancel one", queries.ErrTooManyQueries, active)
 	}
 	q := &query{info: queries.Info{ID: newUUID(), Account: account, Region: region, Statement: statement, Stores: stores,
-		Status: queries.Queued, Created: e.opts.Now().UTC(), Columns: tr.Columns, DeliveryS3URI: opt.DeliveryS3URI},
+		Status: queries.Queued, Created: e.opts.Now().UTC(), Columns: tr.Columns, DeliveryS3URI: opt.DeliveryS3URI, Prompt: opt.Prompt},
 		done: make(chan struct{})}
 	if opt.DeliveryS3URI != "" {
 		q.info.DeliveryStatus = queries.DeliveryPending
@@ -377,6 +329,72 @@ func (e *Engine) StartQuery(ctx context.Context, account, region, statement stri
 		qs.deliver(q)
 	}()
 	return q.info.ID, nil
+}
+
+// CheckQuery validates statement for the caller's account as StartQuery
+// does (translation, the stores it names, binding against their schema)
+// without running it: nil, or an error wrapping queries.ErrInvalidQuery,
+// queries.ErrStoreNotFound or queries.ErrStoreInactive.
+func (e *Engine) CheckQuery(ctx context.Context, account, region, statement string) error {
+	_, _, _, err := e.prepare(ctx, account, region, statement)
+	return err
+}
+
+// prepare validates statement for the caller's account and translates it:
+// the account's query instance, the translation and the stores it reads.
+func (e *Engine) prepare(ctx context.Context, account, region, statement string) (db *duck.DB, tr Translation, stores []string, err error) {
+	qs := e.q
+	if db, err = qs.instance(ctx, account); err != nil {
+		return nil, Translation{}, nil, err
+	}
+	specs := map[string]StoreSpec{}
+	for _, s := range e.opts.Stores.DataStores() {
+		// A store is found only in its home region (docs/design/decisions.md §32).
+		if s.Account == account && s.HomeRegion == region {
+			specs[s.ID] = s
+		}
+	}
+	resolve := func(name string) (string, error) {
+		id := strings.ToLower(name)
+		if i := strings.LastIndex(id, ":eventdatastore/"); i >= 0 && strings.HasPrefix(id, "arn:") {
+			id = id[i+len(":eventdatastore/"):]
+		}
+		s, ok := specs[id]
+		switch {
+		case !ok:
+			return "", fmt.Errorf("%w: %s", queries.ErrStoreNotFound, name)
+		case s.Deleted:
+			return "", fmt.Errorf("%w: event data store %s is pending deletion", queries.ErrStoreInactive, name)
+		}
+		if !slices.Contains(stores, id) {
+			stores = append(stores, id)
+		}
+		return viewName(id), nil
+	}
+	tr, err = qs.opts.Translate(ctx, db, statement, resolve)
+	var de *dialect.Error
+	switch {
+	case err == nil:
+	case errors.Is(err, queries.ErrStoreNotFound) || errors.Is(err, queries.ErrStoreInactive):
+		return nil, Translation{}, nil, err
+	case errors.As(err, &de):
+		return nil, Translation{}, nil, fmt.Errorf("%w: %w", queries.ErrInvalidQuery, err)
+	default:
+		return nil, Translation{}, nil, fmt.Errorf("lake: translate the statement: %w", err)
+	}
+	if len(stores) == 0 {
+		return nil, Translation{}, nil, fmt.Errorf("%w: the query reads no event data store; name one in FROM", queries.ErrInvalidQuery)
+	}
+	// Bind the statement against the stores' schema (no data) so unknown
+	// columns, wrong types and the like fail now, not after queueing.
+	empty := map[string]string{}
+	for _, id := range stores {
+		empty[viewName(id)] = duck.EmptyTable()
+	}
+	if err := db.Bind(ctx, empty, tr.SQL); err != nil {
+		return nil, Translation{}, nil, fmt.Errorf("%w: %s", queries.ErrInvalidQuery, queryError(err))
+	}
+	return db, tr, stores, nil
 }
 
 // accountSlots returns the account's share of the workers: all but one
@@ -775,6 +793,16 @@ func (e *Engine) ResolveStore(account, region, idOrARN string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%w: %s", queries.ErrStoreNotFound, idOrARN)
+}
+
+// StoreSchema returns the columns of the account's event data store id in
+// region, one per line with its type, as a prompt for a query generator
+// shows them.
+func (e *Engine) StoreSchema(account, region, id string) (string, error) {
+	if _, err := e.ResolveStore(account, region, id); err != nil {
+		return "", err
+	}
+	return duck.SchemaText(), nil
 }
 
 // scrubStores checks the files of the stores (ids) now and returns how

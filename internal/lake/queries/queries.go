@@ -87,6 +87,9 @@ type Info struct {
 	Results        int64     `json:"results"`
 	DeliveryS3URI  string    `json:"deliveryS3Uri,omitempty"`
 	DeliveryStatus string    `json:"deliveryStatus,omitempty"`
+	// Prompt is the prompt a generated query's statement came from
+	// (GenerateQuery); "" for a statement given as is.
+	Prompt string `json:"prompt,omitempty"`
 }
 
 // Active reports whether the query is queued or running.
@@ -95,4 +98,7 @@ func (q *Info) Active() bool { return q.Status == Queued || q.Status == Running 
 // StartOptions are StartQuery's optional members.
 type StartOptions struct {
 	DeliveryS3URI string
+	// Prompt, for a statement GenerateQuery generated, is its prompt,
+	// which DescribeQuery reports.
+	Prompt string
 }
