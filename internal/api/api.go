@@ -16,6 +16,7 @@ import (
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/history"
 	"github.com/opentrail/opentrail/internal/identity"
+	"github.com/opentrail/opentrail/internal/lake/querygen"
 	"github.com/opentrail/opentrail/internal/store"
 )
 
@@ -64,6 +65,10 @@ type Options struct {
 	// import operations.
 	Lake    Lake
 	Imports Importer
+	// Generator, with Lake, generates GenerateQuery's queries; without
+	// it GenerateQuery answers GenerateResponseException saying how to
+	// configure one.
+	Generator QueryGenerator
 
 	// DataStores, when set, enables the CloudTrail Lake event data store
 	// operations and tags on event data stores; LogHead, then required,
@@ -140,6 +145,8 @@ type Handler struct {
 	// insightsData limits ListInsightsData; nil when LookupRateLimit is 0.
 	insightsData *limiter
 	metrics      *metrics
+	// generated keeps GenerateQuery's queries by QueryAlias.
+	generated *querygen.Aliases
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -184,6 +191,7 @@ func New(opts Options) (*Handler, error) {
 	if h.now == nil {
 		h.now = time.Now
 	}
+	h.generated = querygen.NewAliases(querygen.DefaultKeep, querygen.DefaultMaxPerAccount, h.now)
 	if opts.LookupRateLimit > 0 {
 		h.lookups = newLimiter(opts.LookupRateLimit)
 		h.insightsData = newLimiter(opts.LookupRateLimit)
@@ -209,8 +217,9 @@ func New(opts Options) (*Handler, error) {
 // operation of modelOperations answers UnsupportedOperationException.
 func (h *Handler) implemented() map[string]invoker {
 	ops := map[string]invoker{
-		"LookupEvents":   adapt(h.lookupEvents),
-		"ListPublicKeys": adapt(h.listPublicKeys),
+		"LookupEvents":        adapt(h.lookupEvents),
+		"ListPublicKeys":      adapt(h.listPublicKeys),
+		"SearchSampleQueries": adapt(h.searchSampleQueries),
 	}
 	if h.opts.Trails != nil {
 		for name, inv := range map[string]invoker{
@@ -263,6 +272,7 @@ func (h *Handler) implemented() map[string]invoker {
 			"GetQueryResults": adapt(h.getQueryResults),
 			"ListQueries":     adapt(h.listQueries),
 			"CancelQuery":     adapt(h.cancelQuery),
+			"GenerateQuery":   adapt(h.generateQuery),
 		} {
 			ops[name] = inv
 		}

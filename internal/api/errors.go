@@ -14,6 +14,8 @@ import (
 	"github.com/opentrail/opentrail/internal/history"
 	"github.com/opentrail/opentrail/internal/lake/imports"
 	"github.com/opentrail/opentrail/internal/lake/queries"
+	"github.com/opentrail/opentrail/internal/lake/querygen"
+	"github.com/opentrail/opentrail/internal/lake/samples"
 	"github.com/opentrail/opentrail/internal/objstore"
 	"github.com/opentrail/opentrail/internal/selector"
 	"github.com/opentrail/opentrail/internal/sigv4"
@@ -216,6 +218,20 @@ var catalogue = []wireRule{
 	{match: is(objstore.ErrUnavailable), status: http.StatusServiceUnavailable, code: codeServiceUnavailable,
 		message: "The S3-compatible store did not answer; retry shortly.", text: bucketUnavailableText},
 
+	// GenerateQuery: a generated statement the Lake refused, and the
+	// generator's own failures, all GenerateResponseException, the one
+	// error the model has for a query that could not be generated.
+	{match: as[*generatedError], code: codeGenerateResponse, message: "The generated query is not valid; rephrase the prompt.", text: generatedText},
+	{match: is(querygen.ErrUnavailable), code: codeGenerateResponse, message: "The query generator did not answer; check that its server is running, then retry.",
+		text: withHint(lakeText(querygen.ErrUnavailable, ""), "Check that the model server configured with --query-generator-url is running and serves the model given with --query-generator-model, then retry.")},
+	{match: is(querygen.ErrNoQuery), code: codeGenerateResponse, message: "The model answered without a SQL query; rephrase the prompt.",
+		text: withHint(func(err error) string {
+			if d := lakeText(querygen.ErrNoQuery, "")(err); d != "" {
+				return "The model answered without a SQL query. Its answer: " + d
+			}
+			return ""
+		}, "Rephrase the prompt as a question about the events, such as \"Which users had the most access denied errors?\".")},
+
 	// Lake queries: the engine words the detail after the sentinel.
 	{match: is(queries.ErrInvalidQuery), code: codeInvalidQuery, message: "The query statement is not valid.", text: lakeText(queries.ErrInvalidQuery, "")},
 	{match: is(queries.ErrStoreNotFound), code: codeEDSNotFound, message: "The event data store was not found.", text: lakeText(queries.ErrStoreNotFound, "Event data store %s does not exist in this account and region.")},
@@ -355,6 +371,11 @@ var conditions = []struct {
 	{"imports.ErrInvalidSource", imports.ErrInvalidSource, "StartImport", "InvalidImportSourceException", ""},
 	{"imports.ErrWrongStore", imports.ErrWrongStore, "StartImport", "InvalidEventDataStoreCategoryException", ""},
 
+	{"querygen.ErrUnavailable", querygen.ErrUnavailable, "GenerateQuery", codeGenerateResponse, ""},
+	{"querygen.ErrNoQuery", querygen.ErrNoQuery, "GenerateQuery", codeGenerateResponse, ""},
+	{"*samples.ParseError", &samples.ParseError{Line: 1, Msg: "no queries"}, "SearchSampleQueries", codeInternal,
+		"only a broken embedded catalogue gives it, which samples' tests refuse"},
+
 	{"context.Canceled", context.Canceled, "LookupEvents", codeServiceUnavailable, ""},
 	{"context.DeadlineExceeded", context.DeadlineExceeded, "LookupEvents", codeServiceUnavailable, ""},
 }
@@ -490,6 +511,17 @@ func textOf[T error](render func(T) string) func(error) string {
 }
 
 func ownText(err error) string { return err.Error() }
+
+// withHint adds a sentence saying what to do to what text renders; when
+// text renders nothing, the row's message is sent.
+func withHint(text func(error) string, hint string) func(error) string {
+	return func(err error) string {
+		if t := text(err); t != "" {
+			return t + " " + hint
+		}
+		return ""
+	}
+}
 
 var (
 	// sigv4Text is the AWS-worded Message of a *sigv4.Error.

@@ -32,6 +32,12 @@ type Lake interface {
 	// by its ARN or id; queries.ErrStoreNotFound or
 	// queries.ErrStoreInactive when it has none or it is being deleted.
 	ResolveStore(account, region, idOrARN string) (string, error)
+	// CheckQuery validates a statement exactly as StartQuery does, without
+	// running it (GenerateQuery's check of a generated statement).
+	CheckQuery(ctx context.Context, account, region, statement string) error
+	// StoreSchema returns the columns of the caller's store id, one per
+	// line with its type, for a query generator's prompt.
+	StoreSchema(account, region, id string) (string, error)
 }
 
 const (
@@ -66,6 +72,17 @@ func (h *Handler) startQuery(ctx context.Context, caller identity.Caller, in *st
 	if err := checkOwner(caller, in.EventDataStoreOwnerAccountId); err != nil {
 		return nil, err
 	}
+	var opt queries.StartOptions
+	if in.QueryAlias != nil && in.QueryStatement == nil && in.QueryParameters == nil {
+		if stmt, prompt, ok := h.queryAlias(caller, *in.QueryAlias); ok {
+			in.QueryStatement, in.QueryAlias, opt.Prompt = &stmt, nil, prompt
+		}
+	}
+	if in.QueryAlias != nil && in.QueryStatement == nil && in.QueryParameters == nil {
+		return nil, invalid(codeInvalidParameter, "QueryAlias %q names no query GenerateQuery returned in this account and Region in the last 7 days "+
+			"(generated queries are kept in memory: a restart forgets them; dashboard widget aliases are not supported yet). "+
+			"Generate the query again, or give the SQL in QueryStatement.", *in.QueryAlias)
+	}
 	if in.QueryAlias != nil || in.QueryParameters != nil {
 		return nil, invalid(codeInvalidParameter, "QueryAlias and QueryParameters run dashboard widget queries, which OpenTrail does not support yet; give the SQL in QueryStatement.")
 	}
@@ -75,7 +92,6 @@ func (h *Handler) startQuery(ctx context.Context, caller identity.Caller, in *st
 	if n := len([]rune(*in.QueryStatement)); n > 10000 {
 		return nil, invalid(codeInvalidQuery, "QueryStatement is %d characters; at most 10000 are allowed.", n)
 	}
-	var opt queries.StartOptions
 	if in.DeliveryS3Uri != nil {
 		if err := h.checkDeliveryURI(ctx, caller, *in.DeliveryS3Uri); err != nil {
 			return nil, err
@@ -185,6 +201,7 @@ type describeQueryOutput struct {
 	ErrorMessage    string          `json:"ErrorMessage,omitempty"`
 	DeliveryS3Uri   string          `json:"DeliveryS3Uri,omitempty"`
 	DeliveryStatus  string          `json:"DeliveryStatus,omitempty"`
+	Prompt          string          `json:"Prompt,omitempty"`
 }
 
 func (h *Handler) describeQuery(_ context.Context, caller identity.Caller, in *queryIDInput) (*describeQueryOutput, error) {
@@ -200,6 +217,7 @@ func (h *Handler) describeQuery(_ context.Context, caller identity.Caller, in *q
 		QueryStatistics: queryStatistics{EventsMatched: q.EventsMatched, EventsScanned: q.EventsScanned, BytesScanned: q.BytesScanned,
 			ExecutionTimeInMillis: q.ExecutionMilli, CreationTime: &awsjson.Time{Time: q.Created}},
 		ErrorMessage: errorMessage(q.ErrorMessage), DeliveryS3Uri: q.DeliveryS3URI, DeliveryStatus: q.DeliveryStatus,
+		Prompt: q.Prompt,
 	}, nil
 }
 
