@@ -223,14 +223,9 @@ var catalogue = []wireRule{
 	// error the model has for a query that could not be generated.
 	{match: as[*generatedError], code: codeGenerateResponse, message: "The generated query is not valid; rephrase the prompt.", text: generatedText},
 	{match: is(querygen.ErrUnavailable), code: codeGenerateResponse, message: "The query generator did not answer; check that its server is running, then retry.",
-		text: withHint(lakeText(querygen.ErrUnavailable, ""), "Check that the model server configured with --query-generator-url is running and serves the model given with --query-generator-model, then retry.")},
+		text: withHint(detailAfter(querygen.ErrUnavailable, "The query generator did not answer: %s."), "Check that the model server configured with --query-generator-url is running and serves the model given with --query-generator-model, then retry.")},
 	{match: is(querygen.ErrNoQuery), code: codeGenerateResponse, message: "The model answered without a SQL query; rephrase the prompt.",
-		text: withHint(func(err error) string {
-			if d := lakeText(querygen.ErrNoQuery, "")(err); d != "" {
-				return "The model answered without a SQL query. Its answer: " + d
-			}
-			return ""
-		}, "Rephrase the prompt as a question about the events, such as \"Which users had the most access denied errors?\".")},
+		text: withHint(detailAfter(querygen.ErrNoQuery, "The model answered without a SQL query. Its answer: %s."), "Rephrase the prompt as a question about the events, such as \"Which users had the most access denied errors?\".")},
 
 	// Lake queries: the engine words the detail after the sentinel.
 	{match: is(queries.ErrInvalidQuery), code: codeInvalidQuery, message: "The query statement is not valid.", text: lakeText(queries.ErrInvalidQuery, "")},
@@ -511,6 +506,19 @@ func textOf[T error](render func(T) string) func(error) string {
 }
 
 func ownText(err error) string { return err.Error() }
+
+// detailAfter puts the detail an error wraps sentinel with (its text
+// after "sentinel: ") into format, as is; "" when there is none.
+func detailAfter(sentinel error, format string) func(error) string {
+	return func(err error) string {
+		msg := err.Error()
+		i := strings.Index(msg, sentinel.Error()+": ")
+		if i < 0 {
+			return ""
+		}
+		return fmt.Sprintf(format, strings.TrimSuffix(msg[i+len(sentinel.Error())+2:], "."))
+	}
+}
 
 // withHint adds a sentence saying what to do to what text renders; when
 // text renders nothing, the row's message is sent.

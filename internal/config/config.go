@@ -74,6 +74,9 @@ type Config struct {
 	Notifications Notifications `json:"notifications,omitzero"`
 	// Lake tunes CloudTrail Lake.
 	Lake Lake `json:"lake,omitzero"`
+	// QueryGenerator is the chat model GenerateQuery asks; without a URL
+	// GenerateQuery answers that none is configured.
+	QueryGenerator QueryGenerator `json:"queryGenerator,omitzero"`
 	// Insights tunes the Insights detector.
 	Insights Insights `json:"insights,omitzero"`
 	// EventBridge tunes the default event bus.
@@ -154,6 +157,22 @@ type Lake struct {
 	// "1GB").
 	Threads     int    `json:"threads,omitempty"`
 	MemoryLimit string `json:"memoryLimit,omitempty"`
+}
+
+// QueryGenerator configures GenerateQuery's model server: any
+// OpenAI-compatible chat completions API (package lake/querygen).
+type QueryGenerator struct {
+	// URL is the API's base URL, such as http://127.0.0.1:11434/v1 (to
+	// which /chat/completions is added), or its chat completions URL.
+	URL string `json:"url,omitempty"`
+	// Model is the model's name as the server knows it (required with
+	// URL).
+	Model string `json:"model,omitempty"`
+	// Timeout bounds one generation (default 60s).
+	Timeout Duration `json:"timeout,omitempty"`
+	// APIKey, sent as a bearer token, comes only from the environment
+	// (OPENTRAIL_QUERY_GENERATOR_API_KEY), never from the file.
+	APIKey string `json:"-"`
 }
 
 // Delivery tunes trail delivery.
@@ -331,6 +350,17 @@ func (c Config) Validate() error {
 	}
 	if c.Notifications.Webhook != "" {
 		checkURL("notifications.webhook", c.Notifications.Webhook)
+	}
+	if g := c.QueryGenerator; g.URL != "" {
+		checkURL("queryGenerator.url", g.URL)
+		if strings.TrimSpace(g.Model) == "" {
+			bad("queryGenerator.model", "is required with queryGenerator.url: give the model's name as the server knows it")
+		}
+	} else if g.Model != "" {
+		bad("queryGenerator.url", "is required with queryGenerator.model: give the base URL of the chat completions API")
+	}
+	if c.QueryGenerator.Timeout < 0 {
+		bad("queryGenerator.timeout", "must not be negative")
 	}
 	for topic, u := range c.Notifications.Topics {
 		if !strings.HasPrefix(topic, "arn:") {

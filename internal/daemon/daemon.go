@@ -211,6 +211,9 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 	if d.lake != nil {
 		ao.Lake = d.lake
 		ao.Imports = lakeImports{d}
+		if ao.Generator, err = queryGenerator(cfg.QueryGenerator, log); err != nil {
+			return nil, err
+		}
 	}
 	h, err := api.New(ao)
 	if err != nil {
