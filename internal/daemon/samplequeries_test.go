@@ -231,3 +231,19 @@ func TestGenerateQueryOnRealEvents(t *testing.T) {
 		t.Errorf("model server down: %v", err)
 	}
 }
+
+// TestQueryGeneratorCheckedAtStart: an endpoint URL the generator cannot
+// use stops the server from starting, saying which setting is wrong.
+func TestQueryGeneratorCheckedAtStart(t *testing.T) {
+	cfg := config.Default()
+	cfg.DataDir, cfg.Listen, cfg.AccountID = t.TempDir(), "127.0.0.1:0", testAccount
+	cfg.QueryGenerator = config.QueryGenerator{URL: "http://user:secret@127.0.0.1:1/v1", Model: "m"}
+	d, err := daemon.New(cfg, slog.New(slog.DiscardHandler))
+	if err == nil {
+		d.Close()
+		t.Fatal("the server started with a generator URL holding credentials")
+	}
+	if !strings.Contains(err.Error(), "--query-generator-url") || !strings.Contains(err.Error(), "OPENTRAIL_QUERY_GENERATOR_API_KEY") {
+		t.Errorf("daemon.New: %v", err)
+	}
+}
