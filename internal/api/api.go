@@ -69,6 +69,9 @@ type Options struct {
 	// it GenerateQuery answers GenerateResponseException saying how to
 	// configure one.
 	Generator QueryGenerator
+	// GeneratedQueries keeps what GenerateQuery generated, by QueryAlias
+	// (a *querygen.Aliases opened on its file); nil keeps them in memory.
+	GeneratedQueries GeneratedQueries
 
 	// DataStores, when set, enables the CloudTrail Lake event data store
 	// operations and tags on event data stores; LogHead, then required,
@@ -146,7 +149,7 @@ type Handler struct {
 	insightsData *limiter
 	metrics      *metrics
 	// generated keeps GenerateQuery's queries by QueryAlias.
-	generated *querygen.Aliases
+	generated GeneratedQueries
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -191,7 +194,10 @@ func New(opts Options) (*Handler, error) {
 	if h.now == nil {
 		h.now = time.Now
 	}
-	h.generated = querygen.NewAliases(querygen.DefaultKeep, querygen.DefaultMaxPerAccount, h.now)
+	h.generated = opts.GeneratedQueries
+	if h.generated == nil {
+		h.generated = querygen.NewAliases(querygen.DefaultKeep, querygen.DefaultMaxPerAccount, h.now)
+	}
 	if opts.LookupRateLimit > 0 {
 		h.lookups = newLimiter(opts.LookupRateLimit)
 		h.insightsData = newLimiter(opts.LookupRateLimit)

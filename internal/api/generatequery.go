@@ -24,6 +24,17 @@ type QueryGenerator interface {
 
 var _ QueryGenerator = (*querygen.Client)(nil)
 
+// GeneratedQueries keeps generated queries by QueryAlias (a
+// *querygen.Aliases). Add MUST return only once the query is kept as
+// durably as the implementation keeps anything; Resolve MUST find an
+// alias only for the account and region that Add was given.
+type GeneratedQueries interface {
+	Add(account, region string, g querygen.Generated) (string, error)
+	Resolve(account, region, alias string) (querygen.Generated, bool)
+}
+
+var _ GeneratedQueries = (*querygen.Aliases)(nil)
+
 const codeGenerateResponse = "GenerateResponseException"
 
 // msgNoGenerator says how to configure a generator.
@@ -88,7 +99,10 @@ func (h *Handler) generateQuery(ctx context.Context, caller identity.Caller, in 
 	if err := h.opts.Lake.CheckQuery(ctx, caller.AccountID, caller.Region, stmt); err != nil {
 		return nil, &generatedError{statement: stmt, err: err}
 	}
-	alias := h.generated.Add(caller.AccountID, caller.Region, querygen.Generated{Statement: stmt, Prompt: prompt})
+	alias, err := h.generated.Add(caller.AccountID, caller.Region, querygen.Generated{Statement: stmt, Prompt: prompt})
+	if err != nil {
+		return nil, err
+	}
 	return &generateQueryOutput{QueryStatement: stmt, QueryAlias: alias, EventDataStoreOwnerAccountId: caller.AccountID}, nil
 }
 

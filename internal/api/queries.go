@@ -80,7 +80,7 @@ func (h *Handler) startQuery(ctx context.Context, caller identity.Caller, in *st
 	}
 	if in.QueryAlias != nil && in.QueryStatement == nil && in.QueryParameters == nil {
 		return nil, invalid(codeInvalidParameter, "QueryAlias %q names no query GenerateQuery returned in this account and Region in the last 7 days "+
-			"(generated queries are kept in memory: a restart forgets them; dashboard widget aliases are not supported yet). "+
+			"(dashboard widget aliases are not supported yet). "+
 			"Generate the query again, or give the SQL in QueryStatement.", *in.QueryAlias)
 	}
 	if in.QueryAlias != nil || in.QueryParameters != nil {

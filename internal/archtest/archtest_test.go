@@ -34,7 +34,7 @@ var allowed = map[string][]string{
 	"internal/lake/samples": {},
 	// GenerateQuery's client of an OpenAI-compatible chat endpoint, and
 	// its stub server for tests.
-	"internal/lake/querygen":              {},
+	"internal/lake/querygen":              {"internal/store/fileutil"},
 	"internal/lake/querygen/querygentest": {},
 	// CloudWatch Logs filter patterns, metric transformations, CIS filters.
 	"internal/logfilter": {},

@@ -214,6 +214,9 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 		if ao.Generator, err = queryGenerator(cfg.QueryGenerator, log); err != nil {
 			return nil, err
 		}
+		if ao.GeneratedQueries, err = generatedQueries(cfg.DataDir); err != nil {
+			return nil, err
+		}
 	}
 	h, err := api.New(ao)
 	if err != nil {

@@ -1,10 +1,13 @@
 package daemon_test
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -244,6 +247,83 @@ func TestQueryGeneratorCheckedAtStart(t *testing.T) {
 		t.Fatal("the server started with a generator URL holding credentials")
 	}
 	if !strings.Contains(err.Error(), "--query-generator-url") || !strings.Contains(err.Error(), "OPENTRAIL_QUERY_GENERATOR_API_KEY") {
+		t.Errorf("daemon.New: %v", err)
+	}
+}
+
+// TestGeneratedQueryAfterRestart: a QueryAlias GenerateQuery returned
+// runs after the server restarts (here without a generator configured
+// any more), DescribeQuery shows its prompt, and fsck checks the file the
+// aliases are kept in.
+func TestGeneratedQueryAfterRestart(t *testing.T) {
+	root := t.TempDir()
+	id := importRealEvents(t, root)
+	stub := querygentest.New(t, func(querygentest.Request) (int, string) {
+		return http.StatusOK, "SELECT eventSource, count(*) AS n FROM " + id + " GROUP BY eventSource"
+	})
+	start := func(mut func(*config.Config)) (*cloudtrail.Client, func()) {
+		cfg := config.Default()
+		cfg.DataDir, cfg.Listen, cfg.AccountID = root, "127.0.0.1:0", testAccount
+		cfg.Lake.Threads = 1
+		if mut != nil {
+			mut(&cfg)
+		}
+		d, err := daemon.New(cfg, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- d.Run(ctx) }()
+		stop := func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		}
+		return rootClient(t, d, testAccount, "us-east-1"), stop
+	}
+	ct, stop := start(func(c *config.Config) {
+		c.QueryGenerator = config.QueryGenerator{URL: stub.URL + "/v1", Model: "stub-model"}
+	})
+	gen, err := ct.GenerateQuery(t.Context(), &cloudtrail.GenerateQueryInput{EventDataStores: []string{id}, Prompt: aws.String("events by service")})
+	stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct, stop = start(nil)
+	e := &lakeEnv{ct: ct}
+	started, err := ct.StartQuery(t.Context(), &cloudtrail.StartQueryInput{QueryAlias: gen.QueryAlias})
+	if err != nil {
+		stop()
+		t.Fatalf("StartQuery with the alias after a restart: %v", err)
+	}
+	d := e.wait(t, ct, aws.ToString(started.QueryId))
+	res, err := ct.GetQueryResults(t.Context(), &cloudtrail.GetQueryResultsInput{QueryId: started.QueryId})
+	stop()
+	if d.QueryStatus != "FINISHED" || aws.ToString(d.Prompt) != "events by service" || err != nil || len(res.QueryResultRows) == 0 {
+		t.Fatalf("after a restart: %s prompt %q, %v, %d rows", d.QueryStatus, aws.ToString(d.Prompt), err, len(res.QueryResultRows))
+	}
+
+	if r := daemon.Check(root); len(r.Problems) != 0 || !slices.Contains(r.Lines, "generated queries: 1 aliases") {
+		t.Errorf("fsck: %+v", r)
+	}
+	path := filepath.Join(root, datadir.GeneratedQueriesFile)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("{damaged}\n")
+	f.Close()
+	if r := daemon.Check(root); len(r.Problems) != 1 || !strings.Contains(r.Problems[0], "line 2: not a generated query's JSON object") {
+		t.Errorf("fsck of a damaged file: %+v", r.Problems)
+	}
+	cfg := config.Default()
+	cfg.DataDir, cfg.Listen = root, "127.0.0.1:0"
+	if d, err := daemon.New(cfg, slog.New(slog.DiscardHandler)); err == nil {
+		d.Close()
+		t.Error("the server started with a damaged generated-queries file")
+	} else if !strings.Contains(err.Error(), "line 2") {
 		t.Errorf("daemon.New: %v", err)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -182,7 +184,15 @@ func FuzzExtractSQL(f *testing.F) {
 func TestAliases(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	a := querygen.NewAliases(time.Hour, 2, func() time.Time { return now })
-	x := a.Add("111111111111", "us-east-1", querygen.Generated{Statement: "SELECT 1", Prompt: "one"})
+	add := func(stmt, prompt string) string {
+		t.Helper()
+		alias, err := a.Add("111111111111", "us-east-1", querygen.Generated{Statement: stmt, Prompt: prompt})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return alias
+	}
+	x := add("SELECT 1", "one")
 	if g, ok := a.Resolve("111111111111", "us-east-1", x); !ok || g.Statement != "SELECT 1" || g.Prompt != "one" {
 		t.Fatalf("Resolve = %+v, %v", g, ok)
 	}
@@ -191,8 +201,8 @@ func TestAliases(t *testing.T) {
 			t.Errorf("alias resolved for %v", k)
 		}
 	}
-	y := a.Add("111111111111", "us-east-1", querygen.Generated{Statement: "SELECT 2"})
-	a.Add("111111111111", "us-east-1", querygen.Generated{Statement: "SELECT 3"})
+	y := add("SELECT 2", "two")
+	add("SELECT 3", "three")
 	if _, ok := a.Resolve("111111111111", "us-east-1", x); ok {
 		t.Error("the oldest alias survived beyond MaxPerAccount")
 	}
@@ -206,4 +216,94 @@ func TestAliases(t *testing.T) {
 	if x == y || !strings.HasPrefix(x, "generated-") {
 		t.Errorf("aliases %q, %q", x, y)
 	}
+}
+
+// TestAliasesFile: aliases outlive a restart; expired ones and a torn last
+// line are dropped by a rewrite; a damaged line is a *CorruptError.
+func TestAliasesFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "generated-queries.jsonl")
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	a, err := querygen.OpenAliases(path, time.Hour, 10, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := a.Add("111111111111", "us-east-1", querygen.Generated{Statement: "SELECT 1 FROM s", Prompt: "old"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(50 * time.Minute)
+	fresh, err := a.Add("111111111111", "us-east-1", querygen.Generated{Statement: "SELECT 2 FROM s", Prompt: "fresh"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := querygen.CheckAliases(path); n != 2 || err != nil {
+		t.Fatalf("CheckAliases = %d, %v", n, err)
+	}
+	// A crash in the middle of an append leaves a torn line.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(`{"account":"111111111111","reg`)
+	f.Close()
+	now = now.Add(20 * time.Minute) // old is 70 minutes old now
+	b, err := querygen.OpenAliases(path, time.Hour, 10, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, ok := b.Resolve("111111111111", "us-east-1", fresh); !ok || g.Statement != "SELECT 2 FROM s" || g.Prompt != "fresh" {
+		t.Errorf("after a restart: %+v, %v", g, ok)
+	}
+	if _, ok := b.Resolve("111111111111", "us-east-1", old); ok {
+		t.Error("an expired alias came back")
+	}
+	data, _ := os.ReadFile(path)
+	if lines := strings.Count(string(data), "\n"); lines != 1 || !strings.HasSuffix(string(data), "\n") || strings.Contains(string(data), old) {
+		t.Errorf("the file after opening:\n%s\nwant only the fresh alias", data)
+	}
+	for _, tc := range []struct{ name, line, msg string }{
+		{"not JSON", "{nope", "line 2: not a generated query's JSON object"},
+		{"unknown member", `{"account":"1","region":"r","alias":"generated-00000000000000000000","statement":"s","prompt":"p","created":"2026-01-01T00:00:00Z","x":1}`, "line 2: not a generated"},
+		{"missing member", `{"account":"1","region":"r","alias":"generated-00000000000000000000","statement":"s","created":"2026-01-01T00:00:00Z"}`, "line 2: a member is missing"},
+		{"bad alias", `{"account":"1","region":"r","alias":"x","statement":"s","prompt":"p","created":"2026-01-01T00:00:00Z"}`, `line 2: alias "x"`},
+		{"duplicate", strings.TrimSuffix(string(data), "\n"), "line 2: alias " + fresh + " is also on line 1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "g.jsonl")
+			if err := os.WriteFile(p, append(append([]byte{}, data...), tc.line+"\n"...), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := querygen.OpenAliases(p, time.Hour, 10, clock)
+			var ce *querygen.CorruptError
+			if !errors.As(err, &ce) || !strings.Contains(err.Error(), tc.msg) {
+				t.Errorf("OpenAliases: %v, want a *CorruptError with %q", err, tc.msg)
+			}
+			if _, err := querygen.CheckAliases(p); !errors.As(err, &ce) {
+				t.Errorf("CheckAliases: %v", err)
+			}
+		})
+	}
+}
+
+func FuzzCheckAliases(f *testing.F) {
+	f.Add([]byte(`{"account":"1","region":"r","alias":"generated-00000000000000000000","statement":"s","prompt":"p","created":"2026-01-01T00:00:00Z"}` + "\n"))
+	f.Add([]byte("{\n"))
+	f.Add([]byte(""))
+	f.Add([]byte("\n\n"))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(dir, "g.jsonl")
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		n, err := querygen.CheckAliases(p)
+		var ce *querygen.CorruptError
+		if err != nil && !errors.As(err, &ce) {
+			t.Fatalf("CheckAliases: %v is not a *CorruptError", err)
+		}
+		if err == nil && n > strings.Count(string(data), "\n") {
+			t.Fatalf("%d aliases from %d lines", n, strings.Count(string(data), "\n"))
+		}
+	})
 }
