@@ -368,6 +368,8 @@ var conditions = []struct {
 
 	{"querygen.ErrUnavailable", querygen.ErrUnavailable, "GenerateQuery", codeGenerateResponse, ""},
 	{"querygen.ErrNoQuery", querygen.ErrNoQuery, "GenerateQuery", codeGenerateResponse, ""},
+	{"*querygen.CorruptError", &querygen.CorruptError{Path: "generated-queries.jsonl", Line: 1, Msg: "damaged"}, "GenerateQuery", codeInternal,
+		"only opening the aliases file (at start-up) and fsck read it; GenerateQuery only appends"},
 	{"*samples.ParseError", &samples.ParseError{Line: 1, Msg: "no queries"}, "SearchSampleQueries", codeInternal,
 		"only a broken embedded catalogue gives it, which samples' tests refuse"},
 
