@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/http"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -109,5 +110,24 @@ func TestSampleQueriesAndGenerateQueryAWSCLI(t *testing.T) {
 	msg := cliError(t, env, "cloudtrail", "generate-query", "--event-data-stores", arn, "--prompt", "use a bad column")
 	if !strings.Contains(msg, "GenerateResponseException") || !strings.Contains(msg, "nosuchcolumn") {
 		t.Errorf("generate-query of a refused query: %s", msg)
+	}
+}
+
+// TestREADMESampleQueriesSnippet: the README's search-sample-queries
+// snippet works as pasted, in bash in a fresh shell, with the aws CLI.
+func TestREADMESampleQueriesSnippet(t *testing.T) {
+	testenv.SkipShort(t, "real-client test")
+	testenv.NeedCommand(t, testenv.AWSCLI, "aws", "--version")
+	work, srv := readmeServer(t)
+	defer srv.kill()
+	cmd := exec.Command("bash", "-euo", "pipefail", "-c", atServer(t, readmeBlock(t, "sh", "search-sample-queries"), srv.addr))
+	cmd.Dir, cmd.Env = work, freshShellEnv(t)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("README snippet: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 3 || !strings.HasSuffix(lines[0], "\tConsole sign-ins without MFA") {
+		t.Errorf("the snippet printed:\n%s\nwant 3 results, Console sign-ins without MFA first", out)
 	}
 }
