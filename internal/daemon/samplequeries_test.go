@@ -1,7 +1,6 @@
 package daemon_test
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"os"
@@ -262,25 +261,12 @@ func TestGeneratedQueryAfterRestart(t *testing.T) {
 		return http.StatusOK, "SELECT eventSource, count(*) AS n FROM " + id + " GROUP BY eventSource"
 	})
 	start := func(mut func(*config.Config)) (*cloudtrail.Client, func()) {
-		cfg := config.Default()
-		cfg.DataDir, cfg.Listen, cfg.AccountID = root, "127.0.0.1:0", testAccount
-		cfg.Lake.Threads = 1
-		if mut != nil {
-			mut(&cfg)
-		}
-		d, err := daemon.New(cfg, slog.New(slog.DiscardHandler))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- d.Run(ctx) }()
-		stop := func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("Run: %v", err)
+		d, stop := runDaemonWith(t, root, func(c *config.Config) {
+			c.Lake.Threads = 1
+			if mut != nil {
+				mut(c)
 			}
-		}
+		})
 		return rootClient(t, d, testAccount, "us-east-1"), stop
 	}
 	ct, stop := start(func(c *config.Config) {
