@@ -831,6 +831,23 @@ func TestQuerySecurity(t *testing.T) {
 		} else if !errors.Is(err, queries.ErrInvalidQuery) && !errors.Is(err, queries.ErrStoreNotFound) {
 			t.Errorf("%s: %v, want an invalid statement or an unknown store", stmt, err)
 		}
+		// CheckQuery (GenerateQuery's check) gives StartQuery's verdict.
+		if err := r.eng.CheckQuery(context.Background(), acct, region, stmt); !errors.Is(err, queries.ErrInvalidQuery) && !errors.Is(err, queries.ErrStoreNotFound) {
+			t.Errorf("CheckQuery %s: %v, want an invalid statement or an unknown store", stmt, err)
+		}
+	}
+	before := len(r.eng.ListQueries(acct, mine, time.Time{}, time.Time{}, ""))
+	if err := r.eng.CheckQuery(context.Background(), acct, region, "SELECT eventname, useridentity.arn FROM "+mine); err != nil {
+		t.Errorf("CheckQuery of a valid statement: %v", err)
+	}
+	if n := len(r.eng.ListQueries(acct, mine, time.Time{}, time.Time{}, "")); n != before {
+		t.Errorf("CheckQuery queued a query (%d, then %d)", before, n)
+	}
+	if s, err := r.eng.StoreSchema(acct, region, mine); err != nil || !strings.Contains(s, "eventtime TIMESTAMP\n") || !strings.Contains(s, "useridentity STRUCT(") {
+		t.Errorf("StoreSchema = %q, %v", s, err)
+	}
+	if _, err := r.eng.StoreSchema(acct, region, theirs); !errors.Is(err, queries.ErrStoreNotFound) {
+		t.Errorf("StoreSchema of another account's store: %v", err)
 	}
 }
 
