@@ -131,3 +131,49 @@ func TestREADMESampleQueriesSnippet(t *testing.T) {
 		t.Errorf("the snippet printed:\n%s\nwant 3 results, Console sign-ins without MFA first", out)
 	}
 }
+
+// TestBoto3SampleQueries: boto3 pages through search_sample_queries
+// (Relevance as a float, most relevant first) and, with no generator
+// configured, generate_query raises GenerateResponseException saying how
+// to configure one.
+func TestBoto3SampleQueries(t *testing.T) {
+	testenv.SkipShort(t, "real-client test")
+	testenv.NeedCommand(t, testenv.Boto3, "python3", "-c", "import boto3")
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	srv := startServer(t, dir, addr)
+	defer srv.kill()
+	script := `
+import boto3, sys
+ct = boto3.client("cloudtrail", endpoint_url=sys.argv[1], region_name="us-east-1")
+names, rel, token = [], [], None
+while True:
+    kw = {"SearchPhrase": "who changed IAM policies", "MaxResults": 4}
+    if token:
+        kw["NextToken"] = token
+    page = ct.search_sample_queries(**kw)
+    assert len(page["SearchResults"]) <= 4, page
+    for r in page["SearchResults"]:
+        assert isinstance(r["Relevance"], float) and 0 < r["Relevance"] <= 1, r
+        assert "$EDS_ID" in r["SQL"] and r["Description"], r
+        names.append(r["Name"])
+        rel.append(r["Relevance"])
+    token = page.get("NextToken")
+    if not token:
+        break
+assert names[0] == "IAM policy changes", names
+assert rel == sorted(rel, reverse=True) and len(names) == len(set(names)) > 4, (names, rel)
+arn = ct.create_event_data_store(Name="boto-gen", TerminationProtectionEnabled=False)["EventDataStoreArn"]
+try:
+    ct.generate_query(EventDataStores=[arn], Prompt="top errors")
+    raise SystemExit("generate_query without a generator succeeded")
+except ct.exceptions.GenerateResponseException as e:
+    assert "--query-generator-url" in str(e), e
+print("ok", len(names))
+`
+	out := runOK(t, []string{"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(dir, "credentials"), "AWS_CONFIG_FILE=/dev/null"},
+		"python3", "-c", script, "http://"+addr)
+	if !strings.HasPrefix(string(out), "ok ") {
+		t.Fatalf("boto3: %s", out)
+	}
+}
