@@ -82,7 +82,9 @@ var allowed = map[string][]string{
 	"internal/cwlogs": {"internal/event", "internal/logfilter", "internal/reqerr", "internal/store", "internal/store/fileutil"},
 	"internal/lake": {"internal/event", "internal/selector", "internal/store", "internal/store/fileutil", "internal/lake/duck", "internal/lake/dialect", "internal/lake/queries",
 		"internal/lake/imports", "internal/layout", "internal/logfile", "internal/objstore", "internal/lake/resultfile"},
-	"internal/validate": {"internal/layout", "internal/digest"},
+	// Federated event data stores: the publisher of their open copies.
+	"internal/lake/federation": {"internal/lake/duck", "internal/objstore", "internal/store/fileutil"},
+	"internal/validate":        {"internal/layout", "internal/digest"},
 	// L3 edges.
 	// The JSON-protocol front end the alerting services share, and
 	// EventBridge's operations on it.
@@ -102,7 +104,7 @@ var allowed = map[string][]string{
 		"internal/event", "internal/store/index", "internal/store/wal",
 		"internal/catalog", "internal/delivery", "internal/keyring", "internal/notify", "internal/objstore",
 		"internal/objstore/fsbucket", "internal/objstore/s3", "internal/s3api", "internal/sns", "internal/snsapi", "internal/importer", "internal/lake", "internal/lake/imports", "internal/lake/queries", "internal/lake/resultfile", "internal/insights",
-		"internal/eventbus", "internal/eventsapi", "internal/jsonsvc", "internal/selector", "internal/cwlogs", "internal/logsapi",
+		"internal/lake/federation", "internal/eventbus", "internal/eventsapi", "internal/jsonsvc", "internal/selector", "internal/cwlogs", "internal/logsapi",
 		"internal/cwmetrics", "internal/cwapi"},
 	"cmd/opentrail": {"internal/config", "internal/datadir", "internal/daemon", "internal/insights", "internal/event", "internal/identity", "internal/importer", "internal/history",
 		"internal/logfile", "internal/store", "internal/store/fileutil", "internal/store/index", "internal/store/wal",

@@ -171,3 +171,59 @@ func indexOf(cols []column) fieldIndex {
 	}
 	return m
 }
+
+// TypeKind is a column type's family, as engines other than DuckDB
+// declare it.
+type TypeKind uint8
+
+// The type families of the Lake schema.
+const (
+	TypeString    TypeKind = TypeKind(kString)
+	TypeTimestamp TypeKind = TypeKind(kTime) // microseconds, UTC, no time zone
+	TypeBoolean   TypeKind = TypeKind(kBool)
+	TypeMap       TypeKind = TypeKind(kMap) // string keys, string values
+	TypeStruct    TypeKind = TypeKind(kStruct)
+	TypeList      TypeKind = TypeKind(kList)
+)
+
+// Type is a column's type: its family, a struct's members and a list's
+// element.
+type Type struct {
+	Kind   TypeKind
+	Fields []Column // TypeStruct
+	Elem   *Type    // TypeList
+}
+
+// Column is one column of the Lake schema (or a struct member): its lower
+// case name, its type and its DuckDB type.
+type Column struct {
+	Name   string
+	Type   Type
+	DuckDB string
+}
+
+// Columns returns the Lake schema of CloudTrail events
+// (docs/format/lake.md), in the files' column order: the one definition
+// the Parquet files are written with, for whoever declares a table over
+// them (federation's table definitions).
+func Columns() []Column { return exportColumns(eventColumns) }
+
+func exportColumns(cols []column) []Column {
+	out := make([]Column, len(cols))
+	for i := range cols {
+		out[i] = Column{Name: cols[i].name, Type: cols[i].exportType(), DuckDB: cols[i].sqlType()}
+	}
+	return out
+}
+
+func (c *column) exportType() Type {
+	t := Type{Kind: TypeKind(c.kind)}
+	switch c.kind {
+	case kStruct:
+		t.Fields = exportColumns(c.fields)
+	case kList:
+		e := c.elem.exportType()
+		t.Elem = &e
+	}
+	return t
+}
