@@ -72,6 +72,9 @@ type Options struct {
 	// ingests.
 	DataStores DataStoreCatalog
 	LogHead    func() uint64
+	// Federation, with DataStores, enables EnableFederation and
+	// DisableFederation: the publisher of federated stores.
+	Federation Federation
 
 	// InsightsMetrics, when set, enables ListInsightsMetricData.
 	InsightsMetrics InsightsMetrics
@@ -244,6 +247,10 @@ func (h *Handler) implemented() map[string]invoker {
 		} {
 			ops[name] = inv
 		}
+	}
+	if h.opts.DataStores != nil && h.opts.Federation != nil {
+		ops["EnableFederation"] = adapt(h.enableFederation)
+		ops["DisableFederation"] = adapt(h.disableFederation)
 	}
 	if h.opts.Trails != nil || h.opts.DataStores != nil {
 		ops["AddTags"] = adapt(h.addTags)

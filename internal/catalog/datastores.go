@@ -46,6 +46,16 @@ const (
 // query federation.
 const FederationDisabled = "DISABLED"
 
+// The other FederationStatus values: EnableFederation sets ENABLING, the
+// publisher ENABLED once the store is published; DisableFederation sets
+// DISABLING, the publisher DISABLED once the published copy is gone
+// (docs/format/federation.md).
+const (
+	FederationEnabling  = "ENABLING"
+	FederationEnabled   = "ENABLED"
+	FederationDisabling = "DISABLING"
+)
+
 // DataStoreRestoreWindow is how long a deleted store stays in
 // PENDING_DELETION and can be restored. After it the store is gone for
 // the API; the Lake engine deletes its files and then [Catalog.PurgeDataStore]

@@ -60,6 +60,7 @@ type Daemon struct {
 	objects  objstore.Store
 	delivery *delivery.Engine
 	lake     *lake.Engine
+	fed      *fedRun // the publisher of federated stores; nil without the Lake
 	insights *insights.Engine
 	sns      *sns.Service
 	snsStop  func()
@@ -167,6 +168,9 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 		if err := d.openLake(context.Background()); err != nil {
 			return nil, err
 		}
+		if err := d.openFederation(); err != nil {
+			return nil, err
+		}
 	}
 	if err := d.openInsights(reg); err != nil {
 		return nil, err
@@ -211,6 +215,9 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 	if d.lake != nil {
 		ao.Lake = d.lake
 		ao.Imports = lakeImports{d}
+	}
+	if d.fed != nil {
+		ao.Federation = d.fed
 	}
 	h, err := api.New(ao)
 	if err != nil {
@@ -327,6 +334,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	LimitGoMemory(d.log)
 	d.cw.start()
 	d.startSNS()
+	d.fed.start()
 	if err := d.follow.start(); err != nil {
 		return errors.Join(fmt.Errorf("start the followers of the event log: %w", err), d.Close())
 	}
@@ -384,6 +392,7 @@ func (d *Daemon) Close() error {
 		d.metricsLn = nil
 	}
 	d.stopSNS()
+	d.fed.stop() // before the Lake it reads
 	// Followers first: they finish what the log holds and make it
 	// durable, so the store can drop the WAL segments they release.
 	if d.follow != nil {

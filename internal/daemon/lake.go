@@ -183,6 +183,7 @@ func checkLake(root string) followerState {
 	st.mayStartOver = !ingesting || !r.HasState
 	st.problems = append(st.problems, r.Problems...)
 	st.lines = append(st.lines, fmt.Sprintf("lake: checkpoint %d, %d event data stores, %d files, %d events, %d bytes", r.Checkpoint, len(specs), r.Files, r.Events, r.Bytes))
+	checkFederation(root, &st)
 	if len(r.Quarantined) > 0 {
 		st.lines = append(st.lines, fmt.Sprintf("lake: %d files in quarantine (their events are in no event data store): %s", len(r.Quarantined), strings.Join(r.Quarantined, ", ")))
 	}

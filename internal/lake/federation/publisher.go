@@ -91,9 +91,9 @@ type Options struct {
 	// s3://Bucket/Prefix/ACCOUNT/STORE-ID/.
 	Bucket string
 	Prefix string
-	// Endpoint is the S3 endpoint readers reach Bucket at, named in the
-	// table definitions' comments; "" names none.
-	Endpoint string
+	// Endpoint returns the S3 endpoint readers reach Bucket at, named in
+	// the table definitions' comments; nil or "" names none.
+	Endpoint func() string
 	// Grace is how long a file the published snapshot no longer lists
 	// stays before it is deleted.
 	Grace time.Duration
@@ -466,7 +466,10 @@ func (p *Publisher) copyLocked(ctx context.Context, st Store, e *entry, held Hel
 		urls[i] = "s3://" + e.Bucket + "/" + key
 		m.Files = append(m.Files, manifestFile{Key: key, Day: f.Day, Rows: f.Rows, Bytes: f.Bytes, SHA256: f.SHA256})
 	}
-	t := Table{Name: TableName(st.ID), ARN: st.ARN, Location: m.Location, Endpoint: p.opts.Endpoint, Columns: p.opts.Columns(st)}
+	t := Table{Name: TableName(st.ID), ARN: st.ARN, Location: m.Location, Columns: p.opts.Columns(st)}
+	if p.opts.Endpoint != nil {
+		t.Endpoint = p.opts.Endpoint()
+	}
 	docs := []struct {
 		name string
 		body string
