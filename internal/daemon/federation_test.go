@@ -2,7 +2,6 @@ package daemon_test
 
 import (
 	"database/sql"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -357,5 +356,82 @@ func TestFederationErrors(t *testing.T) {
 	if st, _ := fedStatus(t, ct, id); st != cttypes.FederationStatusDisabled {
 		t.Fatalf("after refusals: FederationStatus %s, want DISABLED", st)
 	}
-	_ = fmt.Sprint
+}
+
+// TestFederationRestart: the publisher's checkpoint survives a restart
+// (the copy is not uploaded again, the store stays ENABLED and readable),
+// fsck reports it, and a damaged one stops the server with a message
+// that says what to do, which fsck reports too.
+func TestFederationRestart(t *testing.T) {
+	root := t.TempDir()
+	d, stop := runDaemon(t, root)
+	ct := rootClient(t, d, testAccount, "us-east-1")
+	ctx := t.Context()
+	id := edsIn(t, ct, "federated", true)
+	if _, err := ct.ListEventDataStores(ctx, &cloudtrail.ListEventDataStoresInput{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ct.StopEventDataStoreIngestion(ctx, &cloudtrail.StopEventDataStoreIngestionInput{EventDataStore: aws.String(id)}); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, d)
+	if _, err := ct.EnableFederation(ctx, &cloudtrail.EnableFederationInput{EventDataStore: aws.String(id), FederationRoleArn: aws.String(fedRole)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Federation().Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	files := publishedFiles(t, root, id)
+	if len(files) == 0 {
+		t.Fatal("nothing published")
+	}
+	first := filepath.Join(publishedDir(root, id), "data")
+	stat := func() map[string]time.Time {
+		m := map[string]time.Time{}
+		_ = filepath.WalkDir(first, func(p string, e os.DirEntry, err error) error {
+			if err == nil && !e.IsDir() {
+				if fi, err := e.Info(); err == nil {
+					m[p] = fi.ModTime()
+				}
+			}
+			return nil
+		})
+		return m
+	}
+	was := stat()
+	stop()
+
+	r := daemon.Check(root)
+	if !slices.Contains(r.Lines, "lake: 1 federated event data stores published (federation.json)") || len(r.Problems) != 0 {
+		t.Errorf("fsck: lines %q, problems %q", r.Lines, r.Problems)
+	}
+	d, stop = runDaemon(t, root)
+	ct = rootClient(t, d, testAccount, "us-east-1")
+	if err := d.Federation().Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(was, stat()); diff != "" {
+		t.Errorf("the restart uploaded the copy again (-before +after):\n%s", diff)
+	}
+	if st, _ := fedStatus(t, ct, id); st != cttypes.FederationStatusEnabled {
+		t.Fatalf("after the restart: FederationStatus %s, want ENABLED", st)
+	}
+	comparePublished(t, root, ct, id)
+	stop()
+
+	ck := filepath.Join(root, "lake", "federation.json")
+	if err := os.WriteFile(ck, []byte("{damaged"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.DataDir, cfg.Listen, cfg.AccountID = root, "127.0.0.1:0", testAccount
+	if d, err := daemon.New(cfg, nil); err == nil || !strings.Contains(err.Error(), "remove it and the publisher publishes every federated store again") {
+		if d != nil {
+			d.Close()
+		}
+		t.Fatalf("New with a damaged federation.json = %v", err)
+	}
+	if r := daemon.Check(root); !strings.Contains(strings.Join(r.Problems, "\n"), ck) {
+		t.Errorf("fsck problems %q do not name %s", r.Problems, ck)
+	}
 }
