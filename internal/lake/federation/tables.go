@@ -110,44 +110,42 @@ func (t Table) Spark() string {
 	return b.String()
 }
 
-func trinoType(t duck.Type) string {
-	switch t.Kind {
-	case duck.TypeTimestamp:
-		return "timestamp(3)"
-	case duck.TypeBoolean:
-		return "boolean"
-	case duck.TypeMap:
-		return "map(varchar, varchar)"
-	case duck.TypeStruct:
-		parts := make([]string, len(t.Fields))
-		for i, f := range t.Fields {
-			parts[i] = duckIdent(f.Name) + " " + trinoType(f.Type)
-		}
-		return "row(" + strings.Join(parts, ", ") + ")"
-	case duck.TypeList:
-		return "array(" + trinoType(*t.Elem) + ")"
-	}
-	return "varchar"
+// typeSyntax is how an engine writes the Lake schema's types.
+type typeSyntax struct {
+	str, ts, boolean, mapT string
+	row, array             [2]string // opening and closing of a struct and a list type
+	member                 string    // between a struct member's name and type
+	ident                  func(string) string
 }
 
-func sparkType(t duck.Type) string {
+var (
+	trinoTypes = typeSyntax{str: "varchar", ts: "timestamp(3)", boolean: "boolean", mapT: "map(varchar, varchar)",
+		row: [2]string{"row(", ")"}, array: [2]string{"array(", ")"}, member: " ", ident: duckIdent}
+	sparkTypes = typeSyntax{str: "STRING", ts: "TIMESTAMP", boolean: "BOOLEAN", mapT: "MAP<STRING, STRING>",
+		row: [2]string{"STRUCT<", ">"}, array: [2]string{"ARRAY<", ">"}, member: ": ", ident: sparkIdent}
+)
+
+func trinoType(t duck.Type) string { return trinoTypes.of(t) }
+func sparkType(t duck.Type) string { return sparkTypes.of(t) }
+
+func (x typeSyntax) of(t duck.Type) string {
 	switch t.Kind {
 	case duck.TypeTimestamp:
-		return "TIMESTAMP"
+		return x.ts
 	case duck.TypeBoolean:
-		return "BOOLEAN"
+		return x.boolean
 	case duck.TypeMap:
-		return "MAP<STRING, STRING>"
+		return x.mapT
 	case duck.TypeStruct:
 		parts := make([]string, len(t.Fields))
 		for i, f := range t.Fields {
-			parts[i] = sparkIdent(f.Name) + ": " + sparkType(f.Type)
+			parts[i] = x.ident(f.Name) + x.member + x.of(f.Type)
 		}
-		return "STRUCT<" + strings.Join(parts, ", ") + ">"
+		return x.row[0] + strings.Join(parts, ", ") + x.row[1]
 	case duck.TypeList:
-		return "ARRAY<" + sparkType(*t.Elem) + ">"
+		return x.array[0] + x.of(*t.Elem) + x.array[1]
 	}
-	return "STRING"
+	return x.str
 }
 
 // duckIdent quotes an identifier for DuckDB and Trino.
