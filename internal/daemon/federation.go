@@ -100,7 +100,7 @@ func (fc fedCatalog) Federated() []federation.Store {
 	var out []federation.Store
 	for _, s := range fc.c.AllDataStores() {
 		if s.FederationStatus != "" && s.FederationStatus != catalog.FederationDisabled {
-			out = append(out, federation.Store{ID: s.ID, Account: s.Account, ARN: s.ARN(), Status: s.FederationStatus})
+			out = append(out, federation.Store{ID: s.ID, Account: s.Account, ARN: s.ARN(), Status: s.FederationStatus, Category: s.Category()})
 		}
 	}
 	return out

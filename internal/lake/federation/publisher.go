@@ -34,6 +34,9 @@ type Store struct {
 	ID, Account, ARN string
 	// Status is its FederationStatus: ENABLING, ENABLED or DISABLING.
 	Status string
+	// Category is the kind of events it holds (its eventCategory
+	// selector; "" for CloudTrail events), for Options.Columns.
+	Category string
 }
 
 // Catalog is the event data store catalogue as the publisher reads and
