@@ -2,6 +2,7 @@ package daemon_test
 
 import (
 	"database/sql"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/opentrail/opentrail/internal/config"
 	"github.com/opentrail/opentrail/internal/daemon"
+	"github.com/opentrail/opentrail/internal/objstore/s3/s3test"
 )
 
 // System tests of Lake query federation, the open way
@@ -62,24 +64,31 @@ func fedStatus(t *testing.T, ct *cloudtrail.Client, id string) (cttypes.Federati
 	return out.FederationStatus, aws.ToString(out.FederationRoleArn)
 }
 
-// publishedDir is the directory of a store's published copy in the
-// embedded bucket store.
-func publishedDir(root, id string) string {
-	return filepath.Join(root, "buckets", "opentrail-federation", "cloudtrail-lake", testAccount, id)
+// embeddedBucket is the federation bucket's directory in the embedded
+// bucket store of the data directory root.
+func embeddedBucket(root string) string {
+	return filepath.Join(root, "buckets", "opentrail-federation")
 }
 
-// duckRows runs the published duckdb.sql in a fresh in-memory DuckDB and
-// returns every row of the view, each column rendered as CloudTrail Lake
-// prints it (lake.md §4: timestamps to the millisecond, nested values as
-// JSON, NULL left out), sorted by eventid, and the file names it read.
-func duckRows(t *testing.T, root, id string) []map[string]string {
+// publishedDir is the directory of a store's published copy in the
+// bucket directory bucket.
+func publishedDir(bucket, id string) string {
+	return filepath.Join(bucket, "cloudtrail-lake", testAccount, id)
+}
+
+// duckRows runs the published duckdb.sql in a fresh in-memory DuckDB, its
+// s3:// URLs pointed at the bucket's directory, and returns every row of
+// the view, each column rendered as CloudTrail Lake prints it (lake.md §4:
+// timestamps to the millisecond, nested values as JSON, NULL left out),
+// sorted by eventid.
+func duckRows(t *testing.T, bucket, id string) []map[string]string {
 	t.Helper()
-	dir := publishedDir(root, id)
+	dir := publishedDir(bucket, id)
 	ddl, err := os.ReadFile(filepath.Join(dir, "duckdb.sql"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	local := strings.ReplaceAll(string(ddl), "s3://opentrail-federation/", filepath.Join(root, "buckets", "opentrail-federation")+"/")
+	local := strings.ReplaceAll(string(ddl), "s3://opentrail-federation/", bucket+"/")
 	db, err := sql.Open("duckdb", "")
 	if err != nil {
 		t.Fatal(err)
@@ -169,7 +178,7 @@ var lakeColumns = []string{"eventversion", "useridentity", "eventtime", "eventso
 // comparePublished checks that plain DuckDB reads from the published copy
 // exactly the rows StartQuery returns, every column of every row, and
 // that each row's day partition is its eventtime's day.
-func comparePublished(t *testing.T, root string, ct *cloudtrail.Client, id string) int {
+func comparePublished(t *testing.T, bucket string, ct *cloudtrail.Client, id string) int {
 	t.Helper()
 	want := queryRows(t, ct, "SELECT "+strings.Join(lakeColumns, ", ")+" FROM "+id+" ORDER BY eventid")
 	for _, r := range want {
@@ -179,7 +188,7 @@ func comparePublished(t *testing.T, root string, ct *cloudtrail.Client, id strin
 			}
 		}
 	}
-	got := duckRows(t, root, id)
+	got := duckRows(t, bucket, id)
 	for _, r := range got {
 		if day := r["day"]; day != r["eventtime"][:10] {
 			t.Errorf("event %s: partition day=%s, eventtime %s", r["eventid"], day, r["eventtime"])
@@ -196,10 +205,10 @@ func comparePublished(t *testing.T, root string, ct *cloudtrail.Client, id strin
 }
 
 // publishedFiles lists the Parquet files under the copy's data/.
-func publishedFiles(t *testing.T, root, id string) []string {
+func publishedFiles(t *testing.T, bucket, id string) []string {
 	t.Helper()
 	var out []string
-	_ = filepath.WalkDir(filepath.Join(publishedDir(root, id), "data"), func(p string, e os.DirEntry, err error) error {
+	_ = filepath.WalkDir(filepath.Join(publishedDir(bucket, id), "data"), func(p string, e os.DirEntry, err error) error {
 		if err == nil && !e.IsDir() {
 			out = append(out, filepath.Base(p))
 		}
@@ -255,15 +264,15 @@ func TestFederationPublishesStore(t *testing.T) {
 		t.Fatalf("after the publish: FederationStatus %s, role %q; want ENABLED and %s", st, role, fedRole)
 	}
 	for _, name := range []string{"_manifest.json", "duckdb.sql", "trino.sql", "spark.sql"} {
-		if _, err := os.Stat(filepath.Join(publishedDir(root, id), name)); err != nil {
+		if _, err := os.Stat(filepath.Join(publishedDir(embeddedBucket(root), id), name)); err != nil {
 			t.Errorf("published copy lacks %s: %v", name, err)
 		}
 	}
-	before := publishedFiles(t, root, id)
+	before := publishedFiles(t, embeddedBucket(root), id)
 	if len(before) < 2 {
 		t.Fatalf("published files %v: want several batches to compact", before)
 	}
-	n := comparePublished(t, root, ct, id)
+	n := comparePublished(t, embeddedBucket(root), ct, id)
 
 	// A compaction: the copy follows, with the inputs still there for
 	// the grace period, and DuckDB (through the manifest's files) reads
@@ -274,7 +283,7 @@ func TestFederationPublishesStore(t *testing.T) {
 	if err := d.Federation().Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	after := publishedFiles(t, root, id)
+	after := publishedFiles(t, embeddedBucket(root), id)
 	var outputs int
 	for _, f := range after {
 		if strings.HasPrefix(f, "c-") {
@@ -284,7 +293,7 @@ func TestFederationPublishesStore(t *testing.T) {
 	if outputs == 0 || !slices.Equal(slices.DeleteFunc(slices.Clone(after), func(f string) bool { return strings.HasPrefix(f, "c-") }), before) {
 		t.Fatalf("published files after the compaction %v (before %v): want its output beside the retired inputs", after, before)
 	}
-	if got := comparePublished(t, root, ct, id); got != n {
+	if got := comparePublished(t, embeddedBucket(root), ct, id); got != n {
 		t.Fatalf("after the compaction DuckDB reads %d rows, before %d", got, n)
 	}
 
@@ -302,8 +311,8 @@ func TestFederationPublishesStore(t *testing.T) {
 	if st, role := fedStatus(t, ct, id); st != cttypes.FederationStatusDisabled || role != "" {
 		t.Fatalf("after disable: FederationStatus %s, role %q; want DISABLED and none", st, role)
 	}
-	if _, err := os.Stat(publishedDir(root, id)); !os.IsNotExist(err) {
-		t.Fatalf("the published copy is still there after disable: %v (%v)", publishedFiles(t, root, id), err)
+	if _, err := os.Stat(publishedDir(embeddedBucket(root), id)); !os.IsNotExist(err) {
+		t.Fatalf("the published copy is still there after disable: %v (%v)", publishedFiles(t, embeddedBucket(root), id), err)
 	}
 	dis, err = ct.DisableFederation(ctx, &cloudtrail.DisableFederationInput{EventDataStore: aws.String(id)})
 	if err != nil || dis.FederationStatus != cttypes.FederationStatusDisabled {
@@ -381,11 +390,11 @@ func TestFederationRestart(t *testing.T) {
 	if err := d.Federation().Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	files := publishedFiles(t, root, id)
+	files := publishedFiles(t, embeddedBucket(root), id)
 	if len(files) == 0 {
 		t.Fatal("nothing published")
 	}
-	first := filepath.Join(publishedDir(root, id), "data")
+	first := filepath.Join(publishedDir(embeddedBucket(root), id), "data")
 	stat := func() map[string]time.Time {
 		m := map[string]time.Time{}
 		_ = filepath.WalkDir(first, func(p string, e os.DirEntry, err error) error {
@@ -416,7 +425,7 @@ func TestFederationRestart(t *testing.T) {
 	if st, _ := fedStatus(t, ct, id); st != cttypes.FederationStatusEnabled {
 		t.Fatalf("after the restart: FederationStatus %s, want ENABLED", st)
 	}
-	comparePublished(t, root, ct, id)
+	comparePublished(t, embeddedBucket(root), ct, id)
 	stop()
 
 	ck := filepath.Join(root, "lake", "federation.json")
@@ -434,4 +443,46 @@ func TestFederationRestart(t *testing.T) {
 	if r := daemon.Check(root); !strings.Contains(strings.Join(r.Problems, "\n"), ck) {
 		t.Errorf("fsck problems %q do not name %s", r.Problems, ck)
 	}
+}
+
+// TestFederationToS3Server: with buckets on an S3-compatible server
+// (versitygw, posix backend), the publisher creates the federation bucket
+// there and publishes the copy through the S3 API; plain DuckDB reads it
+// from the server's directory with the same rows as StartQuery.
+func TestFederationToS3Server(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	vdir := t.TempDir()
+	s3test.StartVersityAt(t, s3test.AccessKey, s3test.SecretKey, addr, vdir)
+	root := t.TempDir()
+	d := startDaemon(t, root, func(c *config.Config) {
+		c.Lake.Threads = 1
+		c.Lake.FlushInterval = config.Duration(10 * time.Millisecond)
+		c.Buckets = config.Buckets{Endpoint: "http://" + addr, AccessKeyID: s3test.AccessKey, SecretAccessKey: s3test.SecretKey}
+	})
+	ct := rootClient(t, d, testAccount, "us-east-1")
+	ctx := t.Context()
+	id := edsIn(t, ct, "federated", true)
+	if _, err := ct.StopEventDataStoreIngestion(ctx, &cloudtrail.StopEventDataStoreIngestionInput{EventDataStore: aws.String(id)}); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, d)
+	if _, err := ct.EnableFederation(ctx, &cloudtrail.EnableFederationInput{EventDataStore: aws.String(id), FederationRoleArn: aws.String(fedRole)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Federation().Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := fedStatus(t, ct, id); st != cttypes.FederationStatusEnabled {
+		t.Fatalf("FederationStatus %s, want ENABLED", st)
+	}
+	bucket := filepath.Join(vdir, "opentrail-federation")
+	if files := publishedFiles(t, bucket, id); len(files) == 0 {
+		t.Fatalf("nothing published under %s", publishedDir(bucket, id))
+	}
+	comparePublished(t, bucket, ct, id)
 }
