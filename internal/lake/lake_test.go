@@ -984,3 +984,51 @@ func TestIngestWaitsOutFailedWrites(t *testing.T) {
 	r.restart()
 	r.count(id, 60)
 }
+
+// TestHoldFilesOutlivesCompaction: the files HoldFiles returns (what the
+// federation publisher copies) stay on disk through a compaction that
+// replaces them, until Release; the next hold sees the new generation.
+func TestHoldFilesOutlivesCompaction(t *testing.T) {
+	const id = "0b3f0000-0000-4000-8000-000000000009"
+	stores := &fakeStores{specs: []lake.StoreSpec{spec(id, 1)}}
+	r := newRigWith(t, &rig{t: t, dir: t.TempDir(), stores: stores, now: base, compactMaxRows: 1000})
+	n := 0
+	for range 8 {
+		r.append(mkEvent(t, n, acct), mkEvent(t, n+1, acct))
+		n += 2
+		r.restart() // each batch its own file
+	}
+	r.count(id, n)
+	h, err := r.eng.HoldFiles(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Files) != 8 {
+		t.Fatalf("held %d files, want the 8 batches", len(h.Files))
+	}
+	if err := r.eng.Maintain(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range h.Files {
+		if _, err := os.Stat(filepath.Join(h.Dir, f.Name)); err != nil {
+			t.Fatalf("a held file is gone after the compaction: %v", err)
+		}
+	}
+	h2, err := r.eng.HoldFiles(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h2.Generation <= h.Generation || len(h2.Files) != 1 || !strings.HasPrefix(filepath.Base(h2.Files[0].Name), "c-") {
+		t.Fatalf("after the compaction: generation %d (was %d), files %+v; want one compaction output", h2.Generation, h.Generation, h2.Files)
+	}
+	h2.Release()
+	h.Release()
+	for _, f := range h.Files {
+		if _, err := os.Stat(filepath.Join(h.Dir, f.Name)); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("a replaced file stays after Release: %v", err)
+		}
+	}
+	if _, err := r.eng.HoldFiles("0b3f0000-0000-4000-8000-00000000ffff"); !errors.Is(err, queries.ErrStoreInactive) {
+		t.Fatalf("HoldFiles of an unknown store = %v, want ErrStoreInactive", err)
+	}
+}
