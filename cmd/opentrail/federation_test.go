@@ -1,6 +1,7 @@
 package main
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -94,5 +95,63 @@ func waitFederation(t *testing.T, env []string, id, want, role string) {
 			t.Fatalf("FederationStatus is %s after 60s, want %s", got.FederationStatus, want)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestBoto3Federation: enable_federation and disable_federation with
+// boto3, their responses and errors as botocore parses them, and the
+// statuses get_event_data_store reports.
+func TestBoto3Federation(t *testing.T) {
+	testenv.SkipShort(t, "real-client test")
+	testenv.NeedCommand(t, testenv.Boto3, "python3", "-c", "import boto3")
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	srv := startServer(t, dir, addr)
+	defer srv.kill()
+	script := `
+import boto3, sys, time
+ct = boto3.client("cloudtrail", endpoint_url=sys.argv[1], region_name="us-east-1")
+arn = ct.create_event_data_store(Name="boto-fed", TerminationProtectionEnabled=False)["EventDataStoreArn"]
+account = arn.split(":")[4]
+role = "arn:aws:iam::%s:role/LakeFederation" % account
+def status():
+    d = ct.get_event_data_store(EventDataStore=arn)
+    return d["FederationStatus"], d.get("FederationRoleArn")
+assert status() == ("DISABLED", None), status()
+try:
+    ct.enable_federation(EventDataStore=arn, FederationRoleArn="arn:aws:iam::999988887777:role/x")
+    raise SystemExit("another account's role was accepted")
+except ct.exceptions.InvalidParameterException:
+    pass
+r = ct.enable_federation(EventDataStore=arn, FederationRoleArn=role)
+assert (r["EventDataStoreArn"], r["FederationStatus"], r["FederationRoleArn"]) == (arn, "ENABLING", role), r
+try:
+    ct.delete_event_data_store(EventDataStore=arn)
+    raise SystemExit("a federated store was deleted")
+except ct.exceptions.EventDataStoreFederationEnabledException:
+    pass
+def wait(want):
+    deadline = time.time() + 60
+    while status()[0] != want:
+        assert time.time() < deadline, "FederationStatus is %s after 60s, want %s" % (status(), want)
+        time.sleep(0.2)
+wait("ENABLED")
+assert status() == ("ENABLED", role), status()
+try:
+    ct.enable_federation(EventDataStore=arn, FederationRoleArn=role)
+    raise SystemExit("enabled twice")
+except ct.exceptions.EventDataStoreFederationEnabledException:
+    pass
+r = ct.disable_federation(EventDataStore=arn)
+assert (r["EventDataStoreArn"], r["FederationStatus"]) == (arn, "DISABLING"), r
+wait("DISABLED")
+assert status() == ("DISABLED", None), status()
+ct.delete_event_data_store(EventDataStore=arn)
+print("ok")
+`
+	out := runOK(t, []string{"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(dir, "credentials"), "AWS_CONFIG_FILE=/dev/null"},
+		"python3", "-c", script, "http://"+addr)
+	if !strings.HasPrefix(string(out), "ok") {
+		t.Fatalf("boto3: %s", out)
 	}
 }
