@@ -25,7 +25,7 @@ func FuzzCheckpoint(f *testing.F) {
 		}
 		_, err := federation.CheckCheckpoint(r.lakeDir)
 		o := federation.DefaultOptions()
-		o.Catalog, o.Source, o.Objects = r.cat, r.src, r.objs
+		o.Catalog, o.Source, o.Objects, o.Logger = r.cat, r.src, r.objs, nil
 		p, openErr := federation.Open(r.lakeDir, o)
 		if (err == nil) != (openErr == nil) {
 			t.Fatalf("CheckCheckpoint %v but Open %v", err, openErr)
