@@ -252,6 +252,14 @@ func (h *Handler) implemented() map[string]invoker {
 		ops["EnableFederation"] = adapt(h.enableFederation)
 		ops["DisableFederation"] = adapt(h.disableFederation)
 	}
+	if h.opts.DataStores != nil && h.opts.Trails != nil {
+		for name, inv := range map[string]invoker{
+			"PutEventConfiguration": adapt(h.putEventConfiguration),
+			"GetEventConfiguration": adapt(h.getEventConfiguration),
+		} {
+			ops[name] = inv
+		}
+	}
 	if h.opts.Trails != nil || h.opts.DataStores != nil {
 		ops["AddTags"] = adapt(h.addTags)
 		ops["RemoveTags"] = adapt(h.removeTags)

@@ -121,6 +121,12 @@ type DataStore struct {
 	FederationRoleArn string `json:"federationRoleArn,omitempty"`
 	Tags              []Tag  `json:"tags,omitempty"`
 
+	// MaxEventSize and ContextKeySelectors are the store's event
+	// configuration (PutEventConfiguration): MaxEventSizeStandard when
+	// empty, and no enrichment when ContextKeySelectors is empty.
+	MaxEventSize        string               `json:"maxEventSize,omitempty"`
+	ContextKeySelectors []ContextKeySelector `json:"contextKeySelectors,omitempty"`
+
 	// Ingest lists the ranges of event-log sequence numbers the store
 	// ingests, oldest first; only the last may be open (To 0), and it is
 	// open exactly while the store is ENABLED. The catalog keeps it: a
@@ -185,6 +191,7 @@ func (d DataStore) Clone() DataStore {
 	d.Tags = cloneTags(d.Tags)
 	d.Ingest = slices.Clone(d.Ingest)
 	d.InsightSelectors = cloneInsightSelectors(d.InsightSelectors)
+	d.ContextKeySelectors = cloneContextKeySelectors(d.ContextKeySelectors)
 	return d
 }
 
@@ -245,6 +252,9 @@ func checkDataStoreEntry(d *DataStore) error {
 	case StatusEnabled, StatusStoppedIngestion, StatusPendingDeletion:
 	default:
 		return fmt.Errorf("store %s: unknown status %q (want %s, %s or %s)", d.ID, d.Status, StatusEnabled, StatusStoppedIngestion, StatusPendingDeletion)
+	}
+	if err := checkEventConfiguration(d); err != nil {
+		return fmt.Errorf("store %s: %w", d.ID, err)
 	}
 	var prev uint64
 	for i, r := range d.Ingest {
