@@ -70,7 +70,7 @@ func mkEvent(t testing.TB, c call) *event.Event {
 		}
 		rec = map[string]any{"eventVersion": "1.0", "eventCategory": "ActivityAuditLog", "eventType": "ActivityLog",
 			"eventID": rec["eventID"], "eventTime": rec["eventTime"], "awsRegion": region, "recipientAccountId": acct,
-			"metadata": map[string]any{"ingestionTime": rec["eventTime"], "channelARN": "arn:aws:cloudtrail:us-east-1:" + acct + ":channel/0c000000-0000-4000-8000-00000000000a"},
+			"metadata":  map[string]any{"ingestionTime": rec["eventTime"], "channelARN": "arn:aws:cloudtrail:us-east-1:" + acct + ":channel/0c000000-0000-4000-8000-00000000000a"},
 			"eventData": data}
 	}
 	b, err := json.Marshal(rec)
