@@ -197,6 +197,11 @@ func TestActivityAuditLogQuery(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("rows (-want +got):\n%s", diff)
 	}
+	// AWS's spelling of eventdata.errormessage reads it too.
+	info, rows = r.query(acct, "SELECT eventdata.errormssage, count(*) FROM "+id+" WHERE eventdata.errorMssage IS NULL GROUP BY 1")
+	if len(rows) != 1 || rows[0][0] != nil || *rows[0][1] != "3" || info.Columns[0] != "errormssage" {
+		t.Errorf("eventdata.errormssage: columns %v, rows %v", info.Columns, rows)
+	}
 	// eventtime prunes the files by day.
 	day, rows := r.query(acct, "SELECT count(*) FROM "+id+" WHERE eventtime >= '2026-11-02 00:00:00'")
 	if *rows[0][0] != "2" || day.EventsScanned != 2 {
