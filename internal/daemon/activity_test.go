@@ -38,6 +38,12 @@ func activityRecord(t *testing.T, i int, at time.Time) event.Event {
 			"requestParameters": map[string]any{"bucketName": "aal-bucket", "key": "k"}, "sourceIPAddress": "198.51.100.7",
 			"recipientAccountId": testAccount},
 	}
+	return parsed(t, m)
+}
+
+// parsed is the record of the members m as the store takes it.
+func parsed(t *testing.T, m map[string]any) event.Event {
+	t.Helper()
 	b, err := json.Marshal(m)
 	if err != nil {
 		t.Fatal(err)
@@ -54,20 +60,12 @@ func activityRecord(t *testing.T, i int, at time.Time) event.Event {
 // has seen them.
 func markerRecord(t *testing.T, at time.Time) event.Event {
 	t.Helper()
-	b, err := json.Marshal(map[string]any{
+	return parsed(t, map[string]any{
 		"eventVersion": "1.11", "eventTime": at.UTC().Format(event.TimeFormat), "eventSource": "iam.amazonaws.com", "eventName": "CreateUser",
 		"awsRegion": "us-east-1", "eventID": "marker-0000-4000-8000-000000000001", "eventType": "AwsApiCall", "readOnly": false,
 		"managementEvent": true, "eventCategory": "Management", "recipientAccountId": testAccount, "requestID": "marker-request",
 		"userIdentity": map[string]any{"type": "Root", "accountId": testAccount, "arn": "arn:aws:iam::" + testAccount + ":root"},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev, err := event.Parse(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ev
 }
 
 // TestActivityAuditLogFollowers: records of events from outside AWS in the
