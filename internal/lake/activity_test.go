@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -156,6 +157,25 @@ func TestActivityAuditLogAdmission(t *testing.T) {
 		lake.DirSource(logs), nil); !errors.Is(err, imports.ErrWrongStore) {
 		t.Fatalf("import into a store of events from outside AWS: %v, want ErrWrongStore", err)
 	}
+}
+
+// A lake that lost state.json takes up where its stores of events from
+// outside AWS were, as for the others: from their channels' ranges.
+func TestActivityAuditLogLostState(t *testing.T) {
+	const id = "0b3f0000-0000-4000-8000-0000000000a8"
+	stores := &fakeStores{specs: []lake.StoreSpec{activitySpec(id, acct, chanA)}}
+	dir := t.TempDir()
+	r := newRig(t, dir, stores)
+	r.append(mkActivity(t, 1, acct, chanA), mkActivity(t, 2, acct, chanA))
+	r.count(id, 2)
+	r.stop()
+	if err := os.Remove(filepath.Join(dir, "lake", "state.json")); err != nil {
+		t.Fatal(err)
+	}
+	r.append(mkActivity(t, 3, acct, chanA))
+	r.start()
+	r.append(mkActivity(t, 4, acct, chanA))
+	r.count(id, 4)
 }
 
 // Queries on a store of events from outside AWS see its own schema

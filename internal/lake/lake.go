@@ -84,6 +84,16 @@ type ChannelSource struct {
 	Ingest []Range
 }
 
+// ranges are the log ranges the store takes events from: its own, and
+// those of its channels.
+func (sp *StoreSpec) ranges() []Range {
+	out := sp.Ingest
+	for _, ch := range sp.Channels {
+		out = append(slices.Clip(out), ch.Ingest...)
+	}
+	return out
+}
+
 // activityAuditLog reports whether the store holds events from outside
 // AWS (its selectors select eventCategory ActivityAuditLog).
 func (sp *StoreSpec) activityAuditLog() bool {
@@ -415,16 +425,23 @@ func (e *Engine) Init(head uint64) (uint64, error) {
 	}
 	pos, from := head, ""
 	for _, spec := range e.opts.Stores.DataStores() {
-		if spec.Deleted || len(spec.Ingest) == 0 {
+		ranges := spec.ranges()
+		if spec.Deleted || len(ranges) == 0 {
 			continue
 		}
-		last := spec.Ingest[len(spec.Ingest)-1]
-		if last.To != 0 && last.To <= e.storeCheckpointLocked(spec) {
+		ck := e.storeCheckpointLocked(spec)
+		first, done := ranges[0].From, true
+		for _, r := range ranges {
+			first = min(first, r.From)
+			if r.To == 0 || r.To > ck {
+				done = false
+			}
+		}
+		if done {
 			continue // ingested all it will
 		}
-		ck := e.storeCheckpointLocked(spec)
 		if ck == 0 {
-			ck = spec.Ingest[0].From - 1
+			ck = first - 1
 		}
 		if ck < pos {
 			pos, from = ck, spec.ID
