@@ -126,8 +126,8 @@ func TestActivityAuditLogAdmission(t *testing.T) {
 	// Channel B no longer delivers to the first store: its range ends at
 	// the head.
 	stores.mu.Lock()
-	stores.specs[0].Channels[1].Ingest[0].To = r.log.Head()
-	stores.specs[0].Generation++
+	stores.specs[0].Channels = []lake.ChannelSource{stores.specs[0].Channels[0],
+		{ARN: chanB, Ingest: []lake.Range{{From: 1, To: r.log.Head()}}}} // no new Generation: channels count by value
 	stores.mu.Unlock()
 	r.append(mkActivity(t, 8, acct, chanB), mkActivity(t, 9, acct, chanA))
 	r.count(onlyB, 2)

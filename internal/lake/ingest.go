@@ -225,6 +225,11 @@ func (in *ingester) refresh() error {
 	gen := ""
 	for _, s := range all {
 		gen += fmt.Sprintf("%s:%d;", s.ID, s.Generation)
+		// Channels belong to another catalogue, whose changes do not
+		// change the store's Generation: they count by value.
+		for _, ch := range s.Channels {
+			gen += fmt.Sprintf("%s%v;", ch.ARN, ch.Ingest)
+		}
 	}
 	if gen == in.gen {
 		return nil

@@ -73,6 +73,8 @@ type StoreSpec struct {
 	// channels whose records it takes (lake.md §7): those of its account
 	// whose metadata.channelARN is a channel's ARN and whose log position
 	// is inside that channel's Ingest ranges. It takes no other event.
+	// A change of Channels needs no new Generation: the engine compares
+	// them by value.
 	Channels []ChannelSource
 }
 
