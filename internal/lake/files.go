@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/opentrail/opentrail/internal/lake/duck"
 	"github.com/opentrail/opentrail/internal/store/fileutil"
 )
 
@@ -111,6 +112,9 @@ var ErrDamaged = errors.New("lake: event data store files damaged")
 type storeFiles struct {
 	dir string
 	log *slog.Logger
+	// schema is the store's file schema, by its kind (set by
+	// Engine.open; a store's kind never changes).
+	schema *duck.Schema
 
 	mu   sync.RWMutex
 	man  manifest

@@ -166,10 +166,13 @@ func (in *ingester) read(log Log) (int, error) {
 			want = append(want, i)
 		}
 	}
+	// Every store that takes an event has one schema: an event from
+	// outside AWS goes only to stores of that kind, any other event
+	// only to the others.
 	rows := make([]duck.Row, len(ents))
 	parallel(len(want), func(k int) {
 		i := want[k]
-		rows[i] = duck.RowOf(ents[i].Seq, ents[i].Event)
+		rows[i] = takers[i][0].files.schema.RowOf(ents[i].Seq, ents[i].Event)
 	})
 	now := time.Now()
 	for _, i := range want {
@@ -177,8 +180,12 @@ func (in *ingester) read(log Log) (int, error) {
 			if len(p.rows) == 0 {
 				p.first = now
 			}
-			p.rows = append(p.rows, rows[i])
-			p.bytes += rows[i].Size()
+			row := rows[i]
+			if p.files.schema != takers[i][0].files.schema {
+				row = p.files.schema.RowOf(ents[i].Seq, ents[i].Event)
+			}
+			p.rows = append(p.rows, row)
+			p.bytes += row.Size()
 		}
 	}
 	in.pos = max(in.pos, log.Position())
@@ -218,6 +225,11 @@ func (in *ingester) refresh() error {
 	gen := ""
 	for _, s := range all {
 		gen += fmt.Sprintf("%s:%d;", s.ID, s.Generation)
+		// Channels belong to another catalogue, whose changes do not
+		// change the store's Generation: they count by value.
+		for _, ch := range s.Channels {
+			gen += fmt.Sprintf("%s%v;", ch.ARN, ch.Ingest)
+		}
 	}
 	if gen == in.gen {
 		return nil
@@ -421,7 +433,7 @@ func (e *Engine) writeFile(s *storeFiles, kind byte, day string, rows []duck.Row
 	duck.SortRows(rows)
 	f.Name = fileName(kind, day, f.MinSeq, f.MaxSeq, gen)
 	err := e.durable(s, f.Name, func(tmp string) error {
-		return e.writer.WriteParquet(context.Background(), tmp, rows)
+		return e.writer.WriteParquet(context.Background(), s.schema, tmp, rows)
 	})
 	if err != nil {
 		return File{}, err

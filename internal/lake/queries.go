@@ -334,7 +334,8 @@ func (e *Engine) StartQuery(ctx context.Context, account, region, statement stri
 	// columns, wrong types and the like fail now, not after queueing.
 	empty := map[string]string{}
 	for _, id := range stores {
-		empty[viewName(id)] = duck.EmptyTable()
+		sp := specs[id]
+		empty[viewName(id)] = sp.schema().EmptyTable()
 	}
 	if err := db.Bind(ctx, empty, tr.SQL); err != nil {
 		return "", fmt.Errorf("%w: %s", queries.ErrInvalidQuery, queryError(err))
@@ -732,7 +733,7 @@ func (e *Engine) snapshot(account string, ids []string, bounds map[string]Bounds
 		files, rel := s.snapshot(keep)
 		releases = append(releases, rel)
 		if len(files) == 0 {
-			views[viewName(id)] = duck.EmptyTable()
+			views[viewName(id)] = s.schema.EmptyTable()
 			continue
 		}
 		paths := make([]string, len(files))
@@ -741,7 +742,7 @@ func (e *Engine) snapshot(account string, ids []string, bounds map[string]Bounds
 			events += f.Rows
 			bytes += f.Bytes
 		}
-		views[viewName(id)] = duck.StoreTable(paths)
+		views[viewName(id)] = s.schema.StoreTable(paths)
 	}
 	return views, events, bytes, release, nil
 }

@@ -13,7 +13,7 @@
 // published copy is gone. It holds a store's files (as a query does)
 // while it copies them, never the Lake's locks.
 //
-// The table definitions are generated from the Lake schema of package
-// lake/duck ([duck.Columns]), the one definition the files are written
-// with.
+// The table definitions are generated from the Lake schema of the
+// store's kind in package lake/duck ([duck.Schema.Columns]), the one
+// definition the files are written with.
 package federation

@@ -104,7 +104,7 @@ type Options struct {
 	// (Wake makes it look at once).
 	Interval time.Duration
 	// Columns returns the schema a store's files have; nil is
-	// duck.Columns.
+	// duck.SchemaFor(Store.Category).Columns.
 	Columns func(Store) []duck.Column
 
 	Now    func() time.Time
@@ -184,7 +184,7 @@ func Open(dir string, opts Options) (*Publisher, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Columns == nil {
-		opts.Columns = func(Store) []duck.Column { return duck.Columns() }
+		opts.Columns = func(st Store) []duck.Column { return duck.SchemaFor(st.Category).Columns() }
 	}
 	p := &Publisher{opts: opts, path: filepath.Join(dir, CheckpointName), log: opts.Logger, wake: make(chan struct{}, 1)}
 	ck, err := readCheckpoint(p.path)

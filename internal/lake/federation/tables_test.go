@@ -26,7 +26,7 @@ func TestTableDefinitions(t *testing.T) {
 		ARN:      arn,
 		Location: "s3://" + bucket + "/" + prefix + "data/",
 		Endpoint: "http://127.0.0.1:7000",
-		Columns:  duck.Columns(),
+		Columns:  duck.CloudTrail.Columns(),
 	}
 	urls := []string{
 		"s3://" + bucket + "/" + prefix + "data/" + c1,
@@ -71,7 +71,7 @@ func TestDuckDBEmptySnapshotRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	ddl := federation.Table{Name: federation.TableName(storeID), ARN: arn, Location: "s3://b/p/data/", Columns: duck.Columns()}.DuckDB(nil)
+	ddl := federation.Table{Name: federation.TableName(storeID), ARN: arn, Location: "s3://b/p/data/", Columns: duck.CloudTrail.Columns()}.DuckDB(nil)
 	for _, stmt := range strings.Split(ddl, ";\n") {
 		code := false
 		for _, l := range strings.Split(stmt, "\n") {
@@ -93,7 +93,7 @@ func TestDuckDBEmptySnapshotRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := len(duck.Columns()) + 1; len(cols) != want || cols[len(cols)-1] != "day" {
+	if want := len(duck.CloudTrail.Columns()) + 1; len(cols) != want || cols[len(cols)-1] != "day" {
 		t.Fatalf("columns %v, want the %d of the schema and day", cols, want-1)
 	}
 	if rows.Next() {
