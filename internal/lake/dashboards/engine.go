@@ -56,6 +56,9 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// FileName is the dashboards file in the Lake's directory.
+const FileName = "dashboards.json"
+
 // DefaultOptions returns 100 dashboards per region, a one-minute tick and
 // the real clock.
 func DefaultOptions() Options {
@@ -439,8 +442,11 @@ func (e *Engine) ResolveAlias(_ context.Context, account, region, alias string, 
 // dashboard however many slots passed (a server that was down runs one
 // refresh when it is back). A refresh that cannot start is recorded as the
 // dashboard's LastRefreshFailureReason.
-func (e *Engine) Tick(ctx context.Context) {
-	now := e.Now().UTC()
+func (e *Engine) Tick(ctx context.Context) { e.TickAt(ctx, e.Now()) }
+
+// TickAt is Tick with the time given: the scheduler's clock reading.
+func (e *Engine) TickAt(ctx context.Context, now time.Time) {
+	now = now.UTC()
 	e.mu.Lock()
 	var due []Dashboard
 	for _, d := range e.all {
