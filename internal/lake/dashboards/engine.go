@@ -190,17 +190,30 @@ func (e *Engine) checkWidgets(ctx context.Context, account, region string, ws []
 	sample := Values{Start: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2000, 1, 2, 0, 0, 0, 0, time.UTC), Period: "day"}
 	for i, w := range ws {
 		if err := checkWidget(w.Statement, w.Parameters, false); err != nil {
-			return fmt.Errorf("widget %d: %w", i+1, err)
+			return inWidget(i+1, err)
 		}
 		stmt, err := Fill(w.Statement, sample.args(w.Parameters))
 		if err != nil {
-			return fmt.Errorf("widget %d: %w", i+1, err)
+			return inWidget(i+1, err)
 		}
 		if err := e.opts.Lake.CheckQuery(ctx, account, region, stmt); err != nil {
-			return fmt.Errorf("widget %d: %w", i+1, err)
+			return inWidget(i+1, err)
 		}
 	}
 	return nil
+}
+
+// inWidget names widget n in err. The API words what follows an invalid
+// query's sentinel, so the widget goes after it.
+func inWidget(n int, err error) error {
+	if !errors.Is(err, queries.ErrInvalidQuery) {
+		return fmt.Errorf("widget %d: %w", n, err)
+	}
+	msg := err.Error()
+	if k := strings.Index(msg, queries.ErrInvalidQuery.Error()+": "); k >= 0 {
+		msg = msg[k+len(queries.ErrInvalidQuery.Error())+2:]
+	}
+	return fmt.Errorf("%w: widget %d: %s", queries.ErrInvalidQuery, n, msg)
 }
 
 // aliased gives each widget of a custom dashboard its QueryAlias:
