@@ -360,11 +360,11 @@ func TestDashboardErrors(t *testing.T) {
 			return err
 		}, "ServiceQuotaExceededException", "at most 10 widgets"},
 		{"create: bad SQL", func() error {
-			_, err := c.CreateDashboard(ctx, &cloudtrail.CreateDashboardInput{Name: aws.String("bad"), Widgets: w("SELEC eventName FROM "+e.store)})
+			_, err := c.CreateDashboard(ctx, &cloudtrail.CreateDashboardInput{Name: aws.String("bad"), Widgets: w("SELEC eventName FROM " + e.store)})
 			return err
 		}, "InvalidQueryStatementException", "Widget 1: "},
 		{"create: not a SELECT", func() error {
-			_, err := c.CreateDashboard(ctx, &cloudtrail.CreateDashboardInput{Name: aws.String("bad"), Widgets: w("DELETE FROM "+e.store)})
+			_, err := c.CreateDashboard(ctx, &cloudtrail.CreateDashboardInput{Name: aws.String("bad"), Widgets: w("DELETE FROM " + e.store)})
 			return err
 		}, "InvalidQueryStatementException", "Widget 1: "},
 		{"create: unknown column", func() error {
@@ -372,7 +372,7 @@ func TestDashboardErrors(t *testing.T) {
 			return err
 		}, "InvalidQueryStatementException", "nosuchcolumn"},
 		{"create: placeholders and parameters differ", func() error {
-			_, err := c.CreateDashboard(ctx, &cloudtrail.CreateDashboardInput{Name: aws.String("bad"), Widgets: w("SELECT eventName FROM "+e.store+" WHERE eventTime > '?'")})
+			_, err := c.CreateDashboard(ctx, &cloudtrail.CreateDashboardInput{Name: aws.String("bad"), Widgets: w("SELECT eventName FROM " + e.store + " WHERE eventTime > '?'")})
 			return err
 		}, "InvalidQueryStatementException", "1 ? placeholders but 0"},
 		{"create: unknown parameter", func() error {
@@ -380,7 +380,7 @@ func TestDashboardErrors(t *testing.T) {
 			return err
 		}, "InvalidQueryStatementException", "$Yesterday$"},
 		{"create: unknown store", func() error {
-			_, err := c.CreateDashboard(ctx, &cloudtrail.CreateDashboardInput{Name: aws.String("bad"), Widgets: w("SELECT eventName FROM "+missingStore)})
+			_, err := c.CreateDashboard(ctx, &cloudtrail.CreateDashboardInput{Name: aws.String("bad"), Widgets: w("SELECT eventName FROM " + missingStore)})
 			return err
 		}, "EventDataStoreNotFoundException", missingStore},
 		{"create: bad view property", func() error {
