@@ -73,23 +73,11 @@ func widgetRun(t *testing.T, c *cloudtrail.Client, alias, refresh string) (strin
 	if refresh != "" {
 		in.RefreshId = aws.String(refresh)
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		out, err := c.DescribeQuery(t.Context(), in)
-		if err != nil {
-			t.Fatalf("DescribeQuery %s %s: %v", alias, refresh, err)
-		}
-		if out.QueryStatus == cttypes.QueryStatusFinished {
-			return aws.ToString(out.QueryId), resultRows(t, c, aws.ToString(out.QueryId))
-		}
-		if out.QueryStatus != cttypes.QueryStatusQueued && out.QueryStatus != cttypes.QueryStatusRunning {
-			t.Fatalf("widget %s: %s: %s (%s)", alias, out.QueryStatus, aws.ToString(out.ErrorMessage), aws.ToString(out.QueryString))
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("widget %s still %s after 60s", alias, out.QueryStatus)
-		}
-		time.Sleep(20 * time.Millisecond)
+	out := waitQuery(t, c, in)
+	if out.QueryStatus != cttypes.QueryStatusFinished {
+		t.Fatalf("widget %s: %s: %s (%s)", alias, out.QueryStatus, aws.ToString(out.ErrorMessage), aws.ToString(out.QueryString))
 	}
+	return aws.ToString(out.QueryId), resultRows(t, c, aws.ToString(out.QueryId))
 }
 
 func sumOf(t *testing.T, rows []map[string]string, col string) int {
