@@ -1,6 +1,7 @@
 package main
 
 import (
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -161,5 +162,65 @@ func TestDashboardsAWSCLI(t *testing.T) {
 	cliOK(t, env, "cloudtrail", "delete-dashboard", "--dashboard-id", "cli-dash")
 	if out := cliError(t, env, "cloudtrail", "get-dashboard", "--dashboard-id", "cli-dash"); !strings.Contains(out, "ResourceNotFoundException") {
 		t.Errorf("get-dashboard after delete: %s", out)
+	}
+}
+
+// TestBoto3Dashboards drives the dashboard operations with boto3: its
+// modeled exceptions (ConflictException, ResourceNotFoundException,
+// InvalidQueryStatementException, ValidationException) and a refresh
+// whose widget run is found by QueryAlias and RefreshId.
+func TestBoto3Dashboards(t *testing.T) {
+	testenv.SkipShort(t, "real-client test")
+	testenv.NeedCommand(t, testenv.Boto3, "python3", "-c", "import boto3")
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	srv := startServer(t, dir, addr)
+	defer srv.kill()
+	script := `
+import boto3, sys, time
+ct = boto3.client("cloudtrail", endpoint_url=sys.argv[1], region_name="us-east-1")
+store = ct.create_event_data_store(Name="boto-dash", TerminationProtectionEnabled=False)["EventDataStoreArn"].split("/")[-1]
+w = [{"QueryStatement": "SELECT eventName FROM " + store + " WHERE eventTime > '?' AND eventTime < '?'",
+      "QueryParameters": ["$StartTime$", "$EndTime$"], "ViewProperties": {"View": "Table"}}]
+d = ct.create_dashboard(Name="boto-dash", Widgets=w, TerminationProtectionEnabled=True,
+                        RefreshSchedule={"Frequency": {"Unit": "DAYS", "Value": 1}, "Status": "ENABLED", "TimeOfDay": "12:00"})
+alias = d["Widgets"][0]["QueryAlias"]
+assert d["Type"] == "CUSTOM" and d["RefreshSchedule"]["Frequency"] == {"Unit": "DAYS", "Value": 1}, d
+for call, exc in [
+    (lambda: ct.create_dashboard(Name="boto-dash"), ct.exceptions.ConflictException),
+    (lambda: ct.delete_dashboard(DashboardId="boto-dash"), ct.exceptions.ConflictException),
+    (lambda: ct.get_dashboard(DashboardId="nope-dash"), ct.exceptions.ResourceNotFoundException),
+    (lambda: ct.create_dashboard(Name="bad-dash", Widgets=[{"QueryStatement": "SELECT x FROM nowhere-store", "ViewProperties": {"View": "Table"}}]),
+     ct.exceptions.EventDataStoreNotFoundException),
+    (lambda: ct.create_dashboard(Name="bad-dash", Widgets=[{"QueryStatement": "SELEC 1", "ViewProperties": {"View": "Table"}}]),
+     ct.exceptions.InvalidQueryStatementException),
+    (lambda: ct.start_dashboard_refresh(DashboardId="boto-dash", QueryParameterValues={"$Period$": "fortnight"}), ct.exceptions.ClientError),
+]:
+    try:
+        call()
+        raise SystemExit("accepted: %r" % call)
+    except exc:
+        pass
+rid = ct.start_dashboard_refresh(DashboardId="boto-dash", QueryParameterValues={"$StartTime$": "2020-01-01"})["RefreshId"]
+assert rid.isdigit() and 10 <= len(rid) <= 20, rid
+while True:
+    q = ct.describe_query(QueryAlias=alias, RefreshId=rid)
+    if q["QueryStatus"] not in ("QUEUED", "RUNNING"):
+        break
+    time.sleep(0.05)
+assert q["QueryStatus"] == "FINISHED" and "'2020-01-01 00:00:00'" in q["QueryString"], q
+res = ct.get_query_results(QueryId=q["QueryId"])
+assert res["QueryStatus"] == "FINISHED", res
+g = ct.get_dashboard(DashboardId="boto-dash")
+assert g["LastRefreshId"] == rid and g["Status"] == "CREATED", g
+assert [x["DashboardArn"].split("/")[-1] for x in ct.list_dashboards()["Dashboards"]] == ["boto-dash"]
+ct.update_dashboard(DashboardId="boto-dash", TerminationProtectionEnabled=False)
+ct.delete_dashboard(DashboardId="boto-dash")
+print("ok")
+`
+	out := runOK(t, []string{"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(dir, "credentials"), "AWS_CONFIG_FILE=/dev/null"},
+		"python3", "-c", script, "http://"+addr)
+	if !strings.HasPrefix(string(out), "ok") {
+		t.Fatalf("boto3: %s", out)
 	}
 }
