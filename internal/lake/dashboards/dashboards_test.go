@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -527,6 +528,35 @@ func FuzzFill(f *testing.F) {
 		}
 		if _, err := Fill(stmt, append(args, Arg{})); err == nil {
 			t.Fatal("one argument too many was accepted")
+		}
+	})
+}
+
+// FuzzResolveValues: a refresh's values either fail with
+// ErrInvalidParameter or give a window that starts before it ends, a
+// period date_trunc knows, and a store that fills FROM ? as an identifier.
+func FuzzResolveValues(f *testing.F) {
+	for _, s := range [][3]string{{"2024-11-12T16:00:00Z", "2024-11-19", "hour"}, {"1700000000", "", "DAY"}, {"", "2023-07-10T12:00", ""},
+		{"x", "y", "z"}, {"2024-02-30", "", ""}, {"", "", "week"}} {
+		f.Add(s[0], s[1], s[2], "eds-1")
+	}
+	now := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, start, end, period, store string) {
+		in := map[string]string{}
+		for k, v := range map[string]string{ParamStartTime: start, ParamEndTime: end, ParamPeriod: period, ParamStore: store} {
+			if v != "" {
+				in[k] = v
+			}
+		}
+		v, err := ResolveValues(in, true, now)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidParameter) {
+				t.Fatalf("%v: %v is not ErrInvalidParameter", in, err)
+			}
+			return
+		}
+		if v.Start.After(v.End) || !slices.Contains(periods, v.Period) || store != "" && !storeIDPattern.MatchString(v.Store) {
+			t.Fatalf("%v gave %+v", in, v)
 		}
 	})
 }
