@@ -467,13 +467,13 @@ func (e *Engine) TickAt(ctx context.Context, now time.Time) {
 		if s == nil || s.Status != Enabled {
 			continue
 		}
-		if !s.Next(d.LastScheduledOr()).After(now) {
+		if !s.Next(d.lastScheduledOr()).After(now) {
 			due = append(due, d.clone())
 		}
 	}
 	e.mu.Unlock()
 	for _, d := range due {
-		slot := d.Schedule.Next(d.LastScheduledOr())
+		slot := d.Schedule.Next(d.lastScheduledOr())
 		for n := d.Schedule.Next(slot); !n.After(now); n = d.Schedule.Next(n) {
 			slot = n
 		}
@@ -495,9 +495,9 @@ func (e *Engine) TickAt(ctx context.Context, now time.Time) {
 	}
 }
 
-// LastScheduledOr is the time the schedule counts from: the last
+// lastScheduledOr is the time the schedule counts from: the last
 // scheduled slot, or the last change.
-func (d *Dashboard) LastScheduledOr() time.Time {
+func (d *Dashboard) lastScheduledOr() time.Time {
 	if d.LastScheduled.IsZero() {
 		return d.Updated
 	}
