@@ -64,6 +64,13 @@ type Options struct {
 	// import operations.
 	Lake    Lake
 	Imports Importer
+	// Dashboards, with Lake, enables the dashboard operations and tags on
+	// dashboards.
+	Dashboards Dashboards
+	// QueryAliases resolve StartQuery's QueryAlias and QueryParameters to
+	// the statement to run, tried in order (dashboard widgets, generated
+	// queries).
+	QueryAliases []QueryAliasResolver
 
 	// DataStores, when set, enables the CloudTrail Lake event data store
 	// operations and tags on event data stores; LogHead, then required,
@@ -260,7 +267,7 @@ func (h *Handler) implemented() map[string]invoker {
 			ops[name] = inv
 		}
 	}
-	if h.opts.Trails != nil || h.opts.DataStores != nil {
+	if h.opts.Trails != nil || h.opts.DataStores != nil || h.opts.Dashboards != nil {
 		ops["AddTags"] = adapt(h.addTags)
 		ops["RemoveTags"] = adapt(h.removeTags)
 		ops["ListTags"] = adapt(h.listTags)
@@ -278,6 +285,18 @@ func (h *Handler) implemented() map[string]invoker {
 			"GetQueryResults": adapt(h.getQueryResults),
 			"ListQueries":     adapt(h.listQueries),
 			"CancelQuery":     adapt(h.cancelQuery),
+		} {
+			ops[name] = inv
+		}
+	}
+	if h.opts.Lake != nil && h.opts.Dashboards != nil {
+		for name, inv := range map[string]invoker{
+			"CreateDashboard":       adapt(h.createDashboard),
+			"GetDashboard":          adapt(h.getDashboard),
+			"ListDashboards":        adapt(h.listDashboards),
+			"UpdateDashboard":       adapt(h.updateDashboard),
+			"DeleteDashboard":       adapt(h.deleteDashboard),
+			"StartDashboardRefresh": adapt(h.startDashboardRefresh),
 		} {
 			ops[name] = inv
 		}

@@ -108,8 +108,8 @@ func TestEventConfigurationErrors(t *testing.T) {
 	}
 	// What the SDK checks before sending, sent by hand.
 	for body, msg := range map[string]string{
-		`{"EventDataStore":"` + aws.ToString(arn) + `","MaxEventSize":"Large","ContextKeySelectors":[{"Type":"RequestContext","Equals":[]}]}`:     "0 keys",
-		`{"EventDataStore":"` + aws.ToString(arn) + `","MaxEventSize":"Large","ContextKeySelectors":[{"Type":"RequestContext","Equals":[""]}]}`:   "0 characters",
+		`{"EventDataStore":"` + aws.ToString(arn) + `","MaxEventSize":"Large","ContextKeySelectors":[{"Type":"RequestContext","Equals":[]}]}`:      "0 keys",
+		`{"EventDataStore":"` + aws.ToString(arn) + `","MaxEventSize":"Large","ContextKeySelectors":[{"Type":"RequestContext","Equals":[""]}]}`:    "0 characters",
 		`{"EventDataStore":"` + aws.ToString(arn) + `","MaxEventSize":"Large","ContextKeySelectors":[{"Type":"Other","Equals":["aws:SourceIp"]}]}`: "Type \"Other\"",
 	} {
 		checkRawError(t, se.rawStore(t, "PutEventConfiguration", body), codeInvalidParameter, msg)

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -54,6 +55,10 @@ func (f *fakeLake) CancelQuery(string, string, string) (queries.Info, error) {
 }
 
 func (f *fakeLake) ResolveStore(_, _, id string) (string, error) { return id, nil }
+
+func (f *fakeLake) QueryByAlias(_, _, alias, _ string) (queries.Info, error) {
+	return queries.Info{}, fmt.Errorf("%w: %s", queries.ErrQueryNotFound, alias)
+}
 
 func (f *fakeLake) starts() []queries.StartOptions {
 	f.mu.Lock()

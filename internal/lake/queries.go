@@ -284,12 +284,22 @@ func (qs *runner) instance(ctx context.Context, account string) (*duck.DB, error
 	return db, nil
 }
 
-// StartQuery validates statement for the caller's account and queues it.
-func (e *Engine) StartQuery(ctx context.Context, account, region, statement string, opt queries.StartOptions) (string, error) {
+// CheckQuery validates statement for the caller's account as StartQuery
+// does, without running it: a dashboard's widget queries are checked when
+// the dashboard is created or updated.
+func (e *Engine) CheckQuery(ctx context.Context, account, region, statement string) error {
+	_, _, _, err := e.prepare(ctx, account, region, statement)
+	return err
+}
+
+// prepare translates statement for the account's instance and binds it
+// against its stores' schema, returning the instance, the translation and
+// the ids of the stores it reads.
+func (e *Engine) prepare(ctx context.Context, account, region, statement string) (*duck.DB, Translation, []string, error) {
 	qs := e.q
 	db, err := qs.instance(ctx, account)
 	if err != nil {
-		return "", err
+		return nil, Translation{}, nil, err
 	}
 	specs := map[string]StoreSpec{}
 	for _, s := range e.opts.Stores.DataStores() {
@@ -321,14 +331,14 @@ func (e *Engine) StartQuery(ctx context.Context, account, region, statement stri
 	switch {
 	case err == nil:
 	case errors.Is(err, queries.ErrStoreNotFound) || errors.Is(err, queries.ErrStoreInactive):
-		return "", err
+		return nil, Translation{}, nil, err
 	case errors.As(err, &de):
-		return "", fmt.Errorf("%w: %w", queries.ErrInvalidQuery, err)
+		return nil, Translation{}, nil, fmt.Errorf("%w: %w", queries.ErrInvalidQuery, err)
 	default:
-		return "", fmt.Errorf("lake: translate the statement: %w", err)
+		return nil, Translation{}, nil, fmt.Errorf("lake: translate the statement: %w", err)
 	}
 	if len(stores) == 0 {
-		return "", fmt.Errorf("%w: the query reads no event data store; name one in FROM", queries.ErrInvalidQuery)
+		return nil, Translation{}, nil, fmt.Errorf("%w: the query reads no event data store; name one in FROM", queries.ErrInvalidQuery)
 	}
 	// Bind the statement against the stores' schema (no data) so unknown
 	// columns, wrong types and the like fail now, not after queueing.
@@ -338,7 +348,17 @@ func (e *Engine) StartQuery(ctx context.Context, account, region, statement stri
 		empty[viewName(id)] = sp.schema().EmptyTable()
 	}
 	if err := db.Bind(ctx, empty, tr.SQL); err != nil {
-		return "", fmt.Errorf("%w: %s", queries.ErrInvalidQuery, queryError(err))
+		return nil, Translation{}, nil, fmt.Errorf("%w: %s", queries.ErrInvalidQuery, queryError(err))
+	}
+	return db, tr, stores, nil
+}
+
+// StartQuery validates statement for the caller's account and queues it.
+func (e *Engine) StartQuery(ctx context.Context, account, region, statement string, opt queries.StartOptions) (string, error) {
+	qs := e.q
+	db, tr, stores, err := e.prepare(ctx, account, region, statement)
+	if err != nil {
+		return "", err
 	}
 	qs.mu.Lock()
 	active := 0
@@ -352,7 +372,8 @@ func (e *Engine) StartQuery(ctx context.Context, account, region, statement stri
 		return "", fmt.Errorf("%w: the account has %d queries queued or running, the most allowed; wait for one to finish or cancel one", queries.ErrTooManyQueries, active)
 	}
 	q := &query{info: queries.Info{ID: newUUID(), Account: account, Region: region, Statement: statement, Stores: stores,
-		Status: queries.Queued, Created: e.opts.Now().UTC(), Columns: tr.Columns, DeliveryS3URI: opt.DeliveryS3URI},
+		Status: queries.Queued, Created: e.opts.Now().UTC(), Columns: tr.Columns, DeliveryS3URI: opt.DeliveryS3URI,
+		Alias: opt.Alias, RefreshID: opt.RefreshID},
 		done: make(chan struct{})}
 	if opt.DeliveryS3URI != "" {
 		q.info.DeliveryStatus = queries.DeliveryPending
@@ -601,6 +622,33 @@ func (e *Engine) DescribeQuery(account, region, id string) (queries.Info, error)
 		return queries.Info{}, err
 	}
 	return info, nil
+}
+
+// QueryByAlias returns the account's newest query started in region for
+// a query alias (a dashboard widget's, or another kind StartQuery
+// resolves), of the dashboard refresh refreshID when it is not "".
+func (e *Engine) QueryByAlias(account, region, alias, refreshID string) (queries.Info, error) {
+	qs := e.q
+	qs.mu.Lock()
+	qs.expireLocked()
+	var found *queries.Info
+	for _, q := range qs.all {
+		i := q.info
+		if i.Account != account || i.Region != region || i.Alias != alias || refreshID != "" && i.RefreshID != refreshID {
+			continue
+		}
+		if found == nil || i.Created.After(found.Created) || i.Created.Equal(found.Created) && i.ID > found.ID {
+			found = &i
+		}
+	}
+	qs.mu.Unlock()
+	if found == nil {
+		if refreshID != "" {
+			return queries.Info{}, fmt.Errorf("%w: no query of alias %s ran in refresh %s", queries.ErrQueryNotFound, alias, refreshID)
+		}
+		return queries.Info{}, fmt.Errorf("%w: no query of alias %s ran in the last 7 days", queries.ErrQueryNotFound, alias)
+	}
+	return e.DescribeQuery(account, region, found.ID)
 }
 
 // QueryResults returns the state of the account's query started in region
