@@ -55,6 +55,11 @@ func storeSpecs(all []catalog.DataStore) []lake.StoreSpec {
 			Selectors: d.AdvancedEventSelectors, Retention: time.Duration(d.RetentionPeriod) * 24 * time.Hour,
 			Deleted: d.Status == catalog.StatusPendingDeletion, DeletedAt: d.DeletedAt, Generation: d.Generation,
 		}
+		for _, ks := range d.ContextKeySelectors {
+			if ks.Type == catalog.ContextTypeRequest {
+				sp.ContextKeys = append(sp.ContextKeys, ks.Equals...)
+			}
+		}
 		insights := d.Category() == selector.CategoryInsight
 		if insights {
 			// An Insights store takes records of every region its sources
@@ -79,6 +84,7 @@ func (d *Daemon) openLake(ctx context.Context) error {
 	lo.Stores = lakeStores{d.trails}
 	lo.WAL = d.store
 	// The detector opens after the Lake; it is there once events flow.
+	lo.PrincipalTags = d.ids.PrincipalTags
 	lo.DataInsight = func(account, eventID string) bool {
 		if d.insights == nil {
 			return false

@@ -22,6 +22,7 @@ type pending struct {
 	bytes int       // the rows' size
 	first time.Time // when the oldest row was read
 	skip  uint64    // the store's checkpoint when opened: events up to it are in its files
+	keys  []string  // the store's context keys: its rows are enriched (decision 161)
 }
 
 // batch is events of one store, in log order, handed to the writers: a
@@ -168,11 +169,13 @@ func (in *ingester) read(log Log) (int, error) {
 	}
 	// Every store that takes an event has one schema: an event from
 	// outside AWS goes only to stores of that kind, any other event
-	// only to the others.
+	// only to the others. A store that enriches events has rows of its
+	// own.
 	rows := make([]duck.Row, len(ents))
 	parallel(len(want), func(k int) {
 		i := want[k]
-		rows[i] = takers[i][0].files.schema.RowOf(ents[i].Seq, ents[i].Event)
+		p := takers[i][0]
+		rows[i] = in.e.rowOf(p.files, p.keys, ents[i].Seq, ents[i].Event)
 	})
 	now := time.Now()
 	for _, i := range want {
@@ -181,8 +184,8 @@ func (in *ingester) read(log Log) (int, error) {
 				p.first = now
 			}
 			row := rows[i]
-			if p.files.schema != takers[i][0].files.schema {
-				row = p.files.schema.RowOf(ents[i].Seq, ents[i].Event)
+			if first := takers[i][0]; p != first && (p.files.schema != first.files.schema || len(p.keys) > 0 || len(first.keys) > 0) {
+				row = in.e.rowOf(p.files, p.keys, ents[i].Seq, ents[i].Event)
 			}
 			p.rows = append(p.rows, row)
 			p.bytes += row.Size()
@@ -247,6 +250,7 @@ func (in *ingester) refresh() error {
 			}
 			in.pend[s.ID] = &pending{files: f, skip: f.checkpoint()}
 		}
+		in.pend[s.ID].keys = s.ContextKeys
 	}
 	for id, p := range in.pend {
 		if !live[id] && len(p.rows) == 0 {

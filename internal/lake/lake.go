@@ -69,6 +69,10 @@ type StoreSpec struct {
 	// stores whose Insights records it takes (decision §80); it takes no
 	// other event.
 	InsightsFrom []InsightSource
+	// ContextKeys are, for a store of CloudTrail events that enriches
+	// them (PutEventConfiguration), the RequestContext keys its management
+	// and data events carry in eventContext (event.Enrich, decision 161).
+	ContextKeys []string
 	// Channels are, for a store of category ActivityAuditLog, the
 	// channels whose records it takes (lake.md §7): those of its account
 	// whose metadata.channelARN is a channel's ARN and whose log position
@@ -168,6 +172,11 @@ type Options struct {
 	// Insights on management events only, and a record does not say its
 	// category (decision §80). Nil takes every Insights record.
 	DataInsight func(account, eventID string) bool
+
+	// PrincipalTags returns the principal tags of the IAM user an access
+	// key belongs to, for stores that enrich events with
+	// aws:PrincipalTag/KEY; nil: none.
+	PrincipalTags func(accessKeyID string) map[string]string
 
 	// WAL reads back ranges of the event log, from which the background
 	// scrub rebuilds a damaged file of a store while the log still holds
@@ -593,6 +602,19 @@ type compiled struct {
 	match *selector.Matcher
 	// activity: the store holds events from outside AWS.
 	activity bool
+}
+
+// rowOf converts the event at seq to a row of the store s; with keys, the
+// store's context keys, a management or data event is enriched first
+// (decision 161). Imported events are not: they are copies of what was
+// delivered elsewhere.
+func (e *Engine) rowOf(s *storeFiles, keys []string, seq uint64, ev *event.Event) duck.Row {
+	if len(keys) > 0 && (ev.Category == event.CategoryMgmt || ev.Category == event.CategoryData) {
+		en := *ev
+		en.Raw = event.Enrich(ev.Raw, keys, e.opts.PrincipalTags)
+		return s.schema.RowOf(seq, &en)
+	}
+	return s.schema.RowOf(seq, ev)
 }
 
 func compile(spec StoreSpec) *compiled {
