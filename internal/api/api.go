@@ -65,6 +65,13 @@ type Options struct {
 	// import operations.
 	Lake    Lake
 	Imports Importer
+	// Dashboards, with Lake, enables the dashboard operations and tags on
+	// dashboards.
+	Dashboards Dashboards
+	// QueryAliases resolve StartQuery's QueryAlias and QueryParameters to
+	// the statement to run, tried in order (dashboard widgets, generated
+	// queries).
+	QueryAliases []QueryAliasResolver
 	// Generator, with Lake, generates GenerateQuery's queries; without
 	// it GenerateQuery answers GenerateResponseException saying how to
 	// configure one.
@@ -80,6 +87,9 @@ type Options struct {
 	// ingests.
 	DataStores DataStoreCatalog
 	LogHead    func() uint64
+	// Federation, with DataStores, enables EnableFederation and
+	// DisableFederation: the publisher of federated stores.
+	Federation Federation
 
 	// InsightsMetrics, when set, enables ListInsightsMetricData.
 	InsightsMetrics InsightsMetrics
@@ -260,7 +270,19 @@ func (h *Handler) implemented() map[string]invoker {
 			ops[name] = inv
 		}
 	}
-	if h.opts.Trails != nil || h.opts.DataStores != nil {
+	if h.opts.DataStores != nil && h.opts.Federation != nil {
+		ops["EnableFederation"] = adapt(h.enableFederation)
+		ops["DisableFederation"] = adapt(h.disableFederation)
+	}
+	if h.opts.DataStores != nil && h.opts.Trails != nil {
+		for name, inv := range map[string]invoker{
+			"PutEventConfiguration": adapt(h.putEventConfiguration),
+			"GetEventConfiguration": adapt(h.getEventConfiguration),
+		} {
+			ops[name] = inv
+		}
+	}
+	if h.opts.Trails != nil || h.opts.DataStores != nil || h.opts.Dashboards != nil {
 		ops["AddTags"] = adapt(h.addTags)
 		ops["RemoveTags"] = adapt(h.removeTags)
 		ops["ListTags"] = adapt(h.listTags)
@@ -279,6 +301,18 @@ func (h *Handler) implemented() map[string]invoker {
 			"ListQueries":     adapt(h.listQueries),
 			"CancelQuery":     adapt(h.cancelQuery),
 			"GenerateQuery":   adapt(h.generateQuery),
+		} {
+			ops[name] = inv
+		}
+	}
+	if h.opts.Lake != nil && h.opts.Dashboards != nil {
+		for name, inv := range map[string]invoker{
+			"CreateDashboard":       adapt(h.createDashboard),
+			"GetDashboard":          adapt(h.getDashboard),
+			"ListDashboards":        adapt(h.listDashboards),
+			"UpdateDashboard":       adapt(h.updateDashboard),
+			"DeleteDashboard":       adapt(h.deleteDashboard),
+			"StartDashboardRefresh": adapt(h.startDashboardRefresh),
 		} {
 			ops[name] = inv
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/opentrail/opentrail/internal/awsjson"
 	"github.com/opentrail/opentrail/internal/catalog"
 	"github.com/opentrail/opentrail/internal/history"
+	"github.com/opentrail/opentrail/internal/lake/dashboards"
 	"github.com/opentrail/opentrail/internal/lake/imports"
 	"github.com/opentrail/opentrail/internal/lake/queries"
 	"github.com/opentrail/opentrail/internal/lake/querygen"
@@ -218,6 +219,14 @@ var catalogue = []wireRule{
 	{match: is(objstore.ErrUnavailable), status: http.StatusServiceUnavailable, code: codeServiceUnavailable,
 		message: "The S3-compatible store did not answer; retry shortly.", text: bucketUnavailableText},
 
+	// Lake dashboards, before the Lake queries: a refresh over the query
+	// quota wraps both ErrLimit and queries.ErrTooManyQueries.
+	{match: is(dashboards.ErrNotFound), code: codeResourceNotFound, message: "The dashboard was not found.", text: lakeText(dashboards.ErrNotFound, "Dashboard %s was not found in this account and region.")},
+	{match: is(dashboards.ErrExists), code: "ConflictException", message: "A dashboard with this name already exists.", text: lakeText(dashboards.ErrExists, "Dashboard %s already exists; pick another name, or change it with UpdateDashboard.")},
+	{match: is(dashboards.ErrProtected), code: "ConflictException", message: "The dashboard has termination protection enabled.", text: lakeText(dashboards.ErrProtected, "")},
+	{match: is(dashboards.ErrLimit), code: "ServiceQuotaExceededException", message: "A dashboard quota was exceeded.", text: lakeText(dashboards.ErrLimit, "")},
+	{match: is(dashboards.ErrInvalidParameter), ops: []string{"StartQuery"}, code: codeInvalidParameter, message: "The query parameters are not valid.", text: lakeText(dashboards.ErrInvalidParameter, "")},
+	{match: is(dashboards.ErrInvalidParameter), code: codeValidation, message: "The query parameters are not valid.", text: lakeText(dashboards.ErrInvalidParameter, "")},
 	// GenerateQuery: a generated statement the Lake refused, and the
 	// generator's own failures, all GenerateResponseException, the one
 	// error the model has for a query that could not be generated.
@@ -360,6 +369,15 @@ var conditions = []struct {
 	{"queries.ErrTooManyQueries", queries.ErrTooManyQueries, "StartQuery", "MaxConcurrentQueriesException", ""},
 	{"queries.ErrQueryNotFound", queries.ErrQueryNotFound, "DescribeQuery", codeQueryNotFound, ""},
 	{"queries.ErrQueryInactive", queries.ErrQueryInactive, "CancelQuery", "InactiveQueryException", ""},
+
+	{"dashboards.ErrNotFound", dashboards.ErrNotFound, "GetDashboard", codeResourceNotFound, ""},
+	{"dashboards.ErrNotFound", dashboards.ErrNotFound, "AddTags", codeResourceNotFound, ""},
+	{"dashboards.ErrExists", dashboards.ErrExists, "CreateDashboard", "ConflictException", ""},
+	{"dashboards.ErrProtected", dashboards.ErrProtected, "DeleteDashboard", "ConflictException", ""},
+	{"dashboards.ErrLimit", dashboards.ErrLimit, "StartDashboardRefresh", "ServiceQuotaExceededException", ""},
+	{"dashboards.ErrLimit", fmt.Errorf("%w: over (%w)", dashboards.ErrLimit, queries.ErrTooManyQueries), "StartDashboardRefresh", "ServiceQuotaExceededException", ""},
+	{"dashboards.ErrInvalidParameter", dashboards.ErrInvalidParameter, "StartDashboardRefresh", codeValidation, ""},
+	{"dashboards.ErrInvalidParameter", dashboards.ErrInvalidParameter, "StartQuery", codeInvalidParameter, ""},
 
 	{"imports.ErrNotFound", imports.ErrNotFound, "GetImport", "ImportNotFoundException", ""},
 	{"imports.ErrOngoing", imports.ErrOngoing, "StartImport", "AccountHasOngoingImportException", ""},

@@ -107,9 +107,9 @@ func (h *Handler) generateQuery(ctx context.Context, caller identity.Caller, in 
 }
 
 // queryAlias resolves a StartQuery QueryAlias of the caller's: the
-// statement and prompt of a query GenerateQuery generated. This is the one
-// place StartQuery looks aliases up; other kinds of alias (dashboard
-// widgets) belong here too.
+// statement and prompt of a query GenerateQuery generated. StartQuery asks
+// it before Options.QueryAliases (dashboard widgets), which have no
+// prompt.
 func (h *Handler) queryAlias(caller identity.Caller, alias string) (statement, prompt string, ok bool) {
 	g, ok := h.generated.Resolve(caller.AccountID, caller.Region, alias)
 	return g.Statement, g.Prompt, ok

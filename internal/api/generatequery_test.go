@@ -58,9 +58,9 @@ func TestGenerateQuery(t *testing.T) {
 	}
 	// The alias is the caller's: another region does not find it.
 	_, err = e.client("AKIDALICE", "eu-west-1").StartQuery(t.Context(), &cloudtrail.StartQueryInput{QueryAlias: out.QueryAlias})
-	checkAPIError(t, err, codeInvalidParameter, "names no query GenerateQuery returned")
+	checkAPIError(t, err, codeInvalidParameter, "or one GenerateQuery returned in the last 7 days")
 	_, err = c.StartQuery(t.Context(), &cloudtrail.StartQueryInput{QueryAlias: aws.String("generated-nope")})
-	checkAPIError(t, err, codeInvalidParameter, "Generate the query again")
+	checkAPIError(t, err, codeInvalidParameter, "generate the query again")
 }
 
 func TestGenerateQueryErrors(t *testing.T) {

@@ -73,6 +73,10 @@ func (f *fakeLake) CheckQuery(_ context.Context, _, _, stmt string) error {
 
 func (f *fakeLake) StoreSchema(_, _, _ string) (string, error) { return "eventname VARCHAR\n", nil }
 
+func (f *fakeLake) QueryByAlias(_, _, alias, _ string) (queries.Info, error) {
+	return queries.Info{}, fmt.Errorf("%w: %s", queries.ErrQueryNotFound, alias)
+}
+
 func (f *fakeLake) starts() []queries.StartOptions {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -8,7 +8,8 @@ import (
 	"github.com/opentrail/opentrail/internal/identity"
 )
 
-// Tags of trails and event data stores (operations.md §2.6, §3.7).
+// Tags of trails, event data stores and dashboards (operations.md §2.6,
+// §3.7).
 
 const (
 	maxTagsPerResource = 50
@@ -53,6 +54,8 @@ type tagged struct {
 	arn     string
 	tags    []catalog.Tag
 	storeID string // the event data store's id; "" for a trail
+	// dashboard is the dashboard's name; "" for a trail or a store.
+	dashboard string
 }
 
 // tagTarget resolves a ResourceId to a trail or an event data store the
@@ -76,7 +79,7 @@ func (h *Handler) tagTarget(caller identity.Caller, id *string, homeOnly bool) (
 	case strings.HasPrefix(p[5], "channel/"):
 		return tagged{}, invalid("ChannelNotFoundException", "Channel %s was not found.", *id)
 	case strings.HasPrefix(p[5], "dashboard/"):
-		return tagged{}, invalid(codeResourceNotFound, "Dashboard %s was not found.", *id)
+		return h.tagDashboard(caller, id)
 	default:
 		return tagged{}, invalid(codeResourceUnsupported, "Resource %s cannot be tagged; tag trails, event data stores, channels or dashboards.", *id)
 	}
@@ -120,6 +123,10 @@ func errStoreInactive(d *catalog.DataStore) error {
 
 // updateTags applies fn to the tags of r under its catalogue's lock.
 func (h *Handler) updateTags(caller identity.Caller, id *string, r tagged, fn func(arn string, tags *[]catalog.Tag) error) error {
+	if r.dashboard != "" {
+		_, err := h.opts.Dashboards.UpdateTags(caller.AccountID, caller.Region, r.dashboard, fn)
+		return err
+	}
 	if r.storeID == "" {
 		_, err := h.opts.Trails.Update(r.arn, func(cur *catalog.Trail) error { return fn(cur.ARN(), &cur.Tags) })
 		return h.trailErr(caller, id, err)

@@ -157,6 +157,22 @@ type Lake struct {
 	// "1GB").
 	Threads     int    `json:"threads,omitempty"`
 	MemoryLimit string `json:"memoryLimit,omitempty"`
+	// Federation says where EnableFederation publishes event data stores
+	// (docs/format/federation.md).
+	Federation Federation `json:"federation,omitzero"`
+}
+
+// Federation places the published copies of federated event data stores:
+// s3://Bucket/Prefix/ACCOUNT/STORE-ID/ in the object store trail buckets
+// live in (the embedded one unless buckets.endpoint is set).
+type Federation struct {
+	// Bucket defaults to opentrail-federation; the server creates it.
+	Bucket string `json:"bucket,omitempty"`
+	// Prefix defaults to cloudtrail-lake.
+	Prefix string `json:"prefix,omitempty"`
+	// Grace is how long a file a newer snapshot no longer lists stays
+	// for readers of the older one (default 10m).
+	Grace Duration `json:"grace,omitempty"`
 }
 
 // QueryGenerator configures GenerateQuery's model server: any
@@ -322,6 +338,12 @@ func (c Config) Validate() error {
 	}
 	if in := c.Insights; in.StartMinutes < 0 || in.EndMinutes < 0 || in.MaxOpen < 0 {
 		bad("insights", "startMinutes, endMinutes and maxOpen must not be negative")
+	}
+	if f := c.Lake.Federation; f.Grace < 0 {
+		bad("lake.federation.grace", "must not be negative")
+	}
+	if p := c.Lake.Federation.Prefix; strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") || strings.Contains(p, "//") {
+		bad("lake.federation.prefix", "%q must not start or end with / or hold //", p)
 	}
 	if c.Lake.Threads < 0 {
 		bad("lake.threads", "must not be negative")

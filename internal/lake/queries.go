@@ -284,6 +284,76 @@ func (qs *runner) instance(ctx context.Context, account string) (*duck.DB, error
 	return db, nil
 }
 
+// CheckQuery validates statement for the caller's account as StartQuery
+// does, without running it: a dashboard's widget queries are checked when
+// the dashboard is created or updated, and GenerateQuery's statements
+// before they are returned.
+func (e *Engine) CheckQuery(ctx context.Context, account, region, statement string) error {
+	_, _, _, err := e.prepare(ctx, account, region, statement)
+	return err
+}
+
+// prepare translates statement for the account's instance and binds it
+// against its stores' schema, returning the instance, the translation and
+// the ids of the stores it reads.
+func (e *Engine) prepare(ctx context.Context, account, region, statement string) (*duck.DB, Translation, []string, error) {
+	qs := e.q
+	db, err := qs.instance(ctx, account)
+	if err != nil {
+		return nil, Translation{}, nil, err
+	}
+	specs := map[string]StoreSpec{}
+	for _, s := range e.opts.Stores.DataStores() {
+		// A store is found only in its home region (docs/design/decisions.md §32).
+		if s.Account == account && s.HomeRegion == region {
+			specs[s.ID] = s
+		}
+	}
+	var stores []string
+	resolve := func(name string) (string, error) {
+		id := strings.ToLower(name)
+		if i := strings.LastIndex(id, ":eventdatastore/"); i >= 0 && strings.HasPrefix(id, "arn:") {
+			id = id[i+len(":eventdatastore/"):]
+		}
+		s, ok := specs[id]
+		switch {
+		case !ok:
+			return "", fmt.Errorf("%w: %s", queries.ErrStoreNotFound, name)
+		case s.Deleted:
+			return "", fmt.Errorf("%w: event data store %s is pending deletion", queries.ErrStoreInactive, name)
+		}
+		if !slices.Contains(stores, id) {
+			stores = append(stores, id)
+		}
+		return viewName(id), nil
+	}
+	tr, err := qs.opts.Translate(ctx, db, statement, resolve)
+	var de *dialect.Error
+	switch {
+	case err == nil:
+	case errors.Is(err, queries.ErrStoreNotFound) || errors.Is(err, queries.ErrStoreInactive):
+		return nil, Translation{}, nil, err
+	case errors.As(err, &de):
+		return nil, Translation{}, nil, fmt.Errorf("%w: %w", queries.ErrInvalidQuery, err)
+	default:
+		return nil, Translation{}, nil, fmt.Errorf("lake: translate the statement: %w", err)
+	}
+	if len(stores) == 0 {
+		return nil, Translation{}, nil, fmt.Errorf("%w: the query reads no event data store; name one in FROM", queries.ErrInvalidQuery)
+	}
+	// Bind the statement against the stores' schema (no data) so unknown
+	// columns, wrong types and the like fail now, not after queueing.
+	empty := map[string]string{}
+	for _, id := range stores {
+		sp := specs[id]
+		empty[viewName(id)] = sp.schema().EmptyTable()
+	}
+	if err := db.Bind(ctx, empty, tr.SQL); err != nil {
+		return nil, Translation{}, nil, fmt.Errorf("%w: %s", queries.ErrInvalidQuery, queryError(err))
+	}
+	return db, tr, stores, nil
+}
+
 // StartQuery validates statement for the caller's account and queues it.
 func (e *Engine) StartQuery(ctx context.Context, account, region, statement string, opt queries.StartOptions) (string, error) {
 	qs := e.q
@@ -303,7 +373,8 @@ func (e *Engine) StartQuery(ctx context.Context, account, region, statement stri
 		return "", fmt.Errorf("%w: the account has %d queries queued or running, the most allowed; wait for one to finish or cancel one", queries.ErrTooManyQueries, active)
 	}
 	q := &query{info: queries.Info{ID: newUUID(), Account: account, Region: region, Statement: statement, Stores: stores,
-		Status: queries.Queued, Created: e.opts.Now().UTC(), Columns: tr.Columns, DeliveryS3URI: opt.DeliveryS3URI, Prompt: opt.Prompt},
+		Status: queries.Queued, Created: e.opts.Now().UTC(), Columns: tr.Columns, DeliveryS3URI: opt.DeliveryS3URI,
+		Alias: opt.Alias, RefreshID: opt.RefreshID, Prompt: opt.Prompt},
 		done: make(chan struct{})}
 	if opt.DeliveryS3URI != "" {
 		q.info.DeliveryStatus = queries.DeliveryPending
@@ -329,72 +400,6 @@ func (e *Engine) StartQuery(ctx context.Context, account, region, statement stri
 		qs.deliver(q)
 	}()
 	return q.info.ID, nil
-}
-
-// CheckQuery validates statement for the caller's account as StartQuery
-// does (translation, the stores it names, binding against their schema)
-// without running it: nil, or an error wrapping queries.ErrInvalidQuery,
-// queries.ErrStoreNotFound or queries.ErrStoreInactive.
-func (e *Engine) CheckQuery(ctx context.Context, account, region, statement string) error {
-	_, _, _, err := e.prepare(ctx, account, region, statement)
-	return err
-}
-
-// prepare validates statement for the caller's account and translates it:
-// the account's query instance, the translation and the stores it reads.
-func (e *Engine) prepare(ctx context.Context, account, region, statement string) (db *duck.DB, tr Translation, stores []string, err error) {
-	qs := e.q
-	if db, err = qs.instance(ctx, account); err != nil {
-		return nil, Translation{}, nil, err
-	}
-	specs := map[string]StoreSpec{}
-	for _, s := range e.opts.Stores.DataStores() {
-		// A store is found only in its home region (docs/design/decisions.md §32).
-		if s.Account == account && s.HomeRegion == region {
-			specs[s.ID] = s
-		}
-	}
-	resolve := func(name string) (string, error) {
-		id := strings.ToLower(name)
-		if i := strings.LastIndex(id, ":eventdatastore/"); i >= 0 && strings.HasPrefix(id, "arn:") {
-			id = id[i+len(":eventdatastore/"):]
-		}
-		s, ok := specs[id]
-		switch {
-		case !ok:
-			return "", fmt.Errorf("%w: %s", queries.ErrStoreNotFound, name)
-		case s.Deleted:
-			return "", fmt.Errorf("%w: event data store %s is pending deletion", queries.ErrStoreInactive, name)
-		}
-		if !slices.Contains(stores, id) {
-			stores = append(stores, id)
-		}
-		return viewName(id), nil
-	}
-	tr, err = qs.opts.Translate(ctx, db, statement, resolve)
-	var de *dialect.Error
-	switch {
-	case err == nil:
-	case errors.Is(err, queries.ErrStoreNotFound) || errors.Is(err, queries.ErrStoreInactive):
-		return nil, Translation{}, nil, err
-	case errors.As(err, &de):
-		return nil, Translation{}, nil, fmt.Errorf("%w: %w", queries.ErrInvalidQuery, err)
-	default:
-		return nil, Translation{}, nil, fmt.Errorf("lake: translate the statement: %w", err)
-	}
-	if len(stores) == 0 {
-		return nil, Translation{}, nil, fmt.Errorf("%w: the query reads no event data store; name one in FROM", queries.ErrInvalidQuery)
-	}
-	// Bind the statement against the stores' schema (no data) so unknown
-	// columns, wrong types and the like fail now, not after queueing.
-	empty := map[string]string{}
-	for _, id := range stores {
-		empty[viewName(id)] = duck.EmptyTable()
-	}
-	if err := db.Bind(ctx, empty, tr.SQL); err != nil {
-		return nil, Translation{}, nil, fmt.Errorf("%w: %s", queries.ErrInvalidQuery, queryError(err))
-	}
-	return db, tr, stores, nil
 }
 
 // accountSlots returns the account's share of the workers: all but one
@@ -620,6 +625,33 @@ func (e *Engine) DescribeQuery(account, region, id string) (queries.Info, error)
 	return info, nil
 }
 
+// QueryByAlias returns the account's newest query started in region for
+// a query alias (a dashboard widget's, or another kind StartQuery
+// resolves), of the dashboard refresh refreshID when it is not "".
+func (e *Engine) QueryByAlias(account, region, alias, refreshID string) (queries.Info, error) {
+	qs := e.q
+	qs.mu.Lock()
+	qs.expireLocked()
+	var found *queries.Info
+	for _, q := range qs.all {
+		i := q.info
+		if i.Account != account || i.Region != region || i.Alias != alias || refreshID != "" && i.RefreshID != refreshID {
+			continue
+		}
+		if found == nil || i.Created.After(found.Created) || i.Created.Equal(found.Created) && i.ID > found.ID {
+			found = &i
+		}
+	}
+	qs.mu.Unlock()
+	if found == nil {
+		if refreshID != "" {
+			return queries.Info{}, fmt.Errorf("%w: no query of alias %s ran in refresh %s", queries.ErrQueryNotFound, alias, refreshID)
+		}
+		return queries.Info{}, fmt.Errorf("%w: no query of alias %s ran in the last 7 days", queries.ErrQueryNotFound, alias)
+	}
+	return e.DescribeQuery(account, region, found.ID)
+}
+
 // QueryResults returns the state of the account's query started in region
 // and up to limit result rows from offset. Rows are empty while the query
 // is queued or running.
@@ -750,7 +782,7 @@ func (e *Engine) snapshot(account string, ids []string, bounds map[string]Bounds
 		files, rel := s.snapshot(keep)
 		releases = append(releases, rel)
 		if len(files) == 0 {
-			views[viewName(id)] = duck.EmptyTable()
+			views[viewName(id)] = s.schema.EmptyTable()
 			continue
 		}
 		paths := make([]string, len(files))
@@ -759,7 +791,7 @@ func (e *Engine) snapshot(account string, ids []string, bounds map[string]Bounds
 			events += f.Rows
 			bytes += f.Bytes
 		}
-		views[viewName(id)] = duck.StoreTable(paths)
+		views[viewName(id)] = s.schema.StoreTable(paths)
 	}
 	return views, events, bytes, release, nil
 }
@@ -796,13 +828,19 @@ func (e *Engine) ResolveStore(account, region, idOrARN string) (string, error) {
 }
 
 // StoreSchema returns the columns of the account's event data store id in
-// region, one per line with its type, as a prompt for a query generator
-// shows them.
+// region (the schema of its kind), one per line with its type, as a
+// prompt for a query generator shows them.
 func (e *Engine) StoreSchema(account, region, id string) (string, error) {
-	if _, err := e.ResolveStore(account, region, id); err != nil {
+	id, err := e.ResolveStore(account, region, id)
+	if err != nil {
 		return "", err
 	}
-	return duck.SchemaText(), nil
+	for _, s := range e.opts.Stores.DataStores() {
+		if s.ID == id && s.Account == account {
+			return s.schema().Text(), nil
+		}
+	}
+	return "", fmt.Errorf("%w: %s", queries.ErrStoreNotFound, id)
 }
 
 // scrubStores checks the files of the stores (ids) now and returns how
