@@ -184,7 +184,8 @@ type QueryGenerator struct {
 	// Model is the model's name as the server knows it (required with
 	// URL).
 	Model string `json:"model,omitempty"`
-	// Timeout bounds one generation (default 60s).
+	// Timeout bounds one generation (default 45s, at most 50s, so the
+	// answer fits in the API server's 60-second write timeout).
 	Timeout Duration `json:"timeout,omitempty"`
 	// APIKey, sent as a bearer token, comes only from the environment
 	// (OPENTRAIL_QUERY_GENERATOR_API_KEY), never from the file.
@@ -381,8 +382,8 @@ func (c Config) Validate() error {
 	} else if g.Model != "" {
 		bad("queryGenerator.url", "is required with queryGenerator.model: give the base URL of the chat completions API")
 	}
-	if c.QueryGenerator.Timeout < 0 {
-		bad("queryGenerator.timeout", "must not be negative")
+	if t := time.Duration(c.QueryGenerator.Timeout); t < 0 || t > 50*time.Second {
+		bad("queryGenerator.timeout", "%v is outside 0s..50s (an answer must fit in the API's 60-second write timeout; 0 means 45s)", t)
 	}
 	for topic, u := range c.Notifications.Topics {
 		if !strings.HasPrefix(topic, "arn:") {

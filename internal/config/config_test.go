@@ -222,6 +222,9 @@ func TestValidate(t *testing.T) {
 		{"query generator url not a url", func(c *config.Config) {
 			c.QueryGenerator = config.QueryGenerator{URL: "localhost:11434", Model: "m", Timeout: config.Duration(-time.Second)}
 		}, []string{"queryGenerator.url", "queryGenerator.timeout"}},
+		{"query generator timeout too long", func(c *config.Config) {
+			c.QueryGenerator = config.QueryGenerator{URL: "http://127.0.0.1:11434/v1", Model: "m", Timeout: config.Duration(time.Minute)}
+		}, []string{"queryGenerator.timeout"}},
 		{"shutdown timeout zero", func(c *config.Config) { c.ShutdownTimeout = 0 }, []string{"shutdownTimeout"}},
 		{"shutdown timeout negative", func(c *config.Config) { c.ShutdownTimeout = config.Duration(-time.Second) }, []string{"shutdownTimeout"}},
 		{

@@ -41,9 +41,9 @@ type Options struct {
 	Transport http.RoundTripper
 }
 
-// DefaultOptions returns a 60-second timeout and a 1 MiB reply limit.
+// DefaultOptions returns a 45-second timeout and a 1 MiB reply limit.
 func DefaultOptions() Options {
-	return Options{Timeout: 60 * time.Second, MaxReplyBytes: 1 << 20}
+	return Options{Timeout: 45 * time.Second, MaxReplyBytes: 1 << 20}
 }
 
 // CheckURL reports what is wrong with an endpoint URL, or nil: it must be
