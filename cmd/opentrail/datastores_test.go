@@ -153,3 +153,44 @@ func TestEventDataStoresAWSCLI(t *testing.T) {
 		t.Fatalf("after the second delete: %s", d.Status)
 	}
 }
+
+// TestEventConfigurationAWSCLI: put-event-configuration and
+// get-event-configuration with the real aws CLI, and a refusal as the CLI
+// prints it.
+func TestEventConfigurationAWSCLI(t *testing.T) {
+	testenv.SkipShort(t, "real-client test")
+	testenv.NeedCommand(t, testenv.AWSCLI, "aws", "--version")
+	dir := t.TempDir()
+	key := trailAccountKey(t, dir)
+	addr := freeAddr(t)
+	srv := startServer(t, dir, addr, "--account-id", trailAccount)
+	defer srv.kill()
+	env := awsEnv(key, addr, "http://"+addr)
+
+	var created eventDataStore
+	cliJSON(t, env, &created, "cloudtrail", "create-event-data-store", "--name", "enriched", "--no-termination-protection-enabled")
+	type config struct {
+		EventDataStoreArn   string
+		MaxEventSize        string
+		ContextKeySelectors []struct {
+			Type   string
+			Equals []string
+		}
+	}
+	var put, got config
+	cliJSON(t, env, &put, "cloudtrail", "put-event-configuration", "--event-data-store", created.EventDataStoreArn,
+		"--max-event-size", "Large", "--context-key-selectors", "Type=RequestContext,Equals=aws:sourceip,aws:PrincipalTag/team")
+	cliJSON(t, env, &got, "cloudtrail", "get-event-configuration", "--event-data-store", created.EventDataStoreArn)
+	want := config{EventDataStoreArn: created.EventDataStoreArn, MaxEventSize: "Large"}
+	want.ContextKeySelectors = append(want.ContextKeySelectors, struct {
+		Type   string
+		Equals []string
+	}{"RequestContext", []string{"aws:SourceIp", "aws:PrincipalTag/team"}})
+	if !reflect.DeepEqual(put, want) || !reflect.DeepEqual(got, want) {
+		t.Errorf("put-event-configuration printed %+v, get-event-configuration %+v; want %+v", put, got, want)
+	}
+	if msg := cliError(t, env, "cloudtrail", "put-event-configuration", "--event-data-store", created.EventDataStoreArn,
+		"--max-event-size", "Standard", "--context-key-selectors", "Type=RequestContext,Equals=aws:SourceIp"); !strings.Contains(msg, "InvalidParameterException") || !strings.Contains(msg, "MaxEventSize Large") {
+		t.Errorf("selectors without Large: %s", msg)
+	}
+}

@@ -361,15 +361,21 @@ func TestFsckChecksWhatServeReads(t *testing.T) {
 		{"settings.json", `{"eventHistoryRetentionDays":-5}`, "outside 0..3653"},
 		{"settings.json", `not json`, "invalid character"},
 		{"token.key", `short`, "token key"},
+		{"lake/dashboards.json", `{"version":1,"dashboards":[{"account":"1","region":"us-east-1","name":"abc","type":"CUSTOM","status":"CREATED"}]}`, `account "1" is not 12 digits`},
+		{"lake/dashboards.json", `{"version":1,`, "dashboards.json is damaged"},
 	} {
 		t.Run(tc.file+" "+tc.content, func(t *testing.T) {
 			path := filepath.Join(dir, tc.file)
 			good, err := os.ReadFile(path)
-			if err != nil {
+			switch {
+			case os.IsNotExist(err): // a file serve writes on first use
+				defer os.Remove(path)
+			case err != nil:
 				t.Fatal(err)
+			default:
+				defer os.WriteFile(path, good, 0o600)
 			}
 			os.WriteFile(path, []byte(tc.content), 0o600)
-			defer os.WriteFile(path, good, 0o600)
 			out, code := runBin(t, "fsck", "--data-dir", dir)
 			if code != 1 || !strings.Contains(out, "PROBLEM: ") || !strings.Contains(out, tc.want) {
 				t.Fatalf("fsck: exit %d, want 1 and a PROBLEM with %q\n%s", code, tc.want, out)

@@ -162,11 +162,16 @@ func TestREADMEShellSnippets(t *testing.T) {
 	})
 
 	t.Run("lake", func(t *testing.T) {
-		out := bash(t, atServer(t, readmeBlock(t, "sh", "cloudtrail start-query"), srv.addr))
+		// The dashboards snippet goes on from the Lake's (OT, EDS).
+		script := readmeBlock(t, "sh", "cloudtrail start-query") + readmeBlock(t, "sh", "start-dashboard-refresh")
+		out := bash(t, atServer(t, script, srv.addr))
 		for _, want := range []string{`"QueryStatus": "FINISHED"`, `"eventName": "DescribeTrails"`, `"eventName": "CreateEventDataStore"`, `"calls": "1"`} {
 			if !strings.Contains(out, want) {
 				t.Errorf("the Lake snippet printed no %s:\n%s", want, out)
 			}
+		}
+		if !regexp.MustCompile(`(?s)"calls": "1".*"QueryStatus": "FINISHED".*"n": "\d+"`).MatchString(out) {
+			t.Errorf("the dashboard snippet printed no widget rows:\n%s", out)
 		}
 	})
 

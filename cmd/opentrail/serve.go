@@ -33,6 +33,8 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	digestInterval := optionalVar(fs, "digest-interval", "digest `window` of trails with log file validation, at least 1s (default 1h, as AWS)", parseInterval)
 	lakeMaintain := optionalVar(fs, "lake-maintain-interval", "`interval` of CloudTrail Lake's compaction, retention and scrub (default 30s)", parseInterval)
 	bucketsEndpoint := optionalVar(fs, "buckets-endpoint", "`URL` of an S3-compatible server holding trail buckets, with OPENTRAIL_BUCKETS_ACCESS_KEY_ID and OPENTRAIL_BUCKETS_SECRET_ACCESS_KEY (default: the embedded store under DATA-DIR/buckets, served on the API port)", parseString)
+	genURL := optionalVar(fs, "query-generator-url", "`URL` of an OpenAI-compatible chat completions API that GenerateQuery asks, such as http://127.0.0.1:11434/v1; an API key, if it needs one, goes in OPENTRAIL_QUERY_GENERATOR_API_KEY (default: none, GenerateQuery says how to configure one)", parseString)
+	genModel := optionalVar(fs, "query-generator-model", "`name` of the model the --query-generator-url server runs (required with it)", parseString)
 	confirm := fs.Bool("confirm-retention-change", false, "let a shorter --event-history-retention delete the stored events it leaves out (without it the change is refused, saying how many)")
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 	fs.Usage = func() {
@@ -66,6 +68,9 @@ Flags:`)
 	set(&cfg.MetricsListen, metricsListen)
 	set(&cfg.PublicURL, publicURL)
 	set(&cfg.AccountID, account)
+	set(&cfg.QueryGenerator.URL, genURL)
+	set(&cfg.QueryGenerator.Model, genModel)
+	cfg.QueryGenerator.APIKey = os.Getenv("OPENTRAIL_QUERY_GENERATOR_API_KEY")
 	if retention.v != nil {
 		cfg.EventHistoryRetentionDays = retention.v
 	}

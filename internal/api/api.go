@@ -16,6 +16,7 @@ import (
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/history"
 	"github.com/opentrail/opentrail/internal/identity"
+	"github.com/opentrail/opentrail/internal/lake/querygen"
 	"github.com/opentrail/opentrail/internal/store"
 )
 
@@ -64,6 +65,20 @@ type Options struct {
 	// import operations.
 	Lake    Lake
 	Imports Importer
+	// Dashboards, with Lake, enables the dashboard operations and tags on
+	// dashboards.
+	Dashboards Dashboards
+	// QueryAliases resolve StartQuery's QueryAlias and QueryParameters to
+	// the statement to run, tried in order (dashboard widgets, generated
+	// queries).
+	QueryAliases []QueryAliasResolver
+	// Generator, with Lake, generates GenerateQuery's queries; without
+	// it GenerateQuery answers GenerateResponseException saying how to
+	// configure one.
+	Generator QueryGenerator
+	// GeneratedQueries keeps what GenerateQuery generated, by QueryAlias
+	// (a *querygen.Aliases opened on its file); nil keeps them in memory.
+	GeneratedQueries GeneratedQueries
 
 	// DataStores, when set, enables the CloudTrail Lake event data store
 	// operations and tags on event data stores; LogHead, then required,
@@ -72,6 +87,9 @@ type Options struct {
 	// ingests.
 	DataStores DataStoreCatalog
 	LogHead    func() uint64
+	// Federation, with DataStores, enables EnableFederation and
+	// DisableFederation: the publisher of federated stores.
+	Federation Federation
 
 	// Channels, with DataStores, enables the channel operations, tags on
 	// channels and the resource policies of channels.
@@ -144,6 +162,8 @@ type Handler struct {
 	// insightsData limits ListInsightsData; nil when LookupRateLimit is 0.
 	insightsData *limiter
 	metrics      *metrics
+	// generated keeps GenerateQuery's queries by QueryAlias.
+	generated GeneratedQueries
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -190,6 +210,10 @@ func New(opts Options) (*Handler, error) {
 	if h.now == nil {
 		h.now = time.Now
 	}
+	h.generated = opts.GeneratedQueries
+	if h.generated == nil {
+		h.generated = querygen.NewAliases(querygen.DefaultKeep, querygen.DefaultMaxPerAccount, h.now)
+	}
 	if opts.LookupRateLimit > 0 {
 		h.lookups = newLimiter(opts.LookupRateLimit)
 		h.insightsData = newLimiter(opts.LookupRateLimit)
@@ -215,8 +239,9 @@ func New(opts Options) (*Handler, error) {
 // operation of modelOperations answers UnsupportedOperationException.
 func (h *Handler) implemented() map[string]invoker {
 	ops := map[string]invoker{
-		"LookupEvents":   adapt(h.lookupEvents),
-		"ListPublicKeys": adapt(h.listPublicKeys),
+		"LookupEvents":        adapt(h.lookupEvents),
+		"ListPublicKeys":      adapt(h.listPublicKeys),
+		"SearchSampleQueries": adapt(h.searchSampleQueries),
 	}
 	if h.opts.Trails != nil {
 		for name, inv := range map[string]invoker{
@@ -265,7 +290,19 @@ func (h *Handler) implemented() map[string]invoker {
 			ops[name] = inv
 		}
 	}
-	if h.opts.Trails != nil || h.opts.DataStores != nil {
+	if h.opts.DataStores != nil && h.opts.Federation != nil {
+		ops["EnableFederation"] = adapt(h.enableFederation)
+		ops["DisableFederation"] = adapt(h.disableFederation)
+	}
+	if h.opts.DataStores != nil && h.opts.Trails != nil {
+		for name, inv := range map[string]invoker{
+			"PutEventConfiguration": adapt(h.putEventConfiguration),
+			"GetEventConfiguration": adapt(h.getEventConfiguration),
+		} {
+			ops[name] = inv
+		}
+	}
+	if h.opts.Trails != nil || h.opts.DataStores != nil || h.opts.Dashboards != nil {
 		ops["AddTags"] = adapt(h.addTags)
 		ops["RemoveTags"] = adapt(h.removeTags)
 		ops["ListTags"] = adapt(h.listTags)
@@ -283,6 +320,19 @@ func (h *Handler) implemented() map[string]invoker {
 			"GetQueryResults": adapt(h.getQueryResults),
 			"ListQueries":     adapt(h.listQueries),
 			"CancelQuery":     adapt(h.cancelQuery),
+			"GenerateQuery":   adapt(h.generateQuery),
+		} {
+			ops[name] = inv
+		}
+	}
+	if h.opts.Lake != nil && h.opts.Dashboards != nil {
+		for name, inv := range map[string]invoker{
+			"CreateDashboard":       adapt(h.createDashboard),
+			"GetDashboard":          adapt(h.getDashboard),
+			"ListDashboards":        adapt(h.listDashboards),
+			"UpdateDashboard":       adapt(h.updateDashboard),
+			"DeleteDashboard":       adapt(h.deleteDashboard),
+			"StartDashboardRefresh": adapt(h.startDashboardRefresh),
 		} {
 			ops[name] = inv
 		}

@@ -24,8 +24,12 @@
 //     on event data store ARNs. [Options.LogHead] tells the catalogue
 //     where in the event log a store starts or stops ingesting.
 //
-// Lake queries, imports, channels and dashboards are not implemented yet;
-// each gets a file of its own when it is (see Files).
+// With [Options.Lake] and [Options.Dashboards] set, CloudTrail Lake
+// dashboards (lake.md §9): CreateDashboard, GetDashboard, ListDashboards,
+// UpdateDashboard, DeleteDashboard, StartDashboardRefresh, and tags on
+// dashboard ARNs; StartQuery resolves a QueryAlias through
+// [Options.QueryAliases]. Channels are not implemented yet; they get a
+// file of their own when they are (see Files).
 //
 // # Request path
 //
@@ -103,8 +107,10 @@
 //     other trail files share;
 //   - logging.go: GetTrailStatus, StartLogging, StopLogging;
 //   - selectors.go: Put/GetEventSelectors, Put/GetInsightSelectors;
-//   - tags.go: AddTags, RemoveTags, ListTags, on trails and event data
-//     stores;
+//   - tags.go: AddTags, RemoveTags, ListTags, on trails, event data
+//     stores and dashboards;
+//   - dashboards.go: the dashboard operations and the name-or-ARN
+//     dashboard lookup;
 //   - datastores.go: the event data store operations and the ARN-or-ID
 //     event data store lookup;
 //   - keys.go: ListPublicKeys;

@@ -12,8 +12,11 @@ import (
 	"github.com/opentrail/opentrail/internal/awsjson"
 	"github.com/opentrail/opentrail/internal/catalog"
 	"github.com/opentrail/opentrail/internal/history"
+	"github.com/opentrail/opentrail/internal/lake/dashboards"
 	"github.com/opentrail/opentrail/internal/lake/imports"
 	"github.com/opentrail/opentrail/internal/lake/queries"
+	"github.com/opentrail/opentrail/internal/lake/querygen"
+	"github.com/opentrail/opentrail/internal/lake/samples"
 	"github.com/opentrail/opentrail/internal/objstore"
 	"github.com/opentrail/opentrail/internal/selector"
 	"github.com/opentrail/opentrail/internal/sigv4"
@@ -231,6 +234,23 @@ var catalogue = []wireRule{
 	{match: is(objstore.ErrUnavailable), status: http.StatusServiceUnavailable, code: codeServiceUnavailable,
 		message: "The S3-compatible store did not answer; retry shortly.", text: bucketUnavailableText},
 
+	// Lake dashboards, before the Lake queries: a refresh over the query
+	// quota wraps both ErrLimit and queries.ErrTooManyQueries.
+	{match: is(dashboards.ErrNotFound), code: codeResourceNotFound, message: "The dashboard was not found.", text: lakeText(dashboards.ErrNotFound, "Dashboard %s was not found in this account and region.")},
+	{match: is(dashboards.ErrExists), code: "ConflictException", message: "A dashboard with this name already exists.", text: lakeText(dashboards.ErrExists, "Dashboard %s already exists; pick another name, or change it with UpdateDashboard.")},
+	{match: is(dashboards.ErrProtected), code: "ConflictException", message: "The dashboard has termination protection enabled.", text: lakeText(dashboards.ErrProtected, "")},
+	{match: is(dashboards.ErrLimit), code: "ServiceQuotaExceededException", message: "A dashboard quota was exceeded.", text: lakeText(dashboards.ErrLimit, "")},
+	{match: is(dashboards.ErrInvalidParameter), ops: []string{"StartQuery"}, code: codeInvalidParameter, message: "The query parameters are not valid.", text: lakeText(dashboards.ErrInvalidParameter, "")},
+	{match: is(dashboards.ErrInvalidParameter), code: codeValidation, message: "The query parameters are not valid.", text: lakeText(dashboards.ErrInvalidParameter, "")},
+	// GenerateQuery: a generated statement the Lake refused, and the
+	// generator's own failures, all GenerateResponseException, the one
+	// error the model has for a query that could not be generated.
+	{match: as[*generatedError], code: codeGenerateResponse, message: "The generated query is not valid; rephrase the prompt.", text: generatedText},
+	{match: is(querygen.ErrUnavailable), code: codeGenerateResponse, message: "The query generator did not answer; check that its server is running, then retry.",
+		text: withHint(detailAfter(querygen.ErrUnavailable, "The query generator did not answer: %s."), "Check that the model server configured with --query-generator-url is running and serves the model given with --query-generator-model, then retry.")},
+	{match: is(querygen.ErrNoQuery), code: codeGenerateResponse, message: "The model answered without a SQL query; rephrase the prompt.",
+		text: withHint(detailAfter(querygen.ErrNoQuery, "The model answered without a SQL query. Its answer: %s."), "Rephrase the prompt as a question about the events, such as \"Which users had the most access denied errors?\".")},
+
 	// Lake queries: the engine words the detail after the sentinel.
 	{match: is(queries.ErrInvalidQuery), code: codeInvalidQuery, message: "The query statement is not valid.", text: lakeText(queries.ErrInvalidQuery, "")},
 	{match: is(queries.ErrStoreNotFound), code: codeEDSNotFound, message: "The event data store was not found.", text: lakeText(queries.ErrStoreNotFound, "Event data store %s does not exist in this account and region.")},
@@ -374,10 +394,26 @@ var conditions = []struct {
 	{"queries.ErrQueryNotFound", queries.ErrQueryNotFound, "DescribeQuery", codeQueryNotFound, ""},
 	{"queries.ErrQueryInactive", queries.ErrQueryInactive, "CancelQuery", "InactiveQueryException", ""},
 
+	{"dashboards.ErrNotFound", dashboards.ErrNotFound, "GetDashboard", codeResourceNotFound, ""},
+	{"dashboards.ErrNotFound", dashboards.ErrNotFound, "AddTags", codeResourceNotFound, ""},
+	{"dashboards.ErrExists", dashboards.ErrExists, "CreateDashboard", "ConflictException", ""},
+	{"dashboards.ErrProtected", dashboards.ErrProtected, "DeleteDashboard", "ConflictException", ""},
+	{"dashboards.ErrLimit", dashboards.ErrLimit, "StartDashboardRefresh", "ServiceQuotaExceededException", ""},
+	{"dashboards.ErrLimit", fmt.Errorf("%w: over (%w)", dashboards.ErrLimit, queries.ErrTooManyQueries), "StartDashboardRefresh", "ServiceQuotaExceededException", ""},
+	{"dashboards.ErrInvalidParameter", dashboards.ErrInvalidParameter, "StartDashboardRefresh", codeValidation, ""},
+	{"dashboards.ErrInvalidParameter", dashboards.ErrInvalidParameter, "StartQuery", codeInvalidParameter, ""},
+
 	{"imports.ErrNotFound", imports.ErrNotFound, "GetImport", "ImportNotFoundException", ""},
 	{"imports.ErrOngoing", imports.ErrOngoing, "StartImport", "AccountHasOngoingImportException", ""},
 	{"imports.ErrInvalidSource", imports.ErrInvalidSource, "StartImport", "InvalidImportSourceException", ""},
 	{"imports.ErrWrongStore", imports.ErrWrongStore, "StartImport", "InvalidEventDataStoreCategoryException", ""},
+
+	{"querygen.ErrUnavailable", querygen.ErrUnavailable, "GenerateQuery", codeGenerateResponse, ""},
+	{"querygen.ErrNoQuery", querygen.ErrNoQuery, "GenerateQuery", codeGenerateResponse, ""},
+	{"*querygen.CorruptError", &querygen.CorruptError{Path: "generated-queries.jsonl", Line: 1, Msg: "damaged"}, "GenerateQuery", codeInternal,
+		"only opening the aliases file (at start-up) and fsck read it; GenerateQuery only appends"},
+	{"*samples.ParseError", &samples.ParseError{Line: 1, Msg: "no queries"}, "SearchSampleQueries", codeInternal,
+		"only a broken embedded catalogue gives it, which samples' tests refuse"},
 
 	{"context.Canceled", context.Canceled, "LookupEvents", codeServiceUnavailable, ""},
 	{"context.DeadlineExceeded", context.DeadlineExceeded, "LookupEvents", codeServiceUnavailable, ""},
@@ -514,6 +550,30 @@ func textOf[T error](render func(T) string) func(error) string {
 }
 
 func ownText(err error) string { return err.Error() }
+
+// detailAfter puts the detail an error wraps sentinel with (its text
+// after "sentinel: ") into format, as is; "" when there is none.
+func detailAfter(sentinel error, format string) func(error) string {
+	return func(err error) string {
+		msg := err.Error()
+		i := strings.Index(msg, sentinel.Error()+": ")
+		if i < 0 {
+			return ""
+		}
+		return fmt.Sprintf(format, strings.TrimSuffix(msg[i+len(sentinel.Error())+2:], "."))
+	}
+}
+
+// withHint adds a sentence saying what to do to what text renders; when
+// text renders nothing, the row's message is sent.
+func withHint(text func(error) string, hint string) func(error) string {
+	return func(err error) string {
+		if t := text(err); t != "" {
+			return t + " " + hint
+		}
+		return ""
+	}
+}
 
 var (
 	// sigv4Text is the AWS-worded Message of a *sigv4.Error.

@@ -62,7 +62,7 @@ func (m *cloudtrailModel) declares(op, code string) bool {
 
 // conditionPackages are the packages whose errors reach the API, by
 // directory under internal/.
-var conditionPackages = []string{"awsjson", "catalog", "history", "lake/imports", "lake/queries", "objstore", "selector", "sigv4", "store"}
+var conditionPackages = []string{"awsjson", "catalog", "history", "lake/dashboards", "lake/imports", "lake/queries", "lake/querygen", "lake/samples", "objstore", "selector", "sigv4", "store"}
 
 // exportedErrors lists the exported sentinels (package-level Err* variables)
 // and error types (types with an Error method) of the package in dir, as

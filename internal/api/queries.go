@@ -28,10 +28,20 @@ type Lake interface {
 	QueryResults(account, region, id string, offset, limit int) (queries.Info, [][]*string, error)
 	ListQueries(account, store string, from, to time.Time, status string) []queries.Info
 	CancelQuery(account, region, id string) (queries.Info, error)
+	// QueryByAlias returns the newest query started for a QueryAlias (of
+	// the dashboard refresh refreshID when not ""); queries.ErrQueryNotFound
+	// when there is none.
+	QueryByAlias(account, region, alias, refreshID string) (queries.Info, error)
 	// ResolveStore returns the id of the caller's event data store named
 	// by its ARN or id; queries.ErrStoreNotFound or
 	// queries.ErrStoreInactive when it has none or it is being deleted.
 	ResolveStore(account, region, idOrARN string) (string, error)
+	// CheckQuery validates a statement exactly as StartQuery does, without
+	// running it (GenerateQuery's check of a generated statement).
+	CheckQuery(ctx context.Context, account, region, statement string) error
+	// StoreSchema returns the columns of the caller's store id, one per
+	// line with its type, for a query generator's prompt.
+	StoreSchema(account, region, id string) (string, error)
 }
 
 const (
@@ -58,6 +68,49 @@ type startQueryInput struct {
 	EventDataStoreOwnerAccountId *string  `json:"EventDataStoreOwnerAccountId"`
 }
 
+// QueryAliasResolver resolves StartQuery's QueryAlias and QueryParameters
+// to the statement to run, for the caller's account and region. ok is
+// false when alias is not one the resolver knows, so the next one is
+// asked; err, when ok, wraps a sentinel of the catalogue (the parameters
+// do not fit, the statement is invalid). A dashboard widget's alias is one
+// kind ([dashboards.Engine.ResolveAlias]); a generated query's is another.
+type QueryAliasResolver func(ctx context.Context, account, region, alias string, params []string) (statement string, ok bool, err error)
+
+var queryAliasPattern = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9._\-]{0,255}$`)
+
+// aliasStatement returns the statement StartQuery runs for a QueryAlias,
+// and the prompt it was generated from for a GenerateQuery alias.
+func (h *Handler) aliasStatement(ctx context.Context, caller identity.Caller, in *startQueryInput) (statement, prompt string, err error) {
+	alias := *in.QueryAlias
+	if in.QueryStatement != nil {
+		return "", "", invalid(codeInvalidParameter, "Give either QueryStatement or QueryAlias (with its QueryParameters), not both.")
+	}
+	if !queryAliasPattern.MatchString(alias) {
+		return "", "", invalid(codeInvalidParameter, "QueryAlias %q is not a query alias: 1 to 256 of A-Z a-z 0-9 . _ -, starting with a letter.", clip(alias))
+	}
+	if in.QueryParameters != nil && (len(in.QueryParameters) < 1 || len(in.QueryParameters) > 10) {
+		return "", "", invalid(codeInvalidParameter, "QueryParameters has %d elements; give 1 to 10, or leave it out for the alias's defaults.", len(in.QueryParameters))
+	}
+	for i, p := range in.QueryParameters {
+		if len(p) < 1 || len(p) > 1024 {
+			return "", "", invalid(codeInvalidParameter, "QueryParameters[%d] must be 1 to 1024 characters.", i)
+		}
+	}
+	if in.QueryParameters == nil {
+		if stmt, prompt, ok := h.queryAlias(caller, alias); ok {
+			return stmt, prompt, nil
+		}
+	}
+	for _, resolve := range h.opts.QueryAliases {
+		stmt, ok, err := resolve(ctx, caller.AccountID, caller.Region, alias, in.QueryParameters)
+		if ok {
+			return stmt, "", err
+		}
+	}
+	return "", "", invalid(codeInvalidParameter, "QueryAlias %q is not the alias of a query in this account and region: use a dashboard widget's QueryAlias (GetDashboard lists them) "+
+		"or one GenerateQuery returned in the last 7 days (or generate the query again).", clip(alias))
+}
+
 type startQueryOutput struct {
 	QueryId string `json:"QueryId"`
 }
@@ -66,23 +119,32 @@ func (h *Handler) startQuery(ctx context.Context, caller identity.Caller, in *st
 	if err := checkOwner(caller, in.EventDataStoreOwnerAccountId); err != nil {
 		return nil, err
 	}
-	if in.QueryAlias != nil || in.QueryParameters != nil {
-		return nil, invalid(codeInvalidParameter, "QueryAlias and QueryParameters run dashboard widget queries, which OpenTrail does not support yet; give the SQL in QueryStatement.")
+	var opt queries.StartOptions
+	statement := ""
+	switch {
+	case in.QueryAlias != nil:
+		stmt, prompt, err := h.aliasStatement(ctx, caller, in)
+		if err != nil {
+			return nil, err
+		}
+		statement, opt.Alias, opt.Prompt = stmt, *in.QueryAlias, prompt
+	case in.QueryParameters != nil:
+		return nil, invalid(codeInvalidParameter, "QueryParameters go with a QueryAlias; give the SQL in QueryStatement, or the QueryAlias of a dashboard widget.")
+	case in.QueryStatement == nil || *in.QueryStatement == "":
+		return nil, invalid(codeInvalidParameter, "QueryStatement is required: give the SQL to run (or the QueryAlias of a dashboard widget).")
+	default:
+		statement = *in.QueryStatement
 	}
-	if in.QueryStatement == nil || *in.QueryStatement == "" {
-		return nil, invalid(codeInvalidParameter, "QueryStatement is required: give the SQL to run.")
-	}
-	if n := len([]rune(*in.QueryStatement)); n > 10000 {
+	if n := len([]rune(statement)); n > 10000 {
 		return nil, invalid(codeInvalidQuery, "QueryStatement is %d characters; at most 10000 are allowed.", n)
 	}
-	var opt queries.StartOptions
 	if in.DeliveryS3Uri != nil {
 		if err := h.checkDeliveryURI(ctx, caller, *in.DeliveryS3Uri); err != nil {
 			return nil, err
 		}
 		opt.DeliveryS3URI = *in.DeliveryS3Uri
 	}
-	id, err := h.opts.Lake.StartQuery(ctx, caller.AccountID, caller.Region, *in.QueryStatement, opt)
+	id, err := h.opts.Lake.StartQuery(ctx, caller.AccountID, caller.Region, statement, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -143,9 +205,6 @@ func (h *Handler) checkQueryID(caller identity.Caller, in *queryIDInput) error {
 		return err
 	}
 	if in.QueryId == nil {
-		if in.QueryAlias != nil {
-			return invalid(codeInvalidParameter, "QueryAlias and RefreshId describe dashboard widget queries, which OpenTrail does not support yet; give the QueryId.")
-		}
 		return invalid(codeInvalidParameter, "QueryId is required.")
 	}
 	if !uuidPattern.MatchString(*in.QueryId) {
@@ -159,6 +218,43 @@ func (h *Handler) checkQueryID(caller identity.Caller, in *queryIDInput) error {
 		}
 	}
 	return nil
+}
+
+var refreshIDPattern = regexp.MustCompile(`^\d{10,20}$`)
+
+// describedID returns the query DescribeQuery describes: QueryId, or the
+// newest query of QueryAlias (in the dashboard refresh RefreshId when
+// given).
+func (h *Handler) describedID(caller identity.Caller, in *queryIDInput) (string, error) {
+	switch {
+	case in.QueryId != nil && (in.QueryAlias != nil || in.RefreshId != nil):
+		return "", invalid(codeInvalidParameter, "Give either QueryId or QueryAlias (with RefreshId), not both.")
+	case in.QueryId == nil && in.RefreshId != nil && in.QueryAlias == nil:
+		return "", invalid(codeInvalidParameter, "RefreshId goes with the QueryAlias of a dashboard widget.")
+	case in.QueryId == nil && in.QueryAlias != nil:
+		if err := checkOwner(caller, in.EventDataStoreOwnerAccountId); err != nil {
+			return "", err
+		}
+		if !queryAliasPattern.MatchString(*in.QueryAlias) {
+			return "", invalid(codeInvalidParameter, "QueryAlias %q is not a query alias: 1 to 256 of A-Z a-z 0-9 . _ -, starting with a letter.", clip(*in.QueryAlias))
+		}
+		refresh := ""
+		if in.RefreshId != nil {
+			if !refreshIDPattern.MatchString(*in.RefreshId) {
+				return "", invalid(codeInvalidParameter, "RefreshId %q is not a refresh id (10 to 20 digits, as StartDashboardRefresh returns).", clip(*in.RefreshId))
+			}
+			refresh = *in.RefreshId
+		}
+		q, err := h.opts.Lake.QueryByAlias(caller.AccountID, caller.Region, *in.QueryAlias, refresh)
+		if err != nil {
+			return "", err
+		}
+		return q.ID, nil
+	}
+	if err := h.checkQueryID(caller, in); err != nil {
+		return "", err
+	}
+	return *in.QueryId, nil
 }
 
 // resolveStore validates an EventDataStore member and returns the id.
@@ -185,13 +281,15 @@ type describeQueryOutput struct {
 	ErrorMessage    string          `json:"ErrorMessage,omitempty"`
 	DeliveryS3Uri   string          `json:"DeliveryS3Uri,omitempty"`
 	DeliveryStatus  string          `json:"DeliveryStatus,omitempty"`
+	Prompt          string          `json:"Prompt,omitempty"`
 }
 
 func (h *Handler) describeQuery(_ context.Context, caller identity.Caller, in *queryIDInput) (*describeQueryOutput, error) {
-	if err := h.checkQueryID(caller, in); err != nil {
+	id, err := h.describedID(caller, in)
+	if err != nil {
 		return nil, err
 	}
-	q, err := h.opts.Lake.DescribeQuery(caller.AccountID, caller.Region, *in.QueryId)
+	q, err := h.opts.Lake.DescribeQuery(caller.AccountID, caller.Region, id)
 	if err != nil {
 		return nil, err
 	}
@@ -200,6 +298,7 @@ func (h *Handler) describeQuery(_ context.Context, caller identity.Caller, in *q
 		QueryStatistics: queryStatistics{EventsMatched: q.EventsMatched, EventsScanned: q.EventsScanned, BytesScanned: q.BytesScanned,
 			ExecutionTimeInMillis: q.ExecutionMilli, CreationTime: &awsjson.Time{Time: q.Created}},
 		ErrorMessage: errorMessage(q.ErrorMessage), DeliveryS3Uri: q.DeliveryS3URI, DeliveryStatus: q.DeliveryStatus,
+		Prompt: q.Prompt,
 	}, nil
 }
 

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -38,6 +39,9 @@ func (f *fakeLake) DescribeQuery(account, _, id string) (queries.Info, error) {
 	if n := len(f.started); n > 0 && f.started[n-1].DeliveryS3URI != "" {
 		info.DeliveryS3URI, info.DeliveryStatus = f.started[n-1].DeliveryS3URI, queries.DeliverySuccess
 	}
+	if n := len(f.started); n > 0 {
+		info.Prompt = f.started[n-1].Prompt
+	}
 	return info, nil
 }
 
@@ -54,6 +58,24 @@ func (f *fakeLake) CancelQuery(string, string, string) (queries.Info, error) {
 }
 
 func (f *fakeLake) ResolveStore(_, _, id string) (string, error) { return id, nil }
+
+// CheckQuery takes SELECT statements of store "eds-1" only (the real
+// check is the engine's, tested in package daemon).
+func (f *fakeLake) CheckQuery(_ context.Context, _, _, stmt string) error {
+	if !strings.HasPrefix(strings.ToUpper(stmt), "SELECT") {
+		return fmt.Errorf("%w: only SELECT statements are allowed", queries.ErrInvalidQuery)
+	}
+	if !strings.Contains(stmt, "eds-1") {
+		return fmt.Errorf("%w: %s", queries.ErrStoreNotFound, stmt)
+	}
+	return nil
+}
+
+func (f *fakeLake) StoreSchema(_, _, _ string) (string, error) { return "eventname VARCHAR\n", nil }
+
+func (f *fakeLake) QueryByAlias(_, _, alias, _ string) (queries.Info, error) {
+	return queries.Info{}, fmt.Errorf("%w: %s", queries.ErrQueryNotFound, alias)
+}
 
 func (f *fakeLake) starts() []queries.StartOptions {
 	f.mu.Lock()

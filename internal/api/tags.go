@@ -8,8 +8,8 @@ import (
 	"github.com/opentrail/opentrail/internal/identity"
 )
 
-// Tags of trails, event data stores and channels (operations.md §2.6,
-// §3.7).
+// Tags of trails, event data stores, channels and dashboards
+// (operations.md §2.6, §3.7).
 
 const (
 	maxTagsPerResource = 50
@@ -49,16 +49,19 @@ func checkTags(in []tagIn, withValues bool) ([]catalog.Tag, error) {
 }
 
 // tagged is a resource the tag operations work on: a trail, an event
-// data store or a channel of the caller's.
+// data store, a channel or a dashboard of the caller's.
 type tagged struct {
 	arn       string
 	tags      []catalog.Tag
 	storeID   string // the event data store's id; "" for a trail
-	channelID string // the channel's id; "" for a trail or a store
+	channelID string // the channel's id; "" for a trail, a store or a dashboard
+	// dashboard is the dashboard's name; "" for a trail, a store or a
+	// channel.
+	dashboard string
 }
 
-// tagTarget resolves a ResourceId to a trail, an event data store or a
-// channel the caller owns. homeOnly (AddTags, RemoveTags) requires the caller to be
+// tagTarget resolves a ResourceId to a trail, an event data store, a
+// channel or a dashboard the caller owns. homeOnly (AddTags, RemoveTags) requires the caller to be
 // in a multi-region trail's home region.
 func (h *Handler) tagTarget(caller identity.Caller, id *string, homeOnly bool) (tagged, error) {
 	if id == nil || *id == "" {
@@ -78,7 +81,7 @@ func (h *Handler) tagTarget(caller identity.Caller, id *string, homeOnly bool) (
 	case strings.HasPrefix(p[5], "channel/"):
 		return h.tagChannel(caller, id)
 	case strings.HasPrefix(p[5], "dashboard/"):
-		return tagged{}, invalid(codeResourceNotFound, "Dashboard %s was not found.", *id)
+		return h.tagDashboard(caller, id)
 	default:
 		return tagged{}, invalid(codeResourceUnsupported, "Resource %s cannot be tagged; tag trails, event data stores, channels or dashboards.", *id)
 	}
@@ -124,6 +127,10 @@ func errStoreInactive(d *catalog.DataStore) error {
 func (h *Handler) updateTags(caller identity.Caller, id *string, r tagged, fn func(arn string, tags *[]catalog.Tag) error) error {
 	if r.channelID != "" {
 		return h.updateChannelTags(caller, id, r.channelID, fn)
+	}
+	if r.dashboard != "" {
+		_, err := h.opts.Dashboards.UpdateTags(caller.AccountID, caller.Region, r.dashboard, fn)
+		return err
 	}
 	if r.storeID == "" {
 		_, err := h.opts.Trails.Update(r.arn, func(cur *catalog.Trail) error { return fn(cur.ARN(), &cur.Tags) })

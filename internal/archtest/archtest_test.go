@@ -30,6 +30,12 @@ var allowed = map[string][]string{
 	"internal/eventpattern": {},
 	"internal/lake/queries": {},
 	"internal/lake/imports": {},
+	// The sample-query catalogue and its search (embedded, pure).
+	"internal/lake/samples": {},
+	// GenerateQuery's client of an OpenAI-compatible chat endpoint, and
+	// its stub server for tests.
+	"internal/lake/querygen":              {"internal/store/fileutil"},
+	"internal/lake/querygen/querygentest": {},
 	// CloudWatch Logs filter patterns, metric transformations, CIS filters.
 	"internal/logfilter": {},
 	// CloudWatch alarms: validation, statistics, evaluation, notifications.
@@ -87,7 +93,12 @@ var allowed = map[string][]string{
 	"internal/cwlogs": {"internal/event", "internal/logfilter", "internal/reqerr", "internal/store", "internal/store/fileutil"},
 	"internal/lake": {"internal/event", "internal/selector", "internal/store", "internal/store/fileutil", "internal/lake/duck", "internal/lake/dialect", "internal/lake/queries",
 		"internal/lake/imports", "internal/layout", "internal/logfile", "internal/objstore", "internal/lake/resultfile"},
-	"internal/validate": {"internal/layout", "internal/digest"},
+	// Federated event data stores: the publisher of their open copies.
+	"internal/lake/federation": {"internal/lake/duck", "internal/objstore", "internal/store/fileutil"},
+	// CloudTrail Lake dashboards: definitions, refreshes through the query
+	// engine it declares, the refresh scheduler.
+	"internal/lake/dashboards": {"internal/catalog", "internal/lake/queries", "internal/store/fileutil"},
+	"internal/validate":        {"internal/layout", "internal/digest"},
 	// L3 edges.
 	// The JSON-protocol front end the alerting services share, and
 	// EventBridge's operations on it.
@@ -103,14 +114,14 @@ var allowed = map[string][]string{
 	"internal/snsapi": {"internal/audit", "internal/awsquery", "internal/event", "internal/identity", "internal/sigv4", "internal/sns", "internal/store"},
 	"internal/api": {"internal/audit", "internal/channelpolicy", "internal/ratelimit", "internal/event", "internal/awsjson", "internal/sigv4", "internal/identity", "internal/store", "internal/history",
 		"internal/catalog", "internal/selector", "internal/objstore", "internal/layout", "internal/keyring", "internal/lake/queries", "internal/lake/imports",
-		"internal/lake/resultfile"},
+		"internal/lake/resultfile", "internal/lake/dashboards", "internal/lake/querygen", "internal/lake/samples"},
 	// L4 wiring.
 	"internal/config": {"internal/event", "internal/datadir"},
 	"internal/daemon": {"internal/api", "internal/config", "internal/datadir", "internal/identity", "internal/sigv4", "internal/store", "internal/history", "internal/store/fileutil",
 		"internal/event", "internal/store/index", "internal/store/wal",
 		"internal/catalog", "internal/delivery", "internal/keyring", "internal/notify", "internal/objstore",
-		"internal/objstore/fsbucket", "internal/objstore/s3", "internal/s3api", "internal/sns", "internal/snsapi", "internal/importer", "internal/lake", "internal/lake/imports", "internal/lake/queries", "internal/lake/resultfile", "internal/insights",
-		"internal/eventbus", "internal/eventsapi", "internal/jsonsvc", "internal/selector", "internal/cwlogs", "internal/logsapi",
+		"internal/objstore/fsbucket", "internal/objstore/s3", "internal/s3api", "internal/sns", "internal/snsapi", "internal/importer", "internal/lake", "internal/lake/imports", "internal/lake/queries", "internal/lake/resultfile", "internal/lake/dashboards", "internal/lake/querygen", "internal/insights",
+		"internal/lake/federation", "internal/eventbus", "internal/eventsapi", "internal/jsonsvc", "internal/selector", "internal/cwlogs", "internal/logsapi",
 		"internal/cwmetrics", "internal/cwapi", "internal/auditapi"},
 	"cmd/opentrail": {"internal/config", "internal/datadir", "internal/daemon", "internal/insights", "internal/event", "internal/identity", "internal/importer", "internal/history",
 		"internal/logfile", "internal/store", "internal/store/fileutil", "internal/store/index", "internal/store/wal",

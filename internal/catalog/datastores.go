@@ -46,6 +46,16 @@ const (
 // query federation.
 const FederationDisabled = "DISABLED"
 
+// The other FederationStatus values: EnableFederation sets ENABLING, the
+// publisher ENABLED once the store is published; DisableFederation sets
+// DISABLING, the publisher DISABLED once the published copy is gone
+// (docs/format/federation.md).
+const (
+	FederationEnabling  = "ENABLING"
+	FederationEnabled   = "ENABLED"
+	FederationDisabling = "DISABLING"
+)
+
 // DataStoreRestoreWindow is how long a deleted store stays in
 // PENDING_DELETION and can be restored. After it the store is gone for
 // the API; the Lake engine deletes its files and then [Catalog.PurgeDataStore]
@@ -111,6 +121,12 @@ type DataStore struct {
 	FederationRoleArn string `json:"federationRoleArn,omitempty"`
 	Tags              []Tag  `json:"tags,omitempty"`
 
+	// MaxEventSize and ContextKeySelectors are the store's event
+	// configuration (PutEventConfiguration): MaxEventSizeStandard when
+	// empty, and no enrichment when ContextKeySelectors is empty.
+	MaxEventSize        string               `json:"maxEventSize,omitempty"`
+	ContextKeySelectors []ContextKeySelector `json:"contextKeySelectors,omitempty"`
+
 	// Ingest lists the ranges of event-log sequence numbers the store
 	// ingests, oldest first; only the last may be open (To 0), and it is
 	// open exactly while the store is ENABLED. The catalog keeps it: a
@@ -175,6 +191,7 @@ func (d DataStore) Clone() DataStore {
 	d.Tags = cloneTags(d.Tags)
 	d.Ingest = slices.Clone(d.Ingest)
 	d.InsightSelectors = cloneInsightSelectors(d.InsightSelectors)
+	d.ContextKeySelectors = cloneContextKeySelectors(d.ContextKeySelectors)
 	return d
 }
 
@@ -255,6 +272,9 @@ func checkDataStoreEntry(d *DataStore) error {
 	case StatusEnabled, StatusStoppedIngestion, StatusPendingDeletion:
 	default:
 		return fmt.Errorf("store %s: unknown status %q (want %s, %s or %s)", d.ID, d.Status, StatusEnabled, StatusStoppedIngestion, StatusPendingDeletion)
+	}
+	if err := checkEventConfiguration(d); err != nil {
+		return fmt.Errorf("store %s: %w", d.ID, err)
 	}
 	if err := checkRanges(d.Ingest); err != nil {
 		return fmt.Errorf("store %s: %w", d.ID, err)

@@ -79,6 +79,9 @@ type Config struct {
 	Notifications Notifications `json:"notifications,omitzero"`
 	// Lake tunes CloudTrail Lake.
 	Lake Lake `json:"lake,omitzero"`
+	// QueryGenerator is the chat model GenerateQuery asks; without a URL
+	// GenerateQuery answers that none is configured.
+	QueryGenerator QueryGenerator `json:"queryGenerator,omitzero"`
 	// Insights tunes the Insights detector.
 	Insights Insights `json:"insights,omitzero"`
 	// EventBridge tunes the default event bus.
@@ -159,6 +162,39 @@ type Lake struct {
 	// "1GB").
 	Threads     int    `json:"threads,omitempty"`
 	MemoryLimit string `json:"memoryLimit,omitempty"`
+	// Federation says where EnableFederation publishes event data stores
+	// (docs/format/federation.md).
+	Federation Federation `json:"federation,omitzero"`
+}
+
+// Federation places the published copies of federated event data stores:
+// s3://Bucket/Prefix/ACCOUNT/STORE-ID/ in the object store trail buckets
+// live in (the embedded one unless buckets.endpoint is set).
+type Federation struct {
+	// Bucket defaults to opentrail-federation; the server creates it.
+	Bucket string `json:"bucket,omitempty"`
+	// Prefix defaults to cloudtrail-lake.
+	Prefix string `json:"prefix,omitempty"`
+	// Grace is how long a file a newer snapshot no longer lists stays
+	// for readers of the older one (default 10m).
+	Grace Duration `json:"grace,omitempty"`
+}
+
+// QueryGenerator configures GenerateQuery's model server: any
+// OpenAI-compatible chat completions API (package lake/querygen).
+type QueryGenerator struct {
+	// URL is the API's base URL, such as http://127.0.0.1:11434/v1 (to
+	// which /chat/completions is added), or its chat completions URL.
+	URL string `json:"url,omitempty"`
+	// Model is the model's name as the server knows it (required with
+	// URL).
+	Model string `json:"model,omitempty"`
+	// Timeout bounds one generation (default 45s, at most 50s, so the
+	// answer fits in the API server's 60-second write timeout).
+	Timeout Duration `json:"timeout,omitempty"`
+	// APIKey, sent as a bearer token, comes only from the environment
+	// (OPENTRAIL_QUERY_GENERATOR_API_KEY), never from the file.
+	APIKey string `json:"-"`
 }
 
 // Delivery tunes trail delivery.
@@ -312,6 +348,12 @@ func (c Config) Validate() error {
 	if in := c.Insights; in.StartMinutes < 0 || in.EndMinutes < 0 || in.MaxOpen < 0 {
 		bad("insights", "startMinutes, endMinutes and maxOpen must not be negative")
 	}
+	if f := c.Lake.Federation; f.Grace < 0 {
+		bad("lake.federation.grace", "must not be negative")
+	}
+	if p := c.Lake.Federation.Prefix; strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") || strings.Contains(p, "//") {
+		bad("lake.federation.prefix", "%q must not start or end with / or hold //", p)
+	}
 	if c.Lake.Threads < 0 {
 		bad("lake.threads", "must not be negative")
 	}
@@ -339,6 +381,17 @@ func (c Config) Validate() error {
 	}
 	if c.Notifications.Webhook != "" {
 		checkURL("notifications.webhook", c.Notifications.Webhook)
+	}
+	if g := c.QueryGenerator; g.URL != "" {
+		checkURL("queryGenerator.url", g.URL)
+		if strings.TrimSpace(g.Model) == "" {
+			bad("queryGenerator.model", "is required with queryGenerator.url: give the model's name as the server knows it")
+		}
+	} else if g.Model != "" {
+		bad("queryGenerator.url", "is required with queryGenerator.model: give the base URL of the chat completions API")
+	}
+	if t := time.Duration(c.QueryGenerator.Timeout); t < 0 || t > 50*time.Second {
+		bad("queryGenerator.timeout", "%v is outside 0s..50s (an answer must fit in the API's 60-second write timeout; 0 means 45s)", t)
 	}
 	for topic, u := range c.Notifications.Topics {
 		if !strings.HasPrefix(topic, "arn:") {

@@ -214,6 +214,17 @@ func TestValidate(t *testing.T) {
 		{"max request bytes minimum", func(c *config.Config) { c.MaxRequestBytes = 64 << 10 }, nil},
 		{"public url", func(c *config.Config) { c.PublicURL = "https://opentrail.example.com" }, nil},
 		{"public url not a url", func(c *config.Config) { c.PublicURL = "opentrail.example.com" }, []string{"publicUrl"}},
+		{"query generator", func(c *config.Config) {
+			c.QueryGenerator = config.QueryGenerator{URL: "http://127.0.0.1:11434/v1", Model: "qwen2.5-coder"}
+		}, nil},
+		{"query generator without model", func(c *config.Config) { c.QueryGenerator.URL = "http://127.0.0.1:11434/v1" }, []string{"queryGenerator.model"}},
+		{"query generator model without url", func(c *config.Config) { c.QueryGenerator.Model = "m" }, []string{"queryGenerator.url"}},
+		{"query generator url not a url", func(c *config.Config) {
+			c.QueryGenerator = config.QueryGenerator{URL: "localhost:11434", Model: "m", Timeout: config.Duration(-time.Second)}
+		}, []string{"queryGenerator.url", "queryGenerator.timeout"}},
+		{"query generator timeout too long", func(c *config.Config) {
+			c.QueryGenerator = config.QueryGenerator{URL: "http://127.0.0.1:11434/v1", Model: "m", Timeout: config.Duration(time.Minute)}
+		}, []string{"queryGenerator.timeout"}},
 		{"shutdown timeout zero", func(c *config.Config) { c.ShutdownTimeout = 0 }, []string{"shutdownTimeout"}},
 		{"shutdown timeout negative", func(c *config.Config) { c.ShutdownTimeout = config.Duration(-time.Second) }, []string{"shutdownTimeout"}},
 		{

@@ -88,6 +88,8 @@ func Check(root string) Report {
 	}
 
 	checkCloudWatch(root, &r)
+	checkDashboards(root, &r)
+	checkGeneratedQueries(root, &r)
 	sr := sns.Check(filepath.Join(root, datadir.SNSDir))
 	r.line("sns: %d topics, %d subscriptions, %d deliveries queued", sr.Topics, sr.Subscriptions, sr.Pending)
 	for _, p := range sr.Problems {

@@ -36,6 +36,7 @@ import (
 	"github.com/opentrail/opentrail/internal/insights"
 	"github.com/opentrail/opentrail/internal/keyring"
 	"github.com/opentrail/opentrail/internal/lake"
+	"github.com/opentrail/opentrail/internal/lake/dashboards"
 	"github.com/opentrail/opentrail/internal/objstore"
 	"github.com/opentrail/opentrail/internal/sigv4"
 	"github.com/opentrail/opentrail/internal/sns"
@@ -60,6 +61,11 @@ type Daemon struct {
 	objects  objstore.Store
 	delivery *delivery.Engine
 	lake     *lake.Engine
+	fed      *fedRun // the publisher of federated stores; nil without the Lake
+	// dash is the Lake's dashboards (nil without the Lake); dashStop
+	// stops its scheduler.
+	dash     *dashboards.Engine
+	dashStop func()
 	insights *insights.Engine
 	sns      *sns.Service
 	snsStop  func()
@@ -167,6 +173,12 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 		if err := d.openLake(context.Background()); err != nil {
 			return nil, err
 		}
+		if err := d.openFederation(); err != nil {
+			return nil, err
+		}
+		if err := d.openDashboards(); err != nil {
+			return nil, err
+		}
 	}
 	if err := d.openInsights(reg); err != nil {
 		return nil, err
@@ -212,6 +224,17 @@ func New(cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
 	if d.lake != nil {
 		ao.Lake = d.lake
 		ao.Imports = lakeImports{d}
+		if ao.Generator, err = queryGenerator(cfg.QueryGenerator, log); err != nil {
+			return nil, err
+		}
+		if ao.GeneratedQueries, err = generatedQueries(cfg.DataDir); err != nil {
+			return nil, err
+		}
+		ao.Dashboards = d.dash
+		ao.QueryAliases = []api.QueryAliasResolver{d.dash.ResolveAlias}
+	}
+	if d.fed != nil {
+		ao.Federation = d.fed
 	}
 	h, err := api.New(ao)
 	if err != nil {
@@ -328,9 +351,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	LimitGoMemory(d.log)
 	d.cw.start()
 	d.startSNS()
+	d.fed.start()
 	if err := d.follow.start(); err != nil {
 		return errors.Join(fmt.Errorf("start the followers of the event log: %w", err), d.Close())
 	}
+	d.startDashboards()
 	// Each server reports once, when it stops: by itself on an error,
 	// else at Shutdown below.
 	errc := make(chan error, 2)
@@ -385,6 +410,9 @@ func (d *Daemon) Close() error {
 		d.metricsLn = nil
 	}
 	d.stopSNS()
+	d.fed.stop() // before the Lake it reads
+	// The dashboards' scheduler before the Lake it starts queries on.
+	d.stopDashboards()
 	// Followers first: they finish what the log holds and make it
 	// durable, so the store can drop the WAL segments they release.
 	if d.follow != nil {

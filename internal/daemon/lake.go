@@ -55,6 +55,11 @@ func storeSpecs(all []catalog.DataStore) []lake.StoreSpec {
 			Selectors: d.AdvancedEventSelectors, Retention: time.Duration(d.RetentionPeriod) * 24 * time.Hour,
 			Deleted: d.Status == catalog.StatusPendingDeletion, DeletedAt: d.DeletedAt, Generation: d.Generation,
 		}
+		for _, ks := range d.ContextKeySelectors {
+			if ks.Type == catalog.ContextTypeRequest {
+				sp.ContextKeys = append(sp.ContextKeys, ks.Equals...)
+			}
+		}
 		insights := d.Category() == selector.CategoryInsight
 		if insights {
 			// An Insights store takes records of every region its sources
@@ -79,6 +84,7 @@ func (d *Daemon) openLake(ctx context.Context) error {
 	lo.Stores = lakeStores{d.trails}
 	lo.WAL = d.store
 	// The detector opens after the Lake; it is there once events flow.
+	lo.PrincipalTags = d.ids.PrincipalTags
 	lo.DataInsight = func(account, eventID string) bool {
 		if d.insights == nil {
 			return false
@@ -187,6 +193,7 @@ func checkLake(root string) followerState {
 	st.mayStartOver = !ingesting || !r.HasState
 	st.problems = append(st.problems, r.Problems...)
 	st.lines = append(st.lines, fmt.Sprintf("lake: checkpoint %d, %d event data stores, %d files, %d events, %d bytes", r.Checkpoint, len(specs), r.Files, r.Events, r.Bytes))
+	checkFederation(root, &st)
 	if len(r.Quarantined) > 0 {
 		st.lines = append(st.lines, fmt.Sprintf("lake: %d files in quarantine (their events are in no event data store): %s", len(r.Quarantined), strings.Join(r.Quarantined, ", ")))
 	}

@@ -85,10 +85,17 @@ func queryRows(t testing.TB, c *cloudtrail.Client, stmt string) []map[string]str
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	return resultRows(t, c, aws.ToString(id))
+}
+
+// resultRows returns every result row of the finished query id, each as
+// a map of column to value.
+func resultRows(t testing.TB, c *cloudtrail.Client, id string) []map[string]string {
+	t.Helper()
 	var rows []map[string]string
-	p := cloudtrail.NewGetQueryResultsPaginator(c, &cloudtrail.GetQueryResultsInput{QueryId: id})
+	p := cloudtrail.NewGetQueryResultsPaginator(c, &cloudtrail.GetQueryResultsInput{QueryId: aws.String(id)})
 	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+		page, err := p.NextPage(t.Context())
 		if err != nil {
 			t.Fatalf("GetQueryResults: %v", err)
 		}

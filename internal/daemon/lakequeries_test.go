@@ -100,17 +100,24 @@ func (e *lakeEnv) start(t *testing.T, c *cloudtrail.Client, stmt string) string 
 // wait polls DescribeQuery until the query has ended.
 func (e *lakeEnv) wait(t *testing.T, c *cloudtrail.Client, id string) *cloudtrail.DescribeQueryOutput {
 	t.Helper()
+	return waitQuery(t, c, &cloudtrail.DescribeQueryInput{QueryId: aws.String(id)})
+}
+
+// waitQuery polls DescribeQuery (by QueryId, or by QueryAlias and
+// RefreshId) until the query has ended.
+func waitQuery(t *testing.T, c *cloudtrail.Client, in *cloudtrail.DescribeQueryInput) *cloudtrail.DescribeQueryOutput {
+	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		out, err := c.DescribeQuery(t.Context(), &cloudtrail.DescribeQueryInput{QueryId: aws.String(id)})
+		out, err := c.DescribeQuery(t.Context(), in)
 		if err != nil {
-			t.Fatalf("DescribeQuery %s: %v", id, err)
+			t.Fatalf("DescribeQuery %s%s: %v", aws.ToString(in.QueryId), aws.ToString(in.QueryAlias), err)
 		}
 		if out.QueryStatus != cttypes.QueryStatusQueued && out.QueryStatus != cttypes.QueryStatusRunning {
 			return out
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("query %s is still %s after 60s", id, out.QueryStatus)
+			t.Fatalf("query %s is still %s after 60s", aws.ToString(out.QueryId), out.QueryStatus)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -237,7 +244,7 @@ func TestLakeStartQueryErrors(t *testing.T) {
 			EventDataStoreOwnerAccountId: aws.String(otherAccount)}, code: "EventDataStoreNotFoundException", msgs: []string{otherAccount}},
 		{name: "owner not an account id", in: cloudtrail.StartQueryInput{QueryStatement: aws.String("SELECT eventname FROM " + e.store),
 			EventDataStoreOwnerAccountId: aws.String("alice")}, code: "InvalidParameterException", msgs: []string{"alice"}},
-		{name: "dashboard alias", in: cloudtrail.StartQueryInput{QueryAlias: aws.String("widget-1")}, code: "InvalidParameterException", msgs: []string{"QueryStatement"}},
+		{name: "unknown query alias", in: cloudtrail.StartQueryInput{QueryAlias: aws.String("widget-1")}, code: "InvalidParameterException", msgs: []string{"widget-1", "GetDashboard lists them"}},
 		{name: "delivery not an S3 URI", in: cloudtrail.StartQueryInput{QueryStatement: aws.String("SELECT eventname FROM " + e.store),
 			DeliveryS3Uri: aws.String("https://bucket.example.com/x")}, code: "InvalidParameterException", msgs: []string{"s3://bucket"}},
 		{name: "delivery bucket missing", in: cloudtrail.StartQueryInput{QueryStatement: aws.String("SELECT eventname FROM " + e.store),

@@ -404,8 +404,17 @@ print(json.dumps(out))
 // stops it (and waits), for tests that restart.
 func runDaemon(t *testing.T, dir string) (*daemon.Daemon, func()) {
 	t.Helper()
+	return runDaemonWith(t, dir, nil)
+}
+
+// runDaemonWith is runDaemon with mut applied to the configuration.
+func runDaemonWith(t *testing.T, dir string, mut func(*config.Config)) (*daemon.Daemon, func()) {
+	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir, cfg.Listen, cfg.AccountID = dir, "127.0.0.1:0", testAccount
+	if mut != nil {
+		mut(&cfg)
+	}
 	d, err := daemon.New(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

@@ -39,7 +39,9 @@ const (
 	CredentialsFile = "credentials"   // the same keys for AWS clients (package identity)
 	SettingsFile    = "settings.json" // this package
 	TokenKeyFile    = "token.key"     // this package
-	LockFile        = "LOCK"          // this package (package store/fileutil's lock file)
+	// GeneratedQueriesFile keeps GenerateQuery's aliases (package lake/querygen).
+	GeneratedQueriesFile = "generated-queries.jsonl"
+	LockFile             = "LOCK" // this package (package store/fileutil's lock file)
 )
 
 // The followers of the event log, by the names their checkpoints are

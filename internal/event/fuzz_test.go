@@ -24,6 +24,8 @@ func fuzzSeeds(f *testing.F) {
 		`{}`,
 		`{"eventTime":"2023-07-10T11:42:36Z","eventSource":"s","eventName":"n","awsRegion":"us-east-1","eventID":"e","recipientAccountId":"123456789012"}`,
 		`{"eventTime":"2019-10-17T10:05:00Z","awsRegion":"us-east-1","eventID":"e","eventType":"AwsCloudTrailInsight","recipientAccountId":"012345678901","insightDetails":{"eventSource":"ec2.amazonaws.com","eventName":"RunInstances"}}`,
+		`{"eventVersion":"1.0","eventCategory":"ActivityAuditLog","eventType":"ActivityLog","eventID":"0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d","eventTime":"2021-10-27T12:13:14Z","awsRegion":"us-east-1","recipientAccountId":"123456789012","metadata":{"ingestionTime":"2021-10-27T12:13:20Z","channelARN":"arn:aws:cloudtrail:us-east-1:123456789012:channel/01234567-89ab-4cde-8f01-23456789abcd"},"eventData":{"version":"1.0","UID":"req-42","userIdentity":{"type":"CustomUserIdentity","principalId":"alice","details":{"team":"ops"}},"eventTime":"2021-10-27T12:13:14Z","eventName":"Login","eventSource":"myapp.example.com","requestParameters":{"k":"v"},"recipientAccountId":"123456789012"}}`,
+		`{"eventCategory":"ActivityAuditLog","eventID":"e","eventTime":"2021-10-27T12:13:14Z","awsRegion":"us-east-1","recipientAccountId":"123456789012","eventData":{"eventName":"a","eventSource":null,"eventSource":"b"},"eventData":[]}`,
 		`{"eventName":"","errorCode":null,"userIdentity":{"type":"Root","accessKeyId":null,"x":1},"resources":[null,{"ARN":"a","y":[]}],"tlsDetails":{"z":""}}`,
 		`{"event\u004eame":"X","EventName":"Y","eventName":"Z","eventName":5}`,
 		` { "a" : [ 1 , 2.5e3 , "\"\\" ] } `,

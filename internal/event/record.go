@@ -28,6 +28,13 @@ const (
 	CategoryData    = "Data"
 	CategoryNetwork = "NetworkActivity"
 	CategoryInsight = "Insight"
+	// CategoryActivityAuditLog and TypeActivityLog are the eventCategory
+	// and eventType of a record of events from outside AWS: an event a
+	// channel's PutAuditEvents accepted, wrapped (lake.md §7.5). Such a
+	// record names its event in eventData, and only event data stores
+	// of that category take it.
+	CategoryActivityAuditLog = "ActivityAuditLog"
+	TypeActivityLog          = "ActivityLog"
 )
 
 // Record is a CloudTrail event record. Fields follow the order AWS writes

@@ -28,8 +28,8 @@ type Event struct {
 type Summary struct {
 	EventID     string
 	EventTime   time.Time // second precision, UTC
-	EventName   string    // insightDetails.eventName for Insights events
-	EventSource string    // insightDetails.eventSource for Insights events
+	EventName   string    // insightDetails.eventName for Insights events, eventData.eventName for ActivityAuditLog
+	EventSource string    // insightDetails.eventSource for Insights events, eventData.eventSource for ActivityAuditLog
 	Account     string    // recipientAccountId, else userIdentity.accountId
 	Region      string    // awsRegion
 	Category    string    // eventCategory, derived when absent
@@ -55,6 +55,11 @@ type Summary struct {
 
 // Insight reports whether the event is a CloudTrail Insights event.
 func (s *Summary) Insight() bool { return s.Category == CategoryInsight }
+
+// ActivityAuditLog reports whether the event is a record of events from
+// outside AWS (lake.md §7.5): only event data stores of that category
+// take it; no trail, event history, Insights or EventBridge does.
+func (s *Summary) ActivityAuditLog() bool { return s.Category == CategoryActivityAuditLog }
 
 // InEventHistory reports whether LookupEvents can return the event: management
 // events and Insights events (the latter only with EventCategory=insight).
@@ -115,6 +120,10 @@ type summaryDoc struct {
 	UserIdentity       *docIdentity
 	Resources          []docResource
 	InsightDetails     *docInsight
+	// EventData is the raw eventData member (nil when absent), decoded
+	// only for records of category ActivityAuditLog: other records
+	// (Config items, say) may carry an eventData of their own.
+	EventData []byte
 }
 
 type docIdentity struct {
@@ -394,12 +403,16 @@ var docNames = [...]string{
 	"eventVersion", "eventTime", "eventSource", "eventName", "awsRegion", "eventID",
 	"eventType", "eventCategory", "readOnly", "managementEvent", "recipientAccountId",
 	"userIdentity", "resources", "insightDetails", "errorCode", "requestID", "requestParameters",
+	"eventData",
 }
 
 var (
 	identityNames = []string{"type", "principalId", "arn", "accountId", "accessKeyId", "userName", "invokedBy"}
 	resourceNames = []string{"ARN", "ARNPrefix", "type"}
 	insightNames  = []string{"eventName", "eventSource"}
+	// eventDataNames are the members of an ActivityAuditLog record's
+	// eventData that its Summary takes; the same as insightNames.
+	eventDataNames = insightNames
 )
 
 // decode fills d from the valid compact JSON object b.
@@ -430,6 +443,7 @@ func (d *summaryDoc) decode(b []byte) error {
 	d.ErrorCode = lenientString(v[14])
 	d.RequestID = lenientString(v[15])
 	d.BucketName = bucketNameOf(v[16])
+	d.EventData = v[17]
 	return nil
 }
 
@@ -560,6 +574,13 @@ func summarize(d *summaryDoc) (Summary, error) {
 		}
 		s.EventName = d.InsightDetails.EventName
 		s.EventSource = d.InsightDetails.EventSource
+	} else if s.Category == CategoryActivityAuditLog {
+		// Records of events from outside AWS name the event inside
+		// eventData (lake.md §7.5). PutAuditEvents validates the rest of
+		// eventData (§7.3); the Summary needs only these two.
+		if err := activityNames(d.EventData, &s); err != nil {
+			return s, err
+		}
 	} else {
 		if d.EventSource == "" {
 			return s, invalid("eventSource", "missing")
@@ -576,6 +597,27 @@ func summarize(d *summaryDoc) (Summary, error) {
 	s.Resources = recordResources(d)
 	s.LookupResources = lookupResources(d, s.Resources)
 	return s, nil
+}
+
+// activityNames sets the EventName and EventSource of an ActivityAuditLog
+// record from its eventData, where both are required.
+func activityNames(val []byte, s *Summary) error {
+	switch {
+	case val == nil || val[0] == 'n':
+		return invalid("eventData", "missing; a record of category ActivityAuditLog names its event there")
+	case val[0] != '{':
+		return wrongType("", "eventData", val, "object")
+	}
+	if err := decodeStrings("eventData.", val, eventDataNames, &s.EventName, &s.EventSource); err != nil {
+		return err
+	}
+	if s.EventSource == "" {
+		return invalid("eventData.eventSource", "missing")
+	}
+	if s.EventName == "" {
+		return invalid("eventData.eventName", "missing")
+	}
+	return nil
 }
 
 // sourceS3 is the eventSource of Amazon S3's calls.

@@ -76,6 +76,29 @@ func insightRecord() map[string]any {
 	}
 }
 
+// activityRecord returns the members of a record of events from outside
+// AWS (lake.md §7.5), wrapping the eventData of lake.md §7.2's example.
+func activityRecord() map[string]any {
+	return map[string]any{
+		"eventVersion": "1.0", "eventCategory": "ActivityAuditLog", "eventType": "ActivityLog",
+		"eventID": "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", "eventTime": "2021-10-27T12:13:14Z",
+		"awsRegion": "us-east-1", "recipientAccountId": "123456789012",
+		"metadata": map[string]any{"ingestionTime": "2021-10-27T12:13:20Z",
+			"channelARN": "arn:aws:cloudtrail:us-east-1:123456789012:channel/01234567-89ab-4cde-8f01-23456789abcd"},
+		"eventData": map[string]any{"version": "1.0", "UID": "req-42",
+			"userIdentity": map[string]any{"type": "CustomUserIdentity", "principalId": "alice", "details": map[string]any{"team": "ops"}},
+			"eventTime":    "2021-10-27T12:13:14Z", "eventName": "Login", "eventSource": "myapp.example.com", "userAgent": "myapp/2.1",
+			"requestParameters": map[string]any{"k": "v"}, "sourceIPAddress": "198.51.100.7", "recipientAccountId": "123456789012"},
+	}
+}
+
+// activitySummary is the Summary of activityRecord.
+func activitySummary() Summary {
+	return Summary{EventID: "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", EventTime: time.Date(2021, 10, 27, 12, 13, 14, 0, time.UTC),
+		EventName: "Login", EventSource: "myapp.example.com", Account: "123456789012", Region: "us-east-1",
+		Category: CategoryActivityAuditLog, EventType: TypeActivityLog}
+}
+
 func encode(t *testing.T, m map[string]any) []byte {
 	t.Helper()
 	b, err := json.Marshal(m)
@@ -248,6 +271,33 @@ func TestParse(t *testing.T) {
 			wantErr: "insightDetails.eventName", reason: "missing"},
 		{name: "Insights: insightDetails not an object", base: insightRecord, edits: []edit{set("insightDetails", []any{})},
 			wantErr: "insightDetails", reason: "want object"},
+		{name: "ActivityAuditLog: names from eventData", base: activityRecord,
+			want: func(s *Summary) { *s = activitySummary() }},
+		{name: "ActivityAuditLog: top-level eventName ignored", base: activityRecord,
+			edits: []edit{set("eventName", "Other"), set("eventSource", "other")},
+			want:  func(s *Summary) { *s = activitySummary() }},
+		{name: "ActivityAuditLog: eventData.userIdentity is not the record's", base: activityRecord,
+			edits: []edit{set("userIdentity", map[string]any{"type": "IAMUser", "userName": "bob"})},
+			want: func(s *Summary) {
+				*s = activitySummary()
+				s.Username = "bob"
+			}},
+		{name: "ActivityAuditLog: eventData missing", base: activityRecord, edits: []edit{del("eventData")},
+			wantErr: "eventData", reason: "missing"},
+		{name: "ActivityAuditLog: eventData null", base: activityRecord, edits: []edit{set("eventData", nil)},
+			wantErr: "eventData", reason: "missing"},
+		{name: "ActivityAuditLog: eventData a string", base: activityRecord, edits: []edit{set("eventData", "{}")},
+			wantErr: "eventData", reason: "want object"},
+		{name: "ActivityAuditLog: eventData.eventName missing", base: activityRecord,
+			edits:   []edit{set("eventData", map[string]any{"eventSource": "myapp.example.com"})},
+			wantErr: "eventData.eventName", reason: "missing"},
+		{name: "ActivityAuditLog: eventData.eventSource a number", base: activityRecord,
+			edits:   []edit{set("eventData", map[string]any{"eventSource": 5, "eventName": "Login"})},
+			wantErr: "eventData.eventSource", reason: "JSON number"},
+		{name: "ActivityAuditLog: recipientAccountId names the account", base: activityRecord,
+			edits: []edit{set("recipientAccountId", "12345")}, wantErr: "recipientAccountId", reason: "12-digit"},
+		{name: "eventData of another category is not read", edits: []edit{set("eventData", "not an object")},
+			want: func(*Summary) {}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -587,6 +637,7 @@ func refDecode(b []byte) (summaryDoc, error) {
 			d.Resources = append(d.Resources, r)
 		}
 	}
+	d.EventData = m["eventData"]
 	in, err := object(m["insightDetails"])
 	errs = append(errs, err)
 	if in != nil {
@@ -745,6 +796,7 @@ func TestSummaryCategoryHelpers(t *testing.T) {
 		{CategoryInsight, true, true},
 		{CategoryData, false, false},
 		{CategoryNetwork, false, false},
+		{CategoryActivityAuditLog, false, false},
 		{"", false, false},
 	}
 	for _, tt := range tests {
@@ -752,6 +804,9 @@ func TestSummaryCategoryHelpers(t *testing.T) {
 			s := Summary{Category: tt.category}
 			if s.Insight() != tt.insight || s.InEventHistory() != tt.history {
 				t.Errorf("Insight() = %v, InEventHistory() = %v; want %v, %v", s.Insight(), s.InEventHistory(), tt.insight, tt.history)
+			}
+			if aal := tt.category == CategoryActivityAuditLog; s.ActivityAuditLog() != aal {
+				t.Errorf("ActivityAuditLog() = %v, want %v", s.ActivityAuditLog(), aal)
 			}
 		})
 	}

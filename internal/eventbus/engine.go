@@ -231,9 +231,14 @@ func (e *Engine) rebuild() {
 }
 
 // DetailType returns the detail-type of a CloudTrail event on the bus, or
-// "" for an event that does not go there (alerts.md §3.1).
+// "" for an event that does not go there (alerts.md §3.1). Events from
+// outside AWS (ActivityAuditLog) never do: "AWS API Call via CloudTrail"
+// and its kin are for AWS's own calls, and AWS documents no detail-type
+// for what channels receive.
 func DetailType(s *event.Summary) string {
 	switch s.Category {
+	case event.CategoryActivityAuditLog:
+		return ""
 	case event.CategoryInsight:
 		return "AWS Insight via CloudTrail"
 	case event.CategoryNetwork:

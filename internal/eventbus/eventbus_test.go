@@ -185,6 +185,11 @@ func TestEnvelope(t *testing.T) {
 	if got := DetailType(&event.Summary{Category: event.CategoryInsight}); got != "AWS Insight via CloudTrail" {
 		t.Errorf("Insight detail-type = %q", got)
 	}
+	for _, typ := range []string{event.TypeActivityLog, "AwsApiCall"} {
+		if got := DetailType(&event.Summary{Category: event.CategoryActivityAuditLog, EventType: typ}); got != "" {
+			t.Errorf("an event from outside AWS (eventType %s) has detail-type %q, want none", typ, got)
+		}
+	}
 	big := *ev
 	big.Raw = []byte(`{"x":"` + strings.Repeat("a", MaxEventBytes) + `"}`)
 	if _, ok := Envelope(&big); ok {

@@ -47,7 +47,17 @@ type Key struct {
 	SecretAccessKey string `json:"secretAccessKey"`
 	Type            string `json:"type"`               // Root or IAMUser
 	UserName        string `json:"userName,omitempty"` // IAM users only
+	// Tags are the IAM user's principal tags: what an event data store
+	// that enriches events adds as aws:PrincipalTag/KEY (IAM users only).
+	Tags map[string]string `json:"tags,omitempty"`
 }
+
+// Limits of principal tags (IAM's).
+const (
+	maxTagKeyLen   = 128
+	maxTagValueLen = 256
+	maxTags        = 50
+)
 
 // ErrUnknownAccount is returned for account ids the store does not hold.
 var ErrUnknownAccount = errors.New("identity: unknown account")
@@ -60,6 +70,7 @@ type Store struct {
 	file File
 	keys map[string]Principal
 	sec  map[string]string
+	tags map[string]map[string]string // principal tags by access key
 }
 
 // Open loads the accounts file in dir; a missing file is an empty store.
@@ -84,7 +95,7 @@ func Open(dir string) (*Store, error) {
 // reindex validates s.file and rebuilds the key maps from it. On error the
 // maps are left as they were, so a rejected change cannot drop valid keys.
 func (s *Store) reindex() error {
-	keys, sec := map[string]Principal{}, map[string]string{}
+	keys, sec, tags := map[string]Principal{}, map[string]string{}, map[string]map[string]string{}
 	accounts := map[string]int{}
 	for i, a := range s.file.Accounts {
 		if !event.ValidAccountID(a.AccountID) {
@@ -106,15 +117,27 @@ func (s *Store) reindex() error {
 				return fmt.Errorf("%s.type: %q, want %q or %q", path, k.Type, TypeRoot, TypeIAMUser)
 			case k.Type == TypeIAMUser && k.UserName == "":
 				return fmt.Errorf("%s.userName: required for IAM users", path)
+			case len(k.Tags) > 0 && k.Type != TypeIAMUser:
+				return fmt.Errorf("%s.tags: only IAM users have principal tags", path)
+			case len(k.Tags) > maxTags:
+				return fmt.Errorf("%s.tags: %d tags, at most %d", path, len(k.Tags), maxTags)
+			}
+			for tk, tv := range k.Tags {
+				if tk == "" || len(tk) > maxTagKeyLen || len(tv) > maxTagValueLen {
+					return fmt.Errorf("%s.tags: %q: keys are 1 to %d characters and values at most %d", path, tk, maxTagKeyLen, maxTagValueLen)
+				}
 			}
 			if _, dup := keys[k.AccessKeyID]; dup {
 				return fmt.Errorf("%s.accessKeyId: %s is used twice", path, k.AccessKeyID)
 			}
 			keys[k.AccessKeyID] = Principal{AccountID: a.AccountID, Type: k.Type, UserName: k.UserName, AccessKeyID: k.AccessKeyID}
+			if len(k.Tags) > 0 {
+				tags[k.AccessKeyID] = k.Tags
+			}
 			sec[k.AccessKeyID] = k.SecretAccessKey
 		}
 	}
-	s.keys, s.sec = keys, sec
+	s.keys, s.sec, s.tags = keys, sec, tags
 	return nil
 }
 
@@ -153,6 +176,15 @@ func (s *Store) Principal(accessKeyID string) (Principal, bool) {
 	defer s.mu.RUnlock()
 	p, ok := s.keys[accessKeyID]
 	return p, ok
+}
+
+// PrincipalTags returns the principal tags of the IAM user an access key
+// belongs to (nil for none or an unknown key). The map is shared: do not
+// change it.
+func (s *Store) PrincipalTags(accessKeyID string) map[string]string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.tags[accessKeyID]
 }
 
 // RootKey returns the first root key of an account.

@@ -429,7 +429,7 @@ const handEdited = `{
       "accountId": "123456789012",
       "keys": [
         {"accessKeyId": "AKIAROOTROOTROOTROOT", "secretAccessKey": "rootsecret", "type": "Root"},
-        {"accessKeyId": "AKIAALICEALICEALICE2", "secretAccessKey": "alicesecret", "type": "IAMUser", "userName": "alice"}
+        {"accessKeyId": "AKIAALICEALICEALICE2", "secretAccessKey": "alicesecret", "type": "IAMUser", "userName": "alice", "tags": {"team": "sec", "cost-center": "42"}}
       ]
     },
     {
@@ -465,6 +465,12 @@ func TestHandEditedIAMUser(t *testing.T) {
 		p, _ := s.Principal("AKIAALICEALICEALICE2")
 		if got, wantARN := p.ARN(), "arn:aws:iam::123456789012:user/alice"; got != wantARN {
 			t.Errorf("alice ARN = %q, want %q", got, wantARN)
+		}
+		if diff := cmp.Diff(map[string]string{"team": "sec", "cost-center": "42"}, s.PrincipalTags("AKIAALICEALICEALICE2")); diff != "" {
+			t.Errorf("PrincipalTags(alice) (-want +got):\n%s", diff)
+		}
+		if tags := s.PrincipalTags("AKIABOBBOBBOBBOBBOB2"); tags != nil {
+			t.Errorf("PrincipalTags(bob) = %v, want none", tags)
 		}
 		if sec, err := s.Secret(t.Context(), "AKIAALICEALICEALICE2"); err != nil || sec != "alicesecret" {
 			t.Errorf("Secret(alice) = %q, %v", sec, err)
@@ -526,6 +532,10 @@ func TestOpenInvalidAccounts(t *testing.T) {
 			"accounts[0].keys[1].userName:"},
 		{"duplicate key id", `{"accounts": [{"accountId": "123456789012", "keys": [` + root + `]}, {"accountId": "210987654321", "keys": [` + root + `]}]}`,
 			"accounts[1].keys[0].accessKeyId:"},
+		{"tags on a root key", `{"accounts": [{"accountId": "123456789012", "keys": [{"accessKeyId": "AKIAX", "secretAccessKey": "s", "type": "Root", "tags": {"a": "b"}}]}]}`,
+			"accounts[0].keys[0].tags: only IAM users"},
+		{"empty tag key", `{"accounts": [{"accountId": "123456789012", "keys": [{"accessKeyId": "AKIAX", "secretAccessKey": "s", "type": "IAMUser", "userName": "u", "tags": {"": "b"}}]}]}`,
+			"accounts[0].keys[0].tags:"},
 		{"duplicate account", `{"accounts": [{"accountId": "123456789012", "keys": []}, {"accountId": "123456789012", "keys": []}]}`,
 			"accounts[1].accountId:"},
 	}

@@ -28,6 +28,10 @@ type call struct {
 	region        string
 	dataEvent     bool
 	insightRecord bool
+	// activity makes the call an event from outside AWS, as a channel
+	// stores it (ActivityAuditLog, lake.md §7.5): source and name in
+	// eventData.
+	activity bool
 }
 
 var seq int
@@ -57,6 +61,17 @@ func mkEvent(t testing.TB, c call) *event.Event {
 	if c.errorCode != "" {
 		rec["errorCode"] = c.errorCode
 		rec["errorMessage"] = "denied"
+	}
+	if c.activity {
+		data := map[string]any{"version": "1.0", "UID": rec["eventID"], "userIdentity": map[string]any{"type": "CustomUserIdentity", "principalId": user},
+			"eventTime": rec["eventTime"], "eventSource": c.source, "eventName": c.name, "recipientAccountId": acct}
+		if c.errorCode != "" {
+			data["errorCode"] = c.errorCode
+		}
+		rec = map[string]any{"eventVersion": "1.0", "eventCategory": "ActivityAuditLog", "eventType": "ActivityLog",
+			"eventID": rec["eventID"], "eventTime": rec["eventTime"], "awsRegion": region, "recipientAccountId": acct,
+			"metadata":  map[string]any{"ingestionTime": rec["eventTime"], "channelARN": "arn:aws:cloudtrail:us-east-1:" + acct + ":channel/0c000000-0000-4000-8000-00000000000a"},
+			"eventData": data}
 	}
 	b, err := json.Marshal(rec)
 	if err != nil {
@@ -214,6 +229,16 @@ func TestNoInsights(t *testing.T) {
 				for i := range 100 {
 					out = append(out, call{at: t0.Add(time.Duration(m)*time.Minute + time.Duration(i%60)*time.Second),
 						source: "ec2.amazonaws.com", name: "DescribeInstances", readOnly: true})
+				}
+			}
+			return out
+		}, always, 2*day + 30},
+		{"events from outside AWS are not counted", nil, func(m int) []call {
+			out := steady(m)
+			if m >= 2*day && m < 2*day+10 {
+				for i := range 100 {
+					out = append(out, call{at: t0.Add(time.Duration(m)*time.Minute + time.Duration(i%60)*time.Second),
+						source: "ec2.amazonaws.com", name: "RunInstances", errorCode: "AccessDenied", activity: true})
 				}
 			}
 			return out

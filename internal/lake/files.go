@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/opentrail/opentrail/internal/lake/duck"
 	"github.com/opentrail/opentrail/internal/store/fileutil"
 )
 
@@ -111,6 +112,9 @@ var ErrDamaged = errors.New("lake: event data store files damaged")
 type storeFiles struct {
 	dir string
 	log *slog.Logger
+	// schema is the store's file schema, by its kind (set by
+	// Engine.open; a store's kind never changes).
+	schema *duck.Schema
 
 	mu   sync.RWMutex
 	man  manifest
@@ -505,8 +509,16 @@ func (s *storeFiles) commitImport(added []File, removed []string, checkpoint uin
 // snapshot returns the files a query reads (those matching keep, or all
 // when keep is nil), holding them until release is called.
 func (s *storeFiles) snapshot(keep func(File) bool) (files []File, release func()) {
+	_, files, release = s.hold(keep)
+	return files, release
+}
+
+// hold is snapshot that also returns the MANIFEST generation the files
+// are of.
+func (s *storeFiles) hold(keep func(File) bool) (gen uint64, files []File, release func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	gen = s.man.Generation
 	for _, f := range s.man.Files {
 		if keep == nil || keep(f) {
 			files = append(files, f)
@@ -514,7 +526,7 @@ func (s *storeFiles) snapshot(keep func(File) bool) (files []File, release func(
 		}
 	}
 	var once sync.Once
-	return files, func() {
+	return gen, files, func() {
 		once.Do(func() {
 			s.mu.Lock()
 			defer s.mu.Unlock()

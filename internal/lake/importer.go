@@ -363,6 +363,11 @@ func (e *Engine) runImport(ctx context.Context, im *imp, src Source, progress Pr
 	if !found || spec.Deleted {
 		return fmt.Errorf("event data store %s is gone or pending deletion", info.Store)
 	}
+	if spec.schema() != duck.CloudTrail {
+		// Trail log files hold CloudTrail events (the daemon refuses such
+		// an import before it starts).
+		return fmt.Errorf("%w: event data store %s holds events from outside AWS", imports.ErrWrongStore, info.Store)
+	}
 	s, err := e.open(spec)
 	if err != nil {
 		return err
@@ -639,7 +644,9 @@ func (e *Engine) readImportFile(ctx context.Context, src Source, name string, in
 			return 0, err
 		}
 		ev, err := event.Parse(rec.Raw)
-		if err != nil {
+		if err != nil || ev.ActivityAuditLog() {
+			// A record of events from outside AWS (never in a trail's
+			// log file) has no place in a store of CloudTrail events.
 			skipped++
 			continue
 		}
@@ -650,7 +657,7 @@ func (e *Engine) readImportFile(ctx context.Context, src Source, name string, in
 			skipped++
 			continue
 		}
-		*rows = append(*rows, duck.RowOf(0, &ev))
+		*rows = append(*rows, duck.CloudTrail.RowOf(0, &ev))
 	}
 	return skipped, nil
 }
@@ -667,7 +674,7 @@ func (e *Engine) writeImportPart(ctx context.Context, s *storeFiles, day, id str
 		}
 	}
 	duck.SortRows(rows)
-	if err := e.durable(s, f.Name, func(tmp string) error { return e.writer.WriteParquet(ctx, tmp, rows) }); err != nil {
+	if err := e.durable(s, f.Name, func(tmp string) error { return e.writer.WriteParquet(ctx, s.schema, tmp, rows) }); err != nil {
 		return File{}, err
 	}
 	if err := e.writeBloom(s, f.Name, bloomOfRows(rows)); err != nil {

@@ -22,6 +22,7 @@ type pending struct {
 	bytes int       // the rows' size
 	first time.Time // when the oldest row was read
 	skip  uint64    // the store's checkpoint when opened: events up to it are in its files
+	keys  []string  // the store's context keys: its rows are enriched (decision 161)
 }
 
 // batch is events of one store, in log order, handed to the writers: a
@@ -166,10 +167,15 @@ func (in *ingester) read(log Log) (int, error) {
 			want = append(want, i)
 		}
 	}
+	// Every store that takes an event has one schema: an event from
+	// outside AWS goes only to stores of that kind, any other event
+	// only to the others. A store that enriches events has rows of its
+	// own.
 	rows := make([]duck.Row, len(ents))
 	parallel(len(want), func(k int) {
 		i := want[k]
-		rows[i] = duck.RowOf(ents[i].Seq, ents[i].Event)
+		p := takers[i][0]
+		rows[i] = in.e.rowOf(p.files, p.keys, ents[i].Seq, ents[i].Event)
 	})
 	now := time.Now()
 	for _, i := range want {
@@ -177,8 +183,12 @@ func (in *ingester) read(log Log) (int, error) {
 			if len(p.rows) == 0 {
 				p.first = now
 			}
-			p.rows = append(p.rows, rows[i])
-			p.bytes += rows[i].Size()
+			row := rows[i]
+			if first := takers[i][0]; p != first && (p.files.schema != first.files.schema || len(p.keys) > 0 || len(first.keys) > 0) {
+				row = in.e.rowOf(p.files, p.keys, ents[i].Seq, ents[i].Event)
+			}
+			p.rows = append(p.rows, row)
+			p.bytes += row.Size()
 		}
 	}
 	in.pos = max(in.pos, log.Position())
@@ -218,6 +228,11 @@ func (in *ingester) refresh() error {
 	gen := ""
 	for _, s := range all {
 		gen += fmt.Sprintf("%s:%d;", s.ID, s.Generation)
+		// Channels belong to another catalogue, whose changes do not
+		// change the store's Generation: they count by value.
+		for _, ch := range s.Channels {
+			gen += fmt.Sprintf("%s%v;", ch.ARN, ch.Ingest)
+		}
 	}
 	if gen == in.gen {
 		return nil
@@ -235,6 +250,7 @@ func (in *ingester) refresh() error {
 			}
 			in.pend[s.ID] = &pending{files: f, skip: f.checkpoint()}
 		}
+		in.pend[s.ID].keys = s.ContextKeys
 	}
 	for id, p := range in.pend {
 		if !live[id] && len(p.rows) == 0 {
@@ -421,7 +437,7 @@ func (e *Engine) writeFile(s *storeFiles, kind byte, day string, rows []duck.Row
 	duck.SortRows(rows)
 	f.Name = fileName(kind, day, f.MinSeq, f.MaxSeq, gen)
 	err := e.durable(s, f.Name, func(tmp string) error {
-		return e.writer.WriteParquet(context.Background(), tmp, rows)
+		return e.writer.WriteParquet(context.Background(), s.schema, tmp, rows)
 	})
 	if err != nil {
 		return File{}, err

@@ -69,6 +69,46 @@ type StoreSpec struct {
 	// stores whose Insights records it takes (decision §80); it takes no
 	// other event.
 	InsightsFrom []InsightSource
+	// ContextKeys are, for a store of CloudTrail events that enriches
+	// them (PutEventConfiguration), the RequestContext keys its management
+	// and data events carry in eventContext (event.Enrich, decision 161).
+	ContextKeys []string
+	// Channels are, for a store of category ActivityAuditLog, the
+	// channels whose records it takes (lake.md §7): those of its account
+	// whose metadata.channelARN is a channel's ARN and whose log position
+	// is inside that channel's Ingest ranges. It takes no other event.
+	// A change of Channels needs no new Generation: the engine compares
+	// them by value.
+	Channels []ChannelSource
+}
+
+// ChannelSource is a channel that delivers its events from outside AWS to
+// a store: its ARN, and the log ranges in which the store was among its
+// destinations (same meaning as StoreSpec.Ingest).
+type ChannelSource struct {
+	ARN    string
+	Ingest []Range
+}
+
+// ranges are the log ranges the store takes events from: its own, and
+// those of its channels.
+func (sp *StoreSpec) ranges() []Range {
+	out := sp.Ingest
+	for _, ch := range sp.Channels {
+		out = append(slices.Clip(out), ch.Ingest...)
+	}
+	return out
+}
+
+// activityAuditLog reports whether the store holds events from outside
+// AWS (its selectors select eventCategory ActivityAuditLog).
+func (sp *StoreSpec) activityAuditLog() bool {
+	return selector.StoreCategory(sp.Selectors) == selector.CategoryActivityAuditLog
+}
+
+// schema is the schema of the store's files.
+func (sp *StoreSpec) schema() *duck.Schema {
+	return duck.SchemaFor(selector.StoreCategory(sp.Selectors))
 }
 
 // InsightSource is a store of CloudTrail events that sends its Insights
@@ -132,6 +172,11 @@ type Options struct {
 	// Insights on management events only, and a record does not say its
 	// category (decision §80). Nil takes every Insights record.
 	DataInsight func(account, eventID string) bool
+
+	// PrincipalTags returns the principal tags of the IAM user an access
+	// key belongs to, for stores that enrich events with
+	// aws:PrincipalTag/KEY; nil: none.
+	PrincipalTags func(accessKeyID string) map[string]string
 
 	// WAL reads back ranges of the event log, from which the background
 	// scrub rebuilds a damaged file of a store while the log still holds
@@ -391,16 +436,23 @@ func (e *Engine) Init(head uint64) (uint64, error) {
 	}
 	pos, from := head, ""
 	for _, spec := range e.opts.Stores.DataStores() {
-		if spec.Deleted || len(spec.Ingest) == 0 {
+		ranges := spec.ranges()
+		if spec.Deleted || len(ranges) == 0 {
 			continue
 		}
-		last := spec.Ingest[len(spec.Ingest)-1]
-		if last.To != 0 && last.To <= e.storeCheckpointLocked(spec) {
+		ck := e.storeCheckpointLocked(spec)
+		first, done := ranges[0].From, true
+		for _, r := range ranges {
+			first = min(first, r.From)
+			if r.To == 0 || r.To > ck {
+				done = false
+			}
+		}
+		if done {
 			continue // ingested all it will
 		}
-		ck := e.storeCheckpointLocked(spec)
 		if ck == 0 {
-			ck = spec.Ingest[0].From - 1
+			ck = first - 1
 		}
 		if ck < pos {
 			pos, from = ck, spec.ID
@@ -454,6 +506,7 @@ func (e *Engine) open(spec StoreSpec) (*storeFiles, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.schema = spec.schema()
 	e.stores[spec.ID] = s
 	return s, nil
 }
@@ -464,23 +517,53 @@ func (c *compiled) admits(seq uint64, ev *event.Event) bool {
 	if sp.Deleted || ev.Account != sp.Account {
 		return false
 	}
+	if c.activity || ev.ActivityAuditLog() {
+		// Events from outside AWS come only through the channels that
+		// name the store, whatever its regions (a channel's destinations
+		// are single-Region stores of its region: lake.md §7.1).
+		return c.activity && ev.ActivityAuditLog() && c.takesActivity(seq, ev)
+	}
 	if !sp.MultiRegion && ev.Region != sp.HomeRegion {
 		return false
 	}
-	in := false
-	for _, r := range sp.Ingest {
-		if seq >= r.From && (r.To == 0 || seq <= r.To) {
-			in = true
-			break
-		}
-	}
-	if !in {
+	if !inRanges(seq, sp.Ingest) {
 		return false
 	}
 	if ev.Insight() {
 		return c.takesInsight(ev)
 	}
 	return len(sp.InsightsFrom) == 0 && c.match.MatchEvent(ev)
+}
+
+// inRanges reports whether seq is inside one of the ranges.
+func inRanges(seq uint64, ranges []Range) bool {
+	for _, r := range ranges {
+		if seq >= r.From && (r.To == 0 || seq <= r.To) {
+			return true
+		}
+	}
+	return false
+}
+
+var pathChannelARN = event.MustPath("metadata.channelARN")
+
+// takesActivity reports whether one of the store's channels delivered the
+// ActivityAuditLog record at seq: the record's metadata.channelARN is the
+// channel's, and seq is inside the channel's ranges for the store.
+func (c *compiled) takesActivity(seq uint64, ev *event.Event) bool {
+	if len(c.spec.Channels) == 0 {
+		return false
+	}
+	arn, ok := pathChannelARN.Str(ev.Raw)
+	if !ok {
+		return false
+	}
+	for _, ch := range c.spec.Channels {
+		if ch.ARN == arn && inRanges(seq, ch.Ingest) {
+			return true
+		}
+	}
+	return false
 }
 
 // takes reports whether the store c ingests the event at seq: c admits
@@ -517,6 +600,21 @@ func (c *compiled) takesInsight(ev *event.Event) bool {
 type compiled struct {
 	spec  StoreSpec
 	match *selector.Matcher
+	// activity: the store holds events from outside AWS.
+	activity bool
+}
+
+// rowOf converts the event at seq to a row of the store s; with keys, the
+// store's context keys, a management or data event is enriched first
+// (decision 161). Imported events are not: they are copies of what was
+// delivered elsewhere.
+func (e *Engine) rowOf(s *storeFiles, keys []string, seq uint64, ev *event.Event) duck.Row {
+	if len(keys) > 0 && (ev.Category == event.CategoryMgmt || ev.Category == event.CategoryData) {
+		en := *ev
+		en.Raw = event.Enrich(ev.Raw, keys, e.opts.PrincipalTags)
+		return s.schema.RowOf(seq, &en)
+	}
+	return s.schema.RowOf(seq, ev)
 }
 
 func compile(spec StoreSpec) *compiled {
@@ -524,7 +622,7 @@ func compile(spec StoreSpec) *compiled {
 	if len(spec.Selectors) > 0 {
 		set = selector.Advanced(spec.Selectors)
 	}
-	return &compiled{spec: spec, match: selector.Compile(set)}
+	return &compiled{spec: spec, match: selector.Compile(set), activity: spec.activityAuditLog()}
 }
 
 // Available reports whether this build can run the Lake: nil, or why not

@@ -326,18 +326,7 @@ func TestCompactionRetentionAndPurge(t *testing.T) {
 	// The files are plain Parquet, compressed with zstd: DuckDB without
 	// OpenTrail reads the same rows as a Lake query, every column.
 	glob := filepath.Join(dir, "lake", acct, id, "*", "*.parquet")
-	cols, plain := plainRows(t, glob)
-	_, viaLake := r.query(acct, "SELECT "+strings.Join(cols, ", ")+" FROM "+id+" ORDER BY eventid")
-	if len(plain) != 40 || len(viaLake) != 40 {
-		t.Fatalf("plain DuckDB reads %d rows, the Lake %d; want 40", len(plain), len(viaLake))
-	}
-	for i := range plain {
-		for j := range plain[i] {
-			if plain[i][j] != deref(viaLake[i][j]) {
-				t.Fatalf("row %d column %s: plain DuckDB reads %q, the Lake %q", i, cols[j], plain[i][j], deref(viaLake[i][j]))
-			}
-		}
-	}
+	r.plainIsLake(glob, id, 30, 40)
 	if codecs := plainCodecs(t, glob); !slices.Equal(codecs, []string{"ZSTD"}) {
 		t.Fatalf("the store's column chunks are compressed with %v, want ZSTD only", codecs)
 	}
@@ -345,24 +334,7 @@ func TestCompactionRetentionAndPurge(t *testing.T) {
 	r.restart()
 	r.count(id, 40)
 
-	// Retention drops whole days: the first day's events are all older
-	// than 1 day before 2026-11-03.
-	stores.mu.Lock()
-	stores.specs[0].Retention = 24 * time.Hour
-	stores.specs[0].Generation++
-	stores.mu.Unlock()
-	r.setNow(time.Date(2026, 11, 3, 0, 0, 30, 0, time.UTC))
-	if err := r.eng.Maintain(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	_, rows := r.query(acct, "SELECT count(*) FROM "+id+" WHERE eventtime < '2026-11-02'")
-	if *rows[0][0] != "0" {
-		t.Fatalf("%s events of the expired day remain", *rows[0][0])
-	}
-	_, rows = r.query(acct, "SELECT count(*) FROM "+id)
-	if *rows[0][0] == "0" {
-		t.Fatal("retention removed the day still inside it")
-	}
+	r.expireFirstDay(stores, id)
 
 	// A deleted store cannot be queried, and is purged after its 7 days.
 	stores.mu.Lock()
@@ -458,11 +430,55 @@ func lakeFiles(t *testing.T, dir, id string) []string {
 	return files
 }
 
+// plainIsLake checks that DuckDB without OpenTrail reads from the files
+// glob names the same n rows as a Lake query of the store id, every column
+// (at least minCols).
+func (r *rig) plainIsLake(glob, id string, minCols, n int) {
+	r.t.Helper()
+	cols, plain := plainRows(r.t, glob, minCols)
+	_, viaLake := r.query(acct, "SELECT "+strings.Join(cols, ", ")+" FROM "+id+" ORDER BY eventid")
+	if len(plain) != n || len(viaLake) != n {
+		r.t.Fatalf("plain DuckDB reads %d rows, the Lake %d; want %d", len(plain), len(viaLake), n)
+	}
+	for i := range plain {
+		for j := range plain[i] {
+			if plain[i][j] != deref(viaLake[i][j]) {
+				r.t.Fatalf("row %d column %s: plain DuckDB reads %q, the Lake %q", i, cols[j], plain[i][j], deref(viaLake[i][j]))
+			}
+		}
+	}
+}
+
+// expireFirstDay gives the store id (the first of stores) a retention of
+// one day at 2026-11-03 00:00:30 and runs maintenance: retention drops
+// whole days, and the first day's events (2026-11-01) are all older than
+// that, the second's are not.
+func (r *rig) expireFirstDay(stores *fakeStores, id string) {
+	r.t.Helper()
+	stores.mu.Lock()
+	stores.specs[0].Retention = 24 * time.Hour
+	stores.specs[0].Generation++
+	stores.mu.Unlock()
+	r.setNow(time.Date(2026, 11, 3, 0, 0, 30, 0, time.UTC))
+	if err := r.eng.Maintain(r.t.Context()); err != nil {
+		r.t.Fatal(err)
+	}
+	_, rows := r.query(acct, "SELECT count(*) FROM "+id+" WHERE eventtime < '2026-11-02'")
+	if *rows[0][0] != "0" {
+		r.t.Fatalf("%s events of the expired day remain", *rows[0][0])
+	}
+	_, rows = r.query(acct, "SELECT count(*) FROM "+id)
+	if *rows[0][0] == "0" {
+		r.t.Fatal("retention removed the day still inside it")
+	}
+}
+
 // plainRows reads the Parquet files glob names with a DuckDB of its own (no
-// OpenTrail code) and returns their columns, as the files name them, and
-// their rows by eventid, each cell as GetQueryResults writes it (spec §4):
-// timestamps with milliseconds, nested values as JSON, NULL as "".
-func plainRows(t *testing.T, glob string) ([]string, [][]string) {
+// OpenTrail code) and returns their columns (at least minCols), as the
+// files name them, and their rows by eventid, each cell as GetQueryResults
+// writes it (spec §4): timestamps with milliseconds, nested values as
+// JSON, NULL as "".
+func plainRows(t *testing.T, glob string, minCols int) ([]string, [][]string) {
 	t.Helper()
 	db, err := sql.Open("duckdb", "")
 	if err != nil {
@@ -492,7 +508,7 @@ func plainRows(t *testing.T, glob string) ([]string, [][]string) {
 		}
 	}
 	desc.Close()
-	if len(cols) < 30 {
+	if len(cols) < minCols {
 		t.Fatalf("the files have columns %v: fewer than the Lake schema's", cols)
 	}
 	rows, err := db.Query("SELECT " + strings.Join(sel, ", ") + " FROM " + src + " ORDER BY eventid")
@@ -831,6 +847,23 @@ func TestQuerySecurity(t *testing.T) {
 		} else if !errors.Is(err, queries.ErrInvalidQuery) && !errors.Is(err, queries.ErrStoreNotFound) {
 			t.Errorf("%s: %v, want an invalid statement or an unknown store", stmt, err)
 		}
+		// CheckQuery (GenerateQuery's check) gives StartQuery's verdict.
+		if err := r.eng.CheckQuery(context.Background(), acct, region, stmt); !errors.Is(err, queries.ErrInvalidQuery) && !errors.Is(err, queries.ErrStoreNotFound) {
+			t.Errorf("CheckQuery %s: %v, want an invalid statement or an unknown store", stmt, err)
+		}
+	}
+	before := len(r.eng.ListQueries(acct, mine, time.Time{}, time.Time{}, ""))
+	if err := r.eng.CheckQuery(context.Background(), acct, region, "SELECT eventname, useridentity.arn FROM "+mine); err != nil {
+		t.Errorf("CheckQuery of a valid statement: %v", err)
+	}
+	if n := len(r.eng.ListQueries(acct, mine, time.Time{}, time.Time{}, "")); n != before {
+		t.Errorf("CheckQuery queued a query (%d, then %d)", before, n)
+	}
+	if s, err := r.eng.StoreSchema(acct, region, mine); err != nil || !strings.Contains(s, "eventtime TIMESTAMP\n") || !strings.Contains(s, "useridentity STRUCT(") {
+		t.Errorf("StoreSchema = %q, %v", s, err)
+	}
+	if _, err := r.eng.StoreSchema(acct, region, theirs); !errors.Is(err, queries.ErrStoreNotFound) {
+		t.Errorf("StoreSchema of another account's store: %v", err)
 	}
 }
 
@@ -983,4 +1016,52 @@ func TestIngestWaitsOutFailedWrites(t *testing.T) {
 	}
 	r.restart()
 	r.count(id, 60)
+}
+
+// TestHoldFilesOutlivesCompaction: the files HoldFiles returns (what the
+// federation publisher copies) stay on disk through a compaction that
+// replaces them, until Release; the next hold sees the new generation.
+func TestHoldFilesOutlivesCompaction(t *testing.T) {
+	const id = "0b3f0000-0000-4000-8000-000000000009"
+	stores := &fakeStores{specs: []lake.StoreSpec{spec(id, 1)}}
+	r := newRigWith(t, &rig{t: t, dir: t.TempDir(), stores: stores, now: base, compactMaxRows: 1000})
+	n := 0
+	for range 8 {
+		r.append(mkEvent(t, n, acct), mkEvent(t, n+1, acct))
+		n += 2
+		r.restart() // each batch its own file
+	}
+	r.count(id, n)
+	h, err := r.eng.HoldFiles(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Files) != 8 {
+		t.Fatalf("held %d files, want the 8 batches", len(h.Files))
+	}
+	if err := r.eng.Maintain(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range h.Files {
+		if _, err := os.Stat(filepath.Join(h.Dir, f.Name)); err != nil {
+			t.Fatalf("a held file is gone after the compaction: %v", err)
+		}
+	}
+	h2, err := r.eng.HoldFiles(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h2.Generation <= h.Generation || len(h2.Files) != 1 || !strings.HasPrefix(filepath.Base(h2.Files[0].Name), "c-") {
+		t.Fatalf("after the compaction: generation %d (was %d), files %+v; want one compaction output", h2.Generation, h.Generation, h2.Files)
+	}
+	h2.Release()
+	h.Release()
+	for _, f := range h.Files {
+		if _, err := os.Stat(filepath.Join(h.Dir, f.Name)); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("a replaced file stays after Release: %v", err)
+		}
+	}
+	if _, err := r.eng.HoldFiles("0b3f0000-0000-4000-8000-00000000ffff"); !errors.Is(err, queries.ErrStoreInactive) {
+		t.Fatalf("HoldFiles of an unknown store = %v, want ErrStoreInactive", err)
+	}
 }

@@ -204,7 +204,7 @@ func (e *Engine) compactDay(ctx context.Context, s *storeFiles, day string, in [
 	gen := s.man.Generation + 1
 	s.mu.RUnlock()
 	out.Name = fileName('c', day, out.MinSeq, out.MaxSeq, gen)
-	err := e.durable(s, out.Name, func(tmp string) error { return e.writer.Compact(ctx, tmp, paths, final) })
+	err := e.durable(s, out.Name, func(tmp string) error { return e.writer.Compact(ctx, s.schema, tmp, paths, final) })
 	if err != nil {
 		return err
 	}

@@ -284,12 +284,23 @@ func (qs *runner) instance(ctx context.Context, account string) (*duck.DB, error
 	return db, nil
 }
 
-// StartQuery validates statement for the caller's account and queues it.
-func (e *Engine) StartQuery(ctx context.Context, account, region, statement string, opt queries.StartOptions) (string, error) {
+// CheckQuery validates statement for the caller's account as StartQuery
+// does, without running it: a dashboard's widget queries are checked when
+// the dashboard is created or updated, and GenerateQuery's statements
+// before they are returned.
+func (e *Engine) CheckQuery(ctx context.Context, account, region, statement string) error {
+	_, _, _, err := e.prepare(ctx, account, region, statement)
+	return err
+}
+
+// prepare translates statement for the account's instance and binds it
+// against its stores' schema, returning the instance, the translation and
+// the ids of the stores it reads.
+func (e *Engine) prepare(ctx context.Context, account, region, statement string) (*duck.DB, Translation, []string, error) {
 	qs := e.q
 	db, err := qs.instance(ctx, account)
 	if err != nil {
-		return "", err
+		return nil, Translation{}, nil, err
 	}
 	specs := map[string]StoreSpec{}
 	for _, s := range e.opts.Stores.DataStores() {
@@ -321,23 +332,34 @@ func (e *Engine) StartQuery(ctx context.Context, account, region, statement stri
 	switch {
 	case err == nil:
 	case errors.Is(err, queries.ErrStoreNotFound) || errors.Is(err, queries.ErrStoreInactive):
-		return "", err
+		return nil, Translation{}, nil, err
 	case errors.As(err, &de):
-		return "", fmt.Errorf("%w: %w", queries.ErrInvalidQuery, err)
+		return nil, Translation{}, nil, fmt.Errorf("%w: %w", queries.ErrInvalidQuery, err)
 	default:
-		return "", fmt.Errorf("lake: translate the statement: %w", err)
+		return nil, Translation{}, nil, fmt.Errorf("lake: translate the statement: %w", err)
 	}
 	if len(stores) == 0 {
-		return "", fmt.Errorf("%w: the query reads no event data store; name one in FROM", queries.ErrInvalidQuery)
+		return nil, Translation{}, nil, fmt.Errorf("%w: the query reads no event data store; name one in FROM", queries.ErrInvalidQuery)
 	}
 	// Bind the statement against the stores' schema (no data) so unknown
 	// columns, wrong types and the like fail now, not after queueing.
 	empty := map[string]string{}
 	for _, id := range stores {
-		empty[viewName(id)] = duck.EmptyTable()
+		sp := specs[id]
+		empty[viewName(id)] = sp.schema().EmptyTable()
 	}
 	if err := db.Bind(ctx, empty, tr.SQL); err != nil {
-		return "", fmt.Errorf("%w: %s", queries.ErrInvalidQuery, queryError(err))
+		return nil, Translation{}, nil, fmt.Errorf("%w: %s", queries.ErrInvalidQuery, queryError(err))
+	}
+	return db, tr, stores, nil
+}
+
+// StartQuery validates statement for the caller's account and queues it.
+func (e *Engine) StartQuery(ctx context.Context, account, region, statement string, opt queries.StartOptions) (string, error) {
+	qs := e.q
+	db, tr, stores, err := e.prepare(ctx, account, region, statement)
+	if err != nil {
+		return "", err
 	}
 	qs.mu.Lock()
 	active := 0
@@ -351,7 +373,8 @@ func (e *Engine) StartQuery(ctx context.Context, account, region, statement stri
 		return "", fmt.Errorf("%w: the account has %d queries queued or running, the most allowed; wait for one to finish or cancel one", queries.ErrTooManyQueries, active)
 	}
 	q := &query{info: queries.Info{ID: newUUID(), Account: account, Region: region, Statement: statement, Stores: stores,
-		Status: queries.Queued, Created: e.opts.Now().UTC(), Columns: tr.Columns, DeliveryS3URI: opt.DeliveryS3URI},
+		Status: queries.Queued, Created: e.opts.Now().UTC(), Columns: tr.Columns, DeliveryS3URI: opt.DeliveryS3URI,
+		Alias: opt.Alias, RefreshID: opt.RefreshID, Prompt: opt.Prompt},
 		done: make(chan struct{})}
 	if opt.DeliveryS3URI != "" {
 		q.info.DeliveryStatus = queries.DeliveryPending
@@ -602,6 +625,33 @@ func (e *Engine) DescribeQuery(account, region, id string) (queries.Info, error)
 	return info, nil
 }
 
+// QueryByAlias returns the account's newest query started in region for
+// a query alias (a dashboard widget's, or another kind StartQuery
+// resolves), of the dashboard refresh refreshID when it is not "".
+func (e *Engine) QueryByAlias(account, region, alias, refreshID string) (queries.Info, error) {
+	qs := e.q
+	qs.mu.Lock()
+	qs.expireLocked()
+	var found *queries.Info
+	for _, q := range qs.all {
+		i := q.info
+		if i.Account != account || i.Region != region || i.Alias != alias || refreshID != "" && i.RefreshID != refreshID {
+			continue
+		}
+		if found == nil || i.Created.After(found.Created) || i.Created.Equal(found.Created) && i.ID > found.ID {
+			found = &i
+		}
+	}
+	qs.mu.Unlock()
+	if found == nil {
+		if refreshID != "" {
+			return queries.Info{}, fmt.Errorf("%w: no query of alias %s ran in refresh %s", queries.ErrQueryNotFound, alias, refreshID)
+		}
+		return queries.Info{}, fmt.Errorf("%w: no query of alias %s ran in the last 7 days", queries.ErrQueryNotFound, alias)
+	}
+	return e.DescribeQuery(account, region, found.ID)
+}
+
 // QueryResults returns the state of the account's query started in region
 // and up to limit result rows from offset. Rows are empty while the query
 // is queued or running.
@@ -732,7 +782,7 @@ func (e *Engine) snapshot(account string, ids []string, bounds map[string]Bounds
 		files, rel := s.snapshot(keep)
 		releases = append(releases, rel)
 		if len(files) == 0 {
-			views[viewName(id)] = duck.EmptyTable()
+			views[viewName(id)] = s.schema.EmptyTable()
 			continue
 		}
 		paths := make([]string, len(files))
@@ -741,7 +791,7 @@ func (e *Engine) snapshot(account string, ids []string, bounds map[string]Bounds
 			events += f.Rows
 			bytes += f.Bytes
 		}
-		views[viewName(id)] = duck.StoreTable(paths)
+		views[viewName(id)] = s.schema.StoreTable(paths)
 	}
 	return views, events, bytes, release, nil
 }
@@ -775,6 +825,22 @@ func (e *Engine) ResolveStore(account, region, idOrARN string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%w: %s", queries.ErrStoreNotFound, idOrARN)
+}
+
+// StoreSchema returns the columns of the account's event data store id in
+// region (the schema of its kind), one per line with its type, as a
+// prompt for a query generator shows them.
+func (e *Engine) StoreSchema(account, region, id string) (string, error) {
+	id, err := e.ResolveStore(account, region, id)
+	if err != nil {
+		return "", err
+	}
+	for _, s := range e.opts.Stores.DataStores() {
+		if s.ID == id && s.Account == account {
+			return s.schema().Text(), nil
+		}
+	}
+	return "", fmt.Errorf("%w: %s", queries.ErrStoreNotFound, id)
 }
 
 // scrubStores checks the files of the stores (ids) now and returns how

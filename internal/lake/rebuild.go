@@ -79,7 +79,7 @@ func (e *Engine) rebuild(ctx context.Context, s *storeFiles, spec StoreSpec, los
 			!cut.IsZero() && ev.EventTime.Before(cut) {
 			return nil
 		}
-		rows = append(rows, duck.RowOf(en.Seq, ev))
+		rows = append(rows, e.rowOf(s, spec.ContextKeys, en.Seq, ev))
 		if len(rows) >= e.opts.FlushRows {
 			return write()
 		}

@@ -165,9 +165,11 @@ func (m *Matcher) MatchEvent(ev *event.Event) bool {
 }
 
 // Match reports whether the trail logs the event: whether it matches any
-// selector. Insights events never match.
+// selector. Insights events never match, and neither do records of events
+// from outside AWS (ActivityAuditLog), which only the event data stores
+// their channels name take, whatever the selectors say.
 func (m *Matcher) Match(f *Fields) bool {
-	if f.category == event.CategoryInsight {
+	if f.category == event.CategoryInsight || f.category == event.CategoryActivityAuditLog {
 		return false
 	}
 	for i := range m.basic {

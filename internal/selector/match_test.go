@@ -148,6 +148,8 @@ func loadTestEvents(t testing.TB) map[string]event.Event {
 			"resources":[{"accountId":"111111111111","type":"AWS::DynamoDB::Table","ARN":"arn:aws:dynamodb:us-east-1:111111111111:table/Orders"}]}`),
 		"VpceDenied": synthetic(t, `{"eventVersion":"1.11","userIdentity":{"type":"AWSAccount","principalId":"","accountId":"999999999999","arn":""},"eventTime":"2024-01-01T00:00:00Z","eventSource":"s3.amazonaws.com","eventName":"PutObject","awsRegion":"us-east-1","errorCode":"VpceAccessDenied","eventID":"n1","eventType":"AwsVpceEvent","recipientAccountId":"111111111111","vpcEndpointId":"vpce-0abc","vpcEndpointAccountId":"111111111111","eventCategory":"NetworkActivity"}`),
 		"Insight":    synthetic(t, `{"eventVersion":"1.08","eventTime":"2024-01-01T00:00:00Z","awsRegion":"us-east-1","eventID":"x1","eventType":"AwsCloudTrailInsight","recipientAccountId":"111111111111","sharedEventID":"s","insightDetails":{"state":"Start","eventSource":"kms.amazonaws.com","eventName":"CreateKey","insightType":"ApiCallRateInsight"},"eventCategory":"Insight"}`),
+		// An event from outside AWS, as a channel stores it (lake.md §7.5).
+		"Activity": synthetic(t, `{"eventVersion":"1.0","eventCategory":"ActivityAuditLog","eventType":"ActivityLog","eventID":"a1","eventTime":"2024-01-01T00:00:00Z","awsRegion":"us-east-1","recipientAccountId":"111111111111","metadata":{"ingestionTime":"2024-01-01T00:00:01Z","channelARN":"arn:aws:cloudtrail:us-east-1:111111111111:channel/01234567-89ab-4cde-8f01-23456789abcd"},"eventData":{"version":"1.0","UID":"u1","userIdentity":{"type":"CustomUserIdentity","principalId":"alice"},"eventTime":"2024-01-01T00:00:00Z","eventName":"PutObject","eventSource":"s3.amazonaws.com","recipientAccountId":"111111111111"}}`),
 	}
 }
 
@@ -180,7 +182,7 @@ func TestTestEvents(t *testing.T) {
 		"Invoke": "Data", "Invoke2": "Data", "GetItem": "Data",
 		"CreateKey": "Management", "DescribeKey": "Management", "PutBucketPolicy": "Management",
 		"ListAccountAliases": "Management", "CreateCase": "Management", "DescribeInstances": "Management",
-		"VpceDenied": "NetworkActivity", "Insight": "Insight",
+		"VpceDenied": "NetworkActivity", "Insight": "Insight", "Activity": "ActivityAuditLog",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("categories (-want +got):\n%s", diff)
@@ -287,6 +289,8 @@ func TestMatchAdvanced(t *testing.T) {
 		{name: "errorCode of management events", invalid: true, sel: []AdvancedEventSelector{mgmt(fs(FieldErrorCode, "EndsWith", []string{"Exception", "Denied"}))},
 			want: []string{"CreateKey", "DescribeKey"}},
 		{name: "insights never match", invalid: true, sel: []AdvancedEventSelector{adv("", eq(FieldEventCategory, "Insight"))}, want: nil},
+		{name: "events from outside AWS never match", invalid: true,
+			sel: []AdvancedEventSelector{adv("", eq(FieldEventCategory, "ActivityAuditLog")), adv("", eq(FieldEventCategory, "ActivityAuditLog"), eq(FieldEventName, "PutObject"))}, want: nil},
 		{name: "unknown field is absent", invalid: true, sel: []AdvancedEventSelector{mgmt(fs("nope", "NotEquals", []string{"x"}))}, want: allMgmt},
 		{name: "many equals values", sel: []AdvancedEventSelector{data(TypeS3Object, eq(FieldEventName, "A", "B", "C", "D", "E", "F", "G", "H", "I", "PutObject"))},
 			want: []string{"PutObject"}},

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/opentrail/opentrail/internal/event"
 )
 
 // ErrInvalid matches every *[Error] with errors.Is. The API reports it as
@@ -357,7 +359,7 @@ const (
 	CategoryInsight           = "Insight"
 	CategoryConfigurationItem = "ConfigurationItem"
 	CategoryEvidence          = "Evidence"
-	CategoryActivityAuditLog  = "ActivityAuditLog"
+	CategoryActivityAuditLog  = event.CategoryActivityAuditLog
 )
 
 // CloudTrailCategory reports whether category selects CloudTrail events

@@ -157,6 +157,7 @@ func Translate(ctx context.Context, p Parser, statement string, opt Options) (*T
 		return nil, errorf(ErrNoTable, "The query must read an event data store: give its ID after FROM.")
 	}
 	cols := nameColumns(node)
+	renameAliases(node)
 	out, err := encodeTree(root)
 	if err != nil {
 		return nil, fmt.Errorf("encode statement: %w", err)

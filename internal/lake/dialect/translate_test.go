@@ -128,6 +128,26 @@ func TestColumnsAndTables(t *testing.T) {
 	}
 }
 
+// TestMemberAliases: eventdata.errormssage, AWS's spelling, reads
+// eventdata.errormessage; the column keeps the name as typed.
+func TestMemberAliases(t *testing.T) {
+	e := newEngine(t, nil)
+	for _, c := range []struct{ stmt, sql string }{
+		{"SELECT eventData.errorMssage FROM " + storeA + " WHERE eventdata.errormssage IS NOT NULL",
+			"SELECT eventData.errormessage AS errorMssage FROM eds_a AS \"EXAMPLE-f852-4e8f-8bd1-bcf6cEXAMPLE\" WHERE (eventdata.errormessage IS NOT NULL)"},
+		{"SELECT t.eventdata.errormssage AS m, errormssage FROM " + storeA + " t",
+			"SELECT t.eventdata.errormessage AS m, errormssage AS errormssage FROM eds_a AS t"},
+	} {
+		tr, err := dialect.Translate(t.Context(), e.p, c.stmt, dialect.Options{Resolve: resolve})
+		if err != nil {
+			t.Fatalf("%s: %v", c.stmt, err)
+		}
+		if tr.SQL != c.sql {
+			t.Errorf("%s:\n got %s\nwant %s", c.stmt, tr.SQL, c.sql)
+		}
+	}
+}
+
 // TestResolveError: Resolve's error comes back wrapped, for the API to map.
 func TestResolveError(t *testing.T) {
 	e := newEngine(t, nil)

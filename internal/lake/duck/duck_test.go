@@ -74,11 +74,11 @@ func TestWriteAndReadBack(t *testing.T) {
 	db := openDB(t, dir)
 	rows := make([]duck.Row, len(evs))
 	for i := range evs {
-		rows[i] = duck.RowOf(uint64(i+1), &evs[i])
+		rows[i] = duck.CloudTrail.RowOf(uint64(i+1), &evs[i])
 	}
 	duck.SortRows(rows)
 	path := filepath.Join(dir, "x.parquet")
-	if err := db.WriteParquet(t.Context(), path, rows); err != nil {
+	if err := db.WriteParquet(t.Context(), duck.CloudTrail, path, rows); err != nil {
 		t.Fatal(err)
 	}
 	var n, distinct string
@@ -163,7 +163,7 @@ func TestWriteSpillsToTempDir(t *testing.T) {
 	evs := realEvents(t)
 	rows := make([]duck.Row, 20000)
 	for i := range rows {
-		rows[i] = duck.RowOf(uint64(i+1), &evs[i%len(evs)])
+		rows[i] = duck.CloudTrail.RowOf(uint64(i+1), &evs[i%len(evs)])
 	}
 	duck.SortRows(rows)
 	wd := t.TempDir()
@@ -182,7 +182,7 @@ func TestWriteSpillsToTempDir(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = db.WriteParquet(t.Context(), filepath.Join(dir, "b.parquet"), rows)
+		err = db.WriteParquet(t.Context(), duck.CloudTrail, filepath.Join(dir, "b.parquet"), rows)
 		if spill {
 			if err != nil {
 				t.Errorf("with a temporary directory: %v", err)
@@ -280,7 +280,7 @@ func BenchmarkRowOf(b *testing.B) {
 	evs := realEvents(b)
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
-		duck.RowOf(uint64(i), &evs[i%len(evs)])
+		duck.CloudTrail.RowOf(uint64(i), &evs[i%len(evs)])
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
@@ -297,12 +297,12 @@ func BenchmarkWriteParquet(b *testing.B) {
 	defer db.Close()
 	rows := make([]duck.Row, 10000)
 	for i := range rows {
-		rows[i] = duck.RowOf(uint64(i), &evs[i%len(evs)])
+		rows[i] = duck.CloudTrail.RowOf(uint64(i), &evs[i%len(evs)])
 	}
 	b.ResetTimer()
 	cpu := cpuTime()
 	for i := 0; b.Loop(); i++ {
-		if err := db.WriteParquet(b.Context(), filepath.Join(dir, strconv.Itoa(i)+".parquet"), rows); err != nil {
+		if err := db.WriteParquet(b.Context(), duck.CloudTrail, filepath.Join(dir, strconv.Itoa(i)+".parquet"), rows); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -332,7 +332,7 @@ func TestSortRows(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return duck.RowOf(seq, &ev)
+		return duck.CloudTrail.RowOf(seq, &ev)
 	}
 	rows := []duck.Row{
 		mk(1, "s3.amazonaws.com", "GetObject", "bob", "2026-11-01T10:00:05Z"),
@@ -368,11 +368,11 @@ func TestCompactKeepsSchema(t *testing.T) {
 	for i, part := range [][]event.Event{evs[:len(evs)/2], evs[len(evs)/2:]} {
 		rows := make([]duck.Row, len(part))
 		for j := range part {
-			rows[j] = duck.RowOf(uint64(j+1), &part[j])
+			rows[j] = duck.CloudTrail.RowOf(uint64(j+1), &part[j])
 		}
 		duck.SortRows(rows)
 		p := filepath.Join(day, "b-"+strconv.Itoa(i)+".parquet")
-		if err := db.WriteParquet(t.Context(), p, rows); err != nil {
+		if err := db.WriteParquet(t.Context(), duck.CloudTrail, p, rows); err != nil {
 			t.Fatal(err)
 		}
 		inputs = append(inputs, p)
@@ -384,7 +384,7 @@ func TestCompactKeepsSchema(t *testing.T) {
 	}
 	inputs[0] = rev1
 	out := filepath.Join(day, "c.parquet")
-	if err := db.Compact(t.Context(), out, inputs, true); err != nil {
+	if err := db.Compact(t.Context(), duck.CloudTrail, out, inputs, true); err != nil {
 		t.Fatal(err)
 	}
 	encodings := func(path string) string {

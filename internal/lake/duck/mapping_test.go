@@ -70,33 +70,42 @@ func TestMapping(t *testing.T) {
 				// a WAL record no longer parses (store.parseRecord).
 				ev = event.Event{Raw: raw, Summary: event.Summary{Category: "Management"}}
 			}
-			path := filepath.Join(dir, strconv.Itoa(i)+".parquet")
-			if err := db.WriteParquet(t.Context(), path, []duck.Row{duck.RowOf(1, &ev)}); err != nil {
-				t.Fatal(err)
-			}
-			var got []string
-			_, err = db.Query(t.Context(), "SELECT "+c.expr+", eventjson, eventjsonchecksum = sha256(eventjson) FROM "+duck.ReadParquet([]string{path}), func(cells []*string) error {
-				v := null
-				if cells[0] != nil {
-					v = *cells[0]
-				}
-				got = append(got, v)
-				if *cells[1] != string(ev.Raw) {
-					t.Errorf("eventjson %s, want the record %s", *cells[1], ev.Raw)
-				}
-				if *cells[2] != "true" {
-					t.Errorf("eventjsonchecksum is not the SHA-256 of eventjson")
-				}
-				return nil
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
+			got := mapped(t, db, duck.CloudTrail, filepath.Join(dir, strconv.Itoa(i)+".parquet"), &ev, c.expr)
 			if diff := cmp.Diff([]string{c.want}, got); diff != "" {
 				t.Errorf("%s (-want +got):\n%s", c.expr, diff)
 			}
 		})
 	}
+}
+
+// mapped writes ev as the only row of the Parquet file path, in schema s,
+// and returns the text of expr read back from it with DuckDB ("<NULL>"
+// for NULL), checking that eventjson is the record and eventjsonchecksum
+// its SHA-256.
+func mapped(t *testing.T, db *duck.DB, s *duck.Schema, path string, ev *event.Event, expr string) []string {
+	t.Helper()
+	if err := db.WriteParquet(t.Context(), s, path, []duck.Row{s.RowOf(1, ev)}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	_, err := db.Query(t.Context(), "SELECT "+expr+", eventjson, eventjsonchecksum = sha256(eventjson) FROM "+duck.ReadParquet([]string{path}), func(cells []*string) error {
+		v := "<NULL>"
+		if cells[0] != nil {
+			v = *cells[0]
+		}
+		got = append(got, v)
+		if *cells[1] != string(ev.Raw) {
+			t.Errorf("eventjson %s, want the record %s", *cells[1], ev.Raw)
+		}
+		if *cells[2] != "true" {
+			t.Errorf("eventjsonchecksum is not the SHA-256 of eventjson")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }
 
 // TestMappingEdges covers records whose eventjson is not byte for byte the
@@ -114,7 +123,7 @@ func TestMappingEdges(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			ev := event.Event{Raw: []byte(c.raw)}
 			path := filepath.Join(dir, "edge"+strconv.Itoa(i)+".parquet")
-			if err := db.WriteParquet(t.Context(), path, []duck.Row{duck.RowOf(1, &ev)}); err != nil {
+			if err := db.WriteParquet(t.Context(), duck.CloudTrail, path, []duck.Row{duck.CloudTrail.RowOf(1, &ev)}); err != nil {
 				t.Fatal(err)
 			}
 			want := c.json

@@ -39,10 +39,10 @@ func (*DB) QueryWith(context.Context, map[string]string, string, func([]*string)
 }
 
 // WriteParquet fails with ErrNoCgo.
-func (*DB) WriteParquet(context.Context, string, []Row) error { return ErrNoCgo }
+func (*DB) WriteParquet(context.Context, *Schema, string, []Row) error { return ErrNoCgo }
 
 // Compact fails with ErrNoCgo.
-func (*DB) Compact(context.Context, string, []string, bool) error { return ErrNoCgo }
+func (*DB) Compact(context.Context, *Schema, string, []string, bool) error { return ErrNoCgo }
 
 // EventIDs fails with ErrNoCgo.
 func (*DB) EventIDs(context.Context, string, func(string)) error { return ErrNoCgo }

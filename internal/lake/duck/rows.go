@@ -12,7 +12,7 @@ import (
 	"github.com/opentrail/opentrail/internal/event"
 )
 
-// RowOf converts a stored event to a row of the Lake schema
+// RowOf converts a stored event to a row of the schema s
 // (docs/format/lake.md, "Mapping a record to a row"). ev.Raw must be the
 // compact JSON a stored event carries.
 //
@@ -23,7 +23,7 @@ import (
 // (lower case) and already has the column's JSON type: DuckDB's
 // json_transform then maps it to the columns without judgement, so every
 // rule of the mapping is here, in Go.
-func RowOf(seq uint64, ev *event.Event) Row {
+func (s *Schema) RowOf(seq uint64, ev *event.Event) Row {
 	raw := ev.Raw
 	if !utf8.Valid(raw) {
 		raw = []byte(strings.ToValidUTF8(string(raw), "\uFFFD"))
@@ -31,11 +31,11 @@ func RowOf(seq uint64, ev *event.Event) Row {
 	// eventtime and eventid as the projection matches them.
 	var timeVal, idVal []byte
 	proj := make([]byte, 0, len(raw)+64)
-	proj = project(proj, raw, topIndex, eventColumns, func(i int, val []byte) {
+	proj = project(proj, raw, s.index, s.cols, func(i int, val []byte) {
 		switch i {
-		case eventTimeIndex:
+		case s.timeIndex:
 			timeVal = val
-		case eventIDIndex:
+		case s.idIndex:
 			idVal = val
 		}
 	})
@@ -67,11 +67,10 @@ func RowOf(seq uint64, ev *event.Event) Row {
 	line = append(line, '\t')
 	line = append(line, proj...)
 	line = append(line, '\n')
+	// The sort group: for ActivityAuditLog records the Summary's names
+	// are eventdata's, and their Username is "".
 	return Row{Seq: seq, EventTime: t, eventID: id, group: ev.EventSource + "\x00" + ev.EventName + "\x00" + ev.Username, line: line}
 }
-
-// topIndex indexes eventColumns; each struct column has its own (index).
-var topIndex = indexOf(eventColumns)
 
 // appendTSVField appends s with the bytes a line's fields cannot hold
 // (tab, newline, carriage return) replaced by spaces.

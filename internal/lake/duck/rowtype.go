@@ -18,21 +18,6 @@ type Row struct {
 	line  []byte
 }
 
-// eventTimeIndex is the position of eventtime in eventColumns.
-var eventTimeIndex = columnIndex("eventtime")
-
-// eventIDIndex is the position of eventid in eventColumns.
-var eventIDIndex = columnIndex("eventid")
-
-func columnIndex(name string) int {
-	for i, c := range eventColumns {
-		if c.name == name {
-			return i
-		}
-	}
-	panic("duck: the schema has no " + name)
-}
-
 // EventID returns the row's eventid ("" when the record has none).
 func (r *Row) EventID() string { return r.eventID }
 
@@ -73,19 +58,19 @@ func ReadParquet(paths []string) string {
 }
 
 // StoreTable returns the table expression a query reads a store's files
-// with: exactly the schema's columns, without the `day` column DuckDB
-// derives from the files' directory (day=...), which some compaction
-// outputs of revision 1 also hold.
-func StoreTable(paths []string) string {
-	return "(SELECT " + schemaColumns + " FROM " + ReadParquet(paths) + ")"
+// (of schema s) with: exactly the schema's columns, without the `day`
+// column DuckDB derives from the files' directory (day=...), which some
+// compaction outputs of revision 1 also hold.
+func (s *Schema) StoreTable(paths []string) string {
+	return "(SELECT " + s.selectList + " FROM " + ReadParquet(paths) + ")"
 }
 
-// EmptyTable returns a table expression with the Lake schema and no rows,
+// EmptyTable returns a table expression with the schema s and no rows,
 // for a store without files.
-func EmptyTable() string {
+func (s *Schema) EmptyTable() string {
 	var b strings.Builder
 	b.WriteString("(SELECT ")
-	for i, c := range eventColumns {
+	for i, c := range s.cols {
 		if i > 0 {
 			b.WriteString(", ")
 		}

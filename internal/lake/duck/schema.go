@@ -2,6 +2,8 @@ package duck
 
 import (
 	"strings"
+
+	"github.com/opentrail/opentrail/internal/event"
 )
 
 // kind is a column's DuckDB type family.
@@ -54,9 +56,61 @@ const (
 	colChecksum      = "eventjsonchecksum"
 )
 
-// eventColumns is the Lake schema of CloudTrail events (spec lake.md §6.1;
-// docs/format/lake.md), in column order.
-var eventColumns = func() []column {
+// Schema is the column layout of the files of one kind of event data
+// store (docs/format/lake.md): [CloudTrail] for stores of CloudTrail
+// events (and Insights), [ActivityAuditLog] for stores of events from
+// outside AWS. A store's kind never changes, and neither does its schema.
+type Schema struct {
+	name  string
+	cols  []column
+	index fieldIndex // cols by name
+	// timeIndex and idIndex are the positions of eventtime and eventid.
+	timeIndex, idIndex int
+	// selectList is the column names, in order, as a select list. A
+	// compaction names them rather than selecting *, which would add the
+	// `day` column DuckDB derives from the inputs' directory (day=...).
+	selectList string
+	// lineColumns and projectedType are what selectLines reads a row's
+	// line with.
+	lineColumns, projectedType string
+}
+
+// String is the schema's name.
+func (s *Schema) String() string { return s.name }
+
+// newSchema builds a schema from its columns, in order. Every schema has
+// the columns WriteParquet fills itself (column.own): eventtime,
+// eventcategory, eventjson and eventjsonchecksum; and eventid.
+func newSchema(name string, cols []column) *Schema {
+	for i := range cols {
+		switch cols[i].name {
+		case "eventtime", colEventCategory, colEventJSON, colChecksum:
+			cols[i].own = true
+		}
+	}
+	if len(cols) > 64 {
+		panic("duck: more than 64 columns; RowOf's projection keeps a 64-bit set of them")
+	}
+	s := &Schema{name: name, cols: cols, index: indexOf(cols)}
+	for _, c := range []string{"eventtime", "eventid", colEventCategory, colEventJSON, colChecksum} {
+		if _, ok := s.index[c]; !ok {
+			panic("duck: schema " + name + " has no " + c)
+		}
+	}
+	s.timeIndex, s.idIndex = s.index["eventtime"], s.index["eventid"]
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = quoteIdent(c.name)
+	}
+	s.selectList = strings.Join(names, ", ")
+	s.lineColumns = lineColumns(cols)
+	s.projectedType = projectedType(cols)
+	return s
+}
+
+// CloudTrail is the Lake schema of CloudTrail events and Insights events
+// (spec lake.md §6.1, §6.2; docs/format/lake.md), in column order.
+var CloudTrail = newSchema("CloudTrail", func() []column {
 	cols := []column{
 		str("eventversion"),
 		structc("useridentity", append(strs("type", "principalid", "arn", "accountid", "accesskeyid", "username"),
@@ -82,28 +136,39 @@ var eventColumns = func() []column {
 		structc("tlsdetails", strs("tlsversion", "ciphersuite", "clientprovidedhostheader")...),
 		str("sessioncredentialfromconsole"),
 		str(colEventJSON), str(colChecksum))
-	for i := range cols {
-		switch cols[i].name {
-		case "eventtime", colEventCategory, colEventJSON, colChecksum:
-			cols[i].own = true
-		}
-	}
-	if len(cols) > 64 {
-		panic("duck: more than 64 columns; RowOf's projection keeps a 64-bit set of them")
+	return cols
+}())
+
+// ActivityAuditLog is the Lake schema of events from outside AWS, the
+// records channels store (spec lake.md §6.5, §7.5; docs/format/lake.md),
+// in column order: AWS's columns, then OpenTrail's eventjson and
+// eventjsonchecksum. eventdata.eventtime stays the caller's string; the
+// top-level eventtime is the timestamp.
+var ActivityAuditLog = newSchema("ActivityAuditLog", func() []column {
+	cols := []column{str("eventversion"), str(colEventCategory), str("eventtype"), str("eventid"), ts("eventtime"),
+		str("awsregion"), str("recipientaccountid"),
+		structc("addendum", strs("reason", "updatedfields", "originaluid", "originaleventid")...),
+		structc("metadata", strs("ingestiontime", "channelarn")...),
+		structc("eventdata", str("version"),
+			structc("useridentity", str("type"), str("principalid"), mapc("details")),
+			str("useragent"), str("eventsource"), str("eventname"), str("eventtime"), str("uid"),
+			mapc("requestparameters"), mapc("responseelements"), str("errorcode"), str("errormessage"),
+			str("sourceipaddress"), str("recipientaccountid"), mapc("additionaleventdata")),
+		str(colEventJSON), str(colChecksum),
 	}
 	return cols
-}()
+}())
 
-// schemaColumns is the schema's column names, in order, as a select list.
-// A compaction names them rather than selecting *, which would add the
-// `day` column DuckDB derives from the inputs' directory (day=...).
-var schemaColumns = func() string {
-	names := make([]string, len(eventColumns))
-	for i, c := range eventColumns {
-		names[i] = quoteIdent(c.name)
+// SchemaFor returns the schema of the files of an event data store whose
+// selectors select category (selector.StoreCategory; "" for a store
+// without selectors): ActivityAuditLog's for that category, CloudTrail's
+// for every other.
+func SchemaFor(category string) *Schema {
+	if category == event.CategoryActivityAuditLog {
+		return ActivityAuditLog
 	}
-	return strings.Join(names, ", ")
-}()
+	return CloudTrail
+}
 
 // sqlType returns the column's DuckDB type.
 func (c *column) sqlType() string {
@@ -134,23 +199,6 @@ func (c *column) sqlType() string {
 	}
 }
 
-// tableDDL returns the column list of a table with the Lake schema:
-// "(eventversion VARCHAR, useridentity STRUCT(...), ...)".
-func tableDDL() string {
-	var b strings.Builder
-	b.WriteByte('(')
-	for i, c := range eventColumns {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(quoteIdent(c.name))
-		b.WriteByte(' ')
-		b.WriteString(c.sqlType())
-	}
-	b.WriteByte(')')
-	return b.String()
-}
-
 // quoteIdent quotes a SQL identifier.
 func quoteIdent(s string) string {
 	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
@@ -170,4 +218,60 @@ func indexOf(cols []column) fieldIndex {
 		m[c.name] = i
 	}
 	return m
+}
+
+// TypeKind is a column type's family, as engines other than DuckDB
+// declare it.
+type TypeKind uint8
+
+// The type families of the Lake schema.
+const (
+	TypeString    TypeKind = TypeKind(kString)
+	TypeTimestamp TypeKind = TypeKind(kTime) // microseconds, UTC, no time zone
+	TypeBoolean   TypeKind = TypeKind(kBool)
+	TypeMap       TypeKind = TypeKind(kMap) // string keys, string values
+	TypeStruct    TypeKind = TypeKind(kStruct)
+	TypeList      TypeKind = TypeKind(kList)
+)
+
+// Type is a column's type: its family, a struct's members and a list's
+// element.
+type Type struct {
+	Kind   TypeKind
+	Fields []Column // TypeStruct
+	Elem   *Type    // TypeList
+}
+
+// Column is one column of the Lake schema (or a struct member): its lower
+// case name, its type and its DuckDB type.
+type Column struct {
+	Name   string
+	Type   Type
+	DuckDB string
+}
+
+// Columns returns the schema's columns (docs/format/lake.md), in the
+// files' column order: the one definition the Parquet files are written
+// with, for whoever declares a table over them (federation's table
+// definitions).
+func (s *Schema) Columns() []Column { return exportColumns(s.cols) }
+
+func exportColumns(cols []column) []Column {
+	out := make([]Column, len(cols))
+	for i := range cols {
+		out[i] = Column{Name: cols[i].name, Type: cols[i].exportType(), DuckDB: cols[i].sqlType()}
+	}
+	return out
+}
+
+func (c *column) exportType() Type {
+	t := Type{Kind: TypeKind(c.kind)}
+	switch c.kind {
+	case kStruct:
+		t.Fields = exportColumns(c.fields)
+	case kList:
+		e := c.elem.exportType()
+		t.Elem = &e
+	}
+	return t
 }

@@ -51,7 +51,7 @@ const (
 )
 
 // WriteParquet writes rows, in the order given, to the Parquet file path
-// (zstd; the Lake schema). path must be inside one of the instance's
+// (zstd; the schema s, which made the rows). path must be inside one of the instance's
 // AllowedDirs. The caller makes the file durable (fsync) and gives it its
 // final name.
 //
@@ -60,13 +60,13 @@ const (
 // columns with json_transform, in C++, without a Go value per cell; the
 // file is removed before WriteParquet returns (a crash can leave it: it is
 // a leftover of an interrupted write).
-func (d *DB) WriteParquet(ctx context.Context, path string, rows []Row) error {
+func (d *DB) WriteParquet(ctx context.Context, s *Schema, path string, rows []Row) error {
 	tsv := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tsv.tmp")
 	defer os.Remove(tsv)
 	if err := writeLines(tsv, rows); err != nil {
 		return fmt.Errorf("duck: write %s: %w", path, err)
 	}
-	q := "COPY (" + selectLines(tsv) + ") TO " + quoteString(path) + " " + copyOptions
+	q := "COPY (" + s.selectLines(tsv) + ") TO " + quoteString(path) + " " + copyOptions
 	if _, err := d.db.ExecContext(ctx, q); err != nil {
 		return fmt.Errorf("duck: write %s: %w", path, err)
 	}
@@ -98,17 +98,18 @@ func writeLines(path string, rows []Row) error {
 const maxLine = 4 << 20
 
 // selectLines returns the query that reads the lines of the file path as
-// rows of the Lake schema.
-func selectLines(path string) string {
-	return "SELECT " + lineColumns + " FROM (SELECT t, seq, cat, sum, ev, json_transform(proj, " + quoteString(projectedType) +
+// rows of the schema.
+func (s *Schema) selectLines(path string) string {
+	return "SELECT " + s.lineColumns + " FROM (SELECT t, seq, cat, sum, ev, json_transform(proj, " + quoteString(s.projectedType) +
 		") AS j FROM read_csv(" + quoteString(path) + ", columns = {'t': 'BIGINT', 'seq': 'UBIGINT', 'cat': 'VARCHAR', 'sum': 'VARCHAR', 'ev': 'VARCHAR', 'proj': 'VARCHAR'}, " +
 		fmt.Sprintf("delim = '\\t', quote = '', escape = '', header = false, auto_detect = false, new_line = '\\n', max_line_size = %d))", maxLine)
 }
 
-// lineColumns is selectLines' column list, in the schema's order.
-var lineColumns = func() string {
+// lineColumns is selectLines' column list for the columns cols, in
+// order.
+func lineColumns(schema []column) string {
 	var cols []string
-	for _, c := range eventColumns {
+	for _, c := range schema {
 		var expr string
 		switch c.name {
 		case "eventtime":
@@ -125,19 +126,19 @@ var lineColumns = func() string {
 		cols = append(cols, expr+" AS "+quoteIdent(c.name))
 	}
 	return strings.Join(cols, ", ")
-}()
+}
 
 // projectedType is the json_transform structure of a line's projection:
-// the schema's columns but the ones WriteParquet fills itself.
-var projectedType = func() string {
+// the columns of schema but the ones WriteParquet fills itself.
+func projectedType(schema []column) string {
 	var cols []column
-	for _, c := range eventColumns {
+	for _, c := range schema {
 		if !c.own {
 			cols = append(cols, c)
 		}
 	}
 	return jsonStructure(cols)
-}()
+}
 
 // jsonStructure is json_transform's structure for an object with the
 // columns cols.
@@ -167,13 +168,13 @@ func (c *column) jsonType() string {
 	return string(appendJSONString(nil, c.sqlType()))
 }
 
-// Compact writes the rows of the Parquet files inputs, file after file in
-// the order given, to the Parquet file out: a streaming copy whose memory
+// Compact writes the rows of the Parquet files inputs (of the schema s),
+// file after file in the order given, to the Parquet file out: a streaming copy whose memory
 // does not grow with the files (a sort would hold them). Every path must be
 // inside the instance's AllowedDirs; on an instance with one thread the
 // row order is kept. A final output (one that will not be merged again) is
 // compressed harder.
-func (d *DB) Compact(ctx context.Context, out string, inputs []string, final bool) error {
+func (d *DB) Compact(ctx context.Context, s *Schema, out string, inputs []string, final bool) error {
 	if len(inputs) == 0 {
 		return fmt.Errorf("duck: compact: no input files")
 	}
@@ -181,7 +182,7 @@ func (d *DB) Compact(ctx context.Context, out string, inputs []string, final boo
 	if final {
 		opts = finalCompactOptions
 	}
-	q := "COPY (SELECT " + schemaColumns + " FROM " + ReadParquet(inputs) + ") TO " + quoteString(out) + " " + opts
+	q := "COPY (SELECT " + s.selectList + " FROM " + ReadParquet(inputs) + ") TO " + quoteString(out) + " " + opts
 	if _, err := d.db.ExecContext(ctx, q); err != nil {
 		return fmt.Errorf("duck: compact into %s: %w", out, err)
 	}

@@ -87,6 +87,13 @@ type Info struct {
 	Results        int64     `json:"results"`
 	DeliveryS3URI  string    `json:"deliveryS3Uri,omitempty"`
 	DeliveryStatus string    `json:"deliveryStatus,omitempty"`
+	// Alias is the QueryAlias the query was started for (a dashboard
+	// widget's); RefreshID the dashboard refresh that started it.
+	Alias     string `json:"queryAlias,omitempty"`
+	RefreshID string `json:"refreshId,omitempty"`
+	// Prompt is the prompt a generated query's statement came from
+	// (GenerateQuery); "" for a statement given as is.
+	Prompt string `json:"prompt,omitempty"`
 }
 
 // Active reports whether the query is queued or running.
@@ -95,4 +102,10 @@ func (q *Info) Active() bool { return q.Status == Queued || q.Status == Running 
 // StartOptions are StartQuery's optional members.
 type StartOptions struct {
 	DeliveryS3URI string
+	// Alias and RefreshID are recorded with the query, so DescribeQuery
+	// finds it by QueryAlias (and RefreshId).
+	Alias, RefreshID string
+	// Prompt, for a statement GenerateQuery generated, is its prompt,
+	// which DescribeQuery reports.
+	Prompt string
 }
