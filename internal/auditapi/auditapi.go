@@ -385,7 +385,7 @@ func (h *Handler) accept(caller identity.Caller, ch *catalog.Channel, ae auditEv
 	}
 	eventID := audit.NewUUID()
 	rec := Record(RecordFields{EventID: eventID, EventTime: c.EventTime, Region: caller.Region, Account: ch.Account, IngestionTime: now, ChannelARN: ch.ARN()}, c.EventData)
-	ev, err := parseRecord(rec)
+	ev, err := event.Parse(rec)
 	if err != nil {
 		var ve *event.ValidationError
 		if errors.As(err, &ve) && ve.Field == "" && len(rec) > event.MaxRecordSize {
@@ -396,9 +396,6 @@ func (h *Handler) accept(caller identity.Caller, ch *catalog.Channel, ae auditEv
 	}
 	return ev, eventID, nil
 }
-
-// parseRecord makes the event the log stores from a record.
-var parseRecord = event.Parse
 
 // validID: 1 to 128 characters of [-_A-Za-z0-9].
 func validID(s string) bool {

@@ -6,6 +6,7 @@ import (
 	"github.com/opentrail/opentrail/internal/auditapi"
 	"github.com/opentrail/opentrail/internal/catalog"
 	"github.com/opentrail/opentrail/internal/identity"
+	"github.com/opentrail/opentrail/internal/lake"
 )
 
 // auditHandler builds the cloudtrail-data API (PutAuditEvents into the
@@ -22,22 +23,19 @@ func (d *Daemon) auditHandler(auth *identity.Authenticator) (http.Handler, error
 	})
 }
 
-// channelSource is a channel a store of events from outside AWS takes
-// records of: the channel's ARN and the ranges of the event log in which
-// it does.
-type channelSource struct {
-	ARN    string
-	Ingest []catalog.SeqRange
-}
-
 // channelSources returns, by destination store ARN, the channels each
-// store takes records of: every channel, deleted ones included (their
-// closed ranges still hold events the Lake may not have taken yet).
-func channelSources(chs []catalog.Channel) map[string][]channelSource {
-	out := map[string][]channelSource{}
+// store takes records of, with the ranges of the log in which it does:
+// every channel, deleted ones included (their closed ranges may still
+// hold events the Lake has not taken yet).
+func channelSources(chs []catalog.Channel) map[string][]lake.ChannelSource {
+	out := map[string][]lake.ChannelSource{}
 	for _, ch := range chs {
 		for _, dst := range ch.Destinations {
-			out[dst.Location] = append(out[dst.Location], channelSource{ARN: ch.ARN(), Ingest: dst.Ingest})
+			src := lake.ChannelSource{ARN: ch.ARN()}
+			for _, r := range dst.Ingest {
+				src.Ingest = append(src.Ingest, lake.Range{From: r.From, To: r.To})
+			}
+			out[dst.Location] = append(out[dst.Location], src)
 		}
 	}
 	return out

@@ -6,6 +6,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/opentrail/opentrail/internal/catalog"
+	"github.com/opentrail/opentrail/internal/lake"
 )
 
 // TestChannelSources: every destination of every channel, deleted ones
@@ -21,9 +22,9 @@ func TestChannelSources(t *testing.T) {
 		{Type: catalog.DestinationEventDataStore, Location: storeA, Ingest: []catalog.SeqRange{{From: 1, To: 3}}},
 	}}
 	got := channelSources([]catalog.Channel{live, gone})
-	want := map[string][]channelSource{
-		storeA: {{ARN: live.ARN(), Ingest: []catalog.SeqRange{{From: 5, To: 9}, {From: 20}}}, {ARN: gone.ARN(), Ingest: []catalog.SeqRange{{From: 1, To: 3}}}},
-		storeB: {{ARN: live.ARN(), Ingest: []catalog.SeqRange{{From: 7}}}},
+	want := map[string][]lake.ChannelSource{
+		storeA: {{ARN: live.ARN(), Ingest: []lake.Range{{From: 5, To: 9}, {From: 20}}}, {ARN: gone.ARN(), Ingest: []lake.Range{{From: 1, To: 3}}}},
+		storeB: {{ARN: live.ARN(), Ingest: []lake.Range{{From: 7}}}},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("channelSources (-want +got):\n%s", diff)

@@ -27,16 +27,23 @@ import (
 // it.
 type lakeStores struct{ c *catalog.Catalog }
 
-func (s lakeStores) DataStores() []lake.StoreSpec { return storeSpecs(s.c.AllDataStores()) }
+func (s lakeStores) DataStores() []lake.StoreSpec { return specsOf(s.c) }
 
 func (s lakeStores) Purge(id string) error { return s.c.PurgeDataStore(id) }
+
+// specsOf is the engine's view of c's stores and channels.
+func specsOf(c *catalog.Catalog) []lake.StoreSpec {
+	return storeSpecs(c.AllDataStores(), c.AllChannels())
+}
 
 // storeSpecs converts catalogue entries to the engine's view. Stores of
 // CloudTrail events ingest from the event log through their selectors;
 // Insights stores take the Insights records of the source stores that
-// name them as InsightsDestination (decision §80); the others (events
-// from outside AWS) get their events from elsewhere.
-func storeSpecs(all []catalog.DataStore) []lake.StoreSpec {
+// name them as InsightsDestination (decision §80); stores of events from
+// outside AWS take the records of the channels chs that deliver or
+// delivered to them, in the ranges they did (decision 120).
+func storeSpecs(all []catalog.DataStore, chs []catalog.Channel) []lake.StoreSpec {
+	channels := channelSources(chs)
 	sources := map[string][]lake.InsightSource{} // by destination ARN
 	for _, d := range all {
 		if len(d.InsightSelectors) == 0 || d.InsightsDestination == "" {
@@ -71,6 +78,9 @@ func storeSpecs(all []catalog.DataStore) []lake.StoreSpec {
 			for _, r := range d.Ingest {
 				sp.Ingest = append(sp.Ingest, lake.Range{From: r.From, To: r.To})
 			}
+		}
+		if d.Category() == selector.CategoryActivityAuditLog {
+			sp.Channels = channels[d.ARN()]
 		}
 		out = append(out, sp)
 	}
@@ -184,7 +194,7 @@ func checkLake(root string) followerState {
 		if err != nil {
 			st.problems = append(st.problems, err.Error())
 		} else {
-			specs = storeSpecs(c.AllDataStores())
+			specs = specsOf(c)
 			ingesting = anyIngesting(c)
 		}
 	}
@@ -217,7 +227,7 @@ func RepairLake(root string) (lake.RepairReport, error) {
 		if err != nil {
 			return lake.RepairReport{Refused: []string{fmt.Sprintf("%v; the Lake is not repaired while the catalogue does not open", err)}}, nil
 		}
-		specs = storeSpecs(c.AllDataStores())
+		specs = specsOf(c)
 	} else if u := lake.UnknownStores(dir, nil); len(u) > 0 {
 		return lake.RepairReport{Refused: []string{fmt.Sprintf("%s is missing (%v) but %d event data store directories remain (%s, ...): restore the catalogue from a backup; the repair does not move every store to quarantine", filepath.Join(cdir, catalog.DataStoresFileName), err, len(u), u[0])}}, nil
 	}
@@ -229,7 +239,7 @@ func RepairLake(root string) (lake.RepairReport, error) {
 func lakeCheckpoint(root string) uint64 {
 	var specs []lake.StoreSpec
 	if c, err := catalog.Open(filepath.Join(root, datadir.TrailsDir), catalog.DefaultOptions()); err == nil {
-		specs = storeSpecs(c.AllDataStores())
+		specs = specsOf(c)
 	}
 	return lake.Seen(filepath.Join(root, datadir.LakeDir), specs)
 }
