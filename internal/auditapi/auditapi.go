@@ -332,8 +332,8 @@ func authorize(ch *catalog.Channel, caller identity.Caller, externalID string, h
 // put validates the envelope, checks each event, and appends the
 // accepted ones in one durable Append (lake.md §7.2 steps 4 to 6).
 func (h *Handler) put(ctx context.Context, caller identity.Caller, ch *catalog.Channel, body []byte, now time.Time) (*Output, error) {
-	var in putAuditEventsIn
-	if err := awsjson.Decode(body, &in); err != nil {
+	in, err := decodeEnvelope(body)
+	if err != nil {
 		return nil, err
 	}
 	if n := len(in.AuditEvents); n < 1 || n > MaxEvents {

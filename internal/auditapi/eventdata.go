@@ -9,6 +9,9 @@ import (
 	"net/netip"
 	"time"
 	"unicode/utf8"
+
+	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/jsonscan"
 )
 
 // Per-event error codes of PutAuditEvents (lake.md §7.4).
@@ -50,6 +53,23 @@ type field struct {
 	required bool
 	kind     kind
 	max      int
+}
+
+// Indexes of eventDataFields that CheckEvent reads.
+var (
+	fUserIdentity = fieldIndex("userIdentity")
+	fEventTime    = fieldIndex("eventTime")
+	fSourceIP     = fieldIndex("sourceIPAddress")
+	fRecipient    = fieldIndex("recipientAccountId")
+)
+
+func fieldIndex(name string) int {
+	for i, f := range eventDataFields {
+		if f.name == name {
+			return i
+		}
+	}
+	panic("auditapi: no field " + name)
 }
 
 // eventDataFields is the schema, in the order errors are looked for.
@@ -97,48 +117,73 @@ func CheckEvent(eventData string, checksum *string, owner string) (Checked, *Eve
 			return Checked{}, eventErr(CodeInvalidChecksum, "eventDataChecksum does not match eventData: it must be the base64 SHA-256 of the eventData string exactly as sent (printf %%s \"$eventData\" | openssl dgst -binary -sha256 | base64).")
 		}
 	}
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, []byte(eventData)); err != nil || !utf8.Valid(compact.Bytes()) {
+	data := []byte(eventData)
+	valid, compact := jsonscan.Valid(data)
+	if !valid || !utf8.Valid(data) {
 		return Checked{}, eventErr(CodeInvalidData, "eventData is not valid JSON: it must be a JSON object, as a string.")
 	}
-	obj, ok := members(compact.Bytes())
-	if !ok {
+	if !compact {
+		var buf bytes.Buffer
+		buf.Grow(len(data))
+		_ = json.Compact(&buf, data) // valid: cannot fail
+		data = buf.Bytes()
+	}
+	if data[0] != '{' {
 		return Checked{}, eventErr(CodeInvalidData, "eventData is not a JSON object.")
 	}
-	if e := checkFields(obj, eventDataFields, ""); e != nil {
+	vals := members(data, eventDataFields)
+	if e := checkFields(vals, eventDataFields, ""); e != nil {
 		return Checked{}, e
 	}
-	ui, _ := members(obj["userIdentity"])
-	if e := checkFields(ui, userIdentityFields, "userIdentity."); e != nil {
+	if e := checkFields(members(vals[fUserIdentity], userIdentityFields), userIdentityFields, "userIdentity."); e != nil {
 		return Checked{}, e
 	}
-	var ts string
-	_ = json.Unmarshal(obj["eventTime"], &ts)
+	ts := event.JSONString(vals[fEventTime])
 	t, ok := parseEventTime(ts)
 	if !ok {
 		return Checked{}, eventErr(CodeInvalidData, "eventTime %q is not a UTC time of the form yyyy-MM-ddTHH:mm:ss (optionally with fractional seconds and a trailing Z).", clip(ts))
 	}
-	if raw, ok := obj["sourceIPAddress"]; ok && !isNull(raw) {
-		var ip string
-		_ = json.Unmarshal(raw, &ip)
+	if raw := vals[fSourceIP]; raw != nil {
+		ip := event.JSONString(raw)
 		if _, err := netip.ParseAddr(ip); err != nil {
 			return Checked{}, eventErr(CodeInvalidData, "sourceIPAddress %q is not an IPv4 or IPv6 address.", clip(ip))
 		}
 	}
-	var recipient string
-	_ = json.Unmarshal(obj["recipientAccountId"], &recipient)
-	if recipient != owner {
+	if recipient := event.JSONString(vals[fRecipient]); recipient != owner {
 		return Checked{}, eventErr(CodeInvalidRecipent, "recipientAccountId %q is not the channel owner's account ID, %s.", clip(recipient), owner)
 	}
-	return Checked{EventData: compact.Bytes(), EventTime: t}, nil
+	return Checked{EventData: data, EventTime: t}, nil
 }
 
-// checkFields checks obj against fields; prefix names the enclosing
-// object in messages.
-func checkFields(obj map[string]json.RawMessage, fields []field, prefix string) *EventError {
-	for _, f := range fields {
-		raw, ok := obj[f.name]
-		if !ok || isNull(raw) {
+// members returns the raw values of obj's members named in fields, in
+// fields' order (nil for a member absent or null; the last of a repeated
+// name wins). obj is valid compact JSON; nil or not an object gives none.
+func members(obj []byte, fields []field) [][]byte {
+	vals := make([][]byte, len(fields))
+	if len(obj) == 0 || obj[0] != '{' {
+		return vals
+	}
+	_ = event.EachMember(obj, func(name, val []byte) error {
+		for i := range fields {
+			if fields[i].name == string(name) {
+				vals[i] = val
+				if string(val) == "null" {
+					vals[i] = nil
+				}
+				break
+			}
+		}
+		return nil
+	})
+	return vals
+}
+
+// checkFields checks the values vals of fields (members' result);
+// prefix names the enclosing object in messages.
+func checkFields(vals [][]byte, fields []field, prefix string) *EventError {
+	for i, f := range fields {
+		raw := vals[i]
+		if raw == nil {
 			if f.required {
 				return eventErr(CodeFieldNotFound, "eventData has no %s%s; it is required.", prefix, f.name)
 			}
@@ -146,12 +191,15 @@ func checkFields(obj map[string]json.RawMessage, fields []field, prefix string) 
 		}
 		switch f.kind {
 		case kString:
-			var s string
-			if raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
+			if raw[0] != '"' {
 				return eventErr(CodeInvalidData, "%s%s must be a string.", prefix, f.name)
 			}
-			if n := utf8.RuneCountInString(s); f.max > 0 && n > f.max {
-				return eventErr(CodeFieldTooLong, "%s%s is %d characters long; at most %d are allowed.", prefix, f.name, n, f.max)
+			// A string has at least a character per 6 bytes of its literal
+			// (\uXXXX): only a long literal needs decoding to be counted.
+			if f.max > 0 && len(raw)-2 > f.max {
+				if n := utf8.RuneCountInString(event.JSONString(raw)); n > f.max {
+					return eventErr(CodeFieldTooLong, "%s%s is %d characters long; at most %d are allowed.", prefix, f.name, n, f.max)
+				}
 			}
 		case kObject:
 			if raw[0] != '{' {
@@ -164,21 +212,6 @@ func checkFields(obj map[string]json.RawMessage, fields []field, prefix string) 
 	}
 	return nil
 }
-
-// members decodes a compact JSON object's members (the last of a
-// repeated name wins), false when b is not an object.
-func members(b []byte) (map[string]json.RawMessage, bool) {
-	if len(b) == 0 || b[0] != '{' {
-		return nil, false
-	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(b, &m) != nil {
-		return nil, false
-	}
-	return m, true
-}
-
-func isNull(raw json.RawMessage) bool { return string(raw) == "null" }
 
 // parseEventTime reads yyyy-MM-ddTHH:mm:ss, optionally with fractional
 // seconds, optionally with Z (decision 124): a time in UTC, truncated to

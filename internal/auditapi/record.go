@@ -51,8 +51,18 @@ func Record(f RecordFields, eventData []byte) []byte {
 	return append(b, '}')
 }
 
-// appendString appends s as a JSON string.
+// appendString appends s as a JSON string: as is between quotes when it
+// is printable ASCII without '"', '\\' or the characters encoding/json
+// escapes for HTML (ids, regions, account ids, ARNs, times), else as
+// encoding/json writes it.
 func appendString(b []byte, s string) []byte {
-	q, _ := json.Marshal(s) // a string always encodes
-	return append(b, q...)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always encodes
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
