@@ -383,6 +383,9 @@ func TestCrossAccount(t *testing.T) {
 	setPolicy(`{"Version":"2012-10-17","Statement":[` + stmt + `}]}`)
 	decode(t, e.put(t, other, arnQuery(arn), ev))
 	decode(t, e.put(t, owner, url.Values{"channelArn": {arn}, "externalId": {"whatever"}}, ev))
+	// Without the policy, the other account is refused again.
+	setPolicy("")
+	wantError(t, e.put(t, other, arnQuery(arn), ev), 400, "ChannelInsufficientPermission", "only the channel owner's account")
 	for _, ev := range e.log.evs {
 		if ev.Account != owner || !strings.Contains(string(ev.Raw), `"recipientAccountId":"`+owner+`"`) {
 			t.Errorf("stored for %s: %s", ev.Account, ev.Raw)
