@@ -106,7 +106,7 @@ var allowed = map[string][]string{
 	"internal/eventsapi": {"internal/awsjson", "internal/eventbus", "internal/eventpattern", "internal/identity", "internal/jsonsvc"},
 	"internal/logsapi":   {"internal/audit", "internal/cwlogs", "internal/identity", "internal/jsonsvc"},
 	// cloudtrail-data: PutAuditEvents into channels (rest-json).
-	"internal/auditapi": {"internal/audit", "internal/awsjson", "internal/catalog", "internal/channelpolicy", "internal/event", "internal/identity",
+	"internal/auditapi": {"internal/audit", "internal/awsjson", "internal/catalog", "internal/channelpolicy", "internal/event", "internal/identity", "internal/jsonscan",
 		"internal/jsonsvc", "internal/ratelimit", "internal/store"},
 	"internal/s3api": {"internal/audit", "internal/event", "internal/objstore", "internal/sigv4", "internal/identity",
 		"internal/awsjson", "internal/store"},
