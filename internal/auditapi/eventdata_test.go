@@ -1,6 +1,7 @@
 package auditapi_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/opentrail/opentrail/internal/auditapi"
 	"github.com/opentrail/opentrail/internal/catalog"
+	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/identity"
 	"github.com/opentrail/opentrail/internal/selector"
 )
@@ -151,6 +153,14 @@ func FuzzCheckEvent(f *testing.F) {
 		var back struct{ EventData json.RawMessage }
 		if err := json.Unmarshal(rec, &back); err != nil || len(back.EventData) == 0 || back.EventData[0] != '{' {
 			t.Fatalf("record %s: %v", rec, err)
+		}
+		// The handler takes the record with ParseStored, trusting it to be
+		// what Parse would accept and keep unchanged.
+		if len(rec) <= event.MaxRecordSize {
+			ev, err := event.Parse(rec)
+			if err != nil || !bytes.Equal(ev.Raw, rec) {
+				t.Fatalf("record %s: Parse gives %v, raw %s", rec, err, ev.Raw)
+			}
 		}
 	})
 }
