@@ -72,6 +72,9 @@ type benchFlags struct {
 	load     bool
 	clients  int
 	endpoint string
+	// The PutAuditEvents benchmark (bench_audit.go).
+	audit     bool
+	auditRuns int
 	// The CloudTrail Lake benchmark (bench_lake.go).
 	lake        bool
 	lakeRuns    int
@@ -118,6 +121,8 @@ func (c *benchCmd) Run(ctx context.Context, args []string) error {
 	fs.BoolVar(&f.load, "load", false, "measure instead trail changes (PutEventSelectors) under concurrent clients, beside LookupEvents under the same load")
 	fs.IntVar(&f.clients, "clients", 500, "with --load: concurrent SDK clients (uses --seconds and --delivery-interval too)")
 	fs.StringVar(&f.endpoint, "endpoint", "", "with --load: the URL of a running OpenTrail server to load instead of an in-process one (its key in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
+	fs.BoolVar(&f.audit, "audit", false, "measure PutAuditEvents instead: --concurrency clients sending 100 events a call to a channel, beside the event log's own rate for the same records")
+	fs.IntVar(&f.auditRuns, "audit-runs", 2, "with --audit: how many times the baseline and the measured phase alternate")
 	fs.BoolVar(&f.lake, "lake", false, "measure CloudTrail Lake instead: import and ingestion into an event data store, bytes per event, and Lake queries through the SDK beside DuckDB over the raw logs")
 	fs.IntVar(&f.lakeRuns, "lake-runs", 5, "with --lake: runs of each query (the first is reported apart, as cold)")
 	fs.IntVar(&f.lakeRawRuns, "lake-raw-runs", 2, "with --lake: runs of the baseline group-by over the raw .json.gz logs")
@@ -177,6 +182,12 @@ func (c *benchCmd) Run(ctx context.Context, args []string) error {
 	}
 	if f.delivery {
 		return c.orchestrateDelivery(ctx, f)
+	}
+	if f.audit {
+		if f.auditRuns < 1 {
+			return &usageError{msg: "--audit-runs must be at least 1"}
+		}
+		return c.orchestrateAudit(ctx, f)
 	}
 	if f.lake {
 		if f.lakeRuns < 1 {
@@ -379,6 +390,10 @@ func runPhase(ctx context.Context, f benchFlags) (phaseResult, error) {
 		return phaseWriteBase(f)
 	case "ingest":
 		return phaseIngest(ctx, f, 1, quiet)
+	case "auditbase":
+		return phaseAuditBase(ctx, f, quiet)
+	case "audit":
+		return phaseAudit(ctx, f, quiet)
 	case "ingest100":
 		f.concurrency = max(1, f.concurrency/8)
 		return phaseIngest(ctx, f, 100, quiet)
