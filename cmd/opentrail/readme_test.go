@@ -162,10 +162,12 @@ func TestREADMEShellSnippets(t *testing.T) {
 	})
 
 	t.Run("lake", func(t *testing.T) {
-		// The dashboards snippet goes on from the Lake's (OT, EDS).
-		script := readmeBlock(t, "sh", "cloudtrail start-query") + readmeBlock(t, "sh", "start-dashboard-refresh")
+		// The dashboards' and the event configuration's snippets go on
+		// from the Lake's (OT, EDS).
+		script := readmeBlock(t, "sh", "cloudtrail start-query") + readmeBlock(t, "sh", "start-dashboard-refresh") + readmeBlock(t, "sh", "put-event-configuration")
 		out := bash(t, atServer(t, script, srv.addr))
-		for _, want := range []string{`"QueryStatus": "FINISHED"`, `"eventName": "DescribeTrails"`, `"eventName": "CreateEventDataStore"`, `"calls": "1"`} {
+		for _, want := range []string{`"QueryStatus": "FINISHED"`, `"eventName": "DescribeTrails"`, `"eventName": "CreateEventDataStore"`, `"calls": "1"`,
+			`"MaxEventSize": "Large"`, `"aws:PrincipalTag/team"`} {
 			if !strings.Contains(out, want) {
 				t.Errorf("the Lake snippet printed no %s:\n%s", want, out)
 			}
