@@ -28,22 +28,30 @@ func decodeEnvelope(body []byte) (putAuditEventsIn, error) {
 
 var errSlow = errors.New("not on the fast path")
 
+// compactJSON returns b in compact form (b itself when it is already),
+// and false when b is not valid JSON in valid UTF-8 (encoding/json would
+// turn invalid UTF-8 into U+FFFD).
+func compactJSON(b []byte) ([]byte, bool) {
+	valid, compact := jsonscan.Valid(b)
+	if !valid || !utf8.Valid(b) {
+		return nil, false
+	}
+	if !compact {
+		var buf bytes.Buffer
+		buf.Grow(len(b))
+		_ = json.Compact(&buf, b) // valid: cannot fail
+		b = buf.Bytes()
+	}
+	return b, true
+}
+
 // fastEnvelope decodes body when it is a JSON object whose auditEvents is
 // absent, null or a list of objects whose id, eventData and
 // eventDataChecksum are strings or null; ok false otherwise.
 func fastEnvelope(body []byte) (in putAuditEventsIn, ok bool) {
 	// encoding/json turns invalid UTF-8 into U+FFFD; the slow path does.
-	valid, compact := jsonscan.Valid(body)
-	if !valid || !utf8.Valid(body) {
-		return in, false
-	}
-	if !compact {
-		var buf bytes.Buffer
-		buf.Grow(len(body))
-		_ = json.Compact(&buf, body) // valid: cannot fail
-		body = buf.Bytes()
-	}
-	if body[0] != '{' {
+	body, ok = compactJSON(body)
+	if !ok || body[0] != '{' {
 		return in, false
 	}
 	seen := false

@@ -1,17 +1,14 @@
 package auditapi
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"time"
 	"unicode/utf8"
 
 	"github.com/opentrail/opentrail/internal/event"
-	"github.com/opentrail/opentrail/internal/jsonscan"
 )
 
 // Per-event error codes of PutAuditEvents (lake.md §7.4).
@@ -117,16 +114,9 @@ func CheckEvent(eventData string, checksum *string, owner string) (Checked, *Eve
 			return Checked{}, eventErr(CodeInvalidChecksum, "eventDataChecksum does not match eventData: it must be the base64 SHA-256 of the eventData string exactly as sent (printf %%s \"$eventData\" | openssl dgst -binary -sha256 | base64).")
 		}
 	}
-	data := []byte(eventData)
-	valid, compact := jsonscan.Valid(data)
-	if !valid || !utf8.Valid(data) {
+	data, ok := compactJSON([]byte(eventData))
+	if !ok {
 		return Checked{}, eventErr(CodeInvalidData, "eventData is not valid JSON: it must be a JSON object, as a string.")
-	}
-	if !compact {
-		var buf bytes.Buffer
-		buf.Grow(len(data))
-		_ = json.Compact(&buf, data) // valid: cannot fail
-		data = buf.Bytes()
 	}
 	if data[0] != '{' {
 		return Checked{}, eventErr(CodeInvalidData, "eventData is not a JSON object.")
