@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 
+	"github.com/opentrail/opentrail/internal/identity"
 	"github.com/opentrail/opentrail/internal/sdktest"
 	"github.com/opentrail/opentrail/internal/testenv"
 )
@@ -29,14 +30,7 @@ import (
 // aims kills at each stage of a compaction and checks where they landed.
 func TestCrashDuringLakeIngestion(t *testing.T) {
 	testenv.SkipShort(t, "crash test")
-	dir := t.TempDir()
-	key := trailAccountKey(t, dir)
-	addr := freeAddr(t)
-	cfgFile := filepath.Join(t.TempDir(), "config.json")
-	if err := os.WriteFile(cfgFile, []byte(`{"lake":{"flushInterval":"100ms","maintainInterval":"250ms","compactFiles":2}}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	args := []string{"--account-id", trailAccount, "--config", cfgFile}
+	dir, key, addr, args := busyLake(t)
 	creds := credentials.NewStaticCredentialsProvider(key.AccessKeyID, key.SecretAccessKey, "")
 	client := func() *cloudtrail.Client {
 		return cloudtrail.New(cloudtrail.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + addr),
@@ -126,6 +120,21 @@ func TestCrashDuringLakeIngestion(t *testing.T) {
 		t.Errorf("%d calls in the store are not in event history (%d were made reading it)", extra, pages)
 	}
 	t.Logf("%d acknowledged calls, %d in event history, %d in the store", len(acked), len(history), len(inLake))
+}
+
+// busyLake returns a data directory with the trail account, its root
+// key, an address to listen on, and the serve arguments of a server whose
+// Lake writes a batch every 100ms and compacts every few hundred
+// milliseconds, so that kills land during both.
+func busyLake(t *testing.T) (dir string, key identity.Key, addr string, args []string) {
+	t.Helper()
+	dir = t.TempDir()
+	key = trailAccountKey(t, dir)
+	cfgFile := filepath.Join(t.TempDir(), "config.json")
+	if err := os.WriteFile(cfgFile, []byte(`{"lake":{"flushInterval":"100ms","maintainInterval":"250ms","compactFiles":2}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir, key, freeAddr(t), []string{"--account-id", trailAccount, "--config", cfgFile}
 }
 
 // lakeQuery runs a Lake query to its end and returns every row.

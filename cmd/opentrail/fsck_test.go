@@ -337,7 +337,8 @@ func TestFsckMissingWALSegment(t *testing.T) {
 
 // fsck refuses what serve refuses, with the same message: damaged
 // accounts.json, settings.json and token.key. Temporary files a kill left
-// are listed, not removed; serve removes them.
+// (event history's too) are listed, not removed, and are no problem; serve
+// removes them.
 func TestFsckChecksWhatServeReads(t *testing.T) {
 	dir := t.TempDir()
 	addr := freeAddr(t)
@@ -409,6 +410,21 @@ func TestFsckChecksWhatServeReads(t *testing.T) {
 			if _, err := os.Stat(p); !os.IsNotExist(err) {
 				t.Fatalf("serve left %s", p)
 			}
+		}
+	}) // A kill while event history writes a segment (decision 170).
+	t.Run("an interrupted index segment write", func(t *testing.T) {
+		seg := filepath.Join(dir, "events", "index", "00000000000000ff.seg.tmp")
+		if err := os.WriteFile(seg, []byte("partial"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, code := runBin(t, "fsck", "--data-dir", dir)
+		if code != 0 || !strings.Contains(out, "history: 00000000000000ff.seg.tmp is left over from an interrupted write") {
+			t.Fatalf("fsck: exit %d, want 0 and the file listed\n%s", code, out)
+		}
+		srv := startServer(t, dir, freeAddr(t))
+		srv.stop(t)
+		if _, err := os.Stat(seg); !os.IsNotExist(err) {
+			t.Fatalf("serve left %s", seg)
 		}
 	})
 }

@@ -229,6 +229,9 @@ func checkHistory(root string) followerState {
 	st.checkpoint = ix.Checkpoint()
 	vr := ix.Verify()
 	st.lines = append(st.lines, fmt.Sprintf("history: checkpoint %d, %d segments, %d events", st.checkpoint, vr.Segments, vr.Events))
+	for _, l := range vr.Leftovers {
+		st.lines = append(st.lines, "history: "+l)
+	}
 	st.problems = append(st.problems, vr.Problems...)
 	return st
 }

@@ -140,7 +140,8 @@ type Index struct {
 	flushErr error
 	keyBuf   []byte
 
-	problems []string // what a read-only Open found for Verify to report
+	problems  []string // what a read-only Open found for Verify to report
+	leftovers []string // what a read-only Open found that the next start tidies up, for Verify
 
 	holes []QuarantinedSegment // holesOf(man), for merges
 

@@ -340,14 +340,17 @@ func (sg *segment) uncovered(segs []*segment, sw sweeps) (int, error) {
 // reportOpening records, in read-only mode, what a normal Open would do.
 func (ix *Index) reportOpening(df dirFiles, op *opening) {
 	add := func(format string, a ...any) { ix.problems = append(ix.problems, fmt.Sprintf(format, a...)) }
+	// What an interrupted write or flush leaves, which the next start
+	// deletes, is the normal state after a crash: not a problem.
+	leftover := func(format string, a ...any) { ix.leftovers = append(ix.leftovers, fmt.Sprintf(format, a...)) }
 	for _, r := range op.refuse {
 		add("%s; the server refuses to start until `opentrail fsck --repair` rebuilds the MANIFEST", r.Reason)
 	}
 	for _, n := range df.tmps {
-		add("%s is left over from an interrupted write; the next start deletes it", n)
+		leftover("%s is left over from an interrupted write; the next start deletes it", n)
 	}
 	for _, d := range op.delete {
-		add("%s is not listed in MANIFEST: %s; the next start deletes it", d[0], d[1])
+		leftover("%s is not listed in MANIFEST: %s; the next start deletes it", d[0], d[1])
 	}
 	for _, mv := range op.moves {
 		add("%s was being moved to quarantine/ when the index stopped; the next start finishes the move", mv[0])

@@ -10,6 +10,11 @@ type VerifyResult struct {
 	Segments int
 	Events   int      // events in the segments (before sweeps)
 	Problems []string // empty when everything checked out
+	// Leftovers are what a crash left that the next start deletes
+	// (read-only mode): the temporary files of interrupted writes, and
+	// unlisted segments provably redundant (docs/format/index.md, "Files
+	// that MANIFEST does not list"). They are not problems.
+	Leftovers []string
 	// Quarantined lists the quarantined segments; those without RebuiltAs
 	// are also reported in Problems, with what to do.
 	Quarantined []QuarantinedSegment
@@ -21,8 +26,9 @@ type VerifyResult struct {
 // Verify reads every segment whole: each record block (zstd checksum and
 // framing), each posting list (checksums, order, every entry's record
 // inside the segment's range), and the eventID table (order, count, group
-// checksums). In read-only mode it also reports what Open found: files
-// MANIFEST does not list, damaged segments. Quarantined segments whose
+// checksums). In read-only mode it also reports what Open found: damaged
+// segments and unlisted files it would refuse as problems, the leftovers
+// of a crash it would delete as Leftovers. Quarantined segments whose
 // events are missing are problems too. It changes nothing.
 func (ix *Index) Verify() VerifyResult {
 	ix.mu.RLock()
@@ -31,6 +37,7 @@ func (ix *Index) Verify() VerifyResult {
 	defer v.release()
 	var res VerifyResult
 	res.Problems = append(res.Problems, ix.problems...)
+	res.Leftovers = append(res.Leftovers, ix.leftovers...)
 	for i := len(v.segs) - 1; i >= 0; i-- {
 		sg := v.segs[i]
 		res.Segments++
