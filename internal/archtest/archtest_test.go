@@ -128,9 +128,10 @@ var allowed = map[string][]string{
 		"internal/validate", "internal/layout", "internal/logfilter"},
 	// The benchmark harness, a command apart from the product binary: it
 	// drives the daemon and the event store directly, and runs plain
-	// DuckDB (through lake/duck) as the Lake benchmark's baseline.
+	// DuckDB (through lake/duck) as the Lake benchmark's baseline, and
+	// builds PutAuditEvents' records (auditapi.Record) for its baseline.
 	"cmd/opentrail-bench": {"internal/config", "internal/daemon", "internal/datadir", "internal/event", "internal/history",
-		"internal/identity", "internal/logfile", "internal/sdktest", "internal/store", "internal/lake/duck"},
+		"internal/identity", "internal/logfile", "internal/sdktest", "internal/store", "internal/lake/duck", "internal/auditapi"},
 	// Test support and tools, below or beside the layers.
 	"internal/archtest": {},
 	"internal/sdktest":  {},
