@@ -86,6 +86,7 @@ type Daemon struct {
 	topics  eventbus.Topics
 	follow  *followers
 	closeMu sync.Mutex
+	closed  bool // Close has run: Run starts nothing
 	srv     *http.Server
 	ln      net.Listener
 	// The metrics server, when cfg.MetricsListen is set; else nil.
@@ -347,15 +348,27 @@ func (d *Daemon) PrintHints(w io.Writer) {
 
 // Run serves until ctx is cancelled, then shuts down gracefully.
 func (d *Daemon) Run(ctx context.Context) error {
+	// The start holds closeMu, so a Close meanwhile (a caller's, from
+	// another goroutine) waits until everything it stops has started; a
+	// daemon already closed has nothing to serve.
+	d.closeMu.Lock()
+	if d.closed {
+		d.closeMu.Unlock()
+		return nil
+	}
 	d.served = true
 	LimitGoMemory(d.log)
 	d.cw.start()
 	d.startSNS()
 	d.fed.start()
-	if err := d.follow.start(); err != nil {
+	err := d.follow.start()
+	if err == nil {
+		d.startDashboards()
+	}
+	d.closeMu.Unlock()
+	if err != nil {
 		return errors.Join(fmt.Errorf("start the followers of the event log: %w", err), d.Close())
 	}
-	d.startDashboards()
 	// Each server reports once, when it stops: by itself on an error,
 	// else at Shutdown below.
 	errc := make(chan error, 2)
@@ -400,6 +413,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 func (d *Daemon) Close() error {
 	d.closeMu.Lock()
 	defer d.closeMu.Unlock()
+	d.closed = true
 	var errs []error
 	if d.ln != nil && !d.served {
 		errs = append(errs, d.ln.Close())
