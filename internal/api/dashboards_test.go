@@ -65,27 +65,7 @@ func FuzzDashboardOperationBodies(f *testing.F) {
 	f.Add(byte(0), []byte(`{"Name":"dash-2","Widgets":[{"QueryStatement":"SELEC 1","ViewProperties":{"View":"Table"}}]}`))
 	h := dashHandler(f)
 	f.Fuzz(func(t *testing.T, op byte, body []byte) {
-		req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(string(body)))
-		req.Header.Set("X-Amz-Target", "CloudTrail_20131101."+ops[int(op)%len(ops)])
-		req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKIDALICE/20240301/us-east-1/cloudtrail/aws4_request, SignedHeaders=host, Signature=0")
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		if rec.Code == http.StatusOK {
-			if !json.Valid(rec.Body.Bytes()) {
-				t.Fatalf("200 with invalid JSON %q", rec.Body)
-			}
-			return
-		}
-		var env struct {
-			Type    string `json:"__type"`
-			Message string `json:"message"`
-		}
-		if err := json.Unmarshal(rec.Body.Bytes(), &env); err != nil || env.Type == "" || env.Message == "" {
-			t.Fatalf("status %d, body %q: not an error envelope", rec.Code, rec.Body)
-		}
-		if rec.Code >= 500 {
-			t.Fatalf("%s %q: %d %s", ops[int(op)%len(ops)], body, rec.Code, rec.Body)
-		}
+		fuzzCall(t, h, ops[int(op)%len(ops)], body)
 	})
 }
 
