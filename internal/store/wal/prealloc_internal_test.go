@@ -1,10 +1,12 @@
 package wal
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -417,5 +419,44 @@ func TestRotationManifestInBackground(t *testing.T) {
 	}
 	if m, err := readManifest(dir); err != nil || len(m.Segments) != 3 {
 		t.Fatalf("MANIFEST after Close %+v, %v; want three segments", m, err)
+	}
+}
+
+// The spare is the header and zeros up to the size, whether the file
+// system allocates the zeros (fallocate) or they are written because it
+// cannot; another failure removes the spare and is returned.
+func TestPrepareSpare(t *testing.T) {
+	const size = 3<<20 + 100
+	want := make([]byte, size)
+	copy(want, magic)
+	orig := fallocate
+	t.Cleanup(func() { fallocate = orig })
+	for _, tc := range []struct {
+		name      string
+		fallocate func(*os.File, int64) error
+		wantErr   bool
+	}{
+		{"fallocate", orig, false},
+		{"unsupported", func(*os.File, int64) error { return syscall.EOPNOTSUPP }, false},
+		{"no space", func(*os.File, int64) error { return syscall.ENOSPC }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fallocate = tc.fallocate
+			dir := t.TempDir()
+			err := prepareSpare(dir, size)
+			got, rerr := os.ReadFile(filepath.Join(dir, spareName))
+			if tc.wantErr {
+				if err == nil || !errors.Is(rerr, os.ErrNotExist) {
+					t.Fatalf("prepareSpare: %v, spare left: %v; want the error and no spare", err, rerr)
+				}
+				return
+			}
+			if err != nil || rerr != nil {
+				t.Fatalf("prepareSpare: %v; reading it: %v", err, rerr)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("spare of %d bytes, header %q: want %d bytes, the header, then zeros", len(got), got[:min(len(got), 8)], size)
+			}
+		})
 	}
 }
