@@ -1,12 +1,9 @@
 package lake
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -39,20 +36,6 @@ type File struct {
 	SHA256 string `json:"sha256"`
 }
 
-// hashFile returns the lowercase hex SHA-256 of the file at path.
-func hashFile(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
 // verify checks a listed file's size and hash.
 func (s *storeFiles) verify(f File) error {
 	path := filepath.Join(s.dir, f.Name)
@@ -66,7 +49,7 @@ func (s *storeFiles) verify(f File) error {
 	if f.SHA256 == "" {
 		return nil
 	}
-	sum, err := hashFile(path)
+	sum, err := fileutil.SHA256(path)
 	if err != nil {
 		return err
 	}

@@ -477,7 +477,7 @@ func finishFile(s *storeFiles, f File) (File, error) {
 		return File{}, fmt.Errorf("lake: %w", err)
 	}
 	f.Bytes = st.Size()
-	if f.SHA256, err = hashFile(path); err != nil {
+	if f.SHA256, err = fileutil.SHA256(path); err != nil {
 		return File{}, fmt.Errorf("lake: %w", err)
 	}
 	return f, nil

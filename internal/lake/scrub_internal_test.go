@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/opentrail/opentrail/internal/store/fileutil"
 )
 
 // A damaged file a query is reading when the scrub finds it is unlisted at
@@ -32,7 +34,7 @@ func TestScrubWaitsForQueriesBeforeQuarantine(t *testing.T) {
 	if err := os.WriteFile(path+bloomSuffix, []byte("filter"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	sum, err := hashFile(path)
+	sum, err := fileutil.SHA256(path)
 	if err != nil {
 		t.Fatal(err)
 	}

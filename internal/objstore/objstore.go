@@ -118,6 +118,10 @@ type Store interface {
 	// atomic step: of concurrent PutIfAbsent calls for a key, at most one
 	// succeeds, and none after a Put of the key has returned.
 	PutIfAbsent(ctx context.Context, bucket, key string, body []byte, opt PutOptions) error
+	// PutFile is Put with the body read from the file at path, streamed:
+	// memory does not grow with the file's size. The file must not change
+	// while it is read.
+	PutFile(ctx context.Context, bucket, key, path string, opt PutOptions) error
 	// Get returns the object's body and description; the caller closes
 	// the body.
 	Get(ctx context.Context, bucket, key string) (io.ReadCloser, Object, error)

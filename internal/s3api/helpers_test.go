@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"log/slog"
 	"net"
 	"net/http"
@@ -115,6 +116,14 @@ func (s *fakeStore) Put(_ context.Context, bucket, key string, body []byte, opt 
 
 func (s *fakeStore) PutIfAbsent(_ context.Context, bucket, key string, body []byte, opt objstore.PutOptions) error {
 	return s.put(bucket, key, body, opt, true)
+}
+
+func (s *fakeStore) PutFile(_ context.Context, bucket, key, path string, opt objstore.PutOptions) error {
+	body, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	return s.put(bucket, key, body, opt, false)
 }
 
 func (s *fakeStore) put(bucket, key string, body []byte, opt objstore.PutOptions, ifAbsent bool) error {

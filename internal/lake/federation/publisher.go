@@ -2,8 +2,6 @@ package federation
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -80,6 +78,7 @@ type Objects interface {
 	HeadBucket(ctx context.Context, bucket string) (objstore.Bucket, error)
 	CreateBucket(ctx context.Context, bucket string, opt objstore.BucketOptions) error
 	Put(ctx context.Context, bucket, key string, body []byte, opt objstore.PutOptions) error
+	PutFile(ctx context.Context, bucket, key, path string, opt objstore.PutOptions) error
 	List(ctx context.Context, bucket, prefix, after string, max int) (objstore.ListPage, error)
 	Delete(ctx context.Context, bucket, key string) error
 }
@@ -443,16 +442,19 @@ func (p *Publisher) copyLocked(ctx context.Context, st Store, e *entry, held Hel
 		}
 	}
 	for _, f := range added {
-		body, err := os.ReadFile(filepath.Join(held.Dir, filepath.FromSlash(f.Name)))
-		if err != nil {
-			return fmt.Errorf("read %s: %w", f.Name, err)
-		}
+		// Files are streamed, never read whole: a compacted file holds up
+		// to 2M events (hundreds of MB).
+		path := filepath.Join(held.Dir, filepath.FromSlash(f.Name))
 		if f.SHA256 != "" {
-			if sum := sha256.Sum256(body); hex.EncodeToString(sum[:]) != f.SHA256 {
+			sum, err := fileutil.SHA256(path)
+			if err != nil {
+				return fmt.Errorf("read %s: %w", f.Name, err)
+			}
+			if sum != f.SHA256 {
 				return fmt.Errorf("%s does not have the SHA-256 its MANIFEST records; it is not published until the Lake's scrub rebuilds it", f.Name)
 			}
 		}
-		if err := p.opts.Objects.Put(ctx, e.Bucket, e.Prefix+dataDir+f.Name, body, objstore.PutOptions{ContentType: "application/vnd.apache.parquet"}); err != nil {
+		if err := p.opts.Objects.PutFile(ctx, e.Bucket, e.Prefix+dataDir+f.Name, path, objstore.PutOptions{ContentType: "application/vnd.apache.parquet"}); err != nil {
 			return fmt.Errorf("upload %s: %w", f.Name, err)
 		}
 	}

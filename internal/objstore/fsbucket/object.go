@@ -1,6 +1,7 @@
 package fsbucket
 
 import (
+	"bytes"
 	"context"
 	"crypto/md5"
 	"encoding/hex"
@@ -54,7 +55,39 @@ func (s *Store) metaPath(bucket, key string) string {
 
 // Put writes the object durably; it replaces an existing one.
 func (s *Store) Put(ctx context.Context, bucket, key string, body []byte, opt objstore.PutOptions) error {
-	return s.put(ctx, bucket, key, body, opt, false)
+	return s.put(ctx, bucket, key, bytesBody(body), opt, false)
+}
+
+// PutFile is Put with the body copied from the file at path, a buffer at
+// a time: it is read twice (its MD5, then the copy), never whole.
+func (s *Store) PutFile(ctx context.Context, bucket, key, path string, opt objstore.PutOptions) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("put object %s/%s: %w", bucket, truncate(key), err)
+	}
+	defer f.Close()
+	h := md5.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return fmt.Errorf("put object %s/%s: %w", bucket, truncate(key), err)
+	}
+	b := body{size: n, open: func() (io.Reader, error) {
+		_, err := f.Seek(0, io.SeekStart)
+		return f, err
+	}}
+	h.Sum(b.md5[:0])
+	return s.put(ctx, bucket, key, b, opt, false)
+}
+
+// body is what put writes: its size and MD5, and its bytes from open.
+type body struct {
+	size int64
+	md5  [md5.Size]byte
+	open func() (io.Reader, error)
+}
+
+func bytesBody(b []byte) body {
+	return body{size: int64(len(b)), md5: md5.Sum(b), open: func() (io.Reader, error) { return bytes.NewReader(b), nil }}
 }
 
 // PutIfAbsent writes the object durably if no object exists at the key,
@@ -62,11 +95,11 @@ func (s *Store) Put(ctx context.Context, bucket, key string, body []byte, opt ob
 // and the publishing renames happen under the namespace lock, so of
 // concurrent creators of a key exactly one succeeds.
 func (s *Store) PutIfAbsent(ctx context.Context, bucket, key string, body []byte, opt objstore.PutOptions) error {
-	return s.put(ctx, bucket, key, body, opt, true)
+	return s.put(ctx, bucket, key, bytesBody(body), opt, true)
 }
 
 // put is Put, or PutIfAbsent when ifAbsent.
-func (s *Store) put(ctx context.Context, bucket, key string, body []byte, opt objstore.PutOptions, ifAbsent bool) error {
+func (s *Store) put(ctx context.Context, bucket, key string, b body, opt objstore.PutOptions, ifAbsent bool) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("put object: %w", err)
 	}
@@ -89,13 +122,12 @@ func (s *Store) put(ctx context.Context, bucket, key string, body []byte, opt ob
 		return wrap(err)
 	}
 
-	sum := md5.Sum(body)
 	m := metaFile{
 		Version:      formatVersion,
 		Bucket:       bucket,
 		Key:          key,
-		Size:         int64(len(body)),
-		ETag:         `"` + hex.EncodeToString(sum[:]) + `"`,
+		Size:         b.size,
+		ETag:         `"` + hex.EncodeToString(b.md5[:]) + `"`,
 		LastModified: time.Now().UTC(),
 		ContentType:  opt.ContentType,
 		ACL:          opt.ACL,
@@ -124,16 +156,20 @@ func (s *Store) put(ctx context.Context, bucket, key string, body []byte, opt ob
 	if err := os.Mkdir(partial, dirPerm); err != nil {
 		return wrap(err)
 	}
-	if err := writeSynced(filepath.Join(partial, tmpBody), body, m.LastModified); err != nil {
+	r, err := b.open()
+	if err == nil {
+		err = writeSynced(filepath.Join(partial, tmpBody), r, b.size, m.LastModified)
+	}
+	if err != nil {
 		return wrap(errors.Join(err, os.RemoveAll(partial)))
 	}
 	for _, name := range []string{tmpMeta, tmpTarget} {
-		if err := writeSynced(filepath.Join(partial, name), metaJSON, time.Time{}); err != nil {
+		if err := writeSynced(filepath.Join(partial, name), bytes.NewReader(metaJSON), int64(len(metaJSON)), time.Time{}); err != nil {
 			return wrap(errors.Join(err, os.RemoveAll(partial)))
 		}
 	}
 	if ifAbsent {
-		if err := writeSynced(filepath.Join(partial, tmpIfAbsent), nil, time.Time{}); err != nil {
+		if err := writeSynced(filepath.Join(partial, tmpIfAbsent), bytes.NewReader(nil), 0, time.Time{}); err != nil {
 			return wrap(errors.Join(err, os.RemoveAll(partial)))
 		}
 	}
@@ -167,14 +203,19 @@ func (s *Store) put(ctx context.Context, bucket, key string, body []byte, opt ob
 	return nil
 }
 
-// writeSynced creates path with data, sets its modification time when
-// mtime is not zero, and fsyncs it.
-func writeSynced(path string, data []byte, mtime time.Time) error {
+// writeSynced creates path with the size bytes r holds, sets its
+// modification time when mtime is not zero, and fsyncs it. It fails when
+// r holds fewer or more bytes.
+func writeSynced(path string, r io.Reader, size int64, mtime time.Time) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
+	n, err := io.Copy(f, io.LimitReader(r, size+1))
+	if err == nil && n != size {
+		err = fmt.Errorf("the body changed while it was written: %d bytes, not %d", n, size)
+	}
+	if err != nil {
 		return errors.Join(err, f.Close())
 	}
 	if !mtime.IsZero() {

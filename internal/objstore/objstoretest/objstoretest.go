@@ -18,6 +18,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -49,6 +51,7 @@ func Run(t *testing.T, newStore func(t *testing.T) objstore.Store) {
 		{"Delete", testDelete},
 		{"Missing", testMissing},
 		{"LargeObject", testLargeObject},
+		{"PutFile", testPutFile},
 		{"ConcurrentPuts", testConcurrentPuts},
 		{"PutIfAbsent", testPutIfAbsent},
 		{"ConcurrentPutIfAbsent", testConcurrentPutIfAbsent},
@@ -493,6 +496,42 @@ func testLargeObject(t *testing.T, s objstore.Store) {
 	}
 	if obj.Size != int64(len(body)) || obj.ETag != etag(body) {
 		t.Errorf("Get of a 5 MiB object: size %d ETag %s, want %d %s", obj.Size, obj.ETag, len(body), etag(body))
+	}
+}
+
+// PutFile stores the file's bytes as Put stores a body, with its size,
+// ETag and options; an empty file is an empty object; a missing file is
+// an error that writes nothing.
+func testPutFile(t *testing.T, s objstore.Store) {
+	ctx := context.Background()
+	bucket := newBucket(t, s)
+	dir := t.TempDir()
+	for _, size := range []int{0, 1, 3<<20 + 17} {
+		body := make([]byte, size)
+		if _, err := rand.Read(body); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, fmt.Sprintf("f%d", size))
+		if err := os.WriteFile(path, body, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		key := fmt.Sprintf("files/%d.parquet", size)
+		if err := s.PutFile(ctx, bucket, key, path, objstore.PutOptions{ContentType: "application/vnd.apache.parquet"}); err != nil {
+			t.Fatalf("PutFile of %d bytes: %v", size, err)
+		}
+		got, obj := get(t, s, bucket, key)
+		if !bytes.Equal(got, body) {
+			t.Errorf("PutFile of %d bytes: %d bytes back, content differs", size, len(got))
+		}
+		if obj.Size != int64(size) || obj.ETag != etag(body) || obj.ContentType != "application/vnd.apache.parquet" {
+			t.Errorf("PutFile of %d bytes: size %d ETag %s type %q, want %d %s application/vnd.apache.parquet", size, obj.Size, obj.ETag, obj.ContentType, size, etag(body))
+		}
+	}
+	if err := s.PutFile(ctx, bucket, "files/missing", filepath.Join(dir, "missing"), objstore.PutOptions{}); err == nil {
+		t.Error("PutFile of a missing file: no error")
+	}
+	if _, err := s.Head(ctx, bucket, "files/missing"); !errors.Is(err, objstore.ErrNoSuchKey) {
+		t.Errorf("Head after a failed PutFile: %v, want ErrNoSuchKey", err)
 	}
 }
 

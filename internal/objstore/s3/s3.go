@@ -22,6 +22,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 
@@ -280,15 +281,43 @@ func (s *Store) PutIfAbsent(ctx context.Context, bucket, key string, body []byte
 	return wrap("PutObject", bucket, key, err)
 }
 
+// PutFile is Put with the file at path as the body. The file is read
+// for its MD5, then seeked back and streamed: the SDK signs a seekable
+// body by reading it once more and rewinds it for retries, so memory
+// does not grow with the file.
+func (s *Store) PutFile(ctx context.Context, bucket, key, path string, opt objstore.PutOptions) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return wrap("PutObject", bucket, key, err)
+	}
+	defer f.Close()
+	h := md5.New()
+	n, err := io.Copy(h, f)
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		return wrap("PutObject", bucket, key, err)
+	}
+	_, err = s.client.PutObject(ctx, putInputFrom(bucket, key, f, n, h.Sum(nil), opt))
+	return wrap("PutObject", bucket, key, err)
+}
+
 // putInput builds the PutObjectInput of Put and PutIfAbsent.
 func putInput(bucket, key string, body []byte, opt objstore.PutOptions) *s3.PutObjectInput {
 	sum := md5.Sum(body)
+	return putInputFrom(bucket, key, bytes.NewReader(body), int64(len(body)), sum[:], opt)
+}
+
+// putInputFrom builds a PutObjectInput of size bytes from body, whose
+// MD5 is sum.
+func putInputFrom(bucket, key string, body io.ReadSeeker, size int64, sum []byte, opt objstore.PutOptions) *s3.PutObjectInput {
 	in := &s3.PutObjectInput{
 		Bucket:        aws.String(bucket),
 		Key:           aws.String(key),
-		Body:          bytes.NewReader(body), // seekable: retries rewind it
-		ContentLength: aws.Int64(int64(len(body))),
-		ContentMD5:    aws.String(base64.StdEncoding.EncodeToString(sum[:])),
+		Body:          body, // seekable: retries rewind it
+		ContentLength: aws.Int64(size),
+		ContentMD5:    aws.String(base64.StdEncoding.EncodeToString(sum)),
 	}
 	if opt.ContentType != "" {
 		in.ContentType = aws.String(opt.ContentType)

@@ -4,8 +4,11 @@
 package fileutil
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -234,4 +237,19 @@ func RemoveTemps(dir string) ([]string, error) {
 		}
 	}
 	return temps, nil
+}
+
+// SHA256 returns the lowercase hex SHA-256 of the file at path, read a
+// buffer at a time.
+func SHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
