@@ -1,6 +1,6 @@
 // Package fileutil holds the crash-safe file primitives the store and the
 // identity files share: directory fsync, atomic replace, and an exclusive
-// lock on a data directory.
+// lock on a data directory; and a file's SHA-256, read in passes.
 package fileutil
 
 import (
