@@ -55,7 +55,7 @@ func (s *Store) metaPath(bucket, key string) string {
 
 // Put writes the object durably; it replaces an existing one.
 func (s *Store) Put(ctx context.Context, bucket, key string, body []byte, opt objstore.PutOptions) error {
-	return s.put(ctx, bucket, key, bytesBody(body), opt, false)
+	return s.put(ctx, bucket, key, bytesContent(body), opt, false)
 }
 
 // PutFile is Put with the body copied from the file at path, a buffer at
@@ -71,7 +71,7 @@ func (s *Store) PutFile(ctx context.Context, bucket, key, path string, opt objst
 	if err != nil {
 		return fmt.Errorf("put object %s/%s: %w", bucket, truncate(key), err)
 	}
-	b := body{size: n, open: func() (io.Reader, error) {
+	b := content{size: n, open: func() (io.Reader, error) {
 		_, err := f.Seek(0, io.SeekStart)
 		return f, err
 	}}
@@ -79,15 +79,16 @@ func (s *Store) PutFile(ctx context.Context, bucket, key, path string, opt objst
 	return s.put(ctx, bucket, key, b, opt, false)
 }
 
-// body is what put writes: its size and MD5, and its bytes from open.
-type body struct {
+// content is the body put writes: its size and MD5, and its bytes from
+// open.
+type content struct {
 	size int64
 	md5  [md5.Size]byte
 	open func() (io.Reader, error)
 }
 
-func bytesBody(b []byte) body {
-	return body{size: int64(len(b)), md5: md5.Sum(b), open: func() (io.Reader, error) { return bytes.NewReader(b), nil }}
+func bytesContent(b []byte) content {
+	return content{size: int64(len(b)), md5: md5.Sum(b), open: func() (io.Reader, error) { return bytes.NewReader(b), nil }}
 }
 
 // PutIfAbsent writes the object durably if no object exists at the key,
@@ -95,11 +96,11 @@ func bytesBody(b []byte) body {
 // and the publishing renames happen under the namespace lock, so of
 // concurrent creators of a key exactly one succeeds.
 func (s *Store) PutIfAbsent(ctx context.Context, bucket, key string, body []byte, opt objstore.PutOptions) error {
-	return s.put(ctx, bucket, key, bytesBody(body), opt, true)
+	return s.put(ctx, bucket, key, bytesContent(body), opt, true)
 }
 
 // put is Put, or PutIfAbsent when ifAbsent.
-func (s *Store) put(ctx context.Context, bucket, key string, b body, opt objstore.PutOptions, ifAbsent bool) error {
+func (s *Store) put(ctx context.Context, bucket, key string, b content, opt objstore.PutOptions, ifAbsent bool) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("put object: %w", err)
 	}
