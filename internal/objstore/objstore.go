@@ -15,9 +15,11 @@ package objstore
 
 import (
 	"context"
+	"crypto/md5"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 )
@@ -194,4 +196,25 @@ func isIPv4(s string) bool {
 		}
 	}
 	return true
+}
+
+// OpenFile opens the file at path for a PutFile: it returns the file,
+// positioned at its start, with its size and MD5 (read a buffer at a
+// time). The caller closes the file.
+func OpenFile(path string) (f *os.File, size int64, sum [md5.Size]byte, err error) {
+	f, err = os.Open(path)
+	if err != nil {
+		return nil, 0, sum, err
+	}
+	h := md5.New()
+	size, err = io.Copy(h, f)
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		f.Close()
+		return nil, 0, sum, err
+	}
+	h.Sum(sum[:0])
+	return f, size, sum, nil
 }

@@ -61,22 +61,12 @@ func (s *Store) Put(ctx context.Context, bucket, key string, body []byte, opt ob
 // PutFile is Put with the body copied from the file at path, a buffer at
 // a time: it is read twice (its MD5, then the copy), never whole.
 func (s *Store) PutFile(ctx context.Context, bucket, key, path string, opt objstore.PutOptions) error {
-	f, err := os.Open(path)
+	f, n, sum, err := objstore.OpenFile(path)
 	if err != nil {
 		return fmt.Errorf("put object %s/%s: %w", bucket, truncate(key), err)
 	}
 	defer f.Close()
-	h := md5.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return fmt.Errorf("put object %s/%s: %w", bucket, truncate(key), err)
-	}
-	b := content{size: n, open: func() (io.Reader, error) {
-		_, err := f.Seek(0, io.SeekStart)
-		return f, err
-	}}
-	h.Sum(b.md5[:0])
-	return s.put(ctx, bucket, key, b, opt, false)
+	return s.put(ctx, bucket, key, content{size: n, md5: sum, open: func() (io.Reader, error) { return f, nil }}, opt, false)
 }
 
 // content is the body put writes: its size and MD5, and its bytes from

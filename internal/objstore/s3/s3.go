@@ -22,7 +22,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 
@@ -286,20 +285,12 @@ func (s *Store) PutIfAbsent(ctx context.Context, bucket, key string, body []byte
 // body by reading it once more and rewinds it for retries, so memory
 // does not grow with the file.
 func (s *Store) PutFile(ctx context.Context, bucket, key, path string, opt objstore.PutOptions) error {
-	f, err := os.Open(path)
+	f, n, sum, err := objstore.OpenFile(path)
 	if err != nil {
 		return wrap("PutObject", bucket, key, err)
 	}
 	defer f.Close()
-	h := md5.New()
-	n, err := io.Copy(h, f)
-	if err == nil {
-		_, err = f.Seek(0, io.SeekStart)
-	}
-	if err != nil {
-		return wrap("PutObject", bucket, key, err)
-	}
-	_, err = s.client.PutObject(ctx, putInputFrom(bucket, key, f, n, h.Sum(nil), opt))
+	_, err = s.client.PutObject(ctx, putInputFrom(bucket, key, f, n, sum[:], opt))
 	return wrap("PutObject", bucket, key, err)
 }
 
