@@ -33,24 +33,8 @@ func FuzzLookupEventsBody(f *testing.F) {
 	st := &memStore{}
 	h := newTestHandler(f, func(o *Options) { o.Events = st })
 	f.Fuzz(func(t *testing.T, body []byte) {
-		req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(string(body)))
-		req.Header.Set("X-Amz-Target", targetShort)
-		req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKIDALICE/20240301/us-east-1/cloudtrail/aws4_request, SignedHeaders=host, Signature=0")
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
+		rec := serveFuzz(t, h, targetShort, body)
 		id := rec.Header().Get(RequestIDHeader)
-		if rec.Code != http.StatusOK {
-			var env struct {
-				Type    string `json:"__type"`
-				Message string `json:"message"`
-			}
-			if err := json.Unmarshal(rec.Body.Bytes(), &env); err != nil || env.Type == "" || env.Message == "" {
-				t.Fatalf("status %d, body %q: not an error envelope", rec.Code, rec.Body)
-			}
-			if rec.Code >= 500 {
-				t.Fatalf("body %q: %d %s", body, rec.Code, rec.Body)
-			}
-		}
 		st.mu.Lock()
 		defer st.mu.Unlock()
 		last := st.events[len(st.events)-1]
@@ -189,16 +173,23 @@ func (fakeMetrics) Metrics(q MetricsQuery) ([]MetricPoint, error) {
 // valid JSON or a 4xx in the error envelope.
 func fuzzCall(t *testing.T, h http.Handler, op string, body []byte) {
 	t.Helper()
+	rec := serveFuzz(t, h, "CloudTrail_20131101."+op, body)
+	if rec.Code == http.StatusOK && !json.Valid(rec.Body.Bytes()) {
+		t.Fatalf("200 with invalid JSON %q", rec.Body)
+	}
+}
+
+// serveFuzz sends body with X-Amz-Target target, signed as AKIDALICE, and
+// fails unless the answer is a 200 or a 4xx in the error envelope.
+func serveFuzz(t *testing.T, h http.Handler, target string, body []byte) *httptest.ResponseRecorder {
+	t.Helper()
 	req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(string(body)))
-	req.Header.Set("X-Amz-Target", "CloudTrail_20131101."+op)
+	req.Header.Set("X-Amz-Target", target)
 	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKIDALICE/20240301/us-east-1/cloudtrail/aws4_request, SignedHeaders=host, Signature=0")
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	if rec.Code == http.StatusOK {
-		if !json.Valid(rec.Body.Bytes()) {
-			t.Fatalf("200 with invalid JSON %q", rec.Body)
-		}
-		return
+		return rec
 	}
 	var env struct {
 		Type    string `json:"__type"`
@@ -208,6 +199,7 @@ func fuzzCall(t *testing.T, h http.Handler, op string, body []byte) {
 		t.Fatalf("status %d, body %q: not an error envelope", rec.Code, rec.Body)
 	}
 	if rec.Code >= 500 {
-		t.Fatalf("%s %q: %d %s", op, body, rec.Code, rec.Body)
+		t.Fatalf("%s %q: %d %s", target, body, rec.Code, rec.Body)
 	}
+	return rec
 }
